@@ -1,0 +1,150 @@
+"""create_app(settings) wires everything (DESIGN rule 7); also the WSGI entry for gunicorn:
+`gunicorn 'app:create_app()'`. Nothing here runs at import."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import Flask, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+from werkzeug.exceptions import HTTPException
+
+from config.logging import log_event
+from config.rules import RulesConfig, load_rules
+from config.settings import Settings
+from connectors.http import create_webhooks_blueprint
+from workflows.actions import HELPDESK_ACTIONS, ActionKind
+from workflows.dispatcher import Dispatcher
+from workflows.metrics import Metrics
+from workflows.ports import DryRunPerformer, Performer
+from workflows.service import WorkflowService
+
+log = logging.getLogger("deskbridge")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """Everything a request or a background loop needs, built once per app."""
+
+    settings: Settings
+    rules: RulesConfig
+    engine: Engine
+    service: WorkflowService
+    dispatcher: Dispatcher
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    dry_run: dict[str, bool] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start_background(self) -> None:
+        """Start the dispatcher thread (serve mode). Idempotent."""
+        if self.threads:
+            return
+        thread = threading.Thread(
+            target=self.dispatcher.run,
+            args=(self.stop, self.settings.dispatch_interval),
+            name="deskbridge-dispatcher",
+            daemon=True,
+        )
+        thread.start()
+        self.threads.append(thread)
+
+    def stop_background(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.threads.clear()
+
+
+def build_performers(settings: Settings) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
+    """Real performers where credentials are set, dry-run performers elsewhere."""
+    if settings.zendesk_write_enabled:
+        from connectors.zendesk.client import ZendeskWriter
+
+        helpdesk: Performer = ZendeskWriter(
+            settings.zendesk_subdomain,
+            settings.zendesk_email,
+            settings.zendesk_api_token.get_secret_value(),
+        )
+    else:
+        helpdesk = DryRunPerformer("zendesk")
+    # The Slack bot (issue #5) replaces this; until then people-facing messages are recorded.
+    people: Performer = DryRunPerformer("slack")
+    performers = {kind: (helpdesk if kind in HELPDESK_ACTIONS else people) for kind in ActionKind}
+    return performers, {"zendesk": not settings.zendesk_write_enabled, "slack": True}
+
+
+def create_runtime(
+    settings: Settings,
+    rules: RulesConfig | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    engine: Engine | None = None,
+    performers: dict[ActionKind, Performer] | None = None,
+) -> Runtime:
+    from store.db import create_store_engine
+
+    rules = rules or load_rules(settings.config_path)
+    engine = engine or create_store_engine(settings.database_url)
+    metrics = Metrics()
+    dry_run: dict[str, bool] = {}
+    if performers is None:
+        performers, dry_run = build_performers(settings)
+    return Runtime(
+        settings=settings,
+        rules=rules,
+        engine=engine,
+        service=WorkflowService(engine, rules),
+        dispatcher=Dispatcher(
+            engine, performers, metrics, clock, max_attempts=settings.max_attempts
+        ),
+        metrics=metrics,
+        clock=clock,
+        dry_run=dry_run,
+    )
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or create_runtime(settings or Settings())
+    app = Flask("deskbridge")
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.extensions["deskbridge"] = runtime
+    app.register_blueprint(create_webhooks_blueprint(runtime))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            with runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            log_event(log, logging.WARNING, "readyz.store_unavailable", error=type(exc).__name__)
+            return jsonify(status="unavailable", store="down"), 503
+        return jsonify(status="ready", store="up", dry_run=runtime.dry_run)
+
+    @app.get("/metrics")
+    def metrics():
+        return generate_latest(runtime.metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify(error=exc.description or exc.name), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("http.unexpected_error")
+        return jsonify(error="internal error"), 500
+
+    return app

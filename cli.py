@@ -1,0 +1,247 @@
+"""The `deskbridge` command (DESIGN §4)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from config.logging import configure_logging, log_event
+from config.rules import ConfigError, RulesConfig, load_rules, summarize_rules
+from config.settings import Settings
+
+log = logging.getLogger("deskbridge")
+
+
+def _load_or_exit(path: Path) -> RulesConfig:
+    try:
+        return load_rules(path)
+    except ConfigError as exc:
+        click.echo(f"{exc.path}: {len(exc.problems)} problem(s)", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from config.rules import format_location
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        click.echo("environment: invalid settings", err=True)
+        for error in exc.errors():
+            click.echo(f"  {format_location(error['loc'])}: {error['msg']}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """deskbridge: helpdesk events in, escalation workflows, Slack out."""
+
+
+@main.command("check-config")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def check_config(path: Path | None) -> None:
+    """Validate a rules file (default: DESKBRIDGE_CONFIG or the example) and list every
+    problem with its path."""
+    path = path or _settings().config_path
+    rules = _load_or_exit(path)
+    click.echo(f"{path}: ok — {summarize_rules(rules)}")
+
+
+def _prepare_runtime():
+    from app import create_runtime
+    from store.db import migrate_store
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    rules = _load_or_exit(settings.config_path)
+    runtime = create_runtime(settings, rules)
+    migrate_store(runtime.engine)
+    log_event(log, logging.INFO, "store.migrated", url=runtime.engine.url.render_as_string())
+    for system, dry in runtime.dry_run.items():
+        if dry:
+            log_event(
+                log,
+                logging.WARNING,
+                "dry_run.enabled",
+                system=system,
+                hint="no credentials set: actions are recorded and logged, not sent",
+            )
+    return runtime
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Web, dispatcher and timers in one process."""
+    from waitress import serve as waitress_serve
+
+    from app import create_app
+
+    runtime = _prepare_runtime()
+    app = create_app(runtime=runtime)
+    runtime.start_background()
+    click.echo(
+        f"deskbridge listening on http://{host}:{port} "
+        f"(webhooks: POST /webhooks/zendesk; health: GET /healthz)",
+        err=True,
+    )
+    try:
+        waitress_serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="deskbridge",
+            max_request_body_size=runtime.settings.max_body_bytes + 1,
+        )
+    finally:
+        runtime.stop_background()
+
+
+@main.command()
+def worker() -> None:
+    """Dispatcher and timers only; run the web part under gunicorn 'app:create_app()'."""
+    runtime = _prepare_runtime()
+    click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        runtime.dispatcher.run(runtime.stop, runtime.settings.dispatch_interval)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (serve and worker do this at start)."""
+    _prepare_runtime()
+    click.echo("database is up to date", err=True)
+
+
+@main.command()
+@click.argument("events", type=click.File("r"))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="rules file (default: DESKBRIDGE_CONFIG or the example)",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="fire timers up to this time (ISO; UTC when no offset)",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="json: one action per line; text: a readable timeline",
+)
+def replay(events, config_path: Path | None, until: datetime | None, output: str) -> None:
+    """Feed recorded events (JSONL) through the real parsers and workflows, offline, on a
+    simulated clock, and print every decided action."""
+    configure_logging("WARNING")
+    rules = _load_or_exit(config_path or _settings().config_path)
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    failures = 0
+    try:
+        for item in run_replay(events, rules, until=until):
+            if isinstance(item, ReplayError):
+                failures += 1
+                click.echo(f"line {item.line}: {item.message}", err=True)
+            elif output == "json":
+                click.echo(json.dumps(item, ensure_ascii=False))
+            else:
+                click.echo(format_timeline_line(item))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(1 if failures else 0)
+
+
+@dataclass
+class ReplayError:
+    line: int
+    message: str
+
+
+def run_replay(
+    lines: Iterable[str], rules: RulesConfig, until: datetime | None = None
+) -> Iterator[dict | ReplayError]:
+    """Replay JSONL events on an in-memory store; yield each new action as a record
+    (`at` + Action.to_record()) or a ReplayError for a line that could not be used."""
+    from connectors.errors import InboundError, UnsupportedEvent
+    from connectors.registry import PARSERS
+    from connectors.zendesk.parse import parse_time
+    from store.db import create_store_engine, migrate_store
+    from workflows.model import Source
+    from workflows.service import WorkflowService
+
+    engine = create_store_engine("sqlite://")
+    migrate_store(engine)
+    service = WorkflowService(engine, rules)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise InboundError("expected a JSON object per line")
+            at = parse_time(item.get("at"), "at")
+            source = Source(item.get("source"))
+            body = item.get("body")
+            if isinstance(body, dict):
+                raw = json.dumps(body, ensure_ascii=False).encode()
+            elif isinstance(body, str):
+                raw = body.encode()
+            else:
+                raise InboundError("expected a JSON object or an XML string", "body")
+            if source not in PARSERS:
+                raise InboundError(f"source {source.value} is not supported yet", "source")
+            events = PARSERS[source](raw, at)
+        except json.JSONDecodeError as exc:
+            yield ReplayError(number, f"invalid JSON: {exc.msg}")
+            continue
+        except ValueError as exc:
+            yield ReplayError(number, f"source: {exc}")
+            continue
+        except InboundError as exc:
+            where = f"{exc.field}: " if exc.field else ""
+            yield ReplayError(number, where + exc.message)
+            continue
+        except UnsupportedEvent as exc:
+            yield ReplayError(number, f"ignored event type {exc.event_type}")
+            continue
+        for event in events:
+            outcome = service.accept_event(event, raw.decode(), at)
+            for action in outcome.actions:
+                yield {"at": at.isoformat().replace("+00:00", "Z"), **action.to_record()}
+
+
+def format_timeline_line(record: dict) -> str:
+    at = record["at"][11:16] if len(record["at"]) >= 16 else record["at"]
+    day = record["at"][:10]
+    target = f" → {record['target']}" if record.get("target") else ""
+    extras = ""
+    if record.get("tags"):
+        extras = f" [{', '.join(record['tags'])}]"
+    return (
+        f"{day} {at}  {record['ticket']:<18} {record['action']:<14}{target}{extras}\n"
+        f"{'':18}why: {record['reason']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Logging: stable dotted event names with details as key=value fields.
+
+Callers pass ids, counts and kinds only; never emails, phone numbers, message bodies or secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+_FIELDS = "deskbridge_fields"
+
+
+def log_event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
+    logger.log(level, name, extra={_FIELDS: fields})
+
+
+class FieldFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        fields = getattr(record, _FIELDS, None)
+        if not fields:
+            return base
+        rendered = " ".join(f"{k}={_render(v)}" for k, v in fields.items())
+        return f"{base} {rendered}"
+
+
+def _render(value: Any) -> str:
+    text = str(value)
+    # One event, one line: no raw CR/LF from values.
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(FieldFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,176 @@
+"""The rules file: the team's playbook as YAML, validated by pydantic.
+
+`load_rules(path)` returns a `RulesConfig` or raises `ConfigError` listing every problem with
+its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from workflows.model import Priority
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'4h', '30m', '1d 2h', '90s' → timedelta. Plain numbers are refused: units must be said."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match and any(match.groups()):
+            days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+            result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+            if result > timedelta(0):
+                return result
+    raise ValueError('expected a duration like "4h"')
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeamConfig(_Model):
+    name: str = "Resolution team"
+    timezone: str = "UTC"
+    lead_channel: str = Field(description="Slack channel where team leads are told things")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f'unknown timezone "{value}" (use an IANA name like "Europe/London")'
+            ) from None
+        return value
+
+
+class ThreeResponsesConfig(_Model):
+    enabled: bool = True
+    threshold: int = Field(default=3, ge=1)
+    call_required_tag: str = "call_required"
+    call_logged_tag: str = "call_logged"
+    note: str = (
+        "deskbridge: {replies} written replies and the ticket is not solved. "
+        "Per the 3-response rule, please call the customer and log the call."
+    )
+
+
+class SlaPolicy(_Model):
+    name: str
+    priority: Priority | None = None
+    first_reply: Duration | None = None
+    next_reply: Duration | None = None
+    resolution: Duration | None = None
+    business_hours: bool = True
+
+
+class SlaConfig(_Model):
+    policies: list[SlaPolicy] = Field(default_factory=list)
+
+
+class RulesConfig(_Model):
+    version: int = 1
+    team: TeamConfig
+    three_responses: ThreeResponsesConfig = Field(default_factory=ThreeResponsesConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+
+    @model_validator(mode="after")
+    def _unique_policy_names(self) -> RulesConfig:
+        seen: set[str] = set()
+        for policy in self.sla.policies:
+            if policy.name in seen:
+                raise ValueError(f'sla policy name "{policy.name}" is used twice')
+            seen.add(policy.name)
+        return self
+
+
+class ConfigError(Exception):
+    """A rules file that cannot be used; `problems` lists every one as 'path: message'."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+def format_location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling)"
+    elif error["type"] == "missing":
+        message = "required setting is missing"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return message
+
+
+def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(path, ["(top level): expected a mapping of settings"])
+    try:
+        return RulesConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            # Tagged annotations put the validator's function name in loc; drop it.
+            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            problems.append(f"{format_location(loc)}: {_describe(error)}")
+        raise ConfigError(path, problems) from None
+
+
+def load_rules(path: Path | str) -> RulesConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"(file): cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(
+            path, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]
+        ) from None
+    return parse_rules(data, path)
+
+
+def summarize_rules(rules: RulesConfig) -> str:
+    enabled = ["3-response rule"] if rules.three_responses.enabled else []
+    return (
+        f'team "{rules.team.name}" ({rules.team.timezone}); '
+        f"{len(rules.sla.policies)} SLA policies; workflows: {', '.join(enabled) or 'none'}"
+    )

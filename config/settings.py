@@ -1,0 +1,73 @@
+"""Process settings from the environment (names fixed by DESIGN §4). Secrets live only here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = Field(default="sqlite:///deskbridge.db", alias="DATABASE_URL")
+    config_path: Path = Field(default=EXAMPLE_CONFIG, alias="DESKBRIDGE_CONFIG")
+
+    # Zendesk. The webhook secret may list several, comma-separated, for rotation.
+    zendesk_webhook_secret: SecretStr | None = Field(default=None, alias="ZENDESK_WEBHOOK_SECRET")
+    zendesk_subdomain: str | None = Field(default=None, alias="ZENDESK_SUBDOMAIN")
+    zendesk_email: str | None = Field(default=None, alias="ZENDESK_EMAIL")
+    zendesk_api_token: SecretStr | None = Field(default=None, alias="ZENDESK_API_TOKEN")
+    # How far a signature timestamp may be from our clock, either way.
+    zendesk_signature_tolerance: int = Field(
+        default=300, alias="ZENDESK_SIGNATURE_TOLERANCE_SECONDS", ge=0
+    )
+
+    salesforce_org_id: str | None = Field(default=None, alias="SALESFORCE_ORG_ID")
+    salesforce_webhook_token: SecretStr | None = Field(
+        default=None, alias="SALESFORCE_WEBHOOK_TOKEN"
+    )
+    salesforce_instance_url: str | None = Field(default=None, alias="SALESFORCE_INSTANCE_URL")
+    salesforce_username: str | None = Field(default=None, alias="SALESFORCE_USERNAME")
+    salesforce_password: SecretStr | None = Field(default=None, alias="SALESFORCE_PASSWORD")
+    salesforce_security_token: SecretStr | None = Field(
+        default=None, alias="SALESFORCE_SECURITY_TOKEN"
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+
+    max_body_bytes: int = Field(default=1024 * 1024, alias="DESKBRIDGE_MAX_BODY_BYTES", gt=0)
+    # Dispatcher: how often it looks for due outbox rows, and how many attempts before dead letter.
+    dispatch_interval: float = Field(default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0)
+    max_attempts: int = Field(default=8, alias="DESKBRIDGE_MAX_ATTEMPTS", ge=1)
+    log_level: str = Field(default="INFO", alias="DESKBRIDGE_LOG_LEVEL")
+
+    @field_validator(
+        "zendesk_webhook_secret",
+        "zendesk_api_token",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "salesforce_webhook_token",
+        "salesforce_password",
+        "salesforce_security_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def zendesk_secrets(self) -> list[bytes]:
+        if self.zendesk_webhook_secret is None:
+            return []
+        raw = self.zendesk_webhook_secret.get_secret_value()
+        return [part.strip().encode() for part in raw.split(",") if part.strip()]
+
+    @property
+    def zendesk_write_enabled(self) -> bool:
+        return bool(self.zendesk_subdomain and self.zendesk_email and self.zendesk_api_token)

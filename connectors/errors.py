@@ -1,0 +1,38 @@
+"""Errors a connector raises; connectors/http.py maps each to its HTTP answer (DESIGN rule 5)."""
+
+from __future__ import annotations
+
+
+class InboundError(Exception):
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_json(self) -> dict[str, str]:
+        body = {"error": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class PayloadError(InboundError):
+    """Malformed body: 400 with the field path."""
+
+    status = 400
+
+
+class SignatureError(InboundError):
+    """Missing, wrong or expired signature: 401."""
+
+    status = 401
+
+
+class UnsupportedEvent(Exception):
+    """A well-formed event deskbridge does not act on: 200 `ignored`."""
+
+    def __init__(self, event_type: str):
+        super().__init__(event_type)
+        self.event_type = event_type

@@ -1,0 +1,323 @@
+"""Zendesk payloads → TicketEvent (pure).
+
+Two shapes arrive on the same endpoint (protocols.md §1.4, §1.5):
+- event-subscription bodies (`"type": "zen:event-type:ticket.*"`): string ids, UPPERCASE enums,
+  nanosecond timestamps, the ticket snapshot in `detail`;
+- trigger/automation bodies: the team's own template, every value a string, display labels,
+  space-separated tags, minute-precision timestamps. README lists the fields we read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.errors import PayloadError, UnsupportedEvent
+from workflows.model import (
+    Comment,
+    EventKind,
+    Priority,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+)
+
+EVENT_PREFIX = "zen:event-type:ticket."
+
+# Event-subscription type suffix → what happened. Types not listed are answered `ignored`.
+EVENT_KINDS: dict[str, EventKind] = {
+    "created": EventKind.created,
+    "comment_added": EventKind.comment_added,
+    "status_changed": EventKind.status_changed,
+    "custom_status_changed": EventKind.status_changed,
+    "priority_changed": EventKind.priority_changed,
+    "tags_changed": EventKind.tags_changed,
+    "group_assignment_changed": EventKind.group_changed,
+    "agent_assignment_changed": EventKind.assignee_changed,
+    "type_changed": EventKind.type_changed,
+    "subject_changed": EventKind.subject_changed,
+    "description_changed": EventKind.description_changed,
+    "custom_field_changed": EventKind.custom_field_changed,
+}
+
+# Event statuses beyond the REST ones all mean the ticket is finished.
+_STATUSES = {
+    "new": Status.new,
+    "open": Status.open,
+    "pending": Status.pending,
+    "hold": Status.hold,
+    "on-hold": Status.hold,
+    "on hold": Status.hold,
+    "solved": Status.solved,
+    "closed": Status.closed,
+    "deleted": Status.closed,
+    "archived": Status.closed,
+    "scrubbed": Status.closed,
+}
+
+# Channels whose comments are phone calls (VoiceComment); a call satisfies the 3-response rule.
+VOICE_CHANNELS = frozenset(
+    {"voice", "phone_call_inbound", "phone_call_outbound", "voicemail", "phone call", "talk"}
+)
+
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0", ""}
+_NANOS = re.compile(r"^(.*T\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """Decode a JSON object, or raise PayloadError saying what is wrong."""
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8 text") from None
+    except RecursionError:
+        raise PayloadError("body is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object")
+    return data
+
+
+def parse_zendesk(raw: bytes, received_at: datetime) -> list[TicketEvent]:
+    """Parse one webhook body. Raises PayloadError (400) or UnsupportedEvent (200 ignored)."""
+    data = parse_body(raw)
+    if "type" in data or "detail" in data:
+        return [parse_event_subscription(data)]
+    if "ticket_id" in data:
+        return [parse_trigger_body(data, raw, received_at)]
+    raise PayloadError(
+        "not a Zendesk ticket event: expected an event-subscription body (type, detail) "
+        "or a trigger body with ticket_id",
+        "type",
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _get(data: dict[str, Any], path: str, required: bool = True) -> Any:
+    value: Any = data
+    walked = []
+    for part in path.split("."):
+        walked.append(part)
+        if not isinstance(value, dict):
+            raise PayloadError("expected an object", ".".join(walked[:-1]))
+        if part not in value or value[part] is None:
+            if required:
+                raise PayloadError("required field is missing", path)
+            return None
+        value = value[part]
+    return value
+
+
+def _string(data: dict[str, Any], path: str, required: bool = False) -> str | None:
+    value = _get(data, path, required)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError("expected a string or a number", path)
+    text = str(value).strip()
+    if not text and required:
+        raise PayloadError("required field is empty", path)
+    return text or None
+
+
+def parse_time(value: Any, path: str) -> datetime:
+    """ISO-8601 with any fraction (Zendesk sends nanoseconds) or to the minute → aware UTC."""
+    if not isinstance(value, str):
+        raise PayloadError("expected an ISO-8601 time", path)
+    match = _NANOS.match(value.strip())
+    if not match:
+        raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path)
+    head, fraction, zone = match.groups()
+    text = head + (fraction[:7] if fraction else "") + (zone or "")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path) from None
+    if parsed.tzinfo is None:
+        raise PayloadError("time has no timezone", path)
+    return parsed.astimezone(UTC)
+
+
+def _optional_time(data: dict[str, Any], path: str) -> datetime | None:
+    value = _get(data, path, required=False)
+    return None if value in (None, "") else parse_time(value, path)
+
+
+def _status(value: str | None, path: str) -> Status | None:
+    if value is None:
+        return None
+    status = _STATUSES.get(value.strip().lower())
+    if status is None:
+        raise PayloadError(f'unknown ticket status "{value[:40]}"', path)
+    return status
+
+
+def _priority(value: str | None, path: str) -> Priority | None:
+    if value is None or value.strip() in ("", "-"):
+        return None
+    try:
+        return Priority(value.strip().lower())
+    except ValueError:
+        raise PayloadError(f'unknown priority "{value[:40]}"', path) from None
+
+
+def _boolean(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise PayloadError("expected true or false", path)
+
+
+def _tags(value: Any, path: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return tuple(value)
+    raise PayloadError("expected a list of tags or a space-separated string", path)
+
+
+# -- event subscriptions -------------------------------------------------------------------
+
+
+def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
+    event_type = _string(data, "type", required=True)
+    if not event_type.startswith(EVENT_PREFIX):
+        raise UnsupportedEvent(event_type)
+    kind = EVENT_KINDS.get(event_type.removeprefix(EVENT_PREFIX))
+    if kind is None:
+        raise UnsupportedEvent(event_type)
+    event_id = _string(data, "id", required=True)
+    occurred_at = parse_time(_get(data, "time"), "time")
+    detail = _get(data, "detail")
+    if not isinstance(detail, dict):
+        raise PayloadError("expected an object", "detail")
+    ticket_id = _string(data, "detail.id", required=True)
+    body = data.get("event") or {}
+    if not isinstance(body, dict):
+        raise PayloadError("expected an object", "event")
+
+    channel = _string(data, "detail.via.channel")
+    snapshot = TicketSnapshot(
+        subject=_string(data, "detail.subject"),
+        description=_string(data, "detail.description"),
+        status=_status(_string(data, "detail.status"), "detail.status"),
+        priority=_priority(_string(data, "detail.priority"), "detail.priority"),
+        type=(_string(data, "detail.type") or "").lower() or None,
+        tags=_tags(detail["tags"], "detail.tags") if detail.get("tags") is not None else None,
+        group=_string(data, "detail.group_id"),
+        assignee=_string(data, "detail.assignee_id"),
+        requester=_string(data, "detail.requester_id"),
+        organization=_string(data, "detail.organization_id"),
+        channel=channel,
+        created_at=_optional_time(data, "detail.created_at"),
+        updated_at=_optional_time(data, "detail.updated_at"),
+    )
+    if kind is EventKind.status_changed and body.get("current"):
+        current = _status(_string(data, "event.current"), "event.current")
+        snapshot = snapshot.model_copy(update={"status": current})
+    if kind is EventKind.priority_changed and "current" in body:
+        current_priority = _priority(_string(data, "event.current"), "event.current")
+        snapshot = snapshot.model_copy(update={"priority": current_priority})
+
+    comment = None
+    if kind is EventKind.comment_added:
+        comment = Comment(
+            id=_string(data, "event.comment.id", required=True),
+            public=_boolean(_get(data, "event.comment.is_public"), "event.comment.is_public"),
+            author_id=_string(data, "event.comment.author.id"),
+            author_is_agent=_boolean(
+                _get(data, "event.comment.author.is_staff"), "event.comment.author.is_staff"
+            ),
+            is_voice=(channel or "").lower() in VOICE_CHANNELS,
+            body=_string(data, "event.comment.body") or "",
+        )
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=ticket_id,
+        dedupe_key=f"zendesk:event:{event_id}",
+        kind=kind,
+        occurred_at=occurred_at,
+        ticket=snapshot,
+        comment=comment,
+        actor_id=_string(data, "detail.actor_id"),
+        vendor_type=event_type,
+    )
+
+
+# -- trigger / automation bodies -------------------------------------------------------------
+
+_TRIGGER_KINDS = {kind.value: kind for kind in EventKind}
+
+
+def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) -> TicketEvent:
+    """A trigger body carries a snapshot and, optionally, the latest comment.
+
+    Its dedupe key is the template's `event_id` if it has one, else a hash of the exact body:
+    a redelivery repeats the bytes, a new ticket update changes `updated_at` or the comment.
+    """
+    ticket_id = _string(data, "ticket_id", required=True)
+    if not ticket_id.isdigit():
+        raise PayloadError("expected a numeric ticket id", "ticket_id")
+    updated_at = _optional_time(data, "updated_at")
+    occurred_at = _optional_time(data, "event_time") or updated_at or received_at
+
+    via = _string(data, "via")
+    comment = None
+    comment_id = _string(data, "comment_id")
+    if comment_id:
+        role = (_string(data, "comment_author_role") or "").lower()
+        comment_via = (_string(data, "comment_via") or via or "").lower()
+        comment = Comment(
+            id=comment_id,
+            public=_boolean(_get(data, "comment_public"), "comment_public"),
+            author_id=_string(data, "comment_author_id"),
+            author_is_agent=role in ("agent", "admin", "staff"),
+            is_voice=comment_via in VOICE_CHANNELS,
+            body=_string(data, "comment_body") or "",
+        )
+    declared = (_string(data, "event") or "").lower()
+    if declared and declared not in _TRIGGER_KINDS:
+        raise PayloadError(f'unknown event "{declared[:40]}"', "event")
+    kind = _TRIGGER_KINDS.get(declared) or (
+        EventKind.comment_added if comment else EventKind.updated
+    )
+
+    tags = _get(data, "tags", required=False)
+    snapshot = TicketSnapshot(
+        subject=_string(data, "subject"),
+        description=_string(data, "description"),
+        status=_status(_string(data, "status"), "status"),
+        priority=_priority(_string(data, "priority"), "priority"),
+        type=(_string(data, "ticket_type") or "").lower() or None,
+        tags=_tags(tags, "tags") if tags is not None else None,
+        group=_string(data, "group_id") or _string(data, "group"),
+        assignee=_string(data, "assignee_id") or _string(data, "assignee_email"),
+        requester=_string(data, "requester_id"),
+        organization=_string(data, "organization_id") or _string(data, "organization"),
+        channel=via,
+        created_at=_optional_time(data, "created_at"),
+        updated_at=updated_at,
+    )
+    event_id = _string(data, "event_id") or hashlib.sha256(raw).hexdigest()
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=ticket_id,
+        dedupe_key=f"zendesk:trigger:{event_id}",
+        kind=kind,
+        occurred_at=occurred_at,
+        ticket=snapshot,
+        comment=comment,
+        actor_id=_string(data, "updated_by_id"),
+        vendor_type=f"trigger:{_string(data, 'trigger') or 'unnamed'}",
+    )

@@ -1,0 +1,39 @@
+"""The audit trail: why each action was decided."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from store.schema import audit
+from store.sql import rows_as_dicts
+from workflows.actions import Action
+
+
+def insert_decisions(
+    connection: Connection, actions: list[Action], event_key: str | None, at: datetime
+) -> None:
+    if not actions:
+        return
+    connection.execute(
+        insert(audit),
+        [
+            {
+                "at": at,
+                "ticket": a.ticket,
+                "event_key": event_key,
+                "rule": a.rule,
+                "action": a.action.value,
+                "idempotency_key": a.key,
+                "reason": a.reason,
+            }
+            for a in actions
+        ],
+    )
+
+
+def list_decisions(connection: Connection, ticket: str) -> list[dict[str, Any]]:
+    query = select(audit).where(audit.c.ticket == ticket).order_by(audit.c.id)
+    return rows_as_dicts(connection.execute(query))

@@ -1,0 +1,107 @@
+"""The outbox: actions waiting to be performed, each at most once by idempotency key.
+
+A claimed row's `next_attempt_at` is pushed forward by a lease; a dispatcher that dies
+mid-action leaves the row to be claimed again when the lease ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from store.schema import outbox
+from store.sql import insert_ignoring_conflicts, is_postgres
+from workflows.actions import Action
+
+PENDING, DONE, DEAD = "pending", "done", "dead"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    action: Action
+    attempts: int
+
+
+def insert_actions(connection: Connection, actions: list[Action], now: datetime) -> list[Action]:
+    """Queue actions; returns the ones that were new (a known idempotency key is skipped)."""
+    inserted = []
+    for action in actions:
+        statement = insert_ignoring_conflicts(connection, outbox, "idempotency_key").values(
+            idempotency_key=action.key,
+            ticket=action.ticket,
+            action=action.action.value,
+            payload=action.model_dump(mode="json"),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if connection.execute(statement.returning(outbox.c.id)).first() is not None:
+            inserted.append(action)
+    return inserted
+
+
+def claim_due_actions(
+    connection: Connection, now: datetime, limit: int, lease: timedelta
+) -> list[OutboxRow]:
+    """Take up to `limit` due rows for this dispatcher (SKIP LOCKED on PostgreSQL)."""
+    query = (
+        select(outbox.c.id, outbox.c.payload, outbox.c.attempts)
+        .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    if is_postgres(connection):
+        query = query.with_for_update(skip_locked=True)
+    rows = connection.execute(query).all()
+    if not rows:
+        return []
+    connection.execute(
+        update(outbox)
+        .where(outbox.c.id.in_([r.id for r in rows]))
+        .values(next_attempt_at=now + lease, attempts=outbox.c.attempts + 1)
+    )
+    return [
+        OutboxRow(id=r.id, action=Action.model_validate(r.payload), attempts=r.attempts + 1)
+        for r in rows
+    ]
+
+
+def complete_action(
+    connection: Connection, row_id: int, now: datetime, result: dict[str, Any] | None
+) -> None:
+    connection.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(status=DONE, done_at=now, result=result, last_error=None)
+    )
+
+
+def retry_action(connection: Connection, row_id: int, at: datetime, error: str) -> None:
+    connection.execute(
+        update(outbox).where(outbox.c.id == row_id).values(next_attempt_at=at, last_error=error)
+    )
+
+
+def dead_letter_action(connection: Connection, row_id: int, now: datetime, error: str) -> None:
+    connection.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(status=DEAD, done_at=now, last_error=error)
+    )
+
+
+def count_actions(connection: Connection, status: str | None = None) -> int:
+    query = select(func.count()).select_from(outbox)
+    if status is not None:
+        query = query.where(outbox.c.status == status)
+    return connection.execute(query).scalar_one()
+
+
+def list_actions(connection: Connection) -> list[dict[str, Any]]:
+    query = select(outbox).order_by(outbox.c.id)
+    return [dict(r._mapping) for r in connection.execute(query)]

@@ -1,0 +1,113 @@
+"""Tables. Changes here need a migration in store/migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in, aware UTC out, on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Every accepted inbound event, stored before we answer 200. dedupe_key is the provider's id.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(255), nullable=False, unique=True),
+    Column("source", String(32), nullable=False),
+    Column("ticket", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+# Folded ticket state (workflows.model.TicketState as JSON).
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Side effects to perform exactly once. status: pending | done | dead.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("ticket", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("result", JSON),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime()),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# Deadlines (SLA, hand-off, re-page). id is deterministic; generation cancels stale ones.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("ticket", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Index("ix_timers_due", "status", "due_at"),
+)
+
+# Why every action was decided: one row per decision.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("ticket", String(128), nullable=False),
+    Column("event_key", String(255)),
+    Column("rule", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_audit_ticket", "ticket"),
+)

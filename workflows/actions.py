@@ -1,0 +1,64 @@
+"""Actions: what the workflows decide, performed later by the one executor (the dispatcher)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ActionKind(StrEnum):
+    """The public action vocabulary (DESIGN §4)."""
+
+    call_customer = "call_customer"
+    route = "route"
+    escalate = "escalate"
+    sla_warning = "sla_warning"
+    sla_breach = "sla_breach"
+    page_oncall = "page_oncall"
+    notify = "notify"
+    tag = "tag"
+    note = "note"
+    assign = "assign"
+    set_priority = "set_priority"
+    coach = "coach"
+
+
+# Actions that change the ticket in its helpdesk; the rest are messages to people (Slack).
+HELPDESK_ACTIONS = frozenset(
+    {ActionKind.tag, ActionKind.note, ActionKind.assign, ActionKind.set_priority}
+)
+
+
+class Action(BaseModel):
+    """One side effect to perform, exactly once, identified by `key`.
+
+    `params` holds the action's fields: `tags`, `body`, `department`, `target`, `group`,
+    `priority`, `metric`, `text` … depending on the kind.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    action: ActionKind
+    ticket: str
+    rule: str
+    reason: str
+    key: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_helpdesk(self) -> bool:
+        return self.action in HELPDESK_ACTIONS
+
+    def to_record(self) -> dict[str, Any]:
+        """The flat JSON shape used by `replay` output and the audit trail."""
+        record: dict[str, Any] = {
+            "ticket": self.ticket,
+            "action": self.action.value,
+            "rule": self.rule,
+            "reason": self.reason,
+        }
+        record.update(self.params)
+        record["key"] = self.key
+        return record

@@ -1,0 +1,150 @@
+"""The one executor: claims due outbox rows and performs them (DESIGN §3 step 4).
+
+A failure is retried with exponential back-off (or the provider's Retry-After, whichever is
+later); after `max_attempts` the row is dead-lettered and reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.logging import log_event
+from store.outbox import (
+    OutboxRow,
+    claim_due_actions,
+    complete_action,
+    dead_letter_action,
+    retry_action,
+)
+from workflows.actions import ActionKind
+from workflows.metrics import Metrics
+from workflows.ports import Performer, PermanentError, RetryableError
+
+log = logging.getLogger("deskbridge.dispatcher")
+
+# A claimed row not finished within the lease (the process died) becomes due again.
+LEASE = timedelta(minutes=2)
+BASE_DELAY = 2.0
+MAX_DELAY = 3600.0
+
+
+def compute_retry_delay(attempts: int, retry_after: float | None, jitter: float) -> float:
+    """Seconds before the next attempt: exponential from 2 s, capped at 1 h, never sooner
+    than the provider asked. `jitter` in [0, 1) spreads retries of a burst."""
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** (attempts - 1)) * (1 + 0.25 * jitter)
+    return max(delay, retry_after or 0.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        performers: Mapping[ActionKind, Performer],
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        max_attempts: int = 8,
+        batch: int = 50,
+    ):
+        self.engine = engine
+        self.performers = performers
+        self.metrics = metrics
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.batch = batch
+
+    def dispatch_due(self) -> int:
+        """Perform every action due now, one claim of `batch` rows at a time; returns how many
+        were attempted."""
+        total = 0
+        while True:
+            with self.engine.begin() as connection:
+                rows = claim_due_actions(connection, self.clock(), self.batch, LEASE)
+            for row in rows:
+                self._perform(row)
+            total += len(rows)
+            if len(rows) < self.batch:
+                return total
+
+    def _perform(self, row: OutboxRow) -> None:
+        action = row.action
+        performer = self.performers.get(action.action)
+        fields = {
+            "ticket": action.ticket,
+            "action": action.action.value,
+            "key": action.key,
+            "attempt": row.attempts,
+        }
+        try:
+            if performer is None:
+                raise PermanentError(f"no performer for action {action.action.value}")
+            result = performer.perform(action)
+        except RetryableError as exc:
+            if row.attempts >= self.max_attempts:
+                self._dead_letter(row, str(exc), fields)
+                return
+            delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
+            with self.engine.begin() as connection:
+                retry_action(connection, row.id, self.clock() + timedelta(seconds=delay), str(exc))
+            self.metrics.actions.labels(action.action.value, "retry").inc()
+            log_event(
+                log,
+                logging.WARNING,
+                "outbox.retry",
+                error=str(exc),
+                delay_s=round(delay, 1),
+                **fields,
+            )
+            return
+        except PermanentError as exc:
+            self._dead_letter(row, str(exc), fields)
+            return
+        except Exception as exc:  # an unexpected bug must not kill the loop or lose the row
+            if row.attempts >= self.max_attempts:
+                self._dead_letter(row, f"{type(exc).__name__}: {exc}", fields)
+                return
+            delay = compute_retry_delay(row.attempts, None, random.random())
+            with self.engine.begin() as connection:
+                retry_action(
+                    connection,
+                    row.id,
+                    self.clock() + timedelta(seconds=delay),
+                    f"{type(exc).__name__}: {exc}",
+                )
+            log.exception("outbox.error")
+            return
+        with self.engine.begin() as connection:
+            complete_action(connection, row.id, self.clock(), result)
+        outcome = "dry_run" if result.get("dry_run") else "done"
+        self.metrics.actions.labels(action.action.value, outcome).inc()
+        log_event(
+            log,
+            logging.INFO,
+            f"outbox.{outcome}",
+            **fields,
+            **{k: v for k, v in result.items() if k != "dry_run"},
+        )
+
+    def _dead_letter(self, row: OutboxRow, error: str, fields: dict) -> None:
+        with self.engine.begin() as connection:
+            dead_letter_action(connection, row.id, self.clock(), error)
+        self.metrics.actions.labels(row.action.action.value, "dead").inc()
+        log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
+
+    def run(self, stop: threading.Event, interval: float) -> None:
+        """Loop until `stop` is set. A store outage is logged and waited out."""
+        log_event(log, logging.INFO, "dispatcher.started", interval_s=interval)
+        while not stop.is_set():
+            try:
+                self.dispatch_due()
+            except SQLAlchemyError as exc:
+                log_event(
+                    log, logging.ERROR, "dispatcher.store_unavailable", error=type(exc).__name__
+                )
+            stop.wait(interval)

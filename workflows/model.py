@@ -1,0 +1,156 @@
+"""deskbridge's one language inside: helpdesk-neutral tickets and events.
+
+Connectors translate vendor payloads into these; workflows never see anything else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Source(StrEnum):
+    zendesk = "zendesk"
+    salesforce = "salesforce"
+
+
+class Status(StrEnum):
+    new = "new"
+    open = "open"
+    pending = "pending"
+    hold = "hold"
+    solved = "solved"
+    closed = "closed"
+
+    @property
+    def is_done(self) -> bool:
+        return self in (Status.solved, Status.closed)
+
+
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class EventKind(StrEnum):
+    """What happened. `updated` is a snapshot with no specific change (trigger bodies)."""
+
+    created = "created"
+    comment_added = "comment_added"
+    status_changed = "status_changed"
+    priority_changed = "priority_changed"
+    tags_changed = "tags_changed"
+    group_changed = "group_changed"
+    assignee_changed = "assignee_changed"
+    type_changed = "type_changed"
+    subject_changed = "subject_changed"
+    description_changed = "description_changed"
+    custom_field_changed = "custom_field_changed"
+    updated = "updated"
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a timezone")
+    return value
+
+
+class Comment(BaseModel):
+    """A comment on a ticket. `body` is kept for rules (keywords) but never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    public: bool
+    author_id: str | None = None
+    author_is_agent: bool
+    is_voice: bool = False
+    body: str = ""
+
+    @property
+    def is_public_agent_reply(self) -> bool:
+        return self.public and self.author_is_agent and not self.is_voice
+
+
+class TicketSnapshot(BaseModel):
+    """The ticket as the helpdesk described it at `updated_at`. Unknown fields are None."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str | None = None
+    description: str | None = None
+    status: Status | None = None
+    priority: Priority | None = None
+    type: str | None = None
+    tags: tuple[str, ...] | None = None
+    group: str | None = None
+    assignee: str | None = None
+    requester: str | None = None
+    organization: str | None = None
+    channel: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    custom_fields: dict[str, str] = Field(default_factory=dict)
+
+
+class TicketEvent(BaseModel):
+    """One normalised helpdesk event about one ticket."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Source
+    ticket_id: str
+    dedupe_key: str
+    kind: EventKind
+    occurred_at: datetime
+    ticket: TicketSnapshot = Field(default_factory=TicketSnapshot)
+    comment: Comment | None = None
+    actor_id: str | None = None
+    vendor_type: str = ""
+
+    _aware = field_validator("occurred_at")(_require_aware)
+
+    @property
+    def ticket_key(self) -> str:
+        return ticket_key(self.source, self.ticket_id)
+
+
+def ticket_key(source: Source | str, ticket_id: str) -> str:
+    return f"{Source(source).value}:{ticket_id}"
+
+
+class TicketState(BaseModel):
+    """What deskbridge knows about a ticket, folded from every event it accepted."""
+
+    key: str
+    source: Source
+    ticket_id: str
+    subject: str | None = None
+    description: str | None = None
+    status: Status = Status.new
+    priority: Priority | None = None
+    type: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    group: str | None = None
+    assignee: str | None = None
+    requester: str | None = None
+    organization: str | None = None
+    channel: str | None = None
+    created_at: datetime | None = None
+    # Event time of the newest snapshot applied; older snapshots are stale and skipped.
+    snapshot_at: datetime | None = None
+    public_agent_reply_ids: list[str] = Field(default_factory=list)
+    voice_call_ids: list[str] = Field(default_factory=list)
+    # Idempotency keys of actions already decided, so level-triggered rules fire once.
+    fired: list[str] = Field(default_factory=list)
+
+    @property
+    def public_agent_replies(self) -> int:
+        return len(self.public_agent_reply_ids)
+
+    def has_tag(self, tag: str) -> bool:
+        return tag in self.tags

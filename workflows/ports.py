@@ -1,0 +1,36 @@
+"""What the dispatcher needs from the outside world: performers of actions."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from workflows.actions import Action
+
+
+class RetryableError(Exception):
+    """The action may succeed later (rate limit, 5xx, timeout). `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (bad credentials, unknown ticket, refused): dead-letter at once."""
+
+
+class Performer(Protocol):
+    def perform(self, action: Action) -> dict[str, Any]:
+        """Carry out the action; return a small JSON-able result. Raise RetryableError or
+        PermanentError on failure."""
+        ...
+
+
+class DryRunPerformer:
+    """Records and logs what would have been sent, for deployments without credentials."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+
+    def perform(self, action: Action) -> dict[str, Any]:
+        return {"dry_run": True, "channel": self.channel}

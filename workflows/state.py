@@ -1,0 +1,56 @@
+"""Folding events into ticket state (pure). Order-tolerant: snapshots apply newest-wins by
+event time; replies are counted by comment id, so redeliveries and late arrivals count once."""
+
+from __future__ import annotations
+
+from workflows.model import TicketEvent, TicketState
+
+_SNAPSHOT_FIELDS = (
+    "subject",
+    "description",
+    "status",
+    "priority",
+    "type",
+    "group",
+    "assignee",
+    "requester",
+    "organization",
+    "channel",
+    "created_at",
+)
+
+
+def new_state(event: TicketEvent) -> TicketState:
+    return TicketState(key=event.ticket_key, source=event.source, ticket_id=event.ticket_id)
+
+
+def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bool]:
+    """Return the state after `event`, and whether the event's snapshot was stale."""
+    changes: dict = {}
+    stale = state.snapshot_at is not None and event.occurred_at < state.snapshot_at
+    if not stale:
+        snapshot = event.ticket
+        for name in _SNAPSHOT_FIELDS:
+            value = getattr(snapshot, name)
+            if value is not None:
+                changes[name] = value
+        if snapshot.tags is not None:
+            changes["tags"] = list(snapshot.tags)
+        changes["snapshot_at"] = event.occurred_at
+    elif state.created_at is None and event.ticket.created_at is not None:
+        changes["created_at"] = event.ticket.created_at
+
+    comment = event.comment
+    if comment is not None:
+        if comment.is_public_agent_reply and comment.id not in state.public_agent_reply_ids:
+            changes["public_agent_reply_ids"] = [*state.public_agent_reply_ids, comment.id]
+        if comment.is_voice and comment.id not in state.voice_call_ids:
+            changes["voice_call_ids"] = [*state.voice_call_ids, comment.id]
+    return state.model_copy(update=changes), stale
+
+
+def mark_fired(state: TicketState, keys: list[str]) -> TicketState:
+    new = [k for k in keys if k not in state.fired]
+    if not new:
+        return state
+    return state.model_copy(update={"fired": [*state.fired, *new]})
