@@ -157,6 +157,7 @@ def replay(events, config_path: Path | None, until: datetime | None, output: str
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     failures = 0
+    decided: list[dict] = []
     try:
         for item in run_replay(events, rules, until=until):
             if isinstance(item, ReplayError):
@@ -165,9 +166,14 @@ def replay(events, config_path: Path | None, until: datetime | None, output: str
             elif output == "json":
                 click.echo(json.dumps(item, ensure_ascii=False))
             else:
-                click.echo(format_timeline_line(item))
+                decided.append(item)
     except KeyboardInterrupt:
         sys.exit(130)
+    if output == "text":
+        for line in format_timeline(decided):
+            click.echo(line)
+        tickets = len({r["ticket"] for r in decided})
+        click.echo(f"{len(decided)} actions on {tickets} tickets")
     sys.exit(1 if failures else 0)
 
 
@@ -230,17 +236,39 @@ def run_replay(
                 yield {"at": at.isoformat().replace("+00:00", "Z"), **action.to_record()}
 
 
-def format_timeline_line(record: dict) -> str:
-    at = record["at"][11:16] if len(record["at"]) >= 16 else record["at"]
-    day = record["at"][:10]
-    target = f" → {record['target']}" if record.get("target") else ""
-    extras = ""
+def _describe_action(record: dict) -> str:
+    text = record["action"]
+    if record.get("target"):
+        text += f" → {record['target']}"
+        if record.get("channel"):
+            text += f" ({record['channel']})"
     if record.get("tags"):
-        extras = f" [{', '.join(record['tags'])}]"
-    return (
-        f"{day} {at}  {record['ticket']:<18} {record['action']:<14}{target}{extras}\n"
-        f"{'':18}why: {record['reason']}"
-    )
+        text += " " + " ".join(record["tags"])
+    return text
+
+
+def format_timeline(records: Iterable[dict]) -> Iterator[str]:
+    """Group actions decided together (same time, ticket and reason) into one readable entry."""
+    day = None
+    group: list[dict] = []
+
+    def flush() -> Iterator[str]:
+        if group:
+            first = group[0]
+            actions = ", ".join(_describe_action(r) for r in group)
+            yield f"{first['at'][11:16]}  {first['ticket']:<16} {actions}"
+            yield f"{'':7}why: {first['reason']}"
+
+    for record in records:
+        same = group and all(record[k] == group[0][k] for k in ("at", "ticket", "reason"))
+        if not same:
+            yield from flush()
+            group = []
+        if record["at"][:10] != day:
+            day = record["at"][:10]
+            yield f"── {day} ──"
+        group.append(record)
+    yield from flush()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,211 @@
+"""POST /webhooks/zendesk end to end through Flask, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app, create_runtime
+from config.settings import Settings
+from store.events import count_events
+from store.outbox import count_actions, list_actions
+from store.schema import audit
+from tests.conftest import TEST_SECRET, Clock, fixture_bytes, signed_headers
+
+NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
+
+
+@pytest.fixture
+def runtime(settings, engine, rules):
+    return create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+
+
+@pytest.fixture
+def client(runtime):
+    return create_app(runtime=runtime).test_client()
+
+
+def post(client, body: bytes, at: datetime = NOW, headers: dict | None = None):
+    return client.post("/webhooks/zendesk", data=body, headers=headers or signed_headers(body, at))
+
+
+def comment_event(n: int, ticket: str = "48213") -> bytes:
+    data = json.loads(fixture_bytes("zendesk_comment_added_event.json"))
+    data["id"] = f"evt-{ticket}-{n}"
+    data["detail"]["id"] = ticket
+    data["event"]["comment"]["id"] = f"{ticket}{n:04d}"
+    data["time"] = (NOW + timedelta(minutes=n)).isoformat().replace("+00:00", "Z")
+    return json.dumps(data).encode()
+
+
+def test_signed_fixture_is_accepted_and_stored(client, engine):
+    response = post(client, fixture_bytes("zendesk_ticket_created_event.json"))
+    assert response.status_code == 200
+    assert response.json == {"status": "accepted", "events": 1, "actions": []}
+    with engine.connect() as connection:
+        assert count_events(connection) == 1
+
+
+def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, engine):
+    body = fixture_bytes("zendesk_ticket_created_event.json")
+    post(client, body)
+    response = post(client, body)
+    assert response.status_code == 200
+    assert response.json == {"status": "duplicate", "events": 1, "actions": []}
+    with engine.connect() as connection:
+        assert count_events(connection) == 1
+
+
+def test_tampered_body_is_401_and_not_stored(client, engine):
+    body = fixture_bytes("zendesk_ticket_created_event.json")
+    headers = signed_headers(body, NOW)
+    response = post(client, body.replace(b"HIGH", b"LOW!"), headers=headers)
+    assert response.status_code == 401
+    assert response.json == {
+        "error": "signature does not match the body",
+        "field": "X-Zendesk-Webhook-Signature",
+    }
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+def test_stale_signature_timestamp_is_401(client):
+    body = fixture_bytes("zendesk_ticket_created_event.json")
+    response = post(client, body, at=NOW - timedelta(seconds=301))
+    assert response.status_code == 401
+    assert response.json["error"] == "signature timestamp is outside the replay window"
+
+
+def test_invalid_json_is_400_naming_the_problem(client):
+    response = post(client, b'{"type": "zen:event-type:ticket.created",')
+    assert response.status_code == 400
+    assert response.json == {
+        "error": "invalid JSON: Expecting property name enclosed in "
+        "double quotes at line 1 column 42"
+    }
+
+
+def test_missing_field_is_400_with_its_path(client):
+    data = json.loads(fixture_bytes("zendesk_ticket_created_event.json"))
+    del data["detail"]["id"]
+    response = post(client, json.dumps(data).encode())
+    assert response.status_code == 400
+    assert response.json == {"error": "required field is missing", "field": "detail.id"}
+
+
+def test_two_mebibyte_body_is_413(client, engine):
+    body = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = post(client, body)
+    assert response.status_code == 413
+    assert response.json == {"error": "body is larger than 1048576 bytes"}
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+def test_chunked_body_over_the_limit_is_413(client):
+    body = b"x" * (2 * 1024 * 1024)
+    headers = signed_headers(body, NOW)
+
+    # No Content-Length, stream terminated by the server (what waitress does for chunked).
+    response = client.post(
+        "/webhooks/zendesk",
+        input_stream=io.BytesIO(body),
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+
+
+def test_unknown_event_type_is_200_ignored(client, engine):
+    data = json.loads(fixture_bytes("zendesk_ticket_created_event.json"))
+    data["type"] = "zen:event-type:ticket.merged"
+    response = post(client, json.dumps(data).encode())
+    assert response.status_code == 200
+    assert response.json == {
+        "status": "ignored",
+        "reason": "event type zen:event-type:ticket.merged is not used by deskbridge",
+    }
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+def test_no_secret_configured_refuses_everything(engine, rules, tmp_path):
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+    client = create_app(runtime=runtime).test_client()
+    response = post(client, fixture_bytes("zendesk_ticket_created_event.json"))
+    assert response.status_code == 401
+    assert "ZENDESK_WEBHOOK_SECRET is not set" in response.json["error"]
+
+
+def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
+    settings = Settings(
+        DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=1",
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+    )
+    runtime = create_runtime(settings, rules, clock=Clock(NOW))
+    client = create_app(runtime=runtime).test_client()
+    response = post(client, fixture_bytes("zendesk_ticket_created_event.json"))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "10"
+    assert response.json == {"error": "event store unavailable, retry later"}
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
+def test_three_replies_queue_one_call_customer_with_audit(client, engine):
+    answers = [post(client, comment_event(n)).json for n in (1, 2, 3)]
+    assert answers[2] == {
+        "status": "accepted",
+        "events": 1,
+        "actions": ["call_customer", "tag", "note"],
+    }
+    post(client, comment_event(3))  # redelivered
+    with engine.connect() as connection:
+        rows = list_actions(connection)
+        reasons = connection.execute(select(audit.c.action, audit.c.reason)).all()
+    assert [(r["action"], r["idempotency_key"], r["status"]) for r in rows] == [
+        ("call_customer", "zendesk:48213:three_responses:call_customer", "pending"),
+        ("tag", "zendesk:48213:three_responses:tag", "pending"),
+        ("note", "zendesk:48213:three_responses:note", "pending"),
+    ]
+    assert [tuple(r) for r in reasons] == [
+        (kind, "3rd written reply without resolution — call the customer")
+        for kind in ("call_customer", "tag", "note")
+    ]
+
+
+def test_concurrent_duplicates_store_once(settings, engine, rules):
+    runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+    app = create_app(runtime=runtime)
+    bodies = [comment_event(n) for n in (1, 2, 3)]
+    for body in bodies[:2]:
+        post(app.test_client(), body)
+    statuses = []
+
+    def deliver():
+        statuses.append(post(app.test_client(), bodies[2]).json["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == ["accepted"] + ["duplicate"] * 7
+    with engine.connect() as connection:
+        assert count_events(connection) == 3
+        assert count_actions(connection) == 3
+
+
+def test_metrics_count_outcomes(client):
+    body = fixture_bytes("zendesk_ticket_created_event.json")
+    post(client, body)
+    post(client, body)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'deskbridge_webhooks_total{outcome="accepted",source="zendesk"} 1.0' in text
+    assert 'deskbridge_webhooks_total{outcome="duplicate",source="zendesk"} 1.0' in text

@@ -1,0 +1,204 @@
+"""`deskbridge replay`: recorded events through the real parsers and rules, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENT = "9013300112004"
+
+
+def at(minute: int) -> str:
+    return f"2026-03-02T09:{minute:02d}:00Z"
+
+
+def subscription_comment(n: int, public=True, staff=True, status="OPEN", ticket="501") -> dict:
+    return {
+        "at": at(n),
+        "source": "zendesk",
+        "body": {
+            "type": "zen:event-type:ticket.comment_added",
+            "id": f"evt-{ticket}-{n}",
+            "time": f"2026-03-02T09:{n:02d}:00.123456789Z",
+            "subject": f"zen:ticket:{ticket}",
+            "detail": {
+                "id": ticket,
+                "status": status,
+                "priority": "NORMAL",
+                "assignee_id": AGENT,
+                "requester_id": "77",
+                "tags": [],
+                "subject": "Parcel stuck",
+                "via": {"channel": "web"},
+            },
+            "event": {
+                "comment": {
+                    "id": f"{ticket}{n}",
+                    "is_public": public,
+                    "body": "…",
+                    "author": {"id": AGENT if staff else "77", "is_staff": staff, "name": "A"},
+                }
+            },
+        },
+    }
+
+
+def trigger_comment(n: int, public=True, staff=True, status="Open", ticket="501") -> dict:
+    return {
+        "at": at(n),
+        "source": "zendesk",
+        "body": {
+            "ticket_id": ticket,
+            "subject": "Parcel stuck",
+            "status": status,
+            "priority": "Normal",
+            "tags": "",
+            "assignee_id": AGENT,
+            "requester_id": "77",
+            "updated_at": f"2026-03-02T09:{n:02d}Z",
+            "comment_id": f"{ticket}{n}",
+            "comment_public": "true" if public else "false",
+            "comment_author_role": "agent" if staff else "end-user",
+        },
+    }
+
+
+def replay(lines: list[dict], *args: str) -> tuple[int, list[dict], str]:
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    result = CliRunner().invoke(main, ["replay", "-", *args], input=text)
+    out = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.exit_code, out, result.stderr
+
+
+def test_three_replies_give_exactly_one_call_customer():
+    code, out, _ = replay([subscription_comment(n) for n in (1, 2, 3)])
+    assert code == 0
+    assert out == [
+        {
+            "at": "2026-03-02T09:03:00Z",
+            "ticket": "zendesk:501",
+            "action": "call_customer",
+            "rule": "three_responses",
+            "reason": "3rd written reply without resolution — call the customer",
+            "target": "assignee",
+            "assignee": AGENT,
+            "replies": 3,
+            "key": "zendesk:501:three_responses:call_customer",
+        },
+        {
+            "at": "2026-03-02T09:03:00Z",
+            "ticket": "zendesk:501",
+            "action": "tag",
+            "rule": "three_responses",
+            "reason": "3rd written reply without resolution — call the customer",
+            "tags": ["call_required"],
+            "key": "zendesk:501:three_responses:tag",
+        },
+        {
+            "at": "2026-03-02T09:03:00Z",
+            "ticket": "zendesk:501",
+            "action": "note",
+            "rule": "three_responses",
+            "reason": "3rd written reply without resolution — call the customer",
+            "body": "deskbridge: 3 written replies and the ticket is not solved. Per the "
+            "3-response rule, please call the customer and log the call.",
+            "key": "zendesk:501:three_responses:note",
+        },
+    ]
+
+
+def test_fourth_reply_without_call_gives_one_lead_notification():
+    _, out, _ = replay([subscription_comment(n) for n in (1, 2, 3, 4, 5)])
+    lead = [o for o in out if o["action"] == "notify"]
+    assert lead == [
+        {
+            "at": "2026-03-02T09:04:00Z",
+            "ticket": "zendesk:501",
+            "action": "notify",
+            "rule": "three_responses",
+            "reason": "4th written reply and still no call logged after the call was requested "
+            "— the team lead should step in",
+            "target": "lead",
+            "channel": "#resolution-leads",
+            "assignee": AGENT,
+            "replies": 4,
+            "key": "zendesk:501:three_responses:lead",
+        }
+    ]
+    assert [o["action"] for o in out].count("call_customer") == 1
+
+
+def test_two_replies_then_solved_give_none():
+    lines = [
+        subscription_comment(1),
+        subscription_comment(2),
+        subscription_comment(3, status="SOLVED"),
+    ]
+    assert replay(lines)[1] == []
+
+
+def test_redelivered_events_change_nothing():
+    clean = [subscription_comment(n) for n in (1, 2, 3, 4)]
+    noisy = [clean[0], clean[0], clean[1], clean[2], clean[1], clean[2], clean[3], clean[3]]
+    assert replay(noisy)[1] == replay(clean)[1]
+
+
+def test_trigger_and_event_subscription_bodies_give_the_same_result():
+    events = [(1, False), (2, True), (3, True), (4, True), (5, True)]
+    via_subscription = replay([subscription_comment(n, staff=s) for n, s in events])[1]
+    via_trigger = replay([trigger_comment(n, staff=s) for n, s in events])[1]
+    assert via_trigger == via_subscription
+    assert [o["action"] for o in via_trigger] == ["call_customer", "tag", "note", "notify"]
+
+
+def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
+    good = [subscription_comment(n) for n in (1, 2, 3)]
+    text = (
+        json.dumps(good[0])
+        + "\n{not json\n"
+        + json.dumps({"at": "x"})
+        + "\n"
+        + json.dumps({**good[1], "source": "freshdesk"})
+        + "\n"
+        + json.dumps(good[1])
+        + "\n"
+        + json.dumps(good[2])
+        + "\n"
+    )
+    result = CliRunner().invoke(main, ["replay", "-"], input=text)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 2: invalid JSON: Expecting property name enclosed in double quotes",
+        'line 3: at: expected an ISO-8601 time, got "x"',
+        "line 4: source: 'freshdesk' is not a valid Source",
+    ]
+    assert [json.loads(x)["action"] for x in result.stdout.splitlines()] == [
+        "call_customer",
+        "tag",
+        "note",
+    ]
+
+
+def test_demo_scenario_timeline():
+    result = CliRunner().invoke(
+        main, ["replay", str(ROOT / "examples" / "scenario.jsonl"), "--format", "text"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "── 2026-03-02 ──",
+        "09:55  zendesk:48213    call_customer → assignee, tag call_required, note",
+        "       why: 3rd written reply without resolution — call the customer",
+        "10:02  zendesk:48215    call_customer → assignee, tag call_required, note",
+        "       why: 3rd written reply without resolution — call the customer",
+        "10:05  zendesk:48216    call_customer → assignee, tag call_required, note",
+        "       why: 3rd written reply without resolution — call the customer",
+        "10:40  zendesk:48213    notify → lead (#resolution-leads)",
+        "       why: 4th written reply and still no call logged after the call was requested"
+        " — the team lead should step in",
+        "10 actions on 3 tickets",
+    ]

@@ -1,0 +1,203 @@
+"""The 3-response rule, decided on folded state with an explicit `now`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from workflows.actions import ActionKind
+from workflows.model import Comment, EventKind, Source, Status, TicketEvent, TicketSnapshot
+from workflows.rules import evaluate_rules
+from workflows.state import apply_event, mark_fired, new_state
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def event(
+    n: int,
+    kind=EventKind.comment_added,
+    status=Status.open,
+    tags=(),
+    public=True,
+    agent=True,
+    voice=False,
+    comment_id=None,
+    ticket="48213",
+) -> TicketEvent:
+    comment = None
+    if kind is EventKind.comment_added:
+        comment = Comment(
+            id=comment_id or f"c{n}",
+            public=public,
+            author_id="900",
+            author_is_agent=agent,
+            is_voice=voice,
+            body="reply",
+        )
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=ticket,
+        dedupe_key=f"e{n}",
+        kind=kind,
+        occurred_at=T0 + timedelta(minutes=n),
+        ticket=TicketSnapshot(
+            status=status, tags=tuple(tags), assignee="900", subject="Parcel stuck"
+        ),
+        comment=comment,
+    )
+
+
+def run(events, rules):
+    """Fold and decide like the service does; return [(event dedupe key, action kind)]."""
+    state = None
+    decided = []
+    for e in events:
+        state = state or new_state(e)
+        state, _ = apply_event(state, e)
+        actions = evaluate_rules(state, e, e.occurred_at, rules)
+        state = mark_fired(state, [a.key for a in actions])
+        decided += [(e.dedupe_key, a) for a in actions]
+    return decided, state
+
+
+def test_third_public_agent_reply_asks_for_a_call(rules):
+    decided, _ = run([event(1), event(2), event(3)], rules)
+    assert [(k, a.model_dump(mode="json")) for k, a in decided] == [
+        (
+            "e3",
+            {
+                "action": "call_customer",
+                "ticket": "zendesk:48213",
+                "rule": "three_responses",
+                "reason": "3rd written reply without resolution — call the customer",
+                "key": "zendesk:48213:three_responses:call_customer",
+                "params": {"target": "assignee", "assignee": "900", "replies": 3},
+            },
+        ),
+        (
+            "e3",
+            {
+                "action": "tag",
+                "ticket": "zendesk:48213",
+                "rule": "three_responses",
+                "reason": "3rd written reply without resolution — call the customer",
+                "key": "zendesk:48213:three_responses:tag",
+                "params": {"tags": ["call_required"]},
+            },
+        ),
+        (
+            "e3",
+            {
+                "action": "note",
+                "ticket": "zendesk:48213",
+                "rule": "three_responses",
+                "reason": "3rd written reply without resolution — call the customer",
+                "key": "zendesk:48213:three_responses:note",
+                "params": {
+                    "body": "deskbridge: 3 written replies and the ticket is not "
+                    "solved. Per the 3-response rule, please call the customer and "
+                    "log the call."
+                },
+            },
+        ),
+    ]
+
+
+def test_fourth_reply_without_a_call_tells_the_lead_once(rules):
+    decided, _ = run([event(i) for i in range(1, 7)], rules)
+    lead = [(k, a) for k, a in decided if a.action is ActionKind.notify]
+    assert len(lead) == 1
+    key, action = lead[0]
+    assert key == "e4"
+    assert action.params == {
+        "target": "lead",
+        "channel": "#resolution-leads",
+        "assignee": "900",
+        "replies": 4,
+    }
+    assert action.reason == (
+        "4th written reply and still no call logged after the call was "
+        "requested — the team lead should step in"
+    )
+    assert [a.action for _, a in decided].count(ActionKind.call_customer) == 1
+
+
+def test_solved_after_two_replies_gives_nothing(rules):
+    decided, _ = run(
+        [event(1), event(2), event(3, kind=EventKind.status_changed, status=Status.solved)], rules
+    )
+    assert decided == []
+
+
+def test_reply_that_solves_the_ticket_does_not_ask_for_a_call(rules):
+    decided, _ = run([event(1), event(2), event(3, status=Status.solved)], rules)
+    assert decided == []
+
+
+def test_private_notes_and_customer_comments_do_not_count(rules):
+    decided, state = run([event(1), event(2, public=False), event(3, agent=False), event(4)], rules)
+    assert decided == []
+    assert state.public_agent_reply_ids == ["c1", "c4"]
+
+
+def test_redelivered_comment_counts_once(rules):
+    decided, state = run([event(1), event(2), event(3, comment_id="c2")], rules)
+    assert decided == []
+    assert state.public_agent_replies == 2
+
+
+def test_voice_call_satisfies_the_rule(rules):
+    decided, _ = run([event(1), event(2, voice=True), event(3), event(4), event(5)], rules)
+    assert decided == []
+
+
+def test_call_logged_tag_stops_the_lead_alert(rules):
+    decided, _ = run(
+        [
+            event(1),
+            event(2),
+            event(3),
+            event(4, tags=["call_logged"]),
+            event(5, tags=["call_logged"]),
+        ],
+        rules,
+    )
+    assert [a.action for _, a in decided] == [
+        ActionKind.call_customer,
+        ActionKind.tag,
+        ActionKind.note,
+    ]
+
+
+def test_out_of_order_replies_decide_the_same_actions(rules):
+    clean, _ = run([event(i) for i in range(1, 5)], rules)
+    shuffled, _ = run([event(3), event(1), event(4), event(2)], rules)
+    assert sorted(a.key for _, a in clean) == sorted(a.key for _, a in shuffled)
+
+
+def test_stale_snapshot_does_not_reopen_a_solved_ticket(rules):
+    solved = event(10, kind=EventKind.status_changed, status=Status.solved)
+    late_reply = event(3, status=Status.open)  # happened before the solve, arrived after
+    decided, state = run([event(1), event(2), solved, late_reply], rules)
+    assert state.status is Status.solved
+    assert decided == []
+
+
+def test_threshold_and_tags_come_from_the_config(rules):
+    custom = rules.model_copy(
+        update={
+            "three_responses": rules.three_responses.model_copy(
+                update={"threshold": 2, "call_required_tag": "ring_customer"}
+            )
+        }
+    )
+    decided, _ = run([event(1), event(2)], custom)
+    tag = next(a for _, a in decided if a.action is ActionKind.tag)
+    assert tag.params == {"tags": ["ring_customer"]}
+    assert decided[0][1].reason == "2nd written reply without resolution — call the customer"
+
+
+def test_disabled_rule_decides_nothing(rules):
+    off = rules.model_copy(
+        update={"three_responses": rules.three_responses.model_copy(update={"enabled": False})}
+    )
+    assert run([event(i) for i in range(1, 6)], off)[0] == []
