@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -105,7 +105,12 @@ def create_runtime(
         engine=engine,
         service=WorkflowService(engine, rules),
         dispatcher=Dispatcher(
-            engine, performers, metrics, clock, max_attempts=settings.max_attempts
+            engine,
+            performers,
+            metrics,
+            clock,
+            max_attempts=settings.max_attempts,
+            lease=timedelta(seconds=settings.dispatch_lease),
         ),
         metrics=metrics,
         clock=clock,

@@ -29,8 +29,6 @@ from workflows.ports import Performer, PermanentError, RetryableError
 
 log = logging.getLogger("deskbridge.dispatcher")
 
-# A claimed row not finished within the lease (the process died) becomes due again.
-LEASE = timedelta(minutes=2)
 BASE_DELAY = 2.0
 MAX_DELAY = 3600.0
 
@@ -51,6 +49,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         max_attempts: int = 8,
         batch: int = 50,
+        lease: timedelta = timedelta(minutes=2),
     ):
         self.engine = engine
         self.performers = performers
@@ -58,6 +57,8 @@ class Dispatcher:
         self.clock = clock
         self.max_attempts = max_attempts
         self.batch = batch
+        # A claimed row not finished within the lease (its process died) becomes due again.
+        self.lease = lease
 
     def dispatch_due(self) -> int:
         """Perform every action due now, one claim of `batch` rows at a time; returns how many
@@ -65,7 +66,7 @@ class Dispatcher:
         total = 0
         while True:
             with self.engine.begin() as connection:
-                rows = claim_due_actions(connection, self.clock(), self.batch, LEASE)
+                rows = claim_due_actions(connection, self.clock(), self.batch, self.lease)
             for row in rows:
                 self._perform(row)
             total += len(rows)
