@@ -209,3 +209,24 @@ def test_metrics_count_outcomes(client):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'deskbridge_webhooks_total{outcome="accepted",source="zendesk"} 1.0' in text
     assert 'deskbridge_webhooks_total{outcome="duplicate",source="zendesk"} 1.0' in text
+
+
+def test_logs_carry_no_personal_data_or_secrets(client, caplog):
+    caplog.set_level("DEBUG")
+    trigger = fixture_bytes("zendesk_trigger_payload.json")
+    for n in (1, 2, 3):
+        post(client, comment_event(n))
+    post(client, trigger)
+    post(client, b"{broken")
+    text = "\n".join(
+        f"{r.getMessage()} {getattr(r, 'deskbridge_fields', '')}" for r in caplog.records
+    )
+    assert "webhook.duplicate" not in text and "decision.made" in text
+    for secret in (
+        "dana.whitfield@customer.example",
+        "priya.raman@acme-support.example",
+        "engineering is on it",
+        "Invoice export returns 502",
+        TEST_SECRET,
+    ):
+        assert secret not in text
