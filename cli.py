@@ -128,6 +128,22 @@ def migrate() -> None:
     click.echo("database is up to date", err=True)
 
 
+@main.command("sign")
+@click.argument("body", type=click.File("rb"))
+def sign(body) -> None:
+    """Print curl header options that sign BODY as Zendesk would, with ZENDESK_WEBHOOK_SECRET
+    (for trying the webhook by hand: curl --data-binary @BODY $(deskbridge sign BODY) …)."""
+    from connectors.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
+
+    secrets = _settings().zendesk_secrets
+    if not secrets:
+        click.echo("ZENDESK_WEBHOOK_SECRET is not set", err=True)
+        sys.exit(1)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    signature = build_signature(secrets[0], stamp, body.read())
+    click.echo(f"-H {TIMESTAMP_HEADER}:{stamp} -H {SIGNATURE_HEADER}:{signature}")
+
+
 @main.command()
 @click.argument("events", type=click.File("r"))
 @click.option(
