@@ -19,7 +19,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from workflows.model import Priority
@@ -90,21 +89,24 @@ class SlaPolicy(_Model):
 class SlaConfig(_Model):
     policies: list[SlaPolicy] = Field(default_factory=list)
 
+    # A field validator (not one on RulesConfig) so the problem carries the path
+    # `sla.policies` and is reported together with problems elsewhere in the file.
+    @field_validator("policies")
+    @classmethod
+    def _unique_policy_names(cls, policies: list[SlaPolicy]) -> list[SlaPolicy]:
+        seen: set[str] = set()
+        for policy in policies:
+            if policy.name in seen:
+                raise ValueError(f'policy name "{policy.name}" is used twice')
+            seen.add(policy.name)
+        return policies
+
 
 class RulesConfig(_Model):
     version: int = 1
     team: TeamConfig
     three_responses: ThreeResponsesConfig = Field(default_factory=ThreeResponsesConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
-
-    @model_validator(mode="after")
-    def _unique_policy_names(self) -> RulesConfig:
-        seen: set[str] = set()
-        for policy in self.sla.policies:
-            if policy.name in seen:
-                raise ValueError(f'sla policy name "{policy.name}" is used twice')
-            seen.add(policy.name)
-        return self
 
 
 class ConfigError(Exception):

@@ -41,10 +41,18 @@ def _raise_on_429(response: requests.Response, *args: Any, **kwargs: Any) -> Non
 def build_session() -> requests.Session:
     session = requests.Session()
     # Transport-level retries only for connection failures; status handling is ours.
-    session.mount(
-        "https://",
-        HTTPAdapter(max_retries=Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.5)),
+    # respect_retry_after_header=False: otherwise urllib3 treats a 429/503 carrying
+    # Retry-After as a status retry, finds status=0 exhausted and raises RetryError before
+    # the hook below ever sees the 429.
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=0,
+        status=0,
+        backoff_factor=0.5,
+        respect_retry_after_header=False,
     )
+    session.mount("https://", HTTPAdapter(max_retries=retry))
     session.hooks["response"].append(_raise_on_429)
     return session
 

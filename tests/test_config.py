@@ -1,0 +1,218 @@
+"""The rules file: `deskbridge check-config` and the duration syntax (DESIGN §4)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from config.rules import ConfigError, load_rules, parse_duration
+from config.settings import EXAMPLE_CONFIG
+
+# One file, five mistakes: every one must be reported, each with its path.
+BROKEN = """\
+version: 1
+team:
+  name: Resolution team
+  timezone: Mars/Base
+three_responses:
+  threshold: 0
+three_respones:
+  enabled: true
+sla:
+  policies:
+    - name: urgent
+      priority: urgent
+      first_reply: 1h
+    - name: high
+      priority: high
+      first_reply: 4h
+    - name: default
+      first_reply: 4 hours
+"""
+
+BROKEN_PROBLEMS = {
+    'team.timezone: unknown timezone "Mars/Base" (use an IANA name like "Europe/London")',
+    "team.lead_channel: required setting is missing",
+    "three_responses.threshold: Input should be greater than or equal to 1",
+    "three_respones: unknown setting (check the spelling)",
+    'sla.policies[2].first_reply: expected a duration like "4h"',
+}
+
+
+@pytest.fixture
+def runner(monkeypatch) -> CliRunner:
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    return CliRunner()
+
+
+def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problem_lines(stderr: str) -> list[str]:
+    """The indented problem lines under the '<path>: N problem(s)' header."""
+    return [line.strip() for line in stderr.splitlines() if line.startswith("  ")]
+
+
+# --- check-config -----------------------------------------------------------------------
+
+
+def test_example_config_is_valid_with_a_one_line_summary(runner):
+    result = runner.invoke(main, ["check-config", str(EXAMPLE_CONFIG)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f'{EXAMPLE_CONFIG}: ok — team "Resolution team" (Europe/London); '
+        "3 SLA policies; workflows: 3-response rule\n"
+    )
+    assert result.stderr == ""
+
+
+def test_without_a_path_the_example_config_is_checked(runner):
+    result = runner.invoke(main, ["check-config"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{EXAMPLE_CONFIG}: ok — ")
+
+
+def test_without_a_path_deskbridge_config_is_checked(runner, tmp_path, monkeypatch):
+    path = write(tmp_path, BROKEN)
+    monkeypatch.setenv("DESKBRIDGE_CONFIG", str(path))
+
+    result = runner.invoke(main, ["check-config"])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{path}: 5 problem(s)\n")
+
+
+def test_every_problem_is_reported_with_its_path(runner, tmp_path):
+    path = write(tmp_path, BROKEN)
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{path}: 5 problem(s)"
+    problems = problem_lines(result.stderr)
+    assert len(problems) == len(lines) - 1 == 5
+    assert set(problems) == BROKEN_PROBLEMS
+
+
+def test_load_rules_raises_config_error_listing_every_problem(tmp_path):
+    path = write(tmp_path, BROKEN)
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+
+    assert info.value.path == str(path)
+    assert set(info.value.problems) == BROKEN_PROBLEMS
+
+
+def test_duplicate_policy_names_are_reported_with_the_other_problems(runner, tmp_path):
+    path = write(
+        tmp_path,
+        "team:\n  name: X\nsla:\n  policies:\n    - name: a\n    - name: a\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert set(problem_lines(result.stderr)) == {
+        "team.lead_channel: required setting is missing",
+        'sla.policies: policy name "a" is used twice',
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("4", 'sla.policies[0].first_reply: expected a duration like "4h"'),
+        ('"0h"', 'sla.policies[0].first_reply: expected a duration like "4h"'),
+        ('""', 'sla.policies[0].first_reply: expected a duration like "4h"'),
+    ],
+)
+def test_a_duration_without_units_or_length_is_refused(runner, tmp_path, value, problem):
+    path = write(
+        tmp_path,
+        f'team:\n  lead_channel: "#leads"\nsla:\n  policies:\n'
+        f"    - name: a\n      first_reply: {value}\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert problem_lines(result.stderr) == [problem]
+
+
+def test_invalid_yaml_reports_line_and_column(runner, tmp_path):
+    # Line 3, column 25 is the second colon, after the quoted "#leads".
+    path = write(
+        tmp_path,
+        'team:\n  name: X\n  lead_channel: "#leads": oops\n',
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == f"{path}: 1 problem(s)"
+    assert problem_lines(result.stderr) == [
+        "line 3, column 25: not valid YAML: mapping values are not allowed here"
+    ]
+
+
+def test_a_missing_file_is_reported(runner, tmp_path):
+    path = tmp_path / "nowhere.yaml"
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{path}: 1 problem(s)\n  (file): cannot read: No such file or directory\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["", "- just\n- a list\n", "hello\n"])
+def test_a_file_that_is_not_a_mapping_is_reported(runner, tmp_path, text):
+    path = write(tmp_path, text)
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert problem_lines(result.stderr) == ["(top level): expected a mapping of settings"]
+
+
+# --- parse_duration ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4h", timedelta(hours=4)),
+        ("30m", timedelta(minutes=30)),
+        ("1d 2h", timedelta(days=1, hours=2)),
+        ("90s", timedelta(seconds=90)),
+        ("1d2h30m", timedelta(days=1, hours=2, minutes=30)),
+        (" 2h ", timedelta(hours=2)),
+    ],
+)
+def test_parse_duration_accepts_durations_with_units(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["4", "", "   ", "0h", "0d 0m", "4 hours", "h", "-4h", "2h 1d", 4, 4.0, None]
+)
+def test_parse_duration_refuses_anything_else(value):
+    with pytest.raises(ValueError, match='expected a duration like "4h"'):
+        parse_duration(value)
+
+
+def test_parse_duration_passes_a_timedelta_through():
+    assert parse_duration(timedelta(minutes=5)) == timedelta(minutes=5)

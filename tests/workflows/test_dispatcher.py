@@ -1,0 +1,517 @@
+"""The one executor (DESIGN §3 step 4): claims due outbox rows, performs them once, retries
+with back-off honouring Retry-After, dead-letters after the last attempt. Every store test
+runs on SQLite and PostgreSQL (the `engine` fixture)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from store.db import create_store_engine
+from store.outbox import (
+    DEAD,
+    DONE,
+    PENDING,
+    claim_due_actions,
+    count_actions,
+    insert_actions,
+    list_actions,
+)
+from tests.conftest import Clock
+from workflows.actions import Action, ActionKind
+from workflows.dispatcher import BASE_DELAY, MAX_DELAY, Dispatcher, compute_retry_delay
+from workflows.metrics import Metrics
+from workflows.ports import DryRunPerformer, PermanentError, RetryableError
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+OK = {"zendesk_ticket": 48213}
+
+
+def make_action(
+    key: str = "k1", kind: ActionKind = ActionKind.tag, ticket: str = "48213"
+) -> Action:
+    return Action(
+        action=kind,
+        ticket=f"zendesk:{ticket}",
+        rule="three_responses",
+        reason="3 written replies and not solved",
+        key=key,
+        params={"tags": ["call_required"]},
+    )
+
+
+class FakePerformer:
+    """Plays back `outcomes` in order (an exception is raised, a dict returned); the last
+    outcome repeats. Records every action it was asked to perform."""
+
+    def __init__(self, *outcomes: Any):
+        self.outcomes = list(outcomes) or [OK]
+        self.calls: list[Action] = []
+
+    def perform(self, action: Action) -> dict[str, Any]:
+        self.calls.append(action)
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def queue(engine, *actions: Action, now: datetime = T0) -> list[Action]:
+    with engine.begin() as connection:
+        return insert_actions(connection, list(actions), now)
+
+
+def rows(engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return list_actions(connection)
+
+
+def only_row(engine) -> dict[str, Any]:
+    (row,) = rows(engine)
+    return row
+
+
+def counted(metrics: Metrics, action: str, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "deskbridge_actions_total", {"action": action, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+def jitter(monkeypatch):
+    """Pin the dispatcher's jitter: `jitter(0.5)` makes random.random() return 0.5."""
+
+    def pin(value: float) -> None:
+        monkeypatch.setattr(random, "random", lambda: value)
+
+    pin(0.0)
+    return pin
+
+
+def dispatcher(engine, performer, metrics, clock, **kwargs) -> Dispatcher:
+    performers = {kind: performer for kind in (ActionKind.tag, ActionKind.note)}
+    kwargs.setdefault("lease", LEASE)
+    return Dispatcher(engine, performers, metrics, clock, **kwargs)
+
+
+# --- success ----------------------------------------------------------------------------
+
+
+def test_success_marks_rows_done_with_the_result(engine, metrics, clock, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    performer = FakePerformer(OK)
+    queue(engine, make_action("k1"), make_action("k2", ActionKind.note))
+
+    assert dispatcher(engine, performer, metrics, clock).dispatch_due() == 2
+
+    assert [a.key for a in performer.calls] == ["k1", "k2"]
+    for row in rows(engine):
+        assert row["status"] == DONE
+        assert row["result"] == OK
+        assert row["done_at"] == T0
+        assert row["attempts"] == 1
+        assert row["last_error"] is None
+    assert counted(metrics, "tag", "done") == 1
+    assert counted(metrics, "note", "done") == 1
+    assert [r.getMessage() for r in caplog.records] == ["outbox.done", "outbox.done"]
+
+
+def test_done_rows_are_never_performed_again(engine, metrics, clock):
+    performer = FakePerformer(OK)
+    queue(engine, make_action())
+    d = dispatcher(engine, performer, metrics, clock)
+    d.dispatch_due()
+
+    clock.now = T0 + timedelta(days=30)
+    assert d.dispatch_due() == 0
+    assert len(performer.calls) == 1
+
+
+def test_dry_run_results_are_recorded_and_counted_as_dry_run(engine, metrics, clock):
+    queue(engine, make_action())
+    d = Dispatcher(engine, {ActionKind.tag: DryRunPerformer("zendesk")}, metrics, clock)
+
+    d.dispatch_due()
+
+    row = only_row(engine)
+    assert row["status"] == DONE
+    assert row["result"] == {"dry_run": True, "channel": "zendesk"}
+    assert counted(metrics, "tag", "dry_run") == 1
+    assert counted(metrics, "tag", "done") == 0
+
+
+def test_dispatch_due_drains_more_than_one_batch(engine, metrics, clock):
+    performer = FakePerformer(OK)
+    queue(engine, *(make_action(f"k{i}") for i in range(5)))
+
+    assert dispatcher(engine, performer, metrics, clock, batch=2).dispatch_due() == 5
+    assert sorted(a.key for a in performer.calls) == [f"k{i}" for i in range(5)]
+
+
+def test_rows_not_yet_due_are_left_alone(engine, metrics, clock):
+    performer = FakePerformer(OK)
+    queue(engine, make_action(), now=T0 + timedelta(minutes=5))
+    d = dispatcher(engine, performer, metrics, clock)
+
+    assert d.dispatch_due() == 0
+    clock.now = T0 + timedelta(minutes=5)
+    assert d.dispatch_due() == 1
+
+
+# --- retries ----------------------------------------------------------------------------
+
+
+def test_retryable_error_reschedules_with_exponential_backoff(engine, metrics, clock, jitter):
+    jitter(0.5)  # delay = 2 s * 2**(attempt-1) * 1.125
+    performer = FakePerformer(
+        RetryableError("Zendesk answered 503"), RetryableError("Zendesk answered 503"), OK
+    )
+    queue(engine, make_action())
+    d = dispatcher(engine, performer, metrics, clock)
+
+    assert d.dispatch_due() == 1
+    row = only_row(engine)
+    assert row["status"] == PENDING
+    assert row["attempts"] == 1
+    assert row["last_error"] == "Zendesk answered 503"
+    first_retry = T0 + timedelta(seconds=2.25)
+    assert row["next_attempt_at"] == first_retry
+    assert counted(metrics, "tag", "retry") == 1
+
+    clock.now = first_retry - timedelta(milliseconds=10)
+    assert d.dispatch_due() == 0
+    assert len(performer.calls) == 1
+
+    clock.now = first_retry
+    assert d.dispatch_due() == 1
+    row = only_row(engine)
+    assert row["attempts"] == 2
+    second_retry = first_retry + timedelta(seconds=4.5)
+    assert row["next_attempt_at"] == second_retry
+
+    clock.now = second_retry
+    assert d.dispatch_due() == 1
+    row = only_row(engine)
+    assert row["status"] == DONE
+    assert row["attempts"] == 3
+    assert row["last_error"] is None
+    assert len(performer.calls) == 3
+
+
+def test_retry_after_is_honoured_and_the_row_waits_until_due(engine, metrics, clock, jitter):
+    jitter(0.5)
+    performer = FakePerformer(RetryableError("Zendesk rate limit (429)", retry_after=600), OK)
+    queue(engine, make_action())
+    d = dispatcher(engine, performer, metrics, clock)
+
+    d.dispatch_due()
+
+    row = only_row(engine)
+    assert row["next_attempt_at"] == T0 + timedelta(seconds=600)
+    assert row["last_error"] == "Zendesk rate limit (429)"
+
+    clock.now = T0 + timedelta(seconds=599)
+    assert d.dispatch_due() == 0
+    assert len(performer.calls) == 1
+
+    clock.now = T0 + timedelta(seconds=600)
+    assert d.dispatch_due() == 1
+    assert only_row(engine)["status"] == DONE
+
+
+def test_retry_is_logged_as_outbox_retry(engine, metrics, clock, jitter, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    queue(engine, make_action())
+    d = dispatcher(engine, FakePerformer(RetryableError("boom", retry_after=30)), metrics, clock)
+
+    d.dispatch_due()
+
+    (record,) = caplog.records
+    assert record.getMessage() == "outbox.retry"
+    assert record.levelno == logging.WARNING
+    assert record.deskbridge_fields["delay_s"] == 30.0
+    assert record.deskbridge_fields["key"] == "k1"
+
+
+def test_after_max_attempts_the_row_is_dead_lettered(engine, metrics, clock, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    performer = FakePerformer(RetryableError("Zendesk answered 503"))
+    queue(engine, make_action())
+    d = dispatcher(engine, performer, metrics, clock, max_attempts=3)
+
+    assert d.dispatch_due() == 1
+    for _ in range(2):
+        clock.now = only_row(engine)["next_attempt_at"]
+        assert d.dispatch_due() == 1
+
+    row = only_row(engine)
+    assert row["status"] == DEAD
+    assert row["attempts"] == 3
+    assert row["last_error"] == "Zendesk answered 503"
+    assert row["done_at"] == clock.now
+    assert len(performer.calls) == 3
+    assert counted(metrics, "tag", "retry") == 2
+    assert counted(metrics, "tag", "dead") == 1
+
+    dead = [r for r in caplog.records if r.getMessage() == "outbox.dead_letter"]
+    assert len(dead) == 1
+    assert dead[0].levelno == logging.ERROR
+    assert dead[0].deskbridge_fields == {
+        "error": "Zendesk answered 503",
+        "ticket": "zendesk:48213",
+        "action": "tag",
+        "key": "k1",
+        "attempt": 3,
+    }
+
+    clock.now += timedelta(days=365)
+    assert d.dispatch_due() == 0
+    assert len(performer.calls) == 3
+
+
+def test_permanent_error_dead_letters_at_once(engine, metrics, clock, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    performer = FakePerformer(PermanentError("Zendesk refused the update (404)"))
+    queue(engine, make_action())
+    d = dispatcher(engine, performer, metrics, clock, max_attempts=8)
+
+    assert d.dispatch_due() == 1
+
+    row = only_row(engine)
+    assert row["status"] == DEAD
+    assert row["attempts"] == 1
+    assert row["last_error"] == "Zendesk refused the update (404)"
+    assert row["done_at"] == T0
+    assert counted(metrics, "tag", "dead") == 1
+    assert counted(metrics, "tag", "retry") == 0
+    assert [r.getMessage() for r in caplog.records] == ["outbox.dead_letter"]
+
+    clock.now += timedelta(days=1)
+    assert d.dispatch_due() == 0
+    assert len(performer.calls) == 1
+
+
+def test_an_action_without_a_performer_is_dead_lettered(engine, metrics, clock):
+    queue(engine, make_action("k1", ActionKind.set_priority))
+
+    dispatcher(engine, FakePerformer(OK), metrics, clock).dispatch_due()
+
+    row = only_row(engine)
+    assert row["status"] == DEAD
+    assert row["last_error"] == "no performer for action set_priority"
+    assert counted(metrics, "set_priority", "dead") == 1
+
+
+def test_an_unexpected_exception_does_not_stop_dispatch(engine, metrics, clock, jitter, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+
+    class Buggy:
+        calls = 0
+
+        def perform(self, action):
+            self.calls += 1
+            if action.key == "bad" and self.calls == 1:
+                raise KeyError("group")
+            return OK
+
+    performer = Buggy()
+    queue(engine, make_action("bad"), make_action("good"))
+    d = dispatcher(engine, performer, metrics, clock)
+
+    assert d.dispatch_due() == 2  # did not raise, and went on to "good"
+
+    by_key = {r["idempotency_key"]: r for r in rows(engine)}
+    assert by_key["good"]["status"] == DONE
+    bad = by_key["bad"]
+    assert bad["status"] == PENDING
+    assert bad["attempts"] == 1
+    assert bad["last_error"] == "KeyError: 'group'"
+    assert bad["next_attempt_at"] == T0 + timedelta(seconds=BASE_DELAY)
+    errors = [r for r in caplog.records if r.getMessage() == "outbox.error"]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+
+    clock.now = T0 + timedelta(seconds=BASE_DELAY)
+    assert d.dispatch_due() == 1
+    assert {r["status"] for r in rows(engine)} == {DONE}
+
+
+# --- crashes and leases -----------------------------------------------------------------
+
+
+def test_a_claimed_but_unfinished_row_is_claimed_again_only_after_the_lease(engine, metrics, clock):
+    queue(engine, make_action())
+    with engine.begin() as connection:  # a dispatcher that claims, then dies
+        (claimed,) = claim_due_actions(connection, T0, 10, LEASE)
+    assert claimed.attempts == 1
+
+    performer = FakePerformer(OK)
+    d = dispatcher(engine, performer, metrics, clock)
+    assert d.dispatch_due() == 0
+
+    clock.now = T0 + LEASE - timedelta(seconds=1)
+    assert d.dispatch_due() == 0
+    assert performer.calls == []
+
+    clock.now = T0 + LEASE
+    assert d.dispatch_due() == 1
+    row = only_row(engine)
+    assert row["status"] == DONE
+    assert row["attempts"] == 2  # the lost attempt counts
+    assert [a.key for a in performer.calls] == ["k1"]
+
+
+# --- idempotency ------------------------------------------------------------------------
+
+
+def test_the_same_idempotency_key_is_queued_once(engine, metrics, clock):
+    first = make_action("zendesk:48213:three_responses:tag")
+    assert queue(engine, first) == [first]
+    assert queue(engine, first, now=T0 + timedelta(minutes=1)) == []
+    assert queue(engine, make_action("other"), first, make_action("other")) == [
+        make_action("other")
+    ]
+
+    with engine.connect() as connection:
+        assert count_actions(connection) == 2
+
+    performer = FakePerformer(OK)
+    d = dispatcher(engine, performer, metrics, clock)
+    d.dispatch_due()
+    assert queue(engine, first) == []  # even once done
+    clock.now += timedelta(hours=1)
+    d.dispatch_due()
+    assert sorted(a.key for a in performer.calls) == ["other", first.key]
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+
+def test_two_dispatchers_never_perform_the_same_row(engine, store_url, metrics, clock):
+    keys = [f"zendesk:{n}:tag" for n in range(200)]
+    queue(engine, *(make_action(key, ticket=str(n)) for n, key in enumerate(keys)))
+
+    lock = threading.Lock()
+    performed: list[str] = []
+    threads_seen: set[int] = set()
+    # Each dispatcher's first action waits for the other's: both are provably mid-batch
+    # at the same time, so their claims interleave.
+    both_working = threading.Barrier(2, timeout=20)
+
+    class Recording:
+        def perform(self, action: Action) -> dict[str, Any]:
+            ident = threading.get_ident()
+            with lock:
+                first = ident not in threads_seen
+                threads_seen.add(ident)
+                performed.append(action.key)
+            if first:
+                both_working.wait()
+            return OK
+
+    second_engine = create_store_engine(store_url)  # as if another worker process
+    try:
+        dispatchers = [
+            dispatcher(e, Recording(), metrics, clock, batch=7) for e in (engine, second_engine)
+        ]
+        attempted: dict[int, int] = {}
+        failures: list[BaseException] = []
+
+        def run(index: int) -> None:
+            try:
+                attempted[index] = dispatchers[index].dispatch_due()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        second_engine.dispose()
+
+    assert failures == []
+    assert len(performed) == 200
+    assert sorted(performed) == sorted(keys)  # every row once, none twice
+    assert attempted[0] > 0 and attempted[1] > 0
+    assert attempted[0] + attempted[1] == 200
+    assert {(r["status"], r["attempts"]) for r in rows(engine)} == {(DONE, 1)}
+
+
+def test_concurrent_claims_skip_each_others_rows_on_postgresql(engine, store_url):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers instead")
+    queue(engine, *(make_action(f"k{i}") for i in range(10)))
+
+    second_engine = create_store_engine(store_url)
+    try:
+        with engine.connect() as first, second_engine.connect() as second:
+            first.begin()
+            second.begin()
+            # Without SKIP LOCKED the second claim would block on the first one's rows.
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            mine = claim_due_actions(first, T0, 6, LEASE)  # not committed yet
+            theirs = claim_due_actions(second, T0, 6, LEASE)
+            second.commit()
+            first.commit()
+    finally:
+        second_engine.dispose()
+
+    assert len(mine) == 6
+    assert len(theirs) == 4
+    assert {r.id for r in mine}.isdisjoint({r.id for r in theirs})
+
+
+# --- compute_retry_delay ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempts", "expected"),
+    [(1, 2.0), (2, 4.0), (3, 8.0), (8, 256.0), (11, 2048.0), (12, 3600.0), (40, 3600.0)],
+)
+def test_retry_delay_doubles_from_two_seconds_up_to_an_hour(attempts, expected):
+    assert compute_retry_delay(attempts, None, 0.0) == expected
+
+
+def test_retry_delay_survives_absurd_attempt_counts():
+    assert compute_retry_delay(10_000, None, 0.0) == MAX_DELAY
+
+
+def test_jitter_adds_up_to_a_quarter():
+    assert compute_retry_delay(1, None, 0.5) == 2.25
+    assert compute_retry_delay(3, None, 0.999) < 8.0 * 1.25
+    # The cap applies before jitter, so capped delays still spread out.
+    assert MAX_DELAY < compute_retry_delay(30, None, 0.5) <= MAX_DELAY * 1.25
+
+
+@pytest.mark.parametrize(
+    ("attempts", "retry_after", "expected"),
+    [
+        (1, 600.0, 600.0),  # the provider asked for longer: wait that long
+        (1, 7200.0, 7200.0),  # even past the back-off cap
+        (6, 1.0, 64.0),  # back-off already later than Retry-After
+        (1, 0.0, 2.0),
+        (1, None, 2.0),
+    ],
+)
+def test_retry_after_is_a_floor(attempts, retry_after, expected):
+    assert compute_retry_delay(attempts, retry_after, 0.0) == expected
