@@ -69,6 +69,14 @@ def _prepare_runtime():
     runtime = create_runtime(settings, rules)
     migrate_store(runtime.engine)
     log_event(log, logging.INFO, "store.migrated", url=runtime.engine.url.render_as_string())
+    if not settings.zendesk_secrets:
+        log_event(
+            log,
+            logging.WARNING,
+            "webhook.secret_missing",
+            source="zendesk",
+            hint="set ZENDESK_WEBHOOK_SECRET; until then webhooks are refused with 401",
+        )
     for system, dry in runtime.dry_run.items():
         if dry:
             log_event(
