@@ -72,9 +72,13 @@ _NANOS = re.compile(r"^(.*T\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 def parse_body(raw: bytes) -> dict[str, Any]:
     """Decode a JSON object, or raise PayloadError saying what is wrong."""
     try:
-        data = json.loads(raw)
+        # Decode strictly ourselves: json.loads(bytes) would also accept UTF-16/32 and
+        # UTF-8-encoded surrogates, which the rest of the pipeline cannot store as UTF-8.
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
     except RecursionError:
         raise PayloadError("body is nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -223,7 +227,9 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
         created_at=_optional_time(data, "detail.created_at"),
         updated_at=_optional_time(data, "detail.updated_at"),
     )
-    if kind is EventKind.status_changed and body.get("current"):
+    # ticket.custom_status_changed carries custom status *ids* in event.current; its status
+    # category is already in detail.status.
+    if event_type == f"{EVENT_PREFIX}status_changed" and body.get("current"):
         current = _status(_string(data, "event.current"), "event.current")
         snapshot = snapshot.model_copy(update={"status": current})
     if kind is EventKind.priority_changed and "current" in body:
@@ -267,7 +273,7 @@ def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) 
     a redelivery repeats the bytes, a new ticket update changes `updated_at` or the comment.
     """
     ticket_id = _string(data, "ticket_id", required=True)
-    if not ticket_id.isdigit():
+    if not (ticket_id.isascii() and ticket_id.isdigit()):
         raise PayloadError("expected a numeric ticket id", "ticket_id")
     updated_at = _optional_time(data, "updated_at")
     occurred_at = _optional_time(data, "event_time") or updated_at or received_at

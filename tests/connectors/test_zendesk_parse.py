@@ -1,0 +1,903 @@
+"""Zendesk webhook bodies → TicketEvent (connectors/zendesk/parse.py, protocols.md §1.4-1.5).
+
+Every fixture is compared as a whole `model_dump()` so a field that silently changes shape
+(an id turned int, an enum left UPPERCASE, nanoseconds kept as a string) fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.errors import PayloadError, UnsupportedEvent
+from connectors.zendesk.parse import parse_zendesk
+from tests.conftest import fixture_bytes, fixture_json
+from workflows.model import EventKind, Priority, Source, Status, TicketEvent
+
+RECEIVED = datetime(2025, 3, 4, 10, 3, 0, tzinfo=UTC)
+
+DESCRIPTION = (
+    "Since this morning every invoice export fails with error 502. Our finance team is blocked."
+)
+SUBJECT = "Invoice export returns 502"
+AGENT = "9013300112004"
+REQUESTER = "9014456723011"
+
+DELETE = object()
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def parse_one(raw: bytes, received_at: datetime = RECEIVED) -> TicketEvent:
+    events = parse_zendesk(raw, received_at)
+    assert len(events) == 1
+    assert isinstance(events[0], TicketEvent)
+    return events[0]
+
+
+def mutated(name: str, changes: dict[str, Any]) -> bytes:
+    """The fixture with dotted paths set (or removed with DELETE), re-serialised."""
+    data = copy.deepcopy(fixture_json(name))
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        if value is DELETE:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return json.dumps(data).encode()
+
+
+def parse_error(raw: bytes) -> PayloadError:
+    with pytest.raises(PayloadError) as caught:
+        parse_zendesk(raw, RECEIVED)
+    assert caught.value.status == 400
+    return caught.value
+
+
+def snapshot(**overrides: Any) -> dict[str, Any]:
+    """The ticket 48213 as the shared event fixtures describe it."""
+    base = {
+        "subject": SUBJECT,
+        "description": DESCRIPTION,
+        "status": Status.open,
+        "priority": Priority.urgent,
+        "type": "incident",
+        "tags": ("billing", "vip"),
+        "group": "360009988771",
+        "assignee": AGENT,
+        "requester": REQUESTER,
+        "organization": "360044556601",
+        "channel": "web_service",
+        "created_at": at(2025, 3, 4, 9, 15, 22),
+        "updated_at": None,
+        "custom_fields": {},
+    }
+    base.update(overrides)
+    return base
+
+
+# -- the shared event-subscription fixtures -------------------------------------------------
+
+EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
+    "zendesk_ticket_created_event.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:5f0c8a2e-3d41-4b7a-9c55-0e6d2b8f1a93",
+        "kind": EventKind.created,
+        "occurred_at": at(2025, 3, 4, 9, 15, 22, 184522),
+        "ticket": snapshot(
+            status=Status.new,
+            priority=Priority.high,
+            assignee=None,
+            updated_at=at(2025, 3, 4, 9, 15, 22),
+        ),
+        "comment": None,
+        "actor_id": REQUESTER,
+        "vendor_type": "zen:event-type:ticket.created",
+    },
+    "zendesk_comment_added_event.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:a41d7e90-8c2b-4f11-b3de-72f0c9e5d614",
+        "kind": EventKind.comment_added,
+        "occurred_at": at(2025, 3, 4, 10, 2, 47, 905113),
+        "ticket": snapshot(
+            tags=("billing", "vip", "escalation_tier2"),
+            updated_at=at(2025, 3, 4, 10, 2, 47),
+        ),
+        "comment": {
+            "id": "31877650021",
+            "public": True,
+            "author_id": AGENT,
+            "author_is_agent": True,
+            "is_voice": False,
+            "body": "Thanks for the report. We reproduced the 502 on our side and engineering is "
+            "on it. Next update within the hour.",
+        },
+        "actor_id": AGENT,
+        "vendor_type": "zen:event-type:ticket.comment_added",
+    },
+    "zendesk_priority_changed_event.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:0b9e61c4-57f2-4e0a-8d3b-c1a2f4e6d870",
+        "kind": EventKind.priority_changed,
+        "occurred_at": at(2025, 3, 4, 9, 58, 3, 412908),
+        "ticket": snapshot(updated_at=at(2025, 3, 4, 9, 58, 3)),
+        "comment": None,
+        "actor_id": AGENT,
+        "vendor_type": "zen:event-type:ticket.priority_changed",
+    },
+    # Local fixtures (tests/fixtures), named after the real event.
+    "ticket_comment_added__private_note.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:c7e2b5d0-1f3a-4e8b-9a6c-5d4e3f2a1b07",
+        "kind": EventKind.comment_added,
+        "occurred_at": at(2025, 3, 4, 10, 5, 12, 118204),
+        "ticket": snapshot(
+            tags=("billing", "vip", "escalation_tier2"),
+            updated_at=at(2025, 3, 4, 10, 5, 12),
+        ),
+        "comment": {
+            "id": "31877650044",
+            "public": False,
+            "author_id": AGENT,
+            "author_is_agent": True,
+            "is_voice": False,
+            "body": "Internal: engineering ticket ENG-4471 opened, customer is on the "
+            "enterprise plan.",
+        },
+        "actor_id": AGENT,
+        "vendor_type": "zen:event-type:ticket.comment_added",
+    },
+    "ticket_comment_added__public_end_user.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:e0f4c1a8-6b2d-4c3e-8f71-2a9b5d6c7e18",
+        "kind": EventKind.comment_added,
+        "occurred_at": at(2025, 3, 4, 10, 20, 31, 550001),
+        "ticket": snapshot(
+            tags=("billing", "vip", "escalation_tier2"),
+            updated_at=at(2025, 3, 4, 10, 20, 31),
+        ),
+        "comment": {
+            "id": "31877650107",
+            "public": True,
+            "author_id": REQUESTER,
+            "author_is_agent": False,
+            "is_voice": False,
+            "body": "Still failing for us, every export since 9am. Any news?",
+        },
+        "actor_id": REQUESTER,
+        "vendor_type": "zen:event-type:ticket.comment_added",
+    },
+    "ticket_status_changed__solved.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:9a3f0d6e-2c4b-4d1a-b8e5-7f6a5c4d3b29",
+        "kind": EventKind.status_changed,
+        "occurred_at": at(2025, 3, 4, 14, 41, 9, 4417),
+        "ticket": snapshot(
+            status=Status.solved,
+            tags=("billing", "vip", "escalation_tier2"),
+            updated_at=at(2025, 3, 4, 14, 41, 9),
+        ),
+        "comment": None,
+        "actor_id": AGENT,
+        "vendor_type": "zen:event-type:ticket.status_changed",
+    },
+    "ticket_custom_status_changed__awaiting_customer.json": {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": "zendesk:event:4b8e2f1c-9d0a-4a7e-a3c6-1e5f8b2d9c40",
+        "kind": EventKind.status_changed,
+        "occurred_at": at(2025, 3, 4, 11, 30, 0, 250000),
+        # event.current is a custom status *id*; the status category is detail.status.
+        "ticket": snapshot(
+            status=Status.pending,
+            tags=("billing", "vip", "escalation_tier2"),
+            updated_at=at(2025, 3, 4, 11, 30, 0),
+        ),
+        "comment": None,
+        "actor_id": AGENT,
+        "vendor_type": "zen:event-type:ticket.custom_status_changed",
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_EVENTS))
+def test_event_fixture_parses_to_the_full_expected_event(name):
+    event = parse_one(fixture_bytes(name))
+    assert event.model_dump() == EXPECTED_EVENTS[name]
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_EVENTS))
+def test_event_times_are_utc_and_serialise_with_microseconds(name):
+    event = parse_one(fixture_bytes(name))
+    for value in (event.occurred_at, event.ticket.created_at, event.ticket.updated_at):
+        assert value.utcoffset() == timedelta(0)
+        assert value.tzinfo == UTC
+    dumped = event.model_dump(mode="json")
+    expected = EXPECTED_EVENTS[name]["occurred_at"]
+    assert dumped["occurred_at"] == expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert TicketEvent.model_validate_json(event.model_dump_json()) == event
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_EVENTS))
+def test_event_parsing_does_not_depend_on_when_it_was_received(name):
+    raw = fixture_bytes(name)
+    assert parse_one(raw, RECEIVED) == parse_one(raw, RECEIVED + timedelta(days=3))
+
+
+def test_public_agent_reply_is_recognised_from_the_comment_fixture():
+    event = parse_one(fixture_bytes("zendesk_comment_added_event.json"))
+    assert event.comment is not None
+    assert event.comment.is_public_agent_reply is True
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ticket_comment_added__private_note.json", "ticket_comment_added__public_end_user.json"],
+)
+def test_private_notes_and_end_user_comments_are_not_public_agent_replies(name):
+    event = parse_one(fixture_bytes(name))
+    assert event.comment is not None
+    assert event.comment.is_public_agent_reply is False
+
+
+def test_event_dedupe_key_is_the_event_id_not_the_bytes():
+    """A redelivery re-serialised differently is still the same event."""
+    raw = fixture_bytes("zendesk_comment_added_event.json")
+    compact = json.dumps(json.loads(raw), separators=(",", ":")).encode()
+    assert parse_one(compact).dedupe_key == parse_one(raw).dedupe_key
+
+
+def test_nanoseconds_are_truncated_not_rounded():
+    raw = mutated("zendesk_ticket_created_event.json", {"time": "2025-03-04T09:15:22.999999999Z"})
+    assert parse_one(raw).occurred_at == at(2025, 3, 4, 9, 15, 22, 999999)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-03-04T09:15:22Z", at(2025, 3, 4, 9, 15, 22)),
+        ("2025-03-04T09:15:22.5Z", at(2025, 3, 4, 9, 15, 22, 500000)),
+        ("2025-03-04T09:15:22.123456Z", at(2025, 3, 4, 9, 15, 22, 123456)),
+        ("2025-03-04T09:15:22.1234567Z", at(2025, 3, 4, 9, 15, 22, 123456)),
+        ("2025-03-04T11:15:22.184522310+02:00", at(2025, 3, 4, 9, 15, 22, 184522)),
+        ("2025-03-04T04:15:22-0500", at(2025, 3, 4, 9, 15, 22)),
+        ("2025-03-04T09:15Z", at(2025, 3, 4, 9, 15)),
+    ],
+)
+def test_event_time_spellings_normalise_to_aware_utc(value, expected):
+    event = parse_one(mutated("zendesk_ticket_created_event.json", {"time": value}))
+    assert event.occurred_at == expected
+    assert event.occurred_at.tzinfo == UTC
+
+
+def test_uppercase_enums_become_lowercase_and_ids_become_strings():
+    raw = mutated(
+        "zendesk_ticket_created_event.json",
+        {
+            "detail.id": 48213,
+            "detail.group_id": 360009988771,
+            "detail.requester_id": 9014456723011,
+            "detail.status": "PENDING",
+            "detail.priority": "LOW",
+            "detail.type": "QUESTION",
+        },
+    )
+    event = parse_one(raw)
+    assert event.ticket_id == "48213"
+    assert event.ticket.group == "360009988771"
+    assert event.ticket.requester == "9014456723011"
+    assert (event.ticket.status, event.ticket.priority, event.ticket.type) == (
+        Status.pending,
+        Priority.low,
+        "question",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("NEW", Status.new),
+        ("OPEN", Status.open),
+        ("PENDING", Status.pending),
+        ("HOLD", Status.hold),
+        ("SOLVED", Status.solved),
+        ("CLOSED", Status.closed),
+        ("DELETED", Status.closed),
+        ("ARCHIVED", Status.closed),
+        ("SCRUBBED", Status.closed),
+    ],
+)
+def test_every_documented_event_status_maps(value, expected):
+    raw = mutated("zendesk_ticket_created_event.json", {"detail.status": value})
+    assert parse_one(raw).ticket.status is expected
+
+
+def test_missing_optional_detail_fields_become_none():
+    raw = mutated(
+        "zendesk_ticket_created_event.json",
+        {
+            "detail.priority": None,
+            "detail.type": None,
+            "detail.tags": DELETE,
+            "detail.via": DELETE,
+            "detail.created_at": DELETE,
+            "detail.updated_at": "",
+            "detail.subject": "   ",
+        },
+    )
+    ticket = parse_one(raw).ticket
+    assert (ticket.priority, ticket.type, ticket.tags, ticket.channel) == (None, None, None, None)
+    assert (ticket.created_at, ticket.updated_at, ticket.subject) == (None, None, None)
+
+
+def test_empty_tag_list_is_an_empty_tuple_not_unknown():
+    raw = mutated("zendesk_ticket_created_event.json", {"detail.tags": []})
+    assert parse_one(raw).ticket.tags == ()
+
+
+def test_status_changed_takes_the_new_status_from_the_event():
+    raw = mutated(
+        "ticket_status_changed__solved.json",
+        {"detail.status": "OPEN", "event.current": "SOLVED", "event.previous": "OPEN"},
+    )
+    assert parse_one(raw).ticket.status is Status.solved
+
+
+def test_priority_changed_takes_the_new_priority_from_the_event():
+    raw = mutated(
+        "zendesk_priority_changed_event.json", {"detail.priority": "HIGH", "event.current": "LOW"}
+    )
+    assert parse_one(raw).ticket.priority is Priority.low
+
+
+def test_priority_cleared_by_the_event_is_none():
+    raw = mutated("zendesk_priority_changed_event.json", {"event.current": None})
+    assert parse_one(raw).ticket.priority is None
+
+
+def test_custom_status_id_is_not_read_as_a_status_name():
+    """ticket.custom_status_changed carries custom status ids in event.current/previous."""
+    event = parse_one(fixture_bytes("ticket_custom_status_changed__awaiting_customer.json"))
+    assert event.kind is EventKind.status_changed
+    assert event.ticket.status is Status.pending
+
+
+# -- the shared trigger body and local trigger fixtures ---------------------------------------
+
+
+def trigger_snapshot(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "subject": SUBJECT,
+        "description": None,
+        "status": Status.open,
+        "priority": Priority.urgent,
+        "type": "incident",
+        "tags": ("billing", "escalation_tier2", "vip"),
+        "group": "Tier 2 Support",
+        "assignee": "priya.raman@acme-support.example",
+        "requester": REQUESTER,
+        "organization": "Whitfield Logistics",
+        "channel": "Web Form",
+        "created_at": at(2025, 3, 4, 9, 15),
+        "updated_at": at(2025, 3, 4, 10, 2),
+        "custom_fields": {},
+    }
+    base.update(overrides)
+    return base
+
+
+def test_trigger_payload_fixture_parses_to_the_full_expected_event():
+    raw = fixture_bytes("zendesk_trigger_payload.json")
+    event = parse_one(raw)
+    assert event.model_dump() == {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": f"zendesk:trigger:{hashlib.sha256(raw).hexdigest()}",
+        "kind": EventKind.updated,
+        "occurred_at": at(2025, 3, 4, 10, 2),
+        "ticket": trigger_snapshot(),
+        "comment": None,
+        "actor_id": AGENT,
+        "vendor_type": "trigger:notify-escalation-service",
+    }
+    assert event.occurred_at.tzinfo == UTC
+
+
+def test_trigger_with_a_public_agent_comment_is_a_comment_added_event():
+    event = parse_one(fixture_bytes("trigger_comment_added__public_agent.json"))
+    assert event.model_dump() == {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        # The template's event_id wins over the body hash.
+        "dedupe_key": "zendesk:trigger:48213-2025-03-04T10:02Z-31877650021",
+        "kind": EventKind.comment_added,
+        "occurred_at": at(2025, 3, 4, 10, 2),
+        "ticket": trigger_snapshot(),
+        "comment": {
+            "id": "31877650021",
+            "public": True,
+            "author_id": AGENT,
+            "author_is_agent": True,
+            "is_voice": False,
+            "body": "Thanks for the report. We reproduced the 502 on our side and engineering is "
+            "on it.",
+        },
+        "actor_id": AGENT,
+        "vendor_type": "trigger:deskbridge-ticket-updated",
+    }
+    assert event.comment.is_public_agent_reply is True
+
+
+def test_trigger_with_a_voice_comment_is_a_call_not_a_reply():
+    raw = fixture_bytes("trigger_comment_added__voice_call.json")
+    event = parse_one(raw)
+    assert event.model_dump() == {
+        "source": Source.zendesk,
+        "ticket_id": "48213",
+        "dedupe_key": f"zendesk:trigger:{hashlib.sha256(raw).hexdigest()}",
+        "kind": EventKind.comment_added,
+        "occurred_at": at(2025, 3, 4, 10, 31),
+        "ticket": trigger_snapshot(status=Status.hold, updated_at=at(2025, 3, 4, 10, 31)),
+        "comment": {
+            "id": "31877650230",
+            "public": False,
+            "author_id": AGENT,
+            "author_is_agent": True,
+            "is_voice": True,
+            "body": "Outbound call to Dana Whitfield, 6 minutes. Explained the workaround.",
+        },
+        "actor_id": AGENT,
+        "vendor_type": "trigger:deskbridge-ticket-updated",
+    }
+    assert event.comment.is_public_agent_reply is False
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("New", Status.new),
+        ("Open", Status.open),
+        ("Pending", Status.pending),
+        ("On-hold", Status.hold),
+        ("On hold", Status.hold),
+        ("Hold", Status.hold),
+        ("Solved", Status.solved),
+        ("Closed", Status.closed),
+        ("OPEN", Status.open),
+        ("  open ", Status.open),
+        ("", None),
+    ],
+)
+def test_trigger_status_display_labels_map_case_insensitively(label, expected):
+    raw = mutated("zendesk_trigger_payload.json", {"status": label})
+    assert parse_one(raw).ticket.status == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Low", Priority.low),
+        ("Normal", Priority.normal),
+        ("High", Priority.high),
+        ("Urgent", Priority.urgent),
+        ("URGENT", Priority.urgent),
+        ("-", None),  # Zendesk renders an unset priority as "-"
+        ("", None),
+    ],
+)
+def test_trigger_priority_display_labels(label, expected):
+    raw = mutated("zendesk_trigger_payload.json", {"priority": label})
+    assert parse_one(raw).ticket.priority == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [("Question", "question"), ("Incident", "incident"), ("Task", "task"), ("", None)],
+)
+def test_trigger_ticket_type_labels_are_lowercased(label, expected):
+    raw = mutated("zendesk_trigger_payload.json", {"ticket_type": label})
+    assert parse_one(raw).ticket.type == expected
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ("billing escalation_tier2 vip", ("billing", "escalation_tier2", "vip")),
+        ("  billing   vip  ", ("billing", "vip")),
+        ("", ()),
+        (["billing", "vip"], ("billing", "vip")),
+    ],
+)
+def test_trigger_tags_are_space_separated(tags, expected):
+    raw = mutated("zendesk_trigger_payload.json", {"tags": tags})
+    assert parse_one(raw).ticket.tags == expected
+
+
+def test_trigger_minute_precision_times_with_an_offset_become_utc():
+    raw = mutated(
+        "zendesk_trigger_payload.json",
+        {"created_at": "2025-03-04T10:15+01:00", "updated_at": "2025-03-04T11:02+01:00"},
+    )
+    event = parse_one(raw)
+    assert event.ticket.created_at == at(2025, 3, 4, 9, 15)
+    assert event.occurred_at == event.ticket.updated_at == at(2025, 3, 4, 10, 2)
+    assert event.occurred_at.tzinfo == UTC
+
+
+def test_trigger_event_time_wins_over_updated_at():
+    raw = mutated("zendesk_trigger_payload.json", {"event_time": "2025-03-04T10:02:31Z"})
+    assert parse_one(raw).occurred_at == at(2025, 3, 4, 10, 2, 31)
+
+
+def test_trigger_without_any_time_occurs_when_received():
+    raw = mutated("zendesk_trigger_payload.json", {"updated_at": DELETE, "created_at": ""})
+    event = parse_one(raw)
+    assert event.occurred_at == RECEIVED
+    assert event.ticket.created_at is None
+
+
+def test_trigger_dedupe_key_is_the_sha256_of_the_exact_bytes():
+    raw = fixture_bytes("zendesk_trigger_payload.json")
+    first = parse_one(raw)
+    # A redelivery repeats the bytes: same key, whenever it arrives.
+    assert parse_one(raw, RECEIVED + timedelta(hours=1)).dedupe_key == first.dedupe_key
+    # Any other bytes are another event, even with the same content.
+    assert parse_one(raw.rstrip(b"\n")).dedupe_key != first.dedupe_key
+    assert first.dedupe_key == "zendesk:trigger:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_trigger_event_id_is_the_dedupe_key_when_given():
+    a = mutated("zendesk_trigger_payload.json", {"event_id": "48213-2025-03-04T10:02Z"})
+    b = mutated(
+        "zendesk_trigger_payload.json",
+        {"event_id": "48213-2025-03-04T10:02Z", "subject": "something else"},
+    )
+    assert (
+        parse_one(a).dedupe_key
+        == parse_one(b).dedupe_key
+        == ("zendesk:trigger:48213-2025-03-04T10:02Z")
+    )
+
+
+@pytest.mark.parametrize(
+    ("public", "role", "via", "expected"),
+    [
+        ("true", "agent", None, {"public": True, "author_is_agent": True, "is_voice": False}),
+        ("True", "Admin", None, {"public": True, "author_is_agent": True, "is_voice": False}),
+        ("false", "agent", None, {"public": False, "author_is_agent": True, "is_voice": False}),
+        ("true", "end-user", None, {"public": True, "author_is_agent": False, "is_voice": False}),
+        ("true", "End-user", None, {"public": True, "author_is_agent": False, "is_voice": False}),
+        ("true", "", None, {"public": True, "author_is_agent": False, "is_voice": False}),
+        ("true", "agent", "voice", {"public": True, "author_is_agent": True, "is_voice": True}),
+        ("true", "agent", "Voicemail", {"public": True, "author_is_agent": True, "is_voice": True}),
+        ("true", "agent", "Web Form", {"public": True, "author_is_agent": True, "is_voice": False}),
+        (True, "agent", None, {"public": True, "author_is_agent": True, "is_voice": False}),
+    ],
+)
+def test_trigger_comment_fields(public, role, via, expected):
+    changes = {"comment_id": "31877650021", "comment_public": public, "comment_author_role": role}
+    if via is not None:
+        changes["comment_via"] = via
+    event = parse_one(mutated("zendesk_trigger_payload.json", changes))
+    assert event.kind is EventKind.comment_added
+    assert event.comment is not None
+    assert event.comment.model_dump() == {
+        "id": "31877650021",
+        "author_id": None,
+        "body": "",
+        **expected,
+    }
+    assert event.comment.is_public_agent_reply is (
+        expected["public"] and expected["author_is_agent"] and not expected["is_voice"]
+    )
+
+
+def test_trigger_declared_event_overrides_the_default_kind():
+    raw = mutated("zendesk_trigger_payload.json", {"event": "Status_Changed"})
+    assert parse_one(raw).kind is EventKind.status_changed
+
+
+def test_trigger_ticket_id_may_be_a_number():
+    raw = mutated("zendesk_trigger_payload.json", {"ticket_id": 48213})
+    assert parse_one(raw).ticket_id == "48213"
+
+
+def test_trigger_without_trigger_name_is_unnamed():
+    raw = mutated("zendesk_trigger_payload.json", {"trigger": DELETE})
+    assert parse_one(raw).vendor_type == "trigger:unnamed"
+
+
+def test_trigger_ids_win_over_display_names():
+    raw = mutated(
+        "zendesk_trigger_payload.json",
+        {"group_id": "360009988771", "assignee_id": AGENT, "organization_id": "360044556601"},
+    )
+    ticket = parse_one(raw).ticket
+    assert (ticket.group, ticket.assignee, ticket.organization) == (
+        "360009988771",
+        AGENT,
+        "360044556601",
+    )
+
+
+# -- malformed bodies: PayloadError with the field path ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b'{"type": ', "line 1 column 10"),
+        (b'{\n  "type": "zen:event-type:ticket.created",\n  oops\n}', "line 3 column 3"),
+        (b"", "line 1 column 1"),
+        (b"{'type': 'x'}", "line 1 column 2"),
+        (b'{"a": 1} trailing', "line 1 column 10"),
+        (b'{"a": NaN-ish}', "line 1 column"),
+    ],
+)
+def test_invalid_json_names_line_and_column(raw, where):
+    error = parse_error(raw)
+    assert error.message.startswith("invalid JSON: ")
+    assert where in error.message
+    assert error.field is None
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'[{"type": "x"}]', b'"text"', b"42", b"null", b"true"])
+def test_body_that_is_not_an_object_is_refused(raw):
+    error = parse_error(raw)
+    assert error.message == "body must be a JSON object"
+    assert error.field is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"ticket_id": "48213", "subject": "caf\xe9"}',  # Latin-1
+        b'{"ticket_id": "48213", "subject": "\xff\xfe"}',
+        b'{"ticket_id": "48213", "subject": "\xc3"}',  # truncated sequence
+        b'{"ticket_id": "48213", "subject": "\xed\xa0\x80"}',  # UTF-8-encoded lone surrogate
+        '{"ticket_id": "48213"}'.encode("utf-16"),
+        '{"ticket_id": "48213"}'.encode("utf-32"),
+    ],
+    ids=["latin-1", "ff-fe", "truncated", "encoded-surrogate", "utf-16", "utf-32"],
+)
+def test_body_that_is_not_utf8_is_refused(raw):
+    error = parse_error(raw)
+    assert error.message == "body is not UTF-8 text"
+    assert error.field is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        b'{"type": "zen:event-type:ticket.created", "detail": '
+        + b"[" * 10_000
+        + b"]" * 10_000
+        + b"}",
+    ],
+    ids=["arrays", "objects", "inside-detail"],
+)
+def test_deeply_nested_json_is_refused_not_a_crash(raw):
+    error = parse_error(raw)
+    assert error.message == "body is nested too deeply"
+    assert error.field is None
+
+
+def test_body_that_is_neither_an_event_nor_a_trigger_names_type():
+    error = parse_error(b'{"hello": "world"}')
+    assert error.field == "type"
+
+
+CREATED = "zendesk_ticket_created_event.json"
+COMMENT = "zendesk_comment_added_event.json"
+PRIORITY = "zendesk_priority_changed_event.json"
+STATUS = "ticket_status_changed__solved.json"
+TRIGGER = "zendesk_trigger_payload.json"
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "field"),
+    [
+        # envelope
+        (CREATED, {"type": DELETE}, "type"),
+        (CREATED, {"type": ""}, "type"),
+        (CREATED, {"type": ["zen:event-type:ticket.created"]}, "type"),
+        (CREATED, {"id": DELETE}, "id"),
+        (CREATED, {"id": None}, "id"),
+        (CREATED, {"id": "  "}, "id"),
+        (CREATED, {"time": DELETE}, "time"),
+        (CREATED, {"time": "yesterday"}, "time"),
+        (CREATED, {"time": "2025-03-04 09:15:22Z"}, "time"),
+        (CREATED, {"time": "2025-02-30T09:15:22Z"}, "time"),
+        (CREATED, {"time": "2025-03-04T09:15:22"}, "time"),  # no timezone
+        (CREATED, {"time": 1741079722}, "time"),
+        # detail
+        (CREATED, {"detail": DELETE}, "detail"),
+        (CREATED, {"detail": None}, "detail"),
+        (CREATED, {"detail": "48213"}, "detail"),
+        (CREATED, {"detail": ["48213"]}, "detail"),
+        (CREATED, {"detail.id": DELETE}, "detail.id"),
+        (CREATED, {"detail.id": None}, "detail.id"),
+        (CREATED, {"detail.id": ""}, "detail.id"),
+        (CREATED, {"detail.id": True}, "detail.id"),
+        (CREATED, {"detail.id": {"value": "48213"}}, "detail.id"),
+        (CREATED, {"detail.status": "WAITING"}, "detail.status"),
+        (CREATED, {"detail.status": 3}, "detail.status"),
+        (CREATED, {"detail.priority": "P1"}, "detail.priority"),
+        (CREATED, {"detail.priority": "CRITICAL"}, "detail.priority"),
+        (CREATED, {"detail.tags": 5}, "detail.tags"),
+        (CREATED, {"detail.tags": ["billing", 7]}, "detail.tags"),
+        (CREATED, {"detail.created_at": "soon"}, "detail.created_at"),
+        (CREATED, {"detail.updated_at": "2025-03-04"}, "detail.updated_at"),
+        (CREATED, {"detail.via": "web_service"}, "detail.via"),
+        (CREATED, {"detail.subject": {"text": "x"}}, "detail.subject"),
+        (CREATED, {"detail.assignee_id": False}, "detail.assignee_id"),
+        (CREATED, {"event": "created"}, "event"),
+        # event bodies
+        (PRIORITY, {"event.current": "P0"}, "event.current"),
+        (STATUS, {"event.current": "WAITING"}, "event.current"),
+        (COMMENT, {"event.comment": DELETE}, "event.comment.id"),
+        (COMMENT, {"event": {}}, "event.comment.id"),
+        (COMMENT, {"event.comment.id": DELETE}, "event.comment.id"),
+        (COMMENT, {"event.comment.id": ""}, "event.comment.id"),
+        (COMMENT, {"event.comment": "hello"}, "event.comment"),
+        (COMMENT, {"event.comment.is_public": DELETE}, "event.comment.is_public"),
+        (COMMENT, {"event.comment.is_public": None}, "event.comment.is_public"),
+        (COMMENT, {"event.comment.is_public": 1}, "event.comment.is_public"),
+        (COMMENT, {"event.comment.is_public": "maybe"}, "event.comment.is_public"),
+        (COMMENT, {"event.comment.is_public": []}, "event.comment.is_public"),
+        (COMMENT, {"event.comment.author": DELETE}, "event.comment.author.is_staff"),
+        (COMMENT, {"event.comment.author.is_staff": "staff"}, "event.comment.author.is_staff"),
+        (COMMENT, {"event.comment.author.id": [1]}, "event.comment.author.id"),
+        (COMMENT, {"event.comment.body": 42.5}, "event.comment.body"),
+        # trigger bodies
+        (TRIGGER, {"ticket_id": ""}, "ticket_id"),
+        (TRIGGER, {"ticket_id": "ticket-48213"}, "ticket_id"),
+        (TRIGGER, {"ticket_id": "-48213"}, "ticket_id"),
+        (TRIGGER, {"ticket_id": "4821\uff13"}, "ticket_id"),  # a full-width digit
+        (TRIGGER, {"ticket_id": "\u0664\u0668\u0662\u0661\u0663"}, "ticket_id"),  # Arabic-Indic
+        (TRIGGER, {"ticket_id": None}, "ticket_id"),
+        (TRIGGER, {"status": "Waiting on customer"}, "status"),
+        (TRIGGER, {"priority": "P1"}, "priority"),
+        (TRIGGER, {"updated_at": "10:02"}, "updated_at"),
+        (TRIGGER, {"updated_at": "2025-03-04T10:02"}, "updated_at"),  # no timezone
+        (TRIGGER, {"created_at": "{{ticket.created_at_with_timestamp}}"}, "created_at"),
+        (TRIGGER, {"event_time": "now"}, "event_time"),
+        (TRIGGER, {"tags": {"billing": True}}, "tags"),
+        (TRIGGER, {"event": "merged"}, "event"),
+        (TRIGGER, {"comment_id": "1", "comment_public": DELETE}, "comment_public"),
+        (TRIGGER, {"comment_id": "1", "comment_public": "public"}, "comment_public"),
+        (TRIGGER, {"comment_id": "1", "comment_public": 1}, "comment_public"),
+    ],
+)
+def test_malformed_field_is_refused_with_its_path(name, changes, field):
+    error = parse_error(mutated(name, changes))
+    assert error.field == field, error.message
+    assert error.to_json() == {"error": error.message, "field": field}
+
+
+def test_payload_error_message_quotes_the_bad_value_briefly():
+    error = parse_error(mutated(CREATED, {"detail.status": "WAITING" + "x" * 500}))
+    assert error.message.startswith('unknown ticket status "WAITING')
+    assert len(error.message) < 100
+
+
+# -- unsupported events ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "zen:event-type:ticket.merged",
+        "zen:event-type:ticket.comment_made_private",
+        "zen:event-type:ticket.brand_changed",
+        "zen:event-type:ticket.soft_deleted",
+        "zen:event-type:ticket.",
+        "zen:event-type:user.created",
+        "zen:event-type:organization.created",
+        "zen:event-type:ticket.CREATED",
+        "something-else",
+    ],
+)
+def test_unsupported_event_types_are_ignored_not_errors(event_type):
+    with pytest.raises(UnsupportedEvent) as caught:
+        parse_zendesk(mutated(CREATED, {"type": event_type}), RECEIVED)
+    assert caught.value.event_type == event_type
+
+
+def test_a_user_event_with_a_user_detail_is_ignored():
+    """A webhook subscribed to user events too: its detail is a user, not a ticket."""
+    body = {
+        "type": "zen:event-type:user.created",
+        "account_id": 10234567,
+        "id": "2b24ef10-19d4-4740-93cf-8f98ec4776c0",
+        "time": "2025-03-04T09:33:18Z",
+        "zendesk_event_version": "2022-06-20",
+        "subject": "zen:user:9014456723011",
+        "detail": {
+            "created_at": "2025-03-04T09:33:18Z",
+            "email": "dana.whitfield@customer.example",
+            "external_id": "",
+            "default_group_id": "0",
+            "id": "9014456723011",
+            "organization_id": "360044556601",
+            "role": "end-user",
+            "updated_at": "2025-03-04T09:33:18Z",
+        },
+        "event": {},
+    }
+    with pytest.raises(UnsupportedEvent) as caught:
+        parse_zendesk(json.dumps(body).encode(), RECEIVED)
+    assert caught.value.event_type == "zen:event-type:user.created"
+
+
+def test_an_unsupported_event_is_ignored_even_if_its_detail_is_odd():
+    """Ignoring is decided on the type alone: no 400 for events we do not read."""
+    raw = mutated(CREATED, {"type": "zen:event-type:ticket.merged", "detail": "x", "time": 5})
+    with pytest.raises(UnsupportedEvent):
+        parse_zendesk(raw, RECEIVED)
+
+
+# -- unicode -------------------------------------------------------------------------------
+
+NASTY = "🚨 فاتورة التصدير 502 \u202eevil\u202c nul:\x00 lone:\ud800 end"
+# The bytes as they arrive: emoji and RTL as UTF-8, NUL and the lone surrogate as JSON escapes
+# (a lone surrogate cannot be UTF-8 encoded, so it only ever arrives escaped).
+NASTY_JSON = '"🚨 فاتورة التصدير 502 \u202eevil\u202c nul:\\u0000 lone:\\ud800 end"'.encode()
+
+
+def _with_subject(name: str) -> bytes:
+    raw = fixture_bytes(name)
+    old = json.dumps(SUBJECT).encode()
+    assert raw.count(old) == 1
+    return raw.replace(old, NASTY_JSON)
+
+
+def test_unicode_subject_survives_an_event_body():
+    event = parse_one(_with_subject(CREATED))
+    assert event.ticket.subject == NASTY
+    assert "\x00" in event.ticket.subject
+    assert "\ud800" in event.ticket.subject
+
+
+def test_unicode_subject_survives_a_trigger_body():
+    event = parse_one(_with_subject(TRIGGER))
+    assert event.ticket.subject == NASTY
+
+
+def test_unicode_subject_survives_ascii_escaped_json():
+    raw = mutated(CREATED, {"detail.subject": NASTY})
+    assert b"\\ud83d\\udea8" in raw  # the emoji as an escaped surrogate pair
+    assert parse_one(raw).ticket.subject == NASTY
+
+
+def test_unicode_comment_body_and_tags_survive():
+    raw = mutated(
+        COMMENT,
+        {"event.comment.body": "مرحبا 👋🏽 \u0000", "detail.tags": ["vip", "عاجل", "🔥"]},
+    )
+    event = parse_one(raw)
+    assert event.comment.body == "مرحبا 👋🏽 \u0000"
+    assert event.ticket.tags == ("vip", "عاجل", "🔥")
+
+
+def test_utf8_byte_order_mark_is_not_json():
+    error = parse_error(b"\xef\xbb\xbf" + fixture_bytes(TRIGGER))
+    assert error.message.startswith("invalid JSON: ")
