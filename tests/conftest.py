@@ -23,9 +23,7 @@ if not FIXTURES.is_dir():  # a clone with shared/ beside it (CI) or inside the r
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
-PG_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -123,8 +121,14 @@ def sqlite_engine(tmp_path):
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
-    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "SLACK_BOT_TOKEN",
-                 "DATABASE_URL", "DESKBRIDGE_CONFIG"):
+    for name in (
+        "ZENDESK_SUBDOMAIN",
+        "ZENDESK_EMAIL",
+        "ZENDESK_API_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "DATABASE_URL",
+        "DESKBRIDGE_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
     return Settings(
         DATABASE_URL=f"sqlite:///{tmp_path / 'deskbridge.db'}",
