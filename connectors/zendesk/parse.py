@@ -61,7 +61,16 @@ _STATUSES = {
 
 # Channels whose comments are phone calls (VoiceComment); a call satisfies the 3-response rule.
 VOICE_CHANNELS = frozenset(
-    {"voice", "phone_call_inbound", "phone_call_outbound", "voicemail", "phone call", "talk"}
+    {
+        "voice",
+        "phone_call_inbound",
+        "phone_call_outbound",
+        "voicemail",
+        "phone call",
+        "phone call (incoming)",
+        "phone call (outgoing)",
+        "talk",
+    }
 )
 
 _TRUE = {"true", "yes", "1"}
@@ -194,6 +203,18 @@ def _tags(value: Any, path: str) -> tuple[str, ...]:
 # -- event subscriptions -------------------------------------------------------------------
 
 
+def _is_voice_comment(data: dict[str, Any]) -> bool:
+    """A call recorded on the ticket: `event.comment.type` VoiceComment, or a voice channel in
+    `event.comment.via.channel`, when the payload carries them (protocols.md §1.7)."""
+    comment = data.get("event", {}).get("comment", {})
+    if not isinstance(comment, dict):
+        return False
+    if str(comment.get("type", "")).lower() == "voicecomment":
+        return True
+    via = comment.get("via")
+    return isinstance(via, dict) and str(via.get("channel", "")).lower() in VOICE_CHANNELS
+
+
 def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     event_type = _string(data, "type", required=True)
     if not event_type.startswith(EVENT_PREFIX):
@@ -245,7 +266,9 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
             author_is_agent=_boolean(
                 _get(data, "event.comment.author.is_staff"), "event.comment.author.is_staff"
             ),
-            is_voice=(channel or "").lower() in VOICE_CHANNELS,
+            # detail.via.channel is how the *ticket* arrived, not this comment: a phone-born
+            # ticket's written replies are not calls. Only a comment-level marker counts.
+            is_voice=_is_voice_comment(data),
             body=_string(data, "event.comment.body") or "",
         )
     return TicketEvent(

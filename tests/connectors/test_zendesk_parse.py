@@ -901,3 +901,23 @@ def test_unicode_comment_body_and_tags_survive():
 def test_utf8_byte_order_mark_is_not_json():
     error = parse_error(b"\xef\xbb\xbf" + fixture_bytes(TRIGGER))
     assert error.message.startswith("invalid JSON: ")
+
+
+def test_phone_born_ticket_written_reply_is_not_a_call():
+    data = fixture_json("zendesk_comment_added_event.json")
+    data["detail"]["via"] = {"channel": "voice"}
+    event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
+    assert event.comment.is_voice is False
+    assert event.comment.is_public_agent_reply is True
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [{"type": "VoiceComment"}, {"via": {"channel": "phone_call_outbound"}}],
+)
+def test_comment_level_voice_marker_is_a_call(marker):
+    data = fixture_json("zendesk_comment_added_event.json")
+    data["event"]["comment"].update(marker)
+    event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
+    assert event.comment.is_voice is True
+    assert event.comment.is_public_agent_reply is False
