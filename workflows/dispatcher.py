@@ -37,7 +37,7 @@ def compute_retry_delay(attempts: int, retry_after: float | None, jitter: float)
     """Seconds before the next attempt: exponential from 2 s, capped at 1 h, never sooner
     than the provider asked. `jitter` in [0, 1) spreads retries of a burst."""
     # The exponent is bounded: 2.0 * 2**1024 does not fit in a float (OverflowError).
-    delay = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts - 1, 30)) * (1 + 0.25 * jitter)
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts - 1, 30) * (1 + 0.25 * jitter))
     return max(delay, retry_after or 0.0)
 
 

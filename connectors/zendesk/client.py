@@ -24,12 +24,16 @@ TIMEOUT_SECONDS = 10
 
 class _Throttled(Exception):
     def __init__(self, retry_after: float | None):
-        super().__init__("Zendesk rate limit (429)")
+        super().__init__("Zendesk asked us to wait (429/503 with Retry-After)")
         self.retry_after = retry_after
 
 
 def _raise_on_429(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    if response.status_code == 429:
+    # 503 with Retry-After is Zendesk's maintenance answer: the same wait applies.
+    throttled = response.status_code == 429 or (
+        response.status_code == 503 and "Retry-After" in response.headers
+    )
+    if throttled:
         header = response.headers.get("Retry-After")
         try:
             retry_after = float(header) if header is not None else None

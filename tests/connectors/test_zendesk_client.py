@@ -192,6 +192,16 @@ def test_503_is_retryable(api, writer, no_sleep, kwargs):
     assert len(api.calls) == 1
 
 
+def test_503_with_retry_after_keeps_the_providers_wait(api, writer, no_sleep):
+    api.put(TAGS_URL, status=503, headers={"Retry-After": "120"}, body="maintenance")
+
+    with pytest.raises(RetryableError) as info:
+        writer.perform(action(ActionKind.tag, tags=["x"]))
+
+    assert info.value.retry_after == 120.0
+    assert len(api.calls) == 1
+
+
 @pytest.mark.parametrize("status", [500, 502, 504, 408, 409])
 def test_server_errors_and_conflicts_are_retryable(api, writer, no_sleep, status):
     api.put(TICKET_URL, status=status, json={"error": "whatever"})
