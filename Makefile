@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
-	$(BIN)/deskbridge replay examples/scenario.jsonl --format text
+	$(BIN)/deskbridge replay examples/scenario.jsonl --until 2026-03-02T18:00:00Z --format text
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

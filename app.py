@@ -8,10 +8,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from config.logging import log_event
@@ -45,11 +47,32 @@ class Runtime:
     dry_run: dict[str, bool] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    scheduler: Any = None
+
+    def sweep_timers(self) -> None:
+        """Fire every due timer (run by the scheduler every second)."""
+        try:
+            self.service.fire_due_timers(self.clock())
+        except SQLAlchemyError as exc:
+            log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
 
     def start_background(self) -> None:
-        """Start the dispatcher thread (serve mode). Idempotent."""
+        """Start the dispatcher thread and the timer sweep (serve and worker). Idempotent."""
         if self.threads:
             return
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        # APScheduler drives only the sweep; deadlines live as rows in our store (DESIGN §7).
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.sweep_timers,
+            "interval",
+            seconds=self.settings.timer_interval,
+            id="timers",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.start()
         thread = threading.Thread(
             target=self.dispatcher.run,
             args=(self.stop, self.settings.dispatch_interval),
@@ -61,6 +84,9 @@ class Runtime:
 
     def stop_background(self) -> None:
         self.stop.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
         for thread in self.threads:
             thread.join(timeout=10)
         self.threads.clear()

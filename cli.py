@@ -125,8 +125,13 @@ def worker() -> None:
     """Dispatcher and timers only; run the web part under gunicorn 'app:create_app()'."""
     runtime = _prepare_runtime()
     click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        runtime.dispatcher.run(runtime.stop, runtime.settings.dispatch_interval)
+    runtime.start_background()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            while not runtime.stop.wait(1):
+                pass
+    finally:
+        runtime.stop_background()
 
 
 @main.command()
@@ -254,10 +259,31 @@ def run_replay(
         except UnsupportedEvent as exc:
             yield ReplayError(number, f"ignored event type {exc.event_type}")
             continue
+        yield from fire_timers_until(service, at)
         for event in events:
             outcome = service.accept_event(event, raw.decode(), at)
             for action in outcome.actions:
-                yield {"at": at.isoformat().replace("+00:00", "Z"), **action.to_record()}
+                yield {"at": _iso(at), **action.to_record()}
+    if until is not None:
+        yield from fire_timers_until(service, until)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def fire_timers_until(service, until: datetime) -> Iterator[dict]:
+    """Fire due timers in due order, each at its own due time (the simulated clock)."""
+    from store.timers import next_due_at
+
+    while True:
+        with service.engine.connect() as connection:
+            due = next_due_at(connection)
+        if due is None or due > until:
+            return
+        for outcome in service.fire_due_timers(due):
+            for action in outcome.actions:
+                yield {"at": _iso(due), **action.to_record()}
 
 
 def _describe_action(record: dict) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -77,6 +77,63 @@ class ThreeResponsesConfig(_Model):
     )
 
 
+DepartmentKey = Literal["logistics", "quality", "post_sales"]
+
+
+class DepartmentConfig(_Model):
+    name: str
+    # Helpdesk group (Zendesk group id) or queue (Salesforce) that owns the department's work.
+    group: str
+    slack_channel: str
+    # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
+    members: list[str] = Field(default_factory=list)
+    handoff_within: Duration = timedelta(hours=4)
+
+
+class CategoryConfig(_Model):
+    department: DepartmentKey
+    label: str
+    # Values of the explicit category field (e.g. a Zendesk dropdown's tag values).
+    field_values: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    phrases: list[str] = Field(default_factory=list)
+    # Scales phrase scores: below 1 lets a described problem outweigh a mere request.
+    weight: float = Field(default=1.0, gt=0)
+
+
+class RoutingConfig(_Model):
+    enabled: bool = True
+    # The custom field whose value names a category (trigger bodies: a key of "fields").
+    category_field: str | None = "problem_category"
+    # Words in the subject count this much more than words in the description.
+    subject_weight: float = Field(default=1.5, gt=0)
+    categories: dict[str, CategoryConfig] = Field(default_factory=dict)
+    # Phrases that say a ticket is not an order problem (thanks, questions before buying);
+    # when they outweigh every category the ticket stays unclassified.
+    not_a_problem: list[str] = Field(default_factory=list)
+
+
+class SignalConfig(_Model):
+    weight: float = Field(ge=0)
+    phrases: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    organizations: list[str] = Field(default_factory=list)
+
+
+class RiskConfig(_Model):
+    enabled: bool = True
+    threshold: float = Field(default=3, gt=0)
+    repeat_contact_window: Duration = timedelta(days=14)
+    raise_priority_to: Priority = Priority.urgent
+    specialist_group: str
+    specialist_channel: str
+    signals: dict[
+        Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
+        SignalConfig,
+    ] = Field(default_factory=dict)
+
+
 class SlaPolicy(_Model):
     name: str
     priority: Priority | None = None
@@ -106,6 +163,9 @@ class RulesConfig(_Model):
     version: int = 1
     team: TeamConfig
     three_responses: ThreeResponsesConfig = Field(default_factory=ThreeResponsesConfig)
+    departments: dict[DepartmentKey, DepartmentConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    risk: RiskConfig | None = None
     sla: SlaConfig = Field(default_factory=SlaConfig)
 
 
@@ -143,7 +203,7 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
     if not isinstance(data, dict):
         raise ConfigError(path, ["(top level): expected a mapping of settings"])
     try:
-        return RulesConfig.model_validate(data)
+        rules = RulesConfig.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -151,6 +211,23 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
             loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
             problems.append(f"{format_location(loc)}: {_describe(error)}")
         raise ConfigError(path, problems) from None
+    problems = check_references(rules)
+    if problems:
+        raise ConfigError(path, problems)
+    return rules
+
+
+def check_references(rules: RulesConfig) -> list[str]:
+    """Problems that span sections: names used in one place that must be defined in another."""
+    problems = []
+    if rules.routing.enabled:
+        for name, category in rules.routing.categories.items():
+            if category.department not in rules.departments:
+                problems.append(
+                    f"routing.categories.{name}.department: "
+                    f'"{category.department}" is not defined under departments'
+                )
+    return problems
 
 
 def load_rules(path: Path | str) -> RulesConfig:
@@ -172,6 +249,13 @@ def load_rules(path: Path | str) -> RulesConfig:
 
 def summarize_rules(rules: RulesConfig) -> str:
     enabled = ["3-response rule"] if rules.three_responses.enabled else []
+    if rules.routing.enabled and rules.routing.categories:
+        enabled.append(
+            f"routing ({len(rules.departments)} departments, "
+            f"{len(rules.routing.categories)} categories)"
+        )
+    if rules.risk is not None and rules.risk.enabled:
+        enabled.append(f"risk escalation ({len(rules.risk.signals)} signals)")
     return (
         f'team "{rules.team.name}" ({rules.team.timezone}); '
         f"{len(rules.sla.policies)} SLA policies; workflows: {', '.join(enabled) or 'none'}"

@@ -62,6 +62,10 @@ tickets = Table(
     Column("state", JSON, nullable=False),
     Column("version", Integer, nullable=False, default=0),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Copied out of the state for repeat-contact look-ups.
+    Column("requester", String(128)),
+    Column("created_at", UTCDateTime()),
+    Index("ix_tickets_requester", "requester"),
 )
 
 # Side effects to perform exactly once. status: pending | done | dead.

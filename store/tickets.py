@@ -8,6 +8,7 @@ from sqlalchemy import Connection, select, update
 
 from store.schema import tickets
 from store.sql import insert_ignoring_conflicts, is_postgres
+from workflows.decision import RelatedTicket
 from workflows.model import TicketState
 
 
@@ -34,8 +35,27 @@ def save_ticket(connection: Connection, state: TicketState, now: datetime) -> No
             state=state.model_dump(mode="json"),
             version=tickets.c.version + 1,
             updated_at=now,
+            requester=state.requester,
+            created_at=state.created_at,
         )
     )
+
+
+def list_requester_tickets(
+    connection: Connection, source: str, requester: str, exclude: str
+) -> list[RelatedTicket]:
+    """The requester's other tickets on the same helpdesk, oldest first."""
+    query = (
+        select(tickets.c.key, tickets.c.created_at)
+        .where(
+            tickets.c.requester == requester,
+            tickets.c.key != exclude,
+            tickets.c.key.startswith(f"{source}:"),
+            tickets.c.created_at.is_not(None),
+        )
+        .order_by(tickets.c.created_at)
+    )
+    return [RelatedTicket(key=r.key, created_at=r.created_at) for r in connection.execute(query)]
 
 
 def load_ticket(connection: Connection, key: str) -> TicketState | None:

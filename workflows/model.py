@@ -140,11 +140,26 @@ class TicketState(BaseModel):
     requester: str | None = None
     organization: str | None = None
     channel: str | None = None
+    custom_fields: dict[str, str] = Field(default_factory=dict)
     created_at: datetime | None = None
     # Event time of the newest snapshot applied; older snapshots are stale and skipped.
     snapshot_at: datetime | None = None
     public_agent_reply_ids: list[str] = Field(default_factory=list)
     voice_call_ids: list[str] = Field(default_factory=list)
+    # Public messages from the customer after the description, kept for re-classification.
+    customer_messages: list[str] = Field(default_factory=list)
+    customer_comment_ids: list[str] = Field(default_factory=list)
+    reopened: bool = False
+    # Routing: the department deskbridge routed to, every one it has routed to (no ping-pong),
+    # the groups it assigned (their echoes are not hand-offs), and whether a person took over.
+    department: str | None = None
+    routed_departments: list[str] = Field(default_factory=list)
+    assigned_groups: list[str] = Field(default_factory=list)
+    routed_by_hand: bool = False
+    department_acted: bool = False
+    # Risk: the signals and score of the last escalation.
+    escalation_signals: list[str] = Field(default_factory=list)
+    escalation_score: float = 0.0
     # Idempotency keys of actions already decided, so level-triggered rules fire once.
     fired: list[str] = Field(default_factory=list)
 

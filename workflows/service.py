@@ -1,4 +1,4 @@
-"""load → decide → persist: one transaction per event (DESIGN §3 step 3)."""
+"""load → decide → persist: one transaction per event or due timer (DESIGN §3 steps 3 and 5)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,25 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from config.logging import log_event
 from config.rules import RulesConfig
 from store.audit import insert_decisions
 from store.events import insert_event
 from store.outbox import insert_actions
-from store.tickets import lock_ticket, save_ticket
+from store.tickets import list_requester_tickets, lock_ticket, save_ticket
+from store.timers import (
+    cancel_timers,
+    list_due_timers,
+    lock_due_timer,
+    mark_timer_fired,
+    schedule_timers,
+)
 from workflows.actions import Action
-from workflows.model import TicketEvent
-from workflows.rules import evaluate_rules
+from workflows.decision import Context, Decision
+from workflows.model import TicketEvent, TicketState
+from workflows.rules import evaluate_rules, evaluate_timer
 from workflows.state import apply_event, mark_fired, new_state
 
 log = logging.getLogger("deskbridge.workflows")
@@ -29,35 +37,44 @@ class EventOutcome:
     actions: list[Action] = field(default_factory=list)
 
 
+@dataclass
+class TimerOutcome:
+    timer_id: str
+    ticket: str
+    due_at: datetime
+    actions: list[Action] = field(default_factory=list)
+
+
 class WorkflowService:
     def __init__(self, engine: Engine, rules: RulesConfig):
         self.engine = engine
         self.rules = rules
 
     def accept_event(self, event: TicketEvent, body: str, now: datetime) -> EventOutcome:
-        """Store the event, fold it into its ticket, decide and queue actions, in one
-        transaction. A duplicate (known dedupe key) changes nothing."""
+        """Store the event, fold it into its ticket, decide, and queue actions and timers, in
+        one transaction. A duplicate (known dedupe key) changes nothing."""
         with self.engine.begin() as connection:
             if not insert_event(connection, event, body, now):
-                duplicate = True
-            else:
-                duplicate = False
-                state = lock_ticket(connection, event.ticket_key, now) or new_state(event)
-                state, stale = apply_event(state, event)
-                decided = evaluate_rules(state, event, now, self.rules)
-                actions = insert_actions(connection, decided, now)
-                state = mark_fired(state, [a.key for a in decided])
-                save_ticket(connection, state, now)
-                insert_decisions(connection, actions, event.dedupe_key, now)
-        if duplicate:
-            log_event(
-                log,
-                logging.INFO,
-                "webhook.duplicate",
-                ticket=event.ticket_key,
-                event=event.dedupe_key,
-            )
-            return EventOutcome(event=event, duplicate=True)
+                log_event(
+                    log,
+                    logging.INFO,
+                    "webhook.duplicate",
+                    ticket=event.ticket_key,
+                    event=event.dedupe_key,
+                )
+                return EventOutcome(event=event, duplicate=True)
+            previous = lock_ticket(connection, event.ticket_key, now)
+            state, stale = apply_event(previous or new_state(event), event)
+            related = ()
+            if state.requester:
+                related = tuple(
+                    list_requester_tickets(
+                        connection, state.source.value, state.requester, state.key
+                    )
+                )
+            ctx = Context(now=now, rules=self.rules, previous=previous, related=related)
+            decision = evaluate_rules(state, event, ctx)
+            actions = self._persist(connection, state, decision, event.dedupe_key, now)
         log_event(
             log,
             logging.INFO,
@@ -68,6 +85,61 @@ class WorkflowService:
             stale=stale,
             actions=len(actions),
         )
+        self._log_decisions(actions)
+        return EventOutcome(event=event, duplicate=False, actions=actions)
+
+    def fire_due_timers(self, now: datetime, limit: int = 500) -> list[TimerOutcome]:
+        """Fire every timer due by `now` (up to `limit`), each in its own transaction. Safe to
+        run from several loops at once: a timer fires once per generation."""
+        with self.engine.connect() as connection:
+            due = list_due_timers(connection, now, limit)
+        outcomes = []
+        for timer_id, ticket in due:
+            with self.engine.begin() as connection:
+                state = lock_ticket(connection, ticket, now)
+                locked = lock_due_timer(connection, timer_id, now)
+                if locked is None:
+                    continue  # fired, cancelled or moved by someone else meanwhile
+                mark_timer_fired(connection, locked)
+                if state is None:
+                    continue  # no ticket to act on; the timer is spent
+                ctx = Context(now=now, rules=self.rules, previous=state)
+                decision = evaluate_timer(state, locked.timer, ctx)
+                actions = self._persist(connection, state, decision, f"timer:{timer_id}", now)
+            log_event(
+                log,
+                logging.INFO,
+                "timer.fired",
+                ticket=ticket,
+                kind=locked.timer.kind,
+                late_ms=int((now - locked.timer.due_at).total_seconds() * 1000),
+                actions=len(actions),
+            )
+            self._log_decisions(actions)
+            outcomes.append(TimerOutcome(timer_id, ticket, locked.timer.due_at, actions))
+        return outcomes
+
+    def _persist(
+        self,
+        connection: Connection,
+        state: TicketState,
+        decision: Decision,
+        cause: str,
+        now: datetime,
+    ) -> list[Action]:
+        actions = insert_actions(connection, decision.actions, now)
+        if decision.updates:
+            state = state.model_copy(update=decision.updates)
+        state = mark_fired(state, [a.key for a in decision.actions])
+        cancel_timers(
+            connection, [t for t in decision.cancel if t not in {n.id for n in decision.timers}]
+        )
+        schedule_timers(connection, decision.timers)
+        save_ticket(connection, state, now)
+        insert_decisions(connection, actions, cause, now)
+        return actions
+
+    def _log_decisions(self, actions: list[Action]) -> None:
         for action in actions:
             log_event(
                 log,
@@ -78,4 +150,3 @@ class WorkflowService:
                 rule=action.rule,
                 key=action.key,
             )
-        return EventOutcome(event=event, duplicate=False, actions=actions)

@@ -20,6 +20,11 @@ _SNAPSHOT_FIELDS = (
 )
 
 
+# Enough of the customer's words to re-classify, bounded so a long thread stays small.
+MAX_MESSAGES = 10
+MAX_MESSAGE_CHARS = 2000
+
+
 def new_state(event: TicketEvent) -> TicketState:
     return TicketState(key=event.ticket_key, source=event.source, ticket_id=event.ticket_id)
 
@@ -36,9 +41,15 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
                 changes[name] = value
         if snapshot.tags is not None:
             changes["tags"] = list(snapshot.tags)
+        if snapshot.custom_fields:
+            changes["custom_fields"] = {**state.custom_fields, **snapshot.custom_fields}
         changes["snapshot_at"] = event.occurred_at
     elif state.created_at is None and event.ticket.created_at is not None:
         changes["created_at"] = event.ticket.created_at
+
+    reopening = "status" in changes and not changes["status"].is_done
+    if not stale and state.status.is_done and reopening:
+        changes["reopened"] = True
 
     comment = event.comment
     if comment is not None:
@@ -46,6 +57,13 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             changes["public_agent_reply_ids"] = [*state.public_agent_reply_ids, comment.id]
         if comment.is_voice and comment.id not in state.voice_call_ids:
             changes["voice_call_ids"] = [*state.voice_call_ids, comment.id]
+        is_customer = comment.public and not comment.author_is_agent
+        description = (changes.get("description") or state.description or "").strip()
+        is_customer = is_customer and comment.body.strip() != description
+        if is_customer and comment.body and comment.id not in state.customer_comment_ids:
+            changes["customer_comment_ids"] = [*state.customer_comment_ids, comment.id]
+            messages = [*state.customer_messages, comment.body[:MAX_MESSAGE_CHARS]]
+            changes["customer_messages"] = messages[-MAX_MESSAGES:]
     return state.model_copy(update=changes), stale
 
 

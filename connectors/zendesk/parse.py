@@ -289,6 +289,24 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
 _TRIGGER_KINDS = {kind.value: kind for kind in EventKind}
 
 
+def _fields(data: dict[str, Any]) -> dict[str, str]:
+    """The template's `fields` object: custom field values by name, e.g.
+    `"fields": {"problem_category": "{{ticket.ticket_field_360012345678}}"}`."""
+    fields = data.get("fields")
+    if fields is None:
+        return {}
+    if not isinstance(fields, dict):
+        raise PayloadError("expected an object of field values", "fields")
+    out = {}
+    for name, value in fields.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise PayloadError("expected a string or a number", f"fields.{name}")
+        out[str(name)] = str(value)
+    return out
+
+
 def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) -> TicketEvent:
     """A trigger body carries a snapshot and, optionally, the latest comment.
 
@@ -337,6 +355,7 @@ def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) 
         channel=via,
         created_at=_optional_time(data, "created_at"),
         updated_at=updated_at,
+        custom_fields=_fields(data),
     )
     event_id = _string(data, "event_id") or hashlib.sha256(raw).hexdigest()
     return TicketEvent(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 lines = []
 AGENTS = {
+    "olu": ("9013300113001", "Olu Adeyemi"),  # Logistics
     "priya": ("9013300112004", "Priya Raman"),
     "tom": ("9013300112019", "Tom Okafor"),
     "lena": ("9013300112027", "Lena Fischer"),
@@ -236,6 +237,49 @@ for n, (h, m, role, public) in enumerate(
             "updated_by_id": T if role == "agent" else "9014456723150",
         },
     )
+
+# Logistics acts on 48213 before its hand-off deadline: no lead alert for it.
+comment("48213", ts(10, 20), "olu", "Trace opened with the carrier, ref TR-55120.", public=False)
+# 48217: a defect and a regulator threat → Quality, and escalation to the specialist tier.
+created(
+    "48217",
+    ts(9, 3),
+    "Recliner mechanism broke after two weeks",
+    "The recliner mechanism snapped and the footrest won't close. If this isn't sorted I'm "
+    "going to the ombudsman.",
+    "9014456723201",
+    P,
+    ["web_order"],
+)
+# 48218 / 48219: the same customer twice in a week; the second contact is escalated.
+created(
+    "48218",
+    ts(8, 5),
+    "Missing screws for the bookcase",
+    "The hardware bag was missing from the box.",
+    "9014456723300",
+    T,
+    ["web_order"],
+)
+created(
+    "48219",
+    ts(11, 12),
+    "Still no screws",
+    "I wrote on Monday about the bookcase screws and nobody has sent them.",
+    "9014456723300",
+    T,
+    ["web_order"],
+)
+# 48220: wrong item, nobody in Logistics picks it up → the lead hears at the hand-off deadline.
+created(
+    "48220",
+    ts(11, 40),
+    "Wrong rug delivered",
+    "I ordered the 160x230 wool rug in rust and got a grey runner instead.",
+    "9014456723404",
+    L,
+    ["web_order"],
+)
 
 lines.sort(key=lambda line: line["at"])
 with open("examples/scenario.jsonl", "w") as f:

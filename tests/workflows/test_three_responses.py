@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from workflows.actions import ActionKind
+from workflows.decision import Context
 from workflows.model import Comment, EventKind, Source, Status, TicketEvent, TicketSnapshot
-from workflows.rules import evaluate_rules
+from workflows.rules.three_responses import evaluate_three_responses
 from workflows.state import apply_event, mark_fired, new_state
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -53,7 +54,8 @@ def run(events, rules):
     for e in events:
         state = state or new_state(e)
         state, _ = apply_event(state, e)
-        actions = evaluate_rules(state, e, e.occurred_at, rules)
+        ctx = Context(now=e.occurred_at, rules=rules)
+        actions = evaluate_three_responses(state, e, ctx).actions
         state = mark_fired(state, [a.key for a in actions])
         decided += [(e.dedupe_key, a) for a in actions]
     return decided, state

@@ -1,31 +1,61 @@
-"""The rule registry: name → pure function (state, event, now, rules) -> list[Action]."""
+"""Rule registries (DESIGN rule 4): plain dicts of pure functions.
+
+RULES run on every event: (state, event, ctx) -> Decision.
+TIMER_RULES run when a timer of their kind is due: (state, timer, ctx) -> Decision.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
-from config.rules import RulesConfig
-from workflows.actions import Action
+from workflows.decision import Context, Decision, Timer
 from workflows.model import TicketEvent, TicketState
+from workflows.rules.risk import evaluate_risk
+from workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
 from workflows.rules.three_responses import evaluate_three_responses
 
-Rule = Callable[[TicketState, TicketEvent, datetime, RulesConfig], list[Action]]
+Rule = Callable[[TicketState, TicketEvent, Context], Decision]
+TimerRule = Callable[[TicketState, Timer, Context], Decision]
 
 RULES: dict[str, Rule] = {
     "three_responses": evaluate_three_responses,
+    "routing": evaluate_routing,
+    "risk": evaluate_risk,
+}
+
+TIMER_RULES: dict[str, TimerRule] = {
+    HANDOFF: fire_handoff,
 }
 
 
-def evaluate_rules(
-    state: TicketState, event: TicketEvent, now: datetime, rules: RulesConfig
-) -> list[Action]:
-    """Every rule's actions for this event, minus those already decided for the ticket."""
-    actions: list[Action] = []
+def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
+    merged = Decision()
     seen = set(state.fired)
-    for rule in RULES.values():
-        for action in rule(state, event, now, rules):
+    for decision in decisions:
+        for action in decision.actions:
             if action.key not in seen:
                 seen.add(action.key)
-                actions.append(action)
-    return actions
+                merged.actions.append(action)
+        merged.timers += decision.timers
+        merged.cancel += decision.cancel
+        merged.updates.update(decision.updates)
+    return merged
+
+
+def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
+    """Every rule's decision for this event, minus actions already decided for the ticket.
+    Each rule sees the state as updated by the rules before it."""
+    decisions = []
+    for rule in RULES.values():
+        decision = rule(state, event, ctx)
+        if decision.updates:
+            state = state.model_copy(update=decision.updates)
+        decisions.append(decision)
+    return _merge(state, decisions)
+
+
+def evaluate_timer(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    rule = TIMER_RULES.get(timer.kind)
+    if rule is None:
+        return Decision()
+    return _merge(state, [rule(state, timer, ctx)])

@@ -3,10 +3,9 @@ one more written reply with no call logged → tell the team lead."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from config.rules import RulesConfig
 from workflows.actions import Action, ActionKind
+from workflows.decision import Context, Decision
 from workflows.model import TicketEvent, TicketState
 
 RULE = "three_responses"
@@ -21,14 +20,13 @@ def call_logged(state: TicketState, rules: RulesConfig) -> bool:
     return bool(state.voice_call_ids) or state.has_tag(rules.three_responses.call_logged_tag)
 
 
-def evaluate_three_responses(
-    state: TicketState, event: TicketEvent, now: datetime, rules: RulesConfig
-) -> list[Action]:
+def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     """Level-triggered on the folded state, so out-of-order events decide the same thing;
     `state.fired` keeps each decision to once per ticket."""
+    rules = ctx.rules
     config = rules.three_responses
     if not config.enabled or state.status.is_done or call_logged(state, rules):
-        return []
+        return Decision()
     replies = state.public_agent_replies
     ticket = state.key
     call_key = f"{ticket}:{RULE}:call_customer"
@@ -82,4 +80,4 @@ def evaluate_three_responses(
                 },
             )
         )
-    return actions
+    return Decision(actions=actions)

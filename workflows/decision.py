@@ -1,0 +1,53 @@
+"""What a rule returns: actions to queue, timers to set or cancel, and state to remember."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from config.rules import RulesConfig
+from workflows.actions import Action
+from workflows.model import TicketState
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A deadline on a ticket. `id` is deterministic (ticket + purpose), so setting it again
+    replaces it; the store bumps its generation so a stale firing is ignored."""
+
+    id: str
+    ticket: str
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RelatedTicket:
+    """Another ticket from the same requester (for repeat-contact detection)."""
+
+    key: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime
+    rules: RulesConfig
+    previous: TicketState | None = None
+    related: tuple[RelatedTicket, ...] = ()
+
+
+@dataclass
+class Decision:
+    actions: list[Action] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    cancel: list[str] = field(default_factory=list)
+    updates: dict[str, Any] = field(default_factory=dict)
+
+    def extend(self, other: Decision) -> None:
+        self.actions += other.actions
+        self.timers += other.timers
+        self.cancel += other.cancel
+        self.updates.update(other.updates)

@@ -1,0 +1,163 @@
+"""Risk escalation to the specialist tier: legal or regulatory threats, social media, VIPs,
+reopened tickets, repeat contacts and strong anger, each with a weight; at the threshold the
+ticket is escalated with every reason listed. Once per ticket, unless a new signal makes the
+case riskier than when it was escalated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.rules import RiskConfig
+from workflows.actions import Action, ActionKind
+from workflows.decision import Context, Decision
+from workflows.model import Priority, TicketEvent, TicketState
+from workflows.text import find_phrase, tokenize
+
+RULE = "risk"
+_PRIORITY_ORDER = [Priority.low, Priority.normal, Priority.high, Priority.urgent]
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    weight: float
+    reason: str
+
+
+def _first_phrase(texts: list[list[list[str]]], phrases: list[str]) -> str | None:
+    for phrase in phrases:
+        for clauses in texts:
+            if find_phrase(clauses, phrase):
+                return phrase
+    return None
+
+
+def _shouting(subject: str | None) -> bool:
+    words = [w for w in (subject or "").split() if any(c.isalpha() for c in w)]
+    letters = [c for w in words for c in w if c.isalpha()]
+    return len(words) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> list[Signal]:
+    texts = [tokenize(t) for t in (state.subject, state.description, *state.customer_messages) if t]
+    raw_text = " ".join(
+        t for t in (state.subject, state.description, *state.customer_messages) if t
+    )
+    signals: list[Signal] = []
+    for name, signal in config.signals.items():
+        reason = None
+        if name == "legal":
+            phrase = _first_phrase(texts, signal.phrases)
+            reason = f'mentions "{phrase}"' if phrase else None
+        elif name == "social_media":
+            channel = (state.channel or "").lower()
+            if channel and channel in (c.lower() for c in signal.channels):
+                reason = f"came in through {state.channel}"
+            elif phrase := _first_phrase(texts, signal.phrases):
+                reason = f'mentions "{phrase}"'
+        elif name == "vip":
+            tags = [t for t in signal.tags if state.has_tag(t)]
+            if tags:
+                reason = f'tagged "{tags[0]}"'
+            elif state.organization and state.organization in signal.organizations:
+                reason = f"organization {state.organization} is a key account"
+        elif name == "reopened":
+            reason = "reopened after it was solved" if state.reopened else None
+        elif name == "repeat_contact":
+            reason = _repeat_contact(state, ctx, config)
+        elif name == "anger":
+            if phrase := _first_phrase(texts, signal.phrases):
+                reason = f'strong words ("{phrase}")'
+            elif "!!!" in raw_text or _shouting(state.subject):
+                reason = "shouting (capitals or !!!)"
+        if reason:
+            signals.append(Signal(name, signal.weight, reason))
+    return signals
+
+
+def _repeat_contact(state: TicketState, ctx: Context, config: RiskConfig) -> str | None:
+    if state.created_at is None:
+        return None
+    window_start = state.created_at - config.repeat_contact_window
+    earlier = [r for r in ctx.related if window_start <= r.created_at < state.created_at]
+    if not earlier:
+        return None
+    days = config.repeat_contact_window.days
+    return f"the requester opened {earlier[-1].key} too, within {days} days"
+
+
+def _raised(current: Priority | None, target: Priority) -> Priority | None:
+    if current is not None and _PRIORITY_ORDER.index(current) >= _PRIORITY_ORDER.index(target):
+        return None
+    return target
+
+
+def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
+    config = ctx.rules.risk
+    if config is None or not config.enabled or state.status.is_done:
+        return Decision()
+    signals = collect_signals(state, ctx, config)
+    score = sum(s.weight for s in signals)
+    if score < config.threshold:
+        return Decision()
+    names = sorted(s.name for s in signals)
+    already = set(state.escalation_signals)
+    if already and (set(names) <= already or score <= state.escalation_score):
+        return Decision()  # nothing new, or nothing riskier than when it was escalated
+    ticket = state.key
+    listed = "; ".join(f"{s.reason} ({s.name.replace('_', ' ')}, {s.weight:g})" for s in signals)
+    reason = f"risk {score:g} ≥ {config.threshold:g}: {listed}"
+    key = f"{ticket}:{RULE}:{'+'.join(names)}"
+    actions = [
+        Action(
+            action=ActionKind.escalate,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:escalate",
+            params={
+                "target": "specialists",
+                "channel": config.specialist_channel,
+                "lead_channel": ctx.rules.team.lead_channel,
+                "signals": names,
+                "score": score,
+            },
+        ),
+        Action(
+            action=ActionKind.assign,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:assign",
+            params={"group": config.specialist_group},
+        ),
+        Action(
+            action=ActionKind.note,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:note",
+            params={"body": f"deskbridge escalated this ticket to the specialist tier: {reason}."},
+        ),
+    ]
+    priority = _raised(state.priority, config.raise_priority_to)
+    if priority is not None:
+        actions.insert(
+            1,
+            Action(
+                action=ActionKind.set_priority,
+                ticket=ticket,
+                rule=RULE,
+                reason=reason,
+                key=f"{key}:priority",
+                params={"priority": priority.value},
+            ),
+        )
+    return Decision(
+        actions=actions,
+        updates={
+            "escalation_signals": names,
+            "escalation_score": score,
+            "assigned_groups": [*state.assigned_groups, config.specialist_group],
+        },
+    )

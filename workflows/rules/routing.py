@@ -1,0 +1,181 @@
+"""Routing order problems to Logistics, Quality or Post-Sales, with the reason, and the
+hand-off deadline: if the department has not acted in time, the team lead is told."""
+
+from __future__ import annotations
+
+from config.rules import RulesConfig
+from workflows.actions import Action, ActionKind
+from workflows.classify import Classification, classify_ticket
+from workflows.decision import Context, Decision, Timer
+from workflows.model import TicketEvent, TicketState
+
+RULE = "routing"
+HANDOFF = "routing.handoff"
+
+
+def handoff_timer_id(ticket: str) -> str:
+    return f"{ticket}:{HANDOFF}"
+
+
+def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
+    return classify_ticket(
+        rules.routing,
+        subject=state.subject,
+        description=state.description,
+        tags=state.tags,
+        fields=state.custom_fields,
+        customer_messages=state.customer_messages,
+        department_names={k: d.name for k, d in rules.departments.items()},
+    )
+
+
+def _department_acted(state: TicketState, event: TicketEvent, ctx: Context) -> bool:
+    """A reply (public or internal) from one of the department's members, or a group change
+    that deskbridge did not make."""
+    if state.department is None:
+        return False
+    department = ctx.rules.departments[state.department]
+    comment = event.comment
+    if comment is not None and comment.author_id in department.members:
+        return True
+    return _group_changed_by_a_person(state, ctx)
+
+
+def _group_changed_by_a_person(state: TicketState, ctx: Context) -> bool:
+    previous = ctx.previous
+    if previous is None or previous.group is None or state.group == previous.group:
+        return False
+    return state.group not in state.assigned_groups
+
+
+def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
+    rules = ctx.rules
+    decision = Decision()
+    if not rules.routing.enabled or not rules.routing.categories or state.status.is_done:
+        return decision
+
+    if not state.department_acted and _department_acted(state, event, ctx):
+        decision.updates["department_acted"] = True
+        decision.cancel.append(handoff_timer_id(state.key))
+    if state.routed_by_hand:
+        return decision
+    if _group_changed_by_a_person(state, ctx):
+        # A person moved the ticket: their routing stands, deskbridge stops routing it.
+        decision.updates["routed_by_hand"] = True
+        return decision
+
+    result = classify_state(state, rules)
+    if result.department is None:
+        if state.department is None:
+            decision.actions.append(
+                Action(
+                    action=ActionKind.notify,
+                    ticket=state.key,
+                    rule=RULE,
+                    reason=f"unclassified: {result.reason} — pick a department",
+                    key=f"{state.key}:{RULE}:unclassified",
+                    params={
+                        "target": "assignee",
+                        "assignee": state.assignee,
+                        "ask": "pick_department",
+                    },
+                )
+            )
+        return decision
+    if result.department == state.department or result.department in state.routed_departments:
+        return decision  # already there, or been there: no ping-pong
+
+    department = rules.departments[result.department]
+    ticket = state.key
+    key = f"{ticket}:{RULE}:{result.department}"
+    reason = result.reason
+    if state.department is not None:
+        reason += f" (re-routed from {rules.departments[state.department].name})"
+    decision.actions += [
+        Action(
+            action=ActionKind.route,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:route",
+            params={
+                "department": result.department,
+                "category": result.category,
+                "channel": department.slack_channel,
+                "source": result.source,
+            },
+        ),
+        Action(
+            action=ActionKind.assign,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:assign",
+            params={"group": department.group},
+        ),
+        Action(
+            action=ActionKind.tag,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:tag",
+            params={"tags": [f"dept_{result.department}"]},
+        ),
+        Action(
+            action=ActionKind.note,
+            ticket=ticket,
+            rule=RULE,
+            reason=reason,
+            key=f"{key}:note",
+            params={"body": f"deskbridge routed this ticket to {department.name}: {reason}."},
+        ),
+    ]
+    decision.timers.append(
+        Timer(
+            id=handoff_timer_id(ticket),
+            ticket=ticket,
+            kind=HANDOFF,
+            due_at=ctx.now + department.handoff_within,
+            payload={"department": result.department},
+        )
+    )
+    decision.updates.update(
+        department=result.department,
+        routed_departments=[*state.routed_departments, result.department],
+        assigned_groups=[*state.assigned_groups, department.group],
+        department_acted=False,
+    )
+    return decision
+
+
+def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """The hand-off deadline passed: tell the lead, unless the department acted or the ticket
+    moved on (solved, re-routed, routed by hand)."""
+    department_key = timer.payload.get("department")
+    if (
+        state.department != department_key
+        or state.department_acted
+        or state.routed_by_hand
+        or state.status.is_done
+    ):
+        return Decision()
+    department = ctx.rules.departments[department_key]
+    waited = department.handoff_within
+    hours = waited.total_seconds() / 3600
+    span = f"{hours:g}h" if hours >= 1 else f"{waited.total_seconds() / 60:g}m"
+    return Decision(
+        actions=[
+            Action(
+                action=ActionKind.notify,
+                ticket=state.key,
+                rule=RULE,
+                reason=f"{department.name} has not acted within {span} of the hand-off",
+                key=f"{state.key}:{RULE}:{department_key}:handoff_overdue",
+                params={
+                    "target": "lead",
+                    "channel": ctx.rules.team.lead_channel,
+                    "department": department_key,
+                },
+            )
+        ]
+    )
