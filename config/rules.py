@@ -7,7 +7,7 @@ its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,9 +19,10 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
-from workflows.model import Priority
+from workflows.model import Priority, Status
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -134,16 +135,90 @@ class RiskConfig(_Model):
     ] = Field(default_factory=dict)
 
 
+Metric = Literal["first_reply", "next_reply", "resolution"]
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_opening_hours(value: Any) -> tuple[time, time]:
+    """'09:00-18:00' → (09:00, 18:00); '24:00' closes at midnight."""
+    match = _HOURS.match(value) if isinstance(value, str) else None
+    if match:
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 < 24 and m1 < 60 and m2 < 60 and (h2 < 24 or (h2 == 24 and m2 == 0)):
+            opens = time(h1, m1)
+            closes = time.max if h2 == 24 else time(h2, m2)
+            if closes > opens:
+                return opens, closes
+    raise ValueError('expected opening hours like "09:00-18:00"')
+
+
+OpeningHours = Annotated[tuple[time, time], BeforeValidator(parse_opening_hours)]
+
+
+class HolidaysConfig(_Model):
+    country: str
+    subdivision: str | None = None
+
+    @model_validator(mode="after")
+    def _known_country(self) -> HolidaysConfig:
+        import holidays
+
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+        except NotImplementedError:
+            raise ValueError(f'unknown holiday country "{self.country}"') from None
+        except Exception as exc:  # unknown subdivision and similar
+            raise ValueError(str(exc).splitlines()[0]) from None
+        return self
+
+
+class BusinessHoursConfig(_Model):
+    # Defaults to the team's timezone.
+    timezone: str | None = None
+    week: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[OpeningHours]]
+    holidays: HolidaysConfig | None = None
+    closures: list[date] = Field(default_factory=list)
+
+    @field_validator("week")
+    @classmethod
+    def _some_hours(cls, week: dict) -> dict:
+        if not any(week.values()):
+            raise ValueError("at least one day needs opening hours")
+        return week
+
+
 class SlaPolicy(_Model):
     name: str
+    # Conditions, all optional, all must hold: the first matching policy applies.
     priority: Priority | None = None
+    channel: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    organization: str | None = None
     first_reply: Duration | None = None
     next_reply: Duration | None = None
     resolution: Duration | None = None
-    business_hours: bool = True
+    # Targets are business time unless their metric is listed here.
+    calendar_time: list[Metric] = Field(default_factory=list)
+
+
+class SlaWarning(_Model):
+    at: float = Field(gt=0, lt=1, description="fraction of the target used")
+    notify: Literal["assignee", "lead"]
 
 
 class SlaConfig(_Model):
+    enabled: bool = True
+    warnings: list[SlaWarning] = Field(
+        default_factory=lambda: [
+            SlaWarning(at=0.75, notify="assignee"),
+            SlaWarning(at=0.9, notify="lead"),
+        ]
+    )
+    # Resolution time does not run while the ticket waits on the customer.
+    pause_resolution_when: list[Status] = Field(
+        default_factory=lambda: [Status.pending, Status.hold]
+    )
     policies: list[SlaPolicy] = Field(default_factory=list)
 
     # A field validator (not one on RulesConfig) so the problem carries the path
@@ -166,6 +241,7 @@ class RulesConfig(_Model):
     departments: dict[DepartmentKey, DepartmentConfig] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     risk: RiskConfig | None = None
+    business_hours: BusinessHoursConfig | None = None
     sla: SlaConfig = Field(default_factory=SlaConfig)
 
 
@@ -220,6 +296,14 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
 def check_references(rules: RulesConfig) -> list[str]:
     """Problems that span sections: names used in one place that must be defined in another."""
     problems = []
+    if rules.sla.enabled and rules.business_hours is None:
+        for index, policy in enumerate(rules.sla.policies):
+            for metric in ("first_reply", "next_reply", "resolution"):
+                if getattr(policy, metric) is not None and metric not in policy.calendar_time:
+                    problems.append(
+                        f"sla.policies[{index}].{metric}: a business-time target needs a "
+                        "business_hours section (or list it under calendar_time)"
+                    )
     if rules.routing.enabled:
         for name, category in rules.routing.categories.items():
             if category.department not in rules.departments:
@@ -256,6 +340,10 @@ def summarize_rules(rules: RulesConfig) -> str:
         )
     if rules.risk is not None and rules.risk.enabled:
         enabled.append(f"risk escalation ({len(rules.risk.signals)} signals)")
+    if rules.sla.enabled and rules.sla.policies:
+        hours = rules.business_hours
+        zone = (hours.timezone or rules.team.timezone) if hours else None
+        enabled.append("SLA" + (f" (business hours {zone})" if zone else " (calendar time)"))
     return (
         f'team "{rules.team.name}" ({rules.team.timezone}); '
         f"{len(rules.sla.policies)} SLA policies; workflows: {', '.join(enabled) or 'none'}"

@@ -69,8 +69,8 @@ def test_example_config_is_valid_with_a_one_line_summary(runner):
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f'{EXAMPLE_CONFIG}: ok — team "Resolution team" (Europe/London); '
-        "3 SLA policies; workflows: 3-response rule, routing (3 departments, 13 categories), "
-        "risk escalation (6 signals)\n"
+        "5 SLA policies; workflows: 3-response rule, routing (3 departments, 13 categories), "
+        "risk escalation (6 signals), SLA (business hours Europe/London)\n"
     )
     assert result.stderr == ""
 

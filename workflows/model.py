@@ -123,6 +123,25 @@ def ticket_key(source: Source | str, ticket_id: str) -> str:
     return f"{Source(source).value}:{ticket_id}"
 
 
+class SlaClock(BaseModel):
+    """One SLA measurement. `instance` (its start) names its timers and actions, so a restarted
+    clock (a new customer message, a reopen) warns and breaches afresh."""
+
+    metric: str
+    instance: str
+    started_at: datetime
+    # None while paused (resolution, waiting on the customer).
+    running_since: datetime | None
+    # Target time used before `running_since`, in the target's own time (business or calendar).
+    used_s: float = 0.0
+    fulfilled_at: datetime | None = None
+    stopped: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.fulfilled_at is None and not self.stopped
+
+
 class TicketState(BaseModel):
     """What deskbridge knows about a ticket, folded from every event it accepted."""
 
@@ -157,6 +176,9 @@ class TicketState(BaseModel):
     assigned_groups: list[str] = Field(default_factory=list)
     routed_by_hand: bool = False
     department_acted: bool = False
+    # SLA: the policy snapshotted when the clocks started (re-chosen when priority changes).
+    sla_policy: str | None = None
+    sla_clocks: dict[str, SlaClock] = Field(default_factory=dict)
     # Risk: the signals and score of the last escalation.
     escalation_signals: list[str] = Field(default_factory=list)
     escalation_score: float = 0.0

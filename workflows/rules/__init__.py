@@ -12,6 +12,8 @@ from workflows.decision import Context, Decision, Timer
 from workflows.model import TicketEvent, TicketState
 from workflows.rules.risk import evaluate_risk
 from workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
+from workflows.rules.sla import TIMER_KIND as SLA_TIMER
+from workflows.rules.sla import evaluate_sla, fire_sla
 from workflows.rules.three_responses import evaluate_three_responses
 
 Rule = Callable[[TicketState, TicketEvent, Context], Decision]
@@ -21,10 +23,12 @@ RULES: dict[str, Rule] = {
     "three_responses": evaluate_three_responses,
     "routing": evaluate_routing,
     "risk": evaluate_risk,
+    "sla": evaluate_sla,
 }
 
 TIMER_RULES: dict[str, TimerRule] = {
     HANDOFF: fire_handoff,
+    SLA_TIMER: fire_sla,
 }
 
 

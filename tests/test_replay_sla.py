@@ -1,0 +1,237 @@
+"""SLA timelines through `deskbridge replay --until` (config/example.yaml: Mon-Fri 09:00-18:00
+Europe/London, England's bank holidays, closed 24 Dec 2026)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cli import main
+
+AGENT = "9013300112004"
+
+
+def body(
+    kind: str,
+    ticket: str,
+    at: str,
+    n: int,
+    status="OPEN",
+    priority="URGENT",
+    created=None,
+    event=None,
+) -> dict:
+    return {
+        "at": at,
+        "source": "zendesk",
+        "body": {
+            "type": f"zen:event-type:ticket.{kind}",
+            "id": f"evt-{ticket}-{n}",
+            "time": at,
+            "subject": f"zen:ticket:{ticket}",
+            "detail": {
+                "id": ticket,
+                "status": status,
+                "priority": priority,
+                "assignee_id": AGENT,
+                "requester_id": "77",
+                "tags": [],
+                "subject": "Sofa order question",
+                "created_at": created or at,
+                "updated_at": at,
+                "via": {"channel": "web"},
+            },
+            "event": event or {},
+        },
+    }
+
+
+def reply(ticket: str, at: str, n: int, created: str, **kw) -> dict:
+    comment = {
+        "comment": {
+            "id": f"{ticket}{n}",
+            "is_public": True,
+            "body": "On it.",
+            "author": {"id": AGENT, "is_staff": True, "name": "Priya"},
+        }
+    }
+    return body("comment_added", ticket, at, n, created=created, event=comment, **kw)
+
+
+def status(ticket: str, at: str, n: int, new: str, old: str, created: str) -> dict:
+    return body(
+        "status_changed",
+        ticket,
+        at,
+        n,
+        status=new,
+        created=created,
+        event={"current": new, "previous": old},
+    )
+
+
+def replay_sla(lines: list[dict], until: str, metric: str | None = None) -> list[tuple]:
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    result = CliRunner().invoke(main, ["replay", "-", "--until", until], input=text)
+    assert result.exit_code == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    return [
+        (o["at"], o["action"], o["metric"], o.get("target"))
+        for o in out
+        if o["rule"] == "sla" and (metric is None or o["metric"] == metric)
+    ]
+
+
+def test_friday_1755_urgent_ticket_warns_and_breaches_on_monday_morning():
+    created = "2026-03-06T17:55:00Z"  # a Friday; London is on GMT in March before the 29th
+    fired = replay_sla(
+        [body("created", "601", created, 1, status="NEW")],
+        until="2026-03-09T12:00:00Z",
+        metric="first_reply",
+    )
+    assert fired == [
+        ("2026-03-09T09:40:00Z", "sla_warning", "first_reply", "assignee"),  # 45 of 60 min
+        ("2026-03-09T09:49:00Z", "sla_warning", "first_reply", "lead"),  # 54 of 60 min
+        ("2026-03-09T09:55:00Z", "sla_breach", "first_reply", "lead"),
+    ]
+
+
+def test_the_same_over_christmas_skips_the_closure_and_bank_holidays():
+    created = "2026-12-23T17:55:00Z"  # Wed; 24 closed, 25 Christmas, 28 Boxing Day observed
+    fired = replay_sla(
+        [body("created", "602", created, 1, status="NEW")],
+        until="2026-12-30T00:00:00Z",
+        metric="first_reply",
+    )
+    assert fired == [
+        ("2026-12-29T09:40:00Z", "sla_warning", "first_reply", "assignee"),
+        ("2026-12-29T09:49:00Z", "sla_warning", "first_reply", "lead"),
+        ("2026-12-29T09:55:00Z", "sla_breach", "first_reply", "lead"),
+    ]
+
+
+def test_a_reply_before_the_warning_produces_no_sla_actions():
+    created = "2026-03-09T10:00:00Z"
+    lines = [
+        body("created", "603", created, 1, status="NEW"),
+        reply("603", "2026-03-09T10:30:00Z", 2, created),
+    ]
+    assert replay_sla(lines, until="2026-03-09T12:00:00Z") == []
+
+
+def test_a_pending_period_pauses_resolution_by_exactly_its_length():
+    created = "2026-03-09T09:00:00Z"  # Monday; urgent resolution target 9 business hours
+    start = [
+        body("created", "604", created, 1, status="NEW"),
+        reply("604", "2026-03-09T09:20:00Z", 2, created),
+    ]
+    plain = replay_sla(start, until="2026-03-11T00:00:00Z", metric="resolution")
+    paused = replay_sla(
+        [
+            *start,
+            status("604", "2026-03-09T10:00:00Z", 3, "PENDING", "OPEN", created),
+            status("604", "2026-03-09T12:00:00Z", 4, "OPEN", "PENDING", created),
+        ],
+        until="2026-03-11T00:00:00Z",
+        metric="resolution",
+    )
+    assert plain == [
+        ("2026-03-09T15:45:00Z", "sla_warning", "resolution", "assignee"),
+        ("2026-03-09T17:06:00Z", "sla_warning", "resolution", "lead"),
+        ("2026-03-09T18:00:00Z", "sla_breach", "resolution", "lead"),
+    ]
+    # Two business hours on hold: each deadline moves two business hours later.
+    assert paused == [
+        ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
+        ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
+        ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
+    ]
+
+
+def test_solving_the_ticket_cancels_every_pending_sla_timer():
+    created = "2026-03-09T09:00:00Z"
+    lines = [
+        body("created", "605", created, 1, status="NEW"),
+        status("605", "2026-03-09T09:30:00Z", 2, "SOLVED", "NEW", created),
+    ]
+    assert replay_sla(lines, until="2026-03-12T00:00:00Z") == []
+
+
+def test_priority_change_re_chooses_the_policy():
+    created = "2026-03-09T09:00:00Z"
+    lines = [
+        body("created", "606", created, 1, status="NEW", priority="NORMAL"),
+        body(
+            "priority_changed",
+            "606",
+            "2026-03-09T09:10:00Z",
+            2,
+            priority="URGENT",
+            created=created,
+            event={"current": "URGENT", "previous": "NORMAL"},
+        ),
+    ]
+    assert replay_sla(lines, until="2026-03-09T12:00:00Z", metric="first_reply") == [
+        ("2026-03-09T09:45:00Z", "sla_warning", "first_reply", "assignee"),
+        ("2026-03-09T09:54:00Z", "sla_warning", "first_reply", "lead"),
+        ("2026-03-09T10:00:00Z", "sla_breach", "first_reply", "lead"),
+    ]
+
+
+def test_next_reply_runs_from_the_oldest_unanswered_customer_message():
+    created = "2026-03-09T09:00:00Z"
+    customer = {
+        "comment": {
+            "id": "607c",
+            "is_public": True,
+            "body": "Any news?",
+            "author": {"id": "77", "is_staff": False, "name": "Dana"},
+        }
+    }
+    customer2 = {
+        "comment": {
+            "id": "607d",
+            "is_public": True,
+            "body": "Hello??",
+            "author": {"id": "77", "is_staff": False, "name": "Dana"},
+        }
+    }
+    lines = [
+        body("created", "607", created, 1, status="NEW"),
+        reply("607", "2026-03-09T09:05:00Z", 2, created),
+        body("comment_added", "607", "2026-03-09T10:00:00Z", 3, created=created, event=customer),
+        body("comment_added", "607", "2026-03-09T10:30:00Z", 4, created=created, event=customer2),
+    ]
+    # urgent next reply: 2 business hours from 10:00, not from 10:30
+    assert replay_sla(lines, until="2026-03-09T13:00:00Z", metric="next_reply") == [
+        ("2026-03-09T11:30:00Z", "sla_warning", "next_reply", "assignee"),
+        ("2026-03-09T11:48:00Z", "sla_warning", "next_reply", "lead"),
+        ("2026-03-09T12:00:00Z", "sla_breach", "next_reply", "lead"),
+    ]
+
+
+def test_breach_reason_says_metric_target_and_time():
+    created = "2026-03-06T17:55:00Z"
+    text = json.dumps(body("created", "608", created, 1, status="NEW")) + "\n"
+    result = CliRunner().invoke(
+        main, ["replay", "-", "--until", "2026-03-09T12:00:00Z"], input=text
+    )
+    breach = next(json.loads(line) for line in result.stdout.splitlines() if '"sla_breach"' in line)
+    assert breach == {
+        "at": "2026-03-09T09:55:00Z",
+        "ticket": "zendesk:608",
+        "action": "sla_breach",
+        "rule": "sla",
+        "reason": "first reply target of 1h business-hours missed at Mon 09 Mar 09:55",
+        "metric": "first_reply",
+        "target": "lead",
+        "channel": "#resolution-leads",
+        "assignee": AGENT,
+        "sla_target_s": 3600,
+        "business_hours": True,
+        "due_at": "2026-03-09T09:55:00+00:00",
+        "late_by_s": 0,
+        "policy": "urgent",
+        "key": "zendesk:608:sla:first_reply:2026-03-06T17:55:00+00:00:breach",
+    }

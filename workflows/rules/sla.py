@@ -1,0 +1,315 @@
+"""SLA clocks: first reply, next reply and resolution, in business or calendar time, with
+warnings before the breach and an alert at it, to the second (timers, not hourly sweeps).
+
+- first reply: ticket creation → first public agent reply;
+- next reply: oldest unanswered public customer message → next public agent reply;
+- resolution: creation → solved, paused while waiting on the customer; a reopen restarts it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from config.rules import RulesConfig, SlaPolicy
+from workflows.actions import Action, ActionKind
+from workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
+from workflows.decision import Context, Decision, Timer
+from workflows.model import SlaClock, TicketEvent, TicketState
+
+RULE = "sla"
+TIMER_KIND = "sla"
+METRICS = ("first_reply", "next_reply", "resolution")
+LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
+
+_CALENDARS: dict[int, tuple[object, BusinessCalendar]] = {}
+
+
+def business_calendar(rules: RulesConfig) -> BusinessCalendar | None:
+    """The team's calendar, built once per loaded config."""
+    config = rules.business_hours
+    if config is None:
+        return None
+    cached = _CALENDARS.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    import holidays
+
+    holiday_calendar = None
+    if config.holidays is not None:
+        holiday_calendar = holidays.country_holidays(
+            config.holidays.country, subdiv=config.holidays.subdivision
+        )
+    week = [
+        list(config.week.get(day, [])) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ]
+    calendar = BusinessCalendar(
+        config.timezone or rules.team.timezone,
+        week,
+        holidays=frozenset(config.closures),
+        holiday_calendar=holiday_calendar,
+    )
+    _CALENDARS[id(config)] = (config, calendar)
+    return calendar
+
+
+def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
+    """The first policy whose conditions all hold."""
+    for policy in rules.sla.policies:
+        if policy.priority is not None and policy.priority != state.priority:
+            continue
+        if policy.channel is not None and (state.channel or "").lower() != policy.channel.lower():
+            continue
+        if policy.tags and not any(state.has_tag(t) for t in policy.tags):
+            continue
+        if policy.organization is not None and state.organization != policy.organization:
+            continue
+        return policy
+    return None
+
+
+def _policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
+    return next((p for p in rules.sla.policies if p.name == name), None)
+
+
+def _clock_time(policy: SlaPolicy, metric: str, rules: RulesConfig):
+    if metric in policy.calendar_time:
+        return CALENDAR_TIME
+    return business_calendar(rules) or CALENDAR_TIME
+
+
+def _target(policy: SlaPolicy | None, metric: str) -> timedelta | None:
+    return getattr(policy, metric) if policy is not None else None
+
+
+def timer_id(ticket: str, metric: str, stage: str) -> str:
+    return f"{ticket}:sla:{metric}:{stage}"
+
+
+def _stages(rules: RulesConfig) -> list[tuple[str, float]]:
+    return [(f"warn{i}", w.at) for i, w in enumerate(rules.sla.warnings, 1)] + [("breach", 1.0)]
+
+
+def _used(clock: SlaClock, at: datetime, time_base) -> timedelta:
+    used = timedelta(seconds=clock.used_s)
+    if clock.running_since is not None and at > clock.running_since:
+        used += time_base.business_time_between(clock.running_since, at)
+    return used
+
+
+def _plan(
+    state: TicketState, clock: SlaClock, policy: SlaPolicy, rules: RulesConfig, decision: Decision
+) -> None:
+    """(Re)set the clock's warning and breach timers; stages already used up are skipped."""
+    target = _target(policy, clock.metric)
+    stages = _stages(rules)
+    if target is None or clock.running_since is None or not clock.active:
+        decision.cancel += [timer_id(state.key, clock.metric, s) for s, _ in stages]
+        return
+    time_base = _clock_time(policy, clock.metric, rules)
+    used = timedelta(seconds=clock.used_s)
+    for stage, fraction in stages:
+        left = target * fraction - used
+        if left <= timedelta(0) and stage != "breach":
+            decision.cancel.append(timer_id(state.key, clock.metric, stage))
+            continue
+        due = time_base.add_business_time(clock.running_since, max(left, timedelta(0)))
+        decision.timers.append(
+            Timer(
+                id=timer_id(state.key, clock.metric, stage),
+                ticket=state.key,
+                kind=TIMER_KIND,
+                due_at=due,
+                payload={
+                    "metric": clock.metric,
+                    "instance": clock.instance,
+                    "stage": stage,
+                    "fraction": fraction,
+                },
+            )
+        )
+
+
+def _start(metric: str, at: datetime) -> SlaClock:
+    return SlaClock(metric=metric, instance=at.isoformat(), started_at=at, running_since=at)
+
+
+def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
+    rules = ctx.rules
+    decision = Decision()
+    if not rules.sla.enabled or not rules.sla.policies:
+        return decision
+    policy = select_policy(state, rules)
+    clocks = dict(state.sla_clocks)
+    changed: set[str] = set()
+    at = event.occurred_at
+    created = state.created_at or at
+    comment = event.comment
+    agent_reply = comment is not None and comment.is_public_agent_reply
+    customer_message = (
+        comment is not None
+        and comment.public
+        and not comment.author_is_agent
+        and comment.id in state.customer_comment_ids
+    )
+    previous = ctx.previous
+
+    def update(metric: str, **changes) -> None:
+        clocks[metric] = clocks[metric].model_copy(update=changes)
+        changed.add(metric)
+
+    def stop(metric: str, fulfilled: bool) -> None:
+        clock = clocks.get(metric)
+        if clock is None or not clock.active:
+            return
+        base = _clock_time(policy, metric, rules) if policy else CALENDAR_TIME
+        used = _used(clock, at, base).total_seconds()
+        if fulfilled:
+            update(metric, fulfilled_at=at, running_since=None, used_s=used)
+        else:
+            update(metric, stopped=True, running_since=None, used_s=used)
+
+    # Clocks that start with the ticket.
+    for metric in ("first_reply", "resolution"):
+        if metric not in clocks:
+            clocks[metric] = _start(metric, created)
+            changed.add(metric)
+            if metric == "first_reply" and state.public_agent_replies and not agent_reply:
+                update(metric, fulfilled_at=created, running_since=None)
+
+    if agent_reply:
+        stop("first_reply", fulfilled=True)
+        stop("next_reply", fulfilled=True)
+    elif customer_message and clocks["first_reply"].fulfilled_at is not None:
+        current = clocks.get("next_reply")
+        if current is None or not current.active:  # the oldest unanswered message starts it
+            clocks["next_reply"] = _start("next_reply", at)
+            changed.add("next_reply")
+
+    status = state.status
+    was_done = previous is not None and previous.status.is_done
+    if status.is_done:
+        stop("resolution", fulfilled=True)
+        stop("first_reply", fulfilled=False)
+        stop("next_reply", fulfilled=False)
+    elif was_done:
+        clocks["resolution"] = _start("resolution", at)  # a reopen restarts resolution
+        changed.add("resolution")
+    resolution = clocks["resolution"]
+    if resolution.active and policy is not None:
+        paused = status in rules.sla.pause_resolution_when
+        if paused and resolution.running_since is not None:
+            base = _clock_time(policy, "resolution", rules)
+            update(
+                "resolution", running_since=None, used_s=_used(resolution, at, base).total_seconds()
+            )
+        elif not paused and resolution.running_since is None:
+            update("resolution", running_since=max(at, resolution.started_at))
+
+    policy_name = policy.name if policy else None
+    if policy_name != state.sla_policy:
+        changed.update(clocks)  # a new policy re-plans every clock
+        decision.updates["sla_policy"] = policy_name
+    for metric in sorted(changed):
+        if policy is None:
+            decision.cancel += [timer_id(state.key, metric, s) for s, _ in _stages(rules)]
+        else:
+            _plan(state, clocks[metric], policy, rules, decision)
+    if clocks != state.sla_clocks:
+        decision.updates["sla_clocks"] = clocks
+    return decision
+
+
+def _local(moment: datetime, rules: RulesConfig) -> str:
+    zone = ZoneInfo((rules.business_hours and rules.business_hours.timezone) or rules.team.timezone)
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+
+
+def _describe_target(target: timedelta, business: bool) -> str:
+    minutes = int(target.total_seconds() // 60)
+    text = (
+        f"{minutes // 60}h"
+        if minutes % 60 == 0
+        else (f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m")
+    )
+    return f"{text} {'business-hours' if business else 'calendar'}"
+
+
+def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """A warning or breach time came: act only if that very clock is still running."""
+    rules = ctx.rules
+    metric = timer.payload.get("metric")
+    clock = state.sla_clocks.get(metric)
+    policy = _policy_named(rules, state.sla_policy)
+    target = _target(policy, metric)
+    if (
+        clock is None
+        or clock.instance != timer.payload.get("instance")
+        or not clock.active
+        or clock.running_since is None
+        or target is None
+        or state.status.is_done
+    ):
+        return Decision()
+    stage = timer.payload["stage"]
+    business = metric not in policy.calendar_time and rules.business_hours is not None
+    time_base: BusinessCalendar | CalendarTime = _clock_time(policy, metric, rules)
+    due = time_base.add_business_time(
+        clock.running_since, max(target - timedelta(seconds=clock.used_s), timedelta(0))
+    )
+    label = LABELS[metric]
+    described = _describe_target(target, business)
+    key = f"{state.key}:{RULE}:{metric}:{clock.instance}:{stage}"
+    if stage == "breach":
+        late = max(0, int((ctx.now - due).total_seconds()))
+        return Decision(
+            actions=[
+                Action(
+                    action=ActionKind.sla_breach,
+                    ticket=state.key,
+                    rule=RULE,
+                    reason=f"{label} target of {described} missed at {_local(due, rules)}"
+                    + (f", {late // 60} min ago" if late >= 60 else ""),
+                    key=key,
+                    params={
+                        "metric": metric,
+                        "target": "lead",
+                        "channel": rules.team.lead_channel,
+                        "assignee": state.assignee,
+                        "sla_target_s": int(target.total_seconds()),
+                        "business_hours": business,
+                        "due_at": due.isoformat(),
+                        "late_by_s": late,
+                        "policy": policy.name,
+                    },
+                )
+            ]
+        )
+    warning = rules.sla.warnings[int(stage.removeprefix("warn")) - 1]
+    audience = {"target": warning.notify}
+    if warning.notify == "lead":
+        audience["channel"] = rules.team.lead_channel
+    return Decision(
+        actions=[
+            Action(
+                action=ActionKind.sla_warning,
+                ticket=state.key,
+                rule=RULE,
+                reason=(
+                    f"{label} due {_local(due, rules)} — {warning.at:.0%} of the "
+                    f"{described} target used"
+                ),
+                key=key,
+                params={
+                    "metric": metric,
+                    **audience,
+                    "assignee": state.assignee,
+                    "sla_target_s": int(target.total_seconds()),
+                    "business_hours": business,
+                    "due_at": due.isoformat(),
+                    "used": warning.at,
+                    "policy": policy.name,
+                },
+            )
+        ]
+    )
