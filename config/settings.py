@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     dispatch_interval: float = Field(default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0)
     max_attempts: int = Field(default=8, alias="DESKBRIDGE_MAX_ATTEMPTS", ge=1)
     # How often the timer sweep looks for due deadlines (SLA warnings, hand-offs).
-    timer_interval: float = Field(default=1.0, alias="DESKBRIDGE_TIMER_INTERVAL", gt=0)
+    timer_interval: float = Field(default=0.5, alias="DESKBRIDGE_TIMER_INTERVAL", gt=0)
     # A claimed action not finished within this many seconds (its process died) is retried.
     dispatch_lease: float = Field(default=120, alias="DESKBRIDGE_DISPATCH_LEASE_SECONDS", gt=0)
     log_level: str = Field(default="INFO", alias="DESKBRIDGE_LOG_LEVEL")
