@@ -67,6 +67,29 @@ class TeamConfig(_Model):
         return value
 
 
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class AgentConfig(_Model):
+    """One person on the roster: maps Slack users to helpdesk agents."""
+
+    name: str
+    slack_id: str
+    zendesk_id: str | None = None
+    salesforce_id: str | None = None
+    team: str | None = None
+    role: Literal["agent", "lead"] = "agent"
+    # Tenure decides the daily response target (coaching).
+    started_on: date | None = None
+
+    @field_validator("slack_id")
+    @classmethod
+    def _slack_user_id(cls, value: str) -> str:
+        if not _SLACK_USER.match(value):
+            raise ValueError(f'expected a Slack user id like "U012AB3CD", got "{value}"')
+        return value
+
+
 class ThreeResponsesConfig(_Model):
     enabled: bool = True
     threshold: int = Field(default=3, ge=1)
@@ -243,6 +266,16 @@ class RulesConfig(_Model):
     risk: RiskConfig | None = None
     business_hours: BusinessHoursConfig | None = None
     sla: SlaConfig = Field(default_factory=SlaConfig)
+    agents: list[AgentConfig] = Field(default_factory=list)
+
+    def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
+        return next((a for a in self.agents if a.slack_id == slack_id), None)
+
+    def agent_by_helpdesk_id(self, source: str, user_id: str | None) -> AgentConfig | None:
+        if not user_id:
+            return None
+        field = "zendesk_id" if source == "zendesk" else "salesforce_id"
+        return next((a for a in self.agents if getattr(a, field) == user_id), None)
 
 
 class ConfigError(Exception):
@@ -296,6 +329,17 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
 def check_references(rules: RulesConfig) -> list[str]:
     """Problems that span sections: names used in one place that must be defined in another."""
     problems = []
+    for field in ("slack_id", "zendesk_id", "salesforce_id"):
+        seen: dict[str, int] = {}
+        for index, agent in enumerate(rules.agents):
+            value = getattr(agent, field)
+            if value is None:
+                continue
+            if value in seen:
+                problems.append(
+                    f"agents[{index}].{field}: {value} is also agents[{seen[value]}]'s"
+                )
+            seen.setdefault(value, index)
     if rules.sla.enabled and rules.business_hours is None:
         for index, policy in enumerate(rules.sla.policies):
             for metric in ("first_reply", "next_reply", "resolution"):

@@ -39,6 +39,7 @@ def insert_actions(connection: Connection, actions: list[Action], now: datetime)
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            lane=action.lane,
         )
         if connection.execute(statement.returning(outbox.c.id)).first() is not None:
             inserted.append(action)
@@ -49,9 +50,20 @@ def claim_due_actions(
     connection: Connection, now: datetime, limit: int, lease: timedelta
 ) -> list[OutboxRow]:
     """Take up to `limit` due rows for this dispatcher (SKIP LOCKED on PostgreSQL)."""
+    earlier = outbox.alias("earlier")
+    blocked = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.lane == outbox.c.lane,
+            earlier.c.status == PENDING,
+            earlier.c.id < outbox.c.id,
+        )
+        .exists()
+    )
     query = (
         select(outbox.c.id, outbox.c.payload, outbox.c.attempts)
-        .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now)
+        # Only the head of each lane: later rows wait for it (in flight or retrying).
+        .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked)
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
     )
@@ -81,10 +93,14 @@ def complete_action(
     )
 
 
-def retry_action(connection: Connection, row_id: int, at: datetime, error: str) -> None:
-    connection.execute(
-        update(outbox).where(outbox.c.id == row_id).values(next_attempt_at=at, last_error=error)
-    )
+def retry_action(
+    connection: Connection, row_id: int, at: datetime, error: str, refund_attempt: bool = False
+) -> None:
+    """Try again at `at`. A throttled attempt (rate limit, pacing) is given back."""
+    values: dict[str, Any] = {"next_attempt_at": at, "last_error": error}
+    if refund_attempt:
+        values["attempts"] = outbox.c.attempts - 1
+    connection.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
 
 
 def dead_letter_action(connection: Connection, row_id: int, now: datetime, error: str) -> None:

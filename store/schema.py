@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -65,7 +66,11 @@ tickets = Table(
     # Copied out of the state for repeat-contact look-ups.
     Column("requester", String(128)),
     Column("created_at", UTCDateTime()),
+    # Copied out for Slack's "my tickets" and "team" views.
+    Column("assignee", String(128)),
+    Column("status", String(16)),
     Index("ix_tickets_requester", "requester"),
+    Index("ix_tickets_assignee", "assignee"),
 )
 
 # Side effects to perform exactly once. status: pending | done | dead.
@@ -84,7 +89,11 @@ outbox = Table(
     Column("result", JSON),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("done_at", UTCDateTime()),
+    # Rows in one lane (a Slack channel) are performed in order: a throttled row holds the
+    # rows behind it.
+    Column("lane", String(255)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_lane", "lane", "status"),
 )
 
 # Deadlines (SLA, hand-off, re-page). id is deterministic; generation cancels stale ones.
@@ -114,4 +123,30 @@ audit = Table(
     Column("idempotency_key", String(255), nullable=False),
     Column("reason", Text, nullable=False),
     Index("ix_audit_ticket", "ticket"),
+)
+
+# Slack messages deskbridge posted: the first per (ticket, channel) is the thread root that
+# later messages reply to and that state changes edit. (action_key, channel) is unique, so a
+# retried action never posts twice to a channel it already reached.
+slack_messages = Table(
+    "slack_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", String(128), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("thread_ts", String(32)),
+    Column("action_key", String(255), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("action_key", "channel", name="uq_slack_messages_action_channel"),
+    Index("ix_slack_messages_ticket", "ticket", "channel"),
+)
+
+# One message per second per channel, across processes: the next free send slot.
+slack_pace = Table(
+    "slack_pace",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("next_send_at", UTCDateTime(), nullable=False),
 )

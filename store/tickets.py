@@ -37,6 +37,8 @@ def save_ticket(connection: Connection, state: TicketState, now: datetime) -> No
             updated_at=now,
             requester=state.requester,
             created_at=state.created_at,
+            assignee=state.assignee,
+            status=state.status.value,
         )
     )
 

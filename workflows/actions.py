@@ -51,6 +51,12 @@ class Action(BaseModel):
     def is_helpdesk(self) -> bool:
         return self.action in HELPDESK_ACTIONS
 
+    @property
+    def lane(self) -> str | None:
+        """Messages to people about one ticket are sent in the order decided (their Slack
+        thread reads in order); helpdesk writes need no order."""
+        return None if self.is_helpdesk else f"people:{self.ticket}"
+
     def to_record(self) -> dict[str, Any]:
         """The flat JSON shape used by `replay` output and the audit trail."""
         record: dict[str, Any] = {

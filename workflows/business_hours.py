@@ -55,7 +55,15 @@ class BusinessCalendar:
             start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
             if end_utc > start_utc:
                 out.append((start_utc, end_utc))
-        return tuple(out)
+        # A boundary in a spring-forward gap maps past the jump (and configured intervals may
+        # overlap): merge overlaps so no instant counts twice and intervals stay in order.
+        merged: list[tuple[datetime, datetime]] = []
+        for start_utc, end_utc in sorted(out):
+            if merged and start_utc < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end_utc))
+            else:
+                merged.append((start_utc, end_utc))
+        return tuple(merged)
 
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         day = moment.astimezone(self.zone).date() - timedelta(days=1)

@@ -88,12 +88,21 @@ class Dispatcher:
                 raise PermanentError(f"no performer for action {action.action.value}")
             result = performer.perform(action)
         except RetryableError as exc:
-            if row.attempts >= self.max_attempts:
+            if row.attempts >= self.max_attempts and not exc.throttled:
                 self._dead_letter(row, str(exc), fields)
                 return
-            delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
+            if exc.throttled:  # wait exactly as asked; a pause is not a failure
+                delay = exc.retry_after if exc.retry_after is not None else BASE_DELAY
+            else:
+                delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
             with self.engine.begin() as connection:
-                retry_action(connection, row.id, self.clock() + timedelta(seconds=delay), str(exc))
+                retry_action(
+                    connection,
+                    row.id,
+                    self.clock() + timedelta(seconds=delay),
+                    str(exc),
+                    refund_attempt=exc.throttled,
+                )
             self.metrics.actions.labels(action.action.value, "retry").inc()
             log_event(
                 log,

@@ -51,6 +51,11 @@ class EventKind(StrEnum):
     description_changed = "description_changed"
     custom_field_changed = "custom_field_changed"
     updated = "updated"
+    # From people acting in Slack on deskbridge's alerts.
+    acknowledged = "acknowledged"
+    snoozed = "snoozed"
+    call_logged = "call_logged"
+    department_picked = "department_picked"
 
 
 def _require_aware(value: datetime) -> datetime:
@@ -111,6 +116,8 @@ class TicketEvent(BaseModel):
     comment: Comment | None = None
     actor_id: str | None = None
     vendor_type: str = ""
+    # Details of deskbridge's own events (who acted in Slack, the department picked …).
+    meta: dict[str, str] = Field(default_factory=dict)
 
     _aware = field_validator("occurred_at")(_require_aware)
 
@@ -165,6 +172,9 @@ class TicketState(BaseModel):
     snapshot_at: datetime | None = None
     public_agent_reply_ids: list[str] = Field(default_factory=list)
     voice_call_ids: list[str] = Field(default_factory=list)
+    # Who logged the customer call / acknowledged the alerts in Slack (agent names).
+    call_logged_by: str | None = None
+    acknowledged_by: str | None = None
     # Public messages from the customer after the description, kept for re-classification.
     customer_messages: list[str] = Field(default_factory=list)
     customer_comment_ids: list[str] = Field(default_factory=list)
@@ -182,6 +192,8 @@ class TicketState(BaseModel):
     # Risk: the signals and score of the last escalation.
     escalation_signals: list[str] = Field(default_factory=list)
     escalation_score: float = 0.0
+    # Whether people were told about the ticket in Slack (so there are threads to update).
+    alerted: bool = False
     # Idempotency keys of actions already decided, so level-triggered rules fire once.
     fired: list[str] = Field(default_factory=list)
 

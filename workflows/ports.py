@@ -10,9 +10,11 @@ from workflows.actions import Action
 class RetryableError(Exception):
     """The action may succeed later (rate limit, 5xx, timeout). `retry_after` in seconds."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        # Rate limited or paced: not a failure, so it does not use up an attempt.
+        self.throttled = throttled
 
 
 class PermanentError(Exception):

@@ -3,7 +3,7 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
-from workflows.model import TicketEvent, TicketState
+from workflows.model import EventKind, TicketEvent, TicketState
 
 _SNAPSHOT_FIELDS = (
     "subject",
@@ -43,13 +43,19 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             changes["tags"] = list(snapshot.tags)
         if snapshot.custom_fields:
             changes["custom_fields"] = {**state.custom_fields, **snapshot.custom_fields}
-        changes["snapshot_at"] = event.occurred_at
+        if changes:  # deskbridge's own events (Slack clicks) carry no snapshot
+            changes["snapshot_at"] = event.occurred_at
     elif state.created_at is None and event.ticket.created_at is not None:
         changes["created_at"] = event.ticket.created_at
 
     reopening = "status" in changes and not changes["status"].is_done
     if not stale and state.status.is_done and reopening:
         changes["reopened"] = True
+
+    if event.kind is EventKind.call_logged and state.call_logged_by is None:
+        changes["call_logged_by"] = event.meta.get("by", "someone")
+    if event.kind is EventKind.acknowledged and state.acknowledged_by is None:
+        changes["acknowledged_by"] = event.meta.get("by", "someone")
 
     comment = event.comment
     if comment is not None:

@@ -286,7 +286,14 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
 
 # -- trigger / automation bodies -------------------------------------------------------------
 
-_TRIGGER_KINDS = {kind.value: kind for kind in EventKind}
+# deskbridge's own kinds (clicks in Slack) cannot be claimed by a helpdesk body.
+_OWN_KINDS = {
+    EventKind.acknowledged,
+    EventKind.snoozed,
+    EventKind.call_logged,
+    EventKind.department_picked,
+}
+_TRIGGER_KINDS = {kind.value: kind for kind in EventKind if kind not in _OWN_KINDS}
 
 
 def _fields(data: dict[str, Any]) -> dict[str, str]:

@@ -104,6 +104,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         "comment": None,
         "actor_id": REQUESTER,
         "vendor_type": "zen:event-type:ticket.created",
+        "meta": {},
     },
     "zendesk_comment_added_event.json": {
         "source": Source.zendesk,
@@ -126,6 +127,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         },
         "actor_id": AGENT,
         "vendor_type": "zen:event-type:ticket.comment_added",
+        "meta": {},
     },
     "zendesk_priority_changed_event.json": {
         "source": Source.zendesk,
@@ -137,6 +139,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         "comment": None,
         "actor_id": AGENT,
         "vendor_type": "zen:event-type:ticket.priority_changed",
+        "meta": {},
     },
     # Local fixtures (tests/fixtures), named after the real event.
     "ticket_comment_added__private_note.json": {
@@ -160,6 +163,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         },
         "actor_id": AGENT,
         "vendor_type": "zen:event-type:ticket.comment_added",
+        "meta": {},
     },
     "ticket_comment_added__public_end_user.json": {
         "source": Source.zendesk,
@@ -181,6 +185,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         },
         "actor_id": REQUESTER,
         "vendor_type": "zen:event-type:ticket.comment_added",
+        "meta": {},
     },
     "ticket_status_changed__solved.json": {
         "source": Source.zendesk,
@@ -196,6 +201,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         "comment": None,
         "actor_id": AGENT,
         "vendor_type": "zen:event-type:ticket.status_changed",
+        "meta": {},
     },
     "ticket_custom_status_changed__awaiting_customer.json": {
         "source": Source.zendesk,
@@ -212,6 +218,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         "comment": None,
         "actor_id": AGENT,
         "vendor_type": "zen:event-type:ticket.custom_status_changed",
+        "meta": {},
     },
 }
 
@@ -415,6 +422,7 @@ def test_trigger_payload_fixture_parses_to_the_full_expected_event():
         "comment": None,
         "actor_id": AGENT,
         "vendor_type": "trigger:notify-escalation-service",
+        "meta": {},
     }
     assert event.occurred_at.tzinfo == UTC
 
@@ -440,6 +448,7 @@ def test_trigger_with_a_public_agent_comment_is_a_comment_added_event():
         },
         "actor_id": AGENT,
         "vendor_type": "trigger:deskbridge-ticket-updated",
+        "meta": {},
     }
     assert event.comment.is_public_agent_reply is True
 
@@ -464,6 +473,7 @@ def test_trigger_with_a_voice_comment_is_a_call_not_a_reply():
         },
         "actor_id": AGENT,
         "vendor_type": "trigger:deskbridge-ticket-updated",
+        "meta": {},
     }
     assert event.comment.is_public_agent_reply is False
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from workflows.decision import Context, Decision, Timer
 from workflows.model import TicketEvent, TicketState
+from workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
 from workflows.rules.risk import evaluate_risk
 from workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
 from workflows.rules.sla import TIMER_KIND as SLA_TIMER
@@ -20,6 +21,7 @@ Rule = Callable[[TicketState, TicketEvent, Context], Decision]
 TimerRule = Callable[[TicketState, Timer, Context], Decision]
 
 RULES: dict[str, Rule] = {
+    "slack": evaluate_interactions,
     "three_responses": evaluate_three_responses,
     "routing": evaluate_routing,
     "risk": evaluate_risk,
@@ -29,6 +31,7 @@ RULES: dict[str, Rule] = {
 TIMER_RULES: dict[str, TimerRule] = {
     HANDOFF: fire_handoff,
     SLA_TIMER: fire_sla,
+    SNOOZE: fire_snooze,
 }
 
 
@@ -43,6 +46,8 @@ def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
         merged.timers += decision.timers
         merged.cancel += decision.cancel
         merged.updates.update(decision.updates)
+    if not state.alerted and any(not a.is_helpdesk for a in merged.actions):
+        merged.updates["alerted"] = True
     return merged
 
 

@@ -7,7 +7,7 @@ from config.rules import RulesConfig
 from workflows.actions import Action, ActionKind
 from workflows.classify import Classification, classify_ticket
 from workflows.decision import Context, Decision, Timer
-from workflows.model import TicketEvent, TicketState
+from workflows.model import EventKind, TicketEvent, TicketState
 
 RULE = "routing"
 HANDOFF = "routing.handoff"
@@ -64,6 +64,18 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         decision.updates["routed_by_hand"] = True
         return decision
 
+    if event.kind is EventKind.department_picked:
+        picked = event.meta.get("department")
+        if picked not in rules.departments or picked == state.department:
+            return decision
+        by = event.meta.get("by", "someone")
+        label = rules.departments[picked].name
+        decision.extend(
+            _route(state, picked, None, f"picked in Slack by {by} → {label}", "slack", ctx)
+        )
+        decision.updates["routed_by_hand"] = True  # a person decided: no automatic re-routing
+        return decision
+
     result = classify_state(state, rules)
     if result.department is None:
         if state.department is None:
@@ -85,12 +97,26 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
     if result.department == state.department or result.department in state.routed_departments:
         return decision  # already there, or been there: no ping-pong
 
-    department = rules.departments[result.department]
-    ticket = state.key
-    key = f"{ticket}:{RULE}:{result.department}"
     reason = result.reason
     if state.department is not None:
         reason += f" (re-routed from {rules.departments[state.department].name})"
+    decision.extend(_route(state, result.department, result.category, reason, result.source, ctx))
+    return decision
+
+
+def _route(
+    state: TicketState,
+    department_key: str,
+    category: str | None,
+    reason: str,
+    source: str,
+    ctx: Context,
+) -> Decision:
+    """Route to a department: Slack message, group, tag, note, and the hand-off deadline."""
+    department = ctx.rules.departments[department_key]
+    ticket = state.key
+    key = f"{ticket}:{RULE}:{department_key}"
+    decision = Decision()
     decision.actions += [
         Action(
             action=ActionKind.route,
@@ -99,10 +125,10 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
             reason=reason,
             key=f"{key}:route",
             params={
-                "department": result.department,
-                "category": result.category,
+                "department": department_key,
+                "category": category,
                 "channel": department.slack_channel,
-                "source": result.source,
+                "source": source,
             },
         ),
         Action(
@@ -119,7 +145,7 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
             rule=RULE,
             reason=reason,
             key=f"{key}:tag",
-            params={"tags": [f"dept_{result.department}"]},
+            params={"tags": [f"dept_{department_key}"]},
         ),
         Action(
             action=ActionKind.note,
@@ -136,12 +162,12 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
             ticket=ticket,
             kind=HANDOFF,
             due_at=ctx.now + department.handoff_within,
-            payload={"department": result.department},
+            payload={"department": department_key},
         )
     )
     decision.updates.update(
-        department=result.department,
-        routed_departments=[*state.routed_departments, result.department],
+        department=department_key,
+        routed_departments=[*state.routed_departments, department_key],
         assigned_groups=[*state.assigned_groups, department.group],
         department_acted=False,
     )

@@ -17,7 +17,11 @@ def _ordinal(n: int) -> str:
 
 
 def call_logged(state: TicketState, rules: RulesConfig) -> bool:
-    return bool(state.voice_call_ids) or state.has_tag(rules.three_responses.call_logged_tag)
+    return (
+        bool(state.voice_call_ids)
+        or state.call_logged_by is not None
+        or state.has_tag(rules.three_responses.call_logged_tag)
+    )
 
 
 def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
