@@ -92,8 +92,12 @@ class Runtime:
         self.threads.clear()
 
 
-def build_performers(settings: Settings) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
+def build_performers(
+    settings: Settings, engine: Engine, rules: RulesConfig, clock: Callable[[], datetime]
+) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
     """Real performers where credentials are set, dry-run performers elsewhere."""
+    from bot.notifier import SlackNotifier, build_web_client
+
     if settings.zendesk_write_enabled:
         from connectors.zendesk.client import ZendeskWriter
 
@@ -104,10 +108,17 @@ def build_performers(settings: Settings) -> tuple[dict[ActionKind, Performer], d
         )
     else:
         helpdesk = DryRunPerformer("zendesk")
-    # The Slack bot (issue #5) replaces this; until then people-facing messages are recorded.
-    people: Performer = DryRunPerformer("slack")
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    people = SlackNotifier(
+        engine,
+        rules,
+        clock,
+        build_web_client(token, settings.slack_api_url) if token else None,
+        min_interval=settings.slack_min_interval,
+        zendesk_subdomain=settings.zendesk_subdomain,
+    )
     performers = {kind: (helpdesk if kind in HELPDESK_ACTIONS else people) for kind in ActionKind}
-    return performers, {"zendesk": not settings.zendesk_write_enabled, "slack": True}
+    return performers, {"zendesk": not settings.zendesk_write_enabled, "slack": token is None}
 
 
 def create_runtime(
@@ -124,7 +135,7 @@ def create_runtime(
     metrics = Metrics()
     dry_run: dict[str, bool] = {}
     if performers is None:
-        performers, dry_run = build_performers(settings)
+        performers, dry_run = build_performers(settings, engine, rules, clock)
     return Runtime(
         settings=settings,
         rules=rules,

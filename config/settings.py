@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+    # Slack allows about one message per second per channel.
+    slack_min_interval: float = Field(default=1.0, alias="DESKBRIDGE_SLACK_MIN_INTERVAL", ge=0)
 
     max_body_bytes: int = Field(default=1024 * 1024, alias="DESKBRIDGE_MAX_BODY_BYTES", gt=0)
     # Dispatcher: how often it looks for due outbox rows, and how many attempts before dead letter.

@@ -8,10 +8,11 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignoring_conflicts(connection: Connection, table: Table, index: str):
+def insert_ignoring_conflicts(connection: Connection, table: Table, index: str | tuple[str, ...]):
     """`INSERT … ON CONFLICT (index) DO NOTHING` for SQLite and PostgreSQL."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[index])
+    columns = [index] if isinstance(index, str) else list(index)
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=columns)
 
 
 def is_postgres(connection: Connection) -> bool:

@@ -313,3 +313,32 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
             )
         ]
     )
+
+
+def sla_due_times(state: TicketState, rules: RulesConfig) -> list[tuple[str, datetime, bool]]:
+    """(metric, due time, business hours?) of every running clock, soonest first."""
+    policy = _policy_named(rules, state.sla_policy)
+    out = []
+    for metric, clock in state.sla_clocks.items():
+        target = _target(policy, metric)
+        if target is None or not clock.active or clock.running_since is None:
+            continue
+        time_base = _clock_time(policy, metric, rules)
+        left = max(target - timedelta(seconds=clock.used_s), timedelta(0))
+        business = metric not in policy.calendar_time and rules.business_hours is not None
+        out.append((metric, time_base.add_business_time(clock.running_since, left), business))
+    return sorted(out, key=lambda item: item[1])
+
+
+def describe_sla(state: TicketState, rules: RulesConfig, now: datetime) -> list[str]:
+    """'First reply due Mon 09 Mar 09:55 (in 40m of business hours)' lines for messages."""
+    lines = []
+    for metric, due, business in sla_due_times(state, rules):
+        time_base = business_calendar(rules) if business else CALENDAR_TIME
+        left = time_base.business_time_between(now, due) if due > now else timedelta(0)
+        minutes = int(left.total_seconds() // 60)
+        span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+        kind = "business hours" if business else "calendar time"
+        when = f"in {span} of {kind}" if due > now else "overdue"
+        lines.append(f"{LABELS[metric].capitalize()} due {_local(due, rules)} ({when})")
+    return lines

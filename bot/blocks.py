@@ -1,0 +1,217 @@
+"""Block Kit messages (pure): every alert says which ticket, what is wrong, why deskbridge
+thinks so, how much SLA time is left, and offers the next step as a button."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACK = "deskbridge.ack"
+SNOOZE_30 = "deskbridge.snooze_30"
+SNOOZE_120 = "deskbridge.snooze_120"
+CALL_LOGGED = "deskbridge.call_logged"
+PICK_DEPARTMENT = "deskbridge.pick_department"
+OPEN_TICKET = "deskbridge.open"
+
+CALL_SCRIPT = (
+    "*Call script*\n"
+    "1. Introduce yourself and say you are calling about order ticket {number}.\n"
+    "2. Apologise that it has taken several messages, and summarise what you know so far.\n"
+    "3. Ask what outcome they need, and agree the next step and a date.\n"
+    "4. Confirm it in writing on the ticket after the call, then press *Call logged*."
+)
+
+TITLES = {
+    "call_customer": ":telephone_receiver: Call the customer",
+    "route": ":package: New ticket for {department}",
+    "escalate": ":rotating_light: Escalated to the specialist tier",
+    "sla_warning": ":hourglass_flowing_sand: SLA warning",
+    "sla_breach": ":fire: SLA breached",
+    "page_oncall": ":pager: On-call page",
+    "coach": ":dart: Coaching",
+    "notify": ":eyes: Needs attention",
+}
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: ticket text can never @channel or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """What a message shows about a ticket, prepared by the notifier from ticket state."""
+
+    key: str
+    number: str
+    url: str | None
+    subject: str
+    customer: str | None = None
+    priority: str | None = None
+    department: str | None = None
+    sla: tuple[str, ...] = ()
+    status: str = "open"
+    acknowledged_by: str | None = None
+    call_logged_by: str | None = None
+    departments: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def _title(action: dict[str, Any], view: TicketView) -> str:
+    kind = action["action"]
+    if kind == "notify" and action.get("ask") == "pick_department":
+        return ":question: Which department should take this?"
+    if kind == "notify" and action.get("target") == "lead":
+        return ":eyes: Team lead needed"
+    return TITLES.get(kind, ":bell: deskbridge").format(department=view.department or "you")
+
+
+def _ticket_line(view: TicketView) -> str:
+    subject = escape(view.subject or "(no subject)")
+    label = f"#{view.number}"
+    link = f"<{view.url}|{label}>" if view.url else label
+    return f"*{link}* {subject}"
+
+
+def _fields(view: TicketView) -> list[dict[str, str]]:
+    fields = [
+        ("Customer", view.customer),
+        ("Priority", view.priority),
+        ("Department", view.department),
+        ("SLA", "\n".join(view.sla) or None),
+    ]
+    return [
+        {"type": "mrkdwn", "text": f"*{name}*\n{escape(value)}"} for name, value in fields if value
+    ]
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
+    if view.status in ("solved", "closed"):
+        return None
+    elements: list[dict[str, Any]] = []
+    if action["action"] == "call_customer" and view.call_logged_by is None:
+        elements.append(_button("Call logged", CALL_LOGGED, view.key, "primary"))
+    if action.get("ask") == "pick_department" and view.departments:
+        elements.append(
+            {
+                "type": "static_select",
+                "action_id": PICK_DEPARTMENT,
+                "placeholder": {"type": "plain_text", "text": "Pick department"},
+                "options": [
+                    {"text": {"type": "plain_text", "text": name}, "value": f"{view.key}|{key}"}
+                    for key, name in view.departments
+                ],
+            }
+        )
+    if view.acknowledged_by is None:
+        elements.append(_button("Acknowledge", ACK, view.key))
+    elements += [
+        _button("Snooze 30 min", SNOOZE_30, view.key),
+        _button("Snooze 2 h", SNOOZE_120, view.key),
+    ]
+    if view.url:
+        open_button = _button("Open ticket", OPEN_TICKET, view.key)
+        open_button["url"] = view.url
+        elements.append(open_button)
+    return {"type": "actions", "block_id": "deskbridge.actions", "elements": elements}
+
+
+def _status_line(view: TicketView) -> str | None:
+    parts = []
+    if view.acknowledged_by:
+        parts.append(f":white_check_mark: Acknowledged by {escape(view.acknowledged_by)}")
+    if view.call_logged_by:
+        parts.append(f":telephone_receiver: Call logged by {escape(view.call_logged_by)}")
+    if view.status in ("solved", "closed"):
+        parts.append(f":checkered_flag: Ticket {view.status}")
+    return " · ".join(parts) or None
+
+
+def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
+    """The first message about a ticket in a channel (the thread root), with buttons.
+    `action` is the action's flat record (Action.to_record())."""
+    title = _title(action, view)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{_ticket_line(view)}"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Why:* {escape(action['reason'])}"},
+        },
+    ]
+    fields = _fields(view)
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    if action["action"] == "call_customer":
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": CALL_SCRIPT.format(number=view.number)},
+            }
+        )
+    buttons = _actions(action, view)
+    if buttons:
+        blocks.append(buttons)
+    status = _status_line(view)
+    if status:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
+    fallback = f"{title.split(' ', 1)[-1]}: #{view.number} {view.subject or ''}".strip()
+    return {"text": escape(fallback), "blocks": blocks}
+
+
+def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
+    """A later message about the same ticket, posted in its thread."""
+    title = _title(action, view)
+    text = action.get("text") or title
+    if action["action"] != "notify" or action.get("target") != "thread":
+        text = f"{title}\n*Why:* {escape(action['reason'])}"
+    else:
+        text = escape(text)
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def build_help() -> dict[str, Any]:
+    text = (
+        "*deskbridge*\n"
+        "`/deskbridge me` your open tickets, SLA risk and replies today\n"
+        "`/deskbridge team` (leads) tickets at risk, open escalations, calls due, replies per "
+        "agent\n"
+        "`/deskbridge ticket <id>` a ticket's state, clocks and every decision with its reason\n"
+        "`/deskbridge help` this help"
+    )
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }
+
+
+def build_list(title: str, lines: list[str], empty: str) -> dict[str, Any]:
+    body = "\n".join(lines) if lines else empty
+    text = f"*{escape(title)}*\n{body}"
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}],
+    }
+
+
+def build_home(title: str, lines: list[str], empty: str) -> dict[str, Any]:
+    body = "\n".join(lines) if lines else empty
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+        ],
+    }

@@ -1,0 +1,282 @@
+"""Sending to Slack: the performer of every people-facing action.
+
+- slack_sdk's WebClient with retry handlers for connection errors, rate limits and 5xx;
+- at most one message per second per channel, across processes (store.slack pacing), queued
+  in the outbox, never dropped: a paced or rate-limited message waits without using an attempt;
+- the first message about a ticket in a channel starts a thread, later ones reply in it, and a
+  state change (acknowledged, call logged, solved) edits the first message;
+- an outbox row is done only after Slack said ok; errors that retrying cannot fix
+  (channel_not_found, not_in_channel, invalid_auth …) are dead-lettered at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy import Engine
+
+from bot.blocks import TicketView, build_alert, build_thread_reply
+from config.logging import log_event
+from config.rules import RulesConfig
+from store.slack import (
+    PostedMessage,
+    find_posted,
+    find_thread_root,
+    hold_channel,
+    list_thread_roots,
+    record_posted,
+    reserve_send_slot,
+)
+from store.tickets import load_ticket
+from workflows.actions import Action, ActionKind
+from workflows.model import TicketState
+from workflows.ports import PermanentError, RetryableError
+from workflows.rules.sla import describe_sla
+
+log = logging.getLogger("deskbridge.slack")
+
+SLACK_API = "https://slack.com/api/"
+# Errors that the same request will always get: dead-letter, do not retry.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "channel_is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "user_not_found",
+        "cannot_dm_bot",
+        "restricted_action",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "ekm_access_denied",
+    }
+)
+
+
+def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
+    base = base_url or SLACK_API
+    return WebClient(
+        token=token,
+        base_url=base if base.endswith("/") else base + "/",
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=1),
+            ServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def ticket_url(state: TicketState, zendesk_subdomain: str | None) -> str | None:
+    if state.source.value == "zendesk" and zendesk_subdomain:
+        return f"https://{zendesk_subdomain}.zendesk.com/agent/tickets/{state.ticket_id}"
+    return None
+
+
+def build_view(
+    state: TicketState, rules: RulesConfig, now: datetime, zendesk_subdomain: str | None
+) -> TicketView:
+    department = rules.departments.get(state.department) if state.department else None
+    return TicketView(
+        key=state.key,
+        number=state.ticket_id,
+        url=ticket_url(state, zendesk_subdomain),
+        subject=state.subject or "",
+        customer=f"requester {state.requester}" if state.requester else None,
+        priority=state.priority.value if state.priority else None,
+        department=department.name if department else None,
+        sla=tuple(describe_sla(state, rules, now)),
+        status=state.status.value,
+        acknowledged_by=state.acknowledged_by,
+        call_logged_by=state.call_logged_by,
+        departments=tuple((key, d.name) for key, d in rules.departments.items()),
+    )
+
+
+def resolve_channels(action: Action, state: TicketState | None, rules: RulesConfig) -> list[str]:
+    """Where a people-facing action goes: channels by name or id, or a user id for a DM."""
+    params = action.params
+    target = params.get("target")
+    if action.action is ActionKind.route:
+        return [params["channel"]]
+    if action.action is ActionKind.escalate:
+        return [c for c in (params.get("channel"), params.get("lead_channel")) if c]
+    if target == "assignee":
+        source = state.source.value if state else action.ticket.split(":", 1)[0]
+        agent = rules.agent_by_helpdesk_id(
+            source, params.get("assignee") or (state.assignee if state else None)
+        )
+        # Nobody on the roster to DM: the lead channel hears instead of nobody.
+        return [agent.slack_id] if agent else [rules.team.lead_channel]
+    return [params.get("channel") or rules.team.lead_channel]
+
+
+class SlackNotifier:
+    """Performs people-facing actions. Without a client it is a dry run that logs what it
+    would send (channels and message title, never ticket text)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: RulesConfig,
+        clock: Callable[[], datetime],
+        client: WebClient | None,
+        min_interval: float = 1.0,
+        zendesk_subdomain: str | None = None,
+    ):
+        self.engine = engine
+        self.rules = rules
+        self.clock = clock
+        self.client = client
+        self.interval = timedelta(seconds=min_interval)
+        self.zendesk_subdomain = zendesk_subdomain
+
+    def perform(self, action: Action) -> dict[str, Any]:
+        with self.engine.connect() as connection:
+            state = load_ticket(connection, action.ticket)
+        if state is None:
+            raise PermanentError(f"unknown ticket {action.ticket}")
+        view = build_view(state, self.rules, self.clock(), self.zendesk_subdomain)
+        if action.params.get("target") == "thread":
+            return self._update_threads(action, view)
+        channels = resolve_channels(action, state, self.rules)
+        if self.client is None:
+            log_event(
+                log,
+                logging.INFO,
+                "slack.dry_run",
+                ticket=action.ticket,
+                action=action.action.value,
+                channels=",".join(channels),
+            )
+            return {"dry_run": True, "channels": channels}
+        for channel in channels:
+            self._post(action, view, channel)
+        return {"channels": channels}
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _post(self, action: Action, view: TicketView, channel: str) -> None:
+        with self.engine.begin() as connection:
+            if find_posted(connection, action.key, channel) is not None:
+                return  # reached this channel on an earlier attempt
+            root = find_thread_root(connection, action.ticket, channel)
+        record = action.to_record()
+        if root is None:
+            message = build_alert(record, view)
+            response = self._call(channel, "chat_postMessage", channel=channel, **message)
+            posted = PostedMessage(
+                action.ticket,
+                channel,
+                response["ts"],
+                None,
+                action.key,
+                {"channel_id": response.get("channel") or channel, "action": record},
+            )
+        else:
+            message = build_thread_reply(record, view)
+            response = self._call(
+                channel, "chat_postMessage", channel=root.channel_id, thread_ts=root.ts, **message
+            )
+            posted = PostedMessage(
+                action.ticket,
+                channel,
+                response["ts"],
+                root.ts,
+                action.key,
+                {"channel_id": root.channel_id},
+            )
+        with self.engine.begin() as connection:
+            record_posted(connection, posted, self.clock())
+        log_event(
+            log,
+            logging.INFO,
+            "slack.posted",
+            ticket=action.ticket,
+            action=action.action.value,
+            channel=channel,
+            threaded=posted.thread_ts is not None,
+        )
+
+    def _update_threads(self, action: Action, view: TicketView) -> dict[str, Any]:
+        """Reply in every thread about the ticket and edit each thread's first message."""
+        with self.engine.connect() as connection:
+            roots = list_thread_roots(connection, action.ticket)
+        if self.client is None:
+            log_event(
+                log,
+                logging.INFO,
+                "slack.dry_run",
+                ticket=action.ticket,
+                action="thread_update",
+                threads=len(roots),
+            )
+            return {"dry_run": True, "threads": len(roots)}
+        for root in roots:
+            self._post(action, view, root.channel)
+            if action.params.get("refresh"):
+                message = build_alert(root.payload.get("action", {}), view)
+                self._call(
+                    root.channel, "chat_update", channel=root.channel_id, ts=root.ts, **message
+                )
+        return {"threads": len(roots)}
+
+    def _call(self, channel: str, method: str, **kwargs: Any) -> Any:
+        """One Slack call, paced per channel; Slack's answer mapped to retry or dead letter."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            wait = reserve_send_slot(connection, channel, now, self.interval)
+        if wait > timedelta(0):
+            raise RetryableError(f"pacing {channel}", wait.total_seconds(), throttled=True)
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            response = exc.response
+            error = str(response.get("error", "")) if response is not None else ""
+            status = getattr(response, "status_code", None)
+            if status == 429 or error == "ratelimited":
+                retry_after = _retry_after(response)
+                with self.engine.begin() as connection:
+                    hold_channel(connection, channel, self.clock() + timedelta(seconds=retry_after))
+                raise RetryableError(
+                    f"Slack rate limit on {channel}", retry_after, throttled=True
+                ) from None
+            if error in PERMANENT_ERRORS:
+                log_event(
+                    log, logging.ERROR, "slack.refused", channel=channel, error=error, method=method
+                )
+                raise PermanentError(f"Slack refused {method} to {channel}: {error}") from None
+            raise RetryableError(f"Slack {method} failed: {error or status}") from None
+        except (URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
+
+
+def _retry_after(response: Any) -> float:
+    headers = getattr(response, "headers", {}) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(1.0, float(value if not isinstance(value, list) else value[0]))
+            except ValueError:
+                break
+    return 30.0

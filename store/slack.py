@@ -1,0 +1,125 @@
+"""Slack message references and the per-channel send pace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from store.schema import slack_messages, slack_pace
+from store.sql import insert_ignoring_conflicts, is_postgres
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    ticket: str
+    channel: str
+    ts: str
+    thread_ts: str | None
+    action_key: str
+    payload: dict[str, Any]
+
+    @property
+    def channel_id(self) -> str:
+        """Where Slack put it (a DM to a user id lands in a D… channel)."""
+        return self.payload.get("channel_id") or self.channel
+
+
+def _posted(row) -> PostedMessage:
+    return PostedMessage(
+        row.ticket, row.channel, row.ts, row.thread_ts, row.action_key, row.payload
+    )
+
+
+def find_posted(connection: Connection, action_key: str, channel: str) -> PostedMessage | None:
+    row = connection.execute(
+        select(slack_messages).where(
+            slack_messages.c.action_key == action_key, slack_messages.c.channel == channel
+        )
+    ).first()
+    return _posted(row) if row else None
+
+
+def find_thread_root(connection: Connection, ticket: str, channel: str) -> PostedMessage | None:
+    row = connection.execute(
+        select(slack_messages)
+        .where(
+            slack_messages.c.ticket == ticket,
+            slack_messages.c.channel == channel,
+            slack_messages.c.thread_ts.is_(None),
+        )
+        .order_by(slack_messages.c.id)
+        .limit(1)
+    ).first()
+    return _posted(row) if row else None
+
+
+def list_thread_roots(connection: Connection, ticket: str) -> list[PostedMessage]:
+    rows = connection.execute(
+        select(slack_messages)
+        .where(slack_messages.c.ticket == ticket, slack_messages.c.thread_ts.is_(None))
+        .order_by(slack_messages.c.id)
+    )
+    return [_posted(r) for r in rows]
+
+
+def record_posted(connection: Connection, message: PostedMessage, now: datetime) -> None:
+    connection.execute(
+        insert_ignoring_conflicts(connection, slack_messages, ("action_key", "channel")).values(
+            ticket=message.ticket,
+            channel=message.channel,
+            ts=message.ts,
+            thread_ts=message.thread_ts,
+            action_key=message.action_key,
+            payload=message.payload,
+            created_at=now,
+        )
+    )
+
+
+def find_message_by_ts(connection: Connection, channel_id: str, ts: str) -> PostedMessage | None:
+    """The message a button was clicked on (Slack gives its channel id and ts)."""
+    for row in connection.execute(select(slack_messages).where(slack_messages.c.ts == ts)):
+        message = _posted(row)
+        if channel_id in (message.channel, message.channel_id):
+            return message
+    return None
+
+
+def reserve_send_slot(
+    connection: Connection, channel: str, now: datetime, interval: timedelta
+) -> timedelta:
+    """Take the channel's next send slot if it is free now; else how long until it is."""
+    connection.execute(
+        insert_ignoring_conflicts(connection, slack_pace, "channel").values(
+            channel=channel, next_send_at=now
+        )
+    )
+    query = select(slack_pace.c.next_send_at).where(slack_pace.c.channel == channel)
+    if is_postgres(connection):
+        query = query.with_for_update()
+    next_send_at = connection.execute(query).scalar_one()
+    if next_send_at > now:
+        return next_send_at - now
+    connection.execute(
+        update(slack_pace)
+        .where(slack_pace.c.channel == channel)
+        .values(next_send_at=now + interval)
+    )
+    return timedelta(0)
+
+
+def hold_channel(connection: Connection, channel: str, until: datetime) -> None:
+    """Slack said wait (429): nobody sends to the channel before `until`."""
+    connection.execute(
+        insert_ignoring_conflicts(connection, slack_pace, "channel").values(
+            channel=channel, next_send_at=until
+        )
+    )
+    connection.execute(
+        update(slack_pace)
+        .where(slack_pace.c.channel == channel, slack_pace.c.next_send_at < until)
+        .values(next_send_at=until)
+    )
