@@ -1,0 +1,473 @@
+"""Routing, hand-off deadlines and risk escalation through `deskbridge replay` (issue 3's
+"Done when"), with Zendesk event-subscription bodies and config/example.yaml."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+from click.testing import CliRunner
+
+from cli import main
+
+AGENT = "9013300112004"
+FRONTLINE = "360010000000"
+LOGISTICS_GROUP = "360010000001"
+SPECIALISTS = "360010000009"
+LOGISTICS_MEMBER = "9013300113001"  # departments.logistics.members[0]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+WRONG_ITEM = {
+    "subject": "Wrong item delivered",
+    "description": "I ordered the oak dining table and you sent a pine one.",
+}
+WRONG_ITEM_REASON = 'subject mentions "wrong item" → wrong item delivered → Logistics'
+OMBUDSMAN = {
+    "subject": "Refund for my sofa",
+    "description": "I was promised a refund weeks ago. I will take this to the ombudsman.",
+}
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Ticket:
+    """Builds event-subscription bodies for one ticket; every body carries the snapshot."""
+
+    def __init__(self, number: str, created: datetime, text: dict, requester: str = "81", **detail):
+        self.number = number
+        self.created = created
+        self.detail = {
+            "id": number,
+            "status": "OPEN",
+            "priority": "NORMAL",
+            "group_id": FRONTLINE,
+            "assignee_id": AGENT,
+            "requester_id": requester,
+            "tags": [],
+            "via": {"channel": "web"},
+            **text,
+            **detail,
+        }
+        self.n = 0
+
+    def body(self, kind: str, at: datetime, event: dict | None = None, **detail) -> dict:
+        self.n += 1
+        return {
+            "at": iso(at),
+            "source": "zendesk",
+            "body": {
+                "type": f"zen:event-type:ticket.{kind}",
+                "id": f"evt-{self.number}-{self.n}",
+                "time": iso(at),
+                "subject": f"zen:ticket:{self.number}",
+                "detail": {
+                    **self.detail,
+                    "created_at": iso(self.created),
+                    "updated_at": iso(at),
+                    **detail,
+                },
+                "event": event or {},
+            },
+        }
+
+    def created_event(self) -> dict:
+        return self.body("created", self.created)
+
+    def comment(
+        self, at: datetime, author: str, body: str, *, public=True, staff=True, **detail
+    ) -> dict:
+        event = {
+            "comment": {
+                "id": f"{self.number}0{self.n + 1}",
+                "is_public": public,
+                "body": body,
+                "author": {"id": author, "is_staff": staff, "name": "Someone"},
+            }
+        }
+        return self.body("comment_added", at, event, **detail)
+
+    def customer(self, at: datetime, body: str, **detail) -> dict:
+        return self.comment(at, self.detail["requester_id"], body, staff=False, **detail)
+
+    def group_changed(self, at: datetime, group: str) -> dict:
+        self.detail["group_id"] = group
+        return self.body("group_assignment_changed", at, {"current": group})
+
+
+def replay(lines: list[dict], *args: str, rules=("routing", "risk")) -> list[dict]:
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    result = CliRunner().invoke(main, ["replay", "-", *args], input=text)
+    assert result.exit_code == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return [o for o in out if o["rule"] in rules]
+
+
+def route_records(ticket: str, at: datetime, reason: str = WRONG_ITEM_REASON) -> list[dict]:
+    key = f"zendesk:{ticket}:routing:logistics"
+    common = {"at": iso(at), "ticket": f"zendesk:{ticket}", "rule": "routing", "reason": reason}
+    return [
+        {
+            **common,
+            "action": "route",
+            "department": "logistics",
+            "category": "wrong_item",
+            "channel": "#dept-logistics",
+            "source": "phrase",
+            "key": f"{key}:route",
+        },
+        {**common, "action": "assign", "group": LOGISTICS_GROUP, "key": f"{key}:assign"},
+        {**common, "action": "tag", "tags": ["dept_logistics"], "key": f"{key}:tag"},
+        {
+            **common,
+            "action": "note",
+            "body": f"deskbridge routed this ticket to Logistics: {reason}.",
+            "key": f"{key}:note",
+        },
+    ]
+
+
+def lead_alert(ticket: str, at: datetime) -> dict:
+    return {
+        "at": iso(at),
+        "ticket": f"zendesk:{ticket}",
+        "action": "notify",
+        "rule": "routing",
+        "reason": "Logistics has not acted within 4h of the hand-off",
+        "target": "lead",
+        "channel": "#resolution-leads",
+        "department": "logistics",
+        "key": f"zendesk:{ticket}:routing:logistics:handoff_overdue",
+    }
+
+
+# -- routing and the hand-off --------------------------------------------------------------
+
+
+def test_wrong_item_ticket_is_routed_once_to_logistics_with_group_tag_and_note():
+    ticket = Ticket("601", T0, WRONG_ITEM)
+    lines = [
+        ticket.created_event(),
+        # Zendesk echoes deskbridge's own group change, then the customer writes again.
+        ticket.group_changed(T0 + timedelta(minutes=1), LOGISTICS_GROUP),
+        ticket.customer(T0 + timedelta(minutes=20), "It is the wrong colour as well."),
+    ]
+    assert replay(lines) == route_records("601", T0)
+
+
+def test_reply_from_logistics_before_the_deadline_means_no_lead_alert():
+    for public in (True, False):
+        ticket = Ticket("602", T0, WRONG_ITEM)
+        lines = [
+            ticket.created_event(),
+            ticket.group_changed(T0 + timedelta(minutes=1), LOGISTICS_GROUP),
+            ticket.comment(
+                T0 + timedelta(hours=3, minutes=59),
+                LOGISTICS_MEMBER,
+                "We are collecting the pine table tomorrow.",
+                public=public,
+            ),
+        ]
+        out = replay(lines, "--until", iso(T0 + timedelta(days=2)))
+        assert out == route_records("602", T0), public
+
+
+def test_no_reply_from_logistics_gives_exactly_one_lead_alert_at_the_deadline():
+    ticket = Ticket("603", T0, WRONG_ITEM)
+    lines = [
+        ticket.created_event(),
+        ticket.group_changed(T0 + timedelta(minutes=1), LOGISTICS_GROUP),
+        ticket.customer(T0 + timedelta(hours=1), "Any news?"),
+        # A reply from the frontline agent is not Logistics acting.
+        ticket.comment(T0 + timedelta(hours=2), AGENT, "Chasing Logistics for you."),
+    ]
+    out = replay(lines, "--until", iso(T0 + timedelta(days=2)))
+    assert out == [*route_records("603", T0), lead_alert("603", T0 + timedelta(hours=4))]
+
+
+def test_a_logistics_reply_after_the_deadline_comes_too_late_for_the_alert():
+    ticket = Ticket("604", T0, WRONG_ITEM)
+    lines = [
+        ticket.created_event(),
+        ticket.comment(T0 + timedelta(hours=5), LOGISTICS_MEMBER, "Collecting it tomorrow."),
+    ]
+    out = replay(lines, "--until", iso(T0 + timedelta(days=1)))
+    assert out == [*route_records("604", T0), lead_alert("604", T0 + timedelta(hours=4))]
+
+
+# -- risk escalation -----------------------------------------------------------------------
+
+
+def escalation(ticket: str, at: datetime, names: list[str], score: float, reason: str):
+    key = f"zendesk:{ticket}:risk:{'+'.join(names)}"
+    common = {"at": iso(at), "ticket": f"zendesk:{ticket}", "rule": "risk", "reason": reason}
+    return [
+        {
+            **common,
+            "action": "escalate",
+            "target": "specialists",
+            "channel": "#resolution-specialists",
+            "lead_channel": "#resolution-leads",
+            "signals": names,
+            "score": score,
+            "key": f"{key}:escalate",
+        },
+        {**common, "action": "set_priority", "priority": "urgent", "key": f"{key}:priority"},
+        {**common, "action": "assign", "group": SPECIALISTS, "key": f"{key}:assign"},
+        {
+            **common,
+            "action": "note",
+            "body": f"deskbridge escalated this ticket to the specialist tier: {reason}.",
+            "key": f"{key}:note",
+        },
+    ]
+
+
+def test_a_ticket_mentioning_the_ombudsman_is_escalated_once():
+    ticket = Ticket("611", T0, OMBUDSMAN)
+    lines = [
+        ticket.created_event(),
+        ticket.body(
+            "priority_changed",
+            T0 + timedelta(minutes=2),
+            {"current": "URGENT", "previous": "NORMAL"},
+            priority="URGENT",
+        ),
+        # The same signal again, later: nothing new.
+        ticket.customer(
+            T0 + timedelta(days=1), "I have now written to the ombudsman.", priority="URGENT"
+        ),
+        ticket.customer(
+            T0 + timedelta(days=2), "The ombudsman has my case number.", priority="URGENT"
+        ),
+    ]
+    out = replay(lines, "--until", iso(T0 + timedelta(days=3)), rules=("risk",))
+    assert out == escalation("611", T0, ["legal"], 3, 'risk 3 ≥ 3: mentions "ombudsman" (legal, 3)')
+
+
+def test_a_second_ticket_from_the_same_requester_within_14_days_is_escalated():
+    first = Ticket("621", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
+    second_at = T0 + timedelta(days=5)
+    second = Ticket(
+        "622", second_at, {"subject": "Delivery slot again", "description": "Still no slot."}
+    )
+    other = Ticket(
+        "623", second_at, {"subject": "Delivery slot", "description": "Hi."}, requester="99"
+    )
+    lines = [
+        first.created_event(),
+        other.created_event(),
+        second.created_event(),
+        # The same signal again on the second ticket: nothing new.
+        second.customer(second_at + timedelta(hours=1), "Hello? Any news on the slot?"),
+        second.body("tags_changed", second_at + timedelta(days=1), tags=["chased"]),
+    ]
+    out = replay(lines, rules=("risk",))
+    reason = "risk 3 ≥ 3: the requester opened zendesk:621 too, within 14 days (repeat contact, 3)"
+    assert out == escalation("622", second_at, ["repeat_contact"], 3, reason)
+
+
+def test_a_ticket_from_the_same_requester_outside_the_window_is_not_a_repeat_contact():
+    first = Ticket("631", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
+    later = T0 + timedelta(days=14, minutes=1)
+    second = Ticket("632", later, {"subject": "Delivery slot", "description": "Hello again."})
+    assert replay([first.created_event(), second.created_event()], rules=("risk",)) == []
+
+
+def test_a_new_stronger_signal_escalates_again_and_only_once():
+    ticket = Ticket("641", T0, OMBUDSMAN)
+    lines = [
+        ticket.created_event(),
+        ticket.body("tags_changed", T0 + timedelta(hours=1), tags=["vip"]),
+        ticket.body("tags_changed", T0 + timedelta(hours=2), tags=["vip", "chased"]),
+    ]
+    out = replay(lines, rules=("risk",))
+    legal = escalation("641", T0, ["legal"], 3, 'risk 3 ≥ 3: mentions "ombudsman" (legal, 3)')
+    both = escalation(
+        "641",
+        T0 + timedelta(hours=1),
+        ["legal", "vip"],
+        6,
+        'risk 6 ≥ 3: mentions "ombudsman" (legal, 3); tagged "vip" (vip, 3)',
+    )
+    # The ticket's priority is still NORMAL in the helpdesk snapshots (no echo here).
+    assert out == legal + both
+
+
+# -- duplicates and out-of-order deliveries --------------------------------------------------
+
+
+def scenario() -> list[dict]:
+    """Several tickets over three days, in the order the events happened."""
+    routed = Ticket("651", T0, WRONG_ITEM, requester="81")
+    answered = Ticket("652", T0 + timedelta(minutes=5), WRONG_ITEM, requester="82")
+    unclear = Ticket(
+        "653",
+        T0 + timedelta(minutes=10),
+        {"subject": "Question about my order", "description": "Please call me back."},
+        requester="83",
+    )
+    legal = Ticket("654", T0 + timedelta(minutes=15), OMBUDSMAN, requester="84")
+    day3 = T0 + timedelta(days=2)
+    repeat = Ticket(
+        "655", day3, {"subject": "Me again", "description": "Is the table coming?"}, "81"
+    )
+    return [
+        # Day 1, a busy hour.
+        routed.created_event(),
+        answered.created_event(),
+        unclear.created_event(),
+        legal.created_event(),
+        routed.group_changed(T0 + timedelta(minutes=16), LOGISTICS_GROUP),
+        answered.group_changed(T0 + timedelta(minutes=17), LOGISTICS_GROUP),
+        unclear.customer(
+            T0 + timedelta(minutes=20), "The wardrobe arrived damaged, the box was crushed."
+        ),
+        legal.customer(T0 + timedelta(minutes=25), "I mean it: the ombudsman."),
+        answered.comment(
+            T0 + timedelta(minutes=40), LOGISTICS_MEMBER, "Collecting it.", public=False
+        ),
+        routed.customer(T0 + timedelta(minutes=45), "Any news on my table?"),
+        # Day 3: the first requester again.
+        repeat.created_event(),
+        repeat.customer(day3 + timedelta(minutes=10), "I already wrote about the table."),
+        repeat.body("tags_changed", day3 + timedelta(minutes=20), tags=["chased"]),
+    ]
+
+
+def deliver(lines: list[dict], order: list[int]) -> list[dict]:
+    """The bodies in `order`, arriving at the clean sequence's arrival times: the helpdesk
+    delivered them out of order, the clock still moves forward."""
+    arrivals = sorted(line["at"] for line in lines)
+    return [{**lines[i], "at": at} for i, at in zip(order, arrivals, strict=True)]
+
+
+def outcome(lines: list[dict], *args: str) -> set[tuple[str, str, str]]:
+    return {(o["ticket"], o["action"], o["key"]) for o in replay(lines, *args)}
+
+
+def shuffled_orders(lines: list[dict], seeds: range) -> list[list[int]]:
+    """Shuffles within each day (deliveries are late by minutes, not days). A department's
+    reply is never delivered before anything else about its ticket: deskbridge must have
+    routed the ticket for the department to answer it."""
+    days: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        days.setdefault(line["at"][:10], []).append(index)
+    orders = []
+    for seed in seeds:
+        rng = random.Random(seed)
+        order: list[int] = []
+        for indexes in days.values():
+            chunk = indexes[:]
+            rng.shuffle(chunk)
+            order += chunk
+        for position, index in enumerate(order):
+            event = lines[index]["body"]
+            author = event["event"].get("comment", {}).get("author", {}).get("id")
+            ticket = event["detail"]["id"]
+            earlier = [lines[i]["body"]["detail"]["id"] for i in order[:position]]
+            if author == LOGISTICS_MEMBER and ticket not in earlier:
+                later = next(
+                    p
+                    for p in range(position + 1, len(order))
+                    if lines[order[p]]["body"]["detail"]["id"] == ticket
+                )
+                order[position], order[later] = order[later], order[position]
+        orders.append(order)
+    return orders
+
+
+CLEAN_UNTIL = iso(T0 + timedelta(days=4))
+
+
+def test_the_clean_scenario_decides_what_the_issue_asks_for():
+    decided = outcome(scenario(), "--until", CLEAN_UNTIL)
+    steps = (("route", "route"), ("assign", "assign"), ("tag", "tag"), ("note", "note"))
+    escalation_steps = (
+        ("escalate", "escalate"),
+        ("set_priority", "priority"),
+        ("assign", "assign"),
+        ("note", "note"),
+    )
+    expected = {
+        (f"zendesk:{t}", a, f"zendesk:{t}:routing:{d}:{k}")
+        for t, d in (
+            ("651", "logistics"),
+            ("652", "logistics"),
+            ("653", "logistics"),
+            ("654", "post_sales"),
+        )
+        for a, k in steps
+    }
+    expected |= {
+        (f"zendesk:{t}", a, f"zendesk:{t}:risk:{names}:{k}")
+        for t, names in (("654", "legal"), ("655", "repeat_contact"))
+        for a, k in escalation_steps
+    }
+    expected |= {
+        ("zendesk:653", "notify", "zendesk:653:routing:unclassified"),
+        ("zendesk:655", "notify", "zendesk:655:routing:unclassified"),
+        # 652 was answered by Logistics in time; the others were not.
+        ("zendesk:651", "notify", "zendesk:651:routing:logistics:handoff_overdue"),
+        ("zendesk:653", "notify", "zendesk:653:routing:logistics:handoff_overdue"),
+        ("zendesk:654", "notify", "zendesk:654:routing:post_sales:handoff_overdue"),
+    }
+    assert decided == expected
+
+
+def test_duplicated_deliveries_change_nothing():
+    clean = scenario()
+    noisy = []
+    for index, line in enumerate(clean):
+        noisy.append(line)
+        if index % 2 == 0:
+            noisy.append(line)
+    noisy += clean[::3]  # late redeliveries of old events
+    arrivals = sorted(line["at"] for line in noisy)
+    noisy = [{**line, "at": at} for line, at in zip(noisy, arrivals, strict=True)]
+    assert outcome(noisy) == outcome(clean)
+    assert outcome(noisy, "--until", CLEAN_UNTIL) == outcome(clean, "--until", CLEAN_UNTIL)
+
+
+UNCLEAR_CREATED, UNCLEAR_EXPLAINED = 2, 6  # indexes in scenario()
+ASKED = ("zendesk:653", "notify", "zendesk:653:routing:unclassified")
+
+
+def expected_for(order: list[int], clean: set) -> set:
+    """The clean sequence's actions. One difference is right: when the customer's comment
+    naming the problem is delivered before the ticket's creation, deskbridge never sees the
+    ticket unclassified, routes it at once and does not ask the agent to pick a department."""
+    if order.index(UNCLEAR_EXPLAINED) < order.index(UNCLEAR_CREATED):
+        return clean - {ASKED}
+    return clean
+
+
+def test_shuffled_deliveries_give_the_same_actions_as_the_clean_sequence():
+    clean = scenario()
+    expected = outcome(clean)
+    expected_with_timers = outcome(clean, "--until", CLEAN_UNTIL)
+    orders = shuffled_orders(clean, range(12))
+    # The seeds cover both cases of the one allowed difference.
+    assert {o.index(UNCLEAR_EXPLAINED) < o.index(UNCLEAR_CREATED) for o in orders} == {
+        True,
+        False,
+    }
+    for order in orders:
+        lines = deliver(clean, order)
+        assert outcome(lines) == expected_for(order, expected), order
+        assert outcome(lines, "--until", CLEAN_UNTIL) == expected_for(
+            order, expected_with_timers
+        ), order
+
+
+def test_shuffled_and_duplicated_deliveries_together():
+    clean = scenario()
+    expected = outcome(clean, "--until", CLEAN_UNTIL)
+    for order in shuffled_orders(clean, range(100, 106)):
+        doubled = [i for index in order for i in ((index, index) if index % 3 else (index,))]
+        lines = [clean[i] for i in doubled]
+        arrivals = sorted(line["at"] for line in lines)
+        lines = [{**line, "at": at} for line, at in zip(lines, arrivals, strict=True)]
+        assert outcome(lines, "--until", CLEAN_UNTIL) == expected_for(order, expected), order

@@ -1,0 +1,353 @@
+"""Risk escalation to the specialist tier, decided by the pure rule with an explicit Context
+(config/example.yaml: threshold 3; legal, social media, VIP and repeat contact weigh 3,
+reopened 2, anger 1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from config.rules import load_rules
+from config.settings import EXAMPLE_CONFIG
+from workflows.decision import Context, Decision, RelatedTicket
+from workflows.model import EventKind, Priority, Source, Status, TicketEvent, TicketState
+from workflows.rules.risk import Signal, collect_signals, evaluate_risk
+
+RULES = load_rules(EXAMPLE_CONFIG)
+RISK = RULES.risk
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TICKET = "zendesk:800"
+SPECIALISTS = "360010000009"
+EVENT = TicketEvent(
+    source=Source.zendesk,
+    ticket_id="800",
+    dedupe_key="e1",
+    kind=EventKind.updated,
+    occurred_at=T0,
+)
+
+
+def state(**fields) -> TicketState:
+    values = {
+        "key": TICKET,
+        "source": Source.zendesk,
+        "ticket_id": "800",
+        "status": Status.open,
+        "priority": Priority.normal,
+        "subject": "Order 5512",
+        "description": "Hello, about my order.",
+        "requester": "81",
+        "channel": "web",
+        "created_at": T0,
+        **fields,
+    }
+    return TicketState(**values)
+
+
+def context(related: tuple[RelatedTicket, ...] = (), rules=RULES) -> Context:
+    return Context(now=T0, rules=rules, previous=None, related=related)
+
+
+def signals(ticket: TicketState, related: tuple[RelatedTicket, ...] = ()) -> list[Signal]:
+    return collect_signals(ticket, context(related), RISK)
+
+
+def dumps(decision: Decision) -> list[dict]:
+    return [a.model_dump(mode="json") for a in decision.actions]
+
+
+# -- each signal alone ---------------------------------------------------------------------
+
+
+def test_legal_phrase():
+    ticket = state(description="If this is not fixed I will take it to the ombudsman.")
+    assert signals(ticket) == [Signal("legal", 3, 'mentions "ombudsman"')]
+
+
+def test_legal_phrase_in_a_later_customer_message():
+    ticket = state(customer_messages=["My solicitor will be in touch."])
+    assert signals(ticket) == [Signal("legal", 3, 'mentions "solicitor"')]
+
+
+def test_legal_vocabulary_does_not_fire_on_addresses_or_names():
+    """ "Court" in an address and "Sue" as a name are not legal threats: alone they weigh the
+    full threshold, so they would escalate ordinary delivery tickets."""
+    for text in (
+        "Please deliver to Flat 3, Rose Court, Leeds LS1 4AB.",
+        "Hi Sue, thanks for your help yesterday.",
+        "The parcel was left at the food court.",
+    ):
+        assert signals(state(description=text)) == [], text
+    for text, phrase in (
+        ("I will take you to court over this.", "take you to court"),
+        ("I am going to sue you.", "sue you"),
+        ("I will sue.", "will sue"),
+        ("I am suing the company.", "suing"),
+        ("I have filed in the small claims court.", "small claims"),
+    ):
+        assert signals(state(description=text)) == [Signal("legal", 3, f'mentions "{phrase}"')], (
+            text
+        )
+
+
+def test_social_media_by_channel():
+    assert signals(state(channel="twitter")) == [
+        Signal("social_media", 3, "came in through twitter")
+    ]
+    assert signals(state(channel="Facebook")) == [
+        Signal("social_media", 3, "came in through Facebook")
+    ]
+
+
+def test_social_media_by_phrase():
+    ticket = state(description="I will post about this on Trustpilot.")
+    assert signals(ticket) == [Signal("social_media", 3, 'mentions "trustpilot"')]
+
+
+def test_vip_tag():
+    assert signals(state(tags=["delivery", "vip"])) == [Signal("vip", 3, 'tagged "vip"')]
+
+
+def test_vip_organization():
+    rules = RULES.model_copy(
+        update={
+            "risk": RISK.model_copy(
+                update={
+                    "signals": {
+                        **RISK.signals,
+                        "vip": RISK.signals["vip"].model_copy(update={"organizations": ["4242"]}),
+                    }
+                }
+            )
+        }
+    )
+    ticket = state(organization="4242")
+    assert collect_signals(ticket, context(rules=rules), rules.risk) == [
+        Signal("vip", 3, "organization 4242 is a key account")
+    ]
+    assert collect_signals(state(organization="17"), context(rules=rules), rules.risk) == []
+
+
+def test_reopened():
+    assert signals(state(reopened=True)) == [Signal("reopened", 2, "reopened after it was solved")]
+
+
+def test_repeat_contact_within_the_window():
+    related = (
+        RelatedTicket("zendesk:640", T0 - timedelta(days=10)),
+        RelatedTicket("zendesk:650", T0 - timedelta(days=3)),
+    )
+    assert signals(state(), related) == [
+        Signal("repeat_contact", 3, "the requester opened zendesk:650 too, within 14 days")
+    ]
+
+
+def test_repeat_contact_window_edges():
+    exactly = (RelatedTicket("zendesk:650", T0 - timedelta(days=14)),)
+    assert signals(state(), exactly) == [
+        Signal("repeat_contact", 3, "the requester opened zendesk:650 too, within 14 days")
+    ]
+    outside = (RelatedTicket("zendesk:650", T0 - timedelta(days=14, seconds=1)),)
+    assert signals(state(), outside) == []
+    # A ticket opened after this one makes the later ticket the repeat, not this one.
+    later = (RelatedTicket("zendesk:900", T0 + timedelta(days=1)),)
+    assert signals(state(), later) == []
+    # Without a creation time there is no window to measure.
+    near = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
+    assert signals(state(created_at=None), near) == []
+
+
+def test_anger_phrase():
+    assert signals(state(description="This is unacceptable.")) == [
+        Signal("anger", 1, 'strong words ("unacceptable")')
+    ]
+
+
+def test_shouting_in_capitals_or_exclamation_marks():
+    shouting = [Signal("anger", 1, "shouting (capitals or !!!)")]
+    assert signals(state(subject="WHERE IS MY SOFA")) == shouting
+    assert signals(state(description="Where is my sofa!!!")) == shouting
+    assert signals(state(subject="Where is my sofa")) == []
+    assert signals(state(subject="DPD")) == []
+
+
+def test_a_plain_ticket_has_no_signal():
+    assert signals(state()) == []
+
+
+# -- escalation at the threshold -----------------------------------------------------------
+
+
+def escalation(names: list[str], score: float, reason: str, priority: bool = True) -> list[dict]:
+    key = f"{TICKET}:risk:{'+'.join(names)}"
+    actions = [
+        {
+            "action": "escalate",
+            "ticket": TICKET,
+            "rule": "risk",
+            "reason": reason,
+            "key": f"{key}:escalate",
+            "params": {
+                "target": "specialists",
+                "channel": "#resolution-specialists",
+                "lead_channel": "#resolution-leads",
+                "signals": names,
+                "score": score,
+            },
+        },
+        {
+            "action": "set_priority",
+            "ticket": TICKET,
+            "rule": "risk",
+            "reason": reason,
+            "key": f"{key}:priority",
+            "params": {"priority": "urgent"},
+        },
+        {
+            "action": "assign",
+            "ticket": TICKET,
+            "rule": "risk",
+            "reason": reason,
+            "key": f"{key}:assign",
+            "params": {"group": SPECIALISTS},
+        },
+        {
+            "action": "note",
+            "ticket": TICKET,
+            "rule": "risk",
+            "reason": reason,
+            "key": f"{key}:note",
+            "params": {
+                "body": f"deskbridge escalated this ticket to the specialist tier: {reason}."
+            },
+        },
+    ]
+    return actions if priority else [a for a in actions if a["action"] != "set_priority"]
+
+
+OMBUDSMAN = "If this is not fixed I will take it to the ombudsman."
+OMBUDSMAN_REASON = 'risk 3 ≥ 3: mentions "ombudsman" (legal, 3)'
+
+
+def test_one_signal_at_the_threshold_escalates():
+    decision = evaluate_risk(state(description=OMBUDSMAN), EVENT, context())
+    assert dumps(decision) == escalation(["legal"], 3, OMBUDSMAN_REASON)
+    assert decision.timers == []
+    assert decision.cancel == []
+    assert decision.updates == {
+        "escalation_signals": ["legal"],
+        "escalation_score": 3,
+        "assigned_groups": [SPECIALISTS],
+    }
+
+
+def test_below_the_threshold_nothing_and_at_it_an_escalation():
+    assert evaluate_risk(state(reopened=True), EVENT, context()) == Decision()
+    assert evaluate_risk(state(description="Unacceptable."), EVENT, context()) == Decision()
+
+    both = state(reopened=True, description="Unacceptable.")
+    reason = (
+        'risk 3 ≥ 3: reopened after it was solved (reopened, 2); strong words ("unacceptable") '
+        "(anger, 1)"
+    )
+    assert dumps(evaluate_risk(both, EVENT, context())) == escalation(
+        ["anger", "reopened"], 3, reason
+    )
+
+
+def test_the_reason_lists_every_signal():
+    ticket = state(
+        description=f"{OMBUDSMAN} Unacceptable.",
+        channel="twitter",
+        tags=["vip"],
+        reopened=True,
+        assigned_groups=["360010000001"],
+    )
+    related = (RelatedTicket("zendesk:650", T0 - timedelta(days=2)),)
+    decision = evaluate_risk(ticket, EVENT, context(related))
+    reason = (
+        'risk 15 ≥ 3: mentions "ombudsman" (legal, 3); came in through twitter '
+        '(social media, 3); tagged "vip" (vip, 3); reopened after it was solved (reopened, 2); '
+        "the requester opened zendesk:650 too, within 14 days (repeat contact, 3); "
+        'strong words ("unacceptable") (anger, 1)'
+    )
+    names = ["anger", "legal", "reopened", "repeat_contact", "social_media", "vip"]
+    assert dumps(decision) == escalation(names, 15, reason)
+    assert decision.updates == {
+        "escalation_signals": names,
+        "escalation_score": 15,
+        "assigned_groups": ["360010000001", SPECIALISTS],
+    }
+
+
+def test_priority_is_not_touched_when_already_urgent():
+    ticket = state(description=OMBUDSMAN, priority=Priority.urgent)
+    assert dumps(evaluate_risk(ticket, EVENT, context())) == escalation(
+        ["legal"], 3, OMBUDSMAN_REASON, priority=False
+    )
+
+
+def test_priority_is_raised_from_high_and_from_none():
+    for priority in (Priority.high, None):
+        ticket = state(description=OMBUDSMAN, priority=priority)
+        assert dumps(evaluate_risk(ticket, EVENT, context())) == escalation(
+            ["legal"], 3, OMBUDSMAN_REASON
+        )
+
+
+# -- once per ticket, unless a new, stronger signal appears ---------------------------------
+
+
+def escalated(ticket: TicketState, decision: Decision) -> TicketState:
+    return ticket.model_copy(update=decision.updates)
+
+
+def test_the_same_signal_again_gives_nothing():
+    first = state(description=OMBUDSMAN)
+    after = escalated(first, evaluate_risk(first, EVENT, context()))
+    again = after.model_copy(
+        update={"customer_messages": ["I have now written to the ombudsman and my lawyer."]}
+    )
+    assert evaluate_risk(again, EVENT, context()) == Decision()
+
+
+def test_a_new_stronger_signal_escalates_once_more():
+    first = state(description=OMBUDSMAN)
+    after = escalated(first, evaluate_risk(first, EVENT, context()))
+    vip = after.model_copy(update={"tags": ["vip"]})
+    decision = evaluate_risk(vip, EVENT, context())
+    reason = 'risk 6 ≥ 3: mentions "ombudsman" (legal, 3); tagged "vip" (vip, 3)'
+    assert dumps(decision) == escalation(["legal", "vip"], 6, reason)
+    assert decision.updates == {
+        "escalation_signals": ["legal", "vip"],
+        "escalation_score": 6,
+        "assigned_groups": [SPECIALISTS, SPECIALISTS],
+    }
+    # …and only once.
+    assert evaluate_risk(escalated(vip, decision), EVENT, context()) == Decision()
+
+
+def test_a_weaker_or_equal_set_gives_nothing():
+    ticket = state(description=OMBUDSMAN, tags=["vip"])
+    after = escalated(ticket, evaluate_risk(ticket, EVENT, context()))
+    assert (after.escalation_signals, after.escalation_score) == (["legal", "vip"], 6)
+
+    # A subset of what was escalated.
+    assert evaluate_risk(after.model_copy(update={"tags": []}), EVENT, context()) == Decision()
+    # A new signal, but a lower score than the escalation (vip gone, reopened came).
+    weaker = after.model_copy(update={"tags": [], "reopened": True})
+    assert evaluate_risk(weaker, EVENT, context()) == Decision()
+    # A different set with the same score (vip gone, a repeat contact came).
+    related = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
+    same = after.model_copy(update={"tags": []})
+    assert evaluate_risk(same, EVENT, context(related)) == Decision()
+
+
+def test_disabled_or_missing_risk_config_and_finished_tickets_give_nothing():
+    ticket = state(description=OMBUDSMAN, tags=["vip"], channel="twitter")
+    disabled = RULES.model_copy(update={"risk": RISK.model_copy(update={"enabled": False})})
+    assert evaluate_risk(ticket, EVENT, context(rules=disabled)) == Decision()
+    missing = RULES.model_copy(update={"risk": None})
+    assert evaluate_risk(ticket, EVENT, context(rules=missing)) == Decision()
+    for status in (Status.solved, Status.closed):
+        finished = ticket.model_copy(update={"status": status})
+        assert evaluate_risk(finished, EVENT, context()) == Decision()

@@ -1,0 +1,561 @@
+"""Routing to Logistics / Quality / Post-Sales and the hand-off deadline, decided by the pure
+rule with an explicit Context (config/example.yaml)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from config.rules import load_rules
+from config.settings import EXAMPLE_CONFIG
+from workflows.decision import Context, Decision, Timer
+from workflows.model import (
+    Comment,
+    EventKind,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+    TicketState,
+)
+from workflows.rules import evaluate_rules, evaluate_timer
+from workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff, handoff_timer_id
+from workflows.state import apply_event, mark_fired, new_state
+
+RULES = load_rules(EXAMPLE_CONFIG)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TICKET = "zendesk:700"
+AGENT = "9013300112004"
+CUSTOMER = "81"
+FRONTLINE = "360010000000"
+LOGISTICS_GROUP = "360010000001"
+QUALITY_GROUP = "360010000002"
+LOGISTICS_MEMBER = "9013300113001"
+QUALITY_MEMBER = "9013300114001"
+SOMEONE_ELSES_GROUP = "360010000777"
+HANDOFF_ID = "zendesk:700:routing.handoff"
+
+WRONG_ITEM = {
+    "subject": "Wrong item delivered",
+    "description": "I ordered the oak dining table and you sent a pine one.",
+}
+WRONG_ITEM_REASON = 'subject mentions "wrong item" → wrong item delivered → Logistics'
+UNCLEAR = {
+    "subject": "Question about my order",
+    "description": "Hello, please call me back about my order.",
+}
+
+
+def snapshot(**fields) -> TicketSnapshot:
+    values = {
+        "status": Status.open,
+        "group": FRONTLINE,
+        "assignee": AGENT,
+        "requester": CUSTOMER,
+        "created_at": T0,
+        **fields,
+    }
+    return TicketSnapshot(**values)
+
+
+def event(
+    n: int,
+    kind: EventKind = EventKind.updated,
+    comment: Comment | None = None,
+    at: datetime | None = None,
+    **fields,
+) -> TicketEvent:
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id="700",
+        dedupe_key=f"e{n}",
+        kind=kind,
+        occurred_at=at or T0 + timedelta(minutes=n),
+        ticket=snapshot(**fields),
+        comment=comment,
+    )
+
+
+def comment(
+    n: int, author: str, *, public: bool = True, agent: bool = True, body: str = "Looking."
+) -> Comment:
+    return Comment(id=f"c{n}", public=public, author_id=author, author_is_agent=agent, body=body)
+
+
+def customer_says(n: int, body: str, **fields) -> TicketEvent:
+    return event(
+        n,
+        EventKind.comment_added,
+        comment(n, CUSTOMER, agent=False, body=body),
+        **fields,
+    )
+
+
+def state(**fields) -> TicketState:
+    values = {
+        "key": TICKET,
+        "source": Source.zendesk,
+        "ticket_id": "700",
+        "status": Status.open,
+        "group": FRONTLINE,
+        "assignee": AGENT,
+        "requester": CUSTOMER,
+        "created_at": T0,
+        **fields,
+    }
+    return TicketState(**values)
+
+
+def routed_to_logistics(**fields) -> TicketState:
+    """The state right after deskbridge routed the wrong-item ticket (the group not yet echoed)."""
+    values = {
+        **WRONG_ITEM,
+        "department": "logistics",
+        "routed_departments": ["logistics"],
+        "assigned_groups": [LOGISTICS_GROUP],
+        **fields,
+    }
+    return state(**values)
+
+
+def context(now: datetime = T0, previous: TicketState | None = None) -> Context:
+    return Context(now=now, rules=RULES, previous=previous, related=())
+
+
+def step(previous: TicketState | None, e: TicketEvent) -> tuple[TicketState, Decision]:
+    """Fold one event and run the routing rule on it, as the service does (pure)."""
+    folded, _ = apply_event(previous or new_state(e), e)
+    decision = evaluate_routing(folded, e, context(e.occurred_at, previous))
+    return folded.model_copy(update=decision.updates), decision
+
+
+def dumps(decision: Decision) -> list[dict]:
+    return [a.model_dump(mode="json") for a in decision.actions]
+
+
+def route_actions(department: str, group: str, name: str, category: str, reason: str):
+    key = f"{TICKET}:routing:{department}"
+    channel = RULES.departments[department].slack_channel
+    return [
+        {
+            "action": "route",
+            "ticket": TICKET,
+            "rule": "routing",
+            "reason": reason,
+            "key": f"{key}:route",
+            "params": {
+                "department": department,
+                "category": category,
+                "channel": channel,
+                "source": "phrase",
+            },
+        },
+        {
+            "action": "assign",
+            "ticket": TICKET,
+            "rule": "routing",
+            "reason": reason,
+            "key": f"{key}:assign",
+            "params": {"group": group},
+        },
+        {
+            "action": "tag",
+            "ticket": TICKET,
+            "rule": "routing",
+            "reason": reason,
+            "key": f"{key}:tag",
+            "params": {"tags": [f"dept_{department}"]},
+        },
+        {
+            "action": "note",
+            "ticket": TICKET,
+            "rule": "routing",
+            "reason": reason,
+            "key": f"{key}:note",
+            "params": {"body": f"deskbridge routed this ticket to {name}: {reason}."},
+        },
+    ]
+
+
+# -- routing a classified ticket ----------------------------------------------------------
+
+
+def test_wrong_item_ticket_is_routed_to_logistics_with_group_tag_note_and_handoff_timer():
+    decision = evaluate_routing(state(**WRONG_ITEM), event(0, EventKind.created), context())
+
+    assert dumps(decision) == route_actions(
+        "logistics", LOGISTICS_GROUP, "Logistics", "wrong_item", WRONG_ITEM_REASON
+    )
+    assert decision.timers == [
+        Timer(
+            id=HANDOFF_ID,
+            ticket=TICKET,
+            kind=HANDOFF,
+            due_at=T0 + timedelta(hours=4),
+            payload={"department": "logistics"},
+        )
+    ]
+    assert decision.cancel == []
+    assert decision.updates == {
+        "department": "logistics",
+        "routed_departments": ["logistics"],
+        "assigned_groups": [LOGISTICS_GROUP],
+        "department_acted": False,
+    }
+
+
+def test_handoff_timer_uses_the_departments_own_window():
+    quality = state(subject="Chair is defective", description="The chair broke after a week.")
+    now = T0 + timedelta(minutes=30)
+    decision = evaluate_routing(quality, event(0, EventKind.created), context(now))
+    assert decision.actions[0].params["department"] == "quality"
+    assert decision.timers == [
+        Timer(
+            id=HANDOFF_ID,
+            ticket=TICKET,
+            kind=HANDOFF,
+            due_at=now + timedelta(hours=8),
+            payload={"department": "quality"},
+        )
+    ]
+
+
+# -- sources, in order: field, tags, phrases -----------------------------------------------
+
+
+def test_the_explicit_field_beats_tags_and_phrases():
+    ticket = state(**WRONG_ITEM, tags=["defect"], custom_fields={"problem_category": "Refund"})
+    route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
+    assert route.model_dump(mode="json") == {
+        "action": "route",
+        "ticket": TICKET,
+        "rule": "routing",
+        "reason": 'field problem_category is "refund" → refund request → Post-Sales',
+        "key": f"{TICKET}:routing:post_sales:route",
+        "params": {
+            "department": "post_sales",
+            "category": "refund",
+            "channel": "#dept-post-sales",
+            "source": "field",
+        },
+    }
+
+
+def test_tags_beat_phrases():
+    ticket = state(**WRONG_ITEM, tags=["vip", "defect"])
+    route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
+    assert route.model_dump(mode="json") == {
+        "action": "route",
+        "ticket": TICKET,
+        "rule": "routing",
+        "reason": 'tag "defect" → product defect → Quality/Production',
+        "key": f"{TICKET}:routing:quality:route",
+        "params": {
+            "department": "quality",
+            "category": "product_defect",
+            "channel": "#dept-quality",
+            "source": "tag",
+        },
+    }
+
+
+def test_an_unknown_field_value_falls_through_to_tags():
+    ticket = state(**WRONG_ITEM, tags=["defect"], custom_fields={"problem_category": "other"})
+    route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
+    assert (route.reason, route.params["source"]) == (
+        'tag "defect" → product defect → Quality/Production',
+        "tag",
+    )
+
+
+def test_phrases_in_subject_and_description_when_there_is_no_field_or_tag():
+    ticket = state(**WRONG_ITEM, tags=["vip"], custom_fields={"other_field": "refund"})
+    route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
+    assert (route.reason, route.params["source"], route.params["category"]) == (
+        WRONG_ITEM_REASON,
+        "phrase",
+        "wrong_item",
+    )
+
+
+# -- unclassified tickets ------------------------------------------------------------------
+
+UNCLASSIFIED_NOTIFY = {
+    "action": "notify",
+    "ticket": TICKET,
+    "rule": "routing",
+    "reason": "unclassified: no field, tag or phrase names an order problem — pick a department",
+    "key": f"{TICKET}:routing:unclassified",
+    "params": {"target": "assignee", "assignee": AGENT, "ask": "pick_department"},
+}
+
+
+def test_unclassified_ticket_asks_the_assignee_to_pick_a_department():
+    decision = evaluate_routing(state(**UNCLEAR), event(0, EventKind.created), context())
+    assert dumps(decision) == [UNCLASSIFIED_NOTIFY]
+    assert decision.timers == []
+    assert decision.updates == {}
+
+
+def test_unclassified_notify_is_decided_only_once():
+    """Through the rule registry, as the service runs it: the second event finds the notify's
+    key among the ticket's fired keys."""
+    ticket = None
+    decided = []
+    events = [
+        event(0, EventKind.created, **UNCLEAR),
+        event(1, EventKind.comment_added, comment(1, AGENT, public=False), **UNCLEAR),
+        event(2, EventKind.tags_changed, tags=("chat",), **UNCLEAR),
+    ]
+    for e in events:
+        previous = ticket
+        ticket, _ = apply_event(ticket or new_state(e), e)
+        decision = evaluate_rules(ticket, e, context(e.occurred_at, previous))
+        ticket = mark_fired(
+            ticket.model_copy(update=decision.updates), [a.key for a in decision.actions]
+        )
+        decided += [(e.dedupe_key, a.model_dump(mode="json")) for a in decision.actions]
+    assert [(k, a) for k, a in decided if a["rule"] == "routing"] == [("e0", UNCLASSIFIED_NOTIFY)]
+
+
+# -- re-classification when the customer adds information ----------------------------------
+
+
+def test_customer_comment_on_an_unclassified_ticket_routes_it():
+    ticket, first = step(None, event(0, EventKind.created, **UNCLEAR))
+    assert dumps(first) == [UNCLASSIFIED_NOTIFY]
+
+    ticket, decision = step(
+        ticket, customer_says(30, "The wardrobe arrived damaged, the box was crushed.", **UNCLEAR)
+    )
+    reason = 'the customer wrote "box was crushed" → damage in transit → Logistics'
+    assert dumps(decision) == route_actions(
+        "logistics", LOGISTICS_GROUP, "Logistics", "transit_damage", reason
+    )
+    assert decision.timers == [
+        Timer(
+            id=HANDOFF_ID,
+            ticket=TICKET,
+            kind=HANDOFF,
+            due_at=T0 + timedelta(minutes=30, hours=4),
+            payload={"department": "logistics"},
+        )
+    ]
+    assert ticket.department == "logistics"
+
+
+def test_an_agents_comment_does_not_reclassify():
+    ticket, _ = step(None, event(0, EventKind.created, **UNCLEAR))
+    agent_says = event(
+        5,
+        EventKind.comment_added,
+        comment(5, AGENT, body="Sorry it arrived damaged, the box was crushed?"),
+        **UNCLEAR,
+    )
+    ticket, decision = step(ticket, agent_says)
+    # Still unclassified: the same notify (same key, so the registry drops it), no route.
+    assert dumps(decision) == [UNCLASSIFIED_NOTIFY]
+    assert (decision.timers, ticket.department, ticket.customer_messages) == ([], None, [])
+
+
+QUALITY_UPDATE = (
+    "Update: the pine table is defective, one leg snapped off and the drawer runner "
+    "stopped working."
+)
+REROUTE_REASON = (
+    'the customer wrote "stopped working" → product defect → Quality/Production '
+    "(re-routed from Logistics)"
+)
+
+
+def test_customer_naming_another_departments_problem_reroutes_once():
+    ticket, first = step(None, event(0, EventKind.created, **WRONG_ITEM))
+    assert first.actions[0].key == f"{TICKET}:routing:logistics:route"
+
+    now = T0 + timedelta(hours=1)
+    ticket, decision = step(ticket, customer_says(60, QUALITY_UPDATE, at=now, **WRONG_ITEM))
+    assert dumps(decision) == route_actions(
+        "quality", QUALITY_GROUP, "Quality/Production", "product_defect", REROUTE_REASON
+    )
+    assert decision.timers == [
+        Timer(
+            id=HANDOFF_ID,
+            ticket=TICKET,
+            kind=HANDOFF,
+            due_at=now + timedelta(hours=8),
+            payload={"department": "quality"},
+        )
+    ]
+    assert decision.updates == {
+        "department": "quality",
+        "routed_departments": ["logistics", "quality"],
+        "assigned_groups": [LOGISTICS_GROUP, QUALITY_GROUP],
+        "department_acted": False,
+    }
+
+    # More of the same: it is already there.
+    _, again = step(
+        ticket, customer_says(70, "The drawer is faulty and the hinge is broken.", **WRONG_ITEM)
+    )
+    assert again == Decision()
+
+
+def test_no_ping_pong_back_to_a_department_it_was_already_routed_to():
+    ticket, _ = step(None, event(0, EventKind.created, **WRONG_ITEM))
+    ticket, _ = step(ticket, customer_says(60, QUALITY_UPDATE, **WRONG_ITEM))
+    assert ticket.department == "quality"
+
+    back = (
+        "And you sent the wrong item anyway: the wrong colour, the wrong size and the "
+        "wrong model. Not what I ordered."
+    )
+    ticket, decision = step(ticket, customer_says(90, back, **WRONG_ITEM))
+    assert decision == Decision()
+    assert (ticket.department, ticket.routed_departments) == ("quality", ["logistics", "quality"])
+
+
+# -- people moving the ticket ----------------------------------------------------------------
+
+
+def test_group_change_by_a_person_stops_routing():
+    before = routed_to_logistics(group=LOGISTICS_GROUP)
+    moved = event(30, EventKind.group_changed, group=SOMEONE_ELSES_GROUP, **WRONG_ITEM)
+    ticket, decision = step(before, moved)
+    assert decision.actions == []
+    assert decision.timers == []
+    # Moving the ticket is also the department acting: the hand-off timer goes.
+    assert decision.cancel == [HANDOFF_ID]
+    assert decision.updates == {"department_acted": True, "routed_by_hand": True}
+
+    _, later = step(ticket, customer_says(60, QUALITY_UPDATE, **WRONG_ITEM))
+    assert later == Decision()
+
+
+def test_group_change_by_a_person_before_routing_stops_routing_too():
+    ticket, first = step(None, event(0, EventKind.created, **UNCLEAR))
+    assert dumps(first) == [UNCLASSIFIED_NOTIFY]
+    ticket, decision = step(
+        ticket, event(10, EventKind.group_changed, group=SOMEONE_ELSES_GROUP, **UNCLEAR)
+    )
+    assert decision == Decision(updates={"routed_by_hand": True})
+
+    _, later = step(
+        ticket, event(20, EventKind.subject_changed, group=SOMEONE_ELSES_GROUP, **WRONG_ITEM)
+    )
+    assert later == Decision()
+
+
+def test_the_echo_of_deskbridges_own_assign_is_not_a_person_routing():
+    ticket, _ = step(None, event(0, EventKind.created, **WRONG_ITEM))
+    assert (ticket.group, ticket.assigned_groups) == (FRONTLINE, [LOGISTICS_GROUP])
+
+    ticket, echo = step(
+        ticket, event(1, EventKind.group_changed, group=LOGISTICS_GROUP, **WRONG_ITEM)
+    )
+    assert echo == Decision()
+    assert (ticket.routed_by_hand, ticket.department_acted) == (False, False)
+
+
+# -- the department acting -----------------------------------------------------------------
+
+
+def test_public_reply_from_a_department_member_cancels_the_handoff():
+    reply = event(60, EventKind.comment_added, comment(60, LOGISTICS_MEMBER), **WRONG_ITEM)
+    ticket, decision = step(routed_to_logistics(), reply)
+    assert decision == Decision(cancel=[HANDOFF_ID], updates={"department_acted": True})
+    assert ticket.department_acted is True
+
+
+def test_internal_note_from_a_department_member_cancels_the_handoff():
+    note = event(
+        60, EventKind.comment_added, comment(60, LOGISTICS_MEMBER, public=False), **WRONG_ITEM
+    )
+    _, decision = step(routed_to_logistics(), note)
+    assert decision == Decision(cancel=[HANDOFF_ID], updates={"department_acted": True})
+
+
+def test_replies_from_outside_the_department_are_not_the_handoff():
+    for author in (AGENT, QUALITY_MEMBER):
+        reply = event(60, EventKind.comment_added, comment(60, author), **WRONG_ITEM)
+        assert step(routed_to_logistics(), reply)[1] == Decision()
+
+
+def test_a_members_reply_counts_once():
+    reply = event(60, EventKind.comment_added, comment(60, LOGISTICS_MEMBER), **WRONG_ITEM)
+    _, decision = step(routed_to_logistics(department_acted=True), reply)
+    assert decision == Decision()
+
+
+# -- the hand-off deadline -----------------------------------------------------------------
+
+
+def handoff(department: str = "logistics", hours: int = 4) -> Timer:
+    return Timer(
+        id=HANDOFF_ID,
+        ticket=TICKET,
+        kind=HANDOFF,
+        due_at=T0 + timedelta(hours=hours),
+        payload={"department": department},
+    )
+
+
+def test_handoff_deadline_with_nobody_acting_tells_the_lead_once():
+    due = T0 + timedelta(hours=4)
+    ticket = routed_to_logistics()
+    decision = fire_handoff(ticket, handoff(), context(due, ticket))
+    expected = {
+        "action": "notify",
+        "ticket": TICKET,
+        "rule": "routing",
+        "reason": "Logistics has not acted within 4h of the hand-off",
+        "key": f"{TICKET}:routing:logistics:handoff_overdue",
+        "params": {"target": "lead", "channel": "#resolution-leads", "department": "logistics"},
+    }
+    assert dumps(decision) == [expected]
+    assert (decision.timers, decision.cancel, decision.updates) == ([], [], {})
+
+    # Through the timer registry: once decided, never again.
+    assert dumps(evaluate_timer(ticket, handoff(), context(due, ticket))) == [expected]
+    fired = mark_fired(ticket, [expected["key"]])
+    assert evaluate_timer(fired, handoff(), context(due, fired)) == Decision()
+
+
+def test_handoff_reason_names_the_departments_window():
+    ticket = state(
+        subject="Chair is defective",
+        department="quality",
+        routed_departments=["quality"],
+        assigned_groups=[QUALITY_GROUP],
+    )
+    due = T0 + timedelta(hours=8)
+    [action] = fire_handoff(ticket, handoff("quality", 8), context(due, ticket)).actions
+    assert action.reason == "Quality/Production has not acted within 8h of the hand-off"
+
+
+def test_no_lead_alert_when_the_department_acted_the_ticket_is_solved_or_moved_on():
+    due = T0 + timedelta(hours=4)
+    for ticket in (
+        routed_to_logistics(department_acted=True),
+        routed_to_logistics(status=Status.solved),
+        routed_to_logistics(status=Status.closed),
+        routed_to_logistics(routed_by_hand=True),
+        # Re-routed to Quality since the Logistics timer was set.
+        routed_to_logistics(department="quality", routed_departments=["logistics", "quality"]),
+    ):
+        assert fire_handoff(ticket, handoff(), context(due, ticket)) == Decision()
+
+
+# -- finished tickets ----------------------------------------------------------------------
+
+
+def test_solved_and_closed_tickets_are_not_routed():
+    for status in (Status.solved, Status.closed):
+        decision = evaluate_routing(
+            state(**WRONG_ITEM, status=status), event(0, status=status), context()
+        )
+        assert decision == Decision()
+    unclear = evaluate_routing(state(**UNCLEAR, status=Status.solved), event(0), context())
+    assert unclear == Decision()
+
+
+def test_handoff_timer_id_is_deterministic_per_ticket():
+    assert handoff_timer_id(TICKET) == HANDOFF_ID
