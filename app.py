@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["deskbridge"] = runtime
     app.register_blueprint(create_webhooks_blueprint(runtime))
+    _mount_slack(app, runtime)
 
     @app.get("/healthz")
     def healthz():
@@ -190,3 +191,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return jsonify(error="internal error"), 500
 
     return app
+
+
+def _mount_slack(app: Flask, runtime: Runtime) -> None:
+    """POST /slack/events: bolt verifies the signature (5-minute window) and dispatches."""
+    handler = None
+    if runtime.settings.slack_signing_secret is not None:
+        from slack_bolt.adapter.flask import SlackRequestHandler
+
+        from bot.app import create_bolt_app
+
+        handler = SlackRequestHandler(create_bolt_app(runtime))
+
+    @app.post("/slack/events")
+    def slack_events():
+        if handler is None:
+            return jsonify(error="Slack is not configured: set SLACK_SIGNING_SECRET"), 503
+        from flask import request
+
+        return handler.handle(request)

@@ -241,8 +241,10 @@ class SlackNotifier:
                 )
         return {"threads": len(roots)}
 
-    def _call(self, channel: str, method: str, **kwargs: Any) -> Any:
-        """One Slack call, paced per channel; Slack's answer mapped to retry or dead letter."""
+    def _call(self, lane: str, method: str, **kwargs: Any) -> Any:
+        """One Slack call, paced per channel (`lane`, the channel as configured); Slack's
+        answer mapped to retry or dead letter."""
+        channel = lane
         now = self.clock()
         with self.engine.begin() as connection:
             wait = reserve_send_slot(connection, channel, now, self.interval)

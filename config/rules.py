@@ -336,9 +336,7 @@ def check_references(rules: RulesConfig) -> list[str]:
             if value is None:
                 continue
             if value in seen:
-                problems.append(
-                    f"agents[{index}].{field}: {value} is also agents[{seen[value]}]'s"
-                )
+                problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[value]}]'s")
             seen.setdefault(value, index)
     if rules.sla.enabled and rules.business_hours is None:
         for index, policy in enumerate(rules.sla.policies):

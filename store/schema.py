@@ -150,3 +150,14 @@ slack_pace = Table(
     Column("channel", String(64), primary_key=True),
     Column("next_send_at", UTCDateTime(), nullable=False),
 )
+
+# Public agent replies, one row per comment: replies per agent per day (Slack views, coaching).
+replies = Table(
+    "replies",
+    metadata,
+    Column("comment_id", String(128), primary_key=True),
+    Column("ticket", String(128), nullable=False),
+    Column("author", String(128)),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_replies_author_at", "author", "at"),
+)

@@ -56,6 +56,7 @@ class EventKind(StrEnum):
     snoozed = "snoozed"
     call_logged = "call_logged"
     department_picked = "department_picked"
+    escalation_requested = "escalation_requested"
 
 
 def _require_aware(value: datetime) -> datetime:

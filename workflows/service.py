@@ -13,6 +13,7 @@ from config.rules import RulesConfig
 from store.audit import insert_decisions
 from store.events import insert_event
 from store.outbox import insert_actions
+from store.replies import record_reply
 from store.tickets import list_requester_tickets, lock_ticket, save_ticket
 from store.timers import (
     cancel_timers,
@@ -75,6 +76,14 @@ class WorkflowService:
             ctx = Context(now=now, rules=self.rules, previous=previous, related=related)
             decision = evaluate_rules(state, event, ctx)
             actions = self._persist(connection, state, decision, event.dedupe_key, now)
+            if event.comment is not None and event.comment.is_public_agent_reply:
+                record_reply(
+                    connection,
+                    event.comment.id,
+                    state.key,
+                    event.comment.author_id,
+                    event.occurred_at,
+                )
         log_event(
             log,
             logging.INFO,

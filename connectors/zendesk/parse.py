@@ -292,6 +292,7 @@ _OWN_KINDS = {
     EventKind.snoozed,
     EventKind.call_logged,
     EventKind.department_picked,
+    EventKind.escalation_requested,
 }
 _TRIGGER_KINDS = {kind.value: kind for kind in EventKind if kind not in _OWN_KINDS}
 

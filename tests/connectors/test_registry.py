@@ -102,6 +102,7 @@ def test_every_event_kind_is_reachable_from_zendesk():
         EventKind.snoozed,
         EventKind.call_logged,
         EventKind.department_picked,
+        EventKind.escalation_requested,
     }
     assert set(EVENT_KINDS.values()) | {EventKind.updated} | own == set(EventKind)
 

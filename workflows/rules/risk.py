@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from config.rules import RiskConfig
 from workflows.actions import Action, ActionKind
 from workflows.decision import Context, Decision
-from workflows.model import Priority, TicketEvent, TicketState
+from workflows.model import EventKind, Priority, TicketEvent, TicketState
 from workflows.text import find_phrase, tokenize
 
 RULE = "risk"
@@ -97,6 +97,16 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
     if config is None or not config.enabled or state.status.is_done:
         return Decision()
     signals = collect_signals(state, ctx, config)
+    if event.kind is EventKind.escalation_requested:
+        note = event.meta.get("note", "")
+        signals.append(
+            Signal(
+                "by_hand",
+                config.threshold,
+                f"escalated in Slack by {event.meta.get('by', 'someone')}"
+                + (f": {note}" if note else ""),
+            )
+        )
     score = sum(s.weight for s in signals)
     if score < config.threshold:
         return Decision()

@@ -1,0 +1,122 @@
+"""Buttons on deskbridge's alerts. Listeners ack first, check who may act, then hand the click
+to the workflow service as an event, exactly like a webhook: the rules write back to the
+helpdesk and edit the message through the outbox. A double click or a Slack retry is the same
+event (same dedupe key) and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt import App
+
+from bot.blocks import ACK, CALL_LOGGED, OPEN_TICKET, PICK_DEPARTMENT, SNOOZE_30, SNOOZE_120
+from config.logging import log_event
+from store.tickets import load_ticket
+from workflows.model import EventKind, TicketEvent
+
+log = logging.getLogger("deskbridge.slack")
+
+KINDS = {
+    ACK: (EventKind.acknowledged, {}),
+    SNOOZE_30: (EventKind.snoozed, {"minutes": "30"}),
+    SNOOZE_120: (EventKind.snoozed, {"minutes": "120"}),
+    CALL_LOGGED: (EventKind.call_logged, {}),
+    PICK_DEPARTMENT: (EventKind.department_picked, {}),
+}
+
+
+def may_act(runtime, user_id: str, state) -> tuple[bool, Any]:
+    """The ticket's assignee and the team's leads may act on its alerts."""
+    rules = runtime.rules
+    agent = rules.agent_by_slack_id(user_id)
+    if agent is None:
+        return False, None
+    if agent.role == "lead":
+        return True, agent
+    assignee = rules.agent_by_helpdesk_id(state.source.value, state.assignee)
+    return assignee is not None and assignee.slack_id == user_id, agent
+
+
+def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) -> str:
+    """Turn one click into a ticket event; returns the outcome (for logs and tests)."""
+    action_id = action["action_id"]
+    kind, meta = KINDS[action_id]
+    meta = dict(meta)
+    value = action.get("value") or action.get("selected_option", {}).get("value", "")
+    ticket_key, _, department = value.partition("|")
+    if department:
+        meta["department"] = department
+    user_id = body["user"]["id"]
+    channel = (body.get("channel") or body.get("container") or {}).get("id") or (
+        body.get("container", {}).get("channel_id")
+    )
+    message_ts = (body.get("message") or body.get("container") or {}).get("ts") or ""
+    with runtime.engine.connect() as connection:
+        state = load_ticket(connection, ticket_key)
+    if state is None:
+        _tell(client, channel, user_id, "deskbridge no longer knows this ticket.")
+        return "unknown_ticket"
+    allowed, agent = may_act(runtime, user_id, state)
+    if not allowed:
+        log_event(
+            log,
+            logging.WARNING,
+            "slack.action_refused",
+            ticket=ticket_key,
+            action=action_id,
+            user=user_id,
+        )
+        _tell(
+            client,
+            channel,
+            user_id,
+            "Only the ticket's assignee or a team lead can act on this alert. "
+            "Ask them, or add yourself to the roster in deskbridge's config.",
+        )
+        return "refused"
+    meta["by"] = agent.name
+    now = runtime.clock()
+    event = TicketEvent(
+        source=state.source,
+        ticket_id=state.ticket_id,
+        # The same person clicking the same button on the same message is one event.
+        dedupe_key=f"slack:{action_id}:{ticket_key}:{message_ts}:{user_id}:{department}",
+        kind=kind,
+        occurred_at=now,
+        actor_id=user_id,
+        vendor_type=f"slack:{action_id}",
+        meta=meta,
+    )
+    outcome = runtime.service.accept_event(event, json.dumps(body), now)
+    log_event(
+        log,
+        logging.INFO,
+        "slack.action",
+        ticket=ticket_key,
+        action=action_id,
+        user=user_id,
+        duplicate=outcome.duplicate,
+        actions=len(outcome.actions),
+    )
+    return "duplicate" if outcome.duplicate else "accepted"
+
+
+def _tell(client, channel: str | None, user: str, text: str) -> None:
+    if channel:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+
+def register_actions(app: App, runtime) -> None:
+    clicks = re.compile("^(" + "|".join(re.escape(a) for a in KINDS) + ")$")
+
+    @app.action(clicks)
+    def on_click(ack, body, action, client):
+        ack()
+        handle_click(runtime, client, body, action)
+
+    @app.action(OPEN_TICKET)
+    def on_open(ack):
+        ack()  # a link button: Slack opens the URL, nothing to do

@@ -1,0 +1,100 @@
+"""`/deskbridge me | team | ticket <id> | help`: answered in the acknowledgement itself, well
+inside Slack's 3 seconds. Unknown input gets the help text, not an error."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from slack_bolt import App
+
+from bot.blocks import build_help, build_list
+from bot.listeners.actions import may_act
+from bot.reports import build_me_lines, build_team_lines, build_ticket_lines
+from store.tickets import load_ticket
+from workflows.model import EventKind, TicketEvent
+
+
+def answer_command(runtime, user_id: str, text: str) -> dict:
+    words = text.strip().split()
+    verb = words[0].lower() if words else "help"
+    rules = runtime.rules
+    agent = rules.agent_by_slack_id(user_id)
+    now = runtime.clock()
+    with runtime.engine.connect() as connection:
+        if verb == "me":
+            if agent is None:
+                return build_list(
+                    "Not on the roster",
+                    ["Ask your lead to add your Slack id to deskbridge's config."],
+                    "",
+                )
+            return build_list(
+                f"{agent.name}: your day", build_me_lines(connection, rules, agent, now), ""
+            )
+        if verb == "team":
+            if agent is None or agent.role != "lead":
+                return build_list("Team view", ["`/deskbridge team` is for team leads."], "")
+            return build_list(
+                f"{rules.team.name} right now", build_team_lines(connection, rules, now), ""
+            )
+        if verb == "ticket" and len(words) == 2:
+            ticket = words[1].lstrip("#")
+            key = ticket if ":" in ticket else f"zendesk:{ticket}"
+            lines = build_ticket_lines(connection, rules, key, now)
+            if lines is None:
+                return build_list(f"Ticket {ticket}", [], "deskbridge has no such ticket.")
+            return build_list(f"Ticket {ticket}", lines, "")
+    return build_help()
+
+
+_TICKET = re.compile(r"^(?:#|zd-|zendesk:)?(\d+)$", re.IGNORECASE)
+
+
+def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
+    """`/escalate <ticket> <why>`: the assignee or a lead sends a ticket to the specialist
+    tier; it goes through the same risk rule, listed as escalated by hand."""
+    words = text.strip().split(maxsplit=1)
+    match = _TICKET.match(words[0]) if words else None
+    if match is None:
+        return build_list("Escalate", ["Usage: `/escalate <ticket id> <why>`"], "")
+    key = f"zendesk:{match.group(1)}"
+    with runtime.engine.connect() as connection:
+        state = load_ticket(connection, key)
+    if state is None:
+        return build_list(f"Ticket {match.group(1)}", [], "deskbridge has no such ticket.")
+    allowed, agent = may_act(runtime, user_id, state)
+    if not allowed:
+        return build_list(
+            "Escalate", ["Only the ticket's assignee or a team lead can escalate it."], ""
+        )
+    now = runtime.clock()
+    note = words[1] if len(words) > 1 else ""
+    event = TicketEvent(
+        source=state.source,
+        ticket_id=state.ticket_id,
+        dedupe_key=f"slack:/escalate:{key}:{body.get('trigger_id', now.isoformat())}",
+        kind=EventKind.escalation_requested,
+        occurred_at=now,
+        actor_id=user_id,
+        vendor_type="slack:/escalate",
+        meta={"by": agent.name, "note": note[:300]},
+    )
+    outcome = runtime.service.accept_event(event, json.dumps(body), now)
+    done = "escalate" in [a.action.value for a in outcome.actions]
+    message = (
+        "Escalated to the specialist tier."
+        if done
+        else "Already escalated for these reasons; nothing new to do."
+    )
+    return build_list(f"Ticket {state.ticket_id}", [message], "")
+
+
+def register_commands(app: App, runtime) -> None:
+    @app.command("/deskbridge")
+    def on_command(ack, command):
+        ack(**answer_command(runtime, command["user_id"], command.get("text") or ""))
+
+    @app.command("/escalate")
+    def on_escalate(ack, command, body):
+        ack(**escalate_by_hand(runtime, command["user_id"], command.get("text") or "", body))

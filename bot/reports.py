@@ -1,0 +1,115 @@
+"""What `/deskbridge me | team | ticket` and the App Home show, read from the store."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from bot.blocks import escape
+from config.rules import AgentConfig, RulesConfig
+from store.audit import list_decisions
+from store.replies import count_replies_by_author
+from store.schema import tickets
+from store.tickets import load_ticket
+from workflows.model import TicketState
+from workflows.rules.sla import describe_sla, sla_due_times
+from workflows.rules.three_responses import call_logged
+
+AT_RISK_WITHIN = timedelta(hours=1)
+
+
+def list_open_tickets(connection: Connection, assignee: str | None = None) -> list[TicketState]:
+    query = select(tickets.c.state).where(tickets.c.status.not_in(["solved", "closed"]))
+    if assignee is not None:
+        query = query.where(tickets.c.assignee == assignee)
+    return [TicketState.model_validate(s) for s in connection.execute(query).scalars() if s]
+
+
+def _today(rules: RulesConfig, now: datetime) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(rules.team.timezone)
+    start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    return start, start + timedelta(days=1)
+
+
+def _line(state: TicketState, rules: RulesConfig, now: datetime) -> str:
+    sla = describe_sla(state, rules, now)
+    extra = f" — {sla[0]}" if sla else ""
+    return f"• #{state.ticket_id} {escape(state.subject or '(no subject)')}{extra}"
+
+
+def _at_risk(state: TicketState, rules: RulesConfig, now: datetime) -> bool:
+    return any(due - now <= AT_RISK_WITHIN for _, due, _ in sla_due_times(state, rules))
+
+
+def build_me_lines(
+    connection: Connection, rules: RulesConfig, agent: AgentConfig, now: datetime
+) -> list[str]:
+    mine = [
+        state
+        for helpdesk_id in (agent.zendesk_id, agent.salesforce_id)
+        if helpdesk_id
+        for state in list_open_tickets(connection, helpdesk_id)
+    ]
+    start, end = _today(rules, now)
+    counts = count_replies_by_author(connection, start, end)
+    replies = sum(counts.get(i, 0) for i in (agent.zendesk_id, agent.salesforce_id) if i)
+    risky = [s for s in mine if _at_risk(s, rules, now)]
+    lines = [f"*Replies today:* {replies}", f"*Open tickets:* {len(mine)}"]
+    if risky:
+        lines.append("*SLA at risk:*")
+        lines += [_line(s, rules, now) for s in risky]
+    others = [s for s in mine if s not in risky]
+    if others:
+        lines.append("*Other open tickets:*")
+        lines += [_line(s, rules, now) for s in others[:20]]
+    return lines
+
+
+def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) -> list[str]:
+    open_tickets = list_open_tickets(connection)
+    risky = [s for s in open_tickets if _at_risk(s, rules, now)]
+    escalated = [s for s in open_tickets if s.escalation_signals]
+    calls_due = [
+        s
+        for s in open_tickets
+        if f"{s.key}:three_responses:call_customer" in s.fired and not call_logged(s, rules)
+    ]
+    start, end = _today(rules, now)
+    counts = count_replies_by_author(connection, start, end)
+    lines = [f"*Tickets at risk ({len(risky)}):*"] + [_line(s, rules, now) for s in risky]
+    lines += [f"*Open escalations ({len(escalated)}):*"] + [
+        f"• #{s.ticket_id} {escape(s.subject or '')} — {', '.join(s.escalation_signals)}"
+        for s in escalated
+    ]
+    lines += [f"*Calls due ({len(calls_due)}):*"] + [_line(s, rules, now) for s in calls_due]
+    lines.append("*Replies per agent today:*")
+    for agent in rules.agents:
+        ids = [i for i in (agent.zendesk_id, agent.salesforce_id) if i]
+        lines.append(f"• {escape(agent.name)}: {sum(counts.get(i, 0) for i in ids)}")
+    return lines
+
+
+def build_ticket_lines(
+    connection: Connection, rules: RulesConfig, key: str, now: datetime
+) -> list[str] | None:
+    state = load_ticket(connection, key)
+    if state is None:
+        return None
+    department = rules.departments.get(state.department) if state.department else None
+    lines = [
+        f"*#{state.ticket_id}* {escape(state.subject or '(no subject)')}",
+        f"Status {state.status.value}, priority {state.priority.value if state.priority else '-'}"
+        f", department {department.name if department else '-'}, "
+        f"{state.public_agent_replies} public replies",
+    ]
+    lines += [f"• {line}" for line in describe_sla(state, rules, now)]
+    lines.append("*Decisions:*")
+    decisions = list_decisions(connection, key)
+    for row in decisions[-15:]:
+        when = row["at"].astimezone(ZoneInfo(rules.team.timezone)).strftime("%a %H:%M")
+        lines.append(f"• {when} {row['action']} — {escape(row['reason'])}")
+    if not decisions:
+        lines.append("• none yet")
+    return lines

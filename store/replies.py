@@ -1,0 +1,31 @@
+"""Public agent replies by author and time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from store.schema import replies
+from store.sql import insert_ignoring_conflicts
+
+
+def record_reply(
+    connection: Connection, comment_id: str, ticket: str, author: str | None, at: datetime
+) -> None:
+    connection.execute(
+        insert_ignoring_conflicts(connection, replies, "comment_id").values(
+            comment_id=f"{ticket}:{comment_id}", ticket=ticket, author=author, at=at
+        )
+    )
+
+
+def count_replies_by_author(
+    connection: Connection, start: datetime, end: datetime
+) -> dict[str, int]:
+    query = (
+        select(replies.c.author, func.count())
+        .where(replies.c.at >= start, replies.c.at < end, replies.c.author.is_not(None))
+        .group_by(replies.c.author)
+    )
+    return {author: count for author, count in connection.execute(query)}

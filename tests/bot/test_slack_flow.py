@@ -1,0 +1,371 @@
+"""The Slack bot end to end against a fake Slack Web API on 127.0.0.1: alerts, threads,
+edits, buttons, commands, signing, and a 429 storm."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from app import create_app, create_runtime
+from config.settings import Settings
+from store.events import count_events
+from store.outbox import count_actions, insert_actions, list_actions
+from store.tickets import lock_ticket, save_ticket
+from tests.conftest import TEST_SECRET, fixture_bytes, signed_headers
+from tests.fakeslack import FakeSlack
+from workflows.actions import Action, ActionKind
+from workflows.model import Source, Status, TicketState
+
+SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
+PRIYA, TOM, SAM = "U02PRIYA01", "U02TOMOK01", "U02SAMWL01"
+PRIYA_ZENDESK = "9013300112004"
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def runtime(fake, sqlite_engine, rules, monkeypatch):
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake.url,
+        DESKBRIDGE_SLACK_MIN_INTERVAL="0",
+    )
+    return create_runtime(settings, rules, engine=sqlite_engine)
+
+
+@pytest.fixture
+def client(runtime):
+    return create_app(runtime=runtime).test_client()
+
+
+def zendesk_event(
+    kind: str,
+    n: int,
+    status="OPEN",
+    event=None,
+    subject="Wrong rug delivered",
+    description="I ordered the wool rug in rust and got a grey runner instead.",
+    ticket="48300",
+) -> bytes:
+    at = datetime.now(UTC) - timedelta(minutes=30) + timedelta(seconds=n)
+    return json.dumps(
+        {
+            "type": f"zen:event-type:ticket.{kind}",
+            "id": f"evt-{ticket}-{n}",
+            "time": at.isoformat().replace("+00:00", "Z"),
+            "subject": f"zen:ticket:{ticket}",
+            "detail": {
+                "id": ticket,
+                "status": status,
+                "priority": "NORMAL",
+                "assignee_id": PRIYA_ZENDESK,
+                "requester_id": "77",
+                "tags": [],
+                "subject": subject,
+                "description": description,
+                "created_at": at.isoformat().replace("+00:00", "Z"),
+            },
+            "event": event or {},
+        }
+    ).encode()
+
+
+def post_zendesk(client, body: bytes):
+    response = client.post(
+        "/webhooks/zendesk", data=body, headers=signed_headers(body, datetime.now(UTC))
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def slack_headers(body: bytes, at: float | None = None, secret: str = SIGNING_SECRET) -> dict:
+    stamp = str(int(at if at is not None else time.time()))
+    base = b"v0:" + stamp.encode() + b":" + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def click(client, action_id: str, user: str, ticket: str, message_ts: str, channel: str):
+    payload = json.loads(fixture_bytes("slack_block_actions.json"))
+    payload["user"]["id"] = user
+    payload["container"].update(message_ts=message_ts, channel_id=channel)
+    payload["channel"]["id"] = channel
+    payload["message"]["ts"] = message_ts
+    payload["actions"][0].update(action_id=action_id, value=ticket)
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    return client.post("/slack/events", data=body, headers=slack_headers(body))
+
+
+def test_route_alert_threads_and_acknowledge_edits_the_first_message(runtime, client, fake):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    posts = fake.ok_calls("chat.postMessage")
+    assert [(p.args["channel"], p.args.get("thread_ts")) for p in posts] == [
+        ("#dept-logistics", None)
+    ]
+    root_ts = "1741083767.000001"
+    assert posts[0].args["text"] == "New ticket for Logistics: #48300 Wrong rug delivered"
+    assert posts[0].args["blocks"][1]["text"]["text"] == (
+        '*Why:* subject mentions "wrong rug" → wrong item delivered → Logistics'
+    )
+
+    response = click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root_ts, "#dept-logistics")
+    assert response.status_code == 200
+    runtime.dispatcher.dispatch_due()
+    posts = fake.ok_calls("chat.postMessage")
+    assert [(p.args["channel"], p.args.get("thread_ts"), p.args["text"]) for p in posts[1:]] == [
+        ("#dept-logistics", root_ts, "Acknowledged by Priya Raman")
+    ]
+    updates = fake.ok_calls("chat.update")
+    assert [(u.args["channel"], u.args["ts"]) for u in updates] == [("#dept-logistics", root_ts)]
+    blocks = updates[0].args["blocks"]
+    assert blocks[-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": ":white_check_mark: Acknowledged by Priya Raman"}],
+    }
+    buttons = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["deskbridge.snooze_30", "deskbridge.snooze_120"]
+
+    # The same click again (Slack retry, double click) changes nothing.
+    click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root_ts, "#dept-logistics")
+    runtime.dispatcher.dispatch_due()
+    assert len(fake.ok_calls("chat.postMessage")) == 2
+    assert len(fake.ok_calls("chat.update")) == 1
+
+    # The next event about the ticket replies in the thread and edits the first message.
+    post_zendesk(
+        client,
+        zendesk_event(
+            "status_changed", 2, status="SOLVED", event={"current": "SOLVED", "previous": "OPEN"}
+        ),
+    )
+    runtime.dispatcher.dispatch_due()
+    last = fake.ok_calls("chat.postMessage")[-1]
+    assert (last.args["thread_ts"], last.args["text"]) == (root_ts, "Ticket solved")
+    final = fake.ok_calls("chat.update")[-1].args["blocks"]
+    assert [b["type"] for b in final] == ["section", "section", "section", "context"]
+    assert final[-1]["elements"][0]["text"] == (
+        ":white_check_mark: Acknowledged by Priya Raman · :checkered_flag: Ticket solved"
+    )
+
+
+def test_button_from_someone_not_allowed_is_refused_and_changes_nothing(runtime, client, fake):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    with runtime.engine.connect() as connection:
+        before = (count_events(connection), count_actions(connection))
+    response = click(
+        client,
+        "deskbridge.call_logged",
+        TOM,
+        "zendesk:48300",
+        "1741083767.000001",
+        "#dept-logistics",
+    )
+    assert response.status_code == 200
+    ephemeral = fake.ok_calls("chat.postEphemeral")
+    assert [(e.args["channel"], e.args["user"], e.args["text"]) for e in ephemeral] == [
+        (
+            "#dept-logistics",
+            TOM,
+            "Only the ticket's assignee or a team lead can act on this alert. Ask them, or add "
+            "yourself to the roster in deskbridge's config.",
+        )
+    ]
+    with runtime.engine.connect() as connection:
+        assert (count_events(connection), count_actions(connection)) == before
+
+
+def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    click(
+        client,
+        "deskbridge.call_logged",
+        SAM,
+        "zendesk:48300",
+        "1741083767.000001",
+        "#dept-logistics",
+    )
+    with runtime.engine.connect() as connection:
+        rows = [
+            (r["action"], r["payload"]["params"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "slack"
+        ]
+    assert rows == [
+        ("tag", {"tags": ["call_logged"]}),
+        ("note", {"body": "deskbridge: Sam Whitaker called the customer (logged in Slack)."}),
+        (
+            "notify",
+            {"target": "thread", "refresh": True, "text": "Customer call logged by Sam Whitaker"},
+        ),
+    ]
+
+
+def test_signed_slash_command_from_the_fixtures_is_answered(runtime, client, fake):
+    body = fixture_bytes("slack_slash_command.txt")  # /escalate ZD-48213 … from Priya
+    post_zendesk(
+        client,
+        zendesk_event(
+            "created",
+            1,
+            status="NEW",
+            ticket="48213",
+            subject="Invoice export returns 502",
+            description="",
+        ),
+    )
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+    assert response.status_code == 200
+    assert response.json["text"] == "*Ticket 48213*\nEscalated to the specialist tier."
+    with runtime.engine.connect() as connection:
+        escalations = [
+            r["payload"]["reason"] for r in list_actions(connection) if r["action"] == "escalate"
+        ]
+    assert escalations == [
+        "risk 3 ≥ 3: escalated in Slack by Priya Raman: urgent invoice export down (by hand, 3)"
+    ]
+
+
+def test_forged_and_stale_slack_requests_get_401(client):
+    body = fixture_bytes("slack_slash_command.txt")
+    forged = client.post(
+        "/slack/events",
+        data=body,
+        headers=slack_headers(body, secret="not-the-secret-at-all-0000000000"),
+    )
+    stale = client.post(
+        "/slack/events", data=body, headers=slack_headers(body, at=time.time() - 360)
+    )
+    assert (forged.status_code, stale.status_code) == (401, 401)
+
+
+def test_url_verification_echoes_the_challenge(client):
+    body = fixture_bytes("slack_url_verification.json")
+    headers = {**slack_headers(body), "Content-Type": "application/json"}
+    response = client.post("/slack/events", data=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json == {"challenge": "Q8nRvZp2LkX4tYw7uJ1mHcE9sD3fG6bN0aVqWeRtYuIoPlKjHg5F"}
+
+
+def test_channel_not_found_is_dead_lettered_not_retried(runtime, client, fake, caplog):
+    fake.channel_errors["#dept-logistics"] = "channel_not_found"
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    with runtime.engine.connect() as connection:
+        route = next(r for r in list_actions(connection) if r["action"] == "route")
+    assert (route["status"], route["attempts"], route["last_error"]) == (
+        "dead",
+        1,
+        "Slack refused chat_postMessage to #dept-logistics: channel_not_found",
+    )
+    assert "slack.refused" in caplog.text
+
+
+def _save_ticket(engine, number: int) -> str:
+    key = f"zendesk:{number}"
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        lock_ticket(connection, key, now)
+        save_ticket(
+            connection,
+            TicketState(
+                key=key,
+                source=Source.zendesk,
+                ticket_id=str(number),
+                subject=f"Order {number}",
+                status=Status.open,
+            ),
+            now,
+        )
+    return key
+
+
+def test_a_429_storm_delays_but_never_drops_doubles_or_reorders(runtime, fake):
+    """Slack answers 429 (Retry-After: 1) for 10 s while 50 alerts wait: all 50 arrive
+    afterwards, none twice, in order within each thread."""
+    engine = runtime.engine
+    actions = []
+    for t in range(10):
+        key = _save_ticket(engine, 48400 + t)
+        actions += [
+            Action(
+                action=ActionKind.notify,
+                ticket=key,
+                rule="test",
+                reason=f"message {n}",
+                key=f"{key}:test:{n}",
+                params={"target": "lead", "channel": f"#ops-{t % 3}"},
+            )
+            for n in range(1, 6)
+        ]
+    with engine.begin() as connection:
+        insert_actions(connection, actions, datetime.now(UTC))
+    fake.fail_for(10, 429, {"Retry-After": "1"})
+    started = time.monotonic()
+    stop = threading.Event()
+    worker = threading.Thread(target=runtime.dispatcher.run, args=(stop, 0.05), daemon=True)
+    worker.start()
+    try:
+        while time.monotonic() - started < 60:
+            with engine.connect() as connection:
+                if count_actions(connection, "pending") == 0:
+                    break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    posts = fake.ok_calls("chat.postMessage")
+    assert all(p.at >= fake.fail_until for p in posts)
+    assert len(posts) == 50
+    with engine.connect() as connection:
+        assert count_actions(connection, "done") == 50
+    # Thread roots carry the ticket number; replies point at their root.
+    ticket_of_root = {
+        p.ts: p.args["text"].split("#")[1].split()[0] for p in posts if "thread_ts" not in p.args
+    }
+    assert sorted(ticket_of_root.values()) == [str(48400 + t) for t in range(10)]
+    sequence: dict[str, list[int]] = {}
+    for p in posts:
+        text = p.args["blocks"][1]["text"]["text"] if "thread_ts" not in p.args else p.args["text"]
+        ticket = ticket_of_root[p.args.get("thread_ts", p.ts)]
+        sequence.setdefault(ticket, []).append(int(text.rsplit("message ", 1)[1]))
+    assert sequence == {str(48400 + t): [1, 2, 3, 4, 5] for t in range(10)}
+
+
+def test_without_a_bot_token_alerts_are_logged_not_sent(
+    sqlite_engine, rules, fake, caplog, monkeypatch
+):
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    settings = Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
+    runtime = create_runtime(settings, rules, engine=sqlite_engine)
+    client = create_app(runtime=runtime).test_client()
+    caplog.set_level("INFO")
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    assert fake.calls == []
+    assert runtime.dry_run == {"zendesk": True, "slack": True}
+    dry = [r for r in caplog.records if r.getMessage() == "slack.dry_run"]
+    assert [r.deskbridge_fields for r in dry] == [
+        {"ticket": "zendesk:48300", "action": "route", "channels": "#dept-logistics"}
+    ]

@@ -1,0 +1,112 @@
+"""A fake Slack Web API on 127.0.0.1 for tests: records every call, answers like Slack, and can
+be told to answer 429 (with Retry-After) or 5xx, or a Slack error for a channel."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    status: int
+    at: float
+    ts: str | None = None  # what chat.postMessage answered
+
+
+@dataclass
+class FakeSlack:
+    calls: list[Call] = field(default_factory=list)
+    # (status, headers, body) answered to every call until `fail_until` (monotonic seconds).
+    failure: tuple[int, dict[str, str], dict[str, Any]] | None = None
+    fail_until: float = 0.0
+    channel_errors: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _ts: int = 0
+
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                status, headers, body = fake.answer(self.path.strip("/"), args)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_for(
+        self,
+        seconds: float,
+        status: int,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        self.failure = (status, headers or {}, body or {"ok": False, "error": "ratelimited"})
+        self.fail_until = time.monotonic() + seconds
+
+    def answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict, dict]:
+        method = method.removeprefix("api/")
+        with self.lock:
+            if self.failure and time.monotonic() < self.fail_until:
+                status, headers, body = self.failure
+                self.calls.append(Call(method, args, status, time.monotonic()))
+                return status, headers, body
+            channel = str(args.get("channel", ""))
+            if channel in self.channel_errors:
+                self.calls.append(Call(method, args, 200, time.monotonic()))
+                return 200, {}, {"ok": False, "error": self.channel_errors[channel]}
+            if method == "chat.postMessage":
+                self._ts += 1
+                ts = f"1741083767.{self._ts:06d}"
+                self.calls.append(Call(method, args, 200, time.monotonic(), ts))
+                # A DM to a user id lands in a D… channel, as in Slack.
+                posted = "D" + channel[1:] if channel.startswith("U") else channel
+                return (
+                    200,
+                    {},
+                    {
+                        "ok": True,
+                        "channel": posted,
+                        "ts": ts,
+                        "message": {"text": args.get("text", "")},
+                    },
+                )
+            self.calls.append(Call(method, args, 200, time.monotonic()))
+            return 200, {}, {"ok": True, "channel": channel, "ts": args.get("ts", "")}
+
+    def ok_calls(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.status == 200]
