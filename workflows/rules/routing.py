@@ -45,7 +45,9 @@ def _group_changed_by_a_person(state: TicketState, ctx: Context) -> bool:
     previous = ctx.previous
     if previous is None or previous.group is None or state.group == previous.group:
         return False
-    return state.group not in state.assigned_groups
+    # Only the latest group deskbridge set is its own echo: a person moving the ticket back
+    # to an earlier department's group is a person's decision.
+    return not state.assigned_groups or state.group != state.assigned_groups[-1]
 
 
 def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
@@ -78,7 +80,8 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
 
     result = classify_state(state, rules)
     if result.department is None:
-        if state.department is None:
+        # Ask only when nothing named a problem; "thanks, all arrived" needs no department.
+        if state.department is None and result.source == "none":
             decision.actions.append(
                 Action(
                     action=ActionKind.notify,
@@ -183,6 +186,7 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         or state.department_acted
         or state.routed_by_hand
         or state.status.is_done
+        or state.escalation_signals  # escalated: the specialist tier owns it now
     ):
         return Decision()
     department = ctx.rules.departments[department_key]
