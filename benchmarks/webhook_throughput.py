@@ -1,0 +1,1066 @@
+"""Signed Zendesk webhooks per second through deskbridge's full path on SQLite, against a bare
+Flask endpoint that only reads the body, measured in the same run on the same server setup.
+
+Not a test: run it with `make bench` (or `.venv/bin/python benchmarks/webhook_throughput.py`).
+See benchmarks/README.md for what it measures and the numbers it gave.
+
+What happens:
+1. N distinct, realistic `ticket.comment_added` event bodies (~1 KB, unique ids, many tickets)
+   are generated and signed up front with a test secret, one request per line in a temp file.
+2. Each server runs in its own subprocess on 127.0.0.1 and an ephemeral port, under waitress
+   with the same thread count: (a) `deskbridge serve` (migrations applied, dispatcher thread,
+   example config, dry-run: no Zendesk/Slack credentials, so nothing leaves the machine) on a
+   temp SQLite database, and (b) a bare Flask app whose one POST route reads the body, 200.
+3. wrk (1 thread, Lua script cycling through the pre-signed requests) warms each up, then
+   measures. Warm-up and measurement use disjoint slices of the events: every request to the
+   full app is a new event that takes the whole path (no duplicates).
+4. Afterwards the events stored in SQLite are counted and compared with the "accepted" answers.
+Optionally (default on, `--no-gunicorn` to skip) the same is done under gunicorn gthread.
+
+If wrk is not installed, a Python threaded keep-alive client is used instead (it says so); it
+eats far more of the CPU the servers need, so its absolute numbers are lower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SECRET = "YmVuY2htYXJrX3NlY3JldF9ub3RfZm9yX3Byb2R1Y3Rpb24="
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+WEBHOOK_PATH = "/webhooks/zendesk"
+# Variables that would turn dry-run off or point the app elsewhere: never inherited.
+SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "DESKBRIDGE_CONFIG",
+    "ZENDESK_SUBDOMAIN",
+    "ZENDESK_EMAIL",
+    "ZENDESK_API_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_API_URL",
+    "SALESFORCE_INSTANCE_URL",
+    "SALESFORCE_USERNAME",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_SECURITY_TOKEN",
+)
+
+# -- the bare endpoint ---------------------------------------------------------------------
+
+
+def create_bare_app():
+    """A Flask app with one POST route that reads the body and answers 200 (the baseline)."""
+    from flask import Flask, request
+
+    app = Flask("bare")
+
+    @app.post(WEBHOOK_PATH)
+    def receive():
+        request.get_data(cache=False)
+        return "ok", 200
+
+    return app
+
+
+def serve_bare(port: int, threads: int) -> None:
+    from waitress import serve
+
+    serve(
+        create_bare_app(),
+        host="127.0.0.1",
+        port=port,
+        threads=threads,
+        ident="bare",
+        max_request_body_size=1024 * 1024 + 1,
+    )
+
+
+# -- diagnostic variants of the full path (not part of the benchmark) --------------------------
+
+VARIANTS = {
+    "serialized": "accept_event behind one threading.Lock: threads queue in Python instead of "
+    "polling SQLite's busy handler for the write lock",
+    "ingest-only": "accept_event only stores the raw event (one INSERT, one transaction): no "
+    "ticket fold, rules, outbox or audit; what a store-now-decide-later split would cost",
+}
+
+
+def serve_variant(name: str, port: int, threads: int) -> None:
+    """`deskbridge serve` as cli.py does it, with WorkflowService.accept_event patched."""
+    from waitress import serve
+
+    import cli
+    from app import create_app
+    from store.events import insert_event
+    from workflows.service import EventOutcome
+
+    runtime = cli._prepare_runtime()
+    original = runtime.service.accept_event
+    if name == "serialized":
+        lock = threading.Lock()
+
+        def accept(event, body, now):
+            with lock:
+                return original(event, body, now)
+    else:
+
+        def accept(event, body, now):
+            with runtime.engine.begin() as connection:
+                stored = insert_event(connection, event, body, now)
+            return EventOutcome(event=event, duplicate=not stored)
+
+    runtime.service.accept_event = accept
+    app = create_app(runtime=runtime)
+    runtime.start_background()
+    try:
+        serve(
+            app,
+            host="127.0.0.1",
+            port=port,
+            threads=threads,
+            ident="deskbridge",
+            max_request_body_size=runtime.settings.max_body_bytes + 1,
+        )
+    finally:
+        runtime.stop_background()
+
+
+# -- events ----------------------------------------------------------------------------------
+
+_AGENTS = [
+    ("9013300112004", "Priya Raman"),
+    ("9013300112005", "Tomás Ortega"),
+    ("9013300112006", "Mei Lin"),
+    ("9013300112007", "Ade Okafor"),
+]
+# (subject, description) of a ticket: a furniture retailer's usual mix, some with no problem.
+_TOPICS = [
+    ("Where is my sofa?", "My sofa was due last Tuesday and the tracking has not moved since."),
+    ("Table arrived damaged", "The oak table arrived with a cracked leg and the box was crushed."),
+    ("Missing screws", "The wardrobe came without the bag of screws, so I cannot build it."),
+    ("Recliner stopped working", "The recliner mechanism stopped working after two weeks."),
+    ("Refund not received", "I returned the chairs a month ago and still have no refund."),
+    ("Wrong colour delivered", "I ordered the green velvet armchair and received a grey one."),
+    ("Thank you", "Just wanted to say the bed arrived early and the driver was lovely."),
+    ("Delivery slot", "Can I change my delivery slot to next week? I will be away."),
+]
+_CUSTOMER = [
+    "Any news on this? It has been three days.",
+    "I have attached photos of the damage.",
+    "The courier says it left the depot but nothing since.",
+    "I took a day off work to wait for this delivery and nobody came.",
+    "Please can someone call me back, I have asked twice now.",
+    "Thanks, that works for me.",
+    "I would like a replacement rather than a refund.",
+    "The order number is on the original email.",
+]
+_AGENT = [
+    "Thanks for letting us know. I have asked the carrier for an update.",
+    "Sorry about this. Could you send us a photo of the label on the box?",
+    "I have arranged for the missing parts to be sent by courier.",
+    "Your refund has been approved and should show within 3 to 5 working days.",
+    "I have booked a technician visit; they will call the day before.",
+    "Internal: carrier claims it was delivered, checking the proof of delivery.",
+]
+_TAGS = [[], ["web"], ["delivery"], ["sofa", "web"], ["returns"], ["vip"], ["phone_order"]]
+
+
+def build_signature(timestamp: str, body: bytes) -> str:
+    digest = hmac.new(SECRET.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def make_events(
+    count: int, active: int = 1000, new_share: float = 0.15, seed: int = 7
+) -> list[bytes]:
+    """`count` distinct `ticket.comment_added` bodies in time order, ~1 KB each, shaped like
+    shared/fixtures/zendesk_comment_added_event.json. About `new_share` of them open a new
+    ticket; the rest add to one of the `active` most recently opened tickets, so any window of
+    the run has the same mix (~1 in 7 events is a ticket's first). Each ticket keeps its
+    subject, priority, tags and requester; comments come from the customer or an agent."""
+    rng = random.Random(seed)
+    base = datetime.now(UTC) - timedelta(hours=2)
+    profiles: dict[int, dict] = {}
+    recent: list[int] = []
+    bodies = []
+    for n in range(count):
+        if not recent or rng.random() < new_share:
+            ticket = 100000 + len(profiles)
+            recent.append(ticket)
+            if len(recent) > active:
+                recent.pop(0)
+        else:
+            ticket = rng.choice(recent)
+        if ticket not in profiles:
+            subject, description = rng.choice(_TOPICS)
+            profiles[ticket] = {
+                "subject": subject,
+                "description": description,
+                "priority": rng.choice(["URGENT", "HIGH", "NORMAL", "NORMAL", "NORMAL", "LOW"]),
+                "tags": rng.choice(_TAGS),
+                "created_at": base - timedelta(minutes=rng.randrange(1, 3 * 24 * 60)),
+                "requester": f"90144567{ticket:06d}",
+                "agent": rng.choice(_AGENTS),
+            }
+        profile = profiles[ticket]
+        at = base + timedelta(milliseconds=n)
+        staff = rng.random() < 0.55
+        agent_id, agent_name = profile["agent"]
+        if staff:
+            author = {"id": agent_id, "is_staff": True, "name": agent_name}
+            text = rng.choice(_AGENT)
+            public = not text.startswith("Internal")
+        else:
+            author = {"id": profile["requester"], "is_staff": False, "name": "Customer"}
+            text = " ".join(rng.sample(_CUSTOMER, rng.randint(1, 3)))
+            public = True
+        body = {
+            "account_id": 10234567,
+            "detail": {
+                "actor_id": author["id"],
+                "assignee_id": agent_id,
+                "brand_id": "360001234511",
+                "created_at": profile["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "custom_status": "360007711202",
+                "description": profile["description"],
+                "external_id": None,
+                "form_id": "360000456701",
+                "group_id": "360009988771",
+                "id": str(ticket),
+                "is_public": True,
+                "organization_id": None,
+                "priority": profile["priority"],
+                "requester_id": profile["requester"],
+                "status": "OPEN",
+                "subject": profile["subject"],
+                "submitter_id": profile["requester"],
+                "tags": profile["tags"],
+                "type": "INCIDENT",
+                "updated_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "via": {"channel": "web_service"},
+            },
+            "event": {
+                "comment": {
+                    "author": author,
+                    "body": text,
+                    "id": str(31877650021 + n),
+                    "is_public": public,
+                }
+            },
+            "id": f"bench-{n:08d}-{rng.getrandbits(64):016x}",
+            "subject": f"zen:ticket:{ticket}",
+            "time": at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
+            "type": "zen:event-type:ticket.comment_added",
+            "zendesk_event_version": "2022-11-06",
+        }
+        bodies.append(json.dumps(body, ensure_ascii=False).encode())
+    return bodies
+
+
+def write_requests(path: Path, bodies: list[bytes]) -> None:
+    """One pre-signed request per line: timestamp TAB signature TAB body (no newlines in it)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with path.open("wb") as out:
+        for body in bodies:
+            out.write(f"{stamp}\t{build_signature(stamp, body)}\t".encode() + body + b"\n")
+
+
+def read_requests(path: Path, first: int, last: int) -> list[tuple[dict[str, str], bytes]]:
+    out = []
+    with path.open("rb") as src:
+        for number, line in enumerate(src):
+            if first <= number < last:
+                stamp, signature, body = line.rstrip(b"\n").split(b"\t", 2)
+                headers = {
+                    "Content-Type": "application/json",
+                    TIMESTAMP_HEADER: stamp.decode(),
+                    SIGNATURE_HEADER: signature.decode(),
+                }
+                out.append((headers, body))
+    return out
+
+
+# -- load generators ---------------------------------------------------------------------------
+
+LUA = r"""
+-- args: requests file, first line (0-based, inclusive), last line (exclusive)
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+
+function init(args)
+  local path, first, last = args[1], tonumber(args[2]), tonumber(args[3])
+  reqs = {}
+  local n = 0
+  for line in io.lines(path) do
+    if n >= first and n < last then
+      local ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      reqs[#reqs + 1] = wrk.format("POST", nil, {
+        ["Content-Type"] = "application/json",
+        ["X-Zendesk-Webhook-Signature-Timestamp"] = ts,
+        ["X-Zendesk-Webhook-Signature"] = sig,
+      }, body)
+    end
+    n = n + 1
+  end
+  idx = 0; wrapped = 0; accepted = 0; duplicate = 0; other_200 = 0; non_2xx = 0
+end
+
+function request()
+  idx = idx + 1
+  if idx > #reqs then idx = 1; wrapped = wrapped + 1 end
+  return reqs[idx]
+end
+
+function response(status, headers, body)
+  if status == 200 then
+    if body:find('"status":"accepted"', 1, true) then accepted = accepted + 1
+    elseif body:find('"status":"duplicate"', 1, true) then duplicate = duplicate + 1
+    else other_200 = other_200 + 1 end
+  elseif status < 200 or status > 299 then non_2xx = non_2xx + 1 end
+end
+
+function done(summary, latency, requests)
+  local t = {accepted = 0, duplicate = 0, other_200 = 0, non_2xx = 0, wrapped = 0, sent = 0}
+  for _, thread in ipairs(threads) do
+    for k, _ in pairs(t) do
+      if k ~= "sent" then t[k] = t[k] + (thread:get(k) or 0) end
+    end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, ' ..
+    '"p99_us": %d, "max_us": %d, "accepted": %d, "duplicate": %d, "other_200": %d, ' ..
+    '"non_2xx": %d, "status_errors": %d, "connect_errors": %d, "read_errors": %d, ' ..
+    '"write_errors": %d, "timeouts": %d, "wrapped": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, t.accepted, t.duplicate, t.other_200, t.non_2xx,
+    e.status, e.connect, e.read, e.write, e.timeout, t.wrapped))
+end
+"""
+
+
+@dataclass
+class Load:
+    requests: int = 0
+    seconds: float = 0.0
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    accepted: int = 0
+    duplicate: int = 0
+    other_200: int = 0
+    non_2xx: int = 0
+    socket_errors: int = 0
+    wrapped: int = 0
+    server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def run_wrk(
+    url: str,
+    requests_file: Path,
+    lua: Path,
+    first: int,
+    last: int,
+    seconds: float,
+    connections: int,
+) -> Load:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(lua),
+        url,
+        "--",
+        str(requests_file),
+        str(first),
+        str(last),
+    ]
+    before = os.times()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    after = os.times()
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    return Load(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        accepted=data["accepted"],
+        duplicate=data["duplicate"],
+        other_200=data["other_200"],
+        non_2xx=data["non_2xx"],
+        socket_errors=sum(
+            data[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+        ),
+        wrapped=data["wrapped"],
+        client_cpu_s=(after.children_user + after.children_system)
+        - (before.children_user + before.children_system),
+    )
+
+
+def run_python_client(
+    url: str, requests_file: Path, first: int, last: int, seconds: float, connections: int
+) -> Load:
+    """Fallback when wrk is missing: `connections` threads, one keep-alive connection each."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    prepared = read_requests(requests_file, first, last)
+    lock = threading.Lock()
+    cursor = [0, 0]  # next index, wraps
+    latencies: list[float] = []
+    load = Load()
+    stop_at = time.perf_counter() + seconds
+
+    def next_request():
+        with lock:
+            if cursor[0] >= len(prepared):
+                cursor[0] = 0
+                cursor[1] += 1
+            item = prepared[cursor[0]]
+            cursor[0] += 1
+            return item
+
+    def worker():
+        local: list[float] = []
+        counts = {"accepted": 0, "duplicate": 0, "other_200": 0, "non_2xx": 0, "errors": 0}
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        while time.perf_counter() < stop_at:
+            headers, body = next_request()
+            started = time.perf_counter()
+            try:
+                conn.request("POST", parts.path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException):
+                counts["errors"] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+                continue
+            local.append(time.perf_counter() - started)
+            if response.status == 200:
+                if b'"status":"accepted"' in payload:
+                    counts["accepted"] += 1
+                elif b'"status":"duplicate"' in payload:
+                    counts["duplicate"] += 1
+                else:
+                    counts["other_200"] += 1
+            elif not 200 <= response.status < 300:
+                counts["non_2xx"] += 1
+        conn.close()
+        with lock:
+            latencies.extend(local)
+            load.accepted += counts["accepted"]
+            load.duplicate += counts["duplicate"]
+            load.other_200 += counts["other_200"]
+            load.non_2xx += counts["non_2xx"]
+            load.socket_errors += counts["errors"]
+
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    workers = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    load.seconds = time.perf_counter() - started
+    load.client_cpu_s = time.process_time() - cpu_before
+    load.requests = len(latencies)
+    load.wrapped = cursor[1]
+    if len(latencies) >= 2:
+        cuts = statistics.quantiles(latencies, n=100)
+        load.p50_ms, load.p90_ms, load.p99_ms = (cuts[i] * 1000 for i in (49, 89, 98))
+    return load
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_tree_cpu(pid: int) -> float:
+    """User+system CPU seconds of `pid` and its live children (gunicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after "comm)": state ppid ... utime(12th) stime(13th), 0-based 11 and 12
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+@dataclass
+class Server:
+    label: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    database: Path | None = None
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.label} exited early; see {self.log_path}:\n"
+                    + self.log_path.read_text()[-2000:]
+                )
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
+            ):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.label} did not listen on port {self.port} in {timeout} s")
+
+    def cpu(self) -> float:
+        return process_tree_cpu(self.process.pid) if self.process else 0.0
+
+    def stop(self) -> None:
+        if not self.process or self.process.poll() is not None:
+            return
+        # SIGINT: waitress raises KeyboardInterrupt and `serve` stops its dispatcher; gunicorn
+        # treats SIGINT as a quick shutdown of master and workers.
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def base_env(database: Path | None, log_level: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.update(
+        ZENDESK_WEBHOOK_SECRET=SECRET,
+        # Requests are signed once, before the run; keep them inside the replay window.
+        ZENDESK_SIGNATURE_TOLERANCE_SECONDS="86400",
+        DESKBRIDGE_LOG_LEVEL=log_level,
+        PYTHONUNBUFFERED="1",
+    )
+    if database is not None:
+        env["DATABASE_URL"] = f"sqlite:///{database}"
+    return env
+
+
+def count_rows(database: Path) -> dict[str, int]:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("events", "tickets", "outbox", "audit")
+        }
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    warmup: Load
+    measured: Load
+    stored: dict[str, int] | None = None
+
+    def lost(self) -> int | None:
+        """Accepted answers with no stored event (must be 0). Stored may exceed accepted by
+        requests still in flight when the load generator stopped (answers it never read)."""
+        if self.stored is None:
+            return None
+        answered = self.warmup.accepted + self.measured.accepted
+        return max(0, answered - self.stored["events"])
+
+
+def bench(
+    server: Server,
+    drive,
+    warmup_slice: tuple[int, int],
+    measure_slice: tuple[int, int],
+    warmup_s: float,
+    measure_s: float,
+    profile: Path | None = None,
+) -> Result:
+    print(f"\n== {server.label}: {' '.join(server.command[-6:])}", flush=True)
+    server.start()
+    try:
+        warm = drive(server.url, *warmup_slice, warmup_s)
+        print(f"   warm-up  {warm.rps:8.0f} req/s  ({warm.requests} requests)", flush=True)
+        spy = start_profiler(server, profile, measure_s) if profile else None
+        cpu_before = server.cpu()
+        measured = drive(server.url, *measure_slice, measure_s)
+        measured.server_cpu_s = server.cpu() - cpu_before
+        if spy is not None:
+            spy.wait(timeout=60)
+    finally:
+        server.stop()
+    result = Result(server.label, warm, measured)
+    if server.database is not None:
+        result.stored = count_rows(server.database)
+    print_result(result)
+    return result
+
+
+# -- profiling (optional) ---------------------------------------------------------------------
+
+
+def start_profiler(server: Server, out: Path, seconds: float) -> subprocess.Popen:
+    """py-spy, sampling only threads that hold the GIL (where the CPU goes), for the measured
+    window; raw collapsed stacks to `out`. Profiling costs throughput: those numbers are not
+    the benchmark's."""
+    spy = shutil.which("py-spy") or os.environ.get("PY_SPY")
+    if not spy:
+        raise SystemExit("--profile needs py-spy on PATH (or PY_SPY=/path/to/py-spy)")
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(round(seconds)),
+            "--rate",
+            "200",
+            "--gil",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+# Where a sample's time goes, by the first matching frame from the leaf up.
+BUCKETS = [
+    ("logging (log_event → stderr)", ("logging/", "config/logging.py")),
+    ("sqlite3 C calls (execute/commit)", ("do_execute ", "do_commit ", "_exec_insertmany")),
+    ("pydantic (TicketState validate/dump)", ("pydantic/", "pydantic_core")),
+    ("prometheus metrics", ("prometheus_client/",)),
+    ("SQLAlchemy Core (compile, cache, result)", ("sqlalchemy/",)),
+    ("alembic", ("alembic/",)),
+    ("JSON (parse, dumps)", ("json/",)),
+    ("deskbridge code (parse, rules, state)", ("connectors/", "workflows/", "store/", "config/")),
+    ("Flask / Werkzeug", ("flask/", "werkzeug/")),
+    ("waitress (HTTP)", ("waitress/",)),
+]
+
+
+def summarize_profile(path: Path, top: int = 25) -> None:
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    buckets: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [
+            f
+            for f in stack.split(";")
+            if not f.startswith("process ") and not f.startswith("thread ")
+        ]
+        if not frames:
+            continue
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        bucket = "other"
+        for frame in reversed(frames):
+            hit = next((name for name, keys in BUCKETS if any(k in frame for k in keys)), None)
+            if hit:
+                bucket = hit
+                break
+        buckets[bucket] = buckets.get(bucket, 0) + count
+    if not total:
+        print("   profile: no samples")
+        return
+    print(f"\n== profile: {total} GIL-holding samples at 200 Hz (raw stacks: {path})")
+    print("   time by first matching frame from the leaf:")
+    for name, count in sorted(buckets.items(), key=lambda x: -x[1]):
+        print(f"   {100 * count / total:5.1f}%  {name}")
+    print("   inclusive, top functions:")
+    for frame, count in sorted(inclusive.items(), key=lambda x: -x[1])[:top]:
+        print(f"   {100 * count / total:5.1f}%  {frame[:110]}")
+    print("   self, top functions:")
+    for frame, count in sorted(own.items(), key=lambda x: -x[1])[:15]:
+        print(f"   {100 * count / total:5.1f}%  {frame[:110]}")
+
+
+def print_result(r: Result) -> None:
+    m = r.measured
+    lat = (
+        f"p50 {m.p50_ms:.1f} ms  p90 {m.p90_ms:.1f} ms  p99 {m.p99_ms:.1f} ms"
+        if m.p50_ms is not None
+        else "latency n/a"
+    )
+    print(f"   measured {m.rps:8.0f} req/s  ({m.requests} in {m.seconds:.1f} s)  {lat}")
+    cpu_ms = 1000 * m.server_cpu_s / m.requests if m.requests else 0.0
+    print(
+        f"   non-2xx {m.non_2xx}  socket errors {m.socket_errors}  "
+        f"server CPU {m.server_cpu_s:.1f} s ({cpu_ms:.2f} ms/request)  "
+        f"load generator CPU {m.client_cpu_s:.1f} s"
+    )
+    if r.stored is not None:
+        answered = r.warmup.accepted + m.accepted
+        dupes = r.warmup.duplicate + m.duplicate
+        print(
+            f"   accepted answers {answered} (warm-up {r.warmup.accepted} + measured "
+            f"{m.accepted}), duplicate {dupes}, other 200 {r.warmup.other_200 + m.other_200}"
+        )
+        print(
+            f"   stored: events {r.stored['events']}  tickets {r.stored['tickets']}  "
+            f"outbox {r.stored['outbox']}  audit {r.stored['audit']}  "
+            f"→ lost {r.lost()}, stored but unanswered (in flight at stop) "
+            f"{r.stored['events'] - answered}"
+        )
+    if r.stored is not None and (m.wrapped or r.warmup.wrapped):
+        print("   WARNING: the request list wrapped around; later requests were duplicates")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads (both apps)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=40000,
+        help="distinct events for the measured window of each full-path run",
+    )
+    parser.add_argument(
+        "--active-tickets",
+        type=int,
+        default=1000,
+        help="follow-up events go to one of this many most recently opened tickets",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        help="DESKBRIDGE_LOG_LEVEL for deskbridge serve (default: its default)",
+    )
+    parser.add_argument(
+        "--no-gunicorn",
+        action="store_true",
+        help="skip the second data point under gunicorn gthread -w 2 --threads 4",
+    )
+    parser.add_argument(
+        "--python-client",
+        action="store_true",
+        help="use the Python threaded client even if wrk is installed",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="RAW_FILE",
+        help="profile the full path under waitress with py-spy instead: raw "
+        "stacks to RAW_FILE and a summary (no bare or gunicorn runs)",
+    )
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        help="diagnostic: run only a patched full path under waitress "
+        "(serialized | ingest-only, see VARIANTS)",
+    )
+    parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.serve_bare:
+        serve_bare(args.serve_bare, args.threads)
+        return 0
+    if args.serve_variant:
+        name, port = args.serve_variant.split(":")
+        serve_variant(name, int(port), args.threads)
+        return 0
+
+    use_wrk = shutil.which("wrk") is not None and not args.python_client
+    work = Path(tempfile.mkdtemp(prefix="deskbridge-bench-"))
+    try:
+        warm_n = 12000
+        bodies = make_events(warm_n + args.events, args.active_tickets)
+        requests_file = work / "requests.tsv"
+        write_requests(requests_file, bodies)
+        sizes = [len(b) for b in bodies]
+        tickets = len({re.search(rb'"zen:ticket:(\d+)"', b)[1] for b in bodies})
+        lua = work / "signed.lua"
+        lua.write_text(LUA)
+        warm_slice, measure_slice = (0, warm_n), (warm_n, warm_n + args.events)
+
+        if use_wrk:
+
+            def drive(url, first, last, seconds):
+                return run_wrk(url, requests_file, lua, first, last, seconds, args.connections)
+
+            generator = "wrk -t1 (Lua, pre-signed requests)"
+        else:
+
+            def drive(url, first, last, seconds):
+                return run_python_client(url, requests_file, first, last, seconds, args.connections)
+
+            generator = "Python threaded client"
+            if not args.python_client:
+                generator += " (wrk not found)"
+
+        print(f"deskbridge webhook throughput — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+        print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; Python {sys.version.split()[0]}")
+        print(f"code: {ROOT} at {code_revision()}")
+        print(
+            f"load: {generator}, {args.connections} connections, "
+            f"{args.warmup:g} s warm-up + {args.duration:g} s measured, loopback"
+        )
+        print(
+            f"events: {len(bodies)} distinct comment_added bodies on {tickets} tickets "
+            f"(~1 in {len(bodies) / tickets:.1f} opens a ticket; follow-ups spread over the "
+            f"{args.active_tickets} newest), {min(sizes)}-{max(sizes)} bytes "
+            f"(mean {statistics.mean(sizes):.0f}), signed HMAC-SHA256"
+        )
+        if not use_wrk:
+            print("NOTE: wrk not found, using the Python threaded client instead")
+
+        results = []
+        db = work / "waitress.db"
+        full = Server(
+            f"full path: deskbridge serve (waitress --threads {args.threads}, SQLite)",
+            [
+                str(BIN / "deskbridge"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port := free_port()),
+                "--threads",
+                str(args.threads),
+            ],
+            base_env(db, args.log_level),
+            port,
+            work / "serve.log",
+            database=db,
+        )
+        bare = Server(
+            f"bare Flask endpoint (waitress --threads {args.threads})",
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve-bare",
+                str(port := free_port()),
+                "--threads",
+                str(args.threads),
+            ],
+            base_env(None, args.log_level),
+            port,
+            work / "bare.log",
+        )
+        if args.variant:
+            port = free_port()
+            variant = Server(
+                f"variant {args.variant} (waitress --threads {args.threads}, SQLite): "
+                f"{VARIANTS[args.variant]}",
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--serve-variant",
+                    f"{args.variant}:{port}",
+                    "--threads",
+                    str(args.threads),
+                ],
+                base_env(db, args.log_level),
+                port,
+                work / "variant.log",
+                database=db,
+            )
+            bench(
+                variant,
+                drive,
+                warm_slice,
+                measure_slice,
+                args.warmup,
+                args.duration,
+                profile=args.profile.resolve() if args.profile else None,
+            )
+            if args.profile:
+                summarize_profile(args.profile.resolve())
+            return 0
+        if args.profile:
+            bench(
+                full,
+                drive,
+                warm_slice,
+                measure_slice,
+                args.warmup,
+                args.duration,
+                profile=args.profile.resolve(),
+            )
+            summarize_profile(args.profile.resolve())
+            return 0
+        for server in (bare, full):
+            results.append(
+                bench(server, drive, warm_slice, measure_slice, args.warmup, args.duration)
+            )
+        bare_r, full_r = results
+
+        gunicorn = None
+        if not args.no_gunicorn and (BIN / "gunicorn").exists():
+            gdb = work / "gunicorn.db"
+            migrate = subprocess.run(
+                [str(BIN / "deskbridge"), "migrate"],
+                cwd=ROOT,
+                env=base_env(gdb, "WARNING"),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if migrate.returncode != 0:
+                raise RuntimeError(f"deskbridge migrate failed:\n{migrate.stderr}")
+            g_args = ["-w", "2", "--threads", "4", "-k", "gthread"]
+            g_full = Server(
+                "gunicorn full path: app:create_app() -w 2 --threads 4 (web only, no dispatcher)",
+                [
+                    str(BIN / "gunicorn"),
+                    *g_args,
+                    "-b",
+                    f"127.0.0.1:{(port := free_port())}",
+                    "app:create_app()",
+                ],
+                base_env(gdb, args.log_level),
+                port,
+                work / "gunicorn.log",
+                database=gdb,
+            )
+            g_bare = Server(
+                "gunicorn bare Flask endpoint: -w 2 --threads 4",
+                [
+                    str(BIN / "gunicorn"),
+                    *g_args,
+                    "-b",
+                    f"127.0.0.1:{(port := free_port())}",
+                    "--chdir",
+                    str(Path(__file__).resolve().parent),
+                    "webhook_throughput:create_bare_app()",
+                ],
+                base_env(None, args.log_level),
+                port,
+                work / "gunicorn-bare.log",
+            )
+            gunicorn = [
+                bench(s, drive, warm_slice, measure_slice, args.warmup, args.duration)
+                for s in (g_bare, g_full)
+            ]
+
+        print("\n== summary")
+        ratio = full_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
+        print(
+            f"   waitress: full {full_r.measured.rps:.0f} req/s, bare "
+            f"{bare_r.measured.rps:.0f} req/s, ratio full/bare {ratio:.2f} "
+            f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim)"
+        )
+        print(f"   events lost (accepted but not stored): {full_r.lost()}")
+        if gunicorn:
+            g_bare_r, g_full_r = gunicorn
+            g_ratio = (
+                g_full_r.measured.rps / g_bare_r.measured.rps if g_bare_r.measured.rps else 0.0
+            )
+            print(
+                f"   gunicorn gthread -w 2 --threads 4: full {g_full_r.measured.rps:.0f} "
+                f"req/s, bare {g_bare_r.measured.rps:.0f} req/s, ratio {g_ratio:.2f}; "
+                f"full vs waitress bare {g_full_r.measured.rps / bare_r.measured.rps:.2f}; "
+                f"lost {g_full_r.lost()}"
+            )
+        failed = any(r.lost() for r in [full_r, *(gunicorn or [])])
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def code_revision() -> str:
+    """The commit measured, and whether tracked files outside benchmarks/ differ from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return os.environ.get("DESKBRIDGE_BENCH_REVISION", "unknown (not a git checkout)")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks")
+    count = len(changed.splitlines())
+    return head + (f" with {count} uncommitted file(s) changed" if count else " (clean)")
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
