@@ -67,14 +67,14 @@ def classify_ticket(
         scored = _score_phrases(category.phrases, tokenized, category.weight)
         if scored and (best is None or scored[0] > best[0]):
             best = (scored[0], name, scored[1], scored[2])
-    if best is None:
-        return Classification(None, None, "no field, tag or phrase names an order problem", "none")
     calm = _score_phrases(config.not_a_problem, tokenized, 1.0)
-    if calm is not None and calm[0] >= best[0]:
+    if calm is not None and (best is None or calm[0] >= best[0]):
         _, where, phrase = calm
         return Classification(
             None, None, f"{_quote(where, phrase)} → not an order problem", "phrase"
         )
+    if best is None:
+        return Classification(None, None, "no field, tag or phrase names an order problem", "none")
     score, name, where, phrase = best
     category = config.categories[name]
     reason = f"{_quote(where, phrase)} → " + _label(config, name, names[category.department])

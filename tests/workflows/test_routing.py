@@ -455,6 +455,26 @@ def test_the_echo_of_deskbridges_own_assign_is_not_a_person_routing():
     assert (ticket.routed_by_hand, ticket.department_acted) == (False, False)
 
 
+def test_moving_a_ticket_back_to_an_earlier_departments_group_is_a_person_routing():
+    before = routed_to_logistics(
+        department="quality",
+        routed_departments=["logistics", "quality"],
+        assigned_groups=[LOGISTICS_GROUP, QUALITY_GROUP],
+        group=QUALITY_GROUP,
+    )
+    _, decision = step(
+        before, event(30, EventKind.group_changed, group=LOGISTICS_GROUP, **WRONG_ITEM)
+    )
+    assert decision.updates == {"department_acted": True, "routed_by_hand": True}
+    assert decision.cancel == [HANDOFF_ID]
+
+
+def test_a_thank_you_note_is_not_asked_for_a_department():
+    thanks = {"subject": "Thank you!", "description": "Just wanted to say thanks, all good."}
+    _, decision = step(None, event(0, EventKind.created, **thanks))
+    assert decision == Decision()
+
+
 # -- the department acting -----------------------------------------------------------------
 
 
