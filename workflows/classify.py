@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from config.rules import RoutingConfig
-from workflows.text import compile_phrase, find_phrase, tokenize
+from workflows.text import phrase_index, tokenize_cached
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
 
@@ -61,7 +61,9 @@ def classify_ticket(
         ("description", description or "", 1.0),
     ]
     texts += [("customer wrote", message, 1.0) for message in customer_messages if message]
-    tokenized = [(where, tokenize(text), weight) for where, text, weight in texts if text.strip()]
+    tokenized = [
+        (where, tokenize_cached(text), weight) for where, text, weight in texts if text.strip()
+    ]
     best: tuple[float, str, str, str] | None = None  # score, category, where, phrase
     for name, category in config.categories.items():
         scored = _score_phrases(category.phrases, tokenized, category.weight)
@@ -88,20 +90,24 @@ def _quote(where: str, phrase: str) -> str:
 
 
 def _score_phrases(
-    phrases: list[str], tokenized: list[tuple[str, list[list[str]], float]], factor: float
+    phrases: list[str], tokenized: list[tuple[str, tuple, float]], factor: float
 ) -> tuple[float, str, str] | None:
     """Sum of matched phrases (longer phrases weigh more, the subject more than the body),
     with the strongest single match for the reason; None when nothing matched."""
+    index = phrase_index(tuple(phrases))
     score = 0.0
     strongest: tuple[float, str, str] | None = None
-    taken: dict[str, list] = {where: [] for where, _, _ in tokenized}
-    # Longest phrases first; a shorter phrase inside the same words adds nothing.
-    for phrase in sorted(phrases, key=lambda p: -len(compile_phrase(p))):
-        for where, clauses, weight in tokenized:
-            match = find_phrase(clauses, phrase)
-            if match is None or any(match.overlaps(t) for t in taken[where]):
+    for where, clauses, weight in tokenized:
+        found = index.find_all(clauses)
+        if not found:
+            continue
+        taken: list = []
+        # Longest phrases first; a shorter phrase inside the same words adds nothing.
+        for phrase in sorted(found, key=lambda p: (-found[p].tokens, phrases.index(p))):
+            match = found[phrase]
+            if any(match.overlaps(t) for t in taken):
                 continue
-            taken[where].append(match)
+            taken.append(match)
             points = match.tokens * weight * factor
             score += points
             if strongest is None or points > strongest[0]:

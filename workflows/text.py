@@ -91,3 +91,48 @@ def find_phrase(clauses: list[list[str]], phrase: str) -> PhraseMatch | None:
                 continue
             return PhraseMatch(phrase=phrase, tokens=size, clause=index, start=start)
     return None
+
+
+class PhraseIndex:
+    """Many phrases matched in one pass: phrases are indexed by their first token, so the text
+    is scanned once instead of once per phrase."""
+
+    def __init__(self, phrases: tuple[str, ...]):
+        self.phrases = phrases
+        self._by_first: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
+        for phrase in phrases:
+            tokens = compile_phrase(phrase)
+            if tokens:
+                negative = any(t in NEGATORS for t in tokens)
+                self._by_first.setdefault(tokens[0], []).append((phrase, tokens, negative))
+
+    def find_all(self, clauses: tuple[tuple[str, ...], ...]) -> dict[str, PhraseMatch]:
+        """The first un-negated occurrence of every phrase present (as find_phrase would)."""
+        found: dict[str, PhraseMatch] = {}
+        for index, tokens in enumerate(clauses):
+            for start, token in enumerate(tokens):
+                candidates = self._by_first.get(token)
+                if not candidates:
+                    continue
+                for phrase, wanted, negative in candidates:
+                    if phrase in found:
+                        continue
+                    size = len(wanted)
+                    if tuple(tokens[start : start + size]) != wanted:
+                        continue
+                    before = tokens[max(0, start - NEGATION_WINDOW) : start]
+                    if not negative and any(t in NEGATORS for t in before):
+                        continue
+                    found[phrase] = PhraseMatch(phrase, size, index, start)
+        return found
+
+
+@lru_cache(maxsize=256)
+def phrase_index(phrases: tuple[str, ...]) -> PhraseIndex:
+    return PhraseIndex(phrases)
+
+
+@lru_cache(maxsize=8192)
+def tokenize_cached(text: str) -> tuple[tuple[str, ...], ...]:
+    """tokenize() for texts seen again and again (subjects, descriptions, messages)."""
+    return tuple(tuple(clause) for clause in tokenize(text))

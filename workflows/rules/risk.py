@@ -11,7 +11,7 @@ from config.rules import RiskConfig
 from workflows.actions import Action, ActionKind
 from workflows.decision import Context, Decision
 from workflows.model import EventKind, Priority, TicketEvent, TicketState
-from workflows.text import find_phrase, tokenize
+from workflows.text import phrase_index, tokenize_cached
 
 RULE = "risk"
 _PRIORITY_ORDER = [Priority.low, Priority.normal, Priority.high, Priority.urgent]
@@ -24,12 +24,13 @@ class Signal:
     reason: str
 
 
-def _first_phrase(texts: list[list[list[str]]], phrases: list[str]) -> str | None:
-    for phrase in phrases:
-        for clauses in texts:
-            if find_phrase(clauses, phrase):
-                return phrase
-    return None
+def _first_phrase(texts: list, phrases: list[str]) -> str | None:
+    """The first configured phrase that any of the texts mentions."""
+    index = phrase_index(tuple(phrases))
+    found: set[str] = set()
+    for clauses in texts:
+        found.update(index.find_all(clauses))
+    return next((p for p in phrases if p in found), None)
 
 
 def _shouting(subject: str | None) -> bool:
@@ -39,7 +40,11 @@ def _shouting(subject: str | None) -> bool:
 
 
 def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> list[Signal]:
-    texts = [tokenize(t) for t in (state.subject, state.description, *state.customer_messages) if t]
+    texts = [
+        tokenize_cached(t)
+        for t in (state.subject, state.description, *state.customer_messages)
+        if t
+    ]
     raw_text = " ".join(
         t for t in (state.subject, state.description, *state.customer_messages) if t
     )
