@@ -44,18 +44,27 @@ def save_ticket(connection: Connection, state: TicketState, now: datetime) -> No
 
 
 def list_requester_tickets(
-    connection: Connection, source: str, requester: str, exclude: str
+    connection: Connection,
+    source: str,
+    requester: str,
+    exclude: str,
+    since: datetime,
+    until: datetime,
+    limit: int = 20,
 ) -> list[RelatedTicket]:
-    """The requester's other tickets on the same helpdesk, oldest first."""
+    """The requester's other tickets on the same helpdesk opened in [since, until), oldest
+    first (at most `limit`: enough to say "repeat contact")."""
     query = (
         select(tickets.c.key, tickets.c.created_at)
         .where(
             tickets.c.requester == requester,
             tickets.c.key != exclude,
             tickets.c.key.startswith(f"{source}:"),
-            tickets.c.created_at.is_not(None),
+            tickets.c.created_at >= since,
+            tickets.c.created_at < until,
         )
         .order_by(tickets.c.created_at)
+        .limit(limit)
     )
     return [RelatedTicket(key=r.key, created_at=r.created_at) for r in connection.execute(query)]
 

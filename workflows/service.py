@@ -67,10 +67,17 @@ class WorkflowService:
             previous = lock_ticket(connection, event.ticket_key, now)
             state, stale = apply_event(previous or new_state(event), event)
             related = ()
-            if state.requester:
+            risk = self.rules.risk
+            if state.requester and state.created_at and risk is not None and risk.enabled:
+                # Only what repeat-contact detection needs: tickets opened in the window before.
                 related = tuple(
                     list_requester_tickets(
-                        connection, state.source.value, state.requester, state.key
+                        connection,
+                        state.source.value,
+                        state.requester,
+                        state.key,
+                        since=state.created_at - risk.repeat_contact_window,
+                        until=state.created_at,
                     )
                 )
             ctx = Context(now=now, rules=self.rules, previous=previous, related=related)
