@@ -584,6 +584,27 @@ def test_is_open_agrees_with_measuring(cal, moment):
     assert cal.is_open(moment) == (cal.business_time_between(moment, moment + second) == second)
 
 
+SPRING_CHANGES = [day for day in DST_CHANGES if day.month == 3]
+near_spring_gap = st.builds(
+    lambda day, minutes: (
+        datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC) + minutes * M
+    ),
+    st.sampled_from(SPRING_CHANGES).map(lambda day: day - timedelta(days=1)),
+    st.integers(0, 2 * 24 * 60),
+)
+short = st.integers(0, 48 * 60).map(lambda n: n * M)
+
+
+@fast
+@given(start=near_spring_gap, d1=short, d2=short)
+def test_gap_calendar_around_the_spring_change(start, d1, d2):
+    d1, d2 = sorted([d1, d2])
+    r1, r2 = GAP.add_business_time(start, d1), GAP.add_business_time(start, d2)
+    assert r1 <= r2
+    assert GAP.business_time_between(start, r2) == d2
+    assert GAP.business_time_between(r1, r2) <= r2 - r1
+
+
 @pytest.mark.parametrize("cal", [ALWAYS_LONDON, ALWAYS_LORD_HOWE], ids=["london", "lord_howe"])
 @fast
 @given(start=instants, duration=durations, later_by=offsets)
