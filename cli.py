@@ -219,6 +219,7 @@ def run_replay(
     (`at` + Action.to_record()) or a ReplayError for a line that could not be used."""
     from connectors.errors import InboundError, UnsupportedEvent
     from connectors.registry import PARSERS
+    from connectors.salesforce.parse import parse_salesforce
     from connectors.zendesk.parse import parse_time
     from store.db import create_store_engine, migrate_store
     from workflows.model import Source
@@ -245,7 +246,10 @@ def run_replay(
                 raise InboundError("expected a JSON object or an XML string", "body")
             if source not in PARSERS:
                 raise InboundError(f"source {source.value} is not supported yet", "source")
-            events = PARSERS[source](raw, at)
+            if source is Source.salesforce:  # the org's own picklist meanings
+                events = parse_salesforce(raw, at, mapping=rules.salesforce)
+            else:
+                events = PARSERS[source](raw, at)
         except json.JSONDecodeError as exc:
             yield ReplayError(number, f"invalid JSON: {exc.msg}")
             continue

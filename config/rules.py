@@ -106,12 +106,48 @@ DepartmentKey = Literal["logistics", "quality", "post_sales"]
 
 class DepartmentConfig(_Model):
     name: str
-    # Helpdesk group (Zendesk group id) or queue (Salesforce) that owns the department's work.
+    # The Zendesk group and the Salesforce queue (00G…) that own the department's work.
     group: str
+    salesforce_queue: str | None = None
     slack_channel: str
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
     handoff_within: Duration = timedelta(hours=4)
+
+
+def owner_for(source: str, group: str, salesforce_queue: str | None) -> str:
+    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to."""
+    return salesforce_queue if source == "salesforce" and salesforce_queue else group
+
+
+class SalesforceConfig(_Model):
+    """How a Salesforce org's picklists read in deskbridge's terms."""
+
+    # Case statuses by meaning; anything else is open. IsClosed also counts as solved.
+    new_statuses: list[str] = Field(default_factory=lambda: ["New"])
+    pending_statuses: list[str] = Field(default_factory=lambda: ["Waiting on Customer"])
+    hold_statuses: list[str] = Field(default_factory=lambda: ["On Hold"])
+    solved_statuses: list[str] = Field(default_factory=lambda: ["Resolved"])
+    closed_statuses: list[str] = Field(default_factory=lambda: ["Closed"])
+    priorities: dict[str, Priority] = Field(
+        default_factory=lambda: {
+            "Critical": Priority.urgent,
+            "High": Priority.high,
+            "Medium": Priority.normal,
+            "Low": Priority.low,
+        }
+    )
+    # deskbridge priority → the picklist value written back.
+    write_priorities: dict[Priority, str] = Field(
+        default_factory=lambda: {
+            Priority.urgent: "High",
+            Priority.high: "High",
+            Priority.normal: "Medium",
+            Priority.low: "Low",
+        }
+    )
+    # Case Origin → channel name used by SLA policies and risk signals.
+    origins: dict[str, str] = Field(default_factory=dict)
 
 
 class CategoryConfig(_Model):
@@ -151,6 +187,7 @@ class RiskConfig(_Model):
     repeat_contact_window: Duration = timedelta(days=14)
     raise_priority_to: Priority = Priority.urgent
     specialist_group: str
+    specialist_queue: str | None = None
     specialist_channel: str
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
@@ -267,6 +304,7 @@ class RulesConfig(_Model):
     business_hours: BusinessHoursConfig | None = None
     sla: SlaConfig = Field(default_factory=SlaConfig)
     agents: list[AgentConfig] = Field(default_factory=list)
+    salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
 
     def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
         return next((a for a in self.agents if a.slack_id == slack_id), None)

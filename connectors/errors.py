@@ -30,6 +30,12 @@ class SignatureError(InboundError):
     status = 401
 
 
+class ForbiddenError(InboundError):
+    """Authentic-looking but not ours (another Salesforce org): 403."""
+
+    status = 403
+
+
 class UnsupportedEvent(Exception):
     """A well-formed event deskbridge does not act on: 200 `ignored`."""
 

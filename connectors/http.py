@@ -7,6 +7,7 @@ never a stack trace in a response.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -17,14 +18,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from config.logging import log_event
-from connectors.errors import InboundError, UnsupportedEvent
+from connectors.errors import ForbiddenError, InboundError, SignatureError, UnsupportedEvent
 from connectors.registry import PARSERS
+from connectors.salesforce.ack import CONTENT_TYPE as ACK_CONTENT_TYPE
+from connectors.salesforce.ack import build_ack
+from connectors.salesforce.parse import (
+    build_events,
+    read_json_callout,
+    read_outbound_message,
+    same_org,
+)
 from connectors.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from workflows.model import Source, TicketEvent
 
 log = logging.getLogger("deskbridge.webhooks")
 
 Verifier = Callable[[bytes, datetime], None]
+# Verify and parse one request body into events (raises InboundError / UnsupportedEvent).
+Reader = Callable[[bytes, datetime], list[TicketEvent]]
 
 
 def _zendesk_verifier(settings) -> Verifier:
@@ -44,9 +55,58 @@ def _zendesk_verifier(settings) -> Verifier:
     return verify
 
 
+def _salesforce_reader(runtime) -> Reader:
+    """Outbound Messages (SOAP) or Flow callouts (JSON, bearer token); the organization must
+    be ours. Outbound Messages carry no signature: the org id is the in-band check."""
+    settings = runtime.settings
+
+    def read(raw: bytes, now: datetime) -> list[TicketEvent]:
+        if _is_json():
+            expected = settings.salesforce_webhook_token
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if expected is None:
+                raise SignatureError(
+                    "SALESFORCE_WEBHOOK_TOKEN is not set; JSON callouts are refused"
+                )
+            if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+                raise SignatureError("bearer token does not match", "Authorization")
+            message = read_json_callout(raw)
+        else:
+            message = read_outbound_message(raw)
+        if not settings.salesforce_org_id:
+            raise ForbiddenError("SALESFORCE_ORG_ID is not set; outbound messages are refused")
+        if not same_org(message.organization_id, settings.salesforce_org_id):
+            raise ForbiddenError(
+                "organization id is not this deskbridge's Salesforce org", "OrganizationId"
+            )
+        return build_events(message, runtime.rules.salesforce)
+
+    return read
+
+
+def _is_json() -> bool:
+    return (request.mimetype or "").endswith("json")
+
+
 def create_webhooks_blueprint(runtime) -> Blueprint:
     blueprint = Blueprint("webhooks", __name__)
-    verifiers: dict[Source, Verifier] = {Source.zendesk: _zendesk_verifier(runtime.settings)}
+    zendesk_verify = _zendesk_verifier(runtime.settings)
+
+    def read_zendesk(raw: bytes, now: datetime) -> list[TicketEvent]:
+        zendesk_verify(raw, now)
+        return PARSERS[Source.zendesk](raw, now)
+
+    readers: dict[Source, Reader] = {
+        Source.zendesk: read_zendesk,
+        Source.salesforce: _salesforce_reader(runtime),
+    }
+
+    def ok(source: Source, body: dict) -> tuple[Response, int]:
+        """200: a SOAP Ack for Salesforce outbound messages (else they are retried for 24 h),
+        JSON otherwise."""
+        if source is Source.salesforce and not _is_json():
+            return Response(build_ack(), content_type=ACK_CONTENT_TYPE), 200
+        return jsonify(body), 200
 
     def handle(source: Source) -> tuple[Response, int]:
         started = time.perf_counter()
@@ -54,8 +114,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         metrics = runtime.metrics
         try:
             raw = request.get_data(cache=False)
-            verifiers[source](raw, now)
-            events: list[TicketEvent] = PARSERS[source](raw, now)
+            events: list[TicketEvent] = readers[source](raw, now)
             body = raw.decode("utf-8")
             outcomes = [runtime.service.accept_event(e, body, now) for e in events]
         except RequestEntityTooLarge:
@@ -64,7 +123,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             log_event(log, logging.WARNING, "webhook.too_large", source=source.value, limit=limit)
             return jsonify(error=f"body is larger than {limit} bytes"), 413
         except InboundError as exc:
-            outcome = "unauthorized" if exc.status == 401 else "malformed"
+            outcome = {401: "unauthorized", 403: "forbidden"}.get(exc.status, "malformed")
             metrics.webhooks.labels(source.value, outcome).inc()
             log_event(
                 log,
@@ -80,10 +139,13 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             log_event(
                 log, logging.INFO, "webhook.ignored", source=source.value, type=exc.event_type[:80]
             )
-            return jsonify(
-                status="ignored",
-                reason=f"event type {exc.event_type[:80]} is not used by deskbridge",
-            ), 200
+            return ok(
+                source,
+                {
+                    "status": "ignored",
+                    "reason": f"event type {exc.event_type[:80]} is not used by deskbridge",
+                },
+            )
         except SQLAlchemyError as exc:
             metrics.webhooks.labels(source.value, "store_unavailable").inc()
             log_event(
@@ -103,14 +165,21 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         for outcome in outcomes:
             for action in outcome.actions:
                 metrics.decisions.labels(action.action.value, action.rule).inc()
-        return jsonify(
-            status=status,
-            events=len(outcomes),
-            actions=[a.action.value for o in outcomes for a in o.actions],
-        ), 200
+        return ok(
+            source,
+            {
+                "status": status,
+                "events": len(outcomes),
+                "actions": [a.action.value for o in outcomes for a in o.actions],
+            },
+        )
 
     @blueprint.post("/webhooks/zendesk")
     def zendesk_webhook():
         return handle(Source.zendesk)
+
+    @blueprint.post("/webhooks/salesforce")
+    def salesforce_webhook():
+        return handle(Source.salesforce)
 
     return blueprint

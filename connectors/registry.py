@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from connectors.salesforce.parse import parse_salesforce
 from connectors.zendesk.parse import parse_zendesk
 from workflows.model import Source, TicketEvent
 
@@ -12,4 +13,5 @@ Parser = Callable[[bytes, datetime], list[TicketEvent]]
 
 PARSERS: dict[Source, Parser] = {
     Source.zendesk: parse_zendesk,
+    Source.salesforce: parse_salesforce,
 }

@@ -215,7 +215,13 @@ def escalation(ticket: str, at: datetime, names: list[str], score: float, reason
             "key": f"{key}:escalate",
         },
         {**common, "action": "set_priority", "priority": "urgent", "key": f"{key}:priority"},
-        {**common, "action": "assign", "group": SPECIALISTS, "key": f"{key}:assign"},
+        {
+            **common,
+            "action": "assign",
+            "group": SPECIALISTS,
+            "escalated": True,
+            "key": f"{key}:assign",
+        },
         {
             **common,
             "action": "note",

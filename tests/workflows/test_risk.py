@@ -208,7 +208,7 @@ def escalation(names: list[str], score: float, reason: str, priority: bool = Tru
             "rule": "risk",
             "reason": reason,
             "key": f"{key}:assign",
-            "params": {"group": SPECIALISTS},
+            "params": {"group": SPECIALISTS, "escalated": True},
         },
         {
             "action": "note",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.rules import RiskConfig
+from config.rules import RiskConfig, owner_for
 from workflows.actions import Action, ActionKind
 from workflows.decision import Context, Decision
 from workflows.model import EventKind, Priority, TicketEvent, TicketState
@@ -120,6 +120,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
     if already and (set(names) <= already or score <= state.escalation_score):
         return Decision()  # nothing new, or nothing riskier than when it was escalated
     ticket = state.key
+    owner = owner_for(state.source.value, config.specialist_group, config.specialist_queue)
     listed = "; ".join(f"{s.reason} ({s.name.replace('_', ' ')}, {s.weight:g})" for s in signals)
     reason = f"risk {score:g} ≥ {config.threshold:g}: {listed}"
     key = f"{ticket}:{RULE}:{'+'.join(names)}"
@@ -144,7 +145,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
             rule=RULE,
             reason=reason,
             key=f"{key}:assign",
-            params={"group": config.specialist_group},
+            params={"group": owner, "escalated": True},
         ),
         Action(
             action=ActionKind.note,
@@ -173,6 +174,6 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
         updates={
             "escalation_signals": names,
             "escalation_score": score,
-            "assigned_groups": [*state.assigned_groups, config.specialist_group],
+            "assigned_groups": [*state.assigned_groups, owner],
         },
     )

@@ -3,7 +3,7 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 
 from __future__ import annotations
 
-from config.rules import RulesConfig
+from config.rules import RulesConfig, owner_for
 from workflows.actions import Action, ActionKind
 from workflows.classify import Classification, classify_ticket
 from workflows.decision import Context, Decision, Timer
@@ -117,6 +117,7 @@ def _route(
 ) -> Decision:
     """Route to a department: Slack message, group, tag, note, and the hand-off deadline."""
     department = ctx.rules.departments[department_key]
+    owner = owner_for(state.source.value, department.group, department.salesforce_queue)
     ticket = state.key
     key = f"{ticket}:{RULE}:{department_key}"
     decision = Decision()
@@ -140,7 +141,7 @@ def _route(
             rule=RULE,
             reason=reason,
             key=f"{key}:assign",
-            params={"group": department.group},
+            params={"group": owner},
         ),
         Action(
             action=ActionKind.tag,
@@ -171,7 +172,7 @@ def _route(
     decision.updates.update(
         department=department_key,
         routed_departments=[*state.routed_departments, department_key],
-        assigned_groups=[*state.assigned_groups, department.group],
+        assigned_groups=[*state.assigned_groups, owner],
         department_acted=False,
     )
     return decision

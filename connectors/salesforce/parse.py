@@ -1,0 +1,303 @@
+"""Salesforce payloads → TicketEvent (pure): SOAP Outbound Messages (protocols.md §2.1) and the
+JSON bodies of Flow HTTP callouts (README).
+
+Objects: `Case` (the ticket), `CaseComment` (IsPublished) and `EmailMessage` (Incoming, ParentId),
+so replies count for the 3-response rule and reply SLAs. XML is parsed with defusedxml: no DTD,
+no entities, no external references; the body size is capped before parsing (Flask).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from config.rules import SalesforceConfig
+from connectors.errors import PayloadError, UnsupportedEvent
+from connectors.zendesk.parse import parse_time
+from workflows.model import (
+    Comment,
+    EventKind,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+)
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+MAX_NOTIFICATIONS = 100
+DEFAULT_MAPPING = SalesforceConfig()
+
+USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    sobject: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    organization_id: str
+    notifications: list[Notification]
+
+
+def same_org(a: str, b: str) -> bool:
+    """Org ids compare on their 15-character form (the 18-character one adds a checksum)."""
+    return len(a) in (15, 18) and len(b) in (15, 18) and a[:15] == b[:15]
+
+
+# -- reading the wire formats ----------------------------------------------------------------
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def read_outbound_message(raw: bytes) -> OutboundMessage:
+    try:
+        root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise PayloadError(
+            f"refused XML: {type(exc).__name__} (DTDs and entities are not accepted)"
+        ) from None
+    except ParseError as exc:
+        raise PayloadError(f"invalid XML: {exc}") from None
+    except (ValueError, RecursionError):
+        raise PayloadError("invalid XML") from None
+    body = root.find(f"{{{SOAP}}}Body")
+    notifications = body.find(f"{{{OUTBOUND}}}notifications") if body is not None else None
+    if notifications is None:
+        raise PayloadError(
+            "not an outbound message: no soapenv:Body/notifications", "Envelope.Body.notifications"
+        )
+    org = (notifications.findtext(f"{{{OUTBOUND}}}OrganizationId") or "").strip()
+    if not org:
+        raise PayloadError("required field is missing", "notifications.OrganizationId")
+    items = notifications.findall(f"{{{OUTBOUND}}}Notification")
+    if not items:
+        raise PayloadError("no Notification in the message", "notifications.Notification")
+    if len(items) > MAX_NOTIFICATIONS:
+        raise PayloadError(
+            f"more than {MAX_NOTIFICATIONS} notifications", "notifications.Notification"
+        )
+    return OutboundMessage(org, [_notification(item, i) for i, item in enumerate(items)])
+
+
+def _notification(item: Element, index: int) -> Notification:
+    path = f"notifications.Notification[{index}]"
+    notification_id = (item.findtext(f"{{{OUTBOUND}}}Id") or "").strip()
+    if not notification_id:
+        raise PayloadError("required field is missing", f"{path}.Id")
+    sobject = item.find(f"{{{OUTBOUND}}}sObject")
+    if sobject is None:
+        raise PayloadError("required field is missing", f"{path}.sObject")
+    declared = sobject.get(f"{{{XSI}}}type", "")
+    fields = {
+        _local(child.tag): (child.text or "").strip()
+        for child in sobject
+        if child.get(f"{{{XSI}}}nil") != "true"
+    }
+    return Notification(notification_id, declared.split(":")[-1], fields)
+
+
+def read_json_callout(raw: bytes) -> OutboundMessage:
+    """`{"organizationId": "00D…", "notifications": [{"id": "…", "type": "Case",
+    "fields": {"Id": "500…", …}}]}` from a Flow HTTP callout."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise PayloadError(f"invalid JSON: {getattr(exc, 'msg', 'not UTF-8')}") from None
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object")
+    org = data.get("organizationId")
+    if not isinstance(org, str) or not org:
+        raise PayloadError("required field is missing", "organizationId")
+    items = data.get("notifications")
+    if not isinstance(items, list) or not items:
+        raise PayloadError("expected a non-empty list", "notifications")
+    if len(items) > MAX_NOTIFICATIONS:
+        raise PayloadError(f"more than {MAX_NOTIFICATIONS} notifications", "notifications")
+    out = []
+    for i, item in enumerate(items):
+        path = f"notifications[{i}]"
+        if not isinstance(item, dict):
+            raise PayloadError("expected an object", path)
+        fields = item.get("fields")
+        if not isinstance(item.get("id"), str) or not item["id"]:
+            raise PayloadError("required field is missing", f"{path}.id")
+        if not isinstance(item.get("type"), str):
+            raise PayloadError("required field is missing", f"{path}.type")
+        if not isinstance(fields, dict):
+            raise PayloadError("expected an object", f"{path}.fields")
+        clean = {str(k): _text(v) for k, v in fields.items() if v is not None}
+        out.append(Notification(item["id"], item["type"], clean))
+    return OutboundMessage(org, out)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# -- into TicketEvents -----------------------------------------------------------------------
+
+
+def _required(fields: dict[str, str], name: str, path: str) -> str:
+    value = fields.get(name)
+    if not value:
+        raise PayloadError("required field is missing", f"{path}.{name}")
+    return value
+
+
+def _time(fields: dict[str, str], name: str, path: str) -> datetime | None:
+    value = fields.get(name)
+    return parse_time(value, f"{path}.{name}") if value else None
+
+
+def _bool(fields: dict[str, str], name: str, path: str) -> bool | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise PayloadError("expected true or false", f"{path}.{name}")
+
+
+def _status(fields: dict[str, str], mapping: SalesforceConfig, path: str) -> Status | None:
+    value = fields.get("Status")
+    for statuses, status in (
+        (mapping.closed_statuses, Status.closed),
+        (mapping.solved_statuses, Status.solved),
+        (mapping.pending_statuses, Status.pending),
+        (mapping.hold_statuses, Status.hold),
+        (mapping.new_statuses, Status.new),
+    ):
+        if value is not None and value in statuses:
+            return status
+    if _bool(fields, "IsClosed", path):
+        return Status.solved
+    return Status.open if value else None
+
+
+def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> TicketEvent:
+    fields = n.fields
+    case_id = _required(fields, "Id", path)
+    modified = _time(fields, "SystemModstamp", path) or _time(fields, "LastModifiedDate", path)
+    if modified is None:
+        raise PayloadError("required field is missing", f"{path}.LastModifiedDate")
+    created = _time(fields, "CreatedDate", path)
+    owner = fields.get("OwnerId") or None
+    priority = fields.get("Priority")
+    origin = fields.get("Origin")
+    custom = {k: fields[k] for k in ("CaseNumber", "Type", "Reason") if fields.get(k)}
+    snapshot = TicketSnapshot(
+        subject=fields.get("Subject"),
+        description=fields.get("Description"),
+        status=_status(fields, mapping, path),
+        priority=mapping.priorities.get(priority) if priority else None,
+        type=(fields.get("Type") or "").lower() or None,
+        group=owner if owner and owner.startswith(QUEUE_PREFIX) else None,
+        assignee=owner if owner and owner.startswith(USER_PREFIX) else None,
+        requester=fields.get("ContactId"),
+        organization=fields.get("AccountId"),
+        channel=mapping.origins.get(origin, origin.lower()) if origin else None,
+        created_at=created,
+        updated_at=modified,
+        custom_fields=custom,
+    )
+    kind = EventKind.created if created is not None and created == modified else EventKind.updated
+    return TicketEvent(
+        source=Source.salesforce,
+        ticket_id=case_id,
+        dedupe_key=f"salesforce:notification:{n.id}",
+        kind=kind,
+        occurred_at=modified,
+        ticket=snapshot,
+        vendor_type="Case",
+    )
+
+
+def _reply_event(n: Notification, path: str) -> TicketEvent:
+    fields = n.fields
+    parent = _required(fields, "ParentId", path)
+    record_id = _required(fields, "Id", path)
+    at = (
+        _time(fields, "MessageDate", path)
+        or _time(fields, "CreatedDate", path)
+        or _time(fields, "SystemModstamp", path)
+    )
+    if at is None:
+        raise PayloadError("required field is missing", f"{path}.CreatedDate")
+    if n.sobject == "CaseComment":
+        public = bool(_bool(fields, "IsPublished", path))
+        comment = Comment(
+            id=record_id,
+            public=public,
+            author_id=fields.get("CreatedById"),
+            author_is_agent=True,
+            body=fields.get("CommentBody", ""),
+        )
+    else:  # EmailMessage: an outgoing email is an agent's written reply
+        incoming = _bool(fields, "Incoming", path)
+        if incoming is None:
+            raise PayloadError("required field is missing", f"{path}.Incoming")
+        comment = Comment(
+            id=record_id,
+            public=True,
+            author_id=fields.get("CreatedById"),
+            author_is_agent=not incoming,
+            body=fields.get("TextBody", ""),
+        )
+    return TicketEvent(
+        source=Source.salesforce,
+        ticket_id=parent,
+        dedupe_key=f"salesforce:notification:{n.id}",
+        kind=EventKind.comment_added,
+        occurred_at=at,
+        comment=comment,
+        vendor_type=n.sobject,
+    )
+
+
+def build_events(
+    message: OutboundMessage, mapping: SalesforceConfig = DEFAULT_MAPPING
+) -> list[TicketEvent]:
+    """One event per notification deskbridge uses; other objects are skipped. All skipped →
+    UnsupportedEvent (answered 200 `ignored`)."""
+    events = []
+    skipped = []
+    for index, n in enumerate(message.notifications):
+        path = f"notifications.Notification[{index}].sObject"
+        if n.sobject == "Case":
+            if set(n.fields) <= {"Id"}:
+                skipped.append("deleted Case")  # deleted records arrive without data
+                continue
+            events.append(_case_event(n, mapping, path))
+        elif n.sobject in ("CaseComment", "EmailMessage"):
+            events.append(_reply_event(n, path))
+        else:
+            skipped.append(n.sobject or "unknown")
+    if not events:
+        raise UnsupportedEvent("salesforce:" + ",".join(sorted(set(skipped))))
+    # Salesforce retries out of queue order: within one message, decide in time order.
+    return sorted(events, key=lambda e: e.occurred_at)
+
+
+def parse_salesforce(
+    raw: bytes, received_at: datetime, *, mapping: SalesforceConfig = DEFAULT_MAPPING
+) -> list[TicketEvent]:
+    """Registry entry: an Outbound Message (XML) or a Flow callout (JSON) body."""
+    head = raw.lstrip()[:1]
+    message = read_json_callout(raw) if head in (b"{", b"[") else read_outbound_message(raw)
+    return build_events(message, mapping)

@@ -1,0 +1,366 @@
+"""POST /webhooks/salesforce: Outbound Messages (SOAP) and Flow callouts (JSON), on SQLite and
+PostgreSQL; hostile XML; and the parser's mapping into TicketEvents."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app, create_runtime
+from config.settings import Settings
+from connectors.errors import PayloadError
+from connectors.salesforce.parse import parse_salesforce, same_org
+from store.events import count_events
+from store.outbox import list_actions
+from store.schema import tickets
+from tests.conftest import TEST_SECRET, Clock, fixture_bytes
+from workflows.model import EventKind, Priority, Source, Status
+
+ORG = "00D5j00000HqZtxEAF"
+TOKEN = "flow-callout-token-for-tests"
+NOW = datetime(2025, 3, 4, 10, 22, tzinfo=UTC)
+SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+
+
+@pytest.fixture
+def runtime(engine, rules, monkeypatch):
+    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET, SALESFORCE_ORG_ID=ORG, SALESFORCE_WEBHOOK_TOKEN=TOKEN
+    )
+    return create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+
+
+@pytest.fixture
+def client(runtime):
+    return create_app(runtime=runtime).test_client()
+
+
+def envelope(notifications: list[str], org: str = ORG) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        '<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+        f"<OrganizationId>{org}</OrganizationId><ActionId>04k5j000000CaQpAAK</ActionId>"
+        '<SessionId xsi:nil="true"/>'
+        + "".join(notifications)
+        + "</notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def notification(nid: str, sobject: str, **fields: str) -> str:
+    body = "".join(f"<sf:{k}>{v}</sf:{k}>" for k, v in fields.items())
+    return (
+        f'<Notification><Id>{nid}</Id><sObject xsi:type="sf:{sobject}" '
+        f'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">{body}</sObject></Notification>'
+    )
+
+
+def test_shared_fixture_gives_two_events_and_the_exact_soap_ack(client, engine):
+    body = fixture_bytes("salesforce_outbound_case.xml")
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert response.data == fixture_bytes("salesforce_ack.xml")
+    with engine.connect() as connection:
+        assert count_events(connection) == 2
+        keys = sorted(connection.execute(select(tickets.c.key)).scalars())
+    assert keys == ["salesforce:5005j00000TqW8hAAF", "salesforce:5005j00000TqW9aAAF"]
+
+    # Replayed: acknowledged again, nothing new.
+    with engine.connect() as connection:
+        before = list_actions(connection)
+    again = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert again.data == fixture_bytes("salesforce_ack.xml")
+    with engine.connect() as connection:
+        assert count_events(connection) == 2
+        assert list_actions(connection) == before
+
+
+def test_fixture_maps_into_deskbridges_terms():
+    events = parse_salesforce(fixture_bytes("salesforce_outbound_case.xml"), NOW)
+    # Decided in time order: case 00001043 was last modified before 00001042.
+    second, first = (e.model_dump() for e in events)
+    assert first["ticket"] | {} == {
+        "subject": "Invoice export returns 502",
+        "description": None,
+        "status": Status.open,
+        "priority": Priority.high,
+        "type": "problem",
+        "tags": None,
+        "group": "00G5j000003Ab1cEAC",
+        "assignee": None,
+        "requester": "0035j00000HiJ7kAAF",
+        "organization": "0015j00000LmN2rAAF",
+        "channel": "email",
+        "created_at": datetime(2025, 3, 4, 9, 15, 22, tzinfo=UTC),
+        "updated_at": datetime(2025, 3, 4, 10, 21, 40, tzinfo=UTC),
+        "custom_fields": {"CaseNumber": "00001042", "Type": "Problem", "Reason": "Performance"},
+    }
+    assert (first["source"], first["ticket_id"], first["dedupe_key"], first["kind"]) == (
+        Source.salesforce,
+        "5005j00000TqW8hAAF",
+        "salesforce:notification:04l5j00001Mzd3KAAR",
+        EventKind.updated,
+    )
+    assert (
+        second["kind"],
+        second["ticket"]["status"],
+        second["ticket"]["priority"],
+        second["ticket"]["assignee"],
+        second["ticket"]["group"],
+    ) == (EventKind.created, Status.new, Priority.normal, "0055j00000F3x9QAAR", None)
+
+
+def test_case_comments_and_emails_count_as_replies():
+    body = envelope(
+        [
+            notification(
+                "04l000000000001AAA",
+                "CaseComment",
+                Id="00a000000000001AAA",
+                ParentId="5005j00000TqW8hAAF",
+                IsPublished="true",
+                CreatedDate="2025-03-04T10:30:00.000Z",
+                CreatedById="0055j00000F3x9QAAR",
+                CommentBody="We are on it",
+            ),
+            notification(
+                "04l000000000002AAA",
+                "CaseComment",
+                Id="00a000000000002AAA",
+                ParentId="5005j00000TqW8hAAF",
+                IsPublished="false",
+                CreatedDate="2025-03-04T10:31:00.000Z",
+                CommentBody="internal",
+            ),
+            notification(
+                "04l000000000003AAA",
+                "EmailMessage",
+                Id="02s000000000003AAA",
+                ParentId="5005j00000TqW8hAAF",
+                Incoming="false",
+                MessageDate="2025-03-04T10:32:00.000Z",
+                TextBody="Reply by email",
+            ),
+            notification(
+                "04l000000000004AAA",
+                "EmailMessage",
+                Id="02s000000000004AAA",
+                ParentId="5005j00000TqW8hAAF",
+                Incoming="true",
+                MessageDate="2025-03-04T10:33:00.000Z",
+                TextBody="Customer writes",
+            ),
+        ]
+    )
+    events = parse_salesforce(body, NOW)
+    assert [
+        (e.kind, e.comment.is_public_agent_reply, e.comment.public, e.comment.author_is_agent)
+        for e in events
+    ] == [
+        (EventKind.comment_added, True, True, True),
+        (EventKind.comment_added, False, False, True),
+        (EventKind.comment_added, True, True, True),
+        (EventKind.comment_added, False, True, False),
+    ]
+
+
+def test_org_ids_compare_on_their_15_character_form():
+    assert same_org("00D5j00000HqZtxEAF", "00D5j00000HqZtx")
+    assert not same_org("00D5j00000HqZtyEAF", "00D5j00000HqZtx")
+    assert not same_org("00D5j", "00D5j")
+
+
+def test_another_orgs_message_is_refused_with_403_and_not_stored(client, engine):
+    body = fixture_bytes("salesforce_outbound_case.xml").replace(
+        b"<OrganizationId>00D5j00000HqZtxEAF", b"<OrganizationId>00D5j00000ZZZZZEAF"
+    )
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert response.status_code == 403
+    assert response.json == {
+        "error": "organization id is not this deskbridge's Salesforce org",
+        "field": "OrganizationId",
+    }
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>&lol9;</OrganizationId>
+</notifications></soapenv:Body></soapenv:Envelope>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>&xxe;</OrganizationId>
+</notifications></soapenv:Body></soapenv:Envelope>"""
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["laughs", "xxe"])
+def test_hostile_xml_is_refused_quickly_without_memory_growth(client, engine, body):
+    tracemalloc.start()
+    started = time.perf_counter()
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 400
+    assert response.json["error"].startswith("refused XML: DTDForbidden")
+    assert b"root:" not in response.data
+    assert peak < 5 * 1024 * 1024 and elapsed < 1.0
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+def test_five_mebibyte_body_is_413(client):
+    body = envelope([notification("04l000000000001AAA", "Case", Id="500", Subject="x" * (5 << 20))])
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert response.status_code == 413
+
+
+def test_malformed_xml_names_the_problem(client):
+    response = client.post("/webhooks/salesforce", data=b"<soapenv:Envelope", headers=SOAP)
+    assert response.status_code == 400
+    assert response.json["error"].startswith("invalid XML: ")
+    missing = envelope([notification("04l000000000001AAA", "Case", Subject="no id")])
+    response = client.post("/webhooks/salesforce", data=missing, headers=SOAP)
+    assert response.json == {
+        "error": "required field is missing",
+        "field": "notifications.Notification[0].sObject.Id",
+    }
+
+
+def test_other_objects_are_acknowledged_and_ignored(client, engine):
+    body = envelope([notification("04l000000000009AAA", "Account", Id="0015j00000LmN2rAAF")])
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert (response.status_code, response.data) == (200, fixture_bytes("salesforce_ack.xml"))
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+def test_json_flow_callout_needs_the_bearer_token(client, engine):
+    payload = {
+        "organizationId": ORG,
+        "notifications": [
+            {
+                "id": "flow-0001",
+                "type": "Case",
+                "fields": {
+                    "Id": "5005j00000TqW8hAAF",
+                    "Subject": "Wrong sofa delivered",
+                    "Status": "New",
+                    "Priority": "Medium",
+                    "OwnerId": "0055j00000F3x9QAAR",
+                    "CreatedDate": "2025-03-04T10:00:00.000Z",
+                    "LastModifiedDate": "2025-03-04T10:00:00.000Z",
+                },
+            }
+        ],
+    }
+    body = json.dumps(payload).encode()
+    wrong = client.post(
+        "/webhooks/salesforce",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": "Bearer nope"},
+    )
+    assert (wrong.status_code, wrong.json) == (
+        401,
+        {"error": "bearer token does not match", "field": "Authorization"},
+    )
+    right = client.post(
+        "/webhooks/salesforce",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert right.status_code == 200
+    assert right.json == {
+        "status": "accepted",
+        "events": 1,
+        "actions": ["route", "assign", "tag", "note"],
+    }
+    with engine.connect() as connection:
+        assign = next(r for r in list_actions(connection) if r["action"] == "assign")
+    assert assign["payload"]["params"] == {"group": "00G5j000004Log1EAC"}
+
+
+def _case(n: int, case: str, minute: int, status: str = "Working") -> str:
+    at = (datetime(2025, 3, 4, 9, 0, tzinfo=UTC) + timedelta(minutes=minute)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z"
+    )
+    return notification(
+        f"04l{n:015d}",
+        "Case",
+        Id=case,
+        Subject=f"Parcel {case} delayed",
+        Status=status,
+        Priority="Medium",
+        OwnerId="0055j00000F3x9QAAR",
+        CreatedDate="2025-03-04T09:00:00.000Z",
+        LastModifiedDate=at,
+        SystemModstamp=at,
+    )
+
+
+def _final(client, engine, batch: list[str]) -> tuple:
+    client.post("/webhooks/salesforce", data=envelope(batch), headers=SOAP)
+    with engine.connect() as connection:
+        states = {
+            k: (s["status"], s["subject"])
+            for k, s in connection.execute(select(tickets.c.key, tickets.c.state))
+        }
+        keys = sorted(r["idempotency_key"] for r in list_actions(connection))
+    return states, keys
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_of_100_with_duplicates_and_shuffled_order_ends_the_same(seed, rules, tmp_path):
+    """80 notifications in order, against the same 80 plus 20 duplicates, shuffled (100):
+    the same final ticket states and the same actions (newest SystemModstamp wins)."""
+    from store.db import create_store_engine, migrate_store
+
+    cases = [f"5005j0000{i:09d}" for i in range(8)]
+    ordered = [
+        _case(i * 10 + m, case, m, "Closed" if m == 9 else "Working")
+        for i, case in enumerate(cases)
+        for m in range(10)
+    ]
+    rng = random.Random(seed)
+    shuffled = ordered + rng.sample(ordered, 20)
+    rng.shuffle(shuffled)
+    results = []
+    for name, batch in (("ordered", ordered), ("shuffled", shuffled)):
+        engine = create_store_engine(f"sqlite:///{tmp_path}/{name}.db")
+        migrate_store(engine)
+        settings = Settings(SALESFORCE_ORG_ID=ORG)
+        runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+        results.append(_final(create_app(runtime=runtime).test_client(), engine, batch))
+        engine.dispose()
+    assert results[0] == results[1]
+    states, _ = results[0]
+    assert set(states.values()) == {("closed", f"Parcel {c} delayed") for c in cases}
+
+
+def test_garbage_is_a_payload_error():
+    with pytest.raises(PayloadError):
+        parse_salesforce(b"<a>", NOW)
