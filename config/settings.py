@@ -75,5 +75,11 @@ class Settings(BaseSettings):
         return [part.strip().encode() for part in raw.split(",") if part.strip()]
 
     @property
+    def salesforce_write_enabled(self) -> bool:
+        return bool(
+            self.salesforce_username and self.salesforce_password and self.salesforce_security_token
+        )
+
+    @property
     def zendesk_write_enabled(self) -> bool:
         return bool(self.zendesk_subdomain and self.zendesk_email and self.zendesk_api_token)

@@ -364,7 +364,7 @@ def test_without_a_bot_token_alerts_are_logged_not_sent(
     post_zendesk(client, zendesk_event("created", 1, status="NEW"))
     runtime.dispatcher.dispatch_due()
     assert fake.calls == []
-    assert runtime.dry_run == {"zendesk": True, "slack": True}
+    assert runtime.dry_run == {"zendesk": True, "salesforce": True, "slack": True}
     dry = [r for r in caplog.records if r.getMessage() == "slack.dry_run"]
     assert [r.deskbridge_fields for r in dry] == [
         {"ticket": "zendesk:48300", "action": "route", "channels": "#dept-logistics"}
