@@ -118,7 +118,10 @@ class WorkflowService:
     def fire_due_timers(self, now: datetime, limit: int = 500) -> list[TimerOutcome]:
         """Fire every timer due by `now` (up to `limit`), each in its own transaction. Safe to
         run from several loops at once: a timer fires once per generation."""
-        with self.engine.connect() as connection:
+        # On SQLite even this read begins IMMEDIATE (store/db.py), so it queues on the writer
+        # lock like any writer; polling SQLite's busy handler instead, the sweep starved behind
+        # webhook writers for seconds.
+        with self._writer, self.engine.connect() as connection:
             due = list_due_timers(connection, now, limit)
         outcomes = []
         for timer_id, ticket in due:
