@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from store.schema import outbox
-from store.sql import insert_ignoring_conflicts, is_postgres
+from store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
 from workflows.actions import Action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
@@ -119,5 +119,4 @@ def count_actions(connection: Connection, status: str | None = None) -> int:
 
 
 def list_actions(connection: Connection) -> list[dict[str, Any]]:
-    query = select(outbox).order_by(outbox.c.id)
-    return [dict(r._mapping) for r in connection.execute(query)]
+    return rows_as_dicts(connection.execute(select(outbox).order_by(outbox.c.id)))

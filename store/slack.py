@@ -79,15 +79,6 @@ def record_posted(connection: Connection, message: PostedMessage, now: datetime)
     )
 
 
-def find_message_by_ts(connection: Connection, channel_id: str, ts: str) -> PostedMessage | None:
-    """The message a button was clicked on (Slack gives its channel id and ts)."""
-    for row in connection.execute(select(slack_messages).where(slack_messages.c.ts == ts)):
-        message = _posted(row)
-        if channel_id in (message.channel, message.channel_id):
-            return message
-    return None
-
-
 def reserve_send_slot(
     connection: Connection, channel: str, now: datetime, interval: timedelta
 ) -> timedelta:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select, update
 
 from store.schema import timers
-from store.sql import is_postgres
+from store.sql import is_postgres, rows_as_dicts
 from workflows.decision import Timer
 
 PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
@@ -106,4 +106,4 @@ def next_due_at(connection: Connection) -> datetime | None:
 
 
 def list_timers(connection: Connection) -> list[dict]:
-    return [dict(r._mapping) for r in connection.execute(select(timers).order_by(timers.c.id))]
+    return rows_as_dicts(connection.execute(select(timers).order_by(timers.c.id)))

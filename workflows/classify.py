@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from config.rules import RoutingConfig
-from workflows.text import phrase_index, tokenize_cached
+from workflows.text import phrase_index, tokenize
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
 
@@ -61,9 +61,7 @@ def classify_ticket(
         ("description", description or "", 1.0),
     ]
     texts += [("customer wrote", message, 1.0) for message in customer_messages if message]
-    tokenized = [
-        (where, tokenize_cached(text), weight) for where, text, weight in texts if text.strip()
-    ]
+    tokenized = [(where, tokenize(text), weight) for where, text, weight in texts if text.strip()]
     best: tuple[float, str, str, str] | None = None  # score, category, where, phrase
     for name, category in config.categories.items():
         scored = _score_phrases(category.phrases, tokenized, category.weight)

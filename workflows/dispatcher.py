@@ -95,14 +95,7 @@ class Dispatcher:
                 delay = exc.retry_after if exc.retry_after is not None else BASE_DELAY
             else:
                 delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
-            with self.engine.begin() as connection:
-                retry_action(
-                    connection,
-                    row.id,
-                    self.clock() + timedelta(seconds=delay),
-                    str(exc),
-                    refund_attempt=exc.throttled,
-                )
+            self._reschedule(row, delay, str(exc), refund_attempt=exc.throttled)
             self.metrics.actions.labels(action.action.value, "retry").inc()
             log_event(
                 log,
@@ -121,13 +114,7 @@ class Dispatcher:
                 self._dead_letter(row, f"{type(exc).__name__}: {exc}", fields)
                 return
             delay = compute_retry_delay(row.attempts, None, random.random())
-            with self.engine.begin() as connection:
-                retry_action(
-                    connection,
-                    row.id,
-                    self.clock() + timedelta(seconds=delay),
-                    f"{type(exc).__name__}: {exc}",
-                )
+            self._reschedule(row, delay, f"{type(exc).__name__}: {exc}")
             log.exception("outbox.error")
             return
         with self.engine.begin() as connection:
@@ -141,6 +128,18 @@ class Dispatcher:
             **fields,
             **{k: v for k, v in result.items() if k != "dry_run"},
         )
+
+    def _reschedule(
+        self, row: OutboxRow, delay: float, error: str, refund_attempt: bool = False
+    ) -> None:
+        with self.engine.begin() as connection:
+            retry_action(
+                connection,
+                row.id,
+                self.clock() + timedelta(seconds=delay),
+                error,
+                refund_attempt=refund_attempt,
+            )
 
     def _dead_letter(self, row: OutboxRow, error: str, fields: dict) -> None:
         with self.engine.begin() as connection:

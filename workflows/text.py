@@ -50,10 +50,13 @@ def stem(word: str) -> str:
     return word
 
 
-def tokenize(text: str) -> list[list[str]]:
+@lru_cache(maxsize=8192)  # subjects, descriptions and messages are seen again and again
+def tokenize(text: str) -> tuple[tuple[str, ...], ...]:
     """Text → clauses → stemmed tokens."""
     clauses = _CLAUSE_BREAK.split(f" {fold(text)} ")
-    return [[stem(w) for w in _WORD.findall(clause)] for clause in clauses if clause.strip()]
+    return tuple(
+        tuple(stem(w) for w in _WORD.findall(clause)) for clause in clauses if clause.strip()
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -75,24 +78,6 @@ class PhraseMatch:
         )
 
 
-def find_phrase(clauses: list[list[str]], phrase: str) -> PhraseMatch | None:
-    """The first un-negated occurrence of `phrase` in the tokenised text, if any."""
-    wanted = compile_phrase(phrase)
-    if not wanted:
-        return None
-    size = len(wanted)
-    phrase_is_negative = any(t in NEGATORS for t in wanted)
-    for index, tokens in enumerate(clauses):
-        for start in range(len(tokens) - size + 1):
-            if tuple(tokens[start : start + size]) != wanted:
-                continue
-            before = tokens[max(0, start - NEGATION_WINDOW) : start]
-            if not phrase_is_negative and any(t in NEGATORS for t in before):
-                continue
-            return PhraseMatch(phrase=phrase, tokens=size, clause=index, start=start)
-    return None
-
-
 class PhraseIndex:
     """Many phrases matched in one pass: phrases are indexed by their first token, so the text
     is scanned once instead of once per phrase."""
@@ -107,7 +92,8 @@ class PhraseIndex:
                 self._by_first.setdefault(tokens[0], []).append((phrase, tokens, negative))
 
     def find_all(self, clauses: tuple[tuple[str, ...], ...]) -> dict[str, PhraseMatch]:
-        """The first un-negated occurrence of every phrase present (as find_phrase would)."""
+        """The first occurrence of every phrase present, skipping occurrences negated within
+        NEGATION_WINDOW words before them (unless the phrase itself is negative)."""
         found: dict[str, PhraseMatch] = {}
         for index, tokens in enumerate(clauses):
             for start, token in enumerate(tokens):
@@ -130,9 +116,3 @@ class PhraseIndex:
 @lru_cache(maxsize=256)
 def phrase_index(phrases: tuple[str, ...]) -> PhraseIndex:
     return PhraseIndex(phrases)
-
-
-@lru_cache(maxsize=8192)
-def tokenize_cached(text: str) -> tuple[tuple[str, ...], ...]:
-    """tokenize() for texts seen again and again (subjects, descriptions, messages)."""
-    return tuple(tuple(clause) for clause in tokenize(text))

@@ -11,7 +11,7 @@ from config.rules import RiskConfig, owner_for
 from workflows.actions import Action, ActionKind
 from workflows.decision import Context, Decision
 from workflows.model import EventKind, Priority, TicketEvent, TicketState
-from workflows.text import phrase_index, tokenize_cached
+from workflows.text import phrase_index, tokenize
 
 RULE = "risk"
 _PRIORITY_ORDER = [Priority.low, Priority.normal, Priority.high, Priority.urgent]
@@ -40,11 +40,7 @@ def _shouting(subject: str | None) -> bool:
 
 
 def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> list[Signal]:
-    texts = [
-        tokenize_cached(t)
-        for t in (state.subject, state.description, *state.customer_messages)
-        if t
-    ]
+    texts = [tokenize(t) for t in (state.subject, state.description, *state.customer_messages) if t]
     raw_text = " ".join(
         t for t in (state.subject, state.description, *state.customer_messages) if t
     )
