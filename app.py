@@ -1,5 +1,5 @@
 """create_app(settings) wires everything (DESIGN rule 7); also the WSGI entry for gunicorn:
-`gunicorn 'app:create_app()'`. Nothing here runs at import."""
+`gunicorn 'deskbridge.app:create_app()'`. Nothing here runs at import."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from config.logging import log_event
-from config.rules import RulesConfig, load_rules
-from config.settings import Settings
-from connectors.http import create_webhooks_blueprint
-from workflows.actions import HELPDESK_ACTIONS, ActionKind
-from workflows.dispatcher import Dispatcher
-from workflows.metrics import Metrics
-from workflows.ports import DryRunPerformer, Performer
-from workflows.service import WorkflowService
+from deskbridge.config.logging import log_event
+from deskbridge.config.rules import RulesConfig, load_rules
+from deskbridge.config.settings import Settings
+from deskbridge.connectors.http import create_webhooks_blueprint
+from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
+from deskbridge.workflows.dispatcher import Dispatcher
+from deskbridge.workflows.metrics import Metrics
+from deskbridge.workflows.ports import DryRunPerformer, Performer
+from deskbridge.workflows.service import WorkflowService
 
 log = logging.getLogger("deskbridge")
 
@@ -106,11 +106,11 @@ def build_performers(
     settings: Settings, engine: Engine, rules: RulesConfig, clock: Callable[[], datetime]
 ) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
     """Real performers where credentials are set, dry-run performers elsewhere."""
-    from bot.notifier import SlackNotifier, build_web_client
+    from deskbridge.bot.notifier import SlackNotifier, build_web_client
 
     zendesk: Performer = DryRunPerformer("zendesk")
     if settings.zendesk_write_enabled:
-        from connectors.zendesk.client import ZendeskWriter
+        from deskbridge.connectors.zendesk.client import ZendeskWriter
 
         zendesk = ZendeskWriter(
             settings.zendesk_subdomain,
@@ -119,7 +119,7 @@ def build_performers(
         )
     salesforce: Performer = DryRunPerformer("salesforce")
     if settings.salesforce_write_enabled:
-        from connectors.salesforce.client import SalesforceWriter
+        from deskbridge.connectors.salesforce.client import SalesforceWriter
 
         salesforce = SalesforceWriter(
             settings.salesforce_username,
@@ -154,7 +154,7 @@ def create_runtime(
     engine: Engine | None = None,
     performers: dict[ActionKind, Performer] | None = None,
 ) -> Runtime:
-    from store.db import create_store_engine
+    from deskbridge.store.db import create_store_engine
 
     rules = rules or load_rules(settings.config_path)
     engine = engine or create_store_engine(settings.database_url)
@@ -183,7 +183,7 @@ def create_runtime(
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     runtime = runtime or create_runtime(settings or Settings())
-    app = Flask("deskbridge")
+    app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["deskbridge"] = runtime
     app.register_blueprint(create_webhooks_blueprint(runtime))
@@ -225,7 +225,7 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
     if runtime.settings.slack_signing_secret is not None:
         from slack_bolt.adapter.flask import SlackRequestHandler
 
-        from bot.app import create_bolt_app
+        from deskbridge.bot.app import create_bolt_app
 
         handler = SlackRequestHandler(create_bolt_app(runtime))
 

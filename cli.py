@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from config.logging import configure_logging, log_event
-from config.rules import ConfigError, RulesConfig, load_rules, summarize_rules
-from config.settings import Settings
+from deskbridge.config.logging import configure_logging, log_event
+from deskbridge.config.rules import ConfigError, RulesConfig, load_rules, summarize_rules
+from deskbridge.config.settings import Settings
 
 log = logging.getLogger("deskbridge")
 
@@ -33,7 +33,7 @@ def _load_or_exit(path: Path) -> RulesConfig:
 def _settings() -> Settings:
     from pydantic import ValidationError
 
-    from config.rules import format_location
+    from deskbridge.config.rules import format_location
 
     try:
         return Settings()
@@ -60,8 +60,8 @@ def check_config(path: Path | None) -> None:
 
 
 def _prepare_runtime():
-    from app import create_runtime
-    from store.db import migrate_store
+    from deskbridge.app import create_runtime
+    from deskbridge.store.db import migrate_store
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -97,7 +97,7 @@ def serve(host: str, port: int, threads: int) -> None:
     """Web, dispatcher and timers in one process."""
     from waitress import serve as waitress_serve
 
-    from app import create_app
+    from deskbridge.app import create_app
 
     runtime = _prepare_runtime()
     app = create_app(runtime=runtime)
@@ -122,7 +122,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Dispatcher and timers only; run the web part under gunicorn 'app:create_app()'."""
+    """Dispatcher and timers only; run the web part under gunicorn 'deskbridge.app:create_app()'."""
     runtime = _prepare_runtime()
     click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
     runtime.start_background()
@@ -146,7 +146,11 @@ def migrate() -> None:
 def sign(body) -> None:
     """Print curl header options that sign BODY as Zendesk would, with ZENDESK_WEBHOOK_SECRET
     (for trying the webhook by hand: curl --data-binary @BODY $(deskbridge sign BODY) …)."""
-    from connectors.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
+    from deskbridge.connectors.zendesk.signature import (
+        SIGNATURE_HEADER,
+        TIMESTAMP_HEADER,
+        build_signature,
+    )
 
     secrets = _settings().zendesk_secrets
     if not secrets:
@@ -217,13 +221,13 @@ def run_replay(
 ) -> Iterator[dict | ReplayError]:
     """Replay JSONL events on an in-memory store; yield each new action as a record
     (`at` + Action.to_record()) or a ReplayError for a line that could not be used."""
-    from connectors.errors import InboundError, UnsupportedEvent
-    from connectors.registry import PARSERS
-    from connectors.salesforce.parse import parse_salesforce
-    from connectors.zendesk.parse import parse_time
-    from store.db import create_store_engine, migrate_store
-    from workflows.model import Source
-    from workflows.service import WorkflowService
+    from deskbridge.connectors.errors import InboundError, UnsupportedEvent
+    from deskbridge.connectors.registry import PARSERS
+    from deskbridge.connectors.salesforce.parse import parse_salesforce
+    from deskbridge.connectors.zendesk.parse import parse_time
+    from deskbridge.store.db import create_store_engine, migrate_store
+    from deskbridge.workflows.model import Source
+    from deskbridge.workflows.service import WorkflowService
 
     engine = create_store_engine("sqlite://")
     migrate_store(engine)
@@ -278,7 +282,7 @@ def _iso(at: datetime) -> str:
 
 def fire_timers_until(service, until: datetime) -> Iterator[dict]:
     """Fire due timers in due order, each at its own due time (the simulated clock)."""
-    from store.timers import next_due_at
+    from deskbridge.store.timers import next_due_at
 
     while True:
         with service.engine.connect() as connection:

@@ -42,11 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 
-from config.rules import load_rules  # noqa: E402
-from config.settings import EXAMPLE_CONFIG  # noqa: E402
-from store.db import create_store_engine, migrate_store  # noqa: E402
-from store.schema import timers  # noqa: E402
-from workflows.service import WorkflowService  # noqa: E402
+from deskbridge.config.rules import load_rules  # noqa: E402
+from deskbridge.config.settings import EXAMPLE_CONFIG  # noqa: E402
+from deskbridge.store.db import create_store_engine, migrate_store  # noqa: E402
+from deskbridge.store.schema import timers  # noqa: E402
+from deskbridge.workflows.service import WorkflowService  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET_MS = 5.0

@@ -60,18 +60,18 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import bindparam, create_engine, func, select, text, update  # noqa: E402
 
-from config.rules import load_rules  # noqa: E402
-from config.settings import EXAMPLE_CONFIG  # noqa: E402
-from connectors.registry import PARSERS  # noqa: E402
-from connectors.zendesk.signature import (  # noqa: E402
+from deskbridge.config.rules import load_rules  # noqa: E402
+from deskbridge.config.settings import EXAMPLE_CONFIG  # noqa: E402
+from deskbridge.connectors.registry import PARSERS  # noqa: E402
+from deskbridge.connectors.zendesk.signature import (  # noqa: E402
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     build_signature,
 )
-from store.db import create_store_engine, migrate_store  # noqa: E402
-from store.schema import audit, timers  # noqa: E402
-from workflows.model import Source  # noqa: E402
-from workflows.service import WorkflowService  # noqa: E402
+from deskbridge.store.db import create_store_engine, migrate_store  # noqa: E402
+from deskbridge.store.schema import audit, timers  # noqa: E402
+from deskbridge.workflows.model import Source  # noqa: E402
+from deskbridge.workflows.service import WorkflowService  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SECRET = "YmVuY2htYXJrX3NlY3JldF9ub3RfZm9yX3Byb2R1Y3Rpb24="

@@ -112,10 +112,10 @@ def serve_variant(name: str, port: int, threads: int) -> None:
     """`deskbridge serve` as cli.py does it, with WorkflowService.accept_event patched."""
     from waitress import serve
 
-    import cli
-    from app import create_app
-    from store.events import insert_event
-    from workflows.service import EventOutcome
+    from deskbridge import cli
+    from deskbridge.app import create_app
+    from deskbridge.store.events import insert_event
+    from deskbridge.workflows.service import EventOutcome
 
     runtime = cli._prepare_runtime()
     original = runtime.service.accept_event
@@ -979,13 +979,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"deskbridge migrate failed:\n{migrate.stderr}")
             g_args = ["-w", "2", "--threads", "4", "-k", "gthread"]
             g_full = Server(
-                "gunicorn full path: app:create_app() -w 2 --threads 4 (web only, no dispatcher)",
+                "gunicorn full path: deskbridge.app:create_app() -w 2 --threads 4"
+                " (web only, no dispatcher)",
                 [
                     str(BIN / "gunicorn"),
                     *g_args,
                     "-b",
                     f"127.0.0.1:{(port := free_port())}",
-                    "app:create_app()",
+                    "deskbridge.app:create_app()",
                 ],
                 base_env(gdb, args.log_level),
                 port,

@@ -8,10 +8,10 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners.actions import register_actions
-from bot.listeners.commands import register_commands
-from bot.listeners.home import register_home
-from bot.notifier import build_web_client
+from deskbridge.bot.listeners.actions import register_actions
+from deskbridge.bot.listeners.commands import register_commands
+from deskbridge.bot.listeners.home import register_home
+from deskbridge.bot.notifier import build_web_client
 
 
 def create_bolt_app(runtime, client: WebClient | None = None) -> App:

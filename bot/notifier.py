@@ -26,10 +26,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy import Engine
 
-from bot.blocks import TicketView, build_alert, build_thread_reply
-from config.logging import log_event
-from config.rules import RulesConfig
-from store.slack import (
+from deskbridge.bot.blocks import TicketView, build_alert, build_thread_reply
+from deskbridge.config.logging import log_event
+from deskbridge.config.rules import RulesConfig
+from deskbridge.store.slack import (
     PostedMessage,
     find_posted,
     find_thread_root,
@@ -38,11 +38,11 @@ from store.slack import (
     record_posted,
     reserve_send_slot,
 )
-from store.tickets import load_ticket
-from workflows.actions import Action, ActionKind
-from workflows.model import TicketState
-from workflows.ports import PermanentError, RetryableError
-from workflows.rules.sla import describe_sla
+from deskbridge.store.tickets import load_ticket
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.rules.sla import describe_sla
 
 log = logging.getLogger("deskbridge.slack")
 

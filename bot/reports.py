@@ -7,15 +7,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from bot.blocks import escape
-from config.rules import AgentConfig, RulesConfig
-from store.audit import list_decisions
-from store.replies import count_replies_by_author
-from store.schema import tickets
-from store.tickets import load_ticket
-from workflows.model import TicketState
-from workflows.rules.sla import describe_sla, sla_due_times
-from workflows.rules.three_responses import call_logged
+from deskbridge.bot.blocks import escape
+from deskbridge.config.rules import AgentConfig, RulesConfig
+from deskbridge.store.audit import list_decisions
+from deskbridge.store.replies import count_replies_by_author
+from deskbridge.store.schema import tickets
+from deskbridge.store.tickets import load_ticket
+from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
+from deskbridge.workflows.rules.three_responses import call_logged
 
 AT_RISK_WITHIN = timedelta(hours=1)
 

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from workflows.model import Priority, Status
+from deskbridge.workflows.model import Priority, Status
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 

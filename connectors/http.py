@@ -17,19 +17,28 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from config.logging import log_event
-from connectors.errors import ForbiddenError, InboundError, SignatureError, UnsupportedEvent
-from connectors.registry import PARSERS
-from connectors.salesforce.ack import CONTENT_TYPE as ACK_CONTENT_TYPE
-from connectors.salesforce.ack import build_ack
-from connectors.salesforce.parse import (
+from deskbridge.config.logging import log_event
+from deskbridge.connectors.errors import (
+    ForbiddenError,
+    InboundError,
+    SignatureError,
+    UnsupportedEvent,
+)
+from deskbridge.connectors.registry import PARSERS
+from deskbridge.connectors.salesforce.ack import CONTENT_TYPE as ACK_CONTENT_TYPE
+from deskbridge.connectors.salesforce.ack import build_ack
+from deskbridge.connectors.salesforce.parse import (
     build_events,
     read_json_callout,
     read_outbound_message,
     same_org,
 )
-from connectors.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
-from workflows.model import Source, TicketEvent
+from deskbridge.connectors.zendesk.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    verify_signature,
+)
+from deskbridge.workflows.model import Source, TicketEvent
 
 log = logging.getLogger("deskbridge.webhooks")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from connectors.salesforce.parse import parse_salesforce
-from connectors.zendesk.parse import parse_zendesk
-from workflows.model import Source, TicketEvent
+from deskbridge.connectors.salesforce.parse import parse_salesforce
+from deskbridge.connectors.zendesk.parse import parse_zendesk
+from deskbridge.workflows.model import Source, TicketEvent
 
 Parser = Callable[[bytes, datetime], list[TicketEvent]]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from store.schema import audit
-from store.sql import rows_as_dicts
-from workflows.actions import Action
+from deskbridge.store.schema import audit
+from deskbridge.store.sql import rows_as_dicts
+from deskbridge.workflows.actions import Action
 
 
 def insert_decisions(

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from store.schema import events
-from store.sql import insert_ignoring_conflicts
-from workflows.model import TicketEvent
+from deskbridge.store.schema import events
+from deskbridge.store.sql import insert_ignoring_conflicts
+from deskbridge.workflows.model import TicketEvent
 
 
 def insert_event(

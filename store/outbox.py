@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from store.schema import outbox
-from store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
-from workflows.actions import Action
+from deskbridge.store.schema import outbox
+from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
+from deskbridge.workflows.actions import Action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 

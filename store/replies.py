@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from store.schema import replies
-from store.sql import insert_ignoring_conflicts
+from deskbridge.store.schema import replies
+from deskbridge.store.sql import insert_ignoring_conflicts
 
 
 def record_reply(

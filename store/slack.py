@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from store.schema import slack_messages, slack_pace
-from store.sql import insert_ignoring_conflicts, is_postgres
+from deskbridge.store.schema import slack_messages, slack_pace
+from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from store.schema import tickets
-from store.sql import insert_ignoring_conflicts, is_postgres
-from workflows.decision import RelatedTicket
-from workflows.model import TicketState
+from deskbridge.store.schema import tickets
+from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
+from deskbridge.workflows.decision import RelatedTicket
+from deskbridge.workflows.model import TicketState
 
 
 def lock_ticket(connection: Connection, key: str, now: datetime) -> TicketState | None:

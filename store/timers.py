@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from store.schema import timers
-from store.sql import is_postgres, rows_as_dicts
-from workflows.decision import Timer
+from deskbridge.store.schema import timers
+from deskbridge.store.sql import is_postgres, rows_as_dicts
+from deskbridge.workflows.decision import Timer
 
 PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
 

@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from config.rules import RulesConfig, load_rules
-from config.settings import EXAMPLE_CONFIG, Settings
-from connectors.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
-from store.db import create_store_engine, migrate_store
+from deskbridge.config.rules import RulesConfig, load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
+from deskbridge.connectors.zendesk.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    build_signature,
+)
+from deskbridge.store.db import create_store_engine, migrate_store
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not FIXTURES.is_dir():  # a clone with shared/ beside it (CI) or inside the repo

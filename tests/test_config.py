@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from config.rules import ConfigError, load_rules, parse_duration
-from config.settings import EXAMPLE_CONFIG
+from deskbridge.cli import main
+from deskbridge.config.rules import ConfigError, load_rules, parse_duration
+from deskbridge.config.settings import EXAMPLE_CONFIG
 
 # One file, five mistakes: every one must be reported, each with its path.
 BROKEN = """\

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app import HelpdeskRouter
-from workflows.actions import Action, ActionKind
+from deskbridge.app import HelpdeskRouter
+from deskbridge.workflows.actions import Action, ActionKind
 
 
 class Recorder:

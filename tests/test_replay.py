@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
+from deskbridge.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT = "9013300112004"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from deskbridge.cli import main
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # a Monday
 AGENT_ZD, AGENT_SF = "9013300112004", "0055j00000F3x9QAAR"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from cli import main
+from deskbridge.cli import main
 
 AGENT = "9013300112004"
 FRONTLINE = "360010000000"

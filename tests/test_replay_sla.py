@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from cli import main
+from deskbridge.cli import main
 
 AGENT = "9013300112004"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from config.rules import RoutingConfig
-from workflows.text import phrase_index, tokenize
+from deskbridge.config.rules import RoutingConfig
+from deskbridge.workflows.text import phrase_index, tokenize
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
 

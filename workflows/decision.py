@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from config.rules import RulesConfig
-from workflows.actions import Action
-from workflows.model import TicketState
+from deskbridge.config.rules import RulesConfig
+from deskbridge.workflows.actions import Action
+from deskbridge.workflows.model import TicketState
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from config.logging import log_event
-from store.outbox import (
+from deskbridge.config.logging import log_event
+from deskbridge.store.outbox import (
     OutboxRow,
     claim_due_actions,
     complete_action,
     dead_letter_action,
     retry_action,
 )
-from workflows.actions import ActionKind
-from workflows.metrics import Metrics
-from workflows.ports import Performer, PermanentError, RetryableError
+from deskbridge.workflows.actions import ActionKind
+from deskbridge.workflows.metrics import Metrics
+from deskbridge.workflows.ports import Performer, PermanentError, RetryableError
 
 log = logging.getLogger("deskbridge.dispatcher")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from workflows.actions import Action
+from deskbridge.workflows.actions import Action
 
 
 class RetryableError(Exception):

@@ -11,25 +11,25 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from config.logging import log_event
-from config.rules import RulesConfig
-from store.audit import insert_decisions
-from store.events import insert_event
-from store.outbox import insert_actions
-from store.replies import record_reply
-from store.tickets import list_requester_tickets, lock_ticket, save_ticket
-from store.timers import (
+from deskbridge.config.logging import log_event
+from deskbridge.config.rules import RulesConfig
+from deskbridge.store.audit import insert_decisions
+from deskbridge.store.events import insert_event
+from deskbridge.store.outbox import insert_actions
+from deskbridge.store.replies import record_reply
+from deskbridge.store.tickets import list_requester_tickets, lock_ticket, save_ticket
+from deskbridge.store.timers import (
     cancel_timers,
     list_due_timers,
     lock_due_timer,
     mark_timer_fired,
     schedule_timers,
 )
-from workflows.actions import Action
-from workflows.decision import Context, Decision
-from workflows.model import TicketEvent, TicketState
-from workflows.rules import evaluate_rules, evaluate_timer
-from workflows.state import apply_event, mark_fired, new_state
+from deskbridge.workflows.actions import Action
+from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
+from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 log = logging.getLogger("deskbridge.workflows")
 

@@ -3,7 +3,7 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
-from workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
 
 _SNAPSHOT_FIELDS = (
     "subject",

@@ -12,10 +12,17 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.blocks import ACK, CALL_LOGGED, OPEN_TICKET, PICK_DEPARTMENT, SNOOZE_30, SNOOZE_120
-from config.logging import log_event
-from store.tickets import load_ticket
-from workflows.model import EventKind, TicketEvent
+from deskbridge.bot.blocks import (
+    ACK,
+    CALL_LOGGED,
+    OPEN_TICKET,
+    PICK_DEPARTMENT,
+    SNOOZE_30,
+    SNOOZE_120,
+)
+from deskbridge.config.logging import log_event
+from deskbridge.store.tickets import load_ticket
+from deskbridge.workflows.model import EventKind, TicketEvent
 
 log = logging.getLogger("deskbridge.slack")
 

@@ -8,11 +8,11 @@ import re
 
 from slack_bolt import App
 
-from bot.blocks import build_help, build_list
-from bot.listeners.actions import may_act
-from bot.reports import build_me_lines, build_team_lines, build_ticket_lines
-from store.tickets import load_ticket
-from workflows.model import EventKind, TicketEvent
+from deskbridge.bot.blocks import build_help, build_list
+from deskbridge.bot.listeners.actions import may_act
+from deskbridge.bot.reports import build_me_lines, build_team_lines, build_ticket_lines
+from deskbridge.store.tickets import load_ticket
+from deskbridge.workflows.model import EventKind, TicketEvent
 
 
 def answer_command(runtime, user_id: str, text: str) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.blocks import build_home
-from bot.reports import build_me_lines
+from deskbridge.bot.blocks import build_home
+from deskbridge.bot.reports import build_me_lines
 
 
 def build_home_view(runtime, user_id: str) -> dict:

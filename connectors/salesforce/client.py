@@ -42,8 +42,8 @@ from simple_salesforce.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from workflows.actions import Action, ActionKind
-from workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
 API_VERSION = "59.0"

@@ -17,10 +17,10 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from config.rules import SalesforceConfig
-from connectors.errors import PayloadError, UnsupportedEvent
-from connectors.zendesk.parse import parse_time
-from workflows.model import (
+from deskbridge.config.rules import SalesforceConfig
+from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
+from deskbridge.connectors.zendesk.parse import parse_time
+from deskbridge.workflows.model import (
     Comment,
     EventKind,
     Source,

@@ -16,8 +16,8 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
-from workflows.actions import Action, ActionKind
-from workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
 

@@ -15,8 +15,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.errors import PayloadError, UnsupportedEvent
-from workflows.model import (
+from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
+from deskbridge.workflows.model import (
     Comment,
     EventKind,
     Priority,

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from connectors.errors import SignatureError
+from deskbridge.connectors.errors import SignatureError
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"

@@ -7,7 +7,7 @@ import os
 
 from alembic import context
 
-from store.schema import metadata
+from deskbridge.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 
@@ -23,7 +23,7 @@ def _run(conn) -> None:
 if connection is not None:
     _run(connection)
 else:
-    from store.db import create_store_engine
+    from deskbridge.store.db import create_store_engine
 
     engine = create_store_engine(os.environ.get("DATABASE_URL", "sqlite:///deskbridge.db"))
     with engine.begin() as conn:

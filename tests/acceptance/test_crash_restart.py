@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store.db import create_store_engine
-from store.schema import events, outbox
+from deskbridge.store.db import create_store_engine
+from deskbridge.store.schema import events, outbox
 from tests.conftest import TEST_SECRET, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]

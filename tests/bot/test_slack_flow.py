@@ -13,15 +13,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from app import create_app, create_runtime
-from config.settings import Settings
-from store.events import count_events
-from store.outbox import count_actions, insert_actions, list_actions
-from store.tickets import lock_ticket, save_ticket
+from deskbridge.app import create_app, create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import count_actions, insert_actions, list_actions
+from deskbridge.store.tickets import lock_ticket, save_ticket
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import Source, Status, TicketState
 from tests.conftest import TEST_SECRET, fixture_bytes, signed_headers
 from tests.fakeslack import FakeSlack
-from workflows.actions import Action, ActionKind
-from workflows.model import Source, Status, TicketState
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 PRIYA, TOM, SAM = "U02PRIYA01", "U02TOMOK01", "U02SAMWL01"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import create_app, create_runtime
-from config.settings import Settings
-from store.events import count_events
-from store.outbox import list_actions
-from store.schema import audit
+from deskbridge.app import create_app, create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import list_actions
+from deskbridge.store.schema import audit
 from tests.conftest import TEST_SECRET, Clock, fixture_bytes, signed_headers
 
 NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)

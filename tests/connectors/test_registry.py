@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import PayloadError, UnsupportedEvent
-from connectors.registry import PARSERS
-from connectors.zendesk import parse as zendesk_parse
-from connectors.zendesk.parse import EVENT_KINDS, EVENT_PREFIX
+from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
+from deskbridge.connectors.registry import PARSERS
+from deskbridge.connectors.zendesk import parse as zendesk_parse
+from deskbridge.connectors.zendesk.parse import EVENT_KINDS, EVENT_PREFIX
+from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes
-from workflows.model import EventKind, Source, TicketEvent
 
 RECEIVED = datetime(2025, 3, 4, 10, 3, tzinfo=UTC)
 TESTS = Path(__file__).resolve().parents[1]

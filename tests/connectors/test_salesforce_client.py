@@ -11,14 +11,14 @@ import requests
 import responses
 from requests.adapters import HTTPAdapter
 
-from connectors.salesforce.client import (
+from deskbridge.connectors.salesforce.client import (
     TIMEOUT_SECONDS,
     SalesforceWriter,
     TimeoutSession,
     build_session,
 )
-from workflows.actions import Action, ActionKind
-from workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.ports import PermanentError, RetryableError
 
 CASE_ID = "5003000000D8cuIAAR"
 LOGIN_URL = "https://login.salesforce.com/services/Soap/u/59.0"

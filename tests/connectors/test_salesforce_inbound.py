@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import create_app, create_runtime
-from config.settings import Settings
-from connectors.errors import PayloadError
-from connectors.salesforce.parse import parse_salesforce, same_org
-from store.events import count_events
-from store.outbox import list_actions
-from store.schema import tickets
+from deskbridge.app import create_app, create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.connectors.errors import PayloadError
+from deskbridge.connectors.salesforce.parse import parse_salesforce, same_org
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import list_actions
+from deskbridge.store.schema import tickets
+from deskbridge.workflows.model import EventKind, Priority, Source, Status
 from tests.conftest import TEST_SECRET, Clock, fixture_bytes
-from workflows.model import EventKind, Priority, Source, Status
 
 ORG = "00D5j00000HqZtxEAF"
 TOKEN = "flow-callout-token-for-tests"
@@ -337,7 +337,7 @@ def _final(client, engine, batch: list[str]) -> tuple:
 def test_a_batch_of_100_with_duplicates_and_shuffled_order_ends_the_same(seed, rules, tmp_path):
     """80 notifications in order, against the same 80 plus 20 duplicates, shuffled (100):
     the same final ticket states and the same actions (newest SystemModstamp wins)."""
-    from store.db import create_store_engine, migrate_store
+    from deskbridge.store.db import create_store_engine, migrate_store
 
     cases = [f"5005j0000{i:09d}" for i in range(8)]
     ordered = [

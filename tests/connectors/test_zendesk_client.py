@@ -12,9 +12,9 @@ import requests
 import responses
 import zenpy.lib.api
 
-from connectors.zendesk.client import ZendeskWriter
-from workflows.actions import Action, ActionKind
-from workflows.ports import PermanentError, RetryableError
+from deskbridge.connectors.zendesk.client import ZendeskWriter
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.ports import PermanentError, RetryableError
 
 API = "https://acme.zendesk.com/api/v2"
 TICKET_URL = f"{API}/tickets/48213.json"

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import PayloadError, UnsupportedEvent
-from connectors.zendesk.parse import parse_zendesk
+from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
+from deskbridge.connectors.zendesk.parse import parse_zendesk
+from deskbridge.workflows.model import EventKind, Priority, Source, Status, TicketEvent
 from tests.conftest import fixture_bytes, fixture_json
-from workflows.model import EventKind, Priority, Source, Status, TicketEvent
 
 RECEIVED = datetime(2025, 3, 4, 10, 3, 0, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.errors import SignatureError
-from connectors.zendesk.signature import (
+from deskbridge.connectors.errors import SignatureError
+from deskbridge.connectors.zendesk.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     build_signature,

@@ -8,12 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from store.events import count_events, insert_event
-from store.outbox import insert_actions, list_actions
-from store.schema import metadata, timers
-from store.tickets import load_ticket, lock_ticket, save_ticket
-from workflows.actions import Action, ActionKind
-from workflows.model import EventKind, Source, TicketEvent, TicketState
+from deskbridge.store.events import count_events, insert_event
+from deskbridge.store.outbox import insert_actions, list_actions
+from deskbridge.store.schema import metadata, timers
+from deskbridge.store.tickets import load_ticket, lock_ticket, save_ticket
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import EventKind, Source, TicketEvent, TicketState
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -37,7 +37,7 @@ def test_migration_creates_exactly_the_declared_schema(engine):
 
 
 def test_migration_is_idempotent(engine):
-    from store.db import migrate_store
+    from deskbridge.store.db import migrate_store
 
     migrate_store(engine)  # second run: nothing to do, nothing breaks
 
@@ -54,7 +54,7 @@ def test_body_with_unicode_is_stored_byte_exact(engine):
     with engine.begin() as connection:
         insert_event(connection, make_event(), body, NOW)
     with engine.connect() as connection:
-        from store.schema import events
+        from deskbridge.store.schema import events
 
         assert connection.execute(select(events.c.body)).scalar_one() == body
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
-from store.db import create_store_engine
-from store.schema import audit, outbox
-from store.timers import (
+from deskbridge.store.db import create_store_engine
+from deskbridge.store.schema import audit, outbox
+from deskbridge.store.timers import (
     cancel_timers,
     list_due_timers,
     list_timers,
@@ -20,10 +20,17 @@ from store.timers import (
     mark_timer_fired,
     schedule_timers,
 )
-from workflows.decision import Timer
-from workflows.model import Comment, EventKind, Source, Status, TicketEvent, TicketSnapshot
-from workflows.rules.routing import HANDOFF
-from workflows.service import WorkflowService
+from deskbridge.workflows.decision import Timer
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+)
+from deskbridge.workflows.rules.routing import HANDOFF
+from deskbridge.workflows.service import WorkflowService
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 DEADLINE = T0 + timedelta(hours=4)  # Logistics' hand-off window in config/example.yaml

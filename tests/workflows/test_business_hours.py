@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.rules import load_rules, parse_opening_hours
-from config.settings import EXAMPLE_CONFIG
-from workflows.business_hours import CALENDAR_TIME, BusinessCalendar
-from workflows.rules.sla import business_calendar
+from deskbridge.config.rules import load_rules, parse_opening_hours
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar
+from deskbridge.workflows.rules.sla import business_calendar
 
 LONDON = ZoneInfo("Europe/London")
 H = timedelta(hours=1)

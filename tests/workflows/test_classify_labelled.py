@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.rules import load_rules
-from config.settings import EXAMPLE_CONFIG
-from workflows.classify import classify_ticket
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.classify import classify_ticket
 
 DATA = Path(__file__).with_name("data") / "routing_labelled.yaml"
 HELD_OUT = Path(__file__).with_name("data") / "routing_heldout.yaml"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from store.db import create_store_engine
-from store.outbox import (
+from deskbridge.store.db import create_store_engine
+from deskbridge.store.outbox import (
     DEAD,
     DONE,
     PENDING,
@@ -23,11 +23,11 @@ from store.outbox import (
     insert_actions,
     list_actions,
 )
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.dispatcher import BASE_DELAY, MAX_DELAY, Dispatcher, compute_retry_delay
+from deskbridge.workflows.metrics import Metrics
+from deskbridge.workflows.ports import DryRunPerformer, PermanentError, RetryableError
 from tests.conftest import Clock
-from workflows.actions import Action, ActionKind
-from workflows.dispatcher import BASE_DELAY, MAX_DELAY, Dispatcher, compute_retry_delay
-from workflows.metrics import Metrics
-from workflows.ports import DryRunPerformer, PermanentError, RetryableError
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

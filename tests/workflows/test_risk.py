@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from config.rules import load_rules
-from config.settings import EXAMPLE_CONFIG
-from workflows.decision import Context, Decision, RelatedTicket
-from workflows.model import EventKind, Priority, Source, Status, TicketEvent, TicketState
-from workflows.rules.risk import Signal, collect_signals, evaluate_risk
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.decision import Context, Decision, RelatedTicket
+from deskbridge.workflows.model import EventKind, Priority, Source, Status, TicketEvent, TicketState
+from deskbridge.workflows.rules.risk import Signal, collect_signals, evaluate_risk
 
 RULES = load_rules(EXAMPLE_CONFIG)
 RISK = RULES.risk

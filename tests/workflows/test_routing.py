@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from config.rules import load_rules
-from config.settings import EXAMPLE_CONFIG
-from workflows.decision import Context, Decision, Timer
-from workflows.model import (
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.model import (
     Comment,
     EventKind,
     Source,
@@ -17,9 +17,14 @@ from workflows.model import (
     TicketSnapshot,
     TicketState,
 )
-from workflows.rules import evaluate_rules, evaluate_timer
-from workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff, handoff_timer_id
-from workflows.state import apply_event, mark_fired, new_state
+from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
+from deskbridge.workflows.rules.routing import (
+    HANDOFF,
+    evaluate_routing,
+    fire_handoff,
+    handoff_timer_id,
+)
+from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 RULES = load_rules(EXAMPLE_CONFIG)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from workflows.actions import ActionKind
-from workflows.decision import Context
-from workflows.model import Comment, EventKind, Source, Status, TicketEvent, TicketSnapshot
-from workflows.rules.three_responses import evaluate_three_responses
-from workflows.state import apply_event, mark_fired, new_state
+from deskbridge.workflows.actions import ActionKind
+from deskbridge.workflows.decision import Context
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+)
+from deskbridge.workflows.rules.three_responses import evaluate_three_responses
+from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

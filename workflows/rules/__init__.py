@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from workflows.decision import Context, Decision, Timer
-from workflows.model import TicketEvent, TicketState
-from workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
-from workflows.rules.risk import evaluate_risk
-from workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
-from workflows.rules.sla import TIMER_KIND as SLA_TIMER
-from workflows.rules.sla import evaluate_sla, fire_sla
-from workflows.rules.three_responses import evaluate_three_responses
+from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
+from deskbridge.workflows.rules.risk import evaluate_risk
+from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
+from deskbridge.workflows.rules.sla import TIMER_KIND as SLA_TIMER
+from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
+from deskbridge.workflows.rules.three_responses import evaluate_three_responses
 
 Rule = Callable[[TicketState, TicketEvent, Context], Decision]
 TimerRule = Callable[[TicketState, Timer, Context], Decision]

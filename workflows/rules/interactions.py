@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from workflows.actions import Action, ActionKind
-from workflows.decision import Context, Decision, Timer
-from workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
 
 RULE = "slack"
 SNOOZE = "slack.snooze"

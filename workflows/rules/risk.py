@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.rules import RiskConfig, owner_for
-from workflows.actions import Action, ActionKind
-from workflows.decision import Context, Decision
-from workflows.model import EventKind, Priority, TicketEvent, TicketState
-from workflows.text import phrase_index, tokenize
+from deskbridge.config.rules import RiskConfig, owner_for
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState
+from deskbridge.workflows.text import phrase_index, tokenize
 
 RULE = "risk"
 _PRIORITY_ORDER = [Priority.low, Priority.normal, Priority.high, Priority.urgent]

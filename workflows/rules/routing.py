@@ -3,11 +3,11 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 
 from __future__ import annotations
 
-from config.rules import RulesConfig, owner_for
-from workflows.actions import Action, ActionKind
-from workflows.classify import Classification, classify_ticket
-from workflows.decision import Context, Decision, Timer
-from workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.config.rules import RulesConfig, owner_for
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.classify import Classification, classify_ticket
+from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
 
 RULE = "routing"
 HANDOFF = "routing.handoff"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from config.rules import RulesConfig, SlaPolicy
-from workflows.actions import Action, ActionKind
-from workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
-from workflows.decision import Context, Decision, Timer
-from workflows.model import SlaClock, TicketEvent, TicketState
+from deskbridge.config.rules import RulesConfig, SlaPolicy
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
+from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState
 
 RULE = "sla"
 TIMER_KIND = "sla"

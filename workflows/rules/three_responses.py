@@ -3,10 +3,10 @@ one more written reply with no call logged → tell the team lead."""
 
 from __future__ import annotations
 
-from config.rules import RulesConfig
-from workflows.actions import Action, ActionKind
-from workflows.decision import Context, Decision
-from workflows.model import TicketEvent, TicketState
+from deskbridge.config.rules import RulesConfig
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.model import TicketEvent, TicketState
 
 RULE = "three_responses"
 

@@ -7,7 +7,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-from store.schema import UTCDateTime
+from deskbridge.store.schema import UTCDateTime
 
 revision = "0004"
 down_revision = "0003"

@@ -1,0 +1,52 @@
+"""The wheel installs one top-level name, `deskbridge`, and the folders inside it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_installs_only_the_deskbridge_package(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("deskbridge-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+        assert archive.read(top_level).decode().split() == ["deskbridge"]
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        assert "deskbridge = deskbridge.cli:main" in archive.read(entry_points).decode()
+    roots = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert roots == {"deskbridge"}
+    for module in (
+        "deskbridge/app.py",
+        "deskbridge/cli.py",
+        "deskbridge/config/example.yaml",
+        "deskbridge/store/migrations/env.py",
+        "deskbridge/workflows/rules/sla.py",
+        "deskbridge/bot/listeners/commands.py",
+        "deskbridge/connectors/salesforce/parse.py",
+    ):
+        assert module in names
+    assert not any(n.startswith("deskbridge/tests/") for n in names)
