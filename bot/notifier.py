@@ -117,9 +117,9 @@ def resolve_channels(action: Action, state: TicketState | None, rules: RulesConf
     """Where a people-facing action goes: channels by name or id, or a user id for a DM."""
     params = action.params
     target = params.get("target")
-    if action.action is ActionKind.route:
+    if action.kind is ActionKind.route:
         return [params["channel"]]
-    if action.action is ActionKind.escalate:
+    if action.kind is ActionKind.escalate:
         return [c for c in (params.get("channel"), params.get("lead_channel")) if c]
     if target == "assignee":
         source = state.source.value if state else action.ticket.split(":", 1)[0]
@@ -166,7 +166,7 @@ class SlackNotifier:
                 logging.INFO,
                 "slack.dry_run",
                 ticket=action.ticket,
-                action=action.action.value,
+                action=action.kind.value,
                 channels=",".join(channels),
             )
             return {"dry_run": True, "channels": channels}
@@ -213,7 +213,7 @@ class SlackNotifier:
             logging.INFO,
             "slack.posted",
             ticket=action.ticket,
-            action=action.action.value,
+            action=action.kind.value,
             channel=channel,
             threaded=posted.thread_ts is not None,
         )

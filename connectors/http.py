@@ -173,13 +173,13 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         metrics.webhook_seconds.labels(source.value).observe(time.perf_counter() - started)
         for outcome in outcomes:
             for action in outcome.actions:
-                metrics.decisions.labels(action.action.value, action.rule).inc()
+                metrics.decisions.labels(action.kind.value, action.rule).inc()
         return ok(
             source,
             {
                 "status": status,
                 "events": len(outcomes),
-                "actions": [a.action.value for o in outcomes for a in o.actions],
+                "actions": [a.kind.value for o in outcomes for a in o.actions],
             },
         )
 

@@ -25,7 +25,7 @@ def insert_decisions(
                 "ticket": a.ticket,
                 "event_key": event_key,
                 "rule": a.rule,
-                "action": a.action.value,
+                "action": a.kind.value,
                 "idempotency_key": a.key,
                 "reason": a.reason,
             }

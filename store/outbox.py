@@ -33,7 +33,7 @@ def insert_actions(connection: Connection, actions: list[Action], now: datetime)
         statement = insert_ignoring_conflicts(connection, outbox, "idempotency_key").values(
             idempotency_key=action.key,
             ticket=action.ticket,
-            action=action.action.value,
+            action=action.kind.value,
             payload=action.model_dump(mode="json"),
             status=PENDING,
             attempts=0,

@@ -22,7 +22,7 @@ def test_actions_reach_the_writer_of_their_ticket():
     for ticket in ("zendesk:48213", "salesforce:5005j00000TqW8hAAF", "zendesk:1"):
         router.perform(
             Action(
-                action=ActionKind.note,
+                kind=ActionKind.note,
                 ticket=ticket,
                 rule="r",
                 reason="why",

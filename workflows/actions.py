@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class ActionKind(StrEnum):
@@ -40,7 +40,8 @@ class Action(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    action: ActionKind
+    # Rows queued before the field was renamed carry it as "action".
+    kind: ActionKind = Field(validation_alias=AliasChoices("kind", "action"))
     ticket: str
     rule: str
     reason: str
@@ -49,7 +50,7 @@ class Action(BaseModel):
 
     @property
     def is_helpdesk(self) -> bool:
-        return self.action in HELPDESK_ACTIONS
+        return self.kind in HELPDESK_ACTIONS
 
     @property
     def lane(self) -> str | None:
@@ -61,10 +62,37 @@ class Action(BaseModel):
         """The flat JSON shape used by `replay` output and the audit trail."""
         record: dict[str, Any] = {
             "ticket": self.ticket,
-            "action": self.action.value,
+            "action": self.kind.value,
             "rule": self.rule,
             "reason": self.reason,
         }
         record.update(self.params)
         record["key"] = self.key
         return record
+
+
+def build_key(ticket: str, rule: str, *discriminator: str) -> str:
+    """An action's idempotency key (DESIGN rule 6): `{ticket}:{rule}:{discriminator…}`.
+
+    The discriminator names what makes this action once-only within its rule: a stage
+    (`call_required:tag`), a clock instance and stage, a department, a date."""
+    return ":".join((ticket, rule, *discriminator))
+
+
+def build_action(
+    ticket: str,
+    rule: str,
+    kind: ActionKind,
+    *discriminator: str,
+    reason: str,
+    **params: Any,
+) -> Action:
+    """The one way to make an action: its key comes from (ticket, rule, discriminator)."""
+    return Action(
+        kind=kind,
+        ticket=ticket,
+        rule=rule,
+        reason=reason,
+        key=build_key(ticket, rule, *discriminator),
+        params=params,
+    )

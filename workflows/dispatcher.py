@@ -76,16 +76,16 @@ class Dispatcher:
 
     def _perform(self, row: OutboxRow) -> None:
         action = row.action
-        performer = self.performers.get(action.action)
+        performer = self.performers.get(action.kind)
         fields = {
             "ticket": action.ticket,
-            "action": action.action.value,
+            "action": action.kind.value,
             "key": action.key,
             "attempt": row.attempts,
         }
         try:
             if performer is None:
-                raise PermanentError(f"no performer for action {action.action.value}")
+                raise PermanentError(f"no performer for action {action.kind.value}")
             result = performer.perform(action)
         except RetryableError as exc:
             if row.attempts >= self.max_attempts and not exc.throttled:
@@ -96,7 +96,7 @@ class Dispatcher:
             else:
                 delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
             self._reschedule(row, delay, str(exc), refund_attempt=exc.throttled)
-            self.metrics.actions.labels(action.action.value, "retry").inc()
+            self.metrics.actions.labels(action.kind.value, "retry").inc()
             log_event(
                 log,
                 logging.WARNING,
@@ -120,7 +120,7 @@ class Dispatcher:
         with self.engine.begin() as connection:
             complete_action(connection, row.id, self.clock(), result)
         outcome = "dry_run" if result.get("dry_run") else "done"
-        self.metrics.actions.labels(action.action.value, outcome).inc()
+        self.metrics.actions.labels(action.kind.value, outcome).inc()
         log_event(
             log,
             logging.INFO,
@@ -144,7 +144,7 @@ class Dispatcher:
     def _dead_letter(self, row: OutboxRow, error: str, fields: dict) -> None:
         with self.engine.begin() as connection:
             dead_letter_action(connection, row.id, self.clock(), error)
-        self.metrics.actions.labels(row.action.action.value, "dead").inc()
+        self.metrics.actions.labels(row.action.kind.value, "dead").inc()
         log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
 
     def run(self, stop: threading.Event, interval: float) -> None:

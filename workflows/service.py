@@ -176,7 +176,7 @@ class WorkflowService:
                 logging.INFO,
                 "decision.made",
                 ticket=action.ticket,
-                action=action.action.value,
+                action=action.kind.value,
                 rule=action.rule,
                 key=action.key,
             )

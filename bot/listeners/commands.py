@@ -81,7 +81,7 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
         meta={"by": agent.name, "note": note[:300]},
     )
     outcome = runtime.service.accept_event(event, json.dumps(body), now)
-    done = "escalate" in [a.action.value for a in outcome.actions]
+    done = "escalate" in [a.kind.value for a in outcome.actions]
     message = (
         "Escalated to the specialist tier."
         if done

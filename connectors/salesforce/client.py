@@ -213,7 +213,7 @@ class SalesforceWriter:
     # --- actions ---------------------------------------------------------------------------
 
     def perform(self, action: Action) -> dict[str, Any]:
-        if action.action is ActionKind.tag:
+        if action.kind is ActionKind.tag:
             return {"skipped": "salesforce cases have no tags"}
         case_id = _case_id(action)
         sobject, fields = self._write_for(action, case_id)
@@ -244,17 +244,17 @@ class SalesforceWriter:
         """The SObject written and its fields: `Case` (updated) or `CaseComment` (created)."""
         params = action.params
         try:
-            if action.action is ActionKind.assign:
+            if action.kind is ActionKind.assign:
                 fields: dict[str, Any] = {"OwnerId": str(params["group"])}
                 if params.get("escalated"):
                     fields["IsEscalated"] = True
                 return "Case", fields
-            if action.action is ActionKind.set_priority:
+            if action.kind is ActionKind.set_priority:
                 priority = str(params["priority"])
                 if priority not in self.priorities:
                     raise PermanentError(f"no Salesforce Priority for {priority!r}")
                 return "Case", {"Priority": self.priorities[priority]}
-            if action.action is ActionKind.note:
+            if action.kind is ActionKind.note:
                 body = str(params["body"])
                 return "CaseComment", {
                     "ParentId": case_id,
@@ -262,8 +262,8 @@ class SalesforceWriter:
                     "IsPublished": False,
                 }
         except KeyError as exc:
-            raise PermanentError(f"{action.action.value} without {exc.args[0]!r}") from None
-        raise PermanentError(f"Salesforce cannot perform {action.action.value}")
+            raise PermanentError(f"{action.kind.value} without {exc.args[0]!r}") from None
+        raise PermanentError(f"Salesforce cannot perform {action.kind.value}")
 
 
 def _login_failure(exc: SalesforceAuthenticationFailed) -> Exception:

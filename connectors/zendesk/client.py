@@ -83,18 +83,18 @@ class ZendeskWriter:
         ticket_id = _ticket_number(action)
         params = action.params
         try:
-            if action.action is ActionKind.tag:
+            if action.kind is ActionKind.tag:
                 self.client.tickets.add_tags(ticket_id, list(params["tags"]))
-            elif action.action is ActionKind.note:
+            elif action.kind is ActionKind.note:
                 self.client.tickets.update(
                     Ticket(id=ticket_id, comment=Comment(body=params["body"], public=False))
                 )
-            elif action.action is ActionKind.assign:
+            elif action.kind is ActionKind.assign:
                 self.client.tickets.update(Ticket(id=ticket_id, group_id=int(params["group"])))
-            elif action.action is ActionKind.set_priority:
+            elif action.kind is ActionKind.set_priority:
                 self.client.tickets.update(Ticket(id=ticket_id, priority=params["priority"]))
             else:
-                raise PermanentError(f"Zendesk cannot perform {action.action.value}")
+                raise PermanentError(f"Zendesk cannot perform {action.kind.value}")
         except _Throttled as exc:
             raise RetryableError(str(exc), exc.retry_after) from None
         except APIException as exc:

@@ -310,7 +310,7 @@ def test_a_429_storm_delays_but_never_drops_doubles_or_reorders(runtime, fake):
         key = _save_ticket(engine, 48400 + t)
         actions += [
             Action(
-                action=ActionKind.notify,
+                kind=ActionKind.notify,
                 ticket=key,
                 rule="test",
                 reason=f"message {n}",

@@ -79,7 +79,7 @@ def test_ticket_state_round_trips_and_versions(engine):
 
 def test_outbox_skips_known_idempotency_keys(engine):
     action = Action(
-        action=ActionKind.tag,
+        kind=ActionKind.tag,
         ticket="zendesk:7",
         rule="r",
         reason="why",

@@ -241,7 +241,7 @@ def handoff_rows(engine) -> list[dict]:
 def test_a_due_handoff_fires_exactly_once_and_queues_its_lead_alert(engine, rules):
     service = WorkflowService(engine, rules)
     accepted = service.accept_event(wrong_item_created(48213), "{}", T0)
-    assert [a.action.value for a in accepted.actions if a.rule == "routing"] == [
+    assert [a.kind.value for a in accepted.actions if a.rule == "routing"] == [
         "route",
         "assign",
         "tag",
@@ -256,7 +256,7 @@ def test_a_due_handoff_fires_exactly_once_and_queues_its_lead_alert(engine, rule
     assert (fired.ticket, fired.due_at) == ("zendesk:48213", DEADLINE)
     assert [a.model_dump(mode="json") for a in fired.actions] == [
         {
-            "action": "notify",
+            "kind": "notify",
             "ticket": "zendesk:48213",
             "rule": "routing",
             "reason": "Logistics has not acted within 4h of the hand-off",

@@ -181,7 +181,7 @@ def escalation(names: list[str], score: float, reason: str, priority: bool = Tru
     key = f"{TICKET}:risk:{'+'.join(names)}"
     actions = [
         {
-            "action": "escalate",
+            "kind": "escalate",
             "ticket": TICKET,
             "rule": "risk",
             "reason": reason,
@@ -195,7 +195,7 @@ def escalation(names: list[str], score: float, reason: str, priority: bool = Tru
             },
         },
         {
-            "action": "set_priority",
+            "kind": "set_priority",
             "ticket": TICKET,
             "rule": "risk",
             "reason": reason,
@@ -203,7 +203,7 @@ def escalation(names: list[str], score: float, reason: str, priority: bool = Tru
             "params": {"priority": "urgent"},
         },
         {
-            "action": "assign",
+            "kind": "assign",
             "ticket": TICKET,
             "rule": "risk",
             "reason": reason,
@@ -211,7 +211,7 @@ def escalation(names: list[str], score: float, reason: str, priority: bool = Tru
             "params": {"group": SPECIALISTS, "escalated": True},
         },
         {
-            "action": "note",
+            "kind": "note",
             "ticket": TICKET,
             "rule": "risk",
             "reason": reason,
@@ -221,7 +221,7 @@ def escalation(names: list[str], score: float, reason: str, priority: bool = Tru
             },
         },
     ]
-    return actions if priority else [a for a in actions if a["action"] != "set_priority"]
+    return actions if priority else [a for a in actions if a["kind"] != "set_priority"]
 
 
 OMBUDSMAN = "If this is not fixed I will take it to the ombudsman."

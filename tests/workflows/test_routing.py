@@ -142,7 +142,7 @@ def route_actions(department: str, group: str, name: str, category: str, reason:
     channel = RULES.departments[department].slack_channel
     return [
         {
-            "action": "route",
+            "kind": "route",
             "ticket": TICKET,
             "rule": "routing",
             "reason": reason,
@@ -155,7 +155,7 @@ def route_actions(department: str, group: str, name: str, category: str, reason:
             },
         },
         {
-            "action": "assign",
+            "kind": "assign",
             "ticket": TICKET,
             "rule": "routing",
             "reason": reason,
@@ -163,7 +163,7 @@ def route_actions(department: str, group: str, name: str, category: str, reason:
             "params": {"group": group},
         },
         {
-            "action": "tag",
+            "kind": "tag",
             "ticket": TICKET,
             "rule": "routing",
             "reason": reason,
@@ -171,7 +171,7 @@ def route_actions(department: str, group: str, name: str, category: str, reason:
             "params": {"tags": [f"dept_{department}"]},
         },
         {
-            "action": "note",
+            "kind": "note",
             "ticket": TICKET,
             "rule": "routing",
             "reason": reason,
@@ -231,7 +231,7 @@ def test_the_explicit_field_beats_tags_and_phrases():
     ticket = state(**WRONG_ITEM, tags=["defect"], custom_fields={"problem_category": "Refund"})
     route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
     assert route.model_dump(mode="json") == {
-        "action": "route",
+        "kind": "route",
         "ticket": TICKET,
         "rule": "routing",
         "reason": 'field problem_category is "refund" → refund request → Post-Sales',
@@ -249,7 +249,7 @@ def test_tags_beat_phrases():
     ticket = state(**WRONG_ITEM, tags=["vip", "defect"])
     route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
     assert route.model_dump(mode="json") == {
-        "action": "route",
+        "kind": "route",
         "ticket": TICKET,
         "rule": "routing",
         "reason": 'tag "defect" → product defect → Quality/Production',
@@ -285,7 +285,7 @@ def test_phrases_in_subject_and_description_when_there_is_no_field_or_tag():
 # -- unclassified tickets ------------------------------------------------------------------
 
 UNCLASSIFIED_NOTIFY = {
-    "action": "notify",
+    "kind": "notify",
     "ticket": TICKET,
     "rule": "routing",
     "reason": "unclassified: no field, tag or phrase names an order problem — pick a department",
@@ -528,7 +528,7 @@ def test_handoff_deadline_with_nobody_acting_tells_the_lead_once():
     ticket = routed_to_logistics()
     decision = fire_handoff(ticket, handoff(), context(due, ticket))
     expected = {
-        "action": "notify",
+        "kind": "notify",
         "ticket": TICKET,
         "rule": "routing",
         "reason": "Logistics has not acted within 4h of the hand-off",

@@ -74,7 +74,7 @@ def test_third_public_agent_reply_asks_for_a_call(rules):
         (
             "e3",
             {
-                "action": "call_customer",
+                "kind": "call_customer",
                 "ticket": "zendesk:48213",
                 "rule": "three_responses",
                 "reason": "3rd written reply without resolution — call the customer",
@@ -85,7 +85,7 @@ def test_third_public_agent_reply_asks_for_a_call(rules):
         (
             "e3",
             {
-                "action": "tag",
+                "kind": "tag",
                 "ticket": "zendesk:48213",
                 "rule": "three_responses",
                 "reason": "3rd written reply without resolution — call the customer",
@@ -96,7 +96,7 @@ def test_third_public_agent_reply_asks_for_a_call(rules):
         (
             "e3",
             {
-                "action": "note",
+                "kind": "note",
                 "ticket": "zendesk:48213",
                 "rule": "three_responses",
                 "reason": "3rd written reply without resolution — call the customer",
@@ -113,7 +113,7 @@ def test_third_public_agent_reply_asks_for_a_call(rules):
 
 def test_fourth_reply_without_a_call_tells_the_lead_once(rules):
     decided, _ = run([event(i) for i in range(1, 7)], rules)
-    lead = [(k, a) for k, a in decided if a.action is ActionKind.notify]
+    lead = [(k, a) for k, a in decided if a.kind is ActionKind.notify]
     assert len(lead) == 1
     key, action = lead[0]
     assert key == "e4"
@@ -127,7 +127,7 @@ def test_fourth_reply_without_a_call_tells_the_lead_once(rules):
         "4th written reply and still no call logged after the call was "
         "requested — the team lead should step in"
     )
-    assert [a.action for _, a in decided].count(ActionKind.call_customer) == 1
+    assert [a.kind for _, a in decided].count(ActionKind.call_customer) == 1
 
 
 def test_solved_after_two_replies_gives_nothing(rules):
@@ -170,7 +170,7 @@ def test_call_logged_tag_stops_the_lead_alert(rules):
         ],
         rules,
     )
-    assert [a.action for _, a in decided] == [
+    assert [a.kind for _, a in decided] == [
         ActionKind.call_customer,
         ActionKind.tag,
         ActionKind.note,
@@ -200,7 +200,7 @@ def test_threshold_and_tags_come_from_the_config(rules):
         }
     )
     decided, _ = run([event(1), event(2)], custom)
-    tag = next(a for _, a in decided if a.action is ActionKind.tag)
+    tag = next(a for _, a in decided if a.kind is ActionKind.tag)
     assert tag.params == {"tags": ["ring_customer"]}
     assert decided[0][1].reason == "2nd written reply without resolution — call the customer"
 

@@ -17,7 +17,7 @@ SNOOZE = "slack.snooze"
 def _thread_update(state: TicketState, key: str, reason: str, text: str) -> Action:
     """A reply in the ticket's alert threads that also refreshes their first message."""
     return Action(
-        action=ActionKind.notify,
+        kind=ActionKind.notify,
         ticket=state.key,
         rule=RULE,
         reason=reason,
@@ -34,7 +34,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
         return Decision(
             actions=[
                 Action(
-                    action=ActionKind.note,
+                    kind=ActionKind.note,
                     ticket=ticket,
                     rule=RULE,
                     reason=reason,
@@ -50,7 +50,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
         return Decision(
             actions=[
                 Action(
-                    action=ActionKind.tag,
+                    kind=ActionKind.tag,
                     ticket=ticket,
                     rule=RULE,
                     reason=reason,
@@ -58,7 +58,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
                     params={"tags": [tag]},
                 ),
                 Action(
-                    action=ActionKind.note,
+                    kind=ActionKind.note,
                     ticket=ticket,
                     rule=RULE,
                     reason=reason,
@@ -115,7 +115,7 @@ def fire_snooze(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     return Decision(
         actions=[
             Action(
-                action=ActionKind.notify,
+                kind=ActionKind.notify,
                 ticket=state.key,
                 rule=RULE,
                 reason=f"snoozed {minutes} min ago by {timer.payload.get('by')} and still open",

@@ -122,7 +122,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
     key = f"{ticket}:{RULE}:{'+'.join(names)}"
     actions = [
         Action(
-            action=ActionKind.escalate,
+            kind=ActionKind.escalate,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -136,7 +136,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
             },
         ),
         Action(
-            action=ActionKind.assign,
+            kind=ActionKind.assign,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -144,7 +144,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
             params={"group": owner, "escalated": True},
         ),
         Action(
-            action=ActionKind.note,
+            kind=ActionKind.note,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -157,7 +157,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
         actions.insert(
             1,
             Action(
-                action=ActionKind.set_priority,
+                kind=ActionKind.set_priority,
                 ticket=ticket,
                 rule=RULE,
                 reason=reason,

@@ -84,7 +84,7 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         if state.department is None and result.source == "none":
             decision.actions.append(
                 Action(
-                    action=ActionKind.notify,
+                    kind=ActionKind.notify,
                     ticket=state.key,
                     rule=RULE,
                     reason=f"unclassified: {result.reason} — pick a department",
@@ -123,7 +123,7 @@ def _route(
     decision = Decision()
     decision.actions += [
         Action(
-            action=ActionKind.route,
+            kind=ActionKind.route,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -136,7 +136,7 @@ def _route(
             },
         ),
         Action(
-            action=ActionKind.assign,
+            kind=ActionKind.assign,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -144,7 +144,7 @@ def _route(
             params={"group": owner},
         ),
         Action(
-            action=ActionKind.tag,
+            kind=ActionKind.tag,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -152,7 +152,7 @@ def _route(
             params={"tags": [f"dept_{department_key}"]},
         ),
         Action(
-            action=ActionKind.note,
+            kind=ActionKind.note,
             ticket=ticket,
             rule=RULE,
             reason=reason,
@@ -197,7 +197,7 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     return Decision(
         actions=[
             Action(
-                action=ActionKind.notify,
+                kind=ActionKind.notify,
                 ticket=state.key,
                 rule=RULE,
                 reason=f"{department.name} has not acted within {span} of the hand-off",

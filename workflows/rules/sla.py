@@ -265,7 +265,7 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         return Decision(
             actions=[
                 Action(
-                    action=ActionKind.sla_breach,
+                    kind=ActionKind.sla_breach,
                     ticket=state.key,
                     rule=RULE,
                     reason=f"{label} target of {described} missed at {_local(due, rules)}"
@@ -292,7 +292,7 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     return Decision(
         actions=[
             Action(
-                action=ActionKind.sla_warning,
+                kind=ActionKind.sla_warning,
                 ticket=state.key,
                 rule=RULE,
                 reason=(

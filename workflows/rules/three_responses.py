@@ -39,7 +39,7 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
         reason = f"{_ordinal(replies)} written reply without resolution — call the customer"
         actions += [
             Action(
-                action=ActionKind.call_customer,
+                kind=ActionKind.call_customer,
                 ticket=ticket,
                 rule=RULE,
                 reason=reason,
@@ -47,7 +47,7 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
                 params={"target": "assignee", "assignee": state.assignee, "replies": replies},
             ),
             Action(
-                action=ActionKind.tag,
+                kind=ActionKind.tag,
                 ticket=ticket,
                 rule=RULE,
                 reason=reason,
@@ -55,7 +55,7 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
                 params={"tags": [config.call_required_tag]},
             ),
             Action(
-                action=ActionKind.note,
+                kind=ActionKind.note,
                 ticket=ticket,
                 rule=RULE,
                 reason=reason,
@@ -68,7 +68,7 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
     if replies >= config.threshold + 1 and already_asked and lead_key not in state.fired:
         actions.append(
             Action(
-                action=ActionKind.notify,
+                kind=ActionKind.notify,
                 ticket=ticket,
                 rule=RULE,
                 reason=(
