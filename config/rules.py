@@ -7,12 +7,13 @@ its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -70,24 +71,26 @@ class TeamConfig(_Model):
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
+def _slack_user_id(value: str) -> str:
+    if not _SLACK_USER.match(value):
+        raise ValueError(f'expected a Slack user id like "U012AB3CD", got "{value}"')
+    return value
+
+
+SlackUserId = Annotated[str, AfterValidator(_slack_user_id)]
+
+
 class AgentConfig(_Model):
     """One person on the roster: maps Slack users to helpdesk agents."""
 
     name: str
-    slack_id: str
+    slack_id: SlackUserId
     zendesk_id: str | None = None
     salesforce_id: str | None = None
     team: str | None = None
     role: Literal["agent", "lead"] = "agent"
     # Tenure decides the daily response target (coaching).
     started_on: date | None = None
-
-    @field_validator("slack_id")
-    @classmethod
-    def _slack_user_id(cls, value: str) -> str:
-        if not _SLACK_USER.match(value):
-            raise ValueError(f'expected a Slack user id like "U012AB3CD", got "{value}"')
-        return value
 
 
 class ThreeResponsesConfig(_Model):
@@ -294,6 +297,103 @@ class SlaConfig(_Model):
         return policies
 
 
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HANDOFF = re.compile(r"^\s*(?:([a-z]+)\s+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
+
+
+def parse_handoff(value: Any) -> tuple[int | None, time]:
+    """'monday 09:00' → (0, 09:00); '09:00' → (None, 09:00) (daily shifts)."""
+    match = _HANDOFF.match(value) if isinstance(value, str) else None
+    if match:
+        day, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
+        names = [n for n in _WEEKDAY_NAMES if day and n.startswith(day.lower()) and len(day) >= 3]
+        if hour < 24 and minute < 60 and (day is None or len(names) == 1):
+            return (_WEEKDAY_NAMES.index(names[0]) if day else None), time(hour, minute)
+    raise ValueError('expected a hand-off like "monday 09:00" (or "09:00" for daily shifts)')
+
+
+def parse_wait(value: Any) -> timedelta:
+    """Like parse_duration, but "0m" (at once) is allowed."""
+    if isinstance(value, str) and value.strip() in ("0", "0s", "0m", "0h"):
+        return timedelta(0)
+    return parse_duration(value)
+
+
+class RotationConfig(_Model):
+    members: list[SlackUserId] = Field(min_length=1)
+    shift: Literal["weekly", "daily"] = "weekly"
+    # Local time in the team's timezone: the weekday and time a shift hands over.
+    handoff: Annotated[tuple[int | None, time], BeforeValidator(parse_handoff)]
+    # The first member's first shift starts at the hand-off on or after this date.
+    start: date
+
+    @model_validator(mode="after")
+    def _handoff_fits_shift(self) -> RotationConfig:
+        weekday = self.handoff[0]
+        if self.shift == "weekly" and weekday is None:
+            raise ValueError('a weekly shift needs a hand-off day, like "monday 09:00"')
+        if self.shift == "daily" and weekday is not None:
+            raise ValueError('a daily shift hands off at a time only, like "09:00"')
+        return self
+
+
+class OverrideConfig(_Model):
+    """Someone covers from..to (local times in the team's timezone)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    person: SlackUserId
+    starts: datetime = Field(alias="from")
+    ends: datetime = Field(alias="to")
+
+    @field_validator("starts", "ends")
+    @classmethod
+    def _local_time(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            raise ValueError("write a local time without an offset (the team's timezone)")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> OverrideConfig:
+        if self.ends <= self.starts:
+            raise ValueError('"to" must be after "from"')
+        return self
+
+
+class EscalationStepConfig(_Model):
+    # Time since the first page; "0m" pages at once.
+    after: Annotated[timedelta, BeforeValidator(parse_wait)]
+    # oncall: the person on call; next: the rotation's next member; lead: the lead channel
+    # and the roster's leads.
+    notify: Literal["oncall", "next", "lead"]
+
+
+PageTrigger = Literal["urgent_created", "escalated", "sla_breach_urgent"]
+
+
+class OncallConfig(_Model):
+    channel: str
+    rotation: RotationConfig
+    overrides: list[OverrideConfig] = Field(default_factory=list)
+    escalation: list[EscalationStepConfig] = Field(
+        default_factory=lambda: [EscalationStepConfig(after=timedelta(0), notify="oncall")],
+        min_length=1,
+    )
+    page_when: list[PageTrigger] = Field(
+        default_factory=lambda: ["urgent_created", "escalated", "sla_breach_urgent"]
+    )
+
+    @field_validator("escalation")
+    @classmethod
+    def _steps_in_order(cls, steps: list[EscalationStepConfig]) -> list[EscalationStepConfig]:
+        for index in range(1, len(steps)):
+            if steps[index].after < steps[index - 1].after:
+                raise ValueError(
+                    f"step {index} waits less than step {index - 1}: list the steps in order"
+                )
+        return steps
+
+
 class RulesConfig(_Model):
     version: int = 1
     team: TeamConfig
@@ -305,6 +405,7 @@ class RulesConfig(_Model):
     sla: SlaConfig = Field(default_factory=SlaConfig)
     agents: list[AgentConfig] = Field(default_factory=list)
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
+    oncall: OncallConfig | None = None
 
     def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
         return next((a for a in self.agents if a.slack_id == slack_id), None)
@@ -384,6 +485,7 @@ def check_references(rules: RulesConfig) -> list[str]:
                         f"sla.policies[{index}].{metric}: a business-time target needs a "
                         "business_hours section (or list it under calendar_time)"
                     )
+    problems += _check_oncall(rules)
     if rules.routing.enabled:
         for name, category in rules.routing.categories.items():
             if category.department not in rules.departments:
@@ -391,6 +493,28 @@ def check_references(rules: RulesConfig) -> list[str]:
                     f"routing.categories.{name}.department: "
                     f'"{category.department}" is not defined under departments'
                 )
+    return problems
+
+
+def _check_oncall(rules: RulesConfig) -> list[str]:
+    """On-call people must be on the roster (pages go to their Slack ids, buttons check them)."""
+    oncall = rules.oncall
+    if oncall is None:
+        return []
+    problems = []
+    known = {a.slack_id for a in rules.agents}
+    for index, member in enumerate(oncall.rotation.members):
+        if member not in known:
+            problems.append(f"oncall.rotation.members[{index}]: {member} is not in agents")
+    for index, override in enumerate(oncall.overrides):
+        if override.person not in known:
+            problems.append(f"oncall.overrides[{index}].person: {override.person} is not in agents")
+    if len(set(oncall.rotation.members)) != len(oncall.rotation.members):
+        problems.append("oncall.rotation.members: a member is listed twice")
+    wants_lead = any(step.notify == "lead" for step in oncall.escalation)
+    if wants_lead and not any(a.role == "lead" for a in rules.agents):
+        index = next(i for i, s in enumerate(oncall.escalation) if s.notify == "lead")
+        problems.append(f"oncall.escalation[{index}].notify: no agent has role: lead")
     return problems
 
 
@@ -424,6 +548,12 @@ def summarize_rules(rules: RulesConfig) -> str:
         hours = rules.business_hours
         zone = (hours.timezone or rules.team.timezone) if hours else None
         enabled.append("SLA" + (f" (business hours {zone})" if zone else " (calendar time)"))
+    if rules.oncall is not None:
+        rotation = rules.oncall.rotation
+        enabled.append(
+            f"on-call ({len(rotation.members)} members, {rotation.shift}, "
+            f"{len(rules.oncall.escalation)} steps)"
+        )
     return (
         f'team "{rules.team.name}" ({rules.team.timezone}); '
         f"{len(rules.sla.policies)} SLA policies; workflows: {', '.join(enabled) or 'none'}"

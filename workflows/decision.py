@@ -9,6 +9,7 @@ from typing import Any
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.rotation import Override
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Context:
     rules: RulesConfig
     previous: TicketState | None = None
     related: tuple[RelatedTicket, ...] = ()
+    # On-call overrides made in Slack (store), applied after the config's own.
+    oncall_overrides: tuple[Override, ...] = ()
 
 
 @dataclass

@@ -1,0 +1,158 @@
+"""The `oncall` section of the rules file: check-config reports every problem with its path."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.rules import ConfigError, load_rules
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+
+
+def with_oncall(tmp_path: Path, oncall: dict) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["oncall"] = oncall
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_example_oncall_section_reads_as_written():
+    oncall = load_rules(EXAMPLE).oncall
+    assert oncall.channel == "#resolution-oncall"
+    assert oncall.rotation.members == ["U02PRIYA01", "U02LENAF01", "U02TOMOK01"]
+    assert oncall.rotation.shift == "weekly"
+    assert oncall.rotation.handoff == (0, time(9, 0))
+    assert [(s.after, s.notify) for s in oncall.escalation] == [
+        (timedelta(0), "oncall"),
+        (timedelta(minutes=10), "oncall"),
+        (timedelta(minutes=20), "next"),
+        (timedelta(minutes=30), "lead"),
+    ]
+    assert oncall.page_when == ["urgent_created", "escalated", "sla_breach_urgent"]
+    (override,) = oncall.overrides
+    assert (override.person, override.starts.isoformat(), override.ends.isoformat()) == (
+        "U02TOMOK01",
+        "2026-03-07T18:00:00",
+        "2026-03-09T09:00:00",
+    )
+
+
+def test_every_oncall_problem_is_reported_with_its_path(tmp_path):
+    path = with_oncall(
+        tmp_path,
+        {
+            "channel": "#oncall",
+            "rotation": {
+                "members": ["U02PRIYA01", "nobody", "U09UNKNOWN"],
+                "shift": "fortnightly",
+                "handoff": "someday 25:00",
+                "start": "2026-02-30",
+            },
+            "overrides": [
+                {"person": "U02TOMOK01", "from": "2026-03-09T09:00", "to": "2026-03-07T18:00"},
+                {"person": "U02TOMOK01", "from": "2026-03-07T18:00+01:00", "to": "2026-03-08"},
+            ],
+            "escalation": [
+                {"after": "10m", "notify": "oncall"},
+                {"after": "5m", "notify": "boss"},
+                {"after": "ten", "notify": "lead"},
+            ],
+            "page_when": ["urgent_created", "full_moon"],
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+    problems = info.value.problems
+    assert set(problems) == {
+        'oncall.rotation.members[1]: expected a Slack user id like "U012AB3CD", got "nobody"',
+        "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
+        'oncall.rotation.handoff: expected a hand-off like "monday 09:00" (or "09:00" for '
+        "daily shifts)",
+        "oncall.rotation.start: Input should be a valid date or datetime, day value is "
+        "outside expected range",
+        'oncall.overrides[0]: "to" must be after "from"',
+        "oncall.overrides[1].from: write a local time without an offset (the team's timezone)",
+        "oncall.escalation[1].notify: Input should be 'oncall', 'next' or 'lead'",
+        'oncall.escalation[2].after: expected a duration like "4h"',
+        "oncall.page_when[1]: Input should be 'urgent_created', 'escalated' or 'sla_breach_urgent'",
+    }
+
+
+def test_people_must_be_on_the_roster_and_steps_in_order(tmp_path):
+    path = with_oncall(
+        tmp_path,
+        {
+            "channel": "#oncall",
+            "rotation": {
+                "members": ["U02PRIYA01", "U09UNKNOWN", "U02PRIYA01"],
+                "handoff": "mon 09:00",
+                "start": "2026-01-05",
+            },
+            "overrides": [
+                {"person": "U09NOBODY1", "from": "2026-03-07T18:00", "to": "2026-03-08T09:00"}
+            ],
+            "escalation": [
+                {"after": "0m", "notify": "oncall"},
+                {"after": "20m", "notify": "next"},
+                {"after": "10m", "notify": "lead"},
+            ],
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+    assert info.value.problems == [
+        "oncall.escalation: step 2 waits less than step 1: list the steps in order",
+    ]
+    fixed = yaml.safe_load(path.read_text())
+    fixed["oncall"]["escalation"][2]["after"] = "30m"
+    path.write_text(yaml.safe_dump(fixed))
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+    assert info.value.problems == [
+        "oncall.rotation.members[1]: U09UNKNOWN is not in agents",
+        "oncall.overrides[0].person: U09NOBODY1 is not in agents",
+        "oncall.rotation.members: a member is listed twice",
+    ]
+
+
+def test_weekly_needs_a_day_and_daily_a_time_only(tmp_path):
+    base = {"channel": "#oncall", "rotation": {"members": ["U02PRIYA01"], "start": "2026-01-05"}}
+    base["rotation"].update(shift="daily", handoff="monday 09:00")
+    with pytest.raises(ConfigError) as info:
+        load_rules(with_oncall(tmp_path, base))
+    assert info.value.problems == [
+        'oncall.rotation: a daily shift hands off at a time only, like "09:00"'
+    ]
+    base["rotation"].update(shift="weekly", handoff="09:00")
+    with pytest.raises(ConfigError) as info:
+        load_rules(with_oncall(tmp_path, base))
+    assert info.value.problems == [
+        'oncall.rotation: a weekly shift needs a hand-off day, like "monday 09:00"'
+    ]
+    base["rotation"].update(shift="daily", handoff="18:30")
+    rules = load_rules(with_oncall(tmp_path, base))
+    assert rules.oncall.rotation.handoff == (None, time(18, 30))
+
+
+def test_check_config_prints_oncall_problems(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = with_oncall(
+        tmp_path,
+        {
+            "channel": "#oncall",
+            "rotation": {"members": [], "handoff": "monday 09:00", "start": "2026-01-05"},
+        },
+    )
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert result.exit_code == 1
+    assert (
+        "  oncall.rotation.members: List should have at least 1 item after validation, not 0"
+        in (result.stderr.splitlines())
+    )

@@ -1,0 +1,141 @@
+"""The on-call rotation (pure): who is on call at an instant, and the shifts ahead.
+
+Hand-offs are local times in the team's timezone (`monday 09:00`), so each one is computed
+from its local date and then converted to UTC: a DST change moves the UTC instant, never the
+local hand-off. Overrides cover an interval; where several cover the same instant the one
+defined later wins (the config's list first, then the ones made in Slack, oldest first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+from deskbridge.config.rules import OncallConfig, RulesConfig
+
+
+@dataclass(frozen=True)
+class Override:
+    """`person` covers [starts, ends) (aware instants). `by` names who made it in Slack."""
+
+    person: str
+    starts: datetime
+    ends: datetime
+    by: str | None = None
+
+    def covers(self, at: datetime) -> bool:
+        return self.starts <= at < self.ends
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A stretch of time with one person on call; `override` when an override put them there."""
+
+    person: str
+    starts: datetime
+    ends: datetime
+    override: bool = False
+
+
+def localize(value: datetime, zone: ZoneInfo) -> datetime:
+    """A naive local time in `zone` (or an aware one, unchanged) as an aware UTC instant."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+class Rotation:
+    def __init__(
+        self, config: OncallConfig, timezone: str, stored: Sequence[Override] = ()
+    ) -> None:
+        self.config = config
+        self.zone = ZoneInfo(timezone)
+        self.members = list(config.rotation.members)
+        weekday, self.handoff_time = config.rotation.handoff
+        self.period_days = 7 if config.rotation.shift == "weekly" else 1
+        first = config.rotation.start
+        if weekday is not None:
+            first += timedelta(days=(weekday - first.weekday()) % 7)
+        self.first_day: date = first
+        self.overrides: list[Override] = [
+            Override(o.person, localize(o.starts, self.zone), localize(o.ends, self.zone))
+            for o in config.overrides
+        ] + list(stored)
+
+    # -- the rotation itself ---------------------------------------------------------
+
+    def handoff_at(self, index: int) -> datetime:
+        """The UTC instant shift `index` starts (0 is the first member's first shift)."""
+        day = self.first_day + timedelta(days=index * self.period_days)
+        return datetime.combine(day, self.handoff_time, tzinfo=self.zone).astimezone(UTC)
+
+    def shift_index(self, at: datetime) -> int | None:
+        """The rotation shift running at `at`; None before the rotation starts."""
+        first = self.handoff_at(0)
+        if at < first:
+            return None
+        index = int((at - first) / timedelta(days=self.period_days))
+        # The estimate is off by one at most, around a DST change.
+        while self.handoff_at(index + 1) <= at:
+            index += 1
+        while index > 0 and self.handoff_at(index) > at:
+            index -= 1
+        return index
+
+    def member_for(self, index: int) -> str:
+        return self.members[index % len(self.members)]
+
+    def rotation_person(self, at: datetime) -> str | None:
+        index = self.shift_index(at)
+        return None if index is None else self.member_for(index)
+
+    def next_member(self, at: datetime) -> str:
+        """The rotation's member after the one whose shift runs at `at` (the chain's `next`)."""
+        index = self.shift_index(at)
+        return self.member_for(0 if index is None else index + 1)
+
+    # -- with overrides ----------------------------------------------------------------
+
+    def override_at(self, at: datetime) -> Override | None:
+        return next((o for o in reversed(self.overrides) if o.covers(at)), None)
+
+    def who_is_on_call(self, at: datetime) -> str | None:
+        override = self.override_at(at)
+        return override.person if override else self.rotation_person(at)
+
+    def timeline(self, at: datetime, shifts: int) -> list[Shift]:
+        """Who is on call from the start of the shift running at `at` through `shifts`
+        rotation shifts, overrides applied, adjacent stretches of one person merged."""
+        first = self.shift_index(at)
+        first = 0 if first is None else first
+        start, end = self.handoff_at(first), self.handoff_at(first + shifts)
+        cuts = {self.handoff_at(i) for i in range(first, first + shifts + 1)}
+        for o in self.overrides:
+            cuts |= {t for t in (o.starts, o.ends) if start < t < end}
+        points = sorted(cuts)
+        out: list[Shift] = []
+        for begin, finish in pairwise(points):
+            override = self.override_at(begin)
+            person = override.person if override else self.member_for(self.shift_index(begin))
+            last = out[-1] if out else None
+            if last and last.person == person and last.override == (override is not None):
+                out[-1] = Shift(person, last.starts, finish, last.override)
+            else:
+                out.append(Shift(person, begin, finish, override is not None))
+        return out
+
+
+def build_rotation(rules: RulesConfig, stored: Sequence[Override] = ()) -> Rotation | None:
+    """The team's rotation, or None when the rules have no `oncall` section."""
+    if rules.oncall is None:
+        return None
+    return Rotation(rules.oncall, rules.team.timezone, stored)
+
+
+def who_is_on_call(rules: RulesConfig, at: datetime, stored: Sequence[Override] = ()) -> str | None:
+    """The Slack id of the person on call at `at` (None: no rotation, or before it starts)."""
+    rotation = build_rotation(rules, stored)
+    return rotation.who_is_on_call(at) if rotation else None
