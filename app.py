@@ -22,6 +22,7 @@ from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
+from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.ports import DryRunPerformer, Performer
 from deskbridge.workflows.service import WorkflowService
@@ -44,17 +45,24 @@ class Runtime:
     dispatcher: Dispatcher
     metrics: Metrics
     clock: Callable[[], datetime]
+    job_runner: JobRunner
     dry_run: dict[str, bool] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     scheduler: Any = None
 
     def sweep_timers(self) -> None:
-        """Fire every due timer (run by the scheduler every second)."""
+        """Fire every due timer, then run the scheduled jobs' due occurrences: one loop, one
+        clock (run by the scheduler every `timer_interval`)."""
+        now = self.clock()
         try:
-            self.service.fire_due_timers(self.clock())
+            self.service.fire_due_timers(now)
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
+        try:
+            self.job_runner.run_due(now)
+        except SQLAlchemyError as exc:
+            log_event(log, logging.ERROR, "jobs.store_unavailable", error=type(exc).__name__)
 
     def start_background(self) -> None:
         """Start the dispatcher thread and the timer sweep (serve and worker). Idempotent."""
@@ -155,6 +163,7 @@ def create_runtime(
     performers: dict[ActionKind, Performer] | None = None,
 ) -> Runtime:
     from deskbridge.store.db import create_store_engine
+    from deskbridge.workflows.rules import JOBS
 
     rules = rules or load_rules(settings.config_path)
     engine = engine or create_store_engine(settings.database_url)
@@ -177,6 +186,7 @@ def create_runtime(
         ),
         metrics=metrics,
         clock=clock,
+        job_runner=JobRunner(engine, rules, JOBS),
         dry_run=dry_run,
     )
 

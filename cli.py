@@ -226,12 +226,17 @@ def run_replay(
     from deskbridge.connectors.salesforce.parse import parse_salesforce
     from deskbridge.connectors.zendesk.parse import parse_time
     from deskbridge.store.db import create_store_engine, migrate_store
+    from deskbridge.workflows.job_runner import JobRunner
     from deskbridge.workflows.model import Source
+    from deskbridge.workflows.rules import JOBS
     from deskbridge.workflows.service import WorkflowService
 
     engine = create_store_engine("sqlite://")
     migrate_store(engine)
     service = WorkflowService(engine, rules)
+    jobs = JobRunner(engine, rules, JOBS)
+    # Scheduled jobs run from the first event's time on: the simulated clock starts there.
+    clock: datetime | None = None
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -267,27 +272,44 @@ def run_replay(
         except UnsupportedEvent as exc:
             yield ReplayError(number, f"ignored event type {exc.event_type}")
             continue
-        yield from fire_timers_until(service, at)
+        yield from fire_timers_until(service, at, jobs, clock)
+        clock = at if clock is None else max(clock, at)
         for event in events:
             outcome = service.accept_event(event, raw.decode(), at)
             for action in outcome.actions:
                 yield {"at": _iso(at), **action.to_record()}
     if until is not None:
-        yield from fire_timers_until(service, until)
+        yield from fire_timers_until(service, until, jobs, clock)
 
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def fire_timers_until(service, until: datetime) -> Iterator[dict]:
-    """Fire due timers in due order, each at its own due time (the simulated clock)."""
+def fire_timers_until(
+    service, until: datetime, jobs=None, since: datetime | None = None
+) -> Iterator[dict]:
+    """Fire due timers and run scheduled jobs' occurrences in (since, until] in time order,
+    each at its own time (the simulated clock); a job runs before a timer due at its instant."""
     from deskbridge.store.timers import next_due_at
+    from deskbridge.workflows.schedule import list_occurrences
 
+    occurrences = []
+    if jobs is not None and since is not None and until > since:
+        occurrences = list_occurrences(jobs.jobs, jobs.rules, since, until)
+    occurrences.reverse()  # popped soonest first
     while True:
         with service.engine.connect() as connection:
             due = next_due_at(connection)
-        if due is None or due > until:
+        if due is not None and due > until:
+            due = None
+        if occurrences and (due is None or occurrences[-1][0] <= due):
+            at, job = occurrences.pop()
+            outcome = jobs.run_occurrence(job, at, at)
+            for action in outcome.actions if outcome else ():
+                yield {"at": _iso(at), **action.to_record()}
+            continue
+        if due is None:
             return
         for outcome in service.fire_due_timers(due):
             for action in outcome.actions:

@@ -161,3 +161,14 @@ replies = Table(
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_replies_author_at", "author", "at"),
 )
+
+# Scheduled-job occurrences already run (DESIGN §3 step 7): the row is claimed in the
+# transaction that queues the occurrence's actions, so one instance runs each occurrence.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("occurrence_at", UTCDateTime(), primary_key=True),
+    Column("run_at", UTCDateTime(), nullable=False),
+    Column("actions", Integer, nullable=False, default=0),
+)

@@ -83,11 +83,14 @@ def build_action(
     ticket: str,
     rule: str,
     kind: ActionKind,
+    /,
     *discriminator: str,
     reason: str,
     **params: Any,
 ) -> Action:
-    """The one way to make an action: its key comes from (ticket, rule, discriminator)."""
+    """The one way to make an action: its key comes from (ticket, rule, discriminator).
+    The first three are positional-only, so an action field may be called `kind` too (the
+    `coach` action's kind of nudge)."""
     return Action(
         kind=kind,
         ticket=ticket,

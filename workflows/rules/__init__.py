@@ -2,6 +2,8 @@
 
 RULES run on every event: (state, event, ctx) -> Decision.
 TIMER_RULES run when a timer of their kind is due: (state, timer, ctx) -> Decision.
+JOBS are scheduled work on the same clock (workflows/schedule.py): occurrences from the rules,
+each deciding actions once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_h
 from deskbridge.workflows.rules.sla import TIMER_KIND as SLA_TIMER
 from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
 from deskbridge.workflows.rules.three_responses import evaluate_three_responses
+from deskbridge.workflows.schedule import Job
 
 Rule = Callable[[TicketState, TicketEvent, Context], Decision]
 TimerRule = Callable[[TicketState, Timer, Context], Decision]
@@ -33,6 +36,8 @@ TIMER_RULES: dict[str, TimerRule] = {
     SLA_TIMER: fire_sla,
     SNOOZE: fire_snooze,
 }
+
+JOBS: dict[str, Job] = {}
 
 
 def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
