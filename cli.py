@@ -353,3 +353,118 @@ def format_timeline(records: Iterable[dict]) -> Iterator[str]:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def routing() -> None:
+    """Tune the routing rules: see why a ticket goes where it goes, and measure the rules on
+    your own labelled tickets."""
+
+
+_CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="rules file (default: DESKBRIDGE_CONFIG or the example)",
+)
+
+
+@routing.command("explain")
+@click.argument("subject")
+@click.argument("description", required=False, default="")
+@click.option("--tag", "tags", multiple=True, help="a ticket tag (repeatable)")
+@_CONFIG_OPTION
+def routing_explain(
+    subject: str, description: str, tags: tuple[str, ...], config_path: Path | None
+) -> None:
+    """Classify one ticket and show every phrase that matched with its weight, the phrases
+    that did not count (negated, conditional), typos read as phrase words, and the runner-up."""
+    from deskbridge.workflows.classify import classify_ticket
+
+    rules = _load_or_exit(config_path or _settings().config_path)
+    names = {key: d.name for key, d in rules.departments.items()}
+    result = classify_ticket(
+        rules.routing,
+        subject=subject,
+        description=description,
+        tags=tags,
+        department_names=names,
+    )
+    for line in format_explanation(result, rules, names):
+        click.echo(line)
+
+
+def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Iterator[str]:
+    categories = rules.routing.categories
+
+    def label(category: str) -> str:
+        return categories[category].label if category in categories else "not an order problem"
+
+    if result.department is not None:
+        yield (
+            f"department: {names[result.department]}  ({label(result.category)},"
+            f" {result.source}, score {result.score:g})"
+        )
+    elif result.source == "ambiguous":
+        yield "department: none — too close to call, the assignee is asked to pick"
+    elif result.source == "none":
+        yield "department: none — nothing names a problem, the assignee is asked to pick"
+    else:
+        yield "department: none — not an order problem"
+    yield f"reason: {result.reason}"
+    if result.problem:
+        yield f"problem behind the request: {label(result.problem)}"
+    counted = [h for h in result.hits if h.counts]
+    if counted:
+        yield "matched (points = words x where x category weight):"
+        for hit in counted:
+            yield f'  {hit.points:>5g}  {label(hit.category)}: "{hit.phrase}" in {hit.where}'
+    skipped = [h for h in result.hits if not h.counts]
+    if skipped:
+        yield "not counted:"
+        for hit in skipped:
+            why = f'negated by "{hit.negated_by}"' if hit.negated_by else "conditional (if …)"
+            yield f'         {label(hit.category)}: "{hit.phrase}" in {hit.where} — {why}'
+    typos = sorted({t for h in result.hits for t in h.corrected})
+    if typos:
+        yield "typos read as: " + ", ".join(typos)
+    if result.scores:
+        ranked = sorted(result.scores.items(), key=lambda item: -item[1])
+        yield "scores: " + ", ".join(f"{label(n)} {s:g}" for n, s in ranked)
+    if result.runner_up:
+        other = categories[result.runner_up]
+        yield (
+            f"runner-up: {names[other.department]} — {other.label}"
+            f" ({result.scores[result.runner_up]:g})"
+        )
+
+
+@routing.command("evaluate")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_CONFIG_OPTION
+@click.option("--misses/--no-misses", default=True, help="list every ticket routed wrongly")
+def routing_evaluate(labelled: Path, config_path: Path | None, misses: bool) -> None:
+    """Accuracy, misroutes, unclassified tickets and the confusion table on a labelled set
+    (YAML list or .jsonl; format in the README)."""
+    from deskbridge.workflows.accuracy import LabelledSetError, evaluate_accuracy, parse_labelled
+
+    rules = _load_or_exit(config_path or _settings().config_path)
+    try:
+        tickets = parse_labelled(
+            labelled.read_text(encoding="utf-8"),
+            jsonl=labelled.suffix.lower() in (".jsonl", ".ndjson"),
+            departments=rules.departments,
+        )
+    except (LabelledSetError, UnicodeDecodeError) as exc:
+        problems = getattr(exc, "problems", [str(exc)])
+        click.echo(f"{labelled}: {len(problems)} problem(s)", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    names = {key: d.name for key, d in rules.departments.items()}
+    report = evaluate_accuracy(rules.routing, tickets, rules.departments, names)
+    click.echo(report.summary())
+    click.echo(report.confusion_table())
+    if misses:
+        for line in report.misses():
+            click.echo(line)

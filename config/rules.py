@@ -160,20 +160,28 @@ class CategoryConfig(_Model):
     field_values: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     phrases: list[str] = Field(default_factory=list)
-    # Scales phrase scores: below 1 lets a described problem outweigh a mere request.
+    # Scales phrase scores against other categories of its kind.
     weight: float = Field(default=1.0, gt=0)
+    # A remedy (refund, replacement, compensation…): a customer asking for it is routed here
+    # whatever problem they describe, as the playbook sends approvals to one department.
+    remedy: bool = False
 
 
 class RoutingConfig(_Model):
     enabled: bool = True
     # The custom field whose value names a category (trigger bodies: a key of "fields").
     category_field: str | None = "problem_category"
+    # The same field's id, as Zendesk event subscriptions name it (custom_field_changed).
+    category_field_id: str | None = None
     # Words in the subject count this much more than words in the description.
     subject_weight: float = Field(default=1.5, gt=0)
     categories: dict[str, CategoryConfig] = Field(default_factory=dict)
     # Phrases that say a ticket is not an order problem (thanks, questions before buying);
     # when they outweigh every category the ticket stays unclassified.
     not_a_problem: list[str] = Field(default_factory=list)
+    # Ask a person to pick when another department's problem scores at least this share of
+    # the best one's (1 never asks; lower asks more often).
+    ask_when_close: float = Field(default=0.75, gt=0, le=1)
 
 
 class SignalConfig(_Model):

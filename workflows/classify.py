@@ -2,17 +2,41 @@
 
 Sources, in order: the explicit category field, tags, then phrases in the subject, the
 description and the customer's later messages. The first source that names a category wins.
+
+Among phrases, intent comes before topic: a customer who asks for a remedy (a category marked
+`remedy`: refund, replacement, compensation…) goes where remedies are approved, whatever the
+problem, and the reason names the problem too. Otherwise the problem's phrases decide, and when
+a second department scores close to the best one the ticket is left for a person to pick
+(`source` "ambiguous"): asking costs a click, a wrong hand-off costs a day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deskbridge.config.rules import RoutingConfig
-from deskbridge.workflows.text import phrase_index, tokenize
+from deskbridge.workflows.text import PhraseMatch, grouped_index, tokenize
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
+NOT_A_PROBLEM = "not_a_problem"  # the group of routing.not_a_problem phrases in the index
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One phrase found in the ticket, with what it is worth (0 when it does not count)."""
+
+    category: str  # a category name, or NOT_A_PROBLEM
+    phrase: str
+    where: str  # subject | description | customer wrote
+    points: float
+    negated_by: str | None = None
+    conditional: bool = False
+    corrected: tuple[str, ...] = ()
+
+    @property
+    def counts(self) -> bool:
+        return self.points > 0
 
 
 @dataclass(frozen=True)
@@ -20,8 +44,19 @@ class Classification:
     category: str | None
     department: str | None
     reason: str
-    source: str  # field | tag | phrase | none
+    source: str  # field | tag | phrase | ambiguous | none
     score: float = 0.0
+    # For `routing explain`: every phrase found (counted or not), each category's score, and
+    # the best category of another department than the winner's.
+    hits: tuple[Hit, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+    runner_up: str | None = None
+    problem: str | None = None  # the problem behind a remedy request
+
+    @property
+    def asks(self) -> bool:
+        """Nothing decided: a person should pick the department."""
+        return self.source in ("none", "ambiguous")
 
 
 def _label(config: RoutingConfig, category: str, department_name: str) -> str:
@@ -40,76 +75,186 @@ def classify_ticket(
 ) -> Classification:
     names = department_names or DEPARTMENT_NAMES
     fields = fields or {}
-    if config.category_field and fields.get(config.category_field):
-        value = fields[config.category_field].strip().lower()
+    for key in (config.category_field, config.category_field_id):
+        if not key or not fields.get(key):
+            continue
+        value = fields[key].strip().lower()
         for name, category in config.categories.items():
             if value in (v.lower() for v in category.field_values):
-                reason = f'field {config.category_field} is "{value}" → ' + _label(
+                reason = f'field {key} is "{value}" → ' + _label(
                     config, name, names[category.department]
                 )
                 return Classification(name, category.department, reason, "field")
 
     tag_set = {t.lower() for t in tags}
-    for name, category in config.categories.items():
-        for tag in category.tags:
-            if tag.lower() in tag_set:
-                reason = f'tag "{tag}" → ' + _label(config, name, names[category.department])
-                return Classification(name, category.department, reason, "tag")
+    tagged = [
+        (name, tag)
+        for name, category in config.categories.items()
+        for tag in category.tags
+        if tag.lower() in tag_set
+    ]
+    if tagged:
+        # Intent before topic here too: a remedy tag beats a problem tag.
+        name, tag = min(tagged, key=lambda t: not config.categories[t[0]].remedy)
+        category = config.categories[name]
+        reason = f'tag "{tag}" → ' + _label(config, name, names[category.department])
+        return Classification(name, category.department, reason, "tag")
 
     texts = [
         ("subject", subject or "", config.subject_weight),
         ("description", description or "", 1.0),
     ]
     texts += [("customer wrote", message, 1.0) for message in customer_messages if message]
-    tokenized = [(where, tokenize(text), weight) for where, text, weight in texts if text.strip()]
-    best: tuple[float, str, str, str] | None = None  # score, category, where, phrase
-    for name, category in config.categories.items():
-        scored = _score_phrases(category.phrases, tokenized, category.weight)
-        if scored and (best is None or scored[0] > best[0]):
-            best = (scored[0], name, scored[1], scored[2])
-    calm = _score_phrases(config.not_a_problem, tokenized, 1.0)
-    if calm is not None and (best is None or calm[0] >= best[0]):
-        _, where, phrase = calm
-        return Classification(
-            None, None, f"{_quote(where, phrase)} → not an order problem", "phrase"
-        )
-    if best is None:
-        return Classification(None, None, "no field, tag or phrase names an order problem", "none")
-    score, name, where, phrase = best
-    category = config.categories[name]
-    reason = f"{_quote(where, phrase)} → " + _label(config, name, names[category.department])
-    return Classification(name, category.department, reason, "phrase", round(score, 2))
+    hits = _find_hits(config, texts)
+    return decide(config, hits, names)
 
 
-def _quote(where: str, phrase: str) -> str:
-    if where == "customer wrote":
-        return f'the customer wrote "{phrase}"'
-    return f'{where} mentions "{phrase}"'
+def _index(config: RoutingConfig):
+    groups = tuple((name, tuple(c.phrases)) for name, c in config.categories.items())
+    return grouped_index((*groups, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
 
 
-def _score_phrases(
-    phrases: list[str], tokenized: list[tuple[str, tuple, float]], factor: float
-) -> tuple[float, str, str] | None:
-    """Sum of matched phrases (longer phrases weigh more, the subject more than the body),
-    with the strongest single match for the reason; None when nothing matched."""
-    index = phrase_index(tuple(phrases))
-    score = 0.0
-    strongest: tuple[float, str, str] | None = None
-    for where, clauses, weight in tokenized:
-        found = index.find_all(clauses)
-        if not found:
+def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> list[Hit]:
+    """Every phrase occurrence with its points: its number of words, times where it is (the
+    subject weighs more), times the category's weight. A phrase inside a longer one found at
+    the same place adds nothing ("arrived cracked" is not also "cracked"), nor does a phrase
+    overlapping another of its own category; each phrase counts once."""
+    index = _index(config)
+    hits: list[Hit] = []
+    counted: set[tuple[str, str]] = set()
+    for where, text, weight in texts:
+        if not text.strip():
             continue
-        taken: list = []
-        # Longest phrases first; a shorter phrase inside the same words adds nothing.
-        for phrase in sorted(found, key=lambda p: (-found[p].tokens, phrases.index(p))):
-            match = found[phrase]
-            if any(match.overlaps(t) for t in taken):
+        taken: list[PhraseMatch] = []
+        for match in sorted(
+            index.scan(tokenize(text)), key=lambda m: (-m.tokens, m.clause, m.start)
+        ):
+            category = config.categories.get(match.group)
+            factor = category.weight if category is not None else 1.0
+            # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
+            conditional = match.conditional and category is not None and category.remedy
+            counts = match.negated_by is None and not conditional
+            if counts and (
+                (match.group, match.phrase) in counted
+                or any(
+                    match.overlaps(t) and (t.group == match.group or t.tokens > match.tokens)
+                    for t in taken
+                )
+            ):
                 continue
-            taken.append(match)
-            points = match.tokens * weight * factor
-            score += points
-            if strongest is None or points > strongest[0]:
-                strongest = (points, where, phrase)
-    if strongest is None:
-        return None
-    return score, strongest[1], strongest[2]
+            if counts:
+                taken.append(match)
+                counted.add((match.group, match.phrase))
+            hits.append(
+                Hit(
+                    match.group,
+                    match.phrase,
+                    where,
+                    round(match.tokens * weight * factor, 2) if counts else 0.0,
+                    match.negated_by,
+                    conditional,
+                    match.corrected,
+                )
+            )
+    return hits
+
+
+def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Classification:
+    """The department from the phrases found (see the module's docstring for the order)."""
+    scores: dict[str, float] = {}
+    for hit in hits:
+        if hit.counts:
+            scores[hit.category] = scores.get(hit.category, 0.0) + hit.points
+    calm = scores.pop(NOT_A_PROBLEM, 0.0)
+    scores = {name: round(score, 2) for name, score in scores.items()}
+    ranked = sorted(scores, key=lambda name: -scores[name])
+    remedies = [n for n in ranked if config.categories[n].remedy]
+    problems = [n for n in ranked if not config.categories[n].remedy]
+    common = {"hits": tuple(hits), "scores": scores}
+
+    best = ranked[0] if ranked else None
+    if best is None or calm >= scores[best]:
+        if calm > 0:
+            hit = _strongest(config, hits, NOT_A_PROBLEM)
+            reason = f"{_quote(hit)} → not an order problem"
+            return Classification(None, None, reason, "phrase", **common)
+        return Classification(
+            None, None, "no field, tag or phrase names an order problem", "none", **common
+        )
+
+    if remedies:
+        name = remedies[0]
+        problem = problems[0] if problems else None
+        category = config.categories[name]
+        reason = f"{_quote(_strongest(config, hits, name))} (a remedy request"
+        if problem is not None:
+            reason += (
+                f"; the problem: {config.categories[problem].label},"
+                f" {_quote(_strongest(config, hits, problem), short=True)}"
+            )
+        reason += ") → " + _label(config, name, names[category.department])
+        return Classification(
+            name,
+            category.department,
+            reason,
+            "phrase",
+            scores[name],
+            runner_up=_runner_up(config, ranked, name),
+            problem=problem,
+            **common,
+        )
+
+    name = problems[0]
+    category = config.categories[name]
+    runner_up = _runner_up(config, ranked, name)
+    if runner_up is not None and scores[runner_up] >= config.ask_when_close * scores[name]:
+        other = config.categories[runner_up]
+        reason = (
+            f"{names[category.department]} ({_quote(_strongest(config, hits, name), short=True)},"
+            f" {scores[name]:g}) and {names[other.department]}"
+            f" ({_quote(_strongest(config, hits, runner_up), short=True)}, {scores[runner_up]:g})"
+            " score too close to choose"
+        )
+        return Classification(
+            None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
+        )
+    reason = f"{_quote(_strongest(config, hits, name))} → " + _label(
+        config, name, names[category.department]
+    )
+    return Classification(
+        name, category.department, reason, "phrase", scores[name], runner_up=runner_up, **common
+    )
+
+
+def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | None:
+    """The best category of another department (remedies compete only with problems)."""
+    department = config.categories[winner].department
+    return next(
+        (
+            n
+            for n in ranked
+            if config.categories[n].department != department and not config.categories[n].remedy
+        ),
+        None,
+    )
+
+
+def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
+    """The category's hit worth most (among equals, the phrase listed first)."""
+    listed = (
+        config.categories[category].phrases
+        if category in config.categories
+        else (config.not_a_problem)
+    )
+    return max(
+        (h for h in hits if h.category == category and h.counts),
+        key=lambda h: (h.points, -listed.index(h.phrase)),
+    )
+
+
+def _quote(hit: Hit, short: bool = False) -> str:
+    if short:
+        return f'"{hit.phrase}"'
+    if hit.where == "customer wrote":
+        return f'the customer wrote "{hit.phrase}"'
+    return f'{hit.where} mentions "{hit.phrase}"'

@@ -80,8 +80,9 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
 
     result = classify_state(state, rules)
     if result.department is None:
-        # Ask only when nothing named a problem; "thanks, all arrived" needs no department.
-        if state.department is None and result.source == "none":
+        # Ask when nothing named a problem or two departments scored too close to choose;
+        # "thanks, all arrived" needs no department.
+        if state.department is None and result.asks:
             decision.actions.append(
                 Action(
                     kind=ActionKind.notify,

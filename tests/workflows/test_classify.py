@@ -1,0 +1,133 @@
+"""The classifier's mechanisms on the example rules: intent before topic, negation and
+conditionals, lemmas, typos, asking when departments score close, and what `explain` shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.classify import Hit, classify_ticket
+
+RULES = load_rules(EXAMPLE_CONFIG)
+NAMES = {k: d.name for k, d in RULES.departments.items()}
+
+
+def classify(subject: str, description: str = "", config=None, **kwargs):
+    return classify_ticket(
+        config or RULES.routing,
+        subject=subject,
+        description=description,
+        department_names=NAMES,
+        **kwargs,
+    )
+
+
+def test_asking_for_a_remedy_decides_and_the_reason_names_the_problem():
+    result = classify("Order 5521", "It is two weeks late now. Please refund me.")
+    assert (result.department, result.category, result.problem) == (
+        "post_sales",
+        "refund",
+        "delivery_delay",
+    )
+    assert result.reason == (
+        'description mentions "refund me" (a remedy request; the problem: delivery delay, "late")'
+        " → refund request → Post-Sales"
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "department", "category"),
+    [
+        ("No refund needed, just tell me where it is.", "logistics", "delivery_delay"),
+        ("I do not want a refund, I want to know where my parcel is", "logistics", None),
+        ("If it does not arrive by Friday I want a refund.", "logistics", "delivery_delay"),
+        (
+            "The drawer runner snapped. I don't want a replacement, I want it repaired.",
+            "quality",
+            "product_defect",
+        ),
+    ],
+)
+def test_a_negated_or_conditional_remedy_decides_nothing(description, department, category):
+    result = classify("Order 7710", description)
+    assert result.department == department
+    if category:
+        assert result.category == category
+    remedy_hits = [
+        h
+        for h in result.hits
+        if RULES.routing.categories.get(h.category) and RULES.routing.categories[h.category].remedy
+    ]
+    assert remedy_hits and not any(h.counts for h in remedy_hits)
+
+
+def test_negation_and_condition_are_shown():
+    result = classify("Order 7710", "No refund needed. If it is lost, send a replacement.")
+    skipped = {(h.phrase, h.negated_by, h.conditional) for h in result.hits if not h.counts}
+    assert ("refund", "no", False) in skipped
+    assert ("replacement", None, True) in skipped
+
+
+def test_inflections_match_through_lemmas():
+    # The phrase list says "arrived damaged"; the text says "arrives … damaged" and "boxes".
+    result = classify("Chairs", "Both chairs arrive damaged every time, the boxes crushed.")
+    assert (result.department, result.category) == ("logistics", "transit_damage")
+
+
+def test_one_letter_typos_in_longer_words_are_read_as_phrase_words():
+    result = classify("parcle", "My parcle was never recieved, tracking says delivred")
+    assert result.department == "logistics"
+    corrected = {c for h in result.hits for c in h.corrected}
+    assert "recieved→receive" in corrected
+
+
+def test_english_words_are_not_corrected():
+    # "later" is an English word one letter from "late": it must not read as a delay.
+    result = classify("Question", "Could you call me back later today please?")
+    assert result.department is None
+    assert not any(h.phrase == "late" for h in result.hits)
+
+
+def test_close_scores_between_departments_ask_instead_of_guessing():
+    result = classify("Table", "The table is wobbly and it arrived late.")
+    assert (result.department, result.source) == (None, "ambiguous")
+    assert result.asks
+    assert "too close to choose" in result.reason
+    assert result.runner_up is not None
+
+
+def test_a_clear_winner_is_not_asked_and_names_the_runner_up():
+    result = classify(
+        "Delivery still not arrived",
+        "Where is my order? It was due last week and tracking has not moved. The last sofa"
+        " you sent was wobbly.",
+    )
+    assert (result.department, result.source) == ("logistics", "phrase")
+    assert result.runner_up is not None
+    assert RULES.routing.categories[result.runner_up].department == "quality"
+
+
+def test_a_remedy_tag_beats_a_problem_tag():
+    result = classify("Order 1", "", tags=["late_delivery", "refund_request"])
+    assert (result.department, result.source, result.reason) == (
+        "post_sales",
+        "tag",
+        'tag "refund_request" → refund request → Post-Sales',
+    )
+
+
+def test_the_category_field_is_read_by_its_id_too():
+    config = RULES.routing.model_copy(update={"category_field_id": "360012345678"})
+    result = classify("Hello", "", config=config, fields={"360012345678": "faulty"})
+    assert (result.department, result.source, result.reason) == (
+        "quality",
+        "field",
+        'field 360012345678 is "faulty" → product defect → Quality/Production',
+    )
+
+
+def test_hits_carry_points_for_explain():
+    result = classify("Order 100482 — tracking hasn't moved in 6 days", "")
+    assert Hit("delivery_delay", "tracking has not moved", "subject", 6.0) in result.hits
+    assert result.scores["delivery_delay"] >= 6.0

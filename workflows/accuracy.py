@@ -1,0 +1,179 @@
+"""How well the routing rules do on a team's labelled tickets (pure): accuracy, misroutes
+(sent to the wrong department, or a non-problem sent anywhere) apart from unclassified tickets
+(a person is asked to pick), and the confusion table. `deskbridge routing evaluate` prints it.
+
+A labelled ticket (YAML list or JSON Lines, one object per ticket):
+    id: L001                      # any unique text
+    subject: "Order 100482 — tracking hasn't moved"
+    description: "…"              # optional
+    tags: []                      # optional
+    customer_messages: []         # optional: the customer's later messages
+    department: logistics         # the right answer: a department key, or none
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deskbridge.config.rules import RoutingConfig, format_location
+from deskbridge.workflows.classify import Classification, classify_ticket
+
+NONE = "none"
+
+
+class LabelledTicket(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    subject: str = ""
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    customer_messages: list[str] = Field(default_factory=list)
+    department: str = Field(min_length=1)
+
+
+class LabelledSetError(ValueError):
+    """A labelled file that cannot be read, with every problem and where it is."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[LabelledTicket]:
+    """YAML (a list of tickets) or JSON Lines → tickets; every problem is reported at once,
+    by position (`[3].department`, or `line 4` for JSON Lines)."""
+    problems: list[str] = []
+    raw: list[tuple[str, object]] = []
+    if jsonl:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                raw.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                problems.append(f"line {number}: invalid JSON: {exc.msg}")
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise LabelledSetError([f"invalid YAML: {exc}"]) from None
+        if not isinstance(data, list):
+            raise LabelledSetError(["expected a list of tickets"])
+        raw = [(f"[{i}]", item) for i, item in enumerate(data)]
+    allowed = {*departments, NONE}
+    tickets: list[LabelledTicket] = []
+    seen: set[str] = set()
+    for where, item in raw:
+        try:
+            ticket = LabelledTicket.model_validate(item)
+        except ValidationError as exc:
+            problems += [f"{where}.{format_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            continue
+        if ticket.department not in allowed:
+            problems.append(
+                f"{where}.department: unknown department {ticket.department!r}"
+                f" (expected one of {', '.join(sorted(allowed))})"
+            )
+        if ticket.id in seen:
+            problems.append(f"{where}.id: {ticket.id!r} appears twice")
+        seen.add(ticket.id)
+        tickets.append(ticket)
+    if problems:
+        raise LabelledSetError(problems)
+    if not tickets:
+        raise LabelledSetError(["no tickets"])
+    return tickets
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ticket: LabelledTicket
+    result: Classification
+
+    @property
+    def got(self) -> str:
+        return self.result.department or NONE
+
+    @property
+    def correct(self) -> bool:
+        return self.got == self.ticket.department
+
+    @property
+    def misrouted(self) -> bool:
+        """Handed to a department that cannot fix it: costlier than asking."""
+        return self.got != NONE and not self.correct
+
+    @property
+    def unclassified(self) -> bool:
+        """Left for a person to pick although it names a problem."""
+        return self.got == NONE and self.ticket.department != NONE
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    outcomes: list[Outcome]
+    labels: list[str]
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    def share(self, what: str) -> float:
+        return sum(getattr(o, what) for o in self.outcomes) / self.total
+
+    def confusion_table(self) -> str:
+        counts = Counter((o.ticket.department, o.got) for o in self.outcomes)
+        width = max(len(label) for label in self.labels) + 2
+        lines = ["expected \\ got".ljust(16) + "".join(x.rjust(width) for x in self.labels)]
+        for expected in self.labels:
+            row = "".join(str(counts[(expected, got)]).rjust(width) for got in self.labels)
+            lines.append(expected.ljust(16) + row)
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        correct = sum(o.correct for o in self.outcomes)
+        misrouted = sum(o.misrouted for o in self.outcomes)
+        unclassified = sum(o.unclassified for o in self.outcomes)
+        return (
+            f"{self.total} tickets: {correct} correct ({correct / self.total:.1%}),"
+            f" {misrouted} misrouted ({misrouted / self.total:.1%}),"
+            f" {unclassified} unclassified ({unclassified / self.total:.1%})"
+        )
+
+    def misses(self) -> list[str]:
+        return [
+            f"{o.ticket.id}: expected {o.ticket.department}, got {o.got}"
+            f" ({'misrouted' if o.misrouted else 'unclassified'}): {o.result.reason}"
+            for o in self.outcomes
+            if not o.correct
+        ]
+
+
+def evaluate_accuracy(
+    config: RoutingConfig,
+    tickets: list[LabelledTicket],
+    departments: Iterable[str],
+    department_names: dict[str, str] | None = None,
+) -> AccuracyReport:
+    outcomes = [
+        Outcome(
+            ticket,
+            classify_ticket(
+                config,
+                subject=ticket.subject,
+                description=ticket.description,
+                tags=ticket.tags,
+                customer_messages=ticket.customer_messages,
+                department_names=department_names,
+            ),
+        )
+        for ticket in tickets
+    ]
+    return AccuracyReport(outcomes, [*departments, NONE])
