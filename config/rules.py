@@ -526,21 +526,56 @@ def _check_oncall(rules: RulesConfig) -> list[str]:
     return problems
 
 
+# A rules file is a few kilobytes; anything far larger is the wrong file (or /dev/zero).
+MAX_RULES_BYTES = 1024 * 1024
+# Real rules nest a handful of levels. PyYAML's scanner is quadratic in flow depth ([[[…),
+# about 10 s at 1,000 levels, so deeper flow collections are refused as they are scanned.
+MAX_FLOW_DEPTH = 100
+
+
+class _RulesLoader(yaml.SafeLoader):
+    def fetch_flow_collection_start(self, TokenClass):
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(
+                problem=f"nested deeper than {MAX_FLOW_DEPTH} levels",
+                problem_mark=self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+
 def load_rules(path: Path | str) -> RulesConfig:
+    """Read and validate a rules file. Any file, however broken (binary, huge, nested
+    thousands of levels deep), gives a ConfigError with its problems, never a traceback."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_RULES_BYTES + 1)
     except OSError as exc:
         raise ConfigError(path, [f"(file): cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_RULES_BYTES:
+        raise ConfigError(
+            path, [f"(file): larger than {MAX_RULES_BYTES // 1024} KiB; is this the rules file?"]
+        )
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path, [f"(file): not UTF-8 text (byte {exc.start}); is this the rules file?"]
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_RulesLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError(
-            path, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]
-        ) from None
-    return parse_rules(data, path)
+        problem = " ".join(str(getattr(exc, "problem", exc)).split())
+        raise ConfigError(path, [f"{where}: not valid YAML: {problem}"]) from None
+    except RecursionError:
+        # PyYAML composes nested nodes recursively; thousands of levels exhaust the stack.
+        raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
+    try:
+        return parse_rules(data, path)
+    except RecursionError:
+        raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
 
 
 def summarize_rules(rules: RulesConfig) -> str:

@@ -218,3 +218,90 @@ def test_parse_duration_refuses_anything_else(value):
 
 def test_parse_duration_passes_a_timedelta_through():
     assert parse_duration(timedelta(minutes=5)) == timedelta(minutes=5)
+
+
+# --- any file, however broken: a listed problem, never a traceback -------------------------
+
+
+def _binary(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\xfd")
+    return path
+
+
+def _deep_list(tmp_path: Path) -> Path:
+    return write(tmp_path, "[" * 20_000 + "]" * 20_000 + "\n")
+
+
+def _deep_mapping(tmp_path: Path) -> Path:
+    return write(tmp_path, "team: " + "{a: " * 20_000 + "1" + "}" * 20_000 + "\n")
+
+
+def _deep_block(tmp_path: Path) -> Path:
+    # Block style, one more space of indent per level: past the recursion limit within 1 MiB.
+    return write(
+        tmp_path, "".join(" " * level + "a:\n" for level in range(1_200)) + " " * 1_200 + "1\n"
+    )
+
+
+def _huge(tmp_path: Path) -> Path:
+    return write(tmp_path, "# padding\n" * 200_000)
+
+
+def _nul(tmp_path: Path) -> Path:
+    return write(tmp_path, 'team:\n  lead_channel: "#l"\n  name: "a\0b"\n')
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (_binary, "(file): not UTF-8 text (byte 0); is this the rules file?"),
+        (_deep_list, "line 1, column 101: not valid YAML: nested deeper than 100 levels"),
+        (_deep_mapping, "line 1, column 407: not valid YAML: nested deeper than 100 levels"),
+        (_deep_block, "(file): nested too deeply to be a rules file"),
+        (_huge, "(file): larger than 1024 KiB; is this the rules file?"),
+        (
+            _nul,
+            "(file): not valid YAML: unacceptable character #x0000: special characters are "
+            'not allowed in "<unicode string>", position 37',
+        ),
+    ],
+    ids=[
+        "binary",
+        "20000-level list",
+        "20000-level mapping",
+        "1200-level block",
+        "2 MB",
+        "NUL byte",
+    ],
+)
+def test_any_file_gives_a_listed_problem_not_a_traceback(runner, tmp_path, make, problem):
+    path = make(tmp_path)
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"{path}: 1 problem(s)\n  {problem}\n"
+
+
+def test_a_directory_is_reported(runner, tmp_path):
+    result = runner.invoke(main, ["check-config", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert result.stderr == f"{tmp_path}: 1 problem(s)\n  (file): cannot read: Is a directory\n"
+
+
+def test_aliases_that_expand_a_billion_times_are_checked_without_expanding(runner, tmp_path):
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = write(tmp_path, "\n".join([*levels, 'team: {lead_channel: "#x", name: *a8}']) + "\n")
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert set(problem_lines(result.stderr)) == {
+        "team.name: Input should be a valid string",
+        *(f"a{i}: unknown setting (check the spelling)" for i in range(9)),
+    }
