@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 
 from deskbridge.bot.blocks import TicketView, build_alert, build_thread_reply
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.slack import (
     PostedMessage,
@@ -41,7 +41,7 @@ from deskbridge.store.slack import (
 from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import TicketState
-from deskbridge.workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.ports import Paced, PermanentError, RetryableError
 from deskbridge.workflows.rules.sla import describe_sla
 
 log = logging.getLogger("deskbridge.slack")
@@ -75,10 +75,15 @@ PERMANENT_ERRORS = frozenset(
 
 def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
     base = base_url or SLACK_API
+    # slack_sdk formats whole message bodies into DEBUG records whenever its logger's own level
+    # is DEBUG or unset: give it a logger that never goes below INFO.
+    sdk_log = logging.getLogger(SLACK_SDK_LOGGER)
+    sdk_log.setLevel(max(sdk_log.level, logging.INFO))
     return WebClient(
         token=token,
         base_url=base if base.endswith("/") else base + "/",
         timeout=10,
+        logger=sdk_log,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=1),
@@ -249,7 +254,7 @@ class SlackNotifier:
         with self.engine.begin() as connection:
             wait = reserve_send_slot(connection, channel, now, self.interval)
         if wait > timedelta(0):
-            raise RetryableError(f"pacing {channel}", wait.total_seconds(), throttled=True)
+            raise Paced(f"pacing {channel}", wait.total_seconds())
         try:
             return getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:

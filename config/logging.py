@@ -32,9 +32,20 @@ def _render(value: Any) -> str:
     return f'"{text}"' if (" " in text or not text) else text
 
 
+# Libraries speak only when something is wrong, unless DESKBRIDGE_LOG_LEVEL=DEBUG: APScheduler
+# logs two INFO lines per sweep (every half second), bolt logs forged requests' bodies at INFO.
+LIBRARY_LOGGERS = ("apscheduler", "slack_bolt", "deskbridge.slack.bolt", "urllib3", "slack_sdk")
+# slack_sdk logs whole request and response bodies (message text) at DEBUG: never below INFO.
+SLACK_SDK_LOGGER = "deskbridge.slack.sdk"
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(FieldFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    debug = root.level <= logging.DEBUG
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.getLogger(SLACK_SDK_LOGGER).setLevel(logging.INFO if debug else logging.WARNING)

@@ -25,7 +25,7 @@ from deskbridge.store.outbox import (
 )
 from deskbridge.workflows.actions import ActionKind
 from deskbridge.workflows.metrics import Metrics
-from deskbridge.workflows.ports import Performer, PermanentError, RetryableError
+from deskbridge.workflows.ports import Paced, Performer, PermanentError, RetryableError
 
 log = logging.getLogger("deskbridge.dispatcher")
 
@@ -87,11 +87,18 @@ class Dispatcher:
             if performer is None:
                 raise PermanentError(f"no performer for action {action.kind.value}")
             result = performer.perform(action)
+        except Paced as exc:
+            self._reschedule(row, exc.retry_after or BASE_DELAY, str(exc), refund_attempt=True)
+            self.metrics.paced.labels(action.kind.value).inc()
+            log_event(
+                log, logging.DEBUG, "outbox.paced", delay_s=round(exc.retry_after or 0, 1), **fields
+            )
+            return
         except RetryableError as exc:
             if row.attempts >= self.max_attempts and not exc.throttled:
                 self._dead_letter(row, str(exc), fields)
                 return
-            if exc.throttled:  # wait exactly as asked; a pause is not a failure
+            if exc.throttled:  # wait exactly as Slack or the helpdesk asked; not a failure
                 delay = exc.retry_after if exc.retry_after is not None else BASE_DELAY
             else:
                 delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())

@@ -32,3 +32,9 @@ class Metrics:
             ["action", "outcome"],
             registry=self.registry,
         )
+        self.paced = Counter(
+            "deskbridge_actions_paced",
+            "Outbox actions held back by per-channel pacing (normal, not a retry)",
+            ["action"],
+            registry=self.registry,
+        )

@@ -17,6 +17,14 @@ class RetryableError(Exception):
         self.throttled = throttled
 
 
+class Paced(RetryableError):
+    """Held back by our own per-channel pacing: the normal rhythm of sending, neither a
+    failure nor a retry (no attempt used, no warning, its own metric)."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message, retry_after, throttled=True)
+
+
 class PermanentError(Exception):
     """Retrying cannot help (bad credentials, unknown ticket, refused): dead-letter at once."""
 

@@ -1,0 +1,188 @@
+"""What deskbridge writes to its log: an idle worker is quiet, libraries speak only at WARNING
+(unless DESKBRIDGE_LOG_LEVEL=DEBUG), Slack message bodies never reach the log at any level,
+and the normal per-channel pacing is neither a warning nor a retry."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from deskbridge.app import create_runtime
+from deskbridge.config.logging import (
+    LIBRARY_LOGGERS,
+    SLACK_SDK_LOGGER,
+    FieldFormatter,
+    configure_logging,
+)
+from deskbridge.config.settings import Settings
+from deskbridge.store.outbox import insert_actions, list_actions
+from deskbridge.store.tickets import lock_ticket, save_ticket
+from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.model import Source, Status, TicketState
+from tests.conftest import TEST_SECRET
+from tests.fakeslack import FakeSlack
+
+# Personal data that a ticket may carry: it must never be written to the log.
+PERSONAL = "Refund for Jane Roe, jane.roe@example.com, +44 7700 900123"
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.setFormatter(FieldFormatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.format(r) for r in self.records)
+
+
+@pytest.fixture
+def logs():
+    """configure_logging(level) as the CLI does, then collect every record the root sees;
+    the global logging state is restored afterwards."""
+    root = logging.getLogger()
+    names = [*LIBRARY_LOGGERS, SLACK_SDK_LOGGER]
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
+    collect = Collect()
+
+    def configure(level: str) -> Collect:
+        configure_logging(level)
+        root.addHandler(collect)
+        return collect
+
+    yield configure
+    root.handlers[:], root.level = saved[0], saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+def _runtime(engine, rules, monkeypatch, **env):
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return create_runtime(Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET, **env), rules, engine=engine)
+
+
+def _slack_runtime(engine, rules, monkeypatch, fake, interval: str):
+    return _runtime(
+        engine,
+        rules,
+        monkeypatch,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_API_URL=fake.url,
+        SLACK_TEAM_ID="T0TEAM0001",
+        DESKBRIDGE_SLACK_MIN_INTERVAL=interval,
+    )
+
+
+def _ticket_with_actions(engine, number: int, channel: str, count: int = 1) -> list:
+    key = f"zendesk:{number}"
+    now = datetime.now(UTC)
+    state = TicketState(
+        key=key, source=Source.zendesk, ticket_id=str(number), subject=PERSONAL, status=Status.open
+    )
+    actions = [
+        build_action(
+            key,
+            "test",
+            ActionKind.notify,
+            str(n),
+            reason=f"note {n}",
+            target="lead",
+            channel=channel,
+        )
+        for n in range(count)
+    ]
+    with engine.begin() as connection:
+        lock_ticket(connection, key, now)
+        save_ticket(connection, state, now)
+        insert_actions(connection, actions, now)
+    return actions
+
+
+def test_an_idle_worker_logs_nothing_after_starting(logs, sqlite_engine, rules, monkeypatch):
+    runtime = _runtime(
+        sqlite_engine,
+        rules,
+        monkeypatch,
+        DESKBRIDGE_TIMER_INTERVAL="0.05",
+        DESKBRIDGE_DISPATCH_INTERVAL="0.05",
+    )
+    collect = logs("INFO")
+    runtime.start_background()
+    try:
+        time.sleep(1.0)  # twenty timer sweeps and dispatcher polls with nothing to do
+    finally:
+        runtime.stop_background()
+
+    assert [(r.levelname, r.name, r.getMessage()) for r in collect.records] == [
+        ("INFO", "deskbridge.dispatcher", "dispatcher.started")
+    ]
+
+
+@pytest.mark.parametrize(("level", "expected"), [("INFO", "WARNING"), ("DEBUG", "DEBUG")])
+def test_library_loggers_are_at_warning_unless_debug(logs, level, expected):
+    logs(level)
+
+    effective = {
+        name: logging.getLevelName(logging.getLogger(name).getEffectiveLevel())
+        for name in ("apscheduler", "apscheduler.scheduler", "slack_bolt", "urllib3", "slack_sdk")
+    }
+    assert effective == dict.fromkeys(effective, expected)
+
+
+def test_slack_message_bodies_never_reach_the_log_even_at_debug(
+    logs, sqlite_engine, rules, monkeypatch, fake
+):
+    runtime = _slack_runtime(sqlite_engine, rules, monkeypatch, fake, interval="0")
+    _ticket_with_actions(sqlite_engine, 48500, "#leads")
+    collect = logs("DEBUG")
+
+    runtime.dispatcher.dispatch_due()
+
+    assert [c.method for c in fake.ok_calls("chat.postMessage")] == ["chat.postMessage"]
+    assert PERSONAL in json.dumps(fake.calls[0].args["blocks"])  # it was sent …
+    assert "jane.roe" not in collect.text  # … and not logged
+    assert "Jane Roe" not in collect.text
+    assert "outbox.done" in collect.text
+
+
+def test_pacing_is_not_a_retry_nor_a_warning(logs, sqlite_engine, rules, monkeypatch, fake):
+    runtime = _slack_runtime(sqlite_engine, rules, monkeypatch, fake, interval="60")
+    _ticket_with_actions(sqlite_engine, 48501, "#leads", count=3)
+    collect = logs("INFO")
+
+    runtime.dispatcher.dispatch_due()  # the first goes out …
+    runtime.dispatcher.dispatch_due()  # … the next one is told to wait its turn
+
+    assert len(fake.ok_calls("chat.postMessage")) == 1
+    with sqlite_engine.connect() as connection:
+        rows = list_actions(connection)
+    assert [(r["status"], r["attempts"]) for r in rows] == [
+        ("done", 1),
+        ("pending", 0),
+        ("pending", 0),
+    ]
+    metrics = runtime.metrics.registry
+    assert (
+        metrics.get_sample_value(
+            "deskbridge_actions_total", {"action": "notify", "outcome": "retry"}
+        )
+        is None
+    )
+    assert metrics.get_sample_value("deskbridge_actions_paced_total", {"action": "notify"}) == 1.0
+    assert [r.levelname for r in collect.records if r.levelno >= logging.WARNING] == []
