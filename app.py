@@ -230,19 +230,46 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 
 def _mount_slack(app: Flask, runtime: Runtime) -> None:
-    """POST /slack/events: bolt verifies the signature (5-minute window) and dispatches."""
-    handler = None
-    if runtime.settings.slack_signing_secret is not None:
-        from slack_bolt.adapter.flask import SlackRequestHandler
-
+    """POST /slack/events: our signature check (5-minute window), then bolt parses, checks
+    the workspace and dispatches. Malformed or unsigned input is a 4xx, never a 500."""
+    bolt = None
+    secret = runtime.settings.slack_signing_secret
+    if secret is not None:
         from deskbridge.bot.app import create_bolt_app
 
-        handler = SlackRequestHandler(create_bolt_app(runtime))
+        bolt = create_bolt_app(runtime)
 
     @app.post("/slack/events")
     def slack_events():
-        if handler is None:
+        if bolt is None:
             return jsonify(error="Slack is not configured: set SLACK_SIGNING_SECRET"), 503
-        from flask import request
+        import time
 
-        return handler.handle(request)
+        from flask import request
+        from slack_bolt.adapter.flask.handler import to_bolt_request, to_flask_response
+
+        from deskbridge.bot.app import is_signed_by_slack
+
+        metrics = runtime.metrics.webhooks
+        signed = is_signed_by_slack(
+            secret.get_secret_value().encode(),
+            request.get_data(),
+            request.headers.get("X-Slack-Request-Timestamp"),
+            request.headers.get("X-Slack-Signature"),
+            time.time(),
+        )
+        if not signed:  # the body of a refused request is never logged
+            metrics.labels("slack", "unauthorized").inc()
+            log_event(log, logging.WARNING, "webhook.unauthorized", source="slack")
+            return jsonify(error="invalid or expired Slack signature"), 401
+        try:
+            # Listener errors are answered by bolt's error handler (bot.app); what escapes
+            # here is bolt's own parsing or matching of a signed body that is not a Slack
+            # payload (truncated JSON, a list, a block_actions without actions).
+            return to_flask_response(bolt.dispatch(to_bolt_request(request)))
+        except Exception as exc:
+            metrics.labels("slack", "malformed").inc()
+            log_event(
+                log, logging.WARNING, "webhook.malformed", source="slack", error=type(exc).__name__
+            )
+            return jsonify(error="not a Slack request body (form or JSON payload)"), 400

@@ -40,7 +40,11 @@ def _settings() -> Settings:
     except ValidationError as exc:
         click.echo("environment: invalid settings", err=True)
         for error in exc.errors():
-            click.echo(f"  {format_location(error['loc'])}: {error['msg']}", err=True)
+            message = error["msg"].removeprefix("Value error, ")
+            # A checked default is reported by field name, a given value by its variable.
+            fields = Settings.model_fields
+            loc = tuple(fields[p].alias if p in fields else p for p in error["loc"])
+            click.echo(f"  {format_location(loc)}: {message}", err=True)
         sys.exit(1)
 
 

@@ -3,15 +3,23 @@ network call (token verification off); request signing and url_verification are 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
+from collections.abc import Callable
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from deskbridge.bot.listeners.actions import register_actions
 from deskbridge.bot.listeners.commands import register_commands
 from deskbridge.bot.listeners.home import register_home
 from deskbridge.bot.notifier import build_web_client
+from deskbridge.config.logging import log_event
+
+log = logging.getLogger("deskbridge.slack")
 
 
 def create_bolt_app(runtime, client: WebClient | None = None) -> App:
@@ -26,7 +34,54 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
         process_before_response=True,
         logger=logging.getLogger("deskbridge.slack.bolt"),
     )
+    app.middleware(build_workspace_check(settings.slack_team_id))
+    app.error(answer_listener_error)
     register_actions(app, runtime)
     register_commands(app, runtime)
     register_home(app, runtime)
     return app
+
+
+# Slack's signing: v0=hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + body)), 5-minute window.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+TOLERANCE_SECONDS = 300
+
+
+def is_signed_by_slack(
+    secret: bytes, body: bytes, timestamp: str | None, signature: str | None, now: float
+) -> bool:
+    """Checked before bolt sees the request: bolt parses the body (and int()s the timestamp)
+    before it verifies, so an unsigned malformed request crashed it, and it logs the body of
+    every forged request. Any header value, however odd, is a plain False here."""
+    if not timestamp or not signature or not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def build_workspace_check(team_id: str | None) -> Callable:
+    """Bolt middleware: requests from another Slack workspace than SLACK_TEAM_ID get 403
+    (a signing secret is per app, and an app can be installed in several workspaces).
+    url_verification and ssl_check are answered by bolt before this runs."""
+
+    def same_workspace(req, resp, next):  # bolt passes `next` by name
+        if team_id is None or req.context.team_id != team_id:
+            return BoltResponse(status=403, body={"error": "not this deskbridge's workspace"})
+        return next()
+
+    return same_workspace
+
+
+def answer_listener_error(error: Exception) -> BoltResponse:
+    """A listener that failed: the store being down is a 503 (Slack retries events); anything
+    else is a request we could not use (a signed payload missing what a click or command
+    carries), a 400 instead of bolt's empty 500. The traceback is logged, the body is not."""
+    if isinstance(error, SQLAlchemyError):
+        log_event(log, logging.ERROR, "slack.store_unavailable", error=type(error).__name__)
+        return BoltResponse(status=503, body={"error": "store unavailable, retry later"})
+    log_event(log, logging.ERROR, "slack.listener_error", error=type(error).__name__)
+    log.debug("slack.listener_error", exc_info=error)
+    return BoltResponse(status=400, body={"error": "could not handle this Slack request"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+    # The workspace the bot serves (T…); requests from any other get 403.
+    slack_team_id: str | None = Field(
+        default=None, alias="SLACK_TEAM_ID", pattern=r"^T[A-Z0-9]{2,}$", validate_default=True
+    )
     # Slack allows about one message per second per channel.
     slack_min_interval: float = Field(default=1.0, alias="DESKBRIDGE_SLACK_MIN_INTERVAL", ge=0)
 
@@ -66,6 +70,18 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("slack_team_id")
+    @classmethod
+    def _slack_needs_its_workspace(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Fields validate in order: the token and the signing secret are already in info.data.
+        bot = info.data.get("slack_bot_token") or info.data.get("slack_signing_secret")
+        if value is None and bot:
+            raise ValueError(
+                "required when SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is set: the workspace id "
+                "(T…) from the Slack app's settings; requests from other workspaces get 403"
+            )
+        return value
 
     @property
     def zendesk_secrets(self) -> list[bytes]:

@@ -15,6 +15,19 @@ from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import EventKind, TicketEvent
 
 
+def may_view(rules, agent, state) -> bool:
+    """Leads see every ticket; an agent sees the tickets assigned to them or to someone on
+    their team."""
+    if agent.role == "lead":
+        return True
+    assignee = rules.agent_by_helpdesk_id(state.source.value, state.assignee)
+    if assignee is None:
+        return False
+    return assignee.slack_id == agent.slack_id or (
+        agent.team is not None and assignee.team == agent.team
+    )
+
+
 def answer_command(runtime, user_id: str, text: str) -> dict:
     words = text.strip().split()
     verb = words[0].lower() if words else "help"
@@ -39,12 +52,20 @@ def answer_command(runtime, user_id: str, text: str) -> dict:
                 f"{rules.team.name} right now", build_team_lines(connection, rules, now), ""
             )
         if verb == "ticket" and len(words) == 2:
-            ticket = words[1].lstrip("#")
+            ticket = words[1].lstrip("#")[:40]
+            if agent is None:  # before any lookup: strangers learn nothing, not even existence
+                return build_list(f"Ticket {ticket}", ["Ticket views are for the team roster."], "")
             key = ticket if ":" in ticket else f"zendesk:{ticket}"
-            lines = build_ticket_lines(connection, rules, key, now)
-            if lines is None:
+            state = load_ticket(connection, key)
+            if state is None:
                 return build_list(f"Ticket {ticket}", [], "deskbridge has no such ticket.")
-            return build_list(f"Ticket {ticket}", lines, "")
+            if not may_view(rules, agent, state):
+                return build_list(
+                    f"Ticket {ticket}", ["You can see your own tickets and your team's."], ""
+                )
+            return build_list(
+                f"Ticket {ticket}", build_ticket_lines(connection, rules, key, now), ""
+            )
     return build_help()
 
 

@@ -24,6 +24,7 @@ from tests.conftest import TEST_SECRET, fixture_bytes, signed_headers
 from tests.fakeslack import FakeSlack
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
+TEAM = "T0001ABCD"  # the workspace of the Slack fixtures
 PRIYA, TOM, SAM = "U02PRIYA01", "U02TOMOK01", "U02SAMWL01"
 PRIYA_ZENDESK = "9013300112004"
 
@@ -43,6 +44,7 @@ def runtime(fake, sqlite_engine, rules, monkeypatch):
         ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_TEAM_ID=TEAM,
         SLACK_API_URL=fake.url,
         DESKBRIDGE_SLACK_MIN_INTERVAL="0",
     )

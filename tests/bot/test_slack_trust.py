@@ -1,0 +1,247 @@
+# ruff: noqa: F811 (the Slack fixtures are imported from test_slack_flow and used by name)
+"""Who deskbridge's Slack side trusts: only signed requests (checked before anything parses
+the body, so malformed input is a 401 or 400, never a 500), only its own workspace
+(SLACK_TEAM_ID, required with the bot; others get 403), and ticket views only for the roster,
+agents seeing their own and their team's tickets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from click.testing import CliRunner
+from pydantic import ValidationError
+
+from deskbridge.cli import main
+from deskbridge.config.settings import Settings
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import count_actions
+from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
+    TEAM,
+    client,
+    fake,
+    post_zendesk,
+    runtime,
+    slack_headers,
+    zendesk_event,
+)
+from tests.conftest import fixture_bytes
+
+PRIYA, TOM, LENA, SAM, OLU = "U02PRIYA01", "U02TOMOK01", "U02LENAF01", "U02SAMWL01", "U02OLUAD01"
+STRANGER = "U09STRANGE"
+MARKER = "leaked-body-marker"
+FORM = "application/x-www-form-urlencoded"
+
+
+def _stored(runtime) -> tuple[int, int]:
+    with runtime.engine.connect() as connection:
+        return count_events(connection), count_actions(connection)
+
+
+def _unsigned(body: bytes, timestamp: str | None, signature: str | None, ctype=FORM) -> dict:
+    headers = {"Content-Type": ctype}
+    if timestamp is not None:
+        headers["X-Slack-Request-Timestamp"] = timestamp
+    if signature is not None:
+        headers["X-Slack-Signature"] = signature
+    return headers
+
+
+@pytest.mark.parametrize(
+    ("body", "timestamp", "signature", "ctype"),
+    [
+        (b"command=/deskbridge&" + MARKER.encode(), "abc", "v0=00", FORM),
+        (b"command=/deskbridge&" + MARKER.encode(), "9" * 400, "v0=00", FORM),
+        (b"command=/deskbridge&" + MARKER.encode(), "-1", "v0=00", FORM),
+        (b"command=/deskbridge&" + MARKER.encode(), "1700000000", "v0=\u00e9\u00e9", FORM),
+        (b"command=/deskbridge&" + MARKER.encode(), None, None, FORM),
+        (b'{"' + MARKER.encode() + b"", "1", "v0=00", "application/json"),
+        (b"[1, 2, 3]", "1", "v0=00", "application/json"),
+        (b"payload=%7Bnot-json-" + MARKER.encode(), "1", "v0=00", FORM),
+        (b"\xff\xfe\x00" + MARKER.encode(), "1", "v0=00", "application/json"),
+        (b"payload=" + b"%5B" * 5000, "1", "v0=00", FORM),
+    ],
+    ids=[
+        "timestamp not a number",
+        "400-digit timestamp",
+        "negative timestamp",
+        "non-ASCII signature",
+        "no signature headers",
+        "truncated JSON",
+        "JSON list",
+        "payload not JSON",
+        "binary body",
+        "5000-level payload",
+    ],
+)
+def test_unsigned_malformed_requests_get_401_and_their_body_is_not_logged(
+    runtime, client, caplog, body, timestamp, signature, ctype
+):
+    caplog.set_level(logging.DEBUG)
+
+    response = client.post(
+        "/slack/events", data=body, headers=_unsigned(body, timestamp, signature, ctype)
+    )
+
+    assert response.status_code == 401
+    assert response.json == {"error": "invalid or expired Slack signature"}
+    assert _stored(runtime) == (0, 0)
+    assert MARKER not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "webhook.unauthorized"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        (b'{"type": "event_callback", "team_id"', "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b"payload=%7Bnot-json", FORM),
+        (b"payload=%5B1%5D", FORM),
+        (b"\xff\xfe\x00", "application/json"),
+    ],
+    ids=["truncated JSON", "JSON list", "payload not JSON", "payload a list", "binary body"],
+)
+def test_signed_bodies_that_are_not_slack_payloads_get_400(runtime, client, body, ctype):
+    response = client.post(
+        "/slack/events", data=body, headers={**slack_headers(body), "Content-Type": ctype}
+    )
+
+    assert response.status_code == 400
+    assert response.json == {"error": "not a Slack request body (form or JSON payload)"}
+    assert _stored(runtime) == (0, 0)
+
+
+def test_a_slash_command_from_another_workspace_gets_403(runtime, client):
+    fields = dict(parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    body = urlencode({**fields, "team_id": "T0OTHER99"}).encode()  # /escalate ZD-48213 …
+
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+
+    assert response.status_code == 403
+    assert response.json == {"error": "not this deskbridge's workspace"}
+    assert _stored(runtime) == (0, 0)
+
+
+def test_a_button_click_from_another_workspace_gets_403(runtime, client):
+    payload = json.loads(fixture_bytes("slack_block_actions.json"))
+    payload["team"]["id"] = "T0OTHER99"
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+
+    assert response.status_code == 403
+    assert _stored(runtime) == (0, 0)
+
+
+def test_an_event_from_another_workspace_gets_403(runtime, client):
+    event = json.loads(fixture_bytes("slack_event_callback_app_mention.json"))
+    event["team_id"] = event["event"]["team"] = "T0OTHER99"
+    event["authorizations"][0]["team_id"] = "T0OTHER99"
+    body = json.dumps(event).encode()
+
+    response = client.post(
+        "/slack/events",
+        data=body,
+        headers={**slack_headers(body), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 403
+    assert _stored(runtime) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SLACK_BOT_TOKEN": "xoxb-1"},
+        {"SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef"},
+    ],
+    ids=["token", "signing secret"],
+)
+def test_the_bot_without_slack_team_id_is_a_config_error_at_start_up(monkeypatch, tmp_path, env):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_TEAM_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValidationError, match="SLACK_SIGNING_SECRET is set"):
+        Settings(**env)
+
+    result = CliRunner().invoke(
+        main, ["migrate"], env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "environment: invalid settings\n"
+        "  SLACK_TEAM_ID: required when SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is set: the "
+        "workspace id (T…) from the Slack app's settings; requests from other workspaces get "
+        "403\n"
+    )
+    assert Settings(**env, SLACK_TEAM_ID=TEAM).slack_team_id == TEAM
+
+
+# --- /deskbridge ticket: the roster only; agents their own and their team's tickets ---------
+
+
+def _ticket_command(client, user: str, text: str) -> str:
+    fields = dict(parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    fields.update(user_id=user, command="/deskbridge", text=text)
+    body = urlencode(fields).encode()
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+    assert response.status_code == 200, response.data
+    return response.json["text"]
+
+
+@pytest.mark.parametrize(
+    ("user", "sees"),
+    [
+        (PRIYA, True),  # the assignee
+        (TOM, True),  # same team (resolution)
+        (SAM, True),  # a lead
+        (OLU, False),  # on the roster, another team (logistics)
+        (STRANGER, False),  # not on the roster
+    ],
+    ids=["assignee", "teammate", "lead", "other team", "not on the roster"],
+)
+def test_ticket_view_is_for_the_assignee_their_team_and_leads(runtime, client, user, sees):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))  # assigned to Priya
+
+    text = _ticket_command(client, user, "ticket 48300")
+
+    if sees:
+        assert text.startswith("*Ticket 48300*\n*#48300* Wrong rug delivered\n")
+        assert "*Decisions:*" in text
+    elif user == STRANGER:
+        assert text == "*Ticket 48300*\nTicket views are for the team roster."
+    else:
+        assert text == "*Ticket 48300*\nYou can see your own tickets and your team's."
+
+
+def test_a_stranger_cannot_tell_whether_a_ticket_exists(client):
+    assert _ticket_command(client, STRANGER, "ticket 99999") == (
+        "*Ticket 99999*\nTicket views are for the team roster."
+    )
+    assert _ticket_command(client, PRIYA, "ticket 99999") == (
+        "*Ticket 99999*\ndeskbridge has no such ticket."
+    )
+
+
+def test_signed_payloads_missing_what_slack_always_sends_get_400(runtime, client):
+    fields = dict(parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    fields.pop("user_id")
+    command = urlencode(fields).encode()
+    click = json.loads(fixture_bytes("slack_block_actions.json"))
+    click["actions"] = []
+    click_body = urlencode({"payload": json.dumps(click)}).encode()
+
+    answers = [
+        client.post("/slack/events", data=b, headers=slack_headers(b))
+        for b in (command, click_body)
+    ]
+
+    assert [(a.status_code, a.json) for a in answers] == [
+        (400, {"error": "could not handle this Slack request"}),
+        (400, {"error": "not a Slack request body (form or JSON payload)"}),
+    ]
+    assert _stored(runtime) == (0, 0)
