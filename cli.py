@@ -6,8 +6,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -189,6 +188,9 @@ def sign(body) -> None:
 def replay(events, config_path: Path | None, until: datetime | None, output: str) -> None:
     """Feed recorded events (JSONL) through the real parsers and workflows, offline, on a
     simulated clock, and print every decided action."""
+    from deskbridge.connectors.registry import CONNECTORS
+    from deskbridge.workflows.replay import ReplayError, format_timeline, run_replay
+
     configure_logging("WARNING")
     rules = _load_or_exit(config_path or _settings().config_path)
     if until is not None and until.tzinfo is None:
@@ -196,7 +198,7 @@ def replay(events, config_path: Path | None, until: datetime | None, output: str
     failures = 0
     decided: list[dict] = []
     try:
-        for item in run_replay(events, rules, until=until):
+        for item in run_replay(events, rules, CONNECTORS, until=until):
             if isinstance(item, ReplayError):
                 failures += 1
                 click.echo(f"line {item.line}: {item.message}", err=True)
@@ -212,147 +214,6 @@ def replay(events, config_path: Path | None, until: datetime | None, output: str
         tickets = len({r["ticket"] for r in decided})
         click.echo(f"{len(decided)} actions on {tickets} tickets")
     sys.exit(1 if failures else 0)
-
-
-@dataclass
-class ReplayError:
-    line: int
-    message: str
-
-
-def run_replay(
-    lines: Iterable[str], rules: RulesConfig, until: datetime | None = None
-) -> Iterator[dict | ReplayError]:
-    """Replay JSONL events on an in-memory store; yield each new action as a record
-    (`at` + Action.to_record()) or a ReplayError for a line that could not be used."""
-    from deskbridge.connectors.errors import InboundError, UnsupportedEvent
-    from deskbridge.connectors.registry import PARSERS
-    from deskbridge.connectors.salesforce.parse import parse_salesforce
-    from deskbridge.connectors.zendesk.parse import parse_time
-    from deskbridge.store.db import create_store_engine, migrate_store
-    from deskbridge.workflows.job_runner import JobRunner
-    from deskbridge.workflows.model import Source
-    from deskbridge.workflows.rules import JOBS
-    from deskbridge.workflows.service import WorkflowService
-
-    engine = create_store_engine("sqlite://")
-    migrate_store(engine)
-    service = WorkflowService(engine, rules)
-    jobs = JobRunner(engine, rules, JOBS)
-    # Scheduled jobs run from the first event's time on: the simulated clock starts there.
-    clock: datetime | None = None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            item = json.loads(line)
-            if not isinstance(item, dict):
-                raise InboundError("expected a JSON object per line")
-            at = parse_time(item.get("at"), "at")
-            source = Source(item.get("source"))
-            body = item.get("body")
-            if isinstance(body, dict):
-                raw = json.dumps(body, ensure_ascii=False).encode()
-            elif isinstance(body, str):
-                raw = body.encode()
-            else:
-                raise InboundError("expected a JSON object or an XML string", "body")
-            if source not in PARSERS:
-                raise InboundError(f"source {source.value} is not supported yet", "source")
-            if source is Source.salesforce:  # the org's own picklist meanings
-                events = parse_salesforce(raw, at, mapping=rules.salesforce)
-            else:
-                events = PARSERS[source](raw, at)
-        except json.JSONDecodeError as exc:
-            yield ReplayError(number, f"invalid JSON: {exc.msg}")
-            continue
-        except ValueError as exc:
-            yield ReplayError(number, f"source: {exc}")
-            continue
-        except InboundError as exc:
-            where = f"{exc.field}: " if exc.field else ""
-            yield ReplayError(number, where + exc.message)
-            continue
-        except UnsupportedEvent as exc:
-            yield ReplayError(number, f"ignored event type {exc.event_type}")
-            continue
-        yield from fire_timers_until(service, at, jobs, clock)
-        clock = at if clock is None else max(clock, at)
-        for event in events:
-            outcome = service.accept_event(event, raw.decode(), at)
-            for action in outcome.actions:
-                yield {"at": _iso(at), **action.to_record()}
-    if until is not None:
-        yield from fire_timers_until(service, until, jobs, clock)
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def fire_timers_until(
-    service, until: datetime, jobs=None, since: datetime | None = None
-) -> Iterator[dict]:
-    """Fire due timers and run scheduled jobs' occurrences in (since, until] in time order,
-    each at its own time (the simulated clock); a job runs before a timer due at its instant."""
-    from deskbridge.store.timers import next_due_at
-    from deskbridge.workflows.schedule import list_occurrences
-
-    occurrences = []
-    if jobs is not None and since is not None and until > since:
-        occurrences = list_occurrences(jobs.jobs, jobs.rules, since, until)
-    occurrences.reverse()  # popped soonest first
-    while True:
-        with service.engine.connect() as connection:
-            due = next_due_at(connection)
-        if due is not None and due > until:
-            due = None
-        if occurrences and (due is None or occurrences[-1][0] <= due):
-            at, job = occurrences.pop()
-            outcome = jobs.run_occurrence(job, at, at)
-            for action in outcome.actions if outcome else ():
-                yield {"at": _iso(at), **action.to_record()}
-            continue
-        if due is None:
-            return
-        for outcome in service.fire_due_timers(due):
-            for action in outcome.actions:
-                yield {"at": _iso(due), **action.to_record()}
-
-
-def _describe_action(record: dict) -> str:
-    text = record["action"]
-    if record.get("target"):
-        text += f" → {record['target']}"
-        if record.get("channel"):
-            text += f" ({record['channel']})"
-    if record.get("tags"):
-        text += " " + " ".join(record["tags"])
-    return text
-
-
-def format_timeline(records: Iterable[dict]) -> Iterator[str]:
-    """Group actions decided together (same time, ticket and reason) into one readable entry."""
-    day = None
-    group: list[dict] = []
-
-    def flush() -> Iterator[str]:
-        if group:
-            first = group[0]
-            actions = ", ".join(_describe_action(r) for r in group)
-            yield f"{first['at'][11:16]}  {first['ticket']:<16} {actions}"
-            yield f"{'':7}why: {first['reason']}"
-
-    for record in records:
-        same = group and all(record[k] == group[0][k] for k in ("at", "ticket", "reason"))
-        if not same:
-            yield from flush()
-            group = []
-        if record["at"][:10] != day:
-            day = record["at"][:10]
-            yield f"── {day} ──"
-        group.append(record)
-    yield from flush()
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ from sqlalchemy import bindparam, create_engine, func, select, text, update  # n
 
 from deskbridge.config.rules import load_rules  # noqa: E402
 from deskbridge.config.settings import EXAMPLE_CONFIG  # noqa: E402
-from deskbridge.connectors.registry import PARSERS  # noqa: E402
+from deskbridge.connectors.registry import CONNECTORS  # noqa: E402
 from deskbridge.connectors.zendesk.signature import (  # noqa: E402
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -159,11 +159,12 @@ def prepare_store(url: str, count: int) -> tuple[dict[str, str], float]:
     engine = create_store_engine(url)
     try:
         migrate_store(engine)
-        service = WorkflowService(engine, load_rules(EXAMPLE_CONFIG))
+        rules = load_rules(EXAMPLE_CONFIG)
+        service = WorkflowService(engine, rules)
         now = datetime.now(UTC)
         for i in range(count):
             raw = created_body(i, now)
-            for event in PARSERS[Source.zendesk](raw, now):
+            for event in CONNECTORS[Source.zendesk].parse(raw, now, rules):
                 service.accept_event(event, raw.decode(), now)
         with engine.connect() as connection:
             rows = connection.execute(

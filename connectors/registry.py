@@ -1,17 +1,14 @@
-"""Parsers by source (DESIGN rule 4: registries are plain dicts, checked by tests)."""
+"""Every helpdesk deskbridge connects, one entry each (DESIGN rule 4: registries are plain dicts,
+checked by tests). HTTP, replay and the app's writers all go through this dict."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from deskbridge.connectors.connector import Connector
+from deskbridge.connectors.salesforce.connector import CONNECTOR as SALESFORCE
+from deskbridge.connectors.zendesk.connector import CONNECTOR as ZENDESK
+from deskbridge.workflows.model import Source
 
-from deskbridge.connectors.salesforce.parse import parse_salesforce
-from deskbridge.connectors.zendesk.parse import parse_zendesk
-from deskbridge.workflows.model import Source, TicketEvent
-
-Parser = Callable[[bytes, datetime], list[TicketEvent]]
-
-PARSERS: dict[Source, Parser] = {
-    Source.zendesk: parse_zendesk,
-    Source.salesforce: parse_salesforce,
+CONNECTORS: dict[Source, Connector] = {
+    Source.zendesk: ZENDESK,
+    Source.salesforce: SALESFORCE,
 }

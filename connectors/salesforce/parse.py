@@ -8,7 +8,6 @@ no entities, no external references; the body size is capped before parsing (Fla
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from defusedxml.ElementTree import fromstring
 
 from deskbridge.config.rules import SalesforceConfig
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
-from deskbridge.connectors.zendesk.parse import parse_time
+from deskbridge.connectors.parsing import parse_json_object, parse_time
 from deskbridge.workflows.model import (
     Comment,
     EventKind,
@@ -49,6 +48,13 @@ class Notification:
 class OutboundMessage:
     organization_id: str
     notifications: list[Notification]
+
+
+def is_json_callout(raw: bytes) -> bool:
+    """The one place the wire format is decided, from the body itself: a Flow callout is JSON,
+    anything else is read as an Outbound Message (SOAP). Verifying, parsing and answering all
+    follow this decision, so a request cannot be checked as one format and read as the other."""
+    return raw.lstrip()[:1] in (b"{", b"[")
 
 
 def same_org(a: str, b: str) -> bool:
@@ -113,12 +119,7 @@ def _notification(item: Element, index: int) -> Notification:
 def read_json_callout(raw: bytes) -> OutboundMessage:
     """`{"organizationId": "00D…", "notifications": [{"id": "…", "type": "Case",
     "fields": {"Id": "500…", …}}]}` from a Flow HTTP callout."""
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise PayloadError(f"invalid JSON: {getattr(exc, 'msg', 'not UTF-8')}") from None
-    if not isinstance(data, dict):
-        raise PayloadError("body must be a JSON object")
+    data = parse_json_object(raw)
     org = data.get("organizationId")
     if not isinstance(org, str) or not org:
         raise PayloadError("required field is missing", "organizationId")
@@ -297,7 +298,10 @@ def build_events(
 def parse_salesforce(
     raw: bytes, received_at: datetime, *, mapping: SalesforceConfig = DEFAULT_MAPPING
 ) -> list[TicketEvent]:
-    """Registry entry: an Outbound Message (XML) or a Flow callout (JSON) body."""
-    head = raw.lstrip()[:1]
-    message = read_json_callout(raw) if head in (b"{", b"[") else read_outbound_message(raw)
-    return build_events(message, mapping)
+    """One webhook body, an Outbound Message (XML) or a Flow callout (JSON), into events."""
+    return build_events(read_message(raw), mapping)
+
+
+def read_message(raw: bytes) -> OutboundMessage:
+    """An Outbound Message (XML) or a Flow callout (JSON) body, as `is_json_callout` decides."""
+    return read_json_callout(raw) if is_json_callout(raw) else read_outbound_message(raw)

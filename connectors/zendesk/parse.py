@@ -10,12 +10,11 @@ Two shapes arrive on the same endpoint (protocols.md §1.4, §1.5):
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
+from deskbridge.connectors.parsing import parse_json_object, parse_time
 from deskbridge.workflows.model import (
     Comment,
     EventKind,
@@ -75,33 +74,11 @@ VOICE_CHANNELS = frozenset(
 
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0", ""}
-_NANOS = re.compile(r"^(.*T\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """Decode a JSON object, or raise PayloadError saying what is wrong."""
-    try:
-        # Decode strictly ourselves: json.loads(bytes) would also accept UTF-16/32 and
-        # UTF-8-encoded surrogates, which the rest of the pipeline cannot store as UTF-8.
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise PayloadError("body is nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    if not isinstance(data, dict):
-        raise PayloadError("body must be a JSON object")
-    return data
 
 
 def parse_zendesk(raw: bytes, received_at: datetime) -> list[TicketEvent]:
     """Parse one webhook body. Raises PayloadError (400) or UnsupportedEvent (200 ignored)."""
-    data = parse_body(raw)
+    data = parse_json_object(raw)
     if "type" in data or "detail" in data:
         return [parse_event_subscription(data)]
     if "ticket_id" in data:
@@ -141,24 +118,6 @@ def _string(data: dict[str, Any], path: str, required: bool = False) -> str | No
     if not text and required:
         raise PayloadError("required field is empty", path)
     return text or None
-
-
-def parse_time(value: Any, path: str) -> datetime:
-    """ISO-8601 with any fraction (Zendesk sends nanoseconds) or to the minute → aware UTC."""
-    if not isinstance(value, str):
-        raise PayloadError("expected an ISO-8601 time", path)
-    match = _NANOS.match(value.strip())
-    if not match:
-        raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path)
-    head, fraction, zone = match.groups()
-    text = head + (fraction[:7] if fraction else "") + (zone or "")
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path) from None
-    if parsed.tzinfo is None:
-        raise PayloadError("time has no timezone", path)
-    return parsed.astimezone(UTC)
 
 
 def _optional_time(data: dict[str, Any], path: str) -> datetime | None:

@@ -1,20 +1,26 @@
 """DESIGN rule 4: registries are plain dicts, checked by tests.
 
-Every parser has a fixture that parses, every mapped event type is a real EventKind, and every
-webhook-body fixture is used by some test.
+Every helpdesk (Source) has one connector entry, every parser has a fixture that parses, every
+mapped event type is a real EventKind, every webhook-body fixture is used by some test, and the
+helpdesk folders do not import each other.
 """
 
 from __future__ import annotations
 
-import inspect
+import ast
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
-from deskbridge.connectors.registry import PARSERS
+from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.connectors.zendesk import parse as zendesk_parse
 from deskbridge.connectors.zendesk.parse import EVENT_KINDS, EVENT_PREFIX
 from deskbridge.workflows.model import EventKind, Source, TicketEvent
@@ -22,8 +28,10 @@ from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes
 
 RECEIVED = datetime(2025, 3, 4, 10, 3, tzinfo=UTC)
 TESTS = Path(__file__).resolve().parents[1]
+CONNECTORS_DIR = Path(__file__).resolve().parents[2] / "connectors"
+RULES = load_rules(EXAMPLE_CONFIG)
 
-# Which fixture files are webhook bodies for each source. A source added to PARSERS without an
+# Which fixture files are webhook bodies for each source. A source added to CONNECTORS without an
 # entry here fails `test_every_parser_has_a_fixture_that_parses`.
 WEBHOOK_BODIES: dict[Source, list[str]] = {
     Source.zendesk: ["zendesk_*_event.json", "zendesk_trigger_payload.json"],
@@ -47,21 +55,17 @@ def test_the_shared_fixtures_are_where_conftest_says():
     assert (FIXTURES / "zendesk_trigger_payload.json").is_file()
 
 
-def test_parsers_is_a_plain_dict_keyed_by_source():
-    assert type(PARSERS) is dict
-    assert PARSERS, "no parser registered"
-    for source, parser in PARSERS.items():
-        assert isinstance(source, Source)
-        assert callable(parser)
-        required = [
-            p
-            for p in inspect.signature(parser).parameters.values()
-            if p.default is inspect.Parameter.empty
-        ]
-        assert len(required) == 2  # (raw body, received_at); options are keyword-only
+def test_every_source_has_one_connector_entry_in_a_plain_dict():
+    assert type(CONNECTORS) is dict
+    assert set(CONNECTORS) == set(Source)
+    for source, connector in CONNECTORS.items():
+        assert type(connector) is Connector
+        assert connector.source is source
+        for step in (connector.verify, connector.parse, connector.respond, connector.build_writer):
+            assert callable(step), f"{source}: {step}"
 
 
-@pytest.mark.parametrize("source", list(PARSERS), ids=str)
+@pytest.mark.parametrize("source", list(CONNECTORS), ids=str)
 def test_every_parser_has_a_fixture_that_parses(source):
     assert source in WEBHOOK_BODIES, f"say which fixtures are {source} webhook bodies"
     fixtures = webhook_fixtures(source)
@@ -69,7 +73,7 @@ def test_every_parser_has_a_fixture_that_parses(source):
     parsed = 0
     for path in fixtures:
         try:
-            events = PARSERS[source](path.read_bytes(), RECEIVED)
+            events = CONNECTORS[source].parse(path.read_bytes(), RECEIVED, RULES)
         except UnsupportedEvent:
             continue
         assert events, path.name
@@ -81,12 +85,12 @@ def test_every_parser_has_a_fixture_that_parses(source):
     assert parsed >= 1, f"no {source} fixture parses"
 
 
-@pytest.mark.parametrize("source", list(PARSERS), ids=str)
+@pytest.mark.parametrize("source", list(CONNECTORS), ids=str)
 @pytest.mark.parametrize("raw", [b"", b"\xff\xfe\x00", b"not a payload", b"[" * 10_000])
 def test_every_parser_refuses_garbage_with_a_payload_error(source, raw):
     """Malformed input is a 400 with a reason, never an unhandled exception (DESIGN rule 5)."""
     with pytest.raises(PayloadError):
-        PARSERS[source](raw, RECEIVED)
+        CONNECTORS[source].parse(raw, RECEIVED, RULES)
 
 
 # -- EVENT_KINDS -----------------------------------------------------------------------------
@@ -144,7 +148,7 @@ def _all_webhook_fixtures() -> list[Path]:
     """Webhook bodies of every source that has a parser (a source without one yet, such as
     Salesforce before its connector lands, is not held to the rule)."""
     found: set[Path] = set()
-    for source in PARSERS:
+    for source in CONNECTORS:
         found.update(webhook_fixtures(source))
     return sorted(found)
 
@@ -179,3 +183,47 @@ def test_every_local_fixture_is_used_and_well_formed(path):
         assert data.endswith(b"\n") and not data.endswith(b"\n\n"), "end with one newline"
     users = [p.name for p, text in _test_sources().items() if path.name in text]
     assert users, f"{path.name} is not used by any test besides this one"
+
+
+# -- one folder per helpdesk ---------------------------------------------------------------
+
+HELPDESKS = sorted(p.name for p in CONNECTORS_DIR.iterdir() if (p / "__init__.py").is_file())
+
+
+def _imported_modules(folder: Path) -> set[str]:
+    """Every module a folder's code imports, at the top or inside a function."""
+    found: set[str] = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+    return found
+
+
+def test_every_registered_helpdesk_has_its_folder():
+    assert sorted(source.value for source in CONNECTORS) == HELPDESKS
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_no_helpdesk_folder_imports_another(helpdesk):
+    others = [f"deskbridge.connectors.{other}" for other in HELPDESKS if other != helpdesk]
+    imported = _imported_modules(CONNECTORS_DIR / helpdesk)
+    crossing = sorted(m for m in imported for o in others if m == o or m.startswith(o + "."))
+    assert crossing == [], f"{helpdesk} imports {crossing}"
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_loading_one_helpdesk_loads_no_other(helpdesk):
+    """Not even through a shared module (connectors/parsing.py, errors.py, connector.py)."""
+    code = (
+        "import sys\n"
+        f"import deskbridge.connectors.{helpdesk}.connector\n"
+        "print(sorted(m for m in sys.modules if m.startswith('deskbridge.connectors.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = {name.split(".")[2] for name in ast.literal_eval(result.stdout)}
+    assert loaded & set(HELPDESKS) == {helpdesk}

@@ -364,3 +364,32 @@ def test_a_batch_of_100_with_duplicates_and_shuffled_order_ends_the_same(seed, r
 def test_garbage_is_a_payload_error():
     with pytest.raises(PayloadError):
         parse_salesforce(b"<a>", NOW)
+
+
+def test_the_body_decides_the_format_whatever_the_content_type(client, engine):
+    """A Flow callout labelled text/xml is still checked for the bearer token and answered in
+    JSON; an Outbound Message labelled JSON still gets the SOAP Ack."""
+    callout = json.dumps(
+        {
+            "organizationId": ORG,
+            "notifications": [
+                {"id": "flow-0002", "type": "Account", "fields": {"Id": "0015j00000LmN2rAAF"}}
+            ],
+        }
+    ).encode()
+    refused = client.post("/webhooks/salesforce", data=callout, headers=SOAP)
+    assert refused.status_code == 401
+    assert refused.json["field"] == "Authorization"
+    signed = {**SOAP, "Authorization": f"Bearer {TOKEN}"}
+    answered = client.post("/webhooks/salesforce", data=callout, headers=signed)
+    assert answered.status_code == 200
+    assert answered.headers["Content-Type"] == "application/json"
+    assert answered.json == {
+        "status": "ignored",
+        "reason": "event type salesforce:Account is not used by deskbridge",
+    }
+    message = envelope([notification("04l000000000010AAA", "Account", Id="0015j00000LmN2rAAF")])
+    acked = client.post("/webhooks/salesforce", data=message, content_type="application/json")
+    assert (acked.status_code, acked.data) == (200, fixture_bytes("salesforce_ack.xml"))
+    with engine.connect() as connection:
+        assert count_events(connection) == 0

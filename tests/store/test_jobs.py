@@ -128,8 +128,9 @@ def test_two_processes_on_postgresql_run_each_occurrence_once(store_url, engine,
 def test_replay_runs_jobs_on_its_simulated_clock_between_timers(rules, monkeypatch):
     """The demo scenario with an hourly job: its occurrences from the first event to --until
     appear in time order among the deadlines, each stamped with its own time."""
-    from deskbridge.cli import run_replay
+    from deskbridge.connectors.registry import CONNECTORS
     from deskbridge.workflows import rules as registry
+    from deskbridge.workflows.replay import run_replay
     from deskbridge.workflows.schedule import local_occurrences
 
     def hourly(rules_, start, end):
@@ -140,7 +141,7 @@ def test_replay_runs_jobs_on_its_simulated_clock_between_timers(rules, monkeypat
     monkeypatch.setitem(registry.JOBS, "hourly", Job("hourly", hourly, post_minute))
     lines = (ROOT / "examples" / "scenario.jsonl").read_text().splitlines()
     until = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
-    records = list(run_replay(lines, rules, until=until))
+    records = list(run_replay(lines, rules, CONNECTORS, until=until))
     jobs = [r for r in records if r["ticket"] == "job:minute"]  # post_minute's actions
     # First event at 08:02: 09:00 … 18:00 (--until included).
     assert [r["at"] for r in jobs] == [f"2026-03-02T{h:02d}:00:00Z" for h in range(9, 19)]

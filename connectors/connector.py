@@ -1,0 +1,62 @@
+"""The shape of one helpdesk in the connector registry (connectors/registry.py).
+
+Each helpdesk folder (`connectors/<name>/connector.py`) builds one `Connector` from plain
+functions; HTTP (connectors/http.py), replay and the app's wiring use only these. Settings are an
+argument, never read at import (DESIGN rule 7).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from deskbridge.config.rules import RulesConfig
+from deskbridge.config.settings import Settings
+from deskbridge.workflows.model import Source, TicketEvent
+from deskbridge.workflows.ports import Performer
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a stored (or ignored) webhook request came to: its JSON summary, and the request body
+    it answers (a helpdesk may answer in the body's own format)."""
+
+    raw: bytes
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The 200 body a helpdesk expects back."""
+
+    content: bytes
+    content_type: str
+
+
+# Raise SignatureError (401) or ForbiddenError (403) unless the request is the helpdesk's own.
+Verify = Callable[[Mapping[str, str], bytes, datetime, Settings], None]
+# One request body into events (pure); PayloadError → 400, UnsupportedEvent → 200 `ignored`.
+Parse = Callable[[bytes, datetime, RulesConfig], list[TicketEvent]]
+Respond = Callable[[Outcome], Answer]
+# The helpdesk's write-back performer: the real client with credentials, else a dry run.
+BuildWriter = Callable[[Settings, RulesConfig], Performer]
+
+
+@dataclass(frozen=True)
+class Connector:
+    source: Source
+    verify: Verify
+    parse: Parse
+    respond: Respond
+    build_writer: BuildWriter
+
+
+def build_json_answer(summary: dict[str, Any]) -> Answer:
+    """The summary as compact, key-sorted JSON (the bytes Flask's jsonify gives)."""
+    text = json.dumps(summary, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return Answer((text + "\n").encode(), JSON_CONTENT_TYPE)

@@ -1,0 +1,85 @@
+"""Salesforce's registry entry: Outbound Messages (SOAP, answered with the Ack) and Flow
+callouts (JSON, bearer token), both from this deskbridge's own org; simple-salesforce write-back.
+
+Which of the two a request is, is decided once, by `is_json_callout` on the body.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+
+from deskbridge.config.rules import RulesConfig
+from deskbridge.config.settings import Settings
+from deskbridge.connectors.connector import Answer, Connector, Outcome, build_json_answer
+from deskbridge.connectors.errors import ForbiddenError, SignatureError
+from deskbridge.connectors.salesforce.ack import CONTENT_TYPE as ACK_CONTENT_TYPE
+from deskbridge.connectors.salesforce.ack import build_ack
+from deskbridge.connectors.salesforce.parse import (
+    build_events,
+    is_json_callout,
+    read_message,
+    same_org,
+)
+from deskbridge.workflows.model import Source, TicketEvent
+from deskbridge.workflows.ports import DryRunPerformer, Performer
+
+
+def verify(headers: Mapping[str, str], raw: bytes, now: datetime, settings: Settings) -> None:
+    """Flow callouts carry a bearer token; Outbound Messages carry no signature, so the org id
+    in the message is the in-band check for both."""
+    if is_json_callout(raw):
+        _verify_bearer(headers.get("Authorization", ""), settings)
+    message = read_message(raw)
+    if not settings.salesforce_org_id:
+        raise ForbiddenError("SALESFORCE_ORG_ID is not set; outbound messages are refused")
+    if not same_org(message.organization_id, settings.salesforce_org_id):
+        raise ForbiddenError(
+            "organization id is not this deskbridge's Salesforce org", "OrganizationId"
+        )
+
+
+def _verify_bearer(authorization: str, settings: Settings) -> None:
+    expected = settings.salesforce_webhook_token
+    if expected is None:
+        raise SignatureError("SALESFORCE_WEBHOOK_TOKEN is not set; JSON callouts are refused")
+    given = authorization.removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise SignatureError("bearer token does not match", "Authorization")
+
+
+def parse(raw: bytes, now: datetime, rules: RulesConfig) -> list[TicketEvent]:
+    """Picklist values are read with the org's own meanings (rules.salesforce)."""
+    return build_events(read_message(raw), rules.salesforce)
+
+
+def respond(outcome: Outcome) -> Answer:
+    """An Outbound Message is retried for 24 hours until it gets the SOAP Ack."""
+    if is_json_callout(outcome.raw):
+        return build_json_answer(outcome.summary)
+    return Answer(build_ack(), ACK_CONTENT_TYPE)
+
+
+def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
+    if not settings.salesforce_write_enabled:
+        return DryRunPerformer("salesforce")
+    # simple-salesforce loads only when used
+    from deskbridge.connectors.salesforce.client import SalesforceWriter
+
+    return SalesforceWriter(
+        settings.salesforce_username,
+        settings.salesforce_password.get_secret_value(),
+        settings.salesforce_security_token.get_secret_value(),
+        instance_url=settings.salesforce_instance_url,
+        priorities={p.value: v for p, v in rules.salesforce.write_priorities.items()},
+    )
+
+
+CONNECTOR = Connector(
+    source=Source.salesforce,
+    verify=verify,
+    parse=parse,
+    respond=respond,
+    build_writer=build_writer,
+)
