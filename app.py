@@ -20,6 +20,7 @@ from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
+from deskbridge.connectors.writers import HelpdeskRouter, build_writers
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.job_runner import JobRunner
@@ -100,43 +101,14 @@ class Runtime:
         self.threads.clear()
 
 
-class HelpdeskRouter:
-    """Sends each helpdesk action to the writer of the ticket's own helpdesk."""
-
-    def __init__(self, writers: dict[str, Performer]):
-        self.writers = writers
-
-    def perform(self, action):
-        return self.writers[action.ticket.split(":", 1)[0]].perform(action)
-
-
 def build_performers(
     settings: Settings, engine: Engine, rules: RulesConfig, clock: Callable[[], datetime]
 ) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
     """Real performers where credentials are set, dry-run performers elsewhere."""
     from deskbridge.bot.notifier import SlackNotifier, build_web_client
 
-    zendesk: Performer = DryRunPerformer("zendesk")
-    if settings.zendesk_write_enabled:
-        from deskbridge.connectors.zendesk.client import ZendeskWriter
-
-        zendesk = ZendeskWriter(
-            settings.zendesk_subdomain,
-            settings.zendesk_email,
-            settings.zendesk_api_token.get_secret_value(),
-        )
-    salesforce: Performer = DryRunPerformer("salesforce")
-    if settings.salesforce_write_enabled:
-        from deskbridge.connectors.salesforce.client import SalesforceWriter
-
-        salesforce = SalesforceWriter(
-            settings.salesforce_username,
-            settings.salesforce_password.get_secret_value(),
-            settings.salesforce_security_token.get_secret_value(),
-            instance_url=settings.salesforce_instance_url,
-            priorities={p.value: v for p, v in rules.salesforce.write_priorities.items()},
-        )
-    helpdesk = HelpdeskRouter({"zendesk": zendesk, "salesforce": salesforce})
+    writers = build_writers(settings, rules)
+    helpdesk = HelpdeskRouter({source.value: writer for source, writer in writers.items()})
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     people = SlackNotifier(
         engine,
@@ -147,11 +119,8 @@ def build_performers(
         zendesk_subdomain=settings.zendesk_subdomain,
     )
     performers = {kind: (helpdesk if kind in HELPDESK_ACTIONS else people) for kind in ActionKind}
-    dry_run = {
-        "zendesk": not settings.zendesk_write_enabled,
-        "salesforce": not settings.salesforce_write_enabled,
-        "slack": token is None,
-    }
+    dry_run = {source.value: isinstance(w, DryRunPerformer) for source, w in writers.items()}
+    dry_run["slack"] = token is None
     return performers, dry_run
 
 

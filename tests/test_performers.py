@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deskbridge.app import HelpdeskRouter
+from deskbridge.connectors.writers import HelpdeskRouter
 from deskbridge.workflows.actions import Action, ActionKind
 
 
