@@ -101,13 +101,15 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from deskbridge.app import create_app
+    from deskbridge.connectors.registry import CONNECTORS
 
     runtime = _prepare_runtime()
     app = create_app(runtime=runtime)
     runtime.start_background()
+    webhooks = ", ".join(f"/webhooks/{source.value}" for source in CONNECTORS)
     click.echo(
         f"deskbridge listening on http://{host}:{port} "
-        f"(webhooks: POST /webhooks/zendesk; health: GET /healthz)",
+        f"(webhooks: POST {webhooks}; health: GET /healthz)",
         err=True,
     )
     try:
