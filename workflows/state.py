@@ -45,8 +45,16 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             changes["custom_fields"] = {**state.custom_fields, **snapshot.custom_fields}
         if changes:  # deskbridge's own events (Slack clicks) carry no snapshot
             changes["snapshot_at"] = event.occurred_at
-    elif state.created_at is None and event.ticket.created_at is not None:
-        changes["created_at"] = event.ticket.created_at
+    else:
+        if state.created_at is None and event.ticket.created_at is not None:
+            changes["created_at"] = event.ticket.created_at
+        # Later snapshots never carry field values (event subscriptions' detail has none): a
+        # late field change still fills a field not known yet.
+        unknown = {
+            k: v for k, v in event.ticket.custom_fields.items() if k not in state.custom_fields
+        }
+        if unknown:
+            changes["custom_fields"] = {**state.custom_fields, **unknown}
 
     reopening = "status" in changes and not changes["status"].is_done
     if not stale and state.status.is_done and reopening:

@@ -174,6 +174,29 @@ def _is_voice_comment(data: dict[str, Any]) -> bool:
     return isinstance(via, dict) and str(via.get("channel", "")).lower() in VOICE_CHANNELS
 
 
+def _changed_field(data: dict[str, Any]) -> dict[str, str]:
+    """ticket.custom_field_changed: `event.custom_field` {id, title, type} and `event.current`
+    {value} (Zendesk's webhook event types; `detail` carries no field values). Keyed by the
+    field's id, as routing.category_field_id names it; a cleared field reads "" (a dropdown's
+    value is its tag, a multi-select's its tags joined by spaces)."""
+    field_id = _string(data, "event.custom_field.id", required=True)
+    current = _get(data, "event.current", required=False)
+    path = "event.current"
+    if isinstance(current, dict):
+        current, path = current.get("value"), "event.current.value"
+    if current is None:
+        value = ""
+    elif isinstance(current, bool):
+        value = "true" if current else "false"
+    elif isinstance(current, str | int | float):
+        value = str(current).strip()
+    elif isinstance(current, list) and all(isinstance(v, str) for v in current):
+        value = " ".join(current)
+    else:
+        raise PayloadError("expected a field value (text, number, true/false or a list)", path)
+    return {field_id: value}
+
+
 def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     event_type = _string(data, "type", required=True)
     if not event_type.startswith(EVENT_PREFIX):
@@ -215,6 +238,8 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     if kind is EventKind.priority_changed and "current" in body:
         current_priority = _priority(_string(data, "event.current"), "event.current")
         snapshot = snapshot.model_copy(update={"priority": current_priority})
+    if kind is EventKind.custom_field_changed:
+        snapshot = snapshot.model_copy(update={"custom_fields": _changed_field(data)})
 
     comment = None
     if kind is EventKind.comment_added:

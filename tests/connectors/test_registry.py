@@ -120,6 +120,8 @@ def _body_for(suffix: str) -> bytes:
     """A realistic body of `zen:event-type:ticket.<suffix>` built from the shared fixtures."""
     if EVENT_KINDS[suffix] is EventKind.comment_added:
         raw = fixture_bytes("zendesk_comment_added_event.json")
+    elif EVENT_KINDS[suffix] is EventKind.custom_field_changed:
+        raw = fixture_bytes("ticket_custom_field_changed__problem_category.json")
     else:
         raw = fixture_bytes("zendesk_ticket_created_event.json")
     old = b'"type": "zen:event-type:ticket.'

@@ -931,3 +931,44 @@ def test_comment_level_voice_marker_is_a_call(marker):
     event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
     assert event.comment.is_voice is True
     assert event.comment.is_public_agent_reply is False
+
+
+# -- custom_field_changed (issue 13) ---------------------------------------------------------
+
+FIELD_CHANGED = "ticket_custom_field_changed__problem_category.json"
+
+
+def test_custom_field_changed_carries_the_new_value_under_the_field_id():
+    event = parse_one(fixture_bytes(FIELD_CHANGED))
+    assert event.kind is EventKind.custom_field_changed
+    assert event.ticket.custom_fields == {"360012345678": "product_defect"}
+    assert event.dedupe_key == "zendesk:event:5f0c2a1e-8b7d-4c3e-9a61-2d4e8f7b9c10"
+
+
+@pytest.mark.parametrize(
+    ("current", "value"),
+    [
+        ({"value": None}, ""),
+        (None, ""),
+        ({"value": True}, "true"),
+        ({"value": 42}, "42"),
+        ({"value": ["wrong_item", "transit_damage"]}, "wrong_item transit_damage"),
+        ("late_delivery", "late_delivery"),
+    ],
+)
+def test_custom_field_values_of_every_field_type_read_as_text(current, value):
+    event = parse_one(mutated(FIELD_CHANGED, {"event.current": current}))
+    assert event.ticket.custom_fields == {"360012345678": value}
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"event.custom_field": DELETE}, "event.custom_field.id"),
+        ({"event.custom_field.id": None}, "event.custom_field.id"),
+        ({"event.current": {"value": {"nested": 1}}}, "event.current.value"),
+        ({"event.current": [1, 2]}, "event.current"),
+    ],
+)
+def test_a_malformed_custom_field_change_names_the_field(changes, path):
+    assert parse_error(mutated(FIELD_CHANGED, changes)).field == path

@@ -584,3 +584,31 @@ def test_solved_and_closed_tickets_are_not_routed():
 
 def test_handoff_timer_id_is_deterministic_per_ticket():
     assert handoff_timer_id(TICKET) == HANDOFF_ID
+
+
+def test_a_category_field_set_by_an_event_subscription_routes_even_when_it_arrives_late():
+    """custom_field_changed carries the field by id (routing.category_field_id); the snapshot
+    of a later event never carries field values, so a late field change still counts."""
+    from deskbridge.connectors.zendesk.parse import parse_zendesk
+    from tests.conftest import fixture_bytes
+
+    rules = RULES.model_copy(
+        update={"routing": RULES.routing.model_copy(update={"category_field_id": "360012345678"})}
+    )
+    (changed,) = parse_zendesk(
+        fixture_bytes("ticket_custom_field_changed__problem_category.json"), T0
+    )
+    later = event(1, at=changed.occurred_at + timedelta(minutes=5), **UNCLEAR)
+    folded, _ = apply_event(new_state(later), later)
+    folded, stale = apply_event(folded, changed.model_copy(update={"ticket_id": "700"}))
+    assert stale
+    assert folded.custom_fields == {"360012345678": "product_defect"}
+    decision = evaluate_routing(
+        folded, changed, Context(now=T0, rules=rules, previous=None, related=())
+    )
+    route = next(a for a in decision.actions if a.kind.value == "route")
+    assert (route.params["department"], route.params["source"], route.reason) == (
+        "quality",
+        "field",
+        'field 360012345678 is "product_defect" → product defect → Quality/Production',
+    )
