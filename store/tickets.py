@@ -53,9 +53,9 @@ def list_requester_tickets(
     limit: int = 20,
 ) -> list[RelatedTicket]:
     """The requester's other tickets on the same helpdesk opened in [since, until), oldest
-    first (at most `limit`: enough to say "repeat contact")."""
+    first (at most `limit`: enough to say "repeat contact"), with what each was escalated for."""
     query = (
-        select(tickets.c.key, tickets.c.created_at)
+        select(tickets.c.key, tickets.c.created_at, tickets.c.state)
         .where(
             tickets.c.requester == requester,
             tickets.c.key != exclude,
@@ -66,7 +66,14 @@ def list_requester_tickets(
         .order_by(tickets.c.created_at)
         .limit(limit)
     )
-    return [RelatedTicket(key=r.key, created_at=r.created_at) for r in connection.execute(query)]
+    return [
+        RelatedTicket(
+            key=r.key,
+            created_at=r.created_at,
+            escalation_signals=tuple((r.state or {}).get("escalation_signals") or ()),
+        )
+        for r in connection.execute(query)
+    ]
 
 
 def load_ticket(connection: Connection, key: str) -> TicketState | None:

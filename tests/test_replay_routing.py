@@ -275,6 +275,29 @@ def test_a_second_ticket_from_the_same_requester_within_14_days_is_escalated():
     assert out == escalation("622", second_at, ["repeat_contact"], 3, reason)
 
 
+def test_a_repeat_contact_is_found_when_the_earlier_tickets_events_arrive_last():
+    """The helpdesk delivered the second ticket's event first: when the first ticket's event
+    arrives, it carries the repeat contact (escalated once for the pair), and the second
+    ticket's next event does not escalate it again."""
+    first = Ticket("626", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
+    second_at = T0 + timedelta(hours=2)
+    second = Ticket(
+        "627", second_at, {"subject": "Delivery slot again", "description": "Still no slot."}
+    )
+    arrival = second_at + timedelta(minutes=5)
+    lines = [
+        {**second.created_event(), "at": iso(arrival)},
+        {**first.created_event(), "at": iso(arrival + timedelta(minutes=1))},
+        second.customer(arrival + timedelta(minutes=2), "Hello? Any news on the slot?"),
+    ]
+    out = replay(lines, rules=("risk",))
+    reason = (
+        "risk 3 ≥ 3: the requester opened zendesk:627 too, within 14 days after this one"
+        " (repeat contact, 3)"
+    )
+    assert out == escalation("626", arrival + timedelta(minutes=1), ["repeat_contact"], 3, reason)
+
+
 def test_a_ticket_from_the_same_requester_outside_the_window_is_not_a_repeat_contact():
     first = Ticket("631", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
     later = T0 + timedelta(days=14, minutes=1)

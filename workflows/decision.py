@@ -26,10 +26,12 @@ class Timer:
 
 @dataclass(frozen=True)
 class RelatedTicket:
-    """Another ticket from the same requester (for repeat-contact detection)."""
+    """Another ticket from the same requester (for repeat-contact detection), with the signals
+    it was escalated for (a repeat contact is escalated once, on one ticket of the pair)."""
 
     key: str
     created_at: datetime
+    escalation_signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ class WorkflowService:
             related = ()
             risk = self.rules.risk
             if state.requester and state.created_at and risk is not None and risk.enabled:
-                # Only what repeat-contact detection needs: tickets opened in the window before.
+                # Only what repeat-contact detection needs: tickets opened in the window around
+                # this one (after it too: the earlier ticket's events may arrive last).
                 related = tuple(
                     list_requester_tickets(
                         connection,
@@ -88,7 +89,7 @@ class WorkflowService:
                         state.requester,
                         state.key,
                         since=state.created_at - risk.repeat_contact_window,
-                        until=state.created_at,
+                        until=state.created_at + risk.repeat_contact_window,
                     )
                 )
             ctx = Context(now=now, rules=self.rules, previous=previous, related=related)

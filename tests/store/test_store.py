@@ -117,3 +117,44 @@ def test_times_come_back_aware_utc(engine):
         due = connection.execute(select(timers.c.due_at)).scalar_one()
     assert due == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     assert due.tzinfo is not None and due.utcoffset() == timedelta(0)
+
+
+def test_requester_tickets_in_a_window_around_a_ticket_with_their_escalations(engine):
+    """Repeat-contact look-up: the requester's other tickets opened in [since, until) on the
+    same helpdesk, oldest first, each with the signals it was escalated for."""
+    from deskbridge.store.tickets import list_requester_tickets
+    from deskbridge.workflows.decision import RelatedTicket
+
+    def ticket(number: str, created: datetime, requester: str = "81", **fields) -> TicketState:
+        return TicketState(
+            key=f"zendesk:{number}",
+            source=Source.zendesk,
+            ticket_id=number,
+            requester=requester,
+            created_at=created,
+            **fields,
+        )
+
+    rows = [
+        ticket("1", NOW - timedelta(days=3)),
+        ticket("2", NOW + timedelta(days=2), escalation_signals=["repeat_contact"]),
+        ticket("3", NOW),  # the ticket itself
+        ticket("4", NOW - timedelta(days=20)),  # before the window
+        ticket("5", NOW + timedelta(days=1), requester="99"),  # someone else
+    ]
+    with engine.begin() as connection:
+        for row in rows:
+            lock_ticket(connection, row.key, NOW)
+            save_ticket(connection, row, NOW)
+        found = list_requester_tickets(
+            connection,
+            "zendesk",
+            "81",
+            "zendesk:3",
+            since=NOW - timedelta(days=14),
+            until=NOW + timedelta(days=14),
+        )
+    assert found == [
+        RelatedTicket("zendesk:1", NOW - timedelta(days=3), ()),
+        RelatedTicket("zendesk:2", NOW + timedelta(days=2), ("repeat_contact",)),
+    ]

@@ -148,9 +148,21 @@ def test_repeat_contact_window_edges():
     ]
     outside = (RelatedTicket("zendesk:650", T0 - timedelta(days=14, seconds=1)),)
     assert signals(state(), outside) == []
-    # A ticket opened after this one makes the later ticket the repeat, not this one.
-    later = (RelatedTicket("zendesk:900", T0 + timedelta(days=1)),)
-    assert signals(state(), later) == []
+    # A ticket opened after this one whose events came first, not escalated as the repeat:
+    # this (earlier) ticket carries the repeat contact, so the pair is still found…
+    later = (RelatedTicket("zendesk:900", T0 + timedelta(days=14)),)
+    assert signals(state(), later) == [
+        Signal(
+            "repeat_contact",
+            3,
+            "the requester opened zendesk:900 too, within 14 days after this one",
+        )
+    ]
+    # …but not twice: the later ticket was escalated for it already.
+    handled = (RelatedTicket("zendesk:900", T0 + timedelta(days=1), ("repeat_contact",)),)
+    assert signals(state(), handled) == []
+    beyond = (RelatedTicket("zendesk:900", T0 + timedelta(days=14, seconds=1)),)
+    assert signals(state(), beyond) == []
     # Without a creation time there is no window to measure.
     near = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
     assert signals(state(created_at=None), near) == []
@@ -324,6 +336,26 @@ def test_a_new_stronger_signal_escalates_once_more():
     }
     # …and only once.
     assert evaluate_risk(escalated(vip, decision), EVENT, context()) == Decision()
+
+
+def test_a_new_weaker_signal_does_not_escalate_again_within_the_level():
+    """Escalated at 3 (legal); anger (1) makes 4, still below the next level (6)."""
+    first = state(description=OMBUDSMAN)
+    after = escalated(first, evaluate_risk(first, EVENT, context()))
+    angry = after.model_copy(update={"customer_messages": ["This is unacceptable."]})
+    assert evaluate_risk(angry, EVENT, context()) == Decision()
+    # A repeat contact on top (3 more: 7) reaches level 2 and escalates once more.
+    related = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
+    decision = evaluate_risk(angry, EVENT, context(related))
+    assert decision.updates["escalation_signals"] == ["anger", "legal", "repeat_contact"]
+    assert decision.updates["escalation_score"] == 7
+    assert [a.kind.value for a in decision.actions] == [
+        "escalate",
+        "set_priority",
+        "assign",
+        "note",
+    ]
+    assert evaluate_risk(escalated(angry, decision), EVENT, context(related)) == Decision()
 
 
 def test_a_weaker_or_equal_set_gives_nothing():

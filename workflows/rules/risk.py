@@ -1,7 +1,7 @@
 """Risk escalation to the specialist tier: legal or regulatory threats, social media, VIPs,
 reopened tickets, repeat contacts and strong anger, each with a weight; at the threshold the
-ticket is escalated with every reason listed. Once per ticket, unless a new signal makes the
-case riskier than when it was escalated."""
+ticket is escalated with every reason listed. Once per level: it is escalated again only when
+new signals lift the score to the next multiple of the threshold."""
 
 from __future__ import annotations
 
@@ -77,14 +77,29 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
 
 
 def _repeat_contact(state: TicketState, ctx: Context, config: RiskConfig) -> str | None:
+    """Another ticket of the requester's opened within the window before or after this one
+    (the earlier ticket's events may arrive last). A pair is escalated once: a ticket already
+    escalated as a repeat contact does not make the other one a repeat again."""
     if state.created_at is None:
         return None
-    window_start = state.created_at - config.repeat_contact_window
-    earlier = [r for r in ctx.related if window_start <= r.created_at < state.created_at]
-    if not earlier:
-        return None
-    days = config.repeat_contact_window.days
-    return f"the requester opened {earlier[-1].key} too, within {days} days"
+    window = config.repeat_contact_window
+    others = [
+        r
+        for r in ctx.related
+        if "repeat_contact" not in r.escalation_signals
+        and abs(r.created_at - state.created_at) <= window
+        and r.created_at != state.created_at
+    ]
+    earlier = [r for r in others if r.created_at < state.created_at]
+    if earlier:
+        return f"the requester opened {earlier[-1].key} too, within {window.days} days"
+    if others:
+        return f"the requester opened {others[0].key} too, within {window.days} days after this one"
+    return None
+
+
+def _level(score: float, config: RiskConfig) -> int:
+    return int(score // config.threshold)
 
 
 def _raised(current: Priority | None, target: Priority) -> Priority | None:
@@ -112,9 +127,10 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
     if score < config.threshold:
         return Decision()
     names = sorted(s.name for s in signals)
-    already = set(state.escalation_signals)
-    if already and (set(names) <= already or score <= state.escalation_score):
-        return Decision()  # nothing new, or nothing riskier than when it was escalated
+    if state.escalation_signals and _level(score, config) <= _level(state.escalation_score, config):
+        # Escalated already: a new but weaker signal changes nothing; only reaching the next
+        # level (another multiple of the threshold) escalates again, once per level.
+        return Decision()
     ticket = state.key
     owner = owner_for(state.source.value, config.specialist_group, config.specialist_queue)
     listed = "; ".join(f"{s.reason} ({s.name.replace('_', ' ')}, {s.weight:g})" for s in signals)
