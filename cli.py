@@ -96,8 +96,26 @@ def _prepare_runtime():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
-    """Web, dispatcher and timers in one process."""
+@click.option(
+    "--connection-limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="DESKBRIDGE_CONNECTION_LIMIT",
+    help="open connections before new ones wait (waitress' default of 100 let ~110 "
+    "half-sent requests from one client lock everyone out)",
+)
+@click.option(
+    "--channel-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="DESKBRIDGE_CHANNEL_TIMEOUT",
+    help="seconds a connection may sit idle (a half-sent request, a silent keep-alive) "
+    "before the server closes it",
+)
+def serve(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
+    """Web, dispatcher and timers in one process (for production, see docs/deploy.md)."""
     from waitress import serve as waitress_serve
 
     from deskbridge.app import create_app
@@ -120,6 +138,13 @@ def serve(host: str, port: int, threads: int) -> None:
             threads=threads,
             ident="deskbridge",
             max_request_body_size=runtime.settings.max_body_bytes + 1,
+            connection_limit=connection_limit,
+            channel_timeout=channel_timeout,
+            # Idle connections are looked for every second, so one is closed within
+            # channel_timeout + 1 s (waitress' default looks every 30 s).
+            cleanup_interval=1,
+            # select() cannot watch descriptors above 1024; a thousand connections need poll().
+            asyncore_use_poll=True,
         )
     finally:
         runtime.stop_background()
