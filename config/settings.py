@@ -65,6 +65,7 @@ class Settings(BaseSettings):
         "salesforce_webhook_token",
         "salesforce_password",
         "salesforce_security_token",
+        "slack_team_id",
         mode="before",
     )
     @classmethod

@@ -4,17 +4,27 @@ have been idle for the configured channel timeout."""
 
 from __future__ import annotations
 
+import os
 import selectors
+import shutil
 import socket
+import subprocess
 import time
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from tests.acceptance.test_crash_restart import comment_body, free_port, start_server
+from tests.acceptance.test_crash_restart import (
+    DESKBRIDGE,
+    comment_body,
+    free_port,
+    start_server,
+)
 from tests.conftest import signed_headers
 
+GUNICORN = DESKBRIDGE.with_name("gunicorn")
 HALF_OPEN = 500
 CHANNEL_TIMEOUT = 3  # seconds; serve's default is 30
 # A half-sent request: headers promise 1,000 bytes of body, six arrive, then nothing.
@@ -89,3 +99,95 @@ def test_500_half_open_connections_leave_room_and_are_closed_after_the_timeout(
             sock.close()
         server.terminate()
         server.wait(timeout=20)
+
+
+def _raw_request(port: int, head: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        return sock.recv(200).split(b"\r\n")[0]
+
+
+@pytest.mark.slow
+def test_the_shipped_gunicorn_config_bounds_request_heads(tmp_path):
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+    }
+    subprocess.run([str(DESKBRIDGE), "migrate"], env=env, check=True, capture_output=True)
+    log = tmp_path / "gunicorn.log"
+    server = subprocess.Popen(
+        [str(GUNICORN), "-c", "python:deskbridge.config.gunicorn", "deskbridge.app:create_app()"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status = _raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("gunicorn did not start:\n" + log.read_text())
+                time.sleep(0.2)
+        many = b"".join(b"X-Field-%d: v\r\n" % n for n in range(60))
+        answers = [
+            status,
+            _raw_request(port, b"GET /healthz?" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+            _raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"),
+            _raw_request(port, b"GET /healthz HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n"),
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=40)
+
+    assert answers == [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 414 URI Too Long",
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_the_shipped_nginx_config_is_valid(tmp_path):
+    main = tmp_path / "nginx.conf"
+    shipped = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+    text = shipped.read_text().replace("/etc/deskbridge/tls/", f"{tmp_path}/")
+    (tmp_path / "deskbridge.conf").write_text(text)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=deskbridge.example.com",
+            "-keyout",
+            str(tmp_path / "privkey.pem"),
+            "-out",
+            str(tmp_path / "fullchain.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        "events {}\n"
+        f"http {{ access_log off; include {tmp_path}/deskbridge.conf; }}\n"
+    )
+
+    result = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
