@@ -33,9 +33,35 @@ TITLES = {
 }
 
 
+# Slack's limits (Block Kit reference): longer is refused with invalid_blocks.
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+HEADER_TEXT = 150
+# Top-level `text` (notifications, and the plain-text retry): Slack allows 40,000 but cuts
+# messages past 4,000 into "show more"; an alert needs far less.
+MESSAGE_TEXT = 3000
+ELLIPSIS = "…"
+
+
 def escape(text: str) -> str:
     """Slack mrkdwn escaping: ticket text can never @channel or fake a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with an ellipsis, never inside an escape (&amp;)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ELLIPSIS)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + ELLIPSIS
+
+
+def clip_escaped(prefix: str, text: str, limit: int) -> str:
+    """`prefix` (ours: a title, a link) kept whole, then escaped ticket `text` cut to fit."""
+    return prefix + clip(escape(text), max(limit - len(prefix), len(ELLIPSIS)))
 
 
 @dataclass(frozen=True)
@@ -65,11 +91,14 @@ def _title(action: dict[str, Any], view: TicketView) -> str:
     return TITLES.get(kind, ":bell: deskbridge").format(department=view.department or "you")
 
 
-def _ticket_line(view: TicketView) -> str:
-    subject = escape(view.subject or "(no subject)")
+def _link(view: TicketView) -> str:
     label = f"#{view.number}"
-    link = f"<{view.url}|{label}>" if view.url else label
-    return f"*{link}* {subject}"
+    return f"<{view.url}|{label}>" if view.url else label
+
+
+def _ticket_line(view: TicketView, title: str) -> str:
+    """Title, ticket link and subject: the subject is what gets cut, never the link."""
+    return clip_escaped(f"{title}\n*{_link(view)}* ", view.subject or "(no subject)", SECTION_TEXT)
 
 
 def _fields(view: TicketView) -> list[dict[str, str]]:
@@ -80,7 +109,9 @@ def _fields(view: TicketView) -> list[dict[str, str]]:
         ("SLA", "\n".join(view.sla) or None),
     ]
     return [
-        {"type": "mrkdwn", "text": f"*{name}*\n{escape(value)}"} for name, value in fields if value
+        {"type": "mrkdwn", "text": clip_escaped(f"*{name}*\n", value, FIELD_TEXT)}
+        for name, value in fields
+        if value
     ]
 
 
@@ -135,7 +166,7 @@ def _status_line(view: TicketView) -> str | None:
         parts.append(f":telephone_receiver: Call logged by {escape(view.call_logged_by)}")
     if view.status in ("solved", "closed"):
         parts.append(f":checkered_flag: Ticket {view.status}")
-    return " · ".join(parts) or None
+    return clip(" · ".join(parts), SECTION_TEXT) or None
 
 
 def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
@@ -143,11 +174,8 @@ def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
     `action` is the action's flat record (Action.to_record())."""
     title = _title(action, view)
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{_ticket_line(view)}"}},
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*Why:* {escape(action['reason'])}"},
-        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _ticket_line(view, title)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _why(action)}},
     ]
     fields = _fields(view)
     if fields:
@@ -165,18 +193,24 @@ def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
     status = _status_line(view)
     if status:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
-    fallback = f"{title.split(' ', 1)[-1]}: #{view.number} {view.subject or ''}".strip()
-    return {"text": escape(fallback), "blocks": blocks}
+    # The notification text, and the whole message if Slack refuses the blocks: keeps the link.
+    fallback = clip_escaped(
+        f"{title.split(' ', 1)[-1]}: {_link(view)} ", view.subject or "", MESSAGE_TEXT
+    )
+    return {"text": fallback.rstrip(), "blocks": blocks}
+
+
+def _why(action: dict[str, Any], before: str = "") -> str:
+    return clip_escaped(f"{before}*Why:* ", action["reason"], SECTION_TEXT)
 
 
 def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
     """A later message about the same ticket, posted in its thread."""
     title = _title(action, view)
-    text = action.get("text") or title
     if action["action"] != "notify" or action.get("target") != "thread":
-        text = f"{title}\n*Why:* {escape(action['reason'])}"
+        text = _why(action, before=f"{title}\n")
     else:
-        text = escape(text)
+        text = clip(escape(action.get("text") or title), SECTION_TEXT)
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
@@ -198,11 +232,11 @@ def build_help() -> dict[str, Any]:
 
 def build_list(title: str, lines: list[str], empty: str) -> dict[str, Any]:
     body = "\n".join(lines) if lines else empty
-    text = f"*{escape(title)}*\n{body}"
+    text = clip(f"*{clip(escape(title), HEADER_TEXT)}*\n{body}", SECTION_TEXT)
     return {
         "response_type": "ephemeral",
         "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
 
 
@@ -211,7 +245,7 @@ def build_home(title: str, lines: list[str], empty: str) -> dict[str, Any]:
     return {
         "type": "home",
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": title}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+            {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_TEXT)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(body, SECTION_TEXT)}},
         ],
     }

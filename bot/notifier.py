@@ -26,7 +26,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy import Engine
 
-from deskbridge.bot.blocks import TicketView, build_alert, build_thread_reply
+from deskbridge.bot.blocks import (
+    MESSAGE_TEXT,
+    TicketView,
+    build_alert,
+    build_thread_reply,
+    clip,
+)
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.slack import (
@@ -71,6 +77,10 @@ PERMANENT_ERRORS = frozenset(
         "ekm_access_denied",
     }
 )
+
+
+# Slack refused the message's layout (too long, malformed): worth one try as plain text.
+BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long"})
 
 
 def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
@@ -256,10 +266,10 @@ class SlackNotifier:
         if wait > timedelta(0):
             raise Paced(f"pacing {channel}", wait.total_seconds())
         try:
-            return getattr(self.client, method)(**kwargs)
+            return self._send_or_plain(lane, method, kwargs)
         except SlackApiError as exc:
             response = exc.response
-            error = str(response.get("error", "")) if response is not None else ""
+            error = _slack_error(exc)
             status = getattr(response, "status_code", None)
             if status == 429 or error == "ratelimited":
                 retry_after = _retry_after(response)
@@ -276,6 +286,35 @@ class SlackNotifier:
             raise RetryableError(f"Slack {method} failed: {error or status}") from None
         except (URLError, TimeoutError, ConnectionError, OSError) as exc:
             raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
+
+    def _send_or_plain(self, lane: str, method: str, kwargs: dict[str, Any]) -> Any:
+        """Send; if Slack refuses the blocks, send once more as plain text (the message's
+        `text`, which carries the ticket link) rather than lose the alert."""
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            error = _slack_error(exc)
+            if error not in BLOCKS_REFUSED or not kwargs.get("blocks"):
+                raise
+            log_event(
+                log,
+                logging.WARNING,
+                "slack.blocks_refused",
+                channel=lane,
+                error=error,
+                method=method,
+            )
+        # chat.update keeps a message's old blocks unless given new ones: an empty list.
+        plain = {**kwargs, "text": clip(kwargs.get("text") or "", MESSAGE_TEXT)}
+        if method == "chat_update":
+            plain["blocks"] = []
+        else:
+            plain.pop("blocks")
+        return getattr(self.client, method)(**plain)
+
+
+def _slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else ""
 
 
 def _retry_after(response: Any) -> float:

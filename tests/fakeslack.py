@@ -21,6 +21,17 @@ class Call:
     ts: str | None = None  # what chat.postMessage answered
 
 
+def too_long(blocks: list[dict[str, Any]]) -> bool:
+    """Slack's Block Kit limits, as Slack enforces them (invalid_blocks): section text 3,000
+    characters, each field 2,000, header 150."""
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        limit = 150 if block.get("type") == "header" else 3000
+        if len(text) > limit or any(len(f.get("text", "")) > 2000 for f in block.get("fields", [])):
+            return True
+    return False
+
+
 @dataclass
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
@@ -28,6 +39,8 @@ class FakeSlack:
     failure: tuple[int, dict[str, str], dict[str, Any]] | None = None
     fail_until: float = 0.0
     channel_errors: dict[str, str] = field(default_factory=dict)
+    # Channels where a message with blocks is refused (invalid_blocks), plain text accepted.
+    blocks_refused: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
 
@@ -86,9 +99,15 @@ class FakeSlack:
                 self.calls.append(Call(method, args, status, time.monotonic()))
                 return status, headers, body
             channel = str(args.get("channel", ""))
-            if channel in self.channel_errors:
+            error = self.channel_errors.get(channel)
+            blocks = args.get("blocks")
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            if error is None and blocks and (channel in self.blocks_refused or too_long(blocks)):
+                error = "invalid_blocks"
+            if error is not None:
                 self.calls.append(Call(method, args, 200, time.monotonic()))
-                return 200, {}, {"ok": False, "error": self.channel_errors[channel]}
+                return 200, {}, {"ok": False, "error": error}
             if method == "chat.postMessage":
                 self._ts += 1
                 ts = f"1741083767.{self._ts:06d}"
