@@ -15,7 +15,7 @@ from deskbridge.store.schema import tickets
 from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
-from deskbridge.workflows.rules.three_responses import call_logged
+from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
 AT_RISK_WITHIN = timedelta(hours=1)
 
@@ -71,11 +71,7 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
     open_tickets = list_open_tickets(connection)
     risky = [s for s in open_tickets if _at_risk(s, rules, now)]
     escalated = [s for s in open_tickets if s.escalation_signals]
-    calls_due = [
-        s
-        for s in open_tickets
-        if f"{s.key}:three_responses:call_customer" in s.fired and not call_logged(s, rules)
-    ]
+    calls_due = [s for s in open_tickets if call_requested(s) and not call_logged(s, rules)]
     start, end = _today(rules, now)
     counts = count_replies_by_author(connection, start, end)
     lines = [f"*Tickets at risk ({len(risky)}):*"] + [_line(s, rules, now) for s in risky]

@@ -212,7 +212,7 @@ def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
         rows = [
             (r["action"], r["payload"]["params"])
             for r in list_actions(connection)
-            if r["payload"]["rule"] == "slack"
+            if r["payload"]["rule"] == "interactions"
         ]
     assert rows == [
         ("tag", {"tags": ["call_logged"]}),

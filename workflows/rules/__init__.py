@@ -24,7 +24,7 @@ Rule = Callable[[TicketState, TicketEvent, Context], Decision]
 TimerRule = Callable[[TicketState, Timer, Context], Decision]
 
 RULES: dict[str, Rule] = {
-    "slack": evaluate_interactions,
+    "interactions": evaluate_interactions,
     "three_responses": evaluate_three_responses,
     "routing": evaluate_routing,
     "risk": evaluate_risk,
@@ -35,6 +35,7 @@ TIMER_RULES: dict[str, TimerRule] = {
     HANDOFF: fire_handoff,
     SLA_TIMER: fire_sla,
     SNOOZE: fire_snooze,
+    "slack.snooze": fire_snooze,  # snoozes stored before the rule was named "interactions"
 }
 
 JOBS: dict[str, Job] = {}

@@ -6,70 +6,63 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
 
-RULE = "slack"
-SNOOZE = "slack.snooze"
+RULE = "interactions"
+SNOOZE = "interactions.snooze"
 
 
-def _thread_update(state: TicketState, key: str, reason: str, text: str) -> Action:
+def _thread_update(
+    state: TicketState, discriminator: tuple[str, ...], reason: str, text: str
+) -> Action:
     """A reply in the ticket's alert threads that also refreshes their first message."""
-    return Action(
-        kind=ActionKind.notify,
-        ticket=state.key,
-        rule=RULE,
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        *discriminator,
         reason=reason,
-        key=key,
-        params={"target": "thread", "refresh": True, "text": text},
+        target="thread",
+        refresh=True,
+        text=text,
     )
+
+
+# What a person records in Slack: (discriminator, reason, note on the ticket, thread line).
+_RECORDED = {
+    EventKind.acknowledged: (
+        "ack",
+        "acknowledged in Slack by {by}",
+        "deskbridge: alert acknowledged in Slack by {by}.",
+        "Acknowledged by {by}",
+    ),
+    EventKind.call_logged: (
+        "call_logged",
+        "customer call logged in Slack by {by}",
+        "deskbridge: {by} called the customer (logged in Slack).",
+        "Customer call logged by {by}",
+    ),
+}
 
 
 def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     by = event.meta.get("by", "someone")
     ticket = state.key
-    if event.kind is EventKind.acknowledged:
-        reason = f"acknowledged in Slack by {by}"
-        return Decision(
-            actions=[
-                Action(
-                    kind=ActionKind.note,
-                    ticket=ticket,
-                    rule=RULE,
-                    reason=reason,
-                    key=f"{ticket}:{RULE}:ack:note",
-                    params={"body": f"deskbridge: alert acknowledged in Slack by {by}."},
-                ),
-                _thread_update(state, f"{ticket}:{RULE}:ack", reason, f"Acknowledged by {by}"),
-            ]
-        )
-    if event.kind is EventKind.call_logged:
-        reason = f"customer call logged in Slack by {by}"
-        tag = ctx.rules.three_responses.call_logged_tag
-        return Decision(
-            actions=[
-                Action(
-                    kind=ActionKind.tag,
-                    ticket=ticket,
-                    rule=RULE,
-                    reason=reason,
-                    key=f"{ticket}:{RULE}:call_logged:tag",
-                    params={"tags": [tag]},
-                ),
-                Action(
-                    kind=ActionKind.note,
-                    ticket=ticket,
-                    rule=RULE,
-                    reason=reason,
-                    key=f"{ticket}:{RULE}:call_logged:note",
-                    params={"body": f"deskbridge: {by} called the customer (logged in Slack)."},
-                ),
-                _thread_update(
-                    state, f"{ticket}:{RULE}:call_logged", reason, f"Customer call logged by {by}"
-                ),
-            ]
-        )
+    if event.kind in _RECORDED:
+        what, reason, note, line = (text.format(by=by) for text in _RECORDED[event.kind])
+        actions = []
+        if event.kind is EventKind.call_logged:
+            tag = ctx.rules.three_responses.call_logged_tag
+            actions.append(
+                build_action(ticket, RULE, ActionKind.tag, what, "tag", reason=reason, tags=[tag])
+            )
+        actions += [
+            build_action(ticket, RULE, ActionKind.note, what, "note", reason=reason, body=note),
+            _thread_update(state, (what,), reason, line),
+        ]
+        return Decision(actions=actions)
     if event.kind is EventKind.snoozed:
         minutes = int(event.meta.get("minutes", "30"))
         until = ctx.now + timedelta(minutes=minutes)
@@ -77,7 +70,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
             actions=[
                 _thread_update(
                     state,
-                    f"{ticket}:{RULE}:snooze:{event.dedupe_key}",
+                    ("snooze", event.dedupe_key),
                     f"snoozed in Slack by {by}",
                     f"Snoozed for {minutes} min by {by}",
                 )
@@ -99,7 +92,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
             actions=[
                 _thread_update(
                     state,
-                    f"{ticket}:{RULE}:{state.status.value}:{event.dedupe_key}",
+                    (state.status.value, event.dedupe_key),
                     f"the ticket is {state.status.value}",
                     f"Ticket {state.status.value}",
                 )
@@ -111,16 +104,16 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
 def fire_snooze(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if state.status.is_done:
         return Decision()
-    minutes = timer.payload.get("minutes")
-    return Decision(
-        actions=[
-            Action(
-                kind=ActionKind.notify,
-                ticket=state.key,
-                rule=RULE,
-                reason=f"snoozed {minutes} min ago by {timer.payload.get('by')} and still open",
-                key=f"{state.key}:{RULE}:snooze_over:{timer.due_at.isoformat()}",
-                params={"target": "assignee", "assignee": state.assignee, "text": "Snooze is over"},
-            )
-        ]
+    by, minutes = timer.payload.get("by"), timer.payload.get("minutes")
+    reminder = build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        "snooze_over",
+        timer.due_at.isoformat(),
+        reason=f"snoozed {minutes} min ago by {by} and still open",
+        target="assignee",
+        assignee=state.assignee,
+        text="Snooze is over",
     )
+    return Decision(actions=[reminder])

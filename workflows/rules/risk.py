@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskbridge.config.rules import RiskConfig, owner_for
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.decision import Context, Decision
 from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState
 from deskbridge.workflows.text import phrase_index, tokenize
@@ -135,50 +135,53 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
     owner = owner_for(state.source.value, config.specialist_group, config.specialist_queue)
     listed = "; ".join(f"{s.reason} ({s.name.replace('_', ' ')}, {s.weight:g})" for s in signals)
     reason = f"risk {score:g} ≥ {config.threshold:g}: {listed}"
-    key = f"{ticket}:{RULE}:{'+'.join(names)}"
+    signals_key = "+".join(names)  # a riskier set of signals escalates again
     actions = [
-        Action(
-            kind=ActionKind.escalate,
-            ticket=ticket,
-            rule=RULE,
+        build_action(
+            ticket,
+            RULE,
+            ActionKind.escalate,
+            signals_key,
+            "escalate",
             reason=reason,
-            key=f"{key}:escalate",
-            params={
-                "target": "specialists",
-                "channel": config.specialist_channel,
-                "lead_channel": ctx.rules.team.lead_channel,
-                "signals": names,
-                "score": score,
-            },
+            target="specialists",
+            channel=config.specialist_channel,
+            lead_channel=ctx.rules.team.lead_channel,
+            signals=names,
+            score=score,
         ),
-        Action(
-            kind=ActionKind.assign,
-            ticket=ticket,
-            rule=RULE,
+        build_action(
+            ticket,
+            RULE,
+            ActionKind.assign,
+            signals_key,
+            "assign",
             reason=reason,
-            key=f"{key}:assign",
-            params={"group": owner, "escalated": True},
+            group=owner,
+            escalated=True,
         ),
-        Action(
-            kind=ActionKind.note,
-            ticket=ticket,
-            rule=RULE,
+        build_action(
+            ticket,
+            RULE,
+            ActionKind.note,
+            signals_key,
+            "note",
             reason=reason,
-            key=f"{key}:note",
-            params={"body": f"deskbridge escalated this ticket to the specialist tier: {reason}."},
+            body=f"deskbridge escalated this ticket to the specialist tier: {reason}.",
         ),
     ]
     priority = _raised(state.priority, config.raise_priority_to)
     if priority is not None:
         actions.insert(
             1,
-            Action(
-                kind=ActionKind.set_priority,
-                ticket=ticket,
-                rule=RULE,
+            build_action(
+                ticket,
+                RULE,
+                ActionKind.set_priority,
+                signals_key,
+                "priority",
                 reason=reason,
-                key=f"{key}:priority",
-                params={"priority": priority.value},
+                priority=priority.value,
             ),
         )
     return Decision(

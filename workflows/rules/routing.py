@@ -4,7 +4,7 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 from __future__ import annotations
 
 from deskbridge.config.rules import RulesConfig, owner_for
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.classify import Classification, classify_ticket
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
@@ -84,17 +84,15 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         # "thanks, all arrived" needs no department.
         if state.department is None and result.asks:
             decision.actions.append(
-                Action(
-                    kind=ActionKind.notify,
-                    ticket=state.key,
-                    rule=RULE,
+                build_action(
+                    state.key,
+                    RULE,
+                    ActionKind.notify,
+                    "unclassified",
                     reason=f"unclassified: {result.reason} — pick a department",
-                    key=f"{state.key}:{RULE}:unclassified",
-                    params={
-                        "target": "assignee",
-                        "assignee": state.assignee,
-                        "ask": "pick_department",
-                    },
+                    target="assignee",
+                    assignee=state.assignee,
+                    ask="pick_department",
                 )
             )
         return decision
@@ -120,45 +118,40 @@ def _route(
     department = ctx.rules.departments[department_key]
     owner = owner_for(state.source.value, department.group, department.salesforce_queue)
     ticket = state.key
-    key = f"{ticket}:{RULE}:{department_key}"
     decision = Decision()
     decision.actions += [
-        Action(
-            kind=ActionKind.route,
-            ticket=ticket,
-            rule=RULE,
+        build_action(
+            ticket,
+            RULE,
+            ActionKind.route,
+            department_key,
+            "route",
             reason=reason,
-            key=f"{key}:route",
-            params={
-                "department": department_key,
-                "category": category,
-                "channel": department.slack_channel,
-                "source": source,
-            },
+            department=department_key,
+            category=category,
+            channel=department.slack_channel,
+            source=source,
         ),
-        Action(
-            kind=ActionKind.assign,
-            ticket=ticket,
-            rule=RULE,
-            reason=reason,
-            key=f"{key}:assign",
-            params={"group": owner},
+        build_action(
+            ticket, RULE, ActionKind.assign, department_key, "assign", reason=reason, group=owner
         ),
-        Action(
-            kind=ActionKind.tag,
-            ticket=ticket,
-            rule=RULE,
+        build_action(
+            ticket,
+            RULE,
+            ActionKind.tag,
+            department_key,
+            "tag",
             reason=reason,
-            key=f"{key}:tag",
-            params={"tags": [f"dept_{department_key}"]},
+            tags=[f"dept_{department_key}"],
         ),
-        Action(
-            kind=ActionKind.note,
-            ticket=ticket,
-            rule=RULE,
+        build_action(
+            ticket,
+            RULE,
+            ActionKind.note,
+            department_key,
+            "note",
             reason=reason,
-            key=f"{key}:note",
-            params={"body": f"deskbridge routed this ticket to {department.name}: {reason}."},
+            body=f"deskbridge routed this ticket to {department.name}: {reason}.",
         ),
     ]
     decision.timers.append(
@@ -197,17 +190,16 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     span = f"{hours:g}h" if hours >= 1 else f"{waited.total_seconds() / 60:g}m"
     return Decision(
         actions=[
-            Action(
-                kind=ActionKind.notify,
-                ticket=state.key,
-                rule=RULE,
+            build_action(
+                state.key,
+                RULE,
+                ActionKind.notify,
+                department_key,
+                "handoff_overdue",
                 reason=f"{department.name} has not acted within {span} of the hand-off",
-                key=f"{state.key}:{RULE}:{department_key}:handoff_overdue",
-                params={
-                    "target": "lead",
-                    "channel": ctx.rules.team.lead_channel,
-                    "department": department_key,
-                },
+                target="lead",
+                channel=ctx.rules.team.lead_channel,
+                department=department_key,
             )
         ]
     )

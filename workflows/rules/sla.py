@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig, SlaPolicy
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState
@@ -259,29 +259,27 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     )
     label = LABELS[metric]
     described = _describe_target(target, business)
-    key = f"{state.key}:{RULE}:{metric}:{clock.instance}:{stage}"
+    once = (metric, clock.instance, stage)  # each stage of each clock instance, once
     if stage == "breach":
         late = max(0, int((ctx.now - due).total_seconds()))
         return Decision(
             actions=[
-                Action(
-                    kind=ActionKind.sla_breach,
-                    ticket=state.key,
-                    rule=RULE,
+                build_action(
+                    state.key,
+                    RULE,
+                    ActionKind.sla_breach,
+                    *once,
                     reason=f"{label} target of {described} missed at {_local(due, rules)}"
                     + (f", {late // 60} min ago" if late >= 60 else ""),
-                    key=key,
-                    params={
-                        "metric": metric,
-                        "target": "lead",
-                        "channel": rules.team.lead_channel,
-                        "assignee": state.assignee,
-                        "sla_target_s": int(target.total_seconds()),
-                        "business_hours": business,
-                        "due_at": due.isoformat(),
-                        "late_by_s": late,
-                        "policy": policy.name,
-                    },
+                    metric=metric,
+                    target="lead",
+                    channel=rules.team.lead_channel,
+                    assignee=state.assignee,
+                    sla_target_s=int(target.total_seconds()),
+                    business_hours=business,
+                    due_at=due.isoformat(),
+                    late_by_s=late,
+                    policy=policy.name,
                 )
             ]
         )
@@ -291,25 +289,23 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         audience["channel"] = rules.team.lead_channel
     return Decision(
         actions=[
-            Action(
-                kind=ActionKind.sla_warning,
-                ticket=state.key,
-                rule=RULE,
+            build_action(
+                state.key,
+                RULE,
+                ActionKind.sla_warning,
+                *once,
                 reason=(
                     f"{label} due {_local(due, rules)} — {warning.at:.0%} of the "
                     f"{described} target used"
                 ),
-                key=key,
-                params={
-                    "metric": metric,
-                    **audience,
-                    "assignee": state.assignee,
-                    "sla_target_s": int(target.total_seconds()),
-                    "business_hours": business,
-                    "due_at": due.isoformat(),
-                    "used": warning.at,
-                    "policy": policy.name,
-                },
+                metric=metric,
+                **audience,
+                assignee=state.assignee,
+                sla_target_s=int(target.total_seconds()),
+                business_hours=business,
+                due_at=due.isoformat(),
+                used=warning.at,
+                policy=policy.name,
             )
         ]
     )

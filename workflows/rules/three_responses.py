@@ -4,7 +4,7 @@ one more written reply with no call logged → tell the team lead."""
 from __future__ import annotations
 
 from deskbridge.config.rules import RulesConfig
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
 from deskbridge.workflows.decision import Context, Decision
 from deskbridge.workflows.model import TicketEvent, TicketState
 
@@ -24,6 +24,11 @@ def call_logged(state: TicketState, rules: RulesConfig) -> bool:
     )
 
 
+def call_requested(state: TicketState) -> bool:
+    """Whether the rule has already asked for a customer call on this ticket."""
+    return build_key(state.key, RULE, "call_customer") in state.fired
+
+
 def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     """Level-triggered on the folded state, so out-of-order events decide the same thing;
     `state.fired` keeps each decision to once per ticket."""
@@ -33,55 +38,49 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
         return Decision()
     replies = state.public_agent_replies
     ticket = state.key
-    call_key = f"{ticket}:{RULE}:call_customer"
     actions: list[Action] = []
-    if replies >= config.threshold and call_key not in state.fired:
+    if replies >= config.threshold and not call_requested(state):
         reason = f"{_ordinal(replies)} written reply without resolution — call the customer"
         actions += [
-            Action(
-                kind=ActionKind.call_customer,
-                ticket=ticket,
-                rule=RULE,
+            build_action(
+                ticket,
+                RULE,
+                ActionKind.call_customer,
+                "call_customer",
                 reason=reason,
-                key=call_key,
-                params={"target": "assignee", "assignee": state.assignee, "replies": replies},
+                target="assignee",
+                assignee=state.assignee,
+                replies=replies,
             ),
-            Action(
-                kind=ActionKind.tag,
-                ticket=ticket,
-                rule=RULE,
-                reason=reason,
-                key=f"{ticket}:{RULE}:tag",
-                params={"tags": [config.call_required_tag]},
+            build_action(
+                ticket, RULE, ActionKind.tag, "tag", reason=reason, tags=[config.call_required_tag]
             ),
-            Action(
-                kind=ActionKind.note,
-                ticket=ticket,
-                rule=RULE,
+            build_action(
+                ticket,
+                RULE,
+                ActionKind.note,
+                "note",
                 reason=reason,
-                key=f"{ticket}:{RULE}:note",
-                params={"body": config.note.format(replies=replies)},
+                body=config.note.format(replies=replies),
             ),
         ]
-    lead_key = f"{ticket}:{RULE}:lead"
-    already_asked = call_key in state.fired or actions
-    if replies >= config.threshold + 1 and already_asked and lead_key not in state.fired:
+    already_asked = call_requested(state) or actions
+    lead_told = build_key(ticket, RULE, "lead") in state.fired
+    if replies >= config.threshold + 1 and already_asked and not lead_told:
         actions.append(
-            Action(
-                kind=ActionKind.notify,
-                ticket=ticket,
-                rule=RULE,
+            build_action(
+                ticket,
+                RULE,
+                ActionKind.notify,
+                "lead",
                 reason=(
                     f"{_ordinal(replies)} written reply and still no call logged "
                     f"after the call was requested — the team lead should step in"
                 ),
-                key=lead_key,
-                params={
-                    "target": "lead",
-                    "channel": rules.team.lead_channel,
-                    "assignee": state.assignee,
-                    "replies": replies,
-                },
+                target="lead",
+                channel=rules.team.lead_channel,
+                assignee=state.assignee,
+                replies=replies,
             )
         )
     return Decision(actions=actions)
