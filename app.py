@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -174,9 +174,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/readyz")
     def readyz():
+        from deskbridge.store.db import check_store
+
         try:
-            with runtime.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            check_store(runtime.engine)
         except Exception as exc:
             log_event(log, logging.WARNING, "readyz.store_unavailable", error=type(exc).__name__)
             return jsonify(status="unavailable", store="down"), 503

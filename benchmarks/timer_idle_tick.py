@@ -44,7 +44,11 @@ from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 
 from deskbridge.config.rules import load_rules  # noqa: E402
 from deskbridge.config.settings import EXAMPLE_CONFIG  # noqa: E402
-from deskbridge.store.db import create_store_engine, migrate_store  # noqa: E402
+from deskbridge.store.db import (  # noqa: E402
+    create_store_engine,
+    migrate_store,
+    postgres_available,
+)
 from deskbridge.store.schema import timers  # noqa: E402
 from deskbridge.workflows.service import WorkflowService  # noqa: E402
 
@@ -280,17 +284,6 @@ def report(result: Result) -> bool:
         print(f"    {line}")
     print(f"  target p99 < {TARGET_MS:g} ms: {'MET' if ok else 'MISSED'}")
     return ok
-
-
-def postgres_available(url: str) -> bool:
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 2})
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 def main() -> int:

@@ -68,7 +68,11 @@ from deskbridge.connectors.zendesk.signature import (  # noqa: E402
     TIMESTAMP_HEADER,
     build_signature,
 )
-from deskbridge.store.db import create_store_engine, migrate_store  # noqa: E402
+from deskbridge.store.db import (  # noqa: E402
+    create_store_engine,
+    migrate_store,
+    postgres_available,
+)
 from deskbridge.store.schema import audit, timers  # noqa: E402
 from deskbridge.workflows.model import Source  # noqa: E402
 from deskbridge.workflows.service import WorkflowService  # noqa: E402
@@ -482,17 +486,6 @@ def report(result: Result) -> bool:
     verdict = "MET" if ok else "MISSED"
     print(f"  target p99 < {TARGET_MS} ms: {verdict}")
     return ok
-
-
-def postgres_available(url: str) -> bool:
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 2})
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 def main() -> int:

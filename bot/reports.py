@@ -5,26 +5,18 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from deskbridge.bot.blocks import escape
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.store.audit import list_decisions
 from deskbridge.store.replies import count_replies_by_author
-from deskbridge.store.schema import tickets
-from deskbridge.store.tickets import load_ticket
+from deskbridge.store.tickets import list_open_tickets, load_ticket
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
 AT_RISK_WITHIN = timedelta(hours=1)
-
-
-def list_open_tickets(connection: Connection, assignee: str | None = None) -> list[TicketState]:
-    query = select(tickets.c.state).where(tickets.c.status.not_in(["solved", "closed"]))
-    if assignee is not None:
-        query = query.where(tickets.c.assignee == assignee)
-    return [TicketState.model_validate(s) for s in connection.execute(query).scalars() if s]
 
 
 def _today(rules: RulesConfig, now: datetime) -> tuple[datetime, datetime]:

@@ -10,6 +10,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -18,11 +19,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar
 from deskbridge.workflows.model import Priority, Status
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -49,6 +52,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f'unknown timezone "{value}" (use an IANA name like "Europe/London")'
+        ) from None
+    return value
+
+
 class TeamConfig(_Model):
     name: str = "Resolution team"
     timezone: str = "UTC"
@@ -57,15 +70,7 @@ class TeamConfig(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f'unknown timezone "{value}" (use an IANA name like "Europe/London")'
-            ) from None
-        return value
+        return _known_timezone(value)
 
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -116,11 +121,6 @@ class DepartmentConfig(_Model):
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
     handoff_within: Duration = timedelta(hours=4)
-
-
-def owner_for(source: str, group: str, salesforce_queue: str | None) -> str:
-    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to."""
-    return salesforce_queue if source == "salesforce" and salesforce_queue else group
 
 
 class SalesforceConfig(_Model):
@@ -250,6 +250,11 @@ class BusinessHoursConfig(_Model):
     week: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[OpeningHours]]
     holidays: HolidaysConfig | None = None
     closures: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return value if value is None else _known_timezone(value)
 
     @field_validator("week")
     @classmethod
@@ -414,6 +419,26 @@ class RulesConfig(_Model):
     agents: list[AgentConfig] = Field(default_factory=list)
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
     oncall: OncallConfig | None = None
+
+    # The team's business calendar, built once when the rules are loaded (None: no hours).
+    _calendar: BusinessCalendar | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build_calendar(self) -> RulesConfig:
+        hours = self.business_hours
+        self._calendar = None if hours is None else build_calendar(hours, self.team.timezone)
+        return self
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False):
+        """A copy that changes the hours or the team's timezone gets its own calendar."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update and {"business_hours", "team"} & update.keys():
+            copy._build_calendar()
+        return copy
+
+    @property
+    def calendar(self) -> BusinessCalendar | None:
+        return self._calendar
 
     def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
         return next((a for a in self.agents if a.slack_id == slack_id), None)

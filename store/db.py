@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -52,3 +52,23 @@ def migrate_store(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def check_store(engine: Engine) -> None:
+    """Raise (a SQLAlchemy error) unless the store answers a trivial query."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def postgres_available(url: str, timeout_s: int = 2) -> bool:
+    """Whether PostgreSQL at `url` answers within `timeout_s`: tests and benchmarks ask before
+    they use it (and skip, or fail on CI, when it does not)."""
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": timeout_s})
+        try:
+            check_store(engine)
+        finally:
+            engine.dispose()
+    except Exception:
+        return False
+    return True

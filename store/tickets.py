@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select, update
 from deskbridge.store.schema import tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
 from deskbridge.workflows.decision import RelatedTicket
-from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.model import Status, TicketState
 
 
 def lock_ticket(connection: Connection, key: str, now: datetime) -> TicketState | None:
@@ -79,3 +79,12 @@ def list_requester_tickets(
 def load_ticket(connection: Connection, key: str) -> TicketState | None:
     state = connection.execute(select(tickets.c.state).where(tickets.c.key == key)).scalar()
     return TicketState.model_validate(state) if state else None
+
+
+def list_open_tickets(connection: Connection, assignee: str | None = None) -> list[TicketState]:
+    """Tickets not solved or closed, optionally only those assigned to `assignee`."""
+    done = [status.value for status in Status if status.is_done]
+    query = select(tickets.c.state).where(tickets.c.status.not_in(done))
+    if assignee is not None:
+        query = query.where(tickets.c.assignee == assignee)
+    return [TicketState.model_validate(s) for s in connection.execute(query).scalars() if s]

@@ -20,6 +20,7 @@ from deskbridge.connectors.zendesk.signature import (
     build_signature,
 )
 from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.db import postgres_available as store_postgres_available
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not FIXTURES.is_dir():  # a clone with shared/ beside it (CI) or inside the repo
@@ -65,24 +66,14 @@ def rules() -> RulesConfig:
     return load_rules(EXAMPLE_CONFIG)
 
 
-def _postgres_available() -> bool:
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-_PG = None
+_PG: bool | None = None
 
 
 def postgres_available() -> bool:
+    """Whether PostgreSQL answers at PG_URL (asked once per test run)."""
     global _PG
     if _PG is None:
-        _PG = _postgres_available()
+        _PG = store_postgres_available(PG_URL)
     return _PG
 
 

@@ -117,6 +117,22 @@ def test_load_rules_raises_config_error_listing_every_problem(tmp_path):
     assert set(info.value.problems) == BROKEN_PROBLEMS
 
 
+def test_an_unknown_business_hours_timezone_is_reported_with_its_path(tmp_path):
+    path = write(
+        tmp_path,
+        "team:\n  lead_channel: '#leads'\nbusiness_hours:\n  timezone: Europe/Londres\n"
+        "  week:\n    mon: ['09:00-17:00']\n",
+    )
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+
+    assert info.value.problems == [
+        'business_hours.timezone: unknown timezone "Europe/Londres" '
+        '(use an IANA name like "Europe/London")'
+    ]
+
+
 def test_duplicate_policy_names_are_reported_with_the_other_problems(runner, tmp_path):
     path = write(
         tmp_path,

@@ -7,7 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from deskbridge.config.rules import BusinessHoursConfig
 
 # A calendar with no opening hours for this long is refused rather than searched forever.
 MAX_SEARCH_DAYS = 3660
@@ -124,3 +128,24 @@ class CalendarTime:
 
 
 CALENDAR_TIME = CalendarTime()
+
+
+def build_calendar(config: BusinessHoursConfig, default_timezone: str) -> BusinessCalendar:
+    """The calendar a rules file's `business_hours` describe (in the team's timezone unless
+    they name their own)."""
+    holiday_calendar = None
+    if config.holidays is not None:
+        import holidays  # only teams with public holidays pay for loading it
+
+        holiday_calendar = holidays.country_holidays(
+            config.holidays.country, subdiv=config.holidays.subdivision
+        )
+    week = [
+        list(config.week.get(day, [])) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ]
+    return BusinessCalendar(
+        config.timezone or default_timezone,
+        week,
+        holidays=frozenset(config.closures),
+        holiday_calendar=holiday_calendar,
+    )

@@ -131,6 +131,11 @@ def ticket_key(source: Source | str, ticket_id: str) -> str:
     return f"{Source(source).value}:{ticket_id}"
 
 
+def owner_for(source: Source, group: str, salesforce_queue: str | None) -> str:
+    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to."""
+    return salesforce_queue if source is Source.salesforce and salesforce_queue else group
+
+
 class SlaClock(BaseModel):
     """One SLA measurement. `instance` (its start) names its timers and actions, so a restarted
     clock (a new customer message, a reopen) warns and breaches afresh."""

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from deskbridge.config.rules import load_rules, parse_opening_hours
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar
-from deskbridge.workflows.rules.sla import business_calendar
 
 LONDON = ZoneInfo("Europe/London")
 H = timedelta(hours=1)
@@ -40,7 +39,7 @@ def weekdays(hours, sat=NO_HOURS, sun=NO_HOURS):
     return [list(hours)] * 5 + [list(sat), list(sun)]
 
 
-EXAMPLE = business_calendar(load_rules(EXAMPLE_CONFIG))
+EXAMPLE = load_rules(EXAMPLE_CONFIG).calendar
 DIRECT = BusinessCalendar(
     "Europe/London",
     weekdays(NINE_TO_SIX),
@@ -87,7 +86,7 @@ def test_example_config_builds_the_uk_calendar():
     assert EXAMPLE.zone == LONDON
     assert EXAMPLE.week == weekdays(NINE_TO_SIX)
     rules = load_rules(EXAMPLE_CONFIG)
-    assert business_calendar(rules) is business_calendar(rules)
+    assert rules.calendar is rules.calendar  # built once, when the rules were loaded
     assert EXAMPLE.closed_on(date(2026, 12, 24))  # the configured closure
     assert EXAMPLE.closed_on(date(2026, 12, 28))  # Boxing Day (observed)
     assert EXAMPLE.closed_on(date(2026, 4, 3))  # Good Friday
@@ -612,3 +611,13 @@ def test_always_open_is_elapsed_time(cal, start, duration, later_by):
     start = start.astimezone(UTC)  # aware arithmetic within one zone is wall-clock arithmetic
     assert cal.add_business_time(start, duration) == start + duration
     assert cal.business_time_between(start, start + later_by) == later_by
+
+
+def test_rules_changed_by_copy_get_their_own_calendar():
+    rules = load_rules(EXAMPLE_CONFIG)
+    hours = rules.business_hours.model_copy(update={"timezone": "America/New_York"})
+    moved = rules.model_copy(update={"business_hours": hours})
+    assert moved.calendar.zone == ZoneInfo("America/New_York")
+    assert rules.calendar.zone == LONDON  # the original keeps its own
+    assert rules.model_copy(update={"agents": []}).calendar is rules.calendar
+    assert rules.model_copy(update={"business_hours": None}).calendar is None

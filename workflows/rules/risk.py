@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deskbridge.config.rules import RiskConfig, owner_for
+from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.decision import Context, Decision
-from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState
+from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState, owner_for
 from deskbridge.workflows.text import phrase_index, tokenize
 
 RULE = "risk"
@@ -132,7 +132,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
         # level (another multiple of the threshold) escalates again, once per level.
         return Decision()
     ticket = state.key
-    owner = owner_for(state.source.value, config.specialist_group, config.specialist_queue)
+    owner = owner_for(state.source, config.specialist_group, config.specialist_queue)
     listed = "; ".join(f"{s.reason} ({s.name.replace('_', ' ')}, {s.weight:g})" for s in signals)
     reason = f"risk {score:g} ≥ {config.threshold:g}: {listed}"
     signals_key = "+".join(names)  # a riskier set of signals escalates again

@@ -3,11 +3,11 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 
 from __future__ import annotations
 
-from deskbridge.config.rules import RulesConfig, owner_for
+from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.classify import Classification, classify_ticket
 from deskbridge.workflows.decision import Context, Decision, Timer
-from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, owner_for
 
 RULE = "routing"
 HANDOFF = "routing.handoff"
@@ -116,7 +116,7 @@ def _route(
 ) -> Decision:
     """Route to a department: Slack message, group, tag, note, and the hand-off deadline."""
     department = ctx.rules.departments[department_key]
-    owner = owner_for(state.source.value, department.group, department.salesforce_queue)
+    owner = owner_for(state.source, department.group, department.salesforce_queue)
     ticket = state.key
     decision = Decision()
     decision.actions += [

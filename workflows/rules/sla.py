@@ -22,36 +22,6 @@ TIMER_KIND = "sla"
 METRICS = ("first_reply", "next_reply", "resolution")
 LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
 
-_CALENDARS: dict[int, tuple[object, BusinessCalendar]] = {}
-
-
-def business_calendar(rules: RulesConfig) -> BusinessCalendar | None:
-    """The team's calendar, built once per loaded config."""
-    config = rules.business_hours
-    if config is None:
-        return None
-    cached = _CALENDARS.get(id(config))
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    import holidays
-
-    holiday_calendar = None
-    if config.holidays is not None:
-        holiday_calendar = holidays.country_holidays(
-            config.holidays.country, subdiv=config.holidays.subdivision
-        )
-    week = [
-        list(config.week.get(day, [])) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    ]
-    calendar = BusinessCalendar(
-        config.timezone or rules.team.timezone,
-        week,
-        holidays=frozenset(config.closures),
-        holiday_calendar=holiday_calendar,
-    )
-    _CALENDARS[id(config)] = (config, calendar)
-    return calendar
-
 
 def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
     """The first policy whose conditions all hold."""
@@ -75,7 +45,7 @@ def _policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
 def _clock_time(policy: SlaPolicy, metric: str, rules: RulesConfig):
     if metric in policy.calendar_time:
         return CALENDAR_TIME
-    return business_calendar(rules) or CALENDAR_TIME
+    return rules.calendar or CALENDAR_TIME
 
 
 def _target(policy: SlaPolicy | None, metric: str) -> timedelta | None:
@@ -330,7 +300,7 @@ def describe_sla(state: TicketState, rules: RulesConfig, now: datetime) -> list[
     """'First reply due Mon 09 Mar 09:55 (in 40m of business hours)' lines for messages."""
     lines = []
     for metric, due, business in sla_due_times(state, rules):
-        time_base = business_calendar(rules) if business else CALENDAR_TIME
+        time_base = rules.calendar if business else CALENDAR_TIME
         left = time_base.business_time_between(now, due) if due > now else timedelta(0)
         minutes = int(left.total_seconds() // 60)
         span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
