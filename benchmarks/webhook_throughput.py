@@ -197,7 +197,7 @@ def make_events(
     count: int, active: int = 1000, new_share: float = 0.15, seed: int = 7
 ) -> list[bytes]:
     """`count` distinct `ticket.comment_added` bodies in time order, ~1 KB each, shaped like
-    shared/fixtures/zendesk_comment_added_event.json. About `new_share` of them open a new
+    tests/fixtures/ticket_comment_added__public_agent.json. About `new_share` of them open a new
     ticket; the rest add to one of the `active` most recently opened tickets, so any window of
     the run has the same mix (~1 in 7 events is a ticket's first). Each ticket keeps its
     subject, priority, tags and requester; comments come from the customer or an agent."""

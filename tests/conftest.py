@@ -22,20 +22,16 @@ from deskbridge.connectors.zendesk.signature import (
 from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.db import postgres_available as store_postgres_available
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # a clone with shared/ beside it (CI) or inside the repo
-    FIXTURES = Path(__file__).resolve().parents[1] / "shared" / "fixtures"
-LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Payloads named after the real events they are (copied from the project's shared fixtures,
+# byte for byte: signatures are computed over them), so a clone tests with nothing beside it.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def fixture_bytes(name: str) -> bytes:
-    for folder in (LOCAL_FIXTURES, FIXTURES):
-        if (folder / name).exists():
-            return (folder / name).read_bytes()
-    raise FileNotFoundError(name)
+    return (FIXTURES / name).read_bytes()
 
 
 def fixture_json(name: str) -> dict:

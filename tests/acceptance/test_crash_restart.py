@@ -23,6 +23,9 @@ from deskbridge.store.db import create_store_engine
 from deskbridge.store.schema import events, outbox
 from tests.conftest import TEST_SECRET, signed_headers
 
+# Starts real `deskbridge serve` processes (still part of `make test`).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DESKBRIDGE = Path(sys.executable).with_name("deskbridge")
 TICKETS = 20

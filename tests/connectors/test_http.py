@@ -35,7 +35,7 @@ def post(client, body: bytes, at: datetime = NOW, headers: dict | None = None):
 
 
 def comment_event(n: int, ticket: str = "48213") -> bytes:
-    data = json.loads(fixture_bytes("zendesk_comment_added_event.json"))
+    data = json.loads(fixture_bytes("ticket_comment_added__public_agent.json"))
     data["id"] = f"evt-{ticket}-{n}"
     data["detail"]["id"] = ticket
     data["event"]["comment"]["id"] = f"{ticket}{n:04d}"
@@ -44,7 +44,7 @@ def comment_event(n: int, ticket: str = "48213") -> bytes:
 
 
 def test_signed_fixture_is_accepted_and_stored(client, engine):
-    response = post(client, fixture_bytes("zendesk_ticket_created_event.json"))
+    response = post(client, fixture_bytes("ticket_created.json"))
     assert response.status_code == 200
     # An unclassifiable subject (ask the assignee) from a VIP (escalate to specialists).
     assert response.json == {
@@ -57,7 +57,7 @@ def test_signed_fixture_is_accepted_and_stored(client, engine):
 
 
 def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, engine):
-    body = fixture_bytes("zendesk_ticket_created_event.json")
+    body = fixture_bytes("ticket_created.json")
     post(client, body)
     response = post(client, body)
     assert response.status_code == 200
@@ -67,7 +67,7 @@ def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, engine):
 
 
 def test_tampered_body_is_401_and_not_stored(client, engine):
-    body = fixture_bytes("zendesk_ticket_created_event.json")
+    body = fixture_bytes("ticket_created.json")
     headers = signed_headers(body, NOW)
     response = post(client, body.replace(b"HIGH", b"LOW!"), headers=headers)
     assert response.status_code == 401
@@ -80,7 +80,7 @@ def test_tampered_body_is_401_and_not_stored(client, engine):
 
 
 def test_stale_signature_timestamp_is_401(client):
-    body = fixture_bytes("zendesk_ticket_created_event.json")
+    body = fixture_bytes("ticket_created.json")
     response = post(client, body, at=NOW - timedelta(seconds=301))
     assert response.status_code == 401
     assert response.json["error"] == "signature timestamp is outside the replay window"
@@ -96,7 +96,7 @@ def test_invalid_json_is_400_naming_the_problem(client):
 
 
 def test_missing_field_is_400_with_its_path(client):
-    data = json.loads(fixture_bytes("zendesk_ticket_created_event.json"))
+    data = json.loads(fixture_bytes("ticket_created.json"))
     del data["detail"]["id"]
     response = post(client, json.dumps(data).encode())
     assert response.status_code == 400
@@ -127,7 +127,7 @@ def test_chunked_body_over_the_limit_is_413(client):
 
 
 def test_unknown_event_type_is_200_ignored(client, engine):
-    data = json.loads(fixture_bytes("zendesk_ticket_created_event.json"))
+    data = json.loads(fixture_bytes("ticket_created.json"))
     data["type"] = "zen:event-type:ticket.merged"
     response = post(client, json.dumps(data).encode())
     assert response.status_code == 200
@@ -143,7 +143,7 @@ def test_no_secret_configured_refuses_everything(engine, rules, tmp_path):
     settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
     runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
     client = create_app(runtime=runtime).test_client()
-    response = post(client, fixture_bytes("zendesk_ticket_created_event.json"))
+    response = post(client, fixture_bytes("ticket_created.json"))
     assert response.status_code == 401
     assert "ZENDESK_WEBHOOK_SECRET is not set" in response.json["error"]
 
@@ -155,7 +155,7 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
     )
     runtime = create_runtime(settings, rules, clock=Clock(NOW))
     client = create_app(runtime=runtime).test_client()
-    response = post(client, fixture_bytes("zendesk_ticket_created_event.json"))
+    response = post(client, fixture_bytes("ticket_created.json"))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "10"
     assert response.json == {"error": "event store unavailable, retry later"}
@@ -216,7 +216,7 @@ def test_concurrent_duplicates_store_once(settings, engine, rules):
 
 
 def test_metrics_count_outcomes(client):
-    body = fixture_bytes("zendesk_ticket_created_event.json")
+    body = fixture_bytes("ticket_created.json")
     post(client, body)
     post(client, body)
     text = client.get("/metrics").get_data(as_text=True)
@@ -226,7 +226,7 @@ def test_metrics_count_outcomes(client):
 
 def test_logs_carry_no_personal_data_or_secrets(client, caplog):
     caplog.set_level("DEBUG")
-    trigger = fixture_bytes("zendesk_trigger_payload.json")
+    trigger = fixture_bytes("trigger_ticket_updated.json")
     for n in (1, 2, 3):
         post(client, comment_event(n))
     post(client, trigger)

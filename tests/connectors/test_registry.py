@@ -24,21 +24,17 @@ from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.connectors.zendesk import parse as zendesk_parse
 from deskbridge.connectors.zendesk.parse import EVENT_KINDS, EVENT_PREFIX
 from deskbridge.workflows.model import EventKind, Source, TicketEvent
-from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes
+from tests.conftest import FIXTURES, fixture_bytes
 
 RECEIVED = datetime(2025, 3, 4, 10, 3, tzinfo=UTC)
 TESTS = Path(__file__).resolve().parents[1]
 CONNECTORS_DIR = Path(__file__).resolve().parents[2] / "connectors"
 RULES = load_rules(EXAMPLE_CONFIG)
 
-# Which fixture files are webhook bodies for each source. A source added to CONNECTORS without an
-# entry here fails `test_every_parser_has_a_fixture_that_parses`.
+# Which fixture files (in tests/fixtures, named after the real event) are webhook bodies for
+# each source. A source added to CONNECTORS without an entry here fails
+# `test_every_parser_has_a_fixture_that_parses`.
 WEBHOOK_BODIES: dict[Source, list[str]] = {
-    Source.zendesk: ["zendesk_*_event.json", "zendesk_trigger_payload.json"],
-    Source.salesforce: ["salesforce_outbound_case*.xml"],
-}
-# Local payloads in tests/fixtures, named after the real event, by source.
-LOCAL_BODIES: dict[Source, list[str]] = {
     Source.zendesk: ["ticket_*.json", "trigger_*.json"],
     Source.salesforce: ["case_*.xml", "outbound_*.xml"],
 }
@@ -46,13 +42,12 @@ LOCAL_BODIES: dict[Source, list[str]] = {
 
 def webhook_fixtures(source: Source) -> list[Path]:
     found = [p for pattern in WEBHOOK_BODIES.get(source, []) for p in FIXTURES.glob(pattern)]
-    found += [p for pattern in LOCAL_BODIES.get(source, []) for p in LOCAL_FIXTURES.glob(pattern)]
     return sorted(set(found))
 
 
-def test_the_shared_fixtures_are_where_conftest_says():
-    assert FIXTURES.is_dir()
-    assert (FIXTURES / "zendesk_trigger_payload.json").is_file()
+def test_the_fixtures_are_in_the_repository_where_conftest_says():
+    assert FIXTURES == TESTS / "fixtures"
+    assert (FIXTURES / "trigger_ticket_updated.json").is_file()
 
 
 def test_every_source_has_one_connector_entry_in_a_plain_dict():
@@ -117,13 +112,13 @@ def test_every_event_kind_is_reachable_from_zendesk():
 
 
 def _body_for(suffix: str) -> bytes:
-    """A realistic body of `zen:event-type:ticket.<suffix>` built from the shared fixtures."""
+    """A realistic body of `zen:event-type:ticket.<suffix>` built from the event fixtures."""
     if EVENT_KINDS[suffix] is EventKind.comment_added:
-        raw = fixture_bytes("zendesk_comment_added_event.json")
+        raw = fixture_bytes("ticket_comment_added__public_agent.json")
     elif EVENT_KINDS[suffix] is EventKind.custom_field_changed:
         raw = fixture_bytes("ticket_custom_field_changed__problem_category.json")
     else:
-        raw = fixture_bytes("zendesk_ticket_created_event.json")
+        raw = fixture_bytes("ticket_created.json")
     old = b'"type": "zen:event-type:ticket.'
     head, rest = raw.split(old, 1)
     _, tail = rest.split(b'"', 1)
@@ -156,16 +151,22 @@ def _all_webhook_fixtures() -> list[Path]:
 
 
 def test_every_zendesk_webhook_body_fixture_is_known():
-    names = {p.name for p in webhook_fixtures(Source.zendesk) if p.parent == FIXTURES}
-    assert names >= {
-        "zendesk_ticket_created_event.json",
-        "zendesk_comment_added_event.json",
-        "zendesk_priority_changed_event.json",
-        "zendesk_trigger_payload.json",
+    names = {p.name for p in webhook_fixtures(Source.zendesk)}
+    # Event-subscription bodies (ticket_*) and trigger bodies (trigger_*); the signature
+    # vectors, Slack payloads and SOAP ack beside them are not Zendesk webhook bodies.
+    assert names == {
+        "ticket_created.json",
+        "ticket_comment_added__private_note.json",
+        "ticket_comment_added__public_agent.json",
+        "ticket_comment_added__public_end_user.json",
+        "ticket_custom_field_changed__problem_category.json",
+        "ticket_custom_status_changed__awaiting_customer.json",
+        "ticket_priority_changed.json",
+        "ticket_status_changed__solved.json",
+        "trigger_comment_added__public_agent.json",
+        "trigger_comment_added__voice_call.json",
+        "trigger_ticket_updated.json",
     }
-    # The template and the REST API responses are not webhook bodies.
-    assert "zendesk_trigger_template.json" not in names
-    assert not any("api_response" in name for name in names)
 
 
 @pytest.mark.parametrize("path", _all_webhook_fixtures(), ids=lambda p: p.name)
@@ -176,10 +177,10 @@ def test_every_webhook_body_fixture_is_used_by_some_test(path):
 
 @pytest.mark.parametrize(
     "path",
-    sorted(p for p in LOCAL_FIXTURES.glob("*") if p.is_file()),
+    sorted(p for p in FIXTURES.glob("*") if p.is_file()),
     ids=lambda p: p.name,
 )
-def test_every_local_fixture_is_used_and_well_formed(path):
+def test_every_fixture_is_used_and_well_formed(path):
     if path.suffix == ".json":
         data = path.read_bytes()
         assert data.endswith(b"\n") and not data.endswith(b"\n\n"), "end with one newline"

@@ -183,6 +183,11 @@ def test_a_sandbox_logs_in_at_test(api):
 
     writer.perform(action(ActionKind.set_priority, priority="high"))
 
+    assert [(c.request.method, c.request.url) for c in api.calls] == [
+        ("POST", "https://test.salesforce.com/services/Soap/u/59.0"),
+        ("PATCH", CASE_URL),
+    ]
+
 
 def test_an_instance_url_outside_salesforce_com_is_refused_at_construction(api):
     with pytest.raises(ValueError, match=r"salesforce\.com"):

@@ -64,12 +64,12 @@ def notification(nid: str, sobject: str, **fields: str) -> str:
     )
 
 
-def test_shared_fixture_gives_two_events_and_the_exact_soap_ack(client, engine):
-    body = fixture_bytes("salesforce_outbound_case.xml")
+def test_the_outbound_message_fixture_gives_two_events_and_the_exact_soap_ack(client, engine):
+    body = fixture_bytes("outbound_message__two_cases.xml")
     response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
-    assert response.data == fixture_bytes("salesforce_ack.xml")
+    assert response.data == fixture_bytes("notifications_response__ack.xml")
     with engine.connect() as connection:
         assert count_events(connection) == 2
         keys = sorted(connection.execute(select(tickets.c.key)).scalars())
@@ -79,14 +79,14 @@ def test_shared_fixture_gives_two_events_and_the_exact_soap_ack(client, engine):
     with engine.connect() as connection:
         before = list_actions(connection)
     again = client.post("/webhooks/salesforce", data=body, headers=SOAP)
-    assert again.data == fixture_bytes("salesforce_ack.xml")
+    assert again.data == fixture_bytes("notifications_response__ack.xml")
     with engine.connect() as connection:
         assert count_events(connection) == 2
         assert list_actions(connection) == before
 
 
 def test_fixture_maps_into_deskbridges_terms():
-    events = parse_salesforce(fixture_bytes("salesforce_outbound_case.xml"), NOW)
+    events = parse_salesforce(fixture_bytes("outbound_message__two_cases.xml"), NOW)
     # Decided in time order: case 00001043 was last modified before 00001042.
     second, first = (e.model_dump() for e in events)
     assert first["ticket"] | {} == {
@@ -181,7 +181,7 @@ def test_org_ids_compare_on_their_15_character_form():
 
 
 def test_another_orgs_message_is_refused_with_403_and_not_stored(client, engine):
-    body = fixture_bytes("salesforce_outbound_case.xml").replace(
+    body = fixture_bytes("outbound_message__two_cases.xml").replace(
         b"<OrganizationId>00D5j00000HqZtxEAF", b"<OrganizationId>00D5j00000ZZZZZEAF"
     )
     response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
@@ -252,7 +252,10 @@ def test_malformed_xml_names_the_problem(client):
 def test_other_objects_are_acknowledged_and_ignored(client, engine):
     body = envelope([notification("04l000000000009AAA", "Account", Id="0015j00000LmN2rAAF")])
     response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
-    assert (response.status_code, response.data) == (200, fixture_bytes("salesforce_ack.xml"))
+    assert (response.status_code, response.data) == (
+        200,
+        fixture_bytes("notifications_response__ack.xml"),
+    )
     with engine.connect() as connection:
         assert count_events(connection) == 0
 

@@ -65,7 +65,7 @@ def parse_error(raw: bytes) -> PayloadError:
 
 
 def snapshot(**overrides: Any) -> dict[str, Any]:
-    """The ticket 48213 as the shared event fixtures describe it."""
+    """The ticket 48213 as the event fixtures describe it."""
     base = {
         "subject": SUBJECT,
         "description": DESCRIPTION,
@@ -86,10 +86,10 @@ def snapshot(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-# -- the shared event-subscription fixtures -------------------------------------------------
+# -- the event-subscription fixtures --------------------------------------------------------
 
 EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
-    "zendesk_ticket_created_event.json": {
+    "ticket_created.json": {
         "source": Source.zendesk,
         "ticket_id": "48213",
         "dedupe_key": "zendesk:event:5f0c8a2e-3d41-4b7a-9c55-0e6d2b8f1a93",
@@ -106,7 +106,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         "vendor_type": "zen:event-type:ticket.created",
         "meta": {},
     },
-    "zendesk_comment_added_event.json": {
+    "ticket_comment_added__public_agent.json": {
         "source": Source.zendesk,
         "ticket_id": "48213",
         "dedupe_key": "zendesk:event:a41d7e90-8c2b-4f11-b3de-72f0c9e5d614",
@@ -129,7 +129,7 @@ EXPECTED_EVENTS: dict[str, dict[str, Any]] = {
         "vendor_type": "zen:event-type:ticket.comment_added",
         "meta": {},
     },
-    "zendesk_priority_changed_event.json": {
+    "ticket_priority_changed.json": {
         "source": Source.zendesk,
         "ticket_id": "48213",
         "dedupe_key": "zendesk:event:0b9e61c4-57f2-4e0a-8d3b-c1a2f4e6d870",
@@ -248,7 +248,7 @@ def test_event_parsing_does_not_depend_on_when_it_was_received(name):
 
 
 def test_public_agent_reply_is_recognised_from_the_comment_fixture():
-    event = parse_one(fixture_bytes("zendesk_comment_added_event.json"))
+    event = parse_one(fixture_bytes("ticket_comment_added__public_agent.json"))
     assert event.comment is not None
     assert event.comment.is_public_agent_reply is True
 
@@ -265,13 +265,13 @@ def test_private_notes_and_end_user_comments_are_not_public_agent_replies(name):
 
 def test_event_dedupe_key_is_the_event_id_not_the_bytes():
     """A redelivery re-serialised differently is still the same event."""
-    raw = fixture_bytes("zendesk_comment_added_event.json")
+    raw = fixture_bytes("ticket_comment_added__public_agent.json")
     compact = json.dumps(json.loads(raw), separators=(",", ":")).encode()
     assert parse_one(compact).dedupe_key == parse_one(raw).dedupe_key
 
 
 def test_nanoseconds_are_truncated_not_rounded():
-    raw = mutated("zendesk_ticket_created_event.json", {"time": "2025-03-04T09:15:22.999999999Z"})
+    raw = mutated("ticket_created.json", {"time": "2025-03-04T09:15:22.999999999Z"})
     assert parse_one(raw).occurred_at == at(2025, 3, 4, 9, 15, 22, 999999)
 
 
@@ -288,14 +288,14 @@ def test_nanoseconds_are_truncated_not_rounded():
     ],
 )
 def test_event_time_spellings_normalise_to_aware_utc(value, expected):
-    event = parse_one(mutated("zendesk_ticket_created_event.json", {"time": value}))
+    event = parse_one(mutated("ticket_created.json", {"time": value}))
     assert event.occurred_at == expected
     assert event.occurred_at.tzinfo == UTC
 
 
 def test_uppercase_enums_become_lowercase_and_ids_become_strings():
     raw = mutated(
-        "zendesk_ticket_created_event.json",
+        "ticket_created.json",
         {
             "detail.id": 48213,
             "detail.group_id": 360009988771,
@@ -331,13 +331,13 @@ def test_uppercase_enums_become_lowercase_and_ids_become_strings():
     ],
 )
 def test_every_documented_event_status_maps(value, expected):
-    raw = mutated("zendesk_ticket_created_event.json", {"detail.status": value})
+    raw = mutated("ticket_created.json", {"detail.status": value})
     assert parse_one(raw).ticket.status is expected
 
 
 def test_missing_optional_detail_fields_become_none():
     raw = mutated(
-        "zendesk_ticket_created_event.json",
+        "ticket_created.json",
         {
             "detail.priority": None,
             "detail.type": None,
@@ -354,7 +354,7 @@ def test_missing_optional_detail_fields_become_none():
 
 
 def test_empty_tag_list_is_an_empty_tuple_not_unknown():
-    raw = mutated("zendesk_ticket_created_event.json", {"detail.tags": []})
+    raw = mutated("ticket_created.json", {"detail.tags": []})
     assert parse_one(raw).ticket.tags == ()
 
 
@@ -368,13 +368,13 @@ def test_status_changed_takes_the_new_status_from_the_event():
 
 def test_priority_changed_takes_the_new_priority_from_the_event():
     raw = mutated(
-        "zendesk_priority_changed_event.json", {"detail.priority": "HIGH", "event.current": "LOW"}
+        "ticket_priority_changed.json", {"detail.priority": "HIGH", "event.current": "LOW"}
     )
     assert parse_one(raw).ticket.priority is Priority.low
 
 
 def test_priority_cleared_by_the_event_is_none():
-    raw = mutated("zendesk_priority_changed_event.json", {"event.current": None})
+    raw = mutated("ticket_priority_changed.json", {"event.current": None})
     assert parse_one(raw).ticket.priority is None
 
 
@@ -385,7 +385,7 @@ def test_custom_status_id_is_not_read_as_a_status_name():
     assert event.ticket.status is Status.pending
 
 
-# -- the shared trigger body and local trigger fixtures ---------------------------------------
+# -- the trigger body fixtures ---------------------------------------------------------------
 
 
 def trigger_snapshot(**overrides: Any) -> dict[str, Any]:
@@ -410,7 +410,7 @@ def trigger_snapshot(**overrides: Any) -> dict[str, Any]:
 
 
 def test_trigger_payload_fixture_parses_to_the_full_expected_event():
-    raw = fixture_bytes("zendesk_trigger_payload.json")
+    raw = fixture_bytes("trigger_ticket_updated.json")
     event = parse_one(raw)
     assert event.model_dump() == {
         "source": Source.zendesk,
@@ -495,7 +495,7 @@ def test_trigger_with_a_voice_comment_is_a_call_not_a_reply():
     ],
 )
 def test_trigger_status_display_labels_map_case_insensitively(label, expected):
-    raw = mutated("zendesk_trigger_payload.json", {"status": label})
+    raw = mutated("trigger_ticket_updated.json", {"status": label})
     assert parse_one(raw).ticket.status == expected
 
 
@@ -512,7 +512,7 @@ def test_trigger_status_display_labels_map_case_insensitively(label, expected):
     ],
 )
 def test_trigger_priority_display_labels(label, expected):
-    raw = mutated("zendesk_trigger_payload.json", {"priority": label})
+    raw = mutated("trigger_ticket_updated.json", {"priority": label})
     assert parse_one(raw).ticket.priority == expected
 
 
@@ -521,7 +521,7 @@ def test_trigger_priority_display_labels(label, expected):
     [("Question", "question"), ("Incident", "incident"), ("Task", "task"), ("", None)],
 )
 def test_trigger_ticket_type_labels_are_lowercased(label, expected):
-    raw = mutated("zendesk_trigger_payload.json", {"ticket_type": label})
+    raw = mutated("trigger_ticket_updated.json", {"ticket_type": label})
     assert parse_one(raw).ticket.type == expected
 
 
@@ -535,13 +535,13 @@ def test_trigger_ticket_type_labels_are_lowercased(label, expected):
     ],
 )
 def test_trigger_tags_are_space_separated(tags, expected):
-    raw = mutated("zendesk_trigger_payload.json", {"tags": tags})
+    raw = mutated("trigger_ticket_updated.json", {"tags": tags})
     assert parse_one(raw).ticket.tags == expected
 
 
 def test_trigger_minute_precision_times_with_an_offset_become_utc():
     raw = mutated(
-        "zendesk_trigger_payload.json",
+        "trigger_ticket_updated.json",
         {"created_at": "2025-03-04T10:15+01:00", "updated_at": "2025-03-04T11:02+01:00"},
     )
     event = parse_one(raw)
@@ -551,19 +551,19 @@ def test_trigger_minute_precision_times_with_an_offset_become_utc():
 
 
 def test_trigger_event_time_wins_over_updated_at():
-    raw = mutated("zendesk_trigger_payload.json", {"event_time": "2025-03-04T10:02:31Z"})
+    raw = mutated("trigger_ticket_updated.json", {"event_time": "2025-03-04T10:02:31Z"})
     assert parse_one(raw).occurred_at == at(2025, 3, 4, 10, 2, 31)
 
 
 def test_trigger_without_any_time_occurs_when_received():
-    raw = mutated("zendesk_trigger_payload.json", {"updated_at": DELETE, "created_at": ""})
+    raw = mutated("trigger_ticket_updated.json", {"updated_at": DELETE, "created_at": ""})
     event = parse_one(raw)
     assert event.occurred_at == RECEIVED
     assert event.ticket.created_at is None
 
 
 def test_trigger_dedupe_key_is_the_sha256_of_the_exact_bytes():
-    raw = fixture_bytes("zendesk_trigger_payload.json")
+    raw = fixture_bytes("trigger_ticket_updated.json")
     first = parse_one(raw)
     # A redelivery repeats the bytes: same key, whenever it arrives.
     assert parse_one(raw, RECEIVED + timedelta(hours=1)).dedupe_key == first.dedupe_key
@@ -573,9 +573,9 @@ def test_trigger_dedupe_key_is_the_sha256_of_the_exact_bytes():
 
 
 def test_trigger_event_id_is_the_dedupe_key_when_given():
-    a = mutated("zendesk_trigger_payload.json", {"event_id": "48213-2025-03-04T10:02Z"})
+    a = mutated("trigger_ticket_updated.json", {"event_id": "48213-2025-03-04T10:02Z"})
     b = mutated(
-        "zendesk_trigger_payload.json",
+        "trigger_ticket_updated.json",
         {"event_id": "48213-2025-03-04T10:02Z", "subject": "something else"},
     )
     assert (
@@ -604,7 +604,7 @@ def test_trigger_comment_fields(public, role, via, expected):
     changes = {"comment_id": "31877650021", "comment_public": public, "comment_author_role": role}
     if via is not None:
         changes["comment_via"] = via
-    event = parse_one(mutated("zendesk_trigger_payload.json", changes))
+    event = parse_one(mutated("trigger_ticket_updated.json", changes))
     assert event.kind is EventKind.comment_added
     assert event.comment is not None
     assert event.comment.model_dump() == {
@@ -619,23 +619,23 @@ def test_trigger_comment_fields(public, role, via, expected):
 
 
 def test_trigger_declared_event_overrides_the_default_kind():
-    raw = mutated("zendesk_trigger_payload.json", {"event": "Status_Changed"})
+    raw = mutated("trigger_ticket_updated.json", {"event": "Status_Changed"})
     assert parse_one(raw).kind is EventKind.status_changed
 
 
 def test_trigger_ticket_id_may_be_a_number():
-    raw = mutated("zendesk_trigger_payload.json", {"ticket_id": 48213})
+    raw = mutated("trigger_ticket_updated.json", {"ticket_id": 48213})
     assert parse_one(raw).ticket_id == "48213"
 
 
 def test_trigger_without_trigger_name_is_unnamed():
-    raw = mutated("zendesk_trigger_payload.json", {"trigger": DELETE})
+    raw = mutated("trigger_ticket_updated.json", {"trigger": DELETE})
     assert parse_one(raw).vendor_type == "trigger:unnamed"
 
 
 def test_trigger_ids_win_over_display_names():
     raw = mutated(
-        "zendesk_trigger_payload.json",
+        "trigger_ticket_updated.json",
         {"group_id": "360009988771", "assignee_id": AGENT, "organization_id": "360044556601"},
     )
     ticket = parse_one(raw).ticket
@@ -715,11 +715,11 @@ def test_body_that_is_neither_an_event_nor_a_trigger_names_type():
     assert error.field == "type"
 
 
-CREATED = "zendesk_ticket_created_event.json"
-COMMENT = "zendesk_comment_added_event.json"
-PRIORITY = "zendesk_priority_changed_event.json"
+CREATED = "ticket_created.json"
+COMMENT = "ticket_comment_added__public_agent.json"
+PRIORITY = "ticket_priority_changed.json"
 STATUS = "ticket_status_changed__solved.json"
-TRIGGER = "zendesk_trigger_payload.json"
+TRIGGER = "trigger_ticket_updated.json"
 
 
 @pytest.mark.parametrize(
@@ -914,7 +914,7 @@ def test_utf8_byte_order_mark_is_not_json():
 
 
 def test_phone_born_ticket_written_reply_is_not_a_call():
-    data = fixture_json("zendesk_comment_added_event.json")
+    data = fixture_json("ticket_comment_added__public_agent.json")
     data["detail"]["via"] = {"channel": "voice"}
     event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
     assert event.comment.is_voice is False
@@ -926,7 +926,7 @@ def test_phone_born_ticket_written_reply_is_not_a_call():
     [{"type": "VoiceComment"}, {"via": {"channel": "phone_call_outbound"}}],
 )
 def test_comment_level_voice_marker_is_a_call(marker):
-    data = fixture_json("zendesk_comment_added_event.json")
+    data = fixture_json("ticket_comment_added__public_agent.json")
     data["event"]["comment"].update(marker)
     event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
     assert event.comment.is_voice is True

@@ -39,7 +39,14 @@ def test_migration_creates_exactly_the_declared_schema(engine):
 def test_migration_is_idempotent(engine):
     from deskbridge.store.db import migrate_store
 
+    with engine.connect() as connection:
+        heads = MigrationContext.configure(connection).get_current_heads()
     migrate_store(engine)  # second run: nothing to do, nothing breaks
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_heads() == heads
+        assert compare_metadata(context, metadata) == []
+    assert len(heads) == 1
 
 
 def test_event_dedupe_key_is_unique(engine):
