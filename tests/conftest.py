@@ -57,8 +57,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def rules() -> RulesConfig:
+    """The example rules, loaded once: RulesConfig is frozen, so tests can share it."""
     return load_rules(EXAMPLE_CONFIG)
 
 

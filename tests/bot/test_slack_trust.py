@@ -116,7 +116,7 @@ def test_signed_bodies_that_are_not_slack_payloads_get_400(runtime, client, body
 
 
 def test_a_slash_command_from_another_workspace_gets_403(runtime, client):
-    fields = dict(parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    fields = dict(parse_qsl(fixture_bytes("slash_command__escalate.txt").decode()))
     body = urlencode({**fields, "team_id": "T0OTHER99"}).encode()  # /escalate ZD-48213 …
 
     response = client.post("/slack/events", data=body, headers=slack_headers(body))
@@ -127,7 +127,7 @@ def test_a_slash_command_from_another_workspace_gets_403(runtime, client):
 
 
 def test_a_button_click_from_another_workspace_gets_403(runtime, client):
-    payload = json.loads(fixture_bytes("slack_block_actions.json"))
+    payload = json.loads(fixture_bytes("block_actions__acknowledge.json"))
     payload["team"]["id"] = "T0OTHER99"
     body = urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -185,7 +185,7 @@ def test_the_bot_without_slack_team_id_is_a_config_error_at_start_up(monkeypatch
 
 
 def _ticket_command(client, user: str, text: str) -> str:
-    fields = dict(parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    fields = dict(parse_qsl(fixture_bytes("slash_command__escalate.txt").decode()))
     fields.update(user_id=user, command="/deskbridge", text=text)
     body = urlencode(fields).encode()
     response = client.post("/slack/events", data=body, headers=slack_headers(body))
@@ -228,10 +228,10 @@ def test_a_stranger_cannot_tell_whether_a_ticket_exists(client):
 
 
 def test_signed_payloads_missing_what_slack_always_sends_get_400(runtime, client):
-    fields = dict(parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    fields = dict(parse_qsl(fixture_bytes("slash_command__escalate.txt").decode()))
     fields.pop("user_id")
     command = urlencode(fields).encode()
-    click = json.loads(fixture_bytes("slack_block_actions.json"))
+    click = json.loads(fixture_bytes("block_actions__acknowledge.json"))
     click["actions"] = []
     click_body = urlencode({"payload": json.dumps(click)}).encode()
 

@@ -393,6 +393,9 @@ def test_the_body_decides_the_format_whatever_the_content_type(client, engine):
     }
     message = envelope([notification("04l000000000010AAA", "Account", Id="0015j00000LmN2rAAF")])
     acked = client.post("/webhooks/salesforce", data=message, content_type="application/json")
-    assert (acked.status_code, acked.data) == (200, fixture_bytes("salesforce_ack.xml"))
+    assert (acked.status_code, acked.data) == (
+        200,
+        fixture_bytes("notifications_response__ack.xml"),
+    )
     with engine.connect() as connection:
         assert count_events(connection) == 0
