@@ -138,7 +138,7 @@ def test_a_button_click_from_another_workspace_gets_403(runtime, client):
 
 
 def test_an_event_from_another_workspace_gets_403(runtime, client):
-    event = json.loads(fixture_bytes("slack_event_callback_app_mention.json"))
+    event = json.loads(fixture_bytes("event_callback__app_mention.json"))
     event["team_id"] = event["event"]["team"] = "T0OTHER99"
     event["authorizations"][0]["team_id"] = "T0OTHER99"
     body = json.dumps(event).encode()
