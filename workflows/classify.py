@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from deskbridge.config.rules import RoutingConfig
-from deskbridge.workflows.text import PhraseMatch, grouped_index, tokenize
+from deskbridge.workflows.text import PhraseIndex, PhraseMatch, grouped_index, tokenize
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
 NOT_A_PROBLEM = "not_a_problem"  # the group of routing.not_a_problem phrases in the index
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One phrase found in the ticket, with what it is worth (0 when it does not count)."""
 
     category: str  # a category name, or NOT_A_PROBLEM
@@ -87,12 +87,16 @@ def classify_ticket(
                 return Classification(name, category.department, reason, "field")
 
     tag_set = {t.lower() for t in tags}
-    tagged = [
-        (name, tag)
-        for name, category in config.categories.items()
-        for tag in category.tags
-        if tag.lower() in tag_set
-    ]
+    tagged = (
+        [
+            (name, tag)
+            for name, category in config.categories.items()
+            for tag in category.tags
+            if tag.lower() in tag_set
+        ]
+        if tag_set
+        else []
+    )
     if tagged:
         # Intent before topic here too: a remedy tag beats a problem tag.
         name, tag = min(tagged, key=lambda t: not config.categories[t[0]].remedy)
@@ -109,9 +113,21 @@ def classify_ticket(
     return decide(config, hits, names)
 
 
-def _index(config: RoutingConfig):
+# The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
+# keeps it alive, so its id is not reused while the entry exists).
+_INDEXES: dict[int, tuple[RoutingConfig, PhraseIndex]] = {}
+
+
+def _index(config: RoutingConfig) -> PhraseIndex:
+    entry = _INDEXES.get(id(config))
+    if entry is not None and entry[0] is config:
+        return entry[1]
     groups = tuple((name, tuple(c.phrases)) for name, c in config.categories.items())
-    return grouped_index((*groups, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
+    index = grouped_index((*groups, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
+    if len(_INDEXES) >= 64:
+        _INDEXES.clear()
+    _INDEXES[id(config)] = (config, index)
+    return index
 
 
 def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> list[Hit]:
@@ -125,7 +141,8 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     for where, text, weight in texts:
         if not text.strip():
             continue
-        taken: list[PhraseMatch] = []
+        taken: dict[int, list[PhraseMatch]] = {}  # by clause
+        skipped: dict[int, list[PhraseMatch]] = {}
         for match in sorted(
             index.scan(tokenize(text)), key=lambda m: (-m.tokens, m.clause, m.start)
         ):
@@ -134,16 +151,15 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = match.conditional and category is not None and category.remedy
             counts = match.negated_by is None and not conditional
-            if counts and (
-                (match.group, match.phrase) in counted
-                or any(
-                    match.overlaps(t) and (t.group == match.group or t.tokens > match.tokens)
-                    for t in taken
-                )
+            # Matches that do not count are kept apart, only to be shown by explain.
+            same_place = taken if counts else skipped
+            if (counts and (match.group, match.phrase) in counted) or any(
+                match.overlaps(t) and (t.group == match.group or t.tokens > match.tokens)
+                for t in same_place.get(match.clause, ())
             ):
                 continue
+            same_place.setdefault(match.clause, []).append(match)
             if counts:
-                taken.append(match)
                 counted.add((match.group, match.phrase))
             hits.append(
                 Hit(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
+from itertools import pairwise
+from typing import NamedTuple
 
 import simplemma
 from rapidfuzz.distance import OSA
@@ -41,38 +43,93 @@ _LEMMA_EXCEPTIONS = {
 }
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
-_CONTRACTIONS = (
-    (re.compile(r"\b(can)'?t\b"), r"\1 not"),
-    (re.compile(r"\bwon'?t\b"), "will not"),
-    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
-    # Without the apostrophe: "hasnt", "didnt", "isnt", "wasnt", "doesnt", "havent", "arent".
-    (
-        re.compile(r"\b(has|have|had|did|does|do|is|was|were|are|could|would|should)nt\b"),
-        r"\1 not",
-    ),
+# Negative contractions: "can't", "won't", then any "n't"; without the apostrophe ("hasnt",
+# "didnt", "cant") they are expanded word by word in tokenize.
+_CONTRACTIONS = (("can't", "can not"), ("won't", "will not"), ("n't", " not"))
+_BARE_NEGATIVES = {
+    f"{verb}nt": (verb, "not")
+    for verb in (
+        "has",
+        "have",
+        "had",
+        "did",
+        "does",
+        "do",
+        "is",
+        "was",
+        "were",
+        "are",
+        "could",
+        "would",
+        "should",
+        "ca",
+        "wo",
+    )
+}
+_BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not")}
+# Clause breaks: punctuation, line breaks and contrast words ("not damaged, but late").
+_BREAK = "\n"
+_PUNCTUATION_BREAKS = str.maketrans({c: _BREAK for c in ".;:!?,()[]"})
+_CONTRAST = (" but ", " however ", " although ", " though ")
+# Everything that is not a letter or a digit separates words.
+_NOT_WORD = str.maketrans(
+    {chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) != _BREAK}
 )
-_CLAUSE_BREAK = re.compile(r"[.;:!?,()\[\]\n]+|\s(?:but|however|although|though)\s")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
 def fold(text: str) -> str:
     """Lower-case, strip accents, normalise apostrophes and expand negative contractions."""
-    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
+    text = text.translate(_APOSTROPHES)
+    if not text.isascii():  # most tickets are plain ASCII: skip the per-character pass
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
+    if "'t" in text:
+        for short, long in _CONTRACTIONS:
+            text = text.replace(short, long)
     return text
 
 
-@lru_cache(maxsize=65536)
+def _words(clause: str) -> list[str]:
+    # Outside ASCII (£, —, ß…) the slower regex keeps only letters and digits.
+    words = clause.translate(_NOT_WORD).split() if clause.isascii() else _WORD.findall(clause)
+    if not _BARE_NEGATIVES.keys().isdisjoint(words):
+        words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
+    return words
+
+
 def lemma(word: str) -> str:
     """The word's dictionary form (simplemma, English), folded; unknown words stay as they are.
     Applied to both text and phrases, so "arrived damaged" matches "arrives damaged"."""
+    return _LEMMAS[word]
+
+
+def _lemmatize(word: str) -> str:
     if len(word) <= 2 or word in NEGATORS or word.isdigit():
         return word
     if word in _LEMMA_EXCEPTIONS:
         return _LEMMA_EXCEPTIONS[word]
     return fold(simplemma.lemmatize(word, lang="en"))
+
+
+class _Memo(dict):
+    """word → what `compute` makes of it, worked out once per word (bounded: names and order
+    numbers are endless). A dict lookup, cheaper than a cached function call per word."""
+
+    def __init__(self, compute: Callable[[str], str], size: int = 65536):
+        super().__init__()
+        self._compute = compute
+        self._size = size
+
+    def __missing__(self, word: str) -> str:
+        value = self._compute(word)
+        if len(self) < self._size:
+            self[word] = value
+        return value
+
+
+_LEMMAS = _Memo(_lemmatize)
 
 
 @lru_cache(maxsize=65536)
@@ -83,20 +140,22 @@ def is_known_word(word: str) -> bool:
 @lru_cache(maxsize=8192)  # subjects, descriptions and messages are seen again and again
 def tokenize(text: str) -> tuple[tuple[str, ...], ...]:
     """Text → clauses → lemmas."""
-    clauses = _CLAUSE_BREAK.split(f" {fold(text)} ")
-    return tuple(
-        tuple(lemma(w) for w in _WORD.findall(clause)) for clause in clauses if clause.strip()
-    )
+    text = f" {fold(text)} ".translate(_PUNCTUATION_BREAKS)
+    for word in _CONTRAST:
+        if word in text:
+            text = text.replace(word, _BREAK)
+    clauses = (_words(clause) for clause in text.split(_BREAK))
+    lemmas = _LEMMAS
+    return tuple(tuple([lemmas[w] for w in words]) for words in clauses if words)
 
 
 @lru_cache(maxsize=4096)
 def compile_phrase(phrase: str) -> tuple[str, ...]:
     # Words only: a phrase is never split into clauses ("delivered but" keeps its "but").
-    return tuple(lemma(w) for w in _WORD.findall(fold(phrase)))
+    return tuple(lemma(w) for w in _words(fold(phrase)))
 
 
-@dataclass(frozen=True)
-class PhraseMatch:
+class PhraseMatch(NamedTuple):  # a tuple: made by the thousand per second
     phrase: str
     group: str  # what the phrase belongs to (a category, a signal…), as the caller indexed it
     tokens: int
@@ -120,7 +179,10 @@ class PhraseIndex:
 
     def __init__(self, groups: tuple[tuple[str, tuple[str, ...]], ...]):
         self.groups = groups
-        self._by_first: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {}
+        # One-word phrases by their word, longer ones by their first two words: a text word
+        # then meets only the few phrases that can start there.
+        self._single: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {}
+        self._by_pair: dict[tuple[str, str], list[tuple[str, str, tuple[str, ...], bool]]] = {}
         vocabulary: set[str] = set()
         typo_targets: dict[str, str] = {}  # a phrase word as written or as its lemma → lemma
         seen: set[tuple[str, tuple[str, ...]]] = set()
@@ -131,23 +193,24 @@ class PhraseIndex:
                     continue  # "refunded" after "refund": the same lemmas, found once
                 seen.add((group, tokens))
                 negative = any(t in NEGATORS for t in tokens)
-                self._by_first.setdefault(tokens[0], []).append((group, phrase, tokens, negative))
+                entry = (group, phrase, tokens, negative)
+                if len(tokens) == 1:
+                    self._single.setdefault(tokens[0], []).append(entry)
+                else:
+                    self._by_pair.setdefault(tokens[:2], []).append(entry)
                 vocabulary.update(tokens)
-                for word, word_lemma in zip(_WORD.findall(fold(phrase)), tokens, strict=True):
+                for word, word_lemma in zip(_words(fold(phrase)), tokens, strict=True):
                     for form in (word, word_lemma):
                         if len(form) >= MIN_TYPO_LENGTH:
                             typo_targets.setdefault(form, word_lemma)
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
         self._typo_forms = sorted(typo_targets)
-        self._read_as: dict[str, str] = {}
+        self._readings = _Memo(self.read_as)
 
     def read_as(self, token: str) -> str:
         """The phrase word a text word stands for: itself, or the vocabulary word it is a typo
         of."""
-        known = self._read_as.get(token)
-        if known is not None:
-            return known
         reading = token
         if (
             token not in self.vocabulary
@@ -158,33 +221,37 @@ class PhraseIndex:
             best = extractOne(token, self._typo_forms, scorer=OSA.distance, score_cutoff=1)
             if best is not None:
                 reading = self._typo_targets[best[0]]
-        if len(self._read_as) < 65536:
-            self._read_as[token] = reading
         return reading
 
     def scan(self, clauses: tuple[tuple[str, ...], ...]) -> list[PhraseMatch]:
         """Every occurrence of every phrase, negated or conditional ones included (marked)."""
         matches: list[PhraseMatch] = []
-        by_first = self._by_first
+        single, by_pair, readings = self._single, self._by_pair, self._readings
         carried = False  # the previous clause opened with "if …"
         for index, raw in enumerate(clauses):
-            tokens = [self.read_as(t) for t in raw]
-            conditional_from = -1 if carried else _conditional_start(tokens)
-            carried = conditional_from == 0 and len(tokens) > 2
-            for start, token in enumerate(tokens):
-                candidates = by_first.get(token)
-                if not candidates:
-                    continue
-                for group, phrase, wanted, negative in candidates:
+            tokens = [readings[t] for t in raw]
+            conditional = not CONDITIONALS.isdisjoint(tokens)
+            conditional_from = -1 if carried else (None if conditional else len(tokens))
+            carried = (
+                conditional
+                and len(tokens) > 2
+                and tokens[0] in CONDITIONALS
+                and _conditional_start(tokens) == 0
+            )
+            # Where phrases start, found with C-level loops: one-word phrases by the word,
+            # longer ones by the word and the next.
+            starts = [(i, single[t]) for i, t in enumerate(tokens) if t in single]
+            starts += [(i, by_pair[p]) for i, p in enumerate(pairwise(tokens)) if p in by_pair]
+            if not starts:
+                continue
+            corrected = tuple(tokens) != raw
+            for start, found in starts:
+                for group, phrase, wanted, negative in found:
                     size = len(wanted)
-                    if tuple(tokens[start : start + size]) != wanted:
+                    if size > 2 and tuple(tokens[start : start + size]) != wanted:
                         continue
-                    negator = None if negative else _negator(tokens, start)
-                    corrected = tuple(
-                        f"{raw[i]}→{tokens[i]}"
-                        for i in range(start, start + size)
-                        if raw[i] != tokens[i]
-                    )
+                    if conditional_from is None:
+                        conditional_from = _conditional_start(tokens)
                     matches.append(
                         PhraseMatch(
                             phrase,
@@ -192,9 +259,15 @@ class PhraseIndex:
                             size,
                             index,
                             start,
-                            negator,
+                            None if negative else _negator(tokens, start),
                             start > conditional_from,
-                            corrected,
+                            tuple(
+                                f"{raw[i]}→{tokens[i]}"
+                                for i in range(start, start + size)
+                                if raw[i] != tokens[i]
+                            )
+                            if corrected
+                            else (),
                         )
                     )
         return matches

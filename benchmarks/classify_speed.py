@@ -1,0 +1,194 @@
+"""Routing classifier speed on 1 KB tickets (issue 13: at most 0.2 ms per ticket).
+
+Usage: python benchmarks/classify_speed.py [--tickets 5000] [--repeat 5] [--previous COMMIT]
+
+Every ticket is a distinct ~1,000-byte text (subject + description) assembled from retail
+sentences with random order numbers, names, dates and a few one-letter typos, so the
+classifier's per-text cache never hits: each call tokenizes, lemmatises (per-word caches warm
+after the first pass, as in a running service) and matches every phrase of config/example.yaml.
+
+Reported in the same run, per ticket:
+- baseline: fold the text (lower-case, accents, contractions) and split it into words with the
+  same regex: the floor of reading the text at all;
+- classify (warm words): `classify_ticket` once the word caches have seen the vocabulary;
+- classify (cold words): every lemma and typo cache cleared before each ticket, the worst case
+  of a service that has never seen any of the ticket's words;
+- with --previous COMMIT: that commit's workflows/text.py and classify.py (read with git show),
+  run on the same tickets and config, e.g. 11ee2c1 for the phrase matcher before issue 13.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows import classify, text
+
+SENTENCES = [
+    "I ordered the {item} on {date} and it still has not arrived.",
+    "The tracking for order {order} has not moved since {date}.",
+    "The courier left a card but nobody knocked, so I have no idea where it is.",
+    "When the {item} was finally delivered the box was crushed and one corner was dented.",
+    "After two weeks the {item} has started to wobble and one leg feels loose.",
+    "The paint on the {item} is chipped in three places and the finish is patchy.",
+    "The bag of screws for step four was not in the box, so I cannot finish building it.",
+    "Could you please tell me when my refund for order {order} will reach my card?",
+    "I would like a replacement as soon as possible, my {name} needs it for school.",
+    "Your colleague {name} promised me a voucher for the trouble last month.",
+    "Honestly the quality is disappointing for the price, the fabric already looks worn.",
+    "Thanks for sorting this out so quickly, {name} was really helpful on the phone.",
+    "The drawer will not close properly and the runner seems to be bent.",
+    "It came in the wrong colour, I ordered grey and got beige instead.",
+    "I was charged twice for order {order}, please check my statement.",
+    "Can you let me know if the delivery slot on {date} is still booked?",
+    "The {item} smells strongly of chemicals even after airing it for a week.",
+    "My neighbour says the driver threw the parcel over the fence yesterday.",
+]
+ITEMS = ["oak sideboard", "corner sofa", "bed frame", "office chair", "bookcase", "floor lamp"]
+NAMES = ["Priya", "Tom", "Lena", "Sam", "Olu", "Marta", "Jonas", "Aisha"]
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 6 or not word.isalpha():
+        return word
+    i = rng.randrange(1, len(word) - 2)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]  # swap two neighbours
+
+
+def make_ticket(rng: random.Random) -> tuple[str, str]:
+    order = str(rng.randrange(100000, 999999))
+    subject = f"Order {order} — {rng.choice(ITEMS)}"
+    parts: list[str] = []
+    while sum(len(p) + 1 for p in parts) + len(subject) < 1000:
+        sentence = rng.choice(SENTENCES).format(
+            item=rng.choice(ITEMS),
+            date=f"{rng.randrange(1, 28)}/{rng.randrange(1, 12)}",
+            order=order,
+            name=rng.choice(NAMES),
+        )
+        words = [_typo(w, rng) if rng.random() < 0.03 else w for w in sentence.split()]
+        parts.append(" ".join(words))
+    return subject, " ".join(parts)[: 1000 - len(subject)]
+
+
+def clear_word_caches(index: text.PhraseIndex) -> None:
+    """Forget every word seen (the compiled phrases stay: they are built once per config)."""
+    text._LEMMAS.clear()
+    text.is_known_word.cache_clear()
+    text.tokenize.cache_clear()
+    index._readings.clear()
+
+
+def per_ticket_ms(fn, tickets, before=None) -> float:
+    start = time.perf_counter()
+    if before is None:
+        for subject, description in tickets:
+            fn(subject, description)
+        elapsed = time.perf_counter() - start
+    else:
+        elapsed = 0.0
+        for subject, description in tickets:
+            before()
+            t0 = time.perf_counter()
+            fn(subject, description)
+            elapsed += time.perf_counter() - t0
+    return elapsed / len(tickets) * 1000
+
+
+def load_previous(commit: str):
+    """That commit's classifier, its text module imported under another name."""
+    folder = Path(tempfile.mkdtemp())
+    for name in ("text", "classify"):
+        source = subprocess.run(
+            ["git", "show", f"{commit}:workflows/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        source = source.replace(
+            "from deskbridge.workflows.text import", "from previous_text import"
+        )
+        (folder / f"previous_{name}.py").write_text(source)
+    sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(
+        "previous_classify", folder / "previous_classify.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["previous_classify"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--previous", help="also time this commit's classifier")
+    args = parser.parse_args()
+    previous = load_previous(args.previous) if args.previous else None
+    rules = load_rules(EXAMPLE_CONFIG)
+    rng = random.Random(13)
+    sizes = []
+
+    def baseline(subject: str, description: str) -> None:
+        for part in (subject, description):
+            text._words(text.fold(part))
+
+    def classify_one(subject: str, description: str) -> None:
+        classify.classify_ticket(rules.routing, subject=subject, description=description)
+
+    warmup = [make_ticket(rng) for _ in range(500)]
+    for subject, description in warmup:
+        classify_one(subject, description)
+    results: dict[str, list[float]] = {"baseline": [], "warm": [], "cold": []}
+    if previous is not None:
+
+        def classify_previous(subject: str, description: str) -> None:
+            previous.classify_ticket(rules.routing, subject=subject, description=description)
+
+        for subject, description in warmup:
+            classify_previous(subject, description)
+        results["previous"] = []
+    for _ in range(args.repeat):
+        batch = [make_ticket(rng) for _ in range(args.tickets)]
+        sizes += [len((s + d).encode()) for s, d in batch]
+        results["baseline"].append(per_ticket_ms(baseline, batch))
+        results["warm"].append(per_ticket_ms(classify_one, batch))
+        if previous is not None:
+            results["previous"].append(per_ticket_ms(classify_previous, batch))
+        cold = batch[: max(50, args.tickets // 20)]
+        results["cold"].append(
+            per_ticket_ms(
+                classify_one, cold, before=lambda: clear_word_caches(classify._index(rules.routing))
+            )
+        )
+        for subject, description in batch[:200]:  # re-warm after the cold pass
+            classify_one(subject, description)
+    print(
+        f"{args.tickets} distinct tickets x {args.repeat} runs,"
+        f" {statistics.mean(sizes):.0f} bytes each on average (min {min(sizes)}, max {max(sizes)})"
+    )
+    labels = {
+        "baseline": "baseline (fold + split)",
+        "warm": "classify (warm words)",
+        "cold": "classify (cold words)",
+        "previous": f"previous ({args.previous})",
+    }
+    for name, values in results.items():
+        print(
+            f"{labels[name]:<26} median {statistics.median(values):.3f} ms/ticket"
+            f"  (min {min(values):.3f}, max {max(values):.3f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
