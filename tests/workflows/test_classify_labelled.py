@@ -1,9 +1,10 @@
 """The classifier against labelled sets of realistic tickets (tests/workflows/data/).
 
 routing_labelled.yaml (120 tickets) was written apart from the vocabularies and then used to
-tune them; routing_heldout.yaml (60 tickets) was written by someone who never saw the
-vocabularies and was not used for tuning, so it measures how well they generalise. Confusion
-tables are printed (pytest -s, or on failure) and kept in docs/routing-accuracy.md.
+tune them; routing_heldout.yaml (60 tickets) and routing_heldout_2.yaml (120 tickets, written
+for issue 13 before any tuning) were written by people who never saw the vocabularies and are
+never tuned on, so they measure how well the rules generalise; their misses are not printed.
+Confusion tables are printed (pytest -s, or on failure) and kept in docs/routing-accuracy.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from deskbridge.workflows.classify import classify_ticket
 
 DATA = Path(__file__).with_name("data") / "routing_labelled.yaml"
 HELD_OUT = Path(__file__).with_name("data") / "routing_heldout.yaml"
+HELD_OUT_2 = Path(__file__).with_name("data") / "routing_heldout_2.yaml"
 
 
 def evaluate(path: Path) -> AccuracyReport:
@@ -51,6 +53,17 @@ def test_held_out_set_does_not_regress():
     assert report.total >= 60
     assert report.share("correct") >= 0.75, report.summary()
     assert report.share("misrouted") <= 0.10, report.summary()
+
+
+def test_second_held_out_set_does_not_regress():
+    """Written for issue 13 before any tuning and never read by whoever tuned the rules. The
+    issue's target (90% correct, at most 3% misrouted) is NOT reached (docs/routing-accuracy.md):
+    these are floors under the measured 76.7% and 12.5%, not the target."""
+    report = evaluate(HELD_OUT_2)
+    print("\nheld-out 2: " + report.summary() + "\n" + report.confusion_table())
+    assert report.total >= 100
+    assert report.share("correct") >= 0.75, report.summary()
+    assert report.share("misrouted") <= 0.13, report.summary()
 
 
 @pytest.mark.parametrize(
