@@ -35,6 +35,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _age(now: datetime, since: datetime | None) -> float:
+    return round(max(0.0, (now - since).total_seconds()), 3) if since is not None else 0.0
+
+
 @dataclass
 class Runtime:
     """Everything a request or a background loop needs, built once per app."""
@@ -52,18 +56,61 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     scheduler: Any = None
 
-    def sweep_timers(self) -> None:
-        """Fire every due timer, then run the scheduled jobs' due occurrences: one loop, one
-        clock (run by the scheduler every `timer_interval`)."""
+    def sweep_timers(self, limit: int = 500) -> None:
+        """Fire every due timer, a batch per transaction, then run the scheduled jobs' due
+        occurrences: one loop, one clock (run by the scheduler every `timer_interval`, one
+        sweep at a time). A full batch means more are due: go on at once."""
         now = self.clock()
         try:
-            self.service.fire_due_timers(now)
+            while len(self.service.decider.fire_due_timers(now, limit)) >= limit:
+                now = self.clock()
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
         try:
             self.job_runner.run_due(now)
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "jobs.store_unavailable", error=type(exc).__name__)
+
+    def purge_retention(self) -> dict[str, int]:
+        """Delete rows past the rules' retention, in small batches (hourly in serve/worker;
+        `deskbridge purge` by hand). Deleting is idempotent: two processes only share it."""
+        from deskbridge.store.retention import purge
+        from deskbridge.workflows.retention import build_cutoffs
+
+        try:
+            deleted = purge(
+                self.engine,
+                build_cutoffs(self.rules, self.clock()),
+                writer=self.service.decider.writer,
+            )
+        except SQLAlchemyError as exc:
+            log_event(log, logging.ERROR, "retention.store_unavailable", error=type(exc).__name__)
+            return {}
+        if any(deleted.values()):
+            log_event(log, logging.INFO, "retention.purged", **deleted)
+        return deleted
+
+    def read_backlog(self) -> dict[str, float | int]:
+        """The figures an operator alerts on, read from the store (also set as gauges)."""
+        from deskbridge.store.events import FAILED, count_events, oldest_undecided_at
+        from deskbridge.store.outbox import outbox_backlog
+
+        now = self.clock()
+        with self.service.decider.writer, self.engine.connect() as connection:
+            undecided_since = oldest_undecided_at(connection)
+            pending, oldest = outbox_backlog(connection)
+            failed = count_events(connection, FAILED)
+        figures = {
+            "decide_lag_seconds": _age(now, undecided_since),
+            "outbox_pending": pending,
+            "outbox_oldest_seconds": _age(now, oldest),
+            "events_failed": failed,
+        }
+        self.metrics.decide_lag.set(figures["decide_lag_seconds"])
+        self.metrics.outbox_pending.set(pending)
+        self.metrics.outbox_oldest.set(figures["outbox_oldest_seconds"])
+        self.metrics.events_failed_stored.set(failed)
+        return figures
 
     def start_background(self) -> None:
         """Start the dispatcher thread and the timer sweep (serve and worker). Idempotent."""
@@ -81,18 +128,39 @@ class Runtime:
             max_instances=1,
             coalesce=True,
         )
-        self.scheduler.start()
-        thread = threading.Thread(
-            target=self.dispatcher.run,
-            args=(self.stop, self.settings.dispatch_interval),
-            name="deskbridge-dispatcher",
-            daemon=True,
+        self.scheduler.add_job(
+            self.purge_retention,
+            "interval",
+            hours=1,
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=self.clock() + timedelta(minutes=1),
         )
-        thread.start()
-        self.threads.append(thread)
+        self.scheduler.start()
+        loops = {
+            "deskbridge-decider": (self.service.decider.run, (self.stop,)),
+            "deskbridge-dispatcher": (
+                self.dispatcher.run,
+                (self.stop, self.settings.dispatch_interval),
+            ),
+        }
+        if self.engine.dialect.name == "postgresql":
+            from deskbridge.store.events import listen_for_events
+
+            # Events stored by other processes (gunicorn web workers) wake this decider.
+            loops["deskbridge-listener"] = (
+                listen_for_events,
+                (self.engine, self.service.decider.wake, self.stop),
+            )
+        for name, (target, args) in loops.items():
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
     def stop_background(self) -> None:
         self.stop.set()
+        self.service.decider.wake()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
@@ -140,11 +208,12 @@ def create_runtime(
     dry_run: dict[str, bool] = {}
     if performers is None:
         performers, dry_run = build_performers(settings, engine, rules, clock)
+    service = WorkflowService(engine, rules, clock, metrics)
     return Runtime(
         settings=settings,
         rules=rules,
         engine=engine,
-        service=WorkflowService(engine, rules),
+        service=service,
         dispatcher=Dispatcher(
             engine,
             performers,
@@ -152,6 +221,7 @@ def create_runtime(
             clock,
             max_attempts=settings.max_attempts,
             lease=timedelta(seconds=settings.dispatch_lease),
+            writer=service.decider.writer,
         ),
         metrics=metrics,
         clock=clock,
@@ -174,17 +244,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/readyz")
     def readyz():
-        from deskbridge.store.db import check_store
-
         try:
-            check_store(runtime.engine)
+            backlog = runtime.read_backlog()
         except Exception as exc:
             log_event(log, logging.WARNING, "readyz.store_unavailable", error=type(exc).__name__)
             return jsonify(status="unavailable", store="down"), 503
-        return jsonify(status="ready", store="up", dry_run=runtime.dry_run)
+        return jsonify(status="ready", store="up", dry_run=runtime.dry_run, **backlog)
 
     @app.get("/metrics")
     def metrics():
+        try:
+            runtime.read_backlog()
+        except SQLAlchemyError as exc:  # the counters are still worth serving
+            log_event(log, logging.WARNING, "metrics.store_unavailable", error=type(exc).__name__)
         return generate_latest(runtime.metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     @app.errorhandler(HTTPException)

@@ -171,6 +171,77 @@ def migrate() -> None:
     click.echo("database is up to date", err=True)
 
 
+def _open_store():
+    from deskbridge.store.db import create_store_engine, migrate_store
+
+    engine = create_store_engine(_settings().database_url)
+    migrate_store(engine)
+    return engine
+
+
+@main.command()
+@click.option("--failed", is_flag=True, required=True, help="list events the rules raised on")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def events(failed: bool, output: str) -> None:
+    """List stored events the decider could not decide (the rules raised), with the error."""
+    from deskbridge.store.events import list_failed_events
+
+    with _open_store().connect() as connection:
+        rows = list_failed_events(connection)
+    for row in rows:
+        if output == "json":
+            click.echo(json.dumps(row, default=_iso_default))
+        else:
+            click.echo(
+                f"{row['id']:>8}  {row['ticket']:<24} {row['kind']:<18} "
+                f"{_iso_default(row['failed_at'])}  {row['error']}"
+            )
+    if output == "text":
+        click.echo(f"{len(rows)} failed event(s)", err=True)
+
+
+def _iso_default(value):
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+@main.command()
+@click.option("--id", "ids", type=int, multiple=True, help="only these event ids (repeatable)")
+def redecide(ids: tuple[int, ...]) -> None:
+    """Put failed events back in the decider's queue (after a fix) and decide them now."""
+    from deskbridge.store.events import requeue_failed_events
+    from deskbridge.workflows.decider import Decider
+
+    configure_logging("WARNING")
+    engine = _open_store()
+    rules = _load_or_exit(_settings().config_path)
+    with engine.begin() as connection:
+        queued = requeue_failed_events(connection, list(ids) or None)
+    decider = Decider(engine, rules, lambda: datetime.now(UTC))
+    decided = failed = 0
+    while batch := decider.decide_pending():
+        failed += sum(1 for d in batch if d.error)
+        decided += sum(1 for d in batch if not d.error)
+    click.echo(f"{queued} event(s) put back; {decided} decided, {failed} failed again")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="only count what would be deleted")
+def purge(dry_run: bool) -> None:
+    """Delete rows past their retention (the rules file's `retention`), in small batches."""
+    from deskbridge.store.retention import count_purgeable
+    from deskbridge.store.retention import purge as purge_rows
+    from deskbridge.workflows.retention import build_cutoffs
+
+    engine = _open_store()
+    rules = _load_or_exit(_settings().config_path)
+    cutoffs = build_cutoffs(rules, datetime.now(UTC))
+    counts = count_purgeable(engine, cutoffs) if dry_run else purge_rows(engine, cutoffs)
+    verb = "would delete" if dry_run else "deleted"
+    for name, count in counts.items():
+        click.echo(f"{name}: {verb} {count} row(s) older than {cutoffs[name].isoformat()}")
+
+
 @main.command("sign")
 @click.argument("body", type=click.File("rb"))
 def sign(body) -> None:

@@ -407,6 +407,16 @@ class OncallConfig(_Model):
         return steps
 
 
+class RetentionConfig(_Model):
+    """How long stored rows are kept; older ones are purged in small batches (`deskbridge
+    purge`, and an hourly job in serve/worker). Undecided and failed events, and actions not
+    yet performed, are never purged."""
+
+    events: Duration = timedelta(days=90)
+    outbox_done: Duration = timedelta(days=30)
+    audit: Duration = timedelta(days=365)
+
+
 class RulesConfig(_Model):
     version: int = 1
     team: TeamConfig
@@ -419,6 +429,7 @@ class RulesConfig(_Model):
     agents: list[AgentConfig] = Field(default_factory=list)
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
     oncall: OncallConfig | None = None
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # The team's business calendar, built once when the rules are loaded (None: no hours).
     _calendar: BusinessCalendar | None = PrivateAttr(default=None)

@@ -1,5 +1,8 @@
-"""The inbound blueprint: size limit → verify → parse → store-and-decide → answer, each step
+"""The inbound blueprint: size limit → verify → parse → store → answer (DESIGN §3), each step
 the helpdesk's own from the connector registry (no helpdesk is special-cased here).
+
+The acknowledgement only stores the events (undecided) and wakes the decider; deciding
+happens after the 200, in batches (workflows/decider.py).
 
 Answers (DESIGN rule 5): 200 accepted / duplicate / ignored, 400 malformed (with the field),
 401 bad signature, 413 too large, 503 store unavailable. Never 200 before the event is stored,
@@ -41,7 +44,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             connector.verify(request.headers, raw, now, runtime.settings)
             events: list[TicketEvent] = connector.parse(raw, now, runtime.rules)
             body = raw.decode("utf-8")
-            outcomes = [runtime.service.accept_event(e, body, now) for e in events]
+            stored = runtime.service.store_events(events, body, now)
         except RequestEntityTooLarge:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             metrics.webhooks.labels(source.value, "too_large").inc()
@@ -84,22 +87,10 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             response = jsonify(error="event store unavailable, retry later")
             response.headers["Retry-After"] = "10"
             return response, 503
-        duplicate = all(o.duplicate for o in outcomes)
-        status = "duplicate" if duplicate else "accepted"
+        status = "accepted" if stored else "duplicate"
         metrics.webhooks.labels(source.value, status).inc()
         metrics.webhook_seconds.labels(source.value).observe(time.perf_counter() - started)
-        for outcome in outcomes:
-            for action in outcome.actions:
-                metrics.decisions.labels(action.kind.value, action.rule).inc()
-        return ok(
-            source,
-            raw,
-            {
-                "status": status,
-                "events": len(outcomes),
-                "actions": [a.kind.value for o in outcomes for a in o.actions],
-            },
-        )
+        return ok(source, raw, {"status": status, "events": len(events)})
 
     # One URL per registered helpdesk: /webhooks/zendesk, /webhooks/salesforce.
     for source in CONNECTORS:

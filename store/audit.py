@@ -12,26 +12,32 @@ from deskbridge.store.sql import rows_as_dicts
 from deskbridge.workflows.actions import Action
 
 
+def build_decision_rows(
+    actions: list[Action], event_key: str | None, at: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": at,
+            "ticket": a.ticket,
+            "event_key": event_key,
+            "rule": a.rule,
+            "action": a.kind.value,
+            "idempotency_key": a.key,
+            "reason": a.reason,
+        }
+        for a in actions
+    ]
+
+
+def insert_decision_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(insert(audit), rows)
+
+
 def insert_decisions(
     connection: Connection, actions: list[Action], event_key: str | None, at: datetime
 ) -> None:
-    if not actions:
-        return
-    connection.execute(
-        insert(audit),
-        [
-            {
-                "at": at,
-                "ticket": a.ticket,
-                "event_key": event_key,
-                "rule": a.rule,
-                "action": a.kind.value,
-                "idempotency_key": a.key,
-                "reason": a.reason,
-            }
-            for a in actions
-        ],
-    )
+    insert_decision_rows(connection, build_decision_rows(actions, event_key, at))
 
 
 def list_decisions(connection: Connection, ticket: str) -> list[dict[str, Any]]:

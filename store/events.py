@@ -1,31 +1,282 @@
-"""Raw inbound events, deduplicated by the provider's id."""
+"""Raw inbound events, deduplicated by the provider's id, and the decider's queue over them.
+
+An event is stored `undecided` by the webhook (the acknowledgement does nothing else), then
+marked `decided` by the decider in the same transaction as everything it decided, or `failed`
+with the error when the rules raised on it (`deskbridge redecide` puts it back).
+"""
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
 
+from deskbridge.config.logging import log_event
 from deskbridge.store.schema import events
-from deskbridge.store.sql import insert_ignoring_conflicts
+from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
 from deskbridge.workflows.model import TicketEvent
+
+log = logging.getLogger("deskbridge.decider")
+
+UNDECIDED, DECIDED, FAILED = "undecided", "decided", "failed"
+# Tickets are spread over this many partitions; a decider on PostgreSQL holds some of them
+# (transaction advisory locks) while it decides, so each ticket has one decider at a time.
+SHARDS = 64
+# The advisory lock namespace (first key of pg_try_advisory_xact_lock(int, int)): "dbdc".
+_LOCK_CLASS = 0x64626463
+
+
+def shard_of(ticket: str) -> int:
+    return zlib.crc32(ticket.encode()) % SHARDS
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    dedupe_key: str
+    ticket: str
+    received_at: datetime
+    event: str | None  # TicketEvent JSON; None for rows stored before the decider existed
+
+
+def build_event_row(event: TicketEvent, body: str, received_at: datetime) -> dict[str, Any]:
+    return {
+        "dedupe_key": event.dedupe_key,
+        "source": event.source.value,
+        "ticket": event.ticket_key,
+        "kind": event.kind.value,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "body": body,
+        "status": UNDECIDED,
+        "event": event.model_dump_json(),
+        "shard": shard_of(event.ticket_key),
+    }
+
+
+_INSERT_COLUMNS = (
+    "dedupe_key",
+    "source",
+    "ticket",
+    "kind",
+    "occurred_at",
+    "received_at",
+    "body",
+    "status",
+    "event",
+    "shard",
+)
+# Built once per dialect: the acknowledgement runs this and nothing else.
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_statement(connection: Connection):
+    statement = _INSERTS.get(connection.dialect.name)
+    if statement is None:
+        statement = (
+            insert_ignoring_conflicts(connection, events, "dedupe_key")
+            .values({c: bindparam(c) for c in _INSERT_COLUMNS})
+            .returning(events.c.id)
+        )
+        _INSERTS[connection.dialect.name] = statement
+    return statement
+
+
+def insert_events(connection: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Store events as undecided; returns how many were new (known dedupe keys are skipped).
+    On PostgreSQL the insert also notifies listening deciders (delivered at commit)."""
+    if not rows:
+        return 0
+    # RETURNING counts what was new on both backends, also for many rows at once.
+    inserted = len(connection.execute(_insert_statement(connection), list(rows)).all())
+    if inserted and is_postgres(connection):
+        connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    return inserted
+
+
+NOTIFY_CHANNEL = "deskbridge_events"
 
 
 def insert_event(
     connection: Connection, event: TicketEvent, body: str, received_at: datetime
 ) -> bool:
-    """Store the event; False when its dedupe key was already stored (a duplicate)."""
-    statement = insert_ignoring_conflicts(connection, events, "dedupe_key").values(
-        dedupe_key=event.dedupe_key,
-        source=event.source.value,
-        ticket=event.ticket_key,
-        kind=event.kind.value,
-        occurred_at=event.occurred_at,
-        received_at=received_at,
-        body=body,
+    """Store one event; False when its dedupe key was already stored (a duplicate)."""
+    return insert_events(connection, [build_event_row(event, body, received_at)]) == 1
+
+
+def lock_shards(connection: Connection, most: int) -> list[int] | None:
+    """PostgreSQL: take (until commit) up to `most` partitions that have undecided events and
+    that no other decider holds; [] when there is nothing this decider may take. None on
+    SQLite, where the one writer already decides alone."""
+    if not is_postgres(connection):
+        return None
+    waiting = list(
+        connection.execute(
+            select(events.c.shard).where(events.c.status == UNDECIDED).distinct()
+        ).scalars()
     )
-    return connection.execute(statement.returning(events.c.id)).first() is not None
+    if not waiting:
+        return []
+    # A random subset, so several deciders share the partitions instead of the first one
+    # taking them all.
+    candidates = random.sample(waiting, min(most, len(waiting)))
+    return list(
+        connection.execute(
+            text(
+                "SELECT s FROM unnest(CAST(:shards AS integer[])) AS s "
+                "WHERE pg_try_advisory_xact_lock(:lock_class, s)"
+            ),
+            {"shards": candidates, "lock_class": _LOCK_CLASS},
+        ).scalars()
+    )
 
 
-def count_events(connection: Connection) -> int:
-    return connection.execute(select(func.count()).select_from(events)).scalar_one()
+def lock_ticket_shards(connection: Connection, tickets: Iterable[str]) -> None:
+    """PostgreSQL: take these tickets' partitions until commit, waiting for a decider that
+    holds one to finish its batch. Taken in partition order, so two sweeps never deadlock
+    (event batches only ever try, never wait)."""
+    if not is_postgres(connection):
+        return
+    wanted = sorted({shard_of(t) for t in tickets})
+    if wanted:
+        connection.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(:lock_class, s) "
+                "FROM unnest(CAST(:shards AS integer[])) WITH ORDINALITY AS u(s, n) ORDER BY n"
+            ),
+            {"shards": wanted, "lock_class": _LOCK_CLASS},
+        ).all()
+
+
+_CLAIM_COLUMNS = (
+    events.c.id,
+    events.c.dedupe_key,
+    events.c.ticket,
+    events.c.received_at,
+    events.c.event,
+)
+
+
+def claim_undecided_events(
+    connection: Connection, limit: int, shards: list[int] | None = None
+) -> list[StoredEvent]:
+    """The oldest undecided events (in arrival order), only from `shards` when given."""
+    query = select(*_CLAIM_COLUMNS).where(events.c.status == UNDECIDED)
+    if shards is not None:
+        query = query.where(events.c.shard.in_(shards))
+    query = query.order_by(events.c.id).limit(limit)
+    return [StoredEvent(*row) for row in connection.execute(query)]
+
+
+_MARK_DECIDED = (
+    update(events)
+    .where(events.c.id == bindparam("event_id"), events.c.status == UNDECIDED)
+    .values(status=DECIDED, decided_at=bindparam("at"), error=None)
+)
+_MARK_FAILED = (
+    update(events)
+    .where(events.c.id == bindparam("event_id"), events.c.status == UNDECIDED)
+    .values(status=FAILED, decided_at=bindparam("at"), error=bindparam("error"))
+)
+
+
+def mark_events_decided(connection: Connection, ids: Sequence[int], at: datetime) -> bool:
+    """Mark undecided events decided; False when any of them was no longer undecided."""
+    if not ids:
+        return True
+    marked = connection.execute(_MARK_DECIDED, [{"event_id": i, "at": at} for i in ids])
+    return marked.rowcount == len(ids)
+
+
+def mark_events_failed(
+    connection: Connection, failures: Sequence[tuple[int, str]], at: datetime
+) -> None:
+    if failures:
+        connection.execute(
+            _MARK_FAILED, [{"event_id": i, "at": at, "error": e[:2000]} for i, e in failures]
+        )
+
+
+def list_failed_events(connection: Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    query = (
+        select(
+            events.c.id,
+            events.c.dedupe_key,
+            events.c.ticket,
+            events.c.kind,
+            events.c.received_at,
+            events.c.decided_at.label("failed_at"),
+            events.c.error,
+        )
+        .where(events.c.status == FAILED)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return rows_as_dicts(connection.execute(query))
+
+
+def requeue_failed_events(connection: Connection, ids: Sequence[int] | None = None) -> int:
+    """Put failed events (all, or those ids) back in the decider's queue."""
+    statement = update(events).where(events.c.status == FAILED)
+    if ids is not None:
+        statement = statement.where(events.c.id.in_(list(ids)))
+    return connection.execute(statement.values(status=UNDECIDED, error=None)).rowcount
+
+
+def count_events(connection: Connection, status: str | None = None) -> int:
+    query = select(func.count()).select_from(events)
+    if status is not None:
+        query = query.where(events.c.status == status)
+    return connection.execute(query).scalar_one()
+
+
+def oldest_undecided_at(connection: Connection) -> datetime | None:
+    """When the oldest undecided event arrived (the decider's lag is now minus this)."""
+    return connection.execute(
+        select(events.c.received_at)
+        .where(events.c.status == UNDECIDED)
+        .order_by(events.c.id)
+        .limit(1)
+    ).scalar()
+
+
+def event_status(connection: Connection, dedupe_key: str) -> str | None:
+    return connection.execute(
+        select(events.c.status).where(events.c.dedupe_key == dedupe_key)
+    ).scalar()
+
+
+def listen_for_events(engine: Engine, wake: Callable[[], None], stop: threading.Event) -> None:
+    """PostgreSQL: call `wake()` whenever another process stores events (their NOTIFY), until
+    `stop` is set; a lost connection is opened again. Returns at once on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return
+    import psycopg
+
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                wake()  # anything stored while we were not listening
+                while not stop.is_set():
+                    for _notify in connection.notifies(timeout=1.0, stop_after=1):
+                        wake()
+        except psycopg.Error as exc:
+            log_event(log, logging.ERROR, "decider.listen_failed", error=type(exc).__name__)
+            stop.wait(5)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from deskbridge.store.schema import outbox
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
@@ -26,24 +26,52 @@ class OutboxRow:
     attempts: int
 
 
+_INSERT_COLUMNS = (
+    "idempotency_key",
+    "ticket",
+    "action",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "lane",
+)
+_INSERTS: dict[str, Any] = {}
+
+
 def insert_actions(connection: Connection, actions: list[Action], now: datetime) -> list[Action]:
-    """Queue actions; returns the ones that were new (a known idempotency key is skipped)."""
-    inserted = []
-    for action in actions:
-        statement = insert_ignoring_conflicts(connection, outbox, "idempotency_key").values(
-            idempotency_key=action.key,
-            ticket=action.ticket,
-            action=action.kind.value,
-            payload=action.model_dump(mode="json"),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            lane=action.lane,
+    """Queue actions in one statement; returns the ones that were new (a known idempotency
+    key is skipped)."""
+    if not actions:
+        return []
+    statement = _INSERTS.get(connection.dialect.name)
+    if statement is None:
+        statement = (
+            insert_ignoring_conflicts(connection, outbox, "idempotency_key")
+            .values({c: bindparam(c) for c in _INSERT_COLUMNS})
+            .returning(outbox.c.idempotency_key)
         )
-        if connection.execute(statement.returning(outbox.c.id)).first() is not None:
-            inserted.append(action)
-    return inserted
+        _INSERTS[connection.dialect.name] = statement
+    seen: set[str] = set()
+    actions = [a for a in actions if not (a.key in seen or seen.add(a.key))]  # first of a key
+    rows = [
+        {
+            "idempotency_key": action.key,
+            "ticket": action.ticket,
+            "action": action.kind.value,
+            "payload": action.model_dump(mode="json"),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "lane": action.lane,
+        }
+        for action in actions
+    ]
+    # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs (insertmanyvalues).
+    new = set(connection.execute(statement, rows).scalars())
+    return [a for a in actions if a.key in new]
 
 
 def claim_due_actions(
@@ -120,3 +148,30 @@ def count_actions(connection: Connection, status: str | None = None) -> int:
 
 def list_actions(connection: Connection) -> list[dict[str, Any]]:
     return rows_as_dicts(connection.execute(select(outbox).order_by(outbox.c.id)))
+
+
+def list_event_actions(connection: Connection, event_key: str) -> list[Action]:
+    """The actions decided for one event (by its dedupe key), in the order decided."""
+    from deskbridge.store.schema import audit
+
+    query = (
+        select(outbox.c.payload)
+        .join(audit, audit.c.idempotency_key == outbox.c.idempotency_key)
+        .where(audit.c.event_key == event_key)
+        .order_by(audit.c.id)
+    )
+    return [Action.model_validate(p) for p in connection.execute(query).scalars()]
+
+
+def outbox_backlog(connection: Connection) -> tuple[int, datetime | None]:
+    """(actions not yet performed, when the oldest of them was queued); dead letters are
+    not counted."""
+    count, oldest = connection.execute(
+        select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status == PENDING)
+    ).one()
+    # min() over a TypeDecorator column comes back raw on SQLite: read it as the column does.
+    if isinstance(oldest, str):
+        oldest = outbox.c.created_at.type.process_result_value(
+            datetime.fromisoformat(oldest), connection.dialect
+        )
+    return count, oldest

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from deskbridge.store.schema import replies
 from deskbridge.store.sql import insert_ignoring_conflicts
+
+_INSERTS: dict[str, Any] = {}
+
+
+def build_reply_row(comment_id: str, ticket: str, author: str | None, at: datetime) -> dict:
+    return {"comment_id": f"{ticket}:{comment_id}", "ticket": ticket, "author": author, "at": at}
+
+
+def record_replies(connection: Connection, rows: list[dict]) -> None:
+    """Store public agent replies (executemany); a reply already stored is skipped."""
+    if not rows:
+        return
+    statement = _INSERTS.get(connection.dialect.name)
+    if statement is None:
+        statement = insert_ignoring_conflicts(connection, replies, "comment_id").values(
+            {c: bindparam(c) for c in ("comment_id", "ticket", "author", "at")}
+        )
+        _INSERTS[connection.dialect.name] = statement
+    connection.execute(statement, rows)
 
 
 def record_reply(
     connection: Connection, comment_id: str, ticket: str, author: str | None, at: datetime
 ) -> None:
-    connection.execute(
-        insert_ignoring_conflicts(connection, replies, "comment_id").values(
-            comment_id=f"{ticket}:{comment_id}", ticket=ticket, author=author, at=at
-        )
-    )
+    record_replies(connection, [build_reply_row(comment_id, ticket, author, at)])
 
 
 def count_replies_by_author(

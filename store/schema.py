@@ -53,6 +53,18 @@ events = Table(
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("body", Text, nullable=False),
+    # The decider's work queue: undecided → decided, or failed (the rules raised) with the
+    # error, until `deskbridge redecide` puts it back.
+    Column("status", String(16), nullable=False, default="undecided"),
+    # The normalised TicketEvent (JSON), parsed once at the door; deciding reads only this.
+    Column("event", Text),
+    # Which of the decider partitions the ticket falls in (several deciders on PostgreSQL
+    # each hold some partitions, so one ticket's events are decided by one of them, in order).
+    Column("shard", Integer, nullable=False, default=0),
+    Column("decided_at", UTCDateTime()),
+    Column("error", Text),
+    Index("ix_events_status", "status", "shard", "id"),
+    Index("ix_events_received", "received_at"),
 )
 
 # Folded ticket state (workflows.model.TicketState as JSON).

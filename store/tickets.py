@@ -1,10 +1,12 @@
-"""Ticket state rows, locked for the length of an event's transaction."""
+"""Ticket state rows. The decider keeps states in memory and writes them back in batches,
+checking each row's version: a row changed by someone else meanwhile is a conflict."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from deskbridge.store.schema import tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
@@ -54,25 +56,21 @@ def list_requester_tickets(
 ) -> list[RelatedTicket]:
     """The requester's other tickets on the same helpdesk opened in [since, until), oldest
     first (at most `limit`: enough to say "repeat contact"), with what each was escalated for."""
-    query = (
-        select(tickets.c.key, tickets.c.created_at, tickets.c.state)
-        .where(
-            tickets.c.requester == requester,
-            tickets.c.key != exclude,
-            tickets.c.key.startswith(f"{source}:"),
-            tickets.c.created_at >= since,
-            tickets.c.created_at < until,
-        )
-        .order_by(tickets.c.created_at)
-        .limit(limit)
-    )
+    params = {
+        "requester": requester,
+        "exclude": exclude,
+        "prefix": f"{source}:",
+        "since": since,
+        "until": until,
+        "most": limit,
+    }
     return [
         RelatedTicket(
-            key=r.key,
-            created_at=r.created_at,
-            escalation_signals=tuple((r.state or {}).get("escalation_signals") or ()),
+            key=key,
+            created_at=created_at,
+            escalation_signals=tuple((state or {}).get("escalation_signals") or ()),
         )
-        for r in connection.execute(query)
+        for key, created_at, state in connection.execute(_RELATED, params)
     ]
 
 
@@ -88,3 +86,93 @@ def list_open_tickets(connection: Connection, assignee: str | None = None) -> li
     if assignee is not None:
         query = query.where(tickets.c.assignee == assignee)
     return [TicketState.model_validate(s) for s in connection.execute(query).scalars() if s]
+
+
+def load_ticket_versions(connection: Connection, keys: Collection[str]) -> dict[str, int]:
+    """Stored version of each of `keys` that has a row."""
+    if not keys:
+        return {}
+    query = select(tickets.c.key, tickets.c.version).where(tickets.c.key.in_(list(keys)))
+    return {key: version for key, version in connection.execute(query)}
+
+
+def load_ticket_states(
+    connection: Connection, keys: Collection[str]
+) -> dict[str, tuple[int, TicketState | None]]:
+    """(version, state) of each of `keys` that has a row."""
+    if not keys:
+        return {}
+    query = select(tickets.c.key, tickets.c.version, tickets.c.state).where(
+        tickets.c.key.in_(list(keys))
+    )
+    return {
+        key: (version, TicketState.model_validate(state) if state else None)
+        for key, version, state in connection.execute(query)
+    }
+
+
+def _ticket_values(state: TicketState) -> dict:
+    return {
+        "state": state.model_dump(mode="json"),
+        "requester": state.requester,
+        "created_at": state.created_at,
+        "assignee": state.assignee,
+        "status": state.status.value,
+    }
+
+
+_UPDATE_TICKET = (
+    update(tickets)
+    .where(tickets.c.key == bindparam("ticket_key"), tickets.c.version == bindparam("expected"))
+    .values(
+        state=bindparam("state"),
+        version=bindparam("version"),
+        updated_at=bindparam("now"),
+        requester=bindparam("requester"),
+        created_at=bindparam("created_at"),
+        assignee=bindparam("assignee"),
+        status=bindparam("status"),
+    )
+)
+
+
+def save_tickets(
+    connection: Connection, saves: Sequence[tuple[TicketState, int | None]], now: datetime
+) -> bool:
+    """Write states whose stored version was `expected` (None: no row yet) as version
+    expected + 1. False when any row was changed or created by someone else meanwhile; the
+    caller then rolls back and decides again from the stored rows."""
+    updates, inserts = [], []
+    for state, expected in saves:
+        values = _ticket_values(state)
+        if expected is None:
+            inserts.append({"key": state.key, "version": 1, "updated_at": now, **values})
+        else:
+            updates.append(
+                {
+                    "ticket_key": state.key,
+                    "expected": expected,
+                    "version": expected + 1,
+                    "now": now,
+                    **values,
+                }
+            )
+    if inserts:
+        # A plain insert: a row created meanwhile is a conflict (IntegrityError), not a skip.
+        connection.execute(insert(tickets), inserts)
+    # Both drivers report the summed rowcount of an executemany (sane_multi_rowcount).
+    return not updates or connection.execute(_UPDATE_TICKET, updates).rowcount == len(updates)
+
+
+_RELATED = (
+    select(tickets.c.key, tickets.c.created_at, tickets.c.state)
+    .where(
+        tickets.c.requester == bindparam("requester"),
+        tickets.c.key != bindparam("exclude"),
+        tickets.c.key.startswith(bindparam("prefix")),
+        tickets.c.created_at >= bindparam("since"),
+        tickets.c.created_at < bindparam("until"),
+    )
+    .order_by(tickets.c.created_at)
+    .limit(bindparam("most"))
+)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from deskbridge.store.schema import timers
 from deskbridge.store.sql import is_postgres, rows_as_dicts
 from deskbridge.workflows.decision import Timer
 
-PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
+PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
 
 
 @dataclass(frozen=True)
@@ -24,40 +26,57 @@ class DueTimer:
     generation: int
 
 
+_UPSERTS: dict[str, Any] = {}
+_CANCEL = (
+    update(timers)
+    .where(timers.c.id == bindparam("timer_id"), timers.c.status == PENDING)
+    .values(status=CANCELLED, generation=timers.c.generation + 1)
+)
+
+
+def _upsert_statement(connection: Connection):
+    statement = _UPSERTS.get(connection.dialect.name)
+    if statement is None:
+        dialect = postgresql if is_postgres(connection) else sqlite
+        insert = dialect.insert(timers).values(
+            {c: bindparam(c) for c in ("id", "ticket", "kind", "due_at", "payload")}
+            | {"status": PENDING, "generation": 0}
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "due_at": insert.excluded.due_at,
+                "kind": insert.excluded.kind,
+                "payload": insert.excluded.payload,
+                "status": PENDING,
+                "generation": timers.c.generation + 1,
+            },
+        )
+        _UPSERTS[connection.dialect.name] = statement
+    return statement
+
+
 def schedule_timers(connection: Connection, new: list[Timer]) -> None:
-    for timer in new:
-        changed = connection.execute(
-            update(timers)
-            .where(timers.c.id == timer.id)
-            .values(
-                due_at=timer.due_at,
-                kind=timer.kind,
-                payload=timer.payload,
-                status=PENDING,
-                generation=timers.c.generation + 1,
-            )
-        ).rowcount
-        if not changed:
-            connection.execute(
-                insert(timers).values(
-                    id=timer.id,
-                    ticket=timer.ticket,
-                    kind=timer.kind,
-                    due_at=timer.due_at,
-                    payload=timer.payload,
-                    status=PENDING,
-                    generation=0,
-                )
-            )
+    """Set timers (executemany): a new id is inserted; a known one gets the new due time and
+    payload, becomes pending again and its generation moves on."""
+    new = list({t.id: t for t in new}.values())  # the last word on each id
+    if new:
+        rows = [
+            {
+                "id": t.id,
+                "ticket": t.ticket,
+                "kind": t.kind,
+                "due_at": t.due_at,
+                "payload": t.payload,
+            }
+            for t in new
+        ]
+        connection.execute(_upsert_statement(connection), rows)
 
 
 def cancel_timers(connection: Connection, ids: list[str]) -> None:
     if ids:
-        connection.execute(
-            update(timers)
-            .where(timers.c.id.in_(ids), timers.c.status == PENDING)
-            .values(status=CANCELLED, generation=timers.c.generation + 1)
-        )
+        connection.execute(_CANCEL, [{"timer_id": i} for i in ids])
 
 
 def list_due_timers(connection: Connection, now: datetime, limit: int) -> list[tuple[str, str]]:
@@ -72,31 +91,47 @@ def list_due_timers(connection: Connection, now: datetime, limit: int) -> list[t
     return [(r.id, r.ticket) for r in connection.execute(query)]
 
 
-def lock_due_timer(connection: Connection, timer_id: str, now: datetime) -> DueTimer | None:
-    """The timer if it is still pending and due, locked until commit (its ticket is locked
-    first by the caller, so overlapping sweeps serialise on the ticket)."""
-    query = select(timers).where(
-        timers.c.id == timer_id, timers.c.status == PENDING, timers.c.due_at <= now
+def claim_due_timers(connection: Connection, now: datetime, limit: int) -> list[DueTimer]:
+    """Pending timers due by `now`, soonest first, locked until commit (SKIP LOCKED on
+    PostgreSQL, so several sweeps share them). Reads only the due rows through the
+    (status, due_at) index, however many timers wait in the future."""
+    query = (
+        select(timers)
+        .where(timers.c.status == PENDING, timers.c.due_at <= now)
+        .order_by(timers.c.due_at, timers.c.id)
+        .limit(limit)
     )
     if is_postgres(connection):
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        return None
-    return DueTimer(
-        timer=Timer(
-            id=row.id, ticket=row.ticket, kind=row.kind, due_at=row.due_at, payload=row.payload
-        ),
-        generation=row.generation,
-    )
+        query = query.with_for_update(skip_locked=True)
+    return [
+        DueTimer(
+            timer=Timer(
+                id=row.id, ticket=row.ticket, kind=row.kind, due_at=row.due_at, payload=row.payload
+            ),
+            generation=row.generation,
+        )
+        for row in connection.execute(query)
+    ]
 
 
-def mark_timer_fired(connection: Connection, due: DueTimer) -> None:
-    connection.execute(
-        update(timers)
-        .where(timers.c.id == due.timer.id, timers.c.generation == due.generation)
-        .values(status=FIRED)
-    )
+_MARK_FIRED = (
+    update(timers)
+    .where(timers.c.id == bindparam("timer_id"), timers.c.generation == bindparam("gen"))
+    .values(status=bindparam("status"))
+)
+
+
+def mark_timers_fired(connection: Connection, due: list[DueTimer], status: str = FIRED) -> None:
+    if due:
+        connection.execute(
+            _MARK_FIRED,
+            [{"timer_id": d.timer.id, "gen": d.generation, "status": status} for d in due],
+        )
+
+
+def mark_timers_failed(connection: Connection, due: list[DueTimer]) -> None:
+    """Timers whose rule raised: kept, out of the sweep, for an operator to look at."""
+    mark_timers_fired(connection, due, FAILED)
 
 
 def next_due_at(connection: Connection) -> datetime | None:

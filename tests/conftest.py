@@ -126,3 +126,12 @@ def settings(tmp_path, monkeypatch) -> Settings:
         DATABASE_URL=f"sqlite:///{tmp_path / 'deskbridge.db'}",
         ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
     )
+
+
+def decide_all(runtime) -> list:
+    """Run the decider until nothing is undecided, as serve's decider thread does after the
+    acknowledgement; returns what each event decided, in order."""
+    decided = []
+    while batch := runtime.service.decider.decide_pending():
+        decided += batch
+    return decided

@@ -10,6 +10,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -51,8 +52,12 @@ class Dispatcher:
         max_attempts: int = 8,
         batch: int = 50,
         lease: timedelta = timedelta(minutes=2),
+        writer: AbstractContextManager | None = None,
     ):
         self.engine = engine
+        # SQLite's one writer, shared with the decider and the webhook (a Python lock taken in
+        # turn), so the dispatcher is not starved polling SQLite's busy handler under ingest.
+        self.writer = writer or nullcontext()
         self.performers = performers
         self.metrics = metrics
         self.clock = clock
@@ -66,7 +71,7 @@ class Dispatcher:
         were attempted."""
         total = 0
         while True:
-            with self.engine.begin() as connection:
+            with self.writer, self.engine.begin() as connection:
                 rows = claim_due_actions(connection, self.clock(), self.batch, self.lease)
             for row in rows:
                 self._perform(row)
@@ -124,7 +129,7 @@ class Dispatcher:
             self._reschedule(row, delay, f"{type(exc).__name__}: {exc}")
             log.exception("outbox.error")
             return
-        with self.engine.begin() as connection:
+        with self.writer, self.engine.begin() as connection:
             complete_action(connection, row.id, self.clock(), result)
         outcome = "dry_run" if result.get("dry_run") else "done"
         self.metrics.actions.labels(action.kind.value, outcome).inc()
@@ -139,7 +144,7 @@ class Dispatcher:
     def _reschedule(
         self, row: OutboxRow, delay: float, error: str, refund_attempt: bool = False
     ) -> None:
-        with self.engine.begin() as connection:
+        with self.writer, self.engine.begin() as connection:
             retry_action(
                 connection,
                 row.id,
@@ -149,7 +154,7 @@ class Dispatcher:
             )
 
     def _dead_letter(self, row: OutboxRow, error: str, fields: dict) -> None:
-        with self.engine.begin() as connection:
+        with self.writer, self.engine.begin() as connection:
             dead_letter_action(connection, row.id, self.clock(), error)
         self.metrics.actions.labels(row.action.kind.value, "dead").inc()
         log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -16,7 +16,7 @@ class Metrics:
         )
         self.webhook_seconds = Histogram(
             "deskbridge_webhook_seconds",
-            "Time to verify, store and decide one webhook request",
+            "Time to verify and store one webhook request (deciding comes after)",
             ["source"],
             registry=self.registry,
         )
@@ -36,5 +36,37 @@ class Metrics:
             "deskbridge_actions_paced",
             "Outbox actions held back by per-channel pacing (normal, not a retry)",
             ["action"],
+            registry=self.registry,
+        )
+        self.events_decided = Counter(
+            "deskbridge_events_decided",
+            "Inbound events decided by the decider",
+            registry=self.registry,
+        )
+        self.events_failed = Counter(
+            "deskbridge_events_failed",
+            "Inbound events the rules raised on (marked failed; see deskbridge events --failed)",
+            registry=self.registry,
+        )
+        # Read from the store when /metrics or /readyz is asked (app.py): the figures an
+        # operator alerts on.
+        self.decide_lag = Gauge(
+            "deskbridge_decide_lag_seconds",
+            "Age of the oldest undecided event (0 when none waits)",
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "deskbridge_outbox_pending",
+            "Actions not yet performed (dead letters excluded)",
+            registry=self.registry,
+        )
+        self.outbox_oldest = Gauge(
+            "deskbridge_outbox_oldest_seconds",
+            "Age of the oldest action not yet performed (0 when none waits)",
+            registry=self.registry,
+        )
+        self.events_failed_stored = Gauge(
+            "deskbridge_events_failed_stored",
+            "Events marked failed and not yet re-decided",
             registry=self.registry,
         )

@@ -10,19 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.events import build_event_row, insert_events, oldest_undecided_at
 from deskbridge.store.timers import next_due_at
+from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.model import Source
 from deskbridge.workflows.rules import JOBS
 from deskbridge.workflows.schedule import list_occurrences
-from deskbridge.workflows.service import WorkflowService
 
 
 @dataclass
@@ -40,12 +41,7 @@ def run_replay(
     """Replay JSONL events on an in-memory store, each body read by its helpdesk's entry in
     `connectors` (the registry); yield each new action as a record (`at` +
     Action.to_record()) or a ReplayError for a line that could not be used."""
-    engine = create_store_engine("sqlite://")
-    migrate_store(engine)
-    service = WorkflowService(engine, rules)
-    jobs = JobRunner(engine, rules, JOBS)
-    # Scheduled jobs run from the first event's time on: the simulated clock starts there.
-    clock: datetime | None = None
+    feed = ReplayFeed(rules, JOBS)
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -78,48 +74,111 @@ def run_replay(
         except UnsupportedEvent as exc:
             yield ReplayError(number, f"ignored event type {exc.event_type}")
             continue
-        yield from fire_timers_until(service, at, jobs, clock)
-        clock = at if clock is None else max(clock, at)
-        for event in events:
-            outcome = service.accept_event(event, raw.decode(), at)
-            for action in outcome.actions:
-                yield {"at": _iso(at), **action.to_record()}
-    if until is not None:
-        yield from fire_timers_until(service, until, jobs, clock)
+        yield from feed.add(events, raw.decode(), at)
+    yield from feed.finish(until)
 
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def fire_timers_until(
-    service: WorkflowService,
-    until: datetime,
-    jobs: JobRunner | None = None,
-    since: datetime | None = None,
-) -> Iterator[dict]:
-    """Fire due timers and run scheduled jobs' occurrences in (since, until] in time order,
-    each at its own time (the simulated clock); a job runs before a timer due at its instant."""
-    occurrences = []
-    if jobs is not None and since is not None and until > since:
-        occurrences = list_occurrences(jobs.jobs, jobs.rules, since, until)
-    occurrences.reverse()  # popped soonest first
-    while True:
-        with service.engine.connect() as connection:
-            due = next_due_at(connection)
-        if due is not None and due > until:
-            due = None
-        if occurrences and (due is None or occurrences[-1][0] <= due):
-            at, job = occurrences.pop()
-            outcome = jobs.run_occurrence(job, at, at)
-            for action in outcome.actions if outcome else ():
-                yield {"at": _iso(at), **action.to_record()}
-            continue
-        if due is None:
-            return
-        for outcome in service.fire_due_timers(due):
-            for action in outcome.actions:
-                yield {"at": _iso(due), **action.to_record()}
+def _records(decided) -> Iterator[dict]:
+    for d in decided:
+        at = _iso(d.at)
+        for action in d.actions:
+            yield {"at": at, **action.to_record()}
+
+
+class ReplayFeed:
+    """Replayed events through the serve decider, in batches, on a simulated clock.
+
+    Events are stored and decided in batches (one transaction each) as long as nothing else
+    happens in between; a timer falling due or a scheduled job's occurrence comes first, so
+    every timer and job runs at its own time between the events around it, as it would have
+    live. Timers fire in batches too, each with its due time as `now`.
+    """
+
+    # How far ahead to look for the next scheduled job occurrence.
+    LOOKAHEAD = timedelta(days=8)
+
+    def __init__(self, rules: RulesConfig, jobs, batch: int = 500):
+        self.engine = create_store_engine("sqlite://")
+        migrate_store(self.engine)
+        self.rules = rules
+        self.jobs = JobRunner(self.engine, rules, jobs)
+        # The latest time replayed so far; timers and jobs have run up to `done`.
+        self.latest: datetime | None = None
+        self.done: datetime | None = None
+        self.decider = Decider(self.engine, rules, lambda: self.latest or _EPOCH, batch=batch)
+        self.pending: list[dict] = []
+        # Before this time no stored timer is due and no job occurs.
+        self.horizon: datetime | None = None
+
+    def add(self, events, body: str, at: datetime) -> Iterator[dict]:
+        if self.horizon is not None and at >= self.horizon:
+            yield from self._flush()
+            yield from self._advance(at)
+        if self.done is None:  # the simulated clock starts at the first event
+            self.done = at
+            self._update_horizon()
+        self.latest = at if self.latest is None else max(self.latest, at)
+        self.pending += [build_event_row(e, body, at) for e in events]
+        if len(self.pending) >= self.decider.batch:
+            yield from self._flush()
+
+    def finish(self, until: datetime | None) -> Iterator[dict]:
+        yield from self._flush()
+        if until is not None:
+            yield from self._advance(until)
+
+    def _flush(self) -> Iterator[dict]:
+        """Store and decide the pending events; before each of them, fire what fell due."""
+
+        if self.pending:
+            with self.engine.begin() as connection:
+                insert_events(connection, self.pending)
+            self.pending = []
+        while decided := self.decider.decide_pending(stop_at_due=True):
+            yield from _records(decided)
+            with self.engine.connect() as connection:
+                following = oldest_undecided_at(connection)
+            if following is None:
+                break
+            yield from self._advance(following)
+        if self.latest is not None:  # up to the last line (a duplicate decides nothing)
+            yield from self._advance(self.latest)
+
+    def _advance(self, until: datetime) -> Iterator[dict]:
+        """Fire timers and run job occurrences up to `until`, in time order; a job runs
+        before a timer due at its instant."""
+
+        occurrences = []
+        if self.done is not None and until > self.done:
+            occurrences = list_occurrences(self.jobs.jobs, self.rules, self.done, until)
+        for at, job in [*occurrences, (None, None)]:
+            # Timers due before the occurrence (or up to `until` after the last one).
+            limit = until if at is None else at - timedelta(microseconds=1)
+            while decided := self.decider.fire_due_timers(limit, at_due_time=True):
+                yield from _records(decided)
+            if job is not None:
+                outcome = self.jobs.run_occurrence(job, at, at)
+                for action in outcome.actions if outcome else ():
+                    yield {"at": _iso(at), **action.to_record()}
+        self.done = until if self.done is None else max(self.done, until)
+        self._update_horizon()
+
+    def _update_horizon(self) -> None:
+        with self.engine.connect() as connection:
+            horizon = next_due_at(connection)
+        if self.done is not None and self.jobs.jobs:
+            ahead = self.done + self.LOOKAHEAD
+            upcoming = list_occurrences(self.jobs.jobs, self.rules, self.done, ahead)
+            job_at = upcoming[0][0] if upcoming else ahead
+            horizon = job_at if horizon is None else min(horizon, job_at)
+        self.horizon = horizon
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _describe_action(record: dict) -> str:

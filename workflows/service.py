@@ -1,37 +1,26 @@
-"""load → decide → persist: one transaction per event or due timer (DESIGN §3 steps 3 and 5)."""
+"""The workflow service: store events (the acknowledgement), and decide them with the decider.
+
+The webhook only stores (`store_events`) and wakes the decider thread. Callers that need the
+decision at once (Slack buttons and commands, tests) use `accept_event`: store, then decide
+whatever is pending, this event included, before returning its actions.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.audit import insert_decisions
-from deskbridge.store.events import insert_event
-from deskbridge.store.outbox import insert_actions
-from deskbridge.store.replies import record_reply
-from deskbridge.store.tickets import list_requester_tickets, lock_ticket, save_ticket
-from deskbridge.store.timers import (
-    cancel_timers,
-    list_due_timers,
-    lock_due_timer,
-    mark_timer_fired,
-    schedule_timers,
-)
+from deskbridge.store.events import UNDECIDED, build_event_row, event_status, insert_events
+from deskbridge.store.outbox import list_event_actions
 from deskbridge.workflows.actions import Action
-from deskbridge.workflows.decision import Context, Decision
-from deskbridge.workflows.model import TicketEvent, TicketState
-from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
-from deskbridge.workflows.state import apply_event, mark_fired, new_state
-
-log = logging.getLogger("deskbridge.workflows")
+from deskbridge.workflows.decider import Decider
+from deskbridge.workflows.metrics import Metrics
+from deskbridge.workflows.model import TicketEvent
 
 
 @dataclass
@@ -49,135 +38,54 @@ class TimerOutcome:
     actions: list[Action] = field(default_factory=list)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class WorkflowService:
-    def __init__(self, engine: Engine, rules: RulesConfig):
+    def __init__(
+        self,
+        engine: Engine,
+        rules: RulesConfig,
+        clock: Callable[[], datetime] = _utc_now,
+        metrics: Metrics | None = None,
+    ):
         self.engine = engine
         self.rules = rules
-        # SQLite has one writer: threads that wait for it in Python queue in order, instead of
-        # polling in SQLite's busy handler (which stretched p99 latency to seconds).
-        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        self.decider = Decider(engine, rules, clock, metrics)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        with self._writer, self.engine.begin() as connection:
-            yield connection
+    def store_events(self, events: Sequence[TicketEvent], body: str, now: datetime) -> int:
+        """The acknowledgement: insert the events as undecided in one transaction and wake the
+        decider. Returns how many were new (0: all duplicates)."""
+        rows = [build_event_row(e, body, now) for e in events]
+        with self.decider.writer, self.engine.begin() as connection:
+            inserted = insert_events(connection, rows)
+        if inserted:
+            self.decider.wake()
+        return inserted
 
     def accept_event(self, event: TicketEvent, body: str, now: datetime) -> EventOutcome:
-        """Store the event, fold it into its ticket, decide, and queue actions and timers, in
-        one transaction. A duplicate (known dedupe key) changes nothing."""
-        with self._transaction() as connection:
-            if not insert_event(connection, event, body, now):
-                log_event(
-                    log,
-                    logging.INFO,
-                    "webhook.duplicate",
-                    ticket=event.ticket_key,
-                    event=event.dedupe_key,
-                )
-                return EventOutcome(event=event, duplicate=True)
-            previous = lock_ticket(connection, event.ticket_key, now)
-            state, stale = apply_event(previous or new_state(event), event)
-            related = ()
-            risk = self.rules.risk
-            if state.requester and state.created_at and risk is not None and risk.enabled:
-                # Only what repeat-contact detection needs: tickets opened in the window around
-                # this one (after it too: the earlier ticket's events may arrive last).
-                related = tuple(
-                    list_requester_tickets(
-                        connection,
-                        state.source.value,
-                        state.requester,
-                        state.key,
-                        since=state.created_at - risk.repeat_contact_window,
-                        until=state.created_at + risk.repeat_contact_window,
-                    )
-                )
-            ctx = Context(now=now, rules=self.rules, previous=previous, related=related)
-            decision = evaluate_rules(state, event, ctx)
-            actions = self._persist(connection, state, decision, event.dedupe_key, now)
-            if event.comment is not None and event.comment.is_public_agent_reply:
-                record_reply(
-                    connection,
-                    event.comment.id,
-                    state.key,
-                    event.comment.author_id,
-                    event.occurred_at,
-                )
-        log_event(
-            log,
-            logging.INFO,
-            "event.accepted",
-            ticket=event.ticket_key,
-            kind=event.kind.value,
-            event=event.dedupe_key,
-            stale=stale,
-            actions=len(actions),
-        )
-        self._log_decisions(actions)
-        return EventOutcome(event=event, duplicate=False, actions=actions)
+        """Store the event and decide it now; a duplicate (known dedupe key) changes nothing."""
+        if not self.store_events([event], body, now):
+            return EventOutcome(event=event, duplicate=True)
+        deadline = time.monotonic() + 10
+        while True:
+            for decided in self.decider.decide_pending(now=now):
+                if decided.cause == event.dedupe_key:
+                    return EventOutcome(event=event, duplicate=False, actions=decided.actions)
+            # Decided meanwhile by the decider thread (or another decider holds the ticket).
+            with self.decider.writer, self.engine.connect() as connection:
+                if event_status(connection, event.dedupe_key) != UNDECIDED:
+                    actions = list_event_actions(connection, event.dedupe_key)
+                    return EventOutcome(event=event, duplicate=False, actions=actions)
+            if time.monotonic() > deadline:
+                return EventOutcome(event=event, duplicate=False)
+            time.sleep(0.01)
 
     def fire_due_timers(self, now: datetime, limit: int = 500) -> list[TimerOutcome]:
-        """Fire every timer due by `now` (up to `limit`), each in its own transaction. Safe to
-        run from several loops at once: a timer fires once per generation."""
-        # On SQLite even this read begins IMMEDIATE (store/db.py), so it queues on the writer
-        # lock like any writer; polling SQLite's busy handler instead, the sweep starved behind
-        # webhook writers for seconds.
-        with self._writer, self.engine.connect() as connection:
-            due = list_due_timers(connection, now, limit)
-        outcomes = []
-        for timer_id, ticket in due:
-            with self._transaction() as connection:
-                state = lock_ticket(connection, ticket, now)
-                locked = lock_due_timer(connection, timer_id, now)
-                if locked is None:
-                    continue  # fired, cancelled or moved by someone else meanwhile
-                mark_timer_fired(connection, locked)
-                if state is None:
-                    continue  # no ticket to act on; the timer is spent
-                ctx = Context(now=now, rules=self.rules, previous=state)
-                decision = evaluate_timer(state, locked.timer, ctx)
-                actions = self._persist(connection, state, decision, f"timer:{timer_id}", now)
-            log_event(
-                log,
-                logging.INFO,
-                "timer.fired",
-                ticket=ticket,
-                kind=locked.timer.kind,
-                late_ms=int((now - locked.timer.due_at).total_seconds() * 1000),
-                actions=len(actions),
-            )
-            self._log_decisions(actions)
-            outcomes.append(TimerOutcome(timer_id, ticket, locked.timer.due_at, actions))
-        return outcomes
-
-    def _persist(
-        self,
-        connection: Connection,
-        state: TicketState,
-        decision: Decision,
-        cause: str,
-        now: datetime,
-    ) -> list[Action]:
-        actions = insert_actions(connection, decision.actions, now)
-        if decision.updates:
-            state = state.model_copy(update=decision.updates)
-        state = mark_fired(state, [a.key for a in decision.actions])
-        cancel_timers(
-            connection, [t for t in decision.cancel if t not in {n.id for n in decision.timers}]
-        )
-        schedule_timers(connection, decision.timers)
-        save_ticket(connection, state, now)
-        insert_decisions(connection, actions, cause, now)
-        return actions
-
-    def _log_decisions(self, actions: list[Action]) -> None:
-        for action in actions:
-            log_event(
-                log,
-                logging.INFO,
-                "decision.made",
-                ticket=action.ticket,
-                action=action.kind.value,
-                rule=action.rule,
-                key=action.key,
-            )
+        """Fire every timer due by `now` (up to `limit`) in one transaction."""
+        return [
+            TimerOutcome(d.cause.removeprefix("timer:"), d.ticket, d.due_at, d.actions)
+            for d in self.decider.fire_due_timers(now, limit)
+            if d.error is None
+        ]

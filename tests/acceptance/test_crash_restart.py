@@ -1,5 +1,6 @@
 """`deskbridge serve` killed with SIGKILL right after acknowledging a burst, then restarted:
-every acknowledged event is stored and its actions are in the outbox exactly once."""
+every acknowledged event is stored, decided once, and its actions are in the outbox exactly
+once (the kill lands while the decider is still working through the burst)."""
 
 from __future__ import annotations
 
@@ -143,14 +144,18 @@ def test_sigkill_after_a_burst_loses_and_doubles_nothing(tmp_path):
         with ThreadPoolExecutor(max_workers=8) as pool:
             again = list(pool.map(lambda b: deliver(port, b), bodies))
         assert set(again) == {200}
-        # The restarted dispatcher performs (dry-run) every queued action once.
-        deadline = time.monotonic() + 20
+        # The restarted decider decides what the killed one had not (each event once), and
+        # the dispatcher performs (dry-run) every queued action once.
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with engine.connect() as connection:
                 pending = connection.execute(
                     select(func.count()).select_from(outbox).where(outbox.c.status != "done")
                 ).scalar_one()
-            if pending == 0:
+                undecided = connection.execute(
+                    select(func.count()).select_from(events).where(events.c.status != "decided")
+                ).scalar_one()
+            if pending == 0 and undecided == 0:
                 break
             time.sleep(0.2)
     finally:

@@ -20,7 +20,7 @@ from deskbridge.store.outbox import count_actions, insert_actions, list_actions
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import Source, Status, TicketState
-from tests.conftest import TEST_SECRET, fixture_bytes, signed_headers
+from tests.conftest import TEST_SECRET, decide_all, fixture_bytes, signed_headers
 from tests.fakeslack import FakeSlack
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
@@ -89,10 +89,13 @@ def zendesk_event(
 
 
 def post_zendesk(client, body: bytes):
+    """Deliver a webhook and let the decider decide it (as serve's thread does after the
+    acknowledgement)."""
     response = client.post(
         "/webhooks/zendesk", data=body, headers=signed_headers(body, datetime.now(UTC))
     )
     assert response.status_code == 200, response.json
+    decide_all(client.application.extensions["deskbridge"])
     return response.json
 
 

@@ -43,27 +43,44 @@ def comment_event(n: int, ticket: str = "48213") -> bytes:
     return json.dumps(data).encode()
 
 
-def test_signed_fixture_is_accepted_and_stored(client, engine):
+def decide(runtime) -> list[str]:
+    """Run the decider over what the webhook stored; the kinds of the actions it decided."""
+    return [a.kind.value for d in runtime.service.decider.decide_pending() for a in d.actions]
+
+
+def test_signed_fixture_is_accepted_and_stored_undecided_then_decided(client, runtime, engine):
     response = post(client, fixture_bytes("ticket_created.json"))
     assert response.status_code == 200
-    # An unclassifiable subject (ask the assignee) from a VIP (escalate to specialists).
-    assert response.json == {
-        "status": "accepted",
-        "events": 1,
-        "actions": ["notify", "escalate", "set_priority", "assign", "note"],
-    }
+    assert response.json == {"status": "accepted", "events": 1}
+    # The acknowledgement only stored it: nothing decided or queued yet.
     with engine.connect() as connection:
-        assert count_events(connection) == 1
+        assert count_events(connection, "undecided") == 1
+        assert list_actions(connection) == []
+    # An unclassifiable subject (ask the assignee) from a VIP (escalate to specialists).
+    assert decide(runtime) == ["notify", "escalate", "set_priority", "assign", "note"]
+    with engine.connect() as connection:
+        assert count_events(connection, "decided") == 1
+        assert [r["action"] for r in list_actions(connection)] == [
+            "notify",
+            "escalate",
+            "set_priority",
+            "assign",
+            "note",
+        ]
+    assert decide(runtime) == []
 
 
-def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, engine):
+def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, runtime, engine):
     body = fixture_bytes("ticket_created.json")
     post(client, body)
+    decide(runtime)
     response = post(client, body)
     assert response.status_code == 200
-    assert response.json == {"status": "duplicate", "events": 1, "actions": []}
+    assert response.json == {"status": "duplicate", "events": 1}
+    assert decide(runtime) == []
     with engine.connect() as connection:
         assert count_events(connection) == 1
+        assert len(list_actions(connection)) == 5
 
 
 def test_tampered_body_is_401_and_not_stored(client, engine):
@@ -163,14 +180,17 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
     assert client.get("/healthz").status_code == 200
 
 
-def test_three_replies_queue_one_call_customer_with_audit(client, engine):
+def test_three_replies_queue_one_call_customer_with_audit(client, runtime, engine):
     answers = [post(client, comment_event(n)).json for n in (1, 2, 3)]
-    assert answers[2] == {
-        "status": "accepted",
-        "events": 1,
-        "actions": ["call_customer", "tag", "note"],
-    }
+    assert answers == [{"status": "accepted", "events": 1}] * 3
+    decided = runtime.service.decider.decide_pending()
+    assert [[a.kind.value for a in d.actions if a.rule == "three_responses"] for d in decided] == [
+        [],
+        [],
+        ["call_customer", "tag", "note"],
+    ]
     post(client, comment_event(3))  # redelivered
+    assert decide(runtime) == []
     with engine.connect() as connection:
         rows = list_actions(connection)
         reasons = connection.execute(select(audit.c.rule, audit.c.action, audit.c.reason)).all()
@@ -204,6 +224,7 @@ def test_concurrent_duplicates_store_once(settings, engine, rules):
     for t in threads:
         t.join()
     assert sorted(statuses) == ["accepted"] + ["duplicate"] * 7
+    runtime.service.decider.decide_pending()
     with engine.connect() as connection:
         assert count_events(connection) == 3
         keys = [r["idempotency_key"] for r in list_actions(connection)]
@@ -231,6 +252,7 @@ def test_logs_carry_no_personal_data_or_secrets(client, caplog):
         post(client, comment_event(n))
     post(client, trigger)
     post(client, b"{broken")
+    client.application.extensions["deskbridge"].service.decider.decide_pending()
     text = "\n".join(
         f"{r.getMessage()} {getattr(r, 'deskbridge_fields', '')}" for r in caplog.records
     )
@@ -243,3 +265,32 @@ def test_logs_carry_no_personal_data_or_secrets(client, caplog):
         TEST_SECRET,
     ):
         assert secret not in text
+
+
+def test_lag_and_backlog_are_in_metrics_and_readyz(client, runtime):
+    clock = runtime.clock
+    for n in (1, 2, 3):
+        post(client, comment_event(n))
+    clock.now = NOW + timedelta(seconds=42)
+    ready = client.get("/readyz").json
+    assert (ready["status"], ready["decide_lag_seconds"], ready["outbox_pending"]) == (
+        "ready",
+        42.0,
+        0,
+    )
+    assert ready["events_failed"] == 0
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "deskbridge_decide_lag_seconds 42.0" in text
+    assert "deskbridge_outbox_pending 0.0" in text
+
+    decided = decide(runtime)
+    assert len(decided) == 7
+    clock.now = NOW + timedelta(seconds=50)
+    ready = client.get("/readyz").json
+    assert (ready["decide_lag_seconds"], ready["outbox_pending"]) == (0.0, 7)
+    assert ready["outbox_oldest_seconds"] == 8.0  # queued when decided, at +42 s
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "deskbridge_decide_lag_seconds 0.0" in text
+    assert "deskbridge_outbox_pending 7.0" in text
+    assert "deskbridge_outbox_oldest_seconds 8.0" in text
+    assert "deskbridge_events_decided_total 3.0" in text

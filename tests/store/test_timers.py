@@ -14,10 +14,10 @@ from deskbridge.store.db import create_store_engine
 from deskbridge.store.schema import audit, outbox
 from deskbridge.store.timers import (
     cancel_timers,
+    claim_due_timers,
     list_due_timers,
     list_timers,
-    lock_due_timer,
-    mark_timer_fired,
+    mark_timers_fired,
     schedule_timers,
 )
 from deskbridge.workflows.decision import Timer
@@ -44,6 +44,12 @@ def timer(n: int, due: datetime, kind: str = HANDOFF, **payload) -> Timer:
         due_at=due,
         payload=payload or {"department": "logistics"},
     )
+
+
+def claim(connection, timer_id: str, now: datetime):
+    """The due timer `timer_id`, claimed (locked until commit) as the decider claims it."""
+    [due] = [d for d in claim_due_timers(connection, now, 1000) if d.timer.id == timer_id]
+    return due
 
 
 def rows(engine) -> dict[str, dict]:
@@ -98,7 +104,7 @@ def test_schedule_inserts_then_replaces_and_bumps_the_generation(engine):
 def test_rescheduling_a_fired_or_cancelled_timer_makes_it_pending_again(engine):
     with engine.begin() as connection:
         schedule_timers(connection, [timer(1, T0), timer(2, T0)])
-        mark_timer_fired(connection, lock_due_timer(connection, "zendesk:1:routing.handoff", T0))
+        mark_timers_fired(connection, [claim(connection, "zendesk:1:routing.handoff", T0)])
         cancel_timers(connection, ["zendesk:2:routing.handoff"])
         schedule_timers(connection, [timer(1, DEADLINE), timer(2, DEADLINE)])
     assert {(k, r["status"], r["generation"], r["due_at"]) for k, r in rows(engine).items()} == {
@@ -110,7 +116,7 @@ def test_rescheduling_a_fired_or_cancelled_timer_makes_it_pending_again(engine):
 def test_cancel_only_touches_pending_timers(engine):
     with engine.begin() as connection:
         schedule_timers(connection, [timer(1, T0), timer(2, T0), timer(3, T0)])
-        mark_timer_fired(connection, lock_due_timer(connection, "zendesk:3:routing.handoff", T0))
+        mark_timers_fired(connection, [claim(connection, "zendesk:3:routing.handoff", T0)])
         cancel_timers(connection, [])
         cancel_timers(
             connection,
@@ -129,10 +135,10 @@ def test_cancel_only_touches_pending_timers(engine):
 def test_a_firing_that_raced_a_reschedule_is_not_marked_fired(engine):
     with engine.begin() as connection:
         schedule_timers(connection, [timer(1, T0)])
-        stale = lock_due_timer(connection, "zendesk:1:routing.handoff", T0)
+        stale = claim(connection, "zendesk:1:routing.handoff", T0)
         assert stale.generation == 0
         schedule_timers(connection, [timer(1, DEADLINE)])
-        mark_timer_fired(connection, stale)
+        mark_timers_fired(connection, [stale])
     row = rows(engine)["zendesk:1:routing.handoff"]
     assert (row["status"], row["generation"], row["due_at"]) == ("pending", 1, DEADLINE)
 
@@ -156,7 +162,7 @@ def test_list_due_timers_returns_only_pending_due_rows_soonest_first(engine):
             ],
         )
         cancel_timers(connection, ["zendesk:5:routing.handoff"])
-        mark_timer_fired(connection, lock_due_timer(connection, "zendesk:6:routing.handoff", now))
+        mark_timers_fired(connection, [claim(connection, "zendesk:6:routing.handoff", now)])
     with engine.connect() as connection:
         assert list_due_timers(connection, now, 100) == [
             ("zendesk:4:routing.handoff", "zendesk:4"),

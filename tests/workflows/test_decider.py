@@ -1,0 +1,253 @@
+"""The decider: batches in one transaction, poison events marked failed and re-decided, cached
+states checked against the stored version, and three deciders racing on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+
+from deskbridge.cli import main
+from deskbridge.store.db import create_store_engine
+from deskbridge.store.events import build_event_row, count_events, insert_events
+from deskbridge.store.outbox import list_actions
+from deskbridge.store.schema import events as events_table
+from deskbridge.store.tickets import load_ticket
+from deskbridge.workflows import rules as rules_module
+from deskbridge.workflows.decider import Decider
+from deskbridge.workflows.metrics import Metrics
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def reply(ticket: int, n: int, at: datetime | None = None) -> TicketEvent:
+    """The n-th public agent reply on a ticket (no subject: routing asks, nothing else)."""
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=str(ticket),
+        dedupe_key=f"zendesk:event:{ticket}-{n}",
+        kind=EventKind.comment_added,
+        occurred_at=at or T0 + timedelta(minutes=n),
+        ticket=TicketSnapshot(status=Status.open, assignee="9013300112004"),
+        comment=Comment(id=f"{ticket}-{n}", public=True, author_id="900", author_is_agent=True),
+    )
+
+
+def store(engine, *events: TicketEvent, at: datetime = T0) -> None:
+    with engine.begin() as connection:
+        insert_events(connection, [build_event_row(e, "{}", at) for e in events])
+
+
+def statuses(engine) -> dict[str, tuple[str, str | None]]:
+    with engine.connect() as connection:
+        query = select(events_table.c.dedupe_key, events_table.c.status, events_table.c.error)
+        return {k: (s, e) for k, s, e in connection.execute(query)}
+
+
+def call_customer_keys(engine) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(
+            r["idempotency_key"] for r in list_actions(connection) if r["action"] == "call_customer"
+        )
+
+
+def test_a_batch_is_one_transaction_and_decides_in_arrival_order(engine, rules):
+    store(engine, *[reply(1, n) for n in (1, 2, 3)], *[reply(2, n) for n in (1, 2)])
+    # Statements per transaction: the batch's writes all go in one.
+    transactions: list[list[str]] = [[]]
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        transactions[-1].append(statement.split()[0].upper())
+
+    def commit(conn) -> None:
+        transactions.append([])
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    sa_event.listen(engine, "commit", commit)
+    try:
+        decided = Decider(engine, rules, lambda: T0).decide_pending()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+        sa_event.remove(engine, "commit", commit)
+    writing = [t for t in transactions if {"INSERT", "UPDATE"} & set(t)]
+    assert len(writing) == 1
+    # Tickets, audit, replies, outbox, timers and the events' marks, each one statement.
+    assert writing[0].count("UPDATE") + writing[0].count("INSERT") <= 8
+    assert [d.cause for d in decided] == [
+        "zendesk:event:1-1",
+        "zendesk:event:1-2",
+        "zendesk:event:1-3",
+        "zendesk:event:2-1",
+        "zendesk:event:2-2",
+    ]
+    assert [[a.kind.value for a in d.actions if a.rule == "three_responses"] for d in decided] == [
+        [],
+        [],
+        ["call_customer", "tag", "note"],
+        [],
+        [],
+    ]
+    with engine.connect() as connection:
+        assert count_events(connection, "decided") == 5
+        assert load_ticket(connection, "zendesk:1").public_agent_reply_ids == ["1-1", "1-2", "1-3"]
+    assert Decider(engine, rules, lambda: T0).decide_pending() == []
+
+
+def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
+    engine, store_url, rules, monkeypatch
+):
+    def poison(state, event, ctx):
+        if state.key == "zendesk:66":
+            raise ValueError("cannot handle ticket 66")
+        return rules_module.Decision()
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    metrics = Metrics()
+    store(engine, reply(66, 1), reply(7, 1), reply(7, 2), reply(7, 3))
+    decided = Decider(engine, rules, lambda: T0, metrics).decide_pending()
+    assert [(d.cause, d.error) for d in decided] == [
+        ("zendesk:event:66-1", "ValueError: cannot handle ticket 66"),
+        ("zendesk:event:7-1", None),
+        ("zendesk:event:7-2", None),
+        ("zendesk:event:7-3", None),
+    ]
+    assert statuses(engine)["zendesk:event:66-1"] == (
+        "failed",
+        "ValueError: cannot handle ticket 66",
+    )
+    assert call_customer_keys(engine) == ["zendesk:7:three_responses:call_customer"]
+    assert metrics.events_failed._value.get() == 1
+    with engine.connect() as connection:
+        assert load_ticket(connection, "zendesk:66") is None  # the failed fold left no trace
+
+    env = {"DATABASE_URL": store_url}
+    listed = CliRunner().invoke(main, ["events", "--failed"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "zendesk:66" in listed.output
+    assert "ValueError: cannot handle ticket 66" in listed.output
+    assert "zendesk:7" not in listed.output
+
+    again = CliRunner().invoke(main, ["redecide"], env=env)  # still poisoned
+    assert again.exit_code == 1
+    assert "1 event(s) put back; 0 decided, 1 failed again" in again.output
+
+    monkeypatch.delitem(rules_module.RULES, "poison")  # the fix
+    store(engine, reply(66, 2), reply(66, 3))
+    fixed = CliRunner().invoke(main, ["redecide"], env=env)
+    assert fixed.exit_code == 0, fixed.output
+    assert "1 event(s) put back; 3 decided, 0 failed again" in fixed.output
+    assert set(statuses(engine).values()) == {("decided", None)}
+    assert call_customer_keys(engine) == [
+        "zendesk:66:three_responses:call_customer",
+        "zendesk:7:three_responses:call_customer",
+    ]
+    listed = CliRunner().invoke(main, ["events", "--failed"], env=env)
+    assert "zendesk:66" not in listed.output
+
+
+def test_a_cached_state_changed_by_another_decider_is_read_again(engine, store_url, rules):
+    """Two deciders (two processes) take turns on one ticket: each sees the other's replies."""
+    other = create_store_engine(store_url)
+    first, second = Decider(engine, rules, lambda: T0), Decider(other, rules, lambda: T0)
+    try:
+        for n, decider in ((1, first), (2, second), (3, first), (4, second)):
+            store(engine, reply(5, n))
+            assert [d.cause for d in decider.decide_pending()] == [f"zendesk:event:5-{n}"]
+    finally:
+        other.dispose()
+    with engine.connect() as connection:
+        state = load_ticket(connection, "zendesk:5")
+    assert state.public_agent_reply_ids == ["5-1", "5-2", "5-3", "5-4"]
+    assert call_customer_keys(engine) == ["zendesk:5:three_responses:call_customer"]
+    with engine.connect() as connection:
+        actions = [r["action"] for r in list_actions(connection)]
+    assert actions.count("call_customer") == 1
+
+
+def test_three_deciders_racing_on_postgresql_decide_each_event_once_in_order(
+    engine, store_url, rules
+):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several deciders coordinate through PostgreSQL (SQLite has one writer)")
+    tickets, per_ticket = 50, 40  # 2,000 events
+    engines = [create_store_engine(store_url) for _ in range(3)]
+    deciders = [Decider(e, rules, lambda: T0, batch=100, shards_per_batch=8) for e in engines]
+    done = threading.Event()
+    decided: list[list[str]] = [[] for _ in deciders]
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            while True:
+                batch = deciders[index].decide_pending()
+                decided[index] += [d.cause for d in batch if d.error is None]
+                if not batch:
+                    if done.is_set():
+                        with engines[index].connect() as connection:
+                            if count_events(connection, "undecided") == 0:
+                                return
+                    time.sleep(0.01)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    # Stored as the webhook stores them, in rounds, while the deciders run.
+    for n in range(1, per_ticket + 1):
+        store(engine, *[reply(t, n) for t in range(1, tickets + 1)])
+    done.set()
+    for thread in threads:
+        thread.join(timeout=300)
+    for other in engines:
+        other.dispose()
+    assert errors == []
+    assert not any(t.is_alive() for t in threads)
+
+    everything = [cause for result in decided for cause in result]
+    assert len(everything) == tickets * per_ticket  # each decided once ...
+    assert len(set(everything)) == tickets * per_ticket  # ... by one decider
+    assert sum(1 for result in decided if result) >= 2  # they really raced
+    assert set(statuses(engine).values()) == {("decided", None)}
+    with engine.connect() as connection:
+        for t in range(1, tickets + 1):
+            # Folded in arrival order: replies are appended as the decider folds them.
+            state = load_ticket(connection, f"zendesk:{t}")
+            assert state.public_agent_reply_ids == [f"{t}-{n}" for n in range(1, per_ticket + 1)]
+    assert call_customer_keys(engine) == sorted(
+        f"zendesk:{t}:three_responses:call_customer" for t in range(1, tickets + 1)
+    )
+
+
+def test_events_stored_by_another_process_wake_the_decider_on_postgresql(engine, store_url):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite one process stores and decides")
+    from deskbridge.store.events import listen_for_events
+
+    woken, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(target=listen_for_events, args=(engine, woken.set, stop))
+    listener.start()
+    try:
+        assert woken.wait(10)  # the first wake: whatever was stored before it listened
+        woken.clear()
+        web = create_store_engine(store_url)  # a gunicorn worker's engine
+        store(web, reply(1, 1))
+        web.dispose()
+        assert woken.wait(10)
+    finally:
+        stop.set()
+        listener.join(timeout=10)
+    assert not listener.is_alive()
