@@ -301,6 +301,19 @@ def test_unclassified_ticket_asks_the_assignee_to_pick_a_department():
     assert decision.updates == {}
 
 
+def test_departments_scoring_too_close_ask_instead_of_routing():
+    close = {"subject": "Table", "description": "The table is wobbly and it arrived late."}
+    decision = evaluate_routing(state(**close), event(0, EventKind.created), context())
+    assert dumps(decision) == [
+        {
+            **UNCLASSIFIED_NOTIFY,
+            "reason": 'unclassified: Quality/Production ("wobbly", 1) and Logistics ("late", 1)'
+            " score too close to choose — pick a department",
+        }
+    ]
+    assert decision.updates == {}
+
+
 def test_unclassified_notify_is_decided_only_once():
     """Through the rule registry, as the service runs it: the second event finds the notify's
     key among the ticket's fired keys."""
