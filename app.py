@@ -222,6 +222,7 @@ def create_runtime(
             max_attempts=settings.max_attempts,
             lease=timedelta(seconds=settings.dispatch_lease),
             writer=service.decider.writer,
+            step_aside=service.decider.step_aside,
         ),
         metrics=metrics,
         clock=clock,

@@ -35,6 +35,10 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         return Response(answer.content, content_type=answer.content_type), 200
 
     def handle(source: Source) -> tuple[Response, int]:
+        with runtime.service.decider.acknowledging():
+            return acknowledge(source)
+
+    def acknowledge(source: Source) -> tuple[Response, int]:
         started = time.perf_counter()
         now = runtime.clock()
         metrics = runtime.metrics

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -66,6 +67,9 @@ log = logging.getLogger("deskbridge.decider")
 
 # Ticket states kept between batches (least recently used go first).
 CACHE_TICKETS = 20_000
+# The longest the decider (and dispatcher) wait for a pause in acknowledgements between two
+# items of work: under constant webhook load they still move on (at least 20 items/s).
+STEP_ASIDE_MAX = 0.05
 
 
 @dataclass
@@ -129,6 +133,31 @@ class Decider:
         self._busy = threading.Lock()
         self._cache: OrderedDict[str, tuple[int, TicketState]] = OrderedDict()
         self._wake = threading.Event()
+        # Acknowledgements in progress in this process (serve): the decider gives them the
+        # GIL between events, so a burst is acknowledged first and decided just after.
+        self._acks = 0
+        self._acks_lock = threading.Lock()
+
+    def step_aside(self) -> None:
+        """While webhooks are being acknowledged in this process, wait (up to STEP_ASIDE_MAX)
+        for a pause: one process has one GIL, and acknowledging comes first. Background
+        loops call this between items of work."""
+        waited = 0.0
+        while self._acks and waited < STEP_ASIDE_MAX:
+            time.sleep(0.001)
+            waited += 0.001
+
+    @contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Wrap a webhook request: while any is in progress the decider yields between
+        events."""
+        with self._acks_lock:
+            self._acks += 1
+        try:
+            yield
+        finally:
+            with self._acks_lock:
+                self._acks -= 1
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -181,6 +210,7 @@ class Decider:
                 if stop_at_due and due is not None and due <= row.received_at:
                     break
                 self._decide_event(connection, batch, row)
+                self.step_aside()
             return batch
 
         return self._run_batch(fill)

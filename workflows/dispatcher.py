@@ -53,11 +53,14 @@ class Dispatcher:
         batch: int = 50,
         lease: timedelta = timedelta(minutes=2),
         writer: AbstractContextManager | None = None,
+        step_aside: Callable[[], None] | None = None,
     ):
         self.engine = engine
         # SQLite's one writer, shared with the decider and the webhook (a Python lock taken in
         # turn), so the dispatcher is not starved polling SQLite's busy handler under ingest.
         self.writer = writer or nullcontext()
+        # Called between actions: lets webhook acknowledgements in this process go first.
+        self.step_aside = step_aside or (lambda: None)
         self.performers = performers
         self.metrics = metrics
         self.clock = clock
@@ -75,6 +78,7 @@ class Dispatcher:
                 rows = claim_due_actions(connection, self.clock(), self.batch, self.lease)
             for row in rows:
                 self._perform(row)
+                self.step_aside()
             total += len(rows)
             if len(rows) < self.batch:
                 return total
