@@ -187,8 +187,19 @@ def build_performers(
         zendesk_subdomain=settings.zendesk_subdomain,
     )
     performers = {kind: (helpdesk if kind in HELPDESK_ACTIONS else people) for kind in ActionKind}
+    pager: Performer = DryRunPerformer("pager")
+    if settings.pagerduty_routing_key is not None:
+        from deskbridge.connectors.pagerduty import PagerDutyPager
+
+        pager = PagerDutyPager(
+            settings.pagerduty_routing_key.get_secret_value(),
+            settings.pagerduty_api_url,
+            zendesk_subdomain=settings.zendesk_subdomain,
+        )
+    performers[ActionKind.pager] = pager
     dry_run = {source.value: isinstance(w, DryRunPerformer) for source, w in writers.items()}
     dry_run["slack"] = token is None
+    dry_run["pager"] = settings.pagerduty_routing_key is None
     return performers, dry_run
 
 

@@ -314,6 +314,53 @@ def replay(events, config_path: Path | None, until: datetime | None, output: str
     sys.exit(1 if failures else 0)
 
 
+@main.command()
+@click.option(
+    "--at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="the time to ask about (ISO; UTC when no offset; default now)",
+)
+@click.option(
+    "--shifts", type=click.IntRange(0, 520), help="how many shifts ahead [3; 12 for --ical]"
+)
+@click.option("--ical", is_flag=True, help="write the schedule as an iCalendar feed to stdout")
+def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
+    """Who is on call (at --at) and the next shifts, overrides made in Slack included."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from deskbridge.store.db import create_store_engine, migrate_store
+    from deskbridge.store.oncall import list_overrides
+    from deskbridge.workflows.rotation import build_rotation, describe_schedule
+
+    settings = _settings()
+    rules = _load_or_exit(settings.config_path)
+    if rules.oncall is None:
+        click.echo(f"{settings.config_path}: no oncall section, so no rotation", err=True)
+        sys.exit(1)
+    at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at) if at else datetime.now(UTC)
+    try:
+        engine = create_store_engine(settings.database_url)
+        migrate_store(engine)
+        with engine.connect() as connection:
+            stored = list_overrides(connection)
+    except SQLAlchemyError as exc:
+        click.echo(
+            f"store unavailable ({type(exc).__name__}): overrides made in Slack are not shown",
+            err=True,
+        )
+        stored = []
+    rotation = build_rotation(rules, stored)
+    names = {a.slack_id: a.name for a in rules.agents}
+    if ical:
+        from deskbridge.workflows.oncall_ical import build_ical
+
+        count = 12 if shifts is None else shifts
+        click.echo(build_ical(rotation, at, count, names, rules.team.name), nl=False)
+        return
+    for line in describe_schedule(rotation, at, 3 if shifts is None else shifts, names):
+        click.echo(line)
+
+
 if __name__ == "__main__":
     main()
 

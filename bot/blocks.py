@@ -78,6 +78,8 @@ class TicketView:
     sla: tuple[str, ...] = ()
     status: str = "open"
     acknowledged_by: str | None = None
+    # Who acknowledged the on-call page (its chain), not an earlier alert.
+    page_acknowledged_by: str | None = None
     call_logged_by: str | None = None
     departments: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
@@ -131,6 +133,11 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
     if view.status in ("solved", "closed"):
         return None
     elements: list[dict[str, Any]] = []
+    if action["action"] == "page_oncall":
+        # A page asks for one thing: someone owning the ticket now. No snoozing a page.
+        if view.page_acknowledged_by is None:
+            elements.append(_button("Acknowledge", ACK, view.key, "danger"))
+        return _with_open_ticket(elements, view)
     if action["action"] == "call_customer" and view.call_logged_by is None:
         elements.append(_button("Call logged", CALL_LOGGED, view.key, "primary"))
     if action.get("ask") == "pick_department" and view.departments:
@@ -151,17 +158,24 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         _button("Snooze 30 min", SNOOZE_30, view.key),
         _button("Snooze 2 h", SNOOZE_120, view.key),
     ]
+    return _with_open_ticket(elements, view)
+
+
+def _with_open_ticket(elements: list[dict[str, Any]], view: TicketView) -> dict[str, Any] | None:
     if view.url:
         open_button = _button("Open ticket", OPEN_TICKET, view.key)
         open_button["url"] = view.url
         elements.append(open_button)
+    if not elements:
+        return None
     return {"type": "actions", "block_id": "deskbridge.actions", "elements": elements}
 
 
 def _status_line(view: TicketView) -> str | None:
     parts = []
-    if view.acknowledged_by:
-        parts.append(f":white_check_mark: Acknowledged by {escape(view.acknowledged_by)}")
+    acknowledged = view.page_acknowledged_by or view.acknowledged_by
+    if acknowledged:
+        parts.append(f":white_check_mark: Acknowledged by {escape(acknowledged)}")
     if view.call_logged_by:
         parts.append(f":telephone_receiver: Call logged by {escape(view.call_logged_by)}")
     if view.status in ("solved", "closed"):
@@ -214,6 +228,16 @@ def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, An
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
+def build_job_message(record: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled job's post: its text, with the people it names mentioned (a hand-off
+    pings who is now on call)."""
+    text = escape(record.get("text") or record["reason"])
+    if record.get("handoff") and record.get("person"):
+        text = f":pager: <@{record['person']}> is now on call\n{text}"
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_TEXT)}}
+    return {"text": clip(text, MESSAGE_TEXT), "blocks": [section]}
+
+
 def build_help() -> dict[str, Any]:
     text = (
         "*deskbridge*\n"
@@ -221,6 +245,10 @@ def build_help() -> dict[str, Any]:
         "`/deskbridge team` (leads) tickets at risk, open escalations, calls due, replies per "
         "agent\n"
         "`/deskbridge ticket <id>` a ticket's state, clocks and every decision with its reason\n"
+        "`/deskbridge ack <id>` acknowledge an on-call page (stops the later steps)\n"
+        "`/deskbridge oncall` who is on call now and the next three shifts\n"
+        "`/deskbridge oncall override @person <from> <to>` (leads) someone covers, "
+        "times like 2026-03-07T18:00\n"
         "`/deskbridge help` this help"
     )
     return {

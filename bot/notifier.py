@@ -30,6 +30,7 @@ from deskbridge.bot.blocks import (
     MESSAGE_TEXT,
     TicketView,
     build_alert,
+    build_job_message,
     build_thread_reply,
     clip,
 )
@@ -53,6 +54,8 @@ from deskbridge.workflows.rules.sla import describe_sla
 log = logging.getLogger("deskbridge.slack")
 
 SLACK_API = "https://slack.com/api/"
+# The `ticket` of a scheduled job's actions (workflows.schedule.subject).
+JOB_SUBJECT = "job:"
 # Errors that the same request will always get: dead-letter, do not retry.
 PERMANENT_ERRORS = frozenset(
     {
@@ -123,6 +126,7 @@ def build_view(
         sla=tuple(describe_sla(state, rules, now)),
         status=state.status.value,
         acknowledged_by=state.acknowledged_by,
+        page_acknowledged_by=state.oncall.acknowledged_by if state.oncall else None,
         call_logged_by=state.call_logged_by,
         departments=tuple((key, d.name) for key, d in rules.departments.items()),
     )
@@ -134,6 +138,9 @@ def resolve_channels(action: Action, state: TicketState | None, rules: RulesConf
     target = params.get("target")
     if action.kind is ActionKind.route:
         return [params["channel"]]
+    if action.kind is ActionKind.page_oncall:
+        # A DM to each person paged, and the on-call (and, for leads, the lead) channel.
+        return [*params.get("people", []), *params.get("channels", [])]
     if action.kind is ActionKind.escalate:
         return [c for c in (params.get("channel"), params.get("lead_channel")) if c]
     if target == "assignee":
@@ -167,6 +174,8 @@ class SlackNotifier:
         self.zendesk_subdomain = zendesk_subdomain
 
     def perform(self, action: Action) -> dict[str, Any]:
+        if action.ticket.startswith(JOB_SUBJECT):
+            return self._post_job(action)
         with self.engine.connect() as connection:
             state = load_ticket(connection, action.ticket)
         if state is None:
@@ -191,14 +200,16 @@ class SlackNotifier:
 
     # -- sending ----------------------------------------------------------------------
 
-    def _post(self, action: Action, view: TicketView, channel: str) -> None:
+    def _post(self, action: Action, view: TicketView | None, channel: str) -> None:
+        """Post one action to one channel; `view` None for a scheduled job's post, which is
+        about no one ticket and so never threads."""
         with self.engine.begin() as connection:
             if find_posted(connection, action.key, channel) is not None:
                 return  # reached this channel on an earlier attempt
-            root = find_thread_root(connection, action.ticket, channel)
+            root = find_thread_root(connection, action.ticket, channel) if view else None
         record = action.to_record()
         if root is None:
-            message = build_alert(record, view)
+            message = build_alert(record, view) if view else build_job_message(record)
             response = self._call(channel, "chat_postMessage", channel=channel, **message)
             posted = PostedMessage(
                 action.ticket,
@@ -232,6 +243,18 @@ class SlackNotifier:
             channel=channel,
             threaded=posted.thread_ts is not None,
         )
+
+    def _post_job(self, action: Action) -> dict[str, Any]:
+        """A scheduled job's post (a hand-off, a digest): about no one ticket, so no thread."""
+        channels = resolve_channels(action, None, self.rules)
+        if self.client is None:
+            log_event(
+                log, logging.INFO, "slack.dry_run", job=action.ticket, channels=",".join(channels)
+            )
+            return {"dry_run": True, "channels": channels}
+        for channel in channels:
+            self._post(action, None, channel)
+        return {"channels": channels}
 
     def _update_threads(self, action: Action, view: TicketView) -> dict[str, Any]:
         """Reply in every thread about the ticket and edit each thread's first message."""

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     # Slack allows about one message per second per channel.
     slack_min_interval: float = Field(default=1.0, alias="DESKBRIDGE_SLACK_MIN_INTERVAL", ge=0)
 
+    # Optional pager: with a routing key each on-call page is also a PagerDuty Events API v2
+    # trigger (acknowledge / resolve follow the chain).
+    pagerduty_routing_key: SecretStr | None = Field(default=None, alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_api_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue", alias="PAGERDUTY_API_URL"
+    )
+
     max_body_bytes: int = Field(default=1024 * 1024, alias="DESKBRIDGE_MAX_BODY_BYTES", gt=0)
     # Dispatcher: how often it looks for due outbox rows, and how many attempts before dead letter.
     dispatch_interval: float = Field(default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0)
@@ -66,6 +73,7 @@ class Settings(BaseSettings):
         "salesforce_password",
         "salesforce_security_token",
         "slack_team_id",
+        "pagerduty_routing_key",
         mode="before",
     )
     @classmethod

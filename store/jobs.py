@@ -44,3 +44,13 @@ class StoreJobReader:
 
     def __init__(self, connection: Connection):
         self.connection = connection
+
+    def list_oncall_overrides(self, ending_after: datetime) -> list:
+        from deskbridge.store.oncall import list_overrides
+
+        return list_overrides(self.connection, ending_after=ending_after)
+
+    def list_paged_tickets(self, since: datetime, until: datetime) -> list:
+        from deskbridge.store.oncall import list_paged_tickets
+
+        return list_paged_tickets(self.connection, since, until)

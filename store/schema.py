@@ -184,3 +184,17 @@ job_runs = Table(
     Column("run_at", UTCDateTime(), nullable=False),
     Column("actions", Integer, nullable=False, default=0),
 )
+
+# On-call overrides made in Slack by leads; the rules file's static ones are not stored.
+# Later rows win over earlier ones where they overlap (id order).
+oncall_overrides = Table(
+    "oncall_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person", String(32), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_oncall_overrides_ends_at", "ends_at"),
+)

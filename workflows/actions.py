@@ -17,6 +17,9 @@ class ActionKind(StrEnum):
     sla_warning = "sla_warning"
     sla_breach = "sla_breach"
     page_oncall = "page_oncall"
+    # An Events API v2 event for the optional pager (PagerDuty): `event_action` trigger,
+    # acknowledge or resolve.
+    pager = "pager"
     notify = "notify"
     tag = "tag"
     note = "note"
@@ -56,6 +59,8 @@ class Action(BaseModel):
     def lane(self) -> str | None:
         """Messages to people about one ticket are sent in the order decided (their Slack
         thread reads in order); helpdesk writes need no order."""
+        if self.kind is ActionKind.pager:  # trigger → acknowledge → resolve, in order
+            return f"pager:{self.ticket}"
         return None if self.is_helpdesk else f"people:{self.ticket}"
 
     def to_record(self) -> dict[str, Any]:

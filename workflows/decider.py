@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -39,6 +39,7 @@ from deskbridge.store.events import (
     mark_events_decided,
     mark_events_failed,
 )
+from deskbridge.store.oncall import list_overrides
 from deskbridge.store.outbox import insert_actions
 from deskbridge.store.replies import build_reply_row, record_replies
 from deskbridge.store.tickets import (
@@ -60,6 +61,7 @@ from deskbridge.workflows.actions import Action
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
@@ -70,6 +72,8 @@ CACHE_TICKETS = 20_000
 # The longest the decider (and dispatcher) wait for a pause in acknowledgements between two
 # items of work: under constant webhook load they still move on (at least 20 items/s).
 STEP_ASIDE_MAX = 0.05
+# Overrides that ended this long before a batch are not read for it.
+OVERRIDE_SLACK = timedelta(days=1)
 
 
 @dataclass
@@ -108,6 +112,8 @@ class _Batch:
     results: list[Decided] = field(default_factory=list)
     # The soonest due time of the timers this batch sets (replay cuts a batch there).
     earliest_due: datetime | None = None
+    # On-call overrides made in Slack (paging reads them with the rotation).
+    oncall_overrides: tuple[Override, ...] = ()
 
 
 class Decider:
@@ -228,6 +234,7 @@ class Decider:
                 rules=self.rules,
                 previous=previous,
                 related=self._related(connection, batch, state),
+                oncall_overrides=batch.oncall_overrides,
             )
             decision = evaluate_rules(state, event, ctx)
         except Exception as exc:  # a poison event must not stop the others
@@ -317,7 +324,14 @@ class Decider:
             return
         try:
             decision = evaluate_timer(
-                state, timer, Context(now=now, rules=self.rules, previous=state)
+                state,
+                timer,
+                Context(
+                    now=now,
+                    rules=self.rules,
+                    previous=state,
+                    oncall_overrides=batch.oncall_overrides,
+                ),
             )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -403,7 +417,11 @@ class Decider:
         for key, (version, state) in load_ticket_states(connection, stale).items():
             versions[key] = version
             states[key] = state
-        return _Batch(now=now or self.clock(), states=states, versions=versions)
+        now = now or self.clock()
+        overrides = ()
+        if self.rules.oncall is not None:  # only what can still apply (a day's slack)
+            overrides = tuple(list_overrides(connection, ending_after=now - OVERRIDE_SLACK))
+        return _Batch(now=now, states=states, versions=versions, oncall_overrides=overrides)
 
     def _apply(
         self, batch: _Batch, state: TicketState, decision: Decision, cause: str

@@ -155,6 +155,44 @@ class SlaClock(BaseModel):
         return self.fulfilled_at is None and not self.stopped
 
 
+class OncallStep(BaseModel):
+    """One step of an on-call chain as snapshotted when the chain started."""
+
+    after_s: float
+    notify: str
+    people: list[str]
+
+
+class OncallChain(BaseModel):
+    """The ticket's on-call escalation: the chain's steps and who they page, copied when the
+    first page went out (later config edits do not change a running chain). `id` (the first
+    page's time) names its actions and is the token its timer carries: a timer of an older
+    chain is stale."""
+
+    id: str
+    trigger: str
+    reason: str
+    started_at: datetime
+    steps: list[OncallStep]
+    # Index of the next step to page; len(steps) when every step has paged.
+    next_step: int = 0
+    # Slack ids paged so far: they may act on the ticket's alerts.
+    paged: list[str] = Field(default_factory=list)
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    solved_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        """Later steps still to page."""
+        return self.acknowledged_at is None and self.solved_at is None
+
+    @property
+    def open(self) -> bool:
+        """The ticket's one chain: new paging events go to its thread until it is solved."""
+        return self.solved_at is None
+
+
 class TicketState(BaseModel):
     """What deskbridge knows about a ticket, folded from every event it accepted."""
 
@@ -200,6 +238,8 @@ class TicketState(BaseModel):
     escalation_score: float = 0.0
     # Whether people were told about the ticket in Slack (so there are threads to update).
     alerted: bool = False
+    # After-hours on-call chain (None: never paged).
+    oncall: OncallChain | None = None
     # Idempotency keys of actions already decided, so level-triggered rules fire once.
     fired: list[str] = Field(default_factory=list)
 

@@ -139,3 +139,54 @@ def who_is_on_call(rules: RulesConfig, at: datetime, stored: Sequence[Override] 
     """The Slack id of the person on call at `at` (None: no rotation, or before it starts)."""
     rotation = build_rotation(rules, stored)
     return rotation.who_is_on_call(at) if rotation else None
+
+
+def format_local(at: datetime, zone: ZoneInfo) -> str:
+    """'Sat 07 Mar 2026 18:00 GMT': how people read a shift boundary."""
+    return at.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def upcoming(rotation: Rotation, at: datetime, shifts: int) -> list[Shift]:
+    """The stretch running at `at` followed by the next `shifts` stretches."""
+    ahead = [s for s in rotation.timeline(at, shifts + 1) if s.ends > at]
+    while len(ahead) < shifts + 1:  # overrides cut shifts into more stretches: look further
+        more = [
+            s for s in rotation.timeline(ahead[-1].ends, shifts + 1) if s.starts >= ahead[-1].ends
+        ]
+        ahead += more
+    return ahead[: shifts + 1]
+
+
+def describe_schedule(
+    rotation: Rotation, at: datetime, shifts: int, names: dict[str, str]
+) -> list[str]:
+    """Who is on call at `at` and the next `shifts` stretches, as plain lines (the Slack
+    command and the terminal show the same)."""
+    zone = rotation.zone
+    if rotation.shift_index(at) is None:
+        first = rotation.handoff_at(0)
+        lines = [
+            f"Nobody is on call at {format_local(at, zone)}: the rotation starts "
+            f"{format_local(first, zone)}."
+        ]
+        later = upcoming(rotation, first, shifts - 1)
+    else:
+        current, *later = upcoming(rotation, at, shifts)
+        how = "override" if current.override else "rotation"
+        lines = [
+            f"On call at {format_local(at, zone)}: {_name(current.person, names)}, "
+            f"{how} until {format_local(current.ends, zone)}"
+        ]
+    lines.append(f"Next shifts ({zone.key}):")
+    for shift in later:
+        mark = " (override)" if shift.override else ""
+        lines.append(
+            f"  {format_local(shift.starts, zone)} → {format_local(shift.ends, zone)}  "
+            f"{_name(shift.person, names)}{mark}"
+        )
+    return lines
+
+
+def _name(person: str, names: dict[str, str]) -> str:
+    name = names.get(person)
+    return f"{name} ({person})" if name else person

@@ -36,15 +36,34 @@ KINDS = {
 
 
 def may_act(runtime, user_id: str, state) -> tuple[bool, Any]:
-    """The ticket's assignee and the team's leads may act on its alerts."""
+    """The ticket's assignee, the team's leads and the people paged for it may act on its
+    alerts."""
     rules = runtime.rules
     agent = rules.agent_by_slack_id(user_id)
     if agent is None:
         return False, None
     if agent.role == "lead":
         return True, agent
+    if state.oncall is not None and user_id in state.oncall.paged:
+        return True, agent
     assignee = rules.agent_by_helpdesk_id(state.source.value, state.assignee)
     return assignee is not None and assignee.slack_id == user_id, agent
+
+
+def build_slack_event(
+    state, kind: EventKind, user_id: str, dedupe_key: str, vendor_type: str, meta: dict, now
+) -> TicketEvent:
+    """A person acting in Slack, as an event about the ticket (`meta["by"]` names them)."""
+    return TicketEvent(
+        source=state.source,
+        ticket_id=state.ticket_id,
+        dedupe_key=dedupe_key,
+        kind=kind,
+        occurred_at=now,
+        actor_id=user_id,
+        vendor_type=vendor_type,
+        meta=meta,
+    )
 
 
 def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) -> str:
@@ -80,22 +99,21 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
             client,
             channel,
             user_id,
-            "Only the ticket's assignee or a team lead can act on this alert. "
+            "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
             "Ask them, or add yourself to the roster in deskbridge's config.",
         )
         return "refused"
     meta["by"] = agent.name
     now = runtime.clock()
-    event = TicketEvent(
-        source=state.source,
-        ticket_id=state.ticket_id,
+    event = build_slack_event(
+        state,
+        kind,
+        user_id,
         # The same person clicking the same button on the same message is one event.
-        dedupe_key=f"slack:{action_id}:{ticket_key}:{message_ts}:{user_id}:{department}",
-        kind=kind,
-        occurred_at=now,
-        actor_id=user_id,
-        vendor_type=f"slack:{action_id}",
-        meta=meta,
+        f"slack:{action_id}:{ticket_key}:{message_ts}:{user_id}:{department}",
+        f"slack:{action_id}",
+        meta,
+        now,
     )
     outcome = runtime.service.accept_event(event, json.dumps(body), now)
     log_event(

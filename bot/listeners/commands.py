@@ -9,10 +9,11 @@ import re
 from slack_bolt import App
 
 from deskbridge.bot.blocks import build_help, build_list
-from deskbridge.bot.listeners.actions import may_act
+from deskbridge.bot.listeners.actions import build_slack_event, may_act
+from deskbridge.bot.oncall import acknowledge_by_command, answer_oncall
 from deskbridge.bot.reports import build_me_lines, build_team_lines, build_ticket_lines
 from deskbridge.store.tickets import load_ticket
-from deskbridge.workflows.model import EventKind, TicketEvent
+from deskbridge.workflows.model import EventKind
 
 
 def may_view(rules, agent, state) -> bool:
@@ -28,9 +29,13 @@ def may_view(rules, agent, state) -> bool:
     )
 
 
-def answer_command(runtime, user_id: str, text: str) -> dict:
+def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -> dict:
     words = text.strip().split()
     verb = words[0].lower() if words else "help"
+    if verb == "oncall":
+        return answer_oncall(runtime, user_id, words[1:])
+    if verb == "ack":
+        return acknowledge_by_command(runtime, user_id, words[1:], body or {})
     rules = runtime.rules
     agent = rules.agent_by_slack_id(user_id)
     now = runtime.clock()
@@ -91,15 +96,14 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
         )
     now = runtime.clock()
     note = words[1] if len(words) > 1 else ""
-    event = TicketEvent(
-        source=state.source,
-        ticket_id=state.ticket_id,
-        dedupe_key=f"slack:/escalate:{key}:{body.get('trigger_id', now.isoformat())}",
-        kind=EventKind.escalation_requested,
-        occurred_at=now,
-        actor_id=user_id,
-        vendor_type="slack:/escalate",
-        meta={"by": agent.name, "note": note[:300]},
+    event = build_slack_event(
+        state,
+        EventKind.escalation_requested,
+        user_id,
+        f"slack:/escalate:{key}:{body.get('trigger_id', now.isoformat())}",
+        "slack:/escalate",
+        {"by": agent.name, "note": note[:300]},
+        now,
     )
     outcome = runtime.service.accept_event(event, json.dumps(body), now)
     done = "escalate" in [a.kind.value for a in outcome.actions]
@@ -114,7 +118,7 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
 def register_commands(app: App, runtime) -> None:
     @app.command("/deskbridge")
     def on_command(ack, command):
-        ack(**answer_command(runtime, command["user_id"], command.get("text") or ""))
+        ack(**answer_command(runtime, command["user_id"], command.get("text") or "", command))
 
     @app.command("/escalate")
     def on_escalate(ack, command, body):

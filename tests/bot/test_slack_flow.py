@@ -193,8 +193,8 @@ def test_button_from_someone_not_allowed_is_refused_and_changes_nothing(runtime,
         (
             "#dept-logistics",
             TOM,
-            "Only the ticket's assignee or a team lead can act on this alert. Ask them, or add "
-            "yourself to the roster in deskbridge's config.",
+            "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
+            "Ask them, or add yourself to the roster in deskbridge's config.",
         )
     ]
     with runtime.engine.connect() as connection:
@@ -371,7 +371,12 @@ def test_without_a_bot_token_alerts_are_logged_not_sent(
     post_zendesk(client, zendesk_event("created", 1, status="NEW"))
     runtime.dispatcher.dispatch_due()
     assert fake.calls == []
-    assert runtime.dry_run == {"zendesk": True, "salesforce": True, "slack": True}
+    assert runtime.dry_run == {
+        "zendesk": True,
+        "salesforce": True,
+        "slack": True,
+        "pager": True,
+    }
     dry = [r for r in caplog.records if r.getMessage() == "slack.dry_run"]
     assert [r.deskbridge_fields for r in dry] == [
         {"ticket": "zendesk:48300", "action": "route", "channels": "#dept-logistics"}

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
+from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
+from deskbridge.workflows.rules.oncall import evaluate_paging, fire_step
+from deskbridge.workflows.rules.oncall_handoff import HANDOFF_JOB
 from deskbridge.workflows.rules.risk import evaluate_risk
 from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
 from deskbridge.workflows.rules.sla import TIMER_KIND as SLA_TIMER
@@ -36,9 +39,12 @@ TIMER_RULES: dict[str, TimerRule] = {
     SLA_TIMER: fire_sla,
     SNOOZE: fire_snooze,
     "slack.snooze": fire_snooze,  # snoozes stored before the rule was named "interactions"
+    ONCALL_TIMER: fire_step,
 }
 
-JOBS: dict[str, Job] = {}
+JOBS: dict[str, Job] = {
+    HANDOFF_JOB.name: HANDOFF_JOB,
+}
 
 
 def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
@@ -66,6 +72,9 @@ def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Deci
         if decision.updates:
             state = state.model_copy(update=decision.updates)
         decisions.append(decision)
+    # On-call paging runs last: it pages on what the rules above decided.
+    decided = [a for d in decisions for a in d.actions if a.key not in state.fired]
+    decisions.append(evaluate_paging(state, ctx, decided, event))
     return _merge(state, decisions)
 
 
@@ -73,4 +82,8 @@ def evaluate_timer(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     rule = TIMER_RULES.get(timer.kind)
     if rule is None:
         return Decision()
-    return _merge(state, [rule(state, timer, ctx)])
+    decision = rule(state, timer, ctx)
+    if decision.updates:
+        state = state.model_copy(update=decision.updates)
+    decided = [a for a in decision.actions if a.key not in state.fired]
+    return _merge(state, [decision, evaluate_paging(state, ctx, decided)])

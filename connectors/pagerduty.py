@@ -1,0 +1,99 @@
+"""PagerDuty Events API v2 (protocols.md §7): the optional pager for on-call pages.
+
+`pager` actions become `trigger` / `acknowledge` / `resolve` events with `dedup_key` = the
+ticket key, so one ticket is one incident however many pages it took. 202 is done; 400 is
+dead-lettered with PagerDuty's message (retrying the same event cannot help); 429 and 5xx are
+retried by the dispatcher with back-off. The routing key is never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from deskbridge.workflows.actions import Action
+from deskbridge.workflows.ports import PermanentError, RetryableError
+
+TIMEOUT_SECONDS = 10
+SUMMARY_LIMIT = 1024
+SEVERITY = "critical"
+
+
+def build_pager_event(
+    action: Action, routing_key: str, ticket_url: str | None = None
+) -> dict[str, Any]:
+    """The Events API v2 body for a `pager` action (pure)."""
+    params = action.params
+    event_action = params["event_action"]
+    body: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": event_action,
+        "dedup_key": params["dedup_key"][:255],
+    }
+    if event_action != "trigger":
+        return body
+    source, _, number = action.ticket.partition(":")
+    body["payload"] = {
+        "summary": f"Ticket #{number} after hours: {action.reason}"[:SUMMARY_LIMIT],
+        "source": "deskbridge",
+        "severity": SEVERITY,
+        "timestamp": params.get("paged_at"),
+        "component": source,
+        "group": "resolution",
+        "class": params.get("trigger"),
+        "custom_details": {"reason": action.reason, "step": params.get("step")},
+    }
+    if body["payload"]["timestamp"] is None:
+        del body["payload"]["timestamp"]
+    if ticket_url:
+        body["links"] = [{"href": ticket_url, "text": "Open ticket"}]
+    return body
+
+
+class PagerDutyPager:
+    """Performs `pager` actions by posting Events API v2 events."""
+
+    def __init__(
+        self,
+        routing_key: str,
+        api_url: str,
+        zendesk_subdomain: str | None = None,
+        session: requests.Session | None = None,
+    ):
+        self._routing_key = routing_key
+        self.api_url = api_url
+        self.zendesk_subdomain = zendesk_subdomain
+        self.session = session or requests.Session()
+
+    def _ticket_url(self, action: Action) -> str | None:
+        source, _, number = action.ticket.partition(":")
+        if source == "zendesk" and self.zendesk_subdomain:
+            return f"https://{self.zendesk_subdomain}.zendesk.com/agent/tickets/{number}"
+        return None
+
+    def perform(self, action: Action) -> dict[str, Any]:
+        body = build_pager_event(action, self._routing_key, self._ticket_url(action))
+        try:
+            response = self.session.post(self.api_url, json=body, timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise RetryableError(f"PagerDuty unreachable: {type(exc).__name__}") from None
+        if response.status_code == 202 or response.ok:
+            return {"pager": body["event_action"], "status": response.status_code}
+        if response.status_code == 429:
+            raise RetryableError("PagerDuty throttled the event (429)")
+        if response.status_code >= 500:
+            raise RetryableError(f"PagerDuty answered {response.status_code}")
+        raise PermanentError(
+            f"PagerDuty refused the event ({response.status_code}): {_message(response)}"
+        )
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    errors = data.get("errors") if isinstance(data, dict) else None
+    message = data.get("message", "") if isinstance(data, dict) else ""
+    return "; ".join([message, *(errors or [])])[:300]

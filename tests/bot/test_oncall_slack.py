@@ -1,0 +1,404 @@
+"""On-call pages end to end against the fake Slack: the DM and the on-call channel post with
+Acknowledge / Open ticket, the paged person acknowledging by button or `/deskbridge ack`, the
+chain's later steps stopped, and `/deskbridge oncall` with overrides made by leads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+import responses
+
+from deskbridge.app import create_app, create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.store.audit import list_decisions
+from deskbridge.store.oncall import list_overrides
+from deskbridge.store.outbox import list_actions
+from deskbridge.store.tickets import load_ticket
+from deskbridge.store.timers import list_timers
+from tests.bot.test_slack_flow import SIGNING_SECRET, TEAM, click, slack_headers
+from tests.conftest import TEST_SECRET, decide_all, signed_headers
+from tests.fakeslack import FakeSlack
+
+PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
+LENA_ZENDESK = "9013300112027"
+SATURDAY_2310 = datetime(2026, 1, 10, 23, 10, tzinfo=UTC)  # Priya on call, Lena next
+
+
+class Clock:
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock():
+    return Clock(SATURDAY_2310)
+
+
+@pytest.fixture
+def runtime(fake, sqlite_engine, rules, monkeypatch, clock):
+    for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL", "PAGERDUTY_ROUTING_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+        ZENDESK_SUBDOMAIN="acme",
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_TEAM_ID=TEAM,
+        SLACK_API_URL=fake.url,
+        DESKBRIDGE_SLACK_MIN_INTERVAL="0",
+    )
+    return create_runtime(settings, rules, engine=sqlite_engine, clock=clock)
+
+
+@pytest.fixture
+def client(runtime):
+    return create_app(runtime=runtime).test_client()
+
+
+def urgent_ticket(at: datetime, ticket: str = "48400", n: int = 1, **detail) -> bytes:
+    stamp = at.isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "type": "zen:event-type:ticket.created",
+            "id": f"evt-{ticket}-{n}",
+            "time": stamp,
+            "subject": f"zen:ticket:{ticket}",
+            "detail": {
+                "id": ticket,
+                "status": "NEW",
+                "priority": "URGENT",
+                "assignee_id": LENA_ZENDESK,
+                "requester_id": "77",
+                "tags": [],
+                "subject": "Sofa delivery failed",
+                "description": "The courier did not come.",
+                "created_at": stamp,
+                **detail,
+            },
+            "event": {},
+        }
+    ).encode()
+
+
+def post(client, body: bytes, at: datetime) -> None:
+    """Deliver a webhook and let the decider decide it (serve's decider thread does)."""
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, at))
+    assert response.status_code == 200, response.json
+    decide_all(client.application.extensions["deskbridge"])
+
+
+def command(client, user: str, text: str, trigger: str = "1.2.3"):
+    body = urlencode(
+        {
+            "command": "/deskbridge",
+            "text": text,
+            "user_id": user,
+            "channel_id": "C07ONCALL1",
+            "team_id": "T0001ABCD",
+            "trigger_id": trigger,
+            "response_url": "https://hooks.slack.com/commands/T0001ABCD/1/x",
+        }
+    ).encode()
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+    assert response.status_code == 200
+    return response.json
+
+
+def page_posts(fake) -> list[tuple]:
+    return [
+        (p.args["channel"], p.args.get("thread_ts") is not None, p.args["text"])
+        for p in fake.ok_calls("chat.postMessage")
+    ]
+
+
+def buttons(blocks: list[dict]) -> list[tuple]:
+    return [
+        (e["action_id"], e["text"]["text"], e.get("url"))
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+
+
+def dispatch(runtime) -> None:
+    """Send everything queued (one message per ticket lane per round, in order)."""
+    while runtime.dispatcher.dispatch_due():
+        pass
+
+
+def fire(runtime, clock, at: datetime) -> None:
+    clock.at = at
+    runtime.service.fire_due_timers(at)
+    dispatch(runtime)
+
+
+def test_page_dms_the_person_and_posts_in_the_oncall_channel(runtime, client, fake, clock):
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    pages = [p for p in fake.ok_calls("chat.postMessage") if "On-call page" in p.args["text"]]
+    assert [p.args["channel"] for p in pages] == [PRIYA, "#resolution-oncall"]
+    for page in pages:
+        assert page.args["text"] == (
+            "On-call page: <https://acme.zendesk.com/agent/tickets/48400|#48400> "
+            "Sofa delivery failed"
+        )
+        assert page.args["blocks"][1]["text"]["text"] == "*Why:* urgent ticket created after hours"
+        assert buttons(page.args["blocks"]) == [
+            ("deskbridge.ack", "Acknowledge", None),
+            ("deskbridge.open", "Open ticket", "https://acme.zendesk.com/agent/tickets/48400"),
+        ]
+    # The pager is off without PAGERDUTY_ROUTING_KEY: recorded, not sent.
+    with runtime.engine.connect() as connection:
+        pager = [r for r in list_actions(connection) if r["action"] == "pager"]
+    assert [(r["status"], r["result"]) for r in pager] == [
+        ("done", {"dry_run": True, "channel": "pager"})
+    ]
+
+    # Nobody acknowledges: +10 pages Priya again, +20 Lena, +30 the leads, in the threads.
+    for minutes in (10, 20, 30):
+        fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=minutes))
+    later = [
+        (p.args["channel"], p.args.get("thread_ts") is not None, p.args["blocks"][-1])
+        for p in fake.ok_calls("chat.postMessage")[3:]
+    ]
+    why = (
+        "*Why:* not acknowledged {} min after the first page (urgent ticket created after hours): "
+    )
+
+    def reply(minutes: int, whom: str) -> dict:
+        text = f":pager: On-call page\n{why.format(minutes)}paging {whom}"
+        return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+    ack_buttons = {
+        "type": "actions",
+        "block_id": "deskbridge.actions",
+        "elements": pages[0].args["blocks"][-1]["elements"],
+    }
+    # A re-page replies in the DM and channel threads; a new person gets a new alert (with
+    # the buttons); the leads' channel too.
+    assert later == [
+        ("D02PRIYA01", True, reply(10, "the person on call")),
+        ("#resolution-oncall", True, reply(10, "the person on call")),
+        (LENA, False, ack_buttons),
+        ("#resolution-oncall", True, reply(20, "the next on the rotation")),
+        (SAM, False, ack_buttons),
+        ("#resolution-oncall", True, reply(30, "the leads")),
+        ("#resolution-leads", False, ack_buttons),
+    ]
+
+
+def test_the_paged_person_acknowledges_and_later_steps_stop(runtime, client, fake, clock):
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    root = next(
+        p for p in fake.ok_calls("chat.postMessage") if p.args["channel"] == "#resolution-oncall"
+    )
+    # Tom was not paged and is neither the assignee (Lena) nor a lead.
+    click(client, "deskbridge.ack", TOM, "zendesk:48400", root.ts, "#resolution-oncall")
+    with runtime.engine.connect() as connection:
+        assert load_ticket(connection, "zendesk:48400").oncall.acknowledged_by is None
+
+    clock.at = SATURDAY_2310 + timedelta(minutes=12)
+    response = click(
+        client, "deskbridge.ack", PRIYA, "zendesk:48400", root.ts, "#resolution-oncall"
+    )
+    assert response.status_code == 200
+    dispatch(runtime)
+    with runtime.engine.connect() as connection:
+        chain = load_ticket(connection, "zendesk:48400").oncall
+        timers = {t["id"]: t["status"] for t in list_timers(connection)}
+    assert (chain.acknowledged_by, chain.next_step) == ("Priya Raman", 1)
+    assert timers["zendesk:48400:oncall.step"] == "cancelled"
+    update = fake.ok_calls("chat.update")[-1]
+    assert update.args["blocks"][-1]["elements"][0]["text"] == (
+        ":white_check_mark: Acknowledged by Priya Raman"
+    )
+    assert buttons(update.args["blocks"]) == [
+        ("deskbridge.open", "Open ticket", "https://acme.zendesk.com/agent/tickets/48400")
+    ]
+    sent = len(fake.ok_calls("chat.postMessage"))
+    for minutes in (20, 30, 40):
+        fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=minutes))
+    assert len(fake.ok_calls("chat.postMessage")) == sent
+
+
+def test_deskbridge_ack_command_stops_the_chain(runtime, client, fake, clock):
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=10))
+    refused = command(client, TOM, "ack 48400")
+    assert refused["text"] == (
+        "*Acknowledge*\n"
+        "Only the ticket's assignee, a team lead or the person paged can acknowledge it."
+    )
+    answer = command(client, PRIYA, "ack 48400")
+    assert answer["text"] == (
+        "*Ticket 48400*\nAcknowledged: the on-call chain is stopped, no more pages for it."
+    )
+    fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=40))
+    with runtime.engine.connect() as connection:
+        steps = [
+            r["payload"]["params"]["step"]
+            for r in list_actions(connection)
+            if r["action"] == "page_oncall"
+        ]
+    assert steps == [0, 1]
+    assert command(client, PRIYA, "ack 99999")["text"] == (
+        "*Ticket 99999*\ndeskbridge has no such ticket."
+    )
+
+
+def test_tuesday_morning_pages_nobody_in_slack(runtime, client, fake, clock):
+    tuesday = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+    clock.at = tuesday
+    post(client, urgent_ticket(tuesday), tuesday)
+    dispatch(runtime)
+    assert [p for p in page_posts(fake) if "On-call" in p[2]] == []
+
+
+def test_oncall_command_and_lead_override(runtime, client, fake, clock):
+    shown = command(client, PRIYA, "oncall")["text"]
+    assert shown == (
+        "*On call*\n"
+        "On call at Sat 10 Jan 2026 23:10 GMT: Priya Raman (U02PRIYA01), rotation until "
+        "Mon 12 Jan 2026 09:00 GMT\n"
+        "Next shifts (Europe/London):\n"
+        "  Mon 12 Jan 2026 09:00 GMT → Mon 19 Jan 2026 09:00 GMT  Lena Fischer (U02LENAF01)\n"
+        "  Mon 19 Jan 2026 09:00 GMT → Mon 26 Jan 2026 09:00 GMT  Tom Okafor (U02TOMOK01)\n"
+        "  Mon 26 Jan 2026 09:00 GMT → Mon 02 Feb 2026 09:00 GMT  Priya Raman (U02PRIYA01)"
+    )
+    refused = command(
+        client, PRIYA, f"oncall override <@{TOM}|tom> 2026-01-10T23:00 2026-01-11T09:00"
+    )
+    assert refused["text"] == "*On call*\nOnly team leads can set an on-call override."
+    assert command(client, SAM, "oncall override tom tonight")["text"] == (
+        "*On call*\nUsage: `/deskbridge oncall override @person <from> <to>`, times as "
+        "`2026-03-07T18:00` in the team's timezone"
+    )
+    assert (
+        command(client, SAM, f"oncall override <@{TOM}> 2026-01-11T09:00 2026-01-10T23:00")["text"]
+        == "*On call*\nThe override must end after it starts."
+    )
+    saved = command(client, SAM, f"oncall override <@{TOM}|tom> 2026-01-10T23:00 2026-01-11T09:00")
+    assert saved["text"] == (
+        "*On call*\nOverride saved: Tom Okafor is on call Sat 10 Jan 2026 23:00 GMT → "
+        "Sun 11 Jan 2026 09:00 GMT."
+    )
+    with runtime.engine.connect() as connection:
+        (stored,) = list_overrides(connection)
+        audit = list_decisions(connection, "oncall")
+    assert (stored.person, stored.by) == (TOM, SAM)
+    assert [(a["rule"], a["action"], a["reason"]) for a in audit] == [
+        (
+            "oncall",
+            "override",
+            f"override by {SAM}: {TOM} on call 2026-01-10T23:00:00+00:00 to "
+            "2026-01-11T09:00:00+00:00",
+        )
+    ]
+    shown = command(client, PRIYA, "oncall")["text"].splitlines()
+    assert shown[1] == (
+        "On call at Sat 10 Jan 2026 23:10 GMT: Tom Okafor (U02TOMOK01), override until "
+        "Sun 11 Jan 2026 09:00 GMT"
+    )
+    assert shown[-2:] == [
+        "Overrides made in Slack:",
+        "  Tom Okafor: Sat 10 Jan 2026 23:00 GMT → Sun 11 Jan 2026 09:00 GMT (by Sam Whitaker)",
+    ]
+    # The next page goes to the override person.
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    pages = [
+        p.args["channel"]
+        for p in fake.ok_calls("chat.postMessage")
+        if "On-call page" in p.args["text"]
+    ]
+    assert pages == [TOM, "#resolution-oncall"]
+
+
+@responses.activate
+def test_with_a_routing_key_pages_reach_pagerduty_through_the_outbox(
+    fake, sqlite_engine, rules, monkeypatch, clock
+):
+    url = "https://pagerduty.test/v2/enqueue"
+    responses.post(url, status=202, json={"status": "success", "message": "Event processed"})
+    for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_TEAM_ID=TEAM,
+        SLACK_API_URL=fake.url,
+        DESKBRIDGE_SLACK_MIN_INTERVAL="0",
+        PAGERDUTY_ROUTING_KEY="R0UT1NGKEY0000000000000000000001",
+        PAGERDUTY_API_URL=url,
+    )
+    runtime = create_runtime(settings, rules, engine=sqlite_engine, clock=clock)
+    assert runtime.dry_run["pager"] is False
+    client = create_app(runtime=runtime).test_client()
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=10))
+    clock.at = SATURDAY_2310 + timedelta(minutes=15)
+    command(client, PRIYA, "ack 48400")
+    dispatch(runtime)
+    solved = json.loads(urgent_ticket(clock.at, n=2, status="SOLVED"))
+    solved["type"] = "zen:event-type:ticket.status_changed"
+    solved["event"] = {"current": "SOLVED", "previous": "NEW"}
+    post(client, json.dumps(solved).encode(), clock.at)
+    dispatch(runtime)
+    sent = [json.loads(c.request.body) for c in responses.calls]
+    assert [(s["event_action"], s["dedup_key"]) for s in sent] == [
+        ("trigger", "zendesk:48400"),
+        ("trigger", "zendesk:48400"),
+        ("acknowledge", "zendesk:48400"),
+        ("resolve", "zendesk:48400"),
+    ]
+    assert [s.get("payload", {}).get("custom_details", {}).get("step") for s in sent] == [
+        0,
+        1,
+        None,
+        None,
+    ]
+
+
+def test_the_handoff_post_reaches_the_oncall_channel_with_open_items(runtime, client, fake, clock):
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    before = len(fake.ok_calls("chat.postMessage"))
+    # Monday 09:00 GMT: Priya hands over to Lena. The sweep runs timers and scheduled jobs.
+    fire_timers_and_jobs(runtime, clock, datetime(2026, 1, 12, 9, 0, 20, tzinfo=UTC))
+    posts = fake.ok_calls("chat.postMessage")[before:]
+    handoff = [p for p in posts if "hand-off" in p.args["text"]]
+    assert [p.args["channel"] for p in handoff] == ["#resolution-oncall"]
+    assert handoff[0].args.get("thread_ts") is None
+    assert handoff[0].args["text"] == (
+        f":pager: <@{LENA}> is now on call\n"
+        "On-call hand-off, Mon 12 Jan 2026 09:00 GMT\n"
+        "Now on call: Lena Fischer; next: Tom Okafor\n"
+        "Still open from the last shift (1):\n"
+        "#48400 Sofa delivery failed: new, paged Sat 10 Jan 2026 23:10 GMT, not acknowledged"
+    )
+    # The next sweep (or another process) does not post it again.
+    fire_timers_and_jobs(runtime, clock, datetime(2026, 1, 12, 9, 1, tzinfo=UTC))
+    again = [p for p in fake.ok_calls("chat.postMessage") if "hand-off" in p.args["text"]]
+    assert len(again) == 1
+
+
+def fire_timers_and_jobs(runtime, clock, at: datetime) -> None:
+    clock.at = at
+    runtime.sweep_timers()
+    dispatch(runtime)

@@ -1,0 +1,113 @@
+"""The PagerDuty Events API v2 pager (protocols.md §7), mocked with `responses`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from deskbridge.connectors.pagerduty import PagerDutyPager, build_pager_event
+from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.ports import PermanentError, RetryableError
+
+URL = "https://pagerduty.test/v2/enqueue"
+KEY = "R0UT1NGKEY0000000000000000000001"
+
+
+def pager_action(event_action: str, **params):
+    return build_action(
+        "zendesk:48213",
+        "oncall",
+        ActionKind.pager,
+        "2026-03-07T23:10:00+00:00",
+        event_action,
+        reason="urgent ticket created after hours",
+        event_action=event_action,
+        dedup_key="zendesk:48213",
+        trigger="urgent_created",
+        **params,
+    )
+
+
+def test_trigger_body_follows_the_events_api():
+    action = pager_action("trigger", step=0, paged_at="2026-03-07T23:10:00+00:00")
+    assert build_pager_event(action, KEY, "https://acme.zendesk.com/agent/tickets/48213") == {
+        "routing_key": KEY,
+        "event_action": "trigger",
+        "dedup_key": "zendesk:48213",
+        "payload": {
+            "summary": "Ticket #48213 after hours: urgent ticket created after hours",
+            "source": "deskbridge",
+            "severity": "critical",
+            "timestamp": "2026-03-07T23:10:00+00:00",
+            "component": "zendesk",
+            "group": "resolution",
+            "class": "urgent_created",
+            "custom_details": {"reason": "urgent ticket created after hours", "step": 0},
+        },
+        "links": [{"href": "https://acme.zendesk.com/agent/tickets/48213", "text": "Open ticket"}],
+    }
+
+
+@pytest.mark.parametrize("event_action", ["acknowledge", "resolve"])
+def test_acknowledge_and_resolve_carry_only_the_key(event_action):
+    assert build_pager_event(pager_action(event_action), KEY) == {
+        "routing_key": KEY,
+        "event_action": event_action,
+        "dedup_key": "zendesk:48213",
+    }
+
+
+@responses.activate
+def test_202_is_done():
+    responses.post(
+        URL,
+        status=202,
+        json={"status": "success", "message": "Event processed", "dedup_key": "zendesk:48213"},
+    )
+    pager = PagerDutyPager(KEY, URL, zendesk_subdomain="acme")
+    result = pager.perform(pager_action("trigger", step=1, paged_at="2026-03-07T23:20:00+00:00"))
+    assert result == {"pager": "trigger", "status": 202}
+    sent = json.loads(responses.calls[0].request.body)
+    assert (sent["event_action"], sent["dedup_key"], sent["payload"]["custom_details"]["step"]) == (
+        "trigger",
+        "zendesk:48213",
+        1,
+    )
+    assert sent["links"][0]["href"] == "https://acme.zendesk.com/agent/tickets/48213"
+
+
+@responses.activate
+def test_400_is_permanent_with_pagerduty_message():
+    responses.post(
+        URL,
+        status=400,
+        json={
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": ["Length of 'routing_key' is incorrect (should be 32 characters)"],
+        },
+    )
+    with pytest.raises(PermanentError) as info:
+        PagerDutyPager(KEY, URL).perform(pager_action("resolve"))
+    assert str(info.value) == (
+        "PagerDuty refused the event (400): Event object is invalid; Length of 'routing_key' "
+        "is incorrect (should be 32 characters)"
+    )
+    assert KEY not in str(info.value)
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_throttled_and_server_errors_are_retried(status):
+    responses.post(URL, status=status, json={})
+    with pytest.raises(RetryableError):
+        PagerDutyPager(KEY, URL).perform(pager_action("acknowledge"))
+
+
+@responses.activate
+def test_connection_error_is_retried():
+    with pytest.raises(RetryableError) as info:
+        PagerDutyPager(KEY, URL).perform(pager_action("acknowledge"))
+    assert str(info.value) == "PagerDuty unreachable: ConnectionError"

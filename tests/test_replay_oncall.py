@@ -1,0 +1,311 @@
+"""After-hours paging through `deskbridge replay --until` with the example config (Mon-Fri
+09:00-18:00 Europe/London; weekly rotation Priya → Lena → Tom from Monday 2026-01-05 09:00;
+steps at 0, +10 (again), +20 (next member), +30 min (leads: Sam))."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.rules import load_rules
+from deskbridge.store.oncall import insert_override
+from deskbridge.workflows.model import EventKind, Source, TicketEvent
+from deskbridge.workflows.replay import ReplayFeed
+from deskbridge.workflows.rotation import Override
+from deskbridge.workflows.rules import JOBS
+from tests.test_replay_sla import body, status
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
+
+
+def replay(lines: list[dict], until: str, config: Path = EXAMPLE) -> list[dict]:
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    result = CliRunner().invoke(
+        main, ["replay", "-", "--until", until, "--config", str(config)], input=text
+    )
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def pages(out: list[dict]) -> list[tuple]:
+    return [
+        (o["at"], o["step"], o["person"], o["people"], o["channels"])
+        for o in out
+        if o["action"] == "page_oncall"
+    ]
+
+
+def pager(out: list[dict]) -> list[tuple]:
+    return [(o["at"], o["event_action"], o["dedup_key"]) for o in out if o["action"] == "pager"]
+
+
+ONCALL = ["#resolution-oncall"]
+LEADS = ["#resolution-oncall", "#resolution-leads"]
+
+
+def test_urgent_ticket_saturday_2310_pages_at_once_then_up_the_chain():
+    created = "2026-01-10T23:10:00Z"  # Saturday; Priya's week, Lena next
+    out = replay([body("created", "701", created, 1, status="NEW")], until="2026-01-11T06:00:00Z")
+    assert pages(out) == [
+        ("2026-01-10T23:10:00Z", 0, PRIYA, [PRIYA], ONCALL),
+        ("2026-01-10T23:20:00Z", 1, PRIYA, [PRIYA], ONCALL),
+        ("2026-01-10T23:30:00Z", 2, LENA, [LENA], ONCALL),
+        ("2026-01-10T23:40:00Z", 3, SAM, [SAM], LEADS),
+    ]
+    first = next(o for o in out if o["action"] == "page_oncall")
+    assert first["reason"] == "urgent ticket created after hours"
+    assert first["key"] == "zendesk:701:oncall:2026-01-10T23:10:00+00:00:0"
+    assert first["trigger"] == "urgent_created"
+    later = [o["reason"] for o in out if o["action"] == "page_oncall"][1:]
+    assert later == [
+        "not acknowledged 10 min after the first page (urgent ticket created after hours): "
+        "paging the person on call",
+        "not acknowledged 20 min after the first page (urgent ticket created after hours): "
+        "paging the next on the rotation",
+        "not acknowledged 30 min after the first page (urgent ticket created after hours): "
+        "paging the leads",
+    ]
+    # Every page is also a pager trigger for the same incident (the ticket).
+    assert pager(out) == [
+        (at, "trigger", "zendesk:701")
+        for at in (
+            "2026-01-10T23:10:00Z",
+            "2026-01-10T23:20:00Z",
+            "2026-01-10T23:30:00Z",
+            "2026-01-10T23:40:00Z",
+        )
+    ]
+
+
+def test_solving_stops_the_later_steps():
+    created = "2026-01-10T23:10:00Z"
+    out = replay(
+        [
+            body("created", "702", created, 1, status="NEW"),
+            status("702", "2026-01-10T23:25:00Z", 2, "SOLVED", "NEW", created),
+        ],
+        until="2026-01-11T06:00:00Z",
+    )
+    assert [(at, step) for at, step, *_ in pages(out)] == [
+        ("2026-01-10T23:10:00Z", 0),
+        ("2026-01-10T23:20:00Z", 1),
+    ]
+    assert pager(out)[-1] == ("2026-01-10T23:25:00Z", "resolve", "zendesk:702")
+
+
+def test_the_same_ticket_tuesday_1000_pages_nobody():
+    created = "2026-01-13T10:00:00Z"  # Tuesday, within business hours
+    out = replay([body("created", "703", created, 1, status="NEW")], until="2026-01-13T12:00:00Z")
+    assert pages(out) == []
+    assert pager(out) == []
+
+
+def test_a_bank_holiday_is_after_hours():
+    created = "2026-12-25T10:00:00Z"  # Christmas Day, a Friday
+    out = replay([body("created", "704", created, 1, status="NEW")], until="2026-12-25T10:05:00Z")
+    assert pages(out)[0][:3] == ("2026-12-25T10:00:00Z", 0, rotation_person("2026-12-25T10:00:00"))
+
+
+def test_a_normal_priority_ticket_pages_nobody():
+    created = "2026-01-10T23:10:00Z"
+    line = body("created", "705", created, 1, status="NEW", priority="NORMAL")
+    assert pages(replay([line], until="2026-01-11T06:00:00Z")) == []
+
+
+def test_a_second_paging_event_goes_to_the_chain_thread(tmp_path):
+    created = "2026-01-10T23:10:00Z"
+    escalate = body("comment_added", "706", "2026-01-10T23:12:00Z", 2, created=created)
+    escalate["body"]["event"] = {
+        "comment": {
+            "id": "7062",
+            "is_public": True,
+            "body": "I will take legal action and contact the ombudsman",
+            "author": {"id": "77", "is_staff": False, "name": "Customer"},
+        }
+    }
+    out = replay(
+        [body("created", "706", created, 1, status="NEW"), escalate],
+        until="2026-01-10T23:15:00Z",
+    )
+    assert [(o["at"], o["action"]) for o in out if o["action"] == "escalate"] == [
+        ("2026-01-10T23:12:00Z", "escalate")
+    ]
+    assert [p[:2] for p in pages(out)] == [("2026-01-10T23:10:00Z", 0)]
+    also = [o for o in out if o["rule"] == "oncall" and o["action"] == "notify"]
+    assert [(o["at"], o["target"], o["text"]) for o in also] == [
+        (
+            "2026-01-10T23:12:00Z",
+            "thread",
+            "Also: escalated to the specialist tier after hours (already paged)",
+        )
+    ]
+
+
+def rotation_person(local_utc: str) -> str:
+    from deskbridge.workflows.rotation import build_rotation
+
+    rotation = build_rotation(load_rules(EXAMPLE))
+    return rotation.rotation_person(datetime.fromisoformat(local_utc).replace(tzinfo=UTC))
+
+
+def test_the_example_override_pages_tom_on_saturday_7_march():
+    out = replay(
+        [body("created", "707", "2026-03-07T23:10:00Z", 1, status="NEW")],
+        until="2026-03-07T23:11:00Z",
+    )
+    assert pages(out) == [("2026-03-07T23:10:00Z", 0, TOM, [TOM], ONCALL)]
+
+
+def test_an_override_covering_the_event_time_pages_the_override_person(tmp_path):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    # Sam covers Saturday evening of Priya's week, mid-shift.
+    data["oncall"]["overrides"] = [
+        {"person": SAM, "from": "2026-01-10T18:00", "to": "2026-01-11T08:00"}
+    ]
+    config = tmp_path / "rules.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = replay(
+        [
+            body("created", "708", "2026-01-10T23:10:00Z", 1, status="NEW"),
+            body("created", "709", "2026-01-11T08:30:00Z", 1, status="NEW"),
+        ],
+        until="2026-01-11T08:31:00Z",
+        config=config,
+    )
+    first_pages = [(p[0], p[2]) for p in pages(out) if p[1] == 0]
+    assert first_pages == [("2026-01-10T23:10:00Z", SAM), ("2026-01-11T08:30:00Z", PRIYA)]
+
+
+def test_autumn_dst_weekend_hands_off_at_nine_local():
+    # Clocks go back on Sunday 2026-10-25. Monday 08:30 UTC is 08:30 GMT: still the old
+    # shift (hand-off at 09:00 GMT = 09:00 UTC), and before opening time.
+    before = rotation_person("2026-10-26T08:00:00")
+    after = rotation_person("2026-10-26T09:00:00")
+    assert before != after
+    out = replay(
+        [
+            body("created", "711", "2026-10-19T07:30:00Z", 1, status="NEW"),
+            body("created", "712", "2026-10-19T08:30:00Z", 1, status="NEW"),
+            body("created", "710", "2026-10-26T08:30:00Z", 1, status="NEW"),
+        ],
+        until="2026-10-26T08:31:00Z",
+    )
+    firsts = {
+        o["ticket"]: o["person"] for o in out if o["action"] == "page_oncall" and o["step"] == 0
+    }
+    assert firsts["zendesk:710"] == before
+    # A week earlier (BST) the hand-off was at 09:00 BST = 08:00 UTC.
+    assert firsts["zendesk:711"] == rotation_person("2026-10-19T07:00:00")
+    assert "zendesk:712" not in firsts  # 09:30 BST: business hours
+
+
+def test_spring_dst_weekend_daily_handoff_at_local_time(tmp_path):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["oncall"]["rotation"].update(shift="daily", handoff="20:00")
+    data["oncall"]["overrides"] = []
+    config = tmp_path / "rules.yaml"
+    config.write_text(yaml.safe_dump(data))
+    # Clocks go forward on Sunday 2026-03-29: 20:00 BST is 19:00 UTC.
+    out = replay(
+        [
+            body("created", "713", "2026-03-29T18:59:00Z", 1, status="NEW"),
+            body("created", "714", "2026-03-29T19:00:00Z", 1, status="NEW"),
+        ],
+        until="2026-03-29T19:01:00Z",
+        config=config,
+    )
+    firsts = {
+        o["ticket"]: o["person"] for o in out if o["action"] == "page_oncall" and o["step"] == 0
+    }
+    days = (datetime(2026, 3, 29) - datetime(2026, 1, 5)).days  # shift index on the 29th
+    members = [PRIYA, LENA, TOM]
+    assert firsts == {
+        "zendesk:713": members[(days - 1) % 3],
+        "zendesk:714": members[days % 3],
+    }
+
+
+# -- acknowledgement: a Slack event, fed through the same service and timer stepping as replay
+
+
+def acknowledged(ticket: str, at: str, by: str = "Priya Raman") -> TicketEvent:
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=ticket,
+        dedupe_key=f"slack:ack:{ticket}:{at}",
+        kind=EventKind.acknowledged,
+        occurred_at=datetime.fromisoformat(at),
+        actor_id=PRIYA,
+        vendor_type="slack:deskbridge.ack",
+        meta={"by": by},
+    )
+
+
+def run_service(steps: list, until: str, overrides: list[Override] = ()) -> list[dict]:
+    """The replay engine fed Zendesk lines and Slack events (which replay files cannot hold):
+    events at their times, due timers fired at their due times."""
+    from deskbridge.connectors.zendesk.parse import parse_zendesk
+
+    feed = ReplayFeed(load_rules(EXAMPLE), JOBS)
+    with feed.engine.begin() as connection:
+        for override in overrides:
+            insert_override(connection, override, datetime(2026, 1, 1, tzinfo=UTC))
+    out: list[dict] = []
+    for step in steps:
+        if isinstance(step, TicketEvent):
+            at, events, raw = step.occurred_at, [step], "{}"
+        else:
+            at = datetime.fromisoformat(step["at"])
+            raw = json.dumps(step["body"])
+            events = parse_zendesk(raw.encode(), at)
+        out += list(feed.add(events, raw, at))
+    out += list(feed.finish(datetime.fromisoformat(until)))
+    return out
+
+
+def test_an_acknowledgement_between_steps_stops_all_later_ones():
+    created = "2026-01-10T23:10:00Z"
+    out = run_service(
+        [
+            body("created", "720", created, 1, status="NEW"),
+            acknowledged("720", "2026-01-10T23:25:00+00:00"),
+        ],
+        until="2026-01-11T06:00:00+00:00",
+    )
+    assert [o["step"] for o in out if o["action"] == "page_oncall"] == [0, 1]
+    assert [o["event_action"] for o in out if o["action"] == "pager"] == [
+        "trigger",
+        "trigger",
+        "acknowledge",
+    ]
+
+
+def test_a_stored_override_pages_its_person():
+    at = datetime(2026, 1, 10, 23, 0, tzinfo=UTC)
+    override = Override(LENA, at, datetime(2026, 1, 11, 1, tzinfo=UTC), by=SAM)
+    out = run_service(
+        [body("created", "721", "2026-01-10T23:10:00Z", 1, status="NEW")],
+        until="2026-01-10T23:11:00+00:00",
+        overrides=[override],
+    )
+    assert [(o["step"], o["person"]) for o in out if o["action"] == "page_oncall"] == [(0, LENA)]
+
+
+def test_an_old_urgent_ticket_seen_for_the_first_time_is_not_paged_as_new():
+    # deskbridge meets ticket 740 (created Thursday) only on Saturday night, by a comment.
+    line = body("comment_added", "740", "2026-01-10T23:10:00Z", 1, created="2026-01-08T10:00:00Z")
+    line["body"]["event"] = {
+        "comment": {
+            "id": "7401",
+            "is_public": True,
+            "body": "Any news?",
+            "author": {"id": "77", "is_staff": False, "name": "Customer"},
+        }
+    }
+    assert pages(replay([line], until="2026-01-11T06:00:00Z")) == []

@@ -1,0 +1,128 @@
+"""The on-call shift hand-off: a scheduled job run by replay --until on its simulated clock,
+and posted to the fake Slack by the dispatcher."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.rules import load_rules
+from deskbridge.workflows.model import Priority, Status, TicketState
+from deskbridge.workflows.rotation import Override
+from deskbridge.workflows.rules.oncall_handoff import build_handoff, list_handoffs
+from tests.test_replay_oncall import EXAMPLE, LENA, PRIYA, TOM
+from tests.test_replay_sla import body, status
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_handoffs_are_at_nine_local_across_dst():
+    rules = load_rules(EXAMPLE)
+    assert list_handoffs(rules, utc("2026-03-16T00:00:00"), utc("2026-04-07T00:00:00")) == [
+        utc("2026-03-16T09:00:00"),
+        utc("2026-03-23T09:00:00"),
+        utc("2026-03-30T08:00:00"),  # 09:00 BST
+        utc("2026-04-06T08:00:00"),
+    ]
+    # An occurrence exactly at the window's start is the previous window's.
+    assert list_handoffs(rules, utc("2026-03-16T09:00:00"), utc("2026-03-23T09:00:00")) == [
+        utc("2026-03-23T09:00:00")
+    ]
+
+
+class Reader:
+    def __init__(self, tickets, overrides=()):
+        self.tickets = tickets
+        self.overrides = list(overrides)
+        self.asked = []
+
+    def list_oncall_overrides(self, ending_after):
+        return self.overrides
+
+    def list_paged_tickets(self, since, until):
+        self.asked.append((since, until))
+        return self.tickets
+
+
+def paged(number: str, status: Status, acknowledged_by=None) -> TicketState:
+    from deskbridge.workflows.model import OncallChain
+
+    return TicketState(
+        key=f"zendesk:{number}",
+        source="zendesk",
+        ticket_id=number,
+        subject="Sofa delivery failed",
+        status=status,
+        priority=Priority.urgent,
+        oncall=OncallChain(
+            id="2026-01-10T23:10:00+00:00",
+            trigger="urgent_created",
+            reason="urgent ticket created after hours",
+            started_at=utc("2026-01-10T23:10:00"),
+            steps=[],
+            acknowledged_by=acknowledged_by,
+        ),
+    )
+
+
+def test_handoff_post_names_who_is_on_call_next_and_what_is_open():
+    rules = load_rules(EXAMPLE)
+    at = utc("2026-01-12T09:00:00")
+    reader = Reader(
+        [paged("1", Status.open, "Priya Raman"), paged("2", Status.solved), paged("3", Status.new)]
+    )
+    (action,) = build_handoff(at, rules, reader)
+    assert reader.asked == [(utc("2026-01-05T09:00:00"), at)]  # the last shift
+    record = action.to_record()
+    assert record["ticket"] == "job:oncall_handoff"
+    assert record["key"] == "job:oncall_handoff:oncall:2026-01-12T09:00:00Z"
+    assert (record["action"], record["channel"], record["person"], record["next"]) == (
+        "notify",
+        "#resolution-oncall",
+        LENA,
+        TOM,
+    )
+    assert record["text"] == (
+        "On-call hand-off, Mon 12 Jan 2026 09:00 GMT\n"
+        "Now on call: Lena Fischer; next: Tom Okafor\n"
+        "Still open from the last shift (2):\n"
+        "#1 Sofa delivery failed: open, paged Sat 10 Jan 2026 23:10 GMT, acknowledged by "
+        "Priya Raman\n"
+        "#3 Sofa delivery failed: new, paged Sat 10 Jan 2026 23:10 GMT, not acknowledged"
+    )
+
+
+def test_handoff_with_an_override_and_nothing_open():
+    rules = load_rules(EXAMPLE)
+    at = utc("2026-01-12T09:00:00")
+    cover = Override(PRIYA, utc("2026-01-12T08:00:00"), utc("2026-01-12T12:00:00"))
+    (action,) = build_handoff(at, rules, Reader([], [cover]))
+    assert action.params["text"].splitlines()[1:] == [
+        "Now on call: Priya Raman; next: Tom Okafor",
+        "Nothing paged in the last shift is still open.",
+    ]
+
+
+def test_replay_runs_the_handoff_at_its_time_with_the_open_page():
+    created = "2026-01-10T23:10:00Z"
+    lines = [
+        body("created", "730", created, 1, status="NEW"),
+        body("created", "731", "2026-01-11T02:00:00Z", 1, status="NEW"),
+        status("731", "2026-01-11T03:00:00Z", 2, "SOLVED", "NEW", "2026-01-11T02:00:00Z"),
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    result = CliRunner().invoke(
+        main, ["replay", "-", "--until", "2026-01-12T10:00:00Z"], input=text
+    )
+    assert result.exit_code == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    handoffs = [o for o in out if o["ticket"] == "job:oncall_handoff"]
+    assert [(o["at"], o["person"], o["next"]) for o in handoffs] == [
+        ("2026-01-12T09:00:00Z", LENA, TOM)
+    ]
+    assert [(i["ticket"], i["status"]) for i in handoffs[0]["open"]] == [("zendesk:730", "new")]

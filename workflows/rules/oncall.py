@@ -1,0 +1,268 @@
+"""After-hours paging: page the person on call, keep paging up the chain until someone owns it.
+
+Outside business hours (the team calendar, holidays included) an event listed under
+`oncall.page_when` starts the ticket's chain: the chain's steps and the people they page are
+snapshotted on the ticket (Grafana OnCall's escalation snapshot), the steps due at once page
+now, and one timer waits for the next step, carrying the chain's id as its token. Acknowledge
+or solving stops the later steps; a second paging event while the chain is open is told in its
+thread instead of paging again. During business hours nothing is paged: the usual alerts go to
+the team.
+
+It runs after the other rules (it pages on what they decided: an escalation, an SLA breach).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from deskbridge.config.rules import RulesConfig
+from deskbridge.workflows.actions import Action, ActionKind, build_action
+from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.model import (
+    EventKind,
+    OncallChain,
+    OncallStep,
+    Priority,
+    TicketEvent,
+    TicketState,
+)
+from deskbridge.workflows.rotation import Rotation
+
+RULE = "oncall"
+TIMER_KIND = "oncall.step"
+NEW_TICKET_WINDOW = timedelta(hours=1)
+
+TRIGGER_REASONS = {
+    "urgent_created": "urgent ticket created after hours",
+    "escalated": "escalated to the specialist tier after hours",
+    "sla_breach_urgent": "urgent ticket breached its SLA after hours",
+}
+NOTIFY_WORDS = {
+    "oncall": "the person on call",
+    "next": "the next on the rotation",
+    "lead": "the leads",
+}
+
+
+def timer_id(ticket: str) -> str:
+    return f"{ticket}:{TIMER_KIND}"
+
+
+def is_after_hours(rules: RulesConfig, at: datetime) -> bool:
+    """Outside the team's business hours (holidays and closures count as outside). Without a
+    business_hours section every hour is after hours."""
+    calendar = rules.calendar
+    return calendar is None or not calendar.is_open(at)
+
+
+def find_triggers(
+    state: TicketState, event: TicketEvent | None, decided: list[Action], ctx: Context
+) -> list[tuple[str, str]]:
+    """(trigger, discriminator) pairs for what happened that `page_when` lists."""
+    wanted = ctx.rules.oncall.page_when if ctx.rules.oncall else []
+    found = []
+    # A ticket first seen now counts as new only if it was created lately (not an old ticket
+    # deskbridge meets for the first time).
+    fresh = (
+        ctx.previous is None
+        and state.created_at is not None
+        and ctx.now - state.created_at <= NEW_TICKET_WINDOW
+    )
+    new_ticket = event is not None and (event.kind is EventKind.created or fresh)
+    if "urgent_created" in wanted and new_ticket and state.priority is Priority.urgent:
+        found.append(("urgent_created", "created"))
+    for action in decided:
+        if "escalated" in wanted and action.kind is ActionKind.escalate:
+            found.append(("escalated", action.key))
+        urgent = state.priority is Priority.urgent
+        if "sla_breach_urgent" in wanted and action.kind is ActionKind.sla_breach and urgent:
+            found.append(("sla_breach_urgent", action.key))
+    return found
+
+
+def snapshot_chain(
+    rules: RulesConfig, ctx: Context, trigger: str, reason: str, now: datetime
+) -> OncallChain:
+    """The chain as configured now, with the people each step will page."""
+    oncall = rules.oncall
+    rotation = Rotation(oncall, rules.team.timezone, ctx.oncall_overrides)
+    leads = [a.slack_id for a in rules.agents if a.role == "lead"]
+    on_call = rotation.who_is_on_call(now)
+    people = {
+        # Nobody on call (before the rotation starts): the leads hear instead of nobody.
+        "oncall": [on_call] if on_call else leads,
+        "next": [rotation.next_member(now)],
+        "lead": leads,
+    }
+    return OncallChain(
+        id=now.isoformat(),
+        trigger=trigger,
+        reason=reason,
+        started_at=now,
+        steps=[
+            OncallStep(
+                after_s=step.after.total_seconds(), notify=step.notify, people=people[step.notify]
+            )
+            for step in oncall.escalation
+        ],
+    )
+
+
+def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules: RulesConfig):
+    """Page every step due by `now` from `chain.next_step`; set the timer for the next one."""
+    decision = Decision()
+    elapsed = (now - chain.started_at).total_seconds()
+    index = chain.next_step
+    paged = list(chain.paged)
+    total = len(chain.steps)
+    while index < total and chain.steps[index].after_s <= elapsed:
+        step = chain.steps[index]
+        if index == 0:
+            reason = chain.reason
+        else:
+            minutes = int(step.after_s // 60)
+            reason = (
+                f"not acknowledged {minutes} min after the first page ({chain.reason}): "
+                f"paging {NOTIFY_WORDS[step.notify]}"
+            )
+        channels = [rules.oncall.channel]
+        if step.notify == "lead":
+            channels.append(rules.team.lead_channel)
+        decision.actions.append(
+            build_action(
+                state.key,
+                RULE,
+                ActionKind.page_oncall,
+                chain.id,
+                str(index),
+                reason=reason,
+                person=step.people[0] if step.people else None,
+                people=step.people,
+                step=index,
+                notify=step.notify,
+                channels=channels,
+                trigger=chain.trigger,
+            )
+        )
+        decision.actions.append(
+            build_pager(
+                state,
+                chain,
+                "trigger",
+                str(index),
+                reason=reason,
+                step=index,
+                paged_at=now.isoformat(),
+            )
+        )
+        paged += [p for p in step.people if p not in paged]
+        index += 1
+    chain = chain.model_copy(update={"next_step": index, "paged": paged})
+    if index < total:
+        decision.timers.append(
+            Timer(
+                id=timer_id(state.key),
+                ticket=state.key,
+                kind=TIMER_KIND,
+                due_at=chain.started_at + timedelta(seconds=chain.steps[index].after_s),
+                payload={"chain": chain.id, "step": index},
+            )
+        )
+    decision.updates["oncall"] = chain
+    return decision
+
+
+def build_pager(
+    state: TicketState, chain: OncallChain, event_action: str, *discriminator: str, **params
+) -> Action:
+    """The pager's copy of a chain event; `dedup_key` is the ticket, so one ticket is one
+    incident however many pages it took."""
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.pager,
+        chain.id,
+        event_action,
+        *discriminator,
+        reason=params.pop("reason", f"on-call chain {event_action}"),
+        event_action=event_action,
+        dedup_key=state.key,
+        trigger=chain.trigger,
+        **params,
+    )
+
+
+def stop_chain(state: TicketState, chain: OncallChain, event: TicketEvent, ctx: Context):
+    """Acknowledged or solved: cancel the later steps (and tell the pager)."""
+    decision = Decision()
+    if event.kind is EventKind.acknowledged and chain.running:
+        by = event.meta.get("by", "someone")
+        chain = chain.model_copy(update={"acknowledged_by": by, "acknowledged_at": ctx.now})
+        decision.cancel.append(timer_id(state.key))
+        decision.actions.append(
+            build_pager(state, chain, "acknowledge", reason=f"acknowledged by {by}")
+        )
+    if state.status.is_done and chain.open:
+        chain = chain.model_copy(update={"solved_at": ctx.now})
+        decision.cancel.append(timer_id(state.key))
+        decision.actions.append(
+            build_pager(state, chain, "resolve", reason=f"the ticket is {state.status.value}")
+        )
+    if decision.cancel:
+        decision.updates["oncall"] = chain
+    return decision
+
+
+def evaluate_paging(
+    state: TicketState, ctx: Context, decided: list[Action], event: TicketEvent | None = None
+) -> Decision:
+    """The on-call rule for an event (or a fired timer, `event` None), given the actions the
+    other rules decided for it."""
+    rules = ctx.rules
+    if rules.oncall is None:
+        return Decision()
+    chain = state.oncall
+    if chain is not None and event is not None:
+        stopped = stop_chain(state, chain, event, ctx)
+        if stopped.updates:
+            return stopped
+    triggers = find_triggers(state, event, decided, ctx)
+    if not triggers or state.status.is_done or not is_after_hours(rules, ctx.now):
+        return Decision()
+    if chain is not None and chain.open:
+        # One chain per ticket: later paging events are told in its thread.
+        return Decision(
+            actions=[
+                build_action(
+                    state.key,
+                    RULE,
+                    ActionKind.notify,
+                    chain.id,
+                    "also",
+                    trigger,
+                    discriminator,
+                    reason=TRIGGER_REASONS[trigger],
+                    target="thread",
+                    text=f"Also: {TRIGGER_REASONS[trigger]} (already paged)",
+                )
+                for trigger, discriminator in triggers
+            ]
+        )
+    trigger = triggers[0][0]
+    chain = snapshot_chain(rules, ctx, trigger, TRIGGER_REASONS[trigger], ctx.now)
+    return page_due_steps(state, chain, ctx.now, rules)
+
+
+def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """The chain's next step is due: page it unless the chain was stopped or replaced."""
+    chain = state.oncall
+    current = (
+        chain is not None
+        and chain.id == timer.payload.get("chain")
+        and chain.next_step == timer.payload.get("step")
+        and chain.running
+        and not state.status.is_done
+    )
+    if not current or ctx.rules.oncall is None:
+        return Decision()
+    return page_due_steps(state, chain, timer.due_at, ctx.rules)

@@ -1,0 +1,101 @@
+"""The on-call shift hand-off, a scheduled job: at each hand-off a post in the on-call channel
+names who is now on call, who is next, and what is still open from the last shift (tickets
+paged in it and not solved, with their state)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from deskbridge.config.rules import RulesConfig
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.rotation import Override, Rotation, build_rotation, format_local
+from deskbridge.workflows.schedule import Job, build_job_action
+
+JOB = "oncall_handoff"
+RULE = "oncall"
+
+
+class HandoffReader(Protocol):
+    def list_oncall_overrides(self, ending_after: datetime) -> list[Override]: ...
+
+    def list_paged_tickets(self, since: datetime, until: datetime) -> list[TicketState]:
+        """Tickets paged in [since, until), as they are now."""
+        ...
+
+
+def list_handoffs(rules: RulesConfig, start: datetime, end: datetime) -> Iterable[datetime]:
+    """The rotation's hand-off instants in (start, end]."""
+    rotation = build_rotation(rules)
+    if rotation is None:
+        return []
+    index = rotation.shift_index(start)
+    index = 0 if index is None else index
+    out = []
+    while (at := rotation.handoff_at(index)) <= end:
+        if at > start:
+            out.append(at)
+        index += 1
+    return out
+
+
+def describe_open(state: TicketState, rotation: Rotation) -> dict[str, Any]:
+    chain = state.oncall
+    return {
+        "ticket": state.key,
+        "number": state.ticket_id,
+        "subject": state.subject or "",
+        "status": state.status.value,
+        "priority": state.priority.value if state.priority else None,
+        "paged_at": format_local(chain.started_at, rotation.zone) if chain else None,
+        "acknowledged_by": chain.acknowledged_by if chain else None,
+    }
+
+
+def build_handoff(at: datetime, rules: RulesConfig, reader: HandoffReader) -> list[Action]:
+    rotation = build_rotation(rules, reader.list_oncall_overrides(at))
+    index = rotation.shift_index(at)
+    previous = rotation.handoff_at(index - 1) if index else at
+    on_call = rotation.who_is_on_call(at)
+    following = rotation.member_for(index + 1)
+    still_open = [
+        describe_open(state, rotation)
+        for state in reader.list_paged_tickets(previous, at)
+        if not state.status.is_done
+    ]
+    names = {a.slack_id: a.name for a in rules.agents}
+    lines = [
+        f"On-call hand-off, {format_local(at, rotation.zone)}",
+        f"Now on call: {names.get(on_call, on_call)}; next: {names.get(following, following)}",
+    ]
+    if still_open:
+        lines.append(f"Still open from the last shift ({len(still_open)}):")
+        for item in still_open:
+            who = item["acknowledged_by"]
+            lines.append(
+                f"#{item['number']} {item['subject']}: {item['status']}, paged {item['paged_at']}, "
+                + (f"acknowledged by {who}" if who else "not acknowledged")
+            )
+    else:
+        lines.append("Nothing paged in the last shift is still open.")
+    return [
+        build_job_action(
+            JOB,
+            at,
+            RULE,
+            ActionKind.notify,
+            reason="on-call shift hand-off",
+            channel=rules.oncall.channel,
+            handoff=True,
+            person=on_call,
+            next=following,
+            until=rotation.handoff_at(index + 1).isoformat(),
+            open=still_open,
+            text="\n".join(lines),
+        )
+    ]
+
+
+HANDOFF_JOB = Job(JOB, list_handoffs, build_handoff)
