@@ -17,7 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 demo: $(STAMP)
 	$(BIN)/deskbridge replay examples/scenario.jsonl --until 2026-03-02T18:00:00Z --format text

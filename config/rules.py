@@ -440,7 +440,9 @@ class RulesConfig(_Model):
         self._calendar = None if hours is None else build_calendar(hours, self.team.timezone)
         return self
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False):
+    def model_copy(
+        self, *, update: dict[str, Any] | None = None, deep: bool = False
+    ) -> RulesConfig:
         """A copy that changes the hours or the team's timezone gets its own calendar."""
         copy = super().model_copy(update=update, deep=deep)
         if update and {"business_hours", "team"} & update.keys():
