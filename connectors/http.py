@@ -15,12 +15,12 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from deskbridge.config.logging import log_event
 from deskbridge.connectors.connector import Outcome
-from deskbridge.connectors.errors import InboundError, UnsupportedEvent
+from deskbridge.connectors.errors import InboundError, PayloadError, UnsupportedEvent
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.workflows.model import Source, TicketEvent
 
@@ -48,7 +48,13 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             connector.verify(request.headers, raw, now, runtime.settings)
             events: list[TicketEvent] = connector.parse(raw, now, runtime.rules)
             body = raw.decode("utf-8")
-            stored = runtime.service.store_events(events, body, now)
+            try:
+                stored = runtime.service.store_events(events, body, now)
+            except DataError:
+                # The store answered and refused a value: retrying cannot help, not a 503.
+                raise PayloadError(
+                    "a value in the body cannot be stored (too long or invalid)"
+                ) from None
         except RequestEntityTooLarge:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             metrics.webhooks.labels(source.value, "too_large").inc()

@@ -7,12 +7,25 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deskbridge.connectors.errors import PayloadError
 
 _ISO = re.compile(r"^(.*T\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+# Times a helpdesk can mean. Year 1 or 9999 is a broken template or an attack, and the SLA
+# arithmetic (a deadline hours or days later) overflows at the edges of datetime's range.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+# Bounded lengths for every string that is stored (ticket keys are 128 characters in the
+# store, dedupe keys 255; PostgreSQL refused what SQLite kept, and answered it as "store down").
+MAX_ID = 64
+MAX_LABEL = 255
+MAX_SUBJECT = 16_384  # far beyond any helpdesk's; a longer one is cut for Slack
+MAX_TEXT = 65_536  # Zendesk's own limit for a comment
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -36,6 +49,34 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
+def check_label(value: str, limit: int, path: str) -> str:
+    """A short stored string (an id, a status, a tag, an event id): bounded and printable. NUL
+    and lone surrogates cannot be stored by PostgreSQL (SQLite kept them, PostgreSQL answered
+    "store down"), and CR/LF or escapes have no place in an id. Free text (subjects, comment
+    bodies) is only bounded: it is stored byte-exact as escaped JSON."""
+    check_length(value, limit, path)
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            shown = char.encode("unicode_escape", "backslashreplace").decode("ascii")
+            raise PayloadError(f"contains a control character ({shown})", path)
+    return value
+
+
+def check_length(value: str, limit: int, path: str) -> str:
+    if len(value) > limit:
+        raise PayloadError(f"longer than {limit} characters", path)
+    return value
+
+
+def check_id(value: str | None, pattern: re.Pattern[str], expected: str, path: str) -> str | None:
+    """An id as the helpdesk makes them, or PayloadError naming the field (never echoing a
+    hostile value whole)."""
+    if value is None or pattern.fullmatch(value):
+        return value
+    shown = value[:40].encode("unicode_escape").decode("ascii")
+    raise PayloadError(f'expected {expected}, got "{shown}"', path)
+
+
 def parse_time(value: Any, path: str) -> datetime:
     """ISO-8601 with any fraction (Zendesk sends nanoseconds) or to the minute → aware UTC."""
     if not isinstance(value, str):
@@ -51,4 +92,12 @@ def parse_time(value: Any, path: str) -> datetime:
         raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path) from None
     if parsed.tzinfo is None:
         raise PayloadError("time has no timezone", path)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        parsed = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= parsed < LATEST:
+        raise PayloadError(
+            f"time out of range ({EARLIEST.year}-{LATEST.year - 1}): {value[:40]}", path
+        )
+    return parsed

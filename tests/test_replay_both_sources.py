@@ -81,7 +81,7 @@ def salesforce_line(n: int, minutes: int, what: str) -> dict:
         sobject = "Case"
     else:
         fields = {
-            "Id": f"02s5j00000SCEN{n}AA",
+            "Id": f"02s5j00000SCEN{n}AAA",  # 18 characters, as Salesforce makes them
             "ParentId": "5005j00000SCEN1AAA",
             "Incoming": "false" if what == "agent" else "true",
             "MessageDate": _iso(minutes),

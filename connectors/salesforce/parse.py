@@ -8,6 +8,7 @@ no entities, no external references; the body size is capped before parsing (Fla
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,15 @@ from defusedxml.ElementTree import fromstring
 
 from deskbridge.config.rules import SalesforceConfig
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
-from deskbridge.connectors.parsing import parse_json_object, parse_time
+from deskbridge.connectors.parsing import (
+    MAX_LABEL,
+    MAX_SUBJECT,
+    MAX_TEXT,
+    check_id,
+    check_length,
+    parse_json_object,
+    parse_time,
+)
 from deskbridge.workflows.model import (
     Comment,
     EventKind,
@@ -271,6 +280,31 @@ def _reply_event(n: Notification, path: str) -> TicketEvent:
     )
 
 
+# Record ids are 15 characters (case-sensitive) or 18 (with a checksum suffix).
+_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+_ID_FIELDS = ("Id", "ParentId", "OwnerId", "ContactId", "AccountId", "CreatedById")
+# The fields deskbridge reads and stores, by how long they may be.
+_FIELD_LIMITS = {
+    "Subject": MAX_SUBJECT,
+    "Description": MAX_TEXT,
+    "CommentBody": MAX_TEXT,
+    "TextBody": MAX_TEXT,
+    **dict.fromkeys(("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber"), MAX_LABEL),
+}
+
+
+def _check_notification(n: Notification, path: str) -> None:
+    """Ids as Salesforce makes them and bounded lengths, each failure naming its field."""
+    check_length(n.id, 200, f"{path}.Id")
+    for name in _ID_FIELDS:
+        if n.fields.get(name):
+            what = "a 15- or 18-character Salesforce id"
+            check_id(n.fields[name], _SALESFORCE_ID, what, f"{path}.sObject.{name}")
+    for name, limit in _FIELD_LIMITS.items():
+        if n.fields.get(name):
+            check_length(n.fields[name], limit, f"{path}.sObject.{name}")
+
+
 def build_events(
     message: OutboundMessage, mapping: SalesforceConfig = DEFAULT_MAPPING
 ) -> list[TicketEvent]:
@@ -279,6 +313,7 @@ def build_events(
     events = []
     skipped = []
     for index, n in enumerate(message.notifications):
+        _check_notification(n, f"notifications.Notification[{index}]")
         path = f"notifications.Notification[{index}].sObject"
         if n.sobject == "Case":
             if set(n.fields) <= {"Id"}:

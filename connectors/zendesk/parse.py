@@ -10,11 +10,22 @@ Two shapes arrive on the same endpoint (protocols.md §1.4, §1.5):
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
-from deskbridge.connectors.parsing import parse_json_object, parse_time
+from deskbridge.connectors.parsing import (
+    MAX_ID,
+    MAX_LABEL,
+    MAX_SUBJECT,
+    MAX_TEXT,
+    check_id,
+    check_label,
+    check_length,
+    parse_json_object,
+    parse_time,
+)
 from deskbridge.workflows.model import (
     Comment,
     EventKind,
@@ -108,16 +119,35 @@ def _get(data: dict[str, Any], path: str, required: bool = True) -> Any:
     return value
 
 
-def _string(data: dict[str, Any], path: str, required: bool = False) -> str | None:
+def _string(
+    data: dict[str, Any], path: str, required: bool = False, limit: int = MAX_LABEL
+) -> str | None:
+    """A short value (status, type, channel, an id, an email): bounded and printable."""
+    text = _text(data, path, required, limit)
+    return check_label(text, limit, path) if text else text
+
+
+def _text(data: dict[str, Any], path: str, required: bool = False, limit: int = MAX_TEXT):
+    """Free text (subject, description, comment body): bounded, kept as written."""
     value = _get(data, path, required)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadError("expected a string or a number", path)
-    text = str(value).strip()
+    text = check_length(str(value).strip(), limit, path)
     if not text and required:
         raise PayloadError("required field is empty", path)
     return text or None
+
+
+# Zendesk ids (tickets, users, groups, organizations, comments) are positive integers; the
+# event-subscription payload sends them as strings.
+_ZENDESK_ID = re.compile(r"[0-9]{1,20}")
+
+
+def _id(data: dict[str, Any], path: str, required: bool = False) -> str | None:
+    value = _string(data, path, required, limit=MAX_ID)
+    return check_id(value, _ZENDESK_ID, "a Zendesk id (digits)", path)
 
 
 def _optional_time(data: dict[str, Any], path: str) -> datetime | None:
@@ -151,12 +181,21 @@ def _boolean(value: Any, path: str) -> bool:
     raise PayloadError("expected true or false", path)
 
 
+MAX_TAGS = 500
+
+
 def _tags(value: Any, path: str) -> tuple[str, ...]:
     if isinstance(value, str):
-        return tuple(value.split())
-    if isinstance(value, list) and all(isinstance(t, str) for t in value):
-        return tuple(value)
-    raise PayloadError("expected a list of tags or a space-separated string", path)
+        tags = tuple(value.split())
+    elif isinstance(value, list) and all(isinstance(t, str) for t in value):
+        tags = tuple(value)
+    else:
+        raise PayloadError("expected a list of tags or a space-separated string", path)
+    if len(tags) > MAX_TAGS:
+        raise PayloadError(f"more than {MAX_TAGS} tags", path)
+    for index, tag in enumerate(tags):
+        check_label(tag, MAX_LABEL, f"{path}[{index}]")
+    return tags
 
 
 # -- event subscriptions -------------------------------------------------------------------
@@ -204,28 +243,28 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     kind = EVENT_KINDS.get(event_type.removeprefix(EVENT_PREFIX))
     if kind is None:
         raise UnsupportedEvent(event_type)
-    event_id = _string(data, "id", required=True)
+    event_id = _string(data, "id", required=True, limit=200)
     occurred_at = parse_time(_get(data, "time"), "time")
     detail = _get(data, "detail")
     if not isinstance(detail, dict):
         raise PayloadError("expected an object", "detail")
-    ticket_id = _string(data, "detail.id", required=True)
+    ticket_id = _id(data, "detail.id", required=True)
     body = data.get("event") or {}
     if not isinstance(body, dict):
         raise PayloadError("expected an object", "event")
 
     channel = _string(data, "detail.via.channel")
     snapshot = TicketSnapshot(
-        subject=_string(data, "detail.subject"),
-        description=_string(data, "detail.description"),
+        subject=_text(data, "detail.subject", limit=MAX_SUBJECT),
+        description=_text(data, "detail.description"),
         status=_status(_string(data, "detail.status"), "detail.status"),
         priority=_priority(_string(data, "detail.priority"), "detail.priority"),
         type=(_string(data, "detail.type") or "").lower() or None,
         tags=_tags(detail["tags"], "detail.tags") if detail.get("tags") is not None else None,
-        group=_string(data, "detail.group_id"),
-        assignee=_string(data, "detail.assignee_id"),
-        requester=_string(data, "detail.requester_id"),
-        organization=_string(data, "detail.organization_id"),
+        group=_id(data, "detail.group_id"),
+        assignee=_id(data, "detail.assignee_id"),
+        requester=_id(data, "detail.requester_id"),
+        organization=_id(data, "detail.organization_id"),
         channel=channel,
         created_at=_optional_time(data, "detail.created_at"),
         updated_at=_optional_time(data, "detail.updated_at"),
@@ -244,16 +283,16 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     comment = None
     if kind is EventKind.comment_added:
         comment = Comment(
-            id=_string(data, "event.comment.id", required=True),
+            id=_string(data, "event.comment.id", required=True, limit=MAX_ID),
             public=_boolean(_get(data, "event.comment.is_public"), "event.comment.is_public"),
-            author_id=_string(data, "event.comment.author.id"),
+            author_id=_id(data, "event.comment.author.id"),
             author_is_agent=_boolean(
                 _get(data, "event.comment.author.is_staff"), "event.comment.author.is_staff"
             ),
             # detail.via.channel is how the *ticket* arrived, not this comment: a phone-born
             # ticket's written replies are not calls. Only a comment-level marker counts.
             is_voice=_is_voice_comment(data),
-            body=_string(data, "event.comment.body") or "",
+            body=_text(data, "event.comment.body") or "",
         )
     return TicketEvent(
         source=Source.zendesk,
@@ -263,7 +302,7 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
         occurred_at=occurred_at,
         ticket=snapshot,
         comment=comment,
-        actor_id=_string(data, "detail.actor_id"),
+        actor_id=_id(data, "detail.actor_id"),
         vendor_type=event_type,
     )
 
@@ -295,7 +334,8 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise PayloadError("expected a string or a number", f"fields.{name}")
-        out[str(name)] = str(value)
+        check_length(str(name), MAX_LABEL, f"fields.{str(name)[:40]}")
+        out[str(name)] = check_length(str(value), MAX_SUBJECT, f"fields.{name}")
     return out
 
 
@@ -305,25 +345,23 @@ def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) 
     Its dedupe key is the template's `event_id` if it has one, else a hash of the exact body:
     a redelivery repeats the bytes, a new ticket update changes `updated_at` or the comment.
     """
-    ticket_id = _string(data, "ticket_id", required=True)
-    if not (ticket_id.isascii() and ticket_id.isdigit()):
-        raise PayloadError("expected a numeric ticket id", "ticket_id")
+    ticket_id = _id(data, "ticket_id", required=True)
     updated_at = _optional_time(data, "updated_at")
     occurred_at = _optional_time(data, "event_time") or updated_at or received_at
 
     via = _string(data, "via")
     comment = None
-    comment_id = _string(data, "comment_id")
+    comment_id = _string(data, "comment_id", limit=MAX_ID)
     if comment_id:
         role = (_string(data, "comment_author_role") or "").lower()
         comment_via = (_string(data, "comment_via") or via or "").lower()
         comment = Comment(
             id=comment_id,
             public=_boolean(_get(data, "comment_public"), "comment_public"),
-            author_id=_string(data, "comment_author_id"),
+            author_id=_id(data, "comment_author_id"),
             author_is_agent=role in ("agent", "admin", "staff"),
             is_voice=comment_via in VOICE_CHANNELS,
-            body=_string(data, "comment_body") or "",
+            body=_text(data, "comment_body") or "",
         )
     declared = (_string(data, "event") or "").lower()
     if declared and declared not in _TRIGGER_KINDS:
@@ -334,22 +372,22 @@ def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) 
 
     tags = _get(data, "tags", required=False)
     snapshot = TicketSnapshot(
-        subject=_string(data, "subject"),
-        description=_string(data, "description"),
+        subject=_text(data, "subject", limit=MAX_SUBJECT),
+        description=_text(data, "description"),
         status=_status(_string(data, "status"), "status"),
         priority=_priority(_string(data, "priority"), "priority"),
         type=(_string(data, "ticket_type") or "").lower() or None,
         tags=_tags(tags, "tags") if tags is not None else None,
-        group=_string(data, "group_id") or _string(data, "group"),
-        assignee=_string(data, "assignee_id") or _string(data, "assignee_email"),
-        requester=_string(data, "requester_id"),
-        organization=_string(data, "organization_id") or _string(data, "organization"),
+        group=_id(data, "group_id") or _string(data, "group"),
+        assignee=_id(data, "assignee_id") or _string(data, "assignee_email"),
+        requester=_id(data, "requester_id"),
+        organization=_id(data, "organization_id") or _string(data, "organization"),
         channel=via,
         created_at=_optional_time(data, "created_at"),
         updated_at=updated_at,
         custom_fields=_fields(data),
     )
-    event_id = _string(data, "event_id") or hashlib.sha256(raw).hexdigest()
+    event_id = _string(data, "event_id", limit=200) or hashlib.sha256(raw).hexdigest()
     return TicketEvent(
         source=Source.zendesk,
         ticket_id=ticket_id,
@@ -358,6 +396,6 @@ def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) 
         occurred_at=occurred_at,
         ticket=snapshot,
         comment=comment,
-        actor_id=_string(data, "updated_by_id"),
+        actor_id=_id(data, "updated_by_id"),
         vendor_type=f"trigger:{_string(data, 'trigger') or 'unnamed'}",
     )

@@ -1,0 +1,265 @@
+"""The bad-input suite (issue 14, reliability.md §6 B): every hostile or broken request to a
+webhook gets a 4xx naming the field, on SQLite and on PostgreSQL alike, and nothing is stored.
+Validation lives in the connectors' parse, so HTTP and replay both get it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import DataError
+
+from deskbridge.app import create_app, create_runtime
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import count_actions
+from tests.conftest import Clock, fixture_bytes, signed_headers
+
+NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
+ORG = "00D5j00000HqZtxEAF"  # the Salesforce fixture's organization
+
+
+@pytest.fixture
+def runtime(settings, engine, rules):
+    settings = settings.model_copy(update={"salesforce_org_id": ORG})
+    return create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+
+
+@pytest.fixture
+def client(runtime):
+    return create_app(runtime=runtime).test_client()
+
+
+def _stored(runtime) -> tuple[int, int]:
+    with runtime.engine.connect() as connection:
+        return count_events(connection), count_actions(connection)
+
+
+def _event(**changes) -> bytes:
+    """The comment_added fixture (time near NOW) with dotted-path changes."""
+    data = json.loads(fixture_bytes("zendesk_comment_added_event.json"))
+    data["time"] = (NOW - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = data
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return json.dumps(data).encode()
+
+
+def _trigger(**changes) -> bytes:
+    data = {
+        "ticket_id": "48213",
+        "event_id": "trig-1",
+        "status": "Open",
+        "subject": "Parcel late",
+        "updated_at": "2025-03-04T09:10Z",
+    }
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+ZENDESK_CASES = [
+    # (id, body, field, error)
+    ("event id of 256 characters", _event(id="e" * 256), "id", "longer than 200 characters"),
+    ("event id with NUL", _event(id="evt-\u0000-1"), "id", "contains a control character (\\x00)"),
+    (
+        "ticket id of 129 digits",
+        _event(detail__id="4" * 129),
+        "detail.id",
+        "longer than 64 characters",
+    ),
+    (
+        "ticket id of 21 digits",
+        _event(detail__id="4" * 21),
+        "detail.id",
+        f'expected a Zendesk id (digits), got "{"4" * 21}"',
+    ),
+    (
+        "ticket id with NUL",
+        _event(detail__id="48213\u0000"),
+        "detail.id",
+        "contains a control character (\\x00)",
+    ),
+    (
+        "ticket id a path",
+        _event(detail__id="../../etc"),
+        "detail.id",
+        'expected a Zendesk id (digits), got "../../etc"',
+    ),
+    (
+        "ticket id with a newline",
+        _event(detail__id="482\n13"),
+        "detail.id",
+        "contains a control character (\\n)",
+    ),
+    (
+        "assignee id of 129 characters",
+        _event(detail__assignee_id="9" * 129),
+        "detail.assignee_id",
+        "longer than 64 characters",
+    ),
+    (
+        "requester id not digits",
+        _event(detail__requester_id="jane@example.com"),
+        "detail.requester_id",
+        'expected a Zendesk id (digits), got "jane@example.com"',
+    ),
+    (
+        "author id with NUL",
+        _event(event__comment__author__id="1\u0000"),
+        "event.comment.author.id",
+        "contains a control character (\\x00)",
+    ),
+    (
+        "event time in year 9999",
+        _event(time="9999-12-31T23:59:59Z"),
+        "time",
+        "time out of range (2000-2099): 9999-12-31T23:59:59Z",
+    ),
+    (
+        "created_at in year 1",
+        _event(detail__created_at="0001-01-01T00:00:00Z"),
+        "detail.created_at",
+        "time out of range (2000-2099): 0001-01-01T00:00:00Z",
+    ),
+    (
+        "created_at in year 9999",
+        _event(detail__created_at="9999-12-31T23:59:59Z"),
+        "detail.created_at",
+        "time out of range (2000-2099): 9999-12-31T23:59:59Z",
+    ),
+    (
+        "subject of 20,000 characters",
+        _event(detail__subject="s" * 20_000),
+        "detail.subject",
+        "longer than 16384 characters",
+    ),
+    (
+        "a tag with CR",
+        _event(detail__tags=["vip\r"]),
+        "detail.tags[0]",
+        "contains a control character (\\r)",
+    ),
+    ("600 tags", _event(detail__tags=["t"] * 600), "detail.tags", "more than 500 tags"),
+    (
+        "trigger ticket id a path",
+        _trigger(ticket_id="../../etc"),
+        "ticket_id",
+        'expected a Zendesk id (digits), got "../../etc"',
+    ),
+    (
+        "trigger updated_at in year 9999",
+        _trigger(updated_at="9999-01-01T00:00Z"),
+        "updated_at",
+        "time out of range (2000-2099): 9999-01-01T00:00Z",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "error"), [c[1:] for c in ZENDESK_CASES], ids=[c[0] for c in ZENDESK_CASES]
+)
+def test_bad_zendesk_values_are_400_naming_the_field(runtime, client, body, field, error):
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert (response.status_code, response.json) == (400, {"error": error, "field": field})
+    assert _stored(runtime) == (0, 0)
+
+
+def _case(**fields) -> bytes:
+    text = fixture_bytes("salesforce_outbound_case.xml").decode()
+    for name, value in fields.items():
+        old = text.split(f"<sf:{name}>", 1)[1].split("<", 1)[0]
+        text = text.replace(f"<sf:{name}>{old}<", f"<sf:{name}>{value}<", 1)
+    return text.encode()
+
+
+SALESFORCE_CASES = [
+    (
+        "case id of 17 characters",
+        _case(Id="5005j00000TqW8hAA"),
+        "notifications.Notification[0].sObject.Id",
+        'expected a 15- or 18-character Salesforce id, got "5005j00000TqW8hAA"',
+    ),
+    (
+        "case id a path",
+        _case(Id="../../../etc/pass"),
+        "notifications.Notification[0].sObject.Id",
+        'expected a 15- or 18-character Salesforce id, got "../../../etc/pass"',
+    ),
+    (
+        "owner id of 200 characters",
+        _case(OwnerId="0" * 200),
+        "notifications.Notification[0].sObject.OwnerId",
+        f'expected a 15- or 18-character Salesforce id, got "{"0" * 40}"',
+    ),
+    (
+        "modified in year 9999",
+        _case(LastModifiedDate="9999-12-31T23:59:59.000Z"),
+        "notifications.Notification[0].sObject.LastModifiedDate",
+        "time out of range (2000-2099): 9999-12-31T23:59:59.000Z",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "error"),
+    [c[1:] for c in SALESFORCE_CASES],
+    ids=[c[0] for c in SALESFORCE_CASES],
+)
+def test_bad_salesforce_values_are_400_naming_the_field(runtime, client, body, field, error):
+    response = client.post(
+        "/webhooks/salesforce", data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
+
+    assert (response.status_code, response.json) == (400, {"error": error, "field": field})
+    assert _stored(runtime) == (0, 0)
+
+
+def test_free_text_keeps_nul_and_emoji_byte_exact_on_both_stores(runtime, client):
+    subject = "🚨 Rechnung \u202eevil\u202c nul:\u0000 end"
+    body = _event(detail__subject=subject)
+
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert response.status_code == 200
+    from deskbridge.store.tickets import load_ticket
+
+    with runtime.engine.connect() as connection:
+        assert load_ticket(connection, "zendesk:48213").subject == subject
+
+
+def test_a_value_the_database_refuses_is_400_not_503(runtime, client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise DataError("INSERT …", {}, ValueError("value too long for type character varying"))
+
+    monkeypatch.setattr(runtime.service, "accept_event", refuse)
+    body = _event()
+
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert response.status_code == 400
+    assert response.json == {"error": "a value in the body cannot be stored (too long or invalid)"}
+    assert "Retry-After" not in response.headers
+
+
+def test_replay_refuses_the_same_values_with_the_same_field(rules):
+    from deskbridge.connectors.registry import CONNECTORS
+    from deskbridge.workflows.replay import run_replay
+
+    line = json.dumps(
+        {
+            "at": "2025-03-04T09:15:00Z",
+            "source": "zendesk",
+            "body": json.loads(_event(detail__id="../../etc")),
+        }
+    )
+
+    (result,) = list(run_replay([line], rules, CONNECTORS))
+
+    assert (result.line, result.message) == (
+        1,
+        'detail.id: expected a Zendesk id (digits), got "../../etc"',
+    )
