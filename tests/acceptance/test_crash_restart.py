@@ -39,16 +39,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(db: Path | str, port: int, log: Path, **extra: str) -> subprocess.Popen:
+    """`deskbridge serve` on `db` (a SQLite file, or a database URL), ready to answer."""
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": db if isinstance(db, str) else f"sqlite:///{db}",
         "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
         "DESKBRIDGE_LOG_LEVEL": "WARNING",
         "DESKBRIDGE_DISPATCH_LEASE_SECONDS": "3",
     }
     for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_API_TOKEN", "SLACK_BOT_TOKEN", "DESKBRIDGE_CONFIG"):
         env.pop(name, None)
+    env.update(extra)
     process = subprocess.Popen(
         [str(DESKBRIDGE), "serve", "--port", str(port)],
         cwd=ROOT,

@@ -89,10 +89,11 @@ def test_500_half_open_connections_leave_room_and_are_closed_after_the_timeout(
             assert webhook.status == 200
         assert time.monotonic() - started < 4  # each answered within its 2 s timeout
 
-        # Closed once idle for the timeout; the idle check runs every second.
-        closed = _wait_closed(sockets, last_sent + CHANNEL_TIMEOUT + 1 + 3)
+        # Closed once idle for the timeout: the idle check runs every second, and waitress'
+        # loop wakes at least once a second, so within timeout + 2 s (+1 for a busy machine).
+        closed = _wait_closed(sockets, last_sent + CHANNEL_TIMEOUT + 6)
         assert len(closed) == HALF_OPEN
-        assert max(closed.values()) - last_sent <= CHANNEL_TIMEOUT + 1 + 1
+        assert max(closed.values()) - last_sent <= CHANNEL_TIMEOUT + 3
         assert min(closed.values()) - last_sent >= CHANNEL_TIMEOUT - 1
     finally:
         for sock in sockets:
