@@ -74,7 +74,7 @@ ZENDESK_CASES = [
         "ticket id of 21 digits",
         _event(detail__id="4" * 21),
         "detail.id",
-        f'expected a Zendesk id (digits), got "{"4" * 21}"',
+        "expected a Zendesk id (digits)",
     ),
     (
         "ticket id with NUL",
@@ -86,7 +86,7 @@ ZENDESK_CASES = [
         "ticket id a path",
         _event(detail__id="../../etc"),
         "detail.id",
-        'expected a Zendesk id (digits), got "../../etc"',
+        "expected a Zendesk id (digits)",
     ),
     (
         "ticket id with a newline",
@@ -104,7 +104,7 @@ ZENDESK_CASES = [
         "requester id not digits",
         _event(detail__requester_id="jane@example.com"),
         "detail.requester_id",
-        'expected a Zendesk id (digits), got "jane@example.com"',
+        "expected a Zendesk id (digits)",
     ),
     (
         "author id with NUL",
@@ -147,7 +147,7 @@ ZENDESK_CASES = [
         "trigger ticket id a path",
         _trigger(ticket_id="../../etc"),
         "ticket_id",
-        'expected a Zendesk id (digits), got "../../etc"',
+        "expected a Zendesk id (digits)",
     ),
     (
         "trigger updated_at in year 9999",
@@ -181,19 +181,19 @@ SALESFORCE_CASES = [
         "case id of 17 characters",
         _case(Id="5005j00000TqW8hAA"),
         "notifications.Notification[0].sObject.Id",
-        'expected a 15- or 18-character Salesforce id, got "5005j00000TqW8hAA"',
+        "expected a 15- or 18-character Salesforce id",
     ),
     (
         "case id a path",
         _case(Id="../../../etc/pass"),
         "notifications.Notification[0].sObject.Id",
-        'expected a 15- or 18-character Salesforce id, got "../../../etc/pass"',
+        "expected a 15- or 18-character Salesforce id",
     ),
     (
         "owner id of 200 characters",
         _case(OwnerId="0" * 200),
         "notifications.Notification[0].sObject.OwnerId",
-        f'expected a 15- or 18-character Salesforce id, got "{"0" * 40}"',
+        "expected a 15- or 18-character Salesforce id",
     ),
     (
         "modified in year 9999",
@@ -261,5 +261,5 @@ def test_replay_refuses_the_same_values_with_the_same_field(rules):
 
     assert (result.line, result.message) == (
         1,
-        'detail.id: expected a Zendesk id (digits), got "../../etc"',
+        "detail.id: expected a Zendesk id (digits)",
     )
