@@ -62,6 +62,19 @@ def check_label(value: str, limit: int, path: str) -> str:
     return value
 
 
+def check_text(value: str, limit: int, path: str) -> str:
+    """Free text (a subject, a comment): bounded, and encodable as UTF-8 (a lone surrogate,
+    which JSON can carry as an escape, cannot be stored). NUL and the rest are kept."""
+    check_length(value, limit, path)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(
+            "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored", path
+        ) from None
+    return value
+
+
 def check_length(value: str, limit: int, path: str) -> str:
     if len(value) > limit:
         raise PayloadError(f"longer than {limit} characters", path)

@@ -37,7 +37,7 @@ def _stored(runtime) -> tuple[int, int]:
 
 def _event(**changes) -> bytes:
     """The comment_added fixture (time near NOW) with dotted-path changes."""
-    data = json.loads(fixture_bytes("zendesk_comment_added_event.json"))
+    data = json.loads(fixture_bytes("ticket_comment_added__public_agent.json"))
     data["time"] = (NOW - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
     for path, value in changes.items():
         *parents, last = path.split("__")
@@ -169,7 +169,7 @@ def test_bad_zendesk_values_are_400_naming_the_field(runtime, client, body, fiel
 
 
 def _case(**fields) -> bytes:
-    text = fixture_bytes("salesforce_outbound_case.xml").decode()
+    text = fixture_bytes("outbound_message__two_cases.xml").decode()
     for name, value in fields.items():
         old = text.split(f"<sf:{name}>", 1)[1].split("<", 1)[0]
         text = text.replace(f"<sf:{name}>{old}<", f"<sf:{name}>{value}<", 1)
@@ -227,6 +227,7 @@ def test_free_text_keeps_nul_and_emoji_byte_exact_on_both_stores(runtime, client
     assert response.status_code == 200
     from deskbridge.store.tickets import load_ticket
 
+    runtime.service.decider.decide_pending()
     with runtime.engine.connect() as connection:
         assert load_ticket(connection, "zendesk:48213").subject == subject
 
@@ -235,7 +236,7 @@ def test_a_value_the_database_refuses_is_400_not_503(runtime, client, monkeypatc
     def refuse(*args, **kwargs):
         raise DataError("INSERT …", {}, ValueError("value too long for type character varying"))
 
-    monkeypatch.setattr(runtime.service, "accept_event", refuse)
+    monkeypatch.setattr(runtime.service, "store_events", refuse)
     body = _event()
 
     response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))

@@ -143,8 +143,8 @@ def _check(engine, send) -> None:
         assert _stored(engine) == before
 
 
-ZENDESK_EVENT = json.loads(fixture_bytes("zendesk_comment_added_event.json"))
-ZENDESK_TRIGGER = json.loads(fixture_bytes("zendesk_trigger_payload.json"))
+ZENDESK_EVENT = json.loads(fixture_bytes("ticket_comment_added__public_agent.json"))
+ZENDESK_TRIGGER = json.loads(fixture_bytes("trigger_ticket_updated.json"))
 
 
 def _with(fixture: dict, path: tuple, value) -> bytes:
@@ -206,7 +206,7 @@ def test_zendesk_forged_headers_are_never_a_5xx(webhooks, body, stamp, signature
     assert _stored(runtime_.engine) == (0, 0)
 
 
-SALESFORCE_XML = fixture_bytes("salesforce_outbound_case.xml").decode()
+SALESFORCE_XML = fixture_bytes("outbound_message__two_cases.xml").decode()
 SALESFORCE_CALLOUT = {
     "organizationId": ORG,
     "notifications": [
@@ -258,8 +258,8 @@ def test_salesforce_callout_fuzz_is_never_a_5xx(webhooks, body):
     _check(runtime_.engine, lambda: http.post("/webhooks/salesforce", data=body, headers=headers))
 
 
-SLACK_CLICK = json.loads(fixture_bytes("slack_block_actions.json"))
-SLACK_EVENT = json.loads(fixture_bytes("slack_event_callback_app_mention.json"))
+SLACK_CLICK = json.loads(fixture_bytes("block_actions__acknowledge.json"))
+SLACK_EVENT = json.loads(fixture_bytes("event_callback__app_mention.json"))
 
 
 @FUZZ

@@ -25,6 +25,7 @@ from deskbridge.connectors.parsing import (
     MAX_TEXT,
     check_id,
     check_length,
+    check_text,
     parse_json_object,
     parse_time,
 )
@@ -302,7 +303,7 @@ def _check_notification(n: Notification, path: str) -> None:
             check_id(n.fields[name], _SALESFORCE_ID, what, f"{path}.sObject.{name}")
     for name, limit in _FIELD_LIMITS.items():
         if n.fields.get(name):
-            check_length(n.fields[name], limit, f"{path}.sObject.{name}")
+            check_text(n.fields[name], limit, f"{path}.sObject.{name}")
 
 
 def build_events(

@@ -22,7 +22,7 @@ from deskbridge.connectors.parsing import (
     MAX_TEXT,
     check_id,
     check_label,
-    check_length,
+    check_text,
     parse_json_object,
     parse_time,
 )
@@ -134,7 +134,7 @@ def _text(data: dict[str, Any], path: str, required: bool = False, limit: int = 
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadError("expected a string or a number", path)
-    text = check_length(str(value).strip(), limit, path)
+    text = check_text(str(value).strip(), limit, path)
     if not text and required:
         raise PayloadError("required field is empty", path)
     return text or None
@@ -334,8 +334,8 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise PayloadError("expected a string or a number", f"fields.{name}")
-        check_length(str(name), MAX_LABEL, f"fields.{str(name)[:40]}")
-        out[str(name)] = check_length(str(value), MAX_SUBJECT, f"fields.{name}")
+        check_label(str(name), MAX_LABEL, "fields")
+        out[str(name)] = check_text(str(value), MAX_SUBJECT, f"fields.{name}")
     return out
 
 

@@ -99,9 +99,12 @@ class Cluster:
         self._run([self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
 
-def _deliver_until_acknowledged(port_of, bodies: list[bytes], deadline: float) -> list[int]:
+def _deliver_until_acknowledged(
+    port_of, bodies: list[bytes], deadline: float, pace: float = 0.0, acked=None
+) -> list[int]:
     """Each body sent until it is answered 200, as Zendesk retries; returns the status codes
-    seen on the way (0 for no answer)."""
+    seen on the way (0 for no answer). `pace`: seconds each sender waits after an answer, so
+    a burst lasts long enough to be interrupted; `acked` is set on each acknowledgement."""
     seen: list[int] = []
     lock = threading.Lock()
 
@@ -110,7 +113,10 @@ def _deliver_until_acknowledged(port_of, bodies: list[bytes], deadline: float) -
             status = deliver(port_of(), body)
             with lock:
                 seen.append(status)
+            time.sleep(pace)
             if status == 200:
+                if acked is not None:
+                    acked.release()
                 return
             time.sleep(0.3)
         raise AssertionError(f"not acknowledged in time: {json.loads(body)['id']}")
@@ -149,8 +155,11 @@ def _run_faults(cluster: Cluster, tmp_path: Path) -> None:
     seen: list[int] = []
     try:
         # 1. SIGKILL in the middle of a burst; restarted on a new port; senders retry.
+        acked = threading.Semaphore(0)
+
         def kill_and_restart() -> None:
-            time.sleep(1.0)
+            for _ in range(6):  # a quarter of the burst is acknowledged, the rest in flight
+                acked.acquire(timeout=30)
             server_ = state.pop("server", server)
             server_.send_signal(signal.SIGKILL)
             server_.wait(timeout=10)
@@ -160,7 +169,9 @@ def _run_faults(cluster: Cluster, tmp_path: Path) -> None:
         killer = threading.Thread(target=kill_and_restart)
         killer.start()
         first = bodies[: len(bodies) // 2]
-        seen += _deliver_until_acknowledged(lambda: state["port"], first, time.monotonic() + 90)
+        seen += _deliver_until_acknowledged(
+            lambda: state["port"], first, time.monotonic() + 90, pace=0.1, acked=acked
+        )
         killer.join()
 
         # 2. PostgreSQL stopped for 3 s as the next burst arrives: 503s, then acknowledged.

@@ -867,10 +867,10 @@ def test_an_unsupported_event_is_ignored_even_if_its_detail_is_odd():
 
 # -- unicode -------------------------------------------------------------------------------
 
-NASTY = "🚨 فاتورة التصدير 502 \u202eevil\u202c nul:\x00 lone:\ud800 end"
-# The bytes as they arrive: emoji and RTL as UTF-8, NUL and the lone surrogate as JSON escapes
-# (a lone surrogate cannot be UTF-8 encoded, so it only ever arrives escaped).
-NASTY_JSON = '"🚨 فاتورة التصدير 502 \u202eevil\u202c nul:\\u0000 lone:\\ud800 end"'.encode()
+NASTY = "🚨 فاتورة التصدير 502 \u202eevil\u202c nul:\x00 end"
+# The bytes as they arrive: emoji and RTL as UTF-8, NUL as a JSON escape. (A lone surrogate
+# cannot be UTF-8 encoded, so it cannot be stored: it is refused, see below.)
+NASTY_JSON = '"🚨 فاتورة التصدير 502 \u202eevil\u202c nul:\\u0000 end"'.encode()
 
 
 def _with_subject(name: str) -> bytes:
@@ -884,7 +884,15 @@ def test_unicode_subject_survives_an_event_body():
     event = parse_one(_with_subject(CREATED))
     assert event.ticket.subject == NASTY
     assert "\x00" in event.ticket.subject
-    assert "\ud800" in event.ticket.subject
+
+
+def test_a_lone_surrogate_in_free_text_is_refused_naming_the_field():
+    raw = fixture_bytes(CREATED).replace(json.dumps(SUBJECT).encode(), b'"lone:\\ud800 end"')
+    error = parse_error(raw)
+    assert (error.field, error.message) == (
+        "detail.subject",
+        "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored",
+    )
 
 
 def test_unicode_subject_survives_a_trigger_body():
