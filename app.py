@@ -57,17 +57,22 @@ class Runtime:
     scheduler: Any = None
 
     def sweep_timers(self, limit: int = 500) -> None:
-        """Fire every due timer, a batch per transaction, then run the scheduled jobs' due
-        occurrences: one loop, one clock (run by the scheduler every `timer_interval`, one
-        sweep at a time). A full batch means more are due: go on at once."""
+        """Fire every due timer, a batch per transaction (run by the scheduler every
+        `timer_interval`, one sweep at a time). A full batch means more are due: go on at
+        once."""
         now = self.clock()
         try:
             while len(self.service.decider.fire_due_timers(now, limit)) >= limit:
                 now = self.clock()
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
+
+    def run_jobs(self) -> None:
+        """Run the scheduled jobs' due occurrences on the same clock as the timers. Its own
+        scheduler entry (a thread of the same scheduler), so a digest that takes seconds to
+        build never holds back a deadline."""
         try:
-            self.job_runner.run_due(now)
+            self.job_runner.run_due(self.clock())
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "jobs.store_unavailable", error=type(exc).__name__)
 
@@ -125,6 +130,14 @@ class Runtime:
             "interval",
             seconds=self.settings.timer_interval,
             id="timers",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.run_jobs,
+            "interval",
+            seconds=max(self.settings.timer_interval, 1.0),  # occurrences are minute-precise
+            id="jobs",
             max_instances=1,
             coalesce=True,
         )

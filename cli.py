@@ -283,7 +283,15 @@ def sign(body) -> None:
     show_default=True,
     help="json: one action per line; text: a readable timeline",
 )
-def replay(events, config_path: Path | None, until: datetime | None, output: str) -> None:
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="keep the replayed store in this SQLite file (for `deskbridge digest`); must not exist",
+)
+def replay(
+    events, config_path: Path | None, until: datetime | None, output: str, store_path: Path | None
+) -> None:
     """Feed recorded events (JSONL) through the real parsers and workflows, offline, on a
     simulated clock, and print every decided action."""
     from deskbridge.connectors.registry import CONNECTORS
@@ -295,8 +303,14 @@ def replay(events, config_path: Path | None, until: datetime | None, output: str
         until = until.replace(tzinfo=UTC)
     failures = 0
     decided: list[dict] = []
+    store_url = "sqlite://"
+    if store_path is not None:
+        if store_path.exists():
+            click.echo(f"{store_path}: already exists (replay writes a new store)", err=True)
+            sys.exit(1)
+        store_url = f"sqlite:///{store_path}"
     try:
-        for item in run_replay(events, rules, CONNECTORS, until=until):
+        for item in run_replay(events, rules, CONNECTORS, until=until, store_url=store_url):
             if isinstance(item, ReplayError):
                 failures += 1
                 click.echo(f"line {item.line}: {item.message}", err=True)
@@ -359,6 +373,62 @@ def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
         return
     for line in describe_schedule(rotation, at, 3 if shifts is None else shifts, names):
         click.echo(line)
+
+
+@main.command()
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="the local day (default: today in the team's timezone)",
+)
+@click.option("--week", is_flag=True, help="the Monday-to-Sunday week holding the date")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), help="write the PNG here")
+def digest(day: datetime | None, week: bool, output: str, chart: Path | None) -> None:
+    """The leads' review of a day or a week, from the store at DATABASE_URL."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from deskbridge.bot.digest import render_table
+    from deskbridge.store.activity import read_period
+    from deskbridge.store.db import create_store_engine
+    from deskbridge.workflows.digest import build_digest, build_period, count_csat, repeat_window
+
+    configure_logging("WARNING")
+    settings = _settings()
+    rules = _load_or_exit(settings.config_path)
+    now = datetime.now(UTC)
+    local = day.date() if day else now.astimezone(ZoneInfo(rules.team.timezone)).date()
+    period = build_period(rules, local, week=week, now=now)
+    engine = create_store_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            data = read_period(connection, period, repeat_window(rules))
+    except SQLAlchemyError as exc:
+        click.echo(f"cannot read the store at DATABASE_URL: {type(exc).__name__}", err=True)
+        click.echo("  (run `deskbridge migrate` first if it is new)", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    result = build_digest(rules, period, data)
+    if output == "json":
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(render_table(result, rules.team.name, count_csat(data)), nl=False)
+    if chart is not None:
+        from deskbridge.bot.chart import build_chart
+
+        what = "week of " if week else ""
+        chart.write_bytes(build_chart(result, f"Responses against target, {what}{result['date']}"))
+        click.echo(f"chart written to {chart}", err=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from deskbridge.bot.blocks import (
     build_thread_reply,
     clip,
 )
+from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.slack import (
@@ -47,6 +48,7 @@ from deskbridge.store.slack import (
 )
 from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.digest import describe_period
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.ports import Paced, PermanentError, RetryableError
 from deskbridge.workflows.rules.sla import describe_sla
@@ -174,6 +176,8 @@ class SlackNotifier:
         self.zendesk_subdomain = zendesk_subdomain
 
     def perform(self, action: Action) -> dict[str, Any]:
+        if action.kind is ActionKind.coach or "digest" in action.params:
+            return self._send_plain(action)
         if action.ticket.startswith(JOB_SUBJECT):
             return self._post_job(action)
         with self.engine.connect() as connection:
@@ -185,18 +189,93 @@ class SlackNotifier:
             return self._update_threads(action, view)
         channels = resolve_channels(action, state, self.rules)
         if self.client is None:
-            log_event(
-                log,
-                logging.INFO,
-                "slack.dry_run",
-                ticket=action.ticket,
-                action=action.kind.value,
-                channels=",".join(channels),
-            )
-            return {"dry_run": True, "channels": channels}
+            return self._dry_run(action, channels)
         for channel in channels:
             self._post(action, view, channel)
         return {"channels": channels}
+
+    def _dry_run(self, action: Action, channels: list[str]) -> dict[str, Any]:
+        log_event(
+            log,
+            logging.INFO,
+            "slack.dry_run",
+            ticket=action.ticket,
+            action=action.kind.value,
+            channels=",".join(channels),
+        )
+        return {"dry_run": True, "channels": channels}
+
+    # -- coaching DMs and the leads' digest (about a person or a team, not one ticket) ----
+
+    def _send_plain(self, action: Action) -> dict[str, Any]:
+        if action.kind is ActionKind.coach:
+            channel = action.params["person"]  # a DM, never a channel
+            message = build_coach_message(action.to_record(), self._link(action.ticket))
+        else:
+            channel = action.params.get("channel") or self.rules.team.lead_channel
+            message = build_digest_message(
+                action.params["digest"], self.rules.team.name, action.params.get("csat")
+            )
+        if self.client is None:
+            return self._dry_run(action, [channel])
+        with self.engine.connect() as connection:
+            posted = find_posted(connection, action.key, channel)
+        if posted is None:
+            response = self._call(channel, "chat_postMessage", channel=channel, **message)
+            posted = PostedMessage(
+                action.ticket,
+                channel,
+                response["ts"],
+                None,
+                action.key,
+                {"channel_id": response.get("channel") or channel},
+            )
+            with self.engine.begin() as connection:
+                record_posted(connection, posted, self.clock())
+            log_event(
+                log, logging.INFO, "slack.posted", ticket=action.ticket, action=action.kind.value
+            )
+        result: dict[str, Any] = {"channels": [channel], "ts": posted.ts}
+        if "digest" in action.params:
+            result["chart"] = self._upload_chart(action, posted)
+        return result
+
+    def _upload_chart(self, action: Action, message: PostedMessage) -> str:
+        """The chart right under the digest (files_upload_v2: upload URL, upload, complete),
+        once: a retried action finds it recorded."""
+        from deskbridge.bot.chart import build_chart
+
+        marker = f"{message.channel}#chart"
+        with self.engine.connect() as connection:
+            done = find_posted(connection, action.key, marker)
+        if done is not None:
+            return done.ts
+        digest = action.params["digest"]
+        title = f"Responses against target, {describe_period(digest['period'], digest)}"
+        response = self._call(
+            message.channel,
+            "files_upload_v2",
+            channel=message.channel_id,
+            file=build_chart(digest, title),
+            filename=f"responses-{digest['date']}.png",
+            title=title,
+            alt_txt="Bar chart of written responses per agent against their daily target",
+        )
+        file_id = (response.get("file") or {}).get("id", "")
+        with self.engine.begin() as connection:
+            record_posted(
+                connection,
+                PostedMessage(action.ticket, marker, file_id, message.ts, action.key, {}),
+                self.clock(),
+            )
+        log_event(log, logging.INFO, "slack.uploaded", ticket=action.ticket, file=file_id)
+        return file_id
+
+    def _link(self, ticket: str) -> str | None:
+        source, _, number = ticket.partition(":")
+        if source == "zendesk" and self.zendesk_subdomain:
+            return f"https://{self.zendesk_subdomain}.zendesk.com/agent/tickets/{number}"
+        return None
 
     # -- sending ----------------------------------------------------------------------
 

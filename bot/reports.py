@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from deskbridge.bot.blocks import escape
+from deskbridge.bot.digest import agent_lines, summary_lines
 from deskbridge.config.rules import AgentConfig, RulesConfig
+from deskbridge.store.activity import read_period
 from deskbridge.store.audit import list_decisions
 from deskbridge.store.replies import count_replies_by_author
 from deskbridge.store.tickets import list_open_tickets, load_ticket
+from deskbridge.workflows.digest import build_digest, build_period, count_csat, repeat_window
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
@@ -64,18 +67,19 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
     risky = [s for s in open_tickets if _at_risk(s, rules, now)]
     escalated = [s for s in open_tickets if s.escalation_signals]
     calls_due = [s for s in open_tickets if call_requested(s) and not call_logged(s, rules)]
-    start, end = _today(rules, now)
-    counts = count_replies_by_author(connection, start, end)
     lines = [f"*Tickets at risk ({len(risky)}):*"] + [_line(s, rules, now) for s in risky]
     lines += [f"*Open escalations ({len(escalated)}):*"] + [
         f"• #{s.ticket_id} {escape(s.subject or '')} — {', '.join(s.escalation_signals)}"
         for s in escalated
     ]
     lines += [f"*Calls due ({len(calls_due)}):*"] + [_line(s, rules, now) for s in calls_due]
-    lines.append("*Replies per agent today:*")
-    for agent in rules.agents:
-        ids = [i for i in (agent.zendesk_id, agent.salesforce_id) if i]
-        lines.append(f"• {escape(agent.name)}: {sum(counts.get(i, 0) for i in ids)}")
+    # Today's review so far: the figures of the daily digest, live.
+    period = build_period(rules, now.astimezone(ZoneInfo(rules.team.timezone)).date(), now=now)
+    data = read_period(connection, period, repeat_window(rules))
+    digest = build_digest(rules, period, data)
+    lines.append("*Today so far (responses/target):*")
+    lines += agent_lines(digest)
+    lines += summary_lines(digest, count_csat(data))
     return lines
 
 

@@ -85,6 +85,28 @@ def _slack_user_id(value: str) -> str:
 SlackUserId = Annotated[str, AfterValidator(_slack_user_id)]
 
 
+Metric = Literal["first_reply", "next_reply", "resolution"]
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_opening_hours(value: Any) -> tuple[time, time]:
+    """'09:00-18:00' → (09:00, 18:00); '24:00' closes at midnight."""
+    match = _HOURS.match(value) if isinstance(value, str) else None
+    if match:
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 < 24 and m1 < 60 and m2 < 60 and (h2 < 24 or (h2 == 24 and m2 == 0)):
+            opens = time(h1, m1)
+            closes = time.max if h2 == 24 else time(h2, m2)
+            if closes > opens:
+                return opens, closes
+    raise ValueError('expected opening hours like "09:00-18:00"')
+
+
+OpeningHours = Annotated[tuple[time, time], BeforeValidator(parse_opening_hours)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class AgentConfig(_Model):
     """One person on the roster: maps Slack users to helpdesk agents."""
 
@@ -96,6 +118,9 @@ class AgentConfig(_Model):
     role: Literal["agent", "lead"] = "agent"
     # Tenure decides the daily response target (coaching).
     started_on: date | None = None
+    # Working hours per weekday, local time (coaching nudges only then); default: the team's
+    # business hours. Holidays and closures of the business calendar apply to everyone.
+    works: dict[Weekday, list[OpeningHours]] | None = None
 
 
 class ThreeResponsesConfig(_Model):
@@ -206,25 +231,7 @@ class RiskConfig(_Model):
     ] = Field(default_factory=dict)
 
 
-Metric = Literal["first_reply", "next_reply", "resolution"]
-_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-
-def parse_opening_hours(value: Any) -> tuple[time, time]:
-    """'09:00-18:00' → (09:00, 18:00); '24:00' closes at midnight."""
-    match = _HOURS.match(value) if isinstance(value, str) else None
-    if match:
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        if h1 < 24 and m1 < 60 and m2 < 60 and (h2 < 24 or (h2 == 24 and m2 == 0)):
-            opens = time(h1, m1)
-            closes = time.max if h2 == 24 else time(h2, m2)
-            if closes > opens:
-                return opens, closes
-    raise ValueError('expected opening hours like "09:00-18:00"')
-
-
-OpeningHours = Annotated[tuple[time, time], BeforeValidator(parse_opening_hours)]
 
 
 class HolidaysConfig(_Model):
@@ -417,6 +424,75 @@ class RetentionConfig(_Model):
     audit: Duration = timedelta(days=365)
 
 
+class CoachingTarget(_Model):
+    # From this many full calendar months after `started_on`.
+    from_months: int = Field(ge=0)
+    responses: int = Field(ge=1)
+
+
+def parse_local_time(value: Any) -> time:
+    """'11:00' → 11:00 (the team's local time)."""
+    match = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", value) if isinstance(value, str) else None
+    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+        return time(int(match.group(1)), int(match.group(2)))
+    raise ValueError('expected a local time like "11:00"')
+
+
+LocalTime = Annotated[time, BeforeValidator(parse_local_time)]
+WeeklyTime = Annotated[tuple[int | None, time], BeforeValidator(parse_handoff)]
+
+NudgeKind = Literal[
+    "pace", "target_reached", "missed_call", "slow_first_reply", "unnecessary_replies"
+]
+
+
+class DigestConfig(_Model):
+    enabled: bool = True
+    daily_at: LocalTime = time(17, 30)
+    # "friday 16:00"
+    weekly_on: WeeklyTime = (4, time(16, 0))
+    top_categories: int = Field(default=5, ge=1)
+
+    @field_validator("weekly_on")
+    @classmethod
+    def _has_day(cls, value: tuple[int | None, time]) -> tuple[int | None, time]:
+        if value[0] is None:
+            raise ValueError('expected a day and a time like "friday 16:00"')
+        return value
+
+
+class CoachingConfig(_Model):
+    enabled: bool = True
+    # Daily written responses by tenure; the highest tier reached applies, from that very day.
+    targets: list[CoachingTarget] = Field(
+        default_factory=lambda: [
+            CoachingTarget(from_months=0, responses=28),
+            CoachingTarget(from_months=3, responses=32),
+        ]
+    )
+    pace_checks: list[LocalTime] = Field(
+        default_factory=lambda: [time(11, 0), time(13, 0), time(15, 30)]
+    )
+    # How often the day's counts are checked for target_reached and unnecessary_replies.
+    check_every: Duration = timedelta(minutes=5)
+    unnecessary_window: Duration = timedelta(minutes=10)
+    unnecessary_nudge_after: int = Field(default=3, ge=0)
+    nudges: dict[NudgeKind, bool] = Field(default_factory=dict)
+    # The trigger body field (under "fields") carrying Zendesk's satisfaction rating.
+    csat_field: str | None = "satisfaction"
+    digest: DigestConfig = Field(default_factory=DigestConfig)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_from_day_one(cls, targets: list[CoachingTarget]) -> list[CoachingTarget]:
+        if not targets or min(t.from_months for t in targets) != 0:
+            raise ValueError("needs a target from 0 months (new starters)")
+        return sorted(targets, key=lambda t: t.from_months)
+
+    def nudge_on(self, kind: str) -> bool:
+        return self.enabled and self.nudges.get(kind, True)
+
+
 class RulesConfig(_Model):
     version: int = 1
     team: TeamConfig
@@ -430,6 +506,7 @@ class RulesConfig(_Model):
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
     oncall: OncallConfig | None = None
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    coaching: CoachingConfig = Field(default_factory=CoachingConfig)
 
     # The team's business calendar, built once when the rules are loaded (None: no hours).
     _calendar: BusinessCalendar | None = PrivateAttr(default=None)

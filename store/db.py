@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
@@ -50,6 +48,10 @@ def create_store_engine(url: str) -> Engine:
 
 def migrate_store(engine: Engine) -> None:
     """Apply every alembic migration not yet applied (`alembic upgrade head`)."""
+    # Imported here: commands that only read the store (digest) start faster without alembic.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:

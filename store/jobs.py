@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from deskbridge.store.activity import read_period
 from deskbridge.store.schema import job_runs
 from deskbridge.store.sql import insert_ignoring_conflicts, rows_as_dicts
+from deskbridge.workflows.digest import Period, PeriodData
 
 
 def claim_job_run(connection: Connection, job: str, occurrence_at: datetime, now: datetime) -> bool:
@@ -54,3 +56,6 @@ class StoreJobReader:
         from deskbridge.store.oncall import list_paged_tickets
 
         return list_paged_tickets(self.connection, since, until)
+
+    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
+        return read_period(self.connection, period, repeat_window)

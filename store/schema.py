@@ -83,6 +83,7 @@ tickets = Table(
     Column("status", String(16)),
     Index("ix_tickets_requester", "requester"),
     Index("ix_tickets_assignee", "assignee"),
+    Index("ix_tickets_created_at", "created_at"),
 )
 
 # Side effects to perform exactly once. status: pending | done | dead.
@@ -172,6 +173,8 @@ replies = Table(
     Column("author", String(128)),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_replies_author_at", "author", "at"),
+    Index("ix_replies_at", "at"),
+    Index("ix_replies_ticket_at", "ticket", "at"),
 )
 
 # Scheduled-job occurrences already run (DESIGN §3 step 7): the row is claimed in the
@@ -197,4 +200,20 @@ oncall_overrides = Table(
     Column("created_by", String(32), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_oncall_overrides_ends_at", "ends_at"),
+)
+
+
+# Countable facts for coaching and the leads' digest (workflows/activity.py): customer
+# messages, calls, solves, routes, escalations, SLA outcomes … one row per unique key.
+activity = Table(
+    "activity",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ticket", String(128), nullable=False),
+    Column("person", String(128)),
+    Column("detail", String(64)),
+    Index("ix_activity_kind_at", "kind", "at"),
+    Index("ix_activity_ticket", "ticket", "at"),
 )

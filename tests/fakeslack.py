@@ -41,6 +41,8 @@ class FakeSlack:
     channel_errors: dict[str, str] = field(default_factory=dict)
     # Channels where a message with blocks is refused (invalid_blocks), plain text accepted.
     blocks_refused: set[str] = field(default_factory=set)
+    # Bytes posted to upload URLs (files_upload_v2's second step), by file id.
+    uploads: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
 
@@ -53,7 +55,18 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
+                data = self.rfile.read(length)
+                if self.path.startswith("/upload/"):  # a file's bytes, not an API call
+                    file_id = self.path.rsplit("/", 1)[1]
+                    with fake.lock:
+                        fake.uploads[file_id] = data
+                        fake.calls.append(Call("upload", {"file": file_id}, 200, time.monotonic()))
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
+                raw = data.decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
                     args = json.loads(raw or "{}")
                 else:
@@ -122,6 +135,24 @@ class FakeSlack:
                         "channel": posted,
                         "ts": ts,
                         "message": {"text": args.get("text", "")},
+                    },
+                )
+            if method == "files.getUploadURLExternal":
+                self._ts += 1
+                file_id = f"F{self._ts:08d}"
+                self.calls.append(Call(method, args, 200, time.monotonic()))
+                upload = self.url.removesuffix("api/") + f"upload/{file_id}"
+                return 200, {}, {"ok": True, "upload_url": upload, "file_id": file_id}
+            if method == "files.completeUploadExternal":
+                self.calls.append(Call(method, args, 200, time.monotonic()))
+                files = args.get("files") or []
+                files = json.loads(files) if isinstance(files, str) else files
+                return (
+                    200,
+                    {},
+                    {
+                        "ok": True,
+                        "files": [{"id": f["id"], "title": f.get("title")} for f in files],
                     },
                 )
             self.calls.append(Call(method, args, 200, time.monotonic()))

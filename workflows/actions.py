@@ -58,10 +58,15 @@ class Action(BaseModel):
     @property
     def lane(self) -> str | None:
         """Messages to people about one ticket are sent in the order decided (their Slack
-        thread reads in order); helpdesk writes need no order."""
+        thread reads in order); helpdesk writes need no order. Coaching DMs are ordered per
+        person: a pace check's nudges to 200 agents do not queue behind each other."""
         if self.kind is ActionKind.pager:  # trigger → acknowledge → resolve, in order
             return f"pager:{self.ticket}"
-        return None if self.is_helpdesk else f"people:{self.ticket}"
+        if self.is_helpdesk:
+            return None
+        if self.kind is ActionKind.coach:
+            return f"coach:{self.params.get('person')}"
+        return f"people:{self.ticket}"
 
     def to_record(self) -> dict[str, Any]:
         """The flat JSON shape used by `replay` output and the audit trail."""

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.store.activity import record_facts
 from deskbridge.store.audit import build_decision_rows, insert_decision_rows
 from deskbridge.store.events import (
     StoredEvent,
@@ -58,6 +59,7 @@ from deskbridge.store.timers import (
     schedule_timers,
 )
 from deskbridge.workflows.actions import Action
+from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.model import TicketEvent, TicketState
@@ -105,6 +107,8 @@ class _Batch:
     # The last word on each timer id in this batch: a Timer to set, None to cancel.
     timers: dict[str, Timer | None] = field(default_factory=dict)
     replies: list[dict] = field(default_factory=list)
+    # Countable facts for coaching and the leads' review (workflows/activity.py).
+    facts: list[Fact] = field(default_factory=list)
     decided_events: list[int] = field(default_factory=list)
     failed_events: list[tuple[int, str]] = field(default_factory=list)
     fired_timers: list[DueTimer] = field(default_factory=list)
@@ -248,11 +252,17 @@ class Decider:
                 self.metrics.events_failed.inc()
             return
         actions = self._apply(batch, state, decision, event.dedupe_key)
+        decided = batch.states[key]
+        batch.facts += build_event_facts(
+            previous, decided, event, self.rules.coaching.csat_field
+        )
+        batch.facts += build_action_facts(actions, event.occurred_at)
         comment = event.comment
         if comment is not None and comment.is_public_agent_reply:
-            batch.replies.append(
-                build_reply_row(comment.id, key, comment.author_id, event.occurred_at)
-            )
+            # A reply whose helpdesk does not say who wrote it (a Salesforce EmailMessage
+            # without CreatedById, a trigger body without an author) is the owner's.
+            author = comment.author_id or decided.assignee
+            batch.replies.append(build_reply_row(comment.id, key, author, event.occurred_at))
         batch.decided_events.append(row.id)
         batch.results.append(Decided(event.dedupe_key, key, row.received_at, actions))
 
@@ -343,6 +353,7 @@ class Decider:
             return
         batch.fired_timers.append(due)
         actions = self._apply(batch, state, decision, f"timer:{timer.id}")
+        batch.facts += build_action_facts(actions, now)
         batch.results.append(
             Decided(f"timer:{timer.id}", timer.ticket, now, actions, due_at=timer.due_at)
         )
@@ -468,6 +479,7 @@ class Decider:
         insert_actions(connection, batch.actions, batch.now)
         insert_decision_rows(connection, batch.audit)
         record_replies(connection, batch.replies)
+        record_facts(connection, batch.facts)
         if not mark_events_decided(connection, batch.decided_events, batch.now):
             raise _Conflict()  # decided meanwhile by another decider
         mark_events_failed(connection, batch.failed_events, batch.now)

@@ -101,7 +101,7 @@ class JobRunner:
         self._failed.pop(key, None)
         log_event(
             log,
-            logging.INFO,
+            logging.INFO if actions else logging.DEBUG,  # an idle service logs nothing
             "job.ran",
             job=job.name,
             occurrence=format_instant(at),

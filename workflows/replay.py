@@ -37,11 +37,12 @@ def run_replay(
     rules: RulesConfig,
     connectors: Mapping[Source, Connector],
     until: datetime | None = None,
+    store_url: str = "sqlite://",
 ) -> Iterator[dict | ReplayError]:
-    """Replay JSONL events on an in-memory store, each body read by its helpdesk's entry in
-    `connectors` (the registry); yield each new action as a record (`at` +
-    Action.to_record()) or a ReplayError for a line that could not be used."""
-    feed = ReplayFeed(rules, JOBS)
+    """Replay JSONL events on a store (in memory unless `store_url` names one), each body read
+    by its helpdesk's entry in `connectors` (the registry); yield each new action as a record
+    (`at` + Action.to_record()) or a ReplayError for a line that could not be used."""
+    feed = ReplayFeed(rules, JOBS, store_url=store_url)
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -101,8 +102,8 @@ class ReplayFeed:
     # How far ahead to look for the next scheduled job occurrence.
     LOOKAHEAD = timedelta(days=8)
 
-    def __init__(self, rules: RulesConfig, jobs, batch: int = 500):
-        self.engine = create_store_engine("sqlite://")
+    def __init__(self, rules: RulesConfig, jobs, batch: int = 500, store_url: str = "sqlite://"):
+        self.engine = create_store_engine(store_url)
         migrate_store(self.engine)
         self.rules = rules
         self.jobs = JobRunner(self.engine, rules, jobs)
@@ -183,6 +184,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _describe_action(record: dict) -> str:
     text = record["action"]
+    if text == "coach":  # a DM: its `target` is the day's response target, not an audience
+        return f"coach {record['kind']} → {record['person']}"
     if record.get("target"):
         text += f" → {record['target']}"
         if record.get("channel"):

@@ -17,16 +17,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action
 
+if TYPE_CHECKING:
+    from deskbridge.workflows.digest import Period, PeriodData
+
 
 class JobReader(Protocol):
     """What scheduled jobs may read. The shell implements it over the store (store/jobs.py);
     a job that needs more data adds a method here and there."""
+
+    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
+        """What the store holds for one review period (workflows/digest.py)."""
+        ...
 
 
 Occurrences = Callable[[RulesConfig, datetime, datetime], Iterable[datetime]]

@@ -401,4 +401,5 @@ def test_the_handoff_post_reaches_the_oncall_channel_with_open_items(runtime, cl
 def fire_timers_and_jobs(runtime, clock, at: datetime) -> None:
     clock.at = at
     runtime.sweep_timers()
+    runtime.run_jobs()  # scheduled jobs have their own scheduler entry, on the same clock
     dispatch(runtime)

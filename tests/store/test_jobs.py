@@ -87,10 +87,10 @@ def test_runtime_loop_runs_jobs_on_its_clock(settings, rules, sqlite_engine):
     runtime = create_runtime(settings, rules, clock=clock, engine=sqlite_engine)
     job = Job("minute", every_minute, post_minute, catch_up=timedelta(seconds=30))
     runtime.job_runner.jobs = {"minute": job}
-    runtime.sweep_timers()
+    runtime.run_jobs()
     clock.now = datetime(2026, 3, 2, 12, 0, 0, 400000, tzinfo=UTC)
-    runtime.sweep_timers()
-    runtime.sweep_timers()
+    runtime.run_jobs()
+    runtime.run_jobs()
     with sqlite_engine.connect() as connection:
         runs = list_job_runs(connection)
     assert [(r["job"], r["occurrence_at"], r["run_at"]) for r in runs] == [

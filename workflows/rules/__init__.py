@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.rules import coaching
 from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
 from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
 from deskbridge.workflows.rules.oncall import evaluate_paging, fire_step
@@ -32,6 +33,7 @@ RULES: dict[str, Rule] = {
     "routing": evaluate_routing,
     "risk": evaluate_risk,
     "sla": evaluate_sla,
+    "coaching": coaching.evaluate_coaching,
 }
 
 TIMER_RULES: dict[str, TimerRule] = {
@@ -44,6 +46,7 @@ TIMER_RULES: dict[str, TimerRule] = {
 
 JOBS: dict[str, Job] = {
     HANDOFF_JOB.name: HANDOFF_JOB,
+    **coaching.JOBS,
 }
 
 

@@ -1,0 +1,57 @@
+"""The digest's chart: responses against target per agent, as a PNG (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def build_chart(digest: dict[str, Any], title: str) -> bytes:
+    """A horizontal bar per agent (responses), with a tick for their target; agents at or
+    above target in green, below in amber. Returns PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: servers and tests render to memory
+    from matplotlib.figure import Figure
+
+    agents = list(reversed(digest["agents"]))  # first agent at the top
+    names = [a["name"] for a in agents]
+    responses = [a["responses"] for a in agents]
+    targets = [a["target"] for a in agents]
+    height = max(2.5, 0.42 * len(agents) + 1.4)
+    figure = Figure(figsize=(8, height), dpi=110)
+    axes = figure.subplots()
+    # Met: green; behind: amber; no target (not a working day for them): grey.
+    colours = [
+        "#90a4ae" if t == 0 else ("#2e7d32" if r >= t else "#f0a202")
+        for r, t in zip(responses, targets, strict=True)
+    ]
+    bars = axes.barh(names, responses, color=colours, height=0.6, label="responses")
+    with_target = [(t, n) for t, n in zip(targets, names, strict=True) if t > 0]
+    axes.scatter(
+        [t for t, _ in with_target],
+        [n for _, n in with_target],
+        marker="|",
+        s=400,
+        linewidths=2.5,
+        color="#263238",
+        zorder=3,
+        label="target",
+    )
+    for bar, value, target in zip(bars, responses, targets, strict=True):
+        axes.text(
+            bar.get_width() + max([*targets, *responses, 1]) * 0.01,
+            bar.get_y() + bar.get_height() / 2,
+            f"{value} / {target}" if target else f"{value} (no target today)",
+            va="center",
+            fontsize=9,
+        )
+    axes.set_xlim(0, max([*targets, *responses, 1]) * 1.25)
+    axes.set_xlabel("written responses")
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="lower right", frameon=False, fontsize=8)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()

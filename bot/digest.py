@@ -1,0 +1,166 @@
+"""The leads' review as text: a terminal table (rich) and a Slack message (Block Kit)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from deskbridge.workflows.digest import describe_period
+
+SLA_LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
+
+
+def _minutes(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def render_table(
+    digest: dict[str, Any], team: str, csat: dict[str, int] | None = None, width: int = 110
+) -> str:
+    """The review as a readable terminal table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    what = "Weekly" if digest["period"] == "week" else "Daily"
+    table = Table(title=f"{what} review — {team}, {describe_period(digest['period'], digest)}")
+    for name, justify in (
+        ("Agent", "left"),
+        ("Responses", "right"),
+        ("Target", "right"),
+        ("Tenure", "right"),
+        ("1st reply min\nmedian/p90", "right"),
+        ("Unneeded", "right"),
+        ("Calls\nasked/made", "right"),
+        ("Solved", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for agent in digest["agents"]:
+        behind = agent["responses"] < agent["target"]
+        table.add_row(
+            agent["name"],
+            f"[yellow]{agent['responses']}[/]" if behind else f"[green]{agent['responses']}[/]",
+            str(agent["target"]),
+            "—" if agent["tenure_months"] is None else f"{agent['tenure_months']} mo",
+            f"{_minutes(agent['first_reply_median_minutes'])} / "
+            f"{_minutes(agent['first_reply_p90_minutes'])}",
+            str(agent["unnecessary_responses"]),
+            f"{agent['calls_requested']} / {agent['calls_logged']}",
+            str(agent["solved"]),
+        )
+    console.print(table)
+    for line in summary_lines(digest, csat):
+        console.print(line, highlight=False, markup=False)
+    return console.export_text()
+
+
+def summary_lines(digest: dict[str, Any], csat: dict[str, int] | None = None) -> list[str]:
+    sla = ", ".join(
+        f"{SLA_LABELS[m]} {v['met']} met / {v['breached']} breached"
+        for m, v in digest["sla"].items()
+    )
+    departments = ", ".join(
+        f"{name} {v['routed']} routed ({v['overdue_handoffs']} overdue)"
+        for name, v in digest["departments"].items()
+    )
+    lines = [
+        f"SLA: {sla}",
+        f"Departments: {departments or 'none'}",
+        f"Escalations: {digest['escalations']}   Repeat contacts: {digest['repeat_contacts']}",
+    ]
+    if csat is not None:
+        lines.append(f"CSAT: {csat['good']} good / {csat['bad']} bad")
+    if digest["categories"]:
+        lines.append(
+            "Top problems: "
+            + ", ".join(
+                f"{c['name'].replace('_', ' ')} {c['count']}"
+                + (f" (SPIKE, usually {c['trailing_average']:g})" if c["spike"] else "")
+                for c in digest["categories"]
+            )
+        )
+    if digest["unmapped_authors"]:
+        lines.append(
+            "Not on the roster: "
+            + ", ".join(f"{u['id']} ({u['responses']})" for u in digest["unmapped_authors"])
+        )
+    return lines
+
+
+def agent_lines(digest: dict[str, Any]) -> list[str]:
+    """One mrkdwn line per agent: responses against target and the rest of their figures."""
+    rows = []
+    for agent in digest["agents"]:
+        mark = "✅" if agent["responses"] >= agent["target"] else "⏳"
+        first = agent["first_reply_median_minutes"]
+        unneeded = agent["unnecessary_responses"]
+        rows.append(
+            f"{mark} *{agent['name']}* {agent['responses']}/{agent['target']}"
+            + (f" · first reply {first:g} min" if first is not None else "")
+            + (f" · {unneeded} unneeded" if unneeded else "")
+            + f" · calls {agent['calls_requested']}/{agent['calls_logged']}"
+            + f" · solved {agent['solved']}"
+        )
+    return rows
+
+
+def build_digest_message(
+    digest: dict[str, Any], team: str, csat: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """chat.postMessage arguments (text + blocks) for the lead channel."""
+    what = "Weekly" if digest["period"] == "week" else "Daily"
+    title = f"{what} review — {team}, {describe_period(digest['period'], digest)}"
+    rows = agent_lines(digest)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+    ]
+    # A section holds at most 3,000 characters: agents go in chunks.
+    chunk: list[str] = []
+    for row in rows:
+        if sum(len(r) + 1 for r in chunk) + len(row) > 2800:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+            chunk = []
+        chunk.append(row)
+    if chunk:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    blocks.append(
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "\n".join(summary_lines(digest, csat))[:2900]},
+        }
+    )
+    return {"text": title, "blocks": blocks[:50]}
+
+
+COACH_TITLES = {
+    "pace": "Pace check",
+    "target_reached": "Target reached 🎉",
+    "missed_call": "A call might help",
+    "slow_first_reply": "First reply",
+    "unnecessary_replies": "Replies that could be one",
+}
+
+
+def build_coach_message(record: dict[str, Any], ticket_url: str | None) -> dict[str, Any]:
+    """A short, friendly DM: what, and the one thing that helps."""
+    title = COACH_TITLES.get(record.get("kind", ""), "Coaching")
+    source, _, number = record["ticket"].partition(":")
+    if source in ("zendesk", "salesforce"):  # a nudge about one ticket names it
+        title += f" (ticket {number})"
+    text = f"*{title}* — {record['reason']}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if ticket_url:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open ticket"},
+                        "url": ticket_url,
+                        "action_id": "open_ticket",
+                    }
+                ],
+            }
+        )
+    return {"text": f"{title} — {record['reason']}", "blocks": blocks}

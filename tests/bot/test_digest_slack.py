@@ -1,0 +1,141 @@
+"""The leads' digest and coaching DMs reach (a fake) Slack: the message, and the chart through
+files_upload_v2's three calls."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from deskbridge.app import create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.store.db import create_store_engine
+from deskbridge.store.outbox import complete_action, list_actions
+from deskbridge.workflows.actions import Action
+from deskbridge.workflows.replay import run_replay
+from deskbridge.workflows.rules.coaching import DAILY_DIGEST, JOBS, PACE_JOB
+from tests.fakeslack import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+def replayed_store(path: Path, rules, lines: list[str]):
+    """Events replayed into a store, their alerts marked sent (only what a test adds is
+    dispatched)."""
+    url = f"sqlite:///{path}"
+    list(run_replay(lines, rules, CONNECTORS, store_url=url))  # no --until
+    engine = create_store_engine(url)
+    with engine.begin() as connection:
+        for row in list_actions(connection):
+            complete_action(connection, row["id"], datetime.now(UTC), None)
+    return engine
+
+
+@pytest.fixture
+def demo_engine(tmp_path, rules):
+    """The demo scenario replayed into a store, as a team's Monday."""
+    lines = (ROOT / "examples" / "scenario.jsonl").read_text().splitlines()
+    engine = replayed_store(tmp_path / "demo.db", rules, lines)
+    yield engine
+    engine.dispose()
+
+
+def runtime_for(fake, engine, rules, monkeypatch):
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_TEAM_ID="T0001TEAM",
+        SLACK_API_URL=fake.url,
+        DESKBRIDGE_SLACK_MIN_INTERVAL="0",
+    )
+    return create_runtime(settings, rules, engine=engine)
+
+
+def test_the_daily_digest_and_its_chart_reach_the_lead_channel(
+    fake, demo_engine, rules, monkeypatch
+):
+    runtime = runtime_for(fake, demo_engine, rules, monkeypatch)
+    at = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+    outcome = runtime.job_runner.run_occurrence(JOBS[DAILY_DIGEST], at, at)
+    assert [a.key for a in outcome.actions] == ["job:daily_digest:coaching:2026-03-02T17:30:00Z"]
+    runtime.dispatcher.dispatch_due()
+    methods = [c.method for c in fake.calls]
+    assert methods == [
+        "chat.postMessage",
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    post = fake.calls[0].args
+    assert post["channel"] == "#resolution-leads"
+    assert post["text"] == "Daily review — Resolution team, Mon 02 Mar 2026"
+    blocks = post["blocks"] if isinstance(post["blocks"], list) else json.loads(post["blocks"])
+    agents_text = blocks[1]["text"]["text"]
+    # Tom's ticket 48216 has three replies from a trigger without an author id: the owner's.
+    # First replies before 09:00 took no business time; 48216's came 17 min after 09:08.
+    assert agents_text.splitlines() == [
+        "⏳ *Lena Fischer* 4/32 · first reply 0 min · calls 1/0 · solved 0",
+        "⏳ *Priya Raman* 4/32 · first reply 0 min · calls 1/0 · solved 0",
+        "⏳ *Tom Okafor* 5/28 · first reply 8.5 min · calls 1/0 · solved 1",
+    ]
+    assert "SLA: first reply" in blocks[-1]["text"]["text"]
+    complete = fake.calls[3].args
+    assert complete["channel_id"] == "#resolution-leads"
+    files = complete["files"]
+    [file] = json.loads(files) if isinstance(files, str) else files
+    assert file["title"] == "Responses against target, Mon 02 Mar 2026"
+    [uploaded] = fake.uploads.values()
+    assert uploaded.startswith(PNG) and len(uploaded) > 10_000
+    with demo_engine.connect() as connection:
+        [row] = [r for r in list_actions(connection) if r["ticket"] == "job:daily_digest"]
+    assert row["status"] == "done" and row["result"]["chart"] == file["id"]
+    # Performed again (a retry after a crash): nothing is posted or uploaded twice.
+    action = Action.model_validate(row["payload"])
+    runtime.dispatcher.performers[action.kind].perform(action)
+    assert len(fake.calls) == 4
+
+
+def test_coaching_nudges_are_direct_messages(fake, tmp_path, rules, monkeypatch):
+    lines = (ROOT / "examples" / "scenario.jsonl").read_text().splitlines()
+    morning = [line for line in lines if json.loads(line)["at"] < "2026-03-02T12:00"]
+    engine = replayed_store(tmp_path / "morning.db", rules, morning)
+    runtime = runtime_for(fake, engine, rules, monkeypatch)
+    at = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    outcome = runtime.job_runner.run_occurrence(JOBS[PACE_JOB], at, at)
+    people = {a.params["person"] for a in outcome.actions}
+    assert people == {"U02PRIYA01", "U02TOMOK01", "U02LENAF01"}
+    runtime.dispatcher.dispatch_due()
+    posts = fake.ok_calls("chat.postMessage")
+    assert {c.args["channel"] for c in posts} == people  # DMs only, never a channel
+    priya = next(c for c in posts if c.args["channel"] == "U02PRIYA01")
+    assert priya.args["text"] == (
+        "Pace check — 4 of 32 by 13:00 — about 6 an hour keeps you on track"
+    )
+    engine.dispose()
+
+
+def test_team_view_shows_todays_figures_live(demo_engine, rules):
+    from deskbridge.bot.reports import build_team_lines
+
+    # At 09:30: replies before then (Tom: 08:44 and 09:25; his 09:30 one is not yet in).
+    with demo_engine.connect() as connection:
+        lines = build_team_lines(connection, rules, datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    start = lines.index("*Today so far (responses/target):*")
+    assert lines[start + 1 : start + 4] == [
+        "⏳ *Lena Fischer* 2/32 · first reply 0 min · calls 0/0 · solved 0",
+        "⏳ *Priya Raman* 2/32 · first reply 0 min · calls 0/0 · solved 0",
+        "⏳ *Tom Okafor* 2/28 · first reply 8.5 min · calls 0/0 · solved 0",
+    ]
+    assert lines[start + 4].startswith("SLA: first reply 4 met / 0 breached")

@@ -1,0 +1,350 @@
+"""Coaching and the leads' review, replayed: a generated day of 12 agents of mixed tenure gives
+the figures computed from the plan in tests/teamday.py; duplicates and out-of-order deliveries
+change nothing; nudges go only to the right agents at the right times."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from statistics import median
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from deskbridge.config.rules import parse_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.store.activity import read_period
+from deskbridge.store.db import create_store_engine
+from deskbridge.workflows.digest import build_digest, build_period, repeat_window
+from deskbridge.workflows.replay import run_replay
+from tests.teamday import UNMAPPED, agent_id, build_day, roster, slack_id
+
+DAY = date(2026, 3, 2)  # a Monday
+LONDON = ZoneInfo("Europe/London")
+AGENTS = 12
+
+
+def team_rules(agents: int = AGENTS, day: date = DAY, **coaching):
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data.pop("oncall", None)  # its rotation names the example roster, replaced here
+    data["agents"] = [
+        *roster(agents, day),
+        {
+            "name": "Sam Lead",
+            "slack_id": "U0LEAD0001",
+            "zendesk_id": "9020000009999",
+            "role": "lead",
+        },
+    ]
+    if coaching:
+        data["coaching"] = coaching
+    return parse_rules(data)
+
+
+def replay_day(tmp_path, events, rules, until=None, name="store.db"):
+    url = f"sqlite:///{tmp_path / name}"
+    lines = [json.dumps(e) for e in events]
+    records = list(run_replay(lines, rules, CONNECTORS, until=until, store_url=url))
+    assert not [r for r in records if not isinstance(r, dict)]
+    engine = create_store_engine(url)
+    return records, engine
+
+
+def digest_of(engine, rules, day=DAY, week=False):
+    period = build_period(rules, day, week=week)
+    with engine.connect() as connection:
+        return build_digest(rules, period, read_period(connection, period, repeat_window(rules)))
+
+
+def nearest_rank(values, fraction):
+    ordered = sorted(values)
+    return ordered[math.ceil(fraction * len(ordered)) - 1]
+
+
+UNTIL = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def day_events():
+    return build_day(AGENTS, DAY)
+
+
+@pytest.fixture(scope="module")
+def replayed(day_events, tmp_path_factory):
+    """The generated day replayed once, deadlines and jobs run up to 18:00 (shared: a replay
+    of the day takes a while)."""
+    events, _ = day_events
+    records, engine = replay_day(tmp_path_factory.mktemp("day"), events, team_rules(), UNTIL)
+    yield records, engine
+    engine.dispose()
+
+
+def expected_agents(expected):
+    out = []
+    for i in range(AGENTS):
+        tenure = {0: 13, 1: 1, 2: 2}[i % 3]  # 6 Jan a year ago; 40 days ago; 3 months tomorrow
+        target = {0: 32, 1: 28, 2: 28}[i % 3]
+        if i == 2:
+            target = 0  # does not work on Mondays
+        firsts = expected.first_replies[i]
+        out.append(
+            {
+                "name": f"Agent {i:02d}",
+                "slack_id": slack_id(i),
+                "responses": expected.responses[i],
+                "target": target,
+                "tenure_months": tenure,
+                "first_reply_median_minutes": round(median(firsts), 1),
+                "first_reply_p90_minutes": round(nearest_rank(firsts, 0.9), 1),
+                "unnecessary_responses": expected.unnecessary[i],
+                "calls_requested": expected.calls_requested[i],
+                "calls_logged": expected.calls_logged[i],
+                "solved": expected.solved[i],
+            }
+        )
+    return out
+
+
+def test_a_generated_day_gives_the_planned_figures(day_events, replayed):
+    _, expected = day_events
+    rules = team_rules()
+    _, engine = replayed
+    digest = digest_of(engine, rules)
+    assert digest["date"] == "2026-03-02" and digest["period"] == "day"
+    assert digest["agents"] == expected_agents(expected)
+    assert digest["sla"] == {
+        "first_reply": {"met": expected.sla_met["first_reply"], "breached": 0},
+        "next_reply": {"met": expected.sla_met["next_reply"], "breached": 0},
+        "resolution": {"met": expected.sla_met["resolution"], "breached": 0},
+    }
+    # Nobody from a department acts: a hand-off is overdue once its time (4h, Quality 8h)
+    # passed by --until, unless the ticket was solved or escalated.
+    last = UNTIL
+    within = {"logistics": 4, "quality": 8, "post_sales": 4}
+    overdue = {name: 0 for name in within}
+    for created, department, solved, escalated in expected.routed_tickets:
+        due = created + timedelta(hours=within[department])
+        if due <= last and not escalated and (solved is None or solved > due):
+            overdue[department] += 1
+    assert digest["departments"] == {
+        name: {"routed": expected.routed[name], "overdue_handoffs": overdue[name]}
+        for name in ("logistics", "quality", "post_sales")
+    }
+    assert overdue["logistics"] > 0 and overdue["quality"] == 0
+    # A repeat contact weighs 3, the escalation threshold: each one is escalated.
+    assert digest["repeat_contacts"] == expected.repeat_contacts == 3
+    assert digest["escalations"] == expected.repeat_contacts
+    # No history before the day: every category with 3+ tickets is a spike.
+    assert digest["categories"] == [
+        {"name": name, "count": count, "trailing_average": 0.0, "spike": count >= 3}
+        for name, count in sorted(expected.categories.items(), key=lambda c: (-c[1], c[0]))
+    ]
+    assert digest["unmapped_authors"] == [{"id": f"zendesk:{UNMAPPED}", "responses": 1}]
+    assert sum(a["responses"] for a in digest["agents"]) == sum(expected.responses.values())
+
+
+def test_duplicates_and_out_of_order_deliveries_change_nothing(tmp_path, day_events, replayed):
+    events, _ = day_events
+    rules = team_rules()
+    clean_records, clean = replayed
+    shuffled = list(events)
+    rng = random.Random(7)
+    # Swap neighbours (often two events of one ticket), and deliver every 5th event twice.
+    # On one ticket, only the agent's own comments trade places: the SLA rule decides next-reply
+    # clocks in the order it sees a customer message, a reply and a solve (a reply arriving
+    # after the solve leaves the clock stopped, not met): that order is the SLA rule's, not
+    # the counters'.
+    for index in range(0, len(shuffled) - 1, 3):
+        a, b = shuffled[index], shuffled[index + 1]
+        same = a["body"]["subject"] == b["body"]["subject"]
+        if same and not (_from_agent(a) and _from_agent(b)):
+            continue
+        if rng.random() < 0.6:
+            shuffled[index], shuffled[index + 1] = b, a
+    shuffled += [shuffled[i] for i in range(0, len(shuffled), 5)]
+    assert sum(1 for x, y in zip(events, shuffled, strict=False) if x is not y) > 100
+    messy_records, messy = replay_day(tmp_path, shuffled, rules, UNTIL, name="messy.db")
+    assert digest_of(messy, rules) == digest_of(clean, rules)
+    # The coaching decided is the same too (the same keys; times may differ by delivery).
+    coached = {r["key"] for r in clean_records if r["action"] == "coach"}
+    assert {r["key"] for r in messy_records if r["action"] == "coach"} == coached
+    messy.dispose()
+
+
+def _from_agent(event: dict) -> bool:
+    comment = event["body"]["event"].get("comment")
+    return comment is not None and comment["author"]["is_staff"]
+
+
+def test_the_target_switches_on_the_day_three_full_months_are_reached(tmp_path):
+    rules = team_rules()
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    from deskbridge.store.db import migrate_store
+
+    migrate_store(engine)
+    # Agent 05 started on 3 Dec 2025: 28 on Monday 2 March, 32 from Tuesday 3 March.
+    assert roster(AGENTS, DAY)[5]["started_on"] == "2025-12-03"
+    monday = {a["name"]: a for a in digest_of(engine, rules, DAY)["agents"]}
+    tuesday = {a["name"]: a for a in digest_of(engine, rules, DAY + timedelta(days=1))["agents"]}
+    assert (monday["Agent 05"]["target"], monday["Agent 05"]["tenure_months"]) == (28, 2)
+    assert (tuesday["Agent 05"]["target"], tuesday["Agent 05"]["tenure_months"]) == (32, 3)
+    # The weekly target adds the days each agent works: 5 x 28 + 4 x 32 … for agent 05.
+    week = {a["name"]: a for a in digest_of(engine, rules, DAY, week=True)["agents"]}
+    assert week["Agent 05"]["target"] == 28 + 4 * 32
+    assert week["Agent 02"]["target"] == 32 + 32  # works Tuesday and Wednesday only
+    engine.dispose()
+
+
+def pace_expectation(expected, check: time):
+    """Who gets a pace nudge at a check, computed from the plan: working agents whose
+    responses so far are below target x the share of their working day gone."""
+    at = datetime.combine(DAY, check, tzinfo=LONDON).astimezone(UTC)
+    out = {}
+    for i in range(AGENTS):
+        if i == 2:
+            continue  # not on Mondays
+        start, end = (time(12), time(18)) if i == 1 else (time(9), time(18))
+        if not start <= check < end:
+            continue
+        target = 32 if i % 3 == 0 else 28
+        hours = end.hour - start.hour
+        done = (check.hour + check.minute / 60) - start.hour
+        responses = sum(1 for t in expected.reply_times[i] if t < at)  # before the check
+        if 0 < responses < target * done / hours:  # no reply yet: away, not nudged
+            rate = max(1, round((target - responses) / (hours - done)))
+            out[slack_id(i)] = (
+                f"{responses} of {target} by {check:%H:%M} — "
+                f"about {rate} an hour keeps you on track"
+            )
+    return out
+
+
+def test_pace_nudges_go_to_working_agents_behind_once_per_check(day_events, replayed):
+    _, expected = day_events
+    records, _ = replayed
+    pace = [r for r in records if r["action"] == "coach" and r["kind"] == "pace"]
+    for check in (time(11), time(13), time(15, 30)):
+        at = datetime.combine(DAY, check, tzinfo=LONDON).astimezone(UTC)
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        got = {r["person"]: r["reason"] for r in pace if r["at"] == stamp}
+        assert got == pace_expectation(expected, check), check
+    # Agent 01 works afternoons: nothing at 11:00. Agent 02 is off on Mondays: nothing at all.
+    assert not [r for r in pace if r["person"] == slack_id(2)]
+    assert {r["at"] for r in pace if r["person"] == slack_id(1)} <= {
+        "2026-03-02T13:00:00Z",
+        "2026-03-02T15:30:00Z",
+    }
+    assert len({r["key"] for r in pace}) == len(pace)
+    assert all(r["ticket"] == "job:pace_check" and r["rule"] == "coaching" for r in pace)
+
+
+def test_a_reached_target_gets_exactly_one_target_reached(day_events, replayed):
+    _, expected = day_events
+    records, _ = replayed
+    reached = [r for r in records if r["action"] == "coach" and r["kind"] == "target_reached"]
+    # Only agent 00 (16 tickets x 2 replies = 32) reaches a target.
+    assert expected.responses[0] == 32
+    assert [(r["person"], r["responses"], r["target"]) for r in reached] == [(slack_id(0), 32, 32)]
+    last_reply = max(expected.reply_times[0])
+    # At the first 5-minute check after the 32nd reply.
+    first_check = last_reply + timedelta(minutes=5 - last_reply.minute % 5)
+    assert reached[0]["at"] == first_check.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_nothing_on_a_weekend_or_a_holiday(tmp_path):
+    # The same team's day on Saturday 7 March, and on Good Friday (3 April 2026, an English
+    # bank holiday): replies are counted, but nobody is nudged and no daily digest is posted.
+    rules = team_rules(4)
+    for day in (date(2026, 3, 7), date(2026, 4, 3)):
+        events, expected = build_day(4, day)
+        until = datetime.combine(day, time(23), tzinfo=UTC)
+        records, engine = replay_day(tmp_path, events, rules, until=until, name=f"{day}.db")
+        assert [r for r in records if r["action"] == "coach"] == []
+        assert [r for r in records if r["ticket"] == "job:daily_digest"] == []
+        digest = digest_of(engine, rules, day)
+        assert sum(a["responses"] for a in digest["agents"]) == sum(expected.responses.values())
+        assert {a["target"] for a in digest["agents"]} == {0}
+        engine.dispose()
+
+
+def test_unnecessary_replies_nudge_once_a_day_naming_the_tickets(day_events, replayed):
+    _, expected = day_events
+    records, _ = replayed
+    nudges = [r for r in records if r["action"] == "coach" and r["kind"] == "unnecessary_replies"]
+    over = {slack_id(i) for i, n in expected.unnecessary.items() if n > 3 and i != 2}
+    assert {r["person"] for r in nudges} == over
+    assert len(nudges) == len(over)  # once a day each
+    for nudge in nudges:
+        assert nudge["tickets"] and all(t.startswith("zendesk:") for t in nudge["tickets"])
+        assert f"tickets {', '.join(t.split(':')[1] for t in nudge['tickets'])}" in nudge["reason"]
+
+
+def test_missed_call_and_slow_first_reply_nudges(replayed):
+    records, _ = replayed
+    missed = [r for r in records if r["action"] == "coach" and r["kind"] == "missed_call"]
+    lead = [r for r in records if r["action"] == "notify" and r["rule"] == "three_responses"]
+    # Every 4th written reply after a requested call tells the lead and coaches the agent
+    # (when they are working: agent 01's morning tickets tell only the lead).
+    assert missed and len(missed) <= len(lead)
+    assert {r["ticket"] for r in missed} <= {r["ticket"] for r in lead}
+    assert all(r["person"] != slack_id(2) for r in missed)
+    # First replies all came within the 8h default target: no slow_first_reply.
+    assert not [r for r in records if r.get("kind") == "slow_first_reply"]
+
+
+def test_switched_off_kinds_are_not_sent(tmp_path):
+    events, _ = build_day(4, DAY)  # agent 00 reaches the target; agent 03 misses a call
+    rules = team_rules(4, nudges={"pace": False, "unnecessary_replies": False})
+    records, engine = replay_day(tmp_path, events, rules, UNTIL)
+    kinds = {r["kind"] for r in records if r["action"] == "coach"}
+    assert "pace" not in kinds and "unnecessary_replies" not in kinds
+    assert "target_reached" in kinds and "missed_call" in kinds
+    engine.dispose()
+
+
+def test_agent_ids_are_consistent():
+    assert agent_id(3) == "9020000000003"
+
+
+def csat_trigger(ticket: str, rating: str, at: str, event_id: str) -> dict:
+    """A Zendesk trigger on "Satisfaction changed" posting the rating in `fields`."""
+    return {
+        "at": at,
+        "source": "zendesk",
+        "body": {
+            "ticket_id": ticket,
+            "status": "Solved",
+            "assignee_id": agent_id(0),
+            "updated_at": at,
+            "event_id": event_id,
+            "fields": {"satisfaction": rating},
+        },
+    }
+
+
+def test_csat_ratings_from_a_trigger_are_counted_once(tmp_path):
+    from deskbridge.bot.digest import render_table
+    from deskbridge.workflows.digest import count_csat
+
+    events, _ = build_day(4, DAY)
+    rules = team_rules(4)
+    first, second = events[0]["body"]["detail"]["id"], events[-1]["body"]["detail"]["id"]
+    ratings = [
+        csat_trigger(first, "Good", "2026-03-02T16:00:00Z", "csat-1"),
+        csat_trigger(first, "Good", "2026-03-02T16:00:00Z", "csat-1"),  # delivered twice
+        csat_trigger(second, "Bad", "2026-03-02T16:10:00Z", "csat-2"),
+        csat_trigger(second, "Bad, I'm unsatisfied", "2026-03-02T16:20:00Z", "csat-3"),  # same
+        csat_trigger(first, "Offered", "2026-03-02T16:30:00Z", "csat-4"),  # not a rating
+    ]
+    _, engine = replay_day(tmp_path, events + ratings, rules)
+    period = build_period(rules, DAY)
+    with engine.connect() as connection:
+        data = read_period(connection, period, repeat_window(rules))
+    assert count_csat(data) == {"good": 1, "bad": 1}
+    text = render_table(build_digest(rules, period, data), "Team", count_csat(data))
+    assert "CSAT: 1 good / 1 bad" in text
+    engine.dispose()

@@ -1,0 +1,125 @@
+"""What happened, as countable facts (pure): the coaching counters and the leads' digest are
+sums over these. Each fact has a unique key (a comment id, an event id or an action key), so a
+redelivered or replayed event adds nothing.
+
+Public agent replies are counted from the `replies` table (one row per comment id); the facts
+here are everything else the digest needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
+
+CUSTOMER_MESSAGE = "customer_message"
+CALL_LOGGED = "call_logged"
+CALL_REQUESTED = "call_requested"
+SOLVED = "solved"
+ROUTE = "route"
+CATEGORY = "category"
+ESCALATE = "escalate"
+HANDOFF_OVERDUE = "handoff_overdue"
+SLA_MET = "sla_met"
+SLA_BREACH = "sla_breach"
+CSAT_GOOD = "csat_good"
+CSAT_BAD = "csat_bad"
+
+
+@dataclass(frozen=True)
+class Fact:
+    key: str
+    at: datetime
+    kind: str
+    ticket: str
+    # A helpdesk user id (who is credited), when the fact is someone's.
+    person: str | None = None
+    # A department, a category or an SLA metric.
+    detail: str | None = None
+
+
+def build_event_facts(
+    previous: TicketState | None,
+    state: TicketState,
+    event: TicketEvent,
+    csat_field: str | None = None,
+) -> list[Fact]:
+    """Facts of one accepted event; `state` is the ticket after the rules' updates.
+    `csat_field` names the ticket field a Zendesk trigger fills with the satisfaction rating
+    (`{{satisfaction.current_rating}}`): a new "good" or "bad" there is a CSAT fact, credited
+    to the assignee."""
+    ticket, at = state.key, event.occurred_at
+    facts = []
+    comment = event.comment
+    if comment is not None and comment.public and not comment.author_is_agent:
+        facts.append(Fact(f"{ticket}:customer:{comment.id}", at, CUSTOMER_MESSAGE, ticket))
+    if comment is not None and comment.is_voice:
+        person = comment.author_id if comment.author_is_agent else state.assignee
+        facts.append(Fact(f"{ticket}:call:{comment.id}", at, CALL_LOGGED, ticket, person))
+    if event.kind is EventKind.call_logged:
+        facts.append(
+            Fact(f"{ticket}:call:{event.dedupe_key}", at, CALL_LOGGED, ticket, state.assignee)
+        )
+    was_done = previous is not None and previous.status.is_done
+    if state.status.is_done and not was_done:
+        facts.append(
+            Fact(f"{ticket}:solved:{event.dedupe_key}", at, SOLVED, ticket, state.assignee)
+        )
+    before = previous.sla_clocks if previous is not None else {}
+    for metric, clock in state.sla_clocks.items():
+        old = before.get(metric)
+        newly = clock.fulfilled_at is not None and (
+            old is None or old.instance != clock.instance or old.fulfilled_at is None
+        )
+        breached = any(
+            k.startswith(f"{ticket}:sla:{metric}:{clock.instance}:breach") for k in state.fired
+        )
+        if newly and not breached:
+            key = f"{ticket}:sla_met:{metric}:{clock.instance}"
+            facts.append(Fact(key, clock.fulfilled_at, SLA_MET, ticket, state.assignee, metric))
+    if csat_field:
+        rating = _rating(state.custom_fields.get(csat_field))
+        before = _rating(previous.custom_fields.get(csat_field)) if previous else None
+        if rating is not None and rating != before:
+            kind = CSAT_GOOD if rating == "good" else CSAT_BAD
+            facts.append(
+                Fact(f"{ticket}:csat:{event.dedupe_key}", at, kind, ticket, state.assignee)
+            )
+    return facts
+
+
+def _rating(value: str | None) -> str | None:
+    """Zendesk's rating words ("Good", "good, I'm satisfied", "Bad") → good | bad."""
+    word = (value or "").strip().lower()
+    if word.startswith("good"):
+        return "good"
+    if word.startswith("bad"):
+        return "bad"
+    return None
+
+
+def build_action_facts(actions: Iterable[Action], at: datetime) -> list[Fact]:
+    """Facts of decided actions (routes, escalations, call requests, overdue hand-offs, SLA
+    breaches), keyed by the action's own key."""
+    facts = []
+    for action in actions:
+        params, ticket, key = action.params, action.ticket, action.key
+        if action.kind is ActionKind.route:
+            facts.append(Fact(key, at, ROUTE, ticket, detail=params.get("department")))
+            if params.get("category"):
+                facts.append(
+                    Fact(f"{key}:category", at, CATEGORY, ticket, detail=params["category"])
+                )
+        elif action.kind is ActionKind.escalate:
+            facts.append(Fact(key, at, ESCALATE, ticket))
+        elif action.kind is ActionKind.call_customer:
+            facts.append(Fact(key, at, CALL_REQUESTED, ticket, params.get("assignee")))
+        elif action.kind is ActionKind.sla_breach:
+            facts.append(
+                Fact(key, at, SLA_BREACH, ticket, params.get("assignee"), params.get("metric"))
+            )
+        elif action.kind is ActionKind.notify and key.endswith(":handoff_overdue"):
+            facts.append(Fact(key, at, HANDOFF_OVERDUE, ticket, detail=params.get("department")))
+    return facts
