@@ -156,11 +156,15 @@ class ReplayFeed:
         occurrences = []
         if self.done is not None and until > self.done:
             occurrences = list_occurrences(self.jobs.jobs, self.rules, self.done, until)
+        next_due = self._next_due()
         for at, job in [*occurrences, (None, None)]:
-            # Timers due before the occurrence (or up to `until` after the last one).
+            # Timers due before the occurrence (or up to `until` after the last one); most
+            # occurrences (a check every few minutes) have none, and skip the claim.
             limit = until if at is None else at - timedelta(microseconds=1)
-            while decided := self.decider.fire_due_timers(limit, at_due_time=True):
-                yield from _records(decided)
+            if next_due is not None and next_due <= limit:
+                while decided := self.decider.fire_due_timers(limit, at_due_time=True):
+                    yield from _records(decided)
+                next_due = self._next_due()
             if job is not None:
                 outcome = self.jobs.run_occurrence(job, at, at)
                 for action in outcome.actions if outcome else ():
@@ -168,9 +172,12 @@ class ReplayFeed:
         self.done = until if self.done is None else max(self.done, until)
         self._update_horizon()
 
-    def _update_horizon(self) -> None:
+    def _next_due(self) -> datetime | None:
         with self.engine.connect() as connection:
-            horizon = next_due_at(connection)
+            return next_due_at(connection)
+
+    def _update_horizon(self) -> None:
+        horizon = self._next_due()
         if self.done is not None and self.jobs.jobs:
             ahead = self.done + self.LOOKAHEAD
             upcoming = list_occurrences(self.jobs.jobs, self.rules, self.done, ahead)

@@ -222,7 +222,26 @@ def check_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> lis
         return []
     step = int(coaching.check_every.total_seconds() // 60) or 1
     times = [time(m // 60, m % 60) for m in range(0, 24 * 60, step)]
-    return local_occurrences(rules.team.timezone, start, end, times)
+    candidates = local_occurrences(rules.team.timezone, start, end, times)
+    # Only checks when somebody works: a check with nobody at work decides nothing, and
+    # nights and weekends would otherwise be three quarters of all occurrences (and of
+    # replay's time). Same test as is_working, with each day's intervals computed once.
+    agents = coached_agents(rules)
+    zone = _zone(rules)
+    windows: dict[date, list[tuple[datetime, datetime]]] = {}
+
+    def anybody_working(at: datetime) -> bool:
+        day = at.astimezone(zone).date()
+        if day not in windows:
+            windows[day] = [
+                interval
+                for agent in agents
+                for d in (day - timedelta(days=1), day)
+                for interval in working_intervals(rules, agent, d)
+            ]
+        return any(start <= at < end for start, end in windows[day])
+
+    return [at for at in candidates if anybody_working(at)]
 
 
 def run_coaching_check(at: datetime, rules: RulesConfig, reader) -> list[Action]:
