@@ -231,9 +231,6 @@ class RiskConfig(_Model):
     ] = Field(default_factory=dict)
 
 
-
-
-
 class HolidaysConfig(_Model):
     country: str
     subdivision: str | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from deskbridge.store.activity import read_period
-from deskbridge.store.schema import job_runs
+from deskbridge.store.schema import activity, job_runs, replies, tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, rows_as_dicts
 from deskbridge.workflows.digest import Period, PeriodData
 
@@ -38,6 +38,15 @@ def list_job_runs(connection: Connection, since: datetime | None = None) -> list
     if since is not None:
         query = query.where(job_runs.c.occurrence_at > since)
     return rows_as_dicts(connection.execute(query))
+
+
+def read_latest_dated(connection: Connection) -> datetime | None:
+    """The latest date on any row a period read can see (replies, facts, ticket creation)."""
+    dates = [
+        connection.execute(select(func.max(column))).scalar()
+        for column in (replies.c.at, activity.c.at, tickets.c.created_at)
+    ]
+    return max((d for d in dates if d is not None), default=None)
 
 
 class StoreJobReader:

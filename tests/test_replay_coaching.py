@@ -21,7 +21,7 @@ from deskbridge.store.activity import read_period
 from deskbridge.store.db import create_store_engine
 from deskbridge.workflows.digest import build_digest, build_period, repeat_window
 from deskbridge.workflows.replay import run_replay
-from tests.teamday import UNMAPPED, agent_id, build_day, roster, slack_id
+from tests.teamday import UNMAPPED, Day, agent_id, build_day, roster, slack_id
 
 DAY = date(2026, 3, 2)  # a Monday
 LONDON = ZoneInfo("Europe/London")
@@ -348,3 +348,40 @@ def test_csat_ratings_from_a_trigger_are_counted_once(tmp_path):
     text = render_table(build_digest(rules, period, data), "Team", count_csat(data))
     assert "CSAT: 1 good / 1 bad" in text
     engine.dispose()
+
+
+def test_replay_reusing_its_period_reads_decides_exactly_what_reading_every_time_does(
+    tmp_path, monkeypatch
+):
+    """Replay's checks reuse a period read while nothing was written. Replies that arrive
+    20 minutes before their own time (a skewed helpdesk clock) are rows dated after the
+    checks that follow, which must still count them once their time has come: the nudge
+    comes at the 10:05 check (not never), as with a store read at every check."""
+    rules = team_rules(unnecessary_nudge_after=1)
+    day = Day(DAY)
+    agent = agent_id(0)
+    day.created("7001", day.at(0), "81", agent, [])
+    for minutes in (60, 62, 64):  # 10:00, 10:02, 10:04 local: two unnecessary replies
+        day.comment("7001", day.at(minutes), agent)
+    early = [
+        {**e, "at": _iso(datetime.fromisoformat(e["at"]) - timedelta(minutes=20))}
+        for e in day.events
+    ]
+    reused, _ = replay_day(tmp_path, early, rules, UNTIL, name="reused.db")
+    monkeypatch.setattr(
+        "deskbridge.workflows.job_runner._ReusingReader.read_period",
+        lambda self, period, window: self._reader.read_period(period, window),
+    )
+    read_every_time, _ = replay_day(tmp_path, early, rules, UNTIL, name="fresh.db")
+    nudges = [(r["at"], r["kind"]) for r in reused if r["action"] == "coach"]
+    assert nudges == [
+        ("2026-03-02T10:05:00Z", "unnecessary_replies"),
+        ("2026-03-02T11:00:00Z", "pace"),
+        ("2026-03-02T13:00:00Z", "pace"),
+        ("2026-03-02T15:30:00Z", "pace"),
+    ]
+    assert reused == read_every_time
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

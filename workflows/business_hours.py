@@ -4,7 +4,7 @@ interval, so DST changes, midnight and back-to-back holidays need no special cas
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -15,6 +15,19 @@ if TYPE_CHECKING:
 
 # A calendar with no opening hours for this long is refused rather than searched forever.
 MAX_SEARCH_DAYS = 3660
+
+
+def merge_intervals(
+    intervals: Iterable[tuple[datetime, datetime]],
+) -> tuple[tuple[datetime, datetime], ...]:
+    """Half-open intervals in order, overlapping ones merged into one."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 class BusinessCalendar:
@@ -61,13 +74,7 @@ class BusinessCalendar:
                 out.append((start_utc, end_utc))
         # A boundary in a spring-forward gap maps past the jump (and configured intervals may
         # overlap): merge overlaps so no instant counts twice and intervals stay in order.
-        merged: list[tuple[datetime, datetime]] = []
-        for start_utc, end_utc in sorted(out):
-            if merged and start_utc < merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end_utc))
-            else:
-                merged.append((start_utc, end_utc))
-        return tuple(merged)
+        return merge_intervals(out)
 
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         day = moment.astimezone(self.zone).date() - timedelta(days=1)

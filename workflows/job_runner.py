@@ -13,15 +13,22 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.audit import insert_decisions
-from deskbridge.store.jobs import StoreJobReader, claim_job_run, record_job_actions
+from deskbridge.store.jobs import (
+    StoreJobReader,
+    claim_job_run,
+    read_latest_dated,
+    record_job_actions,
+)
 from deskbridge.store.outbox import insert_actions
 from deskbridge.workflows.actions import Action
+from deskbridge.workflows.digest import Period, PeriodData
 from deskbridge.workflows.schedule import Job, format_instant
 
 log = logging.getLogger("deskbridge.jobs")
@@ -44,11 +51,16 @@ class JobRunner:
         rules: RulesConfig,
         jobs: Mapping[str, Job],
         reader: Callable = StoreJobReader,
+        data_version: Callable[[], int] | None = None,
     ):
         self.engine = engine
         self.rules = rules
         self.jobs = jobs
         self.reader = reader
+        # Given by a caller that is the store's only writer (replay): a number that changes
+        # whenever it may have written, so period reads can be reused while it stands.
+        self.data_version = data_version
+        self._reads = _PeriodReads()
         # Occurrences known to be run (here or elsewhere): an idle tick costs no SQL.
         self._done: set[tuple[str, datetime]] = set()
         self._failed: dict[tuple[str, datetime], datetime] = {}
@@ -82,10 +94,14 @@ class JobRunner:
                 if not claim_job_run(connection, job.name, at, now):
                     self._done.add(key)
                     return None
-                decided = job.run(at, self.rules, self.reader(connection))
+                reader = self.reader(connection)
+                if self.data_version is not None:
+                    reader = _ReusingReader(reader, connection, self._reads, self.data_version())
+                decided = job.run(at, self.rules, reader)
                 actions = insert_actions(connection, decided, now)
                 insert_decisions(connection, actions, f"job:{job.name}@{format_instant(at)}", now)
-                record_job_actions(connection, job.name, at, len(actions))
+                if actions:  # the claim recorded none
+                    record_job_actions(connection, job.name, at, len(actions))
         except Exception as exc:
             self._failed[key] = now + RETRY_AFTER
             log_event(
@@ -114,3 +130,41 @@ class JobRunner:
         """Drop memory of occurrences older than every catch-up window."""
         horizon = max((j.catch_up for j in self.jobs.values()), default=timedelta(0))
         self._done = {k for k in self._done if k[1] > now - horizon - timedelta(minutes=1)}
+
+
+@dataclass
+class _PeriodReads:
+    version: int | None = None
+    latest_dated: datetime | None = None
+    # (kind, start, repeat window) → (end the data was read up to, the data)
+    reads: dict[tuple, tuple[datetime, PeriodData]] = field(default_factory=dict)
+
+
+class _ReusingReader:
+    """A job reader for a store with one writer (replay), where a coaching check every few
+    minutes would read the same day again and again. A period read up to `end` is reused for
+    a later end when nothing was written since (same data version) and no stored row is
+    dated at or after the earlier end (so the later cut adds nothing): exactly the rows a
+    new read would return. Everything else goes to the store."""
+
+    def __init__(self, reader: Any, connection: Connection, reads: _PeriodReads, version: int):
+        self._reader = reader
+        self._connection = connection
+        self._reads = reads
+        if reads.version != version:
+            reads.version = version
+            reads.latest_dated = read_latest_dated(connection)
+            reads.reads.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
+        key = (period.kind, period.start, repeat_window)
+        known = self._reads.reads.get(key)
+        latest = self._reads.latest_dated
+        if known is not None and known[0] <= period.end and (latest is None or latest < known[0]):
+            return known[1]
+        data = self._reader.read_period(period, repeat_window)
+        self._reads.reads[key] = (period.end, data)
+        return data

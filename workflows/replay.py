@@ -99,14 +99,18 @@ class ReplayFeed:
     live. Timers fire in batches too, each with its due time as `now`.
     """
 
-    # How far ahead to look for the next scheduled job occurrence.
-    LOOKAHEAD = timedelta(days=8)
+    # How far ahead to look for the next scheduled job occurrence: near first (a check every
+    # few minutes), as far as a weekly job at most.
+    LOOKAHEAD = (timedelta(hours=1), timedelta(days=1), timedelta(days=8))
 
     def __init__(self, rules: RulesConfig, jobs, batch: int = 500, store_url: str = "sqlite://"):
         self.engine = create_store_engine(store_url)
         migrate_store(self.engine)
         self.rules = rules
-        self.jobs = JobRunner(self.engine, rules, jobs)
+        # Bumped before anything that may write what jobs read (deciding events, firing
+        # timers): jobs reuse their reads while it stands (JobRunner.data_version).
+        self.writes = 0
+        self.jobs = JobRunner(self.engine, rules, jobs, data_version=lambda: self.writes)
         # The latest time replayed so far; timers and jobs have run up to `done`.
         self.latest: datetime | None = None
         self.done: datetime | None = None
@@ -139,7 +143,7 @@ class ReplayFeed:
             with self.engine.begin() as connection:
                 insert_events(connection, self.pending)
             self.pending = []
-        while decided := self.decider.decide_pending(stop_at_due=True):
+        while decided := self._decide(self.decider.decide_pending, stop_at_due=True):
             yield from _records(decided)
             with self.engine.connect() as connection:
                 following = oldest_undecided_at(connection)
@@ -162,7 +166,9 @@ class ReplayFeed:
             # occurrences (a check every few minutes) have none, and skip the claim.
             limit = until if at is None else at - timedelta(microseconds=1)
             if next_due is not None and next_due <= limit:
-                while decided := self.decider.fire_due_timers(limit, at_due_time=True):
+                while decided := self._decide(
+                    self.decider.fire_due_timers, limit, at_due_time=True
+                ):
                     yield from _records(decided)
                 next_due = self._next_due()
             if job is not None:
@@ -172,6 +178,18 @@ class ReplayFeed:
         self.done = until if self.done is None else max(self.done, until)
         self._update_horizon()
 
+    def _decide(self, step, *args, **kwargs) -> list:
+        self.writes += 1  # deciding may write what jobs read
+        return step(*args, **kwargs)
+
+    def _next_occurrence(self) -> datetime:
+        assert self.done is not None
+        for ahead in self.LOOKAHEAD:
+            upcoming = list_occurrences(self.jobs.jobs, self.rules, self.done, self.done + ahead)
+            if upcoming:
+                return upcoming[0][0]
+        return self.done + self.LOOKAHEAD[-1]
+
     def _next_due(self) -> datetime | None:
         with self.engine.connect() as connection:
             return next_due_at(connection)
@@ -179,9 +197,7 @@ class ReplayFeed:
     def _update_horizon(self) -> None:
         horizon = self._next_due()
         if self.done is not None and self.jobs.jobs:
-            ahead = self.done + self.LOOKAHEAD
-            upcoming = list_occurrences(self.jobs.jobs, self.rules, self.done, ahead)
-            job_at = upcoming[0][0] if upcoming else ahead
+            job_at = self._next_occurrence()
             horizon = job_at if horizon is None else min(horizon, job_at)
         self.horizon = horizon
 

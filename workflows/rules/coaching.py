@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action
+from deskbridge.workflows.business_hours import merge_intervals
 from deskbridge.workflows.decision import Context, Decision
 from deskbridge.workflows.digest import (
     AgentFigures,
@@ -228,17 +229,17 @@ def check_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> lis
     # replay's time). Same test as is_working, with each day's intervals computed once.
     agents = coached_agents(rules)
     zone = _zone(rules)
-    windows: dict[date, list[tuple[datetime, datetime]]] = {}
+    windows: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
 
     def anybody_working(at: datetime) -> bool:
         day = at.astimezone(zone).date()
         if day not in windows:
-            windows[day] = [
+            windows[day] = merge_intervals(
                 interval
                 for agent in agents
                 for d in (day - timedelta(days=1), day)
                 for interval in working_intervals(rules, agent, d)
-            ]
+            )
         return any(start <= at < end for start, end in windows[day])
 
     return [at for at in candidates if anybody_working(at)]
