@@ -23,7 +23,7 @@ from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.model import Source
 from deskbridge.workflows.rules import JOBS
-from deskbridge.workflows.schedule import list_occurrences
+from deskbridge.workflows.schedule import Job, list_occurrences
 
 
 @dataclass
@@ -99,9 +99,8 @@ class ReplayFeed:
     live. Timers fire in batches too, each with its due time as `now`.
     """
 
-    # How far ahead to look for the next scheduled job occurrence: near first (a check every
-    # few minutes), as far as a weekly job at most.
-    LOOKAHEAD = (timedelta(hours=1), timedelta(days=1), timedelta(days=8))
+    # How far ahead to look for the next scheduled job occurrence (a weekly job at most).
+    LOOKAHEAD_DAYS = 8
 
     def __init__(self, rules: RulesConfig, jobs, batch: int = 500, store_url: str = "sqlite://"):
         self.engine = create_store_engine(store_url)
@@ -116,6 +115,8 @@ class ReplayFeed:
         self.done: datetime | None = None
         self.decider = Decider(self.engine, rules, lambda: self.latest or _EPOCH, batch=batch)
         self.pending: list[dict] = []
+        # Job occurrences per UTC day (the day's start → its occurrences), listed once.
+        self._occurrences: dict[datetime, list[tuple[datetime, Job]]] = {}
         # Before this time no stored timer is due and no job occurs.
         self.horizon: datetime | None = None
 
@@ -159,7 +160,7 @@ class ReplayFeed:
 
         occurrences = []
         if self.done is not None and until > self.done:
-            occurrences = list_occurrences(self.jobs.jobs, self.rules, self.done, until)
+            occurrences = self._list_occurrences(self.done, until)
         next_due = self._next_due()
         for at, job in [*occurrences, (None, None)]:
             # Timers due before the occurrence (or up to `until` after the last one); most
@@ -182,13 +183,27 @@ class ReplayFeed:
         self.writes += 1  # deciding may write what jobs read
         return step(*args, **kwargs)
 
+    def _list_occurrences(self, start: datetime, end: datetime) -> list[tuple[datetime, Job]]:
+        """Every job's occurrences in (start, end], in time order; each UTC day's are listed
+        once (the clock moves in small steps, many of them within one day)."""
+        found = []
+        day = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < end:
+            if day not in self._occurrences:
+                self._occurrences[day] = list_occurrences(
+                    self.jobs.jobs, self.rules, day, day + timedelta(days=1)
+                )
+            found += [item for item in self._occurrences[day] if start < item[0] <= end]
+            day += timedelta(days=1)
+        return found
+
     def _next_occurrence(self) -> datetime:
         assert self.done is not None
-        for ahead in self.LOOKAHEAD:
-            upcoming = list_occurrences(self.jobs.jobs, self.rules, self.done, self.done + ahead)
+        for days in range(1, self.LOOKAHEAD_DAYS + 1):
+            upcoming = self._list_occurrences(self.done, self.done + timedelta(days=days))
             if upcoming:
                 return upcoming[0][0]
-        return self.done + self.LOOKAHEAD[-1]
+        return self.done + timedelta(days=self.LOOKAHEAD_DAYS)
 
     def _next_due(self) -> datetime | None:
         with self.engine.connect() as connection:
