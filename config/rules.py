@@ -505,13 +505,22 @@ class RulesConfig(_Model):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     coaching: CoachingConfig = Field(default_factory=CoachingConfig)
 
-    # The team's business calendar, built once when the rules are loaded (None: no hours).
+    # The team's business calendar, built once when the rules are loaded (None: no hours),
+    # and the roster's own working weeks (`works`), by Slack id.
     _calendar: BusinessCalendar | None = PrivateAttr(default=None)
+    _agent_calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _build_calendar(self) -> RulesConfig:
         hours = self.business_hours
         self._calendar = None if hours is None else build_calendar(hours, self.team.timezone)
+        zone = (hours and hours.timezone) or self.team.timezone
+        self._agent_calendars = {}
+        for agent in self.agents:
+            if agent.works is not None:
+                week = [list(agent.works.get(day, [])) for day in WEEKDAYS]
+                if any(week):
+                    self._agent_calendars[agent.slack_id] = BusinessCalendar(zone, week)
         return self
 
     def model_copy(
@@ -519,13 +528,18 @@ class RulesConfig(_Model):
     ) -> RulesConfig:
         """A copy that changes the hours or the team's timezone gets its own calendar."""
         copy = super().model_copy(update=update, deep=deep)
-        if update and {"business_hours", "team"} & update.keys():
+        if update and {"business_hours", "team", "agents"} & update.keys():
             copy._build_calendar()
         return copy
 
     @property
     def calendar(self) -> BusinessCalendar | None:
         return self._calendar
+
+    def agent_calendar(self, agent: AgentConfig) -> BusinessCalendar | None:
+        """The agent's own working week (roster `works`); None without one, or when it lists
+        no hours at all."""
+        return self._agent_calendars.get(agent.slack_id)
 
     def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
         return next((a for a in self.agents if a.slack_id == slack_id), None)

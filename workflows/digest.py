@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.workflows import activity as facts
-from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar
+from deskbridge.workflows.business_hours import CALENDAR_TIME
 
 METRICS = ("first_reply", "next_reply", "resolution")
 TRAILING_WEEKS = 4
@@ -139,9 +139,6 @@ def daily_target(rules: RulesConfig, agent: AgentConfig, day: date) -> int:
     return [t for t in targets if t.from_months <= months][-1].responses
 
 
-_AGENT_CALENDARS: dict[int, tuple[AgentConfig, BusinessCalendar]] = {}
-
-
 def working_intervals(
     rules: RulesConfig, agent: AgentConfig, day: date
 ) -> tuple[tuple[datetime, datetime], ...]:
@@ -157,17 +154,8 @@ def working_intervals(
         return ((start, end),)
     if team is not None and team.closed_on(day):
         return ()
-    cached = _AGENT_CALENDARS.get(id(agent))
-    if cached is None or cached[0] is not agent:
-        week = [
-            list(agent.works.get(d, [])) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-        ]
-        if not any(week):
-            return ()
-        zone = (rules.business_hours and rules.business_hours.timezone) or rules.team.timezone
-        cached = (agent, BusinessCalendar(zone, week))
-        _AGENT_CALENDARS[id(agent)] = cached
-    return cached[1].intervals_on(day)
+    own = rules.agent_calendar(agent)
+    return () if own is None else own.intervals_on(day)
 
 
 def local_days(period: Period) -> list[date]:
