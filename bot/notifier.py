@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.error import URLError
@@ -37,8 +39,10 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.store.outbox import find_attempts
 from deskbridge.store.slack import (
     PostedMessage,
+    find_channel_id,
     find_posted,
     find_thread_root,
     hold_channel,
@@ -82,6 +86,32 @@ PERMANENT_ERRORS = frozenset(
         "ekm_access_denied",
     }
 )
+
+
+# Every message carries its action's key (Slack message metadata), so a retry can find it.
+METADATA_EVENT = "deskbridge_action"
+# How far before the first attempt the lookup starts: our clock and Slack's may differ.
+LOOKUP_MARGIN = timedelta(minutes=5)
+LOOKUP_PAGE = 200
+LIST_PAGE = 1000
+CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class LookupRefused(Exception):
+    """Slack will not let us read a channel (scopes, membership): the check is skipped."""
+
+
+def build_metadata(key: str) -> dict[str, Any]:
+    return {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+
+
+def read_metadata_key(message: dict[str, Any]) -> str | None:
+    """The action key a message was posted with, if it is one of ours."""
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT:
+        return None
+    return (metadata.get("event_payload") or {}).get("key")
 
 
 # Slack refused the message's layout (too long, malformed): worth one try as plain text.
@@ -218,23 +248,7 @@ class SlackNotifier:
             )
         if self.client is None:
             return self._dry_run(action, [channel])
-        with self.engine.connect() as connection:
-            posted = find_posted(connection, action.key, channel)
-        if posted is None:
-            response = self._call(channel, "chat_postMessage", channel=channel, **message)
-            posted = PostedMessage(
-                action.ticket,
-                channel,
-                response["ts"],
-                None,
-                action.key,
-                {"channel_id": response.get("channel") or channel},
-            )
-            with self.engine.begin() as connection:
-                record_posted(connection, posted, self.clock())
-            log_event(
-                log, logging.INFO, "slack.posted", ticket=action.ticket, action=action.kind.value
-            )
+        posted = self._post_once(action, channel, message)
         result: dict[str, Any] = {"channels": [channel], "ts": posted.ts}
         if "digest" in action.params:
             result["chart"] = self._upload_chart(action, posted)
@@ -282,46 +296,164 @@ class SlackNotifier:
     def _post(self, action: Action, view: TicketView | None, channel: str) -> None:
         """Post one action to one channel; `view` None for a scheduled job's post, which is
         about no one ticket and so never threads."""
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
             if find_posted(connection, action.key, channel) is not None:
                 return  # reached this channel on an earlier attempt
             root = find_thread_root(connection, action.ticket, channel) if view else None
         record = action.to_record()
         if root is None:
             message = build_alert(record, view) if view else build_job_message(record)
-            response = self._call(channel, "chat_postMessage", channel=channel, **message)
-            posted = PostedMessage(
-                action.ticket,
-                channel,
-                response["ts"],
-                None,
-                action.key,
-                {"channel_id": response.get("channel") or channel, "action": record},
-            )
+            self._post_once(action, channel, message, keep={"action": record})
         else:
-            message = build_thread_reply(record, view)
+            self._post_once(action, channel, build_thread_reply(record, view), root)
+
+    def _post_once(
+        self,
+        action: Action,
+        channel: str,
+        message: dict[str, Any],
+        root: PostedMessage | None = None,
+        keep: dict[str, Any] | None = None,
+    ) -> PostedMessage:
+        """The one way a message is posted and recorded: once per action and channel (in
+        `root`'s thread when given). The message carries the action's key as metadata, so a
+        retry after an attempt that may have reached Slack (the process died, or the call
+        failed, between Slack's answer and our record of it) first looks for it there and
+        records what it finds instead of posting again. `keep`: more to record with it."""
+        with self.engine.connect() as connection:
+            posted = find_posted(connection, action.key, channel)
+            attempts = find_attempts(connection, action.key)
+        if posted is not None:
+            return posted
+        # The attempt under way is counted: more than one means an earlier one was made and
+        # not given back (pacing and rate limits give theirs back: nothing was sent).
+        if attempts is not None and attempts.count > 1 and attempts.since is not None:
+            posted = self._find_sent(action, channel, root, attempts.since)
+        found = posted is not None
+        if posted is None:
+            where = {"channel": root.channel_id, "thread_ts": root.ts} if root else {}
             response = self._call(
-                channel, "chat_postMessage", channel=root.channel_id, thread_ts=root.ts, **message
+                channel,
+                "chat_postMessage",
+                **{"channel": channel, **where},
+                metadata=build_metadata(action.key),
+                **message,
             )
             posted = PostedMessage(
                 action.ticket,
                 channel,
                 response["ts"],
-                root.ts,
+                root.ts if root else None,
                 action.key,
-                {"channel_id": root.channel_id},
+                {"channel_id": response.get("channel") or where.get("channel") or channel},
             )
+        if keep:
+            posted = replace(posted, payload={**posted.payload, **keep})
         with self.engine.begin() as connection:
             record_posted(connection, posted, self.clock())
+        # Found: an earlier attempt reached Slack and died or failed before recording it.
         log_event(
             log,
-            logging.INFO,
-            "slack.posted",
+            logging.WARNING if found else logging.INFO,
+            "slack.found_posted" if found else "slack.posted",
             ticket=action.ticket,
             action=action.kind.value,
             channel=channel,
             threaded=posted.thread_ts is not None,
         )
+        return posted
+
+    def _find_sent(
+        self, action: Action, channel: str, root: PostedMessage | None, since: datetime
+    ) -> PostedMessage | None:
+        """The message an earlier attempt posted, if Slack has it: the channel's history (a
+        thread's replies for a reply) since the first attempt, searched for the action's
+        key in the messages' metadata. None when Slack has none; a lookup Slack refuses
+        (scopes not granted, bot not in the channel) is logged and posting goes ahead."""
+        try:
+            if root is not None:
+                conversation = root.channel_id
+                method, extra = "conversations_replies", {"ts": root.ts}
+            else:
+                conversation = self._conversation_id(channel)
+                method, extra = "conversations_history", {}
+            if conversation is None:
+                return None
+            oldest = f"{(since - LOOKUP_MARGIN).timestamp():.6f}"
+            cursor = None
+            while True:
+                page = self._read(
+                    method,
+                    channel=conversation,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=LOOKUP_PAGE,
+                    cursor=cursor,
+                    **extra,
+                )
+                for message in page.get("messages") or []:
+                    if read_metadata_key(message) == action.key:
+                        return PostedMessage(
+                            action.ticket,
+                            channel,
+                            message["ts"],
+                            root.ts if root else None,
+                            action.key,
+                            {"channel_id": conversation},
+                        )
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
+        except LookupRefused as exc:
+            log_event(log, logging.WARNING, "slack.lookup_refused", channel=channel, error=str(exc))
+            return None
+
+    def _conversation_id(self, channel: str) -> str | None:
+        """The id Slack reads a channel's history by: as recorded with an earlier message, the
+        configured value when it is an id, the DM's id for a user, else found by name."""
+        with self.engine.connect() as connection:
+            known = find_channel_id(connection, channel)
+        if known is not None:
+            return known
+        if CONVERSATION_ID.match(channel):
+            return channel
+        if USER_ID.match(channel):
+            return self._read("conversations_open", users=channel)["channel"]["id"]
+        name = channel.removeprefix("#")
+        cursor = None
+        while True:
+            page = self._read(
+                "conversations_list",
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=LIST_PAGE,
+                cursor=cursor,
+            )
+            for conversation in page.get("channels") or []:
+                if conversation.get("name") == name:
+                    return conversation["id"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def _read(self, method: str, **kwargs: Any) -> Any:
+        """A lookup call: not paced (a read has its own rate limit, not the channel's one
+        message a second); a rate limit or an outage is retried later, a refusal is
+        LookupRefused."""
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            error = _slack_error(exc)
+            status = getattr(exc.response, "status_code", None)
+            if status == 429 or error == "ratelimited":
+                raise RetryableError(
+                    f"Slack rate limit on {method}", _retry_after(exc.response), throttled=True
+                ) from None
+            if error in PERMANENT_ERRORS:
+                raise LookupRefused(f"{method}: {error}") from None
+            raise RetryableError(f"Slack {method} failed: {error or status}") from None
+        except (URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
 
     def _post_job(self, action: Action) -> dict[str, Any]:
         """A scheduled job's post (a hand-off, a digest): about no one ticket, so no thread."""

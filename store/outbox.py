@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, literal, select, update
 
 from deskbridge.store.schema import outbox
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
@@ -100,15 +100,35 @@ def claim_due_actions(
     rows = connection.execute(query).all()
     if not rows:
         return []
+    first = literal(now, outbox.c.first_attempt_at.type)
     connection.execute(
         update(outbox)
         .where(outbox.c.id.in_([r.id for r in rows]))
-        .values(next_attempt_at=now + lease, attempts=outbox.c.attempts + 1)
+        .values(
+            next_attempt_at=now + lease,
+            attempts=outbox.c.attempts + 1,
+            first_attempt_at=func.coalesce(outbox.c.first_attempt_at, first),
+        )
     )
     return [
         OutboxRow(id=r.id, action=Action.model_validate(r.payload), attempts=r.attempts + 1)
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """How often an action has been tried (the attempt under way included) and since when."""
+
+    count: int
+    since: datetime | None
+
+
+def find_attempts(connection: Connection, key: str) -> Attempts | None:
+    row = connection.execute(
+        select(outbox.c.attempts, outbox.c.first_attempt_at).where(outbox.c.idempotency_key == key)
+    ).first()
+    return Attempts(row.attempts, row.first_attempt_at) if row else None
 
 
 def complete_action(

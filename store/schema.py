@@ -102,6 +102,9 @@ outbox = Table(
     Column("result", JSON),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("done_at", UTCDateTime()),
+    # When the row was first claimed: where a check for a message sent by an attempt that
+    # died before recording it starts.
+    Column("first_attempt_at", UTCDateTime()),
     # Rows in one lane (a Slack channel) are performed in order: a throttled row holds the
     # rows behind it.
     Column("lane", String(255)),

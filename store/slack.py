@@ -42,6 +42,18 @@ def find_posted(connection: Connection, action_key: str, channel: str) -> Posted
     return _posted(row) if row else None
 
 
+def find_channel_id(connection: Connection, channel: str) -> str | None:
+    """The conversation id Slack gave a channel as configured (a name, a user id for a DM),
+    learnt from a message recorded there."""
+    payload = connection.execute(
+        select(slack_messages.c.payload)
+        .where(slack_messages.c.channel == channel)
+        .order_by(slack_messages.c.id)
+        .limit(1)
+    ).scalar()
+    return payload.get("channel_id") if payload else None
+
+
 def find_thread_root(connection: Connection, ticket: str, channel: str) -> PostedMessage | None:
     row = connection.execute(
         select(slack_messages)

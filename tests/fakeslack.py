@@ -1,15 +1,28 @@
 """A fake Slack Web API on 127.0.0.1 for tests: records every call, answers like Slack, and can
-be told to answer 429 (with Retry-After) or 5xx, or a Slack error for a channel."""
+be told to answer 429 (with Retry-After) or 5xx, or a Slack error for a channel.
+
+It keeps the messages posted, as Slack does, for the methods that read them back:
+- a channel named in chat.postMessage (`#name` or `name`) exists, with an id of its own (C…)
+  that Slack answers with; a DM to a user id lands in a D… conversation (conversations.open
+  gives the same id); conversations.list lists the named channels;
+- a message's `ts` is the time it was posted (seconds.microseconds, unique per message);
+- conversations.history (top-level messages, newest first) and conversations.replies (the
+  parent, then its replies, oldest first) take a conversation id only, `oldest`/`latest`
+  (exclusive unless `inclusive`), `limit` and a `cursor`; a message's `metadata` is returned
+  only when `include_all_metadata` is true."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -43,8 +56,14 @@ class FakeSlack:
     blocks_refused: set[str] = field(default_factory=set)
     # Bytes posted to upload URLs (files_upload_v2's second step), by file id.
     uploads: dict[str, bytes] = field(default_factory=dict)
+    # What Slack holds: messages by conversation id, oldest first; channel ids by name.
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    channel_ids: dict[str, str] = field(default_factory=dict)
+    # Slack's clock (Unix seconds), which message ts come from.
+    clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
+    _last_ts: Decimal = Decimal(0)
 
     def start(self) -> FakeSlack:
         fake = self
@@ -71,7 +90,14 @@ class FakeSlack:
                     args = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
-                status, headers, body = fake.answer(self.path.strip("/"), args)
+                self.reply(self.path, args)
+
+            def do_GET(self) -> None:  # slack_sdk reads conversations.* with GET and a query
+                url = urlsplit(self.path)
+                self.reply(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
+
+            def reply(self, path: str, args: dict[str, Any]) -> None:
+                status, headers, body = fake.answer(path.strip("/"), args)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -122,21 +148,44 @@ class FakeSlack:
                 self.calls.append(Call(method, args, 200, time.monotonic()))
                 return 200, {}, {"ok": False, "error": error}
             if method == "chat.postMessage":
-                self._ts += 1
-                ts = f"1741083767.{self._ts:06d}"
+                conversation = self.conversation(channel)
+                ts = self._next_ts()
                 self.calls.append(Call(method, args, 200, time.monotonic(), ts))
-                # A DM to a user id lands in a D… channel, as in Slack.
-                posted = "D" + channel[1:] if channel.startswith("U") else channel
-                return (
-                    200,
-                    {},
-                    {
-                        "ok": True,
-                        "channel": posted,
-                        "ts": ts,
-                        "message": {"text": args.get("text", "")},
-                    },
-                )
+                message: dict[str, Any] = {
+                    "type": "message",
+                    "bot_id": "B0FAKESLACK",
+                    "text": args.get("text", ""),
+                    "ts": ts,
+                }
+                if blocks:
+                    message["blocks"] = blocks
+                if args.get("thread_ts"):
+                    message["thread_ts"] = args["thread_ts"]
+                metadata = args.get("metadata")
+                if metadata:
+                    message["metadata"] = (
+                        json.loads(metadata) if isinstance(metadata, str) else metadata
+                    )
+                self.messages.setdefault(conversation, []).append(message)
+                answer = {k: v for k, v in message.items() if k != "metadata"}
+                return 200, {}, {"ok": True, "channel": conversation, "ts": ts, "message": answer}
+            if method in ("conversations.history", "conversations.replies"):
+                self.calls.append(Call(method, args, 200, time.monotonic()))
+                return 200, {}, self._read(method, args)
+            if method == "conversations.open":
+                self.calls.append(Call(method, args, 200, time.monotonic()))
+                users = str(args.get("users", ""))
+                if "," in users or not users.startswith(("U", "W")):
+                    return 200, {}, {"ok": False, "error": "user_not_found"}
+                return 200, {}, {"ok": True, "channel": {"id": self.conversation(users)}}
+            if method == "conversations.list":
+                self.calls.append(Call(method, args, 200, time.monotonic()))
+                channels = [
+                    {"id": cid, "name": name, "is_channel": True, "is_archived": False}
+                    for name, cid in sorted(self.channel_ids.items())
+                ]
+                page, more = _page(channels, args, 100, 1000)
+                return 200, {}, {"ok": True, "channels": page, "response_metadata": more}
             if method == "files.getUploadURLExternal":
                 self._ts += 1
                 file_id = f"F{self._ts:08d}"
@@ -158,5 +207,79 @@ class FakeSlack:
             self.calls.append(Call(method, args, 200, time.monotonic()))
             return 200, {}, {"ok": True, "channel": channel, "ts": args.get("ts", "")}
 
+    def conversation(self, channel: str) -> str:
+        """The conversation id chat.postMessage puts a message in: its own for an id, the DM
+        for a user id, the channel's for a name."""
+        if channel.startswith(("C", "G", "D")) and channel.isupper():
+            return channel
+        if channel.startswith(("U", "W")) and channel.isupper():
+            return "D" + channel[1:]
+        name = channel.removeprefix("#")
+        if name not in self.channel_ids:
+            digest = hashlib.sha256(name.encode()).hexdigest()[:9].upper()
+            self.channel_ids[name] = "C" + digest
+        return self.channel_ids[name]
+
+    def channel_id(self, name: str) -> str:
+        with self.lock:
+            return self.conversation(name)
+
+    def _next_ts(self) -> str:
+        """Slack's ts: the time of posting, to the microsecond, never repeated."""
+        self._ts += 1
+        now = Decimal(f"{self.clock():.6f}")
+        self._last_ts = max(now, self._last_ts + Decimal("0.000001"))
+        return f"{self._last_ts:.6f}"
+
+    def _read(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        conversation = str(args.get("channel", ""))
+        if conversation not in self.messages and conversation not in self.channel_ids.values():
+            return {"ok": False, "error": "channel_not_found"}
+        held = self.messages.get(conversation, [])
+        if method == "conversations.history":
+            # Top-level messages only (a thread's parent included), newest first.
+            messages = [m for m in reversed(held) if m.get("thread_ts", m["ts"]) == m["ts"]]
+        else:
+            parent = next((m for m in held if m["ts"] == args.get("ts")), None)
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            root = parent.get("thread_ts", parent["ts"])
+            messages = [m for m in held if m.get("thread_ts", m["ts"]) == root]
+        inclusive = _true(args.get("inclusive"))
+        oldest, latest = Decimal(args.get("oldest") or 0), args.get("latest")
+        after = (lambda ts: ts >= oldest) if inclusive else (lambda ts: ts > oldest)
+        if latest is None:
+            before = lambda ts: True  # noqa: E731
+        else:
+            end = Decimal(latest)
+            before = (lambda ts: ts <= end) if inclusive else (lambda ts: ts < end)
+        in_range = [m for m in messages if after(Decimal(m["ts"])) and before(Decimal(m["ts"]))]
+        if method == "conversations.replies":  # the parent always comes first
+            in_range = [m for m in messages if m["ts"] == root] + [
+                m for m in in_range if m["ts"] != root
+            ]
+        if not _true(args.get("include_all_metadata")):
+            in_range = [{k: v for k, v in m.items() if k != "metadata"} for m in in_range]
+        page, more = _page(in_range, args, 100 if method == "conversations.history" else 1000, 999)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": bool(more["next_cursor"]),
+            "response_metadata": more,
+        }
+
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
+
+
+def _true(value: Any) -> bool:
+    return value in (True, 1, "1", "true")
+
+
+def _page(items: list, args: dict[str, Any], default: int, most: int) -> tuple[list, dict]:
+    """One page of `items` from the `cursor` (an offset here; opaque to clients), `limit` at
+    most `most`."""
+    limit = min(int(args.get("limit") or default), most)
+    start = int(args.get("cursor") or 0)
+    end = start + limit
+    return items[start:end], {"next_cursor": str(end) if end < len(items) else ""}

@@ -92,7 +92,7 @@ def test_the_daily_digest_and_its_chart_reach_the_lead_channel(
     ]
     assert "SLA: first reply" in blocks[-1]["text"]["text"]
     complete = fake.calls[3].args
-    assert complete["channel_id"] == "#resolution-leads"
+    assert complete["channel_id"] == fake.channel_id("#resolution-leads")
     files = complete["files"]
     [file] = json.loads(files) if isinstance(files, str) else files
     assert file["title"] == "Responses against target, Mon 02 Mar 2026"

@@ -18,7 +18,7 @@ from deskbridge.store.oncall import list_overrides
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.tickets import load_ticket
 from deskbridge.store.timers import list_timers
-from tests.bot.test_slack_flow import SIGNING_SECRET, TEAM, click, slack_headers
+from tests.bot.test_slack_flow import SIGNING_SECRET, TEAM, click, slack_headers, slack_settings
 from tests.conftest import TEST_SECRET, decide_all, signed_headers
 from tests.fakeslack import FakeSlack
 
@@ -49,17 +49,7 @@ def clock():
 
 @pytest.fixture
 def runtime(fake, sqlite_engine, rules, monkeypatch, clock):
-    for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL", "PAGERDUTY_ROUTING_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(
-        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
-        ZENDESK_SUBDOMAIN="acme",
-        SLACK_BOT_TOKEN="xoxb-test-token",
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_TEAM_ID=TEAM,
-        SLACK_API_URL=fake.url,
-        DESKBRIDGE_SLACK_MIN_INTERVAL="0",
-    )
+    settings = slack_settings(fake, monkeypatch, ZENDESK_SUBDOMAIN="acme")
     return create_runtime(settings, rules, engine=sqlite_engine, clock=clock)
 
 
@@ -187,15 +177,16 @@ def test_page_dms_the_person_and_posts_in_the_oncall_channel(runtime, client, fa
         "block_id": "deskbridge.actions",
         "elements": pages[0].args["blocks"][-1]["elements"],
     }
-    # A re-page replies in the DM and channel threads; a new person gets a new alert (with
-    # the buttons); the leads' channel too.
+    # A re-page replies in the DM and channel threads (by the conversation ids Slack gave);
+    # a new person gets a new alert (with the buttons); the leads' channel too.
+    oncall = fake.channel_id("#resolution-oncall")
     assert later == [
         ("D02PRIYA01", True, reply(10, "the person on call")),
-        ("#resolution-oncall", True, reply(10, "the person on call")),
+        (oncall, True, reply(10, "the person on call")),
         (LENA, False, ack_buttons),
-        ("#resolution-oncall", True, reply(20, "the next on the rotation")),
+        (oncall, True, reply(20, "the next on the rotation")),
         (SAM, False, ack_buttons),
-        ("#resolution-oncall", True, reply(30, "the leads")),
+        (oncall, True, reply(30, "the leads")),
         ("#resolution-leads", False, ack_buttons),
     ]
 

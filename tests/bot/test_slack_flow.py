@@ -36,19 +36,25 @@ def fake():
     server.stop()
 
 
-@pytest.fixture
-def runtime(fake, sqlite_engine, rules, monkeypatch):
+def slack_settings(fake: FakeSlack, monkeypatch, **extra: str) -> Settings:
+    """Settings that send to the fake Slack, unpaced, with no other helpdesk credentials."""
     for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(
+    monkeypatch.delenv("PAGERDUTY_ROUTING_KEY", raising=False)
+    return Settings(
         ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_TEAM_ID=TEAM,
         SLACK_API_URL=fake.url,
         DESKBRIDGE_SLACK_MIN_INTERVAL="0",
+        **extra,
     )
-    return create_runtime(settings, rules, engine=sqlite_engine)
+
+
+@pytest.fixture
+def runtime(fake, sqlite_engine, rules, monkeypatch):
+    return create_runtime(slack_settings(fake, monkeypatch), rules, engine=sqlite_engine)
 
 
 @pytest.fixture
@@ -128,21 +134,27 @@ def test_route_alert_threads_and_acknowledge_edits_the_first_message(runtime, cl
     assert [(p.args["channel"], p.args.get("thread_ts")) for p in posts] == [
         ("#dept-logistics", None)
     ]
-    root_ts = "1741083767.000001"
+    root_ts = posts[0].ts
+    logistics = fake.channel_id("#dept-logistics")  # the id Slack answered with
     assert posts[0].args["text"] == "New ticket for Logistics: #48300 Wrong rug delivered"
     assert posts[0].args["blocks"][1]["text"]["text"] == (
         '*Why:* subject mentions "wrong rug" → wrong item delivered → Logistics'
     )
 
-    response = click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root_ts, "#dept-logistics")
+    response = click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root_ts, logistics)
     assert response.status_code == 200
     runtime.dispatcher.dispatch_due()
     posts = fake.ok_calls("chat.postMessage")
     assert [(p.args["channel"], p.args.get("thread_ts"), p.args["text"]) for p in posts[1:]] == [
-        ("#dept-logistics", root_ts, "Acknowledged by Priya Raman")
+        (logistics, root_ts, "Acknowledged by Priya Raman")
+    ]
+    # Each message carries its action's key, by which a retry finds it in Slack.
+    assert [p.args["metadata"] for p in posts] == [
+        {"event_type": "deskbridge_action", "event_payload": {"key": key}}
+        for key in ("zendesk:48300:routing:logistics:route", "zendesk:48300:interactions:ack")
     ]
     updates = fake.ok_calls("chat.update")
-    assert [(u.args["channel"], u.args["ts"]) for u in updates] == [("#dept-logistics", root_ts)]
+    assert [(u.args["channel"], u.args["ts"]) for u in updates] == [(logistics, root_ts)]
     blocks = updates[0].args["blocks"]
     assert blocks[-1] == {
         "type": "context",

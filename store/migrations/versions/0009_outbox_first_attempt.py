@@ -1,0 +1,25 @@
+"""outbox.first_attempt_at: when an action was first tried, where a lookup for a message an
+earlier attempt may have posted starts
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from deskbridge.store.schema import UTCDateTime
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("outbox", sa.Column("first_attempt_at", UTCDateTime()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("first_attempt_at")

@@ -1,0 +1,227 @@
+"""One Slack message per action and channel, even when the process dies between Slack's
+answer and our record of it (reliability.md §6 D19c): the retry after the restart finds the
+message in Slack by the key in its metadata and records it instead of posting again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deskbridge.app import create_app, create_runtime
+from deskbridge.bot import notifier
+from deskbridge.store.outbox import insert_actions, list_actions
+from deskbridge.store.slack import find_posted
+from deskbridge.workflows.actions import ActionKind, build_action
+from tests.bot.test_slack_flow import (
+    PRIYA,
+    PRIYA_ZENDESK,
+    click,
+    post_zendesk,
+    slack_settings,
+    zendesk_event,
+)
+from tests.conftest import Clock
+from tests.fakeslack import FakeSlack
+
+ROUTE_KEY = "zendesk:48300:routing:logistics:route"
+ACK_KEY = "zendesk:48300:interactions:ack"
+CALL_KEY = "zendesk:48300:three_responses:call_customer"
+# Slack's clock runs 90 s behind ours: the lookup starts early enough to allow for it.
+SLACK_SKEW = timedelta(seconds=-90)
+
+
+class Died(BaseException):
+    """The process dying: not an Exception, so nothing on the way catches it (SIGKILL)."""
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def fake(clock):
+    server = FakeSlack(clock=lambda: (clock() + SLACK_SKEW).timestamp()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start(fake, sqlite_engine, rules, monkeypatch, clock):
+    """Starts a process's runtime on the one store: call again after a crash to restart."""
+    settings = slack_settings(fake, monkeypatch)
+    return lambda: create_runtime(settings, rules, engine=sqlite_engine, clock=clock)
+
+
+def die_after_slack_answers(monkeypatch) -> None:
+    """The next message is accepted by Slack and the process dies before recording it."""
+
+    def record_posted(*args, **kwargs):
+        monkeypatch.undo()
+        raise Died
+
+    monkeypatch.setattr(notifier, "record_posted", record_posted)
+
+
+def restart(start, clock):
+    """A new process once the dead one's claim on its row has lapsed (the lease)."""
+    clock.now += timedelta(seconds=start().settings.dispatch_lease + 1)
+    runtime = start()
+    runtime.dispatcher.dispatch_due()
+    return runtime
+
+
+def posts_with_key(fake: FakeSlack, key: str) -> list:
+    posts = fake.ok_calls("chat.postMessage")
+    return [p for p in posts if p.args["metadata"]["event_payload"]["key"] == key]
+
+
+def recorded(runtime, key: str, channel: str):
+    with runtime.engine.connect() as connection:
+        return find_posted(connection, key, channel)
+
+
+def statuses(runtime) -> dict[str, str]:
+    with runtime.engine.connect() as connection:
+        return {r["idempotency_key"]: r["status"] for r in list_actions(connection)}
+
+
+def test_a_first_post_in_a_channel_slack_took_before_the_crash_is_found_not_sent_again(
+    start, fake, clock, monkeypatch
+):
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    first_attempt = clock()
+    die_after_slack_answers(monkeypatch)
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+    [sent] = posts_with_key(fake, ROUTE_KEY)
+    assert recorded(runtime, ROUTE_KEY, "#dept-logistics") is None  # the crash window
+
+    runtime = restart(start, clock)
+
+    assert posts_with_key(fake, ROUTE_KEY) == [sent]
+    logistics = fake.channel_id("#dept-logistics")
+    found = recorded(runtime, ROUTE_KEY, "#dept-logistics")
+    assert (found.ts, found.thread_ts, found.channel_id) == (sent.ts, None, logistics)
+    assert statuses(runtime)[ROUTE_KEY] == "done"
+    # Nothing recorded for the channel yet, so its id was found by name, from the start of
+    # the first attempt less the margin for Slack's clock.
+    lists = fake.ok_calls("conversations.list")
+    [history] = fake.ok_calls("conversations.history")
+    assert len(lists) == 1
+    assert history.args == {
+        "channel": logistics,
+        "oldest": f"{(first_attempt - notifier.LOOKUP_MARGIN).timestamp():.6f}",
+        "include_all_metadata": "1",
+        "limit": "200",
+    }
+    # What follows threads under the message found.
+    click(client, "deskbridge.ack", PRIYA, "zendesk:48300", sent.ts, logistics)
+    runtime.dispatcher.dispatch_due()
+    [ack] = posts_with_key(fake, ACK_KEY)
+    assert (ack.args["channel"], ack.args["thread_ts"]) == (logistics, sent.ts)
+
+
+def test_a_thread_reply_slack_took_before_the_crash_is_found_in_the_thread(
+    start, fake, clock, monkeypatch
+):
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    [root] = posts_with_key(fake, ROUTE_KEY)
+    logistics = fake.channel_id("#dept-logistics")
+    click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root.ts, logistics)
+    die_after_slack_answers(monkeypatch)
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+    [sent] = posts_with_key(fake, ACK_KEY)
+
+    runtime = restart(start, clock)
+
+    assert posts_with_key(fake, ACK_KEY) == [sent]
+    found = recorded(runtime, ACK_KEY, "#dept-logistics")
+    assert (found.ts, found.thread_ts, found.channel_id) == (sent.ts, root.ts, logistics)
+    assert statuses(runtime)[ACK_KEY] == "done"
+    # A reply is not in the channel's history: it was read from the thread.
+    [replies] = fake.ok_calls("conversations.replies")
+    assert (replies.args["channel"], replies.args["ts"]) == (logistics, root.ts)
+    assert fake.ok_calls("conversations.history") == []
+
+
+def test_a_dm_slack_took_before_the_crash_is_found_in_the_dm(start, fake, clock, monkeypatch):
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    call = build_action(
+        "zendesk:48300",
+        "three_responses",
+        ActionKind.call_customer,
+        "call_customer",
+        reason="3 public replies and not solved",
+        target="assignee",
+        assignee=PRIYA_ZENDESK,
+        replies=3,
+    )
+    assert call.key == CALL_KEY
+    with runtime.engine.begin() as connection:
+        insert_actions(connection, [call], clock())
+    die_after_slack_answers(monkeypatch)
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+    [sent] = posts_with_key(fake, CALL_KEY)
+    assert sent.args["channel"] == PRIYA
+
+    runtime = restart(start, clock)
+
+    assert posts_with_key(fake, CALL_KEY) == [sent]
+    found = recorded(runtime, CALL_KEY, PRIYA)
+    assert (found.ts, found.channel_id) == (sent.ts, "D02PRIYA01")
+    [opened] = fake.ok_calls("conversations.open")
+    assert opened.args["users"] == PRIYA
+
+
+def test_a_crash_before_slack_was_reached_posts_once_after_the_restart(
+    start, fake, clock, monkeypatch
+):
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    fake.channel_id("#dept-logistics")  # the channel exists in the workspace
+
+    def chat_post_message(**kwargs):
+        monkeypatch.undo()
+        raise Died
+
+    slack = runtime.dispatcher.performers[ActionKind.route].client
+    monkeypatch.setattr(slack, "chat_postMessage", chat_post_message)
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+    assert fake.ok_calls("chat.postMessage") == []
+
+    runtime = restart(start, clock)
+
+    [sent] = posts_with_key(fake, ROUTE_KEY)
+    assert len(fake.ok_calls("conversations.history")) == 1  # looked, found nothing, posted
+    assert recorded(runtime, ROUTE_KEY, "#dept-logistics").ts == sent.ts
+
+
+def test_a_lookup_slack_refuses_is_skipped_and_the_message_sent(start, fake, clock, monkeypatch):
+    """Without the history scopes (or outside the channel) the check cannot be made: the
+    message goes again rather than never (at most one duplicate, as before the check)."""
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    die_after_slack_answers(monkeypatch)
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+    fake.channel_errors[fake.channel_id("#dept-logistics")] = "missing_scope"
+
+    runtime = restart(start, clock)
+
+    assert len(posts_with_key(fake, ROUTE_KEY)) == 2
+    assert statuses(runtime)[ROUTE_KEY] == "done"
