@@ -264,3 +264,26 @@ def test_replay_refuses_the_same_values_with_the_same_field(rules):
         1,
         "detail.id: expected a Zendesk id (digits)",
     )
+
+
+def test_the_salesforce_corpus_is_refused_naming_the_problem(settings, engine, rules):
+    """Every request of the fixed corpus (tests/salesforce_corpus.py: truncated XML, entity
+    expansion, DTDs, wrong namespaces, no org or sObject, huge ids, NUL bytes, a wrong
+    Content-Type, bad dates, and the same for Flow callouts) gets its 4xx naming the problem,
+    never a 5xx, and stores nothing."""
+    from pydantic import SecretStr
+
+    from tests.salesforce_corpus import CASES, TOKEN
+
+    settings = settings.model_copy(
+        update={"salesforce_org_id": ORG, "salesforce_webhook_token": SecretStr(TOKEN)}
+    )
+    runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+    client = create_app(runtime=runtime).test_client()
+    answers = []
+    for name, body, headers, _, _ in CASES:
+        response = client.post("/webhooks/salesforce", data=body, headers=headers)
+        answers.append((name, response.status_code, response.get_json(silent=True)))
+        assert _stored(runtime) == (0, 0), name
+
+    assert answers == [(name, status, answer) for name, _, _, status, answer in CASES]

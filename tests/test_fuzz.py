@@ -20,6 +20,7 @@ from deskbridge.store.events import count_events
 from deskbridge.store.outbox import count_actions
 from tests.bot.test_slack_flow import client, fake, runtime, slack_headers  # noqa: F401
 from tests.conftest import TEST_SECRET, Clock, fixture_bytes, signed_headers
+from tests.salesforce_corpus import CALLOUT as SALESFORCE_CALLOUT
 
 NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
 ORG = "00D5j00000HqZtxEAF"
@@ -207,24 +208,6 @@ def test_zendesk_forged_headers_are_never_a_5xx(webhooks, body, stamp, signature
 
 
 SALESFORCE_XML = fixture_bytes("outbound_message__two_cases.xml").decode()
-SALESFORCE_CALLOUT = {
-    "organizationId": ORG,
-    "notifications": [
-        {
-            "id": "04l5j00001Mzd3KAAR",
-            "type": "Case",
-            "fields": {
-                "Id": "5005j00000TqW8hAAF",
-                "Subject": "Parcel late",
-                "Status": "New",
-                "Priority": "High",
-                "CreatedDate": "2025-03-04T09:00:00.000Z",
-                "LastModifiedDate": "2025-03-04T09:00:00.000Z",
-                "OwnerId": "0055j00000F3x9QAAR",
-            },
-        }
-    ],
-}
 xml_bodies = st.one_of(
     st.binary(max_size=300),
     st.builds(

@@ -24,7 +24,7 @@ from deskbridge.connectors.parsing import (
     MAX_SUBJECT,
     MAX_TEXT,
     check_id,
-    check_length,
+    check_label,
     check_text,
     parse_json_object,
     parse_time,
@@ -81,6 +81,12 @@ def _local(tag: str) -> str:
 
 def read_outbound_message(raw: bytes) -> OutboundMessage:
     try:
+        # Salesforce sends UTF-8, and the body is stored as UTF-8 text: an XML declaration of
+        # another encoding (ISO-8859-1, UTF-16) parsed, then failed to store (a 500).
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8 text") from None
+    try:
         root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise PayloadError(
@@ -97,8 +103,7 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
             "not an outbound message: no soapenv:Body/notifications", "Envelope.Body.notifications"
         )
     org = (notifications.findtext(f"{{{OUTBOUND}}}OrganizationId") or "").strip()
-    if not org:
-        raise PayloadError("required field is missing", "notifications.OrganizationId")
+    _check_org(org, "notifications.OrganizationId")
     items = notifications.findall(f"{{{OUTBOUND}}}Notification")
     if not items:
         raise PayloadError("no Notification in the message", "notifications.Notification")
@@ -131,8 +136,7 @@ def read_json_callout(raw: bytes) -> OutboundMessage:
     "fields": {"Id": "500…", …}}]}` from a Flow HTTP callout."""
     data = parse_json_object(raw)
     org = data.get("organizationId")
-    if not isinstance(org, str) or not org:
-        raise PayloadError("required field is missing", "organizationId")
+    _check_org(org, "organizationId")
     items = data.get("notifications")
     if not isinstance(items, list) or not items:
         raise PayloadError("expected a non-empty list", "notifications")
@@ -150,15 +154,27 @@ def read_json_callout(raw: bytes) -> OutboundMessage:
             raise PayloadError("required field is missing", f"{path}.type")
         if not isinstance(fields, dict):
             raise PayloadError("expected an object", f"{path}.fields")
-        clean = {str(k): _text(v) for k, v in fields.items() if v is not None}
+        clean = {
+            str(k): _text(v, f"{path}.fields.{k}"[:200]) for k, v in fields.items() if v is not None
+        }
         out.append(Notification(item["id"], item["type"], clean))
     return OutboundMessage(org, out)
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, path: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        raise PayloadError("expected a text, number or boolean value", path)
     return str(value)
+
+
+def _check_org(org: Any, path: str) -> None:
+    """An org id as Salesforce makes them: compared on its first 15 characters, so anything
+    after them (a NUL, 100,000 characters) must not ride along."""
+    if not isinstance(org, str) or not org:
+        raise PayloadError("required field is missing", path)
+    check_id(org, _SALESFORCE_ID, "a 15- or 18-character Salesforce id", path)
 
 
 # -- into TicketEvents -----------------------------------------------------------------------
@@ -284,26 +300,33 @@ def _reply_event(n: Notification, path: str) -> TicketEvent:
 # Record ids are 15 characters (case-sensitive) or 18 (with a checksum suffix).
 _SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _ID_FIELDS = ("Id", "ParentId", "OwnerId", "ContactId", "AccountId", "CreatedById")
-# The fields deskbridge reads and stores, by how long they may be.
-_FIELD_LIMITS = {
+# The free text deskbridge reads and stores, by how long it may be; and the picklist values
+# and numbers, short labels.
+_TEXT_LIMITS = {
     "Subject": MAX_SUBJECT,
     "Description": MAX_TEXT,
     "CommentBody": MAX_TEXT,
     "TextBody": MAX_TEXT,
-    **dict.fromkeys(("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber"), MAX_LABEL),
 }
+_LABELS = ("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber")
 
 
 def _check_notification(n: Notification, path: str) -> None:
-    """Ids as Salesforce makes them and bounded lengths, each failure naming its field."""
-    check_length(n.id, 200, f"{path}.Id")
+    """Ids as Salesforce makes them and bounded lengths, each failure naming its field; the
+    notification id (our dedupe key) and picklist values are labels, free of control
+    characters."""
+    check_label(n.id, 200, f"{path}.Id")
+    check_label(n.sobject, MAX_LABEL, f"{path}.sObject.type")
     for name in _ID_FIELDS:
         if n.fields.get(name):
             what = "a 15- or 18-character Salesforce id"
             check_id(n.fields[name], _SALESFORCE_ID, what, f"{path}.sObject.{name}")
-    for name, limit in _FIELD_LIMITS.items():
+    for name, limit in _TEXT_LIMITS.items():
         if n.fields.get(name):
             check_text(n.fields[name], limit, f"{path}.sObject.{name}")
+    for name in _LABELS:
+        if n.fields.get(name):
+            check_label(n.fields[name], MAX_LABEL, f"{path}.sObject.{name}")
 
 
 def build_events(
