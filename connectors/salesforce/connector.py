@@ -7,6 +7,7 @@ Which of the two a request is, is decided once, by `is_json_callout` on the body
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from deskbridge.connectors.errors import ForbiddenError, SignatureError
 from deskbridge.connectors.salesforce.ack import CONTENT_TYPE as ACK_CONTENT_TYPE
 from deskbridge.connectors.salesforce.ack import build_ack
 from deskbridge.connectors.salesforce.parse import (
+    OutboundMessage,
     build_events,
     is_json_callout,
     read_message,
@@ -25,13 +27,27 @@ from deskbridge.connectors.salesforce.parse import (
 from deskbridge.workflows.model import Source, TicketEvent
 from deskbridge.workflows.ports import DryRunPerformer, Performer
 
+# The body last read on this thread: verify reads it for the org id, and parse, called next
+# with the same bytes, reuses it instead of parsing the XML again.
+_last_read = threading.local()
+
+
+def _read_once(raw: bytes) -> OutboundMessage:
+    """`read_message`, once per request body (the same bytes object, held until the next)."""
+    last = getattr(_last_read, "message", None)
+    if last is not None and last[0] is raw:
+        return last[1]
+    message = read_message(raw)
+    _last_read.message = (raw, message)
+    return message
+
 
 def verify(headers: Mapping[str, str], raw: bytes, now: datetime, settings: Settings) -> None:
     """Flow callouts carry a bearer token; Outbound Messages carry no signature, so the org id
     in the message is the in-band check for both."""
     if is_json_callout(raw):
         _verify_bearer(headers.get("Authorization", ""), settings)
-    message = read_message(raw)
+    message = _read_once(raw)
     if not settings.salesforce_org_id:
         raise ForbiddenError("SALESFORCE_ORG_ID is not set; outbound messages are refused")
     if not same_org(message.organization_id, settings.salesforce_org_id):
@@ -51,7 +67,7 @@ def _verify_bearer(authorization: str, settings: Settings) -> None:
 
 def parse(raw: bytes, now: datetime, rules: RulesConfig) -> list[TicketEvent]:
     """Picklist values are read with the org's own meanings (rules.salesforce)."""
-    return build_events(read_message(raw), rules.salesforce)
+    return build_events(_read_once(raw), rules.salesforce)
 
 
 def respond(outcome: Outcome) -> Answer:

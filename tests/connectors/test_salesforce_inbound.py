@@ -403,3 +403,29 @@ def test_the_body_decides_the_format_whatever_the_content_type(client, engine):
     )
     with engine.connect() as connection:
         assert count_events(connection) == 0
+
+
+def test_an_outbound_message_is_parsed_once_per_request(client, monkeypatch):
+    """verify (the org id) and parse (the events) read the same body: the XML is parsed once,
+    and a second request with the same bytes is parsed again (nothing is kept across bodies
+    that could answer for another)."""
+    from deskbridge.connectors.salesforce import parse as salesforce_parse
+
+    parsed = []
+    real = salesforce_parse.fromstring
+
+    def fromstring(raw, **kwargs):
+        parsed.append(len(raw))
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(salesforce_parse, "fromstring", fromstring)
+    body = fixture_bytes("outbound_message__two_cases.xml")
+    account = notification("04l000000000010AAA", "Account", Id="0015j00000LmN2rAAF")
+    elsewhere = envelope([account], org="00D000000000001AAA")
+
+    first = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    second = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    other = client.post("/webhooks/salesforce", data=elsewhere, headers=SOAP)
+
+    assert [first.status_code, second.status_code, other.status_code] == [200, 200, 403]
+    assert parsed == [len(body), len(body), len(elsewhere)]
