@@ -327,7 +327,10 @@ class SlackNotifier:
             return posted
         # The attempt under way is counted: more than one means an earlier one was made and
         # not given back (pacing and rate limits give theirs back: nothing was sent).
+        reserved = False
         if attempts is not None and attempts.count > 1 and attempts.since is not None:
+            # The channel's turn first: a paced retry does not read the history again and again.
+            reserved = self._reserve(channel)
             posted = self._find_sent(action, channel, root, attempts.since)
         found = posted is not None
         if posted is None:
@@ -335,6 +338,7 @@ class SlackNotifier:
             response = self._call(
                 channel,
                 "chat_postMessage",
+                reserved=reserved,
                 **{"channel": channel, **where},
                 metadata=build_metadata(action.key),
                 **message,
@@ -490,15 +494,21 @@ class SlackNotifier:
                 )
         return {"threads": len(roots)}
 
-    def _call(self, lane: str, method: str, **kwargs: Any) -> Any:
-        """One Slack call, paced per channel (`lane`, the channel as configured); Slack's
-        answer mapped to retry or dead letter."""
-        channel = lane
-        now = self.clock()
+    def _reserve(self, lane: str) -> bool:
+        """Take the channel's next send slot (`lane`, the channel as configured), or raise
+        Paced with how long until it is free."""
         with self.engine.begin() as connection:
-            wait = reserve_send_slot(connection, channel, now, self.interval)
+            wait = reserve_send_slot(connection, lane, self.clock(), self.interval)
         if wait > timedelta(0):
-            raise Paced(f"pacing {channel}", wait.total_seconds())
+            raise Paced(f"pacing {lane}", wait.total_seconds())
+        return True
+
+    def _call(self, lane: str, method: str, reserved: bool = False, **kwargs: Any) -> Any:
+        """One Slack call, paced per channel (`lane`; `reserved` when its slot is already
+        taken); Slack's answer mapped to retry or dead letter."""
+        channel = lane
+        if not reserved:
+            self._reserve(lane)
         try:
             return self._send_or_plain(lane, method, kwargs)
         except SlackApiError as exc:

@@ -11,7 +11,7 @@ import pytest
 from deskbridge.app import create_app, create_runtime
 from deskbridge.bot import notifier
 from deskbridge.store.outbox import insert_actions, list_actions
-from deskbridge.store.slack import find_posted
+from deskbridge.store.slack import find_posted, hold_channel
 from deskbridge.workflows.actions import ActionKind, build_action
 from tests.bot.test_slack_flow import (
     PRIYA,
@@ -224,4 +224,30 @@ def test_a_lookup_slack_refuses_is_skipped_and_the_message_sent(start, fake, clo
     runtime = restart(start, clock)
 
     assert len(posts_with_key(fake, ROUTE_KEY)) == 2
+    assert statuses(runtime)[ROUTE_KEY] == "done"
+
+
+def test_a_retry_waits_for_its_channel_before_looking(start, fake, clock, monkeypatch):
+    """The lookup takes the channel's send slot first: a retry held back by the channel's pace
+    (or a 429's hold) reads no history until its turn, then reads it once."""
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    die_after_slack_answers(monkeypatch)
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+    lease = timedelta(seconds=runtime.settings.dispatch_lease + 1)
+    with runtime.engine.begin() as connection:
+        hold_channel(connection, "#dept-logistics", clock() + lease + timedelta(seconds=30))
+
+    clock.now += lease
+    runtime = start()
+    runtime.dispatcher.dispatch_due()
+    assert fake.ok_calls("conversations.history") == []
+    assert statuses(runtime)[ROUTE_KEY] == "pending"
+
+    clock.now += timedelta(seconds=30)
+    runtime.dispatcher.dispatch_due()
+    assert len(fake.ok_calls("conversations.history")) == 1
+    assert len(posts_with_key(fake, ROUTE_KEY)) == 1
     assert statuses(runtime)[ROUTE_KEY] == "done"
