@@ -64,6 +64,19 @@ def die_after_slack_answers(monkeypatch) -> None:
     monkeypatch.setattr(notifier, "record_posted", record_posted)
 
 
+def receive_ticket(start):
+    """A process that has stored and decided a new ticket (an alert for #dept-logistics)."""
+    runtime = start()
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    return runtime, client
+
+
+def dispatch_and_die(runtime) -> None:
+    with pytest.raises(Died):
+        runtime.dispatcher.dispatch_due()
+
+
 def restart(start, clock):
     """A new process once the dead one's claim on its row has lapsed (the lease)."""
     clock.now += timedelta(seconds=start().settings.dispatch_lease + 1)
@@ -90,13 +103,10 @@ def statuses(runtime) -> dict[str, str]:
 def test_a_first_post_in_a_channel_slack_took_before_the_crash_is_found_not_sent_again(
     start, fake, clock, monkeypatch
 ):
-    runtime = start()
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime, client = receive_ticket(start)
     first_attempt = clock()
     die_after_slack_answers(monkeypatch)
-    with pytest.raises(Died):
-        runtime.dispatcher.dispatch_due()
+    dispatch_and_die(runtime)
     [sent] = posts_with_key(fake, ROUTE_KEY)
     assert recorded(runtime, ROUTE_KEY, "#dept-logistics") is None  # the crash window
 
@@ -128,16 +138,13 @@ def test_a_first_post_in_a_channel_slack_took_before_the_crash_is_found_not_sent
 def test_a_thread_reply_slack_took_before_the_crash_is_found_in_the_thread(
     start, fake, clock, monkeypatch
 ):
-    runtime = start()
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime, client = receive_ticket(start)
     runtime.dispatcher.dispatch_due()
     [root] = posts_with_key(fake, ROUTE_KEY)
     logistics = fake.channel_id("#dept-logistics")
     click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root.ts, logistics)
     die_after_slack_answers(monkeypatch)
-    with pytest.raises(Died):
-        runtime.dispatcher.dispatch_due()
+    dispatch_and_die(runtime)
     [sent] = posts_with_key(fake, ACK_KEY)
 
     runtime = restart(start, clock)
@@ -153,9 +160,7 @@ def test_a_thread_reply_slack_took_before_the_crash_is_found_in_the_thread(
 
 
 def test_a_dm_slack_took_before_the_crash_is_found_in_the_dm(start, fake, clock, monkeypatch):
-    runtime = start()
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime, _client = receive_ticket(start)
     runtime.dispatcher.dispatch_due()
     call = build_action(
         "zendesk:48300",
@@ -171,8 +176,7 @@ def test_a_dm_slack_took_before_the_crash_is_found_in_the_dm(start, fake, clock,
     with runtime.engine.begin() as connection:
         insert_actions(connection, [call], clock())
     die_after_slack_answers(monkeypatch)
-    with pytest.raises(Died):
-        runtime.dispatcher.dispatch_due()
+    dispatch_and_die(runtime)
     [sent] = posts_with_key(fake, CALL_KEY)
     assert sent.args["channel"] == PRIYA
 
@@ -188,9 +192,7 @@ def test_a_dm_slack_took_before_the_crash_is_found_in_the_dm(start, fake, clock,
 def test_a_crash_before_slack_was_reached_posts_once_after_the_restart(
     start, fake, clock, monkeypatch
 ):
-    runtime = start()
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime, _client = receive_ticket(start)
     fake.channel_id("#dept-logistics")  # the channel exists in the workspace
 
     def chat_post_message(**kwargs):
@@ -199,8 +201,7 @@ def test_a_crash_before_slack_was_reached_posts_once_after_the_restart(
 
     slack = runtime.dispatcher.performers[ActionKind.route].client
     monkeypatch.setattr(slack, "chat_postMessage", chat_post_message)
-    with pytest.raises(Died):
-        runtime.dispatcher.dispatch_due()
+    dispatch_and_die(runtime)
     assert fake.ok_calls("chat.postMessage") == []
 
     runtime = restart(start, clock)
@@ -213,12 +214,9 @@ def test_a_crash_before_slack_was_reached_posts_once_after_the_restart(
 def test_a_lookup_slack_refuses_is_skipped_and_the_message_sent(start, fake, clock, monkeypatch):
     """Without the history scopes (or outside the channel) the check cannot be made: the
     message goes again rather than never (at most one duplicate, as before the check)."""
-    runtime = start()
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime, _client = receive_ticket(start)
     die_after_slack_answers(monkeypatch)
-    with pytest.raises(Died):
-        runtime.dispatcher.dispatch_due()
+    dispatch_and_die(runtime)
     fake.channel_errors[fake.channel_id("#dept-logistics")] = "missing_scope"
 
     runtime = restart(start, clock)
@@ -230,12 +228,9 @@ def test_a_lookup_slack_refuses_is_skipped_and_the_message_sent(start, fake, clo
 def test_a_retry_waits_for_its_channel_before_looking(start, fake, clock, monkeypatch):
     """The lookup takes the channel's send slot first: a retry held back by the channel's pace
     (or a 429's hold) reads no history until its turn, then reads it once."""
-    runtime = start()
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime, _client = receive_ticket(start)
     die_after_slack_answers(monkeypatch)
-    with pytest.raises(Died):
-        runtime.dispatcher.dispatch_due()
+    dispatch_and_die(runtime)
     lease = timedelta(seconds=runtime.settings.dispatch_lease + 1)
     with runtime.engine.begin() as connection:
         hold_channel(connection, "#dept-logistics", clock() + lease + timedelta(seconds=30))
