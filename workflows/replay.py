@@ -110,6 +110,7 @@ class ReplayFeed:
         # timers): jobs reuse their reads while it stands (JobRunner.data_version).
         self.writes = 0
         self.jobs = JobRunner(self.engine, rules, jobs, data_version=lambda: self.writes)
+        self._due: tuple[int, datetime | None] = (-1, None)
         # The latest time replayed so far; timers and jobs have run up to `done`.
         self.latest: datetime | None = None
         self.done: datetime | None = None
@@ -206,8 +207,12 @@ class ReplayFeed:
         return self.done + timedelta(days=self.LOOKAHEAD_DAYS)
 
     def _next_due(self) -> datetime | None:
-        with self.engine.connect() as connection:
-            return next_due_at(connection)
+        """The soonest pending timer; read again only after something was decided (nothing
+        else sets or fires timers here)."""
+        if self._due[0] != self.writes:
+            with self.engine.connect() as connection:
+                self._due = (self.writes, next_due_at(connection))
+        return self._due[1]
 
     def _update_horizon(self) -> None:
         horizon = self._next_due()
