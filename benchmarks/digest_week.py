@@ -194,8 +194,9 @@ def main() -> None:
     build_digest(rules, period, data)
     built = time.perf_counter() - start
     print(
-        f"in process: read_period {read:.2f} s ({len(data.replies):,} replies, "
-        f"{len(data.facts):,} facts, {len(data.new_tickets):,} tickets), build_digest {built:.2f} s"
+        f"in process: read_period {read:.2f} s ({len(data.first_replies):,} first replies, "
+        f"{len(data.repeated_replies):,} repeated, {len(data.facts):,} fact groups), "
+        f"build_digest {built:.2f} s"
     )
     engine.dispose()
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
 
 from deskbridge.store.schema import activity, replies, tickets
-from deskbridge.store.sql import insert_ignoring_conflicts
+from deskbridge.store.sql import insert_ignoring_conflicts, ticket_source
 from deskbridge.workflows import activity as kinds
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
-from deskbridge.workflows.digest import FactRow, Period, PeriodData, Reply
+from deskbridge.workflows.digest import FirstReply, Period, PeriodData, RepeatedReply
 
-# Facts the review counts in its period (customer messages are read per ticket instead).
+# Facts the review counts in its period (customer messages only bound unnecessary replies).
 COUNTED = (
     kinds.CALL_LOGGED,
     kinds.CALL_REQUESTED,
@@ -57,67 +57,119 @@ def _count_categories(connection: Connection, start: datetime, end: datetime) ->
     return {name: count for name, count in connection.execute(query)}
 
 
-def read_period(connection: Connection, period: Period, repeat_window: timedelta) -> PeriodData:
-    """Everything `workflows.digest.build_digest` needs for `period`."""
-    start, end = period.start, period.end
-    touched = (
-        select(replies.c.ticket)
+def _count_responses(connection: Connection, start: datetime, end: datetime) -> dict:
+    source = ticket_source(connection, replies.c.ticket)
+    query = (
+        select(source, replies.c.author, func.count())
         .where(replies.c.at >= start, replies.c.at < end)
-        .distinct()
+        .group_by(source, replies.c.author)
+    )
+    return {(source, author): count for source, author, count in connection.execute(query)}
+
+
+def _before(later, earlier) -> ColumnElement[bool]:
+    """`earlier` is a reply before `later` (same instant: the smaller comment id first, so
+    replies stamped alike still have an order)."""
+    return or_(
+        earlier.c.at < later.c.at,
+        and_(earlier.c.at == later.c.at, earlier.c.comment_id < later.c.comment_id),
+    )
+
+
+def _list_first_replies(connection: Connection, start: datetime, end: datetime) -> list:
+    earlier = replies.alias("earlier")
+    query = (
+        select(replies.c.ticket, replies.c.author, tickets.c.created_at, replies.c.at)
+        .join(tickets, tickets.c.key == replies.c.ticket)
+        .where(
+            replies.c.at >= start,
+            replies.c.at < end,
+            tickets.c.created_at.is_not(None),
+            ~exists().where(earlier.c.ticket == replies.c.ticket, _before(replies, earlier)),
+        )
+    )
+    return [FirstReply(*row) for row in connection.execute(query)]
+
+
+def _list_repeated_replies(connection: Connection, start: datetime, end: datetime) -> list:
+    earlier = replies.alias("earlier")
+    previous = (
+        select(func.max(earlier.c.at))
+        .where(
+            earlier.c.ticket == replies.c.ticket,
+            earlier.c.author == replies.c.author,
+            _before(replies, earlier),
+        )
         .scalar_subquery()
     )
-    reply_rows = [
-        Reply(r.ticket, r.author, r.at)
-        for r in connection.execute(
-            select(replies.c.ticket, replies.c.author, replies.c.at).where(
-                replies.c.ticket.in_(touched), replies.c.at < end
-            )
+    mine = (
+        select(replies.c.ticket, replies.c.author, previous.label("previous"), replies.c.at)
+        .where(replies.c.at >= start, replies.c.at < end, replies.c.author.is_not(None))
+        .subquery()
+    )
+    customer_between = exists().where(
+        activity.c.ticket == mine.c.ticket,
+        activity.c.at > mine.c.previous,
+        activity.c.at <= mine.c.at,
+        activity.c.kind == CUSTOMER_MESSAGE,
+    )
+    query = (
+        select(mine)
+        .where(mine.c.previous.is_not(None), ~customer_between)
+        .order_by(mine.c.ticket, mine.c.at)
+    )
+    return [RepeatedReply(*row) for row in connection.execute(query)]
+
+
+def _count_facts(connection: Connection, start: datetime, end: datetime) -> dict:
+    source = ticket_source(connection, activity.c.ticket)
+    columns = (activity.c.kind, activity.c.detail, source, activity.c.person)
+    query = (
+        select(*columns, func.count())
+        .where(activity.c.at >= start, activity.c.at < end, activity.c.kind.in_(COUNTED))
+        .group_by(*columns)
+    )
+    return {tuple(row[:4]): row[4] for row in connection.execute(query)}
+
+
+def _count_repeat_contacts(
+    connection: Connection, start: datetime, end: datetime, window: timedelta
+) -> int:
+    other = tickets.alias("other")
+    previous = (
+        select(func.max(other.c.created_at))
+        .where(
+            other.c.requester == tickets.c.requester,
+            ticket_source(connection, other.c.key) == ticket_source(connection, tickets.c.key),
+            other.c.created_at < tickets.c.created_at,
         )
-    ]
-    messages = [
-        (r.ticket, r.at)
-        for r in connection.execute(
-            select(activity.c.ticket, activity.c.at).where(
-                activity.c.kind == CUSTOMER_MESSAGE,
-                activity.c.ticket.in_(touched),
-                activity.c.at < end,
-            )
+        .scalar_subquery()
+    )
+    opened = (
+        select(tickets.c.created_at, previous.label("previous"))
+        .where(
+            tickets.c.created_at >= start,
+            tickets.c.created_at < end,
+            tickets.c.requester.is_not(None),
         )
-    ]
-    created = {
-        r.key: r.created_at
-        for r in connection.execute(
-            select(tickets.c.key, tickets.c.created_at).where(
-                tickets.c.key.in_(touched), tickets.c.created_at.is_not(None)
-            )
-        )
-    }
-    fact_rows = [
-        FactRow(r.kind, r.ticket, r.person, r.detail)
-        for r in connection.execute(
-            select(activity.c.kind, activity.c.ticket, activity.c.person, activity.c.detail).where(
-                activity.c.at >= start,
-                activity.c.at < end,
-                activity.c.kind.in_(COUNTED),
-            )
-        )
-    ]
-    new_tickets = [
-        (r.key, r.requester, r.created_at)
-        for r in connection.execute(
-            select(tickets.c.key, tickets.c.requester, tickets.c.created_at).where(
-                tickets.c.created_at >= start - repeat_window,
-                tickets.c.created_at < end,
-                tickets.c.requester.is_not(None),
-            )
-        )
-    ]
+        .subquery()
+    )
+    query = select(opened).where(opened.c.previous.is_not(None))
+    # Only tickets with an earlier one from the same requester come back; the window is
+    # checked here, as date arithmetic in SQL differs between SQLite and PostgreSQL.
+    return sum(1 for at, before in connection.execute(query) if at - before <= window)
+
+
+def read_period(connection: Connection, period: Period, repeat_window: timedelta) -> PeriodData:
+    """Everything `workflows.digest.build_digest` needs for `period`, counted in SQL: rows come
+    back per group (authors, fact kinds) or only where a figure needs their times."""
+    start, end = period.start, period.end
     return PeriodData(
-        replies=reply_rows,
-        customer_messages=messages,
-        created=created,
-        facts=fact_rows,
-        new_tickets=new_tickets,
+        responses=_count_responses(connection, start, end),
+        first_replies=_list_first_replies(connection, start, end),
+        repeated_replies=_list_repeated_replies(connection, start, end),
+        facts=_count_facts(connection, start, end),
+        repeat_contacts=_count_repeat_contacts(connection, start, end, repeat_window),
         categories=_count_categories(connection, start, end),
         trailing_categories=_count_categories(connection, period.trailing_start, start),
     )

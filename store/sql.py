@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -17,6 +17,13 @@ def insert_ignoring_conflicts(connection: Connection, table: Table, index: str |
 
 def is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
+
+
+def ticket_source(connection: Connection, key: ColumnElement) -> ColumnElement:
+    """The helpdesk part of a ticket key ("zendesk" of "zendesk:123"), for grouping in SQL."""
+    if is_postgres(connection):
+        return func.split_part(key, ":", 1)
+    return func.substr(key, 1, func.instr(key, ":") - 1)
 
 
 def rows_as_dicts(result: Any) -> list[dict[str, Any]]:

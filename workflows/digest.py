@@ -70,37 +70,52 @@ def build_period(
 
 
 @dataclass(frozen=True)
-class Reply:
+class FirstReply:
+    """A ticket's first public agent reply, dated in the period."""
+
     ticket: str
     author: str | None
+    created_at: datetime  # the ticket's creation
     at: datetime
 
 
 @dataclass(frozen=True)
-class FactRow:
-    kind: str
+class RepeatedReply:
+    """A public reply dated in the period that follows the same author's previous reply on the
+    ticket with no customer message in between (unnecessary when within the window)."""
+
     ticket: str
-    person: str | None
-    detail: str | None
+    author: str
+    previous: datetime
+    at: datetime
+
+
+# (kind, detail, helpdesk, person) of a fact.
+FactGroup = tuple[str, str | None, str, str | None]
 
 
 @dataclass
 class PeriodData:
-    """What the store holds for a period (store/activity.py reads it)."""
+    """What the store holds for a period (store/activity.py reads it, counting in SQL)."""
 
-    # Every reply (up to the period's end) on the tickets that got one in the period.
-    replies: list[Reply] = field(default_factory=list)
-    # Customer messages on those tickets: (ticket, at).
-    customer_messages: list[tuple[str, datetime]] = field(default_factory=list)
-    # Creation time of those tickets.
-    created: dict[str, datetime] = field(default_factory=dict)
-    # Facts dated within the period.
-    facts: list[FactRow] = field(default_factory=list)
-    # Tickets created from `repeat window` before the period to its end: (key, requester, at).
-    new_tickets: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # Public replies dated in the period per (helpdesk, author id); None: no author id.
+    responses: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    # Tickets whose first reply is dated in the period (tickets with a creation time).
+    first_replies: list[FirstReply] = field(default_factory=list)
+    # Replies in the period after the same author's previous one, no customer message between,
+    # ordered by ticket and time.
+    repeated_replies: list[RepeatedReply] = field(default_factory=list)
+    # Facts dated in the period (the kinds the review counts), counted per group.
+    facts: dict[FactGroup, int] = field(default_factory=dict)
+    # Tickets opened in the period whose requester opened another on the same helpdesk within
+    # the repeat window before.
+    repeat_contacts: int = 0
     # Category counts in the period and in the four weeks before it.
     categories: dict[str, int] = field(default_factory=dict)
     trailing_categories: dict[str, int] = field(default_factory=dict)
+
+    def count_facts(self, kind: str) -> int:
+        return sum(n for (k, _, _, _), n in self.facts.items() if k == kind)
 
 
 def describe_period(kind: str, digest: dict) -> str:
@@ -186,52 +201,28 @@ def _source(ticket: str) -> str:
 
 
 def find_unnecessary(
-    replies: Iterable[Reply],
-    customer_messages: Iterable[tuple[str, datetime]],
-    window: timedelta,
-    start: datetime,
-    end: datetime,
+    repeated: Iterable[RepeatedReply], window: timedelta
 ) -> dict[tuple[str, str], list[str]]:
-    """(source, author) → the ticket of each unnecessary response dated in [start, end)."""
-    messages: dict[str, list[datetime]] = defaultdict(list)
-    for ticket, at in customer_messages:
-        messages[ticket].append(at)
-    last: dict[tuple[str, str | None], datetime] = {}
+    """(source, author) → the ticket of each unnecessary response (within `window` of the
+    author's previous reply on the ticket, no customer message in between)."""
     found: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for reply in sorted(replies, key=lambda r: (r.ticket, r.at)):
-        key = (reply.ticket, reply.author)
-        previous = last.get(key)
-        last[key] = reply.at
-        if previous is None or reply.author is None or not start <= reply.at < end:
-            continue
-        if reply.at - previous <= window and not any(
-            previous < m <= reply.at for m in messages.get(reply.ticket, ())
-        ):
+    for reply in repeated:
+        if reply.at - reply.previous <= window:
             found[(_source(reply.ticket), reply.author)].append(reply.ticket)
     return found
 
 
 def find_first_replies(
-    replies: Iterable[Reply],
-    created: dict[str, datetime],
-    calendar,
-    start: datetime,
-    end: datetime,
+    firsts: Iterable[FirstReply], calendar
 ) -> dict[tuple[str, str | None], list[float]]:
-    """(source, author) → business minutes to each ticket's first reply dated in [start, end)."""
-    first: dict[str, Reply] = {}
-    for reply in replies:
-        if reply.ticket not in first or reply.at < first[reply.ticket].at:
-            first[reply.ticket] = reply
+    """(source, author) → business minutes from each ticket's creation to its first reply."""
     minutes: dict[tuple[str, str | None], list[float]] = defaultdict(list)
-    for ticket, reply in first.items():
-        opened = created.get(ticket)
-        if opened is None or not start <= reply.at < end:
-            continue
+    for reply in firsts:
+        opened = reply.created_at
         waited = (
             calendar.business_time_between(opened, reply.at) if reply.at > opened else timedelta(0)
         )
-        minutes[(_source(ticket), reply.author)].append(waited.total_seconds() / 60)
+        minutes[(_source(reply.ticket), reply.author)].append(waited.total_seconds() / 60)
     return minutes
 
 
@@ -301,26 +292,20 @@ def build_agent_figures(
     figures = {a.slack_id: AgentFigures(a) for a in rules.agents}
     unmapped: Counter[str] = Counter()
 
-    def who(ticket: str, person: str | None) -> AgentFigures | None:
-        agent = roster.get((_source(ticket), person)) if person else None
-        return figures[agent.slack_id] if agent else None
-
-    for reply in data.replies:
-        if not period.start <= reply.at < period.end:
-            continue
-        target = who(reply.ticket, reply.author)
-        if target is not None:
-            target.responses += 1
+    for (source, author), count in data.responses.items():
+        agent = roster.get((source, author)) if author else None
+        if agent is not None:
+            figures[agent.slack_id].responses += count
         else:
-            unmapped[f"{_source(reply.ticket)}:{reply.author or '(no author id)'}"] += 1
+            unmapped[f"{source}:{author or '(no author id)'}"] += count
     calendar = rules.calendar or CALENDAR_TIME
-    firsts = find_first_replies(data.replies, data.created, calendar, period.start, period.end)
+    firsts = find_first_replies(data.first_replies, calendar)
     for (source, author), values in firsts.items():
         agent = roster.get((source, author)) if author else None
         if agent is not None:
             figures[agent.slack_id].first_replies += values
     window = rules.coaching.unnecessary_window
-    extra = find_unnecessary(data.replies, data.customer_messages, window, period.start, period.end)
+    extra = find_unnecessary(data.repeated_replies, window)
     for (source, author), tickets in extra.items():
         agent = roster.get((source, author))
         if agent is not None:
@@ -330,11 +315,12 @@ def build_agent_figures(
         facts.CALL_LOGGED: "calls_logged",
         facts.SOLVED: "solved",
     }
-    for row in data.facts:
-        name = counted.get(row.kind)
-        target = who(row.ticket, row.person) if name else None
-        if target is not None:
-            setattr(target, name, getattr(target, name) + 1)
+    for (kind, _, source, person), count in data.facts.items():
+        name = counted.get(kind)
+        agent = roster.get((source, person)) if name and person else None
+        if agent is not None:
+            target = figures[agent.slack_id]
+            setattr(target, name, getattr(target, name) + count)
     coached = {a.slack_id for a in coached_agents(rules)}
     out = []
     for agent in sorted(rules.agents, key=lambda a: a.name):
@@ -349,23 +335,6 @@ def build_agent_figures(
     return out, dict(sorted(unmapped.items()))
 
 
-def count_repeat_contacts(
-    new_tickets: list[tuple[str, str, datetime]], window: timedelta, start: datetime, end: datetime
-) -> int:
-    """Tickets opened in [start, end) whose requester opened another ticket on the same
-    helpdesk within `window` before."""
-    by_requester: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-    for key, requester, at in new_tickets:
-        by_requester[(_source(key), requester)].append(at)
-    count = 0
-    for key, requester, at in new_tickets:
-        if start <= at < end and any(
-            at - window <= other < at for other in by_requester[(_source(key), requester)]
-        ):
-            count += 1
-    return count
-
-
 def repeat_window(rules: RulesConfig) -> timedelta:
     """How far back another ticket from the same requester makes a repeat contact."""
     return rules.risk.repeat_contact_window if rules.risk is not None else timedelta(days=14)
@@ -374,15 +343,15 @@ def repeat_window(rules: RulesConfig) -> timedelta:
 def count_csat(data: PeriodData) -> dict[str, int]:
     """Satisfaction ratings received in the period (outside the digest's JSON shape, which
     the issue fixes; shown in the text, Slack and team views)."""
-    good = sum(1 for row in data.facts if row.kind == facts.CSAT_GOOD)
-    bad = sum(1 for row in data.facts if row.kind == facts.CSAT_BAD)
-    return {"good": good, "bad": bad}
+    return {"good": data.count_facts(facts.CSAT_GOOD), "bad": data.count_facts(facts.CSAT_BAD)}
 
 
 def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[str, Any]:
     """The review as one JSON-able object (the `deskbridge digest --format json` shape)."""
     agents, unmapped = build_agent_figures(rules, period, data)
-    kinds = Counter((row.kind, row.detail) for row in data.facts)
+    kinds: Counter[tuple[str, str | None]] = Counter()
+    for (kind, detail, _, _), count in data.facts.items():
+        kinds[(kind, detail)] += count
     sla = {
         metric: {
             "met": kinds[(facts.SLA_MET, metric)],
@@ -397,7 +366,6 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
         }
         for key in rules.departments
     }
-    window = repeat_window(rules)
     categories = []
     for name, count in data.categories.items():
         average = data.trailing_categories.get(name, 0) / period.trailing_units
@@ -416,10 +384,8 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
         "agents": [a.as_json() for a in agents],
         "sla": sla,
         "departments": departments,
-        "escalations": sum(1 for row in data.facts if row.kind == facts.ESCALATE),
-        "repeat_contacts": count_repeat_contacts(
-            data.new_tickets, window, period.start, period.end
-        ),
+        "escalations": data.count_facts(facts.ESCALATE),
+        "repeat_contacts": data.repeat_contacts,
         "categories": categories[: rules.coaching.digest.top_categories],
         "unmapped_authors": [{"id": k, "responses": v} for k, v in unmapped.items()],
     }
