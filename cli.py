@@ -410,7 +410,8 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
     period = build_period(rules, local, week=week, now=now)
     engine = create_store_engine(settings.database_url)
     try:
-        with engine.connect() as connection:
+        # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
+        with engine.connect().execution_options(sqlite_deferred=True) as connection:
             data = read_period(connection, period, repeat_window(rules))
     except SQLAlchemyError as exc:
         click.echo(f"cannot read the store at DATABASE_URL: {type(exc).__name__}", err=True)

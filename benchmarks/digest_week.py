@@ -5,6 +5,7 @@ week, replies counted per author (`store.replies.count_replies_by_author`, one i
 BY), and `deskbridge --help` (the interpreter and the CLI's imports).
 
     python benchmarks/digest_week.py [--agents 200] [--days 30] [--runs 5] [--keep PATH]
+        [--previous-cli OTHER_CHECKOUT/.venv/bin/deskbridge]
 
 The store is filled through the store's own functions (what the decider writes): one ticket
 row, its replies, customer messages and facts per ticket, dated across working hours of the
@@ -130,12 +131,29 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def output(command: list[str], env: dict[str, str]) -> bytes:
+    return subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT).stdout
+
+
+def summary(times: list[float]) -> str:
+    return (
+        f"median {statistics.median(times):.2f} s  min {min(times):.2f}  max {max(times):.2f}  "
+        f"(runs {len(times)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", type=Path, help="keep the store here")
+    parser.add_argument("--keep", type=Path, help="keep the store here (reused if it exists)")
+    parser.add_argument(
+        "--previous-cli",
+        type=Path,
+        help="another checkout's deskbridge (its own venv): timed on the same store, its runs "
+        "interleaved with this checkout's, its JSON compared",
+    )
     args = parser.parse_args()
     last = date(2026, 3, 27)  # a Friday: the weekly review's day
     folder = Path(tempfile.mkdtemp())
@@ -144,34 +162,40 @@ def main() -> None:
     write_config(config, args.agents)
     url = f"sqlite:///{db}"
     started = time.perf_counter()
-    counts = fill(url, args.agents, args.days, last)
-    print(
-        f"store: {counts['tickets']:,} tickets, {counts['replies']:,} replies, "
-        f"{counts['facts']:,} facts over {args.days} days, {args.agents} agents "
-        f"({db.stat().st_size / 1e6:.0f} MB, filled in {time.perf_counter() - started:.0f} s)"
-    )
-    env = {**os.environ, "DATABASE_URL": url, "DESKBRIDGE_CONFIG": str(config)}
-    week = [str(CLI), "digest", "--week", "--date", last.isoformat()]
-    runs = {
-        "deskbridge --help (startup)": [str(CLI), "--help"],
-        "digest --week --format json": [*week, "--format", "json"],
-        "digest --week (text)": week,
-        "digest --date (one day, json)": [
-            str(CLI),
-            "digest",
-            "--date",
-            last.isoformat(),
-            "--format",
-            "json",
-        ],
-    }
-    timed(week, env)  # warm the page cache
-    for label, command in runs.items():
-        times = [timed(command, env) for _ in range(args.runs)]
+    if db.exists():
+        engine = create_store_engine(url)
+        migrate_store(engine)
+        engine.dispose()
+        print(f"store: {db} reused ({db.stat().st_size / 1e6:.0f} MB)")
+    else:
+        counts = fill(url, args.agents, args.days, last)
         print(
-            f"{label:32} median {statistics.median(times):.2f} s  "
-            f"min {min(times):.2f}  max {max(times):.2f}  (runs {args.runs})"
+            f"store: {counts['tickets']:,} tickets, {counts['replies']:,} replies, "
+            f"{counts['facts']:,} facts over {args.days} days, {args.agents} agents "
+            f"({db.stat().st_size / 1e6:.0f} MB, filled in {time.perf_counter() - started:.0f} s)"
         )
+    env = {**os.environ, "DATABASE_URL": url, "DESKBRIDGE_CONFIG": str(config)}
+    day = last.isoformat()
+    commands = {
+        "deskbridge --help (startup)": ["--help"],
+        "digest --week --format json": ["digest", "--week", "--date", day, "--format", "json"],
+        "digest --week (text)": ["digest", "--week", "--date", day],
+        "digest --date (one day, json)": ["digest", "--date", day, "--format", "json"],
+    }
+    clis = {"": CLI}
+    if args.previous_cli:
+        clis["previous: "] = args.previous_cli
+        for label in ("digest --week --format json", "digest --date (one day, json)"):
+            mine, theirs = (output([str(c), *commands[label]], env) for c in clis.values())
+            print(f"{label}: output {'identical' if mine == theirs else 'DIFFERS'} to previous")
+    timed([str(CLI), *commands["digest --week (text)"]], env)  # warm the page cache
+    for label, command in commands.items():
+        times: dict[str, list[float]] = {name: [] for name in clis}
+        for _ in range(args.runs):
+            for name, cli in clis.items():  # alternate, so load changes hit both alike
+                times[name].append(timed([str(cli), *command], env))
+        for name in clis:
+            print(f"{name + label:42} {summary(times[name])}")
     engine = create_store_engine(url)
     monday = datetime(2026, 3, 23, tzinfo=UTC)
     times = []
