@@ -81,9 +81,10 @@ tickets = Table(
     # Copied out for Slack's "my tickets" and "team" views.
     Column("assignee", String(128)),
     Column("status", String(16)),
-    Index("ix_tickets_requester", "requester"),
+    # Covering the digest's repeat-contact count and the related-tickets look-up.
+    Index("ix_tickets_requester_created_at", "requester", "created_at", "key"),
     Index("ix_tickets_assignee", "assignee"),
-    Index("ix_tickets_created_at", "created_at"),
+    Index("ix_tickets_created_at_requester", "created_at", "requester", "key"),
 )
 
 # Side effects to perform exactly once. status: pending | done | dead.
@@ -218,6 +219,7 @@ activity = Table(
     Column("ticket", String(128), nullable=False),
     Column("person", String(128)),
     Column("detail", String(64)),
-    Index("ix_activity_kind_at", "kind", "at"),
+    # Covering the digest's counts per kind and its customer-message look-ups.
+    Index("ix_activity_kind_at_detail", "kind", "at", "detail", "person", "ticket"),
     Index("ix_activity_ticket_kind_at", "ticket", "kind", "at"),
 )
