@@ -6,14 +6,14 @@ requester's earlier ones. With every column those reads need in the index, SQLit
 from the index alone instead of reading a table row per match (a ticket row carries its whole
 state). The indexes replace narrower ones on the same leading columns: no table gains one.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
