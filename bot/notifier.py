@@ -262,27 +262,52 @@ class SlackNotifier:
         marker = f"{message.channel}#chart"
         with self.engine.connect() as connection:
             done = find_posted(connection, action.key, marker)
+            attempts = find_attempts(connection, action.key)
         if done is not None:
             return done.ts
         digest = action.params["digest"]
         title = f"Responses against target, {describe_period(digest['period'], digest)}"
-        response = self._call(
-            message.channel,
-            "files_upload_v2",
-            channel=message.channel_id,
-            file=build_chart(digest, title),
-            filename=f"responses-{digest['date']}.png",
-            title=title,
-            alt_txt="Bar chart of written responses per agent against their daily target",
-        )
-        file_id = (response.get("file") or {}).get("id", "")
+        filename = f"responses-{digest['date']}.png"
+        file_id = None
+        if attempts is not None and attempts.count > 1 and attempts.since is not None:
+            # A file share carries no metadata: an earlier attempt's chart is known by its
+            # file name and title among the channel's messages since the first attempt.
+            def same_chart(m: dict[str, Any]) -> bool:
+                return any(
+                    f.get("name") == filename and f.get("title") == title
+                    for f in m.get("files") or []
+                )
+
+            shared = self._search(message.channel, message.channel_id, attempts.since, same_chart)
+            file_id = next(
+                (f["id"] for f in (shared or {}).get("files", []) if f.get("name") == filename),
+                None,
+            )
+        found = file_id is not None
+        if file_id is None:
+            response = self._call(
+                message.channel,
+                "files_upload_v2",
+                channel=message.channel_id,
+                file=build_chart(digest, title),
+                filename=filename,
+                title=title,
+                alt_txt="Bar chart of written responses per agent against their daily target",
+            )
+            file_id = (response.get("file") or {}).get("id", "")
         with self.engine.begin() as connection:
             record_posted(
                 connection,
                 PostedMessage(action.ticket, marker, file_id, message.ts, action.key, {}),
                 self.clock(),
             )
-        log_event(log, logging.INFO, "slack.uploaded", ticket=action.ticket, file=file_id)
+        log_event(
+            log,
+            logging.WARNING if found else logging.INFO,
+            "slack.found_uploaded" if found else "slack.uploaded",
+            ticket=action.ticket,
+            file=file_id,
+        )
         return file_id
 
     def _link(self, ticket: str) -> str | None:
@@ -372,19 +397,46 @@ class SlackNotifier:
     ) -> PostedMessage | None:
         """The message an earlier attempt posted, if Slack has it: the channel's history (a
         thread's replies for a reply) since the first attempt, searched for the action's
-        key in the messages' metadata. None when Slack has none; a lookup Slack refuses
-        (scopes not granted, bot not in the channel) is logged and posting goes ahead."""
+        key in the messages' metadata."""
         try:
-            if root is not None:
-                conversation = root.channel_id
-                method, extra = "conversations_replies", {"ts": root.ts}
-            else:
-                conversation = self._conversation_id(channel)
-                method, extra = "conversations_history", {}
-            if conversation is None:
-                return None
-            oldest = f"{(since - LOOKUP_MARGIN).timestamp():.6f}"
-            cursor = None
+            conversation = root.channel_id if root else self._conversation_id(channel)
+        except LookupRefused as exc:
+            log_event(log, logging.WARNING, "slack.lookup_refused", channel=channel, error=str(exc))
+            return None
+        if conversation is None:
+            return None
+        message = self._search(
+            channel, conversation, since, lambda m: read_metadata_key(m) == action.key, root
+        )
+        if message is None:
+            return None
+        return PostedMessage(
+            action.ticket,
+            channel,
+            message["ts"],
+            root.ts if root else None,
+            action.key,
+            {"channel_id": conversation},
+        )
+
+    def _search(
+        self,
+        channel: str,
+        conversation: str,
+        since: datetime,
+        match: Callable[[dict[str, Any]], bool],
+        root: PostedMessage | None = None,
+    ) -> dict[str, Any] | None:
+        """The first message since `since` (less the clock margin) that `match`es, in the
+        conversation's history or `root`'s thread; None when Slack has none. A lookup Slack
+        refuses (scopes not granted, bot not in the channel) is logged and None: the caller
+        sends, as it would without the check."""
+        method, extra = (
+            ("conversations_replies", {"ts": root.ts}) if root else ("conversations_history", {})
+        )
+        oldest = f"{(since - LOOKUP_MARGIN).timestamp():.6f}"
+        cursor = None
+        try:
             while True:
                 page = self._read(
                     method,
@@ -395,19 +447,10 @@ class SlackNotifier:
                     cursor=cursor,
                     **extra,
                 )
-                for message in page.get("messages") or []:
-                    if read_metadata_key(message) == action.key:
-                        return PostedMessage(
-                            action.ticket,
-                            channel,
-                            message["ts"],
-                            root.ts if root else None,
-                            action.key,
-                            {"channel_id": conversation},
-                        )
+                found = next((m for m in page.get("messages") or [] if match(m)), None)
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return None
+                if found is not None or not cursor:
+                    return found
         except LookupRefused as exc:
             log_event(log, logging.WARNING, "slack.lookup_refused", channel=channel, error=str(exc))
             return None

@@ -5,6 +5,8 @@ It keeps the messages posted, as Slack does, for the methods that read them back
 - a channel named in chat.postMessage (`#name` or `name`) exists, with an id of its own (C…)
   that Slack answers with; a DM to a user id lands in a D… conversation (conversations.open
   gives the same id); conversations.list lists the named channels;
+- files.completeUploadExternal with a `channel_id` shares the files there as a message of its
+  own (`files`: id, name, title);
 - a message's `ts` is the time it was posted (seconds.microseconds, unique per message);
 - conversations.history (top-level messages, newest first) and conversations.replies (the
   parent, then its replies, oldest first) take a conversation id only, `oldest`/`latest`
@@ -59,6 +61,7 @@ class FakeSlack:
     # What Slack holds: messages by conversation id, oldest first; channel ids by name.
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     channel_ids: dict[str, str] = field(default_factory=dict)
+    file_names: dict[str, str] = field(default_factory=dict)
     # Slack's clock (Unix seconds), which message ts come from.
     clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -189,6 +192,7 @@ class FakeSlack:
             if method == "files.getUploadURLExternal":
                 self._ts += 1
                 file_id = f"F{self._ts:08d}"
+                self.file_names[file_id] = str(args.get("filename", ""))
                 self.calls.append(Call(method, args, 200, time.monotonic()))
                 upload = self.url.removesuffix("api/") + f"upload/{file_id}"
                 return 200, {}, {"ok": True, "upload_url": upload, "file_id": file_id}
@@ -196,6 +200,25 @@ class FakeSlack:
                 self.calls.append(Call(method, args, 200, time.monotonic()))
                 files = args.get("files") or []
                 files = json.loads(files) if isinstance(files, str) else files
+                if args.get("channel_id"):  # shared: a message with the files, in the channel
+                    share: dict[str, Any] = {
+                        "type": "message",
+                        "bot_id": "B0FAKESLACK",
+                        "upload": True,
+                        "ts": self._next_ts(),
+                        "files": [
+                            {
+                                "id": f["id"],
+                                "name": self.file_names.get(f["id"], ""),
+                                "title": f.get("title"),
+                            }
+                            for f in files
+                        ],
+                    }
+                    if args.get("thread_ts"):
+                        share["thread_ts"] = args["thread_ts"]
+                    conversation = self.conversation(str(args["channel_id"]))
+                    self.messages.setdefault(conversation, []).append(share)
                 return (
                     200,
                     {},

@@ -2,8 +2,10 @@
 answer and our record of it (reliability.md §6 D19c): the retry after the restart finds the
 message in Slack by the key in its metadata and records it instead of posting again."""
 
+# ruff: noqa: F811 (the demo_engine fixture is imported from tests.bot.test_digest_slack)
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +15,8 @@ from deskbridge.bot import notifier
 from deskbridge.store.outbox import insert_actions, list_actions
 from deskbridge.store.slack import find_posted, hold_channel
 from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.rules.coaching import DAILY_DIGEST, JOBS
+from tests.bot.test_digest_slack import demo_engine  # noqa: F401
 from tests.bot.test_slack_flow import (
     PRIYA,
     PRIYA_ZENDESK,
@@ -246,3 +250,40 @@ def test_a_retry_waits_for_its_channel_before_looking(start, fake, clock, monkey
     assert len(fake.ok_calls("conversations.history")) == 1
     assert len(posts_with_key(fake, ROUTE_KEY)) == 1
     assert statuses(runtime)[ROUTE_KEY] == "done"
+
+
+def test_a_chart_slack_shared_before_the_crash_is_found_not_uploaded_again(
+    fake, demo_engine, rules, monkeypatch, clock
+):
+    """The digest's chart is a file share, which carries no metadata: after a crash between
+    Slack's answer and our record, the retry knows it by its file name and title."""
+    settings = slack_settings(fake, monkeypatch)
+    runtime = create_runtime(settings, rules, engine=demo_engine, clock=clock)
+    at = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+    [digest] = runtime.job_runner.run_occurrence(JOBS[DAILY_DIGEST], at, at).actions
+    real = notifier.record_posted
+
+    def record_posted(connection, message, now):
+        if message.channel.endswith("#chart"):
+            monkeypatch.undo()
+            raise Died
+        real(connection, message, now)
+
+    monkeypatch.setattr(notifier, "record_posted", record_posted)
+    dispatch_and_die(runtime)
+    [shared] = fake.ok_calls("files.completeUploadExternal")
+
+    clock.now += timedelta(seconds=settings.dispatch_lease + 1)
+    runtime = create_runtime(settings, rules, engine=demo_engine, clock=clock)
+    runtime.dispatcher.dispatch_due()
+
+    assert [c.method for c in fake.calls if c.status == 200] == [
+        "chat.postMessage",
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+        "conversations.history",
+    ]
+    file_id = json.loads(shared.args["files"])[0]["id"]
+    assert recorded(runtime, digest.key, "#resolution-leads#chart").ts == file_id
+    assert statuses(runtime)[digest.key] == "done"
