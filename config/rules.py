@@ -419,6 +419,17 @@ class RetentionConfig(_Model):
     events: Duration = timedelta(days=90)
     outbox_done: Duration = timedelta(days=30)
     audit: Duration = timedelta(days=365)
+    # Coaching and review history: the facts and the public replies the digest counts.
+    activity: Duration = timedelta(days=365)
+
+    @field_validator("activity")
+    @classmethod
+    def _covers_the_weekly_review(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=35):
+            raise ValueError(
+                "at least 35d: the weekly review compares its week with the four weeks before it"
+            )
+        return value
 
 
 class CoachingTarget(_Model):

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Engine, Integer, Table, delete, func, select
 
 from deskbridge.store.events import DECIDED
 from deskbridge.store.outbox import DONE
-from deskbridge.store.schema import audit, events, outbox
+from deskbridge.store.schema import activity, audit, events, outbox, replies
 
 
 def _purgeable(cutoffs: dict[str, datetime]) -> dict[str, tuple[Table, ColumnElement]]:
@@ -30,6 +30,8 @@ def _purgeable(cutoffs: dict[str, datetime]) -> dict[str, tuple[Table, ColumnEle
             (outbox.c.status == DONE) & (outbox.c.done_at < cutoffs["outbox_done"]),
         ),
         "audit": (audit, audit.c.at < cutoffs["audit"]),
+        "activity": (activity, activity.c.at < cutoffs["activity"]),
+        "replies": (replies, replies.c.at < cutoffs["replies"]),
     }
 
 
@@ -53,11 +55,17 @@ def purge(
     """Delete every purgeable row, `batch` rows per transaction; returns how many per table."""
     deleted: dict[str, int] = {}
     for name, (table, where) in _purgeable(cutoffs).items():
-        ids = select(table.c.id).where(where).order_by(table.c.id).limit(batch).scalar_subquery()
+        [key] = table.primary_key.columns
+        ids = select(key).where(where).limit(batch)
+        if isinstance(key.type, Integer):  # serial ids: the oldest first
+            ids = ids.order_by(key)
+        # Facts and replies are keyed by text: any `batch` old ones, found through their time
+        # index (sorting every old row by key for each batch would cost more than it helps).
+        ids = ids.scalar_subquery()
         total = 0
         while True:
             with writer or nullcontext(), engine.begin() as connection:
-                count = connection.execute(delete(table).where(table.c.id.in_(ids))).rowcount
+                count = connection.execute(delete(table).where(key.in_(ids))).rowcount
             total += count
             if on_batch is not None and count:
                 on_batch(name, count)

@@ -222,4 +222,6 @@ activity = Table(
     # Covering the digest's counts per kind and its customer-message look-ups.
     Index("ix_activity_kind_at_detail", "kind", "at", "detail", "person", "ticket"),
     Index("ix_activity_ticket_kind_at", "ticket", "kind", "at"),
+    # Retention finds the old facts by time alone (store/retention.py).
+    Index("ix_activity_at", "at"),
 )

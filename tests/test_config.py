@@ -321,3 +321,15 @@ def test_aliases_that_expand_a_billion_times_are_checked_without_expanding(runne
         "team.name: Input should be a valid string",
         *(f"a{i}: unknown setting (check the spelling)" for i in range(9)),
     }
+
+
+def test_activity_retention_shorter_than_the_weekly_review_reads_is_refused(tmp_path):
+    path = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 28d\n")
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+
+    assert info.value.problems == [
+        "retention.activity: at least 35d: the weekly review compares its week with the four "
+        "weeks before it"
+    ]

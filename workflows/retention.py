@@ -13,4 +13,7 @@ def build_cutoffs(rules: RulesConfig, now: datetime) -> dict[str, datetime]:
         "events": now - keep.events,
         "outbox_done": now - keep.outbox_done,
         "audit": now - keep.audit,
+        # The digest's inputs go together: its facts and the replies counted beside them.
+        "activity": now - keep.activity,
+        "replies": now - keep.activity,
     }

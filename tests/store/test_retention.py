@@ -1,5 +1,6 @@
 """Retention: only rows past their keeping time go, in small batches; undecided or failed
-events, actions not yet performed and dead letters stay whatever their age."""
+events, actions not yet performed and dead letters stay whatever their age; coaching facts
+and replies go after `retention.activity`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from deskbridge.cli import main
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.store.activity import record_facts
 from deskbridge.store.audit import build_decision_rows, insert_decision_rows
 from deskbridge.store.events import (
     build_event_row,
@@ -19,9 +21,11 @@ from deskbridge.store.events import (
     mark_events_failed,
 )
 from deskbridge.store.outbox import complete_action, dead_letter_action, insert_actions
+from deskbridge.store.replies import build_reply_row, record_replies
 from deskbridge.store.retention import count_purgeable, purge
-from deskbridge.store.schema import audit, events, outbox
+from deskbridge.store.schema import activity, audit, events, outbox, replies
 from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.activity import CUSTOMER_MESSAGE, SOLVED, Fact
 from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from deskbridge.workflows.retention import build_cutoffs
 
@@ -65,6 +69,16 @@ def seed(engine) -> None:
         dead_letter_action(connection, keys["zendesk:7:test:x"], OLD, "gone")
         insert_decision_rows(connection, build_decision_rows([action("a")] * 3, "e", OLD))
         insert_decision_rows(connection, build_decision_rows([action("b")], "e", RECENT))
+        record_facts(
+            connection,
+            [Fact(f"old-{n}", OLD, SOLVED, "zendesk:7", "91") for n in range(3)]
+            + [Fact("recent", RECENT, CUSTOMER_MESSAGE, "zendesk:7")],
+        )
+        record_replies(
+            connection,
+            [build_reply_row(f"old-{n}", "zendesk:7", "91", OLD) for n in range(2)]
+            + [build_reply_row("recent", "zendesk:7", "91", RECENT)],
+        )
 
 
 def remaining(engine) -> dict[str, list]:
@@ -75,16 +89,19 @@ def remaining(engine) -> dict[str, list]:
                 connection.execute(select(outbox.c.idempotency_key, outbox.c.status)).all()
             ),
             "audit": sorted(connection.execute(select(audit.c.at)).scalars()),
+            "activity": sorted(connection.execute(select(activity.c.key)).scalars()),
+            "replies": sorted(connection.execute(select(replies.c.comment_id)).scalars()),
         }
 
 
 def test_purge_deletes_only_what_is_past_retention_in_small_batches(engine):
     seed(engine)
     cutoffs = build_cutoffs(load_rules(EXAMPLE_CONFIG), NOW)
-    assert count_purgeable(engine, cutoffs) == {"events": 5, "outbox_done": 3, "audit": 3}
+    expected = {"events": 5, "outbox_done": 3, "audit": 3, "activity": 3, "replies": 2}
+    assert count_purgeable(engine, cutoffs) == expected
     batches: list[tuple[str, int]] = []
     deleted = purge(engine, cutoffs, batch=2, on_batch=lambda t, n: batches.append((t, n)))
-    assert deleted == {"events": 5, "outbox_done": 3, "audit": 3}
+    assert deleted == expected
     assert batches == [
         ("events", 2),
         ("events", 2),
@@ -93,6 +110,9 @@ def test_purge_deletes_only_what_is_past_retention_in_small_batches(engine):
         ("outbox_done", 1),
         ("audit", 2),
         ("audit", 1),
+        ("activity", 2),
+        ("activity", 1),
+        ("replies", 2),
     ]
     assert remaining(engine) == {
         "events": ["old-failed", "old-undecided", "recent"],
@@ -102,8 +122,10 @@ def test_purge_deletes_only_what_is_past_retention_in_small_batches(engine):
             ("zendesk:7:test:x", "dead"),
         ],
         "audit": [RECENT],
+        "activity": ["recent"],
+        "replies": ["zendesk:7:recent"],
     }
-    assert purge(engine, cutoffs) == {"events": 0, "outbox_done": 0, "audit": 0}
+    assert purge(engine, cutoffs) == dict.fromkeys(expected, 0)
 
 
 def test_purge_command_with_dry_run_counts_and_without_deletes(engine, store_url):
@@ -115,6 +137,8 @@ def test_purge_command_with_dry_run_counts_and_without_deletes(engine, store_url
         "events: would delete 5 row(s)",
         "outbox_done: would delete 3 row(s)",
         "audit: would delete 3 row(s)",
+        "activity: would delete 3 row(s)",
+        "replies: would delete 2 row(s)",
     ]
     assert len(remaining(engine)["events"]) == 8
     done = CliRunner().invoke(main, ["purge"], env=env)
@@ -123,5 +147,26 @@ def test_purge_command_with_dry_run_counts_and_without_deletes(engine, store_url
         "events: deleted 5 row(s)",
         "outbox_done: deleted 3 row(s)",
         "audit: deleted 3 row(s)",
+        "activity: deleted 3 row(s)",
+        "replies: deleted 2 row(s)",
     ]
     assert remaining(engine)["events"] == ["old-failed", "old-undecided", "recent"]
+
+
+def test_facts_and_replies_are_kept_for_retention_activity(engine, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("activity: 365d", "activity: 40d")
+    )
+    rules = load_rules(path)
+    assert rules.retention.activity == timedelta(days=40)
+    days = {"kept": NOW - timedelta(days=39), "gone": NOW - timedelta(days=41)}
+    with engine.begin() as connection:
+        record_facts(connection, [Fact(k, at, SOLVED, "zendesk:7", "91") for k, at in days.items()])
+        record_replies(
+            connection, [build_reply_row(k, "zendesk:7", "91", at) for k, at in days.items()]
+        )
+    deleted = purge(engine, build_cutoffs(rules, NOW))
+    assert (deleted["activity"], deleted["replies"]) == (1, 1)
+    left = remaining(engine)
+    assert (left["activity"], left["replies"]) == (["kept"], ["zendesk:7:kept"])
