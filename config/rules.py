@@ -525,6 +525,10 @@ class RulesConfig(_Model):
     def _build_calendar(self) -> RulesConfig:
         hours = self.business_hours
         self._calendar = None if hours is None else build_calendar(hours, self.team.timezone)
+        return self._build_agent_calendars()
+
+    def _build_agent_calendars(self) -> RulesConfig:
+        hours = self.business_hours
         zone = (hours and hours.timezone) or self.team.timezone
         self._agent_calendars = {}
         for agent in self.agents:
@@ -539,8 +543,10 @@ class RulesConfig(_Model):
     ) -> RulesConfig:
         """A copy that changes the hours or the team's timezone gets its own calendar."""
         copy = super().model_copy(update=update, deep=deep)
-        if update and {"business_hours", "team", "agents"} & update.keys():
+        if update and {"business_hours", "team"} & update.keys():
             copy._build_calendar()
+        elif update and "agents" in update:
+            copy._build_agent_calendars()
         return copy
 
     @property

@@ -622,4 +622,13 @@ def test_rules_changed_by_copy_get_their_own_calendar():
     assert moved.calendar.zone == ZoneInfo("America/New_York")
     assert rules.calendar.zone == LONDON  # the original keeps its own
     assert rules.model_copy(update={"agents": []}).calendar is rules.calendar
+    # The roster's own working weeks follow a copy's roster and zone.
+    priya = rules.agents[0].model_copy(update={"works": {"mon": [(time(9), time(13))]}})
+    rostered = rules.model_copy(update={"agents": [priya]})
+    assert rules.agent_calendar(priya) is None
+    assert rostered.agent_calendar(priya).intervals_on(date(2026, 3, 2)) == (
+        (datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 2, 13, tzinfo=UTC)),
+    )
+    in_new_york = rostered.model_copy(update={"business_hours": hours})
+    assert in_new_york.agent_calendar(priya).zone == ZoneInfo("America/New_York")
     assert rules.model_copy(update={"business_hours": None}).calendar is None
