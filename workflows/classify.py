@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from operator import itemgetter
 from typing import NamedTuple
 
 from deskbridge.config.rules import RoutingConfig
@@ -115,19 +117,28 @@ def classify_ticket(
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
 # keeps it alive, so its id is not reused while the entry exists).
-_INDEXES: dict[int, tuple[RoutingConfig, PhraseIndex]] = {}
+_INDEXES: dict[int, tuple[RoutingConfig, PhraseIndex, dict[str, tuple[float, bool]]]] = {}
 
 
-def _index(config: RoutingConfig) -> PhraseIndex:
+def _index(config: RoutingConfig) -> tuple[PhraseIndex, dict[str, tuple[float, bool]]]:
+    """The config's phrases, compiled once, and each group's (weight, remedy)."""
     entry = _INDEXES.get(id(config))
     if entry is not None and entry[0] is config:
-        return entry[1]
+        return entry[1], entry[2]
     groups = tuple((name, tuple(c.phrases)) for name, c in config.categories.items())
     index = grouped_index((*groups, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
+    weights = {name: (c.weight, c.remedy) for name, c in config.categories.items()}
+    weights[NOT_A_PROBLEM] = (1.0, False)
     if len(_INDEXES) >= 64:
         _INDEXES.clear()
-    _INDEXES[id(config)] = (config, index)
-    return index
+    _INDEXES[id(config)] = (config, index, weights)
+    return index, weights
+
+
+# A Hit from a tuple of its fields without the Python-level __new__ of a NamedTuple.
+_new_hit = partial(tuple.__new__, Hit)
+_START = itemgetter(4)  # PhraseMatch.start
+_SIZE = itemgetter(2)  # PhraseMatch.tokens
 
 
 def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> list[Hit]:
@@ -135,7 +146,7 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     subject weighs more), times the category's weight. A phrase inside a longer one found at
     the same place adds nothing ("arrived cracked" is not also "cracked"), nor does a phrase
     overlapping another of its own category; each phrase counts once."""
-    index = _index(config)
+    index, weights = _index(config)
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
     for where, text, weight in texts:
@@ -143,44 +154,54 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
             continue
         taken: dict[int, list[PhraseMatch]] = {}  # by clause
         skipped: dict[int, list[PhraseMatch]] = {}
-        for match in sorted(
-            index.scan(tokenize(text)), key=lambda m: (-m.tokens, m.clause, m.start)
-        ):
-            category = config.categories.get(match.group)
-            factor = category.weight if category is not None else 1.0
+        # Longest first, then in reading order (two stable C-level sorts).
+        matches = index.scan(tokenize(text))
+        matches.sort(key=_START)
+        matches.sort(key=_SIZE, reverse=True)
+        for match in matches:
+            phrase, group, size, clause, start = match[:5]
+            factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
-            conditional = match.conditional and category is not None and category.remedy
+            conditional = remedy and match.conditional
             counts = match.negated_by is None and not conditional
-            # Matches that do not count are kept apart, only to be shown by explain.
-            same_place = taken if counts else skipped
-            if (counts and (match.group, match.phrase) in counted) or any(
-                match.overlaps(t) and (t.group == match.group or t.tokens > match.tokens)
-                for t in same_place.get(match.clause, ())
-            ):
+            if counts and (group, phrase) in counted:
                 continue
-            same_place.setdefault(match.clause, []).append(match)
-            if counts:
-                counted.add((match.group, match.phrase))
-            hits.append(
-                Hit(
-                    match.group,
-                    match.phrase,
-                    where,
-                    round(match.tokens * weight * factor, 2) if counts else 0.0,
-                    match.negated_by,
-                    conditional,
-                    match.corrected,
+            # Matches that do not count are kept apart, only to be shown by explain.
+            same_place = (taken if counts else skipped).setdefault(clause, [])
+            end = start + size
+            for _, other_group, other_size, _, other_start, *_ in same_place:
+                if (
+                    other_start < end
+                    and start < other_start + other_size
+                    and (other_group == group or other_size > size)
+                ):
+                    break
+            else:
+                same_place.append(match)
+                if counts:
+                    counted.add((group, phrase))
+                hits.append(
+                    _new_hit(
+                        (
+                            group,
+                            phrase,
+                            where,
+                            round(size * weight * factor, 2) if counts else 0.0,
+                            match.negated_by,
+                            conditional,
+                            match.corrected,
+                        )
+                    )
                 )
-            )
     return hits
 
 
 def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Classification:
     """The department from the phrases found (see the module's docstring for the order)."""
     scores: dict[str, float] = {}
-    for hit in hits:
-        if hit.counts:
-            scores[hit.category] = scores.get(hit.category, 0.0) + hit.points
+    for category, _, _, points, *_ in hits:
+        if points > 0:  # Hit.counts, without a property call per hit
+            scores[category] = scores.get(category, 0.0) + points
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
     scores = {name: round(score, 2) for name, score in scores.items()}
     ranked = sorted(scores, key=lambda name: -scores[name])
@@ -262,10 +283,9 @@ def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
         if category in config.categories
         else (config.not_a_problem)
     )
-    return max(
-        (h for h in hits if h.category == category and h.counts),
-        key=lambda h: (h.points, -listed.index(h.phrase)),
-    )
+    counted = [h for h in hits if h.category == category and h.points > 0]
+    top = max(h.points for h in counted)
+    return min((h for h in counted if h.points == top), key=lambda h: listed.index(h.phrase))
 
 
 def _quote(hit: Hit, short: bool = False) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -67,14 +68,29 @@ _BARE_NEGATIVES = {
     )
 }
 _BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not")}
-# Clause breaks: punctuation, line breaks and contrast words ("not damaged, but late").
-_BREAK = "\n"
-_PUNCTUATION_BREAKS = str.maketrans({c: _BREAK for c in ".;:!?,()[]"})
-_CONTRAST = (" but ", " however ", " although ", " though ")
+# Clause breaks: punctuation, line breaks and contrast words ("not damaged, but late"). In a
+# token sequence a clause break is the token BREAK, which no phrase contains (not a space:
+# str.split would drop it).
+BREAK = "."
+_SPACED_BREAK = f" {BREAK} "
+_BREAK_CHARACTERS = ".;:!?,()[]\n"
+_PUNCTUATION_BREAKS = str.maketrans({c: BREAK for c in _BREAK_CHARACTERS})
+_CONTRAST_WORDS = frozenset({"but", "however", "although", "though"})
 # Everything that is not a letter or a digit separates words.
 _NOT_WORD = str.maketrans(
-    {chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) != _BREAK}
+    {chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) != "\n"}
 )
+# Text (ASCII): clause punctuation becomes BREAK, every other non-word character a space; one
+# character for one, so str.translate takes its fast path.
+_TEXT_TABLE = str.maketrans(
+    {
+        chr(c): BREAK if chr(c) in _BREAK_CHARACTERS else " "
+        for c in range(128)
+        if not chr(c).isalnum()
+    }
+)
+_NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
+_NOT_WORD_OR_BREAK = re.compile(r"[^a-z0-9.]+")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -130,6 +146,9 @@ class _Memo(dict):
 
 
 _LEMMAS = _Memo(_lemmatize)
+# Words of a text: a contrast word breaks the clause there (in a phrase it is just a word:
+# "delivered but" keeps its "but").
+_TEXT_LEMMAS = _Memo(lambda w: BREAK if w in _CONTRAST_WORDS or w == BREAK else _LEMMAS[w])
 
 
 @lru_cache(maxsize=65536)
@@ -138,15 +157,16 @@ def is_known_word(word: str) -> bool:
 
 
 @lru_cache(maxsize=8192)  # subjects, descriptions and messages are seen again and again
-def tokenize(text: str) -> tuple[tuple[str, ...], ...]:
-    """Text → clauses → lemmas."""
-    text = f" {fold(text)} ".translate(_PUNCTUATION_BREAKS)
-    for word in _CONTRAST:
-        if word in text:
-            text = text.replace(word, _BREAK)
-    clauses = (_words(clause) for clause in text.split(_BREAK))
-    lemmas = _LEMMAS
-    return tuple(tuple([lemmas[w] for w in words]) for words in clauses if words)
+def tokenize(text: str) -> tuple[str, ...]:
+    """Text → lemmas, one flat sequence with BREAK between clauses (punctuation, line breaks,
+    contrast words): a few C-level passes over the whole text instead of a loop per clause."""
+    text = fold(text)
+    if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
+        text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
+    words = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK).split()
+    if not _BARE_NEGATIVES.keys().isdisjoint(words):
+        words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
+    return tuple(map(_TEXT_LEMMAS.__getitem__, words))
 
 
 @lru_cache(maxsize=4096)
@@ -169,6 +189,10 @@ class PhraseMatch(NamedTuple):  # a tuple: made by the thousand per second
         return self.clause == other.clause and (
             self.start < other.start + other.tokens and other.start < self.start + self.tokens
         )
+
+
+# A PhraseMatch from a tuple of its fields without the Python-level __new__ of a NamedTuple.
+_new_match = partial(tuple.__new__, PhraseMatch)
 
 
 class PhraseIndex:
@@ -205,80 +229,118 @@ class PhraseIndex:
                             typo_targets.setdefault(form, word_lemma)
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
-        self._typo_forms = sorted(typo_targets)
+        # One edit changes the length by at most one: a word of n letters is compared only with
+        # the forms of n-1 to n+1 letters (in the same alphabetical order as one list, so the
+        # same form wins a tie).
+        self._typo_forms_near: dict[int, list[str]] = {}
+        for form in typo_targets:
+            for n in (len(form) - 1, len(form), len(form) + 1):
+                self._typo_forms_near.setdefault(n, []).append(form)
+        for forms in self._typo_forms_near.values():
+            forms.sort()
         self._readings = _Memo(self.read_as)
+
+    def forget_words(self) -> None:
+        """Clear what was learnt about the words of texts (for benchmarks of a cold start)."""
+        self._readings.clear()
 
     def read_as(self, token: str) -> str:
         """The phrase word a text word stands for: itself, or the vocabulary word it is a typo
         of."""
-        reading = token
-        if (
-            token not in self.vocabulary
-            and len(token) >= MIN_TYPO_LENGTH
-            and token.isalpha()
-            and not is_known_word(token)
-        ):
-            best = extractOne(token, self._typo_forms, scorer=OSA.distance, score_cutoff=1)
-            if best is not None:
-                reading = self._typo_targets[best[0]]
-        return reading
+        if token in self.vocabulary or len(token) < MIN_TYPO_LENGTH or not token.isalpha():
+            return token
+        forms = self._typo_forms_near.get(len(token))
+        if not forms:
+            return token
+        # The dictionary look-up last: most words near no phrase word (names, places) skip it.
+        best = extractOne(token, forms, scorer=OSA.distance, score_cutoff=1)
+        if best is None or is_known_word(token):
+            return token
+        return self._typo_targets[best[0]]
 
-    def scan(self, clauses: tuple[tuple[str, ...], ...]) -> list[PhraseMatch]:
-        """Every occurrence of every phrase, negated or conditional ones included (marked)."""
-        matches: list[PhraseMatch] = []
+    def scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
+        """Every occurrence of every phrase in a token sequence (see `tokenize`), negated or
+        conditional ones included (marked)."""
         single, by_pair, readings = self._single, self._by_pair, self._readings
-        carried = False  # the previous clause opened with "if …"
-        for index, raw in enumerate(clauses):
-            tokens = [readings[t] for t in raw]
-            conditional = not CONDITIONALS.isdisjoint(tokens)
-            conditional_from = -1 if carried else (None if conditional else len(tokens))
-            carried = (
-                conditional
-                and len(tokens) > 2
-                and tokens[0] in CONDITIONALS
-                and _conditional_start(tokens) == 0
-            )
-            # Where phrases start, found with C-level loops: one-word phrases by the word,
-            # longer ones by the word and the next.
-            starts = [(i, single[t]) for i, t in enumerate(tokens) if t in single]
-            starts += [(i, by_pair[p]) for i, p in enumerate(pairwise(tokens)) if p in by_pair]
-            if not starts:
-                continue
-            corrected = tuple(tokens) != raw
-            for start, found in starts:
-                for group, phrase, wanted, negative in found:
-                    size = len(wanted)
-                    if size > 2 and tuple(tokens[start : start + size]) != wanted:
-                        continue
-                    if conditional_from is None:
-                        conditional_from = _conditional_start(tokens)
-                    matches.append(
-                        PhraseMatch(
+        read = list(map(readings.__getitem__, tokens))
+        # Where phrases start, found with comprehension-level loops over the whole text:
+        # one-word phrases by the word, longer ones by the word and the next. No phrase
+        # contains BREAK, so none spans two clauses.
+        starts = [(i, single[t]) for i, t in enumerate(read) if t in single]
+        starts += [(i, by_pair[p]) for i, p in enumerate(pairwise(read)) if p in by_pair]
+        if not starts:
+            return []
+        breaks = [i for i, t in enumerate(read) if t == BREAK]
+        hypothetical = None if CONDITIONALS.isdisjoint(read) else _hypothetical_from(read, breaks)
+        # Negators are rare: only a match with one in the few words before it is looked at.
+        negators = (
+            [] if NEGATORS.isdisjoint(read) else [i for i, t in enumerate(read) if t in NEGATORS]
+        )
+        typos_in_text = read != list(tokens)
+        matches: list[PhraseMatch] = []
+        for start, found in starts:
+            clause = bisect_right(breaks, start)
+            negated_by = None
+            if negators:
+                before = bisect_left(negators, start)
+                if before and negators[before - 1] >= start - NEGATION_WINDOW:
+                    negated_by = _negator(read, start)
+            conditional = hypothetical is not None and start > hypothetical[clause]
+            for group, phrase, wanted, negative in found:
+                size = len(wanted)
+                if size > 2 and tuple(read[start : start + size]) != wanted:
+                    continue
+                typos = ()
+                if typos_in_text:
+                    typos = tuple(
+                        f"{tokens[i]}→{read[i]}"
+                        for i in range(start, start + size)
+                        if tokens[i] != read[i]
+                    )
+                matches.append(
+                    _new_match(
+                        (
                             phrase,
                             group,
                             size,
-                            index,
+                            clause,
                             start,
-                            None if negative else _negator(tokens, start),
-                            start > conditional_from,
-                            tuple(
-                                f"{raw[i]}→{tokens[i]}"
-                                for i in range(start, start + size)
-                                if raw[i] != tokens[i]
-                            )
-                            if corrected
-                            else (),
+                            None if negative else negated_by,
+                            conditional,
+                            typos,
                         )
                     )
+                )
         return matches
 
-    def find_all(self, clauses: tuple[tuple[str, ...], ...]) -> dict[str, PhraseMatch]:
+    def find_all(self, tokens: tuple[str, ...]) -> dict[str, PhraseMatch]:
         """The first occurrence of every phrase that counts (not negated)."""
         found: dict[str, PhraseMatch] = {}
-        for match in self.scan(clauses):
+        for match in self.scan(tokens):
             if match.negated_by is None and match.phrase not in found:
                 found[match.phrase] = match
         return found
+
+
+def _hypothetical_from(tokens: list[str], breaks: list[int]) -> list[int]:
+    """For each clause (empty ones included, by number), the position after which a match is
+    hypothetical: from an "if" on in its clause, and the whole clause after one that opens
+    with "if …" ("if it is lost, send a replacement")."""
+    thresholds: list[int] = []
+    carried = False
+    start = 0
+    for end in (*breaks, len(tokens)):
+        clause = tokens[start:end]
+        if clause:
+            opens_at = (
+                len(clause) if CONDITIONALS.isdisjoint(clause) else _conditional_start(clause)
+            )
+            thresholds.append(start - 1 if carried else start + opens_at)
+            carried = len(clause) > 2 and clause[0] in CONDITIONALS and opens_at == 0
+        else:
+            thresholds.append(end)  # no phrase in an empty clause
+        start = end + 1
+    return thresholds
 
 
 def _conditional_start(tokens: list[str]) -> int:
@@ -293,7 +355,7 @@ def _conditional_start(tokens: list[str]) -> int:
 
 def _negator(tokens: list[str], start: int) -> str | None:
     for token in reversed(tokens[max(0, start - NEGATION_WINDOW) : start]):
-        if token in SCOPE_BREAKS:
+        if token in _NEGATION_STOPS:
             return None
         if token in NEGATORS:
             return token
