@@ -504,7 +504,13 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
     if skipped:
         yield "not counted:"
         for hit in skipped:
-            why = f'negated by "{hit.negated_by}"' if hit.negated_by else "conditional (if …)"
+            why = (
+                f'negated by "{hit.negated_by}"'
+                if hit.negated_by
+                else "none of its category's needs phrases named"
+                if hit.unmet
+                else "conditional (if …)"
+            )
             yield f'         {label(hit.category)}: "{hit.phrase}" in {hit.where} — {why}'
     typos = sorted({t for h in result.hits for t in h.corrected})
     if typos:

@@ -190,6 +190,10 @@ class CategoryConfig(_Model):
     # A remedy (refund, replacement, compensation…): a customer asking for it is routed here
     # whatever problem they describe, as the playbook sends approvals to one department.
     remedy: bool = False
+    # When set, the category's phrases count only if the ticket also mentions one of these
+    # (not negated): a follow-up's "you promised" or "has it been approved" is about a remedy
+    # only when a refund, replacement, voucher… is named, not when it is a delivery date.
+    needs: list[str] = Field(default_factory=list)
 
 
 class RoutingConfig(_Model):

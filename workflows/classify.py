@@ -23,6 +23,7 @@ from deskbridge.workflows.text import PhraseIndex, PhraseMatch, grouped_index, t
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
 NOT_A_PROBLEM = "not_a_problem"  # the group of routing.not_a_problem phrases in the index
+NEEDS = "needs:"  # + a category's name: the group of its `needs` phrases in the index
 
 
 class Hit(NamedTuple):
@@ -35,6 +36,8 @@ class Hit(NamedTuple):
     negated_by: str | None = None
     conditional: bool = False
     corrected: tuple[str, ...] = ()
+    # The category counts only with one of its `needs` phrases, and the ticket names none.
+    unmet: bool = False
 
     @property
     def counts(self) -> bool:
@@ -126,7 +129,10 @@ def _index(config: RoutingConfig) -> tuple[PhraseIndex, dict[str, tuple[float, b
     if entry is not None and entry[0] is config:
         return entry[1], entry[2]
     groups = tuple((name, tuple(c.phrases)) for name, c in config.categories.items())
-    index = grouped_index((*groups, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
+    needs = tuple(
+        (NEEDS + name, tuple(c.needs)) for name, c in config.categories.items() if c.needs
+    )
+    index = grouped_index((*groups, *needs, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
     weights = {name: (c.weight, c.remedy) for name, c in config.categories.items()}
     weights[NOT_A_PROBLEM] = (1.0, False)
     if len(_INDEXES) >= 64:
@@ -135,7 +141,7 @@ def _index(config: RoutingConfig) -> tuple[PhraseIndex, dict[str, tuple[float, b
     return index, weights
 
 
-# A Hit from a tuple of its fields without the Python-level __new__ of a NamedTuple.
+# A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
 _new_hit = partial(tuple.__new__, Hit)
 _START = itemgetter(4)  # PhraseMatch.start
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
@@ -149,6 +155,7 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     index, weights = _index(config)
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
+    named: set[str] = set()  # categories one of whose `needs` phrases the ticket mentions
     for where, text, weight in texts:
         if not text.strip():
             continue
@@ -160,6 +167,10 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
         matches.sort(key=_SIZE, reverse=True)
         for match in matches:
             phrase, group, size, clause, start = match[:5]
+            if group.startswith(NEEDS):
+                if match.negated_by is None:
+                    named.add(group[len(NEEDS) :])
+                continue
             factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and match.conditional
@@ -190,9 +201,16 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
                             match.negated_by,
                             conditional,
                             match.corrected,
+                            False,
                         )
                     )
                 )
+    unmet = {n for n, c in config.categories.items() if c.needs and n not in named}
+    if unmet:
+        hits = [
+            h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
+            for h in hits
+        ]
     return hits
 
 

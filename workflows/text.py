@@ -26,7 +26,10 @@ SCOPE_BREAKS = frozenset({"and", "so", "just", "then", "because", "instead", "on
 # does not ask for a refund yet), in their clause and, when they open it, in the next one
 # ("if it is lost, send a replacement"); not when they make a request polite ("if you could").
 CONDITIONALS = frozenset({"if", "unless", "otherwise", "whether"})
-POLITE_AFTER_CONDITIONAL = frozenset({"you", "possible", "we", "poss"})
+# "if" and "unless" make their whole clause hypothetical, before them too ("I want a refund if
+# it is not here by Friday"); "otherwise" and "whether" only what follows them.
+WHOLE_CLAUSE_CONDITIONALS = frozenset({"if", "unless"})
+POLITE_AFTER_CONDITIONAL = frozenset({"you", "possible", "we", "poss", "that", "ok", "okay"})
 # Typos are corrected only in words at least this long: short words have too many neighbours.
 MIN_TYPO_LENGTH = 5
 
@@ -41,6 +44,7 @@ _LEMMA_EXCEPTIONS = {
     "best": "best",
     "gone": "go",
     "suing": "suing",  # not the name Sue
+    "stuck": "stuck",  # a parcel is stuck in transit; a drawer sticks
 }
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
@@ -335,7 +339,8 @@ def _hypothetical_from(tokens: list[str], breaks: list[int]) -> list[int]:
             opens_at = (
                 len(clause) if CONDITIONALS.isdisjoint(clause) else _conditional_start(clause)
             )
-            thresholds.append(start - 1 if carried else start + opens_at)
+            whole = opens_at < len(clause) and clause[opens_at] in WHOLE_CLAUSE_CONDITIONALS
+            thresholds.append(start - 1 if carried or whole else start + opens_at)
             carried = len(clause) > 2 and clause[0] in CONDITIONALS and opens_at == 0
         else:
             thresholds.append(end)  # no phrase in an empty clause

@@ -131,3 +131,39 @@ def test_hits_carry_points_for_explain():
     result = classify("Order 100482 — tracking hasn't moved in 6 days", "")
     assert Hit("delivery_delay", "tracking has not moved", "subject", 6.0) in result.hits
     assert result.scores["delivery_delay"] >= 6.0
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "I want a refund if it is not here by Friday, it is already a week late.",
+        "Will I get a refund if it doesn't arrive by the weekend? It's already late.",
+    ],
+)
+def test_a_condition_after_the_remedy_makes_it_hypothetical_too(description):
+    result = classify("Order 7710", description)
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    refund = [h for h in result.hits if h.category == "refund"]
+    assert refund and all(h.conditional and not h.counts for h in refund)
+
+
+def test_a_polite_condition_still_asks_for_the_remedy():
+    result = classify("Broken lamp", "Could you refund me if that's ok? The base is cracked.")
+    assert result.department == "post_sales"
+    assert Hit("refund", "refund me", "description", 2.0) in result.hits
+
+
+def test_follow_up_words_count_only_when_a_remedy_is_named():
+    late = classify("Late", "You promised delivery by Friday and it's now Tuesday.")
+    assert (late.department, late.category) == ("logistics", "delivery_delay")
+    promised = [h for h in late.hits if h.phrase == "you promised"]
+    assert promised == [Hit("request_follow_up", "you promised", "description", 0.0, unmet=True)]
+    voucher = classify("Voucher", "You promised me a voucher for the late delivery last week.")
+    assert (voucher.department, voucher.category) == ("post_sales", "request_follow_up")
+
+
+def test_a_parcel_stuck_in_transit_is_not_a_drawer_that_sticks():
+    parcel = classify("Parcel stuck", "My parcel has been stuck at the sorting centre for 6 days.")
+    assert (parcel.department, parcel.category) == ("logistics", "delivery_delay")
+    drawer = classify("Drawer", "The drawer sticks every time I open it.")
+    assert (drawer.department, drawer.category) == ("quality", "product_defect")
