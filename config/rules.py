@@ -208,6 +208,12 @@ class RoutingConfig(_Model):
     # Phrases that say a ticket is not an order problem (thanks, questions before buying);
     # when they outweigh every category the ticket stays unclassified.
     not_a_problem: list[str] = Field(default_factory=list)
+    # Remedy phrases that also describe things ("replace", "new one", "swap", "discount"):
+    # in the description they count as asked for only in a clause with one of the
+    # request_words ("want", "please", "could you"…), otherwise they are only mentioned ("I
+    # had to replace the bulb"). Other remedy phrases always count.
+    weak_remedies: list[str] = Field(default_factory=list)
+    request_words: list[str] = Field(default_factory=list)
     # Ask a person to pick when another department's problem scores at least this share of
     # the best one's (1 never asks; lower asks more often).
     ask_when_close: float = Field(default=0.75, gt=0, le=1)

@@ -19,11 +19,18 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from deskbridge.config.rules import RoutingConfig
-from deskbridge.workflows.text import PhraseIndex, PhraseMatch, grouped_index, tokenize
+from deskbridge.workflows.text import (
+    PhraseIndex,
+    PhraseMatch,
+    clause_lengths,
+    grouped_index,
+    tokenize,
+)
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
 NOT_A_PROBLEM = "not_a_problem"  # the group of routing.not_a_problem phrases in the index
 NEEDS = "needs:"  # + a category's name: the group of its `needs` phrases in the index
+REQUEST = "request:"  # the group of routing.request_words in the index
 
 
 class Hit(NamedTuple):
@@ -38,6 +45,9 @@ class Hit(NamedTuple):
     corrected: tuple[str, ...] = ()
     # The category counts only with one of its `needs` phrases, and the ticket names none.
     unmet: bool = False
+    # One of routing.weak_remedies in a clause of the description that asks for nothing ("I
+    # had to replace the bulb"): mentioned, not requested.
+    unasked: bool = False
 
     @property
     def counts(self) -> bool:
@@ -132,7 +142,14 @@ def _index(config: RoutingConfig) -> tuple[PhraseIndex, dict[str, tuple[float, b
     needs = tuple(
         (NEEDS + name, tuple(c.needs)) for name, c in config.categories.items() if c.needs
     )
-    index = grouped_index((*groups, *needs, (NOT_A_PROBLEM, tuple(config.not_a_problem))))
+    index = grouped_index(
+        (
+            *groups,
+            *needs,
+            (REQUEST, tuple(config.request_words)),
+            (NOT_A_PROBLEM, tuple(config.not_a_problem)),
+        )
+    )
     weights = {name: (c.weight, c.remedy) for name, c in config.categories.items()}
     weights[NOT_A_PROBLEM] = (1.0, False)
     if len(_INDEXES) >= 64:
@@ -156,25 +173,44 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
     named: set[str] = set()  # categories one of whose `needs` phrases the ticket mentions
+    weak = set(config.weak_remedies)
     for where, text, weight in texts:
         if not text.strip():
             continue
         taken: dict[int, list[PhraseMatch]] = {}  # by clause
         skipped: dict[int, list[PhraseMatch]] = {}
         # Longest first, then in reading order (two stable C-level sorts).
-        matches = index.scan(tokenize(text))
+        tokens = tokenize(text)
+        matches = index.scan(tokens)
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
+        # Clauses that ask for something: a weak remedy elsewhere is only mentioned. The
+        # subject is a request by itself ("Exchange").
+        asking = (
+            None
+            if where == "subject" or not config.weak_remedies
+            else {m.clause for m in matches if m.group == REQUEST}
+        )
+        clause_sizes = clause_lengths(tokens) if asking is not None else []
         for match in matches:
             phrase, group, size, clause, start = match[:5]
             if group.startswith(NEEDS):
                 if match.negated_by is None:
                     named.add(group[len(NEEDS) :])
                 continue
+            if group == REQUEST:
+                continue
             factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and match.conditional
-            counts = match.negated_by is None and not conditional
+            unasked = (
+                remedy
+                and asking is not None
+                and phrase in weak
+                and clause not in asking
+                and clause_sizes[clause] != size  # "Exchange?" alone is a request
+            )
+            counts = match.negated_by is None and not conditional and not unasked
             if counts and (group, phrase) in counted:
                 continue
             # Matches that do not count are kept apart, only to be shown by explain.
@@ -202,6 +238,7 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
                             conditional,
                             match.corrected,
                             False,
+                            unasked,
                         )
                     )
                 )

@@ -167,3 +167,24 @@ def test_a_parcel_stuck_in_transit_is_not_a_drawer_that_sticks():
     assert (parcel.department, parcel.category) == ("logistics", "delivery_delay")
     drawer = classify("Drawer", "The drawer sticks every time I open it.")
     assert (drawer.department, drawer.category) == ("quality", "product_defect")
+
+
+@pytest.mark.parametrize(
+    ("description", "department"),
+    [
+        ("I've had to replace the bulb three times and the lamp still flickers.", "quality"),
+        ("The labels on the boxes were swapped, I got the small bookcase.", "logistics"),
+        ("Could you replace the cracked lamp base please?", "post_sales"),
+    ],
+)
+def test_a_weak_remedy_counts_only_where_something_is_asked_for(description, department):
+    result = classify("Order 5521", description)
+    assert result.department == department
+    weak = [h for h in result.hits if h.phrase in RULES.routing.weak_remedies]
+    assert weak
+    assert all(h.unasked and not h.counts for h in weak) == (department != "post_sales")
+
+
+def test_a_weak_remedy_in_the_subject_or_alone_in_a_clause_is_asked_for():
+    assert classify("Exchange", "The chair is too low for our table.").department == "post_sales"
+    assert classify("Order 5521", "Chair too low. Exchange?").department == "post_sales"
