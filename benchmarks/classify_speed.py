@@ -81,13 +81,15 @@ def make_ticket(rng: random.Random) -> tuple[str, str]:
     return subject, " ".join(parts)[: 1000 - len(subject)]
 
 
-def clear_word_caches(index: text.PhraseIndex) -> None:
+def clear_word_caches(plan) -> None:
     """Forget every word seen (the compiled phrases stay: they are built once per config)."""
     text._LEMMAS.clear()
     text._TEXT_LEMMAS.clear()
     text.is_known_word.cache_clear()
     text.tokenize.cache_clear()
-    index.forget_words()
+    for index in (plan.index, plan.fallback):
+        if index is not None:
+            index.forget_words()
 
 
 def per_ticket_ms(fn, tickets, before=None) -> tuple[float, float]:
@@ -175,7 +177,7 @@ def main() -> None:
             per_ticket_ms(
                 classify_one,
                 cold,
-                before=lambda: clear_word_caches(classify._index(rules.routing)[0]),
+                before=lambda: clear_word_caches(classify._plan(rules.routing)),
             )
         )
         for subject, description in batch[:200]:  # re-warm after the cold pass

@@ -194,6 +194,10 @@ class CategoryConfig(_Model):
     # (not negated): a follow-up's "you promised" or "has it been approved" is about a remedy
     # only when a refund, replacement, voucher… is named, not when it is a delivery date.
     needs: list[str] = Field(default_factory=list)
+    # General words of a department's domain ("courier", "parcel"; "hinge", "fabric"): weak
+    # evidence, counted only when no other category's phrase is found, and only from
+    # routing.fallback_min_score on.
+    fallback: bool = False
 
 
 class RoutingConfig(_Model):
@@ -214,6 +218,8 @@ class RoutingConfig(_Model):
     # had to replace the bulb"). Other remedy phrases always count.
     weak_remedies: list[str] = Field(default_factory=list)
     request_words: list[str] = Field(default_factory=list)
+    # A fallback category decides only with at least this score (two general words).
+    fallback_min_score: float = Field(default=2.0, ge=0)
     # Ask a person to pick when another department's problem scores at least this share of
     # the best one's (1 never asks; lower asks more often).
     ask_when_close: float = Field(default=0.75, gt=0, le=1)

@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 from deskbridge.config.rules import RoutingConfig
 from deskbridge.workflows.text import (
+    BREAK,
     PhraseIndex,
     PhraseMatch,
-    clause_lengths,
     grouped_index,
     tokenize,
 )
@@ -130,32 +130,48 @@ def classify_ticket(
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
 # keeps it alive, so its id is not reused while the entry exists).
-_INDEXES: dict[int, tuple[RoutingConfig, PhraseIndex, dict[str, tuple[float, bool]]]] = {}
+class _Plan(NamedTuple):
+    """A config's phrases compiled once: the main index (categories, their `needs`, the request
+    words, not-a-problem), the index of fallback categories' general words (scanned only when
+    nothing else counts), and each category's (weight, remedy)."""
+
+    index: PhraseIndex
+    fallback: PhraseIndex | None
+    weights: dict[str, tuple[float, bool]]
+    weak: frozenset[str]
+    needs: frozenset[str]  # categories with `needs`
 
 
-def _index(config: RoutingConfig) -> tuple[PhraseIndex, dict[str, tuple[float, bool]]]:
-    """The config's phrases, compiled once, and each group's (weight, remedy)."""
-    entry = _INDEXES.get(id(config))
+_PLANS: dict[int, tuple[RoutingConfig, _Plan]] = {}
+
+
+def _plan(config: RoutingConfig) -> _Plan:
+    entry = _PLANS.get(id(config))
     if entry is not None and entry[0] is config:
-        return entry[1], entry[2]
-    groups = tuple((name, tuple(c.phrases)) for name, c in config.categories.items())
-    needs = tuple(
-        (NEEDS + name, tuple(c.needs)) for name, c in config.categories.items() if c.needs
-    )
+        return entry[1]
+    categories = config.categories.items()
     index = grouped_index(
         (
-            *groups,
-            *needs,
+            *((name, tuple(c.phrases)) for name, c in categories if not c.fallback),
+            *((NEEDS + name, tuple(c.needs)) for name, c in categories if c.needs),
             (REQUEST, tuple(config.request_words)),
             (NOT_A_PROBLEM, tuple(config.not_a_problem)),
         )
     )
-    weights = {name: (c.weight, c.remedy) for name, c in config.categories.items()}
+    general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
+    weights = {name: (c.weight, c.remedy) for name, c in categories}
     weights[NOT_A_PROBLEM] = (1.0, False)
-    if len(_INDEXES) >= 64:
-        _INDEXES.clear()
-    _INDEXES[id(config)] = (config, index, weights)
-    return index, weights
+    plan = _Plan(
+        index,
+        grouped_index(general) if general else None,
+        weights,
+        frozenset(config.weak_remedies),
+        frozenset(name for name, c in categories if c.needs),
+    )
+    if len(_PLANS) >= 64:
+        _PLANS.clear()
+    _PLANS[id(config)] = (config, plan)
+    return plan
 
 
 # A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
@@ -168,59 +184,68 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     """Every phrase occurrence with its points: its number of words, times where it is (the
     subject weighs more), times the category's weight. A phrase inside a longer one found at
     the same place adds nothing ("arrived cracked" is not also "cracked"), nor does a phrase
-    overlapping another of its own category; each phrase counts once."""
-    index, weights = _index(config)
+    overlapping another of its own category; each phrase counts once. The general words of
+    fallback categories are looked for only when no other phrase counts."""
+    plan = _plan(config)
+    named: set[str] = set()  # categories one of whose `needs` phrases the ticket mentions
+    hits = _scan_texts(plan, plan.index, texts, named)
+    unmet = plan.needs - named
+    if unmet:
+        hits = [
+            h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
+            for h in hits
+        ]
+    if plan.fallback is not None and not any(h.points > 0 for h in hits):
+        hits += _scan_texts(plan, plan.fallback, texts, named)
+    return hits
+
+
+def _scan_texts(
+    plan: _Plan, index: PhraseIndex, texts: list[tuple[str, str, float]], named: set[str]
+) -> list[Hit]:
+    weights, weak = plan.weights, plan.weak
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
-    named: set[str] = set()  # categories one of whose `needs` phrases the ticket mentions
-    weak = set(config.weak_remedies)
     for where, text, weight in texts:
         if not text.strip():
             continue
         taken: dict[int, list[PhraseMatch]] = {}  # by clause
         skipped: dict[int, list[PhraseMatch]] = {}
-        # Longest first, then in reading order (two stable C-level sorts).
         tokens = tokenize(text)
         matches = index.scan(tokens)
+        # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
-        # Clauses that ask for something: a weak remedy elsewhere is only mentioned. The
-        # subject is a request by itself ("Exchange").
-        asking = (
-            None
-            if where == "subject" or not config.weak_remedies
-            else {m.clause for m in matches if m.group == REQUEST}
-        )
-        clause_sizes = clause_lengths(tokens) if asking is not None else []
+        # Clauses that ask for something (worked out when a weak remedy needs it): a weak
+        # remedy elsewhere is only mentioned. The subject is a request by itself ("Exchange").
+        asking: set[int] | None = None
         for match in matches:
             phrase, group, size, clause, start = match[:5]
-            if group.startswith(NEEDS):
-                if match.negated_by is None:
+            weighed = weights.get(group)
+            if weighed is None:  # a `needs` phrase or a request word
+                if group != REQUEST and match.negated_by is None:
                     named.add(group[len(NEEDS) :])
                 continue
-            if group == REQUEST:
-                continue
-            factor, remedy = weights[group]
+            factor, remedy = weighed
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and match.conditional
-            unasked = (
-                remedy
-                and asking is not None
-                and phrase in weak
-                and clause not in asking
-                and clause_sizes[clause] != size  # "Exchange?" alone is a request
-            )
+            end = start + size
+            unasked = False
+            if remedy and phrase in weak and where != "subject":
+                if asking is None:
+                    asking = {m.clause for m in matches if m.group == REQUEST}
+                # "Exchange?" alone in its clause is a request too.
+                unasked = clause not in asking and not _alone(tokens, start, end)
             counts = match.negated_by is None and not conditional and not unasked
             if counts and (group, phrase) in counted:
                 continue
             # Matches that do not count are kept apart, only to be shown by explain.
             same_place = (taken if counts else skipped).setdefault(clause, [])
-            end = start + size
-            for _, other_group, other_size, _, other_start, *_ in same_place:
+            for other in same_place:
                 if (
-                    other_start < end
-                    and start < other_start + other_size
-                    and (other_group == group or other_size > size)
+                    other[4] < end
+                    and start < other[4] + other[2]
+                    and (other[1] == group or other[2] > size)
                 ):
                     break
             else:
@@ -242,13 +267,14 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
                         )
                     )
                 )
-    unmet = {n for n, c in config.categories.items() if c.needs and n not in named}
-    if unmet:
-        hits = [
-            h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
-            for h in hits
-        ]
     return hits
+
+
+def _alone(tokens: tuple[str, ...], start: int, end: int) -> bool:
+    """Whether tokens[start:end] is a whole clause."""
+    return (start == 0 or tokens[start - 1] == BREAK) and (
+        end == len(tokens) or tokens[end] == BREAK
+    )
 
 
 def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Classification:
@@ -258,6 +284,14 @@ def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Cla
         if points > 0:  # Hit.counts, without a property call per hit
             scores[category] = scores.get(category, 0.0) + points
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
+    # General words count only when no phrase of a category names the problem and nothing
+    # says it is no order problem, and then only with enough of them.
+    general = [n for n in scores if config.categories[n].fallback]
+    if general:
+        specific = calm > 0 or len(general) < len(scores)
+        for name in general:
+            if specific or scores[name] < config.fallback_min_score:
+                del scores[name]
     scores = {name: round(score, 2) for name, score in scores.items()}
     ranked = sorted(scores, key=lambda name: -scores[name])
     remedies = [n for n in ranked if config.categories[n].remedy]

@@ -173,17 +173,6 @@ def tokenize(text: str) -> tuple[str, ...]:
     return tuple(map(_TEXT_LEMMAS.__getitem__, words))
 
 
-def clause_lengths(tokens: tuple[str, ...]) -> list[int]:
-    """The number of words of each clause of a token sequence, by clause number."""
-    lengths = [0]
-    for token in tokens:
-        if token == BREAK:
-            lengths.append(0)
-        else:
-            lengths[-1] += 1
-    return lengths
-
-
 @lru_cache(maxsize=4096)
 def compile_phrase(phrase: str) -> tuple[str, ...]:
     # Words only: a phrase is never split into clauses ("delivered but" keeps its "but").

@@ -188,3 +188,22 @@ def test_a_weak_remedy_counts_only_where_something_is_asked_for(description, dep
 def test_a_weak_remedy_in_the_subject_or_alone_in_a_clause_is_asked_for():
     assert classify("Exchange", "The chair is too low for our table.").department == "post_sales"
     assert classify("Order 5521", "Chair too low. Exchange?").department == "post_sales"
+
+
+def test_general_words_decide_only_when_no_phrase_does_and_with_two_of_them():
+    # No phrase names a problem; "shipment", "tracking", "van" and "warehouse" are general
+    # delivery words.
+    result = classify(
+        "Hello", "Any news about my shipment? The tracking shows the van at the warehouse."
+    )
+    assert (result.department, result.category, result.score) == (
+        "logistics",
+        "delivery_general",
+        4.0,
+    )
+    # One general word is not enough.
+    assert classify("Hello", "My shipment, please.").department is None
+    # A phrase of a category wins, and general words are not even looked for.
+    result = classify("Hello", "The van driver has my shipment and the table leg is cracked.")
+    assert (result.department, result.category) == ("quality", "product_defect")
+    assert not any(h.category.endswith("_general") for h in result.hits)
