@@ -87,7 +87,7 @@ def clear_word_caches(plan) -> None:
     text._TEXT_LEMMAS.clear()
     text.is_known_word.cache_clear()
     text.tokenize.cache_clear()
-    for index in (plan.index, plan.fallback):
+    for index in (plan.index, plan.qualifiers, plan.fallback):
         if index is not None:
             index.forget_words()
 

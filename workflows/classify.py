@@ -131,15 +131,17 @@ def classify_ticket(
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
 # keeps it alive, so its id is not reused while the entry exists).
 class _Plan(NamedTuple):
-    """A config's phrases compiled once: the main index (categories, their `needs`, the request
-    words, not-a-problem), the index of fallback categories' general words (scanned only when
-    nothing else counts), and each category's (weight, remedy)."""
+    """A config's phrases compiled once: the main index (categories and not-a-problem), the
+    index of the words that only qualify others (`needs` phrases, request words: scanned only
+    when a follow-up or a weak remedy is found), the index of fallback categories' general
+    words (scanned only when nothing else counts), and each category's (weight, remedy)."""
 
     index: PhraseIndex
+    qualifiers: PhraseIndex
     fallback: PhraseIndex | None
     weights: dict[str, tuple[float, bool]]
     weak: frozenset[str]
-    needs: frozenset[str]  # categories with `needs`
+    needs: dict[str, frozenset[str]]  # a category's `needs` phrases
 
 
 _PLANS: dict[int, tuple[RoutingConfig, _Plan]] = {}
@@ -153,9 +155,13 @@ def _plan(config: RoutingConfig) -> _Plan:
     index = grouped_index(
         (
             *((name, tuple(c.phrases)) for name, c in categories if not c.fallback),
+            (NOT_A_PROBLEM, tuple(config.not_a_problem)),
+        )
+    )
+    qualifiers = grouped_index(
+        (
             *((NEEDS + name, tuple(c.needs)) for name, c in categories if c.needs),
             (REQUEST, tuple(config.request_words)),
-            (NOT_A_PROBLEM, tuple(config.not_a_problem)),
         )
     )
     general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
@@ -163,10 +169,11 @@ def _plan(config: RoutingConfig) -> _Plan:
     weights[NOT_A_PROBLEM] = (1.0, False)
     plan = _Plan(
         index,
+        qualifiers,
         grouped_index(general) if general else None,
         weights,
         frozenset(config.weak_remedies),
-        frozenset(name for name, c in categories if c.needs),
+        {name: frozenset(c.needs) for name, c in categories if c.needs},
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -184,24 +191,64 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     """Every phrase occurrence with its points: its number of words, times where it is (the
     subject weighs more), times the category's weight. A phrase inside a longer one found at
     the same place adds nothing ("arrived cracked" is not also "cracked"), nor does a phrase
-    overlapping another of its own category; each phrase counts once. The general words of
-    fallback categories are looked for only when no other phrase counts."""
+    overlapping another of its own category; each phrase counts once. A category with `needs`
+    counts only when one of them is found; the general words of fallback categories are looked
+    for only when no other phrase counts."""
     plan = _plan(config)
-    named: set[str] = set()  # categories one of whose `needs` phrases the ticket mentions
-    hits = _scan_texts(plan, plan.index, texts, named)
-    unmet = plan.needs - named
+    qualifiers = _Qualifiers(plan.qualifiers)
+    hits = _scan_texts(plan, plan.index, texts, qualifiers)
+    gated = {h.category for h in hits if h.counts and h.category in plan.needs}
+    # Most follow-ups name the remedy with a phrase of a remedy category too ("refund"): then
+    # the qualifying words need no scan of their own.
+    unmet = {
+        name
+        for name in gated
+        if not any(h.negated_by is None and h.phrase in plan.needs[name] for h in hits)
+        and NEEDS + name not in qualifiers.named(texts)
+    }
     if unmet:
         hits = [
             h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
             for h in hits
         ]
     if plan.fallback is not None and not any(h.points > 0 for h in hits):
-        hits += _scan_texts(plan, plan.fallback, texts, named)
+        hits += _scan_texts(plan, plan.fallback, texts, qualifiers)
     return hits
 
 
+class _Qualifiers:
+    """The qualifying words of a ticket's texts, scanned once and only when asked for."""
+
+    def __init__(self, index: PhraseIndex):
+        self._index = index
+        self._found: dict[str, list[PhraseMatch]] = {}
+
+    def matches(self, text: str) -> list[PhraseMatch]:
+        found = self._found.get(text)
+        if found is None:
+            found = self._found[text] = self._index.scan(tokenize(text))
+        return found
+
+    def asking(self, text: str) -> set[int]:
+        """The clauses of the text with a request word."""
+        return {m.clause for m in self.matches(text) if m.group == REQUEST}
+
+    def named(self, texts: list[tuple[str, str, float]]) -> set[str]:
+        """The `needs` groups with a phrase found, not negated, in any of the texts."""
+        return {
+            m.group
+            for _, text, _ in texts
+            if text.strip()
+            for m in self.matches(text)
+            if m.group != REQUEST and m.negated_by is None
+        }
+
+
 def _scan_texts(
-    plan: _Plan, index: PhraseIndex, texts: list[tuple[str, str, float]], named: set[str]
+    plan: _Plan,
+    index: PhraseIndex,
+    texts: list[tuple[str, str, float]],
+    qualifiers: _Qualifiers,
 ) -> list[Hit]:
     weights, weak = plan.weights, plan.weak
     hits: list[Hit] = []
@@ -221,19 +268,14 @@ def _scan_texts(
         asking: set[int] | None = None
         for match in matches:
             phrase, group, size, clause, start = match[:5]
-            weighed = weights.get(group)
-            if weighed is None:  # a `needs` phrase or a request word
-                if group != REQUEST and match.negated_by is None:
-                    named.add(group[len(NEEDS) :])
-                continue
-            factor, remedy = weighed
+            factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and match.conditional
             end = start + size
             unasked = False
             if remedy and phrase in weak and where != "subject":
                 if asking is None:
-                    asking = {m.clause for m in matches if m.group == REQUEST}
+                    asking = qualifiers.asking(text)
                 # "Exchange?" alone in its clause is a request too.
                 unasked = clause not in asking and not _alone(tokens, start, end)
             counts = match.negated_by is None and not conditional and not unasked
