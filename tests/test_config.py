@@ -69,7 +69,7 @@ def test_example_config_is_valid_with_a_one_line_summary(runner):
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f'{EXAMPLE_CONFIG}: ok — team "Resolution team" (Europe/London); '
-        "5 SLA policies; workflows: 3-response rule, routing (3 departments, 14 categories), "
+        "5 SLA policies; workflows: 3-response rule, routing (3 departments, 17 categories), "
         "risk escalation (6 signals), SLA (business hours Europe/London), "
         "on-call (3 members, weekly, 4 steps)\n"
     )
