@@ -173,3 +173,12 @@ def read_period(connection: Connection, period: Period, repeat_window: timedelta
         categories=_count_categories(connection, start, end),
         trailing_categories=_count_categories(connection, period.trailing_start, start),
     )
+
+
+def read_replies_period(connection: Connection, period: Period) -> PeriodData:
+    """Only responses and same-author repeats in `period`: what the coaching checks every few
+    minutes need (a response count, unnecessary replies), without the review's other reads."""
+    return PeriodData(
+        responses=_count_responses(connection, period.start, period.end),
+        repeated_replies=_list_repeated_replies(connection, period.start, period.end),
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from deskbridge.store.activity import read_period
+from deskbridge.store.activity import read_period, read_replies_period
 from deskbridge.store.schema import activity, job_runs, replies, tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, rows_as_dicts
 from deskbridge.workflows.digest import Period, PeriodData
@@ -68,3 +68,6 @@ class StoreJobReader:
 
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
         return read_period(self.connection, period, repeat_window)
+
+    def read_replies(self, period: Period) -> PeriodData:
+        return read_replies_period(self.connection, period)

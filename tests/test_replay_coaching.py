@@ -369,8 +369,8 @@ def test_replay_reusing_its_period_reads_decides_exactly_what_reading_every_time
     ]
     reused, _ = replay_day(tmp_path, early, rules, UNTIL, name="reused.db")
     monkeypatch.setattr(
-        "deskbridge.workflows.job_runner._ReusingReader.read_period",
-        lambda self, period, window: self._reader.read_period(period, window),
+        "deskbridge.workflows.job_runner._ReusingReader._reuse",
+        lambda self, what, period, read: read(),
     )
     read_every_time, _ = replay_day(tmp_path, early, rules, UNTIL, name="fresh.db")
     nudges = [(r["at"], r["kind"]) for r in reused if r["action"] == "coach"]

@@ -136,7 +136,7 @@ class JobRunner:
 class _PeriodReads:
     version: int | None = None
     latest_dated: datetime | None = None
-    # (kind, start, repeat window) → (end the data was read up to, the data)
+    # (what, kind, start) → (end the data was read up to, the data)
     reads: dict[tuple, tuple[datetime, PeriodData]] = field(default_factory=dict)
 
 
@@ -160,11 +160,21 @@ class _ReusingReader:
         return getattr(self._reader, name)
 
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
-        key = (period.kind, period.start, repeat_window)
+        return self._reuse(
+            ("period", repeat_window),
+            period,
+            lambda: self._reader.read_period(period, repeat_window),
+        )
+
+    def read_replies(self, period: Period) -> PeriodData:
+        return self._reuse(("replies",), period, lambda: self._reader.read_replies(period))
+
+    def _reuse(self, what: tuple, period: Period, read: Callable[[], PeriodData]) -> PeriodData:
+        key = (*what, period.kind, period.start)
         known = self._reads.reads.get(key)
         latest = self._reads.latest_dated
         if known is not None and known[0] <= period.end and (latest is None or latest < known[0]):
             return known[1]
-        data = self._reader.read_period(period, repeat_window)
+        data = read()
         self._reads.reads[key] = (period.end, data)
         return data

@@ -35,6 +35,10 @@ class JobReader(Protocol):
         """What the store holds for one review period (workflows/digest.py)."""
         ...
 
+    def read_replies(self, period: Period) -> PeriodData:
+        """Only the period's responses per author and same-author repeats (the rest empty)."""
+        ...
+
 
 Occurrences = Callable[[RulesConfig, datetime, datetime], Iterable[datetime]]
 JobRun = Callable[[datetime, RulesConfig, Any], list[Action]]
