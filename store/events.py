@@ -37,8 +37,10 @@ UNDECIDED, DECIDED, FAILED = "undecided", "decided", "failed"
 # Tickets are spread over this many partitions; a decider on PostgreSQL holds some of them
 # (transaction advisory locks) while it decides, so each ticket has one decider at a time.
 SHARDS = 64
-# The advisory lock namespace (first key of pg_try_advisory_xact_lock(int, int)): "dbdc".
-_LOCK_CLASS = 0x64626463
+# The advisory lock namespace (first key of pg_try_advisory_xact_lock(int, int)). Advisory
+# locks are database-wide, so it is derived from the schema: two deskbridge stores in one
+# database (two teams, or parallel test runs) never hold each other's partitions.
+_LOCK_CLASS = "('x' || substr(md5('deskbridge:' || current_schema()), 1, 8))::bit(32)::int"
 
 
 def shard_of(ticket: str) -> int:
@@ -139,9 +141,9 @@ def lock_shards(connection: Connection, most: int) -> list[int] | None:
         connection.execute(
             text(
                 "SELECT s FROM unnest(CAST(:shards AS integer[])) AS s "
-                "WHERE pg_try_advisory_xact_lock(:lock_class, s)"
+                f"WHERE pg_try_advisory_xact_lock({_LOCK_CLASS}, s)"
             ),
-            {"shards": candidates, "lock_class": _LOCK_CLASS},
+            {"shards": candidates},
         ).scalars()
     )
 
@@ -156,10 +158,10 @@ def lock_ticket_shards(connection: Connection, tickets: Iterable[str]) -> None:
     if wanted:
         connection.execute(
             text(
-                "SELECT pg_advisory_xact_lock(:lock_class, s) "
+                f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, s) "
                 "FROM unnest(CAST(:shards AS integer[])) WITH ORDINALITY AS u(s, n) ORDER BY n"
             ),
-            {"shards": wanted, "lock_class": _LOCK_CLASS},
+            {"shards": wanted},
         ).all()
 
 

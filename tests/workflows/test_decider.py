@@ -14,7 +14,12 @@ from sqlalchemy import select
 
 from deskbridge.cli import main
 from deskbridge.store.db import create_store_engine
-from deskbridge.store.events import build_event_row, count_events, insert_events
+from deskbridge.store.events import (
+    build_event_row,
+    count_events,
+    insert_events,
+    lock_ticket_shards,
+)
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
 from deskbridge.store.tickets import load_ticket
@@ -29,6 +34,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
 )
+from tests.conftest import postgres_schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -175,6 +181,23 @@ def test_a_cached_state_changed_by_another_decider_is_read_again(engine, store_u
     with engine.connect() as connection:
         actions = [r["action"] for r in list_actions(connection)]
     assert actions.count("call_customer") == 1
+
+
+def test_a_store_in_another_schema_never_holds_this_stores_partitions(engine, rules):
+    """Advisory locks are database-wide: a decider of another schema's store (another team,
+    a parallel test) holding a ticket's partition must not stop this store's decider."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("partition locks are PostgreSQL's")
+    with postgres_schema() as other_url:
+        other = create_store_engine(other_url)
+        try:
+            with other.begin() as connection:
+                lock_ticket_shards(connection, ["zendesk:5"])  # held until this block ends
+                store(engine, reply(5, 1))
+                decided = Decider(engine, rules, lambda: T0).decide_pending()
+                assert [d.cause for d in decided] == ["zendesk:event:5-1"]
+        finally:
+            other.dispose()
 
 
 def test_three_deciders_racing_on_postgresql_decide_each_event_once_in_order(
