@@ -128,13 +128,12 @@ def classify_ticket(
     return decide(config, hits, names)
 
 
-# The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
-# keeps it alive, so its id is not reused while the entry exists).
 class _Plan(NamedTuple):
     """A config's phrases compiled once: the main index (categories and not-a-problem), the
     index of the words that only qualify others (`needs` phrases, request words: scanned only
     when a follow-up or a weak remedy is found), the index of fallback categories' general
-    words (scanned only when nothing else counts), and each category's (weight, remedy)."""
+    words (scanned only when nothing else counts), each category's (weight, remedy), the weak
+    remedies and each gated category's `needs` phrases."""
 
     index: PhraseIndex
     qualifiers: PhraseIndex
@@ -144,6 +143,8 @@ class _Plan(NamedTuple):
     needs: dict[str, frozenset[str]]  # a category's `needs` phrases
 
 
+# The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
+# keeps it alive, so its id is not reused while the entry exists).
 _PLANS: dict[int, tuple[RoutingConfig, _Plan]] = {}
 
 
