@@ -106,7 +106,7 @@ def build_metadata(key: str) -> dict[str, Any]:
     return {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
 
 
-def read_metadata_key(message: dict[str, Any]) -> str | None:
+def parse_metadata_key(message: dict[str, Any]) -> str | None:
     """The action key a message was posted with, if it is one of ours."""
     metadata = message.get("metadata") or {}
     if metadata.get("event_type") != METADATA_EVENT:
@@ -406,7 +406,7 @@ class SlackNotifier:
         if conversation is None:
             return None
         message = self._search(
-            channel, conversation, since, lambda m: read_metadata_key(m) == action.key, root
+            channel, conversation, since, lambda m: parse_metadata_key(m) == action.key, root
         )
         if message is None:
             return None
