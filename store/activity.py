@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, exists, func, or_, select
 
 from deskbridge.store.schema import activity, replies, tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, ticket_source
 from deskbridge.workflows import activity as kinds
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
-from deskbridge.workflows.digest import FirstReply, Period, PeriodData, RepeatedReply
+from deskbridge.workflows.digest import (
+    FactGroup,
+    FirstReply,
+    Period,
+    PeriodData,
+    RepeatedReply,
+)
 
 # Facts the review counts in its period (customer messages only bound unnecessary replies).
 COUNTED = (
@@ -57,7 +63,9 @@ def _count_categories(connection: Connection, start: datetime, end: datetime) ->
     return {name: count for name, count in connection.execute(query)}
 
 
-def _count_responses(connection: Connection, start: datetime, end: datetime) -> dict:
+def _count_responses(
+    connection: Connection, start: datetime, end: datetime
+) -> dict[tuple[str, str | None], int]:
     source = ticket_source(connection, replies.c.ticket)
     query = (
         select(source, replies.c.author, func.count())
@@ -67,7 +75,7 @@ def _count_responses(connection: Connection, start: datetime, end: datetime) -> 
     return {(source, author): count for source, author, count in connection.execute(query)}
 
 
-def _before(later, earlier) -> ColumnElement[bool]:
+def _before(later: FromClause, earlier: FromClause) -> ColumnElement[bool]:
     """`earlier` is a reply before `later` (same instant: the smaller comment id first, so
     replies stamped alike still have an order)."""
     return or_(
@@ -76,7 +84,7 @@ def _before(later, earlier) -> ColumnElement[bool]:
     )
 
 
-def _list_first_replies(connection: Connection, start: datetime, end: datetime) -> list:
+def _list_first_replies(connection: Connection, start: datetime, end: datetime) -> list[FirstReply]:
     earlier = replies.alias("earlier")
     query = (
         select(replies.c.ticket, replies.c.author, tickets.c.created_at, replies.c.at)
@@ -91,7 +99,9 @@ def _list_first_replies(connection: Connection, start: datetime, end: datetime) 
     return [FirstReply(*row) for row in connection.execute(query)]
 
 
-def _list_repeated_replies(connection: Connection, start: datetime, end: datetime) -> list:
+def _list_repeated_replies(
+    connection: Connection, start: datetime, end: datetime
+) -> list[RepeatedReply]:
     earlier = replies.alias("earlier")
     previous = (
         select(func.max(earlier.c.at))
@@ -121,7 +131,7 @@ def _list_repeated_replies(connection: Connection, start: datetime, end: datetim
     return [RepeatedReply(*row) for row in connection.execute(query)]
 
 
-def _count_facts(connection: Connection, start: datetime, end: datetime) -> dict:
+def _count_facts(connection: Connection, start: datetime, end: datetime) -> dict[FactGroup, int]:
     source = ticket_source(connection, activity.c.ticket)
     columns = (activity.c.kind, activity.c.detail, source, activity.c.person)
     query = (

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.workflows import activity as facts
-from deskbridge.workflows.business_hours import CALENDAR_TIME
+from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 
 METRICS = ("first_reply", "next_reply", "resolution")
 TRAILING_WEEKS = 4
@@ -213,7 +213,7 @@ def find_unnecessary(
 
 
 def find_first_replies(
-    firsts: Iterable[FirstReply], calendar
+    firsts: Iterable[FirstReply], calendar: BusinessCalendar | CalendarTime
 ) -> dict[tuple[str, str | None], list[float]]:
     """(source, author) → business minutes from each ticket's creation to its first reply."""
     minutes: dict[tuple[str, str | None], list[float]] = defaultdict(list)
