@@ -98,6 +98,10 @@ CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
+# A Slack call that never got an answer: retried later, sends and lookups alike.
+UNREACHABLE = (URLError, TimeoutError, ConnectionError, OSError)
+
+
 class LookupRefused(Exception):
     """Slack will not let us read a channel (scopes, membership): the check is skipped."""
 
@@ -491,15 +495,14 @@ class SlackNotifier:
             return getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
             error = _slack_error(exc)
-            status = getattr(exc.response, "status_code", None)
-            if status == 429 or error == "ratelimited":
+            if _is_rate_limit(exc):
                 raise RetryableError(
                     f"Slack rate limit on {method}", _retry_after(exc.response), throttled=True
                 ) from None
             if error in PERMANENT_ERRORS:
                 raise LookupRefused(f"{method}: {error}") from None
-            raise RetryableError(f"Slack {method} failed: {error or status}") from None
-        except (URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
+        except UNREACHABLE as exc:
             raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
 
     def _post_job(self, action: Action) -> dict[str, Any]:
@@ -555,11 +558,9 @@ class SlackNotifier:
         try:
             return self._send_or_plain(lane, method, kwargs)
         except SlackApiError as exc:
-            response = exc.response
             error = _slack_error(exc)
-            status = getattr(response, "status_code", None)
-            if status == 429 or error == "ratelimited":
-                retry_after = _retry_after(response)
+            if _is_rate_limit(exc):
+                retry_after = _retry_after(exc.response)
                 with self.engine.begin() as connection:
                     hold_channel(connection, channel, self.clock() + timedelta(seconds=retry_after))
                 raise RetryableError(
@@ -570,8 +571,8 @@ class SlackNotifier:
                     log, logging.ERROR, "slack.refused", channel=channel, error=error, method=method
                 )
                 raise PermanentError(f"Slack refused {method} to {channel}: {error}") from None
-            raise RetryableError(f"Slack {method} failed: {error or status}") from None
-        except (URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
+        except UNREACHABLE as exc:
             raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
 
     def _send_or_plain(self, lane: str, method: str, kwargs: dict[str, Any]) -> Any:
@@ -602,6 +603,15 @@ class SlackNotifier:
 
 def _slack_error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
+
+
+def _is_rate_limit(exc: SlackApiError) -> bool:
+    return getattr(exc.response, "status_code", None) == 429 or _slack_error(exc) == "ratelimited"
+
+
+def _describe_failure(exc: SlackApiError) -> str:
+    """Slack's error code, else the HTTP status (a 5xx answers with no JSON)."""
+    return _slack_error(exc) or str(getattr(exc.response, "status_code", None))
 
 
 def _retry_after(response: Any) -> float:
