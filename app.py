@@ -56,16 +56,44 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     scheduler: Any = None
 
-    def sweep_timers(self, limit: int = 500) -> None:
-        """Fire every due timer, a batch per transaction (run by the scheduler every
-        `timer_interval`, one sweep at a time). A full batch means more are due: go on at
-        once."""
+    def sweep_timers(self, limit: int = 500) -> int:
+        """Fire every due timer, a batch per transaction; a full batch means more are due:
+        go on at once. Returns how many were fired."""
+        fired = 0
         now = self.clock()
         try:
-            while len(self.service.decider.fire_due_timers(now, limit)) >= limit:
+            while True:
+                count = len(self.service.decider.fire_due_timers(now, limit))
+                fired += count
+                if count < limit:
+                    return fired
                 now = self.clock()
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
+        return fired
+
+    def run_timers(self, interval: float, limit: int = 500) -> None:
+        """The timer loop (one thread, so a sweep never overlaps itself): sweep, then sleep
+        until the soonest pending due time, at most `interval` (timers set by another
+        process), waking early when this process's decider sets a timer. A burst due at one
+        instant is started within milliseconds, not up to an interval late."""
+        decider = self.service.decider
+        log_event(log, logging.INFO, "timers.started", interval_s=interval)
+        while not self.stop.is_set():
+            decider.timers_set.clear()  # before the sweep: a timer set during it wakes us
+            started = self.clock()
+            fired = self.sweep_timers(limit)
+            wait = interval
+            try:
+                due = decider.next_due_at()
+            except SQLAlchemyError:
+                due = None  # the sweep logged it; try again after the interval
+            # Due already when a sweep that fired nothing began: another process holds those
+            # timers; do not spin on them. Otherwise sleep until the soonest one.
+            if due is not None and (fired or due > started):
+                wait = min(interval, max((due - self.clock()).total_seconds(), 0.0))
+            if wait > 0:
+                decider.timers_set.wait(wait)
 
     def run_jobs(self) -> None:
         """Run the scheduled jobs' due occurrences on the same clock as the timers. Its own
@@ -123,16 +151,10 @@ class Runtime:
             return
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        # APScheduler drives only the sweep; deadlines live as rows in our store (DESIGN §7).
+        # APScheduler drives the scheduled jobs and the purge; deadlines live as rows in our
+        # store (DESIGN §7) and have a loop of their own (run_timers), which sleeps until the
+        # soonest of them.
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self.sweep_timers,
-            "interval",
-            seconds=self.settings.timer_interval,
-            id="timers",
-            max_instances=1,
-            coalesce=True,
-        )
         self.scheduler.add_job(
             self.run_jobs,
             "interval",
@@ -157,6 +179,7 @@ class Runtime:
                 self.dispatcher.run,
                 (self.stop, self.settings.dispatch_interval),
             ),
+            "deskbridge-timers": (self.run_timers, (self.settings.timer_interval,)),
         }
         if self.engine.dialect.name == "postgresql":
             from deskbridge.store.events import listen_for_events
@@ -174,6 +197,7 @@ class Runtime:
     def stop_background(self) -> None:
         self.stop.set()
         self.service.decider.wake()
+        self.service.decider.timers_set.set()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
@@ -246,7 +270,8 @@ def create_runtime(
             max_attempts=settings.max_attempts,
             lease=timedelta(seconds=settings.dispatch_lease),
             writer=service.decider.writer,
-            step_aside=service.decider.step_aside,
+            # Deadlines first: a burst of due timers fires before its actions are performed.
+            step_aside=lambda: service.decider.step_aside(for_timers=True),
         ),
         metrics=metrics,
         clock=clock,

@@ -131,32 +131,72 @@ def find_attempts(connection: Connection, key: str) -> Attempts | None:
     return Attempts(row.attempts, row.first_attempt_at) if row else None
 
 
+_COMPLETE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(status=DONE, done_at=bindparam("at"), result=bindparam("result"), last_error=None)
+)
+_RETRY = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(
+        next_attempt_at=bindparam("at"),
+        last_error=bindparam("error"),
+        attempts=outbox.c.attempts - bindparam("refund"),
+    )
+)
+_DEAD = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(status=DEAD, done_at=bindparam("at"), last_error=bindparam("error"))
+)
+
+
 def complete_action(
     connection: Connection, row_id: int, now: datetime, result: dict[str, Any] | None
 ) -> None:
-    connection.execute(
-        update(outbox)
-        .where(outbox.c.id == row_id)
-        .values(status=DONE, done_at=now, result=result, last_error=None)
-    )
+    complete_actions(connection, [(row_id, now, result)])
+
+
+def complete_actions(
+    connection: Connection, done: list[tuple[int, datetime, dict[str, Any] | None]]
+) -> None:
+    """Mark rows performed (executemany): (row id, when, the performer's result)."""
+    if done:
+        connection.execute(
+            _COMPLETE, [{"row_id": i, "at": at, "result": result} for i, at, result in done]
+        )
 
 
 def retry_action(
     connection: Connection, row_id: int, at: datetime, error: str, refund_attempt: bool = False
 ) -> None:
     """Try again at `at`. A throttled attempt (rate limit, pacing) is given back."""
-    values: dict[str, Any] = {"next_attempt_at": at, "last_error": error}
-    if refund_attempt:
-        values["attempts"] = outbox.c.attempts - 1
-    connection.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+    retry_actions(connection, [(row_id, at, error, refund_attempt)])
+
+
+def retry_actions(connection: Connection, retries: list[tuple[int, datetime, str, bool]]) -> None:
+    """Rows to try again (executemany): (row id, when, error, whether the attempt is given
+    back)."""
+    if retries:
+        connection.execute(
+            _RETRY,
+            [
+                {"row_id": i, "at": at, "error": error, "refund": int(refund)}
+                for i, at, error, refund in retries
+            ],
+        )
 
 
 def dead_letter_action(connection: Connection, row_id: int, now: datetime, error: str) -> None:
-    connection.execute(
-        update(outbox)
-        .where(outbox.c.id == row_id)
-        .values(status=DEAD, done_at=now, last_error=error)
-    )
+    dead_letter_actions(connection, [(row_id, now, error)])
+
+
+def dead_letter_actions(connection: Connection, dead: list[tuple[int, datetime, str]]) -> None:
+    if dead:
+        connection.execute(
+            _DEAD, [{"row_id": i, "at": at, "error": error} for i, at, error in dead]
+        )
 
 
 def count_actions(connection: Connection, status: str | None = None) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -127,8 +127,7 @@ def test_an_idle_worker_logs_nothing_after_starting(logs, sqlite_engine, rules, 
         sqlite_engine,
         rules,
         monkeypatch,
-        # Short, but not so short that a sweep on a loaded machine overlaps the next one
-        # (APScheduler warns, rightly, when a run is skipped for that).
+        # Short: the timer loop looks for timers set by other processes every 0.2 s.
         DESKBRIDGE_TIMER_INTERVAL="0.2",
         DESKBRIDGE_DISPATCH_INTERVAL="0.1",
         clock=lambda: QUIET,
@@ -141,6 +140,7 @@ def test_an_idle_worker_logs_nothing_after_starting(logs, sqlite_engine, rules, 
         runtime.stop_background()
 
     assert sorted((r.levelname, r.name, r.getMessage()) for r in collect.records) == [
+        ("INFO", "deskbridge", "timers.started"),
         ("INFO", "deskbridge.decider", "decider.started"),
         ("INFO", "deskbridge.dispatcher", "dispatcher.started"),
     ]
@@ -198,3 +198,32 @@ def test_pacing_is_not_a_retry_nor_a_warning(logs, sqlite_engine, rules, monkeyp
     )
     assert metrics.get_sample_value("deskbridge_actions_paced_total", {"action": "notify"}) == 1.0
     assert [r.levelname for r in collect.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_paced_channel_holds_back_only_its_own_rows(
+    logs, sqlite_engine, rules, monkeypatch, fake
+):
+    runtime = _slack_runtime(sqlite_engine, rules, monkeypatch, fake, interval="60")
+    # Queued in this order: two tickets alerting #leads, then one alerting #billing.
+    _ticket_with_actions(sqlite_engine, 48502, "#leads")
+    _ticket_with_actions(sqlite_engine, 48503, "#leads")
+    _ticket_with_actions(sqlite_engine, 48504, "#billing")
+    logs("INFO")
+
+    runtime.dispatcher.dispatch_due()  # one pass over all three
+
+    # #leads' second message waits for its slot; #billing's, queued after it, does not.
+    assert [c.args["channel"] for c in fake.ok_calls("chat.postMessage")] == [
+        "#leads",
+        "#billing",
+    ]
+    with sqlite_engine.connect() as connection:
+        rows = list_actions(connection)
+    assert [(r["ticket"], r["status"], r["attempts"]) for r in rows] == [
+        ("zendesk:48502", "done", 1),
+        ("zendesk:48503", "pending", 0),
+        ("zendesk:48504", "done", 1),
+    ]
+    waiting = rows[1]
+    assert waiting["last_error"] == "pacing #leads"
+    assert waiting["next_attempt_at"] > rows[2]["done_at"] + timedelta(seconds=55)

@@ -74,6 +74,10 @@ CACHE_TICKETS = 20_000
 # The longest the decider (and dispatcher) wait for a pause in acknowledgements between two
 # items of work: under constant webhook load they still move on after 5 ms.
 STEP_ASIDE_MAX = 0.005
+# The longest the dispatcher waits between two actions while due timers are being fired: a
+# burst of 1,000 deadlines is fired first, and a long backlog of timers still lets actions
+# through (one per 50 ms at worst).
+TIMERS_ASIDE_MAX = 0.05
 # Overrides that ended this long before a batch are not read for it.
 OVERRIDE_SLACK = timedelta(days=1)
 
@@ -113,6 +117,8 @@ class _Batch:
     failed_events: list[tuple[int, str]] = field(default_factory=list)
     fired_timers: list[DueTimer] = field(default_factory=list)
     failed_timers: list[DueTimer] = field(default_factory=list)
+    # `timer.fired` log lines, written after the commit (the timer, its `now`, its actions).
+    fired_log: list[tuple[Timer, datetime, int]] = field(default_factory=list)
     results: list[Decided] = field(default_factory=list)
     # The soonest due time of the timers this batch sets (replay cuts a batch there).
     earliest_due: datetime | None = None
@@ -147,13 +153,25 @@ class Decider:
         # GIL between events, so a burst is acknowledged first and decided just after.
         self._acks = 0
         self._acks_lock = threading.Lock()
+        # Set when a batch commits a timer: the timer loop (app.Runtime.run_timers) sleeps
+        # until the soonest due time and must hear of a sooner one.
+        self.timers_set = threading.Event()
+        # Timer batches in progress in this process: the dispatcher steps aside for them, so
+        # a burst of deadlines is fired before the actions it queued are performed.
+        self._firing = 0
 
-    def step_aside(self) -> None:
+    def step_aside(self, for_timers: bool = False) -> None:
         """While webhooks are being acknowledged in this process, wait (up to STEP_ASIDE_MAX)
-        for a pause: one process has one GIL, and acknowledging comes first. Background
-        loops call this between items of work."""
+        for a pause: one process has one GIL, and acknowledging comes first. `for_timers`
+        (the dispatcher): while a batch of due timers is being fired, wait for it too (up to
+        TIMERS_ASIDE_MAX), so a burst of deadlines is fired before the actions it queued are
+        performed. Background loops call this between items of work."""
         waited = 0.0
         while self._acks and waited < STEP_ASIDE_MAX:
+            time.sleep(0.001)
+            waited += 0.001
+        waited = 0.0
+        while for_timers and self._firing and waited < TIMERS_ASIDE_MAX:
             time.sleep(0.001)
             waited += 0.001
 
@@ -320,7 +338,19 @@ class Decider:
                 self._fire(batch, item, item.timer.due_at if at_due_time else at)
             return batch
 
-        return self._run_batch(fill)
+        with self._acks_lock:
+            self._firing += 1
+        try:
+            return self._run_batch(fill)
+        finally:
+            with self._acks_lock:
+                self._firing -= 1
+
+    def next_due_at(self) -> datetime | None:
+        """The soonest due time of a pending timer (one indexed read; on SQLite a WAL snapshot
+        that waits for no writer)."""
+        with self._reader() as connection:
+            return next_due_at(connection)
 
     def _fire(self, batch: _Batch, due: DueTimer, now: datetime) -> None:
         timer = due.timer
@@ -355,16 +385,7 @@ class Decider:
         batch.results.append(
             Decided(f"timer:{timer.id}", timer.ticket, now, actions, due_at=timer.due_at)
         )
-        if log.isEnabledFor(logging.INFO):
-            log_event(
-                log,
-                logging.INFO,
-                "timer.fired",
-                ticket=timer.ticket,
-                kind=timer.kind,
-                late_ms=int((now - timer.due_at).total_seconds() * 1000),
-                actions=len(actions),
-            )
+        batch.fired_log.append((timer, now, len(actions)))
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -379,12 +400,7 @@ class Decider:
             try:
                 with self._busy:
                     if self.engine.dialect.name == "sqlite":
-                        with (
-                            self.engine.connect().execution_options(
-                                sqlite_deferred=True
-                            ) as connection,
-                            connection.begin(),
-                        ):
+                        with self._reader() as connection:
                             batch = fill(connection)
                         if batch is None:
                             return []
@@ -402,6 +418,16 @@ class Decider:
                 self._cache.clear()
                 log_event(log, logging.INFO, "decider.conflict", attempt=attempt)
         raise RuntimeError("ticket rows kept changing under the decider")
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        """A read transaction: deferred on SQLite (no writer lock), plain elsewhere."""
+        options = {"sqlite_deferred": True} if self.engine.dialect.name == "sqlite" else {}
+        with (
+            self.engine.connect().execution_options(**options) as connection,
+            connection.begin(),
+        ):
+            yield connection
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -490,6 +516,20 @@ class Decider:
             self._cache.move_to_end(key)
         while len(self._cache) > CACHE_TICKETS:
             self._cache.popitem(last=False)
+        if any(t is not None for t in batch.timers.values()):
+            self.timers_set.set()
+        if batch.fired_log and log.isEnabledFor(logging.INFO):
+            # After the commit: the line's own time is when the firing really took effect.
+            for timer, now, count in batch.fired_log:
+                log_event(
+                    log,
+                    logging.INFO,
+                    "timer.fired",
+                    ticket=timer.ticket,
+                    kind=timer.kind,
+                    late_ms=int((now - timer.due_at).total_seconds() * 1000),
+                    actions=count,
+                )
         if self.metrics is not None:
             self.metrics.events_decided.inc(len(batch.decided_events))
             for action in batch.actions:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,9 +23,9 @@ from deskbridge.config.logging import log_event
 from deskbridge.store.outbox import (
     OutboxRow,
     claim_due_actions,
-    complete_action,
-    dead_letter_action,
-    retry_action,
+    complete_actions,
+    dead_letter_actions,
+    retry_actions,
 )
 from deskbridge.workflows.actions import ActionKind
 from deskbridge.workflows.metrics import Metrics
@@ -32,6 +35,25 @@ log = logging.getLogger("deskbridge.dispatcher")
 
 BASE_DELAY = 2.0
 MAX_DELAY = 3600.0
+# Outcomes of actions performed within this many seconds are written in one transaction. A
+# process killed in between performs those again after the lease (Slack posts are recorded
+# as sent at once and not repeated); kept short so that window stays about one real call.
+RECORD_EVERY = 0.05
+
+
+@dataclass
+class _Outcomes:
+    """What a run of performed rows came to, written together by Dispatcher._record."""
+
+    done: list[tuple[OutboxRow, datetime, dict[str, Any], dict]] = field(default_factory=list)
+    retries: list[tuple[int, datetime, str, bool]] = field(default_factory=list)
+    dead_letters: list[tuple[OutboxRow, datetime, str, dict]] = field(default_factory=list)
+
+    def retry(self, row: OutboxRow, at: datetime, error: str, refund: bool = False) -> None:
+        self.retries.append((row.id, at, error, refund))
+
+    def dead(self, row: OutboxRow, at: datetime, error: str, fields: dict) -> None:
+        self.dead_letters.append((row, at, error, fields))
 
 
 def compute_retry_delay(attempts: int, retry_after: float | None, jitter: float) -> float:
@@ -71,19 +93,28 @@ class Dispatcher:
 
     def dispatch_due(self) -> int:
         """Perform every action due now, one claim of `batch` rows at a time; returns how many
-        were attempted."""
+        were attempted. Outcomes are written in batches too (one transaction for all the
+        rows performed within RECORD_EVERY), so a burst of quick actions costs a handful of
+        commits, while a slow one (a real Slack call) is still recorded right after it."""
         total = 0
         while True:
             with self.writer, self.engine.begin() as connection:
                 rows = claim_due_actions(connection, self.clock(), self.batch, self.lease)
+            outcomes = _Outcomes()
+            flush_at = time.monotonic() + RECORD_EVERY
             for row in rows:
-                self._perform(row)
+                self._perform(row, outcomes)
+                if time.monotonic() >= flush_at:
+                    self._record(outcomes)
+                    outcomes = _Outcomes()
+                    flush_at = time.monotonic() + RECORD_EVERY
                 self.step_aside()
+            self._record(outcomes)
             total += len(rows)
             if len(rows) < self.batch:
                 return total
 
-    def _perform(self, row: OutboxRow) -> None:
+    def _perform(self, row: OutboxRow, outcomes: _Outcomes) -> None:
         action = row.action
         performer = self.performers.get(action.kind)
         fields = {
@@ -97,7 +128,7 @@ class Dispatcher:
                 raise PermanentError(f"no performer for action {action.kind.value}")
             result = performer.perform(action)
         except Paced as exc:
-            self._reschedule(row, exc.retry_after or BASE_DELAY, str(exc), refund_attempt=True)
+            outcomes.retry(row, self._at(exc.retry_after or BASE_DELAY), str(exc), refund=True)
             self.metrics.paced.labels(action.kind.value).inc()
             log_event(
                 log, logging.DEBUG, "outbox.paced", delay_s=round(exc.retry_after or 0, 1), **fields
@@ -105,13 +136,13 @@ class Dispatcher:
             return
         except RetryableError as exc:
             if row.attempts >= self.max_attempts and not exc.throttled:
-                self._dead_letter(row, str(exc), fields)
+                outcomes.dead(row, self.clock(), str(exc), fields)
                 return
             if exc.throttled:  # wait exactly as Slack or the helpdesk asked; not a failure
                 delay = exc.retry_after if exc.retry_after is not None else BASE_DELAY
             else:
                 delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
-            self._reschedule(row, delay, str(exc), refund_attempt=exc.throttled)
+            outcomes.retry(row, self._at(delay), str(exc), refund=exc.throttled)
             self.metrics.actions.labels(action.kind.value, "retry").inc()
             log_event(
                 log,
@@ -123,45 +154,45 @@ class Dispatcher:
             )
             return
         except PermanentError as exc:
-            self._dead_letter(row, str(exc), fields)
+            outcomes.dead(row, self.clock(), str(exc), fields)
             return
         except Exception as exc:  # an unexpected bug must not kill the loop or lose the row
             if row.attempts >= self.max_attempts:
-                self._dead_letter(row, f"{type(exc).__name__}: {exc}", fields)
+                outcomes.dead(row, self.clock(), f"{type(exc).__name__}: {exc}", fields)
                 return
             delay = compute_retry_delay(row.attempts, None, random.random())
-            self._reschedule(row, delay, f"{type(exc).__name__}: {exc}")
+            outcomes.retry(row, self._at(delay), f"{type(exc).__name__}: {exc}")
             log.exception("outbox.error")
             return
-        with self.writer, self.engine.begin() as connection:
-            complete_action(connection, row.id, self.clock(), result)
-        outcome = "dry_run" if result.get("dry_run") else "done"
-        self.metrics.actions.labels(action.kind.value, outcome).inc()
-        log_event(
-            log,
-            logging.INFO,
-            f"outbox.{outcome}",
-            **fields,
-            **{k: v for k, v in result.items() if k != "dry_run"},
-        )
+        outcomes.done.append((row, self.clock(), result, fields))
 
-    def _reschedule(
-        self, row: OutboxRow, delay: float, error: str, refund_attempt: bool = False
-    ) -> None:
+    def _at(self, delay: float) -> datetime:
+        return self.clock() + timedelta(seconds=delay)
+
+    def _record(self, outcomes: _Outcomes) -> None:
+        """Write the outcomes in one transaction, then count and log them (as done only once
+        they are)."""
+        if not (outcomes.done or outcomes.retries or outcomes.dead_letters):
+            return
         with self.writer, self.engine.begin() as connection:
-            retry_action(
-                connection,
-                row.id,
-                self.clock() + timedelta(seconds=delay),
-                error,
-                refund_attempt=refund_attempt,
+            complete_actions(connection, [(r.id, at, res) for r, at, res, _ in outcomes.done])
+            retry_actions(connection, outcomes.retries)
+            dead_letter_actions(
+                connection, [(r.id, at, error) for r, at, error, _ in outcomes.dead_letters]
             )
-
-    def _dead_letter(self, row: OutboxRow, error: str, fields: dict) -> None:
-        with self.writer, self.engine.begin() as connection:
-            dead_letter_action(connection, row.id, self.clock(), error)
-        self.metrics.actions.labels(row.action.kind.value, "dead").inc()
-        log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
+        for row, _at, result, fields in outcomes.done:
+            outcome = "dry_run" if result.get("dry_run") else "done"
+            self.metrics.actions.labels(row.action.kind.value, outcome).inc()
+            log_event(
+                log,
+                logging.INFO,
+                f"outbox.{outcome}",
+                **fields,
+                **{k: v for k, v in result.items() if k != "dry_run"},
+            )
+        for row, _at, error, fields in outcomes.dead_letters:
+            self.metrics.actions.labels(row.action.kind.value, "dead").inc()
+            log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
 
     def run(self, stop: threading.Event, interval: float) -> None:
         """Loop until `stop` is set. A store outage is logged and waited out."""

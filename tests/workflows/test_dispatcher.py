@@ -26,7 +26,7 @@ from deskbridge.store.outbox import (
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.dispatcher import BASE_DELAY, MAX_DELAY, Dispatcher, compute_retry_delay
 from deskbridge.workflows.metrics import Metrics
-from deskbridge.workflows.ports import DryRunPerformer, PermanentError, RetryableError
+from deskbridge.workflows.ports import DryRunPerformer, Paced, PermanentError, RetryableError
 from tests.conftest import Clock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -164,6 +164,35 @@ def test_dispatch_due_drains_more_than_one_batch(engine, metrics, clock):
 
     assert dispatcher(engine, performer, metrics, clock, batch=2).dispatch_due() == 5
     assert sorted(a.key for a in performer.calls) == [f"k{i}" for i in range(5)]
+
+
+def test_one_claim_records_every_kind_of_outcome_together(engine, metrics, clock, jitter):
+    # Outcomes of one claim are written together: each row still gets its own.
+    performer = FakePerformer(
+        OK,
+        RetryableError("Zendesk answered 503"),
+        PermanentError("Zendesk refused: no such ticket"),
+        Paced("pacing #leads", 30),
+        OK,
+    )
+    queue(engine, *(make_action(f"k{i}", ticket=str(48300 + i)) for i in range(5)))
+
+    assert dispatcher(engine, performer, metrics, clock).dispatch_due() == 5
+
+    assert [
+        (r["idempotency_key"], r["status"], r["attempts"], r["next_attempt_at"], r["last_error"])
+        for r in rows(engine)
+    ] == [
+        ("k0", DONE, 1, T0 + LEASE, None),
+        ("k1", PENDING, 1, T0 + timedelta(seconds=BASE_DELAY), "Zendesk answered 503"),
+        ("k2", DEAD, 1, T0 + LEASE, "Zendesk refused: no such ticket"),
+        ("k3", PENDING, 0, T0 + timedelta(seconds=30), "pacing #leads"),
+        ("k4", DONE, 1, T0 + LEASE, None),
+    ]
+    assert [r["result"] for r in rows(engine)] == [OK, None, None, None, OK]
+    assert [r["done_at"] for r in rows(engine)] == [T0, None, T0, None, T0]
+    assert (counted(metrics, "tag", "done"), counted(metrics, "tag", "retry")) == (2, 1)
+    assert counted(metrics, "tag", "dead") == 1
 
 
 def test_rows_not_yet_due_are_left_alone(engine, metrics, clock):

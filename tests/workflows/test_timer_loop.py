@@ -1,0 +1,67 @@
+"""The timer loop (app.Runtime.run_timers): one thread that sleeps until the soonest pending
+timer (at most DESKBRIDGE_TIMER_INTERVAL, for timers other processes set) and is woken when
+this process's decider sets one, so a deadline fires at its due time, not up to an interval
+late. On SQLite and PostgreSQL (the `engine` fixture)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from deskbridge.app import create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.store.schema import outbox, timers
+from tests.conftest import TEST_SECRET
+from tests.store.test_timers import DEADLINE, T0, wrong_item_created
+
+TIMER = "zendesk:48290:routing.handoff"
+HANDOFF_ALERT = "zendesk:48290:routing:logistics:handoff_overdue"
+
+
+class ShiftedClock:
+    """Real time moving at its real pace, shifted so that it reads `at` now."""
+
+    def __init__(self, at: datetime):
+        self.offset = at - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def timer_status(engine) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(timers.c.status).where(timers.c.id == TIMER)
+        ).scalar_one_or_none()
+
+
+def test_a_timer_set_while_the_loop_sleeps_fires_at_its_due_time(engine, rules, monkeypatch):
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "SLACK_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    # An interval far longer than the test: only the loop's own wake-up can fire the timer.
+    settings = Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET, DESKBRIDGE_TIMER_INTERVAL=600)
+    clock = ShiftedClock(DEADLINE - timedelta(seconds=1))
+    runtime = create_runtime(settings, rules, clock=clock, engine=engine)
+    runtime.start_background()
+    try:
+        time.sleep(0.2)  # the loop has swept (nothing pending) and sleeps for the interval
+        # Decided at T0: the hand-off timer is set for DEADLINE, about a second from now.
+        runtime.service.accept_event(wrong_item_created(48290), "{}", T0)
+        assert timer_status(engine) == "pending"
+        waited_until = time.monotonic() + 30
+        while timer_status(engine) == "pending" and time.monotonic() < waited_until:
+            time.sleep(0.05)
+    finally:
+        runtime.stop_background()
+
+    assert timer_status(engine) == "fired"
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(outbox.c.action, outbox.c.created_at).where(
+                outbox.c.idempotency_key == HANDOFF_ALERT
+            )
+        ).one()
+    assert row.action == "notify"
+    assert row.created_at >= DEADLINE  # fired when due, not before
