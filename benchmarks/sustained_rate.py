@@ -212,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         keys = {r[0] for r in db.execute("SELECT dedupe_key FROM events")}
         actions = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
         pending = db.execute("SELECT count(*) FROM outbox WHERE status != 'done'").fetchone()[0]
+        # Bytes per table with its indexes (SQLite's dbstat: pages in use, per b-tree).
+        indexes = dict(db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'"))
+        per_table: dict[str, int] = {}
+        for name, pages in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = indexes.get(name, name)
+            per_table[table] = per_table.get(table, 0) + pages
+        tickets = db.execute("SELECT count(*), avg(length(state)) FROM tickets").fetchone()
     size = database.stat().st_size
 
     ack = [x * 1000 for x in sender.latencies]
@@ -240,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     drained = f"at {drained_at:.1f} s" if drained_at else "NOT within the drain limit"
     print(f"drained {drained}")
     print(f"store: {size / 1e6:.1f} MB, {size / max(stored, 1):.0f} bytes per event")
+    biggest = sorted(per_table.items(), key=lambda item: -item[1])
+    print(
+        "  per event, by table with its indexes: "
+        + ", ".join(f"{t} {b / max(stored, 1):.0f}" for t, b in biggest if b / max(stored, 1) >= 1)
+    )
+    print(f"  tickets: {tickets[0]} rows, state JSON {tickets[1] or 0:.0f} bytes on average")
     print("per second: t  decide_lag_s  outbox_pending  rss_mb")
     for t, lag, backlog, rss in samples:
         print(f"  {t:6.1f}  {lag:8.3f}  {backlog:8d}  {rss:7.1f}")

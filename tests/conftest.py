@@ -145,3 +145,17 @@ def decide_all(runtime) -> list:
     while batch := runtime.service.decider.decide_pending():
         decided += batch
     return decided
+
+
+def fire_timers_until(service, limit: datetime) -> Iterator[tuple[datetime, object]]:
+    """Fire every timer due by `limit` at its own due time, one instant at a time (what
+    `serve` does live); yields (due time, TimerOutcome)."""
+    from deskbridge.store.timers import next_due_at
+
+    while True:
+        with service.engine.connect() as connection:
+            due = next_due_at(connection)
+        if due is None or due > limit:
+            return
+        for outcome in service.fire_due_timers(due):
+            yield due, outcome

@@ -11,9 +11,9 @@ from benchmarks.make_week import generate
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.connectors.zendesk.parse import parse_zendesk
 from deskbridge.store.db import create_store_engine, migrate_store
-from deskbridge.store.timers import next_due_at
 from deskbridge.workflows.replay import run_replay
 from deskbridge.workflows.service import WorkflowService
+from tests.conftest import fire_timers_until
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 UNTIL = datetime(2026, 3, 9, tzinfo=UTC)
@@ -32,13 +32,8 @@ def one_by_one(lines: list[dict], rules, until: datetime) -> list[tuple]:
     decided = []
 
     def fire_until(limit: datetime) -> None:
-        while True:
-            with engine.connect() as connection:
-                due = next_due_at(connection)
-            if due is None or due > limit:
-                return
-            for outcome in service.fire_due_timers(due):
-                decided.extend((due, a.ticket, a.kind.value, a.key) for a in outcome.actions)
+        for due, outcome in fire_timers_until(service, limit):
+            decided.extend((due, a.ticket, a.kind.value, a.key) for a in outcome.actions)
 
     for line in lines:
         at = datetime.fromisoformat(line["at"].replace("Z", "+00:00"))

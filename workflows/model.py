@@ -214,7 +214,10 @@ class TicketState(BaseModel):
     created_at: datetime | None = None
     # Event time of the newest snapshot applied; older snapshots are stale and skipped.
     snapshot_at: datetime | None = None
+    # The newest comment ids (workflows/state.py KEEP_COMMENT_IDS), so a comment delivered
+    # twice counts once; older agent replies are only counted.
     public_agent_reply_ids: list[str] = Field(default_factory=list)
+    earlier_public_agent_replies: int = 0
     voice_call_ids: list[str] = Field(default_factory=list)
     # Who logged the customer call / acknowledged the alerts in Slack (agent names).
     call_logged_by: str | None = None
@@ -245,7 +248,7 @@ class TicketState(BaseModel):
 
     @property
     def public_agent_replies(self) -> int:
-        return len(self.public_agent_reply_ids)
+        return self.earlier_public_agent_replies + len(self.public_agent_reply_ids)
 
     def has_tag(self, tag: str) -> bool:
         return tag in self.tags

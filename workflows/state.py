@@ -23,6 +23,11 @@ _SNAPSHOT_FIELDS = (
 # Enough of the customer's words to re-classify, bounded so a long thread stays small.
 MAX_MESSAGES = 10
 MAX_MESSAGE_CHARS = 2000
+# Comment ids kept per list, newest last, so a ticket row stays small however long the
+# ticket lives: they are there to count a comment once when it comes again (the same comment
+# through an event subscription and a trigger, a redelivery), which happens within minutes,
+# not 50 comments later. Agent replies beyond these are counted (`earlier_public_agent_replies`).
+KEEP_COMMENT_IDS = 50
 
 
 def new_state(event: TicketEvent) -> TicketState:
@@ -68,21 +73,59 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     comment = event.comment
     if comment is not None:
         if comment.is_public_agent_reply and comment.id not in state.public_agent_reply_ids:
-            changes["public_agent_reply_ids"] = [*state.public_agent_reply_ids, comment.id]
+            ids = [*state.public_agent_reply_ids, comment.id]
+            if len(ids) > KEEP_COMMENT_IDS:
+                earlier = len(ids) - KEEP_COMMENT_IDS
+                changes["earlier_public_agent_replies"] = (
+                    state.earlier_public_agent_replies + earlier
+                )
+                ids = ids[earlier:]
+            changes["public_agent_reply_ids"] = ids
         if comment.is_voice and comment.id not in state.voice_call_ids:
-            changes["voice_call_ids"] = [*state.voice_call_ids, comment.id]
+            changes["voice_call_ids"] = [*state.voice_call_ids, comment.id][-KEEP_COMMENT_IDS:]
         is_customer = comment.public and not comment.author_is_agent
         description = (changes.get("description") or state.description or "").strip()
         is_customer = is_customer and comment.body.strip() != description
         if is_customer and comment.body and comment.id not in state.customer_comment_ids:
-            changes["customer_comment_ids"] = [*state.customer_comment_ids, comment.id]
+            changes["customer_comment_ids"] = [*state.customer_comment_ids, comment.id][
+                -KEEP_COMMENT_IDS:
+            ]
             messages = [*state.customer_messages, comment.body[:MAX_MESSAGE_CHARS]]
             changes["customer_messages"] = messages[-MAX_MESSAGES:]
     return state.model_copy(update=changes), stale
 
 
 def mark_fired(state: TicketState, keys: list[str]) -> TicketState:
+    """Remember the keys of actions just decided, and forget those of SLA clocks and on-call
+    chains that are over (see `compact_fired`)."""
     new = [k for k in keys if k not in state.fired]
-    if not new:
+    fired = compact_fired(state, [*state.fired, *new])
+    if fired == state.fired:
         return state
-    return state.model_copy(update={"fired": [*state.fired, *new]})
+    return state.model_copy(update={"fired": fired})
+
+
+def compact_fired(state: TicketState, fired: list[str]) -> list[str]:
+    """`fired` without the keys no rule can decide again, so it stays bounded over a ticket's
+    life: the warnings and breaches of an SLA clock instance that is no longer the ticket's
+    (every customer message starts a new next-reply instance; `fire_sla` acts only for the
+    current one), the pages of an on-call chain that is no longer the ticket's (a stale
+    chain's timer does nothing) and the chain's notes about such breaches. A key that came back anyway would still be queued once: the
+    outbox skips a known idempotency key."""
+    sla = f"{state.key}:sla:"
+    oncall = f"{state.key}:oncall:"
+    live_sla = tuple(f"{sla}{m}:{c.instance}:" for m, c in state.sla_clocks.items())
+    live_chain = f"{oncall}{state.oncall.id}:" if state.oncall is not None else None
+    kept = []
+    for key in fired:
+        if key.startswith(sla) and not key.startswith(live_sla):
+            continue
+        if key.startswith(oncall):
+            if live_chain is None or not key.startswith(live_chain):
+                continue
+            # "Also: breached" told in the chain's thread, for a breach that cannot recur.
+            at = key.find(sla, len(live_chain))
+            if at >= 0 and not key.startswith(live_sla, at):
+                continue
+        kept.append(key)
+    return kept
