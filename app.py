@@ -61,13 +61,15 @@ class Runtime:
         go on at once. Returns how many were fired."""
         fired = 0
         now = self.clock()
+        decider = self.service.decider
         try:
-            while True:
-                count = len(self.service.decider.fire_due_timers(now, limit))
-                fired += count
-                if count < limit:
-                    return fired
-                now = self.clock()
+            with decider.firing():  # the dispatcher waits from batch to batch too
+                while True:
+                    count = len(decider.fire_due_timers(now, limit))
+                    fired += count
+                    if count < limit:
+                        return fired
+                    now = self.clock()
         except SQLAlchemyError as exc:
             log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
         return fired

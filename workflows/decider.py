@@ -338,10 +338,17 @@ class Decider:
                 self._fire(batch, item, item.timer.due_at if at_due_time else at)
             return batch
 
+        with self.firing():
+            return self._run_batch(fill)
+
+    @contextmanager
+    def firing(self) -> Iterator[None]:
+        """Wrap the firing of due timers (a batch, or a sweep of several): meanwhile the
+        dispatcher steps aside (`step_aside(for_timers=True)`)."""
         with self._acks_lock:
             self._firing += 1
         try:
-            return self._run_batch(fill)
+            yield
         finally:
             with self._acks_lock:
                 self._firing -= 1

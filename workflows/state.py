@@ -110,8 +110,8 @@ def compact_fired(state: TicketState, fired: list[str]) -> list[str]:
     life: the warnings and breaches of an SLA clock instance that is no longer the ticket's
     (every customer message starts a new next-reply instance; `fire_sla` acts only for the
     current one), the pages of an on-call chain that is no longer the ticket's (a stale
-    chain's timer does nothing) and the chain's notes about such breaches. A key that came back anyway would still be queued once: the
-    outbox skips a known idempotency key."""
+    chain's timer does nothing) and the chain's notes about such breaches. A key that came
+    back anyway would still be queued once: the outbox skips a known idempotency key."""
     sla = f"{state.key}:sla:"
     oncall = f"{state.key}:oncall:"
     live_sla = tuple(f"{sla}{m}:{c.instance}:" for m, c in state.sla_clocks.items())
