@@ -39,7 +39,7 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.outbox import find_attempts
+from deskbridge.store.outbox import Attempts, find_attempts
 from deskbridge.store.slack import (
     PostedMessage,
     find_channel_id,
@@ -266,27 +266,27 @@ class SlackNotifier:
         marker = f"{message.channel}#chart"
         with self.engine.connect() as connection:
             done = find_posted(connection, action.key, marker)
-            attempts = find_attempts(connection, action.key)
+            since = _retried_since(find_attempts(connection, action.key))
         if done is not None:
             return done.ts
         digest = action.params["digest"]
         title = f"Responses against target, {describe_period(digest['period'], digest)}"
         filename = f"responses-{digest['date']}.png"
         file_id = None
-        if attempts is not None and attempts.count > 1 and attempts.since is not None:
+        if since is not None:
             # A file share carries no metadata: an earlier attempt's chart is known by its
             # file name and title among the channel's messages since the first attempt.
-            def same_chart(m: dict[str, Any]) -> bool:
-                return any(
-                    f.get("name") == filename and f.get("title") == title
-                    for f in m.get("files") or []
-                )
+            def charts(m: dict[str, Any] | None) -> list[dict[str, Any]]:
+                return [
+                    f
+                    for f in (m or {}).get("files") or []
+                    if f.get("name") == filename and f.get("title") == title
+                ]
 
-            shared = self._search(message.channel, message.channel_id, attempts.since, same_chart)
-            file_id = next(
-                (f["id"] for f in (shared or {}).get("files", []) if f.get("name") == filename),
-                None,
+            shared = self._search(
+                message.channel, message.channel_id, since, lambda m: bool(charts(m))
             )
+            file_id = next((f["id"] for f in charts(shared)), None)
         found = file_id is not None
         if file_id is None:
             response = self._call(
@@ -351,16 +351,14 @@ class SlackNotifier:
         records what it finds instead of posting again. `keep`: more to record with it."""
         with self.engine.connect() as connection:
             posted = find_posted(connection, action.key, channel)
-            attempts = find_attempts(connection, action.key)
+            since = _retried_since(find_attempts(connection, action.key))
         if posted is not None:
             return posted
-        # The attempt under way is counted: more than one means an earlier one was made and
-        # not given back (pacing and rate limits give theirs back: nothing was sent).
         reserved = False
-        if attempts is not None and attempts.count > 1 and attempts.since is not None:
+        if since is not None:
             # The channel's turn first: a paced retry does not read the history again and again.
             reserved = self._reserve(channel)
-            posted = self._find_sent(action, channel, root, attempts.since)
+            posted = self._find_sent(action, channel, root, since)
         found = posted is not None
         if posted is None:
             where = {"channel": root.channel_id, "thread_ts": root.ts} if root else {}
@@ -599,6 +597,15 @@ class SlackNotifier:
         else:
             plain.pop("blocks")
         return getattr(self.client, method)(**plain)
+
+
+def _retried_since(attempts: Attempts | None) -> datetime | None:
+    """When an earlier attempt that may have reached Slack began, or None on a first try. The
+    attempt under way is counted: more than one means an earlier one was made and not given
+    back (pacing and rate limits give theirs back: nothing was sent)."""
+    if attempts is None or attempts.count <= 1:
+        return None
+    return attempts.since
 
 
 def _slack_error(exc: SlackApiError) -> str:
