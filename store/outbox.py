@@ -168,16 +168,9 @@ def complete_actions(
         )
 
 
-def retry_action(
-    connection: Connection, row_id: int, at: datetime, error: str, refund_attempt: bool = False
-) -> None:
-    """Try again at `at`. A throttled attempt (rate limit, pacing) is given back."""
-    retry_actions(connection, [(row_id, at, error, refund_attempt)])
-
-
 def retry_actions(connection: Connection, retries: list[tuple[int, datetime, str, bool]]) -> None:
     """Rows to try again (executemany): (row id, when, error, whether the attempt is given
-    back)."""
+    back: a throttled attempt, a rate limit or pacing, is no failure)."""
     if retries:
         connection.execute(
             _RETRY,
