@@ -185,10 +185,19 @@ def read_period(connection: Connection, period: Period, repeat_window: timedelta
     )
 
 
-def read_replies_period(connection: Connection, period: Period) -> PeriodData:
+def read_period_replies(connection: Connection, period: Period) -> PeriodData:
     """Only responses and same-author repeats in `period`: what the coaching checks every few
     minutes need (a response count, unnecessary replies), without the review's other reads."""
     return PeriodData(
         responses=_count_responses(connection, period.start, period.end),
         repeated_replies=_list_repeated_replies(connection, period.start, period.end),
     )
+
+
+def read_latest_dated(connection: Connection) -> datetime | None:
+    """The latest date on any row a period read can see (replies, facts, ticket creation)."""
+    dates = [
+        connection.execute(select(func.max(column))).scalar()
+        for column in (replies.c.at, activity.c.at, tickets.c.created_at)
+    ]
+    return max((d for d in dates if d is not None), default=None)

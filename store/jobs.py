@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
-from deskbridge.store.activity import read_period, read_replies_period
-from deskbridge.store.schema import activity, job_runs, replies, tickets
+from deskbridge.store.activity import read_period, read_period_replies
+from deskbridge.store.schema import job_runs
 from deskbridge.store.sql import insert_ignoring_conflicts, rows_as_dicts
 from deskbridge.workflows.digest import Period, PeriodData
 
@@ -40,15 +40,6 @@ def list_job_runs(connection: Connection, since: datetime | None = None) -> list
     return rows_as_dicts(connection.execute(query))
 
 
-def read_latest_dated(connection: Connection) -> datetime | None:
-    """The latest date on any row a period read can see (replies, facts, ticket creation)."""
-    dates = [
-        connection.execute(select(func.max(column))).scalar()
-        for column in (replies.c.at, activity.c.at, tickets.c.created_at)
-    ]
-    return max((d for d in dates if d is not None), default=None)
-
-
 class StoreJobReader:
     """The store behind `workflows.schedule.JobReader`: what scheduled jobs read, within the
     transaction that claimed the occurrence."""
@@ -69,5 +60,5 @@ class StoreJobReader:
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
         return read_period(self.connection, period, repeat_window)
 
-    def read_replies(self, period: Period) -> PeriodData:
-        return read_replies_period(self.connection, period)
+    def read_period_replies(self, period: Period) -> PeriodData:
+        return read_period_replies(self.connection, period)

@@ -19,13 +19,9 @@ from sqlalchemy import Connection, Engine
 
 from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.store.activity import read_latest_dated
 from deskbridge.store.audit import insert_decisions
-from deskbridge.store.jobs import (
-    StoreJobReader,
-    claim_job_run,
-    read_latest_dated,
-    record_job_actions,
-)
+from deskbridge.store.jobs import StoreJobReader, claim_job_run, record_job_actions
 from deskbridge.store.outbox import insert_actions
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.digest import Period, PeriodData
@@ -166,8 +162,8 @@ class _ReusingReader:
             lambda: self._reader.read_period(period, repeat_window),
         )
 
-    def read_replies(self, period: Period) -> PeriodData:
-        return self._reuse(("replies",), period, lambda: self._reader.read_replies(period))
+    def read_period_replies(self, period: Period) -> PeriodData:
+        return self._reuse(("replies",), period, lambda: self._reader.read_period_replies(period))
 
     def _reuse(self, what: tuple, period: Period, read: Callable[[], PeriodData]) -> PeriodData:
         key = (*what, period.kind, period.start)

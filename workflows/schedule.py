@@ -35,7 +35,7 @@ class JobReader(Protocol):
         """What the store holds for one review period (workflows/digest.py)."""
         ...
 
-    def read_replies(self, period: Period) -> PeriodData:
+    def read_period_replies(self, period: Period) -> PeriodData:
         """Only the period's responses per author and same-author repeats (the rest empty)."""
         ...
 

@@ -164,7 +164,7 @@ def _day_figures(rules: RulesConfig, at: datetime, reader) -> dict[str, AgentFig
     """Each agent's responses and unnecessary replies for their local day so far (up to
     `at`); the checks need nothing else (first replies and the rest stay empty)."""
     period = build_period(rules, at.astimezone(_zone(rules)).date(), now=at)
-    figures, _ = build_agent_figures(rules, period, reader.read_replies(period))
+    figures, _ = build_agent_figures(rules, period, reader.read_period_replies(period))
     return {f.agent.slack_id: f for f in figures}
 
 
