@@ -115,7 +115,7 @@ def _prepare_runtime():
     "before the server closes it",
 )
 def serve(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
-    """Web, dispatcher and timers in one process (for production, see docs/deploy.md)."""
+    """Web, decider, dispatcher and timers in one process (for production, see docs/deploy.md)."""
     from waitress import serve as waitress_serve
 
     from deskbridge.app import create_app
@@ -152,7 +152,8 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
 
 @main.command()
 def worker() -> None:
-    """Dispatcher and timers only; run the web part under gunicorn 'deskbridge.app:create_app()'."""
+    """Decider, dispatcher and timers; run the web part under gunicorn
+    'deskbridge.app:create_app()'."""
     runtime = _prepare_runtime()
     click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
     runtime.start_background()

@@ -25,7 +25,7 @@ graceful_timeout = 30
 # Keep-alive with the proxy on the same host.
 keepalive = 5
 
-# Bounded request heads: a longer line is 414, more or longer header fields are 400. Webhooks
+# Bounded request heads: a longer line is 414, more or longer header fields are 431. Webhooks
 # from Zendesk, Salesforce and Slack carry about 15 headers of under 1 KB.
 limit_request_line = 4094
 limit_request_fields = 50

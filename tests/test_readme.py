@@ -1,0 +1,81 @@
+"""The README's terminal examples are what the commands print: each `$` line that works offline
+is run as written (in a folder that looks like the checkout) and its output compared with the
+lines shown under it, so the README cannot drift from the code unnoticed."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shown(command: str) -> tuple[list[str], dict[str, str], str]:
+    """The README's `$` line that starts with `command` (after any VAR=value): its arguments
+    (program and shell redirections left out), its environment and the output shown under it,
+    up to the next `$` line or the end of the block."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    for n, line in enumerate(lines):
+        if not line.startswith("$ "):
+            continue
+        words = shlex.split(line[2:])
+        env = {}
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            env[name] = value
+        if not " ".join(words).startswith(command):
+            continue
+        output = []
+        for following in lines[n + 1 :]:
+            if following.startswith(("$ ", "```")):
+                break
+            output.append(following + "\n")
+        args = words[1:]
+        if ">" in args:
+            args = args[: args.index(">")]
+        return args, env, "".join(output)
+    raise AssertionError(f"the README shows no `$ {command}` line")
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A working folder with the checkout's examples and config, the example rules file and
+    no store from the environment."""
+    for name in ("examples", "config"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(tmp_path)
+    for name in ("DESKBRIDGE_CONFIG", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> str:
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_check_config_of_the_example(checkout):
+    args, env, output = shown(".venv/bin/deskbridge check-config config/example.yaml")
+
+    assert run(args, env) == output
+
+
+def test_routing_explain(checkout):
+    args, env, output = shown("deskbridge routing explain")
+
+    assert run(args, env) == output
+
+
+def test_digest_of_the_demo_day(checkout):
+    replay_args, replay_env, _ = shown(".venv/bin/deskbridge replay examples/scenario.jsonl")
+    run(replay_args, replay_env)
+    args, env, output = shown(".venv/bin/deskbridge digest --date 2026-03-02")
+
+    assert run(args, env) == output
+    assert (checkout / "chart.png").read_bytes().startswith(b"\x89PNG")
