@@ -498,7 +498,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
         yield f"problem behind the request: {label(result.problem)}"
     counted = [h for h in result.hits if h.counts]
     if counted:
-        yield "matched (points = words x where x category weight):"
+        weight = rules.routing.subject_weight
+        yield f"matched (points = words x {weight:g} in the subject x category weight):"
         for hit in counted:
             yield f'  {hit.points:>5g}  {label(hit.category)}: "{hit.phrase}" in {hit.where}'
     skipped = [h for h in result.hits if not h.counts]
