@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import configure_logging, log_event
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
@@ -284,6 +284,10 @@ def create_runtime(
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     runtime = runtime or create_runtime(settings or Settings())
+    if not logging.getLogger().handlers:
+        # Nobody set up logging: the app is the entry point (gunicorn), not the CLI. Without
+        # this, INFO lines were dropped and warnings printed bare, without their fields.
+        configure_logging(runtime.settings.log_level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["deskbridge"] = runtime

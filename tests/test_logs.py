@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +231,47 @@ def test_a_paced_channel_holds_back_only_its_own_rows(
     waiting = rows[1]
     assert waiting["last_error"] == "pacing #leads"
     assert waiting["next_attempt_at"] > rows[2]["done_at"] + timedelta(seconds=55)
+
+
+# What gunicorn does: import the app factory and call it, with no logging set up.
+WSGI_ENTRY = """
+import json
+from datetime import UTC, datetime
+from deskbridge.app import create_app
+from tests.conftest import signed_headers
+client = create_app().test_client()
+body = json.dumps({"type": "zen:event-type:ticket.merged", "id": "e1"}).encode()
+print(client.get("/readyz").status_code)
+headers = signed_headers(body, datetime.now(UTC))
+print(client.post("/webhooks/zendesk", data=body, headers=headers).status_code)
+print(client.post("/webhooks/zendesk", data=body).status_code)
+"""
+
+
+def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path):
+    """Under gunicorn the CLI's logging set-up never runs: the app does it, so INFO lines are
+    kept and every line has its time, level, logger and fields (a store never migrated makes
+    /readyz warn)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DESKBRIDGE_", "ZENDESK_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+        "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", WSGI_ENTRY],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.stdout == "503\n200\n401\n", result.stderr
+    lines = result.stderr.splitlines()
+    assert [line[24:] for line in lines] == [  # after "2026-11-30 19:12:02,469 "
+        "WARNING deskbridge readyz.store_unavailable error=OperationalError",
+        "INFO deskbridge.webhooks webhook.ignored source=zendesk type=zen:event-type:ticket.merged",
+        'WARNING deskbridge.webhooks webhook.unauthorized source=zendesk error="signature header'
+        ' is missing" field=X-Zendesk-Webhook-Signature',
+    ]
+    assert all(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines)
