@@ -84,12 +84,15 @@ class Runtime:
         while not self.stop.is_set():
             decider.timers_set.clear()  # before the sweep: a timer set during it wakes us
             started = self.clock()
-            fired = self.sweep_timers(limit)
-            wait = interval
+            wait, fired = interval, 0
             try:
+                fired = self.sweep_timers(limit)
                 due = decider.next_due_at()
             except SQLAlchemyError:
                 due = None  # the sweep logged it; try again after the interval
+            except Exception:  # a bug must not stop the deadlines for good; they wait
+                log.exception("timers.error")
+                due = None
             # Due already when a sweep that fired nothing began: another process holds those
             # timers; do not spin on them. Otherwise sleep until the soonest one.
             if due is not None and (fired or due > started):

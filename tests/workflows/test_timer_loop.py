@@ -37,22 +37,30 @@ def timer_status(engine) -> str | None:
         ).scalar_one_or_none()
 
 
-def test_a_timer_set_while_the_loop_sleeps_fires_at_its_due_time(engine, rules, monkeypatch):
+def start_runtime(engine, rules, monkeypatch, interval: float):
     for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "SLACK_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    # An interval far longer than the test: only the loop's own wake-up can fire the timer.
-    settings = Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET, DESKBRIDGE_TIMER_INTERVAL=600)
+    settings = Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET, DESKBRIDGE_TIMER_INTERVAL=interval)
     clock = ShiftedClock(DEADLINE - timedelta(seconds=1))
-    runtime = create_runtime(settings, rules, clock=clock, engine=engine)
+    return create_runtime(settings, rules, clock=clock, engine=engine)
+
+
+def wait_while_pending(engine) -> None:
+    waited_until = time.monotonic() + 30
+    while timer_status(engine) == "pending" and time.monotonic() < waited_until:
+        time.sleep(0.05)
+
+
+def test_a_timer_set_while_the_loop_sleeps_fires_at_its_due_time(engine, rules, monkeypatch):
+    # An interval far longer than the test: only the loop's own wake-up can fire the timer.
+    runtime = start_runtime(engine, rules, monkeypatch, interval=600)
     runtime.start_background()
     try:
         time.sleep(0.2)  # the loop has swept (nothing pending) and sleeps for the interval
         # Decided at T0: the hand-off timer is set for DEADLINE, about a second from now.
         runtime.service.accept_event(wrong_item_created(48290), "{}", T0)
         assert timer_status(engine) == "pending"
-        waited_until = time.monotonic() + 30
-        while timer_status(engine) == "pending" and time.monotonic() < waited_until:
-            time.sleep(0.05)
+        wait_while_pending(engine)
     finally:
         runtime.stop_background()
 
@@ -65,3 +73,27 @@ def test_a_timer_set_while_the_loop_sleeps_fires_at_its_due_time(engine, rules, 
         ).one()
     assert row.action == "notify"
     assert row.created_at >= DEADLINE  # fired when due, not before
+
+
+def test_a_sweep_that_raises_does_not_stop_the_loop(engine, rules, monkeypatch, caplog):
+    runtime = start_runtime(engine, rules, monkeypatch, interval=0.2)
+    decider = runtime.service.decider
+    fire = decider.fire_due_timers
+    calls = []
+
+    def broken_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in a rule")
+        return fire(*args, **kwargs)
+
+    monkeypatch.setattr(decider, "fire_due_timers", broken_once)
+    runtime.service.accept_event(wrong_item_created(48290), "{}", T0)
+    runtime.start_background()
+    try:
+        wait_while_pending(engine)
+    finally:
+        runtime.stop_background()
+
+    assert timer_status(engine) == "fired"
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["timers.error"]
