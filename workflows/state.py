@@ -4,6 +4,8 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 from __future__ import annotations
 
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.workflows.rules.oncall import build_chain_key_prefix
+from deskbridge.workflows.rules.sla import build_clock_key_prefix
 
 _SNAPSHOT_FIELDS = (
     "subject",
@@ -112,10 +114,14 @@ def compact_fired(state: TicketState, fired: list[str]) -> list[str]:
     current one), the pages of an on-call chain that is no longer the ticket's (a stale
     chain's timer does nothing) and the chain's notes about such breaches. A key that came
     back anyway would still be queued once: the outbox skips a known idempotency key."""
-    sla = f"{state.key}:sla:"
-    oncall = f"{state.key}:oncall:"
-    live_sla = tuple(f"{sla}{m}:{c.instance}:" for m, c in state.sla_clocks.items())
-    live_chain = f"{oncall}{state.oncall.id}:" if state.oncall is not None else None
+    sla = build_clock_key_prefix(state.key)
+    oncall = build_chain_key_prefix(state.key)
+    live_sla = tuple(
+        build_clock_key_prefix(state.key, m, c.instance) for m, c in state.sla_clocks.items()
+    )
+    live_chain = (
+        build_chain_key_prefix(state.key, state.oncall.id) if state.oncall is not None else None
+    )
     kept = []
     for key in fired:
         if key.startswith(sla) and not key.startswith(live_sla):

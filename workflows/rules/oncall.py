@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from deskbridge.config.rules import RulesConfig
-from deskbridge.workflows.actions import Action, ActionKind, build_action
+from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import (
     EventKind,
@@ -29,6 +29,14 @@ from deskbridge.workflows.model import (
 from deskbridge.workflows.rotation import Rotation
 
 RULE = "oncall"
+
+
+def build_chain_key_prefix(ticket: str, chain: str | None = None) -> str:
+    """The start of the keys of this rule's actions on `ticket` (of one chain, when given):
+    every on-call key is `build_key(ticket, RULE, chain id, …)`."""
+    return build_key(ticket, RULE, *(() if chain is None else (chain,)), "")
+
+
 TIMER_KIND = "oncall.step"
 NEW_TICKET_WINDOW = timedelta(hours=1)
 

@@ -12,12 +12,23 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig, SlaPolicy
-from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.actions import ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState
 
 RULE = "sla"
+
+
+def build_clock_key_prefix(
+    ticket: str, metric: str | None = None, instance: str | None = None
+) -> str:
+    """The start of the keys of this rule's actions on `ticket` (of one clock instance, when
+    given): every SLA key is `build_key(ticket, RULE, metric, instance, stage)`."""
+    parts = () if metric is None or instance is None else (metric, instance)
+    return build_key(ticket, RULE, *parts, "")
+
+
 TIMER_KIND = "sla"
 METRICS = ("first_reply", "next_reply", "resolution")
 LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
