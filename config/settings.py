@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _slack_events_need_the_bot(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # /slack/events is served by the bot: bolt will not start without its token, and
+        # buttons and the App Home answer through the Web API with it.
+        if value is not None and info.data.get("slack_bot_token") is None:
+            raise ValueError(
+                "needs SLACK_BOT_TOKEN too: commands and buttons are answered by the bot "
+                "(set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_TEAM_ID, or none of them)"
+            )
+        return value
+
     @field_validator("slack_team_id")
     @classmethod
     def _slack_needs_its_workspace(cls, value: str | None, info: ValidationInfo) -> str | None:

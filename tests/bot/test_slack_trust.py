@@ -153,32 +153,52 @@ def test_an_event_from_another_workspace_gets_403(runtime, client):
     assert _stored(runtime) == (0, 0)
 
 
+def _start_up(command: str, env: dict[str, str], monkeypatch, tmp_path) -> tuple[int, str]:
+    """`deskbridge <command>` with only these Slack settings: its exit code and stderr."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_TEAM_ID"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(
+        main, [command], env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}
+    )
+    return result.exit_code, result.stderr
+
+
 @pytest.mark.parametrize(
     "env",
     [
         {"SLACK_BOT_TOKEN": "xoxb-1"},
-        {"SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef"},
+        {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef"},
     ],
-    ids=["token", "signing secret"],
+    ids=["token", "token and signing secret"],
 )
 def test_the_bot_without_slack_team_id_is_a_config_error_at_start_up(monkeypatch, tmp_path, env):
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_TEAM_ID"):
-        monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ValidationError, match="SLACK_SIGNING_SECRET is set"):
-        Settings(**env)
-
-    result = CliRunner().invoke(
-        main, ["migrate"], env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}
-    )
-
-    assert result.exit_code == 1
-    assert result.stderr == (
+    assert _start_up("migrate", env, monkeypatch, tmp_path) == (
+        1,
         "environment: invalid settings\n"
         "  SLACK_TEAM_ID: required when SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is set: the "
         "workspace id (T…) from the Slack app's settings; requests from other workspaces get "
-        "403\n"
+        "403\n",
     )
+    with pytest.raises(ValidationError, match="SLACK_SIGNING_SECRET is set"):
+        Settings(**env)
     assert Settings(**env, SLACK_TEAM_ID=TEAM).slack_team_id == TEAM
+
+
+def test_the_signing_secret_without_the_bot_token_is_a_config_error_at_start_up(
+    monkeypatch, tmp_path
+):
+    """/slack/events is served by the bot: with a signing secret and no token, serve stopped
+    with bolt's traceback ('SLACK_BOT_TOKEN … is required') instead of naming the setting."""
+    env = {"SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef", "SLACK_TEAM_ID": TEAM}
+
+    assert _start_up("serve", env, monkeypatch, tmp_path) == (
+        1,
+        "environment: invalid settings\n"
+        "  SLACK_SIGNING_SECRET: needs SLACK_BOT_TOKEN too: commands and buttons are answered "
+        "by the bot (set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_TEAM_ID, or none of "
+        "them)\n",
+    )
+    assert Settings(**env, SLACK_BOT_TOKEN="xoxb-1").slack_signing_secret is not None
 
 
 # --- /deskbridge ticket: the roster only; agents their own and their team's tickets ---------
