@@ -156,9 +156,35 @@ def test_library_loggers_are_at_warning_unless_debug(logs, level, expected):
 
     effective = {
         name: logging.getLevelName(logging.getLogger(name).getEffectiveLevel())
-        for name in ("apscheduler", "apscheduler.scheduler", "slack_bolt", "urllib3", "slack_sdk")
+        for name in (
+            "apscheduler",
+            "apscheduler.scheduler",
+            "slack_bolt",
+            "urllib3",
+            "slack_sdk",
+            "alembic.runtime.plugins",
+        )
     }
     assert effective == dict.fromkeys(effective, expected)
+
+
+def test_starting_on_a_new_store_logs_the_migrations_not_alembics_plugins(tmp_path):
+    """In a fresh process (alembic names its plugins once per process, when it first loads)."""
+    script = (
+        "from deskbridge.config.logging import configure_logging\n"
+        "from deskbridge.store.db import create_store_engine, migrate_store\n"
+        "configure_logging('INFO')\n"
+        f"migrate_store(create_store_engine('sqlite:///{tmp_path / 'new.db'}'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+
+    records = [line for line in result.stderr.splitlines() if line[:2] == "20"]  # timestamped
+    assert {tuple(line[24:].split(" ", 2)[:2]) for line in records} == {
+        ("INFO", "alembic.runtime.migration")
+    }
+    assert "Running upgrade  -> 0001, events, tickets, outbox, timers, audit" in result.stderr
 
 
 def test_slack_message_bodies_never_reach_the_log_even_at_debug(
