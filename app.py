@@ -209,6 +209,7 @@ class Runtime:
         for thread in self.threads:
             thread.join(timeout=10)
         self.threads.clear()
+        log_event(log, logging.INFO, "runtime.stopped")
 
 
 def build_performers(

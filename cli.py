@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -125,27 +126,30 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
     app = create_app(runtime=runtime)
     runtime.start_background()
     webhooks = ", ".join(f"/webhooks/{source.value}" for source in CONNECTORS)
-    click.echo(
-        f"deskbridge listening on http://{host}:{port} "
-        f"(webhooks: POST {webhooks}; health: GET /healthz)",
-        err=True,
-    )
     try:
-        waitress_serve(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="deskbridge",
-            max_request_body_size=runtime.settings.max_body_bytes + 1,
-            connection_limit=connection_limit,
-            channel_timeout=channel_timeout,
-            # Idle connections are looked for every second, so one is closed within
-            # channel_timeout + 1 s (waitress' default looks every 30 s).
-            cleanup_interval=1,
-            # select() cannot watch descriptors above 1024; a thousand connections need poll().
-            asyncore_use_poll=True,
-        )
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
+            _stop_on_sigterm()
+            click.echo(
+                f"deskbridge listening on http://{host}:{port} "
+                f"(webhooks: POST {webhooks}; health: GET /healthz)",
+                err=True,
+            )
+            waitress_serve(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                ident="deskbridge",
+                max_request_body_size=runtime.settings.max_body_bytes + 1,
+                connection_limit=connection_limit,
+                channel_timeout=channel_timeout,
+                # Idle connections are looked for every second, so one is closed within
+                # channel_timeout + 1 s (waitress' default looks every 30 s).
+                cleanup_interval=1,
+                # select() cannot watch descriptors above 1024; a thousand connections need
+                # poll().
+                asyncore_use_poll=True,
+            )
     finally:
         runtime.stop_background()
 
@@ -155,14 +159,21 @@ def worker() -> None:
     """Decider, dispatcher and timers; run the web part under gunicorn
     'deskbridge.app:create_app()'."""
     runtime = _prepare_runtime()
-    click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
     runtime.start_background()
     try:
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
+            _stop_on_sigterm()
+            click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
             while not runtime.stop.wait(1):
                 pass
     finally:
         runtime.stop_background()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd's stop, Docker, Kubernetes) stops like Ctrl-C: the background threads
+    finish their batch and the process exits 0, instead of dying mid-transaction."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @main.command()

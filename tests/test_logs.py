@@ -144,6 +144,7 @@ def test_an_idle_worker_logs_nothing_after_starting(logs, sqlite_engine, rules, 
         runtime.stop_background()
 
     assert sorted((r.levelname, r.name, r.getMessage()) for r in collect.records) == [
+        ("INFO", "deskbridge", "runtime.stopped"),
         ("INFO", "deskbridge", "timers.started"),
         ("INFO", "deskbridge.decider", "decider.started"),
         ("INFO", "deskbridge.dispatcher", "dispatcher.started"),
