@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from deskbridge.store.activity import read_period, read_period_replies
 from deskbridge.store.schema import job_runs
@@ -21,6 +21,11 @@ def claim_job_run(connection: Connection, job: str, occurrence_at: datetime, now
         job=job, occurrence_at=occurrence_at, run_at=now, actions=0
     )
     return connection.execute(statement.returning(job_runs.c.job)).first() is not None
+
+
+def read_first_job_run_at(connection: Connection) -> datetime | None:
+    """When the first job occurrence still on record was run (None: never)."""
+    return connection.execute(select(func.min(job_runs.c.run_at))).scalar()
 
 
 def record_job_actions(

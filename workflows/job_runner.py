@@ -21,7 +21,12 @@ from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.activity import read_latest_dated
 from deskbridge.store.audit import insert_decisions
-from deskbridge.store.jobs import StoreJobReader, claim_job_run, record_job_actions
+from deskbridge.store.jobs import (
+    StoreJobReader,
+    claim_job_run,
+    read_first_job_run_at,
+    record_job_actions,
+)
 from deskbridge.store.outbox import insert_actions
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.digest import Period, PeriodData
@@ -60,12 +65,23 @@ class JobRunner:
         # Occurrences known to be run (here or elsewhere): an idle tick costs no SQL.
         self._done: set[tuple[str, datetime]] = set()
         self._failed: dict[tuple[str, datetime], datetime] = {}
+        # Since when the store's service has been running jobs (its first job run, or this
+        # process's first tick on a store that never ran one); read at the first tick.
+        self._running_since: datetime | None = None
 
     def list_due(self, now: datetime) -> list[tuple[datetime, Job]]:
-        """Occurrences within each job's catch-up window, not known to be run, oldest first."""
+        """Occurrences within each job's catch-up window, not known to be run, oldest first.
+        Only what the service missed is caught up: on a store that never ran a job (a first
+        start), occurrences before now are not (a new install started at 19:12 would
+        otherwise post that day's 17:30 review at once)."""
+        if self._running_since is None:
+            with self.engine.connect() as connection:
+                self._running_since = read_first_job_run_at(connection) or now
         due = []
         for job in self.jobs.values():
             for at in job.occurrences(self.rules, now - job.catch_up, now):
+                if at < self._running_since:
+                    continue
                 key = (job.name, at)
                 retry = self._failed.get(key)
                 if key not in self._done and (retry is None or retry <= now):

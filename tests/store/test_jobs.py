@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deskbridge.store.jobs import list_job_runs
+from deskbridge.store.jobs import claim_job_run, list_job_runs
 from deskbridge.store.outbox import list_actions
 from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.schedule import Job
@@ -21,7 +21,19 @@ NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def list_minute_runs(connection) -> list[dict]:
+    return [r for r in list_job_runs(connection) if r["job"] == "minute"]
+
+
+def record_earlier_run(engine, at: datetime = datetime(2026, 3, 1, tzinfo=UTC)) -> None:
+    """The store's service ran jobs before (at `at`): missed occurrences after it are caught
+    up. (On a store that never ran one, a first start catches up nothing.)"""
+    with engine.begin() as connection:
+        assert claim_job_run(connection, "earlier", at, at)
+
+
 def test_each_occurrence_runs_once_and_queues_its_actions(engine, rules):
+    record_earlier_run(engine)
     runner = JobRunner(engine, rules, {"minute": MINUTE_JOB})
     first = runner.run_due(NOW)
     # catch_up 3 h: 12:00 and the 180 minutes before it that are inside (09:00:30, 12:00:30].
@@ -35,7 +47,7 @@ def test_each_occurrence_runs_once_and_queues_its_actions(engine, rules):
     assert runner.run_due(NOW) == []
     assert JobRunner(engine, rules, {"minute": MINUTE_JOB}).run_due(NOW) == []
     with engine.connect() as connection:
-        runs = list_job_runs(connection)
+        runs = list_minute_runs(connection)
         queued = list_actions(connection)
     assert len(runs) == 180 and {r["actions"] for r in runs} == {1}
     assert [r["idempotency_key"] for r in queued][:1] == ["job:minute:test:2026-03-02T09:01:00Z"]
@@ -43,6 +55,7 @@ def test_each_occurrence_runs_once_and_queues_its_actions(engine, rules):
 
 
 def test_a_restart_catches_up_only_within_the_window(engine, rules):
+    record_earlier_run(engine)
     runner = JobRunner(engine, rules, {"minute": MINUTE_JOB})
     runner.run_due(NOW)
     # Down for 5 hours: the 3 hours before the restart are caught up, the 2 before that not.
@@ -64,11 +77,12 @@ def test_a_failing_job_leaves_nothing_and_is_retried_later(engine, rules):
         return post_minute(occurrence, rules_, reader)
 
     job = Job("minute", every_minute, flaky, catch_up=timedelta(seconds=90))
+    record_earlier_run(engine)
     runner = JobRunner(engine, rules, {"minute": job})
     assert [o.occurrence_at for o in runner.run_due(at)] == [at - timedelta(minutes=1)]
     assert calls == [at - timedelta(minutes=1), at]
     with engine.connect() as connection:
-        assert [r["occurrence_at"] for r in list_job_runs(connection)] == [
+        assert [r["occurrence_at"] for r in list_minute_runs(connection)] == [
             at - timedelta(minutes=1)
         ]
     # Not again on every tick: the failed occurrence waits a minute, then runs.
@@ -87,14 +101,15 @@ def test_runtime_loop_runs_jobs_on_its_clock(settings, rules, sqlite_engine):
     runtime = create_runtime(settings, rules, clock=clock, engine=sqlite_engine)
     job = Job("minute", every_minute, post_minute, catch_up=timedelta(seconds=30))
     runtime.job_runner.jobs = {"minute": job}
+    record_earlier_run(sqlite_engine)
     runtime.run_jobs()
     clock.now = datetime(2026, 3, 2, 12, 0, 0, 400000, tzinfo=UTC)
     runtime.run_jobs()
     runtime.run_jobs()
     with sqlite_engine.connect() as connection:
-        runs = list_job_runs(connection)
+        runs = list_minute_runs(connection)
     assert [(r["job"], r["occurrence_at"], r["run_at"]) for r in runs] == [
-        # Started 20 s after 11:59 (within catch_up): caught up at once.
+        # Restarted 20 s after 11:59 (within catch_up): caught up at once.
         (
             "minute",
             datetime(2026, 3, 2, 11, 59, tzinfo=UTC),
@@ -108,6 +123,7 @@ def test_runtime_loop_runs_jobs_on_its_clock(settings, rules, sqlite_engine):
 def test_two_processes_on_postgresql_run_each_occurrence_once(store_url, engine, rules):
     if not store_url.startswith("postgresql"):
         pytest.skip("the race that matters is between processes sharing PostgreSQL")
+    record_earlier_run(engine)
     start_at = time.time() + 3
     command = [sys.executable, "-m", "tests.store.minute_job", store_url, NOW.isoformat()]
     processes = [
@@ -120,7 +136,7 @@ def test_two_processes_on_postgresql_run_each_occurrence_once(store_url, engine,
     assert len(ran[0]) + len(ran[1]) == 180
     assert not set(ran[0]) & set(ran[1])
     with engine.connect() as connection:
-        assert len(list_job_runs(connection)) == 180
+        assert len(list_minute_runs(connection)) == 180
         assert len(list_actions(connection)) == 180
     print(f"process A ran {len(ran[0])}, process B ran {len(ran[1])}")
 
@@ -151,3 +167,20 @@ def test_replay_runs_jobs_on_its_simulated_clock_between_timers(rules, monkeypat
     breach = next(r for r in records if r["action"] == "sla_breach")
     assert breach["at"] == "2026-03-02T17:00:00Z"
     assert records.index(breach) > records.index(jobs[8])  # the 17:00 job ran first
+
+
+def test_a_first_start_catches_up_nothing_from_before_it(engine, rules):
+    """A new install started at 19:12 must not post that day's 17:30 review at once: a store
+    that never ran a job runs what falls due from its first tick on; a restart later catches
+    up what it missed as usual."""
+    runner = JobRunner(engine, rules, {"minute": MINUTE_JOB})
+    assert runner.run_due(NOW) == []  # 09:01 … 12:00 were before the service existed
+    later = [o.occurrence_at for o in runner.run_due(NOW + timedelta(minutes=2))]
+    assert later == [
+        datetime(2026, 3, 2, 12, 1, tzinfo=UTC),
+        datetime(2026, 3, 2, 12, 2, tzinfo=UTC),
+    ]
+    # Down from 12:02:30 to 12:10:30: a restart catches up 12:03 … 12:10.
+    restarted = JobRunner(engine, rules, {"minute": MINUTE_JOB})
+    caught_up = [o.occurrence_at for o in restarted.run_due(NOW + timedelta(minutes=10))]
+    assert caught_up == [datetime(2026, 3, 2, 12, m, tzinfo=UTC) for m in range(3, 11)]
