@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from deskbridge.config.logging import configure_logging, log_event
+from deskbridge.config.logging import OutageLog, configure_logging, log_event
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
@@ -55,6 +55,13 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     scheduler: Any = None
+    # A store outage is logged when it starts, once a minute while it lasts, and when it ends.
+    timers_outage: OutageLog = field(
+        default_factory=lambda: OutageLog(log, "timers.store_unavailable", "timers.store_recovered")
+    )
+    jobs_outage: OutageLog = field(
+        default_factory=lambda: OutageLog(log, "jobs.store_unavailable", "jobs.store_recovered")
+    )
 
     def sweep_timers(self, limit: int = 500) -> int:
         """Fire every due timer, a batch per transaction; a full batch means more are due:
@@ -68,10 +75,12 @@ class Runtime:
                     count = len(decider.fire_due_timers(now, limit))
                     fired += count
                     if count < limit:
-                        return fired
+                        break
                     now = self.clock()
         except SQLAlchemyError as exc:
-            log_event(log, logging.ERROR, "timers.store_unavailable", error=type(exc).__name__)
+            self.timers_outage.failed(error=type(exc).__name__)
+        else:
+            self.timers_outage.succeeded()
         return fired
 
     def run_timers(self, interval: float, limit: int = 500) -> None:
@@ -107,7 +116,9 @@ class Runtime:
         try:
             self.job_runner.run_due(self.clock())
         except SQLAlchemyError as exc:
-            log_event(log, logging.ERROR, "jobs.store_unavailable", error=type(exc).__name__)
+            self.jobs_outage.failed(error=type(exc).__name__)
+        else:
+            self.jobs_outage.succeeded()
 
     def purge_retention(self) -> dict[str, int]:
         """Delete rows past the rules' retention, in small batches (hourly in serve/worker;

@@ -6,6 +6,9 @@ Callers pass ids, counts and kinds only; never emails, phone numbers, message bo
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 _FIELDS = "deskbridge_fields"
@@ -13,6 +16,51 @@ _FIELDS = "deskbridge_fields"
 
 def log_event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
     logger.log(level, name, extra={_FIELDS: fields})
+
+
+class OutageLog:
+    """A failure that repeats while it lasts (the store down, retried every half second by
+    each loop) logged as an outage, not a line per attempt: its first occurrence, then at most
+    one line every `every` seconds (`repeated`: how many since the last line), and one line
+    when it ends (the `recovered` event, with the failures counted and how long it lasted)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        name: str,
+        recovered: str,
+        every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.logger, self.name, self.recovered_name = logger, name, recovered
+        self.every, self.clock = every, clock
+        self._lock = threading.Lock()
+        self._since: float | None = None  # when the outage started
+        self._last = 0.0  # when a line was last written
+        self._failures = 0  # in the whole outage
+        self._unlogged = 0  # since the last line
+
+    def failed(self, level: int = logging.ERROR, **fields: Any) -> None:
+        with self._lock:
+            now = self.clock()
+            self._failures += 1
+            if self._since is None:
+                self._since = self._last = now
+            elif now - self._last >= self.every:
+                fields["repeated"] = self._unlogged + 1
+                self._last, self._unlogged = now, 0
+            else:
+                self._unlogged += 1
+                return
+        log_event(self.logger, level, self.name, **fields)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self._since is None:
+                return
+            fields = {"failures": self._failures, "down_s": round(self.clock() - self._since, 1)}
+            self._since, self._failures, self._unlogged = None, 0, 0
+        log_event(self.logger, logging.INFO, self.recovered_name, **fields)
 
 
 class FieldFormatter(logging.Formatter):

@@ -302,3 +302,34 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
         ' is missing" field=X-Zendesk-Webhook-Signature',
     ]
     assert all(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines)
+
+
+def test_a_store_outage_is_logged_when_it_starts_once_a_minute_and_when_it_ends(logs):
+    """A loop retrying every half second against a stopped database wrote three ERROR lines a
+    second (decider, dispatcher, timers); an outage is now a few lines however long it lasts."""
+    from deskbridge.config.logging import FieldFormatter, OutageLog
+
+    collect = logs("INFO")
+    now = [0.0]
+    outage = OutageLog(
+        logging.getLogger("deskbridge.dispatcher"),
+        "dispatcher.store_unavailable",
+        "dispatcher.store_recovered",
+        clock=lambda: now[0],
+    )
+    outage.succeeded()  # all well: nothing to say
+    for second in [0, 0.5, 1, 30, 59.9, 60, 60.5, 125]:
+        now[0] = second
+        outage.failed(error="OperationalError")
+    now[0] = 130.25
+    outage.succeeded()
+    outage.succeeded()
+    formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
+    assert [formatter.format(r) for r in collect.records] == [
+        "ERROR deskbridge.dispatcher dispatcher.store_unavailable error=OperationalError",
+        "ERROR deskbridge.dispatcher dispatcher.store_unavailable error=OperationalError "
+        "repeated=5",
+        "ERROR deskbridge.dispatcher dispatcher.store_unavailable error=OperationalError "
+        "repeated=2",
+        "INFO deskbridge.dispatcher dispatcher.store_recovered failures=8 down_s=130.2",
+    ]

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import OutageLog, log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.activity import record_facts
 from deskbridge.store.audit import build_decision_rows, insert_decision_rows
@@ -149,6 +149,7 @@ class Decider:
         self._busy = threading.Lock()
         self._cache: OrderedDict[str, tuple[int, TicketState]] = OrderedDict()
         self._wake = threading.Event()
+        self._outage = OutageLog(log, "decider.store_unavailable", "decider.store_recovered")
         # Acknowledgements in progress in this process (serve): the decider gives them the
         # GIL between events, so a burst is acknowledged first and decided just after.
         self._acks = 0
@@ -203,9 +204,11 @@ class Decider:
             try:
                 decided = self.decide_pending()
             except DBAPIError as exc:
-                log_event(log, logging.ERROR, "decider.store_unavailable", error=type(exc).__name__)
+                self._outage.failed(error=type(exc).__name__)
             except Exception:  # a bug must not stop deciding for good; the events wait
                 log.exception("decider.error")
+            else:
+                self._outage.succeeded()
             if len(decided) >= self.batch:
                 continue  # a backlog: go on at once
             if self._wake.wait(poll):

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import OutageLog, log_event
 from deskbridge.store.outbox import (
     OutboxRow,
     claim_due_actions,
@@ -197,11 +197,12 @@ class Dispatcher:
     def run(self, stop: threading.Event, interval: float) -> None:
         """Loop until `stop` is set. A store outage is logged and waited out."""
         log_event(log, logging.INFO, "dispatcher.started", interval_s=interval)
+        outage = OutageLog(log, "dispatcher.store_unavailable", "dispatcher.store_recovered")
         while not stop.is_set():
             try:
                 self.dispatch_due()
             except SQLAlchemyError as exc:
-                log_event(
-                    log, logging.ERROR, "dispatcher.store_unavailable", error=type(exc).__name__
-                )
+                outage.failed(error=type(exc).__name__)
+            else:
+                outage.succeeded()
             stop.wait(interval)
