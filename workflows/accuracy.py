@@ -142,7 +142,7 @@ class AccuracyReport:
         misrouted = sum(o.misrouted for o in self.outcomes)
         unclassified = sum(o.unclassified for o in self.outcomes)
         return (
-            f"{self.total} tickets: {correct} correct ({correct / self.total:.1%}),"
+            f"{self.total} ticket{'' if self.total == 1 else 's'}: {correct} correct ({correct / self.total:.1%}),"
             f" {misrouted} misrouted ({misrouted / self.total:.1%}),"
             f" {unclassified} unclassified ({unclassified / self.total:.1%})"
         )

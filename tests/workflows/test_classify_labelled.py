@@ -122,3 +122,16 @@ def test_reasons_quote_what_decided(subject, description, department, reason):
         department_names={k: d.name for k, d in rules.departments.items()},
     )
     assert (result.department, result.reason) == (department, reason)
+
+
+def test_the_summary_counts_one_ticket_in_the_singular():
+    rules = load_rules(EXAMPLE_CONFIG)
+    line = (
+        '{"id": "T1", "subject": "Wrong item delivered", "description": "",'
+        ' "department": "logistics"}'
+    )
+    tickets = parse_labelled(line, True, rules.departments)
+    report = evaluate_accuracy(rules.routing, tickets, rules.departments)
+    assert report.summary() == (
+        "1 ticket: 1 correct (100.0%), 0 misrouted (0.0%), 0 unclassified (0.0%)"
+    )
