@@ -141,8 +141,9 @@ class AccuracyReport:
         correct = sum(o.correct for o in self.outcomes)
         misrouted = sum(o.misrouted for o in self.outcomes)
         unclassified = sum(o.unclassified for o in self.outcomes)
+        tickets = "1 ticket" if self.total == 1 else f"{self.total} tickets"
         return (
-            f"{self.total} ticket{'' if self.total == 1 else 's'}: {correct} correct ({correct / self.total:.1%}),"
+            f"{tickets}: {correct} correct ({correct / self.total:.1%}),"
             f" {misrouted} misrouted ({misrouted / self.total:.1%}),"
             f" {unclassified} unclassified ({unclassified / self.total:.1%})"
         )
