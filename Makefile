@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Two test workers per core: many tests wait on real processes and sockets, not the CPU.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run test demo lint bench clean
 
@@ -17,7 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 demo: $(STAMP)
 	$(BIN)/deskbridge replay examples/scenario.jsonl --until 2026-03-02T18:00:00Z --format text
