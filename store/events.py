@@ -28,7 +28,11 @@ from sqlalchemy import (
 
 from deskbridge.config.logging import log_event
 from deskbridge.store.schema import events
-from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
+from deskbridge.store.sql import (
+    is_postgres,
+    prepare_insert_ignoring_conflicts,
+    rows_as_dicts,
+)
 from deskbridge.workflows.model import TicketEvent
 
 log = logging.getLogger("deskbridge.decider")
@@ -83,20 +87,13 @@ _INSERT_COLUMNS = (
     "event",
     "shard",
 )
-# Built once per dialect: the acknowledgement runs this and nothing else.
-_INSERTS: dict[str, Any] = {}
 
 
 def _insert_statement(connection: Connection):
-    statement = _INSERTS.get(connection.dialect.name)
-    if statement is None:
-        statement = (
-            insert_ignoring_conflicts(connection, events, "dedupe_key")
-            .values({c: bindparam(c) for c in _INSERT_COLUMNS})
-            .returning(events.c.id)
-        )
-        _INSERTS[connection.dialect.name] = statement
-    return statement
+    # Prepared once: the acknowledgement runs this and nothing else.
+    return prepare_insert_ignoring_conflicts(
+        connection, events, "dedupe_key", _INSERT_COLUMNS, events.c.id
+    )
 
 
 def insert_events(connection: Connection, rows: Sequence[dict[str, Any]]) -> int:

@@ -13,7 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, literal, select, update
 
 from deskbridge.store.schema import outbox
-from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres, rows_as_dicts
+from deskbridge.store.sql import (
+    is_postgres,
+    prepare_insert_ignoring_conflicts,
+    rows_as_dicts,
+)
 from deskbridge.workflows.actions import Action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
@@ -37,7 +41,6 @@ _INSERT_COLUMNS = (
     "created_at",
     "lane",
 )
-_INSERTS: dict[str, Any] = {}
 
 
 def insert_actions(connection: Connection, actions: list[Action], now: datetime) -> list[Action]:
@@ -45,14 +48,9 @@ def insert_actions(connection: Connection, actions: list[Action], now: datetime)
     key is skipped)."""
     if not actions:
         return []
-    statement = _INSERTS.get(connection.dialect.name)
-    if statement is None:
-        statement = (
-            insert_ignoring_conflicts(connection, outbox, "idempotency_key")
-            .values({c: bindparam(c) for c in _INSERT_COLUMNS})
-            .returning(outbox.c.idempotency_key)
-        )
-        _INSERTS[connection.dialect.name] = statement
+    statement = prepare_insert_ignoring_conflicts(
+        connection, outbox, "idempotency_key", _INSERT_COLUMNS, outbox.c.idempotency_key
+    )
     seen: set[str] = set()
     actions = [a for a in actions if not (a.key in seen or seen.add(a.key))]  # first of a key
     rows = [

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, func, select
 
 from deskbridge.store.schema import replies
-from deskbridge.store.sql import insert_ignoring_conflicts
-
-_INSERTS: dict[str, Any] = {}
+from deskbridge.store.sql import prepare_insert_ignoring_conflicts
 
 
 def build_reply_row(comment_id: str, ticket: str, author: str | None, at: datetime) -> dict:
@@ -21,12 +18,9 @@ def record_replies(connection: Connection, rows: list[dict]) -> None:
     """Store public agent replies (executemany); a reply already stored is skipped."""
     if not rows:
         return
-    statement = _INSERTS.get(connection.dialect.name)
-    if statement is None:
-        statement = insert_ignoring_conflicts(connection, replies, "comment_id").values(
-            {c: bindparam(c) for c in ("comment_id", "ticket", "author", "at")}
-        )
-        _INSERTS[connection.dialect.name] = statement
+    statement = prepare_insert_ignoring_conflicts(
+        connection, replies, "comment_id", ("comment_id", "ticket", "author", "at")
+    )
     connection.execute(statement, rows)
 
 
