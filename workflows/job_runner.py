@@ -161,7 +161,6 @@ class _ReusingReader:
 
     def __init__(self, reader: Any, connection: Connection, reads: _PeriodReads, version: int):
         self._reader = reader
-        self._connection = connection
         self._reads = reads
         if reads.version != version:
             reads.version = version

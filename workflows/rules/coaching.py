@@ -44,13 +44,22 @@ def _zone(rules: RulesConfig) -> ZoneInfo:
     return ZoneInfo(rules.team.timezone)
 
 
+def working_windows(
+    rules: RulesConfig, agents: list[AgentConfig], day: date
+) -> tuple[tuple[datetime, datetime], ...]:
+    """When any of `agents` works on local `day` (their hours of that day and the day before,
+    which may run past midnight), as merged UTC intervals."""
+    return merge_intervals(
+        interval
+        for agent in agents
+        for d in (day - timedelta(days=1), day)
+        for interval in working_intervals(rules, agent, d)
+    )
+
+
 def is_working(rules: RulesConfig, agent: AgentConfig, at: datetime) -> bool:
     day = at.astimezone(_zone(rules)).date()
-    return any(
-        start <= at < end
-        for d in (day - timedelta(days=1), day)
-        for start, end in working_intervals(rules, agent, d)
-    )
+    return any(start <= at < end for start, end in working_windows(rules, [agent], day))
 
 
 def _coach(
@@ -225,7 +234,7 @@ def check_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> lis
     candidates = local_occurrences(rules.team.timezone, start, end, times)
     # Only checks when somebody works: a check with nobody at work decides nothing, and
     # nights and weekends would otherwise be three quarters of all occurrences (and of
-    # replay's time). Same test as is_working, with each day's intervals computed once.
+    # replay's time). Each day's windows are computed once.
     agents = coached_agents(rules)
     zone = _zone(rules)
     windows: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
@@ -233,12 +242,7 @@ def check_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> lis
     def anybody_working(at: datetime) -> bool:
         day = at.astimezone(zone).date()
         if day not in windows:
-            windows[day] = merge_intervals(
-                interval
-                for agent in agents
-                for d in (day - timedelta(days=1), day)
-                for interval in working_intervals(rules, agent, d)
-            )
+            windows[day] = working_windows(rules, agents, day)
         return any(start <= at < end for start, end in windows[day])
 
     return [at for at in candidates if anybody_working(at)]
