@@ -522,7 +522,7 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
                 if hit.negated_by
                 else "none of its category's needs phrases named"
                 if hit.unmet
-                else "mentioned, not asked for (no request word in its clause)"
+                else "mentioned, not asked for (no request in its clause)"
                 if hit.unasked
                 else "conditional (if …)"
             )

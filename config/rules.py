@@ -198,6 +198,11 @@ class CategoryConfig(_Model):
     # evidence, counted only when no other category's phrase is found, and only from
     # routing.fallback_min_score on.
     fallback: bool = False
+    # What a remedy gives, in other words than its phrases ("my money", "what I paid",
+    # "another one", "the cost"): counted as asked for only in a clause that has both one of
+    # routing.request_words and one of routing.remedy_verbs ("please send another one", "I
+    # want my money returned"), or that opens with a remedy verb ("send a working one").
+    objects: list[str] = Field(default_factory=list)
 
 
 class RoutingConfig(_Model):
@@ -218,11 +223,19 @@ class RoutingConfig(_Model):
     # had to replace the bulb"). Other remedy phrases always count.
     weak_remedies: list[str] = Field(default_factory=list)
     request_words: list[str] = Field(default_factory=list)
+    # Verbs of giving something back ("send", "give", "return", "reverse", "cover"): with a
+    # request word they turn a category's `objects` into a remedy request.
+    remedy_verbs: list[str] = Field(default_factory=list)
     # A fallback category decides only with at least this score (two general words).
     fallback_min_score: float = Field(default=2.0, ge=0)
     # Ask a person to pick when another department's problem scores at least this share of
     # the best one's (1 never asks; lower asks more often).
     ask_when_close: float = Field(default=0.75, gt=0, le=1)
+    # A department's problems (not remedies) found only through topic_words (a thing or a
+    # topic: "veneer", "recliner", "courier", "VAT", not a fault like "cracked") decide only
+    # from this score on: below it a person is asked. 0 routes on any phrase.
+    min_score: float = Field(default=0.0, ge=0)
+    topic_words: list[str] = Field(default_factory=list)
 
 
 class SignalConfig(_Model):

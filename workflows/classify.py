@@ -31,6 +31,7 @@ DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales"
 NOT_A_PROBLEM = "not_a_problem"  # the group of routing.not_a_problem phrases in the index
 NEEDS = "needs:"  # + a category's name: the group of its `needs` phrases in the index
 REQUEST = "request:"  # the group of routing.request_words in the index
+VERB = "verb:"  # the group of routing.remedy_verbs in the index
 
 
 class Hit(NamedTuple):
@@ -46,7 +47,8 @@ class Hit(NamedTuple):
     # The category counts only with one of its `needs` phrases, and the ticket names none.
     unmet: bool = False
     # One of routing.weak_remedies in a clause of the description that asks for nothing ("I
-    # had to replace the bulb"): mentioned, not requested.
+    # had to replace the bulb"), or one of a remedy's `objects` in a clause without both a
+    # request word and a remedy verb ("another one came"): mentioned, not requested.
     unasked: bool = False
 
     @property
@@ -140,6 +142,8 @@ class _Plan(NamedTuple):
     fallback: PhraseIndex | None
     weights: dict[str, tuple[float, bool]]
     weak: frozenset[str]
+    objects: frozenset[str]  # the remedies' `objects`: need a request word and a remedy verb
+    topics: frozenset[str]  # routing.topic_words
     needs: dict[str, frozenset[str]]  # a category's `needs` phrases
 
 
@@ -155,7 +159,7 @@ def _plan(config: RoutingConfig) -> _Plan:
     categories = config.categories.items()
     index = grouped_index(
         (
-            *((name, tuple(c.phrases)) for name, c in categories if not c.fallback),
+            *((name, (*c.phrases, *c.objects)) for name, c in categories if not c.fallback),
             (NOT_A_PROBLEM, tuple(config.not_a_problem)),
         )
     )
@@ -163,6 +167,7 @@ def _plan(config: RoutingConfig) -> _Plan:
         (
             *((NEEDS + name, tuple(c.needs)) for name, c in categories if c.needs),
             (REQUEST, tuple(config.request_words)),
+            (VERB, tuple(config.remedy_verbs)),
         )
     )
     general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
@@ -174,6 +179,8 @@ def _plan(config: RoutingConfig) -> _Plan:
         grouped_index(general) if general else None,
         weights,
         frozenset(config.weak_remedies),
+        frozenset(o for c in config.categories.values() for o in c.objects),
+        frozenset(config.topic_words),
         {name: frozenset(c.needs) for name, c in categories if c.needs},
     )
     if len(_PLANS) >= 64:
@@ -234,6 +241,21 @@ class _Qualifiers:
         """The clauses of the text with a request word."""
         return {m.clause for m in self.matches(text) if m.group == REQUEST}
 
+    def gives(self, tokens: tuple[str, ...], start: int) -> bool:
+        """Whether the clause around tokens[start] has a request word and a remedy verb (not
+        negated). Only that clause is scanned: objects ("the price", "another one") are
+        common, a scan of the whole text per ticket is not cheap."""
+        begin = start
+        while begin and tokens[begin - 1] != BREAK:
+            begin -= 1
+        end = start
+        while end < len(tokens) and tokens[end] != BREAK:
+            end += 1
+        found = self._index.scan(tokens[begin:end])
+        return any(m.group == VERB and m.negated_by is None for m in found) and any(
+            m.group == REQUEST for m in found
+        )
+
     def named(self, texts: list[tuple[str, str, float]]) -> set[str]:
         """The `needs` groups with a phrase found, not negated, in any of the texts."""
         return {
@@ -251,7 +273,7 @@ def _scan_texts(
     texts: list[tuple[str, str, float]],
     qualifiers: _Qualifiers,
 ) -> list[Hit]:
-    weights, weak = plan.weights, plan.weak
+    weights, weak, objects = plan.weights, plan.weak, plan.objects
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
     for where, text, weight in texts:
@@ -279,6 +301,8 @@ def _scan_texts(
                     asking = qualifiers.asking(text)
                 # "Exchange?" alone in its clause is a request too.
                 unasked = clause not in asking and not _alone(tokens, start, end)
+            elif remedy and phrase in objects:
+                unasked = not qualifiers.gives(tokens, start)
             counts = match.negated_by is None and not conditional and not unasked
             if counts and (group, phrase) in counted:
                 continue
@@ -387,12 +411,45 @@ def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Cla
         return Classification(
             None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
         )
+    if config.min_score and _only_topics(config, hits, scores, problems, category.department):
+        # One bare word of the description names the topic, not a problem someone must fix
+        # ("veneer" alone; "the veneer is peeling" names a fault, "cracked" alone does too).
+        reason = (
+            f"only {_quote(_strongest(config, hits, name), short=True)} ({scores[name]:g})"
+            f" names a problem, too little to choose {names[category.department]}"
+        )
+        return Classification(
+            None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
+        )
     reason = f"{_quote(_strongest(config, hits, name))} → " + _label(
         config, name, names[category.department]
     )
     return Classification(
         name, category.department, reason, "phrase", scores[name], runner_up=runner_up, **common
     )
+
+
+def _only_topics(
+    config: RoutingConfig,
+    hits: list[Hit],
+    scores: dict[str, float],
+    problems: list[str],
+    department: str,
+) -> bool:
+    """Whether every phrase behind the department's problems is one of routing.topic_words (a
+    thing or a topic, not a fault) and they weigh less than routing.min_score, each topic
+    counted once whatever its length ("lead time" is one topic, as "veneer" is)."""
+    mine = {n for n in problems if config.categories[n].department == department}
+    counted = [h for h in hits if h.points > 0 and h.category in mine]
+    topics = _topics(config)
+    if not all(h.phrase in topics for h in counted):
+        return False
+    weight = sum(config.subject_weight if h.where == "subject" else 1.0 for h in counted)
+    return weight < config.min_score
+
+
+def _topics(config: RoutingConfig) -> frozenset[str]:
+    return _plan(config).topics
 
 
 def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | None:
@@ -411,7 +468,7 @@ def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | N
 def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
     """The category's hit worth most (among equals, the phrase listed first)."""
     listed = (
-        config.categories[category].phrases
+        [*config.categories[category].phrases, *config.categories[category].objects]
         if category in config.categories
         else (config.not_a_problem)
     )

@@ -31,7 +31,8 @@ def test_asking_for_a_remedy_decides_and_the_reason_names_the_problem():
         "delivery_delay",
     )
     assert result.reason == (
-        'description mentions "refund me" (a remedy request; the problem: delivery delay, "late")'
+        'description mentions "refund me" (a remedy request; the problem: delivery delay,'
+        ' "weeks late")'
         " → refund request → Post-Sales"
     )
 
@@ -165,7 +166,7 @@ def test_follow_up_words_count_only_when_a_remedy_is_named():
 def test_a_parcel_stuck_in_transit_is_not_a_drawer_that_sticks():
     parcel = classify("Parcel stuck", "My parcel has been stuck at the sorting centre for 6 days.")
     assert (parcel.department, parcel.category) == ("logistics", "delivery_delay")
-    drawer = classify("Drawer", "The drawer sticks every time I open it.")
+    drawer = classify("Drawer", "The drawer sticks every time I open it, the runner is bent.")
     assert (drawer.department, drawer.category) == ("quality", "product_defect")
 
 
@@ -173,7 +174,7 @@ def test_a_parcel_stuck_in_transit_is_not_a_drawer_that_sticks():
     ("description", "department"),
     [
         ("I've had to replace the bulb three times and the lamp still flickers.", "quality"),
-        ("The labels on the boxes were swapped, I got the small bookcase.", "logistics"),
+        ("The labels on the boxes were swapped, I got the wrong bookcase.", "logistics"),
         ("Could you replace the cracked lamp base please?", "post_sales"),
     ],
 )
@@ -204,6 +205,47 @@ def test_general_words_decide_only_when_no_phrase_does_and_with_two_of_them():
     # One general word is not enough.
     assert classify("Hello", "My shipment, please.").department is None
     # A phrase of a category wins, and general words are not even looked for.
-    result = classify("Hello", "The van driver has my shipment and the table leg is cracked.")
+    result = classify(
+        "Hello", "The van driver has my shipment and the table leg is cracked and broken."
+    )
     assert (result.department, result.category) == ("quality", "product_defect")
     assert not any(h.category.endswith("_general") for h in result.hits)
+
+
+def test_a_remedy_object_counts_with_a_request_word_and_a_remedy_verb():
+    asked = classify("Vase", "The vase arrived smashed. Could I have another one sent out?")
+    assert (asked.department, asked.category, asked.problem) == (
+        "post_sales",
+        "replacement",
+        "transit_damage",
+    )
+    assert asked.reason == (
+        'description mentions "another one" (a remedy request; the problem: damage in transit,'
+        ' "arrived smashed") → replacement request → Post-Sales'
+    )
+    # The same object told, not asked for: no request word, no remedy verb.
+    told = classify("Vase", "Another one arrived smashed as well.")
+    assert (told.department, told.category) == ("logistics", "transit_damage")
+    assert [h for h in told.hits if h.phrase == "another one"] == [
+        Hit("replacement", "another one", "description", 0.0, unasked=True)
+    ]
+    money = classify("Order 5521", "I want my money returned, all of it.")
+    assert (money.department, money.category) == ("post_sales", "refund")
+    declined = classify("Order 5521", "I don't want my money returned, the sofa is two weeks late.")
+    assert (declined.department, declined.category) == ("logistics", "delivery_delay")
+    cost = classify("Handyman", "I expect you to cover the cost, the legs were so wobbly.")
+    assert (cost.department, cost.category) == ("post_sales", "compensation")
+
+
+def test_one_bare_word_is_too_little_to_route():
+    result = classify("Question", "Is the oak table solid wood or veneer?")
+    assert (result.department, result.source) == (None, "ambiguous")
+    assert result.reason == (
+        'only "veneer" (1) names a problem, too little to choose Quality/Production'
+    )
+    # min_score 0 routes on any phrase; two words of a problem are enough at 1.5.
+    anything = RULES.routing.model_copy(update={"min_score": 0.0})
+    assert classify("Question", "Is the oak table solid wood or veneer?", anything).department == (
+        "quality"
+    )
+    assert classify("Order 5521", "The veneer is peeling.").department == "quality"

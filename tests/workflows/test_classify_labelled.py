@@ -12,6 +12,7 @@ failure) and kept in docs/routing-accuracy.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ HELD_OUT = Path(__file__).with_name("data") / "routing_heldout.yaml"
 HELD_OUT_2 = Path(__file__).with_name("data") / "routing_heldout_2.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
+TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
+# The sets never tuned on are evaluated by whoever did not tune the rules, at the end of a
+# round (issue 13, third round: the engineer tuning must not run the router on them, and a
+# suite run would): DESKBRIDGE_BLIND_SETS=1 pytest tests/workflows/test_classify_labelled.py
+blind_sets = pytest.mark.skipif(
+    os.environ.get("DESKBRIDGE_BLIND_SETS") != "1",
+    reason="a set never tuned on: evaluated at the end of a round (DESKBRIDGE_BLIND_SETS=1)",
+)
 
 
 def evaluate(path: Path) -> AccuracyReport:
@@ -59,16 +68,28 @@ def test_tuning_set_2_stays_routed():
     assert report.share("misrouted") <= 0.01, text
 
 
+def test_tuning_set_4_stays_routed():
+    """Written for issue 13's third round before its changes, then tuned on: a floor under the
+    measured 93.2% and 2.3%."""
+    report = evaluate(TUNING_4)
+    text = report.summary() + "\n" + report.confusion_table() + "\n" + "\n".join(report.misses())
+    print("\ntuning 4: " + text)
+    assert report.total >= 120
+    assert report.share("correct") >= 0.92, text
+    assert report.share("misrouted") <= 0.03, text
+
+
 def test_held_out_set_does_not_regress():
-    """Not a target: a floor under the measured figures (docs/routing-accuracy.md, 96.7% and
-    3.3%), so a vocabulary change that generalises worse is noticed."""
+    """Not a target: a floor under the measured figures (docs/routing-accuracy.md, 98.3% and
+    1.7%), so a vocabulary change that generalises worse is noticed."""
     report = evaluate(HELD_OUT)
     print("\nheld-out: " + report.summary() + "\n" + report.confusion_table())
     assert report.total >= 60
-    assert report.share("correct") >= 0.95, report.summary()
-    assert report.share("misrouted") <= 0.04, report.summary()
+    assert report.share("correct") >= 0.96, report.summary()
+    assert report.share("misrouted") <= 0.02, report.summary()
 
 
+@blind_sets
 def test_second_held_out_set_does_not_regress():
     """Written for issue 13 before any tuning and never read by whoever tuned the rules. The
     issue's target (90% correct, at most 3% misrouted) is NOT reached (docs/routing-accuracy.md):
@@ -80,6 +101,7 @@ def test_second_held_out_set_does_not_regress():
     assert report.share("misrouted") <= 0.10, report.summary()
 
 
+@blind_sets
 def test_check_set_3_does_not_regress():
     """Written in issue 13 after tuning set 2, before the last round of tuning, never tuned on:
     floors under the measured 81.7% and 6.7%."""
@@ -103,7 +125,7 @@ def test_check_set_3_does_not_regress():
             "Order 100233",
             "The box was not damaged at all, it's just two weeks late.",
             "logistics",
-            'description mentions "late" → delivery delay → Logistics',
+            'description mentions "weeks late" → delivery delay → Logistics',
         ),
         (
             "Missing screws",
