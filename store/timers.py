@@ -39,8 +39,8 @@ def _upsert_statement(connection: Connection):
     if statement is None:
         dialect = postgresql if is_postgres(connection) else sqlite
         insert = dialect.insert(timers).values(
-            {c: bindparam(c) for c in ("id", "ticket", "kind", "due_at", "payload")}
-            | {"status": PENDING, "generation": 0}
+            {c: bindparam(c) for c in ("id", "ticket", "kind", "due_at", "payload", "status")}
+            | {"generation": 0}
         )
         statement = insert.on_conflict_do_update(
             index_elements=["id"],
@@ -48,7 +48,7 @@ def _upsert_statement(connection: Connection):
                 "due_at": insert.excluded.due_at,
                 "kind": insert.excluded.kind,
                 "payload": insert.excluded.payload,
-                "status": PENDING,
+                "status": insert.excluded.status,
                 "generation": timers.c.generation + 1,
             },
         )
@@ -56,7 +56,7 @@ def _upsert_statement(connection: Connection):
     return statement
 
 
-def schedule_timers(connection: Connection, new: list[Timer]) -> None:
+def schedule_timers(connection: Connection, new: list[Timer], status: str = PENDING) -> None:
     """Set timers (executemany): a new id is inserted; a known one gets the new due time and
     payload, becomes pending again and its generation moves on."""
     new = list({t.id: t for t in new}.values())  # the last word on each id
@@ -68,10 +68,19 @@ def schedule_timers(connection: Connection, new: list[Timer]) -> None:
                 "kind": t.kind,
                 "due_at": t.due_at,
                 "payload": t.payload,
+                "status": status,
             }
             for t in new
         ]
         connection.execute(_upsert_statement(connection), rows)
+
+
+def record_timers_done(connection: Connection, done: dict[str, list[Timer]]) -> None:
+    """Timers set and fired (or failed) within one batch (replay's simulated clock): stored as
+    `fired` / `failed` outright, replacing any earlier pending generation, so the sweep never
+    fires them again."""
+    for status, items in done.items():
+        schedule_timers(connection, items, status)
 
 
 def cancel_timers(connection: Connection, ids: list[str]) -> None:

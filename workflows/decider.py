@@ -16,6 +16,7 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -50,12 +51,15 @@ from deskbridge.store.tickets import (
     save_tickets,
 )
 from deskbridge.store.timers import (
+    FAILED,
+    FIRED,
     DueTimer,
     cancel_timers,
     claim_due_timers,
     mark_timers_failed,
     mark_timers_fired,
     next_due_at,
+    record_timers_done,
     schedule_timers,
 )
 from deskbridge.workflows.actions import Action
@@ -124,6 +128,13 @@ class _Batch:
     earliest_due: datetime | None = None
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
+    # Replay's simulated clock (Decider.decide_in_time_order): timers to fire between this
+    # batch's events, soonest first — (due_at, id, sequence, stored DueTimer or set Timer).
+    due: list[tuple] | None = None
+    # The tickets this batch changed, by (source, requester): repeat contacts look here.
+    by_requester: dict[tuple, set[str]] = field(default_factory=dict)
+    # Timers set and fired within this batch: their final status (fired / failed) by id.
+    done_here: dict[str, tuple[Timer, str]] = field(default_factory=dict)
 
 
 class Decider:
@@ -246,6 +257,53 @@ class Decider:
 
         return self._run_batch(fill)
 
+    def decide_in_time_order(self) -> list[Decided]:
+        """Replay's simulated clock: one batch of undecided events in arrival order and,
+        before each, every timer due by its arrival (stored ones and those this batch sets),
+        each fired at its own due time — all in one transaction. What it decides equals
+        firing the timers in a batch of their own before each event (`decide_pending` with
+        `stop_at_due`, then `fire_due_timers`), in far fewer, larger transactions. Returns
+        what each timer and event decided, in that order."""
+
+        def fill(connection: Connection) -> _Batch | None:
+            shards = lock_shards(connection, self.shards_per_batch)
+            if shards == []:
+                return None
+            rows = claim_undecided_events(connection, self.batch, shards)
+            if not rows:
+                return None
+            stored = claim_due_timers(connection, max(r.received_at for r in rows), self.batch)
+            # More stored timers due than one claim takes: events from the last one's due
+            # time on wait for the next batch, after the rest of those timers.
+            cutoff = stored[-1].timer.due_at if len(stored) == self.batch else None
+            lock_ticket_shards(connection, {d.timer.ticket for d in stored})
+            batch = self._start(
+                connection, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
+            )
+            batch.due = [(d.timer.due_at, d.timer.id, n, d) for n, d in enumerate(stored)]
+            heapq.heapify(batch.due)
+            for row in rows:
+                if cutoff is not None and row.received_at >= cutoff:
+                    break
+                self._fire_due_in_batch(batch, row.received_at)
+                self._decide_event(connection, batch, row)
+            if cutoff is not None:
+                self._fire_due_in_batch(batch, cutoff)
+            return batch
+
+        return self._run_batch(fill)
+
+    def _fire_due_in_batch(self, batch: _Batch, until: datetime) -> None:
+        """Fire, soonest first, the batch's timers due by `until`, each at its due time."""
+        assert batch.due is not None
+        while batch.due and batch.due[0][0] <= until:
+            item = heapq.heappop(batch.due)[3]
+            if isinstance(item, DueTimer):
+                self._fire(batch, item, item.timer.due_at)
+            elif batch.timers.get(item.id) is item:  # still this batch's last word on it
+                del batch.timers[item.id]
+                self._fire(batch, None, item.due_at, set_here=item)
+
     def _decide_event(self, connection: Connection, batch: _Batch, row: StoredEvent) -> None:
         try:
             if row.event is None:
@@ -303,7 +361,7 @@ class Decider:
             )
             if r.key not in batch.dirty
         }
-        for key in batch.dirty:
+        for key in batch.by_requester.get((state.source, state.requester), ()):
             other = batch.states.get(key)
             if (
                 other is not None
@@ -362,10 +420,13 @@ class Decider:
         with self._reader() as connection:
             return next_due_at(connection)
 
-    def _fire(self, batch: _Batch, due: DueTimer, now: datetime) -> None:
-        timer = due.timer
-        if timer.id in batch.timers:
-            return  # set again or cancelled by a timer fired before it in this batch
+    def _fire(
+        self, batch: _Batch, due: DueTimer | None, now: datetime, set_here: Timer | None = None
+    ) -> None:
+        """Fire a stored timer (`due`), or one this batch set (`set_here`, replay)."""
+        timer = set_here or due.timer
+        if due is not None and (timer.id in batch.timers or timer.id in batch.done_here):
+            return  # set again, cancelled or fired since by an event or timer of this batch
         state = batch.states.get(timer.ticket)
         if state is None:
             batch.fired_timers.append(due)  # no ticket to act on; the timer is spent
@@ -383,13 +444,19 @@ class Decider:
             )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            batch.failed_timers.append(due)
+            if due is None:
+                batch.done_here[timer.id] = (timer, FAILED)
+            else:
+                batch.failed_timers.append(due)
             batch.results.append(
                 Decided(f"timer:{timer.id}", timer.ticket, now, error=error, due_at=timer.due_at)
             )
             log_event(log, logging.ERROR, "timer.failed", ticket=timer.ticket, error=error)
             return
-        batch.fired_timers.append(due)
+        if due is None:
+            batch.done_here[timer.id] = (timer, FIRED)
+        else:
+            batch.fired_timers.append(due)
         actions = self._apply(batch, state, decision, f"timer:{timer.id}")
         batch.facts += build_action_facts(actions, now)
         batch.results.append(
@@ -478,14 +545,19 @@ class Decider:
         state = mark_fired(state, [a.key for a in actions])
         scheduled = {t.id for t in decision.timers}
         for timer_id in decision.cancel:
-            if timer_id not in scheduled:
+            if timer_id not in scheduled and timer_id not in batch.done_here:
                 batch.timers[timer_id] = None
         for timer in decision.timers:
             batch.timers[timer.id] = timer
+            batch.done_here.pop(timer.id, None)
             if batch.earliest_due is None or timer.due_at < batch.earliest_due:
                 batch.earliest_due = timer.due_at
+            if batch.due is not None:
+                heapq.heappush(batch.due, (timer.due_at, timer.id, len(batch.due), timer))
         batch.states[state.key] = state
         batch.dirty.add(state.key)
+        if state.requester:
+            batch.by_requester.setdefault((state.source, state.requester), set()).add(state.key)
         if actions:
             batch.actions += actions
             batch.audit += build_decision_rows(actions, cause, batch.now)
@@ -510,6 +582,10 @@ class Decider:
         mark_timers_failed(connection, batch.failed_timers)
         cancel_timers(connection, [i for i, t in batch.timers.items() if t is None])
         schedule_timers(connection, [t for t in batch.timers.values() if t is not None])
+        done: dict[str, list[Timer]] = {}
+        for timer, status in batch.done_here.values():
+            done.setdefault(status, []).append(timer)
+        record_timers_done(connection, done)
         insert_actions(connection, batch.actions, batch.now)
         insert_decision_rows(connection, batch.audit)
         record_replies(connection, batch.replies)

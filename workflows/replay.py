@@ -17,7 +17,7 @@ from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.store.db import create_store_engine, migrate_store
-from deskbridge.store.events import build_event_row, insert_events, oldest_undecided_at
+from deskbridge.store.events import build_event_row, insert_events
 from deskbridge.store.timers import next_due_at
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.job_runner import JobRunner
@@ -38,11 +38,13 @@ def run_replay(
     connectors: Mapping[Source, Connector],
     until: datetime | None = None,
     store_url: str = "sqlite://",
+    batch: int = 500,
 ) -> Iterator[dict | ReplayError]:
     """Replay JSONL events on a store (in memory unless `store_url` names one), each body read
     by its helpdesk's entry in `connectors` (the registry); yield each new action as a record
-    (`at` + Action.to_record()) or a ReplayError for a line that could not be used."""
-    feed = ReplayFeed(rules, JOBS, store_url=store_url)
+    (`at` + Action.to_record()) or a ReplayError for a line that could not be used. `batch`:
+    the most events (and stored timers) one transaction takes."""
+    feed = ReplayFeed(rules, JOBS, batch=batch, store_url=store_url)
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -93,10 +95,11 @@ def _records(decided) -> Iterator[dict]:
 class ReplayFeed:
     """Replayed events through the serve decider, in batches, on a simulated clock.
 
-    Events are stored and decided in batches (one transaction each) as long as nothing else
-    happens in between; a timer falling due or a scheduled job's occurrence comes first, so
-    every timer and job runs at its own time between the events around it, as it would have
-    live. Timers fire in batches too, each with its due time as `now`.
+    Events are stored and decided in batches (one transaction each); before each event, the
+    batch fires every timer due by its arrival, each with its due time as `now`
+    (`Decider.decide_in_time_order`). A scheduled job's occurrence ends a batch: the job runs
+    at its own time between the events around it, on what was decided before it, as it would
+    have live.
     """
 
     # How far ahead to look for the next scheduled job occurrence (a weekly job at most).
@@ -118,7 +121,7 @@ class ReplayFeed:
         self.pending: list[dict] = []
         # Job occurrences per UTC day (the day's start → its occurrences), listed once.
         self._occurrences: dict[datetime, list[tuple[datetime, Job]]] = {}
-        # Before this time no stored timer is due and no job occurs.
+        # Before this time no job occurs.
         self.horizon: datetime | None = None
 
     def add(self, events, body: str, at: datetime) -> Iterator[dict]:
@@ -145,13 +148,8 @@ class ReplayFeed:
             with self.engine.begin() as connection:
                 insert_events(connection, self.pending)
             self.pending = []
-        while decided := self._decide(self.decider.decide_pending, stop_at_due=True):
+        while decided := self._decide(self.decider.decide_in_time_order):
             yield from _records(decided)
-            with self.engine.connect() as connection:
-                following = oldest_undecided_at(connection)
-            if following is None:
-                break
-            yield from self._advance(following)
         if self.latest is not None:  # up to the last line (a duplicate decides nothing)
             yield from self._advance(self.latest)
 
@@ -215,11 +213,10 @@ class ReplayFeed:
         return self._due[1]
 
     def _update_horizon(self) -> None:
-        horizon = self._next_due()
+        # Timers fire inside the batches; only a job occurrence makes the events wait.
+        self.horizon = None
         if self.done is not None and self.jobs.jobs:
-            job_at = self._next_occurrence()
-            horizon = job_at if horizon is None else min(horizon, job_at)
-        self.horizon = horizon
+            self.horizon = self._next_occurrence()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

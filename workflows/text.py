@@ -199,6 +199,10 @@ class PhraseMatch(NamedTuple):  # a tuple: made by the thousand per second
 _new_match = partial(tuple.__new__, PhraseMatch)
 
 
+# Scans each phrase index keeps (then it starts again): a few thousand open tickets' texts.
+SCANS_KEPT = 8192
+
+
 class PhraseIndex:
     """Many phrases matched in one pass: phrases are indexed by their first lemma, so the text
     is scanned once instead of once per phrase. Words of the text that are not English words
@@ -243,10 +247,14 @@ class PhraseIndex:
         for forms in self._typo_forms_near.values():
             forms.sort()
         self._readings = _Memo(self.read_as)
+        # Scans of texts already seen: the decider classifies a ticket again on every event,
+        # and most events change none of its texts.
+        self._scans: dict[tuple[str, ...], tuple[PhraseMatch, ...]] = {}
 
     def forget_words(self) -> None:
         """Clear what was learnt about the words of texts (for benchmarks of a cold start)."""
         self._readings.clear()
+        self._scans.clear()
 
     def read_as(self, token: str) -> str:
         """The phrase word a text word stands for: itself, or the vocabulary word it is a typo
@@ -265,6 +273,14 @@ class PhraseIndex:
     def scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
         """Every occurrence of every phrase in a token sequence (see `tokenize`), negated or
         conditional ones included (marked)."""
+        found = self._scans.get(tokens)
+        if found is None:
+            if len(self._scans) >= SCANS_KEPT:
+                self._scans.clear()
+            found = self._scans[tokens] = tuple(self._scan(tokens))
+        return list(found)
+
+    def _scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
         single, by_pair, readings = self._single, self._by_pair, self._readings
         read = list(map(readings.__getitem__, tokens))
         # Where phrases start, found with comprehension-level loops over the whole text:
