@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,9 +225,14 @@ class Runtime:
 
 
 def build_performers(
-    settings: Settings, engine: Engine, rules: RulesConfig, clock: Callable[[], datetime]
+    settings: Settings,
+    engine: Engine,
+    rules: RulesConfig,
+    clock: Callable[[], datetime],
+    writer: AbstractContextManager | None = None,
 ) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
-    """Real performers where credentials are set, dry-run performers elsewhere."""
+    """Real performers where credentials are set, dry-run performers elsewhere. `writer`:
+    the process's SQLite writer lock, which the Slack performer's writes take in turn."""
     from deskbridge.bot.notifier import SlackNotifier, build_web_client
 
     writers = build_writers(settings, rules)
@@ -239,6 +245,7 @@ def build_performers(
         build_web_client(token, settings.slack_api_url) if token else None,
         min_interval=settings.slack_min_interval,
         zendesk_subdomain=settings.zendesk_subdomain,
+        writer=writer,
     )
     performers = {kind: (helpdesk if kind in HELPDESK_ACTIONS else people) for kind in ActionKind}
     pager: Performer = DryRunPerformer("pager")
@@ -270,10 +277,12 @@ def create_runtime(
     rules = rules or load_rules(settings.config_path)
     engine = engine or create_store_engine(settings.database_url)
     metrics = Metrics()
+    service = WorkflowService(engine, rules, clock, metrics)
     dry_run: dict[str, bool] = {}
     if performers is None:
-        performers, dry_run = build_performers(settings, engine, rules, clock)
-    service = WorkflowService(engine, rules, clock, metrics)
+        performers, dry_run = build_performers(
+            settings, engine, rules, clock, service.decider.writer
+        )
     return Runtime(
         settings=settings,
         rules=rules,

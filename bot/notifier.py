@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from deskbridge.bot.blocks import (
     MESSAGE_TEXT,
@@ -50,7 +52,7 @@ from deskbridge.store.slack import (
     record_posted,
     reserve_send_slot,
 )
-from deskbridge.store.tickets import load_ticket
+from deskbridge.store.tickets import load_ticket, load_ticket_states
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.digest import describe_period
 from deskbridge.workflows.model import TicketState
@@ -94,6 +96,9 @@ METADATA_EVENT = "deskbridge_action"
 LOOKUP_MARGIN = timedelta(minutes=5)
 LOOKUP_PAGE = 200
 LIST_PAGE = 1000
+# How long tickets read for a dispatcher's batch (`prepare`) stand for a fresh read: a batch of
+# real Slack calls takes seconds, and a view must not show a ticket older than about this.
+PREPARED_FOR = 1.0
 CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -201,6 +206,7 @@ class SlackNotifier:
         client: WebClient | None,
         min_interval: float = 1.0,
         zendesk_subdomain: str | None = None,
+        writer: AbstractContextManager | None = None,
     ):
         self.engine = engine
         self.rules = rules
@@ -208,22 +214,59 @@ class SlackNotifier:
         self.client = client
         self.interval = timedelta(seconds=min_interval)
         self.zendesk_subdomain = zendesk_subdomain
+        # SQLite's one writer, shared with the decider and the dispatcher (see Dispatcher).
+        self.writer = writer or nullcontext()
+        # Tickets read for the dispatcher's current batch (`prepare`), and when.
+        self._prepared: dict[str, TicketState | None] = {}
+        self._prepared_at = 0.0
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A read: deferred on SQLite, so it reads a WAL snapshot without taking (or waiting
+        for) the one writer, which webhooks and the decider hold most of the time."""
+        with self.engine.connect().execution_options(sqlite_deferred=True) as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.writer, self.engine.begin() as connection:
+            yield connection
+
+    def prepare(self, actions: list[Action]) -> None:
+        """Read the tickets of a dispatcher's batch at once (one query instead of one per
+        action); `perform` uses them for PREPARED_FOR seconds, each once."""
+        keys = {
+            a.ticket
+            for a in actions
+            if not a.ticket.startswith(JOB_SUBJECT) and a.kind is not ActionKind.coach
+        }
+        with self._reading() as connection:
+            states = load_ticket_states(connection, keys)
+        self._prepared = {key: states[key][1] if key in states else None for key in keys}
+        self._prepared_at = time.monotonic()
+
+    def _load_ticket(self, key: str) -> TicketState | None:
+        if key in self._prepared and time.monotonic() - self._prepared_at < PREPARED_FOR:
+            return self._prepared.pop(key)
+        with self._reading() as connection:
+            return load_ticket(connection, key)
 
     def perform(self, action: Action) -> dict[str, Any]:
         if action.kind is ActionKind.coach or "digest" in action.params:
             return self._send_plain(action)
         if action.ticket.startswith(JOB_SUBJECT):
             return self._post_job(action)
-        with self.engine.connect() as connection:
-            state = load_ticket(connection, action.ticket)
+        state = self._load_ticket(action.ticket)
         if state is None:
             raise PermanentError(f"unknown ticket {action.ticket}")
+        if self.client is None:  # a dry run logs where it would go: no view to build
+            if action.params.get("target") == "thread":
+                return self._update_threads(action, None)
+            return self._dry_run(action, resolve_channels(action, state, self.rules))
         view = build_view(state, self.rules, self.clock(), self.zendesk_subdomain)
         if action.params.get("target") == "thread":
             return self._update_threads(action, view)
         channels = resolve_channels(action, state, self.rules)
-        if self.client is None:
-            return self._dry_run(action, channels)
         for channel in channels:
             self._post(action, view, channel)
         return {"channels": channels}
@@ -264,7 +307,7 @@ class SlackNotifier:
         from deskbridge.bot.chart import build_chart
 
         marker = f"{message.channel}#chart"
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             done = find_posted(connection, action.key, marker)
             since = _retried_since(find_attempts(connection, action.key))
         if done is not None:
@@ -299,7 +342,7 @@ class SlackNotifier:
                 alt_txt="Bar chart of written responses per agent against their daily target",
             )
             file_id = (response.get("file") or {}).get("id", "")
-        with self.engine.begin() as connection:
+        with self._writing() as connection:
             record_posted(
                 connection,
                 PostedMessage(action.ticket, marker, file_id, message.ts, action.key, {}),
@@ -325,7 +368,7 @@ class SlackNotifier:
     def _post(self, action: Action, view: TicketView | None, channel: str) -> None:
         """Post one action to one channel; `view` None for a scheduled job's post, which is
         about no one ticket and so never threads."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             if find_posted(connection, action.key, channel) is not None:
                 return  # reached this channel on an earlier attempt
             root = find_thread_root(connection, action.ticket, channel) if view else None
@@ -349,7 +392,7 @@ class SlackNotifier:
         retry after an attempt that may have reached Slack (the process died, or the call
         failed, between Slack's answer and our record of it) first looks for it there and
         records what it finds instead of posting again. `keep`: more to record with it."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             posted = find_posted(connection, action.key, channel)
             since = _retried_since(find_attempts(connection, action.key))
         if posted is not None:
@@ -380,7 +423,7 @@ class SlackNotifier:
             )
         if keep:
             posted = replace(posted, payload={**posted.payload, **keep})
-        with self.engine.begin() as connection:
+        with self._writing() as connection:
             record_posted(connection, posted, self.clock())
         # Found: an earlier attempt reached Slack and died or failed before recording it.
         log_event(
@@ -460,7 +503,7 @@ class SlackNotifier:
     def _conversation_id(self, channel: str) -> str | None:
         """The id Slack reads a channel's history by: as recorded with an earlier message, the
         configured value when it is an id, the DM's id for a user, else found by name."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             known = find_channel_id(connection, channel)
         if known is not None:
             return known
@@ -515,9 +558,10 @@ class SlackNotifier:
             self._post(action, None, channel)
         return {"channels": channels}
 
-    def _update_threads(self, action: Action, view: TicketView) -> dict[str, Any]:
-        """Reply in every thread about the ticket and edit each thread's first message."""
-        with self.engine.connect() as connection:
+    def _update_threads(self, action: Action, view: TicketView | None) -> dict[str, Any]:
+        """Reply in every thread about the ticket and edit each thread's first message (a dry
+        run, `view` None, counts the threads)."""
+        with self._reading() as connection:
             roots = list_thread_roots(connection, action.ticket)
         if self.client is None:
             log_event(
@@ -541,7 +585,7 @@ class SlackNotifier:
     def _reserve(self, lane: str) -> bool:
         """Take the channel's next send slot (`lane`, the channel as configured), or raise
         Paced with how long until it is free."""
-        with self.engine.begin() as connection:
+        with self._writing() as connection:
             wait = reserve_send_slot(connection, lane, self.clock(), self.interval)
         if wait > timedelta(0):
             raise Paced(f"pacing {lane}", wait.total_seconds())
@@ -559,7 +603,7 @@ class SlackNotifier:
             error = _slack_error(exc)
             if _is_rate_limit(exc):
                 retry_after = _retry_after(exc.response)
-                with self.engine.begin() as connection:
+                with self._writing() as connection:
                     hold_channel(connection, channel, self.clock() + timedelta(seconds=retry_after))
                 raise RetryableError(
                     f"Slack rate limit on {channel}", retry_after, throttled=True

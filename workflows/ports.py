@@ -30,6 +30,11 @@ class PermanentError(Exception):
 
 
 class Performer(Protocol):
+    """Performs one action at a time. A performer may also have `prepare(actions)`: the
+    dispatcher calls it with a claimed batch's actions before performing them one by one, so
+    what they all need can be read at once (an optimisation: `perform` must not depend on
+    it)."""
+
     def perform(self, action: Action) -> dict[str, Any]:
         """Carry out the action; return a small JSON-able result. Raise RetryableError or
         PermanentError on failure."""

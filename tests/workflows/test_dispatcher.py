@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -164,6 +165,107 @@ def test_dispatch_due_drains_more_than_one_batch(engine, metrics, clock):
 
     assert dispatcher(engine, performer, metrics, clock, batch=2).dispatch_due() == 5
     assert sorted(a.key for a in performer.calls) == [f"k{i}" for i in range(5)]
+
+
+class PreparingPerformer(FakePerformer):
+    """A FakePerformer that also takes a batch first (`prepare`), as the Slack performer does."""
+
+    def __init__(self, *outcomes: Any):
+        super().__init__(*outcomes)
+        self.log: list[tuple[str, list[str]]] = []
+
+    def prepare(self, actions: list[Action]) -> None:
+        self.log.append(("prepare", [a.key for a in actions]))
+
+    def perform(self, action: Action) -> dict[str, Any]:
+        self.log.append(("perform", [action.key]))
+        return super().perform(action)
+
+
+def test_a_batch_is_prepared_once_then_each_action_performed_once(engine, metrics, clock):
+    performer = PreparingPerformer(OK)
+    queue(engine, *(make_action(f"k{i}", ticket=str(48400 + i)) for i in range(5)))
+
+    assert dispatcher(engine, performer, metrics, clock, batch=2).dispatch_due() == 5
+
+    assert performer.log == [
+        ("prepare", ["k0", "k1"]),
+        ("perform", ["k0"]),
+        ("perform", ["k1"]),
+        ("prepare", ["k2", "k3"]),
+        ("perform", ["k2"]),
+        ("perform", ["k3"]),
+        ("prepare", ["k4"]),
+        ("perform", ["k4"]),
+    ]
+    assert [(r["idempotency_key"], r["status"], r["attempts"]) for r in rows(engine)] == [
+        (f"k{i}", DONE, 1) for i in range(5)
+    ]
+    assert counted(metrics, "tag", "done") == 5
+
+
+def test_a_failing_prepare_leaves_each_action_to_read_for_itself(engine, metrics, clock, caplog):
+    class Broken(FakePerformer):
+        def prepare(self, actions: list[Action]) -> None:
+            raise RuntimeError("a bug in prepare")
+
+    performer = Broken(OK)
+    queue(engine, make_action("k1"), make_action("k2", ticket="48214"))
+
+    assert dispatcher(engine, performer, metrics, clock).dispatch_due() == 2
+
+    assert [a.key for a in performer.calls] == ["k1", "k2"]
+    assert [r["status"] for r in rows(engine)] == [DONE, DONE]
+    assert "outbox.prepare_failed" in [r.getMessage() for r in caplog.records]
+
+
+def test_steps_aside_after_each_slice_of_work_not_after_each_action(
+    engine, metrics, clock, monkeypatch
+):
+    import deskbridge.workflows.dispatcher as module
+
+    asides: list[int] = []
+    performer = FakePerformer(OK)
+    queue(engine, *(make_action(f"k{i}", ticket=str(48500 + i)) for i in range(6)))
+    d = dispatcher(
+        engine, performer, metrics, clock, step_aside=lambda: asides.append(len(performer.calls))
+    )
+
+    monkeypatch.setattr(module, "STEP_EVERY", 3600.0)  # a slice longer than the batch's work
+    assert d.dispatch_due() == 6
+    assert asides == []
+
+    queue(engine, *(make_action(f"j{i}", ticket=str(48600 + i)) for i in range(3)))
+    monkeypatch.setattr(module, "STEP_EVERY", 0.0)  # every action is a slice
+    assert d.dispatch_due() == 3
+    assert asides == [7, 8, 9]
+
+
+def test_the_loop_looks_again_soon_after_a_pass_that_found_work(engine, metrics, clock):
+    # With an idle interval of an hour, the second action is still performed at once: a
+    # pass that performed something is followed by another after BUSY_INTERVAL.
+    performer = FakePerformer(OK)
+    d = dispatcher(engine, performer, metrics, clock)
+    queue(engine, make_action("first"))
+    stop = threading.Event()
+    loop = threading.Thread(target=d.run, args=(stop, 3600.0))
+    loop.start()
+    try:
+        _wait_for(lambda: len(performer.calls) == 1)
+        queue(engine, make_action("second", ticket="48215"))
+        _wait_for(lambda: len(performer.calls) == 2)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    assert [a.key for a in performer.calls] == ["first", "second"]
+    assert [r["status"] for r in rows(engine)] == [DONE, DONE]
+
+
+def _wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within 5 s"
+        time.sleep(0.01)
 
 
 def test_one_claim_records_every_kind_of_outcome_together(engine, metrics, clock, jitter):
