@@ -467,14 +467,17 @@ def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | N
 
 def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
     """The category's hit worth most (among equals, the phrase listed first)."""
+    counted = [h for h in hits if h.category == category and h.points > 0]
+    top = max(h.points for h in counted)
+    best = [h for h in counted if h.points == top]
+    if len(best) == 1:
+        return best[0]
     listed = (
         [*config.categories[category].phrases, *config.categories[category].objects]
         if category in config.categories
-        else (config.not_a_problem)
+        else config.not_a_problem
     )
-    counted = [h for h in hits if h.category == category and h.points > 0]
-    top = max(h.points for h in counted)
-    return min((h for h in counted if h.points == top), key=lambda h: listed.index(h.phrase))
+    return min(best, key=lambda h: listed.index(h.phrase))
 
 
 def _quote(hit: Hit, short: bool = False) -> str:
