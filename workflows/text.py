@@ -22,6 +22,10 @@ from rapidfuzz.process import extractOne
 NEGATORS = frozenset({"not", "no", "never", "without", "nothing", "nor", "neither", "none"})
 NEGATION_WINDOW = 4
 SCOPE_BREAKS = frozenset({"and", "so", "just", "then", "because", "instead", "only"})
+# A negation after the phrase: "refund not needed", "a replacement is not necessary",
+# "compensation? no need" (across the clause break: "." is BREAK). "needed" is "need".
+_NEGATED_AFTER = frozenset({"need", "necessary", "require", "required", "want", "wanted"})
+_BEFORE_NEGATION_AFTER = frozenset({"be", "is", "was", "are", "s", "really", "do", "."})
 # Words that make what follows hypothetical ("if it is not here by Friday I want a refund"
 # does not ask for a refund yet), in their clause and, when they open it, in the next one
 # ("if it is lost, send a replacement"); not when they make a request polite ("if you could").
@@ -297,6 +301,7 @@ class PhraseIndex:
             [] if NEGATORS.isdisjoint(read) else [i for i, t in enumerate(read) if t in NEGATORS]
         )
         typos_in_text = read != list(tokens)
+        declined = _declined_ends(read, negators) if negators else None
         matches: list[PhraseMatch] = []
         for start, found in starts:
             clause = bisect_right(breaks, start)
@@ -317,6 +322,9 @@ class PhraseIndex:
                         for i in range(start, start + size)
                         if tokens[i] != read[i]
                     )
+                negation = None if negative else negated_by
+                if declined and negation is None and not negative:
+                    negation = declined.get(start + size)
                 matches.append(
                     _new_match(
                         (
@@ -325,7 +333,7 @@ class PhraseIndex:
                             size,
                             clause,
                             start,
-                            None if negative else negated_by,
+                            negation,
                             conditional,
                             typos,
                         )
@@ -372,6 +380,23 @@ def _conditional_start(tokens: list[str]) -> int:
         ):
             return i
     return len(tokens)
+
+
+def _declined_ends(tokens: list[str], negators: list[int]) -> dict[int, str]:
+    """Where a phrase must end to be declined by what follows it ("refund | not needed",
+    "replacement | is not necessary"), with the negator: worked out once per text."""
+    ends: dict[int, str] = {}
+    for at in negators:
+        if tokens[at] not in ("not", "no") or at + 1 >= len(tokens):
+            continue
+        if tokens[at + 1] not in _NEGATED_AFTER:
+            continue
+        ends[at] = tokens[at]
+        end = at
+        while end > max(0, at - 2) and tokens[end - 1] in _BEFORE_NEGATION_AFTER:
+            end -= 1
+            ends[end] = tokens[at]
+    return ends
 
 
 def _negator(tokens: list[str], start: int) -> str | None:

@@ -249,3 +249,18 @@ def test_one_bare_word_is_too_little_to_route():
         "quality"
     )
     assert classify("Order 5521", "The veneer is peeling.").department == "quality"
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "Refund not needed, the chair is two weeks late.",
+        "A replacement is not necessary: the chair is two weeks late.",
+        "Compensation? No need. The chair is two weeks late.",
+    ],
+)
+def test_a_remedy_declined_after_it_is_named_decides_nothing(description):
+    result = classify("Order 5521", description)
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    remedies = [h for h in result.hits if RULES.routing.categories[h.category].remedy]
+    assert remedies and all(h.negated_by in ("not", "no") and not h.counts for h in remedies)

@@ -69,13 +69,13 @@ def test_tuning_set_2_stays_routed():
 
 
 def test_tuning_set_4_stays_routed():
-    """Written for issue 13's third round before its changes, then tuned on: a floor under the
-    measured 93.2% and 2.3%."""
+    """Written for issue 13's third round (two batches, each before the changes it led to),
+    then tuned on: a floor under the measured 92.0% and 2.7%."""
     report = evaluate(TUNING_4)
     text = report.summary() + "\n" + report.confusion_table() + "\n" + "\n".join(report.misses())
     print("\ntuning 4: " + text)
     assert report.total >= 120
-    assert report.share("correct") >= 0.92, text
+    assert report.share("correct") >= 0.91, text
     assert report.share("misrouted") <= 0.03, text
 
 
