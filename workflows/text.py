@@ -21,6 +21,10 @@ from rapidfuzz.process import extractOne
 # SCOPE_BREAK word ("it has not come and I want a refund" still asks for a refund).
 NEGATORS = frozenset({"not", "no", "never", "without", "nothing", "nor", "neither", "none"})
 NEGATION_WINDOW = 4
+# "I don't want to cancel or get a refund": a negated wish negates what is wished for, further
+# on (still not across a SCOPE_BREAK word or a clause break).
+WISH_NEGATION_WINDOW = 8
+_WISHES = frozenset({"want", "need", "wish", "ask", "expect"})
 SCOPE_BREAKS = frozenset({"and", "so", "just", "then", "because", "instead", "only"})
 # A negation after the phrase: "refund not needed", "a replacement is not necessary",
 # "compensation? no need" (across the clause break: "." is BREAK). "needed" is "need".
@@ -308,7 +312,7 @@ class PhraseIndex:
             negated_by = None
             if negators:
                 before = bisect_left(negators, start)
-                if before and negators[before - 1] >= start - NEGATION_WINDOW:
+                if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
                     negated_by = _negator(read, start)
             conditional = hypothetical is not None and start > hypothetical[clause]
             for group, phrase, wanted, negative in found:
@@ -375,8 +379,14 @@ def _hypothetical_from(tokens: list[str], breaks: list[int]) -> list[int]:
 def _conditional_start(tokens: list[str]) -> int:
     """Where a hypothetical starts in the clause (its length when it has none)."""
     for i, token in enumerate(tokens):
-        if token in CONDITIONALS and (
-            i + 1 == len(tokens) or tokens[i + 1] not in POLITE_AFTER_CONDITIONAL
+        if (
+            token in CONDITIONALS
+            and (
+                i + 1 == len(tokens)
+                or tokens[i + 1] not in POLITE_AFTER_CONDITIONAL
+                # "if you can't find it" is a condition, "if you could" a polite request.
+                or any(t in NEGATORS for t in tokens[i + 2 : i + 5])
+            )
         ):
             return i
     return len(tokens)
@@ -400,11 +410,15 @@ def _declined_ends(tokens: list[str], negators: list[int]) -> dict[int, str]:
 
 
 def _negator(tokens: list[str], start: int) -> str | None:
-    for token in reversed(tokens[max(0, start - NEGATION_WINDOW) : start]):
+    for at in range(start - 1, max(-1, start - 1 - WISH_NEGATION_WINDOW), -1):
+        token = tokens[at]
         if token in _NEGATION_STOPS:
             return None
         if token in NEGATORS:
-            return token
+            if start - at <= NEGATION_WINDOW:
+                return token
+            if at + 1 < start and tokens[at + 1] in _WISHES:
+                return token
     return None
 
 

@@ -48,6 +48,20 @@ def test_asking_for_a_remedy_decides_and_the_reason_names_the_problem():
             "quality",
             "product_defect",
         ),
+        # A negated wish reaches further than four words.
+        (
+            "I don't want to cancel or get a refund, I want to know when the sofa is coming."
+            " It is two weeks late.",
+            "logistics",
+            "delivery_delay",
+        ),
+        # "if you can't" is a condition, not a polite "if you could".
+        (
+            "If you can't find my parcel I'll need a refund. The tracking says delivered to a"
+            " house I don't know.",
+            "logistics",
+            "lost_shipment",
+        ),
     ],
 )
 def test_a_negated_or_conditional_remedy_decides_nothing(description, department, category):

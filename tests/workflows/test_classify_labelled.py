@@ -6,7 +6,9 @@ routing_heldout.yaml (60 tickets) was written by someone who never saw the vocab
 weaknesses, foreign languages above all, were then used in issue 13); routing_heldout_2.yaml
 (120 tickets, written for issue 13 before any tuning) and routing_check_3.yaml (60 tickets,
 written before the last round of tuning) are never tuned on and their misses are not printed:
-they measure how well the rules generalise. Confusion tables are printed (pytest -s, or on
+they measure how well the rules generalise, and run only with DESKBRIDGE_BLIND_SETS=1 (the
+engineer tuning does not evaluate them). routing_tuning_4.yaml and routing_check_5.yaml were
+written in issue 13's third round and tuned on. Confusion tables are printed (pytest -s, or on
 failure) and kept in docs/routing-accuracy.md.
 """
 
@@ -28,6 +30,7 @@ HELD_OUT_2 = Path(__file__).with_name("data") / "routing_heldout_2.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
+CHECK_5 = Path(__file__).with_name("data") / "routing_check_5.yaml"
 # The sets never tuned on are evaluated by whoever did not tune the rules, at the end of a
 # round (issue 13, third round: the engineer tuning must not run the router on them, and a
 # suite run would): DESKBRIDGE_BLIND_SETS=1 pytest tests/workflows/test_classify_labelled.py
@@ -58,35 +61,32 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
     assert report.share("misrouted") <= 0.03, text
 
 
-def test_tuning_set_2_stays_routed():
-    """Tuned on (issue 13): a floor under the measured 96.7% and 0.5%."""
-    report = evaluate(TUNING_2)
+# Sets tuned on, each with a floor under its measured figures (docs/routing-accuracy.md):
+# tuning 2 (issue 13, second round) 97.2% and 0.5%; tuning 4 (third round, two batches, each
+# written before the changes it led to) 92.0% and 2.7%; check 5 (third round, written after its
+# tuning and evaluated once as written, 86.7% and 5.0%, then its misses used) 96.7% and 0%.
+@pytest.mark.parametrize(
+    ("path", "tickets", "correct", "misrouted"),
+    [(TUNING_2, 150, 0.95, 0.01), (TUNING_4, 120, 0.91, 0.03), (CHECK_5, 60, 0.95, 0.017)],
+    ids=["tuning 2", "tuning 4", "check 5"],
+)
+def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrouted: float):
+    report = evaluate(path)
     text = report.summary() + "\n" + report.confusion_table() + "\n" + "\n".join(report.misses())
-    print("\ntuning 2: " + text)
-    assert report.total >= 150
-    assert report.share("correct") >= 0.95, text
-    assert report.share("misrouted") <= 0.01, text
-
-
-def test_tuning_set_4_stays_routed():
-    """Written for issue 13's third round (two batches, each before the changes it led to),
-    then tuned on: a floor under the measured 92.0% and 2.7%."""
-    report = evaluate(TUNING_4)
-    text = report.summary() + "\n" + report.confusion_table() + "\n" + "\n".join(report.misses())
-    print("\ntuning 4: " + text)
-    assert report.total >= 120
-    assert report.share("correct") >= 0.91, text
-    assert report.share("misrouted") <= 0.03, text
+    print(f"\n{path.name}: " + text)
+    assert report.total >= tickets
+    assert report.share("correct") >= correct, text
+    assert report.share("misrouted") <= misrouted, text
 
 
 def test_held_out_set_does_not_regress():
-    """Not a target: a floor under the measured figures (docs/routing-accuracy.md, 98.3% and
-    1.7%), so a vocabulary change that generalises worse is noticed."""
+    """Not a target: a floor under the measured figures (docs/routing-accuracy.md, 100% and
+    0%), so a vocabulary change that generalises worse is noticed."""
     report = evaluate(HELD_OUT)
     print("\nheld-out: " + report.summary() + "\n" + report.confusion_table())
     assert report.total >= 60
-    assert report.share("correct") >= 0.96, report.summary()
-    assert report.share("misrouted") <= 0.02, report.summary()
+    assert report.share("correct") >= 0.98, report.summary()
+    assert report.share("misrouted") <= 0.017, report.summary()
 
 
 @blind_sets
