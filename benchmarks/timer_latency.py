@@ -41,7 +41,6 @@ import math
 import os
 import random
 import re
-import signal
 import socket
 import statistics
 import subprocess
@@ -59,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import bindparam, create_engine, func, or_, select, text, update  # noqa: E402
+from webhook_throughput import stop_process  # noqa: E402
 
 from deskbridge.config.rules import load_rules  # noqa: E402
 from deskbridge.config.settings import EXAMPLE_CONFIG  # noqa: E402
@@ -291,19 +291,8 @@ def start_serve(url: str, log_path: Path) -> tuple[subprocess.Popen, int]:
             if r.status == 200:
                 return process, port
         time.sleep(0.1)
-    stop_serve(process)
+    stop_process(process, timeout=20)
     raise SystemExit("serve did not answer /healthz within 60 s")
-
-
-def stop_serve(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def parse_log(log_path: Path) -> tuple[dict[str, tuple[datetime, int]], int]:
@@ -426,7 +415,7 @@ def run_backend(backend: str, url: str, args, workdir: Path) -> Result:
                 engine.dispose()
         time.sleep(0.5)  # let the last log lines reach the file
     finally:
-        stop_serve(process)
+        stop_process(process, timeout=20)
     run_s = time.perf_counter() - started
 
     lines, count = parse_log(log_path)

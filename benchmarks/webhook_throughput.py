@@ -16,6 +16,10 @@ What happens:
    full app is a new event that takes the whole path (no duplicates).
 4. Afterwards the events stored in SQLite are counted and compared with the "accepted" answers.
 Optionally (default on, `--no-gunicorn` to skip) the same is done under gunicorn gthread.
+With `--gunicorn-postgres`, the production shape too: gunicorn (web only) on PostgreSQL, in a
+database created for the run and dropped after it, with one `deskbridge worker` deciding
+beside it; after the load it waits until the worker has decided every stored event and
+reports how many were decided when the load stopped and how long the rest took.
 
 If wrk is not installed, a Python threaded keep-alive client is used instead (it says so); it
 eats far more of the CPU the servers need, so its absolute numbers are lower.
@@ -36,7 +40,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -53,6 +56,7 @@ SECRET = "YmVuY2htYXJrX3NlY3JldF9ub3RfZm9yX3Byb2R1Y3Rpb24="
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 WEBHOOK_PATH = "/webhooks/zendesk"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # Variables that would turn dry-run off or point the app elsewhere: never inherited.
 SCRUBBED_ENV = (
     "DATABASE_URL",
@@ -542,23 +546,33 @@ class Server:
     env: dict[str, str]
     port: int
     log_path: Path
-    database: Path | None = None
+    # The store the full path writes to: a SQLite file, or a SQLAlchemy URL (PostgreSQL).
+    database: Path | str | None = None
+    # A process started before the server and stopped after the backlog is decided: the
+    # `deskbridge worker` beside gunicorn (it decides, fires timers and dispatches).
+    companion: list[str] | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
+    companion_process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
 
-    def start(self, timeout: float = 30.0) -> None:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            self.command,
+    def launch(self, command: list[str], log_path: Path) -> subprocess.Popen:
+        return subprocess.Popen(
+            command,
             env=self.env,
             cwd=ROOT,
-            stdout=log,
+            stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start(self, timeout: float = 60.0) -> None:
+        if self.companion:
+            log = self.log_path.with_suffix(".companion.log")
+            self.companion_process = self.launch(self.companion, log)
+        self.process = self.launch(self.command, self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -566,31 +580,54 @@ class Server:
                     f"{self.label} exited early; see {self.log_path}:\n"
                     + self.log_path.read_text()[-2000:]
                 )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
+            if self.answers():
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"{self.label} did not listen on port {self.port} in {timeout} s")
+        raise RuntimeError(f"{self.label} did not answer on port {self.port} in {timeout} s")
+
+    def answers(self) -> bool:
+        """Whether the app answers HTTP (any status): gunicorn's master listens before its
+        workers have loaded the app, which takes seconds on a loaded machine."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
+        return True
 
     def cpu(self) -> float:
         return process_tree_cpu(self.process.pid) if self.process else 0.0
 
+    def companion_cpu(self) -> float:
+        return process_tree_cpu(self.companion_process.pid) if self.companion_process else 0.0
+
     def stop(self) -> None:
-        if not self.process or self.process.poll() is not None:
-            return
-        # SIGINT: waitress raises KeyboardInterrupt and `serve` stops its dispatcher; gunicorn
-        # treats SIGINT as a quick shutdown of master and workers.
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
+
+    def stop_companion(self) -> None:
+        stop_process(self.companion_process)
 
 
-def base_env(database: Path | None, log_level: str) -> dict[str, str]:
+def stop_process(process: subprocess.Popen | None, timeout: float = 15) -> None:
+    if not process or process.poll() is not None:
+        return
+    # SIGINT: waitress raises KeyboardInterrupt and `serve` stops its dispatcher; gunicorn
+    # treats SIGINT as a quick shutdown of master and workers; `deskbridge worker` finishes
+    # its batch and exits.
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def base_env(database: Path | str | None, log_level: str) -> dict[str, str]:
+    """The servers' environment: a bench secret, dry run; `database` is a SQLite file or a
+    SQLAlchemy URL."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env.update(
         ZENDESK_WEBHOOK_SECRET=SECRET,
@@ -600,19 +637,93 @@ def base_env(database: Path | None, log_level: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     if database is not None:
-        env["DATABASE_URL"] = f"sqlite:///{database}"
+        env["DATABASE_URL"] = store_url(database)
     return env
 
 
-def count_rows(database: Path) -> dict[str, int]:
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        return {
-            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+def store_url(database: Path | str) -> str:
+    return database if isinstance(database, str) else f"sqlite:///{database}"
+
+
+@contextlib.contextmanager
+def open_store(database: Path | str):
+    """A plain connection to the benchmarked store (no pool: opened for a count or two)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(store_url(database), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def count_rows(database: Path | str) -> dict[str, int]:
+    """Rows per table, and events per decider status (undecided, decided, failed)."""
+    from sqlalchemy import text
+
+    with open_store(database) as connection:
+        counts = {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
             for table in ("events", "tickets", "outbox", "audit")
         }
+        counts |= {"undecided": 0, "decided": 0, "failed": 0}
+        counts |= dict(
+            connection.execute(text("SELECT status, count(*) FROM events GROUP BY status")).all()
+        )
+    return counts
+
+
+def migrate_store_at(database: Path | str) -> None:
+    """`deskbridge migrate`, as a deployment runs it before gunicorn starts."""
+    migrate = subprocess.run(
+        [str(BIN / "deskbridge"), "migrate"],
+        cwd=ROOT,
+        env=base_env(database, "WARNING"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if migrate.returncode != 0:
+        raise RuntimeError(f"deskbridge migrate failed:\n{migrate.stderr}")
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str):
+    """A new, empty database on the server at `admin_url`, dropped afterwards: the worker's
+    LISTEN/NOTIFY channel and advisory locks are per database, so nothing here wakes or
+    blocks the deciders of test runs sharing the server."""
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"bench_ack_{os.getpid()}_{random.getrandbits(32):08x}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 # -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Deciding:
+    """How far the deciders were when the load stopped, and how long the rest took."""
+
+    decided_in_window: int  # decided during the measured window
+    decided_at_stop: int  # decided when the load generator stopped
+    stored_at_stop: int
+    drain_s: float | None = None  # load's end → last event decided; None: not waited for
+    undecided_left: int = 0  # still undecided when the wait ended (0 unless it timed out)
+    delay_ms: tuple[float, float, float] | None = None  # received → decided: p50, p99, max
+    companion_cpu_s: float = 0.0  # the worker's CPU in the measured window
 
 
 @dataclass
@@ -621,6 +732,7 @@ class Result:
     warmup: Load
     measured: Load
     stored: dict[str, int] | None = None
+    deciding: Deciding | None = None
 
     def lost(self) -> int | None:
         """Accepted answers with no stored event (must be 0). Stored may exceed accepted by
@@ -631,6 +743,39 @@ class Result:
         return max(0, answered - self.stored["events"])
 
 
+def wait_until_decided(
+    database: Path | str, load_end: datetime, timeout_s: float
+) -> tuple[float | None, int, tuple[float, float, float] | None]:
+    """Wait for the worker to decide every stored event; (seconds from the load's end to the
+    last decision, events still undecided, decide delay p50/p99/max in ms)."""
+    from sqlalchemy import func, select
+
+    from deskbridge.store.schema import events
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = count_rows(database)["undecided"]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    with open_store(database) as connection:
+        last = connection.execute(select(func.max(events.c.decided_at))).scalar_one()
+        delays = sorted(
+            (decided - received).total_seconds() * 1000
+            for received, decided in connection.execute(
+                select(events.c.received_at, events.c.decided_at).where(
+                    events.c.decided_at.is_not(None)
+                )
+            )
+        )
+    drain = None if left or last is None else max(0.0, (last - load_end).total_seconds())
+    quantiles = None
+    if len(delays) >= 2:
+        cuts = statistics.quantiles(delays, n=100)
+        quantiles = (cuts[49], cuts[98], delays[-1])
+    return drain, left, quantiles
+
+
 def bench(
     server: Server,
     drive,
@@ -639,21 +784,40 @@ def bench(
     warmup_s: float,
     measure_s: float,
     profile: Path | None = None,
+    drain_timeout_s: float = 300.0,
 ) -> Result:
     print(f"\n== {server.label}: {' '.join(server.command[-6:])}", flush=True)
+    deciding = None
     server.start()
     try:
-        warm = drive(server.url, *warmup_slice, warmup_s)
-        print(f"   warm-up  {warm.rps:8.0f} req/s  ({warm.requests} requests)", flush=True)
-        spy = start_profiler(server, profile, measure_s) if profile else None
-        cpu_before = server.cpu()
-        measured = drive(server.url, *measure_slice, measure_s)
-        measured.server_cpu_s = server.cpu() - cpu_before
-        if spy is not None:
-            spy.wait(timeout=60)
+        try:
+            warm = drive(server.url, *warmup_slice, warmup_s)
+            print(f"   warm-up  {warm.rps:8.0f} req/s  ({warm.requests} requests)", flush=True)
+            spy = start_profiler(server, profile, measure_s) if profile else None
+            decided_before = count_rows(server.database)["decided"] if server.database else 0
+            cpu_before, companion_before = server.cpu(), server.companion_cpu()
+            measured = drive(server.url, *measure_slice, measure_s)
+            load_end = datetime.now(UTC)
+            measured.server_cpu_s = server.cpu() - cpu_before
+            if server.database is not None:
+                at_stop = count_rows(server.database)
+                deciding = Deciding(
+                    decided_in_window=at_stop["decided"] - decided_before,
+                    decided_at_stop=at_stop["decided"],
+                    stored_at_stop=at_stop["events"],
+                    companion_cpu_s=server.companion_cpu() - companion_before,
+                )
+            if spy is not None:
+                spy.wait(timeout=60)
+        finally:
+            server.stop()
+        if server.companion and deciding is not None:
+            deciding.drain_s, deciding.undecided_left, deciding.delay_ms = wait_until_decided(
+                server.database, load_end, drain_timeout_s
+            )
     finally:
-        server.stop()
-    result = Result(server.label, warm, measured)
+        server.stop_companion()
+    result = Result(server.label, warm, measured, deciding=deciding)
     if server.database is not None:
         result.stored = count_rows(server.database)
     print_result(result)
@@ -682,6 +846,8 @@ def start_profiler(server: Server, out: Path, seconds: float) -> subprocess.Pope
             "200",
             "--gil",
             "--nonblocking",
+            # gunicorn: its workers, where the requests are handled.
+            "--subprocesses",
             "--format",
             "raw",
             "--output",
@@ -774,8 +940,28 @@ def print_result(r: Result) -> None:
         print(
             f"   stored: events {r.stored['events']}  tickets {r.stored['tickets']}  "
             f"outbox {r.stored['outbox']}  audit {r.stored['audit']}  "
+            f"failed to decide {r.stored['failed']}  "
             f"→ lost {r.lost()}, stored but unanswered (in flight at stop) "
             f"{r.stored['events'] - answered}"
+        )
+    d = r.deciding
+    if d is not None:
+        rate = d.decided_in_window / m.seconds if m.seconds else 0.0
+        print(
+            f"   decided when the load stopped: {d.decided_at_stop} of {d.stored_at_stop} "
+            f"stored ({d.decided_in_window} in the measured window, {rate:.0f}/s)"
+        )
+    if d is not None and d.delay_ms is not None:
+        drain = (
+            f"{d.drain_s:.1f} s after the load stopped"
+            if d.drain_s is not None
+            else f"NOT within the wait: {d.undecided_left} still undecided"
+        )
+        p50, p99, most = d.delay_ms
+        print(
+            f"   worker CPU {d.companion_cpu_s:.1f} s in the window; backlog decided {drain}; "
+            f"decide delay (received → decided) p50 {p50 / 1000:.2f} s  p99 {p99 / 1000:.2f} s  "
+            f"max {most / 1000:.2f} s"
         )
     if r.stored is not None and (m.wrapped or r.warmup.wrapped):
         print("   WARNING: the request list wrapped around; later requests were duplicates")
@@ -807,7 +993,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-gunicorn",
         action="store_true",
-        help="skip the second data point under gunicorn gthread -w 2 --threads 4",
+        help="skip the gunicorn gthread -w 2 --threads 4 web part on SQLite",
+    )
+    parser.add_argument(
+        "--gunicorn-postgres",
+        action="store_true",
+        help="also run the production shape: gunicorn gthread -w 2 --threads 4 (web only) on "
+        "PostgreSQL with one `deskbridge worker` deciding beside it, in a database of its own "
+        "created on --pg-url's server and dropped afterwards",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=PG_URL,
+        help="PostgreSQL to create the benchmark's database on (default: TEST_DATABASE_URL, "
+        "else the test database's server)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for the worker to decide the backlog after the load",
     )
     parser.add_argument(
         "--python-client",
@@ -819,7 +1024,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         metavar="RAW_FILE",
         help="profile the full path under waitress with py-spy instead: raw "
-        "stacks to RAW_FILE and a summary (no bare or gunicorn runs)",
+        "stacks to RAW_FILE and a summary (no bare or gunicorn runs); with "
+        "--gunicorn-postgres, gunicorn's web workers on PostgreSQL instead",
     )
     parser.add_argument(
         "--variant",
@@ -916,6 +1122,53 @@ def main(argv: list[str] | None = None) -> int:
             port,
             work / "bare.log",
         )
+        g_args = ["-w", "2", "--threads", "4", "-k", "gthread"]
+        g_label = "gunicorn gthread -w 2 --threads 4"
+
+        def gunicorn_server(label: str, app: str, database, log: str, **kwargs) -> Server:
+            return Server(
+                label,
+                [
+                    str(BIN / "gunicorn"),
+                    *g_args,
+                    "-b",
+                    f"127.0.0.1:{(port := free_port())}",
+                    *(["--chdir", str(Path(__file__).resolve().parent)] if not database else []),
+                    app,
+                ],
+                base_env(database, args.log_level),
+                port,
+                work / log,
+                database=database,
+                **kwargs,
+            )
+
+        def run_gunicorn_postgres(profile: Path | None = None) -> Result:
+            """The production shape: gunicorn (web only) on PostgreSQL, one worker deciding."""
+            from deskbridge.store.db import postgres_available
+
+            if not postgres_available(args.pg_url):
+                raise SystemExit(f"PostgreSQL is not reachable at {args.pg_url}")
+            with postgres_database(args.pg_url) as pg:
+                migrate_store_at(pg)
+                return bench(
+                    gunicorn_server(
+                        f"{g_label}: deskbridge.app:create_app() on PostgreSQL, "
+                        "+ one `deskbridge worker` deciding",
+                        "deskbridge.app:create_app()",
+                        pg,
+                        "gunicorn-pg.log",
+                        companion=[str(BIN / "deskbridge"), "worker"],
+                    ),
+                    drive,
+                    warm_slice,
+                    measure_slice,
+                    args.warmup,
+                    args.duration,
+                    profile=profile,
+                    drain_timeout_s=args.drain_timeout,
+                )
+
         if args.variant:
             port = free_port()
             variant = Server(
@@ -946,6 +1199,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 summarize_profile(args.profile.resolve())
             return 0
+        if args.profile and args.gunicorn_postgres:
+            run_gunicorn_postgres(profile=args.profile.resolve())
+            summarize_profile(args.profile.resolve())
+            return 0
         if args.profile:
             bench(
                 full,
@@ -964,75 +1221,63 @@ def main(argv: list[str] | None = None) -> int:
             )
         bare_r, full_r = results
 
-        gunicorn = None
-        if not args.no_gunicorn and (BIN / "gunicorn").exists():
-            gdb = work / "gunicorn.db"
-            migrate = subprocess.run(
-                [str(BIN / "deskbridge"), "migrate"],
-                cwd=ROOT,
-                env=base_env(gdb, "WARNING"),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if migrate.returncode != 0:
-                raise RuntimeError(f"deskbridge migrate failed:\n{migrate.stderr}")
-            g_args = ["-w", "2", "--threads", "4", "-k", "gthread"]
-            g_full = Server(
-                "gunicorn full path: deskbridge.app:create_app() -w 2 --threads 4"
-                " (web only, no dispatcher)",
-                [
-                    str(BIN / "gunicorn"),
-                    *g_args,
-                    "-b",
-                    f"127.0.0.1:{(port := free_port())}",
-                    "deskbridge.app:create_app()",
-                ],
-                base_env(gdb, args.log_level),
-                port,
-                work / "gunicorn.log",
-                database=gdb,
-            )
-            g_bare = Server(
-                "gunicorn bare Flask endpoint: -w 2 --threads 4",
-                [
-                    str(BIN / "gunicorn"),
-                    *g_args,
-                    "-b",
-                    f"127.0.0.1:{(port := free_port())}",
-                    "--chdir",
-                    str(Path(__file__).resolve().parent),
+        g_bare_r = g_full_r = g_pg_r = None
+        if (not args.no_gunicorn or args.gunicorn_postgres) and (BIN / "gunicorn").exists():
+            g_bare_r = bench(
+                gunicorn_server(
+                    f"{g_label}: bare Flask endpoint",
                     "webhook_throughput:create_bare_app()",
-                ],
-                base_env(None, args.log_level),
-                port,
-                work / "gunicorn-bare.log",
+                    None,
+                    "gunicorn-bare.log",
+                ),
+                drive,
+                warm_slice,
+                measure_slice,
+                args.warmup,
+                args.duration,
             )
-            gunicorn = [
-                bench(s, drive, warm_slice, measure_slice, args.warmup, args.duration)
-                for s in (g_bare, g_full)
-            ]
+        if g_bare_r and not args.no_gunicorn:
+            gdb = work / "gunicorn.db"
+            migrate_store_at(gdb)
+            g_full_r = bench(
+                gunicorn_server(
+                    f"{g_label}: deskbridge.app:create_app() on SQLite (web only, no worker)",
+                    "deskbridge.app:create_app()",
+                    gdb,
+                    "gunicorn.log",
+                ),
+                drive,
+                warm_slice,
+                measure_slice,
+                args.warmup,
+                args.duration,
+            )
+        if g_bare_r and args.gunicorn_postgres:
+            g_pg_r = run_gunicorn_postgres()
 
         print("\n== summary")
         ratio = full_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
         print(
             f"   waitress: full {full_r.measured.rps:.0f} req/s, bare "
             f"{bare_r.measured.rps:.0f} req/s, ratio full/bare {ratio:.2f} "
-            f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim)"
+            f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim); full p99 "
+            f"{full_r.measured.p99_ms or 0.0:.0f} ms"
         )
         print(f"   events lost (accepted but not stored): {full_r.lost()}")
-        if gunicorn:
-            g_bare_r, g_full_r = gunicorn
-            g_ratio = (
-                g_full_r.measured.rps / g_bare_r.measured.rps if g_bare_r.measured.rps else 0.0
-            )
+        for name, r in (("SQLite, web only", g_full_r), ("PostgreSQL + worker", g_pg_r)):
+            if r is None:
+                continue
+            rps = r.measured.rps
+            like = rps / g_bare_r.measured.rps if g_bare_r.measured.rps else 0.0
+            p99 = r.measured.p99_ms or 0.0
             print(
-                f"   gunicorn gthread -w 2 --threads 4: full {g_full_r.measured.rps:.0f} "
-                f"req/s, bare {g_bare_r.measured.rps:.0f} req/s, ratio {g_ratio:.2f}; "
-                f"full vs waitress bare {g_full_r.measured.rps / bare_r.measured.rps:.2f}; "
-                f"lost {g_full_r.lost()}"
+                f"   {g_label} on {name}: full {rps:.0f} req/s (p99 {p99:.0f} ms), gunicorn "
+                f"bare {g_bare_r.measured.rps:.0f} req/s: ratio {like:.2f} "
+                f"({'meets' if like >= 0.5 else 'BELOW'} 0.5); against waitress bare "
+                f"{rps / bare_r.measured.rps:.2f}; p99 {'under' if p99 < 50 else 'NOT under'} "
+                f"50 ms; lost {r.lost()}"
             )
-        failed = any(r.lost() for r in [full_r, *(gunicorn or [])])
+        failed = any(r.lost() for r in (full_r, g_full_r, g_pg_r) if r is not None)
         return 1 if failed else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
