@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.events import UNDECIDED, build_event_row, event_status, insert_events
+from deskbridge.store.events import (
+    UNDECIDED,
+    EventNotifier,
+    build_event_row,
+    event_status,
+    insert_events,
+)
 from deskbridge.store.outbox import list_event_actions
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.decider import Decider
@@ -53,15 +59,19 @@ class WorkflowService:
         self.engine = engine
         self.rules = rules
         self.decider = Decider(engine, rules, clock, metrics)
+        # Deciders in other processes (worker beside gunicorn) are told after the commit.
+        self.notifier = EventNotifier.for_engine(engine)
 
     def store_events(self, events: Sequence[TicketEvent], body: str, now: datetime) -> int:
         """The acknowledgement: insert the events as undecided in one transaction and wake the
-        decider. Returns how many were new (0: all duplicates)."""
+        deciders, this process's and (PostgreSQL) the others'. Returns how many were new (0:
+        all duplicates)."""
         rows = [build_event_row(e, body, now) for e in events]
         with self.decider.writer, self.engine.begin() as connection:
             inserted = insert_events(connection, rows)
         if inserted:
             self.decider.wake()
+            self.notifier.notify()
         return inserted
 
     def accept_event(self, event: TicketEvent, body: str, now: datetime) -> EventOutcome:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from deskbridge.cli import main
 from deskbridge.store.db import create_store_engine
 from deskbridge.store.events import (
+    EventNotifier,
     build_event_row,
     count_events,
     insert_events,
@@ -34,6 +35,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
 )
+from deskbridge.workflows.service import WorkflowService
 from tests.conftest import postgres_schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -255,7 +257,7 @@ def test_three_deciders_racing_on_postgresql_decide_each_event_once_in_order(
     )
 
 
-def test_events_stored_by_another_process_wake_the_decider_on_postgresql(engine, store_url):
+def test_events_stored_by_another_process_wake_the_decider_on_postgresql(engine, store_url, rules):
     if engine.dialect.name != "postgresql":
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite one process stores and decides")
     from deskbridge.store.events import listen_for_events
@@ -263,14 +265,75 @@ def test_events_stored_by_another_process_wake_the_decider_on_postgresql(engine,
     woken, stop = threading.Event(), threading.Event()
     listener = threading.Thread(target=listen_for_events, args=(engine, woken.set, stop))
     listener.start()
+    web = create_store_engine(store_url)  # a gunicorn worker's engine
     try:
         assert woken.wait(10)  # the first wake: whatever was stored before it listened
         woken.clear()
-        web = create_store_engine(store_url)  # a gunicorn worker's engine
-        store(web, reply(1, 1))
-        web.dispose()
+        assert WorkflowService(web, rules).store_events([reply(1, 1)], "{}", T0) == 1
         assert woken.wait(10)
     finally:
         stop.set()
         listener.join(timeout=10)
+        web.dispose()
     assert not listener.is_alive()
+
+
+def test_the_acknowledgement_is_one_insert_and_notifies_after_its_commit(engine, rules):
+    """The acknowledging transaction runs the INSERT and nothing else: a NOTIFY in it made
+    PostgreSQL serialise every acknowledgement's commit. It is sent afterwards, on PostgreSQL
+    only, by the notifier's own thread."""
+    service = WorkflowService(engine, rules)
+    statements: list[tuple[str, str]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append((threading.current_thread().name, statement.split()[0].upper()))
+
+    def notified() -> list[tuple[str, str]]:
+        return [(t, s) for t, s in statements if s == "NOTIFY"]
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert service.store_events([reply(1, 1)], "{}", T0) == 1
+        deadline = time.monotonic() + (10 if engine.dialect.name == "postgresql" else 0.2)
+        while not notified() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    acknowledging = [s for t, s in statements if t == threading.current_thread().name]
+    # SQLite's writer opens with BEGIN IMMEDIATE (store/db.py); PostgreSQL's begin is implicit.
+    assert [s for s in acknowledging if s != "BEGIN"] == ["INSERT"]
+    if engine.dialect.name == "postgresql":
+        assert notified() == [("deskbridge-notifier", "NOTIFY")]
+    else:  # the deciders are in the process that stores
+        assert notified() == []
+
+
+def test_acknowledgements_committed_while_a_notify_is_sent_share_the_next_one():
+    gate, second = threading.Event(), threading.Event()
+    sent: list[str] = []
+
+    def send() -> None:
+        sent.append(threading.current_thread().name)
+        if len(sent) == 1:
+            assert gate.wait(10)  # the first NOTIFY is slow to commit
+        elif len(sent) == 2:
+            second.set()
+
+    notifier = EventNotifier(send, min_interval=0)
+    notifier.notify()
+    deadline = time.monotonic() + 10
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for _ in range(5):  # five acknowledgements commit while it is in flight
+        notifier.notify()
+    gate.set()
+    assert second.wait(10)
+    time.sleep(0.2)
+    # One more NOTIFY for all five, sent after their commits; none afterwards.
+    assert sent == ["deskbridge-notifier", "deskbridge-notifier"]
+    notifier.notify()  # a later acknowledgement gets its own
+    deadline = time.monotonic() + 10
+    while len(sent) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.1)
+    assert len(sent) == 3
