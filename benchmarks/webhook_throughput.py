@@ -381,6 +381,7 @@ class Load:
     wrapped: int = 0
     server_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
+    database_cpu_s: float = 0.0  # PostgreSQL's server processes for this store
 
     @property
     def rps(self) -> float:
@@ -524,8 +525,15 @@ def free_port() -> int:
 
 def process_tree_cpu(pid: int) -> float:
     """User+system CPU seconds of `pid` and its live children (gunicorn workers)."""
+    return sum(
+        cpu for entry, (parent, cpu) in processes_cpu().items() if entry == pid or parent == pid
+    )
+
+
+def processes_cpu() -> dict[int, tuple[int, float]]:
+    """Every live process: pid → (parent pid, user+system CPU seconds)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -534,9 +542,27 @@ def process_tree_cpu(pid: int) -> float:
         except OSError:
             continue
         # after "comm)": state ppid ... utime(12th) stime(13th), 0-based 11 and 12
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def database_cpu(database: Path | str | None) -> dict[int, float]:
+    """PostgreSQL on this machine: CPU seconds of each server process serving the benchmark's
+    database (its own, so no other client's); {} for SQLite, which runs inside the app."""
+    if not isinstance(database, str):
+        return {}
+    from sqlalchemy import text
+
+    with open_store(database) as connection:
+        pids = set(
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+        )
+    return {pid: cpu for pid, (_, cpu) in processes_cpu().items() if pid in pids}
 
 
 @dataclass
@@ -796,9 +822,16 @@ def bench(
             spy = start_profiler(server, profile, measure_s) if profile else None
             decided_before = count_rows(server.database)["decided"] if server.database else 0
             cpu_before, companion_before = server.cpu(), server.companion_cpu()
+            database_before = database_cpu(server.database)
             measured = drive(server.url, *measure_slice, measure_s)
             load_end = datetime.now(UTC)
             measured.server_cpu_s = server.cpu() - cpu_before
+            # Backends that connected during the window count from zero; ones that closed
+            # during it are missed (the pools keep theirs open, so few do either).
+            measured.database_cpu_s = sum(
+                cpu - database_before.get(pid, 0.0)
+                for pid, cpu in database_cpu(server.database).items()
+            )
             if server.database is not None:
                 at_stop = count_rows(server.database)
                 deciding = Deciding(
@@ -930,6 +963,12 @@ def print_result(r: Result) -> None:
         f"server CPU {m.server_cpu_s:.1f} s ({cpu_ms:.2f} ms/request)  "
         f"load generator CPU {m.client_cpu_s:.1f} s"
     )
+    if m.database_cpu_s:
+        db_ms = 1000 * m.database_cpu_s / m.requests if m.requests else 0.0
+        print(
+            f"   PostgreSQL server processes of this database: CPU {m.database_cpu_s:.1f} s "
+            f"({db_ms:.2f} ms/request; the worker's queries included)"
+        )
     if r.stored is not None:
         answered = r.warmup.accepted + m.accepted
         dupes = r.warmup.duplicate + m.duplicate
