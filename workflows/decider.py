@@ -45,7 +45,9 @@ from deskbridge.store.oncall import list_overrides
 from deskbridge.store.outbox import insert_actions
 from deskbridge.store.replies import build_reply_row, record_replies
 from deskbridge.store.tickets import (
+    RELATED_MOST,
     list_requester_tickets,
+    list_tickets_of_requesters,
     load_ticket_states,
     load_ticket_versions,
     save_tickets,
@@ -131,6 +133,11 @@ class _Batch:
     # Replay's simulated clock (Decider.decide_in_time_order): timers to fire between this
     # batch's events, soonest first — (due_at, id, sequence, stored DueTimer or set Timer).
     due: list[tuple] | None = None
+    # The batch's events, parsed once (or why they could not be), by stored event id.
+    events: dict[int, TicketEvent | Exception] = field(default_factory=dict)
+    # Stored tickets of the batch's requesters opened within `related_window` (read once).
+    related: dict[str, list[RelatedTicket]] = field(default_factory=dict)
+    related_window: tuple[datetime, datetime] | None = None
     # The tickets this batch changed, by (source, requester): repeat contacts look here.
     by_requester: dict[tuple, set[str]] = field(default_factory=dict)
     # Timers set and fired within this batch: their final status (fired / failed) by id.
@@ -245,6 +252,7 @@ class Decider:
             if not rows:
                 return None
             batch = self._start(connection, {r.ticket for r in rows}, now)
+            self._read_related(connection, batch, rows)
             if stop_at_due:  # timers already stored count too
                 batch.earliest_due = next_due_at(connection)
             for row in rows:
@@ -280,6 +288,7 @@ class Decider:
             batch = self._start(
                 connection, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
             )
+            self._read_related(connection, batch, rows)
             batch.due = [(d.timer.due_at, d.timer.id, n, d) for n, d in enumerate(stored)]
             heapq.heapify(batch.due)
             for row in rows:
@@ -304,11 +313,43 @@ class Decider:
                 del batch.timers[item.id]
                 self._fire(batch, None, item.due_at, set_here=item)
 
+    def _read_related(self, connection: Connection, batch: _Batch, rows: list[StoredEvent]):
+        """Parse the batch's events, then read the stored tickets of their requesters in one
+        query (repeat contacts), over the window around every ticket the batch knows."""
+        requesters, opened = set(), []
+        for row in rows:
+            try:
+                if row.event is None:
+                    raise ValueError("stored before the decider existed: no normalised event")
+                event = batch.events[row.id] = TicketEvent.model_validate_json(row.event)
+            except Exception as exc:  # decided (failed) in its turn
+                batch.events[row.id] = exc
+                continue
+            state = batch.states.get(event.ticket_key)
+            for requester, created_at in (
+                (event.ticket.requester, event.ticket.created_at),
+                (state and state.requester, state and state.created_at),
+            ):
+                if requester and created_at:
+                    requesters.add(requester)
+                    opened.append(created_at)
+        risk = self.rules.risk
+        if requesters and risk is not None and risk.enabled:
+            window = risk.repeat_contact_window
+            batch.related_window = (min(opened) - window, max(opened) + window)
+            batch.related = list_tickets_of_requesters(
+                connection, requesters, *batch.related_window
+            )
+
     def _decide_event(self, connection: Connection, batch: _Batch, row: StoredEvent) -> None:
         try:
-            if row.event is None:
-                raise ValueError("stored before the decider existed: no normalised event")
-            event = TicketEvent.model_validate_json(row.event)
+            event = batch.events.get(row.id)
+            if event is None:
+                if row.event is None:
+                    raise ValueError("stored before the decider existed: no normalised event")
+                event = TicketEvent.model_validate_json(row.event)
+            elif isinstance(event, Exception):
+                raise event
             key = event.ticket_key
             previous = batch.states.get(key)
             state, _stale = apply_event(previous or new_state(event), event)
@@ -354,13 +395,21 @@ class Decider:
         # The window on both sides of this ticket: the earlier ticket's events may come last.
         window = risk.repeat_contact_window
         since, until = state.created_at - window, state.created_at + window
-        found = {
-            r.key: r
-            for r in list_requester_tickets(
+        read = batch.related_window
+        if read is not None and read[0] <= since and until <= read[1]:
+            prefix = f"{state.source.value}:"
+            stored = [
+                r
+                for r in batch.related.get(state.requester, ())
+                if r.key != state.key
+                and r.key.startswith(prefix)
+                and since <= r.created_at < until
+            ][:RELATED_MOST]
+        else:  # outside what the batch read (a requester or date the event changed)
+            stored = list_requester_tickets(
                 connection, state.source.value, state.requester, state.key, since, until
             )
-            if r.key not in batch.dirty
-        }
+        found = {r.key: r for r in stored if r.key not in batch.dirty}
         for key in batch.by_requester.get((state.source, state.requester), ()):
             other = batch.states.get(key)
             if (
