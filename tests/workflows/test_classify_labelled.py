@@ -27,6 +27,7 @@ from deskbridge.workflows.classify import classify_ticket
 DATA = Path(__file__).with_name("data") / "routing_labelled.yaml"
 HELD_OUT = Path(__file__).with_name("data") / "routing_heldout.yaml"
 HELD_OUT_2 = Path(__file__).with_name("data") / "routing_heldout_2.yaml"
+HELD_OUT_3 = Path(__file__).with_name("data") / "routing_heldout_3.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -93,23 +94,34 @@ def test_held_out_set_does_not_regress():
 def test_second_held_out_set_does_not_regress():
     """Written for issue 13 before any tuning and never read by whoever tuned the rules. The
     issue's target (90% correct, at most 3% misrouted) is NOT reached (docs/routing-accuracy.md):
-    these are floors under the measured 86.7% and 9.2%, not the target."""
+    these are floors under the measured 86.7% and 6.7% (third round), not the target."""
     report = evaluate(HELD_OUT_2)
     print("\nheld-out 2: " + report.summary() + "\n" + report.confusion_table())
     assert report.total >= 100
     assert report.share("correct") >= 0.86, report.summary()
-    assert report.share("misrouted") <= 0.10, report.summary()
+    assert report.share("misrouted") <= 0.07, report.summary()
+
+
+@blind_sets
+def test_third_held_out_set_does_not_regress():
+    """Written blind before the third round of issue 13 and never tuned on. The target (90%
+    correct, at most 3% misrouted) is NOT reached: floors under the measured 79.7% and 8.1%."""
+    report = evaluate(HELD_OUT_3)
+    print("\nheld-out 3: " + report.summary() + "\n" + report.confusion_table())
+    assert report.total >= 120
+    assert report.share("correct") >= 0.79, report.summary()
+    assert report.share("misrouted") <= 0.082, report.summary()
 
 
 @blind_sets
 def test_check_set_3_does_not_regress():
-    """Written in issue 13 after tuning set 2, before the last round of tuning, never tuned on:
-    floors under the measured 81.7% and 6.7%."""
+    """Written in issue 13 after tuning set 2, never tuned on: floors under the measured 76.7%
+    and 3.3% (third round; the second round's 81.7% and 6.7% traded to fewer misroutes)."""
     report = evaluate(CHECK_3)
     print("\ncheck 3: " + report.summary() + "\n" + report.confusion_table())
     assert report.total >= 60
-    assert report.share("correct") >= 0.81, report.summary()
-    assert report.share("misrouted") <= 0.07, report.summary()
+    assert report.share("correct") >= 0.76, report.summary()
+    assert report.share("misrouted") <= 0.034, report.summary()
 
 
 @pytest.mark.parametrize(
