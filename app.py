@@ -295,6 +295,7 @@ def create_runtime(
             clock,
             max_attempts=settings.max_attempts,
             lease=timedelta(seconds=settings.dispatch_lease),
+            concurrency=settings.dispatch_concurrency,
             writer=service.decider.writer,
             # Deadlines first: a burst of due timers fires before its actions are performed.
             step_aside=lambda: service.decider.step_aside(for_timers=True),

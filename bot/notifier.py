@@ -44,13 +44,13 @@ from deskbridge.config.rules import RulesConfig
 from deskbridge.store.outbox import Attempts, find_attempts
 from deskbridge.store.slack import (
     PostedMessage,
+    book_send_slot,
     find_channel_id,
     find_posted,
     find_thread_root,
     hold_channel,
     list_thread_roots,
     record_posted,
-    reserve_send_slot,
 )
 from deskbridge.store.tickets import load_ticket, load_ticket_states
 from deskbridge.workflows.actions import Action, ActionKind
@@ -99,6 +99,11 @@ LIST_PAGE = 1000
 # How long tickets read for a dispatcher's batch (`prepare`) stand for a fresh read: a batch of
 # real Slack calls takes seconds, and a view must not show a ticket older than about this.
 PREPARED_FOR = 1.0
+# A channel's next send slot this close is booked and waited for in the performing thread
+# (other channels' actions go on in the others); further off, the action is Paced and claimed
+# again when its slot comes, which costs a claim, reads and two writes.
+BOOK_WITHIN = timedelta(seconds=0.1)
+_NOT_PREPARED: Any = object()
 CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -246,8 +251,10 @@ class SlackNotifier:
         self._prepared_at = time.monotonic()
 
     def _load_ticket(self, key: str) -> TicketState | None:
-        if key in self._prepared and time.monotonic() - self._prepared_at < PREPARED_FOR:
-            return self._prepared.pop(key)
+        # pop: the dispatcher may perform a batch's actions from several threads.
+        prepared = self._prepared.pop(key, _NOT_PREPARED)
+        if prepared is not _NOT_PREPARED and time.monotonic() - self._prepared_at < PREPARED_FOR:
+            return prepared
         with self._reading() as connection:
             return load_ticket(connection, key)
 
@@ -368,10 +375,11 @@ class SlackNotifier:
     def _post(self, action: Action, view: TicketView | None, channel: str) -> None:
         """Post one action to one channel; `view` None for a scheduled job's post, which is
         about no one ticket and so never threads."""
-        with self._reading() as connection:
-            if find_posted(connection, action.key, channel) is not None:
-                return  # reached this channel on an earlier attempt
-            root = find_thread_root(connection, action.ticket, channel) if view else None
+        root = None
+        if view is not None:
+            with self._reading() as connection:
+                root = find_thread_root(connection, action.ticket, channel)
+        # Reached this channel on an earlier attempt: _post_once finds it recorded.
         record = action.to_record()
         if root is None:
             message = build_alert(record, view) if view else build_job_message(record)
@@ -583,12 +591,16 @@ class SlackNotifier:
         return {"threads": len(roots)}
 
     def _reserve(self, lane: str) -> bool:
-        """Take the channel's next send slot (`lane`, the channel as configured), or raise
-        Paced with how long until it is free."""
+        """Take the channel's next send slot (`lane`, the channel as configured), waiting for
+        it when it is within BOOK_WITHIN, or raise Paced with how long until it is free."""
         with self._writing() as connection:
-            wait = reserve_send_slot(connection, lane, self.clock(), self.interval)
-        if wait > timedelta(0):
+            wait, booked = book_send_slot(
+                connection, lane, self.clock(), self.interval, BOOK_WITHIN
+            )
+        if not booked:
             raise Paced(f"pacing {lane}", wait.total_seconds())
+        if wait > timedelta(0):  # the slot is ours, a moment away: wait for it here
+            time.sleep(wait.total_seconds())
         return True
 
     def _call(self, lane: str, method: str, reserved: bool = False, **kwargs: Any) -> Any:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Dispatcher: how often it looks for due outbox rows, and how many attempts before dead letter.
     dispatch_interval: float = Field(default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0)
     max_attempts: int = Field(default=8, alias="DESKBRIDGE_MAX_ATTEMPTS", ge=1)
+    # Actions of one claimed batch performed at once (threads; each in a lane of its own).
+    dispatch_concurrency: int = Field(default=4, alias="DESKBRIDGE_DISPATCH_CONCURRENCY", ge=1)
     # The longest the timer loop sleeps before looking for deadlines (SLA warnings, hand-offs)
     # set by other processes; it wakes at the soonest due time and when its process sets one.
     timer_interval: float = Field(default=0.5, alias="DESKBRIDGE_TIMER_INTERVAL", gt=0)

@@ -95,6 +95,15 @@ def reserve_send_slot(
     connection: Connection, channel: str, now: datetime, interval: timedelta
 ) -> timedelta:
     """Take the channel's next send slot if it is free now; else how long until it is."""
+    wait, taken = book_send_slot(connection, channel, now, interval, timedelta(0))
+    return timedelta(0) if taken else wait
+
+
+def book_send_slot(
+    connection: Connection, channel: str, now: datetime, interval: timedelta, within: timedelta
+) -> tuple[timedelta, bool]:
+    """Book the channel's next send slot if it is free within `within` of now: (how long
+    until it, True). Further off: nothing is booked, (how long until it is free, False)."""
     connection.execute(
         insert_ignoring_conflicts(connection, slack_pace, "channel").values(
             channel=channel, next_send_at=now
@@ -103,15 +112,15 @@ def reserve_send_slot(
     query = select(slack_pace.c.next_send_at).where(slack_pace.c.channel == channel)
     if is_postgres(connection):
         query = query.with_for_update()
-    next_send_at = connection.execute(query).scalar_one()
-    if next_send_at > now:
-        return next_send_at - now
+    slot = max(connection.execute(query).scalar_one(), now)
+    if slot - now > within:
+        return slot - now, False
     connection.execute(
         update(slack_pace)
         .where(slack_pace.c.channel == channel)
-        .values(next_send_at=now + interval)
+        .values(next_send_at=slot + interval)
     )
-    return timedelta(0)
+    return slot - now, True
 
 
 def hold_channel(connection: Connection, channel: str, until: datetime) -> None:

@@ -10,7 +10,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,6 +63,11 @@ class _Outcomes:
     def dead(self, row: OutboxRow, at: datetime, error: str, fields: dict) -> None:
         self.dead_letters.append((row, at, error, fields))
 
+    def add(self, other: _Outcomes) -> None:
+        self.done += other.done
+        self.retries += other.retries
+        self.dead_letters += other.dead_letters
+
 
 def compute_retry_delay(attempts: int, retry_after: float | None, jitter: float) -> float:
     """Seconds before the next attempt: exponential from 2 s, capped at 1 h, never sooner
@@ -83,6 +89,7 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=2),
         writer: AbstractContextManager | None = None,
         step_aside: Callable[[], None] | None = None,
+        concurrency: int = 1,
     ):
         self.engine = engine
         # SQLite's one writer, shared with the decider and the webhook (a Python lock taken in
@@ -97,6 +104,11 @@ class Dispatcher:
         self.batch = batch
         # A claimed row not finished within the lease (its process died) becomes due again.
         self.lease = lease
+        # How many rows of a claim are performed at once. They are in different lanes (a
+        # lane's next row is claimed only once its head is done), so their order does not
+        # matter; a Slack or helpdesk call mostly waits on the network.
+        self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
 
     def dispatch_due(self) -> int:
         """Perform every action due now, one claim of `batch` rows at a time; returns how many
@@ -113,8 +125,8 @@ class Dispatcher:
             outcomes = _Outcomes()
             flush_at = time.monotonic() + RECORD_EVERY
             aside_at = time.monotonic() + STEP_EVERY
-            for row in rows:
-                self._perform(row, outcomes)
+            for performed in self._perform_all(rows):
+                outcomes.add(performed)
                 now = time.monotonic()
                 if now >= flush_at:
                     self._record(outcomes)
@@ -140,6 +152,24 @@ class Dispatcher:
                 performer.prepare(actions)
             except Exception:  # each action then reads what it needs itself
                 log.exception("outbox.prepare_failed")
+
+    def _perform_all(self, rows: list[OutboxRow]) -> Iterator[_Outcomes]:
+        """Perform the rows (`concurrency` at a time), yielding each one's outcome as it comes."""
+        if self.concurrency <= 1 or len(rows) <= 1:
+            for row in rows:
+                yield self._perform_one(row)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.concurrency, thread_name_prefix="deskbridge-perform"
+            )
+        for future in as_completed([self._pool.submit(self._perform_one, row) for row in rows]):
+            yield future.result()
+
+    def _perform_one(self, row: OutboxRow) -> _Outcomes:
+        outcomes = _Outcomes()
+        self._perform(row, outcomes)
+        return outcomes
 
     def _perform(self, row: OutboxRow, outcomes: _Outcomes) -> None:
         action = row.action

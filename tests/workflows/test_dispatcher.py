@@ -268,6 +268,44 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def test_a_batch_is_performed_concurrently_each_action_once(engine, metrics, clock):
+    # The barrier opens only when four actions are being performed at the same time.
+    barrier = threading.Barrier(4, timeout=10)
+
+    class Together(FakePerformer):
+        def perform(self, action: Action) -> dict[str, Any]:
+            barrier.wait()
+            return super().perform(action)
+
+    performer = Together(OK)
+    queue(engine, *(make_action(f"k{i}", ticket=str(48800 + i)) for i in range(8)))
+
+    d = dispatcher(engine, performer, metrics, clock, concurrency=4)
+    assert d.dispatch_due() == 8
+
+    assert sorted(a.key for a in performer.calls) == [f"k{i}" for i in range(8)]
+    assert [(r["idempotency_key"], r["status"], r["attempts"]) for r in rows(engine)] == [
+        (f"k{i}", DONE, 1) for i in range(8)
+    ]
+    assert counted(metrics, "tag", "done") == 8
+
+
+def test_a_tickets_messages_stay_in_order_when_performed_concurrently(engine, metrics, clock):
+    # Messages to people are in a lane per ticket: a claim takes only each lane's head.
+    performer = FakePerformer(OK)
+    alerts = [make_action(f"a{i}", ActionKind.notify, ticket="48900") for i in range(3)]
+    others = [make_action(f"b{i}", ActionKind.notify, ticket=str(48901 + i)) for i in range(3)]
+    queue(engine, *alerts, *others)
+    d = Dispatcher(
+        engine, {ActionKind.notify: performer}, metrics, clock, lease=LEASE, concurrency=4
+    )
+
+    assert [d.dispatch_due() for _ in range(4)] == [4, 1, 1, 0]
+
+    assert [a.key for a in performer.calls if a.ticket == "zendesk:48900"] == ["a0", "a1", "a2"]
+    assert sorted(a.key for a in performer.calls) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+
+
 def test_one_claim_records_every_kind_of_outcome_together(engine, metrics, clock, jitter):
     # Outcomes of one claim are written together: each row still gets its own.
     performer = FakePerformer(
