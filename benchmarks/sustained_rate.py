@@ -1,4 +1,4 @@
-"""Sustained load at a fixed offered rate: does the decider keep up?
+"""Sustained load at a fixed offered rate: do the decider and the dispatcher keep up?
 
 `deskbridge serve` on a fresh SQLite store (example config, dry run) receives signed Zendesk
 events at a fixed rate (open loop: request i is sent at start + i / rate, whether or not the
@@ -10,10 +10,22 @@ the decider to drain, stops serve and reads the store:
 - per event, decide delay = decided_at - received_at (p50/p95/p99/max);
 - per action, end to end = the outbox row's done_at - its event's received_at (dry run: the
   dispatcher logs the action instead of calling Slack or the helpdesk);
-- bytes stored per event (the SQLite file after a checkpoint).
+- bytes stored per event (the SQLite file after a checkpoint);
+- per window of the run (`--window`): webhook p50/p99, outbox backlog, RSS, decide lag, and
+  whether the backlog stayed flat (a soak: `--duration 600`).
+
+`--slack fake`: Slack messages really go out, to the test suite's fake Slack Web API
+(tests/fakeslack.py) in a process of its own on 127.0.0.1, with SLACK_BOT_TOKEN set. The rules
+are the example's plus `--agents` agents on the roster, and the events' tickets are assigned
+across them, so the alerts are spread over that many DM conversations besides the example's
+channels (lead, three departments, specialists, on-call); per-channel pacing is
+`--slack-interval` seconds (Slack's own limit is about 1 message per second per channel). The
+fake Slack is asked afterwards how many messages it got, where, and whether any action's
+message arrived twice. Helpdesk write-back and the pager stay dry runs.
 
     .venv/bin/python benchmarks/sustained_rate.py --rate 500 --duration 60
-    .venv/bin/python benchmarks/sustained_rate.py --rate 200 --duration 60   # end to end
+    .venv/bin/python benchmarks/sustained_rate.py --rate 200 --duration 120   # end to end
+    .venv/bin/python benchmarks/sustained_rate.py --rate 200 --duration 600 --slack fake  # soak
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import multiprocessing
 import sqlite3
 import sys
 import tempfile
@@ -34,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from webhook_throughput import (
     BIN,
+    ROOT,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WEBHOOK_PATH,
@@ -68,6 +82,8 @@ class Sender:
         self.next = 0
         self.lock = threading.Lock()
         self.latencies: list[float] = []
+        # (seconds since start when sent, latency) of every request, for the windows.
+        self.timeline: list[tuple[float, float]] = []
         self.statuses: dict[int, int] = {}
         self.accepted: set[int] = set()
         self.start = 0.0
@@ -112,6 +128,7 @@ class Sender:
             elapsed = time.monotonic() - sent
             with self.lock:
                 self.latencies.append(elapsed)
+                self.timeline.append((sent - self.start, elapsed))
                 self.statuses[status] = self.statuses.get(status, 0) + 1
                 if status == 200 and b'"status":"accepted"' in payload:
                     self.accepted.add(index)
@@ -127,6 +144,144 @@ def read_readyz(port: int) -> dict:
         connection.close()
 
 
+# -- fake Slack mode ---------------------------------------------------------------------------
+
+FAKE_TOKEN = "xoxb-benchmark-not-a-token"
+FAKE_TEAM = "T0BENCH001"
+
+
+def write_spread_rules(path: Path, agents: int) -> list[tuple[str, str]]:
+    """The example rules with `agents` more agents on the roster (Slack ids U0BENCH…, each a
+    DM conversation of its own); returns their (Zendesk id, name) for the events."""
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    extra = [(f"9013300200{n:03d}", f"Bench Agent {n}") for n in range(agents)]
+    rules["agents"] += [
+        {
+            "name": name,
+            "slack_id": f"U0BENCH{n:03d}",
+            "zendesk_id": zendesk_id,
+            "team": "resolution",
+            "role": "agent",
+            "started_on": "2025-01-06",
+        }
+        for n, (zendesk_id, name) in enumerate(extra)
+    ]
+    path.write_text(yaml.safe_dump(rules, sort_keys=False, allow_unicode=True))
+    return extra
+
+
+def serve_fake_slack(connection) -> None:
+    """A child process: the test suite's fake Slack on 127.0.0.1 (its URL sent first); on any
+    message, what it received is summarised and sent back."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fakeslack import FakeSlack
+
+    fake = FakeSlack().start()
+    connection.send(fake.url)
+    connection.recv()
+    with fake.lock:
+        posts = [c for c in fake.calls if c.method == "chat.postMessage" and c.status == 200]
+        methods: dict[str, int] = {}
+        for call in fake.calls:
+            methods[call.method] = methods.get(call.method, 0) + 1
+        sent: dict[tuple[str, str], int] = {}
+        where: dict[str, int] = {}
+        for post in posts:
+            metadata = post.args.get("metadata") or {}
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            key = (metadata.get("event_payload") or {}).get("key", "")
+            # A thread reply names the conversation by id, a first message as configured.
+            channel = fake.conversation(str(post.args.get("channel")))
+            sent[key, channel] = sent.get((key, channel), 0) + 1
+            where[channel] = where.get(channel, 0) + 1
+    connection.send(
+        {
+            "methods": methods,
+            "posts": len(posts),
+            "threaded": sum(1 for p in posts if p.args.get("thread_ts")),
+            "doubled": sum(1 for n in sent.values() if n > 1),
+            "conversations": where,
+        }
+    )
+    fake.stop()
+
+
+def fake_slack_env(url: str, rules: Path, interval: float) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": FAKE_TOKEN,
+        "SLACK_API_URL": url,
+        "SLACK_TEAM_ID": FAKE_TEAM,
+        "DESKBRIDGE_CONFIG": str(rules),
+        "DESKBRIDGE_SLACK_MIN_INTERVAL": str(interval),
+    }
+
+
+# -- windows over the run ------------------------------------------------------------------
+
+
+def slope_per_minute(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, value), per minute."""
+    if len(points) < 2:
+        return float("nan")
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
+    return 60 * cov / var if var else float("nan")
+
+
+def print_windows(
+    timeline: list[tuple[float, float]],
+    samples: list[tuple[float, float, int, float]],
+    duration: float,
+    window: float,
+) -> bool:
+    """One line per window of the load: webhook p50/p99, backlog mean/max, RSS, decide lag
+    max; then the slopes, and whether the backlog was flat (its mean over the second half of
+    the load no more than 1.25 times the first half's, plus 50 actions)."""
+    print(
+        f"per {window:g} s window: t  webhook_p50_ms  p99_ms  backlog_mean  max  rss_mb  lag_max_s"
+    )
+    p50s = []
+    start = 0.0
+    while start < duration:
+        end = start + window
+        acks = [x * 1000 for t, x in timeline if start <= t < end]
+        inside = [s for s in samples if start <= s[0] < end]
+        backlog = [s[2] for s in inside]
+        p50 = percentile(acks, 50)
+        p50s.append((start, p50))
+        print(
+            f"  {start:6.0f}  {p50:8.1f}  {percentile(acks, 99):8.1f}  "
+            f"{sum(backlog) / max(len(backlog), 1):9.0f}  {max(backlog, default=0):6d}  "
+            f"{inside[-1][3] if inside else float('nan'):7.1f}  "
+            f"{max((s[1] for s in inside), default=0):6.2f}"
+        )
+        start = end
+    during = [s for s in samples if s[0] <= duration]
+    half = duration / 2
+    first = [s[2] for s in during if s[0] < half]
+    second = [s[2] for s in during if s[0] >= half]
+    mean_first = sum(first) / max(len(first), 1)
+    mean_second = sum(second) / max(len(second), 1)
+    flat = mean_second <= 1.25 * mean_first + 50
+    backlog_slope = slope_per_minute([(s[0], s[2]) for s in during])
+    rss_slope = slope_per_minute([(s[0], s[3]) for s in during])
+    print(
+        f"slopes per minute of load: backlog {backlog_slope:+.1f} actions, RSS "
+        f"{rss_slope:+.2f} MB, webhook p50 {slope_per_minute(p50s):+.2f} ms"
+    )
+    print(
+        f"backlog mean, first half {mean_first:.0f}, second half {mean_second:.0f}: "
+        f"{'flat' if flat else 'GROWING'}"
+    )
+    return flat
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=500, help="events per second offered")
@@ -134,14 +289,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="client threads")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
     parser.add_argument("--drain", type=float, default=120, help="max seconds to drain after")
+    parser.add_argument(
+        "--slack", choices=("dry-run", "fake"), default="dry-run", help="Slack: dry run or fake"
+    )
+    parser.add_argument("--agents", type=int, default=20, help="--slack fake: agents added")
+    parser.add_argument(
+        "--slack-interval", type=float, default=0.01, help="--slack fake: per-channel pacing, s"
+    )
+    parser.add_argument("--window", type=float, default=0, help="seconds per window (0: auto)")
     args = parser.parse_args(argv)
 
     count = int(args.rate * args.duration)
-    bodies = make_events(count)
     workdir = Path(tempfile.mkdtemp(prefix="deskbridge-sustained-"))
     database = workdir / "deskbridge.db"
     port = free_port()
     env = base_env(database, "WARNING")
+    agents = None
+    fake_slack = None
+    if args.slack == "fake":
+        agents = write_spread_rules(workdir / "rules.yaml", args.agents)
+        fake_slack, child = multiprocessing.Pipe()
+        multiprocessing.Process(target=serve_fake_slack, args=(child,), daemon=True).start()
+        env.update(fake_slack_env(fake_slack.recv(), workdir / "rules.yaml", args.slack_interval))
+    bodies = make_events(count, agents=agents)
     server = Server(
         "serve",
         [str(BIN / "deskbridge"), "serve", "--port", str(port), "--threads", str(args.threads)],
@@ -155,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         f"offered: {args.rate:g} events/s for {args.duration:g} s ({count} events), "
         f"{args.clients} client threads; store {database}"
     )
+    if fake_slack is not None:
+        print(
+            f"slack: fake Web API on 127.0.0.1 ({env['SLACK_API_URL']}), {args.agents} agents "
+            f"added to the roster, pacing {args.slack_interval:g} s per channel"
+        )
+    else:
+        print("slack: dry run")
     server.start()
     samples: list[tuple[float, float, int, float]] = []
     sender = Sender(port, bodies, args.rate, args.clients)
@@ -209,6 +386,16 @@ def main(argv: list[str] | None = None) -> int:
                 "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL"
             )
         ]
+        slack_end_to_end = [
+            r[0]
+            for r in db.execute(
+                "SELECT (julianday(o.done_at) - julianday(e.received_at)) * 86400 "
+                "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
+                "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL "
+                "AND o.status = 'done' AND json_extract(o.result, '$.dry_run') IS NULL"
+            )
+        ]
+        dead = db.execute("SELECT count(*) FROM outbox WHERE status = 'dead'").fetchone()[0]
         keys = {r[0] for r in db.execute("SELECT dedupe_key FROM events")}
         actions = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
         pending = db.execute("SELECT count(*) FROM outbox WHERE status != 'done'").fetchone()[0]
@@ -244,6 +431,23 @@ def main(argv: list[str] | None = None) -> int:
         f"received_at): p50 {percentile(end_to_end, 50):.3f}  "
         f"p95 {percentile(end_to_end, 95):.3f}  p99 {percentile(end_to_end, 99):.3f}"
     )
+    if slack_end_to_end:
+        print(
+            f"  performed for real (Slack posts): {len(slack_end_to_end)}; end to end s: p50 "
+            f"{percentile(slack_end_to_end, 50):.3f}  p95 {percentile(slack_end_to_end, 95):.3f}  "
+            f"p99 {percentile(slack_end_to_end, 99):.3f}"
+        )
+    print(f"  dead letters: {dead}")
+    if fake_slack is not None:
+        fake_slack.send("stop")
+        got = fake_slack.recv()
+        busiest = sorted(got["conversations"].items(), key=lambda item: -item[1])
+        print(
+            f"fake slack: {got['posts']} messages posted ({got['threaded']} in threads) to "
+            f"{len(busiest)} conversations; actions posted twice to a channel: {got['doubled']}; "
+            f"calls {dict(sorted(got['methods'].items()))}"
+        )
+        print("  by conversation: " + ", ".join(f"{c} {n}" for c, n in busiest))
     drained = f"at {drained_at:.1f} s" if drained_at else "NOT within the drain limit"
     print(f"drained {drained}")
     print(f"store: {size / 1e6:.1f} MB, {size / max(stored, 1):.0f} bytes per event")
@@ -256,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     print("per second: t  decide_lag_s  outbox_pending  rss_mb")
     for t, lag, backlog, rss in samples:
         print(f"  {t:6.1f}  {lag:8.3f}  {backlog:8d}  {rss:7.1f}")
+    window = args.window or (60 if args.duration >= 300 else 10)
+    print_windows(sender.timeline, samples, args.duration, window)
     flat = all(lag < 1.0 for t, lag, _, _ in samples if t <= args.duration)
     decided_once = by_status.get("decided", 0) == stored and stored >= len(sender.accepted)
     print(f"verdict: lag under 1 s throughout: {flat}; every event decided once: {decided_once}")

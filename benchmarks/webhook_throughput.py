@@ -198,13 +198,18 @@ def build_signature(timestamp: str, body: bytes) -> str:
 
 
 def make_events(
-    count: int, active: int = 1000, new_share: float = 0.15, seed: int = 7
+    count: int,
+    active: int = 1000,
+    new_share: float = 0.15,
+    seed: int = 7,
+    agents: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
     """`count` distinct `ticket.comment_added` bodies in time order, ~1 KB each, shaped like
     tests/fixtures/ticket_comment_added__public_agent.json. About `new_share` of them open a new
     ticket; the rest add to one of the `active` most recently opened tickets, so any window of
     the run has the same mix (~1 in 7 events is a ticket's first). Each ticket keeps its
-    subject, priority, tags and requester; comments come from the customer or an agent."""
+    subject, priority, tags and requester; comments come from the customer or an agent (one of
+    `agents`, (Zendesk id, name), default four of the example team's)."""
     rng = random.Random(seed)
     base = datetime.now(UTC) - timedelta(hours=2)
     profiles: dict[int, dict] = {}
@@ -227,7 +232,7 @@ def make_events(
                 "tags": rng.choice(_TAGS),
                 "created_at": base - timedelta(minutes=rng.randrange(1, 3 * 24 * 60)),
                 "requester": f"90144567{ticket:06d}",
-                "agent": rng.choice(_AGENTS),
+                "agent": rng.choice(agents or _AGENTS),
             }
         profile = profiles[ticket]
         at = base + timedelta(milliseconds=n)
