@@ -114,6 +114,32 @@ def test_a_batch_is_one_transaction_and_decides_in_arrival_order(engine, rules):
     assert Decider(engine, rules, lambda: T0).decide_pending() == []
 
 
+def test_steps_aside_after_each_slice_of_work_not_after_each_event(engine, rules, monkeypatch):
+    import deskbridge.workflows.decider as module
+
+    decider = Decider(engine, rules, lambda: T0)
+    decided: list[int] = []
+    asides: list[int] = []
+    decide_event = decider._decide_event
+
+    def counting(connection, batch, row):
+        decided.append(row.id)
+        decide_event(connection, batch, row)
+
+    monkeypatch.setattr(decider, "_decide_event", counting)
+    monkeypatch.setattr(decider, "step_aside", lambda for_timers=False: asides.append(len(decided)))
+
+    store(engine, *(reply(48700 + i, 1) for i in range(6)))
+    monkeypatch.setattr(module, "STEP_EVERY", 3600.0)  # a slice longer than the batch's work
+    assert len(decider.decide_pending()) == 6
+    assert asides == []
+
+    store(engine, *(reply(48800 + i, 1) for i in range(3)))
+    monkeypatch.setattr(module, "STEP_EVERY", 0.0)  # every event is a slice
+    assert len(decider.decide_pending()) == 3
+    assert asides == [7, 8, 9]
+
+
 def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     engine, store_url, rules, monkeypatch
 ):
