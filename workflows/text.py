@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
 from itertools import pairwise
 from typing import NamedTuple
@@ -290,7 +290,7 @@ class PhraseIndex:
 
     def _scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
         single, by_pair, readings = self._single, self._by_pair, self._readings
-        read = list(map(readings.__getitem__, tokens))
+        read = tuple(map(readings.__getitem__, tokens))
         # Where phrases start, found with comprehension-level loops over the whole text:
         # one-word phrases by the word, longer ones by the word and the next. No phrase
         # contains BREAK, so none spans two clauses.
@@ -304,7 +304,7 @@ class PhraseIndex:
         negators = (
             [] if NEGATORS.isdisjoint(read) else [i for i, t in enumerate(read) if t in NEGATORS]
         )
-        typos_in_text = read != list(tokens)
+        typos_in_text = read != tokens
         declined = _declined_ends(read, negators) if negators else None
         matches: list[PhraseMatch] = []
         for start, found in starts:
@@ -317,7 +317,7 @@ class PhraseIndex:
             conditional = hypothetical is not None and start > hypothetical[clause]
             for group, phrase, wanted, negative in found:
                 size = len(wanted)
-                if size > 2 and tuple(read[start : start + size]) != wanted:
+                if size > 2 and read[start : start + size] != wanted:
                     continue
                 typos = ()
                 if typos_in_text:
@@ -354,7 +354,7 @@ class PhraseIndex:
         return found
 
 
-def _hypothetical_from(tokens: list[str], breaks: list[int]) -> list[int]:
+def _hypothetical_from(tokens: Sequence[str], breaks: list[int]) -> list[int]:
     """For each clause (empty ones included, by number), the position after which a match is
     hypothetical: from an "if" on in its clause, and the whole clause after one that opens
     with "if …" ("if it is lost, send a replacement")."""
@@ -376,7 +376,7 @@ def _hypothetical_from(tokens: list[str], breaks: list[int]) -> list[int]:
     return thresholds
 
 
-def _conditional_start(tokens: list[str]) -> int:
+def _conditional_start(tokens: Sequence[str]) -> int:
     """Where a hypothetical starts in the clause (its length when it has none)."""
     for i, token in enumerate(tokens):
         if (
@@ -392,7 +392,7 @@ def _conditional_start(tokens: list[str]) -> int:
     return len(tokens)
 
 
-def _declined_ends(tokens: list[str], negators: list[int]) -> dict[int, str]:
+def _declined_ends(tokens: Sequence[str], negators: list[int]) -> dict[int, str]:
     """Where a phrase must end to be declined by what follows it ("refund | not needed",
     "replacement | is not necessary"), with the negator: worked out once per text."""
     ends: dict[int, str] = {}
@@ -409,7 +409,7 @@ def _declined_ends(tokens: list[str], negators: list[int]) -> dict[int, str]:
     return ends
 
 
-def _negator(tokens: list[str], start: int) -> str | None:
+def _negator(tokens: Sequence[str], start: int) -> str | None:
     for at in range(start - 1, max(-1, start - 1 - WISH_NEGATION_WINDOW), -1):
         token = tokens[at]
         if token in _NEGATION_STOPS:
