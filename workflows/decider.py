@@ -17,6 +17,7 @@ the rest of the batch goes on.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import threading
 import time
@@ -136,7 +137,9 @@ class _Batch:
     oncall_overrides: tuple[Override, ...] = ()
     # Replay's simulated clock (Decider.decide_in_time_order): timers to fire between this
     # batch's events, soonest first — (due_at, id, sequence, stored DueTimer or set Timer).
+    # The sequence is unique, so two entries of one id and due time are never compared.
     due: list[tuple] | None = None
+    sequence: Iterator[int] = field(default_factory=itertools.count)
     # The batch's events, parsed once (or why they could not be), by stored event id.
     events: dict[int, TicketEvent | Exception] = field(default_factory=dict)
     # Stored tickets of the batch's requesters opened within `related_window` (read once).
@@ -296,7 +299,7 @@ class Decider:
                 connection, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
             )
             self._read_related(connection, batch, rows)
-            batch.due = [(d.timer.due_at, d.timer.id, n, d) for n, d in enumerate(stored)]
+            batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
             for row in rows:
                 if cutoff is not None and row.received_at >= cutoff:
@@ -607,7 +610,7 @@ class Decider:
             if batch.earliest_due is None or timer.due_at < batch.earliest_due:
                 batch.earliest_due = timer.due_at
             if batch.due is not None:
-                heapq.heappush(batch.due, (timer.due_at, timer.id, len(batch.due), timer))
+                heapq.heappush(batch.due, (timer.due_at, timer.id, next(batch.sequence), timer))
         batch.states[state.key] = state
         batch.dirty.add(state.key)
         if state.requester:

@@ -24,8 +24,10 @@ from deskbridge.store.events import (
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
 from deskbridge.store.tickets import load_ticket
+from deskbridge.store.timers import schedule_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decider
+from deskbridge.workflows.decision import Timer
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.model import (
     Comment,
@@ -138,6 +140,42 @@ def test_steps_aside_after_each_slice_of_work_not_after_each_event(engine, rules
     monkeypatch.setattr(module, "STEP_EVERY", 0.0)  # every event is a slice
     assert len(decider.decide_pending()) == 3
     assert asides == [7, 8, 9]
+
+
+def test_replay_batches_fire_a_timer_set_again_at_its_stored_due_time_once(
+    engine, rules, monkeypatch
+):
+    """decide_in_time_order: a stored timer claimed by the batch, then set again by an event
+    of the batch with the same due time, fires once, at that time, between the events (the
+    two heap entries tie on due time and id and must never be compared themselves)."""
+    due = T0 + timedelta(minutes=30)
+
+    def again(state, event, ctx):
+        decision = rules_module.Decision()
+        if state.key == "zendesk:8":
+            decision.timers.append(Timer("zendesk:8:test.x", "zendesk:8", "test.x", due))
+        return decision
+
+    monkeypatch.setattr(rules_module, "RULES", {"again": again})  # no other rule's timers
+    with engine.begin() as connection:
+        schedule_timers(
+            connection,
+            [
+                Timer("zendesk:9:test.a", "zendesk:9", "test.a", T0 + timedelta(minutes=1)),
+                Timer("zendesk:8:test.x", "zendesk:8", "test.x", due),
+            ],
+        )
+    store(engine, reply(8, 1), at=T0 + timedelta(minutes=5))
+    store(engine, reply(8, 2), at=T0 + timedelta(minutes=40))
+
+    decided = Decider(engine, rules, lambda: T0).decide_in_time_order()
+
+    # Ticket 9 has no state: its timer is spent without a decision.
+    assert [(d.cause, d.at, d.error) for d in decided] == [
+        ("zendesk:event:8-1", T0 + timedelta(minutes=5), None),
+        ("timer:zendesk:8:test.x", due, None),
+        ("zendesk:event:8-2", T0 + timedelta(minutes=40), None),
+    ]
 
 
 def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
