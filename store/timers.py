@@ -58,7 +58,8 @@ def _upsert_statement(connection: Connection):
 
 def schedule_timers(connection: Connection, new: list[Timer], status: str = PENDING) -> None:
     """Set timers (executemany): a new id is inserted; a known one gets the new due time and
-    payload, becomes pending again and its generation moves on."""
+    payload, becomes pending again and its generation moves on. Replay stores a timer set and
+    fired within one batch as `fired` (or `failed`) outright, so the sweep never fires it."""
     new = list({t.id: t for t in new}.values())  # the last word on each id
     if new:
         rows = [
@@ -73,14 +74,6 @@ def schedule_timers(connection: Connection, new: list[Timer], status: str = PEND
             for t in new
         ]
         connection.execute(_upsert_statement(connection), rows)
-
-
-def record_timers_done(connection: Connection, done: dict[str, list[Timer]]) -> None:
-    """Timers set and fired (or failed) within one batch (replay's simulated clock): stored as
-    `fired` / `failed` outright, replacing any earlier pending generation, so the sweep never
-    fires them again."""
-    for status, items in done.items():
-        schedule_timers(connection, items, status)
 
 
 def cancel_timers(connection: Connection, ids: list[str]) -> None:

@@ -62,7 +62,6 @@ from deskbridge.store.timers import (
     mark_timers_failed,
     mark_timers_fired,
     next_due_at,
-    record_timers_done,
     schedule_timers,
 )
 from deskbridge.workflows.actions import Action
@@ -131,8 +130,6 @@ class _Batch:
     # `timer.fired` log lines, written after the commit (the timer, its `now`, its actions).
     fired_log: list[tuple[Timer, datetime, int]] = field(default_factory=list)
     results: list[Decided] = field(default_factory=list)
-    # The soonest due time of the timers this batch sets (replay cuts a batch there).
-    earliest_due: datetime | None = None
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
     # Replay's simulated clock (Decider.decide_in_time_order): timers to fire between this
@@ -243,13 +240,11 @@ class Decider:
     # -- events --------------------------------------------------------------------------
 
     def decide_pending(
-        self, limit: int | None = None, now: datetime | None = None, stop_at_due: bool = False
+        self, limit: int | None = None, now: datetime | None = None
     ) -> list[Decided]:
         """Decide one batch of undecided events (up to `limit`, default `batch`), in one
         transaction; returns what each event decided, in arrival order. `now` (default: the
-        clock) stamps the rows written; the rules decide with each event's arrival time.
-        `stop_at_due` (replay's simulated clock): end the batch before an event that arrived
-        after a timer (stored, or set by this batch) fell due, so the timer fires first."""
+        clock) stamps the rows written; the rules decide with each event's arrival time."""
 
         def fill(connection: Connection) -> _Batch | None:
             shards = lock_shards(connection, self.shards_per_batch)
@@ -259,14 +254,10 @@ class Decider:
             if not rows:
                 return None
             batch = self._start(connection, {r.ticket for r in rows}, now)
-            self._read_related(connection, batch, rows)
-            if stop_at_due:  # timers already stored count too
-                batch.earliest_due = next_due_at(connection)
+            self._parse_events(batch, rows)
+            self._read_related(connection, batch)
             aside_at = time.monotonic() + STEP_EVERY
             for row in rows:
-                due = batch.earliest_due
-                if stop_at_due and due is not None and due <= row.received_at:
-                    break
                 self._decide_event(connection, batch, row)
                 if time.monotonic() >= aside_at:
                     self.step_aside()
@@ -279,9 +270,9 @@ class Decider:
         """Replay's simulated clock: one batch of undecided events in arrival order and,
         before each, every timer due by its arrival (stored ones and those this batch sets),
         each fired at its own due time — all in one transaction. What it decides equals
-        firing the timers in a batch of their own before each event (`decide_pending` with
-        `stop_at_due`, then `fire_due_timers`), in far fewer, larger transactions. Returns
-        what each timer and event decided, in that order."""
+        firing the due timers (`fire_due_timers` at their due times) before deciding each
+        event alone, in far fewer, larger transactions. Returns what each timer and event
+        decided, in that order."""
 
         def fill(connection: Connection) -> _Batch | None:
             shards = lock_shards(connection, self.shards_per_batch)
@@ -298,7 +289,8 @@ class Decider:
             batch = self._start(
                 connection, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
             )
-            self._read_related(connection, batch, rows)
+            self._parse_events(batch, rows)
+            self._read_related(connection, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
             for row in rows:
@@ -323,17 +315,23 @@ class Decider:
                 del batch.timers[item.id]
                 self._fire(batch, None, item.due_at, set_here=item)
 
-    def _read_related(self, connection: Connection, batch: _Batch, rows: list[StoredEvent]):
-        """Parse the batch's events, then read the stored tickets of their requesters in one
-        query (repeat contacts), over the window around every ticket the batch knows."""
-        requesters, opened = set(), []
+    def _parse_events(self, batch: _Batch, rows: list[StoredEvent]) -> None:
+        """The batch's events, parsed once; one that cannot be is kept as its error, and
+        fails in its turn (`_decide_event`)."""
         for row in rows:
             try:
                 if row.event is None:
                     raise ValueError("stored before the decider existed: no normalised event")
-                event = batch.events[row.id] = TicketEvent.model_validate_json(row.event)
-            except Exception as exc:  # decided (failed) in its turn
+                batch.events[row.id] = TicketEvent.model_validate_json(row.event)
+            except Exception as exc:
                 batch.events[row.id] = exc
+
+    def _read_related(self, connection: Connection, batch: _Batch) -> None:
+        """The stored tickets of the batch's requesters (repeat contacts), in one query over
+        the window around every ticket the batch knows."""
+        requesters, opened = set(), []
+        for event in batch.events.values():
+            if isinstance(event, Exception):
                 continue
             state = batch.states.get(event.ticket_key)
             for requester, created_at in (
@@ -353,12 +351,8 @@ class Decider:
 
     def _decide_event(self, connection: Connection, batch: _Batch, row: StoredEvent) -> None:
         try:
-            event = batch.events.get(row.id)
-            if event is None:
-                if row.event is None:
-                    raise ValueError("stored before the decider existed: no normalised event")
-                event = TicketEvent.model_validate_json(row.event)
-            elif isinstance(event, Exception):
+            event = batch.events[row.id]
+            if isinstance(event, Exception):
                 raise event
             key = event.ticket_key
             previous = batch.states.get(key)
@@ -607,8 +601,6 @@ class Decider:
         for timer in decision.timers:
             batch.timers[timer.id] = timer
             batch.done_here.pop(timer.id, None)
-            if batch.earliest_due is None or timer.due_at < batch.earliest_due:
-                batch.earliest_due = timer.due_at
             if batch.due is not None:
                 heapq.heappush(batch.due, (timer.due_at, timer.id, next(batch.sequence), timer))
         batch.states[state.key] = state
@@ -639,10 +631,9 @@ class Decider:
         mark_timers_failed(connection, batch.failed_timers)
         cancel_timers(connection, [i for i, t in batch.timers.items() if t is None])
         schedule_timers(connection, [t for t in batch.timers.values() if t is not None])
-        done: dict[str, list[Timer]] = {}
-        for timer, status in batch.done_here.values():
-            done.setdefault(status, []).append(timer)
-        record_timers_done(connection, done)
+        for status in (FIRED, FAILED):  # set and fired here (replay): stored as done outright
+            done = [timer for timer, final in batch.done_here.values() if final == status]
+            schedule_timers(connection, done, status)
         insert_actions(connection, batch.actions, batch.now)
         insert_decision_rows(connection, batch.audit)
         record_replies(connection, batch.replies)
