@@ -62,11 +62,12 @@ def customer_message(n: int) -> Comment:
 
 
 def live_a_long_ticket(
-    rules, replies: int = REPLIES
+    rules, replies: int = REPLIES, checkpoints: tuple[int, ...] = (60, 100, 250)
 ) -> tuple[list[tuple], dict[int, int], dict, WorkflowService]:
     """`replies` agent replies, each answering a customer message three hours late (so every next
     reply clock warns and breaches, after hours too), timers fired at their due times.
-    Returns every action decided, the stored row's size after some replies, the final row."""
+    Returns every action decided, the stored row's size after each of `checkpoints` replies
+    and the last, the final row (benchmarks/ticket_row_size.py prints the same life)."""
     engine = create_store_engine("sqlite://")
     migrate_store(engine)
     service = WorkflowService(engine, rules)
@@ -93,7 +94,7 @@ def live_a_long_ticket(
         accept(event(f"m{n}", at, customer_message(n)))
         at += timedelta(hours=3, minutes=10)
         accept(event(f"r{n}", at, agent_reply(n)))
-        if n in (60, 100, 250, replies):
+        if n in checkpoints or n == replies:
             sizes[n] = len(json.dumps(stored()))
     return decided, sizes, stored(), service
 
