@@ -4,12 +4,13 @@ routing_labelled.yaml (120 tickets) was written apart from the vocabularies and 
 tune them, as was routing_tuning_2.yaml (213 tickets written for tuning in issue 13);
 routing_heldout.yaml (60 tickets) was written by someone who never saw the vocabularies (its
 weaknesses, foreign languages above all, were then used in issue 13); routing_heldout_2.yaml
-(120 tickets, written for issue 13 before any tuning) and routing_check_3.yaml (60 tickets,
-written before the last round of tuning) are never tuned on and their misses are not printed:
-they measure how well the rules generalise, and run only with DESKBRIDGE_BLIND_SETS=1 (the
-engineer tuning does not evaluate them). routing_tuning_4.yaml and routing_check_5.yaml were
-written in issue 13's third round and tuned on. Confusion tables are printed (pytest -s, or on
-failure) and kept in docs/routing-accuracy.md.
+(120 tickets, written for issue 13 before any tuning), routing_heldout_3.yaml and
+routing_heldout_4.yaml (120 tickets each, written blind before the third and fourth rounds) and
+routing_check_3.yaml (60 tickets, written before the last round of tuning) are never tuned on
+and their misses are not printed: they measure how well the rules generalise, and run only with
+DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not evaluate them). routing_tuning_4.yaml and
+routing_check_5.yaml were written in issue 13's third round and tuned on. Confusion tables are
+printed (pytest -s, or on failure) and kept in docs/routing-accuracy.md.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ DATA = Path(__file__).with_name("data") / "routing_labelled.yaml"
 HELD_OUT = Path(__file__).with_name("data") / "routing_heldout.yaml"
 HELD_OUT_2 = Path(__file__).with_name("data") / "routing_heldout_2.yaml"
 HELD_OUT_3 = Path(__file__).with_name("data") / "routing_heldout_3.yaml"
+HELD_OUT_4 = Path(__file__).with_name("data") / "routing_heldout_4.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -94,11 +96,18 @@ def test_held_out_set_does_not_regress():
 # target (90% correct, at most 3% misrouted, not reached: docs/routing-accuracy.md). Held-out
 # 2 was written for issue 13 before any tuning, held-out 3 blind before the third round, check 3
 # after tuning set 2 (the second round's 81.7% / 6.7% on it traded to fewer misroutes).
+# Held-out 4 was written blind before the fourth round's tuning and holds issue 13's target
+# itself (at least 90% correct, at most 3% misrouted), not a floor under a measured figure.
 @blind_sets
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
-    [(HELD_OUT_2, 100, 0.86, 0.07), (HELD_OUT_3, 120, 0.79, 0.082), (CHECK_3, 60, 0.76, 0.034)],
-    ids=["held-out 2", "held-out 3", "check 3"],
+    [
+        (HELD_OUT_2, 100, 0.86, 0.07),
+        (HELD_OUT_3, 120, 0.79, 0.082),
+        (CHECK_3, 60, 0.76, 0.034),
+        (HELD_OUT_4, 120, 0.90, 0.03),
+    ],
+    ids=["held-out 2", "held-out 3", "check 3", "held-out 4"],
 )
 def test_sets_never_tuned_on_do_not_regress(
     path: Path, tickets: int, correct: float, misrouted: float
