@@ -203,6 +203,12 @@ class CategoryConfig(_Model):
     # routing.request_words and one of routing.remedy_verbs ("please send another one", "I
     # want my money returned"), or that opens with a remedy verb ("send a working one").
     objects: list[str] = Field(default_factory=list)
+    # Phrases that name this category's problem only when one of `cues` (words) comes a few
+    # words before them (routing.cue_window) with none of routing.cue_stops between: "it
+    # arrived yesterday and one leg is broken" is damage in transit, "broken" alone a defect.
+    # A cued phrase counts one word more than its length; elsewhere it keeps its own meaning.
+    cued: list[str] = Field(default_factory=list)
+    cues: list[str] = Field(default_factory=list)
 
 
 class RoutingConfig(_Model):
@@ -236,6 +242,15 @@ class RoutingConfig(_Model):
     # from this score on: below it a person is asked. 0 routes on any phrase.
     min_score: float = Field(default=0.0, ge=0)
     topic_words: list[str] = Field(default_factory=list)
+    # Words that may stand for a word of a phrase of two or more words (a thesaurus): with
+    # {arrive: [come, turn up]}, "should have arrived" also matches "should have come" and
+    # "should have turned up". One-word phrases are not varied (alone, a synonym is too
+    # loose), nor is a variant that is already a phrase of its own somewhere.
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    # How far before a category's `cued` phrase its cue may be (in words), and words that end
+    # the search ("it arrived fine, after a month the leg broke").
+    cue_window: int = Field(default=8, ge=1)
+    cue_stops: list[str] = Field(default_factory=list)
 
 
 class SignalConfig(_Model):

@@ -23,8 +23,11 @@ from deskbridge.workflows.text import (
     BREAK,
     PhraseIndex,
     PhraseMatch,
+    compile_phrase,
     grouped_index,
+    lemma,
     tokenize,
+    vary_phrase,
 )
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
@@ -32,6 +35,7 @@ NOT_A_PROBLEM = "not_a_problem"  # the group of routing.not_a_problem phrases in
 NEEDS = "needs:"  # + a category's name: the group of its `needs` phrases in the index
 REQUEST = "request:"  # the group of routing.request_words in the index
 VERB = "verb:"  # the group of routing.remedy_verbs in the index
+CUED = "cued:"  # + a category's name: the group of its `cued` phrases in the index
 
 
 class Hit(NamedTuple):
@@ -121,6 +125,7 @@ def classify_ticket(
         reason = f'tag "{tag}" → ' + _label(config, name, names[category.department])
         return Classification(name, category.department, reason, "tag")
 
+    config = _plan(config).config
     texts = [
         ("subject", subject or "", config.subject_weight),
         ("description", description or "", 1.0),
@@ -145,6 +150,9 @@ class _Plan(NamedTuple):
     objects: frozenset[str]  # the remedies' `objects`: need a request word and a remedy verb
     topics: frozenset[str]  # routing.topic_words
     needs: dict[str, frozenset[str]]  # a category's `needs` phrases
+    config: RoutingConfig  # with each phrase's synonym variants listed after it
+    cued: dict[str, tuple[str, frozenset[str]]]  # a cued group → (its category, its cues)
+    cue_stops: frozenset[str]
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -156,11 +164,17 @@ def _plan(config: RoutingConfig) -> _Plan:
     entry = _PLANS.get(id(config))
     if entry is not None and entry[0] is config:
         return entry[1]
+    if config.synonyms:
+        varied = _with_synonyms(config)
+        plan = _plan(varied)
+        _PLANS[id(config)] = (config, plan)
+        return plan
     categories = config.categories.items()
     index = grouped_index(
         (
             *((name, (*c.phrases, *c.objects)) for name, c in categories if not c.fallback),
             (NOT_A_PROBLEM, tuple(config.not_a_problem)),
+            *((CUED + name, tuple(c.cued)) for name, c in categories if c.cued and c.cues),
         )
     )
     qualifiers = grouped_index(
@@ -173,6 +187,12 @@ def _plan(config: RoutingConfig) -> _Plan:
     general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
     weights = {name: (c.weight, c.remedy) for name, c in categories}
     weights[NOT_A_PROBLEM] = (1.0, False)
+    cued = {
+        CUED + name: (name, frozenset(lemma(w) for cue in c.cues for w in compile_phrase(cue)))
+        for name, c in categories
+        if c.cued and c.cues
+    }
+    weights |= {group: weights[name] for group, (name, _) in cued.items()}
     plan = _Plan(
         index,
         qualifiers,
@@ -182,11 +202,60 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(o for c in config.categories.values() for o in c.objects),
         frozenset(config.topic_words),
         {name: frozenset(c.needs) for name, c in categories if c.needs},
+        config,
+        cued,
+        frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
     _PLANS[id(config)] = (config, plan)
     return plan
+
+
+def _with_synonyms(config: RoutingConfig) -> RoutingConfig:
+    """The config with every phrase list varied by routing.synonyms (see `vary_phrase`); a
+    variant that is already a phrase of any list is left to that list."""
+    synonyms = {lemma(word): tuple(alternatives) for word, alternatives in config.synonyms.items()}
+    categories = config.categories.values()
+    written = {
+        compile_phrase(p)
+        for lists in (
+            *((c.phrases, c.objects, c.needs) for c in categories),
+            (config.not_a_problem, config.weak_remedies, config.topic_words),
+        )
+        for phrases in lists
+        for p in phrases
+    }
+
+    def vary(phrases: list[str]) -> list[str]:
+        out: list[str] = []
+        for phrase in phrases:
+            out.append(phrase)
+            for variant in vary_phrase(phrase, synonyms)[1:]:
+                tokens = compile_phrase(variant)
+                if tokens not in written:
+                    out.append(variant)
+        return list(dict.fromkeys(out))
+
+    return config.model_copy(
+        update={
+            "synonyms": {},
+            "categories": {
+                name: c.model_copy(
+                    update={
+                        "phrases": vary(c.phrases),
+                        "objects": vary(c.objects),
+                        "needs": vary(c.needs),
+                        "cued": vary(c.cued),
+                    }
+                )
+                for name, c in config.categories.items()
+            },
+            "not_a_problem": vary(config.not_a_problem),
+            "weak_remedies": vary(config.weak_remedies),
+            "topic_words": vary(config.topic_words),
+        }
+    )
 
 
 # A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
@@ -291,6 +360,13 @@ def _scan_texts(
         asking: set[int] | None = None
         for match in matches:
             phrase, group, size, clause, start = match[:5]
+            extra = 0
+            if group in plan.cued:
+                group, cues = plan.cued[group]
+                cue = _cue_before(tokens, start, cues, plan.cue_stops, plan.config.cue_window)
+                if cue is None:
+                    continue
+                phrase, extra = f"{cue} … {phrase}", 1
             factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and match.conditional
@@ -303,7 +379,10 @@ def _scan_texts(
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
                 unasked = not qualifiers.gives(tokens, start)
-            counts = match.negated_by is None and not conditional and not unasked
+            negated_by = match.negated_by
+            if remedy and negated_by is None:
+                negated_by = _compared_away(tokens, start)
+            counts = negated_by is None and not conditional and not unasked
             if counts and (group, phrase) in counted:
                 continue
             # Matches that do not count are kept apart, only to be shown by explain.
@@ -325,8 +404,8 @@ def _scan_texts(
                             group,
                             phrase,
                             where,
-                            round(size * weight * factor, 2) if counts else 0.0,
-                            match.negated_by,
+                            round((size + extra) * weight * factor, 2) if counts else 0.0,
+                            negated_by,
                             conditional,
                             match.corrected,
                             False,
@@ -335,6 +414,39 @@ def _scan_texts(
                     )
                 )
     return hits
+
+
+def _cue_before(
+    tokens: tuple[str, ...], start: int, cues: frozenset[str], stops: frozenset[str], window: int
+) -> str | None:
+    """The cue word up to `window` words before tokens[start], unless a stop word comes
+    first (going back)."""
+    for at in range(start - 1, max(-1, start - 1 - window), -1):
+        token = tokens[at]
+        if token in stops:
+            return None
+        if token in cues:
+            return token
+    return None
+
+
+# A remedy named as what the customer does not choose: "I would rather keep it than get a
+# refund", "a replacement instead of a refund" (the refund is declined; the replacement counts).
+_COMPARED_WITHIN = 3
+
+
+def _compared_away(tokens: tuple[str, ...], start: int) -> str | None:
+    """Whether "than" or "instead of" comes up to three words before tokens[start], in its
+    clause (which of them)."""
+    for at in range(start - 1, max(-1, start - 1 - _COMPARED_WITHIN), -1):
+        token = tokens[at]
+        if token == BREAK:
+            return None
+        if token == "than":
+            return "than"
+        if token == "of" and at and tokens[at - 1] == "instead":
+            return "instead of"
+    return None
 
 
 def _alone(tokens: tuple[str, ...], start: int, end: int) -> bool:
@@ -477,7 +589,8 @@ def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
         if category in config.categories
         else config.not_a_problem
     )
-    return min(best, key=lambda h: listed.index(h.phrase))
+    # A cued hit ("arrive … broken") is not listed as written: after the listed ones.
+    return min(best, key=lambda h: listed.index(h.phrase) if h.phrase in listed else len(listed))
 
 
 def _quote(hit: Hit, short: bool = False) -> str:

@@ -422,6 +422,23 @@ def _negator(tokens: Sequence[str], start: int) -> str | None:
     return None
 
 
+# Variants of one phrase at most (a phrase with several varied words multiplies them).
+MAX_VARIANTS = 64
+
+
+def vary_phrase(phrase: str, synonyms: dict[str, tuple[str, ...]]) -> list[str]:
+    """The phrase's variants with synonyms (keyed by lemma) in place of its words, the phrase
+    itself first; a one-word phrase is only itself."""
+    words = _words(fold(phrase))
+    if len(words) < 2:
+        return [phrase]
+    variants = [[]]
+    for word in words:
+        choices = (word, *synonyms.get(lemma(word), ()))
+        variants = [[*v, c] for v in variants for c in choices][:MAX_VARIANTS]
+    return [phrase, *(" ".join(v) for v in variants[1:])]
+
+
 @lru_cache(maxsize=256)
 def phrase_index(phrases: tuple[str, ...]) -> PhraseIndex:
     """One list of phrases (its group is the empty string)."""

@@ -278,3 +278,44 @@ def test_a_remedy_declined_after_it_is_named_decides_nothing(description):
     assert (result.department, result.category) == ("logistics", "delivery_delay")
     remedies = [h for h in result.hits if RULES.routing.categories[h.category].remedy]
     assert remedies and all(h.negated_by in ("not", "no") and not h.counts for h in remedies)
+
+
+def test_a_remedy_compared_away_is_not_asked_for():
+    kept = classify("Sofa", "I would rather keep the sofa than get a refund, the cushion is torn.")
+    assert (kept.department, kept.category) == ("quality", "product_defect")
+    refund = [h for h in kept.hits if h.phrase == "refund"]
+    assert refund == [Hit("refund", "refund", "description", 0.0, negated_by="than")]
+    swap = classify("Lamp", "I want a replacement instead of a refund, the switch is faulty.")
+    assert (swap.department, swap.category) == ("post_sales", "replacement")
+    assert [h.negated_by for h in swap.hits if h.phrase == "refund"] == ["instead of"]
+
+
+def test_synonyms_vary_phrases_of_two_words_or_more():
+    rules = RULES.routing.model_copy(update={"synonyms": {"parcel": ["consignment"]}})
+    late = classify("Update", "Where is my consignment? It has been ten days.", config=rules)
+    assert (late.department, late.category) == ("logistics", "delivery_delay")
+    assert late.reason == (
+        'description mentions "where is my consignment" → delivery delay → Logistics'
+    )
+    # One-word phrases are not varied: "late" is a phrase, "tardy" does not become one.
+    tardy = RULES.routing.model_copy(update={"synonyms": {"late": ["tardy"]}})
+    bare = classify("Sofa", "The sofa is tardy.", config=tardy)
+    assert (bare.department, bare.source) == (None, "none")
+    # The example's thesaurus: "should have arrived" also reads "should have turned up".
+    example = classify("Sofa", "It should have turned up on Monday, nothing yet.")
+    assert (example.department, example.category) == ("logistics", "delivery_delay")
+    assert "should have turn up" in [h.phrase for h in example.hits]
+
+
+def test_damage_after_a_delivery_word_is_damage_in_transit():
+    arrived = classify("Chair", "The chair arrived yesterday and one leg is broken.")
+    assert (arrived.department, arrived.category) == ("logistics", "transit_damage")
+    assert Hit("transit_damage", "arrive … broken", "description", 2.0) in arrived.hits
+    assert Hit("product_defect", "broken", "description", 1.0) in arrived.hits
+    assert arrived.runner_up == "product_defect"
+    # A stop word between: the damage came later.
+    later = classify("Chair", "The chair arrived fine, after a month one leg is broken.")
+    assert (later.department, later.category) == ("quality", "product_defect")
+    assert [h.phrase for h in later.hits] == ["broken"]
+    alone = classify("Chair", "One leg is broken.")
+    assert (alone.department, alone.category) == ("quality", "product_defect")
