@@ -249,6 +249,9 @@ class RoutingConfig(_Model):
     synonyms: dict[str, list[str]] = Field(default_factory=dict)
     # How far before a category's `cued` phrase its cue may be (in words), and words that end
     # the search ("it arrived fine, after a month the leg broke").
+    # A remedy negated with one of these between ("I never got my refund", "we have not
+    # received the replacement") is still a remedy's business: a follow-up, not a refusal.
+    receipt_words: list[str] = Field(default_factory=list)
     cue_window: int = Field(default=8, ge=1)
     cue_stops: list[str] = Field(default_factory=list)
 

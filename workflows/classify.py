@@ -153,6 +153,7 @@ class _Plan(NamedTuple):
     config: RoutingConfig  # with each phrase's synonym variants listed after it
     cued: dict[str, tuple[str, frozenset[str]]]  # a cued group → (its category, its cues)
     cue_stops: frozenset[str]
+    receipts: frozenset[str]  # routing.receipt_words, as lemmas
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -205,6 +206,7 @@ def _plan(config: RoutingConfig) -> _Plan:
         config,
         cued,
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
+        frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -367,6 +369,8 @@ def _scan_texts(
                 if cue is None:
                     continue
                 phrase, extra = f"{cue} … {phrase}", 1
+            if size > 2 and BREAK in tokens[start : start + size]:
+                extra -= 1  # the clause break before a phrase's own "but" is no word
             factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and match.conditional
@@ -382,6 +386,8 @@ def _scan_texts(
             negated_by = match.negated_by
             if remedy and negated_by is None:
                 negated_by = _compared_away(tokens, start)
+            elif remedy and _not_received(tokens, start, negated_by, plan.receipts):
+                negated_by = None
             counts = negated_by is None and not conditional and not unasked
             if counts and (group, phrase) in counted:
                 continue
@@ -428,6 +434,29 @@ def _cue_before(
         if token in cues:
             return token
     return None
+
+
+# Words that make a negation a refusal, not a remedy still missing ("I don't want to get a
+# refund", "no need to send a replacement").
+_REFUSALS = frozenset({"want", "need", "wish", "ask", "expect", "like", "require"})
+
+
+def _not_received(
+    tokens: tuple[str, ...], start: int, negator: str | None, receipts: frozenset[str]
+) -> bool:
+    """Whether the negation before tokens[start] says the remedy has not come ("never got
+    my refund"): a receipt word between the negator and it, and no wish."""
+    if negator is None or not receipts:
+        return False
+    found = False
+    for at in range(start - 1, max(-1, start - 9), -1):
+        token = tokens[at]
+        if token in (negator, BREAK):
+            break
+        if token in _REFUSALS:
+            return False
+        found = found or token in receipts
+    return found
 
 
 # A remedy named as what the customer does not choose: "I would rather keep it than get a

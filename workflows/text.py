@@ -53,6 +53,7 @@ _LEMMA_EXCEPTIONS = {
     "gone": "go",
     "suing": "suing",  # not the name Sue
     "stuck": "stuck",  # a parcel is stuck in transit; a drawer sticks
+    "took": "took",  # "the driver took it back" is no request to "take it back"
 }
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
@@ -80,9 +81,9 @@ _BARE_NEGATIVES = {
     )
 }
 _BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not")}
-# Clause breaks: punctuation, line breaks and contrast words ("not damaged, but late"). In a
-# token sequence a clause break is the token BREAK, which no phrase contains (not a space:
-# str.split would drop it).
+# Clause breaks: punctuation, line breaks and before contrast words ("not damaged, but
+# late"). In a token sequence a clause break is the token BREAK (not a space: str.split would
+# drop it), which a phrase contains only before a contrast word of its own.
 BREAK = "."
 _SPACED_BREAK = f" {BREAK} "
 _BREAK_CHARACTERS = ".;:!?,()[]\n"
@@ -158,9 +159,17 @@ class _Memo(dict):
 
 
 _LEMMAS = _Memo(_lemmatize)
-# Words of a text: a contrast word breaks the clause there (in a phrase it is just a word:
-# "delivered but" keeps its "but").
-_TEXT_LEMMAS = _Memo(lambda w: BREAK if w in _CONTRAST_WORDS or w == BREAK else _LEMMAS[w])
+# Words of a text as lemmas (BREAK stays BREAK).
+_TEXT_LEMMAS = _Memo(lambda w: BREAK if w == BREAK else _LEMMAS[w])
+
+
+def _break_before_contrast(words: list[str]) -> list[str]:
+    """A contrast word opens a clause: BREAK before it, in texts and phrases alike, so a
+    phrase that starts with one ("but I ordered") or holds one ("delivered but not received")
+    matches across it, and nothing else does."""
+    if _CONTRAST_WORDS.isdisjoint(words):
+        return words
+    return [part for w in words for part in ((BREAK, w) if w in _CONTRAST_WORDS else (w,))]
 
 
 @lru_cache(maxsize=65536)
@@ -178,13 +187,15 @@ def tokenize(text: str) -> tuple[str, ...]:
     words = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK).split()
     if not _BARE_NEGATIVES.keys().isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
-    return tuple(map(_TEXT_LEMMAS.__getitem__, words))
+    return tuple(map(_TEXT_LEMMAS.__getitem__, _break_before_contrast(words)))
 
 
 @lru_cache(maxsize=4096)
 def compile_phrase(phrase: str) -> tuple[str, ...]:
-    # Words only: a phrase is never split into clauses ("delivered but" keeps its "but").
-    return tuple(lemma(w) for w in _words(fold(phrase)))
+    # Words, and BREAK before a contrast word as in a text ("delivered but not received").
+    return tuple(
+        w if w == BREAK else lemma(w) for w in _break_before_contrast(_words(fold(phrase)))
+    )
 
 
 class PhraseMatch(NamedTuple):  # a tuple: made by the thousand per second
@@ -239,7 +250,9 @@ class PhraseIndex:
                 else:
                     self._by_pair.setdefault(tokens[:2], []).append(entry)
                 vocabulary.update(tokens)
-                for word, word_lemma in zip(_words(fold(phrase)), tokens, strict=True):
+                for word, word_lemma in zip(
+                    _break_before_contrast(_words(fold(phrase))), tokens, strict=True
+                ):
                     for form in (word, word_lemma):
                         if len(form) >= MIN_TYPO_LENGTH:
                             typo_targets.setdefault(form, word_lemma)
@@ -292,8 +305,8 @@ class PhraseIndex:
         single, by_pair, readings = self._single, self._by_pair, self._readings
         read = tuple(map(readings.__getitem__, tokens))
         # Where phrases start, found with comprehension-level loops over the whole text:
-        # one-word phrases by the word, longer ones by the word and the next. No phrase
-        # contains BREAK, so none spans two clauses.
+        # one-word phrases by the word, longer ones by the word and the next. A phrase
+        # spans two clauses only across a contrast word of its own ("delivered but not").
         starts = [(i, single[t]) for i, t in enumerate(read) if t in single]
         starts += [(i, by_pair[p]) for i, p in enumerate(pairwise(read)) if p in by_pair]
         if not starts:

@@ -319,3 +319,29 @@ def test_damage_after_a_delivery_word_is_damage_in_transit():
     assert [h.phrase for h in later.hits] == ["broken"]
     alone = classify("Chair", "One leg is broken.")
     assert (alone.department, alone.category) == ("quality", "product_defect")
+
+
+def test_a_phrase_with_a_contrast_word_matches_across_it():
+    result = classify("Wardrobe", "You sent me a white wardrobe but I ordered oak.")
+    assert (result.department, result.category) == ("logistics", "wrong_item")
+    assert Hit("wrong_item", "but I ordered", "description", 3.0) in result.hits
+    # "but" still ends a negation's reach.
+    late = classify("Sofa", "Not damaged but late.")
+    assert (late.department, late.category) == ("logistics", "delivery_delay")
+
+
+def test_a_remedy_not_received_is_a_follow_up_not_a_refusal():
+    missing = classify("Order 4411", "I never got my refund for the returned lamp.")
+    assert (missing.department, missing.category) == ("post_sales", "refund")
+    refused = classify("Order 4411", "I don't want to get a refund, the parcel is just late.")
+    assert (refused.department, refused.category) == ("logistics", "delivery_delay")
+    assert [h.negated_by for h in refused.hits if h.phrase == "refund"] == ["not"]
+
+
+def test_the_driver_took_it_back_is_no_request_to_take_it_back():
+    took = classify(
+        "Delivery", "The driver could not get the sofa through the door and took it back."
+    )
+    assert (took.department, took.category) == ("logistics", "delivery_delay")
+    take = classify("Sofa", "Please take it back, it is uncomfortable.")
+    assert (take.department, take.category) == ("post_sales", "refund")
