@@ -221,7 +221,7 @@ class RoutingConfig(_Model):
     subject_weight: float = Field(default=1.5, gt=0)
     categories: dict[str, CategoryConfig] = Field(default_factory=dict)
     # Phrases that say a ticket is not an order problem (thanks, questions before buying);
-    # when they outweigh every category the ticket stays unclassified.
+    # when they weigh at least as much as all categories found together, none is chosen.
     not_a_problem: list[str] = Field(default_factory=list)
     # Remedy phrases that also describe things ("replace", "new one", "swap", "discount"):
     # in the description they count as asked for only in a clause with one of the

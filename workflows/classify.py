@@ -26,6 +26,7 @@ from deskbridge.workflows.text import (
     compile_phrase,
     grouped_index,
     lemma,
+    own_words,
     tokenize,
     vary_phrase,
 )
@@ -128,9 +129,11 @@ def classify_ticket(
     config = _plan(config).config
     texts = [
         ("subject", subject or "", config.subject_weight),
-        ("description", description or "", 1.0),
+        ("description", own_words(description or ""), 1.0),
     ]
-    texts += [("customer wrote", message, 1.0) for message in customer_messages if message]
+    texts += [
+        ("customer wrote", own_words(message), 1.0) for message in customer_messages if message
+    ]
     hits = _find_hits(config, texts)
     return decide(config, hits, names)
 
@@ -312,10 +315,12 @@ class _Qualifiers:
         """The clauses of the text with a request word."""
         return {m.clause for m in self.matches(text) if m.group == REQUEST}
 
-    def gives(self, tokens: tuple[str, ...], start: int) -> bool:
-        """Whether the clause around tokens[start] has a request word and a remedy verb (not
-        negated). Only that clause is scanned: objects ("the price", "another one") are
-        common, a scan of the whole text per ticket is not cheap."""
+    def gives(self, tokens: tuple[str, ...], start: int, size: int) -> bool:
+        """Whether the clause around the object at tokens[start:start + size] has a request
+        word and a remedy verb (not negated) outside the object ("for what we paid I expected
+        better" gives nothing: its "paid" is the object's). Only that clause is scanned:
+        objects ("the price", "another one") are common, a scan of the whole text per ticket
+        is not cheap."""
         begin = start
         while begin and tokens[begin - 1] != BREAK:
             begin -= 1
@@ -323,9 +328,10 @@ class _Qualifiers:
         while end < len(tokens) and tokens[end] != BREAK:
             end += 1
         found = self._index.scan(tokens[begin:end])
-        return any(m.group == VERB and m.negated_by is None for m in found) and any(
-            m.group == REQUEST for m in found
-        )
+        inside = range(start - begin, start - begin + size)
+        return any(
+            m.group == VERB and m.negated_by is None and m.start not in inside for m in found
+        ) and any(m.group == REQUEST for m in found)
 
     def named(self, texts: list[tuple[str, str, float]]) -> set[str]:
         """The `needs` groups with a phrase found, not negated, in any of the texts."""
@@ -382,7 +388,7 @@ def _scan_texts(
                 # "Exchange?" alone in its clause is a request too.
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
-                unasked = not qualifiers.gives(tokens, start)
+                unasked = not qualifiers.gives(tokens, start, size)
             negated_by = match.negated_by
             if remedy and negated_by is None:
                 negated_by = _compared_away(tokens, start)
@@ -507,7 +513,9 @@ def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Cla
     common = {"hits": tuple(hits), "scores": scores}
 
     best = ranked[0] if ranked else None
-    if best is None or calm >= scores[best]:
+    # Not an order problem only when that outweighs every problem and remedy found together:
+    # "my refund was put on a gift card" names a refund, a follow-up and the bank as well.
+    if best is None or calm >= sum(scores.values()):
         if calm > 0:
             hit = _strongest(config, hits, NOT_A_PROBLEM)
             reason = f"{_quote(hit)} → not an order problem"

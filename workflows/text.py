@@ -13,6 +13,7 @@ from functools import lru_cache, partial
 from itertools import pairwise
 from typing import NamedTuple
 
+import quotequail
 import simplemma
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
@@ -104,7 +105,27 @@ _TEXT_TABLE = str.maketrans(
 )
 _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
 _NOT_WORD_OR_BREAK = re.compile(r"[^a-z0-9.]+")
+# Numbers of four digits or more are references (order, invoice, tracking numbers, years), not
+# words: dropped, so "order 88213 status" reads as "order status".
+_REFERENCE = re.compile(r"\b[0-9]{4,}\b")
 _WORD = re.compile(r"[a-z0-9]+")
+
+
+# Signs of quoted or forwarded email in a text (quotequail is asked only then).
+_QUOTE_SIGNS = re.compile(
+    r"^>|wrote:|forwarded message|original message|^from: ", re.IGNORECASE | re.MULTILINE
+)
+
+
+@lru_cache(maxsize=4096)
+def own_words(text: str) -> str:
+    """The text without the email it quotes or forwards (quotequail): a forwarded order
+    confirmation's "returned within 28 days for a refund" is not the customer asking for one.
+    All of it when nothing is the writer's own."""
+    if not _QUOTE_SIGNS.search(text):
+        return text
+    own = "\n".join(part for mine, part in quotequail.quote(text) if mine)
+    return own if own.strip() else text
 
 
 def fold(text: str) -> str:
@@ -184,6 +205,7 @@ def tokenize(text: str) -> tuple[str, ...]:
     text = fold(text)
     if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
         text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
+    text = _REFERENCE.sub(" ", text)
     words = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK).split()
     if not _BARE_NEGATIVES.keys().isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]

@@ -345,3 +345,41 @@ def test_the_driver_took_it_back_is_no_request_to_take_it_back():
     assert (took.department, took.category) == ("logistics", "delivery_delay")
     take = classify("Sofa", "Please take it back, it is uncomfortable.")
     assert (take.department, take.category) == ("post_sales", "refund")
+
+
+def test_forwarded_email_is_not_the_customer_asking():
+    description = (
+        "Forwarding this for my mum. One of her new kitchen chairs has cracked across the seat."
+        "\n\n---------- Forwarded message ---------\nYour order confirmation\n"
+        "Returns: unwanted items can be returned within 28 days for a refund."
+    )
+    result = classify("Fwd: chair", description)
+    assert (result.department, result.category) == ("quality", "product_defect")
+    assert [h.phrase for h in result.hits] == ["crack"]
+    quoted = classify(
+        "Re: sofa", "Still nothing.\n\nOn Monday, Shop wrote:\n> Your refund is on its way"
+    )
+    assert all(h.phrase != "refund" for h in quoted.hits)
+
+
+def test_reference_numbers_are_not_words():
+    result = classify("status", "order 88213 status pls")
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    assert [h.phrase for h in result.hits] == ["order status"]
+
+
+def test_a_remedy_object_needs_a_verb_of_its_own():
+    result = classify("Pilling sofa", "The fabric is pilling. For what we paid I expected better.")
+    assert (result.department, result.category) == ("quality", "quality_complaint")
+    assert [h.unasked for h in result.hits if h.phrase == "what we paid"] == [True]
+
+
+def test_not_a_problem_must_outweigh_every_problem_found():
+    result = classify(
+        "Refund went to gift card", "My refund was put on a gift card, I want it on my bank card."
+    )
+    assert (result.department, result.category) == ("post_sales", "request_follow_up")
+    thanks = classify(
+        "Thanks", "Thanks, the replacement arrived and it is perfect. You can close this."
+    )
+    assert (thanks.department, thanks.source) == (None, "phrase")
