@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from deskbridge.connectors.errors import PayloadError
@@ -61,6 +62,11 @@ def check_label(value: str, limit: int, path: str) -> str:
     return value
 
 
+def is_clean_label(value: str, limit: int) -> bool:
+    """Whether `check_label` would pass the value as it is (the common case, without raising)."""
+    return len(value) <= limit and _CONTROL_OR_SURROGATE.search(value) is None
+
+
 # Unicode's categories Cc (control: U+0000-001F, U+007F-009F) and Cs (surrogates), as one
 # C-level search instead of a category look-up per character (every id of every webhook).
 _CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -97,23 +103,30 @@ def parse_time(value: Any, path: str) -> datetime:
     """ISO-8601 with any fraction (Zendesk sends nanoseconds) or to the minute → aware UTC."""
     if not isinstance(value, str):
         raise PayloadError("expected an ISO-8601 time", path)
+    parsed = _parse_iso(value)
+    if isinstance(parsed, str):
+        raise PayloadError(parsed, path)
+    return parsed
+
+
+@lru_cache(maxsize=4096)  # a ticket's times come again in each of its events
+def _parse_iso(value: str) -> datetime | str:
+    """The instant, or what is wrong with the text (the caller names the field)."""
     match = _ISO.match(value.strip())
     if not match:
-        raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path)
+        return f'expected an ISO-8601 time, got "{value[:40]}"'
     head, fraction, zone = match.groups()
     text = head + (fraction[:7] if fraction else "") + (zone or "")
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise PayloadError(f'expected an ISO-8601 time, got "{value[:40]}"', path) from None
+        return f'expected an ISO-8601 time, got "{value[:40]}"'
     if parsed.tzinfo is None:
-        raise PayloadError("time has no timezone", path)
+        return "time has no timezone"
     try:
         parsed = parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         parsed = EARLIEST - timedelta(days=1)
     if not EARLIEST <= parsed < LATEST:
-        raise PayloadError(
-            f"time out of range ({EARLIEST.year}-{LATEST.year - 1}): {value[:40]}", path
-        )
+        return f"time out of range ({EARLIEST.year}-{LATEST.year - 1}): {value[:40]}"
     return parsed

@@ -23,6 +23,7 @@ from deskbridge.connectors.parsing import (
     check_id,
     check_label,
     check_text,
+    is_clean_label,
     parse_json_object,
     parse_time,
 )
@@ -104,32 +105,69 @@ def parse_zendesk(raw: bytes, received_at: datetime) -> list[TicketEvent]:
 # -- helpers -----------------------------------------------------------------------------
 
 
+# Dotted paths split once (the same few dozen paths for every event).
+_PATHS: dict[str, tuple[str, ...]] = {}
+
+
 def _get(data: dict[str, Any], path: str, required: bool = True) -> Any:
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = _PATHS[path] = tuple(path.split("."))
     value: Any = data
-    walked = []
-    for part in path.split("."):
-        walked.append(part)
-        if not isinstance(value, dict):
-            raise PayloadError("expected an object", ".".join(walked[:-1]))
-        if part not in value or value[part] is None:
-            if required:
-                raise PayloadError("required field is missing", path)
-            return None
-        value = value[part]
+    try:
+        for part in parts:
+            value = value.get(part)
+            if value is None:
+                break
+    except AttributeError:  # not an object on the way (JSON's other values have no .get)
+        _raise_not_object(data, parts)
+    if value is None and required:
+        raise PayloadError("required field is missing", path)
     return value
+
+
+def _raise_not_object(data: dict[str, Any], parts: tuple[str, ...]) -> None:
+    value: Any = data
+    for depth, part in enumerate(parts):
+        if not isinstance(value, dict):
+            raise PayloadError("expected an object", ".".join(parts[:depth]))
+        value = value[part]
 
 
 def _string(
     data: dict[str, Any], path: str, required: bool = False, limit: int = MAX_LABEL
 ) -> str | None:
     """A short value (status, type, channel, an id, an email): bounded and printable."""
-    text = _text(data, path, required, limit)
-    return check_label(text, limit, path) if text else text
+    return _label_of(_get(data, path, required), path, required, limit)
 
 
 def _text(data: dict[str, Any], path: str, required: bool = False, limit: int = MAX_TEXT):
     """Free text (subject, description, comment body): bounded, kept as written."""
-    value = _get(data, path, required)
+    return _text_of(_get(data, path, required), path, required, limit)
+
+
+def _id(data: dict[str, Any], path: str, required: bool = False) -> str | None:
+    return _id_of(_get(data, path, required), path, required)
+
+
+def _optional_time(data: dict[str, Any], path: str) -> datetime | None:
+    return _time_of(_get(data, path, required=False), path)
+
+
+# The same checks on a value already looked up (`path` names it in errors): the event
+# subscription's `detail` fields are read from `detail` itself, not walked to from the top.
+
+
+def _label_of(value: Any, path: str, required: bool = False, limit: int = MAX_LABEL) -> str | None:
+    if value.__class__ is str:  # the usual case, checked without the layers below
+        text = value.strip()
+        if text and is_clean_label(text, limit):
+            return text
+    text = _text_of(value, path, required, limit)
+    return check_label(text, limit, path) if text else text
+
+
+def _text_of(value: Any, path: str, required: bool = False, limit: int = MAX_TEXT) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -145,13 +183,14 @@ def _text(data: dict[str, Any], path: str, required: bool = False, limit: int = 
 _ZENDESK_ID = re.compile(r"[0-9]{1,20}")
 
 
-def _id(data: dict[str, Any], path: str, required: bool = False) -> str | None:
-    value = _string(data, path, required, limit=MAX_ID)
+def _id_of(value: Any, path: str, required: bool = False) -> str | None:
+    if value.__class__ is str and _ZENDESK_ID.fullmatch(value):
+        return value  # digits only: short, printable, nothing to strip
+    value = _label_of(value, path, required, MAX_ID)
     return check_id(value, _ZENDESK_ID, "a Zendesk id (digits)", path)
 
 
-def _optional_time(data: dict[str, Any], path: str) -> datetime | None:
-    value = _get(data, path, required=False)
+def _time_of(value: Any, path: str) -> datetime | None:
     return None if value in (None, "") else parse_time(value, path)
 
 
@@ -254,20 +293,21 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
         raise PayloadError("expected an object", "event")
 
     channel = _string(data, "detail.via.channel")
+    field = detail.get
     snapshot = TicketSnapshot(
-        subject=_text(data, "detail.subject", limit=MAX_SUBJECT),
-        description=_text(data, "detail.description"),
-        status=_status(_string(data, "detail.status"), "detail.status"),
-        priority=_priority(_string(data, "detail.priority"), "detail.priority"),
-        type=(_string(data, "detail.type") or "").lower() or None,
-        tags=_tags(detail["tags"], "detail.tags") if detail.get("tags") is not None else None,
-        group=_id(data, "detail.group_id"),
-        assignee=_id(data, "detail.assignee_id"),
-        requester=_id(data, "detail.requester_id"),
-        organization=_id(data, "detail.organization_id"),
+        subject=_text_of(field("subject"), "detail.subject", limit=MAX_SUBJECT),
+        description=_text_of(field("description"), "detail.description"),
+        status=_status(_label_of(field("status"), "detail.status"), "detail.status"),
+        priority=_priority(_label_of(field("priority"), "detail.priority"), "detail.priority"),
+        type=(_label_of(field("type"), "detail.type") or "").lower() or None,
+        tags=_tags(detail["tags"], "detail.tags") if field("tags") is not None else None,
+        group=_id_of(field("group_id"), "detail.group_id"),
+        assignee=_id_of(field("assignee_id"), "detail.assignee_id"),
+        requester=_id_of(field("requester_id"), "detail.requester_id"),
+        organization=_id_of(field("organization_id"), "detail.organization_id"),
         channel=channel,
-        created_at=_optional_time(data, "detail.created_at"),
-        updated_at=_optional_time(data, "detail.updated_at"),
+        created_at=_time_of(field("created_at"), "detail.created_at"),
+        updated_at=_time_of(field("updated_at"), "detail.updated_at"),
     )
     # ticket.custom_status_changed carries custom status *ids* in event.current; its status
     # category is already in detail.status.
@@ -302,7 +342,7 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
         occurred_at=occurred_at,
         ticket=snapshot,
         comment=comment,
-        actor_id=_id(data, "detail.actor_id"),
+        actor_id=_id_of(detail.get("actor_id"), "detail.actor_id"),
         vendor_type=event_type,
     )
 
