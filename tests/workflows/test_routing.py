@@ -625,3 +625,48 @@ def test_a_category_field_set_by_an_event_subscription_routes_even_when_it_arriv
         "field",
         'field 360012345678 is "product_defect" → product defect → Quality/Production',
     )
+
+
+def test_a_classification_kept_for_a_tickets_inputs_is_not_given_for_other_inputs():
+    """classify_state keeps each classification by the ticket's text inputs (most events
+    change none of them): changing any one input, or the rules, must classify again."""
+    from deskbridge.workflows.classify import classify_ticket
+    from deskbridge.workflows.rules.routing import classify_state
+
+    def worked_out(ticket: TicketState, rules) -> str:
+        result = classify_ticket(
+            rules.routing,
+            subject=ticket.subject,
+            description=ticket.description,
+            tags=ticket.tags,
+            fields=ticket.custom_fields,
+            customer_messages=ticket.customer_messages,
+            department_names={k: d.name for k, d in rules.departments.items()},
+        )
+        return result.reason
+
+    base = state(**UNCLEAR)
+    variants = {
+        "subject": state(**{**UNCLEAR, "subject": "Wrong item delivered"}),
+        "description": state(**{**UNCLEAR, "description": "The parcel never arrived."}),
+        "tags": state(**UNCLEAR, tags=["missing_parts"]),
+        "field": state(**UNCLEAR, custom_fields={"problem_category": "delivery_delay"}),
+        "message": state(**UNCLEAR, customer_messages=["The table top arrived cracked."]),
+    }
+    assert classify_state(base, RULES).reason == worked_out(base, RULES)
+    assert classify_state(base, RULES).asks
+    for name, variant in variants.items():
+        assert classify_state(variant, RULES).reason == worked_out(variant, RULES), name
+        assert classify_state(variant, RULES).reason != classify_state(base, RULES).reason, name
+    # Other rules (phrases edited): their own classification, not the one kept for RULES.
+    edited = RULES.model_copy(
+        update={
+            "routing": RULES.routing.model_copy(
+                update={"not_a_problem": [*RULES.routing.not_a_problem, "wrong item"]}
+            )
+        }
+    )
+    wrong_item = variants["subject"]
+    assert classify_state(wrong_item, edited).reason == worked_out(wrong_item, edited)
+    assert classify_state(wrong_item, edited).department is None
+    assert classify_state(wrong_item, RULES).department == "logistics"

@@ -7,6 +7,7 @@ from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.classify import Classification, classify_ticket
 from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, owner_for
 
 RULE = "routing"
@@ -17,8 +18,25 @@ def handoff_timer_id(ticket: str) -> str:
     return f"{ticket}:{HANDOFF}"
 
 
+# Classifications by the ticket's text inputs: most events (an agent's reply, a status
+# change) change none of them, and the classifier is the costliest step of the rules.
+CLASSIFIED_KEPT = 8192
+_classified = Memo(CLASSIFIED_KEPT)
+
+
 def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
-    return classify_ticket(
+    """The ticket's classification, worked out again only when one of its inputs changed."""
+    inputs = (
+        state.subject,
+        state.description,
+        tuple(state.tags),
+        tuple(state.custom_fields.items()),
+        tuple(state.customer_messages),
+    )
+    found = _classified.get(rules, inputs)
+    if found is not None:
+        return found
+    result = classify_ticket(
         rules.routing,
         subject=state.subject,
         description=state.description,
@@ -27,6 +45,7 @@ def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
         customer_messages=state.customer_messages,
         department_names={k: d.name for k, d in rules.departments.items()},
     )
+    return _classified.put(rules, inputs, result)
 
 
 def _department_acted(state: TicketState, event: TicketEvent, ctx: Context) -> bool:
