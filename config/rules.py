@@ -598,7 +598,9 @@ class RulesConfig(_Model):
 
     @property
     def calendar(self) -> BusinessCalendar | None:
-        return self._calendar
+        # Read from the private attributes' dict: `self._calendar` goes through pydantic's
+        # __getattr__ (3 us), and the SLA rule asks several times per event.
+        return self.__pydantic_private__["_calendar"]
 
     def agent_calendar(self, agent: AgentConfig) -> BusinessCalendar | None:
         """The agent's own working week (roster `works`); None without one, or when it lists

@@ -4,9 +4,11 @@ interval, so DST changes, midnight and back-to-back holidays need no special cas
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,10 @@ if TYPE_CHECKING:
 
 # A calendar with no opening hours for this long is refused rather than searched forever.
 MAX_SEARCH_DAYS = 3660
+# Days of opening intervals a calendar first lays out for bisection (a deadline is rarely
+# further), and the most it keeps (beyond that it walks the days).
+TIMELINE_DAYS = 16
+TIMELINE_MOST_DAYS = 4000
 
 
 def merge_intervals(
@@ -50,6 +56,8 @@ class BusinessCalendar:
         self._closures = holidays or frozenset()
         # A `holidays` package calendar: membership expands to new years on demand.
         self._holiday_calendar = holiday_calendar
+        # The opening intervals of a stretch of days, for bisection (see _timeline).
+        self._kept: _Timeline | None = None
 
     def closed_on(self, day: date) -> bool:
         if day in self._closures:
@@ -87,6 +95,33 @@ class BusinessCalendar:
         if duration < timedelta(0):
             raise ValueError("duration must not be negative")
         start = start.astimezone(UTC)
+        day = start.astimezone(self.zone).date() - timedelta(days=1)
+        span = TIMELINE_DAYS
+        while span <= MAX_SEARCH_DAYS:
+            timeline = self._timeline(day, day + timedelta(days=span))
+            if timeline is None:
+                break
+            found = timeline.add(start, duration)
+            if found is not None:
+                return found
+            span *= 4  # not enough business time in that stretch: look further
+        return self._walk_add(start, duration)
+
+    def business_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Business time in [a, b); negative when b is before a."""
+        if b < a:
+            return -self.business_time_between(b, a)
+        a, b = a.astimezone(UTC), b.astimezone(UTC)
+        first = a.astimezone(self.zone).date() - timedelta(days=1)
+        timeline = self._timeline(first, b.astimezone(self.zone).date() + timedelta(days=1))
+        if timeline is None:
+            return self._walk_between(a, b)
+        return timeline.position(b) - timeline.position(a)
+
+    # The arithmetic interval by interval, as defined: what the timeline computes with
+    # bisection, and what is used where there is no timeline (overlapping days, far spans).
+
+    def _walk_add(self, start: datetime, duration: timedelta) -> datetime:
         remaining = duration
         for opens, closes in self._intervals_from(start):
             if closes <= start:
@@ -100,11 +135,7 @@ class BusinessCalendar:
             remaining -= available
         raise AssertionError("unreachable")
 
-    def business_time_between(self, a: datetime, b: datetime) -> timedelta:
-        """Business time in [a, b); negative when b is before a."""
-        if b < a:
-            return -self.business_time_between(b, a)
-        a, b = a.astimezone(UTC), b.astimezone(UTC)
+    def _walk_between(self, a: datetime, b: datetime) -> timedelta:
         total = timedelta(0)
         for opens, closes in self._intervals_from(a):
             if opens >= b:
@@ -114,6 +145,28 @@ class BusinessCalendar:
                 total += overlap
         return total
 
+    def _timeline(self, first: date, last: date) -> _Timeline | None:
+        """The opening intervals of the local days first..last (at least), in one sorted
+        sequence with the business time before each; None when the days' intervals overlap
+        (then only the walk is exact) or the stretch is too long to keep."""
+        timeline = self._kept
+        if timeline is not None and timeline.first <= first and last <= timeline.last:
+            return timeline
+        if timeline is not None:  # grow the kept one, so neighbouring questions reuse it
+            first, last = min(first, timeline.first), max(last, timeline.last)
+        if (last - first).days > TIMELINE_MOST_DAYS:
+            return None
+        intervals = [
+            interval
+            for offset in range((last - first).days + 1)
+            for interval in self.intervals_on(first + timedelta(days=offset))
+        ]
+        if any(opens < closes for (_, closes), (opens, _) in pairwise(intervals)):
+            return None
+        timeline = _Timeline(first, last, intervals)
+        self._kept = timeline
+        return timeline
+
     def is_open(self, moment: datetime) -> bool:
         moment = moment.astimezone(UTC)
         day = moment.astimezone(self.zone).date()
@@ -122,6 +175,36 @@ class BusinessCalendar:
             for d in (day - timedelta(days=1), day)
             for opens, closes in self.intervals_on(d)
         )
+
+
+class _Timeline:
+    """Opening intervals in order, none overlapping, with the business time before each: an
+    instant's business position is one bisection, not a walk over the days before it."""
+
+    def __init__(self, first: date, last: date, intervals: list[tuple[datetime, datetime]]):
+        self.first, self.last = first, last
+        self.opens = [opens for opens, _ in intervals]
+        self.closes = [closes for _, closes in intervals]
+        self.before = list(accumulate((c - o for o, c in intervals), initial=timedelta(0)))
+
+    def position(self, moment: datetime) -> timedelta:
+        """Business time from the first interval's opening to `moment`."""
+        i = bisect_right(self.closes, moment)  # the first interval still open after it
+        if i == len(self.closes):
+            return self.before[i]
+        return self.before[i] + max(moment - self.opens[i], timedelta(0))
+
+    def add(self, start: datetime, duration: timedelta) -> datetime | None:
+        """The instant `duration` of business time after `start`, or None when it lies
+        beyond the timeline's last interval."""
+        target = self.position(start) + duration
+        before = self.before
+        # The first interval whose end is at or past the target (the end itself when the
+        # target falls exactly there: that instant, not the next opening).
+        k = bisect_left(before, target, lo=bisect_right(self.closes, start) + 1) - 1
+        if k >= len(self.opens):
+            return None
+        return self.opens[k] + (target - before[k])
 
 
 class CalendarTime:

@@ -632,3 +632,46 @@ def test_rules_changed_by_copy_get_their_own_calendar():
     in_new_york = rostered.model_copy(update={"business_hours": hours})
     assert in_new_york.agent_calendar(priya).zone == ZoneInfo("America/New_York")
     assert rules.model_copy(update={"business_hours": None}).calendar is None
+
+
+# The calendars with their opening intervals laid out for bisection (BusinessCalendar's
+# timeline) must answer exactly as walking the intervals one by one, as defined.
+WALKED = [*PROPERTY_CALENDARS.values(), OVERNIGHT, GAP, ALWAYS_LORD_HOWE, ALWAYS_SAO_PAULO]
+walked = pytest.mark.parametrize("cal", WALKED)
+
+
+@walked
+@fast
+@given(start=instants, duration=durations)
+def test_adding_by_bisection_equals_walking_the_intervals(cal, start, duration):
+    assert cal.add_business_time(start, duration) == cal._walk_add(start.astimezone(UTC), duration)
+
+
+@walked
+@fast
+@given(a=instants, to_b=offsets)
+def test_measuring_by_bisection_equals_walking_the_intervals(cal, a, to_b):
+    b = a + to_b
+    expected = (
+        cal._walk_between(a.astimezone(UTC), b.astimezone(UTC))
+        if b >= a
+        else -cal._walk_between(b.astimezone(UTC), a.astimezone(UTC))
+    )
+    assert cal.business_time_between(a, b) == expected
+
+
+def test_a_timeline_is_not_used_where_days_overlap():
+    # A day's intervals never overlap once merged, and touching ones (Saturday to 24:00,
+    # Sunday from 00:00) are fine; overlapping days could only come from a zone's clock going
+    # back across midnight: here the calendar is made to lay out two overlapping intervals.
+    cal = BusinessCalendar("Europe/London", weekdays(NINE_TO_SIX))
+    monday = date(2026, 3, 2)
+    assert cal._timeline(monday, monday + timedelta(days=3)) is not None
+    laid_out = cal.intervals_on
+    first = laid_out(monday)[0]
+    overlapping = (first[0], first[1] + timedelta(days=1))  # runs past Tuesday's opening
+    cal.intervals_on = lambda day: (overlapping,) if day == monday else laid_out(day)
+    cal._kept = None
+    assert cal._timeline(monday, monday + timedelta(days=3)) is None
+    start = utc(2026, 3, 2, 10)
+    assert cal.add_business_time(start, 30 * H) == cal._walk_add(start, 30 * H)

@@ -15,6 +15,7 @@ from deskbridge.config.rules import RulesConfig, SlaPolicy
 from deskbridge.workflows.actions import ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState
 
 RULE = "sla"
@@ -67,8 +68,17 @@ def timer_id(ticket: str, metric: str, stage: str) -> str:
     return f"{ticket}:sla:{metric}:{stage}"
 
 
-def _stages(rules: RulesConfig) -> list[tuple[str, float]]:
-    return [(f"warn{i}", w.at) for i, w in enumerate(rules.sla.warnings, 1)] + [("breach", 1.0)]
+def _stages(rules: RulesConfig) -> tuple[tuple[str, float], ...]:
+    stages = _STAGES.get(rules.sla, ())
+    if stages is None:
+        warnings = enumerate(rules.sla.warnings, 1)
+        stages = (*((f"warn{i}", w.at) for i, w in warnings), ("breach", 1.0))
+        _STAGES.put(rules.sla, (), stages)
+    return stages
+
+
+# Each SLA config's stages, worked out once (the rule plans several clocks per event).
+_STAGES = Memo(16)
 
 
 def _used(clock: SlaClock, at: datetime, time_base) -> timedelta:
