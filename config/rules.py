@@ -232,6 +232,10 @@ class RoutingConfig(_Model):
     # Verbs of giving something back ("send", "give", "return", "reverse", "cover"): with a
     # request word they turn a category's `objects` into a remedy request.
     remedy_verbs: list[str] = Field(default_factory=list)
+    # Words of a question about a remedy that asks for none ("do you offer compensation when
+    # a delivery is late?", "just wondering how refunds work"): a remedy in their clause, and
+    # the same remedy in the subject, is not asked for.
+    inquiry_words: list[str] = Field(default_factory=list)
     # A fallback category decides only with at least this score (two general words).
     fallback_min_score: float = Field(default=2.0, ge=0)
     # Ask a person to pick when another department's problem scores at least this share of

@@ -37,6 +37,7 @@ NEEDS = "needs:"  # + a category's name: the group of its `needs` phrases in the
 REQUEST = "request:"  # the group of routing.request_words in the index
 VERB = "verb:"  # the group of routing.remedy_verbs in the index
 CUED = "cued:"  # + a category's name: the group of its `cued` phrases in the index
+INQUIRY = "inquiry:"  # the group of routing.inquiry_words in the index
 
 
 class Hit(NamedTuple):
@@ -186,6 +187,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             *((NEEDS + name, tuple(c.needs)) for name, c in categories if c.needs),
             (REQUEST, tuple(config.request_words)),
             (VERB, tuple(config.remedy_verbs)),
+            (INQUIRY, tuple(config.inquiry_words)),
         )
     )
     general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
@@ -315,6 +317,15 @@ class _Qualifiers:
         """The clauses of the text with a request word."""
         return {m.clause for m in self.matches(text) if m.group == REQUEST}
 
+    def inquiring(self, text: str) -> dict[int, int]:
+        """The clauses of the text with an inquiry word ("do you offer", "just wondering"),
+        with where the first one starts."""
+        found: dict[int, int] = {}
+        for m in self.matches(text):
+            if m.group == INQUIRY and m.start < found.get(m.clause, len(text)):
+                found[m.clause] = m.start
+        return found
+
     def gives(self, tokens: tuple[str, ...], start: int, size: int) -> bool:
         """Whether the clause around the object at tokens[start:start + size] has a request
         word and a remedy verb (not negated) outside the object ("for what we paid I expected
@@ -340,7 +351,7 @@ class _Qualifiers:
             for _, text, _ in texts
             if text.strip()
             for m in self.matches(text)
-            if m.group != REQUEST and m.negated_by is None
+            if m.group.startswith(NEEDS) and m.negated_by is None
         }
 
 
@@ -353,9 +364,15 @@ def _scan_texts(
     weights, weak, objects = plan.weights, plan.weak, plan.objects
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
+    # Remedies asked about, not for ("do you offer compensation when a delivery is late?"):
+    # their categories, and where the question is (its not-a-problem words are about them).
+    inquired: set[str] = set()
+    inquiry_clauses: set[tuple[str, int]] = set()
+    calm: list[tuple[int, str, int]] = []  # not-a-problem hits: (index in hits, where, clause)
     for where, text, weight in texts:
         if not text.strip():
             continue
+        inquiring: dict[int, int] | None = None
         taken: dict[int, list[PhraseMatch]] = {}  # by clause
         skipped: dict[int, list[PhraseMatch]] = {}
         tokens = tokenize(text)
@@ -389,6 +406,15 @@ def _scan_texts(
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
                 unasked = not qualifiers.gives(tokens, start, size)
+            if remedy and not unasked and where != "subject":
+                if inquiring is None:
+                    inquiring = qualifiers.inquiring(text)
+                # The question comes first: "do you offer any compensation?" asks about one,
+                # "what compensation do you offer?" takes it as due.
+                if inquiring.get(clause, start) < start:
+                    unasked = True
+                    inquired.add(group)
+                    inquiry_clauses.add((where, clause))
             negated_by = match.negated_by
             if remedy and negated_by is None:
                 negated_by = _compared_away(tokens, start)
@@ -410,6 +436,8 @@ def _scan_texts(
                 same_place.append(match)
                 if counts:
                     counted.add((group, phrase))
+                if group == NOT_A_PROBLEM and counts:
+                    calm.append((len(hits), where, clause))
                 hits.append(
                     _new_hit(
                         (
@@ -425,6 +453,18 @@ def _scan_texts(
                         )
                     )
                 )
+    if inquired:
+        # The subject names what the description asks about ("Late delivery - compensation?"),
+        # and the question's own not-a-problem words are about the remedy, not the ticket.
+        hits = [
+            h._replace(points=0.0, unasked=True)
+            if h.points > 0 and h.where == "subject" and h.category in inquired
+            else h
+            for h in hits
+        ]
+        for at, where, clause in calm:
+            if (where, clause) in inquiry_clauses:
+                hits[at] = hits[at]._replace(points=0.0, unasked=True)
     return hits
 
 

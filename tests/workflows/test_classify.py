@@ -383,3 +383,22 @@ def test_not_a_problem_must_outweigh_every_problem_found():
         "Thanks", "Thanks, the replacement arrived and it is perfect. You can close this."
     )
     assert (thanks.department, thanks.source) == (None, "phrase")
+
+
+def test_a_question_about_a_remedy_asks_for_none():
+    asked_about = classify(
+        "Late delivery - compensation?",
+        "Do you offer any compensation when a delivery is this late? Only asking. Mainly I"
+        " need to know when the sofa is coming, it is 3 weeks overdue.",
+    )
+    assert (asked_about.department, asked_about.category) == ("logistics", "delivery_delay")
+    assert [(h.phrase, h.where, h.points) for h in asked_about.hits if not h.counts] == [
+        ("compensation", "subject", 0.0),
+        ("do you offer", "description", 0.0),
+        ("compensation", "description", 0.0),
+    ]
+    # Asked after the remedy, the question takes it as due.
+    due = classify(
+        "Compensation for delay", "My order was 5 weeks late. What compensation do you offer?"
+    )
+    assert (due.department, due.category) == ("post_sales", "compensation")
