@@ -102,54 +102,26 @@ def serve_bare(port: int, threads: int) -> None:
     )
 
 
-# -- diagnostic variants of the full path (not part of the benchmark) --------------------------
+# -- the acknowledgement alone ---------------------------------------------------------------
 
 VARIANTS = {
-    "serialized": "accept_event behind one threading.Lock: threads queue in Python instead of "
-    "polling SQLite's busy handler for the write lock",
-    "ingest-only": "accept_event only stores the raw event (one INSERT, one transaction): no "
-    "ticket fold, rules, outbox or audit; what a store-now-decide-later split would cost",
+    "ack-only": "`deskbridge serve` with its background threads not started (no decider, "
+    "dispatcher or timers): the store-and-answer path alone, same server and settings",
 }
 
 
 def serve_variant(name: str, port: int, threads: int) -> None:
-    """`deskbridge serve` as cli.py does it, with WorkflowService.accept_event patched."""
-    from waitress import serve
-
+    """`deskbridge serve` exactly as the CLI runs it (same waitress settings), with
+    Runtime.start_background made a no-op: events are stored and answered, never decided."""
     from deskbridge import cli
-    from deskbridge.app import create_app
-    from deskbridge.store.events import insert_event
-    from deskbridge.workflows.service import EventOutcome
+    from deskbridge.app import Runtime
 
-    runtime = cli._prepare_runtime()
-    original = runtime.service.accept_event
-    if name == "serialized":
-        lock = threading.Lock()
-
-        def accept(event, body, now):
-            with lock:
-                return original(event, body, now)
-    else:
-
-        def accept(event, body, now):
-            with runtime.engine.begin() as connection:
-                stored = insert_event(connection, event, body, now)
-            return EventOutcome(event=event, duplicate=not stored)
-
-    runtime.service.accept_event = accept
-    app = create_app(runtime=runtime)
-    runtime.start_background()
-    try:
-        serve(
-            app,
-            host="127.0.0.1",
-            port=port,
-            threads=threads,
-            ident="deskbridge",
-            max_request_body_size=runtime.settings.max_body_bytes + 1,
-        )
-    finally:
-        runtime.stop_background()
+    assert name == "ack-only", name
+    Runtime.start_background = lambda self: None
+    cli.main(
+        ["serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+        standalone_mode=False,
+    )
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -582,6 +554,9 @@ class Server:
     # A process started before the server and stopped after the backlog is decided: the
     # `deskbridge worker` beside gunicorn (it decides, fires timers and dispatches).
     companion: list[str] | None = None
+    # The server decides what it stores (`deskbridge serve`): after the load it keeps running
+    # until the backlog is decided, and the decide delay is reported as for the companion.
+    decides: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
     companion_process: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -764,6 +739,7 @@ class Result:
     measured: Load
     stored: dict[str, int] | None = None
     deciding: Deciding | None = None
+    companion: bool = False  # deciding was another process's (deskbridge worker)
 
     def lost(self) -> int | None:
         """Accepted answers with no stored event (must be 0). Stored may exceed accepted by
@@ -847,6 +823,10 @@ def bench(
                 )
             if spy is not None:
                 spy.wait(timeout=60)
+            if server.decides and deciding is not None:
+                deciding.drain_s, deciding.undecided_left, deciding.delay_ms = wait_until_decided(
+                    server.database, load_end, drain_timeout_s
+                )
         finally:
             server.stop()
         if server.companion and deciding is not None:
@@ -855,7 +835,9 @@ def bench(
             )
     finally:
         server.stop_companion()
-    result = Result(server.label, warm, measured, deciding=deciding)
+    result = Result(
+        server.label, warm, measured, deciding=deciding, companion=bool(server.companion)
+    )
     if server.database is not None:
         result.stored = count_rows(server.database)
     print_result(result)
@@ -1002,8 +984,9 @@ def print_result(r: Result) -> None:
             else f"NOT within the wait: {d.undecided_left} still undecided"
         )
         p50, p99, most = d.delay_ms
+        who = f"worker CPU {d.companion_cpu_s:.1f} s in the window; " if r.companion else ""
         print(
-            f"   worker CPU {d.companion_cpu_s:.1f} s in the window; backlog decided {drain}; "
+            f"   {who}backlog decided {drain}; "
             f"decide delay (received → decided) p50 {p50 / 1000:.2f} s  p99 {p99 / 1000:.2f} s  "
             f"max {most / 1000:.2f} s"
         )
@@ -1074,8 +1057,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variant",
         choices=sorted(VARIANTS),
-        help="diagnostic: run only a patched full path under waitress "
-        "(serialized | ingest-only, see VARIANTS)",
+        help="run only this variant of serve under waitress (ack-only: see VARIANTS), e.g. "
+        "with --profile",
+    )
+    parser.add_argument(
+        "--no-ack-only",
+        action="store_true",
+        help="skip the ack-only run (serve without its background threads) between bare and full",
     )
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -1151,6 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
             port,
             work / "serve.log",
             database=db,
+            decides=True,
         )
         bare = Server(
             f"bare Flask endpoint (waitress --threads {args.threads})",
@@ -1213,26 +1202,27 @@ def main(argv: list[str] | None = None) -> int:
                     drain_timeout_s=args.drain_timeout,
                 )
 
-        if args.variant:
+        def variant_server(name: str) -> Server:
             port = free_port()
-            variant = Server(
-                f"variant {args.variant} (waitress --threads {args.threads}, SQLite): "
-                f"{VARIANTS[args.variant]}",
+            return Server(
+                f"variant {name} (waitress --threads {args.threads}, SQLite): {VARIANTS[name]}",
                 [
                     sys.executable,
                     str(Path(__file__).resolve()),
                     "--serve-variant",
-                    f"{args.variant}:{port}",
+                    f"{name}:{port}",
                     "--threads",
                     str(args.threads),
                 ],
-                base_env(db, args.log_level),
+                base_env(work / f"{name}.db", args.log_level),
                 port,
-                work / "variant.log",
-                database=db,
+                work / f"{name}.log",
+                database=work / f"{name}.db",
             )
+
+        if args.variant:
             bench(
-                variant,
+                variant_server(args.variant),
                 drive,
                 warm_slice,
                 measure_slice,
@@ -1259,11 +1249,23 @@ def main(argv: list[str] | None = None) -> int:
             )
             summarize_profile(args.profile.resolve())
             return 0
-        for server in (bare, full):
-            results.append(
-                bench(server, drive, warm_slice, measure_slice, args.warmup, args.duration)
-            )
-        bare_r, full_r = results
+        ack_r = None
+        for server in (bare, None if args.no_ack_only else variant_server("ack-only"), full):
+            if server is not None:
+                results.append(
+                    bench(
+                        server,
+                        drive,
+                        warm_slice,
+                        measure_slice,
+                        args.warmup,
+                        args.duration,
+                        drain_timeout_s=args.drain_timeout,
+                    )
+                )
+        bare_r, full_r = results[0], results[-1]
+        if len(results) == 3:
+            ack_r = results[1]
 
         g_bare_r = g_full_r = g_pg_r = None
         if (not args.no_gunicorn or args.gunicorn_postgres) and (BIN / "gunicorn").exists():
@@ -1307,6 +1309,13 @@ def main(argv: list[str] | None = None) -> int:
             f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim); full p99 "
             f"{full_r.measured.p99_ms or 0.0:.0f} ms"
         )
+        if ack_r is not None:
+            ack_ratio = ack_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
+            print(
+                f"   waitress, acknowledgement alone (serve, background threads off): "
+                f"{ack_r.measured.rps:.0f} req/s, ratio {ack_ratio:.2f}; p99 "
+                f"{ack_r.measured.p99_ms or 0.0:.0f} ms; lost {ack_r.lost()}"
+            )
         print(f"   events lost (accepted but not stored): {full_r.lost()}")
         for name, r in (("SQLite, web only", g_full_r), ("PostgreSQL + worker", g_pg_r)):
             if r is None:
@@ -1321,7 +1330,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rps / bare_r.measured.rps:.2f}; p99 {'under' if p99 < 50 else 'NOT under'} "
                 f"50 ms; lost {r.lost()}"
             )
-        failed = any(r.lost() for r in (full_r, g_full_r, g_pg_r) if r is not None)
+        failed = any(r.lost() for r in (full_r, ack_r, g_full_r, g_pg_r) if r is not None)
         return 1 if failed else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
