@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, func
+from sqlalchemy import ColumnElement, Connection, Engine, Table, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignoring_conflicts(connection: Connection, table: Table, index: str | tuple[str, ...]):
+def insert_ignoring_conflicts(
+    connection: Connection | Engine, table: Table, index: str | tuple[str, ...]
+):
     """`INSERT … ON CONFLICT (index) DO NOTHING` for SQLite and PostgreSQL."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     columns = [index] if isinstance(index, str) else list(index)
@@ -21,7 +23,7 @@ _PREPARED: dict[tuple, Any] = {}
 
 
 def prepare_insert_ignoring_conflicts(
-    connection: Connection,
+    connection: Connection | Engine,
     table: Table,
     index: str | tuple[str, ...],
     columns: tuple[str, ...],

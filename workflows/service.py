@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.events import (
     UNDECIDED,
+    EventInserter,
     EventNotifier,
     build_event_row,
     event_status,
-    insert_events,
 )
 from deskbridge.store.outbox import list_event_actions
 from deskbridge.workflows.actions import Action
@@ -59,6 +59,7 @@ class WorkflowService:
         self.engine = engine
         self.rules = rules
         self.decider = Decider(engine, rules, clock, metrics)
+        self.inserter = EventInserter(engine)
         # Deciders in other processes (worker beside gunicorn) are told after the commit.
         self.notifier = EventNotifier.for_engine(engine)
 
@@ -67,8 +68,8 @@ class WorkflowService:
         deciders, this process's and (PostgreSQL) the others'. Returns how many were new (0:
         all duplicates)."""
         rows = [build_event_row(e, body, now) for e in events]
-        with self.decider.writer, self.engine.begin() as connection:
-            inserted = insert_events(connection, rows)
+        with self.decider.writer:
+            inserted = self.inserter.insert(rows)
         if inserted:
             self.decider.wake()
             self.notifier.notify()

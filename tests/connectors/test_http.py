@@ -180,6 +180,35 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
     assert client.get("/healthz").status_code == 200
 
 
+class _CommitFails:
+    """A pooled DBAPI connection whose commit fails (disk full, the server gone at commit)."""
+
+    def __init__(self, connection, error: type[Exception]):
+        self._connection, self._error = connection, error
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+    def commit(self):
+        raise self._error("disk I/O error")
+
+
+def test_a_failed_commit_is_503_not_200(client, engine, monkeypatch):
+    """Never 200 before the row is committed: the answer waits for the commit, and a commit
+    that fails is a 503 (Zendesk retries), with nothing stored."""
+    raw_connection = engine.raw_connection
+    error = engine.dialect.loaded_dbapi.OperationalError
+    monkeypatch.setattr(engine, "raw_connection", lambda: _CommitFails(raw_connection(), error))
+    response = post(client, fixture_bytes("ticket_created.json"))
+    assert response.status_code == 503
+    assert response.json == {"error": "event store unavailable, retry later"}
+    monkeypatch.undo()
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+    response = post(client, fixture_bytes("ticket_created.json"))  # the retry
+    assert response.json == {"status": "accepted", "events": 1}
+
+
 def test_three_replies_queue_one_call_customer_with_audit(client, runtime, engine):
     answers = [post(client, comment_event(n)).json for n in (1, 2, 3)]
     assert answers == [{"status": "accepted", "events": 1}] * 3

@@ -342,30 +342,61 @@ def test_events_stored_by_another_process_wake_the_decider_on_postgresql(engine,
     assert not listener.is_alive()
 
 
-def test_the_acknowledgement_is_one_insert_and_notifies_after_its_commit(engine, rules):
-    """The acknowledging transaction runs the INSERT and nothing else: a NOTIFY in it made
-    PostgreSQL serialise every acknowledgement's commit. It is sent afterwards, on PostgreSQL
-    only, by the notifier's own thread."""
+class _RecordingConnection:
+    """A pooled DBAPI connection whose cursors and commits record what reaches the driver."""
+
+    def __init__(self, connection, record):
+        self._connection, self._record = connection, record
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+    def cursor(self):
+        cursor, record = self._connection.cursor(), self._record
+
+        class Cursor:
+            def __getattr__(self, name):
+                return getattr(cursor, name)
+
+            def execute(self, statement, *args):
+                record(statement)
+                return cursor.execute(statement, *args)
+
+        return Cursor()
+
+    def commit(self):
+        self._record("COMMIT")
+        return self._connection.commit()
+
+
+def test_the_acknowledgement_is_one_insert_and_notifies_after_its_commit(
+    engine, rules, monkeypatch
+):
+    """The acknowledging transaction runs the INSERT and nothing else, and commits before
+    store_events returns: a NOTIFY in it made PostgreSQL serialise every acknowledgement's
+    commit. It is sent afterwards, on PostgreSQL only, by the notifier's own thread."""
     service = WorkflowService(engine, rules)
     statements: list[tuple[str, str]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+    def record(statement: str) -> None:
         statements.append((threading.current_thread().name, statement.split()[0].upper()))
 
     def notified() -> list[tuple[str, str]]:
         return [(t, s) for t, s in statements if s == "NOTIFY"]
 
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert service.store_events([reply(1, 1)], "{}", T0) == 1
-        deadline = time.monotonic() + (10 if engine.dialect.name == "postgresql" else 0.2)
-        while not notified() and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
+    # Every connection of the engine, SQLAlchemy's (the notifier's) included, comes from here.
+    raw_connection = engine.raw_connection
+    monkeypatch.setattr(
+        engine, "raw_connection", lambda: _RecordingConnection(raw_connection(), record)
+    )
+    assert service.store_events([reply(1, 1)], "{}", T0) == 1
     acknowledging = [s for t, s in statements if t == threading.current_thread().name]
+    deadline = time.monotonic() + (10 if engine.dialect.name == "postgresql" else 0.2)
+    while not notified() and time.monotonic() < deadline:
+        time.sleep(0.01)
     # SQLite's writer opens with BEGIN IMMEDIATE (store/db.py); PostgreSQL's begin is implicit.
-    assert [s for s in acknowledging if s != "BEGIN"] == ["INSERT"]
+    begin = ["BEGIN"] if engine.dialect.name == "sqlite" else []
+    assert acknowledging == [*begin, "INSERT", "COMMIT"]
     if engine.dialect.name == "postgresql":
         assert notified() == [("deskbridge-notifier", "NOTIFY")]
     else:  # the deciders are in the process that stores
