@@ -8,9 +8,11 @@ What happens:
 1. N distinct, realistic `ticket.comment_added` event bodies (~1 KB, unique ids, many tickets)
    are generated and signed up front with a test secret, one request per line in a temp file.
 2. Each server runs in its own subprocess on 127.0.0.1 and an ephemeral port, under waitress
-   with the same thread count: (a) `deskbridge serve` (migrations applied, dispatcher thread,
-   example config, dry-run: no Zendesk/Slack credentials, so nothing leaves the machine) on a
-   temp SQLite database, and (b) a bare Flask app whose one POST route reads the body, 200.
+   with the same thread count and the settings `deskbridge serve` uses: (a) `deskbridge serve`
+   (migrations applied, decider and dispatcher threads, example config, dry-run: no
+   Zendesk/Slack credentials, so nothing leaves the machine) on a temp SQLite database,
+   (a') the same with its background threads not started (the acknowledgement alone), and
+   (b) a bare Flask app whose one POST route reads the body, 200.
 3. wrk (1 thread, Lua script cycling through the pre-signed requests) warms each up, then
    measures. Warm-up and measurement use disjoint slices of the events: every request to the
    full app is a new event that takes the whole path (no duplicates).
@@ -92,6 +94,7 @@ def create_bare_app():
 def serve_bare(port: int, threads: int) -> None:
     from waitress import serve
 
+    # The settings `deskbridge serve` passes to waitress (cli.py), so that only the app differs.
     serve(
         create_bare_app(),
         host="127.0.0.1",
@@ -99,6 +102,10 @@ def serve_bare(port: int, threads: int) -> None:
         threads=threads,
         ident="bare",
         max_request_body_size=1024 * 1024 + 1,
+        connection_limit=1000,
+        channel_timeout=30,
+        cleanup_interval=1,
+        asyncore_use_poll=True,
     )
 
 
