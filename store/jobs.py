@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from deskbridge.store.activity import read_period, read_period_replies
 from deskbridge.store.schema import job_runs
 from deskbridge.store.sql import insert_ignoring_conflicts, rows_as_dicts
-from deskbridge.workflows.digest import Period, PeriodData
 
 
 def claim_job_run(connection: Connection, job: str, occurrence_at: datetime, now: datetime) -> bool:
@@ -43,27 +41,3 @@ def list_job_runs(connection: Connection, since: datetime | None = None) -> list
     if since is not None:
         query = query.where(job_runs.c.occurrence_at > since)
     return rows_as_dicts(connection.execute(query))
-
-
-class StoreJobReader:
-    """The store behind `workflows.schedule.JobReader`: what scheduled jobs read, within the
-    transaction that claimed the occurrence."""
-
-    def __init__(self, connection: Connection):
-        self.connection = connection
-
-    def list_oncall_overrides(self, ending_after: datetime) -> list:
-        from deskbridge.store.oncall import list_overrides
-
-        return list_overrides(self.connection, ending_after=ending_after)
-
-    def list_paged_tickets(self, since: datetime, until: datetime) -> list:
-        from deskbridge.store.oncall import list_paged_tickets
-
-        return list_paged_tickets(self.connection, since, until)
-
-    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
-        return read_period(self.connection, period, repeat_window)
-
-    def read_period_replies(self, period: Period) -> PeriodData:
-        return read_period_replies(self.connection, period)

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from deskbridge.cli import main
 from deskbridge.config.rules import load_rules
-from deskbridge.store.oncall import insert_override
 from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from deskbridge.workflows.replay import ReplayFeed
 from deskbridge.workflows.rotation import Override
@@ -253,9 +252,9 @@ def run_service(steps: list, until: str, overrides: list[Override] = ()) -> list
     from deskbridge.connectors.zendesk.parse import parse_zendesk
 
     feed = ReplayFeed(load_rules(EXAMPLE), JOBS)
-    with feed.engine.begin() as connection:
+    with feed.store.writing() as session:
         for override in overrides:
-            insert_override(connection, override, datetime(2026, 1, 1, tzinfo=UTC))
+            session.insert_override(override, datetime(2026, 1, 1, tzinfo=UTC))
     out: list[dict] = []
     for step in steps:
         if isinstance(step, TicketEvent):

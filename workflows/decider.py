@@ -23,47 +23,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from deskbridge.config.logging import OutageLog, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.activity import record_facts
-from deskbridge.store.audit import build_decision_rows, insert_decision_rows
-from deskbridge.store.events import (
-    StoredEvent,
-    claim_undecided_events,
-    lock_shards,
-    lock_ticket_shards,
-    mark_events_decided,
-    mark_events_failed,
-)
-from deskbridge.store.oncall import list_overrides
-from deskbridge.store.outbox import insert_actions
-from deskbridge.store.replies import build_reply_row, record_replies
-from deskbridge.store.tickets import (
-    RELATED_MOST,
-    list_requester_tickets,
-    list_tickets_of_requesters,
-    load_ticket_states,
-    load_ticket_versions,
-    save_tickets,
-)
-from deskbridge.store.timers import (
-    FAILED,
-    FIRED,
-    DueTimer,
-    cancel_timers,
-    claim_due_timers,
-    mark_timers_failed,
-    mark_timers_fired,
-    next_due_at,
-    schedule_timers,
-)
+from deskbridge.store.audit import build_decision_rows
+from deskbridge.store.events import StoredEvent
+from deskbridge.store.replies import build_reply_row
+from deskbridge.store.session import Store, StoreSession, as_store
+from deskbridge.store.tickets import RELATED_MOST
+from deskbridge.store.timers import FAILED, FIRED, DueTimer
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
@@ -151,22 +125,21 @@ class _Batch:
 class Decider:
     def __init__(
         self,
-        engine: Engine,
+        store: Engine | Store,
         rules: RulesConfig,
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
         batch: int = 500,
         shards_per_batch: int = 16,
     ):
-        self.engine = engine
+        self.store = as_store(store)
         self.rules = rules
         self.clock = clock
         self.metrics = metrics
         self.batch = batch
         self.shards_per_batch = shards_per_batch
-        # SQLite has one writer: everything in this process that writes queues on this lock in
-        # Python instead of polling in SQLite's busy handler (which stretched p99 to seconds).
-        self.writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        # The store's one writer (SQLite): the service's acknowledgements queue on it too.
+        self.writer = self.store.writer
         # One batch at a time per process: the cache below is this decider's own.
         self._busy = threading.Lock()
         self._cache: OrderedDict[str, tuple[int, TicketState]] = OrderedDict()
@@ -246,19 +219,19 @@ class Decider:
         transaction; returns what each event decided, in arrival order. `now` (default: the
         clock) stamps the rows written; the rules decide with each event's arrival time."""
 
-        def fill(connection: Connection) -> _Batch | None:
-            shards = lock_shards(connection, self.shards_per_batch)
+        def fill(session: StoreSession) -> _Batch | None:
+            shards = session.lock_shards(self.shards_per_batch)
             if shards == []:
                 return None
-            rows = claim_undecided_events(connection, limit or self.batch, shards)
+            rows = session.claim_undecided_events(limit or self.batch, shards)
             if not rows:
                 return None
-            batch = self._start(connection, {r.ticket for r in rows}, now)
+            batch = self._start(session, {r.ticket for r in rows}, now)
             self._parse_events(batch, rows)
-            self._read_related(connection, batch)
+            self._read_related(session, batch)
             aside_at = time.monotonic() + STEP_EVERY
             for row in rows:
-                self._decide_event(connection, batch, row)
+                self._decide_event(session, batch, row)
                 if time.monotonic() >= aside_at:
                     self.step_aside()
                     aside_at = time.monotonic() + STEP_EVERY
@@ -274,30 +247,30 @@ class Decider:
         event alone, in far fewer, larger transactions. Returns what each timer and event
         decided, in that order."""
 
-        def fill(connection: Connection) -> _Batch | None:
-            shards = lock_shards(connection, self.shards_per_batch)
+        def fill(session: StoreSession) -> _Batch | None:
+            shards = session.lock_shards(self.shards_per_batch)
             if shards == []:
                 return None
-            rows = claim_undecided_events(connection, self.batch, shards)
+            rows = session.claim_undecided_events(self.batch, shards)
             if not rows:
                 return None
-            stored = claim_due_timers(connection, max(r.received_at for r in rows), self.batch)
+            stored = session.claim_due_timers(max(r.received_at for r in rows), self.batch)
             # More stored timers due than one claim takes: events from the last one's due
             # time on wait for the next batch, after the rest of those timers.
             cutoff = stored[-1].timer.due_at if len(stored) == self.batch else None
-            lock_ticket_shards(connection, {d.timer.ticket for d in stored})
+            session.lock_ticket_shards({d.timer.ticket for d in stored})
             batch = self._start(
-                connection, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
+                session, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
             )
             self._parse_events(batch, rows)
-            self._read_related(connection, batch)
+            self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
             for row in rows:
                 if cutoff is not None and row.received_at >= cutoff:
                     break
                 self._fire_due_in_batch(batch, row.received_at)
-                self._decide_event(connection, batch, row)
+                self._decide_event(session, batch, row)
             if cutoff is not None:
                 self._fire_due_in_batch(batch, cutoff)
             return batch
@@ -326,7 +299,7 @@ class Decider:
             except Exception as exc:
                 batch.events[row.id] = exc
 
-    def _read_related(self, connection: Connection, batch: _Batch) -> None:
+    def _read_related(self, session: StoreSession, batch: _Batch) -> None:
         """The stored tickets of the batch's requesters (repeat contacts), in one query over
         the window around every ticket the batch knows."""
         requesters, opened = set(), []
@@ -345,11 +318,9 @@ class Decider:
         if requesters and risk is not None and risk.enabled:
             window = risk.repeat_contact_window
             batch.related_window = (min(opened) - window, max(opened) + window)
-            batch.related = list_tickets_of_requesters(
-                connection, requesters, *batch.related_window
-            )
+            batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
 
-    def _decide_event(self, connection: Connection, batch: _Batch, row: StoredEvent) -> None:
+    def _decide_event(self, session: StoreSession, batch: _Batch, row: StoredEvent) -> None:
         try:
             event = batch.events[row.id]
             if isinstance(event, Exception):
@@ -361,7 +332,7 @@ class Decider:
                 now=row.received_at,
                 rules=self.rules,
                 previous=previous,
-                related=self._related(connection, batch, state),
+                related=self._related(session, batch, state),
                 oncall_overrides=batch.oncall_overrides,
             )
             decision = evaluate_rules(state, event, ctx)
@@ -389,7 +360,7 @@ class Decider:
         batch.results.append(Decided(event.dedupe_key, key, row.received_at, actions))
 
     def _related(
-        self, connection: Connection, batch: _Batch, state: TicketState
+        self, session: StoreSession, batch: _Batch, state: TicketState
     ) -> tuple[RelatedTicket, ...]:
         """The requester's other tickets opened in the repeat-contact window before this one:
         stored rows, corrected by the states this batch has changed but not yet written."""
@@ -408,8 +379,8 @@ class Decider:
                 if r.key != state.key and r.key.startswith(prefix) and since <= r.created_at < until
             ][:RELATED_MOST]
         else:  # outside what the batch read (a requester or date the event changed)
-            stored = list_requester_tickets(
-                connection, state.source.value, state.requester, state.key, since, until
+            stored = session.list_requester_tickets(
+                state.source.value, state.requester, state.key, since, until
             )
         found = {r.key: r for r in stored if r.key not in batch.dirty}
         for key in batch.by_requester.get((state.source, state.requester), ()):
@@ -440,12 +411,12 @@ class Decider:
         (SKIP LOCKED), and a ticket another decider holds is waited for."""
         at = now or self.clock()
 
-        def fill(connection: Connection) -> _Batch | None:
-            due = claim_due_timers(connection, at, limit)
+        def fill(session: StoreSession) -> _Batch | None:
+            due = session.claim_due_timers(at, limit)
             if not due:
                 return None
-            lock_ticket_shards(connection, {d.timer.ticket for d in due})
-            batch = self._start(connection, {d.timer.ticket for d in due}, at)
+            session.lock_ticket_shards({d.timer.ticket for d in due})
+            batch = self._start(session, {d.timer.ticket for d in due}, at)
             for item in due:
                 self._fire(batch, item, item.timer.due_at if at_due_time else at)
             return batch
@@ -468,8 +439,8 @@ class Decider:
     def next_due_at(self) -> datetime | None:
         """The soonest due time of a pending timer (one indexed read; on SQLite a WAL snapshot
         that waits for no writer)."""
-        with self._reader() as connection:
-            return next_due_at(connection)
+        with self.store.reading() as session:
+            return session.next_due_at()
 
     def _fire(
         self, batch: _Batch, due: DueTimer | None, now: datetime, set_here: Timer | None = None
@@ -517,29 +488,29 @@ class Decider:
 
     # -- shared ----------------------------------------------------------------------------
 
-    def _run_batch(self, fill: Callable[[Connection], _Batch | None]) -> list[Decided]:
+    def _run_batch(self, fill: Callable[[StoreSession], _Batch | None]) -> list[Decided]:
         """`fill` claims work and decides it into a batch, which is then written and
-        committed. PostgreSQL: one transaction (its partition locks last until commit).
-        SQLite: `fill` reads in a deferred transaction (a WAL snapshot, no writer lock) and
-        only the writes take the one writer, so webhooks storing events never wait for the
-        rules. A row changed in between (ticket version, event no longer undecided) rolls the
-        write back; the batch is then decided again from the stored rows."""
+        committed. PostgreSQL (and the memory store): one transaction (its partition locks
+        last until commit). SQLite: `fill` reads in a deferred transaction (a WAL snapshot,
+        no writer lock) and only the writes take the one writer, so webhooks storing events
+        never wait for the rules. A row changed in between (ticket version, event no longer
+        undecided) rolls the write back; the batch is then decided again from the stored rows."""
         for attempt in range(1, 6):
             try:
                 with self._busy:
-                    if self.engine.dialect.name == "sqlite":
-                        with self._reader() as connection:
-                            batch = fill(connection)
+                    if self.store.split_reads:
+                        with self.store.reading() as session:
+                            batch = fill(session)
                         if batch is None:
                             return []
-                        with self._transaction() as connection:
-                            self._write(connection, batch)
+                        with self.store.writing() as session:
+                            self._write(session, batch)
                     else:
-                        with self._transaction() as connection:
-                            batch = fill(connection)
+                        with self.store.writing() as session:
+                            batch = fill(session)
                             if batch is None:
                                 return []
-                            self._write(connection, batch)
+                            self._write(session, batch)
                     self._finish(batch)
                 return batch.results
             except (_Conflict, IntegrityError):
@@ -547,26 +518,11 @@ class Decider:
                 log_event(log, logging.INFO, "decider.conflict", attempt=attempt)
         raise RuntimeError("ticket rows kept changing under the decider")
 
-    @contextmanager
-    def _reader(self) -> Iterator[Connection]:
-        """A read transaction: deferred on SQLite (no writer lock), plain elsewhere."""
-        options = {"sqlite_deferred": True} if self.engine.dialect.name == "sqlite" else {}
-        with (
-            self.engine.connect().execution_options(**options) as connection,
-            connection.begin(),
-        ):
-            yield connection
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        with self.writer, self.engine.begin() as connection:
-            yield connection
-
-    def _start(self, connection: Connection, keys: set[str], now: datetime | None = None) -> _Batch:
+    def _start(self, session: StoreSession, keys: set[str], now: datetime | None = None) -> _Batch:
         """The batch's tickets: cached states whose stored version is still ours, the rest
         read from the store."""
         versions: dict[str, int | None] = dict.fromkeys(keys)
-        versions.update(load_ticket_versions(connection, keys))
+        versions.update(session.load_ticket_versions(keys))
         states: dict[str, TicketState | None] = {}
         stale = []
         for key, version in versions.items():
@@ -577,13 +533,13 @@ class Decider:
                 states[key] = cached[1]
             else:
                 stale.append(key)
-        for key, (version, state) in load_ticket_states(connection, stale).items():
+        for key, (version, state) in session.load_ticket_states(stale).items():
             versions[key] = version
             states[key] = state
         now = now or self.clock()
         overrides = ()
         if self.rules.oncall is not None:  # only what can still apply (a day's slack)
-            overrides = tuple(list_overrides(connection, ending_after=now - OVERRIDE_SLACK))
+            overrides = tuple(session.list_overrides(ending_after=now - OVERRIDE_SLACK))
         return _Batch(now=now, states=states, versions=versions, oncall_overrides=overrides)
 
     def _apply(
@@ -623,24 +579,24 @@ class Decider:
                     )
         return actions
 
-    def _write(self, connection: Connection, batch: _Batch) -> None:
+    def _write(self, session: StoreSession, batch: _Batch) -> None:
         saves = [(batch.states[k], batch.versions[k]) for k in batch.dirty]
-        if not save_tickets(connection, saves, batch.now):
+        if not session.save_tickets(saves, batch.now):
             raise _Conflict()
-        mark_timers_fired(connection, batch.fired_timers)
-        mark_timers_failed(connection, batch.failed_timers)
-        cancel_timers(connection, [i for i, t in batch.timers.items() if t is None])
-        schedule_timers(connection, [t for t in batch.timers.values() if t is not None])
+        session.mark_timers_fired(batch.fired_timers)
+        session.mark_timers_failed(batch.failed_timers)
+        session.cancel_timers([i for i, t in batch.timers.items() if t is None])
+        session.schedule_timers([t for t in batch.timers.values() if t is not None])
         for status in (FIRED, FAILED):  # set and fired here (replay): stored as done outright
             done = [timer for timer, final in batch.done_here.values() if final == status]
-            schedule_timers(connection, done, status)
-        insert_actions(connection, batch.actions, batch.now)
-        insert_decision_rows(connection, batch.audit)
-        record_replies(connection, batch.replies)
-        record_facts(connection, batch.facts)
-        if not mark_events_decided(connection, batch.decided_events, batch.now):
+            session.schedule_timers(done, status)
+        session.insert_actions(batch.actions, batch.now)
+        session.insert_decision_rows(batch.audit)
+        session.record_replies(batch.replies)
+        session.record_facts(batch.facts)
+        if not session.mark_events_decided(batch.decided_events, batch.now):
             raise _Conflict()  # decided meanwhile by another decider
-        mark_events_failed(connection, batch.failed_events, batch.now)
+        session.mark_events_failed(batch.failed_events, batch.now)
 
     def _finish(self, batch: _Batch) -> None:
         """After commit: remember the states written, count what was decided."""

@@ -15,19 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.activity import read_latest_dated
-from deskbridge.store.audit import insert_decisions
-from deskbridge.store.jobs import (
-    StoreJobReader,
-    claim_job_run,
-    read_first_job_run_at,
-    record_job_actions,
-)
-from deskbridge.store.outbox import insert_actions
+from deskbridge.store.audit import build_decision_rows
+from deskbridge.store.session import Store, StoreSession, as_store
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.digest import Period, PeriodData
 from deskbridge.workflows.schedule import Job, format_instant
@@ -48,16 +41,14 @@ class JobOutcome:
 class JobRunner:
     def __init__(
         self,
-        engine: Engine,
+        store: Engine | Store,
         rules: RulesConfig,
         jobs: Mapping[str, Job],
-        reader: Callable = StoreJobReader,
         data_version: Callable[[], int] | None = None,
     ):
-        self.engine = engine
+        self.store = as_store(store)
         self.rules = rules
         self.jobs = jobs
-        self.reader = reader
         # Given by a caller that is the store's only writer (replay): a number that changes
         # whenever it may have written, so period reads can be reused while it stands.
         self.data_version = data_version
@@ -75,8 +66,8 @@ class JobRunner:
         start), occurrences before now are not (a new install started at 19:12 would
         otherwise post that day's 17:30 review at once)."""
         if self._running_since is None:
-            with self.engine.connect() as connection:
-                self._running_since = read_first_job_run_at(connection) or now
+            with self.store.reading() as session:
+                self._running_since = session.read_first_job_run_at() or now
         due = []
         for job in self.jobs.values():
             for at in job.occurrences(self.rules, now - job.catch_up, now):
@@ -102,18 +93,19 @@ class JobRunner:
         leaves no trace in the store (the claim rolls back) and is tried again later."""
         key = (job.name, at)
         try:
-            with self.engine.begin() as connection:
-                if not claim_job_run(connection, job.name, at, now):
+            with self.store.writing() as session:
+                if not session.claim_job_run(job.name, at, now):
                     self._done.add(key)
                     return None
-                reader = self.reader(connection)
+                reader: Any = session  # what jobs read (workflows.schedule.JobReader)
                 if self.data_version is not None:
-                    reader = _ReusingReader(reader, connection, self._reads, self.data_version())
+                    reader = _ReusingReader(session, self._reads, self.data_version())
                 decided = job.run(at, self.rules, reader)
-                actions = insert_actions(connection, decided, now)
-                insert_decisions(connection, actions, f"job:{job.name}@{format_instant(at)}", now)
+                actions = session.insert_actions(decided, now)
+                cause = f"job:{job.name}@{format_instant(at)}"
+                session.insert_decision_rows(build_decision_rows(actions, cause, now))
                 if actions:  # the claim recorded none
-                    record_job_actions(connection, job.name, at, len(actions))
+                    session.record_job_actions(job.name, at, len(actions))
         except Exception as exc:
             self._failed[key] = now + RETRY_AFTER
             log_event(
@@ -159,12 +151,12 @@ class _ReusingReader:
     dated at or after the earlier end (so the later cut adds nothing): exactly the rows a
     new read would return. Everything else goes to the store."""
 
-    def __init__(self, reader: Any, connection: Connection, reads: _PeriodReads, version: int):
+    def __init__(self, reader: StoreSession, reads: _PeriodReads, version: int):
         self._reader = reader
         self._reads = reads
         if reads.version != version:
             reads.version = version
-            reads.latest_dated = read_latest_dated(connection)
+            reads.latest_dated = reader.read_latest_dated()
             reads.reads.clear()
 
     def __getattr__(self, name: str) -> Any:

@@ -17,8 +17,8 @@ from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.store.db import create_store_engine, migrate_store
-from deskbridge.store.events import build_event_row, insert_events
-from deskbridge.store.timers import next_due_at
+from deskbridge.store.events import build_event_row
+from deskbridge.store.session import SqlStore
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.model import Source
@@ -106,18 +106,19 @@ class ReplayFeed:
     LOOKAHEAD_DAYS = 8
 
     def __init__(self, rules: RulesConfig, jobs, batch: int = 500, store_url: str = "sqlite://"):
-        self.engine = create_store_engine(store_url)
-        migrate_store(self.engine)
+        engine = create_store_engine(store_url)
+        migrate_store(engine)
+        self.store = SqlStore(engine)
         self.rules = rules
         # Bumped before anything that may write what jobs read (deciding events, firing
         # timers): jobs reuse their reads while it stands (JobRunner.data_version).
         self.writes = 0
-        self.jobs = JobRunner(self.engine, rules, jobs, data_version=lambda: self.writes)
+        self.jobs = JobRunner(self.store, rules, jobs, data_version=lambda: self.writes)
         self._due: tuple[int, datetime | None] = (-1, None)
         # The latest time replayed so far; timers and jobs have run up to `done`.
         self.latest: datetime | None = None
         self.done: datetime | None = None
-        self.decider = Decider(self.engine, rules, lambda: self.latest or _EPOCH, batch=batch)
+        self.decider = Decider(self.store, rules, lambda: self.latest or _EPOCH, batch=batch)
         self.pending: list[dict] = []
         # Job occurrences per UTC day (the day's start → its occurrences), listed once.
         self._occurrences: dict[datetime, list[tuple[datetime, Job]]] = {}
@@ -145,8 +146,8 @@ class ReplayFeed:
         """Store and decide the pending events; before each of them, fire what fell due."""
 
         if self.pending:
-            with self.engine.begin() as connection:
-                insert_events(connection, self.pending)
+            with self.store.writing() as session:
+                session.insert_events(self.pending)
             self.pending = []
         while decided := self._decide(self.decider.decide_in_time_order):
             yield from _records(decided)
@@ -208,8 +209,8 @@ class ReplayFeed:
         """The soonest pending timer; read again only after something was decided (nothing
         else sets or fires timers here)."""
         if self._due[0] != self.writes:
-            with self.engine.connect() as connection:
-                self._due = (self.writes, next_due_at(connection))
+            with self.store.reading() as session:
+                self._due = (self.writes, session.next_due_at())
         return self._due[1]
 
     def _update_horizon(self) -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class JobReader(Protocol):
-    """What scheduled jobs may read. The shell implements it over the store (store/jobs.py);
+    """What scheduled jobs may read. The store implements it (store/session.py);
     a job that needs more data adds a method here and there."""
 
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:

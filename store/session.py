@@ -1,0 +1,244 @@
+"""The store as the decider, the job runner and replay use it: one interface, two stores.
+
+`Store` opens transactions; each yields a `StoreSession`, the operations deciding needs
+(claim undecided events, load and save ticket states, set and claim timers, queue actions,
+record audit rows, replies and facts, claim job runs, read periods for the scheduled jobs).
+`SqlStore` (here) runs them on a SQLAlchemy engine with the repositories of this package;
+`MemoryStore` (store/memory.py) keeps the same data in Python structures, for replay. The
+decider has one code path over either.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from deskbridge.store import activity, audit, events, jobs, oncall, outbox, replies, tickets
+from deskbridge.store import timers as timer_rows
+from deskbridge.store.events import StoredEvent
+from deskbridge.store.timers import PENDING, DueTimer
+from deskbridge.workflows.actions import Action
+from deskbridge.workflows.activity import Fact
+from deskbridge.workflows.decision import RelatedTicket, Timer
+from deskbridge.workflows.digest import Period, PeriodData
+from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.rotation import Override
+
+
+class StoreSession(Protocol):
+    """One transaction's view of the store (also what scheduled jobs read: JobReader)."""
+
+    # -- events
+    def insert_events(self, rows: Sequence[dict[str, Any]]) -> int: ...
+    def lock_shards(self, most: int) -> list[int] | None: ...
+    def lock_ticket_shards(self, tickets: Iterable[str]) -> None: ...
+    def claim_undecided_events(
+        self, limit: int, shards: list[int] | None = None
+    ) -> list[StoredEvent]: ...
+    def mark_events_decided(self, ids: Sequence[int], at: datetime) -> bool: ...
+    def mark_events_failed(self, failures: Sequence[tuple[int, str]], at: datetime) -> None: ...
+
+    # -- tickets
+    def load_ticket_versions(self, keys: Collection[str]) -> dict[str, int]: ...
+    def load_ticket_states(
+        self, keys: Collection[str]
+    ) -> dict[str, tuple[int, TicketState | None]]: ...
+    def save_tickets(
+        self, saves: Sequence[tuple[TicketState, int | None]], now: datetime
+    ) -> bool: ...
+    def list_tickets_of_requesters(
+        self, requesters: Collection[str], since: datetime, until: datetime
+    ) -> dict[str, list[RelatedTicket]]: ...
+    def list_requester_tickets(
+        self, source: str, requester: str, exclude: str, since: datetime, until: datetime
+    ) -> list[RelatedTicket]: ...
+
+    # -- timers
+    def claim_due_timers(self, now: datetime, limit: int) -> list[DueTimer]: ...
+    def next_due_at(self) -> datetime | None: ...
+    def schedule_timers(self, new: list[Timer], status: str = PENDING) -> None: ...
+    def cancel_timers(self, ids: list[str]) -> None: ...
+    def mark_timers_fired(self, due: list[DueTimer]) -> None: ...
+    def mark_timers_failed(self, due: list[DueTimer]) -> None: ...
+
+    # -- what was decided
+    def insert_actions(self, actions: list[Action], now: datetime) -> list[Action]: ...
+    def insert_decision_rows(self, rows: list[dict[str, Any]]) -> None: ...
+    def record_replies(self, rows: list[dict]) -> None: ...
+    def record_facts(self, new: list[Fact]) -> None: ...
+
+    # -- on call
+    def insert_override(self, override: Override, now: datetime) -> int: ...
+    def list_overrides(self, ending_after: datetime | None = None) -> list[Override]: ...
+    def list_oncall_overrides(self, ending_after: datetime) -> list[Override]: ...
+    def list_paged_tickets(self, since: datetime, until: datetime) -> list[TicketState]: ...
+
+    # -- scheduled jobs
+    def claim_job_run(self, job: str, occurrence_at: datetime, now: datetime) -> bool: ...
+    def record_job_actions(self, job: str, occurrence_at: datetime, actions: int) -> None: ...
+    def read_first_job_run_at(self) -> datetime | None: ...
+    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData: ...
+    def read_period_replies(self, period: Period) -> PeriodData: ...
+    def read_latest_dated(self) -> datetime | None: ...
+
+
+class Store(Protocol):
+    # The one writer's lock (SQLite: everything in the process that writes queues on it).
+    writer: AbstractContextManager
+    # Whether a decider reads a batch in a snapshot of its own and then writes it in a short
+    # write transaction (SQLite), rather than all in one transaction (PostgreSQL, memory).
+    split_reads: bool
+
+    def reading(self) -> AbstractContextManager[StoreSession]:
+        """A read transaction (on SQLite a WAL snapshot that waits for no writer)."""
+        ...
+
+    def writing(self) -> AbstractContextManager[StoreSession]:
+        """A write transaction, committed at the end, rolled back on an exception."""
+        ...
+
+
+class SqlSession:
+    """A StoreSession over one SQLAlchemy connection in a transaction."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def insert_events(self, rows: Sequence[dict[str, Any]]) -> int:
+        return events.insert_events(self.connection, rows)
+
+    def lock_shards(self, most: int) -> list[int] | None:
+        return events.lock_shards(self.connection, most)
+
+    def lock_ticket_shards(self, tickets: Iterable[str]) -> None:
+        events.lock_ticket_shards(self.connection, tickets)
+
+    def claim_undecided_events(
+        self, limit: int, shards: list[int] | None = None
+    ) -> list[StoredEvent]:
+        return events.claim_undecided_events(self.connection, limit, shards)
+
+    def mark_events_decided(self, ids: Sequence[int], at: datetime) -> bool:
+        return events.mark_events_decided(self.connection, ids, at)
+
+    def mark_events_failed(self, failures: Sequence[tuple[int, str]], at: datetime) -> None:
+        events.mark_events_failed(self.connection, failures, at)
+
+    def load_ticket_versions(self, keys: Collection[str]) -> dict[str, int]:
+        return tickets.load_ticket_versions(self.connection, keys)
+
+    def load_ticket_states(
+        self, keys: Collection[str]
+    ) -> dict[str, tuple[int, TicketState | None]]:
+        return tickets.load_ticket_states(self.connection, keys)
+
+    def save_tickets(self, saves: Sequence[tuple[TicketState, int | None]], now: datetime) -> bool:
+        return tickets.save_tickets(self.connection, saves, now)
+
+    def list_tickets_of_requesters(
+        self, requesters: Collection[str], since: datetime, until: datetime
+    ) -> dict[str, list[RelatedTicket]]:
+        return tickets.list_tickets_of_requesters(self.connection, requesters, since, until)
+
+    def list_requester_tickets(
+        self, source: str, requester: str, exclude: str, since: datetime, until: datetime
+    ) -> list[RelatedTicket]:
+        return tickets.list_requester_tickets(
+            self.connection, source, requester, exclude, since, until
+        )
+
+    def claim_due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
+        return timer_rows.claim_due_timers(self.connection, now, limit)
+
+    def next_due_at(self) -> datetime | None:
+        return timer_rows.next_due_at(self.connection)
+
+    def schedule_timers(self, new: list[Timer], status: str = PENDING) -> None:
+        timer_rows.schedule_timers(self.connection, new, status)
+
+    def cancel_timers(self, ids: list[str]) -> None:
+        timer_rows.cancel_timers(self.connection, ids)
+
+    def mark_timers_fired(self, due: list[DueTimer]) -> None:
+        timer_rows.mark_timers_fired(self.connection, due)
+
+    def mark_timers_failed(self, due: list[DueTimer]) -> None:
+        timer_rows.mark_timers_failed(self.connection, due)
+
+    def insert_actions(self, actions: list[Action], now: datetime) -> list[Action]:
+        return outbox.insert_actions(self.connection, actions, now)
+
+    def insert_decision_rows(self, rows: list[dict[str, Any]]) -> None:
+        audit.insert_decision_rows(self.connection, rows)
+
+    def record_replies(self, rows: list[dict]) -> None:
+        replies.record_replies(self.connection, rows)
+
+    def record_facts(self, new: list[Fact]) -> None:
+        activity.record_facts(self.connection, new)
+
+    def insert_override(self, override: Override, now: datetime) -> int:
+        return oncall.insert_override(self.connection, override, now)
+
+    def list_overrides(self, ending_after: datetime | None = None) -> list[Override]:
+        return oncall.list_overrides(self.connection, ending_after)
+
+    def list_oncall_overrides(self, ending_after: datetime) -> list[Override]:
+        return oncall.list_overrides(self.connection, ending_after=ending_after)
+
+    def list_paged_tickets(self, since: datetime, until: datetime) -> list[TicketState]:
+        return oncall.list_paged_tickets(self.connection, since, until)
+
+    def claim_job_run(self, job: str, occurrence_at: datetime, now: datetime) -> bool:
+        return jobs.claim_job_run(self.connection, job, occurrence_at, now)
+
+    def record_job_actions(self, job: str, occurrence_at: datetime, actions: int) -> None:
+        jobs.record_job_actions(self.connection, job, occurrence_at, actions)
+
+    def read_first_job_run_at(self) -> datetime | None:
+        return jobs.read_first_job_run_at(self.connection)
+
+    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
+        return activity.read_period(self.connection, period, repeat_window)
+
+    def read_period_replies(self, period: Period) -> PeriodData:
+        return activity.read_period_replies(self.connection, period)
+
+    def read_latest_dated(self) -> datetime | None:
+        return activity.read_latest_dated(self.connection)
+
+
+class SqlStore:
+    """The store on a database (SQLite or PostgreSQL), through SQLAlchemy."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer: everything in this process that writes queues on this lock in
+        # Python instead of polling in SQLite's busy handler (which stretched p99 to seconds).
+        self.writer: AbstractContextManager = threading.Lock() if sqlite else nullcontext()
+        self.split_reads = sqlite
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlSession]:
+        options = {"sqlite_deferred": True} if self.split_reads else {}
+        with (
+            self.engine.connect().execution_options(**options) as connection,
+            connection.begin(),
+        ):
+            yield SqlSession(connection)
+
+    @contextmanager
+    def writing(self) -> Iterator[SqlSession]:
+        with self.writer, self.engine.begin() as connection:
+            yield SqlSession(connection)
+
+
+def as_store(store: Engine | Store) -> Store:
+    """A store for `store`: an engine is wrapped in a SqlStore, a store is itself."""
+    return SqlStore(store) if isinstance(store, Engine) else store
