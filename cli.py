@@ -315,14 +315,14 @@ def replay(
         until = until.replace(tzinfo=UTC)
     failures = 0
     decided: list[dict] = []
-    store_url = "sqlite://"
+    store_url = None  # in memory
     if store_path is not None:
         if store_path.exists():
             click.echo(f"{store_path}: already exists (replay writes a new store)", err=True)
             sys.exit(1)
         store_url = f"sqlite:///{store_path}"
     try:
-        for item in run_replay(events, rules, CONNECTORS, until=until, store_url=store_url):
+        for item in run_replay(events, rules, CONNECTORS, until=until, store=store_url):
             if isinstance(item, ReplayError):
                 failures += 1
                 click.echo(f"line {item.line}: {item.message}", err=True)

@@ -60,7 +60,9 @@ class StoredEvent:
     dedupe_key: str
     ticket: str
     received_at: datetime
-    event: str | None  # TicketEvent JSON; None for rows stored before the decider existed
+    # The normalised event: its JSON as stored (None for rows stored before the decider
+    # existed), or the TicketEvent itself where the store keeps it parsed (in memory).
+    event: str | TicketEvent | None
 
 
 def build_event_row(event: TicketEvent, body: str, received_at: datetime) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import Period, PeriodData
-from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rotation import Override
 
 
@@ -34,7 +34,9 @@ class StoreSession(Protocol):
     """One transaction's view of the store (also what scheduled jobs read: JobReader)."""
 
     # -- events
-    def insert_events(self, rows: Sequence[dict[str, Any]]) -> int: ...
+    def insert_ticket_events(
+        self, received: Sequence[tuple[TicketEvent, str, datetime]]
+    ) -> int: ...
     def lock_shards(self, most: int) -> list[int] | None: ...
     def lock_ticket_shards(self, tickets: Iterable[str]) -> None: ...
     def claim_undecided_events(
@@ -109,7 +111,9 @@ class SqlSession:
     def __init__(self, connection: Connection):
         self.connection = connection
 
-    def insert_events(self, rows: Sequence[dict[str, Any]]) -> int:
+    def insert_ticket_events(self, received: Sequence[tuple[TicketEvent, str, datetime]]) -> int:
+        """Store (event, body, received at) as undecided; returns how many were new."""
+        rows = [events.build_event_row(e, body, at) for e, body, at in received]
         return events.insert_events(self.connection, rows)
 
     def lock_shards(self, most: int) -> list[int] | None:

@@ -48,7 +48,7 @@ def team_rules(agents: int = AGENTS, day: date = DAY, **coaching):
 def replay_day(tmp_path, events, rules, until=None, name="store.db"):
     url = f"sqlite:///{tmp_path / name}"
     lines = [json.dumps(e) for e in events]
-    records = list(run_replay(lines, rules, CONNECTORS, until=until, store_url=url))
+    records = list(run_replay(lines, rules, CONNECTORS, until=until, store=url))
     assert not [r for r in records if not isinstance(r, dict)]
     engine = create_store_engine(url)
     return records, engine

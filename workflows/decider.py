@@ -293,9 +293,12 @@ class Decider:
         fails in its turn (`_decide_event`)."""
         for row in rows:
             try:
-                if row.event is None:
+                event = row.event
+                if event is None:
                     raise ValueError("stored before the decider existed: no normalised event")
-                batch.events[row.id] = TicketEvent.model_validate_json(row.event)
+                if not isinstance(event, TicketEvent):  # its JSON, as a database stores it
+                    event = TicketEvent.model_validate_json(event)
+                batch.events[row.id] = event
             except Exception as exc:
                 batch.events[row.id] = exc
 

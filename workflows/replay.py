@@ -1,5 +1,6 @@
 """The replay engine behind `deskbridge replay`: recorded events through the real parsers and
-workflows on an in-memory store and a simulated clock, offline.
+workflows on a store kept in memory (store/memory.py; `--store` writes a SQLite file instead)
+and a simulated clock, offline.
 
 The helpdesk parsers come in as the connector registry (the caller passes it), so this module
 names no helpdesk.
@@ -17,11 +18,11 @@ from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.store.db import create_store_engine, migrate_store
-from deskbridge.store.events import build_event_row
-from deskbridge.store.session import SqlStore
+from deskbridge.store.memory import MemoryStore
+from deskbridge.store.session import SqlStore, Store
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.job_runner import JobRunner
-from deskbridge.workflows.model import Source
+from deskbridge.workflows.model import Source, TicketEvent
 from deskbridge.workflows.rules import JOBS
 from deskbridge.workflows.schedule import Job, list_occurrences
 
@@ -37,14 +38,15 @@ def run_replay(
     rules: RulesConfig,
     connectors: Mapping[Source, Connector],
     until: datetime | None = None,
-    store_url: str = "sqlite://",
+    store: Store | str | None = None,
     batch: int = 500,
 ) -> Iterator[dict | ReplayError]:
-    """Replay JSONL events on a store (in memory unless `store_url` names one), each body read
-    by its helpdesk's entry in `connectors` (the registry); yield each new action as a record
-    (`at` + Action.to_record()) or a ReplayError for a line that could not be used. `batch`:
-    the most events (and stored timers) one transaction takes."""
-    feed = ReplayFeed(rules, JOBS, batch=batch, store_url=store_url)
+    """Replay JSONL events on a store, each body read by its helpdesk's entry in `connectors`
+    (the registry); yield each new action as a record (`at` + Action.to_record()) or a
+    ReplayError for a line that could not be used. `store`: a database URL (migrated, then
+    written as `serve` would), a Store, or None for one in memory. `batch`: the most events
+    (and stored timers) one transaction takes."""
+    feed = ReplayFeed(rules, JOBS, batch=batch, store=store)
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -105,10 +107,10 @@ class ReplayFeed:
     # How far ahead to look for the next scheduled job occurrence (a weekly job at most).
     LOOKAHEAD_DAYS = 8
 
-    def __init__(self, rules: RulesConfig, jobs, batch: int = 500, store_url: str = "sqlite://"):
-        engine = create_store_engine(store_url)
-        migrate_store(engine)
-        self.store = SqlStore(engine)
+    def __init__(
+        self, rules: RulesConfig, jobs, batch: int = 500, store: Store | str | None = None
+    ):
+        self.store = open_replay_store(store)
         self.rules = rules
         # Bumped before anything that may write what jobs read (deciding events, firing
         # timers): jobs reuse their reads while it stands (JobRunner.data_version).
@@ -119,7 +121,7 @@ class ReplayFeed:
         self.latest: datetime | None = None
         self.done: datetime | None = None
         self.decider = Decider(self.store, rules, lambda: self.latest or _EPOCH, batch=batch)
-        self.pending: list[dict] = []
+        self.pending: list[tuple[TicketEvent, str, datetime]] = []
         # Job occurrences per UTC day (the day's start → its occurrences), listed once.
         self._occurrences: dict[datetime, list[tuple[datetime, Job]]] = {}
         # Before this time no job occurs.
@@ -133,7 +135,7 @@ class ReplayFeed:
             self.done = at
             self._update_horizon()
         self.latest = at if self.latest is None else max(self.latest, at)
-        self.pending += [build_event_row(e, body, at) for e in events]
+        self.pending += [(e, body, at) for e in events]
         if len(self.pending) >= self.decider.batch:
             yield from self._flush()
 
@@ -147,7 +149,7 @@ class ReplayFeed:
 
         if self.pending:
             with self.store.writing() as session:
-                session.insert_events(self.pending)
+                session.insert_ticket_events(self.pending)
             self.pending = []
         while decided := self._decide(self.decider.decide_in_time_order):
             yield from _records(decided)
@@ -221,6 +223,18 @@ class ReplayFeed:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def open_replay_store(store: Store | str | None) -> Store:
+    """The store a replay writes: in memory (None), a database at a URL (migrated first),
+    or the store given."""
+    if store is None:
+        return MemoryStore()
+    if isinstance(store, str):
+        engine = create_store_engine(store)
+        migrate_store(engine)
+        return SqlStore(engine)
+    return store
 
 
 def _describe_action(record: dict) -> str:

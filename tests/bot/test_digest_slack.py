@@ -34,7 +34,7 @@ def replayed_store(path: Path, rules, lines: list[str]):
     """Events replayed into a store, their alerts marked sent (only what a test adds is
     dispatched)."""
     url = f"sqlite:///{path}"
-    list(run_replay(lines, rules, CONNECTORS, store_url=url))  # no --until
+    list(run_replay(lines, rules, CONNECTORS, store=url))  # no --until
     engine = create_store_engine(url)
     with engine.begin() as connection:
         for row in list_actions(connection):

@@ -1,0 +1,327 @@
+"""The two stores behind one interface (store/session.py): the memory store answers every
+operation the decider and the job runner use exactly as the SQL store does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.memory import MemoryStore
+from deskbridge.store.session import SqlStore
+from deskbridge.store.timers import FIRED, DueTimer
+from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, SOLVED, Fact
+from deskbridge.workflows.decision import RelatedTicket, Timer
+from deskbridge.workflows.digest import FirstReply, Period, RepeatedReply
+from deskbridge.workflows.job_runner import JobRunner
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Source,
+    TicketEvent,
+    TicketSnapshot,
+    TicketState,
+)
+from deskbridge.workflows.rotation import Override
+from deskbridge.workflows.schedule import Job
+from tests.store.minute_job import every_minute, post_minute
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate_store(engine)
+    yield SqlStore(engine)
+    engine.dispose()
+
+
+def event(ticket: str, n: int) -> TicketEvent:
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=ticket,
+        dedupe_key=f"e-{ticket}-{n}",
+        kind=EventKind.comment_added,
+        occurred_at=T0 + timedelta(minutes=n),
+        ticket=TicketSnapshot(subject="Parcel"),
+        comment=Comment(id=f"c{n}", public=True, author_is_agent=True),
+    )
+
+
+def state(ticket: str, requester: str | None, created: datetime | None, **more) -> TicketState:
+    return TicketState(
+        key=f"zendesk:{ticket}",
+        source=Source.zendesk,
+        ticket_id=ticket,
+        requester=requester,
+        created_at=created,
+        **more,
+    )
+
+
+def test_events_are_claimed_in_arrival_order_deduplicated_and_decided_once(store):
+    with store.writing() as session:
+        received = [(event("1", 1), "{}", T0), (event("2", 1), "{}", T0), (event("1", 1), "{}", T0)]
+        assert session.insert_ticket_events(received) == 2
+        assert session.insert_ticket_events([(event("1", 2), "{}", T0)]) == 1
+    with store.writing() as session:
+        claimed = session.claim_undecided_events(2)
+        assert [(e.dedupe_key, e.ticket, e.received_at) for e in claimed] == [
+            ("e-1-1", "zendesk:1", T0),
+            ("e-2-1", "zendesk:2", T0),
+        ]
+        loaded = [
+            e if isinstance(e, TicketEvent) else TicketEvent.model_validate_json(e)
+            for e in (c.event for c in claimed)
+        ]
+        assert loaded == [event("1", 1), event("2", 1)]
+        assert session.mark_events_decided([claimed[0].id], T0)
+        session.mark_events_failed([(claimed[1].id, "ValueError: no")], T0)
+    with store.writing() as session:
+        assert session.mark_events_decided([claimed[0].id], T0) is False  # decided already
+        assert [e.dedupe_key for e in session.claim_undecided_events(10)] == ["e-1-2"]
+
+
+def test_ticket_versions_are_checked_on_save(store):
+    first = state("1", "r1", T0)
+    with store.writing() as session:
+        assert session.load_ticket_versions(["zendesk:1"]) == {}
+        assert session.save_tickets([(first, None)], T0)
+    with store.writing() as session:
+        assert session.load_ticket_versions(["zendesk:1", "zendesk:2"]) == {"zendesk:1": 1}
+        assert session.load_ticket_states(["zendesk:1"]) == {"zendesk:1": (1, first)}
+        again = first.model_copy(update={"subject": "changed"})
+        assert session.save_tickets([(again, 1)], T0)
+    with store.writing() as session:
+        assert session.load_ticket_states(["zendesk:1"]) == {"zendesk:1": (2, again)}
+        assert session.save_tickets([(first, 1)], T0) is False  # someone else's version 2
+
+
+def test_a_requester_s_other_tickets_in_the_window(store):
+    with store.writing() as session:
+        session.save_tickets(
+            [
+                (state("1", "r1", T0, escalation_signals=["threat"]), None),
+                (state("2", "r1", T0 + timedelta(days=2)), None),
+                (state("3", "r1", T0 + timedelta(days=30)), None),
+                (state("4", "r2", T0 + timedelta(hours=1)), None),
+                (state("5", "r1", None), None),
+                # Stored in UTC whatever the offset it was given with.
+                (state("6", "r2", T0.astimezone(timezone(timedelta(hours=2)))), None),
+            ],
+            T0,
+        )
+    since, until = T0 - timedelta(days=14), T0 + timedelta(days=14)
+    with store.reading() as session:
+        assert session.list_tickets_of_requesters(["r1", "r2", "r9"], since, until) == {
+            "r1": [
+                RelatedTicket("zendesk:1", T0, ("threat",)),
+                RelatedTicket("zendesk:2", T0 + timedelta(days=2)),
+            ],
+            "r2": [
+                RelatedTicket("zendesk:6", T0),
+                RelatedTicket("zendesk:4", T0 + timedelta(hours=1)),
+            ],
+        }
+        found = session.list_requester_tickets("zendesk", "r1", "zendesk:2", since, until)
+        assert found == [RelatedTicket("zendesk:1", T0, ("threat",))]
+        assert found[0].created_at.tzinfo is UTC
+        assert session.list_requester_tickets("salesforce", "r1", "x", since, until) == []
+
+
+def test_timers_set_again_cancelled_claimed_in_due_order_and_fired_once(store):
+    later = T0 + timedelta(minutes=30)
+    local = timezone(timedelta(hours=-5))
+    with store.writing() as session:
+        session.schedule_timers(
+            [
+                Timer("b", "zendesk:1", "sla", T0, {"stage": "warn"}),
+                Timer("a", "zendesk:1", "sla", T0),
+                Timer("c", "zendesk:2", "handoff", later),
+                Timer("d", "zendesk:2", "handoff", T0),
+            ]
+        )
+        session.schedule_timers([Timer("c", "zendesk:2", "handoff", T0.astimezone(local))])
+        session.cancel_timers(["d", "unknown"])
+        assert session.next_due_at() == T0
+    with store.writing() as session:
+        due = session.claim_due_timers(T0, 10)
+        assert [(d.timer.id, d.timer.due_at, d.generation) for d in due] == [
+            ("a", T0, 0),
+            ("b", T0, 0),
+            ("c", T0, 1),
+        ]
+        assert due[1].timer.payload == {"stage": "warn"}
+        assert due[2].timer.due_at.tzinfo is UTC
+        assert [d.timer.id for d in session.claim_due_timers(T0, 2)] == ["a", "b"]
+        session.mark_timers_fired(due[:1])
+        session.mark_timers_failed(due[1:2])
+        # A firing of an older generation (the timer was set again since) changes nothing.
+        session.mark_timers_fired([DueTimer(due[2].timer, 0)])
+    with store.writing() as session:
+        assert [d.timer.id for d in session.claim_due_timers(later, 10)] == ["c"]
+        session.schedule_timers([Timer("e", "zendesk:3", "sla", T0)], FIRED)
+        assert session.next_due_at() == T0
+    with store.reading() as session:
+        assert [d.timer.id for d in session.claim_due_timers(later, 10)] == ["c"]
+
+
+def test_an_action_is_queued_once_by_key(store):
+    from deskbridge.workflows.actions import Action, ActionKind
+
+    def action(key: str) -> Action:
+        return Action(kind=ActionKind.tag, ticket="zendesk:1", rule="r", key=key, reason="x")
+
+    with store.writing() as session:
+        assert [a.key for a in session.insert_actions([action("k1"), action("k1")], T0)] == ["k1"]
+        assert [a.key for a in session.insert_actions([action("k1"), action("k2")], T0)] == ["k2"]
+
+
+def test_a_transaction_that_raises_leaves_nothing(store):
+    with pytest.raises(RuntimeError), store.writing() as session:
+        session.insert_ticket_events([(event("1", 1), "{}", T0)])
+        session.save_tickets([(state("1", "r1", T0), None)], T0)
+        session.schedule_timers([Timer("a", "zendesk:1", "sla", T0)])
+        session.record_replies(
+            [{"comment_id": "zendesk:1:c1", "ticket": "zendesk:1", "author": "a", "at": T0}]
+        )
+        session.record_facts([Fact("f1", T0, CATEGORY, "zendesk:1", detail="damage")])
+        assert session.claim_job_run("minute", T0, T0)
+        raise RuntimeError("the job failed")
+    with store.reading() as session:
+        assert session.claim_undecided_events(10) == []
+        assert session.load_ticket_versions(["zendesk:1"]) == {}
+        assert session.next_due_at() is None
+        assert session.read_first_job_run_at() is None
+        assert session.read_latest_dated() in (None, T0)  # memory: only reused less
+        period = Period(
+            "day", T0.date(), T0.date(), T0 - timedelta(hours=9), T0 + timedelta(hours=9)
+        )
+        assert session.read_period(period, timedelta(days=14)).categories == {}
+        assert session.read_period_replies(period).responses == {}
+    with store.writing() as session:  # the same rows can be written afterwards
+        assert session.insert_ticket_events([(event("1", 1), "{}", T0)]) == 1
+        assert session.claim_job_run("minute", T0, T0)
+
+
+def test_a_failing_job_leaves_no_run_and_is_run_again(store, rules):
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    failed = []
+
+    def flaky(occurrence, rules_, reader):
+        if not failed:
+            failed.append(occurrence)
+            raise RuntimeError("store hiccup")
+        return post_minute(occurrence, rules_, reader)
+
+    runner = JobRunner(store, rules, {"minute": Job("minute", every_minute, flaky)})
+    job = runner.jobs["minute"]
+    assert runner.run_occurrence(job, at, at) is None
+    with store.reading() as session:
+        assert session.read_first_job_run_at() is None
+    outcome = runner.run_occurrence(job, at, at + timedelta(minutes=1))
+    assert [a.key for a in outcome.actions] == ["job:minute:test:2026-03-02T12:00:00Z"]
+    assert runner.run_occurrence(job, at, at + timedelta(minutes=2)) is None  # run once
+    with store.reading() as session:
+        assert session.read_first_job_run_at() == at + timedelta(minutes=1)
+
+
+def test_overrides_and_paged_tickets(store):
+    paged = state("7", "r1", T0)
+    with store.writing() as session:
+        first = session.insert_override(Override("U1", T0, T0 + timedelta(hours=8)), T0)
+        second = session.insert_override(
+            Override("U2", T0 + timedelta(days=1), T0 + timedelta(days=2), by="U9"), T0
+        )
+        assert (first, second) == (1, 2)
+        session.save_tickets([(paged, None), (state("8", "r1", T0), None)], T0)
+        session.insert_decision_rows(
+            [
+                {
+                    "at": T0 + timedelta(hours=1),
+                    "ticket": "zendesk:7",
+                    "event_key": "e",
+                    "rule": "oncall",
+                    "action": "page_oncall",
+                    "idempotency_key": "p1",
+                    "reason": "after hours",
+                }
+            ]
+        )
+    with store.reading() as session:
+        assert session.list_overrides() == [
+            Override("U1", T0, T0 + timedelta(hours=8), by=""),
+            Override("U2", T0 + timedelta(days=1), T0 + timedelta(days=2), by="U9"),
+        ]
+        assert [o.person for o in session.list_oncall_overrides(T0 + timedelta(hours=9))] == ["U2"]
+        assert session.list_paged_tickets(T0, T0 + timedelta(hours=2)) == [paged]
+        assert session.list_paged_tickets(T0 + timedelta(hours=2), T0 + timedelta(hours=3)) == []
+
+
+def test_period_reads(store):
+    """Responses per author, first replies, same-author repeats (broken by a customer
+    message), counted facts, categories and repeat contacts."""
+
+    def reply(ticket: str, n: int, author: str | None, minutes: int) -> dict:
+        at = T0 + timedelta(minutes=minutes)
+        return {
+            "comment_id": f"zendesk:{ticket}:{n}",
+            "ticket": f"zendesk:{ticket}",
+            "author": author,
+            "at": at,
+        }
+
+    day = Period("day", T0.date(), T0.date(), T0 - timedelta(hours=9), T0 + timedelta(hours=15))
+    with store.writing() as session:
+        session.save_tickets(
+            [
+                (state("1", "r1", T0 - timedelta(hours=1)), None),
+                (state("2", "r1", T0 - timedelta(days=3)), None),  # r1's earlier ticket
+                (state("3", "r2", None), None),
+            ],
+            T0,
+        )
+        session.record_replies(
+            [
+                reply("1", 1, "a", 10),
+                reply("1", 2, "a", 20),  # a repeat of 1
+                reply("1", 3, "b", 25),
+                reply("1", 4, "a", 40),  # after the customer's message at 30: not a repeat
+                reply("1", 5, None, 50),
+                reply("3", 1, "a", 5),
+                reply("3", 2, "a", 5),  # same instant, later comment id: a repeat
+            ]
+        )
+        session.record_facts(
+            [
+                Fact("m1", T0 + timedelta(minutes=30), CUSTOMER_MESSAGE, "zendesk:1"),
+                Fact("s1", T0 + timedelta(minutes=45), SOLVED, "zendesk:1", person="a"),
+                Fact("s2", T0 + timedelta(minutes=46), SOLVED, "zendesk:1", person="a"),
+                Fact("c1", T0, CATEGORY, "zendesk:1", detail="damage"),
+                Fact("c2", T0 - timedelta(days=7), CATEGORY, "zendesk:2", detail="damage"),
+            ]
+        )
+    with store.reading() as session:
+        data = session.read_period(day, timedelta(days=14))
+        assert data.responses == {("zendesk", None): 1, ("zendesk", "a"): 5, ("zendesk", "b"): 1}
+        assert sorted(data.first_replies, key=lambda f: f.ticket) == [
+            FirstReply("zendesk:1", "a", T0 - timedelta(hours=1), T0 + timedelta(minutes=10))
+        ]
+        assert data.repeated_replies == [
+            RepeatedReply("zendesk:1", "a", T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)),
+            RepeatedReply("zendesk:3", "a", T0 + timedelta(minutes=5), T0 + timedelta(minutes=5)),
+        ]
+        assert data.facts == {(SOLVED, None, "zendesk", "a"): 2}
+        assert data.repeat_contacts == 1
+        assert data.categories == {"damage": 1}
+        assert data.trailing_categories == {"damage": 1}
+        replies_only = session.read_period_replies(day)
+        assert replies_only.responses == data.responses
+        assert replies_only.repeated_replies == data.repeated_replies
+        assert replies_only.first_replies == [] and replies_only.facts == {}
+        assert session.read_latest_dated() == T0 + timedelta(minutes=50)
