@@ -522,7 +522,9 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
                 if hit.negated_by
                 else "none of its category's needs phrases named"
                 if hit.unmet
-                else "mentioned, not asked for (no request in its clause)"
+                else f'said of "{hit.about}" (one of its not_after words)'
+                if hit.about
+                else "mentioned or asked about, not asked for"
                 if hit.unasked
                 else "conditional (if …)"
             )

@@ -209,6 +209,10 @@ class CategoryConfig(_Model):
     # A cued phrase counts one word more than its length; elsewhere it keeps its own meaning.
     cued: list[str] = Field(default_factory=list)
     cues: list[str] = Field(default_factory=list)
+    # Words that, up to three words before one of this category's phrases in its clause, make
+    # it about something else: "the tracking link is broken", "the website is not working"
+    # are no product defect.
+    not_after: list[str] = Field(default_factory=list)
 
 
 class RoutingConfig(_Model):

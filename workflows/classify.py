@@ -56,6 +56,9 @@ class Hit(NamedTuple):
     # had to replace the bulb"), or one of a remedy's `objects` in a clause without both a
     # request word and a remedy verb ("another one came"): mentioned, not requested.
     unasked: bool = False
+    # The word of the category's `not_after` that makes the phrase about something else ("the
+    # tracking link is broken": "link").
+    about: str | None = None
 
     @property
     def counts(self) -> bool:
@@ -156,6 +159,7 @@ class _Plan(NamedTuple):
     needs: dict[str, frozenset[str]]  # a category's `needs` phrases
     config: RoutingConfig  # with each phrase's synonym variants listed after it
     cued: dict[str, tuple[str, frozenset[str]]]  # a cued group → (its category, its cues)
+    not_after: dict[str, frozenset[str]]  # a category's `not_after` words, as lemmas
     cue_stops: frozenset[str]
     receipts: frozenset[str]  # routing.receipt_words, as lemmas
 
@@ -210,6 +214,11 @@ def _plan(config: RoutingConfig) -> _Plan:
         {name: frozenset(c.needs) for name, c in categories if c.needs},
         config,
         cued,
+        {
+            name: frozenset(lemma(w) for word in c.not_after for w in compile_phrase(word))
+            for name, c in categories
+            if c.not_after
+        },
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
     )
@@ -415,12 +424,15 @@ def _scan_texts(
                     unasked = True
                     inquired.add(group)
                     inquiry_clauses.add((where, clause))
+            about = None
+            if group in plan.not_after:
+                about = _word_before(tokens, start, plan.not_after[group])
             negated_by = match.negated_by
             if remedy and negated_by is None:
                 negated_by = _compared_away(tokens, start)
             elif remedy and _not_received(tokens, start, negated_by, plan.receipts):
                 negated_by = None
-            counts = negated_by is None and not conditional and not unasked
+            counts = negated_by is None and not conditional and not unasked and about is None
             if counts and (group, phrase) in counted:
                 continue
             # Matches that do not count are kept apart, only to be shown by explain.
@@ -450,6 +462,7 @@ def _scan_texts(
                             match.corrected,
                             False,
                             unasked,
+                            about,
                         )
                     )
                 )
@@ -466,6 +479,21 @@ def _scan_texts(
             if (where, clause) in inquiry_clauses:
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
     return hits
+
+
+# How far before a phrase a category's `not_after` word is looked for.
+_ABOUT_WITHIN = 3
+
+
+def _word_before(tokens: tuple[str, ...], start: int, words: frozenset[str]) -> str | None:
+    """One of `words` up to three words before tokens[start], in its clause."""
+    for at in range(start - 1, max(-1, start - 1 - _ABOUT_WITHIN), -1):
+        token = tokens[at]
+        if token == BREAK:
+            return None
+        if token in words:
+            return token
+    return None
 
 
 def _cue_before(

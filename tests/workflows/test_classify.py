@@ -402,3 +402,13 @@ def test_a_question_about_a_remedy_asks_for_none():
         "Compensation for delay", "My order was 5 weeks late. What compensation do you offer?"
     )
     assert (due.department, due.category) == ("post_sales", "compensation")
+
+
+def test_a_fault_of_the_shops_website_or_payment_is_no_product_defect():
+    website = classify("Website", "Your website is not working on my phone.")
+    assert (website.department, website.source) == (None, "none")
+    assert [(h.phrase, h.about) for h in website.hits] == [("is not working", "website")]
+    payment = classify("Payment", "My card payment is not working on your website.")
+    assert (payment.department, payment.category) == ("post_sales", "money_general")
+    product = classify("Lamp", "The lamp is not working.")
+    assert (product.department, product.category) == ("quality", "product_defect")
