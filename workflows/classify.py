@@ -160,6 +160,8 @@ class _Plan(NamedTuple):
     config: RoutingConfig  # with each phrase's synonym variants listed after it
     cued: dict[str, tuple[str, frozenset[str]]]  # a cued group → (its category, its cues)
     not_after: dict[str, frozenset[str]]  # a category's `not_after` words, as lemmas
+    all_cues: frozenset[str]  # every category's cues
+    all_not_after: frozenset[str]  # every category's not_after words
     cue_stops: frozenset[str]
     receipts: frozenset[str]  # routing.receipt_words, as lemmas
 
@@ -184,6 +186,8 @@ def _plan(config: RoutingConfig) -> _Plan:
             *((name, (*c.phrases, *c.objects)) for name, c in categories if not c.fallback),
             (NOT_A_PROBLEM, tuple(config.not_a_problem)),
             *((CUED + name, tuple(c.cued)) for name, c in categories if c.cued and c.cues),
+            # Found in the same scan as the phrases: a remedy's clause is checked for them.
+            (INQUIRY, tuple(config.inquiry_words)),
         )
     )
     qualifiers = grouped_index(
@@ -191,7 +195,6 @@ def _plan(config: RoutingConfig) -> _Plan:
             *((NEEDS + name, tuple(c.needs)) for name, c in categories if c.needs),
             (REQUEST, tuple(config.request_words)),
             (VERB, tuple(config.remedy_verbs)),
-            (INQUIRY, tuple(config.inquiry_words)),
         )
     )
     general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
@@ -203,6 +206,11 @@ def _plan(config: RoutingConfig) -> _Plan:
         if c.cued and c.cues
     }
     weights |= {group: weights[name] for group, (name, _) in cued.items()}
+    not_after = {
+        name: frozenset(lemma(w) for word in c.not_after for w in compile_phrase(word))
+        for name, c in categories
+        if c.not_after
+    }
     plan = _Plan(
         index,
         qualifiers,
@@ -214,11 +222,9 @@ def _plan(config: RoutingConfig) -> _Plan:
         {name: frozenset(c.needs) for name, c in categories if c.needs},
         config,
         cued,
-        {
-            name: frozenset(lemma(w) for word in c.not_after for w in compile_phrase(word))
-            for name, c in categories
-            if c.not_after
-        },
+        not_after,
+        frozenset().union(*(cues for _, cues in cued.values())),
+        frozenset().union(*not_after.values()),
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
     )
@@ -326,15 +332,6 @@ class _Qualifiers:
         """The clauses of the text with a request word."""
         return {m.clause for m in self.matches(text) if m.group == REQUEST}
 
-    def inquiring(self, text: str) -> dict[int, int]:
-        """The clauses of the text with an inquiry word ("do you offer", "just wondering"),
-        with where the first one starts."""
-        found: dict[int, int] = {}
-        for m in self.matches(text):
-            if m.group == INQUIRY and m.start < found.get(m.clause, len(text)):
-                found[m.clause] = m.start
-        return found
-
     def gives(self, tokens: tuple[str, ...], start: int, size: int) -> bool:
         """Whether the clause around the object at tokens[start:start + size] has a request
         word and a remedy verb (not negated) outside the object ("for what we paid I expected
@@ -381,11 +378,21 @@ def _scan_texts(
     for where, text, weight in texts:
         if not text.strip():
             continue
-        inquiring: dict[int, int] | None = None
+        # Clauses with an inquiry word, and where the first one starts.
+        inquiring: dict[int, int] = {}
         taken: dict[int, list[PhraseMatch]] = {}  # by clause
         skipped: dict[int, list[PhraseMatch]] = {}
         tokens = tokenize(text)
         matches = index.scan(tokens)
+        if any(m[1] == INQUIRY for m in matches):
+            for m in matches:
+                if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):
+                    inquiring[m[3]] = m[4]
+            matches = [m for m in matches if m[1] != INQUIRY]
+        # Words the per-match checks look for, tested once per text: most texts have none.
+        cue_words = not plan.all_cues.isdisjoint(tokens)
+        about_words = not plan.all_not_after.isdisjoint(tokens)
+        compared = not _COMPARATIVES.isdisjoint(tokens)
         # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
@@ -396,6 +403,8 @@ def _scan_texts(
             phrase, group, size, clause, start = match[:5]
             extra = 0
             if group in plan.cued:
+                if not cue_words:
+                    continue
                 group, cues = plan.cued[group]
                 cue = _cue_before(tokens, start, cues, plan.cue_stops, plan.config.cue_window)
                 if cue is None:
@@ -415,21 +424,24 @@ def _scan_texts(
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
                 unasked = not qualifiers.gives(tokens, start, size)
-            if remedy and not unasked and where != "subject":
-                if inquiring is None:
-                    inquiring = qualifiers.inquiring(text)
-                # The question comes first: "do you offer any compensation?" asks about one,
-                # "what compensation do you offer?" takes it as due.
-                if inquiring.get(clause, start) < start:
-                    unasked = True
-                    inquired.add(group)
-                    inquiry_clauses.add((where, clause))
+            # The question comes first: "do you offer any compensation?" asks about one,
+            # "what compensation do you offer?" takes it as due.
+            if (
+                remedy
+                and not unasked
+                and inquiring
+                and where != "subject"
+                and inquiring.get(clause, start) < start
+            ):
+                unasked = True
+                inquired.add(group)
+                inquiry_clauses.add((where, clause))
             about = None
-            if group in plan.not_after:
+            if about_words and group in plan.not_after:
                 about = _word_before(tokens, start, plan.not_after[group])
             negated_by = match.negated_by
             if remedy and negated_by is None:
-                negated_by = _compared_away(tokens, start)
+                negated_by = _compared_away(tokens, start) if compared else None
             elif remedy and _not_received(tokens, start, negated_by, plan.receipts):
                 negated_by = None
             counts = negated_by is None and not conditional and not unasked and about is None
@@ -486,8 +498,11 @@ _ABOUT_WITHIN = 3
 
 
 def _word_before(tokens: tuple[str, ...], start: int, words: frozenset[str]) -> str | None:
-    """One of `words` up to three words before tokens[start], in its clause."""
-    for at in range(start - 1, max(-1, start - 1 - _ABOUT_WITHIN), -1):
+    """One of `words` up to three words before tokens[start], in its clause (the nearest)."""
+    lo = start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0
+    if words.isdisjoint(tokens[lo:start]):
+        return None
+    for at in range(start - 1, lo - 1, -1):
         token = tokens[at]
         if token == BREAK:
             return None
@@ -501,7 +516,10 @@ def _cue_before(
 ) -> str | None:
     """The cue word up to `window` words before tokens[start], unless a stop word comes
     first (going back)."""
-    for at in range(start - 1, max(-1, start - 1 - window), -1):
+    lo = start - window if start > window else 0
+    if cues.isdisjoint(tokens[lo:start]):  # most damage words have no cue before them
+        return None
+    for at in range(start - 1, lo - 1, -1):
         token = tokens[at]
         if token in stops:
             return None
@@ -523,7 +541,7 @@ def _not_received(
     if negator is None or not receipts:
         return False
     found = False
-    for at in range(start - 1, max(-1, start - 9), -1):
+    for at in range(start - 1, start - 10 if start > 9 else -1, -1):
         token = tokens[at]
         if token in (negator, BREAK):
             break
@@ -536,12 +554,17 @@ def _not_received(
 # A remedy named as what the customer does not choose: "I would rather keep it than get a
 # refund", "a replacement instead of a refund" (the refund is declined; the replacement counts).
 _COMPARED_WITHIN = 3
+_COMPARISONS = frozenset({"than", "of"})
+_COMPARATIVES = frozenset({"than", "instead"})
 
 
 def _compared_away(tokens: tuple[str, ...], start: int) -> str | None:
     """Whether "than" or "instead of" comes up to three words before tokens[start], in its
     clause (which of them)."""
-    for at in range(start - 1, max(-1, start - 1 - _COMPARED_WITHIN), -1):
+    lo = start - _COMPARED_WITHIN if start > _COMPARED_WITHIN else 0
+    if _COMPARISONS.isdisjoint(tokens[lo:start]):
+        return None
+    for at in range(start - 1, lo - 1, -1):
         token = tokens[at]
         if token == BREAK:
             return None

@@ -105,13 +105,13 @@ _TEXT_TABLE = str.maketrans(
 )
 _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
 _NOT_WORD_OR_BREAK = re.compile(r"[^a-z0-9.]+")
-# Numbers of four digits or more are references (order, invoice, tracking numbers, years), not
-# words: dropped, so "order 88213 status" reads as "order status".
-_REFERENCE = re.compile(r"\b[0-9]{4,}\b")
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-# Signs of quoted or forwarded email in a text (quotequail is asked only then).
+# Signs of quoted or forwarded email in a text (quotequail is asked only then): plain
+# substring tests first, they cost far less than a case-blind regex over every ticket.
+_QUOTE_HINTS = (">", "wrote:", "orwarded", "riginal", "rom:", "ORWARDED", "RIGINAL", "ROM:")
 _QUOTE_SIGNS = re.compile(
     r"^>|wrote:|forwarded message|original message|^from: ", re.IGNORECASE | re.MULTILINE
 )
@@ -122,7 +122,7 @@ def own_words(text: str) -> str:
     """The text without the email it quotes or forwards (quotequail): a forwarded order
     confirmation's "returned within 28 days for a refund" is not the customer asking for one.
     All of it when nothing is the writer's own."""
-    if not _QUOTE_SIGNS.search(text):
+    if not any(hint in text for hint in _QUOTE_HINTS) or not _QUOTE_SIGNS.search(text):
         return text
     own = "\n".join(part for mine, part in quotequail.quote(text) if mine)
     return own if own.strip() else text
@@ -180,8 +180,15 @@ class _Memo(dict):
 
 
 _LEMMAS = _Memo(_lemmatize)
-# Words of a text as lemmas (BREAK stays BREAK).
-_TEXT_LEMMAS = _Memo(lambda w: BREAK if w == BREAK else _LEMMAS[w])
+# Words of a text as lemmas (BREAK stays BREAK). Numbers of four digits or more are references
+# (order, invoice, tracking numbers, years), not words: "" (dropped), so "order 88213 status"
+# reads as "order status".
+_TEXT_LEMMAS = _Memo(
+    lambda w: BREAK if w == BREAK else "" if len(w) > 3 and w.isdigit() else _LEMMAS[w]
+)
+
+
+_SPACED_CONTRASTS = tuple((word, f" {word} ") for word in sorted(_CONTRAST_WORDS))
 
 
 def _break_before_contrast(words: list[str]) -> list[str]:
@@ -205,11 +212,15 @@ def tokenize(text: str) -> tuple[str, ...]:
     text = fold(text)
     if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
         text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
-    text = _REFERENCE.sub(" ", text)
-    words = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK).split()
+    text = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK)
+    # A contrast word opens a clause (see _break_before_contrast), here with C-level replaces.
+    for word, spaced in _SPACED_CONTRASTS:
+        if word in text:
+            text = f" {text} ".replace(spaced, f" {BREAK}{spaced}")
+    words = text.split()
     if not _BARE_NEGATIVES.keys().isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
-    return tuple(map(_TEXT_LEMMAS.__getitem__, _break_before_contrast(words)))
+    return tuple(filter(None, map(_TEXT_LEMMAS.__getitem__, words)))
 
 
 @lru_cache(maxsize=4096)
@@ -253,9 +264,12 @@ class PhraseIndex:
     def __init__(self, groups: tuple[tuple[str, tuple[str, ...]], ...]):
         self.groups = groups
         # One-word phrases by their word, longer ones by their first two words: a text word
-        # then meets only the few phrases that can start there.
+        # then meets only the few phrases that can start there. Under a pair, phrases of three
+        # words or more sit by length and then by all their words, so a pair shared by many
+        # (synonym variants: "where is my order", "… parcel", "… sofa") costs one look-up
+        # per length, not one comparison per phrase.
         self._single: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {}
-        self._by_pair: dict[tuple[str, str], list[tuple[str, str, tuple[str, ...], bool]]] = {}
+        by_pair: dict[tuple[str, str], dict[int, dict]] = {}
         vocabulary: set[str] = set()
         typo_targets: dict[str, str] = {}  # a phrase word as written or as its lemma → lemma
         seen: set[tuple[str, tuple[str, ...]]] = set()
@@ -270,7 +284,8 @@ class PhraseIndex:
                 if len(tokens) == 1:
                     self._single.setdefault(tokens[0], []).append(entry)
                 else:
-                    self._by_pair.setdefault(tokens[:2], []).append(entry)
+                    by_length = by_pair.setdefault(tokens[:2], {})
+                    by_length.setdefault(len(tokens), {}).setdefault(tokens, []).append(entry)
                 vocabulary.update(tokens)
                 for word, word_lemma in zip(
                     _break_before_contrast(_words(fold(phrase))), tokens, strict=True
@@ -278,6 +293,16 @@ class PhraseIndex:
                     for form in (word, word_lemma):
                         if len(form) >= MIN_TYPO_LENGTH:
                             typo_targets.setdefault(form, word_lemma)
+        # A pair → ((length, phrases), …): the phrases themselves for two words (the pair is
+        # all of them), a dict by all their words for longer ones.
+        self._by_pair = {
+            pair: tuple(
+                (size, table[pair] if size == 2 else table)
+                for size, table in sorted(by_length.items())
+            )
+            for pair, by_length in by_pair.items()
+        }
+        self._single_sized = {word: ((1, entries),) for word, entries in self._single.items()}
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
         # One edit changes the length by at most one: a word of n letters is compared only with
@@ -324,7 +349,7 @@ class PhraseIndex:
         return list(found)
 
     def _scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
-        single, by_pair, readings = self._single, self._by_pair, self._readings
+        single, by_pair, readings = self._single_sized, self._by_pair, self._readings
         read = tuple(map(readings.__getitem__, tokens))
         # Where phrases start, found with comprehension-level loops over the whole text:
         # one-word phrases by the word, longer ones by the word and the next. A phrase
@@ -339,7 +364,8 @@ class PhraseIndex:
         negators = (
             [] if NEGATORS.isdisjoint(read) else [i for i, t in enumerate(read) if t in NEGATORS]
         )
-        typos_in_text = read != tokens
+        # Where a typo was read as a phrase word (most texts: nowhere).
+        fixed = [] if read == tokens else [i for i, t in enumerate(tokens) if t != read[i]]
         declined = _declined_ends(read, negators) if negators else None
         matches: list[PhraseMatch] = []
         for start, found in starts:
@@ -350,34 +376,30 @@ class PhraseIndex:
                 if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
                     negated_by = _negator(read, start)
             conditional = hypothetical is not None and start > hypothetical[clause]
-            for group, phrase, wanted, negative in found:
-                size = len(wanted)
-                if size > 2 and read[start : start + size] != wanted:
-                    continue
+            for size, bucket in found:
+                if size > 2:
+                    bucket = bucket.get(read[start : start + size])
+                    if bucket is None:
+                        continue
                 typos = ()
-                if typos_in_text:
+                if (
+                    fixed
+                    and (at := bisect_left(fixed, start)) < len(fixed)
+                    and (fixed[at] < start + size)
+                ):
                     typos = tuple(
                         f"{tokens[i]}→{read[i]}"
                         for i in range(start, start + size)
                         if tokens[i] != read[i]
                     )
-                negation = None if negative else negated_by
-                if declined and negation is None and not negative:
-                    negation = declined.get(start + size)
-                matches.append(
-                    _new_match(
-                        (
-                            phrase,
-                            group,
-                            size,
-                            clause,
-                            start,
-                            negation,
-                            conditional,
-                            typos,
+                declined_by = declined.get(start + size) if declined else None
+                for group, phrase, _, negative in bucket:
+                    negation = None if negative else (negated_by or declined_by)
+                    matches.append(
+                        _new_match(
+                            (phrase, group, size, clause, start, negation, conditional, typos)
                         )
                     )
-                )
         return matches
 
     def find_all(self, tokens: tuple[str, ...]) -> dict[str, PhraseMatch]:
