@@ -15,8 +15,10 @@ It keeps the messages posted, as Slack does, for the methods that read them back
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +66,9 @@ class FakeSlack:
     file_names: dict[str, str] = field(default_factory=dict)
     # Slack's clock (Unix seconds), which message ts come from.
     clock: Callable[[], float] = time.time
+    # TCP connections accepted: a client keeping its connection alive makes fewer than calls.
+    connections: int = 0
+    _open: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
     _last_ts: Decimal = Decimal(0)
@@ -72,6 +77,23 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive as Slack's own API allows (a client may still ask to close).
+            protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: without this, a kept-alive client waits for
+            # the delayed ACK (40 ms) before the body arrives.
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake.connections += 1
+                    fake._open.add(self.connection)
+
+            def finish(self) -> None:
+                super().finish()
+                with fake.lock:
+                    fake._open.discard(self.connection)
+
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
@@ -122,6 +144,10 @@ class FakeSlack:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:  # kept-alive connections too: a stopped Slack answers nobody
+            for connection in list(self._open):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def fail_for(
         self,
