@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.error import URLError
@@ -41,7 +41,7 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.outbox import Attempts, find_attempts
+from deskbridge.store.outbox import Attempts, find_attempts, find_attempts_of
 from deskbridge.store.slack import (
     PostedMessage,
     book_send_slot,
@@ -49,6 +49,7 @@ from deskbridge.store.slack import (
     find_posted,
     find_thread_root,
     hold_channel,
+    list_batch_messages,
     list_thread_roots,
     record_posted,
 )
@@ -103,7 +104,6 @@ PREPARED_FOR = 1.0
 # (other channels' actions go on in the others); further off, the action is Paced and claimed
 # again when its slot comes, which costs a claim, reads and two writes.
 BOOK_WITHIN = timedelta(seconds=0.1)
-_NOT_PREPARED: Any = object()
 CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -199,6 +199,21 @@ def resolve_channels(action: Action, state: TicketState | None, rules: RulesConf
     return [params.get("channel") or rules.team.lead_channel]
 
 
+@dataclass
+class _Prepared:
+    """What `prepare` read for one action of a batch; its `perform` uses it once."""
+
+    state: TicketState | None
+    # The ticket's thread roots, oldest first (find_thread_root, list_thread_roots).
+    roots: list[PostedMessage]
+    # The action's messages recorded so far, by channel (find_posted), and its attempts.
+    posted: dict[str, PostedMessage]
+    attempts: Attempts | None
+
+    def root(self, channel: str) -> PostedMessage | None:
+        return next((r for r in self.roots if r.channel == channel), None)
+
+
 class SlackNotifier:
     """Performs people-facing actions. Without a client it is a dry run that logs what it
     would send (channels and message title, never ticket text)."""
@@ -221,8 +236,8 @@ class SlackNotifier:
         self.zendesk_subdomain = zendesk_subdomain
         # SQLite's one writer, shared with the decider and the dispatcher (see Dispatcher).
         self.writer = writer or nullcontext()
-        # Tickets read for the dispatcher's current batch (`prepare`), and when.
-        self._prepared: dict[str, TicketState | None] = {}
+        # What was read for the dispatcher's current batch (`prepare`), by action key, and when.
+        self._prepared: dict[str, _Prepared] = {}
         self._prepared_at = 0.0
 
     @contextmanager
@@ -238,23 +253,51 @@ class SlackNotifier:
             yield connection
 
     def prepare(self, actions: list[Action]) -> None:
-        """Read the tickets of a dispatcher's batch at once (one query instead of one per
-        action); `perform` uses them for PREPARED_FOR seconds, each once."""
-        keys = {
-            a.ticket
+        """Read what a dispatcher's batch of ticket actions needs at once, in three queries
+        instead of four or five per action: the tickets, their thread roots and the messages
+        already recorded for the actions, and (sending for real) the actions' attempts.
+        `perform` uses each action's for PREPARED_FOR seconds, once. Called after the claim:
+        no other dispatcher performs these actions meanwhile, nor (one row per lane, the
+        ticket's) another message about their tickets."""
+        actions = [
+            a
             for a in actions
-            if not a.ticket.startswith(JOB_SUBJECT) and a.kind is not ActionKind.coach
-        }
+            if not a.ticket.startswith(JOB_SUBJECT)
+            and a.kind is not ActionKind.coach
+            and "digest" not in a.params
+        ]
+        tickets = {a.ticket for a in actions}
+        keys = {a.key for a in actions}
         with self._reading() as connection:
-            states = load_ticket_states(connection, keys)
-        self._prepared = {key: states[key][1] if key in states else None for key in keys}
+            states = load_ticket_states(connection, tickets)
+            messages = list_batch_messages(connection, tickets, keys)
+            attempts = find_attempts_of(connection, keys) if self.client is not None else {}
+        roots: dict[str, list[PostedMessage]] = {}
+        posted: dict[str, dict[str, PostedMessage]] = {}
+        for message in messages:
+            if message.action_key in keys:
+                posted.setdefault(message.action_key, {}).setdefault(message.channel, message)
+            if message.thread_ts is None and message.ticket in tickets:
+                roots.setdefault(message.ticket, []).append(message)
+        self._prepared = {
+            a.key: _Prepared(
+                states[a.ticket][1] if a.ticket in states else None,
+                list(roots.get(a.ticket, ())),
+                dict(posted.get(a.key, {})),
+                attempts.get(a.key),
+            )
+            for a in actions
+        }
         self._prepared_at = time.monotonic()
 
-    def _load_ticket(self, key: str) -> TicketState | None:
+    def _take_prepared(self, action: Action) -> _Prepared | None:
         # pop: the dispatcher may perform a batch's actions from several threads.
-        prepared = self._prepared.pop(key, _NOT_PREPARED)
-        if prepared is not _NOT_PREPARED and time.monotonic() - self._prepared_at < PREPARED_FOR:
+        prepared = self._prepared.pop(action.key, None)
+        if prepared is not None and time.monotonic() - self._prepared_at < PREPARED_FOR:
             return prepared
+        return None
+
+    def _load_ticket(self, key: str) -> TicketState | None:
         with self._reading() as connection:
             return load_ticket(connection, key)
 
@@ -263,19 +306,20 @@ class SlackNotifier:
             return self._send_plain(action)
         if action.ticket.startswith(JOB_SUBJECT):
             return self._post_job(action)
-        state = self._load_ticket(action.ticket)
+        known = self._take_prepared(action)
+        state = known.state if known is not None else self._load_ticket(action.ticket)
         if state is None:
             raise PermanentError(f"unknown ticket {action.ticket}")
         if self.client is None:  # a dry run logs where it would go: no view to build
             if action.params.get("target") == "thread":
-                return self._update_threads(action, None)
+                return self._update_threads(action, None, known)
             return self._dry_run(action, resolve_channels(action, state, self.rules))
         view = build_view(state, self.rules, self.clock(), self.zendesk_subdomain)
         if action.params.get("target") == "thread":
-            return self._update_threads(action, view)
+            return self._update_threads(action, view, known)
         channels = resolve_channels(action, state, self.rules)
         for channel in channels:
-            self._post(action, view, channel)
+            self._post(action, view, channel, known)
         return {"channels": channels}
 
     def _dry_run(self, action: Action, channels: list[str]) -> dict[str, Any]:
@@ -372,20 +416,30 @@ class SlackNotifier:
 
     # -- sending ----------------------------------------------------------------------
 
-    def _post(self, action: Action, view: TicketView | None, channel: str) -> None:
+    def _post(
+        self,
+        action: Action,
+        view: TicketView | None,
+        channel: str,
+        known: _Prepared | None = None,
+    ) -> None:
         """Post one action to one channel; `view` None for a scheduled job's post, which is
-        about no one ticket and so never threads."""
+        about no one ticket and so never threads. `known`: what `prepare` read for it."""
         root = None
-        if view is not None:
+        if view is not None and known is not None:
+            root = known.root(channel)
+        elif view is not None:
             with self._reading() as connection:
                 root = find_thread_root(connection, action.ticket, channel)
         # Reached this channel on an earlier attempt: _post_once finds it recorded.
         record = action.to_record()
         if root is None:
             message = build_alert(record, view) if view else build_job_message(record)
-            self._post_once(action, channel, message, keep={"action": record})
+            posted = self._post_once(action, channel, message, keep={"action": record}, known=known)
+            if known is not None and view is not None:
+                known.roots.append(posted)
         else:
-            self._post_once(action, channel, build_thread_reply(record, view), root)
+            self._post_once(action, channel, build_thread_reply(record, view), root, known=known)
 
     def _post_once(
         self,
@@ -394,15 +448,20 @@ class SlackNotifier:
         message: dict[str, Any],
         root: PostedMessage | None = None,
         keep: dict[str, Any] | None = None,
+        known: _Prepared | None = None,
     ) -> PostedMessage:
         """The one way a message is posted and recorded: once per action and channel (in
         `root`'s thread when given). The message carries the action's key as metadata, so a
         retry after an attempt that may have reached Slack (the process died, or the call
         failed, between Slack's answer and our record of it) first looks for it there and
-        records what it finds instead of posting again. `keep`: more to record with it."""
-        with self._reading() as connection:
-            posted = find_posted(connection, action.key, channel)
-            since = _retried_since(find_attempts(connection, action.key))
+        records what it finds instead of posting again. `keep`: more to record with it;
+        `known`: what `prepare` read for the action (kept up to date with this post)."""
+        if known is not None:
+            posted, since = known.posted.get(channel), _retried_since(known.attempts)
+        else:
+            with self._reading() as connection:
+                posted = find_posted(connection, action.key, channel)
+                since = _retried_since(find_attempts(connection, action.key))
         if posted is not None:
             return posted
         reserved = False
@@ -433,6 +492,8 @@ class SlackNotifier:
             posted = replace(posted, payload={**posted.payload, **keep})
         with self._writing() as connection:
             record_posted(connection, posted, self.clock())
+        if known is not None:
+            known.posted[channel] = posted
         # Found: an earlier attempt reached Slack and died or failed before recording it.
         log_event(
             log,
@@ -566,11 +627,16 @@ class SlackNotifier:
             self._post(action, None, channel)
         return {"channels": channels}
 
-    def _update_threads(self, action: Action, view: TicketView | None) -> dict[str, Any]:
+    def _update_threads(
+        self, action: Action, view: TicketView | None, known: _Prepared | None = None
+    ) -> dict[str, Any]:
         """Reply in every thread about the ticket and edit each thread's first message (a dry
         run, `view` None, counts the threads)."""
-        with self._reading() as connection:
-            roots = list_thread_roots(connection, action.ticket)
+        if known is not None:
+            roots = list(known.roots)
+        else:
+            with self._reading() as connection:
+                roots = list_thread_roots(connection, action.ticket)
         if self.client is None:
             log_event(
                 log,
@@ -582,7 +648,7 @@ class SlackNotifier:
             )
             return {"dry_run": True, "threads": len(roots)}
         for root in roots:
-            self._post(action, view, root.channel)
+            self._post(action, view, root.channel, known)
             if action.params.get("refresh"):
                 message = build_alert(root.payload.get("action", {}), view)
                 self._call(

@@ -6,6 +6,7 @@ mid-action leaves the row to be claimed again when the lease ends.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +128,18 @@ def find_attempts(connection: Connection, key: str) -> Attempts | None:
         select(outbox.c.attempts, outbox.c.first_attempt_at).where(outbox.c.idempotency_key == key)
     ).first()
     return Attempts(row.attempts, row.first_attempt_at) if row else None
+
+
+def find_attempts_of(connection: Connection, keys: Collection[str]) -> dict[str, Attempts]:
+    """find_attempts for each of `keys` that is queued, in one query."""
+    if not keys:
+        return {}
+    rows = connection.execute(
+        select(outbox.c.idempotency_key, outbox.c.attempts, outbox.c.first_attempt_at).where(
+            outbox.c.idempotency_key.in_(list(keys))
+        )
+    )
+    return {key: Attempts(attempts, since) for key, attempts, since in rows}
 
 
 _COMPLETE = (

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from deskbridge.store.schema import slack_messages, slack_pace
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
@@ -72,6 +73,29 @@ def list_thread_roots(connection: Connection, ticket: str) -> list[PostedMessage
     rows = connection.execute(
         select(slack_messages)
         .where(slack_messages.c.ticket == ticket, slack_messages.c.thread_ts.is_(None))
+        .order_by(slack_messages.c.id)
+    )
+    return [_posted(r) for r in rows]
+
+
+def list_batch_messages(
+    connection: Connection, tickets: Collection[str], keys: Collection[str]
+) -> list[PostedMessage]:
+    """In one query, oldest first: the thread roots of `tickets` (as find_thread_root and
+    list_thread_roots read them) and the messages recorded for the action `keys` (find_posted)."""
+    if not tickets and not keys:
+        return []
+    rows = connection.execute(
+        select(slack_messages)
+        .where(
+            or_(
+                and_(
+                    slack_messages.c.ticket.in_(list(tickets)),
+                    slack_messages.c.thread_ts.is_(None),
+                ),
+                slack_messages.c.action_key.in_(list(keys)),
+            )
+        )
         .order_by(slack_messages.c.id)
     )
     return [_posted(r) for r in rows]

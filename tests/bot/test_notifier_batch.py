@@ -1,18 +1,23 @@
-"""The Slack performer reads a dispatcher's batch of tickets at once (`prepare`) and uses each
-read once, while it is fresh; what it performs is the same as reading one ticket per action."""
+"""The Slack performer reads what a dispatcher's batch needs at once (`prepare`: tickets, thread
+roots, messages recorded, attempts) and uses each read once, while it is fresh; what it performs
+is the same as reading per action."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from deskbridge.bot import notifier
-from deskbridge.bot.notifier import SlackNotifier
+from deskbridge.bot.notifier import SlackNotifier, build_web_client
+from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.slack import PostedMessage, record_posted
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
 from deskbridge.workflows.ports import PermanentError
+from tests.fakeslack import FakeSlack
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -73,3 +78,67 @@ def test_each_prepared_ticket_is_used_once_and_only_while_fresh(
     assert slack.perform(alert(second, "#leads")) == {"dry_run": True, "channels": ["#leads"]}
 
     assert reads == [first, second]
+
+
+def post_batch(engine, rules, fake, prepared: bool) -> list[tuple]:
+    """Two alerts in #leads, one about a ticket with a thread there already, and a thread
+    update of that ticket: what Slack got (channel, thread, key), prepared or not."""
+    threaded, fresh = store_ticket(engine, 48710), store_ticket(engine, 48711)
+    with engine.begin() as connection:
+        root = PostedMessage(threaded, "#leads", "1700000000.000100", None, "earlier", {})
+        record_posted(connection, replace(root, payload={"channel_id": "C0LEADS01"}), NOW)
+    actions = [
+        alert(threaded, "#leads"),
+        alert(fresh, "#leads"),
+        build_action(threaded, "test", ActionKind.notify, "update", reason="why", target="thread"),
+    ]
+    slack = SlackNotifier(
+        engine, rules, lambda: NOW, client=build_web_client("xoxb-test", fake.url), min_interval=0
+    )
+    if prepared:
+        slack.prepare(actions)
+    results = [slack.perform(a) for a in actions]
+    assert results == [{"channels": ["#leads"]}, {"channels": ["#leads"]}, {"threads": 1}]
+    return [
+        (c.args["channel"], c.args.get("thread_ts"), c.args["metadata"]["event_payload"]["key"])
+        for c in fake.ok_calls("chat.postMessage")
+    ]
+
+
+def test_a_prepared_batch_posts_what_reading_per_action_posts_without_the_reads(
+    sqlite_engine, rules, reads, monkeypatch, tmp_path
+):
+    per_action: list[str] = []
+    for name in ("find_thread_root", "find_posted", "find_attempts", "list_thread_roots"):
+        real = getattr(notifier, name)
+
+        def counted(*args, _real=real, _name=name):
+            per_action.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(notifier, name, counted)
+    other = create_store_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    migrate_store(other)
+    fake, fake_unprepared = FakeSlack().start(), FakeSlack().start()
+    try:
+        sent = post_batch(sqlite_engine, rules, fake, prepared=True)
+        assert reads == [] and per_action == []
+        sent_unprepared = post_batch(other, rules, fake_unprepared, prepared=False)
+    finally:
+        fake.stop()
+        fake_unprepared.stop()
+        other.dispose()
+    assert per_action != []  # the same actions, read one by one
+    key = [a.key for a in (alert("zendesk:48710", "#leads"), alert("zendesk:48711", "#leads"))]
+    update = build_action(
+        "zendesk:48710", "test", ActionKind.notify, "update", reason="why", target="thread"
+    ).key
+    assert (
+        sent
+        == sent_unprepared
+        == [
+            ("C0LEADS01", "1700000000.000100", key[0]),
+            ("#leads", None, key[1]),
+            ("C0LEADS01", "1700000000.000100", update),
+        ]
+    )
