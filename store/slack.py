@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from deskbridge.store.schema import slack_messages, slack_pace
-from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
+from deskbridge.store.sql import (
+    insert_ignoring_conflicts,
+    is_postgres,
+    prepare_insert_ignoring_conflicts,
+)
 
 
 @dataclass(frozen=True)
@@ -101,17 +105,24 @@ def list_batch_messages(
     return [_posted(r) for r in rows]
 
 
+_RECORD_COLUMNS = ("ticket", "channel", "ts", "thread_ts", "action_key", "payload", "created_at")
+
+
 def record_posted(connection: Connection, message: PostedMessage, now: datetime) -> None:
+    statement = prepare_insert_ignoring_conflicts(
+        connection, slack_messages, ("action_key", "channel"), _RECORD_COLUMNS
+    )
     connection.execute(
-        insert_ignoring_conflicts(connection, slack_messages, ("action_key", "channel")).values(
-            ticket=message.ticket,
-            channel=message.channel,
-            ts=message.ts,
-            thread_ts=message.thread_ts,
-            action_key=message.action_key,
-            payload=message.payload,
-            created_at=now,
-        )
+        statement,
+        {
+            "ticket": message.ticket,
+            "channel": message.channel,
+            "ts": message.ts,
+            "thread_ts": message.thread_ts,
+            "action_key": message.action_key,
+            "payload": message.payload,
+            "created_at": now,
+        },
     )
 
 
@@ -123,27 +134,33 @@ def reserve_send_slot(
     return timedelta(0) if taken else wait
 
 
+# Built once: a send slot is booked for every message.
+_SLOT = select(slack_pace.c.next_send_at).where(slack_pace.c.channel == bindparam("lane"))
+_SLOT_LOCKED = _SLOT.with_for_update()
+_BOOK = (
+    update(slack_pace)
+    .where(slack_pace.c.channel == bindparam("lane"))
+    .values(next_send_at=bindparam("at"))
+)
+
+
 def book_send_slot(
     connection: Connection, channel: str, now: datetime, interval: timedelta, within: timedelta
 ) -> tuple[timedelta, bool]:
     """Book the channel's next send slot if it is free within `within` of now: (how long
     until it, True). Further off: nothing is booked, (how long until it is free, False)."""
-    connection.execute(
-        insert_ignoring_conflicts(connection, slack_pace, "channel").values(
-            channel=channel, next_send_at=now
+    query = _SLOT_LOCKED if is_postgres(connection) else _SLOT
+    slot = connection.execute(query, {"lane": channel}).scalar()
+    if slot is None:  # the channel's first message: its row, then read it as any other
+        statement = prepare_insert_ignoring_conflicts(
+            connection, slack_pace, "channel", ("channel", "next_send_at")
         )
-    )
-    query = select(slack_pace.c.next_send_at).where(slack_pace.c.channel == channel)
-    if is_postgres(connection):
-        query = query.with_for_update()
-    slot = max(connection.execute(query).scalar_one(), now)
+        connection.execute(statement, {"channel": channel, "next_send_at": now})
+        slot = connection.execute(query, {"lane": channel}).scalar_one()
+    slot = max(slot, now)
     if slot - now > within:
         return slot - now, False
-    connection.execute(
-        update(slack_pace)
-        .where(slack_pace.c.channel == channel)
-        .values(next_send_at=slot + interval)
-    )
+    connection.execute(_BOOK, {"lane": channel, "at": slot + interval})
     return slot - now, True
 
 
