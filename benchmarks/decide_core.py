@@ -18,6 +18,7 @@ compared on the same input: a speed-up must not change it.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import heapq
 import itertools
@@ -25,6 +26,7 @@ import json
 import time
 from datetime import datetime
 
+from deskbridge.cli import REPLAY_GC_THRESHOLD
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.connectors.parsing import parse_time
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--config", default=str(EXAMPLE_CONFIG))
     args = parser.parse_args()
+    gc.set_threshold(REPLAY_GC_THRESHOLD)  # as `deskbridge replay` runs
     lines = read_lines(args.week)
     for run in range(1, args.repeat + 1):
         # Each run from fresh rules: no classification or calendar cache carried over.

@@ -383,3 +383,39 @@ def test_disabled_or_missing_risk_config_and_finished_tickets_give_nothing():
     for status in (Status.solved, Status.closed):
         finished = ticket.model_copy(update={"status": status})
         assert evaluate_risk(finished, EVENT, context()) == Decision()
+
+
+def test_what_the_texts_say_is_read_again_when_a_text_or_the_phrases_change():
+    """The phrase signals are kept by the ticket's texts (most events change none of them):
+    each text changed, and other phrases configured, give their own signals."""
+    calm = state()
+    assert signals(calm) == []
+    assert signals(state(subject="My lawyer will call")) == [
+        Signal("legal", 3, 'mentions "lawyer"')
+    ]
+    assert signals(state(description="I will post about this on reddit")) == [
+        Signal("social_media", 3, 'mentions "post about this"')
+    ]
+    assert signals(state(customer_messages=["This is ridiculous"])) == [
+        Signal("anger", 1, 'strong words ("ridiculous")')
+    ]
+    assert signals(state(subject="WHERE IS MY ORDER")) == [
+        Signal("anger", 1, "shouting (capitals or !!!)")
+    ]
+    assert signals(state(customer_messages=["Still waiting!!!"])) == [
+        Signal("anger", 1, "shouting (capitals or !!!)")
+    ]
+    assert signals(calm) == []
+    legal = RISK.signals["legal"]
+    edited = RISK.model_copy(
+        update={
+            "signals": {
+                **RISK.signals,
+                "legal": legal.model_copy(update={"phrases": [*legal.phrases, "about my order"]}),
+            }
+        }
+    )
+    assert collect_signals(calm, context(), edited) == [
+        Signal("legal", 3, 'mentions "about my order"')
+    ]
+    assert signals(calm) == []

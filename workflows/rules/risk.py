@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState, owner_for
 from deskbridge.workflows.text import phrase_index, tokenize
 
@@ -39,22 +40,42 @@ def _shouting(subject: str | None) -> bool:
     return len(words) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
+# What a ticket's texts say, by the texts: most events change none of them.
+TEXTS_KEPT = 8192
+_said = Memo(TEXTS_KEPT)
+
+
+def _text_reasons(state: TicketState, config: RiskConfig) -> dict[str, str | None]:
+    """Each phrase signal's first phrase found in the subject, description and customer
+    messages ("" for anger's shouting: capitals or !!!), by those texts."""
+    texts = (state.subject, state.description, *state.customer_messages)
+    found = _said.get(config, texts)
+    if found is not None:
+        return found
+    tokens = [tokenize(t) for t in texts if t]
+    found = {}
+    for name, signal in config.signals.items():
+        if name in ("legal", "social_media", "anger"):
+            found[name] = _first_phrase(tokens, signal.phrases)
+    if found.get("anger", "") is None:
+        raw_text = " ".join(t for t in texts if t)
+        found["anger"] = "" if "!!!" in raw_text or _shouting(state.subject) else None
+    return _said.put(config, texts, found)
+
+
 def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> list[Signal]:
-    texts = [tokenize(t) for t in (state.subject, state.description, *state.customer_messages) if t]
-    raw_text = " ".join(
-        t for t in (state.subject, state.description, *state.customer_messages) if t
-    )
+    said = _text_reasons(state, config)
     signals: list[Signal] = []
     for name, signal in config.signals.items():
         reason = None
         if name == "legal":
-            phrase = _first_phrase(texts, signal.phrases)
+            phrase = said[name]
             reason = f'mentions "{phrase}"' if phrase else None
         elif name == "social_media":
             channel = (state.channel or "").lower()
             if channel and channel in (c.lower() for c in signal.channels):
                 reason = f"came in through {state.channel}"
-            elif phrase := _first_phrase(texts, signal.phrases):
+            elif phrase := said[name]:
                 reason = f'mentions "{phrase}"'
         elif name == "vip":
             tags = [t for t in signal.tags if state.has_tag(t)]
@@ -67,9 +88,10 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
         elif name == "repeat_contact":
             reason = _repeat_contact(state, ctx, config)
         elif name == "anger":
-            if phrase := _first_phrase(texts, signal.phrases):
+            phrase = said[name]
+            if phrase:
                 reason = f'strong words ("{phrase}")'
-            elif "!!!" in raw_text or _shouting(state.subject):
+            elif phrase == "":
                 reason = "shouting (capitals or !!!)"
         if reason:
             signals.append(Signal(name, signal.weight, reason))
