@@ -5,8 +5,10 @@ Connectors translate vendor payloads into these; workflows never see anything el
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -125,6 +127,31 @@ class TicketEvent(BaseModel):
     @property
     def ticket_key(self) -> str:
         return ticket_key(self.source, self.ticket_id)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
+    """`model.model_copy(update=changes)`: the same shallow copy with the changed fields (not
+    validated either), without pydantic's general path (copy.copy of each part, extra and
+    private attributes), twice as fast. The rules copy a ticket's state several times per
+    event. Models with extra or private attributes take pydantic's own path."""
+    if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
+        return model.model_copy(update=dict(changes))
+    copied = _new_object(type(model))
+    values = model.__dict__.copy()
+    values.update(changes)
+    _set_attribute(copied, "__dict__", values)
+    _set_attribute(copied, "__pydantic_extra__", None)
+    fields_set = model.__pydantic_fields_set__ | changes.keys()
+    _set_attribute(copied, "__pydantic_fields_set__", fields_set)
+    _set_attribute(copied, "__pydantic_private__", None)
+    return copied
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 def ticket_key(source: Source | str, ticket_id: str) -> str:

@@ -3,7 +3,7 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
-from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules.oncall import build_chain_key_prefix
 from deskbridge.workflows.rules.sla import build_clock_key_prefix
 
@@ -94,7 +94,7 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             ]
             messages = [*state.customer_messages, comment.body[:MAX_MESSAGE_CHARS]]
             changes["customer_messages"] = messages[-MAX_MESSAGES:]
-    return state.model_copy(update=changes), stale
+    return evolve(state, changes), stale
 
 
 def mark_fired(state: TicketState, keys: list[str]) -> TicketState:
@@ -104,7 +104,7 @@ def mark_fired(state: TicketState, keys: list[str]) -> TicketState:
     fired = compact_fired(state, [*state.fired, *new])
     if fired == state.fired:
         return state
-    return state.model_copy(update={"fired": fired})
+    return evolve(state, {"fired": fired})
 
 
 def compact_fired(state: TicketState, fired: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deskbridge.workflows.decision import Context, Decision, Timer
-from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules import coaching
 from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
 from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
@@ -73,7 +73,7 @@ def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Deci
     for rule in RULES.values():
         decision = rule(state, event, ctx)
         if decision.updates:
-            state = state.model_copy(update=decision.updates)
+            state = evolve(state, decision.updates)
         decisions.append(decision)
     # On-call paging runs last: it pages on what the rules above decided.
     decided = [a for d in decisions for a in d.actions if a.key not in state.fired]
@@ -87,6 +87,6 @@ def evaluate_timer(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         return Decision()
     decision = rule(state, timer, ctx)
     if decision.updates:
-        state = state.model_copy(update=decision.updates)
+        state = evolve(state, decision.updates)
     decided = [a for a in decision.actions if a.key not in state.fired]
     return _merge(state, [decision, evaluate_paging(state, ctx, decided)])

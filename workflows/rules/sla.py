@@ -16,7 +16,7 @@ from deskbridge.workflows.actions import ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
-from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState
+from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState, evolve
 
 RULE = "sla"
 
@@ -146,7 +146,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     previous = ctx.previous
 
     def update(metric: str, **changes) -> None:
-        clocks[metric] = clocks[metric].model_copy(update=changes)
+        clocks[metric] = evolve(clocks[metric], changes)
         changed.add(metric)
 
     def stop(metric: str, fulfilled: bool) -> None:
