@@ -95,6 +95,11 @@ class BusinessCalendar:
         if duration < timedelta(0):
             raise ValueError("duration must not be negative")
         start = start.astimezone(UTC)
+        kept = self._kept
+        if kept is not None and kept.covers_from <= start:  # the usual case: no date sums
+            found = kept.add(start, duration)
+            if found is not None:
+                return found
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         span = TIMELINE_DAYS
         while span <= MAX_SEARCH_DAYS:
@@ -112,6 +117,9 @@ class BusinessCalendar:
         if b < a:
             return -self.business_time_between(b, a)
         a, b = a.astimezone(UTC), b.astimezone(UTC)
+        kept = self._kept
+        if kept is not None and kept.covers_from <= a and b <= kept.covers_until:
+            return kept.position(b) - kept.position(a)
         first = a.astimezone(self.zone).date() - timedelta(days=1)
         timeline = self._timeline(first, b.astimezone(self.zone).date() + timedelta(days=1))
         if timeline is None:
@@ -163,7 +171,7 @@ class BusinessCalendar:
         ]
         if any(opens < closes for (_, closes), (opens, _) in pairwise(intervals)):
             return None
-        timeline = _Timeline(first, last, intervals)
+        timeline = _Timeline(first, last, intervals, self.zone)
         self._kept = timeline
         return timeline
 
@@ -181,8 +189,16 @@ class _Timeline:
     """Opening intervals in order, none overlapping, with the business time before each: an
     instant's business position is one bisection, not a walk over the days before it."""
 
-    def __init__(self, first: date, last: date, intervals: list[tuple[datetime, datetime]]):
+    def __init__(
+        self, first: date, last: date, intervals: list[tuple[datetime, datetime]], zone: ZoneInfo
+    ):
         self.first, self.last = first, last
+        # Instants whose arithmetic needs no interval outside this timeline: from the start
+        # of the day after next (a local date the day before which is `first` or later,
+        # whatever the zone does around midnight) to the last closing.
+        midnight = datetime.combine(first + timedelta(days=2), time(0), tzinfo=zone)
+        self.covers_from = midnight.astimezone(UTC)
+        self.covers_until = intervals[-1][1] if intervals else self.covers_from
         self.opens = [opens for opens, _ in intervals]
         self.closes = [closes for _, closes in intervals]
         self.before = list(accumulate((c - o for o, c in intervals), initial=timedelta(0)))
