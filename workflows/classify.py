@@ -389,10 +389,9 @@ def _scan_texts(
                 if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):
                     inquiring[m[3]] = m[4]
             matches = [m for m in matches if m[1] != INQUIRY]
-        # Words the per-match checks look for, tested once per text: most texts have none.
-        cue_words = not plan.all_cues.isdisjoint(tokens)
-        about_words = not plan.all_not_after.isdisjoint(tokens)
-        compared = not _COMPARATIVES.isdisjoint(tokens)
+        # Whether the text has any word the per-match checks look for, tested once per text
+        # and only when a match needs it (None: not tested yet); most texts have none.
+        cue_words = about_words = compared = None
         # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
@@ -403,6 +402,8 @@ def _scan_texts(
             phrase, group, size, clause, start = match[:5]
             extra = 0
             if group in plan.cued:
+                if cue_words is None:
+                    cue_words = not plan.all_cues.isdisjoint(tokens)
                 if not cue_words:
                     continue
                 group, cues = plan.cued[group]
@@ -437,10 +438,15 @@ def _scan_texts(
                 inquired.add(group)
                 inquiry_clauses.add((where, clause))
             about = None
-            if about_words and group in plan.not_after:
-                about = _word_before(tokens, start, plan.not_after[group])
+            if group in plan.not_after:
+                if about_words is None:
+                    about_words = not plan.all_not_after.isdisjoint(tokens)
+                if about_words:
+                    about = _word_before(tokens, start, plan.not_after[group])
             negated_by = match.negated_by
             if remedy and negated_by is None:
+                if compared is None:
+                    compared = not _COMPARATIVES.isdisjoint(tokens)
                 negated_by = _compared_away(tokens, start) if compared else None
             elif remedy and _not_received(tokens, start, negated_by, plan.receipts):
                 negated_by = None

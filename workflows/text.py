@@ -122,7 +122,12 @@ def own_words(text: str) -> str:
     """The text without the email it quotes or forwards (quotequail): a forwarded order
     confirmation's "returned within 28 days for a refund" is not the customer asking for one.
     All of it when nothing is the writer's own."""
-    if not any(hint in text for hint in _QUOTE_HINTS) or not _QUOTE_SIGNS.search(text):
+    # Quoted and forwarded email always spans lines; most tickets' words do not need more.
+    if (
+        "\n" not in text
+        or not any(hint in text for hint in _QUOTE_HINTS)
+        or not _QUOTE_SIGNS.search(text)
+    ):
         return text
     own = "\n".join(part for mine, part in quotequail.quote(text) if mine)
     return own if own.strip() else text
