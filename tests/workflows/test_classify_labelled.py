@@ -71,7 +71,8 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
 # written before the changes it led to) 92.0% and 2.7%; check 5 (third round, written after its
 # tuning and evaluated once as written, 86.7% and 5.0%, then its misses used) 96.7% and 0%;
 # tuning 6 (fourth round, written blind by another engineer; 80.6% and 7.2% as written on the
-# third round's rules) 98.3% and 0%.
+# third round's rules) 97.2% and 0%. The older sets' figures are the fourth round's now
+# (tuning 2 97.7% / 0.5%, tuning 4 93.1% / 2.1%, check 5 98.3% / 0%).
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
     [
@@ -107,6 +108,8 @@ def test_held_out_set_does_not_regress():
 # after tuning set 2 (the second round's 81.7% / 6.7% on it traded to fewer misroutes).
 # Held-out 4 was written blind before the fourth round's tuning and holds issue 13's target
 # itself (at least 90% correct, at most 3% misrouted), not a floor under a measured figure.
+# Check 7, written blind with tuning 6 and evaluated in aggregate only: 90.0% / 3.3% after the
+# fourth round (85.0% / 8.3% on the third round's rules).
 @blind_sets
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
@@ -115,7 +118,7 @@ def test_held_out_set_does_not_regress():
         (HELD_OUT_3, 120, 0.79, 0.082),
         (CHECK_3, 60, 0.76, 0.034),
         (HELD_OUT_4, 120, 0.90, 0.03),
-        (CHECK_7, 60, 0.90, 0.05),
+        (CHECK_7, 60, 0.90, 0.034),
     ],
     ids=["held-out 2", "held-out 3", "check 3", "held-out 4", "check 7"],
 )
