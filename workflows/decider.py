@@ -58,6 +58,16 @@ STEP_ASIDE_MAX = 0.005
 # aside after every event cost up to STEP_ASIDE_MAX each under constant webhook load, which
 # capped deciding near 200 events/s whatever the rules cost.
 STEP_EVERY = 0.01
+# While webhooks are being acknowledged in this process and the decider is less than
+# ACK_PRIORITY_LAG seconds behind, a batch of events claims at most ACK_BATCH_CLAIM and ends
+# after ACK_BATCH_MAX of deciding (the rest stays undecided for the next batch): its write
+# holds SQLite's one writer, which acknowledgements wait for, and batches of 500 held it
+# 185 ms at the median and up to 1.1 s under load (benchmarks/README). Small batches cost
+# the decider more per event; further behind it goes back to full ones, so a burst is
+# acknowledged first and the lag stays bounded.
+ACK_PRIORITY_LAG = 1.0
+ACK_BATCH_MAX = 0.02
+ACK_BATCH_CLAIM = 50
 # The longest the dispatcher waits between two actions while due timers are being fired: a
 # burst of 1,000 deadlines is fired first, and a long backlog of timers still lets actions
 # through (one per 50 ms at worst).
@@ -149,6 +159,11 @@ class Decider:
         # GIL between events, so a burst is acknowledged first and decided just after.
         self._acks = 0
         self._acks_lock = threading.Lock()
+        # The last batch ended early, or claimed less, for acknowledgements: more may be
+        # waiting, decide again at once.
+        self._cut_short = False
+        # How long before the batch's `now` the last event decided arrived (seconds).
+        self._behind = 0.0
         # Set when a batch commits a timer: the timer loop (app.Runtime.run_timers) sleeps
         # until the soonest due time and must hear of a sooner one.
         self.timers_set = threading.Event()
@@ -204,7 +219,7 @@ class Decider:
                 log.exception("decider.error")
             else:
                 self._outage.succeeded()
-            if len(decided) >= self.batch:
+            if len(decided) >= self.batch or self._cut_short:
                 continue  # a backlog: go on at once
             if self._wake.wait(poll):
                 self._wake.clear()
@@ -220,21 +235,35 @@ class Decider:
         clock) stamps the rows written; the rules decide with each event's arrival time."""
 
         def fill(session: StoreSession) -> _Batch | None:
+            self._cut_short = False
             shards = session.lock_shards(self.shards_per_batch)
             if shards == []:
                 return None
-            rows = session.claim_undecided_events(limit or self.batch, shards)
+            most = limit or self.batch
+            short = bool(self._acks) and self._behind < ACK_PRIORITY_LAG
+            if short:
+                most = min(most, ACK_BATCH_CLAIM)
+            rows = session.claim_undecided_events(most, shards)
             if not rows:
+                self._behind = 0.0
                 return None
             batch = self._start(session, {r.ticket for r in rows}, now)
             self._parse_events(batch, rows)
             self._read_related(session, batch)
-            aside_at = time.monotonic() + STEP_EVERY
-            for row in rows:
+            started = time.monotonic()
+            aside_at = started + STEP_EVERY
+            for n, row in enumerate(rows, 1):
                 self._decide_event(session, batch, row)
-                if time.monotonic() >= aside_at:
+                at = time.monotonic()
+                if short and n < len(rows) and at - started >= ACK_BATCH_MAX:
+                    self._cut_short = True  # a short write; the rest in the next batch
+                    break
+                if at >= aside_at:
                     self.step_aside()
                     aside_at = time.monotonic() + STEP_EVERY
+            else:  # a claim made small for acknowledgements, and full: more may be waiting
+                self._cut_short = len(rows) == most < (limit or self.batch)
+            self._behind = (batch.now - row.received_at).total_seconds()
             return batch
 
         return self._run_batch(fill)

@@ -142,6 +142,70 @@ def test_steps_aside_after_each_slice_of_work_not_after_each_event(engine, rules
     assert asides == [7, 8, 9]
 
 
+def test_a_batch_ends_early_while_webhooks_are_being_acknowledged(engine, rules, monkeypatch):
+    """While an acknowledgement is in flight a batch stops after ACK_BATCH_MAX of deciding,
+    so its write (SQLite's one writer, which acknowledgements wait for) stays short; the rest
+    of its claim stays undecided and is decided next, in arrival order, each event once."""
+    import deskbridge.workflows.decider as module
+
+    decider = Decider(engine, rules, lambda: T0)
+    store(engine, reply(1, 1), reply(2, 1), reply(1, 2), reply(3, 1))
+    monkeypatch.setattr(module, "ACK_BATCH_MAX", 0.0)  # every event is a batch's worth
+    batches = []
+    with decider.acknowledging():
+        while decided := decider.decide_pending():
+            batches.append([d.cause for d in decided])
+    assert batches == [
+        ["zendesk:event:1-1"],
+        ["zendesk:event:2-1"],
+        ["zendesk:event:1-2"],
+        ["zendesk:event:3-1"],
+    ]
+    assert {k: s for k, (s, _) in statuses(engine).items()} == {
+        "zendesk:event:1-1": "decided",
+        "zendesk:event:2-1": "decided",
+        "zendesk:event:1-2": "decided",
+        "zendesk:event:3-1": "decided",
+    }
+    # It also claims at most ACK_BATCH_CLAIM events then, however quick they are to decide.
+    store(engine, reply(4, 1), reply(5, 1), reply(4, 2))
+    monkeypatch.setattr(module, "ACK_BATCH_MAX", 3600.0)
+    monkeypatch.setattr(module, "ACK_BATCH_CLAIM", 2)
+    with decider.acknowledging():
+        assert [d.cause for d in decider.decide_pending()] == [
+            "zendesk:event:4-1",
+            "zendesk:event:5-1",
+        ]
+    # With nothing being acknowledged a batch takes its whole claim.
+    store(engine, reply(6, 1), reply(7, 1))
+    assert [d.cause for d in decider.decide_pending()] == [
+        "zendesk:event:4-2",
+        "zendesk:event:6-1",
+        "zendesk:event:7-1",
+    ]
+
+
+def test_further_behind_than_its_lag_the_decider_takes_whole_batches(engine, rules, monkeypatch):
+    """Short batches cost the decider more per event: once the events it decides arrived
+    ACK_PRIORITY_LAG or more before `now`, it claims whole batches again, acknowledgements in
+    flight or not, so the lag stays bounded."""
+    import deskbridge.workflows.decider as module
+
+    monkeypatch.setattr(module, "ACK_BATCH_MAX", 3600.0)
+    monkeypatch.setattr(module, "ACK_BATCH_CLAIM", 2)
+    decider = Decider(engine, rules, lambda: T0 + timedelta(seconds=module.ACK_PRIORITY_LAG))
+    store(engine, *(reply(n, 1) for n in range(1, 6)))
+    with decider.acknowledging():
+        # Not known to be behind yet: a short batch, which finds it is; then a whole one.
+        assert len(decider.decide_pending()) == 2
+        assert len(decider.decide_pending()) == 3
+        store(engine, reply(6, 1), reply(7, 1), reply(8, 1), at=T0 + timedelta(seconds=0.5))
+        assert len(decider.decide_pending()) == 3  # still whole: it was behind
+        # It has caught up with recent events: short batches again.
+        store(engine, reply(9, 1), reply(10, 1), reply(11, 1), at=T0 + timedelta(seconds=0.6))
+        assert len(decider.decide_pending()) == 2
+
+
 def test_replay_batches_fire_a_timer_set_again_at_its_stored_due_time_once(
     engine, rules, monkeypatch
 ):
