@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 from deskbridge.store.activity import COUNTED
@@ -89,12 +88,13 @@ class MemoryStore:
         self.outbox: dict[str, tuple[Action, datetime]] = {}  # by idempotency key, in order
         self.audit: list[dict[str, Any]] = []
         self._audit_by_action: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        # replies: by comment id; (at, comment id, (helpdesk, author)) sorted; each ticket's
-        # in (at, comment id) order; the replies that follow their author's previous one with
-        # no customer message between (kept up to date per ticket as replies and customer
-        # messages arrive), and their (at, comment id) sorted
+        # replies: by comment id; (at, comment id) sorted; the times of each (helpdesk,
+        # author)'s, sorted; each ticket's in (at, comment id) order; the replies that follow
+        # their author's previous one with no customer message between (kept up to date per
+        # ticket as replies and customer messages arrive), and their (at, comment id) sorted
         self._replies: dict[str, _Reply] = {}
-        self._reply_order: list[tuple[datetime, str, tuple[str, str | None]]] = []
+        self._reply_order: list[tuple[datetime, str]] = []
+        self._reply_times: dict[tuple[str, str | None], list[datetime]] = defaultdict(list)
         self._ticket_replies: dict[str, list[_Reply]] = defaultdict(list)
         self._repeated: dict[str, RepeatedReply] = {}
         self._repeated_order: list[tuple[datetime, str]] = []
@@ -428,8 +428,9 @@ class MemoryStore:
                 continue
             reply = _Reply(row["comment_id"], row["ticket"], row["author"], _utc(row["at"]))
             self._replies[reply.comment_id] = reply
-            group = (_source(reply.ticket), reply.author)  # what responses are counted by
-            bisect.insort(self._reply_order, (reply.at, reply.comment_id, group))
+            bisect.insort(self._reply_order, (reply.at, reply.comment_id))
+            # Responses are counted per (helpdesk, author): each group's times, sorted.
+            bisect.insort(self._reply_times[(_source(reply.ticket), reply.author)], reply.at)
             bisect.insort(self._ticket_replies[reply.ticket], reply, key=_reply_order)
             self._find_repeated(reply.ticket)
             self._dated(reply.at)
@@ -439,6 +440,8 @@ class MemoryStore:
             for reply in reversed(added):
                 del self._replies[reply.comment_id]
                 _remove_sorted(self._reply_order, (reply.at, reply.comment_id))
+                group = self._reply_times[(_source(reply.ticket), reply.author)]
+                _remove_sorted(group, reply.at)
                 self._ticket_replies[reply.ticket].remove(reply)
                 self._find_repeated(reply.ticket)
 
@@ -572,15 +575,19 @@ class MemoryStore:
     # -- period reads (store/activity.py's, the same answers) ------------------------------
 
     def _replies_in(self, start: datetime, end: datetime) -> list[tuple]:
-        """(at, comment id, (helpdesk, author)) of the replies dated in [start, end)."""
+        """(at, comment id) of the replies dated in [start, end)."""
         return _slice(self._reply_order, start, end)
 
     def _facts_in(self, start: datetime, end: datetime) -> list[Fact]:
         facts = self._facts
         return [facts[key] for _, key in _slice(self._fact_order, start, end)]
 
-    def _count_responses(self, replies: list[tuple]) -> dict[tuple[str, str | None], int]:
-        counts = Counter(map(itemgetter(2), replies))
+    def _count_responses(self, start: datetime, end: datetime) -> dict[tuple[str, str | None], int]:
+        counts = {}
+        for group, times in self._reply_times.items():
+            count = bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
+            if count:
+                counts[group] = count
         return dict(sorted(counts.items(), key=lambda item: _null_first(item[0])))
 
     def _list_repeated(self, start: datetime, end: datetime) -> list[RepeatedReply]:
@@ -591,7 +598,7 @@ class MemoryStore:
 
     def read_period_replies(self, period: Period) -> PeriodData:
         return PeriodData(
-            responses=self._count_responses(self._replies_in(period.start, period.end)),
+            responses=self._count_responses(period.start, period.end),
             repeated_replies=self._list_repeated(period.start, period.end),
         )
 
@@ -604,7 +611,7 @@ class MemoryStore:
             if f.kind in _COUNTED
         )
         return PeriodData(
-            responses=self._count_responses(replies),
+            responses=self._count_responses(start, end),
             first_replies=self._list_first_replies(replies),
             repeated_replies=self._list_repeated(start, end),
             facts=dict(sorted(facts.items(), key=lambda item: _null_first(item[0]))),
@@ -615,7 +622,7 @@ class MemoryStore:
 
     def _list_first_replies(self, replies: list[tuple]) -> list[FirstReply]:
         found = []
-        for _, comment_id, _ in replies:
+        for _, comment_id in replies:
             reply = self._replies[comment_id]
             if self._ticket_replies[reply.ticket][0] is not reply:
                 continue  # an earlier reply on the ticket
