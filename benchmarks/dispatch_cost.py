@@ -134,11 +134,34 @@ def fill(store: Path, rules: Path, events: int, agents: list[tuple[str, str]]) -
     runtime.engine.dispose()
 
 
-def serve_fake_slack(connection) -> None:
+def make_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl), and its key."""
+    import subprocess
+
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"),
+            *("ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def serve_fake_slack(connection, tls: tuple[Path, Path] | None) -> None:
     """A child process: the fake Slack (its URL sent first); on any message, a summary back."""
+    import ssl
+
     from tests.fakeslack import FakeSlack
 
-    fake = FakeSlack().start()
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+    fake = FakeSlack(tls=context).start()
     connection.send(fake.url)
     connection.recv()
     with fake.lock:
@@ -167,14 +190,16 @@ def count_actions(engine) -> dict[str, int]:
         return dict(rows.all())
 
 
-def drain(store: Path, rules: Path, interval: float, profile: str | None) -> dict:
+def drain(
+    store: Path, rules: Path, interval: float, profile: str | None, tls: tuple[Path, Path] | None
+) -> dict:
     from sqlalchemy import event
 
     from deskbridge.app import create_runtime
     from deskbridge.config.settings import Settings
 
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve_fake_slack, args=(child,), daemon=True)
+    process = multiprocessing.Process(target=serve_fake_slack, args=(child, tls), daemon=True)
     process.start()
     url = parent.recv()
     with environment(settings_env(store, rules, url, interval)):
@@ -230,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=20, help="agents added (DM conversations)")
     parser.add_argument("--slack-interval", type=float, default=0.01, help="per-channel pacing, s")
     parser.add_argument("--runs", type=int, default=3, help="drains, each on a fresh copy")
+    parser.add_argument(
+        "--tls", action="store_true", help="the fake Slack over HTTPS (a self-signed certificate)"
+    )
     parser.add_argument("--concurrency", type=int, help="DESKBRIDGE_DISPATCH_CONCURRENCY")
     parser.add_argument(
         "--profile",
@@ -252,11 +280,15 @@ def main(argv: list[str] | None = None) -> int:
             store.unlink(missing_ok=True)  # no half-filled template for the next run
             raise
         print(f"filled {store} from {args.events} events in {time.monotonic() - started:.0f} s")
+    tls = None
+    if args.tls:
+        tls = make_certificate(workdir)
+        os.environ["SSL_CERT_FILE"] = str(tls[0])  # the client trusts it as it trusts Slack
     print(f"code: {measured_code()}  load: {os.getloadavg()[0]:.1f}")
     for run in range(args.runs):
         copy = workdir / f"run{run}.db"
         shutil.copyfile(store, copy)
-        got = drain(copy, rules, args.slack_interval, args.profile)
+        got = drain(copy, rules, args.slack_interval, args.profile, tls)
         n = max(got["performed"], 1)
         print(
             f"run {run + 1}: {got['performed']} actions performed ({got['dead']} dead), "

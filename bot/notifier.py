@@ -1,6 +1,7 @@
 """Sending to Slack: the performer of every people-facing action.
 
-- slack_sdk's WebClient with retry handlers for connection errors, rate limits and 5xx;
+- slack_sdk's WebClient with retry handlers for connection errors, rate limits and 5xx,
+  sending over kept-alive connections (KeepAliveWebClient);
 - at most one message per second per channel, across processes (store.slack pacing), queued
   in the outbox, never dropped: a paced or rate-limited message waits without using an attempt;
 - the first message about a ticket in a channel starts a thread, later ones reply in it, and a
@@ -18,9 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from http.client import HTTPMessage, RemoteDisconnected
+from io import BytesIO
 from typing import Any
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
+from urllib.request import Request
 
+import urllib3
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -132,13 +137,75 @@ def parse_metadata_key(message: dict[str, Any]) -> str | None:
 BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long"})
 
 
+# Connections kept open to Slack: one per thread that calls at once (the dispatcher's lanes,
+# the bot's listeners); beyond it a call opens one of its own and closes it after.
+POOL_SIZE = 8
+
+
+class KeepAliveWebClient(WebClient):
+    """slack_sdk's WebClient sending over connections kept open between calls (urllib3's
+    pool) instead of urllib's new connection for every call: a TLS handshake per message
+    cost the dispatcher about as much CPU as everything else it does for the message.
+
+    Only the step that sends a built request (`_perform_urllib_http_request_internal`) is
+    replaced; slack_sdk still builds the request, parses the answer and runs the retry
+    handlers, and this step answers as urllib's does: HTTPError for a status outside 2xx,
+    URLError for a failure to connect or send, the failure itself (RemoteDisconnected,
+    ConnectionResetError, TimeoutError) while reading the answer. A connection Slack has closed
+    while idle is noticed by the pool before it is used again and replaced. With a proxy
+    (HTTPS_PROXY), urllib's own path is used."""
+
+    def __init__(self, *args: Any, pool_size: int = POOL_SIZE, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        options: dict[str, Any] = {"ssl_context": self.ssl} if self.ssl is not None else {}
+        self._pool = urllib3.PoolManager(maxsize=pool_size, retries=False, **options)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None or not url.lower().startswith(("http://", "https://")):
+            return super()._perform_urllib_http_request_internal(url, req)
+        try:
+            response = self._pool.urlopen(
+                req.get_method(),
+                url,
+                body=req.data,
+                headers=dict(req.header_items()),
+                timeout=self.timeout,
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.ProtocolError as exc:
+            cause = exc.args[1] if len(exc.args) > 1 else exc
+            if isinstance(cause, RemoteDisconnected | ConnectionResetError):
+                raise cause from None
+            raise URLError(cause) from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise TimeoutError("Slack did not answer in time") from None
+        except urllib3.exceptions.HTTPError as exc:  # connecting, TLS
+            raise URLError(exc) from None
+        headers = HTTPMessage()
+        for name, value in response.headers.items():
+            headers[name] = value
+        if not 200 <= response.status < 300:
+            raise HTTPError(
+                url, response.status, response.reason or "", headers, BytesIO(response.data)
+            )
+        if headers.get_content_type() == "application/gzip":
+            return {"status": response.status, "headers": headers, "body": response.data}
+        charset = headers.get_content_charset() or "utf-8"
+        return {
+            "status": response.status,
+            "headers": headers,
+            "body": response.data.decode(charset),
+        }
+
+
 def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
     base = base_url or SLACK_API
     # slack_sdk formats whole message bodies into DEBUG records whenever its logger's own level
     # is DEBUG or unset: give it a logger that never goes below INFO.
     sdk_log = logging.getLogger(SLACK_SDK_LOGGER)
     sdk_log.setLevel(max(sdk_log.level, logging.INFO))
-    return WebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=base if base.endswith("/") else base + "/",
         timeout=10,

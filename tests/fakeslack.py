@@ -68,6 +68,14 @@ class FakeSlack:
     clock: Callable[[], float] = time.time
     # TCP connections accepted: a client keeping its connection alive makes fewer than calls.
     connections: int = 0
+    # Requests on a connection that has served one already, answered by closing it unanswered
+    # (a kept-alive connection dropped as the request arrived): how many still to drop.
+    drop_reused: int = 0
+    # Close every connection after this many answers without saying so (no Connection: close),
+    # as a server closing idle connections does; 0: never.
+    close_after: int = 0
+    # Served over TLS with this context (an ssl.SSLContext) when set, as Slack's API is.
+    tls: Any = None
     _open: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -85,6 +93,7 @@ class FakeSlack:
 
             def setup(self) -> None:
                 super().setup()
+                self.served = 0
                 with fake.lock:
                     fake.connections += 1
                     fake._open.add(self.connection)
@@ -94,12 +103,30 @@ class FakeSlack:
                 with fake.lock:
                     fake._open.discard(self.connection)
 
+            def handle_one_request(self) -> None:
+                super().handle_one_request()
+                self.served += 1
+                if fake.close_after and self.served >= fake.close_after:
+                    self.close_connection = True
+
+            def dropped(self) -> bool:
+                """Whether this request is dropped unanswered (see `drop_reused`)."""
+                with fake.lock:
+                    if self.served and fake.drop_reused:
+                        fake.drop_reused -= 1
+                        fake.calls.append(Call("dropped", {}, 0, time.monotonic()))
+                        self.close_connection = True
+                        return True
+                return False
+
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
+                if self.dropped():
+                    return
                 if self.path.startswith("/upload/"):  # a file's bytes, not an API call
                     file_id = self.path.rsplit("/", 1)[1]
                     with fake.lock:
@@ -118,6 +145,8 @@ class FakeSlack:
                 self.reply(self.path, args)
 
             def do_GET(self) -> None:  # slack_sdk reads conversations.* with GET and a query
+                if self.dropped():
+                    return
                 url = urlsplit(self.path)
                 self.reply(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
 
@@ -133,13 +162,16 @@ class FakeSlack:
                 self.wfile.write(payload)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}/api/"
 
     def stop(self) -> None:
         self.server.shutdown()
