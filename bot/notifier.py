@@ -323,7 +323,8 @@ class SlackNotifier:
         """Read what a dispatcher's batch of ticket actions needs at once, in three queries
         instead of four or five per action: the tickets, their thread roots and the messages
         already recorded for the actions, and (sending for real) the actions' attempts.
-        `perform` uses each action's for PREPARED_FOR seconds, once. Called after the claim:
+        `perform` uses each action's once (the ticket only for PREPARED_FOR seconds, then it
+        reads it again). Called after the claim:
         no other dispatcher performs these actions meanwhile, nor (one row per lane, the
         ticket's) another message about their tickets."""
         actions = [
@@ -360,9 +361,11 @@ class SlackNotifier:
     def _take_prepared(self, action: Action) -> _Prepared | None:
         # pop: the dispatcher may perform a batch's actions from several threads.
         prepared = self._prepared.pop(action.key, None)
-        if prepared is not None and time.monotonic() - self._prepared_at < PREPARED_FOR:
-            return prepared
-        return None
+        if prepared is not None and time.monotonic() - self._prepared_at >= PREPARED_FOR:
+            # The view shows the ticket as it is now: read it again. The rest stays true (this
+            # action's lane is the ticket's: nothing else posts about it meanwhile).
+            prepared.state = self._load_ticket(action.ticket)
+        return prepared
 
     def _load_ticket(self, key: str) -> TicketState | None:
         with self._reading() as connection:

@@ -105,9 +105,14 @@ def post_batch(engine, rules, fake, prepared: bool) -> list[tuple]:
     ]
 
 
+@pytest.mark.parametrize("stale", [False, True], ids=["fresh", "stale"])
 def test_a_prepared_batch_posts_what_reading_per_action_posts_without_the_reads(
-    sqlite_engine, rules, reads, monkeypatch, tmp_path
+    sqlite_engine, rules, reads, monkeypatch, tmp_path, stale
 ):
+    """Once the batch has grown old only the tickets are read again (for the view): thread
+    roots, messages and attempts are the action's lane's own, which nothing else changes."""
+    if stale:
+        monkeypatch.setattr(notifier, "PREPARED_FOR", 0.0)
     per_action: list[str] = []
     for name in ("find_thread_root", "find_posted", "find_attempts", "list_thread_roots"):
         real = getattr(notifier, name)
@@ -122,7 +127,9 @@ def test_a_prepared_batch_posts_what_reading_per_action_posts_without_the_reads(
     fake, fake_unprepared = FakeSlack().start(), FakeSlack().start()
     try:
         sent = post_batch(sqlite_engine, rules, fake, prepared=True)
-        assert reads == [] and per_action == []
+        assert per_action == []
+        assert reads == (["zendesk:48710", "zendesk:48711", "zendesk:48710"] if stale else [])
+        reads.clear()
         sent_unprepared = post_batch(other, rules, fake_unprepared, prepared=False)
     finally:
         fake.stop()
