@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -57,6 +58,7 @@ from deskbridge.store.slack import (
     list_batch_messages,
     list_thread_roots,
     record_posted,
+    record_posted_messages,
 )
 from deskbridge.store.tickets import load_ticket, load_ticket_states
 from deskbridge.workflows.actions import Action, ActionKind
@@ -306,6 +308,9 @@ class SlackNotifier:
         # What was read for the dispatcher's current batch (`prepare`), by action key, and when.
         self._prepared: dict[str, _Prepared] = {}
         self._prepared_at = 0.0
+        # Messages sent for prepared actions, recorded with their outcomes (`record`).
+        self._unrecorded: list[tuple[PostedMessage, datetime]] = []
+        self._unrecorded_lock = threading.Lock()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -357,6 +362,16 @@ class SlackNotifier:
             for a in actions
         }
         self._prepared_at = time.monotonic()
+
+    def record(self, connection: Connection) -> None:
+        """Record the messages sent for prepared actions since the last call, in the
+        dispatcher's transaction of their outcomes (one executemany, not a transaction per
+        message). A process that dies before it leaves the actions to be performed again after
+        the lease, and that attempt finds each message in Slack by its key (see _post_once)."""
+        with self._unrecorded_lock:
+            messages, self._unrecorded = self._unrecorded, []
+        if messages:
+            record_posted_messages(connection, messages)
 
     def _take_prepared(self, action: Action) -> _Prepared | None:
         # pop: the dispatcher may perform a batch's actions from several threads.
@@ -560,10 +575,13 @@ class SlackNotifier:
             )
         if keep:
             posted = replace(posted, payload={**posted.payload, **keep})
-        with self._writing() as connection:
-            record_posted(connection, posted, self.clock())
-        if known is not None:
+        if known is not None:  # a dispatcher's batch: recorded with the action's outcome
             known.posted[channel] = posted
+            with self._unrecorded_lock:
+                self._unrecorded.append((posted, self.clock()))
+        else:
+            with self._writing() as connection:
+                record_posted(connection, posted, self.clock())
         # Found: an earlier attempt reached Slack and died or failed before recording it.
         log_event(
             log,

@@ -109,20 +109,32 @@ _RECORD_COLUMNS = ("ticket", "channel", "ts", "thread_ts", "action_key", "payloa
 
 
 def record_posted(connection: Connection, message: PostedMessage, now: datetime) -> None:
+    record_posted_messages(connection, [(message, now)])
+
+
+def record_posted_messages(
+    connection: Connection, messages: list[tuple[PostedMessage, datetime]]
+) -> None:
+    """Record messages sent (executemany): (the message, when it was sent)."""
+    if not messages:
+        return
     statement = prepare_insert_ignoring_conflicts(
         connection, slack_messages, ("action_key", "channel"), _RECORD_COLUMNS
     )
     connection.execute(
         statement,
-        {
-            "ticket": message.ticket,
-            "channel": message.channel,
-            "ts": message.ts,
-            "thread_ts": message.thread_ts,
-            "action_key": message.action_key,
-            "payload": message.payload,
-            "created_at": now,
-        },
+        [
+            {
+                "ticket": message.ticket,
+                "channel": message.channel,
+                "ts": message.ts,
+                "thread_ts": message.thread_ts,
+                "action_key": message.action_key,
+                "payload": message.payload,
+                "created_at": at,
+            }
+            for message, at in messages
+        ],
     )
 
 

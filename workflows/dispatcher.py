@@ -140,6 +140,14 @@ class Dispatcher:
             if len(rows) < self.batch:
                 return total
 
+    def _recorders(self) -> list[Any]:
+        """The performers with a `record`: what they keep to write with the outcomes."""
+        found: dict[int, Any] = {}
+        for performer in self.performers.values():
+            if hasattr(performer, "record"):
+                found.setdefault(id(performer), performer)
+        return list(found.values())
+
     def _prepare(self, rows: list[OutboxRow]) -> None:
         """Hand each performer that has a `prepare` the actions it is about to perform."""
         batches: dict[int, tuple[Any, list[Action]]] = {}
@@ -232,6 +240,8 @@ class Dispatcher:
         if not (outcomes.done or outcomes.retries or outcomes.dead_letters):
             return
         with self.writer, self.engine.begin() as connection:
+            for performer in self._recorders():
+                performer.record(connection)
             complete_actions(connection, [(r.id, at, res) for r, at, res, _ in outcomes.done])
             retry_actions(connection, outcomes.retries)
             dead_letter_actions(

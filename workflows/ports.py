@@ -33,7 +33,8 @@ class Performer(Protocol):
     """Performs one action at a time. A performer may also have `prepare(actions)`: the
     dispatcher calls it with a claimed batch's actions before performing them one by one, so
     what they all need can be read at once (an optimisation: `perform` must not depend on
-    it)."""
+    it); and `record(connection)`: called in each transaction that writes outcomes, before
+    them, to write what the performer kept to record with them (what prepared actions did)."""
 
     def perform(self, action: Action) -> dict[str, Any]:
         """Carry out the action; return a small JSON-able result. Raise RetryableError or

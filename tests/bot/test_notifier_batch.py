@@ -12,7 +12,7 @@ import pytest
 from deskbridge.bot import notifier
 from deskbridge.bot.notifier import SlackNotifier, build_web_client
 from deskbridge.store.db import create_store_engine, migrate_store
-from deskbridge.store.slack import PostedMessage, record_posted
+from deskbridge.store.slack import PostedMessage, find_posted, record_posted
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
@@ -149,3 +149,37 @@ def test_a_prepared_batch_posts_what_reading_per_action_posts_without_the_reads(
             ("C0LEADS01", "1700000000.000100", update),
         ]
     )
+
+
+def test_messages_of_a_prepared_batch_are_recorded_with_the_outcomes(sqlite_engine, rules):
+    """A dispatcher's batch: its messages are written by `record`, in the transaction of the
+    outcomes; an action performed on its own is recorded at once."""
+    batched, alone = store_ticket(sqlite_engine, 48720), store_ticket(sqlite_engine, 48721)
+    first, second = alert(batched, "#leads"), alert(alone, "#billing")
+    fake = FakeSlack().start()
+    try:
+        client = build_web_client("xoxb-test", fake.url)
+        slack = SlackNotifier(sqlite_engine, rules, lambda: NOW, client=client, min_interval=0)
+        slack.prepare([first])
+        slack.perform(first)
+        slack.perform(second)
+
+        def recorded(action, channel):
+            with sqlite_engine.connect() as connection:
+                return find_posted(connection, action.key, channel)
+
+        assert recorded(first, "#leads") is None
+        assert recorded(second, "#billing") is not None
+        with sqlite_engine.begin() as connection:
+            slack.record(connection)
+        leads = fake.ok_calls("chat.postMessage")[0].ts
+        assert recorded(first, "#leads") == PostedMessage(
+            batched,
+            "#leads",
+            leads,
+            None,
+            first.key,
+            {"channel_id": fake.channel_id("#leads"), "action": first.to_record()},
+        )
+    finally:
+        fake.stop()

@@ -59,13 +59,15 @@ def start(fake, sqlite_engine, rules, monkeypatch, clock):
 
 
 def die_after_slack_answers(monkeypatch) -> None:
-    """The next message is accepted by Slack and the process dies before recording it."""
+    """The next message is accepted by Slack and the process dies before recording it (a
+    dispatcher's batch records its messages with the outcomes, anything else at once)."""
 
     def record_posted(*args, **kwargs):
         monkeypatch.undo()
         raise Died
 
     monkeypatch.setattr(notifier, "record_posted", record_posted)
+    monkeypatch.setattr(notifier, "record_posted_messages", record_posted)
 
 
 def receive_ticket(start):
