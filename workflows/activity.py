@@ -73,10 +73,10 @@ def build_event_facts(
         newly = clock.fulfilled_at is not None and (
             old is None or old.instance != clock.instance or old.fulfilled_at is None
         )
-        breached = any(
-            k.startswith(f"{ticket}:sla:{metric}:{clock.instance}:breach") for k in state.fired
-        )
-        if newly and not breached:
+        if not newly:  # most events: no clock met, so no need to look for its breach
+            continue
+        breach = f"{ticket}:sla:{metric}:{clock.instance}:breach"
+        if not any(k.startswith(breach) for k in state.fired):
             key = f"{ticket}:sla_met:{metric}:{clock.instance}"
             facts.append(Fact(key, clock.fulfilled_at, SLA_MET, ticket, state.assignee, metric))
     if csat_field:
