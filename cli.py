@@ -20,9 +20,6 @@ from deskbridge.config.settings import Settings
 
 log = logging.getLogger("deskbridge")
 
-# Allocations between two young collections of the cyclic collector in `replay` (default 700).
-REPLAY_GC_THRESHOLD = 50_000
-
 
 def _load_or_exit(path: Path) -> RulesConfig:
     try:
@@ -314,11 +311,6 @@ def replay(
     from deskbridge.workflows.replay import ReplayError, format_timeline, run_replay
 
     configure_logging("WARNING")
-    # Replay makes objects by the million (events, states, actions) and keeps a growing heap
-    # (the in-memory store, the decider's tickets): at the default 700 allocations a young
-    # collection, the cyclic collector's passes over that heap cost a fifth of replay's CPU
-    # on a generated week (benchmarks/README.md). The few cycles made are still collected.
-    gc.set_threshold(REPLAY_GC_THRESHOLD)
     rules = _load_or_exit(config_path or _settings().config_path)
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
