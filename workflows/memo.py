@@ -8,6 +8,7 @@ deadlines): the step's result for the same inputs is looked up instead of worked
 from __future__ import annotations
 
 from collections.abc import Hashable
+from contextlib import suppress
 from typing import Any
 
 
@@ -17,7 +18,8 @@ class Memo:
     `owner` is the configuration the result also depends on (a rules file's section): it is
     matched by identity, as configs are not hashable, and an entry keeps its owner alive so
     the owner's id is not reused by another object while the entry exists. `key` holds every
-    other input, by value."""
+    other input, by value. Safe to share between threads (entries are plain dict items; racing
+    threads may keep a few more than `size`)."""
 
     def __init__(self, size: int):
         self._size = size
@@ -34,7 +36,9 @@ class Memo:
         """Keep `value` (never None) for these inputs and return it."""
         entries = self._entries
         if len(entries) >= self._size:
-            del entries[next(iter(entries))]  # the oldest
+            # Another thread may change the entries meanwhile: then nothing needs removing.
+            with suppress(KeyError, RuntimeError, StopIteration):
+                del entries[next(iter(entries))]  # the oldest
         entries[(id(owner), key)] = (owner, value)
         return value
 
