@@ -42,7 +42,7 @@ from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.metrics import Metrics
-from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
@@ -579,7 +579,7 @@ class Decider:
     ) -> list[Action]:
         """Fold a decision into the batch: the ticket's new state, its actions, timers."""
         if decision.updates:
-            state = state.model_copy(update=decision.updates)
+            state = evolve(state, decision.updates)
         actions = decision.actions
         state = mark_fired(state, [a.key for a in actions])
         scheduled = {t.id for t in decision.timers}
