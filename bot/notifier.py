@@ -139,9 +139,11 @@ def parse_metadata_key(message: dict[str, Any]) -> str | None:
 BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long"})
 
 
-# Connections kept open to Slack: one per thread that calls at once (the dispatcher's lanes,
-# the bot's listeners); beyond it a call opens one of its own and closes it after.
-POOL_SIZE = 8
+# Connections kept open to Slack, at most: one per thread that calls at once (the dispatcher's
+# lanes, DESKBRIDGE_DISPATCH_CONCURRENCY; the web server's threads answering Slack's buttons).
+# Only connections some call needed are opened; a call beyond the bound would open one of its
+# own and close it after (and urllib3 warn "pool is full").
+POOL_SIZE = 32
 
 
 class KeepAliveWebClient(WebClient):

@@ -38,23 +38,26 @@ def test_calls_one_after_another_share_one_connection(fake):
     assert fake.connections == 1
 
 
-def test_calls_from_several_threads_share_a_connection_each(fake):
+def test_calls_from_several_threads_share_a_connection_each(fake, caplog):
+    """Up to 16 lanes (DESKBRIDGE_DISPATCH_CONCURRENCY) each keep a connection: none is
+    opened for one call and thrown away."""
     client = build_web_client("xoxb-test", fake.url)
-    barrier = threading.Barrier(3)
+    barrier = threading.Barrier(16)
 
     def send(first: int) -> None:
         barrier.wait()
-        for n in range(first, first + 10):
+        for n in range(first, first + 5):
             post(client, n)
 
-    threads = [threading.Thread(target=send, args=(t * 10,)) for t in range(3)]
+    threads = [threading.Thread(target=send, args=(t * 5,)) for t in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    assert sorted(texts(fake)) == sorted(f"alert {n}" for n in range(30))
-    assert 1 <= fake.connections <= 3
+    assert sorted(texts(fake)) == sorted(f"alert {n}" for n in range(80))
+    assert 1 <= fake.connections <= 16
+    assert [r.getMessage() for r in caplog.records if "pool" in r.getMessage()] == []
 
 
 def test_a_connection_slack_closed_while_idle_is_replaced_before_it_is_used(fake):
