@@ -500,6 +500,7 @@ def routing_explain(
         description=description,
         tags=tags,
         department_names=names,
+        model=rules.routing_model,
     )
     for line in format_explanation(result, rules, names):
         click.echo(line)
@@ -511,7 +512,10 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
     def label(category: str) -> str:
         return categories[category].label if category in categories else "not an order problem"
 
-    if result.department is not None:
+    if result.source == "model":
+        answer, probability = result.model_answer
+        yield f"department: {names[answer]}  (the learned model, {probability:.0%} sure)"
+    elif result.department is not None:
         yield (
             f"department: {names[result.department]}  ({label(result.category)},"
             f" {result.source}, score {result.score:g})"
@@ -553,6 +557,14 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
     if result.scores:
         ranked = sorted(result.scores.items(), key=lambda item: -item[1])
         yield "scores: " + ", ".join(f"{label(n)} {s:g}" for n, s in ranked)
+    if result.model_answer is not None and result.source != "model":
+        answer, probability = result.model_answer
+        yield (
+            f"learned model: {names[answer]} ({probability:.0%} sure), below"
+            f" routing.model_min_confidence {rules.routing.model_min_confidence:.0%}"
+            if answer in names
+            else f"learned model: none, not an order problem ({probability:.0%} sure)"
+        )
     if result.runner_up:
         other = categories[result.runner_up]
         yield (
@@ -568,11 +580,27 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
 def routing_evaluate(labelled: Path, config_path: Path | None, misses: bool) -> None:
     """Accuracy, misroutes, unclassified tickets and the confusion table on a labelled set
     (YAML list or .jsonl; format in the README)."""
-    from deskbridge.workflows.accuracy import LabelledSetError, evaluate_accuracy, parse_labelled
+    from deskbridge.workflows.accuracy import evaluate_accuracy
 
     rules = _load_or_exit(config_path or _settings().config_path)
+    tickets = _labelled_or_exit(labelled, rules)
+    names = {key: d.name for key, d in rules.departments.items()}
+    report = evaluate_accuracy(
+        rules.routing, tickets, rules.departments, names, model=rules.routing_model
+    )
+    click.echo(report.summary())
+    click.echo(report.confusion_table())
+    if misses:
+        for line in report.misses():
+            click.echo(line)
+
+
+def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
+    """A labelled file's tickets, or every problem in it and exit 1."""
+    from deskbridge.workflows.accuracy import LabelledSetError, parse_labelled
+
     try:
-        tickets = parse_labelled(
+        return parse_labelled(
             labelled.read_text(encoding="utf-8"),
             jsonl=labelled.suffix.lower() in (".jsonl", ".ndjson"),
             departments=rules.departments,
@@ -583,10 +611,37 @@ def routing_evaluate(labelled: Path, config_path: Path | None, misses: bool) -> 
         for problem in problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
-    names = {key: d.name for key, d in rules.departments.items()}
-    report = evaluate_accuracy(rules.routing, tickets, rules.departments, names)
-    click.echo(report.summary())
-    click.echo(report.confusion_table())
-    if misses:
-        for line in report.misses():
-            click.echo(line)
+
+
+@routing.command("train")
+@click.argument(
+    "labelled",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="model file"
+)
+@_CONFIG_OPTION
+def routing_train(labelled: tuple[Path, ...], out: Path, config_path: Path | None) -> None:
+    """Learn a routing model from labelled tickets (the format `routing evaluate` reads) and
+    write it to --out; name it as routing.model in the rules file. Needs the [model] extra."""
+    rules = _load_or_exit(config_path or _settings().config_path)
+    tickets = [ticket for path in labelled for ticket in _labelled_or_exit(path, rules)]
+    try:
+        from deskbridge.config.routing_model import (
+            ModelFileError,
+            save_routing_model,
+            train_routing_model,
+        )
+
+        model = train_routing_model(tickets)
+    except ImportError:
+        click.echo("routing train needs scikit-learn: pip install 'deskbridge[model]'", err=True)
+        sys.exit(1)
+    except ModelFileError as exc:
+        click.echo(f"cannot train: {exc}", err=True)
+        sys.exit(1)
+    save_routing_model(model, out)
+    click.echo(f"trained on {len(tickets)} tickets ({', '.join(model.labels)}); written to {out}")

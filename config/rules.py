@@ -262,6 +262,11 @@ class RoutingConfig(_Model):
     receipt_words: list[str] = Field(default_factory=list)
     cue_window: int = Field(default=8, ge=1)
     cue_stops: list[str] = Field(default_factory=list)
+    # Optional: a classifier learned from the team's own labelled tickets (`deskbridge routing
+    # train`), relative to this file. The phrases decide first; the model is asked only about
+    # tickets they leave for a person to pick, and answers only from model_min_confidence on.
+    model: str | None = Field(default=None, min_length=1)
+    model_min_confidence: float = Field(default=0.7, gt=0, le=1)
 
 
 class SignalConfig(_Model):
@@ -575,6 +580,8 @@ class RulesConfig(_Model):
     # and the roster's own working weeks (`works`), by Slack id.
     _calendar: BusinessCalendar | None = PrivateAttr(default=None)
     _agent_calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    # The learned routing model (routing.model), loaded once with the file; None without one.
+    _routing_model: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _build_calendar(self) -> RulesConfig:
@@ -609,6 +616,11 @@ class RulesConfig(_Model):
         # Read from the private attributes' dict: `self._calendar` goes through pydantic's
         # __getattr__ (3 us), and the SLA rule asks several times per event.
         return self.__pydantic_private__["_calendar"]
+
+    @property
+    def routing_model(self) -> Any:
+        """The learned routing model (a `workflows.classify.RoutingModel`), or None."""
+        return self.__pydantic_private__["_routing_model"]
 
     def agent_calendar(self, agent: AgentConfig) -> BusinessCalendar | None:
         """The agent's own working week (roster `works`); None without one, or when it lists
@@ -670,6 +682,16 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
     problems = check_references(rules)
     if problems:
         raise ConfigError(path, problems)
+    if rules.routing.model is not None:
+        # Imported only with the setting: without it scikit-learn is never loaded.
+        from deskbridge.config.routing_model import ModelFileError, load_routing_model
+
+        try:
+            rules._routing_model = load_routing_model(
+                Path(path).parent / rules.routing.model, [*rules.departments, "none"]
+            )
+        except ModelFileError as exc:
+            raise ConfigError(path, [f"routing.model: {exc}"]) from None
     return rules
 
 

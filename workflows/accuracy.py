@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deskbridge.config.rules import RoutingConfig, format_location
-from deskbridge.workflows.classify import Classification, classify_ticket
+from deskbridge.workflows.classify import Classification, RoutingModel, classify_ticket
 
 NONE = "none"
 
@@ -162,6 +162,7 @@ def evaluate_accuracy(
     tickets: list[LabelledTicket],
     departments: Iterable[str],
     department_names: dict[str, str] | None = None,
+    model: RoutingModel | None = None,
 ) -> AccuracyReport:
     outcomes = [
         Outcome(
@@ -173,6 +174,7 @@ def evaluate_accuracy(
                 tags=ticket.tags,
                 customer_messages=ticket.customer_messages,
                 department_names=department_names,
+                model=model,
             ),
         )
         for ticket in tickets

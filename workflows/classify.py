@@ -13,10 +13,10 @@ a second department scores close to the best one the ticket is left for a person
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from deskbridge.config.rules import RoutingConfig
 from deskbridge.workflows.text import (
@@ -78,11 +78,31 @@ class Classification:
     scores: dict[str, float] = field(default_factory=dict)
     runner_up: str | None = None
     problem: str | None = None  # the problem behind a remedy request
+    # The learned model's answer (label, probability) when it was asked (routing.model).
+    model_answer: tuple[str, float] | None = None
 
     @property
     def asks(self) -> bool:
         """Nothing decided: a person should pick the department."""
         return self.source in ("none", "ambiguous")
+
+
+class RoutingModel(Protocol):
+    """A classifier learned from a team's labelled tickets (config/routing_model.py), loaded
+    once with the rules: the most probable label (a department key or "none") for a ticket's
+    text, and its probability."""
+
+    def predict(self, text: str) -> tuple[str, float]: ...
+
+
+def model_text(
+    subject: str | None, description: str | None, customer_messages: Iterable[str] = ()
+) -> str:
+    """The text a learned model reads, the same in training and in use: the customer's own
+    words, as the phrases read them."""
+    parts = [subject or "", own_words(description or "")]
+    parts += [own_words(message) for message in customer_messages if message]
+    return "\n".join(part for part in parts if part)
 
 
 def _label(config: RoutingConfig, category: str, department_name: str) -> str:
@@ -98,7 +118,11 @@ def classify_ticket(
     fields: dict[str, str] | None = None,
     customer_messages: Iterable[str] = (),
     department_names: dict[str, str] | None = None,
+    model: RoutingModel | None = None,
 ) -> Classification:
+    """The department for a ticket. With a learned `model` (routing.model), a ticket the
+    field, tags and phrases leave for a person to pick is given to the model's department
+    when it is at least routing.model_min_confidence sure of it."""
     names = department_names or DEPARTMENT_NAMES
     fields = fields or {}
     for key in (config.category_field, config.category_field_id):
@@ -130,16 +154,33 @@ def classify_ticket(
         reason = f'tag "{tag}" → ' + _label(config, name, names[category.department])
         return Classification(name, category.department, reason, "tag")
 
+    threshold = config.model_min_confidence
     config = _plan(config).config
+    customer_messages = [message for message in customer_messages if message]
     texts = [
         ("subject", subject or "", config.subject_weight),
         ("description", own_words(description or ""), 1.0),
     ]
-    texts += [
-        ("customer wrote", own_words(message), 1.0) for message in customer_messages if message
-    ]
+    texts += [("customer wrote", own_words(message), 1.0) for message in customer_messages]
     hits = _find_hits(config, texts)
-    return decide(config, hits, names)
+    result = decide(config, hits, names)
+    if model is None or not result.asks:
+        return result
+    label, probability = model.predict(model_text(subject, description, customer_messages))
+    answer = (label, probability)
+    if label not in names or probability < threshold:
+        return replace(result, model_answer=answer)
+    reason = (
+        f"the learned model: {names[label]} ({probability:.0%} sure); the phrases: {result.reason}"
+    )
+    return replace(
+        result,
+        department=label,
+        reason=reason,
+        source="model",
+        score=round(probability, 3),
+        model_answer=answer,
+    )
 
 
 class _Plan(NamedTuple):

@@ -44,6 +44,7 @@ def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
         fields=state.custom_fields,
         customer_messages=state.customer_messages,
         department_names={k: d.name for k, d in rules.departments.items()},
+        model=rules.routing_model,
     )
     return _classified.put(rules, inputs, result)
 

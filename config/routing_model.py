@@ -1,0 +1,145 @@
+"""The optional learned routing model: trained from a team's labelled tickets (`deskbridge
+routing train`), saved, and loaded with the rules file (`routing.model`). Only this module
+imports scikit-learn and skops, and only when a team uses the setting (`pip install
+'deskbridge[model]'`); the classifier (pure) is handed the loaded model.
+
+The file is written with skops, not pickle/joblib: loading a pickle runs whatever code the
+file names, so a model file would have to be trusted like code. skops loads only the types
+listed as trusted; here, the ones the trainer's pipeline is made of, and a file naming any
+other type is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from deskbridge.workflows.classify import model_text
+
+# What the trainer's pipeline is made of (besides numpy and scipy arrays, which skops trusts
+# by default): a file that names anything else did not come from `deskbridge routing train`.
+TRUSTED_TYPES = frozenset(
+    {
+        "sklearn.pipeline.Pipeline",
+        "sklearn.pipeline.FeatureUnion",
+        "sklearn.feature_extraction.text.TfidfVectorizer",
+        "sklearn.feature_extraction.text.TfidfTransformer",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "builtins.str",
+        "builtins.int",
+        "builtins.float",
+        "builtins.bool",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.slice",
+        "numpy.float64",
+        "numpy.int64",
+        "numpy.dtype",
+        "numpy.ndarray",
+    }
+)
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used, and why."""
+
+
+class LearnedModel:
+    """A fitted pipeline (text → department key or "none") with the `RoutingModel` interface
+    of workflows.classify: the most probable label and its probability."""
+
+    def __init__(self, pipeline: Any):
+        self.pipeline = pipeline
+        self.labels: tuple[str, ...] = tuple(str(c) for c in pipeline.classes_)
+
+    def predict(self, text: str) -> tuple[str, float]:
+        probabilities = self.pipeline.predict_proba([text])[0]
+        best = int(probabilities.argmax())
+        return self.labels[best], float(probabilities[best])
+
+
+def build_pipeline() -> Any:
+    """Word 1-2 grams and character 2-5 grams (they carry typos and word forms the phrases
+    miss), tf-idf weighted, into a multinomial logistic regression: the field's standard small
+    text classifier, whose probabilities serve as the confidence threshold's scale."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    return Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        (
+                            "words",
+                            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+                        ),
+                        (
+                            "chars",
+                            TfidfVectorizer(
+                                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True
+                            ),
+                        ),
+                    ]
+                ),
+            ),
+            ("classifier", LogisticRegression(C=10.0, max_iter=2000)),
+        ]
+    )
+
+
+def train_routing_model(tickets: Iterable[Any]) -> LearnedModel:
+    """Fit the pipeline on labelled tickets (workflows.accuracy.LabelledTicket)."""
+    tickets = list(tickets)
+    labels = [t.department for t in tickets]
+    if len(set(labels)) < 2:
+        raise ModelFileError("the labelled tickets name fewer than two departments (or none)")
+    pipeline = build_pipeline()
+    pipeline.fit(
+        [model_text(t.subject, t.description, t.customer_messages) for t in tickets], labels
+    )
+    return LearnedModel(pipeline)
+
+
+def save_routing_model(model: LearnedModel, path: Path) -> None:
+    import skops.io
+
+    skops.io.dump(model.pipeline, path)
+
+
+def load_routing_model(path: Path, labels: Sequence[str]) -> LearnedModel:
+    """Load a model file; its labels must all be among `labels` (the departments and none)."""
+    try:
+        import skops.io
+    except ImportError:
+        raise ModelFileError(
+            "needs scikit-learn and skops: pip install 'deskbridge[model]'"
+        ) from None
+    try:
+        untrusted = set(skops.io.get_untrusted_types(file=path))
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # a zip that is not a skops file, or no zip at all
+        raise ModelFileError(f"{path} is not a model file ({type(exc).__name__})") from None
+    unexpected = sorted(untrusted - TRUSTED_TYPES)
+    if unexpected:
+        raise ModelFileError(
+            f"{path} holds types `deskbridge routing train` does not write: "
+            + ", ".join(unexpected[:5])
+        )
+    try:
+        pipeline = skops.io.load(path, trusted=sorted(untrusted))
+        model = LearnedModel(pipeline)
+    except Exception as exc:
+        raise ModelFileError(f"{path} is not a model file ({type(exc).__name__})") from None
+    unknown = [label for label in model.labels if label not in labels]
+    if unknown:
+        raise ModelFileError(
+            f"{path} was trained on labels that are not departments here: {', '.join(unknown)}"
+            f" (expected some of {', '.join(labels)})"
+        )
+    return model

@@ -1,0 +1,222 @@
+"""The optional learned routing model (issue 13): `deskbridge routing train`, the rules file's
+routing.model, the phrases first and the model only for tickets they leave to a person."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.routing_model import LearnedModel, build_pipeline, save_routing_model
+from deskbridge.config.rules import ConfigError, load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.accuracy import evaluate_accuracy, parse_labelled
+from deskbridge.workflows.classify import classify_ticket
+from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.rules.routing import classify_state
+
+LABELLED = Path(__file__).parent / "workflows" / "data" / "routing_labelled.yaml"
+# Words no phrase of the example rules names: the phrases leave both tickets to a person.
+ASKED_FOR_MONEY = "Money for the order please"  # the model: Post-Sales, 89%
+NO_IDEA_WHERE = "Parcel whereabouts unknown"  # the model: Logistics, 50%
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "routing.skops"
+    result = CliRunner().invoke(
+        main,
+        ["routing", "train", str(LABELLED), "--out", str(out), "--config", str(EXAMPLE_CONFIG)],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"trained on 120 tickets (logistics, none, post_sales, quality); written to {out}\n"
+    )
+    return out
+
+
+def rules_file(tmp_path: Path, **routing: object) -> Path:
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data["routing"].update(routing)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def explain(config: Path, subject: str) -> list[str]:
+    result = CliRunner().invoke(main, ["routing", "explain", subject, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_the_model_routes_a_wording_the_phrases_leave_unclassified(model_file, tmp_path):
+    plain = load_rules(EXAMPLE_CONFIG)
+    before = classify_ticket(plain.routing, subject=ASKED_FOR_MONEY, description="")
+    assert (before.source, before.department) == ("none", None)
+
+    # The model file is named relative to the rules file.
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "routing.skops").write_bytes(model_file.read_bytes())
+    config = rules_file(tmp_path, model="models/routing.skops")
+    rules = load_rules(config)
+    state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=ASKED_FOR_MONEY)
+    result = classify_state(state, rules)
+    assert (result.source, result.department, result.category) == ("model", "post_sales", None)
+    assert result.reason == (
+        "the learned model: Post-Sales (89% sure);"
+        " the phrases: no field, tag or phrase names an order problem"
+    )
+    assert explain(config, ASKED_FOR_MONEY)[:2] == [
+        "department: Post-Sales  (the learned model, 89% sure)",
+        "reason: " + result.reason,
+    ]
+
+
+def test_the_threshold_holds_back_a_less_sure_answer(model_file, tmp_path):
+    config = rules_file(tmp_path, model=str(model_file))
+    rules = load_rules(config)
+    assert rules.routing.model_min_confidence == 0.7
+    result = classify_ticket(
+        rules.routing, subject=NO_IDEA_WHERE, description="", model=rules.routing_model
+    )
+    assert (result.source, result.department) == ("none", None)
+    assert result.model_answer is not None
+    assert result.model_answer[0] == "logistics"
+    assert 0.5 <= result.model_answer[1] < 0.7
+    assert explain(config, NO_IDEA_WHERE) == [
+        "department: none — nothing names a problem, the assignee is asked to pick",
+        "reason: no field, tag or phrase names an order problem",
+        "matched (points = words x 1.5 in the subject x category weight):",
+        '    1.5  delivery problem (general words): "parcel" in subject',
+        "learned model: Logistics (50% sure), below routing.model_min_confidence 70%",
+    ]
+    # A lower threshold lets it answer.
+    lower = load_rules(rules_file(tmp_path, model=str(model_file), model_min_confidence=0.5))
+    routed = classify_ticket(
+        lower.routing, subject=NO_IDEA_WHERE, description="", model=lower.routing_model
+    )
+    assert (routed.source, routed.department) == ("model", "logistics")
+
+
+def test_tickets_the_phrases_decide_are_not_given_to_the_model(model_file, tmp_path):
+    plain = load_rules(EXAMPLE_CONFIG)
+    with_model = load_rules(rules_file(tmp_path, model=str(model_file)))
+    tickets = parse_labelled(LABELLED.read_text(encoding="utf-8"), False, plain.departments)
+    without = evaluate_accuracy(plain.routing, tickets, plain.departments)
+    using = evaluate_accuracy(
+        with_model.routing, tickets, with_model.departments, model=with_model.routing_model
+    )
+    for a, b in zip(without.outcomes, using.outcomes, strict=True):
+        if a.result.source not in ("none", "ambiguous"):
+            assert b.result == a.result
+
+
+def test_without_the_setting_results_are_unchanged_and_sklearn_is_never_imported(tmp_path):
+    # A fresh interpreter: route and evaluate the labelled set with the example rules, and
+    # list what was imported. The same run of main's code gives the same output.
+    probe = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from deskbridge.config.rules import load_rules\n"
+        "from deskbridge.config.settings import EXAMPLE_CONFIG\n"
+        "from deskbridge.workflows.accuracy import evaluate_accuracy, parse_labelled\n"
+        "rules = load_rules(EXAMPLE_CONFIG)\n"
+        f"tickets = parse_labelled(Path({str(LABELLED)!r}).read_text(), False, rules.departments)\n"
+        "report = evaluate_accuracy(rules.routing, tickets, rules.departments)\n"
+        "print(json.dumps({'summary': report.summary(), 'table': report.confusion_table(),\n"
+        "    'misses': report.misses(), 'model': rules.routing_model is None,\n"
+        "    'loaded': sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "        ('sklearn', 'skops', 'scipy', 'joblib', 'deskbridge.config.routing_model'))}))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    out = json.loads(run.stdout)
+    assert out["loaded"] == []
+    assert out["model"] is True
+    rules = load_rules(EXAMPLE_CONFIG)
+    tickets = parse_labelled(LABELLED.read_text(encoding="utf-8"), False, rules.departments)
+    report = evaluate_accuracy(rules.routing, tickets, rules.departments)
+    assert [o.result.model_answer for o in report.outcomes] == [None] * len(tickets)
+    assert out["summary"] == report.summary()
+    assert out["table"] == report.confusion_table()
+    assert out["misses"] == report.misses()
+
+
+def problems(config: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_rules(config)
+    assert caught.value.path == str(config)
+    return caught.value.problems
+
+
+def test_a_missing_model_file_is_a_startup_error_naming_the_field(tmp_path):
+    config = rules_file(tmp_path, model="nowhere.skops")
+    assert problems(config) == [
+        f"routing.model: cannot read {tmp_path / 'nowhere.skops'}: No such file or directory"
+    ]
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+    assert result.exit_code == 1
+    assert f"routing.model: cannot read {tmp_path / 'nowhere.skops'}" in result.output
+
+
+def test_a_file_that_is_no_model_is_a_startup_error(tmp_path):
+    (tmp_path / "notes.skops").write_text("not a model", encoding="utf-8")
+    config = rules_file(tmp_path, model="notes.skops")
+    assert problems(config) == [
+        f"routing.model: {tmp_path / 'notes.skops'} is not a model file (BadZipFile)"
+    ]
+
+
+def test_a_model_with_other_departments_is_a_startup_error(tmp_path):
+    # Trained by a team whose labels name a Billing department; these rules have none.
+    model = build_pipeline()
+    model.fit(
+        ["Invoice shows the wrong VAT", "Charged twice", "Tracking has not moved", "Courier late"],
+        ["billing", "billing", "logistics", "logistics"],
+    )
+    out = tmp_path / "billing.skops"
+    save_routing_model(LearnedModel(model), out)
+    config = rules_file(tmp_path, model="billing.skops")
+    assert problems(config) == [
+        f"routing.model: {out} was trained on labels that are not departments here: billing"
+        " (expected some of logistics, quality, post_sales, none)"
+    ]
+
+
+def test_the_confidence_threshold_is_checked(tmp_path):
+    config = rules_file(tmp_path, model_min_confidence=1.5)
+    assert problems(config) == [
+        "routing.model_min_confidence: Input should be less than or equal to 1"
+    ]
+
+
+def test_training_needs_two_departments(tmp_path):
+    labelled = tmp_path / "one.yaml"
+    labelled.write_text(
+        yaml.safe_dump([{"id": "A", "subject": "late", "department": "logistics"}]),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "routing",
+            "train",
+            str(labelled),
+            "--out",
+            str(tmp_path / "m.skops"),
+            "--config",
+            str(EXAMPLE_CONFIG),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "cannot train: the labelled tickets name fewer than two departments (or none)\n"
+    )
+    assert not (tmp_path / "m.skops").exists()
