@@ -1,6 +1,7 @@
 """Routing classifier speed on 1 KB tickets (issue 13: at most 0.2 ms per ticket).
 
 Usage: python benchmarks/classify_speed.py [--tickets 5000] [--repeat 5] [--previous COMMIT]
+                                          [--model FILE]
 
 Every ticket is a distinct ~1,000-byte text (subject + description) assembled from retail
 sentences with random order numbers, names, dates and a few one-letter typos, so the
@@ -15,7 +16,10 @@ a shared machine the wall clock also counts the time other processes held the co
 - classify (cold words): every lemma and typo cache cleared before each ticket, the worst case
   of a service that has never seen any of the ticket's words;
 - with --previous COMMIT: that commit's workflows/text.py and classify.py (read with git show),
-  run on the same tickets and config, e.g. 11ee2c1 for the phrase matcher before issue 13.
+  run on the same tickets and config, e.g. 11ee2c1 for the phrase matcher before issue 13;
+- with --model FILE (a `deskbridge routing train` file): `classify_ticket` with that learned
+  model, asked only about the tickets the phrases leave to a person, and the model alone on
+  every ticket (the cost of each ticket it is asked about).
 """
 
 from __future__ import annotations
@@ -140,6 +144,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--previous", help="also time this commit's classifier")
+    parser.add_argument("--model", type=Path, help="also time with this learned model")
     args = parser.parse_args()
     previous = load_previous(args.previous) if args.previous else None
     rules = load_rules(EXAMPLE_CONFIG)
@@ -157,6 +162,27 @@ def main() -> None:
     for subject, description in warmup:
         classify_one(subject, description)
     results: dict[str, list[float]] = {"baseline": [], "warm": [], "cold": []}
+    model = None
+    if args.model is not None:
+        from deskbridge.config.routing_model import load_routing_model
+
+        model = load_routing_model(args.model, [*rules.departments, "none"])
+        asked = [0, 0]  # tickets classified with the model, tickets it was asked about
+
+        def classify_with_model(subject: str, description: str) -> None:
+            result = classify.classify_ticket(
+                rules.routing, subject=subject, description=description, model=model
+            )
+            asked[0] += 1
+            asked[1] += result.model_answer is not None
+
+        def model_alone(subject: str, description: str) -> None:
+            model.predict(classify.model_text(subject, description))
+
+        for subject, description in warmup[:50]:
+            classify_with_model(subject, description)
+        results["model"] = []
+        results["alone"] = []
     if previous is not None:
 
         def classify_previous(subject: str, description: str) -> None:
@@ -172,6 +198,13 @@ def main() -> None:
         results["warm"].append(per_ticket_ms(classify_one, batch))
         if previous is not None:
             results["previous"].append(per_ticket_ms(classify_previous, batch))
+        if model is not None:
+            # Fresh tickets: the same batch again would find its words' caches warm.
+            fresh = [make_ticket(rng) for _ in range(args.tickets)]
+            results["model"].append(per_ticket_ms(classify_with_model, fresh))
+            results["alone"].append(
+                per_ticket_ms(model_alone, batch[: max(50, args.tickets // 10)])
+            )
         cold = batch[: max(50, args.tickets // 20)]
         results["cold"].append(
             per_ticket_ms(
@@ -191,6 +224,8 @@ def main() -> None:
         "warm": "classify (warm words)",
         "cold": "classify (cold words)",
         "previous": f"previous ({args.previous})",
+        "model": "classify + learned model",
+        "alone": "learned model alone",
     }
     for name, values in results.items():
         wall = [w for w, _ in values]
@@ -200,6 +235,8 @@ def main() -> None:
             f"  (min {min(wall):.3f}, max {max(wall):.3f});"
             f" CPU median {statistics.median(cpu):.3f} (min {min(cpu):.3f})"
         )
+    if model is not None:
+        print(f"the model was asked about {asked[1]} of {asked[0]} tickets classified with it")
 
 
 if __name__ == "__main__":

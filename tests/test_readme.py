@@ -72,6 +72,14 @@ def test_routing_explain(checkout):
     assert run(args, env) == output
 
 
+def test_routing_train(checkout):
+    (checkout / "tests").symlink_to(ROOT / "tests")
+    args, env, output = shown("deskbridge routing train")
+
+    assert run(args, env) == output
+    assert (checkout / "team-model.skops").stat().st_size > 0
+
+
 def test_digest_of_the_demo_day(checkout):
     replay_args, replay_env, _ = shown(".venv/bin/deskbridge replay examples/scenario.jsonl")
     run(replay_args, replay_env)
