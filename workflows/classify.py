@@ -544,18 +544,12 @@ def _scan_texts(
 _ABOUT_WITHIN = 3
 
 
+_CLAUSE_END = frozenset({BREAK})
+
+
 def _word_before(tokens: tuple[str, ...], start: int, words: frozenset[str]) -> str | None:
     """One of `words` up to three words before tokens[start], in its clause (the nearest)."""
-    lo = start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0
-    if words.isdisjoint(tokens[lo:start]):
-        return None
-    for at in range(start - 1, lo - 1, -1):
-        token = tokens[at]
-        if token == BREAK:
-            return None
-        if token in words:
-            return token
-    return None
+    return _cue_before(tokens, start, words, _CLAUSE_END, _ABOUT_WITHIN)
 
 
 def _cue_before(
