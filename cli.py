@@ -316,6 +316,10 @@ def replay(
         until = until.replace(tzinfo=UTC)
     failures = 0
     decided: list[dict] = []
+    # One encoder for every line (json.dumps builds one per call with these options), and
+    # lines written in chunks: echoing each line wrote and flushed it on its own.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    pending: list[str] = []
     store_url = None  # in memory
     if store_path is not None:
         if store_path.exists():
@@ -327,19 +331,35 @@ def replay(
             for item in run_replay(events, rules, CONNECTORS, until=until, store=store_url):
                 if isinstance(item, ReplayError):
                     failures += 1
+                    _write_lines(pending)  # what came before it, first
                     click.echo(f"line {item.line}: {item.message}", err=True)
                 elif output == "json":
-                    click.echo(json.dumps(item, ensure_ascii=False))
+                    pending.append(encode(item))
+                    if len(pending) >= REPLAY_LINES_PER_WRITE:
+                        _write_lines(pending)
                 else:
                     decided.append(item)
     except KeyboardInterrupt:
+        _write_lines(pending)
         sys.exit(130)
+    _write_lines(pending)
     if output == "text":
         for line in format_timeline(decided):
             click.echo(line)
         tickets = len({r["ticket"] for r in decided})
         click.echo(f"{len(decided)} actions on {tickets} tickets")
     sys.exit(1 if failures else 0)
+
+
+# Replay's JSON lines are written this many at a time.
+REPLAY_LINES_PER_WRITE = 1000
+
+
+def _write_lines(lines: list[str]) -> None:
+    """Echo the lines to stdout at once and empty the list."""
+    if lines:
+        click.echo("\n".join(lines))
+        lines.clear()
 
 
 @contextlib.contextmanager
