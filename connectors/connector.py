@@ -42,6 +42,11 @@ class Answer:
 Verify = Callable[[Mapping[str, str], bytes, datetime, Settings], None]
 # One request body into events (pure); PayloadError → 400, UnsupportedEvent → 200 `ignored`.
 Parse = Callable[[bytes, datetime, RulesConfig], list[TicketEvent]]
+# The same for a JSON body already decoded to an object (replay's lines): the same events and
+# errors as `Parse` on its bytes; the callable gives those bytes if the parser needs them.
+ParseObject = Callable[
+    [dict[str, Any], Callable[[], bytes], datetime, RulesConfig], list[TicketEvent]
+]
 Respond = Callable[[Outcome], Answer]
 # The helpdesk's write-back performer: the real client with credentials, else a dry run.
 BuildWriter = Callable[[Settings, RulesConfig], Performer]
@@ -54,6 +59,8 @@ class Connector:
     parse: Parse
     respond: Respond
     build_writer: BuildWriter
+    # Helpdesks with JSON bodies may take them decoded (replay); None: only `parse`.
+    parse_object: ParseObject | None = None
 
 
 def build_json_answer(summary: dict[str, Any]) -> Answer:

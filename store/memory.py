@@ -66,6 +66,7 @@ class MemoryStore:
 
     writer = nullcontext()
     split_reads = False
+    keeps_bodies = False
 
     def __init__(self) -> None:
         # Undo steps of the transaction in progress (None: none is).

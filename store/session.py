@@ -95,6 +95,9 @@ class Store(Protocol):
     # Whether a decider reads a batch in a snapshot of its own and then writes it in a short
     # write transaction (SQLite), rather than all in one transaction (PostgreSQL, memory).
     split_reads: bool
+    # Whether insert_ticket_events keeps the request bodies (the memory store does not, so
+    # replay need not write them out).
+    keeps_bodies: bool
 
     def reading(self) -> AbstractContextManager[StoreSession]:
         """A read transaction (on SQLite a WAL snapshot that waits for no writer)."""
@@ -227,6 +230,7 @@ class SqlStore:
         # Python instead of polling in SQLite's busy handler (which stretched p99 to seconds).
         self.writer: AbstractContextManager = threading.Lock() if sqlite else nullcontext()
         self.split_reads = sqlite
+        self.keeps_bodies = True
 
     @contextmanager
     def reading(self) -> Iterator[SqlSession]:

@@ -17,13 +17,14 @@ from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.jobs import list_job_runs
 from deskbridge.store.memory import MemoryStore
 from deskbridge.store.outbox import list_actions
-from deskbridge.store.schema import audit, tickets
+from deskbridge.store.schema import audit, events, tickets
 from deskbridge.store.session import SqlStore
 from deskbridge.store.sql import rows_as_dicts
 from deskbridge.store.timers import list_timers
 from deskbridge.workflows.digest import build_period, repeat_window
 from deskbridge.workflows.replay import run_replay
 from tests.teamday import build_day
+from tests.test_replay_both_sources import salesforce_line, zendesk_line
 from tests.test_replay_coaching import team_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,3 +140,27 @@ def test_a_coaching_day_is_the_same_on_both_stores(coaching_day, tmp_path):
     assert on_memory == on_sql
     assert_same_contents(memory, sql)
     assert_same_period_reads(memory, sql, rules, [DAY])
+
+
+def test_a_sqlite_store_keeps_each_body_as_the_webhook_would_have_carried_it(rules, tmp_path):
+    """Replay parses a JSON line's body as decoded (Connector.parse_object) and writes it out
+    only for a store that keeps bodies: SQLite stores the JSON text (as `serve` stores the
+    request), Salesforce's XML as it came; the memory store keeps none."""
+    lines = [
+        zendesk_line(0, 0, "created"),
+        zendesk_line(1, 20, "agent"),
+        salesforce_line(0, 0, "created"),
+    ]
+    lines[0]["body"]["detail"]["subject"] = "Café ☕ \u0000 late"
+    text = [json.dumps(line) for line in lines]
+    (on_memory, on_sql), memory, sql = replay_on_both(text, rules, WEEK_UNTIL, tmp_path)
+
+    with sql.engine.connect() as connection:
+        stored = [row.body for row in connection.execute(events.select().order_by(events.c.id))]
+    assert stored == [
+        json.dumps(lines[0]["body"], ensure_ascii=False),
+        json.dumps(lines[1]["body"], ensure_ascii=False),
+        lines[2]["body"],
+    ]
+    assert on_memory == on_sql
+    assert not memory.keeps_bodies and sql.keeps_bodies

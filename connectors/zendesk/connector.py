@@ -3,13 +3,14 @@ JSON answers, zenpy write-back (client.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.connector import Answer, Connector, Outcome, build_json_answer
-from deskbridge.connectors.zendesk.parse import parse_zendesk
+from deskbridge.connectors.zendesk.parse import parse_zendesk, parse_zendesk_object
 from deskbridge.connectors.zendesk.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -34,6 +35,12 @@ def parse(raw: bytes, now: datetime, rules: RulesConfig) -> list[TicketEvent]:
     return parse_zendesk(raw, now)
 
 
+def parse_object(
+    data: dict[str, Any], raw: Callable[[], bytes], now: datetime, rules: RulesConfig
+) -> list[TicketEvent]:
+    return parse_zendesk_object(data, raw, now)
+
+
 def respond(outcome: Outcome) -> Answer:
     return build_json_answer(outcome.summary)
 
@@ -51,5 +58,10 @@ def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
 
 
 CONNECTOR = Connector(
-    source=Source.zendesk, verify=verify, parse=parse, respond=respond, build_writer=build_writer
+    source=Source.zendesk,
+    verify=verify,
+    parse=parse,
+    respond=respond,
+    build_writer=build_writer,
+    parse_object=parse_object,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -90,7 +91,16 @@ _FALSE = {"false", "no", "0", ""}
 
 def parse_zendesk(raw: bytes, received_at: datetime) -> list[TicketEvent]:
     """Parse one webhook body. Raises PayloadError (400) or UnsupportedEvent (200 ignored)."""
-    data = parse_json_object(raw)
+    return parse_zendesk_object(parse_json_object(raw), lambda: raw, received_at)
+
+
+def parse_zendesk_object(
+    data: dict[str, Any], raw: Callable[[], bytes], received_at: datetime
+) -> list[TicketEvent]:
+    """`parse_zendesk` for a body already decoded to a JSON object (replay reads its JSON
+    lines whole): the same events and the same errors, every value checked here as for a
+    webhook. `raw` gives the body's bytes, asked for only by a trigger body without an
+    event_id (its dedupe key is their hash)."""
     if "type" in data or "detail" in data:
         return [parse_event_subscription(data)]
     if "ticket_id" in data:
@@ -379,11 +389,14 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) -> TicketEvent:
+def parse_trigger_body(
+    data: dict[str, Any], raw: Callable[[], bytes], received_at: datetime
+) -> TicketEvent:
     """A trigger body carries a snapshot and, optionally, the latest comment.
 
-    Its dedupe key is the template's `event_id` if it has one, else a hash of the exact body:
-    a redelivery repeats the bytes, a new ticket update changes `updated_at` or the comment.
+    Its dedupe key is the template's `event_id` if it has one, else a hash of the exact body
+    (`raw` gives it): a redelivery repeats the bytes, a new ticket update changes `updated_at`
+    or the comment.
     """
     ticket_id = _id(data, "ticket_id", required=True)
     updated_at = _optional_time(data, "updated_at")
@@ -427,7 +440,7 @@ def parse_trigger_body(data: dict[str, Any], raw: bytes, received_at: datetime) 
         updated_at=updated_at,
         custom_fields=_fields(data),
     )
-    event_id = _string(data, "event_id", limit=200) or hashlib.sha256(raw).hexdigest()
+    event_id = _string(data, "event_id", limit=200) or hashlib.sha256(raw()).hexdigest()
     return TicketEvent(
         source=Source.zendesk,
         ticket_id=ticket_id,
