@@ -27,8 +27,8 @@ FIXTURE_BODIES = sorted(
 BODIES: list[tuple[str, bytes]] = [
     *((name, fixture_bytes(name)) for name in FIXTURE_BODIES),
     *(
-        (f"malformed {field} {changes}", mutated(name, changes))
-        for name, changes, field in MALFORMED
+        (f"malformed {n} {field}", mutated(name, changes))
+        for n, (name, changes, field) in enumerate(MALFORMED)
     ),
     *((case[0], case[1]) for case in ZENDESK_CASES),
     ("neither event nor trigger", b'{"hello": "world"}'),
