@@ -566,6 +566,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
                 if hit.unmet
                 else f'said of "{hit.about}" (one of its not_after words)'
                 if hit.about
+                else f'over: "{hit.resolved}" (routing.resolved_words)'
+                if hit.resolved
                 else "mentioned or asked about, not asked for"
                 if hit.unasked
                 else "conditional (if …)"

@@ -213,6 +213,10 @@ class CategoryConfig(_Model):
     # it about something else: "the tracking link is broken", "the website is not working"
     # are no product defect.
     not_after: list[str] = Field(default_factory=list)
+    # A problem of something absent (late, lost, missing) or a remedy: one of
+    # routing.resolved_words said of it ("the missing screws arrived", "refund received")
+    # means it is over, and its phrases, there and in the subject, do not count.
+    resolvable: bool = False
 
 
 class RoutingConfig(_Model):
@@ -262,6 +266,22 @@ class RoutingConfig(_Model):
     receipt_words: list[str] = Field(default_factory=list)
     cue_window: int = Field(default=8, ge=1)
     cue_stops: list[str] = Field(default_factory=list)
+    # Lines that close a message ("Best regards", "Thanks,", "Cordialement"): from the last
+    # such line among the final few on, the text is a signature, not the customer's request
+    # ("Claims Handler | Refunds & Compensation Team" asks for no refund).
+    sign_offs: list[str] = Field(default_factory=list)
+    # Words that mean a problem or a remedy is over when said of it in its clause ("the
+    # missing screws arrived", "refund received", "the refund came through"), for categories
+    # with `resolvable: true`; not with a negation, a wish, a modal or a question in the
+    # clause ("when will the missing screws arrive", "I want to receive my refund").
+    resolved_words: list[str] = Field(default_factory=list)
+    # A problem is over only when its phrase opens with one of these (what was absent):
+    # "the missing screws arrived", not "the wrong screws arrived".
+    absent_words: list[str] = Field(default_factory=list)
+    # The shop's things (product types, parts, parcels, couriers): a remedy word right before
+    # one names it ("the replacement door", "replacement covers", "the replacement courier")
+    # and counts as asked for only in a clause with a request word, subject included.
+    things: list[str] = Field(default_factory=list)
     # Optional: a classifier learned from the team's own labelled tickets (`deskbridge routing
     # train`), relative to this file. The phrases decide first; the model is asked only about
     # tickets they leave for a person to pick, and answers only from model_min_confidence on.

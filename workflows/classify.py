@@ -21,14 +21,17 @@ from typing import NamedTuple, Protocol
 from deskbridge.config.rules import RoutingConfig
 from deskbridge.workflows.text import (
     BREAK,
+    NEGATORS,
     PhraseIndex,
     PhraseMatch,
+    build_sign_offs,
     compile_phrase,
     grouped_index,
     lemma,
     own_words,
     tokenize,
     vary_phrase,
+    without_signature,
 )
 
 DEPARTMENT_NAMES = {"logistics": "Logistics", "quality": "Quality", "post_sales": "Post-Sales"}
@@ -59,6 +62,9 @@ class Hit(NamedTuple):
     # The word of the category's `not_after` that makes the phrase about something else ("the
     # tracking link is broken": "link").
     about: str | None = None
+    # The word of routing.resolved_words that says the problem or remedy is over ("the
+    # missing screws arrived": "arrive").
+    resolved: str | None = None
 
     @property
     def counts(self) -> bool:
@@ -155,13 +161,17 @@ def classify_ticket(
         return Classification(name, category.department, reason, "tag")
 
     threshold = config.model_min_confidence
-    config = _plan(config).config
+    plan = _plan(config)
+    config, sign_offs = plan.config, plan.sign_offs
     customer_messages = [message for message in customer_messages if message]
     texts = [
         ("subject", subject or "", config.subject_weight),
-        ("description", own_words(description or ""), 1.0),
+        ("description", without_signature(own_words(description or ""), sign_offs), 1.0),
     ]
-    texts += [("customer wrote", own_words(message), 1.0) for message in customer_messages]
+    texts += [
+        ("customer wrote", without_signature(own_words(message), sign_offs), 1.0)
+        for message in customer_messages
+    ]
     hits = _find_hits(config, texts)
     result = decide(config, hits, names)
     if model is None or not result.asks:
@@ -205,6 +215,11 @@ class _Plan(NamedTuple):
     all_not_after: frozenset[str]  # every category's not_after words
     cue_stops: frozenset[str]
     receipts: frozenset[str]  # routing.receipt_words, as lemmas
+    sign_offs: frozenset[str]  # routing.sign_offs, as without_signature compares them
+    resolvable: frozenset[str]  # the groups of categories with `resolvable`
+    resolved_words: frozenset[str]  # routing.resolved_words, as lemmas
+    absent: frozenset[str]  # routing.absent_words, as lemmas
+    things: frozenset[str]  # routing.things, as lemmas
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -268,6 +283,12 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset().union(*not_after.values()),
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
+        build_sign_offs(config.sign_offs),
+        frozenset(group for name, c in categories if c.resolvable for group in (name, CUED + name)),
+        # Each entry's first word: "turned up" is "turn" ("up" alone says nothing).
+        frozenset(compile_phrase(w)[0] for w in config.resolved_words if compile_phrase(w)),
+        frozenset(lemma(w) for word in config.absent_words for w in compile_phrase(word)),
+        frozenset(lemma(w) for word in config.things for w in compile_phrase(word)),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -340,18 +361,24 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     gated = {h.category for h in hits if h.counts and h.category in plan.needs}
     # Most follow-ups name the remedy with a phrase of a remedy category too ("refund"): then
     # the qualifying words need no scan of their own.
+    # A remedy only asked about or mentioned ("do you have any compensation policy?") names
+    # none: "the old sofa to be collected" beside it is no follow-up.
     unmet = {
         name
         for name in gated
-        if not any(h.negated_by is None and h.phrase in plan.needs[name] for h in hits)
-        and NEEDS + name not in qualifiers.named(texts)
+        if not any(
+            h.negated_by is None and not h.unasked and h.phrase in plan.needs[name] for h in hits
+        )
+        and not qualifiers.named(texts).get(NEEDS + name, set())
+        - {h.phrase for h in hits if h.unasked}
     }
     if unmet:
         hits = [
             h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
             for h in hits
         ]
-    if plan.fallback is not None and not any(h.points > 0 for h in hits):
+    # A problem or remedy said to be over is no call for general words either.
+    if plan.fallback is not None and not any(h.points > 0 or h.resolved for h in hits):
         hits += _scan_texts(plan, plan.fallback, texts, qualifiers)
     return hits
 
@@ -391,15 +418,16 @@ class _Qualifiers:
             m.group == VERB and m.negated_by is None and m.start not in inside for m in found
         ) and any(m.group == REQUEST for m in found)
 
-    def named(self, texts: list[tuple[str, str, float]]) -> set[str]:
-        """The `needs` groups with a phrase found, not negated, in any of the texts."""
-        return {
-            m.group
-            for _, text, _ in texts
-            if text.strip()
-            for m in self.matches(text)
-            if m.group.startswith(NEEDS) and m.negated_by is None
-        }
+    def named(self, texts: list[tuple[str, str, float]]) -> dict[str, set[str]]:
+        """The `needs` groups with a phrase found, not negated, in any of the texts: their
+        phrases found."""
+        found: dict[str, set[str]] = {}
+        for _, text, _ in texts:
+            if text.strip():
+                for m in self.matches(text):
+                    if m.group.startswith(NEEDS) and m.negated_by is None:
+                        found.setdefault(m.group, set()).add(m.phrase)
+        return found
 
 
 def _scan_texts(
@@ -416,6 +444,8 @@ def _scan_texts(
     inquired: set[str] = set()
     inquiry_clauses: set[tuple[str, int]] = set()
     calm: list[tuple[int, str, int]] = []  # not-a-problem hits: (index in hits, where, clause)
+    # Problems and remedies said to be over ("refund received"): their categories.
+    resolved_categories: dict[str, str] = {}  # category → the word that says so
     for where, text, weight in texts:
         if not text.strip():
             continue
@@ -432,7 +462,7 @@ def _scan_texts(
             matches = [m for m in matches if m[1] != INQUIRY]
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
-        cue_words = about_words = compared = None
+        cue_words = about_words = compared = resolvers = None
         # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
@@ -459,13 +489,23 @@ def _scan_texts(
             conditional = remedy and match.conditional
             end = start + size
             unasked = False
-            if remedy and phrase in weak and where != "subject":
+            if remedy and end < len(tokens) and tokens[end] in plan.things:
+                # A remedy naming a thing ("the replacement door arrived", "do you sell
+                # replacement covers?") is asked for only in a clause that asks, as a weak
+                # remedy is, in the subject too ("Warped replacement door").
+                if asking is None:
+                    asking = qualifiers.asking(text)
+                unasked = clause not in asking
+            elif remedy and phrase in weak and where != "subject":
                 if asking is None:
                     asking = qualifiers.asking(text)
                 # "Exchange?" alone in its clause is a request too.
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
-                unasked = not qualifiers.gives(tokens, start, size)
+                # "I'd like a new chair", "I need another one": wished for, no verb needed.
+                unasked = not (start and tokens[start - 1] in _WISHED) and not qualifiers.gives(
+                    tokens, start, size
+                )
             # The question comes first: "do you offer any compensation?" asks about one,
             # "what compensation do you offer?" takes it as due.
             if (
@@ -492,6 +532,18 @@ def _scan_texts(
             elif remedy and _not_received(tokens, start, negated_by, plan.receipts):
                 negated_by = None
             counts = negated_by is None and not conditional and not unasked and about is None
+            resolved = None
+            # A remedy is over when received ("I received my refund", "refund received"), a
+            # problem when what was absent arrives ("the missing screws arrived"; "the wrong
+            # screws arrived" is a problem arriving).
+            if counts and group in plan.resolvable and (remedy or tokens[start] in plan.absent):
+                if resolvers is None:
+                    resolvers = not plan.resolved_words.isdisjoint(tokens)
+                if resolvers:
+                    resolved = _resolved_by(tokens, start, end, plan.resolved_words, remedy)
+                    if resolved is not None:
+                        counts = False
+                        resolved_categories[weights_category(plan, group)] = resolved
             if counts and (group, phrase) in counted:
                 continue
             # Matches that do not count are kept apart, only to be shown by explain.
@@ -522,9 +574,18 @@ def _scan_texts(
                             False,
                             unasked,
                             about,
+                            resolved,
                         )
                     )
                 )
+    if resolved_categories:
+        # "Re: Refund 5519934" over "Refund received, thanks": the subject names what is over.
+        hits = [
+            h._replace(points=0.0, resolved=resolved_categories[h.category])
+            if h.points > 0 and h.where == "subject" and h.category in resolved_categories
+            else h
+            for h in hits
+        ]
     if inquired:
         # The subject names what the description asks about ("Late delivery - compensation?"),
         # and the question's own not-a-problem words are about the remedy, not the ticket.
@@ -538,6 +599,58 @@ def _scan_texts(
             if (where, clause) in inquiry_clauses:
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
     return hits
+
+
+def weights_category(plan: _Plan, group: str) -> str:
+    """The category a group of the index counts for (a cued group counts for its category)."""
+    return plan.cued[group][0] if group in plan.cued else group
+
+
+# How far from a phrase a word of routing.resolved_words is looked for (either side).
+_RESOLVED_WITHIN = 3
+# Words that leave a problem or remedy open in their clause, whatever else it says: a wish, a
+# modal, a question, a negation ("when will the missing screws arrive", "I want to receive my
+# refund", "the refund has not come through", "still not arrived").
+_OPEN = NEGATORS | frozenset(
+    lemma(w)
+    for w in (
+        *("will", "would", "should", "could", "can", "may", "might", "shall", "when", "if"),
+        *("yet", "want", "need", "like", "wish", "expect", "hope", "please", "still"),
+        *("whether", "where", "how", "soon", "supposed", "meant", "due", "waiting"),
+    )
+)
+# A clause that opens with an auxiliary is a question ("Has the refund come through?").
+_QUESTION_OPENERS = frozenset({"have", "be", "do", "did", "does", "is", "was", "are", "were"})
+
+
+def _resolved_by(
+    tokens: tuple[str, ...], start: int, end: int, words: frozenset[str], before: bool
+) -> str | None:
+    """The word of `words` up to three words after tokens[start:end] in its clause ("the
+    missing screws arrived"), or before it too when `before` ("I received my refund"), when
+    nothing in the clause keeps it open (_OPEN, a question)."""
+    begin = start
+    while begin and tokens[begin - 1] != BREAK:
+        begin -= 1
+    stop = end
+    while stop < len(tokens) and tokens[stop] != BREAK:
+        stop += 1
+    clause = tokens[begin:stop]
+    if words.isdisjoint(clause):
+        return None
+    after = range(end, min(end + _RESOLVED_WITHIN, stop))
+    found = next((at for at in after if tokens[at] in words), None)
+    if found is None and before:
+        lo = max(begin, start - _RESOLVED_WITHIN)
+        found = next((at for at in range(start - 1, lo - 1, -1) if tokens[at] in words), None)
+    if (
+        found is None
+        or not _OPEN.isdisjoint(clause)
+        or clause[0] in _QUESTION_OPENERS
+        or (found and tokens[found - 1] == "to")
+    ):
+        return None
+    return tokens[found]
 
 
 # How far before a phrase a category's `not_after` word is looked for.
@@ -567,6 +680,11 @@ def _cue_before(
         if token in cues:
             return token
     return None
+
+
+# Words that ask for a remedy's object right before it ("I'd like a new chair", "we need
+# another one", "I want my money").
+_WISHED = frozenset({"want", "like", "need", "prefer", "expect", "demand"})
 
 
 # Words that make a negation a refusal, not a remedy still missing ("I don't want to get a

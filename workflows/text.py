@@ -133,6 +133,47 @@ def own_words(text: str) -> str:
     return own if own.strip() else text
 
 
+# How many of a text's last lines may be a signature (a sign-off, a name, a title, a company,
+# an address line).
+SIGNATURE_LINES = 6
+# Words after a sign-off on its own line: "Thanks, Priya", "Cheers Ben".
+_NAME_AFTER_SIGN_OFF = 2
+
+
+def build_sign_offs(phrases: Sequence[str]) -> frozenset[str]:
+    """Sign-off phrases as `without_signature` compares them: folded words."""
+    return frozenset(" ".join(_words(fold(p))) for p in phrases if _words(fold(p)))
+
+
+def without_signature(text: str, sign_offs: frozenset[str]) -> str:
+    """The text up to its sign-off ("Best regards", "Thanks, Priya", "--"), when one opens a
+    line among the last SIGNATURE_LINES and some text comes before it: a job title such as
+    "Refunds & Compensation Team" under it is not the customer's request. `sign_offs` are
+    folded words joined by single spaces."""
+    if "\n" not in text or not sign_offs:
+        return text
+    return _without_signature(text, sign_offs)
+
+
+@lru_cache(maxsize=4096)
+def _without_signature(text: str, sign_offs: frozenset[str]) -> str:
+    lines = text.rstrip().splitlines()
+    for at in range(len(lines) - 1, max(0, len(lines) - 1 - SIGNATURE_LINES), -1):
+        line = lines[at].strip()
+        if line in ("--", "-- ", "—"):
+            return "\n".join(lines[:at])
+        words = _words(fold(line))
+        if not words or len(words) > 3 + _NAME_AFTER_SIGN_OFF:
+            continue
+        for size in (3, 2, 1):
+            if " ".join(words[:size]) in sign_offs and (
+                len(words) == size or len(words) - size <= _NAME_AFTER_SIGN_OFF
+            ):
+                mine = "\n".join(lines[:at])
+                return mine if mine.strip() else text
+    return text
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents, normalise apostrophes and expand negative contractions."""
     text = text.translate(_APOSTROPHES)

@@ -8,6 +8,7 @@ import pytest
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.classify import Hit, classify_ticket
+from deskbridge.workflows.text import build_sign_offs, without_signature
 
 RULES = load_rules(EXAMPLE_CONFIG)
 NAMES = {k: d.name for k, d in RULES.departments.items()}
@@ -412,3 +413,211 @@ def test_a_fault_of_the_shops_website_or_payment_is_no_product_defect():
     assert (payment.department, payment.category) == ("post_sales", "money_general")
     product = classify("Lamp", "The lamp is not working.")
     assert (product.department, product.category) == ("quality", "product_defect")
+
+
+# Fifth round (issue 13): mechanisms found on tuning set 8's misroutes.
+
+
+def test_a_signature_is_not_the_request():
+    text = (
+        "Could you let me know where my delivery is?\n\nBest regards\n\nDaniel Okafor\n"
+        "Claims Handler | Refunds & Compensation Team\nNorthgate Insurance Ltd."
+    )
+    result = classify("Delivery status", text)
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    assert [h.phrase for h in result.hits] == ["delivery status", "where my delivery is"]
+    # Without sign-offs in the rules the job title is read, and asks for a refund.
+    unsigned = RULES.routing.model_copy(update={"sign_offs": []})
+    assert classify("Delivery status", text, unsigned).department == "post_sales"
+
+
+def test_without_signature_cuts_at_the_last_sign_off_line():
+    sign_offs = build_sign_offs(["best regards", "thanks", "viele grüße"])
+    assert without_signature("Where is it?\nThanks, Priya", sign_offs) == "Where is it?"
+    assert without_signature("Kaputt.\n\nViele Grüße\nMarkus Heller", sign_offs) == "Kaputt.\n"
+    assert without_signature("Where is it?\n--\nACME Refunds", sign_offs) == "Where is it?"
+    # A line that says more than a sign-off and a name is the customer's own.
+    kept = "Where is it?\nThanks for nothing, I want a refund."
+    assert without_signature(kept, sign_offs) == kept
+    # One line, or nothing before the sign-off: all of it.
+    assert without_signature("Thanks, refund received.", sign_offs) == "Thanks, refund received."
+    assert without_signature("Best regards\nAnna", sign_offs) == "Best regards\nAnna"
+
+
+def test_a_remedy_received_or_a_missing_thing_arrived_is_over():
+    arrived = classify("Screws", "Follow-up: the missing screws arrived yesterday, all built now.")
+    assert (arrived.department, arrived.source) == (None, "none")
+    assert arrived.hits == (
+        Hit("missing_parts", "missing screws", "description", 0.0, resolved="arrive"),
+    )
+    received = classify("Re: Refund 5519934", "Refund received, thanks for sorting it so quickly.")
+    assert (received.department, received.reason) == (
+        None,
+        'description mentions "thanks" → not an order problem',
+    )
+    assert [h for h in received.hits if h.category == "refund"] == [
+        Hit("refund", "refund", "subject", 0.0, resolved="receive"),
+        Hit("refund", "refund", "description", 0.0, resolved="receive"),
+    ]
+    other = classify(
+        "Re: Refund request",
+        "I received my refund last week. Separate question: my second order still shows"
+        " preparing after 12 days, is it coming?",
+    )
+    assert (other.department, other.category) == ("logistics", "delivery_delay")
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # A question, a wish, a negation or a modal keeps it open.
+        (
+            "Screws",
+            "When will the missing screws arrive? I can't build it.",
+            "quality",
+            "missing_parts",
+        ),
+        ("Refund", "Has the refund come through? It has been ten days.", "post_sales", "refund"),
+        ("Refund", "I want to receive my refund this week.", "post_sales", "refund"),
+        ("Refund", "The refund has not come through.", "post_sales", "request_follow_up"),
+        # A problem that arrives is not over: only what was absent can arrive.
+        (
+            "Screws",
+            "The wrong screws arrived, they are far too short.",
+            "quality",
+            "product_defect",
+        ),
+    ],
+)
+def test_what_is_still_open_is_not_over(subject, description, department, category):
+    result = classify(subject, description)
+    assert (result.department, result.category) == (department, category)
+    assert not any(h.resolved for h in result.hits)
+
+
+def test_a_remedy_naming_a_thing_is_asked_for_only_where_the_clause_asks():
+    door = classify(
+        "Warped replacement door",
+        "The replacement door arrived yesterday and it doesn't close properly either.",
+    )
+    assert (door.department, door.category) == ("quality", "product_defect")
+    assert [h for h in door.hits if h.category == "replacement"] == [
+        Hit("replacement", "replacement", "subject", 0.0, unasked=True),
+        Hit("replacement", "replacement", "description", 0.0, unasked=True),
+    ]
+    covers = classify("Spare covers", "Do you sell replacement covers for the sofa? Mine is fine.")
+    assert (covers.department, covers.source) == (None, "none")
+    asked = classify("Door", "Please send a replacement door, the hinge side is split.")
+    assert (asked.department, asked.category, asked.problem) == (
+        "post_sales",
+        "replacement",
+        "product_defect",
+    )
+
+
+def test_an_object_right_after_a_wish_is_asked_for():
+    wished = classify("Chairs", "Chair 1 arrived scratched. I'd like a new chair please.")
+    assert (wished.department, wished.category, wished.problem) == (
+        "post_sales",
+        "replacement",
+        "transit_damage",
+    )
+    told = classify("Chairs", "A new chair arrived scratched.")
+    assert (told.department, told.category) == ("logistics", "transit_damage")
+    box = classify(
+        "Box 2 of 3", "Box 2 never came, the courier lost it. Please dispatch a new box."
+    )
+    assert (box.department, box.category, box.problem) == (
+        "post_sales",
+        "reshipment",
+        "lost_shipment",
+    )
+
+
+def test_a_question_about_a_remedy_names_none_for_a_follow_up():
+    result = classify(
+        "Late delivery - question",
+        "Out of curiosity, do you have any compensation policy for late deliveries? Mainly I"
+        " need a realistic delivery date so I can arrange for the old sofa to be collected.",
+    )
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    assert [h for h in result.hits if h.category in ("compensation", "request_follow_up")] == [
+        Hit("request_follow_up", "was collected", "description", 0.0, unmet=True),
+        Hit("compensation", "compensation", "description", 0.0, unasked=True),
+    ]
+
+
+def test_a_delivery_said_to_be_fine_is_no_damage_in_transit():
+    result = classify(
+        "Crack", "The table was perfect when it was delivered. A week later a crack appeared."
+    )
+    assert (result.department, result.category) == ("quality", "product_defect")
+    assert (
+        Hit("transit_damage", "when it was delivered", "description", 0.0, about="perfect")
+        in result.hits
+    )
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        (
+            "Falscher Artikel",
+            "Falscher Artikel geliefert. Bitte umtauschen.",
+            "post_sales",
+            "replacement",
+        ),
+        (
+            "Pata rota",
+            "Una pata llegó rota. Necesito que me envíen una pata nueva.",
+            "post_sales",
+            "replacement",
+        ),
+        (
+            "Colis perdu",
+            "Le colis a été perdu. Merci de me le renvoyer.",
+            "post_sales",
+            "reshipment",
+        ),
+        (
+            "Doppelt abgebucht",
+            "Sie haben mir den Betrag zweimal abgebucht.",
+            "post_sales",
+            "billing",
+        ),
+        (
+            "Lieferadresse ändern",
+            "Bitte die Lieferadresse ändern, sie ist noch nicht versandt.",
+            None,
+            None,
+        ),
+        ("Lámpara", "La lámpara llegó rota.", "logistics", "transit_damage"),
+        # A parcel missing is a partial delivery, not a part missing from the box.
+        ("Paket 2 fehlt", "Nur Paket 1 ist angekommen.", "logistics", "lost_shipment"),
+    ],
+)
+def test_requests_and_problems_in_other_languages(subject, description, department, category):
+    result = classify(subject, description)
+    assert (result.department, result.category) == (department, category)
+
+
+def test_explain_says_what_is_over():
+    from click.testing import CliRunner
+
+    from deskbridge.cli import main
+
+    out = CliRunner().invoke(
+        main,
+        ["routing", "explain", "Re: Refund 5519934", "Refund received, thanks for that."],
+    )
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == [
+        "department: none — not an order problem",
+        'reason: description mentions "thanks" → not an order problem',
+        "matched (points = words x 1.5 in the subject x category weight):",
+        '      1  not an order problem: "thanks" in description',
+        "not counted:",
+        '         refund request: "refund" in subject — over: "receive" (routing.resolved_words)',
+        '         refund request: "refund" in description — over: "receive"'
+        " (routing.resolved_words)",
+    ]

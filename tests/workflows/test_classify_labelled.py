@@ -38,6 +38,7 @@ TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
 CHECK_5 = Path(__file__).with_name("data") / "routing_check_5.yaml"
 TUNING_6 = Path(__file__).with_name("data") / "routing_tuning_6.yaml"
 CHECK_7 = Path(__file__).with_name("data") / "routing_check_7.yaml"
+TUNING_8 = Path(__file__).with_name("data") / "routing_tuning_8.yaml"
 # The sets never tuned on are evaluated by whoever did not tune the rules, at the end of a
 # round (issue 13, third round: the engineer tuning must not run the router on them, and a
 # suite run would): DESKBRIDGE_BLIND_SETS=1 pytest tests/workflows/test_classify_labelled.py
@@ -74,7 +75,9 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
 # tuning and evaluated once as written, 86.7% and 5.0%, then its misses used) 96.7% and 0%;
 # tuning 6 (fourth round, written blind by another engineer; 80.6% and 7.2% as written on the
 # third round's rules) 97.2% and 0%. The older sets' figures are the fourth round's now
-# (tuning 2 97.7% / 0.5%, tuning 4 93.1% / 2.1%, check 5 98.3% / 0%).
+# (tuning 2 97.7% / 0.5%, tuning 4 93.1% / 2.1%, check 5 98.3% / 0%). Tuning 8 (fifth round,
+# written blind by another engineer; 76.0% and 11.5% as written on the fourth round's rules,
+# one label then brought to the house convention): the figures the fifth round reached.
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
     [
@@ -82,8 +85,9 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
         (TUNING_4, 120, 0.91, 0.03),
         (CHECK_5, 60, 0.95, 0.017),
         (TUNING_6, 180, 0.96, 0.006),
+        (TUNING_8, 200, 0.87, 0.015),
     ],
-    ids=["tuning 2", "tuning 4", "check 5", "tuning 6"],
+    ids=["tuning 2", "tuning 4", "check 5", "tuning 6", "tuning 8"],
 )
 def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrouted: float):
     report = evaluate(path)
