@@ -220,6 +220,8 @@ class _Plan(NamedTuple):
     resolved_words: frozenset[str]  # routing.resolved_words, as lemmas
     absent: frozenset[str]  # routing.absent_words, as lemmas
     things: frozenset[str]  # routing.things, as lemmas
+    remedied_things: frozenset[str]  # things and routing.delivery_things, as lemmas
+    open_objects: frozenset[str]  # objects that end in "…": a thing must follow
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -289,6 +291,14 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(compile_phrase(w)[0] for w in config.resolved_words if compile_phrase(w)),
         frozenset(lemma(w) for word in config.absent_words for w in compile_phrase(word)),
         frozenset(lemma(w) for word in config.things for w in compile_phrase(word)),
+        frozenset(
+            lemma(w)
+            for word in (*config.things, *config.delivery_things)
+            for w in compile_phrase(word)
+        ),
+        frozenset(
+            o for c in config.categories.values() for o in c.objects if o.endswith(_OPEN_END)
+        ),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -383,6 +393,22 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     return hits
 
 
+# A clause of at most this many words with a request word ("yes please", "please") asks
+# for what the next clause names.
+_SHORT_REQUEST = 2
+
+
+def _clause_sizes(tokens: tuple[str, ...]) -> list[int]:
+    """The number of words of each clause, by number."""
+    sizes = [0]
+    for token in tokens:
+        if token == BREAK:
+            sizes.append(0)
+        else:
+            sizes[-1] += 1
+    return sizes
+
+
 class _Qualifiers:
     """The qualifying words of a ticket's texts, scanned once and only when asked for."""
 
@@ -397,8 +423,13 @@ class _Qualifiers:
         return found
 
     def asking(self, text: str) -> set[int]:
-        """The clauses of the text with a request word."""
-        return {m.clause for m in self.matches(text) if m.group == REQUEST}
+        """The clauses of the text with a request word, and the clause after one that is
+        little more than a request word ("Yes please, send a new motor unit")."""
+        asking = {m.clause for m in self.matches(text) if m.group == REQUEST}
+        if asking:
+            sizes = _clause_sizes(tokenize(text))
+            asking |= {c + 1 for c in asking if sizes[c] <= _SHORT_REQUEST}
+        return asking
 
     def gives(self, tokens: tuple[str, ...], start: int, size: int) -> bool:
         """Whether the clause around the object at tokens[start:start + size] has a request
@@ -414,9 +445,22 @@ class _Qualifiers:
             end += 1
         found = self._index.scan(tokens[begin:end])
         inside = range(start - begin, start - begin + size)
-        return any(
+        if not any(
             m.group == VERB and m.negated_by is None and m.start not in inside for m in found
-        ) and any(m.group == REQUEST for m in found)
+        ):
+            return False
+        if any(m.group == REQUEST for m in found):
+            return True
+        # "Yes please, send a new motor unit": the request word alone in the clause before.
+        if not begin:
+            return False
+        before = begin - 1
+        opening = before
+        while opening and tokens[opening - 1] != BREAK:
+            opening -= 1
+        return 0 < before - opening <= _SHORT_REQUEST and any(
+            m.group == REQUEST for m in self._index.scan(tokens[opening:before])
+        )
 
     def named(self, texts: list[tuple[str, str, float]]) -> dict[str, set[str]]:
         """The `needs` groups with a phrase found, not negated, in any of the texts: their
@@ -489,7 +533,9 @@ def _scan_texts(
             conditional = remedy and match.conditional
             end = start + size
             unasked = False
-            if remedy and end < len(tokens) and tokens[end] in plan.things:
+            if phrase in plan.open_objects and not _thing_follows(tokens, end, plan.things):
+                continue  # "a new …" of no thing: "a new date", "another week"
+            if remedy and end < len(tokens) and tokens[end] in plan.remedied_things:
                 # A remedy naming a thing ("the replacement door arrived", "do you sell
                 # replacement covers?") is asked for only in a clause that asks, as a weak
                 # remedy is, in the subject too ("Warped replacement door").
@@ -599,6 +645,21 @@ def _scan_texts(
             if (where, clause) in inquiry_clauses:
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
     return hits
+
+
+# An object ending so ("a new …", "another …") counts only before one of routing.things, up to
+# _THING_WITHIN words on in its clause ("a new glass top", "another chair").
+_OPEN_END = ("…", "...")
+_THING_WITHIN = 3
+
+
+def _thing_follows(tokens: tuple[str, ...], end: int, things: frozenset[str]) -> bool:
+    for at in range(end, min(end + _THING_WITHIN, len(tokens))):
+        if tokens[at] == BREAK:
+            return False
+        if tokens[at] in things:
+            return True
+    return False
 
 
 def weights_category(plan: _Plan, group: str) -> str:

@@ -117,20 +117,35 @@ _QUOTE_SIGNS = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def own_words(text: str) -> str:
     """The text without the email it quotes or forwards (quotequail): a forwarded order
     confirmation's "returned within 28 days for a refund" is not the customer asking for one.
     All of it when nothing is the writer's own."""
+    return split_quoted(text)[0]
+
+
+@lru_cache(maxsize=4096)
+def split_quoted(text: str) -> tuple[str, str]:
+    """(the writer's own words, the email quoted or forwarded): quotequail's split, and
+    lines opening with ">" (plain-text quoting, with or without an "On … wrote:" header) are
+    quoted too. All of the text is the writer's own when nothing else is."""
     # Quoted and forwarded email always spans lines; most tickets' words do not need more.
     if (
         "\n" not in text
         or not any(hint in text for hint in _QUOTE_HINTS)
         or not _QUOTE_SIGNS.search(text)
     ):
-        return text
-    own = "\n".join(part for mine, part in quotequail.quote(text) if mine)
-    return own if own.strip() else text
+        return text, ""
+    own: list[str] = []
+    quoted: list[str] = []
+    for mine, part in quotequail.quote(text):
+        if not mine:
+            quoted.append(part)
+            continue
+        for line in part.splitlines():
+            (quoted if line.lstrip().startswith(">") else own).append(line)
+    mine = "\n".join(own)
+    return (mine, "\n".join(quoted)) if mine.strip() else (text, "")
 
 
 # How many of a text's last lines may be a signature (a sign-off, a name, a title, a company,

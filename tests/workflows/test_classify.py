@@ -8,7 +8,7 @@ import pytest
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.classify import Hit, classify_ticket
-from deskbridge.workflows.text import build_sign_offs, without_signature
+from deskbridge.workflows.text import build_sign_offs, own_words, split_quoted, without_signature
 
 RULES = load_rules(EXAMPLE_CONFIG)
 NAMES = {k: d.name for k, d in RULES.departments.items()}
@@ -621,3 +621,94 @@ def test_explain_says_what_is_over():
         '         refund request: "refund" in description — over: "receive"'
         " (routing.resolved_words)",
     ]
+
+
+def test_lines_quoted_with_a_marker_are_not_the_customers_words():
+    text = (
+        "It stopped again this morning. The footrest won't move at all.\n\n"
+        "> Thank you for your message. If the problem returns, please let us know and we\n"
+        "> will discuss a replacement or a refund."
+    )
+    assert split_quoted(text) == (
+        "It stopped again this morning. The footrest won't move at all.\n",
+        "> Thank you for your message. If the problem returns, please let us know and we\n"
+        "> will discuss a replacement or a refund.",
+    )
+    assert own_words("> all of it quoted\n> nothing else") == "> all of it quoted\n> nothing else"
+    result = classify("Re: Order 4471290 - motor", text)
+    assert (result.department, result.category) == ("quality", "product_defect")
+    assert [h.phrase for h in result.hits] == ["motor"]
+
+
+def test_an_object_ending_open_counts_only_before_a_thing():
+    top = classify(
+        "Order", "The glass top has a crack. I would like a new glass top sent out, please."
+    )
+    assert (top.department, top.category, top.problem) == (
+        "post_sales",
+        "replacement",
+        "product_defect",
+    )
+    assert Hit("replacement", "a new …", "description", 2.0) in top.hits
+    # A new date is no thing: nothing asked for, the delay decides.
+    date = classify("Order", "The sofa is two weeks late. Could you send me a new date please?")
+    assert (date.department, date.category) == ("logistics", "delivery_delay")
+    assert not [h for h in date.hits if h.category == "replacement"]
+    # A parcel or a courier is named by a remedy word, never asked for as an object.
+    courier = classify("Order", "It is two weeks late, could you send it with a new courier?")
+    assert (courier.department, courier.category) == ("logistics", "delivery_delay")
+
+
+def test_a_request_word_alone_in_its_clause_asks_for_the_next_one():
+    result = classify("Re: Recliner motor 5510283", "Yes please, send a new motor unit.")
+    assert (result.department, result.category, result.problem) == (
+        "post_sales",
+        "replacement",
+        "product_defect",
+    )
+    # Only the next clause: two clauses on, the remedy is told, not asked for.
+    told = classify(
+        "Recliner motor",
+        "Yes please. The engineer came on Monday. He had to send a new motor unit.",
+    )
+    assert (told.department, told.category) == ("quality", "product_defect")
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        (
+            "Bestelling",
+            "Waar blijft mijn bestelling? Ik heb nog niets ontvangen.",
+            "logistics",
+            "delivery_delay",
+        ),
+        ("Kast", "De kast is beschadigd aangekomen.", "logistics", "transit_damage"),
+        ("Stoel", "Er zit een scheur in de zitting.", "quality", "product_defect"),
+        (
+            "Kleur",
+            "Ik heb de verkeerde kleur ontvangen. Graag omruilen.",
+            "post_sales",
+            "replacement",
+        ),
+        ("Betaling", "Ik heb dubbel betaald voor bestelling 5512.", "post_sales", "billing"),
+        ("Bedankt", "Alles goed ontvangen, hartelijk dank!", None, None),
+        ("Lieferung", "Wo bleibt meine Lieferung?", "logistics", "delivery_delay"),
+        ("Tisch", "Nach zwei Wochen hat die Tischplatte einen Riss.", "quality", "product_defect"),
+        (
+            "Pedido",
+            "Mi pedido aparece como entregado pero no lo he recibido.",
+            "logistics",
+            "lost_shipment",
+        ),
+        (
+            "Table",
+            "Je voudrais être remboursé, la table est arrivée fissurée.",
+            "post_sales",
+            "refund",
+        ),
+    ],
+)
+def test_more_of_the_languages_customers_write_in(subject, description, department, category):
+    result = classify(subject, description)
+    assert (result.department, result.category) == (department, category)
