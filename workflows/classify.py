@@ -580,13 +580,13 @@ def _scan_texts(
             counts = negated_by is None and not conditional and not unasked and about is None
             resolved = None
             # A remedy is over when received ("I received my refund", "refund received"), a
-            # problem when what was absent arrives ("the missing screws arrived"; "the wrong
-            # screws arrived" is a problem arriving).
+            # problem when what was absent arrives or is found ("the missing screws arrived",
+            # "found the missing screws"; "the wrong screws arrived" is a problem arriving).
             if counts and group in plan.resolvable and (remedy or tokens[start] in plan.absent):
                 if resolvers is None:
                     resolvers = not plan.resolved_words.isdisjoint(tokens)
                 if resolvers:
-                    resolved = _resolved_by(tokens, start, end, plan.resolved_words, remedy)
+                    resolved = _resolved_by(tokens, start, end, plan.resolved_words)
                     if resolved is not None:
                         counts = False
                         resolved_categories[weights_category(plan, group)] = resolved
@@ -685,11 +685,27 @@ _QUESTION_OPENERS = frozenset({"have", "be", "do", "did", "does", "is", "was", "
 
 
 def _resolved_by(
-    tokens: tuple[str, ...], start: int, end: int, words: frozenset[str], before: bool
+    tokens: tuple[str, ...], start: int, end: int, words: frozenset[str]
 ) -> str | None:
-    """The word of `words` up to three words after tokens[start:end] in its clause ("the
-    missing screws arrived"), or before it too when `before` ("I received my refund"), when
-    nothing in the clause keeps it open (_OPEN, a question)."""
+    """The word of `words` up to three words after or before tokens[start:end] in its clause
+    ("the missing screws arrived", "I received my refund"), when nothing in the clause keeps
+    it open (_OPEN, a question)."""
+    found = None
+    for at in range(end, min(end + _RESOLVED_WITHIN, len(tokens))):
+        if tokens[at] == BREAK:
+            break
+        if tokens[at] in words:
+            found = at
+            break
+    if found is None:
+        for at in range(start - 1, max(start - 1 - _RESOLVED_WITHIN, -1), -1):
+            if tokens[at] == BREAK:
+                break
+            if tokens[at] in words:
+                found = at
+                break
+    if found is None:
+        return None
     begin = start
     while begin and tokens[begin - 1] != BREAK:
         begin -= 1
@@ -697,16 +713,8 @@ def _resolved_by(
     while stop < len(tokens) and tokens[stop] != BREAK:
         stop += 1
     clause = tokens[begin:stop]
-    if words.isdisjoint(clause):
-        return None
-    after = range(end, min(end + _RESOLVED_WITHIN, stop))
-    found = next((at for at in after if tokens[at] in words), None)
-    if found is None and before:
-        lo = max(begin, start - _RESOLVED_WITHIN)
-        found = next((at for at in range(start - 1, lo - 1, -1) if tokens[at] in words), None)
     if (
-        found is None
-        or not _OPEN.isdisjoint(clause)
+        not _OPEN.isdisjoint(clause)
         or clause[0] in _QUESTION_OPENERS
         or (found and tokens[found - 1] == "to")
     ):

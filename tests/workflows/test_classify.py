@@ -8,7 +8,13 @@ import pytest
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.classify import Hit, classify_ticket
-from deskbridge.workflows.text import build_sign_offs, own_words, split_quoted, without_signature
+from deskbridge.workflows.text import (
+    build_sign_offs,
+    own_words,
+    split_quoted,
+    tokenize,
+    without_signature,
+)
 
 RULES = load_rules(EXAMPLE_CONFIG)
 NAMES = {k: d.name for k, d in RULES.departments.items()}
@@ -450,6 +456,11 @@ def test_a_remedy_received_or_a_missing_thing_arrived_is_over():
     assert arrived.hits == (
         Hit("missing_parts", "missing screws", "description", 0.0, resolved="arrive"),
     )
+    found = classify("Screws", "Found the missing screws taped under the drawer, sorry!")
+    assert (found.department, found.source) == (None, "none")
+    assert found.hits == (
+        Hit("missing_parts", "missing screws", "description", 0.0, resolved="find"),
+    )
     received = classify("Re: Refund 5519934", "Refund received, thanks for sorting it so quickly.")
     assert (received.department, received.reason) == (
         None,
@@ -480,6 +491,7 @@ def test_a_remedy_received_or_a_missing_thing_arrived_is_over():
         ("Refund", "Has the refund come through? It has been ten days.", "post_sales", "refund"),
         ("Refund", "I want to receive my refund this week.", "post_sales", "refund"),
         ("Refund", "The refund has not come through.", "post_sales", "request_follow_up"),
+        ("Refund", "I cannot find my refund on my statement.", "post_sales", "refund"),
         # A problem that arrives is not over: only what was absent can arrive.
         (
             "Screws",
@@ -712,3 +724,41 @@ def test_a_request_word_alone_in_its_clause_asks_for_the_next_one():
 def test_more_of_the_languages_customers_write_in(subject, description, department, category):
     result = classify(subject, description)
     assert (result.department, result.category) == (department, category)
+
+
+def test_cannot_is_can_not():
+    assert tokenize("I cannot assemble it") == ("i", "can", "not", "assemble", "it")
+    result = classify("Wardrobe", "I cannot assemble the wardrobe.")
+    assert (result.department, result.category) == ("quality", "product_defect")
+    assert result.hits == (Hit("product_defect", "cannot assemble", "description", 3.0),)
+
+
+@pytest.mark.parametrize(
+    ("description", "department", "category"),
+    [
+        # A box that lacks parts is Quality's; a box missing from the delivery Logistics'.
+        (
+            "The bed frame box was missing the slats, the rest was there.",
+            "quality",
+            "missing_parts",
+        ),
+        ("The box was missing 2 screws.", "quality", "missing_parts"),
+        ("One box is missing from my delivery.", "logistics", "lost_shipment"),
+        (
+            "Two of my four chairs came today. When do the others come?",
+            "logistics",
+            "lost_shipment",
+        ),
+        ("I ordered 4 chairs and only received 3.", "logistics", "lost_shipment"),
+    ],
+)
+def test_a_box_lacking_parts_against_a_box_missing(description, department, category):
+    result = classify("Order 7712", description)
+    assert (result.department, result.category) == (department, category)
+
+
+def test_a_box_named_before_missing_is_not_a_part_missing():
+    result = classify("Order 7712", "Box 2 of 2 arrived but box 1 is missing.")
+    # Asked about rather than sent to Quality ("box 1 is missing" is no phrase of a parcel).
+    assert (result.department, result.source) == (None, "none")
+    assert Hit("missing_parts", "is missing", "description", 0.0, about="box") in result.hits
