@@ -278,15 +278,18 @@ class RoutingConfig(_Model):
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
     absent_words: list[str] = Field(default_factory=list)
-    # The shop's things (product types, parts): a remedy word right before one names it ("the
-    # replacement door", "replacement covers") and counts as asked for only in a clause with a
-    # request word, subject included.
+    # The shop's things (product types, parts): one of `remedy_nouns` right before one names
+    # it ("the replacement door", "replacement covers") and counts as asked for only in a
+    # clause with a request word, subject included unless it opens the subject.
     # An object of a remedy ending in "…" ("a new …", "another …") counts only before one of
     # `things` ("please send a new glass top"): "a new date" asks for no replacement.
     things: list[str] = Field(default_factory=list)
     # Parcels and carriers: named by a remedy word as things are ("the replacement courier"),
     # never an object ("send it with a new courier" asks for no replacement).
     delivery_things: list[str] = Field(default_factory=list)
+    # Remedy phrases that are only nouns ("replacement", "compensation", "voucher"): before a
+    # thing they describe it. Not words that are verbs too: "Refund sofa" asks for a refund.
+    remedy_nouns: list[str] = Field(default_factory=list)
     # Optional: a classifier learned from the team's own labelled tickets (`deskbridge routing
     # train`), relative to this file. The phrases decide first; the model is asked only about
     # tickets they leave for a person to pick, and answers only from model_min_confidence on.

@@ -222,6 +222,7 @@ class _Plan(NamedTuple):
     things: frozenset[str]  # routing.things, as lemmas
     remedied_things: frozenset[str]  # things and routing.delivery_things, as lemmas
     open_objects: frozenset[str]  # objects that end in "…": a thing must follow
+    remedy_nouns: frozenset[str]  # routing.remedy_nouns
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -299,6 +300,7 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(
             o for c in config.categories.values() for o in c.objects if o.endswith(_OPEN_END)
         ),
+        frozenset(config.remedy_nouns),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -535,10 +537,16 @@ def _scan_texts(
             unasked = False
             if phrase in plan.open_objects and not _thing_follows(tokens, end, plan.things):
                 continue  # "a new …" of no thing: "a new date", "another week"
-            if remedy and end < len(tokens) and tokens[end] in plan.remedied_things:
+            if (
+                phrase in plan.remedy_nouns
+                and end < len(tokens)
+                and tokens[end] in plan.remedied_things
+                and not (where == "subject" and _opens_subject(tokens, start))
+            ):
                 # A remedy naming a thing ("the replacement door arrived", "do you sell
                 # replacement covers?") is asked for only in a clause that asks, as a weak
-                # remedy is, in the subject too ("Warped replacement door").
+                # remedy is, in the subject too ("Warped replacement door"); a subject that
+                # opens with it asks ("Replacement chair").
                 if asking is None:
                     asking = qualifiers.asking(text)
                 unasked = clause not in asking
@@ -549,9 +557,7 @@ def _scan_texts(
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
                 # "I'd like a new chair", "I need another one": wished for, no verb needed.
-                unasked = not (start and tokens[start - 1] in _WISHED) and not qualifiers.gives(
-                    tokens, start, size
-                )
+                unasked = not _wished(tokens, start) and not qualifiers.gives(tokens, start, size)
             # The question comes first: "do you offer any compensation?" asks about one,
             # "what compensation do you offer?" takes it as due.
             if (
@@ -651,6 +657,15 @@ def _scan_texts(
 # _THING_WITHIN words on in its clause ("a new glass top", "another chair").
 _OPEN_END = ("…", "...")
 _THING_WITHIN = 3
+
+
+# Words that open a reply's or a forward's subject ("Re: Replacement chair").
+_REPLY_PREFIXES = frozenset({"re", "aw", "fw", "fwd", "tr", "sv", "wg"})
+
+
+def _opens_subject(tokens: tuple[str, ...], start: int) -> bool:
+    """Whether tokens[start] opens the subject, after any reply prefixes and breaks."""
+    return all(t == BREAK or t in _REPLY_PREFIXES for t in tokens[:start])
 
 
 def _thing_follows(tokens: tuple[str, ...], end: int, things: frozenset[str]) -> bool:
@@ -754,6 +769,15 @@ def _cue_before(
 # Words that ask for a remedy's object right before it ("I'd like a new chair", "we need
 # another one", "I want my money").
 _WISHED = frozenset({"want", "like", "need", "prefer", "expect", "demand"})
+# "like" wishes only after these ("I'd like", "we would like"; "looks like another one" not).
+_LIKE_AFTER = frozenset({"would", "d", "should"})
+
+
+def _wished(tokens: tuple[str, ...], start: int) -> bool:
+    """Whether a wish word comes right before tokens[start]."""
+    if not start or tokens[start - 1] not in _WISHED:
+        return False
+    return tokens[start - 1] != "like" or (start > 1 and tokens[start - 2] in _LIKE_AFTER)
 
 
 # Words that make a negation a refusal, not a remedy still missing ("I don't want to get a

@@ -518,7 +518,11 @@ def test_a_remedy_naming_a_thing_is_asked_for_only_where_the_clause_asks():
         Hit("replacement", "replacement", "description", 0.0, unasked=True),
     ]
     covers = classify("Spare covers", "Do you sell replacement covers for the sofa? Mine is fine.")
-    assert (covers.department, covers.source) == (None, "none")
+    assert (covers.department, covers.reason) == (
+        None,
+        'description mentions "do you sell" → not an order problem',
+    )
+    assert Hit("replacement", "replacement", "description", 0.0, unasked=True) in covers.hits
     asked = classify("Door", "Please send a replacement door, the hinge side is split.")
     assert (asked.department, asked.category, asked.problem) == (
         "post_sales",
@@ -762,3 +766,52 @@ def test_a_box_named_before_missing_is_not_a_part_missing():
     # Asked about rather than sent to Quality ("box 1 is missing" is no phrase of a parcel).
     assert (result.department, result.source) == (None, "none")
     assert Hit("missing_parts", "is missing", "description", 0.0, about="box") in result.hits
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "category"),
+    [
+        # A remedy word that is a verb too asks before a thing: "Refund sofa", "Exchange chair".
+        ("Refund sofa 5512", "The sofa arrived with a ripped seat.", "refund"),
+        ("Exchange chair", "It arrived in the wrong colour.", "replacement"),
+        # A subject that opens with the noun asks, after a reply's prefix too.
+        ("Replacement chair", "It arrived broken.", "replacement"),
+        ("Re: Replacement door", "It arrived cracked.", "replacement"),
+    ],
+)
+def test_a_remedy_before_a_thing_still_asks_where_it_can(subject, description, category):
+    result = classify(subject, description)
+    assert (result.department, result.category, result.problem) == (
+        "post_sales",
+        category,
+        "transit_damage"
+        if category != "replacement" or "colour" not in description
+        else "wrong_item",
+    )
+
+
+def test_like_wishes_only_as_would_like():
+    wished = classify("Chairs", "Chair 1 arrived scratched. We would like another chair.")
+    assert (wished.department, wished.category) == ("post_sales", "replacement")
+    looks = classify("Legs", "It looks like another leg is loose now, the chair wobbles.")
+    assert (looks.department, looks.category) == ("quality", "product_defect")
+    assert Hit("replacement", "another …", "description", 0.0, unasked=True) in looks.hits
+
+
+@pytest.mark.parametrize(
+    ("description", "department", "category"),
+    [
+        ("Does the oak table come assembled or do I need to build it?", None, None),
+        ("What's the best way to clean a stain off the linen sofa?", None, None),
+        ("Will the wardrobe fit through a 75cm door? What are the dimensions?", None, None),
+        # A warranty question beside a fault is the fault's.
+        (
+            "The recliner mechanism is stuck halfway. How long is the warranty?",
+            "quality",
+            "product_defect",
+        ),
+    ],
+)
+def test_questions_about_a_product_are_no_order_problem(description, department, category):
+    result = classify("Question", description)
+    assert (result.department, result.category) == (department, category)
