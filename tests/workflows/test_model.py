@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from pydantic import ValidationError
+
 from deskbridge.workflows.model import SlaClock, Source, Status, TicketState, evolve
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -26,3 +29,30 @@ def test_evolve_makes_the_copy_model_copy_makes():
     assert evolve(clock, {"running_since": None, "used_s": 60.0}) == clock.model_copy(
         update={"running_since": None, "used_s": 60.0}
     )
+
+
+def test_states_share_their_set_of_fields_given_and_cannot_be_changed_in_place():
+    def make(n: int) -> TicketState:
+        return TicketState(key=f"zendesk:{n}", source=Source.zendesk, ticket_id=str(n))
+
+    first, second = make(1), make(2)
+    assert first.model_fields_set == {"key", "source", "ticket_id"}
+    assert first.model_fields_set is second.model_fields_set
+    # A copy with a field not given before gets the set of the other copies with that field;
+    # one with fields already given keeps its state's.
+    opened = evolve(first, {"status": Status.open})
+    assert opened.model_fields_set == {"key", "source", "ticket_id", "status"}
+    assert opened.model_fields_set is evolve(second, {"status": Status.solved}).model_fields_set
+    assert evolve(opened, {"status": Status.pending}).model_fields_set is opened.model_fields_set
+    # Read back from the store (validated), with the clocks inside.
+    clock = SlaClock(metric="first_reply", instance="x", started_at=T0, running_since=T0)
+    stored = evolve(first, {"sla_clocks": {"first_reply": clock}}).model_dump(mode="json")
+    again, other = TicketState.model_validate(stored), TicketState.model_validate(stored)
+    assert again.model_fields_set is other.model_fields_set
+    read_clock = again.sla_clocks["first_reply"]
+    assert read_clock.model_fields_set is other.sla_clocks["first_reply"].model_fields_set
+    assert read_clock == clock
+    # Nothing can add a name to a shared set: states are changed by copies only.
+    with pytest.raises(ValidationError, match="frozen"):
+        first.subject = "Late"
+    assert first.subject is None and second.model_fields_set == {"key", "source", "ticket_id"}

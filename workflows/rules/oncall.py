@@ -25,6 +25,7 @@ from deskbridge.workflows.model import (
     Priority,
     TicketEvent,
     TicketState,
+    evolve,
 )
 from deskbridge.workflows.rotation import Rotation
 
@@ -165,7 +166,7 @@ def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules:
         )
         paged += [p for p in step.people if p not in paged]
         index += 1
-    chain = chain.model_copy(update={"next_step": index, "paged": paged})
+    chain = evolve(chain, {"next_step": index, "paged": paged})
     if index < total:
         decision.timers.append(
             Timer(
@@ -205,13 +206,13 @@ def stop_chain(state: TicketState, chain: OncallChain, event: TicketEvent, ctx: 
     decision = Decision()
     if event.kind is EventKind.acknowledged and chain.running:
         by = event.meta.get("by", "someone")
-        chain = chain.model_copy(update={"acknowledged_by": by, "acknowledged_at": ctx.now})
+        chain = evolve(chain, {"acknowledged_by": by, "acknowledged_at": ctx.now})
         decision.cancel.append(timer_id(state.key))
         decision.actions.append(
             build_pager(state, chain, "acknowledge", reason=f"acknowledged by {by}")
         )
     if state.status.is_done and chain.open:
-        chain = chain.model_copy(update={"solved_at": ctx.now})
+        chain = evolve(chain, {"solved_at": ctx.now})
         decision.cancel.append(timer_id(state.key))
         decision.actions.append(
             build_pager(state, chain, "resolve", reason=f"the ticket is {state.status.value}")
