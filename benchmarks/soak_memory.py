@@ -49,6 +49,14 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def sqlite_mb() -> float:
+    """Memory SQLite holds (page caches of every connection, statements), from the library the
+    sqlite3 module uses: malloc'd by SQLite itself, so tracemalloc never sees it."""
+    library = ctypes.CDLL("libsqlite3.so.0")
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return library.sqlite3_memory_used() / 2**20
+
+
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -145,16 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     from deskbridge.config.settings import Settings
     from deskbridge.store.db import migrate_store
     from deskbridge.store.session import SqlSession
-    from deskbridge.workflows import decider as decider_module
 
-    if args.cache:
-        decider_module.CACHE_TICKETS = args.cache
     bodies = make_events(args.events)
     clock = Clock(datetime.now(UTC))
     runtime = create_runtime(Settings(), clock=clock)
     migrate_store(runtime.engine)
     client = create_app(runtime=runtime).test_client()
     decider = runtime.service.decider
+    if args.cache:
+        decider.cache_tickets = args.cache
     libc = ctypes.CDLL("libc.so.6") if args.trim else None
     step = timedelta(seconds=1 / args.rate)
     per_second = max(1, round(args.rate))
@@ -182,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     snapshot = None
     print(
         f"events {args.events}, simulated {args.rate:g}/s, cache bound "
-        f"{decider_module.CACHE_TICKETS}; store {workdir / 'deskbridge.db'}"
+        f"{decider.cache_tickets}; store {workdir / 'deskbridge.db'}"
     )
-    print("  events  sim_min  cached  misses  rss_mb  cpu_s  decide_cpu_s  traced_mb")
+    print(
+        "  events  sim_min  cached  misses  rss_mb  sqlite_mb  connections  cpu_s  decide_cpu_s"
+        "  traced_mb"
+    )
     started = cpu_s()
     for n, body in enumerate(bodies, 1):
         stamp = clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -211,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracing else float("nan")
             print(
                 f"  {n:6d}  {n / args.rate / 60:7.2f}  {len(decider._cache):6d}  {misses[0]:6d}  "
-                f"{rss_mb():6.1f}  {cpu_s() - started:5.1f}  {deciding[0]:12.1f}  {traced:9.1f}",
+                f"{rss_mb():6.1f}  {sqlite_mb():9.1f}  {runtime.engine.pool.checkedin():11d}  "
+                f"{cpu_s() - started:5.1f}  {deciding[0]:12.1f}  {traced:9.1f}",
                 flush=True,
             )
             if tracing:

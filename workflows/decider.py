@@ -141,6 +141,7 @@ class Decider:
         metrics: Metrics | None = None,
         batch: int = 500,
         shards_per_batch: int = 16,
+        cache_tickets: int = CACHE_TICKETS,
     ):
         self.store = as_store(store)
         self.rules = rules
@@ -153,6 +154,7 @@ class Decider:
         # One batch at a time per process: the cache below is this decider's own.
         self._busy = threading.Lock()
         self._cache: OrderedDict[str, tuple[int, TicketState]] = OrderedDict()
+        self.cache_tickets = cache_tickets
         self._wake = threading.Event()
         self._outage = OutageLog(log, "decider.store_unavailable", "decider.store_recovered")
         # Acknowledgements in progress in this process (serve): the decider gives them the
@@ -636,7 +638,7 @@ class Decider:
             version = batch.versions[key]
             self._cache[key] = ((version or 0) + 1, batch.states[key])
             self._cache.move_to_end(key)
-        while len(self._cache) > CACHE_TICKETS:
+        while len(self._cache) > self.cache_tickets:
             self._cache.popitem(last=False)
         if any(t is not None for t in batch.timers.values()):
             self.timers_set.set()

@@ -13,7 +13,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from deskbridge.cli import main
-from deskbridge.store.db import create_store_engine
+from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.events import (
     EventNotifier,
     build_event_row,
@@ -23,6 +23,7 @@ from deskbridge.store.events import (
 )
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
+from deskbridge.store.session import SqlSession
 from deskbridge.store.tickets import load_ticket
 from deskbridge.store.timers import schedule_timers
 from deskbridge.workflows import rules as rules_module
@@ -311,6 +312,63 @@ def test_a_cached_state_changed_by_another_decider_is_read_again(engine, store_u
     with engine.connect() as connection:
         actions = [r["action"] for r in list_actions(connection)]
     assert actions.count("call_customer") == 1
+
+
+def test_beyond_its_bound_the_cache_forgets_the_tickets_written_longest_ago(
+    engine, rules, monkeypatch
+):
+    """A forgotten ticket that comes back is read from the store and decided as if it had
+    stayed: the third reply on ticket 1 asks for the call to the customer either way."""
+    read: list[list[str]] = []
+    load = SqlSession.load_ticket_states
+
+    def reading(session, keys):
+        read.append(sorted(keys))
+        return load(session, keys)
+
+    monkeypatch.setattr(SqlSession, "load_ticket_states", reading)
+    steps = [[reply(1, 1), reply(1, 2)], [reply(2, 1)], [reply(3, 1)], [reply(1, 3)]]
+
+    def decide_steps(on, cache_tickets: int) -> tuple[list, list[list[str]], list[dict]]:
+        decider = Decider(on, rules, lambda: T0, cache_tickets=cache_tickets)
+        decided, cached = [], []
+        read.clear()
+        for events in steps:
+            store(on, *events)
+            decided += [
+                (d.cause, [(a.kind.value, a.key) for a in d.actions])
+                for d in decider.decide_pending()
+            ]
+            cached.append(list(decider._cache))
+        with on.connect() as connection:
+            states = [load_ticket(connection, f"zendesk:{n}").model_dump() for n in (1, 2, 3)]
+        return decided, cached, states
+
+    decided, cached, states = decide_steps(engine, cache_tickets=2)
+    assert cached == [
+        ["zendesk:1"],
+        ["zendesk:1", "zendesk:2"],
+        ["zendesk:2", "zendesk:3"],
+        ["zendesk:3", "zendesk:1"],
+    ]
+    # The store is asked for the states of stored tickets not held (new ones have no row).
+    assert read == [[], [], [], ["zendesk:1"]]
+    assert decided[-1] == (
+        "zendesk:event:1-3",
+        [
+            ("call_customer", "zendesk:1:three_responses:call_customer"),
+            ("tag", "zendesk:1:three_responses:tag"),
+            ("note", "zendesk:1:three_responses:note"),
+        ],
+    )
+    # The same as a decider that forgot nothing, on a store of its own.
+    other = create_store_engine("sqlite://")
+    migrate_store(other)
+    try:
+        assert decide_steps(other, cache_tickets=100)[::2] == (decided, states)
+        assert read == [[], [], [], []]
+    finally:
+        other.dispose()
 
 
 def test_a_store_in_another_schema_never_holds_this_stores_partitions(engine, rules):
