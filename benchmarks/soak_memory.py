@@ -4,12 +4,16 @@ client: signature check, parsing, storing, the metrics), then the decider, the t
 the dry-run dispatcher, on a SQLite file, with a simulated clock that moves `1 / rate` s per
 event, so timers fall due as they would at that rate. No threads, no HTTP.
 
-Every `--every` events it prints the process's RSS, the decider's cached tickets and, with
-`--trace`, what tracemalloc says grew since the previous report (grouped by traceback, the
-largest first). `--cache N` sets the decider's cache bound for the run, so what grows after
-the cache is full shows within a short run; `--trim` calls glibc's malloc_trim(0) before each
-RSS reading, which returns free heap pages to the system: RSS that falls back with it was
-fragmentation, not live objects.
+Every `--every` events it prints the process's RSS, the decider's cached tickets and the
+states it read from the store (misses), `py_blocks` (memory blocks Python's allocator has handed
+out: live Python objects and their buffers), `sqlite_mb` (what SQLite allocated itself: page
+caches, statements; tracemalloc never sees it) and, with `--trace`, what tracemalloc says grew
+since the previous report (grouped by traceback, the largest first). RSS that grows while
+py_blocks and sqlite_mb stay flat is neither. `--cache N` sets the decider's cache bound, so
+what grows after the cache is full shows within a short run. `--trim` calls glibc's
+malloc_trim(0) after each RSS reading and reads RSS again (`trimmed`): RSS that falls back
+with it was free memory malloc kept (fragmentation), not live objects. `--fields`: at the end,
+the bytes of the cached states by field.
 
     nice .venv/bin/python benchmarks/soak_memory.py --events 40000 --every 5000
     nice .venv/bin/python benchmarks/soak_memory.py --events 30000 --cache 500 --trace \
@@ -25,6 +29,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -47,6 +52,83 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_parts_mb() -> tuple[float, float, float, float]:
+    """RSS by kind of mapping (/proc/self/smaps): glibc's main heap ([heap]), its per-thread
+    heaps (anonymous mappings starting on a 64 MiB boundary, as glibc aligns them), other
+    anonymous memory (Python's object arenas, large blocks), and files (libraries, SQLite's
+    -shm)."""
+    heap = threads = anonymous = files = 0
+    low = 0
+    name = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        first = line.split(maxsplit=5)
+        if "-" in first[0] and len(first) >= 5:  # a mapping's header line
+            low = int(first[0].split("-")[0], 16)
+            name = first[5] if len(first) > 5 else ""
+        elif first[0] == "Rss:":
+            kb = int(first[1])
+            if name == "[heap]":
+                heap += kb
+            elif name.startswith("/"):
+                files += kb
+            elif not name and low % 2**26 == 0:
+                threads += kb
+            else:
+                anonymous += kb
+    return heap / 1024, threads / 1024, anonymous / 1024, files / 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def malloc_mb() -> tuple[float, float]:
+    """glibc malloc's bytes in use (every arena, and blocks of their own mapping) and bytes
+    free inside its heaps (mallinfo2): what Python hands to malloc (objects over 512 bytes,
+    buffers) and SQLite's memory, live or kept."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
+def pymalloc_mb() -> tuple[float, float]:
+    """Python's small-object allocator: bytes in blocks handed out, and its arenas' size
+    (sys._debugmallocstats, which writes to the C stderr)."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode()
+    figures = {}
+    for line in text.splitlines():
+        if "=" in line:
+            name, _, value = line.rpartition("=")
+            figures[name.strip()] = value.strip().replace(",", "")
+    allocated = int(figures["# bytes in allocated blocks"])
+    arenas = int(figures["# arenas allocated current"]) * 2**20
+    return allocated / 2**20, arenas / 2**20
 
 
 def sqlite_mb() -> float:
@@ -131,6 +213,51 @@ def measure_cache(cache) -> None:
             print(f"  {name:40s} {value / count:8.0f} bytes per ticket")
 
 
+def datetime_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_threaded(args, runtime, app, bodies: list[bytes], post, report) -> None:
+    """serve's threads without its HTTP server: the decider, dispatcher, timer and job
+    threads (`start_background`, on the real clock) and `--threads` request threads, each
+    with a test client, posting at `--rate` in real time (open loop, as sustained_rate.py)."""
+    lock = threading.Lock()
+    sent = [0]
+    start = time.monotonic() + 0.2
+
+    def send() -> None:
+        client = app.test_client()
+        while True:
+            with lock:
+                index = sent[0]
+                sent[0] += 1
+            if index >= len(bodies):
+                return
+            delay = start + index / args.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            post(client, bodies[index], datetime_now())
+
+    runtime.start_background()
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    due = args.every
+    while any(t.is_alive() for t in threads):
+        time.sleep(0.2)
+        if min(sent[0], len(bodies)) >= due:
+            report(due)
+            due += args.every
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        backlog = runtime.read_backlog()
+        if backlog["decide_lag_seconds"] == 0 and backlog["outbox_pending"] == 0:
+            break
+        time.sleep(0.5)
+    report(len(bodies))
+    runtime.stop_background()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=40_000)
@@ -144,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=12, help="tracemalloc frames kept")
     parser.add_argument("--top", type=int, default=12, help="tracemalloc lines per report")
     parser.add_argument("--fields", action="store_true", help="cache bytes by field at the end")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="request threads in real time (0: one thread)"
+    )
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) before each RSS")
     args = parser.parse_args(argv)
 
@@ -156,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
 
     bodies = make_events(args.events)
     clock = Clock(datetime.now(UTC))
-    runtime = create_runtime(Settings(), clock=clock)
+    # Threads: the real clock, as serve; one thread: the simulated one.
+    runtime = create_runtime(Settings(), clock=datetime_now if args.threads else clock)
     migrate_store(runtime.engine)
-    client = create_app(runtime=runtime).test_client()
+    app = create_app(runtime=runtime)
     decider = runtime.service.decider
     if args.cache:
         decider.cache_tickets = args.cache
@@ -184,20 +315,52 @@ def main(argv: list[str] | None = None) -> int:
         runtime.sweep_timers()
         deciding[0] += time.process_time() - started
         runtime.dispatcher.dispatch_due()
+        runtime.run_jobs()  # serve runs the scheduled jobs' due occurrences every second
         runtime.read_backlog()
 
     snapshot = None
+    mode = f"{args.threads} request threads at" if args.threads else "simulated"
     print(
-        f"events {args.events}, simulated {args.rate:g}/s, cache bound "
+        f"events {args.events}, {mode} {args.rate:g}/s, cache bound "
         f"{decider.cache_tickets}; store {workdir / 'deskbridge.db'}"
     )
     print(
-        "  events  sim_min  cached  misses  rss_mb  sqlite_mb  connections  cpu_s  decide_cpu_s"
-        "  traced_mb"
+        "  events  minutes  cached  misses  rss_mb  trimmed  (heap  thread_heaps  other_anon"
+        "  files)  py_blocks  (pymalloc_used  arenas)  (malloc_used  free)  sqlite_mb"
+        "  connections  cpu_s  decide_cpu_s  traced_mb"
     )
     started = cpu_s()
-    for n, body in enumerate(bodies, 1):
-        stamp = clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def report(n: int) -> None:
+        nonlocal snapshot
+        gc.collect()
+        rss = rss_mb()
+        if libc is not None:
+            libc.malloc_trim(0)
+        tracing = tracemalloc.is_tracing()
+        traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracing else float("nan")
+        parts = "  ".join(f"{mb:.1f}" for mb in rss_parts_mb())
+        pymalloc, malloc = pymalloc_mb(), malloc_mb()
+        print(
+            f"  {n:6d}  {n / args.rate / 60:7.2f}  {len(decider._cache):6d}  {misses[0]:6d}  "
+            f"{rss:6.1f}  {rss_mb():7.1f}  ({parts})  {sys.getallocatedblocks():9d}  "
+            f"({pymalloc[0]:.1f}  {pymalloc[1]:.1f})  ({malloc[0]:.1f}  {malloc[1]:.1f})  "
+            f"{sqlite_mb():9.1f}  "
+            f"{runtime.engine.pool.checkedin():11d}  "
+            f"{cpu_s() - started:5.1f}  {deciding[0]:12.1f}  {traced:9.1f}",
+            flush=True,
+        )
+        if tracing:
+            now = tracemalloc.take_snapshot()
+            print_growth(snapshot, now, args.top)
+            snapshot = now
+        elif args.trace and n >= args.trace_from:
+            # Only what is allocated from here on is traced (and slowed down, 10 times).
+            tracemalloc.start(args.frames)
+            snapshot = tracemalloc.take_snapshot()
+
+    def post(client, body: bytes, at: datetime) -> None:
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         response = client.post(
             WEBHOOK_PATH,
             data=body,
@@ -208,31 +371,20 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         if response.status_code != 200:
-            raise SystemExit(f"event {n}: {response.status_code} {response.data[:200]!r}")
-        clock.now += step
-        if n % per_second == 0:
-            settle()
-        if n % args.every == 0 or n == len(bodies):
-            settle()
-            gc.collect()
-            if libc is not None:
-                libc.malloc_trim(0)
-            tracing = tracemalloc.is_tracing()
-            traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracing else float("nan")
-            print(
-                f"  {n:6d}  {n / args.rate / 60:7.2f}  {len(decider._cache):6d}  {misses[0]:6d}  "
-                f"{rss_mb():6.1f}  {sqlite_mb():9.1f}  {runtime.engine.pool.checkedin():11d}  "
-                f"{cpu_s() - started:5.1f}  {deciding[0]:12.1f}  {traced:9.1f}",
-                flush=True,
-            )
-            if tracing:
-                now = tracemalloc.take_snapshot()
-                print_growth(snapshot, now, args.top)
-                snapshot = now
-            elif args.trace and n >= args.trace_from:
-                # Only what is allocated from here on is traced (and slowed down, 10 times).
-                tracemalloc.start(args.frames)
-                snapshot = tracemalloc.take_snapshot()
+            raise SystemExit(f"{response.status_code} {response.data[:200]!r}")
+
+    if args.threads:
+        run_threaded(args, runtime, app, bodies, post, report)
+    else:
+        client = app.test_client()
+        for n, body in enumerate(bodies, 1):
+            post(client, body, clock.now)
+            clock.now += step
+            if n % per_second == 0:
+                settle()
+            if n % args.every == 0 or n == len(bodies):
+                settle()
+                report(n)
     if args.fields:
         measure_cache(decider._cache)
     return 0

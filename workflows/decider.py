@@ -49,8 +49,12 @@ from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 log = logging.getLogger("deskbridge.decider")
 
-# Ticket states kept between batches (least recently used go first).
-CACHE_TICKETS = 20_000
+# Ticket states kept between batches (the least recently written go first). About 6 KB each
+# (benchmarks/soak_memory.py): 12 MB, full within two minutes at 200 events/s, when a bound of
+# 20,000 (120-170 MB) took 11 minutes to fill and RSS rose until then. The soak's events touch
+# no ticket beyond these; one that is not kept is read from the store with the batch's others,
+# 0.1-0.16 ms of CPU each (benchmarks/README, "Where the RSS goes").
+CACHE_TICKETS = 2_000
 # The longest the decider (and dispatcher) wait for a pause in acknowledgements between two
 # items of work: under constant webhook load they still move on after 5 ms.
 STEP_ASIDE_MAX = 0.005
