@@ -81,7 +81,7 @@ _BARE_NEGATIVES = {
         "wo",
     )
 }
-_BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not"), "cannot": ("can", "not")}
+_BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not")}
 # Clause breaks: punctuation, line breaks and before contrast words ("not damaged, but
 # late"). In a token sequence a clause break is the token BREAK (not a space: str.split would
 # drop it), which a phrase contains only before a contrast word of its own.
@@ -199,6 +199,8 @@ def fold(text: str) -> str:
     if "'t" in text:
         for short, long in _CONTRACTIONS:
             text = text.replace(short, long)
+    if "cannot" in text:  # no other word holds it
+        text = text.replace("cannot", "can not")
     return text
 
 

@@ -815,3 +815,7 @@ def test_like_wishes_only_as_would_like():
 def test_questions_about_a_product_are_no_order_problem(description, department, category):
     result = classify("Question", description)
     assert (result.department, result.category) == (department, category)
+
+
+def test_bare_negatives_twice_in_a_row_are_both_expanded():
+    assert tokenize("cannot cannot, hasnt") == ("can", "not", "can", "not", ".", "have", "not")
