@@ -587,7 +587,7 @@ class Decider:
         if decision.updates:
             state = evolve(state, decision.updates)
         actions = decision.actions
-        state = mark_fired(state, [a.key for a in actions])
+        state = mark_fired(state, [a.key for a in actions], decision.updates.keys())
         scheduled = {t.id for t in decision.timers}
         for timer_id in decision.cancel:
             if timer_id not in scheduled and timer_id not in batch.done_here:

@@ -3,6 +3,8 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules.oncall import build_chain_key_prefix
 from deskbridge.workflows.rules.sla import build_clock_key_prefix
@@ -97,9 +99,20 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     return evolve(state, changes), stale
 
 
-def mark_fired(state: TicketState, keys: list[str]) -> TicketState:
+# What `compact_fired` reads of the state besides `fired` (and the key, which never changes).
+_COMPACTED_BY = frozenset({"sla_clocks", "oncall"})
+
+
+def mark_fired(
+    state: TicketState, keys: list[str], updated: Collection[str] | None = None
+) -> TicketState:
     """Remember the keys of actions just decided, and forget those of SLA clocks and on-call
-    chains that are over (see `compact_fired`)."""
+    chains that are over (see `compact_fired`). `updated`, when given, names the fields the
+    decision just changed: with no key to add and neither the clocks nor the chain changed, a
+    `fired` compacted by the decision before is already compact and is left as it is (most
+    decisions; compacting was most of this step's cost)."""
+    if updated is not None and not keys and _COMPACTED_BY.isdisjoint(updated):
+        return state
     new = [k for k in keys if k not in state.fired]
     fired = compact_fired(state, [*state.fired, *new])
     if fired == state.fired:
