@@ -9,9 +9,11 @@ names no helpdesk.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
@@ -217,7 +219,9 @@ class ReplayFeed:
                 self._occurrences[day] = list_occurrences(
                     self.jobs.jobs, self.rules, day, day + timedelta(days=1)
                 )
-            found += [item for item in self._occurrences[day] if start < item[0] <= end]
+            listed = self._occurrences[day]  # in time order: the span's part by bisection
+            first = bisect_right(listed, start, key=_time_of)
+            found += listed[first : bisect_right(listed, end, lo=first, key=_time_of)]
             day += timedelta(days=1)
         return found
 
@@ -245,6 +249,7 @@ class ReplayFeed:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_time_of = itemgetter(0)  # of a job occurrence (time, job)
 
 
 def open_replay_store(store: Store | str | None) -> Store:
