@@ -25,7 +25,7 @@ import json
 import time
 from datetime import datetime
 
-from deskbridge.cli import _collecting_rarely
+from deskbridge.cli import _without_collecting
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.connectors.parsing import parse_time
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(EXAMPLE_CONFIG))
     args = parser.parse_args()
     lines = read_lines(args.week)
-    with _collecting_rarely():  # the garbage collector as `deskbridge replay` runs it
+    with _without_collecting():  # the garbage collector as `deskbridge replay` runs it
         for run in range(1, args.repeat + 1):
             measure(run, lines, load_rules(args.config))
 
