@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.schema import tickets
+from deskbridge.workflows import decider as decider_module
 from deskbridge.workflows import state as state_module
 from deskbridge.workflows.model import (
     Comment,
@@ -22,6 +23,7 @@ from deskbridge.workflows.model import (
     TicketSnapshot,
 )
 from deskbridge.workflows.service import WorkflowService
+from deskbridge.workflows.state import new_state
 from tests.conftest import fire_timers_until
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -169,3 +171,31 @@ def test_compacting_changes_no_decision(rules, monkeypatch):
 
     assert uncompacted == decided
     assert grown[replies] > 2 * sizes[replies]  # what the row grew to without compacting
+
+
+def test_fired_keys_left_uncompacted_when_nothing_compacting_reads_changed(rules, monkeypatch):
+    """The decider passes the fields a decision changed (mark_fired's `updated`): with no new
+    key and neither the clocks nor the chain changed it skips compacting. The rows stored and
+    the decisions are those of compacting after every decision."""
+    decided, sizes, final, _ = live_a_long_ticket(rules, 80, checkpoints=(10, 40))
+
+    always = state_module.mark_fired
+    monkeypatch.setattr(
+        decider_module, "mark_fired", lambda state, keys, updated=None: always(state, keys)
+    )
+    assert live_a_long_ticket(rules, 80, checkpoints=(10, 40))[:3] == (decided, sizes, final)
+
+
+def test_mark_fired_compacts_only_when_a_key_or_what_it_reads_changed():
+    state = new_state(event("created", T0)).model_copy(
+        update={"fired": ["zendesk:1:sla:next_reply:old:warn1", "zendesk:1:routing:route"]}
+    )
+    # The old clock instance's key stays: nothing compacting reads changed.
+    assert state_module.mark_fired(state, [], {"alerted", "department"}) is state
+    # A changed clock, or a new key, compacts (the old instance is not the ticket's).
+    assert state_module.mark_fired(state, [], {"sla_clocks"}).fired == ["zendesk:1:routing:route"]
+    assert state_module.mark_fired(state, ["zendesk:1:risk:escalate"], set()).fired == [
+        "zendesk:1:routing:route",
+        "zendesk:1:risk:escalate",
+    ]
+    assert state_module.mark_fired(state, []).fired == ["zendesk:1:routing:route"]
