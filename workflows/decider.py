@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -41,11 +42,13 @@ from deskbridge.store.timers import FAILED, FIRED, DueTimer
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
-from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
+
+if TYPE_CHECKING:  # prometheus_client is imported only by the processes that serve metrics
+    from deskbridge.workflows.metrics import Metrics
 
 log = logging.getLogger("deskbridge.decider")
 

@@ -28,7 +28,12 @@ class Status(StrEnum):
 
     @property
     def is_done(self) -> bool:
-        return self in (Status.solved, Status.closed)
+        return self in _DONE
+
+
+# A set, not a tuple of members: naming an enum member costs a descriptor call on 3.11, and
+# the rules ask this of every state several times per event.
+_DONE = frozenset({Status.solved, Status.closed})
 
 
 class Priority(StrEnum):
@@ -193,7 +198,9 @@ class StateModel(BaseModel):
 
 
 def ticket_key(source: Source | str, ticket_id: str) -> str:
-    return f"{Source(source).value}:{ticket_id}"
+    # A member as it is (looking a member up by value, and `.value`, are calls on 3.11).
+    member = source if source.__class__ is Source else Source(source)
+    return f"{member._value_}:{ticket_id}"
 
 
 def owner_for(source: Source, group: str, salesforce_queue: str | None) -> str:
