@@ -79,9 +79,10 @@ def build_event_facts(
         if not any(k.startswith(breach) for k in state.fired):
             key = f"{ticket}:sla_met:{metric}:{clock.instance}"
             facts.append(Fact(key, clock.fulfilled_at, SLA_MET, ticket, state.assignee, metric))
-    if csat_field:
-        rating = _rating(state.custom_fields.get(csat_field))
-        before = _rating(previous.custom_fields.get(csat_field)) if previous else None
+    value = state.custom_fields.get(csat_field) if csat_field else None
+    earlier = previous.custom_fields.get(csat_field) if csat_field and previous else None
+    if value != earlier:  # the same text rates the same: most events change no rating
+        rating, before = _rating(value), _rating(earlier)
         if rating is not None and rating != before:
             kind = CSAT_GOOD if rating == "good" else CSAT_BAD
             facts.append(

@@ -58,9 +58,12 @@ def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
             if action.key not in seen:
                 seen.add(action.key)
                 merged.actions.append(action)
-        merged.timers += decision.timers
-        merged.cancel += decision.cancel
-        merged.updates.update(decision.updates)
+        if decision.timers:  # most rules decide nothing on most events
+            merged.timers += decision.timers
+        if decision.cancel:
+            merged.cancel += decision.cancel
+        if decision.updates:
+            merged.updates.update(decision.updates)
     if not state.alerted and any(not a.is_helpdesk for a in merged.actions):
         merged.updates["alerted"] = True
     return merged

@@ -99,26 +99,30 @@ def _plan(
         return
     time_base = _clock_time(policy, clock.metric, rules)
     used = timedelta(seconds=clock.used_s)
+    key, metric, since = state.key, clock.metric, clock.running_since
     for stage, fraction in stages:
         left = target * fraction - used
-        if left <= timedelta(0) and stage != "breach":
-            decision.cancel.append(timer_id(state.key, clock.metric, stage))
+        if left <= _NONE_LEFT and stage != "breach":
+            decision.cancel.append(timer_id(key, metric, stage))
             continue
-        due = time_base.add_business_time(clock.running_since, max(left, timedelta(0)))
+        due = time_base.add_business_time(since, max(left, _NONE_LEFT))
         decision.timers.append(
             Timer(
-                id=timer_id(state.key, clock.metric, stage),
-                ticket=state.key,
+                id=timer_id(key, metric, stage),
+                ticket=key,
                 kind=TIMER_KIND,
                 due_at=due,
                 payload={
-                    "metric": clock.metric,
+                    "metric": metric,
                     "instance": clock.instance,
                     "stage": stage,
                     "fraction": fraction,
                 },
             )
         )
+
+
+_NONE_LEFT = timedelta(0)
 
 
 def _start(metric: str, at: datetime) -> SlaClock:
