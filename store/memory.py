@@ -429,9 +429,9 @@ class MemoryStore:
                 continue
             reply = _Reply(row["comment_id"], row["ticket"], row["author"], _utc(row["at"]))
             self._replies[reply.comment_id] = reply
-            bisect.insort(self._reply_order, (reply.at, reply.comment_id))
+            _insort(self._reply_order, (reply.at, reply.comment_id))
             # Responses are counted per (helpdesk, author): each group's times, sorted.
-            bisect.insort(self._reply_times[(_source(reply.ticket), reply.author)], reply.at)
+            _insort(self._reply_times[(_source(reply.ticket), reply.author)], reply.at)
             bisect.insort(self._ticket_replies[reply.ticket], reply, key=_reply_order)
             self._find_repeated(reply.ticket)
             self._dated(reply.at)
@@ -457,9 +457,9 @@ class MemoryStore:
             if at is not fact.at:
                 fact = replace(fact, at=at)
             self._facts[fact.key] = fact
-            bisect.insort(self._fact_order, (at, fact.key))
+            _insort(self._fact_order, (at, fact.key))
             if fact.kind == CUSTOMER_MESSAGE:
-                bisect.insort(self._customer_messages[fact.ticket], at)
+                _insort(self._customer_messages[fact.ticket], at)
                 self._find_repeated(fact.ticket)
             self._dated(at)
             added.append(fact)
@@ -492,7 +492,7 @@ class MemoryStore:
             known = reply.comment_id in self._repeated
             if before is not None and not between:
                 if not known:
-                    bisect.insort(self._repeated_order, (reply.at, reply.comment_id))
+                    _insort(self._repeated_order, (reply.at, reply.comment_id))
                 self._repeated[reply.comment_id] = RepeatedReply(
                     reply.ticket, reply.author, before, reply.at
                 )
@@ -662,6 +662,15 @@ class MemoryStore:
 def _slice(order: list[tuple], start: datetime, end: datetime) -> list[tuple]:
     """The entries of a list sorted by time (first item) dated in [start, end)."""
     return order[bisect.bisect_left(order, (start,)) : bisect.bisect_left(order, (end,))]
+
+
+def _insort(order: list, entry: Any) -> None:
+    """bisect.insort: replies and facts mostly come in time order, so most go at the end,
+    after one comparison instead of a bisection of the whole list."""
+    if not order or not entry < order[-1]:
+        order.append(entry)
+    else:
+        bisect.insort(order, entry)
 
 
 def _remove_sorted(order: list[tuple], entry: tuple) -> None:
