@@ -44,8 +44,9 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     stale = state.snapshot_at is not None and event.occurred_at < state.snapshot_at
     if not stale:
         snapshot = event.ticket
+        given = snapshot.__dict__  # the fields' values (getattr looks through the class first)
         for name in _SNAPSHOT_FIELDS:
-            value = getattr(snapshot, name)
+            value = given[name]
             if value is not None:
                 changes[name] = value
         if snapshot.tags is not None:

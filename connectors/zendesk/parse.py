@@ -242,6 +242,8 @@ def _tags(value: Any, path: str) -> tuple[str, ...]:
         raise PayloadError("expected a list of tags or a space-separated string", path)
     if len(tags) > MAX_TAGS:
         raise PayloadError(f"more than {MAX_TAGS} tags", path)
+    if all(is_clean_label(tag, MAX_LABEL) for tag in tags):  # the usual case, no path built
+        return tags
     for index, tag in enumerate(tags):
         check_label(tag, MAX_LABEL, f"{path}[{index}]")
     return tags
