@@ -20,7 +20,14 @@ from rapidfuzz.process import extractOne
 
 # Words that negate what follows them, up to NEGATION_WINDOW words on and not across a
 # SCOPE_BREAK word ("it has not come and I want a refund" still asks for a refund).
-NEGATORS = frozenset({"not", "no", "never", "without", "nothing", "nor", "neither", "none"})
+NEGATORS = frozenset(
+    {"not", "no", "never", "without", "nothing", "nor", "neither", "none"}
+    # The same in the languages customers write in (German, French, Spanish, Italian, Dutch):
+    # "keine Rückerstattung nötig", "pas de remboursement", "geen terugbetaling".
+    | {"nicht", "kein", "keine", "keinen", "nie", "pas", "aucun", "aucune", "jamais", "nunca"}
+    | {"ningun", "ninguna", "niet", "geen", "nooit"}
+    # Not Italian "non" ("non-slip" is English) nor "mai" (German for May).
+)
 NEGATION_WINDOW = 4
 # "I don't want to cancel or get a refund": a negated wish negates what is wished for, further
 # on (still not across a SCOPE_BREAK word or a clause break).
@@ -390,7 +397,12 @@ class PhraseIndex:
     def read_as(self, token: str) -> str:
         """The phrase word a text word stands for: itself, or the vocabulary word it is a typo
         of."""
-        if token in self.vocabulary or len(token) < MIN_TYPO_LENGTH or not token.isalpha():
+        if (
+            token in self.vocabulary
+            or len(token) < MIN_TYPO_LENGTH
+            or not token.isalpha()
+            or token in NEGATORS  # "keine" is no typo of "meine"
+        ):
             return token
         forms = self._typo_forms_near.get(len(token))
         if not forms:

@@ -10,6 +10,7 @@ from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.classify import Hit, classify_ticket
 from deskbridge.workflows.text import (
     build_sign_offs,
+    grouped_index,
     own_words,
     split_quoted,
     tokenize,
@@ -819,3 +820,44 @@ def test_questions_about_a_product_are_no_order_problem(description, department,
 
 def test_bare_negatives_twice_in_a_row_are_both_expanded():
     assert tokenize("cannot cannot, hasnt") == ("can", "not", "can", "not", ".", "have", "not")
+
+
+@pytest.mark.parametrize(
+    ("description", "department", "category", "negator"),
+    [
+        # A remedy declined in another language decides nothing; the problem does.
+        (
+            "Keine Rückerstattung nötig, ich möchte nur wissen wann der Stuhl kommt."
+            " Er ist zwei Wochen verspätet.",
+            "logistics",
+            "delivery_delay",
+            "keine",
+        ),
+        (
+            "Ik wil geen terugbetaling, de tafel is alleen te laat.",
+            "logistics",
+            "delivery_delay",
+            "geen",
+        ),
+        # Not received is still a follow-up (routing.receipt_words in those languages).
+        (
+            "Je n'ai pas reçu mon remboursement pour la table retournée.",
+            "post_sales",
+            "request_follow_up",
+            None,
+        ),
+    ],
+)
+def test_negation_in_other_languages(description, department, category, negator):
+    result = classify("Order 5512", description)
+    assert (result.department, result.category) == (department, category)
+    remedies = [h for h in result.hits if h.category in ("refund", "request_follow_up")]
+    assert [h.negated_by for h in remedies if not h.counts] == ([negator] if negator else [])
+
+
+def test_a_negator_is_never_read_as_a_typo():
+    # "keine" is one letter from "meine" (a phrase word: "wo ist meine Bestellung"), and no
+    # English word; read as "meine" it would negate nothing.
+    index = grouped_index((("", ("wo ist meine Bestellung",)),))
+    assert index.read_as("keine") == "keine"
+    assert index.read_as("meene") == "meine"
