@@ -587,10 +587,11 @@ class Decider:
         self, batch: _Batch, state: TicketState, decision: Decision, cause: str
     ) -> list[Action]:
         """Fold a decision into the batch: the ticket's new state, its actions, timers."""
+        before = state  # its fired keys were compacted by the decision that made them
         if decision.updates:
             state = evolve(state, decision.updates)
         actions = decision.actions
-        state = mark_fired(state, [a.key for a in actions], decision.updates.keys())
+        state = mark_fired(state, [a.key for a in actions], compacted=before)
         scheduled = {t.id for t in decision.timers}
         for timer_id in decision.cancel:
             if timer_id not in scheduled and timer_id not in batch.done_here:

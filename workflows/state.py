@@ -3,8 +3,6 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules.oncall import build_chain_key_prefix
 from deskbridge.workflows.rules.sla import build_clock_key_prefix
@@ -100,25 +98,39 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     return evolve(state, changes), stale
 
 
-# What `compact_fired` reads of the state besides `fired` (and the key, which never changes).
-_COMPACTED_BY = frozenset({"sla_clocks", "oncall"})
-
-
 def mark_fired(
-    state: TicketState, keys: list[str], updated: Collection[str] | None = None
+    state: TicketState, keys: list[str], compacted: TicketState | None = None
 ) -> TicketState:
     """Remember the keys of actions just decided, and forget those of SLA clocks and on-call
-    chains that are over (see `compact_fired`). `updated`, when given, names the fields the
-    decision just changed: with no key to add and neither the clocks nor the chain changed, a
-    `fired` compacted by the decision before is already compact and is left as it is (most
-    decisions; compacting was most of this step's cost)."""
-    if updated is not None and not keys and _COMPACTED_BY.isdisjoint(updated):
+    chains that are over (see `compact_fired`). `compacted`, when given, is an earlier state
+    of the ticket whose `fired` (the same list as `state`'s) was compacted when it was made:
+    if the clock instances and the chain are still the same, only the new keys can be over,
+    and the rest are not looked at again (most decisions change neither; compacting every key
+    after every decision was most of this step's cost)."""
+    fired = state.fired
+    new = [k for k in keys if k not in fired]
+    if compacted is not None and compacted.fired is fired and _same_lives(compacted, state):
+        if not new:
+            return state
+        kept = [*fired, *compact_fired(state, new)]  # a key is kept or not on its own
+    else:
+        kept = compact_fired(state, [*fired, *new])
+    if kept == fired:
         return state
-    new = [k for k in keys if k not in state.fired]
-    fired = compact_fired(state, [*state.fired, *new])
-    if fired == state.fired:
-        return state
-    return evolve(state, {"fired": fired})
+    return evolve(state, {"fired": kept})
+
+
+def _same_lives(a: TicketState, b: TicketState) -> bool:
+    """Whether `compact_fired` keeps the same keys for both: the same SLA clock instances by
+    metric and the same on-call chain (the ticket's key never changes)."""
+    if (a.oncall and a.oncall.id) != (b.oncall and b.oncall.id):
+        return False
+    clocks, others = a.sla_clocks, b.sla_clocks
+    if clocks is others:
+        return True
+    return clocks.keys() == others.keys() and all(
+        clocks[metric].instance == clock.instance for metric, clock in others.items()
+    )
 
 
 def compact_fired(state: TicketState, fired: list[str]) -> list[str]:

@@ -16,11 +16,14 @@ from deskbridge.workflows import state as state_module
 from deskbridge.workflows.model import (
     Comment,
     EventKind,
+    OncallChain,
     Priority,
+    SlaClock,
     Source,
     Status,
     TicketEvent,
     TicketSnapshot,
+    evolve,
 )
 from deskbridge.workflows.service import WorkflowService
 from deskbridge.workflows.state import new_state
@@ -173,29 +176,45 @@ def test_compacting_changes_no_decision(rules, monkeypatch):
     assert grown[replies] > 2 * sizes[replies]  # what the row grew to without compacting
 
 
-def test_fired_keys_left_uncompacted_when_nothing_compacting_reads_changed(rules, monkeypatch):
-    """The decider passes the fields a decision changed (mark_fired's `updated`): with no new
-    key and neither the clocks nor the chain changed it skips compacting. The rows stored and
-    the decisions are those of compacting after every decision."""
+def test_only_new_fired_keys_are_compacted_while_the_clocks_and_chain_stay(rules, monkeypatch):
+    """The decider passes the state whose fired keys were compacted (mark_fired's
+    `compacted`): while the clock instances and the chain are the same, only new keys are
+    looked at. The rows stored and the decisions are those of compacting every key after
+    every decision."""
     decided, sizes, final, _ = live_a_long_ticket(rules, 80, checkpoints=(10, 40))
 
     always = state_module.mark_fired
     monkeypatch.setattr(
-        decider_module, "mark_fired", lambda state, keys, updated=None: always(state, keys)
+        decider_module, "mark_fired", lambda state, keys, compacted=None: always(state, keys)
     )
     assert live_a_long_ticket(rules, 80, checkpoints=(10, 40))[:3] == (decided, sizes, final)
 
 
-def test_mark_fired_compacts_only_when_a_key_or_what_it_reads_changed():
-    state = new_state(event("created", T0)).model_copy(
-        update={"fired": ["zendesk:1:sla:next_reply:old:warn1", "zendesk:1:routing:route"]}
+def test_mark_fired_compacts_old_keys_only_when_a_clock_instance_or_the_chain_changed():
+    old_key, routed = "zendesk:1:sla:next_reply:old:warn1", "zendesk:1:routing:route"
+    clock = SlaClock(metric="next_reply", instance="new", started_at=T0, running_since=T0)
+    earlier = new_state(event("created", T0)).model_copy(
+        update={"fired": [old_key, routed], "sla_clocks": {"next_reply": clock}}
     )
-    # The old clock instance's key stays: nothing compacting reads changed.
-    assert state_module.mark_fired(state, [], {"alerted", "department"}) is state
-    # A changed clock, or a new key, compacts (the old instance is not the ticket's).
-    assert state_module.mark_fired(state, [], {"sla_clocks"}).fired == ["zendesk:1:routing:route"]
-    assert state_module.mark_fired(state, ["zendesk:1:risk:escalate"], set()).fired == [
-        "zendesk:1:routing:route",
-        "zendesk:1:risk:escalate",
+    paused = evolve(earlier, {"sla_clocks": {"next_reply": evolve(clock, {"running_since": None})}})
+    restarted = evolve(
+        earlier, {"sla_clocks": {"next_reply": evolve(clock, {"instance": "newer"})}}
+    )
+    chain = OncallChain(id="c1", trigger="t", reason="r", started_at=T0, steps=[])
+    paged = evolve(earlier, {"oncall": chain})
+    escalate, stale = "zendesk:1:risk:escalate", "zendesk:1:sla:first_reply:gone:breach"
+
+    # The same instance (paused, not restarted): the old keys are taken as compacted.
+    assert state_module.mark_fired(paused, [], compacted=earlier) is paused
+    assert state_module.mark_fired(paused, [escalate, stale], compacted=earlier).fired == [
+        old_key,
+        routed,
+        escalate,
     ]
-    assert state_module.mark_fired(state, []).fired == ["zendesk:1:routing:route"]
+    # A new instance, a new chain, or no earlier state: every key is compacted again.
+    assert state_module.mark_fired(restarted, [], compacted=earlier).fired == [routed]
+    assert state_module.mark_fired(paged, [escalate], compacted=earlier).fired == [
+        routed,
+        escalate,
+    ]
+    assert state_module.mark_fired(paused, []).fired == [routed]
