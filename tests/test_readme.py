@@ -87,3 +87,37 @@ def test_digest_of_the_demo_day(checkout):
 
     assert run(args, env) == output
     assert (checkout / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_demo_excerpt(checkout):
+    """Each decision of the `make demo` excerpt (its line and its `why:`) is in the demo's
+    timeline, in the excerpt's order."""
+    readme = (ROOT / "README.md").read_text()
+    excerpt = readme.split("an excerpt:\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
+    decisions = ["\n".join(excerpt[n : n + 2]) for n in range(1, len(excerpt), 2)]
+    makefile = (ROOT / "Makefile").read_text()
+    demo = shlex.split(makefile.split("\ndemo:", 1)[1].splitlines()[1])
+
+    timeline = run(demo[1:])
+
+    assert excerpt[0] == timeline.splitlines()[0]
+    assert len(decisions) == 8
+    found = [timeline.find(decision + "\n") for decision in decisions]
+    assert -1 not in found, decisions[found.index(-1)]
+    assert found == sorted(found)
+
+
+def test_fallback_words(checkout):
+    """The README's examples of each department's general words (`fallback: true`) decide
+    together, two words, through the fallback category: a word that is also another category's
+    phrase ("courier", "hinge") would count there first and never show what fallbacks do."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    sentence = readme.split("department's general words (", 1)[1].split(")", 1)[0]
+    pairs = [shlex.split(pair.replace(",", " ")) for pair in sentence.split(";")]
+    departments = ["Logistics", "Quality/Production", "Post-Sales"]
+
+    assert [len(pair) for pair in pairs] == [2, 2, 2]
+    for (first, second), department in zip(pairs, departments, strict=True):
+        explained = run(["routing", "explain", "Order", f"the {first} and the {second}"])
+        assert explained.splitlines()[0].startswith(f"department: {department}  ("), explained
+        assert "(general words), phrase, score 2)" in explained.splitlines()[0], explained
