@@ -10,7 +10,8 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
-from itertools import pairwise
+from itertools import compress, count
+from operator import ne, not_
 from typing import NamedTuple
 
 import quotequail
@@ -198,10 +199,11 @@ def _without_signature(text: str, sign_offs: frozenset[str]) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, strip accents, normalise apostrophes and expand negative contractions."""
-    text = text.translate(_APOSTROPHES)
-    if not text.isascii():  # most tickets are plain ASCII: skip the per-character pass
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if text.isascii():  # most tickets: "`" is the only apostrophe to map, no accents
+        text = text.replace("`", "'")
+    else:
+        text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
+        text = "".join(compress(text, map(not_, map(unicodedata.combining, text))))
     text = text.lower()
     if "'t" in text:
         for short, long in _CONTRACTIONS:
@@ -372,7 +374,13 @@ class PhraseIndex:
             )
             for pair, by_length in by_pair.items()
         }
-        self._single_sized = {word: ((1, entries),) for word, entries in self._single.items()}
+        # A text word → (its one-word phrases or None, {next word: longer phrases}): one look-up
+        # finds whether a phrase can start at a word at all, most words start none.
+        self._starters: dict[str, tuple[tuple | None, dict[str, tuple]]] = {}
+        for word, entries in self._single.items():
+            self._starters[word] = (((1, entries),), {})
+        for (first, second), sized in self._by_pair.items():
+            self._starters.setdefault(first, (None, {}))[1][second] = sized
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
         # One edit changes the length by at most one: a word of n letters is compared only with
@@ -424,23 +432,34 @@ class PhraseIndex:
         return list(found)
 
     def _scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
-        single, by_pair, readings = self._single_sized, self._by_pair, self._readings
-        read = tuple(map(readings.__getitem__, tokens))
-        # Where phrases start, found with comprehension-level loops over the whole text:
-        # one-word phrases by the word, longer ones by the word and the next. A phrase
-        # spans two clauses only across a contrast word of its own ("delivered but not").
-        starts = [(i, single[t]) for i, t in enumerate(read) if t in single]
-        starts += [(i, by_pair[p]) for i, p in enumerate(pairwise(read)) if p in by_pair]
+        starters = self._starters
+        read = tuple(map(self._readings.__getitem__, tokens))
+        # Where phrases start: the words that can start one are found in a C-level pass
+        # (map, compress), then one-word phrases by the word and longer ones by the word and
+        # the next. A phrase spans two clauses only across a contrast word of its own
+        # ("delivered but not").
+        starts: list[tuple[int, tuple]] = []
+        longer: list[tuple[int, tuple]] = []
+        last = len(read) - 1
+        for i in compress(count(), map(starters.__contains__, read)):
+            alone, by_next = starters[read[i]]
+            if alone is not None:
+                starts.append((i, alone))
+            if i < last and (sized := by_next.get(read[i + 1])) is not None:
+                longer.append((i, sized))
+        starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
-        breaks = [i for i, t in enumerate(read) if t == BREAK]
+        breaks = _positions(read, BREAK)
         hypothetical = None if CONDITIONALS.isdisjoint(read) else _hypothetical_from(read, breaks)
         # Negators are rare: only a match with one in the few words before it is looked at.
         negators = (
-            [] if NEGATORS.isdisjoint(read) else [i for i, t in enumerate(read) if t in NEGATORS]
+            []
+            if NEGATORS.isdisjoint(read)
+            else list(compress(count(), map(NEGATORS.__contains__, read)))
         )
         # Where a typo was read as a phrase word (most texts: nowhere).
-        fixed = [] if read == tokens else [i for i, t in enumerate(tokens) if t != read[i]]
+        fixed = [] if read == tokens else list(compress(count(), map(ne, tokens, read)))
         declined = _declined_ends(read, negators) if negators else None
         matches: list[PhraseMatch] = []
         for start, found in starts:
@@ -484,6 +503,16 @@ class PhraseIndex:
             if match.negated_by is None and match.phrase not in found:
                 found[match.phrase] = match
         return found
+
+
+def _positions(tokens: tuple[str, ...], word: str) -> list[int]:
+    """Where `word` is in tokens, in order (a C-level search from one to the next)."""
+    found: list[int] = []
+    at = -1
+    for _ in range(tokens.count(word)):
+        at = tokens.index(word, at + 1)
+        found.append(at)
+    return found
 
 
 def _hypothetical_from(tokens: Sequence[str], breaks: list[int]) -> list[int]:
