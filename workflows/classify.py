@@ -439,12 +439,7 @@ class _Qualifiers:
         better" gives nothing: its "paid" is the object's). Only that clause is scanned:
         objects ("the price", "another one") are common, a scan of the whole text per ticket
         is not cheap."""
-        begin = start
-        while begin and tokens[begin - 1] != BREAK:
-            begin -= 1
-        end = start
-        while end < len(tokens) and tokens[end] != BREAK:
-            end += 1
+        begin, end = _clause_around(tokens, start, start)
         found = self._index.scan(tokens[begin:end])
         inside = range(start - begin, start - begin + size)
         if not any(
@@ -457,9 +452,7 @@ class _Qualifiers:
         if not begin:
             return False
         before = begin - 1
-        opening = before
-        while opening and tokens[opening - 1] != BREAK:
-            opening -= 1
+        opening = _clause_around(tokens, before, before)[0]
         return 0 < before - opening <= _SHORT_REQUEST and any(
             m.group == REQUEST for m in self._index.scan(tokens[opening:before])
         )
@@ -669,12 +662,7 @@ def _opens_subject(tokens: tuple[str, ...], start: int) -> bool:
 
 
 def _thing_follows(tokens: tuple[str, ...], end: int, things: frozenset[str]) -> bool:
-    for at in range(end, min(end + _THING_WITHIN, len(tokens))):
-        if tokens[at] == BREAK:
-            return False
-        if tokens[at] in things:
-            return True
-    return False
+    return _position_after(tokens, end, things, _THING_WITHIN) is not None
 
 
 def weights_category(plan: _Plan, group: str) -> str:
@@ -705,28 +693,12 @@ def _resolved_by(
     """The word of `words` up to three words after or before tokens[start:end] in its clause
     ("the missing screws arrived", "I received my refund"), when nothing in the clause keeps
     it open (_OPEN, a question)."""
-    found = None
-    for at in range(end, min(end + _RESOLVED_WITHIN, len(tokens))):
-        if tokens[at] == BREAK:
-            break
-        if tokens[at] in words:
-            found = at
-            break
+    found = _position_after(tokens, end, words, _RESOLVED_WITHIN)
     if found is None:
-        for at in range(start - 1, max(start - 1 - _RESOLVED_WITHIN, -1), -1):
-            if tokens[at] == BREAK:
-                break
-            if tokens[at] in words:
-                found = at
-                break
+        found = _position_before(tokens, start, words, _CLAUSE_END, _RESOLVED_WITHIN)
     if found is None:
         return None
-    begin = start
-    while begin and tokens[begin - 1] != BREAK:
-        begin -= 1
-    stop = end
-    while stop < len(tokens) and tokens[stop] != BREAK:
-        stop += 1
+    begin, stop = _clause_around(tokens, start, end)
     clause = tokens[begin:stop]
     if (
         not _OPEN.isdisjoint(clause)
@@ -754,16 +726,49 @@ def _cue_before(
 ) -> str | None:
     """The cue word up to `window` words before tokens[start], unless a stop word comes
     first (going back)."""
+    at = _position_before(tokens, start, cues, stops, window)
+    return None if at is None else tokens[at]
+
+
+def _position_before(
+    tokens: tuple[str, ...], start: int, words: frozenset[str], stops: frozenset[str], window: int
+) -> int | None:
+    """Where the nearest of `words` is, up to `window` words before tokens[start], unless a
+    stop word comes first (going back)."""
     lo = start - window if start > window else 0
-    if cues.isdisjoint(tokens[lo:start]):  # most damage words have no cue before them
+    if words.isdisjoint(tokens[lo:start]):  # most damage words have no cue before them
         return None
     for at in range(start - 1, lo - 1, -1):
         token = tokens[at]
         if token in stops:
             return None
-        if token in cues:
-            return token
+        if token in words:
+            return at
     return None
+
+
+def _position_after(
+    tokens: tuple[str, ...], end: int, words: frozenset[str], window: int
+) -> int | None:
+    """Where the nearest of `words` is, up to `window` words from tokens[end] on in its
+    clause."""
+    for at in range(end, min(end + window, len(tokens))):
+        if tokens[at] == BREAK:
+            return None
+        if tokens[at] in words:
+            return at
+    return None
+
+
+def _clause_around(tokens: tuple[str, ...], start: int, end: int) -> tuple[int, int]:
+    """The bounds of the clause that holds tokens[start:end] (no break inside it)."""
+    begin = start
+    while begin and tokens[begin - 1] != BREAK:
+        begin -= 1
+    stop = end
+    while stop < len(tokens) and tokens[stop] != BREAK:
+        stop += 1
+    return begin, stop
 
 
 # Words that ask for a remedy's object right before it ("I'd like a new chair", "we need
