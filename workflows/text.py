@@ -165,7 +165,7 @@ _NAME_AFTER_SIGN_OFF = 2
 
 def build_sign_offs(phrases: Sequence[str]) -> frozenset[str]:
     """Sign-off phrases as `without_signature` compares them: folded words."""
-    return frozenset(" ".join(_words(fold(p))) for p in phrases if _words(fold(p)))
+    return frozenset(" ".join(words) for p in phrases if (words := _words(fold(p))))
 
 
 def without_signature(text: str, sign_offs: frozenset[str]) -> str:
@@ -189,9 +189,7 @@ def _without_signature(text: str, sign_offs: frozenset[str]) -> str:
         if not words or len(words) > 3 + _NAME_AFTER_SIGN_OFF:
             continue
         for size in (3, 2, 1):
-            if " ".join(words[:size]) in sign_offs and (
-                len(words) == size or len(words) - size <= _NAME_AFTER_SIGN_OFF
-            ):
+            if " ".join(words[:size]) in sign_offs and len(words) - size <= _NAME_AFTER_SIGN_OFF:
                 mine = "\n".join(lines[:at])
                 return mine if mine.strip() else text
     return text
