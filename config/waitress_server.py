@@ -1,0 +1,75 @@
+"""waitress as `deskbridge serve` runs it (gunicorn, for production, is config/gunicorn.py).
+
+waitress refuses a body over the limit itself, from Content-Length before reading it, or as a
+chunked body grows past it, so the app never sees it. waitress refuses at and above its bound,
+which is therefore set one above DESKBRIDGE_MAX_BODY_BYTES, and its own answer is plain text
+naming that bound ("exceeds max_body of 101" for a limit of 100). This answers instead as the
+app does behind gunicorn: JSON naming the real limit and what was too large, and tells
+`on_too_large` (which logs and counts it) since no request handler runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
+
+# What a chunked body's 413 names: no header states its length; the body grew past the limit.
+CHUNKED = "body"
+# on_too_large(path, limit, field): the refused request's path, the limit and what was too large.
+TooLargeHook = Callable[[str, int, str], None]
+
+
+def describe_too_large(limit: int, field: str) -> dict[str, str]:
+    """The 413 answer: the same words as the app's (connectors/http.py), with the field. waitress
+    counts a chunked body as it arrives, framing included, so 90 bytes in one chunk are refused
+    at a limit of 100: the answer says so rather than claim the body itself was larger."""
+    error = f"body is larger than {limit} bytes"
+    if field == CHUNKED:
+        error += " (chunked: chunk sizes and line ends count too)"
+    return {"error": error, "field": field}
+
+
+def _channel_class(limit: int, on_too_large: TooLargeHook) -> type[HTTPChannel]:
+    class _TooLargeAsJson(ErrorTask):
+        def execute(self) -> None:
+            if not isinstance(self.request.error, RequestEntityTooLarge):
+                super().execute()
+                return
+            field = CHUNKED if self.request.chunked else "Content-Length"
+            on_too_large(getattr(self.request, "path", ""), limit, field)
+            body = json.dumps(describe_too_large(limit, field)).encode()
+            self.status = "413 Request Entity Too Large"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class _Channel(HTTPChannel):
+        error_task_class = _TooLargeAsJson
+
+    return _Channel
+
+
+def build_server(
+    app: Any, *, max_body_bytes: int, on_too_large: TooLargeHook, **adjustments: Any
+) -> Any:
+    """A waitress server (not yet running: call `.run()`) that refuses bodies over
+    `max_body_bytes` with a JSON 413; `adjustments` are waitress' own settings."""
+    sockets: dict = {}
+    server = create_server(
+        app, map=sockets, max_request_body_size=max_body_bytes + 1, **adjustments
+    )
+    channel = _channel_class(max_body_bytes, on_too_large)
+    # Each listening socket registered itself in the map; a server makes a channel of
+    # `channel_class` for each connection it accepts, from the first one on.
+    for dispatcher in sockets.values():
+        if isinstance(dispatcher, BaseWSGIServer):
+            dispatcher.channel_class = channel
+    return server
