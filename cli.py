@@ -200,8 +200,21 @@ def _stop_on_sigterm() -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations (serve and worker do this at start)."""
-    _prepare_runtime()
-    click.echo("database is up to date", err=True)
+    from deskbridge.store.db import create_store_engine, migrate_store, store_revision
+
+    # Only what migrating needs: the store. Credentials, the webhook secret and the rules
+    # file concern serve and worker, which check them (and migrate) when they start.
+    settings = _settings()
+    configure_logging(settings.log_level)
+    engine = create_store_engine(settings.database_url)
+    before = store_revision(engine)
+    migrate_store(engine)
+    after = store_revision(engine)
+    where = engine.url.render_as_string()
+    if before == after:
+        click.echo(f"{where}: already up to date (revision {after})", err=True)
+    else:
+        click.echo(f"{where}: migrated from revision {before or 'none'} to {after}", err=True)
 
 
 def _open_store():

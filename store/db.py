@@ -59,6 +59,14 @@ def migrate_store(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def store_revision(engine: Engine) -> str | None:
+    """The alembic revision the store is at (None: no migration applied yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def check_store(engine: Engine) -> None:
     """Raise (a SQLAlchemy error) unless the store answers a trivial query."""
     with engine.connect() as connection:

@@ -1,0 +1,61 @@
+"""`deskbridge migrate` says what it did to the store and nothing else: no dry-run or webhook
+secret warnings (they concern serve and worker, which say them when they start)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+import deskbridge.store.db
+
+# Runs the real command: its log lines go where an operator sees them.
+pytestmark = pytest.mark.slow
+
+DESKBRIDGE = Path(sys.executable).with_name("deskbridge")
+MIGRATIONS = Path(deskbridge.store.db.__file__).with_name("migrations")
+
+
+def head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def migrate(url: str, **extra: str) -> subprocess.CompletedProcess:
+    """`deskbridge migrate` with no credentials or secret set (and `extra`)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("ZENDESK_", "SLACK_", "SALESFORCE_", "PAGERDUTY_", "DESKBRIDGE_"))
+    }
+    env |= {"DATABASE_URL": url, "DESKBRIDGE_LOG_LEVEL": "INFO", **extra}
+    return subprocess.run(
+        [str(DESKBRIDGE), "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_migrate_reports_the_revisions_and_no_dry_run_warnings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    head = head_revision()
+
+    # The rules file concerns deciding, not the schema: a missing one does not stop it.
+    first = migrate(url, DESKBRIDGE_CONFIG=str(tmp_path / "no-such-rules.yaml"))
+    again = migrate(url)
+
+    assert (first.returncode, first.stdout, again.returncode, again.stdout) == (0, "", 0, "")
+    assert first.stderr.splitlines()[-1] == f"{url}: migrated from revision none to {head}"
+    assert again.stderr.splitlines()[-1] == f"{url}: already up to date (revision {head})"
+    for output in (first.stderr, again.stderr):
+        assert "WARNING" not in output
+        assert "dry_run" not in output and "secret_missing" not in output
+    # What concerns migrating is still logged: each migration applied, once.
+    applied = [line for line in first.stderr.splitlines() if "Running upgrade" in line]
+    assert f"-> {head}, " in applied[-1]
+    assert len(applied) == len(list((MIGRATIONS / "versions").glob("0*.py")))
+    assert "Running upgrade" not in again.stderr
