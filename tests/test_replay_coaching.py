@@ -28,11 +28,16 @@ LONDON = ZoneInfo("Europe/London")
 AGENTS = 12
 
 
-def team_rules(agents: int = AGENTS, day: date = DAY, **coaching):
+def team_rules(agents: int = AGENTS, day: date = DAY, starts: dict | None = None, **coaching):
+    """The example rules with the generated roster (`starts`: slack id → another started_on)."""
     data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     data.pop("oncall", None)  # its rotation names the example roster, replaced here
+    members = roster(agents, day)
+    for member in members:
+        if member["slack_id"] in (starts or {}):
+            member["started_on"] = starts[member["slack_id"]].isoformat()
     data["agents"] = [
-        *roster(agents, day),
+        *members,
         {
             "name": "Sam Lead",
             "slack_id": "U0LEAD0001",
@@ -385,3 +390,34 @@ def test_replay_reusing_its_period_reads_decides_exactly_what_reading_every_time
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_an_agent_who_has_not_started_has_no_target_and_no_nudges(tmp_path):
+    # Agent 03's replies on Monday would earn pace nudges; with started_on Wednesday 4 March
+    # they earn none that day, the daily review lists them without a target (like a lead who
+    # answered), and the week's target counts Wednesday to Friday only (3 x 28, tenure 0).
+    events, expected = build_day(4, DAY)
+    on_time = team_rules(4)
+    late = team_rules(4, starts={slack_id(3): DAY + timedelta(days=2)})
+    records, engine = replay_day(tmp_path, events, on_time, UNTIL, name="on_time.db")
+    late_records, late_engine = replay_day(tmp_path, events, late, UNTIL, name="late.db")
+
+    def coached(rows):
+        return [(r["at"], r["kind"]) for r in rows if r.get("person") == slack_id(3)]
+
+    assert [kind for _, kind in coached(records)].count("pace") >= 1
+    assert coached(late_records) == []
+    others = [r["key"] for r in records if r["action"] == "coach" and r["person"] != slack_id(3)]
+    assert [r["key"] for r in late_records if r["action"] == "coach"] == others
+    monday = {a["name"]: a for a in digest_of(late_engine, late)["agents"]}
+    assert monday["Agent 03"] == {
+        **monday["Agent 03"],
+        "responses": expected.responses[3],
+        "target": 0,
+        "tenure_months": None,
+    }
+    week = {a["name"]: a for a in digest_of(late_engine, late, week=True)["agents"]}
+    assert (week["Agent 03"]["target"], week["Agent 03"]["tenure_months"]) == (3 * 28, 0)
+    assert digest_of(engine, on_time, week=True)["agents"][3]["target"] == 5 * 32
+    engine.dispose()
+    late_engine.dispose()

@@ -7,7 +7,9 @@ Definitions (the README says the same):
   through the roster; authors not on the roster are reported as unmapped;
 - the *target* is the daily target of the highest `coaching.targets` tier whose
   `from_months` full calendar months since `started_on` have passed on that day (an agent
-  without `started_on` gets the highest tier), summed over the days the agent works;
+  without `started_on` gets the highest tier), summed over the days the agent works from
+  `started_on`; an agent who starts after the period is not listed with a target (only if
+  they replied, like a lead);
 - *first reply time* is the business time (the team calendar) from a ticket's creation to its
   first public agent reply, credited to that reply's author, for first replies in the period;
   median and 90th percentile (nearest rank) in minutes;
@@ -158,7 +160,10 @@ def working_intervals(
     rules: RulesConfig, agent: AgentConfig, day: date
 ) -> tuple[tuple[datetime, datetime], ...]:
     """The agent's working hours on a local day, as UTC instants: their roster `works`, else the
-    team's business hours (all day when there are none); none on holidays and closures."""
+    team's business hours (all day when there are none); none on holidays and closures, nor
+    before their `started_on` (so no target and no nudges for days before they join)."""
+    if agent.started_on is not None and day < agent.started_on:
+        return ()
     team = rules.calendar
     if agent.works is None:
         if team is not None:
@@ -325,7 +330,9 @@ def build_agent_figures(
     out = []
     for agent in sorted(rules.agents, key=lambda a: a.name):
         item = figures[agent.slack_id]
-        if agent.slack_id not in coached:
+        # Not started by the period's end: not on the team yet, like a lead for the review.
+        joined = agent.started_on is None or agent.started_on <= period.last
+        if agent.slack_id not in coached or not joined:
             if item.responses:  # a lead or a department member who answered: shown, no target
                 out.append(item)
             continue
