@@ -48,17 +48,19 @@ class LabelledSetError(ValueError):
 
 def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[LabelledTicket]:
     """YAML (a list of tickets) or JSON Lines → tickets; every problem is reported at once,
-    by position (`[3].department`, or `line 4` for JSON Lines)."""
-    problems: list[str] = []
-    raw: list[tuple[str, object]] = []
+    by position (`[3].department`, or `line 4` for JSON Lines), in the file's order."""
+    # (position in the file, problem): sorted at the end, so a line that is not JSON is
+    # listed where it is, not before the problems of the lines above it.
+    problems: list[tuple[int, str]] = []
+    raw: list[tuple[int, str, object]] = []
     if jsonl:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                raw.append((f"line {number}", json.loads(line)))
+                raw.append((number, f"line {number}", json.loads(line)))
             except json.JSONDecodeError as exc:
-                problems.append(f"line {number}: invalid JSON: {exc.msg}")
+                problems.append((number, f"line {number}: invalid JSON: {exc.msg}"))
     else:
         try:
             data = yaml.safe_load(text)
@@ -66,27 +68,39 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
             raise LabelledSetError([f"invalid YAML: {exc}"]) from None
         if not isinstance(data, list):
             raise LabelledSetError(["expected a list of tickets"])
-        raw = [(f"[{i}]", item) for i, item in enumerate(data)]
+        raw = [(i, f"[{i}]", item) for i, item in enumerate(data)]
     allowed = {*departments, NONE}
+
+    def check_department(position: int, where: str, department: object) -> None:
+        if isinstance(department, str) and department and department not in allowed:
+            problems.append(
+                (
+                    position,
+                    f"{where}.department: unknown department {department!r}"
+                    f" (expected one of {', '.join(sorted(allowed))})",
+                )
+            )
+
     tickets: list[LabelledTicket] = []
     seen: set[str] = set()
-    for where, item in raw:
+    for position, where, item in raw:
         try:
             ticket = LabelledTicket.model_validate(item)
         except ValidationError as exc:
-            problems += [f"{where}.{format_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            problems += [
+                (position, f"{where}.{format_location(e['loc'])}: {e['msg']}") for e in exc.errors()
+            ]
+            # The ticket's other mistakes are listed too, not one at a time per run.
+            if isinstance(item, dict):
+                check_department(position, where, item.get("department"))
             continue
-        if ticket.department not in allowed:
-            problems.append(
-                f"{where}.department: unknown department {ticket.department!r}"
-                f" (expected one of {', '.join(sorted(allowed))})"
-            )
+        check_department(position, where, ticket.department)
         if ticket.id in seen:
-            problems.append(f"{where}.id: {ticket.id!r} appears twice")
+            problems.append((position, f"{where}.id: {ticket.id!r} appears twice"))
         seen.add(ticket.id)
         tickets.append(ticket)
     if problems:
-        raise LabelledSetError(problems)
+        raise LabelledSetError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
     if not tickets:
         raise LabelledSetError(["no tickets"])
     return tickets

@@ -1,0 +1,54 @@
+"""`deskbridge routing evaluate` on a labelled file with mistakes: every mistake is listed with
+its place, in the file's order, exit code 1."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG
+
+KNOWN = "logistics, none, post_sales, quality"
+
+
+def evaluate(path) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["routing", "evaluate", str(path), "--config", str(EXAMPLE_CONFIG)]
+    )
+    return result.exit_code, result.stderr
+
+
+def test_json_lines_mistakes_are_listed_in_line_order(tmp_path):
+    path = tmp_path / "team.jsonl"
+    path.write_text(
+        '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'
+        '{"id": "T2", "subject": "Broken leg"}\n'
+        '{"id": "T3", "subject": "Refund please", "department": "refunds"}\n'
+        "not json\n"
+        '{"id": "T1", "subject": "Again", "department": "none"}\n'
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 4 problem(s)\n"
+        "  line 2.department: Field required\n"
+        f"  line 3.department: unknown department 'refunds' (expected one of {KNOWN})\n"
+        "  line 4: invalid JSON: Expecting value\n"
+        "  line 5.id: 'T1' appears twice\n",
+    )
+
+
+def test_every_mistake_of_a_ticket_is_listed_at_once(tmp_path):
+    # A ticket without an id and with an unknown department: both, not the first alone.
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "- {id: A, subject: Late, department: logistics}\n"
+        "- {subject: Late again, department: shipping}\n"
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 2 problem(s)\n"
+        "  [1].id: Field required\n"
+        f"  [1].department: unknown department 'shipping' (expected one of {KNOWN})\n",
+    )
