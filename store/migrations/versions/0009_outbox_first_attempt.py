@@ -1,5 +1,7 @@
-"""outbox.first_attempt_at: when an action was first tried, where a lookup for a message an
-earlier attempt may have posted starts
+"""outbox.first_attempt_at: when an action was first tried (where a lookup for it starts)
+
+Where the lookup for a message an earlier attempt may have posted starts. The first
+paragraph stays one line: alembic logs it as the migration's name.
 
 Revision ID: 0009
 Revises: 0008
