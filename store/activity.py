@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, exists, func, or_, select
 
+from deskbridge.store.interface import COUNTED
 from deskbridge.store.schema import activity, replies, tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, ticket_source
-from deskbridge.workflows import activity as kinds
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
 from deskbridge.workflows.digest import (
     FactGroup,
@@ -16,20 +16,6 @@ from deskbridge.workflows.digest import (
     Period,
     PeriodData,
     RepeatedReply,
-)
-
-# Facts the review counts in its period (customer messages only bound unnecessary replies).
-COUNTED = (
-    kinds.CALL_LOGGED,
-    kinds.CALL_REQUESTED,
-    kinds.SOLVED,
-    kinds.ROUTE,
-    kinds.ESCALATE,
-    kinds.HANDOFF_OVERDUE,
-    kinds.SLA_MET,
-    kinds.SLA_BREACH,
-    kinds.CSAT_GOOD,
-    kinds.CSAT_BAD,
 )
 
 

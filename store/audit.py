@@ -7,26 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from deskbridge.store.interface import build_decision_rows
 from deskbridge.store.schema import audit
 from deskbridge.store.sql import rows_as_dicts
 from deskbridge.workflows.actions import Action
-
-
-def build_decision_rows(
-    actions: list[Action], event_key: str | None, at: datetime
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "at": at,
-            "ticket": a.ticket,
-            "event_key": event_key,
-            "rule": a.rule,
-            "action": a.kind.value,
-            "idempotency_key": a.key,
-            "reason": a.reason,
-        }
-        for a in actions
-    ]
 
 
 def insert_decision_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:

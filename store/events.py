@@ -14,7 +14,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from deskbridge.config.logging import log_event
+from deskbridge.store.interface import StoredEvent
 from deskbridge.store.schema import events
 from deskbridge.store.sql import (
     is_postgres,
@@ -52,17 +52,6 @@ _LOCK_CLASS = "('x' || substr(md5('deskbridge:' || current_schema()), 1, 8))::bi
 
 def shard_of(ticket: str) -> int:
     return zlib.crc32(ticket.encode()) % SHARDS
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    id: int
-    dedupe_key: str
-    ticket: str
-    received_at: datetime
-    # The normalised event: its JSON as stored (None for rows stored before the decider
-    # existed), or the TicketEvent itself where the store keeps it parsed (in memory).
-    event: str | TicketEvent | None
 
 
 def build_event_row(event: TicketEvent, body: str, received_at: datetime) -> dict[str, Any]:

@@ -20,11 +20,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from deskbridge.store.activity import COUNTED
-from deskbridge.store.events import StoredEvent
-from deskbridge.store.oncall import AUDIT_SUBJECT
-from deskbridge.store.tickets import RELATED_MOST
-from deskbridge.store.timers import CANCELLED, FAILED, FIRED, PENDING, DueTimer
+from deskbridge.store.interface import (
+    AUDIT_SUBJECT,
+    CANCELLED,
+    COUNTED,
+    FAILED,
+    FIRED,
+    PENDING,
+    RELATED_MOST,
+    DueTimer,
+    StoredEvent,
+)
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
 from deskbridge.workflows.decision import RelatedTicket, Timer
@@ -67,6 +73,7 @@ class MemoryStore:
     writer = nullcontext()
     split_reads = False
     keeps_bodies = False
+    conflicts: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
         # Undo steps of the transaction in progress (None: none is).

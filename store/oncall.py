@@ -6,12 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
+from deskbridge.store.interface import AUDIT_SUBJECT
 from deskbridge.store.schema import audit, oncall_overrides, tickets
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rotation import Override
-
-# The audit trail's ticket column for decisions about the rotation rather than a ticket.
-AUDIT_SUBJECT = "oncall"
 
 
 def insert_override(connection: Connection, override: Override, now: datetime) -> int:

@@ -6,12 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from deskbridge.store.interface import build_reply_row
 from deskbridge.store.schema import replies
 from deskbridge.store.sql import prepare_insert_ignoring_conflicts
-
-
-def build_reply_row(comment_id: str, ticket: str, author: str | None, at: datetime) -> dict:
-    return {"comment_id": f"{ticket}:{comment_id}", "ticket": ticket, "author": author, "at": at}
 
 
 def record_replies(connection: Connection, rows: list[dict]) -> None:

@@ -14,98 +14,27 @@ import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from deskbridge.store import activity, audit, events, jobs, oncall, outbox, replies, tickets
 from deskbridge.store import timers as timer_rows
-from deskbridge.store.events import StoredEvent
-from deskbridge.store.timers import PENDING, DueTimer
+from deskbridge.store.interface import (  # noqa: F401 (Store, StoreSession, as_store: here as before)
+    PENDING,
+    DueTimer,
+    Store,
+    StoredEvent,
+    StoreSession,
+    as_store,
+)
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import Period, PeriodData
 from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rotation import Override
-
-
-class StoreSession(Protocol):
-    """One transaction's view of the store (also what scheduled jobs read: JobReader)."""
-
-    # -- events
-    def insert_ticket_events(
-        self, received: Sequence[tuple[TicketEvent, str, datetime]]
-    ) -> int: ...
-    def lock_shards(self, most: int) -> list[int] | None: ...
-    def lock_ticket_shards(self, tickets: Iterable[str]) -> None: ...
-    def claim_undecided_events(
-        self, limit: int, shards: list[int] | None = None
-    ) -> list[StoredEvent]: ...
-    def mark_events_decided(self, ids: Sequence[int], at: datetime) -> bool: ...
-    def mark_events_failed(self, failures: Sequence[tuple[int, str]], at: datetime) -> None: ...
-
-    # -- tickets
-    def load_ticket_versions(self, keys: Collection[str]) -> dict[str, int]: ...
-    def load_ticket_states(
-        self, keys: Collection[str]
-    ) -> dict[str, tuple[int, TicketState | None]]: ...
-    def save_tickets(
-        self, saves: Sequence[tuple[TicketState, int | None]], now: datetime
-    ) -> bool: ...
-    def list_tickets_of_requesters(
-        self, requesters: Collection[str], since: datetime, until: datetime
-    ) -> dict[str, list[RelatedTicket]]: ...
-    def list_requester_tickets(
-        self, source: str, requester: str, exclude: str, since: datetime, until: datetime
-    ) -> list[RelatedTicket]: ...
-
-    # -- timers
-    def claim_due_timers(self, now: datetime, limit: int) -> list[DueTimer]: ...
-    def next_due_at(self) -> datetime | None: ...
-    def schedule_timers(self, new: list[Timer], status: str = PENDING) -> None: ...
-    def cancel_timers(self, ids: list[str]) -> None: ...
-    def mark_timers_fired(self, due: list[DueTimer]) -> None: ...
-    def mark_timers_failed(self, due: list[DueTimer]) -> None: ...
-
-    # -- what was decided
-    def insert_actions(self, actions: list[Action], now: datetime) -> list[Action]: ...
-    def insert_decision_rows(self, rows: list[dict[str, Any]]) -> None: ...
-    def record_replies(self, rows: list[dict]) -> None: ...
-    def record_facts(self, new: list[Fact]) -> None: ...
-
-    # -- on call
-    def insert_override(self, override: Override, now: datetime) -> int: ...
-    def list_overrides(self, ending_after: datetime | None = None) -> list[Override]: ...
-    def list_oncall_overrides(self, ending_after: datetime) -> list[Override]: ...
-    def list_paged_tickets(self, since: datetime, until: datetime) -> list[TicketState]: ...
-
-    # -- scheduled jobs
-    def claim_job_run(self, job: str, occurrence_at: datetime, now: datetime) -> bool: ...
-    def record_job_actions(self, job: str, occurrence_at: datetime, actions: int) -> None: ...
-    def read_first_job_run_at(self) -> datetime | None: ...
-    def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData: ...
-    def read_period_replies(self, period: Period) -> PeriodData: ...
-    def read_latest_dated(self) -> datetime | None: ...
-
-
-class Store(Protocol):
-    # The one writer's lock (SQLite: everything in the process that writes queues on it).
-    writer: AbstractContextManager
-    # Whether a decider reads a batch in a snapshot of its own and then writes it in a short
-    # write transaction (SQLite), rather than all in one transaction (PostgreSQL, memory).
-    split_reads: bool
-    # Whether insert_ticket_events keeps the request bodies (the memory store does not, so
-    # replay need not write them out).
-    keeps_bodies: bool
-
-    def reading(self) -> AbstractContextManager[StoreSession]:
-        """A read transaction (on SQLite a WAL snapshot that waits for no writer)."""
-        ...
-
-    def writing(self) -> AbstractContextManager[StoreSession]:
-        """A write transaction, committed at the end, rolled back on an exception."""
-        ...
 
 
 class SqlSession:
@@ -231,6 +160,7 @@ class SqlStore:
         self.writer: AbstractContextManager = threading.Lock() if sqlite else nullcontext()
         self.split_reads = sqlite
         self.keeps_bodies = True
+        self.conflicts: tuple[type[Exception], ...] = (IntegrityError,)
 
     @contextmanager
     def reading(self) -> Iterator[SqlSession]:
@@ -245,8 +175,3 @@ class SqlStore:
     def writing(self) -> Iterator[SqlSession]:
         with self.writer, self.engine.begin() as connection:
             yield SqlSession(connection)
-
-
-def as_store(store: Engine | Store) -> Store:
-    """A store for `store`: an engine is wrapped in a SqlStore, a store is itself."""
-    return SqlStore(store) if isinstance(store, Engine) else store

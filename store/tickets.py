@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from deskbridge.store.interface import RELATED_MOST
 from deskbridge.store.schema import tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
 from deskbridge.workflows.decision import RelatedTicket
@@ -43,11 +44,6 @@ def save_ticket(connection: Connection, state: TicketState, now: datetime) -> No
             status=state.status.value,
         )
     )
-
-
-# The requester's other tickets a repeat-contact check looks at: enough to say "repeat
-# contact".
-RELATED_MOST = 20
 
 
 def list_requester_tickets(

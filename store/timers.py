@@ -6,25 +6,16 @@ cancelling bumps it too, so a firing that raced a change is recognised as stale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from deskbridge.store.interface import CANCELLED, FAILED, FIRED, PENDING, DueTimer
 from deskbridge.store.schema import timers
 from deskbridge.store.sql import is_postgres, rows_as_dicts
 from deskbridge.workflows.decision import Timer
-
-PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
-
-
-@dataclass(frozen=True)
-class DueTimer:
-    timer: Timer
-    generation: int
-
 
 _UPSERTS: dict[str, Any] = {}
 _CANCEL = (

@@ -28,17 +28,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
-
 from deskbridge.config.logging import OutageLog, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.audit import build_decision_rows
-from deskbridge.store.events import StoredEvent
-from deskbridge.store.replies import build_reply_row
-from deskbridge.store.session import Store, StoreSession, as_store
-from deskbridge.store.tickets import RELATED_MOST
-from deskbridge.store.timers import FAILED, FIRED, DueTimer
+from deskbridge.store.interface import (
+    FAILED,
+    FIRED,
+    RELATED_MOST,
+    DueTimer,
+    Store,
+    StoredEvent,
+    StoreSession,
+    as_store,
+    build_decision_rows,
+    build_reply_row,
+)
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
@@ -48,6 +51,8 @@ from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 if TYPE_CHECKING:  # prometheus_client is imported only by the processes that serve metrics
+    from sqlalchemy import Engine
+
     from deskbridge.workflows.metrics import Metrics
 
 log = logging.getLogger("deskbridge.decider")
@@ -217,6 +222,8 @@ class Decider:
         """Decide until `stop` is set. Woken by `wake()`; polls every `poll` s as a fallback
         (events stored by another process). After a wake it lingers `linger` s so a burst is
         decided as one batch rather than one event at a time."""
+        from sqlalchemy.exc import DBAPIError  # serve and worker only: replay never runs this
+
         log_event(log, logging.INFO, "decider.started", poll_s=poll, batch=self.batch)
         while not stop.is_set():
             decided: list[Decided] = []
@@ -554,7 +561,7 @@ class Decider:
                             self._write(session, batch)
                     self._finish(batch)
                 return batch.results
-            except (_Conflict, IntegrityError):
+            except (_Conflict, *self.store.conflicts):
                 self._cache.clear()
                 log_event(log, logging.INFO, "decider.conflict", attempt=attempt)
         raise RuntimeError("ticket rows kept changing under the decider")

@@ -13,17 +13,17 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.audit import build_decision_rows
-from deskbridge.store.session import Store, StoreSession, as_store
+from deskbridge.store.interface import Store, StoreSession, as_store, build_decision_rows
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.digest import Period, PeriodData
 from deskbridge.workflows.schedule import Job, format_instant
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("deskbridge.jobs")
 

@@ -19,9 +19,8 @@ from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
 from deskbridge.connectors.parsing import parse_time
-from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
-from deskbridge.store.session import SqlStore, Store
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.model import Source, TicketEvent
@@ -258,6 +257,10 @@ def open_replay_store(store: Store | str | None) -> Store:
     if store is None:
         return MemoryStore()
     if isinstance(store, str):
+        # SQLAlchemy only for a database: replay in memory does not pay for importing it.
+        from deskbridge.store.db import create_store_engine, migrate_store
+        from deskbridge.store.session import SqlStore
+
         engine = create_store_engine(store)
         migrate_store(engine)
         return SqlStore(engine)
