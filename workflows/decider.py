@@ -47,7 +47,7 @@ from deskbridge.workflows.activity import Fact, build_action_facts, build_event_
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rotation import Override
-from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
+from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 if TYPE_CHECKING:  # prometheus_client is imported only by the processes that serve metrics
@@ -383,7 +383,7 @@ class Decider:
                 related=self._related(session, batch, state),
                 oncall_overrides=batch.oncall_overrides,
             )
-            decision = evaluate_rules(state, event, ctx)
+            decision, after = evaluate_rules_to_state(state, event, ctx)
         except Exception as exc:  # a poison event must not stop the others
             error = f"{type(exc).__name__}: {exc}"
             batch.failed_events.append((row.id, error))
@@ -394,7 +394,7 @@ class Decider:
             if self.metrics is not None:
                 self.metrics.events_failed.inc()
             return
-        actions = self._apply(batch, state, decision, event.dedupe_key)
+        actions = self._apply(batch, state, decision, event.dedupe_key, after)
         decided = batch.states[key]
         batch.facts += build_event_facts(previous, decided, event, self.rules.coaching.csat_field)
         batch.facts += build_action_facts(actions, event.occurred_at)
@@ -502,7 +502,7 @@ class Decider:
             batch.fired_timers.append(due)  # no ticket to act on; the timer is spent
             return
         try:
-            decision = evaluate_timer(
+            decision, after = evaluate_timer_to_state(
                 state,
                 timer,
                 Context(
@@ -527,7 +527,7 @@ class Decider:
             batch.done_here[timer.id] = (timer, FIRED)
         else:
             batch.fired_timers.append(due)
-        actions = self._apply(batch, state, decision, f"timer:{timer.id}")
+        actions = self._apply(batch, state, decision, f"timer:{timer.id}", after)
         batch.facts += build_action_facts(actions, now)
         batch.results.append(
             Decided(f"timer:{timer.id}", timer.ticket, now, actions, due_at=timer.due_at)
@@ -591,11 +591,19 @@ class Decider:
         return _Batch(now=now, states=states, versions=versions, oncall_overrides=overrides)
 
     def _apply(
-        self, batch: _Batch, state: TicketState, decision: Decision, cause: str
+        self,
+        batch: _Batch,
+        state: TicketState,
+        decision: Decision,
+        cause: str,
+        after: TicketState | None = None,
     ) -> list[Action]:
-        """Fold a decision into the batch: the ticket's new state, its actions, timers."""
+        """Fold a decision into the batch: the ticket's new state (`after`: `state` with the
+        decision's updates, when the rules worked it out already), its actions, timers."""
         before = state  # its fired keys were compacted by the decision that made them
-        if decision.updates:
+        if after is not None:
+            state = after
+        elif decision.updates:
             state = evolve(state, decision.updates)
         actions = decision.actions
         state = mark_fired(state, [a.key for a in actions], compacted=before)

@@ -142,6 +142,8 @@ def compact_fired(state: TicketState, fired: list[str]) -> list[str]:
     back anyway would still be queued once: the outbox skips a known idempotency key."""
     sla = build_clock_key_prefix(state.key)
     oncall = build_chain_key_prefix(state.key)
+    if not any(key.startswith((sla, oncall)) for key in fired):
+        return list(fired)  # no SLA or on-call key (most new keys): nothing to look up
     live_sla = tuple(
         build_clock_key_prefix(state.key, m, c.instance) for m, c in state.sla_clocks.items()
     )

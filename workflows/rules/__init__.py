@@ -52,9 +52,11 @@ JOBS: dict[str, Job] = {
 
 def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
     merged = Decision()
-    seen = set(state.fired)
+    seen: set[str] | None = None  # made for the first action: most events decide none
     for decision in decisions:
         for action in decision.actions:
+            if seen is None:
+                seen = set(state.fired)
             if action.key not in seen:
                 seen.add(action.key)
                 merged.actions.append(action)
@@ -72,6 +74,15 @@ def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
 def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     """Every rule's decision for this event, minus actions already decided for the ticket.
     Each rule sees the state as updated by the rules before it."""
+    return evaluate_rules_to_state(state, event, ctx)[0]
+
+
+def evaluate_rules_to_state(
+    state: TicketState, event: TicketEvent, ctx: Context
+) -> tuple[Decision, TicketState]:
+    """`evaluate_rules`, and the state with the decision's `updates` applied (what
+    `evolve(state, decision.updates)` gives, worked out on the way: the decider need not copy
+    the state once more)."""
     decisions = []
     for rule in RULES.values():
         decision = rule(state, event, ctx)
@@ -81,15 +92,32 @@ def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Deci
     # On-call paging runs last: it pages on what the rules above decided.
     decided = [a for d in decisions for a in d.actions if a.key not in state.fired]
     decisions.append(evaluate_paging(state, ctx, decided, event))
-    return _merge(state, decisions)
+    return _merge_to_state(state, decisions)
 
 
 def evaluate_timer(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    return evaluate_timer_to_state(state, timer, ctx)[0]
+
+
+def evaluate_timer_to_state(
+    state: TicketState, timer: Timer, ctx: Context
+) -> tuple[Decision, TicketState]:
+    """`evaluate_timer`, and the state with the decision's `updates` applied."""
     rule = TIMER_RULES.get(timer.kind)
     if rule is None:
-        return Decision()
+        return Decision(), state
     decision = rule(state, timer, ctx)
     if decision.updates:
         state = evolve(state, decision.updates)
     decided = [a for a in decision.actions if a.key not in state.fired]
-    return _merge(state, [decision, evaluate_paging(state, ctx, decided)])
+    return _merge_to_state(state, [decision, evaluate_paging(state, ctx, decided)])
+
+
+def _merge_to_state(state: TicketState, decisions: list[Decision]) -> tuple[Decision, TicketState]:
+    """`_merge`, and `state` (which has every decision's updates but the last's) with the
+    rest of the merged updates: the last decision's (paging) and `alerted`."""
+    merged = _merge(state, decisions)
+    rest = dict(decisions[-1].updates)
+    if "alerted" in merged.updates and not state.alerted:
+        rest["alerted"] = merged.updates["alerted"]
+    return merged, evolve(state, rest) if rest else state

@@ -89,32 +89,38 @@ def _used(clock: SlaClock, at: datetime, time_base) -> timedelta:
 
 
 def _plan(
-    state: TicketState, clock: SlaClock, policy: SlaPolicy, rules: RulesConfig, decision: Decision
+    state: TicketState,
+    clock: SlaClock,
+    policy: SlaPolicy,
+    rules: RulesConfig,
+    decision: Decision,
+    stages: tuple[tuple[str, float], ...],
 ) -> None:
-    """(Re)set the clock's warning and breach timers; stages already used up are skipped."""
-    target = _target(policy, clock.metric)
-    stages = _stages(rules)
+    """(Re)set the clock's warning and breach timers (`stages`: `_stages(rules)`); stages
+    already used up are skipped."""
+    key, metric = state.key, clock.metric
+    target = _target(policy, metric)
     if target is None or clock.running_since is None or not clock.active:
-        decision.cancel += [timer_id(state.key, clock.metric, s) for s, _ in stages]
+        decision.cancel += [timer_id(key, metric, s) for s, _ in stages]
         return
-    time_base = _clock_time(policy, clock.metric, rules)
+    add = _clock_time(policy, metric, rules).add_business_time
     used = timedelta(seconds=clock.used_s)
-    key, metric, since = state.key, clock.metric, clock.running_since
+    since, instance = clock.running_since, clock.instance
+    timers, cancel = decision.timers, decision.cancel
     for stage, fraction in stages:
         left = target * fraction - used
         if left <= _NONE_LEFT and stage != "breach":
-            decision.cancel.append(timer_id(key, metric, stage))
+            cancel.append(timer_id(key, metric, stage))
             continue
-        due = time_base.add_business_time(since, max(left, _NONE_LEFT))
-        decision.timers.append(
+        timers.append(
             Timer(
                 id=timer_id(key, metric, stage),
                 ticket=key,
                 kind=TIMER_KIND,
-                due_at=due,
+                due_at=add(since, max(left, _NONE_LEFT)),
                 payload={
                     "metric": metric,
-                    "instance": clock.instance,
+                    "instance": instance,
                     "stage": stage,
                     "fraction": fraction,
                 },
@@ -205,11 +211,12 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     if policy_name != state.sla_policy:
         changed.update(clocks)  # a new policy re-plans every clock
         decision.updates["sla_policy"] = policy_name
+    stages = _stages(rules) if changed else ()
     for metric in sorted(changed):
         if policy is None:
-            decision.cancel += [timer_id(state.key, metric, s) for s, _ in _stages(rules)]
+            decision.cancel += [timer_id(state.key, metric, s) for s, _ in stages]
         else:
-            _plan(state, clocks[metric], policy, rules, decision)
+            _plan(state, clocks[metric], policy, rules, decision, stages)
     if clocks != state.sla_clocks:
         decision.updates["sla_clocks"] = clocks
     return decision

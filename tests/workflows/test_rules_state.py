@@ -1,0 +1,79 @@
+"""`evaluate_rules_to_state` and `evaluate_timer_to_state` hand the decider the state after
+the decision's updates, worked out on the way through the rules: it must be exactly the copy
+`evolve(state, decision.updates)` makes (the same values and the same fields set), on every
+event and timer of a generated week, with the same decision as `evaluate_rules`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from benchmarks.make_week import generate
+from deskbridge.connectors.parsing import parse_time
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.workflows.decision import Context, Timer
+from deskbridge.workflows.model import Source, TicketState, evolve
+from deskbridge.workflows.rules import (
+    evaluate_rules,
+    evaluate_rules_to_state,
+    evaluate_timer,
+    evaluate_timer_to_state,
+)
+from deskbridge.workflows.state import apply_event, mark_fired, new_state
+
+WEEK = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _assert_same(after: TicketState, state: TicketState, updates: dict) -> None:
+    expected = evolve(state, updates)
+    assert after == expected
+    assert after.model_fields_set == expected.model_fields_set
+    assert list(after.__dict__) == list(expected.__dict__)
+    if not updates:
+        assert after is state
+
+
+def test_the_state_after_equals_evolving_with_the_updates(rules):
+    lines = generate(agents=8, tickets_per_day=30, days=3, start=WEEK, seed=5)
+    events = [
+        (parse_time(line["at"], "at"), event)
+        for line in lines
+        for event in CONNECTORS[Source(line["source"])].parse(
+            json.dumps(line["body"]).encode(), parse_time(line["at"], "at"), rules
+        )
+    ]
+    states: dict[str, TicketState] = {}
+    pending: dict[str, Timer] = {}  # each timer id's last word
+    checked = {"events": 0, "timers": 0, "updated": 0, "alerted": 0}
+
+    def fold(state: TicketState, decision, after: TicketState) -> None:
+        _assert_same(after, state, decision.updates)
+        checked["updated"] += bool(decision.updates)
+        checked["alerted"] += "alerted" in decision.updates
+        states[after.key] = mark_fired(after, [a.key for a in decision.actions])
+        for timer_id in decision.cancel:
+            pending.pop(timer_id, None)
+        pending.update((timer.id, timer) for timer in decision.timers)
+
+    for at, event in events:
+        while due := [t for t in pending.values() if t.due_at <= at]:
+            timer = min(due, key=lambda t: (t.due_at, t.id))
+            del pending[timer.id]
+            state = states[timer.ticket]
+            ctx = Context(now=timer.due_at, rules=rules, previous=state)
+            decision, after = evaluate_timer_to_state(state, timer, ctx)
+            assert decision == evaluate_timer(state, timer, ctx)
+            fold(state, decision, after)
+            checked["timers"] += 1
+        previous = states.get(event.ticket_key)
+        state, _ = apply_event(previous or new_state(event), event)
+        ctx = Context(now=at, rules=rules, previous=previous)
+        decision, after = evaluate_rules_to_state(state, event, ctx)
+        assert decision == evaluate_rules(state, event, ctx)
+        fold(state, decision, after)
+        checked["events"] += 1
+    # The week exercised what matters: events, timers, updates and the alerted flag.
+    assert checked["events"] == len(events) > 500
+    assert checked["timers"] > 50
+    assert checked["updated"] > 500
+    assert checked["alerted"] > 10
