@@ -39,6 +39,10 @@ from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rotation import Override
 
 _COUNTED = frozenset(COUNTED)
+# The facts a period read looks at (the rest, most of them, only count for coaching checks
+# through other indexes): kept in time order on their own, so the review's reads pass over
+# none of the others.
+_REVIEWED = _COUNTED | {CATEGORY}
 
 
 def _utc(at: datetime) -> datetime:
@@ -103,10 +107,14 @@ class MemoryStore:
         self._replies: dict[str, _Reply] = {}
         self._reply_order: list[tuple[datetime, str]] = []
         self._reply_times: dict[tuple[str, str | None], list[datetime]] = defaultdict(list)
+        # Those groups in the order a response count lists them (_null_first), kept as new
+        # ones come: the coaching checks count responses every few minutes.
+        self._reply_groups: list[tuple[tuple, tuple[str, str | None]]] = []
         self._ticket_replies: dict[str, list[_Reply]] = defaultdict(list)
         self._repeated: dict[str, RepeatedReply] = {}
         self._repeated_order: list[tuple[datetime, str]] = []
-        # facts: by key; (at, key) sorted; customer messages' times per ticket, sorted
+        # facts: by key; (at, key) sorted of those the review counts (_REVIEWED); customer
+        # messages' times per ticket, sorted
         self._facts: dict[str, Fact] = {}
         self._fact_order: list[tuple[datetime, str]] = []
         self._customer_messages: dict[str, list[datetime]] = defaultdict(list)
@@ -438,7 +446,12 @@ class MemoryStore:
             self._replies[reply.comment_id] = reply
             _insort(self._reply_order, (reply.at, reply.comment_id))
             # Responses are counted per (helpdesk, author): each group's times, sorted.
-            _insort(self._reply_times[(_source(reply.ticket), reply.author)], reply.at)
+            group = (_source(reply.ticket), reply.author)
+            times = self._reply_times.get(group)
+            if times is None:
+                times = self._reply_times[group] = []
+                bisect.insort(self._reply_groups, (_null_first(group), group))
+            _insort(times, reply.at)
             bisect.insort(self._ticket_replies[reply.ticket], reply, key=_reply_order)
             self._find_repeated(reply.ticket)
             self._dated(reply.at)
@@ -464,7 +477,8 @@ class MemoryStore:
             if at is not fact.at:
                 fact = replace(fact, at=at)
             self._facts[fact.key] = fact
-            _insort(self._fact_order, (at, fact.key))
+            if fact.kind in _REVIEWED:
+                _insort(self._fact_order, (at, fact.key))
             if fact.kind == CUSTOMER_MESSAGE:
                 _insort(self._customer_messages[fact.ticket], at)
                 self._find_repeated(fact.ticket)
@@ -474,7 +488,8 @@ class MemoryStore:
         def undo() -> None:
             for fact in reversed(added):
                 del self._facts[fact.key]
-                _remove_sorted(self._fact_order, (fact.at, fact.key))
+                if fact.kind in _REVIEWED:
+                    _remove_sorted(self._fact_order, (fact.at, fact.key))
                 if fact.kind == CUSTOMER_MESSAGE:
                     self._customer_messages[fact.ticket].remove(fact.at)
                     self._find_repeated(fact.ticket)
@@ -592,11 +607,13 @@ class MemoryStore:
 
     def _count_responses(self, start: datetime, end: datetime) -> dict[tuple[str, str | None], int]:
         counts = {}
-        for group, times in self._reply_times.items():
+        reply_times = self._reply_times
+        for _, group in self._reply_groups:  # in _null_first order
+            times = reply_times[group]
             count = bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
             if count:
                 counts[group] = count
-        return dict(sorted(counts.items(), key=lambda item: _null_first(item[0])))
+        return counts
 
     def _list_repeated(self, start: datetime, end: datetime) -> list[RepeatedReply]:
         repeated = self._repeated
