@@ -1072,6 +1072,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the ack-only run (serve without its background threads) between bare and full",
     )
+    parser.add_argument(
+        "--no-full",
+        action="store_true",
+        help="skip the full path (serve with its decider, dispatcher and timers): bare and "
+        "ack-only only, for A/B runs of the acknowledgement",
+    )
+    parser.add_argument(
+        "--split-sqlite",
+        action="store_true",
+        help="also run serve's acknowledgement (background threads off) with one `deskbridge "
+        "worker` deciding beside it on the same SQLite file: the decider in a process of its "
+        "own, the two processes meeting at SQLite's one writer (its busy handler)",
+    )
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1128,7 +1141,6 @@ def main(argv: list[str] | None = None) -> int:
         if not use_wrk:
             print("NOTE: wrk not found, using the Python threaded client instead")
 
-        results = []
         db = work / "waitress.db"
         full = Server(
             f"full path: deskbridge serve (waitress --threads {args.threads}, SQLite)",
@@ -1256,23 +1268,35 @@ def main(argv: list[str] | None = None) -> int:
             )
             summarize_profile(args.profile.resolve())
             return 0
-        ack_r = None
-        for server in (bare, None if args.no_ack_only else variant_server("ack-only"), full):
-            if server is not None:
-                results.append(
-                    bench(
-                        server,
-                        drive,
-                        warm_slice,
-                        measure_slice,
-                        args.warmup,
-                        args.duration,
-                        drain_timeout_s=args.drain_timeout,
-                    )
-                )
-        bare_r, full_r = results[0], results[-1]
-        if len(results) == 3:
-            ack_r = results[1]
+
+        def run(server: Server | None) -> Result | None:
+            if server is None:
+                return None
+            return bench(
+                server,
+                drive,
+                warm_slice,
+                measure_slice,
+                args.warmup,
+                args.duration,
+                drain_timeout_s=args.drain_timeout,
+            )
+
+        bare_r = run(bare)
+        ack_r = run(None if args.no_ack_only else variant_server("ack-only"))
+        full_r = run(None if args.no_full else full)
+        split_r = None
+        if args.split_sqlite:
+            split = variant_server("ack-only")
+            split.label = (
+                f"split: serve's acknowledgement (waitress --threads {args.threads}) + one "
+                "`deskbridge worker` deciding, on one SQLite file"
+            )
+            split.database = work / "split.db"
+            split.env = base_env(split.database, args.log_level)
+            migrate_store_at(split.database)
+            split.companion = [str(BIN / "deskbridge"), "worker"]
+            split_r = run(split)
 
         g_bare_r = g_full_r = g_pg_r = None
         if (not args.no_gunicorn or args.gunicorn_postgres) and (BIN / "gunicorn").exists():
@@ -1309,13 +1333,14 @@ def main(argv: list[str] | None = None) -> int:
             g_pg_r = run_gunicorn_postgres()
 
         print("\n== summary")
-        ratio = full_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
-        print(
-            f"   waitress: full {full_r.measured.rps:.0f} req/s, bare "
-            f"{bare_r.measured.rps:.0f} req/s, ratio full/bare {ratio:.2f} "
-            f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim); full p99 "
-            f"{full_r.measured.p99_ms or 0.0:.0f} ms"
-        )
+        if full_r is not None:
+            ratio = full_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
+            print(
+                f"   waitress: full {full_r.measured.rps:.0f} req/s, bare "
+                f"{bare_r.measured.rps:.0f} req/s, ratio full/bare {ratio:.2f} "
+                f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim); full p99 "
+                f"{full_r.measured.p99_ms or 0.0:.0f} ms"
+            )
         if ack_r is not None:
             ack_ratio = ack_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
             print(
@@ -1323,7 +1348,24 @@ def main(argv: list[str] | None = None) -> int:
                 f"{ack_r.measured.rps:.0f} req/s, ratio {ack_ratio:.2f}; p99 "
                 f"{ack_r.measured.p99_ms or 0.0:.0f} ms; lost {ack_r.lost()}"
             )
-        print(f"   events lost (accepted but not stored): {full_r.lost()}")
+            # Steadier than the rates on a shared machine: the server's CPU per request.
+            ack_cpu, bare_cpu = (
+                1000 * r.measured.server_cpu_s / r.measured.requests if r.measured.requests else 0
+                for r in (ack_r, bare_r)
+            )
+            print(
+                f"   server CPU per request: acknowledgement {ack_cpu:.2f} ms, bare "
+                f"{bare_cpu:.2f} ms ({ack_cpu / bare_cpu if bare_cpu else 0:.2f}x)"
+            )
+        if split_r is not None:
+            print(
+                f"   split (ack in serve, deciding in a worker, SQLite): "
+                f"{split_r.measured.rps:.0f} req/s, ratio "
+                f"{split_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0:.2f}; "
+                f"p99 {split_r.measured.p99_ms or 0.0:.0f} ms; lost {split_r.lost()}"
+            )
+        if full_r is not None:
+            print(f"   events lost (accepted but not stored): {full_r.lost()}")
         for name, r in (("SQLite, web only", g_full_r), ("PostgreSQL + worker", g_pg_r)):
             if r is None:
                 continue
@@ -1337,7 +1379,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rps / bare_r.measured.rps:.2f}; p99 {'under' if p99 < 50 else 'NOT under'} "
                 f"50 ms; lost {r.lost()}"
             )
-        failed = any(r.lost() for r in (full_r, ack_r, g_full_r, g_pg_r) if r is not None)
+        failed = any(r.lost() for r in (full_r, ack_r, split_r, g_full_r, g_pg_r) if r is not None)
         return 1 if failed else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

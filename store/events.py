@@ -14,6 +14,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -113,8 +114,16 @@ class EventInserter:
     as SQLAlchemy's (DataError, OperationalError, ...), without the parameters (the body).
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, writer: AbstractContextManager | None = None):
         self.engine = engine
+        # SQLite's one writer (the process's lock): concurrent acknowledgements commit in
+        # groups under it (see `insert`). None: each call commits alone (PostgreSQL, where
+        # commits run in parallel, and tests).
+        self._writer = writer
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        # The connection kept for the writer's inserts (SQLite), see `_insert_all`.
+        self._held: Any = None
         dialect = engine.dialect
         compiled = _insert_statement(engine).compile(dialect=dialect)
         self._sql = compiled.string
@@ -149,25 +158,77 @@ class EventInserter:
         )
 
     def insert(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Store events as undecided, in one committed transaction; returns how many were
-        new (known dedupe keys are skipped)."""
+        """Store events as undecided, committed before it returns; returns how many were new
+        (known dedupe keys are skipped).
+
+        With a writer lock (SQLite), a group commit: the rows wait in a queue, and whichever
+        call holds the writer commits everything queued in one transaction, its own rows and
+        those of the calls that arrived while the last commit ran; those find theirs
+        committed when they get the lock, and return. One request alone commits at once;
+        under load, one BEGIN/COMMIT and one write of the shared pages serve several
+        requests (about 100 -> 45 µs of CPU an event at 8 a group, benchmarks/README.md).
+        """
         if not rows:
             return 0
+        if self._writer is None:
+            return self._insert_all([rows])[0]
+        pending = _Pending(rows)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._writer:
+            if not pending.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit(group)
+        if pending.error is not None:
+            raise pending.error
+        return pending.new
+
+    def _commit(self, group: list[_Pending]) -> None:
+        """Commit `group` in one transaction, each member's outcome set on it. If that fails,
+        each member is tried in a transaction of its own, so one request's refused value
+        (or a lost connection) fails that request alone, never another's."""
         try:
-            raw = self.engine.raw_connection()
+            counts = self._insert_all([p.rows for p in group])
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].error = exc
+            else:
+                for p in group:
+                    try:
+                        p.new, p.error = self._insert_all([p.rows])[0], None
+                    except Exception as alone:
+                        p.error = alone
+        else:
+            for p, new in zip(group, counts, strict=True):
+                p.new, p.error = new, None
+        finally:
+            # Whatever happened, no member waits for a commit that will not come.
+            for p in group:
+                p.done = True
+
+    def _insert_all(self, groups: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
+        """Every group's rows in one committed transaction; how many were new per group."""
+        try:
+            raw = self._connection()
         except self._error as exc:  # the store is down
             raise self._wrap(exc, None) from exc
         cursor = None
+        committed = False
         try:
             cursor = raw.cursor()
             if self._begin is not None:
                 cursor.execute(self._begin)
-            new = 0
-            for row in rows:
-                cursor.execute(self._sql, self._parameters(row))
-                new += len(cursor.fetchall())
+            counts = []
+            for rows in groups:
+                new = 0
+                for row in rows:
+                    cursor.execute(self._sql, self._parameters(row))
+                    new += len(cursor.fetchall())
+                counts.append(new)
             raw.commit()
-            return new
+            committed = True
+            return counts
         except self._error as exc:
             lost = self.engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
             if lost:
@@ -177,7 +238,35 @@ class EventInserter:
             if cursor is not None:
                 with contextlib.suppress(self._error):
                     cursor.close()
-            raw.close()  # back to the pool, which rolls back whatever did not commit
+            if not committed:
+                # A kept connection goes back to the pool too; the next call takes another.
+                self._held = None
+            if raw is not self._held:
+                raw.close()  # back to the pool, which rolls back whatever did not commit
+
+    def _connection(self) -> Any:
+        """A pooled DBAPI connection; with the writer's lock (SQLite), which makes one
+        enough, always the same one, kept out of the pool. A SQLite connection's page cache
+        is dropped whenever another connection wrote: rotating through the pool's
+        connections, each acknowledgement read afresh the pages it changes."""
+        if self._writer is None:
+            return self.engine.raw_connection()
+        if self._held is None:
+            self._held = self.engine.raw_connection()
+        return self._held
+
+
+class _Pending:
+    """One `EventInserter.insert` call's rows waiting for a group commit, and its outcome."""
+
+    __slots__ = ("done", "error", "new", "rows")
+
+    def __init__(self, rows: Sequence[dict[str, Any]]):
+        self.rows = rows
+        self.done = False
+        self.new = 0
+        # Until a commit says otherwise: never answered as stored (or duplicate) if not.
+        self.error: BaseException | None = RuntimeError("the events were not stored")
 
 
 NOTIFY_CHANNEL = "deskbridge_events"

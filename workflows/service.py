@@ -59,7 +59,9 @@ class WorkflowService:
         self.engine = engine
         self.rules = rules
         self.decider = Decider(engine, rules, clock, metrics)
-        self.inserter = EventInserter(engine)
+        # SQLite: acknowledgements commit in groups under the one writer's lock.
+        writer = self.decider.writer if engine.dialect.name == "sqlite" else None
+        self.inserter = EventInserter(engine, writer)
         # Deciders in other processes (worker beside gunicorn) are told after the commit.
         self.notifier = EventNotifier.for_engine(engine)
 
@@ -68,8 +70,7 @@ class WorkflowService:
         deciders, this process's and (PostgreSQL) the others'. Returns how many were new (0:
         all duplicates)."""
         rows = [build_event_row(e, body, now) for e in events]
-        with self.decider.writer:
-            inserted = self.inserter.insert(rows)
+        inserted = self.inserter.insert(rows)  # under the writer's lock (SQLite)
         if inserted:
             self.decider.wake()
             self.notifier.notify()

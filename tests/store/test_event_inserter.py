@@ -4,11 +4,13 @@ transaction, duplicates are skipped, and driver errors surface as SQLAlchemy's."
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from deskbridge.store.db import create_store_engine
 from deskbridge.store.events import (
@@ -120,3 +122,118 @@ def test_store_down_is_an_operational_error():
             EventInserter(engine).insert([build_event_row(comment("a"), "{}", RECEIVED)])
     finally:
         engine.dispose()
+
+
+# -- group commit (SQLite: acknowledgements arriving together commit together) ----------------
+
+
+def queue_behind(inserter: EventInserter, writer: threading.Lock, calls: dict[str, list]):
+    """Start one thread per call while `writer` is held, wait until all are queued, and
+    return a function that releases the writer and gives each call's outcome."""
+    outcomes: dict[str, object] = {}
+
+    def call(name: str, rows: list) -> None:
+        try:
+            outcomes[name] = inserter.insert(rows)
+        except Exception as exc:
+            outcomes[name] = exc
+
+    writer.acquire()
+    threads = [threading.Thread(target=call, args=item) for item in calls.items()]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(inserter._queue) < len(calls):
+        assert time.monotonic() < deadline, "the calls never queued"
+        time.sleep(0.001)
+
+    def release() -> dict[str, object]:
+        writer.release()
+        for thread in threads:
+            thread.join(10)
+        return outcomes
+
+    return release
+
+
+def recording_transactions(inserter: EventInserter) -> list[int]:
+    """How many calls' rows each transaction carried, in order."""
+    sizes: list[int] = []
+    insert_all = inserter._insert_all
+
+    def record(groups):
+        sizes.append(len(groups))
+        return insert_all(groups)
+
+    inserter._insert_all = record
+    return sizes
+
+
+def test_calls_queued_behind_the_writer_commit_in_one_transaction(sqlite_engine):
+    writer = threading.Lock()
+    inserter = EventInserter(sqlite_engine, writer)
+    transactions = recording_transactions(inserter)
+    row = {k: build_event_row(comment(k), "{}", RECEIVED) for k in ("a", "b", "c")}
+    release = queue_behind(
+        inserter,
+        writer,
+        {
+            "first": [row["a"]],
+            "second": [row["b"], row["c"]],
+            # The same event delivered twice at once: stored once, the other a duplicate.
+            "again": [row["a"]],
+        },
+    )
+    outcomes = release()
+    assert transactions == [3]
+    assert outcomes["second"] == 2
+    assert sorted([outcomes["first"], outcomes["again"]]) == [0, 1]
+    assert sorted(stored_rows(sqlite_engine)) == ["a", "b", "c"]
+    # Alone, a call commits at once, in a transaction of its own.
+    assert inserter.insert([build_event_row(comment("d"), "{}", RECEIVED)]) == 1
+    assert transactions == [3, 1]
+
+
+def test_a_row_the_driver_refuses_fails_its_own_call_only(sqlite_engine):
+    writer = threading.Lock()
+    inserter = EventInserter(sqlite_engine, writer)
+    transactions = recording_transactions(inserter)
+    bad = build_event_row(comment("bad"), "{}", RECEIVED) | {"body": {"not": "text"}}
+    release = queue_behind(
+        inserter,
+        writer,
+        {
+            "good": [build_event_row(comment("a"), "{}", RECEIVED)],
+            "bad": [build_event_row(comment("b"), "{}", RECEIVED), bad],
+            "also good": [build_event_row(comment("c"), "{}", RECEIVED)],
+        },
+    )
+    outcomes = release()
+    # The group's transaction failed and rolled back; each call was then tried alone.
+    assert transactions == [3, 1, 1, 1]
+    assert outcomes["good"] == 1
+    assert outcomes["also good"] == 1
+    assert isinstance(outcomes["bad"], ProgrammingError)
+    # Nothing of the refused call was stored, not even its acceptable row.
+    assert sorted(stored_rows(sqlite_engine)) == ["a", "c"]
+
+
+def test_a_failed_commit_fails_every_call_in_the_group(sqlite_engine, monkeypatch):
+    writer = threading.Lock()
+    inserter = EventInserter(sqlite_engine, writer)
+
+    def store_down(groups):
+        raise OperationalError("INSERT", None, Exception("disk I/O error"))
+
+    monkeypatch.setattr(inserter, "_insert_all", store_down)
+    release = queue_behind(
+        inserter,
+        writer,
+        {k: [build_event_row(comment(k), "{}", RECEIVED)] for k in ("a", "b")},
+    )
+    outcomes = release()
+    assert {k: type(v) for k, v in outcomes.items()} == {
+        "a": OperationalError,
+        "b": OperationalError,
+    }
+    assert stored_rows(sqlite_engine) == {}
