@@ -69,6 +69,10 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": 
 # Negative contractions: "can't", "won't", then any "n't"; without the apostrophe ("hasnt",
 # "didnt", "cant") they are expanded word by word in tokenize.
 _CONTRACTIONS = (("can't", "can not"), ("won't", "will not"), ("n't", " not"))
+# Contracted auxiliaries that say one thing only ("when it'll arrive" is "when it will
+# arrive", "I've had nothing" is "I have had nothing"); not "'s" (is, has or a possessive) nor
+# "'d" (would or had).
+_AUXILIARIES = (("'ll ", " will "), ("'ve ", " have "), ("'re ", " are "), ("i'm ", "i am "))
 _BARE_NEGATIVES = {
     f"{verb}nt": (verb, "not")
     for verb in (
@@ -115,6 +119,10 @@ _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
 _NOT_WORD_OR_BREAK = re.compile(r"[^a-z0-9.]+")
 
 _WORD = re.compile(r"[a-z0-9]+")
+# An amount of money ("£1,299", "€ 35", "$60.50") reads as the word "money": "give me my £1,299
+# back" asks for "my money back", as "give me my money back" does.
+_CURRENCIES = frozenset("£$€")
+_AMOUNT = re.compile(r"[£$€] ?\d+(?:[.,]\d+)*")
 
 
 # Signs of quoted or forwarded email in a text (quotequail is asked only then): plain
@@ -206,6 +214,9 @@ def fold(text: str) -> str:
     if "'t" in text:
         for short, long in _CONTRACTIONS:
             text = text.replace(short, long)
+    if "'" in text:
+        for short, long in _AUXILIARIES:
+            text = text.replace(short, long)
     if "cannot" in text:  # no other word holds it
         text = text.replace("cannot", "can not")
     return text
@@ -280,6 +291,8 @@ def tokenize(text: str) -> tuple[str, ...]:
     """Text → lemmas, one flat sequence with BREAK between clauses (punctuation, line breaks,
     contrast words): a few C-level passes over the whole text instead of a loop per clause."""
     text = fold(text)
+    if ("$" in text or not text.isascii()) and not _CURRENCIES.isdisjoint(text):
+        text = _AMOUNT.sub(" money ", text)
     if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
         text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
     text = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK)

@@ -861,3 +861,73 @@ def test_a_negator_is_never_read_as_a_typo():
     index = grouped_index((("", ("wo ist meine Bestellung",)),))
     assert index.read_as("keine") == "keine"
     assert index.read_as("meene") == "meine"
+
+
+def test_contracted_auxiliaries_are_expanded():
+    # "'ll", "'ve", "'re", "I'm" say one word each; "'s" and "'d" are left (is/has, would/had).
+    assert tokenize("I'm sure it'll come, we've waited, they're late, it's here, I'd like") == (
+        *("i", "am", "sure", "it", "will", "come", ".", "we", "have", "wait", "."),
+        *("they", "be", "late", ".", "it", "s", "here", ".", "i", "d", "like"),
+    )
+    result = classify("Order 88412", "Mostly I just need to know when it'll arrive.")
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    assert Hit("delivery_delay", "when it will arrive", "description", 4.0) in result.hits
+
+
+def test_an_amount_of_money_reads_as_money():
+    assert tokenize("give me my £1,299.00 back, or € 35") == (
+        *("give", "me", "my", "money", "back", ".", "or", "money"),
+    )
+    result = classify("", "Come and get the sofa out of my house and give me my £1,299 back.")
+    assert (result.department, result.category) == ("post_sales", "refund")
+    assert Hit("refund", "my money back", "description", 3.0) in result.hits
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # "out of the box" and "the corner of the box" are no box of a delivery.
+        ("Lampshade", "The shade is glued crooked, brand new out of the box.", "quality", None),
+        ("Order 5120", "Two of the boxes came, the third is nowhere.", "logistics", None),
+        # Carrier exception statuses and status questions.
+        (
+            "Marked as 'not at home'",
+            "The courier marked my delivery as 'recipient absent'. When will they try again?",
+            "logistics",
+            "delivery_delay",
+        ),
+        ("Question", "Has my order 11490 been handed to the courier?", "logistics", None),
+        ("Order 44371", "no mail no nothing. is it send?", "logistics", "delivery_delay"),
+        # A partial delivery told by the one thing that came.
+        ("Order 6630", "Only the table came, the chairs are not here.", "logistics", None),
+        # An invoice that does not show something is about the invoice.
+        (
+            "VAT",
+            "The invoice doesn't show VAT. Please send a corrected invoice.",
+            "post_sales",
+            "billing",
+        ),
+        # Labels mixed up describe a wrong delivery; "swapped" asks for nothing.
+        ("Is this mine?", "I think the labels got swapped?", "logistics", "wrong_item"),
+        # Glue joints giving way, fillings clumping, a mattress sagging in Dutch.
+        ("Stool came unglued", "One leg came out of its glue joint.", "quality", None),
+        ("Pillows", "The pillows have clumped into lumps after one wash.", "quality", None),
+        ("Matras zakt in", "Er is een duidelijke kuil ontstaan.", "quality", None),
+        # An order changed before it ships, and a question before ordering, are no problem.
+        ("Cushions", "Could I add two cushions to my order before it goes out?", None, None),
+        ("Phone note", "Asked whether the wardrobe fits under a sloped ceiling.", None, None),
+        # A remedy asked for in other words.
+        ("Delivery", "What will you do to make this right?", "post_sales", "compensation"),
+        (
+            "Wrong item",
+            "What happens now, do I have to send them back first?",
+            "logistics",
+            "wrong_item",
+        ),
+    ],
+)
+def test_everyday_wordings_of_the_sixth_round(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category is not None:
+        assert result.category == category, result.reason
