@@ -237,3 +237,28 @@ def test_a_failed_commit_fails_every_call_in_the_group(sqlite_engine, monkeypatc
         "b": OperationalError,
     }
     assert stored_rows(sqlite_engine) == {}
+
+
+def test_the_writer_s_inserts_keep_one_connection_and_give_it_back_after_a_failure(
+    sqlite_engine,
+):
+    """SQLite drops a connection's page cache when another connection wrote: the writer's
+    inserts stay on one connection (not whichever the pool hands out next), and a failure
+    gives it back, so the next insert starts on a clean one."""
+    inserter = EventInserter(sqlite_engine, threading.Lock())
+    connections = []
+    for key in ("a", "b", "c"):
+        assert inserter.insert([build_event_row(comment(key), "{}", RECEIVED)]) == 1
+        connections.append(inserter._held.dbapi_connection)
+    assert connections[0] is connections[1] is connections[2]
+    bad = build_event_row(comment("bad"), "{}", RECEIVED) | {"body": {"not": "text"}}
+    with pytest.raises(ProgrammingError):
+        inserter.insert([bad])
+    assert inserter._held is None
+    assert inserter.insert([build_event_row(comment("d"), "{}", RECEIVED)]) == 1
+    assert sorted(stored_rows(sqlite_engine)) == ["a", "b", "c", "d"]
+    # Without a writer's lock (PostgreSQL), each call takes a pooled connection and gives it
+    # back.
+    unlocked = EventInserter(sqlite_engine)
+    assert unlocked.insert([build_event_row(comment("e"), "{}", RECEIVED)]) == 1
+    assert unlocked._held is None
