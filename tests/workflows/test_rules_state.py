@@ -1,24 +1,32 @@
 """`evaluate_rules_to_state` and `evaluate_timer_to_state` hand the decider the state after
 the decision's updates, worked out on the way through the rules: it must be exactly the copy
 `evolve(state, decision.updates)` makes (the same values and the same fields set), on every
-event and timer of a generated week, with the same decision as `evaluate_rules`."""
+event and timer of a generated week, with the same decision as `evaluate_rules`. And an SLA
+clock started by copying one, and an action built without validating its values again, are
+what validation makes."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
 
 from benchmarks.make_week import generate
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.decision import Context, Timer
-from deskbridge.workflows.model import Source, TicketState, evolve
+from deskbridge.workflows.model import SlaClock, Source, TicketState, evolve
 from deskbridge.workflows.rules import (
     evaluate_rules,
     evaluate_rules_to_state,
     evaluate_timer,
     evaluate_timer_to_state,
 )
+from deskbridge.workflows.rules.sla import _start
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 WEEK = datetime(2026, 3, 2, tzinfo=UTC)
@@ -77,3 +85,39 @@ def test_the_state_after_equals_evolving_with_the_updates(rules):
     assert checked["timers"] > 50
     assert checked["updated"] > 500
     assert checked["alerted"] > 10
+
+
+def test_a_started_clock_is_the_one_validation_makes():
+    for at in (
+        datetime(2026, 3, 2, 9, 30, 15, 250, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/London")),
+    ):
+        for metric in ("first_reply", "next_reply", "resolution"):
+            started = _start(metric, at)
+            made = SlaClock(metric=metric, instance=at.isoformat(), started_at=at, running_since=at)
+            assert started == made
+            assert started.model_fields_set == made.model_fields_set
+            assert list(started.__dict__) == list(made.__dict__)
+            assert started.model_dump_json() == made.model_dump_json()
+
+
+def test_an_action_built_is_the_one_validation_makes():
+    built = build_action(
+        "zendesk:7", "sla", ActionKind.sla_warning, "first_reply", "warn1", reason="due", used=0.75
+    )
+    fields = {"kind": "sla_warning", "ticket": "zendesk:7", "rule": "sla", "reason": "due"}
+    made = Action.model_validate(
+        {**fields, "key": "zendesk:7:sla:first_reply:warn1", "params": {"used": 0.75}}
+    )
+    assert built == made
+    assert built.model_fields_set == made.model_fields_set
+    assert list(built.__dict__) == list(made.__dict__)
+    assert built.model_dump_json() == made.model_dump_json()
+    with pytest.raises(ValidationError):
+        built.reason = "changed"  # frozen as a validated one
+    # Anything unusual goes through validation: a kind by its value, or refused.
+    assert build_action("zendesk:7", "routing", "tag", "t", reason="r").kind is ActionKind.tag
+    with pytest.raises(ValidationError):
+        build_action("zendesk:7", "routing", "no_such_kind", reason="r")
+    with pytest.raises(ValidationError):
+        build_action("zendesk:7", "routing", ActionKind.tag, reason=None)

@@ -8,7 +8,7 @@ warnings before the breach and an alert at it, to the second (timers, not hourly
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig, SlaPolicy
@@ -132,7 +132,19 @@ _NONE_LEFT = timedelta(0)
 
 
 def _start(metric: str, at: datetime) -> SlaClock:
-    return SlaClock(metric=metric, instance=at.isoformat(), started_at=at, running_since=at)
+    """`SlaClock(metric=…, instance=at.isoformat(), started_at=at, running_since=at)`, as a
+    copy of one made so (the same fields given) without validating it again: 20,000 clocks
+    start on a replayed week."""
+    changes = {"metric": metric, "instance": at.isoformat(), "started_at": at, "running_since": at}
+    return evolve(_STARTED, changes)
+
+
+_STARTED = SlaClock(
+    metric="first_reply",
+    instance="1970-01-01T00:00:00+00:00",
+    started_at=datetime(1970, 1, 1, tzinfo=UTC),
+    running_since=datetime(1970, 1, 1, tzinfo=UTC),
+)
 
 
 def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
