@@ -916,6 +916,10 @@ def test_an_amount_of_money_reads_as_money():
         # An order changed before it ships, and a question before ordering, are no problem.
         ("Cushions", "Could I add two cushions to my order before it goes out?", None, None),
         ("Phone note", "Asked whether the wardrobe fits under a sloped ceiling.", None, None),
+        # Furniture tipping or opening by itself; a discount not given is about money.
+        ("Bookcase", "The bookcase tips over when I open the top drawer.", "quality", None),
+        ("Cabinet", "The cabinet door pops open all the time.", "quality", None),
+        ("Order 5512", "The discount never showed up on my order.", "post_sales", "billing"),
         # A remedy asked for in other words.
         ("Delivery", "What will you do to make this right?", "post_sales", "compensation"),
         (
