@@ -476,6 +476,9 @@ def _scan_texts(
     qualifiers: _Qualifiers,
 ) -> list[Hit]:
     weights, weak, objects = plan.weights, plan.weak, plan.objects
+    cued, not_after, resolvable = plan.cued, plan.not_after, plan.resolvable
+    open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
+    cue_window = plan.config.cue_window
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
     # Remedies asked about, not for ("do you offer compensation when a delivery is late?"):
@@ -509,15 +512,18 @@ def _scan_texts(
         # remedy elsewhere is only mentioned. The subject is a request by itself ("Exchange").
         asking: set[int] | None = None
         for match in matches:
-            phrase, group, size, clause, start = match[:5]
+            phrase, group, size, clause, start, negated_by, conditional, corrected = match
             extra = 0
-            if group in plan.cued:
+            if group in cued:
                 if cue_words is None:
                     cue_words = not plan.all_cues.isdisjoint(tokens)
                 if not cue_words:
                     continue
-                group, cues = plan.cued[group]
-                cue = _cue_before(tokens, start, cues, plan.cue_stops, plan.config.cue_window)
+                group, cues = cued[group]
+                # Most cued words have no cue before them: tested before the scan's calls.
+                if cues.isdisjoint(tokens[start - cue_window if start > cue_window else 0 : start]):
+                    continue
+                cue = _cue_before(tokens, start, cues, plan.cue_stops, cue_window)
                 if cue is None:
                     continue
                 phrase, extra = f"{cue} … {phrase}", 1
@@ -525,13 +531,13 @@ def _scan_texts(
                 extra -= 1  # the clause break before a phrase's own "but" is no word
             factor, remedy = weights[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
-            conditional = remedy and match.conditional
+            conditional = remedy and conditional
             end = start + size
             unasked = False
-            if phrase in plan.open_objects and not _thing_follows(tokens, end, plan.things):
+            if phrase in open_objects and not _thing_follows(tokens, end, plan.things):
                 continue  # "a new …" of no thing: "a new date", "another week"
             if (
-                phrase in plan.remedy_nouns
+                phrase in remedy_nouns
                 and end < len(tokens)
                 and tokens[end] in plan.remedied_things
                 and not (where == "subject" and _opens_subject(tokens, start))
@@ -564,12 +570,13 @@ def _scan_texts(
                 inquired.add(group)
                 inquiry_clauses.add((where, clause))
             about = None
-            if group in plan.not_after:
+            if group in not_after:
                 if about_words is None:
                     about_words = not plan.all_not_after.isdisjoint(tokens)
-                if about_words:
-                    about = _word_before(tokens, start, plan.not_after[group])
-            negated_by = match.negated_by
+                if about_words and not not_after[group].isdisjoint(
+                    tokens[start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0 : start]
+                ):
+                    about = _word_before(tokens, start, not_after[group])
             if remedy and negated_by is None:
                 if compared is None:
                     compared = not _COMPARATIVES.isdisjoint(tokens)
@@ -581,7 +588,7 @@ def _scan_texts(
             # A remedy is over when received ("I received my refund", "refund received"), a
             # problem when what was absent arrives or is found ("the missing screws arrived",
             # "found the missing screws"; "the wrong screws arrived" is a problem arriving).
-            if counts and group in plan.resolvable and (remedy or tokens[start] in plan.absent):
+            if counts and group in resolvable and (remedy or tokens[start] in plan.absent):
                 if resolvers is None:
                     resolvers = not plan.resolved_words.isdisjoint(tokens)
                 if resolvers:
@@ -615,7 +622,7 @@ def _scan_texts(
                             round((size + extra) * weight * factor, 2) if counts else 0.0,
                             negated_by,
                             conditional,
-                            match.corrected,
+                            corrected,
                             False,
                             unasked,
                             about,
