@@ -69,7 +69,8 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                 f"webhook.{outcome}",
                 source=source.value,
                 error=exc.message,
-                field=exc.field or "",
+                # A missing secret is the configuration's fault: no request field to name.
+                **({"field": exc.field} if exc.field else {}),
             )
             return jsonify(exc.to_json()), exc.status
         except UnsupportedEvent as exc:

@@ -59,7 +59,11 @@ def verify(headers: Mapping[str, str], raw: bytes, now: datetime, settings: Sett
 def _verify_bearer(authorization: str, settings: Settings) -> None:
     expected = settings.salesforce_webhook_token
     if expected is None:
-        raise SignatureError("SALESFORCE_WEBHOOK_TOKEN is not set; JSON callouts are refused")
+        raise SignatureError(
+            "SALESFORCE_WEBHOOK_TOKEN is not set: this deskbridge has no token for the salesforce "
+            "connector, so no JSON callout can be verified and every one is refused, with a "
+            "bearer token or not"
+        )
     given = authorization.removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise SignatureError("bearer token does not match", "Authorization")

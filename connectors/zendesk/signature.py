@@ -44,7 +44,12 @@ def verify_signature(
     """Raise SignatureError unless one of `secrets` signed `timestamp + body` within
     `tolerance` of `now` (either direction). Several secrets allow rotation."""
     if not secrets:
-        raise SignatureError("ZENDESK_WEBHOOK_SECRET is not set; unsigned webhooks are refused")
+        # Every webhook is refused, signed or not: say that it is the configuration, not the
+        # request, so a correctly signed test does not send the operator hunting in Zendesk.
+        raise SignatureError(
+            "ZENDESK_WEBHOOK_SECRET is not set: this deskbridge has no secret for the zendesk "
+            "connector, so no webhook can be verified and every one is refused, signed or not"
+        )
     if not signature:
         raise SignatureError("signature header is missing", SIGNATURE_HEADER)
     if not timestamp:

@@ -162,7 +162,23 @@ def test_no_secret_configured_refuses_everything(engine, rules, tmp_path):
     client = create_app(runtime=runtime).test_client()
     response = post(client, fixture_bytes("ticket_created.json"))
     assert response.status_code == 401
-    assert "ZENDESK_WEBHOOK_SECRET is not set" in response.json["error"]
+    # Signed as Zendesk signs: still refused, and the answer says why (not "unsigned").
+    assert response.json == {
+        "error": "ZENDESK_WEBHOOK_SECRET is not set: this deskbridge has no secret for the "
+        "zendesk connector, so no webhook can be verified and every one is refused, signed or not"
+    }
+
+
+def test_an_unauthorized_webhook_is_logged_without_an_empty_field(engine, rules, tmp_path, caplog):
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+    client = create_app(runtime=runtime).test_client()
+    caplog.set_level("INFO", logger="deskbridge.webhooks")
+    response = post(client, fixture_bytes("ticket_created.json"))
+    # The error names no request field, so the line has none (it had `field=""`).
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        ("webhook.unauthorized", {"source": "zendesk", "error": response.json["error"]})
+    ]
 
 
 def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):

@@ -429,3 +429,30 @@ def test_an_outbound_message_is_parsed_once_per_request(client, monkeypatch):
 
     assert [first.status_code, second.status_code, other.status_code] == [200, 200, 403]
     assert parsed == [len(body), len(body), len(elsewhere)]
+
+
+def test_without_a_token_configured_every_json_callout_is_refused_and_says_why(
+    engine, rules, monkeypatch
+):
+    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SALESFORCE_WEBHOOK_TOKEN", raising=False)
+    settings = Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET, SALESFORCE_ORG_ID=ORG)
+    client = create_app(
+        runtime=create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+    ).test_client()
+    body = json.dumps({"organizationId": ORG, "notifications": []}).encode()
+    response = client.post(
+        "/webhooks/salesforce",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert (response.status_code, response.json) == (
+        401,
+        {
+            "error": "SALESFORCE_WEBHOOK_TOKEN is not set: this deskbridge has no token for the "
+            "salesforce connector, so no JSON callout can be verified and every one is refused, "
+            "with a bearer token or not"
+        },
+    )
