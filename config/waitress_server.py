@@ -20,20 +20,10 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 from waitress.utilities import RequestEntityTooLarge
 
-# What a chunked body's 413 names: no header states its length; the body grew past the limit.
-CHUNKED = "body"
+from deskbridge.connectors.errors import CHUNKED, CONTENT_LENGTH, describe_too_large
+
 # on_too_large(path, limit, field): the refused request's path, the limit and what was too large.
 TooLargeHook = Callable[[str, int, str], None]
-
-
-def describe_too_large(limit: int, field: str) -> dict[str, str]:
-    """The 413 answer: the same words as the app's (connectors/http.py), with the field. waitress
-    counts a chunked body as it arrives, framing included, so 90 bytes in one chunk are refused
-    at a limit of 100: the answer says so rather than claim the body itself was larger."""
-    error = f"body is larger than {limit} bytes"
-    if field == CHUNKED:
-        error += " (chunked: chunk sizes and line ends count too)"
-    return {"error": error, "field": field}
 
 
 def _channel_class(limit: int, on_too_large: TooLargeHook) -> type[HTTPChannel]:
@@ -42,9 +32,12 @@ def _channel_class(limit: int, on_too_large: TooLargeHook) -> type[HTTPChannel]:
             if not isinstance(self.request.error, RequestEntityTooLarge):
                 super().execute()
                 return
-            field = CHUNKED if self.request.chunked else "Content-Length"
+            field = CHUNKED if self.request.chunked else CONTENT_LENGTH
             on_too_large(getattr(self.request, "path", ""), limit, field)
-            body = json.dumps(describe_too_large(limit, field)).encode()
+            # waitress counts a chunked body as it arrives, framing included: 90 bytes in one
+            # chunk are refused at a limit of 100.
+            answer = describe_too_large(limit, field, framing_counted=field == CHUNKED)
+            body = json.dumps(answer).encode()
             self.status = "413 Request Entity Too Large"
             self.response_headers.append(("Content-Type", "application/json"))
             self.set_close_on_finish()

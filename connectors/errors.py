@@ -36,6 +36,22 @@ class ForbiddenError(InboundError):
     status = 403
 
 
+# What a 413 names as too large: the header that stated the length, or, when none did
+# (a chunked body), the body, refused as it grew past the limit.
+CONTENT_LENGTH = "Content-Length"
+CHUNKED = "body"
+
+
+def describe_too_large(limit: int, field: str, *, framing_counted: bool = False) -> dict[str, str]:
+    """The 413 answer, the same from the app (gunicorn) and from `serve` (waitress).
+    `framing_counted`: the server counted a chunked body's framing against the limit (waitress
+    does), so the answer says so rather than claim the body itself was larger."""
+    error = f"body is larger than {limit} bytes"
+    if framing_counted:
+        error += " (chunked: chunk sizes and line ends count too)"
+    return {"error": error, "field": field}
+
+
 class UnsupportedEvent(Exception):
     """A well-formed event deskbridge does not act on: 200 `ignored`."""
 

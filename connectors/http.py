@@ -20,11 +20,32 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from deskbridge.config.logging import log_event
 from deskbridge.connectors.connector import Outcome
-from deskbridge.connectors.errors import InboundError, PayloadError, UnsupportedEvent
+from deskbridge.connectors.errors import (
+    CHUNKED,
+    CONTENT_LENGTH,
+    InboundError,
+    PayloadError,
+    UnsupportedEvent,
+    describe_too_large,
+)
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.workflows.model import Source, TicketEvent
 
 log = logging.getLogger("deskbridge.webhooks")
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, or RequestEntityTooLarge. A body of stated length over the limit is
+    refused before reading; a chunked one (no length; the server ends the stream) is read up to
+    the limit, where werkzeug stops without complaint, so one byte more means it was larger."""
+    raw = request.get_data(cache=False)
+    if (
+        request.content_length is None
+        and len(raw) >= limit
+        and request.environ["wsgi.input"].read(1)
+    ):
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def create_webhooks_blueprint(runtime) -> Blueprint:
@@ -43,7 +64,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         now = runtime.clock()
         metrics = runtime.metrics
         try:
-            raw = request.get_data(cache=False)
+            raw = read_body(current_app.config["MAX_CONTENT_LENGTH"])
             connector = CONNECTORS[source]
             connector.verify(request.headers, raw, now, runtime.settings)
             events: list[TicketEvent] = connector.parse(raw, now, runtime.rules)
@@ -57,9 +78,18 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                 ) from None
         except RequestEntityTooLarge:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
+            # gunicorn hands over a chunked body de-chunked: only the body counts, no framing.
+            field = CONTENT_LENGTH if request.content_length is not None else CHUNKED
             metrics.webhooks.labels(source.value, "too_large").inc()
-            log_event(log, logging.WARNING, "webhook.too_large", source=source.value, limit=limit)
-            return jsonify(error=f"body is larger than {limit} bytes"), 413
+            log_event(
+                log,
+                logging.WARNING,
+                "webhook.too_large",
+                source=source.value,
+                limit=limit,
+                field=field,
+            )
+            return jsonify(describe_too_large(limit, field)), 413
         except InboundError as exc:
             outcome = {401: "unauthorized", 403: "forbidden"}.get(exc.status, "malformed")
             metrics.webhooks.labels(source.value, outcome).inc()
