@@ -266,8 +266,10 @@ class _Pending:
         self.rows = rows
         self.done = False
         self.new = 0
-        # Until a commit says otherwise: never answered as stored (or duplicate) if not.
-        self.error: BaseException | None = RuntimeError("the events were not stored")
+        # Until a commit says otherwise: never answered as stored (or duplicate) if not. A
+        # store error (the webhook's 503, which the helpdesk retries), for a committing thread
+        # stopped by a BaseException: a 500 is not retried and the event would be lost.
+        self.error: BaseException | None = SQLAlchemyError("the events were not stored")
 
 
 NOTIFY_CHANNEL = "deskbridge_events"

@@ -135,7 +135,7 @@ def queue_behind(inserter: EventInserter, writer: threading.Lock, calls: dict[st
     def call(name: str, rows: list) -> None:
         try:
             outcomes[name] = inserter.insert(rows)
-        except Exception as exc:
+        except BaseException as exc:  # also the interrupted committer's (see below)
             outcomes[name] = exc
 
     writer.acquire()
@@ -237,6 +237,46 @@ def test_a_failed_commit_fails_every_call_in_the_group(sqlite_engine, monkeypatc
         "b": OperationalError,
     }
     assert stored_rows(sqlite_engine) == {}
+
+
+class Interrupted(BaseException):
+    """What a thread can be stopped with mid-commit (not an Exception: a timeout, an exit)."""
+
+
+def test_a_commit_interrupted_in_another_call_s_thread_is_a_store_error_for_the_others(
+    sqlite_engine, monkeypatch
+):
+    """The calls whose rows the interrupted thread was committing are told the store failed
+    (SQLAlchemyError: the webhook's 503, which the helpdesk retries), not some other error
+    (a 500, which Zendesk does not retry: the event would be lost)."""
+    writer = threading.Lock()
+    inserter = EventInserter(sqlite_engine, writer)
+    insert_all = inserter._insert_all
+    interrupted = []
+
+    def interrupted_once(groups):
+        if not interrupted:
+            interrupted.append(len(groups))
+            raise Interrupted()
+        return insert_all(groups)
+
+    monkeypatch.setattr(inserter, "_insert_all", interrupted_once)
+    release = queue_behind(
+        inserter,
+        writer,
+        {k: [build_event_row(comment(k), "{}", RECEIVED)] for k in ("a", "b", "c")},
+    )
+    outcomes = release()
+    assert interrupted == [3]
+    assert sorted(type(v).__name__ for v in outcomes.values()) == [
+        "Interrupted",
+        "SQLAlchemyError",
+        "SQLAlchemyError",
+    ]
+    assert stored_rows(sqlite_engine) == {}
+    # The next call commits on a clean connection.
+    assert inserter.insert([build_event_row(comment("d"), "{}", RECEIVED)]) == 1
+    assert sorted(stored_rows(sqlite_engine)) == ["d"]
 
 
 def test_the_writer_s_inserts_keep_one_connection_and_give_it_back_after_a_failure(
