@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.workflows.replay import format_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT = "9013300112004"
@@ -206,3 +207,40 @@ def test_demo_scenario_timeline():
     assert result.exit_code == 0, result.stderr
     expected = (Path(__file__).parent / "fixtures" / "demo_timeline.txt").read_text()
     assert result.stdout == expected
+
+
+def test_a_timeline_names_where_each_action_goes():
+    """An audience with its channel, a channel alone (the on-call hand-off), or neither."""
+    records = [
+        {
+            "at": "2026-03-02T09:00:00Z",
+            "ticket": "job:oncall_handoff",
+            "reason": "on-call shift hand-off",
+            "action": "notify",
+            "channel": "#resolution-oncall",
+        },
+        {
+            "at": "2026-03-02T10:40:00Z",
+            "ticket": "zendesk:1",
+            "reason": "SLA warning",
+            "action": "notify",
+            "target": "lead",
+            "channel": "#resolution-leads",
+        },
+        {
+            "at": "2026-03-02T10:41:00Z",
+            "ticket": "zendesk:2",
+            "reason": "routed",
+            "action": "tag",
+            "tags": ["dept_quality"],
+        },
+    ]
+    assert list(format_timeline(records)) == [
+        "── 2026-03-02 ──",
+        "09:00  job:oncall_handoff notify → #resolution-oncall",
+        "       why: on-call shift hand-off",
+        "10:40  zendesk:1        notify → lead (#resolution-leads)",
+        "       why: SLA warning",
+        "10:41  zendesk:2        tag dept_quality",
+        "       why: routed",
+    ]

@@ -275,6 +275,8 @@ def _describe_action(record: dict) -> str:
         text += f" → {record['target']}"
         if record.get("channel"):
             text += f" ({record['channel']})"
+    elif record.get("channel"):  # posted to a channel, to no one in particular (a hand-off)
+        text += f" → {record['channel']}"
     if record.get("tags"):
         text += " " + " ".join(record["tags"])
     return text
