@@ -45,7 +45,7 @@ from deskbridge.store.interface import (
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
-from deskbridge.workflows.model import TicketEvent, TicketState, evolve
+from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
@@ -593,20 +593,16 @@ class Decider:
     def _apply(
         self,
         batch: _Batch,
-        state: TicketState,
+        before: TicketState,
         decision: Decision,
         cause: str,
-        after: TicketState | None = None,
+        after: TicketState,
     ) -> list[Action]:
-        """Fold a decision into the batch: the ticket's new state (`after`: `state` with the
-        decision's updates, when the rules worked it out already), its actions, timers."""
-        before = state  # its fired keys were compacted by the decision that made them
-        if after is not None:
-            state = after
-        elif decision.updates:
-            state = evolve(state, decision.updates)
+        """Fold a decision into the batch: the ticket's new state (`after`: `before` with the
+        decision's updates, as the rules worked it out), its actions, timers."""
         actions = decision.actions
-        state = mark_fired(state, [a.key for a in actions], compacted=before)
+        # `before`'s fired keys were compacted by the decision that made it.
+        state = mark_fired(after, [a.key for a in actions], compacted=before)
         scheduled = {t.id for t in decision.timers}
         for timer_id in decision.cancel:
             if timer_id not in scheduled and timer_id not in batch.done_here:
