@@ -160,17 +160,14 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
 def _count_too_large(runtime):
     """What the app does with a body over the limit, for the bodies waitress refuses before
     the app sees them: counted in /metrics and logged, by source."""
+    from deskbridge.connectors.http import record_too_large
     from deskbridge.connectors.registry import CONNECTORS
 
     sources = {f"/webhooks/{source.value}": source.value for source in CONNECTORS}
     sources["/slack/events"] = "slack"
 
     def on_too_large(path: str, limit: int, field: str) -> None:
-        source = sources.get(path.rstrip("/"), "other")
-        runtime.metrics.webhooks.labels(source, "too_large").inc()
-        log_event(
-            log, logging.WARNING, "webhook.too_large", source=source, limit=limit, field=field
-        )
+        record_too_large(runtime.metrics, sources.get(path.rstrip("/"), "other"), limit, field)
 
     return on_too_large
 

@@ -48,6 +48,13 @@ def read_body(limit: int) -> bytes:
     return raw
 
 
+def record_too_large(metrics, source: str, limit: int, field: str) -> None:
+    """Count and log a body refused as too large: by this app (gunicorn), or by waitress
+    before the app sees it (`serve`, config/waitress_server.py)."""
+    metrics.webhooks.labels(source, "too_large").inc()
+    log_event(log, logging.WARNING, "webhook.too_large", source=source, limit=limit, field=field)
+
+
 def create_webhooks_blueprint(runtime) -> Blueprint:
     blueprint = Blueprint("webhooks", __name__)
 
@@ -80,15 +87,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             # gunicorn hands over a chunked body de-chunked: only the body counts, no framing.
             field = CONTENT_LENGTH if request.content_length is not None else CHUNKED
-            metrics.webhooks.labels(source.value, "too_large").inc()
-            log_event(
-                log,
-                logging.WARNING,
-                "webhook.too_large",
-                source=source.value,
-                limit=limit,
-                field=field,
-            )
+            record_too_large(metrics, source.value, limit, field)
             return jsonify(describe_too_large(limit, field)), 413
         except InboundError as exc:
             outcome = {401: "unauthorized", 403: "forbidden"}.get(exc.status, "malformed")
