@@ -358,6 +358,7 @@ def _with_synonyms(config: RoutingConfig) -> RoutingConfig:
 _new_hit = partial(tuple.__new__, Hit)
 _START = itemgetter(4)  # PhraseMatch.start
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
+_GROUP = itemgetter(1)  # PhraseMatch.group
 
 
 def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> list[Hit]:
@@ -370,7 +371,8 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
     plan = _plan(config)
     qualifiers = _Qualifiers(plan.qualifiers)
     hits = _scan_texts(plan, plan.index, texts, qualifiers)
-    gated = {h.category for h in hits if h.counts and h.category in plan.needs}
+    needs = plan.needs
+    gated = {h[0] for h in hits if h[3] > 0 and h[0] in needs}  # category, points
     # Most follow-ups name the remedy with a phrase of a remedy category too ("refund"): then
     # the qualifying words need no scan of their own.
     # A remedy only asked about or mentioned ("do you have any compensation policy?") names
@@ -497,7 +499,7 @@ def _scan_texts(
         skipped: dict[int, list[PhraseMatch]] = {}
         tokens = tokenize(text)
         matches = index.scan(tokens)
-        if any(m[1] == INQUIRY for m in matches):
+        if INQUIRY in map(_GROUP, matches):  # a C-level pass
             for m in matches:
                 if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):
                     inquiring[m[3]] = m[4]
@@ -849,8 +851,10 @@ def _alone(tokens: tuple[str, ...], start: int, end: int) -> bool:
 def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Classification:
     """The department from the phrases found (see the module's docstring for the order)."""
     scores: dict[str, float] = {}
-    for category, _, _, points, *_ in hits:
-        if points > 0:  # Hit.counts, without a property call per hit
+    for hit in hits:
+        points = hit[3]  # Hit.points, without a property call or an unpacking per hit
+        if points > 0:
+            category = hit[0]
             scores[category] = scores.get(category, 0.0) + points
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
     # General words count only when no phrase of a category names the problem and nothing
