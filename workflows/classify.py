@@ -495,10 +495,10 @@ def _scan_texts(
             continue
         # Clauses with an inquiry word, and where the first one starts.
         inquiring: dict[int, int] = {}
-        taken: dict[int, list[PhraseMatch]] = {}  # by clause
-        skipped: dict[int, list[PhraseMatch]] = {}
+        taken: dict[int, list[tuple]] = {}  # PhraseMatch fields by clause
+        skipped: dict[int, list[tuple]] = {}
         tokens = tokenize(text)
-        matches = index.scan(tokens)
+        matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
         if INQUIRY in map(_GROUP, matches):  # a C-level pass
             for m in matches:
                 if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):

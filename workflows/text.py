@@ -332,6 +332,11 @@ class PhraseMatch(NamedTuple):  # a tuple: made by the thousand per second
 
 # A PhraseMatch from a tuple of its fields without the Python-level __new__ of a NamedTuple.
 _new_match = partial(tuple.__new__, PhraseMatch)
+# A scan kept: its matches as plain tuples of PhraseMatch's fields. A plain tuple of strings,
+# numbers and None is left alone by the garbage collector after its first look, a NamedTuple
+# never is: kept as PhraseMatch, the thousands of matches kept made every full collection
+# visit them (about a seventh of the classifier's time in classify_speed).
+_MatchFields = tuple
 
 
 # Scans each phrase index keeps (then it starts again): a few thousand open tickets' texts.
@@ -406,7 +411,7 @@ class PhraseIndex:
         self._readings = _Memo(self.read_as)
         # Scans of texts already seen: the decider classifies a ticket again on every event,
         # and most events change none of its texts.
-        self._scans: dict[tuple[str, ...], tuple[PhraseMatch, ...]] = {}
+        self._scans: dict[tuple[str, ...], tuple[_MatchFields, ...]] = {}
 
     def forget_words(self) -> None:
         """Clear what was learnt about the words of texts (for benchmarks of a cold start)."""
@@ -435,14 +440,19 @@ class PhraseIndex:
     def scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
         """Every occurrence of every phrase in a token sequence (see `tokenize`), negated or
         conditional ones included (marked)."""
+        return list(map(_new_match, self.scan_fields(tokens)))
+
+    def scan_fields(self, tokens: tuple[str, ...]) -> tuple[_MatchFields, ...]:
+        """`scan` as plain tuples of PhraseMatch's fields, in its order (for callers that
+        read them by position)."""
         found = self._scans.get(tokens)
         if found is None:
             if len(self._scans) >= SCANS_KEPT:
                 self._scans.clear()
             found = self._scans[tokens] = tuple(self._scan(tokens))
-        return list(found)
+        return found
 
-    def _scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
+    def _scan(self, tokens: tuple[str, ...]) -> list[_MatchFields]:
         starters = self._starters
         read = tuple(map(self._readings.__getitem__, tokens))
         # Where phrases start: the words that can start one are found in a C-level pass
@@ -472,7 +482,7 @@ class PhraseIndex:
         # Where a typo was read as a phrase word (most texts: nowhere).
         fixed = [] if read == tokens else list(compress(count(), map(ne, tokens, read)))
         declined = _declined_ends(read, negators) if negators else None
-        matches: list[PhraseMatch] = []
+        matches: list[_MatchFields] = []
         for start, found in starts:
             clause = bisect_right(breaks, start)
             negated_by = None
@@ -501,9 +511,7 @@ class PhraseIndex:
                 for group, phrase, _, negative in bucket:
                     negation = None if negative else (negated_by or declined_by)
                     matches.append(
-                        _new_match(
-                            (phrase, group, size, clause, start, negation, conditional, typos)
-                        )
+                        (phrase, group, size, clause, start, negation, conditional, typos)
                     )
         return matches
 
