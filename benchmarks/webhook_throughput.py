@@ -92,7 +92,14 @@ def create_bare_app():
 
 
 def serve_bare(port: int, threads: int) -> None:
+    import logging
+
     from waitress import serve
+
+    from deskbridge.config.logging import WAITRESS_QUEUE_LOGGER
+
+    # As `deskbridge serve` configures it (config/logging.py): no line per queued request.
+    logging.getLogger(WAITRESS_QUEUE_LOGGER).setLevel(logging.ERROR)
 
     # The settings `deskbridge serve` passes to waitress (cli.py), so that only the app differs.
     serve(

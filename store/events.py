@@ -104,8 +104,9 @@ class EventInserter:
     """The acknowledgement's one statement: the events' INSERT … ON CONFLICT DO NOTHING
     RETURNING, compiled once for the engine's dialect (SQL text, parameter order, the column
     types' bind processors) and run on a DBAPI connection of the engine's pool, committed
-    before `insert` returns: alone on PostgreSQL; on SQLite with the acknowledgements queued
-    at the same moment (group commit), on one connection kept for them (see `insert`).
+    before `insert` returns: alone on PostgreSQL; on SQLite by a committing thread of its own,
+    with the acknowledgements queued at the same moment (group commit), on one connection
+    kept for them (see `insert`).
 
     Not through a SQLAlchemy Connection: its begin hook, execution context, compiled-cache
     lookup and result wrapping cost about 100 µs of the 165-185 µs an acknowledgement spent
@@ -123,6 +124,11 @@ class EventInserter:
         self._writer = writer
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
+        # The committing thread (SQLite) waits on this for rows; started on first use, in the
+        # process that stores (a gunicorn worker does not inherit the threads of the process
+        # it was forked from), and gone after IDLE_S without any.
+        self._queued = threading.Condition(self._queue_lock)
+        self._committer: threading.Thread | None = None
         # The connection kept for the writer's inserts (SQLite), see `_insert_all`.
         self._held: Any = None
         dialect = engine.dialect
@@ -162,12 +168,17 @@ class EventInserter:
         """Store events as undecided, committed before it returns; returns how many were new
         (known dedupe keys are skipped).
 
-        With a writer lock (SQLite), a group commit: the rows wait in a queue, and whichever
-        call holds the writer commits everything queued in one transaction, its own rows and
-        those of the calls that arrived while the last commit ran; those find theirs
-        committed when they get the lock, and return. One request alone commits at once;
-        under load, one BEGIN/COMMIT and one write of the shared pages serve several
-        requests (about 100 -> 45 µs of CPU an event at 8 a group, benchmarks/README.md).
+        With a writer lock (SQLite), a group commit: the rows wait in a queue, and the
+        committing thread, once it holds the writer, commits everything queued in one
+        transaction, the rows of every call that arrived while the last commit ran; each call
+        waits until its rows are committed (or refused), then returns. One request alone
+        commits at once; under load, one BEGIN/COMMIT and one write of the shared pages serve
+        several requests (about 100 -> 45 µs of CPU an event at 8 a group).
+
+        Committed by one thread, not by whichever request thread took the writer next: the
+        request threads then wait once each (an event) instead of queueing on the writer
+        and taking the GIL back after each of SQLite's calls, which under waitress cost
+        more CPU than the database's own work (benchmarks/README.md, seventh session).
         """
         if not rows:
             return 0
@@ -176,14 +187,50 @@ class EventInserter:
         pending = _Pending(rows)
         with self._queue_lock:
             self._queue.append(pending)
-        with self._writer:
-            if not pending.done:
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._commit(group)
+            # Not alive: gone after an interruption, or inherited from a forked parent.
+            if self._committer is None or not self._committer.is_alive():
+                self._start_committer()
+            else:
+                self._queued.notify()
+        pending.committed.wait()
         if pending.error is not None:
             raise pending.error
         return pending.new
+
+    IDLE_S = 5.0
+
+    def _start_committer(self) -> None:
+        """Called with the queue's lock held."""
+        self._committer = threading.Thread(
+            target=self._run_committer, name="deskbridge-ack-commit", daemon=True
+        )
+        self._committer.start()
+
+    def _run_committer(self) -> None:
+        """The committing thread: commit what is queued, a group at a time, until nothing has
+        been queued for IDLE_S (the next call starts another)."""
+        try:
+            while True:
+                with self._queue_lock:
+                    if not self._queue:
+                        self._queued.wait(self.IDLE_S)
+                    if not self._queue:
+                        self._committer = None
+                        return
+                with self._writer:
+                    # Taken with the writer held: the calls that queued while it was busy
+                    # (the decider's batch, the last group's commit) join this group.
+                    with self._queue_lock:
+                        group, self._queue = self._queue, []
+                    self._commit(group)
+        finally:
+            # Stopped by a BaseException (its group was told the store failed: a 503, which
+            # the helpdesk retries): calls queued meanwhile get a thread of their own.
+            with self._queue_lock:
+                if self._committer is threading.current_thread():
+                    self._committer = None
+                    if self._queue:
+                        self._start_committer()
 
     def _commit(self, group: list[_Pending]) -> None:
         """Commit `group` in one transaction, each member's outcome set on it. If that fails,
@@ -206,7 +253,7 @@ class EventInserter:
         finally:
             # Whatever happened, no member waits for a commit that will not come.
             for p in group:
-                p.done = True
+                p.committed.set()
 
     def _insert_all(self, groups: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
         """Every group's rows in one committed transaction; how many were new per group."""
@@ -260,11 +307,11 @@ class EventInserter:
 class _Pending:
     """One `EventInserter.insert` call's rows waiting for a group commit, and its outcome."""
 
-    __slots__ = ("done", "error", "new", "rows")
+    __slots__ = ("committed", "error", "new", "rows")
 
     def __init__(self, rows: Sequence[dict[str, Any]]):
         self.rows = rows
-        self.done = False
+        self.committed = threading.Event()  # set once `error` and `new` are final
         self.new = 0
         # Until a commit says otherwise: never answered as stored (or duplicate) if not. A
         # store error (the webhook's 503, which the helpdesk retries), for a committing thread

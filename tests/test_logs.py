@@ -19,6 +19,7 @@ from deskbridge.app import create_runtime
 from deskbridge.config.logging import (
     LIBRARY_LOGGERS,
     SLACK_SDK_LOGGER,
+    WAITRESS_QUEUE_LOGGER,
     FieldFormatter,
     configure_logging,
 )
@@ -53,7 +54,7 @@ def logs():
     """configure_logging(level) as the CLI does, then collect every record the root sees;
     the global logging state is restored afterwards."""
     root = logging.getLogger()
-    names = [*LIBRARY_LOGGERS, SLACK_SDK_LOGGER]
+    names = [*LIBRARY_LOGGERS, SLACK_SDK_LOGGER, WAITRESS_QUEUE_LOGGER]
     saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
     collect = Collect()
 
@@ -167,6 +168,17 @@ def test_library_loggers_are_at_warning_unless_debug(logs, level, expected):
         )
     }
     assert effective == dict.fromkeys(effective, expected)
+
+
+@pytest.mark.parametrize(("level", "lines"), [("INFO", []), ("DEBUG", ["Task queue depth is 1"])])
+def test_waitress_queue_depth_is_not_a_line_per_request_unless_debug(logs, level, lines):
+    """waitress warns for every request that waits for a free thread (a line for every other
+    request under load, benchmarks/README.md); serve shows it at DEBUG only."""
+    from waitress.task import ThreadedTaskDispatcher
+
+    collect = logs(level)
+    ThreadedTaskDispatcher().add_task(object())  # no threads started: the request waits
+    assert [r.getMessage() for r in collect.records if r.name == WAITRESS_QUEUE_LOGGER] == lines
 
 
 def test_starting_on_a_new_store_logs_the_migrations_not_alembics_plugins(tmp_path):
