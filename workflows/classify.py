@@ -223,6 +223,9 @@ class _Plan(NamedTuple):
     remedied_things: frozenset[str]  # things and routing.delivery_things, as lemmas
     open_objects: frozenset[str]  # objects that end in "…": a thing must follow
     remedy_nouns: frozenset[str]  # routing.remedy_nouns
+    # A group → (weight, remedy, its category's not_after words or None, resolvable): what the
+    # per-match checks ask of a group, in one look-up.
+    groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -270,6 +273,9 @@ def _plan(config: RoutingConfig) -> _Plan:
         for name, c in categories
         if c.not_after
     }
+    resolvable = frozenset(
+        group for name, c in categories if c.resolvable for group in (name, CUED + name)
+    )
     plan = _Plan(
         index,
         qualifiers,
@@ -287,7 +293,7 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
         build_sign_offs(config.sign_offs),
-        frozenset(group for name, c in categories if c.resolvable for group in (name, CUED + name)),
+        resolvable,
         # Each entry's first word: "turned up" is "turn" ("up" alone says nothing).
         frozenset(compile_phrase(w)[0] for w in config.resolved_words if compile_phrase(w)),
         frozenset(lemma(w) for word in config.absent_words for w in compile_phrase(word)),
@@ -301,6 +307,10 @@ def _plan(config: RoutingConfig) -> _Plan:
             o for c in config.categories.values() for o in c.objects if o.endswith(_OPEN_END)
         ),
         frozenset(config.remedy_nouns),
+        {
+            group: (weight, remedy, not_after.get(group), group in resolvable)
+            for group, (weight, remedy) in weights.items()
+        },
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -353,6 +363,20 @@ def _with_synonyms(config: RoutingConfig) -> RoutingConfig:
         }
     )
 
+
+class _Rounded(dict):
+    """points → round(points, 2), worked out once per value: round to digits costs about
+    0.5 µs, a dict look-up a tenth of that, and a config's points take few values (bounded
+    all the same)."""
+
+    def __missing__(self, points: float) -> float:
+        value = round(points, 2)
+        if len(self) < 65536:
+            self[points] = value
+        return value
+
+
+_ROUNDED = _Rounded()
 
 # A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
 _new_hit = partial(tuple.__new__, Hit)
@@ -477,8 +501,7 @@ def _scan_texts(
     texts: list[tuple[str, str, float]],
     qualifiers: _Qualifiers,
 ) -> list[Hit]:
-    weights, weak, objects = plan.weights, plan.weak, plan.objects
-    cued, not_after, resolvable = plan.cued, plan.not_after, plan.resolvable
+    groups, weak, objects, cued = plan.groups, plan.weak, plan.objects, plan.cued
     open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
     cue_window = plan.config.cue_window
     hits: list[Hit] = []
@@ -531,7 +554,7 @@ def _scan_texts(
                 phrase, extra = f"{cue} … {phrase}", 1
             if size > 2 and BREAK in tokens[start : start + size]:
                 extra -= 1  # the clause break before a phrase's own "but" is no word
-            factor, remedy = weights[group]
+            factor, remedy, not_after, resolvable = groups[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
             conditional = remedy and conditional
             end = start + size
@@ -572,13 +595,13 @@ def _scan_texts(
                 inquired.add(group)
                 inquiry_clauses.add((where, clause))
             about = None
-            if group in not_after:
+            if not_after is not None:
                 if about_words is None:
                     about_words = not plan.all_not_after.isdisjoint(tokens)
-                if about_words and not not_after[group].isdisjoint(
+                if about_words and not not_after.isdisjoint(
                     tokens[start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0 : start]
                 ):
-                    about = _word_before(tokens, start, not_after[group])
+                    about = _word_before(tokens, start, not_after)
             if remedy and negated_by is None:
                 if compared is None:
                     compared = not _COMPARATIVES.isdisjoint(tokens)
@@ -590,7 +613,7 @@ def _scan_texts(
             # A remedy is over when received ("I received my refund", "refund received"), a
             # problem when what was absent arrives or is found ("the missing screws arrived",
             # "found the missing screws"; "the wrong screws arrived" is a problem arriving).
-            if counts and group in resolvable and (remedy or tokens[start] in plan.absent):
+            if counts and resolvable and (remedy or tokens[start] in plan.absent):
                 if resolvers is None:
                     resolvers = not plan.resolved_words.isdisjoint(tokens)
                 if resolvers:
@@ -621,7 +644,7 @@ def _scan_texts(
                             group,
                             phrase,
                             where,
-                            round((size + extra) * weight * factor, 2) if counts else 0.0,
+                            _ROUNDED[(size + extra) * weight * factor] if counts else 0.0,
                             negated_by,
                             conditional,
                             corrected,
@@ -865,7 +888,7 @@ def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Cla
         for name in general:
             if specific or scores[name] < config.fallback_min_score:
                 del scores[name]
-    scores = {name: round(score, 2) for name, score in scores.items()}
+    scores = {name: _ROUNDED[score] for name, score in scores.items()}
     ranked = sorted(scores, key=lambda name: -scores[name])
     remedies = [n for n in ranked if config.categories[n].remedy]
     problems = [n for n in ranked if not config.categories[n].remedy]
