@@ -1,0 +1,98 @@
+"""The Zendesk event-subscription parser makes its models from values it checked itself
+(`build_checked`, without validating them again): every event it gives must be the one
+validation makes from the same values — equal, with the same fields set, in the same field
+order, the same JSON — and as frozen."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from benchmarks.make_week import generate
+from deskbridge.connectors.parsing import parse_time
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.workflows.model import (
+    Comment,
+    Source,
+    TicketEvent,
+    TicketSnapshot,
+    build_checked,
+)
+from tests.conftest import FIXTURES, fixture_bytes
+from tests.connectors.test_zendesk_parse import RECEIVED
+
+ZENDESK = CONNECTORS[Source.zendesk]
+EVENT_BODIES = sorted(p.name for p in FIXTURES.glob("ticket_*.json"))
+
+
+def _validated(model: BaseModel) -> BaseModel:
+    """The same model made by validation from the values it was given."""
+    values = {name: getattr(model, name) for name in model.model_fields_set}
+    for name, value in values.items():
+        if isinstance(value, BaseModel):
+            values[name] = _validated(value)
+    return type(model)(**values)
+
+
+def _assert_as_validated(model: BaseModel) -> None:
+    made = _validated(model)
+    assert model == made
+    assert model.model_fields_set == made.model_fields_set
+    assert list(model.__dict__) == list(made.__dict__)
+    assert model.model_dump_json() == made.model_dump_json()
+    assert model.model_dump(exclude_unset=True) == made.model_dump(exclude_unset=True)
+    for value in model.__dict__.values():
+        if isinstance(value, BaseModel):
+            _assert_as_validated(value)
+
+
+@pytest.mark.parametrize("name", EVENT_BODIES)
+def test_each_fixture_event_is_the_one_validation_makes(name, rules):
+    events = ZENDESK.parse(fixture_bytes(name), RECEIVED, rules)
+    assert len(events) == 1
+    _assert_as_validated(events[0])
+    with pytest.raises(ValidationError):
+        events[0].ticket_id = "1"  # frozen, as a validated one
+    with pytest.raises(ValidationError):
+        events[0].ticket.subject = "changed"
+
+
+def test_a_generated_days_events_are_the_ones_validation_makes(rules):
+    lines = generate(
+        agents=8, tickets_per_day=30, days=1, start=datetime(2026, 3, 2, tzinfo=UTC), seed=5
+    )
+    kinds = set()
+    for line in lines:
+        at = parse_time(line["at"], "at")
+        for event in ZENDESK.parse(json.dumps(line["body"]).encode(), at, rules):
+            _assert_as_validated(event)
+            kinds.add(event.kind)
+    assert len(lines) > 100
+    assert len(kinds) >= 4  # created, comments, status and priority changes at least
+
+
+def test_fields_not_given_take_fresh_defaults():
+    first = build_checked(TicketSnapshot, {"subject": "a"})
+    second = build_checked(TicketSnapshot, {"subject": "b"})
+    assert first == TicketSnapshot(subject="a")
+    assert first.model_fields_set == {"subject"}
+    assert first.custom_fields == {} and first.custom_fields is not second.custom_fields
+    comment = build_checked(
+        Comment, {"id": "1", "public": True, "author_is_agent": False, "body": "hi"}
+    )
+    assert comment == Comment(id="1", public=True, author_is_agent=False, body="hi")
+    assert list(comment.__dict__) == list(Comment.model_fields)
+    event = build_checked(
+        TicketEvent,
+        {
+            "source": Source.zendesk,
+            "ticket_id": "7",
+            "dedupe_key": "zendesk:event:e",
+            "kind": "created",
+            "occurred_at": RECEIVED,
+        },
+    )
+    assert event.ticket == TicketSnapshot() and event.meta == {}
