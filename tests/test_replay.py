@@ -171,6 +171,10 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         + "\n"
         + json.dumps({**good[1], "source": "freshdesk"})
         + "\n"
+        + json.dumps({**good[1], "source": ["zendesk"]})
+        + "\n"
+        + json.dumps({**good[1], "source": None})
+        + "\n"
         + json.dumps(good[1])
         + "\n"
         + json.dumps(good[2])
@@ -182,6 +186,8 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         "line 2: invalid JSON: Expecting property name enclosed in double quotes",
         'line 3: at: expected an ISO-8601 time, got "x"',
         "line 4: source: 'freshdesk' is not a valid Source",
+        "line 5: source: ['zendesk'] is not a valid Source",
+        "line 6: source: None is not a valid Source",
     ]
     decided = [json.loads(x) for x in result.stdout.splitlines()]
     assert [d["action"] for d in decided if d["rule"] == "three_responses"] == [

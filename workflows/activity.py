@@ -27,6 +27,18 @@ SLA_BREACH = "sla_breach"
 CSAT_GOOD = "csat_good"
 CSAT_BAD = "csat_bad"
 
+# Members named once here: on 3.11 naming one on its class (`ActionKind.route`) goes through
+# EnumType.__getattr__'s slow attribute path, and these are checked for every event or action.
+_CALL_LOGGED_EVENT = EventKind.call_logged
+_ROUTE, _ESCALATE, _CALL_CUSTOMER, _SLA_BREACH, _NOTIFY = (
+    ActionKind.route,
+    ActionKind.escalate,
+    ActionKind.call_customer,
+    ActionKind.sla_breach,
+    ActionKind.notify,
+)
+_FACT_KINDS = frozenset({_ROUTE, _ESCALATE, _CALL_CUSTOMER, _SLA_BREACH, _NOTIFY})
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -58,7 +70,7 @@ def build_event_facts(
     if comment is not None and comment.is_voice:
         person = comment.author_id if comment.author_is_agent else state.assignee
         facts.append(Fact(f"{ticket}:call:{comment.id}", at, CALL_LOGGED, ticket, person))
-    if event.kind is EventKind.call_logged:
+    if event.kind is _CALL_LOGGED_EVENT:
         facts.append(
             Fact(f"{ticket}:call:{event.dedupe_key}", at, CALL_LOGGED, ticket, state.assignee)
         )
@@ -106,21 +118,24 @@ def build_action_facts(actions: Iterable[Action], at: datetime) -> list[Fact]:
     breaches), keyed by the action's own key."""
     facts = []
     for action in actions:
+        kind = action.kind
+        if kind not in _FACT_KINDS:  # most actions (notes, tags, warnings) make no fact
+            continue
         params, ticket, key = action.params, action.ticket, action.key
-        if action.kind is ActionKind.route:
+        if kind is _ROUTE:
             facts.append(Fact(key, at, ROUTE, ticket, detail=params.get("department")))
             if params.get("category"):
                 facts.append(
                     Fact(f"{key}:category", at, CATEGORY, ticket, detail=params["category"])
                 )
-        elif action.kind is ActionKind.escalate:
+        elif kind is _ESCALATE:
             facts.append(Fact(key, at, ESCALATE, ticket))
-        elif action.kind is ActionKind.call_customer:
+        elif kind is _CALL_CUSTOMER:
             facts.append(Fact(key, at, CALL_REQUESTED, ticket, params.get("assignee")))
-        elif action.kind is ActionKind.sla_breach:
+        elif kind is _SLA_BREACH:
             facts.append(
                 Fact(key, at, SLA_BREACH, ticket, params.get("assignee"), params.get("metric"))
             )
-        elif action.kind is ActionKind.notify and key.endswith(":handoff_overdue"):
+        elif kind is _NOTIFY and key.endswith(":handoff_overdue"):
             facts.append(Fact(key, at, HANDOFF_OVERDUE, ticket, detail=params.get("department")))
     return facts

@@ -31,6 +31,10 @@ MAX_MESSAGE_CHARS = 2000
 # not 50 comments later. Agent replies beyond these are counted (`earlier_public_agent_replies`).
 KEEP_COMMENT_IDS = 50
 
+# Members named once here: on 3.11 naming one on its class (`EventKind.call_logged`) goes through
+# EnumType.__getattr__'s slow attribute path, and these are checked for every event.
+_CALL_LOGGED, _ACKNOWLEDGED = EventKind.call_logged, EventKind.acknowledged
+
 
 def new_state(event: TicketEvent) -> TicketState:
     return TicketState(key=event.ticket_key, source=event.source, ticket_id=event.ticket_id)
@@ -68,9 +72,9 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     if not stale and state.status.is_done and reopening:
         changes["reopened"] = True
 
-    if event.kind is EventKind.call_logged and state.call_logged_by is None:
+    if event.kind is _CALL_LOGGED and state.call_logged_by is None:
         changes["call_logged_by"] = event.meta.get("by", "someone")
-    if event.kind is EventKind.acknowledged and state.acknowledged_by is None:
+    if event.kind is _ACKNOWLEDGED and state.acknowledged_by is None:
         changes["acknowledged_by"] = event.meta.get("by", "someone")
 
     comment = event.comment

@@ -57,6 +57,16 @@ EVENT_KINDS: dict[str, EventKind] = {
     "custom_field_changed": EventKind.custom_field_changed,
 }
 
+# Members named once: on 3.11 naming one on its class (`EventKind.created`) goes through
+# EnumType.__getattr__'s slow path, and calling the class (`Priority("low")`) through
+# EnumType.__call__; these are asked of every event.
+_PRIORITIES = {member.value: member for member in Priority}
+_ZENDESK = Source.zendesk
+_PRIORITY_CHANGED = EventKind.priority_changed
+_CUSTOM_FIELD_CHANGED = EventKind.custom_field_changed
+_COMMENT_ADDED = EventKind.comment_added
+_STATUS_CHANGED_TYPE = f"{EVENT_PREFIX}status_changed"
+
 # Event statuses beyond the REST ones all mean the ticket is finished.
 _STATUSES = {
     "new": Status.new,
@@ -217,10 +227,10 @@ def _status(value: str | None, path: str) -> Status | None:
 def _priority(value: str | None, path: str) -> Priority | None:
     if value is None or value.strip() in ("", "-"):
         return None
-    try:
-        return Priority(value.strip().lower())
-    except ValueError:
-        raise PayloadError(f'unknown priority "{value[:40]}"', path) from None
+    priority = _PRIORITIES.get(value.strip().lower())
+    if priority is None:
+        raise PayloadError(f'unknown priority "{value[:40]}"', path)
+    return priority
 
 
 def _boolean(value: Any, path: str) -> bool:
@@ -332,17 +342,17 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     )
     # ticket.custom_status_changed carries custom status *ids* in event.current; its status
     # category is already in detail.status.
-    if event_type == f"{EVENT_PREFIX}status_changed" and body.get("current"):
+    if event_type == _STATUS_CHANGED_TYPE and body.get("current"):
         current = _status(_string(data, "event.current"), "event.current")
         snapshot = snapshot.model_copy(update={"status": current})
-    if kind is EventKind.priority_changed and "current" in body:
+    if kind is _PRIORITY_CHANGED and "current" in body:
         current_priority = _priority(_string(data, "event.current"), "event.current")
         snapshot = snapshot.model_copy(update={"priority": current_priority})
-    if kind is EventKind.custom_field_changed:
+    if kind is _CUSTOM_FIELD_CHANGED:
         snapshot = snapshot.model_copy(update={"custom_fields": _changed_field(data)})
 
     comment = None
-    if kind is EventKind.comment_added:
+    if kind is _COMMENT_ADDED:
         comment = build_checked(
             Comment,
             {
@@ -364,7 +374,7 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     return build_checked(
         TicketEvent,
         {
-            "source": Source.zendesk,
+            "source": _ZENDESK,
             "ticket_id": ticket_id,
             "dedupe_key": f"zendesk:event:{event_id}",
             "kind": kind,

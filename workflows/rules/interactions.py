@@ -46,6 +46,9 @@ _RECORDED = {
     ),
 }
 
+# Named once: on 3.11 `EventKind.x` goes through EnumType.__getattr__, on every event.
+_SNOOZED = EventKind.snoozed
+
 
 def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     by = event.meta.get("by", "someone")
@@ -63,7 +66,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
             _thread_update(state, (what,), reason, line),
         ]
         return Decision(actions=actions)
-    if event.kind is EventKind.snoozed:
+    if event.kind is _SNOOZED:
         minutes = int(event.meta.get("minutes", "30"))
         until = ctx.now + timedelta(minutes=minutes)
         return Decision(

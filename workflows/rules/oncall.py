@@ -41,6 +41,11 @@ def build_chain_key_prefix(ticket: str, chain: str | None = None) -> str:
 TIMER_KIND = "oncall.step"
 NEW_TICKET_WINDOW = timedelta(hours=1)
 
+# Members named once here: on 3.11 naming one on its class (`ActionKind.escalate`) goes through
+# EnumType.__getattr__'s slow attribute path, and these are checked for every event or action.
+_CREATED, _ACKNOWLEDGED = EventKind.created, EventKind.acknowledged
+_ESCALATE, _SLA_BREACH, _URGENT = ActionKind.escalate, ActionKind.sla_breach, Priority.urgent
+
 TRIGGER_REASONS = {
     "urgent_created": "urgent ticket created after hours",
     "escalated": "escalated to the specialist tier after hours",
@@ -77,14 +82,15 @@ def find_triggers(
         and state.created_at is not None
         and ctx.now - state.created_at <= NEW_TICKET_WINDOW
     )
-    new_ticket = event is not None and (event.kind is EventKind.created or fresh)
-    if "urgent_created" in wanted and new_ticket and state.priority is Priority.urgent:
+    new_ticket = event is not None and (event.kind is _CREATED or fresh)
+    urgent = state.priority is _URGENT
+    if "urgent_created" in wanted and new_ticket and urgent:
         found.append(("urgent_created", "created"))
     for action in decided:
-        if "escalated" in wanted and action.kind is ActionKind.escalate:
+        kind = action.kind
+        if "escalated" in wanted and kind is _ESCALATE:
             found.append(("escalated", action.key))
-        urgent = state.priority is Priority.urgent
-        if "sla_breach_urgent" in wanted and action.kind is ActionKind.sla_breach and urgent:
+        if "sla_breach_urgent" in wanted and kind is _SLA_BREACH and urgent:
             found.append(("sla_breach_urgent", action.key))
     return found
 
@@ -204,7 +210,7 @@ def build_pager(
 def stop_chain(state: TicketState, chain: OncallChain, event: TicketEvent, ctx: Context):
     """Acknowledged or solved: cancel the later steps (and tell the pager)."""
     decision = Decision()
-    if event.kind is EventKind.acknowledged and chain.running:
+    if event.kind is _ACKNOWLEDGED and chain.running:
         by = event.meta.get("by", "someone")
         chain = evolve(chain, {"acknowledged_by": by, "acknowledged_at": ctx.now})
         decision.cancel.append(timer_id(state.key))

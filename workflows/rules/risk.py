@@ -16,6 +16,8 @@ from deskbridge.workflows.text import phrase_index, tokenize
 
 RULE = "risk"
 _PRIORITY_ORDER = [Priority.low, Priority.normal, Priority.high, Priority.urgent]
+# Named once: on 3.11 `EventKind.x` goes through EnumType.__getattr__, on every event.
+_ESCALATION_REQUESTED = EventKind.escalation_requested
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
     if config is None or not config.enabled or state.status.is_done:
         return Decision()
     signals = collect_signals(state, ctx, config)
-    if event.kind is EventKind.escalation_requested:
+    if event.kind is _ESCALATION_REQUESTED:
         note = event.meta.get("note", "")
         signals.append(
             Signal(

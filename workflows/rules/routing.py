@@ -23,6 +23,9 @@ def handoff_timer_id(ticket: str) -> str:
 CLASSIFIED_KEPT = 8192
 _classified = Memo(CLASSIFIED_KEPT)
 
+# Named once: on 3.11 `EventKind.x` goes through EnumType.__getattr__, on every event.
+_DEPARTMENT_PICKED = EventKind.department_picked
+
 
 def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
     """The ticket's classification, worked out again only when one of its inputs changed."""
@@ -86,7 +89,7 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         decision.updates["routed_by_hand"] = True
         return decision
 
-    if event.kind is EventKind.department_picked:
+    if event.kind is _DEPARTMENT_PICKED:
         picked = event.meta.get("department")
         if picked not in rules.departments or picked == state.department:
             return decision
