@@ -73,7 +73,7 @@ def build_decision_rows(
             "ticket": a.ticket,
             "event_key": event_key,
             "rule": a.rule,
-            "action": a.kind.value,
+            "action": a.kind._value_,  # `.value`: a Python-level property call on 3.11
             "idempotency_key": a.key,
             "reason": a.reason,
         }

@@ -72,7 +72,7 @@ class Action(BaseModel):
         """The flat JSON shape used by `replay` output and the audit trail."""
         record: dict[str, Any] = {
             "ticket": self.ticket,
-            "action": self.kind.value,
+            "action": self.kind._value_,  # `.value` is a Python-level property call on 3.11
             "rule": self.rule,
             "reason": self.reason,
         }

@@ -420,7 +420,7 @@ class Decider:
         since, until = state.created_at - window, state.created_at + window
         read = batch.related_window
         if read is not None and read[0] <= since and until <= read[1]:
-            prefix = f"{state.source.value}:"
+            prefix = f"{state.source._value_}:"
             stored = [
                 r
                 for r in batch.related.get(state.requester, ())

@@ -1,0 +1,59 @@
+"""`select_policy` reads each SLA config's conditions once, as plain values: for every
+combination of the conditions a policy can name, it picks the policy the definition picks
+(the first whose priority, channel, tags and organization all hold)."""
+
+from __future__ import annotations
+
+from itertools import product
+
+from deskbridge.config.rules import RulesConfig, SlaPolicy
+from deskbridge.workflows.model import Priority, Source, TicketState
+from deskbridge.workflows.rules.sla import select_policy
+
+
+def _defined(state: TicketState, policies: list[SlaPolicy]) -> SlaPolicy | None:
+    for policy in policies:
+        if policy.priority is not None and policy.priority != state.priority:
+            continue
+        if policy.channel is not None and (state.channel or "").lower() != policy.channel.lower():
+            continue
+        if policy.tags and not any(t in state.tags for t in policy.tags):
+            continue
+        if policy.organization is not None and state.organization != policy.organization:
+            continue
+        return policy
+    return None
+
+
+def test_the_policy_picked_is_the_first_whose_conditions_hold(rules: RulesConfig):
+    policies = [
+        SlaPolicy(name="vip", tags=["vip", "key"], first_reply="30m"),
+        SlaPolicy(name="urgent social", priority="urgent", channel="Twitter", first_reply="1h"),
+        SlaPolicy(name="urgent", priority="urgent", first_reply="1h"),
+        SlaPolicy(name="acme", organization="77", first_reply="2h"),
+        SlaPolicy(name="empty channel", channel="", first_reply="3h"),
+        SlaPolicy(name="web", channel="web", first_reply="4h"),
+    ]
+    config = rules.model_copy(update={"sla": rules.sla.model_copy(update={"policies": policies})})
+    picked = set()
+    for priority, channel, tags, organization in product(
+        [None, *Priority],
+        [None, "", "twitter", "TWITTER", "web", "email"],
+        [[], ["vip"], ["other", "key"], ["vipx"]],
+        [None, "77", "78"],
+    ):
+        state = TicketState(
+            key="zendesk:1",
+            source=Source.zendesk,
+            ticket_id="1",
+            priority=priority,
+            channel=channel,
+            tags=tags,
+            organization=organization,
+        )
+        policy = select_policy(state, config)
+        assert policy is _defined(state, policies)
+        picked.add(policy.name if policy else None)
+    assert picked == {p.name for p in policies} | {None}
+    # Another config is read afresh, not the conditions kept for the first.
+    assert select_policy(state, rules) is _defined(state, rules.sla.policies)
