@@ -90,6 +90,7 @@ def clear_word_caches(plan) -> None:
     text._LEMMAS.clear()
     text._TEXT_LEMMAS.clear()
     text.is_known_word.cache_clear()
+    text.is_foreign_word.cache_clear()
     text.tokenize.cache_clear()
     for index in (plan.index, plan.qualifiers, plan.fallback):
         if index is not None:

@@ -209,6 +209,10 @@ class CategoryConfig(_Model):
     # A cued phrase counts one word more than its length; elsewhere it keeps its own meaning.
     cued: list[str] = Field(default_factory=list)
     cues: list[str] = Field(default_factory=list)
+    # Phrases that, right after a cued phrase, cue it too: "chipped on arrival", "snapped off
+    # in delivery", "scratches after delivery". A cued phrase found so counts for this
+    # category only: the same words are not also another department's problem.
+    cues_after: list[str] = Field(default_factory=list)
     # Words that, up to three words before one of this category's phrases in its clause, make
     # it about something else: "the tracking link is broken", "the website is not working"
     # are no product defect.

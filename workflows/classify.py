@@ -172,8 +172,9 @@ def classify_ticket(
         ("customer wrote", without_signature(own_words(message), sign_offs), 1.0)
         for message in customer_messages
     ]
-    hits = _find_hits(config, texts)
-    result = decide(config, hits, names)
+    question = _only_yes_no_questions(texts)
+    hits = _find_hits(config, texts, question)
+    result = decide(config, hits, names, question=question)
     if model is None or not result.asks:
         return result
     label, probability = model.predict(model_text(subject, description, customer_messages))
@@ -226,6 +227,9 @@ class _Plan(NamedTuple):
     # A group → (weight, remedy, its category's not_after words or None, resolvable): what the
     # per-match checks ask of a group, in one look-up.
     groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
+    # A cued group → its `cues_after`, compiled, by their first word.
+    cues_after: dict[str, dict[str, tuple[tuple[str, ...], ...]]]
+    departments: dict[str, str]  # a category's or cued group's department
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -245,9 +249,11 @@ def _plan(config: RoutingConfig) -> _Plan:
     categories = config.categories.items()
     index = grouped_index(
         (
+            # Cued groups first: where a cued phrase and another category's phrase are the
+            # same words, the cued one is met first (see _scan_texts, cued_spans).
+            *((CUED + name, tuple(c.cued)) for name, c in categories if c.cued and c.cues),
             *((name, (*c.phrases, *c.objects)) for name, c in categories if not c.fallback),
             (NOT_A_PROBLEM, tuple(config.not_a_problem)),
-            *((CUED + name, tuple(c.cued)) for name, c in categories if c.cued and c.cues),
             # Found in the same scan as the phrases: a remedy's clause is checked for them.
             (INQUIRY, tuple(config.inquiry_words)),
         )
@@ -268,6 +274,14 @@ def _plan(config: RoutingConfig) -> _Plan:
         if c.cued and c.cues
     }
     weights |= {group: weights[name] for group, (name, _) in cued.items()}
+    cues_after: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {}
+    for name, c in categories:
+        if c.cued and c.cues and c.cues_after:
+            by_first: dict[str, list[tuple[str, ...]]] = {}
+            for cue in dict.fromkeys(compile_phrase(p) for p in c.cues_after):
+                if cue:
+                    by_first.setdefault(cue[0], []).append(cue)
+            cues_after[CUED + name] = {first: tuple(cues) for first, cues in by_first.items()}
     not_after = {
         name: frozenset(lemma(w) for word in c.not_after for w in compile_phrase(word))
         for name, c in categories
@@ -288,7 +302,14 @@ def _plan(config: RoutingConfig) -> _Plan:
         config,
         cued,
         not_after,
-        frozenset().union(*(cues for _, cues in cued.values())),
+        frozenset().union(
+            *(cues for _, cues in cued.values()),
+            # An after-cue's last word ("arrival", "delivery"): the quick test for any cue.
+            *(
+                frozenset(cue[-1] for cues in by_first.values() for cue in cues)
+                for by_first in cues_after.values()
+            ),
+        ),
         frozenset().union(*not_after.values()),
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
@@ -310,6 +331,11 @@ def _plan(config: RoutingConfig) -> _Plan:
         {
             group: (weight, remedy, not_after.get(group), group in resolvable)
             for group, (weight, remedy) in weights.items()
+        },
+        cues_after,
+        {
+            **{name: c.department for name, c in categories},
+            **{group: config.categories[name].department for group, (name, _) in cued.items()},
         },
     )
     if len(_PLANS) >= 64:
@@ -385,7 +411,9 @@ _SIZE = itemgetter(2)  # PhraseMatch.tokens
 _GROUP = itemgetter(1)  # PhraseMatch.group
 
 
-def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> list[Hit]:
+def _find_hits(
+    config: RoutingConfig, texts: list[tuple[str, str, float]], question: bool = False
+) -> list[Hit]:
     """Every phrase occurrence with its points: its number of words, times where it is (the
     subject weighs more), times the category's weight. A phrase inside a longer one found at
     the same place adds nothing ("arrived cracked" is not also "cracked"), nor does a phrase
@@ -415,10 +443,38 @@ def _find_hits(config: RoutingConfig, texts: list[tuple[str, str, float]]) -> li
             h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
             for h in hits
         ]
-    # A problem or remedy said to be over is no call for general words either.
-    if plan.fallback is not None and not any(h.points > 0 or h.resolved for h in hits):
+    # A problem or remedy said to be over is no call for general words either, nor is a
+    # yes-or-no question ("Does the wardrobe need two people to assemble?").
+    if (
+        plan.fallback is not None
+        and not question
+        and not any(h.points > 0 or h.resolved for h in hits)
+    ):
         hits += _scan_texts(plan, plan.fallback, texts, qualifiers)
     return hits
+
+
+# Words that open a yes-or-no question ("Does it…?", "Will the driver…?", "Do you accept
+# Klarna?"); a modal before "you" makes a request ("Can you stop the return?").
+_YES_NO_OPENERS = frozenset(
+    {"do", "does", "is", "are", "will", "would", "should", "can", "could", "have", "has"}
+)
+_REQUEST_OPENERS = frozenset({"will", "would", "can", "could"})
+_GREETINGS = frozenset({"hi", "hello", "hey", "dear", "morning", "afternoon", "evening"})
+
+
+def _only_yes_no_questions(texts: list[tuple[str, str, float]]) -> bool:
+    """Whether the description is nothing but questions, the first opening with an
+    auxiliary (after a greeting), and no later text says more."""
+    description = texts[1][1].strip() if len(texts) > 1 else ""
+    if len(texts) > 2 or "?" not in description or any(c in description for c in ".!\n"):
+        return False
+    words = [w for w in description.lower().replace(",", " ").split() if w not in _GREETINGS]
+    return (
+        len(words) > 1
+        and words[0] in _YES_NO_OPENERS
+        and not (words[0] in _REQUEST_OPENERS and words[1] in ("you", "u"))
+    )
 
 
 # A clause of at most this many words with a request word ("yes please", "please") asks
@@ -536,6 +592,9 @@ def _scan_texts(
         # Clauses that ask for something (worked out when a weak remedy needs it): a weak
         # remedy elsewhere is only mentioned. The subject is a request by itself ("Exchange").
         asking: set[int] | None = None
+        # Where a cued phrase was found with its cue ("arrived … chipped", "chipped on
+        # arrival"): those words are its category's, not another department's problem.
+        cued_spans: dict[tuple[int, int], tuple[str, str]] = {}
         for match in matches:
             phrase, group, size, clause, start, negated_by, conditional, corrected = match
             extra = 0
@@ -544,14 +603,35 @@ def _scan_texts(
                     cue_words = not plan.all_cues.isdisjoint(tokens)
                 if not cue_words:
                     continue
+                cued_group = group
                 group, cues = cued[group]
                 # Most cued words have no cue before them: tested before the scan's calls.
-                if cues.isdisjoint(tokens[start - cue_window if start > cue_window else 0 : start]):
+                lo = start - cue_window if start > cue_window else 0
+                at = (
+                    None
+                    if cues.isdisjoint(tokens[lo:start])
+                    else _position_before(tokens, start, cues, plan.cue_stops, cue_window)
+                )
+                # "Since the delivery the top has cracked": a time after it, not damage on
+                # arrival.
+                cue = None if at is None or _SINCE in tokens[max(0, at - 3) : at] else tokens[at]
+                if cue is not None:
+                    phrase = f"{cue} … {phrase}"
+                else:
+                    cue = _cue_after(tokens, start + size, plan.cues_after.get(cued_group))
+                    if cue is None:
+                        continue
+                    phrase = f"{phrase} {cue}"
+                extra = 1
+                if negated_by is None:
+                    cued_spans[start, size] = (plan.departments[group], cue)
+            elif cued_spans and (start, size) in cued_spans:
+                department, cue = cued_spans[start, size]
+                if plan.departments.get(group, department) != department:
+                    # "arrived with the top chipped": damage in transit, not a finish flaw.
+                    told = (group, phrase, where, 0.0, negated_by, False, corrected)
+                    hits.append(_new_hit((*told, False, False, cue, None)))
                     continue
-                cue = _cue_before(tokens, start, cues, plan.cue_stops, cue_window)
-                if cue is None:
-                    continue
-                phrase, extra = f"{cue} … {phrase}", 1
             if size > 2 and BREAK in tokens[start : start + size]:
                 extra -= 1  # the clause break before a phrase's own "but" is no word
             factor, remedy, not_after, resolvable = groups[group]
@@ -675,7 +755,32 @@ def _scan_texts(
         for at, where, clause in calm:
             if (where, clause) in inquiry_clauses:
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
+    if "?" in texts[0][1]:
+        hits = _declined_in_subject(hits, groups)
     return hits
+
+
+def _declined_in_subject(
+    hits: list[Hit], groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
+) -> list[Hit]:
+    """A remedy a subject asks about ("Refund?") that the rest declines ("I don't want a
+    refund, I want the table") and nothing asks for: not asked for in the subject either."""
+    declined = {
+        h.category: h.negated_by
+        for h in hits
+        if h.negated_by and not h.unasked and h.where != "subject" and groups[h.category][1]
+    }
+    for h in hits:
+        if h.points > 0 and h.where != "subject":
+            declined.pop(h.category, None)
+    if not declined:
+        return hits
+    return [
+        h._replace(points=0.0, negated_by=declined[h.category])
+        if h.points > 0 and h.where == "subject" and h.category in declined
+        else h
+        for h in hits
+    ]
 
 
 # An object ending so ("a new …", "another …") counts only before one of routing.things, up to
@@ -746,6 +851,21 @@ _ABOUT_WITHIN = 3
 
 
 _CLAUSE_END = frozenset({BREAK})
+
+
+_SINCE = "since"
+
+
+def _cue_after(
+    tokens: tuple[str, ...], end: int, cues: dict[str, tuple[tuple[str, ...], ...]] | None
+) -> str | None:
+    """The one of `cues` (compiled phrases by their first word) that starts at tokens[end]."""
+    if not cues or end >= len(tokens) or tokens[end] not in cues:
+        return None
+    for cue in cues[tokens[end]]:
+        if tokens[end : end + len(cue)] == cue:
+            return " ".join(cue)
+    return None
 
 
 def _word_before(tokens: tuple[str, ...], start: int, words: frozenset[str]) -> str | None:
@@ -871,8 +991,12 @@ def _alone(tokens: tuple[str, ...], start: int, end: int) -> bool:
     )
 
 
-def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Classification:
-    """The department from the phrases found (see the module's docstring for the order)."""
+def decide(
+    config: RoutingConfig, hits: list[Hit], names: dict[str, str], *, question: bool = False
+) -> Classification:
+    """The department from the phrases found (see the module's docstring for the order). In
+    a ticket that only asks a yes-or-no question (`question`), topic words never decide
+    alone: "Do you accept Klarna?" names a topic, not a problem."""
     scores: dict[str, float] = {}
     for hit in hits:
         points = hit[3]  # Hit.points, without a property call or an unpacking per hit
@@ -942,7 +1066,9 @@ def decide(config: RoutingConfig, hits: list[Hit], names: dict[str, str]) -> Cla
         return Classification(
             None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
         )
-    if config.min_score and _only_topics(config, hits, scores, problems, category.department):
+    if config.min_score and _only_topics(
+        config, hits, scores, problems, category.department, question
+    ):
         # One bare word of the description names the topic, not a problem someone must fix
         # ("veneer" alone; "the veneer is peeling" names a fault, "cracked" alone does too).
         reason = (
@@ -966,15 +1092,20 @@ def _only_topics(
     scores: dict[str, float],
     problems: list[str],
     department: str,
+    question: bool = False,
 ) -> bool:
     """Whether every phrase behind the department's problems is one of routing.topic_words (a
     thing or a topic, not a fault) and they weigh less than routing.min_score, each topic
-    counted once whatever its length ("lead time" is one topic, as "veneer" is)."""
+    counted once whatever its length ("lead time" is one topic, as "veneer" is); in a
+    yes-or-no question (`question`) whatever they weigh. routing.min_score 0 routes on any
+    phrase."""
     mine = {n for n in problems if config.categories[n].department == department}
     counted = [h for h in hits if h.points > 0 and h.category in mine]
     topics = _topics(config)
     if not all(h.phrase in topics for h in counted):
         return False
+    if question:
+        return True
     weight = sum(config.subject_weight if h.where == "subject" else 1.0 for h in counted)
     return weight < config.min_score
 

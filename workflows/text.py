@@ -63,6 +63,9 @@ _LEMMA_EXCEPTIONS = {
     "suing": "suing",  # not the name Sue
     "stuck": "stuck",  # a parcel is stuck in transit; a drawer sticks
     "took": "took",  # "the driver took it back" is no request to "take it back"
+    # "it did not come" is late; "hope it does not come to that", "it does not come with
+    # screws" are not.
+    "did": "did",
 }
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
@@ -286,6 +289,16 @@ def is_known_word(word: str) -> bool:
     return simplemma.is_known(word, lang="en")
 
 
+# The other languages customers write in: a word of theirs is no typo of an English word
+# ("stoelen", Dutch for chairs, is not "stolen"; "Schrank" is not "shrank").
+OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl")
+
+
+@lru_cache(maxsize=65536)
+def is_foreign_word(word: str) -> bool:
+    return any(simplemma.is_known(word, lang=language) for language in OTHER_LANGUAGES)
+
+
 @lru_cache(maxsize=8192)  # subjects, descriptions and messages are seen again and again
 def tokenize(text: str) -> tuple[str, ...]:
     """Text → lemmas, one flat sequence with BREAK between clauses (punctuation, line breaks,
@@ -303,7 +316,25 @@ def tokenize(text: str) -> tuple[str, ...]:
     words = text.split()
     if not _BARE_NEGATIVES.keys().isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
+    if "even" in words:
+        words = _without_intensifiers(words)
     return tuple(filter(None, map(_TEXT_LEMMAS.__getitem__, words)))
+
+
+def _without_intensifiers(words: list[str]) -> list[str]:
+    """Without "even" right after a negator and before another word of its clause: "it has
+    not even shipped" is "it has not shipped", "not even a tracking number" "not a tracking
+    number"; "the legs are not even" (level) keeps it."""
+    last = len(words) - 1
+    return [
+        word
+        for at, word in enumerate(words)
+        if word != "even"
+        or not at
+        or words[at - 1] not in NEGATORS
+        or at == last
+        or words[at + 1] == BREAK
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -435,7 +466,10 @@ class PhraseIndex:
         best = extractOne(token, forms, scorer=OSA.distance, score_cutoff=1)
         if best is None or is_known_word(token):
             return token
-        return self._typo_targets[best[0]]
+        target = self._typo_targets[best[0]]
+        if is_known_word(best[0]) and is_foreign_word(token):
+            return token
+        return target
 
     def scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
         """Every occurrence of every phrase in a token sequence (see `tokenize`), negated or
