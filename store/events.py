@@ -176,7 +176,7 @@ class EventInserter:
         several requests (about 100 -> 45 µs of CPU an event at 8 a group).
 
         Committed by one thread, not by whichever request thread took the writer next: the
-        request threads then wait once each (an event) instead of queueing on the writer
+        request threads then wait once each (on a lock) instead of queueing on the writer
         and taking the GIL back after each of SQLite's calls, which under waitress cost
         more CPU than the database's own work (benchmarks/README.md, seventh session).
         """
@@ -192,7 +192,7 @@ class EventInserter:
                 self._start_committer()
             else:
                 self._queued.notify()
-        pending.committed.wait()
+        pending.committed.acquire()  # released once its outcome is final
         if pending.error is not None:
             raise pending.error
         return pending.new
@@ -253,7 +253,7 @@ class EventInserter:
         finally:
             # Whatever happened, no member waits for a commit that will not come.
             for p in group:
-                p.committed.set()
+                p.committed.release()
 
     def _insert_all(self, groups: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
         """Every group's rows in one committed transaction; how many were new per group."""
@@ -311,7 +311,10 @@ class _Pending:
 
     def __init__(self, rows: Sequence[dict[str, Any]]):
         self.rows = rows
-        self.committed = threading.Event()  # set once `error` and `new` are final
+        # Held until `error` and `new` are final: the waiting call blocks on it in C, without
+        # threading.Event's Python-level condition (a lock, a list, a notify per call).
+        self.committed = threading.Lock()
+        self.committed.acquire()
         self.new = 0
         # Until a commit says otherwise: never answered as stored (or duplicate) if not. A
         # store error (the webhook's 503, which the helpdesk retries), for a committing thread
