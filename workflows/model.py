@@ -142,9 +142,17 @@ def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
     validated either), without pydantic's general path (copy.copy of each part, extra and
     private attributes), twice as fast. The rules copy a ticket's state several times per
     event. Models with extra or private attributes take pydantic's own path."""
-    if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
+    cls = type(model)
+    plain = _PLAIN.get(cls)
+    if plain is None:  # extra fields or private attributes possible: pydantic's own path
+        plain = _PLAIN[cls] = cls.model_config.get("extra") != "allow" and not (
+            cls.__private_attributes__
+        )
+    if not plain and (
+        model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None
+    ):
         return model.model_copy(update=dict(changes))
-    copied = _new_object(type(model))
+    copied = _new_object(cls)
     values = model.__dict__.copy()
     values.update(changes)
     _set_attribute(copied, "__dict__", values)
@@ -161,6 +169,9 @@ def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
 
 _new_object = object.__new__
 _set_attribute = object.__setattr__
+# Whether a model class can have no extra fields and no private attributes (their slots are
+# then always None): each read of them is a BaseModel.__getattr__ slow path on 3.11.
+_PLAIN: dict[type, bool] = {}
 
 
 def build_checked(model: type[ModelT], values: dict[str, Any]) -> ModelT:

@@ -56,3 +56,26 @@ def test_states_share_their_set_of_fields_given_and_cannot_be_changed_in_place()
     with pytest.raises(ValidationError, match="frozen"):
         first.subject = "Late"
     assert first.subject is None and second.model_fields_set == {"key", "source", "ticket_id"}
+
+
+def test_evolve_of_a_model_with_extra_fields_or_private_attributes_keeps_them():
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+    class Open(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        name: str
+
+    class Private(BaseModel):
+        name: str
+        _seen: int = PrivateAttr(default=0)
+
+    opened = evolve(Open(name="a", colour="red"), {"name": "b"})
+    assert opened.name == "b" and opened.model_extra == {"colour": "red"}
+    kept = Private(name="a")
+    kept._seen = 3
+    copied = evolve(kept, {"name": "b"})
+    assert copied.name == "b" and copied._seen == 3
+    # A plain model has neither: its copy has none either.
+    clock = SlaClock(metric="first_reply", instance="x", started_at=T0, running_since=T0)
+    copied_clock = evolve(clock, {"used_s": 1.0})
+    assert copied_clock.__pydantic_extra__ is None and copied_clock.__pydantic_private__ is None

@@ -95,7 +95,8 @@ def evaluate_coaching(state: TicketState, event: TicketEvent, ctx: Context) -> D
     if not rules.coaching.enabled or comment is None or not comment.is_public_agent_reply:
         return Decision()
     # No author id (a Salesforce EmailMessage): the ticket owner wrote it (as counted).
-    agent = rules.agent_by_helpdesk_id(state.source.value, comment.author_id or state.assignee)
+    # `_value_`: StrEnum's `.value` is a Python-level property call on 3.11 (every agent reply).
+    agent = rules.agent_by_helpdesk_id(state.source._value_, comment.author_id or state.assignee)
     if (
         agent is None
         or agent not in coached_agents(rules)

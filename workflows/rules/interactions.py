@@ -91,13 +91,14 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
     previous = ctx.previous
     solved_now = state.status.is_done and previous is not None and not previous.status.is_done
     if solved_now and state.alerted:
+        status = state.status._value_  # `.value` is a Python-level property call on 3.11
         return Decision(
             actions=[
                 _thread_update(
                     state,
-                    (state.status.value, event.dedupe_key),
-                    f"the ticket is {state.status.value}",
-                    f"Ticket {state.status.value}",
+                    (status, event.dedupe_key),
+                    f"the ticket is {status}",
+                    f"Ticket {status}",
                 )
             ]
         )
