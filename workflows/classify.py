@@ -618,7 +618,13 @@ def _scan_texts(
                 if cue is not None:
                     phrase = f"{cue} … {phrase}"
                 else:
-                    cue = _cue_after(tokens, start + size, plan.cues_after.get(cued_group))
+                    # Most cued words have no cue right after them either: one look-up.
+                    after = plan.cues_after.get(cued_group)
+                    if after is None or start + size >= len(tokens):
+                        continue
+                    if tokens[start + size] not in after:
+                        continue
+                    cue = _cue_after(tokens, start + size, after)
                     if cue is None:
                         continue
                     phrase = f"{phrase} {cue}"

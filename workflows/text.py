@@ -164,7 +164,14 @@ def split_quoted(text: str) -> tuple[str, str]:
         for line in part.splitlines():
             (quoted if line.lstrip().startswith(">") else own).append(line)
     mine = "\n".join(own)
-    return (mine, "\n".join(quoted)) if mine.strip() else (text, "")
+    # A forward with nothing of the writer's own but its header ("---- Forwarded message
+    # ----") is the writer passing on their own words: all of it is theirs.
+    if not any(line.strip() and not _FORWARD_HEADER.search(line) for line in own):
+        return text, ""
+    return mine, "\n".join(quoted)
+
+
+_FORWARD_HEADER = re.compile(r"^[\s>*_-]*(forwarded message|original message)[\s*_-]*$", re.I)
 
 
 # How many of a text's last lines may be a signature (a sign-off, a name, a title, a company,
@@ -316,7 +323,7 @@ def tokenize(text: str) -> tuple[str, ...]:
     words = text.split()
     if not _BARE_NEGATIVES.keys().isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
-    if "even" in words:
+    if "even" in text and "even" in words:  # a substring test first: most texts have none
         words = _without_intensifiers(words)
     return tuple(filter(None, map(_TEXT_LEMMAS.__getitem__, words)))
 
@@ -324,17 +331,17 @@ def tokenize(text: str) -> tuple[str, ...]:
 def _without_intensifiers(words: list[str]) -> list[str]:
     """Without "even" right after a negator and before another word of its clause: "it has
     not even shipped" is "it has not shipped", "not even a tracking number" "not a tracking
-    number"; "the legs are not even" (level) keeps it."""
+    number"; "the legs are not even" (level) keeps it. Only the few "even"s are looked at."""
     last = len(words) - 1
-    return [
-        word
-        for at, word in enumerate(words)
-        if word != "even"
-        or not at
-        or words[at - 1] not in NEGATORS
-        or at == last
-        or words[at + 1] == BREAK
-    ]
+    at = -1
+    dropped: list[int] = []
+    for _ in range(words.count("even")):
+        at = words.index("even", at + 1)
+        if 0 < at < last and words[at - 1] in NEGATORS and words[at + 1] != BREAK:
+            dropped.append(at)
+    for at in reversed(dropped):
+        del words[at]
+    return words
 
 
 @lru_cache(maxsize=4096)

@@ -409,6 +409,23 @@ def test_i_returned_from_somewhere_is_no_return():
     assert returned.department == "post_sales"
 
 
+def test_a_forward_of_the_writers_own_words_is_read():
+    # Nothing of the writer's own but the forward's header: they pass on their own words.
+    forwarded = classify(
+        "Fwd: photos",
+        "---------- Forwarded message ---------\nFrom: Tom Barker\nSubject: photos\n\n"
+        "The chest of drawers came off the van with the box soaked through.",
+    )
+    assert (forwarded.department, forwarded.category) == ("logistics", "transit_damage")
+
+
+def test_a_matching_piece_asked_about_is_no_problem_a_matching_dent_is():
+    question = classify("Footstool", "Do you have a matching footstool for the Oslo armchair?")
+    assert (question.department, question.source) == (None, "phrase")
+    dent = classify("Wardrobe door dented", "The box has a matching dent in the same spot.")
+    assert dent.department == "logistics"
+
+
 def test_a_phrase_with_a_contrast_word_matches_across_it():
     result = classify("Wardrobe", "You sent me a white wardrobe but I ordered oak.")
     assert (result.department, result.category) == ("logistics", "wrong_item")
