@@ -666,10 +666,11 @@ def test_a_delivery_said_to_be_fine_is_no_damage_in_transit():
         "Crack", "The table was perfect when it was delivered. A week later a crack appeared."
     )
     assert (result.department, result.category) == ("quality", "product_defect")
-    assert (
-        Hit("transit_damage", "when it was delivered", "description", 0.0, about="perfect")
-        in result.hits
-    )
+    # "when it was delivered" is no damage phrase since the seventh round (a cue after a
+    # damage word: "cracked when it was delivered"); "perfect" still keeps the cue away.
+    assert not [h for h in result.hits if h.category == "transit_damage"]
+    cracked = classify("Table", "The top was cracked when it was delivered.")
+    assert (cracked.department, cracked.category) == ("logistics", "transit_damage")
 
 
 @pytest.mark.parametrize(
