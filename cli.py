@@ -565,6 +565,17 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
     def label(category: str) -> str:
         return categories[category].label if category in categories else "not an order problem"
 
+    def said_of(hit) -> str:
+        """Why a phrase is about something else: a `not_after` word before it, or the cue of
+        another category's cued phrase on the same words ("chipped on arrival")."""
+        from deskbridge.workflows.text import compile_phrase
+
+        category = categories.get(hit.category)
+        words = {w for p in (category.not_after if category else ()) for w in compile_phrase(p)}
+        if hit.about in words:
+            return f'said of "{hit.about}" (one of its not_after words)'
+        return f'told with "{hit.about}": the same words count for another category (its cue)'
+
     if result.source == "model":
         answer, probability = result.model_answer
         yield f"department: {names[answer]}  (the learned model, {probability:.0%} sure)"
@@ -597,7 +608,7 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
                 if hit.negated_by
                 else "none of its category's needs phrases named"
                 if hit.unmet
-                else f'said of "{hit.about}" (one of its not_after words)'
+                else said_of(hit)
                 if hit.about
                 else f'over: "{hit.resolved}" (routing.resolved_words)'
                 if hit.resolved

@@ -348,6 +348,29 @@ def test_damage_told_with_when_it_happened_is_damage_in_transit():
     assert (french.department, french.category) == ("logistics", "transit_damage")
 
 
+def test_explain_says_which_words_a_cued_phrase_took():
+    from click.testing import CliRunner
+
+    from deskbridge.cli import main
+
+    def explain(subject: str, description: str) -> list[str]:
+        args = ["routing", "explain", subject, description, "--config", str(EXAMPLE_CONFIG)]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()
+
+    chipped = explain("Sideboard chipped on arrival", "Order 55120.")
+    assert (
+        '         finishing or workmanship issue: "chipped" in subject — told with "on arrival":'
+        " the same words count for another category (its cue)"
+    ) in chipped
+    link = explain("Tracking", "The tracking link is not working.")
+    assert (
+        '         product defect: "is not working" in description — said of "link" (one of its'
+        " not_after words)"
+    ) in link
+
+
 def test_a_word_of_another_language_is_no_english_typo():
     # "stoelen" (Dutch for chairs) is one letter from "stolen"; "Schrank" from "shrank".
     dutch = classify("Openingstijden", "Ik wil graag een paar stoelen komen bekijken.")
