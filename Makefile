@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run PORT=8081` when 8080 is taken.
+PORT ?= 8080
 # Two test workers per core: many tests wait on real processes and sockets, not the CPU.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/deskbridge serve
+	$(BIN)/deskbridge serve --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

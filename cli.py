@@ -124,8 +124,33 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
 
     runtime = _prepare_runtime()
     app = create_app(runtime=runtime)
-    runtime.start_background()
     webhooks = ", ".join(f"/webhooks/{source.value}" for source in CONNECTORS)
+    try:
+        # Bound before the background threads start and before "listening" is said, so a busy
+        # port is one plain error, not a traceback after a claim that it listens.
+        server = build_server(
+            app,
+            max_body_bytes=runtime.settings.max_body_bytes,
+            on_too_large=_count_too_large(runtime),
+            host=host,
+            port=port,
+            threads=threads,
+            ident="deskbridge",
+            connection_limit=connection_limit,
+            channel_timeout=channel_timeout,
+            # Idle connections are looked for every second, so one is closed within
+            # channel_timeout + 1 s (waitress' default looks every 30 s).
+            cleanup_interval=1,
+            # select() cannot watch descriptors above 1024; a thousand connections need
+            # poll().
+            asyncore_use_poll=True,
+        )
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror or error} "
+            "(another process has it? choose a port with --port, or make run PORT=…)"
+        ) from None
+    runtime.start_background()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
             _stop_on_sigterm()
@@ -133,23 +158,6 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
                 f"deskbridge listening on http://{host}:{port} "
                 f"(webhooks: POST {webhooks}; health: GET /healthz)",
                 err=True,
-            )
-            server = build_server(
-                app,
-                max_body_bytes=runtime.settings.max_body_bytes,
-                on_too_large=_count_too_large(runtime),
-                host=host,
-                port=port,
-                threads=threads,
-                ident="deskbridge",
-                connection_limit=connection_limit,
-                channel_timeout=channel_timeout,
-                # Idle connections are looked for every second, so one is closed within
-                # channel_timeout + 1 s (waitress' default looks every 30 s).
-                cleanup_interval=1,
-                # select() cannot watch descriptors above 1024; a thousand connections need
-                # poll().
-                asyncore_use_poll=True,
             )
             server.print_listen("Serving on http://{}:{}")
             server.run()
