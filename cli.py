@@ -273,7 +273,15 @@ def redecide(ids: tuple[int, ...]) -> None:
         failed += sum(1 for d in batch if d.error)
         decided += sum(1 for d in batch if not d.error)
     click.echo(f"{queued} event(s) put back; {decided} decided, {failed} failed again")
-    sys.exit(1 if failed else 0)
+    # An id mistyped, or of an event that did not fail, would otherwise pass for success.
+    missed = len(set(ids)) - queued if ids else 0
+    if missed:
+        click.echo(
+            f"{missed} of the {len(set(ids))} id(s) given are not failed events "
+            "(see deskbridge events --failed)",
+            err=True,
+        )
+    sys.exit(1 if failed or missed else 0)
 
 
 @main.command()
