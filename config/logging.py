@@ -77,6 +77,8 @@ def _render(value: Any) -> str:
     text = str(value)
     # One event, one line: no raw CR/LF from values.
     text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if '"' in text:  # a quote inside a value would end it early for a logfmt reader
+        return '"' + text.replace('"', '\\"') + '"'
     return f'"{text}"' if (" " in text or not text) else text
 
 

@@ -348,3 +348,23 @@ def test_a_store_outage_is_logged_when_it_starts_once_a_minute_and_when_it_ends(
         "repeated=2",
         "INFO deskbridge.dispatcher dispatcher.store_recovered failures=8 down_s=130.2",
     ]
+
+
+def test_a_quote_inside_a_field_value_is_escaped_so_the_line_still_parses():
+    """A 400's error names the value it refused ('got "yesterday"'); unescaped, its quotes
+    ended the field early: error="expected an ISO-8601 time, got "yesterday"" field=…"""
+    record = logging.LogRecord("deskbridge.webhooks", logging.WARNING, __file__, 1, "x", (), None)
+    record.msg = "webhook.malformed"
+    record.deskbridge_fields = {
+        "source": "zendesk",
+        "error": 'expected an ISO-8601 time, got "yesterday"',
+        "field": "detail.created_at",
+        "label": 'a"b',
+        "empty": "",
+    }
+    formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
+    assert formatter.format(record) == (
+        "WARNING deskbridge.webhooks webhook.malformed source=zendesk "
+        'error="expected an ISO-8601 time, got \\"yesterday\\"" field=detail.created_at '
+        'label="a\\"b" empty=""'
+    )
