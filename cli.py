@@ -64,6 +64,26 @@ def check_config(path: Path | None) -> None:
     click.echo(f"{path}: ok — {summarize_rules(rules)}")
 
 
+@contextlib.contextmanager
+def _opening_store(url: str) -> Iterator[None]:
+    """A store that cannot be opened (a bad DATABASE_URL, a server that does not answer, a
+    directory that does not exist) is one line saying so, not a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        yield
+    except ArgumentError:
+        raise click.ClickException(
+            "DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
+            "postgresql+psycopg://user@host:5432/db)"
+        ) from None
+    except OperationalError as exc:
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(f"cannot open the store at {where}: {reason}") from None
+
+
 def _prepare_runtime():
     from deskbridge.app import create_runtime
     from deskbridge.store.db import migrate_store
@@ -71,8 +91,9 @@ def _prepare_runtime():
     settings = _settings()
     configure_logging(settings.log_level)
     rules = _load_or_exit(settings.config_path)
-    runtime = create_runtime(settings, rules)
-    migrate_store(runtime.engine)
+    with _opening_store(settings.database_url):
+        runtime = create_runtime(settings, rules)
+        migrate_store(runtime.engine)
     log_event(log, logging.INFO, "store.migrated", url=runtime.engine.url.render_as_string())
     if not settings.zendesk_secrets:
         log_event(
@@ -211,10 +232,11 @@ def migrate() -> None:
     # file concern serve and worker, which check them (and migrate) when they start.
     settings = _settings()
     configure_logging(settings.log_level)
-    engine = create_store_engine(settings.database_url)
-    before = store_revision(engine)
-    migrate_store(engine)
-    after = store_revision(engine)
+    with _opening_store(settings.database_url):
+        engine = create_store_engine(settings.database_url)
+        before = store_revision(engine)
+        migrate_store(engine)
+        after = store_revision(engine)
     where = engine.url.render_as_string()
     if before == after:
         click.echo(f"{where}: already up to date (revision {after})", err=True)
@@ -225,8 +247,10 @@ def migrate() -> None:
 def _open_store():
     from deskbridge.store.db import create_store_engine, migrate_store
 
-    engine = create_store_engine(_settings().database_url)
-    migrate_store(engine)
+    url = _settings().database_url
+    with _opening_store(url):
+        engine = create_store_engine(url)
+        migrate_store(engine)
     return engine
 
 
