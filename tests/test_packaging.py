@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -50,3 +51,23 @@ def test_wheel_installs_only_the_deskbridge_package(tmp_path: Path) -> None:
     ):
         assert module in names
     assert not any(n.startswith("deskbridge/tests/") for n in names)
+
+
+# Folders that are not part of the installed package: the checkout's own tooling and tests.
+NOT_INSTALLED = {"tests", "benchmarks", "examples", "docs", "deploy", "build"}
+
+
+def test_packages_list_every_folder_holding_python_files() -> None:
+    """A folder of modules missing from `packages` is left out of the wheel (setuptools warns
+    "Package would be ignored"); alembic's migrations once were, carried only as data."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert config["package-dir"] == {"deskbridge": "."}
+    folders = {
+        path.parent.relative_to(ROOT)
+        for path in ROOT.rglob("*.py")
+        if not path.relative_to(ROOT).parts[0].startswith(".")
+        and path.relative_to(ROOT).parts[0] not in NOT_INSTALLED
+    }
+    expected = sorted(".".join(("deskbridge", *folder.parts)) for folder in folders)
+    assert sorted(config["packages"]) == expected
+    assert "deskbridge.store.migrations.versions" in expected
