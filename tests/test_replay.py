@@ -185,9 +185,9 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
     assert result.stderr.splitlines() == [
         "line 2: invalid JSON: Expecting property name enclosed in double quotes",
         'line 3: at: expected an ISO-8601 time, got "x"',
-        "line 4: source: 'freshdesk' is not a valid Source",
-        "line 5: source: ['zendesk'] is not a valid Source",
-        "line 6: source: None is not a valid Source",
+        "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
+        "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
+        "line 6: source: None is not one of zendesk, salesforce",
     ]
     decided = [json.loads(x) for x in result.stdout.splitlines()]
     assert [d["action"] for d in decided if d["rule"] == "three_responses"] == [

@@ -56,8 +56,10 @@ def run_replay(
             if not isinstance(item, dict):
                 raise InboundError("expected a JSON object per line")
             at = parse_time(item.get("at"), "at")
-            source = item.get("source")
-            source = (source.__class__ is str and _SOURCES.get(source)) or Source(source)
+            named = item.get("source")
+            source = named.__class__ is str and _SOURCES.get(named)
+            if not source:
+                raise InboundError(f"{named!r} is not one of {', '.join(_SOURCES)}", "source")
             body = item.get("body")
             if isinstance(body, dict):
                 raw = _Encoded(body)
@@ -77,9 +79,6 @@ def run_replay(
             text = raw().decode() if feed.store.keeps_bodies else ""
         except json.JSONDecodeError as exc:
             yield ReplayError(number, f"invalid JSON: {exc.msg}")
-            continue
-        except ValueError as exc:
-            yield ReplayError(number, f"source: {exc}")
             continue
         except InboundError as exc:
             where = f"{exc.field}: " if exc.field else ""
@@ -250,7 +249,7 @@ class ReplayFeed:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Each line's source by its text, without EnumType.__call__ (a slow path on 3.11); an unknown
-# one still goes through `Source(…)` for its error.
+# one is refused naming these.
 _SOURCES = {member.value: member for member in Source}
 _time_of = itemgetter(0)  # of a job occurrence (time, job)
 
