@@ -232,6 +232,10 @@ def migrate() -> None:
     # file concern serve and worker, which check them (and migrate) when they start.
     settings = _settings()
     configure_logging(settings.log_level)
+    if logging.getLogger().level > logging.DEBUG:
+        # The line below says from and to which revision; alembic's INFO lines would repeat
+        # it, and name its SQLite impl once per look at the store (three times).
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     with _opening_store(settings.database_url):
         engine = create_store_engine(settings.database_url)
         before = store_revision(engine)
