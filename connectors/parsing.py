@@ -35,17 +35,17 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         # UTF-8-encoded surrogates, which the rest of the pipeline cannot store as UTF-8.
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 text") from None
+        raise PayloadError("body is not UTF-8 text", "body") from None
     try:
         data = json.loads(text)
     except RecursionError:
-        raise PayloadError("body is nested too deeply") from None
+        raise PayloadError("body is nested too deeply", "body") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "body"
         ) from None
     if not isinstance(data, dict):
-        raise PayloadError("body must be a JSON object")
+        raise PayloadError("body must be a JSON object", "body")
     return data
 
 

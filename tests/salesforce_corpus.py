@@ -112,7 +112,12 @@ NOT_ENVELOPE = (
 
 
 def refused(name: str) -> dict:
-    return {"error": REFUSED_XML.format(name)}
+    return whole_body(REFUSED_XML.format(name))
+
+
+def whole_body(error: str) -> dict:
+    """A 400 about the body as a whole (not UTF-8, not XML or JSON at all)."""
+    return {"error": error, "field": "body"}
 
 
 def missing(field: str) -> dict:
@@ -129,48 +134,48 @@ def envelope_error() -> dict:
 
 CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
     # -- not XML at all, or not all of it -------------------------------------------------
-    ("empty body", b"", SOAP, 400, {"error": "invalid XML: no element found: line 1, column 0"}),
+    ("empty body", b"", SOAP, 400, whole_body("invalid XML: no element found: line 1, column 0")),
     (
         "truncated mid-element",
         XML[: XML.index("<sf:Subject>") + 20].encode(),
         SOAP,
         400,
-        {"error": "invalid XML: no element found: line 26, column 25"},
+        whole_body("invalid XML: no element found: line 26, column 25"),
     ),
     (
         "truncated after the notifications",
         XML[: XML.index("</notifications>")].encode(),
         SOAP,
         400,
-        {"error": "invalid XML: no element found: line 49, column 2"},
+        whole_body("invalid XML: no element found: line 49, column 2"),
     ),
     (
         "unclosed tag at the end",
         XML.encode() + b"<",
         SOAP,
         400,
-        {"error": "invalid XML: unclosed token: line 52, column 0"},
+        whole_body("invalid XML: unclosed token: line 52, column 0"),
     ),
     (
         "NUL byte in the body",
         XML.replace("Invoice export", "Invoice\x00export").encode(),
         SOAP,
         400,
-        {"error": "invalid XML: not well-formed (invalid token): line 26, column 24"},
+        whole_body("invalid XML: not well-formed (invalid token): line 26, column 24"),
     ),
     (
         "NUL as a character reference",
         case_field("Subject", "Invoice&#0;export"),
         SOAP,
         400,
-        {"error": "invalid XML: reference to invalid character number: line 26, column 24"},
+        whole_body("invalid XML: reference to invalid character number: line 26, column 24"),
     ),
     (
         "not UTF-8 as declared",
         XML.replace("Invoice export", "Invoice\xe9export").encode("latin-1"),
         SOAP,
         400,
-        {"error": "body is not UTF-8 text"},
+        whole_body("body is not UTF-8 text"),
     ),
     (
         "deeply nested elements",
@@ -291,7 +296,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         case_field("Id", "5005j00000TqW8h&#x0;"),
         SOAP,
         400,
-        {"error": "invalid XML: reference to invalid character number: line 13, column 27"},
+        whole_body("invalid XML: reference to invalid character number: line 13, column 27"),
     ),
     (
         "case Id with a newline",
@@ -372,21 +377,21 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         b"OrganizationId=" + ORG.encode() + b"&Id=5005j00000TqW8hAAF",
         {"Content-Type": "application/x-www-form-urlencoded"},
         400,
-        {"error": "invalid XML: not well-formed (invalid token): line 1, column 14"},
+        whole_body("invalid XML: not well-formed (invalid token): line 1, column 14"),
     ),
     (
         "truncated XML labelled JSON",
         XML[:200].encode(),
         {"Content-Type": "application/json"},
         400,
-        {"error": "invalid XML: unclosed token: line 2, column 0"},
+        whole_body("invalid XML: unclosed token: line 2, column 0"),
     ),
     (
         "multipart",
         b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\n<x/>\r\n--b--\r\n",
         {"Content-Type": "multipart/form-data; boundary=b"},
         400,
-        {"error": "invalid XML: syntax error: line 1, column 0"},
+        whole_body("invalid XML: syntax error: line 1, column 0"),
     ),
     # -- Flow callouts (JSON) -------------------------------------------------------------------
     (
@@ -394,19 +399,24 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout()[:60],
         JSON,
         400,
-        {
-            "error": "invalid JSON: Expecting property name enclosed in double quotes"
-            " at line 1 column 61"
-        },
+        whole_body(
+            "invalid JSON: Expecting property name enclosed in double quotes at line 1 column 61"
+        ),
     ),
     (
         "callout not UTF-8",
         callout().replace(b"Parcel", b"Parc\xe9l"),
         JSON,
         400,
-        {"error": "body is not UTF-8 text"},
+        whole_body("body is not UTF-8 text"),
     ),
-    ("callout a list", b"[" + callout() + b"]", JSON, 400, {"error": "body must be a JSON object"}),
+    (
+        "callout a list",
+        b"[" + callout() + b"]",
+        JSON,
+        400,
+        whole_body("body must be a JSON object"),
+    ),
     ("callout without the org", callout(organizationId=None), JSON, 400, missing("organizationId")),
     (
         "callout from another org",
@@ -476,7 +486,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
         JSON,
         400,
-        {"error": "body is nested too deeply"},
+        whole_body("body is nested too deeply"),
     ),
     (
         "callout without the bearer token",
@@ -493,14 +503,14 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         ),
         SOAP,
         400,
-        {"error": "body is not UTF-8 text"},
+        whole_body("body is not UTF-8 text"),
     ),
     (
         "XML in UTF-16",
         XML.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"),
         SOAP,
         400,
-        {"error": "body is not UTF-8 text"},
+        whole_body("body is not UTF-8 text"),
     ),
     # -- found by this corpus: accepted before (stored, or org-checked on 15 characters) ----
     (
@@ -567,7 +577,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         b"\xef\xbb\xbf" + callout(),
         JSON,
         400,
-        {"error": "invalid XML: not well-formed (invalid token): line 1, column 1"},
+        whole_body("invalid XML: not well-formed (invalid token): line 1, column 1"),
     ),
     (
         "comment without its case",
@@ -581,7 +591,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         case_field("Subject", "<![CDATA[\x01\x02]]>"),
         SOAP,
         400,
-        {"error": "invalid XML: not well-formed (invalid token): line 26, column 26"},
+        whole_body("invalid XML: not well-formed (invalid token): line 26, column 26"),
     ),
     (
         "priority of 1,000 characters",

@@ -85,17 +85,17 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
         # another encoding (ISO-8859-1, UTF-16) parsed, then failed to store (a 500).
         raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 text") from None
+        raise PayloadError("body is not UTF-8 text", "body") from None
     try:
         root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise PayloadError(
-            f"refused XML: {type(exc).__name__} (DTDs and entities are not accepted)"
+            f"refused XML: {type(exc).__name__} (DTDs and entities are not accepted)", "body"
         ) from None
     except ParseError as exc:
-        raise PayloadError(f"invalid XML: {exc}") from None
+        raise PayloadError(f"invalid XML: {exc}", "body") from None
     except (ValueError, RecursionError):
-        raise PayloadError("invalid XML") from None
+        raise PayloadError("invalid XML", "body") from None
     body = root.find(f"{{{SOAP}}}Body")
     notifications = body.find(f"{{{OUTBOUND}}}notifications") if body is not None else None
     if notifications is None:

@@ -108,7 +108,8 @@ def test_invalid_json_is_400_naming_the_problem(client):
     assert response.status_code == 400
     assert response.json == {
         "error": "invalid JSON: Expecting property name enclosed in "
-        "double quotes at line 1 column 42"
+        "double quotes at line 1 column 42",
+        "field": "body",
     }
 
 

@@ -664,14 +664,14 @@ def test_invalid_json_names_line_and_column(raw, where):
     error = parse_error(raw)
     assert error.message.startswith("invalid JSON: ")
     assert where in error.message
-    assert error.field is None
+    assert error.field == "body"
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'[{"type": "x"}]', b'"text"', b"42", b"null", b"true"])
 def test_body_that_is_not_an_object_is_refused(raw):
     error = parse_error(raw)
     assert error.message == "body must be a JSON object"
-    assert error.field is None
+    assert error.field == "body"
 
 
 @pytest.mark.parametrize(
@@ -689,7 +689,7 @@ def test_body_that_is_not_an_object_is_refused(raw):
 def test_body_that_is_not_utf8_is_refused(raw):
     error = parse_error(raw)
     assert error.message == "body is not UTF-8 text"
-    assert error.field is None
+    assert error.field == "body"
 
 
 @pytest.mark.parametrize(
@@ -707,7 +707,7 @@ def test_body_that_is_not_utf8_is_refused(raw):
 def test_deeply_nested_json_is_refused_not_a_crash(raw):
     error = parse_error(raw)
     assert error.message == "body is nested too deeply"
-    assert error.field is None
+    assert error.field == "body"
 
 
 def test_body_that_is_neither_an_event_nor_a_trigger_names_type():
