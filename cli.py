@@ -259,7 +259,8 @@ def _open_store():
 
 
 @main.command()
-@click.option("--failed", is_flag=True, required=True, help="list events the rules raised on")
+# Failed events are the only listing, so `events` alone lists them; --failed says so in scripts.
+@click.option("--failed", is_flag=True, help="list events the rules raised on (the default)")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
 def events(failed: bool, output: str) -> None:
     """List stored events the decider could not decide (the rules raised), with the error."""

@@ -276,6 +276,8 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     assert "zendesk:66" in listed.output
     assert "ValueError: cannot handle ticket 66" in listed.output
     assert "zendesk:7" not in listed.output
+    bare = CliRunner().invoke(main, ["events"], env=env)  # failed ones are the only listing
+    assert (bare.exit_code, bare.stdout, bare.stderr) == (0, listed.stdout, listed.stderr)
 
     again = CliRunner().invoke(main, ["redecide"], env=env)  # still poisoned
     assert again.exit_code == 1
