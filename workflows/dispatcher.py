@@ -255,7 +255,12 @@ class Dispatcher:
                 logging.INFO,
                 f"outbox.{outcome}",
                 **fields,
-                **{k: v for k, v in result.items() if k != "dry_run"},
+                # A list (channels) joined as slack.dry_run logs it, not as a Python repr.
+                **{
+                    k: ",".join(map(str, v)) if isinstance(v, list) else v
+                    for k, v in result.items()
+                    if k != "dry_run"
+                },
             )
         for row, _at, error, fields in outcomes.dead_letters:
             self.metrics.actions.labels(row.action.kind.value, "dead").inc()

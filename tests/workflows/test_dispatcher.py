@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from deskbridge.config.logging import FieldFormatter
 from deskbridge.store.db import create_store_engine
 from deskbridge.store.outbox import (
     DEAD,
@@ -133,6 +134,20 @@ def test_success_marks_rows_done_with_the_result(engine, metrics, clock, caplog)
     assert counted(metrics, "tag", "done") == 1
     assert counted(metrics, "note", "done") == 1
     assert [r.getMessage() for r in caplog.records] == ["outbox.done", "outbox.done"]
+
+
+def test_a_result_list_is_logged_comma_joined(engine, metrics, clock, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    performer = FakePerformer({"dry_run": True, "channels": ["#resolution-leads", "U024BE7LH"]})
+    queue(engine, make_action("k1"))
+
+    assert dispatcher(engine, performer, metrics, clock).dispatch_due() == 1
+
+    formatter = FieldFormatter("%(message)s")
+    assert [formatter.format(r) for r in caplog.records] == [
+        "outbox.dry_run ticket=zendesk:48213 action=tag key=k1 attempt=1"
+        " channels=#resolution-leads,U024BE7LH"
+    ]
 
 
 def test_done_rows_are_never_performed_again(engine, metrics, clock):
