@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -710,6 +711,11 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
             # Tagged annotations put the validator's function name in loc; drop it.
             loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
             problems.append(f"{format_location(loc)}: {_describe(error)}")
+        # The checks across sections run on the sections that did validate, so one run
+        # lists every problem; a check touching a broken section is skipped, not guessed.
+        broken = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        partial = _build_valid_sections(data, broken)
+        problems += check_references(partial, skip=broken)
         raise ConfigError(path, problems) from None
     problems = check_references(rules)
     if problems:
@@ -727,10 +733,30 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
     return rules
 
 
-def check_references(rules: RulesConfig) -> list[str]:
-    """Problems that span sections: names used in one place that must be defined in another."""
+def _build_valid_sections(data: dict[str, Any], broken: set[str]) -> RulesConfig:
+    """The file's sections that validate on their own, each validated by pydantic as its
+    field in RulesConfig; the others (listed in `broken`) keep their defaults, unvalidated
+    (model_construct), so only checks that skip them may read the result."""
+    fields = RulesConfig.model_fields
+    values = {}
+    for name, value in data.items():
+        if name in fields and name not in broken:
+            field = fields[name]
+            adapter = TypeAdapter(Annotated[field.annotation, field])
+            values[name] = adapter.validate_python(value)
+    return RulesConfig.model_construct(**values)
+
+
+def check_references(rules: RulesConfig, skip: set[str] = frozenset()) -> list[str]:
+    """Problems that span sections: names used in one place that must be defined in another.
+    A check is left out when a section it reads is in `skip` (that section has problems of
+    its own, already reported)."""
+
+    def usable(*sections: str) -> bool:
+        return not skip & set(sections)
+
     problems = []
-    for field in ("slack_id", "zendesk_id", "salesforce_id"):
+    for field in ("slack_id", "zendesk_id", "salesforce_id") if usable("agents") else ():
         seen: dict[str, int] = {}
         for index, agent in enumerate(rules.agents):
             value = getattr(agent, field)
@@ -739,7 +765,7 @@ def check_references(rules: RulesConfig) -> list[str]:
             if value in seen:
                 problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[value]}]'s")
             seen.setdefault(value, index)
-    if rules.sla.enabled and rules.business_hours is None:
+    if usable("sla", "business_hours") and rules.sla.enabled and rules.business_hours is None:
         for index, policy in enumerate(rules.sla.policies):
             for metric in ("first_reply", "next_reply", "resolution"):
                 if getattr(policy, metric) is not None and metric not in policy.calendar_time:
@@ -747,8 +773,9 @@ def check_references(rules: RulesConfig) -> list[str]:
                         f"sla.policies[{index}].{metric}: a business-time target needs a "
                         "business_hours section (or list it under calendar_time)"
                     )
-    problems += _check_oncall(rules)
-    if rules.routing.enabled:
+    if usable("oncall", "agents"):
+        problems += _check_oncall(rules)
+    if usable("routing", "departments") and rules.routing.enabled:
         for name, category in rules.routing.categories.items():
             if category.department not in rules.departments:
                 problems.append(

@@ -333,3 +333,74 @@ def test_activity_retention_shorter_than_the_weekly_review_reads_is_refused(tmp_
         "retention.activity: at least 35d: the weekly review compares its week with the four "
         "weeks before it"
     ]
+
+
+def _broken_example(tmp_path: Path, **changes) -> Path:
+    """The example with field mistakes (three_responses, sla, a typo) and mistakes across
+    sections (agents, oncall, routing vs departments); `changes` replace whole sections."""
+    import yaml
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["three_responses"]["threshold"] = 0
+    data["sla"]["policies"][1]["first_reply"] = "soon"
+    data["three_respones"] = {"enabled": True}
+    del data["departments"]["post_sales"]
+    data["oncall"]["rotation"]["members"][1] = "U02NOBODY1"
+    data["oncall"]["overrides"][0]["person"] = "U02GHOST01"
+    data["agents"][4]["slack_id"] = "U02PRIYA01"
+    data.update(changes)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = _broken_example(tmp_path)
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert result.exit_code == 1
+    departed = (
+        "billing",
+        "request_follow_up",
+        "refund",
+        "replacement",
+        "reshipment",
+        "compensation",
+        "money_general",
+    )
+    assert result.stderr.splitlines() == [
+        f"{path}: 13 problem(s)",
+        "  three_responses.threshold: Input should be greater than or equal to 1",
+        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        "  three_respones: unknown setting (check the spelling)",
+        "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
+        "  oncall.rotation.members[1]: U02NOBODY1 is not in agents",
+        "  oncall.overrides[0].person: U02GHOST01 is not in agents",
+        *(
+            f'  routing.categories.{name}.department: "post_sales" is not defined under '
+            "departments"
+            for name in departed
+        ),
+    ]
+
+
+def test_checks_reading_a_broken_section_are_left_out(tmp_path):
+    """A roster with a mistake of its own is not used to judge on-call people (it would call
+    every one of them missing); routing is still checked against the valid departments."""
+    import yaml
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    agents = data["agents"]
+    agents[1]["slack_id"] = "tom"
+    agents[4]["slack_id"] = "U02PRIYA01"
+    path = _broken_example(tmp_path, agents=agents)
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+    assert raised.value.problems[:4] == [
+        "three_responses.threshold: Input should be greater than or equal to 1",
+        'sla.policies[1].first_reply: expected a duration like "4h"',
+        'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"',
+        "three_respones: unknown setting (check the spelling)",
+    ]
+    assert len(raised.value.problems) == 4 + 7
+    assert all(".department: " in p for p in raised.value.problems[4:])
