@@ -763,6 +763,15 @@ class Result:
         answered = self.warmup.accepted + self.measured.accepted
         return max(0, answered - self.stored["events"])
 
+    def of(self, base: Result) -> float:
+        """This run's measured rate as a share of `base`'s (0 when base measured nothing)."""
+        return self.measured.rps / base.measured.rps if base.measured.rps else 0.0
+
+    def cpu_ms(self) -> float:
+        """Server CPU per measured request, in ms."""
+        m = self.measured
+        return 1000 * m.server_cpu_s / m.requests if m.requests else 0.0
+
 
 def wait_until_decided(
     database: Path | str, load_end: datetime, timeout_s: float
@@ -958,7 +967,7 @@ def print_result(r: Result) -> None:
         else "latency n/a"
     )
     print(f"   measured {m.rps:8.0f} req/s  ({m.requests} in {m.seconds:.1f} s)  {lat}")
-    cpu_ms = 1000 * m.server_cpu_s / m.requests if m.requests else 0.0
+    cpu_ms = r.cpu_ms()
     print(
         f"   non-2xx {m.non_2xx}  socket errors {m.socket_errors}  "
         f"server CPU {m.server_cpu_s:.1f} s ({cpu_ms:.2f} ms/request)  "
@@ -1341,7 +1350,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n== summary")
         if full_r is not None:
-            ratio = full_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
+            ratio = full_r.of(bare_r)
             print(
                 f"   waitress: full {full_r.measured.rps:.0f} req/s, bare "
                 f"{bare_r.measured.rps:.0f} req/s, ratio full/bare {ratio:.2f} "
@@ -1349,17 +1358,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{full_r.measured.p99_ms or 0.0:.0f} ms"
             )
         if ack_r is not None:
-            ack_ratio = ack_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0.0
+            ack_ratio = ack_r.of(bare_r)
             print(
                 f"   waitress, acknowledgement alone (serve, background threads off): "
                 f"{ack_r.measured.rps:.0f} req/s, ratio {ack_ratio:.2f}; p99 "
                 f"{ack_r.measured.p99_ms or 0.0:.0f} ms; lost {ack_r.lost()}"
             )
             # Steadier than the rates on a shared machine: the server's CPU per request.
-            ack_cpu, bare_cpu = (
-                1000 * r.measured.server_cpu_s / r.measured.requests if r.measured.requests else 0
-                for r in (ack_r, bare_r)
-            )
+            ack_cpu, bare_cpu = ack_r.cpu_ms(), bare_r.cpu_ms()
             print(
                 f"   server CPU per request: acknowledgement {ack_cpu:.2f} ms, bare "
                 f"{bare_cpu:.2f} ms ({ack_cpu / bare_cpu if bare_cpu else 0:.2f}x)"
@@ -1368,7 +1374,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"   split (ack in serve, deciding in a worker, SQLite): "
                 f"{split_r.measured.rps:.0f} req/s, ratio "
-                f"{split_r.measured.rps / bare_r.measured.rps if bare_r.measured.rps else 0:.2f}; "
+                f"{split_r.of(bare_r):.2f}; "
                 f"p99 {split_r.measured.p99_ms or 0.0:.0f} ms; lost {split_r.lost()}"
             )
         if full_r is not None:
@@ -1377,13 +1383,13 @@ def main(argv: list[str] | None = None) -> int:
             if r is None:
                 continue
             rps = r.measured.rps
-            like = rps / g_bare_r.measured.rps if g_bare_r.measured.rps else 0.0
+            like = r.of(g_bare_r)
             p99 = r.measured.p99_ms or 0.0
             print(
                 f"   {g_label} on {name}: full {rps:.0f} req/s (p99 {p99:.0f} ms), gunicorn "
                 f"bare {g_bare_r.measured.rps:.0f} req/s: ratio {like:.2f} "
                 f"({'meets' if like >= 0.5 else 'BELOW'} 0.5); against waitress bare "
-                f"{rps / bare_r.measured.rps:.2f}; p99 {'under' if p99 < 50 else 'NOT under'} "
+                f"{r.of(bare_r):.2f}; p99 {'under' if p99 < 50 else 'NOT under'} "
                 f"50 ms; lost {r.lost()}"
             )
         failed = any(r.lost() for r in (full_r, ack_r, split_r, g_full_r, g_pg_r) if r is not None)
