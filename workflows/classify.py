@@ -198,26 +198,23 @@ class _Plan(NamedTuple):
     """A config's phrases compiled once: the main index (categories and not-a-problem), the
     index of the words that only qualify others (`needs` phrases, request words: scanned only
     when a follow-up or a weak remedy is found), the index of fallback categories' general
-    words (scanned only when nothing else counts), each category's (weight, remedy), the weak
+    words (scanned only when nothing else counts), each group's checks (`groups`), the weak
     remedies and each gated category's `needs` phrases."""
 
     index: PhraseIndex
     qualifiers: PhraseIndex
     fallback: PhraseIndex | None
-    weights: dict[str, tuple[float, bool]]
     weak: frozenset[str]
     objects: frozenset[str]  # the remedies' `objects`: need a request word and a remedy verb
     topics: frozenset[str]  # routing.topic_words
     needs: dict[str, frozenset[str]]  # a category's `needs` phrases
     config: RoutingConfig  # with each phrase's synonym variants listed after it
     cued: dict[str, tuple[str, frozenset[str]]]  # a cued group → (its category, its cues)
-    not_after: dict[str, frozenset[str]]  # a category's `not_after` words, as lemmas
     all_cues: frozenset[str]  # every category's cues
     all_not_after: frozenset[str]  # every category's not_after words
     cue_stops: frozenset[str]
     receipts: frozenset[str]  # routing.receipt_words, as lemmas
     sign_offs: frozenset[str]  # routing.sign_offs, as without_signature compares them
-    resolvable: frozenset[str]  # the groups of categories with `resolvable`
     resolved_words: frozenset[str]  # routing.resolved_words, as lemmas
     absent: frozenset[str]  # routing.absent_words, as lemmas
     things: frozenset[str]  # routing.things, as lemmas
@@ -294,14 +291,12 @@ def _plan(config: RoutingConfig) -> _Plan:
         index,
         qualifiers,
         grouped_index(general) if general else None,
-        weights,
         frozenset(config.weak_remedies),
         frozenset(o for c in config.categories.values() for o in c.objects),
         frozenset(config.topic_words),
         {name: frozenset(c.needs) for name, c in categories if c.needs},
         config,
         cued,
-        not_after,
         frozenset().union(
             *(cues for _, cues in cued.values()),
             # An after-cue's last word ("arrival", "delivery"): the quick test for any cue.
@@ -314,7 +309,6 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
         build_sign_offs(config.sign_offs),
-        resolvable,
         # Each entry's first word: "turned up" is "turn" ("up" alone says nothing).
         frozenset(compile_phrase(w)[0] for w in config.resolved_words if compile_phrase(w)),
         frozenset(lemma(w) for word in config.absent_words for w in compile_phrase(word)),
