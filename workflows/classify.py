@@ -857,11 +857,10 @@ _SINCE = "since"
 
 
 def _cue_after(
-    tokens: tuple[str, ...], end: int, cues: dict[str, tuple[tuple[str, ...], ...]] | None
+    tokens: tuple[str, ...], end: int, cues: dict[str, tuple[tuple[str, ...], ...]]
 ) -> str | None:
-    """The one of `cues` (compiled phrases by their first word) that starts at tokens[end]."""
-    if not cues or end >= len(tokens) or tokens[end] not in cues:
-        return None
+    """The one of `cues` (compiled phrases by their first word) that starts at tokens[end];
+    the caller has checked that tokens[end] is one of those first words."""
     for cue in cues[tokens[end]]:
         if tokens[end : end + len(cue)] == cue:
             return " ".join(cue)
