@@ -7,9 +7,10 @@ rules side costs, in this process's CPU time (a shared machine's wall clock also
 processes):
 - parse: each line's body through the Zendesk/Salesforce parser (as the webhook and replay do);
 - decide: in arrival order, each event folded into its ticket's state (`apply_event`), every
-  rule run (`evaluate_rules`), the decision folded back (updates, fired keys); before each
-  event, the timers the rules set that fell due by its arrival fire at their due times
-  (`evaluate_timer`), as replay fires them. No store: no repeat-contact reads (no related
+  rule run (`evaluate_rules_to_state`, which also gives the state after the decision's
+  updates, as the decider takes it), the fired keys marked; before each event, the timers the
+  rules set that fell due by its arrival fire at their due times (`evaluate_timer_to_state`),
+  as replay fires them. No store: no repeat-contact reads (no related
   tickets), no scheduled jobs, no on-call overrides.
 The digest of every action decided (its record, in order) is printed, so two commits can be
 compared on the same input: a speed-up must not change it.
@@ -33,7 +34,7 @@ from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import Source, TicketEvent, TicketState
-from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
+from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 
@@ -65,10 +66,9 @@ def decide_all(events, rules) -> list[tuple[datetime, Action]]:
     sequence = itertools.count()
     decided: list[tuple[datetime, Action]] = []
 
-    def fold(state: TicketState, decision: Decision, now: datetime) -> None:
-        if decision.updates:
-            state = state.model_copy(update=decision.updates)
-        states[state.key] = mark_fired(state, [a.key for a in decision.actions])
+    def fold(outcome: tuple[Decision, TicketState], now: datetime) -> None:
+        decision, after = outcome
+        states[after.key] = mark_fired(after, [a.key for a in decision.actions])
         for timer_id in decision.cancel:
             timers.pop(timer_id, None)
         for timer in decision.timers:
@@ -84,11 +84,11 @@ def decide_all(events, rules) -> list[tuple[datetime, Action]]:
             del timers[timer.id]
             state = states[timer.ticket]
             ctx = Context(now=timer.due_at, rules=rules, previous=state)
-            fold(state, evaluate_timer(state, timer, ctx), timer.due_at)
+            fold(evaluate_timer_to_state(state, timer, ctx), timer.due_at)
         previous = states.get(event.ticket_key)
         state, _ = apply_event(previous or new_state(event), event)
         ctx = Context(now=at, rules=rules, previous=previous)
-        fold(state, evaluate_rules(state, event, ctx), at)
+        fold(evaluate_rules_to_state(state, event, ctx), at)
     return decided
 
 
