@@ -111,8 +111,9 @@ def save_routing_model(model: LearnedModel, path: Path) -> None:
     skops.io.dump(model.pipeline, path)
 
 
-def load_routing_model(path: Path, labels: Sequence[str]) -> LearnedModel:
-    """Load a model file; its labels must all be among `labels` (the departments and none)."""
+def load_routing_model(path: Path, labels: Sequence[str] | None) -> LearnedModel:
+    """Load a model file; its labels must all be among `labels` (the departments and none),
+    unless that is None (the departments have mistakes of their own)."""
     try:
         import skops.io
     except ImportError:
@@ -136,7 +137,7 @@ def load_routing_model(path: Path, labels: Sequence[str]) -> LearnedModel:
         model = LearnedModel(pipeline)
     except Exception as exc:
         raise ModelFileError(f"{path} is not a model file ({type(exc).__name__})") from None
-    unknown = [label for label in model.labels if label not in labels]
+    unknown = [label for label in model.labels if labels is not None and label not in labels]
     if unknown:
         raise ModelFileError(
             f"{path} was trained on labels that are not departments here: {', '.join(unknown)}"

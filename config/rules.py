@@ -6,7 +6,9 @@ its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +24,9 @@ from pydantic import (
     PrivateAttr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -50,7 +55,43 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class _Model(BaseModel):
+    """A section or entry of the rules file. A check of one field against another is a field
+    validator of the later one reading `info.data` (the earlier fields that validated), not a
+    model validator, which pydantic runs only when every field validates: so its problem is
+    listed with the entry's others, in the same run."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_entries(check: Callable[[list[tuple[int, Any]]], str | None]) -> WrapValidator:
+    """A list's check of its entries together (names unique, steps in order), given them with
+    their index. It runs on the entries that validate even when others do not, so its problem
+    is listed with theirs in one run, not after they are fixed."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            entries = handler(value)
+        except ValidationError as exc:
+            errors = exc.errors()
+            broken = {e["loc"][0] for e in errors if e["loc"]}
+            kept = [i for i in range(len(value)) if i not in broken] if broken else []
+            try:
+                problem = check(list(zip(kept, handler([value[i] for i in kept]), strict=True)))
+            except ValidationError:  # the list itself is wrong (too short, not a list)
+                problem = None
+            if problem is None:
+                raise
+            # Raised from a wrap validator, a ValidationError keeps its errors and their paths.
+            details = [{k: e[k] for k in ("type", "loc", "input", "ctx") if k in e} for e in errors]
+            failed = {"type": "value_error", "loc": (), "input": value}
+            failed["ctx"] = {"error": ValueError(problem)}
+            raise ValidationError.from_exception_data(exc.title, [*details, failed]) from None
+        problem = check(list(enumerate(entries)))
+        if problem is not None:
+            raise ValueError(problem)
+        return entries
+
+    return WrapValidator(validate)
 
 
 def _known_timezone(value: str) -> str:
@@ -328,17 +369,32 @@ class HolidaysConfig(_Model):
     country: str
     subdivision: str | None = None
 
-    @model_validator(mode="after")
-    def _known_country(self) -> HolidaysConfig:
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, country: str) -> str:
         import holidays
 
         try:
-            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+            holidays.country_holidays(country, years=2026)
         except NotImplementedError:
-            raise ValueError(f'unknown holiday country "{self.country}"') from None
-        except Exception as exc:  # unknown subdivision and similar
+            raise ValueError(f'unknown holiday country "{country}"') from None
+        return country
+
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, subdivision: str | None, info: ValidationInfo) -> str | None:
+        import holidays
+
+        country = info.data.get("country")
+        if subdivision is None or country is None:
+            return subdivision
+        try:
+            holidays.country_holidays(country, subdiv=subdivision, years=2026)
+        except NotImplementedError:
+            raise ValueError(f'"{country}" has no holiday subdivision "{subdivision}"') from None
+        except Exception as exc:  # a subdivision holidays knows but cannot compute, and similar
             raise ValueError(str(exc).splitlines()[0]) from None
-        return self
+        return subdivision
 
 
 class BusinessHoursConfig(_Model):
@@ -359,6 +415,15 @@ class BusinessHoursConfig(_Model):
         if not any(week.values()):
             raise ValueError("at least one day needs opening hours")
         return week
+
+
+def _find_reused_name(policies: list[tuple[int, SlaPolicy]]) -> str | None:
+    seen: set[str] = set()
+    for _, policy in policies:
+        if policy.name in seen:
+            return f'policy name "{policy.name}" is used twice'
+        seen.add(policy.name)
+    return None
 
 
 class SlaPolicy(_Model):
@@ -392,19 +457,10 @@ class SlaConfig(_Model):
     pause_resolution_when: list[Status] = Field(
         default_factory=lambda: [Status.pending, Status.hold]
     )
-    policies: list[SlaPolicy] = Field(default_factory=list)
-
-    # A field validator (not one on RulesConfig) so the problem carries the path
-    # `sla.policies` and is reported together with problems elsewhere in the file.
-    @field_validator("policies")
-    @classmethod
-    def _unique_policy_names(cls, policies: list[SlaPolicy]) -> list[SlaPolicy]:
-        seen: set[str] = set()
-        for policy in policies:
-            if policy.name in seen:
-                raise ValueError(f'policy name "{policy.name}" is used twice')
-            seen.add(policy.name)
-        return policies
+    # Checked on the list (not on RulesConfig) so the problem carries the path `sla.policies`.
+    policies: Annotated[list[SlaPolicy], _check_entries(_find_reused_name)] = Field(
+        default_factory=list
+    )
 
 
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -437,14 +493,17 @@ class RotationConfig(_Model):
     # The first member's first shift starts at the hand-off on or after this date.
     start: date
 
-    @model_validator(mode="after")
-    def _handoff_fits_shift(self) -> RotationConfig:
-        weekday = self.handoff[0]
-        if self.shift == "weekly" and weekday is None:
+    @field_validator("handoff")
+    @classmethod
+    def _handoff_fits_shift(
+        cls, handoff: tuple[int | None, time], info: ValidationInfo
+    ) -> tuple[int | None, time]:
+        shift, weekday = info.data.get("shift"), handoff[0]
+        if shift == "weekly" and weekday is None:
             raise ValueError('a weekly shift needs a hand-off day, like "monday 09:00"')
-        if self.shift == "daily" and weekday is not None:
+        if shift == "daily" and weekday is not None:
             raise ValueError('a daily shift hands off at a time only, like "09:00"')
-        return self
+        return handoff
 
 
 class OverrideConfig(_Model):
@@ -463,11 +522,13 @@ class OverrideConfig(_Model):
             raise ValueError("write a local time without an offset (the team's timezone)")
         return value
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> OverrideConfig:
-        if self.ends <= self.starts:
-            raise ValueError('"to" must be after "from"')
-        return self
+    @field_validator("ends")
+    @classmethod
+    def _ends_after_start(cls, ends: datetime, info: ValidationInfo) -> datetime:
+        starts = info.data.get("starts")
+        if starts is not None and ends <= starts:
+            raise ValueError('must be after "from"')
+        return ends
 
 
 class EscalationStepConfig(_Model):
@@ -478,6 +539,13 @@ class EscalationStepConfig(_Model):
     notify: Literal["oncall", "next", "lead"]
 
 
+def _find_step_out_of_order(steps: list[tuple[int, EscalationStepConfig]]) -> str | None:
+    for (before, earlier), (index, step) in itertools.pairwise(steps):
+        if step.after < earlier.after:
+            return f"step {index} waits less than step {before}: list the steps in order"
+    return None
+
+
 PageTrigger = Literal["urgent_created", "escalated", "sla_breach_urgent"]
 
 
@@ -485,23 +553,15 @@ class OncallConfig(_Model):
     channel: str
     rotation: RotationConfig
     overrides: list[OverrideConfig] = Field(default_factory=list)
-    escalation: list[EscalationStepConfig] = Field(
-        default_factory=lambda: [EscalationStepConfig(after=timedelta(0), notify="oncall")],
-        min_length=1,
+    escalation: Annotated[list[EscalationStepConfig], _check_entries(_find_step_out_of_order)] = (
+        Field(
+            default_factory=lambda: [EscalationStepConfig(after=timedelta(0), notify="oncall")],
+            min_length=1,
+        )
     )
     page_when: list[PageTrigger] = Field(
         default_factory=lambda: ["urgent_created", "escalated", "sla_breach_urgent"]
     )
-
-    @field_validator("escalation")
-    @classmethod
-    def _steps_in_order(cls, steps: list[EscalationStepConfig]) -> list[EscalationStepConfig]:
-        for index in range(1, len(steps)):
-            if steps[index].after < steps[index - 1].after:
-                raise ValueError(
-                    f"step {index} waits less than step {index - 1}: list the steps in order"
-                )
-        return steps
 
 
 class RetentionConfig(_Model):
@@ -703,10 +763,12 @@ def _describe(error: dict[str, Any]) -> str:
 def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
     if not isinstance(data, dict):
         raise ConfigError(path, ["(top level): expected a mapping of settings"])
+    problems: list[str] = []
+    broken: set[str] = set()
     try:
-        rules = RulesConfig.model_validate(data)
+        rules = valid = RulesConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        rules = None
         for error in exc.errors():
             # Tagged annotations put the validator's function name in loc; drop it.
             loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
@@ -714,36 +776,51 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
         # The checks across sections run on the sections that did validate, so one run
         # lists every problem; a check touching a broken section is skipped, not guessed.
         broken = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-        partial = _build_valid_sections(data, broken)
-        problems += check_references(partial, skip=broken)
-        raise ConfigError(path, problems) from None
-    problems = check_references(rules)
-    if problems:
-        raise ConfigError(path, problems)
-    if rules.routing.model is not None:
+        valid = _build_valid_sections(data, broken)
+    problems += check_references(valid, skip=broken)
+    model = None
+    name = valid.routing.model if "routing" not in broken else _routing_model_setting(data)
+    if name is not None:
         # Imported only with the setting: without it scikit-learn is never loaded.
         from deskbridge.config.routing_model import ModelFileError, load_routing_model
 
+        # Its labels are checked against the departments once they are valid themselves.
+        labels = None if "departments" in broken else [*valid.departments, "none"]
         try:
-            rules._routing_model = load_routing_model(
-                Path(path).parent / rules.routing.model, [*rules.departments, "none"]
-            )
+            model = load_routing_model(Path(path).parent / name, labels)
         except ModelFileError as exc:
-            raise ConfigError(path, [f"routing.model: {exc}"]) from None
+            problems.append(f"routing.model: {exc}")
+    if rules is None or problems:
+        raise ConfigError(path, problems)
+    rules._routing_model = model
     return rules
+
+
+def _validate_field(model: type[BaseModel], name: str, value: Any) -> Any:
+    """`value` validated as the field `name` of `model` alone (raises ValidationError)."""
+    field = model.model_fields[name]
+    return TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
+
+
+def _routing_model_setting(data: dict[str, Any]) -> str | None:
+    """routing.model of a routing section with mistakes elsewhere, when it is valid itself."""
+    routing = data.get("routing")
+    try:
+        value = routing.get("model") if isinstance(routing, dict) else None
+        return _validate_field(RoutingConfig, "model", value)
+    except ValidationError:  # reported with routing's other problems
+        return None
 
 
 def _build_valid_sections(data: dict[str, Any], broken: set[str]) -> RulesConfig:
     """The file's sections that validate on their own, each validated by pydantic as its
     field in RulesConfig; the others (listed in `broken`) keep their defaults, unvalidated
     (model_construct), so only checks that skip them may read the result."""
-    fields = RulesConfig.model_fields
-    values = {}
-    for name, value in data.items():
-        if name in fields and name not in broken:
-            field = fields[name]
-            adapter = TypeAdapter(Annotated[field.annotation, field])
-            values[name] = adapter.validate_python(value)
+    values = {
+        name: _validate_field(RulesConfig, name, value)
+        for name, value in data.items()
+        if name in RulesConfig.model_fields and name not in broken
+    }
     return RulesConfig.model_construct(**values)
 
 

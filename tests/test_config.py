@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -146,6 +147,57 @@ def test_duplicate_policy_names_are_reported_with_the_other_problems(runner, tmp
         "team.lead_channel: required setting is missing",
         'sla.policies: policy name "a" is used twice',
     }
+
+
+def test_a_policy_name_used_twice_is_found_among_the_policies_that_validate(tmp_path):
+    path = write(
+        tmp_path,
+        "team:\n  lead_channel: '#leads'\nsla:\n  policies:\n    - name: a\n"
+        "    - name: b\n      first_reply: soon\n    - name: a\n",
+    )
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+
+    assert info.value.problems == [
+        'sla.policies[1].first_reply: expected a duration like "4h"',
+        'sla.policies: policy name "a" is used twice',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("holidays", "problems"),
+    [
+        ({"country": "GB", "subdivision": "ENG"}, []),
+        (
+            {"country": "GB", "subdivision": "Narnia", "regoin": "x"},
+            [
+                'business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
+                "business_hours.holidays.regoin: unknown setting (check the spelling)",
+            ],
+        ),
+        # The subdivision cannot be looked up in a country that is not known.
+        (
+            {"country": "Narnia", "subdivision": "ENG"},
+            ['business_hours.holidays.country: unknown holiday country "Narnia"'],
+        ),
+    ],
+)
+def test_holiday_country_and_subdivision_are_checked_each_with_its_path(
+    tmp_path, holidays, problems
+):
+    text = yaml.safe_dump(
+        {
+            "team": {"lead_channel": "#leads"},
+            "business_hours": {"week": {"mon": ["09:00-17:00"]}, "holidays": holidays},
+        }
+    )
+    try:
+        load_rules(write(tmp_path, text))
+    except ConfigError as error:
+        assert error.problems == problems
+    else:
+        assert problems == []
 
 
 @pytest.mark.parametrize(
@@ -377,8 +429,7 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
         "  oncall.rotation.members[1]: U02NOBODY1 is not in agents",
         "  oncall.overrides[0].person: U02GHOST01 is not in agents",
         *(
-            f'  routing.categories.{name}.department: "post_sales" is not defined under '
-            "departments"
+            f'  routing.categories.{name}.department: "post_sales" is not defined under departments'
             for name in departed
         ),
     ]
@@ -404,3 +455,38 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
     ]
     assert len(raised.value.problems) == 4 + 7
     assert all(".department: " in p for p in raised.value.problems[4:])
+
+
+def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_problem(
+    tmp_path, monkeypatch
+):
+    """A bad field hides neither the other checks of its entry ("to" after "from") or list
+    (policy names) nor the routing.model file, read even though routing has a mistake."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["sla"]["policies"][1]["first_reply"] = "soon"
+    data["sla"]["policies"][2]["name"] = "vip"
+    data["business_hours"]["holidays"] = {"country": "GB", "subdivision": "Narnia"}
+    data["business_hours"]["closures"] = ["2026-12-32"]
+    data["oncall"]["overrides"][0].update(person="tom", to="2026-03-01T09:00")
+    data["agents"][4]["slack_id"] = "U02PRIYA01"
+    data["routing"]["cue_window"] = 0
+    data["routing"]["model"] = "team-model.skops"
+    path = write(tmp_path, yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: 9 problem(s)",
+        "  routing.cue_window: Input should be greater than or equal to 1",
+        '  business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
+        "  business_hours.closures[0]: Input should be a valid date or datetime, day value is "
+        "outside expected range",
+        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        '  sla.policies: policy name "vip" is used twice',
+        '  oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "tom"',
+        '  oncall.overrides[0].to: must be after "from"',
+        "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
+        f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
+    ]

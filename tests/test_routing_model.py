@@ -174,8 +174,8 @@ def test_a_file_that_is_no_model_is_a_startup_error(tmp_path):
     ]
 
 
-def test_a_model_with_other_departments_is_a_startup_error(tmp_path):
-    # Trained by a team whose labels name a Billing department; these rules have none.
+def billing_model(tmp_path: Path) -> Path:
+    """A model trained by a team whose labels name a Billing department; the example has none."""
     model = build_pipeline()
     model.fit(
         ["Invoice shows the wrong VAT", "Charged twice", "Tracking has not moved", "Courier late"],
@@ -183,11 +183,53 @@ def test_a_model_with_other_departments_is_a_startup_error(tmp_path):
     )
     out = tmp_path / "billing.skops"
     save_routing_model(LearnedModel(model), out)
+    return out
+
+
+def test_a_model_with_other_departments_is_a_startup_error(tmp_path):
+    out = billing_model(tmp_path)
     config = rules_file(tmp_path, model="billing.skops")
     assert problems(config) == [
         f"routing.model: {out} was trained on labels that are not departments here: billing"
         " (expected some of logistics, quality, post_sales, none)"
     ]
+
+
+def test_the_model_file_is_checked_with_the_rest_of_the_file(tmp_path):
+    """Not once everything else is fixed: with a mistake in routing itself and one across
+    sections (a category of a department that is not defined) in the same run."""
+    (tmp_path / "notes.skops").write_text("not a model", encoding="utf-8")
+    config = rules_file(tmp_path, model="notes.skops", cue_window=0)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    del data["departments"]["quality"]
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    assert problems(config) == [
+        "routing.cue_window: Input should be greater than or equal to 1",
+        f"routing.model: {tmp_path / 'notes.skops'} is not a model file (BadZipFile)",
+    ]
+    data["routing"]["cue_window"] = 8
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert problems(config) == [
+        *(
+            f'routing.categories.{name}.department: "quality" is not defined under departments'
+            for name, category in data["routing"]["categories"].items()
+            if category["department"] == "quality"
+        ),
+        f"routing.model: {tmp_path / 'notes.skops'} is not a model file (BadZipFile)",
+    ]
+
+
+def test_the_models_labels_wait_for_valid_departments(tmp_path):
+    """Which labels a model may name is known only from valid departments: while they have
+    a mistake, the file is read and its types checked, its labels not."""
+    billing_model(tmp_path)
+    config = rules_file(tmp_path, model="billing.skops")
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    del data["departments"]["logistics"]["slack_channel"]
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    assert problems(config) == ["departments.logistics.slack_channel: required setting is missing"]
 
 
 def test_the_confidence_threshold_is_checked(tmp_path):
