@@ -93,8 +93,19 @@ def _prepare_runtime():
     rules = _load_or_exit(settings.config_path)
     with _opening_store(settings.database_url):
         runtime = create_runtime(settings, rules)
-        migrate_store(runtime.engine)
-    log_event(log, logging.INFO, "store.migrated", url=runtime.engine.url.render_as_string())
+        before, after = migrate_store(runtime.engine)
+    url = runtime.engine.url.render_as_string()
+    if before == after:
+        log_event(log, logging.INFO, "store.up_to_date", url=url, revision=after)
+    else:
+        log_event(
+            log,
+            logging.INFO,
+            "store.migrated",
+            url=url,
+            from_revision=before or "none",
+            to_revision=after,
+        )
     if not settings.zendesk_secrets:
         log_event(
             log,
@@ -180,7 +191,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
                 f"(webhooks: POST {webhooks}; health: GET /healthz)",
                 err=True,
             )
-            server.print_listen("Serving on http://{}:{}")
+            # No server.print_listen(): waitress' "Serving on" line would repeat the above.
             server.run()
     finally:
         runtime.stop_background()
@@ -226,21 +237,15 @@ def _stop_on_sigterm() -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations (serve and worker do this at start)."""
-    from deskbridge.store.db import create_store_engine, migrate_store, store_revision
+    from deskbridge.store.db import create_store_engine, migrate_store
 
     # Only what migrating needs: the store. Credentials, the webhook secret and the rules
     # file concern serve and worker, which check them (and migrate) when they start.
     settings = _settings()
     configure_logging(settings.log_level)
-    if logging.getLogger().level > logging.DEBUG:
-        # The line below says from and to which revision; alembic's INFO lines would repeat
-        # it, and name its SQLite impl once per look at the store (three times).
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     with _opening_store(settings.database_url):
         engine = create_store_engine(settings.database_url)
-        before = store_revision(engine)
-        migrate_store(engine)
-        after = store_revision(engine)
+        before, after = migrate_store(engine)
     where = engine.url.render_as_string()
     if before == after:
         click.echo(f"{where}: already up to date (revision {after})", err=True)

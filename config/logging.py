@@ -84,14 +84,15 @@ def _render(value: Any) -> str:
 
 # Libraries speak only when something is wrong, unless DESKBRIDGE_LOG_LEVEL=DEBUG: APScheduler
 # logs two INFO lines per sweep (every half second), bolt logs forged requests' bodies at INFO,
-# alembic names each of its plugins at every start (its migrations still say what they apply).
+# alembic names its plugins and its SQLite impl at every start and each migration it runs
+# (deskbridge says from and to which revision it migrated, as one event).
 LIBRARY_LOGGERS = (
     "apscheduler",
     "slack_bolt",
     "deskbridge.slack.bolt",
     "urllib3",
     "slack_sdk",
-    "alembic.runtime.plugins",
+    "alembic",
 )
 # slack_sdk logs whole request and response bodies (message text) at DEBUG: never below INFO.
 SLACK_SDK_LOGGER = "deskbridge.slack.sdk"

@@ -46,25 +46,21 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
-def migrate_store(engine: Engine) -> None:
-    """Apply every alembic migration not yet applied (`alembic upgrade head`)."""
+def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
+    """Apply every alembic migration not yet applied (`alembic upgrade head`); the store's
+    revision before and after (None: no migration applied yet), for the caller to log."""
     # Imported here: commands that only read the store (digest) start faster without alembic.
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def store_revision(engine: Engine) -> str | None:
-    """The alembic revision the store is at (None: no migration applied yet)."""
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return before, MigrationContext.configure(connection).get_current_revision()
 
 
 def check_store(engine: Engine) -> None:

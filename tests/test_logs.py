@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -165,6 +167,7 @@ def test_library_loggers_are_at_warning_unless_debug(logs, level, expected):
             "urllib3",
             "slack_sdk",
             "alembic.runtime.plugins",
+            "alembic.runtime.migration",
         )
     }
     assert effective == dict.fromkeys(effective, expected)
@@ -181,25 +184,83 @@ def test_waitress_queue_depth_is_not_a_line_per_request_unless_debug(logs, level
     assert [r.getMessage() for r in collect.records if r.name == WAITRESS_QUEUE_LOGGER] == lines
 
 
-def test_starting_on_a_new_store_logs_the_migrations_not_alembics_plugins(tmp_path):
-    """In a fresh process (alembic names its plugins once per process, when it first loads)."""
-    script = (
-        "from deskbridge.config.logging import configure_logging\n"
-        "from deskbridge.store.db import create_store_engine, migrate_store\n"
-        "configure_logging('INFO')\n"
-        f"migrate_store(create_store_engine('sqlite:///{tmp_path / 'new.db'}'))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
-
-    records = [line for line in result.stderr.splitlines() if line[:2] == "20"]  # timestamped
-    # One line a record: a migration's name that ran onto a second line broke that.
-    assert records == result.stderr.splitlines()
-    assert {tuple(line[24:].split(" ", 2)[:2]) for line in records} == {
-        ("INFO", "alembic.runtime.migration")
+def _start_and_stop(args: list[str], database: Path) -> list[str]:
+    """`deskbridge ARGS` started on `database` with no credentials, stopped (SIGTERM) once it
+    says it runs: what it wrote to stderr, the log lines without their timestamps."""
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SLACK_", "SALESFORCE_", "PAGERDUTY_"))
+        },
+        "DATABASE_URL": f"sqlite:///{database}",
+        "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
     }
-    assert "Running upgrade  -> 0001, events, tickets, outbox, timers, audit" in result.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskbridge.cli", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    lines = []
+    try:
+        for line in process.stderr:
+            lines.append(line.rstrip("\n"))
+            if line.startswith(("deskbridge worker running", "deskbridge listening")):
+                process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # "2026-11-30 19:12:02,469 INFO deskbridge …": the time goes, the rest is compared.
+    timed = [line for line in lines if line[:2] == "20"]
+    assert all(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in timed)
+    return [line[24:] if line in timed else line for line in lines]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_start_up_logs_deskbridges_events_only_with_the_migration_as_one(command, tmp_path):
+    """alembic's INFO lines ("Context impl SQLiteImpl.", "Will assume non-transactional DDL.",
+    each "Running upgrade", its plugins) and waitress' "Serving on" are not in the log: the
+    store's revision is one deskbridge event, from and to which revision when it migrated."""
+    from tests.test_cli_migrate import head_revision
+
+    head = head_revision()
+    database = tmp_path / "new.db"
+    args, banner = [command], "deskbridge worker running (Ctrl-C to stop)"
+    if command == "serve":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        args += ["--port", str(port)]
+        banner = (
+            f"deskbridge listening on http://127.0.0.1:{port} (webhooks: POST /webhooks/zendesk, "
+            "/webhooks/salesforce; health: GET /healthz)"
+        )
+    dry_run = [
+        f'WARNING deskbridge dry_run.enabled system={system} hint="no credentials set: actions '
+        'are recorded and logged, not sent"'
+        for system in ("zendesk", "salesforce", "slack", "pager")
+    ]
+    started = [
+        "INFO deskbridge timers.started interval_s=0.5",
+        "INFO deskbridge.decider decider.started poll_s=0.5 batch=500",
+        "INFO deskbridge.dispatcher dispatcher.started interval_s=0.5",
+    ]
+
+    for store in (
+        f"INFO deskbridge store.migrated url=sqlite:///{database} from_revision=none "
+        f"to_revision={head}",
+        f"INFO deskbridge store.up_to_date url=sqlite:///{database} revision={head}",
+    ):
+        lines = _start_and_stop(args, database)
+
+        # The background threads start in no fixed order, and the banner is said among them.
+        assert lines[: 1 + len(dry_run)] == [store, *dry_run], lines
+        rest = lines[1 + len(dry_run) :]
+        assert sorted(line for line in rest if line in started) == started, lines
+        assert [line for line in rest if line not in started] == [
+            banner,
+            "INFO deskbridge runtime.stopped",
+        ], lines
 
 
 def test_slack_message_bodies_never_reach_the_log_even_at_debug(

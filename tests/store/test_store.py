@@ -41,7 +41,8 @@ def test_migration_is_idempotent(engine):
 
     with engine.connect() as connection:
         heads = MigrationContext.configure(connection).get_current_heads()
-    migrate_store(engine)  # second run: nothing to do, nothing breaks
+    # Second run: nothing to do, nothing breaks, and it says so (before and after: the head).
+    assert migrate_store(engine) == (heads[0], heads[0])
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert context.get_current_heads() == heads
