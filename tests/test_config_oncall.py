@@ -85,71 +85,61 @@ def test_every_oncall_problem_is_reported_with_its_path(tmp_path):
     }
 
 
-def test_an_entry_with_a_bad_field_still_has_its_other_checks(tmp_path):
-    """The shift against the hand-off, "to" against "from", a step against the one before:
-    listed with the entry's bad field (or the list's bad entry), not after it is fixed."""
-    path = with_oncall(
-        tmp_path,
-        {
-            "channel": "#oncall",
-            "rotation": {
-                "members": ["nobody"],
-                "shift": "daily",
-                "handoff": "monday 09:00",
-                "start": "2026-01-05",
-            },
-            "overrides": [
-                {"person": "alice", "from": "2026-03-09T09:00", "to": "2026-03-07T18:00"}
-            ],
-            "escalation": [
-                {"after": "0m", "notify": "oncall"},
-                {"after": "20m", "notify": "boss"},
-                {"after": "30m", "notify": "next"},
-                {"after": "10m", "notify": "lead"},
-            ],
-        },
-    )
-    with pytest.raises(ConfigError) as info:
-        load_rules(path)
-    assert info.value.problems == [
-        'oncall.rotation.members[0]: expected a Slack user id like "U012AB3CD", got "nobody"',
-        'oncall.rotation.handoff: a daily shift hands off at a time only, like "09:00"',
-        'oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "alice"',
-        'oncall.overrides[0].to: must be after "from"',
-        "oncall.escalation[1].notify: Input should be 'oncall', 'next' or 'lead'",
-        "oncall.escalation: step 3 waits less than step 2: list the steps in order",
-    ]
+def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"after": after, "notify": notify} for after, notify in steps]
 
 
-def test_a_check_reading_a_bad_field_waits_for_it(tmp_path):
-    """With "from" or the shift wrong there is nothing to compare "to" or the hand-off with;
-    with a step's wait wrong, its neighbours are compared with each other."""
-    path = with_oncall(
-        tmp_path,
-        {
-            "channel": "#oncall",
-            "rotation": {
-                "members": ["U02PRIYA01"],
-                "shift": "fortnightly",
-                "handoff": "09:00",
-                "start": "2026-01-05",
-            },
-            "overrides": [{"person": "U02TOMOK01", "from": "soon", "to": "2026-03-07T18:00"}],
-            "escalation": [
-                {"after": "20m", "notify": "oncall"},
-                {"after": "ten", "notify": "next"},
-                {"after": "10m", "notify": "lead"},
+@pytest.mark.parametrize(
+    ("members", "shift", "override", "steps", "problems"),
+    [
+        # The shift against the hand-off, "to" against "from", a step against the one before
+        # are listed with the entry's bad field (or the list's bad entry), not after its fix.
+        (
+            ["nobody"],
+            "daily",
+            {"person": "alice", "from": "2026-03-09T09:00", "to": "2026-03-07T18:00"},
+            _steps(("0m", "oncall"), ("20m", "boss"), ("30m", "next"), ("10m", "lead")),
+            [
+                'oncall.rotation.members[0]: expected a Slack user id like "U012AB3CD", got '
+                '"nobody"',
+                'oncall.rotation.handoff: a daily shift hands off at a time only, like "09:00"',
+                'oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got '
+                '"alice"',
+                'oncall.overrides[0].to: must be after "from"',
+                "oncall.escalation[1].notify: Input should be 'oncall', 'next' or 'lead'",
+                "oncall.escalation: step 3 waits less than step 2: list the steps in order",
             ],
-        },
-    )
+        ),
+        # With the shift or "from" wrong there is nothing to compare the hand-off or "to"
+        # with; with a step's wait wrong, its neighbours are compared with each other.
+        (
+            ["U02PRIYA01"],
+            "fortnightly",
+            {"person": "U02TOMOK01", "from": "soon", "to": "2026-03-07T18:00"},
+            _steps(("20m", "oncall"), ("ten", "next"), ("10m", "lead")),
+            [
+                "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
+                "oncall.overrides[0].from: Input should be a valid datetime or date, input is "
+                "too short",
+                'oncall.escalation[1].after: expected a duration like "4h"',
+                "oncall.escalation: step 2 waits less than step 0: list the steps in order",
+            ],
+        ),
+    ],
+)
+def test_checks_within_an_entry_run_on_its_valid_fields(
+    tmp_path, members, shift, override, steps, problems
+):
+    rotation = {
+        "members": members,
+        "shift": shift,
+        "handoff": "monday 09:00",
+        "start": "2026-01-05",
+    }
+    oncall = {"channel": "#oncall", "rotation": rotation, "overrides": [override]}
     with pytest.raises(ConfigError) as info:
-        load_rules(path)
-    assert info.value.problems == [
-        "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
-        "oncall.overrides[0].from: Input should be a valid datetime or date, input is too short",
-        'oncall.escalation[1].after: expected a duration like "4h"',
-        "oncall.escalation: step 2 waits less than step 0: list the steps in order",
-    ]
+        load_rules(with_oncall(tmp_path, {**oncall, "escalation": steps}))
+    assert info.value.problems == problems
 
 
 def test_people_must_be_on_the_roster_and_steps_in_order(tmp_path):
