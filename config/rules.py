@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import types
+import typing
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -764,7 +766,7 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
     if not isinstance(data, dict):
         raise ConfigError(path, ["(top level): expected a mapping of settings"])
     problems: list[str] = []
-    broken: set[str] = set()
+    broken: set[Location] = set()
     try:
         rules = valid = RulesConfig.model_validate(data)
     except ValidationError as exc:
@@ -773,21 +775,20 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
             # Tagged annotations put the validator's function name in loc; drop it.
             loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
             problems.append(f"{format_location(loc)}: {_describe(error)}")
-        # The checks across sections run on the sections that did validate, so one run
-        # lists every problem; a check touching a broken section is skipped, not guessed.
-        broken = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            broken.add(loc[:2])
+        # The checks across sections run on the settings that did validate, so one run lists
+        # every problem; a check reading a broken setting is skipped, not guessed.
         valid = _build_valid_sections(data, broken)
     problems += check_references(valid, skip=broken)
     model = None
-    name = valid.routing.model if "routing" not in broken else _routing_model_setting(data)
-    if name is not None:
+    if valid.routing.model is not None and _usable(broken, ("routing", "model")):
         # Imported only with the setting: without it scikit-learn is never loaded.
         from deskbridge.config.routing_model import ModelFileError, load_routing_model
 
         # Its labels are checked against the departments once they are valid themselves.
-        labels = None if "departments" in broken else [*valid.departments, "none"]
+        labels = [*valid.departments, "none"] if _usable(broken, ("departments",)) else None
         try:
-            model = load_routing_model(Path(path).parent / name, labels)
+            model = load_routing_model(Path(path).parent / valid.routing.model, labels)
         except ModelFileError as exc:
             problems.append(f"routing.model: {exc}")
     if rules is None or problems:
@@ -796,44 +797,56 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
     return rules
 
 
-def _validate_field(model: type[BaseModel], name: str, value: Any) -> Any:
-    """`value` validated as the field `name` of `model` alone (raises ValidationError)."""
-    field = model.model_fields[name]
-    return TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
+# Where a setting is: a section and a setting in it ("oncall", "escalation"), or a section.
+Location = tuple[int | str, ...]
 
 
-def _routing_model_setting(data: dict[str, Any]) -> str | None:
-    """routing.model of a routing section with mistakes elsewhere, when it is valid itself."""
-    routing = data.get("routing")
-    try:
-        value = routing.get("model") if isinstance(routing, dict) else None
-        return _validate_field(RoutingConfig, "model", value)
-    except ValidationError:  # reported with routing's other problems
-        return None
+def _usable(broken: set[Location], *reads: Location) -> bool:
+    """Whether the settings a check `reads` validated: none is in, nor holds, one in `broken`."""
+    return not any(b[: len(r)] == r or r[: len(b)] == b for b in broken for r in reads)
 
 
-def _build_valid_sections(data: dict[str, Any], broken: set[str]) -> RulesConfig:
-    """The file's sections that validate on their own, each validated by pydantic as its
-    field in RulesConfig; the others (listed in `broken`) keep their defaults, unvalidated
-    (model_construct), so only checks that skip them may read the result."""
-    values = {
-        name: _validate_field(RulesConfig, name, value)
-        for name, value in data.items()
-        if name in RulesConfig.model_fields and name not in broken
-    }
+def _build_valid_sections(data: dict[str, Any], broken: set[Location]) -> RulesConfig:
+    """The file's settings that validate, as RulesConfig: each valid section validated as its
+    field, a section with some broken settings validated without them (they keep their
+    defaults). A section that cannot be (a required setting is broken, or a list or mapping of
+    entries has a broken one) keeps its default, unvalidated (model_construct), and is added
+    to `broken` whole: only checks that skip what is in `broken` may read the result."""
+    fields = RulesConfig.model_fields
+    values = {}
+    for name, value in data.items():
+        if name not in fields:
+            continue
+        wrong = {loc[1:] for loc in broken if loc[0] == name}
+        if wrong and isinstance(value, dict) and _is_section(fields[name].annotation):
+            value = {key: item for key, item in value.items() if (key,) not in wrong}
+        elif wrong:
+            continue
+        field = fields[name]
+        try:
+            values[name] = TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
+        except ValidationError:
+            broken.add((name,))
     return RulesConfig.model_construct(**values)
 
 
-def check_references(rules: RulesConfig, skip: set[str] = frozenset()) -> list[str]:
-    """Problems that span sections: names used in one place that must be defined in another.
-    A check is left out when a section it reads is in `skip` (that section has problems of
-    its own, already reported)."""
+def _is_section(annotation: Any) -> bool:
+    """A section of settings (a model, or one that may be left out), not a list or mapping."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
+    return all(o is type(None) or (isinstance(o, type) and issubclass(o, _Model)) for o in options)
 
-    def usable(*sections: str) -> bool:
-        return not skip & set(sections)
+
+def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> list[str]:
+    """Problems that span sections: names used in one place that must be defined in another.
+    A check is left out when a setting it reads is in `skip` (or in a section in it): that
+    setting has problems of its own, already reported."""
+
+    def usable(*reads: Location) -> bool:
+        return _usable(skip, *reads)
 
     problems = []
-    for field in ("slack_id", "zendesk_id", "salesforce_id") if usable("agents") else ():
+    for field in ("slack_id", "zendesk_id", "salesforce_id") if usable(("agents",)) else ():
         seen: dict[str, int] = {}
         for index, agent in enumerate(rules.agents):
             value = getattr(agent, field)
@@ -842,7 +855,11 @@ def check_references(rules: RulesConfig, skip: set[str] = frozenset()) -> list[s
             if value in seen:
                 problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[value]}]'s")
             seen.setdefault(value, index)
-    if usable("sla", "business_hours") and rules.sla.enabled and rules.business_hours is None:
+    if (
+        usable(("sla", "enabled"), ("sla", "policies"), ("business_hours",))
+        and rules.sla.enabled
+        and rules.business_hours is None
+    ):
         for index, policy in enumerate(rules.sla.policies):
             for metric in ("first_reply", "next_reply", "resolution"):
                 if getattr(policy, metric) is not None and metric not in policy.calendar_time:
@@ -850,10 +867,9 @@ def check_references(rules: RulesConfig, skip: set[str] = frozenset()) -> list[s
                         f"sla.policies[{index}].{metric}: a business-time target needs a "
                         "business_hours section (or list it under calendar_time)"
                     )
-    if usable("oncall", "agents"):
-        problems += _check_oncall(rules)
-    if usable("routing", "departments") and rules.routing.enabled:
-        for name, category in rules.routing.categories.items():
+    problems += _check_oncall(rules, usable)
+    if usable(("routing", "enabled"), ("routing", "categories"), ("departments",)):
+        for name, category in rules.routing.categories.items() if rules.routing.enabled else ():
             if category.department not in rules.departments:
                 problems.append(
                     f"routing.categories.{name}.department: "
@@ -862,25 +878,29 @@ def check_references(rules: RulesConfig, skip: set[str] = frozenset()) -> list[s
     return problems
 
 
-def _check_oncall(rules: RulesConfig) -> list[str]:
-    """On-call people must be on the roster (pages go to their Slack ids, buttons check them)."""
+def _check_oncall(rules: RulesConfig, usable: Callable[..., bool]) -> list[str]:
+    """On-call people must be on the roster (pages go to their Slack ids, buttons check them).
+    Each check runs when the settings it reads validated (`usable`)."""
     oncall = rules.oncall
     if oncall is None:
         return []
     problems = []
+    agents = usable(("agents",))
     known = {a.slack_id for a in rules.agents}
-    for index, member in enumerate(oncall.rotation.members):
+    members = oncall.rotation.members if usable(("oncall", "rotation")) else []
+    for index, member in enumerate(members if agents else ()):
         if member not in known:
             problems.append(f"oncall.rotation.members[{index}]: {member} is not in agents")
-    for index, override in enumerate(oncall.overrides):
+    overrides = oncall.overrides if agents and usable(("oncall", "overrides")) else ()
+    for index, override in enumerate(overrides):
         if override.person not in known:
             problems.append(f"oncall.overrides[{index}].person: {override.person} is not in agents")
-    if len(set(oncall.rotation.members)) != len(oncall.rotation.members):
+    if len(set(members)) != len(members):
         problems.append("oncall.rotation.members: a member is listed twice")
-    wants_lead = any(step.notify == "lead" for step in oncall.escalation)
-    if wants_lead and not any(a.role == "lead" for a in rules.agents):
-        index = next(i for i, s in enumerate(oncall.escalation) if s.notify == "lead")
-        problems.append(f"oncall.escalation[{index}].notify: no agent has role: lead")
+    steps = oncall.escalation if agents and usable(("oncall", "escalation")) else ()
+    lead = next((i for i, step in enumerate(steps) if step.notify == "lead"), None)
+    if lead is not None and not any(a.role == "lead" for a in rules.agents):
+        problems.append(f"oncall.escalation[{lead}].notify: no agent has role: lead")
     return problems
 
 

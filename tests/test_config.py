@@ -487,3 +487,31 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
         "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
     ]
+
+
+def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path):
+    """A bad SLA warning hides neither the policies' need of business hours nor a bad
+    escalation step the on-call people's need to be on the roster. Without its rotation
+    (required), the on-call section cannot be read at all: its people wait for it."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    del data["business_hours"]
+    data["sla"]["policies"] = [{"name": "default", "first_reply": "4h"}]
+    data["sla"]["warnings"][0]["notify"] = "boss"
+    data["oncall"]["escalation"][1]["after"] = "soon"
+    data["oncall"]["overrides"][0]["person"] = "U02GHOST01"
+
+    assert problems_of(tmp_path, yaml.safe_dump(data)) == [
+        "sla.warnings[0].notify: Input should be 'assignee' or 'lead'",
+        'oncall.escalation[1].after: expected a duration like "4h"',
+        "sla.policies[0].first_reply: a business-time target needs a business_hours section "
+        "(or list it under calendar_time)",
+        "oncall.overrides[0].person: U02GHOST01 is not in agents",
+    ]
+    data["oncall"]["rotation"]["shift"] = "fortnightly"
+    assert problems_of(tmp_path, yaml.safe_dump(data)) == [
+        "sla.warnings[0].notify: Input should be 'assignee' or 'lead'",
+        "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
+        'oncall.escalation[1].after: expected a duration like "4h"',
+        "sla.policies[0].first_reply: a business-time target needs a business_hours section "
+        "(or list it under calendar_time)",
+    ]

@@ -164,15 +164,9 @@ def test_people_must_be_on_the_roster_and_steps_in_order(tmp_path):
     )
     with pytest.raises(ConfigError) as info:
         load_rules(path)
+    # The steps' order is no reason to wait with the people: one run lists all.
     assert info.value.problems == [
         "oncall.escalation: step 2 waits less than step 1: list the steps in order",
-    ]
-    fixed = yaml.safe_load(path.read_text())
-    fixed["oncall"]["escalation"][2]["after"] = "30m"
-    path.write_text(yaml.safe_dump(fixed))
-    with pytest.raises(ConfigError) as info:
-        load_rules(path)
-    assert info.value.problems == [
         "oncall.rotation.members[1]: U09UNKNOWN is not in agents",
         "oncall.overrides[0].person: U09NOBODY1 is not in agents",
         "oncall.rotation.members: a member is listed twice",
