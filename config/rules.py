@@ -781,7 +781,8 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
         valid = _build_valid_sections(data, broken)
     problems += check_references(valid, skip=broken)
     model = None
-    if valid.routing.model is not None and _usable(broken, ("routing", "model")):
+    # A routing section with mistakes is read without them: its model is None if it is one.
+    if valid.routing.model is not None:
         # Imported only with the setting: without it scikit-learn is never loaded.
         from deskbridge.config.routing_model import ModelFileError, load_routing_model
 
@@ -868,8 +869,9 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
                         "business_hours section (or list it under calendar_time)"
                     )
     problems += _check_oncall(rules, usable)
-    if usable(("routing", "enabled"), ("routing", "categories"), ("departments",)):
-        for name, category in rules.routing.categories.items() if rules.routing.enabled else ():
+    reads_routing = usable(("routing", "enabled"), ("routing", "categories"), ("departments",))
+    if reads_routing and rules.routing.enabled:
+        for name, category in rules.routing.categories.items():
             if category.department not in rules.departments:
                 problems.append(
                     f"routing.categories.{name}.department: "
