@@ -8,7 +8,8 @@ What happens:
 1. N distinct, realistic `ticket.comment_added` event bodies (~1 KB, unique ids, many tickets)
    are generated and signed up front with a test secret, one request per line in a temp file.
 2. Each server runs in its own subprocess on 127.0.0.1 and an ephemeral port, under waitress
-   with the same thread count and the settings `deskbridge serve` uses: (a) `deskbridge serve`
+   as `deskbridge serve` builds it (config/waitress_server.py), with the same thread count and
+   settings: (a) `deskbridge serve`
    (migrations applied, decider and dispatcher threads, example config, dry-run: no
    Zendesk/Slack credentials, so nothing leaves the machine) on a temp SQLite database,
    (a') the same with its background threads not started (the acknowledgement alone), and
@@ -94,26 +95,30 @@ def create_bare_app():
 def serve_bare(port: int, threads: int) -> None:
     import logging
 
-    from waitress import serve
-
     from deskbridge.config.logging import WAITRESS_QUEUE_LOGGER
+    from deskbridge.config.waitress_server import build_server
 
     # As `deskbridge serve` configures it (config/logging.py): no line per queued request.
+    logging.basicConfig()
     logging.getLogger(WAITRESS_QUEUE_LOGGER).setLevel(logging.ERROR)
 
-    # The settings `deskbridge serve` passes to waitress (cli.py), so that only the app differs.
-    serve(
+    # The server and settings `deskbridge serve` runs (cli.py: build_server, deskbridge's
+    # waitress channel), so that only the app differs.
+    server = build_server(
         create_bare_app(),
+        max_body_bytes=1024 * 1024,
+        on_too_large=lambda path, limit, field: None,
         host="127.0.0.1",
         port=port,
         threads=threads,
         ident="bare",
-        max_request_body_size=1024 * 1024 + 1,
         connection_limit=1000,
         channel_timeout=30,
         cleanup_interval=1,
         asyncore_use_poll=True,
     )
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
 
 # -- the acknowledgement alone ---------------------------------------------------------------
@@ -1079,9 +1084,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--variant",
-        choices=sorted(VARIANTS),
-        help="run only this variant of serve under waitress (ack-only: see VARIANTS), e.g. "
-        "with --profile",
+        choices=[*sorted(VARIANTS), "bare"],
+        help="run only this variant of serve under waitress (ack-only: see VARIANTS), or only "
+        "the bare endpoint (bare), e.g. with --profile",
     )
     parser.add_argument(
         "--no-ack-only",
@@ -1257,7 +1262,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.variant:
             bench(
-                variant_server(args.variant),
+                bare if args.variant == "bare" else variant_server(args.variant),
                 drive,
                 warm_slice,
                 measure_slice,
