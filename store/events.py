@@ -101,8 +101,8 @@ def insert_events(connection: Connection, rows: Sequence[dict[str, Any]]) -> int
 
 
 class EventInserter:
-    """The acknowledgement's one statement: the events' INSERT … ON CONFLICT DO NOTHING
-    RETURNING, compiled once for the engine's dialect (SQL text, parameter order, the column
+    """The acknowledgement's one statement: the events' INSERT … ON CONFLICT DO NOTHING,
+    compiled once for the engine's dialect (SQL text, parameter order, the column
     types' bind processors) and run on a DBAPI connection of the engine's pool, committed
     before `insert` returns: alone on PostgreSQL; on SQLite by a committing thread of its own,
     with the acknowledgements queued at the same moment (group commit), on one connection
@@ -132,7 +132,12 @@ class EventInserter:
         # The connection kept for the writer's inserts (SQLite), see `_insert_all`.
         self._held: Any = None
         dialect = engine.dialect
-        compiled = _insert_statement(engine).compile(dialect=dialect)
+        # Without RETURNING: the cursor's rowcount says whether the row was new, on both
+        # backends. On SQLite a RETURNING row is a second step of the statement, and each
+        # step gives up the GIL and takes it back, a wait among the request threads.
+        compiled = prepare_insert_ignoring_conflicts(
+            engine, events, "dedupe_key", _INSERT_COLUMNS
+        ).compile(dialect=dialect)
         self._sql = compiled.string
         # bindparam names are the column names (prepare_insert_ignoring_conflicts).
         names = list(compiled.positiontup) if dialect.positional else list(_INSERT_COLUMNS)
@@ -272,7 +277,7 @@ class EventInserter:
                 new = 0
                 for row in rows:
                     cursor.execute(self._sql, self._parameters(row))
-                    new += len(cursor.fetchall())
+                    new += cursor.rowcount
                 counts.append(new)
             raw.commit()
             committed = True
