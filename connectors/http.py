@@ -83,8 +83,9 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                 stored = runtime.service.store_events(events, body, now)
             except DataError:
                 # The store answered and refused a value: retrying cannot help, not a 503.
+                # Which value, the driver does not say: the body as a whole is named.
                 raise PayloadError(
-                    "a value in the body cannot be stored (too long or invalid)"
+                    "a value in the body cannot be stored (too long or invalid)", "body"
                 ) from None
         except RequestEntityTooLarge:
             limit = current_app.config["MAX_CONTENT_LENGTH"]

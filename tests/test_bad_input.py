@@ -242,7 +242,10 @@ def test_a_value_the_database_refuses_is_400_not_503(runtime, client, monkeypatc
     response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
 
     assert response.status_code == 400
-    assert response.json == {"error": "a value in the body cannot be stored (too long or invalid)"}
+    assert response.json == {
+        "error": "a value in the body cannot be stored (too long or invalid)",
+        "field": "body",
+    }
     assert "Retry-After" not in response.headers
 
 
