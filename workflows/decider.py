@@ -653,12 +653,13 @@ class Decider:
 
     def _finish(self, batch: _Batch) -> None:
         """After commit: remember the states written, count what was decided."""
-        for key in batch.dirty:
-            version = batch.versions[key]
-            self._cache[key] = ((version or 0) + 1, batch.states[key])
-            self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_tickets:
-            self._cache.popitem(last=False)
+        if self.cache_tickets:  # none kept for a store that keeps the states (replay's)
+            for key in batch.dirty:
+                version = batch.versions[key]
+                self._cache[key] = ((version or 0) + 1, batch.states[key])
+                self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_tickets:
+                self._cache.popitem(last=False)
         if any(t is not None for t in batch.timers.values()):
             self.timers_set.set()
         if batch.fired_log and log.isEnabledFor(logging.INFO):

@@ -21,7 +21,7 @@ from deskbridge.connectors.errors import InboundError, UnsupportedEvent
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
-from deskbridge.workflows.decider import Decider
+from deskbridge.workflows.decider import CACHE_TICKETS, Decider
 from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.model import Source, TicketEvent
 from deskbridge.workflows.rules import JOBS
@@ -112,9 +112,10 @@ def _iso(at: datetime) -> str:
 
 def _records(decided) -> Iterator[dict]:
     for d in decided:
-        at = _iso(d.at)
-        for action in d.actions:
-            yield {"at": at, **action.to_record()}
+        if d.actions:  # most events and timers decide nothing: no time to write
+            at = _iso(d.at)
+            for action in d.actions:
+                yield {"at": at, **action.to_record()}
 
 
 class ReplayFeed:
@@ -143,7 +144,12 @@ class ReplayFeed:
         # The latest time replayed so far; timers and jobs have run up to `done`.
         self.latest: datetime | None = None
         self.done: datetime | None = None
-        self.decider = Decider(self.store, rules, lambda: self.latest or _EPOCH, batch=batch)
+        # The memory store hands back the very states it was given: the decider's cache of
+        # them (for a database's rows) would only cost its upkeep.
+        cache = 0 if isinstance(self.store, MemoryStore) else CACHE_TICKETS
+        self.decider = Decider(
+            self.store, rules, lambda: self.latest or _EPOCH, batch=batch, cache_tickets=cache
+        )
         self.pending: list[tuple[TicketEvent, str, datetime]] = []
         # Job occurrences per UTC day (the day's start → its occurrences), listed once.
         self._occurrences: dict[datetime, list[tuple[datetime, Job]]] = {}
