@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from deskbridge.store.interface import (
@@ -39,10 +40,6 @@ from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rotation import Override
 
 _COUNTED = frozenset(COUNTED)
-# The facts a period read looks at (the rest, most of them, only count for coaching checks
-# through other indexes): kept in time order on their own, so the review's reads pass over
-# none of the others.
-_REVIEWED = _COUNTED | {CATEGORY}
 
 
 def _utc(at: datetime) -> datetime:
@@ -113,10 +110,14 @@ class MemoryStore:
         self._ticket_replies: dict[str, list[_Reply]] = defaultdict(list)
         self._repeated: dict[str, RepeatedReply] = {}
         self._repeated_order: list[tuple[datetime, str]] = []
-        # facts: by key; (at, key) sorted of those the review counts (_REVIEWED); customer
-        # messages' times per ticket, sorted
+        # facts: by key; the facts a period read looks at (the rest, most of them, only count
+        # for coaching checks through other indexes) in time order, each with what the read
+        # counts it by: (at, key, (kind, detail, helpdesk, person)) of the COUNTED kinds and
+        # (at, key, category) of the categories, so the review's reads are a slice of each;
+        # customer messages' times per ticket, sorted
         self._facts: dict[str, Fact] = {}
-        self._fact_order: list[tuple[datetime, str]] = []
+        self._counted_order: list[tuple[datetime, str, tuple]] = []
+        self._category_order: list[tuple[datetime, str, str | None]] = []
         self._customer_messages: dict[str, list[datetime]] = defaultdict(list)
         # The latest reply, fact or ticket creation ever stored (read_latest_dated).
         self._latest_dated: datetime | None = None
@@ -477,8 +478,11 @@ class MemoryStore:
             if at is not fact.at:
                 fact = replace(fact, at=at)
             self._facts[fact.key] = fact
-            if fact.kind in _REVIEWED:
-                _insort(self._fact_order, (at, fact.key))
+            if fact.kind in _COUNTED:
+                tally = (fact.kind, fact.detail, _source(fact.ticket), fact.person)
+                _insort(self._counted_order, (at, fact.key, tally))
+            if fact.kind == CATEGORY:
+                _insort(self._category_order, (at, fact.key, fact.detail))
             if fact.kind == CUSTOMER_MESSAGE:
                 _insort(self._customer_messages[fact.ticket], at)
                 self._find_repeated(fact.ticket)
@@ -488,8 +492,10 @@ class MemoryStore:
         def undo() -> None:
             for fact in reversed(added):
                 del self._facts[fact.key]
-                if fact.kind in _REVIEWED:
-                    _remove_sorted(self._fact_order, (fact.at, fact.key))
+                if fact.kind in _COUNTED:
+                    _remove_sorted(self._counted_order, (fact.at, fact.key))
+                if fact.kind == CATEGORY:
+                    _remove_sorted(self._category_order, (fact.at, fact.key))
                 if fact.kind == CUSTOMER_MESSAGE:
                     self._customer_messages[fact.ticket].remove(fact.at)
                     self._find_repeated(fact.ticket)
@@ -601,10 +607,6 @@ class MemoryStore:
         """(at, comment id) of the replies dated in [start, end)."""
         return _slice(self._reply_order, start, end)
 
-    def _facts_in(self, start: datetime, end: datetime) -> list[Fact]:
-        facts = self._facts
-        return [facts[key] for _, key in _slice(self._fact_order, start, end)]
-
     def _count_responses(self, start: datetime, end: datetime) -> dict[tuple[str, str | None], int]:
         counts = {}
         reply_times = self._reply_times
@@ -630,11 +632,7 @@ class MemoryStore:
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
         start, end = period.start, period.end
         replies = self._replies_in(start, end)
-        facts = Counter(
-            (f.kind, f.detail, _source(f.ticket), f.person)
-            for f in self._facts_in(start, end)
-            if f.kind in _COUNTED
-        )
+        facts = Counter(map(_tally, _slice(self._counted_order, start, end)))
         return PeriodData(
             responses=self._count_responses(start, end),
             first_replies=self._list_first_replies(replies),
@@ -658,7 +656,7 @@ class MemoryStore:
         return found
 
     def _count_categories(self, start: datetime, end: datetime) -> dict[str, int]:
-        counts = Counter(f.detail for f in self._facts_in(start, end) if f.kind == CATEGORY)
+        counts = Counter(map(_tally, _slice(self._category_order, start, end)))
         return dict(sorted(counts.items(), key=lambda item: _null_first(item[0])))
 
     def _count_repeat_contacts(self, start: datetime, end: datetime, window: timedelta) -> int:
@@ -686,6 +684,10 @@ class MemoryStore:
 def _slice(order: list[tuple], start: datetime, end: datetime) -> list[tuple]:
     """The entries of a list sorted by time (first item) dated in [start, end)."""
     return order[bisect.bisect_left(order, (start,)) : bisect.bisect_left(order, (end,))]
+
+
+# What a period read counts an entry of _counted_order or _category_order by.
+_tally = itemgetter(2)
 
 
 def _insort(order: list, entry: Any) -> None:
