@@ -27,15 +27,6 @@ class Signal:
     reason: str
 
 
-def _first_phrase(texts: list, phrases: list[str]) -> str | None:
-    """The first configured phrase that any of the texts mentions."""
-    index = phrase_index(tuple(phrases))
-    found: set[str] = set()
-    for clauses in texts:
-        found.update(index.find_all(clauses))
-    return next((p for p in phrases if p in found), None)
-
-
 def _shouting(subject: str | None) -> bool:
     words = [w for w in (subject or "").split() if any(c.isalpha() for c in w)]
     letters = [c for w in words for c in w if c.isalpha()]
@@ -45,20 +36,45 @@ def _shouting(subject: str | None) -> bool:
 # What a ticket's texts say, by the texts: most events change none of them.
 TEXTS_KEPT = 8192
 _said = Memo(TEXTS_KEPT)
+# The phrase signals, whose phrases are looked for in the texts.
+_PHRASE_SIGNALS = ("legal", "social_media", "anger")
+# What each text mentions (the phrases of each phrase signal), by the text: a new customer
+# message is read alone, not with the subject, description and earlier messages again.
+_mentioned = Memo(TEXTS_KEPT)
+
+
+def _mentions(text: str, config: RiskConfig) -> dict[str, frozenset[str]]:
+    """The phrases of each phrase signal that `text` mentions (not negated)."""
+    found = _mentioned.get(config, text)
+    if found is None:
+        tokens = tokenize(text)
+        found = _mentioned.put(
+            config,
+            text,
+            {
+                name: frozenset(phrase_index(tuple(signal.phrases)).find_all(tokens))
+                for name, signal in config.signals.items()
+                if name in _PHRASE_SIGNALS
+            },
+        )
+    return found
 
 
 def _text_reasons(state: TicketState, config: RiskConfig) -> dict[str, str | None]:
-    """Each phrase signal's first phrase found in the subject, description and customer
-    messages ("" for anger's shouting: capitals or !!!), by those texts."""
+    """Each phrase signal's first phrase (in the configured order) that the subject, the
+    description or a customer message mentions ("" for anger's shouting: capitals or !!!),
+    by those texts."""
     texts = (state.subject, state.description, *state.customer_messages)
     found = _said.get(config, texts)
     if found is not None:
         return found
-    tokens = [tokenize(t) for t in texts if t]
+    mentions = [_mentions(t, config) for t in texts if t]
     found = {}
     for name, signal in config.signals.items():
-        if name in ("legal", "social_media", "anger"):
-            found[name] = _first_phrase(tokens, signal.phrases)
+        if name in _PHRASE_SIGNALS:
+            found[name] = next(
+                (p for p in signal.phrases if any(p in m[name] for m in mentions)), None
+            )
     if found.get("anger", "") is None:
         raw_text = " ".join(t for t in texts if t)
         found["anger"] = "" if "!!!" in raw_text or _shouting(state.subject) else None
