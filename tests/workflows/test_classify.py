@@ -558,6 +558,16 @@ def test_a_signature_is_not_the_request():
     assert classify("Delivery status", text, unsigned).department == "post_sales"
 
 
+def test_a_short_closing_opens_the_signature():
+    text = (
+        "The wardrobe door hinge keeps coming loose.\n\nBest,\nSam Ortiz\n"
+        "Senior Refunds Officer\nHarbour Credit Union"
+    )
+    result = classify("Loose hinge", text)
+    assert result.department == "quality"
+    assert "refund" not in [h.phrase for h in result.hits]
+
+
 def test_without_signature_cuts_at_the_last_sign_off_line():
     sign_offs = build_sign_offs(["best regards", "thanks", "viele grüße"])
     assert without_signature("Where is it?\nThanks, Priya", sign_offs) == "Where is it?"
