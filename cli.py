@@ -660,6 +660,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
                 if hit.unmet
                 else said_of(hit)
                 if hit.about
+                else f'given: "{hit.resolved}" (routing.thanked_words)'
+                if hit.resolved in rules.routing.thanked_words
                 else f'over: "{hit.resolved}" (routing.resolved_words)'
                 if hit.resolved
                 else "mentioned or asked about, not asked for"

@@ -323,6 +323,11 @@ class RoutingConfig(_Model):
     # with `resolvable: true`; not with a negation, a wish, a modal or a question in the
     # clause ("when will the missing screws arrive", "I want to receive my refund").
     resolved_words: list[str] = Field(default_factory=list)
+    # Thanks for a remedy ("thanks for refunding the mirror", "thank you for the
+    # replacement"): a remedy up to two words after one of these, in a clause that keeps
+    # nothing open (as resolved_words), was given, and is not asked for there or in the
+    # subject.
+    thanked_words: list[str] = Field(default_factory=list)
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
     absent_words: list[str] = Field(default_factory=list)

@@ -41,6 +41,7 @@ REQUEST = "request:"  # the group of routing.request_words in the index
 VERB = "verb:"  # the group of routing.remedy_verbs in the index
 CUED = "cued:"  # + a category's name: the group of its `cued` phrases in the index
 INQUIRY = "inquiry:"  # the group of routing.inquiry_words in the index
+THANKED = "thanked:"  # the group of routing.thanked_words in the index
 
 
 class Hit(NamedTuple):
@@ -253,6 +254,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             (NOT_A_PROBLEM, tuple(config.not_a_problem)),
             # Found in the same scan as the phrases: a remedy's clause is checked for them.
             (INQUIRY, tuple(config.inquiry_words)),
+            (THANKED, tuple(config.thanked_words)),
         )
     )
     qualifiers = grouped_index(
@@ -577,6 +579,13 @@ def _scan_texts(
                 if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):
                     inquiring[m[3]] = m[4]
             matches = [m for m in matches if m[1] != INQUIRY]
+        # Where thanks for something end ("thanks for | refunding the mirror"), by clause.
+        thanked: dict[int, list[tuple[int, str]]] = {}
+        if THANKED in map(_GROUP, matches):
+            for m in matches:
+                if m[1] == THANKED and m[5] is None:
+                    thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
+            matches = [m for m in matches if m[1] != THANKED]
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
@@ -690,6 +699,12 @@ def _scan_texts(
                 negated_by = None
             counts = negated_by is None and not conditional and not unasked and about is None
             resolved = None
+            if counts and remedy and clause in thanked:
+                # "Thanks for refunding the mirror": a remedy given, not asked for.
+                resolved = _thanked_for(tokens, start, end, thanked[clause])
+                if resolved is not None:
+                    counts = False
+                    resolved_categories[weights_category(plan, group)] = resolved
             # A remedy is over when received ("I received my refund", "refund received"), a
             # problem when what was absent arrives or is found ("the missing screws arrived",
             # "found the missing screws"; "the wrong screws arrived" is a problem arriving).
@@ -844,6 +859,41 @@ def _resolved_by(
     ):
         return None
     return tokens[found]
+
+
+# How many words may come between thanks and the remedy thanked for ("thanks for the quick
+# refund"), and words that make it an offer or a promise, not a remedy given ("thanks for
+# offering a refund": accepting an offer asks for it).
+_THANKED_WITHIN = 2
+_NOT_GIVEN = frozenset(lemma(w) for w in ("offer", "offering", "promise", "promising", "suggest"))
+
+
+def _thanked_for(
+    tokens: tuple[str, ...], start: int, end: int, thanks: list[tuple[int, str]]
+) -> str | None:
+    """The words of thanks (routing.thanked_words) that end up to _THANKED_WITHIN words
+    before tokens[start:end], with no offer between and nothing in the clause that keeps the
+    remedy open (_OPEN, a question): "thanks for refunding the mirror", not "thanks for
+    offering a refund" nor "thank you for the refund, when will it arrive?"."""
+    for thanks_end, words in thanks:
+        if not 0 <= start - thanks_end <= _THANKED_WITHIN:
+            continue
+        if not _NOT_GIVEN.isdisjoint(tokens[thanks_end:start]):
+            continue
+        begin, stop = _clause_around(tokens, start, end)
+        if not _OPEN.isdisjoint(tokens[begin:stop]) or tokens[begin] in _QUESTION_OPENERS:
+            continue
+        # "Thanks for the refund, but it has not shown up": the next clause says it is not.
+        after = [t for t in tokens[stop : stop + 5] if t != BREAK][:2]
+        if len(after) == 2 and after[0] in _CONTRASTS and after[1] in _BACK_REFERENCES:
+            continue
+        return words
+    return None
+
+
+_CONTRASTS = frozenset({"but", "however", "although", "though", "yet"})
+# Words that open a clause about what the clause before named ("but it has not arrived").
+_BACK_REFERENCES = frozenset({"it", "this", "that", "they", "nothing", "money", "i"})
 
 
 # How far before a phrase a category's `not_after` word is looked for.

@@ -66,6 +66,9 @@ _LEMMA_EXCEPTIONS = {
     # "it did not come" is late; "hope it does not come to that", "it does not come with
     # screws" are not.
     "did": "did",
+    # A throw is a blanket the shop sells ("Throw pilling after one wash"); "thrown" is a parcel
+    # handled roughly.
+    "thrown": "thrown",
 }
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
@@ -523,6 +526,7 @@ class PhraseIndex:
         # Where a typo was read as a phrase word (most texts: nowhere).
         fixed = [] if read == tokens else list(compress(count(), map(ne, tokens, read)))
         declined = _declined_ends(read, negators) if negators else None
+        asides = _aside_negations(read, negators) if negators and breaks else None
         matches: list[_MatchFields] = []
         for start, found in starts:
             clause = bisect_right(breaks, start)
@@ -531,6 +535,8 @@ class PhraseIndex:
                 before = bisect_left(negators, start)
                 if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
                     negated_by = _negator(read, start)
+                if negated_by is None and asides:
+                    negated_by = _negated_past_aside(read, start, asides)
             conditional = hypothetical is not None and start > hypothetical[clause]
             for size, bucket in found:
                 if size > 2:
@@ -628,6 +634,54 @@ def _declined_ends(tokens: Sequence[str], negators: list[int]) -> dict[int, str]
             end -= 1
             ends[end] = tokens[at]
     return ends
+
+
+# Auxiliaries a negator ends a clause after when an aside follows it ("I am not, at this
+# stage, asking for a refund"; "we do not, for now, want a replacement").
+_AUXILIARIES_BEFORE_ASIDE = frozenset(
+    lemma(w)
+    for w in (
+        *("am", "is", "are", "was", "were", "be", "do", "does", "did", "have", "has", "had"),
+        *("will", "would", "can", "could", "should", "shall", "may", "must"),
+    )
+)
+# An aside between commas ("at this stage", "for now", "to be clear") has at most this many
+# words.
+ASIDE_WORDS = 4
+
+
+def _aside_negations(tokens: Sequence[str], negators: list[int]) -> dict[int, str]:
+    """Where a clause starts that a negator before an aside reaches ("I am not, at this
+    stage, asking for a refund": "asking" on), with the negator: the negator ends its clause
+    after an auxiliary, and a clause of at most ASIDE_WORDS words follows it. Worked out once
+    per text, only when it has a negator."""
+    found: dict[int, str] = {}
+    last = len(tokens) - 1
+    for at in negators:
+        if not 0 < at < last or tokens[at + 1] != BREAK:
+            continue
+        if tokens[at - 1] not in _AUXILIARIES_BEFORE_ASIDE:
+            continue
+        end = at + 2
+        while end <= last and tokens[end] != BREAK:
+            end += 1
+        if 0 < end - at - 2 <= ASIDE_WORDS and end < last:
+            found[end + 1] = tokens[at]
+    return found
+
+
+def _negated_past_aside(tokens: Sequence[str], start: int, asides: dict[int, str]) -> str | None:
+    """The negator before an aside that reaches tokens[start] (see _aside_negations): as if
+    it stood right before the clause after the aside, NEGATION_WINDOW words on (a wish's
+    window after a wish), not across a SCOPE_BREAK word."""
+    for begin, negator in asides.items():
+        if not begin <= start < begin + WISH_NEGATION_WINDOW:
+            continue
+        if not _NEGATION_STOPS.isdisjoint(tokens[begin:start]):
+            continue
+        if start - begin < NEGATION_WINDOW or tokens[begin] in _WISHES:
+            return negator
+    return None
 
 
 def _negator(tokens: Sequence[str], start: int) -> str | None:

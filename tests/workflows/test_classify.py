@@ -1094,3 +1094,88 @@ def test_an_amount_of_money_reads_as_money():
 def test_everyday_wordings_of_the_sixth_round(subject, description, department, category):
     result = classify(subject, description)
     assert (result.department, result.category) == (department, category), result.reason
+
+
+def test_a_negator_before_an_aside_still_negates():
+    # "I am not, at this stage, asking for a refund": the negator ends its clause after an
+    # auxiliary, a short aside between commas follows, and the negation goes on past it.
+    aside = classify(
+        "Order 5521",
+        "The sofa is two weeks late. I am not, at this stage, asking for a refund - I just"
+        " want a date.",
+    )
+    assert (aside.department, aside.category) == ("logistics", "delivery_delay")
+    assert Hit("refund", "refund", "description", 0.0, negated_by="not") in aside.hits
+    wish = classify("Order 5521", "The sofa is late. We do not, for now, want a replacement.")
+    assert (wish.department, wish.category) == ("logistics", "delivery_delay")
+    # An aside longer than four words is a clause of its own: the request after it counts.
+    long = classify(
+        "Order 5521",
+        "The sofa is late. I am not, as you will understand after three missed slots, willing"
+        " to wait: refund me.",
+    )
+    assert (long.department, long.category) == ("post_sales", "refund")
+    # "Absolutely not, I want a refund": no auxiliary before the negator, no aside.
+    refusal = classify("Order 5521", "Absolutely not, I want a refund now.")
+    assert (refusal.department, refusal.category) == ("post_sales", "refund")
+
+
+def test_thanks_for_a_remedy_given_asks_for_none():
+    given = classify(
+        "Console table still not shipped",
+        "Thanks for refunding the mirror last week, that's sorted. The console table still"
+        " hasn't shipped.",
+    )
+    assert (given.department, given.category) == ("logistics", "delivery_delay")
+    assert Hit("refund", "refund", "description", 0.0, resolved="thanks for") in given.hits
+    # The remedy in the subject was given too.
+    subject = classify("Re: Refund", "Thank you for the quick refund!")
+    assert (subject.department, subject.source) == (None, "phrase")
+    assert [h.resolved for h in subject.hits if h.category == "refund"] == [
+        "thank you for",
+        "thank you for",
+    ]
+
+
+def test_explain_says_a_remedy_thanked_for_was_given():
+    from click.testing import CliRunner
+
+    from deskbridge.cli import main
+
+    out = CliRunner().invoke(main, ["routing", "explain", "Mirror", "Thanks for the refund."])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[-2:] == [
+        "not counted:",
+        '         refund request: "refund" in description — given: "thanks for"'
+        " (routing.thanked_words)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "category"),
+    [
+        # An offer accepted asks for it.
+        ("Replacement", "Thanks for offering a replacement, yes please send it.", "replacement"),
+        # The next clause says the remedy has not come.
+        ("Refund", "Thanks for the refund, but it has not shown up in my account yet.", "refund"),
+        ("Refund", "Thanks for the refund. However, it is £20 short.", "refund"),
+    ],
+)
+def test_thanks_for_a_remedy_not_given_still_asks(subject, description, category):
+    result = classify(subject, description)
+    assert (result.department, result.category) == ("post_sales", category), result.reason
+
+
+def test_flattened_is_damage_in_transit_only_with_a_word_of_delivery():
+    worn = classify("Seat cushions flattened", "They have gone down to half their height.")
+    assert (worn.department, worn.category) == ("quality", "quality_complaint")
+    arrived = classify("Cushions", "The cushions arrived flattened.")
+    assert (arrived.department, arrived.category) == ("logistics", "transit_damage")
+
+
+def test_a_throw_is_a_blanket_not_a_parcel_thrown():
+    throw = classify("Throw pilling after one wash", "The knit throw is pilling badly.")
+    assert (throw.department, throw.category) == ("quality", "quality_complaint")
+    assert "thrown" not in [h.phrase for h in throw.hits]
+    thrown = classify("Parcel", "The parcel was thrown over the fence by the driver.")
+    assert (thrown.department, thrown.category) == ("logistics", "transit_damage")
