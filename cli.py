@@ -128,8 +128,10 @@ def _prepare_runtime():
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+# Checked here, before anything starts: waitress takes a port past 65535 modulo 65536 (70000
+# listened on 4464) and 0 as "any free port", and with 0 threads listens but never answers.
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--connection-limit",
     default=1000,

@@ -1,5 +1,6 @@
 """`serve` on a port another process holds: one plain error naming the address and how to pick
-another, exit 1, no traceback, and no claim that it is listening."""
+another, exit 1, no traceback, and no claim that it is listening. A port or thread count out of
+range: click's usage error, exit 2, before anything starts."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from deskbridge.cli import main
 from deskbridge.config.settings import EXAMPLE_CONFIG
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_serve_on_a_busy_port_says_so(tmp_path: Path):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
@@ -41,3 +43,38 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path):
     assert "Traceback" not in done.stderr
     assert "listening on" not in done.stderr
     assert "decider.started" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--port", "0"], "Error: Invalid value for '--port': 0 is not in the range 1<=x<=65535."),
+        (
+            ["--port", "65536"],
+            "Error: Invalid value for '--port': 65536 is not in the range 1<=x<=65535.",
+        ),
+        (
+            ["--port", "70000"],
+            "Error: Invalid value for '--port': 70000 is not in the range 1<=x<=65535.",
+        ),
+        (
+            ["--port", "-1"],
+            "Error: Invalid value for '--port': -1 is not in the range 1<=x<=65535.",
+        ),
+        (["--threads", "0"], "Error: Invalid value for '--threads': 0 is not in the range x>=1."),
+        (["--threads", "-4"], "Error: Invalid value for '--threads': -4 is not in the range x>=1."),
+    ],
+)
+def test_serve_refuses_a_port_or_thread_count_out_of_range(args: list[str], error: str):
+    """Waitress would take 70000 as port 4464 and 0 as any free port, and with 0 threads
+    would listen but never answer."""
+    result = CliRunner().invoke(main, ["serve", *args])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == error
+    assert "listening on" not in result.output
+
+
+@pytest.mark.parametrize("port", ["1", "65535"])
+def test_serve_accepts_the_ends_of_the_port_range(port: str):
+    ctx = main.commands["serve"].make_context("serve", ["--port", port, "--threads", "1"])
+    assert (ctx.params["port"], ctx.params["threads"]) == (int(port), 1)
