@@ -323,6 +323,15 @@ class RoutingConfig(_Model):
     # with `resolvable: true`; not with a negation, a wish, a modal or a question in the
     # clause ("when will the missing screws arrive", "I want to receive my refund").
     resolved_words: list[str] = Field(default_factory=list)
+    # Phrases that say there is no order yet ("I haven't ordered yet", "thinking about
+    # ordering", "if I buy"): the ticket is a question before buying, and no category's phrase
+    # counts ("if I buy it and the price drops, do you refund the difference?").
+    before_ordering: list[str] = Field(default_factory=list)
+    # Words that quote the shop's own pages ("your FAQ mentions", "the website says", "your
+    # terms"): a remedy after them in their clause is the page's, asked about, not asked for
+    # (nor the same remedy in the subject), unless the clause has a request word ("your terms
+    # say I am entitled to a refund").
+    page_words: list[str] = Field(default_factory=list)
     # Thanks for a remedy ("thanks for refunding the mirror", "thank you for the
     # replacement"): a remedy up to two words after one of these, in a clause that keeps
     # nothing open (as resolved_words), was given, and is not asked for there or in the

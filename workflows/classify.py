@@ -42,6 +42,8 @@ VERB = "verb:"  # the group of routing.remedy_verbs in the index
 CUED = "cued:"  # + a category's name: the group of its `cued` phrases in the index
 INQUIRY = "inquiry:"  # the group of routing.inquiry_words in the index
 THANKED = "thanked:"  # the group of routing.thanked_words in the index
+PAGE = "page:"  # the group of routing.page_words in the index
+BEFORE = "before:"  # the group of routing.before_ordering in the index
 
 
 class Hit(NamedTuple):
@@ -255,6 +257,8 @@ def _plan(config: RoutingConfig) -> _Plan:
             # Found in the same scan as the phrases: a remedy's clause is checked for them.
             (INQUIRY, tuple(config.inquiry_words)),
             (THANKED, tuple(config.thanked_words)),
+            (PAGE, tuple(config.page_words)),
+            (BEFORE, tuple(config.before_ordering)),
         )
     )
     qualifiers = grouped_index(
@@ -434,20 +438,81 @@ def _find_hits(
         and not qualifiers.named(texts).get(NEEDS + name, set())
         - {h.phrase for h in hits if h.unasked}
     }
+    # A follow-up that names the remedy itself ("where is my refund") needs no other word
+    # for it: a refund only asked about elsewhere ("your website says refunds take 5 days")
+    # does not take its own away.
+    unmet = {
+        name
+        for name in unmet
+        if not any(h.unasked and h.phrase in plan.needs[name] for h in hits)
+        or not any(
+            h.category == name and h.counts and _names_one_of(h.phrase, plan.needs[name])
+            for h in hits
+        )
+    }
     if unmet:
         hits = [
             h._replace(points=0.0, unmet=True) if h.category in unmet and h.counts else h
             for h in hits
         ]
     # A problem or remedy said to be over is no call for general words either, nor is a
-    # yes-or-no question ("Does the wardrobe need two people to assemble?").
+    # yes-or-no question ("Does the wardrobe need two people to assemble?"), nor a problem
+    # only asked about ("do the legs come off?").
     if (
         plan.fallback is not None
         and not question
-        and not any(h.points > 0 or h.resolved for h in hits)
+        and not any(
+            h.points > 0 or h.resolved or (h.unasked and not plan.groups[h.category][1])
+            for h in hits
+        )
     ):
         hits += _scan_texts(plan, plan.fallback, texts, qualifiers)
     return hits
+
+
+# A clause opening with "do" or "does" (after "or", "and") asks whether something is so ("do
+# the legs come off?"), unless a person follows ("do you", "do I": a request, a worry).
+_WHETHER_OPENERS = frozenset({"do"})
+_WHETHER_SKIPPED = frozenset({"or", "and", "so"})
+_NOT_WHETHER = NEGATORS | frozenset({"you", "u", "i", "we"})
+
+
+def _asks_whether(tokens: tuple[str, ...], start: int) -> bool:
+    """Whether the clause of tokens[start] opens with "do"/"does" and a thing after it (see
+    _WHETHER_OPENERS), before tokens[start]."""
+    begin = start
+    while begin and tokens[begin - 1] != BREAK:
+        begin -= 1
+    while begin < start and tokens[begin] in _WHETHER_SKIPPED:
+        begin += 1
+    return (
+        begin + 1 < start
+        and tokens[begin] in _WHETHER_OPENERS
+        and tokens[begin + 1] not in _NOT_WHETHER
+    )
+
+
+def _ends_inside_topic(
+    matches: list[tuple], start: int, end: int, topics: frozenset[str]
+) -> bool:
+    """Whether one of routing.topic_words found in the text starts inside tokens[start:end]
+    and goes on after it ("my debit" in "my debit card")."""
+    return any(
+        start < m[4] < end < m[4] + m[2] and m[0] in topics
+        for m in matches  # PhraseMatch fields: phrase, group, tokens, clause, start…
+    )
+
+
+def _names_one_of(phrase: str, words: frozenset[str]) -> bool:
+    """Whether one of `words` (phrases) is in `phrase`, word for word (as lemmas)."""
+    tokens = compile_phrase(phrase)
+    for word in words:
+        part = compile_phrase(word)
+        if part and any(
+            tokens[at : at + len(part)] == part for at in range(len(tokens) - len(part) + 1)
+        ):
+            return True
+    return False
 
 
 # Words that open a yes-or-no question ("Does it…?", "Will the driver…?", "Do you accept
@@ -565,6 +630,8 @@ def _scan_texts(
     calm: list[tuple[int, str, int]] = []  # not-a-problem hits: (index in hits, where, clause)
     # Problems and remedies said to be over ("refund received"): their categories.
     resolved_categories: dict[str, str] = {}  # category → the word that says so
+    # The first phrase that says there is no order yet: (where, phrase, its words).
+    before_ordering: tuple[str, str, int] | None = None
     for where, text, weight in texts:
         if not text.strip():
             continue
@@ -579,13 +646,21 @@ def _scan_texts(
                 if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):
                     inquiring[m[3]] = m[4]
             matches = [m for m in matches if m[1] != INQUIRY]
-        # Where thanks for something end ("thanks for | refunding the mirror"), by clause.
+        # Where thanks for something end ("thanks for | refunding the mirror"), and where
+        # the first quote of a shop page starts ("your FAQ mentions"), by clause.
         thanked: dict[int, list[tuple[int, str]]] = {}
-        if THANKED in map(_GROUP, matches):
+        quoting: dict[int, int] = {}
+        groups_found = set(map(_GROUP, matches))
+        if not _SCOPE_GROUPS.isdisjoint(groups_found):
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
                     thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
-            matches = [m for m in matches if m[1] != THANKED]
+                elif m[1] == PAGE and m[4] < quoting.get(m[3], len(tokens)):
+                    quoting[m[3]] = m[4]
+                elif m[1] == BEFORE and m[5] is None and before_ordering is None:
+                    # Its own "if" makes it conditional: "if I buy" says so all the same.
+                    before_ordering = (where, m[0], m[2])
+            matches = [m for m in matches if m[1] not in _SCOPE_GROUPS]
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
@@ -670,7 +745,11 @@ def _scan_texts(
                 unasked = clause not in asking and not _alone(tokens, start, end)
             elif remedy and phrase in objects:
                 # "I'd like a new chair", "I need another one": wished for, no verb needed.
-                unasked = not _wished(tokens, start) and not qualifiers.gives(tokens, start, size)
+                # An object whose last word starts a thing's name ("my debit | card") names
+                # the thing.
+                unasked = _ends_inside_topic(matches, start, end, plan.topics) or (
+                    not _wished(tokens, start) and not qualifiers.gives(tokens, start, size)
+                )
             # The question comes first: "do you offer any compensation?" asks about one,
             # "what compensation do you offer?" takes it as due.
             if (
@@ -683,6 +762,17 @@ def _scan_texts(
                 unasked = True
                 inquired.add(group)
                 inquiry_clauses.add((where, clause))
+            # "Your FAQ mentions compensation for missed slots": the page's remedy, unless
+            # the clause asks for it too.
+            if remedy and not unasked and quoting and quoting.get(clause, start) < start:
+                if asking is None:
+                    asking = qualifiers.asking(text)
+                if clause not in asking:
+                    unasked = True
+                    inquired.add(group)
+            if not remedy and group != NOT_A_PROBLEM and _asks_whether(tokens, start):
+                # "Will it fit, or do the legs come off?": asked about, not told.
+                unasked = True
             about = None
             if not_after is not None:
                 if about_words is None:
@@ -772,6 +862,14 @@ def _scan_texts(
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
     if "?" in texts[0][1]:
         hits = _declined_in_subject(hits, groups)
+    if before_ordering is not None:
+        # No order yet, and a question: what the ticket names is asked about, not what
+        # happened to an order. Without a question it weighs as a not-a-problem phrase ("I'm
+        # thinking about ordering another one, but the first arrived broken").
+        where, phrase, size = before_ordering
+        if any("?" in text for _, text, _ in texts):
+            hits = [h._replace(points=0.0, unasked=True) if h.points > 0 else h for h in hits]
+        hits.append(Hit(NOT_A_PROBLEM, phrase, where, float(size)))
     return hits
 
 
@@ -859,6 +957,10 @@ def _resolved_by(
     ):
         return None
     return tokens[found]
+
+
+# Groups of the index that only qualify the phrases of their clause or text.
+_SCOPE_GROUPS = frozenset({THANKED, PAGE, BEFORE})
 
 
 # How many words may come between thanks and the remedy thanked for ("thanks for the quick

@@ -69,6 +69,9 @@ _LEMMA_EXCEPTIONS = {
     # A throw is a blanket the shop sells ("Throw pilling after one wash"); "thrown" is a parcel
     # handled roughly.
     "thrown": "thrown",
+    # A veneer lifting or starting to lift is a finish flaw; "we lifted it out of the box" is
+    # someone lifting it.
+    "lifted": "lifted",
 }
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})

@@ -1179,3 +1179,87 @@ def test_a_throw_is_a_blanket_not_a_parcel_thrown():
     assert "thrown" not in [h.phrase for h in throw.hits]
     thrown = classify("Parcel", "The parcel was thrown over the fence by the driver.")
     assert (thrown.department, thrown.category) == ("logistics", "transit_damage")
+
+
+def test_packaging_missing_is_no_part_missing_and_unpacking_cues_damage():
+    result = classify(
+        "Glass top shattered on unpacking",
+        "The glass top shattered when they lifted it out. The corner protector was missing.",
+    )
+    assert (result.department, result.category) == ("logistics", "transit_damage")
+    assert "shattered on unpack" in [h.phrase for h in result.hits if h.counts]
+    # "the corner protector was missing" is the packaging's; "lifted it out" is no veneer
+    # lifting.
+    assert [h.about for h in result.hits if h.category == "missing_parts"] == ["protector"]
+    assert "finish_issue" not in {h.category for h in result.hits}
+    veneer = classify("Sideboard", "The veneer is lifting along the front edge.")
+    assert (veneer.department, veneer.category) == ("quality", "finish_issue")
+    assert "lifting" in [h.phrase for h in veneer.hits if h.counts]
+
+
+def test_a_remedy_a_shop_page_names_is_asked_about():
+    faq = classify(
+        "Missed slot - new date please",
+        "Your driver didn't show up on Saturday. Your FAQ mentions compensation for missed"
+        " slots - does that apply to two-man deliveries too? Mainly I need a new date.",
+    )
+    assert (faq.department, faq.category) == ("logistics", "delivery_delay")
+    assert Hit("compensation", "compensation", "description", 0.0, unasked=True) in faq.hits
+    # A clause that asks for it still asks.
+    entitled = classify("Refund", "Your terms say I am entitled to a refund, so please refund me.")
+    assert (entitled.department, entitled.category) == ("post_sales", "refund")
+    # A follow-up that names the remedy itself needs no other word for it.
+    follow_up = classify(
+        "Refund",
+        "Your website says refunds take 5 days. It has been 3 weeks, where is my refund?",
+    )
+    assert (follow_up.department, follow_up.category) == ("post_sales", "request_follow_up")
+
+
+def test_a_remedy_object_that_starts_a_things_name_is_the_thing():
+    # "my debit" (a refund's object, "my payment" varied) in "my debit card" names the card.
+    card = classify(
+        "Gift card plus card?", "Can I pay with a gift card and the rest on my debit card?"
+    )
+    assert (card.department, card.source) == (None, "phrase")
+    assert Hit("refund", "my debit", "description", 0.0, unasked=True) in card.hits
+    refund = classify("Refund", "Please refund the money to my debit card.")
+    assert (refund.department, refund.category) == ("post_sales", "refund")
+
+
+def test_a_problem_asked_whether_is_not_told():
+    # "do the legs come off?" asks about the sofa; general words are not looked for then.
+    fit = classify(
+        "Will the 3-seater fit through my door?",
+        "My door is 70 cm wide. Will the Ashby 3-seater fit, or do the legs come off?",
+    )
+    assert (fit.department, fit.source) == (None, "none")
+    assert Hit("product_defect", "leg came off", "description", 0.0, unasked=True) in fit.hits
+    # "Do you", "do I" are no such question, nor "did"; a problem told after it still counts.
+    told = classify("Table", "Do you know why the leg came off? It did.")
+    assert (told.department, told.category) == ("quality", "product_defect")
+    wobble = classify("Desk", "Does this desk wobble? Mine wobbles a lot.")
+    assert (wobble.department, wobble.category) == ("quality", "product_defect")
+
+
+def test_a_question_before_ordering_gets_no_department():
+    price = classify(
+        "Price drop after Black Friday?",
+        "If I buy the bed in the sale and the price goes down, do you refund the difference?"
+        " Thinking about ordering tonight.",
+    )
+    assert (price.department, price.reason) == (
+        None,
+        'description mentions "if I buy" → not an order problem',
+    )
+    spanish = classify(
+        "¿Hacéis montaje en Valencia?", "Todavía no he hecho el pedido, ¿ofrecéis montaje?"
+    )
+    assert (spanish.department, spanish.source) == (None, "phrase")
+    assert not any(h.counts for h in spanish.hits if h.category != "not_a_problem")
+    # Without a question it only weighs as a not-a-problem phrase: a problem told still counts.
+    told = classify(
+        "Sofa",
+        "I'm thinking about ordering another sofa, but the first one arrived with a broken leg.",
+    )
+    assert (told.department, told.category) == ("logistics", "transit_damage")
