@@ -492,9 +492,7 @@ def _asks_whether(tokens: tuple[str, ...], start: int) -> bool:
     )
 
 
-def _ends_inside_topic(
-    matches: list[tuple], start: int, end: int, topics: frozenset[str]
-) -> bool:
+def _ends_inside_topic(matches: list[tuple], start: int, end: int, topics: frozenset[str]) -> bool:
     """Whether one of routing.topic_words found in the text starts inside tokens[start:end]
     and goes on after it ("my debit" in "my debit card")."""
     return any(
