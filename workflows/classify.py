@@ -630,6 +630,9 @@ def _scan_texts(
     resolved_categories: dict[str, str] = {}  # category → the word that says so
     # The first phrase that says there is no order yet: (where, phrase, its words).
     before_ordering: tuple[str, str, int] | None = None
+    # Damage words told with a cue after the subject ("came this morning and there is a long
+    # scratch"): their words → (the cued category, the cue).
+    told_with: dict[tuple[str, ...], tuple[str, str]] = {}
     for where, text, weight in texts:
         if not text.strip():
             continue
@@ -707,6 +710,8 @@ def _scan_texts(
                 extra = 1
                 if negated_by is None:
                     cued_spans[start, size] = (plan.departments[group], cue)
+                    if where != "subject":
+                        told_with.setdefault(tokens[start : start + size], (group, cue))
             elif cued_spans and (start, size) in cued_spans:
                 department, cue = cued_spans[start, size]
                 if plan.departments.get(group, department) != department:
@@ -858,6 +863,8 @@ def _scan_texts(
         for at, where, clause in calm:
             if (where, clause) in inquiry_clauses:
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
+    if told_with:
+        hits = _told_with_a_cue(plan, hits, told_with)
     if "?" in texts[0][1]:
         hits = _declined_in_subject(hits, groups)
     if before_ordering is not None:
@@ -869,6 +876,22 @@ def _scan_texts(
             hits = [h._replace(points=0.0, unasked=True) if h.points > 0 else h for h in hits]
         hits.append(Hit(NOT_A_PROBLEM, phrase, where, float(size)))
     return hits
+
+
+def _told_with_a_cue(
+    plan: _Plan, hits: list[Hit], told_with: dict[tuple[str, ...], tuple[str, str]]
+) -> list[Hit]:
+    """The subject's damage word ("Scratch on the TV bench") that the description tells
+    with a cue ("came this morning and there is a long scratch") counts for the cued
+    category only, as the same words in the description do."""
+    out: list[Hit] = []
+    for h in hits:
+        if h.points > 0 and h.where == "subject" and h.category in plan.departments:
+            told = told_with.get(compile_phrase(h.phrase))
+            if told is not None and plan.departments[told[0]] != plan.departments[h.category]:
+                h = h._replace(points=0.0, about=told[1])
+        out.append(h)
+    return out
 
 
 def _declined_in_subject(

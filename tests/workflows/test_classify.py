@@ -1263,3 +1263,66 @@ def test_a_question_before_ordering_gets_no_department():
         "I'm thinking about ordering another sofa, but the first one arrived with a broken leg.",
     )
     assert (told.department, told.category) == ("logistics", "transit_damage")
+
+
+def test_a_subject_damage_word_the_description_tells_with_a_cue_is_the_cued_ones():
+    # "Scratch on the TV bench" over "came this morning and there is a long scratch": the
+    # subject's scratch is the description's, damage in transit, not also a finish flaw.
+    result = classify(
+        "Scratch on the TV bench",
+        "The TV bench came this morning and there is a long scratch across the top.",
+    )
+    assert (result.department, result.category) == ("logistics", "transit_damage")
+    assert Hit("finish_issue", "scratched", "subject", 0.0, about="come") in result.hits
+    # Without a cue in the description the subject's word counts as it is.
+    alone = classify("Scratch on the TV bench", "There is a long scratch across the top.")
+    assert (alone.department, alone.category) == ("quality", "finish_issue")
+
+
+def test_a_damaged_carton_cues_damage_an_intact_one_does_not():
+    ripped = classify(
+        "Coffee table", "The outer carton was ripped open and two of the legs are bent."
+    )
+    assert (ripped.department, ripped.category) == ("logistics", "transit_damage")
+    intact = classify("Chair", "The carton was intact. After two weeks the leg is bent.")
+    assert (intact.department, intact.category) == ("quality", "product_defect")
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # Appliances and smart devices (manufacturers' troubleshooting pages).
+        ("Dishwasher", "It shows an error code and leaves water in the bottom.", "quality", None),
+        ("Smart lamp", "The lamp will not pair with the app.", "quality", "product_defect"),
+        ("Toaster", "The left element stays cold.", "quality", "product_defect"),
+        ("Schreibtischlampe", "Die Lampe wird heiß am Schalter.", "quality", "product_defect"),
+        # Parts too thick, loose; a colour faded; dye lots.
+        ("Schroeven", "De schroeven zijn te dik voor de gaten.", "quality", "product_defect"),
+        ("Cajón", "La guía del cajón se ha soltado.", "quality", "product_defect"),
+        ("Divano", "Il velluto è sbiadito sul bracciolo.", "quality", "quality_complaint"),
+        ("Chairs", "The new chairs are noticeably lighter, a different batch?", "quality", None),
+        # The assembly instructions' parts list quoted.
+        ("Handles", "The contents list shows 8 handles, the bag has 6.", "quality", None),
+        # Carrier statuses, silence since the confirmation, a firm date.
+        (
+            "Colis",
+            "Le suivi indique « en cours d'acheminement » depuis 10 jours.",
+            "logistics",
+            None,
+        ),
+        ("Order 6001", "No email since the order confirmation 9 days ago.", "logistics", None),
+        ("Fridge", "The tracking says awaiting carrier collection.", "logistics", None),
+        ("Sofa", "Nobody has been in touch. I would like a firm delivery date.", "logistics", None),
+        # A wrong handing; a service charged that was not booked, a payment taken early.
+        ("Chaise", "The one delivered is left-hand facing.", "logistics", "wrong_item"),
+        ("Invoice", "I did not book assembly but it is on the invoice.", "post_sales", "billing"),
+        ("Charged", "You have taken the full payment already.", "post_sales", "billing"),
+        # Moving a delivery that has not shipped is no problem.
+        ("Move my delivery - not shipped yet", "Could it be scheduled a week later?", None, None),
+    ],
+)
+def test_everyday_wordings_of_the_eighth_round(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category:
+        assert result.category == category, result.reason
