@@ -67,9 +67,10 @@ def check_config(path: Path | None) -> None:
 @contextlib.contextmanager
 def _opening_store(url: str) -> Iterator[None]:
     """A store that cannot be opened (a bad DATABASE_URL, a server that does not answer, a
-    directory that does not exist) is one line saying so, not a traceback."""
+    directory that does not exist, a file that is no database) is one line saying so, not a
+    traceback."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
     try:
         yield
@@ -78,10 +79,19 @@ def _opening_store(url: str) -> Iterator[None]:
             "DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
             "postgresql+psycopg://user@host:5432/db)"
         ) from None
-    except OperationalError as exc:
+    except DatabaseError as exc:
+        # Operational (no server, no directory) or the driver's plain DatabaseError (SQLite: a
+        # file that is no database); a migration's own errors (ProgrammingError…) keep their
+        # traceback.
+        if not isinstance(exc, OperationalError) and type(exc) is not DatabaseError:
+            raise
         where = make_url(url).render_as_string(hide_password=True)
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise click.ClickException(f"cannot open the store at {where}: {reason}") from None
+        raise click.ClickException(f"cannot open the store at {where}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """A SQLAlchemy error's first line, from the driver's own error when there is one."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def _prepare_runtime():
@@ -534,7 +544,7 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
 
     from deskbridge.bot.digest import render_table
     from deskbridge.store.activity import read_period
-    from deskbridge.store.db import create_store_engine
+    from deskbridge.store.db import create_store_engine, has_schema
     from deskbridge.workflows.digest import build_digest, build_period, count_csat, repeat_window
 
     configure_logging("WARNING")
@@ -543,15 +553,26 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
     now = datetime.now(UTC)
     local = day.date() if day else now.astimezone(ZoneInfo(rules.team.timezone)).date()
     period = build_period(rules, local, week=week, now=now)
-    engine = create_store_engine(settings.database_url)
-    try:
+    # The digest only reads (it neither migrates nor, on SQLite, creates a file: an empty
+    # demo.db left behind would make `replay --store demo.db` refuse it). Its errors are worded
+    # like the other commands': one line naming the store.
+    with _opening_store(settings.database_url):
+        engine = create_store_engine(settings.database_url)
+        where = engine.url.render_as_string(hide_password=True)
+        file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        if file and file != ":memory:" and not Path(file).exists():
+            raise click.ClickException(f"cannot open the store at {where}: no such file")
         # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
-        with engine.connect().execution_options(sqlite_deferred=True) as connection:
+        connection = engine.connect().execution_options(sqlite_deferred=True)
+    try:
+        with connection:
+            if not has_schema(connection):
+                raise click.ClickException(
+                    f"the store at {where} has no deskbridge tables: run `deskbridge migrate` first"
+                )
             data = read_period(connection, period, repeat_window(rules))
     except SQLAlchemyError as exc:
-        click.echo(f"cannot read the store at DATABASE_URL: {type(exc).__name__}", err=True)
-        click.echo("  (run `deskbridge migrate` first if it is new)", err=True)
-        sys.exit(1)
+        raise click.ClickException(f"cannot read the store at {where}: {_reason(exc)}") from None
     finally:
         engine.dispose()
     result = build_digest(rules, period, data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import StaticPool
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -61,6 +61,12 @@ def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         return before, MigrationContext.configure(connection).get_current_revision()
+
+
+def has_schema(connection: Connection) -> bool:
+    """Whether the store was ever migrated (alembic's version table is there): a new database
+    has none of deskbridge's tables. Read without alembic, for the commands that only read."""
+    return inspect(connection).has_table("alembic_version")
 
 
 def check_store(engine: Engine) -> None:

@@ -4,6 +4,7 @@ exit 1 for every command that opens it, not a SQLAlchemy traceback."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -56,3 +57,75 @@ def test_a_server_that_does_not_answer_is_named_without_its_password():
         f'connection failed: connection to server at "127.0.0.1", port {port} failed: '
     )
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["digest"]], ids=" ".join)
+def test_a_file_that_is_no_database(args, tmp_path: Path):
+    path = tmp_path / "deskbridge.db"
+    path.write_text("not a database\n")
+    url = f"sqlite:///{path}"
+    result = _run(args, url)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: cannot open the store at {url}: file is not a database\n"
+
+
+# digest only reads: it neither migrates a store nor creates a SQLite file.
+
+
+def test_digest_with_a_url_that_is_no_url():
+    result = _run(["digest"], "deskbridge.db")
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "Error: DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
+        "postgresql+psycopg://user@host:5432/db)\n"
+    )
+
+
+@pytest.mark.parametrize("where", ["demo.db", "missing/demo.db"])
+def test_digest_of_a_sqlite_file_that_does_not_exist_leaves_none_behind(where, tmp_path: Path):
+    # An empty demo.db left behind would make `replay --store demo.db` refuse to write it.
+    url = f"sqlite:///{tmp_path / where}"
+    result = _run(["digest"], url)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: cannot open the store at {url}: no such file\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_digest_of_a_store_never_migrated(tmp_path: Path):
+    path = tmp_path / "deskbridge.db"
+    path.touch()
+    url = f"sqlite:///{path}"
+    result = _run(["digest"], url)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: the store at {url} has no deskbridge tables: run `deskbridge migrate` first\n"
+    )
+
+
+def test_digest_of_a_server_that_does_not_answer_is_one_line_without_the_password():
+    port = _closed_port()
+    result = _run(["digest"], f"postgresql+psycopg://deskbridge:s3cret@127.0.0.1:{port}/db")
+    assert result.exit_code == 1, result.output
+    assert "s3cret" not in result.output
+    assert result.stderr.startswith(
+        f"Error: cannot open the store at postgresql+psycopg://deskbridge:***@127.0.0.1:{port}/db: "
+        f'connection failed: connection to server at "127.0.0.1", port {port} failed: '
+    )
+    assert result.stderr.count("\n") == 1
+
+
+def test_digest_of_a_migrated_store_with_nothing_in_it(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    assert _run(["migrate"], url).exit_code == 0
+    result = CliRunner().invoke(
+        main,
+        ["digest", "--date", "2026-03-02", "--format", "json"],
+        env={"DATABASE_URL": url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)},
+    )
+    assert result.exit_code == 0, result.output
+    agents = json.loads(result.stdout)["agents"]
+    assert [(a["name"], a["responses"], a["target"]) for a in agents] == [
+        ("Lena Fischer", 0, 32),
+        ("Priya Raman", 0, 32),
+        ("Tom Okafor", 0, 28),
+    ]
