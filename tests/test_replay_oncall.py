@@ -308,3 +308,33 @@ def test_an_old_urgent_ticket_seen_for_the_first_time_is_not_paged_as_new():
         }
     }
     assert pages(replay([line], until="2026-01-11T06:00:00Z")) == []
+
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ticket_created.json"
+
+
+def test_the_readme_webhook_fixture_pages_only_when_it_arrives_after_hours():
+    """The README's "Try a webhook by hand": its `vip` ticket (dated 2025-03-04) is escalated
+    whenever it is sent; the escalation pages the on-call only when it arrives outside business
+    hours, whatever the ticket's own date."""
+    fixture = json.loads(FIXTURE.read_text())
+
+    def sent(at: str) -> list[dict]:
+        return replay([{"at": at, "source": "zendesk", "body": fixture}], until=at)
+
+    during = sent("2026-03-03T10:00:00Z")  # a Tuesday, 10:00 in London
+    after = sent("2026-03-03T20:00:00Z")  # the same Tuesday, 20:00
+
+    assert [o["action"] for o in during if o["action"] in ("escalate", "page_oncall")] == [
+        "escalate"
+    ]
+    assert [o["action"] for o in after if o["action"] in ("escalate", "page_oncall")] == [
+        "escalate",
+        "page_oncall",
+    ]
+    page = next(o for o in after if o["action"] == "page_oncall")
+    assert (page["trigger"], page["reason"], page["person"]) == (
+        "escalated",
+        "escalated to the specialist tier after hours",
+        TOM,
+    )
