@@ -765,9 +765,30 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def describe_kind(value: object) -> str:
+    """What a YAML or JSON value is, for an error that expected something else (the value
+    itself is not repeated: it may be a customer's words)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
 def _describe(error: dict[str, Any]) -> str:
     message = error["msg"]
-    if error["type"] == "extra_forbidden":
+    if error["type"] in ("model_type", "dict_type"):
+        # pydantic's "Input should be a valid dictionary or instance of SlaPolicy" names a class.
+        message = f"expected a mapping of settings, got {describe_kind(error.get('input'))}"
+    elif error["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
     elif error["type"] == "missing":
         message = "required setting is missing"

@@ -255,6 +255,23 @@ def test_a_file_that_is_not_a_mapping_is_reported(runner, tmp_path, text):
     assert problem_lines(result.stderr) == ["(top level): expected a mapping of settings"]
 
 
+@pytest.mark.parametrize(
+    ("entry", "got"),
+    [("urgent", "a string"), ("4", "a number"), ("[a, b]", "a list"), ("", "nothing")],
+)
+def test_a_list_entry_that_is_not_a_mapping_says_what_it_is(runner, tmp_path, entry, got):
+    path = write(
+        tmp_path, f"team:\n  name: X\n  lead_channel: '#l'\nsla:\n  policies:\n    - {entry}\n"
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert problem_lines(result.stderr) == [
+        f"sla.policies[0]: expected a mapping of settings, got {got}"
+    ]
+
+
 # --- parse_duration ---------------------------------------------------------------------
 
 

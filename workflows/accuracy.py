@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from deskbridge.config.rules import RoutingConfig, format_location
+from deskbridge.config.rules import RoutingConfig, describe_kind, format_location
 from deskbridge.workflows.classify import Classification, RoutingModel, classify_ticket
 
 NONE = "none"
@@ -84,6 +84,14 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
     tickets: list[LabelledTicket] = []
     seen: set[str] = set()
     for position, where, item in raw:
+        if not isinstance(item, dict):
+            # Said plainly here: pydantic's "(top level): Input should be a valid dictionary or
+            # instance of LabelledTicket" names a class, not what to write.
+            got = describe_kind(item)
+            problems.append(
+                (position, f"{where}: expected a ticket with id and department, got {got}")
+            )
+            continue
         try:
             ticket = LabelledTicket.model_validate(item)
         except ValidationError as exc:
@@ -91,8 +99,7 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
                 (position, f"{where}.{format_location(e['loc'])}: {e['msg']}") for e in exc.errors()
             ]
             # The ticket's other mistakes are listed too, not one at a time per run.
-            if isinstance(item, dict):
-                check_department(position, where, item.get("department"))
+            check_department(position, where, item.get("department"))
             continue
         check_department(position, where, ticket.department)
         if ticket.id in seen:

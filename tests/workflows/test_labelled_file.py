@@ -52,3 +52,43 @@ def test_every_mistake_of_a_ticket_is_listed_at_once(tmp_path):
         "  [1].id: Field required\n"
         f"  [1].department: unknown department 'shipping' (expected one of {KNOWN})\n",
     )
+
+
+def test_an_entry_that_is_no_ticket_is_named_by_its_place(tmp_path):
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "- {id: A, subject: Late, department: logistics}\n"
+        "- Where is my parcel?\n"
+        "- 42\n"
+        "- [a, b]\n"
+        "-\n"
+        "- {id: B, subject: Late again, department: shipping}\n"
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 5 problem(s)\n"
+        "  [1]: expected a ticket with id and department, got a string\n"
+        "  [2]: expected a ticket with id and department, got a number\n"
+        "  [3]: expected a ticket with id and department, got a list\n"
+        "  [4]: expected a ticket with id and department, got nothing\n"
+        f"  [5].department: unknown department 'shipping' (expected one of {KNOWN})\n",
+    )
+
+
+def test_a_json_line_that_is_no_ticket_is_named_by_its_line(tmp_path):
+    path = tmp_path / "team.jsonl"
+    path.write_text(
+        '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'
+        '"Where is my parcel?"\n'
+        "true\n"
+        "null\n"
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 3 problem(s)\n"
+        "  line 2: expected a ticket with id and department, got a string\n"
+        "  line 3: expected a ticket with id and department, got true/false\n"
+        "  line 4: expected a ticket with id and department, got nothing\n",
+    )
