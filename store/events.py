@@ -15,7 +15,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from deskbridge.config.logging import log_event
 from deskbridge.store.interface import StoredEvent
-from deskbridge.store.schema import events
+from deskbridge.store.schema import UTCDateTime, events, format_sqlite_utc
 from deskbridge.store.sql import (
     is_postgres,
     prepare_insert_ignoring_conflicts,
@@ -145,6 +145,8 @@ class EventInserter:
             name: events.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
         }
+        if dialect.name == "sqlite":
+            processors = {n: _fast_processor(events.c[n].type, p) for n, p in processors.items()}
         self._fields = [(name, processors[name]) for name in names]
         self._positional = dialect.positional
         # SQLite: SQLAlchemy, not pysqlite, begins transactions (store/db.py), and the
@@ -307,6 +309,25 @@ class EventInserter:
         if self._held is None:
             self._held = self.engine.raw_connection()
         return self._held
+
+
+# Aware times of every shape the store is given (UTC, another zone, no microseconds), each
+# a trap for a formatter that is not SQLAlchemy's storage format.
+_SAMPLE_TIMES = (
+    datetime(2026, 3, 2, 8, 0, 27, 123456, tzinfo=UTC),
+    datetime(2026, 3, 2, 8, 0, 27, tzinfo=UTC),
+    datetime(2001, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+)
+
+
+def _fast_processor(column_type: Any, processor: Callable | None) -> Callable | None:
+    """SQLite: `format_sqlite_utc` for a UTCDateTime column if it gives what SQLAlchemy's
+    processor gives; otherwise that processor."""
+    if not isinstance(column_type, UTCDateTime) or processor is None:
+        return processor
+    if all(format_sqlite_utc(t) == processor(t) for t in _SAMPLE_TIMES):
+        return format_sqlite_utc
+    return processor
 
 
 class _Pending:

@@ -20,7 +20,7 @@ from deskbridge.store.events import (
     insert_events,
     shard_of,
 )
-from deskbridge.store.schema import events
+from deskbridge.store.schema import UTCDateTime, events, format_sqlite_utc
 from deskbridge.workflows.model import Comment, EventKind, Source, TicketEvent
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
@@ -77,6 +77,45 @@ def test_stores_what_the_core_insert_stores(engine):
         "decided_at": None,
         "error": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("at", "stored"),
+    [
+        (datetime(2026, 3, 2, 8, 0, 27, 123456, tzinfo=UTC), "2026-03-02 08:00:27.123456"),
+        (datetime(2026, 3, 2, 8, 0, tzinfo=UTC), "2026-03-02 08:00:00.000000"),
+        (
+            datetime(2026, 1, 1, 1, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+            "2025-12-31 23:30:00.000005",
+        ),
+        (datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "2000-01-01 05:00:00.000000"),
+    ],
+)
+def test_sqlite_times_are_the_text_sqlalchemy_stores(at, stored):
+    dialect = create_store_engine("sqlite://").dialect
+    sqlalchemy_s = events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert format_sqlite_utc(at) == sqlalchemy_s(at) == stored
+    assert format_sqlite_utc(None) is None
+
+
+def test_a_naive_time_is_refused_as_by_the_column_type():
+    dialect = create_store_engine("sqlite://").dialect
+    sqlalchemy_s = events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    for process in (format_sqlite_utc, sqlalchemy_s):
+        with pytest.raises(ValueError, match="naive datetime given to the store"):
+            process(datetime(2026, 3, 2, 8, 0))
+
+
+def test_the_inserter_keeps_sqlalchemy_s_processor_when_the_text_would_differ():
+    from deskbridge.store.events import _fast_processor
+
+    def other_format(value: datetime) -> str:
+        return value.isoformat()
+
+    assert _fast_processor(UTCDateTime(), other_format) is other_format
+    dialect = create_store_engine("sqlite://").dialect
+    theirs = events.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert _fast_processor(UTCDateTime(), theirs) is format_sqlite_utc
 
 
 def test_counts_new_events_and_skips_known_ones_in_one_transaction(engine):
