@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
+
+
+@lru_cache(maxsize=8)
+def _split_secrets(raw: str) -> tuple[bytes, ...]:
+    """A comma-separated secret list as bytes, split once per value (read by every webhook;
+    keyed by the value, so settings changed or copied never see another's)."""
+    return tuple(part.strip().encode() for part in raw.split(",") if part.strip())
 
 
 class Settings(BaseSettings):
@@ -110,11 +118,10 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def zendesk_secrets(self) -> list[bytes]:
+    def zendesk_secrets(self) -> tuple[bytes, ...]:
         if self.zendesk_webhook_secret is None:
-            return []
-        raw = self.zendesk_webhook_secret.get_secret_value()
-        return [part.strip().encode() for part in raw.split(",") if part.strip()]
+            return ()
+        return _split_secrets(self.zendesk_webhook_secret.get_secret_value())
 
     @property
     def salesforce_write_enabled(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from deskbridge.config.rules import RulesConfig
@@ -27,8 +28,13 @@ def verify(headers: Mapping[str, str], raw: bytes, now: datetime, settings: Sett
         headers.get(TIMESTAMP_HEADER),
         raw,
         now,
-        timedelta(seconds=settings.zendesk_signature_tolerance),
+        _seconds(settings.zendesk_signature_tolerance),
     )
+
+
+@lru_cache(maxsize=8)
+def _seconds(count: int) -> timedelta:
+    return timedelta(seconds=count)  # the same few values, asked by every webhook
 
 
 def parse(raw: bytes, now: datetime, rules: RulesConfig) -> list[TicketEvent]:
