@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from deskbridge.config.rules import RulesConfig
@@ -64,6 +65,20 @@ class Connector:
 
 
 def build_json_answer(summary: dict[str, Any]) -> Answer:
-    """The summary as compact, key-sorted JSON (the bytes Flask's jsonify gives)."""
+    """The summary as compact, key-sorted JSON (the bytes Flask's jsonify gives). The same
+    few summaries answer nearly every webhook (accepted or duplicate, 1 event): each is
+    encoded once. Keyed by each value's class too, so 1 and True are not one answer."""
+    try:
+        return _cached_json_answer(tuple((k, v.__class__, v) for k, v in summary.items()))
+    except TypeError:  # a value that cannot be a key (a list): encoded afresh
+        return _encode_json_answer(summary)
+
+
+@lru_cache(maxsize=256)  # bounded: an ignored event's summary repeats its type
+def _cached_json_answer(key: tuple[tuple[str, type, Any], ...]) -> Answer:
+    return _encode_json_answer({k: v for k, _, v in key})
+
+
+def _encode_json_answer(summary: dict[str, Any]) -> Answer:
     text = json.dumps(summary, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
     return Answer((text + "\n").encode(), JSON_CONTENT_TYPE)
