@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
@@ -58,8 +59,17 @@ def record_too_large(metrics, source: str, limit: int, field: str) -> None:
 def create_webhooks_blueprint(runtime) -> Blueprint:
     blueprint = Blueprint("webhooks", __name__)
 
+    # The labelled counters, looked up once each (labels() takes a lock and builds a key).
+    counters: dict[tuple[Source, str], Any] = {}
+    timers: dict[Source, Any] = {}
+
     def count(source: Source, outcome: str) -> None:
-        runtime.metrics.webhooks.labels(source.value, outcome).inc()
+        counter = counters.get((source, outcome))
+        if counter is None:
+            counter = counters[source, outcome] = runtime.metrics.webhooks.labels(
+                source.value, outcome
+            )
+        counter.inc()
 
     def ok(source: Source, raw: bytes, summary: dict) -> tuple[Response, int]:
         answer = CONNECTORS[source].respond(Outcome(raw, summary))
@@ -133,7 +143,10 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             return response, 503
         status = "accepted" if stored else "duplicate"
         count(source, status)
-        metrics.webhook_seconds.labels(source.value).observe(time.perf_counter() - started)
+        timer = timers.get(source)
+        if timer is None:
+            timer = timers[source] = metrics.webhook_seconds.labels(source.value)
+        timer.observe(time.perf_counter() - started)
         return ok(source, raw, {"status": status, "events": len(events)})
 
     # One URL per registered helpdesk: /webhooks/zendesk, /webhooks/salesforce.

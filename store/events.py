@@ -202,6 +202,11 @@ class EventInserter:
         pending.committed.acquire()  # released once its outcome is final
         if pending.error is not None:
             raise pending.error
+        if not pending.stored:
+            # Never answered as stored (or duplicate) if not: a store error (the webhook's
+            # 503, which the helpdesk retries) for a committing thread stopped by a
+            # BaseException; a 500 is not retried and the event would be lost.
+            raise SQLAlchemyError("the events were not stored")
         return pending.new
 
     IDLE_S = 5.0
@@ -251,12 +256,12 @@ class EventInserter:
             else:
                 for p in group:
                     try:
-                        p.new, p.error = self._insert_all([p.rows])[0], None
+                        p.new, p.stored = self._insert_all([p.rows])[0], True
                     except Exception as alone:
                         p.error = alone
         else:
             for p, new in zip(group, counts, strict=True):
-                p.new, p.error = new, None
+                p.new, p.stored = new, True
         finally:
             # Whatever happened, no member waits for a commit that will not come.
             for p in group:
@@ -333,19 +338,19 @@ def _fast_processor(column_type: Any, processor: Callable | None) -> Callable | 
 class _Pending:
     """One `EventInserter.insert` call's rows waiting for a group commit, and its outcome."""
 
-    __slots__ = ("committed", "error", "new", "rows")
+    __slots__ = ("committed", "error", "new", "rows", "stored")
 
     def __init__(self, rows: Sequence[dict[str, Any]]):
         self.rows = rows
-        # Held until `error` and `new` are final: the waiting call blocks on it in C, without
+        # Held until the outcome is final: the waiting call blocks on it in C, without
         # threading.Event's Python-level condition (a lock, a list, a notify per call).
         self.committed = threading.Lock()
         self.committed.acquire()
         self.new = 0
-        # Until a commit says otherwise: never answered as stored (or duplicate) if not. A
-        # store error (the webhook's 503, which the helpdesk retries), for a committing thread
-        # stopped by a BaseException: a 500 is not retried and the event would be lost.
-        self.error: BaseException | None = SQLAlchemyError("the events were not stored")
+        # Set once a commit said so (`stored`), or why not (`error`); neither: not stored
+        # (see `insert`). The error is made only then, not for every call.
+        self.stored = False
+        self.error: BaseException | None = None
 
 
 NOTIFY_CHANNEL = "deskbridge_events"

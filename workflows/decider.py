@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -144,6 +144,26 @@ class _Batch:
     done_here: dict[str, tuple[Timer, str]] = field(default_factory=dict)
 
 
+class _Acknowledging:
+    """`Decider.acknowledging`: counts the webhook requests in progress. A plain context
+    manager, one for the decider, not a generator's made for every request."""
+
+    __slots__ = ("_decider",)
+
+    def __init__(self, decider: Decider):
+        self._decider = decider
+
+    def __enter__(self) -> None:
+        decider = self._decider
+        with decider._acks_lock:
+            decider._acks += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        decider = self._decider
+        with decider._acks_lock:
+            decider._acks -= 1
+
+
 class Decider:
     def __init__(
         self,
@@ -173,6 +193,7 @@ class Decider:
         # GIL between events, so a burst is acknowledged first and decided just after.
         self._acks = 0
         self._acks_lock = threading.Lock()
+        self._acknowledging = _Acknowledging(self)
         # The last batch ended early, or claimed less, for acknowledgements: more may be
         # waiting, decide again at once.
         self._cut_short = False
@@ -200,17 +221,10 @@ class Decider:
             time.sleep(0.001)
             waited += 0.001
 
-    @contextmanager
-    def acknowledging(self) -> Iterator[None]:
+    def acknowledging(self) -> AbstractContextManager[None]:
         """Wrap a webhook request: while any is in progress the decider yields between
         events."""
-        with self._acks_lock:
-            self._acks += 1
-        try:
-            yield
-        finally:
-            with self._acks_lock:
-                self._acks -= 1
+        return self._acknowledging
 
     # -- the loop ------------------------------------------------------------------------
 
