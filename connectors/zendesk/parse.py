@@ -269,6 +269,10 @@ def _is_voice_comment(data: dict[str, Any]) -> bool:
     comment = data.get("event", {}).get("comment", {})
     if not isinstance(comment, dict):
         return False
+    return _is_voice(comment)
+
+
+def _is_voice(comment: dict[str, Any]) -> bool:
     if str(comment.get("type", "")).lower() == "voicecomment":
         return True
     via = comment.get("via")
@@ -298,24 +302,67 @@ def _changed_field(data: dict[str, Any]) -> dict[str, str]:
     return {field_id: value}
 
 
+def _required(value: Any, path: str) -> Any:
+    if value is None:
+        raise PayloadError("required field is missing", path)
+    return value
+
+
+def _comment_of(found: Any) -> Comment | None:
+    """`event.comment` read from the comment object itself (every comment_added event has
+    one, with an author object): the fields and checks, in the order, of the lookups from
+    the top in parse_event_subscription. None when either object is not there as an object:
+    those lookups then say which."""
+    if found.__class__ is not dict:
+        return None
+    author = found.get("author")
+    if author.__class__ is not dict:
+        return None
+    return build_checked(
+        Comment,
+        {
+            "id": _label_of(
+                _required(found.get("id"), "event.comment.id"), "event.comment.id", True, MAX_ID
+            ),
+            "public": _boolean(
+                _required(found.get("is_public"), "event.comment.is_public"),
+                "event.comment.is_public",
+            ),
+            "author_id": _id_of(author.get("id"), "event.comment.author.id"),
+            "author_is_agent": _boolean(
+                _required(author.get("is_staff"), "event.comment.author.is_staff"),
+                "event.comment.author.is_staff",
+            ),
+            "is_voice": _is_voice(found),
+            "body": _text_of(found.get("body"), "event.comment.body") or "",
+        },
+    )
+
+
 def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
-    event_type = _string(data, "type", required=True)
+    # Top-level fields and those of `detail` read from their objects, not by path (`_get`):
+    # the same values and errors, a walk fewer each.
+    event_type = _label_of(_required(data.get("type"), "type"), "type", True)
     if not event_type.startswith(EVENT_PREFIX):
         raise UnsupportedEvent(event_type)
     kind = EVENT_KINDS.get(event_type.removeprefix(EVENT_PREFIX))
     if kind is None:
         raise UnsupportedEvent(event_type)
-    event_id = _string(data, "id", required=True, limit=200)
-    occurred_at = parse_time(_get(data, "time"), "time")
-    detail = _get(data, "detail")
+    event_id = _label_of(_required(data.get("id"), "id"), "id", True, 200)
+    occurred_at = parse_time(_required(data.get("time"), "time"), "time")
+    detail = _required(data.get("detail"), "detail")
     if not isinstance(detail, dict):
         raise PayloadError("expected an object", "detail")
-    ticket_id = _id(data, "detail.id", required=True)
+    ticket_id = _id_of(_required(detail.get("id"), "detail.id"), "detail.id", True)
     body = data.get("event") or {}
     if not isinstance(body, dict):
         raise PayloadError("expected an object", "event")
 
-    channel = _string(data, "detail.via.channel")
+    via = detail.get("via")
+    if via.__class__ is dict:
+        channel = _label_of(via.get("channel"), "detail.via.channel")
+    else:  # none, or not an object (the lookup by path says so)
+        channel = _string(data, "detail.via.channel")
     field = detail.get
     # Every value below is checked here to be what the models' validation gives back, so
     # the models are made without validating again (build_checked): 37,000 events and their
@@ -353,6 +400,10 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
 
     comment = None
     if kind is _COMMENT_ADDED:
+        comment = _comment_of(body.get("comment"))
+    if kind is _COMMENT_ADDED and comment is None:
+        # Not the usual shape (no comment object, or no author object): each field looked
+        # up from the top, so an error names the first step that is not what it should be.
         comment = build_checked(
             Comment,
             {
