@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Request, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -35,16 +35,14 @@ from deskbridge.workflows.model import Source, TicketEvent
 log = logging.getLogger("deskbridge.webhooks")
 
 
-def read_body(limit: int) -> bytes:
+def read_body(req: Request, limit: int) -> bytes:
     """The request body, or RequestEntityTooLarge. A body of stated length over the limit is
     refused before reading; a chunked one (no length; the server ends the stream) is read up to
     the limit, where werkzeug stops without complaint, so one byte more means it was larger."""
-    raw = request.get_data(cache=False)
-    if (
-        request.content_length is None
-        and len(raw) >= limit
-        and request.environ["wsgi.input"].read(1)
-    ):
+    raw = req.get_data(cache=False)
+    # The length first: the usual body is far under the limit, and content_length reads
+    # two headers.
+    if len(raw) >= limit and req.content_length is None and req.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
     return raw
 
@@ -83,10 +81,12 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         started = time.perf_counter()
         now = runtime.clock()
         metrics = runtime.metrics
+        # The request itself, not through its proxy: each use of `request` looks it up.
+        req = request._get_current_object()
         try:
-            raw = read_body(current_app.config["MAX_CONTENT_LENGTH"])
+            raw = read_body(req, current_app.config["MAX_CONTENT_LENGTH"])
             connector = CONNECTORS[source]
-            connector.verify(request.headers, raw, now, runtime.settings)
+            connector.verify(req.headers, raw, now, runtime.settings)
             events: list[TicketEvent] = connector.parse(raw, now, runtime.rules)
             body = raw.decode("utf-8")
             try:
@@ -100,7 +100,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
         except RequestEntityTooLarge:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             # gunicorn hands over a chunked body de-chunked: only the body counts, no framing.
-            field = CONTENT_LENGTH if request.content_length is not None else CHUNKED
+            field = CONTENT_LENGTH if req.content_length is not None else CHUNKED
             record_too_large(metrics, source.value, limit, field)
             return jsonify(describe_too_large(limit, field)), 413
         except InboundError as exc:

@@ -230,7 +230,10 @@ class Decider:
 
     def wake(self) -> None:
         """New events are stored: decide now rather than at the next poll."""
-        self._wake.set()
+        # Already set: the decider has not yet cleared it, and clears it before it reads
+        # the events (every acknowledgement calls this; set() takes a lock and notifies).
+        if not self._wake.is_set():
+            self._wake.set()
 
     def run(self, stop: threading.Event, poll: float = 0.5, linger: float = 0.002) -> None:
         """Decide until `stop` is set. Woken by `wake()`; polls every `poll` s as a fallback
