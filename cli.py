@@ -588,10 +588,6 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
         click.echo(f"chart written to {chart}", err=True)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group()
 def routing() -> None:
     """Tune the routing rules: see why a ticket goes where it goes, and measure the rules on
@@ -786,3 +782,9 @@ def routing_train(labelled: tuple[Path, ...], out: Path, config_path: Path | Non
         sys.exit(1)
     save_routing_model(model, out)
     click.echo(f"trained on {len(tickets)} tickets ({', '.join(model.labels)}); written to {out}")
+
+
+# Last: under `python -m deskbridge.cli` main() runs here, so every command must be defined
+# above (it stood before `routing`, which was then "No such command").
+if __name__ == "__main__":
+    main()

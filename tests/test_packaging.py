@@ -71,3 +71,27 @@ def test_packages_list_every_folder_holding_python_files() -> None:
     expected = sorted(".".join(("deskbridge", *folder.parts)) for folder in folders)
     assert sorted(config["packages"]) == expected
     assert "deskbridge.store.migrations.versions" in expected
+
+
+def test_python_dash_m_deskbridge_cli_knows_every_command() -> None:
+    """`python -m deskbridge.cli` is the `deskbridge` script: the same commands, `routing`
+    (defined last) included."""
+    from deskbridge.cli import main
+
+    done = subprocess.run(
+        [sys.executable, "-m", "deskbridge.cli", "routing", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: python -m deskbridge.cli routing [OPTIONS] COMMAND")
+    listed = subprocess.run(
+        [sys.executable, "-m", "deskbridge.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    commands = listed.split("Commands:\n", 1)[1].split()
+    assert sorted(set(commands) & set(main.commands)) == sorted(main.commands)
