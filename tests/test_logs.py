@@ -429,3 +429,28 @@ def test_a_quote_inside_a_field_value_is_escaped_so_the_line_still_parses():
         'error="expected an ISO-8601 time, got \\"yesterday\\"" field=detail.created_at '
         'label="a\\"b" empty=""'
     )
+
+
+@pytest.mark.parametrize("level", ["loud", "10", ""])
+def test_a_log_level_logging_does_not_know_is_a_settings_error(level, tmp_path):
+    """Was logging's "ValueError: Unknown level: 'LOUD'" traceback from every command."""
+    from click.testing import CliRunner
+
+    from deskbridge.cli import main
+
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db'}", "DESKBRIDGE_LOG_LEVEL": level}
+    result = CliRunner().invoke(main, ["migrate"], env=env)
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "environment: invalid settings\n"
+        "  DESKBRIDGE_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n",
+    )
+    assert not (tmp_path / "db").exists()
+
+
+def test_a_log_level_is_read_whatever_its_case():
+    assert [Settings(DESKBRIDGE_LOG_LEVEL=v).log_level for v in ("debug", "Warning ")] == [
+        "DEBUG",
+        "WARNING",
+    ]
