@@ -497,17 +497,20 @@ def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
         click.echo(f"{settings.config_path}: no oncall section, so no rotation", err=True)
         sys.exit(1)
     at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at) if at else datetime.now(UTC)
+    # The rotation is in the rules file: without the store it is still printed, with the
+    # store's problem worded as the other commands word it.
+    unshown = "overrides made in Slack are not shown"
+    stored = []
     try:
-        engine = create_store_engine(settings.database_url)
-        migrate_store(engine)
-        with engine.connect() as connection:
-            stored = list_overrides(connection)
+        with _opening_store(settings.database_url):
+            engine = create_store_engine(settings.database_url)
+            migrate_store(engine)
+            with engine.connect() as connection:
+                stored = list_overrides(connection)
+    except click.ClickException as exc:
+        click.echo(f"{exc.format_message()}; {unshown}", err=True)
     except SQLAlchemyError as exc:
-        click.echo(
-            f"store unavailable ({type(exc).__name__}): overrides made in Slack are not shown",
-            err=True,
-        )
-        stored = []
+        click.echo(f"cannot read the store: {_reason(exc)}; {unshown}", err=True)
     rotation = build_rotation(rules, stored)
     names = {a.slack_id: a.name for a in rules.agents}
     if ical:

@@ -124,6 +124,24 @@ def test_store_down_still_prints_the_rotation(monkeypatch):
         "On call at Sat 07 Mar 2026 23:10 GMT: Tom Okafor (U02TOMOK01), override until "
         "Mon 09 Mar 2026 09:00 GMT\nNext shifts (Europe/London):\n"
     )
+    # Worded as the other commands word a store they cannot open (the password hidden).
+    assert result.stderr.startswith(
+        "cannot open the store at postgresql+psycopg://nobody@127.0.0.1:1/none: connection "
+        'failed: connection to server at "127.0.0.1", port 1 failed: '
+    )
+    assert result.stderr.endswith("; overrides made in Slack are not shown\n")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_sqlite_file_that_is_no_database_still_prints_the_rotation(monkeypatch, tmp_path):
+    path = tmp_path / "deskbridge.db"
+    path.write_text("not a database\n")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["oncall", "--at", "2026-03-07T23:10:00Z", "--shifts", "0"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("On call at Sat 07 Mar 2026 23:10 GMT: Tom Okafor")
     assert result.stderr == (
-        "store unavailable (OperationalError): overrides made in Slack are not shown\n"
+        f"cannot open the store at sqlite:///{path}: file is not a database; "
+        "overrides made in Slack are not shown\n"
     )
