@@ -574,20 +574,24 @@ class _Qualifiers:
             asking |= {c + 1 for c in asking if sizes[c] <= _SHORT_REQUEST}
         return asking
 
-    def gives(self, tokens: tuple[str, ...], start: int, size: int) -> bool:
+    def gives(self, tokens: tuple[str, ...], start: int, size: int, subject: bool = False) -> bool:
         """Whether the clause around the object at tokens[start:start + size] has a request
         word and a remedy verb (not negated) outside the object ("for what we paid I expected
-        better" gives nothing: its "paid" is the object's). Only that clause is scanned:
-        objects ("the price", "another one") are common, a scan of the whole text per ticket
-        is not cheap."""
+        better" gives nothing: its "paid" is the object's); in a subject (`subject`), a remedy
+        verb right before the object is enough ("Wrong lamp - send the right one": a subject
+        is a request by itself). Only that clause is scanned: objects ("the price", "another
+        one") are common, a scan of the whole text per ticket is not cheap."""
         begin, end = _clause_around(tokens, start, start)
         found = self._index.scan(tokens[begin:end])
         inside = range(start - begin, start - begin + size)
-        if not any(
-            m.group == VERB and m.negated_by is None and m.start not in inside for m in found
-        ):
+        verbs = [
+            m for m in found if m.group == VERB and m.negated_by is None and m.start not in inside
+        ]
+        if not verbs:
             return False
         if any(m.group == REQUEST for m in found):
+            return True
+        if subject and any(m.start + m.tokens == start - begin for m in verbs):
             return True
         # "Yes please, send a new motor unit": the request word alone in the clause before.
         if not begin:
@@ -751,7 +755,8 @@ def _scan_texts(
                 # An object whose last word starts a thing's name ("my debit | card") names
                 # the thing.
                 unasked = _ends_inside_topic(matches, start, end, plan.topics) or (
-                    not _wished(tokens, start) and not qualifiers.gives(tokens, start, size)
+                    not _wished(tokens, start)
+                    and not qualifiers.gives(tokens, start, size, subject=where == "subject")
                 )
             # The question comes first: "do you offer any compensation?" asks about one,
             # "what compensation do you offer?" takes it as due.
@@ -865,6 +870,8 @@ def _scan_texts(
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
     if told_with:
         hits = _told_with_a_cue(plan, hits, told_with)
+    if _resolvers_in_texts(plan, texts):
+        hits = _subject_thing_come(plan, hits, texts)
     if "?" in texts[0][1]:
         hits = _declined_in_subject(hits, groups)
     if before_ordering is not None:
@@ -876,6 +883,52 @@ def _scan_texts(
             hits = [h._replace(points=0.0, unasked=True) if h.points > 0 else h for h in hits]
         hits.append(Hit(NOT_A_PROBLEM, phrase, where, float(size)))
     return hits
+
+
+def _resolvers_in_texts(plan: _Plan, texts: list[tuple[str, str, float]]) -> bool:
+    """Whether a text after the subject has one of routing.resolved_words (one C-level test
+    a text: most have none)."""
+    return any(
+        not plan.resolved_words.isdisjoint(tokenize(text)) for _, text, _ in texts[1:] if text
+    )
+
+
+def _subject_thing_come(
+    plan: _Plan, hits: list[Hit], texts: list[tuple[str, str, float]]
+) -> list[Hit]:
+    """A subject's problem of something absent ("Re: Missing parcel") is over when a later
+    text says that thing came ("the parcel turned up at a neighbour's after all"), as the
+    same words in one clause are ("the missing parcel turned up")."""
+    out: list[Hit] = []
+    for h in hits:
+        if (
+            h.points > 0
+            and h.where == "subject"
+            and h.category in plan.groups
+            and plan.groups[h.category][3]
+        ):
+            words = compile_phrase(h.phrase)
+            if len(words) > 1 and words[0] in plan.absent:
+                came = _thing_came(words[-1], plan.resolved_words, texts[1:])
+                if came is not None:
+                    h = h._replace(points=0.0, resolved=came)
+        out.append(h)
+    return out
+
+
+def _thing_came(
+    thing: str, resolved_words: frozenset[str], texts: list[tuple[str, str, float]]
+) -> str | None:
+    """The resolved word said of `thing` in one of the texts (see _resolved_by)."""
+    for _, text, _ in texts:
+        tokens = tokenize(text)
+        at = -1
+        for _ in range(tokens.count(thing)):
+            at = tokens.index(thing, at + 1)
+            came = _resolved_by(tokens, at, at + 1, resolved_words)
+            if came is not None:
+                return came
+    return None
 
 
 def _told_with_a_cue(

@@ -1326,3 +1326,30 @@ def test_everyday_wordings_of_the_eighth_round(subject, description, department,
     assert result.department == department, result.reason
     if category:
         assert result.category == category, result.reason
+
+
+def test_a_remedy_object_after_a_remedy_verb_in_the_subject_is_asked_for():
+    # A subject is a request by itself: "send the right one" needs no "please".
+    sent = classify("Wrong lamp - send the right one", "You sent the brass one, I ordered black.")
+    assert (sent.department, sent.category, sent.problem) == (
+        "post_sales",
+        "replacement",
+        "wrong_item",
+    )
+    # In the description the clause still needs a request word.
+    told = classify("Wrong lamp", "You sent the brass one. I will send the right one back.")
+    assert (told.department, told.category) == ("logistics", "wrong_item")
+
+
+def test_a_subjects_missing_thing_that_came_is_over():
+    came = classify(
+        "Re: Missing parcel",
+        "Update: the parcel turned up at a neighbour's after all, sorry for the fuss. You can"
+        " close the ticket.",
+    )
+    assert (came.department, came.source) == (None, "phrase")
+    assert Hit("lost_shipment", "missing parcel", "subject", 0.0, resolved="turn") in came.hits
+    # Still open: a negation or a question in the clause.
+    still = classify("Re: Missing parcel", "The parcel still has not turned up, where is it?")
+    assert (still.department, still.category) == ("logistics", "delivery_delay")
+    assert not any(h.resolved for h in still.hits)
