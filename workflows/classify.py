@@ -230,6 +230,9 @@ class _Plan(NamedTuple):
     # A cued group → its `cues_after`, compiled, by their first word.
     cues_after: dict[str, dict[str, tuple[tuple[str, ...], ...]]]
     departments: dict[str, str]  # a category's or cued group's department
+    # The words of topic_words after their first ("card" of "debit card"): only an object
+    # followed by one of them can end inside a topic.
+    topic_tails: frozenset[str]
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -337,6 +340,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             **{name: c.department for name, c in categories},
             **{group: config.categories[name].department for group, (name, _) in cued.items()},
         },
+        frozenset(w for topic in config.topic_words for w in compile_phrase(topic)[1:]),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -472,24 +476,27 @@ def _find_hits(
 
 # A clause opening with "do" or "does" (after "or", "and") asks whether something is so ("do
 # the legs come off?"), unless a person follows ("do you", "do I": a request, a worry).
-_WHETHER_OPENERS = frozenset({"do"})
 _WHETHER_SKIPPED = frozenset({"or", "and", "so"})
 _NOT_WHETHER = NEGATORS | frozenset({"you", "u", "i", "we"})
 
 
-def _asks_whether(tokens: tuple[str, ...], start: int) -> bool:
-    """Whether the clause of tokens[start] opens with "do"/"does" and a thing after it (see
-    _WHETHER_OPENERS), before tokens[start]."""
-    begin = start
-    while begin and tokens[begin - 1] != BREAK:
-        begin -= 1
-    while begin < start and tokens[begin] in _WHETHER_SKIPPED:
-        begin += 1
-    return (
-        begin + 1 < start
-        and tokens[begin] in _WHETHER_OPENERS
-        and tokens[begin + 1] not in _NOT_WHETHER
-    )
+def _whether_clauses(tokens: tuple[str, ...]) -> dict[int, int]:
+    """The clauses (by number) that open with "do"/"does" (lemma "do") and a thing, with
+    where the thing starts: a phrase after it is asked about. Only
+    the few "do"s are looked at."""
+    found: dict[int, int] = {}
+    at = -1
+    last = len(tokens) - 1
+    for _ in range(tokens.count("do")):
+        at = tokens.index("do", at + 1)
+        if at == last or tokens[at + 1] in _NOT_WHETHER or tokens[at + 1] == BREAK:
+            continue
+        begin = at
+        while begin and tokens[begin - 1] in _WHETHER_SKIPPED:
+            begin -= 1
+        if begin == 0 or tokens[begin - 1] == BREAK:
+            found.setdefault(tokens[:at].count(BREAK), at + 1)
+    return found
 
 
 def _ends_inside_topic(matches: list[tuple], start: int, end: int, topics: frozenset[str]) -> bool:
@@ -637,7 +644,11 @@ def _scan_texts(
     # Damage words told with a cue after the subject ("came this morning and there is a long
     # scratch"): their words → (the cued category, the cue).
     told_with: dict[tuple[str, ...], tuple[str, str]] = {}
+    subject_hits: int | None = None  # how many hits the subject has (the first ones)
+    absent_in_subject: list[int] = []  # the subject's hits of something absent, counted
     for where, text, weight in texts:
+        if where != "subject" and subject_hits is None:
+            subject_hits = len(hits)
         if not text.strip():
             continue
         # Clauses with an inquiry word, and where the first one starts.
@@ -655,8 +666,7 @@ def _scan_texts(
         # the first quote of a shop page starts ("your FAQ mentions"), by clause.
         thanked: dict[int, list[tuple[int, str]]] = {}
         quoting: dict[int, int] = {}
-        groups_found = set(map(_GROUP, matches))
-        if not _SCOPE_GROUPS.isdisjoint(groups_found):
+        if not _SCOPE_GROUPS.isdisjoint(map(_GROUP, matches)):  # a C-level pass
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
                     thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
@@ -669,6 +679,9 @@ def _scan_texts(
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
+        # Clauses that ask whether ("or do the legs come off?"): where their question's
+        # thing starts, by clause (worked out when a problem phrase needs it).
+        whether: dict[int, int] | None = None
         # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
@@ -754,7 +767,11 @@ def _scan_texts(
                 # "I'd like a new chair", "I need another one": wished for, no verb needed.
                 # An object whose last word starts a thing's name ("my debit | card") names
                 # the thing.
-                unasked = _ends_inside_topic(matches, start, end, plan.topics) or (
+                unasked = (
+                    end < len(tokens)
+                    and tokens[end] in plan.topic_tails
+                    and _ends_inside_topic(matches, start, end, plan.topics)
+                ) or (
                     not _wished(tokens, start)
                     and not qualifiers.gives(tokens, start, size, subject=where == "subject")
                 )
@@ -778,9 +795,12 @@ def _scan_texts(
                 if clause not in asking:
                     unasked = True
                     inquired.add(group)
-            if not remedy and group != NOT_A_PROBLEM and _asks_whether(tokens, start):
-                # "Will it fit, or do the legs come off?": asked about, not told.
-                unasked = True
+            if not remedy and group != NOT_A_PROBLEM:
+                if whether is None:
+                    whether = _whether_clauses(tokens) if "do" in tokens else {}
+                if whether and whether.get(clause, start) < start:
+                    # "Will it fit, or do the legs come off?": asked about, not told.
+                    unasked = True
             about = None
             if not_after is not None:
                 if about_words is None:
@@ -831,6 +851,14 @@ def _scan_texts(
                     counted.add((group, phrase))
                 if group == NOT_A_PROBLEM and counts:
                     calm.append((len(hits), where, clause))
+                elif (
+                    counts
+                    and resolvable
+                    and where == "subject"
+                    and size > 1
+                    and tokens[start] in plan.absent
+                ):
+                    absent_in_subject.append(len(hits))  # "Missing parcel"
                 hits.append(
                     _new_hit(
                         (
@@ -868,10 +896,10 @@ def _scan_texts(
         for at, where, clause in calm:
             if (where, clause) in inquiry_clauses:
                 hits[at] = hits[at]._replace(points=0.0, unasked=True)
-    if told_with:
-        hits = _told_with_a_cue(plan, hits, told_with)
-    if _resolvers_in_texts(plan, texts):
-        hits = _subject_thing_come(plan, hits, texts)
+    if told_with and subject_hits:
+        hits = _told_with_a_cue(plan, hits, subject_hits, told_with)
+    if absent_in_subject and _resolvers_in_texts(plan, texts):
+        hits = _subject_thing_come(plan, hits, absent_in_subject, texts)
     if "?" in texts[0][1]:
         hits = _declined_in_subject(hits, groups)
     if before_ordering is not None:
@@ -894,26 +922,19 @@ def _resolvers_in_texts(plan: _Plan, texts: list[tuple[str, str, float]]) -> boo
 
 
 def _subject_thing_come(
-    plan: _Plan, hits: list[Hit], texts: list[tuple[str, str, float]]
+    plan: _Plan, hits: list[Hit], absent: list[int], texts: list[tuple[str, str, float]]
 ) -> list[Hit]:
-    """A subject's problem of something absent ("Re: Missing parcel") is over when a later
-    text says that thing came ("the parcel turned up at a neighbour's after all"), as the
-    same words in one clause are ("the missing parcel turned up")."""
-    out: list[Hit] = []
-    for h in hits:
-        if (
-            h.points > 0
-            and h.where == "subject"
-            and h.category in plan.groups
-            and plan.groups[h.category][3]
-        ):
-            words = compile_phrase(h.phrase)
-            if len(words) > 1 and words[0] in plan.absent:
-                came = _thing_came(words[-1], plan.resolved_words, texts[1:])
-                if came is not None:
-                    h = h._replace(points=0.0, resolved=came)
-        out.append(h)
-    return out
+    """A subject's problem of something absent ("Re: Missing parcel", the hits at `absent`)
+    is over when a later text says that thing came ("the parcel turned up at a neighbour's
+    after all"), as the same words in one clause are ("the missing parcel turned up")."""
+    hits = list(hits)
+    for at in absent:
+        if not hits[at].points:
+            continue
+        came = _thing_came(compile_phrase(hits[at].phrase)[-1], plan.resolved_words, texts[1:])
+        if came is not None:
+            hits[at] = hits[at]._replace(points=0.0, resolved=came)
+    return hits
 
 
 def _thing_came(
@@ -932,19 +953,22 @@ def _thing_came(
 
 
 def _told_with_a_cue(
-    plan: _Plan, hits: list[Hit], told_with: dict[tuple[str, ...], tuple[str, str]]
+    plan: _Plan,
+    hits: list[Hit],
+    subject_hits: int,
+    told_with: dict[tuple[str, ...], tuple[str, str]],
 ) -> list[Hit]:
-    """The subject's damage word ("Scratch on the TV bench") that the description tells
-    with a cue ("came this morning and there is a long scratch") counts for the cued
-    category only, as the same words in the description do."""
-    out: list[Hit] = []
-    for h in hits:
-        if h.points > 0 and h.where == "subject" and h.category in plan.departments:
+    """The subject's damage word ("Scratch on the TV bench"; the first `subject_hits` hits)
+    that the description tells with a cue ("came this morning and there is a long scratch")
+    counts for the cued category only, as the same words in the description do."""
+    hits = list(hits)
+    for at in range(subject_hits):
+        h = hits[at]
+        if h.points > 0 and h.category in plan.departments:
             told = told_with.get(compile_phrase(h.phrase))
             if told is not None and plan.departments[told[0]] != plan.departments[h.category]:
-                h = h._replace(points=0.0, about=told[1])
-        out.append(h)
-    return out
+                hits[at] = h._replace(points=0.0, about=told[1])
+    return hits
 
 
 def _declined_in_subject(
