@@ -116,32 +116,36 @@ def _plan(
     if target is None or clock.running_since is None or not clock.active:
         decision.cancel += [timer_id(key, metric, s) for s, _ in stages]
         return
+    shares = _SHARES.get(stages, target)
+    if shares is None:
+        shares = _SHARES.put(stages, target, tuple((s, f, target * f) for s, f in stages))
     add = _clock_time(policy, metric, rules).add_business_time
     used = timedelta(seconds=clock.used_s)
     since, instance = clock.running_since, clock.instance
     timers, cancel = decision.timers, decision.cancel
-    for stage, fraction in stages:
-        left = target * fraction - used
+    for stage, fraction, share in shares:
+        left = share - used
         if left <= _NONE_LEFT and stage != "breach":
             cancel.append(timer_id(key, metric, stage))
             continue
+        # Timer(id, ticket, kind, due_at, payload), given by position: made 90,000 times on
+        # a replayed week.
         timers.append(
             Timer(
-                id=timer_id(key, metric, stage),
-                ticket=key,
-                kind=TIMER_KIND,
-                due_at=add(since, max(left, _NONE_LEFT)),
-                payload={
-                    "metric": metric,
-                    "instance": instance,
-                    "stage": stage,
-                    "fraction": fraction,
-                },
+                timer_id(key, metric, stage),
+                key,
+                TIMER_KIND,
+                add(since, max(left, _NONE_LEFT)),
+                {"metric": metric, "instance": instance, "stage": stage, "fraction": fraction},
             )
         )
 
 
 _NONE_LEFT = timedelta(0)
+# Each stage's share of a target ((stage, fraction, target * fraction) by the stages, as
+# `_stages` gives them, and the target): a timedelta times a float costs more than the rest
+# of a stage's arithmetic, and the targets are a few per policy.
+_SHARES = Memo(64)
 
 
 def _start(metric: str, at: datetime) -> SlaClock:
