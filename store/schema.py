@@ -53,7 +53,9 @@ def format_sqlite_utc(value: datetime | None) -> str | None:
         raise ValueError("naive datetime given to the store")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    # The UTC text with its "+00:00" cut off (the year always has 4 digits): replace(tzinfo=
+    # None) cost as much as the isoformat (callgrind: 10k instructions, its keyword parsing).
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 # Every accepted inbound event, stored before we answer 200. dedupe_key is the provider's id.
