@@ -111,15 +111,28 @@ def parse_time(value: Any, path: str) -> datetime:
 
 def _parse_utc_seconds(value: str) -> datetime | None:
     """`2026-03-02T08:00:27Z`, the usual shape (every event of a replayed week has one of its
-    own), read without the general pattern: what the pattern's path would read from it, or
-    None to take that path. The colons are checked: fromisoformat would also read other
-    shapes the pattern refuses (`T080027.5Z`)."""
+    own), and `2026-03-02T08:00:27.123456789Z`, an event subscription's time (nanoseconds, a
+    new one for every webhook), read without the general pattern: what the pattern's path
+    would read from it (of the fraction, its first six digits), or None to take that path.
+    The colons are checked: fromisoformat would also read other shapes the pattern refuses
+    (`T080027.5Z`); the dropped digits as the pattern's \\d does (isdecimal)."""
     if len(value) == 20 and value[10] == "T" and value[13] == ":" == value[16] and value[19] == "Z":
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+        text = value
+    elif (
+        len(value) == 30
+        and value[10] == "T"
+        and value[13] == ":" == value[16]
+        and value[19] == "."
+        and value[29] == "Z"
+        and value[26:29].isdecimal()
+    ):
+        text = value[:26] + "+00:00"
+    else:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=4096)  # a ticket's times come again in each of its events

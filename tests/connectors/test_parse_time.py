@@ -1,5 +1,6 @@
-"""parse_time reads the usual `2026-03-02T08:00:27Z` without the general pattern: for every
-text of that length, what it reads (or refuses) is what the general path gives."""
+"""parse_time reads the usual `2026-03-02T08:00:27Z`, and an event subscription's
+`2026-03-02T08:00:27.123456789Z`, without the general pattern: for every text of those
+lengths, what it reads (or refuses) is what the general path gives."""
 
 from __future__ import annotations
 
@@ -60,4 +61,46 @@ def test_any_text_of_that_length_reads_as_the_general_path(value):
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2110, 1, 1)))
 def test_any_instant_reads_as_the_general_path(moment):
     value = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _parse_iso.__wrapped__(value) == _general(value)
+
+
+NANOSECONDS = [
+    "2026-03-02T08:00:27.123456789Z",
+    "2026-03-02T08:00:27.000000000Z",
+    "2026-03-02T08:00:27.999999999Z",  # cut to microseconds, not rounded
+    "1999-12-31T23:59:59.999999999Z",  # out of range
+    "2026-02-30T08:00:27.123456789Z",  # no such day
+    "2026-03-02T08:00:27.12345678xZ",  # a letter in the digits dropped
+    "2026-03-02T08:00:27.123456\u0667\u0667\u0667Z",  # non-ASCII digits dropped, as by \d
+    "2026-03-02T08:00:27.12345\u06678\u0667\u0667Z",  # one read
+    "2026-03-02T08:00:27.123456\u00b2\u00b2\u00b2Z",  # digits, but not decimal ones
+    "2026-03-02T08:00:27,123456789Z",
+    "2026-03-02T08:00:27.1234567+0Z",
+    " 026-03-02T08:00:27.123456789Z",
+    "2026-W10-1T08:00:27.123456789Z",
+]
+
+
+@pytest.mark.parametrize("value", NANOSECONDS)
+def test_the_event_subscription_shape_reads_as_the_general_path(value):
+    assert len(value) == 30
+    assert _parse_iso.__wrapped__(value) == _general(value)
+
+
+def test_the_event_subscription_shape_keeps_microseconds_and_is_utc():
+    at = parse_time("2026-03-02T08:00:27.123456789Z", "time")
+    assert at == datetime(2026, 3, 2, 8, 0, 27, 123456, tzinfo=UTC) and at.tzinfo is UTC
+
+
+@given(st.text(alphabet="0123456789-:TZW.+ \u0667", min_size=30, max_size=30))
+def test_any_text_of_the_event_subscription_length_reads_as_the_general_path(value):
+    assert _parse_iso.__wrapped__(value) == _general(value)
+
+
+@given(
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2110, 1, 1)),
+    st.integers(0, 999),
+)
+def test_any_instant_in_nanoseconds_reads_as_the_general_path(moment, nanoseconds):
+    value = moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{nanoseconds:03d}Z"
     assert _parse_iso.__wrapped__(value) == _general(value)
