@@ -69,14 +69,15 @@ def build_json_answer(summary: dict[str, Any]) -> Answer:
     few summaries answer nearly every webhook (accepted or duplicate, 1 event): each is
     encoded once. Keyed by each value's class too, so 1 and True are not one answer."""
     try:
-        return _cached_json_answer(tuple((k, v.__class__, v) for k, v in summary.items()))
+        # Built by C calls only (no generator): the items, then their values' classes.
+        return _cached_json_answer(tuple(summary.items()), tuple(map(type, summary.values())))
     except TypeError:  # a value that cannot be a key (a list): encoded afresh
         return _encode_json_answer(summary)
 
 
 @lru_cache(maxsize=256)  # bounded: an ignored event's summary repeats its type
-def _cached_json_answer(key: tuple[tuple[str, type, Any], ...]) -> Answer:
-    return _encode_json_answer({k: v for k, _, v in key})
+def _cached_json_answer(items: tuple[tuple[str, Any], ...], _classes: tuple[type, ...]) -> Answer:
+    return _encode_json_answer(dict(items))
 
 
 def _encode_json_answer(summary: dict[str, Any]) -> Answer:
