@@ -360,8 +360,12 @@ def sign(body) -> None:
 
     secrets = _settings().zendesk_secrets
     if not secrets:
-        click.echo("ZENDESK_WEBHOOK_SECRET is not set", err=True)
-        sys.exit(1)
+        # Worded like the other commands' errors (click's "Error:", exit 1), with what to do.
+        raise click.ClickException(
+            "ZENDESK_WEBHOOK_SECRET is not set: export it with the secret the service checks "
+            "webhooks with (export ZENDESK_WEBHOOK_SECRET=dev-secret for the README's "
+            "`ZENDESK_WEBHOOK_SECRET=dev-secret make run`)"
+        )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     signature = build_signature(secrets[0], stamp, body.read())
     click.echo(f"-H {TIMESTAMP_HEADER}:{stamp} -H {SIGNATURE_HEADER}:{signature}")
