@@ -37,7 +37,9 @@ def _channel_class(limit: int, on_too_large: TooLargeHook) -> type[HTTPChannel]:
             # waitress counts a chunked body as it arrives, framing included: 90 bytes in one
             # chunk are refused at a limit of 100.
             answer = describe_too_large(limit, field, framing_counted=field == CHUNKED)
-            body = json.dumps(answer).encode()
+            # Written as the app's jsonify writes its 413 (flask's defaults: compact, keys
+            # sorted, a closing newline): the same bytes from serve as from gunicorn.
+            body = (json.dumps(answer, separators=(",", ":"), sort_keys=True) + "\n").encode()
             self.status = "413 Request Entity Too Large"
             self.response_headers.append(("Content-Type", "application/json"))
             self.set_close_on_finish()

@@ -1,6 +1,7 @@
 """`serve`'s waitress channel (config/waitress_server.py): its main loop does not ask about a
 socket's writability while a request thread is sending on it, and every answer still arrives
-whole, also one too large for the socket's buffers, sent partly by the main loop."""
+whole, also one too large for the socket's buffers, sent partly by the main loop; a body over
+the limit gets the app's own 413, byte for byte."""
 
 from __future__ import annotations
 
@@ -25,11 +26,16 @@ def _app(environ, start_response):
 
 
 @pytest.fixture
-def server():
+def refused() -> list[tuple[str, int, str]]:
+    return []
+
+
+@pytest.fixture
+def server(refused):
     server = build_server(
         _app,
         max_body_bytes=1000,
-        on_too_large=lambda path, limit, field: None,
+        on_too_large=lambda path, limit, field: refused.append((path, limit, field)),
         host="127.0.0.1",
         port=0,
         threads=2,
@@ -82,3 +88,46 @@ def test_an_answer_larger_than_the_socket_buffers_arrives_whole(server):
     assert [hashlib.sha256(b).hexdigest() for b in bodies] == [
         hashlib.sha256(LARGE).hexdigest()
     ] * 2
+
+
+def _post(port: int, head: bytes, body: bytes) -> bytes:
+    """One POST to /webhooks/zendesk; the whole answer (the server closes after a 413)."""
+    request = b"POST /webhooks/zendesk HTTP/1.1\r\nHost: test\r\n" + head + b"\r\n" + body
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_body_over_the_limit_gets_the_apps_413(server, refused):
+    """The bytes the app's jsonify writes (tests/connectors/test_http.py checks the app's):
+    compact, keys sorted, a closing newline."""
+    port = server.effective_port
+    sized = _post(port, b"Content-Length: 1001\r\n", b"x" * 1001)
+    chunked = _post(port, b"Transfer-Encoding: chunked\r\n", b"3e9\r\n" + b"x" * 1001 + b"\r\n")
+    answers = []
+    for answer in (sized, chunked):
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {n.lower(): v.strip() for n, _, v in (line.partition(":") for line in lines[1:])}
+        assert int(headers["content-length"]) == len(body)
+        answers.append((lines[0], headers["content-type"], body))
+    assert answers == [
+        (
+            "HTTP/1.1 413 Request Entity Too Large",
+            "application/json",
+            b'{"error":"body is larger than 1000 bytes","field":"Content-Length"}\n',
+        ),
+        (
+            "HTTP/1.1 413 Request Entity Too Large",
+            "application/json",
+            b'{"error":"body is larger than 1000 bytes (chunked: chunk sizes and line ends count'
+            b' too)","field":"body"}\n',
+        ),
+    ]
+    assert refused == [
+        ("/webhooks/zendesk", 1000, "Content-Length"),
+        ("/webhooks/zendesk", 1000, "body"),
+    ]

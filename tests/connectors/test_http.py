@@ -126,10 +126,9 @@ def test_two_mebibyte_body_is_413(client, engine):
     response = post(client, body)
     assert response.status_code == 413
     # The same answer `serve` (waitress) gives: the app's 413 is the one gunicorn users see.
-    assert response.json == {
-        "error": "body is larger than 1048576 bytes",
-        "field": "Content-Length",
-    }
+    assert response.data == (
+        b'{"error":"body is larger than 1048576 bytes","field":"Content-Length"}\n'
+    )
     with engine.connect() as connection:
         assert count_events(connection) == 0
 
@@ -149,7 +148,7 @@ def test_chunked_body_over_the_limit_is_413(client):
     assert response.status_code == 413
     # No header stated its length: the body grew past the limit (only the body counts here,
     # unlike waitress, which counts the chunk framing too).
-    assert response.json == {"error": "body is larger than 1048576 bytes", "field": "body"}
+    assert response.data == b'{"error":"body is larger than 1048576 bytes","field":"body"}\n'
 
 
 def test_chunked_body_at_the_limit_is_read_whole(client):
