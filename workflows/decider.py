@@ -545,7 +545,11 @@ class Decider:
         else:
             batch.fired_timers.append(due)
         actions = self._apply(batch, state, decision, f"timer:{timer.id}", after)
-        batch.facts += build_action_facts(actions, now)
+        # Dated when the deadline passed, as an event's facts are dated by the event's time:
+        # the review counts each day by the helpdesk's time, so a deadline long past when its
+        # ticket arrives (a late delivery) is a breach of that day, with the ticket's other
+        # facts, and `serve` dates it as replay does.
+        batch.facts += build_action_facts(actions, timer.due_at)
         batch.results.append(
             Decided(f"timer:{timer.id}", timer.ticket, now, actions, due_at=timer.due_at)
         )
