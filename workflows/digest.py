@@ -3,6 +3,8 @@ unnecessary responses, calls, solves, SLA, departments, escalations, repeat cont
 recurring problem categories, for one local day or one week of the team's timezone.
 
 Definitions (the README says the same):
+- every figure is dated by the helpdesk's time (an event's, a deadline's, a ticket's creation),
+  never by when deskbridge received or decided it: a late delivery counts on its own day;
 - a *response* is a public written agent reply (one per comment id), credited to its author
   through the roster; authors not on the roster are reported as unmapped;
 - the *target* is the daily target of the highest `coaching.targets` tier whose
