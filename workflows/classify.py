@@ -680,8 +680,9 @@ def _scan_texts(
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
         # Clauses that ask whether ("or do the legs come off?"): where their question's
-        # thing starts, by clause (worked out when a problem phrase needs it).
-        whether: dict[int, int] | None = None
+        # thing starts, by clause (most texts: none, one test a match).
+        whether = _whether_clauses(tokens) if "do" in tokens else None
+        in_subject = where == "subject"
         # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
@@ -789,18 +790,20 @@ def _scan_texts(
                 inquiry_clauses.add((where, clause))
             # "Your FAQ mentions compensation for missed slots": the page's remedy, unless
             # the clause asks for it too.
-            if remedy and not unasked and quoting and quoting.get(clause, start) < start:
+            if quoting and remedy and not unasked and quoting.get(clause, start) < start:
                 if asking is None:
                     asking = qualifiers.asking(text)
                 if clause not in asking:
                     unasked = True
                     inquired.add(group)
-            if not remedy and group != NOT_A_PROBLEM:
-                if whether is None:
-                    whether = _whether_clauses(tokens) if "do" in tokens else {}
-                if whether and whether.get(clause, start) < start:
-                    # "Will it fit, or do the legs come off?": asked about, not told.
-                    unasked = True
+            if (
+                whether
+                and not remedy
+                and group != NOT_A_PROBLEM
+                and whether.get(clause, start) < start
+            ):
+                # "Will it fit, or do the legs come off?": asked about, not told.
+                unasked = True
             about = None
             if not_after is not None:
                 if about_words is None:
@@ -817,7 +820,7 @@ def _scan_texts(
                 negated_by = None
             counts = negated_by is None and not conditional and not unasked and about is None
             resolved = None
-            if counts and remedy and clause in thanked:
+            if thanked and counts and remedy and clause in thanked:
                 # "Thanks for refunding the mirror": a remedy given, not asked for.
                 resolved = _thanked_for(tokens, start, end, thanked[clause])
                 if resolved is not None:
@@ -852,9 +855,9 @@ def _scan_texts(
                 if group == NOT_A_PROBLEM and counts:
                     calm.append((len(hits), where, clause))
                 elif (
-                    counts
+                    in_subject
+                    and counts
                     and resolvable
-                    and where == "subject"
                     and size > 1
                     and tokens[start] in plan.absent
                 ):
