@@ -445,7 +445,7 @@ def _find_hits(
     # A follow-up that names the remedy itself ("where is my refund") needs no other word
     # for it: a refund only asked about elsewhere ("your website says refunds take 5 days")
     # does not take its own away.
-    unmet = {
+    unmet = unmet and {
         name
         for name in unmet
         if not any(h.unasked and h.phrase in plan.needs[name] for h in hits)

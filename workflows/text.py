@@ -538,7 +538,7 @@ class PhraseIndex:
                 before = bisect_left(negators, start)
                 if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
                     negated_by = _negator(read, start)
-                if negated_by is None and asides:
+                if asides and negated_by is None:
                     negated_by = _negated_past_aside(read, start, asides)
             conditional = hypothetical is not None and start > hypothetical[clause]
             for size, bucket in found:
