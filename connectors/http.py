@@ -69,15 +69,17 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             )
         counter.inc()
 
-    def ok(source: Source, raw: bytes, summary: dict) -> tuple[Response, int]:
+    def ok(source: Source, raw: bytes, summary: dict) -> Response:
         answer = CONNECTORS[source].respond(Outcome(raw, summary))
-        return Response(answer.content, content_type=answer.content_type), 200
+        # A Response's status is 200 already: no (response, 200) for flask to take apart and
+        # set again (callgrind: 9k instructions a request).
+        return Response(answer.content, content_type=answer.content_type)
 
-    def handle(source: Source) -> tuple[Response, int]:
+    def handle(source: Source) -> Response | tuple[Response, int]:
         with runtime.service.decider.acknowledging():
             return acknowledge(source)
 
-    def acknowledge(source: Source) -> tuple[Response, int]:
+    def acknowledge(source: Source) -> Response | tuple[Response, int]:
         started = time.perf_counter()
         now = runtime.clock()
         metrics = runtime.metrics
