@@ -72,9 +72,10 @@ def _text_reasons(state: TicketState, config: RiskConfig) -> dict[str, str | Non
     found = {}
     for name, signal in config.signals.items():
         if name in _PHRASE_SIGNALS:
-            found[name] = next(
-                (p for p in signal.phrases if any(p in m[name] for m in mentions)), None
-            )
+            # The phrases any text mentions, then the first of them in the configured order:
+            # most tickets' texts mention none, and then no phrase is looked at.
+            said = frozenset().union(*[m[name] for m in mentions])
+            found[name] = next((p for p in signal.phrases if p in said), None) if said else None
     if found.get("anger", "") is None:
         raw_text = " ".join(t for t in texts if t)
         found["anger"] = "" if "!!!" in raw_text or _shouting(state.subject) else None
