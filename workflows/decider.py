@@ -132,6 +132,9 @@ class _Batch:
     # batch's events, soonest first — (due_at, id, sequence, stored DueTimer or set Timer).
     # The sequence is unique, so two entries of one id and due time are never compared.
     due: list[tuple] | None = None
+    # The last of this batch's events' arrivals: a timer set later than that cannot fire in
+    # this batch, and is only stored (most are due hours later).
+    due_until: datetime | None = None
     sequence: Iterator[int] = field(default_factory=itertools.count)
     # The batch's events, parsed once (or why they could not be), by stored event id.
     events: dict[int, TicketEvent | Exception] = field(default_factory=dict)
@@ -316,7 +319,8 @@ class Decider:
             rows = session.claim_undecided_events(self.batch, shards)
             if not rows:
                 return None
-            stored = session.claim_due_timers(max(r.received_at for r in rows), self.batch)
+            latest = max(r.received_at for r in rows)
+            stored = session.claim_due_timers(latest, self.batch)
             # More stored timers due than one claim takes: events from the last one's due
             # time on wait for the next batch, after the rest of those timers.
             cutoff = stored[-1].timer.due_at if len(stored) == self.batch else None
@@ -328,6 +332,7 @@ class Decider:
             self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
+            batch.due_until = latest
             for row in rows:
                 if cutoff is not None and row.received_at >= cutoff:
                     break
@@ -631,7 +636,7 @@ class Decider:
         for timer in decision.timers:
             batch.timers[timer.id] = timer
             batch.done_here.pop(timer.id, None)
-            if batch.due is not None:
+            if batch.due is not None and timer.due_at <= batch.due_until:
                 heapq.heappush(batch.due, (timer.due_at, timer.id, next(batch.sequence), timer))
         batch.states[state.key] = state
         batch.dirty.add(state.key)
