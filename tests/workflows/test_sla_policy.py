@@ -57,3 +57,28 @@ def test_the_policy_picked_is_the_first_whose_conditions_hold(rules: RulesConfig
     assert picked == {p.name for p in policies} | {None}
     # Another config is read afresh, not the conditions kept for the first.
     assert select_policy(state, rules) is _defined(state, rules.sla.policies)
+
+
+def test_clocks_differ_as_their_values_do():
+    """`_clocks_differ` answers `!=` on two dicts of clocks (by the clocks' values)."""
+    from datetime import UTC, datetime
+
+    from deskbridge.workflows.model import SlaClock, evolve
+    from deskbridge.workflows.rules.sla import _clocks_differ
+
+    at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    first = SlaClock(metric="first_reply", instance=at.isoformat(), started_at=at, running_since=at)
+    resolution = evolve(first, {"metric": "resolution"})
+    before = {"first_reply": first, "resolution": resolution}
+    cases = [
+        dict(before),  # the same clocks
+        {"first_reply": evolve(first, {}), "resolution": resolution},  # an equal copy
+        {"first_reply": evolve(first, {"used_s": 1.5}), "resolution": resolution},
+        {"first_reply": evolve(first, {"running_since": None}), "resolution": resolution},
+        {"resolution": resolution, "first_reply": first},  # another order, the same clocks
+        {"first_reply": first},
+        {**before, "next_reply": evolve(first, {"metric": "next_reply"})},
+        {"first_reply": first, "next_reply": resolution},
+    ]
+    assert [_clocks_differ(c, before) for c in cases] == [c != before for c in cases]
+    assert [c != before for c in cases] == [False, False, True, True, False, True, True, True]
