@@ -354,8 +354,10 @@ class MemoryStore:
             self._put_timer(timer_id, row)
 
         def undo() -> None:
+            # The very rows, not copies: cancel_timers changes a row in place and its undo,
+            # run after this one when the cancel came first, changes that same row back.
             for timer_id, row in before.items():
-                self._put_timer(timer_id, row and replace(row))
+                self._put_timer(timer_id, row)
 
         self._undo(undo)
 

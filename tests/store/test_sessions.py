@@ -325,3 +325,17 @@ def test_period_reads(store):
         assert replies_only.repeated_replies == data.repeated_replies
         assert replies_only.first_replies == [] and replies_only.facts == {}
         assert session.read_latest_dated() == T0 + timedelta(minutes=50)
+
+
+def test_a_timer_cancelled_and_set_again_in_a_rolled_back_transaction_is_pending_as_before(store):
+    with store.writing() as session:
+        session.schedule_timers([Timer("a", "zendesk:1", "sla", T0)])
+    with pytest.raises(RuntimeError), store.writing() as session:
+        # A clock stopped and started again in one batch: its timer cancelled, then set again.
+        session.cancel_timers(["a"])
+        session.schedule_timers([Timer("a", "zendesk:1", "sla", T0 + timedelta(hours=1))])
+        raise RuntimeError("the batch failed")
+    with store.reading() as session:
+        assert session.next_due_at() == T0
+        due = session.claim_due_timers(T0, 10)
+        assert [(d.timer.id, d.timer.due_at, d.generation) for d in due] == [("a", T0, 0)]
