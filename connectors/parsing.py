@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -43,6 +44,11 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise PayloadError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "body"
+        ) from None
+    except ValueError:
+        # An integer longer than Python converts (no JSONDecodeError): a 400, not a 500.
+        raise PayloadError(
+            f"invalid JSON: a number longer than {sys.get_int_max_str_digits()} digits", "body"
         ) from None
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object", "body")

@@ -710,6 +710,15 @@ def test_deeply_nested_json_is_refused_not_a_crash(raw):
     assert error.field == "body"
 
 
+def test_a_number_of_more_digits_than_python_reads_is_refused_not_a_crash():
+    # Python reads at most 4,300 digits of an integer (a ValueError, no JSONDecodeError).
+    body = json.loads(fixture_bytes("ticket_created.json"))
+    raw = json.dumps(body).replace('"detail"', '"x": ' + "9" * 5000 + ', "detail"', 1).encode()
+    error = parse_error(raw)
+    assert error.message == "invalid JSON: a number longer than 4300 digits"
+    assert error.field == "body"
+
+
 def test_body_that_is_neither_an_event_nor_a_trigger_names_type():
     error = parse_error(b'{"hello": "world"}')
     assert error.field == "type"
