@@ -197,6 +197,35 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
     ]
 
 
+def test_a_line_json_cannot_be_read_into_python_is_reported_and_the_rest_still_runs():
+    good = [subscription_comment(n) for n in (1, 2, 3)]
+    text = (
+        json.dumps(good[0])
+        + "\n"
+        + json.dumps(good[1]).replace('"at"', '"x": ' + "9" * 5000 + ', "at"', 1)
+        + "\n"
+        + "[" * 100_000
+        + "]" * 100_000
+        + "\n"
+        + json.dumps(good[1])
+        + "\n"
+        + json.dumps(good[2])
+        + "\n"
+    )
+    result = CliRunner().invoke(main, ["replay", "-"], input=text)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 2: invalid JSON: a number longer than 4300 digits",
+        "line 3: invalid JSON: nested too deeply",
+    ]
+    decided = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [d["action"] for d in decided if d["rule"] == "three_responses"] == [
+        "call_customer",
+        "tag",
+        "note",
+    ]
+
+
 def test_demo_scenario_timeline():
     """`make demo`: the scenario's decisions, timers fired up to 18:00, in order."""
     result = CliRunner().invoke(

@@ -9,6 +9,7 @@ names no helpdesk.
 from __future__ import annotations
 
 import json
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ def run_replay(
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            item = json.loads(line)
+            item = _decode_line(line)
             if not isinstance(item, dict):
                 raise InboundError("expected a JSON object per line")
             at = parse_time(item.get("at"), "at")
@@ -77,9 +78,6 @@ def run_replay(
                 events = connector.parse(raw(), at, rules)
             # The memory store keeps no bodies: a JSON body is not written out for it.
             text = raw().decode() if feed.store.keeps_bodies else ""
-        except json.JSONDecodeError as exc:
-            yield ReplayError(number, f"invalid JSON: {exc.msg}")
-            continue
         except InboundError as exc:
             where = f"{exc.field}: " if exc.field else ""
             yield ReplayError(number, where + exc.message)
@@ -89,6 +87,21 @@ def run_replay(
             continue
         yield from feed.add(events, text, at)
     yield from feed.finish(until)
+
+
+def _decode_line(line: str) -> object:
+    """A line's JSON, or InboundError saying why not: a bad line is reported, not the end of
+    the replay (json.loads also raises RecursionError, and ValueError for an integer longer
+    than Python converts)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InboundError(f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InboundError("invalid JSON: nested too deeply") from None
+    except ValueError:
+        digits = sys.get_int_max_str_digits()
+        raise InboundError(f"invalid JSON: a number longer than {digits} digits") from None
 
 
 class _Encoded:
