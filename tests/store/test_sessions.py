@@ -27,6 +27,7 @@ from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.schedule import Job
 from tests.store.minute_job import every_minute, post_minute
 
+HOUR = timedelta(hours=1)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -207,6 +208,29 @@ def test_a_transaction_that_raises_leaves_nothing(store):
     with store.writing() as session:  # the same rows can be written afterwards
         assert session.insert_ticket_events([(event("1", 1), "{}", T0)]) == 1
         assert session.claim_job_run("minute", T0, T0)
+
+
+def test_timers_set_again_and_cancelled_in_a_transaction_that_raises_are_as_before(store):
+    later = T0 + timedelta(hours=1)
+    with store.writing() as session:
+        session.schedule_timers(
+            [Timer("a", "zendesk:1", "sla", T0), Timer("b", "zendesk:1", "sla", T0 + HOUR)]
+        )
+    with pytest.raises(RuntimeError), store.writing() as session:
+        session.schedule_timers([Timer("a", "zendesk:1", "sla", later + HOUR, {"stage": "x"})])
+        session.cancel_timers(["b"])
+        session.schedule_timers(
+            [Timer("c", "zendesk:2", "sla", T0), Timer("b", "zendesk:1", "sla", T0)]
+        )
+        session.cancel_timers(["a", "c"])
+        raise RuntimeError("the batch failed")
+    with store.reading() as session:
+        assert session.next_due_at() == T0
+        due = session.claim_due_timers(later + 2 * HOUR, 10)
+        assert [(d.timer.id, d.timer.due_at, d.timer.payload, d.generation) for d in due] == [
+            ("a", T0, {}, 0),
+            ("b", T0 + HOUR, {}, 0),
+        ]
 
 
 def test_a_failing_job_leaves_no_run_and_is_run_again(store, rules):
