@@ -299,7 +299,8 @@ def _changed_field(data: dict[str, Any]) -> dict[str, str]:
         value = " ".join(current)
     else:
         raise PayloadError("expected a field value (text, number, true/false or a list)", path)
-    return {field_id: value}
+    # Bounded and storable, as a trigger body's `fields` are (a lone surrogate was a 500).
+    return {field_id: check_text(value, MAX_SUBJECT, path)}
 
 
 def _required(value: Any, path: str) -> Any:

@@ -990,3 +990,25 @@ def test_custom_field_values_of_every_field_type_read_as_text(current, value):
 )
 def test_a_malformed_custom_field_change_names_the_field(changes, path):
     assert parse_error(mutated(FIELD_CHANGED, changes)).field == path
+
+
+@pytest.mark.parametrize(
+    ("current", "path", "message"),
+    [
+        (
+            "\ud800",
+            "event.current",
+            "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored",
+        ),
+        (
+            {"value": ["wrong_item", "\udc00"]},
+            "event.current.value",
+            "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored",
+        ),
+        ({"value": "x" * 16_385}, "event.current.value", "longer than 16384 characters"),
+    ],
+)
+def test_a_custom_field_value_that_cannot_be_stored_is_refused_naming_it(current, path, message):
+    # As a trigger body's `fields` are checked: the event could not be stored (a 500).
+    error = parse_error(mutated(FIELD_CHANGED, {"event.current": current}))
+    assert (error.field, error.message) == (path, message)
