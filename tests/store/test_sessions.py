@@ -3,6 +3,7 @@ operation the decider and the job runner use exactly as the SQL store does."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -363,3 +364,54 @@ def test_a_timer_cancelled_and_set_again_in_a_rolled_back_transaction_is_pending
         assert session.next_due_at() == T0
         due = session.claim_due_timers(T0, 10)
         assert [(d.timer.id, d.timer.due_at, d.generation) for d in due] == [("a", T0, 0)]
+
+
+def _apply_timer_operations(session, operations: list[tuple[str, str, int]]) -> None:
+    for kind, timer_id, minutes in operations:
+        timer = Timer(timer_id, "zendesk:1", "sla", T0 + timedelta(minutes=minutes))
+        if kind == "set":
+            session.schedule_timers([timer])
+        elif kind == "set fired":
+            session.schedule_timers([timer], FIRED)
+        elif kind == "cancel":
+            session.cancel_timers([timer_id])
+        else:
+            due = session.claim_due_timers(T0 + timedelta(minutes=10), 100)
+            mine = [d for d in due if d.timer.id == timer_id]
+            (session.mark_timers_fired if kind == "fire" else session.mark_timers_failed)(mine)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_timer_changes_committed_or_rolled_back_leave_memory_and_sql_alike(seed, tmp_path):
+    """The memory store changes timer rows in place (set again, cancelled) and undoes those
+    changes on a rollback: any mix of them, in transactions that commit or raise, leaves the
+    timers as SQL leaves them (seeds 9 and 12 catch an undo that puts a copy of a row back)."""
+    import random
+
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate_store(engine)
+    stores = (MemoryStore(), SqlStore(engine))
+    kinds = ("set", "set fired", "cancel", "fire", "fail")
+    choose = random.Random(seed)
+    for _ in range(6):
+        operations = [
+            (choose.choice(kinds), choose.choice("abc"), choose.randint(0, 5))
+            for _ in range(choose.randint(1, 5))
+        ]
+        raises = choose.random() < 0.5
+        timers = []
+        for store in stores:
+            with contextlib.suppress(RuntimeError), store.writing() as session:
+                _apply_timer_operations(session, operations)
+                if raises:
+                    raise RuntimeError("the batch failed")
+            with store.reading() as session:
+                due = session.claim_due_timers(T0 + timedelta(minutes=10), 100)
+                timers.append(
+                    (
+                        session.next_due_at(),
+                        [(d.timer.id, d.timer.due_at, d.generation) for d in due],
+                    )
+                )
+        assert timers[0] == timers[1], operations
+    engine.dispose()
