@@ -97,7 +97,8 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
             elif phrase := said[name]:
                 reason = f'mentions "{phrase}"'
         elif name == "vip":
-            tags = [t for t in signal.tags if state.has_tag(t)]
+            given = state.tags  # read once (has_tag reads it per configured tag)
+            tags = [t for t in signal.tags if t in given]
             if tags:
                 reason = f'tagged "{tags[0]}"'
             elif state.organization and state.organization in signal.organizations:
