@@ -29,6 +29,17 @@ MAX_SUBJECT = 16_384  # far beyond any helpdesk's; a longer one is cut for Slack
 MAX_TEXT = 65_536  # Zendesk's own limit for a comment
 
 
+def describe_json_error(exc: ValueError | RecursionError) -> str:
+    """Why json.loads refused a text, for a line-by-line reader (replay, labelled sets): it
+    raises JSONDecodeError, RecursionError when nested too deeply, and a plain ValueError for
+    an integer longer than Python converts."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return f"a number longer than {sys.get_int_max_str_digits()} digits"
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a JSON object, or raise PayloadError saying what is wrong."""
     try:

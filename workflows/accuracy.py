@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deskbridge.config.rules import RoutingConfig, describe_kind, format_location
+from deskbridge.connectors.parsing import describe_json_error
 from deskbridge.workflows.classify import Classification, RoutingModel, classify_ticket
 
 NONE = "none"
@@ -59,8 +60,9 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
                 continue
             try:
                 raw.append((number, f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.append((number, f"line {number}: invalid JSON: {exc.msg}"))
+            except (ValueError, RecursionError) as exc:
+                reason = describe_json_error(exc)
+                problems.append((number, f"line {number}: invalid JSON: {reason}"))
     else:
         try:
             data = yaml.safe_load(text)

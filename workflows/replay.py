@@ -9,7 +9,6 @@ names no helpdesk.
 from __future__ import annotations
 
 import json
-import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from operator import itemgetter
 from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
-from deskbridge.connectors.parsing import parse_time
+from deskbridge.connectors.parsing import describe_json_error, parse_time
 from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
 from deskbridge.workflows.decider import CACHE_TICKETS, Decider
@@ -95,13 +94,8 @@ def _decode_line(line: str) -> object:
     than Python converts)."""
     try:
         return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InboundError(f"invalid JSON: {exc.msg}") from None
-    except RecursionError:
-        raise InboundError("invalid JSON: nested too deeply") from None
-    except ValueError:
-        digits = sys.get_int_max_str_digits()
-        raise InboundError(f"invalid JSON: a number longer than {digits} digits") from None
+    except (ValueError, RecursionError) as exc:
+        raise InboundError(f"invalid JSON: {describe_json_error(exc)}") from None
 
 
 class _Encoded:

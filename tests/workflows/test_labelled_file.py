@@ -38,6 +38,24 @@ def test_json_lines_mistakes_are_listed_in_line_order(tmp_path):
     )
 
 
+def test_json_lines_python_cannot_read_are_listed_not_a_traceback(tmp_path):
+    # json.loads raises a plain ValueError for an integer longer than Python converts and
+    # RecursionError past the nesting limit, not JSONDecodeError.
+    path = tmp_path / "team.jsonl"
+    path.write_text(
+        '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'
+        + '{"id": ' + "9" * 5000 + "}\n"
+        + "[" * 100_000 + "]" * 100_000 + "\n"
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 2 problem(s)\n"
+        "  line 2: invalid JSON: a number longer than 4300 digits\n"
+        "  line 3: invalid JSON: nested too deeply\n",
+    )
+
+
 def test_every_mistake_of_a_ticket_is_listed_at_once(tmp_path):
     # A ticket without an id and with an unknown department: both, not the first alone.
     path = tmp_path / "team.yaml"
