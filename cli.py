@@ -646,6 +646,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
         another category's cued phrase on the same words ("chipped on arrival")."""
         from deskbridge.workflows.text import compile_phrase
 
+        if hit.category not in categories:  # not-a-problem thanks for the conversation
+            return f'thanks for "{hit.about}" before a problem (routing.courtesy_words)'
         category = categories.get(hit.category)
         words = {w for p in (category.not_after if category else ()) for w in compile_phrase(p)}
         if hit.about in words:

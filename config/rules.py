@@ -337,6 +337,11 @@ class RoutingConfig(_Model):
     # nothing open (as resolved_words), was given, and is not asked for there or in the
     # subject.
     thanked_words: list[str] = Field(default_factory=list)
+    # What customers thank for in a conversation ("the reply", "your help", "getting back"):
+    # thanks for one of these (up to two words after one of thanked_words) said before a
+    # problem or a remedy request in the same text do not say the ticket is no order problem
+    # ("Thanks for the reply, I still want a refund").
+    courtesy_words: list[str] = Field(default_factory=list)
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
     absent_words: list[str] = Field(default_factory=list)

@@ -42,6 +42,7 @@ VERB = "verb:"  # the group of routing.remedy_verbs in the index
 CUED = "cued:"  # + a category's name: the group of its `cued` phrases in the index
 INQUIRY = "inquiry:"  # the group of routing.inquiry_words in the index
 THANKED = "thanked:"  # the group of routing.thanked_words in the index
+COURTESY = "courtesy:"  # the group of routing.courtesy_words in the index
 PAGE = "page:"  # the group of routing.page_words in the index
 BEFORE = "before:"  # the group of routing.before_ordering in the index
 
@@ -260,6 +261,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             # Found in the same scan as the phrases: a remedy's clause is checked for them.
             (INQUIRY, tuple(config.inquiry_words)),
             (THANKED, tuple(config.thanked_words)),
+            (COURTESY, tuple(config.courtesy_words)),
             (PAGE, tuple(config.page_words)),
             (BEFORE, tuple(config.before_ordering)),
         )
@@ -666,16 +668,27 @@ def _scan_texts(
         # the first quote of a shop page starts ("your FAQ mentions"), by clause.
         thanked: dict[int, list[tuple[int, str]]] = {}
         quoting: dict[int, int] = {}
+        # Thanks for the conversation ("thanks for the reply"): (start, end, what for).
+        courteous: list[tuple[int, int, str]] = []
+        courtesies: list[tuple] = []
         if not _SCOPE_GROUPS.isdisjoint(map(_GROUP, matches)):  # a C-level pass
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
                     thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
+                elif m[1] == COURTESY:
+                    courtesies.append(m)
                 elif m[1] == PAGE and m[4] < quoting.get(m[3], len(tokens)):
                     quoting[m[3]] = m[4]
                 elif m[1] == BEFORE and m[5] is None and before_ordering is None:
                     # Its own "if" makes it conditional: "if I buy" says so all the same.
                     before_ordering = (where, m[0], m[2])
+            if courtesies and thanked:
+                courteous = _courtesy_spans(thanked, courtesies)
             matches = [m for m in matches if m[1] not in _SCOPE_GROUPS]
+        # Not-a-problem words inside thanks for the conversation: (index in hits, start, what
+        # for); and where the last problem or remedy that counts starts.
+        courtesy_calm: list[tuple[int, int, str]] = []
+        last_told = -1
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
@@ -854,6 +867,10 @@ def _scan_texts(
                     counted.add((group, phrase))
                 if group == NOT_A_PROBLEM and counts:
                     calm.append((len(hits), where, clause))
+                    for span_start, span_end, what in courteous:
+                        if span_start <= start and end <= span_end:
+                            courtesy_calm.append((len(hits), start, what))
+                            break
                 elif (
                     in_subject
                     and counts
@@ -862,6 +879,8 @@ def _scan_texts(
                     and tokens[start] in plan.absent
                 ):
                     absent_in_subject.append(len(hits))  # "Missing parcel"
+                if counts and group != NOT_A_PROBLEM and start > last_told:
+                    last_told = start
                 hits.append(
                     _new_hit(
                         (
@@ -879,6 +898,11 @@ def _scan_texts(
                         )
                     )
                 )
+        # "Thanks for the reply, I still want a refund": thanks for the conversation before a
+        # problem or a request are no sign that all is well.
+        for at, start, what in courtesy_calm:
+            if start < last_told:
+                hits[at] = hits[at]._replace(points=0.0, about=what)
     if resolved_categories:
         # "Re: Refund 5519934" over "Refund received, thanks": the subject names what is over.
         hits = [
@@ -1061,7 +1085,7 @@ def _resolved_by(
 
 
 # Groups of the index that only qualify the phrases of their clause or text.
-_SCOPE_GROUPS = frozenset({THANKED, PAGE, BEFORE})
+_SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE})
 
 
 # How many words may come between thanks and the remedy thanked for ("thanks for the quick
@@ -1092,6 +1116,21 @@ def _thanked_for(
             continue
         return words
     return None
+
+
+def _courtesy_spans(
+    thanked: dict[int, list[tuple[int, str]]], courtesies: list[tuple]
+) -> list[tuple[int, int, str]]:
+    """Thanks (routing.thanked_words) for the conversation: one of routing.courtesy_words up
+    to _THANKED_WITHIN words after them in their clause ("thanks for your quick reply"). Each
+    as (where the thanks start, where the courtesy word ends, the courtesy word)."""
+    spans = []
+    for m in courtesies:  # PhraseMatch fields
+        for thanks_end, words in thanked.get(m[3], ()):
+            if 0 <= m[4] - thanks_end <= _THANKED_WITHIN:
+                thanks_start = thanks_end - len(compile_phrase(words))
+                spans.append((thanks_start, m[4] + m[2], m[0]))
+    return spans
 
 
 _CONTRASTS = frozenset({"but", "however", "although", "though", "yet"})

@@ -1166,6 +1166,60 @@ def test_thanks_for_a_remedy_not_given_still_asks(subject, description, category
     assert (result.department, result.category) == ("post_sales", category), result.reason
 
 
+def test_thanks_for_the_conversation_before_a_request_say_nothing_is_well():
+    # Issue 13: the courtesy "thanks" tied with the one-word "refund" and won.
+    refund = classify("Order 100482", "Thanks for the reply, I still want a refund")
+    assert (refund.department, refund.category) == ("post_sales", "refund")
+    assert refund.hits == (
+        Hit("not_a_problem", "thanks", "description", 0.0, about="reply"),
+        Hit("refund", "refund", "description", 1.0),
+    )
+    # Another wording, before a stated problem.
+    damage = classify(
+        "Re: order 5512", "Thank you so much for getting back to me. The chair is still broken."
+    )
+    assert (damage.department, damage.category) == ("quality", "product_defect")
+    assert (
+        Hit("not_a_problem", "thank you", "description", 0.0, about="getting back") in damage.hits
+    )
+
+
+@pytest.mark.parametrize(
+    ("subject", "description"),
+    [
+        # Thanks, it arrived, close it: the thanks are for the fix.
+        ("Re: Missing parcel", "Thanks, it arrived this morning. You can close the ticket."),
+        # Thanks for the conversation, and nothing open after them.
+        ("Re: Missing parcel", "Thanks for getting back to me, the parcel turned up today."),
+        # Thanks for the conversation after the problem, not before it.
+        ("Re: order 5512", "The refund came through. Thanks for your help!"),
+    ],
+)
+def test_thanks_with_nothing_open_after_them_stay_no_order_problem(subject, description):
+    result = classify(subject, description)
+    assert (result.department, result.source) == (None, "phrase"), result.reason
+
+
+def test_explain_says_thanks_for_the_conversation_do_not_count():
+    from click.testing import CliRunner
+
+    from deskbridge.cli import main
+
+    out = CliRunner().invoke(
+        main, ["routing", "explain", "Order 100482", "Thanks for the reply, I still want a refund"]
+    )
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[:6] == [
+        "department: Post-Sales  (refund request, phrase, score 1)",
+        'reason: description mentions "refund" (a remedy request) → refund request → Post-Sales',
+        "matched (points = words x 1.5 in the subject x category weight):",
+        '      1  refund request: "refund" in description',
+        "not counted:",
+        '         not an order problem: "thanks" in description — thanks for "reply" before a'
+        " problem (routing.courtesy_words)",
+    ]
+
+
 def test_flattened_is_damage_in_transit_only_with_a_word_of_delivery():
     worn = classify("Seat cushions flattened", "They have gone down to half their height.")
     assert (worn.department, worn.category) == ("quality", "quality_complaint")
