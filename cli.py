@@ -567,7 +567,9 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
         engine = create_store_engine(settings.database_url)
         where = engine.url.render_as_string(hide_password=True)
         file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-        if file and file != ":memory:" and not Path(file).exists():
+        # A `file:` URI (?uri=true) names its file inside the URI; SQLite reads it itself.
+        uri = engine.url.query.get("uri") in ("true", "1")
+        if file and file != ":memory:" and not uri and not Path(file).exists():
             raise click.ClickException(f"cannot open the store at {where}: no such file")
         # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
         connection = engine.connect().execution_options(sqlite_deferred=True)

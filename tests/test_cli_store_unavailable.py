@@ -129,3 +129,20 @@ def test_digest_of_a_migrated_store_with_nothing_in_it(tmp_path: Path):
         ("Priya Raman", 0, 32),
         ("Tom Okafor", 0, 28),
     ]
+
+
+def test_digest_reads_a_sqlite_file_named_by_a_file_uri(tmp_path: Path):
+    # SQLite's `file:` URI form (?uri=true, e.g. for mode=ro) names the file inside the URI:
+    # the digest's "no such file" check must not take "file:/…" for a path and refuse it.
+    path = tmp_path / "deskbridge.db"
+    assert _run(["migrate"], f"sqlite:///{path}").exit_code == 0
+    result = _run(
+        ["digest", "--date", "2026-03-02", "--format", "json"],
+        f"sqlite:///file:{path}?mode=ro&uri=true",
+    )
+    assert result.exit_code == 0, result.output
+    assert [a["name"] for a in json.loads(result.stdout)["agents"]] == [
+        "Lena Fischer",
+        "Priya Raman",
+        "Tom Okafor",
+    ]
