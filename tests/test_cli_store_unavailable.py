@@ -29,7 +29,7 @@ def _run(args: list[str], url: str):
     return CliRunner().invoke(main, args, env=env)
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("args", [*COMMANDS, ["digest"]], ids=" ".join)
 def test_a_url_that_is_no_url(args):
     result = _run(args, "deskbridge.db")
     assert result.exit_code == 1, result.output
@@ -47,9 +47,10 @@ def test_a_sqlite_file_in_a_missing_directory(args, tmp_path: Path):
     assert result.stderr == f"Error: cannot open the store at {url}: unable to open database file\n"
 
 
-def test_a_server_that_does_not_answer_is_named_without_its_password():
+@pytest.mark.parametrize("args", [["migrate"], ["digest"]], ids=" ".join)
+def test_a_server_that_does_not_answer_is_named_without_its_password(args):
     port = _closed_port()
-    result = _run(["migrate"], f"postgresql+psycopg://deskbridge:s3cret@127.0.0.1:{port}/db")
+    result = _run(args, f"postgresql+psycopg://deskbridge:s3cret@127.0.0.1:{port}/db")
     assert result.exit_code == 1, result.output
     assert "s3cret" not in result.output
     assert result.stderr.startswith(
@@ -72,15 +73,6 @@ def test_a_file_that_is_no_database(args, tmp_path: Path):
 # digest only reads: it neither migrates a store nor creates a SQLite file.
 
 
-def test_digest_with_a_url_that_is_no_url():
-    result = _run(["digest"], "deskbridge.db")
-    assert result.exit_code == 1, result.output
-    assert result.stderr == (
-        "Error: DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
-        "postgresql+psycopg://user@host:5432/db)\n"
-    )
-
-
 @pytest.mark.parametrize("where", ["demo.db", "missing/demo.db"])
 def test_digest_of_a_sqlite_file_that_does_not_exist_leaves_none_behind(where, tmp_path: Path):
     # An empty demo.db left behind would make `replay --store demo.db` refuse to write it.
@@ -100,18 +92,6 @@ def test_digest_of_a_store_never_migrated(tmp_path: Path):
     assert result.stderr == (
         f"Error: the store at {url} has no deskbridge tables: run `deskbridge migrate` first\n"
     )
-
-
-def test_digest_of_a_server_that_does_not_answer_is_one_line_without_the_password():
-    port = _closed_port()
-    result = _run(["digest"], f"postgresql+psycopg://deskbridge:s3cret@127.0.0.1:{port}/db")
-    assert result.exit_code == 1, result.output
-    assert "s3cret" not in result.output
-    assert result.stderr.startswith(
-        f"Error: cannot open the store at postgresql+psycopg://deskbridge:***@127.0.0.1:{port}/db: "
-        f'connection failed: connection to server at "127.0.0.1", port {port} failed: '
-    )
-    assert result.stderr.count("\n") == 1
 
 
 def test_digest_of_a_migrated_store_with_nothing_in_it(tmp_path: Path):
