@@ -162,6 +162,19 @@ def test_trigger_and_event_subscription_bodies_give_the_same_result():
     assert [o["action"] for o in via_trigger] == ["call_customer", "tag", "note", "notify"]
 
 
+def assert_reported_and_the_rest_run(text: str, errors: list[str]) -> None:
+    """Replay exits 1 listing each bad line, and the three good comments still decide."""
+    result = CliRunner().invoke(main, ["replay", "-"], input=text)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == errors
+    decided = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [d["action"] for d in decided if d["rule"] == "three_responses"] == [
+        "call_customer",
+        "tag",
+        "note",
+    ]
+
+
 def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
     good = [subscription_comment(n) for n in (1, 2, 3)]
     text = (
@@ -180,21 +193,16 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         + json.dumps(good[2])
         + "\n"
     )
-    result = CliRunner().invoke(main, ["replay", "-"], input=text)
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        "line 2: invalid JSON: Expecting property name enclosed in double quotes",
-        'line 3: at: expected an ISO-8601 time, got "x"',
-        "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
-        "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
-        "line 6: source: None is not one of zendesk, salesforce",
-    ]
-    decided = [json.loads(x) for x in result.stdout.splitlines()]
-    assert [d["action"] for d in decided if d["rule"] == "three_responses"] == [
-        "call_customer",
-        "tag",
-        "note",
-    ]
+    assert_reported_and_the_rest_run(
+        text,
+        [
+            "line 2: invalid JSON: Expecting property name enclosed in double quotes",
+            'line 3: at: expected an ISO-8601 time, got "x"',
+            "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
+            "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
+            "line 6: source: None is not one of zendesk, salesforce",
+        ],
+    )
 
 
 def test_a_line_json_cannot_be_read_into_python_is_reported_and_the_rest_still_runs():
@@ -212,18 +220,13 @@ def test_a_line_json_cannot_be_read_into_python_is_reported_and_the_rest_still_r
         + json.dumps(good[2])
         + "\n"
     )
-    result = CliRunner().invoke(main, ["replay", "-"], input=text)
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        "line 2: invalid JSON: a number longer than 4300 digits",
-        "line 3: invalid JSON: nested too deeply",
-    ]
-    decided = [json.loads(x) for x in result.stdout.splitlines()]
-    assert [d["action"] for d in decided if d["rule"] == "three_responses"] == [
-        "call_customer",
-        "tag",
-        "note",
-    ]
+    assert_reported_and_the_rest_run(
+        text,
+        [
+            "line 2: invalid JSON: a number longer than 4300 digits",
+            "line 3: invalid JSON: nested too deeply",
+        ],
+    )
 
 
 def test_demo_scenario_timeline():
