@@ -56,11 +56,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise PayloadError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "body"
         ) from None
-    except ValueError:
+    except ValueError as exc:
         # An integer longer than Python converts (no JSONDecodeError): a 400, not a 500.
-        raise PayloadError(
-            f"invalid JSON: a number longer than {sys.get_int_max_str_digits()} digits", "body"
-        ) from None
+        raise PayloadError(f"invalid JSON: {describe_json_error(exc)}", "body") from None
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object", "body")
     return data
