@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The level names `logging` accepts (WARN, FATAL and NOTSET too), lowest level first.
+_LEVEL_NUMBERS = logging.getLevelNamesMapping()
+LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name], name)))
 
 
 @lru_cache(maxsize=8)
@@ -96,10 +99,11 @@ class Settings(BaseSettings):
     @classmethod
     def _a_level_logging_knows(cls, value: str) -> str:
         # Checked here, with the other settings: logging's own "Unknown level" is a traceback.
-        level = value.strip().upper()
-        if level not in LOG_LEVELS:
-            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
-        return level
+        # An alias (WARN, FATAL) is read as the name logging prints (WARNING, CRITICAL).
+        level = _LEVEL_NUMBERS.get(value.strip().upper())
+        if level is None:
+            raise ValueError(f"expected a level name logging knows: {', '.join(LOG_LEVELS)}")
+        return logging.getLevelName(level)
 
     @field_validator("slack_signing_secret")
     @classmethod

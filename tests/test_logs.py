@@ -154,7 +154,9 @@ def test_an_idle_worker_logs_nothing_after_starting(logs, sqlite_engine, rules, 
     ]
 
 
-@pytest.mark.parametrize(("level", "expected"), [("INFO", "WARNING"), ("DEBUG", "DEBUG")])
+@pytest.mark.parametrize(
+    ("level", "expected"), [("INFO", "WARNING"), ("DEBUG", "DEBUG"), ("NOTSET", "DEBUG")]
+)
 def test_library_loggers_are_at_warning_unless_debug(logs, level, expected):
     logs(level)
 
@@ -444,7 +446,8 @@ def test_a_log_level_logging_does_not_know_is_a_settings_error(level, tmp_path):
     assert (result.exit_code, result.stderr) == (
         1,
         "environment: invalid settings\n"
-        "  DESKBRIDGE_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n",
+        "  DESKBRIDGE_LOG_LEVEL: expected a level name logging knows: "
+        "NOTSET, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL\n",
     )
     assert not (tmp_path / "db").exists()
 
@@ -453,4 +456,19 @@ def test_a_log_level_is_read_whatever_its_case():
     assert [Settings(DESKBRIDGE_LOG_LEVEL=v).log_level for v in ("debug", "Warning ")] == [
         "DEBUG",
         "WARNING",
+    ]
+
+
+def test_every_level_name_logging_accepts_is_a_log_level():
+    """WARN, FATAL and NOTSET were refused, though logging takes them: the aliases are read as
+    the names logging prints."""
+    levels = ("warn", "FATAL", "Notset", "critical", "error", "info")
+
+    assert [Settings(DESKBRIDGE_LOG_LEVEL=v).log_level for v in levels] == [
+        "WARNING",
+        "CRITICAL",
+        "NOTSET",
+        "CRITICAL",
+        "ERROR",
+        "INFO",
     ]
