@@ -64,6 +64,10 @@ def check_config(path: Path | None) -> None:
     click.echo(f"{path}: ok — {summarize_rules(rules)}")
 
 
+_STORE_URLS = "like sqlite:///deskbridge.db or postgresql+psycopg://user@host:5432/db"
+_STORE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
 @contextlib.contextmanager
 def _opening_store(url: str) -> Iterator[None]:
     """A store that cannot be opened (a bad DATABASE_URL, a server that does not answer, a
@@ -72,13 +76,22 @@ def _opening_store(url: str) -> Iterator[None]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
+    not_a_url = click.ClickException(f"DATABASE_URL is not a database URL ({_STORE_URLS})")
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        raise not_a_url from None
+    # SQLAlchemy knows more databases than deskbridge has drivers and SQL for: another one
+    # (mysql://, Heroku's postgres://) was a traceback about a missing module or plugin.
+    if driver not in _STORE_DRIVERS:
+        raise click.ClickException(
+            f"DATABASE_URL names a database deskbridge cannot use ({driver}): "
+            f"it stores in SQLite or PostgreSQL ({_STORE_URLS})"
+        )
     try:
         yield
     except ArgumentError:
-        raise click.ClickException(
-            "DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
-            "postgresql+psycopg://user@host:5432/db)"
-        ) from None
+        raise not_a_url from None
     except DatabaseError as exc:
         # Operational (no server, no directory) or the driver's plain DatabaseError (SQLite: a
         # file that is no database); a migration's own errors (ProgrammingError…) keep their

@@ -1,6 +1,7 @@
-"""A store that cannot be opened — a DATABASE_URL that is no URL, a server that does not answer,
-a SQLite file in a directory that does not exist — is one line naming it (password hidden) and
-exit 1 for every command that opens it, not a SQLAlchemy traceback."""
+"""A store that cannot be opened — a DATABASE_URL that is no URL or names a database deskbridge
+has no driver for, a server that does not answer, a SQLite file in a directory that does not
+exist — is one line naming it (password hidden) and exit 1 for every command that opens it, not
+a SQLAlchemy traceback."""
 
 from __future__ import annotations
 
@@ -35,6 +36,27 @@ def test_a_url_that_is_no_url(args):
     assert result.exit_code == 1, result.output
     assert result.stderr == (
         "Error: DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
+        "postgresql+psycopg://user@host:5432/db)\n"
+    )
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["digest"]], ids=" ".join)
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgres://deskbridge@127.0.0.1:5432/db", "postgres"),
+        ("mysql://deskbridge@127.0.0.1/db", "mysql"),
+        ("postgresql+psycopg2://deskbridge@127.0.0.1:5432/db", "postgresql+psycopg2"),
+    ],
+)
+def test_a_database_deskbridge_has_no_driver_for(args, url, driver):
+    """Were tracebacks: "Can't load plugin: sqlalchemy.dialects:postgres", "No module named
+    'MySQLdb'", "No module named 'psycopg2'"."""
+    result = _run(args, url)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: DATABASE_URL names a database deskbridge cannot use ({driver}): it stores in "
+        "SQLite or PostgreSQL (like sqlite:///deskbridge.db or "
         "postgresql+psycopg://user@host:5432/db)\n"
     )
 
