@@ -606,7 +606,13 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
         from deskbridge.bot.chart import build_chart
 
         what = "week of " if week else ""
-        chart.write_bytes(build_chart(result, f"Responses against target, {what}{result['date']}"))
+        png = build_chart(result, f"Responses against target, {what}{result['date']}")
+        try:
+            chart.write_bytes(png)
+        except OSError as exc:  # a folder that does not exist, or one we may not write in
+            raise click.ClickException(
+                f"cannot write the chart to {chart}: {exc.strerror}"
+            ) from None
         click.echo(f"chart written to {chart}", err=True)
 
 

@@ -148,3 +148,16 @@ def test_digest_reads_a_sqlite_file_named_by_a_file_uri(tmp_path: Path):
         "Priya Raman",
         "Tom Okafor",
     ]
+
+
+def test_digest_chart_in_a_folder_that_does_not_exist(tmp_path: Path):
+    """Was a FileNotFoundError traceback after the review was printed."""
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    assert _run(["migrate"], url).exit_code == 0
+    chart = tmp_path / "missing" / "chart.png"
+    result = _run(["digest", "--date", "2026-03-02", "--chart", str(chart)], url)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: cannot write the chart to {chart}: No such file or directory\n"
+    )
+    assert "Daily review — Resolution team, Mon 02 Mar 2026" in result.stdout
