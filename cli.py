@@ -49,6 +49,30 @@ def _settings() -> Settings:
         sys.exit(1)
 
 
+class IsoTime(click.ParamType):
+    """An ISO 8601 time as Python reads it (seconds and the offset optional, `Z` for UTC, a
+    date alone for its midnight): the rules file and `/deskbridge oncall override` write
+    "2026-03-07T18:00", which strptime formats with seconds refused."""
+
+    name = "ISO"
+
+    def convert(self, value, param, ctx) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 time "
+                "(like 2026-03-07T23:10:00Z, 2026-03-07T18:00 or 2026-03-07)",
+                param,
+                ctx,
+            )
+
+
+ISO_TIME = IsoTime()
+
+
 @click.group()
 def main() -> None:
     """deskbridge: helpdesk events in, escalation workflows, Slack out."""
@@ -394,7 +418,7 @@ def sign(body) -> None:
 )
 @click.option(
     "--until",
-    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    type=ISO_TIME,
     help="fire timers up to this time (ISO; UTC when no offset)",
 )
 @click.option(
@@ -493,7 +517,7 @@ def _without_collecting() -> Iterator[None]:
 @main.command()
 @click.option(
     "--at",
-    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    type=ISO_TIME,
     help="the time to ask about (ISO; UTC when no offset; default now)",
 )
 @click.option(

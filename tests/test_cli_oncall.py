@@ -112,7 +112,20 @@ def test_ical_parses_and_holds_the_next_shifts(database):
 def test_a_bad_at_is_refused_with_the_option_named(database):
     result = CliRunner().invoke(main, ["oncall", "--at", "saturday night"])
     assert result.exit_code == 2
-    assert "--at" in result.stderr
+    assert result.stderr.endswith(
+        "Error: Invalid value for '--at': 'saturday night' is not an ISO 8601 time "
+        "(like 2026-03-07T23:10:00Z, 2026-03-07T18:00 or 2026-03-07)\n"
+    )
+
+
+@pytest.mark.parametrize("at", ["2026-03-07T23:10", "2026-03-07 23:10:00+00:00"])
+def test_at_as_the_rules_file_writes_times(database, at):
+    """Minutes without seconds (the overrides' form) and a space for the T were refused."""
+    assert run("--at", at, "--shifts", "0") == (
+        "On call at Sat 07 Mar 2026 23:10 GMT: Tom Okafor (U02TOMOK01), override until "
+        "Mon 09 Mar 2026 09:00 GMT\n"
+        "Next shifts (Europe/London):\n"
+    )
 
 
 def test_store_down_still_prints_the_rotation(monkeypatch):
