@@ -1106,6 +1106,18 @@ def main(argv: list[str] | None = None) -> int:
         "worker` deciding beside it on the same SQLite file: the decider in a process of its "
         "own, the two processes meeting at SQLite's one writer (its busy handler)",
     )
+    parser.add_argument(
+        "--no-waitress",
+        action="store_true",
+        help="skip the waitress runs (bare, ack-only, full): with --gunicorn-postgres, "
+        "gunicorn's bare endpoint and its runs on PostgreSQL only",
+    )
+    parser.add_argument(
+        "--no-pg-worker",
+        action="store_true",
+        help="with --gunicorn-postgres, only the acknowledgement alone on PostgreSQL "
+        "(no run with the worker; --profile profiles that one)",
+    )
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1216,8 +1228,9 @@ def main(argv: list[str] | None = None) -> int:
                 **kwargs,
             )
 
-        def run_gunicorn_postgres(profile: Path | None = None) -> Result:
-            """The production shape: gunicorn (web only) on PostgreSQL, one worker deciding."""
+        def run_gunicorn_postgres(profile: Path | None = None, worker: bool = True) -> Result:
+            """The production shape: gunicorn (web only) on PostgreSQL, one worker deciding;
+            without `worker`, the acknowledgement alone (nothing decides during the load)."""
             from deskbridge.store.db import postgres_available
 
             if not postgres_available(args.pg_url):
@@ -1227,11 +1240,11 @@ def main(argv: list[str] | None = None) -> int:
                 return bench(
                     gunicorn_server(
                         f"{g_label}: deskbridge.app:create_app() on PostgreSQL, "
-                        "+ one `deskbridge worker` deciding",
+                        + ("+ one `deskbridge worker` deciding" if worker else "web only"),
                         "deskbridge.app:create_app()",
                         pg,
-                        "gunicorn-pg.log",
-                        companion=[str(BIN / "deskbridge"), "worker"],
+                        "gunicorn-pg.log" if worker else "gunicorn-pg-web.log",
+                        companion=[str(BIN / "deskbridge"), "worker"] if worker else None,
                     ),
                     drive,
                     warm_slice,
@@ -1274,7 +1287,7 @@ def main(argv: list[str] | None = None) -> int:
                 summarize_profile(args.profile.resolve())
             return 0
         if args.profile and args.gunicorn_postgres:
-            run_gunicorn_postgres(profile=args.profile.resolve())
+            run_gunicorn_postgres(profile=args.profile.resolve(), worker=not args.no_pg_worker)
             summarize_profile(args.profile.resolve())
             return 0
         if args.profile:
@@ -1303,9 +1316,9 @@ def main(argv: list[str] | None = None) -> int:
                 drain_timeout_s=args.drain_timeout,
             )
 
-        bare_r = run(bare)
-        ack_r = run(None if args.no_ack_only else variant_server("ack-only"))
-        full_r = run(None if args.no_full else full)
+        bare_r = run(None if args.no_waitress else bare)
+        ack_r = run(None if args.no_waitress or args.no_ack_only else variant_server("ack-only"))
+        full_r = run(None if args.no_waitress or args.no_full else full)
         split_r = None
         if args.split_sqlite:
             split = variant_server("ack-only")
@@ -1350,11 +1363,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.warmup,
                 args.duration,
             )
+        g_pg_web_r = None
         if g_bare_r and args.gunicorn_postgres:
-            g_pg_r = run_gunicorn_postgres()
+            g_pg_web_r = run_gunicorn_postgres(worker=False)
+            g_pg_r = None if args.no_pg_worker else run_gunicorn_postgres()
 
         print("\n== summary")
-        if full_r is not None:
+        if full_r is not None and bare_r is not None:
             ratio = full_r.of(bare_r)
             print(
                 f"   waitress: full {full_r.measured.rps:.0f} req/s, bare "
@@ -1362,7 +1377,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({'meets' if ratio >= 0.5 else 'BELOW'} the 0.5 aim); full p99 "
                 f"{full_r.measured.p99_ms or 0.0:.0f} ms"
             )
-        if ack_r is not None:
+        if ack_r is not None and bare_r is not None:
             ack_ratio = ack_r.of(bare_r)
             print(
                 f"   waitress, acknowledgement alone (serve, background threads off): "
@@ -1375,7 +1390,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"   server CPU per request: acknowledgement {ack_cpu:.2f} ms, bare "
                 f"{bare_cpu:.2f} ms ({ack_cpu / bare_cpu if bare_cpu else 0:.2f}x)"
             )
-        if split_r is not None:
+        if split_r is not None and bare_r is not None:
             print(
                 f"   split (ack in serve, deciding in a worker, SQLite): "
                 f"{split_r.measured.rps:.0f} req/s, ratio "
@@ -1384,20 +1399,38 @@ def main(argv: list[str] | None = None) -> int:
             )
         if full_r is not None:
             print(f"   events lost (accepted but not stored): {full_r.lost()}")
-        for name, r in (("SQLite, web only", g_full_r), ("PostgreSQL + worker", g_pg_r)):
+        runs = (
+            ("SQLite, web only", g_full_r),
+            ("PostgreSQL, web only (the acknowledgement alone)", g_pg_web_r),
+            ("PostgreSQL + worker", g_pg_r),
+        )
+        for name, r in runs:
             if r is None:
                 continue
             rps = r.measured.rps
             like = r.of(g_bare_r)
             p99 = r.measured.p99_ms or 0.0
+            waitress = f"; against waitress bare {r.of(bare_r):.2f}" if bare_r else ""
             print(
                 f"   {g_label} on {name}: full {rps:.0f} req/s (p99 {p99:.0f} ms), gunicorn "
                 f"bare {g_bare_r.measured.rps:.0f} req/s: ratio {like:.2f} "
-                f"({'meets' if like >= 0.5 else 'BELOW'} 0.5); against waitress bare "
-                f"{r.of(bare_r):.2f}; p99 {'under' if p99 < 50 else 'NOT under'} "
-                f"50 ms; lost {r.lost()}"
+                f"({'meets' if like >= 0.5 else 'BELOW'} 0.5){waitress}; p99 "
+                f"{'under' if p99 < 50 else 'NOT under'} 50 ms; lost {r.lost()}"
             )
-        failed = any(r.lost() for r in (full_r, ack_r, split_r, g_full_r, g_pg_r) if r is not None)
+            # Steadier than the rates on a shared machine: CPU per request, by process.
+            m = r.measured
+            per = (1000 / m.requests) if m.requests else 0.0
+            print(
+                f"      CPU per request: web {m.server_cpu_s * per:.2f} ms, PostgreSQL "
+                f"{m.database_cpu_s * per:.2f} ms"
+                + (f", worker {r.deciding.companion_cpu_s * per:.2f} ms" if r.companion else "")
+                + f"; gunicorn bare {g_bare_r.cpu_ms():.2f} ms"
+            )
+        failed = any(
+            r.lost()
+            for r in (full_r, ack_r, split_r, g_full_r, g_pg_web_r, g_pg_r)
+            if r is not None
+        )
         return 1 if failed else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
