@@ -39,6 +39,18 @@ SCOPE_BREAKS = frozenset({"and", "so", "just", "then", "because", "instead", "on
 # "compensation? no need" (across the clause break: "." is BREAK). "needed" is "need".
 _NEGATED_AFTER = frozenset({"need", "necessary", "require", "required", "want", "wanted"})
 _BEFORE_NEGATION_AFTER = frozenset({"be", "is", "was", "are", "s", "really", "do", "."})
+# The same in German, French, Spanish and Dutch (a bilingual dictionary's "not necessary",
+# "I don't need"): "Erstattung ist nicht nötig", "remboursement n'est pas nécessaire", "reembolso
+# no es necesario", "terugbetaling is niet nodig"; and German's verb before the negator: "eine
+# Erstattung brauche ich nicht" (a refund I do not need).
+_FOREIGN_NEGATORS_AFTER = frozenset({"nicht", "pas", "no", "niet"})
+_FOREIGN_NEGATED_AFTER = frozenset(
+    {"notig", "notwendig", "erforderlich", "necessaire", "necesario", "nodig"}
+)
+_FOREIGN_BEFORE_NEGATION_AFTER = frozenset({"ist", "n", "est", "es", "is", "wirklich", "vraiment"})
+_FOREIGN_NEEDS_BEFORE = frozenset({"brauche", "brauchen", "benotige", "benotigen"})
+_FOREIGN_PRONOUNS = frozenset({"ich", "wir"})
+_SPANISH_NOT_NEEDED = frozenset({("es", "necesario"), ("hace", "falta"), ("lo", "necesito")})
 # Words that make what follows hypothetical ("if it is not here by Friday I want a refund"
 # does not ask for a refund yet), in their clause and, when they open it, in the next one
 # ("if it is lost, send a replacement"); not when they make a request polite ("if you could").
@@ -312,6 +324,18 @@ def is_foreign_word(word: str) -> bool:
     return any(simplemma.is_known(word, lang=language) for language in OTHER_LANGUAGES)
 
 
+def is_other_word_of_its_language(word: str, other: str) -> bool:
+    """Whether a language knows both words as words of their own, with different lemmas: then
+    one is no typo of the other ("envoyer", send, is not "renvoyer", send back); a form of the
+    same word still is ("bancale" reads "bancal")."""
+    return any(
+        simplemma.is_known(word, lang=language)
+        and simplemma.is_known(other, lang=language)
+        and simplemma.lemmatize(word, lang=language) != simplemma.lemmatize(other, lang=language)
+        for language in OTHER_LANGUAGES
+    )
+
+
 @lru_cache(maxsize=8192)  # subjects, descriptions and messages are seen again and again
 def tokenize(text: str) -> tuple[str, ...]:
     """Text → lemmas, one flat sequence with BREAK between clauses (punctuation, line breaks,
@@ -480,7 +504,9 @@ class PhraseIndex:
         if best is None or is_known_word(token):
             return token
         target = self._typo_targets[best[0]]
-        if is_known_word(best[0]) and is_foreign_word(token):
+        if is_foreign_word(token) and (
+            is_known_word(best[0]) or is_other_word_of_its_language(token, best[0])
+        ):
             return token
         return target
 
@@ -627,15 +653,31 @@ def _declined_ends(tokens: Sequence[str], negators: list[int]) -> dict[int, str]
     "replacement | is not necessary"), with the negator: worked out once per text."""
     ends: dict[int, str] = {}
     for at in negators:
-        if tokens[at] not in ("not", "no") or at + 1 >= len(tokens):
+        negator = tokens[at]
+        if (
+            at > 1
+            and tokens[at - 1] in _FOREIGN_PRONOUNS
+            and tokens[at - 2] in _FOREIGN_NEEDS_BEFORE
+        ):
+            ends[at - 2] = negator  # "Erstattung | brauche ich nicht"
             continue
-        if tokens[at + 1] not in _NEGATED_AFTER:
+        if at + 1 >= len(tokens):
             continue
-        ends[at] = tokens[at]
+        if negator in ("not", "no") and tokens[at + 1] in _NEGATED_AFTER:
+            before = _BEFORE_NEGATION_AFTER
+        elif negator in _FOREIGN_NEGATORS_AFTER and (
+            tokens[at + 1] in _FOREIGN_NEGATED_AFTER
+            # Spanish puts its negator before the verb: "no es necesario", "no hace falta".
+            or (negator == "no" and tuple(tokens[at + 1 : at + 3]) in _SPANISH_NOT_NEEDED)
+        ):
+            before = _FOREIGN_BEFORE_NEGATION_AFTER
+        else:
+            continue
+        ends[at] = negator
         end = at
-        while end > max(0, at - 2) and tokens[end - 1] in _BEFORE_NEGATION_AFTER:
+        while end > max(0, at - 2) and tokens[end - 1] in before:
             end -= 1
-            ends[end] = tokens[at]
+            ends[end] = negator
     return ends
 
 

@@ -288,6 +288,25 @@ def test_a_remedy_declined_after_it_is_named_decides_nothing(description):
     assert remedies and all(h.negated_by in ("not", "no") and not h.counts for h in remedies)
 
 
+@pytest.mark.parametrize(
+    "description",
+    [
+        "Mein Paket ist nicht angekommen. Eine Erstattung brauche ich nicht, ich möchte die Ware.",
+        "Mein Paket ist nicht angekommen. Eine Erstattung ist nicht nötig.",
+        "Mon colis n'est pas arrivé. Un remboursement n'est pas nécessaire.",
+        "Mi paquete no ha llegado. Un reembolso no es necesario, solo quiero saber dónde está.",
+    ],
+)
+def test_a_remedy_declined_after_it_is_named_in_other_languages_decides_nothing(description):
+    # German, French and Spanish decline after the remedy too ("a refund I do not need").
+    result = classify("Order 5521", description)
+    assert result.department == "logistics"
+    remedies = [h for h in result.hits if RULES.routing.categories[h.category].remedy]
+    assert remedies and not any(h.counts for h in remedies)
+    asked = classify("Order 5521", "Mein Paket ist nicht angekommen. Ich brauche eine Erstattung.")
+    assert (asked.department, asked.problem) == ("post_sales", "lost_shipment")
+
+
 def test_a_remedy_compared_away_is_not_asked_for():
     kept = classify("Sofa", "I would rather keep the sofa than get a refund, the cushion is torn.")
     assert (kept.department, kept.category) == ("quality", "product_defect")
@@ -379,6 +398,20 @@ def test_a_word_of_another_language_is_no_english_typo():
     # An English word with a typo is still read as meant.
     typo = classify("Order 5512", "I never recieved the parcel.")
     assert (typo.department, typo.category) == ("logistics", "lost_shipment")
+
+
+def test_a_word_of_another_language_is_no_typo_of_another_word_of_it():
+    # "envoyer" (send) is a French word of its own, not "renvoyer" (send back, a reshipment);
+    # "m'en envoyer un autre" asks for another one.
+    parts = classify(
+        "Pièces manquantes",
+        "Il manque les deux charnières. Pouvez-vous me les envoyer ? Je n'ai pas besoin d'un"
+        " remboursement.",
+    )
+    assert (parts.department, parts.category) == ("quality", "missing_parts")
+    assert not [h for h in parts.hits if h.corrected]
+    another = classify("Miroir cassé", "Le miroir est arrivé brisé. Pouvez-vous m'en envoyer un autre ?")
+    assert (another.department, another.category) == ("post_sales", "replacement")
 
 
 def test_even_after_a_negator_only_intensifies():
