@@ -696,6 +696,9 @@ def _scan_texts(
         # thing starts, by clause (most texts: none, one test a match).
         whether = _whether_clauses(tokens) if "do" in tokens else None
         in_subject = where == "subject"
+        # "Re: Your replacement is on its way": the shop's subject, replied to; a remedy in it
+        # is the shop's word, as in quoted mail, not the customer's request.
+        shops = in_subject and _shop_subject(tokens)
         # Longest first, then in reading order (two stable C-level sorts).
         matches.sort(key=_START)
         matches.sort(key=_SIZE, reverse=True)
@@ -789,6 +792,8 @@ def _scan_texts(
                     not _wished(tokens, start)
                     and not qualifiers.gives(tokens, start, size, subject=where == "subject")
                 )
+            if shops and remedy:
+                unasked = True
             # The question comes first: "do you offer any compensation?" asks about one,
             # "what compensation do you offer?" takes it as due.
             if (
@@ -1029,6 +1034,20 @@ _THING_WITHIN = 3
 
 # Words that open a reply's or a forward's subject ("Re: Replacement chair").
 _REPLY_PREFIXES = frozenset({"re", "aw", "fw", "fwd", "tr", "sv", "wg"})
+
+
+# "Your" in the languages customers write in: a reply's subject that opens with it is the
+# shop's ("Re: Your order has shipped", "AW: Ihre Bestellung").
+_YOUR = frozenset({"your", "votre", "vos", "ihre", "ihr", "uw"})
+
+
+def _shop_subject(tokens: tuple[str, ...]) -> bool:
+    """Whether the subject is a reply to, or a forward of, the shop's mail to the customer:
+    a reply prefix, then "your"."""
+    at = 0
+    while at < len(tokens) and (tokens[at] == BREAK or tokens[at] in _REPLY_PREFIXES):
+        at += 1
+    return 0 < at < len(tokens) and tokens[at] in _YOUR
 
 
 def _opens_subject(tokens: tuple[str, ...], start: int) -> bool:

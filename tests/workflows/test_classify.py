@@ -414,6 +414,25 @@ def test_a_word_of_another_language_is_no_typo_of_another_word_of_it():
     assert (another.department, another.category) == ("post_sales", "replacement")
 
 
+def test_a_remedy_in_the_shops_subject_replied_to_is_not_asked_for():
+    # "Re: Your …" is the shop's mail replied to: its remedy is the shop's word, as in quoted
+    # mail; a contact the customer closes is no order problem.
+    closed = classify(
+        "Re: Your replacement is on its way",
+        "Lovely, thank you. The new cushion cover arrived today and it's perfect. No need to do"
+        " anything else!",
+    )
+    assert (closed.department, closed.source) == (None, "phrase")
+    assert [(h.phrase, h.counts, h.unasked) for h in closed.hits if h.category == "replacement"] == [
+        ("replacement", False, True)
+    ]
+    # The customer's own words still ask, in the description or in their own subject.
+    asked = classify("Re: Your replacement", "Where is my replacement? It has been 3 weeks.")
+    assert (asked.department, asked.category) == ("post_sales", "replacement")
+    own = classify("Re: Replacement chair", "Any news?")
+    assert (own.department, own.category) == ("post_sales", "replacement")
+
+
 def test_even_after_a_negator_only_intensifies():
     # "it has not even shipped" is "it has not shipped"; "the legs are not even" is uneven.
     shipped = classify("Wedding gift", "It has not even shipped and the wedding is Saturday.")
