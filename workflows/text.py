@@ -665,10 +665,13 @@ def _declined_ends(tokens: Sequence[str], negators: list[int]) -> dict[int, str]
             continue
         if negator in ("not", "no") and tokens[at + 1] in _NEGATED_AFTER:
             before = _BEFORE_NEGATION_AFTER
-        elif negator in _FOREIGN_NEGATORS_AFTER and (
-            tokens[at + 1] in _FOREIGN_NEGATED_AFTER
-            # Spanish puts its negator before the verb: "no es necesario", "no hace falta".
-            or (negator == "no" and tuple(tokens[at + 1 : at + 3]) in _SPANISH_NOT_NEEDED)
+        elif (
+            negator in _FOREIGN_NEGATORS_AFTER
+            and (
+                tokens[at + 1] in _FOREIGN_NEGATED_AFTER
+                # Spanish puts its negator before the verb: "no es necesario", "no hace falta".
+                or (negator == "no" and tuple(tokens[at + 1 : at + 3]) in _SPANISH_NOT_NEEDED)
+            )
         ):
             before = _FOREIGN_BEFORE_NEGATION_AFTER
         else:

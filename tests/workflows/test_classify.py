@@ -410,7 +410,9 @@ def test_a_word_of_another_language_is_no_typo_of_another_word_of_it():
     )
     assert (parts.department, parts.category) == ("quality", "missing_parts")
     assert not [h for h in parts.hits if h.corrected]
-    another = classify("Miroir cassé", "Le miroir est arrivé brisé. Pouvez-vous m'en envoyer un autre ?")
+    another = classify(
+        "Miroir cassé", "Le miroir est arrivé brisé. Pouvez-vous m'en envoyer un autre ?"
+    )
     assert (another.department, another.category) == ("post_sales", "replacement")
 
 
@@ -423,9 +425,9 @@ def test_a_remedy_in_the_shops_subject_replied_to_is_not_asked_for():
         " anything else!",
     )
     assert (closed.department, closed.source) == (None, "phrase")
-    assert [(h.phrase, h.counts, h.unasked) for h in closed.hits if h.category == "replacement"] == [
-        ("replacement", False, True)
-    ]
+    assert [
+        (h.phrase, h.counts, h.unasked) for h in closed.hits if h.category == "replacement"
+    ] == [("replacement", False, True)]
     # The customer's own words still ask, in the description or in their own subject.
     asked = classify("Re: Your replacement", "Where is my replacement? It has been 3 weeks.")
     assert (asked.department, asked.category) == ("post_sales", "replacement")
