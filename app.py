@@ -354,6 +354,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     return app
 
 
+SLACK_NOT_CONFIGURED = (
+    "Slack is not configured: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_TEAM_ID "
+    "(README, Connecting Slack)"
+)
+
+
 def _mount_slack(app: Flask, runtime: Runtime) -> None:
     """POST /slack/events: our signature check (5-minute window), then bolt parses, checks
     the workspace and dispatches. Malformed or unsigned input is a 4xx, never a 500."""
@@ -367,7 +373,8 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
     @app.post("/slack/events")
     def slack_events():
         if bolt is None:
-            return jsonify(error="Slack is not configured: set SLACK_SIGNING_SECRET"), 503
+            # The signing secret alone is a settings error: name the three it takes.
+            return jsonify(error=SLACK_NOT_CONFIGURED), 503
         import time
 
         from flask import request

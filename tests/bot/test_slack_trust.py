@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from deskbridge.app import create_app, create_runtime
 from deskbridge.cli import main
 from deskbridge.config.settings import Settings
 from deskbridge.store.events import count_events
@@ -265,3 +266,17 @@ def test_signed_payloads_missing_what_slack_always_sends_get_400(runtime, client
         (400, {"error": "not a Slack request body (form or JSON payload)"}),
     ]
     assert _stored(runtime) == (0, 0)
+
+
+def test_slack_events_without_slack_settings_name_all_three(settings, engine, rules):
+    """Said "set SLACK_SIGNING_SECRET", which alone stops every command with a settings error."""
+    runtime = create_runtime(settings, rules, engine=engine)
+    response = create_app(runtime=runtime).test_client().post("/slack/events", data="x=1")
+
+    assert (response.status_code, response.get_json()) == (
+        503,
+        {
+            "error": "Slack is not configured: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and "
+            "SLACK_TEAM_ID (README, Connecting Slack)"
+        },
+    )
