@@ -131,7 +131,7 @@ def _reason(exc: Exception) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
-def _prepare_runtime():
+def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime
     from deskbridge.store.db import migrate_store
 
@@ -153,7 +153,8 @@ def _prepare_runtime():
             from_revision=before or "none",
             to_revision=after,
         )
-    if not settings.zendesk_secrets:
+    # A worker takes no webhooks: the warning belongs in the log of the process that does.
+    if takes_webhooks and not settings.zendesk_secrets:
         log_event(
             log,
             logging.WARNING,
@@ -203,7 +204,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
     from deskbridge.config.waitress_server import build_server
     from deskbridge.connectors.registry import CONNECTORS
 
-    runtime = _prepare_runtime()
+    runtime = _prepare_runtime(takes_webhooks=True)
     app = create_app(runtime=runtime)
     webhooks = ", ".join(f"/webhooks/{source.value}" for source in CONNECTORS)
     try:
@@ -265,7 +266,7 @@ def _count_too_large(runtime):
 def worker() -> None:
     """Decider, dispatcher and timers; run the web part under gunicorn
     'deskbridge.app:create_app()'."""
-    runtime = _prepare_runtime()
+    runtime = _prepare_runtime(takes_webhooks=False)
     runtime.start_background()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop

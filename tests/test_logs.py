@@ -186,9 +186,10 @@ def test_waitress_queue_depth_is_not_a_line_per_request_unless_debug(logs, level
     assert [r.getMessage() for r in collect.records if r.name == WAITRESS_QUEUE_LOGGER] == lines
 
 
-def _start_and_stop(args: list[str], database: Path) -> list[str]:
-    """`deskbridge ARGS` started on `database` with no credentials, stopped (SIGTERM) once it
-    says it runs: what it wrote to stderr, the log lines without their timestamps."""
+def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_SECRET) -> list[str]:
+    """`deskbridge ARGS` started on `database` with no credentials (but the webhook `secret`),
+    stopped (SIGTERM) once it says it runs: what it wrote to stderr, the log lines without their
+    timestamps."""
     env = {
         **{
             k: v
@@ -196,8 +197,9 @@ def _start_and_stop(args: list[str], database: Path) -> list[str]:
             if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SLACK_", "SALESFORCE_", "PAGERDUTY_"))
         },
         "DATABASE_URL": f"sqlite:///{database}",
-        "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
     }
+    if secret is not None:
+        env["ZENDESK_WEBHOOK_SECRET"] = secret
     process = subprocess.Popen(
         [sys.executable, "-m", "deskbridge.cli", *args], env=env, stderr=subprocess.PIPE, text=True
     )
@@ -215,6 +217,29 @@ def _start_and_stop(args: list[str], database: Path) -> list[str]:
     timed = [line for line in lines if line[:2] == "20"]
     assert all(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in timed)
     return [line[24:] if line in timed else line for line in lines]
+
+
+SECRET_MISSING = (
+    'WARNING deskbridge webhook.secret_missing source=zendesk hint="set ZENDESK_WEBHOOK_SECRET; '
+    'until then webhooks are refused with 401"'
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("command", "warned"), [("serve", [SECRET_MISSING]), ("worker", [])])
+def test_a_missing_webhook_secret_is_said_by_the_process_that_takes_webhooks(
+    command, warned, tmp_path
+):
+    """The worker said it too, though it takes no webhook."""
+    args = [command]
+    if command == "serve":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args += ["--port", str(probe.getsockname()[1])]
+
+    lines = _start_and_stop(args, tmp_path / "new.db", secret=None)
+
+    assert [line for line in lines if "webhook.secret_missing" in line] == warned, lines
 
 
 @pytest.mark.slow
