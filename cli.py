@@ -443,6 +443,7 @@ def replay(
     simulated clock, and print every decided action."""
     from deskbridge.connectors.registry import CONNECTORS
     from deskbridge.workflows.replay import ReplayError, format_timeline, run_replay
+    from deskbridge.workflows.schedule import subject
 
     configure_logging("WARNING")
     rules = _load_or_exit(config_path or _settings().config_path)
@@ -480,8 +481,12 @@ def replay(
     if output == "text":
         for line in format_timeline(decided):
             click.echo(line)
-        tickets = len({r["ticket"] for r in decided})
-        click.echo(f"{len(decided)} actions on {tickets} tickets")
+        # A scheduled job's actions are about the job (`job:pace_check`), not a ticket.
+        about = {r["ticket"] for r in decided}
+        jobs = len({a for a in about if a.startswith(subject(""))})
+        click.echo(
+            f"{len(decided)} actions on {len(about) - jobs} tickets and {jobs} scheduled jobs"
+        )
     sys.exit(1 if failures else 0)
 
 
