@@ -976,6 +976,15 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_RulesLoader)  # a SafeLoader
 
 
+def describe_yaml_error(exc: yaml.YAMLError) -> str:
+    """Where and why a file is not YAML, on one line (PyYAML's own text spans several and
+    quotes the line)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+    problem = " ".join(str(getattr(exc, "problem", exc)).split())
+    return f"{where}: not valid YAML: {problem}"
+
+
 def load_rules(path: Path | str) -> RulesConfig:
     """Read and validate a rules file. Any file, however broken (binary, huge, nested
     thousands of levels deep), gives a ConfigError with its problems, never a traceback."""
@@ -998,10 +1007,7 @@ def load_rules(path: Path | str) -> RulesConfig:
     try:
         data = _load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = " ".join(str(getattr(exc, "problem", exc)).split())
-        raise ConfigError(path, [f"{where}: not valid YAML: {problem}"]) from None
+        raise ConfigError(path, [describe_yaml_error(exc)]) from None
     except RecursionError:
         # PyYAML composes nested nodes recursively; thousands of levels exhaust the stack.
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from deskbridge.config.rules import RoutingConfig, describe_kind, format_location
+from deskbridge.config.rules import (
+    RoutingConfig,
+    describe_kind,
+    describe_yaml_error,
+    format_location,
+)
 from deskbridge.connectors.parsing import describe_json_error
 from deskbridge.workflows.classify import Classification, RoutingModel, classify_ticket
 
@@ -67,7 +72,10 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise LabelledSetError([f"invalid YAML: {exc}"]) from None
+            problem = describe_yaml_error(exc)
+            if text.lstrip().startswith("{"):  # JSON Lines in a file not named so
+                problem += " (JSON Lines are read from a .jsonl or .ndjson file)"
+            raise LabelledSetError([problem]) from None
         if not isinstance(data, list):
             raise LabelledSetError(["expected a list of tickets"])
         raw = [(i, f"[{i}]", item) for i, item in enumerate(data)]

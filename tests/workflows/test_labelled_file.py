@@ -44,8 +44,12 @@ def test_json_lines_python_cannot_read_are_listed_not_a_traceback(tmp_path):
     path = tmp_path / "team.jsonl"
     path.write_text(
         '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'
-        + '{"id": ' + "9" * 5000 + "}\n"
-        + "[" * 100_000 + "]" * 100_000 + "\n"
+        + '{"id": '
+        + "9" * 5000
+        + "}\n"
+        + "[" * 100_000
+        + "]" * 100_000
+        + "\n"
     )
 
     assert evaluate(path) == (
@@ -109,4 +113,31 @@ def test_a_json_line_that_is_no_ticket_is_named_by_its_line(tmp_path):
         "  line 2: expected a ticket with id and department, got a string\n"
         "  line 3: expected a ticket with id and department, got true/false\n"
         "  line 4: expected a ticket with id and department, got nothing\n",
+    )
+
+
+def test_yaml_that_does_not_parse_is_one_line_with_its_place(tmp_path):
+    """Was PyYAML's own text over five lines, quoting "<unicode string>"."""
+    path = tmp_path / "team.yaml"
+    path.write_text("- id: T1\n  subject: [Late\n")
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 1 problem(s)\n"
+        "  line 3, column 1: not valid YAML: expected ',' or ']', but got '<stream end>'\n",
+    )
+
+
+def test_json_lines_in_a_file_not_named_so_say_which_names_are_read_so(tmp_path):
+    path = tmp_path / "team.txt"
+    path.write_text(
+        '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'
+        '{"id": "T2", "subject": "Broken leg", "department": "quality"}\n'
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 1 problem(s)\n"
+        "  line 2, column 1: not valid YAML: expected '<document start>', but found '{' "
+        "(JSON Lines are read from a .jsonl or .ndjson file)\n",
     )
