@@ -128,12 +128,14 @@ class _Batch:
     results: list[Decided] = field(default_factory=list)
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
-    # Replay's simulated clock (Decider.decide_in_time_order): timers to fire between this
-    # batch's events, soonest first — (due_at, id, sequence, stored DueTimer or set Timer).
-    # The sequence is unique, so two entries of one id and due time are never compared.
+    # Timers to fire in this batch, soonest first — (due_at, id, sequence, stored DueTimer
+    # or set Timer): between the events on replay's simulated clock
+    # (Decider.decide_in_time_order), or the claimed ones and those firing them sets
+    # (Decider.fire_due_timers). The sequence is unique, so two entries of one id and due
+    # time are never compared.
     due: list[tuple] | None = None
-    # The last of this batch's events' arrivals: a timer set later than that cannot fire in
-    # this batch, and is only stored (most are due hours later).
+    # A timer set due later than this cannot fire in this batch, and is only stored (most
+    # are due hours later): the last of the batch's events' arrivals, or the timers' `now`.
     due_until: datetime | None = None
     sequence: Iterator[int] = field(default_factory=itertools.count)
     # The batch's events, parsed once (or why they could not be), by stored event id.
@@ -339,21 +341,33 @@ class Decider:
                 self._fire_due_in_batch(batch, row.received_at)
                 self._decide_event(session, batch, row)
             if cutoff is not None:
-                self._fire_due_in_batch(batch, cutoff)
+                self._fire_due_in_batch(batch, cutoff, stored[-1].timer.id)
             return batch
 
         return self._run_batch(fill)
 
-    def _fire_due_in_batch(self, batch: _Batch, until: datetime) -> None:
-        """Fire, soonest first, the batch's timers due by `until`, each at its due time."""
-        assert batch.due is not None
-        while batch.due and batch.due[0][0] <= until:
-            item = heapq.heappop(batch.due)[3]
+    def _fire_due_in_batch(
+        self,
+        batch: _Batch,
+        until: datetime,
+        last_id: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Fire, soonest first (by due time, then id, as timers are claimed), the batch's
+        timers due by `until` — of those due at `until`, only ids up to `last_id` when given
+        (a full claim's last timer: the next claim takes the ones after it) — each at its due
+        time, or at `now` when given."""
+        due = batch.due
+        assert due is not None
+        while due and due[0][0] <= until:
+            if last_id is not None and due[0][0] == until and due[0][1] > last_id:
+                break
+            item = heapq.heappop(due)[3]
             if isinstance(item, DueTimer):
-                self._fire(batch, item, item.timer.due_at)
+                self._fire(batch, item, now or item.timer.due_at)
             elif batch.timers.get(item.id) is item:  # still this batch's last word on it
                 del batch.timers[item.id]
-                self._fire(batch, None, item.due_at, set_here=item)
+                self._fire(batch, None, now or item.due_at, set_here=item)
 
     def _parse_events(self, batch: _Batch, rows: list[StoredEvent]) -> None:
         """The batch's events, parsed once; one that cannot be is kept as its error, and
@@ -487,8 +501,17 @@ class Decider:
                 return None
             session.lock_ticket_shards({d.timer.ticket for d in due})
             batch = self._start(session, {d.timer.ticket for d in due}, at)
-            for item in due:
-                self._fire(batch, item, item.timer.due_at if at_due_time else at)
+            # A timer set while firing one (a chain's next step) and due by `at` fires in this
+            # batch at its place in due order, as it would have had it been stored before the
+            # claim. Past a full claim's last timer it waits for the next claim, with the
+            # stored timers after that one.
+            last = due[-1].timer if len(due) == limit else None
+            batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in due]
+            heapq.heapify(batch.due)
+            batch.due_until = at if last is None else last.due_at
+            self._fire_due_in_batch(
+                batch, batch.due_until, last and last.id, None if at_due_time else at
+            )
             return batch
 
         with self.firing():

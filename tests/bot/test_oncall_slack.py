@@ -374,7 +374,7 @@ def test_the_handoff_post_reaches_the_oncall_channel_with_open_items(runtime, cl
     # Monday 09:00 GMT: Priya hands over to Lena. The sweep runs timers and scheduled jobs.
     fire_timers_and_jobs(runtime, clock, datetime(2026, 1, 12, 9, 0, 20, tzinfo=UTC))
     posts = fake.ok_calls("chat.postMessage")[before:]
-    handoff = [p for p in posts if "hand-off" in p.args["text"]]
+    handoff = [p for p in posts if "On-call hand-off" in p.args["text"]]
     assert [p.args["channel"] for p in handoff] == ["#resolution-oncall"]
     assert handoff[0].args.get("thread_ts") is None
     assert handoff[0].args["text"] == (
@@ -386,7 +386,7 @@ def test_the_handoff_post_reaches_the_oncall_channel_with_open_items(runtime, cl
     )
     # The next sweep (or another process) does not post it again.
     fire_timers_and_jobs(runtime, clock, datetime(2026, 1, 12, 9, 1, tzinfo=UTC))
-    again = [p for p in fake.ok_calls("chat.postMessage") if "hand-off" in p.args["text"]]
+    again = [p for p in fake.ok_calls("chat.postMessage") if "On-call hand-off" in p.args["text"]]
     assert len(again) == 1
 
 

@@ -25,7 +25,7 @@ from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
 from deskbridge.store.session import SqlSession
 from deskbridge.store.tickets import load_ticket
-from deskbridge.store.timers import schedule_timers
+from deskbridge.store.timers import list_timers, schedule_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.decision import Timer
@@ -241,6 +241,56 @@ def test_replay_batches_fire_a_timer_set_again_at_its_stored_due_time_once(
         ("timer:zendesk:8:test.x", due, None),
         ("zendesk:event:8-2", T0 + timedelta(minutes=40), None),
     ]
+
+
+@pytest.mark.parametrize("at_due_time", [False, True])
+def test_a_timer_set_while_firing_and_already_due_fires_in_the_same_batch_in_due_order(
+    engine, rules, monkeypatch, at_due_time
+):
+    """fire_due_timers: a timer that firing another sets (a chain's next link), itself due by
+    the batch's `now`, fires in the same batch at its place in due order among the claimed
+    ones, as it would have had it been stored beforehand; past a full claim's last timer it
+    waits for the next batch."""
+
+    def link(n: int) -> Timer:
+        due = T0 + timedelta(minutes=5 + 10 * (n - 1))
+        return Timer(f"zendesk:8:test.chain{n}", "zendesk:8", "test.chain", due, {"n": n})
+
+    def chain(state, timer, ctx):
+        n = timer.payload["n"]
+        return rules_module.Decision(timers=[link(n + 1)] if n < 3 else [])
+
+    monkeypatch.setattr(rules_module, "RULES", {})
+    monkeypatch.setattr(rules_module, "TIMER_RULES", {"test.chain": chain, "test.b": chain})
+    store(engine, reply(8, 1), reply(9, 1))
+    decider = Decider(engine, rules, lambda: T0)
+    decider.decide_pending()
+    other = Timer("zendesk:9:test.b", "zendesk:9", "test.b", T0 + timedelta(minutes=12), {"n": 3})
+    with engine.begin() as connection:
+        schedule_timers(connection, [link(1), other])
+    now = T0 + timedelta(hours=1)
+
+    def fire(limit: int) -> list[tuple[str, datetime]]:
+        return [(d.cause, d.at) for d in decider.fire_due_timers(now, limit, at_due_time)]
+
+    def fired(*timers: Timer) -> list[tuple[str, datetime]]:
+        return [(f"timer:{t.id}", t.due_at if at_due_time else now) for t in timers]
+
+    # A full claim (2): the chain's second link, due after its last timer, waits.
+    assert fire(2) == fired(link(1), other)
+    assert fire(2) == fired(link(2), link(3))
+    assert fire(2) == []
+    with engine.begin() as connection:
+        schedule_timers(connection, [link(1), other])
+    assert fire(500) == fired(link(1), other, link(2), link(3))
+    with engine.connect() as connection:
+        timers = {t["id"]: t["status"] for t in list_timers(connection)}
+    assert timers == {
+        "zendesk:8:test.chain1": "fired",
+        "zendesk:8:test.chain2": "fired",
+        "zendesk:8:test.chain3": "fired",
+        "zendesk:9:test.b": "fired",
+    }
 
 
 def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
