@@ -19,6 +19,8 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+from pydantic import BaseModel
 from sqlalchemy import (
     Connection,
     Engine,
@@ -66,9 +68,32 @@ def build_event_row(event: TicketEvent, body: str, received_at: datetime) -> dic
         "received_at": received_at,
         "body": body,
         "status": UNDECIDED,
-        "event": event.model_dump_json(),
+        "event": encode_event_json(event),
         "shard": shard_of(event.ticket_key),
     }
+
+
+def encode_event_json(event: TicketEvent) -> str:
+    """`event.model_dump_json()`, byte for byte (the decider reads it back), in under half its
+    instructions: orjson over the models' fields, each model's `__dict__` (its fields, in
+    order). pydantic and orjson write these fields' types alike (a test keeps them to those
+    types) except a time whose UTC offset has seconds, which pydantic cuts to the minute and
+    orjson rounds: an event with a time not in UTC (none from the connectors, whose times
+    are UTC) takes pydantic's own path, as does one orjson cannot encode."""
+    ticket = event.ticket
+    for at in (event.occurred_at, ticket.created_at, ticket.updated_at):
+        if at is not None and at.tzinfo is not UTC:
+            return event.model_dump_json()
+    try:
+        return orjson.dumps(event, default=_fields_of, option=orjson.OPT_UTC_Z).decode()
+    except orjson.JSONEncodeError:
+        return event.model_dump_json()
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.__dict__
+    raise TypeError(type(value).__name__)
 
 
 _INSERT_COLUMNS = (
