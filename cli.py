@@ -840,7 +840,11 @@ def routing_train(labelled: tuple[Path, ...], out: Path, config_path: Path | Non
     except ModelFileError as exc:
         click.echo(f"cannot train: {exc}", err=True)
         sys.exit(1)
-    save_routing_model(model, out)
+    try:
+        save_routing_model(model, out)
+    except OSError as exc:  # a folder that does not exist, or one we may not write in
+        click.echo(f"cannot write the model to {out}: {exc.strerror}", err=True)
+        sys.exit(1)
     click.echo(f"trained on {len(tickets)} tickets ({', '.join(model.labels)}); written to {out}")
 
 

@@ -257,3 +257,14 @@ def test_training_needs_two_departments(tmp_path):
         "cannot train: the labelled tickets name fewer than two departments (or none)\n"
     )
     assert not (tmp_path / "m.skops").exists()
+
+
+def test_a_model_file_in_a_folder_that_does_not_exist(tmp_path):
+    """Was skops' FileNotFoundError traceback, after the training."""
+    out = tmp_path / "missing" / "m.skops"
+    result = CliRunner().invoke(
+        main,
+        ["routing", "train", str(LABELLED), "--out", str(out), "--config", str(EXAMPLE_CONFIG)],
+    )
+    assert result.exit_code == 1
+    assert result.output == f"cannot write the model to {out}: No such file or directory\n"
