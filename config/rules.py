@@ -675,8 +675,12 @@ class CoachingConfig(_Model):
         return self.enabled and self.nudges.get(kind, True)
 
 
+# The rules file's format (its `version`).
+RULES_VERSION = 1
+
+
 class RulesConfig(_Model):
-    version: int = 1
+    version: int = RULES_VERSION
     team: TeamConfig
     three_responses: ThreeResponsesConfig = Field(default_factory=ThreeResponsesConfig)
     departments: dict[DepartmentKey, DepartmentConfig] = Field(default_factory=dict)
@@ -696,6 +700,16 @@ class RulesConfig(_Model):
     _agent_calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
     # The learned routing model (routing.model), loaded once with the file; None without one.
     _routing_model: Any = PrivateAttr(default=None)
+
+    @field_validator("version")
+    @classmethod
+    def _a_version_this_deskbridge_reads(cls, version: int) -> int:
+        # A file written for another format would otherwise be read as this one, silently.
+        if version != RULES_VERSION:
+            raise ValueError(
+                f"this deskbridge reads rules files of version {RULES_VERSION}, not {version}"
+            )
+        return version
 
     @model_validator(mode="after")
     def _build_calendar(self) -> RulesConfig:

@@ -532,3 +532,12 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
     ]
+
+
+def test_a_rules_file_of_another_version_is_refused(tmp_path):
+    """`version: 2` was read as version 1, silently."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n")
+
+    assert problems_of(tmp_path, text) == [
+        "version: this deskbridge reads rules files of version 1, not 2"
+    ]
