@@ -321,7 +321,8 @@ def events(failed: bool, output: str) -> None:
     """List stored events the decider could not decide (the rules raised), with the error."""
     from deskbridge.store.events import list_failed_events
 
-    with _open_store().connect() as connection:
+    engine = _open_store()
+    with engine.connect() as connection:
         rows = list_failed_events(connection)
     for row in rows:
         if output == "json":
@@ -332,7 +333,10 @@ def events(failed: bool, output: str) -> None:
                 f"{_iso_default(row['failed_at'])}  {row['error']}"
             )
     if output == "text":
-        click.echo(f"{len(rows)} failed event(s)", err=True)
+        # Which store: without the service's DATABASE_URL this is a new SQLite file here, and
+        # its "0" would pass for the service's.
+        where = engine.url.render_as_string(hide_password=True)
+        click.echo(f"{len(rows)} failed event(s) in {where}", err=True)
 
 
 def _iso_default(value):
