@@ -264,8 +264,9 @@ def _count_too_large(runtime):
 
 @main.command()
 def worker() -> None:
-    """Decider, dispatcher and timers; run the web part under gunicorn
-    'deskbridge.app:create_app()'."""
+    """Decider, dispatcher and timers; run the web part under gunicorn with its settings:
+    gunicorn -c python:deskbridge.config.gunicorn 'deskbridge.app:create_app()'
+    (docs/deploy.md)."""
     runtime = _prepare_runtime(takes_webhooks=False)
     runtime.start_background()
     try:
