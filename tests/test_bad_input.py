@@ -143,6 +143,26 @@ ZENDESK_CASES = [
         "contains a control character (\\r)",
     ),
     ("600 tags", _event(detail__tags=["t"] * 600), "detail.tags", "more than 500 tags"),
+    # Printable ASCII is read without the control-character pattern: its edges still refused.
+    ("501 empty tags", _event(detail__tags=[""] * 501), "detail.tags", "more than 500 tags"),
+    (
+        "a tag of 256 characters",
+        _event(detail__tags=["vip", "t" * 256]),
+        "detail.tags[1]",
+        "longer than 255 characters",
+    ),
+    (
+        "a tag with DEL",
+        _event(detail__tags=["vip\x7f"]),
+        "detail.tags[0]",
+        "contains a control character (\\x7f)",
+    ),
+    (
+        "a status with DEL",
+        _event(detail__status="Open\x7f"),
+        "detail.status",
+        "contains a control character (\\x7f)",
+    ),
     (
         "trigger ticket id a path",
         _trigger(ticket_id="../../etc"),

@@ -182,13 +182,21 @@ def _optional_time(data: dict[str, Any], path: str) -> datetime | None:
 def _label_of(value: Any, path: str, required: bool = False, limit: int = MAX_LABEL) -> str | None:
     if value.__class__ is str:  # the usual case, checked without the layers below
         text = value.strip()
-        if text and is_clean_label(text, limit):
+        # Printable ASCII (the usual id, status or channel) has nothing the pattern looks for.
+        if text and (
+            (len(text) <= limit and text.isascii() and text.isprintable())
+            or is_clean_label(text, limit)
+        ):
             return text
     text = _text_of(value, path, required, limit)
     return check_label(text, limit, path) if text else text
 
 
 def _text_of(value: Any, path: str, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+    if value.__class__ is str:  # the usual case: ASCII text is storable as it is
+        text = value.strip()
+        if text and len(text) <= limit and text.isascii():
+            return text
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -245,6 +253,20 @@ MAX_TAGS = 500
 
 
 def _tags(value: Any, path: str) -> tuple[str, ...]:
+    if value.__class__ is list and len(value) <= MAX_TAGS:
+        # The usual list: its tags joined are printable ASCII within one tag's limit, so each
+        # tag is too (a value that is not a string cannot be joined).
+        try:
+            joined = "".join(value)
+        except TypeError:
+            joined = None
+        if (
+            joined is not None
+            and len(joined) <= MAX_LABEL
+            and joined.isascii()
+            and joined.isprintable()
+        ):
+            return tuple(value)
     if isinstance(value, str):
         tags = tuple(value.split())
     elif isinstance(value, list) and all(isinstance(t, str) for t in value):
