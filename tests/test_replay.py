@@ -189,6 +189,12 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         + "\n"
         + json.dumps({**good[1], "source": None})
         + "\n"
+        + json.dumps({"source": "zendesk", "body": good[1]["body"]})
+        + "\n"
+        + json.dumps({"at": good[1]["at"], "body": good[1]["body"]})
+        + "\n"
+        + json.dumps({"at": good[1]["at"], "source": "zendesk"})
+        + "\n"
         + json.dumps(good[1])
         + "\n"
         + json.dumps(good[2])
@@ -202,6 +208,9 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
             "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
             "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
             "line 6: source: None is not one of zendesk, salesforce",
+            "line 7: at: required field is missing",
+            "line 8: source: required field is missing",
+            "line 9: body: required field is missing",
         ],
     )
 

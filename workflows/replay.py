@@ -34,6 +34,14 @@ class ReplayError:
     message: str
 
 
+def _read_field(item: dict, name: str) -> object:
+    """A line's `at`, `source` or `body`; one it lacks is said as a webhook's missing field is,
+    not as a value of the wrong kind."""
+    if name not in item:
+        raise InboundError("required field is missing", name)
+    return item[name]
+
+
 def run_replay(
     lines: Iterable[str],
     rules: RulesConfig,
@@ -55,12 +63,12 @@ def run_replay(
             item = _decode_line(line)
             if not isinstance(item, dict):
                 raise InboundError("expected a JSON object per line")
-            at = parse_time(item.get("at"), "at")
-            named = item.get("source")
+            at = parse_time(_read_field(item, "at"), "at")
+            named = _read_field(item, "source")
             source = named.__class__ is str and _SOURCES.get(named)
             if not source:
                 raise InboundError(f"{named!r} is not one of {', '.join(_SOURCES)}", "source")
-            body = item.get("body")
+            body = _read_field(item, "body")
             if isinstance(body, dict):
                 raw = _Encoded(body)
             elif isinstance(body, str):
