@@ -11,12 +11,16 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from deskbridge.config.logging import configure_logging, log_event
 from deskbridge.config.rules import ConfigError, RulesConfig, load_rules, summarize_rules
 from deskbridge.config.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = logging.getLogger("deskbridge")
 
@@ -124,6 +128,39 @@ def _opening_store(url: str) -> Iterator[None]:
             raise
         where = make_url(url).render_as_string(hide_password=True)
         raise click.ClickException(f"cannot open the store at {where}: {_reason(exc)}") from None
+
+
+@contextlib.contextmanager
+def _reading_store(url: str) -> Iterator[Connection]:
+    """A connection that reads the store and changes nothing: it neither migrates the store
+    nor, on SQLite, creates a file (a read run without the service's DATABASE_URL left an
+    empty deskbridge.db behind, and `replay --store` refuses a file that exists). Its errors
+    are worded like the other commands': one line naming the store."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from deskbridge.store.db import create_store_engine, has_schema
+
+    with _opening_store(url):
+        engine = create_store_engine(url)
+        where = engine.url.render_as_string(hide_password=True)
+        file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        # A `file:` URI (?uri=true) names its file inside the URI; SQLite reads it itself.
+        uri = engine.url.query.get("uri") in ("true", "1")
+        if file and file != ":memory:" and not uri and not Path(file).exists():
+            raise click.ClickException(f"cannot open the store at {where}: no such file")
+        # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
+        connection = engine.connect().execution_options(sqlite_deferred=True)
+    try:
+        with connection:
+            if not has_schema(connection):
+                raise click.ClickException(
+                    f"the store at {where} has no deskbridge tables: run `deskbridge migrate` first"
+                )
+            yield connection
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the store at {where}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
 
 
 def _reason(exc: Exception) -> str:
@@ -537,9 +574,6 @@ def _without_collecting() -> Iterator[None]:
 @click.option("--ical", is_flag=True, help="write the schedule as an iCalendar feed to stdout")
 def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
     """Who is on call (at --at) and the next shifts, overrides made in Slack included."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from deskbridge.store.db import create_store_engine, migrate_store
     from deskbridge.store.oncall import list_overrides
     from deskbridge.workflows.rotation import build_rotation, describe_schedule
 
@@ -554,15 +588,10 @@ def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
     unshown = "overrides made in Slack are not shown"
     stored = []
     try:
-        with _opening_store(settings.database_url):
-            engine = create_store_engine(settings.database_url)
-            migrate_store(engine)
-            with engine.connect() as connection:
-                stored = list_overrides(connection)
+        with _reading_store(settings.database_url) as connection:
+            stored = list_overrides(connection)
     except click.ClickException as exc:
         click.echo(f"{exc.format_message()}; {unshown}", err=True)
-    except SQLAlchemyError as exc:
-        click.echo(f"cannot read the store: {_reason(exc)}; {unshown}", err=True)
     rotation = build_rotation(rules, stored)
     names = {a.slack_id: a.name for a in rules.agents}
     if ical:
@@ -595,11 +624,8 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
     """The leads' review of a day or a week, from the store at DATABASE_URL."""
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from deskbridge.bot.digest import render_table
     from deskbridge.store.activity import read_period
-    from deskbridge.store.db import create_store_engine, has_schema
     from deskbridge.workflows.digest import build_digest, build_period, count_csat, repeat_window
 
     configure_logging("WARNING")
@@ -608,30 +634,8 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
     now = datetime.now(UTC)
     local = day.date() if day else now.astimezone(ZoneInfo(rules.team.timezone)).date()
     period = build_period(rules, local, week=week, now=now)
-    # The digest only reads (it neither migrates nor, on SQLite, creates a file: an empty
-    # demo.db left behind would make `replay --store demo.db` refuse it). Its errors are worded
-    # like the other commands': one line naming the store.
-    with _opening_store(settings.database_url):
-        engine = create_store_engine(settings.database_url)
-        where = engine.url.render_as_string(hide_password=True)
-        file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-        # A `file:` URI (?uri=true) names its file inside the URI; SQLite reads it itself.
-        uri = engine.url.query.get("uri") in ("true", "1")
-        if file and file != ":memory:" and not uri and not Path(file).exists():
-            raise click.ClickException(f"cannot open the store at {where}: no such file")
-        # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
-        connection = engine.connect().execution_options(sqlite_deferred=True)
-    try:
-        with connection:
-            if not has_schema(connection):
-                raise click.ClickException(
-                    f"the store at {where} has no deskbridge tables: run `deskbridge migrate` first"
-                )
-            data = read_period(connection, period, repeat_window(rules))
-    except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot read the store at {where}: {_reason(exc)}") from None
-    finally:
-        engine.dispose()
+    with _reading_store(settings.database_url) as connection:
+        data = read_period(connection, period, repeat_window(rules))
     result = build_digest(rules, period, data)
     if output == "json":
         click.echo(json.dumps(result, ensure_ascii=False))

@@ -158,3 +158,17 @@ def test_a_sqlite_file_that_is_no_database_still_prints_the_rotation(monkeypatch
         f"cannot open the store at sqlite:///{path}: file is not a database; "
         "overrides made in Slack are not shown\n"
     )
+
+
+def test_oncall_reads_a_store_and_changes_none(database, tmp_path):
+    """It migrated the store it read, creating an empty SQLite file where there was none
+    (a read on a host without the service's DATABASE_URL left a deskbridge.db behind)."""
+    result = CliRunner().invoke(main, ["oncall", "--at", "2026-03-07T23:10:00Z", "--shifts", "0"])
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("On call at Sat 07 Mar 2026 23:10 GMT: Tom Okafor")
+    assert result.stderr == (
+        f"cannot open the store at {database}: no such file; overrides made in Slack are not "
+        "shown\n"
+    )
+    assert list(tmp_path.iterdir()) == []
