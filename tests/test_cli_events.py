@@ -1,0 +1,25 @@
+"""`deskbridge events` names the store it read: run without the service's DATABASE_URL it opens
+a new SQLite file in the current folder, and a bare "0 failed event(s)" passed for the
+service's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG
+
+
+def test_events_says_which_store_it_read(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    env = {"DATABASE_URL": url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+
+    result = CliRunner().invoke(main, ["events", "--failed"], env=env)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "",
+        f"0 failed event(s) in {url}\n",
+    )
