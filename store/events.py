@@ -130,9 +130,9 @@ class EventInserter:
     """The acknowledgement's one statement: the events' INSERT … ON CONFLICT DO NOTHING,
     compiled once for the engine's dialect (SQL text, parameter order, the column
     types' bind processors) and run on a DBAPI connection of the engine's pool, committed
-    before `insert` returns: alone on PostgreSQL; on SQLite by a committing thread of its own,
-    with the acknowledgements queued at the same moment (group commit), on one connection
-    kept for them (see `insert`).
+    before `insert` returns: on PostgreSQL one statement in autocommit, in the calling thread;
+    on SQLite by a committing thread of its own, with the acknowledgements queued at the same
+    moment (group commit), on one connection kept for them (see `insert`).
 
     Not through a SQLAlchemy Connection: its begin hook, execution context, compiled-cache
     lookup and result wrapping cost about 100 µs of the 165-185 µs an acknowledgement spent
@@ -158,15 +158,24 @@ class EventInserter:
         # The connection kept for the writer's inserts (SQLite), see `_insert_all`.
         self._held: Any = None
         dialect = engine.dialect
-        # Without RETURNING: the cursor's rowcount says whether the row was new, on both
-        # backends. On SQLite a RETURNING row is a second step of the statement, and each
-        # step gives up the GIL and takes it back, a wait among the request threads.
+        # SQLite: one row a statement, without RETURNING: the cursor's rowcount says whether
+        # the row was new. A RETURNING row is a second step of the statement, and each step
+        # gives up the GIL and takes it back, a wait among the request threads.
         compiled = prepare_insert_ignoring_conflicts(
             engine, events, "dedupe_key", _INSERT_COLUMNS
         ).compile(dialect=dialect)
         self._sql = compiled.string
-        # bindparam names are the column names (prepare_insert_ignoring_conflicts).
-        names = list(compiled.positiontup) if dialect.positional else list(_INSERT_COLUMNS)
+        # PostgreSQL: all the rows of a call (or of a group) in one statement, values in
+        # column order, on a connection in autocommit: one round trip, the COMMIT included,
+        # where psycopg's BEGIN, the INSERT and the COMMIT were three; atomic, as one
+        # statement is (`_insert_in_one_statement`; benchmarks/README.md, eleventh session).
+        self._autocommit = dialect.name == "postgresql"
+        self._statements: dict[int, str] = {}
+        if self._autocommit:
+            names = list(_INSERT_COLUMNS)
+        else:
+            # bindparam names are the column names (prepare_insert_ignoring_conflicts).
+            names = list(compiled.positiontup) if dialect.positional else list(_INSERT_COLUMNS)
         processors = {
             name: events.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
@@ -178,7 +187,7 @@ class EventInserter:
         # values with a processor (the two times) converted, not a generator over ten.
         self._values = operator.itemgetter(*names)
         self._converted = [(i, p) for i, (_, p) in enumerate(self._fields) if p is not None]
-        self._positional = dialect.positional
+        self._positional = dialect.positional or self._autocommit
         # SQLite: SQLAlchemy, not pysqlite, begins transactions (store/db.py), and the
         # writer takes its lock up front; PostgreSQL's driver begins one implicitly.
         self._begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
@@ -310,16 +319,19 @@ class EventInserter:
         committed = False
         try:
             cursor = raw.cursor()
-            if self._begin is not None:
-                cursor.execute(self._begin)
-            counts = []
-            for rows in groups:
-                new = 0
-                for row in rows:
-                    cursor.execute(self._sql, self._parameters(row))
-                    new += cursor.rowcount
-                counts.append(new)
-            raw.commit()
+            if self._autocommit:
+                counts = self._insert_in_one_statement(cursor, groups)
+            else:
+                if self._begin is not None:
+                    cursor.execute(self._begin)
+                counts = []
+                for rows in groups:
+                    new = 0
+                    for row in rows:
+                        cursor.execute(self._sql, self._parameters(row))
+                        new += cursor.rowcount
+                    counts.append(new)
+                raw.commit()
             committed = True
             return counts
         except self._error as exc:
@@ -335,18 +347,67 @@ class EventInserter:
                 # A kept connection goes back to the pool too; the next call takes another.
                 self._held = None
             if raw is not self._held:
-                raw.close()  # back to the pool, which rolls back whatever did not commit
+                self._give_back(raw)
+
+    def _insert_in_one_statement(self, cursor: Any, groups: Sequence[Sequence[dict]]) -> list:
+        """PostgreSQL: every group's rows in one INSERT, which commits itself (autocommit);
+        how many were new per group. A dedupe key twice among them is inserted once: the
+        first row that carries it counts as new, the other as a duplicate."""
+        rows = [row for group in groups for row in group]
+        values: list = []
+        for row in rows:
+            values += self._parameters(row)
+        cursor.execute(self._pg_statement(len(rows)), values)
+        inserted = {key for (key,) in cursor.fetchall()}
+        counts = []
+        for group in groups:
+            new = 0
+            for row in group:
+                if row["dedupe_key"] in inserted:
+                    inserted.discard(row["dedupe_key"])
+                    new += 1
+            counts.append(new)
+        return counts
+
+    def _pg_statement(self, rows: int) -> str:
+        """INSERT … VALUES (…), … ON CONFLICT DO NOTHING RETURNING the new rows' dedupe keys,
+        for this many rows; kept for the usual counts (psycopg prepares a text it sees often)."""
+        statement = self._statements.get(rows)
+        if statement is None:
+            quote = self.engine.dialect.identifier_preparer.quote
+            key = quote("dedupe_key")
+            columns = ", ".join(quote(c) for c in _INSERT_COLUMNS)
+            row = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+            statement = (
+                f"INSERT INTO {quote(events.name)} ({columns}) VALUES "
+                + ", ".join([row] * rows)
+                + f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+            )
+            if rows <= 16:
+                self._statements[rows] = statement
+        return statement
+
+    def _give_back(self, raw: Any) -> None:
+        """A connection back to the pool as the pool gave it (not in autocommit); the pool
+        rolls back whatever did not commit."""
+        if self._autocommit and raw.dbapi_connection is not None:
+            with contextlib.suppress(self._error):
+                raw.dbapi_connection.autocommit = False
+        raw.close()
 
     def _connection(self) -> Any:
         """A pooled DBAPI connection; with the writer's lock (SQLite), which makes one
         enough, always the same one, kept out of the pool. A SQLite connection's page cache
         is dropped whenever another connection wrote: rotating through the pool's
         connections, each acknowledgement read afresh the pages it changes."""
-        if self._writer is None:
-            return self.engine.raw_connection()
-        if self._held is None:
-            self._held = self.engine.raw_connection()
-        return self._held
+        if self._writer is not None and self._held is not None:
+            return self._held
+        raw = self.engine.raw_connection()
+        if self._autocommit:
+            raw.dbapi_connection.autocommit = True
+        if self._writer is not None:
+            self._held = raw
+        return raw
 
 
 # Aware times of every shape the store is given (UTC, another zone, no microseconds), each
