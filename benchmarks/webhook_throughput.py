@@ -1118,6 +1118,14 @@ def main(argv: list[str] | None = None) -> int:
         help="with --gunicorn-postgres, only the acknowledgement alone on PostgreSQL "
         "(no run with the worker; --profile profiles that one)",
     )
+    parser.add_argument(
+        "--gunicorn-threads",
+        type=int,
+        default=4,
+        help="threads per gunicorn worker (2 workers; default 4: the 8 request threads of "
+        "waitress' runs). On PostgreSQL each request thread waits for its COMMIT's WAL "
+        "flush, so threads / flush time bounds the acknowledgements per second",
+    )
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1207,8 +1215,8 @@ def main(argv: list[str] | None = None) -> int:
             port,
             work / "bare.log",
         )
-        g_args = ["-w", "2", "--threads", "4", "-k", "gthread"]
-        g_label = "gunicorn gthread -w 2 --threads 4"
+        g_args = ["-w", "2", "--threads", str(args.gunicorn_threads), "-k", "gthread"]
+        g_label = f"gunicorn gthread -w 2 --threads {args.gunicorn_threads}"
 
         def gunicorn_server(label: str, app: str, database, log: str, **kwargs) -> Server:
             return Server(
