@@ -228,7 +228,8 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
 
 
 class _CommitFails:
-    """A pooled DBAPI connection whose commit fails (disk full, the server gone at commit)."""
+    """A pooled DBAPI connection whose commit fails (disk full, the server gone at commit):
+    in autocommit (PostgreSQL's acknowledgement), each statement commits, so it fails."""
 
     def __init__(self, connection, error: type[Exception]):
         self._connection, self._error = connection, error
@@ -238,6 +239,20 @@ class _CommitFails:
 
     def commit(self):
         raise self._error("disk I/O error")
+
+    def cursor(self):
+        cursor, error = self._connection.cursor(), self._error
+        if getattr(self._connection.dbapi_connection, "autocommit", None) is not True:
+            return cursor
+
+        class Committing:
+            def __getattr__(self, name):
+                return getattr(cursor, name)
+
+            def execute(self, *args):
+                raise error("disk I/O error")
+
+        return Committing()
 
 
 def test_a_failed_commit_is_503_not_200(client, engine, monkeypatch):
