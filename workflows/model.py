@@ -368,6 +368,11 @@ class TicketState(StateModel):
     # SLA: the policy snapshotted when the clocks started (re-chosen when priority changes).
     sla_policy: str | None = None
     sla_clocks: dict[str, SlaClock] = Field(default_factory=dict)
+    # The stage whose timer each clock set last, by metric (None: none): the rule sets the
+    # next stage's alone and firing it sets the one after; a timer of another stage is stale,
+    # and the one set is cancelled with the clock. A clock missing here was stored before
+    # clocks kept it, when every stage's timer was set at once.
+    sla_timer_stages: dict[str, str | None] = Field(default_factory=dict)
     # Risk: the signals and score of the last escalation.
     escalation_signals: list[str] = Field(default_factory=list)
     escalation_score: float = 0.0

@@ -104,48 +104,100 @@ def _used(clock: SlaClock, at: datetime, time_base) -> timedelta:
 def _plan(
     state: TicketState,
     clock: SlaClock,
-    policy: SlaPolicy,
+    policy: SlaPolicy | None,
     rules: RulesConfig,
     decision: Decision,
     stages: tuple[tuple[str, float], ...],
-) -> None:
-    """(Re)set the clock's warning and breach timers (`stages`: `_stages(rules)`); stages
-    already used up are skipped."""
+) -> str | None:
+    """Set the timer of the clock's next stage (`stages`: `_stages(rules)`; stages already
+    used up are skipped) and cancel the one set before, or cancel it alone if the clock is
+    not running. Only the next stage's timer is set: firing it sets the one after
+    (`fire_sla`). Returns the stage set, if any."""
     key, metric = state.key, clock.metric
+    was = _stage_set(state, metric) if metric in state.sla_clocks else None
     target = _target(policy, metric)
     if target is None or clock.running_since is None or not clock.active:
-        decision.cancel += [timer_id(key, metric, s) for s, _ in stages]
-        return
-    shares = _SHARES.get(stages, target)
-    if shares is None:
-        shares = _SHARES.put(stages, target, tuple((s, f, target * f) for s, f in stages))
-    add = _clock_time(policy, metric, rules).add_business_time
+        _cancel(decision, key, metric, was, stages)
+        return None
+    timer = _next_timer(key, clock, policy, rules, target, _chain(stages, target))
+    assert timer is not None  # the breach is never used up
+    decision.timers.append(timer)
+    stage = timer.payload["stage"]
+    if was != stage:
+        _cancel(decision, key, metric, was, stages, stage)
+    return stage
+
+
+def _stage_set(state: TicketState, metric: str) -> str | None:
+    """The stage whose timer the ticket's `metric` clock set last: _ANY_STAGE for a clock
+    stored before clocks kept it."""
+    return state.sla_timer_stages.get(metric, _ANY_STAGE)
+
+
+# Every stage's timer may be set (a clock stored when all were set at once).
+_ANY_STAGE = "*"
+
+
+def _cancel(
+    decision: Decision,
+    ticket: str,
+    metric: str,
+    was: str | None,
+    stages: tuple[tuple[str, float], ...],
+    keep: str | None = None,
+) -> None:
+    """Cancel the timer of stage `was` (every stage's but `keep` for _ANY_STAGE)."""
+    if was == _ANY_STAGE:
+        decision.cancel += [timer_id(ticket, metric, s) for s, _ in stages if s != keep]
+    elif was is not None:
+        decision.cancel.append(timer_id(ticket, metric, was))
+
+
+def _chain(
+    stages: tuple[tuple[str, float], ...], target: timedelta
+) -> tuple[tuple[str, float, timedelta], ...]:
+    """(stage, fraction, target * fraction) in the order the stages fall due: by share,
+    then by stage name, the order their timers would be claimed in (due time, then id)."""
+    chain = _CHAINS.get(stages, target)
+    if chain is None:
+        shares = ((s, f, target * f) for s, f in stages)
+        chain = _CHAINS.put(stages, target, tuple(sorted(shares, key=lambda c: (c[2], c[0]))))
+    return chain
+
+
+def _next_timer(
+    key: str,
+    clock: SlaClock,
+    policy: SlaPolicy,
+    rules: RulesConfig,
+    target: timedelta,
+    chain: tuple[tuple[str, float, timedelta], ...],
+) -> Timer | None:
+    """The timer of the first stage of `chain` not yet used up (the breach never is), if
+    any."""
     used = timedelta(seconds=clock.used_s)
-    since, instance = clock.running_since, clock.instance
-    timers, cancel = decision.timers, decision.cancel
-    for stage, fraction, share in shares:
-        left = share - used
-        if left <= _NONE_LEFT and stage != "breach":
-            cancel.append(timer_id(key, metric, stage))
-            continue
-        # Timer(id, ticket, kind, due_at, payload), given by position: made 90,000 times on
-        # a replayed week.
-        timers.append(
-            Timer(
-                timer_id(key, metric, stage),
-                key,
-                TIMER_KIND,
-                add(since, max(left, _NONE_LEFT)),
-                {"metric": metric, "instance": instance, "stage": stage, "fraction": fraction},
-            )
-        )
+    found = next((c for c in chain if c[2] - used > _NONE_LEFT or c[0] == "breach"), None)
+    if found is None:
+        return None
+    stage, fraction, share = found
+    left, metric = share - used, clock.metric
+    # Timer(id, ticket, kind, due_at, payload), given by position.
+    return Timer(
+        timer_id(key, metric, stage),
+        key,
+        TIMER_KIND,
+        _clock_time(policy, metric, rules).add_business_time(
+            clock.running_since, max(left, _NONE_LEFT)
+        ),
+        {"metric": metric, "instance": clock.instance, "stage": stage, "fraction": fraction},
+    )
 
 
 _NONE_LEFT = timedelta(0)
-# Each stage's share of a target ((stage, fraction, target * fraction) by the stages, as
-# `_stages` gives them, and the target): a timedelta times a float costs more than the rest
-# of a stage's arithmetic, and the targets are a few per policy.
-_SHARES = Memo(64)
+# Each stage's share of a target, in the order the stages fall due, by the stages (as
+# `_stages` gives them) and the target: a timedelta times a float costs more than the rest of
+# a stage's arithmetic, and the targets are a few per policy.
+_CHAINS = Memo(64)
 
 
 def _start(metric: str, at: datetime) -> SlaClock:
@@ -240,12 +292,13 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     if policy_name != state.sla_policy:
         changed.update(clocks)  # a new policy re-plans every clock
         decision.updates["sla_policy"] = policy_name
-    stages = _stages(rules) if changed else ()
-    for metric in sorted(changed):
-        if policy is None:
-            decision.cancel += [timer_id(state.key, metric, s) for s, _ in stages]
-        else:
-            _plan(state, clocks[metric], policy, rules, decision, stages)
+    if changed:
+        stages = _stages(rules)
+        timer_stages = dict(state.sla_timer_stages)
+        for metric in sorted(changed):
+            timer_stages[metric] = _plan(state, clocks[metric], policy, rules, decision, stages)
+        if timer_stages != state.sla_timer_stages:
+            decision.updates["sla_timer_stages"] = timer_stages
     if _clocks_differ(clocks, state.sla_clocks):
         decision.updates["sla_clocks"] = clocks
     return decision
@@ -281,12 +334,14 @@ def _describe_target(target: timedelta, business: bool) -> str:
 
 
 def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
-    """A warning or breach time came: act only if that very clock is still running."""
+    """A warning or breach time came: act only if that very clock is still running and this
+    is the stage whose timer it set last; then set the next stage's timer."""
     rules = ctx.rules
     metric = timer.payload.get("metric")
     clock = state.sla_clocks.get(metric)
     policy = _policy_named(rules, state.sla_policy)
     target = _target(policy, metric)
+    stage = timer.payload.get("stage")
     if (
         clock is None
         or clock.instance != timer.payload.get("instance")
@@ -294,9 +349,33 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         or clock.running_since is None
         or target is None
         or state.status.is_done
+        or _stage_set(state, metric) not in (stage, _ANY_STAGE)  # set before a change
     ):
         return Decision()
-    stage = timer.payload["stage"]
+    decision = _fire_stage(state, clock, policy, rules, ctx, stage, target)
+    # The next stage's timer: the clock is as it was when this one was set, so it falls due
+    # when it would have, had every stage been set at once.
+    chain = _chain(_stages(rules), target)
+    at = next((n for n, c in enumerate(chain) if c[0] == stage), len(chain))
+    following = _next_timer(state.key, clock, policy, rules, target, chain[at + 1 :])
+    if following is not None:
+        decision.timers.append(following)
+    following_stage = following.payload["stage"] if following is not None else None
+    decision.updates["sla_timer_stages"] = {**state.sla_timer_stages, metric: following_stage}
+    return decision
+
+
+def _fire_stage(
+    state: TicketState,
+    clock: SlaClock,
+    policy: SlaPolicy,
+    rules: RulesConfig,
+    ctx: Context,
+    stage: str,
+    target: timedelta,
+) -> Decision:
+    """The warning or breach of a running clock's stage."""
+    metric = clock.metric
     business = metric not in policy.calendar_time and rules.business_hours is not None
     time_base: BusinessCalendar | CalendarTime = _clock_time(policy, metric, rules)
     due = time_base.add_business_time(

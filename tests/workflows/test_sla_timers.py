@@ -1,0 +1,169 @@
+"""SLA timers: a clock sets only its next stage's timer, and firing it sets the one after, so
+the warnings and the breach fall due when they would have with every stage set at once;
+a clock stored before clocks kept their timer's stage still warns and stops as it did.
+config/example.yaml: urgent first reply 1 business hour, resolution 9 (Mon-Fri 09:00-18:00
+Europe/London), warnings at 75% (assignee) and 90% (lead)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from deskbridge.store.timers import list_timers
+from deskbridge.workflows.decision import Context, Timer
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Priority,
+    SlaClock,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+    TicketState,
+)
+from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
+from deskbridge.workflows.service import WorkflowService
+from deskbridge.workflows.state import apply_event
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 in London
+AGENT = "9013300112004"
+
+
+def event(n: int, at: datetime, kind: EventKind, status: Status = Status.open, **kw) -> TicketEvent:
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id="7",
+        dedupe_key=f"zendesk:event:7-{n}",
+        kind=kind,
+        occurred_at=at,
+        ticket=TicketSnapshot(
+            status=status, priority=Priority.urgent, assignee=AGENT, created_at=T0, updated_at=at
+        ),
+        **kw,
+    )
+
+
+def test_stages_overdue_at_a_sweep_fire_in_it_in_order_and_only_the_next_is_ever_set(engine, rules):
+    service = WorkflowService(engine, rules, clock=lambda: T0)
+    service.accept_event(event(1, T0, EventKind.created), "{}", T0)
+
+    def timers() -> dict[str, str]:
+        with engine.connect() as connection:
+            return {t["id"]: (t["due_at"], t["status"]) for t in list_timers(connection)}
+
+    # Each clock's first stage alone.
+    assert timers() == {
+        "zendesk:7:sla:first_reply:warn1": (T0 + timedelta(minutes=45), "pending"),
+        "zendesk:7:sla:resolution:warn1": (T0 + timedelta(hours=6, minutes=45), "pending"),
+    }
+    # The sweep runs late (the service was down): the first reply's three stages fire in it,
+    # in due order, each set by the one before.
+    fired = service.fire_due_timers(T0 + timedelta(hours=2))
+    assert [(f.timer_id, f.due_at, [a.kind.value for a in f.actions]) for f in fired] == [
+        ("zendesk:7:sla:first_reply:warn1", T0 + timedelta(minutes=45), ["sla_warning"]),
+        ("zendesk:7:sla:first_reply:warn2", T0 + timedelta(minutes=54), ["sla_warning"]),
+        ("zendesk:7:sla:first_reply:breach", T0 + timedelta(hours=1), ["sla_breach"]),
+    ]
+    assert timers() == {
+        "zendesk:7:sla:first_reply:warn1": (T0 + timedelta(minutes=45), "fired"),
+        "zendesk:7:sla:first_reply:warn2": (T0 + timedelta(minutes=54), "fired"),
+        "zendesk:7:sla:first_reply:breach": (T0 + timedelta(hours=1), "fired"),
+        "zendesk:7:sla:resolution:warn1": (T0 + timedelta(hours=6, minutes=45), "pending"),
+    }
+    # Resolution's first warning, then solved before the second: the one timer set is
+    # cancelled, and nothing else was ever set.
+    assert [f.timer_id for f in service.fire_due_timers(T0 + timedelta(hours=7))] == [
+        "zendesk:7:sla:resolution:warn1"
+    ]
+    solved = T0 + timedelta(hours=7, minutes=30)
+    service.accept_event(event(2, solved, EventKind.status_changed, Status.solved), "{}", solved)
+    assert timers() == {
+        "zendesk:7:sla:first_reply:warn1": (T0 + timedelta(minutes=45), "fired"),
+        "zendesk:7:sla:first_reply:warn2": (T0 + timedelta(minutes=54), "fired"),
+        "zendesk:7:sla:first_reply:breach": (T0 + timedelta(hours=1), "fired"),
+        "zendesk:7:sla:resolution:warn1": (T0 + timedelta(hours=6, minutes=45), "fired"),
+        "zendesk:7:sla:resolution:warn2": (T0 + timedelta(hours=8, minutes=6), "cancelled"),
+    }
+    assert service.fire_due_timers(T0 + timedelta(days=2)) == []
+
+
+def _stored_before(timer_stage: str | None = None, *, kept: bool = True) -> TicketState:
+    """A ticket whose first-reply and resolution clocks run since T0, each having set the
+    timer of `timer_stage`; or, not `kept`, stored before clocks kept it, when every stage's
+    timer was set."""
+    clocks = {
+        metric: SlaClock(metric=metric, instance=T0.isoformat(), started_at=T0, running_since=T0)
+        for metric in ("first_reply", "resolution")
+    }
+    return TicketState(
+        key="zendesk:7",
+        source=Source.zendesk,
+        ticket_id="7",
+        status=Status.open,
+        priority=Priority.urgent,
+        assignee=AGENT,
+        created_at=T0,
+        sla_policy="urgent",
+        sla_clocks=clocks,
+        sla_timer_stages=dict.fromkeys(clocks, timer_stage) if kept else {},
+    )
+
+
+def _stage_timer(stage: str, due: datetime) -> Timer:
+    payload = {"metric": "first_reply", "instance": T0.isoformat(), "stage": stage}
+    return Timer(f"zendesk:7:sla:first_reply:{stage}", "zendesk:7", "sla", due, payload)
+
+
+def test_a_clock_stored_before_warns_from_any_stage_and_then_sets_the_next_alone(rules):
+    state = _stored_before(kept=False)
+    warn2 = T0 + timedelta(minutes=54)
+    decision = fire_sla(state, _stage_timer("warn2", warn2), Context(now=warn2, rules=rules))
+    assert [a.key for a in decision.actions] == [
+        f"zendesk:7:sla:first_reply:{T0.isoformat()}:warn2"
+    ]
+    assert decision.timers == [
+        Timer(
+            "zendesk:7:sla:first_reply:breach",
+            "zendesk:7",
+            "sla",
+            T0 + timedelta(hours=1),
+            {
+                "metric": "first_reply",
+                "instance": T0.isoformat(),
+                "stage": "breach",
+                "fraction": 1.0,
+            },
+        )
+    ]
+    assert decision.updates == {"sla_timer_stages": {"first_reply": "breach"}}
+    # A stage other than the one the clock set last is stale: it does nothing.
+    later = _stored_before("breach")
+    stale = fire_sla(later, _stage_timer("warn2", warn2), Context(now=warn2, rules=rules))
+    assert (stale.actions, stale.timers, stale.updates) == ([], [], {})
+
+
+def test_a_reply_cancels_every_stage_of_a_clock_stored_before_and_the_set_one_of_others(rules):
+    at = T0 + timedelta(minutes=20)
+    comment = Comment(id="7-2", public=True, author_id=AGENT, author_is_agent=True)
+    reply = event(2, at, EventKind.comment_added, comment=comment)
+    cancelled = {}
+    for name, before in (
+        ("stored before", _stored_before(kept=False)),
+        ("warn2 set", _stored_before("warn2")),
+        ("none set", _stored_before(None)),
+    ):
+        state, _ = apply_event(before, reply)
+        decision = evaluate_sla(state, reply, Context(now=at, rules=rules, previous=before))
+        assert decision.timers == []
+        after = decision.updates.get("sla_timer_stages", before.sla_timer_stages)
+        assert after["first_reply"] is None
+        cancelled[name] = decision.cancel
+    assert cancelled == {
+        "stored before": [
+            "zendesk:7:sla:first_reply:warn1",
+            "zendesk:7:sla:first_reply:warn2",
+            "zendesk:7:sla:first_reply:breach",
+        ],
+        "warn2 set": ["zendesk:7:sla:first_reply:warn2"],
+        "none set": [],
+    }
