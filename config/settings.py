@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +14,9 @@ EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
 # The level names `logging` accepts (WARN, FATAL and NOTSET too), lowest level first.
 _LEVEL_NUMBERS = logging.getLevelNamesMapping()
 LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name], name)))
+
+
+_SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 
 
 @lru_cache(maxsize=8)
@@ -53,9 +57,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
     # The workspace the bot serves (T…); requests from any other get 403.
-    slack_team_id: str | None = Field(
-        default=None, alias="SLACK_TEAM_ID", pattern=r"^T[A-Z0-9]{2,}$", validate_default=True
-    )
+    slack_team_id: str | None = Field(default=None, alias="SLACK_TEAM_ID", validate_default=True)
     # Slack allows about one message per second per channel.
     slack_min_interval: float = Field(default=1.0, alias="DESKBRIDGE_SLACK_MIN_INTERVAL", ge=0)
 
@@ -128,6 +130,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "required when SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is set: the workspace id "
                 "(T…) from the Slack app's settings; requests from other workspaces get 403"
+            )
+        # Said in words: pydantic's "String should match pattern '^T[A-Z0-9]{2,}$'" was a regex.
+        if value is not None and not _SLACK_TEAM_ID.fullmatch(value):
+            # The value is not repeated: a token pasted into the wrong variable is a secret.
+            raise ValueError(
+                "expected the workspace id from the Slack app's settings: T and capital letters "
+                "or digits, like T0123ABCD"
             )
         return value
 

@@ -280,3 +280,19 @@ def test_slack_events_without_slack_settings_name_all_three(settings, engine, ru
             "SLACK_TEAM_ID (README, Connecting Slack)"
         },
     )
+
+
+def test_a_slack_team_id_of_another_shape_is_said_in_words(monkeypatch, tmp_path):
+    """Was pydantic's "String should match pattern '^T[A-Z0-9]{2,}$'"."""
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+        "SLACK_TEAM_ID": "acme",
+    }
+
+    assert _start_up("migrate", env, monkeypatch, tmp_path) == (
+        1,
+        "environment: invalid settings\n"
+        "  SLACK_TEAM_ID: expected the workspace id from the Slack app's settings: T and capital "
+        "letters or digits, like T0123ABCD\n",
+    )
