@@ -452,7 +452,8 @@ def sign(body) -> None:
 
 
 @main.command()
-@click.argument("events", type=click.File("r"))
+# Bytes: each line is decoded by itself, so one that is not UTF-8 is reported, not a traceback.
+@click.argument("events", type=click.File("rb"))
 @click.option(
     "--config",
     "config_path",

@@ -163,7 +163,7 @@ def test_trigger_and_event_subscription_bodies_give_the_same_result():
     assert [o["action"] for o in via_trigger] == ["call_customer", "tag", "note", "notify"]
 
 
-def assert_reported_and_the_rest_run(text: str, errors: list[str]) -> None:
+def assert_reported_and_the_rest_run(text: str | bytes, errors: list[str]) -> None:
     """Replay exits 1 listing each bad line, and the three good comments still decide."""
     result = CliRunner().invoke(main, ["replay", "-"], input=text)
     assert result.exit_code == 1
@@ -211,6 +211,21 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
             "line 7: at: required field is missing",
             "line 8: source: required field is missing",
             "line 9: body: required field is missing",
+        ],
+    )
+
+
+def test_a_line_that_is_not_utf8_is_reported_and_the_rest_still_runs():
+    """Was a UnicodeDecodeError traceback that ended the replay."""
+    good = [json.dumps(subscription_comment(n)).encode() for n in (1, 2, 3)]
+    latin1 = json.dumps(subscription_comment(9)).replace("zendesk", "zendesk\u00e9", 1)
+    text = b"\n".join([good[0], latin1.encode("latin-1"), b"\xff\xfe", good[1], good[2]]) + b"\n"
+
+    assert_reported_and_the_rest_run(
+        text,
+        [
+            "line 2: not UTF-8 text (byte 50 of the line)",
+            "line 3: not UTF-8 text (byte 1 of the line)",
         ],
     )
 

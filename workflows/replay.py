@@ -43,7 +43,7 @@ def _read_field(item: dict, name: str) -> object:
 
 
 def run_replay(
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     rules: RulesConfig,
     connectors: Mapping[Source, Connector],
     until: datetime | None = None,
@@ -54,9 +54,16 @@ def run_replay(
     (the registry); yield each new action as a record (`at` + Action.to_record()) or a
     ReplayError for a line that could not be used. `store`: a database URL (migrated, then
     written as `serve` would), a Store, or None for one in memory. `batch`: the most events
-    (and stored timers) one transaction takes."""
+    (and stored timers) one transaction takes. `lines` as bytes (a file read as such) are
+    decoded one by one, so a line that is not UTF-8 is reported as any bad line is."""
     feed = ReplayFeed(rules, JOBS, batch=batch, store=store)
     for number, line in enumerate(lines, start=1):
+        if line.__class__ is bytes:
+            try:
+                line = line.decode()
+            except UnicodeDecodeError as exc:
+                yield ReplayError(number, f"not UTF-8 text (byte {exc.start + 1} of the line)")
+                continue
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
