@@ -812,12 +812,14 @@ def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
             jsonl=labelled.suffix.lower() in (".jsonl", ".ndjson"),
             departments=rules.departments,
         )
-    except (LabelledSetError, UnicodeDecodeError) as exc:
-        problems = getattr(exc, "problems", [str(exc)])
-        click.echo(f"{labelled}: {len(problems)} problem(s)", err=True)
-        for problem in problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
+    except LabelledSetError as exc:
+        problems = exc.problems
+    except UnicodeDecodeError as exc:  # worded as check-config words a rules file that is not text
+        problems = [f"(file): not UTF-8 text (byte {exc.start})"]
+    click.echo(f"{labelled}: {len(problems)} problem(s)", err=True)
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(1)
 
 
 @routing.command("train")

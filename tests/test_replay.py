@@ -224,8 +224,8 @@ def test_a_line_that_is_not_utf8_is_reported_and_the_rest_still_runs():
     assert_reported_and_the_rest_run(
         text,
         [
-            "line 2: not UTF-8 text (byte 50 of the line)",
-            "line 3: not UTF-8 text (byte 1 of the line)",
+            "line 2: not UTF-8 text (byte 49)",
+            "line 3: not UTF-8 text (byte 0)",
         ],
     )
 

@@ -62,7 +62,7 @@ def run_replay(
             try:
                 line = line.decode()
             except UnicodeDecodeError as exc:
-                yield ReplayError(number, f"not UTF-8 text (byte {exc.start + 1} of the line)")
+                yield ReplayError(number, f"not UTF-8 text (byte {exc.start})")
                 continue
         if not line.strip() or line.lstrip().startswith("#"):
             continue

@@ -141,3 +141,12 @@ def test_json_lines_in_a_file_not_named_so_say_which_names_are_read_so(tmp_path)
         "  line 2, column 1: not valid YAML: expected '<document start>', but found '{' "
         "(JSON Lines are read from a .jsonl or .ndjson file)\n",
     )
+
+
+def test_a_file_that_is_not_utf8_says_so_as_check_config_does(tmp_path):
+    """Was Python's "'utf-8' codec can't decode byte 0xe9 in position 20: invalid continuation
+    byte"."""
+    path = tmp_path / "team.yaml"
+    path.write_bytes("- {id: A, subject: Caf\u00e9, department: quality}\n".encode("latin-1"))
+
+    assert evaluate(path) == (1, f"{path}: 1 problem(s)\n  (file): not UTF-8 text (byte 22)\n")
