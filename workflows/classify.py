@@ -918,10 +918,18 @@ def _scan_texts(
         ]
     if inquired:
         # The subject names what the description asks about ("Late delivery - compensation?"),
-        # and the question's own not-a-problem words are about the remedy, not the ticket.
+        # and the question's own not-a-problem words are about the remedy, not the ticket;
+        # when the rest asks for no remedy at all, neither does a question in the subject
+        # that words a remedy otherwise ("Would a refund be faster?", read as a refund
+        # followed up).
+        asked_elsewhere = "?" not in texts[0][1] or any(
+            h.points > 0 and h.where != "subject" and groups[h.category][1] for h in hits
+        )
         hits = [
             h._replace(points=0.0, unasked=True)
-            if h.points > 0 and h.where == "subject" and h.category in inquired
+            if h.points > 0
+            and h.where == "subject"
+            and (h.category in inquired or (not asked_elsewhere and groups[h.category][1]))
             else h
             for h in hits
         ]

@@ -435,6 +435,38 @@ def test_a_remedy_in_the_shops_subject_replied_to_is_not_asked_for():
     assert (own.department, own.category) == ("post_sales", "replacement")
 
 
+def test_a_question_in_the_subject_about_a_remedy_the_description_only_asks_about():
+    # "Would a refund be faster?" reads "refund be" as a refund followed up; the description
+    # only asks whether cancelling would be faster, so nothing asks for a remedy.
+    result = classify(
+        "Would a refund be faster?",
+        "Order 35561 is a month late. Would cancelling for a refund get me my money any faster"
+        " than waiting? Either way I need to know when they are expected.",
+    )
+    assert (result.department, result.category) == ("logistics", "delivery_delay")
+    # A subject that asks for a remedy without a question mark still does.
+    asked = classify(
+        "Compensation for late delivery",
+        "Do you offer refunds when a delivery is late? My sofa is 3 weeks late.",
+    )
+    assert (asked.department, asked.category) == ("post_sales", "compensation")
+
+
+def test_praise_for_a_problem_sorted_is_no_order_problem():
+    # Reviews' praise ("customer for life", "highly recommend"), not service adjectives,
+    # which are sarcasm too ("brilliant service, still no chairs").
+    praise = classify(
+        "",
+        "Shoutout to @shop - had an issue with a wobbly chair last month, they sorted it with"
+        " zero fuss. Customer for life!",
+    )
+    assert (praise.department, praise.source) == (None, "phrase")
+    sarcasm = classify(
+        "", "3 weeks past your guaranteed date and still no chairs. Brilliant service."
+    )
+    assert (sarcasm.department, sarcasm.category) == ("logistics", "delivery_delay")
+
+
 def test_even_after_a_negator_only_intensifies():
     # "it has not even shipped" is "it has not shipped"; "the legs are not even" is uneven.
     shipped = classify("Wedding gift", "It has not even shipped and the wedding is Saturday.")
