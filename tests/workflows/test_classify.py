@@ -452,6 +452,22 @@ def test_a_question_in_the_subject_about_a_remedy_the_description_only_asks_abou
     assert (asked.department, asked.category) == ("post_sales", "compensation")
 
 
+def test_a_delivery_moved_before_dispatch_is_no_order_problem():
+    # The policy's change before shipping: its "not dispatched yet" is why it can be moved.
+    moved = classify(
+        "Move delivery date",
+        "My wardrobe is booked for delivery on 9 December. It hasn't been dispatched yet. Could"
+        " we move the delivery to the week of the 16th instead?",
+    )
+    assert (moved.department, moved.source) == (None, "phrase")
+    pushed = classify(
+        "Order 7781", "Can you push the delivery back a week? The floor is being done."
+    )
+    assert (pushed.department, pushed.source) == (None, "phrase")
+    late = classify("Late sofa", "The sofa was due last week and has not come.")
+    assert (late.department, late.category) == ("logistics", "delivery_delay")
+
+
 def test_praise_for_a_problem_sorted_is_no_order_problem():
     # Reviews' praise ("customer for life", "highly recommend"), not service adjectives,
     # which are sarcasm too ("brilliant service, still no chairs").
