@@ -359,9 +359,11 @@ def events(failed: bool, output: str) -> None:
     """List stored events the decider could not decide (the rules raised), with the error."""
     from deskbridge.store.events import list_failed_events
 
-    engine = _open_store()
-    with engine.connect() as connection:
+    # Read as digest reads: without the service's DATABASE_URL no empty store is made here,
+    # whose "0 failed" would pass for the service's.
+    with _reading_store(_settings().database_url) as connection:
         rows = list_failed_events(connection)
+        where = connection.engine.url.render_as_string(hide_password=True)
     for row in rows:
         if output == "json":
             click.echo(json.dumps(row, default=_iso_default))
@@ -371,9 +373,6 @@ def events(failed: bool, output: str) -> None:
                 f"{_iso_default(row['failed_at'])}  {row['error']}"
             )
     if output == "text":
-        # Which store: without the service's DATABASE_URL this is a new SQLite file here, and
-        # its "0" would pass for the service's.
-        where = engine.url.render_as_string(hide_password=True)
         click.echo(f"{len(rows)} failed event(s) in {where}", err=True)
 
 
