@@ -309,12 +309,27 @@ def create_runtime(
     )
 
 
+def log_missing_webhook_secret(settings: Settings) -> None:
+    """Said at start-up by each process that takes webhooks (`serve`, gunicorn's workers):
+    without the secret every webhook is refused."""
+    if not settings.zendesk_secrets:
+        log_event(
+            log,
+            logging.WARNING,
+            "webhook.secret_missing",
+            source="zendesk",
+            hint="set ZENDESK_WEBHOOK_SECRET; until then webhooks are refused with 401",
+        )
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     runtime = runtime or create_runtime(settings or Settings())
     if not logging.getLogger().handlers:
         # Nobody set up logging: the app is the entry point (gunicorn), not the CLI. Without
         # this, INFO lines were dropped and warnings printed bare, without their fields.
         configure_logging(runtime.settings.log_level)
+        # serve says it itself; under gunicorn only the web log can say why every webhook is 401.
+        log_missing_webhook_secret(runtime.settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["deskbridge"] = runtime

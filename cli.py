@@ -169,7 +169,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _prepare_runtime(takes_webhooks: bool):
-    from deskbridge.app import create_runtime
+    from deskbridge.app import create_runtime, log_missing_webhook_secret
     from deskbridge.store.db import migrate_store
 
     settings = _settings()
@@ -191,14 +191,8 @@ def _prepare_runtime(takes_webhooks: bool):
             to_revision=after,
         )
     # A worker takes no webhooks: the warning belongs in the log of the process that does.
-    if takes_webhooks and not settings.zendesk_secrets:
-        log_event(
-            log,
-            logging.WARNING,
-            "webhook.secret_missing",
-            source="zendesk",
-            hint="set ZENDESK_WEBHOOK_SECRET; until then webhooks are refused with 401",
-        )
+    if takes_webhooks:
+        log_missing_webhook_secret(settings)
     for system, dry in runtime.dry_run.items():
         if dry:
             log_event(

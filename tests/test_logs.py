@@ -407,6 +407,26 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
     assert all(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines)
 
 
+def test_under_a_wsgi_server_a_missing_webhook_secret_is_said_at_start_up(tmp_path):
+    """serve said it, gunicorn's web processes did not: their log had only the 401s."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DESKBRIDGE_", "ZENDESK_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+    }
+    script = "from deskbridge.app import create_app\ncreate_app()\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [line[24:] for line in result.stderr.splitlines()] == [SECRET_MISSING]
+
+
 def test_a_store_outage_is_logged_when_it_starts_once_a_minute_and_when_it_ends(logs):
     """A loop retrying every half second against a stopped database wrote three ERROR lines a
     second (decider, dispatcher, timers); an outage is now a few lines however long it lasts."""
