@@ -25,11 +25,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("deskbridge")
 
 
+def count_noun(count: int, noun: str) -> str:
+    """'1 ticket', '2 tickets': every noun counted in these summaries takes a plain -s plural."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _load_or_exit(path: Path) -> RulesConfig:
     try:
         return load_rules(path)
     except ConfigError as exc:
-        click.echo(f"{exc.path}: {len(exc.problems)} problem(s)", err=True)
+        click.echo(f"{exc.path}: {count_noun(len(exc.problems), 'problem')}", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
@@ -367,7 +372,7 @@ def events(failed: bool, output: str) -> None:
                 f"{_iso_default(row['failed_at'])}  {row['error']}"
             )
     if output == "text":
-        click.echo(f"{len(rows)} failed event(s) in {where}", err=True)
+        click.echo(f"{count_noun(len(rows), 'failed event')} in {where}", err=True)
 
 
 def _iso_default(value):
@@ -391,12 +396,13 @@ def redecide(ids: tuple[int, ...]) -> None:
     while batch := decider.decide_pending():
         failed += sum(1 for d in batch if d.error)
         decided += sum(1 for d in batch if not d.error)
-    click.echo(f"{queued} event(s) put back; {decided} decided, {failed} failed again")
+    click.echo(f"{count_noun(queued, 'event')} put back; {decided} decided, {failed} failed again")
     # An id mistyped, or of an event that did not fail, would otherwise pass for success.
     missed = len(set(ids)) - queued if ids else 0
     if missed:
         click.echo(
-            f"{missed} of the {len(set(ids))} id(s) given are not failed events "
+            f"{missed} of the {count_noun(len(set(ids)), 'id')} given "
+            f"{'is not a failed event' if missed == 1 else 'are not failed events'} "
             "(see deskbridge events --failed)",
             err=True,
         )
@@ -417,7 +423,9 @@ def purge(dry_run: bool) -> None:
     counts = count_purgeable(engine, cutoffs) if dry_run else purge_rows(engine, cutoffs)
     verb = "would delete" if dry_run else "deleted"
     for name, count in counts.items():
-        click.echo(f"{name}: {verb} {count} row(s) older than {cutoffs[name].isoformat()}")
+        click.echo(
+            f"{name}: {verb} {count_noun(count, 'row')} older than {cutoffs[name].isoformat()}"
+        )
 
 
 @main.command("sign")
@@ -521,7 +529,8 @@ def replay(
         about = {r["ticket"] for r in decided}
         jobs = len({a for a in about if a.startswith(subject(""))})
         click.echo(
-            f"{len(decided)} actions on {len(about) - jobs} tickets and {jobs} scheduled jobs"
+            f"{count_noun(len(decided), 'action')} on {count_noun(len(about) - jobs, 'ticket')}"
+            f" and {count_noun(jobs, 'scheduled job')}"
         )
     sys.exit(1 if failures else 0)
 
@@ -809,7 +818,7 @@ def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
         problems = exc.problems
     except UnicodeDecodeError as exc:  # worded as check-config words a rules file that is not text
         problems = [f"(file): not UTF-8 text (byte {exc.start})"]
-    click.echo(f"{labelled}: {len(problems)} problem(s)", err=True)
+    click.echo(f"{labelled}: {count_noun(len(problems), 'problem')}", err=True)
     for problem in problems:
         click.echo(f"  {problem}", err=True)
     sys.exit(1)

@@ -1,5 +1,5 @@
 """`deskbridge events` names the store it read: run without the service's DATABASE_URL it read
-a new SQLite file it made in the current folder, and a bare "0 failed event(s)" passed for the
+a new SQLite file it made in the current folder, and a bare "0 failed events" passed for the
 service's (it now only reads: tests/test_cli_store_unavailable.py)."""
 
 from __future__ import annotations
@@ -22,5 +22,5 @@ def test_events_says_which_store_it_read(tmp_path: Path):
     assert (result.exit_code, result.stdout, result.stderr) == (
         0,
         "",
-        f"0 failed event(s) in {url}\n",
+        f"0 failed events in {url}\n",
     )

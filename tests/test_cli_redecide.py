@@ -1,5 +1,5 @@
 """`redecide --id` with an id that is no failed event says so and exits 1, rather than reporting
-"0 event(s) put back" as a success."""
+"0 events put back" as a success."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def test_redecide_an_id_that_is_no_failed_event(tmp_path: Path):
     }
     result = CliRunner().invoke(main, ["redecide", "--id", "424242", "--id", "424242"], env=env)
     assert result.exit_code == 1, result.output
-    assert result.stdout == "0 event(s) put back; 0 decided, 0 failed again\n"
+    assert result.stdout == "0 events put back; 0 decided, 0 failed again\n"
     assert result.stderr == (
-        "1 of the 1 id(s) given are not failed events (see deskbridge events --failed)\n"
+        "1 of the 1 id given is not a failed event (see deskbridge events --failed)\n"
     )
 
 
@@ -31,5 +31,5 @@ def test_redecide_without_ids_on_a_store_with_none_failed_is_not_an_error(tmp_pa
     }
     result = CliRunner().invoke(main, ["redecide"], env=env)
     assert result.exit_code == 0, result.output
-    assert result.stdout == "0 event(s) put back; 0 decided, 0 failed again\n"
+    assert result.stdout == "0 events put back; 0 decided, 0 failed again\n"
     assert result.stderr == ""

@@ -66,7 +66,7 @@ def problems_of(tmp_path: Path, text: str) -> list[str]:
 
 
 def problem_lines(stderr: str) -> list[str]:
-    """The indented problem lines under the '<path>: N problem(s)' header."""
+    """The indented problem lines under the '<path>: N problems' header."""
     return [line.strip() for line in stderr.splitlines() if line.startswith("  ")]
 
 
@@ -100,7 +100,7 @@ def test_without_a_path_deskbridge_config_is_checked(runner, tmp_path, monkeypat
     result = runner.invoke(main, ["check-config"])
 
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"{path}: 5 problem(s)\n")
+    assert result.stderr.startswith(f"{path}: 5 problems\n")
 
 
 def test_every_problem_is_reported_with_its_path(runner, tmp_path):
@@ -111,7 +111,7 @@ def test_every_problem_is_reported_with_its_path(runner, tmp_path):
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert lines[0] == f"{path}: 5 problem(s)"
+    assert lines[0] == f"{path}: 5 problems"
     problems = problem_lines(result.stderr)
     assert len(problems) == len(lines) - 1 == 5
     assert set(problems) == BROKEN_PROBLEMS
@@ -228,7 +228,7 @@ def test_invalid_yaml_reports_line_and_column(runner, tmp_path):
     result = runner.invoke(main, ["check-config", str(path)])
 
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[0] == f"{path}: 1 problem(s)"
+    assert result.stderr.splitlines()[0] == f"{path}: 1 problem"
     assert problem_lines(result.stderr) == [
         "line 3, column 25: not valid YAML: mapping values are not allowed here"
     ]
@@ -241,7 +241,7 @@ def test_a_missing_file_is_reported(runner, tmp_path):
 
     assert result.exit_code == 1
     assert result.stderr == (
-        f"{path}: 1 problem(s)\n  (file): cannot read: No such file or directory\n"
+        f"{path}: 1 problem\n  (file): cannot read: No such file or directory\n"
     )
 
 
@@ -365,14 +365,14 @@ def test_any_file_gives_a_listed_problem_not_a_traceback(runner, tmp_path, make,
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == f"{path}: 1 problem(s)\n  {problem}\n"
+    assert result.stderr == f"{path}: 1 problem\n  {problem}\n"
 
 
 def test_a_directory_is_reported(runner, tmp_path):
     result = runner.invoke(main, ["check-config", str(tmp_path)])
 
     assert result.exit_code == 1
-    assert result.stderr == f"{tmp_path}: 1 problem(s)\n  (file): cannot read: Is a directory\n"
+    assert result.stderr == f"{tmp_path}: 1 problem\n  (file): cannot read: Is a directory\n"
 
 
 def test_aliases_that_expand_a_billion_times_are_checked_without_expanding(runner, tmp_path):
@@ -435,7 +435,7 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
         "money_general",
     )
     assert result.stderr.splitlines() == [
-        f"{path}: 13 problem(s)",
+        f"{path}: 13 problems",
         "  three_responses.threshold: Input should be greater than or equal to 1",
         '  sla.policies[1].first_reply: expected a duration like "4h"',
         "  three_respones: unknown setting (check the spelling)",
@@ -492,7 +492,7 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
 
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"{path}: 9 problem(s)",
+        f"{path}: 9 problems",
         "  routing.cue_window: Input should be greater than or equal to 1",
         '  business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
         "  business_hours.closures[0]: Input should be a valid date or datetime, day value is "

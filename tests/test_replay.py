@@ -310,3 +310,20 @@ def test_a_timeline_names_where_each_action_goes():
         "10:41  zendesk:2        tag dept_quality",
         "       why: routed",
     ]
+
+
+def test_the_text_summary_counts_one_action_on_one_ticket_in_the_singular():
+    """Was "1 actions on 1 tickets"."""
+    line = subscription_comment(1)
+    line["body"]["detail"]["subject"] = "Hello"
+    result = CliRunner().invoke(
+        main, ["replay", "-", "--format", "text"], input=json.dumps(line) + "\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "── 2026-03-02 ──\n"
+        "09:01  zendesk:501      notify → assignee\n"
+        "       why: unclassified: no field, tag or phrase names an order problem"
+        " — pick a department\n"
+        "1 action on 1 ticket and 0 scheduled jobs\n"
+    )

@@ -134,21 +134,21 @@ def test_purge_command_with_dry_run_counts_and_without_deletes(engine, store_url
     dry = CliRunner().invoke(main, ["purge", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert [line.split(" older than")[0] for line in dry.output.splitlines()] == [
-        "events: would delete 5 row(s)",
-        "outbox_done: would delete 3 row(s)",
-        "audit: would delete 3 row(s)",
-        "activity: would delete 3 row(s)",
-        "replies: would delete 2 row(s)",
+        "events: would delete 5 rows",
+        "outbox_done: would delete 3 rows",
+        "audit: would delete 3 rows",
+        "activity: would delete 3 rows",
+        "replies: would delete 2 rows",
     ]
     assert len(remaining(engine)["events"]) == 8
     done = CliRunner().invoke(main, ["purge"], env=env)
     assert done.exit_code == 0, done.output
     assert [line.split(" older than")[0] for line in done.output.splitlines()] == [
-        "events: deleted 5 row(s)",
-        "outbox_done: deleted 3 row(s)",
-        "audit: deleted 3 row(s)",
-        "activity: deleted 3 row(s)",
-        "replies: deleted 2 row(s)",
+        "events: deleted 5 rows",
+        "outbox_done: deleted 3 rows",
+        "audit: deleted 3 rows",
+        "activity: deleted 3 rows",
+        "replies: deleted 2 rows",
     ]
     assert remaining(engine)["events"] == ["old-failed", "old-undecided", "recent"]
 

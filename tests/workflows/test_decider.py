@@ -326,18 +326,19 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     assert "zendesk:66" in listed.output
     assert "ValueError: cannot handle ticket 66" in listed.output
     assert "zendesk:7" not in listed.output
+    assert listed.stderr == f"1 failed event in {store_url}\n"
     bare = CliRunner().invoke(main, ["events"], env=env)  # failed ones are the only listing
     assert (bare.exit_code, bare.stdout, bare.stderr) == (0, listed.stdout, listed.stderr)
 
     again = CliRunner().invoke(main, ["redecide"], env=env)  # still poisoned
     assert again.exit_code == 1
-    assert "1 event(s) put back; 0 decided, 1 failed again" in again.output
+    assert "1 event put back; 0 decided, 1 failed again" in again.output
 
     monkeypatch.delitem(rules_module.RULES, "poison")  # the fix
     store(engine, reply(66, 2), reply(66, 3))
     fixed = CliRunner().invoke(main, ["redecide"], env=env)
     assert fixed.exit_code == 0, fixed.output
-    assert "1 event(s) put back; 3 decided, 0 failed again" in fixed.output
+    assert "1 event put back; 3 decided, 0 failed again" in fixed.output
     assert set(statuses(engine).values()) == {("decided", None)}
     assert call_customer_keys(engine) == [
         "zendesk:66:three_responses:call_customer",

@@ -30,7 +30,7 @@ def test_json_lines_mistakes_are_listed_in_line_order(tmp_path):
 
     assert evaluate(path) == (
         1,
-        f"{path}: 4 problem(s)\n"
+        f"{path}: 4 problems\n"
         "  line 2.department: Field required\n"
         f"  line 3.department: unknown department 'refunds' (expected one of {KNOWN})\n"
         "  line 4: invalid JSON: Expecting value\n"
@@ -54,7 +54,7 @@ def test_json_lines_python_cannot_read_are_listed_not_a_traceback(tmp_path):
 
     assert evaluate(path) == (
         1,
-        f"{path}: 2 problem(s)\n"
+        f"{path}: 2 problems\n"
         "  line 2: invalid JSON: a number longer than 4300 digits\n"
         "  line 3: invalid JSON: nested too deeply\n",
     )
@@ -70,7 +70,7 @@ def test_every_mistake_of_a_ticket_is_listed_at_once(tmp_path):
 
     assert evaluate(path) == (
         1,
-        f"{path}: 2 problem(s)\n"
+        f"{path}: 2 problems\n"
         "  [1].id: Field required\n"
         f"  [1].department: unknown department 'shipping' (expected one of {KNOWN})\n",
     )
@@ -89,7 +89,7 @@ def test_an_entry_that_is_no_ticket_is_named_by_its_place(tmp_path):
 
     assert evaluate(path) == (
         1,
-        f"{path}: 5 problem(s)\n"
+        f"{path}: 5 problems\n"
         "  [1]: expected a ticket with id and department, got a string\n"
         "  [2]: expected a ticket with id and department, got a number\n"
         "  [3]: expected a ticket with id and department, got a list\n"
@@ -109,7 +109,7 @@ def test_a_json_line_that_is_no_ticket_is_named_by_its_line(tmp_path):
 
     assert evaluate(path) == (
         1,
-        f"{path}: 3 problem(s)\n"
+        f"{path}: 3 problems\n"
         "  line 2: expected a ticket with id and department, got a string\n"
         "  line 3: expected a ticket with id and department, got true/false\n"
         "  line 4: expected a ticket with id and department, got nothing\n",
@@ -123,7 +123,7 @@ def test_yaml_that_does_not_parse_is_one_line_with_its_place(tmp_path):
 
     assert evaluate(path) == (
         1,
-        f"{path}: 1 problem(s)\n"
+        f"{path}: 1 problem\n"
         "  line 3, column 1: not valid YAML: expected ',' or ']', but got '<stream end>'\n",
     )
 
@@ -137,7 +137,7 @@ def test_json_lines_in_a_file_not_named_so_say_which_names_are_read_so(tmp_path)
 
     assert evaluate(path) == (
         1,
-        f"{path}: 1 problem(s)\n"
+        f"{path}: 1 problem\n"
         "  line 2, column 1: not valid YAML: expected '<document start>', but found '{' "
         "(JSON Lines are read from a .jsonl or .ndjson file)\n",
     )
@@ -149,4 +149,4 @@ def test_a_file_that_is_not_utf8_says_so_as_check_config_does(tmp_path):
     path = tmp_path / "team.yaml"
     path.write_bytes("- {id: A, subject: Caf\u00e9, department: quality}\n".encode("latin-1"))
 
-    assert evaluate(path) == (1, f"{path}: 1 problem(s)\n  (file): not UTF-8 text (byte 22)\n")
+    assert evaluate(path) == (1, f"{path}: 1 problem\n  (file): not UTF-8 text (byte 22)\n")
