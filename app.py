@@ -21,6 +21,7 @@ from deskbridge.config.logging import OutageLog, configure_logging, log_event
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
+from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.connectors.writers import HelpdeskRouter, build_writers
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
@@ -310,16 +311,13 @@ def create_runtime(
 
 
 def log_missing_webhook_secret(settings: Settings) -> None:
-    """Said at start-up by each process that takes webhooks (`serve`, gunicorn's workers):
-    without the secret every webhook is refused."""
-    if not settings.zendesk_secrets:
-        log_event(
-            log,
-            logging.WARNING,
-            "webhook.secret_missing",
-            source="zendesk",
-            hint="set ZENDESK_WEBHOOK_SECRET; until then webhooks are refused with 401",
-        )
+    """Said at start-up by each process that takes webhooks (`serve`, gunicorn's workers), for
+    each helpdesk whose settings leave every webhook of it refused."""
+    for source, connector in CONNECTORS.items():
+        if hint := connector.find_missing_webhook_settings(settings):
+            log_event(
+                log, logging.WARNING, "webhook.secret_missing", source=source.value, hint=hint
+            )
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:

@@ -51,6 +51,9 @@ ParseObject = Callable[
 Respond = Callable[[Outcome], Answer]
 # The helpdesk's write-back performer: the real client with credentials, else a dry run.
 BuildWriter = Callable[[Settings, RulesConfig], Performer]
+# What to set when the settings leave `verify` refusing every webhook (said at start-up); None
+# when they do not.
+FindMissingWebhookSettings = Callable[[Settings], str | None]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Connector:
     parse: Parse
     respond: Respond
     build_writer: BuildWriter
+    find_missing_webhook_settings: FindMissingWebhookSettings
     # Helpdesks with JSON bodies may take them decoded (replay); None: only `parse`.
     parse_object: ParseObject | None = None
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from deskbridge.app import create_runtime
+from deskbridge.app import create_runtime, log_missing_webhook_secret
 from deskbridge.config.logging import (
     LIBRARY_LOGGERS,
     SLACK_SDK_LOGGER,
@@ -32,6 +32,7 @@ from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
 from tests.conftest import TEST_SECRET
 from tests.fakeslack import FakeSlack
+from tests.salesforce_corpus import ORG as SALESFORCE_ORG
 
 # Personal data that a ticket may carry: it must never be written to the log.
 PERSONAL = "Refund for Jane Roe, jane.roe@example.com, +44 7700 900123"
@@ -187,7 +188,8 @@ def test_waitress_queue_depth_is_not_a_line_per_request_unless_debug(logs, level
 
 
 def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_SECRET) -> list[str]:
-    """`deskbridge ARGS` started on `database` with no credentials (but the webhook `secret`),
+    """`deskbridge ARGS` started on `database` with no credentials (but the webhook `secret` and
+    the Salesforce org id, unless `secret` is None),
     stopped (SIGTERM) once it says it runs: what it wrote to stderr, the log lines without their
     timestamps."""
     env = {
@@ -200,6 +202,7 @@ def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_S
     }
     if secret is not None:
         env["ZENDESK_WEBHOOK_SECRET"] = secret
+        env["SALESFORCE_ORG_ID"] = SALESFORCE_ORG
     process = subprocess.Popen(
         [sys.executable, "-m", "deskbridge.cli", *args], env=env, stderr=subprocess.PIPE, text=True
     )
@@ -219,14 +222,40 @@ def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_S
     return [line[24:] if line in timed else line for line in lines]
 
 
-SECRET_MISSING = (
+SECRET_MISSING = [
     'WARNING deskbridge webhook.secret_missing source=zendesk hint="set ZENDESK_WEBHOOK_SECRET; '
-    'until then webhooks are refused with 401"'
+    'until then webhooks are refused with 401"',
+    'WARNING deskbridge webhook.secret_missing source=salesforce hint="set SALESFORCE_ORG_ID, and '
+    "SALESFORCE_WEBHOOK_TOKEN for Flow callouts; until then outbound messages are refused with "
+    '403 and Flow callouts with 401"',
+]
+
+
+@pytest.mark.parametrize(
+    ("settings", "sources"),
+    [
+        ({}, ["zendesk", "salesforce"]),
+        ({"ZENDESK_WEBHOOK_SECRET": TEST_SECRET}, ["salesforce"]),
+        ({"SALESFORCE_ORG_ID": SALESFORCE_ORG}, ["zendesk"]),
+        ({"SALESFORCE_WEBHOOK_TOKEN": "t"}, ["zendesk"]),
+        ({"ZENDESK_WEBHOOK_SECRET": TEST_SECRET, "SALESFORCE_ORG_ID": SALESFORCE_ORG}, []),
+    ],
 )
+def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
+    logs, monkeypatch, settings, sources
+):
+    """Salesforce set up with neither its org id nor its token was not said at all."""
+    for name in ("ZENDESK_WEBHOOK_SECRET", "SALESFORCE_ORG_ID", "SALESFORCE_WEBHOOK_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    collect = logs("INFO")
+    log_missing_webhook_secret(Settings(**settings))
+    formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
+    warned = dict(zip(["zendesk", "salesforce"], SECRET_MISSING, strict=True))
+    assert [formatter.format(r) for r in collect.records] == [warned[s] for s in sources]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("command", "warned"), [("serve", [SECRET_MISSING]), ("worker", [])])
+@pytest.mark.parametrize(("command", "warned"), [("serve", SECRET_MISSING), ("worker", [])])
 def test_a_missing_webhook_secret_is_said_by_the_process_that_takes_webhooks(
     command, warned, tmp_path
 ):
@@ -383,9 +412,14 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
     kept and every line has its time, level, logger and fields (a store never migrated makes
     /readyz warn)."""
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DESKBRIDGE_", "ZENDESK_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SALESFORCE_"))
+        },
         "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
         "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
+        "SALESFORCE_ORG_ID": SALESFORCE_ORG,
     }
     result = subprocess.run(
         [sys.executable, "-c", WSGI_ENTRY],
@@ -410,7 +444,11 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
 def test_under_a_wsgi_server_a_missing_webhook_secret_is_said_at_start_up(tmp_path):
     """serve said it, gunicorn's web processes did not: their log had only the 401s."""
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DESKBRIDGE_", "ZENDESK_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SALESFORCE_"))
+        },
         "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
     }
     script = "from deskbridge.app import create_app\ncreate_app()\n"
@@ -424,7 +462,7 @@ def test_under_a_wsgi_server_a_missing_webhook_secret_is_said_at_start_up(tmp_pa
     )
 
     assert result.returncode == 0, result.stderr
-    assert [line[24:] for line in result.stderr.splitlines()] == [SECRET_MISSING]
+    assert [line[24:] for line in result.stderr.splitlines()] == SECRET_MISSING
 
 
 def test_a_store_outage_is_logged_when_it_starts_once_a_minute_and_when_it_ends(logs):

@@ -96,10 +96,22 @@ def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
     )
 
 
+def find_missing_webhook_settings(settings: Settings) -> str | None:
+    """Said when neither is set (Salesforce not set up at all); one alone is a choice of which
+    kind of request to take, and `verify`'s refusals name the other."""
+    if settings.salesforce_org_id or settings.salesforce_webhook_token:
+        return None
+    return (
+        "set SALESFORCE_ORG_ID, and SALESFORCE_WEBHOOK_TOKEN for Flow callouts; until then "
+        "outbound messages are refused with 403 and Flow callouts with 401"
+    )
+
+
 CONNECTOR = Connector(
     source=Source.salesforce,
     verify=verify,
     parse=parse,
     respond=respond,
     build_writer=build_writer,
+    find_missing_webhook_settings=find_missing_webhook_settings,
 )

@@ -63,11 +63,18 @@ def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
     )
 
 
+def find_missing_webhook_settings(settings: Settings) -> str | None:
+    if settings.zendesk_secrets:
+        return None
+    return "set ZENDESK_WEBHOOK_SECRET; until then webhooks are refused with 401"
+
+
 CONNECTOR = Connector(
     source=Source.zendesk,
     verify=verify,
     parse=parse,
     respond=respond,
     build_writer=build_writer,
+    find_missing_webhook_settings=find_missing_webhook_settings,
     parse_object=parse_object,
 )
