@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 import click
 
 from deskbridge.config.logging import configure_logging, log_event
-from deskbridge.config.rules import ConfigError, RulesConfig, load_rules, summarize_rules
+from deskbridge.config.rules import (
+    ConfigError,
+    RulesConfig,
+    find_rules_warnings,
+    load_rules,
+    summarize_rules,
+)
 from deskbridge.config.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,6 +101,8 @@ def check_config(path: Path | None) -> None:
     path = path or _settings().config_path
     rules = _load_or_exit(path)
     click.echo(f"{path}: ok — {summarize_rules(rules)}")
+    for warning in find_rules_warnings(rules):
+        click.echo(f"warning: {warning}", err=True)
 
 
 _STORE_URLS = "like sqlite:///deskbridge.db or postgresql+psycopg://user@host:5432/db"

@@ -1031,12 +1031,24 @@ def load_rules(path: Path | str) -> RulesConfig:
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
 
 
+def find_rules_warnings(rules: RulesConfig) -> list[str]:
+    """Sections enabled with nothing in them: valid (left empty on purpose, perhaps), but
+    summarize_rules leaves them out of the workflows, so check-config says why."""
+    warnings = []
+    if rules.routing.enabled and not rules.routing.categories:
+        warnings.append("routing: enabled, no categories: no ticket is routed by its words")
+    if rules.sla.enabled and not rules.sla.policies:
+        warnings.append("sla: enabled, no policies: no SLA clock will run")
+    return warnings
+
+
 def summarize_rules(rules: RulesConfig) -> str:
     enabled = ["3-response rule"] if rules.three_responses.enabled else []
     if rules.routing.enabled and rules.routing.categories:
+        model = f", model {rules.routing.model}" if rules.routing.model else ""
         enabled.append(
             f"routing ({len(rules.departments)} departments, "
-            f"{len(rules.routing.categories)} categories)"
+            f"{len(rules.routing.categories)} categories{model})"
         )
     if rules.risk is not None and rules.risk.enabled:
         enabled.append(f"risk escalation ({len(rules.risk.signals)} signals)")

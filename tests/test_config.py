@@ -86,6 +86,40 @@ def test_example_config_is_valid_with_a_one_line_summary(runner):
     assert result.stderr == ""
 
 
+def test_enabled_sections_left_empty_are_warned_of_not_refused(runner, tmp_path):
+    """`sla.enabled: true` without policies, routing without categories: valid (perhaps meant),
+    but the summary left them out without a word."""
+    path = write(
+        tmp_path,
+        "team:\n  name: X\n  lead_channel: '#leads'\n"
+        "sla:\n  enabled: true\nrouting:\n  enabled: true\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f'{path}: ok — team "X" (UTC); 0 SLA policies; workflows: 3-response rule\n'
+    )
+    assert result.stderr == (
+        "warning: routing: enabled, no categories: no ticket is routed by its words\n"
+        "warning: sla: enabled, no policies: no SLA clock will run\n"
+    )
+
+
+def test_disabled_empty_sections_are_not_warned_of(runner, tmp_path):
+    path = write(
+        tmp_path,
+        "team:\n  name: X\n  lead_channel: '#leads'\n"
+        "sla:\n  enabled: false\nrouting:\n  enabled: false\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
 def test_without_a_path_the_example_config_is_checked(runner):
     result = runner.invoke(main, ["check-config"])
 

@@ -268,3 +268,18 @@ def test_a_model_file_in_a_folder_that_does_not_exist(tmp_path):
     )
     assert result.exit_code == 1
     assert result.output == f"cannot write the model to {out}: No such file or directory\n"
+
+
+def test_check_config_names_the_model_in_its_summary(model_file, tmp_path):
+    config = rules_file(tmp_path, model=str(model_file))
+
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f'{config}: ok — team "Resolution team" (Europe/London); 5 SLA policies; workflows: '
+        f"3-response rule, routing (3 departments, 17 categories, model {model_file}), "
+        "risk escalation (6 signals), SLA (business hours Europe/London), "
+        "on-call (3 members, weekly, 4 steps)\n"
+    )
+    assert result.stderr == ""
