@@ -97,10 +97,15 @@ def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
 
 
 def find_missing_webhook_settings(settings: Settings) -> str | None:
-    """Said when neither is set (Salesforce not set up at all); one alone is a choice of which
-    kind of request to take, and `verify`'s refusals name the other."""
-    if settings.salesforce_org_id or settings.salesforce_webhook_token:
+    """Said when the org id is missing, as `verify` checks it in every request (a token alone
+    lets nothing in); the org id without a token is a choice: outbound messages only."""
+    if settings.salesforce_org_id:
         return None
+    if settings.salesforce_webhook_token:
+        return (
+            "set SALESFORCE_ORG_ID; until then every request is refused with 403, Flow callouts "
+            "too (their organization id is checked after the token)"
+        )
     return (
         "set SALESFORCE_ORG_ID, and SALESFORCE_WEBHOOK_TOKEN for Flow callouts; until then "
         "outbound messages are refused with 403 and Flow callouts with 401"
