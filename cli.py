@@ -425,10 +425,14 @@ def purge(dry_run: bool) -> None:
     from deskbridge.store.retention import purge as purge_rows
     from deskbridge.workflows.retention import build_cutoffs
 
-    engine = _open_store()
     rules = _load_or_exit(_settings().config_path)
     cutoffs = build_cutoffs(rules, datetime.now(UTC))
-    counts = count_purgeable(engine, cutoffs) if dry_run else purge_rows(engine, cutoffs)
+    if dry_run:
+        # Read as digest reads: a dry run neither migrates the store nor creates a SQLite file.
+        with _reading_store(_settings().database_url) as connection:
+            counts = count_purgeable(connection, cutoffs)
+    else:
+        counts = purge_rows(_open_store(), cutoffs)
     verb = "would delete" if dry_run else "deleted"
     for name, count in counts.items():
         click.echo(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, Integer, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Integer, Table, delete, func, select
 
 from deskbridge.store.events import DECIDED
 from deskbridge.store.outbox import DONE
@@ -35,14 +35,12 @@ def _purgeable(cutoffs: dict[str, datetime]) -> dict[str, tuple[Table, ColumnEle
     }
 
 
-def count_purgeable(engine: Engine, cutoffs: dict[str, datetime]) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(
-                select(func.count()).select_from(table).where(where)
-            ).scalar_one()
-            for name, (table, where) in _purgeable(cutoffs).items()
-        }
+def count_purgeable(connection: Connection, cutoffs: dict[str, datetime]) -> dict[str, int]:
+    """Counts only, on a connection that may be read-only (`purge --dry-run` changes nothing)."""
+    return {
+        name: connection.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        for name, (table, where) in _purgeable(cutoffs).items()
+    }
 
 
 def purge(

@@ -61,8 +61,8 @@ def test_a_database_deskbridge_has_no_driver_for(args, url, driver):
     )
 
 
-# The commands that write (and so migrate) the store; events and digest only read it.
-WRITERS = [["migrate"], ["redecide"], ["purge", "--dry-run"]]
+# The commands that write (and so migrate) the store; events, digest and a dry run only read it.
+WRITERS = [["migrate"], ["redecide"], ["purge"]]
 
 
 @pytest.mark.parametrize("args", WRITERS, ids=" ".join)
@@ -96,8 +96,9 @@ def test_a_file_that_is_no_database(args, tmp_path: Path):
     assert result.stderr == f"Error: cannot open the store at {url}: file is not a database\n"
 
 
-# digest and events only read: they neither migrate a store nor create a SQLite file.
-READERS = [["digest"], ["events", "--failed"]]
+# digest, events and purge --dry-run only read: they neither migrate a store nor create a
+# SQLite file.
+READERS = [["digest"], ["events", "--failed"], ["purge", "--dry-run"]]
 
 
 @pytest.mark.parametrize("args", READERS, ids=" ".join)

@@ -98,7 +98,8 @@ def test_purge_deletes_only_what_is_past_retention_in_small_batches(engine):
     seed(engine)
     cutoffs = build_cutoffs(load_rules(EXAMPLE_CONFIG), NOW)
     expected = {"events": 5, "outbox_done": 3, "audit": 3, "activity": 3, "replies": 2}
-    assert count_purgeable(engine, cutoffs) == expected
+    with engine.connect() as connection:
+        assert count_purgeable(connection, cutoffs) == expected
     batches: list[tuple[str, int]] = []
     deleted = purge(engine, cutoffs, batch=2, on_batch=lambda t, n: batches.append((t, n)))
     assert deleted == expected
