@@ -114,8 +114,11 @@ def check_label(value: str, limit: int, path: str) -> str:
 
 
 def is_clean_label(value: str, limit: int) -> bool:
-    """Whether `check_label` would pass the value as it is (the common case, without raising)."""
-    return len(value) <= limit and _CONTROL_OR_SURROGATE.search(value) is None
+    """Whether `check_label` would pass the value as it is (the common case, without raising).
+    Printable ASCII (the usual id, status or channel) has nothing the pattern looks for."""
+    return len(value) <= limit and (
+        (value.isascii() and value.isprintable()) or _CONTROL_OR_SURROGATE.search(value) is None
+    )
 
 
 # Unicode's categories Cc (control: U+0000-001F, U+007F-009F) and Cs (surrogates), as one

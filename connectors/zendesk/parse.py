@@ -182,11 +182,7 @@ def _optional_time(data: dict[str, Any], path: str) -> datetime | None:
 def _label_of(value: Any, path: str, required: bool = False, limit: int = MAX_LABEL) -> str | None:
     if value.__class__ is str:  # the usual case, checked without the layers below
         text = value.strip()
-        # Printable ASCII (the usual id, status or channel) has nothing the pattern looks for.
-        if text and (
-            (len(text) <= limit and text.isascii() and text.isprintable())
-            or is_clean_label(text, limit)
-        ):
+        if text and is_clean_label(text, limit):
             return text
     text = _text_of(value, path, required, limit)
     return check_label(text, limit, path) if text else text
