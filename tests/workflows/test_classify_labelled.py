@@ -132,43 +132,25 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
     assert report.share("misrouted") <= misrouted, text
 
 
-# Tuning 11 (written blind on 2026-12-01 for the eighth round) loads in order with its labels.
-def test_tuning_11_loads_with_its_labels():
+# The sets written blind for the eighth and ninth rounds load in order with their labels.
+# Parsing classifies nothing, so held-out 10 is checked in every suite without evaluating it.
+@pytest.mark.parametrize(
+    ("path", "prefix", "per_department", "none"),
+    [(TUNING_11, "T11", 60, 20), (TUNING_12, "T12", 60, 20), (HELD_OUT_10, "H10", 36, 12)],
+    ids=["tuning_11", "tuning_12", "heldout_10"],
+)
+def test_blind_written_set_loads_with_its_labels(
+    path: Path, prefix: str, per_department: int, none: int
+):
     rules = load_rules(EXAMPLE_CONFIG)
-    tickets = parse_labelled(TUNING_11.read_text(encoding="utf-8"), False, rules.departments)
-    assert [t.id for t in tickets] == [f"T11-{i:03d}" for i in range(1, 201)]
+    tickets = parse_labelled(path.read_text(encoding="utf-8"), False, rules.departments)
+    total = 3 * per_department + none
+    assert [t.id for t in tickets] == [f"{prefix}-{i:03d}" for i in range(1, total + 1)]
     assert Counter(t.department for t in tickets) == {
-        "logistics": 60,
-        "quality": 60,
-        "post_sales": 60,
-        "none": 20,
-    }
-
-
-# Tuning 12 (written blind on 2026-12-02 for the ninth round) loads in order with its labels.
-def test_tuning_12_loads_with_its_labels():
-    rules = load_rules(EXAMPLE_CONFIG)
-    tickets = parse_labelled(TUNING_12.read_text(encoding="utf-8"), False, rules.departments)
-    assert [t.id for t in tickets] == [f"T12-{i:03d}" for i in range(1, 201)]
-    assert Counter(t.department for t in tickets) == {
-        "logistics": 60,
-        "quality": 60,
-        "post_sales": 60,
-        "none": 20,
-    }
-
-
-# Held-out 10 (written blind on 2026-12-02) loads in order with its labels; parsing classifies
-# nothing, so this runs in every suite without evaluating the set.
-def test_held_out_10_loads_with_its_labels():
-    rules = load_rules(EXAMPLE_CONFIG)
-    tickets = parse_labelled(HELD_OUT_10.read_text(encoding="utf-8"), False, rules.departments)
-    assert [t.id for t in tickets] == [f"H10-{i:03d}" for i in range(1, 121)]
-    assert Counter(t.department for t in tickets) == {
-        "logistics": 36,
-        "quality": 36,
-        "post_sales": 36,
-        "none": 12,
+        "logistics": per_department,
+        "quality": per_department,
+        "post_sales": per_department,
+        "none": none,
     }
 
 
