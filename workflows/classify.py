@@ -661,7 +661,11 @@ def _scan_texts(
         matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
         if INQUIRY in map(_GROUP, matches):  # a C-level pass
             for m in matches:
-                if m[1] == INQUIRY and m[4] < inquiring.get(m[3], len(tokens)):
+                if (
+                    m[1] == INQUIRY
+                    and m[4] < inquiring.get(m[3], len(tokens))
+                    and not _polite_request(tokens, m[4] + m[2])
+                ):
                     inquiring[m[3]] = m[4]
             matches = [m for m in matches if m[1] != INQUIRY]
         # Where thanks for something end ("thanks for | refunding the mirror"), and where
@@ -951,6 +955,16 @@ def _scan_texts(
             hits = [h._replace(points=0.0, unasked=True) if h.points > 0 else h for h in hits]
         hits.append(Hit(NOT_A_PROBLEM, phrase, where, float(size)))
     return hits
+
+
+# "Is there any chance of a goodwill gesture?", "is there any way you could…": a request put
+# politely as a question, not a question about what the shop offers.
+_POLITE_REQUESTS = frozenset({"chance", "way", "possibility", "hope"})
+
+
+def _polite_request(tokens: tuple[str, ...], end: int) -> bool:
+    """Whether the inquiry words ending at tokens[end] open a polite request."""
+    return end < len(tokens) and tokens[end] in _POLITE_REQUESTS
 
 
 def _resolvers_in_texts(plan: _Plan, texts: list[tuple[str, str, float]]) -> bool:

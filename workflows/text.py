@@ -33,7 +33,12 @@ NEGATION_WINDOW = 4
 # "I don't want to cancel or get a refund": a negated wish negates what is wished for, further
 # on (still not across a SCOPE_BREAK word or a clause break).
 WISH_NEGATION_WINDOW = 8
-_WISHES = frozenset({"want", "need", "wish", "ask", "expect"})
+# "I'm not after a refund", "I'm not looking for a replacement" (British "after", "look for",
+# "seek": want) wish as "want" does.
+_WISHES = frozenset({"want", "need", "wish", "ask", "expect", "after", "look", "seek"})
+# "I don't want to send it back or get money off", "neither a refund nor a voucher": a negation
+# that reaches an "or" reaches the next item of the list, NEGATION_WINDOW words past it.
+_ALTERNATIVES = frozenset({"or", "nor"})
 SCOPE_BREAKS = frozenset({"and", "so", "just", "then", "because", "instead", "only"})
 # A negation after the phrase: "refund not needed", "a replacement is not necessary",
 # "compensation? no need" (across the clause break: "." is BREAK). "needed" is "need".
@@ -564,6 +569,13 @@ class PhraseIndex:
                 before = bisect_left(negators, start)
                 if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
                     negated_by = _negator(read, start)
+                if (
+                    negated_by is None
+                    and before
+                    and negators[before - 1] >= start - 2 * WISH_NEGATION_WINDOW
+                    and not _ALTERNATIVES.isdisjoint(read[start - NEGATION_WINDOW : start])
+                ):
+                    negated_by = _negated_alternative(read, start)
                 if asides and negated_by is None:
                     negated_by = _negated_past_aside(read, start, asides)
             conditional = hypothetical is not None and start > hypothetical[clause]
@@ -742,6 +754,19 @@ def _negator(tokens: Sequence[str], start: int) -> str | None:
                 return token
             if at + 1 < start and tokens[at + 1] in _WISHES:
                 return token
+    return None
+
+
+def _negated_alternative(tokens: Sequence[str], start: int) -> str | None:
+    """The negator that reaches an "or" (or "nor") up to NEGATION_WINDOW words before
+    tokens[start], in its clause and not across a SCOPE_BREAK word: "not a replacement or a
+    refund" declines both."""
+    for at in range(start - 1, max(-1, start - 1 - NEGATION_WINDOW), -1):
+        token = tokens[at]
+        if token in _NEGATION_STOPS:
+            return None
+        if token in _ALTERNATIVES:
+            return _negator(tokens, at)
     return None
 
 

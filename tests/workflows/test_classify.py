@@ -1509,3 +1509,82 @@ def test_a_subjects_missing_thing_that_came_is_over():
     still = classify("Re: Missing parcel", "The parcel still has not turned up, where is it?")
     assert (still.department, still.category) == ("logistics", "delivery_delay")
     assert not any(h.resolved for h in still.hits)
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # A negated wish reaches every item of its list, and "not after", "not looking for"
+        # are refusals as "do not want" is.
+        ("Drawer sticks", "I'm not after a replacement or a refund, just a tip.", "quality", None),
+        (
+            "Mirror",
+            "The mirror has a crack. I do not want to send the whole thing back or get money"
+            " off, only a new glass.",
+            "quality",
+            None,
+        ),
+        ("Rocking chair", "It squeaks. Not looking for a refund, any advice?", "quality", None),
+        # "or" after a refusal still lists: the second remedy is refused too; a remedy in its
+        # own clause after "and" is not.
+        (
+            "Late wardrobe",
+            "It is a week late. I don't want a voucher or a refund, I want the wardrobe.",
+            "logistics",
+            "delivery_delay",
+        ),
+        (
+            "Late wardrobe",
+            "It is a week late and I do not want to wait, so please refund me.",
+            "post_sales",
+            "refund",
+        ),
+    ],
+)
+def test_a_refusal_reaches_every_remedy_of_its_list(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category:
+        assert result.category == category, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # Questions about what the shop usually does or how long remedies take in general.
+        ("Refund question", "How long do refunds take once you get the parcel back?", None),
+        ("Cracked top", "The top arrived cracked. Would you normally send a new top?", "logistics"),
+        # A remedy refused before it is offered.
+        (
+            "Sofa still not here",
+            "Before you offer me a voucher: I don't need one, I need the sofa. It is 3 weeks late.",
+            "logistics",
+        ),
+        # A voucher given as a present is no compensation.
+        ("Gift voucher", "Can I use a gift voucher online?", None),
+        # Questions before buying, as gerunds.
+        ("Question before ordering", "Can I return it if the colour is wrong?", None),
+        # A polite request put as a question asks.
+        (
+            "Three months late",
+            "The bed came three months late. Is there any chance of a goodwill gesture?",
+            "post_sales",
+        ),
+    ],
+)
+def test_questions_about_remedies_ask_for_none(subject, description, department):
+    assert classify(subject, description).department == department
+
+
+@pytest.mark.parametrize(
+    ("subject", "description"),
+    [
+        ("Postcode", "It has not shipped yet. Could you change it to LS6 2AB please?"),
+        ("Address", "Can the delivery address be changed to 4 Elm Road? Not dispatched yet."),
+        ("Add a cushion", "Is it possible to add a cushion to order 55120? Not shipped yet."),
+        ("Liefertermin verschieben", "Die Bestellung ist noch nicht versendet."),
+    ],
+)
+def test_a_change_before_shipping_is_no_problem(subject, description):
+    result = classify(subject, description)
+    assert (result.department, result.source) == (None, "phrase"), result.reason
