@@ -156,6 +156,8 @@ def check_id(value: str | None, pattern: re.Pattern[str], expected: str, path: s
 def parse_time(value: Any, path: str) -> datetime:
     """ISO-8601 with any fraction (Zendesk sends nanoseconds) or to the minute → aware UTC."""
     if not isinstance(value, str):
+        if value is None:  # absent or null: said as any missing field is, not as a bad value
+            raise PayloadError("required field is missing", path)
         raise PayloadError("expected an ISO-8601 time", path)
     parsed = _parse_iso(value)
     if isinstance(parsed, str):

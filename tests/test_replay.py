@@ -189,6 +189,8 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         + "\n"
         + json.dumps({**good[1], "source": None})
         + "\n"
+        + json.dumps({**good[1], "at": None})
+        + "\n"
         + json.dumps({"source": "zendesk", "body": good[1]["body"]})
         + "\n"
         + json.dumps({"at": good[1]["at"], "body": good[1]["body"]})
@@ -209,8 +211,9 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
             "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
             "line 6: source: None is not one of zendesk, salesforce",
             "line 7: at: required field is missing",
-            "line 8: source: required field is missing",
-            "line 9: body: required field is missing",
+            "line 8: at: required field is missing",
+            "line 9: source: required field is missing",
+            "line 10: body: required field is missing",
         ],
     )
 

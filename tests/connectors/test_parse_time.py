@@ -104,3 +104,18 @@ def test_any_text_of_the_event_subscription_length_reads_as_the_general_path(val
 def test_any_instant_in_nanoseconds_reads_as_the_general_path(moment, nanoseconds):
     value = moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{nanoseconds:03d}Z"
     assert _parse_iso.__wrapped__(value) == _general(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "required field is missing"),
+        (1741080000, "expected an ISO-8601 time"),
+        ("", 'expected an ISO-8601 time, got ""'),
+    ],
+)
+def test_a_missing_time_is_said_to_be_missing_and_a_wrong_one_wrong(value, message):
+    """A missing time said "expected an ISO-8601 time", unlike every other missing field."""
+    with pytest.raises(PayloadError) as raised:
+        parse_time(value, "detail.created_at")
+    assert raised.value.to_json() == {"error": message, "field": "detail.created_at"}
