@@ -24,6 +24,7 @@ from deskbridge.config.rules import (
     summarize_rules,
 )
 from deskbridge.config.settings import Settings
+from deskbridge.workflows.wording import describe_not_utf8
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -829,7 +830,7 @@ def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
     except LabelledSetError as exc:
         problems = exc.problems
     except UnicodeDecodeError as exc:  # worded as check-config words a rules file that is not text
-        problems = [f"(file): not UTF-8 text (byte {exc.start})"]
+        problems = [f"(file): {describe_not_utf8(exc)}"]
     click.echo(f"{labelled}: {count_noun(len(problems), 'problem')}", err=True)
     for problem in problems:
         click.echo(f"  {problem}", err=True)

@@ -35,6 +35,7 @@ from pydantic import (
 
 from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar
 from deskbridge.workflows.model import Priority, Status
+from deskbridge.workflows.wording import describe_not_utf8
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -1016,7 +1017,7 @@ def load_rules(path: Path | str) -> RulesConfig:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            path, [f"(file): not UTF-8 text (byte {exc.start}); is this the rules file?"]
+            path, [f"(file): {describe_not_utf8(exc)}; is this the rules file?"]
         ) from None
     try:
         data = _load_yaml(text)

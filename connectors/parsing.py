@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from deskbridge.connectors.errors import PayloadError
+from deskbridge.workflows.wording import describe_not_utf8
 
 _ISO = re.compile(r"^(.*T\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 
@@ -82,8 +83,8 @@ def parse_json_object_exactly(raw: bytes) -> dict[str, Any]:
         # Decode strictly ourselves: json.loads(bytes) would also accept UTF-16/32 and
         # UTF-8-encoded surrogates, which the rest of the pipeline cannot store as UTF-8.
         text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 text", "body") from None
+    except UnicodeDecodeError as exc:
+        raise PayloadError(describe_not_utf8(exc), "body") from None
     try:
         data = json.loads(text)
     except RecursionError:

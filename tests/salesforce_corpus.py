@@ -175,7 +175,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         XML.replace("Invoice export", "Invoice\xe9export").encode("latin-1"),
         SOAP,
         400,
-        whole_body("body is not UTF-8 text"),
+        whole_body("not UTF-8 text (byte 1386)"),
     ),
     (
         "deeply nested elements",
@@ -408,7 +408,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout().replace(b"Parcel", b"Parc\xe9l"),
         JSON,
         400,
-        whole_body("body is not UTF-8 text"),
+        whole_body("not UTF-8 text (byte 159)"),
     ),
     (
         "callout a list",
@@ -503,14 +503,14 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         ),
         SOAP,
         400,
-        whole_body("body is not UTF-8 text"),
+        whole_body("not UTF-8 text (byte 1392)"),
     ),
     (
         "XML in UTF-16",
         XML.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"),
         SOAP,
         400,
-        whole_body("body is not UTF-8 text"),
+        whole_body("not UTF-8 text (byte 0)"),
     ),
     # -- found by this corpus: accepted before (stored, or org-checked on 15 characters) ----
     (

@@ -26,6 +26,7 @@ from deskbridge.workflows.job_runner import JobRunner
 from deskbridge.workflows.model import Source, TicketEvent
 from deskbridge.workflows.rules import JOBS
 from deskbridge.workflows.schedule import Job, list_occurrences
+from deskbridge.workflows.wording import describe_not_utf8
 
 
 @dataclass
@@ -62,7 +63,7 @@ def run_replay(
             try:
                 line = line.decode()
             except UnicodeDecodeError as exc:
-                yield ReplayError(number, f"not UTF-8 text (byte {exc.start})")
+                yield ReplayError(number, describe_not_utf8(exc))
                 continue
         if not line.strip() or line.lstrip().startswith("#"):
             continue

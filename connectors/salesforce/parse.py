@@ -37,6 +37,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
 )
+from deskbridge.workflows.wording import describe_not_utf8
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
@@ -84,8 +85,8 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
         # Salesforce sends UTF-8, and the body is stored as UTF-8 text: an XML declaration of
         # another encoding (ISO-8859-1, UTF-16) parsed, then failed to store (a 500).
         raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 text", "body") from None
+    except UnicodeDecodeError as exc:
+        raise PayloadError(describe_not_utf8(exc), "body") from None
     try:
         root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:

@@ -675,21 +675,23 @@ def test_body_that_is_not_an_object_is_refused(raw):
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "message"),
     [
-        b'{"ticket_id": "48213", "subject": "caf\xe9"}',  # Latin-1
-        b'{"ticket_id": "48213", "subject": "\xff\xfe"}',
-        b'{"ticket_id": "48213", "subject": "\xc3"}',  # truncated sequence
-        b'{"ticket_id": "48213", "subject": "\xed\xa0\x80"}',  # UTF-8-encoded lone surrogate
-        '{"ticket_id": "48213"}'.encode("utf-16"),
-        '{"ticket_id": "48213"}'.encode("utf-32"),
+        # Latin-1
+        (b'{"ticket_id": "48213", "subject": "caf\xe9"}', "not UTF-8 text (byte 38)"),
+        (b'{"ticket_id": "48213", "subject": "\xff\xfe"}', "not UTF-8 text (byte 35)"),
+        # a truncated sequence
+        (b'{"ticket_id": "48213", "subject": "\xc3"}', "not UTF-8 text (byte 35)"),
+        # a UTF-8-encoded lone surrogate
+        (b'{"ticket_id": "48213", "subject": "\xed\xa0\x80"}', "not UTF-8 text (byte 35)"),
+        ('{"ticket_id": "48213"}'.encode("utf-16"), "not UTF-8 text (byte 0)"),
+        ('{"ticket_id": "48213"}'.encode("utf-32"), "not UTF-8 text (byte 0)"),
     ],
     ids=["latin-1", "ff-fe", "truncated", "encoded-surrogate", "utf-16", "utf-32"],
 )
-def test_body_that_is_not_utf8_is_refused(raw):
-    error = parse_error(raw)
-    assert error.message == "body is not UTF-8 text"
-    assert error.field == "body"
+def test_body_that_is_not_utf8_is_refused_naming_the_byte(raw, message):
+    """Worded as a replay line or a file that is not UTF-8 (the offset in the body)."""
+    assert parse_error(raw).to_json() == {"error": message, "field": "body"}
 
 
 @pytest.mark.parametrize(
