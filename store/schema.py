@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import (
     JSON,
     Column,
@@ -53,9 +54,19 @@ def format_sqlite_utc(value: datetime | None) -> str | None:
         raise ValueError("naive datetime given to the store")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
+    # orjson writes an aware UTC time as "2026-03-02T08:00:27.123456+00:00" (quoted) in a
+    # third of isoformat's instructions (callgrind: 4.9k against 14k, its keyword parsing and
+    # printf); without microseconds it leaves them out (not 34 bytes): isoformat then.
+    written = _dumps(value)
+    if len(written) == 34:
+        return written[1:27].translate(_T_AS_SPACE).decode()
     # The UTC text with its "+00:00" cut off (the year always has 4 digits): replace(tzinfo=
     # None) cost as much as the isoformat (callgrind: 10k instructions, its keyword parsing).
     return value.isoformat(" ", "microseconds")[:26]
+
+
+_dumps = orjson.dumps
+_T_AS_SPACE = bytes.maketrans(b"T", b" ")
 
 
 # Every accepted inbound event, stored before we answer 200. dedupe_key is the provider's id.

@@ -4,6 +4,7 @@ transaction, duplicates are skipped, and driver errors surface as SQLAlchemy's."
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -89,6 +90,11 @@ def test_stores_what_the_core_insert_stores(engine):
             "2025-12-31 23:30:00.000005",
         ),
         (datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "2000-01-01 05:00:00.000000"),
+        # The edges of a 4-digit year, and one microsecond (orjson's text, then cut).
+        (datetime(999, 1, 1, 0, 0, 0, 5, tzinfo=UTC), "0999-01-01 00:00:00.000005"),
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01 00:00:00.000000"),
+        (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "9999-12-31 23:59:59.999999"),
+        (datetime(2026, 3, 2, 8, 0, 27, 1, tzinfo=UTC), "2026-03-02 08:00:27.000001"),
     ],
 )
 def test_sqlite_times_are_the_text_sqlalchemy_stores(at, stored):
@@ -96,6 +102,21 @@ def test_sqlite_times_are_the_text_sqlalchemy_stores(at, stored):
     sqlalchemy_s = events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
     assert format_sqlite_utc(at) == sqlalchemy_s(at) == stored
     assert format_sqlite_utc(None) is None
+
+
+def test_sqlite_times_are_sqlalchemy_s_text_for_random_times():
+    dialect = create_store_engine("sqlite://").dialect
+    sqlalchemy_s = events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    rng = random.Random(12)
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-11))]
+    for _ in range(3000):
+        at = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(100 * 365 * 86400),
+            # Half of them on a whole second: orjson writes no microseconds, isoformat then.
+            microseconds=rng.choice([0, rng.randrange(1_000_000)]),
+        )
+        at = at.astimezone(rng.choice(zones))
+        assert format_sqlite_utc(at) == sqlalchemy_s(at), at
 
 
 def test_a_naive_time_is_refused_as_by_the_column_type():
