@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import operator
+import os
 import random
 import threading
 import time
@@ -52,6 +53,9 @@ SHARDS = 64
 # locks are database-wide, so it is derived from the schema: two deskbridge stores in one
 # database (two teams, or parallel test runs) never hold each other's partitions.
 _LOCK_CLASS = "('x' || substr(md5('deskbridge:' || current_schema()), 1, 8))::bit(32)::int"
+
+
+_getpid = os.getpid
 
 
 def shard_of(ticket: str) -> int:
@@ -150,13 +154,21 @@ class EventInserter:
         self._writer = writer
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
-        # The committing thread (SQLite) waits on this for rows; started on first use, in the
-        # process that stores (a gunicorn worker does not inherit the threads of the process
-        # it was forked from), and gone after IDLE_S without any.
-        self._queued = threading.Condition(self._queue_lock)
+        # The committing thread (SQLite): started on first use, in the process that stores (a
+        # gunicorn worker does not inherit the threads of the process it was forked from:
+        # `_committer_pid`), and gone after IDLE_S without rows. With nothing queued it waits
+        # on `_wake`, a lock held while it sleeps (`_sleeping`) and released by the call that
+        # queues next: one C call each side, where a Condition's wait and notify were Python
+        # (a lock made per wait, a waiters' deque; callgrind ~10k instructions a commit).
         self._committer: threading.Thread | None = None
-        # The connection kept for the writer's inserts (SQLite), see `_insert_all`.
+        self._committer_pid: int | None = None
+        self._sleeping = False
+        self._wake = threading.Lock()
+        # The connection kept for the writer's inserts (SQLite), see `_insert_all`, and a
+        # cursor kept on it (not one made and closed per commit).
         self._held: Any = None
+        self._held_cursor: Any = None
+        self._alone = False
         dialect = engine.dialect
         # SQLite: one row a statement, without RETURNING: the cursor's rowcount says whether
         # the row was new. A RETURNING row is a second step of the statement, and each step
@@ -236,11 +248,11 @@ class EventInserter:
         pending = _Pending(rows)
         with self._queue_lock:
             self._queue.append(pending)
-            # Not alive: gone after an interruption, or inherited from a forked parent.
-            if self._committer is None or not self._committer.is_alive():
+            if self._committer_pid != _getpid():  # none, or the forked parent's
                 self._start_committer()
-            else:
-                self._queued.notify()
+            elif self._sleeping:
+                self._sleeping = False
+                self._wake.release()
         pending.committed.acquire()  # released once its outcome is final
         if pending.error is not None:
             raise pending.error
@@ -255,6 +267,10 @@ class EventInserter:
 
     def _start_committer(self) -> None:
         """Called with the queue's lock held."""
+        self._sleeping = False
+        self._wake = threading.Lock()  # held while the committer sleeps: taken now
+        self._wake.acquire()
+        self._committer_pid = _getpid()
         self._committer = threading.Thread(
             target=self._run_committer, name="deskbridge-ack-commit", daemon=True
         )
@@ -263,26 +279,33 @@ class EventInserter:
     def _run_committer(self) -> None:
         """The committing thread: commit what is queued, a group at a time, until nothing has
         been queued for IDLE_S (the next call starts another)."""
+        lock, wake, writer = self._queue_lock, self._wake, self._writer
         try:
             while True:
-                with self._queue_lock:
-                    if not self._queue:
-                        self._queued.wait(self.IDLE_S)
-                    if not self._queue:
-                        self._committer = None
-                        return
-                with self._writer:
+                with lock:
+                    sleeping = self._sleeping = not self._queue
+                if sleeping and not wake.acquire(timeout=self.IDLE_S):
+                    with lock:
+                        if self._sleeping:  # nothing queued for IDLE_S: go
+                            self._sleeping = False
+                            self._committer = self._committer_pid = None
+                            return
+                    # A call queued between the time-out and the lock and released the wake
+                    # lock: held again, for the next sleep.
+                    wake.acquire()
+                with writer:
                     # Taken with the writer held: the calls that queued while it was busy
                     # (the decider's batch, the last group's commit) join this group.
-                    with self._queue_lock:
+                    with lock:
                         group, self._queue = self._queue, []
-                    self._commit(group)
+                    if group:
+                        self._commit(group)
         finally:
             # Stopped by a BaseException (its group was told the store failed: a 503, which
             # the helpdesk retries): calls queued meanwhile get a thread of their own.
-            with self._queue_lock:
+            with lock:
                 if self._committer is threading.current_thread():
-                    self._committer = None
+                    self._committer = self._committer_pid = None
                     if self._queue:
                         self._start_committer()
 
@@ -315,12 +338,20 @@ class EventInserter:
             raw = self._connection()
         except self._error as exc:  # the store is down
             raise self._wrap(exc, None) from exc
+        held = raw is self._held
         cursor = None
         committed = False
         try:
-            cursor = raw.cursor()
+            cursor = self._held_cursor if held else raw.cursor()
             if self._autocommit:
                 counts = self._insert_in_one_statement(cursor, groups)
+            elif held and self._alone and len(groups) == 1 and len(groups[0]) == 1:
+                # One row: its INSERT alone, which the connection (in autocommit, as the
+                # store's engine sets up SQLite's) commits as a transaction of its own; no
+                # BEGIN IMMEDIATE and COMMIT around it (callgrind: ~9k instructions each).
+                # SQLite takes the write lock for it as BEGIN IMMEDIATE would.
+                cursor.execute(self._sql, self._parameters(groups[0][0]))
+                counts = [cursor.rowcount]
             else:
                 if self._begin is not None:
                     cursor.execute(self._begin)
@@ -340,12 +371,12 @@ class EventInserter:
                 raw.invalidate(exc)
             raise self._wrap(exc, self._sql, lost) from exc
         finally:
-            if cursor is not None:
-                with contextlib.suppress(self._error):
-                    cursor.close()
             if not committed:
                 # A kept connection goes back to the pool too; the next call takes another.
                 self._held = None
+            if cursor is not None and (not held or not committed):
+                with contextlib.suppress(self._error):
+                    cursor.close()
             if raw is not self._held:
                 self._give_back(raw)
 
@@ -407,6 +438,15 @@ class EventInserter:
             raw.dbapi_connection.autocommit = True
         if self._writer is not None:
             self._held = raw
+            try:
+                self._held_cursor = raw.cursor()
+            except BaseException:
+                self._held = None
+                self._give_back(raw)
+                raise
+            # SQLite in autocommit (pysqlite's isolation_level None, as store/db.py sets
+            # it): a statement alone is a transaction of its own (`_insert_all`).
+            self._alone = getattr(raw.dbapi_connection, "isolation_level", "") is None
         return raw
 
 

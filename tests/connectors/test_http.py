@@ -229,7 +229,8 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
 
 class _CommitFails:
     """A pooled DBAPI connection whose commit fails (disk full, the server gone at commit):
-    in autocommit (PostgreSQL's acknowledgement), each statement commits, so it fails."""
+    in autocommit (PostgreSQL's acknowledgement; SQLite's, whose lone row's INSERT commits
+    itself), each statement commits, so it fails."""
 
     def __init__(self, connection, error: type[Exception]):
         self._connection, self._error = connection, error
@@ -242,7 +243,11 @@ class _CommitFails:
 
     def cursor(self):
         cursor, error = self._connection.cursor(), self._error
-        if getattr(self._connection.dbapi_connection, "autocommit", None) is not True:
+        dbapi = self._connection.dbapi_connection
+        # SQLite's connections are in autocommit (isolation_level None, store/db.py).
+        if getattr(dbapi, "autocommit", None) is not True and (
+            getattr(dbapi, "isolation_level", "") is not None
+        ):
             return cursor
 
         class Committing:

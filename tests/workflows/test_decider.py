@@ -572,13 +572,24 @@ def test_the_acknowledgement_is_one_insert_and_notifies_after_its_commit(
     deadline = time.monotonic() + (10 if engine.dialect.name == "postgresql" else 0.2)
     while not notified() and time.monotonic() < deadline:
         time.sleep(0.01)
-    # SQLite's writer opens with BEGIN IMMEDIATE (store/db.py) and commits; on PostgreSQL the
-    # INSERT commits itself (autocommit: one round trip, store/events.py).
-    assert acknowledging == (["BEGIN", "INSERT", "COMMIT"] if sqlite else ["INSERT"])
+    # One row: the INSERT commits itself on both, SQLite's connection in autocommit
+    # (store/db.py) and PostgreSQL's (one round trip, store/events.py).
+    assert acknowledging == ["INSERT"]
+    # Committed when store_events returned: another connection reads it.
+    with engine.connect() as connection:
+        assert count_events(connection) == 1
     if engine.dialect.name == "postgresql":
         assert notified() == [("deskbridge-notifier", "NOTIFY")]
     else:  # the deciders are in the process that stores
         assert notified() == []
+    # Several rows at once: on SQLite, BEGIN IMMEDIATE (store/db.py), the INSERTs and COMMIT;
+    # on PostgreSQL still one statement.
+    del statements[:]
+    assert service.store_events([reply(2, 1), reply(2, 2)], "{}", T0) == 2
+    acknowledging = [s for t, s in statements if t == committer]
+    assert acknowledging == (["BEGIN", "INSERT", "INSERT", "COMMIT"] if sqlite else ["INSERT"])
+    with engine.connect() as connection:
+        assert count_events(connection) == 3
 
 
 def test_acknowledgements_committed_while_a_notify_is_sent_share_the_next_one():
