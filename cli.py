@@ -157,11 +157,7 @@ def _reading_store(url: str) -> Iterator[Connection]:
     with _opening_store(url):
         engine = create_store_engine(url)
         where = engine.url.render_as_string(hide_password=True)
-        file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-        # A `file:` URI (?uri=true) names its file inside the URI; SQLite reads it itself.
-        uri = engine.url.query.get("uri") in ("true", "1")
-        if file and file != ":memory:" and not uri and not Path(file).exists():
-            raise click.ClickException(f"cannot open the store at {where}: no such file")
+        _refuse_a_missing_file(engine)
         # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
         connection = engine.connect().execution_options(sqlite_deferred=True)
     try:
@@ -175,6 +171,17 @@ def _reading_store(url: str) -> Iterator[Connection]:
         raise click.ClickException(f"cannot read the store at {where}: {_reason(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _refuse_a_missing_file(engine) -> None:
+    """A SQLite store's file must exist: SQLite would create it, empty, where a mistyped or
+    unset DATABASE_URL points, and a command's "0 rows" would pass for the service's store."""
+    file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    # A `file:` URI (?uri=true) names its file inside the URI; SQLite reads it itself.
+    uri = engine.url.query.get("uri") in ("true", "1")
+    if file and file != ":memory:" and not uri and not Path(file).exists():
+        where = engine.url.render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot open the store at {where}: no such file")
 
 
 def _reason(exc: Exception) -> str:
@@ -350,11 +357,14 @@ def migrate() -> None:
 
 
 def _open_store():
+    """The store redecide and purge change, migrated; one that does not exist is refused as
+    the reading commands refuse it (only serve, worker and migrate make a store)."""
     from deskbridge.store.db import create_store_engine, migrate_store
 
     url = _settings().database_url
     with _opening_store(url):
         engine = create_store_engine(url)
+        _refuse_a_missing_file(engine)
         migrate_store(engine)
     return engine
 

@@ -11,11 +11,18 @@ from deskbridge.cli import main
 from deskbridge.config.settings import EXAMPLE_CONFIG
 
 
-def test_redecide_an_id_that_is_no_failed_event(tmp_path: Path):
+def _migrated(tmp_path: Path) -> dict[str, str]:
+    """The environment of a store made by `deskbridge migrate` (redecide makes none)."""
     env = {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
     }
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+    return env
+
+
+def test_redecide_an_id_that_is_no_failed_event(tmp_path: Path):
+    env = _migrated(tmp_path)
     result = CliRunner().invoke(main, ["redecide", "--id", "424242", "--id", "424242"], env=env)
     assert result.exit_code == 1, result.output
     assert result.stdout == "0 events put back; 0 decided, 0 failed again\n"
@@ -25,10 +32,7 @@ def test_redecide_an_id_that_is_no_failed_event(tmp_path: Path):
 
 
 def test_redecide_without_ids_on_a_store_with_none_failed_is_not_an_error(tmp_path: Path):
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
-        "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
-    }
+    env = _migrated(tmp_path)
     result = CliRunner().invoke(main, ["redecide"], env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout == "0 events put back; 0 decided, 0 failed again\n"
