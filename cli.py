@@ -24,7 +24,7 @@ from deskbridge.config.rules import (
     summarize_rules,
 )
 from deskbridge.config.settings import Settings
-from deskbridge.workflows.wording import describe_not_utf8
+from deskbridge.workflows.wording import count_noun, describe_not_utf8, describe_problems
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -32,18 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("deskbridge")
 
 
-def count_noun(count: int, noun: str) -> str:
-    """'1 ticket', '2 tickets': every noun counted in these summaries takes a plain -s plural."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _load_or_exit(path: Path) -> RulesConfig:
     try:
         return load_rules(path)
     except ConfigError as exc:
-        click.echo(f"{exc.path}: {count_noun(len(exc.problems), 'problem')}", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
+        click.echo(str(exc), err=True)  # the path, how many problems, each on its own line
         sys.exit(1)
 
 
@@ -841,9 +834,7 @@ def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
         problems = exc.problems
     except UnicodeDecodeError as exc:  # worded as check-config words a rules file that is not text
         problems = [f"(file): {describe_not_utf8(exc)}"]
-    click.echo(f"{labelled}: {count_noun(len(problems), 'problem')}", err=True)
-    for problem in problems:
-        click.echo(f"  {problem}", err=True)
+    click.echo(describe_problems(str(labelled), problems), err=True)
     sys.exit(1)
 
 

@@ -35,7 +35,7 @@ from pydantic import (
 
 from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar
 from deskbridge.workflows.model import Priority, Status
-from deskbridge.workflows.wording import describe_not_utf8
+from deskbridge.workflows.wording import describe_not_utf8, describe_problems
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -772,7 +772,7 @@ class ConfigError(Exception):
     def __init__(self, path: Path | str, problems: list[str]):
         self.path = str(path)
         self.problems = problems
-        super().__init__(f"{path}: {len(problems)} problem(s)\n" + "\n".join(problems))
+        super().__init__(describe_problems(self.path, problems))
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:

@@ -575,3 +575,28 @@ def test_a_rules_file_of_another_version_is_refused(tmp_path):
     assert problems_of(tmp_path, text) == [
         "version: this deskbridge reads rules files of version 1, not 2"
     ]
+
+
+def test_the_error_reads_as_check_config_prints_it_one_problem_or_more(tmp_path):
+    """Its own message said "1 problem(s)", its problems not indented: what a traceback shows
+    where the rules are loaded outside the command (gunicorn's create_app)."""
+    one = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 28d\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(one)
+    assert str(info.value) == (
+        f"{one}: 1 problem\n"
+        "  retention.activity: at least 35d: the weekly review compares its week with the four "
+        "weeks before it"
+    )
+    two = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 28d\nfoo: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(two)
+    assert str(info.value) == (
+        f"{two}: 2 problems\n"
+        "  retention.activity: at least 35d: the weekly review compares its week with the four "
+        "weeks before it\n"
+        "  foo: unknown setting (check the spelling)"
+    )
+    result = CliRunner().invoke(main, ["check-config", str(two)])
+    assert result.exit_code == 1
+    assert result.stderr == str(info.value) + "\n"
