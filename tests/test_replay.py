@@ -330,3 +330,108 @@ def test_the_text_summary_counts_one_action_on_one_ticket_in_the_singular():
         " — pick a department\n"
         "1 action on 1 ticket and 0 scheduled jobs\n"
     )
+
+
+def _ticket_event(fixture: str, ticket: str, time: str, priority: str) -> dict:
+    """A fixture event about `ticket` (opened Mon 02 Mar 17:30 UTC) at `time`."""
+    body = json.loads((ROOT / "tests" / "fixtures" / f"{fixture}.json").read_text())
+    created = "2026-03-02T17:30:00Z" if ticket == "501" else time
+    body["detail"].update(
+        id=ticket, created_at=created, updated_at=time, priority=priority, tags=["billing"]
+    )
+    body["detail"]["assignee_id"] = AGENT
+    body.update(id=f"{ticket}-{time}", subject=f"zen:ticket:{ticket}", time=time)
+    return {"at": time, "source": "zendesk", "body": body}
+
+
+def test_the_timeline_is_in_time_order_when_an_action_was_due_before_it_was_decided():
+    """zendesk:501, opened Monday evening, turns urgent on Wednesday: its resolution target
+    (9h business) fell on Tuesday, so its warnings and breach are decided on Wednesday at
+    Tuesday's times, after zendesk:502's actions of Wednesday morning. The timeline printed
+    them so, under Tuesday's header again below Wednesday's; it lists them by their time."""
+    raised = _ticket_event("ticket_priority_changed", "501", "2026-03-04T09:20:00Z", "URGENT")
+    raised["body"]["event"] = {"current": "URGENT", "previous": "NORMAL"}
+    lines = [
+        _ticket_event("ticket_created", "501", "2026-03-02T17:30:00Z", "NORMAL"),
+        _ticket_event("ticket_created", "502", "2026-03-04T09:00:00Z", "NORMAL"),
+        raised,
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    decided = CliRunner().invoke(main, ["replay", "-"], input=text)
+    assert [
+        (r["at"][5:16], r["ticket"], r["action"])
+        for r in map(json.loads, decided.stdout.splitlines())
+    ] == [
+        ("03-02T17:30", "zendesk:501", "notify"),
+        ("03-03T14:30", "zendesk:501", "sla_warning"),
+        ("03-03T15:42", "zendesk:501", "sla_warning"),
+        ("03-03T16:30", "zendesk:501", "sla_breach"),
+        ("03-03T17:30", "job:daily_digest", "notify"),
+        ("03-04T09:00", "zendesk:502", "notify"),
+        ("03-04T09:00", "zendesk:502", "escalate"),
+        ("03-04T09:00", "zendesk:502", "set_priority"),
+        ("03-04T09:00", "zendesk:502", "assign"),
+        ("03-04T09:00", "zendesk:502", "note"),
+        ("03-03T15:15", "zendesk:501", "sla_warning"),  # decided at 03-04T09:20
+        ("03-03T16:36", "zendesk:501", "sla_warning"),
+        ("03-03T17:30", "zendesk:501", "sla_breach"),
+    ]  # JSON lines: in the order decided, as before
+
+    result = CliRunner().invoke(main, ["replay", "-", "--format", "text"], input=text)
+
+    assert result.exit_code == 0, result.stderr
+    leads = "lead (#resolution-leads)"
+    assert result.stdout.splitlines() == [
+        "── 2026-03-02 ──",
+        "17:30  zendesk:501      notify → assignee",
+        "       why: unclassified: no field, tag or phrase names an order problem"
+        " — pick a department",
+        "── 2026-03-03 ──",
+        "14:30  zendesk:501      sla_warning → assignee",
+        "       why: first reply due Tue 03 Mar 16:30 — 75% of the 8h business-hours target used",
+        "15:15  zendesk:501      sla_warning → assignee",
+        "       why: resolution due Tue 03 Mar 17:30 — 75% of the 9h business-hours target used",
+        f"15:42  zendesk:501      sla_warning → {leads}",
+        "       why: first reply due Tue 03 Mar 16:30 — 90% of the 8h business-hours target used",
+        f"16:30  zendesk:501      sla_breach → {leads}",
+        "       why: first reply target of 8h business-hours missed at Tue 03 Mar 16:30",
+        f"16:36  zendesk:501      sla_warning → {leads}",
+        "       why: resolution due Tue 03 Mar 17:30 — 90% of the 9h business-hours target used",
+        f"17:30  job:daily_digest notify → {leads}",
+        "       why: Daily review for Resolution team, Tue 03 Mar 2026",
+        f"17:30  zendesk:501      sla_breach → {leads}",
+        "       why: resolution target of 9h business-hours missed at Tue 03 Mar 17:30",
+        "── 2026-03-04 ──",
+        "09:00  zendesk:502      notify → assignee",
+        "       why: unclassified: no field, tag or phrase names an order problem"
+        " — pick a department",
+        "09:00  zendesk:502      escalate → specialists (#resolution-specialists), set_priority,"
+        " assign, note",
+        "       why: risk 3 ≥ 3: the requester opened zendesk:501 too, within 14 days"
+        " (repeat contact, 3)",
+        "13 actions on 2 tickets and 1 scheduled job",
+    ]
+
+
+def test_the_timeline_orders_by_the_instant_not_the_text():
+    """ "08:00:27.5Z" is after "08:00:27Z", though it sorts before it as text."""
+    records = [
+        {"at": "2026-03-02T08:00:27Z", "ticket": "zendesk:1", "reason": "a", "action": "note"},
+        {
+            "at": "2026-03-02T08:00:27.500000Z",
+            "ticket": "zendesk:2",
+            "reason": "b",
+            "action": "note",
+        },
+        {
+            "at": "2026-03-02T08:00:26.900000Z",
+            "ticket": "zendesk:3",
+            "reason": "c",
+            "action": "note",
+        },
+    ]
+    assert [line[7:16] for line in format_timeline(records) if line[:2].isdigit()] == [
+        "zendesk:3",
+        "zendesk:1",
+        "zendesk:2",
+    ]

@@ -315,7 +315,13 @@ def _describe_action(record: dict) -> str:
 
 
 def format_timeline(records: Iterable[dict]) -> Iterator[str]:
-    """Group actions decided together (same time, ticket and reason) into one readable entry."""
+    """The actions in time order under a header per day, those decided together (same time,
+    ticket and reason) as one readable entry.
+
+    Sorted by time (stably: actions at one instant stay in the order decided): records come
+    in the order decided, and an action that fell due before it was decided (an SLA warning
+    of a ticket whose priority was raised after the warning's time) came after later ones,
+    its day's header again below the next day's. JSON lines keep the order decided."""
     day = None
     group: list[dict] = []
 
@@ -326,7 +332,7 @@ def format_timeline(records: Iterable[dict]) -> Iterator[str]:
             yield f"{first['at'][11:16]}  {first['ticket']:<16} {actions}"
             yield f"{'':7}why: {first['reason']}"
 
-    for record in records:
+    for record in sorted(records, key=_instant_of):
         same = group and all(record[k] == group[0][k] for k in ("at", "ticket", "reason"))
         if not same:
             yield from flush()
@@ -336,3 +342,8 @@ def format_timeline(records: Iterable[dict]) -> Iterator[str]:
             yield f"── {day} ──"
         group.append(record)
     yield from flush()
+
+
+def _instant_of(record: dict) -> datetime:
+    # Not the text: "…08:00:27.5Z" sorts before "…08:00:27Z".
+    return datetime.fromisoformat(record["at"])
