@@ -727,6 +727,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
 
         if hit.category not in categories:  # not-a-problem thanks for the conversation
             return f'thanks for "{hit.about}" before a problem (routing.courtesy_words)'
+        if hit.about in rules.routing.dismissals:
+            return f'let go: "{hit.about}" (routing.dismissals)'
         category = categories.get(hit.category)
         words = {w for p in (category.not_after if category else ()) for w in compile_phrase(p)}
         if hit.about in words:

@@ -343,6 +343,10 @@ class RoutingConfig(_Model):
     # problem or a remedy request in the same text do not say the ticket is no order problem
     # ("Thanks for the reply, I still want a refund").
     courtesy_words: list[str] = Field(default_factory=list)
+    # Words that let a problem go ("never mind that", "not bothered about that", "but
+    # whatever"): a problem told in their clause or the two before it, before them, does not
+    # count ("the delivery was late, but never mind that; the chairs wobble" is the chairs).
+    dismissals: list[str] = Field(default_factory=list)
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
     absent_words: list[str] = Field(default_factory=list)

@@ -45,6 +45,7 @@ THANKED = "thanked:"  # the group of routing.thanked_words in the index
 COURTESY = "courtesy:"  # the group of routing.courtesy_words in the index
 PAGE = "page:"  # the group of routing.page_words in the index
 BEFORE = "before:"  # the group of routing.before_ordering in the index
+DISMISSED = "dismissed:"  # the group of routing.dismissals in the index
 
 
 class Hit(NamedTuple):
@@ -264,6 +265,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             (COURTESY, tuple(config.courtesy_words)),
             (PAGE, tuple(config.page_words)),
             (BEFORE, tuple(config.before_ordering)),
+            (DISMISSED, tuple(config.dismissals)),
         )
     )
     qualifiers = grouped_index(
@@ -675,6 +677,8 @@ def _scan_texts(
         # Thanks for the conversation ("thanks for the reply"): (start, end, what for).
         courteous: list[tuple[int, int, str]] = []
         courtesies: list[tuple] = []
+        # Problems let go ("never mind that"): (start, the dismissal's words).
+        dismissals: list[tuple[int, str]] = []
         if not _SCOPE_GROUPS.isdisjoint(map(_GROUP, matches)):  # a C-level pass
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
@@ -683,6 +687,8 @@ def _scan_texts(
                     courtesies.append(m)
                 elif m[1] == PAGE and m[4] < quoting.get(m[3], len(tokens)):
                     quoting[m[3]] = m[4]
+                elif m[1] == DISMISSED and m[5] is None:
+                    dismissals.append((m[4], m[0]))
                 elif m[1] == BEFORE and m[5] is None and before_ordering is None:
                     # Its own "if" makes it conditional: "if I buy" says so all the same.
                     before_ordering = (where, m[0], m[2])
@@ -693,6 +699,8 @@ def _scan_texts(
         # for); and where the last problem or remedy that counts starts.
         courtesy_calm: list[tuple[int, int, str]] = []
         last_told = -1
+        # Problems that count, when the text lets one go: (index in hits, clause, start).
+        problems_told: list[tuple[int, int, int]] = []
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
@@ -890,6 +898,8 @@ def _scan_texts(
                     absent_in_subject.append(len(hits))  # "Missing parcel"
                 if counts and group != NOT_A_PROBLEM and start > last_told:
                     last_told = start
+                if dismissals and counts and not remedy and group != NOT_A_PROBLEM:
+                    problems_told.append((len(hits), clause, start))
                 hits.append(
                     _new_hit(
                         (
@@ -912,6 +922,19 @@ def _scan_texts(
         for at, start, what in courtesy_calm:
             if start < last_told:
                 hits[at] = hits[at]._replace(points=0.0, about=what)
+        # "The delivery was late, but it's here now so never mind that. The problem: the
+        # chairs wobble": a problem the customer lets go is not what the ticket is about. A
+        # dismissal is said of the last problem told before it: the problems of that clause.
+        for dismissed_at, words in dismissals:
+            before = [told for told in problems_told if told[2] < dismissed_at]
+            if not before:
+                continue
+            last = max(before, key=itemgetter(2))
+            if _clauses_between(tokens, last[2], dismissed_at) > _DISMISSED_CLAUSES:
+                continue
+            for at, clause, _ in before:
+                if clause == last[1]:
+                    hits[at] = hits[at]._replace(points=0.0, about=words)
     if resolved_categories:
         # "Re: Refund 5519934" over "Refund received, thanks": the subject names what is over.
         hits = [
@@ -965,6 +988,16 @@ _POLITE_REQUESTS = frozenset({"chance", "way", "possibility", "hope"})
 def _polite_request(tokens: tuple[str, ...], end: int) -> bool:
     """Whether the inquiry words ending at tokens[end] open a polite request."""
     return end < len(tokens) and tokens[end] in _POLITE_REQUESTS
+
+
+def _clauses_between(tokens: tuple[str, ...], start: int, end: int) -> int:
+    """How many clauses tokens[start:end] crosses into: its clause breaks, two in a row
+    (", but") counted once."""
+    return sum(
+        1
+        for at in range(start, end)
+        if tokens[at] == BREAK and (at + 1 >= len(tokens) or tokens[at + 1] != BREAK)
+    )
 
 
 def _resolvers_in_texts(plan: _Plan, texts: list[tuple[str, str, float]]) -> bool:
@@ -1126,7 +1159,10 @@ def _resolved_by(
 
 
 # Groups of the index that only qualify the phrases of their clause or text.
-_SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE})
+_SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE, DISMISSED})
+# A dismissal ("never mind that") reaches the last problem told, in its clause or up to this
+# many clauses before it: "The delivery was a day late, fine, not bothered about that".
+_DISMISSED_CLAUSES = 2
 
 
 # How many words may come between thanks and the remedy thanked for ("thanks for the quick

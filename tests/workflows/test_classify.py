@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from deskbridge.cli import format_explanation
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.classify import Hit, classify_ticket
@@ -1588,3 +1589,79 @@ def test_questions_about_remedies_ask_for_none(subject, description, department)
 def test_a_change_before_shipping_is_no_problem(subject, description):
     result = classify(subject, description)
     assert (result.department, result.source) == (None, "phrase"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # A problem let go is not what the ticket is about; the last one told before the
+        # dismissal is let go, not one told after it nor an earlier one of another clause.
+        (
+            "Shelf",
+            "The parcel came a day late, fine, not bothered about that. But the shelf has a"
+            " chip on the front edge.",
+            "quality",
+            None,
+        ),
+        ("Lamp flickers (it was late too, but whatever)", "", "quality", "product_defect"),
+        ("Sofa", "Never mind that, the sofa is still not here after 3 weeks.", "logistics", None),
+    ],
+)
+def test_a_problem_let_go_does_not_count(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category:
+        assert result.category == category, result.reason
+
+
+def test_explain_says_a_problem_was_let_go():
+    result = classify("Wobbly chair", "It came two weeks late, never mind that. One leg wobbles.")
+    late = next(h for h in result.hits if h.phrase == "weeks late")
+    assert (late.points, late.about) == (0.0, "never mind that")
+    lines = list(format_explanation(result, RULES, NAMES))
+    assert (
+        '         delivery delay: "weeks late" in description — let go: "never mind that"'
+        " (routing.dismissals)"
+    ) in lines
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # A colour name is no fault; the fault words still are.
+        ("Back in stock?", "When is the armchair in rust velvet back?", None, None),
+        ("Cushion covers", "I ordered sand linen covers, can I add two more?", None, None),
+        ("Bench", "There are rust spots on the bench after a month.", "quality", None),
+        # Money put back, a deposit paid back, an exchange for a new one in Spanish.
+        ("Cancelled order", "Please put the money back on my card.", "post_sales", "refund"),
+        ("Deposit", "I cancelled in time. I want my deposit back.", "post_sales", "refund"),
+        ("Silla", "Quiero cambiarla por una nueva.", "post_sales", "replacement"),
+        # Damage on delivery: the crew's, a Dutch participle after the damage word.
+        (
+            "Sofa",
+            "The delivery men ripped the arm on the door frame.",
+            "logistics",
+            "transit_damage",
+        ),
+        ("Salontafel kapot bezorgd", "", "logistics", "transit_damage"),
+        # A torn seam is a stitching fault whenever it is found; damage placed at the factory.
+        ("Sofa", "It was delivered on Monday but it has a torn seam.", "quality", None),
+        (
+            "Cabinet",
+            "We unpacked it and found scratches under the protective film, so a manufacturing"
+            " fault.",
+            "quality",
+            None,
+        ),
+        # Whole units of one hand are items sent wrong; a count short is parts missing.
+        ("Two left-hand corner units", "Order 5521.", "logistics", "wrong_item"),
+        ("Desk", "The desk came with 3 legs instead of 4.", "quality", "missing_parts"),
+        # Instructions for another model are no wrong item.
+        ("Manual is for another model", "", None, None),
+    ],
+)
+def test_everyday_wordings_of_the_tenth_round(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category:
+        assert result.category == category, result.reason
