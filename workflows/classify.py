@@ -441,10 +441,14 @@ def _find_hits(
         name
         for name in gated
         if not any(
-            h.negated_by is None and not h.unasked and h.phrase in plan.needs[name] for h in hits
+            h.negated_by is None
+            and not h.unasked
+            and h.about is None
+            and h.phrase in plan.needs[name]
+            for h in hits
         )
         and not qualifiers.named(texts).get(NEEDS + name, set())
-        - {h.phrase for h in hits if h.unasked}
+        - {h.phrase for h in hits if h.unasked or h.about is not None}
     }
     # A follow-up that names the remedy itself ("where is my refund") needs no other word
     # for it: a refund only asked about elsewhere ("your website says refunds take 5 days")
@@ -669,6 +673,13 @@ def _scan_texts(
                     and not _polite_request(tokens, m[4] + m[2])
                 ):
                     inquiring[m[3]] = m[4]
+                    # "Just out of interest, if something arrives damaged…": inquiry words
+                    # that are a whole clause ask about the next one.
+                    if _alone(tokens, m[4], m[4] + m[2]):
+                        after = m[4] + m[2]
+                        while after < len(tokens) and tokens[after] == BREAK:
+                            after += 1
+                        inquiring.setdefault(tokens[:after].count(BREAK), after)
             matches = [m for m in matches if m[1] != INQUIRY]
         # Where thanks for something end ("thanks for | refunding the mirror"), and where
         # the first quote of a shop page starts ("your FAQ mentions"), by clause.
@@ -768,7 +779,10 @@ def _scan_texts(
             if size > 2 and BREAK in tokens[start : start + size]:
                 extra -= 1  # the clause break before a phrase's own "but" is no word
             factor, remedy, not_after, resolvable = groups[group]
-            # A hypothetical remedy is not asked for; a hypothetical problem is still the topic.
+            # A hypothetical remedy is not asked for; a hypothetical problem is still the topic,
+            # unless the clause only asks about it ("just out of interest, if something
+            # arrives damaged, should I refuse it?").
+            hypothetical = conditional
             conditional = remedy and conditional
             end = start + size
             unasked = False
@@ -826,6 +840,14 @@ def _scan_texts(
                 if clause not in asking:
                     unasked = True
                     inquired.add(group)
+            if (
+                hypothetical
+                and not remedy
+                and inquiring
+                and group != NOT_A_PROBLEM
+                and inquiring.get(clause, start) < start
+            ):
+                unasked = True
             if (
                 whether
                 and not remedy
@@ -967,8 +989,12 @@ def _scan_texts(
         hits = _told_with_a_cue(plan, hits, subject_hits, told_with)
     if absent_in_subject and _resolvers_in_texts(plan, texts):
         hits = _subject_thing_come(plan, hits, absent_in_subject, texts)
-    if "?" in texts[0][1]:
+    # A subject that asks ("Refund?") or replies to the shop's mail ("Re: Sorry for the delay
+    # - voucher") names the topic; the customer's answer is in the rest.
+    if "?" in texts[0][1] or texts[0][1].lstrip()[:3].lower() in _REPLY_OPENINGS:
         hits = _declined_in_subject(hits, groups)
+    if any(h.about and h.where != "subject" and groups[h.category][1] for h in hits):
+        hits = _described_in_subject(hits, groups)
     if before_ordering is not None:
         # No order yet, and a question: what the ticket names is asked about, not what
         # happened to an order. Without a question it weighs as a not-a-problem phrase ("I'm
@@ -1081,12 +1107,39 @@ def _declined_in_subject(
     ]
 
 
+def _described_in_subject(
+    hits: list[Hit], groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
+) -> list[Hit]:
+    """A remedy word of the subject ("Replacement inserts") that the rest says only of
+    something else ("I ordered the replacement inserts": a product bought) and nowhere asks
+    for: the subject's is the same thing."""
+    about = {
+        (h.category, h.phrase): h.about
+        for h in hits
+        if h.about and h.where != "subject" and groups[h.category][1]
+    }
+    for h in hits:
+        if h.points > 0 and h.where != "subject":
+            for key in [key for key in about if key[0] == h.category]:
+                del about[key]
+    if not about:
+        return hits
+    return [
+        h._replace(points=0.0, about=about[h.category, h.phrase])
+        if h.points > 0 and h.where == "subject" and (h.category, h.phrase) in about
+        else h
+        for h in hits
+    ]
+
+
 # An object ending so ("a new …", "another …") counts only before one of routing.things, up to
 # _THING_WITHIN words on in its clause ("a new glass top", "another chair").
 _OPEN_END = ("…", "...")
 _THING_WITHIN = 3
 
 
+# How a reply's subject opens, as its first three characters.
+_REPLY_OPENINGS = frozenset({"re:", "aw:", "sv:"})
 # Words that open a reply's or a forward's subject ("Re: Replacement chair").
 _REPLY_PREFIXES = frozenset({"re", "aw", "fw", "fwd", "tr", "sv", "wg"})
 

@@ -41,8 +41,9 @@ _WISHES = frozenset({"want", "need", "wish", "ask", "expect", "after", "look", "
 _ALTERNATIVES = frozenset({"or", "nor"})
 SCOPE_BREAKS = frozenset({"and", "so", "just", "then", "because", "instead", "only"})
 # A negation after the phrase: "refund not needed", "a replacement is not necessary",
-# "compensation? no need" (across the clause break: "." is BREAK). "needed" is "need".
-_NEGATED_AFTER = frozenset({"need", "necessary", "require", "required", "want", "wanted"})
+# "compensation? no need", "a voucher is no use to me" (across the clause break: "." is
+# BREAK). "needed" is "need".
+_NEGATED_AFTER = frozenset({"need", "necessary", "require", "required", "want", "wanted", "use"})
 _BEFORE_NEGATION_AFTER = frozenset({"be", "is", "was", "are", "s", "really", "do", "."})
 # The same in German, French, Spanish and Dutch (a bilingual dictionary's "not necessary",
 # "I don't need"): "Erstattung ist nicht nötig", "remboursement n'est pas nécessaire", "reembolso

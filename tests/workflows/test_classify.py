@@ -756,7 +756,11 @@ def test_a_remedy_naming_a_thing_is_asked_for_only_where_the_clause_asks():
         None,
         'description mentions "do you sell" → not an order problem',
     )
-    assert Hit("replacement", "replacement", "description", 0.0, unasked=True) in covers.hits
+    # "sell" before it says so too (replacement not_after).
+    assert (
+        Hit("replacement", "replacement", "description", 0.0, unasked=True, about="sell")
+        in covers.hits
+    )
     asked = classify("Door", "Please send a replacement door, the hinge side is split.")
     assert (asked.department, asked.category, asked.problem) == (
         "post_sales",
@@ -1665,3 +1669,44 @@ def test_everyday_wordings_of_the_tenth_round(subject, description, department, 
     assert result.department == department, result.reason
     if category:
         assert result.category == category, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "source"),
+    [
+        # A product bought as a replacement part is no remedy asked for, in the subject either.
+        (
+            "Replacement filter cartridges",
+            "I ordered the replacement filter cartridges two weeks ago and they still have not"
+            " been dispatched.",
+            None,
+            "none",
+        ),
+        # A reply's subject names the shop's topic; the customer declines it below.
+        (
+            "Re: Sorry for the delay - voucher",
+            "Thanks for the offer of a voucher, but a voucher is no use to me. I want the"
+            " wardrobe, when will it come?",
+            "logistics",
+            "phrase",
+        ),
+        # Inquiry words that are a whole clause ask about the next one.
+        (
+            "Question",
+            "Just out of interest, if something arrives damaged, should I refuse it?",
+            None,
+            "none",
+        ),
+        # An order placed minutes ago is not late yet.
+        (
+            "Postcode",
+            "I have just placed order 5521. It has not been dispatched yet, please change it to"
+            " my work address.",
+            None,
+            "phrase",
+        ),
+    ],
+)
+def test_remedies_and_problems_only_named_ask_for_nothing(subject, description, department, source):
+    result = classify(subject, description)
+    assert (result.department, result.source) == (department, source), result.reason
