@@ -1710,3 +1710,41 @@ def test_everyday_wordings_of_the_tenth_round(subject, description, department, 
 def test_remedies_and_problems_only_named_ask_for_nothing(subject, description, department, source):
     result = classify(subject, description)
     assert (result.department, result.source) == (department, source), result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # What came instead, told in French; someone else's without its apostrophe; two of
+        # one hand.
+        (
+            "Erreur",
+            "J'ai reçu la commande mais au lieu de la table en chêne, c'est une table en noyer.",
+            "logistics",
+            "wrong_item",
+        ),
+        ("Chat", "got someone elses parcel, i ordered a desk", "logistics", None),
+        ("Bedside tables", "Both arrived but they are the same hand.", "logistics", "wrong_item"),
+        # Where and when asked indirectly; a delivery rebooked by the carrier.
+        ("Sofa order", "I just need to know where the sofa is.", "logistics", None),
+        ("Wardrobe", "I'd like a straight answer on when it is coming.", "logistics", None),
+        ("Delivery rebooked again", "", "logistics", "delivery_delay"),
+        # A part that will not stay on; marks in French.
+        ("Drawer", "The drawer keeps dropping off its runner.", "quality", None),
+        ("Table", "Il y a des taches blanches sur le plateau.", "quality", None),
+        # A new one asked for in French; a payment to reverse; a gift card not taken off.
+        ("Lampe", "Pourriez-vous m'envoyer une lampe neuve ?", "post_sales", "replacement"),
+        ("Finance", "I need the card payment reversed.", "post_sales", "refund"),
+        (
+            "Gift card not taken off",
+            "The gift card was not deducted and I was charged the full price.",
+            "post_sales",
+            "billing",
+        ),
+    ],
+)
+def test_more_everyday_wordings_of_the_tenth_round(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category:
+        assert result.category == category, result.reason
