@@ -390,3 +390,43 @@ def test_lag_and_backlog_are_in_metrics_and_readyz(client, runtime):
     assert "deskbridge_outbox_pending 7.0" in text
     assert "deskbridge_outbox_oldest_seconds 8.0" in text
     assert "deskbridge_events_decided_total 3.0" in text
+
+
+def test_each_200_is_answered_as_the_first_of_its_kind(client):
+    """The usual 200s are made once and then answered as they are (connectors/http.py): every
+    answer has the status, headers and body of a new one, nothing left by the answers before
+    it, also after a 400 and an ignored event in between."""
+
+    def answer(status: int, body: bytes) -> tuple:
+        return (
+            status,
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            body,
+        )
+
+    accepted = answer(200, b'{"events":1,"status":"accepted"}\n')
+    duplicate = answer(200, b'{"events":1,"status":"duplicate"}\n')
+    ignored = json.loads(fixture_bytes("ticket_comment_added__public_agent.json"))
+    ignored["type"] = "zen:event-type:user.created"
+    answers = [
+        post(client, comment_event(1)),
+        post(client, comment_event(2)),
+        post(client, b'{"type": "zen:event-type:ticket.created"}'),
+        post(client, json.dumps(ignored).encode()),
+        post(client, comment_event(2)),
+        post(client, comment_event(3)),
+        post(client, comment_event(1)),
+    ]
+    assert [(r.status_code, list(r.headers.items()), r.get_data()) for r in answers] == [
+        accepted,
+        accepted,
+        answer(400, b'{"error":"required field is missing","field":"id"}\n'),
+        answer(
+            200,
+            b'{"reason":"event type zen:event-type:user.created is not used by deskbridge",'
+            b'"status":"ignored"}\n',
+        ),
+        duplicate,
+        accepted,
+        duplicate,
+    ]
