@@ -63,17 +63,20 @@ def shard_of(ticket: str) -> int:
 
 
 def build_event_row(event: TicketEvent, body: str, received_at: datetime) -> dict[str, Any]:
+    # The ticket's key made once; the members' values read as attributes (`.value` is a
+    # Python-level descriptor on 3.11, as in workflows/model.ticket_key).
+    ticket = event.ticket_key
     return {
         "dedupe_key": event.dedupe_key,
-        "source": event.source.value,
-        "ticket": event.ticket_key,
-        "kind": event.kind.value,
+        "source": event.source._value_,
+        "ticket": ticket,
+        "kind": event.kind._value_,
         "occurred_at": event.occurred_at,
         "received_at": received_at,
         "body": body,
         "status": UNDECIDED,
         "event": encode_event_json(event),
-        "shard": shard_of(event.ticket_key),
+        "shard": shard_of(ticket),
     }
 
 
