@@ -23,7 +23,7 @@ from deskbridge.config.rules import (
     load_rules,
     summarize_rules,
 )
-from deskbridge.config.settings import Settings
+from deskbridge.config.settings import WRITE_CREDENTIALS, Settings
 from deskbridge.workflows.wording import count_noun, describe_not_utf8, describe_problems
 
 if TYPE_CHECKING:
@@ -182,6 +182,25 @@ def _reason(exc: Exception) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
+def _join_names(names: tuple[str, ...]) -> str:
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def describe_dry_run(settings: Settings, system: str) -> str:
+    """Why a system runs in dry-run: nothing set, or which of its variables are missing when
+    some are set (a partial set, a mistyped name, was told "no credentials set")."""
+    unset = settings.find_unset_credentials(system)
+    given = tuple(name for name in WRITE_CREDENTIALS[system] if name not in unset)
+    effect = "actions are recorded and logged, not sent"
+    if not given or not unset:
+        return f"no credentials set: {effect}"
+    return (
+        f"{_join_names(unset)} {'is' if len(unset) == 1 else 'are'} not set, "
+        f"{_join_names(given)} {'is' if len(given) == 1 else 'are'} "
+        f"(sending needs all {len(WRITE_CREDENTIALS[system])}): {effect}"
+    )
+
+
 def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
     from deskbridge.store.db import migrate_store
@@ -214,7 +233,7 @@ def _prepare_runtime(takes_webhooks: bool):
                 logging.WARNING,
                 "dry_run.enabled",
                 system=system,
-                hint="no credentials set: actions are recorded and logged, not sent",
+                hint=describe_dry_run(settings, system),
             )
     return runtime
 

@@ -18,6 +18,14 @@ LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name]
 
 _SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 
+# What each system needs, every one of them, to act for real; without them it runs in dry-run.
+WRITE_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "zendesk": ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
+    "salesforce": ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
+    "slack": ("SLACK_BOT_TOKEN",),
+    "pager": ("PAGERDUTY_ROUTING_KEY",),
+}
+
 
 @lru_cache(maxsize=8)
 def _split_secrets(raw: str) -> tuple[bytes, ...]:
@@ -145,6 +153,15 @@ class Settings(BaseSettings):
         if self.zendesk_webhook_secret is None:
             return ()
         return _split_secrets(self.zendesk_webhook_secret.get_secret_value())
+
+    def find_unset_credentials(self, system: str) -> tuple[str, ...]:
+        """The variables of WRITE_CREDENTIALS[system] that are unset or empty, in its order."""
+        fields = {field.alias: name for name, field in type(self).model_fields.items()}
+        return tuple(
+            variable
+            for variable in WRITE_CREDENTIALS[system]
+            if not getattr(self, fields[variable])
+        )
 
     @property
     def salesforce_write_enabled(self) -> bool:
