@@ -17,6 +17,8 @@ LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name]
 
 
 _SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
+# An organization's id: key prefix 00D, 15 characters, or 18 with the case-checksum suffix.
+_SALESFORCE_ORG_ID = re.compile(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 
 # What each system needs, every one of them, to act for real; without them it runs in dry-run.
 WRITE_CREDENTIALS: dict[str, tuple[str, ...]] = {
@@ -99,6 +101,7 @@ class Settings(BaseSettings):
         "salesforce_security_token",
         "slack_team_id",
         "pagerduty_routing_key",
+        "salesforce_org_id",
         mode="before",
     )
     @classmethod
@@ -114,6 +117,18 @@ class Settings(BaseSettings):
         if level is None:
             raise ValueError(f"expected a level name logging knows: {', '.join(LOG_LEVELS)}")
         return logging.getLevelName(level)
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _an_org_id(cls, value: str | None) -> str | None:
+        # Any other value refused every outbound message with 403 ("another org"), the only
+        # sign of the mistake a webhook.forbidden line per delivery.
+        if value is not None and not _SALESFORCE_ORG_ID.fullmatch(value.strip()):
+            raise ValueError(
+                "expected the org's id (Setup → Company Information): 15 or 18 letters and "
+                "digits starting 00D, like 00D5j00000HqZtx"
+            )
+        return None if value is None else value.strip()
 
     @field_validator("slack_signing_secret")
     @classmethod
