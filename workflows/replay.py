@@ -18,7 +18,7 @@ from operator import itemgetter
 from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, UnsupportedEvent
-from deskbridge.connectors.parsing import describe_json_error, parse_time
+from deskbridge.connectors.parsing import describe_json_error, load_json_text, parse_time
 from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
 from deskbridge.workflows.decider import CACHE_TICKETS, Decider
@@ -59,7 +59,9 @@ def run_replay(
     decoded one by one, so a line that is not UTF-8 is reported as any bad line is."""
     feed = ReplayFeed(rules, JOBS, batch=batch, store=store)
     for number, line in enumerate(lines, start=1):
+        line_bytes = None
         if line.__class__ is bytes:
+            line_bytes = line
             try:
                 line = line.decode()
             except UnicodeDecodeError as exc:
@@ -68,7 +70,7 @@ def run_replay(
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            item = _decode_line(line)
+            item = _decode_line(line, line_bytes)
             if not isinstance(item, dict):
                 raise InboundError("expected a JSON object per line")
             at = parse_time(_read_field(item, "at"), "at")
@@ -104,12 +106,12 @@ def run_replay(
     yield from feed.finish(until)
 
 
-def _decode_line(line: str) -> object:
-    """A line's JSON, or InboundError saying why not: a bad line is reported, not the end of
-    the replay (json.loads also raises RecursionError, and ValueError for an integer longer
-    than Python converts)."""
+def _decode_line(line: str, raw: bytes | None = None) -> object:
+    """A line's JSON (`raw`: its bytes, if read as such), or InboundError saying why not: a
+    bad line is reported, not the end of the replay (json.loads also raises RecursionError,
+    and ValueError for an integer longer than Python converts)."""
     try:
-        return json.loads(line)
+        return load_json_text(line, raw)
     except (ValueError, RecursionError) as exc:
         raise InboundError(f"invalid JSON: {describe_json_error(exc)}") from None
 

@@ -15,7 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deskbridge.connectors.errors import PayloadError
-from deskbridge.connectors.parsing import parse_json_object, parse_json_object_exactly
+from deskbridge.connectors.parsing import (
+    load_json_text,
+    parse_json_object,
+    parse_json_object_exactly,
+)
 
 
 def outcome(raw: bytes) -> tuple:
@@ -185,3 +189,79 @@ def test_random_json_with_a_byte_changed_is_read_or_refused_alike(raw):
 def test_number_literals_are_read_as_the_standard_library_reads_them(literals):
     raw = ('{"n": [' + ", ".join(literals) + "]}").encode()
     assert outcome(raw) == reference(raw)
+
+
+# load_json_text (replay's lines): json.loads's value or its very exception, for text.
+
+
+def text_outcome(text: str, raw: bytes | None = None) -> tuple:
+    try:
+        return ("value", _exact(load_json_text(text, raw)))
+    except (ValueError, RecursionError) as error:
+        return (type(error).__name__, str(error))
+
+
+def outcomes(text: str) -> tuple:
+    """load_json_text's outcome for the text alone, and with its UTF-8 bytes (replay's lines
+    read from a file), when it has them (no lone surrogates)."""
+    try:
+        raw = text.encode()
+    except UnicodeEncodeError:
+        return (text_outcome(text),)
+    return text_outcome(text), text_outcome(text, raw)
+
+
+def text_reference(text: str) -> tuple:
+    try:
+        return ("value", _exact(json.loads(text)))
+    except (ValueError, RecursionError) as error:
+        return (type(error).__name__, str(error))
+
+
+BIG_INTEGER = '{"a": 18446744073709551616}'  # orjson alone: a float
+REFUSED_BY_ORJSON = [
+    '{"a": "\\ud800", "b": NaN, "c": 1e400}',  # each of these
+    '{"a": "\ud800"}',  # a lone surrogate in the text itself
+]
+DEEP = "[" * 1000 + "]" * 1000  # within orjson's depth, past the standard library's
+TEXT_EDGES = [
+    *(raw.decode("utf-8", "surrogatepass") for raw in EDGES if raw.isascii()),
+    BIG_INTEGER,
+    *REFUSED_BY_ORJSON,
+    DEEP,
+    '{"a": 1} x',
+    '"text"',
+    "[1, 2]",
+    "1" * 5000,  # longer than Python converts: ValueError
+]
+
+
+@pytest.mark.parametrize("text", TEXT_EDGES, ids=range(len(TEXT_EDGES)))
+def test_each_text_edge_is_read_or_refused_as_json_loads_does(text):
+    assert outcomes(text) == (text_reference(text),) * len(outcomes(text))
+
+
+def test_the_text_edges_include_values_orjson_reads_differently_and_texts_it_refuses():
+    import orjson
+
+    assert orjson.loads(BIG_INTEGER) == {"a": 1.8446744073709552e19}
+    assert text_outcome(BIG_INTEGER) == ("value", [("object", ["a"]), ("int", 2**64)])
+    for refused in REFUSED_BY_ORJSON:
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(refused)
+    assert len(orjson.loads(DEEP)) == 1
+    assert text_outcome(DEEP)[0] == "RecursionError"
+
+
+@SAME
+@given(bodies())
+def test_random_json_text_is_read_as_json_loads_reads_it(raw):
+    text = raw.decode("utf-8", "surrogatepass")
+    assert outcomes(text) == (text_reference(text),) * len(outcomes(text))
+
+
+@SAME
+@given(changed_bodies())
+def test_random_json_text_with_a_byte_changed_is_read_or_refused_alike(raw):
+    text = raw.decode("utf-8", "replace")
+    assert outcomes(text) == (text_reference(text),) * len(outcomes(text))
