@@ -34,9 +34,12 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
     `state.fired` keeps each decision to once per ticket."""
     rules = ctx.rules
     config = rules.three_responses
-    if not config.enabled or state.status.is_done or call_logged(state, rules):
+    if not config.enabled or state.status.is_done:
         return Decision()
     replies = state.public_agent_replies
+    # Most events: too few replies to ask anything, so no call or keys to look for.
+    if replies < config.threshold or call_logged(state, rules):
+        return Decision()
     ticket = state.key
     actions: list[Action] = []
     if replies >= config.threshold and not call_requested(state):
