@@ -219,6 +219,42 @@ def _time_of(value: Any, path: str) -> datetime | None:
     return None if value in (None, "") else parse_time(value, path)
 
 
+# What `_status(_label_of(v))`, `_priority(_label_of(v))` and the type's lowered label give
+# for the values Zendesk sends as they are (UPPERCASE in events, lower case in triggers): one
+# look-up of the raw value instead of two checks that strip and lower it (every event has
+# the three). Keys are clean labels, so the checks would pass them as they are; any other
+# value takes the checks.
+_STATUS_OF = {
+    spelled: status
+    for text, status in _STATUSES.items()
+    for spelled in (text, text.upper())
+    if spelled.strip() == spelled and spelled
+}
+_PRIORITY_OF = {
+    spelled: member for member in Priority for spelled in (member.value, member.value.upper())
+}
+_TYPE_OF = {
+    spelled: text
+    for text in ("problem", "incident", "question", "task")
+    for spelled in (text, text.upper())
+}
+
+
+def _status_of(value: Any, path: str) -> Status | None:
+    status = _STATUS_OF.get(value) if value.__class__ is str else None
+    return status if status is not None else _status(_label_of(value, path), path)
+
+
+def _priority_of(value: Any, path: str) -> Priority | None:
+    priority = _PRIORITY_OF.get(value) if value.__class__ is str else None
+    return priority if priority is not None else _priority(_label_of(value, path), path)
+
+
+def _type_of(value: Any, path: str) -> str | None:
+    text = _TYPE_OF.get(value) if value.__class__ is str else None
+    return text if text is not None else ((_label_of(value, path) or "").lower() or None)
+
+
 def _status(value: str | None, path: str) -> Status | None:
     if value is None:
         return None
@@ -337,21 +373,26 @@ def _comment_of(found: Any) -> Comment | None:
     author = found.get("author")
     if author.__class__ is not dict:
         return None
+    comment_id = _label_of(
+        _required(found.get("id"), "event.comment.id"), "event.comment.id", True, MAX_ID
+    )
+    # JSON's true and false as they are (the usual case); anything else through the checks.
+    public = found.get("is_public")
+    if public.__class__ is not bool:
+        public = _boolean(_required(public, "event.comment.is_public"), "event.comment.is_public")
+    author_id = _id_of(author.get("id"), "event.comment.author.id")
+    staff = author.get("is_staff")
+    if staff.__class__ is not bool:
+        staff = _boolean(
+            _required(staff, "event.comment.author.is_staff"), "event.comment.author.is_staff"
+        )
     return build_checked(
         Comment,
         {
-            "id": _label_of(
-                _required(found.get("id"), "event.comment.id"), "event.comment.id", True, MAX_ID
-            ),
-            "public": _boolean(
-                _required(found.get("is_public"), "event.comment.is_public"),
-                "event.comment.is_public",
-            ),
-            "author_id": _id_of(author.get("id"), "event.comment.author.id"),
-            "author_is_agent": _boolean(
-                _required(author.get("is_staff"), "event.comment.author.is_staff"),
-                "event.comment.author.is_staff",
-            ),
+            "id": comment_id,
+            "public": public,
+            "author_id": author_id,
+            "author_is_agent": staff,
             "is_voice": _is_voice(found),
             "body": _text_of(found.get("body"), "event.comment.body") or "",
         },
@@ -391,11 +432,9 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
         {
             "subject": _text_of(field("subject"), "detail.subject", limit=MAX_SUBJECT),
             "description": _text_of(field("description"), "detail.description"),
-            "status": _status(_label_of(field("status"), "detail.status"), "detail.status"),
-            "priority": _priority(
-                _label_of(field("priority"), "detail.priority"), "detail.priority"
-            ),
-            "type": (_label_of(field("type"), "detail.type") or "").lower() or None,
+            "status": _status_of(field("status"), "detail.status"),
+            "priority": _priority_of(field("priority"), "detail.priority"),
+            "type": _type_of(field("type"), "detail.type"),
             "tags": _tags(detail["tags"], "detail.tags") if field("tags") is not None else None,
             "group": _id_of(field("group_id"), "detail.group_id"),
             "assignee": _id_of(field("assignee_id"), "detail.assignee_id"),

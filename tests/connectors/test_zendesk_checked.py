@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from benchmarks.make_week import generate
+from deskbridge.connectors.errors import PayloadError
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.workflows.model import (
@@ -96,3 +97,30 @@ def test_fields_not_given_take_fresh_defaults():
         },
     )
     assert event.ticket == TicketSnapshot() and event.meta == {}
+
+
+@pytest.mark.parametrize(
+    ("fast", "table", "checks"),
+    [
+        ("_status_of", "_STATUS_OF", lambda p, v: p._status(p._label_of(v, "f"), "f")),
+        ("_priority_of", "_PRIORITY_OF", lambda p, v: p._priority(p._label_of(v, "f"), "f")),
+        ("_type_of", "_TYPE_OF", lambda p, v: (p._label_of(v, "f") or "").lower() or None),
+    ],
+)
+def test_a_status_priority_or_type_looked_up_is_what_the_checks_give(fast, table, checks):
+    """The raw values looked up at once (connectors/zendesk/parse.py) give what the checks
+    give them, and values not in the table (spaces, mixed case, none) take the checks."""
+    from deskbridge.connectors.zendesk import parse
+
+    def outcome(function, value):
+        try:
+            return function(value)
+        except PayloadError as exc:  # the same 400, field and text
+            return exc.to_json()
+
+    values = [*getattr(parse, table), " open ", "Open", "URGENT ", "Incident", "", None, 7]
+    for value in values:
+        assert outcome(lambda v: getattr(parse, fast)(v, "f"), value) == outcome(
+            lambda v: checks(parse, v), value
+        ), value
+    assert len(getattr(parse, table)) >= 8
