@@ -540,8 +540,11 @@ def replay(
             click.echo(f"{store_path}: already exists (replay writes a new store)", err=True)
             sys.exit(1)
         store_url = f"sqlite:///{store_path}"
+    # A --store that cannot be made (no such folder, no write access) is one line, as for
+    # DATABASE_URL: it was sqlite3's traceback.
+    opening = _opening_store(store_url) if store_url else contextlib.nullcontext()
     try:
-        with _without_collecting():
+        with opening, _without_collecting():
             for item in run_replay(events, rules, CONNECTORS, until=until, store=store_url):
                 if isinstance(item, ReplayError):
                     failures += 1

@@ -170,3 +170,19 @@ def test_digest_chart_in_a_folder_that_does_not_exist(tmp_path: Path):
         f"Error: cannot write the chart to {chart}: No such file or directory\n"
     )
     assert "Daily review — Resolution team, Mon 02 Mar 2026" in result.stdout
+
+
+def test_replay_store_in_a_folder_that_does_not_exist(tmp_path):
+    """`replay --store` names a file to create: where it cannot be (no such folder) it was
+    sqlite3's traceback; it is the line the other commands print, nothing on stdout."""
+    store = tmp_path / "no-such-folder" / "demo.db"
+    events = Path(__file__).parents[1] / "examples" / "scenario.jsonl"
+
+    result = _run(["replay", str(events), "--store", str(store)], "sqlite:///unused.db")
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: cannot open the store at sqlite:///{store}: unable to open database file\n",
+    )
+    assert not store.parent.exists()
