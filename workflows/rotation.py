@@ -177,7 +177,8 @@ def describe_schedule(
             f"On call at {format_local(at, zone)}: {_name(current.person, names)}, "
             f"{how} until {format_local(current.ends, zone)}"
         ]
-    lines.append(f"Next shifts ({zone.key}):")
+    if later:  # `--shifts 0` asks for none: no heading over nothing
+        lines.append(f"Next shifts ({zone.key}):")
     for shift in later:
         mark = " (override)" if shift.override else ""
         lines.append(
