@@ -745,8 +745,11 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
     def said_of(hit) -> str:
         """Why a phrase is about something else: a `not_after` word before it, or the cue of
         another category's cued phrase on the same words ("chipped on arrival")."""
+        from deskbridge.workflows.classify import CONTRASTS
         from deskbridge.workflows.text import compile_phrase
 
+        if hit.category not in categories and hit.about in CONTRASTS:
+            return f'said before "{hit.about}" and a problem or a request'
         if hit.category not in categories:  # not-a-problem thanks for the conversation
             return f'thanks for "{hit.about}" before a problem (routing.courtesy_words)'
         if hit.about in rules.routing.dismissals:

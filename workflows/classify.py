@@ -712,6 +712,8 @@ def _scan_texts(
         last_told = -1
         # Problems that count, when the text lets one go: (index in hits, clause, start).
         problems_told: list[tuple[int, int, int]] = []
+        # Not-a-problem words of this text: (index in hits, start).
+        calm_here: list[tuple[int, int]] = []
         # Whether the text has any word the per-match checks look for, tested once per text
         # and only when a match needs it (None: not tested yet); most texts have none.
         cue_words = about_words = compared = resolvers = None
@@ -906,6 +908,7 @@ def _scan_texts(
                     counted.add((group, phrase))
                 if group == NOT_A_PROBLEM and counts:
                     calm.append((len(hits), where, clause))
+                    calm_here.append((len(hits), start))
                     for span_start, span_end, what in courteous:
                         if span_start <= start and end <= span_end:
                             courtesy_calm.append((len(hits), start, what))
@@ -944,6 +947,13 @@ def _scan_texts(
         for at, start, what in courtesy_calm:
             if start < last_told:
                 hits[at] = hits[at]._replace(points=0.0, about=what)
+        # "The table came on time, thank you, but there's a split in one leg": what is well
+        # before a contrast that opens a problem or a request is courtesy, not the ticket.
+        if calm_here and last_told > calm_here[0][1]:
+            for at, start in calm_here:
+                contrast = _contrast_after(tokens, start, last_told)
+                if contrast is not None:
+                    hits[at] = hits[at]._replace(points=0.0, about=contrast)
         # "The delivery was late, but it's here now so never mind that. The problem: the
         # chairs wobble": a problem the customer lets go is not what the ticket is about. A
         # dismissal is said of the last problem told before it: the problems of that clause.
@@ -1014,6 +1024,15 @@ _POLITE_REQUESTS = frozenset({"chance", "way", "possibility", "hope"})
 def _polite_request(tokens: tuple[str, ...], end: int) -> bool:
     """Whether the inquiry words ending at tokens[end] open a polite request."""
     return end < len(tokens) and tokens[end] in _POLITE_REQUESTS
+
+
+def _contrast_after(tokens: tuple[str, ...], start: int, end: int) -> str | None:
+    """The contrast word ("but", "however", "though") that opens a clause after tokens[start]
+    and before tokens[end], if any."""
+    for at in range(start + 1, end):
+        if tokens[at] in _CONTRASTS and tokens[at - 1] == BREAK:
+            return tokens[at]
+    return None
 
 
 def _clauses_between(tokens: tuple[str, ...], start: int, end: int) -> int:
@@ -1264,6 +1283,9 @@ def _courtesy_spans(
 
 
 _CONTRASTS = frozenset({"but", "however", "although", "though", "yet"})
+# What a not-a-problem phrase said before a contrast and a problem is about (Hit.about): one
+# of these words (`routing explain` says so).
+CONTRASTS = _CONTRASTS
 # Words that open a clause about what the clause before named ("but it has not arrived").
 _BACK_REFERENCES = frozenset({"it", "this", "that", "they", "nothing", "money", "i"})
 

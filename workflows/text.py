@@ -361,6 +361,9 @@ def tokenize(text: str) -> tuple[str, ...]:
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
     if "even" in text and "even" in words:  # a substring test first: most texts have none
         words = _without_intensifiers(words)
+    if "actually" in text:
+        # A filler adverb: "when is it actually coming" asks "when is it coming".
+        words = [w for w in words if w != "actually"]
     return tuple(filter(None, map(_TEXT_LEMMAS.__getitem__, words)))
 
 

@@ -1748,3 +1748,43 @@ def test_more_everyday_wordings_of_the_tenth_round(subject, description, departm
     assert result.department == department, result.reason
     if category:
         assert result.category == category, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department", "category"),
+    [
+        # What is well, before a contrast that opens a problem, is courtesy.
+        (
+            "Kitchen table",
+            "It came on time, thank you, but after a week there is a split in one leg.",
+            "quality",
+            None,
+        ),
+        ("Lamp", "Thank you, all sorted now.", None, None),
+        # A filler adverb says nothing.
+        ("Wardrobe", "When is it actually coming?", "logistics", None),
+        # An intact outer box places the fault before packing.
+        ("Hinges", "The bag had 2 of 6 hinges. The outer box was perfect.", "quality", None),
+        # A promised date passed, a charge twice, seams opening, in other languages.
+        ("Consegna", "Il tavolo doveva arrivare il 20 novembre.", "logistics", None),
+        ("Cobro duplicado", "", "post_sales", "billing"),
+        ("Divano", "Le cuciture si stanno aprendo.", "quality", None),
+    ],
+)
+def test_courtesy_before_a_problem_and_more_languages(subject, description, department, category):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+    if category:
+        assert result.category == category, result.reason
+
+
+def test_explain_says_courtesy_before_a_contrast_does_not_count():
+    result = classify(
+        "Lamp", "Really happy with the shade. However the switch has stopped working."
+    )
+    assert (result.department, result.category) == ("quality", "product_defect")
+    lines = list(format_explanation(result, RULES, NAMES))
+    assert (
+        '         not an order problem: "really happy" in description — said before "however"'
+        " and a problem or a request"
+    ) in lines
