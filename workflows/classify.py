@@ -654,6 +654,8 @@ def _scan_texts(
     told_with: dict[tuple[str, ...], tuple[str, str]] = {}
     subject_hits: int | None = None  # how many hits the subject has (the first ones)
     absent_in_subject: list[int] = []  # the subject's hits of something absent, counted
+    # A remedy phrase said of something else outside the subject ("ordered the replacement").
+    remedy_said_of_else = False
     for where, text, weight in texts:
         if where != "subject" and subject_hits is None:
             subject_hits = len(hits)
@@ -866,6 +868,8 @@ def _scan_texts(
                     tokens[start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0 : start]
                 ):
                     about = _word_before(tokens, start, not_after)
+                    if remedy and about is not None and not in_subject:
+                        remedy_said_of_else = True
             if remedy and negated_by is None:
                 if compared is None:
                     compared = not _COMPARATIVES.isdisjoint(tokens)
@@ -949,7 +953,7 @@ def _scan_texts(
                 hits[at] = hits[at]._replace(points=0.0, about=what)
         # "The table came on time, thank you, but there's a split in one leg": what is well
         # before a contrast that opens a problem or a request is courtesy, not the ticket.
-        if calm_here and last_told > calm_here[0][1]:
+        if calm_here and last_told > calm_here[0][1] and not _CONTRASTS.isdisjoint(tokens):
             for at, start in calm_here:
                 contrast = _contrast_after(tokens, start, last_told)
                 if contrast is not None:
@@ -1003,7 +1007,7 @@ def _scan_texts(
     # - voucher") names the topic; the customer's answer is in the rest.
     if "?" in texts[0][1] or texts[0][1].lstrip()[:3].lower() in _REPLY_OPENINGS:
         hits = _declined_in_subject(hits, groups)
-    if any(h.about and h.where != "subject" and groups[h.category][1] for h in hits):
+    if remedy_said_of_else:
         hits = _described_in_subject(hits, groups)
     if before_ordering is not None:
         # No order yet, and a question: what the ticket names is asked about, not what
@@ -1028,10 +1032,16 @@ def _polite_request(tokens: tuple[str, ...], end: int) -> bool:
 
 def _contrast_after(tokens: tuple[str, ...], start: int, end: int) -> str | None:
     """The contrast word ("but", "however", "though") that opens a clause after tokens[start]
-    and before tokens[end], if any."""
-    for at in range(start + 1, end):
-        if tokens[at] in _CONTRASTS and tokens[at - 1] == BREAK:
-            return tokens[at]
+    and before tokens[end], if any (C-level searches: a text has few contrast words)."""
+    for word in _CONTRASTS:
+        at = start
+        for _ in range(tokens.count(word)):
+            try:
+                at = tokens.index(word, at + 1, end)
+            except ValueError:
+                break
+            if tokens[at - 1] == BREAK:
+                return word
     return None
 
 

@@ -565,6 +565,8 @@ class PhraseIndex:
         fixed = [] if read == tokens else list(compress(count(), map(ne, tokens, read)))
         declined = _declined_ends(read, negators) if negators else None
         asides = _aside_negations(read, negators) if negators and breaks else None
+        # Lists of alternatives after a negator ("not a refund or a voucher"): rare.
+        alternatives = bool(negators) and not _ALTERNATIVES.isdisjoint(read)
         matches: list[_MatchFields] = []
         for start, found in starts:
             clause = bisect_right(breaks, start)
@@ -574,10 +576,11 @@ class PhraseIndex:
                 if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
                     negated_by = _negator(read, start)
                 if (
-                    negated_by is None
+                    alternatives
+                    and negated_by is None
                     and before
                     and negators[before - 1] >= start - 2 * WISH_NEGATION_WINDOW
-                    and not _ALTERNATIVES.isdisjoint(read[start - NEGATION_WINDOW : start])
+                    and not _ALTERNATIVES.isdisjoint(read[max(0, start - NEGATION_WINDOW) : start])
                 ):
                     negated_by = _negated_alternative(read, start)
                 if asides and negated_by is None:
