@@ -881,16 +881,17 @@ def routing_train(labelled: tuple[Path, ...], out: Path, config_path: Path | Non
     write it to --out; name it as routing.model in the rules file. Needs the [model] extra."""
     rules = _load_or_exit(config_path or _settings().config_path)
     tickets = [ticket for path in labelled for ticket in _labelled_or_exit(path, rules)]
-    try:
-        from deskbridge.config.routing_model import (
-            ModelFileError,
-            save_routing_model,
-            train_routing_model,
-        )
+    from deskbridge.config.routing_model import (
+        MODEL_EXTRA,
+        ModelFileError,
+        save_routing_model,
+        train_routing_model,
+    )
 
+    try:
         model = train_routing_model(tickets)
     except ImportError:
-        click.echo("routing train needs scikit-learn: pip install 'deskbridge[model]'", err=True)
+        click.echo(f"routing train needs scikit-learn and skops: {MODEL_EXTRA}", err=True)
         sys.exit(1)
     except ModelFileError as exc:
         click.echo(f"cannot train: {exc}", err=True)

@@ -1,7 +1,7 @@
 """The optional learned routing model: trained from a team's labelled tickets (`deskbridge
 routing train`), saved, and loaded with the rules file (`routing.model`). Only this module
-imports scikit-learn and skops, and only when a team uses the setting (`pip install
-'deskbridge[model]'`); the classifier (pure) is handed the loaded model.
+imports scikit-learn and skops, and only when a team uses the setting (the `model` extra:
+`pip install '/path/to/deskbridge[model]'`); the classifier (pure) is handed the loaded model.
 
 The file is written with skops, not pickle/joblib: loading a pickle runs whatever code the
 file names, so a model file would have to be trusted like code. skops loads only the types
@@ -40,6 +40,12 @@ TRUSTED_TYPES = frozenset(
         "numpy.ndarray",
     }
 )
+
+
+# How to get scikit-learn and skops: deskbridge installs from its checkout (or a wheel built
+# from it), so the extra is named on the path; `pip install 'deskbridge[model]'` would ask PyPI
+# for whatever project has that name there, not this checkout.
+MODEL_EXTRA = "install deskbridge's model extra: pip install '/path/to/deskbridge[model]'"
 
 
 class ModelFileError(ValueError):
@@ -117,9 +123,7 @@ def load_routing_model(path: Path, labels: Sequence[str] | None) -> LearnedModel
     try:
         import skops.io
     except ImportError:
-        raise ModelFileError(
-            "needs scikit-learn and skops: pip install 'deskbridge[model]'"
-        ) from None
+        raise ModelFileError(f"needs scikit-learn and skops: {MODEL_EXTRA}") from None
     try:
         untrusted = set(skops.io.get_untrusted_types(file=path))
     except OSError as exc:
