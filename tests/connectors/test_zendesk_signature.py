@@ -368,3 +368,23 @@ def test_error_body_names_the_header():
         "error": "signature does not match the body",
         "field": SIGNATURE_HEADER,
     }
+
+
+@pytest.mark.parametrize("openssl", [True, False])
+def test_the_signature_is_the_hmac_module_s_with_and_without_openssl_s_object(openssl, monkeypatch):
+    """build_signature keys OpenSSL's HMAC object where Python has one, the hmac module's
+    otherwise: the same base64 of HMAC-SHA256(secret, timestamp + body) either way."""
+    from deskbridge.connectors.zendesk import signature
+
+    if not openssl:
+        monkeypatch.setattr(signature, "_openssl_hmac", None)
+    signature._keyed.cache_clear()
+    try:
+        for secret, body in [(b"k", b""), (TEST_SECRET.encode(), b'{"a": 1}' * 200)]:
+            stamp = "2026-03-02T08:00:27Z"
+            expected = hmac.new(secret, stamp.encode() + body, hashlib.sha256).digest()
+            assert signature.build_signature(secret, stamp, body) == (
+                base64.b64encode(expected).decode()
+            )
+    finally:
+        signature._keyed.cache_clear()
