@@ -452,14 +452,14 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(fields__Id="5" * 100_000),
         JSON,
         400,
-        bad(SF_ID, "notifications.Notification[0].sObject.Id"),
+        bad(SF_ID, "notifications[0].fields.Id"),
     ),
     (
         "callout case id with a NUL",
         callout(fields__Id="5005j00000TqW8h\u0000"),
         JSON,
         400,
-        bad(SF_ID, "notifications.Notification[0].sObject.Id"),
+        bad(SF_ID, "notifications[0].fields.Id"),
     ),
     (
         "callout in month 13 (a NUL in the subject is kept)",
@@ -468,7 +468,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         400,
         bad(
             'expected an ISO-8601 time, got "2025-13-01T00:00:00Z"',
-            "notifications.Notification[0].sObject.LastModifiedDate",
+            "notifications[0].fields.LastModifiedDate",
         ),
     ),
     (
@@ -478,7 +478,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         400,
         bad(
             'expected an ISO-8601 time, got "1741080000"',
-            "notifications.Notification[0].sObject.LastModifiedDate",
+            "notifications[0].fields.LastModifiedDate",
         ),
     ),
     (
@@ -518,7 +518,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(notification__id="04l5j00001Mzd3K\u0000"),
         JSON,
         400,
-        bad("contains a control character (\\x00)", f"{FIRST}.Id"),
+        bad("contains a control character (\\x00)", "notifications[0].id"),
     ),
     (
         "callout org id with a NUL after 15 characters",
@@ -532,7 +532,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(fields__Status="New\u0000"),
         JSON,
         400,
-        bad("contains a control character (\\x00)", f"{CASE}.Status"),
+        bad("contains a control character (\\x00)", "notifications[0].fields.Status"),
     ),
     (
         "status with a tab",
@@ -553,7 +553,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(notification__type="C" * 100_000),
         JSON,
         400,
-        bad("longer than 255 characters", f"{CASE}.type"),
+        bad("longer than 255 characters", "notifications[0].type"),
     ),
     # -- more of the same families -------------------------------------------------------
     (
@@ -561,7 +561,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(notification__id="4" * 100_000),
         JSON,
         400,
-        bad("longer than 200 characters", f"{FIRST}.Id"),
+        bad("longer than 200 characters", "notifications[0].id"),
     ),
     (
         "callout subject a lone surrogate",
@@ -569,7 +569,8 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored", f"{CASE}.Subject"
+            "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored",
+            "notifications[0].fields.Subject",
         ),
     ),
     (

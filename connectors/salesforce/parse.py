@@ -59,6 +59,28 @@ class Notification:
 class OutboundMessage:
     organization_id: str
     notifications: list[Notification]
+    # Which wire format it came in: a 400 names the field as the sender wrote it.
+    paths: NotificationPaths
+
+
+@dataclass(frozen=True)
+class NotificationPaths:
+    """Where a notification's parts sit in the body, as templates over its index."""
+
+    item: str
+    id: str
+    type: str
+    fields: str
+
+    def at(self, index: int) -> tuple[str, str, str, str]:
+        item = self.item.format(index=index)
+        return item, item + self.id, item + self.type, item + self.fields
+
+
+SOAP_PATHS = NotificationPaths(
+    "notifications.Notification[{index}]", ".Id", ".sObject.type", ".sObject"
+)
+FLOW_PATHS = NotificationPaths("notifications[{index}]", ".id", ".type", ".fields")
 
 
 def is_json_callout(raw: bytes) -> bool:
@@ -112,7 +134,8 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
         raise PayloadError(
             f"more than {MAX_NOTIFICATIONS} notifications", "notifications.Notification"
         )
-    return OutboundMessage(org, [_notification(item, i) for i, item in enumerate(items)])
+    notes = [_notification(item, i) for i, item in enumerate(items)]
+    return OutboundMessage(org, notes, SOAP_PATHS)
 
 
 def _notification(item: Element, index: int) -> Notification:
@@ -159,7 +182,7 @@ def read_json_callout(raw: bytes) -> OutboundMessage:
             str(k): _text(v, f"{path}.fields.{k}"[:200]) for k, v in fields.items() if v is not None
         }
         out.append(Notification(item["id"], item["type"], clean))
-    return OutboundMessage(org, out)
+    return OutboundMessage(org, out, FLOW_PATHS)
 
 
 def _text(value: Any, path: str) -> str:
@@ -312,22 +335,22 @@ _TEXT_LIMITS = {
 _LABELS = ("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber")
 
 
-def _check_notification(n: Notification, path: str) -> None:
+def _check_notification(n: Notification, id_path: str, type_path: str, fields: str) -> None:
     """Ids as Salesforce makes them and bounded lengths, each failure naming its field; the
     notification id (our dedupe key) and picklist values are labels, free of control
     characters."""
-    check_label(n.id, 200, f"{path}.Id")
-    check_label(n.sobject, MAX_LABEL, f"{path}.sObject.type")
+    check_label(n.id, 200, id_path)
+    check_label(n.sobject, MAX_LABEL, type_path)
     for name in _ID_FIELDS:
         if n.fields.get(name):
             what = "a 15- or 18-character Salesforce id"
-            check_id(n.fields[name], _SALESFORCE_ID, what, f"{path}.sObject.{name}")
+            check_id(n.fields[name], _SALESFORCE_ID, what, f"{fields}.{name}")
     for name, limit in _TEXT_LIMITS.items():
         if n.fields.get(name):
-            check_text(n.fields[name], limit, f"{path}.sObject.{name}")
+            check_text(n.fields[name], limit, f"{fields}.{name}")
     for name in _LABELS:
         if n.fields.get(name):
-            check_label(n.fields[name], MAX_LABEL, f"{path}.sObject.{name}")
+            check_label(n.fields[name], MAX_LABEL, f"{fields}.{name}")
 
 
 def build_events(
@@ -338,8 +361,8 @@ def build_events(
     events = []
     skipped = []
     for index, n in enumerate(message.notifications):
-        _check_notification(n, f"notifications.Notification[{index}]")
-        path = f"notifications.Notification[{index}].sObject"
+        _, id_path, type_path, path = message.paths.at(index)
+        _check_notification(n, id_path, type_path, path)
         if n.sobject == "Case":
             if set(n.fields) <= {"Id"}:
                 skipped.append("deleted Case")  # deleted records arrive without data
