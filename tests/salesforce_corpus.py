@@ -325,7 +325,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         case_field("LastModifiedDate", "yesterday"),
         SOAP,
         400,
-        bad('expected an ISO-8601 time, got "yesterday"', f"{CASE}.LastModifiedDate"),
+        bad("expected an ISO-8601 time", f"{CASE}.LastModifiedDate"),
     ),
     (
         "modified date without a zone",
@@ -339,23 +339,21 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         case_field("LastModifiedDate", "2025-02-30T10:21:40.000Z"),
         SOAP,
         400,
-        bad(
-            'expected an ISO-8601 time, got "2025-02-30T10:21:40.000Z"', f"{CASE}.LastModifiedDate"
-        ),
+        bad("expected an ISO-8601 time", f"{CASE}.LastModifiedDate"),
     ),
     (
         "created in year 1",
         case_field("CreatedDate", "0001-01-01T00:00:00.000Z"),
         SOAP,
         400,
-        bad("time out of range (2000-2099): 0001-01-01T00:00:00.000Z", f"{CASE}.CreatedDate"),
+        bad("time out of range (2000-2099)", f"{CASE}.CreatedDate"),
     ),
     (
         "modified in year 9999",
         case_field("LastModifiedDate", "9999-12-31T23:59:59.999Z"),
         SOAP,
         400,
-        bad("time out of range (2000-2099): 9999-12-31T23:59:59.999Z", f"{CASE}.LastModifiedDate"),
+        bad("time out of range (2000-2099)", f"{CASE}.LastModifiedDate"),
     ),
     (
         "no modified date",
@@ -467,7 +465,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            'expected an ISO-8601 time, got "2025-13-01T00:00:00Z"',
+            "expected an ISO-8601 time",
             "notifications[0].fields.LastModifiedDate",
         ),
     ),
@@ -477,7 +475,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            'expected an ISO-8601 time, got "1741080000"',
+            "expected an ISO-8601 time",
             "notifications[0].fields.LastModifiedDate",
         ),
     ),

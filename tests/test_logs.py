@@ -503,8 +503,8 @@ def test_a_store_outage_is_logged_when_it_starts_once_a_minute_and_when_it_ends(
 
 
 def test_a_quote_inside_a_field_value_is_escaped_so_the_line_still_parses():
-    """A 400's error names the value it refused ('got "yesterday"'); unescaped, its quotes
-    ended the field early: error="expected an ISO-8601 time, got "yesterday"" field=…"""
+    """A field's text can hold quotes; unescaped, they ended the field early:
+    error="expected an ISO-8601 time, got "yesterday"" field=…"""
     record = logging.LogRecord("deskbridge.webhooks", logging.WARNING, __file__, 1, "x", (), None)
     record.msg = "webhook.malformed"
     record.deskbridge_fields = {

@@ -260,7 +260,7 @@ def _status(value: str | None, path: str) -> Status | None:
         return None
     status = _STATUSES.get(value.strip().lower())
     if status is None:
-        raise PayloadError(f'unknown ticket status "{value[:40]}"', path)
+        raise PayloadError("unknown ticket status", path)  # not repeated: see check_id
     return status
 
 
@@ -269,7 +269,7 @@ def _priority(value: str | None, path: str) -> Priority | None:
         return None
     priority = _PRIORITIES.get(value.strip().lower())
     if priority is None:
-        raise PayloadError(f'unknown priority "{value[:40]}"', path)
+        raise PayloadError("unknown priority", path)  # not repeated: see check_id
     return priority
 
 
