@@ -204,7 +204,9 @@ def test_held_out_set_does_not_regress():
 @blind_sets
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
-    [(HELD_OUT_11, 120, 0.90, 0.03)],
+    # The lead's evaluation after the tenth round (81.7% and 5.0%): a floor against regression,
+    # not the target (issue 13 asks 90% and 3%, not reached; docs/routing-accuracy.md).
+    [(HELD_OUT_11, 120, 0.816, 0.051)],
     ids=["held-out 11"],
 )
 def test_sets_never_tuned_on_do_not_regress(
