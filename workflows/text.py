@@ -467,13 +467,21 @@ class PhraseIndex:
             )
             for pair, by_length in by_pair.items()
         }
-        # A text word → (its one-word phrases or None, {next word: longer phrases}): one look-up
-        # finds whether a phrase can start at a word at all, most words start none.
+        # A text word → (its one-word phrases or None, {next word: (longer phrases, third
+        # words)}): one look-up finds whether a phrase can start at a word at all, most words
+        # start none. Third words are there for pairs whose phrases all have three words or
+        # more: the common pairs of such phrases ("could you", "on the") then cost one set
+        # look-up, not a candidate, where the third word is none of theirs.
         self._starters: dict[str, tuple[tuple | None, dict[str, tuple]]] = {}
         for word, entries in self._single.items():
             self._starters[word] = (((1, entries),), {})
         for (first, second), sized in self._by_pair.items():
-            self._starters.setdefault(first, (None, {}))[1][second] = sized
+            thirds = (
+                None
+                if sized[0][0] == 2
+                else frozenset(tokens[2] for _, table in sized for tokens in table)
+            )
+            self._starters.setdefault(first, (None, {}))[1][second] = (sized, thirds)
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
         # One edit changes the length by at most one: a word of n letters is compared only with
@@ -548,8 +556,10 @@ class PhraseIndex:
             alone, by_next = starters[read[i]]
             if alone is not None:
                 starts.append((i, alone))
-            if i < last and (sized := by_next.get(read[i + 1])) is not None:
-                longer.append((i, sized))
+            if i < last and (after := by_next.get(read[i + 1])) is not None:
+                sized, thirds = after
+                if thirds is None or (i + 1 < last and read[i + 2] in thirds):
+                    longer.append((i, sized))
         starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
