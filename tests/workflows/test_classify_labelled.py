@@ -15,6 +15,8 @@ failure) and kept in docs/routing-accuracy.md.
 routing_heldout_11.yaml (120 tickets, written blind before the tenth round) is the set never
 tuned on: every suite only loads and counts it; evaluating it is the lead's, in aggregate, with
 DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that).
+routing_heldout_12.yaml (120 tickets, written blind on 2026-12-03 before the eleventh round) is
+never tuned on either: every suite only loads and counts it, and nothing here classifies it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ HELD_OUT_8 = Path(__file__).with_name("data") / "routing_heldout_8.yaml"
 HELD_OUT_9 = Path(__file__).with_name("data") / "routing_heldout_9.yaml"
 HELD_OUT_10 = Path(__file__).with_name("data") / "routing_heldout_10.yaml"
 HELD_OUT_11 = Path(__file__).with_name("data") / "routing_heldout_11.yaml"
+HELD_OUT_12 = Path(__file__).with_name("data") / "routing_heldout_12.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -161,7 +164,8 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 
 # The sets written blind for the eighth and ninth rounds load in order with their labels.
 # Parsing classifies nothing, so held-out 10 and held-out 11 (written blind before the tenth
-# round) are checked in every suite without evaluating them.
+# round) and held-out 12 (written blind before the eleventh) are checked in every suite without
+# evaluating them.
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -169,8 +173,9 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (TUNING_12, "T12", 60, 20),
         (HELD_OUT_10, "H10", 36, 12),
         (HELD_OUT_11, "H11", 36, 12),
+        (HELD_OUT_12, "H12", 36, 12),
     ],
-    ids=["tuning_11", "tuning_12", "heldout_10", "heldout_11"],
+    ids=["tuning_11", "tuning_12", "heldout_10", "heldout_11", "heldout_12"],
 )
 def test_blind_written_set_loads_with_its_labels(
     path: Path, prefix: str, per_department: int, none: int
