@@ -23,7 +23,12 @@ from deskbridge.config.rules import (
     load_rules,
     summarize_rules,
 )
-from deskbridge.config.settings import WRITE_CREDENTIALS, Settings
+from deskbridge.config.settings import (
+    STORE_URL_EXAMPLES,
+    WRITE_CREDENTIALS,
+    Settings,
+    find_store_url_problem,
+)
 from deskbridge.workflows.wording import count_noun, describe_not_utf8, describe_problems
 
 if TYPE_CHECKING:
@@ -99,10 +104,6 @@ def check_config(path: Path | None) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-_STORE_URLS = "like sqlite:///deskbridge.db or postgresql+psycopg://user@host:5432/db"
-_STORE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
-
-
 @contextlib.contextmanager
 def _opening_store(url: str) -> Iterator[None]:
     """A store that cannot be opened (a bad DATABASE_URL, a server that does not answer, a
@@ -111,22 +112,15 @@ def _opening_store(url: str) -> Iterator[None]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
-    not_a_url = click.ClickException(f"DATABASE_URL is not a database URL ({_STORE_URLS})")
-    try:
-        driver = make_url(url).drivername
-    except ArgumentError:
-        raise not_a_url from None
-    # SQLAlchemy knows more databases than deskbridge has drivers and SQL for: another one
-    # (mysql://, Heroku's postgres://) was a traceback about a missing module or plugin.
-    if driver not in _STORE_DRIVERS:
-        raise click.ClickException(
-            f"DATABASE_URL names a database deskbridge cannot use ({driver}): "
-            f"it stores in SQLite or PostgreSQL ({_STORE_URLS})"
-        )
+    # Settings() refuses such a DATABASE_URL first; `replay --store` builds its own URL.
+    problem = find_store_url_problem(url)
+    if problem is not None:
+        raise click.ClickException(f"DATABASE_URL: {problem}")
     try:
         yield
     except ArgumentError:
-        raise not_a_url from None
+        problem = f"DATABASE_URL: expected a database URL {STORE_URL_EXAMPLES}"
+        raise click.ClickException(problem) from None
     except DatabaseError as exc:
         # Operational (no server, no directory) or the driver's plain DatabaseError (SQLite: a
         # file that is no database); a migration's own errors (ProgrammingError…) keep their

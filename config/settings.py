@@ -29,6 +29,30 @@ WRITE_CREDENTIALS: dict[str, tuple[str, ...]] = {
 }
 
 
+STORE_URL_EXAMPLES = "like sqlite:///deskbridge.db or postgresql+psycopg://user@host:5432/db"
+# The databases deskbridge has drivers and SQL for (postgresql:// is read as +psycopg).
+STORE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
+def find_store_url_problem(url: str) -> str | None:
+    """What makes DATABASE_URL unusable, worded without the URL (it may hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        driver = make_url(url).drivername
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        return f"expected a database URL {STORE_URL_EXAMPLES}"
+    # SQLAlchemy knows more databases than deskbridge has drivers and SQL for: another one
+    # (mysql://, Heroku's postgres://) was a traceback about a missing module or plugin.
+    if driver not in STORE_DRIVERS:
+        return (
+            f"names a database deskbridge cannot use ({driver}): "
+            f"it stores in SQLite or PostgreSQL ({STORE_URL_EXAMPLES})"
+        )
+    return None
+
+
 @lru_cache(maxsize=8)
 def _split_secrets(raw: str) -> tuple[bytes, ...]:
     """A comma-separated secret list as bytes, split once per value (read by every webhook;
@@ -37,7 +61,10 @@ def _split_secrets(raw: str) -> tuple[bytes, ...]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # An error never quotes the value it refused: it may be a secret, or a URL with a password.
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = Field(default="sqlite:///deskbridge.db", alias="DATABASE_URL")
     config_path: Path = Field(default=EXAMPLE_CONFIG, alias="DESKBRIDGE_CONFIG")
@@ -107,6 +134,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_store_deskbridge_can_use(cls, value: str) -> str:
+        # Checked with the other settings, so check-config sees it and serve lists it with
+        # the rest: it was found only when a command opened the store.
+        problem = find_store_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -1,7 +1,8 @@
 """A store that cannot be opened — a DATABASE_URL that is no URL or names a database deskbridge
 has no driver for, a server that does not answer, a SQLite file in a directory that does not
 exist — is one line naming it (password hidden) and exit 1 for every command that opens it, not
-a SQLAlchemy traceback."""
+a SQLAlchemy traceback. A DATABASE_URL deskbridge cannot use is a settings error, listed with
+the environment's other mistakes by every command that reads the settings (check-config too)."""
 
 from __future__ import annotations
 
@@ -30,17 +31,32 @@ def _run(args: list[str], url: str):
     return CliRunner().invoke(main, args, env=env)
 
 
-@pytest.mark.parametrize("args", [*COMMANDS, ["digest"]], ids=" ".join)
-def test_a_url_that_is_no_url(args):
-    result = _run(args, "deskbridge.db")
-    assert result.exit_code == 1, result.output
-    assert result.stderr == (
-        "Error: DATABASE_URL is not a database URL (like sqlite:///deskbridge.db or "
-        "postgresql+psycopg://user@host:5432/db)\n"
-    )
+NOT_A_URL = (
+    "environment: invalid settings\n"
+    "  DATABASE_URL: expected a database URL like sqlite:///deskbridge.db or "
+    "postgresql+psycopg://user@host:5432/db\n"
+)
 
 
-@pytest.mark.parametrize("args", [*COMMANDS, ["digest"]], ids=" ".join)
+# check-config, serve and worker read the settings before anything else.
+SETTINGS_READERS = [["check-config"], ["serve"], ["worker"]]
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "deskbridge.db",
+        # SQLAlchemy's ValueError traceback: "invalid literal for int() with base 10: 'five'"
+        "postgresql+psycopg://deskbridge:s3cret@127.0.0.1:five/db",
+    ],
+)
+def test_a_url_that_is_no_url(args, url):
+    result = _run(args, url)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", NOT_A_URL)
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)
 @pytest.mark.parametrize(
     ("url", "driver"),
     [
@@ -53,12 +69,56 @@ def test_a_database_deskbridge_has_no_driver_for(args, url, driver):
     """Were tracebacks: "Can't load plugin: sqlalchemy.dialects:postgres", "No module named
     'MySQLdb'", "No module named 'psycopg2'"."""
     result = _run(args, url)
-    assert result.exit_code == 1, result.output
-    assert result.stderr == (
-        f"Error: DATABASE_URL names a database deskbridge cannot use ({driver}): it stores in "
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "environment: invalid settings\n" + _no_driver(driver),
+    )
+
+
+def _no_driver(driver: str) -> str:
+    return (
+        f"  DATABASE_URL: names a database deskbridge cannot use ({driver}): it stores in "
         "SQLite or PostgreSQL (like sqlite:///deskbridge.db or "
         "postgresql+psycopg://user@host:5432/db)\n"
     )
+
+
+def test_check_config_says_the_url_is_of_no_database_deskbridge_knows():
+    """check-config said "ok" of a typo'd scheme, which serve then refused at start-up."""
+    result = _run(["check-config"], "sqlte:///deskbridge.db")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "environment: invalid settings\n" + _no_driver("sqlte"),
+    )
+
+
+def test_serve_lists_the_url_with_the_other_settings_mistakes():
+    """serve listed DESKBRIDGE_LOG_LEVEL's mistake, then, once it was fixed, DATABASE_URL's."""
+    env = {"DATABASE_URL": "mysql://deskbridge@127.0.0.1/db", "DESKBRIDGE_LOG_LEVEL": "LOUD"}
+    result = CliRunner().invoke(main, ["serve"], env=env)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "environment: invalid settings\n"
+        + _no_driver("mysql")
+        + "  DESKBRIDGE_LOG_LEVEL: expected a level name logging knows: "
+        "NOTSET, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL\n",
+    )
+
+
+def test_a_settings_error_does_not_repeat_the_url_and_its_password():
+    """gunicorn's `create_app()` prints pydantic's error as it is: it quoted every value it
+    refused (input_value='postgresql://deskbridge:s3cret@…')."""
+    from pydantic import ValidationError
+
+    from deskbridge.config.settings import Settings
+
+    with pytest.raises(ValidationError) as refused:
+        Settings(DATABASE_URL="postgres://deskbridge:s3cret@127.0.0.1:5432/db")
+    assert "s3cret" not in str(refused.value)
+    assert "DATABASE_URL" in str(refused.value)
 
 
 def test_migrate_a_sqlite_file_in_a_missing_directory(tmp_path: Path):
