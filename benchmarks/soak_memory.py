@@ -173,6 +173,8 @@ def measure_cache(cache) -> None:
     """Bytes the decider's cached states hold, by field: every object reachable from a field,
     counted once over the whole cache (an object shared by many tickets, an enum member or an
     interned string, counts once, under the first field that reaches it)."""
+    from dataclasses import is_dataclass
+
     from pydantic import BaseModel
 
     seen: set[int] = set()
@@ -188,6 +190,8 @@ def measure_cache(cache) -> None:
             total += sys.getsizeof(item)
             if isinstance(item, BaseModel):
                 stack += [item.__dict__, item.__pydantic_fields_set__]
+            elif is_dataclass(item):  # a state model (workflows/model.py): no fields set
+                stack.append(item.__dict__)
             else:
                 stack += gc.get_referents(item)
         return total
@@ -198,11 +202,8 @@ def measure_cache(cache) -> None:
             size(key) + size(version) + sys.getsizeof((version, state)) + 100  # OrderedDict node
         )
         own = sys.getsizeof(state) + sys.getsizeof(state.__dict__)
-        own += size(state.__pydantic_fields_set__)
         seen.update((id(state), id(state.__dict__)))
-        by_field["(model object, __dict__, fields_set)"] = (
-            by_field.get("(model object, __dict__, fields_set)", 0) + own
-        )
+        by_field["(model object, __dict__)"] = by_field.get("(model object, __dict__)", 0) + own
         for name, value in state.__dict__.items():
             by_field[name] = by_field.get(name, 0) + size(value)
     count = max(len(entries), 1)

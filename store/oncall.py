@@ -8,7 +8,7 @@ from sqlalchemy import Connection, insert, select
 
 from deskbridge.store.interface import AUDIT_SUBJECT
 from deskbridge.store.schema import audit, oncall_overrides, tickets
-from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.model import TicketState, load_state
 from deskbridge.workflows.rotation import Override
 
 
@@ -64,4 +64,4 @@ def list_paged_tickets(
         .distinct()
     )
     query = select(tickets.c.state).where(tickets.c.key.in_(paged)).order_by(tickets.c.key)
-    return [TicketState.model_validate(r.state) for r in connection.execute(query) if r.state]
+    return [load_state(r.state) for r in connection.execute(query) if r.state]

@@ -12,7 +12,7 @@ from deskbridge.store.interface import RELATED_MOST
 from deskbridge.store.schema import tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, is_postgres
 from deskbridge.workflows.decision import RelatedTicket
-from deskbridge.workflows.model import Status, TicketState
+from deskbridge.workflows.model import Status, TicketState, dump_state, load_state
 
 
 def lock_ticket(connection: Connection, key: str, now: datetime) -> TicketState | None:
@@ -27,7 +27,7 @@ def lock_ticket(connection: Connection, key: str, now: datetime) -> TicketState 
     if is_postgres(connection):
         query = query.with_for_update()
     state = connection.execute(query).scalar_one()
-    return TicketState.model_validate(state) if state else None
+    return load_state(state) if state else None
 
 
 def save_ticket(connection: Connection, state: TicketState, now: datetime) -> None:
@@ -35,7 +35,7 @@ def save_ticket(connection: Connection, state: TicketState, now: datetime) -> No
         update(tickets)
         .where(tickets.c.key == state.key)
         .values(
-            state=state.model_dump(mode="json"),
+            state=dump_state(state),
             version=tickets.c.version + 1,
             updated_at=now,
             requester=state.requester,
@@ -105,7 +105,7 @@ def list_tickets_of_requesters(
 
 def load_ticket(connection: Connection, key: str) -> TicketState | None:
     state = connection.execute(select(tickets.c.state).where(tickets.c.key == key)).scalar()
-    return TicketState.model_validate(state) if state else None
+    return load_state(state) if state else None
 
 
 def list_open_tickets(connection: Connection, assignee: str | None = None) -> list[TicketState]:
@@ -114,7 +114,7 @@ def list_open_tickets(connection: Connection, assignee: str | None = None) -> li
     query = select(tickets.c.state).where(tickets.c.status.not_in(done))
     if assignee is not None:
         query = query.where(tickets.c.assignee == assignee)
-    return [TicketState.model_validate(s) for s in connection.execute(query).scalars() if s]
+    return [load_state(s) for s in connection.execute(query).scalars() if s]
 
 
 def load_ticket_versions(connection: Connection, keys: Collection[str]) -> dict[str, int]:
@@ -135,14 +135,14 @@ def load_ticket_states(
         tickets.c.key.in_(list(keys))
     )
     return {
-        key: (version, TicketState.model_validate(state) if state else None)
+        key: (version, load_state(state) if state else None)
         for key, version, state in connection.execute(query)
     }
 
 
 def _ticket_values(state: TicketState) -> dict:
     return {
-        "state": state.model_dump(mode="json"),
+        "state": dump_state(state),
         "requester": state.requester,
         "created_at": state.created_at,
         "assignee": state.assignee,

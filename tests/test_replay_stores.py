@@ -22,6 +22,7 @@ from deskbridge.store.session import SqlStore
 from deskbridge.store.sql import rows_as_dicts
 from deskbridge.store.timers import list_timers
 from deskbridge.workflows.digest import build_period, repeat_window
+from deskbridge.workflows.model import dump_state
 from deskbridge.workflows.replay import run_replay
 from tests.teamday import build_day
 from tests.test_replay_both_sources import salesforce_line, zendesk_line
@@ -59,10 +60,7 @@ def assert_same_contents(memory: MemoryStore, sql: SqlStore) -> None:
             for row in rows_as_dicts(connection.execute(audit.select().order_by(audit.c.id)))
         ]
         runs = list_job_runs(connection)
-    kept = {
-        key: (version, state.model_dump(mode="json"))
-        for key, (version, state) in memory._tickets.items()
-    }
+    kept = {key: (version, dump_state(state)) for key, (version, state) in memory._tickets.items()}
     assert kept == stored
     assert memory.list_timers() == timers
     assert [(key, a.model_dump(mode="json")) for key, (a, _) in memory.outbox.items()] == outbox

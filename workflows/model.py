@@ -10,7 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 
 class Source(StrEnum):
@@ -138,11 +139,18 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
-    """`model.model_copy(update=changes)`: the same shallow copy with the changed fields (not
-    validated either), without pydantic's general path (copy.copy of each part, extra and
-    private attributes), twice as fast. The rules copy a ticket's state several times per
-    event. Models with extra or private attributes take pydantic's own path."""
+    """`model` with the changed fields: a shallow copy, not validated again (the rules copy
+    a ticket's state several times per event). A state model's (`state_model`) is its
+    `__dict__` copied and updated; a pydantic model's the same, without pydantic's general
+    path (copy.copy of each part, extra and private attributes), twice as fast; models with
+    extra or private attributes take pydantic's own path."""
     cls = type(model)
+    copied = _new_object(cls)
+    values = model.__dict__.copy()
+    values.update(changes)
+    _set_attribute(copied, "__dict__", values)
+    if cls in _STATE_MODELS:
+        return copied
     plain = _PLAIN.get(cls)
     if plain is None:  # extra fields or private attributes possible: pydantic's own path
         plain = _PLAIN[cls] = cls.model_config.get("extra") != "allow" and not (
@@ -152,26 +160,10 @@ def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
         model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None
     ):
         return model.model_copy(update=dict(changes))
-    copied = _new_object(cls)
-    values = model.__dict__.copy()
-    values.update(changes)
-    _set_attribute(copied, "__dict__", values)
     _set_attribute(copied, "__pydantic_extra__", None)
-    fields_set = model.__pydantic_fields_set__
-    if id(fields_set) in _SHARED_IDS:  # a state model's (StateModel): the union is shared too
-        if not changes.keys() <= fields_set:
-            united = (id(fields_set), *changes)
-            shared = _UNITED.get(united)
-            if shared is None:
-                shared = share_fields_set(fields_set | changes.keys())
-                if id(shared) in _SHARED_IDS and len(_UNITED) < FIELDS_SETS_KEPT:
-                    _UNITED[united] = shared
-            fields_set = shared
-    else:
-        fields_set = fields_set | changes.keys()
-        if isinstance(model, StateModel):
-            fields_set = share_fields_set(fields_set)
-    _set_attribute(copied, "__pydantic_fields_set__", fields_set)
+    _set_attribute(
+        copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys()
+    )
     _set_attribute(copied, "__pydantic_private__", None)
     return copied
 
@@ -218,43 +210,21 @@ def build_checked(model: type[ModelT], values: dict[str, Any]) -> ModelT:
 
 _DEFAULTS: dict[type[BaseModel], tuple[dict[str, Any], tuple]] = {}
 
-# Every pydantic model carries the set of the fields it was given (`model_fields_set`): 0.2-2 KB
-# of its own, which in a cached ticket state, its SLA clocks and on-call chain came to 2.7 of
-# 8.7 KB (benchmarks/README, "Where the RSS goes"). The state models share one set object per
-# distinct set of names instead; they are frozen, so nothing adds a name to a shared set. More
-# distinct sets than this (never seen: the soak's tickets had 29) are no longer shared.
-FIELDS_SETS_KEPT = 1024
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-_SHARED_IDS: set[int] = set()  # ids of the sets above (kept alive by it)
-# A shared set with some names added (evolve: a state given a field it had not): the shared
-# set of the union, by (id of the shared set, the names). A state copy adds names to its set
-# in about one copy of two, and the union, a frozenset and a look-up cost more than the copy.
-_UNITED: dict[tuple, set[str]] = {}
+StateT = TypeVar("StateT")
+# The state models' classes (`state_model`).
+_STATE_MODELS: set[type] = set()
 
 
-def share_fields_set(fields: set[str]) -> set[str]:
-    """The one shared set equal to `fields` (`fields` itself while there is room for it)."""
-    key = frozenset(fields)
-    shared = _FIELDS_SETS.get(key)
-    if shared is not None:
-        return shared
-    if len(_FIELDS_SETS) >= FIELDS_SETS_KEPT:
-        return fields
-    shared = _FIELDS_SETS.setdefault(key, fields)  # another thread's, if it came first
-    _SHARED_IDS.add(id(shared))
-    return shared
-
-
-class StateModel(BaseModel):
-    """A part of a ticket's state, kept in memory by the decider for many tickets at once:
-    frozen (changed by `evolve`, a copy), and its set of fields given is shared."""
-
-    model_config = ConfigDict(frozen=True)
-
-    def model_post_init(self, context: Any, /) -> None:
-        _set_attribute(
-            self, "__pydantic_fields_set__", share_fields_set(self.__pydantic_fields_set__)
-        )
+def state_model(cls: type[StateT]) -> type[StateT]:
+    """A part of a ticket's state, kept in memory by the decider for many tickets at once and
+    read attribute by attribute by every rule: a frozen pydantic dataclass, validated when
+    made (`TicketState(...)`, `load_state`), changed by `evolve` (a copy). Not a BaseModel: on
+    Python 3.11 each attribute read of a BaseModel goes through its `__getattr__` hook, which
+    the interpreter cannot specialise (130-180 ns against a plain object's 26-30 ns), and
+    replay reads the state's attributes hundreds of times per event (benchmarks/README.md)."""
+    made = pydantic_dataclass(frozen=True)(cls)
+    _STATE_MODELS.add(made)
+    return made
 
 
 def ticket_key(source: Source | str, ticket_id: str) -> str:
@@ -268,7 +238,8 @@ def owner_for(source: Source, group: str, salesforce_queue: str | None) -> str:
     return salesforce_queue if source is Source.salesforce and salesforce_queue else group
 
 
-class SlaClock(StateModel):
+@state_model
+class SlaClock:
     """One SLA measurement. `instance` (its start) names its timers and actions, so a restarted
     clock (a new customer message, a reopen) warns and breaches afresh."""
 
@@ -287,7 +258,8 @@ class SlaClock(StateModel):
         return self.fulfilled_at is None and not self.stopped
 
 
-class OncallStep(StateModel):
+@state_model
+class OncallStep:
     """One step of an on-call chain as snapshotted when the chain started."""
 
     after_s: float
@@ -295,7 +267,8 @@ class OncallStep(StateModel):
     people: list[str]
 
 
-class OncallChain(StateModel):
+@state_model
+class OncallChain:
     """The ticket's on-call escalation: the chain's steps and who they page, copied when the
     first page went out (later config edits do not change a running chain). `id` (the first
     page's time) names its actions and is the token its timer carries: a timer of an older
@@ -325,7 +298,8 @@ class OncallChain(StateModel):
         return self.solved_at is None
 
 
-class TicketState(StateModel):
+@state_model
+class TicketState:
     """What deskbridge knows about a ticket, folded from every event it accepted."""
 
     key: str
@@ -389,3 +363,16 @@ class TicketState(StateModel):
 
     def has_tag(self, tag: str) -> bool:
         return tag in self.tags
+
+
+_STATE_ADAPTER = TypeAdapter(TicketState)
+
+
+def load_state(data: Mapping[str, Any]) -> TicketState:
+    """A ticket's state from its stored JSON value, validated."""
+    return _STATE_ADAPTER.validate_python(data)
+
+
+def dump_state(state: TicketState) -> dict[str, Any]:
+    """A ticket's state as a JSON value to store."""
+    return _STATE_ADAPTER.dump_python(state, mode="json")

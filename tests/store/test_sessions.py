@@ -23,6 +23,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
     TicketState,
+    evolve,
 )
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.schedule import Job
@@ -97,7 +98,7 @@ def test_ticket_versions_are_checked_on_save(store):
     with store.writing() as session:
         assert session.load_ticket_versions(["zendesk:1", "zendesk:2"]) == {"zendesk:1": 1}
         assert session.load_ticket_states(["zendesk:1"]) == {"zendesk:1": (1, first)}
-        again = first.model_copy(update={"subject": "changed"})
+        again = evolve(first, {"subject": "changed"})
         assert session.save_tickets([(again, 1)], T0)
     with store.writing() as session:
         assert session.load_ticket_states(["zendesk:1"]) == {"zendesk:1": (2, again)}

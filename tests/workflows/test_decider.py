@@ -37,6 +37,7 @@ from deskbridge.workflows.model import (
     Status,
     TicketEvent,
     TicketSnapshot,
+    dump_state,
 )
 from deskbridge.workflows.service import WorkflowService
 from tests.conftest import postgres_schema
@@ -394,7 +395,7 @@ def test_beyond_its_bound_the_cache_forgets_the_tickets_written_longest_ago(
             ]
             cached.append(list(decider._cache))
         with on.connect() as connection:
-            states = [load_ticket(connection, f"zendesk:{n}").model_dump() for n in (1, 2, 3)]
+            states = [dump_state(load_ticket(connection, f"zendesk:{n}")) for n in (1, 2, 3)]
         return decided, cached, states
 
     decided, cached, states = decide_steps(engine, cache_tickets=2)

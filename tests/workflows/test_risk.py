@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket
-from deskbridge.workflows.model import EventKind, Priority, Source, Status, TicketEvent, TicketState
+from deskbridge.workflows.model import (
+    EventKind,
+    Priority,
+    Source,
+    Status,
+    TicketEvent,
+    TicketState,
+    evolve,
+)
 from deskbridge.workflows.rules.risk import Signal, collect_signals, evaluate_risk
 
 RULES = load_rules(EXAMPLE_CONFIG)
@@ -310,14 +318,14 @@ def test_priority_is_raised_from_high_and_from_none():
 
 
 def escalated(ticket: TicketState, decision: Decision) -> TicketState:
-    return ticket.model_copy(update=decision.updates)
+    return evolve(ticket, decision.updates)
 
 
 def test_the_same_signal_again_gives_nothing():
     first = state(description=OMBUDSMAN)
     after = escalated(first, evaluate_risk(first, EVENT, context()))
-    again = after.model_copy(
-        update={"customer_messages": ["I have now written to the ombudsman and my lawyer."]}
+    again = evolve(
+        after, {"customer_messages": ["I have now written to the ombudsman and my lawyer."]}
     )
     assert evaluate_risk(again, EVENT, context()) == Decision()
 
@@ -325,7 +333,7 @@ def test_the_same_signal_again_gives_nothing():
 def test_a_new_stronger_signal_escalates_once_more():
     first = state(description=OMBUDSMAN)
     after = escalated(first, evaluate_risk(first, EVENT, context()))
-    vip = after.model_copy(update={"tags": ["vip"]})
+    vip = evolve(after, {"tags": ["vip"]})
     decision = evaluate_risk(vip, EVENT, context())
     reason = 'risk 6 ≥ 3: mentions "ombudsman" (legal, 3); tagged "vip" (vip, 3)'
     assert dumps(decision) == escalation(["legal", "vip"], 6, reason)
@@ -342,7 +350,7 @@ def test_a_new_weaker_signal_does_not_escalate_again_within_the_level():
     """Escalated at 3 (legal); anger (1) makes 4, still below the next level (6)."""
     first = state(description=OMBUDSMAN)
     after = escalated(first, evaluate_risk(first, EVENT, context()))
-    angry = after.model_copy(update={"customer_messages": ["This is unacceptable."]})
+    angry = evolve(after, {"customer_messages": ["This is unacceptable."]})
     assert evaluate_risk(angry, EVENT, context()) == Decision()
     # A repeat contact on top (3 more: 7) reaches level 2 and escalates once more.
     related = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
@@ -364,13 +372,13 @@ def test_a_weaker_or_equal_set_gives_nothing():
     assert (after.escalation_signals, after.escalation_score) == (["legal", "vip"], 6)
 
     # A subset of what was escalated.
-    assert evaluate_risk(after.model_copy(update={"tags": []}), EVENT, context()) == Decision()
+    assert evaluate_risk(evolve(after, {"tags": []}), EVENT, context()) == Decision()
     # A new signal, but a lower score than the escalation (vip gone, reopened came).
-    weaker = after.model_copy(update={"tags": [], "reopened": True})
+    weaker = evolve(after, {"tags": [], "reopened": True})
     assert evaluate_risk(weaker, EVENT, context()) == Decision()
     # A different set with the same score (vip gone, a repeat contact came).
     related = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
-    same = after.model_copy(update={"tags": []})
+    same = evolve(after, {"tags": []})
     assert evaluate_risk(same, EVENT, context(related)) == Decision()
 
 
@@ -381,7 +389,7 @@ def test_disabled_or_missing_risk_config_and_finished_tickets_give_nothing():
     missing = RULES.model_copy(update={"risk": None})
     assert evaluate_risk(ticket, EVENT, context(rules=missing)) == Decision()
     for status in (Status.solved, Status.closed):
-        finished = ticket.model_copy(update={"status": status})
+        finished = evolve(ticket, {"status": status})
         assert evaluate_risk(finished, EVENT, context()) == Decision()
 
 

@@ -16,6 +16,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
     TicketState,
+    evolve,
 )
 from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
 from deskbridge.workflows.rules.routing import (
@@ -130,7 +131,7 @@ def step(previous: TicketState | None, e: TicketEvent) -> tuple[TicketState, Dec
     """Fold one event and run the routing rule on it, as the service does (pure)."""
     folded, _ = apply_event(previous or new_state(e), e)
     decision = evaluate_routing(folded, e, context(e.occurred_at, previous))
-    return folded.model_copy(update=decision.updates), decision
+    return evolve(folded, decision.updates), decision
 
 
 def dumps(decision: Decision) -> list[dict]:
@@ -329,7 +330,7 @@ def test_unclassified_notify_is_decided_only_once():
         ticket, _ = apply_event(ticket or new_state(e), e)
         decision = evaluate_rules(ticket, e, context(e.occurred_at, previous))
         ticket = mark_fired(
-            ticket.model_copy(update=decision.updates), [a.key for a in decision.actions]
+            evolve(ticket, decision.updates), [a.key for a in decision.actions]
         )
         decided += [(e.dedupe_key, a.model_dump(mode="json")) for a in decision.actions]
     assert [(k, a) for k, a in decided if a["rule"] == "routing"] == [("e0", UNCLASSIFIED_NOTIFY)]

@@ -35,7 +35,6 @@ WEEK = datetime(2026, 3, 2, tzinfo=UTC)
 def _assert_same(after: TicketState, state: TicketState, updates: dict) -> None:
     expected = evolve(state, updates)
     assert after == expected
-    assert after.model_fields_set == expected.model_fields_set
     assert list(after.__dict__) == list(expected.__dict__)
     if not updates:
         assert after is state
@@ -96,9 +95,8 @@ def test_a_started_clock_is_the_one_validation_makes():
             started = _start(metric, at)
             made = SlaClock(metric=metric, instance=at.isoformat(), started_at=at, running_since=at)
             assert started == made
-            assert started.model_fields_set == made.model_fields_set
             assert list(started.__dict__) == list(made.__dict__)
-            assert started.model_dump_json() == made.model_dump_json()
+            assert repr(started) == repr(made)
 
 
 def test_an_action_built_is_the_one_validation_makes():

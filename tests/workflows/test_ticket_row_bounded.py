@@ -193,8 +193,9 @@ def test_only_new_fired_keys_are_compacted_while_the_clocks_and_chain_stay(rules
 def test_mark_fired_compacts_old_keys_only_when_a_clock_instance_or_the_chain_changed():
     old_key, routed = "zendesk:1:sla:next_reply:old:warn1", "zendesk:1:routing:route"
     clock = SlaClock(metric="next_reply", instance="new", started_at=T0, running_since=T0)
-    earlier = new_state(event("created", T0)).model_copy(
-        update={"fired": [old_key, routed], "sla_clocks": {"next_reply": clock}}
+    earlier = evolve(
+        new_state(event("created", T0)),
+        {"fired": [old_key, routed], "sla_clocks": {"next_reply": clock}},
     )
     paused = evolve(earlier, {"sla_clocks": {"next_reply": evolve(clock, {"running_since": None})}})
     restarted = evolve(
