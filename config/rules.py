@@ -100,7 +100,8 @@ def _check_entries(check: Callable[[list[tuple[int, Any]]], str | None]) -> Wrap
 def _known_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: zoneinfo opens the name as a file of the tz database ("Europe" is a folder).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f'unknown timezone "{value}" (use an IANA name like "Europe/London")'
         ) from None

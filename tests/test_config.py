@@ -173,6 +173,17 @@ def test_an_unknown_business_hours_timezone_is_reported_with_its_path(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("zone", ["Europe", "America/", "Europe/" + "x" * 300])
+def test_a_timezone_that_names_a_folder_or_no_file_is_unknown(tmp_path, zone):
+    """Were tracebacks from zoneinfo reading the tz database's files: IsADirectoryError for a
+    region without its city, "File name too long" for a long value."""
+    text = f"team:\n  lead_channel: '#leads'\n  timezone: '{zone}'\n"
+
+    assert problems_of(tmp_path, text) == [
+        f'team.timezone: unknown timezone "{zone}" (use an IANA name like "Europe/London")'
+    ]
+
+
 def test_duplicate_policy_names_are_reported_with_the_other_problems(runner, tmp_path):
     path = write(
         tmp_path,
