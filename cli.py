@@ -6,10 +6,11 @@ import contextlib
 import gc
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from deskbridge.config.settings import (
     Settings,
     find_store_url_problem,
 )
+from deskbridge.connectors.parsing import EARLIEST, LATEST
 from deskbridge.workflows.wording import count_noun, describe_not_utf8, describe_problems
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ class IsoTime(click.ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            return datetime.fromisoformat(value)
+            at = datetime.fromisoformat(value)
         except ValueError:
             self.fail(
                 f"{value!r} is not an ISO 8601 time "
@@ -82,9 +84,39 @@ class IsoTime(click.ParamType):
                 param,
                 ctx,
             )
+        try:
+            utc = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            utc = EARLIEST - timedelta(days=1)
+        if not EARLIEST <= utc < LATEST:
+            self.fail(f"{value!r} is {_OUT_OF_RANGE}", param, ctx)
+        return at
 
 
+# The times helpdesks can mean, as webhooks and replayed lines are read: year 1 or 9999 was an
+# OverflowError traceback from the rotation's or the review's date arithmetic.
+_OUT_OF_RANGE = f"out of range ({EARLIEST.year}-{LATEST.year - 1})"
 ISO_TIME = IsoTime()
+
+
+class LocalDate(click.ParamType):
+    """A day as YYYY-MM-DD, within the times helpdesks can mean: click's DateTime said of
+    2026-02-30 that it "does not match the format", and year 1 or 9999 was a traceback."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx) -> date:
+        if isinstance(value, date):
+            return value
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            self.fail(f"{value!r} is not a date like 2026-03-02 (YYYY-MM-DD)", param, ctx)
+        try:
+            day = date.fromisoformat(value)
+        except ValueError as exc:
+            self.fail(f"{value!r} is not a date: {exc}", param, ctx)
+        if not EARLIEST.date() <= day < LATEST.date():
+            self.fail(f"{value!r} is {_OUT_OF_RANGE}", param, ctx)
+        return day
 
 
 @click.group()
@@ -643,7 +675,7 @@ def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=LocalDate(),
     help="the local day (default: today in the team's timezone)",
 )
 @click.option("--week", is_flag=True, help="the Monday-to-Sunday week holding the date")
@@ -655,7 +687,7 @@ def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
     show_default=True,
 )
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), help="write the PNG here")
-def digest(day: datetime | None, week: bool, output: str, chart: Path | None) -> None:
+def digest(day: date | None, week: bool, output: str, chart: Path | None) -> None:
     """The leads' review of a day or a week, from the store at DATABASE_URL."""
     from zoneinfo import ZoneInfo
 
@@ -667,7 +699,7 @@ def digest(day: datetime | None, week: bool, output: str, chart: Path | None) ->
     settings = _settings()
     rules = _load_or_exit(settings.config_path)
     now = datetime.now(UTC)
-    local = day.date() if day else now.astimezone(ZoneInfo(rules.team.timezone)).date()
+    local = day or now.astimezone(ZoneInfo(rules.team.timezone)).date()
     period = build_period(rules, local, week=week, now=now)
     with _reading_store(settings.database_url) as connection:
         data = read_period(connection, period, repeat_window(rules))
