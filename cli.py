@@ -408,18 +408,41 @@ def _open_store():
 
 
 @main.command()
-# Failed events are the only listing, so `events` alone lists them; --failed says so in scripts.
-@click.option("--failed", is_flag=True, help="list events the rules raised on (the default)")
+@click.option(
+    "--failed",
+    is_flag=True,
+    help="list the events the rules raised on, with the error (for `deskbridge redecide`)",
+)
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
 def events(failed: bool, output: str) -> None:
-    """List stored events the decider could not decide (the rules raised), with the error."""
-    from deskbridge.store.events import list_failed_events
+    """How many stored events are undecided, decided and failed; with --failed, the failed
+    ones (the decider could not decide them: the rules raised), each with its error."""
+    from deskbridge.store.events import (
+        DECIDED,
+        FAILED,
+        UNDECIDED,
+        count_events,
+        list_failed_events,
+    )
 
     # Read as digest reads: without the service's DATABASE_URL no empty store is made here,
     # whose "0 failed" would pass for the service's.
     with _reading_store(_settings().database_url) as connection:
-        rows = list_failed_events(connection)
         where = connection.engine.url.render_as_string(hide_password=True)
+        if not failed:
+            # `events` alone listed the failed ones too, so --failed changed nothing.
+            counts = {s: count_events(connection, s) for s in (UNDECIDED, DECIDED, FAILED)}
+        else:
+            rows = list_failed_events(connection)
+    if not failed:
+        if output == "json":
+            click.echo(json.dumps(counts))
+            return
+        total = count_noun(sum(counts.values()), "event")
+        click.echo(f"{total} in {where}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        if counts[FAILED]:
+            click.echo("deskbridge events --failed lists the failed ones", err=True)
+        return
     for row in rows:
         if output == "json":
             click.echo(json.dumps(row, default=_iso_default))

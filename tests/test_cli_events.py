@@ -24,3 +24,25 @@ def test_events_says_which_store_it_read(tmp_path: Path):
         "",
         f"0 failed events in {url}\n",
     )
+
+
+def test_events_alone_counts_the_events_by_state(tmp_path: Path):
+    """`events` listed the failed events, as `events --failed` did: the flag changed nothing.
+    Alone it now says how many events wait, were decided and failed."""
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    env = {"DATABASE_URL": url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+
+    text = CliRunner().invoke(main, ["events"], env=env)
+    as_json = CliRunner().invoke(main, ["events", "--format", "json"], env=env)
+
+    assert (text.exit_code, text.stdout, text.stderr) == (
+        0,
+        f"0 events in {url}: 0 undecided, 0 decided, 0 failed\n",
+        "",
+    )
+    assert (as_json.exit_code, as_json.stdout, as_json.stderr) == (
+        0,
+        '{"undecided": 0, "decided": 0, "failed": 0}\n',
+        "",
+    )

@@ -328,8 +328,12 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     assert "ValueError: cannot handle ticket 66" in listed.output
     assert "zendesk:7" not in listed.output
     assert listed.stderr == f"1 failed event in {store_url}\n"
-    bare = CliRunner().invoke(main, ["events"], env=env)  # failed ones are the only listing
-    assert (bare.exit_code, bare.stdout, bare.stderr) == (0, listed.stdout, listed.stderr)
+    counted = CliRunner().invoke(main, ["events"], env=env)
+    assert (counted.exit_code, counted.stdout, counted.stderr) == (
+        0,
+        f"4 events in {store_url}: 0 undecided, 3 decided, 1 failed\n",
+        "deskbridge events --failed lists the failed ones\n",
+    )
 
     again = CliRunner().invoke(main, ["redecide"], env=env)  # still poisoned
     assert again.exit_code == 1
