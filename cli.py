@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import json
 import logging
@@ -317,11 +318,18 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
             # poll().
             asyncore_use_poll=True,
         )
-    except OSError as error:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {error.strerror or error} "
-            "(another process has it? choose a port with --port, or make run PORT=…)"
-        ) from None
+    except (OSError, ValueError) as error:
+        # waitress raises ValueError for a host it cannot resolve (999.1.1.1, a mistyped name).
+        if isinstance(error, ValueError) or error.errno == errno.EADDRNOTAVAIL:
+            hint = (
+                "not an address of this machine: --host takes one of its addresses or names, "
+                "like 127.0.0.1, or 0.0.0.0 for every interface"
+            )
+            why = "no such address" if isinstance(error, ValueError) else error.strerror
+        else:
+            why = error.strerror or str(error)
+            hint = "another process has it? choose a port with --port, or make run PORT=…"
+        raise click.ClickException(f"cannot listen on {host}:{port}: {why} ({hint})") from None
     runtime.start_background()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop

@@ -78,3 +78,26 @@ def test_serve_refuses_a_port_or_thread_count_out_of_range(args: list[str], erro
 def test_serve_accepts_the_ends_of_the_port_range(port: str):
     ctx = main.commands["serve"].make_context("serve", ["--port", port, "--threads", "1"])
     assert (ctx.params["port"], ctx.params["threads"]) == (int(port), 1)
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("999.1.1.1", "no such address"),  # was waitress' "ValueError: Invalid host/port" traceback
+        ("no-such-host.invalid", "no such address"),
+        ("192.0.2.1", "Cannot assign requested address"),  # TEST-NET-1: never this machine's
+    ],
+)
+def test_serve_on_an_address_this_machine_does_not_have_says_so(tmp_path: Path, host, why):
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
+    }
+    result = CliRunner().invoke(main, ["serve", "--host", host, "--port", "8080"], env=env)
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: cannot listen on {host}:8080: {why} (not an address of this machine: --host "
+        "takes one of its addresses or names, like 127.0.0.1, or 0.0.0.0 for every interface)"
+    )
+    assert "listening on" not in result.output
