@@ -206,7 +206,7 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         text,
         [
             "line 2: invalid JSON: Expecting property name enclosed in double quotes",
-            'line 3: at: expected an ISO-8601 time',
+            "line 3: at: expected an ISO-8601 time",
             "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
             "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
             "line 6: source: None is not one of zendesk, salesforce",

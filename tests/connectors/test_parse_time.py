@@ -111,7 +111,7 @@ def test_any_instant_in_nanoseconds_reads_as_the_general_path(moment, nanosecond
     [
         (None, "required field is missing"),
         (1741080000, "expected an ISO-8601 time"),
-        ("", 'expected an ISO-8601 time'),
+        ("", "expected an ISO-8601 time"),
     ],
 )
 def test_a_missing_time_is_said_to_be_missing_and_a_wrong_one_wrong(value, message):
