@@ -19,7 +19,7 @@ from deskbridge.store.sql import (
     prepare_insert_ignoring_conflicts,
     rows_as_dicts,
 )
-from deskbridge.workflows.actions import Action
+from deskbridge.workflows.actions import Action, dump_action, load_action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
@@ -59,7 +59,7 @@ def insert_actions(connection: Connection, actions: list[Action], now: datetime)
             "idempotency_key": action.key,
             "ticket": action.ticket,
             "action": action.kind.value,
-            "payload": action.model_dump(mode="json"),
+            "payload": dump_action(action),
             "status": PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -110,7 +110,7 @@ def claim_due_actions(
         )
     )
     return [
-        OutboxRow(id=r.id, action=Action.model_validate(r.payload), attempts=r.attempts + 1)
+        OutboxRow(id=r.id, action=load_action(r.payload), attempts=r.attempts + 1)
         for r in rows
     ]
 
@@ -224,7 +224,7 @@ def list_event_actions(connection: Connection, event_key: str) -> list[Action]:
         .where(audit.c.event_key == event_key)
         .order_by(audit.c.id)
     )
-    return [Action.model_validate(p) for p in connection.execute(query).scalars()]
+    return [load_action(p) for p in connection.execute(query).scalars()]
 
 
 def outbox_backlog(connection: Connection) -> tuple[int, datetime | None]:

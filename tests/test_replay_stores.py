@@ -21,6 +21,7 @@ from deskbridge.store.schema import audit, events, tickets
 from deskbridge.store.session import SqlStore
 from deskbridge.store.sql import rows_as_dicts
 from deskbridge.store.timers import list_timers
+from deskbridge.workflows.actions import dump_action
 from deskbridge.workflows.digest import build_period, repeat_window
 from deskbridge.workflows.model import dump_state
 from deskbridge.workflows.replay import run_replay
@@ -63,7 +64,7 @@ def assert_same_contents(memory: MemoryStore, sql: SqlStore) -> None:
     kept = {key: (version, dump_state(state)) for key, (version, state) in memory._tickets.items()}
     assert kept == stored
     assert memory.list_timers() == timers
-    assert [(key, a.model_dump(mode="json")) for key, (a, _) in memory.outbox.items()] == outbox
+    assert [(key, dump_action(a)) for key, (a, _) in memory.outbox.items()] == outbox
     assert memory.audit == trail
     assert memory.list_job_runs() == runs
 

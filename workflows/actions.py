@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field, TypeAdapter
+
+from deskbridge.workflows.model import frozen_model
 
 
 class ActionKind(StrEnum):
@@ -34,14 +36,13 @@ HELPDESK_ACTIONS = frozenset(
 )
 
 
-class Action(BaseModel):
+@frozen_model
+class Action:
     """One side effect to perform, exactly once, identified by `key`.
 
     `params` holds the action's fields: `tags`, `body`, `department`, `target`, `group`,
     `priority`, `metric`, `text` … depending on the kind.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     # Rows queued before the field was renamed carry it as "action".
     kind: ActionKind = Field(validation_alias=AliasChoices("kind", "action"))
@@ -113,12 +114,19 @@ def build_action(
     values = {"kind": kind, "ticket": ticket, "rule": rule, "reason": reason, "key": key}
     values["params"] = params
     _set_attribute(action, "__dict__", values)
-    _set_attribute(action, "__pydantic_fields_set__", set(_ALL_FIELDS))
-    _set_attribute(action, "__pydantic_extra__", None)
-    _set_attribute(action, "__pydantic_private__", None)
     return action
 
 
 _new_object = object.__new__
 _set_attribute = object.__setattr__
-_ALL_FIELDS = frozenset(Action.model_fields)
+_ACTION_ADAPTER = TypeAdapter(Action)
+
+
+def load_action(data: Any) -> Action:
+    """An action from its stored JSON value (the outbox's payload), validated."""
+    return _ACTION_ADAPTER.validate_python(data)
+
+
+def dump_action(action: Action) -> dict[str, Any]:
+    """An action as a JSON value to store."""
+    return _ACTION_ADAPTER.dump_python(action, mode="json")

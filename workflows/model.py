@@ -140,7 +140,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
     """`model` with the changed fields: a shallow copy, not validated again (the rules copy
-    a ticket's state several times per event). A state model's (`state_model`) is its
+    a ticket's state several times per event). A frozen model's (`frozen_model`) is its
     `__dict__` copied and updated; a pydantic model's the same, without pydantic's general
     path (copy.copy of each part, extra and private attributes), twice as fast; models with
     extra or private attributes take pydantic's own path."""
@@ -149,7 +149,7 @@ def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
     values = model.__dict__.copy()
     values.update(changes)
     _set_attribute(copied, "__dict__", values)
-    if cls in _STATE_MODELS:
+    if cls in _FROZEN_MODELS:
         return copied
     plain = _PLAIN.get(cls)
     if plain is None:  # extra fields or private attributes possible: pydantic's own path
@@ -210,20 +210,21 @@ def build_checked(model: type[ModelT], values: dict[str, Any]) -> ModelT:
 
 _DEFAULTS: dict[type[BaseModel], tuple[dict[str, Any], tuple]] = {}
 
-StateT = TypeVar("StateT")
-# The state models' classes (`state_model`).
-_STATE_MODELS: set[type] = set()
+FrozenT = TypeVar("FrozenT")
+# The classes made by `frozen_model`.
+_FROZEN_MODELS: set[type] = set()
 
 
-def state_model(cls: type[StateT]) -> type[StateT]:
-    """A part of a ticket's state, kept in memory by the decider for many tickets at once and
-    read attribute by attribute by every rule: a frozen pydantic dataclass, validated when
-    made (`TicketState(...)`, `load_state`), changed by `evolve` (a copy). Not a BaseModel: on
-    Python 3.11 each attribute read of a BaseModel goes through its `__getattr__` hook, which
-    the interpreter cannot specialise (130-180 ns against a plain object's 26-30 ns), and
-    replay reads the state's attributes hundreds of times per event (benchmarks/README.md)."""
-    made = pydantic_dataclass(frozen=True)(cls)
-    _STATE_MODELS.add(made)
+def frozen_model(cls: type[FrozenT]) -> type[FrozenT]:
+    """A model the decider's hot loop reads attribute by attribute (a ticket's state and its
+    parts, kept in memory for many tickets at once; the actions the rules decide): a frozen,
+    keyword-only pydantic dataclass, validated when made (`TicketState(...)`, `load_state`),
+    changed by `evolve` (a copy). Not a BaseModel: on Python 3.11 each attribute read of a
+    BaseModel goes through its `__getattr__` hook, which the interpreter cannot specialise
+    (130-180 ns against a plain object's 26-30 ns), and replay makes hundreds of such reads
+    per event (benchmarks/README.md)."""
+    made = pydantic_dataclass(frozen=True, kw_only=True)(cls)
+    _FROZEN_MODELS.add(made)
     return made
 
 
@@ -238,7 +239,7 @@ def owner_for(source: Source, group: str, salesforce_queue: str | None) -> str:
     return salesforce_queue if source is Source.salesforce and salesforce_queue else group
 
 
-@state_model
+@frozen_model
 class SlaClock:
     """One SLA measurement. `instance` (its start) names its timers and actions, so a restarted
     clock (a new customer message, a reopen) warns and breaches afresh."""
@@ -258,7 +259,7 @@ class SlaClock:
         return self.fulfilled_at is None and not self.stopped
 
 
-@state_model
+@frozen_model
 class OncallStep:
     """One step of an on-call chain as snapshotted when the chain started."""
 
@@ -267,7 +268,7 @@ class OncallStep:
     people: list[str]
 
 
-@state_model
+@frozen_model
 class OncallChain:
     """The ticket's on-call escalation: the chain's steps and who they page, copied when the
     first page went out (later config edits do not change a running chain). `id` (the first
@@ -298,7 +299,7 @@ class OncallChain:
         return self.solved_at is None
 
 
-@state_model
+@frozen_model
 class TicketState:
     """What deskbridge knows about a ticket, folded from every event it accepted."""
 

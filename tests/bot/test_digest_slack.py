@@ -14,7 +14,7 @@ from deskbridge.config.settings import Settings
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.store.db import create_store_engine
 from deskbridge.store.outbox import complete_action, list_actions
-from deskbridge.workflows.actions import Action
+from deskbridge.workflows.actions import load_action
 from deskbridge.workflows.replay import run_replay
 from deskbridge.workflows.rules.coaching import DAILY_DIGEST, JOBS, PACE_JOB
 from tests.fakeslack import FakeSlack
@@ -102,7 +102,7 @@ def test_the_daily_digest_and_its_chart_reach_the_lead_channel(
         [row] = [r for r in list_actions(connection) if r["ticket"] == "job:daily_digest"]
     assert row["status"] == "done" and row["result"]["chart"] == file["id"]
     # Performed again (a retry after a crash): nothing is posted or uploaded twice.
-    action = Action.model_validate(row["payload"])
+    action = load_action(row["payload"])
     runtime.dispatcher.performers[action.kind].perform(action)
     assert len(fake.calls) == 4
 

@@ -18,6 +18,7 @@ from deskbridge.connectors.salesforce.client import (
     build_session,
 )
 from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import evolve
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 CASE_ID = "5003000000D8cuIAAR"
@@ -332,9 +333,7 @@ def test_an_action_missing_its_field_is_permanent(api, writer):
     "ticket", ["zendesk:48213", "salesforce:../../sobjects/User", "salesforce:5003000000D8cu"]
 )
 def test_a_ticket_that_is_not_a_case_id_is_permanent(api, writer, ticket):
-    bad = action(ActionKind.assign, group="00G5e000001AbCdEAK").model_copy(
-        update={"ticket": ticket}
-    )
+    bad = evolve(action(ActionKind.assign, group="00G5e000001AbCdEAK"), {"ticket": ticket})
 
     with pytest.raises(PermanentError, match="not a Salesforce case id"):
         writer.perform(bad)

@@ -8,7 +8,7 @@ from deskbridge.store.audit import insert_decisions, list_decisions
 from deskbridge.store.oncall import insert_override, list_overrides, list_paged_tickets
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
-from deskbridge.workflows.model import Source, Status, TicketState
+from deskbridge.workflows.model import Source, Status, TicketState, evolve
 from deskbridge.workflows.rotation import Override
 
 T0 = datetime(2026, 1, 10, 18, tzinfo=UTC)
@@ -58,9 +58,7 @@ def test_paged_tickets_of_a_shift_as_they_are_now(engine):
             save_ticket(connection, state, paged_at)
             page = build_action(state.key, "oncall", ActionKind.page_oncall, "c", "0", reason="r")
             insert_decisions(connection, [page], "evt", paged_at)
-            insert_decisions(
-                connection, [page.model_copy(update={"key": page.key + ":1"})], "e", paged_at
-            )
+            insert_decisions(connection, [evolve(page, {"key": page.key + ":1"})], "e", paged_at)
     with engine.connect() as connection:
         found = list_paged_tickets(connection, at(9, 5), at(9, 12))
     assert [(t.key, t.status) for t in found] == [

@@ -12,7 +12,7 @@ from deskbridge.store.events import count_events, insert_event
 from deskbridge.store.outbox import insert_actions, list_actions
 from deskbridge.store.schema import metadata, timers
 from deskbridge.store.tickets import load_ticket, lock_ticket, save_ticket
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import Action, ActionKind, dump_action
 from deskbridge.workflows.model import EventKind, Source, TicketEvent, TicketState
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -104,7 +104,7 @@ def test_outbox_skips_known_idempotency_keys(engine):
         "pending",
         0,
         NOW,
-        action.model_dump(mode="json"),
+        dump_action(action),
     )
 
 

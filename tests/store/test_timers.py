@@ -20,6 +20,7 @@ from deskbridge.store.timers import (
     mark_timers_fired,
     schedule_timers,
 )
+from deskbridge.workflows.actions import dump_action
 from deskbridge.workflows.decision import Timer
 from deskbridge.workflows.model import (
     Comment,
@@ -260,7 +261,7 @@ def test_a_due_handoff_fires_exactly_once_and_queues_its_lead_alert(engine, rule
 
     [fired] = [o for o in service.fire_due_timers(DEADLINE) if o.timer_id == timer_id]
     assert (fired.ticket, fired.due_at) == ("zendesk:48213", DEADLINE)
-    assert [a.model_dump(mode="json") for a in fired.actions] == [
+    assert [dump_action(a) for a in fired.actions] == [
         {
             "kind": "notify",
             "ticket": "zendesk:48213",
@@ -292,7 +293,7 @@ def test_a_due_handoff_fires_exactly_once_and_queues_its_lead_alert(engine, rule
         reasons = connection.execute(
             select(audit.c.event_key, audit.c.reason).where(audit.c.action == "notify")
         ).all()
-    assert payload == fired.actions[0].model_dump(mode="json")
+    assert payload == dump_action(fired.actions[0])
     assert [tuple(r) for r in reasons] == [
         (f"timer:{timer_id}", "Logistics has not acted within 4h of the hand-off")
     ]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.actions import dump_action
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket
 from deskbridge.workflows.model import (
     EventKind,
@@ -60,7 +61,7 @@ def signals(ticket: TicketState, related: tuple[RelatedTicket, ...] = ()) -> lis
 
 
 def dumps(decision: Decision) -> list[dict]:
-    return [a.model_dump(mode="json") for a in decision.actions]
+    return [dump_action(a) for a in decision.actions]
 
 
 # -- each signal alone ---------------------------------------------------------------------

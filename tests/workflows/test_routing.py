@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.actions import dump_action
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import (
     Comment,
@@ -135,7 +136,7 @@ def step(previous: TicketState | None, e: TicketEvent) -> tuple[TicketState, Dec
 
 
 def dumps(decision: Decision) -> list[dict]:
-    return [a.model_dump(mode="json") for a in decision.actions]
+    return [dump_action(a) for a in decision.actions]
 
 
 def route_actions(department: str, group: str, name: str, category: str, reason: str):
@@ -231,7 +232,7 @@ def test_handoff_timer_uses_the_departments_own_window():
 def test_the_explicit_field_beats_tags_and_phrases():
     ticket = state(**WRONG_ITEM, tags=["defect"], custom_fields={"problem_category": "Refund"})
     route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
-    assert route.model_dump(mode="json") == {
+    assert dump_action(route) == {
         "kind": "route",
         "ticket": TICKET,
         "rule": "routing",
@@ -249,7 +250,7 @@ def test_the_explicit_field_beats_tags_and_phrases():
 def test_tags_beat_phrases():
     ticket = state(**WRONG_ITEM, tags=["vip", "defect"])
     route = evaluate_routing(ticket, event(0, EventKind.created), context()).actions[0]
-    assert route.model_dump(mode="json") == {
+    assert dump_action(route) == {
         "kind": "route",
         "ticket": TICKET,
         "rule": "routing",
@@ -329,10 +330,8 @@ def test_unclassified_notify_is_decided_only_once():
         previous = ticket
         ticket, _ = apply_event(ticket or new_state(e), e)
         decision = evaluate_rules(ticket, e, context(e.occurred_at, previous))
-        ticket = mark_fired(
-            evolve(ticket, decision.updates), [a.key for a in decision.actions]
-        )
-        decided += [(e.dedupe_key, a.model_dump(mode="json")) for a in decision.actions]
+        ticket = mark_fired(evolve(ticket, decision.updates), [a.key for a in decision.actions])
+        decided += [(e.dedupe_key, dump_action(a)) for a in decision.actions]
     assert [(k, a) for k, a in decided if a["rule"] == "routing"] == [("e0", UNCLASSIFIED_NOTIFY)]
 
 

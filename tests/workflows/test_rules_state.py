@@ -7,6 +7,7 @@ what validation makes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from benchmarks.make_week import generate
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.connectors.registry import CONNECTORS
-from deskbridge.workflows.actions import Action, ActionKind, build_action
+from deskbridge.workflows.actions import ActionKind, build_action, dump_action, load_action
 from deskbridge.workflows.decision import Context, Timer
 from deskbridge.workflows.model import SlaClock, Source, TicketState, evolve
 from deskbridge.workflows.rules import (
@@ -104,14 +105,13 @@ def test_an_action_built_is_the_one_validation_makes():
         "zendesk:7", "sla", ActionKind.sla_warning, "first_reply", "warn1", reason="due", used=0.75
     )
     fields = {"kind": "sla_warning", "ticket": "zendesk:7", "rule": "sla", "reason": "due"}
-    made = Action.model_validate(
+    made = load_action(
         {**fields, "key": "zendesk:7:sla:first_reply:warn1", "params": {"used": 0.75}}
     )
     assert built == made
-    assert built.model_fields_set == made.model_fields_set
-    assert list(built.__dict__) == list(made.__dict__)
-    assert built.model_dump_json() == made.model_dump_json()
-    with pytest.raises(ValidationError):
+    assert repr(built) == repr(made)
+    assert dump_action(built) == {**fields, "key": made.key, "params": {"used": 0.75}}
+    with pytest.raises(dataclasses.FrozenInstanceError):
         built.reason = "changed"  # frozen as a validated one
     # Anything unusual goes through validation: a kind by its value, or refused.
     assert build_action("zendesk:7", "routing", "tag", "t", reason="r").kind is ActionKind.tag
