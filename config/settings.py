@@ -60,6 +60,12 @@ def _split_secrets(raw: str) -> tuple[bytes, ...]:
     return tuple(part.strip().encode() for part in raw.split(",") if part.strip())
 
 
+# Settings in seconds: finite and at most a day. `inf` and 10**15 passed "greater than 0" and
+# overflowed timedelta or the loops' waits (a traceback at start-up, or a 500 per webhook).
+A_DAY = 86_400
+_SECONDS = {"le": A_DAY, "allow_inf_nan": False}
+
+
 class Settings(BaseSettings):
     # An error never quotes the value it refused: it may be a secret, or a URL with a password.
     model_config = SettingsConfigDict(
@@ -76,7 +82,7 @@ class Settings(BaseSettings):
     zendesk_api_token: SecretStr | None = Field(default=None, alias="ZENDESK_API_TOKEN")
     # How far a signature timestamp may be from our clock, either way.
     zendesk_signature_tolerance: int = Field(
-        default=300, alias="ZENDESK_SIGNATURE_TOLERANCE_SECONDS", ge=0
+        default=300, alias="ZENDESK_SIGNATURE_TOLERANCE_SECONDS", ge=0, le=A_DAY
     )
 
     salesforce_org_id: str | None = Field(default=None, alias="SALESFORCE_ORG_ID")
@@ -96,7 +102,9 @@ class Settings(BaseSettings):
     # The workspace the bot serves (T…); requests from any other get 403.
     slack_team_id: str | None = Field(default=None, alias="SLACK_TEAM_ID", validate_default=True)
     # Slack allows about one message per second per channel.
-    slack_min_interval: float = Field(default=1.0, alias="DESKBRIDGE_SLACK_MIN_INTERVAL", ge=0)
+    slack_min_interval: float = Field(
+        default=1.0, alias="DESKBRIDGE_SLACK_MIN_INTERVAL", ge=0, **_SECONDS
+    )
 
     # Optional pager: with a routing key each on-call page is also a PagerDuty Events API v2
     # trigger (acknowledge / resolve follow the chain).
@@ -107,15 +115,19 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1024 * 1024, alias="DESKBRIDGE_MAX_BODY_BYTES", gt=0)
     # Dispatcher: how often it looks for due outbox rows, and how many attempts before dead letter.
-    dispatch_interval: float = Field(default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0)
+    dispatch_interval: float = Field(
+        default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0, **_SECONDS
+    )
     max_attempts: int = Field(default=8, alias="DESKBRIDGE_MAX_ATTEMPTS", ge=1)
     # Actions of one claimed batch performed at once (threads; each in a lane of its own).
     dispatch_concurrency: int = Field(default=4, alias="DESKBRIDGE_DISPATCH_CONCURRENCY", ge=1)
     # The longest the timer loop sleeps before looking for deadlines (SLA warnings, hand-offs)
     # set by other processes; it wakes at the soonest due time and when its process sets one.
-    timer_interval: float = Field(default=0.5, alias="DESKBRIDGE_TIMER_INTERVAL", gt=0)
+    timer_interval: float = Field(default=0.5, alias="DESKBRIDGE_TIMER_INTERVAL", gt=0, **_SECONDS)
     # A claimed action not finished within this many seconds (its process died) is retried.
-    dispatch_lease: float = Field(default=120, alias="DESKBRIDGE_DISPATCH_LEASE_SECONDS", gt=0)
+    dispatch_lease: float = Field(
+        default=120, alias="DESKBRIDGE_DISPATCH_LEASE_SECONDS", gt=0, **_SECONDS
+    )
     log_level: str = Field(default="INFO", alias="DESKBRIDGE_LOG_LEVEL")
 
     @field_validator(

@@ -1,0 +1,63 @@
+"""The settings that are seconds (the signature window, the Slack pacing, the loops' intervals,
+the dispatch lease) are finite and at most a day: `inf` passed "greater than 0" and was an
+OverflowError traceback at start-up (timedelta, or the timer loop's wait), and a tolerance of
+10**15 seconds made every Zendesk webhook a 500."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.settings import Settings
+
+SECONDS = [
+    "ZENDESK_SIGNATURE_TOLERANCE_SECONDS",
+    "DESKBRIDGE_SLACK_MIN_INTERVAL",
+    "DESKBRIDGE_DISPATCH_INTERVAL",
+    "DESKBRIDGE_TIMER_INTERVAL",
+    "DESKBRIDGE_DISPATCH_LEASE_SECONDS",
+]
+
+
+@pytest.mark.parametrize("variable", SECONDS)
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("86401", "Input should be less than or equal to 86400"),
+        ("1000000000000000", "Input should be less than or equal to 86400"),
+    ],
+)
+def test_more_than_a_day_is_refused(variable, value, message):
+    result = CliRunner().invoke(main, ["check-config"], env={variable: value})
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"environment: invalid settings\n  {variable}: {message}\n",
+    )
+
+
+@pytest.mark.parametrize("variable", SECONDS[1:])  # the tolerance is a whole number of seconds
+@pytest.mark.parametrize("value", ["inf", "Infinity", "-inf", "nan"])
+def test_infinity_and_nan_are_refused(variable, value):
+    result = CliRunner().invoke(main, ["check-config"], env={variable: value})
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"environment: invalid settings\n  {variable}: Input should be a finite number\n",
+    )
+
+
+def test_a_day_is_allowed(monkeypatch):
+    for variable in SECONDS:
+        monkeypatch.setenv(variable, "86400")
+    settings = Settings()
+    assert (
+        settings.zendesk_signature_tolerance,
+        settings.slack_min_interval,
+        settings.dispatch_interval,
+        settings.timer_interval,
+        settings.dispatch_lease,
+    ) == (86400, 86400.0, 86400.0, 86400.0, 86400.0)
