@@ -468,7 +468,14 @@ def _iso_default(value):
 
 
 @main.command()
-@click.option("--id", "ids", type=int, multiple=True, help="only these event ids (repeatable)")
+# An event id is a 64-bit integer from 1: a larger one was SQLite's OverflowError traceback.
+@click.option(
+    "--id",
+    "ids",
+    type=click.IntRange(1, 2**63 - 1),
+    multiple=True,
+    help="only these event ids (repeatable)",
+)
 def redecide(ids: tuple[int, ...]) -> None:
     """Put failed events back in the decider's queue (after a fix) and decide them now."""
     from deskbridge.store.events import requeue_failed_events

@@ -37,3 +37,16 @@ def test_redecide_without_ids_on_a_store_with_none_failed_is_not_an_error(tmp_pa
     assert result.exit_code == 0, result.output
     assert result.stdout == "0 events put back; 0 decided, 0 failed again\n"
     assert result.stderr == ""
+
+
+def test_redecide_an_id_that_no_event_can_have(tmp_path: Path):
+    """An id past the store's 64-bit integers was SQLite's OverflowError traceback ("Python int
+    too large to convert to SQLite INTEGER"); ids start at 1."""
+    env = _migrated(tmp_path)
+    for given in ("99999999999999999999999", "0", "-5"):
+        result = CliRunner().invoke(main, ["redecide", "--id", given], env=env)
+        assert (result.exit_code, result.stdout) == (2, ""), result.output
+        assert result.stderr.endswith(
+            f"Error: Invalid value for '--id': {given} is not in the range "
+            "1<=x<=9223372036854775807.\n"
+        )
