@@ -28,6 +28,7 @@ from deskbridge.config.rules import (
 from deskbridge.config.settings import (
     STORE_URL_EXAMPLES,
     WRITE_CREDENTIALS,
+    RulesPathSetting,
     Settings,
     find_store_url_problem,
 )
@@ -49,6 +50,14 @@ def _load_or_exit(path: Path) -> RulesConfig:
 
 
 def _settings() -> Settings:
+    settings = _read_settings()
+    if settings is None:
+        sys.exit(1)
+    return settings
+
+
+def _read_settings() -> Settings | None:
+    """The settings, or None once every mistake in them is listed on stderr."""
     from pydantic import ValidationError
 
     from deskbridge.config.rules import format_location
@@ -63,7 +72,7 @@ def _settings() -> Settings:
             fields = Settings.model_fields
             loc = tuple(fields[p].alias if p in fields else p for p in error["loc"])
             click.echo(f"  {format_location(loc)}: {message}", err=True)
-        sys.exit(1)
+        return None
 
 
 class IsoTime(click.ParamType):
@@ -128,13 +137,18 @@ def main() -> None:
 @main.command("check-config")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def check_config(path: Path | None) -> None:
-    """Validate a rules file (default: DESKBRIDGE_CONFIG or the example) and list every
-    problem with its path."""
-    path = path or _settings().config_path
+    """Validate the environment's settings and a rules file (default: DESKBRIDGE_CONFIG or the
+    example), and list every problem with its variable or path."""
+    # Both are read whatever the other's mistakes: serve needs both right, and a mistake in
+    # the environment stopped the check before the file was read.
+    settings = _read_settings()
+    path = path or (settings or RulesPathSetting()).config_path
     rules = _load_or_exit(path)
     click.echo(f"{path}: ok — {summarize_rules(rules)}")
     for warning in find_rules_warnings(rules):
         click.echo(f"warning: {warning}", err=True)
+    if settings is None:
+        sys.exit(1)
 
 
 @contextlib.contextmanager

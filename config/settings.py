@@ -66,14 +66,20 @@ A_DAY = 86_400
 _SECONDS = {"le": A_DAY, "allow_inf_nan": False}
 
 
-class Settings(BaseSettings):
+class RulesPathSetting(BaseSettings):
+    """DESKBRIDGE_CONFIG alone, read as Settings reads it: check-config reads the rules file
+    even when another setting is wrong, and lists the mistakes of both."""
+
     # An error never quotes the value it refused: it may be a secret, or a URL with a password.
     model_config = SettingsConfigDict(
         env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True
     )
 
-    database_url: str = Field(default="sqlite:///deskbridge.db", alias="DATABASE_URL")
     config_path: Path = Field(default=EXAMPLE_CONFIG, alias="DESKBRIDGE_CONFIG")
+
+
+class Settings(RulesPathSetting):
+    database_url: str = Field(default="sqlite:///deskbridge.db", alias="DATABASE_URL")
 
     # Zendesk. The webhook secret may list several, comma-separated, for rotation.
     zendesk_webhook_secret: SecretStr | None = Field(default=None, alias="ZENDESK_WEBHOOK_SECRET")

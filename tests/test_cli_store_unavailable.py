@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.config.rules import load_rules, summarize_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 
 
@@ -42,6 +43,13 @@ NOT_A_URL = (
 SETTINGS_READERS = [["check-config"], ["serve"], ["worker"]]
 
 
+def _stdout(args: list[str]) -> str:
+    """check-config reads the rules file too, whatever the environment's mistakes."""
+    if args != ["check-config"]:
+        return ""
+    return f"{EXAMPLE_CONFIG}: ok — {summarize_rules(load_rules(EXAMPLE_CONFIG))}\n"
+
+
 @pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)
 @pytest.mark.parametrize(
     "url",
@@ -53,7 +61,7 @@ SETTINGS_READERS = [["check-config"], ["serve"], ["worker"]]
 )
 def test_a_url_that_is_no_url(args, url):
     result = _run(args, url)
-    assert (result.exit_code, result.stdout, result.stderr) == (1, "", NOT_A_URL)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, _stdout(args), NOT_A_URL)
 
 
 @pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)
@@ -71,7 +79,7 @@ def test_a_database_deskbridge_has_no_driver_for(args, url, driver):
     result = _run(args, url)
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
-        "",
+        _stdout(args),
         "environment: invalid settings\n" + _no_driver(driver),
     )
 
@@ -89,7 +97,7 @@ def test_check_config_says_the_url_is_of_no_database_deskbridge_knows():
     result = _run(["check-config"], "sqlte:///deskbridge.db")
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
-        "",
+        _stdout(["check-config"]),
         "environment: invalid settings\n" + _no_driver("sqlte"),
     )
 

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
-from deskbridge.config.settings import Settings
+from deskbridge.config.rules import load_rules, summarize_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 
 SECONDS = [
     "ZENDESK_SIGNATURE_TOLERANCE_SECONDS",
@@ -18,6 +19,15 @@ SECONDS = [
     "DESKBRIDGE_TIMER_INTERVAL",
     "DESKBRIDGE_DISPATCH_LEASE_SECONDS",
 ]
+
+
+def _check_config(variable: str, value: str):
+    env = {variable: value, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+    return CliRunner().invoke(main, ["check-config"], env=env)
+
+
+# check-config reads the rules file too, whatever the environment's mistakes.
+OK = f"{EXAMPLE_CONFIG}: ok — {summarize_rules(load_rules(EXAMPLE_CONFIG))}\n"
 
 
 @pytest.mark.parametrize("variable", SECONDS)
@@ -29,11 +39,11 @@ SECONDS = [
     ],
 )
 def test_more_than_a_day_is_refused(variable, value, message):
-    result = CliRunner().invoke(main, ["check-config"], env={variable: value})
+    result = _check_config(variable, value)
 
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
-        "",
+        OK,
         f"environment: invalid settings\n  {variable}: {message}\n",
     )
 
@@ -41,11 +51,11 @@ def test_more_than_a_day_is_refused(variable, value, message):
 @pytest.mark.parametrize("variable", SECONDS[1:])  # the tolerance is a whole number of seconds
 @pytest.mark.parametrize("value", ["inf", "Infinity", "-inf", "nan"])
 def test_infinity_and_nan_are_refused(variable, value):
-    result = CliRunner().invoke(main, ["check-config"], env={variable: value})
+    result = _check_config(variable, value)
 
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
-        "",
+        OK,
         f"environment: invalid settings\n  {variable}: Input should be a finite number\n",
     )
 
