@@ -832,6 +832,9 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
             return f'thanks for "{hit.about}" before a problem (routing.courtesy_words)'
         if hit.about in rules.routing.dismissals:
             return f'let go: "{hit.about}" (routing.dismissals)'
+        verb, _, particle = (hit.about or "").partition(" ")
+        if particle in rules.routing.particles.get(verb, ()):
+            return f'a phrasal verb: "{hit.about}" (routing.particles)'
         category = categories.get(hit.category)
         words = {w for p in (category.not_after if category else ()) for w in compile_phrase(p)}
         if hit.about in words:

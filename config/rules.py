@@ -363,6 +363,11 @@ class RoutingConfig(_Model):
     # Remedy phrases that are only nouns ("replacement", "compensation", "voucher"): before a
     # thing they describe it. Not words that are verbs too: "Refund sofa" asks for a refund.
     remedy_nouns: list[str] = Field(default_factory=list)
+    # Phrasal verbs: a phrase ending in one of these verbs (as a lemma), followed by one of
+    # its particles, is the phrasal verb, another verb ("the money has not come back", "it
+    # keeps coming up in handfuls" are not "has not come", "still coming"); the phrase does
+    # not count. A phrase that holds the particle itself ("came apart") is unaffected.
+    particles: dict[str, list[str]] = Field(default_factory=dict)
     # Optional: a classifier learned from the team's own labelled tickets (`deskbridge routing
     # train`), relative to this file. The phrases decide first; the model is asked only about
     # tickets they leave for a person to pick, and answers only from model_min_confidence on.

@@ -226,6 +226,9 @@ class _Plan(NamedTuple):
     remedied_things: frozenset[str]  # things and routing.delivery_things, as lemmas
     open_objects: frozenset[str]  # objects that end in "…": a thing must follow
     remedy_nouns: frozenset[str]  # routing.remedy_nouns
+    # routing.particles: a verb's lemma → its particles, and every particle (the quick test).
+    particles: dict[str, frozenset[str]]
+    all_particles: frozenset[str]
     # A group → (weight, remedy, its category's not_after words or None, resolvable): what the
     # per-match checks ask of a group, in one look-up.
     groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
@@ -300,6 +303,10 @@ def _plan(config: RoutingConfig) -> _Plan:
     resolvable = frozenset(
         group for name, c in categories if c.resolvable for group in (name, CUED + name)
     )
+    particles = {
+        lemma(verb): frozenset(w for p in words for w in compile_phrase(p)[:1])
+        for verb, words in config.particles.items()
+    }
     plan = _Plan(
         index,
         qualifiers,
@@ -335,6 +342,8 @@ def _plan(config: RoutingConfig) -> _Plan:
             o for c in config.categories.values() for o in c.objects if o.endswith(_OPEN_END)
         ),
         frozenset(config.remedy_nouns),
+        particles,
+        frozenset().union(*particles.values()),
         {
             group: (weight, remedy, not_after.get(group), group in resolvable)
             for group, (weight, remedy) in weights.items()
@@ -637,6 +646,7 @@ def _scan_texts(
 ) -> list[Hit]:
     groups, weak, objects, cued = plan.groups, plan.weak, plan.objects, plan.cued
     open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
+    particles, all_particles = plan.particles, plan.all_particles
     cue_window = plan.config.cue_window
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
@@ -870,6 +880,15 @@ def _scan_texts(
                     about = _word_before(tokens, start, not_after)
                     if remedy and about is not None and not in_subject:
                         remedy_said_of_else = True
+            if (
+                about is None
+                and end < len(tokens)
+                and tokens[end] in all_particles
+                and tokens[end] in particles.get(tokens[end - 1], ())
+            ):
+                # "The money has not come back", "still coming up in handfuls": a phrasal
+                # verb, not the phrase's verb.
+                about = f"{tokens[end - 1]} {tokens[end]}"
             if remedy and negated_by is None:
                 if compared is None:
                     compared = not _COMPARATIVES.isdisjoint(tokens)

@@ -1788,3 +1788,31 @@ def test_explain_says_courtesy_before_a_contrast_does_not_count():
         '         not an order problem: "really happy" in description — said before "however"'
         " and a problem or a request"
     ) in lines
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # A phrasal verb is another verb than the phrase's last word: money that has not
+        # come back is a refund, fluff still coming up is shedding, a handle that keeps
+        # coming off is broken, "never got back to me" is a reply.
+        ("Cancelled order", "I cancelled last week and the money has not come back.", None),
+        ("Rug", "The new rug is still coming up in clumps after every hoover.", "quality"),
+        ("Order 4410", "The sofa is not coming until March.", "logistics"),
+        ("Order 4410", "Your team never got back to me about the invoice.", None),
+    ],
+)
+def test_a_phrasal_verb_is_not_its_verbs_phrase(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
+
+
+def test_explain_says_a_phrasal_verb_is_another_verb():
+    result = classify("Refund", "I cancelled the order and the 80 euro still has not come back.")
+    late = next(h for h in result.hits if h.phrase == "has not come")
+    assert (late.points, late.about) == (0.0, "come back")
+    lines = list(format_explanation(result, RULES, NAMES))
+    assert (
+        '         delivery delay: "has not come" in description — a phrasal verb: "come back"'
+        " (routing.particles)"
+    ) in lines
