@@ -330,9 +330,10 @@ class RoutingConfig(_Model):
     # counts ("if I buy it and the price drops, do you refund the difference?").
     before_ordering: list[str] = Field(default_factory=list)
     # Words that quote the shop's own pages ("your FAQ mentions", "the website says", "your
-    # terms"): a remedy after them in their clause is the page's, asked about, not asked for
-    # (nor the same remedy in the subject), unless the clause has a request word ("your terms
-    # say I am entitled to a refund").
+    # terms") or report its people suggesting something ("your colleague mentioned", "said I
+    # could have"): a remedy after them in their clause is the shop's, asked about, not asked
+    # for (nor the same remedy in the subject), unless the clause has a request word ("your
+    # terms say I am entitled to a refund").
     page_words: list[str] = Field(default_factory=list)
     # Thanks for a remedy ("thanks for refunding the mirror", "thank you for the
     # replacement"): a remedy up to two words after one of these, in a clause that keeps

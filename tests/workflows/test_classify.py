@@ -1816,3 +1816,27 @@ def test_explain_says_a_phrasal_verb_is_another_verb():
         '         delivery delay: "has not come" in description — a phrasal verb: "come back"'
         " (routing.particles)"
     ) in lines
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # A remedy the shop's people suggested, questioned by the customer, is not asked for;
+        # one they promised or agreed is followed up.
+        (
+            "Drawer runner",
+            "The drawer runner keeps snapping. Your colleague suggested a replacement, but"
+            " would that even help?",
+            "quality",
+        ),
+        (
+            "Sofa delayed",
+            "The agent said I could have a refund. No, I just need the sofa, it is 3 weeks late.",
+            "logistics",
+        ),
+        ("Voucher", "Your colleague promised me a voucher for the late delivery.", "post_sales"),
+    ],
+)
+def test_a_remedy_the_shop_suggested_is_not_asked_for(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
