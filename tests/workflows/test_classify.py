@@ -1840,3 +1840,22 @@ def test_explain_says_a_phrasal_verb_is_another_verb():
 def test_a_remedy_the_shop_suggested_is_not_asked_for(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # The thing to be sent again named: asked for in a clause that asks, not when told.
+        ("Lost", "Tracking died a week ago. Please send the table out again.", "post_sales"),
+        ("Order 6620", "It never came. Could you send the order again?", "post_sales"),
+        ("Wrong colour", "They sent the chairs again, still the wrong colour.", "logistics"),
+        (
+            "Missed delivery",
+            "The driver did not come. Please deliver again on Saturday.",
+            "logistics",
+        ),
+    ],
+)
+def test_a_thing_asked_to_be_sent_again_is_a_reshipment(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
