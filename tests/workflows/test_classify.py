@@ -1859,3 +1859,18 @@ def test_a_remedy_the_shop_suggested_is_not_asked_for(subject, description, depa
 def test_a_thing_asked_to_be_sent_again_is_a_reshipment(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "category"),
+    [
+        # Remedy verbs of the five languages in more forms (a bilingual dictionary).
+        ("Kast", "De kast heeft een deuk. Graag de schade vergoeden.", "compensation"),
+        ("Tisch", "Der Tisch hat einen Kratzer, ich bitte um eine Gutschrift.", "compensation"),
+        ("Mesa", "La mesa llegó rayada, quiero que me la reembolsen.", "refund"),
+        ("Lampada", "La lampada non funziona, vorrei essere rimborsato.", "refund"),
+    ],
+)
+def test_remedy_verbs_in_more_forms_of_other_languages(subject, description, category):
+    result = classify(subject, description)
+    assert (result.department, result.category) == ("post_sales", category), result.reason
