@@ -1874,3 +1874,25 @@ def test_a_thing_asked_to_be_sent_again_is_a_reshipment(subject, description, de
 def test_remedy_verbs_in_more_forms_of_other_languages(subject, description, category):
     result = classify(subject, description)
     assert (result.department, result.category) == ("post_sales", category), result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # Contact details changed are no order problem, whatever the old ones did.
+        (
+            "Order 7710",
+            "Please update my phone number to 07700 900111, the old one no longer works.",
+            None,
+        ),
+        (
+            "Number",
+            "Please update my phone number, the sofa is 2 weeks late and the driver can't"
+            " reach me.",
+            "logistics",
+        ),
+    ],
+)
+def test_contact_details_changed_are_no_problem(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
