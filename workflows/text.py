@@ -150,6 +150,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 # back" asks for "my money back", as "give me my money back" does.
 _CURRENCIES = frozenset("£$€")
 _AMOUNT = re.compile(r"[£$€] ?\d+(?:[.,]\d+)*")
+# The same with the currency's word after the number ("229 euro", "45 pounds", "60 quid"),
+# looked for only in a text with one of the words' beginnings.
+_CURRENCY_WORDS = ("eur", "pound", "quid", "dollar", "gbp", "usd")
+_AMOUNT_IN_WORDS = re.compile(r"\b\d+(?:[.,]\d+)* ?(?:euros?|eur|pounds?|quid|dollars?|gbp|usd)\b")
 
 
 # Signs of quoted or forwarded email in a text (quotequail is asked only then): plain
@@ -349,6 +353,8 @@ def tokenize(text: str) -> tuple[str, ...]:
     text = fold(text)
     if ("$" in text or not text.isascii()) and not _CURRENCIES.isdisjoint(text):
         text = _AMOUNT.sub(" money ", text)
+    if any(word in text for word in _CURRENCY_WORDS):
+        text = _AMOUNT_IN_WORDS.sub(" money ", text)
     if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
         text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
     text = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK)

@@ -1119,6 +1119,10 @@ def test_an_amount_of_money_reads_as_money():
     result = classify("", "Come and get the sofa out of my house and give me my £1,299 back.")
     assert (result.department, result.category) == ("post_sales", "refund")
     assert Hit("refund", "my money back", "description", 3.0) in result.hits
+    # The currency's word after the number too; a word that only starts like one is left.
+    assert tokenize("I paid 229 Euro, 45 pounds and 60 quid in Europe") == (
+        *("i", "pay", "money", ".", "money", "and", "money", "in", "europe"),
+    )
 
 
 @pytest.mark.parametrize(
