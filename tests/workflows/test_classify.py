@@ -1900,3 +1900,16 @@ def test_remedy_verbs_in_more_forms_of_other_languages(subject, description, cat
 def test_contact_details_changed_are_no_problem(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("description", "department"),
+    [
+        # What a wish asks the shop to pay for is compensation; what was paid is not.
+        ("The delivery men scratched the hallway floor. I want it paid for.", "post_sales"),
+        ("I had it paid for by my employer, and now the leg is broken.", "quality"),
+    ],
+)
+def test_a_wish_to_have_it_paid_for_is_compensation(description, department):
+    result = classify("Order 3321", description)
+    assert result.department == department, result.reason
