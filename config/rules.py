@@ -349,6 +349,10 @@ class RoutingConfig(_Model):
     # whatever"): a problem told in their clause or the two before it, before them, does not
     # count ("the delivery was late, but never mind that; the chairs wobble" is the chairs).
     dismissals: list[str] = Field(default_factory=list)
+    # Shorter words that let a problem go only where they end their clause ("a tiny scuff,
+    # honestly not bothered, you can't see it"); before more words they may be said of
+    # something else ("not bothered about a refund, I want it fixed").
+    clause_end_dismissals: list[str] = Field(default_factory=list)
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
     absent_words: list[str] = Field(default_factory=list)

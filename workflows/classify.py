@@ -226,6 +226,7 @@ class _Plan(NamedTuple):
     remedied_things: frozenset[str]  # things and routing.delivery_things, as lemmas
     open_objects: frozenset[str]  # objects that end in "…": a thing must follow
     remedy_nouns: frozenset[str]  # routing.remedy_nouns
+    clause_end_dismissals: frozenset[str]  # routing.clause_end_dismissals
     # routing.particles: a verb's lemma → its particles, and every particle (the quick test).
     particles: dict[str, frozenset[str]]
     all_particles: frozenset[str]
@@ -268,7 +269,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             (COURTESY, tuple(config.courtesy_words)),
             (PAGE, tuple(config.page_words)),
             (BEFORE, tuple(config.before_ordering)),
-            (DISMISSED, tuple(config.dismissals)),
+            (DISMISSED, (*config.dismissals, *config.clause_end_dismissals)),
         )
     )
     qualifiers = grouped_index(
@@ -342,6 +343,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             o for c in config.categories.values() for o in c.objects if o.endswith(_OPEN_END)
         ),
         frozenset(config.remedy_nouns),
+        frozenset(config.clause_end_dismissals),
         particles,
         frozenset().union(*particles.values()),
         {
@@ -711,7 +713,13 @@ def _scan_texts(
                 elif m[1] == PAGE and m[4] < quoting.get(m[3], len(tokens)):
                     quoting[m[3]] = m[4]
                 elif m[1] == DISMISSED and m[5] is None:
-                    dismissals.append((m[4], m[0]))
+                    end = m[4] + m[2]
+                    if (
+                        m[0] not in plan.clause_end_dismissals
+                        or end == len(tokens)
+                        or tokens[end] == BREAK
+                    ):
+                        dismissals.append((m[4], m[0]))
                 elif m[1] == BEFORE and m[5] is None and before_ordering is None:
                     # Its own "if" makes it conditional: "if I buy" says so all the same.
                     before_ordering = (where, m[0], m[2])

@@ -1913,3 +1913,25 @@ def test_contact_details_changed_are_no_problem(subject, description, department
 def test_a_wish_to_have_it_paid_for_is_compensation(description, department):
     result = classify("Order 3321", description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # A short dismissal at its clause's end lets the problem before it go; before more
+        # words it is said of something else.
+        (
+            "Lamp",
+            "It came two days late, honestly not bothered. The switch has stopped working.",
+            "quality",
+        ),
+        (
+            "Lamp",
+            "The lamp stopped working. I'm not bothered about a refund, please fix it.",
+            "quality",
+        ),
+    ],
+)
+def test_a_short_dismissal_lets_go_only_at_its_clauses_end(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
