@@ -1036,6 +1036,14 @@ def _scan_texts(
         hits = _declined_in_subject(hits, groups)
     if remedy_said_of_else:
         hits = _described_in_subject(hits, groups)
+    # A subject that asks ("Approved?") is the customer's question, not the description's
+    # condition.
+    if (
+        subject_hits
+        and "?" not in texts[0][1]
+        and any(h.conditional and h.where != "subject" for h in hits)
+    ):
+        hits = _hypothetical_in_subject(hits, groups)
     if before_ordering is not None:
         # No order yet, and a question: what the ticket names is asked about, not what
         # happened to an order. Without a question it weighs as a not-a-problem phrase ("I'm
@@ -1158,6 +1166,26 @@ def _declined_in_subject(
     return [
         h._replace(points=0.0, negated_by=declined[h.category])
         if h.points > 0 and h.where == "subject" and h.category in declined
+        else h
+        for h in hits
+    ]
+
+
+def _hypothetical_in_subject(
+    hits: list[Hit], groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
+) -> list[Hit]:
+    """A remedy of the subject ("Maybe a replacement later") that the rest names only as a
+    condition ("I might want a replacement if it gets worse") and nowhere asks for: the
+    subject's is the same hypothetical one."""
+    hypothetical = {h.category for h in hits if h.conditional and h.where != "subject"}
+    for h in hits:
+        if h.points > 0 and h.where != "subject":
+            hypothetical.discard(h.category)
+    if not hypothetical:
+        return hits
+    return [
+        h._replace(points=0.0, conditional=True)
+        if h.points > 0 and h.where == "subject" and h.category in hypothetical
         else h
         for h in hits
     ]

@@ -1935,3 +1935,21 @@ def test_a_wish_to_have_it_paid_for_is_compensation(description, department):
 def test_a_short_dismissal_lets_go_only_at_its_clauses_end(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # The subject's remedy that the rest names only as a condition is that condition.
+        (
+            "Maybe a refund",
+            "The sofa is 3 weeks late. I want a refund if it is not here by Friday.",
+            "logistics",
+        ),
+        # A subject that asks is the customer's question; one the rest asks for is asked.
+        ("Refund?", "The sofa is 3 weeks late. Please refund me.", "post_sales"),
+    ],
+)
+def test_a_subjects_remedy_the_rest_names_as_a_condition_is_one(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
