@@ -668,6 +668,7 @@ def _scan_texts(
     absent_in_subject: list[int] = []  # the subject's hits of something absent, counted
     # A remedy phrase said of something else outside the subject ("ordered the replacement").
     remedy_said_of_else = False
+    let_go: dict[str, str] = {}  # problems let go outside the subject → the dismissal
     for where, text, weight in texts:
         if where != "subject" and subject_hits is None:
             subject_hits = len(hits)
@@ -730,8 +731,9 @@ def _scan_texts(
         # for); and where the last problem or remedy that counts starts.
         courtesy_calm: list[tuple[int, int, str]] = []
         last_told = -1
-        # Problems that count, when the text lets one go: (index in hits, clause, start).
-        problems_told: list[tuple[int, int, int]] = []
+        # Problems that count, when the text lets one go: (index in hits, or -1 for one the
+        # subject told already, clause, start, category).
+        problems_told: list[tuple[int, int, int, str]] = []
         # Not-a-problem words of this text: (index in hits, start).
         calm_here: list[tuple[int, int]] = []
         # Whether the text has any word the per-match checks look for, tested once per text
@@ -923,6 +925,10 @@ def _scan_texts(
                         counts = False
                         resolved_categories[weights_category(plan, group)] = resolved
             if counts and (group, phrase) in counted:
+                if dismissals and not remedy and group != NOT_A_PROBLEM and not in_subject:
+                    # Told again ("Late delivery" over "it was late, already sorted"): what
+                    # a dismissal lets go here is the subject's too.
+                    problems_told.append((-1, clause, start, group))
                 continue
             # Matches that do not count are kept apart, only to be shown by explain.
             same_place = (taken if counts else skipped).setdefault(clause, [])
@@ -955,7 +961,7 @@ def _scan_texts(
                 if counts and group != NOT_A_PROBLEM and start > last_told:
                     last_told = start
                 if dismissals and counts and not remedy and group != NOT_A_PROBLEM:
-                    problems_told.append((len(hits), clause, start))
+                    problems_told.append((len(hits), clause, start, group))
                 hits.append(
                     _new_hit(
                         (
@@ -995,9 +1001,17 @@ def _scan_texts(
             last = max(before, key=itemgetter(2))
             if _clauses_between(tokens, last[2], dismissed_at) > _DISMISSED_CLAUSES:
                 continue
-            for at, clause, _ in before:
+            for at, clause, _, category in before:
                 if clause == last[1]:
-                    hits[at] = hits[at]._replace(points=0.0, about=words)
+                    if at >= 0:
+                        hits[at] = hits[at]._replace(points=0.0, about=words)
+                    if not in_subject:
+                        let_go[category] = words
+    if let_go:
+        # "Charged twice - fixed" over "I was charged twice, you fixed that already. Now the
+        # chair…": a problem the rest lets go, and nowhere tells as open, is let go in the
+        # subject too.
+        hits = _let_go_in_subject(hits, let_go)
     if resolved_categories:
         # "Re: Refund 5519934" over "Refund received, thanks": the subject names what is over.
         hits = [
@@ -1166,6 +1180,21 @@ def _declined_in_subject(
     return [
         h._replace(points=0.0, negated_by=declined[h.category])
         if h.points > 0 and h.where == "subject" and h.category in declined
+        else h
+        for h in hits
+    ]
+
+
+def _let_go_in_subject(hits: list[Hit], let_go: dict[str, str]) -> list[Hit]:
+    """The subject's problems of the categories the rest lets go and nowhere tells as open."""
+    for h in hits:
+        if h.points > 0 and h.where != "subject":
+            let_go.pop(h.category, None)
+    if not let_go:
+        return hits
+    return [
+        h._replace(points=0.0, about=let_go[h.category])
+        if h.points > 0 and h.where == "subject" and h.category in let_go
         else h
         for h in hits
     ]

@@ -1953,3 +1953,26 @@ def test_a_short_dismissal_lets_go_only_at_its_clauses_end(subject, description,
 def test_a_subjects_remedy_the_rest_names_as_a_condition_is_one(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # A problem the rest says is over is let go in the subject too, told again or not.
+        (
+            "Charged twice - fixed",
+            "I was charged twice, you fixed that already. Now the chair: one of its legs is"
+            " cracked.",
+            "quality",
+        ),
+        (
+            "Late delivery",
+            "It was late but that has been sorted. The chair arm is loose.",
+            "quality",
+        ),
+        ("Late delivery", "It was late. The chair arm is loose too.", None),
+    ],
+)
+def test_a_problem_said_to_be_over_is_let_go_in_the_subject(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
