@@ -1976,3 +1976,17 @@ def test_a_subjects_remedy_the_rest_names_as_a_condition_is_one(subject, descrip
 def test_a_problem_said_to_be_over_is_let_go_in_the_subject(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "department"),
+    [
+        # "Other one" without its article, wished for, asks for another one; "the other
+        # one" is the thing told of.
+        ("Chair", "The chair leg is broken, I need other one please.", "post_sales"),
+        ("Lamp", "The other one works fine, this one flickers.", "quality"),
+    ],
+)
+def test_other_one_wished_for_is_a_replacement(subject, description, department):
+    result = classify(subject, description)
+    assert result.department == department, result.reason
