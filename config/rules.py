@@ -259,7 +259,7 @@ class CategoryConfig(_Model):
     # in delivery", "scratches after delivery". A cued phrase found so counts for this
     # category only: the same words are not also another department's problem.
     cues_after: list[str] = Field(default_factory=list)
-    # Words that, up to three words before one of this category's phrases in its clause, make
+    # Words that, up to four words before one of this category's phrases in its clause, make
     # it about something else: "the tracking link is broken", "the website is not working"
     # are no product defect.
     not_after: list[str] = Field(default_factory=list)

@@ -1385,7 +1385,7 @@ _BACK_REFERENCES = frozenset({"it", "this", "that", "they", "nothing", "money", 
 
 
 # How far before a phrase a category's `not_after` word is looked for.
-_ABOUT_WITHIN = 3
+_ABOUT_WITHIN = 4
 
 
 _CLAUSE_END = frozenset({BREAK})
@@ -1406,7 +1406,7 @@ def _cue_after(
 
 
 def _word_before(tokens: tuple[str, ...], start: int, words: frozenset[str]) -> str | None:
-    """One of `words` up to three words before tokens[start], in its clause (the nearest)."""
+    """One of `words` up to four words before tokens[start], in its clause (the nearest)."""
     return _cue_before(tokens, start, words, _CLAUSE_END, _ABOUT_WITHIN)
 
 

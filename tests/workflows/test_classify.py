@@ -1990,3 +1990,10 @@ def test_a_problem_said_to_be_over_is_let_go_in_the_subject(subject, description
 def test_other_one_wished_for_is_a_replacement(subject, description, department):
     result = classify(subject, description)
     assert result.department == department, result.reason
+
+
+def test_a_not_after_word_four_words_before_makes_the_phrase_about_it():
+    result = classify("Wardrobe", "The assembly leaflet is for a different model, I'm stuck.")
+    wrong = next(h for h in result.hits if h.phrase == "different model")
+    assert (wrong.points, wrong.about) == (0.0, "leaflet")
+    assert (result.department, result.source) == (None, "none"), result.reason
