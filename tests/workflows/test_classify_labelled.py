@@ -10,13 +10,14 @@ and routing_check_3.yaml and routing_check_7.yaml (60 tickets each) were never t
 issue 13's tenth round, which retired them to tuning: their misses were read and used, and
 their floors run in every suite now. routing_tuning_4.yaml and routing_check_5.yaml were
 written in issue 13's third round and tuned on, as were routing_tuning_6, 8, 9, 10, 11 and 12
-(written blind for the fourth to ninth rounds). Confusion tables are printed (pytest -s, or on
-failure) and kept in docs/routing-accuracy.md.
-routing_heldout_11.yaml (120 tickets, written blind before the tenth round) is the set never
-tuned on: every suite only loads and counts it; evaluating it is the lead's, in aggregate, with
-DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that).
+(written blind for the fourth to ninth rounds). routing_heldout_11.yaml (120 tickets, written
+blind before the tenth round and evaluated by the lead only, aggregate, after it) was retired to
+tuning in the eleventh round: its misses were read and used, and its floor runs in every suite
+now. Confusion tables are printed (pytest -s, or on failure) and kept in
+docs/routing-accuracy.md.
 routing_heldout_12.yaml (120 tickets, written blind on 2026-12-03 before the eleventh round) is
-never tuned on either: every suite only loads and counts it, and nothing here classifies it.
+the set never tuned on: every suite only loads and counts it; evaluating it is the lead's, in
+aggregate, with DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that).
 """
 
 from __future__ import annotations
@@ -105,28 +106,31 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
 # ninth round reached. Tenth round: the sets that were blind until then (held-out 2 to 10, check
 # 3 and 7; their figures before it were the lead's, aggregate only) were retired to tuning, their
 # misses read and used; every floor is the figure the tenth round reached
-# (docs/routing-accuracy.md, "Tenth round").
+# (docs/routing-accuracy.md, "Tenth round"). Eleventh round: held-out 11 (81.7% and 5.0% after the
+# tenth round, the lead's aggregate evaluation) was retired to tuning the same way; every floor
+# is the figure the eleventh round reached (docs/routing-accuracy.md, "Eleventh round").
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
     [
         (TUNING_2, 150, 0.98, 0.005),
-        (TUNING_4, 120, 0.94, 0.017),
+        (TUNING_4, 120, 0.962, 0.006),
         (CHECK_5, 60, 0.98, 0.01),
         (TUNING_6, 180, 0.98, 0.006),
         (TUNING_8, 200, 0.964, 0.01),
-        (TUNING_9, 200, 0.964, 0.005),
+        (TUNING_9, 200, 0.969, 0.0),
         (TUNING_10, 200, 0.98, 0.005),
         (TUNING_11, 200, 0.99, 0.005),
         (TUNING_12, 200, 0.969, 0.0),
-        (HELD_OUT_2, 120, 0.958, 0.026),
-        (HELD_OUT_3, 123, 0.926, 0.017),
-        (HELD_OUT_4, 120, 0.924, 0.026),
+        (HELD_OUT_2, 120, 0.966, 0.017),
+        (HELD_OUT_3, 123, 0.934, 0.009),
+        (HELD_OUT_4, 120, 0.932, 0.017),
         (HELD_OUT_5, 120, 0.924, 0.0),
         (HELD_OUT_6, 120, 0.941, 0.0),
         (HELD_OUT_7, 120, 0.949, 0.009),
-        (HELD_OUT_8, 120, 0.916, 0.017),
-        (HELD_OUT_9, 120, 0.924, 0.009),
+        (HELD_OUT_8, 120, 0.924, 0.009),
+        (HELD_OUT_9, 120, 0.932, 0.0),
         (HELD_OUT_10, 120, 0.899, 0.009),
+        (HELD_OUT_11, 120, 0.866, 0.0),
         (CHECK_3, 60, 0.816, 0.0),
         (CHECK_7, 60, 0.966, 0.0),
     ],
@@ -149,6 +153,7 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
         "held-out 8",
         "held-out 9",
         "held-out 10",
+        "held-out 11",
         "check 3",
         "check 7",
     ],
@@ -202,17 +207,15 @@ def test_held_out_set_does_not_regress():
     assert report.share("misrouted") <= 0.017, report.summary()
 
 
-# The set never tuned on: held-out 11 (written blind on 2026-12-02, before the tenth round's
-# tuning; the sets blind before it were retired to tuning in that round) holds issue 13's target
-# itself (at least 90% correct, at most 3% misrouted), not a floor under a measured figure.
-# Evaluated by the lead, aggregate only.
+# The set never tuned on: held-out 12 (written blind on 2026-12-03, before the eleventh round's
+# tuning; held-out 11 was retired to tuning in that round) holds issue 13's target itself (at
+# least 90% correct, at most 3% misrouted), not a floor under a measured figure: nobody has
+# measured it. Evaluated by the lead, aggregate only; the lead sets the floor it then holds.
 @blind_sets
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
-    # The lead's evaluation after the tenth round (81.7% and 5.0%): a floor against regression,
-    # not the target (issue 13 asks 90% and 3%, not reached; docs/routing-accuracy.md).
-    [(HELD_OUT_11, 120, 0.816, 0.051)],
-    ids=["held-out 11"],
+    [(HELD_OUT_12, 120, 0.90, 0.03)],
+    ids=["held-out 12"],
 )
 def test_sets_never_tuned_on_do_not_regress(
     path: Path, tickets: int, correct: float, misrouted: float
