@@ -1011,7 +1011,7 @@ def _scan_texts(
         # "Charged twice - fixed" over "I was charged twice, you fixed that already. Now the
         # chair…": a problem the rest lets go, and nowhere tells as open, is let go in the
         # subject too.
-        hits = _let_go_in_subject(hits, let_go)
+        hits = _subject_as_the_rest(hits, let_go, "about")
     if resolved_categories:
         # "Re: Refund 5519934" over "Refund received, thanks": the subject names what is over.
         hits = [
@@ -1057,7 +1057,10 @@ def _scan_texts(
         and "?" not in texts[0][1]
         and any(h.conditional and h.where != "subject" for h in hits)
     ):
-        hits = _hypothetical_in_subject(hits, groups)
+        # "Maybe a replacement later" over "I might want a replacement if it gets worse": the
+        # subject's is the same hypothetical one.
+        hypothetical = {h.category: True for h in hits if h.conditional and h.where != "subject"}
+        hits = _subject_as_the_rest(hits, hypothetical, "conditional")
     if before_ordering is not None:
         # No order yet, and a question: what the ticket names is asked about, not what
         # happened to an order. Without a question it weighs as a not-a-problem phrase ("I'm
@@ -1172,49 +1175,20 @@ def _declined_in_subject(
         for h in hits
         if h.negated_by and not h.unasked and h.where != "subject" and groups[h.category][1]
     }
+    return _subject_as_the_rest(hits, declined, "negated_by")
+
+
+def _subject_as_the_rest(hits: list[Hit], said: dict[str, object], field: str) -> list[Hit]:
+    """The subject's hits of the categories the rest says `said` of (declined, let go, only
+    a condition) and nowhere counts: said of in the subject too, in the Hit's `field`."""
     for h in hits:
         if h.points > 0 and h.where != "subject":
-            declined.pop(h.category, None)
-    if not declined:
+            said.pop(h.category, None)
+    if not said:
         return hits
     return [
-        h._replace(points=0.0, negated_by=declined[h.category])
-        if h.points > 0 and h.where == "subject" and h.category in declined
-        else h
-        for h in hits
-    ]
-
-
-def _let_go_in_subject(hits: list[Hit], let_go: dict[str, str]) -> list[Hit]:
-    """The subject's problems of the categories the rest lets go and nowhere tells as open."""
-    for h in hits:
-        if h.points > 0 and h.where != "subject":
-            let_go.pop(h.category, None)
-    if not let_go:
-        return hits
-    return [
-        h._replace(points=0.0, about=let_go[h.category])
-        if h.points > 0 and h.where == "subject" and h.category in let_go
-        else h
-        for h in hits
-    ]
-
-
-def _hypothetical_in_subject(
-    hits: list[Hit], groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
-) -> list[Hit]:
-    """A remedy of the subject ("Maybe a replacement later") that the rest names only as a
-    condition ("I might want a replacement if it gets worse") and nowhere asks for: the
-    subject's is the same hypothetical one."""
-    hypothetical = {h.category for h in hits if h.conditional and h.where != "subject"}
-    for h in hits:
-        if h.points > 0 and h.where != "subject":
-            hypothetical.discard(h.category)
-    if not hypothetical:
-        return hits
-    return [
-        h._replace(points=0.0, conditional=True)
-        if h.points > 0 and h.where == "subject" and h.category in hypothetical
+        h._replace(points=0.0, **{field: said[h.category]})
+        if h.points > 0 and h.where == "subject" and h.category in said
         else h
         for h in hits
     ]
