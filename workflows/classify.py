@@ -227,9 +227,10 @@ class _Plan(NamedTuple):
     open_objects: frozenset[str]  # objects that end in "…": a thing must follow
     remedy_nouns: frozenset[str]  # routing.remedy_nouns
     clause_end_dismissals: frozenset[str]  # routing.clause_end_dismissals
-    # routing.particles: a verb's lemma → its particles, and every particle (the quick test).
+    # routing.particles: a verb's lemma → its particles; the phrases (as listed) that end in
+    # one of those verbs, the only ones a particle can follow (one look-up a match).
     particles: dict[str, frozenset[str]]
-    all_particles: frozenset[str]
+    phrasal: frozenset[str]
     # A group → (weight, remedy, its category's not_after words or None, resolvable): what the
     # per-match checks ask of a group, in one look-up.
     groups: dict[str, tuple[float, bool, frozenset[str] | None, bool]]
@@ -345,7 +346,12 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(config.remedy_nouns),
         frozenset(config.clause_end_dismissals),
         particles,
-        frozenset().union(*particles.values()),
+        frozenset(
+            p
+            for c in config.categories.values()
+            for p in (*c.phrases, *c.objects, *c.cued)
+            if compile_phrase(p)[-1:] and compile_phrase(p)[-1] in particles
+        ),
         {
             group: (weight, remedy, not_after.get(group), group in resolvable)
             for group, (weight, remedy) in weights.items()
@@ -648,7 +654,7 @@ def _scan_texts(
 ) -> list[Hit]:
     groups, weak, objects, cued = plan.groups, plan.weak, plan.objects, plan.cued
     open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
-    particles, all_particles = plan.particles, plan.all_particles
+    particles, phrasal = plan.particles, plan.phrasal
     cue_window = plan.config.cue_window
     hits: list[Hit] = []
     counted: set[tuple[str, str]] = set()
@@ -891,9 +897,9 @@ def _scan_texts(
                     if remedy and about is not None and not in_subject:
                         remedy_said_of_else = True
             if (
-                about is None
+                phrase in phrasal
+                and about is None
                 and end < len(tokens)
-                and tokens[end] in all_particles
                 and tokens[end] in particles.get(tokens[end - 1], ())
             ):
                 # "The money has not come back", "still coming up in handfuls": a phrasal

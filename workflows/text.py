@@ -152,7 +152,6 @@ _CURRENCIES = frozenset("£$€")
 _AMOUNT = re.compile(r"[£$€] ?\d+(?:[.,]\d+)*")
 # The same with the currency's word after the number ("229 euro", "45 pounds", "60 quid"),
 # looked for only in a text with one of the words' beginnings.
-_CURRENCY_WORDS = ("eur", "pound", "quid", "dollar", "gbp", "usd")
 _AMOUNT_IN_WORDS = re.compile(r"\b\d+(?:[.,]\d+)* ?(?:euros?|eur|pounds?|quid|dollars?|gbp|usd)\b")
 
 
@@ -353,7 +352,14 @@ def tokenize(text: str) -> tuple[str, ...]:
     text = fold(text)
     if ("$" in text or not text.isascii()) and not _CURRENCIES.isdisjoint(text):
         text = _AMOUNT.sub(" money ", text)
-    if any(word in text for word in _CURRENCY_WORDS):
+    if (  # substring tests, no generator: most texts have none of them
+        "eur" in text
+        or "pound" in text
+        or "quid" in text
+        or "dollar" in text
+        or "gbp" in text
+        or "usd" in text
+    ):
         text = _AMOUNT_IN_WORDS.sub(" money ", text)
     if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
         text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
