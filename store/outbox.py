@@ -110,8 +110,7 @@ def claim_due_actions(
         )
     )
     return [
-        OutboxRow(id=r.id, action=load_action(r.payload), attempts=r.attempts + 1)
-        for r in rows
+        OutboxRow(id=r.id, action=load_action(r.payload), attempts=r.attempts + 1) for r in rows
     ]
 
 

@@ -45,7 +45,7 @@ from deskbridge.store.interface import (
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
-from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.model import TicketEvent, TicketState, load_event_json
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
@@ -378,7 +378,7 @@ class Decider:
                 if event is None:
                     raise ValueError("stored before the decider existed: no normalised event")
                 if not isinstance(event, TicketEvent):  # its JSON, as a database stores it
-                    event = TicketEvent.model_validate_json(event)
+                    event = load_event_json(event)
                 batch.events[row.id] = event
             except Exception as exc:
                 batch.events[row.id] = exc

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, Field, TypeAdapter, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 
@@ -73,10 +73,36 @@ def _require_aware(value: datetime) -> datetime:
     return value
 
 
-class Comment(BaseModel):
-    """A comment on a ticket. `body` is kept for rules (keywords) but never logged."""
+FrozenT = TypeVar("FrozenT")
+# The classes made by `frozen_model`.
+_FROZEN_MODELS: set[type] = set()
 
-    model_config = ConfigDict(frozen=True)
+
+def frozen_model(cls: type[FrozenT]) -> type[FrozenT]:
+    """A model the decider's hot loop reads attribute by attribute (a ticket's state and its
+    parts, kept in memory for many tickets at once; the actions the rules decide): a frozen,
+    keyword-only pydantic dataclass, validated when made (`TicketState(...)`, `load_state`),
+    changed by `evolve` (a copy). Not a BaseModel: on Python 3.11 each attribute read of a
+    BaseModel goes through its `__getattr__` hook, which the interpreter cannot specialise
+    (130-180 ns against a plain object's 26-30 ns), and replay makes hundreds of such reads
+    per event (benchmarks/README.md)."""
+    cls.__post_init__ = _in_field_order
+    made = pydantic_dataclass(frozen=True, kw_only=True)(cls)
+    _FROZEN_MODELS.add(made)
+    return made
+
+
+def _in_field_order(self: Any) -> None:
+    # Validation sets the fields with default factories first; in field order, a model's
+    # __dict__ is the same however it was made (orjson writes it in that order, and
+    # `evolve` and `build_checked` copy it).
+    values = self.__dict__
+    _set_attribute(self, "__dict__", {name: values[name] for name in self.__dataclass_fields__})
+
+
+@frozen_model
+class Comment:
+    """A comment on a ticket. `body` is kept for rules (keywords) but never logged."""
 
     id: str
     public: bool
@@ -90,10 +116,9 @@ class Comment(BaseModel):
         return self.public and self.author_is_agent and not self.is_voice
 
 
-class TicketSnapshot(BaseModel):
+@frozen_model
+class TicketSnapshot:
     """The ticket as the helpdesk described it at `updated_at`. Unknown fields are None."""
-
-    model_config = ConfigDict(frozen=True)
 
     subject: str | None = None
     description: str | None = None
@@ -111,10 +136,9 @@ class TicketSnapshot(BaseModel):
     custom_fields: dict[str, str] = Field(default_factory=dict)
 
 
-class TicketEvent(BaseModel):
+@frozen_model
+class TicketEvent:
     """One normalised helpdesk event about one ticket."""
-
-    model_config = ConfigDict(frozen=True)
 
     source: Source
     ticket_id: str
@@ -178,19 +202,20 @@ _PLAIN: dict[type, bool] = {}
 def build_checked(model: type[ModelT], values: dict[str, Any]) -> ModelT:
     """`model(**values)` for values already checked to be what its validation gives back
     (a connector's parser checks every value it reads): the same model, fields in the same
-    order, the same fields set, without validating them again. Fields not given take their
-    defaults. Only for models without validators that change values or extra or private
-    attributes; tests compare each use with validation."""
+    order, without validating them again. Fields not given take their defaults. Only for
+    models without validators that change values or extra or private attributes; tests
+    compare each use with validation."""
     defaults = _DEFAULTS.get(model)
     if defaults is None:
+        fields = model.__pydantic_fields__
         defaults = _DEFAULTS[model] = (
             {
                 name: None if field.default_factory is not None else field.default
-                for name, field in model.model_fields.items()
+                for name, field in fields.items()
             },
             tuple(
                 (name, field.default_factory)
-                for name, field in model.model_fields.items()
+                for name, field in fields.items()
                 if field.default_factory is not None
             ),
         )
@@ -202,30 +227,15 @@ def build_checked(model: type[ModelT], values: dict[str, Any]) -> ModelT:
             data[name] = factory()
     made = _new_object(model)
     _set_attribute(made, "__dict__", data)
+    if model in _FROZEN_MODELS:
+        return made
     _set_attribute(made, "__pydantic_fields_set__", set(values))
     _set_attribute(made, "__pydantic_extra__", None)
     _set_attribute(made, "__pydantic_private__", None)
     return made
 
 
-_DEFAULTS: dict[type[BaseModel], tuple[dict[str, Any], tuple]] = {}
-
-FrozenT = TypeVar("FrozenT")
-# The classes made by `frozen_model`.
-_FROZEN_MODELS: set[type] = set()
-
-
-def frozen_model(cls: type[FrozenT]) -> type[FrozenT]:
-    """A model the decider's hot loop reads attribute by attribute (a ticket's state and its
-    parts, kept in memory for many tickets at once; the actions the rules decide): a frozen,
-    keyword-only pydantic dataclass, validated when made (`TicketState(...)`, `load_state`),
-    changed by `evolve` (a copy). Not a BaseModel: on Python 3.11 each attribute read of a
-    BaseModel goes through its `__getattr__` hook, which the interpreter cannot specialise
-    (130-180 ns against a plain object's 26-30 ns), and replay makes hundreds of such reads
-    per event (benchmarks/README.md)."""
-    made = pydantic_dataclass(frozen=True, kw_only=True)(cls)
-    _FROZEN_MODELS.add(made)
-    return made
+_DEFAULTS: dict[type, tuple[dict[str, Any], tuple]] = {}
 
 
 def ticket_key(source: Source | str, ticket_id: str) -> str:
@@ -377,3 +387,21 @@ def load_state(data: Mapping[str, Any]) -> TicketState:
 def dump_state(state: TicketState) -> dict[str, Any]:
     """A ticket's state as a JSON value to store."""
     return _STATE_ADAPTER.dump_python(state, mode="json")
+
+
+_EVENT_ADAPTER = TypeAdapter(TicketEvent)
+
+
+def load_event_json(text: str | bytes) -> TicketEvent:
+    """An event from its stored JSON (`dump_event_json`'s), validated."""
+    return _EVENT_ADAPTER.validate_json(text)
+
+
+def dump_event_json(event: TicketEvent) -> str:
+    """An event as JSON to store."""
+    return _EVENT_ADAPTER.dump_json(event).decode()
+
+
+def dump_event(event: TicketEvent) -> dict[str, Any]:
+    """An event's fields as plain values (nested models as dicts)."""
+    return _EVENT_ADAPTER.dump_python(event)

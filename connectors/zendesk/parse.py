@@ -37,6 +37,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
     build_checked,
+    evolve,
 )
 
 EVENT_PREFIX = "zen:event-type:ticket."
@@ -449,12 +450,12 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     # category is already in detail.status.
     if event_type == _STATUS_CHANGED_TYPE and body.get("current"):
         current = _status(_string(data, "event.current"), "event.current")
-        snapshot = snapshot.model_copy(update={"status": current})
+        snapshot = evolve(snapshot, {"status": current})
     if kind is _PRIORITY_CHANGED and "current" in body:
         current_priority = _priority(_string(data, "event.current"), "event.current")
-        snapshot = snapshot.model_copy(update={"priority": current_priority})
+        snapshot = evolve(snapshot, {"priority": current_priority})
     if kind is _CUSTOM_FIELD_CHANGED:
-        snapshot = snapshot.model_copy(update={"custom_fields": _changed_field(data)})
+        snapshot = evolve(snapshot, {"custom_fields": _changed_field(data)})
 
     comment = None
     if kind is _COMMENT_ADDED:

@@ -1,15 +1,18 @@
 """The Zendesk event-subscription parser makes its models from values it checked itself
 (`build_checked`, without validating them again): every event it gives must be the one
-validation makes from the same values — equal, with the same fields set, in the same field
-order, the same JSON — and as frozen."""
+validation makes from the same values — equal, in the same field order, the same JSON — and as
+frozen."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter
 
 from benchmarks.make_week import generate
 from deskbridge.connectors.errors import PayloadError
@@ -29,24 +32,24 @@ ZENDESK = CONNECTORS[Source.zendesk]
 EVENT_BODIES = sorted(p.name for p in FIXTURES.glob("ticket_*.json"))
 
 
-def _validated(model: BaseModel) -> BaseModel:
-    """The same model made by validation from the values it was given."""
-    values = {name: getattr(model, name) for name in model.model_fields_set}
+def _validated(model: Any) -> Any:
+    """The same model made by validation from its values."""
+    values = {name: getattr(model, name) for name in model.__dataclass_fields__}
     for name, value in values.items():
-        if isinstance(value, BaseModel):
+        if dataclasses.is_dataclass(value):
             values[name] = _validated(value)
     return type(model)(**values)
 
 
-def _assert_as_validated(model: BaseModel) -> None:
+def _assert_as_validated(model: Any) -> None:
     made = _validated(model)
     assert model == made
-    assert model.model_fields_set == made.model_fields_set
     assert list(model.__dict__) == list(made.__dict__)
-    assert model.model_dump_json() == made.model_dump_json()
-    assert model.model_dump(exclude_unset=True) == made.model_dump(exclude_unset=True)
+    adapter = TypeAdapter(type(model))
+    assert adapter.dump_json(model) == adapter.dump_json(made)
+    assert orjson.dumps(model) == orjson.dumps(made)
     for value in model.__dict__.values():
-        if isinstance(value, BaseModel):
+        if dataclasses.is_dataclass(value):
             _assert_as_validated(value)
 
 
@@ -55,9 +58,9 @@ def test_each_fixture_event_is_the_one_validation_makes(name, rules):
     events = ZENDESK.parse(fixture_bytes(name), RECEIVED, rules)
     assert len(events) == 1
     _assert_as_validated(events[0])
-    with pytest.raises(ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         events[0].ticket_id = "1"  # frozen, as a validated one
-    with pytest.raises(ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         events[0].ticket.subject = "changed"
 
 
@@ -79,13 +82,12 @@ def test_fields_not_given_take_fresh_defaults():
     first = build_checked(TicketSnapshot, {"subject": "a"})
     second = build_checked(TicketSnapshot, {"subject": "b"})
     assert first == TicketSnapshot(subject="a")
-    assert first.model_fields_set == {"subject"}
     assert first.custom_fields == {} and first.custom_fields is not second.custom_fields
     comment = build_checked(
         Comment, {"id": "1", "public": True, "author_is_agent": False, "body": "hi"}
     )
     assert comment == Comment(id="1", public=True, author_is_agent=False, body="hi")
-    assert list(comment.__dict__) == list(Comment.model_fields)
+    assert list(comment.__dict__) == list(Comment.__dataclass_fields__)
     event = build_checked(
         TicketEvent,
         {

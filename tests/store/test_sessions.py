@@ -24,6 +24,7 @@ from deskbridge.workflows.model import (
     TicketSnapshot,
     TicketState,
     evolve,
+    load_event_json,
 )
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.schedule import Job
@@ -79,7 +80,7 @@ def test_events_are_claimed_in_arrival_order_deduplicated_and_decided_once(store
             ("e-2-1", "zendesk:2", T0),
         ]
         loaded = [
-            e if isinstance(e, TicketEvent) else TicketEvent.model_validate_json(e)
+            e if isinstance(e, TicketEvent) else load_event_json(e)
             for e in (c.event for c in claimed)
         ]
         assert loaded == [event("1", 1), event("2", 1)]

@@ -613,7 +613,7 @@ def test_a_category_field_set_by_an_event_subscription_routes_even_when_it_arriv
     )
     later = event(1, at=changed.occurred_at + timedelta(minutes=5), **UNCLEAR)
     folded, _ = apply_event(new_state(later), later)
-    folded, stale = apply_event(folded, changed.model_copy(update={"ticket_id": "700"}))
+    folded, stale = apply_event(folded, evolve(changed, {"ticket_id": "700"}))
     assert stale
     assert folded.custom_fields == {"360012345678": "product_defect"}
     decision = evaluate_routing(
