@@ -242,6 +242,11 @@ def describe_dry_run(settings: Settings, system: str) -> str:
     )
 
 
+def build_listen_url(host: str, port: int) -> str:
+    """The URL serve listens on; an IPv6 address in brackets, as URLs write it."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
     from deskbridge.store.db import migrate_store
@@ -349,7 +354,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, channel_tim
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
             _stop_on_sigterm()
             click.echo(
-                f"deskbridge listening on http://{host}:{port} "
+                f"deskbridge listening on {build_listen_url(host, port)} "
                 f"(webhooks: POST {webhooks}; health: GET /healthz)",
                 err=True,
             )

@@ -101,3 +101,18 @@ def test_serve_on_an_address_this_machine_does_not_have_says_so(tmp_path: Path, 
         "takes one of its addresses or names, like 127.0.0.1, or 0.0.0.0 for every interface)"
     )
     assert "listening on" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8080"),
+        ("localhost", "http://localhost:8080"),
+        ("::1", "http://[::1]:8080"),  # was http://::1:8080, which no browser or curl opens
+        ("::", "http://[::]:8080"),
+    ],
+)
+def test_the_address_serve_says_it_listens_on(host, url):
+    from deskbridge.cli import build_listen_url
+
+    assert build_listen_url(host, 8080) == url
