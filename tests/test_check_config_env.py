@@ -4,6 +4,9 @@ serve reads too, was not checked at all."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -47,3 +50,20 @@ def test_a_rules_file_given_with_a_mistake_in_the_environment(tmp_path: Path):
         "  DATABASE_URL: names a database deskbridge cannot use (sqlte): it stores in SQLite "
         "or PostgreSQL (like sqlite:///deskbridge.db or postgresql+psycopg://user@host:5432/db)\n",
     )
+
+
+def test_checking_a_sqlite_url_does_not_import_sqlalchemy():
+    # replay on its memory store never opens a database: SQLAlchemy's import (0.1 s) was
+    # paid by every replay once DATABASE_URL was checked with the settings.
+    code = (
+        "import sys\n"
+        "from deskbridge.config.settings import Settings, find_store_url_problem\n"
+        "Settings()\n"
+        "print('sqlalchemy' in sys.modules,"
+        " find_store_url_problem('sqlite+pysqlite:////var/lib/deskbridge.db'))\n"
+    )
+    env = {**os.environ, "DATABASE_URL": "sqlite:///deskbridge.db"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout == "False None\n"
