@@ -208,13 +208,14 @@ def test_held_out_set_does_not_regress():
 
 
 # The set never tuned on: held-out 12 (written blind on 2026-12-03, before the eleventh round's
-# tuning; held-out 11 was retired to tuning in that round) holds issue 13's target itself (at
-# least 90% correct, at most 3% misrouted), not a floor under a measured figure: nobody has
-# measured it. Evaluated by the lead, aggregate only; the lead sets the floor it then holds.
+# tuning; held-out 11 was retired to tuning in that round). The lead's aggregate evaluation
+# after the round (main 49e76c2): 100 correct (83.3%), 7 misrouted (5.8%), 13 unclassified;
+# issue 13's target (90%, 3%) is not reached, and this floor holds the measured figures, so
+# a change that generalises worse is noticed (docs/routing-accuracy.md).
 @blind_sets
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
-    [(HELD_OUT_12, 120, 0.90, 0.03)],
+    [(HELD_OUT_12, 120, 0.833, 0.059)],
     ids=["held-out 12"],
 )
 def test_sets_never_tuned_on_do_not_regress(
