@@ -753,6 +753,10 @@ def digest(day: date | None, week: bool, output: str, chart: Path | None) -> Non
     from deskbridge.workflows.digest import build_digest, build_period, count_csat, repeat_window
 
     configure_logging("WARNING")
+    if chart is not None and not chart.parent.is_dir():
+        # Said before the review is printed: a review without the chart asked for is no
+        # result to keep (and the run is repeated with the folder fixed).
+        raise click.ClickException(f"cannot write the chart to {chart}: No such file or directory")
     settings = _settings()
     rules = _load_or_exit(settings.config_path)
     now = datetime.now(UTC)
