@@ -284,12 +284,17 @@ def _prepare_runtime(takes_webhooks: bool):
     return runtime
 
 
+MAX_THREADS = 256
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 # Checked here, before anything starts: waitress takes a port past 65535 modulo 65536 (70000
 # listened on 4464) and 0 as "any free port", and with 0 threads listens but never answers.
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1))
+# Waitress starts every thread at once; past a few dozen they only wait, for the one SQLite
+# writer or PostgreSQL's connections, so a bound turns a typo (80000) into a clear error.
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, MAX_THREADS))
 @click.option(
     "--connection-limit",
     default=1000,

@@ -61,8 +61,18 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path):
             ["--port", "-1"],
             "Error: Invalid value for '--port': -1 is not in the range 1<=x<=65535.",
         ),
-        (["--threads", "0"], "Error: Invalid value for '--threads': 0 is not in the range x>=1."),
-        (["--threads", "-4"], "Error: Invalid value for '--threads': -4 is not in the range x>=1."),
+        (
+            ["--threads", "0"],
+            "Error: Invalid value for '--threads': 0 is not in the range 1<=x<=256.",
+        ),
+        (
+            ["--threads", "-4"],
+            "Error: Invalid value for '--threads': -4 is not in the range 1<=x<=256.",
+        ),
+        (
+            ["--threads", "80000"],
+            "Error: Invalid value for '--threads': 80000 is not in the range 1<=x<=256.",
+        ),
     ],
 )
 def test_serve_refuses_a_port_or_thread_count_out_of_range(args: list[str], error: str):
