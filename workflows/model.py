@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter, field_validator
+from pydantic import Field, TypeAdapter, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 
@@ -73,12 +73,13 @@ def _require_aware(value: datetime) -> datetime:
     return value
 
 
-FrozenT = TypeVar("FrozenT")
+# deskbridge's models: pydantic BaseModels and the dataclasses `frozen_model` makes.
+ModelT = TypeVar("ModelT")
 # The classes made by `frozen_model`.
 _FROZEN_MODELS: set[type] = set()
 
 
-def frozen_model(cls: type[FrozenT]) -> type[FrozenT]:
+def frozen_model(cls: type[ModelT]) -> type[ModelT]:
     """A model the decider's hot loop reads attribute by attribute (a ticket's state and its
     parts, kept in memory for many tickets at once; the actions the rules decide): a frozen,
     keyword-only pydantic dataclass, validated when made (`TicketState(...)`, `load_state`),
@@ -157,9 +158,6 @@ class TicketEvent:
     @property
     def ticket_key(self) -> str:
         return ticket_key(self.source, self.ticket_id)
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def evolve(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
@@ -400,8 +398,3 @@ def load_event_json(text: str | bytes) -> TicketEvent:
 def dump_event_json(event: TicketEvent) -> str:
     """An event as JSON to store."""
     return _EVENT_ADAPTER.dump_json(event).decode()
-
-
-def dump_event(event: TicketEvent) -> dict[str, Any]:
-    """An event's fields as plain values (nested models as dicts)."""
-    return _EVENT_ADAPTER.dump_python(event)

@@ -3,6 +3,7 @@ PostgreSQL; hostile XML; and the parser's mapping into TicketEvents."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -19,7 +20,7 @@ from deskbridge.connectors.salesforce.parse import parse_salesforce, same_org
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import tickets
-from deskbridge.workflows.model import EventKind, Priority, Source, Status, dump_event
+from deskbridge.workflows.model import EventKind, Priority, Source, Status
 from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes
 
 ORG = "00D5j00000HqZtxEAF"
@@ -92,7 +93,7 @@ def test_the_outbound_message_fixture_gives_two_events_and_the_exact_soap_ack(
 def test_fixture_maps_into_deskbridges_terms():
     events = parse_salesforce(fixture_bytes("outbound_message__two_cases.xml"), NOW)
     # Decided in time order: case 00001043 was last modified before 00001042.
-    second, first = (dump_event(e) for e in events)
+    second, first = (dataclasses.asdict(e) for e in events)
     assert first["ticket"] | {} == {
         "subject": "Invoice export returns 502",
         "description": None,

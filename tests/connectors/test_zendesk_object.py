@@ -4,6 +4,7 @@ its bytes entry (`Connector.parse`, the webhook's): for every body, the same eve
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import pytest
 
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
 from deskbridge.connectors.registry import CONNECTORS
-from deskbridge.workflows.model import Source, dump_event
+from deskbridge.workflows.model import Source
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.connectors.test_zendesk_parse import MALFORMED, RECEIVED, mutated
 from tests.test_bad_input import ZENDESK_CASES
@@ -46,7 +47,7 @@ BODIES: list[tuple[str, bytes]] = [
 
 def outcome(parse: Callable[[], list]) -> tuple[str, Any]:
     try:
-        return ("events", [dump_event(event) for event in parse()])
+        return ("events", [dataclasses.asdict(event) for event in parse()])
     except PayloadError as error:
         return ("400", error.to_json())
     except UnsupportedEvent as error:
