@@ -1058,15 +1058,12 @@ def _scan_texts(
         hits = _described_in_subject(hits, groups)
     # A subject that asks ("Approved?") is the customer's question, not the description's
     # condition.
-    if (
-        subject_hits
-        and "?" not in texts[0][1]
-        and any(h.conditional and h.where != "subject" for h in hits)
-    ):
+    if subject_hits and "?" not in texts[0][1]:
         # "Maybe a replacement later" over "I might want a replacement if it gets worse": the
         # subject's is the same hypothetical one.
         hypothetical = {h.category: True for h in hits if h.conditional and h.where != "subject"}
-        hits = _subject_as_the_rest(hits, hypothetical, "conditional")
+        if hypothetical:
+            hits = _subject_as_the_rest(hits, hypothetical, "conditional")
     if before_ordering is not None:
         # No order yet, and a question: what the ticket names is asked about, not what
         # happened to an order. Without a question it weighs as a not-a-problem phrase ("I'm
