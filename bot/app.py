@@ -33,8 +33,11 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
         # Answer inside the request: listeners ack first and their work is local and short.
         process_before_response=True,
         logger=logging.getLogger("deskbridge.slack.bolt"),
+        # Before bolt's authorization, which asks Slack (auth.test) on the first request: another
+        # workspace's request is refused without a call to Slack, and gets 403 even while
+        # Slack's API is unreachable (it got 400 then).
+        before_authorize=build_workspace_check(settings.slack_team_id),
     )
-    app.middleware(build_workspace_check(settings.slack_team_id))
     app.error(answer_listener_error)
     register_actions(app, runtime)
     register_commands(app, runtime)
@@ -65,9 +68,12 @@ def is_signed_by_slack(
 def build_workspace_check(team_id: str | None) -> Callable:
     """Bolt middleware: requests from another Slack workspace than SLACK_TEAM_ID get 403
     (a signing secret is per app, and an app can be installed in several workspaces).
-    url_verification and ssl_check are answered by bolt before this runs."""
+    ssl_check is answered by bolt before this runs; url_verification (which names no
+    workspace) after it, so it is let through."""
 
     def same_workspace(req, resp, next):  # bolt passes `next` by name
+        if req.body.get("type") == "url_verification":
+            return next()
         if team_id is None or req.context.team_id != team_id:
             return BoltResponse(status=403, body={"error": "not this deskbridge's workspace"})
         return next()

@@ -154,6 +154,23 @@ def test_an_event_from_another_workspace_gets_403(runtime, client):
     assert _stored(runtime) == (0, 0)
 
 
+@pytest.mark.parametrize("slack_reachable", [True, False], ids=["slack up", "slack down"])
+def test_another_workspace_is_refused_without_asking_slack(runtime, client, fake, slack_reachable):
+    # bolt's authorization asks Slack (auth.test) on the first request; the workspace check
+    # runs before it, so a stranger's request costs no call and is a 403 even with Slack down.
+    if not slack_reachable:
+        fake.stop()
+    fields = dict(parse_qsl(fixture_bytes("slash_command__escalate.txt").decode()))
+    body = urlencode({**fields, "team_id": "T0OTHER99"}).encode()
+
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+
+    assert response.status_code == 403
+    assert response.json == {"error": "not this deskbridge's workspace"}
+    assert fake.calls == []
+    assert _stored(runtime) == (0, 0)
+
+
 def _start_up(command: str, env: dict[str, str], monkeypatch, tmp_path) -> tuple[int, str]:
     """`deskbridge <command>` with only these Slack settings: its exit code and stderr."""
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_TEAM_ID"):
