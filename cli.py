@@ -863,6 +863,11 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
             f"department: {names[result.department]}  ({label(result.category)},"
             f" {result.source}, score {result.score:g})"
         )
+    elif result.disputed is not None:
+        yield (
+            f"department: none — the phrases chose {names[result.disputed]}, the learned model"
+            " disagrees: the assignee is asked to pick"
+        )
     elif result.source == "ambiguous":
         yield "department: none — too close to call, the assignee is asked to pick"
     elif result.source == "none":
@@ -906,12 +911,32 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
         yield "scores: " + ", ".join(f"{label(n)} {s:g}" for n, s in ranked)
     if result.model_answer is not None and result.source != "model":
         answer, probability = result.model_answer
-        yield (
-            f"learned model: {names[answer]} ({probability:.0%} sure), below"
-            f" routing.model_min_confidence {rules.routing.model_min_confidence:.0%}"
+        said = (
+            f"{names[answer]} ({probability:.0%} sure)"
             if answer in names
-            else f"learned model: none, not an order problem ({probability:.0%} sure)"
+            else f"none, not an order problem ({probability:.0%} sure)"
         )
+        doubt = rules.routing.ask_when_model_disagrees
+        agrees = (answer if answer in names else None) == result.department
+        if result.disputed is not None:
+            yield f"learned model: {said}, at least routing.ask_when_model_disagrees {doubt:.0%}"
+        elif agrees and not result.asks:
+            yield f"learned model: agrees, {said}"
+        elif result.department is not None:
+            yield (
+                f"learned model: {said}, below routing.ask_when_model_disagrees {doubt:.0%}"
+                if doubt is not None
+                else f"learned model: {said} (routing.ask_when_model_disagrees is off)"
+            )
+        elif not result.asks:
+            yield f"learned model: {said}; not an order problem, as the phrases say, stands"
+        else:
+            yield (
+                f"learned model: {said}, below routing.model_min_confidence"
+                f" {rules.routing.model_min_confidence:.0%}"
+                if answer in names
+                else f"learned model: {said}"
+            )
     if result.runner_up:
         other = categories[result.runner_up]
         yield (

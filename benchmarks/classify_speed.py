@@ -18,8 +18,9 @@ a shared machine the wall clock also counts the time other processes held the co
 - with --previous COMMIT: that commit's workflows/text.py and classify.py (read with git show),
   run on the same tickets and config, e.g. 11ee2c1 for the phrase matcher before issue 13;
 - with --model FILE (a `deskbridge routing train` file): `classify_ticket` with that learned
-  model, asked only about the tickets the phrases leave to a person, and the model alone on
-  every ticket (the cost of each ticket it is asked about).
+  model, asked about the tickets the phrases leave to a person and, as a second opinion
+  (routing.ask_when_model_disagrees), those they route; and the model alone on every ticket
+  (the cost of each ticket it is asked about).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -104,17 +105,97 @@ def test_the_threshold_holds_back_a_less_sure_answer(model_file, tmp_path):
     assert (routed.source, routed.department) == ("model", "logistics")
 
 
-def test_tickets_the_phrases_decide_are_not_given_to_the_model(model_file, tmp_path):
+def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_sure(
+    model_file, tmp_path
+):
     plain = load_rules(EXAMPLE_CONFIG)
+    never = load_rules(rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None))
     with_model = load_rules(rules_file(tmp_path, model=str(model_file)))
+    assert with_model.routing.ask_when_model_disagrees == 0.8
     tickets = parse_labelled(LABELLED.read_text(encoding="utf-8"), False, plain.departments)
     without = evaluate_accuracy(plain.routing, tickets, plain.departments)
+    off = evaluate_accuracy(never.routing, tickets, never.departments, model=never.routing_model)
     using = evaluate_accuracy(
         with_model.routing, tickets, with_model.departments, model=with_model.routing_model
     )
-    for a, b in zip(without.outcomes, using.outcomes, strict=True):
-        if a.result.source not in ("none", "ambiguous"):
-            assert b.result == a.result
+    decided = 0
+    for a, b, c in zip(without.outcomes, off.outcomes, using.outcomes, strict=True):
+        if a.result.source in ("field", "tag"):  # never overridden, the model not asked
+            assert a.result == b.result == c.result
+            continue
+        if a.result.source != "phrase":
+            continue
+        decided += 1
+        # The model is asked (its answer shown by explain), the phrases' answer stands ...
+        assert b.result == replace(a.result, model_answer=b.result.model_answer)
+        assert b.result.model_answer is not None
+        label, probability = c.result.model_answer
+        if c.result.disputed is None:
+            assert c.result == b.result
+        else:  # ... unless the model is at least 80% sure of another answer
+            assert (c.result.source, c.result.department) == ("ambiguous", None)
+            assert c.result.disputed == a.result.department != label
+            assert probability >= 0.8
+    assert decided >= 100
+
+
+# The phrases route it to Post-Sales (a charge); the model learned on the labelled set reads
+# "delivery" and says Logistics, 73% sure.
+CHARGED_DELIVERY = "Delivery charged but it was free"
+
+
+def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, tmp_path):
+    plain = load_rules(EXAMPLE_CONFIG)
+    phrases = classify_ticket(plain.routing, subject=CHARGED_DELIVERY, description="")
+    assert (phrases.source, phrases.department) == ("phrase", "post_sales")
+
+    config = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=0.7)
+    rules = load_rules(config)
+    result = classify_ticket(
+        rules.routing, subject=CHARGED_DELIVERY, description="", model=rules.routing_model
+    )
+    assert (result.source, result.department, result.category) == ("ambiguous", None, None)
+    assert result.disputed == "post_sales"
+    assert result.reason == (
+        f"the phrases: {phrases.reason}; the learned model: Logistics (73% sure): they disagree"
+    )
+    assert explain(config, CHARGED_DELIVERY)[:2] == [
+        "department: none — the phrases chose Post-Sales, the learned model disagrees:"
+        " the assignee is asked to pick",
+        "reason: " + result.reason,
+    ]
+    assert "learned model: Logistics (73% sure), at least routing.ask_when_model_disagrees 70%" in (
+        explain(config, CHARGED_DELIVERY)
+    )
+    # The routing rule asks the assignee to pick, as for a ticket too close to call.
+    state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=CHARGED_DELIVERY)
+    assert classify_state(state, rules) == result
+
+    # Below the threshold (the default 80%) the phrases' department stands; explain says why.
+    default = rules_file(tmp_path, model=str(model_file))
+    kept = classify_ticket(
+        load_rules(default).routing,
+        subject=CHARGED_DELIVERY,
+        description="",
+        model=load_rules(default).routing_model,
+    )
+    assert (kept.source, kept.department, kept.disputed) == ("phrase", "post_sales", None)
+    assert (
+        "learned model: Logistics (73% sure), below routing.ask_when_model_disagrees 80%"
+        in explain(default, CHARGED_DELIVERY)
+    )
+    off = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None)
+    assert "learned model: Logistics (73% sure) (routing.ask_when_model_disagrees is off)" in (
+        explain(off, CHARGED_DELIVERY)
+    )
+
+
+def test_a_model_that_agrees_is_said_to(model_file, tmp_path):
+    config = rules_file(tmp_path, model=str(model_file))
+    lines = explain(config, "Parcel lost, tracking has not moved in 10 days")
+    assert lines[0].startswith("department: Logistics  (")
+    agrees = [line for line in lines if line.startswith("learned model:")]
+    assert len(agrees) == 1 and agrees[0].startswith("learned model: agrees, Logistics (")
 
 
 def test_without_the_setting_results_are_unchanged_and_sklearn_is_never_imported(tmp_path):

@@ -91,6 +91,8 @@ class Classification:
     problem: str | None = None  # the problem behind a remedy request
     # The learned model's answer (label, probability) when it was asked (routing.model).
     model_answer: tuple[str, float] | None = None
+    # The department the phrases chose, when the model's disagreement left it to a person.
+    disputed: str | None = None
 
     @property
     def asks(self) -> bool:
@@ -133,7 +135,9 @@ def classify_ticket(
 ) -> Classification:
     """The department for a ticket. With a learned `model` (routing.model), a ticket the
     field, tags and phrases leave for a person to pick is given to the model's department
-    when it is at least routing.model_min_confidence sure of it."""
+    when it is at least routing.model_min_confidence sure of it, and a department the phrases
+    chose is left to a person when the model is at least routing.ask_when_model_disagrees
+    sure of another answer."""
     names = department_names or DEPARTMENT_NAMES
     fields = fields or {}
     for key in (config.category_field, config.category_field_id):
@@ -180,10 +184,36 @@ def classify_ticket(
     question = _only_yes_no_questions(texts)
     hits = _find_hits(config, texts, question)
     result = decide(config, hits, names, question=question)
-    if model is None or not result.asks:
+    if model is None:
         return result
     label, probability = model.predict(model_text(subject, description, customer_messages))
     answer = (label, probability)
+    if not result.asks:
+        # A second opinion on a department: the phrases' one misreading is a confident
+        # misroute, and a model sure of another answer makes it a question instead. ("Not an
+        # order problem" stands, as a field or tag does.)
+        doubt = config.ask_when_model_disagrees
+        if (
+            doubt is None
+            or result.department is None
+            or label == result.department
+            or probability < doubt
+        ):
+            return replace(result, model_answer=answer)
+        other = names.get(label, "not an order problem")
+        reason = (
+            f"the phrases: {result.reason}; the learned model: {other} ({probability:.0%} sure):"
+            " they disagree"
+        )
+        return replace(
+            result,
+            category=None,
+            department=None,
+            reason=reason,
+            source="ambiguous",
+            model_answer=answer,
+            disputed=result.department,
+        )
     if label not in names or probability < threshold:
         return replace(result, model_answer=answer)
     reason = (
