@@ -710,6 +710,9 @@ def _scan_texts(
             subject_hits = len(hits)
         if not text.strip():
             continue
+        # Remedies that count here: (index in hits, category, clause).
+        remedies_here: list[tuple[int, str, int]] = []
+        refused_here: set[str] = set()  # remedy categories this text refuses
         # Clauses with an inquiry word, and where the first one starts.
         inquiring: dict[int, int] = {}
         taken: dict[int, list[tuple]] = {}  # PhraseMatch fields by clause
@@ -722,6 +725,8 @@ def _scan_texts(
                     m[1] == INQUIRY
                     and m[4] < inquiring.get(m[3], len(tokens))
                     and not _polite_request(tokens, m[4] + m[2])
+                    # "How do I get my money back?": the way to one's own remedy, asked.
+                    and not (m[4] and tokens[m[4] - 1] == "how")
                 ):
                     inquiring[m[3]] = m[4]
                     # "Just out of interest, if something arrives damaged…": inquiry words
@@ -998,6 +1003,16 @@ def _scan_texts(
                     last_told = start
                 if dismissals and counts and not remedy and group != NOT_A_PROBLEM:
                     problems_told.append((len(hits), clause, start, group))
+                if remedy and not in_subject:
+                    if counts:
+                        remedies_here.append((len(hits), group, clause))
+                    elif (
+                        negated_by is not None
+                        and not unasked
+                        and about is None
+                        and group not in plan.needs  # "still haven't seen the money"
+                    ):
+                        refused_here.add(group)
                 hits.append(
                     _new_hit(
                         (
@@ -1015,6 +1030,14 @@ def _scan_texts(
                         )
                     )
                 )
+        # "A voucher? I don't want a voucher, I want my bed": a remedy the text refuses is
+        # only echoed where it is named without a request word.
+        if refused_here and any(category in refused_here for _, category, _ in remedies_here):
+            if asking is None:
+                asking = qualifiers.asking(text)
+            for at, category, clause in remedies_here:
+                if category in refused_here and clause not in asking:
+                    hits[at] = hits[at]._replace(points=0.0, unasked=True)
         # "Thanks for the reply, I still want a refund": thanks for the conversation before a
         # problem or a request are no sign that all is well.
         for at, start, what in courtesy_calm:

@@ -206,6 +206,8 @@ _FORWARD_HEADER = re.compile(r"^[\s>*_-]*(forwarded message|original message)[\s
 SIGNATURE_LINES = 6
 # Words after a sign-off on its own line: "Thanks, Priya", "Cheers Ben".
 _NAME_AFTER_SIGN_OFF = 2
+# Words of a job title or a company's name under a name.
+_TITLE_WORDS = 6
 
 
 def build_sign_offs(phrases: Sequence[str]) -> frozenset[str]:
@@ -237,7 +239,28 @@ def _without_signature(text: str, sign_offs: frozenset[str]) -> str:
             if " ".join(words[:size]) in sign_offs and len(words) - size <= _NAME_AFTER_SIGN_OFF:
                 mine = "\n".join(lines[:at])
                 return mine if mine.strip() else text
-    return text
+    at = _name_block(lines)
+    return text if at is None else "\n".join(lines[:at])
+
+
+def _name_block(lines: list[str]) -> int | None:
+    """Where a signature without a sign-off starts: a line that is a name (two or three
+    capitalised words, one of them no English word) after a sentence's end or a blank line,
+    followed only by short lines that end no sentence (a job title, a company): "Could you
+    advise?" / "Martin Kowalczyk" / "Compensation & Benefits Officer"."""
+    for at in range(max(1, len(lines) - SIGNATURE_LINES), len(lines) - 1):
+        words = lines[at].split()
+        if not 2 <= len(words) <= 3 or not all(w[0].isupper() and w.isalpha() for w in words):
+            continue
+        before = lines[at - 1].rstrip()
+        if before and before[-1] not in ".!?":
+            continue
+        if all(
+            len(line.split()) <= _TITLE_WORDS and line.rstrip()[-1:] not in (".", "?", "!")
+            for line in lines[at + 1 :]
+        ) and not all(is_known_word(fold(w)) for w in words):
+            return at
+    return None
 
 
 def fold(text: str) -> str:
