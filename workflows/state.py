@@ -3,7 +3,7 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
-from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, evolve
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, build_checked, evolve
 from deskbridge.workflows.rules.oncall import build_chain_key_prefix
 from deskbridge.workflows.rules.sla import build_clock_key_prefix
 
@@ -37,7 +37,13 @@ _CALL_LOGGED, _ACKNOWLEDGED = EventKind.call_logged, EventKind.acknowledged
 
 
 def new_state(event: TicketEvent) -> TicketState:
-    return TicketState(key=event.ticket_key, source=event.source, ticket_id=event.ticket_id)
+    """`TicketState(key=…, source=…, ticket_id=…)` of the event's ticket, made without
+    validating again what the event's own validation checked (a ticket's first event: 5,500
+    on a replayed week)."""
+    return build_checked(
+        TicketState,
+        {"key": event.ticket_key, "source": event.source, "ticket_id": event.ticket_id},
+    )
 
 
 def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bool]:

@@ -20,7 +20,14 @@ from deskbridge.connectors.parsing import parse_time
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.workflows.actions import ActionKind, build_action, dump_action, load_action
 from deskbridge.workflows.decision import Context, Timer
-from deskbridge.workflows.model import SlaClock, Source, TicketState, evolve
+from deskbridge.workflows.model import (
+    EventKind,
+    SlaClock,
+    Source,
+    TicketEvent,
+    TicketState,
+    evolve,
+)
 from deskbridge.workflows.rules import (
     evaluate_rules,
     evaluate_rules_to_state,
@@ -98,6 +105,35 @@ def test_a_started_clock_is_the_one_validation_makes():
             assert started == made
             assert list(started.__dict__) == list(made.__dict__)
             assert repr(started) == repr(made)
+
+
+def test_a_new_state_is_the_one_validation_makes():
+    events = [
+        _event(Source.zendesk, "7"),
+        _event(Source.salesforce, "500Aa000001xYzAAI"),
+    ]
+    for event in events:
+        made = TicketState(key=event.ticket_key, source=event.source, ticket_id=event.ticket_id)
+        state = new_state(event)
+        assert state == made
+        assert list(state.__dict__) == list(made.__dict__)
+        assert repr(state) == repr(made)
+        assert state.source is event.source
+    first, second = new_state(events[0]), new_state(events[0])
+    assert first.tags is not second.tags  # default factories called for each state
+    assert first.sla_clocks is not second.sla_clocks
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.subject = "changed"
+
+
+def _event(source: Source, ticket_id: str) -> TicketEvent:
+    return TicketEvent(
+        source=source,
+        ticket_id=ticket_id,
+        dedupe_key=f"{source.value}:{ticket_id}:1",
+        kind=EventKind.created,
+        occurred_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+    )
 
 
 def test_an_action_built_is_the_one_validation_makes():
