@@ -718,6 +718,9 @@ class RulesConfig(_Model):
     # and the roster's own working weeks (`works`), by Slack id.
     _calendar: BusinessCalendar | None = PrivateAttr(default=None)
     _agent_calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    # The roster by ("slack" | "zendesk" | "salesforce", id), the first agent with each id:
+    # the coaching rule looks the author up on every agent reply (it scanned the roster).
+    _agents_by_id: dict[tuple[str, str], AgentConfig] = PrivateAttr(default_factory=dict)
     # The learned routing model (routing.model), loaded once with the file; None without one.
     _routing_model: Any = PrivateAttr(default=None)
 
@@ -735,9 +738,9 @@ class RulesConfig(_Model):
     def _build_calendar(self) -> RulesConfig:
         hours = self.business_hours
         self._calendar = None if hours is None else build_calendar(hours, self.team.timezone)
-        return self._build_agent_calendars()
+        return self._build_roster()
 
-    def _build_agent_calendars(self) -> RulesConfig:
+    def _build_roster(self) -> RulesConfig:
         hours = self.business_hours
         zone = (hours and hours.timezone) or self.team.timezone
         self._agent_calendars = {}
@@ -746,6 +749,16 @@ class RulesConfig(_Model):
                 week = [list(agent.works.get(day, [])) for day in WEEKDAYS]
                 if any(week):
                     self._agent_calendars[agent.slack_id] = BusinessCalendar(zone, week)
+        by_id: dict[tuple[str, str], AgentConfig] = {}
+        for agent in self.agents:
+            for kind, agent_id in (
+                ("slack", agent.slack_id),
+                ("zendesk", agent.zendesk_id),
+                ("salesforce", agent.salesforce_id),
+            ):
+                if agent_id is not None:
+                    by_id.setdefault((kind, agent_id), agent)
+        self._agents_by_id = by_id
         return self
 
     def model_copy(
@@ -756,7 +769,7 @@ class RulesConfig(_Model):
         if update and {"business_hours", "team"} & update.keys():
             copy._build_calendar()
         elif update and "agents" in update:
-            copy._build_agent_calendars()
+            copy._build_roster()
         return copy
 
     @property
@@ -776,13 +789,13 @@ class RulesConfig(_Model):
         return self._agent_calendars.get(agent.slack_id)
 
     def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
-        return next((a for a in self.agents if a.slack_id == slack_id), None)
+        return self.__pydantic_private__["_agents_by_id"].get(("slack", slack_id))
 
     def agent_by_helpdesk_id(self, source: str, user_id: str | None) -> AgentConfig | None:
         if not user_id:
             return None
-        field = "zendesk_id" if source == "zendesk" else "salesforce_id"
-        return next((a for a in self.agents if getattr(a, field) == user_id), None)
+        kind = "zendesk" if source == "zendesk" else "salesforce"
+        return self.__pydantic_private__["_agents_by_id"].get((kind, user_id))
 
 
 class ConfigError(Exception):

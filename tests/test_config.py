@@ -611,3 +611,29 @@ def test_the_error_reads_as_check_config_prints_it_one_problem_or_more(tmp_path)
     result = CliRunner().invoke(main, ["check-config", str(two)])
     assert result.exit_code == 1
     assert result.stderr == str(info.value) + "\n"
+
+
+def test_agents_are_found_by_each_id_as_a_scan_of_the_roster_finds_them(rules):
+    def scan(field: str, value: str | None) -> object:
+        return next((a for a in rules.agents if getattr(a, field) == value), None)
+
+    ids = 0
+    for agent in rules.agents:
+        assert rules.agent_by_slack_id(agent.slack_id) is agent is scan("slack_id", agent.slack_id)
+        for source, field in (("zendesk", "zendesk_id"), ("salesforce", "salesforce_id")):
+            found = rules.agent_by_helpdesk_id(source, getattr(agent, field))
+            if getattr(agent, field):
+                ids += 1
+                assert found is agent is scan(field, getattr(agent, field))
+            else:
+                assert found is None
+    assert ids == 6  # the example roster: 5 Zendesk ids, 1 Salesforce id
+    zendesk_id = rules.agents[0].zendesk_id
+    assert rules.agent_by_slack_id("U0NOBODY") is None
+    assert rules.agent_by_helpdesk_id("salesforce", zendesk_id) is None
+    assert rules.agent_by_helpdesk_id("zendesk", "") is None
+    # A copy with another roster finds its own agents.
+    fewer = rules.model_copy(update={"agents": rules.agents[1:]})
+    assert fewer.agent_by_helpdesk_id("zendesk", zendesk_id) is None
+    assert fewer.agent_by_slack_id(rules.agents[1].slack_id) is rules.agents[1]
+    assert rules.agent_by_helpdesk_id("zendesk", zendesk_id) is rules.agents[0]
