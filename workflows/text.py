@@ -92,7 +92,11 @@ _LEMMA_EXCEPTIONS = {
     "lifted": "lifted",
 }
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+_APOSTROPHES = ("\u2019", "\u2018", "`", "\u00b4")
+# Every combining mark (an accent apart from its letter) lies above U+02FF and outside the
+# general punctuation and currency blocks (U+2000 to U+20CF: dashes, curly quotes, "…", "€"): a
+# text with no other character beyond ASCII has no mark to drop.
+_MAY_COMBINE = re.compile(r"[^\x00-\u02ff\u2000-\u20cf]")
 # Negative contractions: "can't", "won't", then any "n't"; without the apostrophe ("hasnt",
 # "didnt", "cant") they are expanded word by word in tokenize.
 _CONTRACTIONS = (("can't", "can not"), ("won't", "will not"), ("n't", " not"))
@@ -127,7 +131,6 @@ _BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not")}
 BREAK = "."
 _SPACED_BREAK = f" {BREAK} "
 _BREAK_CHARACTERS = ".;:!?,()[]\n"
-_PUNCTUATION_BREAKS = str.maketrans({c: BREAK for c in _BREAK_CHARACTERS})
 _CONTRAST_WORDS = frozenset({"but", "however", "although", "though"})
 # Everything that is not a letter or a digit separates words.
 _NOT_WORD = str.maketrans(
@@ -143,7 +146,9 @@ _TEXT_TABLE = str.maketrans(
     }
 )
 _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
-_NOT_WORD_OR_BREAK = re.compile(r"[^a-z0-9.]+")
+# Outside ASCII: every run of characters that are neither letters, digits nor clause
+# punctuation is one space (clause punctuation is left to _TEXT_TABLE).
+_NOT_WORD_OR_BREAK = re.compile(f"[^a-z0-9{re.escape(_BREAK_CHARACTERS)}]+")
 
 _WORD = re.compile(r"[a-z0-9]+")
 # An amount of money ("£1,299", "€ 35", "$60.50") reads as the word "money": "give me my £1,299
@@ -268,8 +273,13 @@ def fold(text: str) -> str:
     if text.isascii():  # most tickets: "`" is the only apostrophe to map, no accents
         text = text.replace("`", "'")
     else:
-        text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-        text = "".join(compress(text, map(not_, map(unicodedata.combining, text))))
+        # Plain replaces, not str.translate: outside ASCII it looks every character up.
+        for apostrophe in _APOSTROPHES:
+            if apostrophe in text:
+                text = text.replace(apostrophe, "'")
+        text = unicodedata.normalize("NFKD", text)
+        if _MAY_COMBINE.search(text):
+            text = "".join(compress(text, map(not_, map(unicodedata.combining, text))))
     text = text.lower()
     if "'t" in text:
         for short, long in _CONTRACTIONS:
@@ -384,8 +394,8 @@ def tokenize(text: str) -> tuple[str, ...]:
         or "usd" in text
     ):
         text = _AMOUNT_IN_WORDS.sub(" money ", text)
-    if not text.isascii():  # £, —, ß…: only letters, digits and clause breaks are kept
-        text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_PUNCTUATION_BREAKS))
+    if not text.isascii():  # £, —, ß… separate words, as ASCII punctuation does
+        text = _NOT_WORD_OR_BREAK.sub(" ", text)  # then str.translate takes its fast path
     text = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK)
     # A contrast word opens a clause (see _break_before_contrast), here with C-level replaces.
     for word, spaced in _SPACED_CONTRASTS:
@@ -502,21 +512,22 @@ class PhraseIndex:
             )
             for pair, by_length in by_pair.items()
         }
-        # A text word → (its one-word phrases or None, {next word: (longer phrases, third
-        # words)}): one look-up finds whether a phrase can start at a word at all, most words
-        # start none. Third words are there for pairs whose phrases all have three words or
-        # more: the common pairs of such phrases ("could you", "on the") then cost one set
-        # look-up, not a candidate, where the third word is none of theirs.
-        self._starters: dict[str, tuple[tuple | None, dict[str, tuple]]] = {}
-        for word, entries in self._single.items():
-            self._starters[word] = (((1, entries),), {})
-        for (first, second), sized in self._by_pair.items():
-            thirds = (
+        # Where a phrase can start is found in two C-level passes over a text, one by word
+        # (one-word phrases: ((1, phrases),)) and one by pair of words (longer phrases: (their
+        # phrases by length, third words)); most words and pairs start none. Third words are
+        # there for pairs whose phrases all have three words or more: the common pairs of such
+        # phrases ("could you", "on the") then cost one set look-up, not a candidate, where the
+        # third word is none of theirs.
+        self._starts_alone = {word: ((1, entries),) for word, entries in self._single.items()}
+        self._starts_pair = {
+            pair: (
+                sized,
                 None
                 if sized[0][0] == 2
-                else frozenset(tokens[2] for _, table in sized for tokens in table)
+                else frozenset(tokens[2] for _, table in sized for tokens in table),
             )
-            self._starters.setdefault(first, (None, {}))[1][second] = (sized, thirds)
+            for pair, sized in self._by_pair.items()
+        }
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
         # One edit changes the length by at most one: a word of n letters is compared only with
@@ -578,23 +589,22 @@ class PhraseIndex:
         return found
 
     def _scan(self, tokens: tuple[str, ...]) -> list[_MatchFields]:
-        starters = self._starters
         read = tuple(map(self._readings.__getitem__, tokens))
-        # Where phrases start: the words that can start one are found in a C-level pass
-        # (map, compress), then one-word phrases by the word and longer ones by the word and
-        # the next. A phrase spans two clauses only across a contrast word of its own
-        # ("delivered but not").
-        starts: list[tuple[int, tuple]] = []
+        # Where phrases start (see __init__): one-word phrases by the word, longer ones by the
+        # word and the next, each found in a C-level pass (map, compress; zip, not pairwise:
+        # zip reuses its pair where pairwise makes one a word). A phrase spans two clauses only
+        # across a contrast word of its own ("delivered but not").
+        alone = self._starts_alone
+        starts: list[tuple[int, tuple]] = [
+            (i, alone[read[i]]) for i in compress(count(), map(alone.__contains__, read))
+        ]
+        pairs = self._starts_pair
         longer: list[tuple[int, tuple]] = []
-        last = len(read) - 1
-        for i in compress(count(), map(starters.__contains__, read)):
-            alone, by_next = starters[read[i]]
-            if alone is not None:
-                starts.append((i, alone))
-            if i < last and (after := by_next.get(read[i + 1])) is not None:
-                sized, thirds = after
-                if thirds is None or (i + 1 < last and read[i + 2] in thirds):
-                    longer.append((i, sized))
+        read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
+        for i in compress(count(), map(pairs.__contains__, read_pairs)):
+            sized, thirds = pairs[read[i], read[i + 1]]
+            if thirds is None or (i + 2 < len(read) and read[i + 2] in thirds):
+                longer.append((i, sized))
         starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
