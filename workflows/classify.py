@@ -712,7 +712,8 @@ def _scan_texts(
             continue
         # Remedies that count here: (index in hits, category, clause).
         remedies_here: list[tuple[int, str, int]] = []
-        refused_here: set[str] = set()  # remedy categories this text refuses
+        # Remedy categories this text refuses or says of something else (not_after).
+        refused_here: set[str] = set()
         # Clauses with an inquiry word, and where the first one starts.
         inquiring: dict[int, int] = {}
         taken: dict[int, list[tuple]] = {}  # PhraseMatch fields by clause
@@ -1007,9 +1008,8 @@ def _scan_texts(
                     if counts:
                         remedies_here.append((len(hits), group, clause))
                     elif (
-                        negated_by is not None
+                        (negated_by is not None or about is not None)
                         and not unasked
-                        and about is None
                         and group not in plan.needs  # "still haven't seen the money"
                     ):
                         refused_here.add(group)
@@ -1030,8 +1030,9 @@ def _scan_texts(
                         )
                     )
                 )
-        # "A voucher? I don't want a voucher, I want my bed": a remedy the text refuses is
-        # only echoed where it is named without a request word.
+        # "A voucher? I don't want a voucher, I want my bed", "My employer reimburses
+        # chairs… they only reimburse certified ones": a remedy the text refuses or says of
+        # someone else is only echoed where it is named without a request word.
         if refused_here and any(category in refused_here for _, category, _ in remedies_here):
             if asking is None:
                 asking = qualifiers.asking(text)

@@ -12,12 +12,14 @@ their floors run in every suite now. routing_tuning_4.yaml and routing_check_5.y
 written in issue 13's third round and tuned on, as were routing_tuning_6, 8, 9, 10, 11 and 12
 (written blind for the fourth to ninth rounds). routing_heldout_11.yaml (120 tickets, written
 blind before the tenth round and evaluated by the lead only, aggregate, after it) was retired to
-tuning in the eleventh round: its misses were read and used, and its floor runs in every suite
-now. Confusion tables are printed (pytest -s, or on failure) and kept in
-docs/routing-accuracy.md.
-routing_heldout_12.yaml (120 tickets, written blind on 2026-12-03 before the eleventh round) is
+tuning in the eleventh round, and routing_heldout_12.yaml (written blind before the eleventh
+round, evaluated by the lead only, aggregate, after it) in the twelfth: their misses were read
+and used, and their floors run in every suite now. Confusion tables are printed (pytest -s, or
+on failure) and kept in docs/routing-accuracy.md.
+routing_heldout_13.yaml (120 tickets, written blind on 2026-12-03 before the twelfth round) is
 the set never tuned on: every suite only loads and counts it; evaluating it is the lead's, in
-aggregate, with DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that).
+aggregate, with DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that), and its floor
+is the lead's to add once measured.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ HELD_OUT_9 = Path(__file__).with_name("data") / "routing_heldout_9.yaml"
 HELD_OUT_10 = Path(__file__).with_name("data") / "routing_heldout_10.yaml"
 HELD_OUT_11 = Path(__file__).with_name("data") / "routing_heldout_11.yaml"
 HELD_OUT_12 = Path(__file__).with_name("data") / "routing_heldout_12.yaml"
+HELD_OUT_13 = Path(__file__).with_name("data") / "routing_heldout_13.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -108,31 +111,35 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
 # misses read and used; every floor is the figure the tenth round reached
 # (docs/routing-accuracy.md, "Tenth round"). Eleventh round: held-out 11 (81.7% and 5.0% after the
 # tenth round, the lead's aggregate evaluation) was retired to tuning the same way; every floor
-# is the figure the eleventh round reached (docs/routing-accuracy.md, "Eleventh round").
+# is the figure the eleventh round reached (docs/routing-accuracy.md, "Eleventh round"). Twelfth
+# round: held-out 12 (83.3% and 5.8% after the eleventh round, the lead's aggregate evaluation)
+# was retired to tuning the same way; the floors of the sets the round lifted are the figures
+# it reached (docs/routing-accuracy.md, "Twelfth round"); none was lowered.
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
     [
         (TUNING_2, 150, 0.98, 0.005),
-        (TUNING_4, 120, 0.962, 0.006),
+        (TUNING_4, 120, 0.967, 0.006),
         (CHECK_5, 60, 0.98, 0.01),
         (TUNING_6, 180, 0.98, 0.006),
-        (TUNING_8, 200, 0.964, 0.01),
-        (TUNING_9, 200, 0.969, 0.0),
+        (TUNING_8, 200, 0.969, 0.0),
+        (TUNING_9, 200, 0.974, 0.0),
         (TUNING_10, 200, 0.98, 0.005),
-        (TUNING_11, 200, 0.99, 0.005),
-        (TUNING_12, 200, 0.969, 0.0),
-        (HELD_OUT_2, 120, 0.966, 0.017),
-        (HELD_OUT_3, 123, 0.934, 0.009),
-        (HELD_OUT_4, 120, 0.932, 0.017),
+        (TUNING_11, 200, 0.999, 0.0),
+        (TUNING_12, 200, 0.984, 0.0),
+        (HELD_OUT_2, 120, 0.974, 0.017),
+        (HELD_OUT_3, 123, 0.958, 0.009),
+        (HELD_OUT_4, 120, 0.966, 0.017),
         (HELD_OUT_5, 120, 0.924, 0.0),
-        (HELD_OUT_6, 120, 0.941, 0.0),
-        (HELD_OUT_7, 120, 0.949, 0.009),
-        (HELD_OUT_8, 120, 0.924, 0.009),
-        (HELD_OUT_9, 120, 0.932, 0.0),
-        (HELD_OUT_10, 120, 0.899, 0.009),
-        (HELD_OUT_11, 120, 0.866, 0.0),
-        (CHECK_3, 60, 0.816, 0.0),
-        (CHECK_7, 60, 0.966, 0.0),
+        (HELD_OUT_6, 120, 0.957, 0.0),
+        (HELD_OUT_7, 120, 0.966, 0.009),
+        (HELD_OUT_8, 120, 0.949, 0.009),
+        (HELD_OUT_9, 120, 0.941, 0.0),
+        (HELD_OUT_10, 120, 0.966, 0.0),
+        (HELD_OUT_11, 120, 0.932, 0.0),
+        (HELD_OUT_12, 120, 0.957, 0.009),
+        (CHECK_3, 60, 0.882, 0.0),
+        (CHECK_7, 60, 0.999, 0.0),
     ],
     ids=[
         "tuning 2",
@@ -154,6 +161,7 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
         "held-out 9",
         "held-out 10",
         "held-out 11",
+        "held-out 12",
         "check 3",
         "check 7",
     ],
@@ -169,8 +177,8 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 
 # The sets written blind for the eighth and ninth rounds load in order with their labels.
 # Parsing classifies nothing, so held-out 10 and held-out 11 (written blind before the tenth
-# round) and held-out 12 (written blind before the eleventh) are checked in every suite without
-# evaluating them.
+# round), held-out 12 (before the eleventh) and held-out 13 (before the twelfth) are checked in
+# every suite without evaluating them.
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -179,8 +187,9 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (HELD_OUT_10, "H10", 36, 12),
         (HELD_OUT_11, "H11", 36, 12),
         (HELD_OUT_12, "H12", 36, 12),
+        (HELD_OUT_13, "H13", 36, 12),
     ],
-    ids=["tuning_11", "tuning_12", "heldout_10", "heldout_11", "heldout_12"],
+    ids=["tuning_11", "tuning_12", "heldout_10", "heldout_11", "heldout_12", "heldout_13"],
 )
 def test_blind_written_set_loads_with_its_labels(
     path: Path, prefix: str, per_department: int, none: int
@@ -207,17 +216,16 @@ def test_held_out_set_does_not_regress():
     assert report.share("misrouted") <= 0.017, report.summary()
 
 
-# The set never tuned on: held-out 12 (written blind on 2026-12-03, before the eleventh round's
-# tuning; held-out 11 was retired to tuning in that round). The lead's aggregate evaluation
-# after the round (main 49e76c2): 100 correct (83.3%), 7 misrouted (5.8%), 13 unclassified;
-# issue 13's target (90%, 3%) is not reached, and this floor holds the measured figures, so
-# a change that generalises worse is noticed (docs/routing-accuracy.md).
+# The sets never tuned on, with floors under the lead's aggregate evaluation. Held-out 12 was
+# retired to tuning in the twelfth round (its floor is with the tuned sets above); held-out 13
+# (written blind on 2026-12-03, before the twelfth round's tuning) is the set never tuned on,
+# and its floor is added here by the lead once measured: until then nothing is listed, and
+# pytest reports this test as skipped (an empty parameter set) rather than passing it.
+NEVER_TUNED_ON: list[tuple[Path, int, float, float]] = []
+
+
 @blind_sets
-@pytest.mark.parametrize(
-    ("path", "tickets", "correct", "misrouted"),
-    [(HELD_OUT_12, 120, 0.833, 0.059)],
-    ids=["held-out 12"],
-)
+@pytest.mark.parametrize(("path", "tickets", "correct", "misrouted"), NEVER_TUNED_ON)
 def test_sets_never_tuned_on_do_not_regress(
     path: Path, tickets: int, correct: float, misrouted: float
 ):
