@@ -2012,6 +2012,10 @@ def test_a_not_after_word_four_words_before_makes_the_phrase_about_it():
         ("Kommode", "Die Griffe an der Kommode lösen sich nach zwei Wochen.", "quality"),
         ("Cupboard", "The soft-close doors on the cupboard slam shut.", "quality"),
         ("Desk", "There is no manual in the box, how do I build it?", "quality/missing_parts"),
+        ("Wardrobe", "The delivery crew were rude and left the cardboard in my hall.", "logistics"),
+        ("Thank you", "The delivery men were brilliant, carried it up three floors.", None),
+        ("Cushions", "The two covers came with no inners, the listing says included.", "quality"),
+        ("Shelf", "The shelf has its holes drilled in the wrong place.", "quality"),
     ],
 )
 def test_the_twelfth_rounds_mechanisms(subject, description, expected):
