@@ -73,7 +73,11 @@ def find_triggers(
     state: TicketState, event: TicketEvent | None, decided: list[Action], ctx: Context
 ) -> list[tuple[str, str]]:
     """(trigger, discriminator) pairs for what happened that `page_when` lists."""
-    wanted = ctx.rules.oncall.page_when if ctx.rules.oncall else []
+    urgent = state.priority is _URGENT
+    if not decided and not urgent:
+        return []  # most events and timers: nothing to page for, no settings to read
+    oncall = ctx.rules.oncall
+    wanted = oncall.page_when if oncall is not None else []
     found = []
     # A ticket first seen now counts as new only if it was created lately (not an old ticket
     # deskbridge meets for the first time).
@@ -83,7 +87,6 @@ def find_triggers(
         and ctx.now - state.created_at <= NEW_TICKET_WINDOW
     )
     new_ticket = event is not None and (event.kind is _CREATED or fresh)
-    urgent = state.priority is _URGENT
     if "urgent_created" in wanted and new_ticket and urgent:
         found.append(("urgent_created", "created"))
     for action in decided:
