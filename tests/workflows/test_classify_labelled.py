@@ -218,10 +218,11 @@ def test_held_out_set_does_not_regress():
 
 # The sets never tuned on, with floors under the lead's aggregate evaluation. Held-out 12 was
 # retired to tuning in the twelfth round (its floor is with the tuned sets above); held-out 13
-# (written blind on 2026-12-03, before the twelfth round's tuning) is the set never tuned on,
-# and its floor is added here by the lead once measured: until then nothing is listed, and
-# pytest reports this test as skipped (an empty parameter set) rather than passing it.
-NEVER_TUNED_ON: list[tuple[Path, int, float, float]] = []
+# (written blind on 2026-12-03, before the twelfth round's tuning) is the set never tuned on.
+# The lead's aggregate evaluation after the round (main 8de3a08): 101 correct (84.2%),
+# 4 misrouted (3.3%), 15 unclassified; before it 82.5 / 4.2 / 13.3. Issue 13's target (90%,
+# 3%) is not reached by the rules alone (docs/routing-accuracy.md); the floor holds the figures.
+NEVER_TUNED_ON: list[tuple[Path, int, float, float]] = [(HELD_OUT_13, 120, 0.841, 0.034)]
 
 
 @blind_sets
