@@ -32,6 +32,15 @@ def classify(subject: str, description: str = "", config=None, **kwargs):
     )
 
 
+def assert_routed(subject: str, description: str, expected: str | None) -> None:
+    """`expected` is a department, "department/category", or None (nothing routed)."""
+    result = classify(subject, description)
+    got = result.department
+    if expected and "/" in expected:
+        got = f"{result.department}/{result.category}"
+    assert got == expected, result.reason
+
+
 def test_asking_for_a_remedy_decides_and_the_reason_names_the_problem():
     result = classify("Order 5521", "It is two weeks late now. Please refund me.")
     assert (result.department, result.category, result.problem) == (
@@ -1866,11 +1875,7 @@ def test_explain_says_courtesy_before_a_contrast_does_not_count():
     ],
 )
 def test_the_eleventh_rounds_mechanisms(subject, description, expected):
-    result = classify(subject, description)
-    got = result.department
-    if expected and "/" in expected:
-        got = f"{result.department}/{result.category}"
-    assert got == expected, result.reason
+    assert_routed(subject, description, expected)
 
 
 def test_explain_says_a_phrasal_verb_is_another_verb():
@@ -2019,8 +2024,4 @@ def test_a_not_after_word_four_words_before_makes_the_phrase_about_it():
     ],
 )
 def test_the_twelfth_rounds_mechanisms(subject, description, expected):
-    result = classify(subject, description)
-    got = result.department
-    if expected and "/" in expected:
-        got = f"{result.department}/{result.category}"
-    assert got == expected, result.reason
+    assert_routed(subject, description, expected)
