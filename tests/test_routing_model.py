@@ -313,6 +313,10 @@ def test_the_confidence_threshold_is_checked(tmp_path):
     assert problems(config) == [
         "routing.model_min_confidence: Input should be less than or equal to 1"
     ]
+    disagreeing = rules_file(tmp_path, ask_when_model_disagrees=0)
+    assert problems(disagreeing) == [
+        "routing.ask_when_model_disagrees: Input should be greater than 0"
+    ]
 
 
 def test_training_needs_two_departments(tmp_path):
