@@ -16,10 +16,11 @@ tuning in the eleventh round, and routing_heldout_12.yaml (written blind before 
 round, evaluated by the lead only, aggregate, after it) in the twelfth: their misses were read
 and used, and their floors run in every suite now. Confusion tables are printed (pytest -s, or
 on failure) and kept in docs/routing-accuracy.md.
-routing_heldout_13.yaml (120 tickets, written blind on 2026-12-03 before the twelfth round) is
-the set never tuned on: every suite only loads and counts it; evaluating it is the lead's, in
-aggregate, with DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that), and its floor
-is the lead's to add once measured.
+routing_heldout_13.yaml (120 tickets, written blind on 2026-12-03 before the twelfth round) and
+routing_heldout_14.yaml (120 tickets, written blind on 2026-12-03 before the thirteenth round)
+are the sets never tuned on: every suite only loads and counts them; evaluating them is the
+lead's, in aggregate, with DESKBRIDGE_BLIND_SETS=1 (the engineer tuning does not run that), and
+their floors are the lead's to add once measured.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ HELD_OUT_10 = Path(__file__).with_name("data") / "routing_heldout_10.yaml"
 HELD_OUT_11 = Path(__file__).with_name("data") / "routing_heldout_11.yaml"
 HELD_OUT_12 = Path(__file__).with_name("data") / "routing_heldout_12.yaml"
 HELD_OUT_13 = Path(__file__).with_name("data") / "routing_heldout_13.yaml"
+HELD_OUT_14 = Path(__file__).with_name("data") / "routing_heldout_14.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -178,7 +180,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 # The sets written blind for the eighth and ninth rounds load in order with their labels.
 # Parsing classifies nothing, so held-out 10 and held-out 11 (written blind before the tenth
 # round), held-out 12 (before the eleventh) and held-out 13 (before the twelfth) are checked in
-# every suite without evaluating them.
+# every suite without evaluating them, as is held-out 14 (before the thirteenth).
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -188,8 +190,17 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (HELD_OUT_11, "H11", 36, 12),
         (HELD_OUT_12, "H12", 36, 12),
         (HELD_OUT_13, "H13", 36, 12),
+        (HELD_OUT_14, "H14", 36, 12),
     ],
-    ids=["tuning_11", "tuning_12", "heldout_10", "heldout_11", "heldout_12", "heldout_13"],
+    ids=[
+        "tuning_11",
+        "tuning_12",
+        "heldout_10",
+        "heldout_11",
+        "heldout_12",
+        "heldout_13",
+        "heldout_14",
+    ],
 )
 def test_blind_written_set_loads_with_its_labels(
     path: Path, prefix: str, per_department: int, none: int
