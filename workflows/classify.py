@@ -270,6 +270,9 @@ class _Plan(NamedTuple):
     # The words of topic_words after their first ("card" of "debit card"): only an object
     # followed by one of them can end inside a topic.
     topic_tails: frozenset[str]
+    # Where each phrase is first listed, by category (its phrases, then its objects), and
+    # routing.not_a_problem's under None: _strongest's tie-break, without a list search.
+    listed: dict[str | None, tuple[dict[str, int], int]]
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -392,11 +395,23 @@ def _plan(config: RoutingConfig) -> _Plan:
             **{group: config.categories[name].department for group, (name, _) in cued.items()},
         },
         frozenset(w for topic in config.topic_words for w in compile_phrase(topic)[1:]),
+        {
+            None: _places(config.not_a_problem),
+            **{name: _places([*c.phrases, *c.objects]) for name, c in categories},
+        },
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
     _PLANS[id(config)] = (config, plan)
     return plan
+
+
+def _places(phrases: list[str]) -> tuple[dict[str, int], int]:
+    """Where each phrase is first in the list, and the list's length."""
+    places: dict[str, int] = {}
+    for at, phrase in enumerate(phrases):
+        places.setdefault(phrase, at)
+    return places, len(phrases)
 
 
 def _with_synonyms(config: RoutingConfig) -> RoutingConfig:
@@ -1702,13 +1717,18 @@ def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
     best = [h for h in counted if h.points == top]
     if len(best) == 1:
         return best[0]
-    listed = (
-        [*config.categories[category].phrases, *config.categories[category].objects]
-        if category in config.categories
-        else config.not_a_problem
-    )
+    key = category if category in config.categories else None
+    plan = _plan(config)
+    if plan.config is config:  # the config the phrases were found with (classify_ticket's)
+        places, size = plan.listed[key]
+    else:
+        places, size = _places(
+            [*config.categories[key].phrases, *config.categories[key].objects]
+            if key is not None
+            else config.not_a_problem
+        )
     # A cued hit ("arrive … broken") is not listed as written: after the listed ones.
-    return min(best, key=lambda h: listed.index(h.phrase) if h.phrase in listed else len(listed))
+    return min(best, key=lambda h: places.get(h.phrase, size))
 
 
 def _quote(hit: Hit, short: bool = False) -> str:

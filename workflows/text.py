@@ -688,21 +688,32 @@ def _hypothetical_from(tokens: Sequence[str], breaks: list[int]) -> list[int]:
     """For each clause (empty ones included, by number), the position after which a match is
     hypothetical: from an "if" on in its clause, and the whole clause after one that opens
     with "if …" ("if it is lost, send a replacement")."""
-    thresholds: list[int] = []
-    carried = False
-    start = 0
-    for end in (*breaks, len(tokens)):
-        clause = tokens[start:end]
-        if clause:
-            opens_at = (
-                len(clause) if CONDITIONALS.isdisjoint(clause) else _conditional_start(clause)
-            )
-            whole = opens_at < len(clause) and clause[opens_at] in WHOLE_CLAUSE_CONDITIONALS
-            thresholds.append(start - 1 if carried or whole else start + opens_at)
-            carried = len(clause) > 2 and clause[0] in CONDITIONALS and opens_at == 0
-        else:
-            thresholds.append(end)  # no phrase in an empty clause
-        start = end + 1
+    # A clause without a conditional word has its end: no match in it starts after that. Only
+    # the few clauses with one are read (a text with an "if" has some twenty clauses).
+    ends = [*breaks, len(tokens)]
+    thresholds = ends.copy()
+    with_conditional = sorted(
+        {
+            bisect_right(breaks, at)
+            for at in compress(count(), map(CONDITIONALS.__contains__, tokens))
+        }
+    )
+    carried = -1  # the clause after one that opens with "if …"
+    for number in with_conditional:
+        start = ends[number - 1] + 1 if number else 0
+        clause = tokens[start : ends[number]]
+        opens_at = _conditional_start(clause)
+        whole = opens_at < len(clause) and clause[opens_at] in WHOLE_CLAUSE_CONDITIONALS
+        thresholds[number] = start - 1 if number == carried or whole else start + opens_at
+        if len(clause) > 2 and clause[0] in CONDITIONALS and opens_at == 0:
+            # The next clause with words (empty ones, as in "?!", are passed over) is
+            # hypothetical as a whole.
+            after = number + 1
+            while after < len(ends) and ends[after] == ends[after - 1] + 1:
+                after += 1
+            if after < len(ends):
+                carried = after
+                thresholds[after] = ends[after - 1]  # its start - 1
     return thresholds
 
 
