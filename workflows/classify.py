@@ -273,6 +273,8 @@ class _Plan(NamedTuple):
     # Where each phrase is first listed, by category (its phrases, then its objects), and
     # routing.not_a_problem's under None: _strongest's tie-break, without a list search.
     listed: dict[str | None, tuple[dict[str, int], int]]
+    remedies: frozenset[str]  # the remedy categories
+    fallbacks: frozenset[str]  # the fallback categories
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -399,6 +401,8 @@ def _plan(config: RoutingConfig) -> _Plan:
             None: _places(config.not_a_problem),
             **{name: _places([*c.phrases, *c.objects]) for name, c in categories},
         },
+        frozenset(name for name, c in categories if c.remedy),
+        frozenset(name for name, c in categories if c.fallback),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -479,6 +483,7 @@ _new_hit = partial(tuple.__new__, Hit)
 _START = itemgetter(4)  # PhraseMatch.start
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
 _GROUP = itemgetter(1)  # PhraseMatch.group
+_POINTS = itemgetter(3)  # Hit.points
 
 
 def _find_hits(
@@ -1580,6 +1585,10 @@ def decide(
     """The department from the phrases found (see the module's docstring for the order). In
     a ticket that only asks a yes-or-no question (`question`), topic words never decide
     alone: "Do you accept Klarna?" names a topic, not a problem."""
+    # A category's remedy, fallback and department are the config's (its synonyms vary only
+    # phrases): looked up in the plan's sets, not in the category's model.
+    plan = _plan(config)
+    remedy = plan.remedies
     scores: dict[str, float] = {}
     for hit in hits:
         points = hit[3]  # Hit.points, without a property call or an unpacking per hit
@@ -1589,16 +1598,16 @@ def decide(
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
     # General words count only when no phrase of a category names the problem and nothing
     # says it is no order problem, and then only with enough of them.
-    general = [n for n in scores if config.categories[n].fallback]
+    general = [n for n in scores if n in plan.fallbacks]
     if general:
         specific = calm > 0 or len(general) < len(scores)
         for name in general:
             if specific or scores[name] < config.fallback_min_score:
                 del scores[name]
     scores = {name: _ROUNDED[score] for name, score in scores.items()}
-    ranked = sorted(scores, key=lambda name: -scores[name])
-    remedies = [n for n in ranked if config.categories[n].remedy]
-    problems = [n for n in ranked if not config.categories[n].remedy]
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)  # stable: ties keep their order
+    remedies = [n for n in ranked if n in remedy]
+    problems = [n for n in ranked if n not in remedy]
     common = {"hits": tuple(hits), "scores": scores}
 
     best = ranked[0] if ranked else None
@@ -1699,22 +1708,21 @@ def _topics(config: RoutingConfig) -> frozenset[str]:
 
 def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | None:
     """The best category of another department (remedies compete only with problems)."""
-    department = config.categories[winner].department
+    plan = _plan(config)
+    departments, remedies = plan.departments, plan.remedies
+    department = departments[winner]
     return next(
-        (
-            n
-            for n in ranked
-            if config.categories[n].department != department and not config.categories[n].remedy
-        ),
+        (n for n in ranked if departments[n] != department and n not in remedies),
         None,
     )
 
 
 def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
     """The category's hit worth most (among equals, the phrase listed first)."""
-    counted = [h for h in hits if h.category == category and h.points > 0]
-    top = max(h.points for h in counted)
-    best = [h for h in counted if h.points == top]
+    # Hit's fields by position (category, phrase, where, points…): no property call per hit.
+    counted = [h for h in hits if h[0] == category and h[3] > 0]
+    top = max(map(_POINTS, counted))
+    best = [h for h in counted if h[3] == top]
     if len(best) == 1:
         return best[0]
     key = category if category in config.categories else None

@@ -404,7 +404,9 @@ def tokenize(text: str) -> tuple[str, ...]:
     words = text.split()
     if not _BARE_NEGATIVES.keys().isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
-    if "even" in text and "even" in words:  # a substring test first: most texts have none
+    # "even" between two words (by now the text is words, and BREAKs, between spaces): a
+    # substring test, no search of the words; most texts have none.
+    if " even " in text:
         words = _without_intensifiers(words)
     if "actually" in text:
         # A filler adverb: "when is it actually coming" asks "when is it coming".
