@@ -119,7 +119,8 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
 # was retired to tuning the same way; the floors of the sets the round lifted are the figures
 # it reached (docs/routing-accuracy.md, "Twelfth round"); none was lowered. Thirteenth round:
 # held-out 13 (84.2% and 3.3% after the twelfth round, the lead's aggregate evaluation) was
-# retired to tuning the same way; its floor starts at those figures.
+# retired to tuning the same way; the floors of the sets the round lifted are the figures it
+# reached (docs/routing-accuracy.md, "Thirteenth round"); none was lowered.
 @pytest.mark.parametrize(
     ("path", "tickets", "correct", "misrouted"),
     [
@@ -134,8 +135,8 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
         (TUNING_12, 200, 0.984, 0.0),
         (HELD_OUT_2, 120, 0.974, 0.017),
         (HELD_OUT_3, 123, 0.958, 0.009),
-        (HELD_OUT_4, 120, 0.966, 0.017),
-        (HELD_OUT_5, 120, 0.932, 0.0),
+        (HELD_OUT_4, 120, 0.974, 0.009),
+        (HELD_OUT_5, 120, 0.941, 0.0),
         (HELD_OUT_6, 120, 0.966, 0.0),
         (HELD_OUT_7, 120, 0.966, 0.009),
         (HELD_OUT_8, 120, 0.949, 0.009),
@@ -143,7 +144,7 @@ def test_routes_at_least_95_percent_correctly_with_reasons():
         (HELD_OUT_10, 120, 0.974, 0.0),
         (HELD_OUT_11, 120, 0.941, 0.0),
         (HELD_OUT_12, 120, 0.966, 0.009),
-        (HELD_OUT_13, 120, 0.841, 0.034),
+        (HELD_OUT_13, 120, 0.849, 0.025),
         (CHECK_3, 60, 0.899, 0.0),
         (CHECK_7, 60, 0.999, 0.0),
     ],
