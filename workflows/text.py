@@ -146,6 +146,8 @@ _TEXT_TABLE = str.maketrans(
     }
 )
 _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
+# The words PhraseIndex._scan finds the places of in a text, in one pass.
+_MARKED = frozenset({BREAK}) | CONDITIONALS | NEGATORS | _ALTERNATIVES
 # Outside ASCII: every run of characters that are neither letters, digits nor clause
 # punctuation is one space (clause punctuation is left to _TEXT_TABLE).
 _NOT_WORD_OR_BREAK = re.compile(f"[^a-z0-9{re.escape(_BREAK_CHARACTERS)}]+")
@@ -610,20 +612,21 @@ class PhraseIndex:
         starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
-        breaks = _positions(read, BREAK)
-        hypothetical = None if CONDITIONALS.isdisjoint(read) else _hypothetical_from(read, breaks)
+        # Clause breaks, conditional words, negators and "or"s are found in one C-level pass
+        # (a pass over the words costs far more than sorting out the few it finds: some
+        # twenty breaks and a handful of others).
+        marked = list(compress(count(), map(_MARKED.__contains__, read)))
+        breaks = [at for at in marked if read[at] == BREAK]
+        conditionals = [at for at in marked if read[at] in CONDITIONALS]
+        hypothetical = _hypothetical_from(read, breaks, conditionals) if conditionals else None
         # Negators are rare: only a match with one in the few words before it is looked at.
-        negators = (
-            []
-            if NEGATORS.isdisjoint(read)
-            else list(compress(count(), map(NEGATORS.__contains__, read)))
-        )
+        negators = [at for at in marked if read[at] in NEGATORS]
         # Where a typo was read as a phrase word (most texts: nowhere).
         fixed = [] if read == tokens else list(compress(count(), map(ne, tokens, read)))
         declined = _declined_ends(read, negators) if negators else None
         asides = _aside_negations(read, negators) if negators and breaks else None
         # Lists of alternatives after a negator ("not a refund or a voucher"): rare.
-        alternatives = bool(negators) and not _ALTERNATIVES.isdisjoint(read)
+        alternatives = bool(negators) and any(read[at] in _ALTERNATIVES for at in marked)
         matches: list[_MatchFields] = []
         for start, found in starts:
             clause = bisect_right(breaks, start)
@@ -676,30 +679,18 @@ class PhraseIndex:
         return found
 
 
-def _positions(tokens: tuple[str, ...], word: str) -> list[int]:
-    """Where `word` is in tokens, in order (a C-level search from one to the next)."""
-    found: list[int] = []
-    at = -1
-    for _ in range(tokens.count(word)):
-        at = tokens.index(word, at + 1)
-        found.append(at)
-    return found
-
-
-def _hypothetical_from(tokens: Sequence[str], breaks: list[int]) -> list[int]:
+def _hypothetical_from(
+    tokens: Sequence[str], breaks: list[int], conditionals: list[int]
+) -> list[int]:
     """For each clause (empty ones included, by number), the position after which a match is
     hypothetical: from an "if" on in its clause, and the whole clause after one that opens
-    with "if …" ("if it is lost, send a replacement")."""
+    with "if …" ("if it is lost, send a replacement"). `breaks` and `conditionals` are where
+    BREAK and the CONDITIONALS are in the tokens."""
     # A clause without a conditional word has its end: no match in it starts after that. Only
     # the few clauses with one are read (a text with an "if" has some twenty clauses).
     ends = [*breaks, len(tokens)]
     thresholds = ends.copy()
-    with_conditional = sorted(
-        {
-            bisect_right(breaks, at)
-            for at in compress(count(), map(CONDITIONALS.__contains__, tokens))
-        }
-    )
+    with_conditional = sorted({bisect_right(breaks, at) for at in conditionals})
     carried = -1  # the clause after one that opens with "if …"
     for number in with_conditional:
         start = ends[number - 1] + 1 if number else 0
