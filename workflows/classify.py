@@ -739,6 +739,9 @@ def _scan_texts(
         taken: dict[int, list[tuple]] = {}  # PhraseMatch fields by clause
         skipped: dict[int, list[tuple]] = {}
         tokens = tokenize(text)
+        # The text's words as a set, for the whole-text tests below: a frozenset's isdisjoint
+        # with a set walks the smaller of the two, with a tuple every token.
+        present = set(tokens)
         matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
         if INQUIRY in map(_GROUP, matches):  # a C-level pass
             for m in matches:
@@ -803,7 +806,7 @@ def _scan_texts(
         cue_words = about_words = compared = resolvers = None
         # Clauses that ask whether ("or do the legs come off?"): where their question's
         # thing starts, by clause (most texts: none, one test a match).
-        whether = _whether_clauses(tokens) if "do" in tokens else None
+        whether = _whether_clauses(tokens) if "do" in present else None
         in_subject = where == "subject"
         # "Re: Your replacement is on its way": the shop's subject, replied to; a remedy in it
         # is the shop's word, as in quoted mail, not the customer's request.
@@ -822,7 +825,7 @@ def _scan_texts(
             extra = 0
             if group in cued:
                 if cue_words is None:
-                    cue_words = not plan.all_cues.isdisjoint(tokens)
+                    cue_words = not plan.all_cues.isdisjoint(present)
                 if not cue_words:
                     continue
                 cued_group = group
@@ -945,7 +948,7 @@ def _scan_texts(
             about = None
             if not_after is not None:
                 if about_words is None:
-                    about_words = not plan.all_not_after.isdisjoint(tokens)
+                    about_words = not plan.all_not_after.isdisjoint(present)
                 if about_words and not not_after.isdisjoint(
                     tokens[start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0 : start]
                 ):
@@ -963,7 +966,7 @@ def _scan_texts(
                 about = f"{tokens[end - 1]} {tokens[end]}"
             if remedy and negated_by is None:
                 if compared is None:
-                    compared = not _COMPARATIVES.isdisjoint(tokens)
+                    compared = not _COMPARATIVES.isdisjoint(present)
                 negated_by = _compared_away(tokens, start) if compared else None
             elif remedy and _not_received(tokens, start, negated_by, plan.receipts):
                 negated_by = None
@@ -980,7 +983,7 @@ def _scan_texts(
             # "found the missing screws"; "the wrong screws arrived" is a problem arriving).
             if counts and resolvable and (remedy or tokens[start] in plan.absent):
                 if resolvers is None:
-                    resolvers = not plan.resolved_words.isdisjoint(tokens)
+                    resolvers = not plan.resolved_words.isdisjoint(present)
                 if resolvers:
                     resolved = _resolved_by(tokens, start, end, plan.resolved_words)
                     if resolved is not None:
@@ -1066,7 +1069,7 @@ def _scan_texts(
                 hits[at] = hits[at]._replace(points=0.0, about=what)
         # "The table came on time, thank you, but there's a split in one leg": what is well
         # before a contrast that opens a problem or a request is courtesy, not the ticket.
-        if calm_here and last_told > calm_here[0][1] and not _CONTRASTS.isdisjoint(tokens):
+        if calm_here and last_told > calm_here[0][1] and not _CONTRASTS.isdisjoint(present):
             for at, start in calm_here:
                 contrast = _contrast_after(tokens, start, last_told)
                 if contrast is not None:
