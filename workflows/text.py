@@ -146,7 +146,7 @@ _TEXT_TABLE = str.maketrans(
     }
 )
 _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
-# The words PhraseIndex._scan finds the places of in a text, in one pass.
+# The words PhraseIndex._scan finds the places of in a text, in its pass for one-word phrases.
 _MARKED = frozenset({BREAK}) | CONDITIONALS | NEGATORS | _ALTERNATIVES
 # Outside ASCII: every run of characters that are neither letters, digits nor clause
 # punctuation is one space (clause punctuation is left to _TEXT_TABLE).
@@ -523,6 +523,7 @@ class PhraseIndex:
         # phrases ("could you", "on the") then cost one set look-up, not a candidate, where the
         # third word is none of theirs.
         self._starts_alone = {word: ((1, entries),) for word, entries in self._single.items()}
+        self._marked = _MARKED.union(self._starts_alone)  # see _scan
         self._starts_pair = {
             pair: (
                 sized,
@@ -597,11 +598,13 @@ class PhraseIndex:
         # Where phrases start (see __init__): one-word phrases by the word, longer ones by the
         # word and the next, each found in a C-level pass (map, compress; zip, not pairwise:
         # zip reuses its pair where pairwise makes one a word). A phrase spans two clauses only
-        # across a contrast word of its own ("delivered but not").
+        # across a contrast word of its own ("delivered but not"). The pass for one-word
+        # phrases also finds clause breaks, conditional words, negators and "or"s: a pass over
+        # a text's words costs far more than sorting out the few it finds (some fifteen
+        # phrase words, twenty breaks and a handful of others).
         alone = self._starts_alone
-        starts: list[tuple[int, tuple]] = [
-            (i, alone[read[i]]) for i in compress(count(), map(alone.__contains__, read))
-        ]
+        marked = list(compress(count(), map(self._marked.__contains__, read)))
+        starts: list[tuple[int, tuple]] = [(i, alone[read[i]]) for i in marked if read[i] in alone]
         pairs = self._starts_pair
         longer: list[tuple[int, tuple]] = []
         read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
@@ -612,10 +615,6 @@ class PhraseIndex:
         starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
-        # Clause breaks, conditional words, negators and "or"s are found in one C-level pass
-        # (a pass over the words costs far more than sorting out the few it finds: some
-        # twenty breaks and a handful of others).
-        marked = list(compress(count(), map(_MARKED.__contains__, read)))
         breaks = [at for at in marked if read[at] == BREAK]
         conditionals = [at for at in marked if read[at] in CONDITIONALS]
         hypothetical = _hypothetical_from(read, breaks, conditionals) if conditionals else None
