@@ -889,7 +889,12 @@ def _scan_texts(
                 # opens with it asks ("Replacement chair").
                 if asking is None:
                     asking = qualifiers.asking(text)
-                unasked = clause not in asking
+                # The thing told as bought right after it ("the replacement slats kit I
+                # ordered is still processing"): a product's name, asked for or not.
+                unasked = clause not in asking or (
+                    not_after is not None
+                    and _position_after(tokens, end, not_after, _BOUGHT_WITHIN) is not None
+                )
             elif remedy and phrase in weak and where != "subject":
                 if asking is None:
                     asking = qualifiers.asking(text)
@@ -1328,6 +1333,11 @@ def _shop_subject(tokens: tuple[str, ...]) -> bool:
 def _opens_subject(tokens: tuple[str, ...], start: int) -> bool:
     """Whether tokens[start] opens the subject, after any reply prefixes and breaks."""
     return all(t == BREAK or t in _REPLY_PREFIXES for t in tokens[:start])
+
+
+# How far after a remedy noun naming a thing its category's `not_after` word (ordered,
+# bought) is looked for: "replacement | seat cushion covers we | bought".
+_BOUGHT_WITHIN = 5
 
 
 def _thing_follows(tokens: tuple[str, ...], end: int, things: frozenset[str]) -> bool:

@@ -2069,6 +2069,28 @@ def test_the_twelfth_rounds_mechanisms(subject, description, expected):
         # carrier's damage-claim form.
         ("Shade", "Opened the parcel this morning: the glass shade is cracked.", "logistics"),
         ("Rack", "The shoe rack arrived yesterday and its metal frame is buckled.", "logistics"),
+        # "fit" with the customer's own bed, room or door is no defect (routing.particles);
+        # parts that do not fit together still are.
+        (
+            "Cover",
+            "You sent a small cover, I need the large. It does not fit my sofa.",
+            None,
+        ),
+        ("Drawer", "The drawer does not fit the frame, it sticks halfway.", "quality"),
+        # Damage noted on hand-over (transit_damage's cues_after).
+        ("Mirror", "The frame was chipped when the driver handed it over.", "logistics"),
+        # A remedy noun naming a thing told as bought right after it is a product's name.
+        (
+            "Slats",
+            "The replacement slats kit we bought on Monday still says processing. When will"
+            " it ship?",
+            "logistics/delivery_delay",
+        ),
+        (
+            "Slats",
+            "Two slats snapped, please send me replacement slats.",
+            "post_sales/replacement",
+        ),
         # Someone who means to buy asks before ordering (routing.before_ordering).
         (
             "Bed",
