@@ -743,7 +743,8 @@ def _scan_texts(
         # with a set walks the smaller of the two, with a tuple every token.
         present = set(tokens)
         matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
-        if INQUIRY in map(_GROUP, matches):  # a C-level pass
+        groups_found = set(map(_GROUP, matches))  # one C-level pass
+        if INQUIRY in groups_found:
             for m in matches:
                 if (
                     m[1] == INQUIRY
@@ -770,7 +771,7 @@ def _scan_texts(
         courtesies: list[tuple] = []
         # Problems let go ("never mind that"): (start, the dismissal's words).
         dismissals: list[tuple[int, str]] = []
-        if not _SCOPE_GROUPS.isdisjoint(map(_GROUP, matches)):  # a C-level pass
+        if not _SCOPE_GROUPS.isdisjoint(groups_found):  # (INQUIRY, taken out above, is none)
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
                     thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
