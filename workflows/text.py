@@ -408,14 +408,27 @@ def tokenize(text: str) -> tuple[str, ...]:
     words = text.split()
     if not _BARE_NEGATIVE_WORDS.isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
-    # "even" between two words (by now the text is words, and BREAKs, between spaces): a
-    # substring test, no search of the words; most texts have none.
-    if " even " in text:
+    if " even " in text and _even_after_negator(text):  # most texts have no such "even"
         words = _without_intensifiers(words)
     if "actually" in text:
         # A filler adverb: "when is it actually coming" asks "when is it coming".
         words = [w for w in words if w != "actually"]
     return tuple(filter(None, map(_TEXT_LEMMAS.__getitem__, words)))
+
+
+def _even_after_negator(text: str) -> bool:
+    """Whether an "even" between two words follows a negator, or a bare negative that ends in
+    one ("didnt even"): the only "even"s _without_intensifiers drops. `text` is tokenize's by
+    the time it splits it (words and BREAKs between spaces), so substring searches find them,
+    without a search of the list of words."""
+    at = text.find(" even ")
+    while at >= 0:
+        before = text[:at].rstrip()
+        word = before[before.rfind(" ") + 1 :]
+        if word in NEGATORS or word in _BARE_NEGATIVES:
+            return True
+        at = text.find(" even ", at + 1)
+    return False
 
 
 def _without_intensifiers(words: list[str]) -> list[str]:
