@@ -2079,6 +2079,24 @@ def test_the_twelfth_rounds_mechanisms(subject, description, expected):
         ("Drawer", "The drawer does not fit the frame, it sticks halfway.", "quality"),
         # Damage noted on hand-over (transit_damage's cues_after).
         ("Mirror", "The frame was chipped when the driver handed it over.", "logistics"),
+        # The carrier is a cue of the damage told after it, and the carrier's handling told as
+        # it happened cues the damage before it; a driver who installs is told of use.
+        (
+            "Table",
+            "Ordered a glass table, the courier left the box on its side and the glass is now"
+            " in pieces.",
+            "logistics/transit_damage",
+        ),
+        (
+            "Leg",
+            "One of the sofa legs broke as the delivery man carried it in.",
+            "logistics/transit_damage",
+        ),
+        (
+            "Lamp",
+            "The driver installed the lamp for us and it flickers and the switch is broken.",
+            "quality/product_defect",
+        ),
         # A remedy noun naming a thing told as bought right after it is a product's name.
         (
             "Slats",
