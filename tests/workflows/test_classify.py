@@ -2098,6 +2098,20 @@ def test_the_twelfth_rounds_mechanisms(subject, description, expected):
             "The driver installed the lamp for us and it flickers and the switch is broken.",
             "quality/product_defect",
         ),
+        # A return label that does not scan is no product defect; a voucher used to pay is
+        # no remedy asked for.
+        (
+            "Return",
+            "The return label you sent does not work at the post office, they say the barcode"
+            " is invalid.",
+            None,
+        ),
+        (
+            "Shelf",
+            "I used the voucher you sent me for the shelf and it has not been dispatched after"
+            " ten days.",
+            None,
+        ),
         # A remedy noun naming a thing told as bought right after it is a product's name.
         (
             "Slats",
