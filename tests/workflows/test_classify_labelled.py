@@ -238,7 +238,8 @@ def test_held_out_set_does_not_regress():
 # figures after the twelfth round, main 8de3a08, were 84.2 / 3.3 / 12.5). Held-out 14 (written
 # blind on 2026-12-03, before the thirteenth round) is the set never tuned on: the lead's
 # aggregate evaluation on the twelfth round's rules (main 4917962): 101 correct (84.2%),
-# 8 misrouted (6.7%), 11 unclassified. Issue 13's target (90%, 3%) is not reached by the rules
+# 8 misrouted (6.7%), 11 unclassified; after the thirteenth round (main 47a1c3b) the same.
+# Issue 13's target (90%, 3%) is not reached by the rules
 # alone (docs/routing-accuracy.md); the floor holds the figures.
 NEVER_TUNED_ON: list[tuple[Path, int, float, float]] = [
     (HELD_OUT_14, 120, 0.841, 0.067),
