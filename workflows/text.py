@@ -15,9 +15,10 @@ from operator import ne, not_
 from typing import NamedTuple
 
 import quotequail
-import simplemma
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
+
+from deskbridge.workflows.lexicon import get_lexicon
 
 # Words that negate what follows them, up to NEGATION_WINDOW words on and not across a
 # SCOPE_BREAK word ("it has not come and I want a refund" still asks for a refund).
@@ -315,7 +316,7 @@ def _lemmatize(word: str) -> str:
         return word
     if word in _LEMMA_EXCEPTIONS:
         return _LEMMA_EXCEPTIONS[word]
-    return fold(simplemma.lemmatize(word, lang="en"))
+    return fold(get_lexicon().lemmatize(word, "en"))
 
 
 class _Memo(dict):
@@ -357,7 +358,7 @@ def _break_before_contrast(words: list[str]) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def is_known_word(word: str) -> bool:
-    return simplemma.is_known(word, lang="en")
+    return get_lexicon().is_known(word, "en")
 
 
 # The other languages customers write in: a word of theirs is no typo of an English word
@@ -367,17 +368,19 @@ OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl")
 
 @lru_cache(maxsize=65536)
 def is_foreign_word(word: str) -> bool:
-    return any(simplemma.is_known(word, lang=language) for language in OTHER_LANGUAGES)
+    lexicon = get_lexicon()
+    return any(lexicon.is_known(word, language) for language in OTHER_LANGUAGES)
 
 
 def is_other_word_of_its_language(word: str, other: str) -> bool:
     """Whether a language knows both words as words of their own, with different lemmas: then
     one is no typo of the other ("envoyer", send, is not "renvoyer", send back); a form of the
     same word still is ("bancale" reads "bancal")."""
+    lexicon = get_lexicon()
     return any(
-        simplemma.is_known(word, lang=language)
-        and simplemma.is_known(other, lang=language)
-        and simplemma.lemmatize(word, lang=language) != simplemma.lemmatize(other, lang=language)
+        lexicon.is_known(word, language)
+        and lexicon.is_known(other, language)
+        and lexicon.lemmatize(word, language) != lexicon.lemmatize(other, language)
         for language in OTHER_LANGUAGES
     )
 

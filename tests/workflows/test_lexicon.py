@@ -1,0 +1,98 @@
+"""The classifier's dictionaries (workflows/lexicon.py): simplemma's entries kept as tries
+cached on disk give the same lemmas and known words as simplemma's own dicts, the cache is
+written whole or not at all, and an unwritable cache falls back to the dicts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import simplemma
+from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
+from simplemma.strategies.dictionaries.dictionary_factory import _load_dictionary_from_disk
+
+from deskbridge.workflows import lexicon as lexicon_module
+from deskbridge.workflows.lexicon import Lexicon, build_dictionary_factory
+
+# Inflected, unknown, hyphenated, accented and foreign words, and typos: the words the
+# classifier asks about. English and French (the two small dictionaries: a test process does
+# not unpack all six).
+WORDS = [
+    "arrived", "arrives", "boxes", "damaged", "wardrobes", "delivered", "refunds", "chairs",
+    "scratched", "cushions", "arived", "damged", "recieved", "re-delivered", "colour", "sofa",
+    "ikea", "x7-200", "Schrank", "envoyer", "renvoyer", "remboursement", "cassée", "livrés",
+    "reçu", "meubles", "bancale", "stoelen", "Ärger", "naïve", "café",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tries(tmp_path_factory: pytest.TempPathFactory) -> Lexicon:
+    return Lexicon(build_dictionary_factory(tmp_path_factory.mktemp("lexicon")))
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_tries_answer_as_simplemma_does(tries: Lexicon, language: str):
+    # Every 40th entry of the shipped dictionary, and the words above.
+    entries = list(_load_dictionary_from_disk(language))[::40]
+    words = [entry.decode() for entry in entries] + WORDS
+    assert len(words) > 4000
+    expected = [
+        (simplemma.lemmatize(w, lang=language), simplemma.is_known(w, lang=language)) for w in words
+    ]
+    assert [(tries.lemmatize(w, language), tries.is_known(w, language)) for w in words] == (
+        expected
+    )
+    assert tries.lemmatize("arrived", "en") == "arrive"
+    assert tries.is_known("arived", "en") is False
+
+
+def test_a_trie_is_built_once_and_then_read_from_the_cache(tmp_path: Path, monkeypatch):
+    first = build_dictionary_factory(tmp_path)
+    assert Lexicon(first).lemmatize("boxes", "en") == "box"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]  # no temporary file left
+
+    def no_build(self, lang):
+        raise AssertionError(f"built {lang} again")
+
+    monkeypatch.setattr(lexicon_module._CachedTries, "_build_trie", no_build)
+    second = Lexicon(build_dictionary_factory(tmp_path))
+    assert second.lemmatize("boxes", "en") == "box"
+    assert second.is_known("wardrobe", "en") is True
+
+
+def test_the_cache_file_appears_only_when_whole(tmp_path: Path, monkeypatch):
+    # Another process may read the cache while this one writes it: the trie is saved to a
+    # temporary name and renamed, so `en.dic` never exists half-written.
+    factory = build_dictionary_factory(tmp_path)
+    saved: list[tuple[str, bool]] = []
+    real_write = lexicon_module._CachedTries._write_trie_to_disk
+
+    def watch(self, lang, trie):
+        real_save = trie.save
+
+        class Watched:
+            def save(self, path):
+                saved.append((Path(path).name, (tmp_path / "en.dic").exists()))
+                real_save(path)
+
+        real_write(self, lang, Watched())
+
+    monkeypatch.setattr(lexicon_module._CachedTries, "_write_trie_to_disk", watch)
+    Lexicon(factory).load(["en"])
+    assert len(saved) == 1
+    name, target_existed = saved[0]
+    assert name.startswith(".en.") and target_existed is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]
+
+
+def test_an_unwritable_cache_falls_back_to_simplemmas_dicts(tmp_path: Path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="deskbridge.lexicon"):
+        factory = build_dictionary_factory(blocker / "cache")
+    assert factory is DEFAULT_DICTIONARY_FACTORY
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        ("lexicon.cache_unavailable", {"path": str(blocker / "cache")})
+    ]
+    assert Lexicon(factory).lemmatize("boxes", "en") == "box"
