@@ -1,0 +1,88 @@
+"""benchmarks/routing_crossval.py: the lead's blind sets are never read, folds hold whole sets,
+and its model-and-phrases combination is classify_ticket's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.routing_crossval import (
+    BLIND_AT,
+    BLIND_SETS,
+    DATA,
+    BlindSetError,
+    LabelledSet,
+    combine,
+    folds_of,
+    labelled_sets,
+    main,
+)
+
+DEPARTMENTS = ("logistics", "quality", "post_sales")
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_SETS))
+def test_a_blind_set_is_refused_by_name_before_it_is_opened(tmp_path, name, capsys):
+    # The file does not exist: refusing it must not need to read it.
+    given = [DATA / "routing_labelled.yaml", tmp_path / name]
+    with pytest.raises(BlindSetError):
+        labelled_sets(given)
+    assert main(["--sets", *map(str, given)]) == 2
+    assert name in capsys.readouterr().err
+
+
+def test_a_link_to_a_blind_set_is_refused_too(tmp_path):
+    link = tmp_path / "innocent.yaml"
+    link.symlink_to(tmp_path / "routing_heldout_14.yaml")
+    with pytest.raises(BlindSetError):
+        labelled_sets([link])
+
+
+def test_the_default_sets_leave_the_blind_ones_out():
+    names = {path.name for path in labelled_sets()}
+    assert "routing_labelled.yaml" in names
+    assert not names & BLIND_SETS
+    assert not {f"routing_{name}.yaml" for name in BLIND_AT} & BLIND_SETS
+
+
+def test_folds_hold_whole_sets_of_about_equal_size():
+    sets = [LabelledSet(f"s{i}", [None] * size) for i, size in enumerate([200, 120, 120, 60, 60])]
+    assert folds_of(sets, 0) == [[0], [1], [2], [3], [4]]
+    groups = folds_of(sets, 2)
+    assert sorted(i for g in groups for i in g) == [0, 1, 2, 3, 4]
+    sizes = sorted(sum(len(sets[i].tickets) for i in g) for g in groups)
+    assert sizes == [260, 300]
+
+
+@pytest.mark.parametrize(
+    ("phrases", "answer", "expected"),
+    [
+        # left to a person: filled from the threshold on, never with none
+        ((None, "none"), ("quality", 0.75), "quality"),
+        ((None, "ambiguous"), ("quality", 0.65), "none"),
+        ((None, "none"), ("none", 0.95), "none"),
+        # chosen by phrases: questioned by a sure enough other answer
+        (("logistics", "phrase"), ("quality", 0.85), "none"),
+        (("logistics", "phrase"), ("none", 0.85), "none"),
+        (("logistics", "phrase"), ("quality", 0.75), "logistics"),
+        (("logistics", "phrase"), ("logistics", 0.99), "logistics"),
+        # not an order problem, a field or a tag: never questioned
+        ((None, "phrase"), ("quality", 0.99), "none"),
+        (("logistics", "tag"), ("quality", 0.99), "logistics"),
+        (("logistics", "field"), ("quality", 0.99), "logistics"),
+    ],
+)
+def test_the_combination_is_classify_tickets(phrases, answer, expected):
+    assert combine(phrases, answer, DEPARTMENTS, 0.7, 0.8) == expected
+
+
+def test_without_a_second_opinion_a_phrase_department_stands():
+    assert combine(("logistics", "phrase"), ("quality", 0.99), DEPARTMENTS, 0.7, None) == (
+        "logistics"
+    )
+
+
+def test_the_sets_blind_at_a_commit_exist():
+    assert all((DATA / f"routing_{name}.yaml").is_file() for name in BLIND_AT)
+    assert Path(DATA).name == "data"
