@@ -235,7 +235,10 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         xml_with(ORG, "00D000000000001AAA"),
         SOAP,
         403,
-        bad("organization id is not this deskbridge's Salesforce org", "OrganizationId"),
+        bad(
+            "organization id is not this deskbridge's Salesforce org",
+            "notifications.OrganizationId",
+        ),
     ),
     (
         "OrganizationId of 100,000 characters",
@@ -421,7 +424,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(organizationId="00D000000000001AAA"),
         JSON,
         403,
-        bad("organization id is not this deskbridge's Salesforce org", "OrganizationId"),
+        bad("organization id is not this deskbridge's Salesforce org", "organizationId"),
     ),
     ("callout org a number", callout(organizationId=17), JSON, 400, missing("organizationId")),
     (

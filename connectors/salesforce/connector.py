@@ -45,15 +45,17 @@ def _read_once(raw: bytes) -> OutboundMessage:
 def verify(headers: Mapping[str, str], raw: bytes, now: datetime, settings: Settings) -> None:
     """Flow callouts carry a bearer token; Outbound Messages carry no signature, so the org id
     in the message is the in-band check for both."""
-    if is_json_callout(raw):
+    callout = is_json_callout(raw)
+    if callout:
         _verify_bearer(headers.get("Authorization", ""), settings)
     message = _read_once(raw)
     if not settings.salesforce_org_id:
         raise ForbiddenError("SALESFORCE_ORG_ID is not set; outbound messages are refused")
     if not same_org(message.organization_id, settings.salesforce_org_id):
-        raise ForbiddenError(
-            "organization id is not this deskbridge's Salesforce org", "OrganizationId"
-        )
+        # The path as the body spells it, like the 400s for the same value: a Flow author
+        # looks for `organizationId` in their JSON, not the SOAP element's name.
+        field = "organizationId" if callout else "notifications.OrganizationId"
+        raise ForbiddenError("organization id is not this deskbridge's Salesforce org", field)
 
 
 def _verify_bearer(authorization: str, settings: Settings) -> None:

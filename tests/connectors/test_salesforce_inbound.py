@@ -193,7 +193,7 @@ def test_another_orgs_message_is_refused_with_403_and_not_stored(client, engine)
     assert response.status_code == 403
     assert response.json == {
         "error": "organization id is not this deskbridge's Salesforce org",
-        "field": "OrganizationId",
+        "field": "notifications.OrganizationId",
     }
     with engine.connect() as connection:
         assert count_events(connection) == 0
