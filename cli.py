@@ -792,6 +792,9 @@ def digest(day: date | None, week: bool, output: str, chart: Path | None) -> Non
 def routing() -> None:
     """Tune the routing rules: see why a ticket goes where it goes, and measure the rules on
     your own labelled tickets."""
+    # Warnings (the classifier's dictionary cache unwritable) as replay writes them: with
+    # their fields, not Python's bare last-resort line ("lexicon.cache_unavailable").
+    configure_logging("WARNING")
 
 
 _CONFIG_OPTION = click.option(
