@@ -82,20 +82,20 @@ def test_the_model_routes_a_wording_the_phrases_leave_unclassified(model_file, t
 def test_the_threshold_holds_back_a_less_sure_answer(model_file, tmp_path):
     config = rules_file(tmp_path, model=str(model_file))
     rules = load_rules(config)
-    assert rules.routing.model_min_confidence == 0.7
+    assert rules.routing.model_min_confidence == 0.6
     result = classify_ticket(
         rules.routing, subject=NO_IDEA_WHERE, description="", model=rules.routing_model
     )
     assert (result.source, result.department) == ("none", None)
     assert result.model_answer is not None
     assert result.model_answer[0] == "logistics"
-    assert 0.5 <= result.model_answer[1] < 0.7
+    assert 0.5 <= result.model_answer[1] < 0.6
     assert explain(config, NO_IDEA_WHERE) == [
         "department: none — nothing names a problem, the assignee is asked to pick",
         "reason: no field, tag or phrase names an order problem",
         "matched (points = words x 1.5 in the subject x category weight):",
         '    1.5  delivery problem (general words): "parcel" in subject',
-        "learned model: Logistics (50% sure), below routing.model_min_confidence 70%",
+        "learned model: Logistics (50% sure), below routing.model_min_confidence 60%",
     ]
     # A lower threshold lets it answer.
     lower = load_rules(rules_file(tmp_path, model=str(model_file), model_min_confidence=0.5))
@@ -111,7 +111,7 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
     plain = load_rules(EXAMPLE_CONFIG)
     never = load_rules(rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None))
     with_model = load_rules(rules_file(tmp_path, model=str(model_file)))
-    assert with_model.routing.ask_when_model_disagrees == 0.8
+    assert with_model.routing.ask_when_model_disagrees == 0.6
     tickets = parse_labelled(LABELLED.read_text(encoding="utf-8"), False, plain.departments)
     without = evaluate_accuracy(plain.routing, tickets, plain.departments)
     off = evaluate_accuracy(never.routing, tickets, never.departments, model=never.routing_model)
@@ -132,10 +132,10 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
         label, probability = c.result.model_answer
         if c.result.disputed is None:
             assert c.result == b.result
-        else:  # ... unless the model is at least 80% sure of another answer
+        else:  # ... unless the model is at least 60% sure of another answer
             assert (c.result.source, c.result.department) == ("ambiguous", None)
             assert c.result.disputed == a.result.department != label
-            assert probability >= 0.8
+            assert probability >= 0.6
     assert decided >= 100
 
 
@@ -171,18 +171,27 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=CHARGED_DELIVERY)
     assert classify_state(state, rules) == result
 
-    # Below the threshold (the default 80%) the phrases' department stands; explain says why.
+    # The default (60%) asks too.
     default = rules_file(tmp_path, model=str(model_file))
-    kept = classify_ticket(
+    asked = classify_ticket(
         load_rules(default).routing,
         subject=CHARGED_DELIVERY,
         description="",
         model=load_rules(default).routing_model,
     )
+    assert (asked.source, asked.disputed) == ("ambiguous", "post_sales")
+    # Below the threshold the phrases' department stands; explain says why.
+    higher = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=0.8)
+    kept = classify_ticket(
+        load_rules(higher).routing,
+        subject=CHARGED_DELIVERY,
+        description="",
+        model=load_rules(higher).routing_model,
+    )
     assert (kept.source, kept.department, kept.disputed) == ("phrase", "post_sales", None)
     assert (
         "learned model: Logistics (73% sure), below routing.ask_when_model_disagrees 80%"
-        in explain(default, CHARGED_DELIVERY)
+        in explain(higher, CHARGED_DELIVERY)
     )
     off = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None)
     assert "learned model: Logistics (73% sure) (routing.ask_when_model_disagrees is off)" in (
