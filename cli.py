@@ -860,7 +860,13 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
 
     if result.source == "model":
         answer, probability = result.model_answer
-        yield f"department: {names[answer]}  (the learned model, {probability:.0%} sure)"
+        over = (
+            f", at least routing.model_overrides_from"
+            f" {rules.routing.model_overrides_from:.0%}: over the phrases' {names[result.disputed]}"
+            if result.disputed is not None
+            else ""
+        )
+        yield f"department: {names[answer]}  (the learned model, {probability:.0%} sure{over})"
     elif result.department is not None:
         yield (
             f"department: {names[result.department]}  ({label(result.category)},"

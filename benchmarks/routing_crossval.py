@@ -15,10 +15,12 @@ sent anywhere; unclassified is left to a person although it names a problem):
 - the model alone, its most probable label (argmax), and answering none below each --abstain
   threshold: HONEST, no set's model saw that set;
 - today's phrases (config/example.yaml) alone; + the model filling the tickets they leave to a
-  person (from routing.model_min_confidence), no second opinion; + the model's second opinion
-  (a department the phrases chose becomes a question when the model is at least
-  routing.ask_when_model_disagrees sure of another answer). THE PHRASES WERE TUNED ON EVERY ONE
-  OF THESE SETS (issue 13's rounds read their misses): these figures are OPTIMISTIC;
+  person (from routing.model_min_confidence); + its second opinion (a department the phrases
+  chose becomes a question when the model is at least routing.ask_when_model_disagrees sure of
+  another answer); + overruling (the model's department where it is at least
+  routing.model_overrides_from sure of another department): the rules file's settings.
+  THE PHRASES WERE TUNED ON EVERY ONE OF THESE SETS (issue 13's rounds read their misses):
+  these figures are OPTIMISTIC;
 - with --then, the same three on the phrases as they were while each set was still blind
   (BLIND_AT: the rules of the last commit before anyone tuned on it, run from a `git archive`
   of it): an honest measure of the phrases with the model, on the 21 sets that were blind once.
@@ -42,7 +44,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from deskbridge.config.rules import RoutingConfig, load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
@@ -314,25 +316,43 @@ def phrases_then(
     return answers
 
 
+class Policy(NamedTuple):
+    """How the model is used with the phrases: routing.model_min_confidence (fill),
+    ask_when_model_disagrees (doubt) and model_overrides_from (overrule); None is off."""
+
+    fill: float
+    doubt: float | None = None
+    overrule: float | None = None
+
+    @classmethod
+    def of(cls, config: RoutingConfig) -> Policy:
+        return cls(
+            config.model_min_confidence,
+            config.ask_when_model_disagrees,
+            config.model_overrides_from,
+        )
+
+
 def combine(
-    phrases: PhraseAnswer,
-    answer: tuple[str, float] | None,
-    departments: Any,
-    fill: float,
-    doubt: float | None,
+    phrases: PhraseAnswer, answer: tuple[str, float] | None, departments: Any, policy: Policy
 ) -> str:
     """classify_ticket's use of the model, on a phrase answer (checked against it on today's
     phrases by `check_combine`): the model fills what the phrases leave to a person from
-    `fill` on, and questions a department the phrases chose from `doubt` on."""
+    `fill` on; a department the phrases chose goes to the model's other department from
+    `overrule` on, and to a person when it is `doubt` sure of another answer."""
     department, source = phrases
     if answer is None or source in ("field", "tag"):  # never questioned, the model not asked
         return department or NONE
     label, probability = answer
     if source not in ("none", "ambiguous"):
-        if doubt is None or department is None or label == department or probability < doubt:
+        if department is None or label == department:  # not an order problem stands
             return department or NONE
+        if policy.overrule is not None and label in departments and probability >= policy.overrule:
+            return label
+        if policy.doubt is None or probability < policy.doubt:
+            return department
         return NONE
-    if label not in departments or probability < fill:
+    if label not in departments or probability < policy.fill:
         return NONE
     return label
 
@@ -345,6 +365,7 @@ def check_combine(
     now: dict[str, list[PhraseAnswer]],
 ) -> None:
     """`combine` on today's phrases gives classify_ticket's answers, ticket for ticket."""
+    policy = Policy.of(config)
     for s in sets:
         report = evaluate_accuracy(
             config, s.tickets, departments, model=_Answers(s.tickets, predictions[s.name])
@@ -352,13 +373,7 @@ def check_combine(
         for outcome, phrase, prediction in zip(
             report.outcomes, now[s.name], predictions[s.name], strict=True
         ):
-            got = combine(
-                phrase,
-                prediction.answer,
-                departments,
-                config.model_min_confidence,
-                config.ask_when_model_disagrees,
-            )
+            got = combine(phrase, prediction.answer, departments, policy)
             if got != outcome.got:
                 raise AssertionError(f"{outcome.ticket.id}: combine {got}, classify {outcome.got}")
 
@@ -379,31 +394,42 @@ def with_phrases(
     phrases: list[PhraseAnswer],
     predictions: list[Prediction] | None,
     departments: Any,
-    fill: float,
-    doubt: float | None,
+    policy: Policy,
 ) -> Tally:
     tally = Tally()
     for i, ticket in enumerate(tickets):
         answer = predictions[i].answer if predictions is not None else None
-        tally.add(ticket.department, combine(phrases[i], answer, departments, fill, doubt))
+        tally.add(ticket.department, combine(phrases[i], answer, departments, policy))
     return tally
 
 
-def questioned(
+def second_opinions(
     tickets: list[LabelledTicket],
     phrases: list[PhraseAnswer],
     predictions: list[Prediction],
     departments: Any,
-    doubt: float | None,
+    policy: Policy,
 ) -> Counter[str]:
-    """The departments the second opinion turned into questions: right ones or misroutes."""
+    """What became of the departments the phrases chose and the model changed: asked (a
+    misroute caught, or a right answer lost) or overruled (the model right, or not)."""
     found: Counter[str] = Counter()
     for ticket, phrase, prediction in zip(tickets, phrases, predictions, strict=True):
-        if phrase[0] is not None and combine(phrase, prediction.answer, departments, 1, doubt) == (
-            NONE
-        ):
-            found["correct" if phrase[0] == ticket.department else "misrouted"] += 1
+        if phrase[0] is None:
+            continue
+        got = combine(phrase, prediction.answer, departments, policy._replace(fill=1.0))
+        if got == phrase[0]:
+            continue
+        was = "right" if phrase[0] == ticket.department else "misroute"
+        if got == NONE:
+            found[f"asked, phrases {was}"] += 1
+        else:
+            model = "right" if got == ticket.department else "wrong"
+            found[f"overruled, phrases {was}, model {model}"] += 1
     return found
+
+
+def _said(found: Counter[str]) -> str:
+    return "; ".join(f"{what} {n}" for what, n in sorted(found.items())) or "none"
 
 
 def table(
@@ -449,8 +475,7 @@ def report(
     departments: Any,
     now: dict[str, list[PhraseAnswer]],
     then: dict[str, list[PhraseAnswer]] | None,
-    fill: float,
-    doubt: float | None,
+    policy: Policy,
     abstain: Sequence[float],
     per_set: bool,
 ) -> list[str]:
@@ -458,42 +483,42 @@ def report(
         return lambda s: model_alone(s.tickets, predictions[s.name], threshold)
 
     def phrased(
-        answers: dict[str, list[PhraseAnswer]], model: bool, doubt: float | None
+        answers: dict[str, list[PhraseAnswer]], use: Policy | None
     ) -> Callable[[LabelledSet], Tally]:
         return lambda s: with_phrases(
             s.tickets,
             answers[s.name],
-            predictions[s.name] if model else None,
+            predictions[s.name] if use is not None else None,
             departments,
-            fill,
-            doubt,
+            use or policy,
         )
 
     models = [("argmax", alone(0.0))] + [(f"none below {t:g}", alone(t)) for t in abstain]
     lines = table("THE MODEL ALONE (honest: no set's model saw it)", sets, models, per_set)
-    second = f"+ model, second opinion from {doubt:g}" if doubt else "(second opinion off)"
-    variants = [
-        ("phrases alone", False, None),
-        (f"+ model filling gaps from {fill:g}", True, None),
-        (second, True, doubt),
+    variants: list[tuple[str, Policy | None]] = [
+        ("phrases alone", None),
+        (f"+ model filling gaps from {policy.fill:g}", Policy(policy.fill)),
     ]
+    if policy.doubt is not None:
+        variants.append(
+            (f"+ asking from {policy.doubt:g} sure of another", policy._replace(overrule=None))
+        )
+    if policy.overrule is not None:
+        variants.append((f"+ overruling from {policy.overrule:g} (the settings)", policy))
     lines += table(
         "TODAY'S PHRASES, TUNED ON EVERY ONE OF THESE SETS (optimistic)",
         sets,
-        [(name, phrased(now, model, d)) for name, model, d in variants],
+        [(name, phrased(now, use)) for name, use in variants],
         per_set,
     )
     found: Counter[str] = Counter()
     for s in sets:
-        found += questioned(s.tickets, now[s.name], predictions[s.name], departments, doubt)
-    lines.append(
-        f"  the second opinion questioned {found.total()} of the phrases' departments:"
-        f" {found['misrouted']} misroutes caught, {found['correct']} right answers lost"
-    )
+        found += second_opinions(s.tickets, now[s.name], predictions[s.name], departments, policy)
+    lines.append(f"  the phrases' departments the model changed: {_said(found)}")
     if then:
         blind = [s for s in sets if s.name in then]
         rows = [(f"model alone, {name}", score) for name, score in models]
-        rows += [(name, phrased(then, model, d)) for name, model, d in variants]
+        rows += [(name, phrased(then, use)) for name, use in variants]
         lines += table(
             "THE PHRASES AS THEY WERE WHILE EACH SET WAS BLIND (BLIND_AT; honest)",
             blind,
@@ -502,11 +527,10 @@ def report(
         )
         found = Counter()
         for s in blind:
-            found += questioned(s.tickets, then[s.name], predictions[s.name], departments, doubt)
-        lines.append(
-            f"  the second opinion questioned {found.total()} of the phrases' departments:"
-            f" {found['misrouted']} misroutes caught, {found['correct']} right answers lost"
-        )
+            found += second_opinions(
+                s.tickets, then[s.name], predictions[s.name], departments, policy
+            )
+        lines.append(f"  the phrases' departments the model changed: {_said(found)}")
     return lines
 
 
@@ -566,8 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rules.departments,
         now,
         then,
-        rules.routing.model_min_confidence,
-        rules.routing.ask_when_model_disagrees,
+        Policy.of(rules.routing),
         args.abstain,
         args.per_set,
     ):

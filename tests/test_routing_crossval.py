@@ -13,6 +13,7 @@ from benchmarks.routing_crossval import (
     DATA,
     BlindSetError,
     LabelledSet,
+    Policy,
     combine,
     folds_of,
     labelled_sets,
@@ -62,9 +63,11 @@ def test_folds_hold_whole_sets_of_about_equal_size():
         ((None, "none"), ("quality", 0.75), "quality"),
         ((None, "ambiguous"), ("quality", 0.65), "none"),
         ((None, "none"), ("none", 0.95), "none"),
-        # chosen by phrases: questioned by a sure enough other answer
+        # chosen by phrases: overruled by a surer other department, questioned by a less sure
+        # other answer
+        (("logistics", "phrase"), ("quality", 0.95), "quality"),
+        (("logistics", "phrase"), ("none", 0.95), "none"),
         (("logistics", "phrase"), ("quality", 0.85), "none"),
-        (("logistics", "phrase"), ("none", 0.85), "none"),
         (("logistics", "phrase"), ("quality", 0.75), "logistics"),
         (("logistics", "phrase"), ("logistics", 0.99), "logistics"),
         # not an order problem, a field or a tag: never questioned
@@ -74,13 +77,14 @@ def test_folds_hold_whole_sets_of_about_equal_size():
     ],
 )
 def test_the_combination_is_classify_tickets(phrases, answer, expected):
-    assert combine(phrases, answer, DEPARTMENTS, 0.7, 0.8) == expected
+    assert combine(phrases, answer, DEPARTMENTS, Policy(0.7, 0.8, 0.9)) == expected
 
 
 def test_without_a_second_opinion_a_phrase_department_stands():
-    assert combine(("logistics", "phrase"), ("quality", 0.99), DEPARTMENTS, 0.7, None) == (
-        "logistics"
-    )
+    policy = Policy(0.7)
+    assert combine(("logistics", "phrase"), ("quality", 0.99), DEPARTMENTS, policy) == "logistics"
+    asking = Policy(0.7, 0.8)
+    assert combine(("logistics", "phrase"), ("quality", 0.99), DEPARTMENTS, asking) == "none"
 
 
 def test_the_sets_blind_at_a_commit_exist():

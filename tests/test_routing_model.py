@@ -132,7 +132,10 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
         label, probability = c.result.model_answer
         if c.result.disputed is None:
             assert c.result == b.result
-        else:  # ... unless the model is at least 60% sure of another answer
+        elif c.result.source == "model":  # ... unless it is 90% sure of another department
+            assert c.result.department == label != c.result.disputed == a.result.department
+            assert probability >= 0.9
+        else:  # ... or at least 60% sure of another answer: a person picks
             assert (c.result.source, c.result.department) == ("ambiguous", None)
             assert c.result.disputed == a.result.department != label
             assert probability >= 0.6
@@ -197,6 +200,49 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     assert "learned model: Logistics (73% sure) (routing.ask_when_model_disagrees is off)" in (
         explain(off, CHARGED_DELIVERY)
     )
+
+
+def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_file, tmp_path):
+    plain = load_rules(EXAMPLE_CONFIG)
+    phrases = classify_ticket(plain.routing, subject=CHARGED_DELIVERY, description="")
+    # The default (90%) only asks, at 73%.
+    rules = load_rules(rules_file(tmp_path, model=str(model_file)))
+    assert rules.routing.model_overrides_from == 0.9
+    asked = classify_ticket(
+        rules.routing, subject=CHARGED_DELIVERY, description="", model=rules.routing_model
+    )
+    assert (asked.source, asked.department) == ("ambiguous", None)
+
+    config = rules_file(
+        tmp_path, model=str(model_file), ask_when_model_disagrees=0.7, model_overrides_from=0.7
+    )
+    rules = load_rules(config)
+    result = classify_ticket(
+        rules.routing, subject=CHARGED_DELIVERY, description="", model=rules.routing_model
+    )
+    assert (result.source, result.department, result.category) == ("model", "logistics", None)
+    assert result.disputed == "post_sales"
+    assert (
+        result.reason
+        == f"the learned model: Logistics (73% sure) over the phrases: {phrases.reason}"
+    )
+    assert explain(config, CHARGED_DELIVERY)[:2] == [
+        "department: Logistics  (the learned model, 73% sure, at least"
+        " routing.model_overrides_from 70%: over the phrases' Post-Sales)",
+        "reason: " + result.reason,
+    ]
+    state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=CHARGED_DELIVERY)
+    assert classify_state(state, rules) == result
+    # Off: a person picks, as before.
+    off = load_rules(
+        rules_file(
+            tmp_path, model=str(model_file), ask_when_model_disagrees=0.7, model_overrides_from=None
+        )
+    )
+    kept = classify_ticket(
+        off.routing, subject=CHARGED_DELIVERY, description="", model=off.routing_model
+    )
+    assert (kept.source, kept.disputed) == ("ambiguous", "post_sales")
 
 
 def test_a_model_that_agrees_is_said_to(model_file, tmp_path):
@@ -317,15 +363,37 @@ def test_the_models_labels_wait_for_valid_departments(tmp_path):
     assert problems(config) == ["departments.logistics.slack_channel: required setting is missing"]
 
 
-def test_the_confidence_threshold_is_checked(tmp_path):
-    config = rules_file(tmp_path, model_min_confidence=1.5)
-    assert problems(config) == [
-        "routing.model_min_confidence: Input should be less than or equal to 1"
-    ]
-    disagreeing = rules_file(tmp_path, ask_when_model_disagrees=0)
-    assert problems(disagreeing) == [
-        "routing.ask_when_model_disagrees: Input should be greater than 0"
-    ]
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"model_min_confidence": 1.5},
+            "model_min_confidence: Input should be less than or equal to 1",
+        ),
+        (
+            {"ask_when_model_disagrees": 0},
+            "ask_when_model_disagrees: Input should be greater than 0",
+        ),
+        (
+            {"model_overrides_from": 1.2},
+            "model_overrides_from: Input should be less than or equal to 1",
+        ),
+        # Overruling below where it asks: it would route where the model is less sure.
+        (
+            {"model_overrides_from": 0.5},
+            "model_overrides_from: must be at least routing.ask_when_model_disagrees (0.6)",
+        ),
+    ],
+)
+def test_the_models_thresholds_are_checked(tmp_path, settings, problem):
+    assert problems(rules_file(tmp_path, **settings)) == [f"routing.{problem}"]
+
+
+def test_overruling_is_checked_against_asking_only_when_the_model_asks(tmp_path):
+    never_asks = rules_file(tmp_path, model_overrides_from=0.5, ask_when_model_disagrees=None)
+    assert load_rules(never_asks).routing.model_overrides_from == 0.5
+    off = rules_file(tmp_path, model_overrides_from=None)
+    assert load_rules(off).routing.model_overrides_from is None
 
 
 def test_training_needs_two_departments(tmp_path):

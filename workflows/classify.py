@@ -91,7 +91,8 @@ class Classification:
     problem: str | None = None  # the problem behind a remedy request
     # The learned model's answer (label, probability) when it was asked (routing.model).
     model_answer: tuple[str, float] | None = None
-    # The department the phrases chose, when the model's disagreement left it to a person.
+    # The department the phrases chose, when the model's disagreement left it to a person
+    # (source ambiguous) or the model overruled it (source model).
     disputed: str | None = None
 
     @property
@@ -137,7 +138,8 @@ def classify_ticket(
     field, tags and phrases leave for a person to pick is given to the model's department
     when it is at least routing.model_min_confidence sure of it, and a department the phrases
     chose is left to a person when the model is at least routing.ask_when_model_disagrees
-    sure of another answer."""
+    sure of another answer, and given to the model's department when it is at least
+    routing.model_overrides_from sure of that."""
     names = department_names or DEPARTMENT_NAMES
     fields = fields or {}
     for key in (config.category_field, config.category_field_id):
@@ -192,13 +194,29 @@ def classify_ticket(
         # A second opinion on a department: the phrases' one misreading is a confident
         # misroute, and a model sure of another answer makes it a question instead. ("Not an
         # order problem" stands, as a field or tag does.)
+        if result.department is None or label == result.department:
+            return replace(result, model_answer=answer)
+        overrule = config.model_overrides_from
+        if overrule is not None and label in names and probability >= overrule:
+            # Surer still, of another department: on blind phrases it is the model that is
+            # right there (docs/routing-accuracy.md, "The model's thresholds").
+            reason = (
+                f"the learned model: {names[label]} ({probability:.0%} sure) over the phrases:"
+                f" {result.reason}"
+            )
+            return replace(
+                result,
+                category=None,
+                department=label,
+                reason=reason,
+                source="model",
+                score=round(probability, 3),
+                problem=None,
+                model_answer=answer,
+                disputed=result.department,
+            )
         doubt = config.ask_when_model_disagrees
-        if (
-            doubt is None
-            or result.department is None
-            or label == result.department
-            or probability < doubt
-        ):
+        if doubt is None or probability < doubt:
             return replace(result, model_answer=answer)
         other = names.get(label, "not an order problem")
         reason = (
