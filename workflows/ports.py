@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-from deskbridge.workflows.actions import Action
+from deskbridge.workflows.actions import Action, ActionKind
 
 
 class RetryableError(Exception):
@@ -43,10 +44,16 @@ class Performer(Protocol):
 
 
 class DryRunPerformer:
-    """Records and logs what would have been sent, for deployments without credentials."""
+    """Records and logs what would have been sent, for deployments without credentials.
+    `skipped`: the actions this channel's real performer skips, and why (Salesforce cases have
+    no tags), so a dry run says what the live one would do."""
 
-    def __init__(self, channel: str):
+    def __init__(self, channel: str, skipped: Mapping[ActionKind, str] | None = None):
         self.channel = channel
+        self.skipped = dict(skipped or {})
 
     def perform(self, action: Action) -> dict[str, Any]:
+        reason = self.skipped.get(action.kind)
+        if reason is not None:
+            return {"dry_run": True, "channel": self.channel, "skipped": reason}
         return {"dry_run": True, "channel": self.channel}

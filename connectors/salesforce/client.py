@@ -42,6 +42,7 @@ from simple_salesforce.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
@@ -213,8 +214,9 @@ class SalesforceWriter:
     # --- actions ---------------------------------------------------------------------------
 
     def perform(self, action: Action) -> dict[str, Any]:
-        if action.kind is ActionKind.tag:
-            return {"skipped": "salesforce cases have no tags"}
+        skipped = SKIPPED_ACTIONS.get(action.kind)
+        if skipped is not None:
+            return {"skipped": skipped}
         case_id = _case_id(action)
         sobject, fields = self._write_for(action, case_id)
         self._local.expired_sessions = 0

@@ -24,6 +24,7 @@ from deskbridge.connectors.salesforce.parse import (
     read_message,
     same_org,
 )
+from deskbridge.workflows.actions import ActionKind
 from deskbridge.workflows.model import Source, TicketEvent
 from deskbridge.workflows.ports import DryRunPerformer, Performer
 
@@ -83,9 +84,13 @@ def respond(outcome: Outcome) -> Answer:
     return Answer(build_ack(), ACK_CONTENT_TYPE)
 
 
+# What the writer skips, and why: the same in a dry run (its log says so) as live.
+SKIPPED_ACTIONS: Mapping[ActionKind, str] = {ActionKind.tag: "salesforce cases have no tags"}
+
+
 def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
     if not settings.salesforce_write_enabled:
-        return DryRunPerformer("salesforce")
+        return DryRunPerformer("salesforce", SKIPPED_ACTIONS)
     # simple-salesforce loads only when used
     from deskbridge.connectors.salesforce.client import SalesforceWriter
 

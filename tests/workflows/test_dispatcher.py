@@ -174,6 +174,24 @@ def test_dry_run_results_are_recorded_and_counted_as_dry_run(engine, metrics, cl
     assert counted(metrics, "tag", "done") == 0
 
 
+def test_a_dry_run_says_what_the_live_performer_would_skip(engine, metrics, clock, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    queue(engine, make_action())
+    skips = DryRunPerformer("salesforce", {ActionKind.tag: "salesforce cases have no tags"})
+
+    Dispatcher(engine, {ActionKind.tag: skips}, metrics, clock).dispatch_due()
+
+    assert only_row(engine)["result"] == {
+        "dry_run": True,
+        "channel": "salesforce",
+        "skipped": "salesforce cases have no tags",
+    }
+    assert [FieldFormatter("%(message)s").format(r) for r in caplog.records] == [
+        "outbox.dry_run ticket=zendesk:48213 action=tag key=k1 attempt=1 channel=salesforce"
+        ' skipped="salesforce cases have no tags"'
+    ]
+
+
 def test_dispatch_due_drains_more_than_one_batch(engine, metrics, clock):
     performer = FakePerformer(OK)
     queue(engine, *(make_action(f"k{i}") for i in range(5)))
