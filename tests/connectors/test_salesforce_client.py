@@ -11,15 +11,18 @@ import requests
 import responses
 from requests.adapters import HTTPAdapter
 
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.connectors.salesforce.client import (
     TIMEOUT_SECONDS,
     SalesforceWriter,
     TimeoutSession,
     build_session,
 )
+from deskbridge.connectors.salesforce.connector import build_writer
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import evolve
-from deskbridge.workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.ports import DryRunPerformer, PermanentError, RetryableError
 
 CASE_ID = "5003000000D8cuIAAR"
 LOGIN_URL = "https://login.salesforce.com/services/Soap/u/59.0"
@@ -619,3 +622,22 @@ def test_a_timeout_is_retryable(logged_in, writer):
 def test_an_unmocked_url_never_reaches_the_network(api, writer):
     with pytest.raises(RetryableError, match="unreachable"):
         writer.perform(action(ActionKind.assign, group="00G5e000001AbCdEAK"))
+
+
+def test_the_dry_run_skips_tags_as_the_live_writer_does(monkeypatch, tmp_path):
+    # Without credentials the writer is a dry run that says what the live one would do.
+    for name in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    dry_run = build_writer(settings, load_rules(EXAMPLE_CONFIG))
+    assert isinstance(dry_run, DryRunPerformer)
+
+    assert dry_run.perform(action(ActionKind.tag, tags=["call_required"])) == {
+        "dry_run": True,
+        "channel": "salesforce",
+        "skipped": "salesforce cases have no tags",
+    }
+    assert dry_run.perform(action(ActionKind.note, body="Call the customer")) == {
+        "dry_run": True,
+        "channel": "salesforce",
+    }
