@@ -26,7 +26,7 @@ from deskbridge.connectors.writers import HelpdeskRouter, build_writers
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.job_runner import JobRunner
-from deskbridge.workflows.lexicon import get_lexicon
+from deskbridge.workflows.lexicon import get_lexicon, log_cache_unavailable
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.ports import DryRunPerformer, Performer
 from deskbridge.workflows.service import WorkflowService
@@ -215,6 +215,7 @@ class Runtime:
             thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
+        log_cache_unavailable()
         # The classifier's dictionaries, read now rather than by the first ticket with a typo
         # (on a new machine their tries are built and cached first: seconds). Not joined at
         # stop: it ends by itself, and a stop need not wait for a build.

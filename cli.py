@@ -506,6 +506,9 @@ def redecide(ids: tuple[int, ...]) -> None:
     from deskbridge.workflows.decider import Decider
 
     configure_logging("WARNING")
+    from deskbridge.workflows.lexicon import log_cache_unavailable
+
+    log_cache_unavailable()  # the classifier decides here
     engine = _open_store()
     rules = _load_or_exit(_settings().config_path)
     with engine.begin() as connection:
@@ -613,6 +616,9 @@ def replay(
     from deskbridge.workflows.schedule import subject
 
     configure_logging("WARNING")
+    from deskbridge.workflows.lexicon import log_cache_unavailable
+
+    log_cache_unavailable()  # the classifier decides here
     rules = _load_or_exit(config_path or _settings().config_path)
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
@@ -795,6 +801,9 @@ def routing() -> None:
     # Warnings (the classifier's dictionary cache unwritable) as replay writes them: with
     # their fields, not Python's bare last-resort line ("lexicon.cache_unavailable").
     configure_logging("WARNING")
+    from deskbridge.workflows.lexicon import log_cache_unavailable
+
+    log_cache_unavailable()
 
 
 _CONFIG_OPTION = click.option(

@@ -390,16 +390,24 @@ class RoutingConfig(_Model):
     # tuned on, it was right in 37 of the 39 such tickets); null never overrules them. Not
     # below ask_when_model_disagrees: it would route where the model is less sure than where
     # it asks.
-    model_overrides_from: float | None = Field(default=0.9, gt=0, le=1)
+    # Checked when left at its default too: a file that raises ask_when_model_disagrees above
+    # 0.9 must not find the model overruling where it would only ask.
+    model_overrides_from: float | None = Field(default=0.9, gt=0, le=1, validate_default=True)
 
     @field_validator("model_overrides_from")
     @classmethod
     def _overrules_only_when_surer_than_it_asks(
         cls, value: float | None, info: ValidationInfo
     ) -> float | None:
+        if value is None:
+            return value
         doubt = info.data.get("ask_when_model_disagrees")
-        if value is not None and doubt is not None and value < doubt:
+        if doubt is not None and value < doubt:
             raise ValueError(f"must be at least routing.ask_when_model_disagrees ({doubt:g})")
+        # Nor route over the phrases where it would not be trusted to fill a gap.
+        trusted = info.data.get("model_min_confidence")
+        if trusted is not None and value < trusted:
+            raise ValueError(f"must be at least routing.model_min_confidence ({trusted:g})")
         return value
 
 

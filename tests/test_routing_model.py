@@ -383,6 +383,16 @@ def test_the_models_labels_wait_for_valid_departments(tmp_path):
             {"model_overrides_from": 0.5},
             "model_overrides_from: must be at least routing.ask_when_model_disagrees (0.6)",
         ),
+        # Left at its default (0.9) under a stricter question: checked too.
+        (
+            {"ask_when_model_disagrees": 0.95},
+            "model_overrides_from: must be at least routing.ask_when_model_disagrees (0.95)",
+        ),
+        # Never asking, it still may not route where the model is not trusted to fill a gap.
+        (
+            {"ask_when_model_disagrees": None, "model_overrides_from": 0.3},
+            "model_overrides_from: must be at least routing.model_min_confidence (0.6)",
+        ),
     ],
 )
 def test_the_models_thresholds_are_checked(tmp_path, settings, problem):
@@ -390,8 +400,8 @@ def test_the_models_thresholds_are_checked(tmp_path, settings, problem):
 
 
 def test_overruling_is_checked_against_asking_only_when_the_model_asks(tmp_path):
-    never_asks = rules_file(tmp_path, model_overrides_from=0.5, ask_when_model_disagrees=None)
-    assert load_rules(never_asks).routing.model_overrides_from == 0.5
+    never_asks = rules_file(tmp_path, model_overrides_from=0.6, ask_when_model_disagrees=None)
+    assert load_rules(never_asks).routing.model_overrides_from == 0.6
     off = rules_file(tmp_path, model_overrides_from=None)
     assert load_rules(off).routing.model_overrides_from is None
 

@@ -57,33 +57,21 @@ class _CachedTries(TrieDictionaryFactory):
         os.close(handle)
         try:
             trie.save(temporary)
+            os.chmod(temporary, 0o644)  # mkstemp's 0600: readable by the service's other users
             os.replace(temporary, self.cache_dir / f"{lang}.dic")
         finally:
             Path(temporary).unlink(missing_ok=True)
-        log_event(log, logging.INFO, "lexicon.cached", language=lang)
-
-
-def build_dictionary_factory(cache_dir: Path | None = None) -> Any:
-    """Tries cached in `cache_dir` (default_cache_dir()) when it can be written, else
-    simplemma's in-memory dicts."""
-    cache_dir = cache_dir or default_cache_dir()
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        writable = os.access(cache_dir, os.W_OK | os.X_OK)
-    except OSError:
-        writable = False
-    if not writable:
-        log_event(log, logging.WARNING, "lexicon.cache_unavailable", path=str(cache_dir))
-        return DEFAULT_DICTIONARY_FACTORY
-    return _CachedTries(cache_dir)
+        log_event(log, logging.DEBUG, "lexicon.cached", language=lang)
 
 
 class Lexicon:
     """Lemmas and known words, as simplemma's module functions `lemmatize` and `is_known`
     answer them (its default strategy, not greedy), from one dictionary factory."""
 
-    def __init__(self, factory: Any):
+    def __init__(self, factory: Any, unavailable_cache: Path | None = None):
         self._factory = factory
+        # The cache directory that could not be written (simplemma's dicts used instead).
+        self.unavailable_cache = unavailable_cache
         self._lemmatizer = Lemmatizer(
             lemmatization_strategy=DefaultStrategy(dictionary_factory=factory)
         )
@@ -102,7 +90,34 @@ class Lexicon:
             self._factory.get_dictionary(language)
 
 
+def build_lexicon(cache_dir: Path | None = None) -> Lexicon:
+    """Tries cached in `cache_dir` (default_cache_dir()) when it can be written, else
+    simplemma's in-memory dicts (said by log_cache_unavailable, once logging is set up)."""
+    cache_dir = cache_dir or default_cache_dir()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        writable = os.access(cache_dir, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        return Lexicon(DEFAULT_DICTIONARY_FACTORY, unavailable_cache=cache_dir)
+    return Lexicon(_CachedTries(cache_dir))
+
+
 @lru_cache(maxsize=1)
 def get_lexicon() -> Lexicon:
-    """The process's lexicon, made on first use (importing the classifier reads no files)."""
-    return Lexicon(build_dictionary_factory())
+    """The process's lexicon, made on first use. The classifier's module-level phrase lemmas
+    use it, so importing the classifier reads the English dictionary (as it always did) and,
+    on a machine without the cache yet, builds and caches that one trie."""
+    return build_lexicon()
+
+
+def log_cache_unavailable(lexicon: Lexicon | None = None) -> None:
+    """Warn, with the path, when the dictionaries could not be cached. Called by the entry
+    points once their logging is set up: the lexicon is first made while the classifier is
+    imported, before any handler exists."""
+    lexicon = lexicon or get_lexicon()
+    if lexicon.unavailable_cache is not None:
+        log_event(
+            log, logging.WARNING, "lexicon.cache_unavailable", path=str(lexicon.unavailable_cache)
+        )

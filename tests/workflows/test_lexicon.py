@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import simplemma
-from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
 from simplemma.strategies.dictionaries.dictionary_factory import _load_dictionary_from_disk
 
 from deskbridge.workflows import lexicon as lexicon_module
-from deskbridge.workflows.lexicon import Lexicon, build_dictionary_factory
+from deskbridge.workflows.lexicon import Lexicon, build_lexicon, log_cache_unavailable
 
 # Inflected, unknown, hyphenated, accented and foreign words, and typos: the words the
 # classifier asks about. English and French (the two small dictionaries: a test process does
@@ -28,7 +27,7 @@ WORDS = [
 
 @pytest.fixture(scope="module")
 def tries(tmp_path_factory: pytest.TempPathFactory) -> Lexicon:
-    return Lexicon(build_dictionary_factory(tmp_path_factory.mktemp("lexicon")))
+    return build_lexicon(tmp_path_factory.mktemp("lexicon"))
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
@@ -48,15 +47,16 @@ def test_tries_answer_as_simplemma_does(tries: Lexicon, language: str):
 
 
 def test_a_trie_is_built_once_and_then_read_from_the_cache(tmp_path: Path, monkeypatch):
-    first = build_dictionary_factory(tmp_path)
-    assert Lexicon(first).lemmatize("boxes", "en") == "box"
+    first = build_lexicon(tmp_path)
+    assert first.unavailable_cache is None
+    assert first.lemmatize("boxes", "en") == "box"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]  # no temporary file left
 
     def no_build(self, lang):
         raise AssertionError(f"built {lang} again")
 
     monkeypatch.setattr(lexicon_module._CachedTries, "_build_trie", no_build)
-    second = Lexicon(build_dictionary_factory(tmp_path))
+    second = build_lexicon(tmp_path)
     assert second.lemmatize("boxes", "en") == "box"
     assert second.is_known("wardrobe", "en") is True
 
@@ -64,7 +64,7 @@ def test_a_trie_is_built_once_and_then_read_from_the_cache(tmp_path: Path, monke
 def test_the_cache_file_appears_only_when_whole(tmp_path: Path, monkeypatch):
     # Another process may read the cache while this one writes it: the trie is saved to a
     # temporary name and renamed, so `en.dic` never exists half-written.
-    factory = build_dictionary_factory(tmp_path)
+    lexicon = build_lexicon(tmp_path)
     saved: list[tuple[str, bool]] = []
     real_write = lexicon_module._CachedTries._write_trie_to_disk
 
@@ -79,20 +79,25 @@ def test_the_cache_file_appears_only_when_whole(tmp_path: Path, monkeypatch):
         real_write(self, lang, Watched())
 
     monkeypatch.setattr(lexicon_module._CachedTries, "_write_trie_to_disk", watch)
-    Lexicon(factory).load(["en"])
+    lexicon.load(["en"])
     assert len(saved) == 1
     name, target_existed = saved[0]
     assert name.startswith(".en.") and target_existed is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]
+    assert (tmp_path / "en.dic").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
 
 def test_an_unwritable_cache_falls_back_to_simplemmas_dicts(tmp_path: Path, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
+    lexicon = build_lexicon(blocker / "cache")
+    assert lexicon.unavailable_cache == blocker / "cache"
+    assert lexicon.lemmatize("boxes", "en") == "box"
+    # Said once logging is set up (the entry points call this), not while importing.
+    assert caplog.records == []
     with caplog.at_level(logging.WARNING, logger="deskbridge.lexicon"):
-        factory = build_dictionary_factory(blocker / "cache")
-    assert factory is DEFAULT_DICTIONARY_FACTORY
+        log_cache_unavailable(lexicon)
+        log_cache_unavailable(build_lexicon(tmp_path / "writable"))  # says nothing
     assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
         ("lexicon.cache_unavailable", {"path": str(blocker / "cache")})
     ]
-    assert Lexicon(factory).lemmatize("boxes", "en") == "box"
