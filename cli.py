@@ -242,6 +242,17 @@ def describe_dry_run(settings: Settings, system: str) -> str:
     )
 
 
+def _configure_classifying_logs() -> None:
+    """Warnings with their fields (not Python's bare last-resort line), for a command that
+    classifies tickets; and, now that they are written, whether the classifier's dictionaries
+    could be cached (workflows/lexicon.py: the lexicon is made while the classifier is
+    imported, before any handler)."""
+    configure_logging("WARNING")
+    from deskbridge.workflows.lexicon import log_cache_unavailable
+
+    log_cache_unavailable()
+
+
 def build_listen_url(host: str, port: int) -> str:
     """The URL serve listens on; an IPv6 address in brackets, as URLs write it."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -505,10 +516,7 @@ def redecide(ids: tuple[int, ...]) -> None:
     from deskbridge.store.events import requeue_failed_events
     from deskbridge.workflows.decider import Decider
 
-    configure_logging("WARNING")
-    from deskbridge.workflows.lexicon import log_cache_unavailable
-
-    log_cache_unavailable()  # the classifier decides here
+    _configure_classifying_logs()
     engine = _open_store()
     rules = _load_or_exit(_settings().config_path)
     with engine.begin() as connection:
@@ -615,10 +623,7 @@ def replay(
     from deskbridge.workflows.replay import ReplayError, format_timeline, run_replay
     from deskbridge.workflows.schedule import subject
 
-    configure_logging("WARNING")
-    from deskbridge.workflows.lexicon import log_cache_unavailable
-
-    log_cache_unavailable()  # the classifier decides here
+    _configure_classifying_logs()
     rules = _load_or_exit(config_path or _settings().config_path)
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
@@ -798,12 +803,7 @@ def digest(day: date | None, week: bool, output: str, chart: Path | None) -> Non
 def routing() -> None:
     """Tune the routing rules: see why a ticket goes where it goes, and measure the rules on
     your own labelled tickets."""
-    # Warnings (the classifier's dictionary cache unwritable) as replay writes them: with
-    # their fields, not Python's bare last-resort line ("lexicon.cache_unavailable").
-    configure_logging("WARNING")
-    from deskbridge.workflows.lexicon import log_cache_unavailable
-
-    log_cache_unavailable()
+    _configure_classifying_logs()
 
 
 _CONFIG_OPTION = click.option(

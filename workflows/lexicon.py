@@ -6,9 +6,9 @@ use: 0.2-1.4 s and 20-110 MB a language, about 3.5 s and 330 MB for the six the 
 The first ticket with a typo paid that (a typo is checked against the other languages' words),
 in `serve`'s decider, in each worker and in each CLI command (`routing explain` with a typo took
 4.6 s). simplemma's own marisa-trie backend (its `marisa-trie` extra) keeps each language as a
-compact trie cached on disk: built once per machine and simplemma version (about 8 s for the
-six), then loaded in milliseconds, 35 MB for all six. The tries hold the same entries as the
-dicts, so every lemma is the same (tests/workflows/test_lexicon.py).
+compact trie cached on disk: built once per machine and simplemma version (8-13 s for the six
+on the project's machine), then loaded in milliseconds, 35 MB for all six. The tries hold the
+same entries as the dicts, so every lemma is the same (tests/workflows/test_lexicon.py).
 
 Where the cache cannot be written (a read-only home directory), simplemma's dicts, as before:
 a trie built in memory and not kept would cost more than the dict it replaces.
