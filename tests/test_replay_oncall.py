@@ -338,3 +338,22 @@ def test_the_readme_webhook_fixture_pages_only_when_it_arrives_after_hours():
         "escalated to the specialist tier after hours",
         TOM,
     )
+
+
+def test_the_text_timeline_names_who_each_page_goes_to_and_the_pagers_step():
+    """Was "page_oncall, pager": not who was paged, nor what the pager was told."""
+    line = body("created", "701", "2026-01-10T23:10:00Z", 1, status="NEW")
+    result = CliRunner().invoke(
+        main,
+        ["replay", "-", "--until", "2026-01-11T06:00:00Z", "--format", "text"],
+        input=json.dumps(line) + "\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    pages = [line for line in result.stdout.splitlines() if "page_oncall" in line]
+    assert pages == [
+        "23:10  zendesk:701      page_oncall → U02PRIYA01 (#resolution-oncall), pager trigger",
+        "23:20  zendesk:701      page_oncall → U02PRIYA01 (#resolution-oncall), pager trigger",
+        "23:30  zendesk:701      page_oncall → U02LENAF01 (#resolution-oncall), pager trigger",
+        "23:40  zendesk:701      page_oncall → U02SAMWL01 (#resolution-oncall, "
+        "#resolution-leads), pager trigger",
+    ]

@@ -305,6 +305,12 @@ def _describe_action(record: dict) -> str:
     text = record["action"]
     if text == "coach":  # a DM: its `target` is the day's response target, not an audience
         return f"coach {record['kind']} → {record['person']}"
+    if text == "page_oncall":  # who is paged, and in which channels (no one: the channels)
+        channels = ", ".join(record.get("channels") or [])
+        people = ", ".join(record.get("people") or [])
+        return f"{text} → {people} ({channels})" if people else f"{text} → {channels}"
+    if text == "pager":  # the pager's side of the chain: trigger, acknowledge or resolve
+        return f"{text} {record['event_action']}"
     if record.get("target"):
         text += f" → {record['target']}"
         if record.get("channel"):
