@@ -862,11 +862,29 @@ def describe_kind(value: object) -> str:
     return type(value).__name__
 
 
+# A scalar of the wrong kind, by pydantic's error type: what the setting takes.
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
     message = error["msg"]
     if error["type"] in ("model_type", "dict_type"):
         # pydantic's "Input should be a valid dictionary or instance of SlaPolicy" names a class.
         message = f"expected a mapping of settings, got {describe_kind(error.get('input'))}"
+    elif error["type"] in _EXPECTED:
+        # pydantic's "Input should be a valid integer, unable to parse string as an integer".
+        given = error.get("input")
+        kind = "a fraction" if error["type"] == "int_from_float" else describe_kind(given)
+        message = f"expected {_EXPECTED[error['type']]}, got {kind}"
     elif error["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
     elif error["type"] == "missing":

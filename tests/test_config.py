@@ -429,7 +429,7 @@ def test_aliases_that_expand_a_billion_times_are_checked_without_expanding(runne
 
     assert result.exit_code == 1
     assert set(problem_lines(result.stderr)) == {
-        "team.name: Input should be a valid string",
+        "team.name: expected text, got a list",
         *(f"a{i}: unknown setting (check the spelling)" for i in range(9)),
     }
 
@@ -637,3 +637,20 @@ def test_agents_are_found_by_each_id_as_a_scan_of_the_roster_finds_them(rules):
     assert fewer.agent_by_helpdesk_id("zendesk", zendesk_id) is None
     assert fewer.agent_by_slack_id(rules.agents[1].slack_id) is rules.agents[1]
     assert rules.agent_by_helpdesk_id("zendesk", zendesk_id) is rules.agents[0]
+
+
+def test_a_setting_of_the_wrong_kind_says_what_it_takes_without_repeating_the_value(tmp_path):
+    """Was pydantic's "Input should be a valid integer, unable to parse string as an integer"."""
+    text = (
+        "team:\n  lead_channel: '#leads'\n"
+        "coaching:\n  targets:\n"
+        "    - {from_months: 0, responses: twenty-eight}\n"
+        "    - {from_months: 3.5, responses: 32}\n"
+        "three_responses:\n  enabled: maybe\n"
+    )
+
+    assert problems_of(tmp_path, text) == [
+        "three_responses.enabled: expected true or false, got a string",
+        "coaching.targets[0].responses: expected a whole number, got a string",
+        "coaching.targets[1].from_months: expected a whole number, got a fraction",
+    ]
