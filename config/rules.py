@@ -643,6 +643,19 @@ class RetentionConfig(_Model):
     # Coaching and review history: the facts and the public replies the digest counts.
     activity: Duration = timedelta(days=365)
 
+    @field_validator("events")
+    @classmethod
+    def _covers_redelivery(cls, value: timedelta) -> timedelta:
+        # A purged event's dedupe key is gone: a redelivery of it would be stored and decided
+        # again. Salesforce retries an outbound message for 24 h; a sender's backlog may be
+        # re-sent days after an outage.
+        if value < timedelta(days=7):
+            raise ValueError(
+                "at least 7d: a helpdesk's redelivery must still find the event it repeats "
+                "(Salesforce retries for 24 h; a backlog may be re-sent after an outage)"
+            )
+        return value
+
     @field_validator("activity")
     @classmethod
     def _covers_the_weekly_review(cls, value: timedelta) -> timedelta:

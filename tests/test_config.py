@@ -446,6 +446,21 @@ def test_activity_retention_shorter_than_the_weekly_review_reads_is_refused(tmp_
     ]
 
 
+@pytest.mark.parametrize(("events", "refused"), [("6d", True), ("1h", True), ("7d", False)])
+def test_event_retention_covers_a_helpdesks_redelivery(tmp_path, events, refused):
+    """A purged event's dedupe key is gone, and a redelivery of it would be decided again."""
+    text = f"team:\n  lead_channel: '#leads'\nretention:\n  events: {events}\n"
+
+    assert problems_of(tmp_path, text) == (
+        [
+            "retention.events: at least 7d: a helpdesk's redelivery must still find the event "
+            "it repeats (Salesforce retries for 24 h; a backlog may be re-sent after an outage)"
+        ]
+        if refused
+        else []
+    )
+
+
 def _broken_example(tmp_path: Path, **changes) -> Path:
     """The example with field mistakes (three_responses, sla, a typo) and mistakes across
     sections (agents, oncall, routing vs departments); `changes` replace whole sections."""
