@@ -251,7 +251,7 @@ def build_performers(
     from deskbridge.bot.notifier import SlackNotifier, build_web_client
 
     writers = build_writers(settings, rules)
-    helpdesk = HelpdeskRouter({source.value: writer for source, writer in writers.items()})
+    helpdesk = HelpdeskRouter({source.value: writer for source, writer in writers.items()}, engine)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     people = SlackNotifier(
         engine,

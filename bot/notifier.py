@@ -47,7 +47,7 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.outbox import Attempts, find_attempts, find_attempts_of
+from deskbridge.store.outbox import Attempts, find_attempts, find_attempts_of, retried_since
 from deskbridge.store.slack import (
     PostedMessage,
     book_send_slot,
@@ -447,7 +447,7 @@ class SlackNotifier:
         marker = f"{message.channel}#chart"
         with self._reading() as connection:
             done = find_posted(connection, action.key, marker)
-            since = _retried_since(find_attempts(connection, action.key))
+            since = retried_since(find_attempts(connection, action.key))
         if done is not None:
             return done.ts
         digest = action.params["digest"]
@@ -544,11 +544,11 @@ class SlackNotifier:
         records what it finds instead of posting again. `keep`: more to record with it;
         `known`: what `prepare` read for the action (kept up to date with this post)."""
         if known is not None:
-            posted, since = known.posted.get(channel), _retried_since(known.attempts)
+            posted, since = known.posted.get(channel), retried_since(known.attempts)
         else:
             with self._reading() as connection:
                 posted = find_posted(connection, action.key, channel)
-                since = _retried_since(find_attempts(connection, action.key))
+                since = retried_since(find_attempts(connection, action.key))
         if posted is not None:
             return posted
         reserved = False
@@ -809,15 +809,6 @@ class SlackNotifier:
         else:
             plain.pop("blocks")
         return getattr(self.client, method)(**plain)
-
-
-def _retried_since(attempts: Attempts | None) -> datetime | None:
-    """When an earlier attempt that may have reached Slack began, or None on a first try. The
-    attempt under way is counted: more than one means an earlier one was made and not given
-    back (pacing and rate limits give theirs back: nothing was sent)."""
-    if attempts is None or attempts.count <= 1:
-        return None
-    return attempts.since
 
 
 def _slack_error(exc: SlackApiError) -> str:

@@ -122,6 +122,16 @@ class Attempts:
     since: datetime | None
 
 
+def retried_since(attempts: Attempts | None) -> datetime | None:
+    """When an earlier attempt that may have reached the provider began, or None on a first
+    try. The attempt under way is counted: more than one means an earlier one was made and not
+    given back (pacing and rate limits give theirs back: nothing was sent). A process that died
+    before recording its outcome counts too: the claim after the lease is another attempt."""
+    if attempts is None or attempts.count <= 1:
+        return None
+    return attempts.since
+
+
 def find_attempts(connection: Connection, key: str) -> Attempts | None:
     row = connection.execute(
         select(outbox.c.attempts, outbox.c.first_attempt_at).where(outbox.c.idempotency_key == key)

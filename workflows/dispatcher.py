@@ -37,8 +37,10 @@ log = logging.getLogger("deskbridge.dispatcher")
 BASE_DELAY = 2.0
 MAX_DELAY = 3600.0
 # Outcomes of actions performed within this many seconds are written in one transaction. A
-# process killed in between performs those again after the lease (Slack posts are recorded
-# as sent at once and not repeated); kept short so that window stays about one real call.
+# process killed in between performs those again after the lease, as further attempts: a
+# Slack message or a helpdesk note is then looked for first and not sent again
+# (SlackNotifier._post_once, connectors.writers.HelpdeskRouter), other helpdesk writes set
+# the same value again; kept short so that window stays about one real call.
 RECORD_EVERY = 0.05
 # The dispatcher works this long between two steps aside for acknowledgements (and due
 # timers). Stepping aside after every action cost up to 5 ms each under constant webhook load,

@@ -21,13 +21,20 @@ installed 1.12.10 source):
 - Login failures of every kind raise SalesforceAuthenticationFailed, including a login server
   answering 5xx with an HTML page. Only Salesforce's own refusals (a SOAP fault with an
   exceptionCode such as INVALID_LOGIN) are permanent; the rest is retried.
+
+Owner, priority and the escalation flag set the same value when repeated; a CaseComment is
+inserted again. A retried note is therefore looked for on the case first (`find_note`,
+called by connectors.writers.HelpdeskRouter on attempts that may follow one that reached
+Salesforce).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,8 +47,10 @@ from simple_salesforce.exceptions import (
     SalesforceGeneralError,
     SalesforceRefusedRequest,
 )
+from simple_salesforce.format import format_soql
 from urllib3.util.retry import Retry
 
+from deskbridge.connectors.parsing import same_text
 from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
@@ -70,6 +79,18 @@ TRANSIENT_LOGIN_CODES = frozenset(
 )
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+# Internal comments read when looking for a note, newest first. A case with more added since
+# the note's first attempt cannot be told apart from one without it: that note is
+# dead-lettered (seen, not guessed).
+LOOKUP_LIMIT = 100
+# CommentBody is filterable (a 4,000-byte textarea), but compared here, with runs of
+# whitespace as one: Salesforce may store line endings as \r\n, and the body need not
+# travel in the query string.
+_NOTE_QUERY = (
+    "SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {} AND IsPublished = false"
+    " AND CreatedDate >= {} ORDER BY CreatedDate DESC LIMIT {}"
+)
 
 
 class TimeoutSession(requests.Session):
@@ -219,13 +240,54 @@ class SalesforceWriter:
             return {"skipped": skipped}
         case_id = _case_id(action)
         sobject, fields = self._write_for(action, case_id)
-        self._local.expired_sessions = 0
-        try:
+        with self._calling():
             if sobject == "Case":
                 self._salesforce().Case.update(case_id, fields)
                 return {"salesforce_case": case_id}
             created = self._salesforce().CaseComment.create(fields)
             return {"salesforce_case": case_id, "case_comment": created.get("id")}
+
+    def find_note(self, action: Action, since: datetime) -> dict[str, Any] | None:
+        """The internal CaseComment `action` adds, if the case has one created since `since`:
+        at most LOOKUP_LIMIT of them, newest first, matched by body (the action's own, fixed
+        when it was decided). Failing to read is RetryableError or PermanentError, as for
+        the insert: a note is never added without knowing."""
+        case_id = _case_id(action)
+        sobject, fields = self._write_for(action, case_id)
+        if sobject != "CaseComment":
+            raise PermanentError(f"{action.kind.value} is not a note")
+        soql = format_soql(_NOTE_QUERY, case_id, since, LOOKUP_LIMIT)
+        with self._calling():
+            result = self._salesforce().query(soql)
+        try:
+            records = list(result.get("records") or [])
+            found = next(
+                (
+                    r
+                    for r in records
+                    if isinstance(r.get("CommentBody"), str)
+                    and same_text(fields["CommentBody"], r["CommentBody"])
+                ),
+                None,
+            )
+        except (AttributeError, TypeError):
+            raise RetryableError("Salesforce answered comments that cannot be read") from None
+        if found is not None:
+            return {"salesforce_case": case_id, "case_comment": found.get("Id")}
+        if len(records) >= LOOKUP_LIMIT:
+            raise PermanentError(
+                f"cannot tell whether the note was added: {len(records)} or more internal "
+                "comments on the case since its first attempt"
+            )
+        return None
+
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
+        """Calls to Salesforce with one re-login at the most, their failures as the dispatcher
+        takes them: RetryableError where a later attempt may succeed, PermanentError else."""
+        self._local.expired_sessions = 0
+        try:
+            yield
         except _SessionRejected as exc:
             self._forget_session()
             raise RetryableError(str(exc)) from None

@@ -3,10 +3,18 @@
 zenpy would sleep out a 429 on the calling thread (reliability.md §1.2); a response hook on
 its session turns the 429 into RetryableError instead, so the dispatcher reschedules the row
 with the Retry-After and no thread blocks.
+
+Tags, group and priority set the same value when repeated; a note is added again. Zendesk
+has no idempotency key for ticket updates (its Idempotency-Key header is for creating
+tickets), so a retried note is looked for on the ticket first (`find_note`, called by
+connectors.writers.HelpdeskRouter on attempts that may follow one that reached Zendesk).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -16,10 +24,15 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
+from deskbridge.connectors.errors import PayloadError
+from deskbridge.connectors.parsing import parse_time, same_text
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
+# Comments read per page when looking for a note, newest first (Zendesk's most is 100); a
+# note added on an earlier attempt is among the first few unless the ticket is very busy.
+LOOKUP_PAGE = 100
 
 
 class _Throttled(Exception):
@@ -44,7 +57,9 @@ def _raise_on_429(response: requests.Response, *args: Any, **kwargs: Any) -> Non
 
 def build_session() -> requests.Session:
     session = requests.Session()
-    # Transport-level retries only for connection failures; status handling is ours.
+    # Transport-level retries only where nothing reached Zendesk (a connection never made);
+    # a read error or another break after the request was sent might have added the note,
+    # so it is not resent here (other=0 as well as read=0). Status handling is ours.
     # respect_retry_after_header=False: otherwise urllib3 treats a 429/503 carrying
     # Retry-After as a status retry, finds status=0 exhausted and raises RetryError before
     # the hook below ever sees the 429.
@@ -53,6 +68,7 @@ def build_session() -> requests.Session:
         connect=2,
         read=0,
         status=0,
+        other=0,
         backoff_factor=0.5,
         respect_retry_after_header=False,
     )
@@ -71,18 +87,20 @@ class ZendeskWriter:
     def __init__(
         self, subdomain: str, email: str, token: str, *, session: requests.Session | None = None
     ):
+        self.session = session or build_session()
         self.client = Zenpy(
             subdomain=subdomain,
             email=email,
             token=token,
             timeout=TIMEOUT_SECONDS,
-            session=session or build_session(),
+            session=self.session,  # zenpy sets its authentication on it
         )
+        self.api = f"https://{subdomain}.zendesk.com/api/v2"
 
     def perform(self, action: Action) -> dict[str, Any]:
         ticket_id = _ticket_number(action)
         params = action.params
-        try:
+        with _zendesk_errors("refused the update"):
             if action.kind is ActionKind.tag:
                 self.client.tickets.add_tags(ticket_id, list(params["tags"]))
             elif action.kind is ActionKind.note:
@@ -95,20 +113,77 @@ class ZendeskWriter:
                 self.client.tickets.update(Ticket(id=ticket_id, priority=params["priority"]))
             else:
                 raise PermanentError(f"Zendesk cannot perform {action.kind.value}")
-        except _Throttled as exc:
-            raise RetryableError(str(exc), exc.retry_after) from None
-        except APIException as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            if status is not None and (status >= 500 or status in (409, 408)):
-                raise RetryableError(f"Zendesk answered {status}") from None
-            raise PermanentError(f"Zendesk refused the update ({status})") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetryableError(f"Zendesk unreachable: {type(exc).__name__}") from None
-        except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            if status is not None and status >= 500:
-                raise RetryableError(f"Zendesk answered {status}") from None
-            raise PermanentError(f"Zendesk refused the update ({status})") from None
-        except ZenpyException as exc:
-            raise PermanentError(f"zenpy: {exc}") from None
         return {"zendesk_ticket": ticket_id}
+
+    def find_note(self, action: Action, since: datetime) -> dict[str, Any] | None:
+        """The internal note `action` adds, if the ticket has one added since `since`: the
+        ticket's comments newest first (List Comments with cursor pagination, sort
+        -created_at), a page at a time while the pages reach no comment older than `since`
+        (one page but on a very busy ticket). Failing to read is RetryableError or
+        PermanentError, as for the update: a note is never added without knowing.
+
+        Matched by body: the action's own, fixed when it was decided (stored with the
+        outbox row), compared with runs of whitespace as one. Not by the action's key: an
+        update may carry custom metadata, but it is read back only on the ticket's audits,
+        which Zendesk documents no newest-first order for (a comment's own `metadata` is
+        documented as system data and flags), so finding it would mean reading every audit
+        of the ticket."""
+        ticket_id = _ticket_number(action)
+        body = str(action.params["body"])
+        url = f"{self.api}/tickets/{ticket_id}/comments.json"
+        params: dict[str, Any] = {"page[size]": LOOKUP_PAGE, "sort": "-created_at"}
+        with _zendesk_errors("refused to list the ticket's comments"):
+            while True:
+                response = self.session.get(url, params=params, timeout=TIMEOUT_SECONDS)
+                response.raise_for_status()
+                try:
+                    page = response.json()
+                    comments = [c for c in page.get("comments") or [] if isinstance(c, dict)]
+                    meta = page.get("meta") or {}
+                    after = meta.get("after_cursor") if meta.get("has_more") else None
+                except (ValueError, AttributeError, TypeError):
+                    raise RetryableError("Zendesk answered comments that cannot be read") from None
+                reached_older = False
+                for comment in comments:
+                    created = _comment_time(comment)
+                    if created is not None and created < since:
+                        reached_older = True
+                        continue
+                    text = comment.get("body")
+                    private = comment.get("public") is False
+                    if private and isinstance(text, str) and same_text(body, text):
+                        return {"zendesk_ticket": ticket_id, "comment": comment.get("id")}
+                if reached_older or not after:
+                    return None
+                params = {**params, "page[after]": after}
+
+
+def _comment_time(comment: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_time(comment.get("created_at"), "created_at")
+    except PayloadError:
+        return None
+
+
+@contextmanager
+def _zendesk_errors(refused: str) -> Iterator[None]:
+    """Zendesk's failures as the dispatcher takes them: RetryableError where a later attempt
+    may succeed (429, 5xx, 408, 409, no connection), PermanentError for the rest."""
+    try:
+        yield
+    except _Throttled as exc:
+        raise RetryableError(str(exc), exc.retry_after) from None
+    except APIException as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status is not None and (status >= 500 or status in (409, 408)):
+            raise RetryableError(f"Zendesk answered {status}") from None
+        raise PermanentError(f"Zendesk {refused} ({status})") from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise RetryableError(f"Zendesk unreachable: {type(exc).__name__}") from None
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status is not None and status >= 500:
+            raise RetryableError(f"Zendesk answered {status}") from None
+        raise PermanentError(f"Zendesk {refused} ({status})") from None
+    except ZenpyException as exc:
+        raise PermanentError(f"zenpy: {exc}") from None
