@@ -112,6 +112,14 @@ def next_attempt(engine, clock) -> None:
     clock.now = only_row(engine)["next_attempt_at"]
 
 
+def two_attempts(engine, clock, **writers) -> None:
+    """Dispatch the queued row, then again at its next attempt."""
+    run = dispatcher(engine, clock, **writers)
+    run.dispatch_due()
+    next_attempt(engine, clock)
+    run.dispatch_due()
+
+
 # --- Zendesk, through the dispatcher ------------------------------------------------------
 
 
@@ -152,11 +160,8 @@ def test_zendesk_a_retry_that_does_not_find_the_note_adds_it_once(api, engine, c
         ),
     )
     queue(engine, note())
-    run = dispatcher(engine, clock, zendesk=zendesk)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, zendesk=zendesk)
 
     assert [c.request.method for c in api.calls] == ["PUT", "GET", "PUT"]
     assert only_row(engine)["status"] == DONE
@@ -184,11 +189,8 @@ def test_zendesk_a_retried_tag_is_not_looked_for(api, engine, clock, zendesk):
         engine,
         build_action("zendesk:48213", "routing", ActionKind.tag, "t", reason="r", tags=["x"]),
     )
-    run = dispatcher(engine, clock, zendesk=zendesk)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, zendesk=zendesk)
 
     assert [c.request.method for c in api.calls] == ["PUT", "PUT"]
 
@@ -224,11 +226,8 @@ def test_zendesk_a_failed_look_is_retried_and_adds_nothing(api, engine, clock, z
     api.put(TICKET_URL, status=502, body="bad gateway")
     api.get(COMMENTS_URL, **failure)
     queue(engine, note())
-    run = dispatcher(engine, clock, zendesk=zendesk)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, zendesk=zendesk)
 
     assert [c.request.method for c in api.calls] == ["PUT", "GET"]
     assert only_row(engine)["status"] == PENDING
@@ -238,11 +237,8 @@ def test_zendesk_a_look_zendesk_refuses_dead_letters_the_note(api, engine, clock
     api.put(TICKET_URL, status=500, json={"error": "oops"})
     api.get(COMMENTS_URL, status=403, json={"error": "Forbidden"})
     queue(engine, note())
-    run = dispatcher(engine, clock, zendesk=zendesk)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, zendesk=zendesk)
 
     assert [c.request.method for c in api.calls] == ["PUT", "GET"]
     row = only_row(engine)
@@ -321,11 +317,8 @@ def test_salesforce_a_comment_that_landed_before_a_timeout_is_not_inserted_again
     org.post(COMMENT_URL, body=requests.ReadTimeout("read timed out"))
     org.get(QUERY_URL, json=case_comments(BODY.replace(". ", ".\r\n")))
     queue(engine, case_note())
-    run = dispatcher(engine, clock, salesforce=salesforce)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, salesforce=salesforce)
 
     assert len(calls(org, "POST", COMMENT_URL)) == 1
     (query,) = calls(org, "GET", QUERY_URL)
@@ -350,11 +343,8 @@ def test_salesforce_a_retry_that_does_not_find_the_comment_inserts_it_once(
     org.post(COMMENT_URL, status=201, json={"id": "00a5e00000CommNEW", "success": True})
     org.get(QUERY_URL, json=case_comments("Customer called back.", "Carrier says Monday."))
     queue(engine, case_note())
-    run = dispatcher(engine, clock, salesforce=salesforce)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, salesforce=salesforce)
 
     rest = [(c.request.method, c.request.url.split("?")[0]) for c in org.calls[1:]]
     assert rest == [("POST", COMMENT_URL), ("GET", QUERY_URL), ("POST", COMMENT_URL)]
@@ -378,11 +368,8 @@ def test_salesforce_a_failed_query_is_retried_and_inserts_nothing(org, engine, c
     org.post(COMMENT_URL, body=requests.ConnectionError("connection reset by peer"))
     org.get(QUERY_URL, body=requests.ReadTimeout("read timed out"))
     queue(engine, case_note())
-    run = dispatcher(engine, clock, salesforce=salesforce)
 
-    run.dispatch_due()
-    next_attempt(engine, clock)
-    run.dispatch_due()
+    two_attempts(engine, clock, salesforce=salesforce)
 
     assert len(calls(org, "POST", COMMENT_URL)) == 1
     assert only_row(engine)["status"] == PENDING
