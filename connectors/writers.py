@@ -51,10 +51,10 @@ class HelpdeskRouter:
         """Read the attempts of a dispatcher's batch of notes in one query, for `perform`
         to use once each (it reads them itself otherwise)."""
         keys = {a.key for a in actions if self._finder(a) is not None}
-        if not keys:
-            return
-        with self._reading() as connection:
-            attempts = find_attempts_of(connection, keys)
+        attempts: dict[str, Attempts] = {}
+        if keys:
+            with self._reading() as connection:
+                attempts = find_attempts_of(connection, keys)
         with self._prepared_lock:
             self._prepared = {key: attempts.get(key) for key in keys}
 
