@@ -17,7 +17,7 @@ from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from deskbridge.workflows.replay import ReplayFeed
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import JOBS
-from tests.test_replay_sla import body, status
+from tests.test_replay_sla import body, customer, status
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
@@ -119,15 +119,8 @@ def test_a_normal_priority_ticket_pages_nobody():
 
 def test_a_second_paging_event_goes_to_the_chain_thread(tmp_path):
     created = "2026-01-10T23:10:00Z"
-    escalate = body("comment_added", "706", "2026-01-10T23:12:00Z", 2, created=created)
-    escalate["body"]["event"] = {
-        "comment": {
-            "id": "7062",
-            "is_public": True,
-            "body": "I will take legal action and contact the ombudsman",
-            "author": {"id": "77", "is_staff": False, "name": "Customer"},
-        }
-    }
+    legal = "I will take legal action and contact the ombudsman"
+    escalate = customer("706", "2026-01-10T23:12:00Z", 2, created, legal)
     out = replay(
         [body("created", "706", created, 1, status="NEW"), escalate],
         until="2026-01-10T23:15:00Z",
@@ -283,6 +276,72 @@ def test_an_acknowledgement_between_steps_stops_all_later_ones():
         "trigger",
         "acknowledge",
     ]
+
+
+def test_a_second_chain_on_the_reopened_ticket_is_acknowledged_afresh_and_once():
+    # Chain 1 pages Priya, she acknowledges, the ticket is solved; the customer reopens it with
+    # legal words and chain 2 pages her again. Its acknowledgement is noted on the ticket and
+    # told in the thread (the reply refreshes chain 2's page: its button goes) as chain 1's
+    # was. The same click delivered twice, and the lead's click on chain 2 after hers, decide
+    # nothing more.
+    created = "2026-01-10T23:10:00Z"
+    legal = "My lawyer will file a chargeback and I will complain to the ombudsman"
+    out = run_service(
+        [
+            body("created", "722", created, 1, status="NEW"),
+            acknowledged("722", "2026-01-10T23:15:00+00:00"),
+            status("722", "2026-01-11T00:00:00Z", 3, "SOLVED", "NEW", created),
+            customer("722", "2026-01-11T01:00:00Z", 4, created, legal),
+            acknowledged("722", "2026-01-11T01:05:00+00:00"),
+            acknowledged("722", "2026-01-11T01:05:00+00:00"),
+            acknowledged("722", "2026-01-11T01:06:00+00:00", by="Sam Whitaker"),
+        ],
+        until="2026-01-11T06:00:00+00:00",
+    )
+    chain1, chain2 = "2026-01-10T23:10:00+00:00", "2026-01-11T01:00:00+00:00"
+    told = [
+        (
+            o["at"],
+            o["action"],
+            o["key"].removeprefix("zendesk:722:"),
+            o.get("body") or o.get("text"),
+        )
+        for o in out
+        if (o["rule"] == "interactions" and "ack" in o["key"]) or o["action"] == "pager"
+    ]
+    assert told == [
+        ("2026-01-10T23:10:00Z", "pager", f"oncall:{chain1}:trigger:0", None),
+        (
+            "2026-01-10T23:15:00Z",
+            "note",
+            f"interactions:ack:{chain1}:note",
+            "deskbridge: alert acknowledged in Slack by Priya Raman.",
+        ),
+        (
+            "2026-01-10T23:15:00Z",
+            "notify",
+            f"interactions:ack:{chain1}",
+            "Acknowledged by Priya Raman",
+        ),
+        ("2026-01-10T23:15:00Z", "pager", f"oncall:{chain1}:acknowledge", None),
+        ("2026-01-11T00:00:00Z", "pager", f"oncall:{chain1}:resolve", None),
+        ("2026-01-11T01:00:00Z", "pager", f"oncall:{chain2}:trigger:0", None),
+        (
+            "2026-01-11T01:05:00Z",
+            "note",
+            f"interactions:ack:{chain2}:note",
+            "deskbridge: alert acknowledged in Slack by Priya Raman.",
+        ),
+        (
+            "2026-01-11T01:05:00Z",
+            "notify",
+            f"interactions:ack:{chain2}",
+            "Acknowledged by Priya Raman",
+        ),
+        ("2026-01-11T01:05:00Z", "pager", f"oncall:{chain2}:acknowledge", None),
+    ]
+    refresh = [o["refresh"] for o in out if o["key"] == f"zendesk:722:interactions:ack:{chain2}"]
+    assert refresh == [True]
 
 
 def test_a_stored_override_pages_its_person():

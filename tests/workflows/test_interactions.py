@@ -10,7 +10,7 @@ from deskbridge.workflows.decision import Context, Timer
 from deskbridge.workflows.model import EventKind, Source, Status, TicketEvent, TicketSnapshot
 from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
 from deskbridge.workflows.rules.interactions import evaluate_interactions
-from deskbridge.workflows.state import apply_event, new_state
+from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -131,3 +131,18 @@ def test_a_snooze_stored_under_the_rules_old_name_still_fires(rules):
     assert [a.key for a in fired.actions] == [
         "zendesk:48213:interactions:snooze_over:2026-03-02T09:33:00+00:00"
     ]
+
+
+def test_a_call_logged_again_later_in_the_tickets_life_changes_nothing(rules):
+    # The 3-response rule asks for one customer call in a ticket's life and the button goes
+    # once it is logged: a later "call logged" (another copy of the message, a second person)
+    # is the same call, not a new one to tag, note and tell again.
+    first = _clicked(EventKind.call_logged, 2)
+    state, _ = apply_event(new_state(first), first)
+    decision = evaluate_rules(state, first, Context(now=first.occurred_at, rules=rules))
+    state = mark_fired(state, [a.key for a in decision.actions])
+    later = _clicked(EventKind.call_logged, 600, by="Lena")
+    state, _ = apply_event(state, later)
+    again = evaluate_rules(state, later, Context(now=later.occurred_at, rules=rules))
+    assert [a.key for a in again.actions if a.rule == "interactions"] == []
+    assert state.call_logged_by == "Priya"

@@ -46,8 +46,22 @@ _RECORDED = {
     ),
 }
 
+
 # Named once: on 3.11 `EventKind.x` goes through EnumType.__getattr__, on every event.
-_SNOOZED = EventKind.snoozed
+_SNOOZED, _ACKNOWLEDGED = EventKind.snoozed, EventKind.acknowledged
+
+
+def _once_for(state: TicketState, event: TicketEvent) -> tuple[str, ...]:
+    """What the recording is once for, beyond its kind. An acknowledgement: the ticket's
+    on-call chain when it has one (a ticket solved, reopened and paged again is acknowledged
+    afresh: noted, told, its new page's button gone), else the ticket's alerts. Not the click:
+    two clicks for one chain (the page and its thread, two people paged) are one
+    acknowledgement. A logged call is once per ticket: the 3-response rule asks for one call
+    in a ticket's life, and its button goes once the call is logged."""
+    chain = state.oncall
+    if chain is not None and event.kind is _ACKNOWLEDGED:
+        return (chain.id,)
+    return ()
 
 
 def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
@@ -61,9 +75,10 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
             actions.append(
                 build_action(ticket, RULE, ActionKind.tag, what, "tag", reason=reason, tags=[tag])
             )
+        once = (what, *_once_for(state, event))
         actions += [
-            build_action(ticket, RULE, ActionKind.note, what, "note", reason=reason, body=note),
-            _thread_update(state, (what,), reason, line),
+            build_action(ticket, RULE, ActionKind.note, *once, "note", reason=reason, body=note),
+            _thread_update(state, once, reason, line),
         ]
         return Decision(actions=actions)
     if event.kind is _SNOOZED:
