@@ -4,7 +4,9 @@ Europe/London, England's bank holidays, closed 24 Dec 2026)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -209,6 +211,112 @@ def test_next_reply_runs_from_the_oldest_unanswered_customer_message():
         ("2026-03-09T11:48:00Z", "sla_warning", "next_reply", "lead"),
         ("2026-03-09T12:00:00Z", "sla_breach", "next_reply", "lead"),
     ]
+
+
+def customer(ticket: str, at: str, n: int, created: str, text: str = "Any news?") -> dict:
+    comment = {
+        "comment": {
+            "id": f"{ticket}{n}",
+            "is_public": True,
+            "body": text,
+            "author": {"id": "77", "is_staff": False, "name": "Dana"},
+        }
+    }
+    return body("comment_added", ticket, at, n, created=created, event=comment)
+
+
+def delivered(line: dict, at: str) -> dict:
+    """`line` as delivered late, at `at` (its event keeps the time it happened)."""
+    return {**line, "at": at}
+
+
+def answered_at_0905(ticket: str, created: str) -> list[dict]:
+    """An urgent ticket created at `created` and first answered at 09:05 on 9 March."""
+    return [
+        body("created", ticket, created, 1, status="NEW"),
+        reply(ticket, "2026-03-09T09:05:00Z", 2, created),
+    ]
+
+
+def conversation(ticket: str, said: list[tuple[str, str, str]], late: bool) -> list[dict]:
+    """Ticket `ticket` (`answered_at_0905`), then what was `said`: (who, written at,
+    delivered at), times HH:MM on 9 March; each delivered when written, or, `late`, when
+    `said` gives."""
+    created = "2026-03-09T09:00:00Z"
+    lines = []
+    for n, (who, written, arrived) in enumerate(said, 3):
+        comment = customer if who == "customer" else reply
+        line = comment(ticket, f"2026-03-09T{written}:00Z", n, created)
+        lines.append(delivered(line, f"2026-03-09T{arrived if late else written}:00Z"))
+    return answered_at_0905(ticket, created) + sorted(lines, key=lambda line: line["at"])
+
+
+def next_reply_alerts(start: str) -> list[tuple]:
+    """The warnings and breach of an urgent next-reply clock started at `start` (HH:MM on 9
+    March; 2 business hours, warned at 75% and 90%) and not answered."""
+    at = datetime.fromisoformat(f"2026-03-09T{start}:00+00:00")
+    return [
+        ((at + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ"), action, "next_reply", to)
+        for minutes, action, to in (
+            (90, "sla_warning", "assignee"),
+            (108, "sla_warning", "lead"),
+            (120, "sla_breach", "lead"),
+        )
+    ]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "delivered late"])
+@pytest.mark.parametrize(
+    ("said", "waiting"),
+    [
+        # 10:00 is answered at 10:10, 10:15 at 10:20, each delivered after its answer (10:15
+        # is newer than the clock's last fulfilment, 10:10, not than the newest reply): only
+        # 11:00 waits.
+        (
+            [
+                ("customer", "10:00", "10:11"),
+                ("agent", "10:10", "10:10"),
+                ("customer", "10:15", "10:21"),
+                ("agent", "10:20", "10:20"),
+                ("customer", "11:00", "11:00"),
+            ],
+            "11:00",
+        ),
+        # The 10:05 reply, delivered after the 10:30 message, answered 10:00, not 10:30.
+        (
+            [
+                ("customer", "10:00", "10:00"),
+                ("agent", "10:05", "10:31"),
+                ("agent", "10:10", "10:10"),
+                ("customer", "10:30", "10:30"),
+            ],
+            "10:30",
+        ),
+        # The older message delivered after the newer one: the clock runs from the older.
+        ([("customer", "10:00", "10:31"), ("customer", "10:30", "10:30")], "10:00"),
+    ],
+    ids=["messages after their answers", "a reply after a newer message", "messages swapped"],
+)
+def test_the_next_reply_clock_is_the_same_however_late_each_comment_comes(said, waiting, late):
+    lines = conversation("611", said, late)
+    until = "2026-03-09T14:00:00Z"
+    assert replay_sla(lines, until, metric="next_reply") == next_reply_alerts(waiting)
+
+
+def test_a_customer_message_delivered_twice_counts_when_it_first_came():
+    # The 10:00 message comes again at 10:20 (a trigger after the event subscription), after
+    # the 10:10 reply: it was answered, and starts no clock.
+    created = "2026-03-09T09:00:00Z"
+    message = customer("612", "2026-03-09T10:00:00Z", 3, created)
+    again = delivered(message, "2026-03-09T10:20:00Z")
+    again["body"] = {**message["body"], "id": "evt-612-again", "time": "2026-03-09T10:20:00Z"}
+    lines = [
+        *answered_at_0905("612", created),
+        message,
+        reply("612", "2026-03-09T10:10:00Z", 4, created),
+        again,
+    ]
+    assert replay_sla(lines, until="2026-03-09T14:00:00Z", metric="next_reply") == []
 
 
 def test_breach_reason_says_metric_target_and_time():

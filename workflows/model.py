@@ -333,6 +333,10 @@ class TicketState:
     # twice counts once; older agent replies are only counted.
     public_agent_reply_ids: list[str] = Field(default_factory=list)
     earlier_public_agent_replies: int = 0
+    # Event time of the newest public agent reply: a customer message older than it, delivered
+    # or re-decided late, was answered already (the SLA rule starts no next-reply clock for it).
+    # None on a state stored before it was kept (the SLA rule then reads its clocks).
+    last_public_agent_reply_at: datetime | None = None
     voice_call_ids: list[str] = Field(default_factory=list)
     # Who logged the customer call / acknowledged the alerts in Slack (agent names).
     call_logged_by: str | None = None

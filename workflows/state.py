@@ -94,6 +94,9 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
                 )
                 ids = ids[earlier:]
             changes["public_agent_reply_ids"] = ids
+            latest = state.last_public_agent_reply_at
+            if latest is None or event.occurred_at > latest:
+                changes["last_public_agent_reply_at"] = event.occurred_at
         if comment.is_voice and comment.id not in state.voice_call_ids:
             changes["voice_call_ids"] = [*state.voice_call_ids, comment.id][-KEEP_COMMENT_IDS:]
         is_customer = comment.public and not comment.author_is_agent

@@ -20,6 +20,7 @@ from deskbridge.store.events import (
     count_events,
     insert_events,
     lock_ticket_shards,
+    requeue_failed_events,
 )
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
@@ -351,6 +352,71 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     ]
     listed = CliRunner().invoke(main, ["events", "--failed"], env=env)
     assert "zendesk:66" not in listed.output
+
+
+def _message(n: int, minutes: int, agent: bool) -> TicketEvent:
+    """Comment 5-n on ticket 5 (normal priority), by the agent or the customer."""
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id="5",
+        dedupe_key=f"zendesk:event:5-{n}",
+        kind=EventKind.comment_added,
+        occurred_at=T0 + timedelta(minutes=minutes),
+        ticket=TicketSnapshot(status=Status.open, assignee="9013300112004", created_at=T0),
+        comment=Comment(
+            id=f"5-{n}",
+            public=True,
+            author_id="900" if agent else "77",
+            author_is_agent=agent,
+            body=f"message {n}",
+        ),
+    )
+
+
+@pytest.mark.parametrize("poisoned", [None, "zendesk:event:5-3"], ids=["clean", "redecided"])
+def test_a_customer_message_redecided_after_its_reply_warns_as_a_clean_run_does(
+    engine, rules, monkeypatch, poisoned
+):
+    # The customer writes at 10:00 (5-3), the agent answers at 10:10 (5-4). 5-3 fails until
+    # a fix lands at 10:30, after the reply was decided: re-decided then, it starts no
+    # next-reply clock (the 10:10 reply answered it). The customer writes again at 11:00 (5-5)
+    # and waits: the warnings and the breach are that message's, as without the failure.
+    def poison(state, event, ctx):
+        if event.dedupe_key == poisoned:
+            raise ValueError("poison")
+        return rules_module.Decision()
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    for event in [
+        _message(1, 0, False),
+        _message(2, 10, True),
+        _message(3, 60, False),
+        _message(4, 70, True),
+    ]:  # each arrives and is decided in its turn
+        store(engine, event, at=event.occurred_at)
+        Decider(engine, rules, lambda at=event.occurred_at: at).decide_pending()
+    monkeypatch.delitem(rules_module.RULES, "poison")  # the fix
+    with engine.begin() as connection:
+        assert requeue_failed_events(connection) == (1 if poisoned else 0)
+    Decider(engine, rules, lambda: T0 + timedelta(minutes=90)).decide_pending()
+    store(engine, _message(5, 120, False), at=T0 + timedelta(minutes=120))
+    Decider(engine, rules, lambda: T0 + timedelta(minutes=120)).decide_pending()
+    decider = Decider(engine, rules, lambda: T0 + timedelta(days=3))
+    while decider.fire_due_timers(T0 + timedelta(days=3)):
+        pass
+    assert set(statuses(engine).values()) == {("decided", None)}
+    with engine.connect() as connection:
+        sla = [
+            (r["action"], r["idempotency_key"])
+            for r in list_actions(connection)
+            if r["action"].startswith("sla_")
+        ]
+    # normal next reply: 8 business hours from Monday 11:00, warnings at 75% and 90%
+    assert sla == [
+        ("sla_warning", "zendesk:5:sla:next_reply:2026-03-02T11:00:00+00:00:warn1"),
+        ("sla_warning", "zendesk:5:sla:next_reply:2026-03-02T11:00:00+00:00:warn2"),
+        ("sla_breach", "zendesk:5:sla:next_reply:2026-03-02T11:00:00+00:00:breach"),
+    ]
 
 
 def test_a_cached_state_changed_by_another_decider_is_read_again(engine, store_url, rules):

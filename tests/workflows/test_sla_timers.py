@@ -20,6 +20,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
     TicketState,
+    evolve,
 )
 from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
 from deskbridge.workflows.service import WorkflowService
@@ -167,3 +168,33 @@ def test_a_reply_cancels_every_stage_of_a_clock_stored_before_and_the_set_one_of
         "warn2 set": ["zendesk:7:sla:first_reply:warn2"],
         "none set": [],
     }
+
+
+def test_a_state_stored_before_it_kept_the_newest_reply_reads_it_from_its_clocks(rules):
+    # First reply at 09:20; the ticket stored before states kept the newest reply's time.
+    # A customer message of 09:10 delivered now was answered; one of 09:30 starts the clock.
+    answered = T0 + timedelta(minutes=20)
+    stored = _stored_before()
+    first = evolve(
+        stored.sla_clocks["first_reply"], {"fulfilled_at": answered, "running_since": None}
+    )
+    before = evolve(
+        stored,
+        {
+            "sla_clocks": {**stored.sla_clocks, "first_reply": first},
+            "public_agent_reply_ids": ["7-2"],
+        },
+    )
+    assert before.last_public_agent_reply_at is None
+    started = {}
+    for n, minutes in ((3, 10), (4, 30)):
+        at = T0 + timedelta(minutes=minutes)
+        comment = Comment(
+            id=f"7-{n}", public=True, author_id="77", author_is_agent=False, body="Any news?"
+        )
+        message = event(n, at, EventKind.comment_added, comment=comment)
+        state, _ = apply_event(before, message)
+        decision = evaluate_sla(state, message, Context(now=at, rules=rules, previous=before))
+        clock = decision.updates.get("sla_clocks", {}).get("next_reply")
+        started[minutes] = clock and clock.instance
+    assert started == {10: None, 30: (T0 + timedelta(minutes=30)).isoformat()}

@@ -227,14 +227,21 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     at = event.occurred_at
     created = state.created_at or at
     comment = event.comment
-    agent_reply = comment is not None and comment.is_public_agent_reply
+    previous = ctx.previous
+    # A comment counts when the event that brings it is folded in, not again when it comes
+    # again (the same comment through a trigger and an event subscription, a redelivery).
+    agent_reply = (
+        comment is not None
+        and comment.is_public_agent_reply
+        and (previous is None or comment.id not in previous.public_agent_reply_ids)
+    )
     customer_message = (
         comment is not None
         and comment.public
         and not comment.author_is_agent
         and comment.id in state.customer_comment_ids
+        and (previous is None or comment.id not in previous.customer_comment_ids)
     )
-    previous = ctx.previous
 
     def update(metric: str, **changes) -> None:
         clocks[metric] = evolve(clocks[metric], changes)
@@ -259,12 +266,19 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
             if metric == "first_reply" and state.public_agent_replies and not agent_reply:
                 update(metric, fulfilled_at=created, running_since=None)
 
+    # Events come late (a message delivered after the reply that answered it, one re-decided
+    # after a fix): the clocks go by when each comment was written, as in arrival order.
     if agent_reply:
         stop("first_reply", fulfilled=True)
-        stop("next_reply", fulfilled=True)
+        current = clocks.get("next_reply")
+        if current is not None and at >= current.started_at:  # not a reply older than it
+            stop("next_reply", fulfilled=True)
     elif customer_message and clocks["first_reply"].fulfilled_at is not None:
         current = clocks.get("next_reply")
-        if current is None or not current.active:  # the oldest unanswered message starts it
+        # The oldest message not answered by the newest reply starts it.
+        if at > _last_reply_at(state, clocks) and (
+            current is None or not current.active or at < current.started_at
+        ):
             clocks["next_reply"] = _start("next_reply", at)
             changed.add("next_reply")
 
@@ -302,6 +316,15 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     if _clocks_differ(clocks, state.sla_clocks):
         decision.updates["sla_clocks"] = clocks
     return decision
+
+
+def _last_reply_at(state: TicketState, clocks: dict[str, SlaClock]) -> datetime:
+    """When the newest public agent reply was written; for a state stored before states kept
+    it, when its reply clocks were last fulfilled (the first-reply clock is, when asked)."""
+    if state.last_public_agent_reply_at is not None:
+        return state.last_public_agent_reply_at
+    fulfilled = (clocks[m].fulfilled_at for m in ("first_reply", "next_reply") if m in clocks)
+    return max(at for at in fulfilled if at is not None)
 
 
 def _clocks_differ(clocks: dict[str, SlaClock], before: dict[str, SlaClock]) -> bool:
