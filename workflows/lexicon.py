@@ -12,6 +12,10 @@ same entries as the dicts, so every lemma is the same (tests/workflows/test_lexi
 
 Where the cache cannot be written (a read-only home directory), simplemma's dicts, as before:
 a trie built in memory and not kept would cost more than the dict it replaces.
+
+A language is read (or built) once per process, even when two threads ask for it at once (the
+start-up loader and the decider with a typo): simplemma's lru_cache calls the factory again for
+a key still being computed, so the factory takes a lock, on a miss only.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,19 @@ class _CachedTries(TrieDictionaryFactory):
     def __init__(self, cache_dir: Path):
         super().__init__(disk_cache_dir=str(cache_dir))
         self.cache_dir = cache_dir
+        # Every dictionary read or built, kept for the process (as the lru_cache keeps them):
+        # a thread that waited for the lock finds here the one the other thread made.
+        self._made: dict[str, Mapping[str, str]] = {}
+        self._making = threading.Lock()
+
+    def _get_dictionary_uncached(self, lang: str) -> Mapping[str, str]:
+        """Called by get_dictionary's lru_cache on a miss only, so a word's lookup never takes
+        the lock. The lru_cache does not hold back a second caller while the first computes
+        the value: without the lock both would build the same trie (seconds of CPU each)."""
+        with self._making:
+            if lang not in self._made:
+                self._made[lang] = super()._get_dictionary_uncached(lang)
+            return self._made[lang]
 
     def _write_trie_to_disk(self, lang: str, trie: Any) -> None:
         handle, temporary = tempfile.mkstemp(prefix=f".{lang}.", dir=self.cache_dir)

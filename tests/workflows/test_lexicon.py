@@ -1,14 +1,17 @@
 """The classifier's dictionaries (workflows/lexicon.py): simplemma's entries kept as tries
 cached on disk give the same lemmas and known words as simplemma's own dicts, the cache is
-written whole or not at all, and an unwritable cache falls back to the dicts."""
+written whole or not at all, a language is built once however many threads ask for it, and
+an unwritable cache falls back to the dicts."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
 import simplemma
+from marisa_trie import BytesTrie
 from simplemma.strategies.dictionaries.dictionary_factory import _load_dictionary_from_disk
 
 from deskbridge.workflows import lexicon as lexicon_module
@@ -101,3 +104,33 @@ def test_an_unwritable_cache_falls_back_to_simplemmas_dicts(tmp_path: Path, capl
     assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
         ("lexicon.cache_unavailable", {"path": str(blocker / "cache")})
     ]
+
+
+def test_two_threads_asking_for_a_language_at_once_build_it_once(tmp_path: Path, monkeypatch):
+    # The start-up loader and the decider (a ticket with a typo) may ask for a language at
+    # once: simplemma's lru_cache lets both compute it; the second must wait for the first's.
+    builds: list[str] = []
+    building, release, built_again = threading.Event(), threading.Event(), threading.Event()
+
+    def build(self, lang):
+        builds.append(lang)
+        if len(builds) == 1:
+            building.set()
+            release.wait(timeout=10)
+        else:
+            built_again.set()
+        return BytesTrie([("boxes", b"crate")])  # made up: a real one takes a second or two
+
+    monkeypatch.setattr(lexicon_module._CachedTries, "_build_trie", build)
+    lexicon = build_lexicon(tmp_path)
+    threads = [threading.Thread(target=lexicon.load, args=(["en"],)) for _ in range(2)]
+    threads[0].start()
+    assert building.wait(timeout=10)
+    threads[1].start()
+    built_again.wait(timeout=0.5)  # time for the second thread to build, were it not held
+    release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert builds == ["en"]
+    assert lexicon.lemmatize("boxes", "en") == "crate"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]
