@@ -10,8 +10,13 @@ compact trie cached on disk: built once per machine and simplemma version (8-13 
 on the project's machine), then loaded in milliseconds, 35 MB for all six. The tries hold the
 same entries as the dicts, so every lemma is the same (tests/workflows/test_lexicon.py).
 
-Where the cache cannot be written (a read-only home directory), simplemma's dicts, as before:
-a trie built in memory and not kept would cost more than the dict it replaces.
+Where the cache cannot be written (a read-only home directory, an image baked with the cache, a
+systemd unit's read-only cache directory), the tries already in it are read, and a language
+without its trie there falls back to simplemma's dict: a trie built in memory unpacks that same
+dict first and then builds the trie (8-13 s for the six against the dicts' 3.5 s), in every
+process, as nothing keeps it; the dict costs least to start and is the faster to look up, for
+more memory (20-110 MB a language against the trie's few). log_cache_unavailable names the
+path and the languages that fell back, and says nothing when every trie was there.
 
 A language is read (or built) once per process, even when two threads ask for it at once (the
 start-up loader and the decider with a typo): simplemma's lru_cache calls the factory again for
@@ -34,12 +39,21 @@ from simplemma import Lemmatizer
 from simplemma.__metadata__ import __version__ as SIMPLEMMA_VERSION
 from simplemma.strategies import DefaultStrategy, DictionaryLookupStrategy
 from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
-from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
+from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+from simplemma.strategies.dictionaries.trie_dictionary_factory import (
+    BytesTrie,
+    TrieDictionaryFactory,
+    TrieWrapDict,
+)
 from simplemma.utils import normalize_token
 
 from deskbridge.config.logging import log_event
 
 log = logging.getLogger("deskbridge.lexicon")
+
+# The languages the classifier reads (workflows/text.py): English, and the other languages
+# customers write in.
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 
 
 def default_cache_dir() -> Path:
@@ -53,9 +67,10 @@ class _CachedTries(TrieDictionaryFactory):
     several processes (gunicorn workers, test workers) may build the same language at once,
     and one must never load another's half-written file."""
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, writable: bool = True):
         super().__init__(disk_cache_dir=str(cache_dir))
         self.cache_dir = cache_dir
+        self.writable = writable
         # Every dictionary read or built, kept for the process (as the lru_cache keeps them):
         # a thread that waited for the lock finds here the one the other thread made.
         self._made: dict[str, Mapping[str, str]] = {}
@@ -67,8 +82,26 @@ class _CachedTries(TrieDictionaryFactory):
         the value: without the lock both would build the same trie (seconds of CPU each)."""
         with self._making:
             if lang not in self._made:
-                self._made[lang] = super()._get_dictionary_uncached(lang)
+                self._made[lang] = self._read_or_build(lang)
             return self._made[lang]
+
+    def _read_or_build(self, lang: str) -> Mapping[str, str]:
+        if self.writable:
+            return super()._get_dictionary_uncached(lang)
+        if lang not in SUPPORTED_LANGUAGES:  # before its name makes a path
+            raise ValueError(f"Unsupported language: {lang}")
+        if has_trie(self.cache_dir, lang):
+            try:
+                return TrieWrapDict(BytesTrie().load(str(self.cache_dir / f"{lang}.dic")))
+            except Exception as exc:  # simplemma's own reader would delete it: not here
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "lexicon.trie_unreadable",
+                    language=lang,
+                    error=type(exc).__name__,
+                )
+        return DEFAULT_DICTIONARY_FACTORY.get_dictionary(lang)
 
     def _write_trie_to_disk(self, lang: str, trie: Any) -> None:
         handle, temporary = tempfile.mkstemp(prefix=f".{lang}.", dir=self.cache_dir)
@@ -86,10 +119,17 @@ class Lexicon:
     """Lemmas and known words, as simplemma's module functions `lemmatize` and `is_known`
     answer them (its default strategy, not greedy), from one dictionary factory."""
 
-    def __init__(self, factory: Any, unavailable_cache: Path | None = None):
+    def __init__(
+        self,
+        factory: Any,
+        unavailable_cache: Path | None = None,
+        uncached: tuple[str, ...] = (),
+    ):
         self._factory = factory
-        # The cache directory that could not be written (simplemma's dicts used instead).
+        # The cache directory that could not be written, when some languages had no trie
+        # there (`uncached`: they use simplemma's dicts instead).
         self.unavailable_cache = unavailable_cache
+        self.uncached = uncached
         self._lemmatizer = Lemmatizer(
             lemmatization_strategy=DefaultStrategy(dictionary_factory=factory)
         )
@@ -108,18 +148,35 @@ class Lexicon:
             self._factory.get_dictionary(language)
 
 
-def build_lexicon(cache_dir: Path | None = None) -> Lexicon:
-    """Tries cached in `cache_dir` (default_cache_dir()) when it can be written, else
-    simplemma's in-memory dicts (said by log_cache_unavailable, once logging is set up)."""
-    cache_dir = cache_dir or default_cache_dir()
+def has_trie(cache_dir: Path, language: str) -> bool:
+    try:
+        return (cache_dir / f"{language}.dic").is_file()
+    except OSError:  # a directory that cannot be searched
+        return False
+
+
+def cache_writable(cache_dir: Path) -> bool:
+    """Whether the tries can be written in `cache_dir` (made if missing)."""
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        writable = os.access(cache_dir, os.W_OK | os.X_OK)
+        return os.access(cache_dir, os.W_OK | os.X_OK)
     except OSError:
-        writable = False
-    if not writable:
-        return Lexicon(DEFAULT_DICTIONARY_FACTORY, unavailable_cache=cache_dir)
-    return Lexicon(_CachedTries(cache_dir))
+        return False
+
+
+def build_lexicon(cache_dir: Path | None = None, languages: Iterable[str] = LANGUAGES) -> Lexicon:
+    """Tries cached in `cache_dir` (default_cache_dir()). Where it cannot be written, the tries
+    already there, and simplemma's dicts for those of `languages` without one (said by
+    log_cache_unavailable, once logging is set up)."""
+    cache_dir = cache_dir or default_cache_dir()
+    if cache_writable(cache_dir):
+        return Lexicon(_CachedTries(cache_dir))
+    uncached = tuple(language for language in languages if not has_trie(cache_dir, language))
+    return Lexicon(
+        _CachedTries(cache_dir, writable=False),
+        unavailable_cache=cache_dir if uncached else None,
+        uncached=uncached,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -131,11 +188,15 @@ def get_lexicon() -> Lexicon:
 
 
 def log_cache_unavailable(lexicon: Lexicon | None = None) -> None:
-    """Warn, with the path, when the dictionaries could not be cached. Called by the entry
-    points once their logging is set up: the lexicon is first made while the classifier is
-    imported, before any handler exists."""
+    """Warn, with the path and the languages, when some dictionaries could not be cached (and
+    are unpacked in memory instead). Called by the entry points once their logging is set up:
+    the lexicon is first made while the classifier is imported, before any handler exists."""
     lexicon = lexicon or get_lexicon()
     if lexicon.unavailable_cache is not None:
         log_event(
-            log, logging.WARNING, "lexicon.cache_unavailable", path=str(lexicon.unavailable_cache)
+            log,
+            logging.WARNING,
+            "lexicon.cache_unavailable",
+            path=str(lexicon.unavailable_cache),
+            languages=",".join(lexicon.uncached),
         )

@@ -18,7 +18,7 @@ import quotequail
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from deskbridge.workflows.lexicon import get_lexicon
+from deskbridge.workflows.lexicon import LANGUAGES, get_lexicon
 
 # Words that negate what follows them, up to NEGATION_WINDOW words on and not across a
 # SCOPE_BREAK word ("it has not come and I want a refund" still asks for a refund).
@@ -361,9 +361,10 @@ def is_known_word(word: str) -> bool:
     return get_lexicon().is_known(word, "en")
 
 
-# The other languages customers write in: a word of theirs is no typo of an English word
-# ("stoelen", Dutch for chairs, is not "stolen"; "Schrank" is not "shrank").
-OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl")
+# The other languages customers write in (lexicon.py's LANGUAGES but English): a word of theirs
+# is no typo of an English word ("stoelen", Dutch for chairs, is not "stolen"; "Schrank" is not
+# "shrank").
+OTHER_LANGUAGES = tuple(language for language in LANGUAGES if language != "en")
 
 
 @lru_cache(maxsize=65536)

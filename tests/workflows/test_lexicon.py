@@ -1,7 +1,7 @@
 """The classifier's dictionaries (workflows/lexicon.py): simplemma's entries kept as tries
 cached on disk give the same lemmas and known words as simplemma's own dicts, the cache is
 written whole or not at all, a language is built once however many threads ask for it, and
-an unwritable cache falls back to the dicts."""
+an unwritable cache is read for the tries it has and falls back to the dicts for the others."""
 
 from __future__ import annotations
 
@@ -102,7 +102,10 @@ def test_an_unwritable_cache_falls_back_to_simplemmas_dicts(tmp_path: Path, capl
         log_cache_unavailable(lexicon)
         log_cache_unavailable(build_lexicon(tmp_path / "writable"))  # says nothing
     assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
-        ("lexicon.cache_unavailable", {"path": str(blocker / "cache")})
+        (
+            "lexicon.cache_unavailable",
+            {"path": str(blocker / "cache"), "languages": "en,de,fr,es,it,nl"},
+        )
     ]
 
 
@@ -134,3 +137,65 @@ def test_two_threads_asking_for_a_language_at_once_build_it_once(tmp_path: Path,
     assert builds == ["en"]
     assert lexicon.lemmatize("boxes", "en") == "crate"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """A cache directory that cannot be written (the tests run as root, who may write a 0555
+    one), where nothing may be built."""
+
+    def no_build(self, lang):
+        raise AssertionError(f"built {lang}")
+
+    monkeypatch.setattr(lexicon_module, "cache_writable", lambda cache_dir: False)
+    monkeypatch.setattr(lexicon_module._CachedTries, "_build_trie", no_build)
+
+
+def save_made_up_trie(cache_dir: Path, language: str) -> None:
+    # "boxes" reads "crate": the lemma tells the cached trie from simplemma's dict.
+    BytesTrie([("boxes", b"crate")]).save(str(cache_dir / f"{language}.dic"))
+
+
+def test_a_read_only_cache_with_every_trie_is_read_and_not_warned(
+    tmp_path: Path, read_only, caplog
+):
+    # A read-only image baked with the cache, a systemd unit's read-only cache directory.
+    for language in ("en", "fr"):
+        save_made_up_trie(tmp_path, language)
+    lexicon = build_lexicon(tmp_path, languages=["en", "fr"])
+    assert (lexicon.unavailable_cache, lexicon.uncached) == (None, ())
+    assert lexicon.lemmatize("boxes", "en") == "crate"
+    assert lexicon.is_known("boxes", "fr") is True
+    with caplog.at_level(logging.WARNING, logger="deskbridge.lexicon"):
+        log_cache_unavailable(lexicon)
+    assert caplog.records == []
+
+
+def test_a_language_missing_from_a_read_only_cache_falls_back_to_its_dict(
+    tmp_path: Path, read_only, caplog
+):
+    save_made_up_trie(tmp_path, "en")
+    lexicon = build_lexicon(tmp_path, languages=["en", "fr"])
+    assert (lexicon.unavailable_cache, lexicon.uncached) == (tmp_path, ("fr",))
+    assert lexicon.lemmatize("boxes", "en") == "crate"
+    assert lexicon.lemmatize("livrés", "fr") == simplemma.lemmatize("livrés", lang="fr")
+    assert lexicon.is_known("meubles", "fr") is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en.dic"]  # nothing written
+    with caplog.at_level(logging.WARNING, logger="deskbridge.lexicon"):
+        log_cache_unavailable(lexicon)
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        ("lexicon.cache_unavailable", {"path": str(tmp_path), "languages": "fr"})
+    ]
+
+
+def test_an_unreadable_trie_in_a_read_only_cache_is_left_and_its_dict_read(
+    tmp_path: Path, read_only, caplog
+):
+    (tmp_path / "en.dic").write_bytes(b"not a trie")
+    lexicon = build_lexicon(tmp_path, languages=["en"])
+    with caplog.at_level(logging.WARNING, logger="deskbridge.lexicon"):
+        assert lexicon.lemmatize("boxes", "en") == "box"
+    assert (tmp_path / "en.dic").read_bytes() == b"not a trie"  # simplemma's reader would delete it
+    assert [(r.getMessage(), r.deskbridge_fields["language"]) for r in caplog.records] == [
+        ("lexicon.trie_unreadable", "en")
+    ]
