@@ -26,11 +26,15 @@ from deskbridge.connectors.writers import HelpdeskRouter, build_writers
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.job_runner import JobRunner
-from deskbridge.workflows.lexicon import get_lexicon, log_cache_unavailable
+from deskbridge.workflows.lexicon import (
+    LANGUAGES,
+    get_lexicon,
+    load_in_background,
+    log_cache_unavailable,
+)
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.ports import DryRunPerformer, Performer
 from deskbridge.workflows.service import WorkflowService
-from deskbridge.workflows.text import OTHER_LANGUAGES
 
 log = logging.getLogger("deskbridge")
 
@@ -215,16 +219,10 @@ class Runtime:
             thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
-        log_cache_unavailable()
-        # The classifier's dictionaries, read now rather than by the first ticket with a typo
-        # (on a new machine their tries are built and cached first: seconds). Not joined at
-        # stop: it ends by itself, and a stop need not wait for a build.
-        threading.Thread(
-            target=get_lexicon().load,
-            args=(("en", *OTHER_LANGUAGES),),
-            name="deskbridge-lexicon",
-            daemon=True,
-        ).start()
+        lexicon = get_lexicon()
+        log_cache_unavailable(lexicon)
+        # The classifier's dictionaries, read now rather than by the first ticket with a typo.
+        load_in_background(lexicon, LANGUAGES)
 
     def stop_background(self) -> None:
         self.stop.set()

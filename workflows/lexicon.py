@@ -19,8 +19,8 @@ more memory (20-110 MB a language against the trie's few). log_cache_unavailable
 path and the languages that fell back, and says nothing when every trie was there.
 
 A language is read (or built) once per process, even when two threads ask for it at once (the
-start-up loader and the decider with a typo): simplemma's lru_cache calls the factory again for
-a key still being computed, so the factory takes a lock, on a miss only.
+start-up loader, load_in_background, and the decider with a typo): simplemma's lru_cache calls
+the factory again for a key still being computed, so the factory takes a lock, on a miss only.
 """
 
 from __future__ import annotations
@@ -200,3 +200,28 @@ def log_cache_unavailable(lexicon: Lexicon | None = None) -> None:
             path=str(lexicon.unavailable_cache),
             languages=",".join(lexicon.uncached),
         )
+
+
+def load_in_background(lexicon: Lexicon, languages: Iterable[str] = LANGUAGES) -> threading.Thread:
+    """Read these languages' dictionaries in a daemon thread (serve and worker, at start), not
+    when the first ticket with a typo needs them; on a new machine their tries are built and
+    cached first: seconds. Not joined at stop: it ends by itself, and a stop need not wait for
+    a build. A language that fails is logged (`lexicon.load_failed`) and the next one read: the
+    classifier asks for it again when it needs it."""
+    thread = threading.Thread(
+        target=_load_each,
+        args=(lexicon, tuple(languages)),
+        name="deskbridge-lexicon",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _load_each(lexicon: Lexicon, languages: tuple[str, ...]) -> None:
+    for language in languages:
+        try:
+            lexicon.load([language])
+        except Exception as exc:
+            error = type(exc).__name__
+            log_event(log, logging.ERROR, "lexicon.load_failed", language=language, error=error)
