@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -617,6 +617,45 @@ def claim_undecided_events(
     if shards is not None:
         query = query.where(events.c.shard.in_(shards))
     query = query.order_by(events.c.id).limit(limit)
+    return [StoredEvent(*row) for row in connection.execute(query)]
+
+
+_LATER = events.alias("later")
+
+
+def claim_ticket_events(
+    connection: Connection, tickets: Collection[str], until: datetime
+) -> list[StoredEvent]:
+    """The undecided events of `tickets` that arrived by `until`, in arrival order: what the
+    timer sweep decides before firing those tickets' timers due by `until`. A ticket's
+    events stop at its first undecided one that arrived later (two web hosts' clocks may
+    stamp a later event a little earlier), so they are still decided in arrival order.
+    Read through ix_events_status (the tickets' partitions), however many are decided."""
+    if not tickets:
+        return []
+    shards = sorted({shard_of(t) for t in tickets})
+    arrived_later = (
+        select(_LATER.c.id)
+        .where(
+            _LATER.c.status == UNDECIDED,
+            _LATER.c.shard == events.c.shard,
+            _LATER.c.ticket == events.c.ticket,
+            _LATER.c.id < events.c.id,
+            _LATER.c.received_at > until,
+        )
+        .exists()
+    )
+    query = (
+        select(*_CLAIM_COLUMNS)
+        .where(
+            events.c.status == UNDECIDED,
+            events.c.shard.in_(shards),
+            events.c.ticket.in_(list(tickets)),
+            events.c.received_at <= until,
+            ~arrived_later,
+        )
+        .order_by(events.c.id)
+    )
     return [StoredEvent(*row) for row in connection.execute(query)]
 
 

@@ -14,7 +14,7 @@ import bisect
 import heapq
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -182,13 +182,23 @@ class MemoryStore:
     def lock_shards(self, most: int) -> list[int] | None:
         return None  # one decider: nothing to share
 
-    def lock_ticket_shards(self, tickets: Iterable[str]) -> None:
-        return None
-
     def claim_undecided_events(
         self, limit: int, shards: list[int] | None = None
     ) -> list[StoredEvent]:
         return list(itertools.islice(self._undecided.values(), limit))
+
+    def claim_ticket_events(self, tickets: Collection[str], until: datetime) -> list[StoredEvent]:
+        """As on SQL: each ticket's undecided events up to its first one arrived after
+        `until`, in arrival order."""
+        taken, stopped = [], set()
+        for stored in self._undecided.values():
+            if stored.ticket not in tickets or stored.ticket in stopped:
+                continue
+            if stored.received_at > until:
+                stopped.add(stored.ticket)
+            else:
+                taken.append(stored)
+        return taken
 
     def _take_undecided(self, ids: Sequence[int]) -> list[StoredEvent] | None:
         if not all(i in self._undecided for i in ids):

@@ -11,7 +11,7 @@ decider has one code path over either.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,13 +51,13 @@ class SqlSession:
     def lock_shards(self, most: int) -> list[int] | None:
         return events.lock_shards(self.connection, most)
 
-    def lock_ticket_shards(self, tickets: Iterable[str]) -> None:
-        events.lock_ticket_shards(self.connection, tickets)
-
     def claim_undecided_events(
         self, limit: int, shards: list[int] | None = None
     ) -> list[StoredEvent]:
         return events.claim_undecided_events(self.connection, limit, shards)
+
+    def claim_ticket_events(self, tickets: Collection[str], until: datetime) -> list[StoredEvent]:
+        return events.claim_ticket_events(self.connection, tickets, until)
 
     def mark_events_decided(self, ids: Sequence[int], at: datetime) -> bool:
         return events.mark_events_decided(self.connection, ids, at)

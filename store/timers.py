@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from deskbridge.store.events import lock_ticket_shards
 from deskbridge.store.interface import CANCELLED, FAILED, FIRED, PENDING, DueTimer
 from deskbridge.store.schema import timers
 from deskbridge.store.sql import is_postgres, rows_as_dicts
@@ -73,21 +74,27 @@ def cancel_timers(connection: Connection, ids: list[str]) -> None:
 
 
 def list_due_timers(connection: Connection, now: datetime, limit: int) -> list[tuple[str, str]]:
-    """(timer id, ticket) of pending timers due by `now`, soonest first. Reads only the due
-    rows through the (status, due_at) index, however many timers wait in the future."""
+    """(timer id, ticket) of pending timers due by `now`, soonest first (then by id, as they
+    are claimed). Reads only the due rows through the (status, due_at) index, however many
+    timers wait in the future."""
     query = (
         select(timers.c.id, timers.c.ticket)
         .where(timers.c.status == PENDING, timers.c.due_at <= now)
-        .order_by(timers.c.due_at)
+        .order_by(timers.c.due_at, timers.c.id)
         .limit(limit)
     )
     return [(r.id, r.ticket) for r in connection.execute(query)]
 
 
 def claim_due_timers(connection: Connection, now: datetime, limit: int) -> list[DueTimer]:
-    """Pending timers due by `now`, soonest first, locked until commit (SKIP LOCKED on
-    PostgreSQL, so several sweeps share them). Reads only the due rows through the
-    (status, due_at) index, however many timers wait in the future."""
+    """Pending timers due by `now`, soonest first, locked until commit. Reads only the due
+    rows through the (status, due_at) index, however many timers wait in the future.
+
+    PostgreSQL: first the tickets' decider partitions (waiting for a decider that holds one
+    to commit its batch), then the rows of those tickets (SKIP LOCKED, so several sweeps
+    share them). Partitions before rows is the deciders' order too: a sweep that locked a
+    timer row and then waited for its partition deadlocked with a decider that held the
+    partition and was cancelling that timer (an acknowledgement)."""
     query = (
         select(timers)
         .where(timers.c.status == PENDING, timers.c.due_at <= now)
@@ -95,7 +102,13 @@ def claim_due_timers(connection: Connection, now: datetime, limit: int) -> list[
         .limit(limit)
     )
     if is_postgres(connection):
-        query = query.with_for_update(skip_locked=True)
+        tickets = {ticket for _, ticket in list_due_timers(connection, now, limit)}
+        if not tickets:
+            return []
+        lock_ticket_shards(connection, tickets)
+        # Read again now the partitions are ours: a decider that held one may have
+        # cancelled or moved these timers, or set others due for the same tickets.
+        query = query.where(timers.c.ticket.in_(list(tickets))).with_for_update(skip_locked=True)
     return [
         DueTimer(
             timer=Timer(

@@ -326,7 +326,6 @@ class Decider:
             # More stored timers due than one claim takes: events from the last one's due
             # time on wait for the next batch, after the rest of those timers.
             cutoff = stored[-1].timer.due_at if len(stored) == self.batch else None
-            session.lock_ticket_shards({d.timer.ticket for d in stored})
             batch = self._start(
                 session, {r.ticket for r in rows} | {d.timer.ticket for d in stored}
             )
@@ -335,16 +334,31 @@ class Decider:
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
             batch.due_until = latest
-            for row in rows:
-                if cutoff is not None and row.received_at >= cutoff:
-                    break
-                self._fire_due_in_batch(batch, row.received_at)
-                self._decide_event(session, batch, row)
+            self._decide_in_time_order(session, batch, rows, cutoff)
             if cutoff is not None:
                 self._fire_due_in_batch(batch, cutoff, stored[-1].timer.id)
             return batch
 
         return self._run_batch(fill)
+
+    def _decide_in_time_order(
+        self,
+        session: StoreSession,
+        batch: _Batch,
+        rows: list[StoredEvent],
+        cutoff: datetime | None,
+        now: datetime | None = None,
+    ) -> None:
+        """Decide `rows` in arrival order, firing before each the batch's timers due by its
+        arrival (each at its due time, or at `now` when given) — the one order of events and
+        timers, for replay's batches and the live sweep alike. With a `cutoff` (a full claim
+        of timers, the last due then), the events from that time on are left undecided for
+        the next batch, after the rest of those timers."""
+        for row in rows:
+            if cutoff is not None and row.received_at >= cutoff:
+                break
+            self._fire_due_in_batch(batch, row.received_at, now=now)
+            self._decide_event(session, batch, row)
 
     def _fire_due_in_batch(
         self,
@@ -492,26 +506,39 @@ class Decider:
         """Fire timers due by `now` (up to `limit`, soonest first) in one transaction; each
         with `now` as the rules' clock, or its own due time with `at_due_time` (replay's
         simulated clock). Safe from several loops at once: a timer fires once per generation
-        (SKIP LOCKED), and a ticket another decider holds is waited for."""
+        (SKIP LOCKED), and a ticket another decider holds is waited for.
+
+        The timers' tickets' undecided events that arrived by then (the decider behind, or
+        a worker restarting while the web goes on storing) are decided in the same batch,
+        in time order with the timers, as replay decides them: an acknowledgement stored at
+        02:09 cancels the page due at 02:10 before it fires; a reply stored before the SLA
+        breach time stops the breach. An event whose rule raises is marked failed in its
+        turn, as the decider marks it, and the timers after it fire: a failed event never
+        holds a ticket's timers back."""
         at = now or self.clock()
 
         def fill(session: StoreSession) -> _Batch | None:
             due = session.claim_due_timers(at, limit)
             if not due:
                 return None
-            session.lock_ticket_shards({d.timer.ticket for d in due})
-            batch = self._start(session, {d.timer.ticket for d in due}, at)
+            tickets = {d.timer.ticket for d in due}
             # A timer set while firing one (a chain's next step) and due by `at` fires in this
             # batch at its place in due order, as it would have had it been stored before the
             # claim. Past a full claim's last timer it waits for the next claim, with the
-            # stored timers after that one.
+            # stored timers after that one (and the events from its due time on).
             last = due[-1].timer if len(due) == limit else None
+            until = at if last is None else last.due_at
+            rows = session.claim_ticket_events(tickets, until)
+            batch = self._start(session, tickets, at)
+            if rows:
+                self._parse_events(batch, rows)
+                self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in due]
             heapq.heapify(batch.due)
-            batch.due_until = at if last is None else last.due_at
-            self._fire_due_in_batch(
-                batch, batch.due_until, last and last.id, None if at_due_time else at
-            )
+            batch.due_until = until
+            fire_at = None if at_due_time else at
+            self._decide_in_time_order(session, batch, rows, last and until, fire_at)
+            self._fire_due_in_batch(batch, until, last and last.id, fire_at)
             return batch
 
         with self.firing():

@@ -91,6 +91,48 @@ def test_events_are_claimed_in_arrival_order_deduplicated_and_decided_once(store
         assert [e.dedupe_key for e in session.claim_undecided_events(10)] == ["e-1-2"]
 
 
+def test_a_sweep_claims_its_tickets_undecided_events_arrived_by_then_in_arrival_order(store):
+    """claim_ticket_events: the events the timer sweep decides before firing. Only the given
+    tickets', undecided ones, arrived by `until`; a ticket's events stop at its first
+    undecided one stamped later, even when a later one is stamped earlier (another host's
+    clock)."""
+    second = timedelta(seconds=1)
+    with store.writing() as session:
+        session.insert_ticket_events(
+            [
+                (event("1", 1), "{}", T0),
+                (event("2", 1), "{}", T0),
+                (event("3", 1), "{}", T0),
+                (event("1", 2), "{}", T0 + 5 * second),  # decided below
+                (event("1", 3), "{}", T0 + 10 * second),
+                (event("2", 2), "{}", T0 + 11 * second),  # after `until`
+                (event("2", 3), "{}", T0 + 9 * second),  # stamped earlier: waits for 2-2
+                (event("1", 4), "{}", T0 + 10 * second),
+            ]
+        )
+    with store.writing() as session:
+        [decided] = [e for e in session.claim_undecided_events(10) if e.dedupe_key == "e-1-2"]
+        assert session.mark_events_decided([decided.id], T0)
+    with store.reading() as session:
+        claimed = session.claim_ticket_events({"zendesk:1", "zendesk:2"}, T0 + 10 * second)
+        assert [(e.dedupe_key, e.ticket, e.received_at) for e in claimed] == [
+            ("e-1-1", "zendesk:1", T0),
+            ("e-2-1", "zendesk:2", T0),
+            ("e-1-3", "zendesk:1", T0 + 10 * second),
+            ("e-1-4", "zendesk:1", T0 + 10 * second),
+        ]
+        assert session.claim_ticket_events({"zendesk:4"}, T0 + 10 * second) == []
+        assert session.claim_ticket_events(set(), T0 + 10 * second) == []
+
+
+def test_a_sweep_claims_its_tickets_events_alike_on_postgresql(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: above")
+    test_a_sweep_claims_its_tickets_undecided_events_arrived_by_then_in_arrival_order(
+        SqlStore(engine)
+    )
+
+
 def test_ticket_versions_are_checked_on_save(store):
     first = state("1", "r1", T0)
     with store.writing() as session:

@@ -39,9 +39,11 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketSnapshot,
     dump_state,
+    evolve,
 )
 from deskbridge.workflows.service import WorkflowService
 from tests.conftest import postgres_schema
+from tests.workflows.test_sla_timers import event as urgent
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -417,6 +419,176 @@ def test_a_customer_message_redecided_after_its_reply_warns_as_a_clean_run_does(
         ("sla_warning", "zendesk:5:sla:next_reply:2026-03-02T11:00:00+00:00:warn2"),
         ("sla_breach", "zendesk:5:sla:next_reply:2026-03-02T11:00:00+00:00:breach"),
     ]
+
+
+# -- the sweep and the decider behind it ------------------------------------------------------
+
+SAT = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)  # Saturday night: after hours, on call
+PAGE_DUE = SAT + timedelta(minutes=10)  # the chain's next step (zendesk:7:oncall.step)
+
+
+def paged_and_acknowledged(engine, rules) -> TicketEvent:
+    """Ticket 7 created at 02:00 and paged (step 0, the next due at 02:10); the on-call
+    person's acknowledgement stored at 02:09 (the 200 sent to Slack), not decided yet."""
+    store(engine, urgent(1, SAT, EventKind.created, Status.new, created=SAT), at=SAT)
+    [created] = Decider(engine, rules, lambda: SAT).decide_pending()
+    assert [a.kind.value for a in created.actions][-2:] == ["page_oncall", "pager"]
+    at = SAT + timedelta(minutes=9)
+    ack = urgent(2, at, EventKind.acknowledged, meta={"by": "Tomo"})
+    ack = evolve(ack, {"ticket": TicketSnapshot()})  # from Slack: no snapshot
+    store(engine, ack, at=at)
+    return ack
+
+
+def timer_statuses(engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return {t["id"]: t["status"] for t in list_timers(connection)}
+
+
+@pytest.mark.parametrize("order", ["sweep first", "replay"])
+def test_an_acknowledgement_stored_before_the_next_page_is_due_stops_it_though_undecided(
+    engine, rules, order
+):
+    """The decider behind (lag, a worker restarting while gunicorn stores): the sweep at
+    02:10:01 decides the ticket's acknowledgement of 02:09 before the step due at 02:10, as
+    a replay does, and pages nobody."""
+    ack = paged_and_acknowledged(engine, rules)
+    late = PAGE_DUE + timedelta(seconds=1)
+    decider = Decider(engine, rules, lambda: late)
+    if order == "sweep first":
+        decided = decider.fire_due_timers(late) + decider.decide_pending()
+    else:
+        decided = decider.decide_in_time_order() + decider.fire_due_timers(
+            late + timedelta(minutes=30), at_due_time=True
+        )
+    assert [(d.cause, d.at, d.error) for d in decided] == [
+        ("zendesk:event:7-2", ack.occurred_at, None)
+    ]
+    assert [(a.kind.value, a.key) for a in decided[0].actions] == [
+        ("note", "zendesk:7:interactions:ack:2026-03-07T02:00:00+00:00:note"),
+        ("notify", "zendesk:7:interactions:ack:2026-03-07T02:00:00+00:00"),
+        ("pager", "zendesk:7:oncall:2026-03-07T02:00:00+00:00:acknowledge"),
+    ]
+    assert statuses(engine)["zendesk:event:7-2"] == ("decided", None)
+    assert timer_statuses(engine)["zendesk:7:oncall.step"] == "cancelled"
+
+
+def test_a_reply_stored_just_before_the_breach_stops_it_though_undecided(engine, rules):
+    """The same race on an SLA: the agent's first reply stored at 09:59:30, not decided when
+    the sweep fires the first-reply breach due at 10:00; the reply is decided first, and
+    the breach timer is cancelled, not fired."""
+    store(engine, urgent(1, T0, EventKind.created, Status.new), at=T0)
+    decider = Decider(engine, rules, lambda: T0)
+    decider.decide_pending()
+    warned = decider.fire_due_timers(T0 + timedelta(minutes=55))
+    assert [d.cause for d in warned] == [
+        "timer:zendesk:7:sla:first_reply:warn1",
+        "timer:zendesk:7:sla:first_reply:warn2",
+    ]
+    first = urgent(
+        2,
+        T0 + timedelta(minutes=59, seconds=30),
+        EventKind.comment_added,
+        comment=Comment(id="c2", public=True, author_id="900", author_is_agent=True),
+    )
+    store(engine, first, at=first.occurred_at)
+    late = T0 + timedelta(hours=1, seconds=1)
+    decided = decider.fire_due_timers(late)
+    assert [(d.cause, d.at, d.error) for d in decided] == [
+        ("zendesk:event:7-2", first.occurred_at, None)
+    ]
+    assert decided[0].actions == []  # the reply in time: nothing to say
+    assert timer_statuses(engine)["zendesk:7:sla:first_reply:breach"] == "cancelled"
+    assert decider.decide_pending() == []
+
+
+def test_an_event_that_fails_in_the_sweep_is_marked_failed_and_the_page_fires_after_it(
+    engine, rules, monkeypatch
+):
+    """A poison event never holds a ticket's timers back: decided first by the sweep, it is
+    marked failed (as the decider marks it) and the step due after it fires in the same
+    batch; the failed event is not waited for again by the next step either."""
+    ack = paged_and_acknowledged(engine, rules)
+
+    def poison(state, event, ctx):
+        if event.kind is EventKind.acknowledged:
+            raise ValueError("cannot read the acknowledgement")
+        return rules_module.Decision()
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    late = PAGE_DUE + timedelta(seconds=1)
+    decider = Decider(engine, rules, lambda: late)
+    decided = decider.fire_due_timers(late)
+    assert [(d.cause, d.at, d.error) for d in decided] == [
+        ("zendesk:event:7-2", ack.occurred_at, "ValueError: cannot read the acknowledgement"),
+        ("timer:zendesk:7:oncall.step", late, None),
+    ]
+    assert [(a.kind.value, a.key) for a in decided[1].actions] == [
+        ("page_oncall", "zendesk:7:oncall:2026-03-07T02:00:00+00:00:1"),
+        ("pager", "zendesk:7:oncall:2026-03-07T02:00:00+00:00:trigger:1"),
+    ]
+    assert statuses(engine)["zendesk:event:7-2"] == (
+        "failed",
+        "ValueError: cannot read the acknowledgement",
+    )
+    assert decider.decide_pending() == []
+    step_due = late + timedelta(minutes=10)
+    later = decider.fire_due_timers(step_due)
+    assert [(d.cause, d.at, d.error) for d in later] == [
+        ("timer:zendesk:7:oncall.step", step_due, None)
+    ]
+
+
+def test_a_sweep_waits_for_the_partition_of_a_deciding_batch_and_never_deadlocks_with_it(
+    engine, store_url, rules, monkeypatch
+):
+    """PostgreSQL: a decider's batch holds ticket 7's partition while it decides the
+    acknowledgement, which cancels the step due. The sweep takes partitions before timer
+    rows: it waits for that batch to commit, then finds the step cancelled. (Locking the
+    timer row first and then waiting for the partition was a deadlock: PostgreSQL aborted
+    the decider's cancelling write, and the sweep paged.)"""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("partition locks are PostgreSQL's")
+    paged_and_acknowledged(engine, rules)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(state, event, ctx):
+        if event.kind is EventKind.acknowledged:
+            holding.set()
+            release.wait(10)
+        return rules_module.Decision()
+
+    monkeypatch.setitem(rules_module.RULES, "hold", hold)
+    late = PAGE_DUE + timedelta(seconds=1)
+    sweeper = create_store_engine(store_url)
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, work) -> None:
+        try:
+            results[name] = [d.cause for d in work()]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    deciding = threading.Thread(
+        target=run, args=("decider", Decider(engine, rules, lambda: late).decide_pending)
+    )
+    sweeping = threading.Thread(
+        target=run,
+        args=("sweep", lambda: Decider(sweeper, rules, lambda: late).fire_due_timers(late)),
+    )
+    deciding.start()
+    assert holding.wait(10)
+    sweeping.start()
+    sweeping.join(0.5)
+    assert sweeping.is_alive()  # waiting for the partition
+    release.set()
+    for thread in (deciding, sweeping):
+        thread.join(30)
+    sweeper.dispose()
+    assert errors == []
+    assert results == {"decider": ["zendesk:event:7-2"], "sweep": []}
+    assert timer_statuses(engine)["zendesk:7:oncall.step"] == "cancelled"
 
 
 def test_a_cached_state_changed_by_another_decider_is_read_again(engine, store_url, rules):

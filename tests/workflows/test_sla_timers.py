@@ -30,7 +30,10 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 in London
 AGENT = "9013300112004"
 
 
-def event(n: int, at: datetime, kind: EventKind, status: Status = Status.open, **kw) -> TicketEvent:
+def event(
+    n: int, at: datetime, kind: EventKind, status: Status = Status.open, created=T0, **kw
+) -> TicketEvent:
+    """Event n of urgent ticket 7 (created at `created`), at `at`."""
     return TicketEvent(
         source=Source.zendesk,
         ticket_id="7",
@@ -38,7 +41,11 @@ def event(n: int, at: datetime, kind: EventKind, status: Status = Status.open, *
         kind=kind,
         occurred_at=at,
         ticket=TicketSnapshot(
-            status=status, priority=Priority.urgent, assignee=AGENT, created_at=T0, updated_at=at
+            status=status,
+            priority=Priority.urgent,
+            assignee=AGENT,
+            created_at=created,
+            updated_at=at,
         ),
         **kw,
     )
