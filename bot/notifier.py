@@ -1,7 +1,8 @@
 """Sending to Slack: the performer of every people-facing action.
 
 - slack_sdk's WebClient with retry handlers for connection errors, rate limits and 5xx,
-  sending over kept-alive connections (KeepAliveWebClient);
+  sending over kept-alive connections (KeepAliveWebClient); a post is sent again at once only
+  when it never reached Slack (RepeatSafeConnectionRetry), else retried by the dispatcher;
 - at most one message per second per channel, across processes (store.slack pacing), queued
   in the outbox, never dropped: a paced or rate-limited message waits without using an attempt;
 - the first message about a ticket in a channel starts a thread, later ones reply in it, and a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ from http.client import HTTPMessage, RemoteDisconnected
 from io import BytesIO
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
 from urllib.request import Request
 
 import urllib3
@@ -34,6 +37,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from sqlalchemy import Connection, Engine
 
 from deskbridge.bot.blocks import (
@@ -154,9 +161,11 @@ class KeepAliveWebClient(WebClient):
     Only the step that sends a built request (`_perform_urllib_http_request_internal`) is
     replaced; slack_sdk still builds the request, parses the answer and runs the retry
     handlers, and this step answers as urllib's does: HTTPError for a status outside 2xx,
-    URLError for a failure to connect or send, the failure itself (RemoteDisconnected,
-    ConnectionResetError, TimeoutError) while reading the answer. A connection Slack has closed
-    while idle is noticed by the pool before it is used again and replaced. With a proxy
+    URLError for a failure to connect (with urllib3's NewConnectionError or ConnectTimeoutError
+    as its reason: the request never left) and for other breaks of the connection, the failure
+    itself (RemoteDisconnected, ConnectionResetError, TimeoutError) while reading the answer. A
+    connection Slack has closed while idle is noticed by the pool before it is used again and
+    replaced (a close crossing a post on it fails the post: POSTING_METHODS). With a proxy
     (HTTPS_PROXY), urllib's own path is used."""
 
     def __init__(self, *args: Any, pool_size: int = POOL_SIZE, **kwargs: Any):
@@ -203,6 +212,57 @@ class KeepAliveWebClient(WebClient):
         }
 
 
+# Calls the dispatcher makes that post each time Slack carries them out. When one fails after
+# it may have reached Slack (the connection dropped while its answer was read, a 5xx), Slack may
+# have posted it: slack_sdk's handlers would send it again at once, and it would be posted
+# twice. Such a failure goes back to the dispatcher instead, whose next attempt looks for the
+# message by its action key first (SlackNotifier._post_once). chat.update, conversations.open
+# and the reads change nothing when repeated and are retried as slack_sdk does; so is the
+# ephemeral note a click gets (chat.postEphemeral), which nothing else would send again.
+POSTING_METHODS = frozenset({"chat.postMessage", "files.completeUploadExternal"})
+# The reasons of a URLError raised before a connection was made (refused, name not resolved,
+# connect timeout): urllib3's (NewConnectionError, NameResolutionError are ConnectTimeoutErrors;
+# urllib3 counts only these as connect errors, its others may come after the request was sent),
+# and urllib's on the proxy path.
+NOT_CONNECTED = (urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError, socket.gaierror)
+
+
+def posts(request: HttpRequest) -> bool:
+    """Whether the request is a call that posts (POSTING_METHODS): the last part of its path."""
+    return urlsplit(request.url).path.rsplit("/", 1)[-1] in POSTING_METHODS
+
+
+def never_reached_slack(error: Exception | None) -> bool:
+    """Whether a failed call certainly never reached Slack: no connection was made."""
+    return isinstance(error, URLError) and isinstance(error.reason, NOT_CONNECTED)
+
+
+class _PostsOnce(RetryHandler):
+    """A slack_sdk retry handler that sends a post (POSTING_METHODS) again at once only when
+    it never reached Slack; any other failure of a post is raised to the caller."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if posts(request) and not never_reached_slack(error):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
+class RepeatSafeConnectionRetry(_PostsOnce, ConnectionErrorRetryHandler):
+    """slack_sdk's retry of a call whose connection failed; a post only if it never left."""
+
+
+class RepeatSafeServerErrorRetry(_PostsOnce, ServerErrorRetryHandler):
+    """slack_sdk's retry of a call Slack answered 500 or 503; never a post (Slack may answer
+    5xx after it has posted the message)."""
+
+
 def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
     base = base_url or SLACK_API
     # slack_sdk formats whole message bodies into DEBUG records whenever its logger's own level
@@ -215,9 +275,9 @@ def build_web_client(token: str | None, base_url: str | None = None) -> WebClien
         timeout=10,
         logger=sdk_log,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            RepeatSafeConnectionRetry(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=1),
-            ServerErrorRetryHandler(max_retry_count=1),
+            RepeatSafeServerErrorRetry(max_retry_count=1),
         ],
     )
 

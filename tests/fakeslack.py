@@ -1,5 +1,6 @@
 """A fake Slack Web API on 127.0.0.1 for tests: records every call, answers like Slack, and can
-be told to answer 429 (with Retry-After) or 5xx, or a Slack error for a channel.
+be told to answer 429 (with Retry-After) or 5xx, or a Slack error for a channel, or to lose the
+answer to a call it has handled (`lost_answers`).
 
 It keeps the messages posted, as Slack does, for the methods that read them back:
 - a channel named in chat.postMessage (`#name` or `name`) exists, with an id of its own (C…)
@@ -68,14 +69,22 @@ class FakeSlack:
     clock: Callable[[], float] = time.time
     # TCP connections accepted: a client keeping its connection alive makes fewer than calls.
     connections: int = 0
+    # TCP connections closed by the fake.
+    closed: int = 0
     # Requests on a connection that has served one already, answered by closing it unanswered
     # (a kept-alive connection dropped as the request arrived): how many still to drop.
     drop_reused: int = 0
+    # Calls Slack handles (a message posted) and then does not answer ok, by method, in turn:
+    # 0 closes the connection unanswered (dropped while the client reads the answer), a status
+    # (500, 503) is answered instead, as Slack may after it has posted.
+    lost_answers: dict[str, list[int]] = field(default_factory=dict)
     # Close every connection after this many answers without saying so (no Connection: close),
     # as a server closing idle connections does; 0: never.
     close_after: int = 0
     # Served over TLS with this context (an ssl.SSLContext) when set, as Slack's API is.
     tls: Any = None
+    # The port to listen on; 0: any free one.
+    port: int = 0
     _open: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -152,6 +161,14 @@ class FakeSlack:
 
             def reply(self, path: str, args: dict[str, Any]) -> None:
                 status, headers, body = fake.answer(path.strip("/"), args)
+                with fake.lock:
+                    lost = fake.lost_answers.get(path.strip("/").removeprefix("api/"))
+                    instead = lost.pop(0) if lost else None
+                if instead == 0:
+                    self.close_connection = True
+                    return
+                if instead is not None:
+                    status, headers, body = instead, {}, {"ok": False, "error": "internal_error"}
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -161,7 +178,7 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", self.port), Handler, self)
         if self.tls is not None:
             self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -351,6 +368,21 @@ class FakeSlack:
 
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
+
+
+class _Server(ThreadingHTTPServer):
+    # Slack takes a burst of new connections (16 lanes connecting at once): socketserver's
+    # backlog of 5 resets some, after they have sent their request.
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type, fake: FakeSlack):
+        self.fake = fake
+        super().__init__(address, handler)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self.fake.lock:
+            self.fake.closed += 1
 
 
 def _true(value: Any) -> bool:

@@ -1,6 +1,7 @@
 """One Slack message per action and channel, even when the process dies between Slack's
-answer and our record of it (reliability.md §6 D19c): the retry after the restart finds the
-message in Slack by the key in its metadata and records it instead of posting again."""
+answer and our record of it (reliability.md §6 D19c), or Slack's answer is lost (the connection
+dropped, a 5xx): the retry finds the message in Slack by the key in its metadata and records it
+instead of posting again."""
 
 # ruff: noqa: F811 (the demo_engine fixture is imported from tests.bot.test_digest_slack)
 from __future__ import annotations
@@ -289,3 +290,57 @@ def test_a_chart_slack_shared_before_the_crash_is_found_not_uploaded_again(
     file_id = json.loads(shared.args["files"])[0]["id"]
     assert recorded(runtime, digest.key, "#resolution-leads#chart").ts == file_id
     assert statuses(runtime)[digest.key] == "done"
+
+
+def outcome(runtime, key: str) -> tuple[str, int, str | None]:
+    """An outbox row's (status, attempts, last error)."""
+    with runtime.engine.connect() as connection:
+        [row] = [r for r in list_actions(connection) if r["idempotency_key"] == key]
+    return row["status"], row["attempts"], row["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("lost", "error"),
+    [
+        (0, "Slack unreachable: RemoteDisconnected"),
+        (500, "Slack chat_postMessage failed: internal_error"),
+    ],
+    ids=["connection dropped", "500"],
+)
+def test_a_post_slack_made_without_answering_ok_is_found_by_the_next_attempt(
+    start, fake, clock, lost, error
+):
+    """Slack posts the message, then the connection drops before its answer (or it answers
+    500): the client does not send the post again at once, which would post it twice; the
+    dispatcher tries again after its back-off, finds the message by its key and records it."""
+    runtime, _client = receive_ticket(start)
+    first_attempt = clock()
+    fake.lost_answers["chat.postMessage"] = [lost]
+
+    runtime.dispatcher.dispatch_due()
+
+    [sent] = posts_with_key(fake, ROUTE_KEY)
+    assert [c.method for c in fake.calls] == ["chat.postMessage"]
+    assert outcome(runtime, ROUTE_KEY) == ("pending", 1, error)
+    assert recorded(runtime, ROUTE_KEY, "#dept-logistics") is None
+
+    clock.now += timedelta(seconds=3)  # past the first retry's back-off (2 to 2.5 s)
+    runtime.dispatcher.dispatch_due()
+
+    assert posts_with_key(fake, ROUTE_KEY) == [sent]
+    assert [c.method for c in fake.calls] == [
+        "chat.postMessage",
+        "conversations.list",
+        "conversations.history",
+    ]
+    logistics = fake.channel_id("#dept-logistics")
+    history = fake.calls[-1]
+    assert history.args == {
+        "channel": logistics,
+        "oldest": f"{(first_attempt - notifier.LOOKUP_MARGIN).timestamp():.6f}",
+        "include_all_metadata": "1",
+        "limit": "200",
+    }
+    found = recorded(runtime, ROUTE_KEY, "#dept-logistics")
+    assert (found.ts, found.thread_ts, found.channel_id) == (sent.ts, None, logistics)
+    assert outcome(runtime, ROUTE_KEY) == ("done", 2, None)
