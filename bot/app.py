@@ -1,5 +1,6 @@
-"""The slack-bolt app, mounted on Flask at POST /slack/events by create_app. Built without any
-network call (token verification off); request signing and url_verification are bolt's."""
+"""The slack-bolt app, mounted on Flask at POST /slack/events by create_app. Neither built nor
+answering with any network call (authorised from the settings, not by Slack's auth.test);
+request signing and url_verification are bolt's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,16 +28,17 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
     settings = runtime.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     app = App(
-        token=token,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=client or build_web_client(token, settings.slack_api_url),
-        token_verification_enabled=False,
+        # Not bolt's own (token=...), which asks Slack (auth.test) on the first request a
+        # process handles: while Slack's API failed, a valid click was answered 200 "please
+        # reinstall" and its listener never ran, so an acknowledgement was lost.
+        authorize=build_local_authorize(token, settings.slack_team_id),
         # Answer inside the request: listeners ack first and their work is local and short.
         process_before_response=True,
         logger=logging.getLogger("deskbridge.slack.bolt"),
-        # Before bolt's authorization, which asks Slack (auth.test) on the first request: another
-        # workspace's request is refused without a call to Slack, and gets 403 even while
-        # Slack's API is unreachable (it got 400 then).
+        # Before bolt's authorization: another workspace's request is refused with a 403 before
+        # anything is authorised for it.
         before_authorize=build_workspace_check(settings.slack_team_id),
     )
     app.error(answer_listener_error)
@@ -63,6 +66,19 @@ def is_signed_by_slack(
     base = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def build_local_authorize(token: str | None, team_id: str | None) -> Callable:
+    """bolt's `authorize`, answered from the settings with no call to Slack: the bot token for
+    this deskbridge's one workspace (the workspace check has refused any other). The bot's own
+    user and bot ids, which auth.test would add, are left out: bolt uses them only to drop the
+    bot's own events, and no listener here takes an event the bot makes (the App Home is
+    opened by a person; any other event is acknowledged and ignored)."""
+
+    def authorize(enterprise_id: str | None) -> AuthorizeResult:  # bolt passes args by name
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    return authorize
 
 
 def build_workspace_check(team_id: str | None) -> Callable:

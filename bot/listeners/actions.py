@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from slack_bolt import App
+from slack_sdk.errors import SlackClientError
 
 from deskbridge.bot.blocks import (
     ACK,
@@ -130,8 +131,15 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
 
 
 def _tell(client, channel: str | None, user: str, text: str) -> None:
-    if channel:
+    """An ephemeral answer to a click that changed nothing. Said if Slack takes it: while
+    Slack's API fails, the click is still answered 200 (there is nothing to retry), and the
+    failure logged."""
+    if not channel:
+        return
+    try:
         client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except (SlackClientError, OSError) as exc:
+        log_event(log, logging.WARNING, "slack.tell_failed", error=type(exc).__name__)
 
 
 def register_actions(app: App, runtime) -> None:

@@ -18,9 +18,10 @@ from deskbridge.app import create_app, create_runtime
 from deskbridge.cli import main
 from deskbridge.config.settings import Settings
 from deskbridge.store.events import count_events
-from deskbridge.store.outbox import count_actions
+from deskbridge.store.outbox import count_actions, list_actions
 from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
     TEAM,
+    click,
     client,
     fake,
     post_zendesk,
@@ -156,8 +157,8 @@ def test_an_event_from_another_workspace_gets_403(runtime, client):
 
 @pytest.mark.parametrize("slack_reachable", [True, False], ids=["slack up", "slack down"])
 def test_another_workspace_is_refused_without_asking_slack(runtime, client, fake, slack_reachable):
-    # bolt's authorization asks Slack (auth.test) on the first request; the workspace check
-    # runs before it, so a stranger's request costs no call and is a 403 even with Slack down.
+    # The workspace check runs before bolt's authorization: a stranger's request costs no call
+    # and is a 403 even with Slack down.
     if not slack_reachable:
         fake.stop()
     fields = dict(parse_qsl(fixture_bytes("slash_command__escalate.txt").decode()))
@@ -169,6 +170,60 @@ def test_another_workspace_is_refused_without_asking_slack(runtime, client, fake
     assert response.json == {"error": "not this deskbridge's workspace"}
     assert fake.calls == []
     assert _stored(runtime) == (0, 0)
+
+
+@pytest.mark.parametrize("status", [503, 429], ids=["Slack 5xx", "Slack 429"])
+def test_a_click_while_slack_fails_is_stored_without_asking_slack(runtime, client, fake, status):
+    """The first request a process handles was authorised by Slack's auth.test: while Slack
+    failed, a valid acknowledgement was answered 200 "please reinstall" and never stored."""
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    root = fake.ok_calls("chat.postMessage")[0]
+    fake.fail_for(60, status=status)
+    calls = len(fake.calls)
+
+    response = click(client, "deskbridge.ack", PRIYA, "zendesk:48300", root.ts, "C07ESC4LAT")
+
+    assert (response.status_code, response.data) == (200, b"")
+    assert fake.calls[calls:] == []
+    with runtime.engine.connect() as connection:
+        acknowledged = [
+            (r["action"], r["payload"]["params"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "interactions"
+        ]
+    assert acknowledged == [
+        ("note", {"body": "deskbridge: alert acknowledged in Slack by Priya Raman."}),
+        ("notify", {"target": "thread", "refresh": True, "text": "Acknowledged by Priya Raman"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("user", "ticket"),
+    [(STRANGER, "zendesk:48300"), (PRIYA, "zendesk:404404")],
+    ids=["someone not on the roster", "a ticket deskbridge does not know"],
+)
+def test_a_click_refused_while_slack_fails_is_answered_200_and_the_failed_tell_logged(
+    runtime, client, fake, caplog, user, ticket
+):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    before = _stored(runtime)
+    fake.fail_for(60, status=500, body={"ok": False, "error": "internal_error"})
+    calls = len(fake.calls)
+    caplog.set_level(logging.WARNING, logger="deskbridge.slack")
+
+    response = click(client, "deskbridge.ack", user, ticket, "1741083767.000200", "C07ESC4LAT")
+
+    assert (response.status_code, response.data) == (200, b"")
+    # The ephemeral answer was tried (as often as the client retries), nothing else.
+    assert {c.method for c in fake.calls[calls:]} == {"chat.postEphemeral"}
+    assert _stored(runtime) == before
+    assert [
+        (r.getMessage(), r.deskbridge_fields)
+        for r in caplog.records
+        if r.getMessage() == "slack.tell_failed"
+    ] == [("slack.tell_failed", {"error": "SlackApiError"})]
 
 
 def _start_up(command: str, env: dict[str, str], monkeypatch, tmp_path) -> tuple[int, str]:
