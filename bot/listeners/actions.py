@@ -106,12 +106,17 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
         return "refused"
     meta["by"] = agent.name
     now = runtime.clock()
+    # The same person clicking the same button on the same message is one event. A snooze is
+    # one per click (Slack's action_ts, kept by a redelivery): the same alert snoozed again
+    # after the first snooze ran out is snoozed again, not a duplicate.
+    key = f"slack:{action_id}:{ticket_key}:{message_ts}:{user_id}:{department}"
+    if kind is EventKind.snoozed:
+        key += f":{action.get('action_ts', '')}"
     event = build_slack_event(
         state,
         kind,
         user_id,
-        # The same person clicking the same button on the same message is one event.
-        f"slack:{action_id}:{ticket_key}:{message_ts}:{user_id}:{department}",
+        key,
         f"slack:{action_id}",
         meta,
         now,

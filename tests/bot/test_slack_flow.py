@@ -18,9 +18,10 @@ from deskbridge.config.settings import Settings
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import count_actions, insert_actions, list_actions
 from deskbridge.store.tickets import lock_ticket, save_ticket
+from deskbridge.store.timers import list_timers
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import Source, Status, TicketState
-from tests.conftest import TEST_SECRET, decide_all, fixture_bytes, signed_headers
+from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes, signed_headers
 from tests.fakeslack import FakeSlack
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
@@ -116,13 +117,23 @@ def slack_headers(body: bytes, at: float | None = None, secret: str = SIGNING_SE
     }
 
 
-def click(client, action_id: str, user: str, ticket: str, message_ts: str, channel: str):
+def click(
+    client,
+    action_id: str,
+    user: str,
+    ticket: str,
+    message_ts: str,
+    channel: str,
+    action_ts: str = "1741083790.123456",
+):
+    """A click as Slack sends it; `action_ts` is the click's own time (the same in a
+    redelivery of that click)."""
     payload = json.loads(fixture_bytes("block_actions__acknowledge.json"))
     payload["user"]["id"] = user
     payload["container"].update(message_ts=message_ts, channel_id=channel)
     payload["channel"]["id"] = channel
     payload["message"]["ts"] = message_ts
-    payload["actions"][0].update(action_id=action_id, value=ticket)
+    payload["actions"][0].update(action_id=action_id, value=ticket, action_ts=action_ts)
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return client.post("/slack/events", data=body, headers=slack_headers(body))
 
@@ -211,6 +222,60 @@ def test_button_from_someone_not_allowed_is_refused_and_changes_nothing(runtime,
     ]
     with runtime.engine.connect() as connection:
         assert (count_events(connection), count_actions(connection)) == before
+
+
+def test_an_alert_snoozed_again_after_its_snooze_ran_out_is_snoozed_again(
+    fake, sqlite_engine, rules, monkeypatch
+):
+    """The click's key had no click time: Snooze pressed again after the first snooze ran out
+    was a duplicate of the first (no timer, no reminder). A redelivery of a click (the same
+    action_ts) is still one event."""
+    clock = Clock(datetime.now(UTC))
+    runtime = create_runtime(
+        slack_settings(fake, monkeypatch), rules, clock=clock, engine=sqlite_engine
+    )
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    root = fake.ok_calls("chat.postMessage")[0]
+    channel = fake.channel_id("#dept-logistics")
+    first_at = clock.now
+
+    def snooze(action_ts: str):
+        return click(
+            client, "deskbridge.snooze_30", PRIYA, "zendesk:48300", root.ts, channel, action_ts
+        )
+
+    def snoozes() -> list[tuple[datetime, int, str]]:
+        with runtime.engine.connect() as connection:
+            return [
+                (t["due_at"], t["generation"], t["status"])
+                for t in list_timers(connection)
+                if t["kind"] == "interactions.snooze"
+            ]
+
+    first = snooze("1741083790.123456")
+    assert snoozes() == [(first_at + timedelta(minutes=30), 0, "pending")]
+    clock.now = first_at + timedelta(minutes=31)
+    runtime.service.fire_due_timers(clock.now)
+    second = snooze("1741085650.654321")
+    again = snooze("1741085650.654321")  # Slack redelivering the second click
+
+    assert [r.status_code for r in (first, second, again)] == [200, 200, 200]
+    assert snoozes() == [(first_at + timedelta(minutes=61), 1, "pending")]
+    with runtime.engine.connect() as connection:
+        said = [
+            (r["payload"]["params"]["target"], r["payload"]["params"]["text"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "interactions"
+        ]
+        events = count_events(connection)
+    assert said == [
+        ("thread", "Snoozed for 30 min by Priya Raman"),
+        ("assignee", "Snooze is over"),
+        ("thread", "Snoozed for 30 min by Priya Raman"),
+    ]
+    assert events == 3  # the ticket's creation and two snoozes
 
 
 def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
