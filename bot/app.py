@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from deskbridge.bot.listeners.actions import register_actions
 from deskbridge.bot.listeners.commands import register_commands
+from deskbridge.bot.listeners.fallback import register_fallbacks
 from deskbridge.bot.listeners.home import register_home
 from deskbridge.bot.notifier import build_web_client
 from deskbridge.config.logging import log_event
@@ -45,6 +46,7 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
     register_actions(app, runtime)
     register_commands(app, runtime)
     register_home(app, runtime)
+    register_fallbacks(app)  # last: bolt runs the first listener that matches
     return app
 
 

@@ -104,6 +104,17 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
             "Ask them, or add yourself to the roster in deskbridge's config.",
         )
         return "refused"
+    if action_id == PICK_DEPARTMENT and department not in runtime.rules.departments:
+        # An old message's choice, from before the config changed: said, not stored.
+        log_event(log, logging.INFO, "slack.unknown_department", ticket=ticket_key)
+        names = ", ".join(d.name for d in runtime.rules.departments.values())
+        _tell(
+            client,
+            channel,
+            user_id,
+            f"That department is no longer in deskbridge's config. Pick one of: {names}.",
+        )
+        return "unknown_department"
     meta["by"] = agent.name
     now = runtime.clock()
     # The same person clicking the same button on the same message is one event. A snooze is

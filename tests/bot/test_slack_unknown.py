@@ -1,0 +1,171 @@
+# ruff: noqa: F811 (the Slack fixtures are imported from test_slack_flow and used by name)
+"""Slack input deskbridge does not handle is a normal outcome (DESIGN rule 5): an unknown
+button, a modal, an event type or a slash command is answered 200, logged as `slack.ignored`
+with its type and id only, and changes nothing. bolt answered them 404: Slack showed the user
+an error and retried events, counting them towards turning the event subscription off. The
+listeners deskbridge has still answer first."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlencode
+
+import pytest
+
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import count_actions
+from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
+    PRIYA,
+    SAM,
+    TEAM,
+    click,
+    client,
+    fake,
+    post_zendesk,
+    runtime,
+    slack_headers,
+    zendesk_event,
+)
+from tests.conftest import fixture_bytes
+
+JSON = "application/json"
+
+
+def _stored(runtime) -> tuple[int, int]:
+    with runtime.engine.connect() as connection:
+        return count_events(connection), count_actions(connection)
+
+
+def _payload(payload: dict) -> tuple[bytes, str]:
+    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+
+
+def fixture_click() -> tuple[bytes, str]:
+    """The fixture as Slack sent it: another app's Acknowledge button (escalation_ack)."""
+    return _payload(json.loads(fixture_bytes("block_actions__acknowledge.json")))
+
+
+def unknown_button() -> tuple[bytes, str]:
+    payload = json.loads(fixture_bytes("block_actions__acknowledge.json"))
+    payload["actions"][0]["action_id"] = "deskbridge.nope"
+    return _payload(payload)
+
+
+def modal(kind: str) -> tuple[bytes, str]:
+    return _payload(
+        {
+            "type": kind,
+            "team": {"id": TEAM, "domain": "acme-support"},
+            "user": {"id": PRIYA, "team_id": TEAM},
+            "api_app_id": "A05HELPDSK",
+            "view": {"id": "V07MODAL01", "type": "modal", "callback_id": "feedback_form"},
+        }
+    )
+
+
+def event(kind: str) -> tuple[bytes, str]:
+    body = json.loads(fixture_bytes("event_callback__app_mention.json"))
+    body["event"]["type"] = kind
+    return json.dumps(body).encode(), JSON
+
+
+def command(name: str) -> tuple[bytes, str]:
+    fields = {"command": name, "text": "status", "team_id": TEAM, "user_id": PRIYA}
+    return urlencode(fields).encode(), "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("make", "answer", "logged"),
+    [
+        (fixture_click, b"", {"type": "block_actions", "id": "escalation_ack"}),
+        (unknown_button, b"", {"type": "block_actions", "id": "deskbridge.nope"}),
+        (lambda: modal("view_submission"), b"", {"type": "view_submission", "id": "feedback_form"}),
+        (lambda: modal("view_closed"), b"", {"type": "view_closed", "id": "feedback_form"}),
+        (lambda: event("app_mention"), b"", {"type": "app_mention", "id": ""}),
+        (lambda: event("reaction_added"), b"", {"type": "reaction_added", "id": ""}),
+        (
+            lambda: command("/other"),
+            b'{"text": "deskbridge does not answer `/other`.", "response_type": "ephemeral"}',
+            {"type": "slash_command", "id": "/other"},
+        ),
+    ],
+    ids=[
+        "the fixture's escalation_ack",
+        "an unknown deskbridge button",
+        "a modal submitted",
+        "a modal closed",
+        "app_mention",
+        "an unsubscribed event type",
+        "an unknown slash command",
+    ],
+)
+def test_unknown_slack_input_is_answered_200_and_ignored(
+    runtime, client, fake, caplog, make, answer, logged
+):
+    body, ctype = make()
+    caplog.set_level(logging.DEBUG)
+
+    response = client.post(
+        "/slack/events", data=body, headers={**slack_headers(body), "Content-Type": ctype}
+    )
+
+    assert (response.status_code, response.data) == (200, answer)
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records if r.levelno >= 20] == [
+        ("slack.ignored", logged)
+    ]
+    assert PRIYA not in caplog.text  # who sent it is never logged, nor what they wrote
+    assert "status ZD-48213" not in caplog.text
+    assert _stored(runtime) == (0, 0)
+    assert fake.calls == []
+
+
+def test_the_app_home_is_still_published_for_whoever_opens_it(client, fake):
+    body, ctype = event("app_home_opened")
+    payload = json.loads(body)
+    payload["event"] = {
+        "type": "app_home_opened",
+        "user": SAM,
+        "channel": "D07HOME001",
+        "tab": "home",
+    }
+    body = json.dumps(payload).encode()
+
+    response = client.post(
+        "/slack/events", data=body, headers={**slack_headers(body), "Content-Type": ctype}
+    )
+
+    assert response.status_code == 200
+    published = fake.ok_calls("views.publish")
+    assert [
+        (p.args["user_id"], p.args["view"]["blocks"][0]["text"]["text"]) for p in published
+    ] == [(SAM, "deskbridge — Sam Whitaker")]
+
+
+def test_a_department_no_longer_in_the_config_is_said_and_not_stored(runtime, client, fake):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    before = _stored(runtime)
+
+    response = click(
+        client,
+        "deskbridge.pick_department",
+        SAM,
+        "zendesk:48300|warehouse",  # an option of a message sent before the config changed
+        "1741083767.000200",
+        "C07ESC4LAT",
+    )
+
+    assert (response.status_code, response.data) == (200, b"")
+    assert [
+        (e.args["channel"], e.args["user"], e.args["text"])
+        for e in fake.ok_calls("chat.postEphemeral")
+    ] == [
+        (
+            "C07ESC4LAT",
+            SAM,
+            "That department is no longer in deskbridge's config. "
+            "Pick one of: Logistics, Quality/Production, Post-Sales.",
+        )
+    ]
+    assert _stored(runtime) == before
