@@ -388,6 +388,7 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
     the workspace and dispatches. Malformed or unsigned input is a 4xx, never a 500."""
     bolt = None
     secret = runtime.settings.slack_signing_secret
+    limit = runtime.settings.max_body_bytes
     if secret is not None:
         from deskbridge.bot.app import create_bolt_app
 
@@ -401,14 +402,23 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
         import time
 
         from flask import request
-        from slack_bolt.adapter.flask.handler import to_bolt_request, to_flask_response
+        from slack_bolt import BoltRequest
+        from slack_bolt.adapter.flask.handler import to_flask_response
+        from werkzeug.exceptions import RequestEntityTooLarge
 
         from deskbridge.bot.app import is_signed_by_slack
+        from deskbridge.connectors.http import answer_too_large, read_body
 
+        try:
+            # As the webhooks read it: request.get_data() cut a chunked body at the limit
+            # without a word, so an oversized one failed its signature (401, not 413).
+            raw = read_body(request, limit)
+        except RequestEntityTooLarge:
+            return answer_too_large(request, runtime.metrics, "slack", limit)
         metrics = runtime.metrics.webhooks
         signed = is_signed_by_slack(
             secret.get_secret_value().encode(),
-            request.get_data(),
+            raw,
             request.headers.get("X-Slack-Request-Timestamp"),
             request.headers.get("X-Slack-Signature"),
             time.time(),
@@ -421,7 +431,12 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
             # Listener errors are answered by bolt's error handler (bot.app); what escapes
             # here is bolt's own parsing or matching of a signed body that is not a Slack
             # payload (truncated JSON, a list, a block_actions without actions).
-            return to_flask_response(bolt.dispatch(to_bolt_request(request)))
+            bolt_request = BoltRequest(
+                body=raw.decode("utf-8", "replace"),
+                query=request.query_string.decode("utf-8"),
+                headers=request.headers,
+            )
+            return to_flask_response(bolt.dispatch(bolt_request))
         except Exception as exc:
             metrics.labels("slack", "malformed").inc()
             log_event(

@@ -54,6 +54,15 @@ def record_too_large(metrics, source: str, limit: int, field: str) -> None:
     log_event(log, logging.WARNING, "webhook.too_large", source=source, limit=limit, field=field)
 
 
+def answer_too_large(req: Request, metrics, source: str, limit: int) -> tuple[Response, int]:
+    """The 413 for a body read_body refused, counted and logged: the same answer `serve`
+    (waitress) gives, naming what was too large."""
+    # gunicorn hands over a chunked body de-chunked: only the body counts, no framing.
+    field = CONTENT_LENGTH if req.content_length is not None else CHUNKED
+    record_too_large(metrics, source, limit, field)
+    return jsonify(describe_too_large(limit, field)), 413
+
+
 def create_webhooks_blueprint(runtime) -> Blueprint:
     blueprint = Blueprint("webhooks", __name__)
 
@@ -117,10 +126,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                     "a value in the body cannot be stored (too long or invalid)", "body"
                 ) from None
         except RequestEntityTooLarge:
-            # gunicorn hands over a chunked body de-chunked: only the body counts, no framing.
-            field = CONTENT_LENGTH if req.content_length is not None else CHUNKED
-            record_too_large(metrics, source.value, limit, field)
-            return jsonify(describe_too_large(limit, field)), 413
+            return answer_too_large(req, metrics, source.value, limit)
         except InboundError as exc:
             outcome = {401: "unauthorized", 403: "forbidden"}.get(exc.status, "malformed")
             count(source, outcome)

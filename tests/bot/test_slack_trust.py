@@ -6,6 +6,7 @@ agents seeing their own and their team's tickets."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from urllib.parse import parse_qsl, urlencode
@@ -114,6 +115,61 @@ def test_signed_bodies_that_are_not_slack_payloads_get_400(runtime, client, body
 
     assert response.status_code == 400
     assert response.json == {"error": "not a Slack request body (form or JSON payload)"}
+    assert _stored(runtime) == (0, 0)
+
+
+LIMIT = 1048576  # DESKBRIDGE_MAX_BODY_BYTES's default
+TOO_LARGE = f"body is larger than {LIMIT} bytes"
+
+
+@pytest.mark.parametrize(
+    ("size", "chunked", "status", "answer", "logged"),
+    [
+        (
+            LIMIT + 1,
+            False,
+            413,
+            {"error": TOO_LARGE, "field": "Content-Length"},
+            ("webhook.too_large", {"source": "slack", "limit": LIMIT, "field": "Content-Length"}),
+        ),
+        (
+            LIMIT + 1,
+            True,
+            413,
+            {"error": TOO_LARGE, "field": "body"},
+            ("webhook.too_large", {"source": "slack", "limit": LIMIT, "field": "body"}),
+        ),
+        # Read whole, its signature good: refused for what it is, not for its size.
+        (
+            LIMIT,
+            True,
+            400,
+            {"error": "not a Slack request body (form or JSON payload)"},
+            ("webhook.malformed", {"source": "slack", "error": "JSONDecodeError"}),
+        ),
+    ],
+    ids=["stated length over", "chunked over", "chunked at the limit"],
+)
+def test_a_slack_body_over_the_limit_gets_the_webhooks_413(
+    runtime, client, caplog, size, chunked, status, answer, logged
+):
+    """request.get_data() cut a chunked body at the limit without a word, so an oversized one
+    failed its signature (401); one of stated length got werkzeug's 413 wording."""
+    body = b"payload=" + b"a" * (size - len(b"payload="))
+    caplog.set_level(logging.WARNING, logger="deskbridge.webhooks")
+    if chunked:
+        # No length; the server ends the stream (what gunicorn and waitress do for chunked).
+        response = client.post(
+            "/slack/events",
+            input_stream=io.BytesIO(body),
+            headers={**slack_headers(body), "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+    else:
+        response = client.post("/slack/events", data=body, headers=slack_headers(body))
+
+    assert (response.status_code, response.json) == (status, answer)
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [logged]
     assert _stored(runtime) == (0, 0)
 
 
