@@ -117,6 +117,16 @@ def slack_headers(body: bytes, at: float | None = None, secret: str = SIGNING_SE
     }
 
 
+def interactions_said(runtime) -> list[tuple[str, dict]]:
+    """What the rule for people's clicks put in the outbox: (action, params), oldest first."""
+    with runtime.engine.connect() as connection:
+        return [
+            (r["action"], r["payload"]["params"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "interactions"
+        ]
+
+
 def click(
     client,
     action_id: str,
@@ -197,28 +207,38 @@ def test_route_alert_threads_and_acknowledge_edits_the_first_message(runtime, cl
     )
 
 
-def test_button_from_someone_not_allowed_is_refused_and_changes_nothing(runtime, client, fake):
+@pytest.mark.parametrize(
+    ("action", "user", "value", "told"),
+    [
+        (
+            "deskbridge.call_logged",
+            TOM,
+            "zendesk:48300",
+            "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
+            "Ask them, or add yourself to the roster in deskbridge's config.",
+        ),
+        (
+            "deskbridge.pick_department",
+            SAM,
+            "zendesk:48300|warehouse",  # an option of a message sent before the config changed
+            "That department is no longer in deskbridge's config. "
+            "Pick one of: Logistics, Quality/Production, Post-Sales.",
+        ),
+    ],
+    ids=["someone not allowed", "a department no longer in the config"],
+)
+def test_a_click_that_cannot_be_taken_is_told_and_changes_nothing(
+    runtime, client, fake, action, user, value, told
+):
     post_zendesk(client, zendesk_event("created", 1, status="NEW"))
     runtime.dispatcher.dispatch_due()
     with runtime.engine.connect() as connection:
         before = (count_events(connection), count_actions(connection))
-    response = click(
-        client,
-        "deskbridge.call_logged",
-        TOM,
-        "zendesk:48300",
-        "1741083767.000001",
-        "#dept-logistics",
-    )
-    assert response.status_code == 200
+    response = click(client, action, user, value, "1741083767.000001", "#dept-logistics")
+    assert (response.status_code, response.data) == (200, b"")
     ephemeral = fake.ok_calls("chat.postEphemeral")
     assert [(e.args["channel"], e.args["user"], e.args["text"]) for e in ephemeral] == [
-        (
-            "#dept-logistics",
-            TOM,
-            "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
-            "Ask them, or add yourself to the roster in deskbridge's config.",
-        )
+        ("#dept-logistics", user, told)
     ]
     with runtime.engine.connect() as connection:
         assert (count_events(connection), count_actions(connection)) == before
@@ -263,19 +283,14 @@ def test_an_alert_snoozed_again_after_its_snooze_ran_out_is_snoozed_again(
 
     assert [r.status_code for r in (first, second, again)] == [200, 200, 200]
     assert snoozes() == [(first_at + timedelta(minutes=61), 1, "pending")]
+    snoozed = (
+        "notify",
+        {"target": "thread", "refresh": True, "text": "Snoozed for 30 min by Priya Raman"},
+    )
+    over = ("notify", {"target": "assignee", "assignee": PRIYA_ZENDESK, "text": "Snooze is over"})
+    assert interactions_said(runtime) == [snoozed, over, snoozed]
     with runtime.engine.connect() as connection:
-        said = [
-            (r["payload"]["params"]["target"], r["payload"]["params"]["text"])
-            for r in list_actions(connection)
-            if r["payload"]["rule"] == "interactions"
-        ]
-        events = count_events(connection)
-    assert said == [
-        ("thread", "Snoozed for 30 min by Priya Raman"),
-        ("assignee", "Snooze is over"),
-        ("thread", "Snoozed for 30 min by Priya Raman"),
-    ]
-    assert events == 3  # the ticket's creation and two snoozes
+        assert count_events(connection) == 3  # the ticket's creation and two snoozes
 
 
 def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
@@ -288,13 +303,7 @@ def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
         "1741083767.000001",
         "#dept-logistics",
     )
-    with runtime.engine.connect() as connection:
-        rows = [
-            (r["action"], r["payload"]["params"])
-            for r in list_actions(connection)
-            if r["payload"]["rule"] == "interactions"
-        ]
-    assert rows == [
+    assert interactions_said(runtime) == [
         ("tag", {"tags": ["call_logged"]}),
         ("note", {"body": "deskbridge: Sam Whitaker called the customer (logged in Slack)."}),
         (

@@ -19,12 +19,13 @@ from deskbridge.app import create_app, create_runtime
 from deskbridge.cli import main
 from deskbridge.config.settings import Settings
 from deskbridge.store.events import count_events
-from deskbridge.store.outbox import count_actions, list_actions
+from deskbridge.store.outbox import count_actions
 from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
     TEAM,
     click,
     client,
     fake,
+    interactions_said,
     post_zendesk,
     runtime,
     slack_headers,
@@ -242,13 +243,7 @@ def test_a_click_while_slack_fails_is_stored_without_asking_slack(runtime, clien
 
     assert (response.status_code, response.data) == (200, b"")
     assert fake.calls[calls:] == []
-    with runtime.engine.connect() as connection:
-        acknowledged = [
-            (r["action"], r["payload"]["params"])
-            for r in list_actions(connection)
-            if r["payload"]["rule"] == "interactions"
-        ]
-    assert acknowledged == [
+    assert interactions_said(runtime) == [
         ("note", {"body": "deskbridge: alert acknowledged in Slack by Priya Raman."}),
         ("notify", {"target": "thread", "refresh": True, "text": "Acknowledged by Priya Raman"}),
     ]

@@ -3,7 +3,8 @@
 button, a modal, an event type or a slash command is answered 200, logged as `slack.ignored`
 with its type and id only, and changes nothing. bolt answered them 404: Slack showed the user
 an error and retried events, counting them towards turning the event subscription off. The
-listeners deskbridge has still answer first."""
+listeners deskbridge has still answer first. (A department picked that is no longer in the
+config: test_slack_flow.)"""
 
 from __future__ import annotations
 
@@ -13,28 +14,19 @@ from urllib.parse import urlencode
 
 import pytest
 
-from deskbridge.store.events import count_events
-from deskbridge.store.outbox import count_actions
 from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
     PRIYA,
     SAM,
     TEAM,
-    click,
     client,
     fake,
-    post_zendesk,
     runtime,
     slack_headers,
-    zendesk_event,
 )
+from tests.bot.test_slack_trust import _stored
 from tests.conftest import fixture_bytes
 
 JSON = "application/json"
-
-
-def _stored(runtime) -> tuple[int, int]:
-    with runtime.engine.connect() as connection:
-        return count_events(connection), count_actions(connection)
 
 
 def _payload(payload: dict) -> tuple[bytes, str]:
@@ -140,32 +132,3 @@ def test_the_app_home_is_still_published_for_whoever_opens_it(client, fake):
     assert [
         (p.args["user_id"], p.args["view"]["blocks"][0]["text"]["text"]) for p in published
     ] == [(SAM, "deskbridge — Sam Whitaker")]
-
-
-def test_a_department_no_longer_in_the_config_is_said_and_not_stored(runtime, client, fake):
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
-    runtime.dispatcher.dispatch_due()
-    before = _stored(runtime)
-
-    response = click(
-        client,
-        "deskbridge.pick_department",
-        SAM,
-        "zendesk:48300|warehouse",  # an option of a message sent before the config changed
-        "1741083767.000200",
-        "C07ESC4LAT",
-    )
-
-    assert (response.status_code, response.data) == (200, b"")
-    assert [
-        (e.args["channel"], e.args["user"], e.args["text"])
-        for e in fake.ok_calls("chat.postEphemeral")
-    ] == [
-        (
-            "C07ESC4LAT",
-            SAM,
-            "That department is no longer in deskbridge's config. "
-            "Pick one of: Logistics, Quality/Production, Post-Sales.",
-        )
-    ]
-    assert _stored(runtime) == before
