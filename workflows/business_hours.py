@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from deskbridge.config.rules import BusinessHoursConfig
 
-# A calendar with no opening hours for this long is refused rather than searched forever.
-MAX_SEARCH_DAYS = 3660
+# Days in a row without opening hours (holidays and closures can close every day of a
+# stretch) after which a calendar is refused rather than searched forever. A span of any
+# length is walked: the walk stops at the span's end (or where the business time runs out).
+MAX_CLOSED_DAYS = 3660
 # Days of opening intervals a calendar first lays out for bisection (a deadline is rarely
 # further), and the most it keeps (beyond that it walks the days).
 TIMELINE_DAYS = 16
@@ -86,9 +88,17 @@ class BusinessCalendar:
 
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         day = moment.astimezone(self.zone).date() - timedelta(days=1)
-        for offset in range(MAX_SEARCH_DAYS):
-            yield from self.intervals_on(day + timedelta(days=offset))
-        raise ValueError(f"no opening hours within {MAX_SEARCH_DAYS} days of {moment}")
+        closed = 0
+        while True:
+            intervals = self.intervals_on(day)
+            if intervals:
+                closed = 0
+                yield from intervals
+            else:
+                closed += 1
+                if closed >= MAX_CLOSED_DAYS:
+                    raise ValueError(f"no opening hours in the {MAX_CLOSED_DAYS} days to {day}")
+            day += timedelta(days=1)
 
     def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when `duration` of business time has passed since `start`."""
@@ -102,7 +112,7 @@ class BusinessCalendar:
                 return found
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         span = TIMELINE_DAYS
-        while span <= MAX_SEARCH_DAYS:
+        while span <= TIMELINE_MOST_DAYS:
             timeline = self._timeline(day, day + timedelta(days=span))
             if timeline is None:
                 break

@@ -202,8 +202,48 @@ def test_no_opening_hours_at_all_is_refused():
             return True
 
     shut = BusinessCalendar("UTC", [NINE_TO_SIX] * 7, holiday_calendar=EveryDay())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no opening hours in the 3660 days"):
         shut.add_business_time(utc(2026, 1, 1), H)
+    with pytest.raises(ValueError, match="no opening hours in the 3660 days"):
+        shut.business_time_between(utc(2014, 1, 1), utc(2026, 1, 1))
+
+
+# --- spans longer than the calendar lays out (TIMELINE_MOST_DAYS) --------------------------------
+
+
+def test_spans_of_any_length_are_measured_and_added():
+    # Mon 2 Jun 2014 09:00 to Mon 2 Mar 2026 09:00 is 613 weeks of 45 hours (a ticket created
+    # in 2014, answered now); to Mon 2 Mar 2099 another 3,809 weeks. Walked to the span's end.
+    cal = BusinessCalendar("UTC", weekdays(NINE_TO_SIX))
+    created, now, far = utc(2014, 6, 2, 9), utc(2026, 3, 2, 9), utc(2099, 3, 2, 9)
+    assert cal.business_time_between(created, now) == 613 * 45 * H
+    assert cal.business_time_between(now, created) == -613 * 45 * H
+    assert cal.business_time_between(now, far) == 3809 * 45 * H
+    assert cal.business_time_between(created, far) == (613 + 3809) * 45 * H
+    # Landing exactly on a close stays on it: the Friday before.
+    assert cal.add_business_time(created, 613 * 45 * H) == utc(2026, 2, 27, 18)
+    assert cal.add_business_time(created, 613 * 45 * H + M) == utc(2026, 3, 2, 9, 1)
+    assert cal.add_business_time(now, 3809 * 45 * H) == utc(2099, 2, 27, 18)
+
+
+def test_a_long_span_with_holidays_is_the_sum_of_its_days():
+    # The example calendar (UK holidays, the configured closure) over twelve years.
+    first, last = date(2014, 6, 2), date(2026, 3, 3)
+    days = (first + timedelta(days=n) for n in range((last - first).days))
+    expected = sum((day_length(EXAMPLE, day) for day in days), timedelta(0))
+    assert expected == 26739 * H  # 613 weeks and a Monday of 45 hours, less 95 closed days
+    measured = EXAMPLE.business_time_between(
+        local_midnight(EXAMPLE, first), local_midnight(EXAMPLE, last)
+    )
+    assert measured == expected
+
+
+def test_years_closed_in_a_row_are_walked_past():
+    # Closed (closures) for five years, open again after: fewer than 3660 closed days.
+    closed = frozenset(date(2020, 1, 1) + timedelta(days=n) for n in range(5 * 365))
+    cal = BusinessCalendar("UTC", [NINE_TO_SIX] * 7, holidays=closed)
+    assert cal.add_business_time(utc(2019, 12, 31, 17), 2 * H) == utc(2024, 12, 30, 10)
+    assert cal.business_time_between(utc(2019, 12, 31, 17), utc(2024, 12, 30, 10)) == 2 * H
 
 
 # --- DST in Europe/London ----------------------------------------------------------------------
@@ -675,3 +715,57 @@ def test_a_timeline_is_not_used_where_days_overlap():
     assert cal._timeline(monday, monday + timedelta(days=3)) is None
     start = utc(2026, 3, 2, 10)
     assert cal.add_business_time(start, 30 * H) == cal._walk_add(start, 30 * H)
+
+
+# Any calendar: opening hours on 15-minute boundaries (up to three intervals a day, 24:00
+# closing, closed days), closure dates, in zones with DST, half-hour DST and midnight changes.
+ZONES = [
+    "UTC",
+    "Europe/London",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "America/Havana",
+    "Pacific/Auckland",
+    "Asia/Beirut",
+]
+
+
+@st.composite
+def day_hours(draw) -> list[tuple[time, time]]:
+    cuts = sorted(set(draw(st.lists(st.integers(0, 96), max_size=6))))
+    hours = []
+    for opens, closes in zip(cuts[::2], cuts[1::2], strict=False):
+        closing = time.max if closes == 96 else time(closes // 4, closes % 4 * 15)
+        hours.append((time(opens // 4, opens % 4 * 15), closing))
+    return hours
+
+
+@st.composite
+def any_calendar(draw) -> BusinessCalendar:
+    week = [draw(day_hours()) for _ in range(7)]
+    if not any(week):
+        week[0] = NINE_TO_SIX
+    offsets = draw(st.lists(st.integers(0, 400), max_size=30))
+    closures = frozenset(date(2026, 1, 1) + timedelta(days=n) for n in offsets)
+    return BusinessCalendar(draw(st.sampled_from(ZONES)), week, holidays=closures)
+
+
+quarter_hours = st.builds(
+    lambda quarters, seconds: utc(2026, 1, 1) + quarters * 15 * M + timedelta(seconds=seconds),
+    st.integers(0, 365 * 24 * 4),
+    st.integers(0, 899),
+)
+
+
+@fast
+@given(cal=any_calendar(), start=quarter_hours, other=quarter_hours, minutes=st.integers(0, 43200))
+def test_any_calendar_answers_by_bisection_as_by_walking(cal, start, other, minutes):
+    duration = minutes * M
+    due = cal.add_business_time(start, duration)
+    assert due == cal._walk_add(start, duration)
+    assert cal.business_time_between(start, due) == duration
+    a, b = sorted([start, other])
+    assert cal.business_time_between(a, b) == cal._walk_between(a, b)
+    # Again on the calendar as the first questions left it (its kept timeline grown).
+    assert cal.add_business_time(other, duration) == cal._walk_add(other, duration)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from deskbridge.store.events import list_failed_events
+from deskbridge.store.tickets import load_ticket
 from deskbridge.store.timers import list_timers
 from deskbridge.workflows.decision import Context, Timer
 from deskbridge.workflows.model import (
@@ -205,3 +207,33 @@ def test_a_state_stored_before_it_kept_the_newest_reply_reads_it_from_its_clocks
         clock = decision.updates.get("sla_clocks", {}).get("next_reply")
         started[minutes] = clock and clock.instance
     assert started == {10: None, 30: (T0 + timedelta(minutes=30)).isoformat()}
+
+
+def test_a_ticket_created_twelve_years_ago_is_decided_and_its_clocks_stop(engine, rules):
+    # Created Mon 2 Jun 2014 (an old ticket answered now): its clocks have run twelve years
+    # of business time, measured to the span's end, not given up on after 3,660 days.
+    created, now = datetime(2014, 6, 2, 9, tzinfo=UTC), T0 + timedelta(days=1, minutes=59)
+    service = WorkflowService(engine, rules, clock=lambda: now)
+
+    for n, status in enumerate([Status.open, Status.open, Status.solved]):
+        reply = Comment(id=f"7-{n}", public=True, author_id=AGENT, author_is_agent=True)
+        at = now + n * timedelta(minutes=1)
+        reply_event = event(n, at, EventKind.comment_added, status, created, comment=reply)
+        service.accept_event(reply_event, "{}", now)
+    with engine.connect() as connection:
+        assert list_failed_events(connection) == []
+        clocks = load_ticket(connection, "zendesk:7").sla_clocks
+        timers = {t["id"]: (t["due_at"], t["status"]) for t in list_timers(connection)}
+    # The resolution's first warning (75% of the urgent 9 business hours from Mon 10:00 BST),
+    # set by the first reply and cancelled by the solve: no sweep ran between.
+    assert timers == {
+        "zendesk:7:sla:resolution:warn1": (datetime(2014, 6, 2, 15, 45, tzinfo=UTC), "cancelled")
+    }
+    assert {m: (c.started_at, c.fulfilled_at) for m, c in clocks.items()} == {
+        "first_reply": (created, now),
+        "resolution": (created, now + 2 * timedelta(minutes=1)),
+    }
+    # From Mon 2 Jun 2014 10:00 BST: 613 weeks of 45 hours less the first hour and 95 days of
+    # holidays (9 h each), then Mon 2 Mar 2026 (9 h) and Tue 3 Mar 09:00-10:01.
+    assert clocks["resolution"].used_s == (613 * 45 - 1 - 95 * 9 + 9 + 1) * 3600 + 60
+    assert clocks["first_reply"].used_s == clocks["resolution"].used_s - 120
