@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar
+from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar, open_per_week
 from deskbridge.workflows.model import Priority, Status
 from deskbridge.workflows.wording import describe_not_utf8, describe_problems
 
@@ -1013,6 +1013,8 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
                         f"sla.policies[{index}].{metric}: a business-time target needs a "
                         "business_hours section (or list it under calendar_time)"
                     )
+    if usable(("sla", "enabled"), ("sla", "policies"), ("business_hours",)) and rules.sla.enabled:
+        problems += _check_targets(rules)
     problems += _check_oncall(rules, usable)
     reads_routing = usable(("routing", "enabled"), ("routing", "categories"), ("departments",))
     if reads_routing and rules.routing.enabled:
@@ -1021,6 +1023,40 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
                 problems.append(
                     f"routing.categories.{name}.department: "
                     f'"{category.department}" is not defined under departments'
+                )
+    return problems
+
+
+# The longest SLA target: a year (366 days) of calendar time, or of the business calendar's
+# weekly opening hours. A deadline further off is no service level, and a year keeps every
+# due time well within the stretch of days a business calendar keeps for bisection.
+MAX_TARGET_DAYS = 366
+
+
+def _check_targets(rules: RulesConfig) -> list[str]:
+    """SLA targets due within a year: of calendar time, or of the opening hours."""
+    hours = rules.business_hours
+    year = timedelta(days=MAX_TARGET_DAYS)
+    if hours is not None:
+        business_year = open_per_week(hours.week.get(day, []) for day in WEEKDAYS) * (
+            MAX_TARGET_DAYS / 7
+        )
+    problems = []
+    for index, policy in enumerate(rules.sla.policies):
+        for metric in ("first_reply", "next_reply", "resolution"):
+            target = getattr(policy, metric)
+            if target is None:
+                continue
+            if metric in policy.calendar_time:
+                if target > year:
+                    problems.append(
+                        f"sla.policies[{index}].{metric}: a target is at most a year "
+                        f"({MAX_TARGET_DAYS}d)"
+                    )
+            elif hours is not None and target > business_year:
+                problems.append(
+                    f"sla.policies[{index}].{metric}: a business-time target is at most a "
+                    f"year of business_hours ({business_year.total_seconds() // 3600:.0f}h)"
                 )
     return problems
 

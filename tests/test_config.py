@@ -594,6 +594,23 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
     ]
 
 
+def test_sla_targets_are_due_within_a_year(tmp_path):
+    """A target of 1000 business days (ten years of 45-hour weeks) made every event's SLA
+    planning walk ten years of days; a target is at most a year: of calendar time, or of the
+    business hours' opening hours (366 days of 45-hour weeks: 2352 h)."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    default = data["sla"]["policies"][-1]
+    default.update(first_reply="2352h", next_reply="2353h", resolution="1000d")
+    data["sla"]["policies"][3].update(first_reply="366d", next_reply="367d")  # calendar time
+    assert problems_of(tmp_path, yaml.safe_dump(data)) == [
+        "sla.policies[3].next_reply: a target is at most a year (366d)",
+        "sla.policies[4].next_reply: a business-time target is at most a year of "
+        "business_hours (2352h)",
+        "sla.policies[4].resolution: a business-time target is at most a year of "
+        "business_hours (2352h)",
+    ]
+
+
 def test_a_rules_file_of_another_version_is_refused(tmp_path):
     """`version: 2` was read as version 1, silently."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n")

@@ -38,6 +38,25 @@ def merge_intervals(
     return tuple(merged)
 
 
+def open_per_week(week: Iterable[Iterable[tuple[time, time]]]) -> timedelta:
+    """The opening hours of a week as written, overlapping hours once (holidays and clock
+    changes aside). `week` lists each day's (open, close) local times; close may be time.max."""
+    total = timedelta(0)
+    for day in week:
+        spans = [(_since_midnight(opens), _since_midnight(closes)) for opens, closes in day]
+        reached = timedelta(0)
+        for opens, closes in sorted(spans):
+            total += max(closes - max(opens, reached), timedelta(0))
+            reached = max(reached, closes)
+    return total
+
+
+def _since_midnight(moment: time) -> timedelta:
+    if moment == time.max:  # 24:00
+        return timedelta(days=1)
+    return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second)
+
+
 class BusinessCalendar:
     """`week[0]` is Monday: a list of (open, close) local times; close may be 24:00 as
     time.max. `closed_on(day)` says whether a local date is a holiday or closure."""

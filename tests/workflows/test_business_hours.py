@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from deskbridge.config.rules import load_rules, parse_opening_hours
 from deskbridge.config.settings import EXAMPLE_CONFIG
-from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar
+from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, open_per_week
 
 LONDON = ZoneInfo("Europe/London")
 H = timedelta(hours=1)
@@ -91,6 +91,12 @@ def test_example_config_builds_the_uk_calendar():
     assert EXAMPLE.closed_on(date(2026, 12, 28))  # Boxing Day (observed)
     assert EXAMPLE.closed_on(date(2026, 4, 3))  # Good Friday
     assert not EXAMPLE.closed_on(date(2026, 12, 23))
+
+
+def test_opening_hours_per_week_count_overlaps_once_and_24_00_as_midnight():
+    assert open_per_week(weekdays(NINE_TO_SIX)) == 45 * H
+    tuesday = [(time(9), time(18)), (time(17), time(19)), (time(9, 30), time(10))]
+    assert open_per_week([tuesday, [(time(22), time.max)], [(time(0), time.max)], []]) == 36 * H
 
 
 def test_opening_hours_24_00_is_time_max():
