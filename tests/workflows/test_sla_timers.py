@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from deskbridge.config.rules import SlaWarning
 from deskbridge.store.events import list_failed_events
 from deskbridge.store.tickets import load_ticket
 from deskbridge.store.timers import list_timers
@@ -237,3 +238,62 @@ def test_a_ticket_created_twelve_years_ago_is_decided_and_its_clocks_stop(engine
     # holidays (9 h each), then Mon 2 Mar 2026 (9 h) and Tue 3 Mar 09:00-10:01.
     assert clocks["resolution"].used_s == (613 * 45 - 1 - 95 * 9 + 9 + 1) * 3600 + 60
     assert clocks["first_reply"].used_s == clocks["resolution"].used_s - 120
+
+
+def _with_warnings(rules, *warnings: SlaWarning):
+    return rules.model_copy(
+        update={"sla": rules.sla.model_copy(update={"warnings": list(warnings)})}
+    )
+
+
+def test_a_stage_removed_from_the_rules_has_passed_and_the_next_is_set(rules):
+    # warn2 (90%) was set; the rules now have one warning: warn2 says nothing and the breach
+    # is set; with that one warning at 95%, it is next (was IndexError: no breach alert).
+    warn2 = T0 + timedelta(minutes=54)
+    timer = Timer(
+        "zendesk:7:sla:first_reply:warn2",
+        "zendesk:7",
+        "sla",
+        warn2,
+        {"metric": "first_reply", "instance": T0.isoformat(), "stage": "warn2", "fraction": 0.9},
+    )
+    followed = {}
+    for at in (0.75, 0.95):
+        later = _with_warnings(rules, SlaWarning(at=at, notify="assignee"))
+        decision = fire_sla(_stored_before("warn2"), timer, Context(now=warn2, rules=later))
+        assert decision.actions == []
+        assert decision.updates == {
+            "sla_timer_stages": {
+                "first_reply": decision.timers[0].payload["stage"],
+                "resolution": "warn2",
+            }
+        }
+        followed[at] = [(t.id, t.due_at, t.payload["fraction"]) for t in decision.timers]
+    assert followed == {
+        0.75: [("zendesk:7:sla:first_reply:breach", T0 + timedelta(hours=1), 1.0)],
+        0.95: [("zendesk:7:sla:first_reply:warn1", T0 + timedelta(minutes=57), 0.95)],
+    }
+
+
+def test_a_warning_removed_before_a_restart_still_leads_to_the_breach(engine, rules):
+    service = WorkflowService(engine, rules, clock=lambda: T0)
+    service.accept_event(event(1, T0, EventKind.created), "{}", T0)
+    fired = service.fire_due_timers(T0 + timedelta(minutes=50))
+    assert [f.timer_id for f in fired] == ["zendesk:7:sla:first_reply:warn1"]
+    # Restarted with the second warning (90%, set for 09:54) removed from the rules.
+    later = _with_warnings(rules, SlaWarning(at=0.75, notify="assignee"))
+    restarted = WorkflowService(engine, later, clock=lambda: T0)
+    fired = restarted.fire_due_timers(T0 + timedelta(hours=2))
+    assert [(f.timer_id, f.due_at, [a.kind.value for a in f.actions]) for f in fired] == [
+        ("zendesk:7:sla:first_reply:warn2", T0 + timedelta(minutes=54), []),
+        ("zendesk:7:sla:first_reply:breach", T0 + timedelta(hours=1), ["sla_breach"]),
+    ]
+    with engine.connect() as connection:
+        first_reply = {
+            t["id"]: t["status"] for t in list_timers(connection) if ":first_reply:" in t["id"]
+        }
+    assert first_reply == {
+        "zendesk:7:sla:first_reply:warn1": "fired",
+        "zendesk:7:sla:first_reply:warn2": "fired",
+        "zendesk:7:sla:first_reply:breach": "fired",
+    }

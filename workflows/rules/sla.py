@@ -375,12 +375,20 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         or _stage_set(state, metric) not in (stage, _ANY_STAGE)  # set before a change
     ):
         return Decision()
-    decision = _fire_stage(state, clock, policy, rules, ctx, stage, target)
+    chain = _chain(_stages(rules), target)
+    at = next((n for n, c in enumerate(chain) if c[0] == stage), None)
+    if at is None:
+        # A stage the rules no longer have (a warning removed since its timer was set): it
+        # has passed, unannounced, and the stages after its share of the target follow.
+        passed = (target * timer.payload.get("fraction", 0.0), stage)
+        rest = tuple(c for c in chain if (c[2], c[0]) > passed)
+        decision = Decision()
+    else:
+        rest = chain[at + 1 :]
+        decision = _fire_stage(state, clock, policy, rules, ctx, stage, target)
     # The next stage's timer: the clock is as it was when this one was set, so it falls due
     # when it would have, had every stage been set at once.
-    chain = _chain(_stages(rules), target)
-    at = next((n for n, c in enumerate(chain) if c[0] == stage), len(chain))
-    following = _next_timer(state.key, clock, policy, rules, target, chain[at + 1 :])
+    following = _next_timer(state.key, clock, policy, rules, target, rest)
     if following is not None:
         decision.timers.append(following)
     following_stage = following.payload["stage"] if following is not None else None
