@@ -297,3 +297,66 @@ def test_a_warning_removed_before_a_restart_still_leads_to_the_breach(engine, ru
         "zendesk:7:sla:first_reply:warn2": "fired",
         "zendesk:7:sla:first_reply:breach": "fired",
     }
+
+
+def test_a_policy_renamed_in_the_rules_plans_the_clocks_again_under_the_one_that_applies(rules):
+    # The ticket's clocks were set under "urgent", now renamed "critical" (the same targets):
+    # the warn2 timer re-plans both clocks under it, from their first stage not used up (the
+    # first reply's 75% warning, announced before, is not again: its action's key is known).
+    policies = [
+        p.model_copy(update={"name": "critical"}) if p.name == "urgent" else p
+        for p in rules.sla.policies
+    ]
+    renamed = rules.model_copy(update={"sla": rules.sla.model_copy(update={"policies": policies})})
+    warn2 = T0 + timedelta(minutes=54)
+    timer = _stage_timer("warn2", warn2)
+    decision = fire_sla(_stored_before("warn2"), timer, Context(now=warn2, rules=renamed))
+    assert decision.actions == []
+    assert decision.cancel == ["zendesk:7:sla:resolution:warn2"]
+    assert [(t.id, t.due_at) for t in decision.timers] == [
+        ("zendesk:7:sla:first_reply:warn1", T0 + timedelta(minutes=45)),
+        ("zendesk:7:sla:resolution:warn1", T0 + timedelta(hours=6, minutes=45)),
+    ]
+    assert decision.updates == {
+        "sla_policy": "critical",
+        "sla_timer_stages": {"first_reply": "warn1", "resolution": "warn1"},
+    }
+    # Removed, with no other policy for the ticket: its timers are cancelled.
+    removed = rules.model_copy(
+        update={"sla": rules.sla.model_copy(update={"policies": [rules.sla.policies[0]]})}
+    )
+    decision = fire_sla(_stored_before("warn2"), timer, Context(now=warn2, rules=removed))
+    assert (decision.actions, decision.timers) == ([], [])
+    assert decision.cancel == ["zendesk:7:sla:resolution:warn2"]
+    assert decision.updates == {
+        "sla_policy": None,
+        "sla_timer_stages": {"first_reply": None, "resolution": None},
+    }
+
+
+def test_a_policy_renamed_before_a_restart_still_warns_and_alerts_the_breach(engine, rules):
+    service = WorkflowService(engine, rules, clock=lambda: T0)
+    service.accept_event(event(1, T0, EventKind.created), "{}", T0)
+    fired = service.fire_due_timers(T0 + timedelta(minutes=50))
+    assert [f.timer_id for f in fired] == ["zendesk:7:sla:first_reply:warn1"]
+    # Restarted with "urgent" renamed "critical" (the same targets).
+    policies = [
+        p.model_copy(update={"name": "critical"}) if p.name == "urgent" else p
+        for p in rules.sla.policies
+    ]
+    renamed = rules.model_copy(update={"sla": rules.sla.model_copy(update={"policies": policies})})
+    restarted = WorkflowService(engine, renamed, clock=lambda: T0)
+    fired = restarted.fire_due_timers(T0 + timedelta(hours=2))
+    assert [
+        (f.timer_id, f.due_at, [(a.kind.value, a.params["policy"]) for a in f.actions])
+        for f in fired
+    ] == [
+        ("zendesk:7:sla:first_reply:warn2", T0 + timedelta(minutes=54), []),  # re-plans
+        ("zendesk:7:sla:first_reply:warn1", T0 + timedelta(minutes=45), []),  # announced
+        (
+            "zendesk:7:sla:first_reply:warn2",
+            T0 + timedelta(minutes=54),
+            [("sla_warning", "critical")],
+        ),
+        ("zendesk:7:sla:first_reply:breach", T0 + timedelta(hours=1), [("sla_breach", "critical")]),
+    ]

@@ -370,10 +370,13 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         or clock.instance != timer.payload.get("instance")
         or not clock.active
         or clock.running_since is None
-        or target is None
         or state.status.is_done
         or _stage_set(state, metric) not in (stage, _ANY_STAGE)  # set before a change
     ):
+        return Decision()
+    if policy is None and state.sla_policy is not None:
+        return _replan(state, metric, rules)
+    if target is None:
         return Decision()
     chain = _chain(_stages(rules), target)
     at = next((n for n, c in enumerate(chain) if c[0] == stage), None)
@@ -393,6 +396,23 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         decision.timers.append(following)
     following_stage = following.payload["stage"] if following is not None else None
     decision.updates["sla_timer_stages"] = {**state.sla_timer_stages, metric: following_stage}
+    return decision
+
+
+def _replan(state: TicketState, firing: str, rules: RulesConfig) -> Decision:
+    """The ticket's policy is gone from the rules (renamed or removed since its timers were
+    set): every clock is planned again under the policy the ticket gets now, as when an event
+    changes its policy (stages already announced are not again: their actions' keys are
+    known). The `firing` clock's timer is the one being fired: it is not cancelled."""
+    policy = select_policy(state, rules)
+    planned = evolve(state, {"sla_timer_stages": {**state.sla_timer_stages, firing: None}})
+    decision, stages = Decision(), _stages(rules)
+    timer_stages = dict(state.sla_timer_stages)
+    for metric in sorted(state.sla_clocks):
+        clock = state.sla_clocks[metric]
+        timer_stages[metric] = _plan(planned, clock, policy, rules, decision, stages)
+    decision.updates["sla_policy"] = policy.name if policy is not None else None
+    decision.updates["sla_timer_stages"] = timer_stages
     return decision
 
 
