@@ -146,6 +146,11 @@ def parse_opening_hours(value: Any) -> tuple[time, time]:
             closes = time.max if h2 == 24 else time(h2, m2)
             if closes > opens:
                 return opens, closes
+            # Hours past midnight belong to two days (the calendar runs them together).
+            raise ValueError(
+                "opening hours must close after they open: split hours past midnight there, "
+                'e.g. "22:00-24:00" on one day and "00:00-06:00" on the next'
+            )
     raise ValueError('expected opening hours like "09:00-18:00"')
 
 

@@ -103,6 +103,16 @@ def test_opening_hours_24_00_is_time_max():
     assert parse_opening_hours("22:00-24:00") == (time(22), time.max)
 
 
+@pytest.mark.parametrize("hours", ["22:00-06:00", "18:00-09:00", "09:00-09:00", "00:00-00:00"])
+def test_opening_hours_past_midnight_are_told_to_split_there(hours):
+    with pytest.raises(ValueError) as raised:
+        parse_opening_hours(hours)
+    assert str(raised.value) == (
+        "opening hours must close after they open: split hours past midnight there, "
+        'e.g. "22:00-24:00" on one day and "00:00-06:00" on the next'
+    )
+
+
 # --- adding business time (UK calendar) -------------------------------------------------------
 
 
