@@ -28,20 +28,29 @@ log = logging.getLogger("deskbridge.slack")
 def create_bolt_app(runtime, client: WebClient | None = None) -> App:
     settings = runtime.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    app = App(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        client=client or build_web_client(token, settings.slack_api_url),
-        # Not bolt's own (token=...), which asks Slack (auth.test) on the first request a
-        # process handles: while Slack's API failed, a valid click was answered 200 "please
-        # reinstall" and its listener never ran, so an acknowledgement was lost.
-        authorize=build_local_authorize(token, settings.slack_team_id),
-        # Answer inside the request: listeners ack first and their work is local and short.
-        process_before_response=True,
-        logger=logging.getLogger("deskbridge.slack.bolt"),
-        # Before bolt's authorization: another workspace's request is refused with a 403 before
-        # anything is authorised for it.
-        before_authorize=build_workspace_check(settings.slack_team_id),
-    )
+    bolt_log = logging.getLogger("deskbridge.slack.bolt")
+    # bolt warns, when made, that SLACK_BOT_TOKEN in the environment is unused beside `client`
+    # and `authorize`: true and intended (both carry that token), but it reads to an operator
+    # as a misconfiguration. Only the construction is quieted.
+    level = bolt_log.level
+    bolt_log.setLevel(logging.ERROR)
+    try:
+        app = App(
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            client=client or build_web_client(token, settings.slack_api_url),
+            # Not bolt's own (token=...), which asks Slack (auth.test) on the first request a
+            # process handles: while Slack's API failed, a valid click was answered 200 "please
+            # reinstall" and its listener never ran, so an acknowledgement was lost.
+            authorize=build_local_authorize(token, settings.slack_team_id),
+            # Answer inside the request: listeners ack first and their work is local and short.
+            process_before_response=True,
+            logger=bolt_log,
+            # Before bolt's authorization: another workspace's request is refused with a 403 before
+            # anything is authorised for it.
+            before_authorize=build_workspace_check(settings.slack_team_id),
+        )
+    finally:
+        bolt_log.setLevel(level)
     app.error(answer_listener_error)
     register_actions(app, runtime)
     register_commands(app, runtime)

@@ -29,6 +29,7 @@ from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
     post_zendesk,
     runtime,
     slack_headers,
+    slack_settings,
     zendesk_event,
 )
 from tests.conftest import fixture_bytes
@@ -419,3 +420,21 @@ def test_a_slack_team_id_of_another_shape_is_said_in_words(monkeypatch, tmp_path
         "  SLACK_TEAM_ID: expected the workspace id from the Slack app's settings: T and capital "
         "letters or digits, like T0123ABCD\n",
     )
+
+
+def test_making_the_app_with_the_token_in_the_environment_warns_of_nothing(
+    fake, sqlite_engine, rules, monkeypatch, caplog
+):
+    """bolt warned twice that SLACK_BOT_TOKEN was unused ("As `installation_store` or
+    `authorize` has been used, `token` ... will be ignored"): true, as both the client and the
+    local authorize carry it, but it read to an operator as a misconfiguration."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    runtime = create_runtime(slack_settings(fake, monkeypatch), rules, engine=sqlite_engine)
+    bolt = logging.getLogger("deskbridge.slack.bolt")
+    before = bolt.level
+
+    with caplog.at_level(logging.DEBUG):
+        create_app(runtime=runtime)
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("deskbridge.slack")] == []
+    assert bolt.level == before
