@@ -58,3 +58,14 @@ class UnsupportedEvent(Exception):
     def __init__(self, event_type: str):
         super().__init__(event_type)
         self.event_type = event_type
+
+
+class PartlyMalformed(Exception):
+    """A body of several events (a Salesforce message carries up to 100) in which some are
+    well-formed and one is not: `events`, the well-formed ones, are stored, then `error` is
+    answered (400), so the sender redelivers and the malformed one is not lost unseen."""
+
+    def __init__(self, events: list, error: PayloadError):
+        super().__init__(error.message)
+        self.events = events
+        self.error = error

@@ -25,6 +25,7 @@ from deskbridge.connectors.errors import (
     CHUNKED,
     CONTENT_LENGTH,
     InboundError,
+    PartlyMalformed,
     PayloadError,
     UnsupportedEvent,
     describe_too_large,
@@ -115,7 +116,13 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
             raw = read_body(req, limit)
             connector = CONNECTORS[source]
             connector.verify(req.headers, raw, now, runtime.settings)
-            events: list[TicketEvent] = connector.parse(raw, now, runtime.rules)
+            refused: PayloadError | None = None
+            try:
+                events: list[TicketEvent] = connector.parse(raw, now, runtime.rules)
+            except PartlyMalformed as exc:
+                # The well-formed events are stored, then the malformed one answered: the
+                # sender redelivers the body, and the stored ones come back as duplicates.
+                events, refused = exc.events, exc.error
             body = raw.decode("utf-8")
             try:
                 stored = runtime.service.store_events(events, body, now)
@@ -125,6 +132,8 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                 raise PayloadError(
                     "a value in the body cannot be stored (too long or invalid)", "body"
                 ) from None
+            if refused is not None:
+                raise refused
         except RequestEntityTooLarge:
             return answer_too_large(req, metrics, source.value, limit)
         except InboundError as exc:

@@ -6,6 +6,7 @@ Connectors import this, never each other.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from deskbridge.config.logging import log_event
 from deskbridge.connectors.errors import PayloadError
 from deskbridge.workflows.wording import describe_not_utf8
 
@@ -30,6 +32,11 @@ MAX_ID = 64
 MAX_LABEL = 255
 MAX_SUBJECT = 16_384  # far beyond any helpdesk's; a longer one is cut for Slack
 MAX_TEXT = 65_536  # Zendesk's own limit for a comment
+
+# A free text longer than its limit is cut to the limit, ending in this mark (see fit_text).
+CUT_MARK = "\u2026"  # …
+
+log = logging.getLogger("deskbridge.webhooks")
 
 
 def describe_json_error(exc: ValueError | RecursionError) -> str:
@@ -159,6 +166,19 @@ def check_text(value: str, limit: int, path: str) -> str:
             "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored", path
         ) from None
     return value
+
+
+def fit_text(value: str, limit: int, path: str) -> str:
+    """Free text (a subject, a description, a comment's or an email's body): encodable as
+    UTF-8 (as check_text), and cut to `limit` characters, the last one CUT_MARK, when longer.
+    Not refused: a long text is a real customer's (an email quoting its thread), and refusing
+    it refuses the event, and with a Salesforce message every notification in it. The cut is
+    logged with the field and the lengths, never the text."""
+    if len(value) <= limit:
+        return check_text(value, limit, path)
+    check_text(value, len(value), path)
+    log_event(log, logging.WARNING, "webhook.text_cut", field=path, length=len(value), limit=limit)
+    return value[: limit - 1] + CUT_MARK
 
 
 def check_length(value: str, limit: int, path: str) -> str:

@@ -315,13 +315,6 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         400,
         bad(SF_ID, f"{CASE}.OwnerId"),
     ),
-    (
-        "subject of 20,000 characters",
-        case_field("Subject", "s" * 20_000),
-        SOAP,
-        400,
-        bad("longer than 16384 characters", f"{CASE}.Subject"),
-    ),
     # -- dates --------------------------------------------------------------------------------
     (
         "modified date not a date",

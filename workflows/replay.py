@@ -17,7 +17,7 @@ from operator import itemgetter
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
-from deskbridge.connectors.errors import InboundError, UnsupportedEvent
+from deskbridge.connectors.errors import InboundError, PartlyMalformed, UnsupportedEvent
 from deskbridge.connectors.parsing import describe_json_error, load_json_text, parse_time
 from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
@@ -69,6 +69,7 @@ def run_replay(
                 continue
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        refused = None
         try:
             item = _decode_line(line, line_bytes)
             if not isinstance(item, dict):
@@ -88,22 +89,31 @@ def run_replay(
             if source not in connectors:
                 raise InboundError(f"source {source.value} is not supported yet", "source")
             connector = connectors[source]
-            if isinstance(body, dict) and connector.parse_object is not None:
-                # Decoded with the line: not encoded and decoded again for the parser.
-                events = connector.parse_object(body, raw, at, rules)
-            else:
-                events = connector.parse(raw(), at, rules)
+            try:
+                if isinstance(body, dict) and connector.parse_object is not None:
+                    # Decoded with the line: not encoded and decoded again for the parser.
+                    events = connector.parse_object(body, raw, at, rules)
+                else:
+                    events = connector.parse(raw(), at, rules)
+            except PartlyMalformed as exc:
+                # As `serve` does: the well-formed events are taken, the malformed one said.
+                events, refused = exc.events, exc.error
             # The memory store keeps no bodies: a JSON body is not written out for it.
             text = raw().decode() if feed.store.keeps_bodies else ""
         except InboundError as exc:
-            where = f"{exc.field}: " if exc.field else ""
-            yield ReplayError(number, where + exc.message)
+            yield ReplayError(number, _describe(exc))
             continue
         except UnsupportedEvent as exc:
             yield ReplayError(number, f"ignored event type {exc.event_type}")
             continue
+        if refused is not None:
+            yield ReplayError(number, _describe(refused))
         yield from feed.add(events, text, at)
     yield from feed.finish(until)
+
+
+def _describe(exc: InboundError) -> str:
+    return (f"{exc.field}: " if exc.field else "") + exc.message
 
 
 def _decode_line(line: str, raw: bytes | None = None) -> object:

@@ -8,6 +8,7 @@ no entities, no external references; the body size is capped before parsing (Fla
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,14 +19,14 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from deskbridge.config.rules import SalesforceConfig
-from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
+from deskbridge.connectors.errors import PartlyMalformed, PayloadError, UnsupportedEvent
 from deskbridge.connectors.parsing import (
     MAX_LABEL,
     MAX_SUBJECT,
     MAX_TEXT,
     check_id,
     check_label,
-    check_text,
+    fit_text,
     parse_json_object,
     parse_time,
 )
@@ -324,8 +325,8 @@ def _reply_event(n: Notification, path: str) -> TicketEvent:
 # Record ids are 15 characters (case-sensitive) or 18 (with a checksum suffix).
 _SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _ID_FIELDS = ("Id", "ParentId", "OwnerId", "ContactId", "AccountId", "CreatedById")
-# The free text deskbridge reads and stores, by how long it may be; and the picklist values
-# and numbers, short labels.
+# The free text deskbridge reads and stores, by how long it may be (a longer one is cut:
+# fit_text); and the picklist values and numbers, short labels.
 _TEXT_LIMITS = {
     "Subject": MAX_SUBJECT,
     "Description": MAX_TEXT,
@@ -335,47 +336,86 @@ _TEXT_LIMITS = {
 _LABELS = ("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber")
 
 
-def _check_notification(n: Notification, id_path: str, type_path: str, fields: str) -> None:
+def _check_notification(n: Notification, id_path: str, type_path: str, fields: str) -> Notification:
     """Ids as Salesforce makes them and bounded lengths, each failure naming its field; the
     notification id (our dedupe key) and picklist values are labels, free of control
-    characters."""
+    characters. Free text longer than its limit is cut (an email's TextBody may be longer
+    than ours): the notification as it is read on."""
     check_label(n.id, 200, id_path)
     check_label(n.sobject, MAX_LABEL, type_path)
     for name in _ID_FIELDS:
         if n.fields.get(name):
             what = "a 15- or 18-character Salesforce id"
             check_id(n.fields[name], _SALESFORCE_ID, what, f"{fields}.{name}")
+    cut = {}
     for name, limit in _TEXT_LIMITS.items():
-        if n.fields.get(name):
-            check_text(n.fields[name], limit, f"{fields}.{name}")
+        value = n.fields.get(name)
+        if value:
+            fitted = fit_text(value, limit, f"{fields}.{name}")
+            if fitted is not value:
+                cut[name] = fitted
     for name in _LABELS:
         if n.fields.get(name):
             check_label(n.fields[name], MAX_LABEL, f"{fields}.{name}")
+    return dataclasses.replace(n, fields={**n.fields, **cut}) if cut else n
 
 
 def build_events(
     message: OutboundMessage, mapping: SalesforceConfig = DEFAULT_MAPPING
 ) -> list[TicketEvent]:
     """One event per notification deskbridge uses; other objects are skipped. All skipped →
-    UnsupportedEvent (answered 200 `ignored`)."""
+    UnsupportedEvent (answered 200 `ignored`).
+
+    A notification that cannot be read (a bad id, a bad time) does not refuse the
+    others: they are returned to be stored (PartlyMalformed), and the message is answered 400
+    naming the bad one's field (the first). Salesforce
+    redelivers the whole message for 24 hours: the stored notifications come back as
+    duplicates (keyed by their ids), and the bad one is refused again, in sight in Salesforce's
+    failed deliveries (Setup → Outbound Messages) and taken once a fixed deskbridge reads it.
+    The two other answers lose more: a 400 storing nothing loses every notification after 24
+    hours, and Ack=true after storing the others loses the bad one at once, unseen. A body of
+    the wrong shape (read_message: a notification without an id or fields) is still refused
+    whole: every notification in it is the same template's."""
     events = []
     skipped = []
+    error: PayloadError | None = None
     for index, n in enumerate(message.notifications):
-        _, id_path, type_path, path = message.paths.at(index)
-        _check_notification(n, id_path, type_path, path)
-        if n.sobject == "Case":
-            if set(n.fields) <= {"Id"}:
-                skipped.append("deleted Case")  # deleted records arrive without data
-                continue
-            events.append(_case_event(n, mapping, path))
-        elif n.sobject in ("CaseComment", "EmailMessage"):
-            events.append(_reply_event(n, path))
+        try:
+            event = _notification_event(n, index, message.paths, mapping)
+        except PayloadError as exc:
+            error = error or exc
+            continue
+        if isinstance(event, str):
+            skipped.append(event)
         else:
-            skipped.append(n.sobject or "unknown")
+            events.append(event)
+    if error is not None:
+        if events:
+            raise PartlyMalformed(sorted(events, key=lambda e: e.occurred_at), error)
+        raise error
     if not events:
         raise UnsupportedEvent("salesforce:" + ",".join(sorted(set(skipped))))
     # Salesforce retries out of queue order: within one message, decide in time order.
     return sorted(events, key=lambda e: e.occurred_at)
+
+
+def _notification_event(
+    n: Notification,
+    index: int,
+    paths: NotificationPaths,
+    mapping: SalesforceConfig,
+) -> TicketEvent | str:
+    """The notification's event, or the name of what is skipped (another object, a deleted
+    Case)."""
+    _, id_path, type_path, path = paths.at(index)
+    n = _check_notification(n, id_path, type_path, path)
+    if n.sobject == "Case":
+        if set(n.fields) <= {"Id"}:
+            return "deleted Case"  # deleted records arrive without data
+        return _case_event(n, mapping, path)
+    if n.sobject in ("CaseComment", "EmailMessage"):
+        return _reply_event(n, path)
+    return n.sobject or "unknown"
 
 
 def parse_salesforce(

@@ -24,6 +24,7 @@ from deskbridge.connectors.parsing import (
     check_id,
     check_label,
     check_text,
+    fit_text,
     is_clean_label,
     parse_json_object,
     parse_time,
@@ -164,7 +165,7 @@ def _string(
 
 
 def _text(data: dict[str, Any], path: str, required: bool = False, limit: int = MAX_TEXT):
-    """Free text (subject, description, comment body): bounded, kept as written."""
+    """Free text (subject, description, comment body): kept as written, cut when too long."""
     return _text_of(_get(data, path, required), path, required, limit)
 
 
@@ -185,11 +186,18 @@ def _label_of(value: Any, path: str, required: bool = False, limit: int = MAX_LA
         text = value.strip()
         if text and is_clean_label(text, limit):
             return text
-    text = _text_of(value, path, required, limit)
+    # Checked, never cut: an id or a status cut would be another one.
+    text = _text_of(value, path, required, limit, fit=check_text)
     return check_label(text, limit, path) if text else text
 
 
-def _text_of(value: Any, path: str, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+def _text_of(
+    value: Any,
+    path: str,
+    required: bool = False,
+    limit: int = MAX_TEXT,
+    fit: Callable[[str, int, str], str] = fit_text,
+) -> str | None:
     if value.__class__ is str:  # the usual case: ASCII text is storable as it is
         text = value.strip()
         if text and len(text) <= limit and text.isascii():
@@ -198,7 +206,7 @@ def _text_of(value: Any, path: str, required: bool = False, limit: int = MAX_TEX
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadError("expected a string or a number", path)
-    text = check_text(str(value).strip(), limit, path)
+    text = fit(str(value).strip(), limit, path)
     if not text and required:
         raise PayloadError("required field is empty", path)
     return text or None

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -913,6 +914,41 @@ def test_a_lone_surrogate_in_free_text_is_refused_naming_the_field():
         "detail.subject",
         "contains a lone surrogate (\\ud800-\\udfff), which cannot be stored",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "limit", "read"),
+    [
+        (COMMENT, "event.comment.body", 65_536, lambda e: e.comment.body),
+        (CREATED, "detail.subject", 16_384, lambda e: e.ticket.subject),
+        (CREATED, "detail.description", 65_536, lambda e: e.ticket.description),
+        (TRIGGER, "comment_body", 65_536, lambda e: e.comment.body),
+        (TRIGGER, "subject", 16_384, lambda e: e.ticket.subject),
+    ],
+)
+def test_free_text_longer_than_its_limit_is_cut_not_refused(caplog, name, path, limit, read):
+    """A customer's long email (a quoted thread) is the event's text all the same: cut to the
+    limit, the last character "…", and the cut logged with the field and the lengths only."""
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    text = "Ä quoted thread " * 10_000 + "end"  # 160,003 characters, not ASCII
+
+    # A trigger body carries a comment when its template has the comment's fields.
+    comment = {"comment_id": "7001", "comment_public": "true"} if name == TRIGGER else {}
+    event = parse_one(mutated(name, {path: text, **comment}))
+
+    assert read(event) == text[: limit - 1] + "…"
+    assert len(read(event)) == limit
+    logged = [(r.getMessage(), r.deskbridge_fields) for r in caplog.records]
+    assert logged == [("webhook.text_cut", {"field": path, "length": 160_003, "limit": limit})]
+    assert "quoted" not in caplog.text
+
+
+def test_free_text_of_exactly_its_limit_is_kept_whole(caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    text = "Ä" * 65_536
+
+    assert parse_one(mutated(COMMENT, {"event.comment.body": text})).comment.body == text
+    assert caplog.records == []
 
 
 def test_unicode_subject_survives_a_trigger_body():

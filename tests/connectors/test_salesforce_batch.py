@@ -1,0 +1,222 @@
+"""One Outbound Message carries up to 100 notifications, and Salesforce redelivers it whole
+for 24 hours until it is acknowledged, then drops every one: a long email in one of them is cut,
+not refused; and one that cannot be read is refused (400, naming it) after the others are
+stored."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from deskbridge.app import create_app, create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.connectors.parsing import CUT_MARK, MAX_TEXT
+from deskbridge.store.events import count_events
+from deskbridge.store.schema import events
+from deskbridge.store.tickets import load_ticket
+from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes
+
+ORG = "00D5j00000HqZtxEAF"
+TOKEN = "flow-callout-token-for-tests"
+NOW = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)
+SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+CASE_ID = "5005j00000TqW8hAAF"
+CASE = {
+    "Id": CASE_ID,
+    "Subject": "Parcel late",
+    "Description": "late sofa",
+    "Status": "New",
+    "Priority": "High",
+    "Origin": "Email",
+    "OwnerId": "0055j00000F3x9QAAR",
+    "CreatedDate": "2026-03-04T09:00:00.000Z",
+    "LastModifiedDate": "2026-03-04T09:00:00.000Z",
+    "SystemModstamp": "2026-03-04T09:00:00.000Z",
+}
+EMAIL = {
+    "Id": "02s5j00000AbCdEAAV",
+    "ParentId": CASE_ID,
+    "Incoming": "true",
+    "TextBody": "hi",
+    "MessageDate": "2026-03-04T10:05:00.000Z",
+    "CreatedById": "0035j00000HiJ7kAAF",
+}
+
+
+@pytest.fixture
+def runtime(engine, rules, monkeypatch):
+    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "ZENDESK_SUBDOMAIN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET, SALESFORCE_ORG_ID=ORG, SALESFORCE_WEBHOOK_TOKEN=TOKEN
+    )
+    return create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+
+
+@pytest.fixture
+def client(runtime):
+    return create_app(runtime=runtime).test_client()
+
+
+def envelope(*notifications: tuple[str, str, dict[str, str]]) -> bytes:
+    items = "".join(
+        f'<Notification><Id>{nid}</Id><sObject xsi:type="sf:{sobject}" '
+        'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+        + "".join(f"<sf:{k}>{v}</sf:{k}>" for k, v in fields.items())
+        + "</sObject></Notification>"
+        for nid, sobject, fields in notifications
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        '<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+        f"<OrganizationId>{ORG}</OrganizationId>{items}</notifications></soapenv:Body>"
+        "</soapenv:Envelope>"
+    ).encode()
+
+
+def callout(*notifications: tuple[str, str, dict[str, str]]) -> bytes:
+    return json.dumps(
+        {
+            "organizationId": ORG,
+            "notifications": [
+                {"id": nid, "type": sobject, "fields": fields}
+                for nid, sobject, fields in notifications
+            ],
+        }
+    ).encode()
+
+
+def post_callout(client, body: bytes):
+    return client.post(
+        "/webhooks/salesforce",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+
+
+def stored_events(runtime) -> dict[str, dict]:
+    """The stored events (as the decider reads them back) by dedupe key."""
+    with runtime.engine.connect() as connection:
+        rows = connection.execute(select(events.c.dedupe_key, events.c.event)).all()
+    return {key: json.loads(event) for key, event in rows}
+
+
+def test_a_long_email_is_cut_to_the_limit_and_its_message_acknowledged(client, runtime, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    # 139,999 characters: an email quoting its thread (Salesforce's TextBody takes more).
+    thread = ("quoted thread " * 10_000).strip()
+    body = envelope(
+        ("04l5j00001Mzd3KAAR", "EmailMessage", EMAIL),
+        (
+            "04l5j00001Mzd3LAAR",
+            "EmailMessage",
+            dict(EMAIL, Id="02s5j00000AbCdFAAV", TextBody=thread),
+        ),
+    )
+
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+
+    assert (response.status_code, response.data) == (
+        200,
+        fixture_bytes("notifications_response__ack.xml"),
+    )
+    stored = stored_events(runtime)
+    assert sorted(stored) == [
+        "salesforce:notification:04l5j00001Mzd3KAAR",
+        "salesforce:notification:04l5j00001Mzd3LAAR",
+    ]
+    assert stored["salesforce:notification:04l5j00001Mzd3KAAR"]["comment"]["body"] == "hi"
+    cut = stored["salesforce:notification:04l5j00001Mzd3LAAR"]["comment"]["body"]
+    assert len(cut) == MAX_TEXT == 65_536
+    assert cut == thread[: MAX_TEXT - 1] + CUT_MARK and cut.endswith("…")
+    # The cut is logged with the field and the lengths, never the text.
+    logged = [(r.getMessage(), r.deskbridge_fields) for r in caplog.records]
+    assert logged == [
+        (
+            "webhook.text_cut",
+            {
+                "field": "notifications.Notification[1].sObject.TextBody",
+                "length": 139_999,
+                "limit": 65_536,
+            },
+        )
+    ]
+    assert "quoted thread" not in caplog.text
+
+
+def test_a_long_subject_and_description_are_cut_in_a_flow_callout(client, runtime):
+    case = dict(CASE, Subject="s" * 20_000, Description="d" * 70_000)
+
+    response = post_callout(client, callout(("flow-0001", "Case", case)))
+
+    assert (response.status_code, response.json) == (200, {"events": 1, "status": "accepted"})
+    ticket = stored_events(runtime)["salesforce:notification:flow-0001"]["ticket"]
+    assert (ticket["subject"], ticket["description"]) == (
+        "s" * 16_383 + "…",
+        "d" * 65_535 + "…",
+    )
+
+
+def test_one_unreadable_notification_is_refused_after_the_others_are_stored(client, runtime):
+    """Stored, the good notifications are duplicates when Salesforce redelivers the message
+    (refused for the bad one until a fixed deskbridge reads it); Ack=true would lose the bad
+    one unseen, and refusing the message whole would lose them all after 24 hours."""
+    good = ("04l5j00001Mzd3KAAR", "Case", CASE)
+    bad = ("04l5j00001Mzd3LAAR", "Case", dict(CASE, Id="5005j00000TqW9aAAF", SystemModstamp="soon"))
+    also_good = ("04l5j00001Mzd3MAAR", "EmailMessage", EMAIL)
+    body = envelope(good, bad, also_good)
+    refusal = {
+        "error": "expected an ISO-8601 time",
+        "field": "notifications.Notification[1].sObject.SystemModstamp",
+    }
+
+    first = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    again = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+
+    assert (first.status_code, first.json) == (400, refusal)
+    assert (again.status_code, again.json) == (400, refusal)
+    assert sorted(stored_events(runtime)) == [
+        "salesforce:notification:04l5j00001Mzd3KAAR",
+        "salesforce:notification:04l5j00001Mzd3MAAR",
+    ]
+    assert len(decide_all(runtime)) == 2
+    with runtime.engine.connect() as connection:
+        ticket = load_ticket(connection, f"salesforce:{CASE_ID}")
+    assert (ticket.subject, ticket.customer_comment_ids) == ("Parcel late", ["02s5j00000AbCdEAAV"])
+    assert load_ticket_or_none(runtime, "salesforce:5005j00000TqW9aAAF") is None
+
+    # The same message once the bad time is readable: the one missing is taken.
+    fixed = envelope(
+        good, (bad[0], "Case", dict(bad[2], SystemModstamp="2026-03-04T09:01:00Z")), also_good
+    )
+    response = client.post("/webhooks/salesforce", data=fixed, headers=SOAP)
+    assert response.status_code == 200
+    assert len(stored_events(runtime)) == 3
+
+
+def load_ticket_or_none(runtime, key: str):
+    with runtime.engine.connect() as connection:
+        return load_ticket(connection, key)
+
+
+def test_a_message_of_only_unreadable_notifications_stores_nothing(client, runtime):
+    body = envelope(("04l5j00001Mzd3KAAR", "Case", dict(CASE, OwnerId="../etc/passwd")))
+
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+
+    assert (response.status_code, response.json) == (
+        400,
+        {
+            "error": "expected a 15- or 18-character Salesforce id",
+            "field": "notifications.Notification[0].sObject.OwnerId",
+        },
+    )
+    with runtime.engine.connect() as connection:
+        assert count_events(connection) == 0
