@@ -36,6 +36,14 @@ MAX_TEXT = 65_536  # Zendesk's own limit for a comment
 # A free text longer than its limit is cut to the limit, ending in this mark (see fit_text).
 CUT_MARK = "\u2026"  # …
 
+# How far past the time it was received an event may say it happened. A helpdesk stamps an
+# event before it sends it, so a later time is the two clocks disagreeing, or a broken or
+# forged body. Servers kept by NTP agree within a second, and a host whose NTP stopped drifts
+# seconds a day; 15 minutes is three times what a Zendesk signature's timestamp may already
+# be off (ZENDESK_SIGNATURE_TOLERANCE_SECONDS, 300), and at most what one bad time can
+# freeze a ticket's state for (newer snapshots are taken only by event time).
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+
 log = logging.getLogger("deskbridge.webhooks")
 
 
@@ -179,6 +187,16 @@ def fit_text(value: str, limit: int, path: str) -> str:
     check_text(value, len(value), path)
     log_event(log, logging.WARNING, "webhook.text_cut", field=path, length=len(value), limit=limit)
     return value[: limit - 1] + CUT_MARK
+
+
+def check_not_future(at: datetime, received_at: datetime, path: str) -> datetime:
+    """An event's time, refused when it is more than MAX_CLOCK_SKEW after the time the event
+    was received: accepted, it would be the ticket's newest snapshot until that time came, and
+    every real event before it would be taken as stale. The time is not repeated (check_id)."""
+    if at - received_at > MAX_CLOCK_SKEW:
+        minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+        raise PayloadError(f"time is more than {minutes} minutes after it was received", path)
+    return at
 
 
 def check_length(value: str, limit: int, path: str) -> str:

@@ -19,7 +19,9 @@ from deskbridge.store.schema import events
 from deskbridge.store.tickets import load_ticket
 from tests.conftest import Clock, fixture_bytes, signed_headers
 
-NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
+# After the Salesforce fixture's notifications (modified 10:20:58 and 10:21:40): within
+# MAX_CLOCK_SKEW of the time received, so a well-formed one is taken.
+NOW = datetime(2025, 3, 4, 10, 25, 23, tzinfo=UTC)
 ORG = "00D5j00000HqZtxEAF"  # the Salesforce fixture's organization
 
 
@@ -318,7 +320,7 @@ def test_replay_refuses_the_same_values_with_the_same_field(rules):
 
     line = json.dumps(
         {
-            "at": "2025-03-04T09:15:00Z",
+            "at": "2025-03-04T10:25:00Z",
             "source": "zendesk",
             "body": json.loads(_event(detail__id="../../etc")),
         }

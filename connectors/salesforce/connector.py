@@ -74,7 +74,7 @@ def _verify_bearer(authorization: str, settings: Settings) -> None:
 
 def parse(raw: bytes, now: datetime, rules: RulesConfig) -> list[TicketEvent]:
     """Picklist values are read with the org's own meanings (rules.salesforce)."""
-    return build_events(_read_once(raw), rules.salesforce)
+    return build_events(_read_once(raw), now, rules.salesforce)
 
 
 def respond(outcome: Outcome) -> Answer:

@@ -26,6 +26,7 @@ from deskbridge.connectors.parsing import (
     MAX_TEXT,
     check_id,
     check_label,
+    check_not_future,
     fit_text,
     parse_json_object,
     parse_time,
@@ -361,12 +362,12 @@ def _check_notification(n: Notification, id_path: str, type_path: str, fields: s
 
 
 def build_events(
-    message: OutboundMessage, mapping: SalesforceConfig = DEFAULT_MAPPING
+    message: OutboundMessage, received_at: datetime, mapping: SalesforceConfig = DEFAULT_MAPPING
 ) -> list[TicketEvent]:
     """One event per notification deskbridge uses; other objects are skipped. All skipped →
     UnsupportedEvent (answered 200 `ignored`).
 
-    A notification that cannot be read (a bad id, a bad time) does not refuse the
+    A notification that cannot be read (a bad id, a bad or future time) does not refuse the
     others: they are returned to be stored (PartlyMalformed), and the message is answered 400
     naming the bad one's field (the first). Salesforce
     redelivers the whole message for 24 hours: the stored notifications come back as
@@ -381,7 +382,7 @@ def build_events(
     error: PayloadError | None = None
     for index, n in enumerate(message.notifications):
         try:
-            event = _notification_event(n, index, message.paths, mapping)
+            event = _notification_event(n, index, message.paths, mapping, received_at)
         except PayloadError as exc:
             error = error or exc
             continue
@@ -404,6 +405,7 @@ def _notification_event(
     index: int,
     paths: NotificationPaths,
     mapping: SalesforceConfig,
+    received_at: datetime,
 ) -> TicketEvent | str:
     """The notification's event, or the name of what is skipped (another object, a deleted
     Case)."""
@@ -412,17 +414,23 @@ def _notification_event(
     if n.sobject == "Case":
         if set(n.fields) <= {"Id"}:
             return "deleted Case"  # deleted records arrive without data
-        return _case_event(n, mapping, path)
-    if n.sobject in ("CaseComment", "EmailMessage"):
-        return _reply_event(n, path)
-    return n.sobject or "unknown"
+        event = _case_event(n, mapping, path)
+        # The time read is SystemModstamp, or LastModifiedDate without it.
+        field = "SystemModstamp" if n.fields.get("SystemModstamp") else "LastModifiedDate"
+    elif n.sobject in ("CaseComment", "EmailMessage"):
+        event = _reply_event(n, path)
+        field = next(f for f in ("MessageDate", "CreatedDate", "SystemModstamp") if n.fields.get(f))
+    else:
+        return n.sobject or "unknown"
+    check_not_future(event.occurred_at, received_at, f"{path}.{field}")
+    return event
 
 
 def parse_salesforce(
     raw: bytes, received_at: datetime, *, mapping: SalesforceConfig = DEFAULT_MAPPING
 ) -> list[TicketEvent]:
     """One webhook body, an Outbound Message (XML) or a Flow callout (JSON), into events."""
-    return build_events(read_message(raw), mapping)
+    return build_events(read_message(raw), received_at, mapping)
 
 
 def read_message(raw: bytes) -> OutboundMessage:

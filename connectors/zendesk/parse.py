@@ -23,6 +23,7 @@ from deskbridge.connectors.parsing import (
     MAX_TEXT,
     check_id,
     check_label,
+    check_not_future,
     check_text,
     fit_text,
     is_clean_label,
@@ -115,7 +116,7 @@ def parse_zendesk_object(
     webhook. `raw` gives the body's bytes, asked for only by a trigger body without an
     event_id (its dedupe key is their hash)."""
     if "type" in data or "detail" in data:
-        return [parse_event_subscription(data)]
+        return [parse_event_subscription(data, received_at)]
     if "ticket_id" in data:
         return [parse_trigger_body(data, raw, received_at)]
     raise PayloadError(
@@ -408,7 +409,7 @@ def _comment_of(found: Any) -> Comment | None:
     )
 
 
-def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
+def parse_event_subscription(data: dict[str, Any], received_at: datetime) -> TicketEvent:
     # Top-level fields and those of `detail` read from their objects, not by path (`_get`):
     # the same values and errors, a walk fewer each.
     event_type = _label_of(_required(data.get("type"), "type"), "type", True)
@@ -418,7 +419,9 @@ def parse_event_subscription(data: dict[str, Any]) -> TicketEvent:
     if kind is None:
         raise UnsupportedEvent(event_type)
     event_id = _label_of(_required(data.get("id"), "id"), "id", True, 200)
-    occurred_at = parse_time(_required(data.get("time"), "time"), "time")
+    occurred_at = check_not_future(
+        parse_time(_required(data.get("time"), "time"), "time"), received_at, "time"
+    )
     detail = _required(data.get("detail"), "detail")
     if not isinstance(detail, dict):
         raise PayloadError("expected an object", "detail")
@@ -548,7 +551,13 @@ def parse_trigger_body(
     """
     ticket_id = _id(data, "ticket_id", required=True)
     updated_at = _optional_time(data, "updated_at")
-    occurred_at = _optional_time(data, "event_time") or updated_at or received_at
+    event_time = _optional_time(data, "event_time")
+    if event_time is not None:
+        occurred_at = check_not_future(event_time, received_at, "event_time")
+    elif updated_at is not None:
+        occurred_at = check_not_future(updated_at, received_at, "updated_at")
+    else:
+        occurred_at = received_at
 
     via = _string(data, "via")
     comment = None

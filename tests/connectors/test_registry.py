@@ -26,7 +26,7 @@ from deskbridge.connectors.zendesk.parse import EVENT_KINDS, EVENT_PREFIX
 from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from tests.conftest import FIXTURES, fixture_bytes
 
-RECEIVED = datetime(2025, 3, 4, 10, 3, tzinfo=UTC)
+RECEIVED = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)  # after every fixture's events
 TESTS = Path(__file__).resolve().parents[1]
 CONNECTORS_DIR = Path(__file__).resolve().parents[2] / "connectors"
 RULES = load_rules(EXAMPLE_CONFIG)

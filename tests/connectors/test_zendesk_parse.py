@@ -29,7 +29,9 @@ from deskbridge.workflows.model import (
 )
 from tests.conftest import fixture_bytes, fixture_json
 
-RECEIVED = datetime(2025, 3, 4, 10, 3, 0, tzinfo=UTC)
+# After the fixtures' events (the last at 14:41:09): an event is refused when it says it
+# happened more than MAX_CLOCK_SKEW after it was received.
+RECEIVED = datetime(2025, 3, 4, 15, 0, 0, tzinfo=UTC)
 
 DESCRIPTION = (
     "Since this morning every invoice export fails with error 502. Our finance team is blocked."

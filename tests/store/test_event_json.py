@@ -27,7 +27,7 @@ from deskbridge.workflows.model import (
 )
 from tests.conftest import FIXTURES
 
-NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
+NOW = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)  # after every fixture's events
 ZENDESK_FIXTURES = sorted(
     path.name for path in FIXTURES.glob("*.json") if path.name.startswith(("ticket_", "trigger_"))
 )
