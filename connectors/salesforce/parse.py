@@ -367,9 +367,9 @@ def build_events(
     """One event per notification deskbridge uses; other objects are skipped. All skipped →
     UnsupportedEvent (answered 200 `ignored`).
 
-    A notification that cannot be read (a bad id, a bad or future time) does not refuse the
-    others: they are returned to be stored (PartlyMalformed), and the message is answered 400
-    naming the bad one's field (the first). Salesforce
+    A notification that cannot be read (a bad id, a bad or future time, its id repeated with
+    other data) does not refuse the others: they are returned to be stored (PartlyMalformed),
+    and the message is answered 400 naming the bad one's field (the first). Salesforce
     redelivers the whole message for 24 hours: the stored notifications come back as
     duplicates (keyed by their ids), and the bad one is refused again, in sight in Salesforce's
     failed deliveries (Setup → Outbound Messages) and taken once a fixed deskbridge reads it.
@@ -380,15 +380,16 @@ def build_events(
     events = []
     skipped = []
     error: PayloadError | None = None
+    seen: dict[str, tuple[int, Notification]] = {}
     for index, n in enumerate(message.notifications):
         try:
-            event = _notification_event(n, index, message.paths, mapping, received_at)
+            event = _notification_event(n, index, seen, message.paths, mapping, received_at)
         except PayloadError as exc:
             error = error or exc
             continue
         if isinstance(event, str):
             skipped.append(event)
-        else:
+        elif event is not None:
             events.append(event)
     if error is not None:
         if events:
@@ -403,13 +404,21 @@ def build_events(
 def _notification_event(
     n: Notification,
     index: int,
+    seen: dict[str, tuple[int, Notification]],
     paths: NotificationPaths,
     mapping: SalesforceConfig,
     received_at: datetime,
-) -> TicketEvent | str:
-    """The notification's event, or the name of what is skipped (another object, a deleted
-    Case)."""
+) -> TicketEvent | str | None:
+    """The notification's event; the name of what is skipped (another object, a deleted
+    Case); or None for a repeat of an earlier notification in the same body (the same id
+    and data: one event). Its id repeated with other data is refused, naming it: one id is
+    one change (the dedupe key), and keeping either would silently drop the other."""
     _, id_path, type_path, path = paths.at(index)
+    first = seen.setdefault(n.id, (index, n))
+    if first[0] != index:
+        if first[1] == n:
+            return None
+        raise PayloadError(f"repeats the id of {paths.at(first[0])[0]}, with other data", id_path)
     n = _check_notification(n, id_path, type_path, path)
     if n.sobject == "Case":
         if set(n.fields) <= {"Id"}:

@@ -1,7 +1,7 @@
 """One Outbound Message carries up to 100 notifications, and Salesforce redelivers it whole
 for 24 hours until it is acknowledged, then drops every one: a long email in one of them is cut,
-not refused; and one that cannot be read is refused (400, naming it) after the others are
-stored."""
+not refused; one that cannot be read is refused (400, naming it) after the others are stored;
+and one notification id twice in a body is one event, or refused when its data differ."""
 
 from __future__ import annotations
 
@@ -220,3 +220,53 @@ def test_a_message_of_only_unreadable_notifications_stores_nothing(client, runti
     )
     with runtime.engine.connect() as connection:
         assert count_events(connection) == 0
+
+
+def test_a_notification_repeated_in_one_callout_is_one_event(client, runtime):
+    twice = callout(("04l5j00001Mzd3KAAR", "Case", CASE), ("04l5j00001Mzd3KAAR", "Case", CASE))
+
+    response = post_callout(client, twice)
+
+    assert (response.status_code, response.json) == (200, {"events": 1, "status": "accepted"})
+    assert sorted(stored_events(runtime)) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
+
+
+def test_one_notification_id_with_other_data_is_refused_naming_the_repeat(client, runtime):
+    """One id is one change (our dedupe key): keeping either data would drop the other
+    unseen. The first is stored (as any readable notification beside a bad one), the repeat
+    refused, so the Flow's author sees the template's ids are not unique."""
+    closed = dict(CASE, Status="Closed", LastModifiedDate="2026-03-04T09:05:00.000Z")
+    closed["SystemModstamp"] = closed["LastModifiedDate"]
+    body = callout(("04l5j00001Mzd3KAAR", "Case", CASE), ("04l5j00001Mzd3KAAR", "Case", closed))
+
+    response = post_callout(client, body)
+
+    assert (response.status_code, response.json) == (
+        400,
+        {
+            "error": "repeats the id of notifications[0], with other data",
+            "field": "notifications[1].id",
+        },
+    )
+    stored = stored_events(runtime)
+    assert sorted(stored) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
+    assert stored["salesforce:notification:04l5j00001Mzd3KAAR"]["ticket"]["status"] == "new"
+
+
+def test_the_same_in_an_outbound_message(client, runtime):
+    xml = fixture_bytes("outbound_message__two_cases.xml").replace(
+        b"04l5j00001Mzd3LAAR", b"04l5j00001Mzd3KAAR"
+    )
+
+    response = client.post("/webhooks/salesforce", data=xml, headers=SOAP)
+
+    assert (response.status_code, response.json) == (
+        400,
+        {
+            "error": "repeats the id of notifications.Notification[0], with other data",
+            "field": "notifications.Notification[1].Id",
+        },
+    )
+    stored = stored_events(runtime)
+    assert sorted(stored) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
+    assert stored["salesforce:notification:04l5j00001Mzd3KAAR"]["ticket_id"] == CASE_ID
