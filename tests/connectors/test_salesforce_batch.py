@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
-from deskbridge.app import create_app, create_runtime
-from deskbridge.config.settings import Settings
 from deskbridge.connectors.parsing import CUT_MARK, MAX_TEXT
 from deskbridge.store.events import count_events
 from deskbridge.store.schema import events
 from deskbridge.store.tickets import load_ticket
-from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes
+from tests.conftest import decide_all, fixture_bytes
+from tests.connectors import test_salesforce_inbound as inbound
+from tests.connectors.test_salesforce_inbound import ORG, SOAP, TOKEN
 
-ORG = "00D5j00000HqZtxEAF"
-TOKEN = "flow-callout-token-for-tests"
-NOW = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)
-SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+# The runtime (its clock at 2025-03-04 10:22) and client of the other Salesforce tests.
+runtime = inbound.runtime
+client = inbound.client
 CASE_ID = "5005j00000TqW8hAAF"
 CASE = {
     "Id": CASE_ID,
@@ -33,33 +30,18 @@ CASE = {
     "Priority": "High",
     "Origin": "Email",
     "OwnerId": "0055j00000F3x9QAAR",
-    "CreatedDate": "2026-03-04T09:00:00.000Z",
-    "LastModifiedDate": "2026-03-04T09:00:00.000Z",
-    "SystemModstamp": "2026-03-04T09:00:00.000Z",
+    "CreatedDate": "2025-03-04T09:00:00.000Z",
+    "LastModifiedDate": "2025-03-04T09:00:00.000Z",
+    "SystemModstamp": "2025-03-04T09:00:00.000Z",
 }
 EMAIL = {
     "Id": "02s5j00000AbCdEAAV",
     "ParentId": CASE_ID,
     "Incoming": "true",
     "TextBody": "hi",
-    "MessageDate": "2026-03-04T10:05:00.000Z",
+    "MessageDate": "2025-03-04T10:05:00.000Z",
     "CreatedById": "0035j00000HiJ7kAAF",
 }
-
-
-@pytest.fixture
-def runtime(engine, rules, monkeypatch):
-    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "ZENDESK_SUBDOMAIN", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(
-        ZENDESK_WEBHOOK_SECRET=TEST_SECRET, SALESFORCE_ORG_ID=ORG, SALESFORCE_WEBHOOK_TOKEN=TOKEN
-    )
-    return create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
-
-
-@pytest.fixture
-def client(runtime):
-    return create_app(runtime=runtime).test_client()
 
 
 def envelope(*notifications: tuple[str, str, dict[str, str]]) -> bytes:
@@ -194,7 +176,7 @@ def test_one_unreadable_notification_is_refused_after_the_others_are_stored(clie
 
     # The same message once the bad time is readable: the one missing is taken.
     fixed = envelope(
-        good, (bad[0], "Case", dict(bad[2], SystemModstamp="2026-03-04T09:01:00Z")), also_good
+        good, (bad[0], "Case", dict(bad[2], SystemModstamp="2025-03-04T09:01:00Z")), also_good
     )
     response = client.post("/webhooks/salesforce", data=fixed, headers=SOAP)
     assert response.status_code == 200
@@ -231,26 +213,31 @@ def test_a_notification_repeated_in_one_callout_is_one_event(client, runtime):
     assert sorted(stored_events(runtime)) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
 
 
+def assert_the_repeat_refused(response, runtime, error: str, field: str) -> dict:
+    """The answer refuses the repeat, naming it; the first with its id is stored: its event."""
+    assert (response.status_code, response.json) == (400, {"error": error, "field": field})
+    stored = stored_events(runtime)
+    assert sorted(stored) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
+    return stored["salesforce:notification:04l5j00001Mzd3KAAR"]
+
+
 def test_one_notification_id_with_other_data_is_refused_naming_the_repeat(client, runtime):
     """One id is one change (our dedupe key): keeping either data would drop the other
     unseen. The first is stored (as any readable notification beside a bad one), the repeat
     refused, so the Flow's author sees the template's ids are not unique."""
-    closed = dict(CASE, Status="Closed", LastModifiedDate="2026-03-04T09:05:00.000Z")
+    closed = dict(CASE, Status="Closed", LastModifiedDate="2025-03-04T09:05:00.000Z")
     closed["SystemModstamp"] = closed["LastModifiedDate"]
     body = callout(("04l5j00001Mzd3KAAR", "Case", CASE), ("04l5j00001Mzd3KAAR", "Case", closed))
 
     response = post_callout(client, body)
 
-    assert (response.status_code, response.json) == (
-        400,
-        {
-            "error": "repeats the id of notifications[0], with other data",
-            "field": "notifications[1].id",
-        },
+    first = assert_the_repeat_refused(
+        response,
+        runtime,
+        "repeats the id of notifications[0], with other data",
+        "notifications[1].id",
     )
-    stored = stored_events(runtime)
-    assert sorted(stored) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
-    assert stored["salesforce:notification:04l5j00001Mzd3KAAR"]["ticket"]["status"] == "new"
+    assert first["ticket"]["status"] == "new"
 
 
 def test_the_same_in_an_outbound_message(client, runtime):
@@ -260,13 +247,10 @@ def test_the_same_in_an_outbound_message(client, runtime):
 
     response = client.post("/webhooks/salesforce", data=xml, headers=SOAP)
 
-    assert (response.status_code, response.json) == (
-        400,
-        {
-            "error": "repeats the id of notifications.Notification[0], with other data",
-            "field": "notifications.Notification[1].Id",
-        },
+    first = assert_the_repeat_refused(
+        response,
+        runtime,
+        "repeats the id of notifications.Notification[0], with other data",
+        "notifications.Notification[1].Id",
     )
-    stored = stored_events(runtime)
-    assert sorted(stored) == ["salesforce:notification:04l5j00001Mzd3KAAR"]
-    assert stored["salesforce:notification:04l5j00001Mzd3KAAR"]["ticket_id"] == CASE_ID
+    assert first["ticket_id"] == CASE_ID
