@@ -254,3 +254,23 @@ def test_the_same_in_an_outbound_message(client, runtime):
         "notifications.Notification[1].Id",
     )
     assert first["ticket_id"] == CASE_ID
+
+
+def test_replay_takes_the_readable_notifications_and_reports_the_unreadable_one(rules):
+    from deskbridge.connectors.registry import CONNECTORS
+    from deskbridge.workflows.replay import ReplayError, run_replay
+
+    bad = dict(CASE, Id="5005j00000TqW9aAAF", SystemModstamp="soon")
+    body = envelope(("04l5j00001Mzd3KAAR", "Case", CASE), ("04l5j00001Mzd3LAAR", "Case", bad))
+    line = json.dumps({"at": "2025-03-04T10:22:00Z", "source": "salesforce", "body": body.decode()})
+
+    results = list(run_replay([line], rules, CONNECTORS))
+
+    assert results[0] == ReplayError(
+        1, "notifications.Notification[1].sObject.SystemModstamp: expected an ISO-8601 time"
+    )
+    # The readable Case is decided ("Parcel late": routed to Logistics).
+    assert [(r["action"], r["ticket"], r["at"]) for r in results[1:]] == [
+        (action, f"salesforce:{CASE_ID}", "2025-03-04T10:22:00Z")
+        for action in ("route", "assign", "tag", "note")
+    ]
