@@ -367,10 +367,20 @@ def scenario() -> list[dict]:
 
 
 def deliver(lines: list[dict], order: list[int]) -> list[dict]:
-    """The bodies in `order`, arriving at the clean sequence's arrival times: the helpdesk
-    delivered them out of order, the clock still moves forward."""
+    """The bodies in `order`: the helpdesk delivered them out of order."""
+    return arrive([lines[i] for i in order])
+
+
+def arrive(lines: list[dict]) -> list[dict]:
+    """The lines as given, arriving at the clean sequence's arrival times (the clock moves
+    forward), but none before its own time: a helpdesk delivers an event late, never early
+    (one stamped more than MAX_CLOCK_SKEW after it arrives is refused)."""
     arrivals = sorted(line["at"] for line in lines)
-    return [{**lines[i], "at": at} for i, at in zip(order, arrivals, strict=True)]
+    out, last = [], ""
+    for line, at in zip(lines, arrivals, strict=True):
+        last = max(last, at, line["at"])
+        out.append({**line, "at": last})
+    return out
 
 
 def outcome(lines: list[dict], *args: str) -> set[tuple[str, str, str]]:
@@ -454,8 +464,7 @@ def test_duplicated_deliveries_change_nothing():
         if index % 2 == 0:
             noisy.append(line)
     noisy += clean[::3]  # late redeliveries of old events
-    arrivals = sorted(line["at"] for line in noisy)
-    noisy = [{**line, "at": at} for line, at in zip(noisy, arrivals, strict=True)]
+    noisy = arrive(noisy)
     assert outcome(noisy) == outcome(clean)
     assert outcome(noisy, "--until", CLEAN_UNTIL) == outcome(clean, "--until", CLEAN_UNTIL)
 
@@ -496,7 +505,5 @@ def test_shuffled_and_duplicated_deliveries_together():
     expected = outcome(clean, "--until", CLEAN_UNTIL)
     for order in shuffled_orders(clean, range(100, 106)):
         doubled = [i for index in order for i in ((index, index) if index % 3 else (index,))]
-        lines = [clean[i] for i in doubled]
-        arrivals = sorted(line["at"] for line in lines)
-        lines = [{**line, "at": at} for line, at in zip(lines, arrivals, strict=True)]
+        lines = arrive([clean[i] for i in doubled])
         assert outcome(lines, "--until", CLEAN_UNTIL) == expected_for(order, expected), order
