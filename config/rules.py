@@ -648,27 +648,28 @@ class RetentionConfig(_Model):
     # Coaching and review history: the facts and the public replies the digest counts.
     activity: Duration = timedelta(days=365)
 
-    @field_validator("events")
+    @field_validator("events", "activity")
     @classmethod
-    def _covers_redelivery(cls, value: timedelta) -> timedelta:
-        # A purged event's dedupe key is gone: a redelivery of it would be stored and decided
-        # again. Salesforce retries an outbound message for 24 h; a sender's backlog may be
-        # re-sent days after an outage.
-        if value < timedelta(days=7):
-            raise ValueError(
-                "at least 7d: a helpdesk's redelivery must still find the event it repeats "
-                "(Salesforce retries for 24 h; a backlog may be re-sent after an outage)"
-            )
+    def _at_least(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        shortest, why = _SHORTEST_RETENTION[info.field_name]
+        if value < shortest:
+            raise ValueError(f"at least {shortest.days}d: {why}")
         return value
 
-    @field_validator("activity")
-    @classmethod
-    def _covers_the_weekly_review(cls, value: timedelta) -> timedelta:
-        if value < timedelta(days=35):
-            raise ValueError(
-                "at least 35d: the weekly review compares its week with the four weeks before it"
-            )
-        return value
+
+# What each kept history must still answer, so it cannot be purged sooner.
+_SHORTEST_RETENTION = {
+    # A purged event's dedupe key is gone: a redelivery of it would be stored and decided again.
+    "events": (
+        timedelta(days=7),
+        "a helpdesk's redelivery must still find the event it repeats "
+        "(Salesforce retries for 24 h; a backlog may be re-sent after an outage)",
+    ),
+    "activity": (
+        timedelta(days=35),
+        "the weekly review compares its week with the four weeks before it",
+    ),
+}
 
 
 class CoachingTarget(_Model):
