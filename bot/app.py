@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from deskbridge.bot.listeners.actions import register_actions
 from deskbridge.bot.listeners.commands import register_commands
-from deskbridge.bot.listeners.fallback import register_fallbacks
+from deskbridge.bot.listeners.fallback import answer_unmatched, register_fallbacks
 from deskbridge.bot.listeners.home import register_home
 from deskbridge.bot.notifier import build_web_client
 from deskbridge.config.logging import log_event
@@ -44,6 +45,9 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
             authorize=build_local_authorize(token, settings.slack_team_id),
             # Answer inside the request: listeners ack first and their work is local and short.
             process_before_response=True,
+            # A signed payload no listener kind matches (app_rate_limited) comes to
+            # answer_listener_error, answered 200 and ignored, not bolt's 404 and warning.
+            raise_error_for_unhandled_request=True,
             logger=bolt_log,
             # Before bolt's authorization: another workspace's request is refused with a 403 before
             # anything is authorised for it.
@@ -112,6 +116,8 @@ def answer_listener_error(error: Exception) -> BoltResponse:
     """A listener that failed: the store being down is a 503 (Slack retries events); anything
     else is a request we could not use (a signed payload missing what a click or command
     carries), a 400 instead of bolt's empty 500. The traceback is logged, the body is not."""
+    if isinstance(error, BoltUnhandledRequestError):  # no listener kind matched at all
+        return answer_unmatched(error.request.body)
     if isinstance(error, SQLAlchemyError):
         log_event(log, logging.ERROR, "slack.store_unavailable", error=type(error).__name__)
         return BoltResponse(status=503, body={"error": "store unavailable, retry later"})

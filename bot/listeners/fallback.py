@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 
 from deskbridge.config.logging import log_event
 
@@ -64,3 +64,12 @@ def register_fallbacks(app: App) -> None:
         name = str(command.get("command"))[:40]
         ack(response_type="ephemeral", text=f"deskbridge does not answer `{name}`.")
         _ignored("slash_command", name)
+
+
+def answer_unmatched(body: dict[str, Any]) -> BoltResponse:
+    """A signed payload of a kind bolt has no listener for at all (`app_rate_limited`, which
+    Slack sends to the events URL when it holds events back): bolt answers 404 "unhandled
+    request", which Slack counts as a failed delivery. Acknowledged and logged as the others."""
+    kind = body.get("type") if isinstance(body.get("type"), str) else ""
+    _ignored(kind, None)
+    return BoltResponse(status=200, body="")

@@ -62,6 +62,18 @@ def event(kind: str) -> tuple[bytes, str]:
     return json.dumps(body).encode(), JSON
 
 
+def rate_limited() -> tuple[bytes, str]:
+    """What Slack posts to the events URL when it holds the app's events back."""
+    body = {
+        "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+        "type": "app_rate_limited",
+        "team_id": TEAM,
+        "minute_rate_limited": 1518467820,
+        "api_app_id": "A05HELPDSK",
+    }
+    return json.dumps(body).encode(), JSON
+
+
 def command(name: str) -> tuple[bytes, str]:
     fields = {"command": name, "text": "status", "team_id": TEAM, "user_id": PRIYA}
     return urlencode(fields).encode(), "application/x-www-form-urlencoded"
@@ -81,6 +93,7 @@ def command(name: str) -> tuple[bytes, str]:
             b'{"text": "deskbridge does not answer `/other`.", "response_type": "ephemeral"}',
             {"type": "slash_command", "id": "/other"},
         ),
+        (rate_limited, b"", {"type": "app_rate_limited", "id": ""}),
     ],
     ids=[
         "the fixture's escalation_ack",
@@ -90,6 +103,7 @@ def command(name: str) -> tuple[bytes, str]:
         "app_mention",
         "an unsubscribed event type",
         "an unknown slash command",
+        "events held back (app_rate_limited)",
     ],
 )
 def test_unknown_slack_input_is_answered_200_and_ignored(
