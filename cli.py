@@ -186,14 +186,13 @@ def _reading_store(url: str) -> Iterator[Connection]:
     are worded like the other commands': one line naming the store."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from deskbridge.store.db import create_store_engine, has_schema
+    from deskbridge.store.db import connect_for_reading, create_store_engine, has_schema
 
     with _opening_store(url):
         engine = create_store_engine(url)
         where = engine.url.render_as_string(hide_password=True)
         _refuse_a_missing_file(engine)
-        # A deferred BEGIN on SQLite: a snapshot read that never holds up the decider's writes.
-        connection = engine.connect().execution_options(sqlite_deferred=True)
+        connection = connect_for_reading(engine)
     try:
         with connection:
             if not has_schema(connection):

@@ -54,7 +54,14 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.outbox import Attempts, find_attempts, find_attempts_of, retried_since
+from deskbridge.store.db import connect_for_reading
+from deskbridge.store.outbox import (
+    LOOKUP_MARGIN,
+    Attempts,
+    find_attempts,
+    find_attempts_of,
+    retried_since,
+)
 from deskbridge.store.slack import (
     PostedMessage,
     book_send_slot,
@@ -107,8 +114,6 @@ PERMANENT_ERRORS = frozenset(
 
 # Every message carries its action's key (Slack message metadata), so a retry can find it.
 METADATA_EVENT = "deskbridge_action"
-# How far before the first attempt the lookup starts: our clock and Slack's may differ.
-LOOKUP_MARGIN = timedelta(minutes=5)
 LOOKUP_PAGE = 200
 LIST_PAGE = 1000
 # How long tickets read for a dispatcher's batch (`prepare`) stand for a fresh read: a batch of
@@ -376,9 +381,7 @@ class SlackNotifier:
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        """A read: deferred on SQLite, so it reads a WAL snapshot without taking (or waiting
-        for) the one writer, which webhooks and the decider hold most of the time."""
-        with self.engine.connect().execution_options(sqlite_deferred=True) as connection:
+        with connect_for_reading(self.engine) as connection:
             yield connection
 
     @contextmanager

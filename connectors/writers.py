@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -15,16 +15,19 @@ from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.registry import CONNECTORS
-from deskbridge.store.outbox import Attempts, find_attempts, find_attempts_of, retried_since
+from deskbridge.store.db import connect_for_reading
+from deskbridge.store.outbox import (
+    LOOKUP_MARGIN,
+    Attempts,
+    find_attempts,
+    find_attempts_of,
+    retried_since,
+)
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import Source
 from deskbridge.workflows.ports import Performer
 
 log = logging.getLogger("deskbridge.helpdesk")
-
-# How far before the first attempt a note is looked for: our clock and the helpdesk's may
-# differ (as bot.notifier.LOOKUP_MARGIN for Slack).
-LOOKUP_MARGIN = timedelta(minutes=5)
 
 
 class HelpdeskRouter:
@@ -94,10 +97,9 @@ class HelpdeskRouter:
             return find_attempts(connection, action.key)
 
     def _reading(self) -> Connection:
-        # Deferred on SQLite: a read of a WAL snapshot that never waits for the one writer.
         if self.engine is None:
             raise RuntimeError("HelpdeskRouter has no store to read attempts from")
-        return self.engine.connect().execution_options(sqlite_deferred=True)
+        return connect_for_reading(self.engine)
 
 
 def build_writers(settings: Settings, rules: RulesConfig) -> dict[Source, Performer]:

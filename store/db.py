@@ -46,6 +46,13 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
+def connect_for_reading(engine: Engine) -> Connection:
+    """A connection for reads only: a deferred BEGIN on SQLite, so it reads a WAL snapshot and
+    never waits for (or holds up) the one writer, which webhooks and the decider hold most of
+    the time."""
+    return engine.connect().execution_options(sqlite_deferred=True)
+
+
 def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
     """Apply every alembic migration not yet applied (`alembic upgrade head`); the store's
     revision before and after (None: no migration applied yet), for the caller to log."""

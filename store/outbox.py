@@ -122,6 +122,11 @@ class Attempts:
     since: datetime | None
 
 
+# How far before an action's first attempt a retry looks for what that attempt may have done
+# (a Slack message, a helpdesk note): our clock and the provider's may differ.
+LOOKUP_MARGIN = timedelta(minutes=5)
+
+
 def retried_since(attempts: Attempts | None) -> datetime | None:
     """When an earlier attempt that may have reached the provider began, or None on a first
     try. The attempt under way is counted: more than one means an earlier one was made and not
