@@ -391,14 +391,15 @@ def build_events(
             skipped.append(event)
         elif event is not None:
             events.append(event)
+    # Salesforce retries out of queue order: within one message, decide in time order.
+    events.sort(key=lambda e: e.occurred_at)
     if error is not None:
         if events:
-            raise PartlyMalformed(sorted(events, key=lambda e: e.occurred_at), error)
+            raise PartlyMalformed(events, error)
         raise error
     if not events:
         raise UnsupportedEvent("salesforce:" + ",".join(sorted(set(skipped))))
-    # Salesforce retries out of queue order: within one message, decide in time order.
-    return sorted(events, key=lambda e: e.occurred_at)
+    return events
 
 
 def _notification_event(
