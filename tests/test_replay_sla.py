@@ -4,12 +4,19 @@ Europe/London, England's bank holidays, closed 24 Dec 2026)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.store.activity import read_period
+from deskbridge.store.db import create_store_engine
+from deskbridge.workflows.digest import build_digest, build_period, repeat_window
+from deskbridge.workflows.replay import run_replay
 
 AGENT = "9013300112004"
 
@@ -251,9 +258,11 @@ def conversation(ticket: str, said: list[tuple[str, str, str]], late: bool) -> l
     return answered_at_0905(ticket, created) + sorted(lines, key=lambda line: line["at"])
 
 
-def next_reply_alerts(start: str) -> list[tuple]:
+def next_reply_alerts(start: str | None) -> list[tuple]:
     """The warnings and breach of an urgent next-reply clock started at `start` (HH:MM on 9
-    March; 2 business hours, warned at 75% and 90%) and not answered."""
+    March; 2 business hours, warned at 75% and 90%) and not answered; none for None."""
+    if start is None:
+        return []
     at = datetime.fromisoformat(f"2026-03-09T{start}:00+00:00")
     return [
         ((at + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ"), action, "next_reply", to)
@@ -294,13 +303,99 @@ def next_reply_alerts(start: str) -> list[tuple]:
         ),
         # The older message delivered after the newer one: the clock runs from the older.
         ([("customer", "10:00", "10:31"), ("customer", "10:30", "10:30")], "10:00"),
+        # The 09:55 reply, delivered after the 10:00 message, is older than it: 10:00 waits.
+        ([("customer", "10:00", "10:00"), ("agent", "09:55", "10:02")], "10:00"),
+        # 09:55 answered the 09:30 message (whose clock ran), not 10:00, delivered before it:
+        # 10:00 waits, as in writing order.
+        (
+            [
+                ("customer", "09:30", "09:30"),
+                ("customer", "10:00", "10:00"),
+                ("agent", "09:55", "10:02"),
+            ],
+            "10:00",
+        ),
+        # A reply written when the message was, or after it, answers it however late it comes.
+        ([("customer", "10:00", "10:00"), ("agent", "10:00", "10:02")], None),
+        (
+            [
+                ("customer", "09:30", "09:30"),
+                ("customer", "10:00", "10:00"),
+                ("agent", "10:00", "10:02"),
+            ],
+            None,
+        ),
+        (
+            [
+                ("customer", "09:30", "09:30"),
+                ("customer", "10:00", "10:00"),
+                ("agent", "10:10", "10:20"),
+            ],
+            None,
+        ),
     ],
-    ids=["messages after their answers", "a reply after a newer message", "messages swapped"],
+    ids=[
+        "messages after their answers",
+        "a reply after a newer message",
+        "messages swapped",
+        "a reply older than the message",
+        "a reply between two messages",
+        "a reply as old as the message",
+        "a reply as old as the newer message",
+        "a reply newer than both",
+    ],
 )
 def test_the_next_reply_clock_is_the_same_however_late_each_comment_comes(said, waiting, late):
     lines = conversation("611", said, late)
     until = "2026-03-09T14:00:00Z"
     assert replay_sla(lines, until, metric="next_reply") == next_reply_alerts(waiting)
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "delivered late"])
+def test_a_reply_between_two_messages_counts_in_the_digest_as_in_writing_order(tmp_path, late):
+    # The 09:55 reply meets the 09:30 message's clock (met); 10:00 waits and breaches at 12:00.
+    # Delivered late, the reply meets one clock and starts the next in one decision: the
+    # leads' review still counts the first met.
+    said = [
+        ("customer", "09:30", "09:30"),
+        ("customer", "10:00", "10:00"),
+        ("agent", "09:55", "10:02"),
+    ]
+    lines = [json.dumps(line) for line in conversation("614", said, late)]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    rules = load_rules(EXAMPLE_CONFIG)
+    until = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
+    assert all(isinstance(r, dict) for r in run_replay(lines, rules, CONNECTORS, until, url))
+    engine = create_store_engine(url)
+    period = build_period(rules, date(2026, 3, 9))
+    with engine.connect() as connection:
+        digest = build_digest(rules, period, read_period(connection, period, repeat_window(rules)))
+    engine.dispose()
+    assert digest["sla"] == {
+        "first_reply": {"met": 1, "breached": 0},
+        "next_reply": {"met": 1, "breached": 1},
+        "resolution": {"met": 0, "breached": 0},
+    }
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "delivered late"])
+def test_a_first_reply_delivered_after_a_newer_message_leaves_that_message_waiting(late):
+    # Created 09:00; the customer writes again at 09:35; the first reply, written at 09:30, is
+    # delivered (late) at 09:40, before the first-reply warning (09:45): the first-reply clock
+    # is met at 09:30, and the 09:35 message starts the next-reply clock, as in writing order.
+    created = "2026-03-09T09:00:00Z"
+    first = reply("613", "2026-03-09T09:30:00Z", 2, created)
+    lines = [
+        body("created", "613", created, 1, status="NEW"),
+        *([] if late else [first]),
+        customer("613", "2026-03-09T09:35:00Z", 3, created),
+        *([delivered(first, "2026-03-09T09:40:00Z")] if late else []),
+    ]
+    assert replay_sla(lines, until="2026-03-09T14:00:00Z") == [
+        ("2026-03-09T11:05:00Z", "sla_warning", "next_reply", "assignee"),
+        ("2026-03-09T11:23:00Z", "sla_warning", "next_reply", "lead"),
+        ("2026-03-09T11:35:00Z", "sla_breach", "next_reply", "lead"),
+    ]
 
 
 def test_a_customer_message_delivered_twice_counts_when_it_first_came():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deskbridge.workflows.actions import Action, ActionKind
-from deskbridge.workflows.model import EventKind, TicketEvent, TicketState
+from deskbridge.workflows.model import EventKind, SlaClock, TicketEvent, TicketState, evolve
 
 CUSTOMER_MESSAGE = "customer_message"
 CALL_LOGGED = "call_logged"
@@ -85,8 +85,12 @@ def build_event_facts(
         newly = clock.fulfilled_at is not None and (
             old is None or old.instance != clock.instance or old.fulfilled_at is None
         )
-        if not newly:  # most events: no clock met, so no need to look for its breach
-            continue
+        if not newly:
+            if old is None or old.instance == clock.instance:
+                continue  # most events: no clock met, so no need to look for its breach
+            clock = _met_and_replaced(old, event)
+            if clock is None:
+                continue
         breach = f"{ticket}:sla:{metric}:{clock.instance}:breach"
         if not any(k.startswith(breach) for k in state.fired):
             key = f"{ticket}:sla_met:{metric}:{clock.instance}"
@@ -101,6 +105,22 @@ def build_event_facts(
                 Fact(f"{ticket}:csat:{event.dedupe_key}", at, kind, ticket, state.assignee)
             )
     return facts
+
+
+def _met_and_replaced(old: SlaClock, event: TicketEvent) -> SlaClock | None:
+    """`old`, replaced by another instance of its clock in this event's decision, as met by
+    the event's reply, if the reply met it: a reply delivered late, after a newer customer
+    message was folded, meets the running next-reply clock and that message starts the next
+    one (the SLA rule). In writing order the two come one event apart, the first counted met."""
+    comment = event.comment
+    if (
+        not old.active
+        or comment is None
+        or not comment.is_public_agent_reply
+        or event.occurred_at < old.started_at
+    ):
+        return None
+    return evolve(old, {"fulfilled_at": event.occurred_at})
 
 
 def _rating(value: str | None) -> str | None:

@@ -337,6 +337,11 @@ class TicketState:
     # or re-decided late, was answered already (the SLA rule starts no next-reply clock for it).
     # None on a state stored before it was kept (the SLA rule then reads its clocks).
     last_public_agent_reply_at: datetime | None = None
+    # Event times of the public customer messages written after the newest public agent reply,
+    # oldest first (the newest KEEP_COMMENT_IDS): a reply delivered late may answer only the
+    # older ones, and the SLA rule then starts the next-reply clock from the oldest still
+    # waiting, as in writing order. Empty on a state stored before it was kept.
+    unanswered_customer_message_at: list[datetime] = Field(default_factory=list)
     voice_call_ids: list[str] = Field(default_factory=list)
     # Who logged the customer call / acknowledged the alerts in Slack (agent names).
     call_logged_by: str | None = None

@@ -97,6 +97,12 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             latest = state.last_public_agent_reply_at
             if latest is None or event.occurred_at > latest:
                 changes["last_public_agent_reply_at"] = event.occurred_at
+                # The messages written at or before the newest reply are answered. (A reply
+                # older than the newest answers none still waiting: all are newer than that.)
+                waiting = state.unanswered_customer_message_at
+                if waiting:
+                    still = [at for at in waiting if at > event.occurred_at]
+                    changes["unanswered_customer_message_at"] = still
         if comment.is_voice and comment.id not in state.voice_call_ids:
             changes["voice_call_ids"] = [*state.voice_call_ids, comment.id][-KEEP_COMMENT_IDS:]
         is_customer = comment.public and not comment.author_is_agent
@@ -108,6 +114,10 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             ]
             messages = [*state.customer_messages, comment.body[:MAX_MESSAGE_CHARS]]
             changes["customer_messages"] = messages[-MAX_MESSAGES:]
+            latest = state.last_public_agent_reply_at
+            if latest is None or event.occurred_at > latest:  # not answered yet
+                waiting = sorted([*state.unanswered_customer_message_at, event.occurred_at])
+                changes["unanswered_customer_message_at"] = waiting[-KEEP_COMMENT_IDS:]
     return evolve(state, changes), stale
 
 

@@ -27,7 +27,7 @@ from deskbridge.workflows.model import (
 )
 from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
 from deskbridge.workflows.service import WorkflowService
-from deskbridge.workflows.state import apply_event
+from deskbridge.workflows.state import KEEP_COMMENT_IDS, apply_event, new_state
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 in London
 AGENT = "9013300112004"
@@ -359,4 +359,54 @@ def test_a_policy_renamed_before_a_restart_still_warns_and_alerts_the_breach(eng
             [("sla_warning", "critical")],
         ),
         ("zendesk:7:sla:first_reply:breach", T0 + timedelta(hours=1), [("sla_breach", "critical")]),
+    ]
+
+
+def test_the_messages_waiting_are_the_customers_written_after_the_newest_reply():
+    # What a late reply may leave waiting: the customer's messages newer than every reply,
+    # oldest first, however late each comment comes; each counted once.
+    def said(state: TicketState, n: int, minutes: int, agent: bool) -> TicketState:
+        comment = Comment(
+            id=f"7-{n}",
+            public=True,
+            author_id=AGENT if agent else "77",
+            author_is_agent=agent,
+            body="On it." if agent else "Any news?",
+        )
+        at = T0 + timedelta(minutes=minutes)
+        return apply_event(state, event(n, at, EventKind.comment_added, comment=comment))[0]
+
+    created = event(1, T0, EventKind.created)
+    state = apply_event(new_state(created), created)[0]
+    waiting = {}
+    for step, (n, minutes, agent) in enumerate(
+        [
+            (2, 60, False),  # 10:00
+            (3, 90, False),  # 10:30
+            (2, 60, False),  # 10:00 again
+            (4, 70, True),  # reply 10:10 answers 10:00
+            (5, 0, True),  # a reply of 09:00 delivered late answers none still waiting
+            (6, 65, False),  # 10:05, delivered after the 10:10 reply: answered
+            (7, 80, False),  # 10:20, delivered late: waits
+            (8, 90, True),  # reply 10:30 answers every message
+        ]
+    ):
+        state = said(state, n, minutes, agent)
+        waiting[step] = [f"{at:%H:%M}" for at in state.unanswered_customer_message_at]
+    assert waiting == {
+        0: ["10:00"],
+        1: ["10:00", "10:30"],
+        2: ["10:00", "10:30"],
+        3: ["10:30"],
+        4: ["10:30"],
+        5: ["10:30"],
+        6: ["10:20", "10:30"],
+        7: [],
+    }
+    assert f"{state.last_public_agent_reply_at:%H:%M}" == "10:30"
+    # Bounded as the comment ids are: the newest KEEP_COMMENT_IDS.
+    for n in range(100, 100 + KEEP_COMMENT_IDS + 5):
+        state = said(state, n, 100 + n, False)
+    assert state.unanswered_customer_message_at == [
+        T0 + timedelta(minutes=100 + n) for n in range(105, 100 + KEEP_COMMENT_IDS + 5)
     ]

@@ -267,12 +267,18 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
                 update(metric, fulfilled_at=created, running_since=None)
 
     # Events come late (a message delivered after the reply that answered it, one re-decided
-    # after a fix): the clocks go by when each comment was written, as in arrival order.
+    # after a fix): the clocks go by when each comment was written, as in writing order.
     if agent_reply:
+        answered = clocks["first_reply"].active or _answers(clocks.get("next_reply"), at)
         stop("first_reply", fulfilled=True)
-        current = clocks.get("next_reply")
-        if current is not None and at >= current.started_at:  # not a reply older than it
+        if _answers(clocks.get("next_reply"), at):  # not a reply older than its start
             stop("next_reply", fulfilled=True)
+        waiting = state.unanswered_customer_message_at
+        if answered and waiting:
+            # A reply delivered late, after newer messages were folded, answered only the
+            # older ones: as in writing order, the oldest written after it starts the next.
+            clocks["next_reply"] = _start("next_reply", waiting[0])
+            changed.add("next_reply")
     elif customer_message and clocks["first_reply"].fulfilled_at is not None:
         current = clocks.get("next_reply")
         # The oldest message not answered by the newest reply starts it.
@@ -316,6 +322,11 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     if _clocks_differ(clocks, state.sla_clocks):
         decision.updates["sla_clocks"] = clocks
     return decision
+
+
+def _answers(clock: SlaClock | None, at: datetime) -> bool:
+    """Whether a reply written at `at` answers `clock`: it runs, and started at or before."""
+    return clock is not None and clock.active and at >= clock.started_at
 
 
 def _last_reply_at(state: TicketState, clocks: dict[str, SlaClock]) -> datetime:
