@@ -298,6 +298,30 @@ def test_a_repeat_contact_is_found_when_the_earlier_tickets_events_arrive_last()
     assert out == escalation("626", arrival + timedelta(minutes=1), ["repeat_contact"], 3, reason)
 
 
+def test_a_third_contact_within_the_window_of_the_second_is_a_repeat_contact_too():
+    """A (Mon 5 Jan), B (Thu 15 Jan), C (Mon 26 Jan): B is escalated as A's repeat; C is 11
+    days after B (21 after A, outside the window) and is escalated as B's repeat, not passed
+    over because B was escalated for a repeat contact of its own."""
+    a_at = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    b_at, c_at = a_at + timedelta(days=10), a_at + timedelta(days=21)
+    a = Ticket("641", a_at, {"subject": "Delivery slot", "description": "Can I move it?"})
+    b = Ticket("642", b_at, {"subject": "Delivery slot again", "description": "Still no slot."})
+    c = Ticket("643", c_at, {"subject": "Delivery slot", "description": "Hello again."})
+    lines = [
+        a.created_event(),
+        b.created_event(),
+        c.created_event(),
+        # C's next event: escalated once.
+        c.customer(c_at + timedelta(hours=1), "Hello? Any news on the slot?"),
+    ]
+    out = replay(lines, rules=("risk",))
+    reason = "risk 3 ≥ 3: the requester opened zendesk:{} too, within 14 days (repeat contact, 3)"
+    assert out == [
+        *escalation("642", b_at, ["repeat_contact"], 3, reason.format("641")),
+        *escalation("643", c_at, ["repeat_contact"], 3, reason.format("642")),
+    ]
+
+
 def test_a_ticket_from_the_same_requester_outside_the_window_is_not_a_repeat_contact():
     first = Ticket("631", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
     later = T0 + timedelta(days=14, minutes=1)

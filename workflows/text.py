@@ -688,13 +688,47 @@ class PhraseIndex:
                     )
         return matches
 
-    def find_all(self, tokens: tuple[str, ...]) -> dict[str, PhraseMatch]:
-        """The first occurrence of every phrase that counts (not negated)."""
+    def find_threats(self, tokens: tuple[str, ...]) -> dict[str, PhraseMatch]:
+        """The first occurrence of every phrase that counts (not negated), the phrases read as
+        threats (risk escalation): a negator counts only when it governs the threat itself
+        (see _threat_negation_lifted and _negated_with), not merely when it is near it as
+        routing reads it. `scan`, which routing uses, is left as it is."""
+        matches = self.scan(tokens)
+        counted = set(range(len(matches)))
+        if not NEGATORS.isdisjoint(tokens):  # most texts have no negator: all of them count
+            counted = self._threats_counted(tokens, matches)
         found: dict[str, PhraseMatch] = {}
-        for match in self.scan(tokens):
-            if match.negated_by is None and match.phrase not in found:
-                found[match.phrase] = match
+        for i, match in enumerate(matches):  # the first occurrence, in scan's order
+            if i in counted:
+                found.setdefault(match.phrase, match)
         return found
+
+    @staticmethod
+    def _threats_counted(tokens: tuple[str, ...], matches: list[PhraseMatch]) -> set[int]:
+        """Which of a text's matches (by their place in `matches`) count as threats."""
+        negators = [at for at, token in enumerate(tokens) if token in NEGATORS]
+        declined = _declined_ends(tokens, negators)
+        negated: list[tuple[int, int, str]] = []  # (start, end, negator) of negated threats
+        # By position (a longer phrase first), so a threat is read after the one it continues.
+        ordered = sorted(range(len(matches)), key=lambda i: (matches[i].start, -matches[i].tokens))
+        counted: set[int] = set()
+        for i in ordered:
+            match = matches[i]
+            end = match.start + match.tokens
+            negation = match.negated_by
+            if (
+                negation is not None
+                and end not in declined  # "a lawyer is not needed" stays declined
+                and _threat_negation_lifted(tokens, match.start)
+            ):
+                negation = None
+            if negation is None and negated and NEGATORS.isdisjoint(compile_phrase(match.phrase)):
+                negation = _negated_with(tokens, match.start, negated)
+            if negation is None:
+                counted.add(i)
+            else:
+                negated.append((match.start, end, negation))
+        return counted
 
 
 def _hypothetical_from(
@@ -851,6 +885,98 @@ def _negated_alternative(tokens: Sequence[str], start: int) -> str | None:
             return None
         if token in _ALTERNATIVES:
             return _negator(tokens, at)
+    return None
+
+
+# Threats (risk escalation). Routing reads a negator as declining what follows it within a
+# few words ("not damaged, just late"). A threat is read more strictly: a negator counts only
+# when it governs the threat's own words ("not going to sue", "no need for a lawyer", "won't
+# post on social media"), so for threats (only: routing never reads these) a negation before a
+# threat does not hold across
+# - a first-person subject or possessive, which opens another clause, such as the consequent
+#   of a condition written without a comma ("if you do not respond I will sue", "if it is not
+#   fixed my solicitor will be in touch");
+# - "until": what follows it is what the writer will do ("I will not stop until the ombudsman
+#   hears about this").
+# In the languages of the risk phrases (English, French, German and Spanish: "avocat",
+# "Anwalt", "abogado"). As lemmas, as a text's words are.
+THREAT_NEGATION_ENDS = frozenset(
+    lemma(w)
+    for w in (
+        *("i", "we", "my", "our"),
+        *("je", "j", "nous", "mon", "ma", "mes", "notre"),
+        *("ich", "wir", "mein", "meine", "meinen", "meinem", "meiner"),
+        *("unser", "unsere", "unseren", "unserem"),
+        *("yo", "nosotros", "nosotras", "mi", "mis", "nuestro", "nuestra", "nuestros", "nuestras"),
+        *("until", "till", "jusqu", "bis", "hasta"),
+    )
+)
+# Words whose negation affirms what follows: "I will not hesitate to take legal action", "I
+# have no doubt the ombudsman will agree", "je n'hésiterai pas à contacter un avocat", "ich
+# werde nicht zögern", "no dudaré en llamar a un abogado". French and German may put the verb
+# before its negator ("hésiterai pas", "zögere nicht"): a word on either side of it counts.
+AFFIRMING_WHEN_NEGATED = frozenset(
+    lemma(w)
+    for w in (
+        *("hesitate", "hesitation", "hesitant", "doubt"),
+        *("hesiter", "hesite", "hesites", "hesitons", "hesitez", "hesitent", "hesiterai"),
+        *("hesiteras", "hesitera", "hesiterons", "hesiterez", "hesiteront", "hesiterais"),
+        *("hesiterait", "hesiterions"),
+        *("zogern", "zogere", "zogerst", "zogert", "zogerte", "zogerten"),
+        *("dudar", "dudo", "dudamos", "dudare", "dudaremos", "dudaria", "dudariamos", "duda"),
+    )
+)
+# A negator after one of these in its clause is part of a condition, and a threat is a threat
+# on a condition too: "if you don't refund me I will sue", "if you don't want a chargeback,
+# refund me". (Not German "falls": as a lemma it is English "fall".)
+THREAT_CONDITIONS = frozenset({"if", "unless", "si", "wenn"})
+
+
+def _threat_negation_lifted(tokens: Sequence[str], start: int) -> bool:
+    """Whether the negation routing reads before tokens[start] (a negator up to
+    2 * WISH_NEGATION_WINDOW words before it, the furthest routing's negation reaches) does
+    not hold for a threat there: a THREAT_NEGATION_ENDS word lies between them, the negator
+    is one of AFFIRMING_WHEN_NEGATED's, or it is part of a condition."""
+    for at in range(start - 1, max(-1, start - 1 - 2 * WISH_NEGATION_WINDOW), -1):
+        token = tokens[at]
+        if token in THREAT_NEGATION_ENDS:
+            return True
+        if token in NEGATORS:
+            return (
+                tokens[at + 1] in AFFIRMING_WHEN_NEGATED
+                or (at > 0 and tokens[at - 1] in AFFIRMING_WHEN_NEGATED)
+                or _in_condition(tokens, at)
+            )
+    return False
+
+
+def _in_condition(tokens: Sequence[str], at: int) -> bool:
+    """Whether one of THREAT_CONDITIONS comes before tokens[at] in its clause, up to
+    WISH_NEGATION_WINDOW words before it."""
+    for token in reversed(tokens[max(0, at - WISH_NEGATION_WINDOW) : at]):
+        if token == BREAK:
+            return False
+        if token in THREAT_CONDITIONS:
+            return True
+    return False
+
+
+def _negated_with(
+    tokens: Sequence[str], start: int, negated: list[tuple[int, int, str]]
+) -> str | None:
+    """The negator of a negated threat that the threat at tokens[start] is part of or
+    continues, up to NEGATION_WINDOW words after its end as if its last word were the negator
+    ("I won't post about this on social media": "post about this" is negated, "social media"
+    says where; "I'm not going to leave a bad review": "bad review" is part of "leave a bad
+    review"), not across a clause break, a SCOPE_BREAK word or a THREAT_NEGATION_ENDS word.
+    `negated`: (start, end, negator) of the negated threats."""
+    for first, end, negator in negated:
+        if first <= start < end:
+            return negator
+        if end <= start and start - (end - 1) <= NEGATION_WINDOW:
+            between = tokens[end:start]
+            if _NEGATION_STOPS.isdisjoint(between) and THREAT_NEGATION_ENDS.isdisjoint(between):
+                return negator
     return None
 
 

@@ -98,6 +98,57 @@ def test_legal_vocabulary_does_not_fire_on_addresses_or_names():
         )
 
 
+def test_a_threat_written_with_a_negator_that_does_not_refuse_it_escalates():
+    """A negator counts only when it refuses the threat itself: "not hesitate" affirms, what
+    follows "until" is what the customer will do, and a negator in a condition ("if you do
+    not respond") does not reach its consequent, nor refuse the threat the condition is. In
+    the languages of the risk phrases (English, French, German, Spanish)."""
+    for text, signal, phrase in (
+        ("I will not hesitate to take legal action", "legal", "legal action"),
+        ("I shall not hesitate to involve trading standards", "legal", "trading standards"),
+        ("If you do not respond I will sue", "legal", "will sue"),
+        ("If you don't refund me I will sue", "legal", "will sue"),
+        ("I will not stop until the ombudsman hears about this", "legal", "ombudsman"),
+        ("If it is not fixed my solicitor will be in touch.", "legal", "solicitor"),
+        ("I have no doubt the ombudsman will agree with me.", "legal", "ombudsman"),
+        ("If you don't want a bad review, refund me.", "social_media", "bad review"),
+        ("Je n'hésiterai pas à contacter un avocat.", "legal", "avocat"),
+        ("Si vous ne me remboursez pas je contacte un avocat.", "legal", "avocat"),
+        ("Ich werde nicht zögern einen Anwalt einzuschalten.", "legal", "Anwalt"),
+        ("No dudaré en contactar a un abogado.", "legal", "abogado"),
+    ):
+        assert signals(state(description=text)) == [Signal(signal, 3, f'mentions "{phrase}"')], text
+
+
+def test_a_threat_the_customer_refuses_is_not_escalated():
+    """ "won't post about this on social media": the rest of a refused threat ("post about
+    this" refused, "social media" where) is refused with it; "leave a bad review" carries its
+    verb, so "I'm not going to leave a bad review" refuses it, and "bad review" with it."""
+    for text in (
+        "I won't post about this on social media.",
+        "I'm not going to leave a bad review",
+        "I won't post on social media.",
+        "I'm not going to sue.",
+        "No need for a lawyer.",
+        "I don't need a lawyer.",
+        "A lawyer is not needed.",
+        "I am not, at this stage, considering legal action.",
+        "I won't go to the press or twitter.",
+        "Je n'ai pas besoin d'un avocat.",
+        "Ich brauche keinen Anwalt.",
+        "No necesito un abogado.",
+    ):
+        assert signals(state(description=text)) == [], text
+    # Said without a negator, the same threats escalate.
+    for text, phrase in (
+        ("I'm going to leave a bad review", "bad review"),
+        ("I will post about this on social media.", "post about this"),
+    ):
+        assert signals(state(description=text)) == [
+            Signal("social_media", 3, f'mentions "{phrase}"')
+        ], text
+
+
 def test_social_media_by_channel():
     assert signals(state(channel="twitter")) == [
         Signal("social_media", 3, "came in through twitter")
@@ -175,6 +226,19 @@ def test_repeat_contact_window_edges():
     # Without a creation time there is no window to measure.
     near = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
     assert signals(state(created_at=None), near) == []
+
+
+def test_an_earlier_ticket_escalated_as_a_repeat_is_still_an_earlier_contact():
+    """A, then B (escalated as A's repeat), then this ticket 11 days after B: B is this
+    ticket's earlier contact though it carries "repeat_contact" itself (a third contact is a
+    repeat too). Past this ticket's first event, B may have been escalated for this very pair
+    (its events came last, and it carried the repeat for this ticket): passed over."""
+    b = (RelatedTicket("zendesk:650", T0 - timedelta(days=11), ("repeat_contact",)),)
+    assert signals(state(), b) == [
+        Signal("repeat_contact", 3, "the requester opened zendesk:650 too, within 14 days")
+    ]
+    later_event = Context(now=T0, rules=RULES, previous=state(), related=b)
+    assert collect_signals(state(), later_event, RISK) == []
 
 
 def test_anger_phrase():

@@ -44,7 +44,8 @@ _mentioned = Memo(TEXTS_KEPT)
 
 
 def _mentions(text: str, config: RiskConfig) -> dict[str, frozenset[str]]:
-    """The phrases of each phrase signal that `text` mentions (not negated)."""
+    """The phrases of each phrase signal that `text` mentions (not negated: read as threats,
+    see PhraseIndex.find_threats)."""
     found = _mentioned.get(config, text)
     if found is None:
         tokens = tokenize(text)
@@ -52,7 +53,7 @@ def _mentions(text: str, config: RiskConfig) -> dict[str, frozenset[str]]:
             config,
             text,
             {
-                name: frozenset(phrase_index(tuple(signal.phrases)).find_all(tokens))
+                name: frozenset(phrase_index(tuple(signal.phrases)).find_threats(tokens))
                 for name, signal in config.signals.items()
                 if name in _PHRASE_SIGNALS
             },
@@ -120,23 +121,39 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
 
 def _repeat_contact(state: TicketState, ctx: Context, config: RiskConfig) -> str | None:
     """Another ticket of the requester's opened within the window before or after this one
-    (the earlier ticket's events may arrive last). A pair is escalated once: a ticket already
-    escalated as a repeat contact does not make the other one a repeat again."""
+    (the earlier ticket's events may arrive last). A pair is escalated once, on one of its
+    tickets:
+    - a later ticket already escalated as a repeat contact does not make this one a repeat
+      (it was escalated for this pair, or for a pair of its own);
+    - an earlier ticket escalated as a repeat contact is still this ticket's earlier contact (a
+      third contact is a repeat too, B escalated as A's repeat does not hide C's), unless it
+      may have been escalated for this very pair: a ticket carries the repeat for a later one
+      only when that one's events came first, so never before this ticket's first event
+      (`ctx.previous` None). Past that first event it is passed over, as before."""
     if state.created_at is None:
         return None
     window = config.repeat_contact_window
+    first_event = ctx.previous is None
     others = [
         r
         for r in ctx.related
-        if "repeat_contact" not in r.escalation_signals
-        and abs(r.created_at - state.created_at) <= window
-        and r.created_at != state.created_at
+        if abs(r.created_at - state.created_at) <= window and r.created_at != state.created_at
     ]
-    earlier = [r for r in others if r.created_at < state.created_at]
+    earlier = [
+        r
+        for r in others
+        if r.created_at < state.created_at
+        and (first_event or "repeat_contact" not in r.escalation_signals)
+    ]
     if earlier:
         return f"the requester opened {earlier[-1].key} too, within {window.days} days"
-    if others:
-        return f"the requester opened {others[0].key} too, within {window.days} days after this one"
+    later = [
+        r
+        for r in others
+        if r.created_at > state.created_at and "repeat_contact" not in r.escalation_signals
+    ]
+    if later:
+        return f"the requester opened {later[0].key} too, within {window.days} days after this one"
     return None
 
 
