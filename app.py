@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ from deskbridge.workflows.ports import DryRunPerformer, Performer
 from deskbridge.workflows.service import WorkflowService
 
 log = logging.getLogger("deskbridge")
+
+
+# How long stopping waits for the background loops, in all: well within the 30 s systemd gives
+# the worker (deploy/deskbridge-worker.service, TimeoutStopSec) before it kills the process, so
+# what they finish is recorded. The dispatcher's longest wait is the actions under way: their
+# provider calls (each bounded by the clients' 10 s timeouts), then one write.
+STOP_TIMEOUT = 20.0
 
 
 def utc_now() -> datetime:
@@ -224,7 +232,12 @@ class Runtime:
         # The classifier's dictionaries, read now rather than by the first ticket with a typo.
         load_in_background(lexicon, LANGUAGES)
 
-    def stop_background(self) -> None:
+    def stop_background(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the loops and wait for them, `timeout` seconds in all: the dispatcher finishes
+        and records the actions under way (each bounded by its client's timeout) and gives
+        back the rest of its batch. `runtime.stopped` is said once they have ended, or names
+        those that have not (the process exits all the same: they are daemon threads)."""
+        deadline = time.monotonic() + timeout
         self.stop.set()
         self.service.decider.wake()
         self.service.decider.timers_set.set()
@@ -232,9 +245,13 @@ class Runtime:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         for thread in self.threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        running = [thread.name for thread in self.threads if thread.is_alive()]
         self.threads.clear()
-        log_event(log, logging.INFO, "runtime.stopped")
+        if running:
+            log_event(log, logging.WARNING, "runtime.stopped", still_running=",".join(running))
+        else:
+            log_event(log, logging.INFO, "runtime.stopped")
 
 
 def build_performers(

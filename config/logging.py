@@ -40,7 +40,9 @@ class OutageLog:
         self._failures = 0  # in the whole outage
         self._unlogged = 0  # since the last line
 
-    def failed(self, level: int = logging.ERROR, **fields: Any) -> None:
+    def failed(self, level: int = logging.ERROR, exc_info: bool = False, **fields: Any) -> None:
+        """Count a failure; log it if it starts the outage or a minute has passed since the
+        last line (`exc_info`: with the exception being handled, as logging takes it)."""
         with self._lock:
             now = self.clock()
             self._failures += 1
@@ -52,7 +54,7 @@ class OutageLog:
             else:
                 self._unlogged += 1
                 return
-        log_event(self.logger, level, self.name, **fields)
+        self.logger.log(level, self.name, exc_info=exc_info, extra={_FIELDS: fields})
 
     def succeeded(self) -> None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 `pager` actions become `trigger` / `acknowledge` / `resolve` events with `dedup_key` = the
 ticket key, so one ticket is one incident however many pages it took. 202 is done; 400 is
-dead-lettered with PagerDuty's message (retrying the same event cannot help); 429 and 5xx are
-retried by the dispatcher with back-off. The routing key is never logged.
+dead-lettered with PagerDuty's message (retrying the same event cannot help); 5xx is retried by
+the dispatcher with back-off, 429 (a rate limit) after its Retry-After without using up an
+attempt. The routing key is never logged.
 """
 
 from __future__ import annotations
@@ -81,12 +82,22 @@ class PagerDutyPager:
         if response.status_code == 202 or response.ok:
             return {"pager": body["event_action"], "status": response.status_code}
         if response.status_code == 429:
-            raise RetryableError("PagerDuty throttled the event (429)")
+            raise RetryableError(
+                "PagerDuty throttled the event (429)", _retry_after(response), throttled=True
+            )
         if response.status_code >= 500:
             raise RetryableError(f"PagerDuty answered {response.status_code}")
         raise PermanentError(
             f"PagerDuty refused the event ({response.status_code}): {_message(response)}"
         )
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The Retry-After of a 429 in seconds, if it gives one (else the dispatcher's wait)."""
+    try:
+        return max(1.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _message(response: requests.Response) -> str:

@@ -6,13 +6,16 @@ mid-action leaves the row to be claimed again when the lease ends.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, func, literal, select, update
 
+from deskbridge.config.logging import log_event
 from deskbridge.store.schema import outbox
 from deskbridge.store.sql import (
     is_postgres,
@@ -23,12 +26,17 @@ from deskbridge.workflows.actions import Action, dump_action, load_action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
+# The claim is the dispatcher's: what it says is said under the dispatcher's name.
+log = logging.getLogger("deskbridge.dispatcher")
+
 
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
     action: Action
     attempts: int
+    # When the row was first claimed (this claim, for a first attempt).
+    first_attempt_at: datetime | None = None
 
 
 _INSERT_COLUMNS = (
@@ -76,7 +84,10 @@ def insert_actions(connection: Connection, actions: list[Action], now: datetime)
 def claim_due_actions(
     connection: Connection, now: datetime, limit: int, lease: timedelta
 ) -> list[OutboxRow]:
-    """Take up to `limit` due rows for this dispatcher (SKIP LOCKED on PostgreSQL)."""
+    """Take up to `limit` due rows for this dispatcher (SKIP LOCKED on PostgreSQL). A row this
+    version cannot read (an action kind a newer worker queued during a rolling upgrade, a row
+    edited by hand) is dead-lettered here with the reason, not returned: one such row must
+    neither fail the claim of the rows beside it nor come back at every claim."""
     earlier = outbox.alias("earlier")
     blocked = (
         select(earlier.c.id)
@@ -88,7 +99,13 @@ def claim_due_actions(
         .exists()
     )
     query = (
-        select(outbox.c.id, outbox.c.payload, outbox.c.attempts)
+        select(
+            outbox.c.id,
+            outbox.c.action,
+            outbox.c.payload,
+            outbox.c.attempts,
+            outbox.c.first_attempt_at,
+        )
         # Only the head of each lane: later rows wait for it (in flight or retrying).
         .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked)
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
@@ -99,19 +116,69 @@ def claim_due_actions(
     rows = connection.execute(query).all()
     if not rows:
         return []
-    first = literal(now, outbox.c.first_attempt_at.type)
-    connection.execute(
-        update(outbox)
-        .where(outbox.c.id.in_([r.id for r in rows]))
-        .values(
-            next_attempt_at=now + lease,
-            attempts=outbox.c.attempts + 1,
-            first_attempt_at=func.coalesce(outbox.c.first_attempt_at, first),
+    claimed: list[OutboxRow] = []
+    unreadable: list[tuple[int, datetime, str]] = []
+    for r in rows:
+        try:
+            action = load_action(r.payload)
+        except Exception as exc:  # whatever makes a payload unreadable is that row's alone
+            error = describe_unreadable(exc)
+            unreadable.append((r.id, now, error))
+            # The row, its kind as stored and what was wrong, never the payload (names, text).
+            log_event(
+                log, logging.ERROR, "outbox.unreadable", row=r.id, action=r.action, error=error
+            )
+            continue
+        claimed.append(
+            OutboxRow(
+                id=r.id,
+                action=action,
+                attempts=r.attempts + 1,
+                first_attempt_at=r.first_attempt_at or now,
+            )
         )
-    )
-    return [
-        OutboxRow(id=r.id, action=load_action(r.payload), attempts=r.attempts + 1) for r in rows
-    ]
+    if claimed:
+        first = literal(now, outbox.c.first_attempt_at.type)
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([r.id for r in claimed]))
+            .values(
+                next_attempt_at=now + lease,
+                attempts=outbox.c.attempts + 1,
+                first_attempt_at=func.coalesce(outbox.c.first_attempt_at, first),
+            )
+        )
+    dead_letter_actions(connection, unreadable)
+    return claimed
+
+
+# The longest reason kept for an unreadable row (the outbox's last_error): pydantic lists every
+# allowed value of an enum, which says enough in its first few hundred characters.
+UNREADABLE_REASON_LIMIT = 500
+
+
+def describe_unreadable(exc: Exception) -> str:
+    """Why a stored payload is not an action: each failing field and pydantic's message for it,
+    without the value that failed (it may be a message body or a name)."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+    else:
+        problems = type(exc).__name__
+    return f"unreadable action: {problems}"[:UNREADABLE_REASON_LIMIT]
+
+
+def release_actions(connection: Connection, row_ids: list[int], now: datetime) -> None:
+    """Give back claimed rows that were never performed (the dispatcher was told to stop before
+    it started them): due again now, for any dispatcher, their attempt not counted."""
+    if row_ids:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(row_ids), outbox.c.status == PENDING)
+            .values(next_attempt_at=now, attempts=outbox.c.attempts - 1)
+        )
 
 
 @dataclass(frozen=True)

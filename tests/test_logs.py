@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,6 +154,32 @@ def test_an_idle_worker_logs_nothing_after_starting(logs, sqlite_engine, rules, 
         ("INFO", "deskbridge.decider", "decider.started"),
         ("INFO", "deskbridge.dispatcher", "dispatcher.started"),
     ]
+
+
+def test_a_loop_that_does_not_end_in_time_is_named_when_stopping(
+    logs, sqlite_engine, rules, monkeypatch
+):
+    # Stopping waits for the loops STOP_TIMEOUT in all (within systemd's TimeoutStopSec), then
+    # says which did not end instead of claiming the runtime stopped.
+    runtime = _runtime(sqlite_engine, rules, monkeypatch, clock=lambda: QUIET)
+    collect = logs("INFO")
+    release = threading.Event()
+    stuck = threading.Thread(target=release.wait, name="deskbridge-stuck", daemon=True)
+    stuck.start()
+    runtime.threads.append(stuck)
+    started = time.monotonic()
+    try:
+        runtime.stop_background(timeout=0.3)
+        took = time.monotonic() - started
+    finally:
+        release.set()
+
+    assert 0.3 <= took < 2.0
+    assert [
+        (r.levelname, r.getMessage(), r.deskbridge_fields)
+        for r in collect.records
+        if r.getMessage() == "runtime.stopped"
+    ] == [("WARNING", "runtime.stopped", {"still_running": "deskbridge-stuck"})]
 
 
 @pytest.mark.parametrize(

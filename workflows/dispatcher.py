@@ -10,8 +10,9 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from deskbridge.store.outbox import (
     claim_due_actions,
     complete_actions,
     dead_letter_actions,
+    release_actions,
     retry_actions,
 )
 from deskbridge.workflows.actions import Action, ActionKind
@@ -49,6 +51,13 @@ STEP_EVERY = 0.01
 # How soon the loop looks again after a pass that found work: under steady load actions are
 # queued every few milliseconds, and waiting the full idle interval added up to 0.5 s to each.
 BUSY_INTERVAL = 0.05
+# A throttled attempt (a 429, Retry-After) is given back: the provider asked us to wait, nothing
+# failed. Without Retry-After it waits this long, as the Slack client does.
+THROTTLED_WAIT = 30.0
+# How long after its first attempt a row may keep being throttled without using up attempts:
+# a rate limit of some minutes (another integration using up a Zendesk account's budget) never
+# dead-letters a write; one that never ends does, after max_attempts more, and is alerted on.
+THROTTLE_PATIENCE = timedelta(hours=1)
 
 
 @dataclass
@@ -92,6 +101,7 @@ class Dispatcher:
         writer: AbstractContextManager | None = None,
         step_aside: Callable[[], None] | None = None,
         concurrency: int = 1,
+        throttle_patience: timedelta = THROTTLE_PATIENCE,
     ):
         self.engine = engine
         # SQLite's one writer, shared with the decider and the webhook (a Python lock taken in
@@ -110,24 +120,33 @@ class Dispatcher:
         # lane's next row is claimed only once its head is done), so their order does not
         # matter; a Slack or helpdesk call mostly waits on the network.
         self.concurrency = concurrency
+        self.throttle_patience = throttle_patience
         self._pool: ThreadPoolExecutor | None = None
 
-    def dispatch_due(self) -> int:
+    def dispatch_due(self, stop: threading.Event | None = None) -> int:
         """Perform every action due now, one claim of `batch` rows at a time; returns how many
         were attempted. Before a claimed batch is performed, each performer that can is given
         the whole batch (`prepare`: one read of the batch's tickets instead of one per
         action). Outcomes are written in batches too (one transaction for all the rows
         performed within RECORD_EVERY), so a burst of quick actions costs a handful of
-        commits, while a slow one (a real Slack call) is still recorded right after it."""
+        commits, while a slow one (a real Slack call) is still recorded right after it.
+
+        Once `stop` is set nothing more is claimed or started: the actions under way are
+        finished and recorded, and the claimed rows not started are given back (due at once,
+        their attempt not counted). A stopping process then neither goes on sending the rest
+        of a batch of 50 nor exits with performed actions unrecorded (sent again after the
+        lease)."""
+        stop = stop or threading.Event()
         total = 0
-        while True:
+        while not stop.is_set():
             with self.writer, self.engine.begin() as connection:
                 rows = claim_due_actions(connection, self.clock(), self.batch, self.lease)
             self._prepare(rows)
             outcomes = _Outcomes()
+            unstarted: list[OutboxRow] = []
             flush_at = time.monotonic() + RECORD_EVERY
             aside_at = time.monotonic() + STEP_EVERY
-            for performed in self._perform_all(rows):
+            for performed in self._perform_all(rows, stop, unstarted):
                 outcomes.add(performed)
                 now = time.monotonic()
                 if now >= flush_at:
@@ -138,9 +157,14 @@ class Dispatcher:
                     self.step_aside()
                     aside_at = time.monotonic() + STEP_EVERY
             self._record(outcomes)
-            total += len(rows)
+            if unstarted:
+                with self.writer, self.engine.begin() as connection:
+                    release_actions(connection, [r.id for r in unstarted], self.clock())
+                log_event(log, logging.INFO, "outbox.released", rows=len(unstarted))
+            total += len(rows) - len(unstarted)
             if len(rows) < self.batch:
-                return total
+                break
+        return total
 
     def _recorders(self) -> list[Any]:
         """The performers with a `record`: what they keep to write with the outcomes."""
@@ -163,18 +187,38 @@ class Dispatcher:
             except Exception:  # each action then reads what it needs itself
                 log.exception("outbox.prepare_failed")
 
-    def _perform_all(self, rows: list[OutboxRow]) -> Iterator[_Outcomes]:
-        """Perform the rows (`concurrency` at a time), yielding each one's outcome as it comes."""
+    def _perform_all(
+        self, rows: list[OutboxRow], stop: threading.Event, unstarted: list[OutboxRow]
+    ) -> Iterator[_Outcomes]:
+        """Perform the rows (`concurrency` at a time), yielding each one's outcome as it comes.
+        A row is started only while `stop` is not set (one at a time into the pool, not the
+        whole batch at once, so none is left queued there); those never started are put in
+        `unstarted` once the ones under way have finished."""
+        waiting = deque(rows)
         if self.concurrency <= 1 or len(rows) <= 1:
-            for row in rows:
-                yield self._perform_one(row)
+            while waiting and not stop.is_set():
+                yield self._perform_one(waiting.popleft())
+            unstarted.extend(waiting)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 self.concurrency, thread_name_prefix="deskbridge-perform"
             )
-        for future in as_completed([self._pool.submit(self._perform_one, row) for row in rows]):
-            yield future.result()
+        pool = self._pool
+        running: set[Future[_Outcomes]] = set()
+
+        def top_up() -> None:
+            while waiting and len(running) < self.concurrency and not stop.is_set():
+                running.add(pool.submit(self._perform_one, waiting.popleft()))
+
+        top_up()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            running.difference_update(finished)
+            top_up()  # before the finished are handed on: the pool works while they are recorded
+            for future in finished:
+                yield future.result()
+        unstarted.extend(waiting)
 
     def _perform_one(self, row: OutboxRow) -> _Outcomes:
         outcomes = _Outcomes()
@@ -202,14 +246,15 @@ class Dispatcher:
             )
             return
         except RetryableError as exc:
-            if row.attempts >= self.max_attempts and not exc.throttled:
+            throttled = exc.throttled and not self._throttled_too_long(row)
+            if row.attempts >= self.max_attempts and not throttled:
                 outcomes.dead(row, self.clock(), str(exc), fields)
                 return
-            if exc.throttled:  # wait exactly as Slack or the helpdesk asked; not a failure
-                delay = exc.retry_after if exc.retry_after is not None else BASE_DELAY
+            if throttled:  # wait exactly as Slack or the helpdesk asked; not a failure
+                delay = exc.retry_after if exc.retry_after is not None else THROTTLED_WAIT
             else:
                 delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
-            outcomes.retry(row, self._at(delay), str(exc), refund=exc.throttled)
+            outcomes.retry(row, self._at(delay), str(exc), refund=throttled)
             self.metrics.actions.labels(action.kind.value, "retry").inc()
             log_event(
                 log,
@@ -232,6 +277,12 @@ class Dispatcher:
             log.exception("outbox.error")
             return
         outcomes.done.append((row, self.clock(), result, fields))
+
+    def _throttled_too_long(self, row: OutboxRow) -> bool:
+        """Whether the row's first attempt is more than `throttle_patience` ago: its throttled
+        attempts count from then on (THROTTLE_PATIENCE)."""
+        since = row.first_attempt_at
+        return since is not None and self.clock() - since > self.throttle_patience
 
     def _at(self, delay: float) -> datetime:
         return self.clock() + timedelta(seconds=delay)
@@ -269,15 +320,23 @@ class Dispatcher:
             log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
 
     def run(self, stop: threading.Event, interval: float) -> None:
-        """Loop until `stop` is set. A store outage is logged and waited out."""
+        """Loop until `stop` is set (returning once the actions under way are recorded). A
+        store outage is logged and waited out; so is an unexpected error (a bug), which must
+        not end deliveries for good while the process looks healthy."""
         log_event(log, logging.INFO, "dispatcher.started", interval_s=interval)
         outage = OutageLog(log, "dispatcher.store_unavailable", "dispatcher.store_recovered")
+        # A bug met again at every pass is logged as an outage is: when it starts (with its
+        # traceback), then at most once a minute, and when a pass gets through again.
+        failing = OutageLog(log, "dispatcher.error", "dispatcher.recovered")
         while not stop.is_set():
             performed = 0
             try:
-                performed = self.dispatch_due()
+                performed = self.dispatch_due(stop)
             except SQLAlchemyError as exc:
                 outage.failed(error=type(exc).__name__)
+            except Exception as exc:
+                failing.failed(error=type(exc).__name__, exc_info=True)
             else:
                 outage.succeeded()
+                failing.succeeded()
             stop.wait(min(interval, BUSY_INTERVAL) if performed else interval)

@@ -343,13 +343,25 @@ def _api_failure(exc: SalesforceError) -> Exception:
     code = _error_code(exc.content)
     label = f"{status} {code}" if code else f"{status}"
     if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
-        concurrent = "concurrent" in _error_message(exc.content).lower()
-        wait = CONCURRENCY_LIMIT_WAIT if concurrent else DAILY_LIMIT_WAIT
-        # Counts as an attempt (throttled=False): a limit that never clears ends in a dead
-        # letter and an alert instead of a queue that grows for ever.
-        return RetryableError(f"Salesforce API limit reached ({label})", retry_after=wait)
+        if "concurrent" in _error_message(exc.content).lower():
+            # A rate limit that clears in minutes (the org's other integrations count too):
+            # waited out without using up attempts, as a Zendesk or Slack 429 is (the
+            # dispatcher's THROTTLE_PATIENCE ends one that never clears in a dead letter).
+            return RetryableError(
+                f"Salesforce API limit reached ({label})",
+                retry_after=CONCURRENCY_LIMIT_WAIT,
+                throttled=True,
+            )
+        # The 24-hour allocation counts as an attempt (throttled=False): at an hour each, a
+        # budget that does not come back ends in a dead letter and an alert after a working
+        # day instead of a queue that grows for ever.
+        return RetryableError(
+            f"Salesforce API limit reached ({label})", retry_after=DAILY_LIMIT_WAIT
+        )
     if code in TRANSIENT_400_CODES:
         return RetryableError(f"Salesforce answered {label}")
-    if isinstance(exc, SalesforceGeneralError) and (status >= 500 or status in (408, 429)):
+    if isinstance(exc, SalesforceGeneralError) and status == 429:
+        return RetryableError(f"Salesforce answered {label}", throttled=True)
+    if isinstance(exc, SalesforceGeneralError) and (status >= 500 or status == 408):
         return RetryableError(f"Salesforce answered {label}")
     return PermanentError(f"Salesforce refused the update ({label})")

@@ -172,7 +172,9 @@ def _zendesk_errors(refused: str) -> Iterator[None]:
     try:
         yield
     except _Throttled as exc:
-        raise RetryableError(str(exc), exc.retry_after) from None
+        # A rate limit (account-wide: other integrations use it up too) or maintenance: the
+        # dispatcher waits as asked without using up an attempt, as for Slack's 429.
+        raise RetryableError(str(exc), exc.retry_after, throttled=True) from None
     except APIException as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status is not None and (status >= 500 or status in (409, 408)):

@@ -9,11 +9,20 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from deskbridge.app import STOP_TIMEOUT
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.outbox import DONE, PENDING, insert_actions
+from deskbridge.store.schema import outbox
+from deskbridge.workflows.actions import ActionKind, build_action
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +64,110 @@ def test_sigterm_stops_like_ctrl_c(command, tmp_path: Path):
             process.kill()
     reader.join(timeout=5)
     assert any("runtime.stopped" in line for line in lines), "".join(lines)
+
+
+class SlowPagerDuty:
+    """PagerDuty's Events API answering 202 after `delay` seconds (within the client's 10 s)."""
+
+    def __init__(self, delay: float):
+        self.received = self.answered = 0
+        lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    fake.received += 1
+                time.sleep(delay)
+                self.send_response(202)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status":"success"}')
+                with lock:
+                    fake.answered += 1
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/enqueue"
+
+
+def test_sigterm_mid_dispatch_finishes_and_records_the_actions_under_way(tmp_path: Path):
+    # SIGTERM while four pages are being sent (DESKBRIDGE_DISPATCH_CONCURRENCY's default) and
+    # eight more of the claimed batch wait: the four are finished and recorded, the eight are
+    # neither sent nor left leased, and the process exits before systemd's TimeoutStopSec.
+    # (Before: the whole claimed batch was sent, at most 50 slow calls past the SIGTERM, and
+    # what the perform threads finished after the 10 s join went unrecorded.)
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    engine = create_store_engine(url)
+    migrate_store(engine)
+    with engine.begin() as connection:
+        insert_actions(
+            connection,
+            [
+                build_action(
+                    f"zendesk:{7000 + n}",
+                    "oncall",
+                    ActionKind.pager,
+                    "t",
+                    reason="after hours",
+                    event_action="trigger",
+                    dedup_key=f"zendesk:{7000 + n}",
+                )
+                for n in range(12)
+            ],
+            datetime.now(UTC),
+        )
+    pagerduty = SlowPagerDuty(delay=1.5)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        "DATABASE_URL": url,
+        "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
+        "PAGERDUTY_ROUTING_KEY": "R0UT1NGKEY0000000000000000000001",
+        "PAGERDUTY_API_URL": pagerduty.url,
+        "DESKBRIDGE_DISPATCH_CONCURRENCY": "4",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deskbridge.cli", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while pagerduty.received < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pagerduty.received == 4, log.read_text()
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        code = process.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    now = datetime.now(UTC)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at <= now)
+        ).all()
+    engine.dispose()
+    lines = log.read_text().splitlines()
+    # "date time LEVEL logger event fields…": the events, in order.
+    said = [line.split()[4] for line in lines if len(line.split()) > 4]
+
+    assert (code, pagerduty.received, pagerduty.answered) == (0, 4, 4), "\n".join(lines)
+    assert took < STOP_TIMEOUT
+    # The four sent are recorded; the eight never started are due again, no attempt counted.
+    assert sorted(tuple(r) for r in rows) == sorted(
+        [(DONE, 1, False)] * 4 + [(PENDING, 0, True)] * 8
+    )
+    # Said once the dispatcher had recorded them, not while it was still sending.
+    assert said.count("outbox.done") == 4
+    assert said.index("runtime.stopped") > max(i for i, e in enumerate(said) if e == "outbox.done")

@@ -99,11 +99,35 @@ def test_400_is_permanent_with_pagerduty_message():
 
 
 @responses.activate
-@pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttled_and_server_errors_are_retried(status):
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retried_as_failed_attempts(status):
     responses.post(URL, status=status, json={})
-    with pytest.raises(RetryableError):
+    with pytest.raises(RetryableError) as info:
         PagerDutyPager(KEY, URL).perform(pager_action("acknowledge"))
+    assert (str(info.value), info.value.retry_after, info.value.throttled) == (
+        f"PagerDuty answered {status}",
+        None,
+        False,
+    )
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("headers", "retry_after"),
+    [({}, None), ({"Retry-After": "20"}, 20.0), ({"Retry-After": "soon"}, None)],
+    ids=["no-retry-after", "retry-after", "unreadable-retry-after"],
+)
+def test_a_429_is_a_rate_limit_waited_out_without_using_up_an_attempt(headers, retry_after):
+    # PagerDuty's per-routing-key limit: the dispatcher waits (Retry-After, else its own
+    # THROTTLED_WAIT) and gives the attempt back, as for a Slack or Zendesk 429.
+    responses.post(URL, status=429, headers=headers, json={"status": "throttled"})
+    with pytest.raises(RetryableError) as info:
+        PagerDutyPager(KEY, URL).perform(pager_action("acknowledge"))
+    assert (str(info.value), info.value.retry_after, info.value.throttled) == (
+        "PagerDuty throttled the event (429)",
+        retry_after,
+        True,
+    )
 
 
 @responses.activate

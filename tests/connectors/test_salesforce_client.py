@@ -514,7 +514,8 @@ def test_the_concurrent_request_limit_is_retryable_sooner(logged_in, writer, no_
         writer.perform(action(ActionKind.assign, group="00G5e000001AbCdEAK"))
 
     assert info.value.retry_after == 60
-    assert info.value.throttled is False
+    # A rate limit, not a failure: waited out without using up an attempt, as a 429 is.
+    assert info.value.throttled is True
 
 
 def test_a_permission_403_is_permanent(logged_in, writer):
@@ -595,6 +596,20 @@ def test_server_errors_are_retryable(logged_in, writer, no_sleep, status):
     with pytest.raises(RetryableError, match=str(status)):
         writer.perform(action(ActionKind.note, body="x"))
 
+    assert len(rest_calls(logged_in)) == 1
+
+
+def test_a_429_is_a_rate_limit_waited_out_without_using_up_an_attempt(logged_in, writer, no_sleep):
+    logged_in.patch(CASE_URL, status=429, body="Too Many Requests")
+
+    with pytest.raises(RetryableError) as info:
+        writer.perform(action(ActionKind.assign, group="00G5e000001AbCdEAK"))
+
+    assert (str(info.value), info.value.retry_after, info.value.throttled) == (
+        "Salesforce answered 429",
+        None,
+        True,
+    )
     assert len(rest_calls(logged_in)) == 1
 
 

@@ -25,6 +25,7 @@ from deskbridge.store.outbox import (
     insert_actions,
     list_actions,
 )
+from deskbridge.store.schema import outbox
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.dispatcher import BASE_DELAY, MAX_DELAY, Dispatcher, compute_retry_delay
 from deskbridge.workflows.metrics import Metrics
@@ -588,6 +589,223 @@ def test_a_claimed_but_unfinished_row_is_claimed_again_only_after_the_lease(engi
     assert row["status"] == DONE
     assert row["attempts"] == 2  # the lost attempt counts
     assert [a.key for a in performer.calls] == ["k1"]
+
+
+# --- rows this version cannot read --------------------------------------------------------
+
+UNKNOWN_KIND = (
+    "unreadable action: kind: Input should be 'call_customer', 'route', 'escalate', "
+    "'sla_warning', 'sla_breach', 'page_oncall', 'pager', 'notify', 'tag', 'note', 'assign', "
+    "'set_priority' or 'coach'"
+)
+
+
+def queue_unreadable(engine, key: str, kind: str, payload: Any, lane: str | None) -> None:
+    """A row as a newer version (an action kind this one does not know) or a hand edit left it."""
+    with engine.begin() as connection:
+        connection.execute(
+            outbox.insert().values(
+                idempotency_key=key,
+                ticket="zendesk:48213",
+                action=kind,
+                payload=payload,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=T0,
+                created_at=T0,
+                lane=lane,
+            )
+        )
+
+
+def test_a_row_this_version_cannot_read_is_dead_lettered_and_the_rest_performed(
+    engine, metrics, clock, caplog
+):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    survey = {
+        "kind": "survey",
+        "ticket": "zendesk:48213",
+        "rule": "csat",
+        "reason": "solved",
+        "key": "zendesk:48213:csat:survey",
+        "params": {"text": "How did Jane Doe do?"},
+    }
+    queue_unreadable(engine, "zendesk:48213:csat:survey", "survey", survey, "people:zendesk:48213")
+    queue_unreadable(engine, "hand-edited", "tag", {"kind": "tag"}, None)
+    # Behind the unknown kind in its lane (a later message about the same ticket), and beside it.
+    later = make_action("later", ActionKind.notify)
+    beside = make_action("beside", ActionKind.tag, ticket="48214")
+    queue(engine, later, beside)
+    performer = FakePerformer(OK)
+    d = Dispatcher(
+        engine, {ActionKind.notify: performer, ActionKind.tag: performer}, metrics, clock
+    )
+
+    # The lane's next row is claimed once its unreadable head is out of the way.
+    assert [d.dispatch_due() for _ in range(3)] == [1, 1, 0]
+
+    assert [a.key for a in performer.calls] == ["beside", "later"]
+    assert [
+        (r["idempotency_key"], r["status"], r["attempts"], r["done_at"], r["last_error"])
+        for r in rows(engine)
+    ] == [
+        ("zendesk:48213:csat:survey", DEAD, 0, T0, UNKNOWN_KIND),
+        (
+            "hand-edited",
+            DEAD,
+            0,
+            T0,
+            "unreadable action: ticket: Field required; rule: Field required; "
+            "reason: Field required; key: Field required",
+        ),
+        ("later", DONE, 1, T0, None),
+        ("beside", DONE, 1, T0, None),
+    ]
+    ids = [r["id"] for r in rows(engine)]
+    logged = [
+        FieldFormatter("%(message)s").format(r)
+        for r in caplog.records
+        if r.getMessage() == "outbox.unreadable"
+    ]
+    assert logged == [
+        f'outbox.unreadable row={ids[0]} action=survey error="{UNKNOWN_KIND}"',
+        f'outbox.unreadable row={ids[1]} action=tag error="unreadable action: ticket: Field '
+        'required; rule: Field required; reason: Field required; key: Field required"',
+    ]
+    assert "Jane" not in caplog.text  # the payload is never logged
+
+
+def test_the_loop_outlives_an_unexpected_error_and_logs_it_once_while_it_lasts(
+    engine, metrics, clock, caplog, monkeypatch
+):
+    # Any exception out of a pass (a bug; before the claim read rows one at a time, a single
+    # unreadable row) is logged and the loop goes on, as the decider's and the timers' do:
+    # the thread dying left deliveries stopped while /readyz said 200.
+    import deskbridge.workflows.dispatcher as module
+
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    claim = module.claim_due_actions
+    failures = iter([RuntimeError("bug"), RuntimeError("bug"), RuntimeError("bug")])
+
+    def failing_claim(*args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(module, "claim_due_actions", failing_claim)
+    performer = FakePerformer(OK)
+    queue(engine, make_action("k1"))
+    d = dispatcher(engine, performer, metrics, clock)
+    stop = threading.Event()
+    loop = threading.Thread(target=d.run, args=(stop, 0.01))
+    loop.start()
+    try:
+        _wait_for(lambda: only_row(engine)["status"] == DONE, timeout=30.0)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert not loop.is_alive()
+    assert [a.key for a in performer.calls] == ["k1"]
+    said = [
+        (r.levelname, r.getMessage(), dict(r.deskbridge_fields), r.exc_info is not None)
+        for r in caplog.records
+        if r.getMessage() in ("dispatcher.error", "dispatcher.recovered")
+    ]
+    for _level, _name, fields, _trace in said:
+        fields.pop("down_s", None)  # how long it lasted: the machine's pace
+    # The first failure with its traceback; the next two within the minute only counted.
+    assert said == [
+        ("ERROR", "dispatcher.error", {"error": "RuntimeError"}, True),
+        ("INFO", "dispatcher.recovered", {"failures": 3}, False),
+    ]
+
+
+# --- stopping ---------------------------------------------------------------------------
+
+
+def test_a_stop_finishes_the_action_under_way_and_gives_back_the_rest(
+    engine, metrics, clock, caplog
+):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
+    stop = threading.Event()
+
+    class StoppedDuring(FakePerformer):
+        def perform(self, action: Action) -> dict[str, Any]:
+            if action.key == "k1":
+                stop.set()  # SIGTERM while the second action is being performed
+            return super().perform(action)
+
+    performer = StoppedDuring(OK)
+    queue(engine, *(make_action(f"k{i}", ticket=str(48300 + i)) for i in range(5)))
+    d = dispatcher(engine, performer, metrics, clock)
+
+    assert d.dispatch_due(stop) == 2
+
+    assert [a.key for a in performer.calls] == ["k0", "k1"]
+    # Performed and recorded; the rest due at once for the next process, no attempt counted.
+    assert [
+        (r["idempotency_key"], r["status"], r["attempts"], r["next_attempt_at"], r["last_error"])
+        for r in rows(engine)
+    ] == [
+        ("k0", DONE, 1, T0 + LEASE, None),
+        ("k1", DONE, 1, T0 + LEASE, None),
+        ("k2", PENDING, 0, T0, None),
+        ("k3", PENDING, 0, T0, None),
+        ("k4", PENDING, 0, T0, None),
+    ]
+    assert [
+        FieldFormatter("%(message)s").format(r)
+        for r in caplog.records
+        if r.getMessage() == "outbox.released"
+    ] == ["outbox.released rows=3"]
+
+    assert dispatcher(engine, performer, metrics, clock).dispatch_due() == 3
+    assert [(r["status"], r["attempts"]) for r in rows(engine)] == [(DONE, 1)] * 5
+
+
+def test_a_stop_waits_for_the_concurrent_actions_under_way_and_starts_no_more(
+    engine, metrics, clock
+):
+    # Four performed at once (the barrier opens only when all four are under way), the stop
+    # comes while they are: none of the other six is started, all four outcomes are recorded.
+    barrier = threading.Barrier(4, timeout=10)
+    stop = threading.Event()
+
+    class Together(FakePerformer):
+        def perform(self, action: Action) -> dict[str, Any]:
+            barrier.wait()
+            stop.set()
+            time.sleep(0.05)  # still under way when the stop comes
+            return super().perform(action)
+
+    performer = Together(OK)
+    queue(engine, *(make_action(f"k{i}", ticket=str(48800 + i)) for i in range(10)))
+    d = dispatcher(engine, performer, metrics, clock, concurrency=4)
+
+    assert d.dispatch_due(stop) == 4
+
+    assert sorted(a.key for a in performer.calls) == ["k0", "k1", "k2", "k3"]
+    assert [(r["idempotency_key"], r["status"], r["attempts"]) for r in rows(engine)] == [
+        *((f"k{i}", DONE, 1) for i in range(4)),
+        *((f"k{i}", PENDING, 0) for i in range(4, 10)),
+    ]
+    assert {r["next_attempt_at"] for r in rows(engine)[4:]} == {T0}
+    assert counted(metrics, "tag", "done") == 4
+
+
+def test_nothing_is_claimed_once_stop_is_set(engine, metrics, clock):
+    stop = threading.Event()
+    stop.set()
+    performer = FakePerformer(OK)
+    queue(engine, make_action("k1"))
+
+    assert dispatcher(engine, performer, metrics, clock).dispatch_due(stop) == 0
+
+    assert performer.calls == []
+    assert [(r["status"], r["attempts"], r["next_attempt_at"]) for r in rows(engine)] == [
+        (PENDING, 0, T0)
+    ]
 
 
 # --- idempotency ------------------------------------------------------------------------
