@@ -421,3 +421,75 @@ def test_an_agent_who_has_not_started_has_no_target_and_no_nudges(tmp_path):
     assert digest_of(engine, on_time, week=True)["agents"][3]["target"] == 5 * 32
     engine.dispose()
     late_engine.dispose()
+
+
+def _call_logged_click(ticket: str, at: datetime, slack_user: str, name: str, ts: str):
+    """The "Call logged" button of the call DM, as bot/listeners/actions.py records it."""
+    from deskbridge.workflows.model import EventKind, Source, TicketEvent
+
+    return TicketEvent(
+        source=Source.zendesk,
+        ticket_id=ticket,
+        dedupe_key=f"slack:deskbridge.call_logged:zendesk:{ticket}:{ts}:{slack_user}:",
+        kind=EventKind.call_logged,
+        occurred_at=at,
+        actor_id=slack_user,
+        vendor_type="slack:deskbridge.call_logged",
+        meta={"by": name},
+    )
+
+
+@pytest.mark.parametrize("click_first", [False, True], ids=["talk_then_click", "click_then_talk"])
+def test_a_call_made_through_talk_and_logged_in_slack_counts_once(click_first):
+    # Agent 00's ticket gets 3 written replies: the 3-response rule asks for a call. They call
+    # through Zendesk Talk (a voice comment on the ticket) and, as the DM asks, press "Call
+    # logged"; the lead presses it too. One call was made: calls asked / made 1 / 1, in
+    # whichever order the voice comment and the clicks arrive. A second Talk call later is a
+    # second call.
+    from deskbridge.connectors.zendesk.parse import parse_zendesk
+    from deskbridge.workflows.replay import ReplayFeed
+    from deskbridge.workflows.rules import JOBS
+
+    rules = team_rules(4)
+    me = agent_id(0)
+    d = Day(DAY)
+    d.created("5501", d.at(0), "7701", me, [])
+    for minute in (10, 30, 50):
+        d.comment("5501", d.at(minute - 5), None)
+        d.comment("5501", d.at(minute), me)
+    d.comment("5501", d.at(70), me, voice=True)
+    *before, voice = d.events
+    clicks = [
+        _call_logged_click("5501", d.at(72), slack_id(0), "Agent 00", "1.2"),
+        _call_logged_click("5501", d.at(73), "U0LEAD0001", "Sam Lead", "1.2"),
+    ]
+    feed = ReplayFeed(rules, JOBS)
+    out = []
+
+    def deliver(line: dict, at: datetime) -> None:
+        raw = json.dumps(line["body"])
+        out.extend(feed.add(parse_zendesk(raw.encode(), at), raw, at))
+
+    for line in before:
+        deliver(line, datetime.fromisoformat(line["at"]))
+    if not click_first:
+        deliver(voice, d.at(70))
+    for click in clicks:
+        out.extend(feed.add([click], "{}", click.occurred_at))
+    if click_first:  # Talk posts the voice comment after the clicks (occurred at 70 still)
+        deliver(voice, d.at(75))
+
+    def calls() -> tuple[int, int]:
+        period = build_period(rules, DAY)
+        with feed.store.reading() as session:
+            digest = build_digest(rules, period, session.read_period(period, repeat_window(rules)))
+        row = next(a for a in digest["agents"] if a["slack_id"] == slack_id(0))
+        return row["calls_requested"], row["calls_logged"]
+
+    out.extend(feed.finish(None))
+    assert [o["ticket"] for o in out if o["action"] == "call_customer"] == ["zendesk:5501"]
+    assert calls() == (1, 1)
+    d.comment("5501", d.at(120), me, voice=True)  # another call, an hour later
+    deliver(d.events[-1], d.at(120))
+    out.extend(feed.finish(None))
+    assert calls() == (1, 2)

@@ -1,6 +1,6 @@
 """What happened, as countable facts (pure): the coaching counters and the leads' digest are
-sums over these. Each fact has a unique key (a comment id, an event id or an action key), so a
-redelivered or replayed event adds nothing.
+sums over these. Each fact has a unique key (a comment id, an event id or an action key; a
+ticket's first call its ticket), so a redelivered or replayed event adds nothing.
 
 Public agent replies are counted from the `replies` table (one row per comment id); the facts
 here are everything else the digest needs."""
@@ -67,13 +67,17 @@ def build_event_facts(
     comment = event.comment
     if comment is not None and comment.public and not comment.author_is_agent:
         facts.append(Fact(f"{ticket}:customer:{comment.id}", at, CUSTOMER_MESSAGE, ticket))
+    # The ticket's first call has one key, whichever records it first: the first voice
+    # comment (Zendesk Talk) or the first "Call logged" click in Slack. An agent who calls
+    # through Talk and then presses the button, as the DM asks, made one call, not two.
+    # Further voice comments are further calls; further clicks confirm the same one.
     if comment is not None and comment.is_voice:
         person = comment.author_id if comment.author_is_agent else state.assignee
-        facts.append(Fact(f"{ticket}:call:{comment.id}", at, CALL_LOGGED, ticket, person))
-    if event.kind is _CALL_LOGGED_EVENT:
-        facts.append(
-            Fact(f"{ticket}:call:{event.dedupe_key}", at, CALL_LOGGED, ticket, state.assignee)
-        )
+        first = state.voice_call_ids[:1] == [comment.id]
+        key = f"{ticket}:call" if first else f"{ticket}:call:{comment.id}"
+        facts.append(Fact(key, at, CALL_LOGGED, ticket, person))
+    if event.kind is _CALL_LOGGED_EVENT and (previous is None or previous.call_logged_by is None):
+        facts.append(Fact(f"{ticket}:call", at, CALL_LOGGED, ticket, state.assignee))
     was_done = previous is not None and previous.status.is_done
     if state.status.is_done and not was_done:
         facts.append(
