@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -10,22 +10,21 @@ from sqlalchemy import Connection
 from deskbridge.bot.blocks import escape
 from deskbridge.bot.digest import agent_lines, summary_lines
 from deskbridge.config.rules import AgentConfig, RulesConfig
-from deskbridge.store.activity import read_period
+from deskbridge.store.activity import read_period, read_period_replies
 from deskbridge.store.audit import list_decisions
-from deskbridge.store.replies import count_replies_by_author
 from deskbridge.store.tickets import list_open_tickets, load_ticket
-from deskbridge.workflows.digest import build_digest, build_period, count_csat, repeat_window
+from deskbridge.workflows.digest import (
+    build_agent_figures,
+    build_digest,
+    build_period,
+    count_csat,
+    repeat_window,
+)
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
 AT_RISK_WITHIN = timedelta(hours=1)
-
-
-def _today(rules: RulesConfig, now: datetime) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(rules.team.timezone)
-    start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
-    return start, start + timedelta(days=1)
 
 
 def _line(state: TicketState, rules: RulesConfig, now: datetime) -> str:
@@ -41,15 +40,13 @@ def _at_risk(state: TicketState, rules: RulesConfig, now: datetime) -> bool:
 def build_me_lines(
     connection: Connection, rules: RulesConfig, agent: AgentConfig, now: datetime
 ) -> list[str]:
-    mine = [
-        state
-        for helpdesk_id in (agent.zendesk_id, agent.salesforce_id)
-        if helpdesk_id
-        for state in list_open_tickets(connection, helpdesk_id)
-    ]
-    start, end = _today(rules, now)
-    counts = count_replies_by_author(connection, start, end)
-    replies = sum(counts.get(i, 0) for i in (agent.zendesk_id, agent.salesforce_id) if i)
+    # Tickets and replies are the agent's as the roster looks them up (a Salesforce user id
+    # in either form), and the replies are the review's figure so far today.
+    roster = rules.agent_by_helpdesk_id
+    mine = [s for s in list_open_tickets(connection) if roster(s.source, s.assignee) is agent]
+    period = build_period(rules, now.astimezone(ZoneInfo(rules.team.timezone)).date(), now=now)
+    figures, _ = build_agent_figures(rules, period, read_period_replies(connection, period))
+    replies = next((f.responses for f in figures if f.agent.slack_id == agent.slack_id), 0)
     risky = [s for s in mine if _at_risk(s, rules, now)]
     lines = [f"*Replies today:* {replies}", f"*Open tickets:* {len(mine)}"]
     if risky:

@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar, open_per_week
-from deskbridge.workflows.model import Priority, Status
+from deskbridge.workflows.model import Priority, Status, salesforce_id_key
 from deskbridge.workflows.wording import describe_not_utf8, describe_problems
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -766,6 +766,7 @@ class RulesConfig(_Model):
     _agent_calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
     # The roster by ("slack" | "zendesk" | "salesforce", id), the first agent with each id:
     # the coaching rule looks the author up on every agent reply (it scanned the roster).
+    # Salesforce user ids by their 15-character form (`helpdesk_id_key`).
     _agents_by_id: dict[tuple[str, str], AgentConfig] = PrivateAttr(default_factory=dict)
     # The learned routing model (routing.model), loaded once with the file; None without one.
     _routing_model: Any = PrivateAttr(default=None)
@@ -803,7 +804,7 @@ class RulesConfig(_Model):
                 ("salesforce", agent.salesforce_id),
             ):
                 if agent_id is not None:
-                    by_id.setdefault((kind, agent_id), agent)
+                    by_id.setdefault((kind, helpdesk_id_key(kind, agent_id)), agent)
         self._agents_by_id = by_id
         return self
 
@@ -841,7 +842,17 @@ class RulesConfig(_Model):
         if not user_id:
             return None
         kind = "zendesk" if source == "zendesk" else "salesforce"
-        return self.__pydantic_private__["_agents_by_id"].get((kind, user_id))
+        return self.__pydantic_private__["_agents_by_id"].get(
+            (kind, helpdesk_id_key(kind, user_id))
+        )
+
+
+def helpdesk_id_key(kind: str, user_id: str) -> str:
+    """The form a roster id of `kind` ("slack", "zendesk", "salesforce") is matched on: a
+    Salesforce user id by its 15-character form, so the roster may hold either form (a report
+    exports 15 characters, the API sends 18); Slack and Zendesk ids as they are (a Zendesk id
+    is a number: its first 15 digits are not the same user)."""
+    return salesforce_id_key(user_id) if kind == "salesforce" else user_id
 
 
 class ConfigError(Exception):
@@ -1004,9 +1015,11 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
             value = getattr(agent, field)
             if value is None:
                 continue
-            if value in seen:
-                problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[value]}]'s")
-            seen.setdefault(value, index)
+            # Matched as the roster looks it up: a Salesforce id's two forms are one user.
+            key = helpdesk_id_key(field.removesuffix("_id"), value)
+            if key in seen:
+                problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[key]}]'s")
+            seen.setdefault(key, index)
     if (
         usable(("sla", "enabled"), ("sla", "policies"), ("business_hours",))
         and rules.sla.enabled
@@ -1166,8 +1179,16 @@ def load_rules(path: Path | str) -> RulesConfig:
 
 def find_rules_warnings(rules: RulesConfig) -> list[str]:
     """Sections enabled with nothing in them: valid (left empty on purpose, perhaps), but
-    summarize_rules leaves them out of the workflows, so check-config says why."""
+    summarize_rules leaves them out of the workflows, so check-config says why; and roster
+    ids no helpdesk event will carry."""
     warnings = []
+    for index, agent in enumerate(rules.agents):
+        user = agent.salesforce_id
+        if user is not None and len(user) not in (15, 18):  # a typo, or a name pasted in
+            warnings.append(
+                f"agents[{index}].salesforce_id: {user} is not a Salesforce id (15 or 18 "
+                "letters and digits): no reply or call of theirs is credited to them"
+            )
     if rules.routing.enabled and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
     if rules.sla.enabled and not rules.sla.policies:

@@ -686,3 +686,36 @@ def test_a_setting_of_the_wrong_kind_says_what_it_takes_without_repeating_the_va
         "coaching.targets[0].responses: expected a whole number, got a string",
         "coaching.targets[1].from_months: expected a whole number, got a fraction",
     ]
+
+
+def test_one_salesforce_user_listed_twice_in_its_two_forms_is_reported(tmp_path):
+    # The roster finds a Salesforce user by the id's 15-character form: its 18-character form
+    # on another agent is the same user, and the second agent would never be credited.
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data.pop("oncall")
+    data["agents"] = [
+        {"name": "Sofia Sf", "slack_id": "U02SOFIA01", "salesforce_id": "0055j00000F3x9ZAAR"},
+        {"name": "Sam Sf", "slack_id": "U02SAMSF01", "salesforce_id": "0055j00000F3x9Z"},
+        {"name": "Sue Sf", "slack_id": "U02SUESF01", "salesforce_id": "0055j00000F3x9z"},
+    ]
+    assert problems_of(tmp_path, yaml.safe_dump(data)) == [
+        "agents[1].salesforce_id: 0055j00000F3x9Z is also agents[0]'s"
+    ]
+
+
+def test_a_salesforce_roster_id_of_another_length_is_warned_of(runner, tmp_path):
+    path = write(
+        tmp_path,
+        "team:\n  name: X\n  lead_channel: '#leads'\n"
+        "sla:\n  enabled: false\nrouting:\n  enabled: false\nagents:\n"
+        "  - {name: A, slack_id: U01, salesforce_id: 0055j00000F3x9ZAAR}\n"
+        "  - {name: B, slack_id: U02, salesforce_id: 0055j00000F3x9}\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: agents[1].salesforce_id: 0055j00000F3x9 is not a Salesforce id (15 or 18 "
+        "letters and digits): no reply or call of theirs is credited to them\n"
+    )

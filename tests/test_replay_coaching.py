@@ -493,3 +493,45 @@ def test_a_call_made_through_talk_and_logged_in_slack_counts_once(click_first):
     deliver(d.events[-1], d.at(120))
     out.extend(feed.finish(None))
     assert calls() == (1, 2)
+
+
+SF_USER_15, SF_USER_18 = "0055j00000F3x9Z", "0055j00000F3x9ZAAR"
+
+
+@pytest.mark.parametrize("listed", [SF_USER_15, SF_USER_18], ids=["roster_15", "roster_18"])
+@pytest.mark.parametrize("sent", [SF_USER_15, SF_USER_18], ids=["sent_15", "sent_18"])
+def test_a_salesforce_user_id_in_either_form_credits_the_agent(listed, sent):
+    # Salesforce shows user ids in 15 characters (Classic URLs, report exports) and sends 18
+    # (the API, outbound messages, Flow): the roster may hold either, the replies carry either.
+    # Zendesk ids are numbers, matched as they are: an 18-digit id is not the 15-digit one.
+    from deskbridge.workflows.digest import PeriodData, build_agent_figures
+    from deskbridge.workflows.model import Source
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["agents"].append(
+        {
+            "name": "Sofia Sf",
+            "slack_id": "U02SOFIA01",
+            "salesforce_id": listed,
+            "zendesk_id": "901330011299901",
+            "role": "agent",
+            "started_on": "2024-01-08",
+        }
+    )
+    rules = parse_rules(data)
+    sofia = rules.agent_by_slack_id("U02SOFIA01")
+    assert rules.agent_by_helpdesk_id(Source.salesforce, sent) is sofia  # coaching, Slack
+    assert rules.agent_by_helpdesk_id(Source.zendesk, "901330011299901777") is None
+    period = build_period(rules, DAY)
+    replies = {
+        ("salesforce", sent): 30,
+        ("salesforce", SF_USER_18.lower()): 2,  # another user: the case is the id
+        ("zendesk", "901330011299901777"): 4,
+    }
+    figures, unmapped = build_agent_figures(rules, period, PeriodData(responses=replies))
+    row = next(f for f in figures if f.agent is sofia)
+    assert (row.responses, row.target, unmapped) == (
+        30,
+        32,
+        {"salesforce:0055j00000f3x9zaar": 2, "zendesk:901330011299901777": 4},
+    )

@@ -280,27 +280,18 @@ def coached_agents(rules: RulesConfig) -> list[AgentConfig]:
     ]
 
 
-def _roster(rules: RulesConfig) -> dict[tuple[str, str], AgentConfig]:
-    index = {}
-    for agent in rules.agents:
-        if agent.zendesk_id:
-            index[("zendesk", agent.zendesk_id)] = agent
-        if agent.salesforce_id:
-            index[("salesforce", agent.salesforce_id)] = agent
-    return index
-
-
 def build_agent_figures(
     rules: RulesConfig, period: Period, data: PeriodData
 ) -> tuple[list[AgentFigures], dict[str, int]]:
     """Figures per coached agent (and anyone else on the roster who replied), and responses
     by authors not on the roster (`source:id` → count)."""
-    roster = _roster(rules)
+    # The roster's one look-up (a Salesforce user id in either form, config/rules.py).
+    roster = rules.agent_by_helpdesk_id
     figures = {a.slack_id: AgentFigures(a) for a in rules.agents}
     unmapped: Counter[str] = Counter()
 
     for (source, author), count in data.responses.items():
-        agent = roster.get((source, author)) if author else None
+        agent = roster(source, author)
         if agent is not None:
             figures[agent.slack_id].responses += count
         else:
@@ -308,13 +299,13 @@ def build_agent_figures(
     calendar = rules.calendar or CALENDAR_TIME
     firsts = find_first_replies(data.first_replies, calendar)
     for (source, author), values in firsts.items():
-        agent = roster.get((source, author)) if author else None
+        agent = roster(source, author)
         if agent is not None:
             figures[agent.slack_id].first_replies += values
     window = rules.coaching.unnecessary_window
     extra = find_unnecessary(data.repeated_replies, window)
     for (source, author), tickets in extra.items():
-        agent = roster.get((source, author))
+        agent = roster(source, author)
         if agent is not None:
             figures[agent.slack_id].unnecessary += tickets
     counted = {
@@ -324,7 +315,7 @@ def build_agent_figures(
     }
     for (kind, _, source, person), count in data.facts.items():
         name = counted.get(kind)
-        agent = roster.get((source, person)) if name and person else None
+        agent = roster(source, person) if name else None
         if agent is not None:
             target = figures[agent.slack_id]
             setattr(target, name, getattr(target, name) + count)

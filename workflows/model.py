@@ -19,6 +19,13 @@ class Source(StrEnum):
     salesforce = "salesforce"
 
 
+def salesforce_id_key(value: str) -> str:
+    """A Salesforce record id (org, user) in the form ids are compared on: 15 characters. The
+    18-character form Salesforce sends (API, outbound messages, Flow) only adds a checksum of
+    the letters' case; report exports and Classic URLs show the 15, and people copy either."""
+    return value[:15] if len(value) == 18 else value
+
+
 class Status(StrEnum):
     new = "new"
     open = "open"

@@ -38,6 +38,7 @@ from deskbridge.workflows.model import (
     Status,
     TicketEvent,
     TicketSnapshot,
+    salesforce_id_key,
 )
 from deskbridge.workflows.wording import describe_not_utf8
 
@@ -94,7 +95,8 @@ def is_json_callout(raw: bytes) -> bool:
 
 def same_org(a: str, b: str) -> bool:
     """Org ids compare on their 15-character form (the 18-character one adds a checksum)."""
-    return len(a) in (15, 18) and len(b) in (15, 18) and a[:15] == b[:15]
+    forms = (15, 18)
+    return len(a) in forms and len(b) in forms and salesforce_id_key(a) == salesforce_id_key(b)
 
 
 # -- reading the wire formats ----------------------------------------------------------------
