@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, exists, func, or_, select
 
@@ -162,6 +163,7 @@ def read_period(connection: Connection, period: Period, repeat_window: timedelta
     start, end = period.start, period.end
     return PeriodData(
         responses=_count_responses(connection, start, end),
+        own_responses=period.read_windows(partial(_count_responses, connection)),
         first_replies=_list_first_replies(connection, start, end),
         repeated_replies=_list_repeated_replies(connection, start, end),
         facts=_count_facts(connection, start, end),
@@ -176,6 +178,7 @@ def read_period_replies(connection: Connection, period: Period) -> PeriodData:
     minutes need (a response count, unnecessary replies), without the review's other reads."""
     return PeriodData(
         responses=_count_responses(connection, period.start, period.end),
+        own_responses=period.read_windows(partial(_count_responses, connection)),
         repeated_replies=_list_repeated_replies(connection, period.start, period.end),
     )
 

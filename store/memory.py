@@ -670,6 +670,7 @@ class MemoryStore:
     def read_period_replies(self, period: Period) -> PeriodData:
         return PeriodData(
             responses=self._count_responses(period.start, period.end),
+            own_responses=period.read_windows(self._count_responses),
             repeated_replies=self._list_repeated(period.start, period.end),
         )
 
@@ -679,6 +680,7 @@ class MemoryStore:
         facts = Counter(map(_tally, _slice(self._counted_order, start, end)))
         return PeriodData(
             responses=self._count_responses(start, end),
+            own_responses=period.read_windows(self._count_responses),
             first_replies=self._list_first_replies(replies),
             repeated_replies=self._list_repeated(start, end),
             facts=dict(sorted(facts.items(), key=lambda item: _null_first(item[0]))),

@@ -28,8 +28,15 @@ LONDON = ZoneInfo("Europe/London")
 AGENTS = 12
 
 
-def team_rules(agents: int = AGENTS, day: date = DAY, starts: dict | None = None, **coaching):
-    """The example rules with the generated roster (`starts`: slack id → another started_on)."""
+def team_rules(
+    agents: int = AGENTS,
+    day: date = DAY,
+    starts: dict | None = None,
+    extra: tuple[dict, ...] = (),
+    **coaching,
+):
+    """The example rules with the generated roster (`starts`: slack id → another started_on;
+    `extra`: more agents)."""
     data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     data.pop("oncall", None)  # its rotation names the example roster, replaced here
     members = roster(agents, day)
@@ -44,6 +51,7 @@ def team_rules(agents: int = AGENTS, day: date = DAY, starts: dict | None = None
             "zendesk_id": "9020000009999",
             "role": "lead",
         },
+        *extra,
     ]
     if coaching:
         data["coaching"] = coaching
@@ -535,3 +543,92 @@ def test_a_salesforce_user_id_in_either_form_credits_the_agent(listed, sent):
         32,
         {"salesforce:0055j00000f3x9zaar": 2, "zendesk:901330011299901777": 4},
     )
+
+
+# Nadia works five night shifts, Monday to Friday 22:00-06:00, written as the config asks
+# (split at midnight, "22:00-24:00" then "00:00-06:00" the next day).
+NIGHTS, MORNINGS = ["22:00-24:00"], ["00:00-06:00"]
+NADIA_ID = "9020000000077"
+NADIA = {
+    "name": "Nadia Night",
+    "slack_id": "U0NADIA001",
+    "zendesk_id": NADIA_ID,
+    "role": "agent",
+    "started_on": "2024-01-08",
+    "works": {
+        "mon": NIGHTS,
+        "tue": MORNINGS + NIGHTS,
+        "wed": MORNINGS + NIGHTS,
+        "thu": MORNINGS + NIGHTS,
+        "fri": MORNINGS + NIGHTS,
+        "sat": MORNINGS,
+    },
+}
+
+
+def test_a_night_agent_has_one_daily_target_per_shift():
+    # Five shifts of 8 h: the week's target is 5 x 32, not 6 x 32 because Friday's shift
+    # runs into Saturday; Saturday's review has no target, Monday's and Friday's one each.
+    # Round-the-clock hours (00:00-24:00 every day) stay one shift a day: 7 x 32.
+    from deskbridge.workflows.digest import period_target, working_intervals
+
+    always = {**NADIA, "slack_id": "U0ALWAYS01", "zendesk_id": "9020000000078"}
+    always["works"] = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    always["works"] |= {"sat": ["00:00-24:00"], "sun": ["00:00-24:00"]}
+    rules = team_rules(0, extra=(NADIA, always))
+    nadia, clock = rules.agent_by_slack_id("U0NADIA001"), rules.agent_by_slack_id("U0ALWAYS01")
+    week = build_period(rules, DAY, week=True)  # Mon 2 - Sun 8 March 2026
+    assert (period_target(rules, nadia, week), period_target(rules, clock, week)) == (
+        5 * 32,
+        7 * 32,
+    )
+    targets = [
+        period_target(rules, nadia, build_period(rules, DAY + timedelta(d))) for d in (0, 4, 5)
+    ]
+    assert targets == [32, 32, 0]
+    london = datetime(2026, 3, 6, 22, tzinfo=UTC)  # London is on UTC in early March
+    assert working_intervals(rules, nadia, date(2026, 3, 6)) == (
+        (london, london + timedelta(hours=8)),
+    )
+    assert working_intervals(rules, nadia, date(2026, 3, 7)) == ()
+
+
+def test_a_night_shifts_replies_count_on_the_day_it_began(tmp_path):
+    # Nadia answers at 23:00 and 23:30 on Monday and at 01:00 and 05:00 on Tuesday (Monday's
+    # shift), then at 22:30 on Tuesday and 02:00 on Wednesday (Tuesday's). Monday's review
+    # shows 4, Tuesday's 2; the week 6. With a target of 3, the check after her third reply
+    # (Tuesday 01:05, still Monday's shift) thanks her once, for Monday.
+    rules = team_rules(0, extra=(NADIA,))
+    small = team_rules(0, extra=(NADIA,), targets=[{"from_months": 0, "responses": 3}])
+    d = Day(DAY)
+    d.created("6601", d.at(13 * 60 + 50), "7701", NADIA_ID, [])  # Monday 22:50
+    for hours in (14, 14.5, 16, 20, 37.5, 41):  # after Monday 09:00
+        d.comment("6601", d.at(int(hours * 60) - 5), None)
+        d.comment("6601", d.at(int(hours * 60)), NADIA_ID)
+    until = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    records, engine = replay_day(tmp_path, d.events, small, until, name="small.db")
+    _, full = replay_day(tmp_path, d.events, rules, until, name="full.db")
+
+    def nadia(digest):
+        return next(a for a in digest["agents"] if a["slack_id"] == "U0NADIA001")
+
+    days = [nadia(digest_of(full, rules, DAY + timedelta(n))) for n in (0, 1, 2)]
+    assert [(a["responses"], a["target"]) for a in days] == [(4, 32), (2, 32), (0, 32)]
+    week = nadia(digest_of(full, rules, DAY, week=True))
+    assert (week["responses"], week["target"]) == (6, 5 * 32)
+    assert digest_of(full, rules)["unmapped_authors"] == []
+    reached = [
+        (r["at"], r["key"], r["responses"], r["target"])
+        for r in records
+        if r["action"] == "coach" and r["kind"] == "target_reached"
+    ]
+    assert reached == [
+        (
+            "2026-03-03T01:05:00Z",
+            "job:coaching_check:coaching:2026-03-02:U0NADIA001:target_reached",
+            3,
+            3,
+        )
+    ]
+    engine.dispose()
+    full.dispose()

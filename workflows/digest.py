@@ -6,10 +6,12 @@ Definitions (the README says the same):
 - every figure is dated by the helpdesk's time (an event's, a deadline's, a ticket's creation),
   never by when deskbridge received or decided it: a late delivery counts on its own day;
 - a *response* is a public written agent reply (one per comment id), credited to its author
-  through the roster; authors not on the roster are reported as unmapped;
+  through the roster; authors not on the roster are reported as unmapped; a shift past
+  midnight (hours to 24:00, then from 00:00 the next day) is the day's it began on: its replies
+  count on that day, so such an agent's day runs from the end of the shift before;
 - the *target* is the daily target of the highest `coaching.targets` tier whose
   `from_months` full calendar months since `started_on` have passed on that day (an agent
-  without `started_on` gets the highest tier), summed over the days the agent works from
+  without `started_on` gets the highest tier), summed over the days the agent begins a shift from
   `started_on`; an agent who starts after the period is not listed with a target (only if
   they replied, like a lead);
 - *first reply time* is the business time (the team calendar) from a ticket's creation to its
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
@@ -49,6 +51,21 @@ class Period:
     last: date  # inclusive
     start: datetime  # aware UTC
     end: datetime  # exclusive; "now" for a period still running
+    # (slack id, start, end) of agents whose days are not the period's: a shift past midnight
+    # is the day's it started on, so their period runs from the end of the shift begun the
+    # day before it to the end of the one begun on its last day (cut at "now" like `end`).
+    own_windows: tuple[tuple[str, datetime, datetime], ...] = ()
+
+    def read_windows(
+        self, count: Callable[[datetime, datetime], dict[tuple[str, str | None], int]]
+    ) -> dict[str, dict[tuple[str, str | None], int]]:
+        """`count` (a store's response count) in each agent's own window, by Slack id; each
+        window counted once (agents on the same shifts share it)."""
+        counted: dict[tuple[datetime, datetime], dict[tuple[str, str | None], int]] = {}
+        for _, start, end in self.own_windows:
+            if (start, end) not in counted:
+                counted[(start, end)] = count(start, end)
+        return {slack_id: counted[(start, end)] for slack_id, start, end in self.own_windows}
 
     @property
     def trailing_start(self) -> datetime:
@@ -68,9 +85,26 @@ def build_period(
     last = first + timedelta(days=6 if week else 0)
     start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    own = []
+    for agent in rules.agents:
+        if not _past_midnight(rules, agent):  # most agents: their days are the period's
+            continue
+        begins = _day_begins(rules, agent, first, start)
+        ends = _day_begins(rules, agent, last + timedelta(days=1), end)
+        if (begins, ends) != (start, end):
+            if now is not None:
+                ends = max(begins, min(ends, now))
+            own.append((agent.slack_id, begins, ends))
     if now is not None:
         end = max(start, min(end, now))
-    return Period("week" if week else "day", first, last, start, end)
+    return Period("week" if week else "day", first, last, start, end, tuple(own))
+
+
+def _day_begins(rules: RulesConfig, agent: AgentConfig, day: date, midnight: datetime) -> datetime:
+    """When the agent's local `day` begins: at `midnight`, or when the shift they began the
+    day before ends, if it runs past midnight."""
+    shifts = working_intervals(rules, agent, day - timedelta(days=1))
+    return max(midnight, shifts[-1][1]) if shifts else midnight
 
 
 @dataclass(frozen=True)
@@ -104,6 +138,9 @@ class PeriodData:
 
     # Public replies dated in the period per (helpdesk, author id); None: no author id.
     responses: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    # The same in the period's own window of an agent whose shifts run past midnight, by
+    # Slack id (`Period.own_windows`).
+    own_responses: dict[str, dict[tuple[str, str | None], int]] = field(default_factory=dict)
     # Tickets whose first reply is dated in the period (tickets with a creation time).
     first_replies: list[FirstReply] = field(default_factory=list)
     # Replies in the period after the same author's previous one, no customer message between,
@@ -159,6 +196,43 @@ def daily_target(rules: RulesConfig, agent: AgentConfig, day: date) -> int:
 
 
 def working_intervals(
+    rules: RulesConfig, agent: AgentConfig, day: date
+) -> tuple[tuple[datetime, datetime], ...]:
+    """The agent's shifts that begin on a local day, as UTC instants (`_hours_on`). A shift
+    past midnight is written as the config asks, split there ("22:00-24:00" on one day,
+    "00:00-06:00" on the next): hours that end at midnight and hours that start at the next
+    midnight are one shift, the day's it began on. So a night agent's five shifts are five
+    days' targets, not six, and their Tuesday morning is Monday's shift. A whole day's hours
+    (00:00-24:00) are that day's own, so round-the-clock hours are one shift a day."""
+    hours = _hours_on(rules, agent, day)
+    if not hours or not _past_midnight(rules, agent):
+        return hours
+    before = _hours_on(rules, agent, day - timedelta(days=1))
+    if before and before[-1][1] == hours[0][0] and not _whole_day(hours, hours[0]):
+        hours = hours[1:]  # the end of the shift begun the day before
+    after = _hours_on(rules, agent, day + timedelta(days=1))
+    if hours and after and hours[-1][1] == after[0][0] and not _whole_day(after, after[0]):
+        hours = (*hours[:-1], (hours[-1][0], after[0][1]))
+    return hours
+
+
+def _past_midnight(rules: RulesConfig, agent: AgentConfig) -> bool:
+    """Whether any of the agent's days has hours to 24:00 (only then can a shift run on)."""
+    calendar = rules.agent_calendar(agent) if agent.works is not None else rules.calendar
+    return calendar is not None and any(
+        closes == time.max for day in calendar.week for _, closes in day
+    )
+
+
+def _whole_day(
+    day: tuple[tuple[datetime, datetime], ...], first: tuple[datetime, datetime]
+) -> bool:
+    """Whether a day's first hours, from midnight, run to the next midnight: at least 23 hours
+    (a local day is 23 to 25), and nothing after them that day."""
+    return len(day) == 1 and first[1] - first[0] >= timedelta(hours=23)
+
+
+def _hours_on(
     rules: RulesConfig, agent: AgentConfig, day: date
 ) -> tuple[tuple[datetime, datetime], ...]:
     """The agent's working hours on a local day, as UTC instants: their roster `works`, else the
@@ -290,12 +364,20 @@ def build_agent_figures(
     figures = {a.slack_id: AgentFigures(a) for a in rules.agents}
     unmapped: Counter[str] = Counter()
 
+    # An agent with a window of their own (a shift past midnight) has the replies in it; a
+    # hand-made PeriodData without that window's count has the period's.
+    own = data.own_responses
     for (source, author), count in data.responses.items():
         agent = roster(source, author)
-        if agent is not None:
-            figures[agent.slack_id].responses += count
-        else:
+        if agent is None:
             unmapped[f"{source}:{author or '(no author id)'}"] += count
+        elif agent.slack_id not in own:
+            figures[agent.slack_id].responses += count
+    for slack_id, counts in own.items():
+        for (source, author), count in counts.items():
+            agent = roster(source, author)
+            if agent is not None and agent.slack_id == slack_id:
+                figures[slack_id].responses += count
     calendar = rules.calendar or CALENDAR_TIME
     firsts = find_first_replies(data.first_replies, calendar)
     for (source, author), values in firsts.items():

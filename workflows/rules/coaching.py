@@ -62,6 +62,16 @@ def is_working(rules: RulesConfig, agent: AgentConfig, at: datetime) -> bool:
     return any(start <= at < end for start, end in working_windows(rules, [agent], day))
 
 
+def shift_day(rules: RulesConfig, agent: AgentConfig, at: datetime) -> date:
+    """The day the agent's day at `at` is counted on: the day before, during a shift begun
+    then that runs past midnight (workflows.digest.working_intervals), else `at`'s own."""
+    day = at.astimezone(_zone(rules)).date()
+    before = day - timedelta(days=1)
+    if any(start <= at < end for start, end in working_intervals(rules, agent, before)):
+        return before
+    return day
+
+
 def _coach(
     ticket: str,
     agent: AgentConfig,
@@ -170,12 +180,26 @@ def _minutes(minutes: int) -> str:
 # -- scheduled ---------------------------------------------------------------------------
 
 
-def _day_figures(rules: RulesConfig, at: datetime, reader) -> dict[str, AgentFigures]:
-    """Each agent's responses and unnecessary replies for their local day so far (up to
-    `at`); the checks need nothing else (first replies and the rest stay empty)."""
-    period = build_period(rules, at.astimezone(_zone(rules)).date(), now=at)
+def _day_figures(rules: RulesConfig, day: date, at: datetime, reader) -> dict[str, AgentFigures]:
+    """Each agent's responses and unnecessary replies for local `day` so far (up to `at`);
+    the checks need nothing else (first replies and the rest stay empty)."""
+    period = build_period(rules, day, now=at)
     figures, _ = build_agent_figures(rules, period, reader.read_period_replies(period))
     return {f.agent.slack_id: f for f in figures}
+
+
+class _DayFigures:
+    """`_day_figures` read once per day a check asks about (an agent on a night shift begun
+    yesterday is counted on yesterday's)."""
+
+    def __init__(self, rules: RulesConfig, at: datetime, reader):
+        self.rules, self.at, self.reader = rules, at, reader
+        self.days: dict[date, dict[str, AgentFigures]] = {}
+
+    def of(self, agent: AgentConfig, day: date) -> AgentFigures:
+        if day not in self.days:
+            self.days[day] = _day_figures(self.rules, day, self.at, self.reader)
+        return self.days[day][agent.slack_id]
 
 
 def pace_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> list[datetime]:
@@ -187,18 +211,17 @@ def pace_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> list
 def run_pace_check(at: datetime, rules: RulesConfig, reader) -> list[Action]:
     """Agents working now and behind a straight line from 0 at their start to the target at
     their end of day get one nudge per check (not those with no reply yet today: away)."""
-    day = at.astimezone(_zone(rules)).date()
     local = at.astimezone(_zone(rules)).strftime("%H:%M")
-    figures = None
+    figures = _DayFigures(rules, at, reader)
     actions = []
     for agent in coached_agents(rules):
-        intervals = working_intervals(rules, agent, day)
         if not is_working(rules, agent, at):
             continue
+        day = shift_day(rules, agent, at)
+        intervals = working_intervals(rules, agent, day)
         total = sum((end - start for start, end in intervals), timedelta(0))
         done = sum((min(end, at) - start for start, end in intervals if start < at), timedelta(0))
-        figures = figures or _day_figures(rules, at, reader)
-        responses = figures[agent.slack_id].responses
+        responses = figures.of(agent, day).responses
         target = daily_target(rules, agent, day)
         expected = target * (done / total)
         # No reply at all today: away (ill, on leave, not started), not slow. No nudge.
@@ -253,14 +276,14 @@ def run_coaching_check(at: datetime, rules: RulesConfig, reader) -> list[Action]
     """`target_reached` and `unnecessary_replies`, each at most once a day per agent (the key
     names the local day, so later checks find it queued already)."""
     coaching = rules.coaching
-    day = at.astimezone(_zone(rules)).date()
     working = [a for a in coached_agents(rules) if is_working(rules, a, at)]
     if not working:
         return []
-    figures = _day_figures(rules, at, reader)
+    figures = _DayFigures(rules, at, reader)
     actions = []
     for agent in working:
-        mine = figures[agent.slack_id]
+        day = shift_day(rules, agent, at)
+        mine = figures.of(agent, day)
         target = daily_target(rules, agent, day)
         if coaching.nudge_on("target_reached") and mine.responses >= target:
             actions.append(
