@@ -8,6 +8,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import StaticPool
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Held by one migration at a time per schema (PostgreSQL), until its transaction ends.
+_MIGRATE_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtext('deskbridge.migrate:' || current_schema()))"
+)
 
 
 def create_store_engine(url: str) -> Engine:
@@ -64,6 +68,12 @@ def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # `serve`/`worker` and `deskbridge migrate` (the web unit's ExecStartPre) may start
+            # together on a new database: two alembic runs creating the same tables collide
+            # (UniqueViolation on pg_type). The second waits here, then finds nothing to do.
+            # Per schema, so stores in other schemas of the database migrate side by side.
+            connection.execute(_MIGRATE_LOCK)
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

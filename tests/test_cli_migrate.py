@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,25 @@ def test_migrate_at_debug_shows_alembic_lines(tmp_path):
     applied = [line for line in lines if "Running upgrade" in line]
     assert len(applied) == len(list((MIGRATIONS / "versions").glob("0*.py")))
     assert f"-> {head}, " in applied[-1]
+
+
+def test_two_migrations_at_once_on_a_new_postgresql_store_both_succeed():
+    """The web unit's `deskbridge migrate` (ExecStartPre) and `deskbridge worker` start together
+    on a new database (docs/deploy.md): the second waits for the first, then finds the schema
+    at head. Before, one of them died on a UniqueViolation (pg_type) in most tries."""
+    from tests.conftest import postgres_available, postgres_schema
+
+    if not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable")
+        pytest.skip("PostgreSQL is not reachable")
+    head = head_revision()
+    for _ in range(3):  # the race was lost in three of four tries
+        with postgres_schema() as url:
+            with ThreadPoolExecutor(2) as pool:
+                runs = list(pool.map(lambda _: migrate(url), range(2)))
+            outcomes = sorted((r.returncode, r.stderr.splitlines()[-1:]) for r in runs)
+            assert outcomes == [
+                (0, [f"{url}: already up to date (revision {head})"]),
+                (0, [f"{url}: migrated from revision none to {head}"]),
+            ]
