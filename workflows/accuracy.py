@@ -9,6 +9,9 @@ A labelled ticket (YAML list or JSON Lines, one object per ticket):
     tags: []                      # optional
     customer_messages: []         # optional: the customer's later messages
     department: logistics         # the right answer: a department key, or none
+    category: damaged_item        # optional notes, not read: the category meant, and
+    why: "…"                      # why that department
+Any other field is refused (a misspelt one would be read as missing).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ NONE = "none"
 
 
 class LabelledTicket(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # A misspelt field ("subjet") is refused, not read as a ticket without a subject.
+    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
     subject: str = ""
@@ -42,6 +46,13 @@ class LabelledTicket(BaseModel):
     tags: list[str] = Field(default_factory=list)
     customer_messages: list[str] = Field(default_factory=list)
     department: str = Field(min_length=1)
+    # Notes for the people who label, not read by the rules: the category they had in mind,
+    # and why that department.
+    category: str | None = None
+    why: str | None = None
+
+
+_FIELDS = ", ".join(LabelledTicket.model_fields)
 
 
 class LabelledSetError(ValueError):
@@ -106,7 +117,8 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
             ticket = LabelledTicket.model_validate(item)
         except ValidationError as exc:
             problems += [
-                (position, f"{where}.{format_location(e['loc'])}: {e['msg']}") for e in exc.errors()
+                (position, f"{where}.{format_location(e['loc'])}: {_describe(e)}")
+                for e in exc.errors()
             ]
             # The ticket's other mistakes are listed too, not one at a time per run.
             check_department(position, where, item.get("department"))
@@ -121,6 +133,12 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
     if not tickets:
         raise LabelledSetError(["no tickets"])
     return tickets
+
+
+def _describe(error) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"unknown field (check the spelling; a ticket has {_FIELDS})"
+    return error["msg"]
 
 
 @dataclass(frozen=True)

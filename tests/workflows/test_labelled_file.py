@@ -150,3 +150,29 @@ def test_a_file_that_is_not_utf8_says_so_as_check_config_does(tmp_path):
     path.write_bytes("- {id: A, subject: Caf\u00e9, department: quality}\n".encode("latin-1"))
 
     assert evaluate(path) == (1, f"{path}: 1 problem\n  (file): not UTF-8 text (byte 22)\n")
+
+
+def test_a_misspelt_field_is_refused_not_read_as_missing(tmp_path):
+    # "subjet" was read as a ticket without a subject: scored unclassified, exit 0.
+    fields = "id, subject, description, tags, customer_messages, department, category, why"
+    yaml_path = tmp_path / "team.yaml"
+    yaml_path.write_text(
+        '- {id: T1, subjet: "Where is my parcel?", department: logistics}\n'
+        "- {id: T2, subject: Broken leg, department: quality, category: damaged, why: a leg}\n"
+    )
+    jsonl_path = tmp_path / "team.jsonl"
+    jsonl_path.write_text(
+        '{"id": "T1", "tag": ["web"], "descripton": "my parcel is late", "department": "none"}\n'
+    )
+
+    assert evaluate(yaml_path) == (
+        1,
+        f"{yaml_path}: 1 problem\n"
+        f"  [0].subjet: unknown field (check the spelling; a ticket has {fields})\n",
+    )
+    assert evaluate(jsonl_path) == (
+        1,
+        f"{jsonl_path}: 2 problems\n"
+        f"  line 1.tag: unknown field (check the spelling; a ticket has {fields})\n"
+        f"  line 1.descripton: unknown field (check the spelling; a ticket has {fields})\n",
+    )
