@@ -867,6 +867,8 @@ class ConfigError(Exception):
 def format_location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's mark of a mapping's key: the key itself is named
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -917,6 +919,10 @@ def _describe(error: dict[str, Any]) -> str:
         message = f"expected {_EXPECTED[error['type']]}, got {kind}"
     elif error["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
+    elif error["loc"][-1:] == ("[key]",) and error["type"] in ("enum", "literal_error"):
+        # A mapping's key (a department's name): pydantic's "Input should be 'logistics', …"
+        # would read as if about a value under it.
+        message = f"unknown name: expected {error['ctx']['expected']}"
     elif error["type"] == "missing":
         message = "required setting is missing"
     elif message.startswith("Value error, "):

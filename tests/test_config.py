@@ -719,3 +719,13 @@ def test_a_salesforce_roster_id_of_another_length_is_warned_of(runner, tmp_path)
         "warning: agents[1].salesforce_id: 0055j00000F3x9 is not a Salesforce id (15 or 18 "
         "letters and digits): no reply or call of theirs is credited to them\n"
     )
+
+
+def test_a_department_renamed_to_an_unknown_name_is_named_as_such(tmp_path):
+    # pydantic's "departments.returns.[key]: Input should be …" read as about a value under it.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["departments"]["returns"] = rules["departments"].pop("post_sales")
+
+    assert problems_of(tmp_path, yaml.safe_dump(rules)) == [
+        "departments.returns: unknown name: expected 'logistics', 'quality' or 'post_sales'"
+    ]
