@@ -523,8 +523,9 @@ def redecide(ids: tuple[int, ...]) -> None:
     decider = Decider(engine, rules, lambda: datetime.now(UTC))
     decided = failed = 0
     while batch := decider.decide_pending():
-        failed += sum(1 for d in batch if d.error)
-        decided += sum(1 for d in batch if not d.error)
+        events = [d for d in batch if not d.is_timer]  # a timer due before one fires too
+        failed += sum(1 for d in events if d.error)
+        decided += sum(1 for d in events if not d.error)
     click.echo(f"{count_noun(queued, 'event')} put back; {decided} decided, {failed} failed again")
     # An id mistyped, or of an event that did not fail, would otherwise pass for success.
     missed = len(set(ids)) - queued if ids else 0

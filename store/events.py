@@ -624,13 +624,14 @@ _LATER = events.alias("later")
 
 
 def claim_ticket_events(
-    connection: Connection, tickets: Collection[str], until: datetime
+    connection: Connection, tickets: Collection[str], until: datetime, limit: int | None = None
 ) -> list[StoredEvent]:
-    """The undecided events of `tickets` that arrived by `until`, in arrival order: what the
-    timer sweep decides before firing those tickets' timers due by `until`. A ticket's
-    events stop at its first undecided one that arrived later (two web hosts' clocks may
-    stamp a later event a little earlier), so they are still decided in arrival order.
-    Read through ix_events_status (the tickets' partitions), however many are decided."""
+    """The undecided events of `tickets` that arrived by `until`, in arrival order (the
+    first `limit` of them when given): what the timer sweep decides before firing those
+    tickets' timers due by `until`. A ticket's events stop at its first undecided one that
+    arrived later (two web hosts' clocks may stamp a later event a little earlier), so they
+    are still decided in arrival order. Read through ix_events_status (the tickets'
+    partitions), however many are decided."""
     if not tickets:
         return []
     shards = sorted({shard_of(t) for t in tickets})
@@ -655,6 +656,7 @@ def claim_ticket_events(
             ~arrived_later,
         )
         .order_by(events.c.id)
+        .limit(limit)
     )
     return [StoredEvent(*row) for row in connection.execute(query)]
 

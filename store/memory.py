@@ -187,11 +187,15 @@ class MemoryStore:
     ) -> list[StoredEvent]:
         return list(itertools.islice(self._undecided.values(), limit))
 
-    def claim_ticket_events(self, tickets: Collection[str], until: datetime) -> list[StoredEvent]:
+    def claim_ticket_events(
+        self, tickets: Collection[str], until: datetime, limit: int | None = None
+    ) -> list[StoredEvent]:
         """As on SQL: each ticket's undecided events up to its first one arrived after
-        `until`, in arrival order."""
+        `until`, in arrival order; the first `limit` of them when given."""
         taken, stopped = [], set()
         for stored in self._undecided.values():
+            if limit is not None and len(taken) >= limit:
+                break
             if stored.ticket not in tickets or stored.ticket in stopped:
                 continue
             if stored.received_at > until:
@@ -329,18 +333,24 @@ class MemoryStore:
         row = self._timers.get(entry[1])
         return row is not None and row.status == PENDING and row.generation == entry[2]
 
-    def claim_due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
-        """Pending timers due by `now`, soonest first (by due time, then id). They stay
-        pending until marked fired, as a claimed row does."""
+    def claim_due_timers(
+        self, now: datetime, limit: int, tickets: Collection[str] | None = None
+    ) -> list[DueTimer]:
+        """Pending timers due by `now`, soonest first (by due time, then id), only `tickets`'
+        when given. They stay pending until marked fired, as a claimed row does."""
         taken: list[tuple[datetime, str, int]] = []
+        others: list[tuple[datetime, str, int]] = []  # live, of other tickets: kept
         seen: set[str] = set()
         due = self._due
         while due and len(taken) < limit and due[0][0] <= now:
             entry = heapq.heappop(due)
             if entry[1] not in seen and self._live(entry):
                 seen.add(entry[1])
-                taken.append(entry)
-        for entry in taken:
+                if tickets is None or self._timers[entry[1]].timer.ticket in tickets:
+                    taken.append(entry)
+                else:
+                    others.append(entry)
+        for entry in taken + others:
             heapq.heappush(due, entry)
         return [DueTimer(self._timers[i].timer, generation) for _, i, generation in taken]
 

@@ -56,8 +56,10 @@ class SqlSession:
     ) -> list[StoredEvent]:
         return events.claim_undecided_events(self.connection, limit, shards)
 
-    def claim_ticket_events(self, tickets: Collection[str], until: datetime) -> list[StoredEvent]:
-        return events.claim_ticket_events(self.connection, tickets, until)
+    def claim_ticket_events(
+        self, tickets: Collection[str], until: datetime, limit: int | None = None
+    ) -> list[StoredEvent]:
+        return events.claim_ticket_events(self.connection, tickets, until, limit)
 
     def mark_events_decided(self, ids: Sequence[int], at: datetime) -> bool:
         return events.mark_events_decided(self.connection, ids, at)
@@ -88,8 +90,10 @@ class SqlSession:
             self.connection, source, requester, exclude, since, until
         )
 
-    def claim_due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
-        return timer_rows.claim_due_timers(self.connection, now, limit)
+    def claim_due_timers(
+        self, now: datetime, limit: int, tickets: Collection[str] | None = None
+    ) -> list[DueTimer]:
+        return timer_rows.claim_due_timers(self.connection, now, limit, tickets)
 
     def next_due_at(self) -> datetime | None:
         return timer_rows.next_due_at(self.connection)

@@ -6,6 +6,7 @@ cancelling bumps it too, so a firing that raced a change is recognised as stale.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -73,28 +74,39 @@ def cancel_timers(connection: Connection, ids: list[str]) -> None:
         connection.execute(_CANCEL, [{"timer_id": i} for i in ids])
 
 
-def list_due_timers(connection: Connection, now: datetime, limit: int) -> list[tuple[str, str]]:
+def list_due_timers(
+    connection: Connection, now: datetime, limit: int, tickets: Collection[str] | None = None
+) -> list[tuple[str, str]]:
     """(timer id, ticket) of pending timers due by `now`, soonest first (then by id, as they
-    are claimed). Reads only the due rows through the (status, due_at) index, however many
-    timers wait in the future."""
+    are claimed), only `tickets`' when given. Reads only the due rows through the
+    (status, due_at) index, however many timers wait in the future."""
     query = (
         select(timers.c.id, timers.c.ticket)
         .where(timers.c.status == PENDING, timers.c.due_at <= now)
         .order_by(timers.c.due_at, timers.c.id)
         .limit(limit)
     )
+    if tickets is not None:
+        query = query.where(timers.c.ticket.in_(list(tickets)))
     return [(r.id, r.ticket) for r in connection.execute(query)]
 
 
-def claim_due_timers(connection: Connection, now: datetime, limit: int) -> list[DueTimer]:
-    """Pending timers due by `now`, soonest first, locked until commit. Reads only the due
+def claim_due_timers(
+    connection: Connection, now: datetime, limit: int, tickets: Collection[str] | None = None
+) -> list[DueTimer]:
+    """Pending timers due by `now`, soonest first, locked until commit; only `tickets`' when
+    given (the decider's batch: their timers due before its events). Reads only the due
     rows through the (status, due_at) index, however many timers wait in the future.
 
     PostgreSQL: first the tickets' decider partitions (waiting for a decider that holds one
     to commit its batch), then the rows of those tickets (SKIP LOCKED, so several sweeps
     share them). Partitions before rows is the deciders' order too: a sweep that locked a
     timer row and then waited for its partition deadlocked with a decider that held the
-    partition and was cancelling that timer (an acknowledgement)."""
+    partition and was cancelling that timer (an acknowledgement). A decider asking for its
+    batch's tickets already holds their partitions (taken again at once, as they are its
+    own) and, when none of them has a timer due, pays the one read that finds none."""
+    if tickets is not None and not tickets:
+        return []
     query = (
         select(timers)
         .where(timers.c.status == PENDING, timers.c.due_at <= now)
@@ -102,13 +114,15 @@ def claim_due_timers(connection: Connection, now: datetime, limit: int) -> list[
         .limit(limit)
     )
     if is_postgres(connection):
-        tickets = {ticket for _, ticket in list_due_timers(connection, now, limit)}
+        tickets = {ticket for _, ticket in list_due_timers(connection, now, limit, tickets)}
         if not tickets:
             return []
         lock_ticket_shards(connection, tickets)
         # Read again now the partitions are ours: a decider that held one may have
         # cancelled or moved these timers, or set others due for the same tickets.
-        query = query.where(timers.c.ticket.in_(list(tickets))).with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
+    if tickets is not None:
+        query = query.where(timers.c.ticket.in_(list(tickets)))
     return [
         DueTimer(
             timer=Timer(

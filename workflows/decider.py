@@ -3,9 +3,13 @@
 One batch is one transaction: take up to `batch` undecided events in arrival order (or due
 timers in due order), fold each into its ticket's state, run the pure rules with the event's
 own arrival time as `now`, and write outbox rows, timers, audit rows, replies, the tickets and
-the events' decided mark with executemany. Ticket states stay in memory between batches and
-are used again only while the stored row still has the version we wrote; a row changed by
-someone else (another decider, a timer sweep in another process) is read again.
+the events' decided mark with executemany. Events and timers are decided in one time order
+whichever finds them first: a batch of events fires its tickets' timers due before each
+event's arrival (the sweep behind), and the sweep decides its timers' tickets' events that
+arrived before them (the decider behind), each as replay would. Ticket states stay in
+memory between batches and are used again only while the stored row still has the version we
+wrote; a row changed by someone else (another decider, a timer sweep in another process) is
+read again.
 
 Per-ticket order with several deciders on PostgreSQL: a batch first takes some of the ticket
 partitions (transaction advisory locks, SKIP-LOCKED style: partitions another decider holds
@@ -99,6 +103,11 @@ class Decided:
     error: str | None = None
     due_at: datetime | None = None  # a timer's due time
 
+    @property
+    def is_timer(self) -> bool:
+        """A timer fired (or failed), not an event decided."""
+        return self.due_at is not None
+
 
 class _Conflict(Exception):
     """A ticket row changed under this batch: roll back and decide again from the store."""
@@ -129,10 +138,10 @@ class _Batch:
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
     # Timers to fire in this batch, soonest first — (due_at, id, sequence, stored DueTimer
-    # or set Timer): between the events on replay's simulated clock
-    # (Decider.decide_in_time_order), or the claimed ones and those firing them sets
-    # (Decider.fire_due_timers). The sequence is unique, so two entries of one id and due
-    # time are never compared.
+    # or set Timer): between the events (Decider.decide_pending live, and
+    # Decider.decide_in_time_order on replay's simulated clock), or the claimed ones and
+    # those firing them sets (Decider.fire_due_timers). The sequence is unique, so two
+    # entries of one id and due time are never compared.
     due: list[tuple] | None = None
     # A timer set due later than this cannot fire in this batch, and is only stored (most
     # are due hours later): the last of the batch's events' arrivals, or the timers' `now`.
@@ -269,8 +278,10 @@ class Decider:
         self, limit: int | None = None, now: datetime | None = None
     ) -> list[Decided]:
         """Decide one batch of undecided events (up to `limit`, default `batch`), in one
-        transaction; returns what each event decided, in arrival order. `now` (default: the
-        clock) stamps the rows written; the rules decide with each event's arrival time."""
+        transaction; returns what each event decided, in arrival order, and before each what
+        the batch's tickets' timers due by its arrival decided (a sweep behind). `now`
+        (default: the clock) stamps the rows written; the rules decide with each event's
+        arrival time, and each timer's with its due time."""
 
         def fill(session: StoreSession) -> _Batch | None:
             self._cut_short = False
@@ -285,13 +296,30 @@ class Decider:
             if not rows:
                 self._behind = 0.0
                 return None
-            batch = self._start(session, {r.ticket for r in rows}, now)
+            tickets = {r.ticket for r in rows}
+            latest = max(r.received_at for r in rows)
+            # The sweep behind (load, a restart, a long batch): these tickets' timers due
+            # before an event's arrival fire before it, as replay fires them, or a reply at
+            # 10:05 would stop the breach due at 10:00 and an acknowledgement cancel the page
+            # step due before it. Mostly none: one indexed read that finds nothing. These
+            # tickets' partitions are this batch's already: partitions before timer rows.
+            stored = session.claim_due_timers(latest, most, tickets)
+            # A full claim: events from its last timer's due time on wait for the next
+            # batch, after the timers not claimed (as in decide_in_time_order).
+            cutoff = stored[-1].timer.due_at if len(stored) == most else None
+            batch = self._start(session, tickets, now)
             self._parse_events(batch, rows)
             self._read_related(session, batch)
+            batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
+            heapq.heapify(batch.due)
+            batch.due_until = latest
             started = time.monotonic()
             aside_at = started + STEP_EVERY
-            for n, row in enumerate(rows, 1):
-                self._decide_event(session, batch, row)
+            n = 0
+            # Each timer fires with its due time as the rules' clock, not this batch's `now`:
+            # the events around it decide with their arrival times, so the ticket is decided
+            # as replay decides it (and as a sweep on time would have), not as one late.
+            for n, _row in enumerate(self._in_time_order(session, batch, rows, cutoff), 1):
                 at = time.monotonic()
                 if short and n < len(rows) and at - started >= ACK_BATCH_MAX:
                     self._cut_short = True  # a short write; the rest in the next batch
@@ -299,9 +327,13 @@ class Decider:
                 if at >= aside_at:
                     self.step_aside()
                     aside_at = time.monotonic() + STEP_EVERY
-            else:  # a claim made small for acknowledgements, and full: more may be waiting
-                self._cut_short = len(rows) == most < (limit or self.batch)
-            self._behind = (batch.now - row.received_at).total_seconds()
+            else:
+                if n < len(rows):  # stopped at a full claim's last timer: fire up to it
+                    self._fire_due_in_batch(batch, stored[-1].timer.due_at, stored[-1].timer.id)
+                    self._cut_short = True
+                else:  # a claim made small for acknowledgements, and full: more may wait
+                    self._cut_short = len(rows) == most < (limit or self.batch)
+            self._behind = (batch.now - rows[max(n, 1) - 1].received_at).total_seconds()
             return batch
 
         return self._run_batch(fill)
@@ -334,31 +366,35 @@ class Decider:
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
             batch.due_until = latest
-            self._decide_in_time_order(session, batch, rows, cutoff)
+            for _row in self._in_time_order(session, batch, rows, cutoff):
+                pass
             if cutoff is not None:
                 self._fire_due_in_batch(batch, cutoff, stored[-1].timer.id)
             return batch
 
         return self._run_batch(fill)
 
-    def _decide_in_time_order(
+    def _in_time_order(
         self,
         session: StoreSession,
         batch: _Batch,
         rows: list[StoredEvent],
         cutoff: datetime | None,
         now: datetime | None = None,
-    ) -> None:
+    ) -> Iterator[StoredEvent]:
         """Decide `rows` in arrival order, firing before each the batch's timers due by its
         arrival (each at its due time, or at `now` when given) — the one order of events and
-        timers, for replay's batches and the live sweep alike. With a `cutoff` (a full claim
-        of timers, the last due then), the events from that time on are left undecided for
-        the next batch, after the rest of those timers."""
+        timers, for the live decider, replay's batches and the sweep alike. Yields each event
+        once decided: the live decider may end its batch after any (what is left waits for
+        the next). With a `cutoff` (a full claim of timers, the last due then), the events
+        from that time on are left undecided for the next batch, after the rest of those
+        timers."""
         for row in rows:
             if cutoff is not None and row.received_at >= cutoff:
-                break
+                return
             self._fire_due_in_batch(batch, row.received_at, now=now)
             self._decide_event(session, batch, row)
+            yield row
 
     def _fire_due_in_batch(
         self,
@@ -501,7 +537,11 @@ class Decider:
     # -- timers --------------------------------------------------------------------------
 
     def fire_due_timers(
-        self, now: datetime | None = None, limit: int = 500, at_due_time: bool = False
+        self,
+        now: datetime | None = None,
+        limit: int = 500,
+        at_due_time: bool = False,
+        event_limit: int | None = None,
     ) -> list[Decided]:
         """Fire timers due by `now` (up to `limit`, soonest first) in one transaction; each
         with `now` as the rules' clock, or its own due time with `at_due_time` (replay's
@@ -514,8 +554,13 @@ class Decider:
         02:09 cancels the page due at 02:10 before it fires; a reply stored before the SLA
         breach time stops the breach. An event whose rule raises is marked failed in its
         turn, as the decider marks it, and the timers after it fire: a failed event never
-        holds a ticket's timers back."""
+        holds a ticket's timers back. At most `event_limit` events (default: the decider's
+        `batch`) are decided in one sweep: after an outage those tickets may have tens of
+        thousands waiting, and one transaction would hold the writer (SQLite) and the memory
+        for all of them. The timers due after the first event left are left for the next
+        sweep (or the decider's next batch), so the order stays replay's."""
         at = now or self.clock()
+        most_events = event_limit or self.batch
 
         def fill(session: StoreSession) -> _Batch | None:
             due = session.claim_due_timers(at, limit)
@@ -528,7 +573,17 @@ class Decider:
             # stored timers after that one (and the events from its due time on).
             last = due[-1].timer if len(due) == limit else None
             until = at if last is None else last.due_at
-            rows = session.claim_ticket_events(tickets, until)
+            # One more than are decided: the first event left behind, if any.
+            rows = session.claim_ticket_events(tickets, until, most_events + 1)
+            # After the events, the timers due by `until`; with events left behind, only
+            # those due by the first one's arrival (a timer due then fires before it, as in
+            # `_in_time_order`): replay decides that event before any due later. The rest
+            # wait, with it, for the next sweep or decider batch.
+            fire_until, last_id = until, last and last.id
+            if len(rows) > most_events:
+                first_left = rows.pop().received_at
+                if first_left < until:
+                    fire_until, last_id = first_left, None
             batch = self._start(session, tickets, at)
             if rows:
                 self._parse_events(batch, rows)
@@ -537,8 +592,9 @@ class Decider:
             heapq.heapify(batch.due)
             batch.due_until = until
             fire_at = None if at_due_time else at
-            self._decide_in_time_order(session, batch, rows, last and until, fire_at)
-            self._fire_due_in_batch(batch, until, last and last.id, fire_at)
+            for _row in self._in_time_order(session, batch, rows, last and until, fire_at):
+                pass
+            self._fire_due_in_batch(batch, fire_until, last_id, fire_at)
             return batch
 
         with self.firing():

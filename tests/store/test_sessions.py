@@ -123,6 +123,9 @@ def test_a_sweep_claims_its_tickets_undecided_events_arrived_by_then_in_arrival_
         ]
         assert session.claim_ticket_events({"zendesk:4"}, T0 + 10 * second) == []
         assert session.claim_ticket_events(set(), T0 + 10 * second) == []
+        # A bounded sweep: the first of them in arrival order.
+        capped = session.claim_ticket_events({"zendesk:1", "zendesk:2"}, T0 + 10 * second, 3)
+        assert [e.dedupe_key for e in capped] == ["e-1-1", "e-2-1", "e-1-3"]
 
 
 def test_a_sweep_claims_its_tickets_events_alike_on_postgresql(engine):
@@ -215,6 +218,40 @@ def test_timers_set_again_cancelled_claimed_in_due_order_and_fired_once(store):
         assert session.next_due_at() == T0
     with store.reading() as session:
         assert [d.timer.id for d in session.claim_due_timers(later, 10)] == ["c"]
+
+
+def test_a_decider_claims_only_its_batch_s_tickets_due_timers(store):
+    """claim_due_timers with tickets (the decider's batch): those tickets' timers due by
+    then, soonest first; the others stay claimable by the sweep."""
+    with store.writing() as session:
+        session.schedule_timers(
+            [
+                Timer("a", "zendesk:1", "sla", T0 + 2 * HOUR),
+                Timer("b", "zendesk:2", "sla", T0),
+                Timer("c", "zendesk:1", "sla", T0 + HOUR),
+                Timer("d", "zendesk:3", "sla", T0),
+                Timer("e", "zendesk:1", "sla", T0 + 3 * HOUR),
+            ]
+        )
+    with store.writing() as session:
+        due = session.claim_due_timers(T0 + 2 * HOUR, 10, {"zendesk:1", "zendesk:4"})
+        assert [(d.timer.id, d.timer.ticket, d.timer.due_at) for d in due] == [
+            ("c", "zendesk:1", T0 + HOUR),
+            ("a", "zendesk:1", T0 + 2 * HOUR),
+        ]
+        ids = [d.timer.id for d in session.claim_due_timers(T0 + 2 * HOUR, 1, {"zendesk:1"})]
+        assert ids == ["c"]
+        assert session.claim_due_timers(T0 + 2 * HOUR, 10, {"zendesk:4"}) == []
+        assert session.claim_due_timers(T0 + 2 * HOUR, 10, set()) == []
+    with store.writing() as session:
+        ids = [d.timer.id for d in session.claim_due_timers(T0 + 2 * HOUR, 10)]
+        assert ids == ["b", "d", "c", "a"]
+
+
+def test_a_decider_claims_its_tickets_timers_alike_on_postgresql(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: above")
+    test_a_decider_claims_only_its_batch_s_tickets_due_timers(SqlStore(engine))
 
 
 def test_an_action_is_queued_once_by_key(store):

@@ -13,6 +13,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from deskbridge.cli import main
+from deskbridge.store.audit import list_decisions
 from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.events import (
     EventNotifier,
@@ -22,6 +23,7 @@ from deskbridge.store.events import (
     lock_ticket_shards,
     requeue_failed_events,
 )
+from deskbridge.store.memory import MemoryStore
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
 from deskbridge.store.session import SqlSession
@@ -41,6 +43,7 @@ from deskbridge.workflows.model import (
     dump_state,
     evolve,
 )
+from deskbridge.workflows.replay import ReplayFeed, _records
 from deskbridge.workflows.service import WorkflowService
 from tests.conftest import postgres_schema
 from tests.workflows.test_sla_timers import event as urgent
@@ -356,6 +359,36 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     assert "zendesk:66" not in listed.output
 
 
+def test_redecide_counts_the_events_not_the_timers_due_before_them(
+    engine, store_url, rules, monkeypatch
+):
+    """A failed event put back is decided after its ticket's timers due before it, and
+    `redecide` says how many events it decided, not how many events and timers."""
+
+    def poison(state, event, ctx):
+        if event.dedupe_key == "zendesk:event:8-2":
+            raise ValueError("poison")
+        return rules_module.Decision()
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    for n in (1, 2):
+        store(engine, reply(8, n), at=T0 + timedelta(minutes=n))
+        Decider(engine, rules, lambda at=T0 + timedelta(minutes=n): at).decide_pending()
+    assert statuses(engine)["zendesk:event:8-2"] == ("failed", "ValueError: poison")
+    monkeypatch.delitem(rules_module.RULES, "poison")  # the fix
+    monkeypatch.setitem(rules_module.TIMER_RULES, "test.x", lambda s, t, c: rules_module.Decision())
+    due = T0 + timedelta(minutes=1, seconds=30)
+    with engine.begin() as connection:
+        schedule_timers(connection, [Timer("zendesk:8:test.x", "zendesk:8", "test.x", due)])
+
+    fixed = CliRunner().invoke(main, ["redecide"], env={"DATABASE_URL": store_url})
+
+    assert fixed.exit_code == 0, fixed.output
+    assert fixed.stdout == "1 event put back; 1 decided, 0 failed again\n"
+    assert statuses(engine)["zendesk:event:8-2"] == ("decided", None)
+    assert timer_statuses(engine)["zendesk:8:test.x"] == "fired"
+
+
 def _message(n: int, minutes: int, agent: bool) -> TicketEvent:
     """Comment 5-n on ticket 5 (normal priority), by the agent or the customer."""
     return TicketEvent(
@@ -427,13 +460,14 @@ SAT = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)  # Saturday night: after hours, on 
 PAGE_DUE = SAT + timedelta(minutes=10)  # the chain's next step (zendesk:7:oncall.step)
 
 
-def paged_and_acknowledged(engine, rules) -> TicketEvent:
+def paged_and_acknowledged(engine, rules, minutes: int = 9) -> TicketEvent:
     """Ticket 7 created at 02:00 and paged (step 0, the next due at 02:10); the on-call
-    person's acknowledgement stored at 02:09 (the 200 sent to Slack), not decided yet."""
+    person's acknowledgement stored at 02:09 (the 200 sent to Slack), or `minutes` after
+    02:00, not decided yet."""
     store(engine, urgent(1, SAT, EventKind.created, Status.new, created=SAT), at=SAT)
     [created] = Decider(engine, rules, lambda: SAT).decide_pending()
     assert [a.kind.value for a in created.actions][-2:] == ["page_oncall", "pager"]
-    at = SAT + timedelta(minutes=9)
+    at = SAT + timedelta(minutes=minutes)
     ack = urgent(2, at, EventKind.acknowledged, meta={"by": "Tomo"})
     ack = evolve(ack, {"ticket": TicketSnapshot()})  # from Slack: no snapshot
     store(engine, ack, at=at)
@@ -502,6 +536,191 @@ def test_a_reply_stored_just_before_the_breach_stops_it_though_undecided(engine,
     assert decider.decide_pending() == []
 
 
+def replayed(rules, *arrivals: tuple[TicketEvent, datetime]) -> list[dict]:
+    """What `deskbridge replay` prints for these events, each arriving at its time."""
+    feed = ReplayFeed(rules, {})
+    records: list[dict] = []
+    for event, at in arrivals:
+        records += feed.add([event], "", at)
+    return records + list(feed.finish(None))
+
+
+def decisions(decided) -> list[tuple]:
+    return [(d.cause, d.at, d.error, [(a.kind.value, a.key) for a in d.actions]) for d in decided]
+
+
+def test_a_breach_due_before_a_reply_fires_first_though_the_sweep_is_behind(engine, rules):
+    """The converse race, in the decider: the sweep is behind (load, a restart, a long batch)
+    and the first-reply breach due at 10:00 has not fired when the agent's reply stored at
+    10:05 is decided. The batch first fires the ticket's timers due by 10:05, each at its due
+    time (the warnings at 09:45 and 09:54 and the breach at 10:00), then decides the reply:
+    as replay does. Before, the reply stopped the clock and the breach was never alerted."""
+    created = urgent(1, T0, EventKind.created, Status.new)
+    store(engine, created, at=T0)
+    first = Decider(engine, rules, lambda: T0).decide_pending()
+    at = T0 + timedelta(minutes=65)
+    comment = Comment(id="c2", public=True, author_id="900", author_is_agent=True)
+    answer = urgent(2, at, EventKind.comment_added, comment=comment)
+    store(engine, answer, at=at)
+
+    decided = Decider(engine, rules, lambda: at + timedelta(seconds=1)).decide_pending()
+
+    timer = "timer:zendesk:7:sla:first_reply"
+    key = "zendesk:7:sla:first_reply:2026-03-02T09:00:00+00:00"
+    assert decisions(decided) == [
+        (f"{timer}:warn1", T0 + timedelta(minutes=45), None, [("sla_warning", f"{key}:warn1")]),
+        (f"{timer}:warn2", T0 + timedelta(minutes=54), None, [("sla_warning", f"{key}:warn2")]),
+        (f"{timer}:breach", T0 + timedelta(minutes=60), None, [("sla_breach", f"{key}:breach")]),
+        ("zendesk:event:7-2", at, None, []),
+    ]
+    assert timer_statuses(engine) == {
+        "zendesk:7:sla:first_reply:warn1": "fired",
+        "zendesk:7:sla:first_reply:warn2": "fired",
+        "zendesk:7:sla:first_reply:breach": "fired",
+        "zendesk:7:sla:resolution:warn1": "pending",
+    }
+    assert statuses(engine)["zendesk:event:7-2"] == ("decided", None)
+    with engine.connect() as connection:
+        audit = [
+            (r["event_key"], r["idempotency_key"]) for r in list_decisions(connection, "zendesk:7")
+        ]
+        queued = [r["idempotency_key"] for r in list_actions(connection)]
+    assert audit == [
+        ("zendesk:event:7-1", "zendesk:7:routing:unclassified"),
+        (f"{timer}:warn1", f"{key}:warn1"),
+        (f"{timer}:warn2", f"{key}:warn2"),
+        (f"{timer}:breach", f"{key}:breach"),
+    ]
+    assert queued == [k for _, k in audit]
+    # What replay decides for the same arrivals, record for record.
+    assert list(_records(first + decided)) == replayed(rules, (created, T0), (answer, at))
+
+
+def test_a_page_step_due_before_an_acknowledgement_pages_first_though_the_sweep_is_behind(
+    engine, rules
+):
+    """The same on call: the step due at 02:10 has not fired when the acknowledgement stored
+    at 02:15 is decided. The step pages first, at 02:10 (and sets the next, due at 02:20),
+    then the acknowledgement stops the chain: as replay does. Before, the acknowledgement
+    cancelled the step, and the page due five minutes before it was never sent."""
+    ack = paged_and_acknowledged(engine, rules, minutes=15)
+
+    decided = Decider(
+        engine, rules, lambda: ack.occurred_at + timedelta(seconds=1)
+    ).decide_pending()
+
+    chain = "zendesk:7:oncall:2026-03-07T02:00:00+00:00"
+    assert decisions(decided) == [
+        (
+            "timer:zendesk:7:oncall.step",
+            PAGE_DUE,
+            None,
+            [("page_oncall", f"{chain}:1"), ("pager", f"{chain}:trigger:1")],
+        ),
+        (
+            "zendesk:event:7-2",
+            ack.occurred_at,
+            None,
+            [
+                ("note", "zendesk:7:interactions:ack:2026-03-07T02:00:00+00:00:note"),
+                ("notify", "zendesk:7:interactions:ack:2026-03-07T02:00:00+00:00"),
+                ("pager", f"{chain}:acknowledge"),
+            ],
+        ),
+    ]
+    # The step fired; the 02:20 one it set, cancelled by the acknowledgement in the same
+    # batch, was never stored: nobody is paged again.
+    assert timer_statuses(engine) == {
+        "zendesk:7:oncall.step": "fired",
+        "zendesk:7:sla:first_reply:warn1": "pending",  # Monday's business hours
+        "zendesk:7:sla:resolution:warn1": "pending",
+    }
+    created = urgent(1, SAT, EventKind.created, Status.new, created=SAT)
+    replay = replayed(rules, (created, SAT), (ack, ack.occurred_at))
+    assert [r for r in replay if r["at"] != "2026-03-07T02:00:00Z"] == list(_records(decided))
+
+
+@pytest.mark.parametrize("timer_limit", [2, 500])
+def test_a_sweep_decides_at_most_its_event_limit_and_keeps_replays_order(
+    engine, rules, monkeypatch, timer_limit
+):
+    """After an outage the timers' tickets have many undecided events: a sweep decides at most
+    `event_limit` of them and fires only the timers due by the first one it leaves behind;
+    the next sweeps (and the decider, for a ticket with no timer left) go on from there.
+    Every event and timer is decided once, each ticket's in replay's order."""
+    wait, tick = timedelta(minutes=3), timedelta(minutes=10)
+
+    def on_event(state, event, ctx):
+        # Each event sets its ticket's wait timer again; its first one starts the ticks.
+        timers = [Timer(f"{state.key}:test.wait", state.key, "test.wait", ctx.now + wait)]
+        if ctx.previous is None:
+            timers.append(Timer(f"{state.key}:test.tick", state.key, "test.tick", ctx.now + tick))
+        return rules_module.Decision(timers=timers)
+
+    def on_tick(state, timer, ctx):  # the next tick, four in all
+        after = Timer(timer.id, timer.ticket, timer.kind, timer.due_at + tick)
+        return rules_module.Decision(timers=[after] if timer.due_at < T0 + 4 * tick else [])
+
+    monkeypatch.setattr(rules_module, "RULES", {"on_event": on_event})
+    monkeypatch.setattr(
+        rules_module,
+        "TIMER_RULES",
+        {"test.wait": lambda state, timer, ctx: rules_module.Decision(), "test.tick": on_tick},
+    )
+    # Ticket 1 every 2 minutes from 09:01, 2 from 09:02, 3 every 3 minutes (its wait timer
+    # due as the next event arrives: the timer goes first), then a pause.
+    minutes = {1: range(1, 40, 2), 2: range(2, 41, 2), 3: range(3, 40, 3)}
+    arrivals = sorted(
+        (T0 + timedelta(minutes=m), t, n)
+        for t, ms in minutes.items()
+        for n, m in enumerate([0, *ms], 1)
+    )
+    arrivals = [(reply(t, n, at), at) for at, t, n in arrivals]
+    started = [(e, at) for e, at in arrivals if at == T0]
+    for event, at in started:  # decided on time: each ticket's timers are set
+        store(engine, event, at=at)
+    decided = Decider(engine, rules, lambda: T0).decide_pending()
+    for event, at in arrivals[len(started) :]:  # stored while the decider was down
+        store(engine, event, at=at)
+
+    late = T0 + timedelta(hours=1)
+    decider = Decider(engine, rules, lambda: late)
+    sweeps = []
+    while batch := decider.fire_due_timers(late, timer_limit, event_limit=3):
+        sweeps.append([d.cause for d in batch if not d.is_timer])
+        decided += batch
+    assert all(len(events) <= 3 for events in sweeps)
+    assert any(len(events) == 3 for events in sweeps)  # and events were left behind
+    while batch := decider.decide_pending():  # tickets whose timer the events moved past
+        decided += batch
+    while batch := decider.fire_due_timers(late, timer_limit, event_limit=3):
+        decided += batch
+
+    replay = Decider(MemoryStore(), rules, lambda: late)
+    with replay.store.writing() as session:
+        session.insert_ticket_events([(e, "", at) for e, at in arrivals])
+    replayed_order = []
+    while batch := replay.decide_in_time_order():
+        replayed_order += batch
+    while batch := replay.fire_due_timers(late, at_due_time=True):
+        replayed_order += batch
+
+    def by_ticket(results) -> dict[str, list[tuple[str, datetime]]]:
+        order: dict[str, list[tuple[str, datetime]]] = {}
+        for d in results:
+            assert d.error is None
+            order.setdefault(d.ticket, []).append((d.cause, d.due_at or d.at))
+        return order
+
+    assert by_ticket(decided) == by_ticket(replayed_order)
+    events = [d.cause for d in decided if not d.is_timer]
+    assert sorted(events) == sorted(e.dedupe_key for e, _ in arrivals)  # each once
+    fired = [(d.cause, d.due_at) for d in decided if d.is_timer]
+    assert len(set(fired)) == len(fired)
+    assert set(statuses(engine).values()) == {("decided", None)}
+    assert set(timer_statuses(engine).values()) == {"fired"}
+
+
 def test_an_event_that_fails_in_the_sweep_is_marked_failed_and_the_page_fires_after_it(
     engine, rules, monkeypatch
 ):
@@ -539,17 +758,21 @@ def test_an_event_that_fails_in_the_sweep_is_marked_failed_and_the_page_fires_af
     ]
 
 
+@pytest.mark.parametrize("ack_minutes", [9, 15], ids=["before the step", "after the step"])
 def test_a_sweep_waits_for_the_partition_of_a_deciding_batch_and_never_deadlocks_with_it(
-    engine, store_url, rules, monkeypatch
+    engine, store_url, rules, monkeypatch, ack_minutes
 ):
     """PostgreSQL: a decider's batch holds ticket 7's partition while it decides the
     acknowledgement, which cancels the step due. The sweep takes partitions before timer
     rows: it waits for that batch to commit, then finds the step cancelled. (Locking the
     timer row first and then waiting for the partition was a deadlock: PostgreSQL aborted
-    the decider's cancelling write, and the sweep paged.)"""
+    the decider's cancelling write, and the sweep paged.) An acknowledgement after the step
+    was due: the batch claims the step's row itself (its partition first, as the sweep) and
+    fires it before the acknowledgement; the sweep, let in after the commit, finds it fired
+    and pages nobody again."""
     if engine.dialect.name != "postgresql":
         pytest.skip("partition locks are PostgreSQL's")
-    paged_and_acknowledged(engine, rules)
+    ack = paged_and_acknowledged(engine, rules, ack_minutes)
     holding, release = threading.Event(), threading.Event()
 
     def hold(state, event, ctx):
@@ -559,7 +782,7 @@ def test_a_sweep_waits_for_the_partition_of_a_deciding_batch_and_never_deadlocks
         return rules_module.Decision()
 
     monkeypatch.setitem(rules_module.RULES, "hold", hold)
-    late = PAGE_DUE + timedelta(seconds=1)
+    late = max(PAGE_DUE, ack.occurred_at) + timedelta(seconds=1)
     sweeper = create_store_engine(store_url)
     results: dict[str, list[str]] = {}
     errors: list[BaseException] = []
@@ -587,8 +810,20 @@ def test_a_sweep_waits_for_the_partition_of_a_deciding_batch_and_never_deadlocks
         thread.join(30)
     sweeper.dispose()
     assert errors == []
-    assert results == {"decider": ["zendesk:event:7-2"], "sweep": []}
-    assert timer_statuses(engine)["zendesk:7:oncall.step"] == "cancelled"
+    with engine.connect() as connection:
+        pages = [r["idempotency_key"] for r in list_actions(connection) if r["action"] == "pager"]
+    chain = "zendesk:7:oncall:2026-03-07T02:00:00+00:00"
+    if ack_minutes < 10:
+        assert results == {"decider": ["zendesk:event:7-2"], "sweep": []}
+        assert timer_statuses(engine)["zendesk:7:oncall.step"] == "cancelled"
+        assert pages == [f"{chain}:trigger:0", f"{chain}:acknowledge"]
+    else:
+        assert results == {
+            "decider": ["timer:zendesk:7:oncall.step", "zendesk:event:7-2"],
+            "sweep": [],
+        }
+        assert timer_statuses(engine)["zendesk:7:oncall.step"] == "fired"
+        assert pages == [f"{chain}:trigger:0", f"{chain}:trigger:1", f"{chain}:acknowledge"]
 
 
 def test_a_cached_state_changed_by_another_decider_is_read_again(engine, store_url, rules):

@@ -226,9 +226,12 @@ def test_a_ticket_created_twelve_years_ago_is_decided_and_its_clocks_stop(engine
         clocks = load_ticket(connection, "zendesk:7").sla_clocks
         timers = {t["id"]: (t["due_at"], t["status"]) for t in list_timers(connection)}
     # The resolution's first warning (75% of the urgent 9 business hours from Mon 10:00 BST),
-    # set by the first reply and cancelled by the solve: no sweep ran between.
+    # set by the first reply twelve years overdue: no sweep ran, and the decider fires it
+    # (and the stages it sets, as overdue) before the second reply, as a replay does.
     assert timers == {
-        "zendesk:7:sla:resolution:warn1": (datetime(2014, 6, 2, 15, 45, tzinfo=UTC), "cancelled")
+        "zendesk:7:sla:resolution:warn1": (datetime(2014, 6, 2, 15, 45, tzinfo=UTC), "fired"),
+        "zendesk:7:sla:resolution:warn2": (datetime(2014, 6, 3, 8, 6, tzinfo=UTC), "fired"),
+        "zendesk:7:sla:resolution:breach": (datetime(2014, 6, 3, 9, 0, tzinfo=UTC), "fired"),
     }
     assert {m: (c.started_at, c.fulfilled_at) for m, c in clocks.items()} == {
         "first_reply": (created, now),
