@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -188,9 +189,12 @@ def test_autumn_dst_weekend_hands_off_at_nine_local():
         ],
         until="2026-10-26T08:31:00Z",
     )
-    firsts = {
-        o["ticket"]: o["person"] for o in out if o["action"] == "page_oncall" and o["step"] == 0
-    }
+    # Each ticket's first chain (711 is paged again when its resolution target runs out at
+    # 18:00 BST, after hours: a new chain in the week that started at 09:00 BST).
+    firsts: dict[str, str] = {}
+    for o in out:
+        if o["action"] == "page_oncall" and o["step"] == 0:
+            firsts.setdefault(o["ticket"], o["person"])
     assert firsts["zendesk:710"] == before
     # A week earlier (BST) the hand-off was at 09:00 BST = 08:00 UTC.
     assert firsts["zendesk:711"] == rotation_person("2026-10-19T07:00:00")
@@ -416,3 +420,267 @@ def test_the_text_timeline_names_who_each_page_goes_to_and_the_pagers_step():
         "23:40  zendesk:701      page_oncall → U02SAMWL01 (#resolution-oncall, "
         "#resolution-leads), pager trigger",
     ]
+
+
+LEGAL = "I will take legal action and contact the ombudsman"
+
+
+def legal_threat(ticket: str, at: str, n: int, created: str) -> dict:
+    """The customer's message with legal words: the risk rule escalates the ticket."""
+    return customer(ticket, at, n, created, LEGAL)
+
+
+def paged_then_waiting(ticket: str, acked: bool = True) -> list:
+    """Urgent `ticket` created on Saturday 10 Jan 23:10 (Priya's week) and paged; Priya
+    acknowledges at 23:15 (when `acked`); at 23:50 it waits on the customer (pending: no SLA
+    clock runs out meanwhile)."""
+    created = "2026-01-10T23:10:00Z"
+    return [
+        body("created", ticket, created, 1, status="NEW"),
+        *([acknowledged(ticket, "2026-01-10T23:15:00+00:00")] if acked else []),
+        status(ticket, "2026-01-10T23:50:00Z", 2, "PENDING", "NEW", created),
+    ]
+
+
+@pytest.mark.parametrize("acked", [True, False], ids=["acknowledged", "never_acknowledged"])
+def test_a_paging_event_a_week_after_an_earlier_chain_pages_who_is_on_call_now(acked):
+    # Ticket 730 is created urgent on Saturday night (Priya's week) and paged; Priya
+    # acknowledges it (or nobody does, and every step pages). The agent asks the customer and
+    # the ticket waits (pending: no SLA clock runs out meanwhile). A week later (Lena's week),
+    # Saturday 23:00, the customer threatens legal action: escalated after hours. The earlier
+    # chain pages no more, so a new one pages Lena and goes on up its steps; it was an
+    # "Also: … (already paged)" line in last week's thread, which paged nobody.
+    out = run_service(
+        [
+            *paged_then_waiting("730", acked),
+            legal_threat("730", "2026-01-17T23:00:00Z", 3, "2026-01-10T23:10:00Z"),
+        ],
+        until="2026-01-18T01:00:00+00:00",
+    )
+    assert [o["at"] for o in out if o["action"] == "escalate"] == ["2026-01-17T23:00:00Z"]
+    chain1, chain2 = "2026-01-10T23:10:00+00:00", "2026-01-17T23:00:00+00:00"
+    first = [
+        ("2026-01-10T23:10:00Z", 0, PRIYA, [PRIYA], ONCALL),
+        *(
+            []
+            if acked
+            else [
+                ("2026-01-10T23:20:00Z", 1, PRIYA, [PRIYA], ONCALL),
+                ("2026-01-10T23:30:00Z", 2, LENA, [LENA], ONCALL),
+                ("2026-01-10T23:40:00Z", 3, SAM, [SAM], LEADS),
+            ]
+        ),
+    ]
+    assert pages(out) == [
+        *first,
+        ("2026-01-17T23:00:00Z", 0, LENA, [LENA], ONCALL),
+        ("2026-01-17T23:10:00Z", 1, LENA, [LENA], ONCALL),
+        ("2026-01-17T23:20:00Z", 2, TOM, [TOM], ONCALL),
+        ("2026-01-17T23:30:00Z", 3, SAM, [SAM], LEADS),
+    ]
+    told = [o for o in out if o["ticket"] == "zendesk:730" and o["rule"] == "oncall"]
+    assert [o for o in told if o["action"] == "notify"] == []  # no "Also: … (already paged)"
+    # The pager's incident is the ticket's: last week's (acknowledged, or triggered still) is
+    # resolved first, so the new trigger opens a new incident instead of joining the old.
+    pager_keys = [
+        o["key"].removeprefix("zendesk:730:oncall:") for o in out if o["action"] == "pager"
+    ]
+    assert pager_keys == [
+        f"{chain1}:trigger:0",
+        *([f"{chain1}:acknowledge"] if acked else [f"{chain1}:trigger:{n}" for n in (1, 2, 3)]),
+        f"{chain1}:resolve",
+        *[f"{chain2}:trigger:{n}" for n in range(4)],
+    ]
+    resolve = next(o for o in out if o["key"] == f"zendesk:730:oncall:{chain1}:resolve")
+    assert (resolve["at"], resolve["reason"], resolve["replaced"], resolve["dedup_key"]) == (
+        "2026-01-17T23:00:00Z",
+        "replaced by a new on-call chain",
+        chain2,
+        "zendesk:730",
+    )
+
+
+def test_an_sla_breach_after_the_chain_was_acknowledged_pages_again():
+    # The reviewer's first case as it happens: ticket 731 paged and acknowledged on Saturday
+    # night stays open; its urgent resolution target runs out at Monday 18:00, closing time.
+    # That breach after hours pages Lena (on call since Monday 09:00), not a thread line.
+    created = "2026-01-10T23:10:00Z"
+    out = run_service(
+        [
+            body("created", "731", created, 1, status="NEW"),
+            acknowledged("731", "2026-01-10T23:15:00+00:00"),
+        ],
+        until="2026-01-12T18:01:00+00:00",
+    )
+    breach = [(o["at"], o["metric"]) for o in out if o["action"] == "sla_breach"]
+    assert breach[-1] == ("2026-01-12T18:00:00Z", "resolution")
+    assert [(at, step, person) for at, step, person, *_ in pages(out)] == [
+        ("2026-01-10T23:10:00Z", 0, PRIYA),
+        ("2026-01-12T18:00:00Z", 0, LENA),
+    ]
+    page = [o for o in out if o["action"] == "page_oncall"][-1]
+    assert (page["key"], page["trigger"]) == (
+        "zendesk:731:oncall:2026-01-12T18:00:00+00:00:0",
+        "sla_breach_urgent",
+    )
+
+
+def test_an_acknowledged_chain_and_a_new_escalation_in_one_instant_are_two_chains():
+    # Lena acknowledges ticket 732's page and, in the same second, the customer's legal
+    # threat is escalated. The new chain starts when the old one did its acknowledgement: its
+    # id is numbered, so none of its keys (pages, pager, acknowledgement) is the first one's.
+    created = "2026-01-17T23:00:00Z"
+    out = run_service(
+        [
+            body("created", "732", created, 1, status="NEW"),
+            acknowledged("732", "2026-01-17T23:00:00+00:00", by="Lena Fischer"),
+            legal_threat("732", created, 2, created),
+            acknowledged("732", "2026-01-17T23:05:00+00:00", by="Lena Fischer"),
+        ],
+        until="2026-01-17T23:06:00+00:00",
+    )
+    told = [
+        (o["at"], o["action"], o["key"].removeprefix("zendesk:732:"))
+        for o in out
+        if o["rule"] == "oncall" or (o["rule"] == "interactions" and "ack" in o["key"])
+    ]
+    chain1, chain2 = "2026-01-17T23:00:00+00:00", "2026-01-17T23:00:00+00:00#2"
+    assert told == [
+        ("2026-01-17T23:00:00Z", "page_oncall", f"oncall:{chain1}:0"),
+        ("2026-01-17T23:00:00Z", "pager", f"oncall:{chain1}:trigger:0"),
+        ("2026-01-17T23:00:00Z", "note", f"interactions:ack:{chain1}:note"),
+        ("2026-01-17T23:00:00Z", "notify", f"interactions:ack:{chain1}"),
+        ("2026-01-17T23:00:00Z", "pager", f"oncall:{chain1}:acknowledge"),
+        ("2026-01-17T23:00:00Z", "pager", f"oncall:{chain1}:resolve"),
+        ("2026-01-17T23:00:00Z", "page_oncall", f"oncall:{chain2}:0"),
+        ("2026-01-17T23:00:00Z", "pager", f"oncall:{chain2}:trigger:0"),
+        ("2026-01-17T23:05:00Z", "note", f"interactions:ack:{chain2}:note"),
+        ("2026-01-17T23:05:00Z", "notify", f"interactions:ack:{chain2}"),
+        ("2026-01-17T23:05:00Z", "pager", f"oncall:{chain2}:acknowledge"),
+    ]
+
+
+def test_the_next_step_pages_someone_other_than_the_person_who_did_not_answer(tmp_path):
+    # Priya's week (Lena is next on the rotation); Lena covers Saturday night by an override.
+    # An urgent ticket at 23:10 pages Lena (step 0, again at step 1). Nobody answers: the
+    # "next" step (+20 min) is there to reach somebody else. Lena takes the next shift too, so
+    # it is Tom, who follows her; it paged Lena a third time.
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["oncall"]["overrides"] = [
+        {"person": LENA, "from": "2026-01-10T18:00", "to": "2026-01-11T08:00"}
+    ]
+    config = tmp_path / "rules.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = replay(
+        [body("created", "733", "2026-01-10T23:10:00Z", 1, status="NEW")],
+        until="2026-01-11T06:00:00Z",
+        config=config,
+    )
+    assert [(o["step"], o["notify"], o["person"]) for o in out if o["action"] == "page_oncall"] == [
+        (0, "oncall", LENA),
+        (1, "oncall", LENA),
+        (2, "next", TOM),
+        (3, "lead", SAM),
+    ]
+
+
+def test_with_nobody_else_on_the_rotation_the_next_step_says_so_in_the_thread(tmp_path):
+    # A rotation of Priya alone: the "next" step has nobody else to page. It says so in the
+    # chain's thread and pages nobody (no pager trigger either); the leads' step follows.
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["oncall"]["rotation"]["members"] = [PRIYA]
+    data["oncall"]["overrides"] = []
+    config = tmp_path / "rules.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = replay(
+        [body("created", "734", "2026-01-10T23:10:00Z", 1, status="NEW")],
+        until="2026-01-11T06:00:00Z",
+        config=config,
+    )
+    assert [(at, step, person) for at, step, person, *_ in pages(out)] == [
+        ("2026-01-10T23:10:00Z", 0, PRIYA),
+        ("2026-01-10T23:20:00Z", 1, PRIYA),
+        ("2026-01-10T23:40:00Z", 3, SAM),
+    ]
+    told = [o for o in out if o["rule"] == "oncall" and o["action"] == "notify"]
+    assert [(o["at"], o["key"], o["target"], o["reason"], o["text"]) for o in told] == [
+        (
+            "2026-01-10T23:30:00Z",
+            "zendesk:734:oncall:2026-01-10T23:10:00+00:00:2",
+            "thread",
+            "not acknowledged 20 min after the first page (urgent ticket created after hours): "
+            "nobody else on the rotation to page",
+            "Not acknowledged 20 min after the first page, and nobody else on the rotation to "
+            "page: everyone on it has been paged for this ticket.",
+        )
+    ]
+    assert [at for at, *_ in pager(out)] == [
+        "2026-01-10T23:10:00Z",
+        "2026-01-10T23:20:00Z",
+        "2026-01-10T23:40:00Z",
+    ]
+
+
+def serve_keys(engine, steps: list, until: str) -> list[str]:
+    """The keys `serve` decides for `steps` (Zendesk lines and Slack events, each accepted at
+    its time after the timers due by then have fired at theirs) and the timers due by
+    `until`, in the order it decides them."""
+    from deskbridge.connectors.zendesk.parse import parse_zendesk
+    from deskbridge.workflows.service import WorkflowService
+    from tests.conftest import fire_timers_until
+
+    rules = load_rules(EXAMPLE)
+    clock = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    service = WorkflowService(engine, rules, clock=lambda: clock["now"])
+    keys: list[str] = []
+
+    def fire(limit: datetime) -> None:
+        for due, outcome in fire_timers_until(service, limit):
+            clock["now"] = due
+            keys.extend(a.key for a in outcome.actions)
+
+    for step in steps:
+        if isinstance(step, TicketEvent):
+            at, events = step.occurred_at, [step]
+        else:
+            at = datetime.fromisoformat(step["at"])
+            events = parse_zendesk(json.dumps(step["body"]).encode(), at)
+        fire(at)
+        clock["now"] = at
+        for event in events:
+            keys.extend(a.key for a in service.accept_event(event, "{}", at).actions)
+    fire(datetime.fromisoformat(until))
+    return keys
+
+
+def test_serve_pages_the_second_chain_as_replay_does(engine):
+    # The week-later escalation of an acknowledged chain, decided by serve's decider on the
+    # store (SQLite and PostgreSQL): the same pages, pager events and acknowledgements, under
+    # the same keys, as the replay engine.
+    steps = [
+        *paged_then_waiting("735"),
+        legal_threat("735", "2026-01-17T23:00:00Z", 3, "2026-01-10T23:10:00Z"),
+        acknowledged("735", "2026-01-17T23:25:00+00:00", by="Lena Fischer"),
+    ]
+    until = "2026-01-18T01:00:00+00:00"
+    wanted = ("zendesk:735:oncall:", "zendesk:735:interactions:ack")
+    replayed = [o["key"] for o in run_service(steps, until) if o["key"].startswith(wanted)]
+    chain1, chain2 = "2026-01-10T23:10:00+00:00", "2026-01-17T23:00:00+00:00"
+    assert [k.removeprefix("zendesk:735:") for k in replayed] == [
+        f"oncall:{chain1}:0",
+        f"oncall:{chain1}:trigger:0",
+        f"interactions:ack:{chain1}:note",
+        f"interactions:ack:{chain1}",
+        f"oncall:{chain1}:acknowledge",
+        f"oncall:{chain1}:resolve",
+        f"oncall:{chain2}:0",
+        f"oncall:{chain2}:trigger:0",
+        f"oncall:{chain2}:1",
+        f"oncall:{chain2}:trigger:1",
+        f"oncall:{chain2}:2",
+        f"oncall:{chain2}:trigger:2",
+        f"interactions:ack:{chain2}:note",
+        f"interactions:ack:{chain2}",
+        f"oncall:{chain2}:acknowledge",
+    ]
+    assert [k for k in serve_keys(engine, steps, until) if k.startswith(wanted)] == replayed

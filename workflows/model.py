@@ -305,12 +305,20 @@ class OncallChain:
 
     @property
     def running(self) -> bool:
-        """Later steps still to page."""
+        """Neither acknowledged nor solved: an acknowledgement still stops it (and tells the
+        pager), even once every step has paged."""
         return self.acknowledged_at is None and self.solved_at is None
 
     @property
+    def pending(self) -> bool:
+        """Running with steps still to page. A new paging event is told in the thread of a
+        pending chain (its later steps page on); otherwise it starts a new chain, or it would
+        page nobody: an acknowledged chain, or one whose steps have all paged, pages no more."""
+        return self.running and self.next_step < len(self.steps)
+
+    @property
     def open(self) -> bool:
-        """The ticket's one chain: new paging events go to its thread until it is solved."""
+        """Not solved: solving the ticket resolves the chain's incident once."""
         return self.solved_at is None
 
 

@@ -8,7 +8,7 @@ defined later wins (the config's list first, then the ones made in Slack, oldest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -92,11 +92,6 @@ class Rotation:
         index = self.shift_index(at)
         return None if index is None else self.member_for(index)
 
-    def next_member(self, at: datetime) -> str:
-        """The rotation's member after the one whose shift runs at `at` (the chain's `next`)."""
-        index = self.shift_index(at)
-        return self.member_for(0 if index is None else index + 1)
-
     # -- with overrides ----------------------------------------------------------------
 
     def override_at(self, at: datetime) -> Override | None:
@@ -105,6 +100,19 @@ class Rotation:
     def who_is_on_call(self, at: datetime) -> str | None:
         override = self.override_at(at)
         return override.person if override else self.rotation_person(at)
+
+    def next_on_call(self, at: datetime, paged: Collection[str]) -> str | None:
+        """An on-call chain's `next`: from the hand-off after the shift running at `at`, the
+        people on call in the order they take over (overrides applied), the first one not in
+        `paged`; None when the rotation has nobody else. Not the rest of the running shift:
+        whoever an override covers tonight is away, and the rotation's order is the answer."""
+        index = self.shift_index(at)
+        following = self.handoff_at(0 if index is None else index + 1)
+        # One round of shifts reaches every member, unless overrides hide them all.
+        for shift in self.timeline(following, len(self.members)):
+            if shift.person not in paged:
+                return shift.person
+        return None
 
     def timeline(self, at: datetime, shifts: int) -> list[Shift]:
         """Who is on call from the start of the shift running at `at` through `shifts`

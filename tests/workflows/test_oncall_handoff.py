@@ -13,7 +13,7 @@ from deskbridge.config.rules import load_rules
 from deskbridge.workflows.model import Priority, Status, TicketState
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules.oncall_handoff import build_handoff, list_handoffs
-from tests.test_replay_oncall import EXAMPLE, LENA, PRIYA, TOM
+from tests.test_replay_oncall import EXAMPLE, LENA, PRIYA, SAM, TOM
 from tests.test_replay_sla import body, status
 
 
@@ -106,6 +106,22 @@ def test_handoff_with_an_override_and_nothing_open():
         "Now on call: Priya Raman; next: Tom Okafor",
         "Nothing paged in the last shift is still open.",
     ]
+
+
+def test_the_handoff_post_names_who_will_really_be_on_call_next():
+    # Tom covers the whole of Lena's coming week (Mon 2 Feb 09:00 - Mon 9 Feb 09:00) by an
+    # override. At the hand-off to Priya's week (Mon 26 Jan 09:00) the on-call channel is told
+    # who is next: Tom, not Lena (who is away).
+    rules = load_rules(EXAMPLE)
+    at = utc("2026-01-26T09:00:00")
+    cover = Override(TOM, utc("2026-02-02T09:00:00"), utc("2026-02-09T09:00:00"), by=SAM)
+    (action,) = build_handoff(at, rules, Reader([], [cover]))
+    assert (action.params["person"], action.params["next"], action.params["until"]) == (
+        PRIYA,
+        TOM,
+        "2026-02-02T09:00:00+00:00",
+    )
+    assert action.params["text"].splitlines()[1] == "Now on call: Priya Raman; next: Tom Okafor"
 
 
 def test_replay_runs_the_handoff_at_its_time_with_the_open_page():

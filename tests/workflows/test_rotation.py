@@ -136,9 +136,29 @@ def test_static_override_times_are_local():
     assert who_is_on_call(rules, utc("2026-03-07T23:10:00")) == TOM
 
 
-def test_next_member_follows_the_rotation(rotation):
-    assert rotation.next_member(utc("2026-01-10T23:10:00")) == LENA
-    assert rotation.next_member(utc("2026-01-20T23:10:00")) == PRIYA
+def test_next_on_call_follows_the_rotation(rotation):
+    assert rotation.next_on_call(utc("2026-01-10T23:10:00"), {PRIYA}) == LENA
+    assert rotation.next_on_call(utc("2026-01-20T23:10:00"), {TOM}) == PRIYA
+    # Before the rotation starts: its first member.
+    assert rotation.next_on_call(utc("2026-01-01T23:10:00"), set()) == PRIYA
+
+
+def test_next_on_call_skips_the_people_paged_and_applies_the_next_shifts_overrides(rules):
+    saturday = utc("2026-01-10T23:10:00")  # Priya's week; Lena's from Monday 12 Jan 09:00
+    covers = Override(LENA, utc("2026-01-10T18:00:00"), utc("2026-01-11T08:00:00"))
+    # Lena covers tonight and is paged: she takes the next shift as well, so Tom follows.
+    # Not Priya, whose night it is: she is away, and the rest of her week is not "next".
+    assert Rotation(rules.oncall, "Europe/London", [covers]).next_on_call(saturday, {LENA}) == TOM
+    # Sam covers the first day of Lena's week: he takes over at the hand-off, then Lena.
+    monday = Override(SAM, utc("2026-01-12T09:00:00"), utc("2026-01-13T09:00:00"))
+    rotation = Rotation(rules.oncall, "Europe/London", [monday])
+    assert rotation.next_on_call(saturday, {PRIYA}) == SAM
+    assert rotation.next_on_call(saturday, {PRIYA, SAM}) == LENA
+    # Everyone on the rotation (and the override) paged already: nobody else.
+    assert rotation.next_on_call(saturday, {PRIYA, SAM, LENA, TOM}) is None
+    assert (
+        Rotation(rules.oncall, "Europe/London").next_on_call(saturday, {PRIYA, LENA, TOM}) is None
+    )
 
 
 def test_timeline_applies_overrides_and_merges(rules):

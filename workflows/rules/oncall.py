@@ -4,9 +4,10 @@ Outside business hours (the team calendar, holidays included) an event listed un
 `oncall.page_when` starts the ticket's chain: the chain's steps and the people they page are
 snapshotted on the ticket (Grafana OnCall's escalation snapshot), the steps due at once page
 now, and one timer waits for the next step, carrying the chain's id as its token. Acknowledge
-or solving stops the later steps; a second paging event while the chain is open is told in its
-thread instead of paging again. During business hours nothing is paged: the usual alerts go to
-the team.
+or solving stops the later steps; a second paging event while steps are still to page is told
+in the chain's thread instead of paging again, and once none are (acknowledged, or every step
+paged) it starts a new chain with who is on call then. During business hours nothing is paged:
+the usual alerts go to the team.
 
 It runs after the other rules (it pages on what they decided: an escalation, an SLA breach).
 """
@@ -99,31 +100,54 @@ def find_triggers(
 
 
 def snapshot_chain(
-    rules: RulesConfig, ctx: Context, trigger: str, reason: str, now: datetime
+    rules: RulesConfig,
+    ctx: Context,
+    trigger: str,
+    reason: str,
+    now: datetime,
+    previous: OncallChain | None = None,
 ) -> OncallChain:
-    """The chain as configured now, with the people each step will page."""
+    """The chain as configured now, with the people each step will page. `previous` is the
+    ticket's chain this one replaces (acknowledged, solved, or every step paged)."""
     oncall = rules.oncall
     rotation = Rotation(oncall, rules.team.timezone, ctx.oncall_overrides)
     leads = [a.slack_id for a in rules.agents if a.role == "lead"]
     on_call = rotation.who_is_on_call(now)
-    people = {
-        # Nobody on call (before the rotation starts): the leads hear instead of nobody.
-        "oncall": [on_call] if on_call else leads,
-        "next": [rotation.next_member(now)],
-        "lead": leads,
-    }
+    # Nobody on call (before the rotation starts): the leads hear instead of nobody.
+    fixed = {"oncall": [on_call] if on_call else leads, "lead": leads}
+    # `next` is someone this chain has not paged yet (nor the person on call, whoever pages
+    # first): paging the same person again "as the next" reaches nobody new.
+    paging = {on_call} if on_call else set()
+    steps = []
+    for step in oncall.escalation:
+        if step.notify == "next":
+            person = rotation.next_on_call(now, paging)
+            people = [person] if person else []  # nobody else: told in the thread when due
+        else:
+            people = fixed[step.notify]
+        paging.update(people)
+        steps.append(
+            OncallStep(after_s=step.after.total_seconds(), notify=step.notify, people=people)
+        )
     return OncallChain(
-        id=now.isoformat(),
+        id=new_chain_id(previous, now),
         trigger=trigger,
         reason=reason,
         started_at=now,
-        steps=[
-            OncallStep(
-                after_s=step.after.total_seconds(), notify=step.notify, people=people[step.notify]
-            )
-            for step in oncall.escalation
-        ],
+        steps=steps,
     )
+
+
+def new_chain_id(previous: OncallChain | None, now: datetime) -> str:
+    """The first page's time, which names the chain's keys (pages, pager events, the
+    acknowledgement's note). A chain that starts at or before the one it replaces (all in
+    one delivery: an acknowledgement and a new escalation, or steps that all page at 0m)
+    gets a number after it, so none of its keys is one the earlier chain fired."""
+    stamp = now.isoformat()
+    if previous is None or now > previous.started_at:
+        return stamp
+    prior, _, number = previous.id.partition("#")
+    return f"{stamp}#{int(number) + 1 if number and prior == stamp else 2}"
 
 
 def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules: RulesConfig):
@@ -135,10 +159,18 @@ def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules:
     total = len(chain.steps)
     while index < total and chain.steps[index].after_s <= elapsed:
         step = chain.steps[index]
+        people = step.people
+        if step.notify == "next":
+            # A chain snapshotted before `next` skipped the people paged may name one of them.
+            people = [p for p in people if p not in paged]
+        minutes = int(step.after_s // 60)
+        if not people and step.notify == "next":
+            decision.actions.append(tell_nobody_else(state, chain, index, minutes))
+            index += 1
+            continue
         if index == 0:
             reason = chain.reason
         else:
-            minutes = int(step.after_s // 60)
             reason = (
                 f"not acknowledged {minutes} min after the first page ({chain.reason}): "
                 f"paging {NOTIFY_WORDS[step.notify]}"
@@ -154,8 +186,8 @@ def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules:
                 chain.id,
                 str(index),
                 reason=reason,
-                person=step.people[0] if step.people else None,
-                people=step.people,
+                person=people[0] if people else None,
+                people=people,
                 step=index,
                 notify=step.notify,
                 channels=channels,
@@ -173,7 +205,7 @@ def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules:
                 paged_at=now.isoformat(),
             )
         )
-        paged += [p for p in step.people if p not in paged]
+        paged += [p for p in people if p not in paged]
         index += 1
     chain = evolve(chain, {"next_step": index, "paged": paged})
     if index < total:
@@ -188,6 +220,29 @@ def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules:
         )
     decision.updates["oncall"] = chain
     return decision
+
+
+def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes: int) -> Action:
+    """The `next` step with nobody on the rotation left to page (everyone on it is paged
+    already): said in the chain's thread, rather than paging someone paged already as if
+    they were someone else."""
+    reason = (
+        f"not acknowledged {minutes} min after the first page ({chain.reason}): "
+        "nobody else on the rotation to page"
+    )
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        chain.id,
+        str(index),
+        reason=reason,
+        target="thread",
+        step=index,
+        notify="next",
+        text=f"Not acknowledged {minutes} min after the first page, and nobody else on the "
+        "rotation to page: everyone on it has been paged for this ticket.",
+    )
 
 
 def build_pager(
@@ -247,8 +302,10 @@ def evaluate_paging(
     triggers = find_triggers(state, event, decided, ctx)
     if not triggers or state.status.is_done or not is_after_hours(rules, ctx.now):
         return Decision()
-    if chain is not None and chain.open:
-        # One chain per ticket: later paging events are told in its thread.
+    if chain is not None and chain.pending:
+        # One chain at a time: a paging event while its steps still page is told in its
+        # thread. An acknowledged chain, or one whose steps have all paged, pages no more:
+        # the event starts a new chain below (who is on call now, a week later maybe).
         return Decision(
             actions=[
                 build_action(
@@ -267,8 +324,19 @@ def evaluate_paging(
             ]
         )
     trigger = triggers[0][0]
-    chain = snapshot_chain(rules, ctx, trigger, TRIGGER_REASONS[trigger], ctx.now)
-    return page_due_steps(state, chain, ctx.now, rules)
+    new = snapshot_chain(rules, ctx, trigger, TRIGGER_REASONS[trigger], ctx.now, chain)
+    decision = page_due_steps(state, new, ctx.now, rules)
+    if chain is not None and chain.open:
+        # The pager's incident is the ticket's (dedup_key): while the replaced chain's is
+        # open (acknowledged or still triggered) a new trigger would only join it, and nobody
+        # would be paged. Resolved first, the new chain's trigger opens a new incident.
+        decision.actions.insert(
+            0,
+            build_pager(
+                state, chain, "resolve", reason="replaced by a new on-call chain", replaced=new.id
+            ),
+        )
+    return decision
 
 
 def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:

@@ -1,6 +1,6 @@
 """The on-call shift hand-off, a scheduled job: at each hand-off a post in the on-call channel
-names who is now on call, who is next, and what is still open from the last shift (tickets
-paged in it and not solved, with their state)."""
+names who is now on call, who is next (overrides applied to both), and what is still open
+from the last shift (tickets paged in it and not solved, with their state)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,10 @@ def build_handoff(at: datetime, rules: RulesConfig, reader: HandoffReader) -> li
     index = rotation.shift_index(at)
     previous = rotation.handoff_at(index - 1) if index else at
     on_call = rotation.who_is_on_call(at)
-    following = rotation.member_for(index + 1)
+    until = rotation.handoff_at(index + 1)
+    # Who will really take over at the next hand-off: an override covering it names someone
+    # other than the rotation's member (who is away).
+    following = rotation.who_is_on_call(until)
     still_open = [
         describe_open(state, rotation)
         for state in reader.list_paged_tickets(previous, at)
@@ -91,7 +94,7 @@ def build_handoff(at: datetime, rules: RulesConfig, reader: HandoffReader) -> li
             handoff=True,
             person=on_call,
             next=following,
-            until=rotation.handoff_at(index + 1).isoformat(),
+            until=until.isoformat(),
             open=still_open,
             text="\n".join(lines),
         )
