@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Seconds /readyz and /metrics wait for the store's figures: a store that stops answering
+# (no error, no reply) is a 503 within this, not a probe that hangs until the kernel gives up.
+READY_TIMEOUT_S = 3.0
+
+
 def _age(now: datetime, since: datetime | None) -> float:
     return round(max(0.0, (now - since).total_seconds()), 3) if since is not None else 0.0
 
@@ -78,6 +84,9 @@ class Runtime:
     jobs_outage: OutageLog = field(
         default_factory=lambda: OutageLog(log, "jobs.store_unavailable", "jobs.store_recovered")
     )
+    # The store read /readyz and /metrics wait for (read_backlog_within).
+    _backlog_read: Future | None = None
+    _backlog_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sweep_timers(self, limit: int = 500) -> int:
         """Fire every due timer, a batch per transaction; a full batch means more are due:
@@ -157,25 +166,57 @@ class Runtime:
 
     def read_backlog(self) -> dict[str, float | int]:
         """The figures an operator alerts on, read from the store (also set as gauges)."""
+        from deskbridge.store.db import limit_statement_time
         from deskbridge.store.events import FAILED, count_events, oldest_undecided_at
-        from deskbridge.store.outbox import outbox_backlog
+        from deskbridge.store.outbox import DEAD, count_actions, outbox_backlog
 
         now = self.clock()
         with self.service.decider.writer, self.engine.connect() as connection:
+            # A store that holds a lock the counts wait on is a 503 too, and the server
+            # stops the read rather than keep it running after the answer was given.
+            limit_statement_time(connection, READY_TIMEOUT_S)
             undecided_since = oldest_undecided_at(connection)
             pending, oldest = outbox_backlog(connection)
+            # Read here, not counted by the dispatcher: under gunicorn the web processes that
+            # answer /metrics and /readyz are not the worker that dead-letters.
+            dead = count_actions(connection, DEAD)
             failed = count_events(connection, FAILED)
         figures = {
             "decide_lag_seconds": _age(now, undecided_since),
             "outbox_pending": pending,
             "outbox_oldest_seconds": _age(now, oldest),
+            "outbox_dead": dead,
             "events_failed": failed,
         }
         self.metrics.decide_lag.set(figures["decide_lag_seconds"])
         self.metrics.outbox_pending.set(pending)
         self.metrics.outbox_oldest.set(figures["outbox_oldest_seconds"])
+        self.metrics.outbox_dead.set(dead)
         self.metrics.events_failed_stored.set(failed)
         return figures
+
+    def read_backlog_within(self, timeout: float = READY_TIMEOUT_S) -> dict[str, float | int]:
+        """read_backlog, given up after `timeout` seconds (TimeoutError): a store that stops
+        answering gives no error, and the read would wait for the kernel (minutes). The read
+        runs in a thread of its own, one at a time: callers while it runs wait for the same
+        read, so a silent store holds one connection and one thread, not one per probe."""
+        with self._backlog_lock:
+            read = self._backlog_read
+            if read is None or read.done():
+                read = self._backlog_read = Future()
+                threading.Thread(
+                    target=self._read_backlog_into,
+                    args=(read,),
+                    name="deskbridge-backlog",
+                    daemon=True,
+                ).start()
+        return read.result(timeout)
+
+    def _read_backlog_into(self, read: Future) -> None:
+        try:
+            read.set_result(self.read_backlog())
+        except BaseException as exc:  # handed to the callers, who answer 503
+            read.set_exception(exc)
 
     def start_background(self) -> None:
         """Start the dispatcher thread and the timer sweep (serve and worker). Idempotent."""
@@ -368,8 +409,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/readyz")
     def readyz():
         try:
-            backlog = runtime.read_backlog()
-        except Exception as exc:
+            backlog = runtime.read_backlog_within()
+        except Exception as exc:  # TimeoutError: the store did not answer in READY_TIMEOUT_S
             log_event(log, logging.WARNING, "readyz.store_unavailable", error=type(exc).__name__)
             return jsonify(status="unavailable", store="down"), 503
         return jsonify(status="ready", store="up", dry_run=runtime.dry_run, **backlog)
@@ -377,8 +418,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/metrics")
     def metrics():
         try:
-            runtime.read_backlog()
-        except SQLAlchemyError as exc:  # the counters are still worth serving
+            runtime.read_backlog_within()
+        except (SQLAlchemyError, TimeoutError) as exc:  # the counters are still worth serving
             log_event(log, logging.WARNING, "metrics.store_unavailable", error=type(exc).__name__)
         return generate_latest(runtime.metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 

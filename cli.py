@@ -42,11 +42,35 @@ log = logging.getLogger("deskbridge")
 
 
 def _load_or_exit(path: Path) -> RulesConfig:
+    rules = _read_rules(path)
+    if rules is None:
+        sys.exit(1)
+    return rules
+
+
+def _read_rules(path: Path) -> RulesConfig | None:
+    """The rules file, or None once its problems are on stderr."""
     try:
         return load_rules(path)
     except ConfigError as exc:
         click.echo(str(exc), err=True)  # the path, how many problems, each on its own line
-        sys.exit(1)
+        return None
+
+
+def _read_settings_and_rules(
+    path: Path | None = None, log_with_settings: bool = False
+) -> tuple[Settings | None, RulesConfig | None, Path]:
+    """The environment's settings and the rules file (`path`, or the one the environment
+    names), each read whatever the other's mistakes and each listing its own on stderr, so one
+    run shows every problem: `serve` and `worker` stopped at the environment's and said nothing
+    of the file's, which the operator then met only after the next restart. None for either
+    that has mistakes; `log_with_settings`: logging set to their level before the file is
+    read (its warnings are log lines)."""
+    settings = _read_settings()
+    if settings is not None and log_with_settings:
+        configure_logging(settings.log_level)
+    path = path or (settings or RulesPathSetting()).config_path
+    return settings, _read_rules(path), path
 
 
 def _settings() -> Settings:
@@ -141,9 +165,9 @@ def check_config(path: Path | None) -> None:
     example), and list every problem with its variable or path."""
     # Both are read whatever the other's mistakes: serve needs both right, and a mistake in
     # the environment stopped the check before the file was read.
-    settings = _read_settings()
-    path = path or (settings or RulesPathSetting()).config_path
-    rules = _load_or_exit(path)
+    settings, rules, path = _read_settings_and_rules(path)
+    if rules is None:
+        sys.exit(1)
     click.echo(f"{path}: ok — {summarize_rules(rules)}")
     for warning in find_rules_warnings(rules):
         click.echo(f"warning: {warning}", err=True)
@@ -261,9 +285,9 @@ def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
     from deskbridge.store.db import migrate_store
 
-    settings = _settings()
-    configure_logging(settings.log_level)
-    rules = _load_or_exit(settings.config_path)
+    settings, rules, _path = _read_settings_and_rules(log_with_settings=True)
+    if settings is None or rules is None:
+        sys.exit(1)
     with _opening_store(settings.database_url):
         runtime = create_runtime(settings, rules)
         before, after = migrate_store(runtime.engine)
@@ -537,6 +561,97 @@ def redecide(ids: tuple[int, ...]) -> None:
             err=True,
         )
     sys.exit(1 if failed or missed else 0)
+
+
+@main.group(invoke_without_command=True)
+@click.option(
+    "--dead",
+    is_flag=True,
+    help="list the dead-lettered actions, with their last error (for `deskbridge outbox retry`)",
+)
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def outbox(ctx: click.Context, dead: bool, output: str) -> None:
+    """How many actions are pending, done and dead-lettered; with --dead, the dead letters
+    (given up after their last attempt or a permanent error: a revoked token, a channel the
+    bot left), each with its error. `deskbridge outbox retry` sends them again."""
+    from deskbridge.store.outbox import DEAD, DONE, PENDING, count_actions, list_dead_actions
+
+    if ctx.invoked_subcommand is not None:
+        return
+    # Read as `events` reads: no empty store is made whose "0 dead" would pass for the service's.
+    with _reading_store(_settings().database_url) as connection:
+        where = connection.engine.url.render_as_string(hide_password=True)
+        if not dead:
+            counts = {s: count_actions(connection, s) for s in (PENDING, DONE, DEAD)}
+        else:
+            rows = list_dead_actions(connection)
+    if not dead:
+        if output == "json":
+            click.echo(json.dumps(counts))
+            return
+        total = count_noun(sum(counts.values()), "action")
+        click.echo(f"{total} in {where}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        if counts[DEAD]:
+            click.echo("deskbridge outbox --dead lists the dead ones", err=True)
+        return
+    for row in rows:
+        if output == "json":
+            click.echo(json.dumps(row, default=_iso_default))
+        else:
+            to = " ".join(str(v) for v in (row["target"], row["channel"]) if v) or "-"
+            click.echo(
+                f"{row['id']:>8}  {row['ticket']:<24} {row['kind']:<14} {to:<24} "
+                f"{row['attempts']:>3}  {_iso_default(row['dead_at'])}  {row['last_error']}"
+            )
+    if output == "text":
+        click.echo(f"{count_noun(len(rows), 'dead-lettered action')} in {where}", err=True)
+        if rows:
+            click.echo(
+                "once the cause is fixed, deskbridge outbox retry --id N (or --all-dead) "
+                "sends them again",
+                err=True,
+            )
+
+
+@outbox.command("retry")
+# An outbox id is a 64-bit integer from 1, as an event's (redecide).
+@click.option(
+    "--id",
+    "ids",
+    type=click.IntRange(1, 2**63 - 1),
+    multiple=True,
+    help="these dead-lettered actions (repeatable; ids from `deskbridge outbox --dead`)",
+)
+@click.option("--all-dead", is_flag=True, help="every dead-lettered action")
+def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
+    """Put dead-lettered actions back in the queue, due now, their attempts started again
+    (after the cause is fixed). Each keeps its idempotency key, and its performer first looks
+    for what an earlier attempt delivered, so a retry cannot send it twice."""
+    from deskbridge.store.outbox import requeue_dead_actions
+
+    if not ids and not all_dead:
+        raise click.UsageError("give the actions to retry: --id N (repeatable) or --all-dead")
+    if ids and all_dead:
+        raise click.UsageError("--id and --all-dead together: give one of them")
+    engine = _open_store()
+    with engine.begin() as connection:
+        queued = requeue_dead_actions(connection, datetime.now(UTC), list(ids) or None)
+    engine.dispose()
+    click.echo(
+        f"{count_noun(queued, 'action')} put back in the queue; the dispatcher (serve or "
+        "worker) performs them now"
+    )
+    # An id mistyped, or of an action that is not dead, would otherwise pass for success.
+    missed = len(set(ids)) - queued if ids else 0
+    if missed:
+        click.echo(
+            f"{missed} of the {count_noun(len(set(ids)), 'id')} given "
+            f"{'is not a dead-lettered action' if missed == 1 else 'are not dead-lettered actions'}"
+            " (see deskbridge outbox --dead)",
+            err=True,
+        )
+    sys.exit(1 if missed else 0)
 
 
 @main.command()

@@ -13,6 +13,27 @@ _MIGRATE_LOCK = text(
     "SELECT pg_advisory_xact_lock(hashtext('deskbridge.migrate:' || current_schema()))"
 )
 
+# libpq's connection parameters (psycopg passes them on), so a store that stops answering is
+# an error within seconds, not a wait as long as the kernel's: without them a query or a new
+# connection to a silent server (a failover that leaves the old address dead, a partition
+# that drops packets) waited for minutes, /readyz never answered and the loops logged nothing.
+PG_CONNECT_ARGS: dict[str, int] = {
+    # Seconds to open a connection, the server's handshake included.
+    "connect_timeout": 5,
+    # An idle connection (a pooled one, the LISTEN one) is probed after 10 s of silence, every
+    # 5 s, and dropped after 3 probes unanswered.
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    # Milliseconds data sent (a query) may stay unacknowledged before the connection is
+    # dropped: the keep-alives only probe a connection with nothing in flight.
+    "tcp_user_timeout": 15000,
+}
+# Seconds a thread waits for a pooled connection when all are in use: a store that hangs holds
+# them all, and the default 30 s is past what /readyz is given.
+POOL_TIMEOUT = 10
+
 
 def create_store_engine(url: str) -> Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` transactions
@@ -20,7 +41,14 @@ def create_store_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=POOL_TIMEOUT,
+            connect_args=dict(PG_CONNECT_ARGS),
+        )
 
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
@@ -104,3 +132,12 @@ def postgres_available(url: str, timeout_s: int = 2) -> bool:
     except Exception:
         return False
     return True
+
+
+def limit_statement_time(connection: Connection, seconds: float) -> None:
+    """On PostgreSQL, have the server cancel this transaction's statements after `seconds`
+    (SET LOCAL: it ends with the transaction, the pooled connection keeps no limit). For short
+    reads only, such as /readyz's: a purge or a migration may rightly take longer. SQLite
+    waits for its one writer with its own busy timeout."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")

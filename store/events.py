@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import OutageLog, log_event
 from deskbridge.store.interface import StoredEvent
 from deskbridge.store.schema import UTCDateTime, events, format_sqlite_utc
 from deskbridge.store.sql import (
@@ -746,15 +746,27 @@ def listen_for_events(engine: Engine, wake: Callable[[], None], stop: threading.
         return
     import psycopg
 
+    from deskbridge.store.db import PG_CONNECT_ARGS
+
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Logged as the other loops log a store outage: when it starts, once a minute while it
+    # lasts (it was an ERROR every 5 s), and when listening again.
+    outage = OutageLog(log, "decider.listen_failed", "decider.listen_recovered")
     while not stop.is_set():
         try:
-            with psycopg.connect(conninfo, autocommit=True) as connection:
+            # The engine's timeouts and keep-alives: a silent store is noticed on this
+            # connection too (it waited for notifications that could no longer come).
+            with psycopg.connect(conninfo, autocommit=True, **PG_CONNECT_ARGS) as connection:
                 connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                outage.succeeded()
                 wake()  # anything stored while we were not listening
                 while not stop.is_set():
                     for _notify in connection.notifies(timeout=1.0, stop_after=1):
                         wake()
         except psycopg.Error as exc:
-            log_event(log, logging.ERROR, "decider.listen_failed", error=type(exc).__name__)
-            stop.wait(5)
+            outage.failed(error=type(exc).__name__)
+            stop.wait(LISTEN_RETRY_S)
+
+
+# Seconds between attempts to listen again after the LISTEN connection was lost.
+LISTEN_RETRY_S = 5.0

@@ -7,7 +7,7 @@ mid-action leaves the row to be claimed again when the lease ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -320,3 +320,44 @@ def outbox_backlog(connection: Connection) -> tuple[int, datetime | None]:
             datetime.fromisoformat(oldest), connection.dialect
         )
     return count, oldest
+
+
+def list_dead_actions(connection: Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    """Dead-lettered actions, oldest first, for an operator to look at: what each was (kind,
+    ticket, the role or channel it went to), how often it was tried, its last error and when
+    it died. No message text or person: the payload's other fields stay in the store."""
+    query = (
+        select(
+            outbox.c.id,
+            outbox.c.action.label("kind"),
+            outbox.c.ticket,
+            outbox.c.payload,
+            outbox.c.attempts,
+            outbox.c.last_error,
+            outbox.c.done_at.label("dead_at"),
+        )
+        .where(outbox.c.status == DEAD)
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    rows = rows_as_dicts(connection.execute(query))
+    for row in rows:
+        params = row.pop("payload").get("params") or {}
+        row["target"] = params.get("target")
+        row["channel"] = params.get("channel")
+    return rows
+
+
+def requeue_dead_actions(
+    connection: Connection, now: datetime, ids: Sequence[int] | None = None
+) -> int:
+    """Put dead-lettered actions (all, or those ids) back in the queue, due now, with their
+    attempts started again. The idempotency key and the first attempt's time are kept, and the
+    count restarts at 1, not 0: the row was tried before, so its performer first looks for
+    what an earlier attempt may have delivered (retried_since) and a retry cannot double."""
+    statement = update(outbox).where(outbox.c.status == DEAD)
+    if ids is not None:
+        statement = statement.where(outbox.c.id.in_(list(ids)))
+    return connection.execute(
+        statement.values(status=PENDING, attempts=1, next_attempt_at=now, done_at=None)
+    ).rowcount

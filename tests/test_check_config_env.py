@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -67,3 +68,29 @@ def test_checking_a_sqlite_url_does_not_import_sqlalchemy():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout == "False None\n"
+
+
+@pytest.mark.parametrize("command", [["worker"], ["serve", "--port", "18089"]])
+def test_worker_and_serve_say_both_before_they_stop(command, tmp_path: Path):
+    """worker and serve read the environment first and stopped at its mistakes, so under
+    systemd (Restart=always) the operator fixed those, restarted, and only then met the rules
+    file's. They now list both, as check-config does, and start nothing (review 4)."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("team:\n  lead_channel: 42\n")
+    env = {
+        "DESKBRIDGE_LOG_LEVEL": "LOUD",
+        "DESKBRIDGE_CONFIG": str(path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+    }
+
+    result = CliRunner().invoke(main, command, env=env)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "environment: invalid settings\n"
+        + LOG_LEVEL
+        + f"{path}: 1 problem\n"
+        + "  team.lead_channel: expected text, got a number\n",
+    )
+    assert not (tmp_path / "deskbridge.db").exists()

@@ -67,6 +67,11 @@ class Metrics:
             "Age of the oldest action not yet performed (0 when none waits)",
             registry=self.registry,
         )
+        self.outbox_dead = Gauge(
+            "deskbridge_outbox_dead",
+            "Actions dead-lettered and not retried (deskbridge outbox --dead lists them)",
+            registry=self.registry,
+        )
         self.events_failed_stored = Gauge(
             "deskbridge_events_failed_stored",
             "Events marked failed and not yet re-decided",

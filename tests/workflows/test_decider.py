@@ -995,6 +995,53 @@ def test_events_stored_by_another_process_wake_the_decider_on_postgresql(engine,
     assert not listener.is_alive()
 
 
+def test_a_lost_listen_connection_is_logged_as_an_outage(engine, rules, monkeypatch, caplog):
+    """While PostgreSQL was down the listener logged an ERROR every 5 s and nothing when it
+    listened again; it now logs as the other loops do: the start, once a minute, the end."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import psycopg
+
+    from deskbridge.store import events as events_module
+
+    connect, calls = psycopg.connect, []
+
+    def down_for_five_tries(*args, **kwargs):
+        calls.append(kwargs)
+        if len(calls) <= 5:
+            raise psycopg.OperationalError("connection refused")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", down_for_five_tries)
+    monkeypatch.setattr(events_module, "LISTEN_RETRY_S", 0.01)
+    caplog.set_level("INFO", logger="deskbridge.decider")
+    woken, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(
+        target=events_module.listen_for_events, args=(engine, woken.set, stop)
+    )
+    listener.start()
+    try:
+        assert woken.wait(10)  # listening at the sixth try
+    finally:
+        stop.set()
+        listener.join(timeout=10)
+    logged = [
+        (
+            r.levelname,
+            r.getMessage(),
+            {k: v for k, v in r.deskbridge_fields.items() if k != "down_s"},
+        )
+        for r in caplog.records
+    ]
+    assert logged == [
+        ("ERROR", "decider.listen_failed", {"error": "OperationalError"}),
+        ("INFO", "decider.listen_recovered", {"failures": 5}),
+    ]
+    # Each try with the engine's timeouts and keep-alives.
+    assert {kwargs["connect_timeout"] for kwargs in calls} == {5}
+    assert {kwargs["tcp_user_timeout"] for kwargs in calls} == {15000}
+
+
 class _RecordingConnection:
     """A pooled DBAPI connection whose cursors and commits record what reaches the driver."""
 

@@ -1,0 +1,123 @@
+"""A store that stops answering without closing its connections (a hung PostgreSQL, a failover
+that leaves the old address silent, a partition): simulated by a TCP proxy in front of
+PostgreSQL that stops forwarding and keeps both sockets open. The engine had no connect
+timeout or keep-alives and /readyz no deadline: every query waited for the kernel, /readyz
+never answered and the dispatcher logged nothing (review 4)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from deskbridge.app import READY_TIMEOUT_S, create_app, create_runtime
+from deskbridge.config.settings import Settings
+from deskbridge.store.db import migrate_store
+from tests.conftest import TEST_SECRET, postgres_available, postgres_schema
+
+
+class FreezableProxy:
+    """Forwards TCP to PostgreSQL; while `frozen` is set it holds what it reads: nothing is
+    answered and nothing is closed."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.frozen = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed at the end of the test
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                b.sendall(data)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def proxied_url():
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable")
+    with postgres_schema() as url:
+        parsed = make_url(url)
+        proxy = FreezableProxy(parsed.host, parsed.port)
+        yield proxy, parsed.set(port=proxy.port).render_as_string(hide_password=False)
+        proxy.frozen.clear()
+        proxy.listener.close()
+
+
+def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_url, caplog):
+    proxy, url = proxied_url
+    runtime = create_runtime(Settings(DATABASE_URL=url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET))
+    migrate_store(runtime.engine)
+    client = create_app(runtime=runtime).test_client()
+    assert client.get("/readyz").status_code == 200
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    stop = threading.Event()
+    loop = threading.Thread(target=runtime.dispatcher.run, args=(stop, 0.2), daemon=True)
+    loop.start()
+    time.sleep(0.5)
+
+    proxy.frozen.set()
+    started = time.monotonic()
+    answers: dict[str, tuple] = {}
+
+    def probe() -> None:  # in a thread: a probe that hangs fails the test, not the run
+        ready = client.get("/readyz")
+        answers["readyz"] = (ready.status_code, ready.json, time.monotonic() - started)
+        metrics = client.get("/metrics")  # the counters, without the store's figures
+        text = metrics.get_data(as_text=True)
+        answers["metrics"] = (metrics.status_code, text, time.monotonic() - started)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    prober.join(2 * READY_TIMEOUT_S + 2)
+
+    def logged() -> list[tuple[str, str]]:
+        return [
+            (r.getMessage(), r.deskbridge_fields["error"])
+            for r in caplog.records
+            if r.getMessage().endswith("store_unavailable")
+        ]
+
+    while time.monotonic() - started < 15 and len(logged()) < 3:
+        time.sleep(0.2)
+    proxy.frozen.clear()  # the held queries go through
+    stop.set()
+    loop.join(10)
+    prober.join(10)
+    after = client.get("/readyz").status_code
+    runtime.engine.dispose()
+
+    assert "readyz" in answers, f"/readyz gave no answer in {2 * READY_TIMEOUT_S + 2} s"
+    assert answers["readyz"][:2] == (503, {"status": "unavailable", "store": "down"})
+    assert READY_TIMEOUT_S <= answers["readyz"][2] < READY_TIMEOUT_S + 1
+    status, text, at = answers["metrics"]
+    assert status == 200 and "deskbridge_webhooks" in text
+    assert at < 2 * READY_TIMEOUT_S + 1
+    # The dispatcher's next connection is given up after connect_timeout (5 s).
+    assert sorted(logged()) == [
+        ("dispatcher.store_unavailable", "OperationalError"),
+        ("metrics.store_unavailable", "TimeoutError"),
+        ("readyz.store_unavailable", "TimeoutError"),
+    ]
+    assert not loop.is_alive() and after == 200

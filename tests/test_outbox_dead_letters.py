@@ -1,0 +1,219 @@
+"""Dead letters in the production layout (gunicorn web + `deskbridge worker`): the web process's
+/readyz and /metrics count them from the store (the dispatcher's `outcome="dead"` counter lives
+only in the worker, which has no HTTP endpoint), and `deskbridge outbox` lists them and puts
+them back once the cause (a revoked token, a channel the bot left) is fixed. Review 4."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from deskbridge.app import create_app, create_runtime
+from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
+from deskbridge.store.db import create_store_engine, migrate_store
+from deskbridge.store.outbox import find_attempts, insert_actions, retried_since
+from deskbridge.store.schema import outbox
+from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.ports import PermanentError
+from tests.conftest import TEST_SECRET, Clock
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+class RevokedSlack:
+    """Slack after the bot's token was revoked: every message is invalid_auth (permanent)."""
+
+    def perform(self, action):
+        raise PermanentError("invalid_auth")
+
+
+class Slack:
+    """Slack once the token is fixed: records what it sends, and what the dispatcher's store
+    says of each action's earlier attempts while it sends it."""
+
+    def __init__(self, engine):
+        self.engine, self.sent = engine, []
+
+    def perform(self, action):
+        with self.engine.connect() as connection:
+            since = retried_since(find_attempts(connection, action.key))
+        self.sent.append((action.key, since))
+        return {}
+
+
+def _notify(n: int, **params):
+    return build_action(f"zendesk:{n}", "risk", ActionKind.notify, "x", reason="test", **params)
+
+
+@pytest.fixture
+def dead_store(store_url, monkeypatch):
+    """A store holding two dead letters (a lead's alert in a channel, an assignee's DM) and
+    one action performed, dead-lettered by a worker's dispatcher at NOW."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(DATABASE_URL=store_url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
+    worker = create_runtime(
+        settings, clock=Clock(NOW), performers={kind: RevokedSlack() for kind in ActionKind}
+    )
+    migrate_store(worker.engine)
+    tag = build_action("zendesk:3", "risk", ActionKind.tag, reason="test", tags=["vip"])
+    with worker.engine.begin() as connection:
+        insert_actions(
+            connection,
+            [
+                _notify(1, target="lead", channel="#resolution-leads", text="Customer Dana…"),
+                _notify(2, target="assignee", person="U0AGENT", text="Call Dana…"),
+                tag,
+            ],
+            NOW - timedelta(minutes=1),
+        )
+    worker.dispatcher.performers[ActionKind.tag] = Slack(worker.engine)
+    worker.dispatcher.dispatch_due()
+    worker.engine.dispose()
+    return settings
+
+
+def test_the_web_process_counts_dead_letters_in_readyz_and_metrics(dead_store):
+    web = create_runtime(dead_store)  # gunicorn's process: no loops, no dispatcher counters
+    client = create_app(runtime=web).test_client()
+
+    ready = client.get("/readyz")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    web.engine.dispose()
+
+    # Dead letters are an alert, not unreadiness: the web process still takes webhooks.
+    assert ready.status_code == 200
+    assert {k: v for k, v in ready.json.items() if k.startswith(("status", "outbox"))} == {
+        "status": "ready",
+        "outbox_pending": 0,
+        "outbox_oldest_seconds": 0.0,
+        "outbox_dead": 2,
+    }
+    assert "\ndeskbridge_outbox_dead 2.0\n" in metrics
+    assert 'deskbridge_actions_total{action="notify",outcome="dead"}' not in metrics
+
+
+def _cli(settings: Settings, *args: str):
+    env = {"DATABASE_URL": settings.database_url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def _rows(url: str) -> list[tuple]:
+    engine = create_store_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                outbox.c.id,
+                outbox.c.idempotency_key,
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.next_attempt_at,
+                outbox.c.first_attempt_at,
+            ).order_by(outbox.c.id)
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store):
+    where = create_store_engine(dead_store.database_url).url.render_as_string(hide_password=True)
+
+    counts = _cli(dead_store, "outbox")
+    listing = _cli(dead_store, "outbox", "--dead")
+    as_json = _cli(dead_store, "outbox", "--dead", "--format", "json")
+
+    assert (counts.exit_code, counts.stdout, counts.stderr) == (
+        0,
+        f"3 actions in {where}: 0 pending, 1 done, 2 dead\n",
+        "deskbridge outbox --dead lists the dead ones\n",
+    )
+    died = NOW.isoformat()
+    assert (listing.exit_code, listing.stdout, listing.stderr) == (
+        0,
+        f"       1  zendesk:1                notify         lead #resolution-leads     "
+        f"1  {died}  invalid_auth\n"
+        f"       2  zendesk:2                notify         assignee                   "
+        f"1  {died}  invalid_auth\n",
+        f"2 dead-lettered actions in {where}\n"
+        "once the cause is fixed, deskbridge outbox retry --id N (or --all-dead) sends them "
+        "again\n",
+    )
+    assert as_json.exit_code == 0
+    assert as_json.stdout.splitlines()[1] == (
+        '{"id": 2, "kind": "notify", "ticket": "zendesk:2", "attempts": 1, '
+        f'"last_error": "invalid_auth", "dead_at": "{died}", "target": "assignee", '
+        '"channel": null}'
+    )
+    for secret in ("Dana", "U0AGENT"):
+        assert secret not in listing.output + as_json.output
+
+
+def test_outbox_retry_puts_dead_letters_back_once_each(dead_store):
+    url = dead_store.database_url
+    before = _rows(url)
+    started = datetime.now(UTC)
+
+    one = _cli(dead_store, "outbox", "retry", "--id", "2", "--id", "2")
+    again = _cli(dead_store, "outbox", "retry", "--id", "2", "--id", "3", "--id", "99")
+    after_one = _rows(url)
+    rest = _cli(dead_store, "outbox", "retry", "--all-dead")
+    after_all = _rows(url)
+
+    assert (one.exit_code, one.stdout, one.stderr) == (
+        0,
+        "1 action put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "",
+    )
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        1,
+        "0 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "3 of the 3 ids given are not dead-lettered actions (see deskbridge outbox --dead)\n",
+    )
+    assert rest.exit_code == 0 and rest.stdout.startswith("1 action put back"), rest.output
+    first_try = NOW
+    # Due now, attempts counted from 1 again, the key and the first attempt's time kept.
+    assert [(r[0], r[1], r[2], r[3], r[5]) for r in before] == [
+        (1, "zendesk:1:risk:x", "dead", 1, first_try),
+        (2, "zendesk:2:risk:x", "dead", 1, first_try),
+        (3, "zendesk:3:risk", "done", 1, first_try),
+    ]
+    assert [(r[0], r[1], r[2], r[3], r[5]) for r in after_one] == [
+        (1, "zendesk:1:risk:x", "dead", 1, first_try),
+        (2, "zendesk:2:risk:x", "pending", 1, first_try),
+        (3, "zendesk:3:risk", "done", 1, first_try),
+    ]
+    assert [(r[0], r[2]) for r in after_all] == [(1, "pending"), (2, "pending"), (3, "done")]
+    assert all(started <= r[4] <= datetime.now(UTC) for r in after_all[:2])
+
+    # The token fixed: a worker sends each once, and its performer is told the action was
+    # tried before (so it first looks for a message an earlier attempt may have sent).
+    engine = create_store_engine(url)
+    slack = Slack(engine)
+    worker = create_runtime(
+        dead_store, engine=engine, performers={kind: slack for kind in ActionKind}
+    )
+    worker.dispatcher.dispatch_due()
+    worker.dispatcher.dispatch_due()
+    engine.dispose()
+    assert sorted(slack.sent) == [("zendesk:1:risk:x", first_try), ("zendesk:2:risk:x", first_try)]
+    assert [(r[0], r[2], r[3]) for r in _rows(url)] == [
+        (1, "done", 2),
+        (2, "done", 2),
+        (3, "done", 1),
+    ]
+
+
+def test_outbox_retry_needs_ids_or_all_dead(dead_store):
+    neither = _cli(dead_store, "outbox", "retry")
+    both = _cli(dead_store, "outbox", "retry", "--id", "1", "--all-dead")
+
+    assert (neither.exit_code, neither.stdout) == (2, "")
+    assert neither.stderr.endswith(
+        "Error: give the actions to retry: --id N (repeatable) or --all-dead\n"
+    )
+    assert (both.exit_code, both.stdout) == (2, "")
+    assert both.stderr.endswith("Error: --id and --all-dead together: give one of them\n")
+    assert [r[2] for r in _rows(dead_store.database_url)] == ["dead", "dead", "done"]
