@@ -302,6 +302,11 @@ class OncallChain:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     solved_at: datetime | None = None
+    # The ticket's how-manyth chain this is, and the latest time any of its chains started:
+    # what a new chain's id needs to differ from every earlier one's (new_chain_id), kept in
+    # two numbers instead of a list of ids. Stored before they were kept: 1 and None.
+    number: int = 1
+    latest_started_at: datetime | None = None
 
     @property
     def running(self) -> bool:

@@ -135,19 +135,36 @@ def snapshot_chain(
         reason=reason,
         started_at=now,
         steps=steps,
+        number=1 if previous is None else chain_number(previous) + 1,
+        latest_started_at=now if previous is None else max(now, chains_started_by(previous)),
     )
 
 
 def new_chain_id(previous: OncallChain | None, now: datetime) -> str:
     """The first page's time, which names the chain's keys (pages, pager events, the
-    acknowledgement's note). A chain that starts at or before the one it replaces (all in
-    one delivery: an acknowledgement and a new escalation, or steps that all page at 0m)
-    gets a number after it, so none of its keys is one the earlier chain fired."""
+    acknowledgement's note). The keys of a chain that is over are forgotten (compact_fired),
+    so a new chain's id must be none an earlier chain of the ticket had, or its pages would
+    repeat old keys and the outbox would skip them. The plain time is new when it is later than
+    every earlier chain's start; otherwise (all in one delivery: an acknowledgement and a new
+    escalation, or steps that all page at 0m; an event delivered late) the chain's number
+    follows it, and numbers only grow."""
     stamp = now.isoformat()
-    if previous is None or now > previous.started_at:
+    if previous is None or now > chains_started_by(previous):
         return stamp
-    prior, _, number = previous.id.partition("#")
-    return f"{stamp}#{int(number) + 1 if number and prior == stamp else 2}"
+    return f"{stamp}#{chain_number(previous) + 1}"
+
+
+def chains_started_by(previous: OncallChain) -> datetime:
+    """The latest start of the ticket's chains up to `previous`."""
+    latest = previous.latest_started_at
+    return previous.started_at if latest is None else max(latest, previous.started_at)
+
+
+def chain_number(previous: OncallChain) -> int:
+    """How many chains the ticket has had, up to `previous`. A chain stored before chains were
+    numbered carries its number in its id only (`…#3`)."""
+    _, _, suffix = previous.id.partition("#")
+    return max(previous.number, int(suffix) if suffix.isdigit() else 1)
 
 
 def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules: RulesConfig):
