@@ -624,34 +624,69 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
     help="these dead-lettered actions (repeatable; ids from `deskbridge outbox --dead`)",
 )
 @click.option("--all-dead", is_flag=True, help="every dead-lettered action")
-def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help='only those that died within DURATION ("6h", "2d"): with --all-dead, the dead '
+    "letters of one outage, not months of old ones",
+)
+@click.option(
+    "--out-of-order",
+    is_flag=True,
+    help="also those an action queued after them in their lane was performed after "
+    "(left dead otherwise: sent now, they would arrive after it)",
+)
+def outbox_retry(
+    ids: tuple[int, ...], all_dead: bool, since: str | None, out_of_order: bool
+) -> None:
     """Put dead-lettered actions back in the queue, due now, their attempts started again
     (after the cause is fixed). Each keeps its idempotency key, and its performer first looks
-    for what an earlier attempt delivered, so a retry cannot send it twice."""
+    for what an earlier attempt delivered, so a retry cannot send it twice. One that a later
+    action of the same ticket's Slack thread or pager incident was performed after is left
+    dead unless --out-of-order: a pager trigger sent after the incident's resolve would open
+    it again."""
+    from deskbridge.config.rules import parse_duration
     from deskbridge.store.outbox import requeue_dead_actions
 
     if not ids and not all_dead:
         raise click.UsageError("give the actions to retry: --id N (repeatable) or --all-dead")
     if ids and all_dead:
         raise click.UsageError("--id and --all-dead together: give one of them")
+    now = datetime.now(UTC)
+    died_after = None
+    if since is not None:
+        try:
+            died_after = now - parse_duration(since)
+        except ValueError as exc:
+            raise click.BadParameter(f"{since!r}: {exc}", param_hint="'--since'") from None
     engine = _open_store()
     with engine.begin() as connection:
-        queued = requeue_dead_actions(connection, datetime.now(UTC), list(ids) or None)
+        done = requeue_dead_actions(
+            connection, now, list(ids) or None, since=died_after, superseded_too=out_of_order
+        )
     engine.dispose()
     click.echo(
-        f"{count_noun(queued, 'action')} put back in the queue; the dispatcher (serve or "
-        "worker) performs them now"
+        f"{count_noun(len(done.requeued), 'action')} put back in the queue; the dispatcher "
+        "(serve or worker) performs them now"
     )
+    if done.superseded:
+        click.echo(
+            f"{count_noun(len(done.superseded), 'dead-lettered action')} left dead, an action "
+            "queued after each in its lane (the ticket's Slack thread or pager incident) "
+            "having been performed since: sent now, it would arrive out of order "
+            f"(ids {', '.join(map(str, done.superseded))}; --out-of-order sends them anyway)",
+            err=True,
+        )
     # An id mistyped, or of an action that is not dead, would otherwise pass for success.
-    missed = len(set(ids)) - queued if ids else 0
+    missed = len(set(ids)) - len(done.requeued) - len(done.superseded) if ids else 0
     if missed:
         click.echo(
             f"{missed} of the {count_noun(len(set(ids)), 'id')} given "
             f"{'is not a dead-lettered action' if missed == 1 else 'are not dead-lettered actions'}"
-            " (see deskbridge outbox --dead)",
+            f"{' that died within ' + since if since else ''} (see deskbridge outbox --dead)",
             err=True,
         )
-    sys.exit(1 if missed else 0)
+    sys.exit(1 if missed or (ids and done.superseded) else 0)
 
 
 @main.command()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, bindparam, func, literal, select, update
+from sqlalchemy import Connection, bindparam, case, func, literal, null, select, update
 
 from deskbridge.config.logging import log_event
 from deskbridge.store.schema import outbox
@@ -22,7 +22,7 @@ from deskbridge.store.sql import (
     prepare_insert_ignoring_conflicts,
     rows_as_dicts,
 )
-from deskbridge.workflows.actions import Action, dump_action, load_action
+from deskbridge.workflows.actions import Action, ActionKind, dump_action, load_action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
@@ -37,6 +37,8 @@ class OutboxRow:
     attempts: int
     # When the row was first claimed (this claim, for a first attempt).
     first_attempt_at: datetime | None = None
+    # Since when a rate limit has held it: its first attempt, or the operator's requeue.
+    throttled_since: datetime | None = None
 
 
 _INSERT_COLUMNS = (
@@ -81,13 +83,23 @@ def insert_actions(connection: Connection, actions: list[Action], now: datetime)
     return [a for a in actions if a.key in new]
 
 
+# How long a row of an action kind this version does not know waits before it is looked at
+# again: during a rolling upgrade a newer worker performs it meanwhile.
+UNKNOWN_KIND_WAIT = timedelta(minutes=1)
+_KNOWN_KINDS = frozenset(kind.value for kind in ActionKind)
+
+
 def claim_due_actions(
     connection: Connection, now: datetime, limit: int, lease: timedelta
 ) -> list[OutboxRow]:
-    """Take up to `limit` due rows for this dispatcher (SKIP LOCKED on PostgreSQL). A row this
-    version cannot read (an action kind a newer worker queued during a rolling upgrade, a row
-    edited by hand) is dead-lettered here with the reason, not returned: one such row must
-    neither fail the claim of the rows beside it nor come back at every claim."""
+    """Take up to `limit` due rows for this dispatcher (SKIP LOCKED on PostgreSQL).
+
+    A row of an action kind this version does not know was queued by a newer version (a
+    rolling upgrade: new workers decide while old ones still dispatch): it is left pending, due
+    again in UNKNOWN_KIND_WAIT, its attempts untouched, for a worker that knows it (its lane
+    waits behind it, in order). A row of a known kind that cannot be read (edited by hand) is
+    dead-lettered here with the reason. Neither is returned: one such row must not fail the
+    claim of the rows beside it."""
     earlier = outbox.alias("earlier")
     blocked = (
         select(earlier.c.id)
@@ -105,6 +117,7 @@ def claim_due_actions(
             outbox.c.payload,
             outbox.c.attempts,
             outbox.c.first_attempt_at,
+            outbox.c.requeued_at,
         )
         # Only the head of each lane: later rows wait for it (in flight or retrying).
         .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked)
@@ -118,7 +131,19 @@ def claim_due_actions(
         return []
     claimed: list[OutboxRow] = []
     unreadable: list[tuple[int, datetime, str]] = []
+    newer: list[int] = []
     for r in rows:
+        if r.action not in _KNOWN_KINDS:
+            newer.append(r.id)
+            log_event(
+                log,
+                logging.WARNING,
+                "outbox.unknown_kind",
+                row=r.id,
+                action=r.action,
+                retry_in_s=int(UNKNOWN_KIND_WAIT.total_seconds()),
+            )
+            continue
         try:
             action = load_action(r.payload)
         except Exception as exc:  # whatever makes a payload unreadable is that row's alone
@@ -129,12 +154,14 @@ def claim_due_actions(
                 log, logging.ERROR, "outbox.unreadable", row=r.id, action=r.action, error=error
             )
             continue
+        first_attempt_at = r.first_attempt_at or now
         claimed.append(
             OutboxRow(
                 id=r.id,
                 action=action,
                 attempts=r.attempts + 1,
-                first_attempt_at=r.first_attempt_at or now,
+                first_attempt_at=first_attempt_at,
+                throttled_since=max(first_attempt_at, r.requeued_at or first_attempt_at),
             )
         )
     if claimed:
@@ -147,6 +174,12 @@ def claim_due_actions(
                 attempts=outbox.c.attempts + 1,
                 first_attempt_at=func.coalesce(outbox.c.first_attempt_at, first),
             )
+        )
+    if newer:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(newer))
+            .values(next_attempt_at=now + UNKNOWN_KIND_WAIT)
         )
     dead_letter_actions(connection, unreadable)
     return claimed
@@ -172,12 +205,21 @@ def describe_unreadable(exc: Exception) -> str:
 
 def release_actions(connection: Connection, row_ids: list[int], now: datetime) -> None:
     """Give back claimed rows that were never performed (the dispatcher was told to stop before
-    it started them): due again now, for any dispatcher, their attempt not counted."""
+    it started them): due again now, for any dispatcher, their attempt not counted. A row
+    given back from its first claim was never tried: its first attempt is still to come
+    (where a look for what an attempt delivered, and patience with a rate limit, start)."""
     if row_ids:
         connection.execute(
             update(outbox)
             .where(outbox.c.id.in_(row_ids), outbox.c.status == PENDING)
-            .values(next_attempt_at=now, attempts=outbox.c.attempts - 1)
+            .values(
+                next_attempt_at=now,
+                attempts=outbox.c.attempts - 1,
+                # SET reads the row as it was: attempts 1 is the claim being given back.
+                first_attempt_at=case(
+                    (outbox.c.attempts <= 1, null()), else_=outbox.c.first_attempt_at
+                ),
+            )
         )
 
 
@@ -348,16 +390,58 @@ def list_dead_actions(connection: Connection, limit: int = 1000) -> list[dict[st
     return rows
 
 
+@dataclass(frozen=True)
+class Requeued:
+    """What `requeue_dead_actions` did: the rows put back, and the dead rows left dead because
+    an action queued after them in their lane was performed (sent now, they would arrive
+    after it: a pager trigger after the incident's resolve, a warning after its breach)."""
+
+    requeued: list[int]
+    superseded: list[int]
+
+
 def requeue_dead_actions(
-    connection: Connection, now: datetime, ids: Sequence[int] | None = None
-) -> int:
-    """Put dead-lettered actions (all, or those ids) back in the queue, due now, with their
-    attempts started again. The idempotency key and the first attempt's time are kept, and the
-    count restarts at 1, not 0: the row was tried before, so its performer first looks for
-    what an earlier attempt may have delivered (retried_since) and a retry cannot double."""
-    statement = update(outbox).where(outbox.c.status == DEAD)
+    connection: Connection,
+    now: datetime,
+    ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+    superseded_too: bool = False,
+) -> Requeued:
+    """Put dead-lettered actions (all, those ids, or those that died at or after `since`) back
+    in the queue, due now, with their attempts started again. The idempotency key and the
+    first attempt's time are kept, and the count restarts at 1, not 0: the row was tried
+    before, so its performer first looks for what an earlier attempt may have delivered
+    (retried_since) and a retry cannot double. Its patience with a rate limit starts again
+    now (requeued_at). A row superseded in its lane is left dead unless `superseded_too`."""
+    query = select(outbox.c.id, outbox.c.lane).where(outbox.c.status == DEAD)
     if ids is not None:
-        statement = statement.where(outbox.c.id.in_(list(ids)))
-    return connection.execute(
-        statement.values(status=PENDING, attempts=1, next_attempt_at=now, done_at=None)
-    ).rowcount
+        query = query.where(outbox.c.id.in_(list(ids)))
+    if since is not None:
+        query = query.where(outbox.c.done_at >= since)
+    dead = connection.execute(query.order_by(outbox.c.id)).all()
+    superseded: list[int] = []
+    if not superseded_too:
+        superseded = _find_superseded(connection, dead)
+    chosen = [row.id for row in dead if row.id not in set(superseded)]
+    if chosen:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(chosen), outbox.c.status == DEAD)
+            .values(status=PENDING, attempts=1, next_attempt_at=now, done_at=None, requeued_at=now)
+        )
+    return Requeued(chosen, superseded)
+
+
+def _find_superseded(connection: Connection, dead: Sequence[Any]) -> list[int]:
+    """The dead rows (id, lane) with a performed row after them in their lane."""
+    lanes = {row.lane for row in dead if row.lane is not None}
+    if not lanes:
+        return []
+    last_done = dict(
+        connection.execute(
+            select(outbox.c.lane, func.max(outbox.c.id))
+            .where(outbox.c.lane.in_(lanes), outbox.c.status == DONE)
+            .group_by(outbox.c.lane)
+        ).all()
+    )
+    return [row.id for row in dead if row.lane in last_done and last_done[row.lane] > row.id]

@@ -134,6 +134,9 @@ outbox = Table(
     # When the row was first claimed: where a check for a message sent by an attempt that
     # died before recording it starts.
     Column("first_attempt_at", UTCDateTime()),
+    # When an operator last put the row back in the queue (`deskbridge outbox retry`): where
+    # its patience with a rate limit starts again (the dispatcher's THROTTLE_PATIENCE).
+    Column("requeued_at", UTCDateTime()),
     # Rows in one lane (a Slack channel) are performed in order: a throttled row holds the
     # rows behind it.
     Column("lane", String(255)),

@@ -217,3 +217,93 @@ def test_outbox_retry_needs_ids_or_all_dead(dead_store):
     assert (both.exit_code, both.stdout) == (2, "")
     assert both.stderr.endswith("Error: --id and --all-dead together: give one of them\n")
     assert [r[2] for r in _rows(dead_store.database_url)] == ["dead", "dead", "done"]
+
+
+def _set_rows(url: str, **by_id: dict) -> None:
+    engine = create_store_engine(url)
+    with engine.begin() as connection:
+        for row_id, values in by_id.items():
+            connection.execute(
+                outbox.update()
+                .where(outbox.c.id == int(row_id.removeprefix("row")))
+                .values(**values)
+            )
+    engine.dispose()
+
+
+def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passed(dead_store):
+    # Ticket 4's pager trigger died (PagerDuty down); the ticket was solved and its resolve
+    # went through once PagerDuty was back. Sent now, the trigger would open the incident
+    # again, for a solved ticket: --all-dead leaves it, and says so; --out-of-order sends it.
+    url = dead_store.database_url
+    engine = create_store_engine(url)
+    pager = [
+        build_action("zendesk:4", "oncall", ActionKind.pager, "c", e, reason="r", event=e)
+        for e in ("trigger", "resolve")
+    ]
+    with engine.begin() as connection:
+        insert_actions(connection, pager, NOW)
+    engine.dispose()
+    _set_rows(url, row4={"status": "dead", "done_at": NOW}, row5={"status": "done"})
+
+    every = _cli(dead_store, "outbox", "retry", "--all-dead")
+    trigger = _cli(dead_store, "outbox", "retry", "--id", "4")
+    forced = _cli(dead_store, "outbox", "retry", "--id", "4", "--out-of-order")
+
+    left = (
+        "1 dead-lettered action left dead, an action queued after each in its lane (the "
+        "ticket's Slack thread or pager incident) having been performed since: sent now, it "
+        "would arrive out of order (ids 4; --out-of-order sends them anyway)\n"
+    )
+    assert (every.exit_code, every.stdout, every.stderr) == (
+        0,
+        "2 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        left,
+    )
+    assert (trigger.exit_code, trigger.stdout, trigger.stderr) == (
+        1,
+        "0 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        left,
+    )
+    assert (forced.exit_code, forced.stdout, forced.stderr) == (
+        0,
+        "1 action put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "",
+    )
+    assert [(r[0], r[2]) for r in _rows(url)] == [
+        (1, "pending"),
+        (2, "pending"),
+        (3, "done"),
+        (4, "pending"),
+        (5, "done"),
+    ]
+
+
+def test_outbox_retry_since_takes_only_the_recent_dead_letters(dead_store):
+    # Row 1 died three days ago (an old outage, its alert long stale), row 2 an hour ago.
+    url = dead_store.database_url
+    now = datetime.now(UTC)
+    _set_rows(
+        url,
+        row1={"done_at": now - timedelta(days=3)},
+        row2={"done_at": now - timedelta(hours=1)},
+    )
+
+    recent = _cli(dead_store, "outbox", "retry", "--all-dead", "--since", "6h")
+    old_id = _cli(dead_store, "outbox", "retry", "--id", "1", "--since", "1d")
+    bad = _cli(dead_store, "outbox", "retry", "--all-dead", "--since", "yesterday")
+
+    assert (recent.exit_code, recent.stdout) == (
+        0,
+        "1 action put back in the queue; the dispatcher (serve or worker) performs them now\n",
+    )
+    assert (old_id.exit_code, old_id.stderr) == (
+        1,
+        "1 of the 1 id given is not a dead-lettered action that died within 1d "
+        "(see deskbridge outbox --dead)\n",
+    )
+    assert (bad.exit_code, bad.stdout) == (2, "")
+    assert bad.stderr.endswith(
+        "Error: Invalid value for '--since': 'yesterday': expected a duration like \"4h\"\n"
+    )
+    assert [(r[0], r[2]) for r in _rows(url)] == [(1, "dead"), (2, "pending"), (3, "done")]

@@ -280,9 +280,9 @@ class Dispatcher:
         outcomes.done.append((row, self.clock(), result, fields))
 
     def _throttled_too_long(self, row: OutboxRow) -> bool:
-        """Whether the row's first attempt is more than `throttle_patience` ago: its throttled
-        attempts count from then on (THROTTLE_PATIENCE)."""
-        since = row.first_attempt_at
+        """Whether the row's first attempt (or an operator's requeue of it, since) is more than
+        `throttle_patience` ago: its throttled attempts count from then on (THROTTLE_PATIENCE)."""
+        since = row.throttled_since or row.first_attempt_at
         return since is not None and self.clock() - since > self.throttle_patience
 
     def _at(self, delay: float) -> datetime:

@@ -14,7 +14,7 @@ import responses
 
 from deskbridge.connectors.writers import HelpdeskRouter
 from deskbridge.connectors.zendesk.client import ZendeskWriter
-from deskbridge.store.outbox import DEAD, DONE, PENDING, insert_actions
+from deskbridge.store.outbox import DEAD, DONE, PENDING, insert_actions, requeue_dead_actions
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.dispatcher import THROTTLE_PATIENCE, Dispatcher
 from deskbridge.workflows.metrics import Metrics
@@ -119,3 +119,35 @@ def test_a_rate_limit_that_never_ends_is_dead_lettered_after_the_patience(
         THROTTLED,
         past + timedelta(minutes=9, seconds=15),
     )
+
+
+def test_a_dead_letter_put_back_gets_the_patience_again(api, sqlite_engine, monkeypatch):
+    # Dead-lettered by a limit that outlasted the patience (the test above); once the operator
+    # has the limit raised and puts it back, a few minutes more of 429s are waited out, not
+    # counted: the patience starts at the requeue, not at the first attempt hours before.
+    monkeypatch.setattr(random, "random", lambda: 0.0)
+    clock = Clock(T0)
+    end = T0 + THROTTLE_PATIENCE + timedelta(hours=1, minutes=10)
+    calls = limited_until(api, clock, end)
+    limited = dispatcher(sqlite_engine, clock)
+    run(limited, clock, T0 + THROTTLE_PATIENCE + timedelta(hours=1))
+    assert only_row(sqlite_engine)["status"] == DEAD
+    requeued_at = clock.now
+    with sqlite_engine.begin() as connection:
+        assert requeue_dead_actions(connection, requeued_at).requeued == [1]
+
+    run(limited, clock, end + timedelta(minutes=5))
+
+    row = only_row(sqlite_engine)
+    after = [at for at in calls if at >= requeued_at]
+    # A 429 a minute until the limit ends (Retry-After waited, nothing counted), then the write.
+    assert after == [requeued_at + timedelta(minutes=m) for m in range(len(after))]
+    assert after[-1] >= end and after[-2] < end
+    assert (row["status"], row["attempts"], row["last_error"], row["done_at"]) == (
+        DONE,
+        2,  # counted from 1 again at the requeue (it was tried before), plus the write's
+        None,
+        after[-1],
+    )
+    # The first attempt's time is kept: where a look for what an attempt delivered starts.
+    assert (row["first_attempt_at"], row["requeued_at"]) == (T0, requeued_at)
