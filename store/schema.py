@@ -156,6 +156,8 @@ timers = Table(
     Column("payload", JSON, nullable=False),
     Column("status", String(16), nullable=False, default="pending"),
     Index("ix_timers_due", "status", "due_at"),
+    # A decider batch's tickets' due timers (claim_due_timers with tickets).
+    Index("ix_timers_ticket_due", "ticket", "status", "due_at"),
 )
 
 # Why every action was decided: one row per decision.

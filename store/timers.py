@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from deskbridge.store.events import lock_ticket_shards
@@ -74,20 +74,33 @@ def cancel_timers(connection: Connection, ids: list[str]) -> None:
         connection.execute(_CANCEL, [{"timer_id": i} for i in ids])
 
 
+def _select_due(
+    query: Select, now: datetime, limit: int, tickets: Collection[str] | None
+) -> Select:
+    """`query` of the pending timers due by `now`, soonest first (then by id), only `tickets`'
+    when given. Those go through the (ticket, status, due_at) index: SQLite, with no
+    statistics (nothing here runs ANALYZE), would take (status, due_at) for its order and walk
+    every overdue timer of every ticket (54 ms a decider batch with 50,000 overdue after an
+    outage, 0.6 ms through the ticket's index). `status || ''` is not an indexed column, so
+    the planner cannot pick (status, due_at); each ticket has a handful of timers to filter."""
+    if tickets is None:
+        query = query.where(timers.c.status == PENDING, timers.c.due_at <= now)
+    else:
+        query = query.where(
+            timers.c.ticket.in_(list(tickets)),
+            timers.c.status.concat("") == PENDING,
+            timers.c.due_at <= now,
+        )
+    return query.order_by(timers.c.due_at, timers.c.id).limit(limit)
+
+
 def list_due_timers(
     connection: Connection, now: datetime, limit: int, tickets: Collection[str] | None = None
 ) -> list[tuple[str, str]]:
     """(timer id, ticket) of pending timers due by `now`, soonest first (then by id, as they
-    are claimed), only `tickets`' when given. Reads only the due rows through the
-    (status, due_at) index, however many timers wait in the future."""
-    query = (
-        select(timers.c.id, timers.c.ticket)
-        .where(timers.c.status == PENDING, timers.c.due_at <= now)
-        .order_by(timers.c.due_at, timers.c.id)
-        .limit(limit)
-    )
-    if tickets is not None:
-        query = query.where(timers.c.ticket.in_(list(tickets)))
+    are claimed), only `tickets`' when given. Reads only the due rows (through the
+    (status, due_at) index, or the tickets' own), however many timers wait in the future."""
+    query = _select_due(select(timers.c.id, timers.c.ticket), now, limit, tickets)
     return [(r.id, r.ticket) for r in connection.execute(query)]
 
 
@@ -96,7 +109,7 @@ def claim_due_timers(
 ) -> list[DueTimer]:
     """Pending timers due by `now`, soonest first, locked until commit; only `tickets`' when
     given (the decider's batch: their timers due before its events). Reads only the due
-    rows through the (status, due_at) index, however many timers wait in the future.
+    rows (as list_due_timers), however many timers wait in the future.
 
     PostgreSQL: first the tickets' decider partitions (waiting for a decider that holds one
     to commit its batch), then the rows of those tickets (SKIP LOCKED, so several sweeps
@@ -107,12 +120,6 @@ def claim_due_timers(
     own) and, when none of them has a timer due, pays the one read that finds none."""
     if tickets is not None and not tickets:
         return []
-    query = (
-        select(timers)
-        .where(timers.c.status == PENDING, timers.c.due_at <= now)
-        .order_by(timers.c.due_at, timers.c.id)
-        .limit(limit)
-    )
     if is_postgres(connection):
         tickets = {ticket for _, ticket in list_due_timers(connection, now, limit, tickets)}
         if not tickets:
@@ -120,9 +127,9 @@ def claim_due_timers(
         lock_ticket_shards(connection, tickets)
         # Read again now the partitions are ours: a decider that held one may have
         # cancelled or moved these timers, or set others due for the same tickets.
+    query = _select_due(select(timers), now, limit, tickets)
+    if is_postgres(connection):
         query = query.with_for_update(skip_locked=True)
-    if tickets is not None:
-        query = query.where(timers.c.ticket.in_(list(tickets)))
     return [
         DueTimer(
             timer=Timer(
