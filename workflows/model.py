@@ -327,6 +327,16 @@ class OncallChain:
         return self.solved_at is None
 
 
+# Status points a ticket's state keeps (TicketState.status_points): enough to place a status
+# change delivered minutes late among the events around it.
+KEEP_STATUS_POINTS = 20
+
+
+def status_point_time(point: tuple[datetime, Status]) -> datetime:
+    """When a status point (TicketState.status_points) was: its sort key."""
+    return point[0]
+
+
 @frozen_model
 class TicketState:
     """What deskbridge knows about a ticket, folded from every event it accepted."""
@@ -363,6 +373,11 @@ class TicketState:
     # waiting, as in writing order. Empty on a state stored before it was kept.
     unanswered_customer_message_at: list[datetime] = Field(default_factory=list)
     voice_call_ids: list[str] = Field(default_factory=list)
+    # The status each event's snapshot gave, by event time, oldest first (the newest
+    # KEEP_STATUS_POINTS), stale ones too: a pending period delivered
+    # after newer events still pauses the resolution clock for its length (the SLA rule).
+    # Empty on a state stored before they were kept.
+    status_points: list[tuple[datetime, Status]] = Field(default_factory=list)
     # Who logged the customer call / acknowledged the alerts in Slack (agent names).
     call_logged_by: str | None = None
     acknowledged_by: str | None = None

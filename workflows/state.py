@@ -3,7 +3,19 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 
 from __future__ import annotations
 
-from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, build_checked, evolve
+from bisect import bisect_right
+from datetime import datetime
+
+from deskbridge.workflows.model import (
+    KEEP_STATUS_POINTS,
+    EventKind,
+    Status,
+    TicketEvent,
+    TicketState,
+    build_checked,
+    evolve,
+    status_point_time,
+)
 from deskbridge.workflows.rules.oncall import build_chain_key_prefix
 from deskbridge.workflows.rules.sla import build_clock_key_prefix
 
@@ -74,6 +86,10 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
         if unknown:
             changes["custom_fields"] = {**state.custom_fields, **unknown}
 
+    status = event.ticket.status
+    if status is not None:
+        changes["status_points"] = _add_status_point(state.status_points, event.occurred_at, status)
+
     reopening = "status" in changes and not changes["status"].is_done
     if not stale and state.status.is_done and reopening:
         changes["reopened"] = True
@@ -119,6 +135,22 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
                 waiting = sorted([*state.unanswered_customer_message_at, event.occurred_at])
                 changes["unanswered_customer_message_at"] = waiting[-KEEP_COMMENT_IDS:]
     return evolve(state, changes), stale
+
+
+def _add_status_point(
+    points: list[tuple[datetime, Status]], at: datetime, status: Status
+) -> list[tuple[datetime, Status]]:
+    """`points` with (`at`, `status`) in time order (after those of the same time: a
+    snapshot of the same instant wins as newest-wins folds it), the newest KEEP_STATUS_POINTS."""
+    point = (at, status)
+    if not points or points[-1][0] <= at:  # in order: most events
+        if points and points[-1] == point:
+            return points  # the same snapshot again (a redelivery)
+        return [*points, point][-KEEP_STATUS_POINTS:]
+    if point in points:
+        return points
+    where = bisect_right(points, at, key=status_point_time)
+    return [*points[:where], point, *points[where:]][-KEEP_STATUS_POINTS:]
 
 
 def mark_fired(

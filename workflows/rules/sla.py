@@ -8,6 +8,7 @@ warnings before the breach and an alert at it, to the second (timers, not hourly
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,15 @@ from deskbridge.workflows.actions import ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
-from deskbridge.workflows.model import SlaClock, TicketEvent, TicketState, evolve
+from deskbridge.workflows.model import (
+    KEEP_STATUS_POINTS,
+    SlaClock,
+    Status,
+    TicketEvent,
+    TicketState,
+    evolve,
+    status_point_time,
+)
 
 RULE = "sla"
 
@@ -298,6 +307,23 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         clocks["resolution"] = _start("resolution", at)  # a reopen restarts resolution
         changed.add("resolution")
     resolution = clocks["resolution"]
+    if (
+        event.ticket.status is not None
+        and previous is not None
+        and previous.snapshot_at is not None
+        and at < previous.snapshot_at
+        and resolution.active
+        and at >= resolution.started_at
+        and policy is not None
+    ):
+        # A status delivered late (a pending period and its end after newer events): its
+        # snapshot is stale, so the status stays the newest one's, but the time waiting on
+        # the customer is paused as it would have been in writing order.
+        base = _clock_time(policy, "resolution", rules)
+        redone = _pause_by_points(resolution, state.status_points, rules, base)
+        if redone is not None and redone.__dict__ != resolution.__dict__:
+            update("resolution", running_since=redone.running_since, used_s=redone.used_s)
+            resolution = clocks["resolution"]
     if resolution.active and policy is not None:
         paused = status in rules.sla.pause_resolution_when
         if paused and resolution.running_since is not None:
@@ -322,6 +348,39 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     if _clocks_differ(clocks, state.sla_clocks):
         decision.updates["sla_clocks"] = clocks
     return decision
+
+
+def _pause_by_points(
+    clock: SlaClock,
+    points: list[tuple[datetime, Status]],
+    rules: RulesConfig,
+    base: BusinessCalendar | CalendarTime,
+) -> SlaClock | None:
+    """The resolution `clock` as the statuses known at each time (`points`, in time order)
+    pause and resume it from its start: running but while paused (or done), the time it
+    ran measured in `base`. None when the status at its start is no longer known (older
+    points were let go)."""
+    paused = rules.sla.pause_resolution_when
+    start = clock.started_at
+    first = bisect_right(points, start, key=status_point_time)
+    if first == 0 and len(points) >= KEEP_STATUS_POINTS:
+        return None
+    # Before any point the clock runs, as it started with the ticket.
+    running = first == 0 or not _pauses(points[first - 1][1], paused)
+    since, used = (start if running else None), timedelta(0)
+    for at, status in points[first:]:
+        now_running = not _pauses(status, paused)
+        if running and not now_running:
+            used += base.business_time_between(since, at)
+            since = None
+        elif now_running and not running:
+            since = at
+        running = now_running
+    return evolve(clock, {"running_since": since, "used_s": used.total_seconds()})
+
+
+def _pauses(status: Status, paused: list[Status]) -> bool:
+    return status.is_done or status in paused
 
 
 def _answers(clock: SlaClock | None, at: datetime) -> bool:
