@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 
 import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.store.activity import read_period
+from deskbridge.store.db import create_store_engine
+from deskbridge.workflows.digest import build_digest, build_period, repeat_window
+from deskbridge.workflows.replay import run_replay
 from tests.test_replay_sla import body, delivered, replay_sla, reply, status
 
 
@@ -63,4 +71,68 @@ def test_a_pending_period_delivered_late_pauses_resolution_as_in_order(arrivals)
         ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
         ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
         ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
+    ]
+
+
+# -- 3. a reply delivered after the solve ---------------------------------------------------
+
+
+def replay_digest(tmp_path, lines: list[dict], until: datetime) -> dict:
+    """The leads' review of 9 March after replaying `lines` (in arrival order) into a store."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    rules = load_rules(EXAMPLE_CONFIG)
+    text = [json.dumps(line) for line in in_arrival_order(lines)]
+    assert all(isinstance(r, dict) for r in run_replay(text, rules, CONNECTORS, until, url))
+    engine = create_store_engine(url)
+    period = build_period(rules, date(2026, 3, 9))
+    with engine.connect() as connection:
+        digest = build_digest(rules, period, read_period(connection, period, repeat_window(rules)))
+    engine.dispose()
+    return digest
+
+
+def solved_after_reply(ticket: str, written: str, solved: str, arrived: str | None) -> list[dict]:
+    """An urgent ticket created 09:00 on 9 March, answered once at `written` and solved at
+    `solved` (HH:MM); the reply delivered at `arrived`, after the solve, or when written."""
+    created = "2026-03-09T09:00:00Z"
+    answer = reply(ticket, f"2026-03-09T{written}:00Z", 2, created)
+    return [
+        body("created", ticket, created, 1, status="NEW"),
+        delivered(answer, f"2026-03-09T{arrived}:00Z") if arrived else answer,
+        status(ticket, f"2026-03-09T{solved}:00Z", 3, "SOLVED", "OPEN", created),
+    ]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "delivered late"])
+def test_a_reply_delivered_after_the_solve_meets_its_clock_as_in_order(tmp_path, late):
+    # Answered at 09:30 (within the hour), solved at 09:40, the reply delivered at 09:45
+    # (before the first reply's warning): the first reply was met, as in writing order.
+    lines = solved_after_reply("631", "09:30", "09:40", "09:45" if late else None)
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 14, 0, tzinfo=UTC))
+    assert digest["sla"] == {
+        "first_reply": {"met": 1, "breached": 0},
+        "next_reply": {"met": 0, "breached": 0},
+        "resolution": {"met": 1, "breached": 0},
+    }
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "delivered late"])
+def test_a_slow_first_reply_delivered_after_the_solve_is_coached_as_in_order(late):
+    # Answered at 10:30, 90 minutes into a 60-minute target, solved at 10:40, the reply
+    # delivered at 10:45: the agent is coached as in writing order.
+    lines = solved_after_reply("632", "10:30", "10:40", "10:45" if late else None)
+    out = replay_all(lines, "2026-03-09T14:00:00Z")
+    coached = [
+        (o["kind"], o["person"], o["key"], o["reason"])
+        for o in out
+        if o["action"] == "coach" and o["kind"] != "pace"
+    ]
+    assert coached == [
+        (
+            "slow_first_reply",
+            "U02PRIYA01",
+            "zendesk:632:coaching:slow_first_reply",
+            "This first reply took 1h30 of business time against a 1h target — picking up "
+            "new tickets early keeps customers calm",
+        ),
     ]

@@ -268,6 +268,9 @@ class SlaClock:
     used_s: float = 0.0
     fulfilled_at: datetime | None = None
     stopped: bool = False
+    # When it stopped unmet (the ticket was solved): a reply written before then and
+    # delivered after still meets it. None on a clock stored before it was kept.
+    stopped_at: datetime | None = None
 
     @property
     def active(self) -> bool:

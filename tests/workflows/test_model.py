@@ -63,6 +63,7 @@ def test_states_are_validated_when_made_or_read_and_cannot_be_changed_in_place()
             "used_s": 0.0,
             "fulfilled_at": None,
             "stopped": False,
+            "stopped_at": None,
         }
     }
     again = load_state(stored)

@@ -265,7 +265,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         if fulfilled:
             update(metric, fulfilled_at=at, running_since=None, used_s=used)
         else:
-            update(metric, stopped=True, running_since=None, used_s=used)
+            update(metric, stopped=True, running_since=None, used_s=used, stopped_at=at)
 
     # Clocks that start with the ticket.
     for metric in ("first_reply", "resolution"):
@@ -278,6 +278,11 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     # Events come late (a message delivered after the reply that answered it, one re-decided
     # after a fix): the clocks go by when each comment was written, as in writing order.
     if agent_reply:
+        for metric in ("first_reply", "next_reply"):
+            met = _met_before_stop(clocks.get(metric), at, policy, rules)
+            if met is not None:
+                clocks[metric] = met
+                changed.add(metric)
         answered = clocks["first_reply"].active or _answers(clocks.get("next_reply"), at)
         stop("first_reply", fulfilled=True)
         if _answers(clocks.get("next_reply"), at):  # not a reply older than its start
@@ -381,6 +386,23 @@ def _pause_by_points(
 
 def _pauses(status: Status, paused: list[Status]) -> bool:
     return status.is_done or status in paused
+
+
+def _met_before_stop(
+    clock: SlaClock | None, at: datetime, policy: SlaPolicy | None, rules: RulesConfig
+) -> SlaClock | None:
+    """A reply clock stopped unmet (the ticket solved), met by a reply written at `at`,
+    before it stopped, and delivered after: met then, as in writing order (the leads' review
+    counts it met, coaching sees how long the first reply took). None otherwise."""
+    if clock is None or not clock.stopped or clock.stopped_at is None:
+        return None
+    if not clock.started_at <= at <= clock.stopped_at:
+        return None
+    # A reply clock never pauses: it ran from `at` to its stop.
+    base = _clock_time(policy, clock.metric, rules) if policy else CALENDAR_TIME
+    ran_after = base.business_time_between(at, clock.stopped_at).total_seconds()
+    changes = {"fulfilled_at": at, "stopped": False, "stopped_at": None}
+    return evolve(clock, {**changes, "used_s": max(clock.used_s - ran_after, 0.0)})
 
 
 def _answers(clock: SlaClock | None, at: datetime) -> bool:
