@@ -17,7 +17,15 @@ from deskbridge.store.activity import read_period
 from deskbridge.store.db import create_store_engine
 from deskbridge.workflows.digest import build_digest, build_period, repeat_window
 from deskbridge.workflows.replay import run_replay
-from tests.test_replay_sla import body, delivered, replay_sla, reply, status
+from tests.test_replay_sla import (
+    answered_at_0905,
+    body,
+    customer,
+    delivered,
+    replay_sla,
+    reply,
+    status,
+)
 
 
 def replay_all(lines: list[dict], until: str) -> list[dict]:
@@ -136,3 +144,24 @@ def test_a_slow_first_reply_delivered_after_the_solve_is_coached_as_in_order(lat
             "new tickets early keeps customers calm",
         ),
     ]
+
+
+# -- 2. a breach known late says how late -------------------------------------------------
+
+
+def test_a_breach_known_only_when_a_late_message_arrives_says_how_late_it_is():
+    # The customer wrote at 10:00 (urgent next reply: 2 business hours, breach at 12:00); the
+    # message reached deskbridge at 12:30. Its warnings and breach are decided at their
+    # times, as in writing order, when it arrives; the breach says it went out 30 min late.
+    created = "2026-03-09T09:00:00Z"
+    late = delivered(customer("641", "2026-03-09T10:00:00Z", 3, created), "2026-03-09T12:30:00Z")
+    out = replay_all([*answered_at_0905("641", created), late], "2026-03-09T14:00:00Z")
+    fired = [o for o in out if o["rule"] == "sla"]
+    assert [(o["at"], o["action"], o.get("due_at"), o.get("late_by_s")) for o in fired] == [
+        ("2026-03-09T11:30:00Z", "sla_warning", "2026-03-09T12:00:00+00:00", None),
+        ("2026-03-09T11:48:00Z", "sla_warning", "2026-03-09T12:00:00+00:00", None),
+        ("2026-03-09T12:00:00Z", "sla_breach", "2026-03-09T12:00:00+00:00", 1800),
+    ]
+    assert fired[-1]["reason"] == (
+        "next reply target of 2h business-hours missed at Mon 09 Mar 12:00, 30 min ago"
+    )

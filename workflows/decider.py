@@ -137,6 +137,10 @@ class _Batch:
     results: list[Decided] = field(default_factory=list)
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
+    # The shell's clock, when a live batch fires timers at their due times (the sweep
+    # behind): they report how late they really went out (`Context.decided_at`). None on
+    # replay's simulated clock, whose timers go out at their time.
+    decided_at: datetime | None = None
     # Timers to fire in this batch, soonest first — (due_at, id, sequence, stored DueTimer
     # or set Timer): between the events (Decider.decide_pending live, and
     # Decider.decide_in_time_order on replay's simulated clock), or the claimed ones and
@@ -308,6 +312,7 @@ class Decider:
             # batch, after the timers not claimed (as in decide_in_time_order).
             cutoff = stored[-1].timer.due_at if len(stored) == most else None
             batch = self._start(session, tickets, now)
+            batch.decided_at = batch.now
             self._parse_events(batch, rows)
             self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
@@ -638,6 +643,7 @@ class Decider:
                     rules=self.rules,
                     previous=state,
                     oncall_overrides=batch.oncall_overrides,
+                    decided_at=batch.decided_at,
                 ),
             )
         except Exception as exc:

@@ -42,6 +42,10 @@ class Context:
     related: tuple[RelatedTicket, ...] = ()
     # On-call overrides made in Slack (store), applied after the config's own.
     oncall_overrides: tuple[Override, ...] = ()
+    # When the shell really decides, if later than `now`: a timer fired behind its time (the
+    # decider catching up after an outage) decides as at its due time, as replay does, and
+    # reports how late it went out (an SLA breach's `late_by_s`). None: at `now`.
+    decided_at: datetime | None = None
 
 
 @dataclass

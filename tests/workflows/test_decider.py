@@ -592,8 +592,17 @@ def test_a_breach_due_before_a_reply_fires_first_though_the_sweep_is_behind(engi
         (f"{timer}:breach", f"{key}:breach"),
     ]
     assert queued == [k for _, k in audit]
-    # What replay decides for the same arrivals, record for record.
-    assert list(_records(first + decided)) == replayed(rules, (created, T0), (answer, at))
+    # What replay decides for the same arrivals, record for record, but that the breach went
+    # out 5 minutes and a second after its time (the sweep behind) and says so: replay's
+    # went out at its time.
+    expected = replayed(rules, (created, T0), (answer, at))
+    breach = next(r for r in expected if r["action"] == "sla_breach")
+    assert (breach["late_by_s"], breach["reason"]) == (
+        0,
+        "first reply target of 1h business-hours missed at Mon 02 Mar 10:00",
+    )
+    breach.update(late_by_s=301, reason=f"{breach['reason']}, 5 min ago")
+    assert list(_records(first + decided)) == expected
 
 
 def test_a_page_step_due_before_an_acknowledgement_pages_first_though_the_sweep_is_behind(

@@ -117,18 +117,19 @@ def _plan(
     rules: RulesConfig,
     decision: Decision,
     stages: tuple[tuple[str, float], ...],
+    now: datetime,
 ) -> str | None:
     """Set the timer of the clock's next stage (`stages`: `_stages(rules)`; stages already
-    used up are skipped) and cancel the one set before, or cancel it alone if the clock is
-    not running. Only the next stage's timer is set: firing it sets the one after
-    (`fire_sla`). Returns the stage set, if any."""
+    used up are skipped; known at `now`) and cancel the one set before, or cancel it alone
+    if the clock is not running. Only the next stage's timer is set: firing it sets the one
+    after (`fire_sla`). Returns the stage set, if any."""
     key, metric = state.key, clock.metric
     was = _stage_set(state, metric) if metric in state.sla_clocks else None
     target = _target(policy, metric)
     if target is None or clock.running_since is None or not clock.active:
         _cancel(decision, key, metric, was, stages)
         return None
-    timer = _next_timer(key, clock, policy, rules, target, _chain(stages, target))
+    timer = _next_timer(key, clock, policy, rules, target, _chain(stages, target), now)
     assert timer is not None  # the breach is never used up
     decision.timers.append(timer)
     stage = timer.payload["stage"]
@@ -181,25 +182,27 @@ def _next_timer(
     rules: RulesConfig,
     target: timedelta,
     chain: tuple[tuple[str, float, timedelta], ...],
+    now: datetime,
 ) -> Timer | None:
     """The timer of the first stage of `chain` not yet used up (the breach never is), if
-    any."""
+    any. A stage whose time has passed by `now` (the message that started the clock came
+    late, a raised priority shortened the target) fires at its time, as the rules decide it
+    in writing order, and its payload says when it became known (`known_at`): its breach
+    cannot go out before then, and says how late it is (`late_by_s`)."""
     used = timedelta(seconds=clock.used_s)
     found = next((c for c in chain if c[2] - used > _NONE_LEFT or c[0] == "breach"), None)
     if found is None:
         return None
     stage, fraction, share = found
     left, metric = share - used, clock.metric
-    # Timer(id, ticket, kind, due_at, payload), given by position.
-    return Timer(
-        timer_id(key, metric, stage),
-        key,
-        TIMER_KIND,
-        _clock_time(policy, metric, rules).add_business_time(
-            clock.running_since, max(left, _NONE_LEFT)
-        ),
-        {"metric": metric, "instance": clock.instance, "stage": stage, "fraction": fraction},
+    due = _clock_time(policy, metric, rules).add_business_time(
+        clock.running_since, max(left, _NONE_LEFT)
     )
+    payload = {"metric": metric, "instance": clock.instance, "stage": stage, "fraction": fraction}
+    if due < now:
+        payload["known_at"] = now.isoformat()
+    # Timer(id, ticket, kind, due_at, payload), given by position.
+    return Timer(timer_id(key, metric, stage), key, TIMER_KIND, due, payload)
 
 
 _NONE_LEFT = timedelta(0)
@@ -347,7 +350,9 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         stages = _stages(rules)
         timer_stages = dict(state.sla_timer_stages)
         for metric in sorted(changed):
-            timer_stages[metric] = _plan(state, clocks[metric], policy, rules, decision, stages)
+            timer_stages[metric] = _plan(
+                state, clocks[metric], policy, rules, decision, stages, ctx.now
+            )
         if timer_stages != state.sla_timer_stages:
             decision.updates["sla_timer_stages"] = timer_stages
     if _clocks_differ(clocks, state.sla_clocks):
@@ -467,9 +472,13 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     ):
         return Decision()
     if policy is None and state.sla_policy is not None:
-        return _replan(state, metric, rules)
+        return _replan(state, metric, rules, ctx.now)
     if target is None:
         return Decision()
+    # When this stage became known: the later stages cannot be known before it either.
+    known = ctx.now
+    if "known_at" in timer.payload:
+        known = max(known, datetime.fromisoformat(timer.payload["known_at"]))
     chain = _chain(_stages(rules), target)
     at = next((n for n, c in enumerate(chain) if c[0] == stage), None)
     if at is None:
@@ -480,10 +489,10 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         decision = Decision()
     else:
         rest = chain[at + 1 :]
-        decision = _fire_stage(state, clock, policy, rules, ctx, stage, target)
+        decision = _fire_stage(state, clock, policy, rules, ctx, stage, target, known)
     # The next stage's timer: the clock is as it was when this one was set, so it falls due
     # when it would have, had every stage been set at once.
-    following = _next_timer(state.key, clock, policy, rules, target, rest)
+    following = _next_timer(state.key, clock, policy, rules, target, rest, known)
     if following is not None:
         decision.timers.append(following)
     following_stage = following.payload["stage"] if following is not None else None
@@ -491,7 +500,7 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     return decision
 
 
-def _replan(state: TicketState, firing: str, rules: RulesConfig) -> Decision:
+def _replan(state: TicketState, firing: str, rules: RulesConfig, now: datetime) -> Decision:
     """The ticket's policy is gone from the rules (renamed or removed since its timers were
     set): every clock is planned again under the policy the ticket gets now, as when an event
     changes its policy (stages already announced are not again: their actions' keys are
@@ -502,7 +511,7 @@ def _replan(state: TicketState, firing: str, rules: RulesConfig) -> Decision:
     timer_stages = dict(state.sla_timer_stages)
     for metric in sorted(state.sla_clocks):
         clock = state.sla_clocks[metric]
-        timer_stages[metric] = _plan(planned, clock, policy, rules, decision, stages)
+        timer_stages[metric] = _plan(planned, clock, policy, rules, decision, stages, now)
     decision.updates["sla_policy"] = policy.name if policy is not None else None
     decision.updates["sla_timer_stages"] = timer_stages
     return decision
@@ -516,8 +525,10 @@ def _fire_stage(
     ctx: Context,
     stage: str,
     target: timedelta,
+    known: datetime,
 ) -> Decision:
-    """The warning or breach of a running clock's stage."""
+    """The warning or breach of a running clock's stage, known at `known` (its time, or
+    later when what made it due came late)."""
     metric = clock.metric
     business = metric not in policy.calendar_time and rules.business_hours is not None
     time_base: BusinessCalendar | CalendarTime = _clock_time(policy, metric, rules)
@@ -528,7 +539,10 @@ def _fire_stage(
     described = _describe_target(target, business)
     once = (metric, clock.instance, stage)  # each stage of each clock instance, once
     if stage == "breach":
-        late = max(0, int((ctx.now - due).total_seconds()))
+        # How late it goes out: after its time when it became known only then (the event
+        # that made it due came late) or when the shell fired it behind (an outage).
+        sent = known if ctx.decided_at is None else max(known, ctx.decided_at)
+        late = max(0, int((sent - due).total_seconds()))
         return Decision(
             actions=[
                 build_action(
