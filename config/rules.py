@@ -179,6 +179,9 @@ class ThreeResponsesConfig(_Model):
     threshold: int = Field(default=3, ge=1)
     call_required_tag: str = "call_required"
     call_logged_tag: str = "call_logged"
+    # How long after the written reply past the threshold the lead is told: a call made
+    # before that reply whose event comes this late still spares the lead. 0: at once.
+    lead_grace: Duration = timedelta(minutes=5)
     note: str = (
         "deskbridge: {replies} written replies and the ticket is not solved. "
         "Per the 3-response rule, please call the customer and log the call."

@@ -120,11 +120,13 @@ def test_three_replies_give_exactly_one_call_customer():
 
 
 def test_fourth_reply_without_call_gives_one_lead_notification():
-    _, out, _ = replay([subscription_comment(n) for n in (1, 2, 3, 4, 5)])
+    lines = [subscription_comment(n) for n in (1, 2, 3, 4, 5)]
+    _, out, _ = replay(lines, "--until", "2026-03-02T10:00:00Z")
     lead = [o for o in out if o["action"] == "notify"]
     assert lead == [
         {
-            "at": "2026-03-02T09:04:00Z",
+            # The 4th reply's arrival (09:04) and three_responses.lead_grace (5 minutes).
+            "at": "2026-03-02T09:09:00Z",
             "ticket": "zendesk:501",
             "action": "notify",
             "rule": "three_responses",
@@ -157,8 +159,9 @@ def test_redelivered_events_change_nothing():
 
 def test_trigger_and_event_subscription_bodies_give_the_same_result():
     events = [(1, False), (2, True), (3, True), (4, True), (5, True)]
-    via_subscription = replay([subscription_comment(n, staff=s) for n, s in events])[1]
-    via_trigger = replay([trigger_comment(n, staff=s) for n, s in events])[1]
+    until = ("--until", "2026-03-02T10:00:00Z")  # past the lead's grace
+    via_subscription = replay([subscription_comment(n, staff=s) for n, s in events], *until)[1]
+    via_trigger = replay([trigger_comment(n, staff=s) for n, s in events], *until)[1]
     assert via_trigger == via_subscription
     assert [o["action"] for o in via_trigger] == ["call_customer", "tag", "note", "notify"]
 

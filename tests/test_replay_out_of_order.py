@@ -18,6 +18,7 @@ from deskbridge.store.db import create_store_engine
 from deskbridge.workflows.digest import build_digest, build_period, repeat_window
 from deskbridge.workflows.replay import run_replay
 from tests.test_replay_sla import (
+    AGENT,
     answered_at_0905,
     body,
     customer,
@@ -165,3 +166,73 @@ def test_a_breach_known_only_when_a_late_message_arrives_says_how_late_it_is():
     assert fired[-1]["reason"] == (
         "next reply target of 2h business-hours missed at Mon 09 Mar 12:00, 30 min ago"
     )
+
+
+# -- 4. the 3-response rule's lead alert ----------------------------------------------------
+
+
+def replies_and_call(call: str | None, arrived: str | None) -> list[dict]:
+    """Ticket 651 (created 09:00 on 9 March): four written replies at 09:10, 09:20, 09:30
+    (the call is asked for) and 10:00, and a call through Zendesk Talk at `call` (HH:MM),
+    delivered at `arrived` (or when made)."""
+    created = "2026-03-09T09:00:00Z"
+    lines = [body("created", "651", created, 1, status="NEW")]
+    for n, at in enumerate(("09:10", "09:20", "09:30", "10:00"), 2):
+        lines.append(reply("651", f"2026-03-09T{at}:00Z", n, created))
+    if call is not None:
+        made = reply("651", f"2026-03-09T{call}:00Z", 9, created)
+        made["body"]["event"]["comment"].update(type="VoiceComment", body="A call.")
+        lines.append(delivered(made, f"2026-03-09T{arrived or call}:00Z"))
+    return lines
+
+
+def lead_alerts(lines: list[dict]) -> list[dict]:
+    out = replay_all(lines, "2026-03-09T14:00:00Z")
+    return [o for o in out if o["rule"] == "three_responses" and o["action"] == "notify"]
+
+
+LEAD_ALERT = {
+    "ticket": "zendesk:651",
+    "action": "notify",
+    "rule": "three_responses",
+    "reason": "4th written reply and still no call logged after the call was requested — the "
+    "team lead should step in",
+    "target": "lead",
+    "channel": "#resolution-leads",
+    "assignee": AGENT,
+    "replies": 4,
+    "key": "zendesk:651:three_responses:lead",
+}
+
+
+def test_a_fourth_reply_with_no_call_tells_the_lead_after_the_grace():
+    # 10:00 plus three_responses.lead_grace (5 minutes): a call made before the 4th reply
+    # whose event comes a little late still spares the lead.
+    assert lead_alerts(replies_and_call(None, None)) == [
+        {"at": "2026-03-09T10:05:00Z", **LEAD_ALERT}
+    ]
+
+
+@pytest.mark.parametrize("arrived", [None, "10:01", "10:04"], ids=["in order", "1 min", "4 min"])
+def test_a_call_made_before_the_fourth_reply_and_delivered_after_it_spares_the_lead(arrived):
+    assert lead_alerts(replies_and_call("09:45", arrived)) == []
+
+
+def test_a_call_delivered_after_the_lead_was_told_tells_nothing_more():
+    # The call (09:45) reached deskbridge at 10:30: the lead was told at 10:05, which cannot
+    # be unsent; the late call doubles nothing.
+    assert lead_alerts(replies_and_call("09:45", "10:30")) == [
+        {"at": "2026-03-09T10:05:00Z", **LEAD_ALERT}
+    ]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "reply delivered late"])
+def test_a_call_made_after_the_grace_tells_the_lead_however_the_reply_comes(late):
+    # The call at 10:10 came after the 4th reply's grace: the lead is told, in writing order
+    # at 10:05. Delivered after the call (at 10:20), the 4th reply still tells the lead, as
+    # it arrives (past its grace).
+    lines = replies_and_call("10:10", None)
+    if late:
+        lines[4] = delivered(lines[4], "2026-03-09T10:20:00Z")
+    at = "2026-03-09T10:20:00Z" if late else "2026-03-09T10:05:00Z"
+    assert lead_alerts(lines) == [{"at": at, **LEAD_ALERT}]

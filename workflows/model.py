@@ -381,6 +381,14 @@ class TicketState:
     # after newer events still pauses the resolution clock for its length (the SLA rule).
     # Empty on a state stored before they were kept.
     status_points: list[tuple[datetime, Status]] = Field(default_factory=list)
+    # When the first customer call known was made (a voice comment, a "Call logged" click),
+    # whatever order their events came in. None: no call, or one known only by its tag (or
+    # stored before call times were kept).
+    call_at: datetime | None = None
+    # The 3-response rule's lead check: by when a call must have been made for the team lead
+    # not to be told (the written reply past the threshold, plus three_responses.lead_grace).
+    # None: not planned yet.
+    lead_check_by: datetime | None = None
     # Who logged the customer call / acknowledged the alerts in Slack (agent names).
     call_logged_by: str | None = None
     acknowledged_by: str | None = None

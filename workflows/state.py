@@ -94,8 +94,11 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     if not stale and state.status.is_done and reopening:
         changes["reopened"] = True
 
-    if event.kind is _CALL_LOGGED and state.call_logged_by is None:
-        changes["call_logged_by"] = event.meta.get("by", "someone")
+    if event.kind is _CALL_LOGGED:
+        if state.call_logged_by is None:
+            changes["call_logged_by"] = event.meta.get("by", "someone")
+        if state.call_at is None or event.occurred_at < state.call_at:
+            changes["call_at"] = event.occurred_at
     if event.kind is _ACKNOWLEDGED and state.acknowledged_by is None:
         changes["acknowledged_by"] = event.meta.get("by", "someone")
 
@@ -121,6 +124,8 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
                     changes["unanswered_customer_message_at"] = still
         if comment.is_voice and comment.id not in state.voice_call_ids:
             changes["voice_call_ids"] = [*state.voice_call_ids, comment.id][-KEEP_COMMENT_IDS:]
+            if state.call_at is None or event.occurred_at < state.call_at:
+                changes["call_at"] = event.occurred_at
         is_customer = comment.public and not comment.author_is_agent
         description = (changes.get("description") or state.description or "").strip()
         is_customer = is_customer and comment.body.strip() != description

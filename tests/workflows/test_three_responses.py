@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from deskbridge.workflows.actions import ActionKind, dump_action
-from deskbridge.workflows.decision import Context
+from deskbridge.workflows.decision import Context, Timer
 from deskbridge.workflows.model import (
     Comment,
     EventKind,
@@ -13,8 +13,9 @@ from deskbridge.workflows.model import (
     Status,
     TicketEvent,
     TicketSnapshot,
+    evolve,
 )
-from deskbridge.workflows.rules.three_responses import evaluate_three_responses
+from deskbridge.workflows.rules.three_responses import evaluate_three_responses, fire_lead
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -55,16 +56,31 @@ def event(
 
 
 def run(events, rules):
-    """Fold and decide like the service does; return [(event dedupe key, action kind)]."""
+    """Fold and decide like the service does, firing the lead timer at its due time (before
+    an event arriving after it; the rest after the last event); return [(event dedupe key or
+    timer id, action)]."""
     state = None
     decided = []
+    timers: dict[str, Timer] = {}
+
+    def fire(before: datetime | None) -> None:
+        nonlocal state
+        for timer in sorted(timers.values(), key=lambda t: t.due_at):
+            if before is None or timer.due_at <= before:
+                del timers[timer.id]
+                actions = fire_lead(state, timer, Context(now=timer.due_at, rules=rules)).actions
+                state = mark_fired(state, [a.key for a in actions])
+                decided.extend((timer.id, a) for a in actions)
+
     for e in events:
+        fire(e.occurred_at)
         state = state or new_state(e)
         state, _ = apply_event(state, e)
-        ctx = Context(now=e.occurred_at, rules=rules)
-        actions = evaluate_three_responses(state, e, ctx).actions
-        state = mark_fired(state, [a.key for a in actions])
-        decided += [(e.dedupe_key, a) for a in actions]
+        decision = evaluate_three_responses(state, e, Context(now=e.occurred_at, rules=rules))
+        state = mark_fired(evolve(state, decision.updates), [a.key for a in decision.actions])
+        timers.update((t.id, t) for t in decision.timers)
+        decided += [(e.dedupe_key, a) for a in decision.actions]
+    fire(None)
     return decided, state
 
 
@@ -116,7 +132,8 @@ def test_fourth_reply_without_a_call_tells_the_lead_once(rules):
     lead = [(k, a) for k, a in decided if a.kind is ActionKind.notify]
     assert len(lead) == 1
     key, action = lead[0]
-    assert key == "e4"
+    # Told when the 4th reply's grace (5 minutes) is over, by its timer.
+    assert key == "zendesk:48213:three_responses:lead"
     assert action.params == {
         "target": "lead",
         "channel": "#resolution-leads",
@@ -210,3 +227,23 @@ def test_disabled_rule_decides_nothing(rules):
         update={"three_responses": rules.three_responses.model_copy(update={"enabled": False})}
     )
     assert run([event(i) for i in range(1, 6)], off)[0] == []
+
+
+def test_a_call_made_before_the_fourth_reply_spares_the_lead_whichever_comes_first(rules):
+    # Replies at 09:01-09:03 (the call is asked for), a Talk call at 09:04, the 4th reply at
+    # 09:05: in writing order and with the call's event after the reply's (within the grace),
+    # the lead is not told.
+    replies = [event(1), event(2), event(3), event(5)]
+    call = event(4, voice=True, comment_id="v4")
+    in_order, _ = run([*replies[:3], call, replies[3]], rules)
+    late_call, state = run([*replies, call], rules)
+    assert [(k, a.kind) for k, a in in_order] == [
+        ("e3", ActionKind.call_customer),
+        ("e3", ActionKind.tag),
+        ("e3", ActionKind.note),
+    ]
+    assert [(k, a.key) for k, a in late_call] == [(k, a.key) for k, a in in_order]
+    assert (state.call_at, state.lead_check_by) == (
+        T0 + timedelta(minutes=4),
+        T0 + timedelta(minutes=10),
+    )

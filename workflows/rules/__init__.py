@@ -21,7 +21,11 @@ from deskbridge.workflows.rules.risk import evaluate_risk
 from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
 from deskbridge.workflows.rules.sla import TIMER_KIND as SLA_TIMER
 from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
-from deskbridge.workflows.rules.three_responses import evaluate_three_responses
+from deskbridge.workflows.rules.three_responses import (
+    LEAD_TIMER,
+    evaluate_three_responses,
+    fire_lead,
+)
 from deskbridge.workflows.schedule import Job
 
 Rule = Callable[[TicketState, TicketEvent, Context], Decision]
@@ -42,6 +46,7 @@ TIMER_RULES: dict[str, TimerRule] = {
     SNOOZE: fire_snooze,
     "slack.snooze": fire_snooze,  # snoozes stored before the rule was named "interactions"
     ONCALL_TIMER: fire_step,
+    LEAD_TIMER: fire_lead,
 }
 
 JOBS: dict[str, Job] = {

@@ -1,14 +1,23 @@
 """The 3-response rule: not solved after N public agent replies → call the customer;
-one more written reply with no call logged → tell the team lead."""
+one more written reply with no call logged → tell the team lead.
+
+The lead is told `three_responses.lead_grace` after that reply (a timer), not at once: a call
+made before the reply whose event comes a little later (a Zendesk Talk comment delivered
+after the reply, a retried webhook) still counts, as it does in writing order. Whether the
+call counts goes by when it was made, not when its event came: a call made after the grace
+tells the lead even when its event came before the reply's."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
-from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState
 
 RULE = "three_responses"
+LEAD_TIMER = "three_responses.lead"
 
 
 def _ordinal(n: int) -> str:
@@ -24,9 +33,22 @@ def call_logged(state: TicketState, rules: RulesConfig) -> bool:
     )
 
 
+def call_made_by(state: TicketState, rules: RulesConfig, by: datetime) -> bool:
+    """Whether a customer call was made by `by`. A call known by its time (a voice comment,
+    a "Call logged" click) goes by that time: the `call_logged_tag` the click writes back
+    comes after it. Known only by the tag (or stored before call times were kept): made."""
+    if state.call_at is not None:
+        return state.call_at <= by
+    return call_logged(state, rules)
+
+
 def call_requested(state: TicketState) -> bool:
     """Whether the rule has already asked for a customer call on this ticket."""
     return build_key(state.key, RULE, "call_customer") in state.fired
+
+
+def lead_timer_id(ticket: str) -> str:
+    return f"{ticket}:{RULE}:lead"
 
 
 def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
@@ -38,11 +60,13 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
         return Decision()
     replies = state.public_agent_replies
     # Most events: too few replies to ask anything, so no call or keys to look for.
-    if replies < config.threshold or call_logged(state, rules):
+    if replies < config.threshold:
         return Decision()
     ticket = state.key
-    actions: list[Action] = []
-    if replies >= config.threshold and not call_requested(state):
+    decision = Decision()
+    actions: list[Action] = decision.actions
+    logged = call_logged(state, rules)
+    if not logged and not call_requested(state):
         reason = f"{_ordinal(replies)} written reply without resolution — call the customer"
         actions += [
             build_action(
@@ -67,12 +91,48 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
                 body=config.note.format(replies=replies),
             ),
         ]
-    already_asked = call_requested(state) or actions
-    lead_told = build_key(ticket, RULE, "lead") in state.fired
-    if replies >= config.threshold + 1 and already_asked and not lead_told:
-        actions.append(
+    if (
+        replies >= config.threshold + 1
+        and state.lead_check_by is None
+        and (actions or call_requested(state))
+    ):
+        # A call made by the reply past the threshold (or the event that found one) plus the
+        # grace spares the lead. Checked once: the grace after the reply arrived, or at once
+        # when it arrived after that time (as in writing order, the lead is due to hear).
+        grace = config.lead_grace
+        by = event.occurred_at + grace
+        if not call_made_by(state, rules, by):
+            decision.timers.append(
+                Timer(
+                    lead_timer_id(ticket),
+                    ticket,
+                    LEAD_TIMER,
+                    ctx.now + grace if ctx.now < by else ctx.now,
+                    {"by": by.isoformat(), "replies": replies},
+                )
+            )
+            decision.updates["lead_check_by"] = by
+    return decision
+
+
+def fire_lead(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """The grace after the reply past the threshold is over: tell the team lead, unless a
+    call was made by then, the ticket is solved or the lead was told already."""
+    rules = ctx.rules
+    by = datetime.fromisoformat(timer.payload["by"])
+    if (
+        not rules.three_responses.enabled
+        or state.status.is_done
+        or not call_requested(state)
+        or build_key(state.key, RULE, "lead") in state.fired
+        or call_made_by(state, rules, by)
+    ):
+        return Decision()
+    replies = timer.payload.get("replies", state.public_agent_replies)
+    return Decision(
+        actions=[
             build_action(
-                ticket,
+                state.key,
                 RULE,
                 ActionKind.notify,
                 "lead",
@@ -85,5 +145,5 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
                 assignee=state.assignee,
                 replies=replies,
             )
-        )
-    return Decision(actions=actions)
+        ]
+    )
