@@ -300,7 +300,7 @@ def _reply_event(n: Notification, path: str) -> TicketEvent:
             id=record_id,
             public=public,
             author_id=fields.get("CreatedById"),
-            author_is_agent=True,
+            author_is_agent=_by_internal_user(fields),
             body=fields.get("CommentBody", ""),
         )
     else:  # EmailMessage: an outgoing email is an agent's written reply
@@ -325,6 +325,24 @@ def _reply_event(n: Notification, path: str) -> TicketEvent:
     )
 
 
+# User.UserType of an internal user with a Salesforce licence; portal and Experience Cloud
+# users (PowerCustomerSuccess, CustomerSuccess, CspLitePortal, PowerPartner, Guest, …) are
+# the customer's side.
+INTERNAL_USER_TYPE = "Standard"
+AUTHOR_TYPE_FIELD = "CreatedBy.UserType"
+
+
+def _by_internal_user(fields: dict[str, str]) -> bool:
+    """Whether a CaseComment was written by an agent. A CaseComment has no field saying who
+    wrote it beyond CreatedById, and a portal user's id is a User id (005…) like an agent's;
+    the author's User.UserType comes only where the sender can follow CreatedBy (a Flow
+    callout: `"CreatedBy.UserType": "{!$Record.CreatedBy.UserType}"`). Without it (an
+    Outbound Message carries the object's own fields only) the comment is an agent's, as a
+    comment added in the console is."""
+    user_type = fields.get(AUTHOR_TYPE_FIELD)
+    return not user_type or user_type == INTERNAL_USER_TYPE
+
+
 # Record ids are 15 characters (case-sensitive) or 18 (with a checksum suffix).
 _SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _ID_FIELDS = ("Id", "ParentId", "OwnerId", "ContactId", "AccountId", "CreatedById")
@@ -336,7 +354,7 @@ _TEXT_LIMITS = {
     "CommentBody": MAX_TEXT,
     "TextBody": MAX_TEXT,
 }
-_LABELS = ("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber")
+_LABELS = ("Status", "Priority", "Origin", "Type", "Reason", "CaseNumber", AUTHOR_TYPE_FIELD)
 
 
 def _check_notification(n: Notification, id_path: str, type_path: str, fields: str) -> Notification:

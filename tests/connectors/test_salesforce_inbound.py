@@ -457,3 +457,51 @@ def test_without_a_token_configured_every_json_callout_is_refused_and_says_why(
             "with a bearer token or not"
         },
     )
+
+
+def _case_comment_callout(user_type: str | None) -> bytes:
+    fields = {
+        "Id": "00a000000000001AAA",
+        "ParentId": "5005j00000TqW8hAAF",
+        "IsPublished": True,
+        "CreatedDate": "2025-03-04T10:30:00.000Z",
+        "CreatedById": "0055j00000P0rTaLAA",
+        "CommentBody": "Any news on my order?",
+    }
+    if user_type is not None:
+        fields["CreatedBy.UserType"] = user_type
+    item = {"id": "flow-comment-1", "type": "CaseComment", "fields": fields}
+    return json.dumps({"organizationId": ORG, "notifications": [item]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("user_type", "agent"),
+    [
+        ("PowerCustomerSuccess", False),  # a customer community (Experience Cloud) user
+        ("CspLitePortal", False),  # a high-volume portal user
+        ("Guest", False),
+        ("Standard", True),  # an internal user with a Salesforce licence
+        (None, True),  # not sent (an Outbound Message cannot): as before, an agent's
+    ],
+)
+def test_a_published_case_comment_by_a_portal_user_is_a_customer_message(user_type, agent):
+    (event,) = parse_salesforce(_case_comment_callout(user_type), NOW)
+
+    comment = event.comment
+    assert (comment.public, comment.author_is_agent, comment.is_public_agent_reply) == (
+        True,
+        agent,
+        agent,
+    )
+    assert (comment.id, comment.author_id, comment.body) == (
+        "00a000000000001AAA",
+        "0055j00000P0rTaLAA",
+        "Any news on my order?",
+    )
+
+
+def test_a_case_comment_authors_user_type_must_be_a_label():
+    body = _case_comment_callout("Power\x00Customer")
+    with pytest.raises(PayloadError) as caught:
+        parse_salesforce(body, NOW)
+    assert caught.value.field == "notifications[0].fields.CreatedBy.UserType"
