@@ -49,6 +49,8 @@ MAX_NOTIFICATIONS = 100
 DEFAULT_MAPPING = SalesforceConfig()
 
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+# EmailMessage.Status picklist values: 0 New, 1 Read, 2 Replied, 3 Sent, 4 Forwarded, 5 Draft.
+EMAIL_DRAFT = "5"
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,10 @@ def _notification_event(
         # The time read is SystemModstamp, or LastModifiedDate without it.
         field = "SystemModstamp" if n.fields.get("SystemModstamp") else "LastModifiedDate"
     elif n.sobject in ("CaseComment", "EmailMessage"):
+        if n.sobject == "EmailMessage" and n.fields.get("Status") == EMAIL_DRAFT:
+            # Not sent yet: no reply. Sent, the same record is notified again (another
+            # Status), and counts then, once by its Id.
+            return "EmailMessage draft"
         event = _reply_event(n, path)
         field = next(f for f in ("MessageDate", "CreatedDate", "SystemModstamp") if n.fields.get(f))
     else:

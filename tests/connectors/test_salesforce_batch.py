@@ -274,3 +274,39 @@ def test_replay_takes_the_readable_notifications_and_reports_the_unreadable_one(
         (action, f"salesforce:{CASE_ID}", "2025-03-04T10:22:00Z")
         for action in ("route", "assign", "tag", "note")
     ]
+
+
+def test_an_email_draft_is_no_reply_and_the_same_email_sent_counts_once(client, runtime):
+    """EmailMessage.Status '5' is a draft: saved in the case, not sent to the customer. When
+    it is sent, the same record (its Id) changes Status and is notified again."""
+    reply = dict(
+        EMAIL,
+        Id="02s5j00000AbCdGAAV",
+        Incoming="false",
+        TextBody="Your sofa ships Monday.",
+        MessageDate="2025-03-04T10:10:00.000Z",
+        CreatedById="0055j00000F3x9QAAR",
+    )
+    created = client.post(
+        "/webhooks/salesforce", data=envelope(("04l5j00001Mzd3AAAR", "Case", CASE)), headers=SOAP
+    )
+    draft = client.post(
+        "/webhooks/salesforce",
+        data=envelope(("04l5j00001Mzd3BAAR", "EmailMessage", dict(reply, Status="5"))),
+        headers=SOAP,
+    )
+    assert (created.status_code, draft.status_code) == (200, 200)
+    decide_all(runtime)
+    ticket = load_ticket_or_none(runtime, f"salesforce:{CASE_ID}")
+    assert (ticket.public_agent_reply_ids, ticket.last_public_agent_reply_at) == ([], None)
+
+    sent = dict(reply, Status="3", MessageDate="2025-03-04T10:12:00.000Z")
+    for nid in ("04l5j00001Mzd3CAAR", "04l5j00001Mzd3DAAR"):  # sent, then read: one reply
+        status = "3" if nid.endswith("CAAR") else "1"
+        body = envelope((nid, "EmailMessage", dict(sent, Status=status)))
+        assert client.post("/webhooks/salesforce", data=body, headers=SOAP).status_code == 200
+    decide_all(runtime)
+    ticket = load_ticket_or_none(runtime, f"salesforce:{CASE_ID}")
+    assert ticket.public_agent_reply_ids == ["02s5j00000AbCdGAAV"]
+    assert ticket.public_agent_replies == 1
+    assert ticket.last_public_agent_reply_at.isoformat() == "2025-03-04T10:12:00+00:00"
