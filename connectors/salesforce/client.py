@@ -80,16 +80,13 @@ TRANSIENT_LOGIN_CODES = frozenset(
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
-# Internal comments read when looking for a note, newest first. A case with more added since
-# the note's first attempt cannot be told apart from one without it: that note is
-# dead-lettered (seen, not guessed).
-LOOKUP_LIMIT = 100
-# CommentBody is filterable (a 4,000-byte textarea), but compared here, with runs of
-# whitespace as one: Salesforce may store line endings as \r\n, and the body need not
-# travel in the query string.
+# Internal comments read when looking for a note, newest first, every page of them
+# (nextRecordsUrl): the window since the note's first attempt bounds how many. CommentBody is
+# filterable (a 4,000-byte textarea), but compared here, with runs of whitespace as one:
+# Salesforce may store line endings as \r\n, and the body need not travel in the query string.
 _NOTE_QUERY = (
     "SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {} AND IsPublished = false"
-    " AND CreatedDate >= {} ORDER BY CreatedDate DESC LIMIT {}"
+    " AND CreatedDate >= {} ORDER BY CreatedDate DESC"
 )
 
 
@@ -249,37 +246,39 @@ class SalesforceWriter:
 
     def find_note(self, action: Action, since: datetime) -> dict[str, Any] | None:
         """The internal CaseComment `action` adds, if the case has one created since `since`:
-        at most LOOKUP_LIMIT of them, newest first, matched by body (the action's own, fixed
-        when it was decided). Failing to read is RetryableError or PermanentError, as for
-        the insert: a note is never added without knowing."""
+        newest first, page after page while none matches, matched by body (the action's own,
+        fixed when it was decided). Failing to read is RetryableError or PermanentError, as
+        for the insert: a note is never added without knowing."""
         case_id = _case_id(action)
         sobject, fields = self._write_for(action, case_id)
         if sobject != "CaseComment":
             raise PermanentError(f"{action.kind.value} is not a note")
-        soql = format_soql(_NOTE_QUERY, case_id, since, LOOKUP_LIMIT)
+        soql = format_soql(_NOTE_QUERY, case_id, since)
+        for records in self._pages(soql):
+            for record in records:
+                body = record.get("CommentBody") if isinstance(record, dict) else None
+                if isinstance(body, str) and same_text(fields["CommentBody"], body):
+                    return {"salesforce_case": case_id, "case_comment": record.get("Id")}
+        return None
+
+    def _pages(self, soql: str) -> Iterator[list[Any]]:
+        """The records of `soql`, a page (a batch of Salesforce's, up to 2,000) at a time,
+        read only as far as the caller goes. A page that cannot be read is RetryableError."""
         with self._calling():
             result = self._salesforce().query(soql)
-        try:
-            records = list(result.get("records") or [])
-            found = next(
-                (
-                    r
-                    for r in records
-                    if isinstance(r.get("CommentBody"), str)
-                    and same_text(fields["CommentBody"], r["CommentBody"])
-                ),
-                None,
-            )
-        except (AttributeError, TypeError):
-            raise RetryableError("Salesforce answered comments that cannot be read") from None
-        if found is not None:
-            return {"salesforce_case": case_id, "case_comment": found.get("Id")}
-        if len(records) >= LOOKUP_LIMIT:
-            raise PermanentError(
-                f"cannot tell whether the note was added: {len(records)} or more internal "
-                "comments on the case since its first attempt"
-            )
-        return None
+        while True:
+            try:
+                records = list(result.get("records") or [])
+                more = result.get("nextRecordsUrl") if result.get("done") is False else None
+                if result.get("done") is False and not isinstance(more, str):
+                    raise TypeError("more records, but no nextRecordsUrl")
+            except (AttributeError, TypeError):
+                raise RetryableError("Salesforce answered comments that cannot be read") from None
+            yield records
+            if more is None:
+                return
+            with self._calling():
+                result = self._salesforce().query_more(more, identifier_is_url=True)
 
     @contextmanager
     def _calling(self) -> Iterator[None]:

@@ -16,19 +16,20 @@ import requests
 import responses
 from responses import matchers
 
-from deskbridge.connectors.salesforce.client import LOOKUP_LIMIT, SalesforceWriter
+from deskbridge.connectors.salesforce.client import SalesforceWriter
 from deskbridge.connectors.writers import LOOKUP_MARGIN, HelpdeskRouter
 from deskbridge.connectors.zendesk.client import LOOKUP_PAGE, ZendeskWriter
 from deskbridge.store.outbox import DEAD, DONE, PENDING, claim_due_actions, insert_actions
 from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.metrics import Metrics
-from deskbridge.workflows.ports import DryRunPerformer, PermanentError, RetryableError
+from deskbridge.workflows.ports import DryRunPerformer, RetryableError
 from tests.conftest import Clock
 from tests.connectors.test_salesforce_client import (
     CASE_ID,
     COMMENT_URL,
     DATA,
+    INSTANCE,
     LOGIN_URL,
     login_response,
 )
@@ -325,7 +326,7 @@ def test_salesforce_a_comment_that_landed_before_a_timeout_is_not_inserted_again
     assert soql_of(query) == (
         "SELECT Id, CommentBody FROM CaseComment WHERE ParentId = '5003000000D8cuIAAR'"
         " AND IsPublished = false AND CreatedDate >= 2026-03-02T08:55:00+00:00"
-        f" ORDER BY CreatedDate DESC LIMIT {LOOKUP_LIMIT}"
+        " ORDER BY CreatedDate DESC"
     )
     row = only_row(engine)
     assert row["status"] == DONE
@@ -375,13 +376,64 @@ def test_salesforce_a_failed_query_is_retried_and_inserts_nothing(org, engine, c
     assert only_row(engine)["status"] == PENDING
 
 
-def test_salesforce_a_case_too_busy_to_tell_dead_letters_the_note(org, salesforce):
-    org.get(QUERY_URL, json=case_comments(*["other"] * LOOKUP_LIMIT))
+NEXT_PAGE = "/services/data/v59.0/query/01gD0000002HU6KIAW-2000"
 
-    with pytest.raises(PermanentError, match="cannot tell whether the note was added"):
+
+def busy_case(*last: str) -> tuple[dict, dict]:
+    """A case with 2,000 internal comments since the note's first attempt, then `last`: one
+    answer of Salesforce's query and the page after it (nextRecordsUrl)."""
+    first = case_comments(*["Carrier called."] * 2000, size=2000 + len(last))
+    first |= {"done": False, "nextRecordsUrl": NEXT_PAGE}
+    return first, case_comments(*last, size=2000 + len(last))
+
+
+def test_salesforce_a_note_on_a_busy_case_is_found_on_a_later_page(org, salesforce):
+    first, second = busy_case("Customer called back.", BODY)
+    org.get(QUERY_URL, json=first)
+    org.get(f"{INSTANCE}{NEXT_PAGE}", json=second)
+
+    found = salesforce.find_note(case_note(), T0)
+
+    assert found == {"salesforce_case": CASE_ID, "case_comment": "00a5e00000Comm001"}
+    assert [c.request.url.split("?")[0] for c in org.calls[1:]] == [
+        QUERY_URL,
+        f"{INSTANCE}{NEXT_PAGE}",
+    ]
+
+
+def test_salesforce_a_retry_on_a_case_with_100_or_more_comments_inserts_the_note_once(
+    org, engine, clock, salesforce
+):
+    # Dead-lettered before: 100 internal comments since the first attempt could not be told
+    # from a case holding the note.
+    org.post(COMMENT_URL, body=requests.ReadTimeout("read timed out"))
+    org.post(COMMENT_URL, status=201, json={"id": "00a5e00000CommNEW", "success": True})
+    first, second = busy_case(*["Carrier called."] * 150)
+    org.get(QUERY_URL, json=first)
+    org.get(f"{INSTANCE}{NEXT_PAGE}", json=second)
+    queue(engine, case_note())
+
+    two_attempts(engine, clock, salesforce=salesforce)
+
+    rest = [(c.request.method, c.request.url.split("?")[0]) for c in org.calls[1:]]
+    assert rest == [
+        ("POST", COMMENT_URL),
+        ("GET", QUERY_URL),
+        ("GET", f"{INSTANCE}{NEXT_PAGE}"),
+        ("POST", COMMENT_URL),
+    ]
+    row = only_row(engine)
+    assert (row["status"], row["result"]) == (
+        DONE,
+        {"salesforce_case": CASE_ID, "case_comment": "00a5e00000CommNEW"},
+    )
+
+
+def test_salesforce_a_page_that_says_more_without_saying_where_is_retried(org, salesforce):
+    org.get(QUERY_URL, json=case_comments("other") | {"done": False})
+
+    with pytest.raises(RetryableError, match="cannot be read"):
         salesforce.find_note(case_note(), T0)
-
-    assert calls(org, "POST", COMMENT_URL) == []
 
 
 def test_salesforce_an_expired_session_during_the_look_logs_in_once_more(org, salesforce):
