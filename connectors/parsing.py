@@ -277,9 +277,3 @@ def _parse_iso(value: str) -> datetime | str:
     if not EARLIEST <= parsed < LATEST:
         return f"time out of range ({EARLIEST.year}-{LATEST.year - 1})"
     return parsed
-
-
-def same_text(written: str, read: str) -> bool:
-    """Whether a text read back from a helpdesk is the one written, with runs of whitespace
-    (line endings, trailing spaces a helpdesk may change) taken as one."""
-    return written.split() == read.split()

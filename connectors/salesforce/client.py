@@ -50,7 +50,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.format import format_soql
 from urllib3.util.retry import Retry
 
-from deskbridge.connectors.parsing import same_text
+from deskbridge.connectors.notes import is_note_of, written_note
 from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
@@ -81,9 +81,8 @@ TRANSIENT_LOGIN_CODES = frozenset(
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 # Internal comments read when looking for a note, newest first, every page of them
-# (nextRecordsUrl): the window since the note's first attempt bounds how many. CommentBody is
-# filterable (a 4,000-byte textarea), but compared here, with runs of whitespace as one:
-# Salesforce may store line endings as \r\n, and the body need not travel in the query string.
+# (nextRecordsUrl): the window since the note's first attempt bounds how many. Each is matched
+# by the reference to the action's key its CommentBody carries (connectors.notes).
 _NOTE_QUERY = (
     "SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {} AND IsPublished = false"
     " AND CreatedDate >= {} ORDER BY CreatedDate DESC"
@@ -246,18 +245,20 @@ class SalesforceWriter:
 
     def find_note(self, action: Action, since: datetime) -> dict[str, Any] | None:
         """The internal CaseComment `action` adds, if the case has one created since `since`:
-        newest first, page after page while none matches, matched by body (the action's own,
-        fixed when it was decided). Failing to read is RetryableError or PermanentError, as
-        for the insert: a note is never added without knowing."""
+        newest first, page after page while none matches, matched by the reference to the
+        action's key that the note carries (a CaseComment takes no custom field for it), not
+        by its text: another action's note may say the same. Failing to read is
+        RetryableError or PermanentError, as for the insert: a note is never added without
+        knowing."""
         case_id = _case_id(action)
-        sobject, fields = self._write_for(action, case_id)
+        sobject, _ = self._write_for(action, case_id)
         if sobject != "CaseComment":
             raise PermanentError(f"{action.kind.value} is not a note")
         soql = format_soql(_NOTE_QUERY, case_id, since)
         for records in self._pages(soql):
             for record in records:
                 body = record.get("CommentBody") if isinstance(record, dict) else None
-                if isinstance(body, str) and same_text(fields["CommentBody"], body):
+                if isinstance(body, str) and is_note_of(action, body):
                     return {"salesforce_case": case_id, "case_comment": record.get("Id")}
         return None
 
@@ -318,10 +319,9 @@ class SalesforceWriter:
                     raise PermanentError(f"no Salesforce Priority for {priority!r}")
                 return "Case", {"Priority": self.priorities[priority]}
             if action.kind is ActionKind.note:
-                body = str(params["body"])
                 return "CaseComment", {
                     "ParentId": case_id,
-                    "CommentBody": body,
+                    "CommentBody": written_note(action),
                     "IsPublished": False,
                 }
         except KeyError as exc:

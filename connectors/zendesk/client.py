@@ -25,7 +25,8 @@ from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
 from deskbridge.connectors.errors import PayloadError
-from deskbridge.connectors.parsing import parse_time, same_text
+from deskbridge.connectors.notes import is_note_of, written_note
+from deskbridge.connectors.parsing import parse_time
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
@@ -105,7 +106,7 @@ class ZendeskWriter:
                 self.client.tickets.add_tags(ticket_id, list(params["tags"]))
             elif action.kind is ActionKind.note:
                 self.client.tickets.update(
-                    Ticket(id=ticket_id, comment=Comment(body=params["body"], public=False))
+                    Ticket(id=ticket_id, comment=Comment(body=written_note(action), public=False))
                 )
             elif action.kind is ActionKind.assign:
                 self.client.tickets.update(Ticket(id=ticket_id, group_id=int(params["group"])))
@@ -122,14 +123,12 @@ class ZendeskWriter:
         (one page but on a very busy ticket). Failing to read is RetryableError or
         PermanentError, as for the update: a note is never added without knowing.
 
-        Matched by body: the action's own, fixed when it was decided (stored with the
-        outbox row), compared with runs of whitespace as one. Not by the action's key: an
-        update may carry custom metadata, but it is read back only on the ticket's audits,
-        which Zendesk documents no newest-first order for (a comment's own `metadata` is
-        documented as system data and flags), so finding it would mean reading every audit
-        of the ticket."""
+        Matched by the reference to the action's key that the note carries (`written_note`),
+        not by its text: another action's note may say the same (a warning given again). The
+        key travels in the text because Zendesk keeps an update's custom metadata only on the
+        ticket's audits, which it documents no newest-first listing for (a comment's own
+        `metadata` is system data and flags): finding it would mean reading every audit."""
         ticket_id = _ticket_number(action)
-        body = str(action.params["body"])
         url = f"{self.api}/tickets/{ticket_id}/comments.json"
         params: dict[str, Any] = {"page[size]": LOOKUP_PAGE, "sort": "-created_at"}
         with _zendesk_errors("refused to list the ticket's comments"):
@@ -151,7 +150,7 @@ class ZendeskWriter:
                         continue
                     text = comment.get("body")
                     private = comment.get("public") is False
-                    if private and isinstance(text, str) and same_text(body, text):
+                    if private and isinstance(text, str) and is_note_of(action, text):
                         return {"zendesk_ticket": ticket_id, "comment": comment.get("id")}
                 if reached_older or not after:
                     return None

@@ -6,6 +6,7 @@ and writers, with Zendesk and Salesforce mocked by `responses` (no network)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -47,10 +48,17 @@ UPDATED = {"ticket": {"id": 48213}, "audit": {"id": 1, "ticket_id": 48213, "even
 QUERY_URL = f"{DATA}/query/"
 
 
-def note(ticket: str = "zendesk:48213", body: str = BODY) -> Action:
-    return build_action(
-        ticket, "routing", ActionKind.note, "logistics", "note", reason="r", body=body
-    )
+def note(ticket: str = "zendesk:48213", body: str = BODY, *, occasion: str = "logistics") -> Action:
+    return build_action(ticket, "routing", ActionKind.note, occasion, "note", reason="r", body=body)
+
+
+def written(action: Action) -> str:
+    """The note as deskbridge writes it: its body, then a reference to its action's key."""
+    digest = hashlib.sha256(action.key.encode()).hexdigest()[:16]
+    return f"{action.params['body']}\n\ndeskbridge ref {digest}"
+
+
+WRITTEN = written(note())
 
 
 def comment(body: str, *, public: bool = False, at: datetime = T0, id: int = 9001) -> dict:
@@ -129,7 +137,7 @@ def test_zendesk_a_note_that_landed_before_a_timeout_is_not_added_again(
 ):
     # The update reached Zendesk, which added the note; its answer never came back.
     api.put(TICKET_URL, body=requests.ReadTimeout("read timed out"))
-    api.get(COMMENTS_URL, json=comments_page(comment(BODY, at=T0 + timedelta(seconds=1))))
+    api.get(COMMENTS_URL, json=comments_page(comment(WRITTEN, at=T0 + timedelta(seconds=1))))
     queue(engine, note())
     run = dispatcher(engine, clock, zendesk=zendesk)
 
@@ -156,7 +164,7 @@ def test_zendesk_a_retry_that_does_not_find_the_note_adds_it_once(api, engine, c
         COMMENTS_URL,
         json=comments_page(
             comment("Where is my parcel?", public=True, at=T0 + timedelta(seconds=30)),
-            comment(BODY, public=True, at=T0 + timedelta(seconds=20)),
+            comment(WRITTEN, public=True, at=T0 + timedelta(seconds=20)),
             comment("Called the carrier.", at=T0 + timedelta(seconds=10)),
         ),
     )
@@ -167,7 +175,7 @@ def test_zendesk_a_retry_that_does_not_find_the_note_adds_it_once(api, engine, c
     assert [c.request.method for c in api.calls] == ["PUT", "GET", "PUT"]
     assert only_row(engine)["status"] == DONE
     assert json.loads(api.calls[2].request.body)["ticket"]["comment"] == {
-        "body": BODY,
+        "body": WRITTEN,
         "public": False,
     }
 
@@ -204,7 +212,7 @@ def test_zendesk_a_process_that_died_before_recording_is_found_after_the_lease(
     queue(engine, note())
     with engine.begin() as connection:
         assert [r.attempts for r in claim_due_actions(connection, T0, 10, LEASE)] == [1]
-    api.get(COMMENTS_URL, json=comments_page(comment(BODY, at=T0 + timedelta(seconds=1))))
+    api.get(COMMENTS_URL, json=comments_page(comment(WRITTEN, at=T0 + timedelta(seconds=1))))
     clock.now = T0 + LEASE
 
     dispatcher(engine, clock, zendesk=zendesk).dispatch_due()
@@ -256,7 +264,7 @@ def test_zendesk_find_note_reads_the_newest_comments_first(api, zendesk):
         match=[
             matchers.query_param_matcher({"page[size]": str(LOOKUP_PAGE), "sort": "-created_at"})
         ],
-        json=comments_page(comment(" " + BODY.replace(" ", "\n", 1) + "\n", id=7)),
+        json=comments_page(comment(" " + WRITTEN.replace(" ", "\n", 1) + "\n", id=7)),
     )
 
     found = zendesk.find_note(note(), T0 - LOOKUP_MARGIN)
@@ -275,7 +283,7 @@ def test_zendesk_find_note_reads_on_only_while_the_pages_are_newer_than_the_wind
         json=comments_page(
             comment("Called the carrier.", at=T0),
             # Before the window: an older note with the same text is another action's.
-            comment(BODY, at=since - timedelta(seconds=1)),
+            comment(WRITTEN, at=since - timedelta(seconds=1)),
             after="CURSOR-3",
         ),
     )
@@ -290,8 +298,12 @@ def test_zendesk_find_note_reads_on_only_while_the_pages_are_newer_than_the_wind
 # --- Salesforce -------------------------------------------------------------------------
 
 
-def case_note() -> Action:
-    return note(ticket=f"salesforce:{CASE_ID}")
+def case_note(occasion: str = "logistics") -> Action:
+    return note(ticket=f"salesforce:{CASE_ID}", occasion=occasion)
+
+
+def case_written() -> str:
+    return written(case_note())
 
 
 def case_comments(*bodies: str, size: int | None = None) -> dict:
@@ -316,7 +328,7 @@ def test_salesforce_a_comment_that_landed_before_a_timeout_is_not_inserted_again
     org, engine, clock, salesforce
 ):
     org.post(COMMENT_URL, body=requests.ReadTimeout("read timed out"))
-    org.get(QUERY_URL, json=case_comments(BODY.replace(". ", ".\r\n")))
+    org.get(QUERY_URL, json=case_comments(case_written().replace("\n", "\r\n")))
     queue(engine, case_note())
 
     two_attempts(engine, clock, salesforce=salesforce)
@@ -388,7 +400,7 @@ def busy_case(*last: str) -> tuple[dict, dict]:
 
 
 def test_salesforce_a_note_on_a_busy_case_is_found_on_a_later_page(org, salesforce):
-    first, second = busy_case("Customer called back.", BODY)
+    first, second = busy_case("Customer called back.", case_written())
     org.get(QUERY_URL, json=first)
     org.get(f"{INSTANCE}{NEXT_PAGE}", json=second)
 
@@ -443,7 +455,7 @@ def test_salesforce_an_expired_session_during_the_look_logs_in_once_more(org, sa
         json=[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}],
     )
     org.post(LOGIN_URL, body=login_response("SESSION-2"), content_type="text/xml")
-    org.get(QUERY_URL, json=case_comments(BODY))
+    org.get(QUERY_URL, json=case_comments(case_written()))
 
     assert salesforce.find_note(case_note(), T0) is not None
 
@@ -476,9 +488,62 @@ def test_without_a_prepared_batch_the_router_reads_the_attempts_itself(api, engi
     for at in (T0, T0 + LEASE):  # two claims: the second attempt is under way
         with engine.begin() as connection:
             claim_due_actions(connection, at, 10, LEASE)
-    api.get(COMMENTS_URL, json=comments_page(comment(BODY, at=T0 + timedelta(seconds=1))))
+    api.get(COMMENTS_URL, json=comments_page(comment(WRITTEN, at=T0 + timedelta(seconds=1))))
 
     result = HelpdeskRouter({"zendesk": zendesk}, engine).perform(note())
 
     assert result["found"] is True
     assert [c.request.method for c in api.calls] == ["GET"]
+
+
+# --- another action's note with the same text ---------------------------------------------
+
+
+def test_zendesk_another_actions_note_with_the_same_text_is_not_taken_for_this_one(
+    api, engine, clock, zendesk
+):
+    # The same text on a later occasion (another key): its first attempt never reached
+    # Zendesk, and the ticket holds the earlier occasion's note, written minutes before.
+    earlier = note()
+    later = note(occasion="logistics-again")
+    assert (later.params["body"], later.key != earlier.key) == (earlier.params["body"], True)
+    api.put(TICKET_URL, body=requests.ConnectionError("connection reset by peer"))
+    api.put(TICKET_URL, json=UPDATED)
+    api.get(
+        COMMENTS_URL,
+        json=comments_page(
+            comment(written(earlier), at=T0 - timedelta(minutes=2), id=9001),
+            comment(BODY, at=T0 - timedelta(minutes=1), id=9002),  # an agent's copy of it
+        ),
+    )
+    queue(engine, later)
+
+    two_attempts(engine, clock, zendesk=zendesk)
+
+    assert [c.request.method for c in api.calls] == ["PUT", "GET", "PUT"]
+    assert json.loads(api.calls[2].request.body)["ticket"]["comment"] == {
+        "body": written(later),
+        "public": False,
+    }
+    assert only_row(engine)["result"] == {"zendesk_ticket": 48213}
+
+
+def test_salesforce_another_actions_note_with_the_same_text_is_not_taken_for_this_one(
+    org, engine, clock, salesforce
+):
+    later = case_note(occasion="logistics-again")
+    org.post(COMMENT_URL, body=requests.ConnectionError("connection reset by peer"))
+    org.post(COMMENT_URL, status=201, json={"id": "00a5e00000CommNEW", "success": True})
+    org.get(QUERY_URL, json=case_comments(written(case_note()), BODY))
+    queue(engine, later)
+
+    two_attempts(engine, clock, salesforce=salesforce)
+
+    inserts = calls(org, "POST", COMMENT_URL)
+    assert [json.loads(c.request.body) for c in inserts] == [
+        {"ParentId": CASE_ID, "CommentBody": written(later), "IsPublished": False}
+    ] * 2
+    assert only_row(engine)["result"] == {
+        "salesforce_case": CASE_ID,
+        "case_comment": "00a5e00000CommNEW",
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from hashlib import sha256
 
 import pytest
 import requests
@@ -294,7 +295,9 @@ def test_note_is_an_unpublished_case_comment(logged_in, writer):
         json={"id": "00a5e00000AbCdEAAV", "success": True, "errors": []},
     )
 
-    result = writer.perform(action(ActionKind.note, body="3 written replies: please call."))
+    note = action(ActionKind.note, body="3 written replies: please call.")
+
+    result = writer.perform(note)
 
     assert rest_calls(logged_in) == [
         (
@@ -302,7 +305,8 @@ def test_note_is_an_unpublished_case_comment(logged_in, writer):
             COMMENT_URL,
             {
                 "ParentId": CASE_ID,
-                "CommentBody": "3 written replies: please call.",
+                "CommentBody": "3 written replies: please call.\n\n"
+                f"deskbridge ref {sha256(note.key.encode()).hexdigest()[:16]}",
                 "IsPublished": False,
             },
         )

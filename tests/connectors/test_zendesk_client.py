@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from hashlib import sha256
 
 import pytest
 import requests
@@ -81,7 +82,9 @@ def test_tag_adds_tags_with_the_tags_endpoint(api, writer):
 def test_note_is_an_internal_comment(api, writer):
     api.put(TICKET_URL, json=TICKET_RESPONSE)
 
-    writer.perform(action(ActionKind.note, body="3 written replies: please call the customer."))
+    note = action(ActionKind.note, body="3 written replies: please call the customer.")
+
+    writer.perform(note)
 
     assert only_call(api) == (
         "PUT",
@@ -90,7 +93,8 @@ def test_note_is_an_internal_comment(api, writer):
             "ticket": {
                 "id": 48213,
                 "comment": {
-                    "body": "3 written replies: please call the customer.",
+                    "body": "3 written replies: please call the customer.\n\n"
+                    f"deskbridge ref {sha256(note.key.encode()).hexdigest()[:16]}",
                     "public": False,
                 },
             }
