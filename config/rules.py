@@ -57,6 +57,13 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def parse_wait(value: Any) -> timedelta:
+    """Like parse_duration, but "0m" (at once) is allowed."""
+    if isinstance(value, str) and value.strip() in ("0", "0s", "0m", "0h"):
+        return timedelta(0)
+    return parse_duration(value)
+
+
 class _Model(BaseModel):
     """A section or entry of the rules file. A check of one field against another is a field
     validator of the later one reading `info.data` (the earlier fields that validated), not a
@@ -180,8 +187,8 @@ class ThreeResponsesConfig(_Model):
     call_required_tag: str = "call_required"
     call_logged_tag: str = "call_logged"
     # How long after the written reply past the threshold the lead is told: a call made
-    # before that reply whose event comes this late still spares the lead. 0: at once.
-    lead_grace: Duration = timedelta(minutes=5)
+    # before that reply whose event comes this late still spares the lead. "0m": at once.
+    lead_grace: Annotated[timedelta, BeforeValidator(parse_wait)] = timedelta(minutes=5)
     note: str = (
         "deskbridge: {replies} written replies and the ticket is not solved. "
         "Per the 3-response rule, please call the customer and log the call."
@@ -552,13 +559,6 @@ def parse_handoff(value: Any) -> tuple[int | None, time]:
         if hour < 24 and minute < 60 and (day is None or len(names) == 1):
             return (_WEEKDAY_NAMES.index(names[0]) if day else None), time(hour, minute)
     raise ValueError('expected a hand-off like "monday 09:00" (or "09:00" for daily shifts)')
-
-
-def parse_wait(value: Any) -> timedelta:
-    """Like parse_duration, but "0m" (at once) is allowed."""
-    if isinstance(value, str) and value.strip() in ("0", "0s", "0m", "0h"):
-        return timedelta(0)
-    return parse_duration(value)
 
 
 class RotationConfig(_Model):

@@ -236,3 +236,46 @@ def test_a_call_made_after_the_grace_tells_the_lead_however_the_reply_comes(late
         lines[4] = delivered(lines[4], "2026-03-09T10:20:00Z")
     at = "2026-03-09T10:20:00Z" if late else "2026-03-09T10:05:00Z"
     assert lead_alerts(lines) == [{"at": at, **LEAD_ALERT}]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "3rd reply late"])
+def test_a_call_before_the_fourth_reply_spares_the_lead_when_the_third_reply_comes_late(late):
+    # Replies 09:10, 09:20, 09:30, 10:00; a Talk call at 10:03, within the 4th reply's grace:
+    # in writing order the lead is not told. The 3rd reply (09:30) delivered at 10:01, after
+    # the 4th: the count reaches 4 on the 3rd reply's event, whose time plus the grace (09:35)
+    # is taken as the deadline, already past: the lead is told at once, at 10:01.
+    lines = replies_and_call("10:03", None)
+    if late:
+        lines[3] = delivered(lines[3], "2026-03-09T10:01:00Z")
+    assert lead_alerts(in_arrival_order(lines)) == []
+
+
+def test_a_reopened_ticket_still_tells_the_lead_after_one_more_reply():
+    # 4th reply 10:00 without a call; solved 10:02 (before the grace's end at 10:05: the
+    # timer finds it solved); reopened 11:00, a 5th written reply at 11:30 and still no call.
+    # Before c0f025a the lead was told (at 10:00); with it never (lead_check_by set once).
+    # Told the grace after the reopen, as the rule checks an open ticket.
+    lines = replies_and_call(None, None)
+    created = "2026-03-09T09:00:00Z"
+    lines += [
+        status("651", "2026-03-09T10:02:00Z", 20, "SOLVED", "OPEN", created),
+        status("651", "2026-03-09T11:00:00Z", 21, "OPEN", "SOLVED", created),
+        reply("651", "2026-03-09T11:30:00Z", 22, created),
+    ]
+    assert lead_alerts(lines) == [{"at": "2026-03-09T11:05:00Z", **LEAD_ALERT}]
+
+
+def test_lead_grace_0m_is_accepted_and_tells_the_lead_with_the_fourth_reply(tmp_path):
+    # config/example.yaml says "0m: at once": check-config accepts it, and the lead is told
+    # at the 4th reply (10:00), not 5 minutes later.
+    config = tmp_path / "rules.yaml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace("lead_grace: 5m", "lead_grace: 0m"))
+    checked = CliRunner().invoke(main, ["check-config", str(config)])
+    assert checked.exit_code == 0, checked.output
+    text = "".join(json.dumps(line) + "\n" for line in replies_and_call(None, None))
+    args = ["replay", "-", "--until", "2026-03-09T14:00:00Z", "--config", str(config)]
+    result = CliRunner().invoke(main, args, input=text)
+    assert result.exit_code == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    alerts = [o for o in out if o["rule"] == "three_responses" and o["action"] == "notify"]
+    assert alerts == [{"at": "2026-03-09T10:00:00Z", **LEAD_ALERT}]

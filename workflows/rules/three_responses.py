@@ -100,7 +100,10 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
         # grace spares the lead. Checked once: the grace after the reply arrived, or at once
         # when it arrived after that time (as in writing order, the lead is due to hear).
         grace = config.lead_grace
-        by = event.occurred_at + grace
+        # An older reply delivered late (after the newest) goes by the newest, the reply
+        # past the threshold in writing order.
+        written = state.last_public_agent_reply_at
+        by = max(event.occurred_at, written or event.occurred_at) + grace
         if not call_made_by(state, rules, by):
             decision.timers.append(
                 Timer(
@@ -120,11 +123,15 @@ def fire_lead(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     call was made by then, the ticket is solved or the lead was told already."""
     rules = ctx.rules
     by = datetime.fromisoformat(timer.payload["by"])
+    told = build_key(state.key, RULE, "lead") in state.fired
+    if state.status.is_done and state.lead_check_by is not None and not told:
+        # Solved within the grace: checked again if it is reopened, as before the grace.
+        return Decision(updates={"lead_check_by": None})
     if (
         not rules.three_responses.enabled
         or state.status.is_done
         or not call_requested(state)
-        or build_key(state.key, RULE, "lead") in state.fired
+        or told
         or call_made_by(state, rules, by)
     ):
         return Decision()
