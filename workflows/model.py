@@ -381,6 +381,9 @@ class TicketState:
     # after newer events still pauses the resolution clock for its length (the SLA rule).
     # Empty on a state stored before they were kept.
     status_points: list[tuple[datetime, Status]] = Field(default_factory=list)
+    # Whether the points began on a state stored before they were kept: its statuses before
+    # the first point are unknown, not "running since the ticket started".
+    status_points_partial: bool = False
     # When the first customer call known was made (a voice comment, a "Call logged" click),
     # whatever order their events came in. None: no call, or one known only by its tag (or
     # stored before call times were kept).

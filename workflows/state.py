@@ -89,6 +89,8 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     status = event.ticket.status
     if status is not None:
         changes["status_points"] = _add_status_point(state.status_points, event.occurred_at, status)
+        if not state.status_points and state.snapshot_at is not None:
+            changes["status_points_partial"] = True  # a state stored before they were kept
 
     reopening = "status" in changes and not changes["status"].is_done
     if not stale and state.status.is_done and reopening:

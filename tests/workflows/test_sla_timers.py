@@ -413,3 +413,30 @@ def test_the_messages_waiting_are_the_customers_written_after_the_newest_reply()
     assert state.unanswered_customer_message_at == [
         T0 + timedelta(minutes=100 + n) for n in range(105, 100 + KEEP_COMMENT_IDS + 5)
     ]
+
+
+def _fold(state, e, rules, now):
+    before = state
+    state, _ = apply_event(state, e)
+    decision = evaluate_sla(state, e, Context(now=now, rules=rules, previous=before))
+    return evolve(state, decision.updates)
+
+
+def test_a_late_status_on_a_ticket_stored_before_points_were_kept_keeps_its_pause(rules):
+    # Urgent ticket 7 created Mon 09:00, pending Mon 10:00 to Tue 10:00: 1 business hour
+    # used when it reopened. Stored then by a deskbridge that kept no status points; after the
+    # upgrade, a tag change at Tue 11:00 and a status event of Tue 10:30 delivered after it.
+    created = event(1, T0, EventKind.created, Status.new)
+    state = _fold(new_state(created), created, rules, T0)
+    pending = T0 + timedelta(hours=1)
+    paused = event(2, pending, EventKind.status_changed, Status.pending)
+    state = _fold(state, paused, rules, pending)
+    reopened = T0 + timedelta(days=1, hours=1)
+    state = _fold(state, event(3, reopened, EventKind.status_changed), rules, reopened)
+    state = evolve(state, {"status_points": []})  # stored before they were kept
+    tagged = reopened + timedelta(hours=1)
+    state = _fold(state, event(4, tagged, EventKind.tags_changed), rules, tagged)
+    late = event(5, reopened + timedelta(minutes=30), EventKind.tags_changed)
+    state = _fold(state, late, rules, tagged + timedelta(minutes=5))
+    clock = state.sla_clocks["resolution"]
+    assert (clock.running_since, clock.used_s) == (reopened, 3600.0)

@@ -328,7 +328,8 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         # snapshot is stale, so the status stays the newest one's, but the time waiting on
         # the customer is paused as it would have been in writing order.
         base = _clock_time(policy, "resolution", rules)
-        redone = _pause_by_points(resolution, state.status_points, rules, base)
+        points = state.status_points
+        redone = _pause_by_points(resolution, points, state.status_points_partial, rules, base)
         if redone is not None and redone.__dict__ != resolution.__dict__:
             update("resolution", running_since=redone.running_since, used_s=redone.used_s)
             resolution = clocks["resolution"]
@@ -363,17 +364,18 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
 def _pause_by_points(
     clock: SlaClock,
     points: list[tuple[datetime, Status]],
+    partial: bool,
     rules: RulesConfig,
     base: BusinessCalendar | CalendarTime,
 ) -> SlaClock | None:
     """The resolution `clock` as the statuses known at each time (`points`, in time order)
     pause and resume it from its start: running but while paused (or done), the time it
     ran measured in `base`. None when the status at its start is no longer known (older
-    points were let go)."""
+    points were let go, or never kept: `partial`, TicketState.status_points_partial)."""
     paused = rules.sla.pause_resolution_when
     start = clock.started_at
     first = bisect_right(points, start, key=status_point_time)
-    if first == 0 and len(points) >= KEEP_STATUS_POINTS:
+    if first == 0 and (partial or len(points) >= KEEP_STATUS_POINTS):
         return None
     # Before any point the clock runs, as it started with the ticket.
     running = first == 0 or not _pauses(points[first - 1][1], paused)
