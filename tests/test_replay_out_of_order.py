@@ -147,6 +147,28 @@ def test_a_slow_first_reply_delivered_after_the_solve_is_coached_as_in_order(lat
     ]
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "delivered late"])
+def test_a_reply_delivered_after_a_reopen_leaves_the_next_message_its_clock_as_in_order(late):
+    # Answered at 09:30, solved 09:40, reopened 10:00, the customer wrote again at 10:05; the
+    # 09:30 reply delivered at 10:10, after all of it. As in writing order the 10:05 message
+    # waits on the next reply clock (urgent: 2 business hours), warned and breached at 12:05.
+    created = "2026-03-09T09:00:00Z"
+    answer = reply("633", "2026-03-09T09:30:00Z", 2, created)
+    lines = [
+        body("created", "633", created, 1, status="NEW"),
+        delivered(answer, "2026-03-09T10:10:00Z") if late else answer,
+        status("633", "2026-03-09T09:40:00Z", 3, "SOLVED", "OPEN", created),
+        status("633", "2026-03-09T10:00:00Z", 4, "OPEN", "SOLVED", created),
+        customer("633", "2026-03-09T10:05:00Z", 5, created),
+    ]
+    fired = replay_sla(in_arrival_order(lines), "2026-03-10T00:00:00Z", metric="next_reply")
+    assert fired == [
+        ("2026-03-09T11:35:00Z", "sla_warning", "next_reply", "assignee"),
+        ("2026-03-09T11:53:00Z", "sla_warning", "next_reply", "lead"),
+        ("2026-03-09T12:05:00Z", "sla_breach", "next_reply", "lead"),
+    ]
+
+
 # -- 2. a breach known late says how late -------------------------------------------------
 
 

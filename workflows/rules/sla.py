@@ -281,9 +281,12 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     # Events come late (a message delivered after the reply that answered it, one re-decided
     # after a fix): the clocks go by when each comment was written, as in writing order.
     if agent_reply:
+        first_stopped_at = None  # when the first reply clock this reply meets late stopped
         for metric in ("first_reply", "next_reply"):
             met = _met_before_stop(clocks.get(metric), at, policy, rules)
             if met is not None:
+                if metric == "first_reply":
+                    first_stopped_at = clocks[metric].stopped_at
                 clocks[metric] = met
                 changed.add(metric)
         answered = clocks["first_reply"].active or _answers(clocks.get("next_reply"), at)
@@ -296,6 +299,13 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
             # older ones: as in writing order, the oldest written after it starts the next.
             clocks["next_reply"] = _start("next_reply", waiting[0])
             changed.add("next_reply")
+        elif first_stopped_at is not None and not state.status.is_done:
+            # Met late, after the ticket was solved and reopened: a message written after the
+            # solve started the next reply clock in writing order (none could start unmet).
+            since = [w for w in waiting if w > first_stopped_at]
+            if since:
+                clocks["next_reply"] = _start("next_reply", since[0])
+                changed.add("next_reply")
     elif customer_message and clocks["first_reply"].fulfilled_at is not None:
         current = clocks.get("next_reply")
         # The oldest message not answered by the newest reply starts it.
