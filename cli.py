@@ -509,16 +509,24 @@ def events(failed: bool, output: str) -> None:
         if counts[FAILED]:
             click.echo("deskbridge events --failed lists the failed ones", err=True)
         return
+    ticket_w = _width((row["ticket"] for row in rows), 24)
     for row in rows:
         if output == "json":
             click.echo(json.dumps(row, default=_iso_default))
         else:
             click.echo(
-                f"{row['id']:>8}  {row['ticket']:<24} {row['kind']:<18} "
+                f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
                 f"{_iso_default(row['failed_at'])}  {row['error']}"
             )
     if output == "text":
         click.echo(f"{count_noun(len(rows), 'failed event')} in {where}", err=True)
+
+
+def _width(values, least: int) -> int:
+    """A listing's column width: its longest value, at least `least`, so a Salesforce case
+    (`salesforce:` and 18 characters) or a target with its channel does not push the columns
+    after it out of line."""
+    return max([least, *map(len, values)])
 
 
 def _iso_default(value):
@@ -595,13 +603,14 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
         if counts[DEAD]:
             click.echo("deskbridge outbox --dead lists the dead ones", err=True)
         return
-    for row in rows:
+    tos = [" ".join(str(v) for v in (row["target"], row["channel"]) if v) or "-" for row in rows]
+    ticket_w, to_w = _width((row["ticket"] for row in rows), 24), _width(tos, 24)
+    for row, to in zip(rows, tos, strict=True):
         if output == "json":
             click.echo(json.dumps(row, default=_iso_default))
         else:
-            to = " ".join(str(v) for v in (row["target"], row["channel"]) if v) or "-"
             click.echo(
-                f"{row['id']:>8}  {row['ticket']:<24} {row['kind']:<14} {to:<24} "
+                f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<14} {to:<{to_w}} "
                 f"{row['attempts']:>3}  {_iso_default(row['dead_at'])}  {row['last_error']}"
             )
     if output == "text":

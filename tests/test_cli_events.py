@@ -4,12 +4,15 @@ service's (it now only reads: tests/test_cli_store_unavailable.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from deskbridge.cli import main
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.store.events import build_event_row, insert_events, mark_events_failed
+from deskbridge.workflows.model import EventKind, Source, TicketEvent, TicketSnapshot
 
 
 def test_events_says_which_store_it_read(tmp_path: Path):
@@ -45,4 +48,39 @@ def test_events_alone_counts_the_events_by_state(tmp_path: Path):
         0,
         '{"undecided": 0, "decided": 0, "failed": 0}\n',
         "",
+    )
+
+
+def test_failed_events_stay_in_columns_for_a_salesforce_case(engine, store_url):
+    """A Salesforce case's ticket (29 characters) was wider than its 24-character column and
+    pushed the rest of its line out of line with the others."""
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    rows = [
+        build_event_row(
+            TicketEvent(
+                source=source,
+                ticket_id=ticket_id,
+                dedupe_key=f"{source.value}:event:{ticket_id}",
+                kind=EventKind.created,
+                occurred_at=at,
+                ticket=TicketSnapshot(),
+            ),
+            "{}",
+            at,
+        )
+        for source, ticket_id in ((Source.salesforce, "5005j00000AbCdEAAZ"), (Source.zendesk, "7"))
+    ]
+    with engine.begin() as connection:
+        insert_events(connection, rows)
+        mark_events_failed(connection, [(1, "ValueError: x"), (2, "ValueError: y")], at)
+    env = {"DATABASE_URL": store_url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+
+    result = CliRunner().invoke(main, ["events", "--failed"], env=env)
+
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"       1  salesforce:5005j00000AbCdEAAZ created            {at.isoformat()}  "
+        "ValueError: x\n"
+        f"       2  zendesk:7                     created            {at.isoformat()}  "
+        "ValueError: y\n",
     )

@@ -151,6 +151,45 @@ def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store
         assert secret not in listing.output + as_json.output
 
 
+def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_channel(
+    store_url, monkeypatch
+):
+    """A Salesforce case's ticket (29 characters) and the specialists' target with its channel
+    (35) were wider than their 24-character columns and pushed the rest of their line out."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(DATABASE_URL=store_url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
+    worker = create_runtime(
+        settings, clock=Clock(NOW), performers={kind: RevokedSlack() for kind in ActionKind}
+    )
+    migrate_store(worker.engine)
+    escalate = build_action(
+        "salesforce:5005j00000AbCdEAAZ",
+        "risk",
+        ActionKind.escalate,
+        "vip",
+        reason="test",
+        target="specialists",
+        channel="#resolution-specialists",
+    )
+    with worker.engine.begin() as connection:
+        insert_actions(
+            connection, [escalate, _notify(2, target="assignee")], NOW - timedelta(minutes=1)
+        )
+    worker.dispatcher.dispatch_due()
+    worker.engine.dispose()
+
+    listing = _cli(settings, "outbox", "--dead")
+
+    died = NOW.isoformat()
+    assert (listing.exit_code, listing.stdout) == (
+        0,
+        f"       1  salesforce:5005j00000AbCdEAAZ escalate       "
+        f"specialists #resolution-specialists   1  {died}  invalid_auth\n"
+        f"       2  zendesk:2                     notify         "
+        f"assignee                              1  {died}  invalid_auth\n",
+    )
+
+
 def test_outbox_retry_puts_dead_letters_back_once_each(dead_store):
     url = dead_store.database_url
     before = _rows(url)
