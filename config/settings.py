@@ -6,6 +6,7 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,16 @@ LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name]
 _SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 # An organization's id: key prefix 00D, 15 characters, or 18 with the case-checksum suffix.
 _SALESFORCE_ORG_ID = re.compile(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
+
+
+def salesforce_login_domain(instance_url: str) -> str | None:
+    """`https://acme.my.salesforce.com` → `acme.my`, the login domain simple-salesforce takes;
+    None for a URL outside salesforce.com (read by Settings and by the Salesforce writer)."""
+    host = urlparse(instance_url.strip()).hostname or ""
+    if not host.endswith(".salesforce.com") or host == "salesforce.com":
+        return None
+    return host.removesuffix(".salesforce.com")
+
 
 # What each system needs, every one of them, to act for real; without them it runs in dry-run.
 WRITE_CREDENTIALS: dict[str, tuple[str, ...]] = {
@@ -159,6 +170,7 @@ class Settings(RulesPathSetting):
         "slack_team_id",
         "pagerduty_routing_key",
         "salesforce_org_id",
+        "salesforce_instance_url",
         mode="before",
     )
     @classmethod
@@ -194,6 +206,18 @@ class Settings(RulesPathSetting):
             raise ValueError(
                 "expected the org's id (Setup → Company Information): 15 or 18 letters and "
                 "digits starting 00D, like 00D5j00000HqZtx"
+            )
+        return None if value is None else value.strip()
+
+    @field_validator("salesforce_instance_url")
+    @classmethod
+    def _a_salesforce_login_url(cls, value: str | None) -> str | None:
+        # Refused only when the Salesforce writer was built at start-up: check-config said ok
+        # and serve and worker stopped with a ValueError traceback.
+        if value is not None and salesforce_login_domain(value) is None:
+            raise ValueError(
+                "expected your org's login URL on salesforce.com: a My Domain "
+                "(https://acme.my.salesforce.com) or a sandbox (https://test.salesforce.com)"
             )
         return None if value is None else value.strip()
 

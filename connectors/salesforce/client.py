@@ -36,7 +36,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -50,6 +49,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.format import format_soql
 from urllib3.util.retry import Retry
 
+from deskbridge.config.settings import salesforce_login_domain
 from deskbridge.connectors.notes import is_note_of, written_note
 from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS
 from deskbridge.workflows.actions import Action, ActionKind
@@ -142,14 +142,13 @@ def _domain_from_instance_url(instance_url: str) -> str:
     """`https://acme.my.salesforce.com` → `acme.my`: simple-salesforce logs in at
     `https://{domain}.salesforce.com`, and with password login it takes the instance from the
     login answer, so a My Domain URL is only useful as the login domain."""
-    host = urlparse(instance_url).hostname or ""
-    suffix = ".salesforce.com"
-    if not host.endswith(suffix) or host == suffix[1:]:
+    domain = salesforce_login_domain(instance_url)
+    if domain is None:
         raise ValueError(
             f"SALESFORCE_INSTANCE_URL must be a https://<name>.salesforce.com URL, "
             f"got {instance_url!r}"
         )
-    return host[: -len(suffix)]
+    return domain
 
 
 def _case_id(action: Action) -> str:
