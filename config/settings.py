@@ -20,6 +20,8 @@ LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name]
 _SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 # An organization's id: key prefix 00D, 15 characters, or 18 with the case-checksum suffix.
 _SALESFORCE_ORG_ID = re.compile(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
+# A Zendesk subdomain is one DNS label: the API and ticket links are https://{it}.zendesk.com.
+_ZENDESK_SUBDOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def salesforce_login_domain(instance_url: str) -> str | None:
@@ -171,6 +173,7 @@ class Settings(RulesPathSetting):
         "pagerduty_routing_key",
         "salesforce_org_id",
         "salesforce_instance_url",
+        "zendesk_subdomain",
         mode="before",
     )
     @classmethod
@@ -207,6 +210,15 @@ class Settings(RulesPathSetting):
                 "expected the org's id (Setup → Company Information): 15 or 18 letters and "
                 "digits starting 00D, like 00D5j00000HqZtx"
             )
+        return None if value is None else value.strip()
+
+    @field_validator("zendesk_subdomain")
+    @classmethod
+    def _a_zendesk_subdomain(cls, value: str | None) -> str | None:
+        # A whole host or URL was taken as given: every API call and ticket link went to
+        # https://acme.zendesk.com.zendesk.com, failing only when an action was performed.
+        if value is not None and not _ZENDESK_SUBDOMAIN.fullmatch(value.strip()):
+            raise ValueError("expected the subdomain alone: acme for https://acme.zendesk.com")
         return None if value is None else value.strip()
 
     @field_validator("salesforce_instance_url")
