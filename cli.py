@@ -220,14 +220,18 @@ def _reading_store(url: str) -> Iterator[Connection]:
     try:
         with connection:
             if not has_schema(connection):
-                raise click.ClickException(
-                    f"the store at {where} has no deskbridge tables: run `deskbridge migrate` first"
-                )
+                raise _never_migrated(where)
             yield connection
     except SQLAlchemyError as exc:
         raise click.ClickException(f"cannot read the store at {where}: {_reason(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _never_migrated(where: str) -> click.ClickException:
+    return click.ClickException(
+        f"the store at {where} has no deskbridge tables: run `deskbridge migrate` first"
+    )
 
 
 def _refuse_a_missing_file(engine) -> None:
@@ -461,14 +465,23 @@ def migrate() -> None:
 
 
 def _open_store():
-    """The store redecide and purge change, migrated; one that does not exist is refused as
-    the reading commands refuse it (only serve, worker and migrate make a store)."""
-    from deskbridge.store.db import create_store_engine, migrate_store
+    """The store redecide, outbox retry and purge change, migrated; one that does not exist,
+    or was never migrated, is refused as the reading commands refuse it (only serve, worker
+    and migrate make a store)."""
+    from deskbridge.store.db import create_store_engine, has_schema, migrate_store
 
     url = _settings().database_url
     with _opening_store(url):
         engine = create_store_engine(url)
         _refuse_a_missing_file(engine)
+        # A database never migrated is no deskbridge store (a DATABASE_URL naming another
+        # one): these commands made all of deskbridge's tables in it. Refused as reads are.
+        with engine.connect() as connection:
+            migrated = has_schema(connection)
+        if not migrated:
+            where = engine.url.render_as_string(hide_password=True)
+            engine.dispose()
+            raise _never_migrated(where)
         migrate_store(engine)
     return engine
 

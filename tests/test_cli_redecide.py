@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect, text
 
 from deskbridge.cli import main
 from deskbridge.config.settings import EXAMPLE_CONFIG
@@ -50,3 +52,31 @@ def test_redecide_an_id_that_no_event_can_have(tmp_path: Path):
             f"Error: Invalid value for '--id': {given} is not in the range "
             "1<=x<=9223372036854775807.\n"
         )
+
+
+@pytest.mark.parametrize(
+    "command", [["redecide"], ["outbox", "retry", "--all-dead"], ["purge"], ["purge", "--dry-run"]]
+)
+def test_changing_commands_make_no_tables_in_a_database_deskbridge_never_migrated(
+    store_url, command
+):
+    """redecide, outbox retry and purge migrated whatever DATABASE_URL named: another
+    application's database, or an empty one, got all of deskbridge's tables. They refuse it
+    now, as the reading commands do (only serve, worker and migrate make a store)."""
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE someone_elses (id INTEGER)"))
+    where = engine.url.render_as_string(hide_password=True)
+    env = {"DATABASE_URL": store_url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+
+    result = CliRunner().invoke(main, command, env=env)
+
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+    engine.dispose()
+    assert (result.exit_code, result.stdout, result.stderr, tables) == (
+        1,
+        "",
+        f"Error: the store at {where} has no deskbridge tables: run `deskbridge migrate` first\n",
+        ["someone_elses"],
+    )
