@@ -632,3 +632,29 @@ def test_a_night_shifts_replies_count_on_the_day_it_began(tmp_path):
     ]
     engine.dispose()
     full.dispose()
+
+
+def test_the_review_at_1730_judges_a_night_agent_on_her_own_shift(tmp_path):
+    # The daily review posts at 17:30. Nadia's Monday shift (22:00-06:00) has not begun at
+    # Monday's: she is not behind, so no target (0 of 0, not 0 of 32). At Tuesday's her last
+    # shift, Monday night's, has ended: its 4 replies against its target, not Tuesday's shift
+    # still to begin (0 of 32). A day agent (Agent 00, 09:00-18:00) is judged on her day.
+    rules = team_rules(1, extra=(NADIA,))
+    d = Day(DAY)
+    d.created("6602", d.at(60), "7702", agent_id(0), [])  # Monday 10:00
+    d.comment("6602", d.at(90), agent_id(0))
+    d.created("6601", d.at(13 * 60 + 50), "7701", NADIA_ID, [])  # Monday 22:50
+    for hours in (14, 14.5, 16, 20):  # Monday 23:00, 23:30, Tuesday 01:00, 05:00
+        d.comment("6601", d.at(int(hours * 60) - 5), None)
+        d.comment("6601", d.at(int(hours * 60)), NADIA_ID)
+    records, engine = replay_day(tmp_path, d.events, rules, datetime(2026, 3, 3, 18, tzinfo=UTC))
+    engine.dispose()
+    posted = [
+        (r["at"], [(a["slack_id"], a["responses"], a["target"]) for a in r["digest"]["agents"]])
+        for r in records
+        if r["ticket"] == "job:daily_digest"
+    ]
+    assert posted == [
+        ("2026-03-02T17:30:00Z", [("U0COACH00", 1, 32), ("U0NADIA001", 0, 0)]),
+        ("2026-03-03T17:30:00Z", [("U0COACH00", 0, 32), ("U0NADIA001", 4, 32)]),
+    ]

@@ -8,7 +8,10 @@ Definitions (the README says the same):
 - a *response* is a public written agent reply (one per comment id), credited to its author
   through the roster; authors not on the roster are reported as unmapped; a shift past
   midnight (hours to 24:00, then from 00:00 the next day) is the day's it began on: its replies
-  count on that day, so such an agent's day runs from the end of the shift before;
+  count on that day, so such an agent's day runs from the end of the shift before; a review
+  built while its day runs counts the shifts begun by then (one not begun has no target), and
+  judges an agent whose shift is still to begin on the one begun the day before, if it ran
+  into the day (a night shift ended this morning, begun after the day before's review);
 - the *target* is the daily target of the highest `coaching.targets` tier whose
   `from_months` full calendar months since `started_on` have passed on that day (an agent
   without `started_on` gets the highest tier), summed over the days the agent begins a shift from
@@ -55,6 +58,10 @@ class Period:
     # is the day's it started on, so their period runs from the end of the shift begun the
     # day before it to the end of the one begun on its last day (cut at "now" like `end`).
     own_windows: tuple[tuple[str, datetime, datetime], ...] = ()
+    # (slack id, day) of agents a day's review judges on another day's shift: while the day
+    # runs, one whose shift of the day has not begun yet but whose shift begun the day before
+    # ran past midnight into it (a night shift, ended this morning) is judged on that one.
+    shift_days: tuple[tuple[str, date], ...] = ()
 
     def read_windows(
         self, count: Callable[[datetime, datetime], dict[tuple[str, str | None], int]]
@@ -85,9 +92,14 @@ def build_period(
     last = first + timedelta(days=6 if week else 0)
     start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    own = []
+    own, earlier = [], []
     for agent in rules.agents:
         if not _past_midnight(rules, agent):  # most agents: their days are the period's
+            continue
+        last_night = None if week or now is None else _last_night(rules, agent, first, now)
+        if last_night is not None:
+            own.append((agent.slack_id, *last_night))
+            earlier.append((agent.slack_id, first - timedelta(days=1)))
             continue
         begins = _day_begins(rules, agent, first, start)
         ends = _day_begins(rules, agent, last + timedelta(days=1), end)
@@ -97,7 +109,29 @@ def build_period(
             own.append((agent.slack_id, begins, ends))
     if now is not None:
         end = max(start, min(end, now))
-    return Period("week" if week else "day", first, last, start, end, tuple(own))
+    return Period("week" if week else "day", first, last, start, end, tuple(own), tuple(earlier))
+
+
+def _last_night(
+    rules: RulesConfig, agent: AgentConfig, day: date, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """While local `day` runs (at `now`), the agent's own window of the day before, when their
+    shift of `day` has not begun yet and the one begun the day before ran into `day`: the shift
+    a review at `now` can judge them on (a review of the day before, posted before that shift
+    began, could not)."""
+    today = working_intervals(rules, agent, day)
+    if today and today[0][0] <= now:
+        return None
+    zone = ZoneInfo(rules.team.timezone)
+    midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    if now < midnight:
+        return None
+    yesterday = day - timedelta(days=1)
+    shifts = working_intervals(rules, agent, yesterday)
+    if not shifts or shifts[-1][1] <= midnight:
+        return None
+    before = datetime.combine(yesterday, time(0), tzinfo=zone).astimezone(UTC)
+    return _day_begins(rules, agent, yesterday, before), min(shifts[-1][1], now)
 
 
 def _day_begins(rules: RulesConfig, agent: AgentConfig, day: date, midnight: datetime) -> datetime:
@@ -263,13 +297,21 @@ def local_days(period: Period) -> list[date]:
 
 
 def period_target(rules: RulesConfig, agent: AgentConfig, period: Period) -> int:
+    """The targets of the agent's shifts in the period that have begun by its end (`now`
+    for a period still running): an agent whose shift has not begun is not behind."""
+    judged = dict(period.shift_days).get(agent.slack_id)
+    if judged is not None:
+        return daily_target(rules, agent, judged) if working_intervals(rules, agent, judged) else 0
     zone = ZoneInfo(rules.team.timezone)
     today = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    return sum(
-        daily_target(rules, agent, day)
-        for day in local_days(period)
-        if day <= max(today, period.first) and working_intervals(rules, agent, day)
-    )
+    total = 0
+    for day in local_days(period):
+        if day > max(today, period.first):
+            break
+        shifts = working_intervals(rules, agent, day)
+        if shifts and shifts[0][0] < period.end:
+            total += daily_target(rules, agent, day)
+    return total
 
 
 def _percentile(values: list[float], fraction: float) -> float:
