@@ -18,7 +18,7 @@ from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from deskbridge.workflows.replay import ReplayFeed
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import JOBS
-from tests.test_replay_sla import body, customer, status
+from tests.test_replay_sla import body, customer, reply, status
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
@@ -198,7 +198,12 @@ def test_autumn_dst_weekend_hands_off_at_nine_local():
     assert firsts["zendesk:710"] == before
     # A week earlier (BST) the hand-off was at 09:00 BST = 08:00 UTC.
     assert firsts["zendesk:711"] == rotation_person("2026-10-19T07:00:00")
-    assert "zendesk:712" not in firsts  # 09:30 BST: business hours
+    # 712 (09:30 BST: business hours) is not paged when created; still unanswered when the
+    # office closes at 18:00 BST, it is (its urgent first reply target long run out).
+    first_712 = next(
+        o for o in out if o["ticket"] == "zendesk:712" and o["action"] == "page_oncall"
+    )
+    assert (first_712["at"], first_712["trigger"]) == ("2026-10-19T17:00:00Z", "sla_breach_urgent")
 
 
 def test_spring_dst_weekend_daily_handoff_at_local_time(tmp_path):
@@ -360,7 +365,9 @@ def test_a_stored_override_pages_its_person():
 
 
 def test_an_old_urgent_ticket_seen_for_the_first_time_is_not_paged_as_new():
-    # deskbridge meets ticket 740 (created Thursday) only on Saturday night, by a comment.
+    # deskbridge meets ticket 740 (created Thursday) only on Saturday night, by a comment: not
+    # an urgent ticket created after hours, but one unanswered since Thursday, its first reply
+    # target run out: paged as that, when deskbridge learns of it.
     line = body("comment_added", "740", "2026-01-10T23:10:00Z", 1, created="2026-01-08T10:00:00Z")
     line["body"]["event"] = {
         "comment": {
@@ -370,7 +377,18 @@ def test_an_old_urgent_ticket_seen_for_the_first_time_is_not_paged_as_new():
             "author": {"id": "77", "is_staff": False, "name": "Customer"},
         }
     }
-    assert pages(replay([line], until="2026-01-11T06:00:00Z")) == []
+    out = replay([line], until="2026-01-11T06:00:00Z")
+    assert [p[:3] for p in pages(out)] == [
+        ("2026-01-10T23:10:00Z", 0, PRIYA),
+        ("2026-01-10T23:20:00Z", 1, PRIYA),
+        ("2026-01-10T23:30:00Z", 2, LENA),
+        ("2026-01-10T23:40:00Z", 3, SAM),
+    ]
+    first = next(o for o in out if o["action"] == "page_oncall")
+    assert (first["trigger"], first["reason"]) == (
+        "sla_breach_urgent",
+        "urgent ticket unanswered after hours: its 1h first reply target ran out",
+    )
 
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ticket_created.json"
@@ -684,3 +702,57 @@ def test_serve_pages_the_second_chain_as_replay_does(engine):
         f"oncall:{chain2}:acknowledge",
     ]
     assert [k for k in serve_keys(engine, steps, until) if k.startswith(wanted)] == replayed
+
+
+# Friday 16 January 2026, Lena's week on call (Tom's from Monday 19 January 09:00). London is
+# on UTC in January. The urgent policy's first reply target is 1 h of business time.
+FRIDAY_CLOSE_UNTIL = "2026-01-19T09:00:00Z"  # Monday's opening
+
+
+def test_an_urgent_ticket_created_friday_1701_unanswered_is_paged_when_its_hour_is_up():
+    # Created in business hours, so not paged as new. Its first reply target counted only in
+    # business hours would run out on Monday at 09:01: nobody paged all weekend. The hour
+    # goes on counting after hours for paging: 59 min by 18:00, the last minute by 18:01.
+    created = "2026-01-16T17:01:00Z"
+    out = replay([body("created", "741", created, 1, status="NEW")], until=FRIDAY_CLOSE_UNTIL)
+    assert pages(out) == [
+        ("2026-01-16T18:01:00Z", 0, LENA, [LENA], ONCALL),
+        ("2026-01-16T18:11:00Z", 1, LENA, [LENA], ONCALL),
+        ("2026-01-16T18:21:00Z", 2, TOM, [TOM], ONCALL),
+        ("2026-01-16T18:31:00Z", 3, SAM, [SAM], LEADS),
+    ]
+    first = next(o for o in out if o["action"] == "page_oncall")
+    assert (first["trigger"], first["reason"]) == (
+        "sla_breach_urgent",
+        "urgent ticket unanswered after hours: its 1h first reply target ran out",
+    )
+    # The SLA figures stay on business time: the breach the review counts is Monday's.
+    assert [(o["at"], o["metric"]) for o in out if o["action"] == "sla_breach"] == []
+
+
+def test_an_urgent_ticket_breached_at_1759_friday_unanswered_is_paged_at_closing():
+    # Created 16:59: its first reply target runs out at 17:59, in business hours (the leads'
+    # channel is told). Still unanswered when the office closes at 18:00: paged then.
+    created = "2026-01-16T16:59:00Z"
+    out = replay([body("created", "742", created, 1, status="NEW")], until=FRIDAY_CLOSE_UNTIL)
+    assert [(o["at"], o["metric"]) for o in out if o["action"] == "sla_breach"][:1] == [
+        ("2026-01-16T17:59:00Z", "first_reply")
+    ]
+    assert [(at, step, person) for at, step, person, *_ in pages(out)] == [
+        ("2026-01-16T18:00:00Z", 0, LENA),
+        ("2026-01-16T18:10:00Z", 1, LENA),
+        ("2026-01-16T18:20:00Z", 2, TOM),
+        ("2026-01-16T18:30:00Z", 3, SAM),
+    ]
+
+
+def test_an_urgent_ticket_answered_before_closing_is_not_paged():
+    created = "2026-01-16T17:01:00Z"
+    out = replay(
+        [
+            body("created", "743", created, 1, status="NEW"),
+            reply("743", "2026-01-16T17:30:00Z", 2, created),
+        ],
+        until=FRIDAY_CLOSE_UNTIL,
+    )
+    assert pages(out) == []

@@ -8,7 +8,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 # stretch) after which a calendar is refused rather than searched forever. A span of any
 # length is walked: the walk stops at the span's end (or where the business time runs out).
 MAX_CLOSED_DAYS = 3660
+# Openings closed_from looks through for a closing: three weeks of split days, and then some.
+_CLOSING_LOOKAHEAD = 64
 # Days of opening intervals a calendar first lays out for bisection (a deadline is rarely
 # further), and the most it keeps (beyond that it walks the days).
 TIMELINE_DAYS = 16
@@ -203,6 +205,19 @@ class BusinessCalendar:
         timeline = _Timeline(first, last, intervals, self.zone)
         self._kept = timeline
         return timeline
+
+    def closed_from(self, moment: datetime) -> datetime | None:
+        """The first instant at or after `moment` outside business hours (`moment` itself when
+        closed then, else when the opening it falls in ends); None for hours that never close
+        (every day round the clock) within the weeks looked at."""
+        moment = moment.astimezone(UTC)
+        for opens, closes in islice(self._intervals_from(moment), _CLOSING_LOOKAHEAD):
+            if closes <= moment:
+                continue
+            if opens > moment:
+                return moment
+            moment = closes  # open until then; a next opening may follow at once
+        return None
 
     def is_open(self, moment: datetime) -> bool:
         moment = moment.astimezone(UTC)

@@ -785,3 +785,22 @@ def test_any_calendar_answers_by_bisection_as_by_walking(cal, start, other, minu
     assert cal.business_time_between(a, b) == cal._walk_between(a, b)
     # Again on the calendar as the first questions left it (its kept timeline grown).
     assert cal.add_business_time(other, duration) == cal._walk_add(other, duration)
+
+
+def test_closed_from_is_the_moment_itself_when_closed_else_the_closing_of_its_opening():
+    always = BusinessCalendar("Europe/London", [[(time(0), time.max)]] * 7)
+    assert [
+        EXAMPLE.closed_from(london(2026, 1, 16, 17, 59)),  # Friday: closes at 18:00
+        EXAMPLE.closed_from(london(2026, 1, 16, 18, 1)),  # closed already
+        EXAMPLE.closed_from(london(2026, 1, 17, 10)),  # Saturday
+        SPLIT.closed_from(london(2026, 1, 16, 12)),  # lunch
+        OVERNIGHT.closed_from(london(2026, 1, 17, 23)),  # Saturday night runs into Sunday
+        always.closed_from(london(2026, 1, 16, 12)),  # never closes
+    ] == [
+        utc(2026, 1, 16, 18),
+        utc(2026, 1, 16, 18, 1),
+        utc(2026, 1, 17, 10),
+        utc(2026, 1, 16, 12, 30),
+        utc(2026, 1, 18, 2),
+        None,
+    ]

@@ -578,6 +578,7 @@ def test_a_breach_due_before_a_reply_fires_first_though_the_sweep_is_behind(engi
         "zendesk:7:sla:first_reply:warn2": "fired",
         "zendesk:7:sla:first_reply:breach": "fired",
         "zendesk:7:sla:resolution:warn1": "pending",
+        "zendesk:7:oncall.unanswered": "cancelled",  # answered: no page at closing
     }
     assert statuses(engine)["zendesk:event:7-2"] == ("decided", None)
     with engine.connect() as connection:
@@ -643,6 +644,8 @@ def test_a_page_step_due_before_an_acknowledgement_pages_first_though_the_sweep_
         "zendesk:7:oncall.step": "fired",
         "zendesk:7:sla:first_reply:warn1": "pending",  # Monday's business hours
         "zendesk:7:sla:resolution:warn1": "pending",
+        # The unanswered watch (its page would be skipped: on call was paged for this wait).
+        "zendesk:7:oncall.unanswered": "pending",
     }
     created = urgent(1, SAT, EventKind.created, Status.new, created=SAT)
     replay = replayed(rules, (created, SAT), (ack, ack.occurred_at))

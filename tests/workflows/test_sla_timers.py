@@ -66,6 +66,8 @@ def test_stages_overdue_at_a_sweep_fire_in_it_in_order_and_only_the_next_is_ever
     assert timers() == {
         "zendesk:7:sla:first_reply:warn1": (T0 + timedelta(minutes=45), "pending"),
         "zendesk:7:sla:resolution:warn1": (T0 + timedelta(hours=6, minutes=45), "pending"),
+        # The on-call watch: unanswered at closing (18:00), paged (workflows/rules/oncall.py).
+        "zendesk:7:oncall.unanswered": (T0 + timedelta(hours=9), "pending"),
     }
     # The sweep runs late (the service was down): the first reply's three stages fire in it,
     # in due order, each set by the one before.
@@ -80,6 +82,8 @@ def test_stages_overdue_at_a_sweep_fire_in_it_in_order_and_only_the_next_is_ever
         "zendesk:7:sla:first_reply:warn2": (T0 + timedelta(minutes=54), "fired"),
         "zendesk:7:sla:first_reply:breach": (T0 + timedelta(hours=1), "fired"),
         "zendesk:7:sla:resolution:warn1": (T0 + timedelta(hours=6, minutes=45), "pending"),
+        # The on-call watch: unanswered at closing (18:00), paged (workflows/rules/oncall.py).
+        "zendesk:7:oncall.unanswered": (T0 + timedelta(hours=9), "pending"),
     }
     # Resolution's first warning, then solved before the second: the one timer set is
     # cancelled, and nothing else was ever set.
@@ -94,6 +98,7 @@ def test_stages_overdue_at_a_sweep_fire_in_it_in_order_and_only_the_next_is_ever
         "zendesk:7:sla:first_reply:breach": (T0 + timedelta(hours=1), "fired"),
         "zendesk:7:sla:resolution:warn1": (T0 + timedelta(hours=6, minutes=45), "fired"),
         "zendesk:7:sla:resolution:warn2": (T0 + timedelta(hours=8, minutes=6), "cancelled"),
+        "zendesk:7:oncall.unanswered": (T0 + timedelta(hours=9), "cancelled"),
     }
     assert service.fire_due_timers(T0 + timedelta(days=2)) == []
 

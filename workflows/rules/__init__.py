@@ -15,7 +15,12 @@ from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules import coaching
 from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
 from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
-from deskbridge.workflows.rules.oncall import evaluate_paging, fire_step
+from deskbridge.workflows.rules.oncall import (
+    WATCH_KIND,
+    evaluate_paging,
+    fire_step,
+    fire_unanswered,
+)
 from deskbridge.workflows.rules.oncall_handoff import HANDOFF_JOB
 from deskbridge.workflows.rules.risk import evaluate_risk
 from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
@@ -47,6 +52,7 @@ TIMER_RULES: dict[str, TimerRule] = {
     "slack.snooze": fire_snooze,  # snoozes stored before the rule was named "interactions"
     ONCALL_TIMER: fire_step,
     LEAD_TIMER: fire_lead,
+    WATCH_KIND: fire_unanswered,
 }
 
 JOBS: dict[str, Job] = {

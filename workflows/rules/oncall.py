@@ -10,10 +10,18 @@ paged) it starts a new chain with who is on call then. During business hours not
 the usual alerts go to the team.
 
 It runs after the other rules (it pages on what they decided: an escalation, an SLA breach).
+
+An urgent ticket waiting for a reply is `sla_breach_urgent` on the after-hours clock too: its
+reply target counted in business hours only would run out when the office opens again (a
+ticket opened at 17:01 on Friday: Monday 09:01), so nobody would be paged all weekend. For
+paging, the target goes on counting after hours: the watch timer pages when it has run out
+and the office is closed (at closing, for a target that ran out in business hours and is
+still unanswered then). The SLA's own warnings, breaches and the review stay on business time.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from deskbridge.config.rules import RulesConfig
@@ -29,6 +37,7 @@ from deskbridge.workflows.model import (
     evolve,
 )
 from deskbridge.workflows.rotation import Rotation
+from deskbridge.workflows.rules.sla import LABELS, policy_named
 
 RULE = "oncall"
 
@@ -40,6 +49,9 @@ def build_chain_key_prefix(ticket: str, chain: str | None = None) -> str:
 
 
 TIMER_KIND = "oncall.step"
+WATCH_KIND = "oncall.unanswered"
+# The clocks of a customer waiting for a reply (resolution is the team's work, not a wait).
+_REPLY_METRICS = ("first_reply", "next_reply")
 NEW_TICKET_WINDOW = timedelta(hours=1)
 
 # Members named once here: on 3.11 naming one on its class (`ActionKind.escalate`) goes through
@@ -307,7 +319,16 @@ def evaluate_paging(
     state: TicketState, ctx: Context, decided: list[Action], event: TicketEvent | None = None
 ) -> Decision:
     """The on-call rule for an event (or a fired timer, `event` None), given the actions the
-    other rules decided for it."""
+    other rules decided for it; on an event, the unanswered watch is set, moved or cancelled."""
+    decision = _decide_paging(state, ctx, decided, event)
+    if event is not None:
+        _plan_watch(state, ctx, decision)
+    return decision
+
+
+def _decide_paging(
+    state: TicketState, ctx: Context, decided: list[Action], event: TicketEvent | None
+) -> Decision:
     rules = ctx.rules
     if rules.oncall is None:
         return Decision()
@@ -319,6 +340,15 @@ def evaluate_paging(
     triggers = find_triggers(state, event, decided, ctx)
     if not triggers or state.status.is_done or not is_after_hours(rules, ctx.now):
         return Decision()
+    return _page(state, ctx, triggers)
+
+
+def _page(
+    state: TicketState, ctx: Context, triggers: list[tuple[str, str]], reason: str | None = None
+) -> Decision:
+    """Page for `triggers` (after hours, the ticket open): a new chain, or a line in the thread
+    of the chain still paging. `reason`: the first page's, if not the trigger's own."""
+    rules, chain = ctx.rules, state.oncall
     if chain is not None and chain.pending:
         # One chain at a time: a paging event while its steps still page is told in its
         # thread. An acknowledged chain, or one whose steps have all paged, pages no more:
@@ -341,7 +371,7 @@ def evaluate_paging(
             ]
         )
     trigger = triggers[0][0]
-    new = snapshot_chain(rules, ctx, trigger, TRIGGER_REASONS[trigger], ctx.now, chain)
+    new = snapshot_chain(rules, ctx, trigger, reason or TRIGGER_REASONS[trigger], ctx.now, chain)
     decision = page_due_steps(state, new, ctx.now, rules)
     if chain is not None and chain.open:
         # The pager's incident is the ticket's (dedup_key): while the replaced chain's is
@@ -369,3 +399,93 @@ def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if not current or ctx.rules.oncall is None:
         return Decision()
     return page_due_steps(state, chain, timer.due_at, ctx.rules)
+
+
+def watch_timer_id(ticket: str) -> str:
+    return f"{ticket}:{WATCH_KIND}"
+
+
+def unanswered_watch(state: TicketState, rules: RulesConfig) -> Timer | None:
+    """When an open urgent ticket still waiting for a reply pages on call: the first moment
+    outside business hours at or after its reply target, counted from the wait's start in
+    calendar time, has run out (the soonest of its waits). None without one, or when
+    `page_when` has no `sla_breach_urgent`, or a target already on calendar time (its own
+    breach pages after hours)."""
+    oncall, calendar = rules.oncall, rules.calendar
+    if (
+        oncall is None
+        or calendar is None
+        or state.priority is not _URGENT
+        or state.status.is_done
+        or "sla_breach_urgent" not in oncall.page_when
+    ):
+        return None
+    policy = policy_named(rules, state.sla_policy)
+    if policy is None:
+        return None
+    soonest = None
+    for metric in _REPLY_METRICS:
+        clock = state.sla_clocks.get(metric)
+        target = getattr(policy, metric)
+        if (
+            clock is None
+            or target is None
+            or not clock.active
+            or clock.running_since is None
+            or metric in policy.calendar_time
+        ):
+            continue
+        at = calendar.closed_from(clock.started_at + target)
+        if at is not None and (soonest is None or at < soonest[0]):
+            soonest = (at, metric, clock.instance, target)
+    if soonest is None:
+        return None
+    at, metric, instance, target = soonest
+    payload = {"metric": metric, "instance": instance, "target_s": int(target.total_seconds())}
+    return Timer(watch_timer_id(state.key), state.key, WATCH_KIND, at, payload)
+
+
+def _plan_watch(state: TicketState, ctx: Context, decision: Decision) -> None:
+    """Set the watch when it changes with the event (the event before set the one before)."""
+    previous = ctx.previous
+    if state.priority is not _URGENT and (previous is None or previous.priority is not _URGENT):
+        return  # most tickets: never urgent, no watch to set or cancel
+    watch = unanswered_watch(state, ctx.rules)
+    before = unanswered_watch(previous, ctx.rules) if previous is not None else None
+    if watch == before:
+        return
+    if watch is None:
+        decision.cancel.append(watch_timer_id(state.key))
+    elif watch.due_at < ctx.now:  # ran out before now (a ticket made urgent late): page now
+        decision.timers.append(replace(watch, due_at=ctx.now))
+    else:
+        decision.timers.append(watch)
+
+
+def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """The urgent ticket's reply target has run out after hours: page, unless it was answered
+    (or changed) since the watch was set, the office is open, or on call was paged already
+    during this wait (that chain went up its steps, or someone acknowledged it: they own it)."""
+    rules = ctx.rules
+    watch = unanswered_watch(state, rules)
+    if watch is None or watch.payload != timer.payload or not is_after_hours(rules, ctx.now):
+        return Decision()
+    metric = watch.payload["metric"]
+    chain = state.oncall
+    waiting_since = state.sla_clocks[metric].started_at
+    if chain is not None and chain.started_at >= waiting_since:
+        return Decision()
+    target = timedelta(seconds=watch.payload["target_s"])
+    reason = (
+        f"urgent ticket unanswered after hours: its {_span(target)} {LABELS[metric]} target ran out"
+    )
+    trigger = ("sla_breach_urgent", f"unanswered:{metric}:{watch.payload['instance']}")
+    return _page(state, ctx, [trigger], reason)
+
+
+def _span(target: timedelta) -> str:
+    minutes = int(target.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest}m"
+    return f"{hours}h{rest:02d}m" if rest else f"{hours}h"

@@ -72,7 +72,7 @@ def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
 _CONDITIONS = Memo(16)
 
 
-def _policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
+def policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
     return next((p for p in rules.sla.policies if p.name == name), None)
 
 
@@ -471,7 +471,7 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     rules = ctx.rules
     metric = timer.payload.get("metric")
     clock = state.sla_clocks.get(metric)
-    policy = _policy_named(rules, state.sla_policy)
+    policy = policy_named(rules, state.sla_policy)
     target = _target(policy, metric)
     stage = timer.payload.get("stage")
     if (
@@ -606,7 +606,7 @@ def _fire_stage(
 
 def sla_due_times(state: TicketState, rules: RulesConfig) -> list[tuple[str, datetime, bool]]:
     """(metric, due time, business hours?) of every running clock, soonest first."""
-    policy = _policy_named(rules, state.sla_policy)
+    policy = policy_named(rules, state.sla_policy)
     out = []
     for metric, clock in state.sla_clocks.items():
         target = _target(policy, metric)
