@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import StaticPool
+
+from deskbridge.config.logging import log_event
+
+log = logging.getLogger("deskbridge.store")
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Held by one migration at a time per schema (PostgreSQL), until its transaction ends.
@@ -30,6 +37,12 @@ PG_CONNECT_ARGS: dict[str, int] = {
     # dropped: the keep-alives only probe a connection with nothing in flight.
     "tcp_user_timeout": 15000,
 }
+# Seconds a query (or a commit) may wait for the server's answer before its connection is
+# dropped: keep-alives and tcp_user_timeout never fire while the peer's kernel acknowledges
+# what is sent (a hung server, a proxy or PgBouncer in front of a silent one), and
+# statement_timeout is the server's, so without this the loops waited for good, mid-query.
+# Well above what any query of the loops or the commands takes; migrations wait unbounded.
+QUERY_DEADLINE_S = 30.0
 # Seconds a thread waits for a pooled connection when all are in use: a store that hangs holds
 # them all, and the default 30 s is past what /readyz is given.
 POOL_TIMEOUT = 10
@@ -41,7 +54,7 @@ def create_store_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(
+        engine = create_engine(
             url,
             pool_pre_ping=True,
             pool_size=10,
@@ -49,6 +62,13 @@ def create_store_engine(url: str) -> Engine:
             pool_timeout=POOL_TIMEOUT,
             connect_args=dict(PG_CONNECT_ARGS),
         )
+        if engine.dialect.driver == "psycopg":
+
+            @event.listens_for(engine, "do_connect")
+            def _connect_with_deadline(_dialect, _record, cargs, cparams) -> Any:
+                return _deadline_connection_class().connect(*cargs, **cparams)
+
+        return engine
 
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
@@ -78,6 +98,62 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
+_DEADLINE_CONNECTION: type | None = None
+
+
+def _deadline_connection_class() -> type:
+    """psycopg's Connection, each wait for the server bounded by QUERY_DEADLINE_S. Built on
+    first use: only a PostgreSQL store imports psycopg."""
+    global _DEADLINE_CONNECTION
+    if _DEADLINE_CONNECTION is not None:
+        return _DEADLINE_CONNECTION
+    import psycopg
+    from psycopg import errors
+
+    class DeadlineConnection(psycopg.Connection):
+        # Seconds (None: no bound), read when the connection is made (tests shorten it).
+        deadline: float | None = None
+
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> DeadlineConnection:
+            connection = super().connect(*args, **kwargs)
+            connection.deadline = QUERY_DEADLINE_S
+            return connection
+
+        # Every round trip (execute, fetch, commit, rollback, the pool's ping) waits here.
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            if timeout is None:
+                timeout = self.deadline
+            try:
+                return super().wait(gen, interval=interval, timeout=timeout)
+            except errors._WaitTimeout:
+                # What the server answers later would be read as the next query's answer:
+                # the connection is closed, and the pool replaces it (a disconnect).
+                self.pgconn.finish()
+                log_event(log, logging.ERROR, "store.no_answer", waited_s=timeout)
+                raise psycopg.OperationalError(
+                    f"the store did not answer within {timeout} s"
+                ) from None
+
+    _DEADLINE_CONNECTION = DeadlineConnection
+    return DeadlineConnection
+
+
+@contextmanager
+def unbounded_queries(connection: Connection) -> Any:
+    """Within this block the connection's queries may wait for the server without bound
+    (QUERY_DEADLINE_S): a migration's lock and its DDL on a large table take what they take."""
+    dbapi = connection.connection.dbapi_connection
+    before = getattr(dbapi, "deadline", None)
+    if before is not None:
+        dbapi.deadline = None
+    try:
+        yield connection
+    finally:
+        if before is not None:
+            dbapi.deadline = before
+
+
 def connect_for_reading(engine: Engine) -> Connection:
     """A connection for reads only: a deferred BEGIN on SQLite, so it reads a WAL snapshot and
     never waits for (or holds up) the one writer, which webhooks and the decider hold most of
@@ -95,7 +171,7 @@ def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as connection:
+    with engine.begin() as connection, unbounded_queries(connection):
         if connection.dialect.name == "postgresql":
             # `serve`/`worker` and `deskbridge migrate` (the web unit's ExecStartPre) may start
             # together on a new database: two alembic runs creating the same tables collide

@@ -121,3 +121,74 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
         ("readyz.store_unavailable", "TimeoutError"),
     ]
     assert not loop.is_alive() and after == 200
+
+
+def test_background_loops_stuck_mid_query_give_up_and_recover(proxied_url, caplog, monkeypatch):
+    """The loops' queries go out on pooled connections. The store going silent mid-query (the
+    proxy reads the query and forwards nothing) held each loop for good: TCP keep-alives and
+    tcp_user_timeout never fire while the peer's kernel acknowledges what is sent (a hung
+    server, a proxy or PgBouncer in front of it), and statement_timeout is the server's. Each
+    query now waits for its answer at most QUERY_DEADLINE_S, then its connection is dropped:
+    the loops log their outage within seconds and recover when the store answers again."""
+    from deskbridge.store import db
+
+    monkeypatch.setattr(db, "QUERY_DEADLINE_S", 2.0, raising=False)
+    proxy, url = proxied_url
+    runtime = create_runtime(Settings(DATABASE_URL=url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET))
+    migrate_store(runtime.engine)
+    # Idle connections in the pool, so that each loop's next query goes out on one of them
+    # (a new connection to a silent store is given up after connect_timeout already).
+    held = [runtime.engine.connect() for _ in range(4)]
+    for connection in held:
+        connection.close()
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    stop = runtime.stop
+    loops = [
+        threading.Thread(target=runtime.service.decider.run, args=(stop, 0.2), daemon=True),
+        threading.Thread(target=runtime.dispatcher.run, args=(stop, 0.2), daemon=True),
+        threading.Thread(target=runtime.run_timers, args=(0.2,), daemon=True),
+    ]
+    for loop in loops:
+        loop.start()
+    time.sleep(1.0)
+
+    def logged(suffix: str) -> list[tuple[str, dict]]:
+        return sorted(
+            (r.getMessage(), {k: v for k, v in r.deskbridge_fields.items() if k != "down_s"})
+            for r in caplog.records
+            if r.getMessage().endswith(suffix)
+        )
+
+    proxy.frozen.set()
+    started = time.monotonic()
+    while time.monotonic() - started < 20 and len(logged(".store_unavailable")) < 3:
+        time.sleep(0.1)
+    gave_up_after = time.monotonic() - started
+    abandoned = [r for r in caplog.records if r.getMessage() == "store.no_answer"]
+    proxy.frozen.clear()
+    recovered_at = time.monotonic()
+    while time.monotonic() - recovered_at < 20 and len(logged(".store_recovered")) < 3:
+        time.sleep(0.1)
+    stop.set()
+    runtime.service.decider.wake()
+    runtime.service.decider.timers_set.set()
+    for loop in loops:
+        loop.join(10)
+    alive = [loop.is_alive() for loop in loops]
+    runtime.engine.dispose()
+
+    assert logged(".store_unavailable") == [
+        ("decider.store_unavailable", {"error": "OperationalError"}),
+        ("dispatcher.store_unavailable", {"error": "OperationalError"}),
+        ("timers.store_unavailable", {"error": "OperationalError"}),
+    ]
+    # The query deadline (2 s), then a new connection's connect_timeout (5 s); the timer sweep
+    # may first wait for the decider's batch (one at a time per process): at most 12 s.
+    assert gave_up_after < 14
+    assert abandoned and {r.deskbridge_fields["waited_s"] for r in abandoned} == {2.0}
+    assert [name for name, _ in logged(".store_recovered")] == [
+        "decider.store_recovered",
+        "dispatcher.store_recovered",
+        "timers.store_recovered",
+    ]
+    assert alive == [False, False, False]
