@@ -166,12 +166,15 @@ class Runtime:
 
     def read_backlog(self) -> dict[str, float | int]:
         """The figures an operator alerts on, read from the store (also set as gauges)."""
-        from deskbridge.store.db import limit_statement_time
+        from deskbridge.store.db import connect_for_reading, limit_statement_time
         from deskbridge.store.events import FAILED, count_events, oldest_undecided_at
         from deskbridge.store.outbox import DEAD, count_actions, outbox_backlog
 
         now = self.clock()
-        with self.service.decider.writer, self.engine.connect() as connection:
+        # Reads only, from a WAL snapshot on SQLite: never behind the one writer, which a long
+        # but healthy write (a purge batch, a big decider batch, a command in another
+        # process) may hold past READY_TIMEOUT_S, and the service is not down for that.
+        with connect_for_reading(self.engine) as connection:
             # A store that holds a lock the counts wait on is a 503 too, and the server
             # stops the read rather than keep it running after the answer was given.
             limit_statement_time(connection, READY_TIMEOUT_S)
