@@ -8,12 +8,14 @@ import json
 import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from deskbridge.bot.blocks import build_list
+from deskbridge.bot.blocks import build_list, escape
 from deskbridge.bot.listeners.actions import build_slack_event, may_act
+from deskbridge.config.rules import RulesConfig
 from deskbridge.store.oncall import insert_override, list_overrides
 from deskbridge.store.tickets import load_ticket
-from deskbridge.workflows.model import EventKind
+from deskbridge.workflows.model import EventKind, OncallChain
 from deskbridge.workflows.rotation import (
     Override,
     build_rotation,
@@ -109,6 +111,12 @@ def acknowledge_by_command(runtime, user_id: str, words: list[str], body: dict) 
             ["Only the ticket's assignee, a team lead or the person paged can acknowledge it."],
             "",
         )
+    title = f"Ticket {state.ticket_id}"
+    chain = state.oncall
+    if chain is not None and not chain.running:
+        # Nothing left to stop: say so (and who stopped it), rather than "Acknowledged." as if
+        # this had stopped it, and store nothing.
+        return build_list(title, [describe_stopped_chain(runtime.rules, chain)], "")
     now = runtime.clock()
     event = build_slack_event(
         state,
@@ -120,10 +128,30 @@ def acknowledge_by_command(runtime, user_id: str, words: list[str], body: dict) 
         now,
     )
     runtime.service.accept_event(event, json.dumps(body), now)
-    chain = state.oncall
-    message = (
-        "Acknowledged: the on-call chain is stopped, no more pages for it."
-        if chain is not None and chain.running
-        else "Acknowledged."
+    if chain is None:
+        message = "Acknowledged."
+    elif chain.pending:
+        message = "Acknowledged: the on-call chain is stopped, no more pages for it."
+    else:  # running, every step paged: the pager is still told
+        message = (
+            "Acknowledged: every step of the on-call chain had already paged, so no more "
+            "pages were due; the page is marked acknowledged."
+        )
+    return build_list(title, [message], "")
+
+
+def describe_stopped_chain(rules: RulesConfig, chain: OncallChain) -> str:
+    """Why `/deskbridge ack` has nothing to stop: who acknowledged the chain and when, or when
+    it ended with the ticket solved (in the team's timezone)."""
+    zone = ZoneInfo(rules.team.timezone)
+    if chain.acknowledged_at is not None:
+        return (
+            f"Already acknowledged by {escape(chain.acknowledged_by or 'someone')} at "
+            f"{format_local(chain.acknowledged_at, zone)}: the on-call chain is stopped, "
+            "no more pages for it."
+        )
+    # Solved ends a chain for good, even if the ticket is open again since.
+    return (
+        f"Nothing to acknowledge: the ticket was solved at {format_local(chain.solved_at, zone)}, "
+        "which ended its on-call chain; no more pages for it."
     )
-    return build_list(f"Ticket {state.ticket_id}", [message], "")

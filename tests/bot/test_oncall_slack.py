@@ -403,3 +403,74 @@ def fire_timers_and_jobs(runtime, clock, at: datetime) -> None:
     runtime.sweep_timers()
     runtime.run_jobs()  # scheduled jobs have their own scheduler entry, on the same clock
     dispatch(runtime)
+
+
+def pager_events(runtime) -> list[str]:
+    """The pager's events queued for the ticket, in order (trigger, acknowledge, resolve)."""
+    with runtime.engine.connect() as connection:
+        return [
+            r["payload"]["params"]["event_action"]
+            for r in list_actions(connection)
+            if r["action"] == "pager"
+        ]
+
+
+def test_deskbridge_ack_of_an_acknowledged_chain_says_who_acknowledged_it_and_when(
+    runtime, client, fake, clock
+):
+    """It answered "Acknowledged." as if it had just stopped something, and stored one more
+    acknowledgement that changed nothing."""
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=10))
+    clock.at = SATURDAY_2310 + timedelta(minutes=12)
+    assert command(client, PRIYA, "ack 48400")["text"] == (
+        "*Ticket 48400*\nAcknowledged: the on-call chain is stopped, no more pages for it."
+    )
+    clock.at = SATURDAY_2310 + timedelta(minutes=15)
+    already = (
+        "*Ticket 48400*\nAlready acknowledged by Priya Raman at Sat 10 Jan 2026 23:22 GMT: "
+        "the on-call chain is stopped, no more pages for it."
+    )
+    assert command(client, LENA, "ack 48400", trigger="4.5.6")["text"] == already
+    assert command(client, PRIYA, "ack #48400", trigger="7.8.9")["text"] == already
+    with runtime.engine.connect() as connection:
+        chain = load_ticket(connection, "zendesk:48400").oncall
+    assert (chain.acknowledged_by, chain.acknowledged_at) == (
+        "Priya Raman",
+        SATURDAY_2310 + timedelta(minutes=12),
+    )
+    assert pager_events(runtime) == ["trigger", "trigger", "acknowledge"]
+
+
+def test_deskbridge_ack_of_a_solved_tickets_chain_says_it_ended(runtime, client, fake, clock):
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=10))
+    clock.at = SATURDAY_2310 + timedelta(minutes=14)
+    solved = json.loads(urgent_ticket(clock.at, n=2, status="SOLVED"))
+    solved["type"] = "zen:event-type:ticket.status_changed"
+    solved["event"] = {"current": "SOLVED", "previous": "NEW"}
+    post(client, json.dumps(solved).encode(), clock.at)
+    clock.at = SATURDAY_2310 + timedelta(minutes=16)
+    assert command(client, PRIYA, "ack 48400")["text"] == (
+        "*Ticket 48400*\nNothing to acknowledge: the ticket was solved at Sat 10 Jan 2026 "
+        "23:24 GMT, which ended its on-call chain; no more pages for it."
+    )
+    with runtime.engine.connect() as connection:
+        assert load_ticket(connection, "zendesk:48400").oncall.acknowledged_by is None
+    assert pager_events(runtime) == ["trigger", "trigger", "resolve"]
+
+
+def test_deskbridge_ack_after_every_step_paged_says_so(runtime, client, fake, clock):
+    """Every step has paged and nobody acknowledged: the acknowledgement still tells the
+    pager (DESIGN: a chain runs until acknowledged or solved), and the answer says that
+    nothing more was going to page."""
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    for minutes in (10, 20, 30, 40):
+        fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=minutes))
+    assert paged_steps(runtime) == [0, 1, 2, 3]
+    clock.at = SATURDAY_2310 + timedelta(minutes=45)
+    assert command(client, SAM, "ack 48400")["text"] == (
+        "*Ticket 48400*\nAcknowledged: every step of the on-call chain had already paged, "
+        "so no more pages were due; the page is marked acknowledged."
+    )
+    assert pager_events(runtime) == ["trigger", "trigger", "trigger", "trigger", "acknowledge"]
