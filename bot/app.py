@@ -43,7 +43,9 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
             # process handles: while Slack's API failed, a valid click was answered 200 "please
             # reinstall" and its listener never ran, so an acknowledgement was lost.
             authorize=build_local_authorize(token, settings.slack_team_id),
-            # Answer inside the request: listeners ack first and their work is local and short.
+            # Answer inside the request: listeners ack first and their work is local and short;
+            # a Slack call that may wait (a click's ephemeral note, the App Home view, with the
+            # client's retries) is a lazy listener, run after the answer.
             process_before_response=True,
             # A signed payload no listener kind matches (app_rate_limited) comes to
             # answer_listener_error, answered 200 and ignored, not bolt's 404 and warning.

@@ -396,3 +396,11 @@ def _page(items: list, args: dict[str, Any], default: int, most: int) -> tuple[l
     start = int(args.get("cursor") or 0)
     end = start + limit
     return items[start:end], {"next_cursor": str(end) if end < len(items) else ""}
+
+
+def wait_until(condition: Callable[[], Any], seconds: float = 5.0) -> None:
+    """Wait for what a background thread does (a lazy listener's note, a kept-alive socket)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.001)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
@@ -67,8 +68,11 @@ def build_slack_event(
     )
 
 
-def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) -> str:
-    """Turn one click into a ticket event; returns the outcome (for logs and tests)."""
+def handle_click(
+    runtime, tell: Callable[[str | None, str, str], None], body: dict[str, Any], action: dict
+) -> str:
+    """Turn one click into a ticket event; returns the outcome (for logs and tests). A click
+    that changes nothing is explained to its person by `tell(channel, user, text)`."""
     action_id = action["action_id"]
     kind, meta = KINDS[action_id]
     meta = dict(meta)
@@ -84,7 +88,7 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
     with runtime.engine.connect() as connection:
         state = load_ticket(connection, ticket_key)
     if state is None:
-        _tell(client, channel, user_id, "deskbridge no longer knows this ticket.")
+        tell(channel, user_id, "deskbridge no longer knows this ticket.")
         return "unknown_ticket"
     allowed, agent = may_act(runtime, user_id, state)
     if not allowed:
@@ -96,8 +100,7 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
             action=action_id,
             user=user_id,
         )
-        _tell(
-            client,
+        tell(
             channel,
             user_id,
             "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
@@ -108,8 +111,7 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
         # An old message's choice, from before the config changed: said, not stored.
         log_event(log, logging.INFO, "slack.unknown_department", ticket=ticket_key)
         names = ", ".join(d.name for d in runtime.rules.departments.values())
-        _tell(
-            client,
+        tell(
             channel,
             user_id,
             f"That department is no longer in deskbridge's config. Pick one of: {names}.",
@@ -146,14 +148,22 @@ def handle_click(runtime, client, body: dict[str, Any], action: dict[str, Any]) 
     return "duplicate" if outcome.duplicate else "accepted"
 
 
-def _tell(client, channel: str | None, user: str, text: str) -> None:
-    """An ephemeral answer to a click that changed nothing. Said if Slack takes it: while
-    Slack's API fails, the click is still answered 200 (there is nothing to retry), and the
-    failure logged."""
-    if not channel:
+# Where a click's listener leaves the note for its person, for tell_clicker (bolt copies the
+# request's context, this key included, to a lazy listener).
+NOTE = "deskbridge_note"
+
+
+def tell_clicker(context, client) -> None:
+    """An ephemeral answer to a click that changed nothing, posted after the click was
+    answered (a bolt lazy listener): bolt answers only once the listener returns
+    (process_before_response), and this call with the client's retries (a 429's Retry-After,
+    timeouts) could take longer than the 3 s Slack waits. Said if Slack takes it: while
+    Slack's API fails, the failure is logged (the click has nothing to retry)."""
+    note = context.get(NOTE)
+    if not note or not note["channel"]:
         return
     try:
-        client.chat_postEphemeral(channel=channel, user=user, text=text)
+        client.chat_postEphemeral(**note)
     except (SlackClientError, OSError) as exc:
         log_event(log, logging.WARNING, "slack.tell_failed", error=type(exc).__name__)
 
@@ -161,10 +171,17 @@ def _tell(client, channel: str | None, user: str, text: str) -> None:
 def register_actions(app: App, runtime) -> None:
     clicks = re.compile("^(" + "|".join(re.escape(a) for a in KINDS) + ")$")
 
-    @app.action(clicks)
-    def on_click(ack, body, action, client):
+    def on_click(ack, body, action, context):
         ack()
-        handle_click(runtime, client, body, action)
+
+        def tell(channel: str | None, user: str, text: str) -> None:
+            context[NOTE] = {"channel": channel, "user": user, "text": text}
+
+        handle_click(runtime, tell, body, action)
+
+    # Decided within the request (a stored event, or a 503 while the store is down); the note
+    # goes after the answer.
+    app.action(clicks)(ack=on_click, lazy=[tell_clicker])
 
     @app.action(OPEN_TICKET)
     def on_open(ack):

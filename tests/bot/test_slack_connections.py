@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from http.client import RemoteDisconnected
 from urllib.error import URLError
 
@@ -15,7 +14,7 @@ import urllib3
 from slack_sdk.errors import SlackApiError
 
 from deskbridge.bot.notifier import build_web_client
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import FakeSlack, wait_until
 
 
 @pytest.fixture
@@ -27,13 +26,6 @@ def fake():
 
 def post(client, n: int) -> None:
     client.chat_postMessage(channel="#leads", text=f"alert {n}")
-
-
-def wait_until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.001)
 
 
 def texts(fake: FakeSlack) -> list[str]:

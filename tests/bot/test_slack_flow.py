@@ -22,7 +22,7 @@ from deskbridge.store.timers import list_timers
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import Source, Status, TicketState
 from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes, signed_headers
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import FakeSlack, wait_until
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 TEAM = "T0001ABCD"  # the workspace of the Slack fixtures
@@ -236,6 +236,7 @@ def test_a_click_that_cannot_be_taken_is_told_and_changes_nothing(
         before = (count_events(connection), count_actions(connection))
     response = click(client, action, user, value, "1741083767.000001", "#dept-logistics")
     assert (response.status_code, response.data) == (200, b"")
+    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))  # posted after the answer
     ephemeral = fake.ok_calls("chat.postEphemeral")
     assert [(e.args["channel"], e.args["user"], e.args["text"]) for e in ephemeral] == [
         ("#dept-logistics", user, told)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -25,6 +26,7 @@ from tests.bot.test_slack_flow import (  # noqa: F401 (fixtures)
 )
 from tests.bot.test_slack_trust import _stored
 from tests.conftest import fixture_bytes
+from tests.fakeslack import wait_until
 
 JSON = "application/json"
 
@@ -142,7 +144,34 @@ def test_the_app_home_is_still_published_for_whoever_opens_it(client, fake):
     )
 
     assert response.status_code == 200
+    wait_until(lambda: fake.ok_calls("views.publish"))  # published after the answer
     published = fake.ok_calls("views.publish")
     assert [
         (p.args["user_id"], p.args["view"]["blocks"][0]["text"]["text"]) for p in published
     ] == [(SAM, "deskbridge — Sam Whitaker")]
+
+
+def test_the_app_home_event_is_answered_at_once_while_slack_rate_limits_the_view(client, fake):
+    """views.publish ran inside the request (bolt answers events after the listener,
+    process_before_response) with the client's retries: a 429 with Retry-After: 4 held the
+    answer 4-5 s, past Slack's 3 s, and Slack delivered the event again. The event is now
+    answered first; the view follows (a bolt lazy listener), retried after Retry-After."""
+    body, ctype = event("app_home_opened")
+    payload = json.loads(body)
+    payload["event"] = {"type": "app_home_opened", "user": SAM, "channel": "D07HOME001"}
+    body = json.dumps(payload).encode()
+    fake.fail_for(1.0, status=429, headers={"Retry-After": "4"})
+
+    started = time.monotonic()
+    response = client.post(
+        "/slack/events", data=body, headers={**slack_headers(body), "Content-Type": ctype}
+    )
+    took = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert took < 1.0
+    wait_until(lambda: fake.ok_calls("views.publish"), seconds=10)
+    assert [(c.method, c.status, c.args["user_id"]) for c in fake.calls] == [
+        ("views.publish", 429, SAM),
+        ("views.publish", 200, SAM),
+    ]
