@@ -100,6 +100,36 @@ def replay_digest(tmp_path, lines: list[dict], until: datetime) -> dict:
     return digest
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
+def test_a_pending_period_delivered_late_after_twenty_other_events_still_pauses_resolution(late):
+    """Twenty tag changes (each a status point, all "open") before a pending period delivered
+    late no longer push out when the clock started: the late period still pauses it."""
+    created = "2026-03-09T09:00:00Z"  # Monday; urgent resolution 9 business hours
+    pending = status("621", "2026-03-09T10:00:00Z", 3, "PENDING", "OPEN", created)
+    reopened = status("621", "2026-03-09T12:00:00Z", 4, "OPEN", "PENDING", created)
+    if late:
+        pending = delivered(pending, "2026-03-09T13:05:00Z")
+        reopened = delivered(reopened, "2026-03-09T13:10:00Z")
+    tags = [
+        body("tags_changed", "621", f"2026-03-09T09:{30 + n:02d}:00Z", 10 + n, created=created)
+        for n in range(20)
+    ]
+    lines = [
+        body("created", "621", created, 1, status="NEW"),
+        reply("621", "2026-03-09T09:20:00Z", 2, created),
+        *tags,
+        pending,
+        reopened,
+        body("tags_changed", "621", "2026-03-09T13:00:00Z", 5, created=created),
+    ]
+    fired = replay_sla(in_arrival_order(lines), until="2026-03-11T00:00:00Z", metric="resolution")
+    assert fired == [
+        ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
+        ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
+        ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
+    ]
+
+
 def solved_after_reply(ticket: str, written: str, solved: str, arrived: str | None) -> list[dict]:
     """An urgent ticket created 09:00 on 9 March, answered once at `written` and solved at
     `solved` (HH:MM); the reply delivered at `arrived`, after the solve, or when written."""

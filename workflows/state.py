@@ -153,11 +153,31 @@ def _add_status_point(
     if not points or points[-1][0] <= at:  # in order: most events
         if points and points[-1] == point:
             return points  # the same snapshot again (a redelivery)
-        return [*points, point][-KEEP_STATUS_POINTS:]
+        return _bound_status_points([*points, point])
     if point in points:
         return points
     where = bisect_right(points, at, key=status_point_time)
-    return [*points[:where], point, *points[where:]][-KEEP_STATUS_POINTS:]
+    return _bound_status_points([*points[:where], point, *points[where:]])
+
+
+def _bound_status_points(points: list[tuple[datetime, Status]]) -> list[tuple[datetime, Status]]:
+    """At most KEEP_STATUS_POINTS: first the inner points of runs of one status go (oldest
+    first; a run's first and last stay, so when each status began and was last seen is kept),
+    then the oldest. Most events repeat the status (a tag, a comment): dropping the oldest
+    alone let twenty of them push out the clock's start, and a pending period delivered late
+    could no longer be placed."""
+    extra = len(points) - KEEP_STATUS_POINTS
+    if extra <= 0:
+        return points
+    kept = [points[0]]
+    for index in range(1, len(points) - 1):
+        status = points[index][1]
+        if extra and points[index - 1][1] == status == points[index + 1][1]:
+            extra -= 1  # inside a run: its neighbours carry the same status
+            continue
+        kept.append(points[index])
+    kept.append(points[-1])
+    return kept[-KEEP_STATUS_POINTS:]
 
 
 def mark_fired(
