@@ -174,6 +174,7 @@ class Settings(RulesPathSetting):
         "salesforce_org_id",
         "salesforce_instance_url",
         "zendesk_subdomain",
+        "slack_api_url",
         mode="before",
     )
     @classmethod
@@ -220,6 +221,17 @@ class Settings(RulesPathSetting):
         if value is not None and not _ZENDESK_SUBDOMAIN.fullmatch(value.strip()):
             raise ValueError("expected the subdomain alone: acme for https://acme.zendesk.com")
         return None if value is None else value.strip()
+
+    @field_validator("slack_api_url", "pagerduty_api_url")
+    @classmethod
+    def _an_http_url(cls, value: str | None) -> str | None:
+        # Any text was taken: the mistake showed only as every message or page dead-lettered.
+        if value is None:
+            return None
+        url = urlparse(value.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return value.strip()
 
     @field_validator("salesforce_instance_url")
     @classmethod
