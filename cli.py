@@ -1163,7 +1163,7 @@ def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
 
     try:
         return parse_labelled(
-            labelled.read_text(encoding="utf-8"),
+            labelled.read_text(encoding="utf-8-sig"),  # a byte order mark is no character
             jsonl=labelled.suffix.lower() in (".jsonl", ".ndjson"),
             departments=rules.departments,
         )

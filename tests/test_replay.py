@@ -236,6 +236,21 @@ def test_a_line_that_is_not_utf8_is_reported_and_the_rest_still_runs():
     )
 
 
+def test_a_file_saved_with_a_byte_order_mark_replays_as_without_it(tmp_path):
+    """Windows editors start a file with a byte order mark: its first line was refused
+    ('invalid JSON: Unexpected UTF-8 BOM')."""
+    scenario = (ROOT / "examples" / "scenario.jsonl").read_bytes()
+    path = tmp_path / "scenario.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + scenario)
+    args = ["--until", "2026-03-02T18:00:00Z", "--format", "text"]
+
+    result = CliRunner().invoke(main, ["replay", str(path), *args])
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    expected = (Path(__file__).parent / "fixtures" / "demo_timeline.txt").read_text()
+    assert result.stdout == expected
+
+
 def test_a_line_json_cannot_be_read_into_python_is_reported_and_the_rest_still_runs():
     good = [subscription_comment(n) for n in (1, 2, 3)]
     text = (

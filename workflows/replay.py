@@ -59,6 +59,10 @@ def run_replay(
     decoded one by one, so a line that is not UTF-8 is reported as any bad line is."""
     feed = ReplayFeed(rules, JOBS, batch=batch, store=store)
     for number, line in enumerate(lines, start=1):
+        if number == 1:
+            # A file saved with a byte order mark (Windows editors, Excel's "UTF-8 CSV"):
+            # the mark is not the line's first character.
+            line = line.removeprefix(b"\xef\xbb\xbf" if line.__class__ is bytes else "\ufeff")
         line_bytes = None
         if line.__class__ is bytes:
             line_bytes = line

@@ -176,3 +176,18 @@ def test_a_misspelt_field_is_refused_not_read_as_missing(tmp_path):
         f"  line 1.tag: unknown field (check the spelling; a ticket has {fields})\n"
         f"  line 1.descripton: unknown field (check the spelling; a ticket has {fields})\n",
     )
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows editors and Excel's "UTF-8" export start a file with a byte order mark: it was
+    'line 1: invalid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig)'."""
+    path = tmp_path / "team.jsonl"
+    line = '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode())
+
+    result = CliRunner().invoke(
+        main, ["routing", "evaluate", str(path), "--config", str(EXAMPLE_CONFIG)]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert "1 ticket" in result.stdout
