@@ -331,3 +331,22 @@ def test_lead_grace_0m_is_accepted_and_tells_the_lead_with_the_fourth_reply(tmp_
     out = [json.loads(line) for line in result.stdout.splitlines()]
     alerts = [o for o in out if o["rule"] == "three_responses" and o["action"] == "notify"]
     assert alerts == [{"at": "2026-03-09T10:00:00Z", **LEAD_ALERT}]
+
+
+def missed_call_nudges(lines: list[dict]) -> list[tuple[str, str]]:
+    out = replay_all(lines, "2026-03-09T14:00:00Z")
+    return [
+        (o["at"], o["key"]) for o in out if o["rule"] == "coaching" and "missed_call" in o["key"]
+    ]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "reply delivered late"])
+def test_a_call_made_after_the_fourth_reply_leaves_its_nudge_however_the_reply_comes(late):
+    # The 4th written reply (10:00) went out with no call made: the agent is nudged, in
+    # writing order at once. Delivered after the call of 10:10 (at 10:20), that call was
+    # taken for one made before it, and the nudge was lost.
+    lines = replies_and_call("10:10", None)
+    if late:
+        lines[4] = delivered(lines[4], "2026-03-09T10:20:00Z")
+    at = "2026-03-09T10:20:00Z" if late else "2026-03-09T10:00:00Z"
+    assert missed_call_nudges(in_arrival_order(lines)) == [(at, "zendesk:651:coaching:missed_call")]

@@ -30,7 +30,7 @@ from deskbridge.workflows.digest import (
     working_intervals,
 )
 from deskbridge.workflows.model import TicketEvent, TicketState
-from deskbridge.workflows.rules.three_responses import call_logged, call_requested
+from deskbridge.workflows.rules.three_responses import call_made_by, call_requested
 from deskbridge.workflows.schedule import Job, build_job_action, local_occurrences, subject
 
 RULE = "coaching"
@@ -123,7 +123,8 @@ def evaluate_coaching(state: TicketState, event: TicketEvent, ctx: Context) -> D
         and asked
         and state.public_agent_replies > threshold
         and not state.status.is_done
-        and not call_logged(state, rules)
+        # By when the call was made, not when its event came (out of order, as the lead's).
+        and not call_made_by(state, rules, event.occurred_at)
     ):
         actions.append(
             _coach(
