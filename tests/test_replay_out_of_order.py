@@ -199,6 +199,46 @@ def test_a_reply_delivered_after_a_reopen_leaves_the_next_message_its_clock_as_i
     ]
 
 
+@pytest.mark.parametrize(
+    ("arrival", "reopened_at"),
+    [
+        (None, "10:00"),
+        # The message reaches deskbridge at 10:40, after a 10:30 tag change.
+        ("2026-03-09T10:40:00Z", "10:00"),
+        # No reopen of its own: the customer's message reopens the ticket (as Zendesk does).
+        ("reopens", "10:05"),
+    ],
+    ids=["in order", "message late", "the message reopens"],
+)
+def test_a_ticket_solved_unanswered_and_reopened_watches_the_customer_s_new_message(
+    arrival, reopened_at
+):
+    # Created 09:00, solved 09:30 with no reply (its first-reply clock stops unmet), reopened,
+    # and the customer writes again at 10:05. As on an answered ticket reopened (above), the
+    # message starts the next-reply clock (urgent: 2 business hours, breach 12:05) and the
+    # reopen restarts resolution (9 business hours: breach Tuesday at the reopen's time).
+    created = "2026-03-09T09:00:00Z"
+    message = customer("634", "2026-03-09T10:05:00Z", 5, created)
+    lines = [
+        body("created", "634", created, 1, status="NEW"),
+        status("634", "2026-03-09T09:30:00Z", 3, "SOLVED", "NEW", created),
+        body("tags_changed", "634", "2026-03-09T10:30:00Z", 6, created=created),
+    ]
+    if arrival != "reopens":  # otherwise the message's OPEN snapshot reopens it
+        lines.append(status("634", "2026-03-09T10:00:00Z", 4, "OPEN", "SOLVED", created))
+        message = delivered(message, arrival) if arrival else message
+    fired = replay_sla(in_arrival_order([*lines, message]), "2026-03-11T00:00:00Z")
+    minute = int(reopened_at[3:])
+    assert fired == [
+        ("2026-03-09T11:35:00Z", "sla_warning", "next_reply", "assignee"),
+        ("2026-03-09T11:53:00Z", "sla_warning", "next_reply", "lead"),
+        ("2026-03-09T12:05:00Z", "sla_breach", "next_reply", "lead"),
+        (f"2026-03-09T16:{45 + minute:02d}:00Z", "sla_warning", "resolution", "assignee"),
+        (f"2026-03-10T09:{6 + minute:02d}:00Z", "sla_warning", "resolution", "lead"),
+        (f"2026-03-10T10:{minute:02d}:00Z", "sla_breach", "resolution", "lead"),
+    ]
+
+
 # -- 2. a breach known late says how late -------------------------------------------------
 
 

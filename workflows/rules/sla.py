@@ -301,15 +301,18 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
             changed.add("next_reply")
         elif first_stopped_at is not None and not state.status.is_done:
             # Met late, after the ticket was solved and reopened: a message written after the
-            # solve started the next reply clock in writing order (none could start unmet).
+            # solve started the next reply clock in writing order. It has one already when
+            # that message came first (`_waits_for_next_reply`): that clock is kept as it is.
             since = [w for w in waiting if w > first_stopped_at]
-            if since:
+            current = clocks.get("next_reply")
+            if since and not (current and current.active and current.started_at == since[0]):
                 clocks["next_reply"] = _start("next_reply", since[0])
                 changed.add("next_reply")
-    elif customer_message and clocks["first_reply"].fulfilled_at is not None:
+    elif customer_message and _waits_for_next_reply(clocks["first_reply"], at):
         current = clocks.get("next_reply")
+        last_reply = _last_reply_at(state, clocks)
         # The oldest message not answered by the newest reply starts it.
-        if at > _last_reply_at(state, clocks) and (
+        if (last_reply is None or at > last_reply) and (
             current is None or not current.active or at < current.started_at
         ):
             clocks["next_reply"] = _start("next_reply", at)
@@ -427,13 +430,24 @@ def _answers(clock: SlaClock | None, at: datetime) -> bool:
     return clock is not None and clock.active and at >= clock.started_at
 
 
-def _last_reply_at(state: TicketState, clocks: dict[str, SlaClock]) -> datetime:
+def _waits_for_next_reply(first_reply: SlaClock, at: datetime) -> bool:
+    """Whether a customer message written at `at` starts a next reply clock: the first reply
+    was given, or the first reply clock stopped unmet before the message (the ticket solved
+    unanswered, then reopened: as on an answered ticket reopened, the customer writing again
+    waits on a reply, and no other clock watches that wait)."""
+    if first_reply.fulfilled_at is not None:
+        return True
+    stopped_at = first_reply.stopped_at
+    return first_reply.stopped and (stopped_at is None or at > stopped_at)
+
+
+def _last_reply_at(state: TicketState, clocks: dict[str, SlaClock]) -> datetime | None:
     """When the newest public agent reply was written; for a state stored before states kept
-    it, when its reply clocks were last fulfilled (the first-reply clock is, when asked)."""
+    it, when its reply clocks were last fulfilled; None when no reply is known."""
     if state.last_public_agent_reply_at is not None:
         return state.last_public_agent_reply_at
     fulfilled = (clocks[m].fulfilled_at for m in ("first_reply", "next_reply") if m in clocks)
-    return max(at for at in fulfilled if at is not None)
+    return max((at for at in fulfilled if at is not None), default=None)
 
 
 def _clocks_differ(clocks: dict[str, SlaClock], before: dict[str, SlaClock]) -> bool:
