@@ -83,6 +83,55 @@ def test_a_pending_period_delivered_late_pauses_resolution_as_in_order(arrivals)
     ]
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
+def test_a_solve_and_reopen_delivered_late_restart_resolution_as_in_order(late):
+    # Answered 09:20, solved 10:00 and reopened 11:00, both delivered after a 12:00 tag
+    # change: as in writing order the solve meets the first resolution clock and the reopen
+    # starts a new one (9 business hours from 11:00), not a one-hour pause of the first.
+    created = "2026-03-09T09:00:00Z"
+    solved = status("661", "2026-03-09T10:00:00Z", 3, "SOLVED", "OPEN", created)
+    reopened = status("661", "2026-03-09T11:00:00Z", 4, "OPEN", "SOLVED", created)
+    if late:
+        solved = delivered(solved, "2026-03-09T12:05:00Z")
+        reopened = delivered(reopened, "2026-03-09T12:10:00Z")
+    lines = [
+        body("created", "661", created, 1, status="NEW"),
+        reply("661", "2026-03-09T09:20:00Z", 2, created),
+        solved,
+        reopened,
+        body("tags_changed", "661", "2026-03-09T12:00:00Z", 5, created=created),
+    ]
+    fired = replay_sla(in_arrival_order(lines), until="2026-03-11T00:00:00Z", metric="resolution")
+    assert fired == [
+        ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
+        ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
+        ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
+    ]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
+def test_a_solve_and_reopen_delivered_late_count_the_first_resolution_met(tmp_path, late):
+    created = "2026-03-09T09:00:00Z"
+    solved = status("662", "2026-03-09T10:00:00Z", 3, "SOLVED", "OPEN", created)
+    reopened = status("662", "2026-03-09T11:00:00Z", 4, "OPEN", "SOLVED", created)
+    if late:
+        solved = delivered(solved, "2026-03-09T12:05:00Z")
+        reopened = delivered(reopened, "2026-03-09T12:10:00Z")
+    lines = [
+        body("created", "662", created, 1, status="NEW"),
+        reply("662", "2026-03-09T09:20:00Z", 2, created),
+        solved,
+        reopened,
+        body("tags_changed", "662", "2026-03-09T12:00:00Z", 5, created=created),
+    ]
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 14, 0, tzinfo=UTC))
+    assert digest["sla"] == {
+        "first_reply": {"met": 1, "breached": 0},
+        "next_reply": {"met": 0, "breached": 0},
+        "resolution": {"met": 1, "breached": 0},
+    }
+
+
 # -- 3. a reply delivered after the solve ---------------------------------------------------
 
 

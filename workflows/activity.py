@@ -92,7 +92,7 @@ def build_event_facts(
         if not newly:
             if old is None or old.instance == clock.instance:
                 continue  # most events: no clock met, so no need to look for its breach
-            clock = _met_and_replaced(old, event)
+            clock = _met_and_replaced(old, event) or _solved_and_replaced(old, clock, state)
             if clock is None:
                 continue
         breach = f"{ticket}:sla:{metric}:{clock.instance}:breach"
@@ -125,6 +125,21 @@ def _met_and_replaced(old: SlaClock, event: TicketEvent) -> SlaClock | None:
     ):
         return None
     return evolve(old, {"fulfilled_at": event.occurred_at})
+
+
+def _solved_and_replaced(old: SlaClock, clock: SlaClock, state: TicketState) -> SlaClock | None:
+    """`old`, a resolution clock replaced by `clock` because a solve and a reopen came late
+    (the SLA rule), as met by the first solve between their starts, if any: in writing order
+    that solve met it."""
+    if old.metric != "resolution" or not old.active:
+        return None
+    solves = (
+        at
+        for at, status in state.status_points
+        if status.is_done and old.started_at <= at < clock.started_at
+    )
+    solved_at = next(solves, None)
+    return evolve(old, {"fulfilled_at": solved_at}) if solved_at is not None else None
 
 
 def _rating(value: str | None) -> str | None:

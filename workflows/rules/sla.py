@@ -328,15 +328,25 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         clocks["resolution"] = _start("resolution", at)  # a reopen restarts resolution
         changed.add("resolution")
     resolution = clocks["resolution"]
-    if (
+    late_status = (
         event.ticket.status is not None
         and previous is not None
         and previous.snapshot_at is not None
         and at < previous.snapshot_at
         and resolution.active
-        and at >= resolution.started_at
         and policy is not None
-    ):
+    )
+    if late_status and not state.status_points_partial:
+        # A solve and a reopen delivered late: in writing order the solve met the clock and
+        # the reopen started a new one (the leads' review counts the first met: activity).
+        reopened_at = _reopened_at(state.status_points)
+        restarted = reopened_at is not None and reopened_at != resolution.started_at
+        if restarted:
+            resolution = clocks["resolution"] = _start("resolution", reopened_at)
+            changed.add("resolution")
+    else:
+        restarted = False
+    if late_status and (restarted or at >= resolution.started_at):
         # A status delivered late (a pending period and its end after newer events): its
         # snapshot is stale, so the status stays the newest one's, but the time waiting on
         # the customer is paused as it would have been in writing order.
@@ -402,6 +412,15 @@ def _pause_by_points(
             since = at
         running = now_running
     return evolve(clock, {"running_since": since, "used_s": used.total_seconds()})
+
+
+def _reopened_at(points: list[tuple[datetime, Status]]) -> datetime | None:
+    """When the ticket was last reopened, as the statuses known at each time (`points`, in
+    time order) tell: the first not done after a done one, the newest such. None if never."""
+    for index in range(len(points) - 1, 0, -1):
+        if points[index - 1][1].is_done and not points[index][1].is_done:
+            return points[index][0]
+    return None
 
 
 def _pauses(status: Status, paused: list[Status]) -> bool:
