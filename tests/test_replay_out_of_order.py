@@ -288,6 +288,29 @@ def test_a_ticket_solved_unanswered_and_reopened_watches_the_customer_s_new_mess
     ]
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "solve late"])
+def test_a_solve_delivered_late_stops_the_first_reply_clock_as_in_order(late):
+    # High priority (first reply 4 business hours), created 09:00 and solved at 09:30 with
+    # no reply; a 10:30 tag change's snapshot says open again (the ticket was reopened). The
+    # solve delivered at 10:35, after the tag change: as in writing order its first-reply
+    # clock stopped unmet at 09:30 (no warning nor breach at 12:00/12:36/13:00), and
+    # resolution (18 business hours) runs again from the reopen.
+    created = "2026-03-09T09:00:00Z"
+    solved = status("671", "2026-03-09T09:30:00Z", 2, "SOLVED", "NEW", created)
+    solved["body"]["detail"]["priority"] = "HIGH"
+    lines = [
+        body("created", "671", created, 1, status="NEW", priority="HIGH"),
+        delivered(solved, "2026-03-09T10:35:00Z") if late else solved,
+        body("tags_changed", "671", "2026-03-09T10:30:00Z", 3, priority="HIGH", created=created),
+    ]
+    fired = replay_sla(in_arrival_order(lines), "2026-03-12T00:00:00Z")
+    assert fired == [
+        ("2026-03-10T15:00:00Z", "sla_warning", "resolution", "assignee"),
+        ("2026-03-10T17:42:00Z", "sla_warning", "resolution", "lead"),
+        ("2026-03-11T10:30:00Z", "sla_breach", "resolution", "lead"),
+    ]
+
+
 # -- 2. a breach known late says how late -------------------------------------------------
 
 

@@ -319,6 +319,20 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
             changed.add("next_reply")
 
     status = state.status
+    stale_status = (
+        event.ticket.status is not None
+        and previous is not None
+        and previous.snapshot_at is not None
+        and at < previous.snapshot_at
+    )
+    if stale_status:
+        # A solve delivered late, after newer events: the status stays the newest one's, but
+        # as in writing order it stopped the reply clocks running then, unmet.
+        for metric in ("first_reply", "next_reply"):
+            stopped = _stopped_by_points(clocks.get(metric), state.status_points, policy, rules)
+            if stopped is not None:
+                clocks[metric] = stopped
+                changed.add(metric)
     was_done = previous is not None and previous.status.is_done
     if status.is_done:
         stop("resolution", fulfilled=True)
@@ -328,14 +342,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         clocks["resolution"] = _start("resolution", at)  # a reopen restarts resolution
         changed.add("resolution")
     resolution = clocks["resolution"]
-    late_status = (
-        event.ticket.status is not None
-        and previous is not None
-        and previous.snapshot_at is not None
-        and at < previous.snapshot_at
-        and resolution.active
-        and policy is not None
-    )
+    late_status = stale_status and resolution.active and policy is not None
     if late_status and not state.status_points_partial:
         # A solve and a reopen delivered late: in writing order the solve met the clock and
         # the reopen started a new one (the leads' review counts the first met: activity).
@@ -412,6 +419,28 @@ def _pause_by_points(
             since = at
         running = now_running
     return evolve(clock, {"running_since": since, "used_s": used.total_seconds()})
+
+
+def _stopped_by_points(
+    clock: SlaClock | None,
+    points: list[tuple[datetime, Status]],
+    policy: SlaPolicy | None,
+    rules: RulesConfig,
+) -> SlaClock | None:
+    """A running reply `clock` stopped unmet by the first done status known after its start
+    (`points`, in time order), as in writing order; None if none is known."""
+    if clock is None or not clock.active:
+        return None
+    start = clock.started_at
+    first = bisect_right(points, start, key=status_point_time)
+    done_at = next((at for at, status in points[first:] if status.is_done), None)
+    if done_at is None:
+        return None
+    base = _clock_time(policy, clock.metric, rules) if policy else CALENDAR_TIME
+    used = _used(clock, done_at, base).total_seconds()
+    return evolve(
+        clock, {"stopped": True, "running_since": None, "used_s": used, "stopped_at": done_at}
+    )
 
 
 def _reopened_at(points: list[tuple[datetime, Status]]) -> datetime | None:
