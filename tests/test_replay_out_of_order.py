@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import pytest
@@ -43,44 +44,97 @@ def in_arrival_order(lines: list[dict]) -> list[dict]:
 
 # -- 1. a pending period delivered late ---------------------------------------------------
 
+CREATED = "2026-03-09T09:00:00Z"  # Monday; urgent resolution target 9 business hours
+
+
+def two_status_changes(
+    ticket: str,
+    first: tuple[str, str, str],
+    second: tuple[str, str, str],
+    tagged: str,
+    arrivals: tuple[str, str | None] | None = None,
+    between: Sequence[dict] = (),
+) -> list[dict]:
+    """An urgent ticket created 09:00 on 9 March and answered at 09:20, then `between`, two
+    status changes (HH:MM, new, previous) and a tag change at `tagged` (HH:MM); the status
+    changes delivered at `arrivals` (HH:MM each, None: when made) or when made."""
+    changes = [
+        status(ticket, f"2026-03-09T{at}:00Z", n, new, old, CREATED)
+        for n, (at, new, old) in ((3, first), (4, second))
+    ]
+    for index, arrived in enumerate(arrivals or ()):
+        if arrived is not None:
+            changes[index] = delivered(changes[index], f"2026-03-09T{arrived}:00Z")
+    return [
+        body("created", ticket, CREATED, 1, status="NEW"),
+        reply(ticket, "2026-03-09T09:20:00Z", 2, CREATED),
+        *between,
+        *changes,
+        body("tags_changed", ticket, f"2026-03-09T{tagged}:00Z", 5, created=CREATED),
+    ]
+
+
+# Resolution (9 business hours from 09:00) paused from 10:00 to 12:00.
+ON_HOLD_TWO_HOURS = [
+    ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
+    ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
+    ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
+]
+
 
 @pytest.mark.parametrize(
     "arrivals",
     [
         None,
         # The pending period and its end come after a later event (a 13:00 tag change).
-        ("2026-03-09T13:05:00Z", "2026-03-09T13:10:00Z"),
+        ("13:05", "13:10"),
         # Its end first, then its start.
-        ("2026-03-09T13:10:00Z", "2026-03-09T13:05:00Z"),
+        ("13:10", "13:05"),
         # Only the start late: the ticket was open again at 12:00, delivered in time.
-        ("2026-03-09T13:05:00Z", None),
+        ("13:05", None),
     ],
     ids=["in order", "both late", "end before start", "start late"],
 )
 def test_a_pending_period_delivered_late_pauses_resolution_as_in_order(arrivals):
-    created = "2026-03-09T09:00:00Z"  # Monday; urgent resolution target 9 business hours
-    pending = status("621", "2026-03-09T10:00:00Z", 3, "PENDING", "OPEN", created)
-    reopened = status("621", "2026-03-09T12:00:00Z", 4, "OPEN", "PENDING", created)
-    if arrivals is not None:
-        start, end = arrivals
-        pending = delivered(pending, start)
-        reopened = delivered(reopened, end) if end else reopened
-    tagged = body("tags_changed", "621", "2026-03-09T13:00:00Z", 5, created=created)
-    lines = [
-        body("created", "621", created, 1, status="NEW"),
-        reply("621", "2026-03-09T09:20:00Z", 2, created),
-        pending,
-        reopened,
-        tagged,
-    ]
+    lines = two_status_changes(
+        "621", ("10:00", "PENDING", "OPEN"), ("12:00", "OPEN", "PENDING"), "13:00", arrivals
+    )
     fired = replay_sla(in_arrival_order(lines), until="2026-03-11T00:00:00Z", metric="resolution")
     # Two business hours on hold: each deadline two business hours later than unpaused
     # (test_replay_sla's 15:45, 17:06, 18:00).
-    assert fired == [
-        ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
-        ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
-        ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
+    assert fired == ON_HOLD_TWO_HOURS
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
+def test_a_pending_period_delivered_late_after_twenty_other_events_still_pauses_resolution(late):
+    """Twenty tag changes (each a status point, all "open") before a pending period delivered
+    late no longer push out when the clock started: the late period still pauses it."""
+    tags = [
+        body("tags_changed", "621", f"2026-03-09T09:{30 + n:02d}:00Z", 10 + n, created=CREATED)
+        for n in range(20)
     ]
+    lines = two_status_changes(
+        "621",
+        ("10:00", "PENDING", "OPEN"),
+        ("12:00", "OPEN", "PENDING"),
+        "13:00",
+        ("13:05", "13:10") if late else None,
+        between=tags,
+    )
+    fired = replay_sla(in_arrival_order(lines), until="2026-03-11T00:00:00Z", metric="resolution")
+    assert fired == ON_HOLD_TWO_HOURS
+
+
+def solved_and_reopened(ticket: str, late: bool) -> list[dict]:
+    """Answered 09:20, solved 10:00 and reopened 11:00, both delivered after a 12:00 tag
+    change when `late`."""
+    return two_status_changes(
+        ticket,
+        ("10:00", "SOLVED", "OPEN"),
+        ("11:00", "OPEN", "SOLVED"),
+        "12:00",
+        ("12:05", "12:10") if late else None,
+    )
 
 
 @pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
@@ -88,19 +142,7 @@ def test_a_solve_and_reopen_delivered_late_restart_resolution_as_in_order(late):
     # Answered 09:20, solved 10:00 and reopened 11:00, both delivered after a 12:00 tag
     # change: as in writing order the solve meets the first resolution clock and the reopen
     # starts a new one (9 business hours from 11:00), not a one-hour pause of the first.
-    created = "2026-03-09T09:00:00Z"
-    solved = status("661", "2026-03-09T10:00:00Z", 3, "SOLVED", "OPEN", created)
-    reopened = status("661", "2026-03-09T11:00:00Z", 4, "OPEN", "SOLVED", created)
-    if late:
-        solved = delivered(solved, "2026-03-09T12:05:00Z")
-        reopened = delivered(reopened, "2026-03-09T12:10:00Z")
-    lines = [
-        body("created", "661", created, 1, status="NEW"),
-        reply("661", "2026-03-09T09:20:00Z", 2, created),
-        solved,
-        reopened,
-        body("tags_changed", "661", "2026-03-09T12:00:00Z", 5, created=created),
-    ]
+    lines = solved_and_reopened("661", late)
     fired = replay_sla(in_arrival_order(lines), until="2026-03-11T00:00:00Z", metric="resolution")
     assert fired == [
         ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
@@ -111,19 +153,7 @@ def test_a_solve_and_reopen_delivered_late_restart_resolution_as_in_order(late):
 
 @pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
 def test_a_solve_and_reopen_delivered_late_count_the_first_resolution_met(tmp_path, late):
-    created = "2026-03-09T09:00:00Z"
-    solved = status("662", "2026-03-09T10:00:00Z", 3, "SOLVED", "OPEN", created)
-    reopened = status("662", "2026-03-09T11:00:00Z", 4, "OPEN", "SOLVED", created)
-    if late:
-        solved = delivered(solved, "2026-03-09T12:05:00Z")
-        reopened = delivered(reopened, "2026-03-09T12:10:00Z")
-    lines = [
-        body("created", "662", created, 1, status="NEW"),
-        reply("662", "2026-03-09T09:20:00Z", 2, created),
-        solved,
-        reopened,
-        body("tags_changed", "662", "2026-03-09T12:00:00Z", 5, created=created),
-    ]
+    lines = solved_and_reopened("662", late)
     digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 14, 0, tzinfo=UTC))
     assert digest["sla"] == {
         "first_reply": {"met": 1, "breached": 0},
@@ -147,36 +177,6 @@ def replay_digest(tmp_path, lines: list[dict], until: datetime) -> dict:
         digest = build_digest(rules, period, read_period(connection, period, repeat_window(rules)))
     engine.dispose()
     return digest
-
-
-@pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
-def test_a_pending_period_delivered_late_after_twenty_other_events_still_pauses_resolution(late):
-    """Twenty tag changes (each a status point, all "open") before a pending period delivered
-    late no longer push out when the clock started: the late period still pauses it."""
-    created = "2026-03-09T09:00:00Z"  # Monday; urgent resolution 9 business hours
-    pending = status("621", "2026-03-09T10:00:00Z", 3, "PENDING", "OPEN", created)
-    reopened = status("621", "2026-03-09T12:00:00Z", 4, "OPEN", "PENDING", created)
-    if late:
-        pending = delivered(pending, "2026-03-09T13:05:00Z")
-        reopened = delivered(reopened, "2026-03-09T13:10:00Z")
-    tags = [
-        body("tags_changed", "621", f"2026-03-09T09:{30 + n:02d}:00Z", 10 + n, created=created)
-        for n in range(20)
-    ]
-    lines = [
-        body("created", "621", created, 1, status="NEW"),
-        reply("621", "2026-03-09T09:20:00Z", 2, created),
-        *tags,
-        pending,
-        reopened,
-        body("tags_changed", "621", "2026-03-09T13:00:00Z", 5, created=created),
-    ]
-    fired = replay_sla(in_arrival_order(lines), until="2026-03-11T00:00:00Z", metric="resolution")
-    assert fired == [
-        ("2026-03-09T17:45:00Z", "sla_warning", "resolution", "assignee"),
-        ("2026-03-10T10:06:00Z", "sla_warning", "resolution", "lead"),
-        ("2026-03-10T11:00:00Z", "sla_breach", "resolution", "lead"),
-    ]
 
 
 def solved_after_reply(ticket: str, written: str, solved: str, arrived: str | None) -> list[dict]:
