@@ -37,7 +37,7 @@ from deskbridge.workflows.model import (
     evolve,
 )
 from deskbridge.workflows.rotation import Rotation
-from deskbridge.workflows.rules.sla import LABELS, policy_named
+from deskbridge.workflows.rules.sla import LABELS, describe_span, policy_named
 
 RULE = "oncall"
 
@@ -477,15 +477,8 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         return Decision()
     target = timedelta(seconds=watch.payload["target_s"])
     reason = (
-        f"urgent ticket unanswered after hours: its {_span(target)} {LABELS[metric]} target ran out"
+        f"urgent ticket unanswered after hours: its {describe_span(target)} {LABELS[metric]} "
+        "target ran out"
     )
     trigger = ("sla_breach_urgent", f"unanswered:{metric}:{watch.payload['instance']}")
     return _page(state, ctx, [trigger], reason)
-
-
-def _span(target: timedelta) -> str:
-    minutes = int(target.total_seconds() // 60)
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest}m"
-    return f"{hours}h{rest:02d}m" if rest else f"{hours}h"

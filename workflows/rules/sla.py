@@ -76,8 +76,10 @@ def policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
     return next((p for p in rules.sla.policies if p.name == name), None)
 
 
-def _clock_time(policy: SlaPolicy, metric: str, rules: RulesConfig):
-    if metric in policy.calendar_time:
+def _clock_time(policy: SlaPolicy | None, metric: str, rules: RulesConfig):
+    """What a clock's time is measured in: the team's business hours, or calendar time for a
+    metric its policy counts so, or for a ticket no policy covers."""
+    if policy is None or metric in policy.calendar_time:
         return CALENDAR_TIME
     return rules.calendar or CALENDAR_TIME
 
@@ -263,7 +265,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         clock = clocks.get(metric)
         if clock is None or not clock.active:
             return
-        base = _clock_time(policy, metric, rules) if policy else CALENDAR_TIME
+        base = _clock_time(policy, metric, rules)
         used = _used(clock, at, base).total_seconds()
         if fulfilled:
             update(metric, fulfilled_at=at, running_since=None, used_s=used)
@@ -436,7 +438,7 @@ def _stopped_by_points(
     done_at = next((at for at, status in points[first:] if status.is_done), None)
     if done_at is None:
         return None
-    base = _clock_time(policy, clock.metric, rules) if policy else CALENDAR_TIME
+    base = _clock_time(policy, clock.metric, rules)
     used = _used(clock, done_at, base).total_seconds()
     return evolve(
         clock, {"stopped": True, "running_since": None, "used_s": used, "stopped_at": done_at}
@@ -467,7 +469,7 @@ def _met_before_stop(
     if not clock.started_at <= at <= clock.stopped_at:
         return None
     # A reply clock never pauses: it ran from `at` to its stop.
-    base = _clock_time(policy, clock.metric, rules) if policy else CALENDAR_TIME
+    base = _clock_time(policy, clock.metric, rules)
     ran_after = base.business_time_between(at, clock.stopped_at).total_seconds()
     changes = {"fulfilled_at": at, "stopped": False, "stopped_at": None}
     return evolve(clock, {**changes, "used_s": max(clock.used_s - ran_after, 0.0)})
@@ -517,14 +519,16 @@ def _local(moment: datetime, rules: RulesConfig) -> str:
     return moment.astimezone(zone).strftime("%a %d %b %H:%M")
 
 
-def _describe_target(target: timedelta, business: bool) -> str:
+def describe_span(target: timedelta) -> str:
+    """A target as the alerts write it: 45m, 4h, 1h30m (whole minutes)."""
     minutes = int(target.total_seconds() // 60)
-    text = (
-        f"{minutes // 60}h"
-        if minutes % 60 == 0
-        else (f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m")
-    )
-    return f"{text} {'business-hours' if business else 'calendar'}"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _describe_target(target: timedelta, business: bool) -> str:
+    return f"{describe_span(target)} {'business-hours' if business else 'calendar'}"
 
 
 def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
