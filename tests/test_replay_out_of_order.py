@@ -162,6 +162,48 @@ def test_a_solve_and_reopen_delivered_late_count_the_first_resolution_met(tmp_pa
     }
 
 
+def solves_in_review(tmp_path, lines: list[dict]) -> int:
+    """Solves the leads' review of 9 March (at 16:00) credits to the ticket's assignee."""
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 16, 0, tzinfo=UTC))
+    (agent,) = [a for a in digest["agents"] if a["slack_id"] == "U02PRIYA01"]
+    return agent["solved"]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "both late"])
+def test_a_solve_and_reopen_delivered_late_count_one_solve_in_the_review(tmp_path, late):
+    # Solved 10:00 and reopened 11:00, both delivered after a 12:00 tag change (open): the
+    # solve is a solve of the day, as in writing order, though the ticket was open when it came.
+    assert solves_in_review(tmp_path, solved_and_reopened("663", late)) == 1
+
+
+@pytest.mark.parametrize(
+    "arrivals",
+    [None, ("13:05", None, None), (None, "13:05", None), ("13:10", "13:05", None)],
+    ids=["in order", "reopen late", "first solve late", "both late"],
+)
+def test_each_solve_of_a_ticket_solved_twice_counts_however_its_changes_come(tmp_path, arrivals):
+    # Solved 10:00, reopened 11:00, solved again 13:00 (each change HH:MM, new, previous):
+    # two solves, as in writing order, whichever of the first two changes comes after the
+    # third. A change delivered late arrives at its HH:MM in `arrivals`.
+    created, ticket = "2026-03-09T09:00:00Z", "664"
+    changes = [
+        status(ticket, f"2026-03-09T{at}:00Z", n, new, old, created)
+        for n, (at, new, old) in enumerate(
+            [("10:00", "SOLVED", "OPEN"), ("11:00", "OPEN", "SOLVED"), ("13:00", "SOLVED", "OPEN")],
+            start=3,
+        )
+    ]
+    for index, arrived in enumerate(arrivals or ()):
+        if arrived is not None:
+            changes[index] = delivered(changes[index], f"2026-03-09T{arrived}:00Z")
+    lines = [
+        body("created", ticket, created, 1, status="NEW"),
+        reply(ticket, "2026-03-09T09:20:00Z", 2, created),
+        *changes,
+    ]
+    assert solves_in_review(tmp_path, lines) == 2
+
+
 # -- 3. a reply delivered after the solve ---------------------------------------------------
 
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deskbridge.workflows.actions import Action, ActionKind
-from deskbridge.workflows.model import EventKind, SlaClock, TicketEvent, TicketState, evolve
+from deskbridge.workflows.model import (
+    EventKind,
+    SlaClock,
+    Status,
+    TicketEvent,
+    TicketState,
+    evolve,
+)
 
 CUSTOMER_MESSAGE = "customer_message"
 CALL_LOGGED = "call_logged"
@@ -79,9 +86,12 @@ def build_event_facts(
     if event.kind is _CALL_LOGGED_EVENT and (previous is None or previous.call_logged_by is None):
         facts.append(Fact(f"{ticket}:call", at, CALL_LOGGED, ticket, state.assignee))
     was_done = previous is not None and previous.status.is_done
-    if state.status.is_done and not was_done:
+    solved_at = (
+        at if state.status.is_done and not was_done else _solve_found_late(previous, state, event)
+    )
+    if solved_at is not None:
         facts.append(
-            Fact(f"{ticket}:solved:{event.dedupe_key}", at, SOLVED, ticket, state.assignee)
+            Fact(f"{ticket}:solved:{event.dedupe_key}", solved_at, SOLVED, ticket, state.assignee)
         )
     before = previous.sla_clocks if previous is not None else {}
     for metric, clock in state.sla_clocks.items():
@@ -109,6 +119,48 @@ def build_event_facts(
                 Fact(f"{ticket}:csat:{event.dedupe_key}", at, kind, ticket, state.assignee)
             )
     return facts
+
+
+def _solve_found_late(
+    previous: TicketState | None, state: TicketState, event: TicketEvent
+) -> datetime | None:
+    """When a solve began that a status change delivered late (older than the ticket's
+    snapshot, so the ticket's status stays as it was) shows: the late change is a solve that
+    begins a solved period, or a reopen that splits one, its second part begun by a solve
+    already folded. In writing order each solved period's first solve is one fact; a period
+    counted already (holding the first point of a period before this event) is not again."""
+    status = event.ticket.status
+    if (
+        previous is None
+        or status is None
+        or previous.snapshot_at is None
+        or event.occurred_at >= previous.snapshot_at
+        or state.status_points_partial
+    ):
+        return None
+    point = (event.occurred_at, status)
+    runs = _solved_periods(state.status_points)
+    if status.is_done:
+        found = next((run for run in runs if point in run), None)
+    else:
+        found = next((run for run in runs if run[0][0] > point[0]), None)
+    if found is None:
+        return None
+    counted = {run[0] for run in _solved_periods(previous.status_points)}
+    return None if counted.intersection(found) else found[0][0]
+
+
+def _solved_periods(points: Iterable[tuple[datetime, Status]]) -> list[list[tuple]]:
+    """The runs of consecutive done (solved or closed) status points, in time order."""
+    runs: list[list[tuple]] = []
+    open_before = True
+    for point in points:
+        if point[1].is_done:
+            if open_before:
+                runs.append([])
+            runs[-1].append(point)
+        open_before = not point[1].is_done
+    return runs
 
 
 def _met_and_replaced(old: SlaClock, event: TicketEvent) -> SlaClock | None:
