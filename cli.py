@@ -7,6 +7,7 @@ import errno
 import gc
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -424,9 +425,7 @@ def _count_too_large(runtime):
 
 @main.command()
 def worker() -> None:
-    """Decider, dispatcher and timers; run the web part under gunicorn with its settings:
-    gunicorn -c python:deskbridge.config.gunicorn 'deskbridge.app:create_app()'
-    (docs/deploy.md)."""
+    """Decider, dispatcher and timers; run the web part with `deskbridge web` (docs/deploy.md)."""
     runtime = _prepare_runtime(takes_webhooks=False)
     runtime.start_background()
     try:
@@ -437,6 +436,32 @@ def worker() -> None:
                 pass
     finally:
         runtime.stop_background()
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("gunicorn_options", nargs=-1, type=click.UNPROCESSED)
+def web(gunicorn_options: tuple[str, ...]) -> None:
+    """The web part under gunicorn with deskbridge's settings (config/gunicorn.py,
+    docs/deploy.md); any options are passed to gunicorn. Run `deskbridge migrate` first."""
+    # gunicorn reads WEB_CONCURRENCY with int() as it is imported, so an empty one (an env
+    # file's `WEB_CONCURRENCY=`) or a word would stop it with a traceback before any config is
+    # read: empty means unset here, and anything else wrong is one line naming it.
+    if not os.environ.get("WEB_CONCURRENCY", "unset").strip():
+        del os.environ["WEB_CONCURRENCY"]
+    try:
+        import deskbridge.config.gunicorn  # noqa: F401 (reads WEB_CONCURRENCY as gunicorn will)
+    except SystemExit as problem:
+        raise click.ClickException(str(problem)) from None
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    sys.argv = [
+        "deskbridge web",
+        "--config",
+        "python:deskbridge.config.gunicorn",
+        *gunicorn_options,
+        "deskbridge.app:create_app()",
+    ]
+    WSGIApplication("%(prog)s [GUNICORN OPTIONS]", prog="deskbridge web").run()
 
 
 def _stop_on_sigterm() -> None:

@@ -1,4 +1,4 @@
-"""gunicorn settings for deskbridge's web part (docs/deploy.md):
+"""gunicorn settings for deskbridge's web part (docs/deploy.md), which `deskbridge web` runs as
 
     gunicorn -c python:deskbridge.config.gunicorn 'deskbridge.app:create_app()'
 
@@ -13,9 +13,28 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+
+def read_workers(value: str | None) -> int:
+    """WEB_CONCURRENCY as a number of worker processes. Unset or empty (an env file's
+    `WEB_CONCURRENCY=`) is gunicorn's own starting point, 2 x cores + 1; anything but a whole
+    number of 1 or more stops the start with one line naming the variable."""
+    default = 2 * multiprocessing.cpu_count() + 1
+    if value is None or not value.strip():
+        return default
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise SystemExit(
+            f"WEB_CONCURRENCY={value!r} is not a number of worker processes: give a whole "
+            f"number, 1 or more, or leave it empty for 2 x cores + 1 ({default} here)"
+        )
+    return workers
+
+
 bind = os.environ.get("DESKBRIDGE_BIND", "127.0.0.1:8000")
-# gunicorn's own starting point: 2 x cores + 1.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
+workers = read_workers(os.environ.get("WEB_CONCURRENCY"))
 worker_class = "sync"
 
 # A worker silent for 30 s (stuck on a request, or on a client sending half of one) is killed

@@ -108,6 +108,26 @@ def _raw_request(port: int, head: bytes) -> bytes:
         return sock.recv(200).split(b"\r\n")[0]
 
 
+def start_web(command: list[str], env: dict[str, str], tmp_path: Path):
+    """The store migrated, the web part started with `command` (gunicorn, or `deskbridge web`)
+    on env's DESKBRIDGE_BIND and its first /healthz answered: the process and that status line.
+    Its output goes to tmp_path/web.log."""
+    port = int(env["DESKBRIDGE_BIND"].rpartition(":")[2])
+    subprocess.run([str(DESKBRIDGE), "migrate"], env=env, check=True, capture_output=True)
+    log = tmp_path / "web.log"
+    server = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return server, _raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                server.wait(timeout=40)
+                pytest.fail(f"{command[0]} did not start:\n" + log.read_text())
+            time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_the_shipped_gunicorn_config_bounds_request_heads(tmp_path):
     port = free_port()
@@ -117,24 +137,9 @@ def test_the_shipped_gunicorn_config_bounds_request_heads(tmp_path):
         "DESKBRIDGE_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
     }
-    subprocess.run([str(DESKBRIDGE), "migrate"], env=env, check=True, capture_output=True)
-    log = tmp_path / "gunicorn.log"
-    server = subprocess.Popen(
-        [str(GUNICORN), "-c", "python:deskbridge.config.gunicorn", "deskbridge.app:create_app()"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    command = [str(GUNICORN), "-c", "python:deskbridge.config.gunicorn"]
+    server, status = start_web([*command, "deskbridge.app:create_app()"], env, tmp_path)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status = _raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("gunicorn did not start:\n" + log.read_text())
-                time.sleep(0.2)
         many = b"".join(b"X-Field-%d: v\r\n" % n for n in range(60))
         answers = [
             status,

@@ -1,0 +1,80 @@
+"""WEB_CONCURRENCY left empty (an env file's `WEB_CONCURRENCY=`) means "not set", and a value
+that is not a number of workers is one line naming it, for `deskbridge web` and for the
+gunicorn settings module; gunicorn alone stops on either with a traceback as it is imported."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from tests.acceptance.test_crash_restart import DESKBRIDGE, free_port
+from tests.acceptance.test_slow_clients import start_web
+
+DEFAULT_WORKERS = 2 * multiprocessing.cpu_count() + 1
+
+
+def _settings_workers(value: str) -> subprocess.CompletedProcess:
+    """The gunicorn settings module imported fresh with WEB_CONCURRENCY=value."""
+    return subprocess.run(
+        [sys.executable, "-c", "import deskbridge.config.gunicorn as g; print(g.workers)"],
+        env={**os.environ, "WEB_CONCURRENCY": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(("value", "workers"), [("", DEFAULT_WORKERS), ("  ", DEFAULT_WORKERS)])
+def test_an_empty_web_concurrency_is_the_default_worker_count(value, workers):
+    result = _settings_workers(value)
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{workers}\n", "")
+
+
+def test_a_number_of_workers_is_taken():
+    assert _settings_workers("3").stdout == "3\n"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5"])
+def test_a_web_concurrency_that_is_not_a_worker_count_is_one_line(value):
+    result = _settings_workers(value)
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"WEB_CONCURRENCY={value!r} is not a number of worker processes: give a whole number, "
+        f"1 or more, or leave it empty for 2 x cores + 1 ({DEFAULT_WORKERS} here)\n",
+    )
+
+
+def test_web_refuses_a_web_concurrency_that_is_not_a_number_in_one_line():
+    result = CliRunner().invoke(main, ["web"], env={"WEB_CONCURRENCY": "five"})
+
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: WEB_CONCURRENCY='five' is not a number of worker processes: give a whole "
+        f"number, 1 or more, or leave it empty for 2 x cores + 1 ({DEFAULT_WORKERS} here)\n",
+    )
+
+
+@pytest.mark.slow
+def test_web_starts_with_an_empty_web_concurrency(tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
+        "WEB_CONCURRENCY": "",
+    }
+    # --workers 1 after `web` is passed to gunicorn: the test needs no more.
+    server, status = start_web([str(DESKBRIDGE), "web", "--workers", "1"], env, tmp_path)
+    server.terminate()
+    server.wait(timeout=40)
+
+    assert status == b"HTTP/1.1 200 OK"
+    assert "Traceback" not in (tmp_path / "web.log").read_text()
