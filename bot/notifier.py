@@ -268,12 +268,33 @@ class RepeatSafeServerErrorRetry(_PostsOnce, ServerErrorRetryHandler):
     5xx after it has posted the message)."""
 
 
+# What slack_sdk's client logs at ERROR for each try of a call that failed to get an answer.
+SEND_FAILED = "Failed to send a request to Slack API server"
+
+
+class ReportedFailures(logging.Filter):
+    """slack_sdk's ERROR line for every failed try of a call (SEND_FAILED: three for one post
+    while Slack refuses connections, with the host and port). Every caller of the client says
+    once, in its own event, that the call failed after slack_sdk's tries (outbox.retry,
+    outbox.dead_letter, slack.tell_failed, slack.home_failed, slack.listener_error), so these
+    lines are shown only under DESKBRIDGE_LOG_LEVEL=DEBUG, as DEBUG; slack_sdk's other
+    warnings and errors stand."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(SEND_FAILED):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
     base = base_url or SLACK_API
     # slack_sdk formats whole message bodies into DEBUG records whenever its logger's own level
     # is DEBUG or unset: give it a logger that never goes below INFO.
     sdk_log = logging.getLogger(SLACK_SDK_LOGGER)
     sdk_log.setLevel(max(sdk_log.level, logging.INFO))
+    if not any(isinstance(f, ReportedFailures) for f in sdk_log.filters):
+        sdk_log.addFilter(ReportedFailures())
     return KeepAliveWebClient(
         token=token,
         base_url=base if base.endswith("/") else base + "/",

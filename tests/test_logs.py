@@ -15,10 +15,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.error import URLError
 
 import pytest
 
 from deskbridge.app import create_runtime, log_missing_webhook_secret
+from deskbridge.bot.notifier import SEND_FAILED, build_web_client
 from deskbridge.config.logging import (
     LIBRARY_LOGGERS,
     SLACK_SDK_LOGGER,
@@ -31,6 +33,7 @@ from deskbridge.store.outbox import insert_actions, list_actions
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
+from tests.acceptance.test_crash_restart import free_port
 from tests.conftest import TEST_SECRET
 from tests.fakeslack import FakeSlack
 from tests.salesforce_corpus import ORG as SALESFORCE_ORG
@@ -587,4 +590,55 @@ def test_every_level_name_logging_accepts_is_a_log_level():
         "CRITICAL",
         "ERROR",
         "INFO",
+    ]
+
+
+def test_slack_unreachable_is_one_line_per_failed_post(logs, sqlite_engine, rules, monkeypatch):
+    """Connection refused: slack_sdk tries three times and logged an ERROR line for each
+    ("Failed to send a request to Slack API server"), beside the dispatcher's own line for the
+    post it retries: one failure read as four incidents."""
+    runtime = _runtime(
+        sqlite_engine,
+        rules,
+        monkeypatch,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",  # nothing listens
+        SLACK_TEAM_ID="T0TEAM0001",
+        DESKBRIDGE_SLACK_MIN_INTERVAL="0",
+    )
+    [action] = _ticket_with_actions(sqlite_engine, 48502, "C0LEADS001")
+    collect = logs("INFO")
+
+    runtime.dispatcher.dispatch_due()
+
+    lines = [collect.format(r) for r in collect.records if r.levelno >= logging.WARNING]
+    [delay] = [r.deskbridge_fields["delay_s"] for r in collect.records if r.msg == "outbox.retry"]
+    assert lines == [
+        'WARNING deskbridge.dispatcher outbox.retry error="Slack unreachable: URLError" '
+        f"delay_s={delay} ticket=zendesk:48502 action=notify key={action.key} attempt=1"
+    ]
+
+
+def test_slack_sdks_lines_for_each_try_are_debug_lines_under_debug(logs, monkeypatch):
+    """Asked for (DESKBRIDGE_LOG_LEVEL=DEBUG), slack_sdk's line for each failed try is kept,
+    as DEBUG."""
+    client = build_web_client("xoxb-test", f"http://127.0.0.1:{free_port()}/api/")
+    collect = logs("DEBUG")
+
+    with pytest.raises(URLError):
+        client.chat_postMessage(channel="C0LEADS001", text="alert")
+
+    tries = [r for r in collect.records if r.getMessage().startswith(SEND_FAILED)]
+    assert [(r.name, r.levelname) for r in tries] == [(SLACK_SDK_LOGGER, "DEBUG")] * 3
+    assert [r for r in collect.records if r.levelno >= logging.WARNING] == []
+
+
+def test_slack_sdks_warnings_that_deskbridge_does_not_report_are_kept(logs, fake):
+    client = build_web_client("xoxb-test", fake.url)
+    collect = logs("INFO")
+
+    client.api_call("auth.test", auth=7)  # an auth slack_sdk cannot use: it warns, and sends
+
+    assert [(r.name, r.levelname, r.getMessage()) for r in collect.records] == [
+        (SLACK_SDK_LOGGER, "WARNING", "As the auth: 7: <class 'int'> is unsupported, skipped")
     ]
