@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from deskbridge.bot.digest import is_behind
+
 
 def build_chart(digest: dict[str, Any], title: str) -> bytes:
     """A horizontal bar per agent (responses), with a tick for their target; agents at or
@@ -21,10 +23,11 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
     height = max(2.5, 0.42 * len(agents) + 1.4)
     figure = Figure(figsize=(8, height), dpi=110)
     axes = figure.subplots()
-    # Met: green; behind: amber; no target (not a working day for them): grey.
+    # Met, or on pace while the shift runs: green; behind: amber; no target (not a working
+    # day for them): grey.
     colours = [
-        "#90a4ae" if t == 0 else ("#2e7d32" if r >= t else "#f0a202")
-        for r, t in zip(responses, targets, strict=True)
+        "#90a4ae" if a["target"] == 0 else ("#f0a202" if is_behind(a) else "#2e7d32")
+        for a in agents
     ]
     bars = axes.barh(names, responses, color=colours, height=0.6, label="responses")
     with_target = [(t, n) for t, n in zip(targets, names, strict=True) if t > 0]
@@ -38,11 +41,15 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
         zorder=3,
         label="target",
     )
-    for bar, value, target in zip(bars, responses, targets, strict=True):
+    for bar, agent in zip(bars, agents, strict=True):
+        value, target, due = agent["responses"], agent["target"], agent.get("expected_by_now")
+        label = f"{value} / {target}" if target else f"{value} (no target today)"
+        if due is not None and value < target:  # the shift still runs
+            label += f" ({due} due by now)"
         axes.text(
             bar.get_width() + max([*targets, *responses, 1]) * 0.01,
             bar.get_y() + bar.get_height() / 2,
-            f"{value} / {target}" if target else f"{value} (no target today)",
+            label,
             va="center",
             fontsize=9,
         )

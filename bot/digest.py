@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
 
 from deskbridge.workflows.digest import describe_period
@@ -12,6 +13,23 @@ SLA_LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolut
 
 def _minutes(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
+
+
+def is_behind(agent: dict[str, Any]) -> bool:
+    """Below target; while their shift still runs, below the count due by now (the straight
+    line over their hours the pace checks use): hours still to work are not behind."""
+    due = agent.get("expected_by_now")
+    return agent["responses"] < (agent["target"] if due is None else due)
+
+
+def shift_note(agent: dict[str, Any]) -> str | None:
+    """What the lead needs besides the count: a shift judged so far ("on shift to 20:00,
+    22 due by now"), said only while the target is not reached."""
+    ends = agent.get("shift_ends")
+    if not ends or agent["responses"] >= agent["target"]:
+        return None
+    until = datetime.fromisoformat(ends)
+    return f"on shift to {until:%H:%M}, {agent['expected_by_now']} due by now"
 
 
 def render_table(
@@ -36,9 +54,10 @@ def render_table(
     ):
         table.add_column(name, justify=justify)
     for agent in digest["agents"]:
-        behind = agent["responses"] < agent["target"]
+        behind = is_behind(agent)
+        note = shift_note(agent)
         table.add_row(
-            agent["name"],
+            agent["name"] + (f"\n({note})" if note else ""),
             f"[yellow]{agent['responses']}[/]" if behind else f"[green]{agent['responses']}[/]",
             str(agent["target"]),
             "—" if agent["tenure_months"] is None else f"{agent['tenure_months']} mo",
@@ -88,14 +107,17 @@ def summary_lines(digest: dict[str, Any], csat: dict[str, int] | None = None) ->
 
 
 def agent_lines(digest: dict[str, Any]) -> list[str]:
-    """One mrkdwn line per agent: responses against target and the rest of their figures."""
+    """One mrkdwn line per agent: responses against target (⏳ behind, `is_behind`) and the
+    rest of their figures."""
     rows = []
     for agent in digest["agents"]:
-        mark = "✅" if agent["responses"] >= agent["target"] else "⏳"
+        mark = "⏳" if is_behind(agent) else "✅"
         first = agent["first_reply_median_minutes"]
         unneeded = agent["unnecessary_responses"]
+        note = shift_note(agent)
         rows.append(
             f"{mark} *{agent['name']}* {agent['responses']}/{agent['target']}"
+            + (f" · {note}" if note else "")
             + (f" · first reply {first:g} min" if first is not None else "")
             + (f" · {unneeded} unneeded" if unneeded else "")
             + f" · calls {agent['calls_requested']}/{agent['calls_logged']}"

@@ -117,6 +117,8 @@ def expected_agents(expected):
                 "calls_requested": expected.calls_requested[i],
                 "calls_logged": expected.calls_logged[i],
                 "solved": expected.solved[i],
+                "expected_by_now": None,  # a day judged whole
+                "shift_ends": None,
             }
         )
     return out
@@ -658,3 +660,84 @@ def test_the_review_at_1730_judges_a_night_agent_on_her_own_shift(tmp_path):
         ("2026-03-02T17:30:00Z", [("U0COACH00", 1, 32), ("U0NADIA001", 0, 0)]),
         ("2026-03-03T17:30:00Z", [("U0COACH00", 0, 32), ("U0NADIA001", 4, 32)]),
     ]
+
+
+# Rita works 12:00-20:00 on weekdays: at the 17:30 review, 2.5 of her 8 hours are still to go.
+RITA_ID = "9020000000088"
+RITA = {
+    "name": "Rita Late",
+    "slack_id": "U0RITA0001",
+    "zendesk_id": RITA_ID,
+    "role": "agent",
+    "started_on": "2024-01-08",
+    "works": {day: ["12:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+}
+
+
+def posted_reviews(records):
+    return [
+        (
+            r["at"],
+            [
+                (
+                    a["slack_id"],
+                    a["responses"],
+                    a["target"],
+                    a.get("expected_by_now"),
+                    a.get("shift_ends"),
+                )
+                for a in r["digest"]["agents"]
+            ],
+        )
+        for r in records
+        if r["ticket"] == "job:daily_digest"
+    ]
+
+
+def test_the_review_judges_a_shift_still_running_on_its_hours_so_far(tmp_path):
+    # At 17:30 Rita has 5.5 of her 8 hours behind her: on the pace checks' straight line 22
+    # of 32 are due, and she has 22, so she is not behind (✅), and the review says her shift
+    # runs to 20:00. Agent 00 (09:00-18:00) with 1 reply is behind the 31 due by 17:30
+    # (32 x 8.5 / 9, rounded up). The week's review on Friday at 16:00 has four whole days
+    # and Friday's 4 of 8 hours for Rita: 4 x 32 + 16 due of 5 x 32.
+    from deskbridge.bot.digest import build_digest_message
+
+    rules = team_rules(1, extra=(RITA,))
+    d = Day(DAY)
+    d.created("6602", d.at(60), "7702", agent_id(0), [])  # Monday 10:00
+    d.comment("6602", d.at(90), agent_id(0))
+    d.created("6603", d.at(170), "7703", RITA_ID, [])  # Monday 11:50
+    for k in range(22):  # 12:05 to 17:20
+        d.comment("6603", d.at(185 + 15 * k - 5), None)
+        d.comment("6603", d.at(185 + 15 * k), RITA_ID)
+    records, engine = replay_day(tmp_path, d.events, rules, datetime(2026, 3, 2, 18, tzinfo=UTC))
+    engine.dispose()
+    ends = "2026-03-02T{}:00:00+00:00"  # London is on UTC in early March
+    assert posted_reviews(records) == [
+        (
+            "2026-03-02T17:30:00Z",
+            [
+                ("U0COACH00", 1, 32, 31, ends.format(18)),
+                ("U0RITA0001", 22, 32, 22, ends.format(20)),
+            ],
+        )
+    ]
+    [review] = [r["digest"] for r in records if r["ticket"] == "job:daily_digest"]
+    lines = build_digest_message(review, rules.team.name)["blocks"][1]["text"]["text"]
+    assert lines.splitlines() == [
+        "⏳ *Agent 00* 1/32 · on shift to 18:00, 31 due by now · first reply 30 min"
+        " · calls 0/0 · solved 0",
+        "✅ *Rita Late* 22/32 · on shift to 20:00, 22 due by now · first reply 15 min"
+        " · calls 1/0 · solved 0",
+    ]
+    from deskbridge.workflows.digest import judge_agent
+
+    rita = rules.agent_by_slack_id("U0RITA0001")
+    friday = datetime(2026, 3, 6, 16, tzinfo=UTC)
+    week = judge_agent(rules, rita, build_period(rules, DAY, week=True, now=friday))
+    assert (week.target, week.expected, week.ends) == (5 * 32, 4 * 32 + 16, friday.replace(hour=20))
+    # Built after her shift, the day is judged whole, as before.
+    after = judge_agent(
+        rules, rita, build_period(rules, DAY, now=datetime(2026, 3, 2, 20, tzinfo=UTC))
+    )
+    assert (after.target, after.expected, after.ends) == (32, None, None)

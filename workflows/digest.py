@@ -9,9 +9,11 @@ Definitions (the README says the same):
   through the roster; authors not on the roster are reported as unmapped; a shift past
   midnight (hours to 24:00, then from 00:00 the next day) is the day's it began on: its replies
   count on that day, so such an agent's day runs from the end of the shift before; a review
-  built while its day runs counts the shifts begun by then (one not begun has no target), and
-  judges an agent whose shift is still to begin on the one begun the day before, if it ran
-  into the day (a night shift ended this morning, begun after the day before's review);
+  built while its day runs counts the shifts begun by then (one not begun has no target),
+  judges a shift still running on the straight line over its hours to `now` (the pace
+  checks' line: not behind for hours still to work), and judges such an agent whose shift
+  is still to begin on the one begun the day before, if it ran into the day (a night shift
+  ended this morning, begun after the day before's review);
 - the *target* is the daily target of the highest `coaching.targets` tier whose
   `from_months` full calendar months since `started_on` have passed on that day (an agent
   without `started_on` gets the highest tier), summed over the days the agent begins a shift from
@@ -62,6 +64,9 @@ class Period:
     # runs, one whose shift of the day has not begun yet but whose shift begun the day before
     # ran past midnight into it (a night shift, ended this morning) is judged on that one.
     shift_days: tuple[tuple[str, date], ...] = ()
+    # When the period was built, for one still running (or with a shift still running): a
+    # shift under way is judged on its hours so far. None: every shift judged whole.
+    now: datetime | None = None
 
     def read_windows(
         self, count: Callable[[datetime, datetime], dict[tuple[str, str | None], int]]
@@ -109,7 +114,9 @@ def build_period(
             own.append((agent.slack_id, begins, ends))
     if now is not None:
         end = max(start, min(end, now))
-    return Period("week" if week else "day", first, last, start, end, tuple(own), tuple(earlier))
+    return Period(
+        "week" if week else "day", first, last, start, end, tuple(own), tuple(earlier), now
+    )
 
 
 def _last_night(
@@ -296,22 +303,69 @@ def local_days(period: Period) -> list[date]:
     return days
 
 
-def period_target(rules: RulesConfig, agent: AgentConfig, period: Period) -> int:
+def shift_progress(
+    rules: RulesConfig, agent: AgentConfig, day: date, at: datetime
+) -> tuple[timedelta, timedelta]:
+    """(hours worked by `at`, all the hours) of the agent's shifts of local `day`: the straight
+    line pace checks and a review of a running shift judge by, from 0 when the shift begins
+    to the day's target when it ends."""
+    intervals = working_intervals(rules, agent, day)
+    total = sum((end - start for start, end in intervals), timedelta(0))
+    done = sum((min(end, at) - start for start, end in intervals if start < at), timedelta(0))
+    return done, total
+
+
+def expected_by(target: int, done: timedelta, total: timedelta) -> int:
+    """Responses due after `done` of `total` working hours on the straight line to `target`,
+    rounded up: a count below it is behind (exact, not floating point)."""
+    if total <= timedelta(0):
+        return target
+    return -((-target * done) // total)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What a review judges an agent's responses against."""
+
+    target: int  # the whole targets of the shifts judged
+    # Due by the period's `now` while one of them still runs (None: all judged whole), and
+    # when that shift ends.
+    expected: int | None = None
+    ends: datetime | None = None
+
+
+def judge_agent(rules: RulesConfig, agent: AgentConfig, period: Period) -> Judgement:
     """The targets of the agent's shifts in the period that have begun by its end (`now`
-    for a period still running): an agent whose shift has not begun is not behind."""
+    for a period still running): an agent whose shift has not begun is not behind, and one
+    whose shift still runs at `now` is judged on its hours so far (`shift_progress`)."""
     judged = dict(period.shift_days).get(agent.slack_id)
     if judged is not None:
-        return daily_target(rules, agent, judged) if working_intervals(rules, agent, judged) else 0
-    zone = ZoneInfo(rules.team.timezone)
-    today = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    total = 0
-    for day in local_days(period):
-        if day > max(today, period.first):
-            break
+        days = [judged]
+    else:
+        zone = ZoneInfo(rules.team.timezone)
+        today = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+        days = [day for day in local_days(period) if day <= max(today, period.first)]
+    target = due = 0
+    ends = None
+    for day in days:
         shifts = working_intervals(rules, agent, day)
-        if shifts and shifts[0][0] < period.end:
-            total += daily_target(rules, agent, day)
-    return total
+        # A judged shift of another day has begun (`_last_night`).
+        if not shifts or (judged is None and shifts[0][0] >= period.end):
+            continue
+        day_target = daily_target(rules, agent, day)
+        target += day_target
+        now = period.now
+        if now is not None and shifts[0][0] <= now < shifts[-1][1]:
+            ends = shifts[-1][1]
+            due += expected_by(day_target, *shift_progress(rules, agent, day, now))
+        else:
+            due += day_target
+    return Judgement(target, None if ends is None else due, ends)
+
+
+def period_target(rules: RulesConfig, agent: AgentConfig, period: Period) -> int:
+    """The whole targets of the agent's shifts the period judges (`judge_agent`)."""
+    return judge_agent(rules, agent, period).target
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -360,6 +414,9 @@ class AgentFigures:
     calls_requested: int = 0
     calls_logged: int = 0
     solved: int = 0
+    # Due by now while a shift still runs (`Judgement`), and when it ends (team time).
+    expected: int | None = None
+    shift_ends: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -378,6 +435,8 @@ class AgentFigures:
             "calls_requested": self.calls_requested,
             "calls_logged": self.calls_logged,
             "solved": self.solved,
+            "expected_by_now": self.expected,
+            "shift_ends": None if self.shift_ends is None else self.shift_ends.isoformat(),
         }
 
 
@@ -453,7 +512,10 @@ def build_agent_figures(
             if item.responses:  # a lead or a department member who answered: shown, no target
                 out.append(item)
             continue
-        item.target = period_target(rules, agent, period)
+        judgement = judge_agent(rules, agent, period)
+        item.target, item.expected = judgement.target, judgement.expected
+        if judgement.ends is not None:
+            item.shift_ends = judgement.ends.astimezone(ZoneInfo(rules.team.timezone))
         item.tenure = tenure_months(agent.started_on, period.last) if agent.started_on else None
         out.append(item)
     return out, dict(sorted(unmapped.items()))

@@ -85,10 +85,15 @@ def test_the_daily_digest_and_its_chart_reach_the_lead_channel(
     agents_text = blocks[1]["text"]["text"]
     # Tom's ticket 48216 has three replies from a trigger without an author id: the owner's.
     # First replies before 09:00 took no business time; 48216's came 17 min after 09:08.
+    # Their shifts (09:00-18:00) still run: judged on the 8.5 hours so far (32 x 8.5 / 9,
+    # 28 x 8.5 / 9, rounded up), the pace checks' straight line.
     assert agents_text.splitlines() == [
-        "⏳ *Lena Fischer* 4/32 · first reply 0 min · calls 1/0 · solved 0",
-        "⏳ *Priya Raman* 4/32 · first reply 0 min · calls 1/0 · solved 0",
-        "⏳ *Tom Okafor* 5/28 · first reply 8.5 min · calls 1/0 · solved 1",
+        "⏳ *Lena Fischer* 4/32 · on shift to 18:00, 31 due by now · first reply 0 min"
+        " · calls 1/0 · solved 0",
+        "⏳ *Priya Raman* 4/32 · on shift to 18:00, 31 due by now · first reply 0 min"
+        " · calls 1/0 · solved 0",
+        "⏳ *Tom Okafor* 5/28 · on shift to 18:00, 27 due by now · first reply 8.5 min"
+        " · calls 1/0 · solved 1",
     ]
     assert "SLA: first reply" in blocks[-1]["text"]["text"]
     complete = fake.calls[3].args
@@ -130,12 +135,16 @@ def test_team_view_shows_todays_figures_live(demo_engine, rules):
     from deskbridge.bot.reports import build_team_lines
 
     # At 09:30: replies before then (Tom: 08:44 and 09:25; his 09:30 one is not yet in).
+    # Half an hour into a 9-hour shift, 2 are due (32 or 28 x 0.5 / 9, rounded up): on pace.
     with demo_engine.connect() as connection:
         lines = build_team_lines(connection, rules, datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
     start = lines.index("*Today so far (responses/target):*")
     assert lines[start + 1 : start + 4] == [
-        "⏳ *Lena Fischer* 2/32 · first reply 0 min · calls 0/0 · solved 0",
-        "⏳ *Priya Raman* 2/32 · first reply 0 min · calls 0/0 · solved 0",
-        "⏳ *Tom Okafor* 2/28 · first reply 8.5 min · calls 0/0 · solved 0",
+        "✅ *Lena Fischer* 2/32 · on shift to 18:00, 2 due by now · first reply 0 min"
+        " · calls 0/0 · solved 0",
+        "✅ *Priya Raman* 2/32 · on shift to 18:00, 2 due by now · first reply 0 min"
+        " · calls 0/0 · solved 0",
+        "✅ *Tom Okafor* 2/28 · on shift to 18:00, 2 due by now · first reply 8.5 min"
+        " · calls 0/0 · solved 0",
     ]
     assert lines[start + 4].startswith("SLA: first reply 4 met / 0 breached")

@@ -26,7 +26,9 @@ from deskbridge.workflows.digest import (
     count_csat,
     daily_target,
     describe_period,
+    expected_by,
     repeat_window,
+    shift_progress,
     working_intervals,
 )
 from deskbridge.workflows.model import TicketEvent, TicketState
@@ -219,12 +221,11 @@ def run_pace_check(at: datetime, rules: RulesConfig, reader) -> list[Action]:
         if not is_working(rules, agent, at):
             continue
         day = shift_day(rules, agent, at)
-        intervals = working_intervals(rules, agent, day)
-        total = sum((end - start for start, end in intervals), timedelta(0))
-        done = sum((min(end, at) - start for start, end in intervals if start < at), timedelta(0))
+        done, total = shift_progress(rules, agent, day, at)
         responses = figures.of(agent, day).responses
         target = daily_target(rules, agent, day)
-        expected = target * (done / total)
+        # The review judges a running shift on the same line (workflows.digest.judge_agent).
+        expected = expected_by(target, done, total)
         # No reply at all today: away (ill, on leave, not started), not slow. No nudge.
         if responses == 0 or responses >= expected or responses >= target:
             continue
