@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from deskbridge.workflows.digest import describe_period
@@ -24,12 +24,18 @@ def is_behind(agent: dict[str, Any]) -> bool:
 
 def shift_note(agent: dict[str, Any]) -> str | None:
     """What the lead needs besides the count: a shift judged so far ("on shift to 20:00,
-    22 due by now"), said only while the target is not reached."""
+    22 due by now", said only while the target is not reached), or judged on another day's
+    shift ("Fri's shift")."""
+    notes = []
+    if agent.get("shift_of"):
+        notes.append(f"{date.fromisoformat(agent['shift_of']):%a}'s shift")
     ends = agent.get("shift_ends")
-    if not ends or agent["responses"] >= agent["target"]:
-        return None
-    until = datetime.fromisoformat(ends)
-    return f"on shift to {until:%H:%M}, {agent['expected_by_now']} due by now"
+    if ends and agent["responses"] < agent["target"]:
+        notes.append(
+            f"on shift to {datetime.fromisoformat(ends):%H:%M}, "
+            f"{agent['expected_by_now']} due by now"
+        )
+    return ", ".join(notes) or None
 
 
 def render_table(

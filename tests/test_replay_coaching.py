@@ -119,6 +119,7 @@ def expected_agents(expected):
                 "solved": expected.solved[i],
                 "expected_by_now": None,  # a day judged whole
                 "shift_ends": None,
+                "shift_of": None,
             }
         )
     return out
@@ -638,9 +639,10 @@ def test_a_night_shifts_replies_count_on_the_day_it_began(tmp_path):
 
 def test_the_review_at_1730_judges_a_night_agent_on_her_own_shift(tmp_path):
     # The daily review posts at 17:30. Nadia's Monday shift (22:00-06:00) has not begun at
-    # Monday's: she is not behind, so no target (0 of 0, not 0 of 32). At Tuesday's her last
-    # shift, Monday night's, has ended: its 4 replies against its target, not Tuesday's shift
-    # still to begin (0 of 32). A day agent (Agent 00, 09:00-18:00) is judged on her day.
+    # Monday's: she is judged on the last one no review could judge, Friday night's (27
+    # February, no replies here: 0 of 32). At Tuesday's her last shift, Monday night's, has
+    # ended: its 4 replies against its target, not Tuesday's shift still to begin (0 of 32).
+    # A day agent (Agent 00, 09:00-18:00) is judged on her day.
     rules = team_rules(1, extra=(NADIA,))
     d = Day(DAY)
     d.created("6602", d.at(60), "7702", agent_id(0), [])  # Monday 10:00
@@ -657,7 +659,7 @@ def test_the_review_at_1730_judges_a_night_agent_on_her_own_shift(tmp_path):
         if r["ticket"] == "job:daily_digest"
     ]
     assert posted == [
-        ("2026-03-02T17:30:00Z", [("U0COACH00", 1, 32), ("U0NADIA001", 0, 0)]),
+        ("2026-03-02T17:30:00Z", [("U0COACH00", 1, 32), ("U0NADIA001", 0, 32)]),
         ("2026-03-03T17:30:00Z", [("U0COACH00", 0, 32), ("U0NADIA001", 4, 32)]),
     ]
 
@@ -741,3 +743,76 @@ def test_the_review_judges_a_shift_still_running_on_its_hours_so_far(tmp_path):
         rules, rita, build_period(rules, DAY, now=datetime(2026, 3, 2, 20, tzinfo=UTC))
     )
     assert (after.target, after.expected, after.ends) == (32, None, None)
+
+
+def night_replies(day: date, author: str, hours: tuple[float, ...]) -> list[dict]:
+    """A ticket opened at 22:20 on `day` for `author`, who replies at each of `hours` (after
+    09:00 that day), a customer message before each."""
+    d = Day(day)
+    d.created("6601", d.at(13 * 60 + 20), "7701", author, [])
+    for h in hours:
+        d.comment("6601", d.at(int(h * 60) - 5), None)
+        d.comment("6601", d.at(int(h * 60)), author)
+    return d.events
+
+
+def daily_reviews(records) -> list[tuple[str, list[tuple]]]:
+    """Each posted daily review: its time, and (responses, target, shift_of) per agent."""
+    return [
+        (r["at"], [(a["responses"], a["target"], a.get("shift_of")) for a in r["digest"]["agents"]])
+        for r in records
+        if r["ticket"] == "job:daily_digest"
+    ]
+
+
+def test_a_night_shift_no_posted_review_covered_is_judged_in_the_next_one(tmp_path):
+    # Friday's review posts at 17:30, before Nadia's Friday shift (22:00-06:00) begins; no
+    # review posts on Saturday or Sunday. Monday's, her Monday shift not begun, judges her
+    # on Friday night's shift: its 3 replies against its target (not 0 of 0).
+    from deskbridge.bot.digest import agent_lines
+
+    rules = team_rules(0, extra=(NADIA,))
+    # Friday 22:30, Saturday 01:00, 03:00
+    events = night_replies(date(2026, 3, 6), NADIA_ID, (13.5, 16, 18))
+    records, engine = replay_day(tmp_path, events, rules, datetime(2026, 3, 9, 18, tzinfo=UTC))
+    engine.dispose()
+    assert daily_reviews(records) == [("2026-03-09T17:30:00Z", [(3, 32, "2026-03-06")])]
+    [monday] = [r["digest"] for r in records if r["ticket"] == "job:daily_digest"]
+    assert agent_lines(monday) == ["⏳ *Nadia Night* 3/32 · Fri's shift · calls 0/0 · solved 0"]
+
+
+def test_after_a_holiday_the_review_looks_back_to_the_last_one_posted(tmp_path):
+    # Monday 4 May 2026 is a bank holiday in England: no review posts, so the last before
+    # Tuesday's posted on Friday, before Nina's Friday night shift began. Tuesday's review,
+    # her Tuesday shift not begun, judges her on Friday night's (2 replies of 32), not on
+    # Monday (0 of 0, as if there were nothing to judge).
+    nina = {
+        **NADIA,
+        "name": "Nina Weekend",
+        "slack_id": "U0NINA0001",
+        "zendesk_id": "9020000000099",
+        "works": {"tue": NIGHTS, "wed": MORNINGS, "fri": NIGHTS, "sat": MORNINGS},
+    }
+    rules = team_rules(0, extra=(nina,))
+    # Friday 22:30, Saturday 02:00 (BST)
+    events = night_replies(date(2026, 5, 1), nina["zendesk_id"], (13.5, 17))
+    records, engine = replay_day(tmp_path, events, rules, datetime(2026, 5, 5, 18, tzinfo=UTC))
+    engine.dispose()
+    assert daily_reviews(records) == [("2026-05-05T16:30:00Z", [(2, 32, "2026-05-01")])]
+
+
+def test_a_night_agents_own_window_is_not_reused_from_another_shift(tmp_path):
+    # Nadia's Friday night shift has her 3 replies (a target of 3: reached, thanked once, for
+    # Friday). On Monday the 09:00 check reads the day while her Monday shift is still to begin
+    # (her window then is Friday night's); from 22:00, her Monday shift begun with no reply,
+    # replay must not reuse that read: no "3 of 3" thanks for Monday.
+    rules = team_rules(1, extra=(NADIA,), targets=[{"from_months": 0, "responses": 3}])
+    events = night_replies(date(2026, 3, 6), NADIA_ID, (13.5, 16, 18))
+    records, engine = replay_day(tmp_path, events, rules, datetime(2026, 3, 9, 23, tzinfo=UTC))
+    engine.dispose()
+    reached = [
+        (r["at"], r["person"], r["responses"])
+        for r in records
+        if r["action"] == "coach" and r["kind"] == "target_reached"
+    ]
+    assert reached == [("2026-03-07T03:05:00Z", "U0NADIA001", 3)]

@@ -12,8 +12,8 @@ Definitions (the README says the same):
   built while its day runs counts the shifts begun by then (one not begun has no target),
   judges a shift still running on the straight line over its hours to `now` (the pace
   checks' line: not behind for hours still to work), and judges such an agent whose shift
-  is still to begin on the one begun the day before, if it ran into the day (a night shift
-  ended this morning, begun after the day before's review);
+  is still to begin on the latest shift no review posted before could judge whole (begun or
+  still running after the last posted review, back over weekends and holidays);
 - the *target* is the daily target of the highest `coaching.targets` tier whose
   `from_months` full calendar months since `started_on` have passed on that day (an agent
   without `started_on` gets the highest tier), summed over the days the agent begins a shift from
@@ -61,8 +61,8 @@ class Period:
     # day before it to the end of the one begun on its last day (cut at "now" like `end`).
     own_windows: tuple[tuple[str, datetime, datetime], ...] = ()
     # (slack id, day) of agents a day's review judges on another day's shift: while the day
-    # runs, one whose shift of the day has not begun yet but whose shift begun the day before
-    # ran past midnight into it (a night shift, ended this morning) is judged on that one.
+    # runs, one whose shift of the day has not begun yet is judged on the latest shift that
+    # no review posted before could judge whole (`_uncovered_shift`).
     shift_days: tuple[tuple[str, date], ...] = ()
     # When the period was built, for one still running (or with a shift still running): a
     # shift under way is judged on its hours so far. None: every shift judged whole.
@@ -101,10 +101,11 @@ def build_period(
     for agent in rules.agents:
         if not _past_midnight(rules, agent):  # most agents: their days are the period's
             continue
-        last_night = None if week or now is None else _last_night(rules, agent, first, now)
-        if last_night is not None:
-            own.append((agent.slack_id, *last_night))
-            earlier.append((agent.slack_id, first - timedelta(days=1)))
+        uncovered = None if week or now is None else _uncovered_shift(rules, agent, first, now)
+        if uncovered is not None:
+            judged, *window = uncovered
+            own.append((agent.slack_id, *window))
+            earlier.append((agent.slack_id, judged))
             continue
         begins = _day_begins(rules, agent, first, start)
         ends = _day_begins(rules, agent, last + timedelta(days=1), end)
@@ -119,13 +120,25 @@ def build_period(
     )
 
 
-def _last_night(
+def posts_review(rules: RulesConfig, day: date) -> bool:
+    """Whether the daily review posts on local `day`: on the team's business days (not on a
+    weekend, holiday or closure), every day for a team without business hours."""
+    calendar = rules.calendar
+    return calendar is None or bool(calendar.intervals_on(day))
+
+
+# How far back the last posted review is looked for (a long closure, a calendar with no hours).
+REVIEW_LOOKBACK = timedelta(days=31)
+
+
+def _uncovered_shift(
     rules: RulesConfig, agent: AgentConfig, day: date, now: datetime
-) -> tuple[datetime, datetime] | None:
-    """While local `day` runs (at `now`), the agent's own window of the day before, when their
-    shift of `day` has not begun yet and the one begun the day before ran into `day`: the shift
-    a review at `now` can judge them on (a review of the day before, posted before that shift
-    began, could not)."""
+) -> tuple[date, datetime, datetime] | None:
+    """While local `day` runs (at `now`), when the agent's shift of `day` has not begun yet:
+    the latest shift no daily review posted before could judge whole (begun after the last
+    one, or still running when it posted: a night shift after a Friday's 17:30 review, over a
+    weekend or a holiday), as its day and the agent's own window of that day. None when
+    every shift since was judged whole, or the day's shift has begun."""
     today = working_intervals(rules, agent, day)
     if today and today[0][0] <= now:
         return None
@@ -133,12 +146,18 @@ def _last_night(
     midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     if now < midnight:
         return None
-    yesterday = day - timedelta(days=1)
-    shifts = working_intervals(rules, agent, yesterday)
-    if not shifts or shifts[-1][1] <= midnight:
-        return None
-    before = datetime.combine(yesterday, time(0), tzinfo=zone).astimezone(UTC)
-    return _day_begins(rules, agent, yesterday, before), min(shifts[-1][1], now)
+    last = day - timedelta(days=1)
+    while not posts_review(rules, last) and day - last < REVIEW_LOOKBACK:
+        last -= timedelta(days=1)
+    posted = datetime.combine(last, rules.coaching.digest.daily_at, tzinfo=zone).astimezone(UTC)
+    earlier = day - timedelta(days=1)
+    while earlier >= last:
+        shifts = working_intervals(rules, agent, earlier)
+        if shifts and shifts[-1][1] > posted:
+            begins = datetime.combine(earlier, time(0), tzinfo=zone).astimezone(UTC)
+            return earlier, _day_begins(rules, agent, earlier, begins), min(shifts[-1][1], now)
+        earlier -= timedelta(days=1)
+    return None
 
 
 def _day_begins(rules: RulesConfig, agent: AgentConfig, day: date, midnight: datetime) -> datetime:
@@ -332,6 +351,8 @@ class Judgement:
     # when that shift ends.
     expected: int | None = None
     ends: datetime | None = None
+    # The day of the shift judged, when not the review's own (`Period.shift_days`).
+    shift_of: date | None = None
 
 
 def judge_agent(rules: RulesConfig, agent: AgentConfig, period: Period) -> Judgement:
@@ -349,7 +370,7 @@ def judge_agent(rules: RulesConfig, agent: AgentConfig, period: Period) -> Judge
     ends = None
     for day in days:
         shifts = working_intervals(rules, agent, day)
-        # A judged shift of another day has begun (`_last_night`).
+        # A judged shift of another day has begun (`_uncovered_shift`).
         if not shifts or (judged is None and shifts[0][0] >= period.end):
             continue
         day_target = daily_target(rules, agent, day)
@@ -360,7 +381,7 @@ def judge_agent(rules: RulesConfig, agent: AgentConfig, period: Period) -> Judge
             due += expected_by(day_target, *shift_progress(rules, agent, day, now))
         else:
             due += day_target
-    return Judgement(target, None if ends is None else due, ends)
+    return Judgement(target, None if ends is None else due, ends, judged)
 
 
 def period_target(rules: RulesConfig, agent: AgentConfig, period: Period) -> int:
@@ -414,9 +435,11 @@ class AgentFigures:
     calls_requested: int = 0
     calls_logged: int = 0
     solved: int = 0
-    # Due by now while a shift still runs (`Judgement`), and when it ends (team time).
+    # Due by now while a shift still runs (`Judgement`), when it ends (team time), and the
+    # day of the shift judged when not the review's own.
     expected: int | None = None
     shift_ends: datetime | None = None
+    shift_of: date | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -437,6 +460,7 @@ class AgentFigures:
             "solved": self.solved,
             "expected_by_now": self.expected,
             "shift_ends": None if self.shift_ends is None else self.shift_ends.isoformat(),
+            "shift_of": None if self.shift_of is None else self.shift_of.isoformat(),
         }
 
 
@@ -513,7 +537,11 @@ def build_agent_figures(
                 out.append(item)
             continue
         judgement = judge_agent(rules, agent, period)
-        item.target, item.expected = judgement.target, judgement.expected
+        item.target, item.expected, item.shift_of = (
+            judgement.target,
+            judgement.expected,
+            judgement.shift_of,
+        )
         if judgement.ends is not None:
             item.shift_ends = judgement.ends.astimezone(ZoneInfo(rules.team.timezone))
         item.tenure = tenure_months(agent.started_on, period.last) if agent.started_on else None

@@ -140,7 +140,7 @@ class JobRunner:
 class _PeriodReads:
     version: int | None = None
     latest_dated: datetime | None = None
-    # (what, kind, start) → (end the data was read up to, the data)
+    # (what, kind, start, own windows' starts, shift days) → (end read up to, the data)
     reads: dict[tuple, tuple[datetime, PeriodData]] = field(default_factory=dict)
 
 
@@ -173,7 +173,10 @@ class _ReusingReader:
         return self._reuse(("replies",), period, lambda: self._reader.read_period_replies(period))
 
     def _reuse(self, what: tuple, period: Period, read: Callable[[], PeriodData]) -> PeriodData:
-        key = (*what, period.kind, period.start)
+        # Agents' own windows are part of what is read: one judged on another day's shift
+        # before their shift of the day begins has another window after (`Period.shift_days`).
+        windows = tuple((slack_id, start) for slack_id, start, _ in period.own_windows)
+        key = (*what, period.kind, period.start, windows, period.shift_days)
         known = self._reads.reads.get(key)
         latest = self._reads.latest_dated
         if known is not None and known[0] <= period.end and (latest is None or latest < known[0]):

@@ -27,6 +27,7 @@ from deskbridge.workflows.digest import (
     daily_target,
     describe_period,
     expected_by,
+    posts_review,
     repeat_window,
     shift_progress,
     working_intervals,
@@ -334,12 +335,9 @@ def daily_digest_occurrences(rules: RulesConfig, start: datetime, end: datetime)
     digest = rules.coaching.digest
     if not (rules.coaching.enabled and digest.enabled):
         return []
-    calendar = rules.calendar
-
-    def open_day(day: date) -> bool:
-        return calendar is None or bool(calendar.intervals_on(day))
-
-    return local_occurrences(rules.team.timezone, start, end, [digest.daily_at], open_day)
+    return local_occurrences(
+        rules.team.timezone, start, end, [digest.daily_at], lambda day: posts_review(rules, day)
+    )
 
 
 def weekly_digest_occurrences(rules: RulesConfig, start: datetime, end: datetime) -> list[datetime]:
