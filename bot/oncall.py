@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from deskbridge.bot.blocks import build_list, escape
 from deskbridge.bot.listeners.actions import build_slack_event, may_act
+from deskbridge.bot.reports import parse_ticket_key
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.oncall import insert_override, list_overrides
 from deskbridge.store.tickets import load_ticket
@@ -29,7 +30,6 @@ OVERRIDE_USAGE = (
     "`2026-03-07T18:00` in the team's timezone"
 )
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
-_TICKET = re.compile(r"^(?:#|zd-)?(\d+)$|^((?:zendesk|salesforce):[\w-]+)$", re.IGNORECASE)
 
 
 def answer_oncall(runtime, user_id: str, words: list[str]) -> dict[str, Any]:
@@ -96,14 +96,13 @@ def add_override(runtime, user_id: str, words: list[str]) -> dict[str, Any]:
 
 
 def acknowledge_by_command(runtime, user_id: str, words: list[str], body: dict) -> dict[str, Any]:
-    match = _TICKET.match(words[0]) if len(words) == 1 else None
-    if match is None:
+    key = parse_ticket_key(words[0]) if len(words) == 1 else None
+    if key is None:
         return build_list("Acknowledge", ["Usage: `/deskbridge ack <ticket id>`"], "")
-    key = match.group(2) or f"zendesk:{match.group(1)}"
     with runtime.engine.connect() as connection:
         state = load_ticket(connection, key)
     if state is None:
-        return build_list(f"Ticket {words[0]}", [], "deskbridge has no such ticket.")
+        return build_list(f"Ticket {key.partition(':')[2]}", [], "deskbridge has no such ticket.")
     allowed, agent = may_act(runtime, user_id, state)
     if not allowed:
         return build_list(

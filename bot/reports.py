@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,11 +21,26 @@ from deskbridge.workflows.digest import (
     count_csat,
     repeat_window,
 )
-from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.model import Source, TicketState, ticket_key
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
 AT_RISK_WITHIN = timedelta(hours=1)
+
+# A ticket as people type it: as its alerts show it ("#48213", "#5005j00000AbCdEAAZ"), as
+# Zendesk's emails write it ("ZD-48213"), or by its key ("zendesk:48213", "salesforce:500…").
+_ZENDESK_TICKET = re.compile(r"(?i:#|zd-|zendesk:)?([0-9]{1,20})")
+_SALESFORCE_CASE = re.compile(r"(?i:#|salesforce:)?([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)")
+
+
+def parse_ticket_key(text: str) -> str | None:
+    """The key of the ticket `text` names (digits are a Zendesk ticket, a 15- or 18-character
+    record id a Salesforce case), or None: `ticket`, `ack` and `/escalate` read it alike."""
+    zendesk = _ZENDESK_TICKET.fullmatch(text)
+    if zendesk is not None:
+        return ticket_key(Source.zendesk, zendesk.group(1))
+    case = _SALESFORCE_CASE.fullmatch(text)
+    return None if case is None else ticket_key(Source.salesforce, case.group(1))
 
 
 def _line(state: TicketState, rules: RulesConfig, now: datetime) -> str:

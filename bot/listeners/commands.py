@@ -4,14 +4,18 @@ inside Slack's 3 seconds. Unknown input gets the help text, not an error."""
 from __future__ import annotations
 
 import json
-import re
 
 from slack_bolt import App
 
 from deskbridge.bot.blocks import build_help, build_list
 from deskbridge.bot.listeners.actions import build_slack_event, may_act
 from deskbridge.bot.oncall import acknowledge_by_command, answer_oncall
-from deskbridge.bot.reports import build_me_lines, build_team_lines, build_ticket_lines
+from deskbridge.bot.reports import (
+    build_me_lines,
+    build_team_lines,
+    build_ticket_lines,
+    parse_ticket_key,
+)
 from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import EventKind
 
@@ -56,11 +60,13 @@ def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -
             return build_list(
                 f"{rules.team.name} right now", build_team_lines(connection, rules, now), ""
             )
-        if verb == "ticket" and len(words) == 2:
-            ticket = words[1].lstrip("#")[:40]
+        if verb == "ticket":
+            key = parse_ticket_key(words[1]) if len(words) == 2 else None
+            if key is None:
+                return build_list("Ticket", [TICKET_USAGE], "")
+            ticket = key.partition(":")[2]
             if agent is None:  # before any lookup: strangers learn nothing, not even existence
                 return build_list(f"Ticket {ticket}", ["Ticket views are for the team roster."], "")
-            key = ticket if ":" in ticket else f"zendesk:{ticket}"
             state = load_ticket(connection, key)
             if state is None:
                 return build_list(f"Ticket {ticket}", [], "deskbridge has no such ticket.")
@@ -74,21 +80,23 @@ def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -
     return build_help()
 
 
-_TICKET = re.compile(r"^(?:#|zd-|zendesk:)?(\d+)$", re.IGNORECASE)
+TICKET_USAGE = (
+    "Usage: `/deskbridge ticket <ticket id>`, the id as its alerts show it (`#48213`) or its "
+    "key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAZ`)"
+)
 
 
 def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
     """`/escalate <ticket> <why>`: the assignee or a lead sends a ticket to the specialist
     tier; it goes through the same risk rule, listed as escalated by hand."""
     words = text.strip().split(maxsplit=1)
-    match = _TICKET.match(words[0]) if words else None
-    if match is None:
+    key = parse_ticket_key(words[0]) if words else None
+    if key is None:
         return build_list("Escalate", ["Usage: `/escalate <ticket id> <why>`"], "")
-    key = f"zendesk:{match.group(1)}"
     with runtime.engine.connect() as connection:
         state = load_ticket(connection, key)
     if state is None:
-        return build_list(f"Ticket {match.group(1)}", [], "deskbridge has no such ticket.")
+        return build_list(f"Ticket {key.partition(':')[2]}", [], "deskbridge has no such ticket.")
     allowed, agent = may_act(runtime, user_id, state)
     if not allowed:
         return build_list(

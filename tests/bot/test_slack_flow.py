@@ -468,3 +468,100 @@ def test_without_a_bot_token_alerts_are_logged_not_sent(
     assert [r.deskbridge_fields for r in dry] == [
         {"ticket": "zendesk:48300", "action": "route", "channels": "#dept-logistics"}
     ]
+
+
+# `/deskbridge ticket`, `/deskbridge ack` and `/escalate` read a ticket alike: as its alerts
+# show it (`#48300`, `#5005j00000AbCdEAAZ` for a Salesforce case), as Zendesk writes it
+# (`ZD-48300`) or by its key; before, each command read another set, and a Salesforce case
+# could not be escalated by hand at all.
+CASE = "5005j00000AbCdEAAZ"
+PRIYA_SALESFORCE = "0055j00000F3x9QAAR"
+
+
+def slash(client, name: str, text: str, user: str = PRIYA) -> str:
+    """A slash command's answer text."""
+    body = urlencode(
+        {
+            "command": name,
+            "text": text,
+            "user_id": user,
+            "channel_id": "C07ESC4LAT",
+            "team_id": "T0001ABCD",
+            "trigger_id": f"1.2.{text}",
+            "response_url": "https://hooks.slack.com/commands/T0001ABCD/1/x",
+        }
+    ).encode()
+    response = client.post("/slack/events", data=body, headers=slack_headers(body))
+    assert response.status_code == 200
+    return response.json["text"]
+
+
+def save_case(engine) -> None:
+    """A Salesforce case assigned to Priya, as its Outbound Messages leave it."""
+    key = f"salesforce:{CASE}"
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        lock_ticket(connection, key, now)
+        state = TicketState(
+            key=key,
+            source=Source.salesforce,
+            ticket_id=CASE,
+            subject="Wardrobe door hinge snapped",
+            status=Status.open,
+            assignee=PRIYA_SALESFORCE,
+        )
+        save_ticket(connection, state, now)
+
+
+def escalations(runtime) -> list[tuple[str, str]]:
+    with runtime.engine.connect() as connection:
+        return [
+            (r["ticket"], r["payload"]["reason"])
+            for r in list_actions(connection)
+            if r["action"] == "escalate"
+        ]
+
+
+def test_a_salesforce_case_is_escalated_by_hand_as_its_alerts_show_it(runtime, client):
+    save_case(runtime.engine)
+    answer = slash(client, "/escalate", f"#{CASE} customer threatens the ombudsman")
+    assert answer == f"*Ticket {CASE}*\nEscalated to the specialist tier."
+    assert escalations(runtime) == [
+        (
+            f"salesforce:{CASE}",
+            "risk 3 ≥ 3: escalated in Slack by Priya Raman: customer threatens the ombudsman "
+            "(by hand, 3)",
+        )
+    ]
+    assert slash(client, "/escalate", f"salesforce:{CASE} again") == (
+        f"*Ticket {CASE}*\nAlready escalated for these reasons; nothing new to do."
+    )
+
+
+def test_ticket_and_ack_read_a_salesforce_case_as_its_alerts_show_it(runtime, client):
+    save_case(runtime.engine)
+    view = slash(client, "/deskbridge", f"ticket #{CASE}")
+    assert view.startswith(f"*Ticket {CASE}*\n")
+    assert "no such ticket" not in view
+    assert slash(client, "/deskbridge", f"ack {CASE}") == f"*Ticket {CASE}*\nAcknowledged."
+
+
+def test_ticket_reads_a_zendesk_ticket_as_zendesk_writes_it(runtime, client):
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    assert slash(client, "/deskbridge", "ticket ZD-48300") == slash(
+        client, "/deskbridge", "ticket #48300"
+    )
+    assert "no such ticket" not in slash(client, "/deskbridge", "ticket ZD-48300")
+    assert slash(client, "/deskbridge", "ticket zd-99999") == (
+        "*Ticket 99999*\ndeskbridge has no such ticket."
+    )
+
+
+def test_ticket_without_an_id_says_how_to_ask(client):
+    usage = (
+        "*Ticket*\nUsage: `/deskbridge ticket <ticket id>`, the id as its alerts show it "
+        "(`#48213`) or its key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAZ`)"
+    )
+    assert slash(client, "/deskbridge", "ticket") == usage
+    assert slash(client, "/deskbridge", "ticket 48300 48301") == usage
+    assert slash(client, "/deskbridge", "ticket what?") == usage
