@@ -689,9 +689,9 @@ def outbox_retry(
     """Put dead-lettered actions back in the queue, due now, their attempts started again
     (after the cause is fixed). Each keeps its idempotency key, and its performer first looks
     for what an earlier attempt delivered, so a retry cannot send it twice. One that a later
-    action of the same ticket's Slack thread or pager incident was performed after is left
-    dead unless --out-of-order: a pager trigger sent after the incident's resolve would open
-    it again."""
+    Slack message about the same ticket (in any channel) or pager event of its incident was
+    performed after is left dead unless --out-of-order: a pager trigger sent after the
+    incident's resolve would open it again."""
     from deskbridge.config.rules import parse_duration
     from deskbridge.store.outbox import requeue_dead_actions
 
@@ -718,9 +718,9 @@ def outbox_retry(
     )
     if done.superseded:
         click.echo(
-            f"{count_noun(len(done.superseded), 'dead-lettered action')} left dead, an action "
-            "queued after each in its lane (the ticket's Slack thread or pager incident) "
-            "having been performed since: sent now, it would arrive out of order "
+            f"{count_noun(len(done.superseded), 'dead-lettered action')} left dead, a later "
+            "Slack message about its ticket (in any channel) or pager event of its incident "
+            "having been performed since: sent now, it would arrive after it "
             f"(ids {', '.join(map(str, done.superseded))}; --out-of-order sends them anyway)",
             err=True,
         )

@@ -290,9 +290,9 @@ def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passe
     forced = _cli(dead_store, "outbox", "retry", "--id", "4", "--out-of-order")
 
     left = (
-        "1 dead-lettered action left dead, an action queued after each in its lane (the "
-        "ticket's Slack thread or pager incident) having been performed since: sent now, it "
-        "would arrive out of order (ids 4; --out-of-order sends them anyway)\n"
+        "1 dead-lettered action left dead, a later Slack message about its ticket (in any "
+        "channel) or pager event of its incident having been performed since: sent now, it "
+        "would arrive after it (ids 4; --out-of-order sends them anyway)\n"
     )
     assert (every.exit_code, every.stdout, every.stderr) == (
         0,
@@ -316,6 +316,34 @@ def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passe
         (4, "pending"),
         (5, "done"),
     ]
+
+
+def test_outbox_retry_names_a_route_passed_by_its_tickets_escalation_elsewhere(dead_store):
+    # Ticket 6's route was refused in #dept-quality (the bot not invited), then its
+    # escalation went to the specialists' channel. The route is left dead as the pager
+    # trigger above is, and the message says what passed it: a later message about the
+    # ticket in another channel, not its thread (it has none in #dept-quality).
+    url = dead_store.database_url
+    engine = create_store_engine(url)
+    route = build_action(
+        "zendesk:6", "routing", ActionKind.route, "quality", reason="r", channel="#dept-quality"
+    )
+    escalate = build_action(
+        "zendesk:6", "risk", ActionKind.escalate, "vip", reason="r", channel="#specialists"
+    )
+    with engine.begin() as connection:
+        insert_actions(connection, [route, escalate], NOW)
+    engine.dispose()
+    _set_rows(url, row4={"status": "dead", "done_at": NOW}, row5={"status": "done"})
+
+    retried = _cli(dead_store, "outbox", "retry", "--id", "4")
+
+    assert (retried.exit_code, retried.stderr) == (
+        1,
+        "1 dead-lettered action left dead, a later Slack message about its ticket (in any "
+        "channel) or pager event of its incident having been performed since: sent now, it "
+        "would arrive after it (ids 4; --out-of-order sends them anyway)\n",
+    )
 
 
 def test_outbox_retry_since_takes_only_the_recent_dead_letters(dead_store):
