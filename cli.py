@@ -334,31 +334,32 @@ MAX_THREADS = 256
 # Waitress starts every thread at once; past a few dozen they only wait, for the one SQLite
 # writer or PostgreSQL's connections, so a bound turns a typo (80000) into a clear error.
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, MAX_THREADS))
+# Their defaults are the settings' (DESKBRIDGE_CONNECTION_LIMIT, DESKBRIDGE_CHANNEL_TIMEOUT).
 @click.option(
     "--connection-limit",
-    default=1000,
-    show_default=True,
     type=click.IntRange(min=1),
-    envvar="DESKBRIDGE_CONNECTION_LIMIT",
+    show_default="DESKBRIDGE_CONNECTION_LIMIT, else 1000",
     help="open connections before new ones wait (waitress' default of 100 let ~110 "
     "half-sent requests from one client lock everyone out)",
 )
 @click.option(
     "--channel-timeout",
-    default=30,
-    show_default=True,
     type=click.IntRange(min=1),
-    envvar="DESKBRIDGE_CHANNEL_TIMEOUT",
+    show_default="DESKBRIDGE_CHANNEL_TIMEOUT, else 30",
     help="seconds a connection may sit idle (a half-sent request, a silent keep-alive) "
     "before the server closes it",
 )
-def serve(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
+def serve(
+    host: str, port: int, threads: int, connection_limit: int | None, channel_timeout: int | None
+) -> None:
     """Web, decider, dispatcher and timers in one process (for production, see docs/deploy.md)."""
     from deskbridge.app import create_app
     from deskbridge.config.waitress_server import build_server
     from deskbridge.connectors.registry import CONNECTORS
 
     runtime = _prepare_runtime(takes_webhooks=True)
+    connection_limit = connection_limit or runtime.settings.connection_limit
+    channel_timeout = channel_timeout or runtime.settings.channel_timeout
     app = create_app(runtime=runtime)
     webhooks = ", ".join(f"/webhooks/{source.value}" for source in CONNECTORS)
     try:

@@ -145,6 +145,10 @@ class Settings(RulesPathSetting):
     )
 
     max_body_bytes: int = Field(default=1024 * 1024, alias="DESKBRIDGE_MAX_BODY_BYTES", gt=0)
+    # `serve`'s --connection-limit and --channel-timeout when not given: read here, not by
+    # click, so check-config finds a mistake before serve refuses to start, and names it.
+    connection_limit: int = Field(default=1000, alias="DESKBRIDGE_CONNECTION_LIMIT", ge=1)
+    channel_timeout: int = Field(default=30, alias="DESKBRIDGE_CHANNEL_TIMEOUT", ge=1)
     # Dispatcher: how often it looks for due outbox rows, and how many attempts before dead letter.
     dispatch_interval: float = Field(
         default=0.5, alias="DESKBRIDGE_DISPATCH_INTERVAL", gt=0, **_SECONDS

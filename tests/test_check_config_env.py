@@ -94,3 +94,19 @@ def test_worker_and_serve_say_both_before_they_stop(command, tmp_path: Path):
         + "  team.lead_channel: expected text, got a number\n",
     )
     assert not (tmp_path / "deskbridge.db").exists()
+
+
+def test_serves_connection_limit_and_channel_timeout_are_checked_with_the_settings():
+    # They were read by serve's options alone: check-config said ok, and serve then stopped
+    # naming --connection-limit, an option nobody had given.
+    env = {"DESKBRIDGE_CONNECTION_LIMIT": "0", "DESKBRIDGE_CHANNEL_TIMEOUT": "30s"}
+
+    result = CliRunner().invoke(main, ["check-config", str(EXAMPLE_CONFIG)], env=env)
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "environment: invalid settings\n"
+        "  DESKBRIDGE_CONNECTION_LIMIT: Input should be greater than or equal to 1\n"
+        "  DESKBRIDGE_CHANNEL_TIMEOUT: Input should be a valid integer, unable to parse string "
+        "as an integer\n",
+    )

@@ -126,3 +126,29 @@ def test_the_address_serve_says_it_listens_on(host, url):
     from deskbridge.cli import build_listen_url
 
     assert build_listen_url(host, 8080) == url
+
+
+def test_serve_takes_its_connection_settings_from_the_environment_unless_given(
+    tmp_path: Path, monkeypatch
+):
+    from deskbridge.config import waitress_server
+
+    seen = []
+
+    def build_server(app, **options):
+        seen.append((options["connection_limit"], options["channel_timeout"]))
+        raise OSError(98, "Address already in use")  # stop before anything starts
+
+    monkeypatch.setattr(waitress_server, "build_server", build_server)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
+        "DESKBRIDGE_CONNECTION_LIMIT": "50",
+        "DESKBRIDGE_CHANNEL_TIMEOUT": "7",
+    }
+    CliRunner().invoke(main, ["serve", "--port", "18089"], env=env)
+    CliRunner().invoke(main, ["serve", "--port", "18089", "--channel-timeout", "9"], env=env)
+    env.update(DESKBRIDGE_CONNECTION_LIMIT=None, DESKBRIDGE_CHANNEL_TIMEOUT=None)  # unset
+    CliRunner().invoke(main, ["serve", "--port", "18089"], env=env)
+
+    assert seen == [(50, 7), (50, 9), (1000, 30)]
