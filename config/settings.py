@@ -18,6 +18,8 @@ LOG_LEVELS = tuple(sorted(_LEVEL_NUMBERS, key=lambda name: (_LEVEL_NUMBERS[name]
 
 
 _SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
+# A bot token, or one from token rotation (xoxe.xoxb-…).
+_BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")
 # An organization's id: key prefix 00D, 15 characters, or 18 with the case-checksum suffix.
 _SALESFORCE_ORG_ID = re.compile(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 # A Zendesk subdomain is one DNS label: the API and ticket links are https://{it}.zendesk.com.
@@ -79,6 +81,12 @@ _DRIVER_NAME = re.compile(r"[\w+]+")  # sqlalchemy.engine.url's pattern for it
 
 
 @lru_cache(maxsize=8)
+def _unset(name: str, info: ValidationInfo) -> bool:
+    """Whether the setting `name`, validated before the one `info` is about, was not given:
+    a value given but refused is missing from info.data (its own error names it)."""
+    return name in info.data and info.data[name] is None
+
+
 def _split_secrets(raw: str) -> tuple[bytes, ...]:
     """A comma-separated secret list as bytes, split once per value (read by every webhook;
     keyed by the value, so settings changed or copied never see another's)."""
@@ -249,14 +257,29 @@ class Settings(RulesPathSetting):
             )
         return None if value is None else value.strip()
 
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Any text was taken: a user or app-level token, or the signing secret, pasted here
+        # showed only as every Slack message dead-lettered (invalid_auth,
+        # not_allowed_token_type). The value is not repeated: it is a secret.
+        if value is not None and not value.get_secret_value().startswith(_BOT_TOKEN_PREFIXES):
+            raise ValueError(
+                "expected the bot's token from the Slack app's OAuth & Permissions page: "
+                "xoxb-…; a user token (xoxp-…) or an app-level token (xapp-…) cannot post as "
+                "the bot"
+            )
+        return value
+
     @field_validator("slack_signing_secret")
     @classmethod
     def _slack_events_need_the_bot(
         cls, value: SecretStr | None, info: ValidationInfo
     ) -> SecretStr | None:
         # /slack/events is served by the bot: bolt will not start without its token, and
-        # buttons and the App Home answer through the Web API with it.
-        if value is not None and info.data.get("slack_bot_token") is None:
+        # buttons and the App Home answer through the Web API with it. A token given but
+        # refused above is missing from info.data, not None: its own error says enough.
+        if value is not None and _unset("slack_bot_token", info):
             raise ValueError(
                 "needs SLACK_BOT_TOKEN too: commands and buttons are answered by the bot "
                 "(set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_TEAM_ID, or none of them)"
@@ -267,7 +290,7 @@ class Settings(RulesPathSetting):
     @classmethod
     def _slack_needs_its_workspace(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Fields validate in order: the token and the signing secret are already in info.data.
-        bot = info.data.get("slack_bot_token") or info.data.get("slack_signing_secret")
+        bot = not _unset("slack_bot_token", info) or not _unset("slack_signing_secret", info)
         if value is None and bot:
             raise ValueError(
                 "required when SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is set: the workspace id "

@@ -485,3 +485,37 @@ def test_a_refused_click_is_answered_at_once_while_slack_rate_limits_its_note(
     )
     assert _ephemerals(fake, wait=10) == [(429, STRANGER, refused), (200, STRANGER, refused)]
     assert _stored(runtime) == before
+
+
+@pytest.mark.parametrize("token", ["xoxp-1234-user", "xapp-1-A05-app-level", "0123456789abcdef"])
+def test_a_token_that_is_not_the_bots_is_a_config_error_at_start_up(monkeypatch, tmp_path, token):
+    """Any text was taken: a user token, the app-level token or the signing secret in
+    SLACK_BOT_TOKEN showed only as every Slack message dead-lettered. Named once, without
+    'needs SLACK_BOT_TOKEN too' for the signing secret beside it (the token was given)."""
+    env = {
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+        "SLACK_TEAM_ID": TEAM,
+    }
+
+    assert _start_up("migrate", env, monkeypatch, tmp_path) == (
+        1,
+        "environment: invalid settings\n"
+        "  SLACK_BOT_TOKEN: expected the bot's token from the Slack app's OAuth & Permissions "
+        "page: xoxb-…; a user token (xoxp-…) or an app-level token (xapp-…) cannot post as the "
+        "bot\n",
+    )
+    rotated = Settings(**{**env, "SLACK_BOT_TOKEN": "xoxe.xoxb-1-rotated"})
+    assert rotated.slack_bot_token.get_secret_value() == "xoxe.xoxb-1-rotated"
+
+
+def test_a_refused_token_still_needs_slack_team_id(monkeypatch, tmp_path):
+    assert _start_up("migrate", {"SLACK_BOT_TOKEN": "xoxp-1"}, monkeypatch, tmp_path)[1] == (
+        "environment: invalid settings\n"
+        "  SLACK_BOT_TOKEN: expected the bot's token from the Slack app's OAuth & Permissions "
+        "page: xoxb-…; a user token (xoxp-…) or an app-level token (xapp-…) cannot post as the "
+        "bot\n"
+        "  SLACK_TEAM_ID: required when SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is set: the "
+        "workspace id (T…) from the Slack app's settings; requests from other workspaces get "
+        "403\n"
+    )
