@@ -29,6 +29,11 @@ OVERRIDE_USAGE = (
     "Usage: `/deskbridge oncall override @person <from> <to>`, times as "
     "`2026-03-07T18:00` in the team's timezone"
 )
+UNESCAPED_MENTION = (
+    '{name} came as a name, not a Slack user id: tick "Escape channels, users, and links" '
+    "for /deskbridge in the Slack app's Slash Commands (README, Connecting Slack), or write "
+    "the person's member id, like @U02LENAF01"
+)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 
 
@@ -67,6 +72,9 @@ def add_override(runtime, user_id: str, words: list[str]) -> dict[str, Any]:
     if agent is None or agent.role != "lead":
         return build_list("On call", ["Only team leads can set an on-call override."], "")
     match = _MENTION.match(words[0]) if len(words) == 3 else None
+    if match is None and len(words) == 3 and words[0].startswith("@"):
+        # A mention comes as a name, not <@U…>, when the command is not set to escape them.
+        return build_list("On call", [UNESCAPED_MENTION.format(name=escape(words[0]))], "")
     if match is None:
         return build_list("On call", [OVERRIDE_USAGE], "")
     person = match.group(1) or match.group(2)

@@ -474,3 +474,21 @@ def test_deskbridge_ack_after_every_step_paged_says_so(runtime, client, fake, cl
         "so no more pages were due; the page is marked acknowledged."
     )
     assert pager_events(runtime) == ["trigger", "trigger", "trigger", "trigger", "acknowledge"]
+
+
+def test_an_override_for_a_mention_slack_did_not_escape_says_how_to_fix_it(
+    runtime, client, fake, clock
+):
+    # With the command's "Escape channels, users, and links" unticked (Slack's default)
+    # a mention arrives as the name typed: the usage text alone left the lead guessing.
+    answer = command(client, SAM, "oncall override @tom 2026-01-10T23:00 2026-01-11T09:00")
+    assert answer["text"] == (
+        '*On call*\n@tom came as a name, not a Slack user id: tick "Escape channels, users, '
+        "and links\" for /deskbridge in the Slack app's Slash Commands (README, Connecting "
+        "Slack), or write the person's member id, like @U02LENAF01"
+    )
+    by_id = command(client, SAM, f"oncall override @{TOM} 2026-01-10T23:00 2026-01-11T09:00")
+    assert by_id["text"] == (
+        "*On call*\nOverride saved: Tom Okafor is on call Sat 10 Jan 2026 23:00 GMT → "
+        "Sun 11 Jan 2026 09:00 GMT."
+    )
