@@ -37,12 +37,17 @@ PG_CONNECT_ARGS: dict[str, int] = {
     # dropped: the keep-alives only probe a connection with nothing in flight.
     "tcp_user_timeout": 15000,
 }
-# Seconds a query (or a commit) may wait for the server's answer before its connection is
-# dropped: keep-alives and tcp_user_timeout never fire while the peer's kernel acknowledges
-# what is sent (a hung server, a proxy or PgBouncer in front of a silent one), and
-# statement_timeout is the server's, so without this the loops waited for good, mid-query.
-# Well above what any query of the loops or the commands takes; migrations wait unbounded.
+# Seconds a query (or a commit) waits for the server's answer before the store is asked, on a
+# new connection, whether it still answers: keep-alives and tcp_user_timeout never fire while
+# the peer's kernel acknowledges what is sent (a hung server, a proxy or PgBouncer in front of
+# a silent one), and statement_timeout is the server's, so without this the loops waited for
+# good, mid-query. A store that answers is running a slow query (a purge, a digest, a lock
+# waited for), which is waited for again as long; one that does not has its connection
+# dropped. Migrations wait unbounded.
 QUERY_DEADLINE_S = 30.0
+# Seconds that new connection and its `SELECT 1` are given (libpq's connect_timeout: whole
+# seconds, 2 at the least).
+PROBE_S = 5
 # Seconds a thread waits for a pooled connection when all are in use: a store that hangs holds
 # them all, and the default 30 s is past what /readyz is given.
 POOL_TIMEOUT = 10
@@ -113,27 +118,57 @@ def _deadline_connection_class() -> type:
     class DeadlineConnection(psycopg.Connection):
         # Seconds (None: no bound), read when the connection is made (tests shorten it).
         deadline: float | None = None
+        # How it was opened, for the probe (`_store_answers`); None on the probe itself.
+        opened_with: tuple[tuple[Any, ...], dict[str, Any]] | None = None
 
         @classmethod
         def connect(cls, *args: Any, **kwargs: Any) -> DeadlineConnection:
             connection = super().connect(*args, **kwargs)
             connection.deadline = QUERY_DEADLINE_S
+            connection.opened_with = (args, kwargs)
             return connection
 
         # Every round trip (execute, fetch, commit, rollback, the pool's ping) waits here.
         def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-            if timeout is None:
-                timeout = self.deadline
-            try:
+            if timeout is not None or self.deadline is None:
+                # A wait the caller bounds itself (notifies(timeout=)) ends as psycopg's does.
                 return super().wait(gen, interval=interval, timeout=timeout)
-            except errors._WaitTimeout:
-                # What the server answers later would be read as the next query's answer:
-                # the connection is closed, and the pool replaces it (a disconnect).
-                self.pgconn.finish()
-                log_event(log, logging.ERROR, "store.no_answer", waited_s=timeout)
-                raise psycopg.OperationalError(
-                    f"the store did not answer within {timeout} s"
-                ) from None
+            waited = 0.0
+            while True:
+                try:
+                    # Waited on after a timeout: psycopg's generators, resumed with nothing
+                    # ready, yield the same wait again.
+                    return super().wait(gen, interval=interval, timeout=self.deadline)
+                except errors._WaitTimeout:
+                    waited += self.deadline
+                if self.opened_with is None:
+                    raise psycopg.OperationalError("no answer") from None
+                if not self._store_answers():
+                    break
+            # What the server answers later would be read as the next query's answer: the
+            # connection is closed, and the pool replaces it (a disconnect).
+            self.pgconn.finish()
+            log_event(log, logging.ERROR, "store.no_answer", waited_s=waited)
+            raise psycopg.OperationalError(f"the store did not answer within {waited} s") from None
+
+        def _store_answers(self) -> bool:
+            """Whether the store answers a new connection's `SELECT 1` within PROBE_S: then
+            the query waited for is slow, not lost."""
+            args, kwargs = self.opened_with or ((), {})
+            try:
+                probe = super().connect(
+                    *args, **{**kwargs, "autocommit": True, "connect_timeout": PROBE_S}
+                )
+            except psycopg.Error:
+                return False
+            probe.deadline = PROBE_S
+            try:
+                probe.execute("SELECT 1")
+            except psycopg.Error:
+                return False
+            finally:
+                probe.close()
+            return True
 
     _DEADLINE_CONNECTION = DeadlineConnection
     return DeadlineConnection

@@ -12,7 +12,9 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from deskbridge.app import READY_TIMEOUT_S, create_app, create_runtime
 from deskbridge.config.settings import Settings
@@ -128,11 +130,13 @@ def test_background_loops_stuck_mid_query_give_up_and_recover(proxied_url, caplo
     proxy reads the query and forwards nothing) held each loop for good: TCP keep-alives and
     tcp_user_timeout never fire while the peer's kernel acknowledges what is sent (a hung
     server, a proxy or PgBouncer in front of it), and statement_timeout is the server's. Each
-    query now waits for its answer at most QUERY_DEADLINE_S, then its connection is dropped:
+    query now waits for its answer QUERY_DEADLINE_S, then, the store not answering a new
+    connection either (PROBE_S), its connection is dropped:
     the loops log their outage within seconds and recover when the store answers again."""
     from deskbridge.store import db
 
     monkeypatch.setattr(db, "QUERY_DEADLINE_S", 2.0, raising=False)
+    monkeypatch.setattr(db, "PROBE_S", 2, raising=False)
     proxy, url = proxied_url
     runtime = create_runtime(Settings(DATABASE_URL=url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET))
     migrate_store(runtime.engine)
@@ -182,9 +186,10 @@ def test_background_loops_stuck_mid_query_give_up_and_recover(proxied_url, caplo
         ("dispatcher.store_unavailable", {"error": "OperationalError"}),
         ("timers.store_unavailable", {"error": "OperationalError"}),
     ]
-    # The query deadline (2 s), then a new connection's connect_timeout (5 s); the timer sweep
-    # may first wait for the decider's batch (one at a time per process): at most 12 s.
-    assert gave_up_after < 14
+    # The query deadline (2 s) and the probe's new connection held (2 s), then the loop's new
+    # connection's connect_timeout (5 s); the timer sweep may first wait for the decider's
+    # batch (one at a time per process): 14 s measured, at most 17 s.
+    assert gave_up_after < 18
     assert abandoned and {r.deskbridge_fields["waited_s"] for r in abandoned} == {2.0}
     assert [name for name, _ in logged(".store_recovered")] == [
         "decider.store_recovered",
@@ -192,3 +197,55 @@ def test_background_loops_stuck_mid_query_give_up_and_recover(proxied_url, caplo
         "timers.store_recovered",
     ]
     assert alive == [False, False, False]
+
+
+def test_a_slow_query_on_a_store_that_answers_is_waited_for(proxied_url, caplog, monkeypatch):
+    """A query past the deadline on a store that still answers (a purge or a digest on a big
+    store, a lock waited for) was dropped at the deadline as if the store were silent; the
+    store is now asked on a new connection, and the query waited for while it answers. (By
+    hand: `SELECT pg_sleep(35)` under the 30 s deadline answers after 35 s.)"""
+    from deskbridge.store import db
+
+    monkeypatch.setattr(db, "QUERY_DEADLINE_S", 1.0, raising=False)
+    _proxy, url = proxied_url
+    engine = db.create_store_engine(url)
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    try:
+        with engine.connect() as connection:
+            slow = connection.execute(text("SELECT pg_sleep(2.5), 'answered'")).all()
+            after = connection.execute(text("SELECT 'the same connection'")).scalar()
+    finally:
+        engine.dispose()
+
+    assert (slow, after) == ([("", "answered")], "the same connection")
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_query_on_a_silent_store_is_given_up_after_the_deadline_and_a_probe(
+    proxied_url, caplog, monkeypatch
+):
+    from deskbridge.store import db
+
+    monkeypatch.setattr(db, "QUERY_DEADLINE_S", 1.0, raising=False)
+    monkeypatch.setattr(db, "PROBE_S", 2, raising=False)
+    proxy, url = proxied_url
+    engine = db.create_store_engine(url)
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            proxy.frozen.set()
+            started = time.monotonic()
+            with pytest.raises(OperationalError) as failure:
+                connection.execute(text("SELECT 2"))
+            gave_up_after = time.monotonic() - started
+    finally:
+        proxy.frozen.clear()
+        engine.dispose()
+
+    assert "the store did not answer within 1.0 s" in str(failure.value)
+    # The deadline (1 s), then the probe's new connection held by the silent store (2 s).
+    assert 3 <= gave_up_after < 4.5
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        ("store.no_answer", {"waited_s": 1.0})
+    ]
