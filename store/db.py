@@ -71,7 +71,7 @@ def create_store_engine(url: str) -> Engine:
 
             @event.listens_for(engine, "do_connect")
             def _connect_with_deadline(_dialect, _record, cargs, cparams) -> Any:
-                return _deadline_connection_class().connect(*cargs, **cparams)
+                return connect_with_deadline(*cargs, **cparams)
 
         return engine
 
@@ -104,6 +104,12 @@ def create_store_engine(url: str) -> Engine:
 
 
 _DEADLINE_CONNECTION: type | None = None
+
+
+def connect_with_deadline(*args: Any, **kwargs: Any) -> Any:
+    """psycopg.connect(...), each wait for the server bounded as a store connection's are
+    (QUERY_DEADLINE_S): for connections made outside the engine (the decider's LISTEN)."""
+    return _deadline_connection_class().connect(*args, **kwargs)
 
 
 def _deadline_connection_class() -> type:

@@ -746,7 +746,7 @@ def listen_for_events(engine: Engine, wake: Callable[[], None], stop: threading.
         return
     import psycopg
 
-    from deskbridge.store.db import PG_CONNECT_ARGS
+    from deskbridge.store import db
 
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     # Logged as the other loops log a store outage: when it starts, once a minute while it
@@ -754,15 +754,25 @@ def listen_for_events(engine: Engine, wake: Callable[[], None], stop: threading.
     outage = OutageLog(log, "decider.listen_failed", "decider.listen_recovered")
     while not stop.is_set():
         try:
-            # The engine's timeouts and keep-alives: a silent store is noticed on this
-            # connection too (it waited for notifications that could no longer come).
-            with psycopg.connect(conninfo, autocommit=True, **PG_CONNECT_ARGS) as connection:
+            # The engine's timeouts, keep-alives and query deadline: a silent store is noticed
+            # on this connection too (it waited for notifications that could no longer come,
+            # and for the answer to LISTEN without bound).
+            with db.connect_with_deadline(
+                conninfo, autocommit=True, **db.PG_CONNECT_ARGS
+            ) as connection:
                 connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 outage.succeeded()
                 wake()  # anything stored while we were not listening
+                quiet_since = time.monotonic()
                 while not stop.is_set():
                     for _notify in connection.notifies(timeout=1.0, stop_after=1):
                         wake()
+                        quiet_since = time.monotonic()
+                    if time.monotonic() - quiet_since >= LISTEN_CHECK_S:
+                        # Keep-alives are answered by the kernel of a hung server, or by a
+                        # proxy in front of a silent one: only a query shows it still answers.
+                        connection.execute("SELECT 1")
+                        quiet_since = time.monotonic()
         except psycopg.Error as exc:
             outage.failed(error=type(exc).__name__)
             stop.wait(LISTEN_RETRY_S)
@@ -770,3 +780,5 @@ def listen_for_events(engine: Engine, wake: Callable[[], None], stop: threading.
 
 # Seconds between attempts to listen again after the LISTEN connection was lost.
 LISTEN_RETRY_S = 5.0
+# Seconds without a notification after which the LISTEN connection is asked a `SELECT 1`.
+LISTEN_CHECK_S = 30.0

@@ -249,3 +249,59 @@ def test_a_query_on_a_silent_store_is_given_up_after_the_deadline_and_a_probe(
     assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
         ("store.no_answer", {"waited_s": 1.0})
     ]
+
+
+def test_the_listen_connection_notices_a_store_that_stops_answering(
+    proxied_url, caplog, monkeypatch
+):
+    """The decider's LISTEN connection had the engine's keep-alives (a partition drops it)
+    but not its query deadline, and asked nothing while idle: a store whose kernel, or a proxy
+    in front of it, still acknowledges left it listening for good to a server that sent
+    nothing, and its LISTEN waited for an answer without bound. Idle, it now asks `SELECT 1`
+    every LISTEN_CHECK_S, under the deadline, and listens again once the store answers."""
+    from deskbridge.store import db
+    from deskbridge.store import events as events_module
+
+    monkeypatch.setattr(db, "QUERY_DEADLINE_S", 1.0, raising=False)
+    monkeypatch.setattr(db, "PROBE_S", 2, raising=False)
+    monkeypatch.setattr(events_module, "LISTEN_CHECK_S", 1.0, raising=False)
+    monkeypatch.setattr(events_module, "LISTEN_RETRY_S", 1.0)
+    proxy, url = proxied_url
+    engine = db.create_store_engine(url)
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    woken, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(
+        target=events_module.listen_for_events, args=(engine, woken.set, stop), daemon=True
+    )
+    listener.start()
+    try:
+        assert woken.wait(10)  # listening
+        woken.clear()
+        proxy.frozen.set()
+        started = time.monotonic()
+        while time.monotonic() - started < 15 and not _messages(caplog, "decider.listen_failed"):
+            time.sleep(0.1)
+        noticed_after = time.monotonic() - started
+        proxy.frozen.clear()
+        assert woken.wait(15)  # listening again: the wake for what was stored meanwhile
+    finally:
+        proxy.frozen.clear()
+        stop.set()
+        listener.join(10)
+        engine.dispose()
+
+    # The check after 1 s quiet, its deadline (1 s), the probe held (2 s).
+    assert noticed_after < 6
+    assert _messages(caplog, "decider.") == [
+        ("decider.listen_failed", {"error": "OperationalError"}),
+        ("decider.listen_recovered", {"failures": 1}),
+    ]
+    assert not listener.is_alive()
+
+
+def _messages(caplog, prefix: str) -> list[tuple[str, dict]]:
+    return [
+        (r.getMessage(), {k: v for k, v in r.deskbridge_fields.items() if k != "down_s"})
+        for r in caplog.records
+        if r.getMessage().startswith(prefix)
+    ]

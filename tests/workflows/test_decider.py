@@ -1014,9 +1014,10 @@ def test_a_lost_listen_connection_is_logged_as_an_outage(engine, rules, monkeypa
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     import psycopg
 
+    from deskbridge.store import db
     from deskbridge.store import events as events_module
 
-    connect, calls = psycopg.connect, []
+    connect, calls = db.connect_with_deadline, []
 
     def down_for_five_tries(*args, **kwargs):
         calls.append(kwargs)
@@ -1024,7 +1025,7 @@ def test_a_lost_listen_connection_is_logged_as_an_outage(engine, rules, monkeypa
             raise psycopg.OperationalError("connection refused")
         return connect(*args, **kwargs)
 
-    monkeypatch.setattr(psycopg, "connect", down_for_five_tries)
+    monkeypatch.setattr(db, "connect_with_deadline", down_for_five_tries)
     monkeypatch.setattr(events_module, "LISTEN_RETRY_S", 0.01)
     caplog.set_level("INFO", logger="deskbridge.decider")
     woken, stop = threading.Event(), threading.Event()
