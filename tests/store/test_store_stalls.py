@@ -199,31 +199,10 @@ def test_background_loops_stuck_mid_query_give_up_and_recover(proxied_url, caplo
     assert alive == [False, False, False]
 
 
-def test_a_slow_query_on_a_store_that_answers_is_waited_for(proxied_url, caplog, monkeypatch):
-    """A query past the deadline on a store that still answers (a purge or a digest on a big
-    store, a lock waited for) was dropped at the deadline as if the store were silent; the
-    store is now asked on a new connection, and the query waited for while it answers. (By
-    hand: `SELECT pg_sleep(35)` under the 30 s deadline answers after 35 s.)"""
-    from deskbridge.store import db
-
-    monkeypatch.setattr(db, "QUERY_DEADLINE_S", 1.0, raising=False)
-    _proxy, url = proxied_url
-    engine = db.create_store_engine(url)
-    caplog.set_level(logging.INFO, logger="deskbridge")
-    try:
-        with engine.connect() as connection:
-            slow = connection.execute(text("SELECT pg_sleep(2.5), 'answered'")).all()
-            after = connection.execute(text("SELECT 'the same connection'")).scalar()
-    finally:
-        engine.dispose()
-
-    assert (slow, after) == ([("", "answered")], "the same connection")
-    assert [r.getMessage() for r in caplog.records] == []
-
-
-def test_a_query_on_a_silent_store_is_given_up_after_the_deadline_and_a_probe(
-    proxied_url, caplog, monkeypatch
-):
+@pytest.fixture
+def short_deadline(proxied_url, caplog, monkeypatch):
+    """The proxy and a store engine through it, with a query deadline of 1 s and a probe of
+    2 s; deskbridge's INFO records captured."""
     from deskbridge.store import db
 
     monkeypatch.setattr(db, "QUERY_DEADLINE_S", 1.0, raising=False)
@@ -231,17 +210,36 @@ def test_a_query_on_a_silent_store_is_given_up_after_the_deadline_and_a_probe(
     proxy, url = proxied_url
     engine = db.create_store_engine(url)
     caplog.set_level(logging.INFO, logger="deskbridge")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            proxy.frozen.set()
-            started = time.monotonic()
-            with pytest.raises(OperationalError) as failure:
-                connection.execute(text("SELECT 2"))
-            gave_up_after = time.monotonic() - started
-    finally:
-        proxy.frozen.clear()
-        engine.dispose()
+    yield proxy, engine
+    proxy.frozen.clear()
+    engine.dispose()
+
+
+def test_a_slow_query_on_a_store_that_answers_is_waited_for(short_deadline, caplog):
+    """A query past the deadline on a store that still answers (a purge or a digest on a big
+    store, a lock waited for) was dropped at the deadline as if the store were silent; the
+    store is now asked on a new connection, and the query waited for while it answers. (By
+    hand: `SELECT pg_sleep(35)` under the 30 s deadline answers after 35 s.)"""
+    _proxy, engine = short_deadline
+    with engine.connect() as connection:
+        slow = connection.execute(text("SELECT pg_sleep(2.5), 'answered'")).all()
+        after = connection.execute(text("SELECT 'the same connection'")).scalar()
+
+    assert (slow, after) == ([("", "answered")], "the same connection")
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_query_on_a_silent_store_is_given_up_after_the_deadline_and_a_probe(
+    short_deadline, caplog
+):
+    proxy, engine = short_deadline
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        proxy.frozen.set()
+        started = time.monotonic()
+        with pytest.raises(OperationalError) as failure:
+            connection.execute(text("SELECT 2"))
+        gave_up_after = time.monotonic() - started
 
     assert "the store did not answer within 1.0 s" in str(failure.value)
     # The deadline (1 s), then the probe's new connection held by the silent store (2 s).
@@ -252,23 +250,18 @@ def test_a_query_on_a_silent_store_is_given_up_after_the_deadline_and_a_probe(
 
 
 def test_the_listen_connection_notices_a_store_that_stops_answering(
-    proxied_url, caplog, monkeypatch
+    short_deadline, caplog, monkeypatch
 ):
     """The decider's LISTEN connection had the engine's keep-alives (a partition drops it)
     but not its query deadline, and asked nothing while idle: a store whose kernel, or a proxy
     in front of it, still acknowledges left it listening for good to a server that sent
     nothing, and its LISTEN waited for an answer without bound. Idle, it now asks `SELECT 1`
     every LISTEN_CHECK_S, under the deadline, and listens again once the store answers."""
-    from deskbridge.store import db
     from deskbridge.store import events as events_module
 
-    monkeypatch.setattr(db, "QUERY_DEADLINE_S", 1.0, raising=False)
-    monkeypatch.setattr(db, "PROBE_S", 2, raising=False)
     monkeypatch.setattr(events_module, "LISTEN_CHECK_S", 1.0, raising=False)
     monkeypatch.setattr(events_module, "LISTEN_RETRY_S", 1.0)
-    proxy, url = proxied_url
-    engine = db.create_store_engine(url)
-    caplog.set_level(logging.INFO, logger="deskbridge")
+    proxy, engine = short_deadline
     woken, stop = threading.Event(), threading.Event()
     listener = threading.Thread(
         target=events_module.listen_for_events, args=(engine, woken.set, stop), daemon=True
@@ -288,7 +281,6 @@ def test_the_listen_connection_notices_a_store_that_stops_answering(
         proxy.frozen.clear()
         stop.set()
         listener.join(10)
-        engine.dispose()
 
     # The check after 1 s quiet, its deadline (1 s), the probe held (2 s).
     assert noticed_after < 6
