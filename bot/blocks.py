@@ -195,12 +195,7 @@ def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
     if fields:
         blocks.append({"type": "section", "fields": fields})
     if action["action"] == "call_customer":
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": CALL_SCRIPT.format(number=view.number)},
-            }
-        )
+        blocks.append(_call_script(view))
     buttons = _actions(action, view)
     if buttons:
         blocks.append(buttons)
@@ -218,6 +213,13 @@ def _why(action: dict[str, Any], before: str = "") -> str:
     return clip_escaped(f"{before}*Why:* ", action["reason"], SECTION_TEXT)
 
 
+def _call_script(view: TicketView) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": CALL_SCRIPT.format(number=view.number)},
+    }
+
+
 def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
     """A later message about the same ticket, posted in its thread."""
     title = _title(action, view)
@@ -225,7 +227,20 @@ def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, An
         text = _why(action, before=f"{title}\n")
     else:
         text = clip(escape(action.get("text") or title), SECTION_TEXT)
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if action["action"] == "call_customer" and view.status not in ("solved", "closed"):
+        # The assignee's DM thread often begins with an SLA warning or a page: the call's
+        # script and Call logged button come with the call's own message, wherever it is.
+        blocks.append(_call_script(view))
+        elements = (
+            []
+            if view.call_logged_by
+            else [_button("Call logged", CALL_LOGGED, view.key, "primary")]
+        )
+        buttons = _with_open_ticket(elements, view)
+        if buttons:
+            blocks.append(buttons)
+    return {"text": text, "blocks": blocks}
 
 
 def build_job_message(record: dict[str, Any]) -> dict[str, Any]:

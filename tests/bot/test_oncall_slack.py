@@ -492,3 +492,70 @@ def test_an_override_for_a_mention_slack_did_not_escape_says_how_to_fix_it(
         "*On call*\nOverride saved: Tom Okafor is on call Sat 10 Jan 2026 23:00 GMT → "
         "Sun 11 Jan 2026 09:00 GMT."
     )
+
+
+def public_reply(at: datetime, n: int, author: str, ticket: str = "48400") -> bytes:
+    stamp = at.isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "type": "zen:event-type:ticket.comment_added",
+            "id": f"evt-{ticket}-reply-{n}",
+            "time": stamp,
+            "subject": f"zen:ticket:{ticket}",
+            "detail": {"id": ticket, "status": "OPEN", "assignee_id": author},
+            "event": {
+                "comment": {
+                    "id": f"7{n}",
+                    "is_public": True,
+                    "body": f"Reply {n}",
+                    "author": {"id": author, "is_staff": True},
+                }
+            },
+        }
+    ).encode()
+
+
+def test_the_call_request_in_a_thread_begun_by_a_page_carries_its_script_and_button(
+    runtime, client, fake, clock
+):
+    # Priya is on call and the assignee: the page began her DM thread about the ticket, so
+    # the 3-response rule's call request is a reply in it. It came as its reason alone, with
+    # neither the call script nor a Call logged button (only a first message had them).
+    priya_zendesk = "9013300112004"
+    post(client, urgent_ticket(SATURDAY_2310, assignee_id=priya_zendesk), SATURDAY_2310)
+    dispatch(runtime)
+    for n in (1, 2, 3):
+        at = SATURDAY_2310 + timedelta(minutes=n)
+        post(client, public_reply(at, n, priya_zendesk), at)
+    dispatch(runtime)
+    posts = fake.ok_calls("chat.postMessage")
+    page = next(p for p in posts if p.args["channel"] == PRIYA)
+    (call,) = [p for p in posts if p.args["text"].startswith(":telephone_receiver:")]
+    assert (call.args["thread_ts"], call.args["text"]) == (
+        page.ts,
+        ":telephone_receiver: Call the customer\n"
+        "*Why:* 3rd written reply without resolution — call the customer",
+    )
+    assert len(call.args["blocks"]) == 3  # the reason, the script, the buttons
+    assert call.args["blocks"][1]["text"]["text"].startswith(
+        "*Call script*\n1. Introduce yourself and say you are calling about order ticket 48400."
+    )
+    assert buttons(call.args["blocks"]) == [
+        ("deskbridge.call_logged", "Call logged", None),
+        ("deskbridge.open", "Open ticket", "https://acme.zendesk.com/agent/tickets/48400"),
+    ]
+    click(client, "deskbridge.call_logged", PRIYA, "zendesk:48400", call.ts, call.args["channel"])
+    with runtime.engine.connect() as connection:
+        said = [
+            (r["action"], r["payload"]["params"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "interactions"
+        ]
+    assert said == [
+        ("tag", {"tags": ["call_logged"]}),
+        ("note", {"body": "deskbridge: Priya Raman called the customer (logged in Slack)."}),
+        (
+            "notify",
+            {"target": "thread", "refresh": True, "text": "Customer call logged by Priya Raman"},
+        ),
+    ]
