@@ -228,6 +228,7 @@ def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, An
     else:
         text = clip(escape(action.get("text") or title), SECTION_TEXT)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    buttons = None
     if action["action"] == "call_customer" and view.status not in ("solved", "closed"):
         # The assignee's DM thread often begins with an SLA warning or a page: the call's
         # script and Call logged button come with the call's own message, wherever it is.
@@ -238,8 +239,13 @@ def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, An
             else [_button("Call logged", CALL_LOGGED, view.key, "primary")]
         )
         buttons = _with_open_ticket(elements, view)
-        if buttons:
-            blocks.append(buttons)
+    elif action["action"] == "page_oncall" and action.get("step") == 0:
+        # A chain's first page in a thread begun before (an earlier chain's page, since
+        # acknowledged, or another alert) brings its Acknowledge: the thread's first message
+        # has none left for it. Its later steps reply under it.
+        buttons = _actions(action, view)
+    if buttons:
+        blocks.append(buttons)
     return {"text": text, "blocks": blocks}
 
 

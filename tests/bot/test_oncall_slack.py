@@ -494,7 +494,9 @@ def test_an_override_for_a_mention_slack_did_not_escape_says_how_to_fix_it(
     )
 
 
-def public_reply(at: datetime, n: int, author: str, ticket: str = "48400") -> bytes:
+def public_reply(
+    at: datetime, n: int, author: str, ticket: str = "48400", body: str = "", staff: bool = True
+) -> bytes:
     stamp = at.isoformat().replace("+00:00", "Z")
     return json.dumps(
         {
@@ -507,8 +509,8 @@ def public_reply(at: datetime, n: int, author: str, ticket: str = "48400") -> by
                 "comment": {
                     "id": f"7{n}",
                     "is_public": True,
-                    "body": f"Reply {n}",
-                    "author": {"id": author, "is_staff": True},
+                    "body": body or f"Reply {n}",
+                    "author": {"id": author, "is_staff": staff},
                 }
             },
         }
@@ -559,3 +561,44 @@ def test_the_call_request_in_a_thread_begun_by_a_page_carries_its_script_and_but
             {"target": "thread", "refresh": True, "text": "Customer call logged by Priya Raman"},
         ),
     ]
+
+
+def test_a_new_chains_page_in_an_acknowledged_thread_brings_its_own_acknowledge(
+    runtime, client, fake, clock
+):
+    # The first chain, acknowledged, left its page without Acknowledge. A new paging event
+    # (the customer threatens the ombudsman: escalated) pages Priya again in those threads;
+    # the page came with no button, and the paged person could acknowledge only by command.
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    command(client, PRIYA, "ack 48400")
+    dispatch(runtime)
+    at = SATURDAY_2310 + timedelta(minutes=5)
+    clock.at = at
+    post(
+        client,
+        public_reply(at, 1, "77", body="I will take this to the ombudsman.", staff=False),
+        at,
+    )
+    dispatch(runtime)
+    roots = {
+        p.args["channel"]: p.ts
+        for p in fake.ok_calls("chat.postMessage")
+        if p.args["channel"] in (PRIYA, "#resolution-oncall")
+    }
+    pages = [
+        p
+        for p in fake.ok_calls("chat.postMessage")
+        if p.args["text"]
+        == ":pager: On-call page\n*Why:* escalated to the specialist tier after hours"
+    ]
+    assert [p.args["thread_ts"] for p in pages] == [roots[PRIYA], roots["#resolution-oncall"]]
+    for page in pages:
+        assert buttons(page.args["blocks"]) == [
+            ("deskbridge.ack", "Acknowledge", None),
+            ("deskbridge.open", "Open ticket", "https://acme.zendesk.com/agent/tickets/48400"),
+        ]
+    click(client, "deskbridge.ack", PRIYA, "zendesk:48400", pages[0].ts, pages[0].args["channel"])
+    with runtime.engine.connect() as connection:
+        chain = load_ticket(connection, "zendesk:48400").oncall
+    assert (chain.trigger, chain.acknowledged_by) == ("escalated", "Priya Raman")
