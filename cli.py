@@ -326,25 +326,32 @@ def _prepare_runtime(takes_webhooks: bool):
 MAX_THREADS = 256
 
 
+class IntegerInRange(click.IntRange):
+    """click's IntRange, named for what it reads: a word given for --port or --id was "not a
+    valid integer range", as if a range (1-5) had been asked for."""
+
+    name = "integer"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 # Checked here, before anything starts: waitress takes a port past 65535 modulo 65536 (70000
 # listened on 4464) and 0 as "any free port", and with 0 threads listens but never answers.
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8080, show_default=True, type=IntegerInRange(1, 65535))
 # Waitress starts every thread at once; past a few dozen they only wait, for the one SQLite
 # writer or PostgreSQL's connections, so a bound turns a typo (80000) into a clear error.
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, MAX_THREADS))
+@click.option("--threads", default=8, show_default=True, type=IntegerInRange(1, MAX_THREADS))
 # Their defaults are the settings' (DESKBRIDGE_CONNECTION_LIMIT, DESKBRIDGE_CHANNEL_TIMEOUT).
 @click.option(
     "--connection-limit",
-    type=click.IntRange(min=1),
+    type=IntegerInRange(min=1),
     show_default="DESKBRIDGE_CONNECTION_LIMIT, else 1000",
     help="open connections before new ones wait (waitress' default of 100 let ~110 "
     "half-sent requests from one client lock everyone out)",
 )
 @click.option(
     "--channel-timeout",
-    type=click.IntRange(min=1),
+    type=IntegerInRange(min=1),
     show_default="DESKBRIDGE_CHANNEL_TIMEOUT, else 30",
     help="seconds a connection may sit idle (a half-sent request, a silent keep-alive) "
     "before the server closes it",
@@ -577,7 +584,7 @@ def _iso_default(value):
 @click.option(
     "--id",
     "ids",
-    type=click.IntRange(1, 2**63 - 1),
+    type=IntegerInRange(1, 2**63 - 1),
     multiple=True,
     help="only these event ids (repeatable)",
 )
@@ -667,7 +674,7 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
 @click.option(
     "--id",
     "ids",
-    type=click.IntRange(1, 2**63 - 1),
+    type=IntegerInRange(1, 2**63 - 1),
     multiple=True,
     help="these dead-lettered actions (repeatable; ids from `deskbridge outbox --dead`)",
 )
@@ -907,7 +914,7 @@ def _without_collecting() -> Iterator[None]:
     help="the time to ask about (ISO; UTC when no offset; default now)",
 )
 @click.option(
-    "--shifts", type=click.IntRange(0, 520), help="how many shifts ahead [3; 12 for --ical]"
+    "--shifts", type=IntegerInRange(0, 520), help="how many shifts ahead [3; 12 for --ical]"
 )
 @click.option("--ical", is_flag=True, help="write the schedule as an iCalendar feed to stdout")
 def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:

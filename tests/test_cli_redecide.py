@@ -80,3 +80,16 @@ def test_changing_commands_make_no_tables_in_a_database_deskbridge_never_migrate
         f"Error: the store at {where} has no deskbridge tables: run `deskbridge migrate` first\n",
         ["someone_elses"],
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["redecide", "--id", "x"], ["outbox", "retry", "--id", "x"], ["oncall", "--shifts", "x"]],
+)
+def test_a_word_for_a_number_is_said_to_be_no_integer(args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    option = args[-2]
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '{option}': 'x' is not a valid integer."
+    )

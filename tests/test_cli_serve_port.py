@@ -73,6 +73,12 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path):
             ["--threads", "80000"],
             "Error: Invalid value for '--threads': 80000 is not in the range 1<=x<=256.",
         ),
+        # A word was "not a valid integer range", as if a range had been asked for.
+        (["--port", "http"], "Error: Invalid value for '--port': 'http' is not a valid integer."),
+        (
+            ["--threads", "8.5"],
+            "Error: Invalid value for '--threads': '8.5' is not a valid integer.",
+        ),
     ],
 )
 def test_serve_refuses_a_port_or_thread_count_out_of_range(args: list[str], error: str):
