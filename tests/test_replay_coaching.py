@@ -801,6 +801,45 @@ def test_after_a_holiday_the_review_looks_back_to_the_last_one_posted(tmp_path):
     assert daily_reviews(records) == [("2026-05-05T16:30:00Z", [(2, 32, "2026-05-01")])]
 
 
+def test_a_night_shift_next_to_a_holiday_is_the_shift_of_the_day_it_began(tmp_path):
+    # Good Friday (3 April 2026) and Easter Monday are bank holidays in England. Nadia's
+    # Thursday shift (22:00-06:00) began on a working day: it runs to 06:00 on Friday, and her
+    # replies at 22:30, 02:00 and 04:00 are Thursday's 3. Her Friday and Monday shifts, begun
+    # on the holidays, are not worked: their hours after midnight are no shifts of their own
+    # (no Saturday target, the week's is 4 x 32). Tuesday's review, the first posted after
+    # Thursday's, judges her on Thursday night's shift, not on Tuesday's morning hours
+    # (0 of 32). With a target of 3, the check after her third reply (04:05 on the holiday,
+    # still Thursday's shift) thanks her.
+    from deskbridge.workflows.digest import period_target, working_intervals
+
+    rules = team_rules(0, extra=(NADIA,))
+    small = team_rules(0, extra=(NADIA,), targets=[{"from_months": 0, "responses": 3}])
+    nadia = rules.agent_by_slack_id("U0NADIA001")
+    # Thursday 22:30, Friday 02:00, 04:00 (BST)
+    events = night_replies(date(2026, 4, 2), NADIA_ID, (13.5, 17, 19))
+    until = datetime(2026, 4, 7, 18, tzinfo=UTC)
+    thanked, small_engine = replay_day(tmp_path, events, small, until, name="small.db")
+    small_engine.dispose()
+    assert [(r["at"], r["key"]) for r in thanked if r["action"] == "coach"] == [
+        ("2026-04-03T03:05:00Z", "job:coaching_check:coaching:2026-04-02:U0NADIA001:target_reached")
+    ]
+    records, engine = replay_day(tmp_path, events, rules, until)
+    [thursday] = digest_of(engine, rules, date(2026, 4, 2))["agents"]
+    [week] = digest_of(engine, rules, date(2026, 3, 30), week=True)["agents"]
+    engine.dispose()
+    assert daily_reviews(records) == [("2026-04-07T16:30:00Z", [(3, 32, "2026-04-02")])]
+    assert (thursday["responses"], thursday["target"]) == (3, 32)
+    assert (week["responses"], week["target"]) == (3, 4 * 32)
+    assert period_target(rules, nadia, build_period(rules, date(2026, 4, 4))) == 0
+    assert working_intervals(rules, nadia, date(2026, 4, 2)) == (
+        (datetime(2026, 4, 2, 21, tzinfo=UTC), datetime(2026, 4, 3, 5, tzinfo=UTC)),
+    )
+    assert working_intervals(rules, nadia, date(2026, 4, 4)) == ()
+    assert working_intervals(rules, nadia, date(2026, 4, 7)) == (
+        (datetime(2026, 4, 7, 21, tzinfo=UTC), datetime(2026, 4, 8, 5, tzinfo=UTC)),
+    )
+
+
 def test_a_night_agents_own_window_is_not_reused_from_another_shift(tmp_path):
     # Nadia's Friday night shift has her 3 replies (a target of 3: reached, thanked once, for
     # Friday). On Monday the 09:00 check reads the day while her Monday shift is still to begin

@@ -90,8 +90,12 @@ class BusinessCalendar:
     @lru_cache(maxsize=4096)  # noqa: B019 — calendars live as long as the config
     def intervals_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's opening intervals as UTC instants."""
-        if self.closed_on(day):
-            return ()
+        return () if self.closed_on(day) else self.weekly_intervals_on(day)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 — calendars live as long as the config
+    def weekly_intervals_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The intervals the week lists for the day's weekday, as UTC instants, whether or not
+        the day is a holiday or closure."""
         out = []
         for opens, closes in self.week[day.weekday()]:
             start = datetime.combine(day, opens, tzinfo=self.zone)

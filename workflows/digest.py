@@ -267,13 +267,25 @@ def working_intervals(
     hours = _hours_on(rules, agent, day)
     if not hours or not _past_midnight(rules, agent):
         return hours
-    before = _hours_on(rules, agent, day - timedelta(days=1))
+    # Told apart by the roster's week, not by the days' hours: a shift begun on a holiday (or
+    # before `started_on`) is not worked, after midnight either, and one begun the day before
+    # a holiday runs to its end.
+    before = _week_hours_on(rules, agent, day - timedelta(days=1))
     if before and before[-1][1] == hours[0][0] and not _whole_day(hours, hours[0]):
         hours = hours[1:]  # the end of the shift begun the day before
-    after = _hours_on(rules, agent, day + timedelta(days=1))
+    after = _week_hours_on(rules, agent, day + timedelta(days=1))
     if hours and after and hours[-1][1] == after[0][0] and not _whole_day(after, after[0]):
         hours = (*hours[:-1], (hours[-1][0], after[0][1]))
     return hours
+
+
+def _week_hours_on(
+    rules: RulesConfig, agent: AgentConfig, day: date
+) -> tuple[tuple[datetime, datetime], ...]:
+    """The hours the agent's week (roster `works`, else business hours) lists for a local
+    day's weekday, holidays, closures and `started_on` aside."""
+    calendar = rules.agent_calendar(agent) if agent.works is not None else rules.calendar
+    return () if calendar is None else calendar.weekly_intervals_on(day)
 
 
 def _past_midnight(rules: RulesConfig, agent: AgentConfig) -> bool:
