@@ -25,7 +25,7 @@ from deskbridge.workflows.model import (
     TicketState,
     evolve,
 )
-from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
+from deskbridge.workflows.rules.sla import describe_ago, evaluate_sla, fire_sla
 from deskbridge.workflows.service import WorkflowService
 from deskbridge.workflows.state import KEEP_COMMENT_IDS, apply_event, new_state
 
@@ -445,3 +445,17 @@ def test_a_late_status_on_a_ticket_stored_before_points_were_kept_keeps_its_paus
     state = _fold(state, late, rules, tagged + timedelta(minutes=5))
     clock = state.sla_clocks["resolution"]
     assert (clock.running_since, clock.used_s) == (reopened, 3600.0)
+
+
+def test_a_breach_known_late_says_how_long_ago_as_a_lead_reads_it():
+    # Minutes under the hour, hours and minutes under two days, then days: a breach known
+    # only long after its time (a backlog, a replayed history) said "922093 min ago".
+    assert [describe_ago(s) for s in (60, 301, 3600, 57000, 172799, 172800, 55325580)] == [
+        "1 min ago",
+        "5 min ago",
+        "1h ago",
+        "15h50m ago",
+        "47h59m ago",
+        "2 days ago",
+        "640 days ago",
+    ]

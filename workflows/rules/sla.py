@@ -527,6 +527,17 @@ def describe_span(target: timedelta) -> str:
     return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+def describe_ago(seconds: int) -> str:
+    """How long ago, as a lead reads it: 5 min ago, 15h50m ago, 3 days ago. A breach known
+    only long after its time (a backlog, a replayed history) said "922093 min ago"."""
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{describe_span(timedelta(minutes=minutes))} ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
 def _describe_target(target: timedelta, business: bool) -> str:
     return f"{describe_span(target)} {'business-hours' if business else 'calendar'}"
 
@@ -629,7 +640,7 @@ def _fire_stage(
                     ActionKind.sla_breach,
                     *once,
                     reason=f"{label} target of {described} missed at {_local(due, rules)}"
-                    + (f", {late // 60} min ago" if late >= 60 else ""),
+                    + (f", {describe_ago(late)}" if late >= 60 else ""),
                     metric=metric,
                     target="lead",
                     channel=rules.team.lead_channel,
