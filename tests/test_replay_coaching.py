@@ -855,3 +855,61 @@ def test_a_night_agents_own_window_is_not_reused_from_another_shift(tmp_path):
         if r["action"] == "coach" and r["kind"] == "target_reached"
     ]
     assert reached == [("2026-03-07T03:05:00Z", "U0NADIA001", 3)]
+
+
+def test_a_closure_and_a_team_on_night_hours_go_by_the_day_a_shift_begins():
+    # Nadia's Wednesday shift runs into the closure on 24 December to 06:00, none begins
+    # on it; Tuesday 29 December, after Boxing Day (observed Monday 28), has only its own
+    # shift, not the morning of one begun on the holiday. An agent on the team's hours (no
+    # `works`), were those Nadia's nights, has the same shifts around Good Friday.
+    from deskbridge.config.rules import BusinessHoursConfig
+    from deskbridge.workflows.digest import working_intervals
+
+    rules = team_rules(0, extra=(NADIA,))
+    nadia = rules.agent_by_slack_id("U0NADIA001")
+    night = timedelta(hours=8)
+    wednesday = datetime(2026, 12, 23, 22, tzinfo=UTC)  # London is on UTC in December
+    tuesday = datetime(2026, 12, 29, 22, tzinfo=UTC)
+    assert [working_intervals(rules, nadia, date(2026, 12, d)) for d in (23, 24, 29)] == [
+        ((wednesday, wednesday + night),),
+        (),
+        ((tuesday, tuesday + night),),
+    ]
+    member = {k: v for k, v in NADIA.items() if k != "works"}
+    member |= {"slack_id": "U0TEAMNT01", "zendesk_id": "9020000000079"}
+    hours = {**rules.business_hours.model_dump(), "week": NADIA["works"]}
+    nights = team_rules(0, extra=(member,)).model_copy(
+        update={"business_hours": BusinessHoursConfig.model_validate(hours)}
+    )
+    agent = nights.agent_by_slack_id("U0TEAMNT01")
+    thursday = datetime(2026, 4, 2, 21, tzinfo=UTC)  # 22:00 BST
+    assert [working_intervals(nights, agent, date(2026, 4, d)) for d in (2, 3, 4)] == [
+        ((thursday, thursday + night),),
+        (),
+        (),
+    ]
+
+
+def test_a_pace_check_goes_by_the_shift_a_holiday_night_belongs_to(tmp_path):
+    # Nadia replies at 22:30 on Thursday 2 April and at 01:00 and 02:30 on Good Friday (her
+    # Thursday shift), then at 01:00 on Saturday, when no shift of hers runs (none began on
+    # the holiday). A pace check at 03:00 nudges her on Good Friday, 5 of her 8 hours done
+    # with 3 of 32 (20 due); none on Saturday, whose early hours are no shift with a target.
+    rules = team_rules(0, extra=(NADIA,), pace_checks=["03:00"])
+    events = night_replies(date(2026, 4, 2), NADIA_ID, (13.5, 16, 17.5, 40))
+    records, engine = replay_day(tmp_path, events, rules, datetime(2026, 4, 7, 18, tzinfo=UTC))
+    engine.dispose()
+    paced = [
+        (r["at"], r["person"], r["reason"], r["responses"], r["target"])
+        for r in records
+        if r["action"] == "coach" and r["kind"] == "pace"
+    ]
+    assert paced == [
+        (
+            "2026-04-03T02:00:00Z",
+            "U0NADIA001",
+            "3 of 32 by 03:00 — about 10 an hour keeps you on track",
+            3,
+            32,
+        )
+    ]
