@@ -21,13 +21,13 @@ from deskbridge.workflows.digest import (
     count_csat,
     repeat_window,
 )
-from deskbridge.workflows.model import Source, TicketState, ticket_key
+from deskbridge.workflows.model import Source, TicketState, salesforce_id_18, ticket_key
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
 AT_RISK_WITHIN = timedelta(hours=1)
 
-# A ticket as people type it: as its alerts show it ("#48213", "#5005j00000AbCdEAAZ"), as
+# A ticket as people type it: as its alerts show it ("#48213", "#5005j00000AbCdEAAV"), as
 # Zendesk's emails write it ("ZD-48213"), or by its key ("zendesk:48213", "salesforce:500…").
 _ZENDESK_TICKET = re.compile(r"(?i:#|zd-|zendesk:)?([0-9]{1,20})")
 _SALESFORCE_CASE = re.compile(r"(?i:#|salesforce:)?([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)")
@@ -35,12 +35,14 @@ _SALESFORCE_CASE = re.compile(r"(?i:#|salesforce:)?([A-Za-z0-9]{15}(?:[A-Za-z0-9
 
 def parse_ticket_key(text: str) -> str | None:
     """The key of the ticket `text` names (digits are a Zendesk ticket, a 15- or 18-character
-    record id a Salesforce case), or None: `ticket`, `ack` and `/escalate` read it alike."""
+    record id a Salesforce case, keyed by its 18), or None: `ticket`, `ack` and `/escalate`
+    read it alike."""
     zendesk = _ZENDESK_TICKET.fullmatch(text)
     if zendesk is not None:
         return ticket_key(Source.zendesk, zendesk.group(1))
     case = _SALESFORCE_CASE.fullmatch(text)
-    return None if case is None else ticket_key(Source.salesforce, case.group(1))
+    # A 15-character id (a report export, a Classic URL) names the case the API sent as 18.
+    return None if case is None else ticket_key(Source.salesforce, salesforce_id_18(case.group(1)))
 
 
 def _line(state: TicketState, rules: RulesConfig, now: datetime) -> str:

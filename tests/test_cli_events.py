@@ -68,7 +68,7 @@ def test_failed_events_stay_in_columns_for_a_salesforce_case(engine, store_url):
             "{}",
             at,
         )
-        for source, ticket_id in ((Source.salesforce, "5005j00000AbCdEAAZ"), (Source.zendesk, "7"))
+        for source, ticket_id in ((Source.salesforce, "5005j00000AbCdEAAV"), (Source.zendesk, "7"))
     ]
     with engine.begin() as connection:
         insert_events(connection, rows)
@@ -79,7 +79,7 @@ def test_failed_events_stay_in_columns_for_a_salesforce_case(engine, store_url):
 
     assert (result.exit_code, result.stdout) == (
         0,
-        f"       1  salesforce:5005j00000AbCdEAAZ created            {at.isoformat()}  "
+        f"       1  salesforce:5005j00000AbCdEAAV created            {at.isoformat()}  "
         "ValueError: x\n"
         f"       2  zendesk:7                     created            {at.isoformat()}  "
         "ValueError: y\n",

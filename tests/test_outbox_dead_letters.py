@@ -163,7 +163,7 @@ def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_c
     )
     migrate_store(worker.engine)
     escalate = build_action(
-        "salesforce:5005j00000AbCdEAAZ",
+        "salesforce:5005j00000AbCdEAAV",
         "risk",
         ActionKind.escalate,
         "vip",
@@ -183,7 +183,7 @@ def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_c
     died = NOW.isoformat()
     assert (listing.exit_code, listing.stdout) == (
         0,
-        f"       1  salesforce:5005j00000AbCdEAAZ escalate       "
+        f"       1  salesforce:5005j00000AbCdEAAV escalate       "
         f"specialists #resolution-specialists   1  {died}  invalid_auth\n"
         f"       2  zendesk:2                     notify         "
         f"assignee                              1  {died}  invalid_auth\n",

@@ -26,6 +26,22 @@ def salesforce_id_key(value: str) -> str:
     return value[:15] if len(value) == 18 else value
 
 
+_CASE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id_18(value: str) -> str:
+    """A 15-character Salesforce record id in the 18-character form the API sends (its keys'
+    form): the suffix spells, five characters at a time, which are capital letters. Any other
+    length is returned as it is."""
+    if len(value) != 15:
+        return value
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, c in enumerate(value[start : start + 5]) if "A" <= c <= "Z")
+        suffix += _CASE_SUFFIX[bits]
+    return value + suffix
+
+
 class Status(StrEnum):
     new = "new"
     open = "open"

@@ -82,7 +82,7 @@ def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -
 
 TICKET_USAGE = (
     "Usage: `/deskbridge ticket <ticket id>`, the id as its alerts show it (`#48213`) or its "
-    "key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAZ`)"
+    "key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAV`)"
 )
 
 

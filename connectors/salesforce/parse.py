@@ -38,6 +38,7 @@ from deskbridge.workflows.model import (
     Status,
     TicketEvent,
     TicketSnapshot,
+    salesforce_id_18,
     salesforce_id_key,
 )
 from deskbridge.workflows.wording import describe_not_utf8
@@ -249,7 +250,9 @@ def _status(fields: dict[str, str], mapping: SalesforceConfig, path: str) -> Sta
 
 def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> TicketEvent:
     fields = n.fields
-    case_id = _required(fields, "Id", path)
+    # Keyed by the 18-character form the API sends: a Flow may send the 15 ({!$Record.Id}
+    # through a text formula), and the same case must be one ticket either way.
+    case_id = salesforce_id_18(_required(fields, "Id", path))
     modified = _time(fields, "SystemModstamp", path) or _time(fields, "LastModifiedDate", path)
     if modified is None:
         raise PayloadError("required field is missing", f"{path}.LastModifiedDate")
@@ -287,7 +290,7 @@ def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> Ticket
 
 def _reply_event(n: Notification, path: str) -> TicketEvent:
     fields = n.fields
-    parent = _required(fields, "ParentId", path)
+    parent = salesforce_id_18(_required(fields, "ParentId", path))
     record_id = _required(fields, "Id", path)
     at = (
         _time(fields, "MessageDate", path)

@@ -471,10 +471,10 @@ def test_without_a_bot_token_alerts_are_logged_not_sent(
 
 
 # `/deskbridge ticket`, `/deskbridge ack` and `/escalate` read a ticket alike: as its alerts
-# show it (`#48300`, `#5005j00000AbCdEAAZ` for a Salesforce case), as Zendesk writes it
+# show it (`#48300`, `#5005j00000AbCdEAAV` for a Salesforce case), as Zendesk writes it
 # (`ZD-48300`) or by its key; before, each command read another set, and a Salesforce case
 # could not be escalated by hand at all.
-CASE = "5005j00000AbCdEAAZ"
+CASE = "5005j00000AbCdEAAV"
 PRIYA_SALESFORCE = "0055j00000F3x9QAAR"
 
 
@@ -546,6 +546,15 @@ def test_ticket_and_ack_read_a_salesforce_case_as_its_alerts_show_it(runtime, cl
     assert slash(client, "/deskbridge", f"ack {CASE}") == f"*Ticket {CASE}*\nAcknowledged."
 
 
+def test_a_salesforce_case_is_found_by_its_15_character_id(runtime, client):
+    # A report export or a Classic URL shows the case's 15 characters; its alerts the 18.
+    save_case(runtime.engine)
+    assert slash(client, "/deskbridge", f"ticket {CASE[:15]}") == slash(
+        client, "/deskbridge", f"ticket #{CASE}"
+    )
+    assert slash(client, "/deskbridge", f"ack #{CASE[:15]}") == f"*Ticket {CASE}*\nAcknowledged."
+
+
 def test_ticket_reads_a_zendesk_ticket_as_zendesk_writes_it(runtime, client):
     post_zendesk(client, zendesk_event("created", 1, status="NEW"))
     assert slash(client, "/deskbridge", "ticket ZD-48300") == slash(
@@ -560,7 +569,7 @@ def test_ticket_reads_a_zendesk_ticket_as_zendesk_writes_it(runtime, client):
 def test_ticket_without_an_id_says_how_to_ask(client):
     usage = (
         "*Ticket*\nUsage: `/deskbridge ticket <ticket id>`, the id as its alerts show it "
-        "(`#48213`) or its key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAZ`)"
+        "(`#48213`) or its key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAV`)"
     )
     assert slash(client, "/deskbridge", "ticket") == usage
     assert slash(client, "/deskbridge", "ticket 48300 48301") == usage

@@ -20,7 +20,7 @@ from deskbridge.connectors.salesforce.parse import parse_salesforce, same_org
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import tickets
-from deskbridge.workflows.model import EventKind, Priority, Source, Status
+from deskbridge.workflows.model import EventKind, Priority, Source, Status, salesforce_id_18
 from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes
 
 ORG = "00D5j00000HqZtxEAF"
@@ -505,3 +505,18 @@ def test_a_case_comment_authors_user_type_must_be_a_label():
     with pytest.raises(PayloadError) as caught:
         parse_salesforce(body, NOW)
     assert caught.value.field == "notifications[0].fields.CreatedBy.UserType"
+
+
+def test_a_case_id_in_its_15_character_form_is_keyed_by_its_18():
+    # A Flow may send a case's 15-character id; the API and outbound messages send the 18
+    # (the suffix spells which characters are capitals). Either is the same ticket.
+    assert [
+        salesforce_id_18(i)
+        for i in ("5005j00000TqW8h", "0055j00000F3x9Q", "5005j00000TqW8hAAF", "00D5j", "")
+    ] == ["5005j00000TqW8hAAF", "0055j00000F3x9QAAR", "5005j00000TqW8hAAF", "00D5j", ""]
+    body = fixture_bytes("outbound_message__two_cases.xml")
+    short = body.replace(b"5005j00000TqW8hAAF", b"5005j00000TqW8h")
+    assert short != body
+    keys = [e.ticket_key for e in parse_salesforce(short, NOW)]
+    assert keys == [e.ticket_key for e in parse_salesforce(body, NOW)]
+    assert "salesforce:5005j00000TqW8hAAF" in keys
