@@ -525,7 +525,9 @@ def _open_store():
     is_flag=True,
     help="list the events the rules raised on, with the error (for `deskbridge redecide`)",
 )
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def events(failed: bool, output: str) -> None:
     """How many stored events are undecided, decided and failed; with --failed, the failed
     ones (the decider could not decide them: the rules raised), each with its error."""
@@ -623,7 +625,9 @@ def redecide(ids: tuple[int, ...]) -> None:
     is_flag=True,
     help="list the dead-lettered actions, with their last error (for `deskbridge outbox retry`)",
 )
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 def outbox(ctx: click.Context, dead: bool, output: str) -> None:
     """How many actions are pending, done and dead-lettered; with --dead, the dead letters
