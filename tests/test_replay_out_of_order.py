@@ -204,6 +204,29 @@ def test_each_solve_of_a_ticket_solved_twice_counts_however_its_changes_come(tmp
     assert solves_in_review(tmp_path, lines) == 2
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["in order", "solve late"])
+def test_a_solve_delivered_after_twenty_later_events_counts_once(tmp_path, late):
+    # Solved at 10:00; a tag change at 10:00:30 and twenty more to 10:20 carry the solved
+    # status. Delivered after them all (at 12:05), the solve's own change is the same solve,
+    # though the ticket's status points, kept to twenty, no longer hold the 10:00:30 one
+    # that first showed it: one solve, as in writing order (it was two).
+    created, ticket = "2026-03-09T09:00:00Z", "665"
+    solve = status(ticket, "2026-03-09T10:00:00Z", 3, "SOLVED", "OPEN", created)
+    tags = [
+        body("tags_changed", ticket, at, 10 + n, status="SOLVED", created=created)
+        for n, at in enumerate(
+            ["2026-03-09T10:00:30Z"] + [f"2026-03-09T10:{m:02d}:00Z" for m in range(1, 21)]
+        )
+    ]
+    lines = [
+        body("created", ticket, created, 1, status="NEW"),
+        reply(ticket, "2026-03-09T09:20:00Z", 2, created),
+        delivered(solve, "2026-03-09T12:05:00Z") if late else solve,
+        *tags,
+    ]
+    assert solves_in_review(tmp_path, lines) == 1
+
+
 # -- 3. a reply delivered after the solve ---------------------------------------------------
 
 

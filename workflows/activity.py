@@ -128,7 +128,9 @@ def _solve_found_late(
     snapshot, so the ticket's status stays as it was) shows: the late change is a solve that
     begins a solved period, or a reopen that splits one, its second part begun by a solve
     already folded. In writing order each solved period's first solve is one fact; a period
-    counted already (holding the first point of a period before this event) is not again."""
+    counted already (a period before this event began within its span) is not again. By
+    span, not by point: the points are kept to KEEP_STATUS_POINTS, and the late point can
+    push out the one that began the period before."""
     status = event.ticket.status
     if (
         previous is None
@@ -146,8 +148,9 @@ def _solve_found_late(
         found = next((run for run in runs if run[0][0] > point[0]), None)
     if found is None:
         return None
-    counted = {run[0] for run in _solved_periods(previous.status_points)}
-    return None if counted.intersection(found) else found[0][0]
+    first, last = found[0][0], found[-1][0]
+    counted = any(first <= run[0][0] <= last for run in _solved_periods(previous.status_points))
+    return None if counted else first
 
 
 def _solved_periods(points: Iterable[tuple[datetime, Status]]) -> list[list[tuple]]:
