@@ -80,13 +80,13 @@ def find_store_url_problem(url: str) -> str | None:
 _DRIVER_NAME = re.compile(r"[\w+]+")  # sqlalchemy.engine.url's pattern for it
 
 
-@lru_cache(maxsize=8)
 def _unset(name: str, info: ValidationInfo) -> bool:
     """Whether the setting `name`, validated before the one `info` is about, was not given:
     a value given but refused is missing from info.data (its own error names it)."""
     return name in info.data and info.data[name] is None
 
 
+@lru_cache(maxsize=8)
 def _split_secrets(raw: str) -> tuple[bytes, ...]:
     """A comma-separated secret list as bytes, split once per value (read by every webhook;
     keyed by the value, so settings changed or copied never see another's)."""
