@@ -166,6 +166,29 @@ def test_trigger_and_event_subscription_bodies_give_the_same_result():
     assert [o["action"] for o in via_trigger] == ["call_customer", "tag", "note", "notify"]
 
 
+def test_a_phone_born_tickets_written_replies_are_replies_not_calls():
+    # README's trigger template sends "via": "{{ticket.via}}", how the ticket arrived
+    # ("Phone call (incoming)" for a ticket opened by a call); its later written replies are
+    # replies, as detail.via.channel "voice" leaves them for event subscriptions. Read as
+    # calls, they neither counted for the 3-response rule nor stopped the first-reply SLA.
+    events = [(1, False), (2, True), (3, True), (4, True), (5, True)]
+    until = ("--until", "2026-03-02T10:00:00Z")
+    subscription = [subscription_comment(n, staff=s) for n, s in events]
+    for line in subscription:
+        line["body"]["detail"]["via"] = {"channel": "voice"}
+    trigger = [trigger_comment(n, staff=s) for n, s in events]
+    for line in trigger:
+        line["body"]["via"] = "Phone call (incoming)"
+    via_subscription = replay(subscription, *until)[1]
+    via_trigger = replay(trigger, *until)[1]
+    assert via_trigger == via_subscription
+    assert [o["action"] for o in via_trigger] == ["call_customer", "tag", "note", "notify"]
+    # The call itself, marked on the comment, still counts as the call: no lead told.
+    called = [*trigger[:4], trigger_comment(5, public=False)]
+    called[4]["body"]["comment_via"] = "voice"
+    assert [o["action"] for o in replay(called, *until)[1]] == ["call_customer", "tag", "note"]
+
+
 def assert_reported_and_the_rest_run(text: str | bytes, errors: list[str]) -> None:
     """Replay exits 1 listing each bad line, and the three good comments still decide."""
     result = CliRunner().invoke(main, ["replay", "-"], input=text)

@@ -564,7 +564,9 @@ def parse_trigger_body(
     comment_id = _string(data, "comment_id", limit=MAX_ID)
     if comment_id:
         role = (_string(data, "comment_author_role") or "").lower()
-        comment_via = (_string(data, "comment_via") or via or "").lower()
+        # `via` ({{ticket.via}}) is how the *ticket* arrived, as detail.via.channel is for
+        # event subscriptions: a phone-born ticket's written replies are not calls.
+        comment_via = (_string(data, "comment_via") or "").lower()
         comment = Comment(
             id=comment_id,
             public=_boolean(_get(data, "comment_public"), "comment_public"),

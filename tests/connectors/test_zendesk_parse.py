@@ -630,6 +630,28 @@ def test_trigger_comment_fields(public, role, via, expected):
     )
 
 
+@pytest.mark.parametrize("via", ["Phone call (incoming)", "Voicemail", "voice"])
+def test_trigger_ticket_via_a_phone_channel_does_not_make_its_comments_calls(via):
+    # `via` is {{ticket.via}}, how the ticket arrived; only comment_via marks this comment.
+    changes = {
+        "comment_id": "31877650021",
+        "comment_public": "true",
+        "comment_author_role": "Agent",
+        "via": via,
+    }
+    event = parse_one(mutated("trigger_ticket_updated.json", changes))
+    assert event.ticket.channel == via
+    assert dataclasses.asdict(event)["comment"] == {
+        "id": "31877650021",
+        "public": True,
+        "author_id": None,
+        "author_is_agent": True,
+        "is_voice": False,
+        "body": "",
+    }
+    assert event.comment.is_public_agent_reply is True
+
+
 def test_trigger_declared_event_overrides_the_default_kind():
     raw = mutated("trigger_ticket_updated.json", {"event": "Status_Changed"})
     assert parse_one(raw).kind is EventKind.status_changed
