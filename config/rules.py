@@ -1198,10 +1198,52 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
                 f"agents[{index}].salesforce_id: {user} is not a Salesforce id (15 or 18 "
                 "letters and digits): no reply or call of theirs is credited to them"
             )
+        user = agent.zendesk_id
+        if user is not None and not _ZENDESK_ID.fullmatch(user):  # an email or name pasted in
+            warnings.append(
+                f"agents[{index}].zendesk_id: {user} is not a Zendesk user id (digits, as in "
+                "the user's profile address): no reply or call of theirs is credited to them"
+            )
+    warnings += _find_zendesk_id_warnings(rules)
     if rules.routing.enabled and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
     if rules.sla.enabled and not rules.sla.policies:
         warnings.append("sla: enabled, no policies: no SLA clock will run")
+    return warnings
+
+
+# Zendesk's ids (users, groups, ticket fields) are numbers; the API takes no name for them.
+_ZENDESK_ID = re.compile(r"[0-9]{1,20}")
+_GROUP_ID_HELP = "digits: the number ending the group's address in Admin Center → People → Groups"
+
+
+def _find_zendesk_id_warnings(rules: RulesConfig) -> list[str]:
+    """Zendesk ids that are not numbers (a group's name, a field's title): the rules file
+    cannot tell a Salesforce-only team's placeholder from a mistake, so a warning, which says
+    what a Zendesk ticket then misses."""
+    warnings = []
+    if rules.routing.enabled:
+        for key, department in rules.departments.items():
+            if not _ZENDESK_ID.fullmatch(department.group):
+                warnings.append(
+                    f"departments.{key}.group: {department.group} is not a Zendesk group id "
+                    f"({_GROUP_ID_HELP}): a Zendesk ticket routed to {department.name} is not "
+                    "moved to the group (its assign action is dead-lettered)"
+                )
+        field = rules.routing.category_field_id
+        if field is not None and not _ZENDESK_ID.fullmatch(field):
+            warnings.append(
+                f"routing.category_field_id: {field} is not a Zendesk ticket field id (digits: "
+                "the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
+                "ticket.custom_field_changed event names it"
+            )
+    group = rules.risk.specialist_group if rules.risk is not None and rules.risk.enabled else "0"
+    if not _ZENDESK_ID.fullmatch(group):
+        warnings.append(
+            f"risk.specialist_group: {group} is not a Zendesk group id ({_GROUP_ID_HELP}): "
+            "an escalated Zendesk ticket is not moved to the group (its assign action is "
+            "dead-lettered)"
+        )
     return warnings
 
 

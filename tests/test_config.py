@@ -721,6 +721,43 @@ def test_a_salesforce_roster_id_of_another_length_is_warned_of(runner, tmp_path)
     )
 
 
+def test_zendesk_ids_that_are_not_numbers_are_warned_of(runner, tmp_path):
+    # A group's name, a field's title or an agent's email where Zendesk's API and events use
+    # numbers: check-config said ok, and every routed or escalated ticket's assign action
+    # was dead-lettered once live (the dry run showed nothing wrong).
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["departments"]["logistics"]["group"] = "Logistics"
+    rules["routing"]["category_field_id"] = "problem_category"
+    rules["risk"]["specialist_group"] = "Specialists"
+    rules["agents"][0]["zendesk_id"] = "priya@acme.example"
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True))
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    group_help = "digits: the number ending the group's address in Admin Center → People → Groups"
+    assert result.stderr.splitlines() == [
+        "warning: agents[0].zendesk_id: priya@acme.example is not a Zendesk user id (digits, "
+        "as in the user's profile address): no reply or call of theirs is credited to them",
+        f"warning: departments.logistics.group: Logistics is not a Zendesk group id ({group_help}"
+        "): a Zendesk ticket routed to Logistics is not moved to the group (its assign action "
+        "is dead-lettered)",
+        "warning: routing.category_field_id: problem_category is not a Zendesk ticket field id "
+        "(digits: the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
+        "ticket.custom_field_changed event names it",
+        f"warning: risk.specialist_group: Specialists is not a Zendesk group id ({group_help}): "
+        "an escalated Zendesk ticket is not moved to the group (its assign action is "
+        "dead-lettered)",
+    ]
+
+
+def test_the_examples_zendesk_ids_are_numbers(runner):
+    result = runner.invoke(main, ["check-config", str(EXAMPLE_CONFIG)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
 def test_a_department_renamed_to_an_unknown_name_is_named_as_such(tmp_path):
     # pydantic's "departments.returns.[key]: Input should be …" read as about a value under it.
     rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())

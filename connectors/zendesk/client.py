@@ -109,7 +109,7 @@ class ZendeskWriter:
                     Ticket(id=ticket_id, comment=Comment(body=written_note(action), public=False))
                 )
             elif action.kind is ActionKind.assign:
-                self.client.tickets.update(Ticket(id=ticket_id, group_id=int(params["group"])))
+                self.client.tickets.update(Ticket(id=ticket_id, group_id=_group_id(params)))
             elif action.kind is ActionKind.set_priority:
                 self.client.tickets.update(Ticket(id=ticket_id, priority=params["priority"]))
             else:
@@ -155,6 +155,19 @@ class ZendeskWriter:
                 if reached_older or not after:
                     return None
                 params = {**params, "page[after]": after}
+
+
+def _group_id(params: dict[str, Any]) -> int:
+    """The group to move a ticket to, as Zendesk's API takes it: a number. A name in the rules
+    file (check-config warns of it) fails the same on every attempt, so it is dead-lettered at
+    once, naming the value, not retried as a ValueError."""
+    group = str(params["group"])
+    if not group.isascii() or not group.isdigit():
+        raise PermanentError(
+            f"Zendesk group ids are digits, not {group!r} (the rules file's departments' "
+            "group or risk.specialist_group)"
+        )
+    return int(group)
 
 
 def _comment_time(comment: dict[str, Any]) -> datetime | None:

@@ -110,6 +110,19 @@ def test_assign_sets_the_group(api, writer):
     assert only_call(api) == ("PUT", TICKET_URL, {"ticket": {"id": 48213, "group_id": 360001234}})
 
 
+def test_assign_to_a_group_named_not_numbered_is_permanent_and_sends_nothing(api, writer):
+    # A group's name in the rules file fails alike on every attempt: dead-lettered at once,
+    # saying what is wrong, not retried eight times as a ValueError traceback.
+    with pytest.raises(PermanentError) as refused:
+        writer.perform(action(ActionKind.assign, group="Logistics"))
+
+    assert str(refused.value) == (
+        "Zendesk group ids are digits, not 'Logistics' (the rules file's departments' group "
+        "or risk.specialist_group)"
+    )
+    assert len(api.calls) == 0
+
+
 def test_set_priority_sets_the_priority(api, writer):
     api.put(TICKET_URL, json=TICKET_RESPONSE)
 
