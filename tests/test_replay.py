@@ -189,6 +189,24 @@ def test_a_phone_born_tickets_written_replies_are_replies_not_calls():
     assert [o["action"] for o in replay(called, *until)[1]] == ["call_customer", "tag", "note"]
 
 
+def test_a_trigger_naming_its_group_still_has_the_hand_off_checked():
+    # {{ticket.group.name}} in a trigger body: deskbridge's own move to Logistics' group
+    # came back as "Logistics", not the rules file's 360010000001, was taken for a person
+    # moving the ticket, and the lead was never told that Logistics had not acted.
+    lines = [trigger_comment(n, staff=False) for n in (1, 2)]
+    lines[0]["body"]["group"] = "Tier 1"
+    lines[1]["body"]["group"] = "Logistics"
+    _, out, _ = replay(lines, "--until", "2026-03-02T14:00:00Z", rule="routing")
+    assert [(o["at"], o["action"]) for o in out] == [
+        ("2026-03-02T09:01:00Z", "route"),
+        ("2026-03-02T09:01:00Z", "assign"),
+        ("2026-03-02T09:01:00Z", "tag"),
+        ("2026-03-02T09:01:00Z", "note"),
+        ("2026-03-02T13:01:00Z", "notify"),
+    ]
+    assert out[-1]["reason"] == "Logistics has not acted within 4h of the hand-off"
+
+
 def assert_reported_and_the_rest_run(text: str | bytes, errors: list[str]) -> None:
     """Replay exits 1 listing each bad line, and the three good comments still decide."""
     result = CliRunner().invoke(main, ["replay", "-"], input=text)

@@ -540,6 +540,14 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _group_id_or_none(group: str | None) -> str | None:
+    """A trigger's `group` if it is a group id. A name ({{ticket.group.name}}) cannot be told
+    apart from the ids deskbridge writes back (the rules file's groups): read as a group, its
+    own move to a department's group came back as another group, a person's move, and the
+    hand-off check and re-routing stopped. Not known, it changes nothing."""
+    return group if group is not None and _ZENDESK_ID.fullmatch(group) else None
+
+
 def parse_trigger_body(
     data: dict[str, Any], raw: Callable[[], bytes], received_at: datetime
 ) -> TicketEvent:
@@ -590,7 +598,7 @@ def parse_trigger_body(
         priority=_priority(_string(data, "priority"), "priority"),
         type=(_string(data, "ticket_type") or "").lower() or None,
         tags=_tags(tags, "tags") if tags is not None else None,
-        group=_id(data, "group_id") or _string(data, "group"),
+        group=_id(data, "group_id") or _group_id_or_none(_string(data, "group")),
         assignee=_id(data, "assignee_id") or _string(data, "assignee_email"),
         requester=_id(data, "requester_id"),
         organization=_id(data, "organization_id") or _string(data, "organization"),

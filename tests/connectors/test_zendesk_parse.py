@@ -408,7 +408,9 @@ def trigger_snapshot(**overrides: Any) -> dict[str, Any]:
         "priority": Priority.urgent,
         "type": "incident",
         "tags": ("billing", "escalation_tier2", "vip"),
-        "group": "Tier 2 Support",
+        # The fixture's "group" is a name ("Tier 2 Support"), which no group id of the rules
+        # file can match: not read.
+        "group": None,
         "assignee": "priya.raman@acme-support.example",
         "requester": REQUESTER,
         "organization": "Whitfield Logistics",
@@ -650,6 +652,21 @@ def test_trigger_ticket_via_a_phone_channel_does_not_make_its_comments_calls(via
         "body": "",
     }
     assert event.comment.is_public_agent_reply is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "group"),
+    [
+        ({"group": "360010000001"}, "360010000001"),
+        ({"group_id": "360010000001"}, "360010000001"),
+        ({"group_id": "360010000001", "group": "Logistics"}, "360010000001"),
+        ({"group": "Logistics"}, None),
+        ({"group": ""}, None),
+    ],
+)
+def test_trigger_group_is_read_as_an_id(changes, group):
+    event = parse_one(mutated("trigger_ticket_updated.json", {"group": DELETE, **changes}))
+    assert event.ticket.group == group
 
 
 def test_trigger_declared_event_overrides_the_default_kind():
