@@ -43,6 +43,11 @@ class Performer(Protocol):
         ...
 
 
+# What a helpdesk action would set, shown by a dry run (its record and its log line): values of
+# the rules file, never a note's text, which may quote the customer.
+_WRITTEN = {ActionKind.tag: "tags", ActionKind.assign: "group", ActionKind.set_priority: "priority"}
+
+
 class DryRunPerformer:
     """Records and logs what would have been sent, for deployments without credentials.
     `skipped`: the actions this channel's real performer skips, and why (Salesforce cases have
@@ -56,4 +61,7 @@ class DryRunPerformer:
         reason = self.skipped.get(action.kind)
         if reason is not None:
             return {"dry_run": True, "channel": self.channel, "skipped": reason}
-        return {"dry_run": True, "channel": self.channel}
+        field = _WRITTEN.get(action.kind)
+        if field is None or field not in action.params:
+            return {"dry_run": True, "channel": self.channel}
+        return {"dry_run": True, "channel": self.channel, field: action.params[field]}

@@ -13,7 +13,10 @@ import requests
 import responses
 import zenpy.lib.api
 
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.connectors.zendesk.client import ZendeskWriter
+from deskbridge.connectors.zendesk.connector import build_writer
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
@@ -129,6 +132,29 @@ def test_set_priority_sets_the_priority(api, writer):
     writer.perform(action(ActionKind.set_priority, priority="urgent"))
 
     assert only_call(api) == ("PUT", TICKET_URL, {"ticket": {"id": 48213, "priority": "urgent"}})
+
+
+def test_the_dry_run_says_what_each_write_would_set(monkeypatch, tmp_path):
+    # Without credentials: the tags, group or priority the live writer would send, so a
+    # team trying deskbridge by hand sees them in outbox.dry_run; never a note's text.
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    dry_run = build_writer(settings, load_rules(EXAMPLE_CONFIG))
+
+    performed = [
+        dry_run.perform(action(ActionKind.tag, tags=["call_required"])),
+        dry_run.perform(action(ActionKind.assign, group="360010000001")),
+        dry_run.perform(action(ActionKind.set_priority, priority="urgent")),
+        dry_run.perform(action(ActionKind.note, body="Call Dana Whitfield back")),
+    ]
+
+    assert performed == [
+        {"dry_run": True, "channel": "zendesk", "tags": ["call_required"]},
+        {"dry_run": True, "channel": "zendesk", "group": "360010000001"},
+        {"dry_run": True, "channel": "zendesk", "priority": "urgent"},
+        {"dry_run": True, "channel": "zendesk"},
+    ]
 
 
 def test_requests_authenticate_with_the_api_token(api, writer):

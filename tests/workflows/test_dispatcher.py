@@ -163,7 +163,8 @@ def test_done_rows_are_never_performed_again(engine, metrics, clock):
     assert len(performer.calls) == 1
 
 
-def test_dry_run_results_are_recorded_and_counted_as_dry_run(engine, metrics, clock):
+def test_dry_run_results_are_recorded_and_counted_as_dry_run(engine, metrics, clock, caplog):
+    caplog.set_level(logging.INFO, logger="deskbridge.dispatcher")
     queue(engine, make_action())
     d = Dispatcher(engine, {ActionKind.tag: DryRunPerformer("zendesk")}, metrics, clock)
 
@@ -171,7 +172,12 @@ def test_dry_run_results_are_recorded_and_counted_as_dry_run(engine, metrics, cl
 
     row = only_row(engine)
     assert row["status"] == DONE
-    assert row["result"] == {"dry_run": True, "channel": "zendesk"}
+    # What the live write would set: the dry run said only that a tag action ran.
+    assert row["result"] == {"dry_run": True, "channel": "zendesk", "tags": ["call_required"]}
+    assert [FieldFormatter("%(message)s").format(r) for r in caplog.records] == [
+        "outbox.dry_run ticket=zendesk:48213 action=tag key=k1 attempt=1 channel=zendesk"
+        " tags=call_required"
+    ]
     assert counted(metrics, "tag", "dry_run") == 1
     assert counted(metrics, "tag", "done") == 0
 
