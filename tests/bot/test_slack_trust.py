@@ -509,6 +509,19 @@ def test_a_token_that_is_not_the_bots_is_a_config_error_at_start_up(monkeypatch,
     assert rotated.slack_bot_token.get_secret_value() == "xoxe.xoxb-1-rotated"
 
 
+def test_a_fake_slack_takes_its_own_tokens(monkeypatch, tmp_path):
+    """With SLACK_API_URL pointing at another Slack API (a fake one, as tests outside this
+    repository run), its token is not checked to be Slack's bot token."""
+    env = {
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "SLACK_BOT_TOKEN": "fake-token",
+        "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+        "SLACK_TEAM_ID": TEAM,
+    }
+    assert _start_up("migrate", env, monkeypatch, tmp_path)[0] == 0
+    assert Settings(**env).slack_bot_token.get_secret_value() == "fake-token"
+
+
 def test_a_refused_token_still_needs_slack_team_id(monkeypatch, tmp_path):
     assert _start_up("migrate", {"SLACK_BOT_TOKEN": "xoxp-1"}, monkeypatch, tmp_path)[1] == (
         "environment: invalid settings\n"
