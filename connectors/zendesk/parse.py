@@ -10,11 +10,13 @@ Two shapes arrive on the same endpoint (protocols.md §1.4, §1.5):
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from deskbridge.config.logging import log_event
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
 from deskbridge.connectors.parsing import (
     MAX_ID,
@@ -98,6 +100,8 @@ VOICE_CHANNELS = frozenset(
         "talk",
     }
 )
+
+log = logging.getLogger("deskbridge.webhooks")
 
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0", ""}
@@ -540,12 +544,23 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _group_id_or_none(group: str | None) -> str | None:
+def _group_id_or_none(group: str | None, ticket_id: str, trigger: str | None) -> str | None:
     """A trigger's `group` if it is a group id. A name ({{ticket.group.name}}) cannot be told
     apart from the ids deskbridge writes back (the rules file's groups): read as a group, its
     own move to a department's group came back as another group, a person's move, and the
-    hand-off check and re-routing stopped. Not known, it changes nothing."""
-    return group if group is not None and _ZENDESK_ID.fullmatch(group) else None
+    hand-off check and re-routing stopped. Not known, it changes nothing, and a person's move
+    goes unseen: logged, so a team on the README's earlier template learns to send group_id."""
+    if group is None or _ZENDESK_ID.fullmatch(group):
+        return group
+    log_event(
+        log,
+        logging.WARNING,
+        "webhook.group_name_ignored",
+        ticket=f"zendesk:{ticket_id}",
+        trigger=trigger or "unnamed",
+        hint='send "group_id": "{{ticket.group.id}}" (README, Connecting Zendesk)',
+    )
+    return None
 
 
 def parse_trigger_body(
@@ -598,7 +613,8 @@ def parse_trigger_body(
         priority=_priority(_string(data, "priority"), "priority"),
         type=(_string(data, "ticket_type") or "").lower() or None,
         tags=_tags(tags, "tags") if tags is not None else None,
-        group=_id(data, "group_id") or _group_id_or_none(_string(data, "group")),
+        group=_id(data, "group_id")
+        or _group_id_or_none(_string(data, "group"), ticket_id, _string(data, "trigger")),
         assignee=_id(data, "assignee_id") or _string(data, "assignee_email"),
         requester=_id(data, "requester_id"),
         organization=_id(data, "organization_id") or _string(data, "organization"),
