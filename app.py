@@ -23,7 +23,7 @@ from deskbridge.config.logging import OutageLog, configure_logging, log_event
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
-from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.connectors.registry import CONNECTORS, build_ticket_links
 from deskbridge.connectors.writers import HelpdeskRouter, build_writers
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
@@ -318,7 +318,7 @@ def build_performers(
         clock,
         build_web_client(token, settings.slack_api_url) if token else None,
         min_interval=settings.slack_min_interval,
-        zendesk_subdomain=settings.zendesk_subdomain,
+        ticket_link=build_ticket_links(settings),
         writer=writer,
     )
     performers = {kind: (helpdesk if kind in HELPDESK_ACTIONS else people) for kind in ActionKind}
@@ -329,7 +329,7 @@ def build_performers(
         pager = PagerDutyPager(
             settings.pagerduty_routing_key.get_secret_value(),
             settings.pagerduty_api_url,
-            zendesk_subdomain=settings.zendesk_subdomain,
+            ticket_link=build_ticket_links(settings),
         )
     performers[ActionKind.pager] = pager
     dry_run = {source.value: isinstance(w, DryRunPerformer) for source, w in writers.items()}

@@ -308,20 +308,15 @@ def build_web_client(token: str | None, base_url: str | None = None) -> WebClien
     )
 
 
-def ticket_url(state: TicketState, zendesk_subdomain: str | None) -> str | None:
-    if state.source.value == "zendesk" and zendesk_subdomain:
-        return f"https://{zendesk_subdomain}.zendesk.com/agent/tickets/{state.ticket_id}"
-    return None
-
-
 def build_view(
-    state: TicketState, rules: RulesConfig, now: datetime, zendesk_subdomain: str | None
+    state: TicketState, rules: RulesConfig, now: datetime, url: str | None = None
 ) -> TicketView:
+    """What an alert shows of the ticket; `url` its page in the helpdesk, if known."""
     department = rules.departments.get(state.department) if state.department else None
     return TicketView(
         key=state.key,
         number=state.ticket_id,
-        url=ticket_url(state, zendesk_subdomain),
+        url=url,
         subject=state.subject or "",
         customer=f"requester {state.requester}" if state.requester else None,
         priority=state.priority.value if state.priority else None,
@@ -382,7 +377,7 @@ class SlackNotifier:
         clock: Callable[[], datetime],
         client: WebClient | None,
         min_interval: float = 1.0,
-        zendesk_subdomain: str | None = None,
+        ticket_link: Callable[[str], str | None] | None = None,
         writer: AbstractContextManager | None = None,
     ):
         self.engine = engine
@@ -390,7 +385,8 @@ class SlackNotifier:
         self.clock = clock
         self.client = client
         self.interval = timedelta(seconds=min_interval)
-        self.zendesk_subdomain = zendesk_subdomain
+        # A ticket key → its page in the helpdesk (connectors.registry.build_ticket_links).
+        self.ticket_link = ticket_link
         # SQLite's one writer, shared with the decider and the dispatcher (see Dispatcher).
         self.writer = writer or nullcontext()
         # What was read for the dispatcher's current batch (`prepare`), by action key, and when.
@@ -485,7 +481,7 @@ class SlackNotifier:
             if action.params.get("target") == "thread":
                 return self._update_threads(action, None, known)
             return self._dry_run(action, resolve_channels(action, state, self.rules))
-        view = build_view(state, self.rules, self.clock(), self.zendesk_subdomain)
+        view = build_view(state, self.rules, self.clock(), self._link(state.key))
         if action.params.get("target") == "thread":
             return self._update_threads(action, view, known)
         channels = resolve_channels(action, state, self.rules)
@@ -580,10 +576,7 @@ class SlackNotifier:
         return file_id
 
     def _link(self, ticket: str) -> str | None:
-        source, _, number = ticket.partition(":")
-        if source == "zendesk" and self.zendesk_subdomain:
-            return f"https://{self.zendesk_subdomain}.zendesk.com/agent/tickets/{number}"
-        return None
+        return self.ticket_link(ticket) if self.ticket_link else None
 
     # -- sending ----------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ BuildWriter = Callable[[Settings, RulesConfig], Performer]
 # What to set when the settings leave `verify` refusing every webhook (said at start-up); None
 # when they do not.
 FindMissingWebhookSettings = Callable[[Settings], str | None]
+# A ticket's page in the helpdesk, from its id, for people (Slack's link and Open ticket, the
+# pager's link); None when the settings do not say where the helpdesk is.
+BuildTicketUrl = Callable[[str, Settings], str | None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Connector:
     respond: Respond
     build_writer: BuildWriter
     find_missing_webhook_settings: FindMissingWebhookSettings
+    build_ticket_url: BuildTicketUrl
     # Helpdesks with JSON bodies may take them decoded (replay); None: only `parse`.
     parse_object: ParseObject | None = None
 

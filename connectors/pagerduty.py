@@ -9,6 +9,7 @@ attempt. The routing key is never logged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -59,19 +60,16 @@ class PagerDutyPager:
         self,
         routing_key: str,
         api_url: str,
-        zendesk_subdomain: str | None = None,
+        ticket_link: Callable[[str], str | None] | None = None,
         session: requests.Session | None = None,
     ):
         self._routing_key = routing_key
         self.api_url = api_url
-        self.zendesk_subdomain = zendesk_subdomain
+        self.ticket_link = ticket_link
         self.session = session or requests.Session()
 
     def _ticket_url(self, action: Action) -> str | None:
-        source, _, number = action.ticket.partition(":")
-        if source == "zendesk" and self.zendesk_subdomain:
-            return f"https://{self.zendesk_subdomain}.zendesk.com/agent/tickets/{number}"
-        return None
+        return self.ticket_link(action.ticket) if self.ticket_link else None
 
     def perform(self, action: Action) -> dict[str, Any]:
         body = build_pager_event(action, self._routing_key, self._ticket_url(action))

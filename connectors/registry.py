@@ -3,6 +3,9 @@ checked by tests). HTTP, replay and the app's writers all go through this dict."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from deskbridge.config.settings import Settings
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.salesforce.connector import CONNECTOR as SALESFORCE
 from deskbridge.connectors.zendesk.connector import CONNECTOR as ZENDESK
@@ -12,3 +15,18 @@ CONNECTORS: dict[Source, Connector] = {
     Source.zendesk: ZENDESK,
     Source.salesforce: SALESFORCE,
 }
+
+
+def build_ticket_links(settings: Settings) -> Callable[[str], str | None]:
+    """A ticket key (`zendesk:48213`, `salesforce:5005j…`) → its page in its helpdesk, as each
+    connector builds it from the settings; None for a helpdesk that cannot say where."""
+
+    def link(ticket: str) -> str | None:
+        source, _, ticket_id = ticket.partition(":")
+        connector = CONNECTORS.get(Source(source)) if source in _SOURCES else None
+        return connector.build_ticket_url(ticket_id, settings) if connector else None
+
+    return link
+
+
+_SOURCES = frozenset(source.value for source in Source)

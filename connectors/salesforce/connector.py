@@ -10,6 +10,7 @@ import hmac
 import threading
 from collections.abc import Mapping
 from datetime import datetime
+from urllib.parse import urlparse
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.config.settings import Settings
@@ -119,6 +120,22 @@ def find_missing_webhook_settings(settings: Settings) -> str | None:
     )
 
 
+# Where people sign in, not where records are: a case has no page on these hosts.
+_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
+
+
+def build_ticket_url(ticket_id: str, settings: Settings) -> str | None:
+    """The case's Lightning page on the org's own domain (a My Domain,
+    `https://acme.my.salesforce.com`); None without SALESFORCE_INSTANCE_URL, or when it is
+    the generic login host, which names no org."""
+    if not settings.salesforce_instance_url:
+        return None
+    url = urlparse(settings.salesforce_instance_url)
+    if (url.hostname or "").lower() in _LOGIN_HOSTS:
+        return None
+    return f"https://{url.hostname}/lightning/r/Case/{ticket_id}/view"
+
+
 CONNECTOR = Connector(
     source=Source.salesforce,
     verify=verify,
@@ -126,4 +143,5 @@ CONNECTOR = Connector(
     respond=respond,
     build_writer=build_writer,
     find_missing_webhook_settings=find_missing_webhook_settings,
+    build_ticket_url=build_ticket_url,
 )

@@ -69,6 +69,12 @@ def find_missing_webhook_settings(settings: Settings) -> str | None:
     return "set ZENDESK_WEBHOOK_SECRET; until then webhooks are refused with 401"
 
 
+def build_ticket_url(ticket_id: str, settings: Settings) -> str | None:
+    if not settings.zendesk_subdomain:
+        return None
+    return f"https://{settings.zendesk_subdomain}.zendesk.com/agent/tickets/{ticket_id}"
+
+
 CONNECTOR = Connector(
     source=Source.zendesk,
     verify=verify,
@@ -76,5 +82,6 @@ CONNECTOR = Connector(
     respond=respond,
     build_writer=build_writer,
     find_missing_webhook_settings=find_missing_webhook_settings,
+    build_ticket_url=build_ticket_url,
     parse_object=parse_object,
 )

@@ -7,7 +7,9 @@ import json
 import pytest
 import responses
 
+from deskbridge.config.settings import Settings
 from deskbridge.connectors.pagerduty import PagerDutyPager, build_pager_event
+from deskbridge.connectors.registry import build_ticket_links
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
@@ -66,7 +68,9 @@ def test_202_is_done():
         status=202,
         json={"status": "success", "message": "Event processed", "dedup_key": "zendesk:48213"},
     )
-    pager = PagerDutyPager(KEY, URL, zendesk_subdomain="acme")
+    pager = PagerDutyPager(
+        KEY, URL, ticket_link=build_ticket_links(Settings(ZENDESK_SUBDOMAIN="acme"))
+    )
     result = pager.perform(pager_action("trigger", step=1, paged_at="2026-03-07T23:20:00+00:00"))
     assert result == {"pager": "trigger", "status": 202}
     sent = json.loads(responses.calls[0].request.body)
