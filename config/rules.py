@@ -137,6 +137,23 @@ def _slack_user_id(value: str) -> str:
 
 SlackUserId = Annotated[str, AfterValidator(_slack_user_id)]
 
+# A queue's record id: key prefix 00G, 15 characters, or 18 with the case-checksum suffix.
+_SALESFORCE_QUEUE = re.compile(r"00G[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
+
+
+def _salesforce_queue_id(value: str) -> str:
+    # Taken as given, a name or a truncated id was written to the case's OwnerId on every
+    # routed or escalated case, which Salesforce refused (the assign dead-lettered).
+    if not _SALESFORCE_QUEUE.fullmatch(value):
+        raise ValueError(
+            f"expected a Salesforce queue id, 15 or 18 letters and digits starting 00G (the id "
+            f'in the queue\'s address, Setup → Queues), got "{value}" ({len(value)} characters)'
+        )
+    return value
+
+
+SalesforceQueueId = Annotated[str, AfterValidator(_salesforce_queue_id)]
+
 
 Metric = Literal["first_reply", "next_reply", "resolution"]
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -202,7 +219,7 @@ class DepartmentConfig(_Model):
     name: str
     # The Zendesk group and the Salesforce queue (00G…) that own the department's work.
     group: str
-    salesforce_queue: str | None = None
+    salesforce_queue: SalesforceQueueId | None = None
     slack_channel: str
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
@@ -440,7 +457,7 @@ class RiskConfig(_Model):
     repeat_contact_window: Duration = timedelta(days=14)
     raise_priority_to: Priority = Priority.urgent
     specialist_group: str
-    specialist_queue: str | None = None
+    specialist_queue: SalesforceQueueId | None = None
     specialist_channel: str
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
@@ -1044,6 +1061,8 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
     if usable(("sla", "enabled"), ("sla", "policies"), ("business_hours",)) and rules.sla.enabled:
         problems += _check_targets(rules)
     problems += _check_oncall(rules, usable)
+    if usable(("salesforce",)):
+        problems += _check_salesforce_statuses(rules.salesforce)
     reads_routing = usable(("routing", "enabled"), ("routing", "categories"), ("departments",))
     if reads_routing and rules.routing.enabled:
         for name, category in rules.routing.categories.items():
@@ -1052,6 +1071,32 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
                     f"routing.categories.{name}.department: "
                     f'"{category.department}" is not defined under departments'
                 )
+    return problems
+
+
+_STATUS_LISTS = (
+    "new_statuses",
+    "pending_statuses",
+    "hold_statuses",
+    "solved_statuses",
+    "closed_statuses",
+)
+
+
+def _check_salesforce_statuses(mapping: SalesforceConfig) -> list[str]:
+    """A Status value under two meanings: the case would silently take one of them (closed,
+    solved, pending, hold, new, first found), so a new case listed as solved too stops every
+    clock and rule for it."""
+    problems = []
+    seen: dict[str, str] = {}
+    for name in _STATUS_LISTS:
+        for value in getattr(mapping, name):
+            if value in seen and seen[value] != name:
+                problems.append(
+                    f"salesforce.{name}: {value} is also in salesforce.{seen[value]} "
+                    "(a Status value has one meaning)"
+                )
+            seen.setdefault(value, name)
     return problems
 
 
