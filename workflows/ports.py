@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from deskbridge.workflows.actions import Action, ActionKind
@@ -51,16 +51,26 @@ _WRITTEN = {ActionKind.tag: "tags", ActionKind.assign: "group", ActionKind.set_p
 class DryRunPerformer:
     """Records and logs what would have been sent, for deployments without credentials.
     `skipped`: the actions this channel's real performer skips, and why (Salesforce cases have
-    no tags), so a dry run says what the live one would do."""
+    no tags), so a dry run says what the live one would do. `written`: what an action would
+    set, in the helpdesk's own terms (Salesforce's Case fields), where they differ from the
+    action's values."""
 
-    def __init__(self, channel: str, skipped: Mapping[ActionKind, str] | None = None):
+    def __init__(
+        self,
+        channel: str,
+        skipped: Mapping[ActionKind, str] | None = None,
+        written: Callable[[Action], dict[str, Any]] | None = None,
+    ):
         self.channel = channel
         self.skipped = dict(skipped or {})
+        self.written = written
 
     def perform(self, action: Action) -> dict[str, Any]:
         reason = self.skipped.get(action.kind)
         if reason is not None:
             return {"dry_run": True, "channel": self.channel, "skipped": reason}
+        if self.written is not None:
+            return {"dry_run": True, "channel": self.channel, **self.written(action)}
         field = _WRITTEN.get(action.kind)
         if field is None or field not in action.params:
             return {"dry_run": True, "channel": self.channel}

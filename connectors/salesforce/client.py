@@ -50,9 +50,9 @@ from simple_salesforce.format import format_soql
 from urllib3.util.retry import Retry
 
 from deskbridge.config.settings import salesforce_login_domain
-from deskbridge.connectors.notes import is_note_of, written_note
-from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.connectors.notes import is_note_of
+from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS, build_case_write
+from deskbridge.workflows.actions import Action
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
@@ -305,27 +305,10 @@ class SalesforceWriter:
 
     def _write_for(self, action: Action, case_id: str) -> tuple[str, dict[str, Any]]:
         """The SObject written and its fields: `Case` (updated) or `CaseComment` (created)."""
-        params = action.params
-        try:
-            if action.kind is ActionKind.assign:
-                fields: dict[str, Any] = {"OwnerId": str(params["group"])}
-                if params.get("escalated"):
-                    fields["IsEscalated"] = True
-                return "Case", fields
-            if action.kind is ActionKind.set_priority:
-                priority = str(params["priority"])
-                if priority not in self.priorities:
-                    raise PermanentError(f"no Salesforce Priority for {priority!r}")
-                return "Case", {"Priority": self.priorities[priority]}
-            if action.kind is ActionKind.note:
-                return "CaseComment", {
-                    "ParentId": case_id,
-                    "CommentBody": written_note(action),
-                    "IsPublished": False,
-                }
-        except KeyError as exc:
-            raise PermanentError(f"{action.kind.value} without {exc.args[0]!r}") from None
-        raise PermanentError(f"Salesforce cannot perform {action.kind.value}")
+        sobject, fields = build_case_write(action, self.priorities)
+        if sobject == "CaseComment":
+            fields = {"ParentId": case_id, **fields}
+        return sobject, fields
 
 
 def _login_failure(exc: SalesforceAuthenticationFailed) -> Exception:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlparse
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.connector import Answer, Connector, Outcome, build_json_answer
 from deskbridge.connectors.errors import ForbiddenError, SignatureError
+from deskbridge.connectors.notes import written_note
 from deskbridge.connectors.salesforce.ack import CONTENT_TYPE as ACK_CONTENT_TYPE
 from deskbridge.connectors.salesforce.ack import build_ack
 from deskbridge.connectors.salesforce.parse import (
@@ -25,9 +27,9 @@ from deskbridge.connectors.salesforce.parse import (
     read_message,
     same_org,
 )
-from deskbridge.workflows.actions import ActionKind
+from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.model import Source, TicketEvent
-from deskbridge.workflows.ports import DryRunPerformer, Performer
+from deskbridge.workflows.ports import DryRunPerformer, Performer, PermanentError
 
 # The body last read on this thread: verify reads it for the org id, and parse, called next
 # with the same bytes, reuses it instead of parsing the XML again.
@@ -89,9 +91,44 @@ def respond(outcome: Outcome) -> Answer:
 SKIPPED_ACTIONS: Mapping[ActionKind, str] = {ActionKind.tag: "salesforce cases have no tags"}
 
 
+def build_case_write(action: Action, priorities: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """What an action writes: `("Case", fields)` updated on the case, or `("CaseComment",
+    fields)` created on it (the writer adds its ParentId). `priorities`: deskbridge priority →
+    the Priority picklist value. PermanentError for what a case cannot take."""
+    params = action.params
+    try:
+        if action.kind is ActionKind.assign:
+            fields: dict[str, Any] = {"OwnerId": str(params["group"])}
+            if params.get("escalated"):
+                fields["IsEscalated"] = True
+            return "Case", fields
+        if action.kind is ActionKind.set_priority:
+            priority = str(params["priority"])
+            if priority not in priorities:
+                raise PermanentError(f"no Salesforce Priority for {priority!r}")
+            return "Case", {"Priority": priorities[priority]}
+        if action.kind is ActionKind.note:
+            return "CaseComment", {"CommentBody": written_note(action), "IsPublished": False}
+    except KeyError as exc:
+        raise PermanentError(f"{action.kind.value} without {exc.args[0]!r}") from None
+    raise PermanentError(f"Salesforce cannot perform {action.kind.value}")
+
+
+def _case_fields_written(priorities: Mapping[str, str]) -> Callable[[Action], dict[str, Any]]:
+    """For the dry run: the Case fields the live writer would set (`Priority` as the picklist
+    value, `OwnerId`, `IsEscalated`); nothing of a note, whose text may quote the customer."""
+
+    def written(action: Action) -> dict[str, Any]:
+        sobject, fields = build_case_write(action, priorities)
+        return fields if sobject == "Case" else {}
+
+    return written
+
+
 def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
+    priorities = {p.value: v for p, v in rules.salesforce.write_priorities.items()}
     if not settings.salesforce_write_enabled:
-        return DryRunPerformer("salesforce", SKIPPED_ACTIONS)
+        return DryRunPerformer("salesforce", SKIPPED_ACTIONS, _case_fields_written(priorities))
     # simple-salesforce loads only when used
     from deskbridge.connectors.salesforce.client import SalesforceWriter
 
@@ -100,7 +137,7 @@ def build_writer(settings: Settings, rules: RulesConfig) -> Performer:
         settings.salesforce_password.get_secret_value(),
         settings.salesforce_security_token.get_secret_value(),
         instance_url=settings.salesforce_instance_url,
-        priorities={p.value: v for p, v in rules.salesforce.write_priorities.items()},
+        priorities=priorities,
     )
 
 

@@ -660,3 +660,30 @@ def test_the_dry_run_skips_tags_as_the_live_writer_does(monkeypatch, tmp_path):
         "dry_run": True,
         "channel": "salesforce",
     }
+
+
+def test_the_dry_run_says_which_case_fields_each_write_would_set(monkeypatch, tmp_path):
+    # The Case fields the live writer sends: the Priority picklist value the rules file's
+    # write_priorities give (urgent → High), not deskbridge's name for it, and the escalation
+    # flag with the owner; a dry run logged `priority=urgent` and no IsEscalated.
+    for name in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    dry_run = build_writer(settings, load_rules(EXAMPLE_CONFIG))
+
+    performed = [
+        dry_run.perform(action(ActionKind.set_priority, priority="urgent")),
+        dry_run.perform(action(ActionKind.assign, group="00G5j000004Log1EAC")),
+        dry_run.perform(action(ActionKind.assign, group="00G5j000004Spc1EAC", escalated=True)),
+    ]
+
+    assert performed == [
+        {"dry_run": True, "channel": "salesforce", "Priority": "High"},
+        {"dry_run": True, "channel": "salesforce", "OwnerId": "00G5j000004Log1EAC"},
+        {
+            "dry_run": True,
+            "channel": "salesforce",
+            "OwnerId": "00G5j000004Spc1EAC",
+            "IsEscalated": True,
+        },
+    ]
