@@ -487,7 +487,11 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(),
         {"Content-Type": "application/json"},
         401,
-        bad("bearer token does not match", "Authorization"),
+        bad(
+            "missing bearer token: a Flow callout must send Authorization: Bearer "
+            "<SALESFORCE_WEBHOOK_TOKEN>",
+            "Authorization",
+        ),
     ),
     # -- found by this corpus: 500 before (the XML parsed, the body could not be stored) ---
     (

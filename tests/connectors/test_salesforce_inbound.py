@@ -295,6 +295,16 @@ def test_json_flow_callout_needs_the_bearer_token(client, runtime, engine):
         401,
         {"error": "bearer token does not match", "field": "Authorization"},
     )
+    missing = {
+        "error": "missing bearer token: a Flow callout must send Authorization: Bearer "
+        "<SALESFORCE_WEBHOOK_TOKEN>",
+        "field": "Authorization",
+    }
+    for headers in ({}, {"Authorization": "Basic Zm9vOmJhcg=="}, {"Authorization": "Bearer "}):
+        unsent = client.post(
+            "/webhooks/salesforce", data=body, content_type="application/json", headers=headers
+        )
+        assert (unsent.status_code, unsent.json) == (401, missing)
     right = client.post(
         "/webhooks/salesforce",
         data=body,
