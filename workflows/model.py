@@ -266,8 +266,13 @@ def ticket_key(source: Source | str, ticket_id: str) -> str:
 
 
 def owner_for(source: Source, group: str, salesforce_queue: str | None) -> str:
-    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to."""
-    return salesforce_queue if source is Source.salesforce and salesforce_queue else group
+    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to. A queue in the
+    18-character form Salesforce sends back as the case's OwnerId: the echo of deskbridge's
+    own move is then recognised as its own (`assigned_groups`), whichever form the rules file
+    gives."""
+    if source is Source.salesforce and salesforce_queue:
+        return salesforce_id_18(salesforce_queue)
+    return group
 
 
 @frozen_model

@@ -257,7 +257,9 @@ def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> Ticket
     if modified is None:
         raise PayloadError("required field is missing", f"{path}.LastModifiedDate")
     created = _time(fields, "CreatedDate", path)
-    owner = fields.get("OwnerId") or None
+    # The 18-character form, as the queue deskbridge assigns is (owner_for): a Flow may send
+    # the 15 through a text formula.
+    owner = salesforce_id_18(fields["OwnerId"]) if fields.get("OwnerId") else None
     priority = fields.get("Priority")
     origin = fields.get("Origin")
     custom = {k: fields[k] for k in ("CaseNumber", "Type", "Reason") if fields.get(k)}

@@ -1,0 +1,62 @@
+"""A department's Salesforce queue may be written with its 15-character id (a report export,
+a Classic URL): Salesforce echoes the owner change with the 18-character id, and that echo is
+deskbridge's own move, not a person's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.model import salesforce_id_18
+
+QUEUE_18 = "00G5j000004Log1EAC"
+QUEUE_15 = QUEUE_18[:15]
+CASE = "5005j00000SCEN1AAA"
+
+
+def case_line(n: int, at: str, owner: str) -> dict:
+    fields = {
+        "Id": CASE,
+        "Subject": "Parcel delayed - tracking has not moved",
+        "Status": "New" if n == 0 else "Open",
+        "Priority": "Medium",
+        "OwnerId": owner,
+        "ContactId": "0035j00000HiJ7kAAF",
+        "CreatedDate": "2026-03-09T09:00:00.000Z",
+        "LastModifiedDate": at,
+    }
+    notification = {"id": f"flow-{n}", "type": "Case", "fields": fields}
+    body = {"organizationId": "00D5j00000HqZtxEAF", "notifications": [notification]}
+    return {"at": at, "source": "salesforce", "body": body}
+
+
+def test_the_echo_of_a_15_character_queue_is_deskbridges_own_move(tmp_path):
+    assert salesforce_id_18(QUEUE_15) == QUEUE_18
+    rules = tmp_path / "rules.yaml"
+    text = Path(EXAMPLE_CONFIG).read_text(encoding="utf-8")
+    rules.write_text(text.replace(f'"{QUEUE_18}"', f'"{QUEUE_15}"'), encoding="utf-8")
+    lines = [
+        # A new case in the org's general queue (Email-to-Case, Web-to-Case).
+        case_line(0, "2026-03-09T09:00:00.000Z", "00G5j000003Ab1cEAC"),
+        # The owner change deskbridge wrote, as Salesforce sends the case back.
+        case_line(1, "2026-03-09T09:01:00.000Z", QUEUE_18),
+    ]
+    result = CliRunner().invoke(
+        main,
+        ["replay", "-", "--config", str(rules), "--until", "2026-03-09T14:00:00Z"],
+        input="".join(json.dumps(line) + "\n" for line in lines),
+    )
+    assert result.exit_code == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(o["action"], o.get("group")) for o in out if o["rule"] == "routing"][:2] == [
+        ("route", None),
+        ("assign", QUEUE_18),
+    ]
+    # Logistics did not act: at 13:00 (4h after the hand-off) the lead hears.
+    assert [
+        (o["at"], o["reason"]) for o in out if o["action"] == "notify" and o["rule"] == "routing"
+    ] == [("2026-03-09T13:00:00Z", "Logistics has not acted within 4h of the hand-off")]
