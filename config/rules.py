@@ -141,20 +141,6 @@ SlackUserId = Annotated[str, AfterValidator(_slack_user_id)]
 _SALESFORCE_QUEUE = re.compile(r"00G[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 
 
-def _salesforce_queue_id(value: str) -> str:
-    # Taken as given, a name or a truncated id was written to the case's OwnerId on every
-    # routed or escalated case, which Salesforce refused (the assign dead-lettered).
-    if not _SALESFORCE_QUEUE.fullmatch(value):
-        raise ValueError(
-            f"expected a Salesforce queue id, 15 or 18 letters and digits starting 00G (the id "
-            f'in the queue\'s address, Setup → Queues), got "{value}" ({len(value)} characters)'
-        )
-    return value
-
-
-SalesforceQueueId = Annotated[str, AfterValidator(_salesforce_queue_id)]
-
-
 Metric = Literal["first_reply", "next_reply", "resolution"]
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -219,7 +205,7 @@ class DepartmentConfig(_Model):
     name: str
     # The Zendesk group and the Salesforce queue (00G…) that own the department's work.
     group: str
-    salesforce_queue: SalesforceQueueId | None = None
+    salesforce_queue: str | None = None
     slack_channel: str
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
@@ -457,7 +443,7 @@ class RiskConfig(_Model):
     repeat_contact_window: Duration = timedelta(days=14)
     raise_priority_to: Priority = Priority.urgent
     specialist_group: str
-    specialist_queue: SalesforceQueueId | None = None
+    specialist_queue: str | None = None
     specialist_channel: str
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
@@ -1250,6 +1236,7 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
                 "the user's profile address): no reply or call of theirs is credited to them"
             )
     warnings += _find_zendesk_id_warnings(rules)
+    warnings += _find_salesforce_queue_warnings(rules)
     if rules.routing.enabled and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
     if rules.sla.enabled and not rules.sla.policies:
@@ -1290,6 +1277,26 @@ def _find_zendesk_id_warnings(rules: RulesConfig) -> list[str]:
             "dead-lettered)"
         )
     return warnings
+
+
+def _find_salesforce_queue_warnings(rules: RulesConfig) -> list[str]:
+    """Queues that are not queue ids (a name, a truncated id): a warning, not an error, as for
+    Zendesk's ids: a Zendesk-only team's placeholder must not stop it (the example's queues
+    had 19 characters until 2026-12-04), and a mistake is said with what a case then misses."""
+    queues = [
+        (f"departments.{key}.salesforce_queue", d.salesforce_queue, f"routed to {d.name}")
+        for key, d in rules.departments.items()
+        if rules.routing.enabled
+    ]
+    if rules.risk is not None and rules.risk.enabled:
+        queues.append(("risk.specialist_queue", rules.risk.specialist_queue, "escalated"))
+    return [
+        f'{path}: "{queue}" ({len(queue)} characters) is not a Salesforce queue id (15 or 18 '
+        "letters and digits starting 00G: the id in the queue's address, Setup → Queues): a "
+        f"case {what} is not given to the queue (Salesforce refuses the owner)"
+        for path, queue, what in queues
+        if queue is not None and not _SALESFORCE_QUEUE.fullmatch(queue)
+    ]
 
 
 def summarize_rules(rules: RulesConfig) -> str:
