@@ -70,14 +70,16 @@ def _verify_bearer(authorization: str, settings: Settings) -> None:
             "connector, so no JSON callout can be verified and every one is refused, with a "
             "bearer token or not"
         )
-    if not authorization.startswith("Bearer ") or not authorization[7:].strip():
+    # The scheme is case-insensitive (RFC 9110 §11.1): "bearer …" is a bearer token too.
+    scheme, _, given = authorization.strip().partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
         # Told apart from a wrong token: the Flow's HTTP callout sends no header yet.
         raise SignatureError(
             "missing bearer token: a Flow callout must send Authorization: Bearer "
             "<SALESFORCE_WEBHOOK_TOKEN>",
             "Authorization",
         )
-    given = authorization.removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise SignatureError("bearer token does not match", "Authorization")
 

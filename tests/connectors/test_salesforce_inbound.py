@@ -313,6 +313,14 @@ def test_json_flow_callout_needs_the_bearer_token(client, runtime, engine):
     )
     assert right.status_code == 200
     assert right.json == {"status": "accepted", "events": 1}
+    # The scheme in any case (RFC 9110): the same callout again, a duplicate, not a 401.
+    lower = client.post(
+        "/webhooks/salesforce",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"bearer {TOKEN}"},
+    )
+    assert (lower.status_code, lower.json) == (200, {"status": "duplicate", "events": 1})
     [decided] = decide_all(runtime)
     assert [a.kind.value for a in decided.actions] == ["route", "assign", "tag", "note"]
     with engine.connect() as connection:
