@@ -265,9 +265,11 @@ class Settings(RulesPathSetting):
         # showed only as every Slack message dead-lettered (invalid_auth,
         # not_allowed_token_type). The value is not repeated: it is a secret. With
         # SLACK_API_URL set, the API is another (a fake Slack for tests) with tokens of its own.
+        api = urlparse(info.data.get("slack_api_url") or "https://slack.com/api/").hostname or ""
+        slack = api == "slack.com" or api.endswith(".slack.com")
         if (
             value is not None
-            and not info.data.get("slack_api_url")
+            and slack
             and not value.get_secret_value().startswith(_BOT_TOKEN_PREFIXES)
         ):
             raise ValueError(

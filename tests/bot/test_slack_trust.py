@@ -520,6 +520,9 @@ def test_a_fake_slack_takes_its_own_tokens(monkeypatch, tmp_path):
     }
     assert _start_up("migrate", env, monkeypatch, tmp_path)[0] == 0
     assert Settings(**env).slack_bot_token.get_secret_value() == "fake-token"
+    # Slack's own API named there is still Slack's: its token must be the bot's.
+    env["SLACK_API_URL"] = "https://slack.com/api/"
+    assert _start_up("migrate", env, monkeypatch, tmp_path)[0] == 1
 
 
 def test_a_refused_token_still_needs_slack_team_id(monkeypatch, tmp_path):
