@@ -211,6 +211,15 @@ class DepartmentConfig(_Model):
     members: list[str] = Field(default_factory=list)
     handoff_within: Duration = timedelta(hours=4)
 
+    def has_member(self, source: str, user_id: str | None) -> bool:
+        """Whether `user_id`, a user of helpdesk `source`, is one of `members`, matched as the
+        roster matches ids (`helpdesk_id_key`): a Salesforce user by either form of their id."""
+        if not user_id:
+            return False
+        kind = "zendesk" if source == "zendesk" else "salesforce"
+        key = helpdesk_id_key(kind, user_id)
+        return any(helpdesk_id_key(kind, member) == key for member in self.members)
+
 
 class SalesforceConfig(_Model):
     """How a Salesforce org's picklists read in deskbridge's terms."""

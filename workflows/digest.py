@@ -42,7 +42,6 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.workflows import activity as facts
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
-from deskbridge.workflows.model import salesforce_id_key
 
 METRICS = ("first_reply", "next_reply", "resolution")
 TRAILING_WEEKS = 4
@@ -484,15 +483,15 @@ def _round(value: float) -> float:
 def coached_agents(rules: RulesConfig) -> list[AgentConfig]:
     """The resolution agents: role `agent`, and not a member of a department (Logistics and
     the others answer routed tickets; they have no response target)."""
-    members = {m for d in rules.departments.values() for m in d.members}
-    # A Salesforce user in either form is one user (a report's 15, the API's 18).
-    salesforce = {salesforce_id_key(m) for m in members}
+    departments = rules.departments.values()
     return [
         a
         for a in rules.agents
         if a.role == "agent"
-        and a.zendesk_id not in members
-        and (a.salesforce_id is None or salesforce_id_key(a.salesforce_id) not in salesforce)
+        and not any(
+            d.has_member("zendesk", a.zendesk_id) or d.has_member("salesforce", a.salesforce_id)
+            for d in departments
+        )
     ]
 
 

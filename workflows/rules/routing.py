@@ -8,14 +8,7 @@ from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.classify import Classification, classify_ticket
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
-from deskbridge.workflows.model import (
-    EventKind,
-    Source,
-    TicketEvent,
-    TicketState,
-    owner_for,
-    salesforce_id_key,
-)
+from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, owner_for
 
 RULE = "routing"
 HANDOFF = "routing.handoff"
@@ -66,14 +59,8 @@ def _department_acted(state: TicketState, event: TicketEvent, ctx: Context) -> b
         return False
     department = ctx.rules.departments[state.department]
     comment = event.comment
-    if comment is not None and comment.author_id is not None:
-        if state.source is Source.salesforce:
-            # A user id in either form is one user (a roster's 15 from a report, the API's 18).
-            author = salesforce_id_key(comment.author_id)
-            if author in {salesforce_id_key(m) for m in department.members}:
-                return True
-        elif comment.author_id in department.members:
-            return True
+    if comment is not None and department.has_member(state.source, comment.author_id):
+        return True
     return _group_changed_by_a_person(state, ctx)
 
 
