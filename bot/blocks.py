@@ -138,8 +138,8 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         if view.page_acknowledged_by is None:
             elements.append(_button("Acknowledge", ACK, view.key, "danger"))
         return _with_open_ticket(elements, view)
-    if action["action"] == "call_customer" and view.call_logged_by is None:
-        elements.append(_button("Call logged", CALL_LOGGED, view.key, "primary"))
+    if action["action"] == "call_customer":
+        elements += _call_logged_button(view)
     if action.get("ask") == "pick_department" and view.departments:
         elements.append(
             {
@@ -159,6 +159,13 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         _button("Snooze 2 h", SNOOZE_120, view.key),
     ]
     return _with_open_ticket(elements, view)
+
+
+def _call_logged_button(view: TicketView) -> list[dict[str, Any]]:
+    """Call logged, until someone has logged the call."""
+    if view.call_logged_by is not None:
+        return []
+    return [_button("Call logged", CALL_LOGGED, view.key, "primary")]
 
 
 def _with_open_ticket(elements: list[dict[str, Any]], view: TicketView) -> dict[str, Any] | None:
@@ -233,12 +240,7 @@ def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, An
         # The assignee's DM thread often begins with an SLA warning or a page: the call's
         # script and Call logged button come with the call's own message, wherever it is.
         blocks.append(_call_script(view))
-        elements = (
-            []
-            if view.call_logged_by
-            else [_button("Call logged", CALL_LOGGED, view.key, "primary")]
-        )
-        buttons = _with_open_ticket(elements, view)
+        buttons = _with_open_ticket(_call_logged_button(view), view)
     elif action["action"] == "page_oncall" and action.get("step") == 0:
         # A chain's first page in a thread begun before (an earlier chain's page, since
         # acknowledged, or another alert) brings its Acknowledge: the thread's first message
