@@ -58,29 +58,35 @@ def client(runtime):
     return create_app(runtime=runtime).test_client()
 
 
-def urgent_ticket(at: datetime, ticket: str = "48400", n: int = 1, **detail) -> bytes:
-    stamp = at.isoformat().replace("+00:00", "Z")
+def zendesk_event(
+    kind: str, event_id: str, at: datetime, ticket: str, detail: dict, event: dict | None = None
+) -> bytes:
+    """An event subscription delivery of `kind` (ticket.created, ticket.comment_added)."""
     return json.dumps(
         {
-            "type": "zen:event-type:ticket.created",
-            "id": f"evt-{ticket}-{n}",
-            "time": stamp,
+            "type": f"zen:event-type:{kind}",
+            "id": event_id,
+            "time": at.isoformat().replace("+00:00", "Z"),
             "subject": f"zen:ticket:{ticket}",
-            "detail": {
-                "id": ticket,
-                "status": "NEW",
-                "priority": "URGENT",
-                "assignee_id": LENA_ZENDESK,
-                "requester_id": "77",
-                "tags": [],
-                "subject": "Sofa delivery failed",
-                "description": "The courier did not come.",
-                "created_at": stamp,
-                **detail,
-            },
-            "event": {},
+            "detail": {"id": ticket, **detail},
+            "event": event or {},
         }
     ).encode()
+
+
+def urgent_ticket(at: datetime, ticket: str = "48400", n: int = 1, **detail) -> bytes:
+    detail = {
+        "status": "NEW",
+        "priority": "URGENT",
+        "assignee_id": LENA_ZENDESK,
+        "requester_id": "77",
+        "tags": [],
+        "subject": "Sofa delivery failed",
+        "description": "The courier did not come.",
+        "created_at": at.isoformat().replace("+00:00", "Z"),
+        **detail,
+    }
+    return zendesk_event("ticket.created", f"evt-{ticket}-{n}", at, ticket, detail)
 
 
 def post(client, body: bytes, at: datetime) -> None:
@@ -497,24 +503,16 @@ def test_an_override_for_a_mention_slack_did_not_escape_says_how_to_fix_it(
 def public_reply(
     at: datetime, n: int, author: str, ticket: str = "48400", body: str = "", staff: bool = True
 ) -> bytes:
-    stamp = at.isoformat().replace("+00:00", "Z")
-    return json.dumps(
-        {
-            "type": "zen:event-type:ticket.comment_added",
-            "id": f"evt-{ticket}-reply-{n}",
-            "time": stamp,
-            "subject": f"zen:ticket:{ticket}",
-            "detail": {"id": ticket, "status": "OPEN", "assignee_id": author},
-            "event": {
-                "comment": {
-                    "id": f"7{n}",
-                    "is_public": True,
-                    "body": body or f"Reply {n}",
-                    "author": {"id": author, "is_staff": staff},
-                }
-            },
-        }
-    ).encode()
+    comment = {
+        "id": f"7{n}",
+        "is_public": True,
+        "body": body or f"Reply {n}",
+        "author": {"id": author, "is_staff": staff},
+    }
+    detail = {"status": "OPEN", "assignee_id": author}
+    return zendesk_event(
+        "ticket.comment_added", f"evt-{ticket}-reply-{n}", at, ticket, detail, {"comment": comment}
+    )
 
 
 def test_the_call_request_in_a_thread_begun_by_a_page_carries_its_script_and_button(
