@@ -12,17 +12,14 @@ import requests
 import responses
 from requests.adapters import HTTPAdapter
 
-from deskbridge.config.rules import load_rules
-from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.connectors.salesforce.client import (
     TIMEOUT_SECONDS,
     SalesforceWriter,
     TimeoutSession,
     build_session,
 )
-from deskbridge.connectors.salesforce.connector import build_writer
 from deskbridge.workflows.actions import Action, ActionKind
-from deskbridge.workflows.model import evolve
+from deskbridge.workflows.model import Source, evolve
 from deskbridge.workflows.ports import DryRunPerformer, PermanentError, RetryableError
 
 CASE_ID = "5003000000D8cuIAAR"
@@ -643,12 +640,9 @@ def test_an_unmocked_url_never_reaches_the_network(api, writer):
         writer.perform(action(ActionKind.assign, group="00G5e000001AbCdEAK"))
 
 
-def test_the_dry_run_skips_tags_as_the_live_writer_does(monkeypatch, tmp_path):
+def test_the_dry_run_skips_tags_as_the_live_writer_does(dry_run_writer):
     # Without credentials the writer is a dry run that says what the live one would do.
-    for name in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
-    dry_run = build_writer(settings, load_rules(EXAMPLE_CONFIG))
+    dry_run = dry_run_writer(Source.salesforce)
     assert isinstance(dry_run, DryRunPerformer)
 
     assert dry_run.perform(action(ActionKind.tag, tags=["call_required"])) == {
@@ -662,14 +656,11 @@ def test_the_dry_run_skips_tags_as_the_live_writer_does(monkeypatch, tmp_path):
     }
 
 
-def test_the_dry_run_says_which_case_fields_each_write_would_set(monkeypatch, tmp_path):
+def test_the_dry_run_says_which_case_fields_each_write_would_set(dry_run_writer):
     # The Case fields the live writer sends: the Priority picklist value the rules file's
     # write_priorities give (urgent → High), not deskbridge's name for it, and the escalation
     # flag with the owner; a dry run logged `priority=urgent` and no IsEscalated.
-    for name in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
-    dry_run = build_writer(settings, load_rules(EXAMPLE_CONFIG))
+    dry_run = dry_run_writer(Source.salesforce)
 
     performed = [
         dry_run.perform(action(ActionKind.set_priority, priority="urgent")),

@@ -13,11 +13,9 @@ import requests
 import responses
 import zenpy.lib.api
 
-from deskbridge.config.rules import load_rules
-from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.connectors.zendesk.client import ZendeskWriter
-from deskbridge.connectors.zendesk.connector import build_writer
 from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.model import Source
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 API = "https://acme.zendesk.com/api/v2"
@@ -134,13 +132,10 @@ def test_set_priority_sets_the_priority(api, writer):
     assert only_call(api) == ("PUT", TICKET_URL, {"ticket": {"id": 48213, "priority": "urgent"}})
 
 
-def test_the_dry_run_says_what_each_write_would_set(monkeypatch, tmp_path):
+def test_the_dry_run_says_what_each_write_would_set(dry_run_writer):
     # Without credentials: the tags, group or priority the live writer would send, so a
     # team trying deskbridge by hand sees them in outbox.dry_run; never a note's text.
-    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
-    dry_run = build_writer(settings, load_rules(EXAMPLE_CONFIG))
+    dry_run = dry_run_writer(Source.zendesk)
 
     performed = [
         dry_run.perform(action(ActionKind.tag, tags=["call_required"])),
