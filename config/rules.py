@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar, open_per_week
-from deskbridge.workflows.model import Priority, Status, salesforce_id_key
+from deskbridge.workflows.model import ZENDESK_ID, Priority, Status, salesforce_id_key
 from deskbridge.workflows.wording import describe_not_utf8, describe_problems
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -1239,7 +1239,7 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
                 "letters and digits): no reply or call of theirs is credited to them"
             )
         user = agent.zendesk_id
-        if user is not None and not _ZENDESK_ID.fullmatch(user):  # an email or name pasted in
+        if user is not None and not ZENDESK_ID.fullmatch(user):  # an email or name pasted in
             warnings.append(
                 f"agents[{index}].zendesk_id: {user} is not a Zendesk user id (digits, as in "
                 "the user's profile address): no reply or call of theirs is credited to them"
@@ -1253,8 +1253,6 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
     return warnings
 
 
-# Zendesk's ids (users, groups, ticket fields) are numbers; the API takes no name for them.
-_ZENDESK_ID = re.compile(r"[0-9]{1,20}")
 _GROUP_ID_HELP = "digits: the number ending the group's address in Admin Center → People → Groups"
 
 
@@ -1265,21 +1263,21 @@ def _find_zendesk_id_warnings(rules: RulesConfig) -> list[str]:
     warnings = []
     if rules.routing.enabled:
         for key, department in rules.departments.items():
-            if not _ZENDESK_ID.fullmatch(department.group):
+            if not ZENDESK_ID.fullmatch(department.group):
                 warnings.append(
                     f"departments.{key}.group: {department.group} is not a Zendesk group id "
                     f"({_GROUP_ID_HELP}): a Zendesk ticket routed to {department.name} is not "
                     "moved to the group (its assign action is dead-lettered)"
                 )
         field = rules.routing.category_field_id
-        if field is not None and not _ZENDESK_ID.fullmatch(field):
+        if field is not None and not ZENDESK_ID.fullmatch(field):
             warnings.append(
                 f"routing.category_field_id: {field} is not a Zendesk ticket field id (digits: "
                 "the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
                 "ticket.custom_field_changed event names it"
             )
     group = rules.risk.specialist_group if rules.risk is not None and rules.risk.enabled else "0"
-    if not _ZENDESK_ID.fullmatch(group):
+    if not ZENDESK_ID.fullmatch(group):
         warnings.append(
             f"risk.specialist_group: {group} is not a Zendesk group id ({_GROUP_ID_HELP}): "
             "an escalated Zendesk ticket is not moved to the group (its assign action is "

@@ -5,6 +5,7 @@ Connectors translate vendor payloads into these; workflows never see anything el
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,11 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 class Source(StrEnum):
     zendesk = "zendesk"
     salesforce = "salesforce"
+
+
+# Zendesk ids (tickets, users, groups, organizations, comments, ticket fields) are positive
+# integers; the event-subscription payload sends them as strings, and the API takes no name.
+ZENDESK_ID = re.compile(r"[0-9]{1,20}")
 
 
 def salesforce_id_key(value: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,7 @@ from deskbridge.connectors.parsing import (
     parse_time,
 )
 from deskbridge.workflows.model import (
+    ZENDESK_ID,
     Comment,
     EventKind,
     Priority,
@@ -217,16 +217,11 @@ def _text_of(
     return text or None
 
 
-# Zendesk ids (tickets, users, groups, organizations, comments) are positive integers; the
-# event-subscription payload sends them as strings.
-_ZENDESK_ID = re.compile(r"[0-9]{1,20}")
-
-
 def _id_of(value: Any, path: str, required: bool = False) -> str | None:
-    if value.__class__ is str and _ZENDESK_ID.fullmatch(value):
+    if value.__class__ is str and ZENDESK_ID.fullmatch(value):
         return value  # digits only: short, printable, nothing to strip
     value = _label_of(value, path, required, MAX_ID)
-    return check_id(value, _ZENDESK_ID, "a Zendesk id (digits)", path)
+    return check_id(value, ZENDESK_ID, "a Zendesk id (digits)", path)
 
 
 def _time_of(value: Any, path: str) -> datetime | None:
@@ -550,7 +545,7 @@ def _group_id_or_none(group: str | None, ticket_id: str, trigger: str | None) ->
     own move to a department's group came back as another group, a person's move, and the
     hand-off check and re-routing stopped. Not known, it changes nothing, and a person's move
     goes unseen: logged, so a team on the README's earlier template learns to send group_id."""
-    if group is None or _ZENDESK_ID.fullmatch(group):
+    if group is None or ZENDESK_ID.fullmatch(group):
         return group
     log_event(
         log,
