@@ -213,12 +213,14 @@ class DepartmentConfig(_Model):
 
     def has_member(self, source: str, user_id: str | None) -> bool:
         """Whether `user_id`, a user of helpdesk `source`, is one of `members`, matched as the
-        roster matches ids (`helpdesk_id_key`): a Salesforce user by either form of their id."""
+        roster matches ids (`helpdesk_id_key`): a Salesforce user by either form of their id,
+        a Zendesk user as listed."""
         if not user_id:
             return False
-        kind = "zendesk" if source == "zendesk" else "salesforce"
-        key = helpdesk_id_key(kind, user_id)
-        return any(helpdesk_id_key(kind, member) == key for member in self.members)
+        if source == "zendesk":
+            return user_id in self.members
+        key = salesforce_id_key(user_id)
+        return any(salesforce_id_key(member) == key for member in self.members)
 
 
 class SalesforceConfig(_Model):
