@@ -924,6 +924,20 @@ _EXPECTED = {
 }
 
 
+_DATE = 'a date like "2026-03-02" (year-month-day)'
+_DATETIME = 'a local date and time like "2026-03-07T18:00"'
+# A date or a time that cannot be read, by pydantic's error type: what the setting takes.
+_EXPECTED_WHEN = {
+    "date_type": _DATE,
+    "date_parsing": _DATE,
+    "date_from_datetime_parsing": _DATE,
+    "date_from_datetime_inexact": _DATE,
+    "datetime_type": _DATETIME,
+    "datetime_parsing": _DATETIME,
+    "datetime_from_date_parsing": _DATETIME,
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
     message = error["msg"]
     if error["type"] in ("model_type", "dict_type"):
@@ -934,6 +948,14 @@ def _describe(error: dict[str, Any]) -> str:
         given = error.get("input")
         kind = "a fraction" if error["type"] == "int_from_float" else describe_kind(given)
         message = f"expected {_EXPECTED[error['type']]}, got {kind}"
+    elif error["type"] in _EXPECTED_WHEN:
+        # pydantic's "Input should be a valid date or datetime, invalid character in year"
+        # for "12.01.2026"; a date that does not exist keeps its reason ("day value is
+        # outside expected range").
+        message = f"expected {_EXPECTED_WHEN[error['type']]}"
+        reason = str((error.get("ctx") or {}).get("error", ""))
+        if "outside expected range" in reason:
+            message += f": {reason}"
     elif error["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
     elif error["loc"][-1:] == ("[key]",) and error["type"] in ("enum", "literal_error"):

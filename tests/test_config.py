@@ -555,8 +555,8 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
         f"{path}: 9 problems",
         "  routing.cue_window: Input should be greater than or equal to 1",
         '  business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
-        "  business_hours.closures[0]: Input should be a valid date or datetime, day value is "
-        "outside expected range",
+        '  business_hours.closures[0]: expected a date like "2026-03-02" (year-month-day): day '
+        "value is outside expected range",
         '  sla.policies[1].first_reply: expected a duration like "4h"',
         '  sla.policies: policy name "vip" is used twice',
         '  oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "tom"',
@@ -766,3 +766,28 @@ def test_a_department_renamed_to_an_unknown_name_is_named_as_such(tmp_path):
     assert problems_of(tmp_path, yaml.safe_dump(rules)) == [
         "departments.returns: unknown name: expected 'logistics', 'quality' or 'post_sales'"
     ]
+
+
+def test_a_date_or_time_that_cannot_be_read_says_how_to_write_it(tmp_path):
+    """Was pydantic's "Input should be a valid date or datetime, invalid character in year"
+    for a date written day first."""
+    text = (
+        "team:\n  lead_channel: '#leads'\n"
+        "business_hours:\n  week: {mon: ['09:00-17:00']}\n"
+        "  closures: ['24.12.2026', '2026-12-32', 20261231]\n"
+        "agents:\n  - {name: Mia, slack_id: U03MIASC01, started_on: next monday}\n"
+        "oncall:\n  channel: '#oncall'\n"
+        "  rotation: {members: [U03MIASC01], handoff: 'monday 08:00', start: 2026-01-05}\n"
+        "  overrides:\n"
+        "    - {person: U03MIASC01, from: '06.03.2026 22:00', to: '2026-03-09T08:00'}\n"
+    )
+
+    date = 'expected a date like "2026-03-02" (year-month-day)'
+    assert problems_of(tmp_path, text) == [
+        f"business_hours.closures[0]: {date}",
+        f"business_hours.closures[1]: {date}: day value is outside expected range",
+        f"business_hours.closures[2]: {date}",
+        f"agents[0].started_on: {date}",
+        'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
+    ]
+

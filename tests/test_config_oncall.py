@@ -75,8 +75,8 @@ def test_every_oncall_problem_is_reported_with_its_path(tmp_path):
         "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
         'oncall.rotation.handoff: expected a hand-off like "monday 09:00" (or "09:00" for '
         "daily shifts)",
-        "oncall.rotation.start: Input should be a valid date or datetime, day value is "
-        "outside expected range",
+        'oncall.rotation.start: expected a date like "2026-03-02" (year-month-day): day value '
+        "is outside expected range",
         'oncall.overrides[0].to: must be after "from"',
         "oncall.overrides[1].from: write a local time without an offset (the team's timezone)",
         "oncall.escalation[1].notify: Input should be 'oncall', 'next' or 'lead'",
@@ -119,8 +119,7 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
             _steps(("20m", "oncall"), ("ten", "next"), ("10m", "lead")),
             [
                 "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
-                "oncall.overrides[0].from: Input should be a valid datetime or date, input is "
-                "too short",
+                'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
                 'oncall.escalation[1].after: expected a duration like "4h"',
                 "oncall.escalation: step 2 waits less than step 0: list the steps in order",
             ],
