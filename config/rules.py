@@ -1186,6 +1186,16 @@ MAX_RULES_BYTES = 1024 * 1024
 MAX_FLOW_DEPTH = 100
 
 
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A date or time as YAML reads it; one that does not exist (2026-02-30, unquoted) is
+    kept as its text, which the setting's own check then refuses with its path (PyYAML
+    raised a ValueError, a traceback in check-config)."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 class _RulesLoader(yaml.SafeLoader):
     def fetch_flow_collection_start(self, TokenClass):
         if self.flow_level >= MAX_FLOW_DEPTH:
@@ -1196,11 +1206,20 @@ class _RulesLoader(yaml.SafeLoader):
         super().fetch_flow_collection_start(TokenClass)
 
 
+# libyaml's loader (when PyYAML has it) reads dates as the Python one does.
+_FastRulesLoader = (
+    type("_FastRulesLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader") else None
+)
+for _loader in (_RulesLoader, _FastRulesLoader):
+    if _loader is not None:
+        _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def _load_yaml(text: str) -> Any:
     """libyaml's safe loader (ten times faster: every CLI command and app start reads the
     file); a file it refuses is read again by the Python loader, whose messages name the
     problem's line and column and which refuses deep nesting early."""
-    fast = getattr(yaml, "CSafeLoader", None)
+    fast = _FastRulesLoader
     if fast is not None:
         try:
             return yaml.load(text, Loader=fast)

@@ -791,3 +791,26 @@ def test_a_date_or_time_that_cannot_be_read_says_how_to_write_it(tmp_path):
         'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
     ]
 
+
+def test_a_date_that_does_not_exist_written_without_quotes_is_a_problem_not_a_traceback(
+    runner, tmp_path
+):
+    # YAML reads 2026-02-30 unquoted as a date, and PyYAML raised a ValueError building it.
+    path = write(
+        tmp_path,
+        "team:\n  lead_channel: '#leads'\n"
+        "agents:\n  - {name: Noah, slack_id: U03NOAHF01, started_on: 2026-02-30}\n"
+        "business_hours:\n  week: {mon: ['09:00-17:00']}\n  closures: [2026-12-24, 2026-13-01]\n"
+        "three_respones: {enabled: true}\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    date = 'expected a date like "2026-03-02" (year-month-day)'
+    assert problem_lines(result.stderr) == [
+        f"business_hours.closures[1]: {date}: month value is outside expected range of 1-12",
+        f"agents[0].started_on: {date}: day value is outside expected range",
+        "three_respones: unknown setting (check the spelling)",
+    ]
