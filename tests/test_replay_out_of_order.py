@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -30,10 +32,11 @@ from tests.test_replay_sla import (
 )
 
 
-def replay_all(lines: list[dict], until: str) -> list[dict]:
+def replay_all(lines: list[dict], until: str, config: Path = EXAMPLE_CONFIG) -> list[dict]:
     """Every action replaying `lines` in arrival order decides, as JSON records."""
     text = "".join(json.dumps(line) + "\n" for line in in_arrival_order(lines))
-    result = CliRunner().invoke(main, ["replay", "-", "--until", until], input=text)
+    command = ["replay", "-", "--until", until, "--config", str(config)]
+    result = CliRunner().invoke(main, command, input=text)
     assert result.exit_code == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -288,6 +291,23 @@ def test_a_slow_first_reply_delivered_after_the_solve_is_coached_as_in_order(lat
             "This first reply took 1h30 of business time against a 1h target — picking up "
             "new tickets early keeps customers calm",
         ),
+    ]
+
+
+def test_a_slow_first_reply_against_a_calendar_target_says_calendar_time(tmp_path):
+    # The urgent policy's first reply on calendar time: the nudge said "of business time".
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    urgent = next(p for p in rules["sla"]["policies"] if p["name"] == "urgent")
+    urgent["calendar_time"] = ["first_reply"]
+    config = tmp_path / "rules.yaml"
+    config.write_text(yaml.safe_dump(rules, allow_unicode=True))
+    lines = solved_after_reply("634", "10:30", "10:40", None)
+
+    out = replay_all(lines, "2026-03-09T14:00:00Z", config)
+
+    assert [o["reason"] for o in out if o["action"] == "coach" and o["kind"] != "pace"] == [
+        "This first reply took 1h30 of calendar time against a 1h target — picking up new "
+        "tickets early keeps customers calm"
     ]
 
 

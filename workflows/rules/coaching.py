@@ -157,6 +157,8 @@ def evaluate_coaching(state: TicketState, event: TicketEvent, ctx: Context) -> D
     ):
         took = int(clock.used_s // 60)
         goal = int(policy.first_reply.total_seconds() // 60)
+        # The clock counts as its target does: a calendar_time target's took calendar time.
+        counted = "calendar" if "first_reply" in policy.calendar_time else "business"
         actions.append(
             _coach(
                 state.key,
@@ -164,7 +166,7 @@ def evaluate_coaching(state: TicketState, event: TicketEvent, ctx: Context) -> D
                 "slow_first_reply",
                 "slow_first_reply",
                 reason=(
-                    f"This first reply took {_minutes(took)} of business time against a "
+                    f"This first reply took {_minutes(took)} of {counted} time against a "
                     f"{_minutes(goal)} target — picking up new tickets early keeps customers "
                     f"calm"
                 ),
