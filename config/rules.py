@@ -560,6 +560,15 @@ class SlaConfig(_Model):
     )
 
 
+# YAML 1.1 reads 11:00 without quotes as a number in base 60 (660): the time it was meant
+# to be is not guessed (a plain 660 is a number too), the writer is told to quote it.
+_UNQUOTED_TIME = " in quotes (without them YAML reads 11:00 as a number)"
+
+
+def _quoting_hint(value: Any) -> str:
+    return _UNQUOTED_TIME if isinstance(value, int) and not isinstance(value, bool) else ""
+
+
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HANDOFF = re.compile(r"^\s*(?:([a-z]+)\s+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 
@@ -572,7 +581,10 @@ def parse_handoff(value: Any) -> tuple[int | None, time]:
         names = [n for n in _WEEKDAY_NAMES if day and n.startswith(day.lower()) and len(day) >= 3]
         if hour < 24 and minute < 60 and (day is None or len(names) == 1):
             return (_WEEKDAY_NAMES.index(names[0]) if day else None), time(hour, minute)
-    raise ValueError('expected a hand-off like "monday 09:00" (or "09:00" for daily shifts)')
+    raise ValueError(
+        'expected a hand-off like "monday 09:00" (or "09:00" for daily shifts)'
+        + _quoting_hint(value)
+    )
 
 
 class RotationConfig(_Model):
@@ -700,7 +712,7 @@ def parse_local_time(value: Any) -> time:
     match = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", value) if isinstance(value, str) else None
     if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
         return time(int(match.group(1)), int(match.group(2)))
-    raise ValueError('expected a local time like "11:00"')
+    raise ValueError('expected a local time like "11:00"' + _quoting_hint(value))
 
 
 LocalTime = Annotated[time, BeforeValidator(parse_local_time)]
@@ -948,6 +960,10 @@ def _describe(error: dict[str, Any]) -> str:
         given = error.get("input")
         kind = "a fraction" if error["type"] == "int_from_float" else describe_kind(given)
         message = f"expected {_EXPECTED[error['type']]}, got {kind}"
+        if error["type"] == "string_type" and isinstance(given, int | float):
+            # An id or a code YAML read as a number or true/false (group: 360010000001,
+            # country: NO): written as text, in quotes, it is read as written.
+            message += ": write it in quotes"
     elif error["type"] in _EXPECTED_WHEN:
         # pydantic's "Input should be a valid date or datetime, invalid character in year"
         # for "12.01.2026"; a date that does not exist keeps its reason ("day value is

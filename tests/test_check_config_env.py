@@ -91,7 +91,7 @@ def test_worker_and_serve_say_both_before_they_stop(command, tmp_path: Path):
         "environment: invalid settings\n"
         + LOG_LEVEL
         + f"{path}: 1 problem\n"
-        + "  team.lead_channel: expected text, got a number\n",
+        + "  team.lead_channel: expected text, got a number: write it in quotes\n",
     )
     assert not (tmp_path / "deskbridge.db").exists()
 

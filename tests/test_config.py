@@ -814,3 +814,28 @@ def test_a_date_that_does_not_exist_written_without_quotes_is_a_problem_not_a_tr
         f"agents[0].started_on: {date}: day value is outside expected range",
         "three_respones: unknown setting (check the spelling)",
     ]
+
+
+def test_times_and_ids_yaml_reads_as_numbers_are_asked_in_quotes(tmp_path):
+    """Unquoted, YAML reads 10:00 as the number 600 (08:00 is text), a group id as a number
+    and the country NO (Norway) as false: check-config said to write "a local time like
+    "11:00"" to a lead who had, and "expected text, got a number" of an id that is one."""
+    text = (
+        "team:\n  lead_channel: '#leads'\n"
+        "departments:\n  logistics: {name: Logistik, group: 360020000001, slack_channel: '#l'}\n"
+        "business_hours:\n  week: {mon: ['09:00-17:00']}\n  holidays: {country: NO}\n"
+        "oncall:\n  channel: '#oncall'\n"
+        "  rotation: {members: [U03MIASC01], shift: daily, handoff: 10:00, start: 2026-01-05}\n"
+        "agents:\n  - {name: Mia, slack_id: U03MIASC01}\n"
+        "coaching:\n  pace_checks: [10:00, '13:00']\n  digest: {daily_at: 21:30}\n"
+    )
+
+    unquoted = " in quotes (without them YAML reads 11:00 as a number)"
+    assert problems_of(tmp_path, text) == [
+        "departments.logistics.group: expected text, got a number: write it in quotes",
+        "business_hours.holidays.country: expected text, got true/false: write it in quotes",
+        'oncall.rotation.handoff: expected a hand-off like "monday 09:00" (or "09:00" for daily '
+        f"shifts){unquoted}",
+        f'coaching.pace_checks[0]: expected a local time like "11:00"{unquoted}',
+        f'coaching.digest.daily_at: expected a local time like "11:00"{unquoted}',
+    ]
