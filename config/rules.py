@@ -1303,6 +1303,7 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
                 f"agents[{index}].zendesk_id: {user} is not a Zendesk user id (digits, as in "
                 "the user's profile address): no reply or call of theirs is credited to them"
             )
+    warnings += _find_member_warnings(rules)
     warnings += _find_zendesk_id_warnings(rules)
     warnings += _find_salesforce_queue_warnings(rules)
     if rules.routing.enabled and not rules.routing.categories:
@@ -1310,6 +1311,26 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
     if rules.sla.enabled and not rules.sla.policies:
         warnings.append("sla: enabled, no policies: no SLA clock will run")
     return warnings
+
+
+# A Salesforce record id: 15 letters and digits, or 18 with the case-checksum suffix.
+_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+
+def _find_member_warnings(rules: RulesConfig) -> list[str]:
+    """Department members that are no helpdesk user id (an email, a name): no event carries
+    one, so their replies never count as the department acting and the lead is told at every
+    hand-off deadline."""
+    if not rules.routing.enabled:
+        return []
+    return [
+        f"departments.{key}.members[{index}]: {member} is neither a Zendesk user id (digits) "
+        "nor a Salesforce user id (15 or 18 letters and digits): a reply of theirs does not "
+        f"count as {department.name} acting on a hand-off"
+        for key, department in rules.departments.items()
+        for index, member in enumerate(department.members)
+        if not (ZENDESK_ID.fullmatch(member) or _SALESFORCE_ID.fullmatch(member))
+    ]
 
 
 _GROUP_ID_HELP = "digits: the number ending the group's address in Admin Center → People → Groups"

@@ -839,3 +839,26 @@ def test_times_and_ids_yaml_reads_as_numbers_are_asked_in_quotes(tmp_path):
         f'coaching.pace_checks[0]: expected a local time like "11:00"{unquoted}',
         f'coaching.digest.daily_at: expected a local time like "11:00"{unquoted}',
     ]
+
+
+def test_department_members_that_are_no_helpdesk_user_id_are_warned_of(runner, tmp_path):
+    # An email where the member's user id belongs: check-config said ok, and the member's
+    # replies never stopped the hand-off clock, so the lead heard of every routed ticket.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["departments"]["quality"]["members"] = [
+        "felix.roth@nordlicht.example",
+        "9013300114002",
+        "0055j00000G4y1Q",
+        "0055j00000G4y1QAAR",
+    ]
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True))
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: departments.quality.members[0]: felix.roth@nordlicht.example is neither a "
+        "Zendesk user id (digits) nor a Salesforce user id (15 or 18 letters and digits): a "
+        "reply of theirs does not count as Quality/Production acting on a hand-off",
+    ]
