@@ -994,9 +994,17 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
         rules = valid = RulesConfig.model_validate(data)
     except ValidationError as exc:
         rules = None
-        for error in exc.errors():
-            # Tagged annotations put the validator's function name in loc; drop it.
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        # Tagged annotations put the validator's function name in loc; drop it.
+        errors = [
+            (tuple(p for p in e["loc"] if not str(p).startswith("function-")), e)
+            for e in exc.errors()
+        ]
+        # A mapping's unknown key (a setting indented one level too little: "departments.
+        # handoff_within") is the problem; what is under it is not also listed.
+        unknown = {loc[:-1] for loc, _ in errors if loc[-1:] == ("[key]",)}
+        for loc, error in errors:
+            if loc[-1:] != ("[key]",) and any(loc[: len(key)] == key for key in unknown):
+                continue
             problems.append(f"{format_location(loc)}: {_describe(error)}")
             broken.add(loc[:2])
         # The checks across sections run on the settings that did validate, so one run lists

@@ -862,3 +862,17 @@ def test_department_members_that_are_no_helpdesk_user_id_are_warned_of(runner, t
         "Zendesk user id (digits) nor a Salesforce user id (15 or 18 letters and digits): a "
         "reply of theirs does not count as Quality/Production acting on a hand-off",
     ]
+
+
+def test_an_unknown_name_in_a_mapping_is_one_problem_whatever_is_under_it(tmp_path):
+    # A department's setting indented one level too little is a key of `departments`: it was
+    # listed twice, as an unknown name and as "expected a mapping of settings, got a string".
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["departments"]["handoff_within"] = "6h"
+    rules["business_hours"]["week"]["Sat"] = "10:00-14:00"
+
+    assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
+        "departments.handoff_within: unknown name: expected 'logistics', 'quality' or 'post_sales'",
+        "business_hours.week.Sat: unknown name: expected 'mon', 'tue', 'wed', 'thu', 'fri', "
+        "'sat' or 'sun'",
+    ]
