@@ -73,33 +73,42 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_entries(check: Callable[[list[tuple[int, Any]]], str | None]) -> WrapValidator:
-    """A list's check of its entries together (names unique, steps in order), given them with
-    their index. It runs on the entries that validate even when others do not, so its problem
-    is listed with theirs in one run, not after they are fixed."""
+def _check_entries(*checks: Callable[[list[tuple[int, Any]]], str | None]) -> WrapValidator:
+    """A list's checks of its entries together (names unique, steps in order), given them with
+    their index. They run on the entries that validate even when others do not, so their
+    problems are listed with theirs in one run, not after they are fixed."""
 
     def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        errors: list[Any] = []
         try:
-            entries = handler(value)
+            result = handler(value)
+            entries = list(enumerate(result))
         except ValidationError as exc:
-            errors = exc.errors()
+            invalid, errors, title = exc, exc.errors(), exc.title
             broken = {e["loc"][0] for e in errors if e["loc"]}
             kept = [i for i in range(len(value)) if i not in broken] if broken else []
             try:
-                problem = check(list(zip(kept, handler([value[i] for i in kept]), strict=True)))
+                entries = list(zip(kept, handler([value[i] for i in kept]), strict=True))
             except ValidationError:  # the list itself is wrong (too short, not a list)
-                problem = None
-            if problem is None:
+                entries = None
+            if entries is None:
                 raise
-            # Raised from a wrap validator, a ValidationError keeps its errors and their paths.
-            details = [{k: e[k] for k in ("type", "loc", "input", "ctx") if k in e} for e in errors]
-            failed = {"type": "value_error", "loc": (), "input": value}
-            failed["ctx"] = {"error": ValueError(problem)}
-            raise ValidationError.from_exception_data(exc.title, [*details, failed]) from None
-        problem = check(list(enumerate(entries)))
-        if problem is not None:
-            raise ValueError(problem)
-        return entries
+        problems = [p for check in checks if (p := check(entries)) is not None]
+        if not problems:
+            if errors:
+                raise invalid
+            return result
+        if not errors and len(problems) == 1:
+            raise ValueError(problems[0])
+        # Raised from a wrap validator, a ValidationError keeps its errors and their paths.
+        details = [{k: e[k] for k in ("type", "loc", "input", "ctx") if k in e} for e in errors]
+        failed = [
+            {"type": "value_error", "loc": (), "input": value, "ctx": {"error": ValueError(p)}}
+            for p in problems
+        ]
+        raise ValidationError.from_exception_data(
+            title if errors else "list", [*details, *failed]
+        ) from None
 
     return WrapValidator(validate)
 
@@ -523,6 +532,32 @@ def _find_reused_name(policies: list[tuple[int, SlaPolicy]]) -> str | None:
     return None
 
 
+def _find_unreachable_policy(policies: list[tuple[int, SlaPolicy]]) -> str | None:
+    """A policy that never applies: one before it matches every ticket it would match (the
+    first match wins), as a policy without conditions placed first shadows all the others."""
+    for later, (_, policy) in enumerate(policies):
+        for _, earlier in policies[:later]:
+            # A name used twice is said as such (_find_reused_name).
+            if earlier.name != policy.name and _covers(earlier, policy):
+                return (
+                    f'policy "{policy.name}" never applies: "{earlier.name}" before it matches '
+                    "every ticket it would (the first match wins: list the narrower one first)"
+                )
+    return None
+
+
+def _covers(earlier: SlaPolicy, later: SlaPolicy) -> bool:
+    """Whether every ticket `later` matches, `earlier` matches too (as select_policy matches:
+    all conditions hold; any one of the tags; the channel in any case)."""
+    channel = (earlier.channel or "").lower()
+    return (
+        earlier.priority in (None, later.priority)
+        and (earlier.channel is None or channel == (later.channel or "").lower())
+        and (not earlier.tags or (bool(later.tags) and set(later.tags) <= set(earlier.tags)))
+        and earlier.organization in (None, later.organization)
+    )
+
+
 class SlaPolicy(_Model):
     name: str
     # Conditions, all optional, all must hold: the first matching policy applies.
@@ -555,9 +590,9 @@ class SlaConfig(_Model):
         default_factory=lambda: [Status.pending, Status.hold]
     )
     # Checked on the list (not on RulesConfig) so the problem carries the path `sla.policies`.
-    policies: Annotated[list[SlaPolicy], _check_entries(_find_reused_name)] = Field(
-        default_factory=list
-    )
+    policies: Annotated[
+        list[SlaPolicy], _check_entries(_find_reused_name, _find_unreachable_policy)
+    ] = Field(default_factory=list)
 
 
 # YAML 1.1 reads 11:00 without quotes as a number in base 60 (660): the time it was meant

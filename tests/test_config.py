@@ -876,3 +876,28 @@ def test_an_unknown_name_in_a_mapping_is_one_problem_whatever_is_under_it(tmp_pa
         "business_hours.week.Sat: unknown name: expected 'mon', 'tue', 'wed', 'thu', 'fri', "
         "'sat' or 'sun'",
     ]
+
+
+def test_an_sla_policy_that_never_applies_is_reported_with_the_other_problems(tmp_path):
+    # The first matching policy wins: a catch-all "default" moved to the top (or an urgent
+    # policy above an urgent VIP one) left the policies after it unused, and check-config
+    # said ok.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    policies = rules["sla"]["policies"]
+    policies.insert(0, policies.pop())  # default first
+    assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
+        'sla.policies: policy "vip" never applies: "default" before it matches every ticket it '
+        "would (the first match wins: list the narrower one first)"
+    ]
+
+    # vip, urgent, high, social, default: an urgent key account's policy before "urgent"
+    # applies (not every key account is a VIP); a Twitter key account's after "social" does not.
+    policies.append(policies.pop(0))
+    policies.insert(1, {"name": "urgent-key", "priority": "urgent", "tags": ["key_account"]})
+    policies.insert(5, {"name": "social-key", "channel": "Twitter", "tags": ["key_account"]})
+    policies[3]["first_reply"] = "soon"
+    assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
+        'sla.policies[3].first_reply: expected a duration like "4h"',
+        'sla.policies: policy "social-key" never applies: "social" before it matches every '
+        "ticket it would (the first match wins: list the narrower one first)",
+    ]
