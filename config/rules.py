@@ -1347,6 +1347,7 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
                 "the user's profile address): no reply or call of theirs is credited to them"
             )
     warnings += _find_member_warnings(rules)
+    warnings += _find_tag_warnings(rules)
     warnings += _find_zendesk_id_warnings(rules)
     warnings += _find_salesforce_queue_warnings(rules)
     if rules.routing.enabled and not rules.routing.categories:
@@ -1373,6 +1374,35 @@ def _find_member_warnings(rules: RulesConfig) -> list[str]:
         for key, department in rules.departments.items()
         for index, member in enumerate(department.members)
         if not (ZENDESK_ID.fullmatch(member) or _SALESFORCE_ID.fullmatch(member))
+    ]
+
+
+def _find_tag_warnings(rules: RulesConfig) -> list[str]:
+    """Tags matched exactly against a ticket's that no Zendesk ticket carries: Zendesk keeps a
+    tag in lowercase, a space ending it ("VIP" is "vip" there). A warning, as for Zendesk's ids:
+    a Salesforce case has no tags. Routing's category tags are matched in any case."""
+    tags = [
+        (f"three_responses.{name}", getattr(rules.three_responses, name))
+        for name in ("call_required_tag", "call_logged_tag")
+        if rules.three_responses.enabled
+    ]
+    if rules.sla.enabled:
+        tags += [
+            (f"sla.policies[{index}].tags[{at}]", tag)
+            for index, policy in enumerate(rules.sla.policies)
+            for at, tag in enumerate(policy.tags)
+        ]
+    if rules.risk is not None and rules.risk.enabled:
+        tags += [
+            (f"risk.signals.{name}.tags[{at}]", tag)
+            for name, signal in rules.risk.signals.items()
+            for at, tag in enumerate(signal.tags)
+        ]
+    return [
+        f'{path}: "{tag}" never matches: Zendesk tags are lowercase, without spaces'
+        + (f' ("{tag.lower()}")' if tag.split() == [tag] else "")
+        for path, tag in tags
+        if tag != tag.lower() or tag.split() != [tag]
     ]
 
 

@@ -901,3 +901,27 @@ def test_an_sla_policy_that_never_applies_is_reported_with_the_other_problems(tm
         'sla.policies: policy "social-key" never applies: "social" before it matches every '
         "ticket it would (the first match wins: list the narrower one first)",
     ]
+
+
+def test_tags_no_zendesk_ticket_carries_are_warned_of(runner, tmp_path):
+    # Zendesk keeps tags in lowercase: a VIP policy or signal tagged "VIP" never matched (the
+    # SLA and risk rules compare tags as written), and check-config said ok.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["sla"]["policies"][0]["tags"] = ["VIP", "vip"]
+    rules["risk"]["signals"]["vip"]["tags"] = ["vip", "key account"]
+    rules["three_responses"]["call_logged_tag"] = "Call_Logged"
+    rules["routing"]["categories"]["delivery_delay"]["tags"].append("Late_Delivery")
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True))
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        'warning: three_responses.call_logged_tag: "Call_Logged" never matches: Zendesk tags '
+        'are lowercase, without spaces ("call_logged")',
+        'warning: sla.policies[0].tags[0]: "VIP" never matches: Zendesk tags are lowercase, '
+        'without spaces ("vip")',
+        'warning: risk.signals.vip.tags[1]: "key account" never matches: Zendesk tags are '
+        "lowercase, without spaces",
+    ]
