@@ -773,10 +773,23 @@ class DigestConfig(_Model):
         return value
 
 
+def _find_repeated_tier(targets: list[tuple[int, CoachingTarget]]) -> str | None:
+    """Two targets from the same tenure: the one listed last would apply, silently."""
+    seen: dict[int, int] = {}
+    for _, target in targets:
+        if target.from_months in seen:
+            return (
+                f"two targets from {target.from_months} months ({seen[target.from_months]} and "
+                f"{target.responses} responses): keep one"
+            )
+        seen[target.from_months] = target.responses
+    return None
+
+
 class CoachingConfig(_Model):
     enabled: bool = True
     # Daily written responses by tenure; the highest tier reached applies, from that very day.
-    targets: list[CoachingTarget] = Field(
+    targets: Annotated[list[CoachingTarget], _check_entries(_find_repeated_tier)] = Field(
         default_factory=lambda: [
             CoachingTarget(from_months=0, responses=28),
             CoachingTarget(from_months=3, responses=32),

@@ -925,3 +925,20 @@ def test_tags_no_zendesk_ticket_carries_are_warned_of(runner, tmp_path):
         'warning: risk.signals.vip.tags[1]: "key account" never matches: Zendesk tags are '
         "lowercase, without spaces",
     ]
+
+
+def test_two_coaching_targets_from_the_same_tenure_are_reported(tmp_path):
+    # A tier added to change a target, the old one left in: the one listed last applied.
+    text = (
+        "team:\n  lead_channel: '#leads'\n"
+        "coaching:\n  targets:\n"
+        "    - {from_months: 0, responses: 20}\n"
+        "    - {from_months: 3, responses: 28}\n"
+        "    - {from_months: 6, responses: many}\n"
+        "    - {from_months: 3, responses: 30}\n"
+    )
+
+    assert problems_of(tmp_path, text) == [
+        "coaching.targets[2].responses: expected a whole number, got a string",
+        "coaching.targets: two targets from 3 months (28 and 30 responses): keep one",
+    ]
