@@ -1306,7 +1306,13 @@ def describe_yaml_error(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
     problem = " ".join(str(getattr(exc, "problem", exc)).split())
+    if problem == _TAB_PROBLEM:  # the usual cause: an editor's tab among the indentation
+        problem = "a tab, where YAML takes spaces only (indent with spaces)"
     return f"{where}: not valid YAML: {problem}"
+
+
+# PyYAML's words for a tab that begins a token (an indentation, a list entry's).
+_TAB_PROBLEM = "found character '\\t' that cannot start any token"
 
 
 def load_rules(path: Path | str) -> RulesConfig:

@@ -279,6 +279,18 @@ def test_invalid_yaml_reports_line_and_column(runner, tmp_path):
     ]
 
 
+def test_a_tab_in_the_indentation_is_named_as_such(runner, tmp_path):
+    # Was PyYAML's "found character '\\t' that cannot start any token".
+    path = write(tmp_path, "team:\n  name: X\n\tlead_channel: '#leads'\n")
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert problem_lines(result.stderr) == [
+        "line 3, column 1: not valid YAML: a tab, where YAML takes spaces only (indent with spaces)"
+    ]
+
+
 def test_a_missing_file_is_reported(runner, tmp_path):
     path = tmp_path / "nowhere.yaml"
 
