@@ -70,6 +70,14 @@ def problem_lines(stderr: str) -> list[str]:
     return [line.strip() for line in stderr.splitlines() if line.startswith("  ")]
 
 
+def warnings_of(runner: CliRunner, tmp_path: Path, rules: dict) -> list[str]:
+    """check-config's lines on stderr for `rules`, a valid file (exit 0)."""
+    path = write(tmp_path, yaml.safe_dump(rules, allow_unicode=True))
+    result = runner.invoke(main, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    return result.stderr.splitlines()
+
+
 # --- check-config -----------------------------------------------------------------------
 
 
@@ -863,13 +871,7 @@ def test_department_members_that_are_no_helpdesk_user_id_are_warned_of(runner, t
         "0055j00000G4y1Q",
         "0055j00000G4y1QAAR",
     ]
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump(rules, allow_unicode=True))
-
-    result = runner.invoke(main, ["check-config", str(path)])
-
-    assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines() == [
+    assert warnings_of(runner, tmp_path, rules) == [
         "warning: departments.quality.members[0]: felix.roth@nordlicht.example is neither a "
         "Zendesk user id (digits) nor a Salesforce user id (15 or 18 letters and digits): a "
         "reply of theirs does not count as Quality/Production acting on a hand-off",
@@ -923,13 +925,7 @@ def test_tags_no_zendesk_ticket_carries_are_warned_of(runner, tmp_path):
     rules["risk"]["signals"]["vip"]["tags"] = ["vip", "key account"]
     rules["three_responses"]["call_logged_tag"] = "Call_Logged"
     rules["routing"]["categories"]["delivery_delay"]["tags"].append("Late_Delivery")
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump(rules, allow_unicode=True))
-
-    result = runner.invoke(main, ["check-config", str(path)])
-
-    assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines() == [
+    assert warnings_of(runner, tmp_path, rules) == [
         'warning: three_responses.call_logged_tag: "Call_Logged" never matches: Zendesk tags '
         'are lowercase, without spaces ("call_logged")',
         'warning: sla.policies[0].tags[0]: "VIP" never matches: Zendesk tags are lowercase, '
