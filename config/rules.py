@@ -1058,6 +1058,7 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
         # The checks across sections run on the settings that did validate, so one run lists
         # every problem; a check reading a broken setting is skipped, not guessed.
         valid = _build_valid_sections(data, broken)
+    problems += _find_shared_ids(_valid_agents(data, valid, broken))
     problems += check_references(valid, skip=broken)
     model = None
     # A routing section with mistakes is read without them: its model is None if it is one.
@@ -1117,6 +1118,41 @@ def _is_section(annotation: Any) -> bool:
     return all(o is type(None) or (isinstance(o, type) and issubclass(o, _Model)) for o in options)
 
 
+def _valid_agents(
+    data: dict[str, Any], valid: RulesConfig, broken: set[Location]
+) -> list[tuple[int, AgentConfig]]:
+    """The roster's entries that validate, with their index: every one, or those left beside
+    the entries with mistakes (a check across the list runs on them, as `_check_entries`'
+    do; not in it, as it must not make the roster broken for the checks across sections)."""
+    if _usable(broken, ("agents",)):
+        return list(enumerate(valid.agents))
+    entries = data.get("agents")
+    if ("agents",) in broken or not isinstance(entries, list):
+        return []
+    return [
+        (index, AgentConfig.model_validate(entry))
+        for index, entry in enumerate(entries)
+        if ("agents", index) not in broken
+    ]
+
+
+def _find_shared_ids(agents: list[tuple[int, AgentConfig]]) -> list[str]:
+    """An id on two agents: the roster finds the first, and the other is never credited."""
+    problems = []
+    for field in ("slack_id", "zendesk_id", "salesforce_id"):
+        seen: dict[str, int] = {}
+        for index, agent in agents:
+            value = getattr(agent, field)
+            if value is None:
+                continue
+            # Matched as the roster looks it up: a Salesforce id's two forms are one user.
+            key = helpdesk_id_key(field.removesuffix("_id"), value)
+            if key in seen:
+                problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[key]}]'s")
+            seen.setdefault(key, index)
+    return problems
+
+
 def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> list[str]:
     """Problems that span sections: names used in one place that must be defined in another.
     A check is left out when a setting it reads is in `skip` (or in a section in it): that
@@ -1126,17 +1162,6 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
         return _usable(skip, *reads)
 
     problems = []
-    for field in ("slack_id", "zendesk_id", "salesforce_id") if usable(("agents",)) else ():
-        seen: dict[str, int] = {}
-        for index, agent in enumerate(rules.agents):
-            value = getattr(agent, field)
-            if value is None:
-                continue
-            # Matched as the roster looks it up: a Salesforce id's two forms are one user.
-            key = helpdesk_id_key(field.removesuffix("_id"), value)
-            if key in seen:
-                problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[key]}]'s")
-            seen.setdefault(key, index)
     if (
         usable(("sla", "enabled"), ("sla", "policies"), ("business_hours",))
         and rules.sla.enabled

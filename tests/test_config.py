@@ -531,7 +531,8 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
 
 def test_checks_reading_a_broken_section_are_left_out(tmp_path):
     """A roster with a mistake of its own is not used to judge on-call people (it would call
-    every one of them missing); routing is still checked against the valid departments."""
+    every one of them missing), while its valid entries are still compared with each other (an
+    id on two of them); routing is still checked against the valid departments."""
     import yaml
 
     data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
@@ -541,14 +542,15 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
     path = _broken_example(tmp_path, agents=agents)
     with pytest.raises(ConfigError) as raised:
         load_rules(path)
-    assert raised.value.problems[:4] == [
+    assert raised.value.problems[:5] == [
         "three_responses.threshold: Input should be greater than or equal to 1",
         'sla.policies[1].first_reply: expected a duration like "4h"',
         'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"',
         "three_respones: unknown setting (check the spelling)",
+        "agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
     ]
-    assert len(raised.value.problems) == 4 + 7
-    assert all(".department: " in p for p in raised.value.problems[4:])
+    assert len(raised.value.problems) == 5 + 7
+    assert all(".department: " in p for p in raised.value.problems[5:])
 
 
 def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_problem(
