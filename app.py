@@ -196,6 +196,7 @@ class Runtime:
         self.metrics.outbox_oldest.set(figures["outbox_oldest_seconds"])
         self.metrics.outbox_dead.set(dead)
         self.metrics.events_failed_stored.set(failed)
+        self.metrics.store_up.set(1)
         return figures
 
     def read_backlog_within(self, timeout: float = READY_TIMEOUT_S) -> dict[str, float | int]:
@@ -213,7 +214,11 @@ class Runtime:
                     name="deskbridge-backlog",
                     daemon=True,
                 ).start()
-        return read.result(timeout)
+        try:
+            return read.result(timeout)
+        except BaseException:
+            self.metrics.store_figures_unknown()
+            raise
 
     def _read_backlog_into(self, read: Future) -> None:
         try:

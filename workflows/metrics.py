@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -77,6 +78,12 @@ class Metrics:
             "Events marked failed and not yet re-decided",
             registry=self.registry,
         )
+        self.store_up = Gauge(
+            "deskbridge_store_up",
+            "1 when the store answered this process's last read of the figures above, 0 when "
+            "it did not (they are then NaN: unknown)",
+            registry=self.registry,
+        )
         # Each series' child looked up once: prometheus_client's labels() costs about 0.6 µs
         # a call (validation, a lock, a dict), paid per request, per decided action and per
         # performed action; the child it returns for the same values never changes (no
@@ -89,3 +96,16 @@ class Metrics:
             self.paced,
         ):
             metric.labels = functools.cache(metric.labels)
+
+    def store_figures_unknown(self) -> None:
+        """The store did not answer: its figures are unknown, not the last ones read (a web
+        process kept showing those, or 0 if it had never read any, through a whole outage)."""
+        for gauge in (
+            self.decide_lag,
+            self.outbox_pending,
+            self.outbox_oldest,
+            self.outbox_dead,
+            self.events_failed_stored,
+        ):
+            gauge.set(math.nan)
+        self.store_up.set(0)

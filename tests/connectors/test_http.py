@@ -227,6 +227,33 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
     assert client.get("/healthz").status_code == 200
 
 
+def test_metrics_say_the_stores_figures_are_unknown_while_it_is_down(rules, tmp_path):
+    """A web process that cannot read the store showed its backlog gauges as 0 (or, after an
+    earlier read, the last figures), so an outage looked like an empty queue to Prometheus."""
+    settings = Settings(
+        DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=1",
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+    )
+    runtime = create_runtime(settings, rules, clock=Clock(NOW))
+    client = create_app(runtime=runtime).test_client()
+    response = client.get("/metrics")
+    gauges = [
+        line
+        for line in response.get_data(as_text=True).splitlines()
+        if line.startswith(("deskbridge_decide", "deskbridge_outbox", "deskbridge_events_failed_s"))
+        or line.startswith("deskbridge_store_up")
+    ]
+    assert response.status_code == 200
+    assert gauges == [
+        "deskbridge_decide_lag_seconds NaN",
+        "deskbridge_outbox_pending NaN",
+        "deskbridge_outbox_oldest_seconds NaN",
+        "deskbridge_outbox_dead NaN",
+        "deskbridge_events_failed_stored NaN",
+        "deskbridge_store_up 0.0",
+    ]
+
+
 class _CommitFails:
     """A pooled DBAPI connection whose commit fails (disk full, the server gone at commit):
     in autocommit (PostgreSQL's acknowledgement; SQLite's, whose lone row's INSERT commits
@@ -390,6 +417,7 @@ def test_lag_and_backlog_are_in_metrics_and_readyz(client, runtime):
     assert "deskbridge_outbox_pending 7.0" in text
     assert "deskbridge_outbox_oldest_seconds 8.0" in text
     assert "deskbridge_events_decided_total 3.0" in text
+    assert "deskbridge_store_up 1.0" in text
 
 
 def test_each_200_is_answered_as_the_first_of_its_kind(client):

@@ -115,6 +115,8 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
     assert READY_TIMEOUT_S <= answers["readyz"][2] < READY_TIMEOUT_S + 1
     status, text, at = answers["metrics"]
     assert status == 200 and "deskbridge_webhooks" in text
+    # Read as 0 before the freeze (/readyz above): unknown now, not the last figure read.
+    assert "deskbridge_decide_lag_seconds NaN" in text and "deskbridge_store_up 0.0" in text
     assert at < 2 * READY_TIMEOUT_S + 1
     # The dispatcher's next connection is given up after connect_timeout (5 s).
     assert sorted(logged()) == [
