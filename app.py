@@ -25,6 +25,7 @@ from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
 from deskbridge.connectors.registry import CONNECTORS, build_ticket_links
 from deskbridge.connectors.writers import HelpdeskRouter, build_writers
+from deskbridge.store.db import describe_store_error
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.job_runner import JobRunner
@@ -103,7 +104,7 @@ class Runtime:
                         break
                     now = self.clock()
         except SQLAlchemyError as exc:
-            self.timers_outage.failed(error=type(exc).__name__)
+            self.timers_outage.failed(**describe_store_error(exc))
         else:
             self.timers_outage.succeeded()
         return fired
@@ -141,7 +142,7 @@ class Runtime:
         try:
             self.job_runner.run_due(self.clock())
         except SQLAlchemyError as exc:
-            self.jobs_outage.failed(error=type(exc).__name__)
+            self.jobs_outage.failed(**describe_store_error(exc))
         else:
             self.jobs_outage.succeeded()
 
@@ -158,7 +159,9 @@ class Runtime:
                 writer=self.service.decider.writer,
             )
         except SQLAlchemyError as exc:
-            log_event(log, logging.ERROR, "retention.store_unavailable", error=type(exc).__name__)
+            log_event(
+                log, logging.ERROR, "retention.store_unavailable", **describe_store_error(exc)
+            )
             return {}
         if any(deleted.values()):
             log_event(log, logging.INFO, "retention.purged", **deleted)
@@ -419,7 +422,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             backlog = runtime.read_backlog_within()
         except Exception as exc:  # TimeoutError: the store did not answer in READY_TIMEOUT_S
-            log_event(log, logging.WARNING, "readyz.store_unavailable", error=type(exc).__name__)
+            log_event(log, logging.WARNING, "readyz.store_unavailable", **describe_store_error(exc))
             return jsonify(status="unavailable", store="down"), 503
         return jsonify(status="ready", store="up", dry_run=runtime.dry_run, **backlog)
 
@@ -428,7 +431,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             runtime.read_backlog_within()
         except (SQLAlchemyError, TimeoutError) as exc:  # the counters are still worth serving
-            log_event(log, logging.WARNING, "metrics.store_unavailable", error=type(exc).__name__)
+            log_event(
+                log, logging.WARNING, "metrics.store_unavailable", **describe_store_error(exc)
+            )
         return generate_latest(runtime.metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     @app.errorhandler(HTTPException)

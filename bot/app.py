@@ -22,6 +22,7 @@ from deskbridge.bot.listeners.fallback import answer_unmatched, register_fallbac
 from deskbridge.bot.listeners.home import register_home
 from deskbridge.bot.notifier import build_web_client
 from deskbridge.config.logging import log_event
+from deskbridge.store.db import describe_store_error
 
 log = logging.getLogger("deskbridge.slack")
 
@@ -121,7 +122,7 @@ def answer_listener_error(error: Exception) -> BoltResponse:
     if isinstance(error, BoltUnhandledRequestError):  # no listener kind matched at all
         return answer_unmatched(error.request.body)
     if isinstance(error, SQLAlchemyError):
-        log_event(log, logging.ERROR, "slack.store_unavailable", error=type(error).__name__)
+        log_event(log, logging.ERROR, "slack.store_unavailable", **describe_store_error(error))
         return BoltResponse(status=503, body={"error": "store unavailable, retry later"})
     log_event(log, logging.ERROR, "slack.listener_error", error=type(error).__name__)
     log.debug("slack.listener_error", exc_info=error)

@@ -31,6 +31,7 @@ from deskbridge.connectors.errors import (
     describe_too_large,
 )
 from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.store.db import describe_store_error
 from deskbridge.workflows.model import Source, TicketEvent
 
 log = logging.getLogger("deskbridge.webhooks")
@@ -169,7 +170,7 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                 logging.ERROR,
                 "webhook.store_unavailable",
                 source=source.value,
-                error=type(exc).__name__,
+                **describe_store_error(exc),
             )
             response = jsonify(error="event store unavailable, retry later")
             response.headers["Retry-After"] = "10"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from deskbridge.config.logging import log_event
@@ -51,6 +52,20 @@ PROBE_S = 5
 # Seconds a thread waits for a pooled connection when all are in use: a store that hangs holds
 # them all, and the default 30 s is past what /readyz is given.
 POOL_TIMEOUT = 10
+
+
+def describe_store_error(exc: BaseException) -> dict[str, str]:
+    """The log fields of a store that could not be used: the error's type, and for an
+    operational error (no server, a refused password, no such table) the driver's first line,
+    the cause an operator acts on; a type alone told a wrong DATABASE_URL port or password
+    from an outage only through a command run by hand. Never SQLAlchemy's own text, which
+    carries the statement's parameters (ticket data)."""
+    fields = {"error": type(exc).__name__}
+    if isinstance(exc, OperationalError) and exc.orig is not None:
+        lines = str(exc.orig).strip().splitlines()
+        if lines:
+            fields["reason"] = lines[0][:300]
+    return fields
 
 
 def create_store_engine(url: str) -> Engine:

@@ -469,7 +469,8 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
     assert result.stdout == "503\n200\n401\n", result.stderr
     lines = result.stderr.splitlines()
     assert [line[24:] for line in lines] == [  # after "2026-11-30 19:12:02,469 "
-        "WARNING deskbridge readyz.store_unavailable error=OperationalError",
+        "WARNING deskbridge readyz.store_unavailable error=OperationalError "
+        'reason="no such table: events"',
         "INFO deskbridge.webhooks webhook.ignored source=zendesk type=zen:event-type:ticket.merged",
         'WARNING deskbridge.webhooks webhook.unauthorized source=zendesk error="signature header'
         ' is missing" field=X-Zendesk-Webhook-Signature',

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from deskbridge.config.logging import OutageLog, log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.store.db import describe_store_error
 from deskbridge.store.interface import (
     FAILED,
     FIRED,
@@ -265,7 +266,7 @@ class Decider:
             try:
                 decided = self.decide_pending()
             except DBAPIError as exc:
-                self._outage.failed(error=type(exc).__name__)
+                self._outage.failed(**describe_store_error(exc))
             except Exception:  # a bug must not stop deciding for good; the events wait
                 log.exception("decider.error")
             else:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from deskbridge.config.logging import OutageLog, log_event
+from deskbridge.store.db import describe_store_error
 from deskbridge.store.outbox import (
     OutboxRow,
     claim_due_actions,
@@ -334,7 +335,7 @@ class Dispatcher:
             try:
                 performed = self.dispatch_due(stop)
             except SQLAlchemyError as exc:
-                outage.failed(error=type(exc).__name__)
+                outage.failed(**describe_store_error(exc))
             except Exception as exc:
                 failing.failed(error=type(exc).__name__, exc_info=True)
             else:

@@ -227,6 +227,30 @@ def test_store_down_is_503_so_zendesk_retries(rules, tmp_path):
     assert client.get("/healthz").status_code == 200
 
 
+def test_a_store_that_cannot_be_reached_is_logged_with_its_cause(rules, caplog):
+    """A wrong DATABASE_URL port (or password) in the web processes' environment was logged
+    only as error=OperationalError, as an outage is: the cause was in no log line."""
+    settings = Settings(
+        DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=1",
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+    )
+    runtime = create_runtime(settings, rules, clock=Clock(NOW))
+    client = create_app(runtime=runtime).test_client()
+    caplog.set_level("INFO", logger="deskbridge")
+    assert post(client, fixture_bytes("ticket_created.json")).status_code == 503
+    assert client.get("/readyz").status_code == 503
+    cause = (
+        'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
+    )
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        (
+            "webhook.store_unavailable",
+            {"source": "zendesk", "error": "OperationalError", "reason": cause},
+        ),
+        ("readyz.store_unavailable", {"error": "OperationalError", "reason": cause}),
+    ]
+
+
 def test_metrics_say_the_stores_figures_are_unknown_while_it_is_down(rules, tmp_path):
     """A web process that cannot read the store showed its backlog gauges as 0 (or, after an
     earlier read, the last figures), so an outage looked like an empty queue to Prometheus."""
