@@ -174,6 +174,12 @@ def check_config(path: Path | None) -> None:
         click.echo(f"warning: {warning}", err=True)
     if settings is None:
         sys.exit(1)
+    # A system given some of its credentials was meant to send: the rest were forgotten or
+    # misspelt, and the service would only say so in its start-up log (dry_run.enabled). None
+    # given is a choice (a trial), said by serve and worker.
+    for system, variables in WRITE_CREDENTIALS.items():
+        if 0 < len(settings.find_unset_credentials(system)) < len(variables):
+            click.echo(f"warning: {system}: {describe_dry_run(settings, system)}", err=True)
 
 
 @contextlib.contextmanager

@@ -110,3 +110,28 @@ def test_serves_connection_limit_and_channel_timeout_are_checked_with_the_settin
         "  DESKBRIDGE_CHANNEL_TIMEOUT: Input should be a valid integer, unable to parse string "
         "as an integer\n",
     )
+
+
+def test_a_helpdesk_given_only_some_of_its_credentials_is_a_warning():
+    """ZENDESK_SUBDOMAIN and ZENDESK_EMAIL filled in, the token forgotten: check-config said
+    ok, and the service ran Zendesk in dry-run, saying so only in its start-up log."""
+    env = {
+        "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
+        "ZENDESK_SUBDOMAIN": "acme",
+        "ZENDESK_EMAIL": "bot@acme.example",
+        "ZENDESK_API_TOKEN": "",
+        "SALESFORCE_USERNAME": "",
+        "SALESFORCE_PASSWORD": "",
+        "SALESFORCE_SECURITY_TOKEN": "",
+        "SLACK_BOT_TOKEN": "",
+        "PAGERDUTY_ROUTING_KEY": "",
+    }
+
+    result = CliRunner().invoke(main, ["check-config"], env=env)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        f"{EXAMPLE_CONFIG}: ok — {summarize_rules(load_rules(EXAMPLE_CONFIG))}\n",
+        "warning: zendesk: ZENDESK_API_TOKEN is not set, ZENDESK_SUBDOMAIN and ZENDESK_EMAIL "
+        "are (sending needs all 3): actions are recorded and logged, not sent\n",
+    )
