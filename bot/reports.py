@@ -21,7 +21,13 @@ from deskbridge.workflows.digest import (
     count_csat,
     repeat_window,
 )
-from deskbridge.workflows.model import Source, TicketState, salesforce_id_18, ticket_key
+from deskbridge.workflows.model import (
+    SALESFORCE_ID,
+    Source,
+    TicketState,
+    salesforce_id_18,
+    ticket_key,
+)
 from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
@@ -30,7 +36,7 @@ AT_RISK_WITHIN = timedelta(hours=1)
 # A ticket as people type it: as its alerts show it ("#48213", "#5005j00000AbCdEAAV"), as
 # Zendesk's emails write it ("ZD-48213"), or by its key ("zendesk:48213", "salesforce:500…").
 _ZENDESK_TICKET = re.compile(r"(?i:#|zd-|zendesk:)?([0-9]{1,20})")
-_SALESFORCE_CASE = re.compile(r"(?i:#|salesforce:)?([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)")
+_SALESFORCE_CASE = re.compile(rf"(?i:#|salesforce:)?({SALESFORCE_ID.pattern})")
 
 
 def parse_ticket_key(text: str) -> str | None:

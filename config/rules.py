@@ -34,7 +34,13 @@ from pydantic import (
 )
 
 from deskbridge.workflows.business_hours import BusinessCalendar, build_calendar, open_per_week
-from deskbridge.workflows.model import ZENDESK_ID, Priority, Status, salesforce_id_key
+from deskbridge.workflows.model import (
+    SALESFORCE_ID,
+    ZENDESK_ID,
+    Priority,
+    Status,
+    salesforce_id_key,
+)
 from deskbridge.workflows.wording import describe_not_utf8, describe_problems
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -1401,10 +1407,6 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
     return warnings
 
 
-# A Salesforce record id: 15 letters and digits, or 18 with the case-checksum suffix.
-_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
-
-
 def _find_member_warnings(rules: RulesConfig) -> list[str]:
     """Department members that are no helpdesk user id (an email, a name): no event carries
     one, so their replies never count as the department acting and the lead is told at every
@@ -1417,7 +1419,7 @@ def _find_member_warnings(rules: RulesConfig) -> list[str]:
         f"count as {department.name} acting on a hand-off"
         for key, department in rules.departments.items()
         for index, member in enumerate(department.members)
-        if not (ZENDESK_ID.fullmatch(member) or _SALESFORCE_ID.fullmatch(member))
+        if not (ZENDESK_ID.fullmatch(member) or SALESFORCE_ID.fullmatch(member))
     ]
 
 

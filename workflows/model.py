@@ -23,6 +23,9 @@ class Source(StrEnum):
 # Zendesk ids (tickets, users, groups, organizations, comments, ticket fields) are positive
 # integers; the event-subscription payload sends them as strings, and the API takes no name.
 ZENDESK_ID = re.compile(r"[0-9]{1,20}")
+# A Salesforce record id (case, user, org, queue): 15 letters and digits, or 18 with the
+# suffix that encodes the letters' case.
+SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
 def salesforce_id_key(value: str) -> str:

@@ -30,7 +30,6 @@ Salesforce).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +52,7 @@ from deskbridge.config.settings import salesforce_login_domain
 from deskbridge.connectors.notes import is_note_of
 from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS, build_case_write
 from deskbridge.workflows.actions import Action
+from deskbridge.workflows.model import SALESFORCE_ID
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
@@ -78,7 +78,6 @@ TRANSIENT_LOGIN_CODES = frozenset(
     {"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "UNKNOWN_EXCEPTION"}
 )
 
-_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 # Internal comments read when looking for a note, newest first, every page of them
 # (nextRecordsUrl): the window since the note's first attempt bounds how many. Each is matched
@@ -153,7 +152,7 @@ def _domain_from_instance_url(instance_url: str) -> str:
 
 def _case_id(action: Action) -> str:
     source, _, case_id = action.ticket.partition(":")
-    if source != "salesforce" or not _RECORD_ID.fullmatch(case_id):
+    if source != "salesforce" or not SALESFORCE_ID.fullmatch(case_id):
         raise PermanentError(f"not a Salesforce case id: {action.ticket!r}")
     return case_id
 

@@ -9,7 +9,6 @@ no entities, no external references; the body size is capped before parsing (Fla
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from deskbridge.connectors.parsing import (
     parse_time,
 )
 from deskbridge.workflows.model import (
+    SALESFORCE_ID,
     Comment,
     EventKind,
     Source,
@@ -205,7 +205,7 @@ def _check_org(org: Any, path: str) -> None:
     after them (a NUL, 100,000 characters) must not ride along."""
     if not isinstance(org, str) or not org:
         raise PayloadError("required field is missing", path)
-    check_id(org, _SALESFORCE_ID, "a 15- or 18-character Salesforce id", path)
+    check_id(org, SALESFORCE_ID, "a 15- or 18-character Salesforce id", path)
 
 
 # -- into TicketEvents -----------------------------------------------------------------------
@@ -350,8 +350,7 @@ def _by_internal_user(fields: dict[str, str]) -> bool:
     return not user_type or user_type == INTERNAL_USER_TYPE
 
 
-# Record ids are 15 characters (case-sensitive) or 18 (with a checksum suffix).
-_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Fields that hold record ids (SALESFORCE_ID).
 _ID_FIELDS = ("Id", "ParentId", "OwnerId", "ContactId", "AccountId", "CreatedById")
 # The free text deskbridge reads and stores, by how long it may be (a longer one is cut:
 # fit_text); and the picklist values and numbers, short labels.
@@ -374,7 +373,7 @@ def _check_notification(n: Notification, id_path: str, type_path: str, fields: s
     for name in _ID_FIELDS:
         if n.fields.get(name):
             what = "a 15- or 18-character Salesforce id"
-            check_id(n.fields[name], _SALESFORCE_ID, what, f"{fields}.{name}")
+            check_id(n.fields[name], SALESFORCE_ID, what, f"{fields}.{name}")
     cut = {}
     for name, limit in _TEXT_LIMITS.items():
         value = n.fields.get(name)
