@@ -183,13 +183,17 @@ def test_background_loops_stuck_mid_query_give_up_and_recover(proxied_url, caplo
     alive = [loop.is_alive() for loop in loops]
     runtime.engine.dispose()
 
-    # The cause is libpq's: the loop's new connection got no answer within connect_timeout.
-    silent = {"error": "OperationalError", "reason": "connection timeout expired"}
-    assert logged(".store_unavailable") == [
-        ("decider.store_unavailable", silent),
-        ("dispatcher.store_unavailable", silent),
-        ("timers.store_unavailable", silent),
+    # The cause, as the loop met it: its query on a pooled connection given up at the deadline,
+    # or (the freeze coming between its queries, as a loaded machine makes likely) its new
+    # connection given none within connect_timeout (libpq's words).
+    silent = {"the store did not answer within 2.0 s", "connection timeout expired"}
+    unavailable = logged(".store_unavailable")
+    assert [(name, fields["error"]) for name, fields in unavailable] == [
+        ("decider.store_unavailable", "OperationalError"),
+        ("dispatcher.store_unavailable", "OperationalError"),
+        ("timers.store_unavailable", "OperationalError"),
     ]
+    assert {fields["reason"] for _, fields in unavailable} <= silent
     # The query deadline (2 s) and the probe's new connection held (2 s), then the loop's new
     # connection's connect_timeout (5 s); the timer sweep may first wait for the decider's
     # batch (one at a time per process): 14 s measured, at most 17 s.
