@@ -204,7 +204,7 @@ def test_a_trigger_naming_its_group_still_has_the_hand_off_checked():
         ("2026-03-02T09:01:00Z", "note"),
         ("2026-03-02T13:01:00Z", "notify"),
     ]
-    assert out[-1]["reason"] == "Logistics has not acted within 4h of the hand-off"
+    assert out[-1]["reason"] == "Logistics has not acted within 4h of the hand-off (business hours)"
 
 
 def assert_reported_and_the_rest_run(text: str | bytes, errors: list[str]) -> None:

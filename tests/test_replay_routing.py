@@ -135,7 +135,7 @@ def lead_alert(ticket: str, at: datetime) -> dict:
         "ticket": f"zendesk:{ticket}",
         "action": "notify",
         "rule": "routing",
-        "reason": "Logistics has not acted within 4h of the hand-off",
+        "reason": "Logistics has not acted within 4h of the hand-off (business hours)",
         "target": "lead",
         "channel": "#resolution-leads",
         "department": "logistics",

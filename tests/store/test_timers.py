@@ -282,7 +282,7 @@ def test_a_due_handoff_fires_exactly_once_and_queues_its_lead_alert(engine, rule
             "kind": "notify",
             "ticket": "zendesk:48213",
             "rule": "routing",
-            "reason": "Logistics has not acted within 4h of the hand-off",
+            "reason": "Logistics has not acted within 4h of the hand-off (business hours)",
             "key": "zendesk:48213:routing:logistics:handoff_overdue",
             "params": {
                 "target": "lead",
@@ -311,7 +311,7 @@ def test_a_due_handoff_fires_exactly_once_and_queues_its_lead_alert(engine, rule
         ).all()
     assert payload == dump_action(fired.actions[0])
     assert [tuple(r) for r in reasons] == [
-        (f"timer:{timer_id}", "Logistics has not acted within 4h of the hand-off")
+        (f"timer:{timer_id}", "Logistics has not acted within 4h of the hand-off (business hours)")
     ]
 
     # Later sweeps find nothing left to fire.

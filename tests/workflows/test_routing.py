@@ -226,6 +226,33 @@ def test_handoff_timer_uses_the_departments_own_window():
     ]
 
 
+def test_handoff_deadline_counts_business_hours_only():
+    """A department's 4h run in the team's opening hours (09:00-18:00, London): a ticket
+    routed on Friday at 17:00 is overdue on Monday at 12:00, not on Friday night; one routed
+    before opening, at 13:00. Without business hours the window is calendar time."""
+    friday_5pm = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)
+    early = datetime(2026, 3, 2, 8, 40, tzinfo=UTC)
+    no_hours = RULES.model_copy(update={"business_hours": None})
+    due = {}
+    for name, rules, now in (
+        ("friday", RULES, friday_5pm),
+        ("before opening", RULES, early),
+        ("no business hours", no_hours, friday_5pm),
+    ):
+        ctx = Context(now=now, rules=rules, previous=None, related=())
+        [timer] = evaluate_routing(state(**WRONG_ITEM), event(0, EventKind.created), ctx).timers
+        due[name] = timer.due_at
+    assert due == {
+        "friday": datetime(2026, 3, 9, 12, 0, tzinfo=UTC),
+        "before opening": datetime(2026, 3, 2, 13, 0, tzinfo=UTC),
+        "no business hours": datetime(2026, 3, 6, 21, 0, tzinfo=UTC),
+    }
+    ticket = routed_to_logistics()
+    ctx = Context(now=due["no business hours"], rules=no_hours, previous=ticket, related=())
+    [action] = fire_handoff(ticket, handoff(), ctx).actions
+    assert action.reason == "Logistics has not acted within 4h of the hand-off"
+
+
 # -- sources, in order: field, tags, phrases -----------------------------------------------
 
 
@@ -544,7 +571,7 @@ def test_handoff_deadline_with_nobody_acting_tells_the_lead_once():
         "kind": "notify",
         "ticket": TICKET,
         "rule": "routing",
-        "reason": "Logistics has not acted within 4h of the hand-off",
+        "reason": "Logistics has not acted within 4h of the hand-off (business hours)",
         "key": f"{TICKET}:routing:logistics:handoff_overdue",
         "params": {"target": "lead", "channel": "#resolution-leads", "department": "logistics"},
     }
@@ -566,7 +593,10 @@ def test_handoff_reason_names_the_departments_window():
     )
     due = T0 + timedelta(hours=8)
     [action] = fire_handoff(ticket, handoff("quality", 8), context(due, ticket)).actions
-    assert action.reason == "Quality/Production has not acted within 8h of the hand-off"
+    assert (
+        action.reason
+        == "Quality/Production has not acted within 8h of the hand-off (business hours)"
+    )
 
 
 def test_no_lead_alert_when_the_department_acted_the_ticket_is_solved_or_moved_on():

@@ -3,6 +3,8 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.classify import Classification, classify_ticket
@@ -182,7 +184,7 @@ def _route(
             id=handoff_timer_id(ticket),
             ticket=ticket,
             kind=HANDOFF,
-            due_at=ctx.now + department.handoff_within,
+            due_at=handoff_due(ctx.rules, ctx.now, department.handoff_within),
             payload={"department": department_key},
         )
     )
@@ -193,6 +195,14 @@ def _route(
         department_acted=False,
     )
     return decision
+
+
+def handoff_due(rules: RulesConfig, routed_at: datetime, within: timedelta) -> datetime:
+    """When a department routed at `routed_at` is overdue: `within` of the team's business
+    hours (a ticket routed on Friday evening is the department's on Monday morning, and the
+    lead is not told of it over the weekend), or of calendar time without business hours."""
+    calendar = rules.calendar
+    return routed_at + within if calendar is None else calendar.add_business_time(routed_at, within)
 
 
 def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
@@ -211,6 +221,7 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     waited = department.handoff_within
     hours = waited.total_seconds() / 3600
     span = f"{hours:g}h" if hours >= 1 else f"{waited.total_seconds() / 60:g}m"
+    counted = " (business hours)" if ctx.rules.calendar is not None else ""
     return Decision(
         actions=[
             build_action(
@@ -219,7 +230,7 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
                 ActionKind.notify,
                 department_key,
                 "handoff_overdue",
-                reason=f"{department.name} has not acted within {span} of the hand-off",
+                reason=f"{department.name} has not acted within {span} of the hand-off{counted}",
                 target="lead",
                 channel=ctx.rules.team.lead_channel,
                 department=department_key,
