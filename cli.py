@@ -834,6 +834,8 @@ def replay(
 ) -> None:
     """Feed recorded events (JSONL) through the real parsers and workflows, offline, on a
     simulated clock, and print every decided action."""
+    from zoneinfo import ZoneInfo
+
     from deskbridge.connectors.registry import CONNECTORS
     from deskbridge.workflows.replay import ReplayError, format_timeline, run_replay
     from deskbridge.workflows.schedule import subject
@@ -875,7 +877,7 @@ def replay(
         sys.exit(130)
     _write_lines(pending)
     if output == "text":
-        for line in format_timeline(decided):
+        for line in format_timeline(decided, ZoneInfo(rules.team.timezone)):
             click.echo(line)
         # A scheduled job's actions are about the job (`job:pace_check`), not a ticket.
         about = {r["ticket"] for r in decided}

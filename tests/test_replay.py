@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.replay import format_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -389,6 +391,47 @@ def test_the_text_summary_counts_one_action_on_one_ticket_in_the_singular():
         " — pick a department\n"
         "1 action on 1 ticket and 0 scheduled jobs\n"
     )
+
+
+def test_the_text_timeline_is_on_the_teams_clock(tmp_path):
+    """A team in New York reads its day in New York time, as its reasons and jobs are: the
+    timeline printed UTC (09:01 for an action at 04:01 local, and an evening's actions under
+    the next day's header)."""
+    config = tmp_path / "rules.yaml"
+    example = EXAMPLE_CONFIG.read_text()
+    config.write_text(
+        example.replace(
+            "timezone: Europe/London\n  # Slack", "timezone: America/New_York\n  # Slack", 1
+        )
+    )
+    line = subscription_comment(1)
+    line["body"]["detail"]["subject"] = "Hello"
+    result = CliRunner().invoke(
+        main,
+        ["replay", "-", "--format", "text", "--config", str(config)],
+        input=json.dumps(line) + "\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "── 2026-03-02 ──",
+        "04:01  zendesk:501      notify → assignee",
+    ]
+
+    evening = [
+        {"at": "2026-03-02T22:59:00Z", "ticket": "zendesk:1", "reason": "a", "action": "note"},
+        {"at": "2026-03-03T02:30:00Z", "ticket": "zendesk:2", "reason": "b", "action": "note"},
+        {"at": "2026-03-03T05:10:00Z", "ticket": "zendesk:3", "reason": "c", "action": "note"},
+    ]
+    assert list(format_timeline(evening, ZoneInfo("America/New_York"))) == [
+        "── 2026-03-02 ──",
+        "17:59  zendesk:1        note",
+        "       why: a",
+        "21:30  zendesk:2        note",
+        "       why: b",
+        "── 2026-03-03 ──",
+        "00:10  zendesk:3        note",
+        "       why: c",
+    ]
 
 
 def _ticket_event(fixture: str, ticket: str, time: str, priority: str) -> dict:

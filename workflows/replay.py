@@ -12,7 +12,7 @@ import json
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from operator import itemgetter
 
 from deskbridge.config.rules import RulesConfig
@@ -336,9 +336,10 @@ def _describe_action(record: dict) -> str:
     return text
 
 
-def format_timeline(records: Iterable[dict]) -> Iterator[str]:
+def format_timeline(records: Iterable[dict], zone: tzinfo = UTC) -> Iterator[str]:
     """The actions in time order under a header per day, those decided together (same time,
-    ticket and reason) as one readable entry.
+    ticket and reason) as one readable entry; days and times on the clock of `zone` (the
+    team's: the reasons' due times and the jobs' 11:00 are the team's local times).
 
     Sorted by time (stably: actions at one instant stay in the order decided): records come
     in the order decided, and an action that fell due before it was decided (an SLA warning
@@ -346,12 +347,13 @@ def format_timeline(records: Iterable[dict]) -> Iterator[str]:
     its day's header again below the next day's. JSON lines keep the order decided."""
     day = None
     group: list[dict] = []
+    clock = ""
 
     def flush() -> Iterator[str]:
         if group:
             first = group[0]
             actions = ", ".join(_describe_action(r) for r in group)
-            yield f"{first['at'][11:16]}  {first['ticket']:<16} {actions}"
+            yield f"{clock}  {first['ticket']:<16} {actions}"
             yield f"{'':7}why: {first['reason']}"
 
     for record in sorted(records, key=_instant_of):
@@ -359,9 +361,11 @@ def format_timeline(records: Iterable[dict]) -> Iterator[str]:
         if not same:
             yield from flush()
             group = []
-        if record["at"][:10] != day:
-            day = record["at"][:10]
-            yield f"── {day} ──"
+            local = _instant_of(record).astimezone(zone)
+            clock = local.strftime("%H:%M")
+            if local.date().isoformat() != day:
+                day = local.date().isoformat()
+                yield f"── {day} ──"
         group.append(record)
     yield from flush()
 
