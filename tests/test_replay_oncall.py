@@ -5,7 +5,7 @@ steps at 0, +10 (again), +20 (next member), +30 min (leads: Sam))."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -248,12 +248,14 @@ def acknowledged(ticket: str, at: str, by: str = "Priya Raman") -> TicketEvent:
     )
 
 
-def run_service(steps: list, until: str, overrides: list[Override] = ()) -> list[dict]:
+def run_service(
+    steps: list, until: str, overrides: list[Override] = (), config: Path = EXAMPLE
+) -> list[dict]:
     """The replay engine fed Zendesk lines and Slack events (which replay files cannot hold):
     events at their times, due timers fired at their due times."""
     from deskbridge.connectors.zendesk.parse import parse_zendesk
 
-    feed = ReplayFeed(load_rules(EXAMPLE), JOBS)
+    feed = ReplayFeed(load_rules(config), JOBS)
     with feed.store.writing() as session:
         for override in overrides:
             session.insert_override(override, datetime(2026, 1, 1, tzinfo=UTC))
@@ -639,7 +641,7 @@ def test_with_nobody_else_on_the_rotation_the_next_step_says_so_in_the_thread(tm
     ]
 
 
-def serve_keys(engine, steps: list, until: str) -> list[str]:
+def serve_keys(engine, steps: list, until: str, config: Path = EXAMPLE) -> list[str]:
     """The keys `serve` decides for `steps` (Zendesk lines and Slack events, each accepted at
     its time after the timers due by then have fired at theirs) and the timers due by
     `until`, in the order it decides them."""
@@ -647,7 +649,7 @@ def serve_keys(engine, steps: list, until: str) -> list[str]:
     from deskbridge.workflows.service import WorkflowService
     from tests.conftest import fire_timers_until
 
-    rules = load_rules(EXAMPLE)
+    rules = load_rules(config)
     clock = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
     service = WorkflowService(engine, rules, clock=lambda: clock["now"])
     keys: list[str] = []
@@ -756,3 +758,200 @@ def test_an_urgent_ticket_answered_before_closing_is_not_paged():
         until=FRIDAY_CLOSE_UNTIL,
     )
     assert pages(out) == []
+
+
+# -- one page for an urgent ticket's reply target running out. The same run-out is seen twice:
+# by the SLA breach, on the target's own time, and by the unanswered watch, on calendar time.
+# Either pages for it, once; neither pages when on call was paged during that wait already.
+
+
+def oncall_and_breaches(out: list[dict], ticket: str) -> list[tuple]:
+    """(at, action, key without the ticket, reason) of the on-call rule's actions and the
+    SLA breaches."""
+    return [
+        (o["at"], o["action"], o["key"].removeprefix(f"zendesk:{ticket}:"), o["reason"])
+        for o in out
+        if (o["rule"] == "oncall" and o["key"].startswith(f"zendesk:{ticket}:"))
+        or o["action"] == "sla_breach"
+    ]
+
+
+def calendar_reply_targets(tmp_path: Path) -> Path:
+    """The example rules with the urgent policy's reply targets (1h first, 2h next) counted
+    in calendar time: their own breach falls after hours, and no watch is kept for them."""
+    rules = yaml.safe_load(EXAMPLE.read_text())
+    urgent = next(p for p in rules["sla"]["policies"] if p["name"] == "urgent")
+    urgent["calendar_time"] = ["first_reply", "next_reply"]
+    config = tmp_path / "calendar.yaml"
+    config.write_text(yaml.safe_dump(rules))
+    return config
+
+
+def chain_of(chain: str, reason: str) -> list[tuple]:
+    """The on-call actions of a chain of the example (steps at 0, 10, 20, 30 min) whose first
+    page went out at `chain` for `reason`."""
+    start = datetime.fromisoformat(chain)
+    later = ("the person on call", "the next on the rotation", "the leads")
+    reasons = [reason] + [
+        f"not acknowledged {m} min after the first page ({reason}): paging {who}"
+        for m, who in zip((10, 20, 30), later, strict=True)
+    ]
+    return [
+        (f"{start + timedelta(minutes=10 * n):%Y-%m-%dT%H:%M:%SZ}", kind, key, reasons[n])
+        for n in range(4)
+        for kind, key in (
+            ("page_oncall", f"oncall:{chain}:{n}"),
+            ("pager", f"oncall:{chain}:trigger:{n}"),
+        )
+    ]
+
+
+RAN_OUT = "urgent ticket unanswered after hours: its 1h first reply target ran out"
+BREACHED = "urgent ticket breached its SLA after hours"
+
+
+def test_a_reply_target_running_out_as_the_office_closes_pages_once(engine):
+    # Ticket 744, created at 17:00 on Friday: its 1h first reply target, in business hours,
+    # runs out at 18:00, as the office closes. The watch and the breach are both due then,
+    # after hours. The watch pages (its timer comes first); the breach goes to the leads
+    # and pages nobody again. The chain's thread was also told "Also: urgent ticket
+    # breached its SLA after hours (already paged)": the same run-out told as a second one.
+    created = "2026-01-16T17:00:00Z"
+    steps = [body("created", "744", created, 1, status="NEW")]
+    out = replay(steps, until=FRIDAY_CLOSE_UNTIL)
+    chain = "2026-01-16T18:00:00+00:00"
+    breach = (
+        "2026-01-16T18:00:00Z",
+        "sla_breach",
+        "sla:first_reply:2026-01-16T17:00:00+00:00:breach",
+        "first reply target of 1h business-hours missed at Fri 16 Jan 18:00",
+    )
+    expected = chain_of(chain, RAN_OUT)
+    assert oncall_and_breaches(out, "744") == [*expected[:2], breach, *expected[2:]]
+    assert [p[:3] for p in pages(out)] == [
+        ("2026-01-16T18:00:00Z", 0, LENA),
+        ("2026-01-16T18:10:00Z", 1, LENA),
+        ("2026-01-16T18:20:00Z", 2, TOM),
+        ("2026-01-16T18:30:00Z", 3, SAM),
+    ]
+    # serve decides the same (SQLite and PostgreSQL): its timers fire in the same order.
+    keys = [k.removeprefix("zendesk:744:") for k in serve_keys(engine, steps, FRIDAY_CLOSE_UNTIL)]
+    assert [k for k in keys if k.startswith("oncall:") or k.endswith(":breach")] == [
+        key for _, _, key, _ in oncall_and_breaches(out, "744")
+    ]
+
+
+def test_a_calendar_time_target_pages_once_through_its_own_breach(tmp_path):
+    # The same ticket with the reply targets on calendar time, created at 17:30: its first
+    # reply target runs out at 18:30, after hours. Its breach pages, once: no watch is kept
+    # for a calendar-time target (it would be due at the same instant).
+    config = calendar_reply_targets(tmp_path)
+    created = "2026-01-16T17:30:00Z"
+    out = replay([body("created", "745", created, 1, status="NEW")], FRIDAY_CLOSE_UNTIL, config)
+    breach = (
+        "2026-01-16T18:30:00Z",
+        "sla_breach",
+        "sla:first_reply:2026-01-16T17:30:00+00:00:breach",
+        "first reply target of 1h calendar missed at Fri 16 Jan 18:30",
+    )
+    assert oncall_and_breaches(out, "745") == [
+        breach,
+        *chain_of("2026-01-16T18:30:00+00:00", BREACHED),
+    ]
+
+
+def test_a_calendar_time_target_answered_before_it_runs_out_pages_nobody(tmp_path):
+    config = calendar_reply_targets(tmp_path)
+    created = "2026-01-16T17:30:00Z"
+    lines = [
+        body("created", "746", created, 1, status="NEW"),
+        reply("746", "2026-01-16T18:20:00Z", 2, created),
+    ]
+    out = replay(lines, FRIDAY_CLOSE_UNTIL, config)
+    assert oncall_and_breaches(out, "746") == []
+
+
+@pytest.mark.parametrize("acked", [True, False], ids=["acknowledged", "never_acknowledged"])
+@pytest.mark.parametrize("time", ["business", "calendar"])
+def test_a_reply_target_running_out_after_on_call_was_paged_in_that_wait_pages_no_more(
+    tmp_path, time, acked
+):
+    # Ticket 747, urgent, created on Saturday at 23:10 and paged for it (Priya acknowledges
+    # at 23:15, or nobody does and the chain pages up to the leads by 23:40). Its 1h first
+    # reply target runs out unanswered at 00:10: on call was paged during this very wait, so
+    # nobody is paged again, whether the target counts business hours (the watch) or
+    # calendar time (its own breach, which went to the leads and paged Priya again with a
+    # new chain and a new pager incident).
+    config = EXAMPLE if time == "business" else calendar_reply_targets(tmp_path)
+    created = "2026-01-10T23:10:00Z"
+    steps = [body("created", "747", created, 1, status="NEW")]
+    if acked:
+        steps.append(acknowledged("747", "2026-01-10T23:15:00+00:00"))
+    out = run_service(steps, "2026-01-11T03:00:00+00:00", config=config)
+    chain = "2026-01-10T23:10:00+00:00"
+    created_chain = chain_of(chain, "urgent ticket created after hours")
+    if acked:
+        first = [
+            *created_chain[:2],
+            (
+                "2026-01-10T23:15:00Z",
+                "pager",
+                f"oncall:{chain}:acknowledge",
+                "acknowledged by Priya Raman",
+            ),
+        ]
+    else:
+        first = created_chain
+    breach = (
+        "2026-01-11T00:10:00Z",
+        "sla_breach",
+        "sla:first_reply:2026-01-10T23:10:00+00:00:breach",
+        "first reply target of 1h calendar missed at Sun 11 Jan 00:10",
+    )
+    assert oncall_and_breaches(out, "747") == first + ([breach] if time == "calendar" else [])
+
+
+@pytest.mark.parametrize("time", ["business", "calendar"])
+def test_a_new_wait_after_the_chain_pages_when_its_target_runs_out(tmp_path, time):
+    # Ticket 748 is paged at creation on Saturday 23:10 and Priya acknowledges; the agent
+    # answers at 23:20 and the customer writes again at 23:30. That new wait began after the
+    # chain: its 2h next reply target running out at 01:30 pages on call (Priya's week).
+    config = EXAMPLE if time == "business" else calendar_reply_targets(tmp_path)
+    created = "2026-01-10T23:10:00Z"
+    steps = [
+        body("created", "748", created, 1, status="NEW"),
+        acknowledged("748", "2026-01-10T23:15:00+00:00"),
+        reply("748", "2026-01-10T23:20:00Z", 2, created),
+        customer("748", "2026-01-10T23:30:00Z", 3, created),
+    ]
+    out = run_service(steps, "2026-01-11T03:00:00+00:00", config=config)
+    chain1, chain2 = "2026-01-10T23:10:00+00:00", "2026-01-11T01:30:00+00:00"
+    acked = (
+        "2026-01-10T23:15:00Z",
+        "pager",
+        f"oncall:{chain1}:acknowledge",
+        "acknowledged by Priya Raman",
+    )
+    replaced = (
+        "2026-01-11T01:30:00Z",
+        "pager",
+        f"oncall:{chain1}:resolve",
+        "replaced by a new on-call chain",
+    )
+    if time == "business":
+        second = chain_of(
+            chain2, "urgent ticket unanswered after hours: its 2h next reply target ran out"
+        )
+        breach = []
+    else:
+        second = chain_of(chain2, BREACHED)
+        breach = [
+            (
+                "2026-01-11T01:30:00Z",
+                "sla_breach",
+                "sla:next_reply:2026-01-10T23:30:00+00:00:breach",
+                "next reply target of 2h calendar missed at Sun 11 Jan 01:30",
+            )
+        ]
+    first = chain_of(chain1, "urgent ticket created after hours")[:2]
+    assert oncall_and_breaches(out, "748") == [*first, acked, *breach, replaced, *second]

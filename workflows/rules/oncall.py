@@ -17,6 +17,8 @@ ticket opened at 17:01 on Friday: Monday 09:01), so nobody would be paged all we
 paging, the target goes on counting after hours: the watch timer pages when it has run out
 and the office is closed (at closing, for a target that ran out in business hours and is
 still unanswered then). The SLA's own warnings, breaches and the review stay on business time.
+A reply target running out pages once, and not when on call was paged during that wait
+already (`paged_during_wait`), whether the watch or the target's own breach sees it.
 """
 
 from __future__ import annotations
@@ -106,9 +108,25 @@ def find_triggers(
         kind = action.kind
         if "escalated" in wanted and kind is _ESCALATE:
             found.append(("escalated", action.key))
-        if "sla_breach_urgent" in wanted and kind is _SLA_BREACH and urgent:
+        if (
+            "sla_breach_urgent" in wanted
+            and kind is _SLA_BREACH
+            and urgent
+            and not paged_during_wait(state, action.params.get("metric"))
+        ):
             found.append(("sla_breach_urgent", action.key))
     return found
+
+
+def paged_during_wait(state: TicketState, metric: str | None) -> bool:
+    """Whether on call was paged (a chain started) since the customer began waiting on the
+    reply `metric` measures: that chain went up its steps, or someone acknowledged it and owns
+    the ticket. The wait's target running out then pages nobody again, whichever sees it first:
+    the watch, or the target's own breach after hours (both at closing, for a business-time
+    target running out then; a calendar-time one has only its breach)."""
+    chain = state.oncall
+    clock = state.sla_clocks.get(metric) if metric in _REPLY_METRICS else None
+    return chain is not None and clock is not None and chain.started_at >= clock.started_at
 
 
 def snapshot_chain(
@@ -471,9 +489,7 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if watch is None or watch.payload != timer.payload or not is_after_hours(rules, ctx.now):
         return Decision()
     metric = watch.payload["metric"]
-    chain = state.oncall
-    waiting_since = state.sla_clocks[metric].started_at
-    if chain is not None and chain.started_at >= waiting_since:
+    if paged_during_wait(state, metric):
         return Decision()
     target = timedelta(seconds=watch.payload["target_s"])
     reason = (

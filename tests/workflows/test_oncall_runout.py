@@ -1,0 +1,112 @@
+"""An urgent ticket's reply target running out pages on call once. A business-time target
+that runs out as the office closes is seen twice at that instant: by the unanswered watch
+(`oncall.unanswered`) and by its own SLA breach, after hours. The decider fires them by due
+time, then id (the watch first); the rules page once in either order, and not at all when
+the ticket is answered between them. config/example.yaml: urgent first reply 1 business hour,
+Mon-Fri 09:00-18:00 Europe/London (UTC in January), Lena on call that week."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deskbridge.workflows.decision import Context, Timer
+from deskbridge.workflows.model import Comment, EventKind, Status, TicketEvent, TicketState
+from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
+from deskbridge.workflows.state import apply_event, mark_fired, new_state
+from tests.workflows.test_sla_timers import event as urgent
+
+CREATED = datetime(2026, 1, 16, 17, 0, tzinfo=UTC)  # Friday 17:00
+CLOSING = CREATED + timedelta(hours=1)
+WATCH, BREACH = "zendesk:7:oncall.unanswered", "zendesk:7:sla:first_reply:breach"
+CHAIN = "zendesk:7:oncall:2026-01-16T18:00:00+00:00"
+SLA_KEY = "zendesk:7:sla:first_reply:2026-01-16T17:00:00+00:00"
+RAN_OUT = "urgent ticket unanswered after hours: its 1h first reply target ran out"
+BREACHED = "urgent ticket breached its SLA after hours"
+MISSED = "first reply target of 1h business-hours missed at Fri 16 Jan 18:00"
+
+
+class Ticket:
+    """Ticket 7 folded through the rules, event by event and timer by timer, as the decider
+    does: each sees the state the one before left, and its actions' keys marked fired."""
+
+    def __init__(self, rules) -> None:
+        self.rules = rules
+        self.state: TicketState | None = None
+        self.timers: dict[str, Timer] = {}
+
+    def event(self, event: TicketEvent) -> list[tuple[str, str, str]]:
+        previous = self.state
+        state, _ = apply_event(previous or new_state(event), event)
+        ctx = Context(now=event.occurred_at, rules=self.rules, previous=previous)
+        return self._fold(*evaluate_rules_to_state(state, event, ctx))
+
+    def fire(self, timer_id: str) -> list[tuple[str, str, str]]:
+        timer = self.timers.pop(timer_id)
+        ctx = Context(now=timer.due_at, rules=self.rules, previous=self.state)
+        return self._fold(*evaluate_timer_to_state(self.state, timer, ctx))
+
+    def fire_before(self, until: datetime) -> None:
+        while due := [t for t in self.timers.values() if t.due_at < until]:
+            self.fire(min(due, key=lambda t: (t.due_at, t.id)).id)
+
+    def _fold(self, decision, after: TicketState) -> list[tuple[str, str, str]]:
+        self.state = mark_fired(after, [a.key for a in decision.actions])
+        for timer_id in decision.cancel:
+            self.timers.pop(timer_id, None)
+        self.timers.update((t.id, t) for t in decision.timers)
+        return [(a.kind.value, a.key, a.reason) for a in decision.actions]
+
+
+@pytest.fixture
+def ticket(rules) -> Ticket:
+    """Created at 17:00 and unanswered at 17:59:59: the watch and the breach due at 18:00."""
+    ticket = Ticket(rules)
+    ticket.event(urgent(1, CREATED, EventKind.created, Status.new, created=CREATED))
+    ticket.fire_before(CLOSING)
+    assert (ticket.timers[WATCH].due_at, ticket.timers[BREACH].due_at) == (CLOSING, CLOSING)
+    return ticket
+
+
+def page(reason: str) -> list[tuple[str, str, str]]:
+    return [("page_oncall", f"{CHAIN}:0", reason), ("pager", f"{CHAIN}:trigger:0", reason)]
+
+
+def test_the_watch_first_pages_and_the_breach_only_goes_to_the_leads(ticket):
+    assert ticket.fire(WATCH) == page(RAN_OUT)
+    # Not also an "Also: urgent ticket breached its SLA after hours (already paged)" line in
+    # the chain's thread: it is the same target running out.
+    assert ticket.fire(BREACH) == [("sla_breach", f"{SLA_KEY}:breach", MISSED)]
+    assert ticket.state.oncall.reason == RAN_OUT
+
+
+def test_the_breach_first_pages_and_the_watch_pages_nobody_again(ticket):
+    assert ticket.fire(BREACH) == [("sla_breach", f"{SLA_KEY}:breach", MISSED), *page(BREACHED)]
+    assert ticket.fire(WATCH) == []
+    assert ticket.state.oncall.reason == BREACHED
+
+
+def answer() -> TicketEvent:
+    comment = Comment(id="7-2", public=True, author_id="900", author_is_agent=True)
+    return urgent(2, CLOSING, EventKind.comment_added, comment=comment, created=CREATED)
+
+
+def test_answered_after_the_watch_paged_the_breach_decides_nothing(ticket):
+    assert ticket.fire(WATCH) == page(RAN_OUT)
+    breach = ticket.timers[BREACH]
+    assert ticket.event(answer()) == []
+    # The reply stopped the clock: its breach is cancelled, and were it fired all the same
+    # (claimed before the reply was decided) it would decide nothing.
+    assert sorted(ticket.timers) == ["zendesk:7:oncall.step", "zendesk:7:sla:resolution:warn1"]
+    ticket.timers[BREACH] = breach
+    assert ticket.fire(BREACH) == []
+
+
+def test_answered_after_the_breach_paged_the_watch_decides_nothing(ticket):
+    assert ticket.fire(BREACH) == [("sla_breach", f"{SLA_KEY}:breach", MISSED), *page(BREACHED)]
+    watch = ticket.timers[WATCH]
+    assert ticket.event(answer()) == []
+    assert sorted(ticket.timers) == ["zendesk:7:oncall.step", "zendesk:7:sla:resolution:warn1"]
+    ticket.timers[WATCH] = watch
+    assert ticket.fire(WATCH) == []
