@@ -64,7 +64,12 @@ def test_the_echo_of_a_15_character_queue_is_deskbridges_own_move(tmp_path):
     # Logistics did not act: at 13:00 (4h after the hand-off) the lead hears.
     assert [
         (o["at"], o["reason"]) for o in out if o["action"] == "notify" and o["rule"] == "routing"
-    ] == [("2026-03-09T13:00:00Z", "Logistics has not acted within 4h of the hand-off (business hours)")]
+    ] == [
+        (
+            "2026-03-09T13:00:00Z",
+            "Logistics has not acted within 4h of the hand-off (business hours)",
+        )
+    ]
 
 
 MEMBER_18 = "0055j00000Lg5tQAAR"
