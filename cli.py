@@ -43,35 +43,38 @@ log = logging.getLogger("deskbridge")
 
 
 def _load_or_exit(path: Path) -> RulesConfig:
-    rules = _read_rules(path)
+    rules, _warnings = _read_rules(path)
     if rules is None:
         sys.exit(1)
     return rules
 
 
-def _read_rules(path: Path) -> RulesConfig | None:
-    """The rules file, or None once its problems are on stderr."""
+def _read_rules(path: Path) -> tuple[RulesConfig | None, list[str]]:
+    """The rules file, or None once its problems are on stderr; and its warnings, for a file
+    with problems those of its settings that validated (check-config lists both in one run)."""
     try:
-        return load_rules(path)
+        rules = load_rules(path)
     except ConfigError as exc:
         click.echo(str(exc), err=True)  # the path, how many problems, each on its own line
-        return None
+        return None, exc.warnings
+    return rules, find_rules_warnings(rules)
 
 
 def _read_settings_and_rules(
     path: Path | None = None, log_with_settings: bool = False
-) -> tuple[Settings | None, RulesConfig | None, Path]:
+) -> tuple[Settings | None, RulesConfig | None, list[str], Path]:
     """The environment's settings and the rules file (`path`, or the one the environment
-    names), each read whatever the other's mistakes and each listing its own on stderr, so one
-    run shows every problem: `serve` and `worker` stopped at the environment's and said nothing
-    of the file's, which the operator then met only after the next restart. None for either
-    that has mistakes; `log_with_settings`: logging set to their level before the file is
-    read (its warnings are log lines)."""
+    names) with its warnings, each read whatever the other's mistakes and each listing its own
+    on stderr, so one run shows every problem: `serve` and `worker` stopped at the
+    environment's and said nothing of the file's, which the operator then met only after the
+    next restart. None for either that has mistakes; `log_with_settings`: logging set to their
+    level before the file is read (its routing model's warnings are log lines)."""
     settings = _read_settings()
     if settings is not None and log_with_settings:
         configure_logging(settings.log_level)
     path = path or (settings or RulesPathSetting()).config_path
-    return settings, _read_rules(path), path
+    rules, warnings = _read_rules(path)
+    return settings, rules, warnings, path
 
 
 def _settings() -> Settings:
@@ -163,23 +166,25 @@ def main() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def check_config(path: Path | None) -> None:
     """Validate the environment's settings and a rules file (default: DESKBRIDGE_CONFIG or the
-    example), and list every problem with its variable or path."""
+    example), and list every problem and warning with its variable or path."""
     # Both are read whatever the other's mistakes: serve needs both right, and a mistake in
-    # the environment stopped the check before the file was read.
-    settings, rules, path = _read_settings_and_rules(path)
-    if rules is None:
-        sys.exit(1)
-    click.echo(f"{path}: ok — {summarize_rules(rules)}")
-    for warning in find_rules_warnings(rules):
+    # the environment stopped the check before the file was read. The warnings follow the
+    # mistakes in the same run: they waited for a file without mistakes, so the user fixed
+    # those, ran the check again and only then heard of them.
+    settings, rules, warnings, path = _read_settings_and_rules(path)
+    if rules is not None:
+        click.echo(f"{path}: ok — {summarize_rules(rules)}")
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    if settings is None:
-        sys.exit(1)
     # A system given some of its credentials was meant to send: the rest were forgotten or
     # misspelt, and the service would only say so in its start-up log (dry_run.enabled). None
     # given is a choice (a trial), said by serve and worker.
     for system, variables in WRITE_CREDENTIALS.items():
-        if 0 < len(settings.find_unset_credentials(system)) < len(variables):
+        unset = settings.find_unset_credentials(system) if settings is not None else ()
+        if 0 < len(unset) < len(variables):
             click.echo(f"warning: {system}: {describe_dry_run(settings, system)}", err=True)
+    if settings is None or rules is None:
+        sys.exit(1)
 
 
 @contextlib.contextmanager
@@ -296,7 +301,9 @@ def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
     from deskbridge.store.db import migrate_store
 
-    settings, rules, _path = _read_settings_and_rules(log_with_settings=True)
+    # The file's warnings are check-config's: they quote the values they are about (an email
+    # pasted as an id), which the log must not hold.
+    settings, rules, _warnings, _path = _read_settings_and_rules(log_with_settings=True)
     if settings is None or rules is None:
         sys.exit(1)
     with _opening_store(settings.database_url):

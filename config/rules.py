@@ -939,11 +939,14 @@ def helpdesk_id_key(kind: str, user_id: str) -> str:
 
 
 class ConfigError(Exception):
-    """A rules file that cannot be used; `problems` lists every one as 'path: message'."""
+    """A rules file that cannot be used; `problems` lists every one as 'path: message', and
+    `warnings` what find_rules_warnings finds in the settings that validated, so that one run
+    lists both (the warnings came only once the problems were fixed)."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
+    def __init__(self, path: Path | str, problems: list[str], warnings: list[str] | None = None):
         self.path = str(path)
         self.problems = problems
+        self.warnings = warnings or []
         super().__init__(describe_problems(self.path, problems))
 
 
@@ -1064,7 +1067,8 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
         # The checks across sections run on the settings that did validate, so one run lists
         # every problem; a check reading a broken setting is skipped, not guessed.
         valid = _build_valid_sections(data, broken)
-    problems += _find_shared_ids(_valid_agents(data, valid, broken))
+    agents = _valid_entries(data, valid, broken, "agents")
+    problems += _find_shared_ids(agents)
     problems += check_references(valid, skip=broken)
     model = None
     # A routing section with mistakes is read without them: its model is None if it is one.
@@ -1079,7 +1083,8 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
         except ModelFileError as exc:
             problems.append(f"routing.model: {exc}")
     if rules is None or problems:
-        raise ConfigError(path, problems)
+        departments = dict(_valid_entries(data, valid, broken, "departments"))
+        raise ConfigError(path, problems, _find_warnings(valid, broken, agents, departments))
     rules._routing_model = model
     return rules
 
@@ -1124,22 +1129,29 @@ def _is_section(annotation: Any) -> bool:
     return all(o is type(None) or (isinstance(o, type) and issubclass(o, _Model)) for o in options)
 
 
-def _valid_agents(
-    data: dict[str, Any], valid: RulesConfig, broken: set[Location]
-) -> list[tuple[int, AgentConfig]]:
-    """The roster's entries that validate, with their index: every one, or those left beside
-    the entries with mistakes (a check across the list runs on them, as `_check_entries`'
-    do; not in it, as it must not make the roster broken for the checks across sections)."""
-    if _usable(broken, ("agents",)):
-        return list(enumerate(valid.agents))
-    entries = data.get("agents")
-    if ("agents",) in broken or not isinstance(entries, list):
+def _valid_entries(
+    data: dict[str, Any], valid: RulesConfig, broken: set[Location], name: str
+) -> list[tuple[Any, Any]]:
+    """A list's or mapping's entries (`agents`, `departments`) that validate, with their index
+    or key: every one, or those left beside the entries with mistakes (a check across the
+    entries, or of each, runs on them, as `_check_entries`' do; not in `valid`, as they must
+    not make the list whole for the checks across sections)."""
+    if _usable(broken, (name,)):
+        entries = getattr(valid, name)
+        return list(entries.items() if isinstance(entries, dict) else enumerate(entries))
+    given = data.get(name)
+    if (name,) in broken or not isinstance(given, list | dict):
         return []
-    return [
-        (index, AgentConfig.model_validate(entry))
-        for index, entry in enumerate(entries)
-        if ("agents", index) not in broken
+    kept = [
+        (at, entry)
+        for at, entry in (given.items() if isinstance(given, dict) else enumerate(given))
+        if (name, at) not in broken
     ]
+    adapter = TypeAdapter(RulesConfig.model_fields[name].annotation)
+    if isinstance(given, dict):
+        return list(adapter.validate_python(dict(kept)).items())
+    entries = adapter.validate_python([entry for _, entry in kept])
+    return list(zip([at for at, _ in kept], entries, strict=True))
 
 
 def _find_shared_ids(agents: list[tuple[int, AgentConfig]]) -> list[str]:
@@ -1380,10 +1392,27 @@ def load_rules(path: Path | str) -> RulesConfig:
 
 def find_rules_warnings(rules: RulesConfig) -> list[str]:
     """Sections enabled with nothing in them: valid (left empty on purpose, perhaps), but
-    summarize_rules leaves them out of the workflows, so check-config says why; and roster
-    ids no helpdesk event will carry."""
+    summarize_rules leaves them out of the workflows, so check-config says why; and ids and
+    tags no helpdesk event will carry."""
+    return _find_warnings(rules, set(), list(enumerate(rules.agents)), rules.departments)
+
+
+def _find_warnings(
+    rules: RulesConfig,
+    broken: set[Location],
+    agents: list[tuple[int, AgentConfig]],
+    departments: dict[str, DepartmentConfig],
+) -> list[str]:
+    """find_rules_warnings, also for a file with mistakes: `rules` holds the settings that
+    validated, `agents` and `departments` the entries that did. A warning that reads a setting
+    in `broken` is left out (it would be about a default, not the file), as check_references
+    leaves out its checks."""
+
+    def usable(*reads: Location) -> bool:
+        return _usable(broken, *reads)
+
     warnings = []
-    for index, agent in enumerate(rules.agents):
+    for index, agent in agents:
         user = agent.salesforce_id
         if user is not None and len(user) not in (15, 18):  # a typo, or a name pasted in
             warnings.append(
@@ -1396,52 +1425,61 @@ def find_rules_warnings(rules: RulesConfig) -> list[str]:
                 f"agents[{index}].zendesk_id: {user} is not a Zendesk user id (digits, as in "
                 "the user's profile address): no reply or call of theirs is credited to them"
             )
-    warnings += _find_member_warnings(rules)
-    warnings += _find_tag_warnings(rules)
-    warnings += _find_zendesk_id_warnings(rules)
-    warnings += _find_salesforce_queue_warnings(rules)
-    if rules.routing.enabled and not rules.routing.categories:
+    # The departments and the risk section are read only when their workflow runs.
+    routing = usable(("routing", "enabled")) and rules.routing.enabled
+    routed = departments if routing else {}
+    reads_field = routing and usable(("routing", "category_field_id"))
+    field = rules.routing.category_field_id if reads_field else None
+    risk = rules.risk if usable(("risk", "enabled")) else None
+    risk = risk if risk is not None and risk.enabled else None
+    warnings += _find_member_warnings(routed)
+    warnings += _find_tag_warnings(rules, usable, risk)
+    warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
+    warnings += _find_salesforce_queue_warnings(routed, risk, usable)
+    if routing and usable(("routing", "categories")) and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
-    if rules.sla.enabled and not rules.sla.policies:
+    sla = usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled
+    if sla and not rules.sla.policies:
         warnings.append("sla: enabled, no policies: no SLA clock will run")
     return warnings
 
 
-def _find_member_warnings(rules: RulesConfig) -> list[str]:
-    """Department members that are no helpdesk user id (an email, a name): no event carries
-    one, so their replies never count as the department acting and the lead is told at every
-    hand-off deadline."""
-    if not rules.routing.enabled:
-        return []
+def _find_member_warnings(departments: dict[str, DepartmentConfig]) -> list[str]:
+    """Members of the departments routed to that are no helpdesk user id (an email, a name):
+    no event carries one, so their replies never count as the department acting and the lead
+    is told at every hand-off deadline."""
     return [
         f"departments.{key}.members[{index}]: {member} is neither a Zendesk user id (digits) "
         "nor a Salesforce user id (15 or 18 letters and digits): a reply of theirs does not "
         f"count as {department.name} acting on a hand-off"
-        for key, department in rules.departments.items()
+        for key, department in departments.items()
         for index, member in enumerate(department.members)
         if not (ZENDESK_ID.fullmatch(member) or SALESFORCE_ID.fullmatch(member))
     ]
 
 
-def _find_tag_warnings(rules: RulesConfig) -> list[str]:
+def _find_tag_warnings(
+    rules: RulesConfig, usable: Callable[..., bool], risk: RiskConfig | None
+) -> list[str]:
     """Tags matched exactly against a ticket's that no Zendesk ticket carries: Zendesk keeps a
     tag in lowercase, a space ending it ("VIP" is "vip" there). A warning, as for Zendesk's ids:
     a Salesforce case has no tags. Routing's category tags are matched in any case."""
+    three = rules.three_responses
     tags = [
-        (f"three_responses.{name}", getattr(rules.three_responses, name))
+        (f"three_responses.{name}", getattr(three, name))
         for name in ("call_required_tag", "call_logged_tag")
-        if rules.three_responses.enabled
+        if three.enabled and usable(("three_responses", "enabled"), ("three_responses", name))
     ]
-    if rules.sla.enabled:
+    if usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled:
         tags += [
             (f"sla.policies[{index}].tags[{at}]", tag)
             for index, policy in enumerate(rules.sla.policies)
             for at, tag in enumerate(policy.tags)
         ]
-    if rules.risk is not None and rules.risk.enabled:
+    if risk is not None and usable(("risk", "signals")):
         tags += [
             (f"risk.signals.{name}.tags[{at}]", tag)
-            for name, signal in rules.risk.signals.items()
+            for name, signal in risk.signals.items()
             for at, tag in enumerate(signal.tags)
         ]
     return [
@@ -1455,28 +1493,30 @@ def _find_tag_warnings(rules: RulesConfig) -> list[str]:
 _GROUP_ID_HELP = "digits: the number ending the group's address in Admin Center → People → Groups"
 
 
-def _find_zendesk_id_warnings(rules: RulesConfig) -> list[str]:
+def _find_zendesk_id_warnings(
+    departments: dict[str, DepartmentConfig],
+    field: str | None,
+    risk: RiskConfig | None,
+    usable: Callable[..., bool],
+) -> list[str]:
     """Zendesk ids that are not numbers (a group's name, a field's title): the rules file
     cannot tell a Salesforce-only team's placeholder from a mistake, so a warning, which says
     what a Zendesk ticket then misses."""
-    warnings = []
-    if rules.routing.enabled:
-        for key, department in rules.departments.items():
-            if not ZENDESK_ID.fullmatch(department.group):
-                warnings.append(
-                    f"departments.{key}.group: {department.group} is not a Zendesk group id "
-                    f"({_GROUP_ID_HELP}): a Zendesk ticket routed to {department.name} is not "
-                    "moved to the group (its assign action is dead-lettered)"
-                )
-        field = rules.routing.category_field_id
-        if field is not None and not ZENDESK_ID.fullmatch(field):
-            warnings.append(
-                f"routing.category_field_id: {field} is not a Zendesk ticket field id (digits: "
-                "the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
-                "ticket.custom_field_changed event names it"
-            )
-    group = rules.risk.specialist_group if rules.risk is not None and rules.risk.enabled else "0"
-    if not ZENDESK_ID.fullmatch(group):
+    warnings = [
+        f"departments.{key}.group: {department.group} is not a Zendesk group id "
+        f"({_GROUP_ID_HELP}): a Zendesk ticket routed to {department.name} is not "
+        "moved to the group (its assign action is dead-lettered)"
+        for key, department in departments.items()
+        if not ZENDESK_ID.fullmatch(department.group)
+    ]
+    if field is not None and not ZENDESK_ID.fullmatch(field):
+        warnings.append(
+            f"routing.category_field_id: {field} is not a Zendesk ticket field id (digits: "
+            "the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
+            "ticket.custom_field_changed event names it"
+        )
+    group = risk.specialist_group if risk is not None else "0"
+    if usable(("risk", "specialist_group")) and not ZENDESK_ID.fullmatch(group):
         warnings.append(
             f"risk.specialist_group: {group} is not a Zendesk group id ({_GROUP_ID_HELP}): "
             "an escalated Zendesk ticket is not moved to the group (its assign action is "
@@ -1485,17 +1525,20 @@ def _find_zendesk_id_warnings(rules: RulesConfig) -> list[str]:
     return warnings
 
 
-def _find_salesforce_queue_warnings(rules: RulesConfig) -> list[str]:
+def _find_salesforce_queue_warnings(
+    departments: dict[str, DepartmentConfig],
+    risk: RiskConfig | None,
+    usable: Callable[..., bool],
+) -> list[str]:
     """Queues that are not queue ids (a name, a truncated id): a warning, not an error, as for
     Zendesk's ids: a Zendesk-only team's placeholder must not stop it (the example's queues
     had 19 characters until 2026-12-04), and a mistake is said with what a case then misses."""
     queues = [
         (f"departments.{key}.salesforce_queue", d.salesforce_queue, f"routed to {d.name}")
-        for key, d in rules.departments.items()
-        if rules.routing.enabled
+        for key, d in departments.items()
     ]
-    if rules.risk is not None and rules.risk.enabled:
-        queues.append(("risk.specialist_queue", rules.risk.specialist_queue, "escalated"))
+    if risk is not None and usable(("risk", "specialist_queue")):
+        queues.append(("risk.specialist_queue", risk.specialist_queue, "escalated"))
     return [
         f'{path}: "{queue}" ({len(queue)} characters) is not a Salesforce queue id (15 or 18 '
         "letters and digits starting 00G: the id in the queue's address, Setup → Queues): a "

@@ -35,7 +35,10 @@ def test_the_environment_and_the_rules_file_of_deskbridge_config(tmp_path: Path)
         "environment: invalid settings\n"
         + LOG_LEVEL
         + f"{path}: 1 problem\n"
-        + "  three_respones: unknown setting (check the spelling)\n",
+        + "  three_respones: unknown setting (check the spelling)\n"
+        # The file's warnings with its problem, as for a file without one.
+        + "warning: routing: enabled, no categories: no ticket is routed by its words\n"
+        + "warning: sla: enabled, no policies: no SLA clock will run\n",
     )
 
 
@@ -134,4 +137,38 @@ def test_a_helpdesk_given_only_some_of_its_credentials_is_a_warning():
         f"{EXAMPLE_CONFIG}: ok — {summarize_rules(load_rules(EXAMPLE_CONFIG))}\n",
         "warning: zendesk: ZENDESK_API_TOKEN is not set, ZENDESK_SUBDOMAIN and ZENDESK_EMAIL "
         "are (sending needs all 3): actions are recorded and logged, not sent\n",
+    )
+
+
+def test_a_helpdesk_given_only_some_of_its_credentials_is_warned_of_beside_rules_mistakes(
+    tmp_path: Path,
+):
+    # A rules file with a mistake stopped check-config before the environment's warnings.
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "team:\n  lead_channel: '#leads'\nthree_respones: {}\n"
+        "routing: {enabled: false}\nsla: {enabled: false}\n"
+    )
+    env = {
+        "DESKBRIDGE_CONFIG": str(path),
+        "ZENDESK_SUBDOMAIN": "",
+        "ZENDESK_EMAIL": "",
+        "ZENDESK_API_TOKEN": "",
+        "SALESFORCE_USERNAME": "bot@acme.example",
+        "SALESFORCE_PASSWORD": "",
+        "SALESFORCE_SECURITY_TOKEN": "",
+        "SLACK_BOT_TOKEN": "",
+        "PAGERDUTY_ROUTING_KEY": "",
+    }
+
+    result = CliRunner().invoke(main, ["check-config"], env=env)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"{path}: 1 problem\n"
+        "  three_respones: unknown setting (check the spelling)\n"
+        "warning: salesforce: SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN are not set, "
+        "SALESFORCE_USERNAME is (sending needs all 3): actions are recorded and logged, not "
+        "sent\n",
     )

@@ -44,6 +44,13 @@ BROKEN_PROBLEMS = {
 }
 
 
+# check-config's warnings for a file that leaves out routing and sla (enabled by default).
+EMPTY_SECTIONS_WARNINGS = (
+    "warning: routing: enabled, no categories: no ticket is routed by its words\n"
+    "warning: sla: enabled, no policies: no SLA clock will run\n"
+)
+
+
 @pytest.fixture
 def runner(monkeypatch) -> CliRunner:
     monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
@@ -109,10 +116,7 @@ def test_enabled_sections_left_empty_are_warned_of_not_refused(runner, tmp_path)
     assert result.stdout == (
         f'{path}: ok — team "X" (UTC); 0 SLA policies; workflows: 3-response rule\n'
     )
-    assert result.stderr == (
-        "warning: routing: enabled, no categories: no ticket is routed by its words\n"
-        "warning: sla: enabled, no policies: no SLA clock will run\n"
-    )
+    assert result.stderr == EMPTY_SECTIONS_WARNINGS
 
 
 def test_disabled_empty_sections_are_not_warned_of(runner, tmp_path):
@@ -155,8 +159,11 @@ def test_every_problem_is_reported_with_its_path(runner, tmp_path):
     lines = result.stderr.splitlines()
     assert lines[0] == f"{path}: 5 problems"
     problems = problem_lines(result.stderr)
-    assert len(problems) == len(lines) - 1 == 5
+    assert len(problems) == len(lines) - 2 == 5
     assert set(problems) == BROKEN_PROBLEMS
+    # Its warnings in the same run: routing, left out, runs without categories; the SLA
+    # policies, which have a mistake, are not "no policies".
+    assert lines[-1] == "warning: routing: enabled, no categories: no ticket is routed by its words"
 
 
 def test_load_rules_raises_config_error_listing_every_problem(tmp_path):
@@ -664,7 +671,7 @@ def test_the_error_reads_as_check_config_prints_it_one_problem_or_more(tmp_path)
     )
     result = CliRunner().invoke(main, ["check-config", str(two)])
     assert result.exit_code == 1
-    assert result.stderr == str(info.value) + "\n"
+    assert result.stderr == str(info.value) + "\n" + EMPTY_SECTIONS_WARNINGS
 
 
 def test_agents_are_found_by_each_id_as_a_scan_of_the_roster_finds_them(rules):
@@ -952,3 +959,57 @@ def test_two_coaching_targets_from_the_same_tenure_are_reported(tmp_path):
         "coaching.targets[2].responses: expected a whole number, got a string",
         "coaching.targets: two targets from 3 months (28 and 30 responses): keep one",
     ]
+
+
+def test_warnings_are_listed_with_the_problems_in_one_run(runner, tmp_path):
+    # A file with a mistake was said to have only its mistakes: the user fixed them, ran
+    # check-config again, and only then heard of its warnings. They are the warnings of the
+    # settings that validated, beside the entries with mistakes (agents[1] beside agents[0]).
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["sla"]["policies"][1]["first_reply"] = "soon"
+    rules["three_responses"]["call_required_tag"] = "Call Required"
+    del rules["agents"][0]["slack_id"]
+    rules["agents"][1]["zendesk_id"] = "tom@acme.example"
+    del rules["departments"]["logistics"]["slack_channel"]
+    rules["departments"]["quality"]["group"] = "Quality"
+    path = write(tmp_path, yaml.safe_dump(rules, allow_unicode=True))
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    group_help = "digits: the number ending the group's address in Admin Center → People → Groups"
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"{path}: 3 problems",
+        "  departments.logistics.slack_channel: required setting is missing",
+        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        "  agents[0].slack_id: required setting is missing",
+        "warning: agents[1].zendesk_id: tom@acme.example is not a Zendesk user id (digits, as "
+        "in the user's profile address): no reply or call of theirs is credited to them",
+        'warning: three_responses.call_required_tag: "Call Required" never matches: Zendesk '
+        "tags are lowercase, without spaces",
+        f"warning: departments.quality.group: Quality is not a Zendesk group id ({group_help}): "
+        "a Zendesk ticket routed to Quality/Production is not moved to the group (its assign "
+        "action is dead-lettered)",
+    ]
+
+
+def test_no_warning_is_guessed_from_a_setting_with_a_mistake(tmp_path):
+    # Policies and categories with a mistake are not "no policies" nor "no categories": the
+    # warnings read only the settings that validated, as the checks across sections do.
+    text = (
+        "team:\n  lead_channel: '#leads'\n"
+        "three_responses:\n  enabled: maybe\n  call_logged_tag: Call Logged\n"
+        "sla:\n  policies:\n    - {name: all, first_reply: soon, tags: [VIP]}\n"
+        "routing:\n  categories:\n"
+        "    late: {department: logistics, label: late, phrases: [late], cues: 3}\n"
+    )
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(write(tmp_path, text))
+
+    assert info.value.problems == [
+        "three_responses.enabled: expected true or false, got a string",
+        "routing.categories.late.cues: Input should be a valid list",
+        'sla.policies[0].first_reply: expected a duration like "4h"',
+    ]
+    assert info.value.warnings == []
