@@ -666,7 +666,15 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
         if counts[DEAD]:
             click.echo("deskbridge outbox --dead lists the dead ones", err=True)
         return
-    tos = [" ".join(str(v) for v in (row["target"], row["channel"]) if v) or "-" for row in rows]
+    # Where it had still to go when it died, the channel that refused it first; else (a row
+    # that did not say) its role and channel setting: an escalation refused in the leads'
+    # channel showed as going to the specialists', its `channel`.
+    tos = [
+        ",".join(row["unreached"] or ())
+        or " ".join(str(v) for v in (row["target"], row["channel"]) if v)
+        or "-"
+        for row in rows
+    ]
     ticket_w, to_w = _width((row["ticket"] for row in rows), 24), _width(tos, 24)
     for row, to in zip(rows, tos, strict=True):
         if output == "json":
@@ -705,8 +713,9 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
 @click.option(
     "--out-of-order",
     is_flag=True,
-    help="also those an action queued after them in their lane was performed after "
-    "(left dead otherwise: sent now, they would arrive after it)",
+    help="also those a later message to a channel they have still to reach (or a later pager "
+    "event of their incident) was performed after (left dead otherwise: sent now, they would "
+    "arrive after it)",
 )
 def outbox_retry(
     ids: tuple[int, ...], all_dead: bool, since: str | None, out_of_order: bool
@@ -714,9 +723,10 @@ def outbox_retry(
     """Put dead-lettered actions back in the queue, due now, their attempts started again
     (after the cause is fixed). Each keeps its idempotency key, and its performer first looks
     for what an earlier attempt delivered, so a retry cannot send it twice. One that a later
-    Slack message about the same ticket (in any channel) or pager event of its incident was
-    performed after is left dead unless --out-of-order: a pager trigger sent after the
-    incident's resolve would open it again."""
+    Slack message about the same ticket was posted after, in a channel it has still to reach
+    (a warning after its breach, in the leads' thread), or a later pager event of its incident
+    performed after (a trigger after the resolve would open the incident again), is left dead
+    unless --out-of-order. A later message in another channel leaves it in order."""
     from deskbridge.config.rules import parse_duration
     from deskbridge.store.outbox import requeue_dead_actions
 
@@ -744,8 +754,8 @@ def outbox_retry(
     if done.superseded:
         click.echo(
             f"{count_noun(len(done.superseded), 'dead-lettered action')} left dead, a later "
-            "Slack message about its ticket (in any channel) or pager event of its incident "
-            "having been performed since: sent now, it would arrive after it "
+            "Slack message having been posted since to a channel it has still to reach (or a "
+            "later pager event of its incident performed): sent now, it would arrive after it "
             f"(ids {', '.join(map(str, done.superseded))}; --out-of-order sends them anyway)",
             err=True,
         )

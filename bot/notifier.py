@@ -351,6 +351,19 @@ def resolve_channels(action: Action, state: TicketState | None, rules: RulesConf
     return [params.get("channel") or rules.team.lead_channel]
 
 
+@contextmanager
+def naming_unreached(channels: list[str]) -> Iterator[None]:
+    """A failure while posting to the first of `channels` names them as where the action has
+    still to go (it goes to them in turn): a dead letter keeps them, so `deskbridge outbox
+    --dead` shows the channel that refused it, not the action's `channel` setting or role,
+    and `outbox retry` checks them for later messages."""
+    try:
+        yield
+    except (RetryableError, PermanentError) as exc:
+        exc.unreached = tuple(channels)
+        raise
+
+
 @dataclass
 class _Prepared:
     """What `prepare` read for one action of a batch; its `perform` uses it once."""
@@ -485,8 +498,9 @@ class SlackNotifier:
         if action.params.get("target") == "thread":
             return self._update_threads(action, view, known)
         channels = resolve_channels(action, state, self.rules)
-        for channel in channels:
-            self._post(action, view, channel, known)
+        for at, channel in enumerate(channels):
+            with naming_unreached(channels[at:]):
+                self._post(action, view, channel, known)
         return {"channels": channels}
 
     def _dry_run(self, action: Action, channels: list[str]) -> dict[str, Any]:
@@ -513,10 +527,11 @@ class SlackNotifier:
             )
         if self.client is None:
             return self._dry_run(action, [channel])
-        posted = self._post_once(action, channel, message)
-        result: dict[str, Any] = {"channels": [channel], "ts": posted.ts}
-        if "digest" in action.params:
-            result["chart"] = self._upload_chart(action, posted)
+        with naming_unreached([channel]):
+            posted = self._post_once(action, channel, message)
+            result: dict[str, Any] = {"channels": [channel], "ts": posted.ts}
+            if "digest" in action.params:
+                result["chart"] = self._upload_chart(action, posted)
         return result
 
     def _upload_chart(self, action: Action, message: PostedMessage) -> str:
@@ -790,8 +805,9 @@ class SlackNotifier:
                 log, logging.INFO, "slack.dry_run", job=action.ticket, channels=",".join(channels)
             )
             return {"dry_run": True, "channels": channels}
-        for channel in channels:
-            self._post(action, None, channel)
+        for at, channel in enumerate(channels):
+            with naming_unreached(channels[at:]):
+                self._post(action, None, channel)
         return {"channels": channels}
 
     def _update_threads(
@@ -814,13 +830,14 @@ class SlackNotifier:
                 threads=len(roots),
             )
             return {"dry_run": True, "threads": len(roots)}
-        for root in roots:
-            self._post(action, view, root.channel, known)
-            if action.params.get("refresh"):
-                message = build_alert(root.payload.get("action", {}), view)
-                self._call(
-                    root.channel, "chat_update", channel=root.channel_id, ts=root.ts, **message
-                )
+        for at, root in enumerate(roots):
+            with naming_unreached([r.channel for r in roots[at:]]):
+                self._post(action, view, root.channel, known)
+                if action.params.get("refresh"):
+                    message = build_alert(root.payload.get("action", {}), view)
+                    self._call(
+                        root.channel, "chat_update", channel=root.channel_id, ts=root.ts, **message
+                    )
         return {"threads": len(roots)}
 
     def _reserve(self, lane: str) -> bool:

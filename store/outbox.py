@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, case, func, literal, null, select, update
 
 from deskbridge.config.logging import log_event
-from deskbridge.store.schema import outbox
+from deskbridge.store.schema import outbox, slack_messages
 from deskbridge.store.sql import (
     is_postgres,
     prepare_insert_ignoring_conflicts,
@@ -130,7 +130,7 @@ def claim_due_actions(
     if not rows:
         return []
     claimed: list[OutboxRow] = []
-    unreadable: list[tuple[int, datetime, str]] = []
+    unreadable: list[tuple[int, datetime, str, Sequence[str]]] = []
     newer: list[int] = []
     for r in rows:
         if r.action not in _KNOWN_KINDS:
@@ -148,7 +148,7 @@ def claim_due_actions(
             action = load_action(r.payload)
         except Exception as exc:  # whatever makes a payload unreadable is that row's alone
             error = describe_unreadable(exc)
-            unreadable.append((r.id, now, error))
+            unreadable.append((r.id, now, error, ()))
             # The row, its kind as stored and what was wrong, never the payload (names, text).
             log_event(
                 log, logging.ERROR, "outbox.unreadable", row=r.id, action=r.action, error=error
@@ -282,7 +282,12 @@ _RETRY = (
 _DEAD = (
     update(outbox)
     .where(outbox.c.id == bindparam("row_id"))
-    .values(status=DEAD, done_at=bindparam("at"), last_error=bindparam("error"))
+    .values(
+        status=DEAD,
+        done_at=bindparam("at"),
+        last_error=bindparam("error"),
+        result=bindparam("result"),
+    )
 )
 
 
@@ -315,15 +320,34 @@ def retry_actions(connection: Connection, retries: list[tuple[int, datetime, str
         )
 
 
-def dead_letter_action(connection: Connection, row_id: int, now: datetime, error: str) -> None:
-    dead_letter_actions(connection, [(row_id, now, error)])
+def dead_letter_action(
+    connection: Connection,
+    row_id: int,
+    now: datetime,
+    error: str,
+    unreached: Sequence[str] = (),
+) -> None:
+    dead_letter_actions(connection, [(row_id, now, error, unreached)])
 
 
-def dead_letter_actions(connection: Connection, dead: list[tuple[int, datetime, str]]) -> None:
+def dead_letter_actions(
+    connection: Connection, dead: list[tuple[int, datetime, str, Sequence[str]]]
+) -> None:
+    """Mark rows dead (executemany): (row id, when, error, where the action had still to go,
+    as its performer named it: kept as the row's result, `unreached`, for the operator's
+    listing and for `requeue_dead_actions`' check of later messages)."""
     if dead:
         connection.execute(
-            _DEAD, [{"row_id": i, "at": at, "error": error} for i, at, error in dead]
+            _DEAD,
+            [
+                {"row_id": i, "at": at, "error": error, "result": _unreached(where)}
+                for i, at, error, where in dead
+            ],
         )
+
+
+def _unreached(where: Sequence[str]) -> dict[str, Any] | None:
+    return {"unreached": list(where)} if where else None
 
 
 def count_actions(connection: Connection, status: str | None = None) -> int:
@@ -366,14 +390,17 @@ def outbox_backlog(connection: Connection) -> tuple[int, datetime | None]:
 
 def list_dead_actions(connection: Connection, limit: int = 1000) -> list[dict[str, Any]]:
     """Dead-lettered actions, oldest first, for an operator to look at: what each was (kind,
-    ticket, the role or channel it went to), how often it was tried, its last error and when
-    it died. No message text or person: the payload's other fields stay in the store."""
+    ticket, the role or channel it went to), where it had still to go when it died
+    (`unreached`: the channel that refused it and those after it, as the performer named
+    them; None when it did not say), how often it was tried, its last error and when it
+    died. No message text or person: the payload's other fields stay in the store."""
     query = (
         select(
             outbox.c.id,
             outbox.c.action.label("kind"),
             outbox.c.ticket,
             outbox.c.payload,
+            outbox.c.result,
             outbox.c.attempts,
             outbox.c.last_error,
             outbox.c.done_at.label("dead_at"),
@@ -387,14 +414,15 @@ def list_dead_actions(connection: Connection, limit: int = 1000) -> list[dict[st
         params = row.pop("payload").get("params") or {}
         row["target"] = params.get("target")
         row["channel"] = params.get("channel")
+        row["unreached"] = (row.pop("result") or {}).get("unreached")
     return rows
 
 
 @dataclass(frozen=True)
 class Requeued:
     """What `requeue_dead_actions` did: the rows put back, and the dead rows left dead because
-    an action queued after them in their lane was performed (sent now, they would arrive
-    after it: a pager trigger after the incident's resolve, a warning after its breach)."""
+    a later action of their lane got there first (sent now, they would arrive after it: a
+    pager trigger after the incident's resolve, a warning after its breach in the channel)."""
 
     requeued: list[int]
     superseded: list[int]
@@ -413,7 +441,7 @@ def requeue_dead_actions(
     before, so its performer first looks for what an earlier attempt may have delivered
     (retried_since) and a retry cannot double. Its patience with a rate limit starts again
     now (requeued_at). A row superseded in its lane is left dead unless `superseded_too`."""
-    query = select(outbox.c.id, outbox.c.lane).where(outbox.c.status == DEAD)
+    query = select(outbox.c.id, outbox.c.lane, outbox.c.result).where(outbox.c.status == DEAD)
     if ids is not None:
         query = query.where(outbox.c.id.in_(list(ids)))
     if since is not None:
@@ -433,15 +461,39 @@ def requeue_dead_actions(
 
 
 def _find_superseded(connection: Connection, dead: Sequence[Any]) -> list[int]:
-    """The dead rows (id, lane) with a performed row after them in their lane."""
+    """The dead rows (id, lane, result) that a row queued after them in their lane got ahead
+    of. For a row that kept where it had still to go (`unreached`: Slack channels, DMs), a
+    later row that posted there: a message elsewhere about the same ticket (the route refused
+    in a department's channel, the escalation sent to the specialists') leaves it in order.
+    For a row that did not (a pager event: trigger, acknowledge, resolve of one incident; a
+    row dead-lettered before this was kept), any later row of its lane performed."""
     lanes = {row.lane for row in dead if row.lane is not None}
     if not lanes:
         return []
-    last_done = dict(
-        connection.execute(
-            select(outbox.c.lane, func.max(outbox.c.id))
-            .where(outbox.c.lane.in_(lanes), outbox.c.status == DONE)
-            .group_by(outbox.c.lane)
-        ).all()
-    )
-    return [row.id for row in dead if row.lane in last_done and last_done[row.lane] > row.id]
+    first = min(row.id for row in dead if row.lane is not None)
+    later = connection.execute(
+        select(outbox.c.id, outbox.c.lane, outbox.c.status, slack_messages.c.channel)
+        .select_from(
+            outbox.outerjoin(
+                slack_messages, slack_messages.c.action_key == outbox.c.idempotency_key
+            )
+        )
+        .where(outbox.c.lane.in_(lanes), outbox.c.id > first)
+    ).all()
+    # The last row of each lane performed, and of each lane and channel posted to.
+    performed: dict[str, int] = {}
+    posted: dict[tuple[str, str], int] = {}
+    for row in later:
+        if row.status == DONE:
+            performed[row.lane] = max(performed.get(row.lane, 0), row.id)
+        if row.channel is not None:
+            place = (row.lane, row.channel)
+            posted[place] = max(posted.get(place, 0), row.id)
+
+    def passed(row: Any) -> bool:
+        unreached = (row.result or {}).get("unreached")
+        if not unreached:
+            return performed.get(row.lane, 0) > row.id
+        return any(posted.get((row.lane, channel), 0) > row.id for channel in unreached)
+
+    return [row.id for row in dead if row.lane is not None and passed(row)]

@@ -145,7 +145,7 @@ def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store
     assert as_json.stdout.splitlines()[1] == (
         '{"id": 2, "kind": "notify", "ticket": "zendesk:2", "attempts": 1, '
         f'"last_error": "invalid_auth", "dead_at": "{died}", "target": "assignee", '
-        '"channel": null}'
+        '"channel": null, "unreached": null}'
     )
     for secret in ("Dana", "U0AGENT"):
         assert secret not in listing.output + as_json.output
@@ -289,11 +289,7 @@ def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passe
     trigger = _cli(dead_store, "outbox", "retry", "--id", "4")
     forced = _cli(dead_store, "outbox", "retry", "--id", "4", "--out-of-order")
 
-    left = (
-        "1 dead-lettered action left dead, a later Slack message about its ticket (in any "
-        "channel) or pager event of its incident having been performed since: sent now, it "
-        "would arrive after it (ids 4; --out-of-order sends them anyway)\n"
-    )
+    left = LEFT_DEAD.format(ids="4")
     assert (every.exit_code, every.stdout, every.stderr) == (
         0,
         "2 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
@@ -318,11 +314,20 @@ def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passe
     ]
 
 
-def test_outbox_retry_names_a_route_passed_by_its_tickets_escalation_elsewhere(dead_store):
-    # Ticket 6's route was refused in #dept-quality (the bot not invited), then its
-    # escalation went to the specialists' channel. The route is left dead as the pager
-    # trigger above is, and the message says what passed it: a later message about the
-    # ticket in another channel, not its thread (it has none in #dept-quality).
+LEFT_DEAD = (
+    "1 dead-lettered action left dead, a later Slack message having been posted since to a "
+    "channel it has still to reach (or a later pager event of its incident performed): sent "
+    "now, it would arrive after it (ids {ids}; --out-of-order sends them anyway)\n"
+)
+
+
+def test_outbox_retry_checks_a_dead_letter_that_kept_no_destination_against_its_whole_lane(
+    dead_store,
+):
+    # Ticket 6's route died before dead letters kept the channels they had still to reach
+    # (or its performer named none): any later message about the ticket performed leaves it
+    # dead, as for a pager event, since where it would go is not known. A Slack message that
+    # died since says where (tests/bot/test_slack_dead_letters.py).
     url = dead_store.database_url
     engine = create_store_engine(url)
     route = build_action(
@@ -338,12 +343,7 @@ def test_outbox_retry_names_a_route_passed_by_its_tickets_escalation_elsewhere(d
 
     retried = _cli(dead_store, "outbox", "retry", "--id", "4")
 
-    assert (retried.exit_code, retried.stderr) == (
-        1,
-        "1 dead-lettered action left dead, a later Slack message about its ticket (in any "
-        "channel) or pager event of its incident having been performed since: sent now, it "
-        "would arrive after it (ids 4; --out-of-order sends them anyway)\n",
-    )
+    assert (retried.exit_code, retried.stderr) == (1, LEFT_DEAD.format(ids="4"))
 
 
 def test_outbox_retry_since_takes_only_the_recent_dead_letters(dead_store):

@@ -67,13 +67,22 @@ class _Outcomes:
 
     done: list[tuple[OutboxRow, datetime, dict[str, Any], dict]] = field(default_factory=list)
     retries: list[tuple[int, datetime, str, bool]] = field(default_factory=list)
-    dead_letters: list[tuple[OutboxRow, datetime, str, dict]] = field(default_factory=list)
+    dead_letters: list[tuple[OutboxRow, datetime, str, dict, tuple[str, ...]]] = field(
+        default_factory=list
+    )
 
     def retry(self, row: OutboxRow, at: datetime, error: str, refund: bool = False) -> None:
         self.retries.append((row.id, at, error, refund))
 
-    def dead(self, row: OutboxRow, at: datetime, error: str, fields: dict) -> None:
-        self.dead_letters.append((row, at, error, fields))
+    def dead(
+        self,
+        row: OutboxRow,
+        at: datetime,
+        error: str,
+        fields: dict,
+        unreached: tuple[str, ...] = (),
+    ) -> None:
+        self.dead_letters.append((row, at, error, fields, unreached))
 
     def add(self, other: _Outcomes) -> None:
         self.done += other.done
@@ -250,7 +259,7 @@ class Dispatcher:
         except RetryableError as exc:
             throttled = exc.throttled and not self._throttled_too_long(row)
             if row.attempts >= self.max_attempts and not throttled:
-                outcomes.dead(row, self.clock(), str(exc), fields)
+                outcomes.dead(row, self.clock(), str(exc), fields, exc.unreached)
                 return
             if throttled:  # wait exactly as Slack or the helpdesk asked; not a failure
                 delay = exc.retry_after if exc.retry_after is not None else THROTTLED_WAIT
@@ -268,7 +277,7 @@ class Dispatcher:
             )
             return
         except PermanentError as exc:
-            outcomes.dead(row, self.clock(), str(exc), fields)
+            outcomes.dead(row, self.clock(), str(exc), fields, exc.unreached)
             return
         except Exception as exc:  # an unexpected bug must not kill the loop or lose the row
             if row.attempts >= self.max_attempts:
@@ -300,7 +309,7 @@ class Dispatcher:
             complete_actions(connection, [(r.id, at, res) for r, at, res, _ in outcomes.done])
             retry_actions(connection, outcomes.retries)
             dead_letter_actions(
-                connection, [(r.id, at, error) for r, at, error, _ in outcomes.dead_letters]
+                connection, [(r.id, at, e, where) for r, at, e, _, where in outcomes.dead_letters]
             )
         for row, _at, result, fields in outcomes.done:
             outcome = "dry_run" if result.get("dry_run") else "done"
@@ -317,7 +326,7 @@ class Dispatcher:
                     if k != "dry_run"
                 },
             )
-        for row, _at, error, fields in outcomes.dead_letters:
+        for row, _at, error, fields, _where in outcomes.dead_letters:
             self.metrics.actions.labels(row.action.kind.value, "dead").inc()
             log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
 

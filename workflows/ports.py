@@ -11,6 +11,10 @@ from deskbridge.workflows.actions import Action, ActionKind
 class RetryableError(Exception):
     """The action may succeed later (rate limit, 5xx, timeout). `retry_after` in seconds."""
 
+    # Where the action had still to go when it failed (Slack channels, user ids for DMs), as
+    # its performer names them; kept with a dead letter (`deskbridge outbox --dead`, retry).
+    unreached: tuple[str, ...] = ()
+
     def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
@@ -28,6 +32,8 @@ class Paced(RetryableError):
 
 class PermanentError(Exception):
     """Retrying cannot help (bad credentials, unknown ticket, refused): dead-letter at once."""
+
+    unreached: tuple[str, ...] = ()  # as RetryableError's
 
 
 class Performer(Protocol):

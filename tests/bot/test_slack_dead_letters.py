@@ -1,0 +1,171 @@
+"""Dead letters of Slack messages, refused by real Slack answers (the fake Slack), as an operator
+meets them: `deskbridge outbox --dead` says where each was refused, and `deskbridge outbox retry
+--all-dead` leaves dead only a message that a later message to the same channel has passed.
+
+The retry's check compared a dead letter with every later message about its ticket, in any
+channel: a department's route refused `not_in_channel` stayed dead once the ticket's escalation
+had gone to the specialists, so retrying took --out-of-order, which sends the truly late ones
+too. And the listing showed an escalation refused in the leads' channel as going to the
+specialists' (its `channel` setting), a message to the assignee that went to the leads' channel
+(no one to DM) as going to the assignee."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from deskbridge.app import create_runtime
+from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.store.db import migrate_store
+from deskbridge.store.outbox import insert_actions, list_actions
+from deskbridge.store.tickets import lock_ticket, save_ticket
+from deskbridge.workflows.actions import Action, ActionKind, build_action
+from deskbridge.workflows.model import Source, Status, TicketState
+from tests.bot.test_slack_flow import slack_settings
+from tests.fakeslack import FakeSlack
+
+LEADS, SPECIALISTS, QUALITY = "#resolution-leads", "#resolution-specialists", "#dept-quality"
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+def _save_tickets(engine, *numbers: int) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for number in numbers:
+            key = f"zendesk:{number}"
+            lock_ticket(connection, key, now)
+            state = TicketState(
+                key=key, source=Source.zendesk, ticket_id=str(number), status=Status.open
+            )
+            save_ticket(connection, state, now)
+
+
+def _queue(engine, *actions: Action) -> None:
+    with engine.begin() as connection:
+        insert_actions(connection, list(actions), datetime.now(UTC))
+
+
+def _notify(number: int, discriminator: str, **params) -> Action:
+    return build_action(
+        f"zendesk:{number}", "test", ActionKind.notify, discriminator, reason="r", **params
+    )
+
+
+def _dispatch(runtime) -> None:
+    """Perform what is due until nothing is: a lane's next row waits for the one before it."""
+    while runtime.dispatcher.dispatch_due():
+        pass
+
+
+def _statuses(engine) -> list[tuple[int, str, str]]:
+    with engine.connect() as connection:
+        return [(r["id"], r["action"], r["status"]) for r in list_actions(connection)]
+
+
+def test_retry_leaves_dead_only_what_a_later_message_to_its_channel_passed(
+    fake: FakeSlack, store_url, monkeypatch
+):
+    settings = slack_settings(fake, monkeypatch, DATABASE_URL=store_url)
+    runtime = create_runtime(settings)
+    migrate_store(runtime.engine)
+    engine = runtime.engine
+    _save_tickets(engine, 48501, 48502)
+    # The bot is in neither the quality department's channel nor the leads'.
+    fake.channel_errors.update({QUALITY: "not_in_channel", LEADS: "not_in_channel"})
+    route = build_action(
+        "zendesk:48501", "routing", ActionKind.route, "quality", reason="r", channel=QUALITY
+    )
+    escalate = build_action(
+        "zendesk:48501",
+        "risk",
+        ActionKind.escalate,
+        "vip",
+        reason="r",
+        target="specialists",
+        channel=SPECIALISTS,
+        lead_channel=LEADS,
+    )
+    # Nobody on the roster is 48502's assignee: the message goes to the leads' channel.
+    ask = _notify(48502, "ask", target="assignee")
+    tag = build_action("zendesk:48501", "routing", ActionKind.tag, reason="r", tags=["x"])
+    _queue(engine, route, escalate, ask, tag)
+    _dispatch(runtime)
+
+    # Invited to the leads' channel, the bot posts a later alert about 48501 there, and an
+    # acknowledgement edits 48501's messages (no message of its own).
+    fake.channel_errors.pop(LEADS)
+    _queue(
+        engine,
+        _notify(48501, "later", target="lead", channel=LEADS),
+        _notify(48501, "ack", target="thread"),
+    )
+    _dispatch(runtime)
+    fake.channel_errors.pop(QUALITY)  # and now invited to the quality channel too
+    assert _statuses(engine) == [
+        (1, "route", "dead"),
+        (2, "escalate", "dead"),  # reached the specialists, refused in the leads' channel
+        (3, "notify", "dead"),
+        (4, "tag", "done"),
+        (5, "notify", "done"),
+        (6, "notify", "done"),
+    ]
+
+    env = {"DATABASE_URL": store_url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+    listing = CliRunner().invoke(main, ["outbox", "--dead"], env=env)
+    retried = CliRunner().invoke(main, ["outbox", "retry", "--all-dead"], env=env)
+
+    refused = "Slack refused chat_postMessage to {}: not_in_channel"
+    lines = [
+        re.sub(r"  \d{4}-\d\d-\d\dT\S+  ", "  <died>  ", x) for x in listing.stdout.splitlines()
+    ]
+    assert (listing.exit_code, lines) == (
+        0,
+        [
+            f"       1  zendesk:48501            route          {QUALITY:<24}   1  <died>  "
+            + refused.format(QUALITY),
+            f"       2  zendesk:48501            escalate       {LEADS:<24}   1  <died>  "
+            + refused.format(LEADS),
+            f"       3  zendesk:48502            notify         {LEADS:<24}   1  <died>  "
+            + refused.format(LEADS),
+        ],
+    )
+    assert (retried.exit_code, retried.stdout, retried.stderr) == (
+        0,
+        "2 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "1 dead-lettered action left dead, a later Slack message having been posted since to "
+        "a channel it has still to reach (or a later pager event of its incident performed): "
+        "sent now, it would arrive after it (ids 2; --out-of-order sends them anyway)\n",
+    )
+
+    # Sent once each: the route is the first message about 48501 in the quality channel, the
+    # question 48502's first in the leads' channel (new threads, after 48501's messages).
+    before = _posts(fake)
+    _dispatch(runtime)
+    engine.dispose()
+    assert [s for _, _, s in _statuses(engine)] == ["done", "dead", "done", "done", "done", "done"]
+    assert before == [
+        (SPECIALISTS, None),  # the escalation's first attempt
+        (LEADS, None),  # 48501's later alert
+        (fake.channel_id(SPECIALISTS), "thread"),  # the acknowledgement, in each thread
+        (fake.channel_id(LEADS), "thread"),
+    ]
+    assert sorted(_posts(fake)[len(before) :]) == [(QUALITY, None), (LEADS, None)]
+
+
+def _posts(fake: FakeSlack) -> list[tuple[str, str | None]]:
+    """The messages Slack took: (channel, "thread" for a reply in a thread, else None)."""
+    return [
+        (call.args["channel"], "thread" if call.args.get("thread_ts") else None)
+        for call in fake.ok_calls("chat.postMessage")
+        if call.ts is not None
+    ]
