@@ -115,19 +115,30 @@ def test_serves_connection_limit_and_channel_timeout_are_checked_with_the_settin
     )
 
 
+# Every system's write credentials unset (whatever the shell running the tests has set).
+NO_CREDENTIALS = {
+    name: ""
+    for name in (
+        "ZENDESK_SUBDOMAIN",
+        "ZENDESK_EMAIL",
+        "ZENDESK_API_TOKEN",
+        "SALESFORCE_USERNAME",
+        "SALESFORCE_PASSWORD",
+        "SALESFORCE_SECURITY_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "PAGERDUTY_ROUTING_KEY",
+    )
+}
+
+
 def test_a_helpdesk_given_only_some_of_its_credentials_is_a_warning():
     """ZENDESK_SUBDOMAIN and ZENDESK_EMAIL filled in, the token forgotten: check-config said
     ok, and the service ran Zendesk in dry-run, saying so only in its start-up log."""
     env = {
+        **NO_CREDENTIALS,
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
         "ZENDESK_SUBDOMAIN": "acme",
         "ZENDESK_EMAIL": "bot@acme.example",
-        "ZENDESK_API_TOKEN": "",
-        "SALESFORCE_USERNAME": "",
-        "SALESFORCE_PASSWORD": "",
-        "SALESFORCE_SECURITY_TOKEN": "",
-        "SLACK_BOT_TOKEN": "",
-        "PAGERDUTY_ROUTING_KEY": "",
     }
 
     result = CliRunner().invoke(main, ["check-config"], env=env)
@@ -149,17 +160,7 @@ def test_a_helpdesk_given_only_some_of_its_credentials_is_warned_of_beside_rules
         "team:\n  lead_channel: '#leads'\nthree_respones: {}\n"
         "routing: {enabled: false}\nsla: {enabled: false}\n"
     )
-    env = {
-        "DESKBRIDGE_CONFIG": str(path),
-        "ZENDESK_SUBDOMAIN": "",
-        "ZENDESK_EMAIL": "",
-        "ZENDESK_API_TOKEN": "",
-        "SALESFORCE_USERNAME": "bot@acme.example",
-        "SALESFORCE_PASSWORD": "",
-        "SALESFORCE_SECURITY_TOKEN": "",
-        "SLACK_BOT_TOKEN": "",
-        "PAGERDUTY_ROUTING_KEY": "",
-    }
+    env = {**NO_CREDENTIALS, "DESKBRIDGE_CONFIG": str(path), "SALESFORCE_USERNAME": "bot@acme"}
 
     result = CliRunner().invoke(main, ["check-config"], env=env)
 
