@@ -19,7 +19,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from deskbridge.config.logging import OutageLog, configure_logging, log_event
+from deskbridge.config.logging import (
+    OutageLog,
+    configure_logging,
+    describe_exception,
+    log_event,
+)
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
@@ -125,8 +130,10 @@ class Runtime:
                 due = decider.next_due_at()
             except SQLAlchemyError:
                 due = None  # the sweep logged it; try again after the interval
-            except Exception:  # a bug must not stop the deadlines for good; they wait
-                log.exception("timers.error")
+            except Exception as exc:  # a bug must not stop the deadlines for good; they wait
+                log_event(
+                    log, logging.ERROR, "timers.error", exc_info=True, **describe_exception(exc)
+                )
                 due = None
             # Due already when a sweep that fired nothing began: another process holds those
             # timers; do not spin on them. Otherwise sleep until the soonest one.
@@ -442,7 +449,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
-        log.exception("http.unexpected_error")
+        log_event(
+            log, logging.ERROR, "http.unexpected_error", exc_info=True, **describe_exception(exc)
+        )
         return jsonify(error="internal error"), 500
 
     return app

@@ -21,7 +21,7 @@ from deskbridge.bot.listeners.commands import register_commands
 from deskbridge.bot.listeners.fallback import answer_unmatched, register_fallbacks
 from deskbridge.bot.listeners.home import register_home
 from deskbridge.bot.notifier import build_web_client
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import describe_exception, log_event
 from deskbridge.store.db import describe_store_error
 
 log = logging.getLogger("deskbridge.slack")
@@ -124,6 +124,6 @@ def answer_listener_error(error: Exception) -> BoltResponse:
     if isinstance(error, SQLAlchemyError):
         log_event(log, logging.ERROR, "slack.store_unavailable", **describe_store_error(error))
         return BoltResponse(status=503, body={"error": "store unavailable, retry later"})
-    log_event(log, logging.ERROR, "slack.listener_error", error=type(error).__name__)
+    log_event(log, logging.ERROR, "slack.listener_error", **describe_exception(error))
     log.debug("slack.listener_error", exc_info=error)
     return BoltResponse(status=400, body={"error": "could not handle this Slack request"})

@@ -1,6 +1,10 @@
 """Logging: stable dotted event names with details as key=value fields.
 
 Callers pass ids, counts and kinds only; never emails, phone numbers, message bodies or secrets.
+An exception is logged by its type and where it was raised (`describe_exception`), never by
+its message: a rule raising on a value, a KeyError naming a text key or a validation error
+echoing its input carries ticket text. A traceback is written as frames and exception types
+only (`FieldFormatter.formatException`), so `exc_info` is safe whoever logs it.
 """
 
 from __future__ import annotations
@@ -8,14 +12,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _FIELDS = "deskbridge_fields"
 
 
-def log_event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
-    logger.log(level, name, extra={_FIELDS: fields})
+def log_event(
+    logger: logging.Logger, level: int, name: str, exc_info: bool = False, **fields: Any
+) -> None:
+    """`exc_info`: with the traceback of the exception being handled (frames and types only)."""
+    logger.log(level, name, exc_info=exc_info or None, extra={_FIELDS: fields})
+
+
+def describe_exception(exc: BaseException) -> dict[str, str]:
+    """The log fields of an exception: `error`, its type, and `at`, the innermost frame it
+    passed through (`module:function:line`, where it was raised). Never its message, which
+    may quote the ticket, message or person it failed on."""
+    fields = {"error": type(exc).__name__}
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "?")
+        fields["at"] = f"{module}:{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}"
+    return fields
 
 
 class OutageLog:
@@ -54,7 +76,7 @@ class OutageLog:
             else:
                 self._unlogged += 1
                 return
-        self.logger.log(level, self.name, exc_info=exc_info, extra={_FIELDS: fields})
+        log_event(self.logger, level, self.name, exc_info, **fields)
 
     def succeeded(self) -> None:
         with self._lock:
@@ -67,12 +89,60 @@ class OutageLog:
 
 class FieldFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = super().format(record)
+        # Another handler (pytest's, a tracker's) may have cached its own traceback text, with
+        # the messages, on the record: this one is always formatted here, then put back.
+        cached, record.exc_text = record.exc_text, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line with its fields; a traceback follows it, on the lines after."""
+        base = super().formatMessage(record)
         fields = getattr(record, _FIELDS, None)
         if not fields:
             return base
         rendered = " ".join(f"{k}={_render(v)}" for k, v in fields.items())
         return f"{base} {rendered}"
+
+    def formatException(self, ei: Any) -> str:
+        """Python's traceback without the exceptions' messages: the frames (file, line,
+        function, source line) and each chained exception's type."""
+        if ei[1] is None:  # exc_info=True outside an except block
+            return "NoneType: None"
+        te = traceback.TracebackException(type(ei[1]), ei[1], ei[2])
+        return "".join(_frames_and_types(te)).rstrip("\n")
+
+
+def _frames_and_types(te: traceback.TracebackException) -> Iterator[str]:
+    """traceback.TracebackException.format with each exception's line cut to its type (the
+    chain is acyclic: TracebackException cuts cycles as it is built)."""
+    if te.__cause__ is not None:
+        yield from _frames_and_types(te.__cause__)
+        yield "\nThe above exception was the direct cause of the following exception:\n\n"
+    elif te.__context__ is not None and not te.__suppress_context__:
+        yield from _frames_and_types(te.__context__)
+        yield "\nDuring handling of the above exception, another exception occurred:\n\n"
+    if te.stack:
+        yield "Traceback (most recent call last):\n"
+        yield from te.stack.format()
+    yield f"{_type_name(te)}\n"
+
+
+def _type_name(te: traceback.TracebackException) -> str:
+    """The exception's qualified type name, as Python's traceback prints it before the
+    message (`exc_type_str` from Python 3.13, where `exc_type` is deprecated)."""
+    name = getattr(te, "exc_type_str", None)
+    if name is not None:
+        return name
+    kind = te.exc_type
+    if kind is None:
+        return "None"
+    module = kind.__module__
+    return (
+        kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
+    )
 
 
 def _render(value: Any) -> str:
@@ -96,8 +166,11 @@ LIBRARY_LOGGERS = (
     "slack_sdk",
     "alembic",
 )
-# slack_sdk logs whole request and response bodies (message text) at DEBUG: never below INFO.
+# Libraries that log whole request and response bodies (message text, a note's body, the
+# ticket Zendesk answers with) at DEBUG: never below INFO, even under DESKBRIDGE_LOG_LEVEL=DEBUG.
 SLACK_SDK_LOGGER = "deskbridge.slack.sdk"
+ZENPY_LOGGER = "zenpy"
+BODY_LOGGERS = (SLACK_SDK_LOGGER, ZENPY_LOGGER)
 # waitress warns "Task queue depth is N" for every request that arrives while its threads are
 # busy: under load a line for every other request (10,000 in a 10-second benchmark run),
 # formatted and written by its one I/O thread, under the lock its threads take requests with.
@@ -114,5 +187,6 @@ def configure_logging(level: str = "INFO") -> None:
     debug = root.level <= logging.DEBUG
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
-    logging.getLogger(SLACK_SDK_LOGGER).setLevel(logging.INFO if debug else logging.WARNING)
+    for name in BODY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if debug else logging.WARNING)
     logging.getLogger(WAITRESS_QUEUE_LOGGER).setLevel(logging.DEBUG if debug else logging.ERROR)

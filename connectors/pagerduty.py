@@ -85,8 +85,9 @@ class PagerDutyPager:
             )
         if response.status_code >= 500:
             raise RetryableError(f"PagerDuty answered {response.status_code}")
+        # What PagerDuty says is wrong is for the dead letter, not the log: it may quote the event.
         raise PermanentError(
-            f"PagerDuty refused the event ({response.status_code}): {_message(response)}"
+            f"PagerDuty refused the event ({response.status_code})", detail=_message(response)
         )
 
 

@@ -22,6 +22,7 @@ import pytest
 from deskbridge.app import create_runtime, log_missing_webhook_secret
 from deskbridge.bot.notifier import SEND_FAILED, build_web_client
 from deskbridge.config.logging import (
+    BODY_LOGGERS,
     LIBRARY_LOGGERS,
     SLACK_SDK_LOGGER,
     WAITRESS_QUEUE_LOGGER,
@@ -61,7 +62,7 @@ def logs():
     """configure_logging(level) as the CLI does, then collect every record the root sees;
     the global logging state is restored afterwards."""
     root = logging.getLogger()
-    names = [*LIBRARY_LOGGERS, SLACK_SDK_LOGGER, WAITRESS_QUEUE_LOGGER]
+    names = [*LIBRARY_LOGGERS, *BODY_LOGGERS, WAITRESS_QUEUE_LOGGER]
     saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
     collect = Collect()
 

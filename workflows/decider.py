@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from deskbridge.config.logging import OutageLog, log_event
+from deskbridge.config.logging import OutageLog, describe_exception, log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.db import describe_store_error
 from deskbridge.store.interface import (
@@ -267,8 +267,10 @@ class Decider:
                 decided = self.decide_pending()
             except DBAPIError as exc:
                 self._outage.failed(**describe_store_error(exc))
-            except Exception:  # a bug must not stop deciding for good; the events wait
-                log.exception("decider.error")
+            except Exception as exc:  # a bug must not stop deciding for good; the events wait
+                log_event(
+                    log, logging.ERROR, "decider.error", exc_info=True, **describe_exception(exc)
+                )
             else:
                 self._outage.succeeded()
             if len(decided) >= self.batch or self._cut_short:
@@ -477,11 +479,18 @@ class Decider:
             )
             decision, after = evaluate_rules_to_state(state, event, ctx)
         except Exception as exc:  # a poison event must not stop the others
+            # The failed row keeps the message (`deskbridge events --failed`); the log line says
+            # only the type and where it was raised: the message may quote the ticket.
             error = f"{type(exc).__name__}: {exc}"
             batch.failed_events.append((row.id, error))
             batch.results.append(Decided(row.dedupe_key, row.ticket, row.received_at, error=error))
             log_event(
-                log, logging.ERROR, "event.failed", ticket=row.ticket, event_id=row.id, error=error
+                log,
+                logging.ERROR,
+                "event.failed",
+                ticket=row.ticket,
+                event_id=row.id,
+                **describe_exception(exc),
             )
             if self.metrics is not None:
                 self.metrics.events_failed.inc()
@@ -656,7 +665,14 @@ class Decider:
             batch.results.append(
                 Decided(f"timer:{timer.id}", timer.ticket, now, error=error, due_at=timer.due_at)
             )
-            log_event(log, logging.ERROR, "timer.failed", ticket=timer.ticket, error=error)
+            log_event(
+                log,
+                logging.ERROR,
+                "timer.failed",
+                ticket=timer.ticket,
+                timer=timer.id,
+                **describe_exception(exc),
+            )
             return
         if due is None:
             batch.done_here[timer.id] = (timer, FIRED)

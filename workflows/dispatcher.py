@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from deskbridge.config.logging import OutageLog, log_event
+from deskbridge.config.logging import OutageLog, describe_exception, log_event
 from deskbridge.store.db import describe_store_error
 from deskbridge.store.outbox import (
     OutboxRow,
@@ -79,10 +79,12 @@ class _Outcomes:
         row: OutboxRow,
         at: datetime,
         error: str,
-        fields: dict,
+        logged: dict,
         unreached: tuple[str, ...] = (),
     ) -> None:
-        self.dead_letters.append((row, at, error, fields, unreached))
+        """`error` is kept in the row; `logged`, the line's fields, says it without its
+        message (ActionFailure, describe_exception)."""
+        self.dead_letters.append((row, at, error, logged, unreached))
 
     def add(self, other: _Outcomes) -> None:
         self.done += other.done
@@ -194,8 +196,14 @@ class Dispatcher:
         for performer, actions in batches.values():
             try:
                 performer.prepare(actions)
-            except Exception:  # each action then reads what it needs itself
-                log.exception("outbox.prepare_failed")
+            except Exception as exc:  # each action then reads what it needs itself
+                log_event(
+                    log,
+                    logging.ERROR,
+                    "outbox.prepare_failed",
+                    exc_info=True,
+                    **describe_exception(exc),
+                )
 
     def _perform_all(
         self, rows: list[OutboxRow], stop: threading.Event, unstarted: list[OutboxRow]
@@ -259,13 +267,15 @@ class Dispatcher:
         except RetryableError as exc:
             throttled = exc.throttled and not self._throttled_too_long(row)
             if row.attempts >= self.max_attempts and not throttled:
-                outcomes.dead(row, self.clock(), str(exc), fields, exc.unreached)
+                outcomes.dead(
+                    row, self.clock(), exc.stored, {"error": str(exc), **fields}, exc.unreached
+                )
                 return
             if throttled:  # wait exactly as Slack or the helpdesk asked; not a failure
                 delay = exc.retry_after if exc.retry_after is not None else THROTTLED_WAIT
             else:
                 delay = compute_retry_delay(row.attempts, exc.retry_after, random.random())
-            outcomes.retry(row, self._at(delay), str(exc), refund=throttled)
+            outcomes.retry(row, self._at(delay), exc.stored, refund=throttled)
             self.metrics.actions.labels(action.kind.value, "retry").inc()
             log_event(
                 log,
@@ -277,15 +287,19 @@ class Dispatcher:
             )
             return
         except PermanentError as exc:
-            outcomes.dead(row, self.clock(), str(exc), fields, exc.unreached)
+            outcomes.dead(
+                row, self.clock(), exc.stored, {"error": str(exc), **fields}, exc.unreached
+            )
             return
         except Exception as exc:  # an unexpected bug must not kill the loop or lose the row
+            # The row keeps the message for `outbox --dead`; the log only where it was raised.
+            stored, described = f"{type(exc).__name__}: {exc}", describe_exception(exc)
             if row.attempts >= self.max_attempts:
-                outcomes.dead(row, self.clock(), f"{type(exc).__name__}: {exc}", fields)
+                outcomes.dead(row, self.clock(), stored, {**described, **fields})
                 return
             delay = compute_retry_delay(row.attempts, None, random.random())
-            outcomes.retry(row, self._at(delay), f"{type(exc).__name__}: {exc}")
-            log.exception("outbox.error")
+            outcomes.retry(row, self._at(delay), stored)
+            log_event(log, logging.ERROR, "outbox.error", exc_info=True, **described, **fields)
             return
         outcomes.done.append((row, self.clock(), result, fields))
 
@@ -326,9 +340,9 @@ class Dispatcher:
                     if k != "dry_run"
                 },
             )
-        for row, _at, error, fields, _where in outcomes.dead_letters:
+        for row, _at, _error, logged, _where in outcomes.dead_letters:
             self.metrics.actions.labels(row.action.kind.value, "dead").inc()
-            log_event(log, logging.ERROR, "outbox.dead_letter", error=error, **fields)
+            log_event(log, logging.ERROR, "outbox.dead_letter", **logged)
 
     def run(self, stop: threading.Event, interval: float) -> None:
         """Loop until `stop` is set (returning once the actions under way are recorded). A
@@ -346,7 +360,7 @@ class Dispatcher:
             except SQLAlchemyError as exc:
                 outage.failed(**describe_store_error(exc))
             except Exception as exc:
-                failing.failed(error=type(exc).__name__, exc_info=True)
+                failing.failed(**describe_exception(exc), exc_info=True)
             else:
                 outage.succeeded()
                 failing.succeeded()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import describe_exception, log_event
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.interface import Store, StoreSession, as_store, build_decision_rows
 from deskbridge.workflows.actions import Action
@@ -114,7 +114,7 @@ class JobRunner:
                 "job.failed",
                 job=job.name,
                 occurrence=format_instant(at),
-                error=type(exc).__name__,
+                **describe_exception(exc),
             )
             return None
         self._done.add(key)

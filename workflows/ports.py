@@ -8,15 +8,38 @@ from typing import Any, Protocol
 from deskbridge.workflows.actions import Action, ActionKind
 
 
-class RetryableError(Exception):
-    """The action may succeed later (rate limit, 5xx, timeout). `retry_after` in seconds."""
+class ActionFailure(Exception):
+    """A performer's failure. Its message is logged (outbox.retry, outbox.dead_letter), so it
+    says what failed in our words: the status and the vendor's error code, never what the
+    vendor echoed of the request (a Zendesk 422 may quote the note being written). `detail`,
+    the vendor's own words, is kept only in the outbox row, for whoever reads the dead letter
+    (`deskbridge outbox --dead`)."""
 
     # Where the action had still to go when it failed (Slack channels, user ids for DMs), as
     # its performer names them; kept with a dead letter (`deskbridge outbox --dead`, retry).
     unreached: tuple[str, ...] = ()
 
-    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False):
+    def __init__(self, message: str, detail: str | None = None):
         super().__init__(message)
+        self.detail = detail
+
+    @property
+    def stored(self) -> str:
+        """The error as the outbox row keeps it: the message and the vendor's words."""
+        return f"{self}: {self.detail}" if self.detail else str(self)
+
+
+class RetryableError(ActionFailure):
+    """The action may succeed later (rate limit, 5xx, timeout). `retry_after` in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        throttled: bool = False,
+        detail: str | None = None,
+    ):
+        super().__init__(message, detail)
         self.retry_after = retry_after
         # Rate limited or paced: not a failure, so it does not use up an attempt.
         self.throttled = throttled
@@ -30,10 +53,8 @@ class Paced(RetryableError):
         super().__init__(message, retry_after, throttled=True)
 
 
-class PermanentError(Exception):
+class PermanentError(ActionFailure):
     """Retrying cannot help (bad credentials, unknown ticket, refused): dead-letter at once."""
-
-    unreached: tuple[str, ...] = ()  # as RetryableError's
 
 
 class Performer(Protocol):

@@ -322,6 +322,8 @@ def _api_failure(exc: SalesforceError) -> Exception:
     status = exc.status
     code = _error_code(exc.content)
     label = f"{status} {code}" if code else f"{status}"
+    # Salesforce's message (a validation rule's may quote the field's value): the dead letter's.
+    detail = _error_message(exc.content)[:500] or None
     if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
         if "concurrent" in _error_message(exc.content).lower():
             # A rate limit that clears in minutes (the org's other integrations count too):
@@ -331,17 +333,18 @@ def _api_failure(exc: SalesforceError) -> Exception:
                 f"Salesforce API limit reached ({label})",
                 retry_after=CONCURRENCY_LIMIT_WAIT,
                 throttled=True,
+                detail=detail,
             )
         # The 24-hour allocation counts as an attempt (throttled=False): at an hour each, a
         # budget that does not come back ends in a dead letter and an alert after a working
         # day instead of a queue that grows for ever.
         return RetryableError(
-            f"Salesforce API limit reached ({label})", retry_after=DAILY_LIMIT_WAIT
+            f"Salesforce API limit reached ({label})", retry_after=DAILY_LIMIT_WAIT, detail=detail
         )
     if code in TRANSIENT_400_CODES:
-        return RetryableError(f"Salesforce answered {label}")
+        return RetryableError(f"Salesforce answered {label}", detail=detail)
     if isinstance(exc, SalesforceGeneralError) and status == 429:
-        return RetryableError(f"Salesforce answered {label}", throttled=True)
+        return RetryableError(f"Salesforce answered {label}", throttled=True, detail=detail)
     if isinstance(exc, SalesforceGeneralError) and (status >= 500 or status == 408):
-        return RetryableError(f"Salesforce answered {label}")
-    return PermanentError(f"Salesforce refused the update ({label})")
+        return RetryableError(f"Salesforce answered {label}", detail=detail)
+    return PermanentError(f"Salesforce refused the update ({label})", detail=detail)

@@ -12,6 +12,7 @@ connectors.writers.HelpdeskRouter on attempts that may follow one that reached Z
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -180,24 +181,46 @@ def _comment_time(comment: dict[str, Any]) -> datetime | None:
 @contextmanager
 def _zendesk_errors(refused: str) -> Iterator[None]:
     """Zendesk's failures as the dispatcher takes them: RetryableError where a later attempt
-    may succeed (429, 5xx, 408, 409, no connection), PermanentError for the rest."""
+    may succeed (429, 5xx, 408, 409, no connection), PermanentError for the rest. The message
+    (logged) says the status and Zendesk's error code; what else its answer says (a 422's
+    details may quote the note being written) is the error's `detail`, for the dead letter."""
     try:
         yield
     except _Throttled as exc:
         # A rate limit (account-wide: other integrations use it up too) or maintenance: the
         # dispatcher waits as asked without using up an attempt, as for Slack's 429.
         raise RetryableError(str(exc), exc.retry_after, throttled=True) from None
-    except APIException as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
+    except (APIException, requests.HTTPError) as exc:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        code, detail = _error_of(response)
+        label = f"{status} {code}" if code else f"{status}"
         if status is not None and (status >= 500 or status in (409, 408)):
-            raise RetryableError(f"Zendesk answered {status}") from None
-        raise PermanentError(f"Zendesk {refused} ({status})") from None
+            raise RetryableError(f"Zendesk answered {label}", detail=detail) from None
+        raise PermanentError(f"Zendesk {refused} ({label})", detail=detail) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise RetryableError(f"Zendesk unreachable: {type(exc).__name__}") from None
-    except requests.HTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status is not None and status >= 500:
-            raise RetryableError(f"Zendesk answered {status}") from None
-        raise PermanentError(f"Zendesk {refused} ({status})") from None
     except ZenpyException as exc:
-        raise PermanentError(f"zenpy: {exc}") from None
+        # zenpy's own complaints; "Could not handle response" quotes the whole answer.
+        raise PermanentError(f"zenpy: {type(exc).__name__}", detail=str(exc)[:DETAIL]) from None
+
+
+# Characters of Zendesk's answer kept in a dead letter's error.
+DETAIL = 500
+# Zendesk's error codes (`RecordInvalid`, `RecordNotFound`, `Forbidden`); its 401 answers
+# `"error": "Couldn't authenticate you"`, which is a sentence, not a code.
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z_]{0,63}")
+
+
+def _error_of(response: requests.Response | None) -> tuple[str | None, str | None]:
+    """Zendesk's error code from an error answer (`{"error": "RecordInvalid", "description":
+    ..., "details": {...}}`), and the answer's text (cut to DETAIL) as the detail."""
+    if response is None:
+        return None, None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error if isinstance(error, str) and _ERROR_CODE.fullmatch(error) else None
+    return code, (response.text or "")[:DETAIL] or None

@@ -252,7 +252,9 @@ def test_zendesk_a_look_zendesk_refuses_dead_letters_the_note(api, engine, clock
     assert [c.request.method for c in api.calls] == ["PUT", "GET"]
     row = only_row(engine)
     assert row["status"] == DEAD
-    assert "list the ticket's comments (403)" in row["last_error"]
+    assert row["last_error"] == (
+        'Zendesk refused to list the ticket\'s comments (403 Forbidden): {"error": "Forbidden"}'
+    )
 
 
 # --- Zendesk's look itself --------------------------------------------------------------

@@ -95,11 +95,13 @@ def test_400_is_permanent_with_pagerduty_message():
     )
     with pytest.raises(PermanentError) as info:
         PagerDutyPager(KEY, URL).perform(pager_action("resolve"))
-    assert str(info.value) == (
+    # The message is logged; PagerDuty's words are only the dead letter's (`stored`).
+    assert (str(info.value), info.value.stored) == (
+        "PagerDuty refused the event (400)",
         "PagerDuty refused the event (400): Event object is invalid; Length of 'routing_key' "
-        "is incorrect (should be 32 characters)"
+        "is incorrect (should be 32 characters)",
     )
-    assert KEY not in str(info.value)
+    assert KEY not in info.value.stored
 
 
 @responses.activate

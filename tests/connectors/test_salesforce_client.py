@@ -549,8 +549,14 @@ def test_a_missing_case_is_permanent(logged_in, writer):
         ],
     )
 
-    with pytest.raises(PermanentError, match="404 NOT_FOUND"):
+    with pytest.raises(PermanentError) as info:
         writer.perform(action(ActionKind.set_priority, priority="high"))
+
+    # The status and code are logged; Salesforce's message only the dead letter keeps.
+    assert (str(info.value), info.value.stored) == (
+        "Salesforce refused the update (404 NOT_FOUND)",
+        "Salesforce refused the update (404 NOT_FOUND): The requested resource does not exist",
+    )
 
 
 def test_a_malformed_request_is_permanent(logged_in, writer):

@@ -738,8 +738,9 @@ def test_the_loop_outlives_an_unexpected_error_and_logs_it_once_while_it_lasts(
     for _level, _name, fields, _trace in said:
         fields.pop("down_s", None)  # how long it lasted: the machine's pace
     # The first failure with its traceback; the next two within the minute only counted.
+    raised_at = f"{__name__}:failing_claim:{failing_claim.__code__.co_firstlineno + 3}"
     assert said == [
-        ("ERROR", "dispatcher.error", {"error": "RuntimeError"}, True),
+        ("ERROR", "dispatcher.error", {"error": "RuntimeError", "at": raised_at}, True),
         ("INFO", "dispatcher.recovered", {"failures": 3}, False),
     ]
 

@@ -1,0 +1,249 @@
+"""An exception's message never reaches the log: a rule raising on a value, a KeyError naming
+a text key or a helpdesk's error answer echoing the note may quote the ticket and its customer.
+The log names the event, the error's type and where it was raised; the full message stays where
+an operator reads it on purpose (`deskbridge events --failed`, `deskbridge outbox --dead`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+import responses
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from deskbridge.app import create_app
+from deskbridge.cli import main
+from deskbridge.connectors.zendesk.client import ZendeskWriter
+from deskbridge.store.schema import events as events_table
+from deskbridge.store.timers import schedule_timers
+from deskbridge.workflows import rules as rules_module
+from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.decider import Decider
+from deskbridge.workflows.decision import Timer
+from deskbridge.workflows.dispatcher import Dispatcher
+from deskbridge.workflows.metrics import Metrics
+from tests.conftest import Clock
+from tests.test_logs import logs  # noqa: F401 (a fixture: debug_logs uses it)
+from tests.workflows.test_decider import T0, reply, store
+
+EMAIL = "jane.roe@example.com"
+SENTENCE = "My parcel never arrived and I want my money back today"
+# What a rule or a helpdesk might say on failing: the ticket's words and its customer's address.
+MESSAGE = f"cannot route {SENTENCE!r} from {EMAIL}"
+
+
+def refuse(exc_type: type[Exception]) -> None:
+    """Raise as a rule that chokes on a ticket's text does (one line: `RAISED_AT`)."""
+    raise exc_type(MESSAGE)
+
+
+RAISED_AT = f"{__name__}:refuse:{refuse.__code__.co_firstlineno + 2}"
+
+
+@pytest.fixture
+def debug_logs(request):
+    """The service's logging at its most talkative (DESKBRIDGE_LOG_LEVEL=DEBUG, libraries
+    included), collected as deskbridge's formatter writes it: nothing private even there."""
+    return request.getfixturevalue("logs")("DEBUG")
+
+
+def assert_private(text: str) -> None:
+    assert EMAIL not in text
+    assert "parcel never arrived" not in text
+
+
+@pytest.mark.parametrize("exc_type", [ValueError, KeyError])
+def test_a_failed_event_is_logged_by_type_and_place_its_message_kept_for_events_failed(
+    engine, store_url, rules, monkeypatch, debug_logs, exc_type
+):
+    def poison(state, event, ctx):
+        refuse(exc_type)
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    store(engine, reply(66, 1))
+
+    (decided,) = Decider(engine, rules, lambda: T0).decide_pending()
+
+    with engine.connect() as connection:
+        (event_id,) = connection.execute(select(events_table.c.id)).scalars()
+    failed = [line for line in debug_logs.text.splitlines() if "event.failed" in line]
+    assert failed == [
+        f"ERROR deskbridge.decider event.failed ticket=zendesk:66 event_id={event_id} "
+        f"error={exc_type.__name__} at={RAISED_AT}"
+    ]
+    assert_private(debug_logs.text)
+    # The operator's listing keeps the whole message, as the replay's result does.
+    full = f"{exc_type.__name__}: {exc_type(MESSAGE)}"
+    assert decided.error == full
+    listed = CliRunner().invoke(main, ["events", "--failed"], env={"DATABASE_URL": store_url})
+    assert listed.exit_code == 0, listed.output
+    assert full in listed.stdout
+
+
+def test_a_failed_timer_is_logged_by_type_and_place(engine, rules, monkeypatch, debug_logs):
+    def boom(state, timer, ctx):
+        refuse(ValueError)
+
+    monkeypatch.setattr(rules_module, "RULES", {})
+    monkeypatch.setattr(rules_module, "TIMER_RULES", {"test.boom": boom})
+    store(engine, reply(8, 1))
+    decider = Decider(engine, rules, lambda: T0)
+    decider.decide_pending()
+    timer = Timer("zendesk:8:test.boom", "zendesk:8", "test.boom", T0 + timedelta(minutes=5), {})
+    with engine.begin() as connection:
+        schedule_timers(connection, [timer])
+
+    (fired,) = decider.fire_due_timers(T0 + timedelta(hours=1))
+
+    assert fired.error == f"ValueError: {MESSAGE}"  # what replay prints
+    failed = [line for line in debug_logs.text.splitlines() if "timer.failed" in line]
+    assert failed == [
+        "ERROR deskbridge.decider timer.failed ticket=zendesk:8 timer=zendesk:8:test.boom "
+        f"error=ValueError at={RAISED_AT}"
+    ]
+    assert_private(debug_logs.text)
+
+
+def note(body: str) -> Action:
+    return Action(
+        action=ActionKind.note,
+        ticket="zendesk:48213",
+        rule="routing",
+        reason="asks for a refund",
+        key="zendesk:48213:routing:note",
+        params={"body": body},
+    )
+
+
+def queue_and_dispatch(engine, performer, max_attempts: int = 8) -> Dispatcher:
+    from deskbridge.store.outbox import insert_actions
+
+    with engine.begin() as connection:
+        insert_actions(connection, [note(f"Customer {EMAIL} wrote: {SENTENCE}")], T0)
+    performers = {ActionKind.note: performer}
+    dispatcher = Dispatcher(engine, performers, Metrics(), Clock(T0), max_attempts=max_attempts)
+    assert dispatcher.dispatch_due() == 1
+    return dispatcher
+
+
+def dead_letters(store_url: str) -> str:
+    listed = CliRunner().invoke(main, ["outbox", "--dead"], env={"DATABASE_URL": store_url})
+    assert listed.exit_code == 0, listed.output
+    return listed.stdout
+
+
+def test_a_zendesk_422_echoing_the_note_logs_its_status_and_code_not_the_note(
+    engine, store_url, debug_logs
+):
+    echoed = {
+        "error": "RecordInvalid",
+        "description": "Record validation errors",
+        "details": {"base": [{"description": f"Comment is invalid: {SENTENCE} ({EMAIL})"}]},
+    }
+    with responses.RequestsMock() as api:
+        api.put("https://acme.zendesk.com/api/v2/tickets/48213.json", status=422, json=echoed)
+        queue_and_dispatch(engine, ZendeskWriter("acme", "bot@acme.test", "api-token"))
+
+    # zenpy logs each request's body and each answer at DEBUG: held at INFO, as slack_sdk is.
+    assert_private(debug_logs.text)
+    assert [line for line in debug_logs.text.splitlines() if "outbox." in line] == [
+        'ERROR deskbridge.dispatcher outbox.dead_letter error="Zendesk refused the update '
+        '(422 RecordInvalid)" ticket=zendesk:48213 action=note key=zendesk:48213:routing:note '
+        "attempt=1"
+    ]
+    # The dead letter keeps what Zendesk answered, for whoever reads it on purpose.
+    assert f"Zendesk refused the update (422 RecordInvalid): {json.dumps(echoed)}" in (
+        dead_letters(store_url)
+    )
+
+
+class Buggy:
+    """A performer with a bug that fails on the note's text."""
+
+    def perform(self, action: Action) -> dict:
+        refuse(RuntimeError)
+        return {}
+
+
+def test_an_unexpected_performer_error_logs_its_traceback_without_the_message(
+    engine, store_url, debug_logs
+):
+    queue_and_dispatch(engine, Buggy(), max_attempts=1)
+
+    lines = debug_logs.text.splitlines()
+    assert lines[0] == (
+        "ERROR deskbridge.dispatcher outbox.dead_letter error=RuntimeError "
+        f"at={RAISED_AT} ticket=zendesk:48213 action=note key=zendesk:48213:routing:note "
+        "attempt=1"
+    )
+    assert_private(debug_logs.text)
+    assert f"RuntimeError: {MESSAGE}" in dead_letters(store_url)
+
+
+def test_a_retried_unexpected_error_is_logged_with_frames_and_types_only(engine, debug_logs):
+    queue_and_dispatch(engine, Buggy())
+
+    text = debug_logs.text
+    assert_private(text)
+    first, *trace = text.splitlines()
+    assert first == (
+        f"ERROR deskbridge.dispatcher outbox.error error=RuntimeError at={RAISED_AT} "
+        "ticket=zendesk:48213 action=note key=zendesk:48213:routing:note attempt=1"
+    )
+    # Python's traceback, each frame with its source line, and the type without its message.
+    frames = [line.strip() for line in trace if line.startswith("  File ")]
+    assert [f.rsplit(", in ", 1)[1] for f in frames] == [
+        "_perform",
+        "perform",
+        "refuse",
+    ]
+    assert trace[0] == "Traceback (most recent call last):"
+    assert trace[-1] == "RuntimeError"
+
+
+def test_a_chained_traceback_keeps_every_frame_and_type_but_no_message(debug_logs):
+    log = logging.getLogger("deskbridge.test")
+    try:
+        try:
+            refuse(KeyError)
+        except KeyError as exc:
+            raise ValueError(f"while reading {EMAIL}") from exc
+    except ValueError:
+        log.exception("test.failed")
+
+    text = debug_logs.text
+    assert_private(text)
+    kept = [line for line in text.splitlines() if not line.startswith("    ")]
+    assert [line.split(", line ")[0] if "File" in line else line for line in kept] == [
+        "ERROR deskbridge.test test.failed",
+        "Traceback (most recent call last):",
+        f'  File "{__file__}"',
+        f'  File "{__file__}"',
+        "KeyError",
+        "",
+        "The above exception was the direct cause of the following exception:",
+        "",
+        "Traceback (most recent call last):",
+        f'  File "{__file__}"',
+        "ValueError",
+    ]
+
+
+def test_an_unexpected_error_in_a_request_is_logged_without_its_message(settings, debug_logs):
+    app = create_app(settings)
+
+    @app.get("/boom")
+    def boom():
+        refuse(ValueError)
+
+    answer = app.test_client().get("/boom")
+
+    assert (answer.status_code, answer.get_json()) == (500, {"error": "internal error"})
+    lines = debug_logs.text.splitlines()
+    said = [line for line in lines if "http.unexpected_error" in line]
+    assert said == [f"ERROR deskbridge http.unexpected_error error=ValueError at={RAISED_AT}"]
+    assert lines[-1] == "ValueError"
+    assert_private(debug_logs.text)
