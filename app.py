@@ -179,6 +179,8 @@ class Runtime:
         from deskbridge.store.db import connect_for_reading, limit_statement_time
         from deskbridge.store.events import FAILED, count_events, oldest_undecided_at
         from deskbridge.store.outbox import DEAD, count_actions, outbox_backlog
+        from deskbridge.store.timers import FAILED as TIMER_FAILED
+        from deskbridge.store.timers import count_timers
 
         now = self.clock()
         # Reads only, from a WAL snapshot on SQLite: never behind the one writer, which a long
@@ -194,18 +196,21 @@ class Runtime:
             # answer /metrics and /readyz are not the worker that dead-letters.
             dead = count_actions(connection, DEAD)
             failed = count_events(connection, FAILED)
+            timers_failed = count_timers(connection, TIMER_FAILED)
         figures = {
             "decide_lag_seconds": _age(now, undecided_since),
             "outbox_pending": pending,
             "outbox_oldest_seconds": _age(now, oldest),
             "outbox_dead": dead,
             "events_failed": failed,
+            "timers_failed": timers_failed,
         }
         self.metrics.decide_lag.set(figures["decide_lag_seconds"])
         self.metrics.outbox_pending.set(pending)
         self.metrics.outbox_oldest.set(figures["outbox_oldest_seconds"])
         self.metrics.outbox_dead.set(dead)
         self.metrics.events_failed_stored.set(failed)
+        self.metrics.timers_failed_stored.set(timers_failed)
         self.metrics.store_up.set(1)
         return figures
 

@@ -11,7 +11,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -532,14 +533,25 @@ def _open_store():
     return engine
 
 
+def _failed_and_format_options(failed_help: str) -> Callable:
+    """`deskbridge events` and `timers`: --failed (`failed_help`) and --format text|json."""
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option(
+            "--format",
+            "output",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+        )(command)
+        return click.option("--failed", is_flag=True, help=failed_help)(command)
+
+    return decorate
+
+
 @main.command()
-@click.option(
-    "--failed",
-    is_flag=True,
-    help="list the events the rules raised on, with the error (for `deskbridge redecide`)",
-)
-@click.option(
-    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+@_failed_and_format_options(
+    "list the events the rules raised on, with the error (for `deskbridge redecide`)"
 )
 def events(failed: bool, output: str) -> None:
     """How many stored events are undecided, decided and failed; with --failed, the failed
@@ -552,35 +564,58 @@ def events(failed: bool, output: str) -> None:
         list_failed_events,
     )
 
-    # Read as digest reads: without the service's DATABASE_URL no empty store is made here,
-    # whose "0 failed" would pass for the service's.
-    with _reading_store(_settings().database_url) as connection:
-        where = connection.engine.url.render_as_string(hide_password=True)
-        if not failed:
-            # `events` alone listed the failed ones too, so --failed changed nothing.
-            counts = {s: count_events(connection, s) for s in (UNDECIDED, DECIDED, FAILED)}
-        else:
-            rows = list_failed_events(connection)
-    if not failed:
-        if output == "json":
-            click.echo(json.dumps(counts))
-            return
-        total = count_noun(sum(counts.values()), "event")
-        click.echo(f"{total} in {where}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-        if counts[FAILED]:
-            click.echo("deskbridge events --failed lists the failed ones", err=True)
-        return
-    ticket_w = _width((row["ticket"] for row in rows), 24)
-    for row in rows:
-        if output == "json":
-            click.echo(json.dumps(row, default=_iso_default))
-        else:
-            click.echo(
+    def lines(rows: list[dict]) -> Iterator[str]:
+        ticket_w = _width((row["ticket"] for row in rows), 24)
+        for row in rows:
+            yield (
                 f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
                 f"{_iso_default(row['failed_at'])}  {row['error']}"
             )
-    if output == "text":
-        click.echo(f"{count_noun(len(rows), 'failed event')} in {where}", err=True)
+
+    # `events` alone listed the failed ones too, so --failed changed nothing.
+    _show_counts_or_failed(
+        "event",
+        lambda connection: {s: count_events(connection, s) for s in (UNDECIDED, DECIDED, FAILED)},
+        list_failed_events if failed else None,
+        lines,
+        output,
+    )
+
+
+def _show_counts_or_failed(
+    noun: str,
+    count: Callable[[Connection], dict[str, int]],
+    list_failed: Callable[[Connection], list[dict]] | None,
+    lines: Callable[[list[dict]], Iterable[str]],
+    output: str,
+    hint: str | None = None,
+) -> None:
+    """`deskbridge events` and `deskbridge timers`: how many are in each state (text: a line
+    naming the store; json: one object), or with `list_failed` (--failed) the failed ones (text:
+    `lines`, then how many on stderr, and `hint` if any; json: one object a line, none when none
+    failed). Read as digest reads: without the service's DATABASE_URL no empty store is made
+    here, whose "0 failed" would pass for the service's."""
+    with _reading_store(_settings().database_url) as connection:
+        where = connection.engine.url.render_as_string(hide_password=True)
+        found = count(connection) if list_failed is None else list_failed(connection)
+    if list_failed is None:
+        if output == "json":
+            click.echo(json.dumps(found))
+            return
+        total = count_noun(sum(found.values()), noun)
+        click.echo(f"{total} in {where}: " + ", ".join(f"{n} {s}" for s, n in found.items()))
+        if found["failed"]:
+            click.echo(f"deskbridge {noun}s --failed lists the failed ones", err=True)
+        return
+    if output == "json":
+        for row in found:
+            click.echo(json.dumps(row, default=_iso_default))
+        return
+    for line in lines(found):
+        click.echo(line)
+    click.echo(f"{count_noun(len(found), 'failed ' + noun)} in {where}", err=True)
+    if found and hint:
+        click.echo(hint, err=True)
 
 
 def _width(values, least: int) -> int:
@@ -595,6 +630,43 @@ def _iso_default(value):
 
 
 @main.command()
+@_failed_and_format_options(
+    "list the timers whose rule raised, with the error (for `deskbridge redecide`)"
+)
+def timers(failed: bool, output: str) -> None:
+    """How many deadlines (SLA stages, hand-offs, on-call steps and watches) are pending, fired,
+    cancelled and failed; with --failed, the failed ones (their rule raised), each with its
+    ticket, kind, due time and error. `deskbridge redecide` fires them after the fix."""
+    from deskbridge.store.timers import (
+        CANCELLED,
+        FAILED,
+        FIRED,
+        PENDING,
+        count_timers,
+        list_failed_timers,
+    )
+
+    def lines(rows: list[dict]) -> Iterator[str]:
+        id_w = _width((row["id"] for row in rows), 24)
+        ticket_w = _width((row["ticket"] for row in rows), 24)
+        for row in rows:
+            yield (
+                f"{row['id']:<{id_w}}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
+                f"{_iso_default(row['due_at'])}  {row['error']}"
+            )
+
+    statuses = (PENDING, FIRED, CANCELLED, FAILED)
+    _show_counts_or_failed(
+        "timer",
+        lambda connection: {s: count_timers(connection, s) for s in statuses},
+        list_failed_timers if failed else None,
+        lines,
+        output,
+        "after the fix, deskbridge redecide fires them (--timer ID: only those given)",
+    )
+
+
+@main.command()
 # An event id is a 64-bit integer from 1: a larger one was SQLite's OverflowError traceback.
 @click.option(
     "--id",
@@ -603,24 +675,43 @@ def _iso_default(value):
     multiple=True,
     help="only these event ids (repeatable)",
 )
-def redecide(ids: tuple[int, ...]) -> None:
-    """Put failed events back in the decider's queue (after a fix) and decide them now."""
+@click.option(
+    "--timer",
+    "timer_ids",
+    multiple=True,
+    help="only these timer ids (repeatable; deskbridge timers --failed lists them)",
+)
+def redecide(ids: tuple[int, ...], timer_ids: tuple[str, ...]) -> None:
+    """Put failed events and timers back (after a fix) and decide them now: the events in the
+    decider's queue, the timers pending at their own due times, so they fire at once (late, as
+    their reasons say). With --id or --timer, only those."""
     from deskbridge.store.events import requeue_failed_events
+    from deskbridge.store.timers import requeue_failed_timers
     from deskbridge.workflows.decider import Decider
 
     _configure_classifying_logs()
     engine = _open_store()
     rules = _load_or_exit(_settings().config_path)
+    picked = bool(ids or timer_ids)
     with engine.begin() as connection:
-        queued = requeue_failed_events(connection, list(ids) or None)
+        queued = requeue_failed_events(connection, list(ids) if picked else None)
+        timers_queued = requeue_failed_timers(connection, list(timer_ids) if picked else None)
     decider = Decider(engine, rules, lambda: datetime.now(UTC))
-    decided = failed = 0
-    while batch := decider.decide_pending():
-        events = [d for d in batch if not d.is_timer]  # a timer due before one fires too
-        failed += sum(1 for d in events if d.error)
-        decided += sum(1 for d in events if not d.error)
+    # The events' batches fire their tickets' timers due before them; the sweep after them
+    # fires the timers still due (those put back among them), as the service's timer loop.
+    outcomes: Counter[tuple[bool, bool]] = Counter()  # (a timer?, failed?)
+    for decide in (decider.decide_pending, decider.fire_due_timers):
+        while batch := decide():
+            outcomes.update((d.is_timer, d.error is not None) for d in batch)
+    decided, failed = outcomes[False, False], outcomes[False, True]
+    fired, timers_failed = outcomes[True, False], outcomes[True, True]
     click.echo(f"{count_noun(queued, 'event')} put back; {decided} decided, {failed} failed again")
-    # An id mistyped, or of an event that did not fail, would otherwise pass for success.
+    click.echo(
+        f"{count_noun(timers_queued, 'timer')} put back; {fired} fired, "
+        f"{timers_failed} failed again"
+    )
+    # An id mistyped, or of an event or timer that did not fail, would otherwise pass for
+    # success.
     missed = len(set(ids)) - queued if ids else 0
     if missed:
         click.echo(
@@ -629,7 +720,15 @@ def redecide(ids: tuple[int, ...]) -> None:
             "(see deskbridge events --failed)",
             err=True,
         )
-    sys.exit(1 if failed or missed else 0)
+    timers_missed = len(set(timer_ids)) - timers_queued if timer_ids else 0
+    if timers_missed:
+        click.echo(
+            f"{timers_missed} of the {count_noun(len(set(timer_ids)), 'timer id')} given "
+            f"{'is not a failed timer' if timers_missed == 1 else 'are not failed timers'} "
+            "(see deskbridge timers --failed)",
+            err=True,
+        )
+    sys.exit(1 if failed or timers_failed or missed or timers_missed else 0)
 
 
 @main.group(invoke_without_command=True)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from deskbridge.config.logging import OutageLog, log_event
-from deskbridge.store.interface import StoredEvent
+from deskbridge.store.interface import StoredEvent, clip_error
 from deskbridge.store.schema import UTCDateTime, events, format_sqlite_utc
 from deskbridge.store.sql import (
     is_postgres,
@@ -686,7 +686,7 @@ def mark_events_failed(
 ) -> None:
     if failures:
         connection.execute(
-            _MARK_FAILED, [{"event_id": i, "at": at, "error": e[:2000]} for i, e in failures]
+            _MARK_FAILED, [{"event_id": i, "at": at, "error": clip_error(e)} for i, e in failures]
         )
 
 

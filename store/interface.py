@@ -5,7 +5,7 @@ memory store does not import it (about 0.25 s of CPU at start, benchmarks/README
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 # A timer row's status.
 PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
+
+# A failed event's or timer's error ("Type: message") is kept up to this many characters.
+ERROR_CHARS = 2000
 
 # The requester's other tickets a repeat-contact check looks at: enough to say "repeat
 # contact".
@@ -62,6 +65,11 @@ class StoredEvent:
 class DueTimer:
     timer: Timer
     generation: int
+
+
+def clip_error(error: str | None) -> str | None:
+    """An error as the store keeps it (ERROR_CHARS); None stays None."""
+    return None if error is None else error[:ERROR_CHARS]
 
 
 def build_decision_rows(
@@ -122,10 +130,12 @@ class StoreSession(Protocol):
         self, now: datetime, limit: int, tickets: Collection[str] | None = None
     ) -> list[DueTimer]: ...
     def next_due_at(self) -> datetime | None: ...
-    def schedule_timers(self, new: list[Timer], status: str = PENDING) -> None: ...
+    def schedule_timers(
+        self, new: list[Timer], status: str = PENDING, errors: Mapping[str, str] | None = None
+    ) -> None: ...
     def cancel_timers(self, ids: list[str]) -> None: ...
     def mark_timers_fired(self, due: list[DueTimer]) -> None: ...
-    def mark_timers_failed(self, due: list[DueTimer]) -> None: ...
+    def mark_timers_failed(self, failures: Sequence[tuple[DueTimer, str]]) -> None: ...
 
     # -- what was decided
     def insert_actions(self, actions: list[Action], now: datetime) -> list[Action]: ...

@@ -14,7 +14,7 @@ import bisect
 import heapq
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ from deskbridge.store.interface import (
     RELATED_MOST,
     DueTimer,
     StoredEvent,
+    clip_error,
 )
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
@@ -58,6 +59,7 @@ class _TimerRow:
     timer: Timer  # due_at in UTC, the first ticket it was set for
     generation: int
     status: str
+    error: str | None = None  # a failed timer's, as the SQL row's column
 
 
 @dataclass
@@ -227,7 +229,7 @@ class MemoryStore:
         ids = [i for i, _ in failures if i in self._undecided]
         self._take_undecided(ids)
         known = set(ids)
-        errors = {i: error[:2000] for i, error in failures if i in known}
+        errors = {i: clip_error(error) for i, error in failures if i in known}
         self.failed_events.update(errors)
 
         def undo() -> None:
@@ -381,32 +383,37 @@ class MemoryStore:
 
         self._undo(undo)
 
-    def schedule_timers(self, new: list[Timer], status: str = PENDING) -> None:
+    def schedule_timers(
+        self, new: list[Timer], status: str = PENDING, errors: Mapping[str, str] | None = None
+    ) -> None:
         # A timer set again changes its row in place (as a cancel does), and the undo puts
         # back what the row held: 88,000 timers set on the generated week, 36,000 of them again.
         added: list[str] = []
-        changed: list[tuple[_TimerRow, Timer, int, str]] = []
+        changed: list[tuple[_TimerRow, Timer, int, str, str | None]] = []
         timers, due = self._timers, self._due
+        errors = errors or {}
         for timer in {t.id: t for t in new}.values():  # the last word on each id
             due_at = _utc(timer.due_at)
             row = timers.get(timer.id)
             ticket = row.timer.ticket if row is not None else timer.ticket
             if due_at is not timer.due_at or ticket != timer.ticket:
                 timer = replace(timer, ticket=ticket, due_at=due_at)
+            error = clip_error(errors.get(timer.id))
             if row is None:
-                row = timers[timer.id] = _TimerRow(timer, 0, status)
+                row = timers[timer.id] = _TimerRow(timer, 0, status, error)
                 added.append(timer.id)
             else:
-                changed.append((row, row.timer, row.generation, row.status))
+                changed.append((row, row.timer, row.generation, row.status, row.error))
                 row.timer, row.generation, row.status = timer, row.generation + 1, status
+                row.error = error
             if status == PENDING:
                 heapq.heappush(due, (due_at, timer.id, row.generation))
 
         def undo() -> None:
             for timer_id in added:
                 timers.pop(timer_id, None)
-            for row, timer, generation, was in reversed(changed):
-                row.timer, row.generation, row.status = timer, generation, was
+            for row, timer, generation, was, error in reversed(changed):
+                row.timer, row.generation, row.status, row.error = timer, generation, was, error
                 if was == PENDING:
                     heapq.heappush(due, (timer.due_at, timer.id, generation))
 
@@ -433,19 +440,19 @@ class MemoryStore:
         if cancelled:
             self._undo(undo)
 
-    def _mark_timers(self, due: list[DueTimer], status: str) -> None:
+    def _mark_timers(self, done: list[tuple[DueTimer, str, str | None]]) -> None:
         changes = {}
-        for item in due:
+        for item, status, error in done:
             row = self._timers.get(item.timer.id)
             if row is not None and row.generation == item.generation:
-                changes[item.timer.id] = _TimerRow(row.timer, row.generation, status)
+                changes[item.timer.id] = _TimerRow(row.timer, row.generation, status, error)
         self._change_timers(changes)
 
     def mark_timers_fired(self, due: list[DueTimer]) -> None:
-        self._mark_timers(due, FIRED)
+        self._mark_timers([(d, FIRED, None) for d in due])
 
-    def mark_timers_failed(self, due: list[DueTimer]) -> None:
-        self._mark_timers(due, FAILED)
+    def mark_timers_failed(self, failures: Sequence[tuple[DueTimer, str]]) -> None:
+        self._mark_timers([(d, FAILED, clip_error(error)) for d, error in failures])
 
     def list_timers(self) -> list[dict[str, Any]]:
         """Every timer, by id (what store.timers.list_timers gives, for tests)."""
@@ -458,6 +465,7 @@ class MemoryStore:
                 "generation": row.generation,
                 "payload": row.timer.payload,
                 "status": row.status,
+                "error": row.error,
             }
             for timer_id, row in sorted(self._timers.items())
         ]

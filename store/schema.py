@@ -155,6 +155,9 @@ timers = Table(
     Column("generation", Integer, nullable=False, default=0),
     Column("payload", JSON, nullable=False),
     Column("status", String(16), nullable=False, default="pending"),
+    # A failed timer's error, "Type: message" (its rule raised), for `deskbridge timers
+    # --failed`; the log names only the type (the message may quote the ticket).
+    Column("error", Text),
     Index("ix_timers_due", "status", "due_at"),
     # A decider batch's tickets' due timers (claim_due_timers with tickets).
     Index("ix_timers_ticket_due", "ticket", "status", "due_at"),

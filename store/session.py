@@ -11,7 +11,7 @@ decider has one code path over either.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,8 +98,10 @@ class SqlSession:
     def next_due_at(self) -> datetime | None:
         return timer_rows.next_due_at(self.connection)
 
-    def schedule_timers(self, new: list[Timer], status: str = PENDING) -> None:
-        timer_rows.schedule_timers(self.connection, new, status)
+    def schedule_timers(
+        self, new: list[Timer], status: str = PENDING, errors: Mapping[str, str] | None = None
+    ) -> None:
+        timer_rows.schedule_timers(self.connection, new, status, errors)
 
     def cancel_timers(self, ids: list[str]) -> None:
         timer_rows.cancel_timers(self.connection, ids)
@@ -107,8 +109,8 @@ class SqlSession:
     def mark_timers_fired(self, due: list[DueTimer]) -> None:
         timer_rows.mark_timers_fired(self.connection, due)
 
-    def mark_timers_failed(self, due: list[DueTimer]) -> None:
-        timer_rows.mark_timers_failed(self.connection, due)
+    def mark_timers_failed(self, failures: Sequence[tuple[DueTimer, str]]) -> None:
+        timer_rows.mark_timers_failed(self.connection, failures)
 
     def insert_actions(self, actions: list[Action], now: datetime) -> list[Action]:
         return outbox.insert_actions(self.connection, actions, now)

@@ -1,12 +1,14 @@
 """Timers: deadlines as rows (DESIGN §7: never APScheduler one-off jobs).
 
 A timer's id is deterministic; setting it again replaces its due time and bumps its generation,
-cancelling bumps it too, so a firing that raced a change is recognised as stale.
+cancelling bumps it too, so a firing that raced a change is recognised as stale. A timer whose
+rule raised is marked `failed` with the error (`deskbridge timers --failed`; `deskbridge
+redecide` puts it back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +16,20 @@ from sqlalchemy import Connection, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from deskbridge.store.events import lock_ticket_shards
-from deskbridge.store.interface import CANCELLED, FAILED, FIRED, PENDING, DueTimer
+from deskbridge.store.interface import (
+    CANCELLED,
+    FAILED,
+    FIRED,
+    PENDING,
+    DueTimer,
+    clip_error,
+)
 from deskbridge.store.schema import timers
 from deskbridge.store.sql import is_postgres, rows_as_dicts
 from deskbridge.workflows.decision import Timer
 
 _UPSERTS: dict[str, Any] = {}
+_SET_COLUMNS = ("id", "ticket", "kind", "due_at", "payload", "status", "error")
 _CANCEL = (
     update(timers)
     .where(timers.c.id == bindparam("timer_id"), timers.c.status == PENDING)
@@ -32,8 +42,7 @@ def _upsert_statement(connection: Connection):
     if statement is None:
         dialect = postgresql if is_postgres(connection) else sqlite
         insert = dialect.insert(timers).values(
-            {c: bindparam(c) for c in ("id", "ticket", "kind", "due_at", "payload", "status")}
-            | {"generation": 0}
+            {c: bindparam(c) for c in _SET_COLUMNS} | {"generation": 0}
         )
         statement = insert.on_conflict_do_update(
             index_elements=["id"],
@@ -42,6 +51,7 @@ def _upsert_statement(connection: Connection):
                 "kind": insert.excluded.kind,
                 "payload": insert.excluded.payload,
                 "status": insert.excluded.status,
+                "error": insert.excluded.error,
                 "generation": timers.c.generation + 1,
             },
         )
@@ -49,12 +59,19 @@ def _upsert_statement(connection: Connection):
     return statement
 
 
-def schedule_timers(connection: Connection, new: list[Timer], status: str = PENDING) -> None:
+def schedule_timers(
+    connection: Connection,
+    new: list[Timer],
+    status: str = PENDING,
+    errors: Mapping[str, str] | None = None,
+) -> None:
     """Set timers (executemany): a new id is inserted; a known one gets the new due time and
-    payload, becomes pending again and its generation moves on. Replay stores a timer set and
-    fired within one batch as `fired` (or `failed`) outright, so the sweep never fires it."""
+    payload, becomes pending again (a failed one forgets its error) and its generation moves
+    on. A timer set and fired within one batch is stored `fired` (or `failed`, with its error
+    from `errors` by id) outright, so the sweep never fires it."""
     new = list({t.id: t for t in new}.values())  # the last word on each id
     if new:
+        errors = errors or {}
         rows = [
             {
                 "id": t.id,
@@ -63,6 +80,7 @@ def schedule_timers(connection: Connection, new: list[Timer], status: str = PEND
                 "due_at": t.due_at,
                 "payload": t.payload,
                 "status": status,
+                "error": clip_error(errors.get(t.id)),
             }
             for t in new
         ]
@@ -141,24 +159,61 @@ def claim_due_timers(
     ]
 
 
-_MARK_FIRED = (
+_MARK = (
     update(timers)
     .where(timers.c.id == bindparam("timer_id"), timers.c.generation == bindparam("gen"))
-    .values(status=bindparam("status"))
+    .values(status=bindparam("status"), error=bindparam("error"))
 )
 
 
-def mark_timers_fired(connection: Connection, due: list[DueTimer], status: str = FIRED) -> None:
-    if due:
+def _mark(connection: Connection, done: list[tuple[DueTimer, str, str | None]]) -> None:
+    """Claimed timers done: (timer, fired or failed, the error), each if still its generation."""
+    if done:
         connection.execute(
-            _MARK_FIRED,
-            [{"timer_id": d.timer.id, "gen": d.generation, "status": status} for d in due],
+            _MARK,
+            [
+                {"timer_id": d.timer.id, "gen": d.generation, "status": s, "error": clip_error(e)}
+                for d, s, e in done
+            ],
         )
 
 
-def mark_timers_failed(connection: Connection, due: list[DueTimer]) -> None:
-    """Timers whose rule raised: kept, out of the sweep, for an operator to look at."""
-    mark_timers_fired(connection, due, FAILED)
+def mark_timers_fired(connection: Connection, due: list[DueTimer]) -> None:
+    _mark(connection, [(d, FIRED, None) for d in due])
+
+
+def mark_timers_failed(connection: Connection, failures: Sequence[tuple[DueTimer, str]]) -> None:
+    """Timers whose rule raised, with the error: kept out of the sweep, listed (`deskbridge
+    timers --failed`) until `deskbridge redecide` puts them back."""
+    _mark(connection, [(d, FAILED, error) for d, error in failures])
+
+
+def list_failed_timers(connection: Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    """The failed timers, soonest due first: id, ticket, kind, due time and error."""
+    query = (
+        select(timers.c.id, timers.c.ticket, timers.c.kind, timers.c.due_at, timers.c.error)
+        .where(timers.c.status == FAILED)
+        .order_by(timers.c.due_at, timers.c.id)
+        .limit(limit)
+    )
+    return rows_as_dicts(connection.execute(query))
+
+
+def requeue_failed_timers(connection: Connection, ids: Sequence[str] | None = None) -> int:
+    """Put failed timers (all, or those ids) back: pending at the due time they had, so the
+    sweep fires them at once, as late as they are (a new generation, their error gone)."""
+    statement = update(timers).where(timers.c.status == FAILED)
+    if ids is not None:
+        statement = statement.where(timers.c.id.in_(list(ids)))
+    return connection.execute(
+        statement.values(status=PENDING, error=None, generation=timers.c.generation + 1)
+    ).rowcount
+
+
+def count_timers(connection: Connection, status: str) -> int:
+    return connection.execute(
+        select(func.count()).select_from(timers).where(timers.c.status == status)
+    ).scalar_one()
 
 
 def next_due_at(connection: Connection) -> datetime | None:

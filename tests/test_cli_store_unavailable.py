@@ -24,7 +24,13 @@ def _closed_port() -> int:
         return probe.getsockname()[1]  # nobody listens once the probe is closed
 
 
-COMMANDS = [["migrate"], ["events", "--failed"], ["redecide"], ["purge", "--dry-run"]]
+COMMANDS = [
+    ["migrate"],
+    ["events", "--failed"],
+    ["timers", "--failed"],
+    ["redecide"],
+    ["purge", "--dry-run"],
+]
 
 
 def _run(args: list[str], url: str):
@@ -160,9 +166,9 @@ def test_a_file_that_is_no_database(args, tmp_path: Path):
     assert result.stderr == f"Error: cannot open the store at {url}: file is not a database\n"
 
 
-# digest, events and purge --dry-run only read: they neither migrate a store nor create a
-# SQLite file.
-READERS = [["digest"], ["events", "--failed"], ["purge", "--dry-run"]]
+# digest, events, timers and purge --dry-run only read: they neither migrate a store nor
+# create a SQLite file.
+READERS = [["digest"], ["events", "--failed"], ["timers", "--failed"], ["purge", "--dry-run"]]
 
 
 # redecide and purge change a store (and migrate it) but make none: only migrate, serve and

@@ -1,7 +1,8 @@
 """An exception's message never reaches the log: a rule raising on a value, a KeyError naming
 a text key or a helpdesk's error answer echoing the note may quote the ticket and its customer.
 The log names the event, the error's type and where it was raised; the full message stays where
-an operator reads it on purpose (`deskbridge events --failed`, `deskbridge outbox --dead`)."""
+an operator reads it on purpose (`deskbridge events --failed`, `deskbridge timers --failed`,
+`deskbridge outbox --dead`)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,9 @@ def test_a_failed_event_is_logged_by_type_and_place_its_message_kept_for_events_
     assert full in listed.stdout
 
 
-def test_a_failed_timer_is_logged_by_type_and_place(engine, rules, monkeypatch, debug_logs):
+def test_a_failed_timer_is_logged_by_type_and_place_its_message_kept_for_timers_failed(
+    engine, store_url, rules, monkeypatch, debug_logs
+):
     def boom(state, timer, ctx):
         refuse(ValueError)
 
@@ -105,6 +108,9 @@ def test_a_failed_timer_is_logged_by_type_and_place(engine, rules, monkeypatch, 
         f"error=ValueError at={RAISED_AT}"
     ]
     assert_private(debug_logs.text)
+    listed = CliRunner().invoke(main, ["timers", "--failed"], env={"DATABASE_URL": store_url})
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.endswith(f"  ValueError: {MESSAGE}\n")
 
 
 def note(body: str) -> Action:

@@ -25,6 +25,7 @@ READY = {
     "outbox_oldest_seconds": 0.0,
     "outbox_dead": 0,
     "events_failed": 0,
+    "timers_failed": 0,
 }
 
 

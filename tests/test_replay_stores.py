@@ -26,6 +26,7 @@ from deskbridge.workflows.digest import build_period, repeat_window
 from deskbridge.workflows.model import dump_state
 from deskbridge.workflows.replay import run_replay
 from tests.teamday import build_day
+from tests.test_failed_timers import ERROR, break_sla_rule
 from tests.test_replay_both_sources import salesforce_line, zendesk_line
 from tests.test_replay_coaching import team_rules
 
@@ -96,6 +97,24 @@ def test_the_demo_scenario_is_the_same_on_both_stores(rules, tmp_path):
     assert len(on_memory) > 50
     assert on_memory == on_sql
     assert_same_contents(memory, sql)
+
+
+def test_timers_whose_rule_raised_are_stored_failed_with_their_error_on_both_stores(
+    rules, tmp_path, monkeypatch
+):
+    """A timer fired from the store and one set and fired within a batch, failed: each keeps
+    its error, on either store."""
+    break_sla_rule(monkeypatch)
+    lines = (ROOT / "examples" / "scenario.jsonl").read_text().splitlines()
+    until = datetime(2026, 3, 2, 18, tzinfo=UTC)
+    (on_memory, on_sql), memory, sql = replay_on_both(lines, rules, until, tmp_path)
+    assert on_memory == on_sql
+    assert_same_contents(memory, sql)
+    failed = {t["id"]: t["error"] for t in memory.list_timers() if t["status"] == "failed"}
+    # The first-reply clocks' first warnings; the stages after them were never set.
+    assert failed == {
+        f"zendesk:{ticket}:sla:first_reply:warn1": ERROR for ticket in (48217, 48218, 48219, 48220)
+    }
 
 
 def test_a_generated_week_is_the_same_on_both_stores(rules, tmp_path):

@@ -14,8 +14,8 @@ read again.
 Per-ticket order with several deciders on PostgreSQL: a batch first takes some of the ticket
 partitions (transaction advisory locks, SKIP-LOCKED style: partitions another decider holds
 are passed over), then only events of those partitions, oldest first. A rule that raises
-marks that event failed with the error (`deskbridge events --failed`, `deskbridge redecide`);
-the rest of the batch goes on.
+marks that event (or timer) failed with the error (`deskbridge events --failed`, `deskbridge
+timers --failed`; `deskbridge redecide` puts both back); the rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class _Batch:
     decided_events: list[int] = field(default_factory=list)
     failed_events: list[tuple[int, str]] = field(default_factory=list)
     fired_timers: list[DueTimer] = field(default_factory=list)
-    failed_timers: list[DueTimer] = field(default_factory=list)
+    failed_timers: list[tuple[DueTimer, str]] = field(default_factory=list)
     # `timer.fired` log lines, written after the commit (the timer, its `now`, its actions).
     fired_log: list[tuple[Timer, datetime, int]] = field(default_factory=list)
     results: list[Decided] = field(default_factory=list)
@@ -159,8 +159,9 @@ class _Batch:
     related_window: tuple[datetime, datetime] | None = None
     # The tickets this batch changed, by (source, requester): repeat contacts look here.
     by_requester: dict[tuple, set[str]] = field(default_factory=dict)
-    # Timers set and fired within this batch: their final status (fired / failed) by id.
-    done_here: dict[str, tuple[Timer, str]] = field(default_factory=dict)
+    # Timers set and fired within this batch, by id: each with None when it fired, its
+    # error when its rule raised (stored failed).
+    done_here: dict[str, tuple[Timer, str | None]] = field(default_factory=dict)
 
 
 class _Acknowledging:
@@ -657,11 +658,13 @@ class Decider:
                 ),
             )
         except Exception as exc:
+            # The failed row keeps the message (`deskbridge timers --failed`); the log line
+            # says only the type and where it was raised: the message may quote the ticket.
             error = f"{type(exc).__name__}: {exc}"
             if due is None:
-                batch.done_here[timer.id] = (timer, FAILED)
+                batch.done_here[timer.id] = (timer, error)
             else:
-                batch.failed_timers.append(due)
+                batch.failed_timers.append((due, error))
             batch.results.append(
                 Decided(f"timer:{timer.id}", timer.ticket, now, error=error, due_at=timer.due_at)
             )
@@ -675,7 +678,7 @@ class Decider:
             )
             return
         if due is None:
-            batch.done_here[timer.id] = (timer, FIRED)
+            batch.done_here[timer.id] = (timer, None)
         else:
             batch.fired_timers.append(due)
         actions = self._apply(batch, state, decision, f"timer:{timer.id}", after)
@@ -795,9 +798,11 @@ class Decider:
         session.mark_timers_failed(batch.failed_timers)
         session.cancel_timers([i for i, t in batch.timers.items() if t is None])
         session.schedule_timers([t for t in batch.timers.values() if t is not None])
-        for status in (FIRED, FAILED):  # set and fired here (replay): stored as done outright
-            done = [timer for timer, final in batch.done_here.values() if final == status]
-            session.schedule_timers(done, status)
+        # Set and fired (or failed) in this batch: stored as done outright.
+        done = batch.done_here.values()
+        session.schedule_timers([timer for timer, error in done if error is None], FIRED)
+        failed = {timer.id: error for timer, error in done if error is not None}
+        session.schedule_timers([t for t, error in done if error is not None], FAILED, failed)
         session.insert_actions(batch.actions, batch.now)
         session.insert_decision_rows(batch.audit)
         session.record_replies(batch.replies)

@@ -78,6 +78,12 @@ class Metrics:
             "Events marked failed and not yet re-decided",
             registry=self.registry,
         )
+        self.timers_failed_stored = Gauge(
+            "deskbridge_timers_failed_stored",
+            "Timers whose rule raised, marked failed and not yet put back (deskbridge timers "
+            "--failed lists them)",
+            registry=self.registry,
+        )
         self.store_up = Gauge(
             "deskbridge_store_up",
             "1 when the store answered this process's last read of the figures above, 0 when "
@@ -106,6 +112,7 @@ class Metrics:
             self.outbox_oldest,
             self.outbox_dead,
             self.events_failed_stored,
+            self.timers_failed_stored,
         ):
             gauge.set(math.nan)
         self.store_up.set(0)

@@ -265,7 +265,7 @@ def test_metrics_say_the_stores_figures_are_unknown_while_it_is_down(rules, tmp_
         line
         for line in response.get_data(as_text=True).splitlines()
         if line.startswith(("deskbridge_decide", "deskbridge_outbox", "deskbridge_events_failed_s"))
-        or line.startswith("deskbridge_store_up")
+        or line.startswith(("deskbridge_timers_failed_s", "deskbridge_store_up"))
     ]
     assert response.status_code == 200
     assert gauges == [
@@ -274,6 +274,7 @@ def test_metrics_say_the_stores_figures_are_unknown_while_it_is_down(rules, tmp_
         "deskbridge_outbox_oldest_seconds NaN",
         "deskbridge_outbox_dead NaN",
         "deskbridge_events_failed_stored NaN",
+        "deskbridge_timers_failed_stored NaN",
         "deskbridge_store_up 0.0",
     ]
 

@@ -11,8 +11,9 @@ import pytest
 from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.memory import MemoryStore
 from deskbridge.store.session import SqlStore
-from deskbridge.store.timers import FIRED, DueTimer
+from deskbridge.store.timers import FAILED, FIRED, DueTimer, list_timers
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, SOLVED, Fact
+from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import FirstReply, Period, RepeatedReply
 from deskbridge.workflows.job_runner import JobRunner
@@ -29,6 +30,8 @@ from deskbridge.workflows.model import (
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.schedule import Job
 from tests.store.minute_job import every_minute, post_minute
+from tests.test_failed_timers import ERROR, FIRST_WARN, break_sla_rule
+from tests.workflows.test_sla_timers import event as urgent
 
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -209,7 +212,7 @@ def test_timers_set_again_cancelled_claimed_in_due_order_and_fired_once(store):
         assert due[2].timer.due_at.tzinfo is UTC
         assert [d.timer.id for d in session.claim_due_timers(T0, 2)] == ["a", "b"]
         session.mark_timers_fired(due[:1])
-        session.mark_timers_failed(due[1:2])
+        session.mark_timers_failed([(due[1], "ValueError: no")])
         # A firing of an older generation (the timer was set again since) changes nothing.
         session.mark_timers_fired([DueTimer(due[2].timer, 0)])
     with store.writing() as session:
@@ -454,25 +457,31 @@ def _apply_timer_operations(session, operations: list[tuple[str, str, int]]) -> 
             session.schedule_timers([timer])
         elif kind == "set fired":
             session.schedule_timers([timer], FIRED)
+        elif kind == "set failed":
+            session.schedule_timers([timer], FAILED, {timer_id: f"KeyError: {minutes}"})
         elif kind == "cancel":
             session.cancel_timers([timer_id])
         else:
             due = session.claim_due_timers(T0 + timedelta(minutes=10), 100)
             mine = [d for d in due if d.timer.id == timer_id]
-            (session.mark_timers_fired if kind == "fire" else session.mark_timers_failed)(mine)
+            if kind == "fire":
+                session.mark_timers_fired(mine)
+            else:
+                session.mark_timers_failed([(d, f"ValueError: {timer_id} {minutes}") for d in mine])
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_timer_changes_committed_or_rolled_back_leave_memory_and_sql_alike(seed, tmp_path):
     """The memory store changes timer rows in place (set again, cancelled) and undoes those
     changes on a rollback: any mix of them, in transactions that commit or raise, leaves the
-    timers as SQL leaves them (seeds 9 and 12 catch an undo that puts a copy of a row back)."""
+    timers as SQL leaves them (seeds 9 and 12 catch an undo that puts a copy of a row back),
+    failed ones with the same error."""
     import random
 
     engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
     migrate_store(engine)
     stores = (MemoryStore(), SqlStore(engine))
-    kinds = ("set", "set fired", "cancel", "fire", "fail")
+    kinds = ("set", "set fired", "set failed", "cancel", "fire", "fail")
     choose = random.Random(seed)
     for _ in range(6):
         operations = [
@@ -495,4 +504,37 @@ def test_timer_changes_committed_or_rolled_back_leave_memory_and_sql_alike(seed,
                     )
                 )
         assert timers[0] == timers[1], operations
+        with engine.connect() as connection:
+            assert stores[0].list_timers() == list_timers(connection), operations
     engine.dispose()
+
+
+def test_a_timer_set_and_failed_within_a_batch_is_stored_failed_with_its_error(
+    store, rules, monkeypatch
+):
+    """A batch whose first event sets a timer due before its next one fires it in the batch
+    and stores it done outright (replay's batches, and a live batch behind): when its rule
+    raised, failed with the error, on either store."""
+    break_sla_rule(monkeypatch)
+    later = T0 + 2 * HOUR
+    with store.writing() as session:
+        session.insert_ticket_events(
+            [
+                (urgent(1, T0, EventKind.created), "{}", T0),
+                (urgent(2, later, EventKind.priority_changed), "{}", later),
+            ]
+        )
+
+    decided = Decider(store, rules, lambda: later).decide_in_time_order()
+
+    assert [(d.cause, d.error) for d in decided if d.is_timer] == [(f"timer:{FIRST_WARN}", ERROR)]
+    if isinstance(store, MemoryStore):
+        timers = store.list_timers()
+    else:
+        with store.engine.connect() as connection:
+            timers = list_timers(connection)
+    assert {t["id"]: (t["status"], t["error"]) for t in timers} == {
+        FIRST_WARN: ("failed", ERROR),
+        "zendesk:7:sla:resolution:warn1": ("pending", None),
+        "zendesk:7:oncall.unanswered": ("pending", None),
+    }

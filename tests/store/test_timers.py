@@ -16,8 +16,11 @@ from deskbridge.store.timers import (
     cancel_timers,
     claim_due_timers,
     list_due_timers,
+    list_failed_timers,
     list_timers,
+    mark_timers_failed,
     mark_timers_fired,
+    requeue_failed_timers,
     schedule_timers,
 )
 from deskbridge.workflows.actions import dump_action
@@ -73,6 +76,7 @@ def test_schedule_inserts_then_replaces_and_bumps_the_generation(engine):
             "generation": 0,
             "payload": {"department": "logistics"},
             "status": "pending",
+            "error": None,
         },
         "zendesk:2:routing.handoff": {
             "id": "zendesk:2:routing.handoff",
@@ -82,6 +86,7 @@ def test_schedule_inserts_then_replaces_and_bumps_the_generation(engine):
             "generation": 0,
             "payload": {"department": "logistics"},
             "status": "pending",
+            "error": None,
         },
     }
 
@@ -98,8 +103,62 @@ def test_schedule_inserts_then_replaces_and_bumps_the_generation(engine):
         "generation": 2,
         "payload": {"department": "quality"},
         "status": "pending",
+        "error": None,
     }
     assert after["zendesk:2:routing.handoff"]["generation"] == 0
+
+
+def test_a_failed_timer_keeps_its_error_until_set_again_or_put_back(engine):
+    with engine.begin() as connection:
+        schedule_timers(connection, [timer(1, T0), timer(2, T0), timer(3, T0)])
+        failures = [
+            (claim(connection, f"zendesk:{n}:routing.handoff", T0), f"KeyError: 'x{n}'")
+            for n in (3, 1, 2)
+        ]
+        mark_timers_failed(connection, failures)
+        # The rule set it again (the ticket moved on): pending, its error gone.
+        schedule_timers(connection, [timer(2, DEADLINE)])
+    with engine.connect() as connection:
+        listed = list_failed_timers(connection)
+    assert listed == [
+        {
+            "id": f"zendesk:{n}:routing.handoff",
+            "ticket": f"zendesk:{n}",
+            "kind": HANDOFF,
+            "due_at": T0,
+            "error": f"KeyError: 'x{n}'",
+        }
+        for n in (1, 3)
+    ]
+    set_again = rows(engine)["zendesk:2:routing.handoff"]
+    assert (set_again["status"], set_again["due_at"], set_again["error"]) == (
+        "pending",
+        DEADLINE,
+        None,
+    )
+
+    with engine.begin() as connection:
+        assert requeue_failed_timers(connection, ["zendesk:3:routing.handoff", "nope"]) == 1
+    after = rows(engine)
+    assert [after[f"zendesk:{n}:routing.handoff"]["status"] for n in (1, 2, 3)] == [
+        "failed",
+        "pending",
+        "pending",
+    ]
+    # Pending at its own due time, a new generation: the sweep fires it now, once.
+    assert {
+        k: after["zendesk:3:routing.handoff"][k] for k in ("due_at", "generation", "error")
+    } == {
+        "due_at": T0,
+        "generation": 1,
+        "error": None,
+    }
+    with engine.connect() as connection:
+        due = [d.timer.id for d in claim_due_timers(connection, T0, 10)]
+    assert due == ["zendesk:3:routing.handoff"]
+    with engine.begin() as connection:
+        assert requeue_failed_timers(connection) == 1
+        assert requeue_failed_timers(connection) == 0
 
 
 def test_rescheduling_a_fired_or_cancelled_timer_makes_it_pending_again(engine):
