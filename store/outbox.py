@@ -471,24 +471,27 @@ def _find_superseded(connection: Connection, dead: Sequence[Any]) -> list[int]:
     if not lanes:
         return []
     first = min(row.id for row in dead if row.lane is not None)
-    later = connection.execute(
-        select(outbox.c.id, outbox.c.lane, outbox.c.status, slack_messages.c.channel)
-        .select_from(
-            outbox.outerjoin(
-                slack_messages, slack_messages.c.action_key == outbox.c.idempotency_key
+    later = (outbox.c.lane.in_(lanes), outbox.c.id > first)
+    # Counted by the store, one row per lane (and channel): a coaching DM's lane is a
+    # person's every nudge since it died, months of them for an old dead letter.
+    performed: dict[str, int] = dict(
+        connection.execute(
+            select(outbox.c.lane, func.max(outbox.c.id))
+            .where(*later, outbox.c.status == DONE)
+            .group_by(outbox.c.lane)
+        ).all()
+    )
+    posted: dict[tuple[str, str], int] = {
+        (lane, channel): last
+        for lane, channel, last in connection.execute(
+            select(outbox.c.lane, slack_messages.c.channel, func.max(outbox.c.id))
+            .join_from(
+                outbox, slack_messages, slack_messages.c.action_key == outbox.c.idempotency_key
             )
+            .where(*later)
+            .group_by(outbox.c.lane, slack_messages.c.channel)
         )
-        .where(outbox.c.lane.in_(lanes), outbox.c.id > first)
-    ).all()
-    # The last row of each lane performed, and of each lane and channel posted to.
-    performed: dict[str, int] = {}
-    posted: dict[tuple[str, str], int] = {}
-    for row in later:
-        if row.status == DONE:
-            performed[row.lane] = max(performed.get(row.lane, 0), row.id)
-        if row.channel is not None:
-            place = (row.lane, row.channel)
-            posted[place] = max(posted.get(place, 0), row.id)
+    }
 
     def passed(row: Any) -> bool:
         unreached = (row.result or {}).get("unreached")
