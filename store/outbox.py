@@ -393,7 +393,9 @@ def list_dead_actions(connection: Connection, limit: int = 1000) -> list[dict[st
     ticket, the role or channel it went to), where it had still to go when it died
     (`unreached`: the channel that refused it and those after it, as the performer named
     them; None when it did not say), how often it was tried, its last error and when it
-    died. No message text or person: the payload's other fields stay in the store."""
+    died. No message text or person of the payload's (its other fields stay in the store);
+    the last error ends with what the helpdesk or PagerDuty answered (ActionFailure.detail),
+    which may quote the ticket or the note refused."""
     query = (
         select(
             outbox.c.id,
