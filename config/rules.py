@@ -1414,7 +1414,7 @@ def _find_warnings(
     warnings = []
     for index, agent in agents:
         user = agent.salesforce_id
-        if user is not None and len(user) not in (15, 18):  # a typo, or a name pasted in
+        if user is not None and not SALESFORCE_ID.fullmatch(user):  # an email, a typo
             warnings.append(
                 f"agents[{index}].salesforce_id: {user} is not a Salesforce id (15 or 18 "
                 "letters and digits): no reply or call of theirs is credited to them"

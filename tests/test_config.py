@@ -750,6 +750,28 @@ def test_a_salesforce_roster_id_of_another_length_is_warned_of(runner, tmp_path)
     )
 
 
+def test_a_salesforce_roster_id_of_the_right_length_with_other_characters_is_warned_of(
+    runner, tmp_path
+):
+    # An email pasted as the id that happens to be 15 (or 18) characters long: told by its
+    # length alone it passed, and no reply or call of hers was ever credited.
+    path = write(
+        tmp_path,
+        "team:\n  name: X\n  lead_channel: '#leads'\n"
+        "sla:\n  enabled: false\nrouting:\n  enabled: false\nagents:\n"
+        "  - {name: A, slack_id: U01, salesforce_id: 0055j00000F3x9ZAAR}\n"
+        "  - {name: B, slack_id: U02, salesforce_id: ana@example.com}\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: agents[1].salesforce_id: ana@example.com is not a Salesforce id (15 or 18 "
+        "letters and digits): no reply or call of theirs is credited to them\n"
+    )
+
+
 def test_zendesk_ids_that_are_not_numbers_are_warned_of(runner, tmp_path):
     # A group's name, a field's title or an agent's email where Zendesk's API and events use
     # numbers: check-config said ok, and every routed or escalated ticket's assign action
