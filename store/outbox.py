@@ -452,7 +452,8 @@ def requeue_dead_actions(
     superseded: list[int] = []
     if not superseded_too:
         superseded = _find_superseded(connection, dead)
-    chosen = [row.id for row in dead if row.id not in set(superseded)]
+    left = set(superseded)
+    chosen = [row.id for row in dead if row.id not in left]
     if chosen:
         connection.execute(
             update(outbox)
