@@ -18,7 +18,7 @@ from deskbridge.workflows.model import EventKind, Source, TicketEvent
 from deskbridge.workflows.replay import ReplayFeed
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import JOBS
-from tests.test_replay_sla import body, customer, reply, status
+from tests.test_replay_sla import AGENT, body, customer, delivered, reply, status
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
@@ -380,17 +380,23 @@ def test_an_old_urgent_ticket_seen_for_the_first_time_is_not_paged_as_new():
         }
     }
     out = replay([line], until="2026-01-11T06:00:00Z")
+    # Its breach (due Thursday 11:00, known now) pages first: replay dates the first page with
+    # the breach, at the deadline; it goes out at 23:10 (the chain's id, the pager's paged_at),
+    # and the later steps count from then. The unanswered watch pages no more.
     assert [p[:3] for p in pages(out)] == [
-        ("2026-01-10T23:10:00Z", 0, PRIYA),
+        ("2026-01-08T11:00:00Z", 0, PRIYA),
         ("2026-01-10T23:20:00Z", 1, PRIYA),
         ("2026-01-10T23:30:00Z", 2, LENA),
         ("2026-01-10T23:40:00Z", 3, SAM),
     ]
     first = next(o for o in out if o["action"] == "page_oncall")
-    assert (first["trigger"], first["reason"]) == (
+    assert (first["trigger"], first["reason"], first["key"]) == (
         "sla_breach_urgent",
-        "urgent ticket unanswered after hours: its 1h first reply target ran out",
+        "urgent ticket breached its SLA after hours",
+        "zendesk:740:oncall:2026-01-10T23:10:00+00:00:0",
     )
+    paged_at = [o["paged_at"] for o in out if o["action"] == "pager"]
+    assert paged_at == [f"2026-01-10T23:{m}:00+00:00" for m in ("10", "20", "30", "40")]
 
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ticket_created.json"
@@ -955,3 +961,119 @@ def test_a_new_wait_after_the_chain_pages_when_its_target_runs_out(tmp_path, tim
         ]
     first = chain_of(chain1, "urgent ticket created after hours")[:2]
     assert oncall_and_breaches(out, "748") == [*first, acked, *breach, replaced, *second]
+
+
+# -- a breach known only after its time: after hours or not by when it is known. Its timer
+# fires at the deadline, as in writing order (and replay dates its actions so), but on call is
+# paged, or not, by the hour it goes out, and the chain starts then.
+
+
+def made_urgent(ticket: str, created: str, written: str, n: int) -> dict:
+    """The ticket's priority raised from normal to urgent at `written`."""
+    change = {"current": "URGENT", "previous": "NORMAL"}
+    return body("priority_changed", ticket, written, n, created=created, event=change)
+
+
+@pytest.mark.parametrize(
+    ("time", "created", "missed"),
+    [
+        # Its 1h first reply target, in business hours, ran out as the office closed.
+        (
+            "business",
+            "2026-01-16T17:00:00Z",
+            "1h business-hours missed at Fri 16 Jan 18:00, 2 days",
+        ),
+        # Counted in calendar time, it ran out on Saturday.
+        ("calendar", "2026-01-17T11:00:00Z", "1h calendar missed at Sat 17 Jan 12:00, 46h"),
+    ],
+)
+def test_a_ticket_made_urgent_in_office_hours_after_its_target_ran_out_pages_nobody(
+    tmp_path, time, created, missed
+):
+    # Ticket 751, normal priority and unanswered, is made urgent on Monday at 10:00 (Tom's
+    # week): its urgent first reply target had run out after hours. The breach goes to the
+    # leads' channel, in office hours, saying how late; nobody is paged. It paged whoever was
+    # on call at the deadline, "after hours", with all four steps at once.
+    config = EXAMPLE if time == "business" else calendar_reply_targets(tmp_path)
+    steps = [
+        body("created", "751", created, 1, status="NEW", priority="NORMAL"),
+        made_urgent("751", created, "2026-01-19T10:00:00Z", 2),
+    ]
+    out = replay(steps, "2026-01-19T12:00:00Z", config)
+    start = datetime.fromisoformat(created)
+    due = start + timedelta(hours=1)
+    late = datetime(2026, 1, 19, 10, tzinfo=UTC) - due
+    assert [o for o in out if o["ticket"] == "zendesk:751" and o["rule"] != "routing"] == [
+        {
+            "at": f"{due + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ}",
+            "ticket": "zendesk:751",
+            "action": "sla_warning",
+            "rule": "sla",
+            "reason": f"first reply due {due:%a %d %b %H:%M} — {used:.0%} of the "
+            f"{missed.split(' missed')[0]} target used",
+            "metric": "first_reply",
+            "target": target,
+            **({"channel": "#resolution-leads"} if target == "lead" else {}),
+            "assignee": AGENT,
+            "sla_target_s": 3600,
+            "business_hours": time == "business",
+            "due_at": due.isoformat(),
+            "used": used,
+            "policy": "urgent",
+            "key": f"zendesk:751:sla:first_reply:{start.isoformat()}:warn{n}",
+        }
+        for n, m, used, target in ((1, -15, 0.75, "assignee"), (2, -6, 0.9, "lead"))
+    ] + [
+        {
+            "at": f"{due:%Y-%m-%dT%H:%M:%SZ}",
+            "ticket": "zendesk:751",
+            "action": "sla_breach",
+            "rule": "sla",
+            "reason": f"first reply target of {missed} ago",
+            "metric": "first_reply",
+            "target": "lead",
+            "channel": "#resolution-leads",
+            "assignee": AGENT,
+            "sla_target_s": 3600,
+            "business_hours": time == "business",
+            "due_at": due.isoformat(),
+            "late_by_s": int(late.total_seconds()),
+            "policy": "urgent",
+            "key": f"zendesk:751:sla:first_reply:{start.isoformat()}:breach",
+        }
+    ]
+
+
+def test_a_breach_due_in_office_hours_known_only_at_night_pages_when_it_is_known(engine):
+    # Ticket 752, normal priority, created on Thursday at 12:00 and answered at 12:10, is made
+    # urgent on Monday at 10:00; that change reaches deskbridge at 23:00 (an outage). Its
+    # urgent resolution target (9 business hours) ran out on Friday at 12:00, in office hours:
+    # it is known only at 23:00, after hours, and pages Tom (on call this week) then, up the
+    # chain from 23:00. It paged nobody: the deadline's hour was an office hour.
+    created = "2026-01-15T12:00:00Z"
+    steps = [
+        body("created", "752", created, 1, status="NEW", priority="NORMAL"),
+        reply("752", "2026-01-15T12:10:00Z", 2, created, priority="NORMAL"),
+        delivered(made_urgent("752", created, "2026-01-19T10:00:00Z", 3), "2026-01-19T23:00:00Z"),
+    ]
+    out = replay(steps, "2026-01-20T02:00:00Z")
+    breach = (
+        "2026-01-16T12:00:00Z",
+        "sla_breach",
+        "sla:resolution:2026-01-15T12:00:00+00:00:breach",
+        "resolution target of 9h business-hours missed at Fri 16 Jan 12:00, 3 days ago",
+    )
+    chain = chain_of("2026-01-19T23:00:00+00:00", BREACHED)
+    # The first page is decided with the breach, by its timer: replay dates both at the
+    # deadline (as the leads' review does); the page went out at 23:00 (its chain's id, the
+    # pager's paged_at), and the later steps count from then.
+    first = [("2026-01-16T12:00:00Z", *page[1:]) for page in chain[:2]]
+    assert oncall_and_breaches(out, "752") == [breach, *first, *chain[2:]]
+    assert [p[1:3] for p in pages(out)] == [(0, TOM), (1, TOM), (2, PRIYA), (3, SAM)]
+    paged_at = [o["paged_at"] for o in out if o["action"] == "pager"]
+    assert paged_at == [f"2026-01-19T23:{m}:00+00:00" for m in ("00", "10", "20", "30")]
+    # serve decides the same (SQLite and PostgreSQL).
+    keys = serve_keys(engine, steps, "2026-01-20T02:00:00Z")
+    assert [k.removeprefix("zendesk:752:") for k in keys if ":oncall:" in k or "breach" in k] == [
+        key for _, _, key, _ in oncall_and_breaches(out, "752")
+    ]

@@ -23,6 +23,14 @@ class Timer:
     due_at: datetime
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def known_by(self, now: datetime) -> datetime:
+        """When what the timer decides, fired at `now`, goes out: `now`, or later when its
+        time had passed before it became known (`known_at`: the event that made it due came
+        late, a raised priority shortened a target). It still fires at its time, in writing
+        order."""
+        known = self.payload.get("known_at")
+        return now if known is None else max(now, datetime.fromisoformat(known))
+
 
 @dataclass(frozen=True)
 class RelatedTicket:

@@ -9,6 +9,7 @@ each deciding actions once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
@@ -121,7 +122,12 @@ def evaluate_timer_to_state(
     if decision.updates:
         state = evolve(state, decision.updates)
     decided = [a for a in decision.actions if a.key not in state.fired]
-    return _merge_to_state(state, [decision, evaluate_paging(state, ctx, decided)])
+    # Paging goes by when the timer's actions go out: a breach known only after its time
+    # (an urgent ticket's deadline passed at Friday's closing, it was made urgent on Monday
+    # morning) is not "after hours" for its deadline's hour, and its chain starts then.
+    known = timer.known_by(ctx.now)
+    paging = ctx if known == ctx.now else replace(ctx, now=known)
+    return _merge_to_state(state, [decision, evaluate_paging(state, paging, decided)])
 
 
 def _merge_to_state(state: TicketState, decisions: list[Decision]) -> tuple[Decision, TicketState]:

@@ -565,9 +565,7 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if target is None:
         return Decision()
     # When this stage became known: the later stages cannot be known before it either.
-    known = ctx.now
-    if "known_at" in timer.payload:
-        known = max(known, datetime.fromisoformat(timer.payload["known_at"]))
+    known = timer.known_by(ctx.now)
     chain = _chain(_stages(rules), target)
     at = next((n for n, c in enumerate(chain) if c[0] == stage), None)
     if at is None:
