@@ -104,6 +104,9 @@ def _message(response: requests.Response) -> str:
         data = response.json()
     except ValueError:
         return response.text[:200]
-    errors = data.get("errors") if isinstance(data, dict) else None
-    message = data.get("message", "") if isinstance(data, dict) else ""
-    return "; ".join([message, *(errors or [])])[:300]
+    if not isinstance(data, dict):
+        return response.text[:200]
+    errors = data.get("errors")
+    # Whatever the answer's shape (a list of texts as documented, objects, a bare string).
+    parts = [data.get("message"), *(errors if isinstance(errors, list) else [errors])]
+    return "; ".join(str(part) for part in parts if part)[:300]

@@ -105,6 +105,16 @@ def test_400_is_permanent_with_pagerduty_message():
 
 
 @responses.activate
+def test_a_400_whose_errors_are_not_text_is_still_permanent():
+    """An answer of another shape (errors as objects, no message) is kept as it reads: it
+    raised a TypeError, so a refused event was retried as a bug until its attempts ran out."""
+    responses.post(URL, status=400, json={"message": None, "errors": [{"field": "dedup_key"}]})
+    with pytest.raises(PermanentError) as info:
+        PagerDutyPager(KEY, URL).perform(pager_action("resolve"))
+    assert info.value.stored == "PagerDuty refused the event (400): {'field': 'dedup_key'}"
+
+
+@responses.activate
 @pytest.mark.parametrize("status", [500, 503])
 def test_server_errors_are_retried_as_failed_attempts(status):
     responses.post(URL, status=status, json={})
