@@ -223,20 +223,37 @@ def _reading_store(url: str) -> Iterator[Connection]:
     are worded like the other commands': one line naming the store."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from deskbridge.store.db import connect_for_reading, create_store_engine, has_schema
+    from deskbridge.store.db import (
+        connect_for_reading,
+        create_store_engine,
+        has_schema,
+        newer_revision,
+        store_revision,
+    )
 
     with _opening_store(url):
         engine = create_store_engine(url)
         where = engine.url.render_as_string(hide_password=True)
         _refuse_a_missing_file(engine)
         connection = connect_for_reading(engine)
+    revision = None
     try:
         with connection:
             if not has_schema(connection):
                 raise _never_migrated(where)
+            revision = store_revision(connection)
             yield connection
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot read the store at {where}: {_reason(exc)}") from None
+        reason = _reason(exc)
+        # The package upgraded, the store not yet migrated: a read of what a newer migration
+        # added fails with only the missing column's name, not what to do.
+        head = newer_revision(revision)
+        if head is not None:
+            reason += (
+                f" (the store is at revision {revision}, this deskbridge needs {head}: run "
+                "`deskbridge migrate`, or restart serve or worker, which migrate when they start)"
+            )
+        raise click.ClickException(f"cannot read the store at {where}: {reason}") from None
     finally:
         engine.dispose()
 

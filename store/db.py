@@ -217,16 +217,23 @@ def connect_for_reading(engine: Engine) -> Connection:
     return engine.connect().execution_options(sqlite_deferred=True)
 
 
-def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
-    """Apply every alembic migration not yet applied (`alembic upgrade head`); the store's
-    revision before and after (None: no migration applied yet), for the caller to log."""
+def _alembic_config() -> Any:
     # Imported here: commands that only read the store (digest) start faster without alembic.
-    from alembic import command
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def migrate_store(engine: Engine, to: str = "head") -> tuple[str | None, str | None]:
+    """Apply every alembic migration not yet applied (`alembic upgrade head`; `to`: only up to
+    that revision, a store as an older version left it); the store's revision before and
+    after (None: no migration applied yet), for the caller to log."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    config = _alembic_config()
     with engine.begin() as connection, unbounded_queries(connection):
         if connection.dialect.name == "postgresql":
             # `serve`/`worker` and `deskbridge migrate` (the web unit's ExecStartPre) may start
@@ -236,7 +243,7 @@ def migrate_store(engine: Engine) -> tuple[str | None, str | None]:
             connection.execute(_MIGRATE_LOCK)
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, to)
         return before, MigrationContext.configure(connection).get_current_revision()
 
 
@@ -244,6 +251,23 @@ def has_schema(connection: Connection) -> bool:
     """Whether the store was ever migrated (alembic's version table is there): a new database
     has none of deskbridge's tables. Read without alembic, for the commands that only read."""
     return inspect(connection).has_table("alembic_version")
+
+
+def store_revision(connection: Connection) -> str | None:
+    """The migration a store is at, read without alembic (the reading commands load none)."""
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def newer_revision(revision: str | None) -> str | None:
+    """This version's newest migration when `revision` is an older one of its own (the store
+    an older deskbridge left, not migrated since), else None: up to date, or migrated by a
+    newer deskbridge, whose revision this one does not know."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    head = script.get_current_head()
+    known = {migration.revision for migration in script.walk_revisions()}
+    return head if revision in known and revision != head else None
 
 
 def check_store(engine: Engine) -> None:

@@ -261,3 +261,36 @@ def test_replay_store_in_a_folder_that_does_not_exist(tmp_path):
         f"Error: cannot open the store at sqlite:///{store}: unable to open database file\n",
     )
     assert not store.parent.exists()
+
+
+def _migrated_to(url: str, revision: str) -> None:
+    """A store as an older deskbridge left it: its migrations up to `revision` only."""
+    from deskbridge.store.db import create_store_engine, migrate_store
+
+    engine = create_store_engine(url)
+    migrate_store(engine, revision)
+    engine.dispose()
+
+
+def test_a_read_of_a_store_an_older_version_left_says_to_migrate(tmp_path: Path):
+    # The package upgraded, serve not yet restarted (which migrates): `timers --failed` reads
+    # timers.error, added by 0014. It said "no such column: timers.error", and not what to do.
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    _migrated_to(url, "0013")
+
+    result = _run(["timers", "--failed"], url)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: cannot read the store at {url}: no such column: timers.error (the store is at "
+        "revision 0013, this deskbridge needs 0014: run `deskbridge migrate`, or restart serve "
+        "or worker, which migrate when they start)\n",
+    )
+    assert _run(["migrate"], url).exit_code == 0
+    migrated = _run(["timers", "--failed"], url)
+    assert (migrated.exit_code, migrated.stdout, migrated.stderr) == (
+        0,
+        "",
+        f"0 failed timers in {url}\n",
+    )
