@@ -865,14 +865,18 @@ def outbox_retry(
     engine.dispose()
     click.echo(
         f"{count_noun(len(done.requeued), 'action')} put back in the queue; the dispatcher "
-        "(serve or worker) performs them now"
+        f"(serve or worker) performs {'it' if len(done.requeued) == 1 else 'them'} now"
     )
     if done.superseded:
+        one = len(done.superseded) == 1
+        it, has, ids_given = ("it", "has", "id") if one else ("they", "have", "ids")
         click.echo(
             f"{count_noun(len(done.superseded), 'dead-lettered action')} left dead, a later "
-            "Slack message having been posted since to a channel it has still to reach (or a "
-            "later pager event of its incident performed): sent now, it would arrive after it "
-            f"(ids {', '.join(map(str, done.superseded))}; --out-of-order sends them anyway)",
+            f"Slack message having been posted since to a channel {it} {has} still to reach "
+            f"(or a later pager event of {'its' if one else 'their'} incident performed): sent "
+            f"now, {it} would arrive after it ({ids_given} "
+            f"{', '.join(map(str, done.superseded))}; --out-of-order sends "
+            f"{'it' if one else 'them'} anyway)",
             err=True,
         )
     # An id mistyped, or of an action that is not dead, would otherwise pass for success.

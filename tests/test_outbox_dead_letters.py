@@ -203,7 +203,7 @@ def test_outbox_retry_puts_dead_letters_back_once_each(dead_store):
 
     assert (one.exit_code, one.stdout, one.stderr) == (
         0,
-        "1 action put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "1 action put back in the queue; the dispatcher (serve or worker) performs it now\n",
         "",
     )
     assert (again.exit_code, again.stdout, again.stderr) == (
@@ -302,7 +302,7 @@ def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passe
     )
     assert (forced.exit_code, forced.stdout, forced.stderr) == (
         0,
-        "1 action put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "1 action put back in the queue; the dispatcher (serve or worker) performs it now\n",
         "",
     )
     assert [(r[0], r[2]) for r in _rows(url)] == [
@@ -314,10 +314,44 @@ def test_outbox_retry_leaves_a_dead_letter_that_a_later_action_of_its_lane_passe
     ]
 
 
+def test_outbox_retry_names_every_dead_letter_it_leaves(dead_store):
+    # Tickets 4 and 5: each pager trigger died and its resolve went through since. The line
+    # said "(ids 4; … sends them anyway)" of one, "a channel it has still to reach" of two.
+    url = dead_store.database_url
+    engine = create_store_engine(url)
+    pager = [
+        build_action(ticket, "oncall", ActionKind.pager, "c", e, reason="r", event=e)
+        for ticket in ("zendesk:4", "zendesk:5")
+        for e in ("trigger", "resolve")
+    ]
+    with engine.begin() as connection:
+        insert_actions(connection, pager, NOW)
+    engine.dispose()
+    dead, done = {"status": "dead", "done_at": NOW}, {"status": "done"}
+    _set_rows(url, row4=dead, row5=done, row6=dead, row7=done)
+
+    every = _cli(dead_store, "outbox", "retry", "--all-dead")
+
+    assert (every.exit_code, every.stdout, every.stderr) == (
+        0,
+        "2 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "2 dead-lettered actions left dead, a later Slack message having been posted since to "
+        "a channel they have still to reach (or a later pager event of their incident "
+        "performed): sent now, they would arrive after it (ids 4, 6; --out-of-order sends "
+        "them anyway)\n",
+    )
+    assert [(r[0], r[2]) for r in _rows(url)][3:] == [
+        (4, "dead"),
+        (5, "done"),
+        (6, "dead"),
+        (7, "done"),
+    ]
+
+
 LEFT_DEAD = (
     "1 dead-lettered action left dead, a later Slack message having been posted since to a "
     "channel it has still to reach (or a later pager event of its incident performed): sent "
-    "now, it would arrive after it (ids {ids}; --out-of-order sends them anyway)\n"
+    "now, it would arrive after it (id {ids}; --out-of-order sends it anyway)\n"
 )
 
 
@@ -362,7 +396,7 @@ def test_outbox_retry_since_takes_only_the_recent_dead_letters(dead_store):
 
     assert (recent.exit_code, recent.stdout) == (
         0,
-        "1 action put back in the queue; the dispatcher (serve or worker) performs them now\n",
+        "1 action put back in the queue; the dispatcher (serve or worker) performs it now\n",
     )
     assert (old_id.exit_code, old_id.stderr) == (
         1,

@@ -144,7 +144,7 @@ def test_retry_leaves_dead_only_what_a_later_message_to_its_channel_passed(
         "2 actions put back in the queue; the dispatcher (serve or worker) performs them now\n",
         "1 dead-lettered action left dead, a later Slack message having been posted since to "
         "a channel it has still to reach (or a later pager event of its incident performed): "
-        "sent now, it would arrive after it (ids 2; --out-of-order sends them anyway)\n",
+        "sent now, it would arrive after it (id 2; --out-of-order sends it anyway)\n",
     )
 
     # Sent once each: the route is the first message about 48501 in the quality channel, the
