@@ -103,10 +103,10 @@ def _message(response: requests.Response) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text[:200]
+        return response.text
     if not isinstance(data, dict):
-        return response.text[:200]
+        return response.text
     errors = data.get("errors")
     # Whatever the answer's shape (a list of texts as documented, objects, a bare string).
     parts = [data.get("message"), *(errors if isinstance(errors, list) else [errors])]
-    return "; ".join(str(part) for part in parts if part)[:300]
+    return "; ".join(str(part) for part in parts if part)

@@ -7,6 +7,9 @@ from typing import Any, Protocol
 
 from deskbridge.workflows.actions import Action, ActionKind
 
+# Characters of a vendor's answer kept with a failure (ActionFailure.detail).
+DETAIL_LIMIT = 500
+
 
 class ActionFailure(Exception):
     """A performer's failure. Its message is logged (outbox.retry, outbox.dead_letter), so it
@@ -21,7 +24,8 @@ class ActionFailure(Exception):
 
     def __init__(self, message: str, detail: str | None = None):
         super().__init__(message)
-        self.detail = detail
+        # The vendor's words, cut to DETAIL_LIMIT: an answer may be a whole HTML error page.
+        self.detail = detail[:DETAIL_LIMIT] if detail else None
 
     @property
     def stored(self) -> str:

@@ -323,7 +323,7 @@ def _api_failure(exc: SalesforceError) -> Exception:
     code = _error_code(exc.content)
     label = f"{status} {code}" if code else f"{status}"
     # Salesforce's message (a validation rule's may quote the field's value): the dead letter's.
-    detail = _error_message(exc.content)[:500] or None
+    detail = _error_message(exc.content) or None
     if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
         if "concurrent" in _error_message(exc.content).lower():
             # A rate limit that clears in minutes (the org's other integrations count too):

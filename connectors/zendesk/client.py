@@ -202,11 +202,9 @@ def _zendesk_errors(refused: str) -> Iterator[None]:
         raise RetryableError(f"Zendesk unreachable: {type(exc).__name__}") from None
     except ZenpyException as exc:
         # zenpy's own complaints; "Could not handle response" quotes the whole answer.
-        raise PermanentError(f"zenpy: {type(exc).__name__}", detail=str(exc)[:DETAIL]) from None
+        raise PermanentError(f"zenpy: {type(exc).__name__}", detail=str(exc)) from None
 
 
-# Characters of Zendesk's answer kept in a dead letter's error.
-DETAIL = 500
 # Zendesk's error codes (`RecordInvalid`, `RecordNotFound`, `Forbidden`); its 401 answers
 # `"error": "Couldn't authenticate you"`, which is a sentence, not a code.
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z_]{0,63}")
@@ -214,7 +212,7 @@ _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z_]{0,63}")
 
 def _error_of(response: requests.Response | None) -> tuple[str | None, str | None]:
     """Zendesk's error code from an error answer (`{"error": "RecordInvalid", "description":
-    ..., "details": {...}}`), and the answer's text (cut to DETAIL) as the detail."""
+    ..., "details": {...}}`), and the answer's text as the detail."""
     if response is None:
         return None, None
     try:
@@ -223,4 +221,4 @@ def _error_of(response: requests.Response | None) -> tuple[str | None, str | Non
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     code = error if isinstance(error, str) and _ERROR_CODE.fullmatch(error) else None
-    return code, (response.text or "")[:DETAIL] or None
+    return code, response.text or None

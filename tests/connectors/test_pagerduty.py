@@ -11,7 +11,7 @@ from deskbridge.config.settings import Settings
 from deskbridge.connectors.pagerduty import PagerDutyPager, build_pager_event
 from deskbridge.connectors.registry import build_ticket_links
 from deskbridge.workflows.actions import ActionKind, build_action
-from deskbridge.workflows.ports import PermanentError, RetryableError
+from deskbridge.workflows.ports import DETAIL_LIMIT, PermanentError, RetryableError
 
 URL = "https://pagerduty.test/v2/enqueue"
 KEY = "R0UT1NGKEY0000000000000000000001"
@@ -112,6 +112,17 @@ def test_a_400_whose_errors_are_not_text_is_still_permanent():
     with pytest.raises(PermanentError) as info:
         PagerDutyPager(KEY, URL).perform(pager_action("resolve"))
     assert info.value.stored == "PagerDuty refused the event (400): {'field': 'dedup_key'}"
+
+
+@responses.activate
+def test_a_long_answer_is_kept_to_the_limit_every_helpdesk_has():
+    """Cut in one place (ActionFailure, DETAIL_LIMIT characters), as Zendesk's and Salesforce's
+    answers are; PagerDuty's had its own 300."""
+    responses.post(URL, status=400, json={"message": "x" * 2_000})
+    with pytest.raises(PermanentError) as info:
+        PagerDutyPager(KEY, URL).perform(pager_action("resolve"))
+    assert info.value.stored == "PagerDuty refused the event (400): " + "x" * DETAIL_LIMIT
+    assert DETAIL_LIMIT == 500
 
 
 @responses.activate
