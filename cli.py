@@ -319,11 +319,20 @@ def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
     from deskbridge.store.db import migrate_store
 
-    # The file's warnings are check-config's: they quote the values they are about (an email
-    # pasted as an id), which the log must not hold.
-    settings, rules, _warnings, _path = _read_settings_and_rules(log_with_settings=True)
+    settings, rules, warnings, path = _read_settings_and_rules(log_with_settings=True)
     if settings is None or rules is None:
         sys.exit(1)
+    # The warnings themselves are check-config's: they quote the values they are about (an
+    # email pasted as an id), which the log must not hold. The log says there are some.
+    if warnings:
+        log_event(
+            log,
+            logging.WARNING,
+            "rules.warnings",
+            path=str(path),
+            count=len(warnings),
+            hint=f"deskbridge check-config {path} lists them",
+        )
     with _opening_store(settings.database_url):
         runtime = create_runtime(settings, rules)
         before, after = migrate_store(runtime.engine)

@@ -10,10 +10,13 @@ only (`FieldFormatter.formatException`), so `exc_info` is safe whoever logs it.
 from __future__ import annotations
 
 import logging
+import os
+import sysconfig
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from types import FrameType, TracebackType
 from typing import Any
 
 _FIELDS = "deskbridge_fields"
@@ -29,15 +32,48 @@ def log_event(
 def describe_exception(exc: BaseException) -> dict[str, str]:
     """The log fields of an exception: `error`, its type, and `at`, the innermost frame it
     passed through (`module:function:line`, where it was raised). Never its message, which
-    may quote the ticket, message or person it failed on."""
+    may quote the ticket, message or person it failed on. When it was raised inside a library
+    (pydantic, SQLAlchemy, the standard library), `via` names the innermost frame of
+    deskbridge's own code it passed through: the line an operator reports."""
     fields = {"error": type(exc).__name__}
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    tb, own = exc.__traceback__, None
+    while tb is not None:
+        if _is_own(tb.tb_frame):
+            own = tb
+        if tb.tb_next is None:
+            break
         tb = tb.tb_next
     if tb is not None:
-        module = tb.tb_frame.f_globals.get("__name__", "?")
-        fields["at"] = f"{module}:{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}"
+        fields["at"] = _describe_frame(tb)
+        if own is not None and own is not tb and not _is_own(tb.tb_frame):
+            fields["via"] = _describe_frame(own)
     return fields
+
+
+def _describe_frame(tb: TracebackType) -> str:
+    module = tb.tb_frame.f_globals.get("__name__", "?")
+    return f"{module}:{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}"
+
+
+# Where installed libraries and the standard library live; deskbridge itself may be installed
+# there too, so its own modules are known by their name first.
+_LIBRARY_PATHS = tuple(
+    {
+        os.path.join(os.path.realpath(path), "")
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(name))
+    }
+)
+
+
+def _is_own(frame: FrameType) -> bool:
+    module = frame.f_globals.get("__name__", "")
+    if module == "deskbridge" or module.startswith("deskbridge."):
+        return True
+    filename = frame.f_code.co_filename
+    if filename.startswith("<"):  # frozen modules, <string>: the interpreter's
+        return False
+    return not os.path.realpath(filename).startswith(_LIBRARY_PATHS)
 
 
 class OutageLog:

@@ -84,6 +84,36 @@ def test_a_failed_event_is_logged_by_type_and_place_its_message_kept_for_events_
     assert full in listed.stdout
 
 
+def read_amount(text: str) -> dict:
+    """A rule's helper handing a ticket's text to a library that fails on it (`READ_AT`)."""
+    return json.loads(text)
+
+
+READ_AT = f"{__name__}:read_amount:{read_amount.__code__.co_firstlineno + 2}"
+
+
+def test_an_error_raised_inside_a_library_names_the_own_line_that_called_it(
+    engine, rules, monkeypatch, debug_logs
+):
+    # `at` alone named json's (or pydantic's, SQLAlchemy's) innermost line, the same for every
+    # bug that reached it; `via` says which line of ours passed it the bad value.
+    def poison(state, event, ctx):
+        read_amount(SENTENCE)
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    store(engine, reply(67, 1))
+
+    (decided,) = Decider(engine, rules, lambda: T0).decide_pending()
+
+    assert decided.error.startswith("JSONDecodeError: Expecting value")
+    (failed,) = [line for line in debug_logs.text.splitlines() if "event.failed" in line]
+    head, at, via = failed.rsplit(" ", 2)
+    assert head.endswith("error=JSONDecodeError")
+    assert at.startswith("at=json.decoder:raw_decode:")
+    assert via == f"via={READ_AT}"
+    assert_private(debug_logs.text)
+
+
 def test_a_failed_timer_is_logged_by_type_and_place_its_message_kept_for_timers_failed(
     engine, store_url, rules, monkeypatch, debug_logs
 ):

@@ -218,9 +218,14 @@ def test_waitress_queue_depth_is_not_a_line_per_request_unless_debug(logs, level
     assert [r.getMessage() for r in collect.records if r.name == WAITRESS_QUEUE_LOGGER] == lines
 
 
-def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_SECRET) -> list[str]:
+def _start_and_stop(
+    args: list[str],
+    database: Path,
+    secret: str | None = TEST_SECRET,
+    config: Path | None = None,
+) -> list[str]:
     """`deskbridge ARGS` started on `database` with no credentials (but the webhook `secret` and
-    the Salesforce org id, unless `secret` is None),
+    the Salesforce org id, unless `secret` is None) and the rules file `config` (the example's),
     stopped (SIGTERM) once it says it runs: what it wrote to stderr, the log lines without their
     timestamps."""
     env = {
@@ -231,6 +236,8 @@ def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_S
         },
         "DATABASE_URL": f"sqlite:///{database}",
     }
+    if config is not None:
+        env["DESKBRIDGE_CONFIG"] = str(config)
     if secret is not None:
         env["ZENDESK_WEBHOOK_SECRET"] = secret
         env["SALESFORCE_ORG_ID"] = SALESFORCE_ORG
@@ -251,6 +258,15 @@ def _start_and_stop(args: list[str], database: Path, secret: str | None = TEST_S
     timed = [line for line in lines if line[:2] == "20"]
     assert all(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in timed)
     return [line[24:] if line in timed else line for line in lines]
+
+
+def _command_args(command: str) -> list[str]:
+    """`serve` on a free port (the tests run side by side), or `worker`."""
+    if command != "serve":
+        return [command]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return [command, "--port", str(probe.getsockname()[1])]
 
 
 SECRET_MISSING = [
@@ -297,11 +313,7 @@ def test_a_missing_webhook_secret_is_said_by_the_process_that_takes_webhooks(
     command, warned, tmp_path
 ):
     """The worker said it too, though it takes no webhook."""
-    args = [command]
-    if command == "serve":
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            args += ["--port", str(probe.getsockname()[1])]
+    args = _command_args(command)
 
     lines = _start_and_stop(args, tmp_path / "new.db", secret=None)
 
@@ -354,6 +366,30 @@ def test_start_up_logs_deskbridges_events_only_with_the_migration_as_one(command
             banner,
             "INFO deskbridge runtime.stopped",
         ], lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_start_up_says_the_rules_file_has_warnings_without_quoting_them(command, tmp_path):
+    """A group's name where its id belongs, an email pasted as a Salesforce id: the process
+    started and said nothing, so the operator learnt of it from dead-lettered actions. It now
+    says how many and where to read them; the warnings themselves quote the values."""
+    example = (Path(__file__).parent.parent / "config" / "example.yaml").read_text()
+    mistaken = example.replace('group: "360010000002"', "group: Quality", 1).replace(
+        'salesforce_id: "0055j00000F3x9QAAR"', "salesforce_id: priya.raman@example.com", 1
+    )
+    assert "group: Quality\n" in mistaken and "priya.raman@example.com" in mistaken
+    config = tmp_path / "team.yaml"
+    config.write_text(mistaken)
+    args = _command_args(command)
+
+    lines = _start_and_stop(args, tmp_path / "new.db", config=config)
+
+    assert [line for line in lines if "rules." in line] == [
+        f"WARNING deskbridge rules.warnings path={config} count=2 "
+        f'hint="deskbridge check-config {config} lists them"'
+    ], lines
+    assert not [line for line in lines if "priya.raman" in line or "Quality" in line], lines
 
 
 def test_slack_message_bodies_never_reach_the_log_even_at_debug(
