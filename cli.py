@@ -1030,7 +1030,7 @@ def replay(
         jobs = len({a for a in about if a.startswith(subject(""))})
         click.echo(
             f"{count_noun(len(decided), 'action')} on {count_noun(len(about) - jobs, 'ticket')}"
-            f" and {count_noun(jobs, 'scheduled job')}"
+            f" and {count_noun(jobs, 'scheduled job')}; times in {rules.team.timezone}"
         )
     sys.exit(1 if failures else 0)
 

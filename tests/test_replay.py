@@ -389,7 +389,7 @@ def test_the_text_summary_counts_one_action_on_one_ticket_in_the_singular():
         "09:01  zendesk:501      notify → assignee\n"
         "       why: unclassified: no field, tag or phrase names an order problem"
         " — pick a department\n"
-        "1 action on 1 ticket and 0 scheduled jobs\n"
+        "1 action on 1 ticket and 0 scheduled jobs; times in Europe/London\n"
     )
 
 
@@ -416,6 +416,10 @@ def test_the_text_timeline_is_on_the_teams_clock(tmp_path):
         "── 2026-03-02 ──",
         "04:01  zendesk:501      notify → assignee",
     ]
+    # The timeline says whose clock it is on: without it, 04:01 read as UTC or as the reader's.
+    assert result.stdout.splitlines()[-1] == (
+        "1 action on 1 ticket and 0 scheduled jobs; times in America/New_York"
+    )
 
     evening = [
         {"at": "2026-03-02T22:59:00Z", "ticket": "zendesk:1", "reason": "a", "action": "note"},
@@ -512,7 +516,7 @@ def test_the_timeline_is_in_time_order_when_an_action_was_due_before_it_was_deci
         " assign, note",
         "       why: risk 3 ≥ 3: the requester opened zendesk:501 too, within 14 days"
         " (repeat contact, 3)",
-        "13 actions on 2 tickets and 1 scheduled job",
+        "13 actions on 2 tickets and 1 scheduled job; times in Europe/London",
     ]
 
 
