@@ -225,6 +225,9 @@ class DepartmentConfig(_Model):
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
     handoff_within: Duration = timedelta(hours=4)
+    # The window runs in the team's business hours; a desk that works around the clock (a
+    # warehouse on night shifts) is overdue on the clock, as an SLA policy's calendar_time.
+    handoff_calendar_time: bool = False
 
     def has_member(self, source: str, user_id: str | None) -> bool:
         """Whether `user_id`, a user of helpdesk `source`, is one of `members`, matched as the

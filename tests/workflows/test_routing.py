@@ -253,6 +253,30 @@ def test_handoff_deadline_counts_business_hours_only():
     assert action.reason == "Logistics has not acted within 4h of the hand-off"
 
 
+def test_a_department_on_calendar_time_is_overdue_on_the_clock():
+    """A logistics desk that works nights (`handoff_calendar_time: true`): a ticket routed to
+    it on Friday at 17:00 is overdue at 21:00 that night, its lead told so; the other
+    departments keep the team's opening hours (Quality's 8h, routed then: Monday 16:00)."""
+    friday_5pm = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)
+    logistics = RULES.departments["logistics"].model_copy(update={"handoff_calendar_time": True})
+    around_the_clock = RULES.model_copy(
+        update={"departments": {**RULES.departments, "logistics": logistics}}
+    )
+    ctx = Context(now=friday_5pm, rules=around_the_clock, previous=None, related=())
+    due = {}
+    for name, fields in (("logistics", WRONG_ITEM), ("quality", {"subject": "Chair is defective"})):
+        [timer] = evaluate_routing(state(**fields), event(0, EventKind.created), ctx).timers
+        due[name] = (timer.payload["department"], timer.due_at)
+    assert due == {
+        "logistics": ("logistics", datetime(2026, 3, 6, 21, 0, tzinfo=UTC)),
+        "quality": ("quality", datetime(2026, 3, 9, 16, 0, tzinfo=UTC)),
+    }
+    ticket = routed_to_logistics()
+    late = Context(now=due["logistics"][1], rules=around_the_clock, previous=ticket, related=())
+    [action] = fire_handoff(ticket, handoff(), late).actions
+    assert action.reason == "Logistics has not acted within 4h of the hand-off"
+
+
 # -- sources, in order: field, tags, phrases -----------------------------------------------
 
 

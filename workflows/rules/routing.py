@@ -3,10 +3,11 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from deskbridge.config.rules import RulesConfig
+from deskbridge.config.rules import DepartmentConfig, RulesConfig
 from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.business_hours import BusinessCalendar
 from deskbridge.workflows.classify import Classification, classify_ticket
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
@@ -184,7 +185,7 @@ def _route(
             id=handoff_timer_id(ticket),
             ticket=ticket,
             kind=HANDOFF,
-            due_at=handoff_due(ctx.rules, ctx.now, department.handoff_within),
+            due_at=handoff_due(ctx.rules, ctx.now, department),
             payload={"department": department_key},
         )
     )
@@ -197,12 +198,18 @@ def _route(
     return decision
 
 
-def handoff_due(rules: RulesConfig, routed_at: datetime, within: timedelta) -> datetime:
-    """When a department routed at `routed_at` is overdue: `within` of the team's business
-    hours (a ticket routed on Friday evening is the department's on Monday morning, and the
-    lead is not told of it over the weekend), or of calendar time without business hours."""
-    calendar = rules.calendar
+def handoff_due(rules: RulesConfig, routed_at: datetime, department: DepartmentConfig) -> datetime:
+    """When a department routed at `routed_at` is overdue: its `handoff_within` of the team's
+    business hours (a ticket routed on Friday evening is the department's on Monday morning,
+    and the lead is not told of it over the weekend), or of calendar time without business
+    hours or for a department on `handoff_calendar_time`."""
+    calendar = _handoff_calendar(rules, department)
+    within = department.handoff_within
     return routed_at + within if calendar is None else calendar.add_business_time(routed_at, within)
+
+
+def _handoff_calendar(rules: RulesConfig, department: DepartmentConfig) -> BusinessCalendar | None:
+    return None if department.handoff_calendar_time else rules.calendar
 
 
 def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
@@ -221,7 +228,7 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     waited = department.handoff_within
     hours = waited.total_seconds() / 3600
     span = f"{hours:g}h" if hours >= 1 else f"{waited.total_seconds() / 60:g}m"
-    counted = " (business hours)" if ctx.rules.calendar is not None else ""
+    counted = " (business hours)" if _handoff_calendar(ctx.rules, department) else ""
     return Decision(
         actions=[
             build_action(
