@@ -655,6 +655,12 @@ def _iso_default(value):
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+_ERROR_NOT_KEPT = (
+    "(not kept: it failed before deskbridge kept timers' errors; the log's timer.failed line "
+    "names its type)"
+)
+
+
 @main.command()
 @_failed_and_format_options(
     "list the timers whose rule raised, with the error (for `deskbridge redecide`)"
@@ -676,9 +682,12 @@ def timers(failed: bool, output: str) -> None:
         id_w = _width((row["id"] for row in rows), 24)
         ticket_w = _width((row["ticket"] for row in rows), 24)
         for row in rows:
+            # A timer that failed before migration 0014 has no error stored: "None" read as
+            # if the error were the word None.
+            error = row["error"] if row["error"] is not None else _ERROR_NOT_KEPT
             yield (
                 f"{row['id']:<{id_w}}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
-                f"{_iso_default(row['due_at'])}  {row['error']}"
+                f"{_iso_default(row['due_at'])}  {error}"
             )
 
     statuses = (PENDING, FIRED, CANCELLED, FAILED)

@@ -192,3 +192,39 @@ def test_a_failed_timer_is_counted_in_metrics_and_readyz(engine, settings, rules
     assert (ready["events_failed"], ready["timers_failed"]) == (0, 1)
     assert "deskbridge_timers_failed_stored 1.0" in metrics
     assert "deskbridge_events_failed_stored 0.0" in metrics
+
+
+def test_a_timer_that_failed_before_errors_were_kept_says_so(store_url, rules):
+    # A store upgraded from 0013, where a timer had failed: only the log's type was kept.
+    # `timers --failed` printed its error as "None"; it says none was kept, and where to look.
+    from sqlalchemy import insert
+
+    from deskbridge.store.db import create_store_engine, migrate_store
+    from deskbridge.store.schema import timers
+
+    engine = create_store_engine(store_url)
+    migrate_store(engine, "0013")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(timers).values(
+                id=FIRST_WARN,
+                ticket="zendesk:7",
+                kind="sla",
+                due_at=T0 + timedelta(minutes=45),
+                payload={},
+                status="failed",
+            )
+        )
+    migrate_store(engine)
+    engine.dispose()
+
+    env = {"DATABASE_URL": store_url}
+    listed = CliRunner().invoke(main, ["timers", "--failed"], env=env)
+    assert (listed.exit_code, listed.stdout) == (
+        0,
+        f"{FIRST_WARN}  zendesk:7                sla                2026-03-02T09:45:00+00:00  "
+        "(not kept: it failed before deskbridge kept timers' errors; the log's timer.failed "
+        "line names its type)\n",
+    )
+    as_json = CliRunner().invoke(main, ["timers", "--failed", "--format", "json"], env=env)
+    assert json.loads(as_json.stdout)["error"] is None
