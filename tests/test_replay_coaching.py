@@ -450,6 +450,26 @@ def _call_logged_click(ticket: str, at: datetime, slack_user: str, name: str, ts
     )
 
 
+def _call_requested(ticket: str, requester: str) -> Day:
+    """Agent 00's ticket with 3 written replies, each after the customer's: the 3-response
+    rule asks for a call."""
+    d = Day(DAY)
+    d.created(ticket, d.at(0), requester, agent_id(0), [])
+    for minute in (10, 30, 50):
+        d.comment(ticket, d.at(minute - 5), None)
+        d.comment(ticket, d.at(minute), agent_id(0))
+    return d
+
+
+def _calls(feed, rules) -> tuple[int, int]:
+    """Agent 00's calls asked / made in the day's review."""
+    period = build_period(rules, DAY)
+    with feed.store.reading() as session:
+        digest = build_digest(rules, period, session.read_period(period, repeat_window(rules)))
+    row = next(a for a in digest["agents"] if a["slack_id"] == slack_id(0))
+    return row["calls_requested"], row["calls_logged"]
+
+
 @pytest.mark.parametrize("click_first", [False, True], ids=["talk_then_click", "click_then_talk"])
 def test_a_call_made_through_talk_and_logged_in_slack_counts_once(click_first):
     # Agent 00's ticket gets 3 written replies: the 3-response rule asks for a call. They call
@@ -463,11 +483,7 @@ def test_a_call_made_through_talk_and_logged_in_slack_counts_once(click_first):
 
     rules = team_rules(4)
     me = agent_id(0)
-    d = Day(DAY)
-    d.created("5501", d.at(0), "7701", me, [])
-    for minute in (10, 30, 50):
-        d.comment("5501", d.at(minute - 5), None)
-        d.comment("5501", d.at(minute), me)
+    d = _call_requested("5501", "7701")
     d.comment("5501", d.at(70), me, voice=True)
     *before, voice = d.events
     clicks = [
@@ -490,20 +506,46 @@ def test_a_call_made_through_talk_and_logged_in_slack_counts_once(click_first):
     if click_first:  # Talk posts the voice comment after the clicks (occurred at 70 still)
         deliver(voice, d.at(75))
 
-    def calls() -> tuple[int, int]:
-        period = build_period(rules, DAY)
-        with feed.store.reading() as session:
-            digest = build_digest(rules, period, session.read_period(period, repeat_window(rules)))
-        row = next(a for a in digest["agents"] if a["slack_id"] == slack_id(0))
-        return row["calls_requested"], row["calls_logged"]
-
     out.extend(feed.finish(None))
     assert [o["ticket"] for o in out if o["action"] == "call_customer"] == ["zendesk:5501"]
-    assert calls() == (1, 1)
+    assert _calls(feed, rules) == (1, 1)
     d.comment("5501", d.at(120), me, voice=True)  # another call, an hour later
     deliver(d.events[-1], d.at(120))
     out.extend(feed.finish(None))
-    assert calls() == (1, 2)
+    assert _calls(feed, rules) == (1, 2)
+
+
+def test_a_call_logged_by_its_tag_in_zendesk_counts_as_made():
+    # The 3-response rule counts the call_logged tag as the call (the lead is not told of the
+    # 4th reply), and so must the review: an agent who called and tagged the ticket in
+    # Zendesk, as example.yaml says, was listed as calls asked / made 1 / 0. The Slack click
+    # after it (whose write-back is the same tag) is the same call.
+    from deskbridge.connectors.zendesk.parse import parse_zendesk
+    from deskbridge.workflows.replay import ReplayFeed
+    from deskbridge.workflows.rules import JOBS
+
+    rules = team_rules(4)
+    me = agent_id(0)
+    d = _call_requested("5601", "7702")
+    d.tickets["5601"]["tags"] = ["call_required", "call_logged"]
+    detail = d._detail("5601", d.at(70), "OPEN", me)
+    tags = {"current": ["call_required", "call_logged"], "previous": ["call_required"]}
+    d._emit(d.at(70), "tags_changed", "5601", detail, tags)
+    d.comment("5601", d.at(90), me)  # a 4th written reply, after the call
+    feed = ReplayFeed(rules, JOBS)
+    out = []
+    for line in d.events:
+        at = datetime.fromisoformat(line["at"])
+        raw = json.dumps(line["body"])
+        out.extend(feed.add(parse_zendesk(raw.encode(), at), raw, at))
+    out.extend(feed.finish(d.at(180)))
+
+    assert _calls(feed, rules) == (1, 1)
+    assert [o for o in out if o["action"] == "notify" and o.get("target") == "lead"] == []
+    click = _call_logged_click("5601", d.at(185), slack_id(0), "Agent 00", "1.3")
+    out.extend(feed.add([click], "{}", click.occurred_at))
+    out.extend(feed.finish(None))
+    assert _calls(feed, rules) == (1, 1)
 
 
 SF_USER_15, SF_USER_18 = "0055j00000F3x9Z", "0055j00000F3x9ZAAR"

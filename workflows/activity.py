@@ -64,11 +64,13 @@ def build_event_facts(
     state: TicketState,
     event: TicketEvent,
     csat_field: str | None = None,
+    call_logged_tag: str | None = None,
 ) -> list[Fact]:
     """Facts of one accepted event; `state` is the ticket after the rules' updates.
     `csat_field` names the ticket field a Zendesk trigger fills with the satisfaction rating
     (`{{satisfaction.current_rating}}`): a new "good" or "bad" there is a CSAT fact, credited
-    to the assignee."""
+    to the assignee. `call_logged_tag` (the 3-response rule's) newly on the ticket is its
+    first call, as the rule counts it."""
     ticket, at = state.key, event.occurred_at
     facts = []
     comment = event.comment
@@ -84,6 +86,14 @@ def build_event_facts(
         key = f"{ticket}:call" if first else f"{ticket}:call:{comment.id}"
         facts.append(Fact(key, at, CALL_LOGGED, ticket, person))
     if event.kind is _CALL_LOGGED_EVENT and (previous is None or previous.call_logged_by is None):
+        facts.append(Fact(f"{ticket}:call", at, CALL_LOGGED, ticket, state.assignee))
+    # The tag an agent adds in the helpdesk after calling (or the one a click writes back):
+    # the same first call, so a click and its tag, or a Talk call and the tag, count once.
+    if (
+        call_logged_tag
+        and state.has_tag(call_logged_tag)
+        and (previous is None or not previous.has_tag(call_logged_tag))
+    ):
         facts.append(Fact(f"{ticket}:call", at, CALL_LOGGED, ticket, state.assignee))
     was_done = previous is not None and previous.status.is_done
     solved_at = (

@@ -498,7 +498,13 @@ class Decider:
             return
         actions = self._apply(batch, state, decision, event.dedupe_key, after)
         decided = batch.states[key]
-        batch.facts += build_event_facts(previous, decided, event, self.rules.coaching.csat_field)
+        batch.facts += build_event_facts(
+            previous,
+            decided,
+            event,
+            self.rules.coaching.csat_field,
+            self.rules.three_responses.call_logged_tag,
+        )
         batch.facts += build_action_facts(actions, event.occurred_at)
         comment = event.comment
         if comment is not None and comment.is_public_agent_reply:
