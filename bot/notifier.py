@@ -445,7 +445,7 @@ class SlackNotifier:
         for message in messages:
             if message.action_key in keys:
                 posted.setdefault(message.action_key, {}).setdefault(message.channel, message)
-            if message.thread_ts is None and message.ticket in tickets:
+            if message.begins_thread and message.ticket in tickets:
                 roots.setdefault(message.ticket, []).append(message)
         self._prepared = {
             a.key: _Prepared(

@@ -31,6 +31,13 @@ class PostedMessage:
         """Where Slack put it (a DM to a user id lands in a D… channel)."""
         return self.payload.get("channel_id") or self.channel
 
+    @property
+    def begins_thread(self) -> bool:
+        """Whether the ticket's thread in its channel begins here: at an alert, recorded with
+        the action it shows (and edited with the ticket's state). A coaching nudge about the
+        ticket is a DM of its own, with nothing to edit: no thread begins there."""
+        return self.thread_ts is None and "action" in self.payload
+
 
 def _posted(row) -> PostedMessage:
     return PostedMessage(
@@ -60,7 +67,7 @@ def find_channel_id(connection: Connection, channel: str) -> str | None:
 
 
 def find_thread_root(connection: Connection, ticket: str, channel: str) -> PostedMessage | None:
-    row = connection.execute(
+    rows = connection.execute(
         select(slack_messages)
         .where(
             slack_messages.c.ticket == ticket,
@@ -68,9 +75,8 @@ def find_thread_root(connection: Connection, ticket: str, channel: str) -> Poste
             slack_messages.c.thread_ts.is_(None),
         )
         .order_by(slack_messages.c.id)
-        .limit(1)
-    ).first()
-    return _posted(row) if row else None
+    )
+    return next((m for m in map(_posted, rows) if m.begins_thread), None)
 
 
 def list_thread_roots(connection: Connection, ticket: str) -> list[PostedMessage]:
@@ -79,7 +85,7 @@ def list_thread_roots(connection: Connection, ticket: str) -> list[PostedMessage
         .where(slack_messages.c.ticket == ticket, slack_messages.c.thread_ts.is_(None))
         .order_by(slack_messages.c.id)
     )
-    return [_posted(r) for r in rows]
+    return [m for m in map(_posted, rows) if m.begins_thread]
 
 
 def list_batch_messages(

@@ -85,8 +85,10 @@ def post_batch(engine, rules, fake, prepared: bool) -> list[tuple]:
     update of that ticket: what Slack got (channel, thread, key), prepared or not."""
     threaded, fresh = store_ticket(engine, 48710), store_ticket(engine, 48711)
     with engine.begin() as connection:
+        # An alert posted earlier, recorded with what it shows (a thread's first message).
+        shown = {"channel_id": "C0LEADS01", "action": alert(threaded, "#leads").to_record()}
         root = PostedMessage(threaded, "#leads", "1700000000.000100", None, "earlier", {})
-        record_posted(connection, replace(root, payload={"channel_id": "C0LEADS01"}), NOW)
+        record_posted(connection, replace(root, payload=shown), NOW)
     actions = [
         alert(threaded, "#leads"),
         alert(fresh, "#leads"),

@@ -19,7 +19,7 @@ from deskbridge.store.events import count_events
 from deskbridge.store.outbox import count_actions, insert_actions, list_actions
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.store.timers import list_timers
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
 from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes, signed_headers
 from tests.fakeslack import FakeSlack, wait_until
@@ -312,6 +312,52 @@ def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
             {"target": "thread", "refresh": True, "text": "Customer call logged by Sam Whitaker"},
         ),
     ]
+
+
+def test_a_lead_acknowledging_after_a_coaching_nudge_about_the_ticket_is_told_in_every_thread(
+    runtime, client, fake
+):
+    """The assignee's missed-call nudge about the ticket (a DM of its own) was taken for a
+    thread the ticket began: the lead's Acknowledge failed on it (KeyError) eight times,
+    editing the alerts before it each time, and was dead-lettered; the leads' own alert kept
+    its Acknowledge button and heard nothing."""
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    key = "zendesk:48300"
+    nudge = build_action(
+        key,
+        "coaching",
+        ActionKind.coach,
+        "missed_call",
+        reason="Another written reply went out after a call was suggested",
+        person=PRIYA,
+        kind="missed_call",
+        responses=None,
+        target=32,
+    )
+    lead = build_action(
+        key, "three_responses", ActionKind.notify, "lead", reason="4th reply", target="lead"
+    )
+    for action in (nudge, lead):
+        with runtime.engine.begin() as connection:
+            insert_actions(connection, [action], datetime.now(UTC))
+        runtime.dispatcher.dispatch_due()
+    posts = fake.ok_calls("chat.postMessage")
+    assert [p.args["channel"] for p in posts] == ["#dept-logistics", PRIYA, "#resolution-leads"]
+    roots = {fake.channel_id(p.args["channel"]): p.ts for p in posts if p.args["channel"] != PRIYA}
+    leads = fake.channel_id("#resolution-leads")
+
+    click(client, "deskbridge.ack", SAM, key, roots[leads], leads)
+    runtime.dispatcher.dispatch_due()
+
+    replies = fake.ok_calls("chat.postMessage")[3:]
+    assert [(r.args["channel"], r.args["thread_ts"], r.args["text"]) for r in replies] == [
+        (channel, ts, "Acknowledged by Sam Whitaker") for channel, ts in roots.items()
+    ]
+    updates = fake.ok_calls("chat.update")
+    assert [(u.args["channel"], u.args["ts"]) for u in updates] == list(roots.items())
+    with runtime.engine.connect() as connection:
+        assert count_actions(connection, "dead") == 0
 
 
 def test_signed_slash_command_from_the_fixtures_is_answered(runtime, client, fake):
