@@ -73,6 +73,8 @@ class TicketView:
     url: str | None
     subject: str
     customer: str | None = None
+    # Who owns the ticket: their roster name, else the helpdesk's user id.
+    assignee: str | None = None
     priority: str | None = None
     department: str | None = None
     sla: tuple[str, ...] = ()
@@ -106,6 +108,7 @@ def _ticket_line(view: TicketView, title: str) -> str:
 def _fields(view: TicketView) -> list[dict[str, str]]:
     fields = [
         ("Customer", view.customer),
+        ("Assignee", view.assignee),
         ("Priority", view.priority),
         ("Department", view.department),
         ("SLA", "\n".join(view.sla) or None),
