@@ -308,21 +308,25 @@ def build_web_client(token: str | None, base_url: str | None = None) -> WebClien
     )
 
 
+def describe_assignee(state: TicketState, rules: RulesConfig) -> str | None:
+    """Whom the ticket is with: their roster name, else the helpdesk's user id; None when
+    nobody is assigned. A lead sees whom to talk to without opening the ticket."""
+    agent = rules.agent_by_helpdesk_id(state.source.value, state.assignee)
+    return agent.name if agent else (f"user {state.assignee}" if state.assignee else None)
+
+
 def build_view(
     state: TicketState, rules: RulesConfig, now: datetime, url: str | None = None
 ) -> TicketView:
     """What an alert shows of the ticket; `url` its page in the helpdesk, if known."""
     department = rules.departments.get(state.department) if state.department else None
-    # A lead reading "Team lead needed" or a breach sees whom to talk to without opening it.
-    agent = rules.agent_by_helpdesk_id(state.source.value, state.assignee)
-    assignee = agent.name if agent else (f"user {state.assignee}" if state.assignee else None)
     return TicketView(
         key=state.key,
         number=state.ticket_id,
         url=url,
         subject=state.subject or "",
         customer=f"requester {state.requester}" if state.requester else None,
-        assignee=assignee,
+        assignee=describe_assignee(state, rules),
         priority=state.priority.value if state.priority else None,
         department=department.name if department else None,
         sla=tuple(describe_sla(state, rules, now)),

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from deskbridge.bot.blocks import escape
 from deskbridge.bot.digest import agent_lines, summary_lines
+from deskbridge.bot.notifier import describe_assignee
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.store.activity import read_period, read_period_replies
 from deskbridge.store.audit import list_decisions
@@ -51,10 +52,16 @@ def parse_ticket_key(text: str) -> str | None:
     return None if case is None else ticket_key(Source.salesforce, salesforce_id_18(case.group(1)))
 
 
-def _line(state: TicketState, rules: RulesConfig, now: datetime) -> str:
+def _line(
+    state: TicketState, rules: RulesConfig, now: datetime, owner: bool = False, why: str = ""
+) -> str:
+    """A ticket as a list shows it, with its nearest SLA due time or `why` it is listed;
+    `owner`: with whom it is too (the team's lists: a lead sees whom to talk to)."""
     sla = describe_sla(state, rules, now)
-    extra = f" — {sla[0]}" if sla else ""
-    return f"• #{state.ticket_id} {escape(state.subject or '(no subject)')}{extra}"
+    extra = f" — {why or sla[0]}" if why or sla else ""
+    assignee = describe_assignee(state, rules) if owner else None
+    who = f" ({escape(assignee)})" if assignee else ""
+    return f"• #{state.ticket_id} {escape(state.subject or '(no subject)')}{who}{extra}"
 
 
 def _at_risk(state: TicketState, rules: RulesConfig, now: datetime) -> bool:
@@ -88,12 +95,12 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
     risky = [s for s in open_tickets if _at_risk(s, rules, now)]
     escalated = [s for s in open_tickets if s.escalation_signals]
     calls_due = [s for s in open_tickets if call_requested(s) and not call_logged(s, rules)]
-    lines = [f"*Tickets at risk ({len(risky)}):*"] + [_line(s, rules, now) for s in risky]
+    lines = [f"*Tickets at risk ({len(risky)}):*"] + [_line(s, rules, now, True) for s in risky]
     lines += [f"*Open escalations ({len(escalated)}):*"] + [
-        f"• #{s.ticket_id} {escape(s.subject or '')} — {', '.join(s.escalation_signals)}"
+        _line(s, rules, now, True, ", ".join(n.replace("_", " ") for n in s.escalation_signals))
         for s in escalated
     ]
-    lines += [f"*Calls due ({len(calls_due)}):*"] + [_line(s, rules, now) for s in calls_due]
+    lines += [f"*Calls due ({len(calls_due)}):*"] + [_line(s, rules, now, True) for s in calls_due]
     # Today's review so far: the figures of the daily digest, live.
     period = build_period(rules, now.astimezone(ZoneInfo(rules.team.timezone)).date(), now=now)
     data = read_period(connection, period, repeat_window(rules))

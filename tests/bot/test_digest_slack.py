@@ -132,6 +132,33 @@ def test_coaching_nudges_are_direct_messages(fake, tmp_path, rules, monkeypatch)
     engine.dispose()
 
 
+def test_team_view_names_whose_tickets_need_the_lead(demo_engine, rules):
+    # A lead's lists named the tickets but not whose they were (and an escalation's signals
+    # by their config names, "repeat_contact"): the lead had to open each ticket to know whom
+    # to talk to. At 16:20 two first replies are due within the hour, two tickets are with
+    # the specialists, and two calls the 3-response rule asked for are not logged (Lena
+    # logged hers on 48215).
+    from deskbridge.bot.reports import build_team_lines
+
+    with demo_engine.connect() as connection:
+        lines = build_team_lines(connection, rules, datetime(2026, 3, 2, 16, 20, tzinfo=UTC))
+    assert lines[: lines.index("*Today so far (responses/target):*")] == [
+        "*Tickets at risk (2):*",
+        "• #48218 Missing screws for the bookcase (Tom Okafor) — First reply due Mon 02 Mar"
+        " 17:00 (in 40m of business hours)",
+        "• #48217 Recliner mechanism broke after two weeks (Priya Raman) — First reply due"
+        " Mon 02 Mar 17:03 (in 43m of business hours)",
+        "*Open escalations (2):*",
+        "• #48217 Recliner mechanism broke after two weeks (Priya Raman) — legal",
+        "• #48219 Still no screws (Tom Okafor) — repeat contact",
+        "*Calls due (2):*",
+        "• #48213 Order 100482 — tracking hasn't moved in 6 days (Priya Raman) — Resolution"
+        " due Fri 06 Mar 18:00 (in 37h40m of business hours)",
+        "• #48216 Mattress delivered without the protective cover (Tom Okafor) — Resolution"
+        " due Mon 09 Mar 09:08 (in 37h48m of business hours)",
+    ]
+
+
 def test_team_view_shows_todays_figures_live(demo_engine, rules):
     from deskbridge.bot.reports import build_team_lines
 
