@@ -517,7 +517,10 @@ _OWN_KINDS = {
     EventKind.department_picked,
     EventKind.escalation_requested,
 }
-_TRIGGER_KINDS = {kind.value: kind for kind in EventKind if kind not in _OWN_KINDS}
+# A trigger's `event` names what happened as deskbridge does (`group_changed`) or as the
+# event subscriptions' types do (`group_assignment_changed`), which the README lists first.
+_TRIGGER_KINDS = {kind.value: kind for kind in EventKind if kind not in _OWN_KINDS} | EVENT_KINDS
+_TRIGGER_KIND_NAMES = ", ".join(sorted(_TRIGGER_KINDS))
 
 
 def _fields(data: dict[str, Any]) -> dict[str, str]:
@@ -595,7 +598,9 @@ def parse_trigger_body(
         )
     declared = (_string(data, "event") or "").lower()
     if declared and declared not in _TRIGGER_KINDS:
-        raise PayloadError(f'unknown event "{declared[:40]}"', "event")
+        raise PayloadError(
+            f'unknown event "{declared[:40]}": expected one of {_TRIGGER_KIND_NAMES}', "event"
+        )
     kind = _TRIGGER_KINDS.get(declared) or (
         EventKind.comment_added if comment else EventKind.updated
     )

@@ -697,6 +697,33 @@ def test_trigger_declared_event_overrides_the_default_kind():
     assert parse_one(raw).kind is EventKind.status_changed
 
 
+@pytest.mark.parametrize(
+    ("declared", "kind"),
+    [
+        ("group_assignment_changed", EventKind.group_changed),
+        ("agent_assignment_changed", EventKind.assignee_changed),
+        ("custom_status_changed", EventKind.status_changed),
+        ("group_changed", EventKind.group_changed),
+    ],
+)
+def test_trigger_event_may_be_named_as_the_event_subscriptions_name_it(declared, kind):
+    # An admin who read the README's subscription list writes its names in a template: they
+    # were refused (400, which Zendesk does not retry), and the update was lost.
+    raw = mutated("trigger_ticket_updated.json", {"event": declared})
+    assert parse_one(raw).kind is kind
+
+
+def test_an_unknown_trigger_event_is_refused_listing_the_names_understood():
+    error = parse_error(mutated("trigger_ticket_updated.json", {"event": "merged"}))
+    assert (error.message, error.field) == (
+        'unknown event "merged": expected one of agent_assignment_changed, assignee_changed, '
+        "comment_added, created, custom_field_changed, custom_status_changed, "
+        "description_changed, group_assignment_changed, group_changed, priority_changed, "
+        "status_changed, subject_changed, tags_changed, type_changed, updated",
+        "event",
+    )
+
+
 def test_trigger_ticket_id_may_be_a_number():
     raw = mutated("trigger_ticket_updated.json", {"ticket_id": 48213})
     assert parse_one(raw).ticket_id == "48213"
