@@ -187,6 +187,19 @@ def test_unknown_event_type_is_200_ignored(client, engine):
         assert count_events(connection) == 0
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "GET", "DELETE"])
+def test_a_webhook_sent_by_another_method_than_post_is_405_and_not_stored(client, engine, method):
+    # A trigger webhook's method is the admin's choice in Zendesk; the README says POST.
+    body = fixture_bytes("trigger_ticket_updated.json")
+    response = client.open(
+        "/webhooks/zendesk", method=method, data=body, headers=signed_headers(body, NOW)
+    )
+    assert response.status_code == 405
+    assert response.json == {"error": "The method is not allowed for the requested URL."}
+    with engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
 def test_no_secret_configured_refuses_everything(engine, rules, tmp_path):
     settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
     runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
