@@ -76,8 +76,9 @@ def verify_signature(
         raise SignatureError("signature header is missing", SIGNATURE_HEADER)
     if not timestamp:
         raise SignatureError("signature timestamp header is missing", TIMESTAMP_HEADER)
-    if abs(now - _parse_timestamp(timestamp)) > tolerance:
-        raise SignatureError("signature timestamp is outside the replay window", TIMESTAMP_HEADER)
+    age = now - _parse_timestamp(timestamp)
+    if abs(age) > tolerance:
+        raise SignatureError(_describe_outside_window(age, tolerance), TIMESTAMP_HEADER)
     given = signature.strip().encode()
     # Check every secret, so timing does not tell which one (or whether any) matched.
     matched = False
@@ -85,3 +86,15 @@ def verify_signature(
         matched |= hmac.compare_digest(build_signature(secret, timestamp, body).encode(), given)
     if not matched:
         raise SignatureError("signature does not match the body", SIGNATURE_HEADER)
+
+
+def _describe_outside_window(age: timedelta, tolerance: timedelta) -> str:
+    """How far outside the window, and which way: the admin then knows whether a delivery came
+    late or this server's clock is off, and which setting sets the window."""
+    seconds = round(abs(age.total_seconds()))
+    when = f"{seconds} s old" if age > timedelta(0) else f"{seconds} s ahead of this server's clock"
+    return (
+        f"signature timestamp is {when}, outside the replay window of "
+        f"{round(tolerance.total_seconds())} s (ZENDESK_SIGNATURE_TOLERANCE_SECONDS): a delivery "
+        "sent again later, or a clock that is wrong"
+    )

@@ -100,7 +100,12 @@ def test_stale_signature_timestamp_is_401(client):
     body = fixture_bytes("ticket_created.json")
     response = post(client, body, at=NOW - timedelta(seconds=301))
     assert response.status_code == 401
-    assert response.json["error"] == "signature timestamp is outside the replay window"
+    assert response.json == {
+        "error": "signature timestamp is 301 s old, outside the replay window of 300 s "
+        "(ZENDESK_SIGNATURE_TOLERANCE_SECONDS): a delivery sent again later, or a clock that is "
+        "wrong",
+        "field": "X-Zendesk-Webhook-Signature-Timestamp",
+    }
 
 
 def test_invalid_json_is_400_naming_the_problem(client):

@@ -284,6 +284,22 @@ def test_timestamp_outside_the_window_is_refused_in_both_directions(seconds):
     assert "replay window" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("seconds", "when"),
+    [(301, "301 s old"), (-86_400, "86400 s ahead of this server's clock")],
+)
+def test_a_timestamp_outside_the_window_says_how_far_and_which_way(seconds, when):
+    # "outside the replay window" alone left the admin guessing: a late delivery, or this
+    # server's clock, and by how much; and which setting the window is.
+    with pytest.raises(SignatureError) as caught:
+        verify(good_signature(), now=STAMP_AT + timedelta(seconds=seconds))
+    assert caught.value.message == (
+        f"signature timestamp is {when}, outside the replay window of 300 s "
+        "(ZENDESK_SIGNATURE_TOLERANCE_SECONDS): a delivery sent again later, or a clock that is "
+        "wrong"
+    )
+
+
 def test_window_is_checked_even_when_the_signature_is_right():
     """An old, correctly signed delivery captured on the wire cannot be replayed later."""
     later = STAMP_AT + timedelta(hours=1)
