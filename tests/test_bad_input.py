@@ -189,17 +189,25 @@ def test_bad_zendesk_values_are_400_naming_the_field(runtime, client, body, fiel
 
 
 # What a sender may put where a status, priority or time belongs: the 400 names the field
-# only, since its error is also the `webhook.malformed` log line.
+# and what it takes, not the value, since its error is also the `webhook.malformed` log line.
 PERSONAL = "jane.doe@example.com +44 7700 900123"
+UNKNOWN_STATUS = (
+    "unknown ticket status: expected one of new, open, pending, hold, on-hold, on hold, solved, "
+    "closed, deleted, archived, scrubbed (any case)"
+)
+UNKNOWN_PRIORITY = (
+    "unknown priority: expected one of low, normal, high, urgent (any case), or - or nothing "
+    "for none"
+)
 
 
 @pytest.mark.parametrize(
     ("body", "field", "error"),
     [
-        (_event(detail__status=PERSONAL), "detail.status", "unknown ticket status"),
-        (_event(detail__priority=PERSONAL), "detail.priority", "unknown priority"),
+        (_event(detail__status=PERSONAL), "detail.status", UNKNOWN_STATUS),
+        (_event(detail__priority=PERSONAL), "detail.priority", UNKNOWN_PRIORITY),
         (_event(detail__created_at=PERSONAL), "detail.created_at", "expected an ISO-8601 time"),
-        (_trigger(status=PERSONAL), "status", "unknown ticket status"),
+        (_trigger(status=PERSONAL), "status", UNKNOWN_STATUS),
         (_trigger(updated_at=PERSONAL), "updated_at", "expected an ISO-8601 time"),
     ],
     ids=["status", "priority", "created_at", "trigger status", "trigger updated_at"],

@@ -264,12 +264,21 @@ def _type_of(value: Any, path: str) -> str | None:
     return text if text is not None else ((_label_of(value, path) or "").lower() or None)
 
 
+# The 400 says what is understood (the value itself is not repeated): an admin whose trigger
+# sends other labels, such as another language's, learns what to send.
+_UNKNOWN_STATUS = f"unknown ticket status: expected one of {', '.join(_STATUSES)} (any case)"
+_UNKNOWN_PRIORITY = (
+    "unknown priority: expected one of "
+    f"{', '.join(member.value for member in Priority)} (any case), or - or nothing for none"
+)
+
+
 def _status(value: str | None, path: str) -> Status | None:
     if value is None:
         return None
     status = _STATUSES.get(value.strip().lower())
     if status is None:
-        raise PayloadError("unknown ticket status", path)  # not repeated: see check_id
+        raise PayloadError(_UNKNOWN_STATUS, path)  # not repeated: see check_id
     return status
 
 
@@ -278,7 +287,7 @@ def _priority(value: str | None, path: str) -> Priority | None:
         return None
     priority = _PRIORITIES.get(value.strip().lower())
     if priority is None:
-        raise PayloadError("unknown priority", path)  # not repeated: see check_id
+        raise PayloadError(_UNKNOWN_PRIORITY, path)  # not repeated: see check_id
     return priority
 
 

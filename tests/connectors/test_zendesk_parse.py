@@ -918,7 +918,35 @@ def test_malformed_field_is_refused_with_its_path(name, changes, field):
 
 def test_payload_error_message_names_the_field_not_the_value():
     error = parse_error(mutated(CREATED, {"detail.status": "WAITING" + "x" * 200}))
-    assert (error.message, error.field) == ("unknown ticket status", "detail.status")
+    assert (error.message, error.field) == (
+        "unknown ticket status: expected one of new, open, pending, hold, on-hold, on hold, "
+        "solved, closed, deleted, archived, scrubbed (any case)",
+        "detail.status",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"status": "Offen"},
+            "status",
+            "unknown ticket status: expected one of new, open, pending, hold, on-hold, on hold, "
+            "solved, closed, deleted, archived, scrubbed (any case)",
+        ),
+        (
+            {"priority": "Dringend"},
+            "priority",
+            "unknown priority: expected one of low, normal, high, urgent (any case), or - or "
+            "nothing for none",
+        ),
+    ],
+)
+def test_a_trigger_label_not_understood_is_refused_saying_what_is(changes, field, message):
+    # A trigger's placeholders in another language than English ("Offen" for Open): the
+    # admin was told "unknown ticket status" and no more.
+    error = parse_error(mutated("trigger_ticket_updated.json", changes))
+    assert (error.message, error.field) == (message, field)
 
 
 # -- unsupported events ---------------------------------------------------------------------
