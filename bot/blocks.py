@@ -90,6 +90,9 @@ def _title(action: dict[str, Any], view: TicketView) -> str:
     kind = action["action"]
     if kind == "notify" and action.get("ask") == "pick_department":
         return ":question: Which department should take this?"
+    if kind == "notify" and action.get("withdraws"):
+        # The SLA rule's correction of a breach alert it sent: nothing for the lead to do.
+        return ":white_check_mark: SLA breach withdrawn"
     if kind == "notify" and action.get("target") == "lead":
         return ":eyes: Team lead needed"
     return TITLES.get(kind, ":bell: deskbridge").format(department=view.department or "you")

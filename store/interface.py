@@ -42,6 +42,7 @@ COUNTED = (
     kinds.HANDOFF_OVERDUE,
     kinds.SLA_MET,
     kinds.SLA_BREACH,
+    kinds.SLA_BREACH_WITHDRAWN,
     kinds.CSAT_GOOD,
     kinds.CSAT_BAD,
 )

@@ -547,3 +547,196 @@ def test_a_call_made_after_the_fourth_reply_leaves_its_nudge_however_the_reply_c
         lines[4] = delivered(lines[4], "2026-03-09T10:20:00Z")
     at = "2026-03-09T10:20:00Z" if late else "2026-03-09T10:00:00Z"
     assert missed_call_nudges(in_arrival_order(lines)) == [(at, "zendesk:651:coaching:missed_call")]
+
+
+# -- 5. a reply written in time and delivered after its breach alert ------------------------
+
+FIRST_REPLY = "zendesk:681:sla:first_reply:2026-03-09T11:00:00+00:00"
+FIRST_REPLY_BREACH = {
+    "at": "2026-03-09T12:00:00Z",
+    "ticket": "zendesk:681",
+    "action": "sla_breach",
+    "rule": "sla",
+    "reason": "first reply target of 1h business-hours missed at Mon 09 Mar 12:00",
+    "metric": "first_reply",
+    "target": "lead",
+    "channel": "#resolution-leads",
+    "assignee": AGENT,
+    "sla_target_s": 3600,
+    "business_hours": True,
+    "due_at": "2026-03-09T12:00:00+00:00",
+    "late_by_s": 0,
+    "policy": "urgent",
+    "key": f"{FIRST_REPLY}:breach",
+}
+FIRST_REPLY_CORRECTION = {
+    "at": "2026-03-09T12:30:00Z",
+    "ticket": "zendesk:681",
+    "action": "notify",
+    "rule": "sla",
+    "reason": "correction: first reply target met — the reply written Mon 09 Mar 11:50, before "
+    "the 12:00 deadline, reached deskbridge after the breach alert",
+    "metric": "first_reply",
+    "target": "lead",
+    "channel": "#resolution-leads",
+    "assignee": AGENT,
+    "due_at": "2026-03-09T12:00:00+00:00",
+    "met_at": "2026-03-09T11:50:00+00:00",
+    "withdraws": f"{FIRST_REPLY}:breach",
+    "key": f"{FIRST_REPLY}:breach_withdrawn",
+}
+
+
+def first_reply_after_the_breach(written: str, *arrivals: str) -> list[dict]:
+    """Urgent ticket 681 created at 11:00 on 9 March (first reply due 12:00), answered at
+    `written` (HH:MM), the reply delivered at each of `arrivals` (HH:MM)."""
+    created = "2026-03-09T11:00:00Z"
+    answer = reply("681", f"2026-03-09T{written}:00Z", 2, created)
+    return [
+        body("created", "681", created, 1, status="NEW"),
+        *(delivered(answer, f"2026-03-09T{at}:00Z") for at in arrivals),
+    ]
+
+
+def lead_sla_alerts(lines: list[dict]) -> list[dict]:
+    """The SLA rule's breaches and corrections (its warnings left out)."""
+    out = replay_all(lines, "2026-03-09T18:00:00Z")
+    return [o for o in out if o["rule"] == "sla" and o["action"] != "sla_warning"]
+
+
+def test_a_reply_written_before_the_deadline_and_delivered_after_the_breach_corrects_it():
+    # Written 11:50, ten minutes before the deadline, it reached deskbridge at 12:30 (a
+    # Salesforce redelivery, a Zendesk retry): the breach went to the leads at 12:00, and
+    # they are told it was not one when the reply arrives. Before, nothing told them.
+    lines = first_reply_after_the_breach("11:50", "12:30")
+    assert lead_sla_alerts(lines) == [FIRST_REPLY_BREACH, FIRST_REPLY_CORRECTION]
+
+
+def test_a_reply_written_after_the_deadline_and_delivered_late_leaves_the_breach_alone():
+    lines = first_reply_after_the_breach("12:10", "12:30")
+    assert lead_sla_alerts(lines) == [FIRST_REPLY_BREACH]
+
+
+def test_a_reply_written_at_the_deadline_s_very_second_corrects_the_breach_fired_then():
+    # The breach timer due at 12:00:00 fires before the reply stamped 12:00:00 is decided
+    # (timers due by an event's time first), but the reply met its target: the lead hears so.
+    lines = first_reply_after_the_breach("12:00", "12:00")
+    correction = {
+        **FIRST_REPLY_CORRECTION,
+        "at": "2026-03-09T12:00:00Z",
+        "reason": "correction: first reply target met — the reply written Mon 09 Mar 12:00, at "
+        "the 12:00 deadline, reached deskbridge after the breach alert",
+        "met_at": "2026-03-09T12:00:00+00:00",
+    }
+    assert lead_sla_alerts(lines) == [FIRST_REPLY_BREACH, correction]
+
+
+def test_a_reply_within_a_longer_target_set_after_the_breach_leaves_the_breach_alone(tmp_path):
+    # Breached at 12:00 against the urgent hour; the priority lowered at 12:10 (the default
+    # policy's 8 hours) and the reply written at 12:20, in order: it came after the time the
+    # alert named, and the breach was true.
+    created = "2026-03-09T11:00:00Z"
+    lines = [
+        body("created", "681", created, 1, status="NEW"),
+        body("tags_changed", "681", "2026-03-09T12:10:00Z", 2, priority="NORMAL", created=created),
+        reply("681", "2026-03-09T12:20:00Z", 3, created, priority="NORMAL"),
+    ]
+    assert lead_sla_alerts(lines) == [FIRST_REPLY_BREACH]
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 18, 0, tzinfo=UTC))
+    assert digest["sla"]["first_reply"] == {"met": 0, "breached": 1}
+
+
+def test_a_late_reply_delivered_again_corrects_the_breach_once():
+    # The same event again at 12:40, and the same comment in another event at 12:45 (a
+    # trigger's and an event subscription's, or a Salesforce redelivery under a new id).
+    lines = first_reply_after_the_breach("11:50", "12:30", "12:40")
+    again = delivered(lines[1], "2026-03-09T12:45:00Z")
+    again["body"] = {**again["body"], "id": "evt-681-2-again"}
+    assert lead_sla_alerts([*lines, again]) == [FIRST_REPLY_BREACH, FIRST_REPLY_CORRECTION]
+
+
+@pytest.mark.parametrize(
+    ("written", "counted"),
+    [("11:50", {"met": 1, "breached": 0}), ("12:10", {"met": 0, "breached": 1})],
+    ids=["written in time", "written late"],
+)
+def test_the_review_counts_a_corrected_breach_met(tmp_path, written, counted):
+    lines = first_reply_after_the_breach(written, "12:30")
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 18, 0, tzinfo=UTC))
+    assert digest["sla"]["first_reply"] == counted
+
+
+def next_reply_written_in_time() -> list[dict]:
+    """The customer wrote at 10:00 (urgent next reply: 2 business hours, due 12:00); the
+    answer written 11:50 reached deskbridge at 12:30."""
+    created = "2026-03-09T09:00:00Z"
+    answer = reply("682", "2026-03-09T11:50:00Z", 4, created)
+    return [
+        *answered_at_0905("682", created),
+        customer("682", "2026-03-09T10:00:00Z", 3, created),
+        delivered(answer, "2026-03-09T12:30:00Z"),
+    ]
+
+
+def solve_made_in_time() -> list[dict]:
+    """Urgent resolution: 9 business hours from 09:00, due 18:00. Solved at 17:50, the
+    change delivered at 18:30."""
+    created = "2026-03-09T09:00:00Z"
+    solve = status("683", "2026-03-09T17:50:00Z", 3, "SOLVED", "OPEN", created)
+    return [*answered_at_0905("683", created), delivered(solve, "2026-03-09T18:30:00Z")]
+
+
+@pytest.mark.parametrize(
+    ("lines", "clock", "breach", "correction"),
+    [
+        (
+            next_reply_written_in_time(),
+            "zendesk:682:sla:next_reply:2026-03-09T10:00:00+00:00",
+            ("12:00", "next reply target of 2h business-hours missed at Mon 09 Mar 12:00"),
+            (
+                "12:30",
+                "correction: next reply target met — the reply written Mon 09 Mar 11:50, before "
+                "the 12:00 deadline, reached deskbridge after the breach alert",
+            ),
+        ),
+        (
+            solve_made_in_time(),
+            "zendesk:683:sla:resolution:2026-03-09T09:00:00+00:00",
+            ("18:00", "resolution target of 9h business-hours missed at Mon 09 Mar 18:00"),
+            (
+                "18:30",
+                "correction: resolution target met — the solve made Mon 09 Mar 17:50, before "
+                "the 18:00 deadline, reached deskbridge after the breach alert",
+            ),
+        ),
+    ],
+    ids=["next reply", "resolution"],
+)
+def test_a_next_reply_or_a_solve_made_in_time_and_delivered_after_the_breach_corrects_it(
+    tmp_path, lines, clock, breach, correction
+):
+    metric = clock.split(":")[3]
+    out = replay_all(lines, "2026-03-10T00:00:00Z")
+    alerts = [
+        (o["at"], o["action"], o["key"], o["reason"])
+        for o in out
+        if o["rule"] == "sla" and o["action"] != "sla_warning" and o["metric"] == metric
+    ]
+    assert alerts == [
+        (f"2026-03-09T{breach[0]}:00Z", "sla_breach", f"{clock}:breach", breach[1]),
+        (f"2026-03-09T{correction[0]}:00Z", "notify", f"{clock}:breach_withdrawn", correction[1]),
+    ]
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 10, 0, 0, tzinfo=UTC))
+    assert digest["sla"][metric] == {"met": 1, "breached": 0}
+
+
+def test_a_reply_delivered_after_the_breach_and_the_solve_corrects_the_breach(tmp_path):
+    # Written 11:50, the ticket solved at 12:15 (after the 12:00 breach), the reply delivered
+    # at 12:30: as in writing order it met the first reply clock, which the solve had stopped.
+    lines = [
+        *first_reply_after_the_breach("11:50", "12:30"),
+        status("681", "2026-03-09T12:15:00Z", 3, "SOLVED", "OPEN", "2026-03-09T11:00:00Z"),
+    ]
+    assert lead_sla_alerts(in_arrival_order(lines)) == [FIRST_REPLY_BREACH, FIRST_REPLY_CORRECTION]
+    digest = replay_digest(tmp_path, lines, datetime(2026, 3, 9, 18, 0, tzinfo=UTC))
+    assert digest["sla"]["first_reply"] == {"met": 1, "breached": 0}

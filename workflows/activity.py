@@ -31,6 +31,9 @@ ESCALATE = "escalate"
 HANDOFF_OVERDUE = "handoff_overdue"
 SLA_MET = "sla_met"
 SLA_BREACH = "sla_breach"
+# A breach alert withdrawn (the SLA rule's correction): the clock was met in time, what met
+# it came after the alert. Dated as the breach it takes back, which the review no longer counts.
+SLA_BREACH_WITHDRAWN = "sla_breach_withdrawn"
 CSAT_GOOD = "csat_good"
 CSAT_BAD = "csat_bad"
 
@@ -116,7 +119,10 @@ def build_event_facts(
             if clock is None:
                 continue
         breach = f"{ticket}:sla:{metric}:{clock.instance}:breach"
-        if not any(k.startswith(breach) for k in state.fired):
+        told = [k for k in state.fired if k.startswith(breach)]
+        # Met, unless its breach went out; a breach withdrawn (the SLA rule's correction: met
+        # in time, what met it known only after the alert) is met too.
+        if not told or f"{breach}_withdrawn" in told:
             key = f"{ticket}:sla_met:{metric}:{clock.instance}"
             facts.append(Fact(key, clock.fulfilled_at, SLA_MET, ticket, state.assignee, metric))
     value = state.custom_fields.get(csat_field) if csat_field else None
@@ -219,7 +225,7 @@ def _rating(value: str | None) -> str | None:
 
 def build_action_facts(actions: Iterable[Action], at: datetime) -> list[Fact]:
     """Facts of decided actions (routes, escalations, call requests, overdue hand-offs, SLA
-    breaches), keyed by the action's own key."""
+    breaches and their withdrawals), keyed by the action's own key."""
     facts = []
     for action in actions:
         kind = action.kind
@@ -242,4 +248,9 @@ def build_action_facts(actions: Iterable[Action], at: datetime) -> list[Fact]:
             )
         elif kind is _NOTIFY and key.endswith(":handoff_overdue"):
             facts.append(Fact(key, at, HANDOFF_OVERDUE, ticket, detail=params.get("department")))
+        elif kind is _NOTIFY and key.endswith(":breach_withdrawn"):
+            # On the breach's day (its due time), where the review counted it.
+            due = datetime.fromisoformat(params["due_at"])
+            person, metric = params.get("assignee"), params.get("metric")
+            facts.append(Fact(key, due, SLA_BREACH_WITHDRAWN, ticket, person, metric))
     return facts

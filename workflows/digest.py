@@ -582,10 +582,12 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
     kinds: Counter[tuple[str, str | None]] = Counter()
     for (kind, detail, _, _), count in data.facts.items():
         kinds[(kind, detail)] += count
+    # A breach withdrawn (met in time, known after the alert) is counted met, not breached.
     sla = {
         metric: {
             "met": kinds[(facts.SLA_MET, metric)],
-            "breached": kinds[(facts.SLA_BREACH, metric)],
+            "breached": kinds[(facts.SLA_BREACH, metric)]
+            - kinds[(facts.SLA_BREACH_WITHDRAWN, metric)],
         }
         for metric in METRICS
     }

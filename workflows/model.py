@@ -301,6 +301,9 @@ class SlaClock:
     # When it stopped unmet (the ticket was solved): a reply written before then and
     # delivered after still meets it. None on a clock stored before it was kept.
     stopped_at: datetime | None = None
+    # The time its breach alert named, once the alert went out: what met it by then, known
+    # only after, withdraws the alert. None before, and on a clock stored before it was kept.
+    breached_at: datetime | None = None
 
     @property
     def active(self) -> bool:

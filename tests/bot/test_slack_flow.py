@@ -23,6 +23,7 @@ from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
 from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes, signed_headers
 from tests.fakeslack import FakeSlack, wait_until
+from tests.test_replay_out_of_order import FIRST_REPLY_BREACH, FIRST_REPLY_CORRECTION
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 TEAM = "T0001ABCD"  # the workspace of the Slack fixtures
@@ -491,6 +492,36 @@ def test_a_429_storm_delays_but_never_drops_doubles_or_reorders(runtime, fake):
         ticket = ticket_of_root[p.args.get("thread_ts", p.ts)]
         sequence.setdefault(ticket, []).append(int(text.rsplit("message ", 1)[1]))
     assert sequence == {str(48400 + t): [1, 2, 3, 4, 5] for t in range(10)}
+
+
+def as_action(record: dict) -> Action:
+    """An action from its replay record (`at`, the flat fields and the key)."""
+    fields = {k: v for k, v in record.items() if k != "at"}
+    names = ("action", "ticket", "rule", "reason", "key")
+    kind, ticket, rule, reason, key = (fields.pop(name) for name in names)
+    return Action(kind=kind, ticket=ticket, rule=rule, reason=reason, key=key, params=fields)
+
+
+def test_a_breach_withdrawn_is_said_in_the_breach_s_thread(runtime, fake):
+    """The SLA rule's correction of a breach (a reply written in time, delivered after the
+    alert) replies in the thread the breach is in, titled as what it is: before, it read as
+    any lead alert, ':eyes: Team lead needed'."""
+    _save_ticket(runtime.engine, 681)
+    actions = [as_action(FIRST_REPLY_BREACH), as_action(FIRST_REPLY_CORRECTION)]
+    with runtime.engine.begin() as connection:
+        insert_actions(connection, actions, datetime.now(UTC))
+    runtime.dispatcher.dispatch_due()  # the breach; the correction waits for it (its lane)
+    runtime.dispatcher.dispatch_due()
+    breach, correction = fake.ok_calls("chat.postMessage")
+    leads = fake.channel_id("#resolution-leads")
+    assert (breach.args["channel"], breach.args.get("thread_ts")) == ("#resolution-leads", None)
+    assert breach.args["text"] == "SLA breached: #681 Order 681"
+    assert (correction.args["channel"], correction.args["thread_ts"]) == (leads, breach.ts)
+    assert correction.args["text"] == (
+        ":white_check_mark: SLA breach withdrawn\n*Why:* correction: first reply target met — "
+        "the reply written Mon 09 Mar 11:50, before the 12:00 deadline, reached deskbridge "
+        "after the breach alert"
+    )
 
 
 def test_without_a_bot_token_alerts_are_logged_not_sent(

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import Engine, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 
 from deskbridge.cli import main
 from deskbridge.store.audit import list_decisions
@@ -23,15 +23,17 @@ from deskbridge.store.events import (
     lock_ticket_shards,
     requeue_failed_events,
 )
+from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events as events_table
-from deskbridge.store.session import SqlSession
+from deskbridge.store.session import SqlSession, SqlStore
 from deskbridge.store.tickets import load_ticket
 from deskbridge.store.timers import list_timers, schedule_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.decision import Timer
+from deskbridge.workflows.digest import build_digest, build_period, repeat_window
 from deskbridge.workflows.metrics import Metrics
 from deskbridge.workflows.model import (
     Comment,
@@ -614,6 +616,53 @@ def test_a_breach_due_before_a_reply_fires_first_though_the_sweep_is_behind(engi
     )
     breach.update(late_by_s=301, reason=f"{breach['reason']}, 5 min ago")
     assert list(_records(first + decided)) == expected
+
+
+def correct_a_breach(store: Engine | Store, rules) -> tuple[list[tuple], dict]:
+    """Urgent ticket 7 created at 09:00 (first reply due 10:00), its breach fired at 10:00,
+    then the reply written at 09:50 stored and decided at 10:30: what the timers and the
+    reply decided, and the first reply's count in the leads' review of the day."""
+    sql = SqlStore(store) if isinstance(store, Engine) else store
+    comment = Comment(id="c2", public=True, author_id="900", author_is_agent=True)
+    answer = urgent(2, T0 + timedelta(minutes=50), EventKind.comment_added, comment=comment)
+    arrived = T0 + timedelta(minutes=90)
+    with sql.writing() as session:
+        session.insert_ticket_events([(urgent(1, T0, EventKind.created, Status.new), "{}", T0)])
+    decider = Decider(sql, rules, lambda: T0)
+    decider.decide_pending()
+    fired = decider.fire_due_timers(T0 + timedelta(hours=1))
+    with sql.writing() as session:
+        session.insert_ticket_events([(answer, "{}", arrived)])
+    decided = Decider(sql, rules, lambda: arrived).decide_pending()
+    period = build_period(rules, T0.date())
+    with sql.reading() as session:
+        digest = build_digest(rules, period, session.read_period(period, repeat_window(rules)))
+    actions = [(d.cause, [(a.kind.value, a.key) for a in d.actions]) for d in fired + decided]
+    return actions, digest["sla"]["first_reply"]
+
+
+def test_a_breach_corrected_by_a_late_reply_counts_met_in_the_review(engine, rules):
+    """serve's path (the decider on SQLite and PostgreSQL): a reply written before its
+    deadline and delivered after the breach alert withdraws the breach, and the review
+    counts the clock met. Its breach fact stays (a fact is kept once by its key, never
+    replaced): the withdrawal is a fact of its own, on the breach's day."""
+    assert correct_a_breach(engine, rules) == CORRECTED
+
+
+def test_a_breach_corrected_by_a_late_reply_counts_met_in_the_review_on_the_memory_store(rules):
+    assert correct_a_breach(MemoryStore(), rules) == CORRECTED
+
+
+_KEY = "zendesk:7:sla:first_reply:2026-03-02T09:00:00+00:00"
+CORRECTED = (
+    [
+        ("timer:zendesk:7:sla:first_reply:warn1", [("sla_warning", f"{_KEY}:warn1")]),
+        ("timer:zendesk:7:sla:first_reply:warn2", [("sla_warning", f"{_KEY}:warn2")]),
+        ("timer:zendesk:7:sla:first_reply:breach", [("sla_breach", f"{_KEY}:breach")]),
+        ("zendesk:event:7-2", [("notify", f"{_KEY}:breach_withdrawn")]),
+    ],
+    {"met": 1, "breached": 0},
+)
 
 
 def test_a_page_step_due_before_an_acknowledgement_pages_first_though_the_sweep_is_behind(

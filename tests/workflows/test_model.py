@@ -64,6 +64,7 @@ def test_states_are_validated_when_made_or_read_and_cannot_be_changed_in_place()
             "fulfilled_at": None,
             "stopped": False,
             "stopped_at": None,
+            "breached_at": None,
         }
     }
     again = load_state(stored)

@@ -25,6 +25,10 @@ SLA_KEY = "zendesk:7:sla:first_reply:2026-01-16T17:00:00+00:00"
 RAN_OUT = "urgent ticket unanswered after hours: its 1h first reply target ran out"
 BREACHED = "urgent ticket breached its SLA after hours"
 MISSED = "first reply target of 1h business-hours missed at Fri 16 Jan 18:00"
+CORRECTED = (
+    "correction: first reply target met — the reply written Fri 16 Jan 18:00, at the 18:00 "
+    "deadline, reached deskbridge after the breach alert"
+)
 
 
 class Ticket:
@@ -106,7 +110,9 @@ def test_answered_after_the_watch_paged_the_breach_decides_nothing(ticket):
 def test_answered_after_the_breach_paged_the_watch_decides_nothing(ticket):
     assert ticket.fire(BREACH) == [("sla_breach", f"{SLA_KEY}:breach", MISSED), *page(BREACHED)]
     watch = ticket.timers[WATCH]
-    assert ticket.event(answer()) == []
+    # Written at 18:00, the reply met its target (at, not after, the deadline): the leads
+    # hear their alert was false. The page stands; the watch pages nobody.
+    assert ticket.event(answer()) == [("notify", f"{SLA_KEY}:breach_withdrawn", CORRECTED)]
     assert sorted(ticket.timers) == ["zendesk:7:oncall.step", "zendesk:7:sla:resolution:warn1"]
     ticket.timers[WATCH] = watch
     assert ticket.fire(WATCH) == []

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig, SlaPolicy
-from deskbridge.workflows.actions import ActionKind, build_action, build_key
+from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
@@ -42,6 +42,9 @@ def build_clock_key_prefix(
 TIMER_KIND = "sla"
 METRICS = ("first_reply", "next_reply", "resolution")
 LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
+# What meets each clock, as the correction of its breach names it (`_breach_withdrawn`).
+MET_BY = {"first_reply": "the reply written", "next_reply": "the reply written"}
+MET_BY_DEFAULT = "the solve made"
 
 
 def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
@@ -257,6 +260,8 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         and (previous is None or comment.id not in previous.customer_comment_ids)
     )
 
+    met: list[SlaClock] = []  # the clocks this event meets, as they were: see _breach_withdrawn
+
     def update(metric: str, **changes) -> None:
         clocks[metric] = evolve(clocks[metric], changes)
         changed.add(metric)
@@ -269,6 +274,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         used = _used(clock, at, base).total_seconds()
         if fulfilled:
             update(metric, fulfilled_at=at, running_since=None, used_s=used)
+            met.append(clock)
         else:
             update(metric, stopped=True, running_since=None, used_s=used, stopped_at=at)
 
@@ -285,12 +291,14 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     if agent_reply:
         first_stopped_at = None  # when the first reply clock this reply meets late stopped
         for metric in ("first_reply", "next_reply"):
-            met = _met_before_stop(clocks.get(metric), at, policy, rules)
-            if met is not None:
+            stopped = clocks.get(metric)
+            met_late = _met_before_stop(stopped, at, policy, rules)
+            if met_late is not None:
                 if metric == "first_reply":
-                    first_stopped_at = clocks[metric].stopped_at
-                clocks[metric] = met
+                    first_stopped_at = stopped.stopped_at
+                clocks[metric] = met_late
                 changed.add(metric)
+                met.append(stopped)
         answered = clocks["first_reply"].active or _answers(clocks.get("next_reply"), at)
         stop("first_reply", fulfilled=True)
         if _answers(clocks.get("next_reply"), at):  # not a reply older than its start
@@ -374,6 +382,11 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
             )
         elif not paused and resolution.running_since is None:
             update("resolution", running_since=max(at, resolution.started_at))
+
+    for clock in met:
+        correction = _breach_withdrawn(state, clock, at, rules)
+        if correction is not None:
+            decision.actions.append(correction)
 
     policy_name = policy.name if policy else None
     if policy_name != state.sla_policy:
@@ -475,6 +488,43 @@ def _met_before_stop(
     return evolve(clock, {**changes, "used_s": max(clock.used_s - ran_after, 0.0)})
 
 
+def _breach_withdrawn(
+    state: TicketState, clock: SlaClock, met_at: datetime, rules: RulesConfig
+) -> Action | None:
+    """The lead's correction of `clock`'s breach alert, when what met it (a reply, a solve)
+    was written at `met_at`, by the time the alert named, and reached deskbridge after the
+    alert went out (Salesforce redelivers out of order, Zendesk retries): the alert was
+    false. None when no alert went out, or when it was written after (the breach was true,
+    also when a longer target since, a lowered priority, would have been met)."""
+    due = clock.breached_at
+    if due is None or met_at > due:
+        return None
+    metric, instance = clock.metric, clock.instance
+    zone = _zone(rules)
+    same_day = met_at.astimezone(zone).date() == due.astimezone(zone).date()
+    deadline = due.astimezone(zone).strftime("%H:%M") if same_day else _local(due, rules)
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        metric,
+        instance,
+        "breach_withdrawn",
+        reason=(
+            f"correction: {LABELS[metric]} target met — {MET_BY.get(metric, MET_BY_DEFAULT)} "
+            f"{_local(met_at, rules)}, {'at' if met_at == due else 'before'} the {deadline} "
+            "deadline, reached deskbridge after the breach alert"
+        ),
+        metric=metric,
+        target="lead",
+        channel=rules.team.lead_channel,
+        assignee=state.assignee,
+        due_at=due.isoformat(),
+        met_at=met_at.isoformat(),
+        withdraws=build_key(state.key, RULE, metric, instance, "breach"),
+    )
+
+
 def _answers(clock: SlaClock | None, at: datetime) -> bool:
     """Whether a reply written at `at` answers `clock`: it runs, and started at or before."""
     return clock is not None and clock.active and at >= clock.started_at
@@ -514,9 +564,13 @@ def _clocks_differ(clocks: dict[str, SlaClock], before: dict[str, SlaClock]) -> 
     return False
 
 
+def _zone(rules: RulesConfig) -> ZoneInfo:
+    """The team's clock, which the alerts' times are on."""
+    return ZoneInfo((rules.business_hours and rules.business_hours.timezone) or rules.team.timezone)
+
+
 def _local(moment: datetime, rules: RulesConfig) -> str:
-    zone = ZoneInfo((rules.business_hours and rules.business_hours.timezone) or rules.team.timezone)
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+    return moment.astimezone(_zone(rules)).strftime("%a %d %b %H:%M")
 
 
 def describe_span(target: timedelta) -> str:
@@ -630,6 +684,8 @@ def _fire_stage(
         # that made it due came late) or when the shell fired it behind (an outage).
         sent = known if ctx.decided_at is None else max(known, ctx.decided_at)
         late = max(0, int((sent - due).total_seconds()))
+        # Kept on the clock: what met it by `due`, delivered after, withdraws the alert.
+        breached = {**state.sla_clocks, metric: evolve(clock, {"breached_at": due})}
         return Decision(
             actions=[
                 build_action(
@@ -649,7 +705,8 @@ def _fire_stage(
                     late_by_s=late,
                     policy=policy.name,
                 )
-            ]
+            ],
+            updates={"sla_clocks": breached},
         )
     warning = rules.sla.warnings[int(stage.removeprefix("warn")) - 1]
     audience = {"target": warning.notify}
