@@ -195,6 +195,12 @@ UNKNOWN_STATUS = (
     "unknown ticket status: expected one of new, open, pending, hold, on-hold, on hold, solved, "
     "closed, deleted, archived, scrubbed (any case)"
 )
+UNKNOWN_EVENT = (
+    "unknown event: expected one of agent_assignment_changed, assignee_changed, comment_added, "
+    "created, custom_field_changed, custom_status_changed, description_changed, "
+    "group_assignment_changed, group_changed, priority_changed, status_changed, "
+    "subject_changed, tags_changed, type_changed, updated"
+)
 UNKNOWN_PRIORITY = (
     "unknown priority: expected one of low, normal, high, urgent (any case), or - or nothing "
     "for none"
@@ -209,8 +215,9 @@ UNKNOWN_PRIORITY = (
         (_event(detail__created_at=PERSONAL), "detail.created_at", "expected an ISO-8601 time"),
         (_trigger(status=PERSONAL), "status", UNKNOWN_STATUS),
         (_trigger(updated_at=PERSONAL), "updated_at", "expected an ISO-8601 time"),
+        (_trigger(event=PERSONAL), "event", UNKNOWN_EVENT),
     ],
-    ids=["status", "priority", "created_at", "trigger status", "trigger updated_at"],
+    ids=["status", "priority", "created_at", "trigger status", "trigger updated_at", "event"],
 )
 def test_a_refused_value_is_not_repeated_in_the_answer_or_the_log(
     runtime, client, caplog, body, field, error

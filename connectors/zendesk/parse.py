@@ -607,9 +607,9 @@ def parse_trigger_body(
         )
     declared = (_string(data, "event") or "").lower()
     if declared and declared not in _TRIGGER_KINDS:
-        raise PayloadError(
-            f'unknown event "{declared[:40]}": expected one of {_TRIGGER_KIND_NAMES}', "event"
-        )
+        # Not repeated, as no refused value is (see check_id): a template may put a
+        # placeholder here that renders the ticket's text.
+        raise PayloadError(f"unknown event: expected one of {_TRIGGER_KIND_NAMES}", "event")
     kind = _TRIGGER_KINDS.get(declared) or (
         EventKind.comment_added if comment else EventKind.updated
     )

@@ -716,7 +716,7 @@ def test_trigger_event_may_be_named_as_the_event_subscriptions_name_it(declared,
 def test_an_unknown_trigger_event_is_refused_listing_the_names_understood():
     error = parse_error(mutated("trigger_ticket_updated.json", {"event": "merged"}))
     assert (error.message, error.field) == (
-        'unknown event "merged": expected one of agent_assignment_changed, assignee_changed, '
+        "unknown event: expected one of agent_assignment_changed, assignee_changed, "
         "comment_added, created, custom_field_changed, custom_status_changed, "
         "description_changed, group_assignment_changed, group_changed, priority_changed, "
         "status_changed, subject_changed, tags_changed, type_changed, updated",
