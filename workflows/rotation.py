@@ -114,6 +114,20 @@ class Rotation:
                 return shift.person
         return None
 
+    def hands_over(self, at: datetime) -> Shift | None:
+        """The first stretch after `at` with someone else on call than at `at` (overrides
+        applied): when whoever is on call at `at` hands over, and to whom. An override may end
+        their time before the next hand-off, or carry it past it. None when nobody else is
+        ever on call (a rotation of one, no override naming anyone else)."""
+        person = self.who_is_on_call(at)
+        last = max((o.ends for o in self.overrides if o.ends > at), default=at)
+        # Past the last override, one round of the rotation reaches every member.
+        shifts = (self.shift_index(last) or 0) - (self.shift_index(at) or 0) + len(self.members)
+        return next(
+            (s for s in self.timeline(at, shifts + 1) if s.ends > at and s.person != person),
+            None,
+        )
+
     def timeline(self, at: datetime, shifts: int) -> list[Shift]:
         """Who is on call from the start of the shift running at `at` through `shifts`
         rotation shifts, overrides applied, adjacent stretches of one person merged."""

@@ -394,7 +394,7 @@ def test_the_handoff_post_reaches_the_oncall_channel_with_open_items(runtime, cl
     assert handoff[0].args["text"] == (
         f":pager: <@{LENA}> is now on call\n"
         "On-call hand-off, Mon 12 Jan 2026 09:00 GMT\n"
-        "Now on call: Lena Fischer; next: Tom Okafor\n"
+        "Now on call: Lena Fischer until Mon 19 Jan 2026 09:00 GMT; next: Tom Okafor\n"
         "Still open from the last shift (1):\n"
         "#48400 Sofa delivery failed: new, paged Sat 10 Jan 2026 23:10 GMT, not acknowledged"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import yaml
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -89,7 +90,7 @@ def test_handoff_post_names_who_is_on_call_next_and_what_is_open():
     )
     assert record["text"] == (
         "On-call hand-off, Mon 12 Jan 2026 09:00 GMT\n"
-        "Now on call: Lena Fischer; next: Tom Okafor\n"
+        "Now on call: Lena Fischer until Mon 19 Jan 2026 09:00 GMT; next: Tom Okafor\n"
         "Still open from the last shift (2):\n"
         "#1 Sofa delivery failed: open, paged Sat 10 Jan 2026 23:10 GMT, acknowledged by "
         "Priya Raman\n"
@@ -97,31 +98,69 @@ def test_handoff_post_names_who_is_on_call_next_and_what_is_open():
     )
 
 
+def handoff_names(at: str, overrides=(), rules=None) -> tuple:
+    """Who the hand-off at `at` (UTC) names: the person on call, who is next, until when (its
+    params), and its line saying so."""
+    (action,) = build_handoff(utc(at), rules or load_rules(EXAMPLE), Reader([], overrides))
+    params = action.params
+    return params["person"], params["next"], params["until"], params["text"].splitlines()[1]
+
+
 def test_handoff_with_an_override_and_nothing_open():
-    rules = load_rules(EXAMPLE)
-    at = utc("2026-01-12T09:00:00")
+    # Priya covers the first morning of Lena's week: Lena takes over from her at 12:00, not
+    # Tom at the next hand-off.
     cover = Override(PRIYA, utc("2026-01-12T08:00:00"), utc("2026-01-12T12:00:00"))
-    (action,) = build_handoff(at, rules, Reader([], [cover]))
-    assert action.params["text"].splitlines()[1:] == [
-        "Now on call: Priya Raman; next: Tom Okafor",
-        "Nothing paged in the last shift is still open.",
+    assert handoff_names("2026-01-12T09:00:00", [cover]) == (
+        PRIYA,
+        LENA,
+        "2026-01-12T12:00:00+00:00",
+        "Now on call: Priya Raman until Mon 12 Jan 2026 12:00 GMT; next: Lena Fischer",
+    )
+    (action,) = build_handoff(utc("2026-01-12T09:00:00"), load_rules(EXAMPLE), Reader([]))
+    assert action.params["text"].splitlines()[2:] == [
+        "Nothing paged in the last shift is still open."
     ]
+
+
+def test_an_override_carrying_the_person_on_call_past_the_next_handoff_names_who_follows():
+    # Priya is off sick for the first two days of her week: Tom, on call this week, stays on
+    # until Wednesday 09:00. The hand-off to Tom's week says so, and that Priya follows him
+    # (it said "Now on call: Tom Okafor; next: Tom Okafor"); so does the one to Priya's week.
+    cover = Override(TOM, utc("2026-01-26T09:00:00"), utc("2026-01-28T09:00:00"), by=SAM)
+    told = (
+        TOM,
+        PRIYA,
+        "2026-01-28T09:00:00+00:00",
+        "Now on call: Tom Okafor until Wed 28 Jan 2026 09:00 GMT; next: Priya Raman",
+    )
+    assert handoff_names("2026-01-19T09:00:00", [cover]) == told
+    assert handoff_names("2026-01-26T09:00:00", [cover]) == told
+
+
+def test_a_rotation_of_one_names_the_one_member_until_the_next_handoff(tmp_path):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["oncall"]["rotation"]["members"] = [PRIYA]
+    data["oncall"]["overrides"] = []
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(data))
+    assert handoff_names("2026-01-12T09:00:00", rules=load_rules(tmp_path / "rules.yaml")) == (
+        PRIYA,
+        PRIYA,
+        "2026-01-19T09:00:00+00:00",
+        "Now on call: Priya Raman until Mon 19 Jan 2026 09:00 GMT; next: Priya Raman",
+    )
 
 
 def test_the_handoff_post_names_who_will_really_be_on_call_next():
     # Tom covers the whole of Lena's coming week (Mon 2 Feb 09:00 - Mon 9 Feb 09:00) by an
     # override. At the hand-off to Priya's week (Mon 26 Jan 09:00) the on-call channel is told
     # who is next: Tom, not Lena (who is away).
-    rules = load_rules(EXAMPLE)
-    at = utc("2026-01-26T09:00:00")
     cover = Override(TOM, utc("2026-02-02T09:00:00"), utc("2026-02-09T09:00:00"), by=SAM)
-    (action,) = build_handoff(at, rules, Reader([], [cover]))
-    assert (action.params["person"], action.params["next"], action.params["until"]) == (
+    assert handoff_names("2026-01-26T09:00:00", [cover]) == (
         PRIYA,
         TOM,
         "2026-02-02T09:00:00+00:00",
+        "Now on call: Priya Raman until Mon 02 Feb 2026 09:00 GMT; next: Tom Okafor",
     )
-    assert action.params["text"].splitlines()[1] == "Now on call: Priya Raman; next: Tom Okafor"
 
 
 def test_replay_runs_the_handoff_at_its_time_with_the_open_page():

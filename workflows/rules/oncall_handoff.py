@@ -1,6 +1,7 @@
 """The on-call shift hand-off, a scheduled job: at each hand-off a post in the on-call channel
-names who is now on call, who is next (overrides applied to both), and what is still open
-from the last shift (tickets paged in it and not solved, with their state)."""
+names who is now on call and until when, who takes over from them then (overrides applied to
+both), and what is still open from the last shift (tickets paged in it and not solved, with
+their state)."""
 
 from __future__ import annotations
 
@@ -59,10 +60,14 @@ def build_handoff(at: datetime, rules: RulesConfig, reader: HandoffReader) -> li
     index = rotation.shift_index(at)
     previous = rotation.handoff_at(index - 1) if index else at
     on_call = rotation.who_is_on_call(at)
-    until = rotation.handoff_at(index + 1)
-    # Who will really take over at the next hand-off: an override covering it names someone
-    # other than the rotation's member (who is away).
-    following = rotation.who_is_on_call(until)
+    # Who really takes over from them, and when: an override may end their time before the
+    # next hand-off (someone covers the first morning) or carry it past it (they cover for
+    # the one whose week it would be), and the person at the next hand-off may be away.
+    takeover = rotation.hands_over(at)
+    if takeover is None:  # nobody else is ever on call
+        until, following = rotation.handoff_at(index + 1), on_call
+    else:
+        until, following = takeover.starts, takeover.person
     still_open = [
         describe_open(state, rotation)
         for state in reader.list_paged_tickets(previous, at)
@@ -71,7 +76,8 @@ def build_handoff(at: datetime, rules: RulesConfig, reader: HandoffReader) -> li
     names = {a.slack_id: a.name for a in rules.agents}
     lines = [
         f"On-call hand-off, {format_local(at, rotation.zone)}",
-        f"Now on call: {names.get(on_call, on_call)}; next: {names.get(following, following)}",
+        f"Now on call: {names.get(on_call, on_call)} until {format_local(until, rotation.zone)}; "
+        f"next: {names.get(following, following)}",
     ]
     if still_open:
         lines.append(f"Still open from the last shift ({len(still_open)}):")
