@@ -223,7 +223,11 @@ def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
 
 
 def _why(action: dict[str, Any], before: str = "") -> str:
-    return clip_escaped(f"{before}*Why:* ", action["reason"], SECTION_TEXT)
+    # A page names whom it paged (mentions, as the hand-off post's): the on-call channel's
+    # readers see who has it at each step, not only "paging the next on the rotation".
+    people = action.get("people") if action["action"] == "page_oncall" else None
+    paged = "\n*Paged:* " + ", ".join(f"<@{p}>" for p in people) if people else ""
+    return clip_escaped(f"{before}*Why:* ", action["reason"], SECTION_TEXT - len(paged)) + paged
 
 
 def _call_script(view: TicketView) -> dict[str, Any]:

@@ -151,7 +151,9 @@ def test_page_dms_the_person_and_posts_in_the_oncall_channel(runtime, client, fa
             "On-call page: <https://acme.zendesk.com/agent/tickets/48400|#48400> "
             "Sofa delivery failed"
         )
-        assert page.args["blocks"][1]["text"]["text"] == "*Why:* urgent ticket created after hours"
+        assert page.args["blocks"][1]["text"]["text"] == (
+            f"*Why:* urgent ticket created after hours\n*Paged:* <@{PRIYA}>"
+        )
         assert buttons(page.args["blocks"]) == [
             ("deskbridge.ack", "Acknowledge", None),
             ("deskbridge.open", "Open ticket", "https://acme.zendesk.com/agent/tickets/48400"),
@@ -174,8 +176,9 @@ def test_page_dms_the_person_and_posts_in_the_oncall_channel(runtime, client, fa
         "*Why:* not acknowledged {} min after the first page (urgent ticket created after hours): "
     )
 
-    def reply(minutes: int, whom: str) -> dict:
-        text = f":pager: On-call page\n{why.format(minutes)}paging {whom}"
+    def reply(minutes: int, whom: str, person: str) -> dict:
+        # The channel's thread names whom each step paged, not only "the next on the rotation".
+        text = f":pager: On-call page\n{why.format(minutes)}paging {whom}\n*Paged:* <@{person}>"
         return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
     ack_buttons = {
@@ -187,12 +190,12 @@ def test_page_dms_the_person_and_posts_in_the_oncall_channel(runtime, client, fa
     # a new person gets a new alert (with the buttons); the leads' channel too.
     oncall = fake.channel_id("#resolution-oncall")
     assert later == [
-        ("D02PRIYA01", True, reply(10, "the person on call")),
-        (oncall, True, reply(10, "the person on call")),
+        ("D02PRIYA01", True, reply(10, "the person on call", PRIYA)),
+        (oncall, True, reply(10, "the person on call", PRIYA)),
         (LENA, False, ack_buttons),
-        (oncall, True, reply(20, "the next on the rotation")),
+        (oncall, True, reply(20, "the next on the rotation", LENA)),
         (SAM, False, ack_buttons),
-        (oncall, True, reply(30, "the leads")),
+        (oncall, True, reply(30, "the leads", SAM)),
         ("#resolution-leads", False, ack_buttons),
     ]
 
@@ -588,7 +591,8 @@ def test_a_new_chains_page_in_an_acknowledged_thread_brings_its_own_acknowledge(
         p
         for p in fake.ok_calls("chat.postMessage")
         if p.args["text"]
-        == ":pager: On-call page\n*Why:* escalated to the specialist tier after hours"
+        == ":pager: On-call page\n*Why:* escalated to the specialist tier after hours\n"
+        f"*Paged:* <@{PRIYA}>"
     ]
     assert [p.args["thread_ts"] for p in pages] == [roots[PRIYA], roots["#resolution-oncall"]]
     for page in pages:
