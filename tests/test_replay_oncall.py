@@ -106,6 +106,16 @@ def test_the_same_ticket_tuesday_1000_pages_nobody():
     assert pager(out) == []
 
 
+def test_a_chain_begun_before_opening_goes_on_after_it_opens():
+    # README: no chain starts in business hours, but one begun at 08:55 on a Tuesday (Lena's
+    # week) pages its steps at 09:05, 09:15 and 09:25 until someone acknowledges.
+    created = "2026-01-13T08:55:00Z"
+    out = replay([body("created", "715", created, 1, status="NEW")], until="2026-01-13T10:00:00Z")
+    steps = [("2026-01-13T08:55:00Z", LENA, ONCALL), ("2026-01-13T09:05:00Z", LENA, ONCALL)]
+    steps += [("2026-01-13T09:15:00Z", TOM, ONCALL), ("2026-01-13T09:25:00Z", SAM, LEADS)]
+    assert pages(out) == [(at, n, who, [who], where) for n, (at, who, where) in enumerate(steps)]
+
+
 def test_a_bank_holiday_is_after_hours():
     created = "2026-12-25T10:00:00Z"  # Christmas Day, a Friday
     out = replay([body("created", "704", created, 1, status="NEW")], until="2026-12-25T10:05:00Z")

@@ -83,6 +83,29 @@ def test_daily_shifts_across_dst(rules):
     assert rotation.shift_index(utc("2026-03-29T16:59:59")) == index - 1
 
 
+def test_a_handoff_the_clock_change_skips_or_repeats(rules):
+    # README: 01:30 does not exist on Sunday 2026-03-29 in London (01:00 GMT -> 02:00 BST):
+    # that hand-off is at 02:30 BST (01:30 UTC, as if the clocks had not changed yet). On
+    # Sunday 2026-10-25 01:30 comes twice: the hand-off is at the first, 01:30 BST.
+    rotation_config = rules.oncall.rotation.model_copy(
+        update={"shift": "daily", "handoff": (None, datetime(2026, 1, 1, 1, 30).time())}
+    )
+    config = rules.oncall.model_copy(update={"rotation": rotation_config})
+    rotation = Rotation(config, "Europe/London")
+    spring = rotation.shift_index(utc("2026-03-29T12:00:00"))
+    assert [rotation.handoff_at(i) for i in (spring - 1, spring, spring + 1)] == [
+        utc("2026-03-28T01:30:00"),
+        utc("2026-03-29T01:30:00"),
+        utc("2026-03-30T00:30:00"),
+    ]
+    autumn = rotation.shift_index(utc("2026-10-25T12:00:00"))
+    assert [rotation.handoff_at(i) for i in (autumn - 1, autumn, autumn + 1)] == [
+        utc("2026-10-24T00:30:00"),
+        utc("2026-10-25T00:30:00"),
+        utc("2026-10-26T01:30:00"),
+    ]
+
+
 def test_override_starting_and_ending_mid_shift(rotation, rules):
     london = Rotation(
         rules.oncall,
