@@ -132,6 +132,38 @@ def agent_lines(digest: dict[str, Any]) -> list[str]:
     return rows
 
 
+# Slack's limits: 50 blocks a message, 3,000 characters a section's text.
+MAX_BLOCKS, SECTION_CHARS = 50, 2800
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _sections(lines: list[str]) -> list[dict[str, Any]]:
+    """`lines` in as few sections as fit, none cut mid-line but one longer than a section
+    (a long list: cut at an item, saying how many are left out)."""
+    sections, chunk = [], []
+    for line in (_fit(line) for line in lines):
+        if chunk and sum(len(r) + 1 for r in chunk) + len(line) > SECTION_CHARS:
+            sections.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        sections.append(_section("\n".join(chunk)))
+    return sections
+
+
+def _fit(line: str) -> str:
+    # The review's lists ("Not on the roster: 9013 (4), 9014 (2), …") separate items by ", ".
+    if len(line) <= SECTION_CHARS:
+        return line
+    kept = line[: SECTION_CHARS - 80]
+    kept = kept[: kept.rfind(", ")] if ", " in kept else kept
+    left = line[len(kept) :].count(", ")
+    return f"{kept}, … and {left} more (`deskbridge digest` lists them all)"
+
+
 def build_digest_message(
     digest: dict[str, Any], team: str, csat: dict[str, int] | None = None
 ) -> dict[str, Any]:
@@ -142,22 +174,11 @@ def build_digest_message(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
     ]
-    # A section holds at most 3,000 characters: agents go in chunks.
-    chunk: list[str] = []
-    for row in rows:
-        if sum(len(r) + 1 for r in chunk) + len(row) > 2800:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-            chunk = []
-        chunk.append(row)
-    if chunk:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-    blocks.append(
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": "\n".join(summary_lines(digest, csat))[:2900]},
-        }
-    )
-    return {"text": title, "blocks": blocks[:50]}
+    blocks += _sections(rows) + _sections(summary_lines(digest, csat))
+    if len(blocks) > MAX_BLOCKS:
+        cut = "… the rest does not fit in one Slack message: `deskbridge digest` shows it all"
+        blocks = [*blocks[: MAX_BLOCKS - 1], _section(cut)]
+    return {"text": title, "blocks": blocks}
 
 
 COACH_TITLES = {
