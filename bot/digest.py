@@ -197,7 +197,7 @@ def build_coach_message(record: dict[str, Any], ticket_url: str | None) -> dict[
     if source in ("zendesk", "salesforce"):  # a nudge about one ticket names it
         title += f" (ticket {number})"
     text = f"*{title}* — {record['reason']}"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    blocks: list[dict[str, Any]] = [_section(text)]
     if ticket_url:
         blocks.append(
             {

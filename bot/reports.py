@@ -95,12 +95,16 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
     risky = [s for s in open_tickets if _at_risk(s, rules, now)]
     escalated = [s for s in open_tickets if s.escalation_signals]
     calls_due = [s for s in open_tickets if call_requested(s) and not call_logged(s, rules)]
-    lines = [f"*Tickets at risk ({len(risky)}):*"] + [_line(s, rules, now, True) for s in risky]
-    lines += [f"*Open escalations ({len(escalated)}):*"] + [
-        _line(s, rules, now, True, ", ".join(n.replace("_", " ") for n in s.escalation_signals))
-        for s in escalated
+
+    def listed(state: TicketState, why: str = "") -> str:
+        return _line(state, rules, now, owner=True, why=why)  # a lead sees whose each is
+
+    lines = [f"*Tickets at risk ({len(risky)}):*", *map(listed, risky)]
+    lines += [f"*Open escalations ({len(escalated)}):*"]
+    lines += [
+        listed(s, ", ".join(n.replace("_", " ") for n in s.escalation_signals)) for s in escalated
     ]
-    lines += [f"*Calls due ({len(calls_due)}):*"] + [_line(s, rules, now, True) for s in calls_due]
+    lines += [f"*Calls due ({len(calls_due)}):*", *map(listed, calls_due)]
     # Today's review so far: the figures of the daily digest, live.
     period = build_period(rules, now.astimezone(ZoneInfo(rules.team.timezone)).date(), now=now)
     data = read_period(connection, period, repeat_window(rules))

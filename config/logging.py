@@ -45,7 +45,7 @@ def describe_exception(exc: BaseException) -> dict[str, str]:
         tb = tb.tb_next
     if tb is not None:
         fields["at"] = _describe_frame(tb)
-        if own is not None and own is not tb and not _is_own(tb.tb_frame):
+        if own is not None and own is not tb:  # raised in a library: own is an outer frame
             fields["via"] = _describe_frame(own)
     return fields
 

@@ -88,15 +88,17 @@ def build_event_facts(
         first = state.voice_call_ids[:1] == [comment.id]
         key = f"{ticket}:call" if first else f"{ticket}:call:{comment.id}"
         facts.append(Fact(key, at, CALL_LOGGED, ticket, person))
-    if event.kind is _CALL_LOGGED_EVENT and (previous is None or previous.call_logged_by is None):
-        facts.append(Fact(f"{ticket}:call", at, CALL_LOGGED, ticket, state.assignee))
     # The tag an agent adds in the helpdesk after calling (or the one a click writes back):
     # the same first call, so a click and its tag, or a Talk call and the tag, count once.
-    if (
-        call_logged_tag
+    clicked = event.kind is _CALL_LOGGED_EVENT and (
+        previous is None or previous.call_logged_by is None
+    )
+    tagged = (
+        call_logged_tag is not None
         and state.has_tag(call_logged_tag)
         and (previous is None or not previous.has_tag(call_logged_tag))
-    ):
+    )
+    if clicked or tagged:
         facts.append(Fact(f"{ticket}:call", at, CALL_LOGGED, ticket, state.assignee))
     was_done = previous is not None and previous.status.is_done
     solved_at = (
