@@ -44,7 +44,14 @@ def build_pager_event(
         "component": source,
         "group": "resolution",
         "class": params.get("trigger"),
-        "custom_details": {"reason": action.reason, "step": params.get("step")},
+        "custom_details": {
+            "reason": action.reason,
+            "step": params.get("step"),
+            # deskbridge hears nothing back from PagerDuty (README): the person paged reads
+            # here how to stop the chain's next pages.
+            "acknowledge": f"in Slack: the page's Acknowledge button or `/deskbridge ack "
+            f"{number}`; acknowledging in PagerDuty does not stop deskbridge's next pages",
+        },
     }
     if body["payload"]["timestamp"] is None:
         del body["payload"]["timestamp"]

@@ -46,7 +46,12 @@ def test_trigger_body_follows_the_events_api():
             "component": "zendesk",
             "group": "resolution",
             "class": "urgent_created",
-            "custom_details": {"reason": "urgent ticket created after hours", "step": 0},
+            "custom_details": {
+                "reason": "urgent ticket created after hours",
+                "step": 0,
+                "acknowledge": "in Slack: the page's Acknowledge button or `/deskbridge ack "
+                "48213`; acknowledging in PagerDuty does not stop deskbridge's next pages",
+            },
         },
         "links": [{"href": "https://acme.zendesk.com/agent/tickets/48213", "text": "Open ticket"}],
     }
