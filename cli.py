@@ -595,7 +595,7 @@ def events(failed: bool, output: str) -> None:
         for row in rows:
             yield (
                 f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
-                f"{_iso_default(row['failed_at'])}  {row['error']}"
+                f"{_iso_default(row['failed_at'])}  {_one_line(row['error'])}"
             )
 
     # `events` alone listed the failed ones too, so --failed changed nothing.
@@ -655,6 +655,12 @@ def _iso_default(value):
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def _one_line(error: str | None) -> str:
+    """An error as a text table's last column shows it: one row a line (pydantic's messages,
+    a helpdesk's answer run over lines); --format json keeps it as stored."""
+    return " ⏎ ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 _ERROR_NOT_KEPT = (
     "(not kept: it failed before deskbridge kept timers' errors; the log's timer.failed line "
     "names its type)"
@@ -687,7 +693,7 @@ def timers(failed: bool, output: str) -> None:
             error = row["error"] if row["error"] is not None else _ERROR_NOT_KEPT
             yield (
                 f"{row['id']:<{id_w}}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
-                f"{_iso_default(row['due_at'])}  {error}"
+                f"{_iso_default(row['due_at'])}  {_one_line(error)}"
             )
 
     statuses = (PENDING, FIRED, CANCELLED, FAILED)
@@ -816,7 +822,8 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
         else:
             click.echo(
                 f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<14} {to:<{to_w}} "
-                f"{row['attempts']:>3}  {_iso_default(row['dead_at'])}  {row['last_error']}"
+                f"{row['attempts']:>3}  {_iso_default(row['dead_at'])}  "
+                f"{_one_line(row['last_error'])}"
             )
     if output == "text":
         click.echo(f"{count_noun(len(rows), 'dead-lettered action')} in {where}", err=True)

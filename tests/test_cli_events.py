@@ -4,6 +4,7 @@ service's (it now only reads: tests/test_cli_store_unavailable.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,3 +85,42 @@ def test_failed_events_stay_in_columns_for_a_salesforce_case(engine, store_url):
         f"       2  zendesk:7                     created            {at.isoformat()}  "
         "ValueError: y\n",
     )
+
+
+def test_a_multi_line_error_stays_on_its_row(engine, store_url):
+    """pydantic's messages run over several lines: the text listing printed them as they were,
+    so one failed event took four lines and `| wc -l` or a grep by id lost the rest; the rows
+    show the lines joined (--format json keeps the error as stored)."""
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    error = (
+        "ValidationError: 1 validation error for TicketSnapshot\n"
+        "priority\n"
+        "  Input should be 'low', 'normal', 'high' or 'urgent' [type=enum]\n"
+    )
+    row = build_event_row(
+        TicketEvent(
+            source=Source.zendesk,
+            ticket_id="7",
+            dedupe_key="zendesk:event:7",
+            kind=EventKind.created,
+            occurred_at=at,
+            ticket=TicketSnapshot(),
+        ),
+        "{}",
+        at,
+    )
+    with engine.begin() as connection:
+        insert_events(connection, [row])
+        mark_events_failed(connection, [(1, error)], at)
+    env = {"DATABASE_URL": store_url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+
+    text = CliRunner().invoke(main, ["events", "--failed"], env=env)
+    as_json = CliRunner().invoke(main, ["events", "--failed", "--format", "json"], env=env)
+
+    assert (text.exit_code, text.stdout) == (
+        0,
+        f"       1  zendesk:7                created            {at.isoformat()}  "
+        "ValidationError: 1 validation error for TicketSnapshot ⏎ priority ⏎ Input should be "
+        "'low', 'normal', 'high' or 'urgent' [type=enum]\n",
+    )
+    assert json.loads(as_json.stdout)["error"] == error

@@ -49,16 +49,22 @@ def _notify(n: int, **params):
     return build_action(f"zendesk:{n}", "risk", ActionKind.notify, "x", reason="test", **params)
 
 
+def _worker(store_url, monkeypatch, performer):
+    """A worker on a migrated store whose every action goes to `performer`."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(DATABASE_URL=store_url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
+    worker = create_runtime(
+        settings, clock=Clock(NOW), performers={kind: performer for kind in ActionKind}
+    )
+    migrate_store(worker.engine)
+    return settings, worker
+
+
 @pytest.fixture
 def dead_store(store_url, monkeypatch):
     """A store holding two dead letters (a lead's alert in a channel, an assignee's DM) and
     one action performed, dead-lettered by a worker's dispatcher at NOW."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    settings = Settings(DATABASE_URL=store_url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
-    worker = create_runtime(
-        settings, clock=Clock(NOW), performers={kind: RevokedSlack() for kind in ActionKind}
-    )
-    migrate_store(worker.engine)
+    settings, worker = _worker(store_url, monkeypatch, RevokedSlack())
     tag = build_action("zendesk:3", "risk", ActionKind.tag, reason="test", tags=["vip"])
     with worker.engine.begin() as connection:
         insert_actions(
@@ -156,12 +162,7 @@ def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_c
 ):
     """A Salesforce case's ticket (29 characters) and the specialists' target with its channel
     (35) were wider than their 24-character columns and pushed the rest of their line out."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    settings = Settings(DATABASE_URL=store_url, ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
-    worker = create_runtime(
-        settings, clock=Clock(NOW), performers={kind: RevokedSlack() for kind in ActionKind}
-    )
-    migrate_store(worker.engine)
+    settings, worker = _worker(store_url, monkeypatch, RevokedSlack())
     escalate = build_action(
         "salesforce:5005j00000AbCdEAAV",
         "risk",
@@ -408,3 +409,27 @@ def test_outbox_retry_since_takes_only_the_recent_dead_letters(dead_store):
         "Error: Invalid value for '--since': 'yesterday': expected a duration like \"4h\"\n"
     )
     assert [(r[0], r[2]) for r in _rows(url)] == [(1, "dead"), (2, "pending"), (3, "done")]
+
+
+class RefusingHelpdesk:
+    """A helpdesk whose refusal runs over lines (a 422 with its details on lines of their own)."""
+
+    def perform(self, action):
+        raise PermanentError("Zendesk answered 422: RecordInvalid\n  assignee: not in the group")
+
+
+def test_outbox_dead_listing_keeps_a_multi_line_error_on_its_row(store_url, monkeypatch):
+    settings, worker = _worker(store_url, monkeypatch, RefusingHelpdesk())
+    tag = build_action("zendesk:3", "risk", ActionKind.tag, reason="test", tags=["vip"])
+    with worker.engine.begin() as connection:
+        insert_actions(connection, [tag], NOW - timedelta(minutes=1))
+    worker.dispatcher.dispatch_due()
+    worker.engine.dispose()
+
+    listing = _cli(settings, "outbox", "--dead")
+
+    assert (listing.exit_code, listing.stdout) == (
+        0,
+        f"       1  zendesk:3                tag            -                          1  "
+        f"{NOW.isoformat()}  Zendesk answered 422: RecordInvalid ⏎ assignee: not in the group\n",
+    )
