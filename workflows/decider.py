@@ -138,9 +138,10 @@ class _Batch:
     results: list[Decided] = field(default_factory=list)
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
-    # The shell's clock, when a live batch fires timers at their due times (the sweep
-    # behind): they report how late they really went out (`Context.decided_at`). None on
-    # replay's simulated clock, whose timers go out at their time.
+    # The shell's clock, when a live batch decides (`Context.decided_at`): timers fired at
+    # their due times (the sweep behind) report how late they really went out, and paging
+    # caught up long after an event's or a timer's time reads the hour and who is on call
+    # then. None on replay's simulated clock, whose events and timers go out at their time.
     decided_at: datetime | None = None
     # Timers to fire in this batch, soonest first — (due_at, id, sequence, stored DueTimer
     # or set Timer): between the events (Decider.decide_pending live, and
@@ -477,6 +478,7 @@ class Decider:
                 previous=previous,
                 related=self._related(session, batch, state),
                 oncall_overrides=batch.oncall_overrides,
+                decided_at=batch.decided_at,
             )
             decision, after = evaluate_rules_to_state(state, event, ctx)
         except Exception as exc:  # a poison event must not stop the others
@@ -607,6 +609,8 @@ class Decider:
                 if first_left < until:
                     fire_until, last_id = first_left, None
             batch = self._start(session, tickets, at)
+            if not at_due_time:
+                batch.decided_at = at
             if rows:
                 self._parse_events(batch, rows)
                 self._read_related(session, batch)

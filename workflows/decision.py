@@ -50,9 +50,10 @@ class Context:
     related: tuple[RelatedTicket, ...] = ()
     # On-call overrides made in Slack (store), applied after the config's own.
     oncall_overrides: tuple[Override, ...] = ()
-    # When the shell really decides, if later than `now`: a timer fired behind its time (the
-    # decider catching up after an outage) decides as at its due time, as replay does, and
-    # reports how late it went out (an SLA breach's `late_by_s`). None: at `now`.
+    # When the shell really decides, if later than `now`: an event or a timer decided behind
+    # its time (the decider catching up after an outage) decides as at its time, as replay
+    # does, reports how late it went out (an SLA breach's `late_by_s`), and pages as the
+    # hour and the rotation are then (rules/oncall.py paging_time). None: at `now`.
     decided_at: datetime | None = None
 
 

@@ -7,7 +7,9 @@ now, and one timer waits for the next step, carrying the chain's id as its token
 or solving stops the later steps; a second paging event while steps are still to page is told
 in the chain's thread instead of paging again, and once none are (acknowledged, or every step
 paged) it starts a new chain with who is on call then. During business hours nothing is paged:
-the usual alerts go to the team.
+the usual alerts go to the team. Decided long after its time (catching up after an outage, a
+failed step redecided), a page goes by the decision's time (`paging_time`): in business hours
+none, after hours one, to whoever is on call then or the step the chain has reached.
 
 It runs after the other rules (it pages on what they decided: an escalation, an SLA breach).
 
@@ -39,7 +41,7 @@ from deskbridge.workflows.model import (
     evolve,
 )
 from deskbridge.workflows.rotation import Rotation
-from deskbridge.workflows.rules.sla import LABELS, describe_span, policy_named
+from deskbridge.workflows.rules.sla import LABELS, describe_ago, describe_span, policy_named
 
 RULE = "oncall"
 
@@ -55,6 +57,12 @@ WATCH_KIND = "oncall.unanswered"
 # The clocks of a customer waiting for a reply (resolution is the team's work, not a wait).
 _REPLY_METRICS = ("first_reply", "next_reply")
 NEW_TICKET_WINDOW = timedelta(hours=1)
+# A paging decision made more than this after its time is catching up on a backlog (the
+# decider or the timer loop was down, a failed step was redecided). Made sooner (the decider
+# seconds or minutes behind under load, a restart) it decides as replay does, by the event's
+# or the step's own time, under replay's keys; a lag shorter than the example's 10 minutes
+# between steps never has two of them due at once.
+CATCH_UP_AFTER = timedelta(minutes=10)
 
 # Members named once here: on 3.11 naming one on its class (`ActionKind.escalate`) goes through
 # EnumType.__getattr__'s slow attribute path, and these are checked for every event or action.
@@ -82,6 +90,16 @@ def is_after_hours(rules: RulesConfig, at: datetime) -> bool:
     business_hours section every hour is after hours."""
     calendar = rules.calendar
     return calendar is None or not calendar.is_open(at)
+
+
+def paging_time(ctx: Context, at: datetime) -> datetime:
+    """When a paging decision about `at` (an event's arrival, a step's or a deadline's due
+    time) is made: `at` itself, as replay decides it, unless the shell decides it more than
+    CATCH_UP_AFTER later (`ctx.decided_at`, or `ctx.now` for a timer the sweep fires late):
+    then the decision's own time. A page is for a person who must act now: whether it is
+    after hours, and who is on call, are read then, not at a time long past."""
+    decided = ctx.now if ctx.decided_at is None else max(ctx.now, ctx.decided_at)
+    return decided if decided - at > CATCH_UP_AFTER else at
 
 
 def find_triggers(
@@ -197,14 +215,37 @@ def chain_number(previous: OncallChain) -> int:
     return max(previous.number, int(suffix) if suffix.isdigit() else 1)
 
 
-def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules: RulesConfig):
-    """Page every step due by `now` from `chain.next_step`; set the timer for the next one."""
+def page_due_steps(
+    state: TicketState,
+    chain: OncallChain,
+    now: datetime,
+    rules: RulesConfig,
+    behind: bool = False,
+) -> Decision:
+    """Page every step due by `now` from `chain.next_step`; set the timer for the next one.
+    `behind`: `now` is a catch-up's, long after steps fell due (paging_time): those steps
+    are not paged late one after another, waking several people at once; after hours the
+    step the chain has reached pages (those due last), in business hours none does."""
     decision = Decision()
     elapsed = (now - chain.started_at).total_seconds()
     index = chain.next_step
     paged = list(chain.paged)
     total = len(chain.steps)
-    while index < total and chain.steps[index].after_s <= elapsed:
+    due = index
+    while due < total and chain.steps[due].after_s <= elapsed:
+        due += 1
+    if behind and due > index:
+        reached = chain.steps[due - 1].after_s
+        after_hours = is_after_hours(rules, now)
+        skipped = index
+        if after_hours:
+            while chain.steps[index].after_s < reached:
+                index += 1
+        else:
+            index = due
+        if index > skipped:
+            decision.actions.append(tell_skipped(state, chain, range(skipped, index), after_hours))
+    while index < due:
         step = chain.steps[index]
         people = step.people
         if step.notify == "next":
@@ -217,6 +258,11 @@ def page_due_steps(state: TicketState, chain: OncallChain, now: datetime, rules:
             continue
         if index == 0:
             reason = chain.reason
+        elif behind:  # its own minutes would understate the wait: "30 min", hours later
+            reason = (
+                f"not acknowledged since the first page, {describe_ago(int(elapsed))} "
+                f"({chain.reason}): paging {NOTIFY_WORDS[step.notify]}"
+            )
         else:
             reason = (
                 f"not acknowledged {minutes} min after the first page ({chain.reason}): "
@@ -292,6 +338,33 @@ def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes
     )
 
 
+def tell_skipped(
+    state: TicketState, chain: OncallChain, skipped: range, after_hours: bool
+) -> Action:
+    """Steps a catch-up does not page late (page_due_steps, `behind`): said in the chain's
+    thread, so that nobody waits for them, nor wonders why the chain went quiet."""
+    steps = [f"{int(chain.steps[i].after_s // 60)} min" for i in skipped]
+    listed = steps[0] if len(steps) == 1 else f"{', '.join(steps[:-1])} and {steps[-1]}"
+    then = (
+        "it pages the step the chain has reached, not each one late"
+        if after_hours
+        else "caught up in business hours, it pages nobody late"
+    )
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        chain.id,
+        "skipped",
+        str(skipped.start),
+        reason=f"on-call steps due while deskbridge was down or behind ({chain.reason})",
+        target="thread",
+        text=f"Not acknowledged, and deskbridge was down or behind when the chain's "
+        f"{'step' if len(steps) == 1 else 'steps'} at {listed} after the first page fell due: "
+        f"{then}.",
+    )
+
+
 def build_pager(
     state: TicketState, chain: OncallChain, event_action: str, *discriminator: str, **params
 ) -> Action:
@@ -356,16 +429,24 @@ def _decide_paging(
         if stopped.updates:
             return stopped
     triggers = find_triggers(state, event, decided, ctx)
-    if not triggers or state.status.is_done or not is_after_hours(rules, ctx.now):
+    if not triggers or state.status.is_done:
         return Decision()
-    return _page(state, ctx, triggers)
+    at = paging_time(ctx, ctx.now)
+    if not is_after_hours(rules, at):
+        return Decision()
+    return _page(state, ctx, triggers, at)
 
 
 def _page(
-    state: TicketState, ctx: Context, triggers: list[tuple[str, str]], reason: str | None = None
+    state: TicketState,
+    ctx: Context,
+    triggers: list[tuple[str, str]],
+    at: datetime,
+    reason: str | None = None,
 ) -> Decision:
-    """Page for `triggers` (after hours, the ticket open): a new chain, or a line in the thread
-    of the chain still paging. `reason`: the first page's, if not the trigger's own."""
+    """Page for `triggers` (after hours at `at`, the ticket open): a new chain starting at
+    `at`, or a line in the thread of the chain still paging. `reason`: the first page's, if
+    not the trigger's own."""
     rules, chain = ctx.rules, state.oncall
     if chain is not None and chain.pending:
         # One chain at a time: a paging event while its steps still page is told in its
@@ -389,8 +470,8 @@ def _page(
             ]
         )
     trigger = triggers[0][0]
-    new = snapshot_chain(rules, ctx, trigger, reason or TRIGGER_REASONS[trigger], ctx.now, chain)
-    decision = page_due_steps(state, new, ctx.now, rules)
+    new = snapshot_chain(rules, ctx, trigger, reason or TRIGGER_REASONS[trigger], at, chain)
+    decision = page_due_steps(state, new, at, rules)
     if chain is not None and chain.open:
         # The pager's incident is the ticket's (dedup_key): while the replaced chain's is
         # open (acknowledged or still triggered) a new trigger would only join it, and nobody
@@ -416,7 +497,8 @@ def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     )
     if not current or ctx.rules.oncall is None:
         return Decision()
-    return page_due_steps(state, chain, timer.due_at, ctx.rules)
+    at = paging_time(ctx, timer.due_at)
+    return page_due_steps(state, chain, at, ctx.rules, behind=at != timer.due_at)
 
 
 def watch_timer_id(ticket: str) -> str:
@@ -486,7 +568,8 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     during this wait (that chain went up its steps, or someone acknowledged it: they own it)."""
     rules = ctx.rules
     watch = unanswered_watch(state, rules)
-    if watch is None or watch.payload != timer.payload or not is_after_hours(rules, ctx.now):
+    at = paging_time(ctx, ctx.now)
+    if watch is None or watch.payload != timer.payload or not is_after_hours(rules, at):
         return Decision()
     metric = watch.payload["metric"]
     if paged_during_wait(state, metric):
@@ -497,4 +580,4 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         "target ran out"
     )
     trigger = ("sla_breach_urgent", f"unanswered:{metric}:{watch.payload['instance']}")
-    return _page(state, ctx, [trigger], reason)
+    return _page(state, ctx, [trigger], at, reason)

@@ -1,0 +1,308 @@
+"""On call after an outage: deskbridge catching up on a backlog pages a person who must act now,
+not every step whose time passed while it was down. Decided in business hours it pages
+nobody (the team is there; the alerts go to Slack as usual); decided after hours it pages once:
+a chain not started yet starts then, with whoever is on call then, and a running chain pages
+the step it has reached. Before, the decider fired an urgent ticket's Friday-night timers at
+their due times and paged Friday's chain, all four steps at once, on Monday at 10:00 (and
+`deskbridge redecide` of a failed step did the same).
+
+config/example.yaml: Mon-Fri 09:00-18:00 Europe/London (UTC in January); weekly rotation
+Priya -> Lena -> Tom from Monday 5 January 09:00, so Friday 16 January is Lena's week and Tom's
+starts on Monday 19 January at 09:00; steps at 0 (on call), +10 (again), +20 (next) and +30 min
+(the leads: Sam)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from deskbridge.store.events import build_event_row, insert_events
+from deskbridge.store.timers import list_timers, requeue_failed_timers
+from deskbridge.workflows import rules as rules_module
+from deskbridge.workflows.decider import Decided, Decider
+from deskbridge.workflows.model import EventKind, Status, TicketEvent
+from tests.workflows.test_decider import reply
+from tests.workflows.test_sla_timers import event as urgent
+
+LENA, TOM, SAM = "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
+FRIDAY_NIGHT = datetime(2026, 1, 16, 23, 0, tzinfo=UTC)  # Lena on call, Tom next
+SATURDAY_0300 = datetime(2026, 1, 17, 3, 0, 0, 250_000, tzinfo=UTC)  # still Lena's week
+MONDAY_1000 = datetime(2026, 1, 19, 10, 0, 0, 250_000, tzinfo=UTC)  # office hours, Tom's week
+STEP = "zendesk:7:oncall.step"
+
+
+def store(engine: Engine, event: TicketEvent, at: datetime) -> None:
+    """The webhook's part: the event stored, undecided, at `at`."""
+    with engine.begin() as connection:
+        insert_events(connection, [build_event_row(event, "{}", at)])
+
+
+def created(at: datetime = FRIDAY_NIGHT) -> TicketEvent:
+    return urgent(1, at, EventKind.created, Status.new, created=at)
+
+
+# What each on-call action says: whom a page pages, when the pager's page went out, what a
+# line in the chain's thread reads.
+SAYS = {"page_oncall": "people", "pager": "paged_at", "notify": "text"}
+
+
+def paging(decided: list[Decided]) -> list[tuple]:
+    """The on-call rule's actions: (cause, action, key after the ticket, what it says)."""
+    return [
+        (d.cause, a.kind.value, a.key.removeprefix("zendesk:7:"), a.params.get(SAYS[a.kind.value]))
+        for d in decided
+        for a in d.actions
+        if a.rule == "oncall"
+    ]
+
+
+def skipped(steps: str, then: str) -> str:
+    """The line in the chain's thread for the steps a catch-up does not page late."""
+    return (
+        f"Not acknowledged, and deskbridge was down or behind when the chain's {steps} after "
+        f"the first page fell due: {then}."
+    )
+
+
+NOBODY_LATE = "caught up in business hours, it pages nobody late"
+REACHED = "it pages the step the chain has reached, not each one late"
+
+
+def catch_up(engine: Engine, rules, at: datetime, order: str) -> list[Decided]:
+    """The decider and the timer loop back at `at` (the service runs both, in either order):
+    what the decider's batch and the sweeps decide."""
+    decider = Decider(engine, rules, lambda: at)
+    if order == "decider first":
+        return decider.decide_pending() + decider.fire_due_timers(at)
+    return decider.fire_due_timers(at) + decider.decide_pending() + decider.fire_due_timers(at)
+
+
+def pending_step(engine: Engine) -> tuple[datetime, dict] | None:
+    """The chain's next step still to page: its due time and token."""
+    with engine.connect() as connection:
+        for t in list_timers(connection):
+            if t["id"] == STEP and t["status"] == "pending":
+                return t["due_at"], t["payload"]
+    return None
+
+
+ORDERS = ["decider first", "sweep first", "with another ticket's event"]
+
+
+def store_backlog(engine: Engine, order: str, until: datetime) -> str:
+    """With another ticket's reply stored a minute before the decider came back, its batch
+    reaches that minute: the steps it sets for ticket 7's Friday chain fall due inside it."""
+    if order == "with another ticket's event":
+        store(engine, reply(9, 1, until - timedelta(minutes=1)), until - timedelta(minutes=1))
+        return "decider first"
+    return order
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_an_urgent_ticket_stored_on_friday_night_and_decided_on_monday_morning_pages_nobody(
+    engine, rules, order
+):
+    # The webhook stored ticket 7 at 23:00 on Friday; the decider was down until Monday
+    # 10:00. Lena (Friday's on call) and Tom, Sam after her were all paged at 10:00 at once.
+    store(engine, created(), FRIDAY_NIGHT)
+    decided = catch_up(engine, rules, MONDAY_1000, store_backlog(engine, order, MONDAY_1000))
+
+    assert paging(decided) == []
+    assert pending_step(engine) is None
+    # The alerts go to Slack as usual: its first reply target (an hour of business time from
+    # Monday 09:00) is warned at 09:45 and 09:54 and breached at 10:00.
+    sla = [(a.kind.value, a.key.rsplit(":", 1)[1]) for d in decided for a in d.actions]
+    assert [s for s in sla if s[0].startswith("sla")] == [
+        ("sla_warning", "warn1"),
+        ("sla_warning", "warn2"),
+        ("sla_breach", "breach"),
+    ]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_an_urgent_ticket_stored_on_friday_night_and_decided_at_three_pages_lena_once_then(
+    engine, rules, order
+):
+    # Decided after hours, at 03:00 on Saturday: Lena, on call now, is paged once, and the
+    # chain goes on from 03:00 (again at 03:10, Tom at 03:20, the leads at 03:30). Before,
+    # the chain began at 23:00 and all four steps paged at 03:00.
+    store(engine, created(), FRIDAY_NIGHT)
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    chain = SATURDAY_0300.isoformat()
+    assert paging(decided) == [
+        ("zendesk:event:7-1", "page_oncall", f"oncall:{chain}:0", [LENA]),
+        ("zendesk:event:7-1", "pager", f"oncall:{chain}:trigger:0", chain),
+    ]
+    page = next(a for d in decided for a in d.actions if a.kind.value == "page_oncall")
+    assert page.reason == "urgent ticket created after hours"
+    assert pending_step(engine) == (
+        SATURDAY_0300 + timedelta(minutes=10),
+        {"chain": chain, "step": 1},
+    )
+    # The next steps page on time, as any chain's.
+    decider = Decider(engine, rules, lambda: SATURDAY_0300)
+    later = [
+        d for m in (10, 20) for d in decider.fire_due_timers(SATURDAY_0300 + timedelta(minutes=m))
+    ]
+    assert [p[2:] for p in paging(later) if p[1] == "page_oncall"] == [
+        (f"oncall:{chain}:1", [LENA]),
+        (f"oncall:{chain}:2", [TOM]),
+    ]
+
+
+def test_a_backlog_of_minutes_pages_as_replay_does(engine, rules):
+    # Behind by nine minutes (load, a restart), the decider decides as replay does: the
+    # chain begins at the event's time, under replay's keys, and its steps count from then.
+    store(engine, created(), FRIDAY_NIGHT)
+    behind = FRIDAY_NIGHT + timedelta(minutes=9)
+
+    decided = Decider(engine, rules, lambda: behind).decide_pending()
+
+    chain = FRIDAY_NIGHT.isoformat()
+    assert paging(decided) == [
+        ("zendesk:event:7-1", "page_oncall", f"oncall:{chain}:0", [LENA]),
+        ("zendesk:event:7-1", "pager", f"oncall:{chain}:trigger:0", chain),
+    ]
+    assert pending_step(engine) == (
+        FRIDAY_NIGHT + timedelta(minutes=10),
+        {"chain": chain, "step": 1},
+    )
+
+
+def paged_on_friday(engine: Engine, rules) -> str:
+    """Ticket 7 decided at 23:00 on Friday: Lena paged, step 1 due at 23:10. Then deskbridge
+    went down. Returns the chain's id."""
+    store(engine, created(), FRIDAY_NIGHT)
+    decided = Decider(engine, rules, lambda: FRIDAY_NIGHT).decide_pending()
+    assert [p[1:3] for p in paging(decided)][:1] == [
+        ("page_oncall", f"oncall:{FRIDAY_NIGHT.isoformat()}:0")
+    ]
+    return FRIDAY_NIGHT.isoformat()
+
+
+# A chain paged on Friday at 23:00 (Lena), its next steps due at 23:10 (Lena again), 23:20
+# (Tom) and 23:30 (the leads), caught up at each time: what its step's timer decides, by key
+# after the chain's id. Before, whenever it was, Lena, Tom and the leads were paged at once.
+CAUGHT_UP = [
+    # Monday 10:00, office hours: nobody; the chain's thread says so.
+    (
+        MONDAY_1000,
+        [("notify", ":skipped:1", skipped("steps at 10 min, 20 min and 30 min", NOBODY_LATE))],
+    ),
+    # Saturday 03:00, after hours: the chain has reached its last step, the leads, paged once.
+    (
+        SATURDAY_0300,
+        [
+            ("notify", ":skipped:1", skipped("steps at 10 min and 20 min", REACHED)),
+            ("page_oncall", ":3", [SAM]),
+            ("pager", ":trigger:3", SATURDAY_0300.isoformat()),
+        ],
+    ),
+]
+
+
+def steps_paged(decided: list[Decided], chain: str) -> list[tuple]:
+    """The on-call actions, all the step's timer's, by key after the chain's id."""
+    found = paging(decided)
+    assert {p[0] for p in found} <= {f"timer:{STEP}"}
+    return [(p[1], p[2].removeprefix(f"oncall:{chain}"), p[3]) for p in found]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize(("at", "wanted"), CAUGHT_UP)
+def test_a_chain_paged_on_friday_and_caught_up_later_pages_no_step_late(
+    engine, rules, order, at, wanted
+):
+    # Lena was paged at 23:00 and deskbridge went down at 23:05.
+    chain = paged_on_friday(engine, rules)
+    decided = catch_up(engine, rules, at, store_backlog(engine, order, at))
+
+    assert steps_paged(decided, chain) == wanted
+    for page in (a for d in decided for a in d.actions if a.kind.value == "page_oncall"):
+        assert page.reason == (
+            "not acknowledged since the first page, 4h ago (urgent ticket created after "
+            "hours): paging the leads"
+        )
+    assert pending_step(engine) is None  # every step is behind it
+
+
+def test_a_chain_caught_up_between_two_steps_pages_the_one_due_and_goes_on(engine, rules):
+    # Back at 23:25: of the steps due at 23:10 (Lena again) and 23:20 (Tom), Tom's is the
+    # one the chain has reached; the leads' follows at 23:30, on time.
+    chain = paged_on_friday(engine, rules)
+    back = FRIDAY_NIGHT + timedelta(minutes=25)
+
+    decided = Decider(engine, rules, lambda: back).fire_due_timers(back)
+
+    assert steps_paged(decided, chain) == [
+        ("notify", ":skipped:1", skipped("step at 10 min", REACHED)),
+        ("page_oncall", ":2", [TOM]),
+        ("pager", ":trigger:2", back.isoformat()),
+    ]
+    page = next(a for d in decided for a in d.actions if a.kind.value == "page_oncall")
+    assert page.reason == (
+        "not acknowledged since the first page, 25 min ago (urgent ticket created after "
+        "hours): paging the next on the rotation"
+    )
+    assert pending_step(engine) == (
+        FRIDAY_NIGHT + timedelta(minutes=30),
+        {"chain": chain, "step": 3},
+    )
+
+
+def break_step_rule(monkeypatch) -> None:
+    """The on-call step's rule raises (a bug): the step's timer is stored failed."""
+
+    def broken(state, timer, ctx):
+        raise ValueError("a bug")
+
+    monkeypatch.setitem(rules_module.TIMER_RULES, "oncall.step", broken)
+
+
+@pytest.mark.parametrize(("at", "wanted"), CAUGHT_UP)
+def test_redecide_of_a_failed_step_pages_as_the_chain_stands_now(
+    engine, rules, monkeypatch, at, wanted
+):
+    # The step due at 23:10 failed (a bug); after the fix `deskbridge redecide` puts it back
+    # and decides it as below (the decider's batches, then the sweep, on the real clock).
+    # Before, Lena, Tom and the leads were paged at once, whenever it ran.
+    chain = paged_on_friday(engine, rules)
+    break_step_rule(monkeypatch)
+    [failed] = Decider(engine, rules, lambda: FRIDAY_NIGHT).fire_due_timers(
+        FRIDAY_NIGHT + timedelta(minutes=10)
+    )
+    assert failed.error == "ValueError: a bug"
+    monkeypatch.undo()  # the fix
+    with engine.begin() as connection:
+        assert requeue_failed_timers(connection) == 1
+
+    decider = Decider(engine, rules, lambda: at)
+    decided = decider.decide_pending() + decider.fire_due_timers()
+
+    assert steps_paged(decided, chain) == wanted
+    assert pending_step(engine) is None
+
+
+@pytest.mark.parametrize("order", ["decider first", "sweep first"])
+def test_the_unanswered_watch_due_on_friday_evening_pages_nobody_on_monday_morning(
+    engine, rules, order
+):
+    # Ticket 7, urgent, opened at 17:01 on Friday and decided then; its first reply target
+    # runs out after hours at 18:01 (the watch). The decider was down from 17:30 to Monday
+    # 10:00, and the webhook stored an update of the ticket at 09:59: the decider's batch
+    # fired the watch at 18:01 before it and paged Lena, Tom and the leads at once, while the
+    # timer loop, first at 10:00, paged nobody. Both now page nobody.
+    opened = datetime(2026, 1, 16, 17, 1, tzinfo=UTC)
+    store(engine, created(opened), opened)
+    assert paging(Decider(engine, rules, lambda: opened).decide_pending()) == []
+    update = MONDAY_1000 - timedelta(minutes=1)
+    store(engine, urgent(2, update, EventKind.updated, created=opened), update)
+
+    decided = catch_up(engine, rules, MONDAY_1000, order)
+
+    assert "timer:zendesk:7:oncall.unanswered" in [d.cause for d in decided]
+    assert paging(decided) == []
+    assert pending_step(engine) is None
