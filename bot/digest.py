@@ -75,7 +75,8 @@ def render_table(
         )
     console.print(table)
     for line in summary_lines(digest, csat):
-        console.print(line, highlight=False, markup=False)
+        # Whole lines, as in Slack: the table's width broke a list mid-item ("(0 / overdue)").
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     return console.export_text()
 
 
@@ -84,9 +85,10 @@ def summary_lines(digest: dict[str, Any], csat: dict[str, int] | None = None) ->
         f"{SLA_LABELS[m]} {v['met']} met / {v['breached']} breached"
         for m, v in digest["sla"].items()
     )
+    # A review decided before departments carried their name shows the config key.
     departments = ", ".join(
-        f"{name} {v['routed']} routed ({v['overdue_handoffs']} overdue)"
-        for name, v in digest["departments"].items()
+        f"{v.get('name', key)} {v['routed']} routed ({v['overdue_handoffs']} overdue)"
+        for key, v in digest["departments"].items()
     )
     lines = [
         f"SLA: {sla}",

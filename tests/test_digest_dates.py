@@ -40,7 +40,8 @@ def test_a_late_delivered_ticket_counts_on_its_own_day_with_all_its_facts(engine
 
     nothing = {"met": 0, "breached": 0}
     departments = {
-        key: {"routed": 0, "overdue_handoffs": 0} for key in ("logistics", "quality", "post_sales")
+        key: {"name": rules.departments[key].name, "routed": 0, "overdue_handoffs": 0}
+        for key in ("logistics", "quality", "post_sales")
     }
     assert review(engine, rules, date(2026, 12, 2)) == {
         "sla": {"first_reply": nothing, "next_reply": nothing, "resolution": nothing},

@@ -147,7 +147,11 @@ def test_a_generated_day_gives_the_planned_figures(day_events, replayed):
         if due <= last and not escalated and (solved is None or solved > due):
             overdue[department] += 1
     assert digest["departments"] == {
-        name: {"routed": expected.routed[name], "overdue_handoffs": overdue[name]}
+        name: {
+            "name": rules.departments[name].name,
+            "routed": expected.routed[name],
+            "overdue_handoffs": overdue[name],
+        }
         for name in ("logistics", "quality", "post_sales")
     }
     assert overdue["logistics"] > 0 and overdue["quality"] == 0

@@ -593,10 +593,11 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
     }
     departments = {
         key: {
+            "name": department.name,  # what the leads call it: "Post-Sales", not post_sales
             "routed": kinds[(facts.ROUTE, key)],
             "overdue_handoffs": kinds[(facts.HANDOFF_OVERDUE, key)],
         }
-        for key in rules.departments
+        for key, department in rules.departments.items()
     }
     categories = []
     for name, count in data.categories.items():

@@ -96,7 +96,17 @@ def test_the_daily_digest_and_its_chart_reach_the_lead_channel(
         "⏳ *Tom Okafor* 5/28 · on shift to 18:00, 27 due by now · first reply 8.5 min"
         " · calls 1/0 · solved 1",
     ]
-    assert "SLA: first reply" in blocks[-1]["text"]["text"]
+    # Departments by the names the team gave them (the review showed `post_sales`).
+    assert blocks[-1]["text"]["text"].splitlines() == [
+        "SLA: first reply 4 met / 0 breached, next reply 2 met / 0 breached,"
+        " resolution 1 met / 0 breached",
+        "Departments: Logistics 4 routed (0 overdue), Quality/Production 3 routed (0 overdue),"
+        " Post-Sales 0 routed (0 overdue)",
+        "Escalations: 2   Repeat contacts: 1",
+        "CSAT: 0 good / 0 bad",
+        "Top problems: missing parts 2, wrong item 2, delivery delay 1, product defect 1,"
+        " transit damage 1",
+    ]
     complete = fake.calls[3].args
     assert complete["channel_id"] == fake.channel_id("#resolution-leads")
     files = complete["files"]
