@@ -170,6 +170,9 @@ def read_period(connection: Connection, period: Period, repeat_window: timedelta
         repeat_contacts=_count_repeat_contacts(connection, start, end, repeat_window),
         categories=_count_categories(connection, start, end),
         trailing_categories=_count_categories(connection, period.trailing_start, start),
+        categories_since=connection.execute(
+            select(func.min(activity.c.at)).where(activity.c.kind == CATEGORY)
+        ).scalar(),
     )
 
 

@@ -705,6 +705,7 @@ class MemoryStore:
             repeat_contacts=self._count_repeat_contacts(start, end, repeat_window),
             categories=self._count_categories(start, end),
             trailing_categories=self._count_categories(period.trailing_start, start),
+            categories_since=self._category_order[0][0] if self._category_order else None,
         )
 
     def _list_first_replies(self, replies: list[tuple]) -> list[FirstReply]:

@@ -25,7 +25,10 @@ Definitions (the README says the same):
 - an *unnecessary response* is a public reply by the same agent on the same ticket within
   `coaching.unnecessary_window` of their previous one, with no customer message in between;
 - a category *spikes* when its count is at least 3 and at least twice its average over the
-  four weeks before the period (per day for a daily review, per week for a weekly one).
+  four weeks before the period (per day for a daily review, per week for a weekly one); only
+  once the store's categories go back that far (its first one dated on or before the first of
+  those days): in a team's first four weeks the average would divide a week or two by four,
+  and every category would read as a spike.
 """
 
 from __future__ import annotations
@@ -214,6 +217,8 @@ class PeriodData:
     # Category counts in the period and in the four weeks before it.
     categories: dict[str, int] = field(default_factory=dict)
     trailing_categories: dict[str, int] = field(default_factory=dict)
+    # When the store's category counts begin (its earliest category); None: none yet.
+    categories_since: datetime | None = None
 
     def count_facts(self, kind: str) -> int:
         return sum(n for (k, _, _, _), n in self.facts.items() if k == kind)
@@ -576,6 +581,16 @@ def count_csat(data: PeriodData) -> dict[str, int]:
     return {"good": data.count_facts(facts.CSAT_GOOD), "bad": data.count_facts(facts.CSAT_BAD)}
 
 
+def has_baseline(rules: RulesConfig, period: Period, since: datetime | None) -> bool:
+    """Whether the categories counted go back over the whole four weeks before `period`: the
+    first one on or before the local day those weeks begin (a first day begun at 08:00 is
+    a whole working day)."""
+    if since is None:
+        return False
+    first = since.astimezone(ZoneInfo(rules.team.timezone)).date()
+    return first <= period.first - timedelta(weeks=TRAILING_WEEKS)
+
+
 def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[str, Any]:
     """The review as one JSON-able object (the `deskbridge digest --format json` shape)."""
     agents, unmapped = build_agent_figures(rules, period, data)
@@ -599,6 +614,7 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
         }
         for key, department in rules.departments.items()
     }
+    baseline = has_baseline(rules, period, data.categories_since)
     categories = []
     for name, count in data.categories.items():
         average = data.trailing_categories.get(name, 0) / period.trailing_units
@@ -606,8 +622,9 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
             {
                 "name": name,
                 "count": count,
-                "trailing_average": round(average, 2),
-                "spike": count >= SPIKE_MINIMUM and count >= SPIKE_FACTOR * average,
+                # None: no four weeks to compare with yet, so no spike either.
+                "trailing_average": round(average, 2) if baseline else None,
+                "spike": baseline and count >= SPIKE_MINIMUM and count >= SPIKE_FACTOR * average,
             }
         )
     categories.sort(key=lambda c: (-c["count"], c["name"]))

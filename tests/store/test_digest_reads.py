@@ -154,6 +154,7 @@ def expected_data(tickets, replies, facts, start, end, trailing_start, window) -
         repeat_contacts=repeats,
         categories=dict(categories(start, end)),
         trailing_categories=dict(categories(trailing_start, start)),
+        categories_since=min((f.at for f in facts if f.kind == kinds.CATEGORY), default=None),
     )
 
 
@@ -169,6 +170,7 @@ def normalised(data: PeriodData) -> PeriodData:
         repeat_contacts=data.repeat_contacts,
         categories=data.categories,
         trailing_categories=data.trailing_categories,
+        categories_since=data.categories_since,
     )
 
 
