@@ -246,21 +246,27 @@ def test_a_click_that_cannot_be_taken_is_told_and_changes_nothing(
         assert (count_events(connection), count_actions(connection)) == before
 
 
+def routed_on_a_clock(fake, engine, rules, monkeypatch):
+    """A runtime on a settable clock with ticket 48300 routed: (clock, runtime, client, the
+    route's post, the logistics channel's id)."""
+    clock = Clock(datetime.now(UTC))
+    runtime = create_runtime(slack_settings(fake, monkeypatch), rules, clock=clock, engine=engine)
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    runtime.dispatcher.dispatch_due()
+    root = fake.ok_calls("chat.postMessage")[0]
+    return clock, runtime, client, root, fake.channel_id("#dept-logistics")
+
+
 def test_an_alert_snoozed_again_after_its_snooze_ran_out_is_snoozed_again(
     fake, sqlite_engine, rules, monkeypatch
 ):
     """The click's key had no click time: Snooze pressed again after the first snooze ran out
     was a duplicate of the first (no timer, no reminder). A redelivery of a click (the same
     action_ts) is still one event."""
-    clock = Clock(datetime.now(UTC))
-    runtime = create_runtime(
-        slack_settings(fake, monkeypatch), rules, clock=clock, engine=sqlite_engine
+    clock, runtime, client, root, channel = routed_on_a_clock(
+        fake, sqlite_engine, rules, monkeypatch
     )
-    client = create_app(runtime=runtime).test_client()
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
-    runtime.dispatcher.dispatch_due()
-    root = fake.ok_calls("chat.postMessage")[0]
-    channel = fake.channel_id("#dept-logistics")
     first_at = clock.now
 
     def snooze(action_ts: str):
@@ -289,10 +295,33 @@ def test_an_alert_snoozed_again_after_its_snooze_ran_out_is_snoozed_again(
         "notify",
         {"target": "thread", "refresh": True, "text": "Snoozed for 30 min by Priya Raman"},
     )
-    over = ("notify", {"target": "assignee", "assignee": PRIYA_ZENDESK, "text": "Snooze is over"})
+    over = ("notify", {"target": "person", "channel": PRIYA, "text": "Snooze is over"})
     assert interactions_said(runtime) == [snoozed, over, snoozed]
     with runtime.engine.connect() as connection:
         assert count_events(connection) == 3  # the ticket's creation and two snoozes
+
+
+def test_the_snooze_reminder_goes_to_whoever_snoozed(fake, sqlite_engine, rules, monkeypatch):
+    """Sam, a lead, snoozes Priya's ticket for 30 min: when it is over Sam is reminded, in a
+    DM. The reminder went to Priya, the assignee, who had not snoozed anything, and Sam, who
+    pressed Snooze to be reminded, heard nothing."""
+    clock, runtime, client, root, channel = routed_on_a_clock(
+        fake, sqlite_engine, rules, monkeypatch
+    )
+    click(client, "deskbridge.snooze_30", SAM, "zendesk:48300", root.ts, channel)
+    runtime.dispatcher.dispatch_due()
+    before = len(fake.ok_calls("chat.postMessage"))
+
+    clock.now += timedelta(minutes=30, seconds=1)
+    runtime.service.fire_due_timers(clock.now)
+    runtime.dispatcher.dispatch_due()
+
+    [reminder] = fake.ok_calls("chat.postMessage")[before:]
+    assert (reminder.args["channel"], reminder.args.get("thread_ts")) == (SAM, None)
+    assert reminder.args["text"] == "Needs attention: #48300 Wrong rug delivered"
+    assert reminder.args["blocks"][1]["text"]["text"] == (
+        "*Why:* snoozed 30 min ago by Sam Whitaker and still open"
+    )
 
 
 def test_a_lead_may_act_on_any_ticket(runtime, client, fake):

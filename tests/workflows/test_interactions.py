@@ -13,6 +13,7 @@ from deskbridge.workflows.rules.interactions import evaluate_interactions
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LEAD = "U02SAMWL01"  # who clicks (the ticket is assignee 900's)
 
 
 def test_a_key_is_ticket_rule_and_discriminator_joined_by_colons():
@@ -45,6 +46,7 @@ def _clicked(kind: EventKind, n: int, **meta: str) -> TicketEvent:
         dedupe_key=f"slack:{n}",
         kind=kind,
         occurred_at=T0 + timedelta(minutes=n),
+        actor_id=LEAD,
         ticket=TicketSnapshot(status=Status.open, assignee="900", subject="Parcel stuck"),
         meta={"by": "Priya", **meta},
     )
@@ -92,21 +94,23 @@ def test_a_logged_call_tags_notes_and_tells_the_thread(rules):
     assert records[2]["text"] == "Customer call logged by Priya"
 
 
-def _snooze_timer(kind: str) -> Timer:
+def _snooze_timer(kind: str, **person: str) -> Timer:
     return Timer(
         id=f"zendesk:48213:{kind}",
         ticket="zendesk:48213",
         kind=kind,
         due_at=T0 + timedelta(minutes=33),
-        payload={"by": "Priya", "minutes": 30, "assignee": "900"},
+        payload={"by": "Priya", "minutes": 30, "assignee": "900", **person},
     )
 
 
-def test_a_snooze_sets_its_timer_and_its_end_reminds_the_assignee(rules):
+def test_a_snooze_sets_its_timer_and_its_end_reminds_who_snoozed(rules):
+    # The reminder went to the assignee (900), who had asked for nothing, and the person who
+    # pressed Snooze to be reminded heard nothing.
     event = _clicked(EventKind.snoozed, 3, minutes="30")
     state, _ = apply_event(new_state(event), event)
     decision = evaluate_interactions(state, event, Context(now=event.occurred_at, rules=rules))
-    assert decision.timers == [_snooze_timer("interactions.snooze")]
+    assert decision.timers == [_snooze_timer("interactions.snooze", person=LEAD)]
     assert [a.key for a in decision.actions] == ["zendesk:48213:interactions:snooze:slack:3"]
 
     fired = evaluate_timer(state, decision.timers[0], Context(now=T0, rules=rules))
@@ -116,11 +120,22 @@ def test_a_snooze_sets_its_timer_and_its_end_reminds_the_assignee(rules):
             "action": "notify",
             "rule": "interactions",
             "reason": "snoozed 30 min ago by Priya and still open",
-            "target": "assignee",
-            "assignee": "900",
+            "target": "person",
+            "channel": LEAD,
             "text": "Snooze is over",
             "key": "zendesk:48213:interactions:snooze_over:2026-03-02T09:33:00+00:00",
         }
+    ]
+
+
+def test_a_snooze_set_before_timers_named_the_person_reminds_the_assignee(rules):
+    event = _clicked(EventKind.snoozed, 3, minutes="30")
+    state, _ = apply_event(new_state(event), event)
+    fired = evaluate_timer(
+        state, _snooze_timer("interactions.snooze"), Context(now=T0, rules=rules)
+    )
+    assert [(a.params["target"], a.params.get("assignee")) for a in fired.actions] == [
+        ("assignee", "900")
     ]
 
 

@@ -99,7 +99,14 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
                     ticket=ticket,
                     kind=SNOOZE,
                     due_at=until,
-                    payload={"by": by, "minutes": minutes, "assignee": state.assignee or ""},
+                    payload={
+                        "by": by,
+                        "minutes": minutes,
+                        "assignee": state.assignee or "",
+                        # Whom to remind: who pressed Snooze (a lead snoozing a breach in the
+                        # lead channel), not the assignee, who asked for nothing.
+                        "person": event.actor_id or "",
+                    },
                 )
             ],
         )
@@ -124,6 +131,10 @@ def fire_snooze(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if state.status.is_done:
         return Decision()
     by, minutes = timer.payload.get("by"), timer.payload.get("minutes")
+    person = timer.payload.get("person")
+    # A DM to them (a Slack user id is a channel to post to). A snooze set before its timer
+    # named the person reminds the assignee, as it did then.
+    audience = {"channel": person} if person else {"assignee": state.assignee}
     reminder = build_action(
         state.key,
         RULE,
@@ -131,8 +142,8 @@ def fire_snooze(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         "snooze_over",
         timer.due_at.isoformat(),
         reason=f"snoozed {minutes} min ago by {by} and still open",
-        target="assignee",
-        assignee=state.assignee,
+        target="person" if person else "assignee",
+        **audience,
         text="Snooze is over",
     )
     return Decision(actions=[reminder])
