@@ -210,6 +210,10 @@ class BusinessCalendar:
         self._kept = timeline
         return timeline
 
+    def open_from(self, moment: datetime) -> datetime:
+        """`moment` when open then, else the next opening (a closing instant is closed)."""
+        return self.add_business_time(moment, _NO_TIME)
+
     def closed_from(self, moment: datetime) -> datetime | None:
         """The first instant at or after `moment` outside business hours (`moment` itself when
         closed then, else when the opening it falls in ends); None for hours that never close

@@ -422,8 +422,8 @@ class TicketState:
     # stored before call times were kept).
     call_at: datetime | None = None
     # The 3-response rule's lead check: by when a call must have been made for the team lead
-    # not to be told (the written reply past the threshold, plus three_responses.lead_grace).
-    # None: not planned yet.
+    # not to be told (the written reply past the threshold, plus three_responses.lead_grace;
+    # outside business hours, the next opening). None: not planned yet.
     lead_check_by: datetime | None = None
     # Who logged the customer call / acknowledged the alerts in Slack (agent names).
     call_logged_by: str | None = None

@@ -247,3 +247,72 @@ def test_a_call_made_before_the_fourth_reply_spares_the_lead_whichever_comes_fir
         T0 + timedelta(minutes=4),
         T0 + timedelta(minutes=10),
     )
+
+
+# Monday 2 March 2026, London on GMT, open 09:00-18:00 on weekdays.
+NIGHT = 12 * 60  # minutes after T0: 21:00
+TUESDAY_OPENING = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def lead_alerts(rules, events) -> list[tuple[datetime, dict]]:
+    """When each lead alert of the rule goes out (its timer's due time) and what it says."""
+    state, out = None, []
+    for e in events:
+        state = state or new_state(e)
+        state, _ = apply_event(state, e)
+        decision = evaluate_three_responses(state, e, Context(now=e.occurred_at, rules=rules))
+        state = mark_fired(evolve(state, decision.updates), [a.key for a in decision.actions])
+        for timer in decision.timers:
+            fired = fire_lead(state, timer, Context(now=timer.due_at, rules=rules))
+            out += [(timer.due_at, dump_action(a)) for a in fired.actions]
+    return out
+
+
+def test_a_fourth_reply_at_night_tells_the_lead_at_the_next_opening(rules):
+    """An agent on a late evening writes the 4th reply at 21:04 with no call: the lead was
+    told at 21:09, when the hand-off and SLA alerts to the lead wait for business hours. It
+    now goes out at Tuesday's 09:00 opening."""
+    alerts = lead_alerts(rules, [event(NIGHT + n) for n in range(1, 5)])
+
+    assert alerts == [
+        (
+            TUESDAY_OPENING,
+            {
+                "kind": "notify",
+                "ticket": "zendesk:48213",
+                "rule": "three_responses",
+                "reason": "4th written reply and still no call logged after the call was "
+                "requested — the team lead should step in",
+                "key": "zendesk:48213:three_responses:lead",
+                "params": {
+                    "target": "lead",
+                    "channel": "#resolution-leads",
+                    "assignee": "900",
+                    "replies": 4,
+                },
+            },
+        )
+    ]
+
+
+def test_a_call_made_before_the_opening_spares_the_lead_a_night_reply_would_have_told(rules):
+    # The 4th reply at 21:04, then the customer called at 08:30 the next morning.
+    replies = [event(NIGHT + n) for n in range(1, 5)]
+    call = event(NIGHT + 11 * 60 + 30, voice=True, comment_id="v9")
+
+    decided, state = run([*replies, call], rules)
+
+    assert [a.kind for _, a in decided] == [
+        ActionKind.call_customer,
+        ActionKind.tag,
+        ActionKind.note,
+    ]
+    assert state.lead_check_by == TUESDAY_OPENING
+
+
+def test_a_fourth_reply_in_business_hours_still_tells_the_lead_after_the_grace(rules):
+    alerts = lead_alerts(rules, [event(n) for n in range(1, 5)])
+
+    assert [(at, a["key"]) for at, a in alerts] == [
+        (T0 + timedelta(minutes=9), "zendesk:48213:three_responses:lead")
+    ]

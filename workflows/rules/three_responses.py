@@ -5,7 +5,8 @@ The lead is told `three_responses.lead_grace` after that reply (a timer), not at
 made before the reply whose event comes a little later (a Zendesk Talk comment delivered
 after the reply, a retried webhook) still counts, as it does in writing order. Whether the
 call counts goes by when it was made, not when its event came: a call made after the grace
-tells the lead even when its event came before the reply's."""
+tells the lead even when its event came before the reply's. A grace ending outside the
+team's business hours is held to the next opening, and a call made by then counts."""
 
 from __future__ import annotations
 
@@ -104,13 +105,20 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
         # past the threshold in writing order.
         written = state.last_public_agent_reply_at
         by = max(event.occurred_at, written or event.occurred_at) + grace
+        due = ctx.now + grace if ctx.now < by else ctx.now
+        if rules.calendar is not None and not rules.calendar.is_open(by):
+            # As the hand-off and business-hours SLA alerts, the lead hears in business
+            # hours: a reply at night is theirs at the next opening (not dropped), and a
+            # call made by then spares them.
+            by = rules.calendar.open_from(by)
+            due = max(due, by)
         if not call_made_by(state, rules, by):
             decision.timers.append(
                 Timer(
                     lead_timer_id(ticket),
                     ticket,
                     LEAD_TIMER,
-                    ctx.now + grace if ctx.now < by else ctx.now,
+                    due,
                     {"by": by.isoformat(), "replies": replies},
                 )
             )
