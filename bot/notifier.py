@@ -821,8 +821,9 @@ class SlackNotifier:
     def _update_threads(
         self, action: Action, view: TicketView | None, known: _Prepared | None = None
     ) -> dict[str, Any]:
-        """Reply in every thread about the ticket and edit each thread's first message (a dry
-        run, `view` None, counts the threads)."""
+        """Reply in every thread about the ticket (`reply_in` "channels": only in channels'
+        threads) and edit each thread's first message (a dry run, `view` None, counts the
+        threads)."""
         if known is not None:
             roots = list(known.roots)
         else:
@@ -838,9 +839,11 @@ class SlackNotifier:
                 threads=len(roots),
             )
             return {"dry_run": True, "threads": len(roots)}
+        channels_only = action.params.get("reply_in") == "channels"
         for at, root in enumerate(roots):
             with naming_unreached([r.channel for r in roots[at:]]):
-                self._post(action, view, root.channel, known)
+                if not (channels_only and root.in_dm):
+                    self._post(action, view, root.channel, known)
                 if action.params.get("refresh"):
                     message = build_alert(root.payload.get("action", {}), view)
                     self._call(

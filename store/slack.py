@@ -32,6 +32,12 @@ class PostedMessage:
         return self.payload.get("channel_id") or self.channel
 
     @property
+    def in_dm(self) -> bool:
+        """Posted to one person: sent to their user id (U…, W…), or where Slack put it a D…
+        conversation."""
+        return self.channel.startswith(("U", "W")) or self.channel_id.startswith("D")
+
+    @property
     def begins_thread(self) -> bool:
         """Whether the ticket's thread in its channel begins here: at an alert, recorded with
         the action it shows (and edited with the ticket's state). A coaching nudge about the

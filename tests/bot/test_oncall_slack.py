@@ -604,3 +604,47 @@ def test_a_new_chains_page_in_an_acknowledged_thread_brings_its_own_acknowledge(
     with runtime.engine.connect() as connection:
         chain = load_ticket(connection, "zendesk:48400").oncall
     assert (chain.trigger, chain.acknowledged_by) == ("escalated", "Priya Raman")
+
+
+def test_a_solve_after_a_nights_pages_is_said_once_in_each_channel_and_shown_in_every_dm(
+    runtime, client, fake, clock
+):
+    """An urgent delivery ticket routed to Logistics and paged through every step (Priya
+    twice, Lena, then Sam and the leads), then solved: 'Ticket solved' was replied in all
+    six threads, three of them DMs (Sam had it in his DM and in the leads' channel, and
+    Priya and Lena in the on-call channel too). It is now said in the three channels'
+    threads, and every thread's first message, DMs included, shows the ticket solved."""
+    ticket = urgent_ticket(
+        SATURDAY_2310, description="The courier did not come. Tracking has not moved."
+    )
+    post(client, ticket, SATURDAY_2310)
+    dispatch(runtime)
+    for minutes in (10, 20, 30):
+        fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=minutes))
+    before = len(fake.ok_calls("chat.postMessage"))
+    updates = len(fake.ok_calls("chat.update"))
+    clock.at = SATURDAY_2310 + timedelta(minutes=40)
+    solved = json.loads(urgent_ticket(clock.at, n=2, status="SOLVED"))
+    solved["type"] = "zen:event-type:ticket.status_changed"
+    solved["event"] = {"current": "SOLVED", "previous": "NEW"}
+    post(client, json.dumps(solved).encode(), clock.at)
+    dispatch(runtime)
+
+    replies = fake.ok_calls("chat.postMessage")[before:]
+    assert [(p.args["channel"], p.args["text"]) for p in replies] == [
+        (fake.channel_id(name), "Ticket solved")
+        for name in ("#dept-logistics", "#resolution-oncall", "#resolution-leads")
+    ]
+    edited = [u.args["channel"] for u in fake.ok_calls("chat.update")[updates:]]
+    assert edited == [
+        fake.channel_id("#dept-logistics"),
+        "D02PRIYA01",
+        fake.channel_id("#resolution-oncall"),
+        "D02LENAF01",
+        "D02SAMWL01",
+        fake.channel_id("#resolution-leads"),
+    ]
+    for update in fake.ok_calls("chat.update")[updates:]:
+        assert update.args["blocks"][-1]["elements"][0]["text"].endswith(
+            ":checkered_flag: Ticket solved"
+        )

@@ -15,7 +15,7 @@ SNOOZE = "interactions.snooze"
 
 
 def _thread_update(
-    state: TicketState, discriminator: tuple[str, ...], reason: str, text: str
+    state: TicketState, discriminator: tuple[str, ...], reason: str, text: str, **params: str
 ) -> Action:
     """A reply in the ticket's alert threads that also refreshes their first message."""
     return build_action(
@@ -27,6 +27,7 @@ def _thread_update(
         target="thread",
         refresh=True,
         text=text,
+        **params,
     )
 
 
@@ -116,11 +117,16 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
         status = state.status._value_  # `.value` is a Python-level property call on 3.11
         return Decision(
             actions=[
+                # Said once to each channel that had the ticket (its department, the leads,
+                # the specialists, on call). In a DM the edited first message already shows
+                # it to the one reader: often who solved it, or someone paged who is also in
+                # the on-call channel (a solve after a night's pages said it six times).
                 _thread_update(
                     state,
                     (status, event.dedupe_key),
                     f"the ticket is {status}",
                     f"Ticket {status}",
+                    reply_in="channels",
                 )
             ]
         )
