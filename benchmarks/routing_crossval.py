@@ -53,10 +53,9 @@ from deskbridge.workflows.classify import model_text
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "data"
 # The lead's sets never tuned on: evaluated once, in aggregate, by the lead only. Nothing here
-# may read, evaluate or train on them.
-BLIND_SETS = frozenset(
-    {"routing_heldout_14.yaml", "routing_heldout_15.yaml", "routing_heldout_16.yaml"}
-)
+# may read, evaluate or train on them. (Held-out 14, 15 and 16 were retired to tuning in the
+# fourteenth round; held-out 17 is the one never tuned on.)
+BLIND_SETS = frozenset({"routing_heldout_17.yaml"})
 NONE = "none"
 
 
