@@ -1237,6 +1237,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
             return f'thanks for "{hit.about}" before a problem (routing.courtesy_words)'
         if hit.about in rules.routing.dismissals:
             return f'let go: "{hit.about}" (routing.dismissals)'
+        if hit.about in rules.routing.declines:
+            return f'declined: "{hit.about}" (routing.declines)'
         verb, _, particle = (hit.about or "").partition(" ")
         if particle in rules.routing.particles.get(verb, ()):
             return f'a phrasal verb: "{hit.about}" (routing.particles)'

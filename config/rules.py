@@ -400,6 +400,9 @@ class RoutingConfig(_Model):
     # honestly not bothered, you can't see it"); before more words they may be said of
     # something else ("not bothered about a refund, I want it fixed").
     clause_end_dismissals: list[str] = Field(default_factory=list)
+    # Words that decline a remedy offered ("she declined", "why would I want that"): a remedy
+    # told before them in their clause or the one before does not count.
+    declines: list[str] = Field(default_factory=list)
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
     absent_words: list[str] = Field(default_factory=list)

@@ -46,6 +46,7 @@ COURTESY = "courtesy:"  # the group of routing.courtesy_words in the index
 PAGE = "page:"  # the group of routing.page_words in the index
 BEFORE = "before:"  # the group of routing.before_ordering in the index
 DISMISSED = "dismissed:"  # the group of routing.dismissals in the index
+DECLINED = "declined:"  # the group of routing.declines in the index
 
 
 class Hit(NamedTuple):
@@ -324,6 +325,7 @@ def _plan(config: RoutingConfig) -> _Plan:
             (PAGE, tuple(config.page_words)),
             (BEFORE, tuple(config.before_ordering)),
             (DISMISSED, (*config.dismissals, *config.clause_end_dismissals)),
+            (DECLINED, tuple(config.declines)),
         )
     )
     qualifiers = grouped_index(
@@ -750,6 +752,7 @@ def _scan_texts(
             continue
         # Remedies that count here: (index in hits, category, clause).
         remedies_here: list[tuple[int, str, int]] = []
+        remedy_starts: list[tuple[int, int]] = []  # (index in hits, start) of those
         # Remedy categories this text refuses or says of something else (not_after).
         refused_here: set[str] = set()
         # Clauses with an inquiry word, and where the first one starts.
@@ -789,6 +792,8 @@ def _scan_texts(
         courtesies: list[tuple] = []
         # Problems let go ("never mind that"): (start, the dismissal's words).
         dismissals: list[tuple[int, str]] = []
+        # Remedies declined ("she declined"): (start, the words).
+        declines: list[tuple[int, str]] = []
         if not _SCOPE_GROUPS.isdisjoint(groups_found):  # (INQUIRY, taken out above, is none)
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
@@ -805,6 +810,13 @@ def _scan_texts(
                         or tokens[end] == BREAK
                     ):
                         dismissals.append((m[4], m[0]))
+                elif m[1] == DECLINED and (
+                    # Negated only by a word before it: "she declined, doesn't want to…"
+                    # declines all the same.
+                    m[5] is None
+                    or NEGATORS.isdisjoint(tokens[_clause_around(tokens, m[4], m[4])[0] : m[4]])
+                ):
+                    declines.append((m[4], m[0]))
                 elif m[1] == BEFORE and m[5] is None and before_ordering is None:
                     # Its own "if" makes it conditional: "if I buy" says so all the same.
                     before_ordering = (where, m[0], m[2])
@@ -924,12 +936,21 @@ def _scan_texts(
                 # An object whose last word starts a thing's name ("my debit | card") names
                 # the thing.
                 unasked = (
-                    end < len(tokens)
-                    and tokens[end] in plan.topic_tails
-                    and _ends_inside_topic(matches, start, end, plan.topics)
-                ) or (
-                    not _wished(tokens, start)
-                    and not qualifiers.gives(tokens, start, size, subject=where == "subject")
+                    (
+                        end < len(tokens)
+                        and tokens[end] in plan.topic_tails
+                        and _ends_inside_topic(matches, start, end, plan.topics)
+                    )
+                    or (
+                        # "Could you send someone to repair the arm": a bare word after "to" is
+                        # a verb, the work asked for, not what it costs.
+                        size == 1 and start and tokens[start - 1] == "to"
+                    )
+                    or (
+                        not _wished(tokens, start)
+                        and not _please_after(tokens, start, end, plan.things)
+                        and not qualifiers.gives(tokens, start, size, subject=where == "subject")
+                    )
                 )
             if shops and remedy:
                 unasked = True
@@ -970,24 +991,33 @@ def _scan_texts(
                 # "Will it fit, or do the legs come off?": asked about, not told.
                 unasked = True
             about = None
-            if not_after is not None:
+            if (
+                phrase in phrasal
+                and end < len(tokens)
+                and tokens[end] in particles.get(tokens[end - 1], ())
+            ):
+                # "The money has not come back", "still coming up in handfuls": a phrasal
+                # verb, not the phrase's verb (before a not_after word: "the 80 euro has not
+                # come back" is a verb of money).
+                about = f"{tokens[end - 1]} {tokens[end]}"
+            elif not_after is not None:
                 if about_words is None:
                     about_words = not plan.all_not_after.isdisjoint(present)
                 if about_words and not not_after.isdisjoint(
                     tokens[start - _ABOUT_WITHIN if start > _ABOUT_WITHIN else 0 : start]
                 ):
                     about = _word_before(tokens, start, not_after)
-                    if remedy and about is not None and not in_subject:
-                        remedy_said_of_else = True
-            if (
-                phrase in phrasal
-                and about is None
-                and end < len(tokens)
-                and tokens[end] in particles.get(tokens[end - 1], ())
-            ):
-                # "The money has not come back", "still coming up in handfuls": a phrasal
-                # verb, not the phrase's verb.
-                about = f"{tokens[end - 1]} {tokens[end]}"
+                if (
+                    about is None
+                    and about_words
+                    and phrase in remedy_nouns
+                    and not _BOUGHT.isdisjoint(not_after)
+                ):
+                    # "I ordered a set of the replacement covers": bought by someone, with
+                    # a quantity and a determiner between.
+                    about = _bought_before(tokens, start, not_after)
+                if remedy and about is not None and not in_subject:
+                    remedy_said_of_else = True
             if remedy and negated_by is None:
                 if compared is None:
                     compared = not _COMPARATIVES.isdisjoint(present)
@@ -1054,6 +1084,7 @@ def _scan_texts(
                 if remedy and not in_subject:
                     if counts:
                         remedies_here.append((len(hits), group, clause))
+                        remedy_starts.append((len(hits), start))
                     elif (
                         (negated_by is not None or about is not None)
                         and not unasked
@@ -1114,6 +1145,13 @@ def _scan_texts(
                         hits[at] = hits[at]._replace(points=0.0, about=words)
                     if not in_subject:
                         let_go[category] = words
+        # "I offered a replacement front; she declined", "offering a refund doesn't get my
+        # sofa here. Why would I want that?": a remedy offered and declined in its clause or
+        # the next is not asked for.
+        for declined_at, words in declines:
+            for at, start in remedy_starts:
+                if start < declined_at and _clauses_between(tokens, start, declined_at) <= 1:
+                    hits[at] = hits[at]._replace(points=0.0, about=words)
     if let_go:
         # "Charged twice - fixed" over "I was charged twice, you fixed that already. Now the
         # chair…": a problem the rest lets go, and nowhere tells as open, is let go in the
@@ -1357,6 +1395,20 @@ def _opens_subject(tokens: tuple[str, ...], start: int) -> bool:
 # How far after a remedy noun naming a thing its category's `not_after` word (ordered,
 # bought) is looked for: "replacement | seat cushion covers we | bought".
 _BOUGHT_WITHIN = 5
+# Verbs of buying (lemmas) and who buys: "I ordered a pack of the replacement glides" names a
+# product bought, up to _BOUGHT_WITHIN words before the remedy noun in its clause.
+_BOUGHT = frozenset({"order", "buy", "purchase"})
+_BUYERS = frozenset({"i", "we", "she", "he", "they", "customer"})
+
+
+def _bought_before(tokens: tuple[str, ...], start: int, not_after: frozenset[str]) -> str | None:
+    """The verb of buying (one of `not_after`) after a person or opening its clause, up to
+    _BOUGHT_WITHIN words before tokens[start], in its clause."""
+    at = _position_before(tokens, start, _BOUGHT & not_after, _CLAUSE_END, _BOUGHT_WITHIN)
+    # "I ordered …", or a clause that opens with the verb ("ordered a set of the …").
+    if at is None or (at and tokens[at - 1] not in _BUYERS and tokens[at - 1] != BREAK):
+        return None
+    return tokens[at]
 
 
 def _thing_follows(tokens: tuple[str, ...], end: int, things: frozenset[str]) -> bool:
@@ -1408,7 +1460,7 @@ def _resolved_by(
 
 
 # Groups of the index that only qualify the phrases of their clause or text.
-_SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE, DISMISSED})
+_SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE, DISMISSED, DECLINED})
 # A dismissal ("never mind that") reaches the last problem told, in its clause or up to this
 # many clauses before it: "The delivery was a day late, fine, not bothered about that".
 _DISMISSED_CLAUSES = 2
@@ -1555,6 +1607,29 @@ def _wished(tokens: tuple[str, ...], start: int) -> bool:
     if not start or tokens[start - 1] not in _WISHED:
         return False
     return tokens[start - 1] != "like" or (start > 1 and tokens[start - 2] in _LIKE_AFTER)
+
+
+# "A new lid please", "another one, please": a short clause that opens with the object and
+# says please asks for it, with no verb. Up to this many words.
+_PLEASE_CLAUSE = 6
+_PLEASE = frozenset({"please", "pls", "plz"})
+
+
+def _please_after(tokens: tuple[str, ...], start: int, end: int, things: frozenset[str]) -> bool:
+    """Whether the object at tokens[start:end] opens a short clause and please follows it,
+    with only the thing it names between ("a new bedside table please"; not "money for the
+    order please", which names no remedy)."""
+    if start and tokens[start - 1] != BREAK:
+        return False
+    stop = _clause_around(tokens, start, end)[1]
+    if stop - start > _PLEASE_CLAUSE:
+        return False
+    for token in tokens[end:stop]:
+        if token in _PLEASE:
+            return True
+        if token not in things:
+            return False
+    return False
 
 
 # Words that make a negation a refusal, not a remedy still missing ("I don't want to get a

@@ -176,8 +176,41 @@ _QUOTE_SIGNS = re.compile(
 def own_words(text: str) -> str:
     """The text without the email it quotes or forwards (quotequail): a forwarded order
     confirmation's "returned within 28 days for a refund" is not the customer asking for one.
-    All of it when nothing is the writer's own."""
-    return split_quoted(text)[0]
+    All of it when nothing is the writer's own. In a chat transcript with the customer's lines
+    labelled, the shop's lines (a bot's menu, an agent's) are left out too."""
+    return _customer_lines(split_quoted(text)[0])
+
+
+# A chat transcript pasted into a ticket labels each line with its speaker ("Bot: For refunds
+# or exchanges, type 1", "Customer: the stitching is coming apart"): the bot's menu and the
+# agent's offers are the shop's words, as quoted mail is. Looked for only in a text with one
+# of the shop's labels (plain substring tests), and only when a line is the customer's.
+_SHOP_LABELS = ("Bot:", "Agent:", "Assistant:", "Chatbot:", "Advisor:", "Adviser:")
+_SPEAKER = re.compile(
+    r"\s*(bot|chatbot|virtual assistant|assistant|agent|advisor|adviser|customer|visitor"
+    r"|client|me)\s*:",
+    re.IGNORECASE,
+)
+_CUSTOMER_LABELS = frozenset({"customer", "visitor", "client", "me"})
+
+
+def _customer_lines(text: str) -> str:
+    """The text without the lines of the shop's side of a labelled chat transcript (a line
+    without a label goes on with the speaker before it); all of it when no line is labelled
+    as the customer's."""
+    if "\n" not in text or not any(label in text for label in _SHOP_LABELS):
+        return text
+    own: list[str] = []
+    shop = customer = False
+    for line in text.splitlines():
+        speaker = _SPEAKER.match(line)
+        if speaker is not None:
+            shop = speaker.group(1).lower() not in _CUSTOMER_LABELS
+            customer = customer or not shop
+            line = line[speaker.end() :]
+        if not shop:
+            own.append(line)
+    return "\n".join(own) if customer else text
 
 
 @lru_cache(maxsize=4096)
