@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -542,3 +545,22 @@ def test_the_timeline_orders_by_the_instant_not_the_text():
         "zendesk:1",
         "zendesk:2",
     ]
+
+
+def test_replay_on_its_memory_store_does_not_import_sqlalchemy():
+    # SQLAlchemy's import is 0.1 s of every replay's CPU (1% of the generated week's), and
+    # replay in memory never opens a database: the decider's store-outage logging once
+    # imported it for every command that decides.
+    code = (
+        "import sys\n"
+        "from deskbridge.cli import main\n"
+        f"sys.argv = ['deskbridge', 'replay', {str(ROOT / 'examples' / 'scenario.jsonl')!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    print(done.code, 'sqlalchemy' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert done.stderr == "0 False\n"

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 from deskbridge.config.logging import OutageLog, describe_exception, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.store.db import describe_store_error
 from deskbridge.store.interface import (
     FAILED,
     FIRED,
@@ -260,7 +259,10 @@ class Decider:
         """Decide until `stop` is set. Woken by `wake()`; polls every `poll` s as a fallback
         (events stored by another process). After a wake it lingers `linger` s so a burst is
         decided as one batch rather than one event at a time."""
-        from sqlalchemy.exc import DBAPIError  # serve and worker only: replay never runs this
+        # serve and worker only: replay never runs this, nor pays for importing SQLAlchemy.
+        from sqlalchemy.exc import DBAPIError
+
+        from deskbridge.store.db import describe_store_error
 
         log_event(log, logging.INFO, "decider.started", poll_s=poll, batch=self.batch)
         while not stop.is_set():
