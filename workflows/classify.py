@@ -792,8 +792,8 @@ def _scan_texts(
         courtesies: list[tuple] = []
         # Problems let go ("never mind that"): (start, the dismissal's words).
         dismissals: list[tuple[int, str]] = []
-        # Remedies declined ("she declined"): (start, the words).
-        declines: list[tuple[int, str]] = []
+        # Remedies declined ("she declined"): (start, end, the words).
+        declines: list[tuple[int, int, str]] = []
         if not _SCOPE_GROUPS.isdisjoint(groups_found):  # (INQUIRY, taken out above, is none)
             for m in matches:
                 if m[1] == THANKED and m[5] is None:
@@ -816,7 +816,7 @@ def _scan_texts(
                     m[5] is None
                     or NEGATORS.isdisjoint(tokens[_clause_around(tokens, m[4], m[4])[0] : m[4]])
                 ):
-                    declines.append((m[4], m[0]))
+                    declines.append((m[4], m[4] + m[2], m[0]))
                 elif m[1] == BEFORE and m[5] is None and before_ordering is None:
                     # Its own "if" makes it conditional: "if I buy" says so all the same.
                     before_ordering = (where, m[0], m[2])
@@ -1148,10 +1148,21 @@ def _scan_texts(
         # "I offered a replacement front; she declined", "offering a refund doesn't get my
         # sofa here. Why would I want that?": a remedy offered and declined in its clause or
         # the next is not asked for.
-        for declined_at, words in declines:
-            for at, start in remedy_starts:
-                if start < declined_at and _clauses_between(tokens, start, declined_at) <= 1:
-                    hits[at] = hits[at]._replace(points=0.0, about=words)
+        for declined_at, declined_end, words in declines:
+            # "I want a refund, I declined the replacement": a remedy right after the words is
+            # their object, the one declined, not the one told before them.
+            declined = [
+                at
+                for at, start in remedy_starts
+                if declined_end <= start <= declined_end + _DECLINED_OBJECT_WITHIN
+                and BREAK not in tokens[declined_end:start]
+            ] or [
+                at
+                for at, start in remedy_starts
+                if start < declined_at and _clauses_between(tokens, start, declined_at) <= 1
+            ]
+            for at in declined:
+                hits[at] = hits[at]._replace(points=0.0, about=words)
     if let_go:
         # "Charged twice - fixed" over "I was charged twice, you fixed that already. Now the
         # chair…": a problem the rest lets go, and nowhere tells as open, is let go in the
@@ -1464,6 +1475,8 @@ _SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE, DISMISSED, DECLINED}
 # A dismissal ("never mind that") reaches the last problem told, in its clause or up to this
 # many clauses before it: "The delivery was a day late, fine, not bothered about that".
 _DISMISSED_CLAUSES = 2
+# A remedy this many words after a decline at most ("declined the replacement") is its object.
+_DECLINED_OBJECT_WITHIN = 2
 
 
 # How many words may come between thanks and the remedy thanked for ("thanks for the quick

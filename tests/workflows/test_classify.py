@@ -1644,6 +1644,21 @@ def test_explain_says_a_problem_was_let_go():
     ) in lines
 
 
+@pytest.mark.parametrize("between", [", ", ". "])
+def test_a_remedy_declined_by_name_is_the_one_declined_not_the_one_asked_before(between):
+    # "I declined the replacement": its object is what is declined; the refund told before
+    # it is what the customer asks for.
+    result = classify(
+        "Sofa",
+        f"The sofa arrived with a torn cushion. I want a refund{between}"
+        "I declined the replacement they offered.",
+    )
+    assert (result.department, result.category) == ("post_sales", "refund")
+    remedies = [(h.phrase, h.points, h.about) for h in result.hits]
+    assert ("refund", 1.0, None) in remedies
+    assert ("replacement", 0.0, "I declined") in remedies
+
+
 def test_explain_says_a_remedy_was_declined():
     result = classify("Call note", "Offered her a refund; she declined. The lamp flickers.")
     refund = next(h for h in result.hits if h.phrase == "refund")
