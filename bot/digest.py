@@ -6,6 +6,7 @@ import io
 from datetime import date, datetime
 from typing import Any
 
+from deskbridge.bot.blocks import escape
 from deskbridge.workflows.digest import describe_period
 
 SLA_LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
@@ -176,7 +177,9 @@ def build_digest_message(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
     ]
-    blocks += _sections(rows) + _sections(summary_lines(digest, csat))
+    # Names come from the rules file and the helpdesk: shown as written, never a link.
+    blocks += _sections([escape(r) for r in rows])
+    blocks += _sections([escape(line) for line in summary_lines(digest, csat)])
     if len(blocks) > MAX_BLOCKS:
         cut = "… the rest does not fit in one Slack message: `deskbridge digest` shows it all"
         blocks = [*blocks[: MAX_BLOCKS - 1], _section(cut)]

@@ -110,8 +110,8 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
     data = read_period(connection, period, repeat_window(rules))
     digest = build_digest(rules, period, data)
     lines.append("*Today so far (responses/target):*")
-    lines += agent_lines(digest)
-    lines += summary_lines(digest, count_csat(data))
+    lines += [escape(line) for line in agent_lines(digest)]
+    lines += [escape(line) for line in summary_lines(digest, count_csat(data))]
     return lines
 
 

@@ -71,3 +71,18 @@ def test_a_team_too_big_for_one_message_says_where_to_read_the_rest():
     )
     rows = [row for t in texts(message)[:-1] for row in t.splitlines()]
     assert rows == [f"✅ *Agent {n:03}* 40/32 · calls 0/0 · solved 3" for n in range(len(rows))]
+
+
+def test_names_from_the_rules_file_and_the_helpdesk_are_shown_as_written():
+    """A department named "R&D <Returns>" or an agent "Sam <lead>" went into Slack's mrkdwn
+    as it was: `<Returns>` read as a link and vanished, `&` began an entity."""
+    digest = review(1, 0)
+    digest["agents"][0]["name"] = "Sam <lead>"
+    digest["departments"] = {
+        "returns": {"name": "R&D <Returns>", "routed": 2, "overdue_handoffs": 0}
+    }
+
+    agents, summary = texts(build_digest_message(digest, "Resolution team"))
+
+    assert agents == "✅ *Sam &lt;lead&gt;* 40/32 · calls 0/0 · solved 3"
+    assert summary.splitlines()[1] == "Departments: R&amp;D &lt;Returns&gt; 2 routed (0 overdue)"
