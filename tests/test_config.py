@@ -462,14 +462,18 @@ def test_aliases_that_expand_a_billion_times_are_checked_without_expanding(runne
 
 
 def test_activity_retention_shorter_than_the_weekly_review_reads_is_refused(tmp_path):
-    path = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 28d\n")
+    path = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 41d\n")
+    enough = write(
+        tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 42d\n", "ok.yaml"
+    )
 
+    assert load_rules(enough).retention.activity == timedelta(days=42)
     with pytest.raises(ConfigError) as info:
         load_rules(path)
 
     assert info.value.problems == [
-        "retention.activity: at least 35d: the weekly review compares its week with the four "
-        "weeks before it"
+        "retention.activity: at least 42d: the weekly review, run on any day of the week after, "
+        "compares its week with the four weeks before it"
     ]
 
 
@@ -657,16 +661,16 @@ def test_the_error_reads_as_check_config_prints_it_one_problem_or_more(tmp_path)
         load_rules(one)
     assert str(info.value) == (
         f"{one}: 1 problem\n"
-        "  retention.activity: at least 35d: the weekly review compares its week with the four "
-        "weeks before it"
+        "  retention.activity: at least 42d: the weekly review, run on any day of the week "
+        "after, compares its week with the four weeks before it"
     )
     two = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 28d\nfoo: 1\n")
     with pytest.raises(ConfigError) as info:
         load_rules(two)
     assert str(info.value) == (
         f"{two}: 2 problems\n"
-        "  retention.activity: at least 35d: the weekly review compares its week with the four "
-        "weeks before it\n"
+        "  retention.activity: at least 42d: the weekly review, run on any day of the week "
+        "after, compares its week with the four weeks before it\n"
         "  foo: unknown setting (check the spelling)"
     )
     result = CliRunner().invoke(main, ["check-config", str(two)])

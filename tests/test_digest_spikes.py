@@ -10,9 +10,11 @@ import pytest
 
 from deskbridge.bot.digest import summary_lines
 from deskbridge.store.memory import MemoryStore
+from deskbridge.store.retention import purge
 from deskbridge.store.session import SqlStore
 from deskbridge.workflows.activity import CATEGORY, Fact
 from deskbridge.workflows.digest import build_digest, build_period, repeat_window
+from deskbridge.workflows.retention import build_cutoffs
 
 GO_LIVE = datetime(2026, 3, 2, 8, 2, tzinfo=UTC)  # Monday 08:02 in London: the first route
 
@@ -116,4 +118,29 @@ def test_a_days_review_needs_the_28_days_before_it(store, rules):
     # Tuesday's begin on 3 March: 11 over 28 days, and 3 is more than twice that.
     assert review(store, rules, date(2026, 3, 31), week=False)["categories"] == [
         {"name": "wrong_item", "count": 3, "trailing_average": 0.39, "spike": True}
+    ]
+
+
+@pytest.mark.parametrize(("days", "baseline"), [(42, True), (41, False)])
+def test_the_shortest_activity_retention_keeps_last_weeks_baseline_all_week(
+    sqlite_engine, rules, days, baseline
+):
+    """retention.activity's minimum is 42 days: the review of last week, run as late as this
+    Sunday night after the hourly purge, still has the four weeks before last week. At 35 days
+    (the minimum before) a review run from Tuesday on flagged no spike, and said nothing."""
+    store = SqlStore(sqlite_engine)
+    routed(store, GO_LIVE, 5, {"wrong_item": 2})  # Monday and Tuesday, from 2 March
+    routed(store, GO_LIVE + timedelta(weeks=5), 1, {"wrong_item": 6})  # the week of 6 April
+    keep = rules.retention.model_copy(update={"activity": timedelta(days=days)})
+    sunday_night = datetime(2026, 4, 19, 22, 59, tzinfo=UTC)  # 23:59 in London
+
+    purge(sqlite_engine, build_cutoffs(rules.model_copy(update={"retention": keep}), sunday_night))
+
+    assert review(store, rules, date(2026, 4, 6))["categories"] == [
+        {
+            "name": "wrong_item",
+            "count": 6,
+            "trailing_average": 2.0 if baseline else None,
+            "spike": baseline,
+        }
     ]
