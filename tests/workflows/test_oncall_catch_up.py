@@ -22,7 +22,7 @@ from deskbridge.store.events import build_event_row, insert_events
 from deskbridge.store.timers import list_timers, requeue_failed_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decided, Decider
-from deskbridge.workflows.model import EventKind, Status, TicketEvent
+from deskbridge.workflows.model import Comment, EventKind, Status, TicketEvent
 from tests.workflows.test_decider import reply
 from tests.workflows.test_sla_timers import event as urgent
 
@@ -31,6 +31,7 @@ FRIDAY_NIGHT = datetime(2026, 1, 16, 23, 0, tzinfo=UTC)  # Lena on call, Tom nex
 SATURDAY_0300 = datetime(2026, 1, 17, 3, 0, 0, 250_000, tzinfo=UTC)  # still Lena's week
 MONDAY_1000 = datetime(2026, 1, 19, 10, 0, 0, 250_000, tzinfo=UTC)  # office hours, Tom's week
 STEP = "zendesk:7:oncall.step"
+AGENT_REPLY = Comment(id="7-reply", public=True, author_id="900", author_is_agent=True)
 
 
 def store(engine: Engine, event: TicketEvent, at: datetime) -> None:
@@ -306,3 +307,56 @@ def test_the_unanswered_watch_due_on_friday_evening_pages_nobody_on_monday_morni
     assert "timer:zendesk:7:oncall.unanswered" in [d.cause for d in decided]
     assert paging(decided) == []
     assert pending_step(engine) is None
+
+
+FRIDAY_1701 = datetime(2026, 1, 16, 17, 1, tzinfo=UTC)  # an hour's first reply: 18:01
+
+
+@pytest.mark.parametrize("late", [timedelta(seconds=30), timedelta(minutes=9)])
+def test_the_unanswered_watch_fired_by_a_late_sweep_pages_under_replays_chain_id(
+    engine, rules, late
+):
+    # Ticket 7, urgent, opened at 17:01 on Friday: its first reply target runs out at 18:01,
+    # after hours (the watch). The timer loop's sweep comes a little after (its poll, a busy
+    # minute): the chain began at the sweep's time, so its keys were not replay's (18:01:00)
+    # and a redecide or a retry at another moment would page again under other keys.
+    store(engine, created(FRIDAY_1701), FRIDAY_1701)
+    assert paging(Decider(engine, rules, lambda: FRIDAY_1701).decide_pending()) == []
+    due = FRIDAY_1701 + timedelta(hours=1)
+    sweep = due + late
+
+    decided = Decider(engine, rules, lambda: sweep).fire_due_timers(sweep)
+
+    chain = due.isoformat()
+    assert paging(decided) == [
+        ("timer:zendesk:7:oncall.unanswered", "page_oncall", f"oncall:{chain}:0", [LENA]),
+        ("timer:zendesk:7:oncall.unanswered", "pager", f"oncall:{chain}:trigger:0", chain),
+    ]
+    assert pending_step(engine) == (due + timedelta(minutes=10), {"chain": chain, "step": 1})
+
+
+def test_a_breach_at_closing_fired_by_a_late_sweep_pages_under_replays_chain_id(engine, rules):
+    # Ticket 7, urgent, opened at 09:00 on Friday and answered at 09:05: its 9h resolution
+    # target runs out at 18:00, as the office closes, and its breach pages. The sweep came
+    # 30 seconds late and named the chain 18:00:30; replay names it 18:00.
+    opened = datetime(2026, 1, 16, 9, 0, tzinfo=UTC)
+    store(engine, created(opened), opened)
+    answered = opened + timedelta(minutes=5)
+    store(
+        engine,
+        urgent(2, answered, EventKind.comment_added, created=opened, comment=AGENT_REPLY),
+        answered,
+    )
+    Decider(engine, rules, lambda: answered).decide_pending()
+    due = datetime(2026, 1, 16, 18, 0, tzinfo=UTC)
+    Decider(engine, rules, lambda: due).fire_due_timers(due - timedelta(minutes=1))
+    sweep = due + timedelta(seconds=30)
+
+    decided = Decider(engine, rules, lambda: sweep).fire_due_timers(sweep)
+
+    chain = due.isoformat()
+    cause = "timer:zendesk:7:sla:resolution:breach"
+    assert paging(decided) == [
+        (cause, "page_oncall", f"oncall:{chain}:0", [LENA]),
+        (cause, "pager", f"oncall:{chain}:trigger:0", chain),
+    ]

@@ -125,7 +125,9 @@ def evaluate_timer_to_state(
     # Paging goes by when the timer's actions go out: a breach known only after its time
     # (an urgent ticket's deadline passed at Friday's closing, it was made urgent on Monday
     # morning) is not "after hours" for its deadline's hour, and its chain starts then.
-    known = timer.known_by(ctx.now)
+    # Its due time, not the sweep's clock (`now`, seconds late), as replay fires it: the
+    # chain is named by it. Long behind, paging_time goes by the decision's time instead.
+    known = timer.known_by(timer.due_at)
     paging = ctx if known == ctx.now else replace(ctx, now=known)
     return _merge_to_state(state, [decision, evaluate_paging(state, paging, decided)])
 

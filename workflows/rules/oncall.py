@@ -568,7 +568,9 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     during this wait (that chain went up its steps, or someone acknowledged it: they own it)."""
     rules = ctx.rules
     watch = unanswered_watch(state, rules)
-    at = paging_time(ctx, ctx.now)
+    # By its due time, as replay fires it, not the sweep's clock (`now`): a sweep seconds
+    # late would name the chain, and its keys, by when it came.
+    at = paging_time(ctx, timer.due_at)
     if watch is None or watch.payload != timer.payload or not is_after_hours(rules, at):
         return Decision()
     metric = watch.payload["metric"]
