@@ -16,8 +16,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 from sqlalchemy import Engine
 
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.store.events import build_event_row, insert_events
 from deskbridge.store.timers import list_timers, requeue_failed_timers
 from deskbridge.workflows import rules as rules_module
@@ -243,14 +246,19 @@ def test_a_chain_caught_up_between_two_steps_pages_the_one_due_and_goes_on(engin
         ("page_oncall", ":2", [TOM]),
         ("pager", ":trigger:2", back.isoformat()),
     ]
-    page = next(a for d in decided for a in d.actions if a.kind.value == "page_oncall")
-    assert page.reason == (
-        "not acknowledged since the first page, 25 min ago (urgent ticket created after "
-        "hours): paging the next on the rotation"
-    )
+    assert_paged_25_min_on(decided, "the next on the rotation")
     assert pending_step(engine) == (
         FRIDAY_NIGHT + timedelta(minutes=30),
         {"chain": chain, "step": 3},
+    )
+
+
+def assert_paged_25_min_on(decided: list[Decided], whom: str) -> None:
+    """The catch-up's one page, 25 minutes into its chain, pages `whom`."""
+    page = next(a for d in decided for a in d.actions if a.kind.value == "page_oncall")
+    assert page.reason == (
+        "not acknowledged since the first page, 25 min ago (urgent ticket created after "
+        f"hours): paging {whom}"
     )
 
 
@@ -359,4 +367,62 @@ def test_a_breach_at_closing_fired_by_a_late_sweep_pages_under_replays_chain_id(
     assert paging(decided) == [
         (cause, "page_oncall", f"oncall:{chain}:0", [LENA]),
         (cause, "pager", f"oncall:{chain}:trigger:0", chain),
+    ]
+
+
+PRIYA = "U02PRIYA01"
+SATURDAY_2310 = datetime(2026, 1, 10, 23, 10, tzinfo=UTC)  # Priya's week
+
+
+@pytest.fixture
+def priya_alone(tmp_path):
+    """The example rules with a rotation of Priya alone: the chain pages Priya (0), Priya
+    again (+10), nobody at its `next` step (+20: nobody else on the rotation), the leads
+    (+30)."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["oncall"]["rotation"]["members"] = [PRIYA]
+    data["oncall"]["overrides"] = []
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_rules(path)
+
+
+def test_a_chain_caught_up_at_a_next_step_with_nobody_left_pages_the_latest_step_with_someone(
+    engine, priya_alone
+):
+    # Priya was paged at 23:10; deskbridge was down from 23:15 to 23:35. Of the steps due
+    # meanwhile, Priya again (23:20) and the `next` one (23:30), the one reached has nobody
+    # else on the rotation to page: the catch-up skipped Priya's and paged nobody at all,
+    # the chain behind and nobody woken until the leads at 23:40. Now Priya, on call, is paged
+    # again, once, and the chain's thread says why; the leads follow at 23:40.
+    store(engine, created(SATURDAY_2310), SATURDAY_2310)
+    Decider(engine, priya_alone, lambda: SATURDAY_2310).decide_pending()
+    chain = SATURDAY_2310.isoformat()
+    back = SATURDAY_2310 + timedelta(minutes=25)
+
+    decided = Decider(engine, priya_alone, lambda: back).fire_due_timers(back)
+
+    assert steps_paged(decided, chain) == [
+        (
+            "notify",
+            ":skipped:1",
+            skipped(
+                "steps at 10 min and 20 min",
+                "the step it has reached, at 20 min, has nobody else on the rotation to page: "
+                "it pages the latest one with someone to page, at 10 min, once",
+            ),
+        ),
+        ("page_oncall", ":1", [PRIYA]),
+        ("pager", ":trigger:1", back.isoformat()),
+    ]
+    assert_paged_25_min_on(decided, "the person on call")
+    assert pending_step(engine) == (
+        SATURDAY_2310 + timedelta(minutes=30),
+        {"chain": chain, "step": 3},
+    )
+    leads = SATURDAY_2310 + timedelta(minutes=30)
+    later = Decider(engine, priya_alone, lambda: leads).fire_due_timers(leads)
+    assert [p[1:] for p in steps_paged(later, chain)] == [
+        (":3", [SAM]),
+        (":trigger:3", leads.isoformat()),
     ]

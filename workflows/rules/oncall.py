@@ -225,7 +225,8 @@ def page_due_steps(
     """Page every step due by `now` from `chain.next_step`; set the timer for the next one.
     `behind`: `now` is a catch-up's, long after steps fell due (paging_time): those steps
     are not paged late one after another, waking several people at once; after hours the
-    step the chain has reached pages (those due last), in business hours none does."""
+    step the chain has reached pages (those due last), or when it has nobody to page the
+    latest due step that has someone; in business hours none does."""
     decision = Decision()
     elapsed = (now - chain.started_at).total_seconds()
     index = chain.next_step
@@ -234,6 +235,7 @@ def page_due_steps(
     due = index
     while due < total and chain.steps[due].after_s <= elapsed:
         due += 1
+    to_page: range | tuple[int, ...] = range(index, due)
     if behind and due > index:
         reached = chain.steps[due - 1].after_s
         after_hours = is_after_hours(rules, now)
@@ -243,9 +245,21 @@ def page_due_steps(
                 index += 1
         else:
             index = due
-        if index > skipped:
+        to_page = range(index, due)
+        # The step reached has nobody to page (a `next` step, everyone on the rotation paged
+        # already): the chain is behind, and the latest due step with someone pages instead
+        # of nobody (the person on call again, rather than nobody until the leads).
+        fallback = None
+        if after_hours and all(_pages_nobody(chain.steps[i], paged) for i in to_page):
+            earlier = range(index - 1, skipped - 1, -1)
+            fallback = next((i for i in earlier if not _pages_nobody(chain.steps[i], paged)), None)
+        if fallback is not None:
+            to_page = (fallback,)
+            told = tell_skipped(state, chain, range(skipped, due), after_hours, fallback)
+            decision.actions.append(told)
+        elif index > skipped:
             decision.actions.append(tell_skipped(state, chain, range(skipped, index), after_hours))
-    while index < due:
+    for index in to_page:
         step = chain.steps[index]
         people = step.people
         if step.notify == "next":
@@ -254,7 +268,6 @@ def page_due_steps(
         minutes = int(step.after_s // 60)
         if not people and step.notify == "next":
             decision.actions.append(tell_nobody_else(state, chain, index, minutes))
-            index += 1
             continue
         if index == 0:
             reason = chain.reason
@@ -299,20 +312,24 @@ def page_due_steps(
             )
         )
         paged += [p for p in people if p not in paged]
-        index += 1
-    chain = evolve(chain, {"next_step": index, "paged": paged})
-    if index < total:
+    chain = evolve(chain, {"next_step": due, "paged": paged})
+    if due < total:
         decision.timers.append(
             Timer(
                 id=timer_id(state.key),
                 ticket=state.key,
                 kind=TIMER_KIND,
-                due_at=chain.started_at + timedelta(seconds=chain.steps[index].after_s),
-                payload={"chain": chain.id, "step": index},
+                due_at=chain.started_at + timedelta(seconds=chain.steps[due].after_s),
+                payload={"chain": chain.id, "step": due},
             )
         )
     decision.updates["oncall"] = chain
     return decision
+
+
+def _pages_nobody(step: OncallStep, paged: list[str]) -> bool:
+    """A `next` step with nobody the chain has not paged yet (told in the thread instead)."""
+    return step.notify == "next" and all(p in paged for p in step.people)
 
 
 def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes: int) -> Action:
@@ -339,17 +356,28 @@ def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes
 
 
 def tell_skipped(
-    state: TicketState, chain: OncallChain, skipped: range, after_hours: bool
+    state: TicketState,
+    chain: OncallChain,
+    skipped: range,
+    after_hours: bool,
+    fallback: int | None = None,
 ) -> Action:
     """Steps a catch-up does not page late (page_due_steps, `behind`): said in the chain's
-    thread, so that nobody waits for them, nor wonders why the chain went quiet."""
+    thread, so that nobody waits for them, nor wonders why the chain went quiet. With
+    `fallback`, `skipped` is every step due, the last has nobody to page, and `fallback`
+    pages instead."""
     steps = [f"{int(chain.steps[i].after_s // 60)} min" for i in skipped]
     listed = steps[0] if len(steps) == 1 else f"{', '.join(steps[:-1])} and {steps[-1]}"
-    then = (
-        "it pages the step the chain has reached, not each one late"
-        if after_hours
-        else "caught up in business hours, it pages nobody late"
-    )
+    if fallback is not None:
+        then = (
+            f"the step it has reached, at {steps[-1]}, has nobody else on the rotation to "
+            f"page: it pages the latest one with someone to page, at "
+            f"{steps[fallback - skipped.start]}, once"
+        )
+    elif after_hours:
+        then = "it pages the step the chain has reached, not each one late"
+    else:
+        then = "caught up in business hours, it pages nobody late"
     return build_action(
         state.key,
         RULE,
