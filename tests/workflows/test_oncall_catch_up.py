@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.store.events import build_event_row, insert_events
+from deskbridge.store.outbox import list_actions
 from deskbridge.store.timers import list_timers, requeue_failed_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decided, Decider
@@ -370,6 +371,26 @@ def test_a_breach_at_closing_fired_by_a_late_sweep_pages_under_replays_chain_id(
     ]
 
 
+def paged_then_back(engine: Engine, rules, start: datetime, back: datetime) -> list[tuple]:
+    """Ticket 7 created and paged at `start`; deskbridge down until `back`, when the timer
+    loop catches up: its on-call actions (steps_paged), the chain's id being `start`."""
+    store(engine, created(start), start)
+    Decider(engine, rules, lambda: start).decide_pending()
+    return steps_paged(
+        Decider(engine, rules, lambda: back).fire_due_timers(back), start.isoformat()
+    )
+
+
+def assert_the_leads_are_paged_at(engine: Engine, rules, chain: str, at: datetime) -> None:
+    """The chain's last step, the leads, is what is left, and pages on time at `at`."""
+    assert pending_step(engine) == (at, {"chain": chain, "step": 3})
+    later = Decider(engine, rules, lambda: at).fire_due_timers(at)
+    assert [p[1:] for p in steps_paged(later, chain)] == [
+        (":3", [SAM]),
+        (":trigger:3", at.isoformat()),
+    ]
+
+
 PRIYA = "U02PRIYA01"
 SATURDAY_2310 = datetime(2026, 1, 10, 23, 10, tzinfo=UTC)  # Priya's week
 
@@ -395,34 +416,44 @@ def test_a_chain_caught_up_at_a_next_step_with_nobody_left_pages_the_latest_step
     # else on the rotation to page: the catch-up skipped Priya's and paged nobody at all,
     # the chain behind and nobody woken until the leads at 23:40. Now Priya, on call, is paged
     # again, once, and the chain's thread says why; the leads follow at 23:40.
-    store(engine, created(SATURDAY_2310), SATURDAY_2310)
-    Decider(engine, priya_alone, lambda: SATURDAY_2310).decide_pending()
-    chain = SATURDAY_2310.isoformat()
     back = SATURDAY_2310 + timedelta(minutes=25)
-
-    decided = Decider(engine, priya_alone, lambda: back).fire_due_timers(back)
-
-    assert steps_paged(decided, chain) == [
-        (
-            "notify",
-            ":skipped:1",
-            skipped(
-                "steps at 10 min and 20 min",
-                "the step it has reached, at 20 min, has nobody else on the rotation to page: "
-                "it pages the latest one with someone to page, at 10 min, once",
-            ),
-        ),
+    then = (
+        "the step it has reached, at 20 min, has nobody else on the rotation to page: it "
+        "pages the latest one with someone to page, at 10 min, once"
+    )
+    assert paged_then_back(engine, priya_alone, SATURDAY_2310, back) == [
+        ("notify", ":skipped:1", skipped("steps at 10 min and 20 min", then)),
         ("page_oncall", ":1", [PRIYA]),
         ("pager", ":trigger:1", back.isoformat()),
     ]
-    assert_paged_25_min_on(decided, "the person on call")
-    assert pending_step(engine) == (
-        SATURDAY_2310 + timedelta(minutes=30),
-        {"chain": chain, "step": 3},
+    with engine.connect() as connection:
+        page = [r for r in list_actions(connection) if r["action"] == "page_oncall"][-1]
+    assert page["payload"]["reason"] == (
+        "not acknowledged since the first page, 25 min ago (urgent ticket created after "
+        "hours): paging the person on call"
     )
     leads = SATURDAY_2310 + timedelta(minutes=30)
-    later = Decider(engine, priya_alone, lambda: leads).fire_due_timers(leads)
-    assert [p[1:] for p in steps_paged(later, chain)] == [
-        (":3", [SAM]),
-        (":trigger:3", leads.isoformat()),
+    assert_the_leads_are_paged_at(engine, priya_alone, SATURDAY_2310.isoformat(), leads)
+
+
+TUESDAY_0855 = datetime(2026, 1, 13, 8, 55, tzinfo=UTC)  # Lena's week, the office opens at 09:00
+
+
+def test_a_chain_begun_before_opening_and_caught_up_in_office_hours_says_its_next_step_pages(
+    engine, rules
+):
+    # Lena was paged at 08:55; deskbridge was down from 09:00 to 09:16. On time the chain goes
+    # on after the office opens (Lena at 09:05, Tom at 09:15, the leads at 09:25: README, On
+    # call). Caught up at 09:16 it pages nobody late, and the leads' step still pages at 09:25,
+    # as on time; the thread said only "it pages nobody late", and the leads' page minutes
+    # later came as a surprise. It now says the chain goes on, and when.
+    then = (
+        "caught up in business hours, it pages nobody late; the chain goes on, its step at "
+        "30 min pages at its time unless someone acknowledges"
+    )
+    back = TUESDAY_0855 + timedelta(minutes=21)
+    assert paged_then_back(engine, rules, TUESDAY_0855, back) == [
+        ("notify", ":skipped:1", skipped("steps at 10 min and 20 min", then))
     ]
+    leads = TUESDAY_0855 + timedelta(minutes=30)
+    assert_the_leads_are_paged_at(engine, rules, TUESDAY_0855.isoformat(), leads)

@@ -258,7 +258,11 @@ def page_due_steps(
             told = tell_skipped(state, chain, range(skipped, due), after_hours, fallback)
             decision.actions.append(told)
         elif index > skipped:
-            decision.actions.append(tell_skipped(state, chain, range(skipped, index), after_hours))
+            # In business hours the steps still to come page at their times, as a chain begun
+            # before the office opens goes on after it opens: the line says so.
+            later = due if due < total and not after_hours else None
+            told = tell_skipped(state, chain, range(skipped, index), after_hours, following=later)
+            decision.actions.append(told)
     for index in to_page:
         step = chain.steps[index]
         people = step.people
@@ -361,11 +365,12 @@ def tell_skipped(
     skipped: range,
     after_hours: bool,
     fallback: int | None = None,
+    following: int | None = None,
 ) -> Action:
     """Steps a catch-up does not page late (page_due_steps, `behind`): said in the chain's
     thread, so that nobody waits for them, nor wonders why the chain went quiet. With
     `fallback`, `skipped` is every step due, the last has nobody to page, and `fallback`
-    pages instead."""
+    pages instead. `following`: the step that still pages at its time (in business hours)."""
     steps = [f"{int(chain.steps[i].after_s // 60)} min" for i in skipped]
     listed = steps[0] if len(steps) == 1 else f"{', '.join(steps[:-1])} and {steps[-1]}"
     if fallback is not None:
@@ -378,6 +383,11 @@ def tell_skipped(
         then = "it pages the step the chain has reached, not each one late"
     else:
         then = "caught up in business hours, it pages nobody late"
+        if following is not None:
+            then += (
+                f"; the chain goes on, its step at {int(chain.steps[following].after_s // 60)} "
+                "min pages at its time unless someone acknowledges"
+            )
     return build_action(
         state.key,
         RULE,
