@@ -822,8 +822,8 @@ class SlackNotifier:
         self, action: Action, view: TicketView | None, known: _Prepared | None = None
     ) -> dict[str, Any]:
         """Reply in every thread about the ticket (`reply_in` "channels": only in channels'
-        threads) and edit each thread's first message (a dry run, `view` None, counts the
-        threads)."""
+        threads, and the DMs of the people in `reply_dm`) and edit each thread's first message
+        (a dry run, `view` None, counts the threads)."""
         if known is not None:
             roots = list(known.roots)
         else:
@@ -840,9 +840,10 @@ class SlackNotifier:
             )
             return {"dry_run": True, "threads": len(roots)}
         channels_only = action.params.get("reply_in") == "channels"
+        dms = action.params.get("reply_dm") or ()
         for at, root in enumerate(roots):
             with naming_unreached([r.channel for r in roots[at:]]):
-                if not (channels_only and root.in_dm):
+                if not (channels_only and root.in_dm and root.channel not in dms):
                     self._post(action, view, root.channel, known)
                 if action.params.get("refresh"):
                     message = build_alert(root.payload.get("action", {}), view)

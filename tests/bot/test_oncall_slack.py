@@ -12,6 +12,7 @@ import pytest
 import responses
 
 from deskbridge.app import create_app, create_runtime
+from deskbridge.bot.blocks import ACK, CALL_LOGGED, SNOOZE_30
 from deskbridge.config.settings import Settings
 from deskbridge.store.audit import list_decisions
 from deskbridge.store.oncall import list_overrides
@@ -559,7 +560,12 @@ def test_the_call_request_in_a_thread_begun_by_a_page_carries_its_script_and_but
         ("note", {"body": "deskbridge: Priya Raman called the customer (logged in Slack)."}),
         (
             "notify",
-            {"target": "thread", "refresh": True, "text": "Customer call logged by Priya Raman"},
+            {
+                "target": "thread",
+                "refresh": True,
+                "text": "Customer call logged by Priya Raman",
+                "reply_in": "channels",
+            },
         ),
     ]
 
@@ -648,3 +654,57 @@ def test_a_solve_after_a_nights_pages_is_said_once_in_each_channel_and_shown_in_
         assert update.args["blocks"][-1]["elements"][0]["text"].endswith(
             ":checkered_flag: Ticket solved"
         )
+
+
+def test_lines_for_the_chain_and_its_people_go_to_channels_and_to_paged_people_not_every_dm(
+    runtime, client, fake, clock
+):
+    """An urgent delivery ticket, routed to Logistics, pages Priya (twice) and Lena, the
+    assignee, in DMs and the on-call channel; made VIP at 23:22 it is escalated to the
+    specialists and the leads. Its 'Also:' line, Sam's snooze, Lena's logged call and Priya's
+    acknowledgement were each replied in all six threads, two of them DMs. They are now said
+    in the four channels' threads; the acknowledgement also in Lena's DM: paged and woken, she
+    learns someone took it (Priya, who acknowledged, does not hear it from herself)."""
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    for minutes in (10, 20):
+        fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=minutes))
+    before = len(fake.ok_calls("chat.postMessage"))
+    clock.at = SATURDAY_2310 + timedelta(minutes=22)
+    vip = json.loads(urgent_ticket(clock.at, n=2, tags=["vip"]))
+    vip["type"] = "zen:event-type:ticket.tags_changed"
+    vip["event"] = {"current": ["vip"], "previous": []}
+    post(client, json.dumps(vip).encode(), clock.at)
+    dispatch(runtime)
+    first = {p.args["channel"]: p.ts for p in fake.ok_calls("chat.postMessage")[: before + 2]}
+    specialists = "#resolution-specialists"
+    click(client, SNOOZE_30, SAM, "zendesk:48400", first[specialists], specialists, "1.1")
+    dispatch(runtime)
+    click(client, CALL_LOGGED, LENA, "zendesk:48400", first[LENA], "D02LENAF01", "1.2")
+    dispatch(runtime)
+    clock.at = SATURDAY_2310 + timedelta(minutes=25)
+    click(client, ACK, PRIYA, "zendesk:48400", first[PRIYA], "D02PRIYA01", "1.3")
+    dispatch(runtime)
+
+    replies = [
+        (p.args["channel"], p.args["text"])
+        for p in fake.ok_calls("chat.postMessage")[before:]
+        if p.args.get("thread_ts")
+    ]
+    channels = [
+        fake.channel_id(name)
+        for name in ("#dept-logistics", "#resolution-oncall", specialists, "#resolution-leads")
+    ]
+    also = "Also: escalated to the specialist tier after hours (already paged)"
+    acknowledged = "Acknowledged by Priya Raman"
+    assert replies == [
+        *((c, also) for c in channels),
+        *((c, "Snoozed for 30 min by Sam Whitaker") for c in channels),
+        *((c, "Customer call logged by Lena Fischer") for c in channels),
+        *((c, acknowledged) for c in channels[:2]),
+        ("D02LENAF01", acknowledged),
+        *((c, acknowledged) for c in channels[2:]),
+    ]
+    # Every thread's first message, DMs included, shows the call logged and who took it.
+    shown = [u.args["channel"] for u in fake.ok_calls("chat.update")[-6:]]
+    assert shown == [channels[0], "D02PRIYA01", channels[1], "D02LENAF01", *channels[2:]]

@@ -293,7 +293,12 @@ def test_an_alert_snoozed_again_after_its_snooze_ran_out_is_snoozed_again(
     assert snoozes() == [(first_at + timedelta(minutes=61), 1, "pending")]
     snoozed = (
         "notify",
-        {"target": "thread", "refresh": True, "text": "Snoozed for 30 min by Priya Raman"},
+        {
+            "target": "thread",
+            "refresh": True,
+            "text": "Snoozed for 30 min by Priya Raman",
+            "reply_in": "channels",
+        },
     )
     over = ("notify", {"target": "person", "channel": PRIYA, "text": "Snooze is over"})
     assert interactions_said(runtime) == [snoozed, over, snoozed]
@@ -339,7 +344,12 @@ def test_a_lead_may_act_on_any_ticket(runtime, client, fake):
         ("note", {"body": "deskbridge: Sam Whitaker called the customer (logged in Slack)."}),
         (
             "notify",
-            {"target": "thread", "refresh": True, "text": "Customer call logged by Sam Whitaker"},
+            {
+                "target": "thread",
+                "refresh": True,
+                "text": "Customer call logged by Sam Whitaker",
+                "reply_in": "channels",
+            },
         ),
     ]
 

@@ -248,7 +248,15 @@ def test_a_click_while_slack_fails_is_stored_without_asking_slack(runtime, clien
     assert fake.calls[calls:] == []
     assert interactions_said(runtime) == [
         ("note", {"body": "deskbridge: alert acknowledged in Slack by Priya Raman."}),
-        ("notify", {"target": "thread", "refresh": True, "text": "Acknowledged by Priya Raman"}),
+        (
+            "notify",
+            {
+                "target": "thread",
+                "refresh": True,
+                "text": "Acknowledged by Priya Raman",
+                "reply_in": "channels",
+            },
+        ),
     ]
 
 

@@ -76,6 +76,8 @@ def test_an_acknowledgement_is_noted_and_told_in_the_thread(rules):
             "target": "thread",
             "refresh": True,
             "text": "Acknowledged by Priya",
+            # No chain on the ticket: no paged person's DM to tell.
+            "reply_in": "channels",
             "key": "zendesk:48213:interactions:ack",
         },
     ]

@@ -15,7 +15,11 @@ SNOOZE = "interactions.snooze"
 
 
 def _thread_update(
-    state: TicketState, discriminator: tuple[str, ...], reason: str, text: str, **params: str
+    state: TicketState,
+    discriminator: tuple[str, ...],
+    reason: str,
+    text: str,
+    **params: str | list[str],
 ) -> Action:
     """A reply in the ticket's alert threads that also refreshes their first message."""
     return build_action(
@@ -65,6 +69,18 @@ def _once_for(state: TicketState, event: TicketEvent) -> tuple[str, ...]:
     return ()
 
 
+def _reply_where(state: TicketState, event: TicketEvent) -> dict[str, str | list[str]]:
+    """Where a recording is said: the channels' threads (a DM's one reader sees the edited
+    first message, and is most often who recorded it: the assignee logging the call from the
+    3-response DM, the person paged acknowledging from the page). An acknowledgement also
+    in the DMs of the others the chain paged: woken by it, they learn someone took it."""
+    chain = state.oncall
+    if event.kind is not _ACKNOWLEDGED or chain is None:
+        return {"reply_in": "channels"}
+    others = [p for p in chain.paged if p != event.actor_id]
+    return {"reply_in": "channels", "reply_dm": others}
+
+
 def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     by = event.meta.get("by", "someone")
     ticket = state.key
@@ -79,7 +95,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
         once = (what, *_once_for(state, event))
         actions += [
             build_action(ticket, RULE, ActionKind.note, *once, "note", reason=reason, body=note),
-            _thread_update(state, once, reason, line),
+            _thread_update(state, once, reason, line, **_reply_where(state, event)),
         ]
         return Decision(actions=actions)
     if event.kind is _SNOOZED:
@@ -92,6 +108,7 @@ def evaluate_interactions(state: TicketState, event: TicketEvent, ctx: Context) 
                     ("snooze", event.dedupe_key),
                     f"snoozed in Slack by {by}",
                     f"Snoozed for {minutes} min by {by}",
+                    reply_in="channels",  # who snoozed is reminded; a DM's reader asked nothing
                 )
             ],
             timers=[

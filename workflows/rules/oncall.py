@@ -503,6 +503,9 @@ def _page(
                     reason=TRIGGER_REASONS[trigger],
                     target="thread",
                     text=f"Also: {TRIGGER_REASONS[trigger]} (already paged)",
+                    # For the chain's audience, the on-call channel (and the others that have
+                    # the ticket), not every DM: the assignee's 3-response DM, a page's DM.
+                    reply_in="channels",
                 )
                 for trigger, discriminator in triggers
             ]
