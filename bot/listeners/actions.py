@@ -100,11 +100,18 @@ def handle_click(
             action=action_id,
             user=user_id,
         )
+        # Someone on the roster is refused for who they are on this ticket, not for being
+        # unknown: telling them to add themselves to the roster sends them the wrong way.
+        fix = (
+            "Ask them."
+            if agent is not None
+            else "Ask them, or add yourself to the roster in deskbridge's config."
+        )
         tell(
             channel,
             user_id,
             "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
-            "Ask them, or add yourself to the roster in deskbridge's config.",
+            + fix,
         )
         return "refused"
     if action_id == PICK_DEPARTMENT and department not in runtime.rules.departments:

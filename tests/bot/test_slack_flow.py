@@ -215,6 +215,14 @@ def test_route_alert_threads_and_acknowledge_edits_the_first_message(runtime, cl
             "deskbridge.call_logged",
             TOM,
             "zendesk:48300",
+            # Tom is on the roster: not being on it is not why he is refused.
+            "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
+            "Ask them.",
+        ),
+        (
+            "deskbridge.call_logged",
+            "U0NOTLISTED",
+            "zendesk:48300",
             "Only the ticket's assignee, a team lead or the person paged can act on this alert. "
             "Ask them, or add yourself to the roster in deskbridge's config.",
         ),
@@ -226,7 +234,11 @@ def test_route_alert_threads_and_acknowledge_edits_the_first_message(runtime, cl
             "Pick one of: Logistics, Quality/Production, Post-Sales.",
         ),
     ],
-    ids=["someone not allowed", "a department no longer in the config"],
+    ids=[
+        "someone on the roster not allowed",
+        "someone not on the roster",
+        "a department no longer in the config",
+    ],
 )
 def test_a_click_that_cannot_be_taken_is_told_and_changes_nothing(
     runtime, client, fake, action, user, value, told
