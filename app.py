@@ -403,12 +403,15 @@ def create_runtime(
 
 def log_missing_webhook_secret(settings: Settings) -> None:
     """Said at start-up by each process that takes webhooks (`serve`, gunicorn's workers), for
-    each helpdesk whose settings leave every webhook of it refused."""
+    each helpdesk whose settings leave every webhook of it refused, and for Slack's requests
+    refused the same way."""
     for source, connector in CONNECTORS.items():
         if hint := connector.find_missing_webhook_settings(settings):
             log_event(
                 log, logging.WARNING, "webhook.secret_missing", source=source.value, hint=hint
             )
+    if hint := settings.find_missing_slack_signing_secret():
+        log_event(log, logging.WARNING, "webhook.secret_missing", source="slack", hint=hint)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:

@@ -184,6 +184,8 @@ def check_config(path: Path | None) -> None:
         unset = settings.find_unset_credentials(system) if settings is not None else ()
         if 0 < len(unset) < len(variables):
             click.echo(f"warning: {system}: {describe_dry_run(settings, system)}", err=True)
+    if settings is not None and (slack := settings.find_missing_slack_signing_secret()):
+        click.echo(f"warning: slack: {slack}", err=True)
     if settings is None or rules is None:
         sys.exit(1)
 

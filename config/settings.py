@@ -328,6 +328,18 @@ class Settings(RulesPathSetting):
             if not getattr(self, fields[variable])
         )
 
+    def find_missing_slack_signing_secret(self) -> str | None:
+        """What a bot token without its signing secret leaves broken, or None: the alerts go
+        out with their buttons, and every click and command is refused (503), which nothing
+        said (the secret is checked only when a request comes)."""
+        if self.slack_bot_token is None or self.slack_signing_secret is not None:
+            return None
+        return (
+            "SLACK_SIGNING_SECRET is not set, SLACK_BOT_TOKEN is: alerts are posted with their "
+            "buttons, but every button, /deskbridge and /escalate is answered 503 (the Signing "
+            "Secret is on the Slack app's Basic Information page)"
+        )
+
     @property
     def salesforce_write_enabled(self) -> bool:
         return bool(

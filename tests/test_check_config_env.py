@@ -131,14 +131,34 @@ NO_CREDENTIALS = {
 }
 
 
-def test_a_helpdesk_given_only_some_of_its_credentials_is_a_warning():
-    """ZENDESK_SUBDOMAIN and ZENDESK_EMAIL filled in, the token forgotten: check-config said
-    ok, and the service ran Zendesk in dry-run, saying so only in its start-up log."""
+@pytest.mark.parametrize(
+    ("given", "warning"),
+    [
+        # ZENDESK_SUBDOMAIN and ZENDESK_EMAIL filled in, the token forgotten: check-config said
+        # ok, and the service ran Zendesk in dry-run, saying so only in its start-up log.
+        (
+            {"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@acme.example"},
+            "zendesk: ZENDESK_API_TOKEN is not set, ZENDESK_SUBDOMAIN and ZENDESK_EMAIL are "
+            "(sending needs all 3): actions are recorded and logged, not sent",
+        ),
+        # Slack's token and workspace set, the signing secret forgotten: check-config said ok,
+        # serve said nothing, alerts went out with their buttons, and every click and command
+        # was answered 503.
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1234-bot", "SLACK_TEAM_ID": "T0123ABCD"},
+            "slack: SLACK_SIGNING_SECRET is not set, SLACK_BOT_TOKEN is: alerts are posted with "
+            "their buttons, but every button, /deskbridge and /escalate is answered 503 (the "
+            "Signing Secret is on the Slack app's Basic Information page)",
+        ),
+    ],
+    ids=["zendesk without its token", "slack without its signing secret"],
+)
+def test_a_system_given_only_some_of_its_settings_is_a_warning(given, warning):
     env = {
         **NO_CREDENTIALS,
+        "SLACK_SIGNING_SECRET": "",
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
-        "ZENDESK_SUBDOMAIN": "acme",
-        "ZENDESK_EMAIL": "bot@acme.example",
+        **given,
     }
 
     result = CliRunner().invoke(main, ["check-config"], env=env)
@@ -146,8 +166,7 @@ def test_a_helpdesk_given_only_some_of_its_credentials_is_a_warning():
     assert (result.exit_code, result.stdout, result.stderr) == (
         0,
         f"{EXAMPLE_CONFIG}: ok — {summarize_rules(load_rules(EXAMPLE_CONFIG))}\n",
-        "warning: zendesk: ZENDESK_API_TOKEN is not set, ZENDESK_SUBDOMAIN and ZENDESK_EMAIL "
-        "are (sending needs all 3): actions are recorded and logged, not sent\n",
+        f"warning: {warning}\n",
     )
 
 

@@ -286,6 +286,15 @@ SECRET_MISSING = [
         ({"SALESFORCE_ORG_ID": SALESFORCE_ORG}, ["zendesk"]),
         ({"SALESFORCE_WEBHOOK_TOKEN": "t"}, ["zendesk", "salesforce_token_only"]),
         ({"ZENDESK_WEBHOOK_SECRET": TEST_SECRET, "SALESFORCE_ORG_ID": SALESFORCE_ORG}, []),
+        (
+            {
+                "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
+                "SALESFORCE_ORG_ID": SALESFORCE_ORG,
+                "SLACK_BOT_TOKEN": "xoxb-1234-bot",
+                "SLACK_TEAM_ID": "T0123ABCD",
+            },
+            ["slack"],
+        ),
     ],
 )
 def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
@@ -293,7 +302,15 @@ def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
 ):
     """Salesforce set up with neither its org id nor its token was not said at all; a token
     without the org id lets nothing in, as the org id is checked in Flow callouts too."""
-    for name in ("ZENDESK_WEBHOOK_SECRET", "SALESFORCE_ORG_ID", "SALESFORCE_WEBHOOK_TOKEN"):
+    for name in (
+        "ZENDESK_WEBHOOK_SECRET",
+        "SALESFORCE_ORG_ID",
+        "SALESFORCE_WEBHOOK_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_TEAM_ID",
+        "SLACK_API_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     collect = logs("INFO")
     log_missing_webhook_secret(Settings(**settings))
@@ -303,6 +320,13 @@ def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
         'WARNING deskbridge webhook.secret_missing source=salesforce hint="set SALESFORCE_ORG_ID; '
         "until then every request is refused with 403, Flow callouts too (their organization id "
         'is checked after the token)"'
+    )
+    # A bot token without its signing secret: the alerts' buttons are posted, and refused.
+    warned["slack"] = (
+        'WARNING deskbridge webhook.secret_missing source=slack hint="SLACK_SIGNING_SECRET is '
+        "not set, SLACK_BOT_TOKEN is: alerts are posted with their buttons, but every button, "
+        "/deskbridge and /escalate is answered 503 (the Signing Secret is on the Slack app's "
+        'Basic Information page)"'
     )
     assert [formatter.format(r) for r in collect.records] == [warned[s] for s in sources]
 
