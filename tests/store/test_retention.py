@@ -157,11 +157,11 @@ def test_purge_command_with_dry_run_counts_and_without_deletes(engine, store_url
 def test_facts_and_replies_are_kept_for_retention_activity(engine, tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("activity: 365d", "activity: 40d")
+        EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("activity: 365d", "activity: 45d")
     )
     rules = load_rules(path)
-    assert rules.retention.activity == timedelta(days=40)
-    days = {"kept": NOW - timedelta(days=39), "gone": NOW - timedelta(days=41)}
+    assert rules.retention.activity == timedelta(days=45)
+    days = {"kept": NOW - timedelta(days=44), "gone": NOW - timedelta(days=46)}
     with engine.begin() as connection:
         record_facts(connection, [Fact(k, at, SOLVED, "zendesk:7", "91") for k, at in days.items()])
         record_replies(
