@@ -35,6 +35,30 @@ def salesforce_login_domain(instance_url: str) -> str | None:
     return host.removesuffix(".salesforce.com")
 
 
+def _describe_instance_url_mistake(value: str) -> str:
+    """Why SALESFORCE_INSTANCE_URL is refused, with what to write instead where it can be told:
+    the host as Setup → My Domain shows it (no https://), and the Lightning address a browser
+    shows (`acme.lightning.force.com`, whose My Domain is `acme.my.salesforce.com`), were told
+    only that a URL on salesforce.com was expected."""
+    expected = (
+        "expected your org's login URL on salesforce.com: a My Domain "
+        "(https://acme.my.salesforce.com) or a sandbox (https://test.salesforce.com)"
+    )
+    if "://" not in value and salesforce_login_domain(f"https://{value}") is not None:
+        return f"{expected}; with https:// before it: https://{value.rstrip('/')}"
+    host = (urlparse(value if "://" in value else f"https://{value}").hostname or "").lower()
+    # acme.lightning.force.com, acme--uat.sandbox.lightning.force.com: the same org's My
+    # Domain is acme.my.salesforce.com, acme--uat.sandbox.my.salesforce.com.
+    org, _, rest = host.partition(".")
+    if org and rest in ("lightning.force.com", "sandbox.lightning.force.com"):
+        my_domain = f"{org}.{rest.removesuffix('lightning.force.com')}my.salesforce.com"
+        return (
+            f"{expected}; {host} is where Lightning shows pages, not the login URL: "
+            f"https://{my_domain}"
+        )
+    return expected
+
+
 # What each system needs, every one of them, to act for real; without them it runs in dry-run.
 WRITE_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "zendesk": ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
@@ -252,10 +276,7 @@ class Settings(RulesPathSetting):
         # Refused only when the Salesforce writer was built at start-up: check-config said ok
         # and serve and worker stopped with a ValueError traceback.
         if value is not None and salesforce_login_domain(value) is None:
-            raise ValueError(
-                "expected your org's login URL on salesforce.com: a My Domain "
-                "(https://acme.my.salesforce.com) or a sandbox (https://test.salesforce.com)"
-            )
+            raise ValueError(_describe_instance_url_mistake(value.strip()))
         return None if value is None else value.strip()
 
     @field_validator("slack_bot_token")

@@ -11,11 +11,11 @@ from deskbridge.cli import main
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.salesforce.client import SalesforceWriter
 
-REFUSED = (
-    "environment: invalid settings\n"
-    "  SALESFORCE_INSTANCE_URL: expected your org's login URL on salesforce.com: a My Domain "
-    "(https://acme.my.salesforce.com) or a sandbox (https://test.salesforce.com)\n"
+EXPECTED = (
+    "expected your org's login URL on salesforce.com: a My Domain "
+    "(https://acme.my.salesforce.com) or a sandbox (https://test.salesforce.com)"
 )
+REFUSED = f"environment: invalid settings\n  SALESFORCE_INSTANCE_URL: {EXPECTED}\n"
 CREDENTIALS = {
     "SALESFORCE_USERNAME": "bot@acme.test",
     "SALESFORCE_PASSWORD": "secret",
@@ -24,14 +24,38 @@ CREDENTIALS = {
 
 
 @pytest.mark.parametrize(
-    "value", ["https://example.com", "https://salesforce.com", "acme.my.salesforce.com"]
+    ("value", "told"),
+    [
+        ("https://example.com", ""),
+        ("https://salesforce.com", ""),
+        # The host as Setup → My Domain shows it: told it only lacks https://, not that it
+        # was not on salesforce.com, which it is.
+        (
+            "furnco.my.salesforce.com/",
+            "; with https:// before it: https://furnco.my.salesforce.com",
+        ),
+        # The address a browser shows in Lightning: told the My Domain it stands for.
+        (
+            "https://furnco.lightning.force.com/lightning/page/home",
+            "; furnco.lightning.force.com is where Lightning shows pages, not the login URL: "
+            "https://furnco.my.salesforce.com",
+        ),
+        (
+            "https://furnco--uat.sandbox.lightning.force.com",
+            "; furnco--uat.sandbox.lightning.force.com is where Lightning shows pages, not the "
+            "login URL: https://furnco--uat.sandbox.my.salesforce.com",
+        ),
+    ],
 )
-def test_check_config_refuses_an_instance_url_outside_salesforce_com(value):
+def test_check_config_refuses_an_instance_url_outside_salesforce_com(value, told):
     env = {**CREDENTIALS, "SALESFORCE_INSTANCE_URL": value}
 
     result = CliRunner().invoke(main, ["check-config"], env=env)
 
-    assert (result.exit_code, result.stderr) == (1, REFUSED)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"environment: invalid settings\n  SALESFORCE_INSTANCE_URL: {EXPECTED}{told}\n",
+    )
 
 
 def test_serve_stops_with_the_settings_error_not_a_traceback():
