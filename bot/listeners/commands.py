@@ -87,8 +87,8 @@ TICKET_USAGE = (
 
 
 def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
-    """`/escalate <ticket> <why>`: the assignee or a lead sends a ticket to the specialist
-    tier; it goes through the same risk rule, listed as escalated by hand."""
+    """`/escalate <ticket> <why>`: the assignee, a lead or the person paged sends a ticket to
+    the specialist tier; it goes through the same risk rule, listed as escalated by hand."""
     words = text.strip().split(maxsplit=1)
     key = parse_ticket_key(words[0]) if words else None
     if key is None:
@@ -99,8 +99,11 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
         return build_list(f"Ticket {key.partition(':')[2]}", [], "deskbridge has no such ticket.")
     allowed, agent = may_act(runtime, user_id, state)
     if not allowed:
+        # The people paged for it may too (may_act), as they may press its buttons.
         return build_list(
-            "Escalate", ["Only the ticket's assignee or a team lead can escalate it."], ""
+            "Escalate",
+            ["Only the ticket's assignee, a team lead or the person paged can escalate it."],
+            "",
         )
     now = runtime.clock()
     note = words[1] if len(words) > 1 else ""

@@ -666,6 +666,15 @@ def test_a_salesforce_case_is_escalated_by_hand_as_its_alerts_show_it(runtime, c
     )
 
 
+def test_escalating_by_hand_someone_elses_case_is_refused_naming_who_may(runtime, client):
+    # The refusal named the assignee and the leads only, though the people paged may too.
+    save_case(runtime.engine)
+    assert slash(client, "/escalate", f"#{CASE} angry customer", user=TOM) == (
+        "*Escalate*\nOnly the ticket's assignee, a team lead or the person paged can escalate it."
+    )
+    assert escalations(runtime) == []
+
+
 def test_ticket_and_ack_read_a_salesforce_case_as_its_alerts_show_it(runtime, client):
     save_case(runtime.engine)
     view = slash(client, "/deskbridge", f"ticket #{CASE}")
