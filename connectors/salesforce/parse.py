@@ -179,10 +179,8 @@ def read_json_callout(raw: bytes) -> OutboundMessage:
         if not isinstance(item, dict):
             raise PayloadError("expected an object", path)
         fields = item.get("fields")
-        if not isinstance(item.get("id"), str) or not item["id"]:
-            raise PayloadError("required field is missing", f"{path}.id")
-        if not isinstance(item.get("type"), str):
-            raise PayloadError("required field is missing", f"{path}.type")
+        _check_string(item.get("id"), f"{path}.id")
+        _check_string(item.get("type"), f"{path}.type")
         if not isinstance(fields, dict):
             raise PayloadError("expected an object", f"{path}.fields")
         clean = {
@@ -200,11 +198,27 @@ def _text(value: Any, path: str) -> str:
     return str(value)
 
 
+def _check_string(value: Any, path: str) -> None:
+    """A callout's id, type or org id: missing, or there as another JSON type (a number, a
+    Flow's unquoted merge field), which was told 'required field is missing' too."""
+    if value is None or value == "":
+        raise PayloadError("required field is missing", path)
+    if not isinstance(value, str):
+        raise PayloadError(f"expected a string, got {_json_type(value)}", path)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def _check_org(org: Any, path: str) -> None:
     """An org id as Salesforce makes them: compared on its first 15 characters, so anything
     after them (a NUL, 100,000 characters) must not ride along."""
-    if not isinstance(org, str) or not org:
-        raise PayloadError("required field is missing", path)
+    _check_string(org, path)
     check_id(org, SALESFORCE_ID, "a 15- or 18-character Salesforce id", path)
 
 

@@ -538,3 +538,26 @@ def test_a_case_id_in_its_15_character_form_is_keyed_by_its_18():
     keys = [e.ticket_key for e in parse_salesforce(short, NOW)]
     assert keys == [e.ticket_key for e in parse_salesforce(body, NOW)]
     assert "salesforce:5005j00000TqW8hAAF" in keys
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "field"),
+    [
+        ({"organizationId": 5}, "expected a string, got a number", "organizationId"),
+        ({"organizationId": ""}, "required field is missing", "organizationId"),
+        ({"id": 20251204}, "expected a string, got a number", "notifications[0].id"),
+        ({"id": None}, "required field is missing", "notifications[0].id"),
+        ({"type": ["Case"]}, "expected a string, got an array", "notifications[0].type"),
+        ({"type": True}, "expected a string, got a boolean", "notifications[0].type"),
+    ],
+)
+def test_a_callouts_id_type_or_org_of_another_json_type_is_named_as_such(change, error, field):
+    # A number where the id should be (an unquoted merge field) was told "required field is
+    # missing", and its author looked for a field that was there.
+    notification = {"id": "n-1", "type": "Case", "fields": {"Id": "5005j00000TqW8hAAF"}}
+    body = {"organizationId": ORG, "notifications": [notification]}
+    for name, value in change.items():
+        (body if name == "organizationId" else notification)[name] = value
+    with pytest.raises(PayloadError) as caught:
+        parse_salesforce(json.dumps(body).encode(), NOW)
+    assert (str(caught.value), caught.value.field) == (error, field)
