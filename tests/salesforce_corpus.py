@@ -419,7 +419,13 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         403,
         bad("organization id is not this deskbridge's Salesforce org", "organizationId"),
     ),
-    ("callout org a number", callout(organizationId=17), JSON, 400, missing("organizationId")),
+    (
+        "callout org a number",
+        callout(organizationId=17),
+        JSON,
+        400,
+        bad("expected a string, got a number", "organizationId"),
+    ),
     (
         "callout without notifications",
         callout(notifications=None),
