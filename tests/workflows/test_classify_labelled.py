@@ -58,6 +58,7 @@ HELD_OUT_15 = Path(__file__).with_name("data") / "routing_heldout_15.yaml"
 HELD_OUT_16 = Path(__file__).with_name("data") / "routing_heldout_16.yaml"
 HELD_OUT_17 = Path(__file__).with_name("data") / "routing_heldout_17.yaml"
 HELD_OUT_18 = Path(__file__).with_name("data") / "routing_heldout_18.yaml"
+HELD_OUT_19 = Path(__file__).with_name("data") / "routing_heldout_19.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -204,8 +205,9 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 # every suite without evaluating them, as are held-out 14 (before the thirteenth), held-out 15
 # (written blind in the sixteenth session, before any change to routing in it), held-out 16
 # (written blind on 2026-12-03 after held-out 15 was evaluated; never evaluated by its author)
-# held-out 17 (written blind on 2026-12-05, before any routing tuning in its session) and
-# held-out 18 (written blind on 2026-12-05, to land before any routing change of its session).
+# held-out 17 (written blind on 2026-12-05, before any routing tuning in its session),
+# held-out 18 (written blind on 2026-12-05, to land before any routing change of its session)
+# and held-out 19 (written blind on 2026-12-06, the same way).
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -220,6 +222,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (HELD_OUT_16, "H16", 36, 12),
         (HELD_OUT_17, "H17", 36, 12),
         (HELD_OUT_18, "H18", 36, 12),
+        (HELD_OUT_19, "H19", 36, 12),
     ],
     ids=[
         "tuning_11",
@@ -233,6 +236,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         "heldout_16",
         "heldout_17",
         "heldout_18",
+        "heldout_19",
     ],
 )
 def test_blind_written_set_loads_with_its_labels(
