@@ -25,6 +25,7 @@ already (`paged_during_wait`), whether the watch or the target's own breach sees
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -158,21 +159,11 @@ def snapshot_chain(
     """The chain as configured now, with the people each step will page. `previous` is the
     ticket's chain this one replaces (acknowledged, solved, or every step paged)."""
     oncall = rules.oncall
-    rotation = Rotation(oncall, rules.team.timezone, ctx.oncall_overrides)
-    leads = [a.slack_id for a in rules.agents if a.role == "lead"]
-    on_call = rotation.who_is_on_call(now)
-    # Nobody on call (before the rotation starts): the leads hear instead of nobody.
-    fixed = {"oncall": [on_call] if on_call else leads, "lead": leads}
-    # `next` is someone this chain has not paged yet (nor the person on call, whoever pages
-    # first): paging the same person again "as the next" reaches nobody new.
-    paging = {on_call} if on_call else set()
+    resolve = build_resolver(rules, ctx, now)
+    paging: set[str] = set()
     steps = []
     for step in oncall.escalation:
-        if step.notify == "next":
-            person = rotation.next_on_call(now, paging)
-            people = [person] if person else []  # nobody else: told in the thread when due
-        else:
-            people = fixed[step.notify]
+        people = resolve(step.notify, paging)
         paging.update(people)
         steps.append(
             OncallStep(after_s=step.after.total_seconds(), notify=step.notify, people=people)
@@ -186,6 +177,30 @@ def snapshot_chain(
         number=1 if previous is None else chain_number(previous) + 1,
         latest_started_at=now if previous is None else max(now, chains_started_by(previous)),
     )
+
+
+def build_resolver(
+    rules: RulesConfig, ctx: Context, at: datetime
+) -> Callable[[str, Collection[str]], list[str]]:
+    """Who a step notifying `notify` pages at `at`, given the people the chain has paged:
+    the rotation with the overrides known to `ctx` (Grafana OnCall's "notify on-call from
+    schedule", read when the step runs)."""
+    rotation = Rotation(rules.oncall, rules.team.timezone, ctx.oncall_overrides)
+    leads = [a.slack_id for a in rules.agents if a.role == "lead"]
+    on_call = rotation.who_is_on_call(at)
+
+    def resolve(notify: str, paged: Collection[str]) -> list[str]:
+        if notify == "lead":
+            return leads
+        if notify == "oncall":
+            # Nobody on call (before the rotation starts): the leads hear instead of nobody.
+            return [on_call] if on_call else leads
+        # `next` is someone this chain has not paged yet, nor the person on call (whoever
+        # pages first): paging the same person again "as the next" reaches nobody new.
+        person = rotation.next_on_call(at, {*paged, on_call} if on_call else paged)
+        return [person] if person else []  # nobody else: told in the thread when due
+
+    return resolve
 
 
 def new_chain_id(previous: OncallChain | None, now: datetime) -> str:
@@ -219,14 +234,19 @@ def page_due_steps(
     state: TicketState,
     chain: OncallChain,
     now: datetime,
-    rules: RulesConfig,
+    ctx: Context,
     behind: bool = False,
 ) -> Decision:
     """Page every step due by `now` from `chain.next_step`; set the timer for the next one.
-    `behind`: `now` is a catch-up's, long after steps fell due (paging_time): those steps
-    are not paged late one after another, waking several people at once; after hours the
-    step the chain has reached pages (those due last), or when it has nobody to page the
-    latest due step that has someone; in business hours none does."""
+    The chain's steps and times are its snapshot's; who a step pages is read at `now`, so a
+    step after a hand-off or an override made meanwhile pages whoever is on call then, not
+    whoever was when the chain began. `behind`: `now` is a catch-up's, long after steps fell
+    due (paging_time): those steps are not paged late one after another, waking several
+    people at once; after hours the step the chain has reached pages (those due last), or
+    when it has nobody to page the latest due step that has someone; in business hours none
+    does."""
+    rules = ctx.rules
+    resolve = build_resolver(rules, ctx, now)
     decision = Decision()
     elapsed = (now - chain.started_at).total_seconds()
     index = chain.next_step
@@ -250,9 +270,9 @@ def page_due_steps(
         # already): the chain is behind, and the latest due step with someone pages instead
         # of nobody (the person on call again, rather than nobody until the leads).
         fallback = None
-        if after_hours and all(_pages_nobody(chain.steps[i], paged) for i in to_page):
+        if after_hours and all(not resolve(chain.steps[i].notify, paged) for i in to_page):
             earlier = range(index - 1, skipped - 1, -1)
-            fallback = next((i for i in earlier if not _pages_nobody(chain.steps[i], paged)), None)
+            fallback = next((i for i in earlier if resolve(chain.steps[i].notify, paged)), None)
         if fallback is not None:
             to_page = (fallback,)
             told = tell_skipped(state, chain, range(skipped, due), after_hours, fallback)
@@ -265,10 +285,7 @@ def page_due_steps(
             decision.actions.append(told)
     for index in to_page:
         step = chain.steps[index]
-        people = step.people
-        if step.notify == "next":
-            # A chain snapshotted before `next` skipped the people paged may name one of them.
-            people = [p for p in people if p not in paged]
+        people = resolve(step.notify, paged)
         minutes = int(step.after_s // 60)
         if not people and step.notify == "next":
             decision.actions.append(tell_nobody_else(state, chain, index, minutes))
@@ -329,11 +346,6 @@ def page_due_steps(
         )
     decision.updates["oncall"] = chain
     return decision
-
-
-def _pages_nobody(step: OncallStep, paged: list[str]) -> bool:
-    """A `next` step with nobody the chain has not paged yet (told in the thread instead)."""
-    return step.notify == "next" and all(p in paged for p in step.people)
 
 
 def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes: int) -> Action:
@@ -512,7 +524,7 @@ def _page(
         )
     trigger = triggers[0][0]
     new = snapshot_chain(rules, ctx, trigger, reason or TRIGGER_REASONS[trigger], at, chain)
-    decision = page_due_steps(state, new, at, rules)
+    decision = page_due_steps(state, new, at, ctx)
     if chain is not None and chain.open:
         # The pager's incident is the ticket's (dedup_key): while the replaced chain's is
         # open (acknowledged or still triggered) a new trigger would only join it, and nobody
@@ -539,7 +551,7 @@ def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if not current or ctx.rules.oncall is None:
         return Decision()
     at = paging_time(ctx, timer.due_at)
-    return page_due_steps(state, chain, at, ctx.rules, behind=at != timer.due_at)
+    return page_due_steps(state, chain, at, ctx, behind=at != timer.due_at)
 
 
 def watch_timer_id(ticket: str) -> str:
