@@ -639,7 +639,12 @@ def test_with_nobody_else_on_the_rotation_the_next_step_says_so_in_the_thread(tm
         ("2026-01-10T23:40:00Z", 3, SAM),
     ]
     told = [o for o in out if o["rule"] == "oncall" and o["action"] == "notify"]
-    assert [(o["at"], o["key"], o["target"], o["reason"], o["text"]) for o in told] == [
+    # Said in the channels' threads and in the DM of the person it paged, not in every DM
+    # about the ticket (the assignee's 3-response DM).
+    assert [
+        (o["at"], o["key"], o["target"], o["reason"], o["text"], o["reply_in"], o["reply_dm"])
+        for o in told
+    ] == [
         (
             "2026-01-10T23:30:00Z",
             "zendesk:734:oncall:2026-01-10T23:10:00+00:00:2",
@@ -648,6 +653,8 @@ def test_with_nobody_else_on_the_rotation_the_next_step_says_so_in_the_thread(tm
             "nobody else on the rotation to page",
             "Not acknowledged 20 min after the first page, and nobody else on the rotation to "
             "page: everyone on it has been paged for this ticket.",
+            "channels",
+            [PRIYA],
         )
     ]
     assert [at for at, *_ in pager(out)] == [

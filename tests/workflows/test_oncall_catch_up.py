@@ -432,6 +432,12 @@ def test_a_chain_caught_up_at_a_next_step_with_nobody_left_pages_the_latest_step
         "not acknowledged since the first page, 25 min ago (urgent ticket created after "
         "hours): paging the person on call"
     )
+    # The line is the chain's: the channels' threads and the DM of the one it paged (Priya),
+    # not every DM about the ticket.
+    with engine.connect() as connection:
+        rows = [r["payload"] for r in list_actions(connection)]
+        told = [p["params"] for p in rows if p["rule"] == "oncall" and p["kind"] == "notify"]
+    assert [(t["reply_in"], t["reply_dm"]) for t in told] == [("channels", [PRIYA])]
     leads = SATURDAY_2310 + timedelta(minutes=30)
     assert_the_leads_are_paged_at(engine, priya_alone, SATURDAY_2310.isoformat(), leads)
 

@@ -288,7 +288,7 @@ def page_due_steps(
         people = resolve(step.notify, paged)
         minutes = int(step.after_s // 60)
         if not people and step.notify == "next":
-            decision.actions.append(tell_nobody_else(state, chain, index, minutes))
+            decision.actions.append(tell_nobody_else(state, chain, index, minutes, paged))
             continue
         if index == 0:
             reason = chain.reason
@@ -348,7 +348,9 @@ def page_due_steps(
     return decision
 
 
-def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes: int) -> Action:
+def tell_nobody_else(
+    state: TicketState, chain: OncallChain, index: int, minutes: int, paged: list[str]
+) -> Action:
     """The `next` step with nobody on the rotation left to page (everyone on it is paged
     already): said in the chain's thread, rather than paging someone paged already as if
     they were someone else."""
@@ -368,7 +370,15 @@ def tell_nobody_else(state: TicketState, chain: OncallChain, index: int, minutes
         notify="next",
         text=f"Not acknowledged {minutes} min after the first page, and nobody else on the "
         "rotation to page: everyone on it has been paged for this ticket.",
+        **_chain_audience(paged),
     )
+
+
+def _chain_audience(paged: list[str]) -> dict[str, str | list[str]]:
+    """Where a line about the chain itself goes: the channels' threads and the DMs of the
+    people it paged (they hold it until someone acknowledges), not every DM about the ticket
+    (the assignee's 3-response DM)."""
+    return {"reply_in": "channels", "reply_dm": list(paged)}
 
 
 def tell_skipped(
@@ -412,6 +422,7 @@ def tell_skipped(
         text=f"Not acknowledged, and deskbridge was down or behind when the chain's "
         f"{'step' if len(steps) == 1 else 'steps'} at {listed} after the first page fell due: "
         f"{then}.",
+        **_chain_audience(chain.paged),
     )
 
 
