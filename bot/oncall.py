@@ -157,6 +157,12 @@ def describe_stopped_chain(rules: RulesConfig, chain: OncallChain) -> str:
             f"{format_local(chain.acknowledged_at, zone)}: the on-call chain is stopped, "
             "no more pages for it."
         )
+    if chain.withdrawn_at is not None:
+        return (
+            f"Nothing to acknowledge: the page was withdrawn at "
+            f"{format_local(chain.withdrawn_at, zone)}, the customer having been answered "
+            "before it; no more pages for it."
+        )
     # Solved ends a chain for good, even if the ticket is open again since.
     return (
         f"Nothing to acknowledge: the ticket was solved at {format_local(chain.solved_at, zone)}, "

@@ -343,12 +343,17 @@ class OncallChain:
     # two numbers instead of a list of ids. Stored before they were kept: 1 and None.
     number: int = 1
     latest_started_at: datetime | None = None
+    # The customer's wait it was paged for (first_reply, next_reply: an urgent ticket's reply
+    # target ran out after hours), and when it ended because a reply written before the first
+    # page reached deskbridge after it: the page was a false alarm. None otherwise.
+    metric: str | None = None
+    withdrawn_at: datetime | None = None
 
     @property
     def running(self) -> bool:
-        """Neither acknowledged nor solved: an acknowledgement still stops it (and tells the
-        pager), even once every step has paged."""
-        return self.acknowledged_at is None and self.solved_at is None
+        """Neither acknowledged, solved nor withdrawn: an acknowledgement still stops it (and
+        tells the pager), even once every step has paged."""
+        return self.acknowledged_at is None and self.solved_at is None and self.withdrawn_at is None
 
     @property
     def pending(self) -> bool:
@@ -359,8 +364,8 @@ class OncallChain:
 
     @property
     def open(self) -> bool:
-        """Not solved: solving the ticket resolves the chain's incident once."""
-        return self.solved_at is None
+        """Not solved nor withdrawn: either resolves the chain's incident once."""
+        return self.solved_at is None and self.withdrawn_at is None
 
 
 # Status points a ticket's state keeps (TicketState.status_points): enough to place a status

@@ -91,18 +91,28 @@ def test_the_breach_first_pages_and_the_watch_pages_nobody_again(ticket):
     assert ticket.state.oncall.reason == BREACHED
 
 
-def answer() -> TicketEvent:
+def answer(at: datetime = CLOSING) -> TicketEvent:
     comment = Comment(id="7-2", public=True, author_id="900", author_is_agent=True)
-    return urgent(2, CLOSING, EventKind.comment_added, comment=comment, created=CREATED)
+    return urgent(2, at, EventKind.comment_added, comment=comment, created=CREATED)
+
+
+def withdrawn(reason: str) -> list[tuple[str, str, str]]:
+    """The chain withdrawn: said in its thread, the pager's incident resolved."""
+    why = f"false alarm: answered at Fri 16 Jan 2026 18:00 GMT, before the first page ({reason})"
+    return [("notify", f"{CHAIN}:withdrawn", why), ("pager", f"{CHAIN}:resolve", why)]
 
 
 def test_answered_after_the_watch_paged_the_breach_decides_nothing(ticket):
     assert ticket.fire(WATCH) == page(RAN_OUT)
     breach = ticket.timers[BREACH]
-    assert ticket.event(answer()) == []
+    # The reply, written at 18:00 and delivered after the page, met the target: the page was
+    # a false alarm, and the chain stops (before, Lena was paged again at 18:10, Tom at 18:20
+    # and the leads at 18:30 for a customer who had their answer).
+    assert ticket.event(answer()) == withdrawn(RAN_OUT)
     # The reply stopped the clock: its breach is cancelled, and were it fired all the same
     # (claimed before the reply was decided) it would decide nothing.
-    assert sorted(ticket.timers) == ["zendesk:7:oncall.step", "zendesk:7:sla:resolution:warn1"]
+    assert sorted(ticket.timers) == ["zendesk:7:sla:resolution:warn1"]
+    assert ticket.state.oncall.withdrawn_at == CLOSING
     ticket.timers[BREACH] = breach
     assert ticket.fire(BREACH) == []
 
@@ -111,8 +121,31 @@ def test_answered_after_the_breach_paged_the_watch_decides_nothing(ticket):
     assert ticket.fire(BREACH) == [("sla_breach", f"{SLA_KEY}:breach", MISSED), *page(BREACHED)]
     watch = ticket.timers[WATCH]
     # Written at 18:00, the reply met its target (at, not after, the deadline): the leads
-    # hear their alert was false. The page stands; the watch pages nobody.
-    assert ticket.event(answer()) == [("notify", f"{SLA_KEY}:breach_withdrawn", CORRECTED)]
-    assert sorted(ticket.timers) == ["zendesk:7:oncall.step", "zendesk:7:sla:resolution:warn1"]
+    # hear their alert was false, and the chain it paged is withdrawn; the watch pages nobody.
+    assert ticket.event(answer()) == [
+        ("notify", f"{SLA_KEY}:breach_withdrawn", CORRECTED),
+        *withdrawn(BREACHED),
+    ]
+    assert sorted(ticket.timers) == ["zendesk:7:sla:resolution:warn1"]
     ticket.timers[WATCH] = watch
     assert ticket.fire(WATCH) == []
+
+
+def test_answered_after_the_page_stops_nothing(ticket):
+    # A reply written after the page answers the customer late: the page was due, and the
+    # chain goes on until someone acknowledges it.
+    assert ticket.fire(WATCH) == page(RAN_OUT)
+    assert ticket.event(answer(CLOSING + timedelta(minutes=5))) == []
+    assert "zendesk:7:oncall.step" in ticket.timers
+    assert ticket.state.oncall.withdrawn_at is None
+
+
+def test_deskbridge_ack_of_a_withdrawn_chain_says_it_was_a_false_alarm(ticket):
+    from deskbridge.bot.oncall import describe_stopped_chain
+
+    ticket.fire(WATCH)
+    ticket.event(answer())
+    assert describe_stopped_chain(ticket.rules, ticket.state.oncall) == (
+        "Nothing to acknowledge: the page was withdrawn at Fri 16 Jan 2026 18:00 GMT, the "
+        "customer having been answered before it; no more pages for it."
+    )

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
@@ -41,7 +42,7 @@ from deskbridge.workflows.model import (
     TicketState,
     evolve,
 )
-from deskbridge.workflows.rotation import Rotation
+from deskbridge.workflows.rotation import Rotation, format_local
 from deskbridge.workflows.rules.sla import LABELS, describe_ago, describe_span, policy_named
 
 RULE = "oncall"
@@ -489,13 +490,68 @@ def _decide_paging(
         stopped = stop_chain(state, chain, event, ctx)
         if stopped.updates:
             return stopped
+        withdrawn = withdraw_chain(state, chain, ctx)
+        if withdrawn is not None:
+            return withdrawn
     triggers = find_triggers(state, event, decided, ctx)
     if not triggers or state.status.is_done:
         return Decision()
     at = paging_time(ctx, ctx.now)
     if not is_after_hours(rules, at):
         return Decision()
-    return _page(state, ctx, triggers, at)
+    discriminator = triggers[0][1]
+    # The reply wait a breach pages for, so that a reply written before the page, delivered
+    # after it, withdraws the chain (withdraw_chain).
+    metric = next(
+        (a.params.get("metric") for a in decided if a.key == discriminator),
+        None,
+    )
+    return _page(state, ctx, triggers, at, metric=metric)
+
+
+def withdraw_chain(state: TicketState, chain: OncallChain, ctx: Context) -> Decision | None:
+    """A chain paged for a customer waiting on a reply, when the reply that ended the wait was
+    written before the first page and reached deskbridge after it (Zendesk retries, Salesforce
+    redelivers out of order): the page was a false alarm. Its later steps are cancelled, the
+    pager's incident resolved and the thread told, rather than waking the next person and the
+    leads for a customer who had their answer. None otherwise."""
+    if not chain.running or chain.metric not in _REPLY_METRICS:
+        return None
+    clock = state.sla_clocks.get(chain.metric)
+    if (
+        clock is None
+        or clock.fulfilled_at is None
+        or clock.started_at > chain.started_at
+        or clock.fulfilled_at > chain.started_at
+    ):
+        return None
+    chain = evolve(chain, {"withdrawn_at": ctx.now})
+    zone = ZoneInfo(ctx.rules.team.timezone)
+    answered = format_local(clock.fulfilled_at, zone)
+    text = (
+        f"Withdrawn: the customer was answered at {answered}, before the first page; the reply "
+        "reached deskbridge after it. No more pages for this chain."
+    )
+    reason = f"false alarm: answered at {answered}, before the first page ({chain.reason})"
+    return Decision(
+        actions=[
+            build_action(
+                state.key,
+                RULE,
+                ActionKind.notify,
+                chain.id,
+                "withdrawn",
+                reason=reason,
+                target="thread",
+                refresh=True,
+                text=text,
+                **_chain_audience(chain.paged),
+            ),
+            build_pager(state, chain, "resolve", reason=reason),
+        ],
+        cancel=[timer_id(state.key)],
+        updates={"oncall": chain},
+    )
 
 
 def _page(
@@ -504,10 +560,11 @@ def _page(
     triggers: list[tuple[str, str]],
     at: datetime,
     reason: str | None = None,
+    metric: str | None = None,
 ) -> Decision:
     """Page for `triggers` (after hours at `at`, the ticket open): a new chain starting at
     `at`, or a line in the thread of the chain still paging. `reason`: the first page's, if
-    not the trigger's own."""
+    not the trigger's own; `metric`: the SLA clock whose breach pages."""
     rules, chain = ctx.rules, state.oncall
     if chain is not None and chain.pending:
         # One chain at a time: a paging event while its steps still page is told in its
@@ -535,6 +592,8 @@ def _page(
         )
     trigger = triggers[0][0]
     new = snapshot_chain(rules, ctx, trigger, reason or TRIGGER_REASONS[trigger], at, chain)
+    if metric in _REPLY_METRICS:
+        new = evolve(new, {"metric": metric})
     decision = page_due_steps(state, new, at, ctx)
     if chain is not None and chain.open:
         # The pager's incident is the ticket's (dedup_key): while the replaced chain's is
@@ -646,4 +705,4 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         "target ran out"
     )
     trigger = ("sla_breach_urgent", f"unanswered:{metric}:{watch.payload['instance']}")
-    return _page(state, ctx, [trigger], at, reason)
+    return _page(state, ctx, [trigger], at, reason, metric)
