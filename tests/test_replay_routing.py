@@ -10,6 +10,10 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.workflows.replay import run_replay
 
 AGENT = "9013300112004"
 FRONTLINE = "360010000000"
@@ -17,6 +21,7 @@ LOGISTICS_GROUP = "360010000001"
 SPECIALISTS = "360010000009"
 LOGISTICS_MEMBER = "9013300113001"  # departments.logistics.members[0]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+RULES = load_rules(EXAMPLE_CONFIG)
 
 WRONG_ITEM = {
     "subject": "Wrong item delivered",
@@ -103,6 +108,12 @@ def replay(lines: list[dict], *args: str, rules=("routing", "risk")) -> list[dic
     assert result.exit_code == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return [o for o in out if o["rule"] in rules]
+
+
+def replay_in_batches(lines: list[dict], batch: int, rules=("routing", "risk")) -> list[dict]:
+    """`replay`, deciding `batch` events a batch."""
+    records = run_replay([json.dumps(line) for line in lines], RULES, CONNECTORS, batch=batch)
+    return [r for r in records if r["rule"] in rules]
 
 
 def route_records(ticket: str, at: datetime, reason: str = WRONG_ITEM_REASON) -> list[dict]:
@@ -275,27 +286,64 @@ def test_a_second_ticket_from_the_same_requester_within_14_days_is_escalated():
     assert out == escalation("622", second_at, ["repeat_contact"], 3, reason)
 
 
-def test_a_repeat_contact_is_found_when_the_earlier_tickets_events_arrive_last():
-    """The helpdesk delivered the second ticket's event first: when the first ticket's event
-    arrives, it carries the repeat contact (escalated once for the pair), and the second
-    ticket's next event does not escalate it again."""
+def test_the_later_ticket_is_the_repeat_contact_whichever_ticket_arrives_first():
+    """The ticket opened later (by its own creation time, not by arrival) is the repeat
+    contact, escalated once, its reason naming the earlier ticket, as the playbook has it.
+    The helpdesk delivering the earlier ticket's events last (a retry after an outage), twice,
+    or the later ticket's events again, decides what the clean delivery decides: the
+    escalation dated when the later ticket was opened, nothing on the earlier one."""
     first = Ticket("626", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
     second_at = T0 + timedelta(hours=2)
     second = Ticket(
         "627", second_at, {"subject": "Delivery slot again", "description": "Still no slot."}
     )
-    arrival = second_at + timedelta(minutes=5)
-    lines = [
-        {**second.created_event(), "at": iso(arrival)},
-        {**first.created_event(), "at": iso(arrival + timedelta(minutes=1))},
-        second.customer(arrival + timedelta(minutes=2), "Hello? Any news on the slot?"),
+    first_created, second_created = first.created_event(), second.created_event()
+    chased = second.customer(second_at + timedelta(hours=3), "Hello? Any news on the slot?")
+    late = second_at + timedelta(hours=1)
+    written = second.customer(second_at + timedelta(minutes=30), "It was due today.")
+    asked = first.customer(late + timedelta(minutes=30), "Can I move it to Friday?")
+    clean = [first_created, second_created, written, asked, chased]
+    reversed_ = [second_created, written, {**first_created, "at": iso(late)}, asked, chased]
+    duplicated = [
+        second_created,
+        written,
+        {**first_created, "at": iso(late)},
+        asked,
+        {**second_created, "at": iso(late + timedelta(minutes=1))},
+        {**first_created, "at": iso(late + timedelta(minutes=2))},
+        chased,
+        {**first_created, "at": iso(late + timedelta(hours=4))},
     ]
-    out = replay(lines, rules=("risk",))
-    reason = (
-        "risk 3 ≥ 3: the requester opened zendesk:627 too, within 14 days after this one"
-        " (repeat contact, 3)"
+    reason = "risk 3 ≥ 3: the requester opened zendesk:626 too, within 14 days (repeat contact, 3)"
+    expected = escalation("627", second_at, ["repeat_contact"], 3, reason)
+    for lines in (clean, reversed_, duplicated):
+        assert replay(lines, rules=("risk",)) == expected
+        # Smaller batches: the earlier ticket's event is decided in another batch than the
+        # later ticket's, and the timer it sets on the later one is fired by a batch that
+        # reads that ticket from the store.
+        for batch in (1, 2):
+            assert replay_in_batches(lines, batch, rules=("risk",)) == expected
+
+
+def test_a_later_ticket_is_escalated_when_its_earlier_contacts_first_event_comes_after_it():
+    """The earlier ticket's first event deskbridge sees is later than the later ticket (it
+    was opened before deskbridge was connected, and only an update came): the later ticket
+    is escalated at that event, as the repeat, and the earlier one is not."""
+    first = Ticket("628", T0, {"subject": "Delivery slot", "description": "Can I move it?"})
+    second_at = T0 + timedelta(hours=2)
+    second = Ticket(
+        "629", second_at, {"subject": "Delivery slot again", "description": "Still no slot."}
     )
-    assert out == escalation("626", arrival + timedelta(minutes=1), ["repeat_contact"], 3, reason)
+    update_at = second_at + timedelta(hours=1)
+    lines = [
+        second.created_event(),
+        first.customer(update_at, "Any news on my delivery slot?"),
+        second.customer(update_at + timedelta(hours=1), "Hello?"),
+    ]
+    reason = "risk 3 ≥ 3: the requester opened zendesk:628 too, within 14 days (repeat contact, 3)"
+    assert replay(lines, rules=("risk",)) == escalation(
+        "629", update_at, ["repeat_contact"], 3, reason
+    )
 
 
 def test_a_third_contact_within_the_window_of_the_second_is_a_repeat_contact_too():

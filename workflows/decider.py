@@ -463,7 +463,8 @@ class Decider:
         risk = self.rules.risk
         if requesters and risk is not None and risk.enabled:
             window = risk.repeat_contact_window
-            batch.related_window = (min(opened) - window, max(opened) + window)
+            edge = timedelta(microseconds=1)  # `until` is exclusive, the window's edge is in
+            batch.related_window = (min(opened) - window, max(opened) + window + edge)
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
 
     def _decide_event(self, session: StoreSession, batch: _Batch, row: StoredEvent) -> None:
@@ -522,14 +523,18 @@ class Decider:
     def _related(
         self, session: StoreSession, batch: _Batch, state: TicketState
     ) -> tuple[RelatedTicket, ...]:
-        """The requester's other tickets opened in the repeat-contact window before this one:
+        """The requester's other tickets opened in the repeat-contact window around this one:
         stored rows, corrected by the states this batch has changed but not yet written."""
         risk = self.rules.risk
         if not (state.requester and state.created_at and risk is not None and risk.enabled):
             return ()
-        # The window on both sides of this ticket: the earlier ticket's events may come last.
+        # The window on both sides of this ticket: the earlier ticket's events may come last,
+        # and then the later ones are its repeat contacts (risk.later_contacts). Both edges
+        # are in it (`until` is exclusive: a microsecond past the edge), as an earlier ticket
+        # exactly a window before is.
         window = risk.repeat_contact_window
-        since, until = state.created_at - window, state.created_at + window
+        since = state.created_at - window
+        until = state.created_at + window + timedelta(microseconds=1)
         read = batch.related_window
         if read is not None and read[0] <= since and until <= read[1]:
             prefix = f"{state.source._value_}:"
@@ -780,7 +785,13 @@ class Decider:
         for timer in decision.timers:
             batch.timers[timer.id] = timer
             batch.done_here.pop(timer.id, None)
-            if batch.due is not None and timer.due_at <= batch.due_until:
+            # A timer on another ticket (a repeat contact's) fires here only if this batch
+            # holds that ticket; else the sweep that claims it reads the ticket.
+            if (
+                batch.due is not None
+                and timer.due_at <= batch.due_until
+                and (timer.ticket == state.key or batch.states.get(timer.ticket) is not None)
+            ):
                 heapq.heappush(batch.due, (timer.due_at, timer.id, next(batch.sequence), timer))
         batch.states[state.key] = state
         batch.dirty.add(state.key)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.actions import dump_action
-from deskbridge.workflows.decision import Context, Decision, RelatedTicket
+from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.model import (
     EventKind,
     Priority,
@@ -19,7 +19,12 @@ from deskbridge.workflows.model import (
     TicketState,
     evolve,
 )
-from deskbridge.workflows.rules.risk import Signal, collect_signals, evaluate_risk
+from deskbridge.workflows.rules.risk import (
+    Signal,
+    collect_signals,
+    evaluate_risk,
+    fire_repeat_contact,
+)
 
 RULES = load_rules(EXAMPLE_CONFIG)
 RISK = RULES.risk
@@ -208,21 +213,10 @@ def test_repeat_contact_window_edges():
     ]
     outside = (RelatedTicket("zendesk:650", T0 - timedelta(days=14, seconds=1)),)
     assert signals(state(), outside) == []
-    # A ticket opened after this one whose events came first, not escalated as the repeat:
-    # this (earlier) ticket carries the repeat contact, so the pair is still found…
-    later = (RelatedTicket("zendesk:900", T0 + timedelta(days=14)),)
-    assert signals(state(), later) == [
-        Signal(
-            "repeat_contact",
-            3,
-            "the requester opened zendesk:900 too, within 14 days after this one",
-        )
-    ]
-    # …but not twice: the later ticket was escalated for it already.
-    handled = (RelatedTicket("zendesk:900", T0 + timedelta(days=1), ("repeat_contact",)),)
-    assert signals(state(), handled) == []
-    beyond = (RelatedTicket("zendesk:900", T0 + timedelta(days=14, seconds=1)),)
-    assert signals(state(), beyond) == []
+    # A ticket opened after this one never makes this one a repeat, whichever came first:
+    # the later contact is the repeat (later_contacts has it decided again).
+    later = (RelatedTicket("zendesk:900", T0 + timedelta(days=1)),)
+    assert signals(state(), later) == []
     # Without a creation time there is no window to measure.
     near = (RelatedTicket("zendesk:650", T0 - timedelta(days=1)),)
     assert signals(state(created_at=None), near) == []
@@ -231,14 +225,94 @@ def test_repeat_contact_window_edges():
 def test_an_earlier_ticket_escalated_as_a_repeat_is_still_an_earlier_contact():
     """A, then B (escalated as A's repeat), then this ticket 11 days after B: B is this
     ticket's earlier contact though it carries "repeat_contact" itself (a third contact is a
-    repeat too). Past this ticket's first event, B may have been escalated for this very pair
-    (its events came last, and it carried the repeat for this ticket): passed over."""
+    repeat too), at its first event and after."""
     b = (RelatedTicket("zendesk:650", T0 - timedelta(days=11), ("repeat_contact",)),)
-    assert signals(state(), b) == [
-        Signal("repeat_contact", 3, "the requester opened zendesk:650 too, within 14 days")
-    ]
+    expected = [Signal("repeat_contact", 3, "the requester opened zendesk:650 too, within 14 days")]
+    assert signals(state(), b) == expected
     later_event = Context(now=T0, rules=RULES, previous=state(), related=b)
-    assert collect_signals(state(), later_event, RISK) == []
+    assert collect_signals(state(), later_event, RISK) == expected
+
+
+def test_an_earlier_tickets_events_coming_last_have_its_later_contacts_decided_again():
+    """This ticket (opened at T0) is first known after tickets the requester opened later
+    (their events came first): each later one in the window not yet escalated as a repeat
+    gets a timer, due when it was opened, that decides it again with this one known. None
+    for a ticket escalated as a repeat already, one opened before or beyond the window, nor
+    at this ticket's later events."""
+    arrived = T0 + timedelta(days=20)
+    related = (
+        RelatedTicket("zendesk:640", T0 - timedelta(days=1)),  # earlier: this is its repeat
+        RelatedTicket("zendesk:901", T0 + timedelta(hours=2)),
+        RelatedTicket("zendesk:902", T0 + timedelta(days=3), ("repeat_contact",)),
+        RelatedTicket("zendesk:903", T0 + timedelta(days=14)),  # the window's edge
+        RelatedTicket("zendesk:904", T0 + timedelta(days=14, seconds=1)),
+    )
+    first = Context(now=arrived, rules=RULES, previous=None, related=related)
+    decision = evaluate_risk(state(), EVENT, first)
+
+    def timer(key: str, due: datetime) -> Timer:
+        payload = {
+            "earlier": TICKET,
+            "earlier_created_at": "2026-03-02T09:00:00+00:00",
+            "known_at": "2026-03-22T09:00:00+00:00",
+        }
+        return Timer(
+            f"{key}:risk.repeat_contact:{TICKET}", key, "risk.repeat_contact", due, payload
+        )
+
+    assert decision.timers == [
+        timer("zendesk:901", T0 + timedelta(hours=2)),
+        timer("zendesk:903", T0 + timedelta(days=14)),
+    ]
+    # This ticket is the repeat of zendesk:640 (the earlier one), and escalated as such.
+    assert [a.kind.value for a in decision.actions] == [
+        "escalate",
+        "set_priority",
+        "assign",
+        "note",
+    ]
+    # Its later events set none again; nor does a ticket solved before its events came
+    # escalate, though its later contacts are still found.
+    later = Context(now=arrived, rules=RULES, previous=state(), related=related)
+    assert evaluate_risk(state(), EVENT, later).timers == []
+    solved = evaluate_risk(state(status=Status.solved), EVENT, first)
+    assert (solved.actions, len(solved.timers)) == ([], 2)
+    # Its event came after the later ticket was opened: due at the event, known then.
+    event = evolve(EVENT, {"occurred_at": T0 + timedelta(hours=3)})
+    late = Context(now=T0 + timedelta(hours=3), rules=RULES, previous=None, related=related[1:2])
+    assert evaluate_risk(state(), event, late).timers == [
+        Timer(
+            f"zendesk:901:risk.repeat_contact:{TICKET}",
+            "zendesk:901",
+            "risk.repeat_contact",
+            T0 + timedelta(hours=3),
+            {"earlier": TICKET, "earlier_created_at": "2026-03-02T09:00:00+00:00"},
+        )
+    ]
+
+
+def test_a_later_contact_decided_again_is_escalated_as_the_repeat_naming_the_earlier():
+    later = state(key="zendesk:901", ticket_id="901", created_at=T0 + timedelta(hours=2))
+    fired = Timer(
+        f"zendesk:901:risk.repeat_contact:{TICKET}",
+        "zendesk:901",
+        "risk.repeat_contact",
+        T0 + timedelta(hours=2),
+        {"earlier": TICKET, "earlier_created_at": "2026-03-02T09:00:00+00:00"},
+    )
+    ctx = Context(now=T0 + timedelta(hours=2), rules=RULES, previous=later)
+    decision = fire_repeat_contact(later, fired, ctx)
+    reason = f"risk 3 ≥ 3: the requester opened {TICKET} too, within 14 days (repeat contact, 3)"
+    assert [(a.kind.value, a.key, a.reason) for a in decision.actions] == [
+        ("escalate", "zendesk:901:risk:repeat_contact:escalate", reason),
+        ("set_priority", "zendesk:901:risk:repeat_contact:priority", reason),
+        ("assign", "zendesk:901:risk:repeat_contact:assign", reason),
+        ("note", "zendesk:901:risk:repeat_contact:note", reason),
+    ]
+    # Escalated already for it (or solved meanwhile): nothing again.
+    escalated = evolve(later, decision.updates)
+    assert fire_repeat_contact(escalated, fired, ctx) == Decision()
+    assert fire_repeat_contact(evolve(later, {"status": Status.solved}), fired, ctx) == Decision()
 
 
 def test_anger_phrase():

@@ -23,7 +23,7 @@ from deskbridge.workflows.rules.oncall import (
     fire_unanswered,
 )
 from deskbridge.workflows.rules.oncall_handoff import HANDOFF_JOB
-from deskbridge.workflows.rules.risk import evaluate_risk
+from deskbridge.workflows.rules.risk import REPEAT_KIND, evaluate_risk, fire_repeat_contact
 from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
 from deskbridge.workflows.rules.sla import TIMER_KIND as SLA_TIMER
 from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
@@ -54,6 +54,7 @@ TIMER_RULES: dict[str, TimerRule] = {
     ONCALL_TIMER: fire_step,
     LEAD_TIMER: fire_lead,
     WATCH_KIND: fire_unanswered,
+    REPEAT_KIND: fire_repeat_contact,
 }
 
 JOBS: dict[str, Job] = {

@@ -5,11 +5,12 @@ new signals lift the score to the next multiple of the threshold."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
-from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState, owner_for
 from deskbridge.workflows.text import phrase_index, tokenize
@@ -18,6 +19,8 @@ RULE = "risk"
 _PRIORITY_ORDER = [Priority.low, Priority.normal, Priority.high, Priority.urgent]
 # Named once: on 3.11 `EventKind.x` goes through EnumType.__getattr__, on every event.
 _ESCALATION_REQUESTED = EventKind.escalation_requested
+# A later ticket's timer: decided again once its earlier contact's events came.
+REPEAT_KIND = "risk.repeat_contact"
 
 
 @dataclass(frozen=True)
@@ -120,41 +123,74 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
 
 
 def _repeat_contact(state: TicketState, ctx: Context, config: RiskConfig) -> str | None:
-    """Another ticket of the requester's opened within the window before or after this one
-    (the earlier ticket's events may arrive last). A pair is escalated once, on one of its
-    tickets:
-    - a later ticket already escalated as a repeat contact does not make this one a repeat
-      (it was escalated for this pair, or for a pair of its own);
-    - an earlier ticket escalated as a repeat contact is still this ticket's earlier contact (a
-      third contact is a repeat too, B escalated as A's repeat does not hide C's), unless it
-      may have been escalated for this very pair: a ticket carries the repeat for a later one
-      only when that one's events came first, so never before this ticket's first event
-      (`ctx.previous` None). Past that first event it is passed over, as before."""
-    if state.created_at is None:
+    """Another ticket of the requester's opened within the window before this one: this ticket
+    is the repeat contact (the playbook escalates the repeat, the later contact), whichever
+    ticket's events arrive first. The earlier ticket is never the repeat: when its events come
+    last, `later_contacts` has the later one decided again. A third contact is a repeat too
+    (B escalated as A's repeat is C's earlier contact); the nearest earlier one is named."""
+    created = state.created_at
+    if created is None:
         return None
     window = config.repeat_contact_window
-    first_event = ctx.previous is None
-    others = [
-        r
-        for r in ctx.related
-        if abs(r.created_at - state.created_at) <= window and r.created_at != state.created_at
-    ]
-    earlier = [
-        r
-        for r in others
-        if r.created_at < state.created_at
-        and (first_event or "repeat_contact" not in r.escalation_signals)
-    ]
+    earlier = [r for r in ctx.related if created - window <= r.created_at < created]
     if earlier:
-        return f"the requester opened {earlier[-1].key} too, within {window.days} days"
-    later = [
-        r
-        for r in others
-        if r.created_at > state.created_at and "repeat_contact" not in r.escalation_signals
-    ]
-    if later:
-        return f"the requester opened {later[0].key} too, within {window.days} days after this one"
+        nearest = max(earlier, key=lambda r: r.created_at)
+        return f"the requester opened {nearest.key} too, within {window.days} days"
     return None
+
+
+def later_contacts(state: TicketState, event: TicketEvent, ctx: Context) -> list[Timer]:
+    """A timer on each of the requester's tickets opened within the window after this one and
+    decided before this one was known (the earlier ticket's events came last, or its first
+    events are later): that ticket is this one's repeat contact and is escalated in its own
+    turn, as it would have been had this one come first. Only when this ticket's requester and
+    creation time become known, so its later events set nothing again. Due when the later
+    ticket was opened, or at this event if that came after (the review dates an escalation by
+    the helpdesk's time); `known_at` says when deskbridge learned of it (paging goes by it)."""
+    config = ctx.rules.risk
+    created = state.created_at
+    if (
+        config is None
+        or not config.enabled
+        or "repeat_contact" not in config.signals
+        or created is None
+        or not state.requester
+    ):
+        return []
+    previous = ctx.previous
+    if (
+        previous is not None
+        and previous.requester == state.requester
+        and previous.created_at == created
+    ):
+        return []
+    window = config.repeat_contact_window
+    timers = []
+    for r in ctx.related:
+        if created < r.created_at <= created + window and (
+            "repeat_contact" not in r.escalation_signals
+        ):
+            due = max(r.created_at, event.occurred_at)
+            payload = {"earlier": state.key, "earlier_created_at": created.isoformat()}
+            if due < ctx.now:
+                payload["known_at"] = ctx.now.isoformat()
+            timers.append(
+                Timer(f"{r.key}:{REPEAT_KIND}:{state.key}", r.key, REPEAT_KIND, due, payload)
+            )
+    return timers
+
+
+def fire_repeat_contact(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """A later ticket found to be a repeat contact once its earlier one's events came
+    (`later_contacts`): its risk decided again with the earlier ticket known."""
+    config = ctx.rules.risk
+    if config is None or not config.enabled or state.status.is_done:
+        return Decision()
+    earlier = RelatedTicket(
+        timer.payload["earlier"], datetime.fromisoformat(timer.payload["earlier_created_at"])
+    )
+    known = replace(ctx, related=(*ctx.related, earlier))
+    return _escalate(state, collect_signals(state, known, config), known, config)
 
 
 def _level(score: float, config: RiskConfig) -> int:
@@ -169,8 +205,12 @@ def _raised(current: Priority | None, target: Priority) -> Priority | None:
 
 def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     config = ctx.rules.risk
-    if config is None or not config.enabled or state.status.is_done:
+    if config is None or not config.enabled:
         return Decision()
+    # A ticket solved before its events came is still the earlier contact of a later one.
+    later = later_contacts(state, event, ctx)
+    if state.status.is_done:
+        return Decision(timers=later)
     signals = collect_signals(state, ctx, config)
     if event.kind is _ESCALATION_REQUESTED:
         note = event.meta.get("note", "")
@@ -182,6 +222,15 @@ def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decis
                 + (f": {note}" if note else ""),
             )
         )
+    decision = _escalate(state, signals, ctx, config)
+    decision.timers += later
+    return decision
+
+
+def _escalate(
+    state: TicketState, signals: list[Signal], ctx: Context, config: RiskConfig
+) -> Decision:
+    """Escalated at the threshold, with every reason listed; once per level."""
     score = sum(s.weight for s in signals)
     if score < config.threshold:
         return Decision()
