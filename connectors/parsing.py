@@ -21,6 +21,10 @@ from deskbridge.workflows.wording import describe_not_utf8
 
 _ISO = re.compile(r"^(.*T\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 
+# What a time that cannot be read is told (a connector may say more: the format it expects).
+NOT_A_TIME = "expected an ISO-8601 time"
+NO_TIMEZONE = "time has no timezone"
+
 # Times a helpdesk can mean. Year 1 or 9999 is a broken template or an attack, and the SLA
 # arithmetic (a deadline hours or days later) overflows at the edges of datetime's range.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -219,7 +223,7 @@ def parse_time(value: Any, path: str) -> datetime:
     if not isinstance(value, str):
         if value is None:  # absent or null: said as any missing field is, not as a bad value
             raise PayloadError("required field is missing", path)
-        raise PayloadError("expected an ISO-8601 time", path)
+        raise PayloadError(NOT_A_TIME, path)
     parsed = _parse_iso(value)
     if isinstance(parsed, str):
         raise PayloadError(parsed, path)
@@ -261,15 +265,15 @@ def _parse_iso(value: str) -> datetime | str:
     if parsed is None:
         match = _ISO.match(value.strip())
         if not match:
-            return "expected an ISO-8601 time"
+            return NOT_A_TIME
         head, fraction, zone = match.groups()
         text = head + (fraction[:7] if fraction else "") + (zone or "")
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return "expected an ISO-8601 time"
+            return NOT_A_TIME
     if parsed.tzinfo is None:
-        return "time has no timezone"
+        return NO_TIMEZONE
     try:
         parsed = parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC

@@ -20,6 +20,10 @@ FIRST = "notifications.Notification[0]"
 CASE = f"{FIRST}.sObject"
 SF_ID = "expected a 15- or 18-character Salesforce id"
 REFUSED_XML = "refused XML: {} (DTDs and entities are not accepted)"
+EXPECTED_TIME = (
+    "expected a time as 2026-12-05T21:57:00Z (ISO 8601, as Outbound Messages send it) or "
+    "2026-12-05 21:57:00Z (as TEXT() writes a Date/Time in a Flow formula)"
+)
 
 
 def xml_with(old: str, new: str, count: int = 1) -> bytes:
@@ -321,21 +325,21 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         case_field("LastModifiedDate", "yesterday"),
         SOAP,
         400,
-        bad("expected an ISO-8601 time", f"{CASE}.LastModifiedDate"),
+        bad(EXPECTED_TIME, f"{CASE}.LastModifiedDate"),
     ),
     (
         "modified date without a zone",
         case_field("LastModifiedDate", "2025-03-04T10:21:40"),
         SOAP,
         400,
-        bad("time has no timezone", f"{CASE}.LastModifiedDate"),
+        bad(f"time has no timezone: {EXPECTED_TIME}", f"{CASE}.LastModifiedDate"),
     ),
     (
         "modified on 30 February",
         case_field("LastModifiedDate", "2025-02-30T10:21:40.000Z"),
         SOAP,
         400,
-        bad("expected an ISO-8601 time", f"{CASE}.LastModifiedDate"),
+        bad(EXPECTED_TIME, f"{CASE}.LastModifiedDate"),
     ),
     (
         "created in year 1",
@@ -467,9 +471,28 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            "expected an ISO-8601 time",
+            EXPECTED_TIME,
             "notifications[0].fields.LastModifiedDate",
         ),
+    ),
+    (
+        # A Date/Time merge field in a text template: the user's locale and time zone.
+        "callout date as a user's locale shows it",
+        callout(fields__LastModifiedDate="12/5/2026 9:57 PM"),
+        JSON,
+        400,
+        bad(
+            EXPECTED_TIME + ", not as a user's locale shows it (12/5/2026 9:57 PM), which "
+            "names no time zone",
+            "notifications[0].fields.LastModifiedDate",
+        ),
+    ),
+    (
+        "callout date as TEXT() writes it, without its Z",
+        callout(fields__CreatedDate="2025-03-04 09:00:00"),
+        JSON,
+        400,
+        bad(f"time has no timezone: {EXPECTED_TIME}", "notifications[0].fields.CreatedDate"),
     ),
     (
         "callout date a number",
@@ -477,7 +500,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            "expected an ISO-8601 time",
+            EXPECTED_TIME,
             "notifications[0].fields.LastModifiedDate",
         ),
     ),

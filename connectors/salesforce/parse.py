@@ -9,6 +9,7 @@ no entities, no external references; the body size is capped before parsing (Fla
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,8 @@ from deskbridge.connectors.parsing import (
     MAX_LABEL,
     MAX_SUBJECT,
     MAX_TEXT,
+    NO_TIMEZONE,
+    NOT_A_TIME,
     check_id,
     check_label,
     check_not_future,
@@ -232,9 +235,39 @@ def _required(fields: dict[str, str], name: str, path: str) -> str:
     return value
 
 
+# A Date/Time a Flow formula turns into text (TEXT(), a text formula resource) reads
+# "2026-12-05 21:57:00Z", in GMT: the ISO 8601 time with a space for the T, read as it.
+_TEXT_OF_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d")
+# A Date/Time as a user's locale shows it (a merge field in a text template, "12/5/2026
+# 9:57 PM", "05.12.2026 21:57"): the user's time zone, which it does not name.
+_LOCALE_DATE = re.compile(r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
+EXPECTED_TIME = (
+    "expected a time as 2026-12-05T21:57:00Z (ISO 8601, as Outbound Messages send it) or "
+    "2026-12-05 21:57:00Z (as TEXT() writes a Date/Time in a Flow formula)"
+)
+
+
 def _time(fields: dict[str, str], name: str, path: str) -> datetime | None:
     value = fields.get(name)
-    return parse_time(value, f"{path}.{name}") if value else None
+    if not value:
+        return None
+    if _TEXT_OF_DATETIME.match(value):
+        value = value[:10] + "T" + value[11:]
+    try:
+        return parse_time(value, f"{path}.{name}")
+    except PayloadError as exc:
+        # Said with the format expected: a Flow's author cannot see which they sent wrong.
+        if exc.message == NOT_A_TIME and _LOCALE_DATE.match(value.strip()):
+            raise PayloadError(
+                EXPECTED_TIME + ", not as a user's locale shows it (12/5/2026 9:57 PM), "
+                "which names no time zone",
+                exc.field,
+            ) from None
+        if exc.message == NOT_A_TIME:
+            raise PayloadError(EXPECTED_TIME, exc.field) from None
+        if exc.message == NO_TIMEZONE:
+            raise PayloadError(f"{NO_TIMEZONE}: {EXPECTED_TIME}", exc.field) from None
+        raise
 
 
 def _bool(fields: dict[str, str], name: str, path: str) -> bool | None:

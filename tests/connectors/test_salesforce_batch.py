@@ -17,6 +17,7 @@ from deskbridge.store.tickets import load_ticket
 from tests.conftest import decide_all, fixture_bytes
 from tests.connectors import test_salesforce_inbound as inbound
 from tests.connectors.test_salesforce_inbound import ORG, SOAP, TOKEN
+from tests.salesforce_corpus import EXPECTED_TIME
 
 # The runtime (its clock at 2025-03-04 10:22) and client of the other Salesforce tests.
 runtime = inbound.runtime
@@ -155,7 +156,7 @@ def test_one_unreadable_notification_is_refused_after_the_others_are_stored(clie
     also_good = ("04l5j00001Mzd3MAAR", "EmailMessage", EMAIL)
     body = envelope(good, bad, also_good)
     refusal = {
-        "error": "expected an ISO-8601 time",
+        "error": EXPECTED_TIME,
         "field": "notifications.Notification[1].sObject.SystemModstamp",
     }
 
@@ -267,7 +268,7 @@ def test_replay_takes_the_readable_notifications_and_reports_the_unreadable_one(
     results = list(run_replay([line], rules, CONNECTORS))
 
     assert results[0] == ReplayError(
-        1, "notifications.Notification[1].sObject.SystemModstamp: expected an ISO-8601 time"
+        1, f"notifications.Notification[1].sObject.SystemModstamp: {EXPECTED_TIME}"
     )
     # The readable Case is decided ("Parcel late": routed to Logistics).
     assert [(r["action"], r["ticket"], r["at"]) for r in results[1:]] == [
