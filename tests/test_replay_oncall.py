@@ -1020,27 +1020,9 @@ def test_a_ticket_made_urgent_in_office_hours_after_its_target_ran_out_pages_nob
     start = datetime.fromisoformat(created)
     due = start + timedelta(hours=1)
     late = datetime(2026, 1, 19, 10, tzinfo=UTC) - due
+    # Its warnings, known only at 10:00 on Monday, long after the deadline, are not sent
+    # beside the breach.
     assert [o for o in out if o["ticket"] == "zendesk:751" and o["rule"] != "routing"] == [
-        {
-            "at": f"{due + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ}",
-            "ticket": "zendesk:751",
-            "action": "sla_warning",
-            "rule": "sla",
-            "reason": f"first reply due {due:%a %d %b %H:%M} — {used:.0%} of the "
-            f"{missed.split(' missed')[0]} target used",
-            "metric": "first_reply",
-            "target": target,
-            **({"channel": "#resolution-leads"} if target == "lead" else {}),
-            "assignee": AGENT,
-            "sla_target_s": 3600,
-            "business_hours": time == "business",
-            "due_at": due.isoformat(),
-            "used": used,
-            "policy": "urgent",
-            "key": f"zendesk:751:sla:first_reply:{start.isoformat()}:warn{n}",
-        }
-        for n, m, used, target in ((1, -15, 0.75, "assignee"), (2, -6, 0.9, "lead"))
-    ] + [
         {
             "at": f"{due:%Y-%m-%dT%H:%M:%SZ}",
             "ticket": "zendesk:751",

@@ -399,17 +399,30 @@ def test_a_solve_delivered_late_stops_the_first_reply_clock_as_in_order(late):
 # -- 2. a breach known late says how late -------------------------------------------------
 
 
+def test_warnings_known_before_the_deadline_still_go_out_when_a_message_comes_late():
+    # The same message reached deskbridge at 11:50: the deadline (12:00) is still ahead, so
+    # its warnings go out (at their times, as in writing order), then the breach on time.
+    created = "2026-03-09T09:00:00Z"
+    late = delivered(customer("642", "2026-03-09T10:00:00Z", 3, created), "2026-03-09T11:50:00Z")
+    out = replay_all([*answered_at_0905("642", created), late], "2026-03-09T14:00:00Z")
+    fired = [o for o in out if o["rule"] == "sla"]
+    assert [(o["at"], o["action"], o.get("due_at"), o.get("late_by_s")) for o in fired] == [
+        ("2026-03-09T11:30:00Z", "sla_warning", "2026-03-09T12:00:00+00:00", None),
+        ("2026-03-09T11:48:00Z", "sla_warning", "2026-03-09T12:00:00+00:00", None),
+        ("2026-03-09T12:00:00Z", "sla_breach", "2026-03-09T12:00:00+00:00", 0),
+    ]
+
+
 def test_a_breach_known_only_when_a_late_message_arrives_says_how_late_it_is():
     # The customer wrote at 10:00 (urgent next reply: 2 business hours, breach at 12:00); the
-    # message reached deskbridge at 12:30. Its warnings and breach are decided at their
-    # times, as in writing order, when it arrives; the breach says it went out 30 min late.
+    # message reached deskbridge at 12:30. Its breach is decided at its time, as in writing
+    # order, when it arrives, and says it went out 30 min late; its warnings (11:30, 11:48),
+    # known only after the deadline, are not sent beside it ("due at 12:00" at 12:30).
     created = "2026-03-09T09:00:00Z"
     late = delivered(customer("641", "2026-03-09T10:00:00Z", 3, created), "2026-03-09T12:30:00Z")
     out = replay_all([*answered_at_0905("641", created), late], "2026-03-09T14:00:00Z")
     fired = [o for o in out if o["rule"] == "sla"]
     assert [(o["at"], o["action"], o.get("due_at"), o.get("late_by_s")) for o in fired] == [
-        ("2026-03-09T11:30:00Z", "sla_warning", "2026-03-09T12:00:00+00:00", None),
-        ("2026-03-09T11:48:00Z", "sla_warning", "2026-03-09T12:00:00+00:00", None),
         ("2026-03-09T12:00:00Z", "sla_breach", "2026-03-09T12:00:00+00:00", 1800),
     ]
     assert fired[-1]["reason"] == (

@@ -70,11 +70,12 @@ def test_stages_overdue_at_a_sweep_fire_in_it_in_order_and_only_the_next_is_ever
         "zendesk:7:oncall.unanswered": (T0 + timedelta(hours=9), "pending"),
     }
     # The sweep runs late (the service was down): the first reply's three stages fire in it,
-    # in due order, each set by the one before.
+    # in due order, each set by the one before. The warnings, sent only after the deadline,
+    # say nothing beside the breach.
     fired = service.fire_due_timers(T0 + timedelta(hours=2))
     assert [(f.timer_id, f.due_at, [a.kind.value for a in f.actions]) for f in fired] == [
-        ("zendesk:7:sla:first_reply:warn1", T0 + timedelta(minutes=45), ["sla_warning"]),
-        ("zendesk:7:sla:first_reply:warn2", T0 + timedelta(minutes=54), ["sla_warning"]),
+        ("zendesk:7:sla:first_reply:warn1", T0 + timedelta(minutes=45), []),
+        ("zendesk:7:sla:first_reply:warn2", T0 + timedelta(minutes=54), []),
         ("zendesk:7:sla:first_reply:breach", T0 + timedelta(hours=1), ["sla_breach"]),
     ]
     assert timers() == {
@@ -354,7 +355,9 @@ def test_a_policy_renamed_before_a_restart_still_warns_and_alerts_the_breach(eng
     ]
     renamed = rules.model_copy(update={"sla": rules.sla.model_copy(update={"policies": policies})})
     restarted = WorkflowService(engine, renamed, clock=lambda: T0)
-    fired = restarted.fire_due_timers(T0 + timedelta(hours=2))
+    # Back at 09:55, before the deadline (a warning known only after it is not sent).
+    fired = restarted.fire_due_timers(T0 + timedelta(minutes=55))
+    fired += restarted.fire_due_timers(T0 + timedelta(hours=2))
     assert [
         (f.timer_id, f.due_at, [(a.kind.value, a.params["policy"]) for a in f.actions])
         for f in fired

@@ -679,10 +679,10 @@ def _fire_stage(
     label = LABELS[metric]
     described = _describe_target(target, business)
     once = (metric, clock.instance, stage)  # each stage of each clock instance, once
+    # When it goes out: at its time, or when it became known only later (the event that
+    # made it due came late) or the shell fired it behind (an outage).
+    sent = known if ctx.decided_at is None else max(known, ctx.decided_at)
     if stage == "breach":
-        # How late it goes out: after its time when it became known only then (the event
-        # that made it due came late) or when the shell fired it behind (an outage).
-        sent = known if ctx.decided_at is None else max(known, ctx.decided_at)
         late = max(0, int((sent - due).total_seconds()))
         # Kept on the clock: what met it by `due`, delivered after, withdraws the alert.
         breached = {**state.sla_clocks, metric: evolve(clock, {"breached_at": due})}
@@ -708,6 +708,10 @@ def _fire_stage(
             ],
             updates={"sla_clocks": breached},
         )
+    if sent >= due:
+        # Known only once the deadline had passed (what made it due came late, an outage):
+        # "due at 10:00" beside the breach alert is noise; the breach says it.
+        return Decision()
     warning = rules.sla.warnings[int(stage.removeprefix("warn")) - 1]
     audience = {"target": warning.notify}
     if warning.notify == "lead":
