@@ -654,6 +654,11 @@ def _clause_sizes(tokens: tuple[str, ...]) -> list[int]:
     return sizes
 
 
+# The request words that are the shop's offer (routing.request_words has them: "I'll accept
+# the replacement you offered" asks).
+_OFFER_WORDS = frozenset({"offer", "offered"})
+
+
 class _Qualifiers:
     """The qualifying words of a ticket's texts, scanned once and only when asked for."""
 
@@ -675,6 +680,15 @@ class _Qualifiers:
             sizes = _clause_sizes(tokenize(text))
             asking |= {c + 1 for c in asking if sizes[c] <= _SHORT_REQUEST}
         return asking
+
+    def offered_only(self, text: str) -> set[int]:
+        """The clauses of the text whose only request words are an offer's ("we can offer a
+        voucher", "you offered a refund"): the shop's words, not the customer's request."""
+        words: dict[int, set[str]] = {}
+        for m in self.matches(text):
+            if m.group == REQUEST:
+                words.setdefault(m.clause, set()).add(m.phrase)
+        return {clause for clause, said in words.items() if said <= _OFFER_WORDS}
 
     def gives(self, tokens: tuple[str, ...], start: int, size: int, subject: bool = False) -> bool:
         """Whether the clause around the object at tokens[start:start + size] has a request
@@ -1114,8 +1128,11 @@ def _scan_texts(
         if refused_here and any(category in refused_here for _, category, _ in remedies_here):
             if asking is None:
                 asking = qualifiers.asking(text)
+            # "You replied 'we can offer a goodwill gesture' but I don't want a gesture": a
+            # clause that asks only by the shop's offer is refused with it.
+            offered = qualifiers.offered_only(text) if asking else set()
             for at, category, clause in remedies_here:
-                if category in refused_here and clause not in asking:
+                if category in refused_here and (clause not in asking or clause in offered):
                     hits[at] = hits[at]._replace(points=0.0, unasked=True)
         # "Thanks for the reply, I still want a refund": thanks for the conversation before a
         # problem or a request are no sign that all is well.

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
 from itertools import compress, count
 from operator import ne, not_
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import quotequail
 from rapidfuzz.distance import OSA
@@ -56,7 +56,10 @@ _FOREIGN_NEGATED_AFTER = frozenset(
 )
 _FOREIGN_BEFORE_NEGATION_AFTER = frozenset({"ist", "n", "est", "es", "is", "wirklich", "vraiment"})
 _FOREIGN_NEEDS_BEFORE = frozenset({"brauche", "brauchen", "benotige", "benotigen"})
-_FOREIGN_PRONOUNS = frozenset({"ich", "wir"})
+# The same with a verb of wanting (a bilingual dictionary's "I don't want"), in German and
+# Dutch: "eine Erstattung möchte ich nicht", "een terugbetaling wil ik niet".
+_FOREIGN_NEEDS_BEFORE |= {"mochte", "mochten", "will", "wollen", "wil", "willen", "hoef"}
+_FOREIGN_PRONOUNS = frozenset({"ich", "wir", "ik", "wij", "we"})
 _SPANISH_NOT_NEEDED = frozenset({("es", "necesario"), ("hace", "falta"), ("lo", "necesito")})
 # Words that make what follows hypothetical ("if it is not here by Friday I want a refund"
 # does not ask for a refund yet), in their clause and, when they open it, in the next one
@@ -154,6 +157,9 @@ _MARKED = frozenset({BREAK}) | CONDITIONALS | NEGATORS | _ALTERNATIVES
 # Outside ASCII: every run of characters that are neither letters, digits nor clause
 # punctuation is one space (clause punctuation is left to _TEXT_TABLE).
 _NOT_WORD_OR_BREAK = re.compile(f"[^a-z0-9{re.escape(_BREAK_CHARACTERS)}]+")
+# The same keeping Greek and Cyrillic letters, to be put in Latin ones (see _LATIN).
+_OTHER_SCRIPTS = "\u0370-\u03ff\u0400-\u04ff"
+_NOT_WORD_BREAK_OR_SCRIPT = re.compile(f"[^a-z0-9{re.escape(_BREAK_CHARACTERS)}{_OTHER_SCRIPTS}]+")
 
 _WORD = re.compile(r"[a-z0-9]+")
 # An amount of money ("£1,299", "€ 35", "$60.50") reads as the word "money": "give me my £1,299
@@ -163,6 +169,8 @@ _AMOUNT = re.compile(r"[£$€] ?\d+(?:[.,]\d+)*")
 # The same with the currency's word after the number ("229 euro", "45 pounds", "60 quid"),
 # looked for only in a text with one of the words' beginnings.
 _AMOUNT_IN_WORDS = re.compile(r"\b\d+(?:[.,]\d+)* ?(?:euros?|eur|pounds?|quid|dollars?|gbp|usd)\b")
+# A sum with no currency asked back ("want the 45 back", "give me my 80 back"): the money.
+_BARE_AMOUNT_BACK = re.compile(r"\b(the|my|our) \d+(?:[.,]\d+)? back\b")
 
 
 # Signs of quoted or forwarded email in a text (quotequail is asked only then): plain
@@ -306,6 +314,39 @@ def _name_block(lines: list[str]) -> int | None:
     return None
 
 
+# Greek and Cyrillic letters in Latin ones (ISO 843's and the common romanisation's, after the
+# accents are gone): a ticket in Greek, Bulgarian, Ukrainian or Russian had no word left once
+# everything but a-z and digits became a space. The rules file's phrases in those scripts are
+# read the same way (to_latin). In a text, tokenize keeps the two scripts' letters when it
+# drops other characters, and only a text with some left is translated: no pass of its own.
+_OTHER_SCRIPT = re.compile(f"[{_OTHER_SCRIPTS}]")
+_LATIN = str.maketrans(
+    dict(zip("αβγδεζηικλμνξοπρσςτυφω", "avgdeziiklmnxoprsstyfo", strict=True))
+    | {"θ": "th", "χ": "ch", "ψ": "ps"}
+    | dict(zip("абвгґдеёзиіїйклмнопрстуфыэ", "abvggdeeziiiiklmnoprstufye", strict=True))
+    | {
+        "ж": "zh",
+        "х": "kh",  # noqa: RUF001 (the Cyrillic letter, not x)
+        "ц": "ts",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "shch",
+        "ъ": "a",
+        "ь": "",
+        "є": "ie",
+        "ю": "iu",
+        "я": "ia",
+    }
+)
+
+
+def to_latin(text: str) -> str:
+    """Greek and Cyrillic letters of a folded text in Latin ones (see _LATIN)."""
+    if not text.isascii() and _OTHER_SCRIPT.search(text):
+        return text.translate(_LATIN)
+    return text
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents, normalise apostrophes and expand negative contractions."""
     if text.isascii():  # most tickets: "`" is the only apostrophe to map, no accents
@@ -353,15 +394,16 @@ def _lemmatize(word: str) -> str:
 
 
 class _Memo(dict):
-    """word → what `compute` makes of it, worked out once per word (bounded: names and order
-    numbers are endless). A dict lookup, cheaper than a cached function call per word."""
+    """word (or text) → what `compute` makes of it, worked out once per word (bounded: names
+    and order numbers are endless). A dict lookup, cheaper than a cached function call per
+    word."""
 
-    def __init__(self, compute: Callable[[str], str], size: int = 65536):
+    def __init__(self, compute: Callable[[Any], Any], size: int = 65536):
         super().__init__()
         self._compute = compute
         self._size = size
 
-    def __missing__(self, word: str) -> str:
+    def __missing__(self, word: Any) -> Any:
         value = self._compute(word)
         if len(self) < self._size:
             self[word] = value
@@ -435,8 +477,12 @@ def tokenize(text: str) -> tuple[str, ...]:
         or "usd" in text
     ):
         text = _AMOUNT_IN_WORDS.sub(" money ", text)
+    if " back" in text and _BARE_AMOUNT_BACK.search(text):
+        text = _BARE_AMOUNT_BACK.sub(r"\1 money back", text)
     if not text.isascii():  # £, —, ß… separate words, as ASCII punctuation does
-        text = _NOT_WORD_OR_BREAK.sub(" ", text)  # then str.translate takes its fast path
+        text = _NOT_WORD_BREAK_OR_SCRIPT.sub(" ", text)  # then str.translate takes its fast path
+        if not text.isascii():  # Greek or Cyrillic letters left
+            text = _NOT_WORD_OR_BREAK.sub(" ", text.translate(_LATIN))
     text = text.translate(_TEXT_TABLE).replace(BREAK, _SPACED_BREAK)
     # A contrast word opens a clause (see _break_before_contrast), here with C-level replaces.
     for word, spaced in _SPACED_CONTRASTS:
@@ -491,7 +537,8 @@ def _without_intensifiers(words: list[str]) -> list[str]:
 def compile_phrase(phrase: str) -> tuple[str, ...]:
     # Words, and BREAK before a contrast word as in a text ("delivered but not received").
     return tuple(
-        w if w == BREAK else lemma(w) for w in _break_before_contrast(_words(fold(phrase)))
+        w if w == BREAK else lemma(w)
+        for w in _break_before_contrast(_words(to_latin(fold(phrase))))
     )
 
 
@@ -557,7 +604,7 @@ class PhraseIndex:
                     by_length.setdefault(len(tokens), {}).setdefault(tokens, []).append(entry)
                 vocabulary.update(tokens)
                 for word, word_lemma in zip(
-                    _break_before_contrast(_words(fold(phrase))), tokens, strict=True
+                    _break_before_contrast(_words(to_latin(fold(phrase)))), tokens, strict=True
                 ):
                     for form in (word, word_lemma):
                         if len(form) >= MIN_TYPO_LENGTH:
@@ -711,11 +758,12 @@ class PhraseIndex:
                     and (at := bisect_left(fixed, start)) < len(fixed)
                     and (fixed[at] < start + size)
                 ):
-                    typos = tuple(
-                        f"{tokens[i]}→{read[i]}"
-                        for i in range(start, start + size)
-                        if tokens[i] != read[i]
-                    )
+                    at_typos = [i for i in range(start, start + size) if tokens[i] != read[i]]
+                    # A typo read only among words the dictionaries know (see
+                    # _among_known_words): looked at for the few typos that make a match.
+                    if not all(_among_known_words(tokens, i) for i in at_typos):
+                        continue
+                    typos = tuple(f"{tokens[i]}→{read[i]}" for i in at_typos)
                 declined_by = declined.get(start + size) if declined else None
                 for group, phrase, _, negative in bucket:
                     negation = None if negative else (negated_by or declined_by)
@@ -765,6 +813,32 @@ class PhraseIndex:
             else:
                 negated.append((match.start, end, negation))
         return counted
+
+
+# How many words either side of a typo say which language it is written in.
+TYPO_CONTEXT = 6
+
+
+def _among_known_words(tokens: tuple[str, ...], at: int) -> bool:
+    """Whether most of the words around tokens[at] are words of the languages the dictionaries
+    know: only then is it a typo of a phrase word. In a text in another language (Hungarian,
+    Slovak, Slovenian…) a word one edit from a phrase word is a word of its own ("napot", good
+    day, is not Dutch "kapot"; "obroke", instalments, not "broke"; "troch", three, not
+    Portuguese "troca"). A dict look-up per word around it."""
+    around = tokens[max(0, at - TYPO_CONTEXT) : at] + tokens[at + 1 : at + 1 + TYPO_CONTEXT]
+    return sum(map(_KNOWN_OR_NOT.__getitem__, around)) >= 0
+
+
+def _known_or_not(word: str) -> int:
+    """+1 for a word the dictionaries know, -1 for one they do not, 0 for a short word, a
+    number or BREAK."""
+    if len(word) < 3 or not word.isalpha():
+        return 0
+    return 1 if is_known_word(word) or is_foreign_word(word) else -1
+
+
+# Per word, worked out once (a dict look-up per word around a typo).
+_KNOWN_OR_NOT = _Memo(_known_or_not)
 
 
 def _hypothetical_from(
