@@ -84,6 +84,8 @@ class TicketView:
     page_acknowledged_by: str | None = None
     call_logged_by: str | None = None
     departments: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # How its helpdesk names it to people ("Case 00001042"); None: `#<number>`.
+    name: str | None = None
 
 
 def _title(action: dict[str, Any], view: TicketView) -> str:
@@ -99,7 +101,7 @@ def _title(action: dict[str, Any], view: TicketView) -> str:
 
 
 def _link(view: TicketView) -> str:
-    label = f"#{view.number}"
+    label = view.name or f"#{view.number}"
     return f"<{view.url}|{label}>" if view.url else label
 
 

@@ -54,6 +54,7 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.connectors.registry import name_ticket
 from deskbridge.store.db import connect_for_reading
 from deskbridge.store.outbox import (
     LOOKUP_MARGIN,
@@ -322,7 +323,8 @@ def build_view(
     department = rules.departments.get(state.department) if state.department else None
     return TicketView(
         key=state.key,
-        number=state.ticket_id,
+        number=state.number or state.ticket_id,
+        name=name_ticket(state),
         url=url,
         subject=state.subject or "",
         customer=f"requester {state.requester}" if state.requester else None,

@@ -12,10 +12,9 @@ from zoneinfo import ZoneInfo
 
 from deskbridge.bot.blocks import build_list, escape
 from deskbridge.bot.listeners.actions import build_slack_event, may_act
-from deskbridge.bot.reports import parse_ticket_key
+from deskbridge.bot.reports import ask_ticket, find_ticket, name_for_title
 from deskbridge.config.rules import RulesConfig
 from deskbridge.store.oncall import insert_override, list_overrides
-from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import EventKind, OncallChain
 from deskbridge.workflows.rotation import (
     Override,
@@ -104,13 +103,14 @@ def add_override(runtime, user_id: str, words: list[str]) -> dict[str, Any]:
 
 
 def acknowledge_by_command(runtime, user_id: str, words: list[str], body: dict) -> dict[str, Any]:
-    key = parse_ticket_key(words[0]) if len(words) == 1 else None
-    if key is None:
+    ticket = ask_ticket(words[0]) if len(words) == 1 else None
+    if ticket is None:
         return build_list("Acknowledge", ["Usage: `/deskbridge ack <ticket id>`"], "")
     with runtime.engine.connect() as connection:
-        state = load_ticket(connection, key)
+        state = find_ticket(connection, words[0])
     if state is None:
-        return build_list(f"Ticket {key.partition(':')[2]}", [], "deskbridge has no such ticket.")
+        return build_list(f"Ticket {ticket}", [], "deskbridge has no such ticket.")
+    key = state.key
     allowed, agent = may_act(runtime, user_id, state)
     if not allowed:
         return build_list(
@@ -118,7 +118,7 @@ def acknowledge_by_command(runtime, user_id: str, words: list[str], body: dict) 
             ["Only the ticket's assignee, a team lead or the person paged can acknowledge it."],
             "",
         )
-    title = f"Ticket {state.ticket_id}"
+    title = name_for_title(state)
     chain = state.oncall
     if chain is not None and not chain.running:
         # Nothing left to stop: say so (and who stopped it), rather than "Acknowledged." as if

@@ -12,9 +12,10 @@ from deskbridge.bot.blocks import escape
 from deskbridge.bot.digest import agent_lines, summary_lines
 from deskbridge.bot.notifier import describe_assignee
 from deskbridge.config.rules import AgentConfig, RulesConfig
+from deskbridge.connectors.registry import name_ticket
 from deskbridge.store.activity import read_period, read_period_replies
 from deskbridge.store.audit import list_decisions
-from deskbridge.store.tickets import list_open_tickets, load_ticket
+from deskbridge.store.tickets import find_tickets_by_number, list_open_tickets, load_ticket
 from deskbridge.workflows.digest import (
     build_agent_figures,
     build_digest,
@@ -40,6 +41,44 @@ _ZENDESK_TICKET = re.compile(r"(?i:#|zd-|zendesk:)?([0-9]{1,20})")
 _SALESFORCE_CASE = re.compile(rf"(?i:#|salesforce:)?({SALESFORCE_ID.pattern})")
 
 
+# A number people know a ticket by, where it is not its id (a Salesforce CaseNumber,
+# "00001042", or an org's own display format, "CS-1042"); "#" as a list shows it.
+_NUMBER = re.compile(r"#?([A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
+
+
+def ask_ticket(text: str) -> str | None:
+    """The ticket `text` names, as a title names it when there is no such ticket ("48213",
+    "00001042"), or None when `text` names no ticket at all (the command's usage then)."""
+    key = parse_ticket_key(text)
+    if key is not None:
+        return key.partition(":")[2]
+    number = _NUMBER.fullmatch(text)
+    return number.group(1) if number else None
+
+
+def find_ticket(connection: Connection, text: str) -> TicketState | None:
+    """The ticket `text` names: by its id or key (parse_ticket_key), else by the number its
+    helpdesk shows people (a Salesforce case's CaseNumber, `00001042`, which as digits reads
+    as a Zendesk id first). `ticket`, `ack` and `/escalate` find it alike."""
+    key = parse_ticket_key(text)
+    state = load_ticket(connection, key) if key is not None else None
+    if state is not None:
+        return state
+    number = _NUMBER.fullmatch(text)
+    found = find_tickets_by_number(connection, number.group(1)) if number else []
+    return load_ticket(connection, found[0]) if found else None
+
+
+def name_for_title(state: TicketState) -> str:
+    """A command's answer titled by its ticket: "Case 00001042", "Ticket 48213"."""
+    return name_ticket(state) or f"Ticket {state.ticket_id}"
+
+
+def describe_ticket(state: TicketState) -> str:
+    """A ticket in a list, as its alerts show it: "Case 00001042", "#48213"."""
+    return name_ticket(state) or f"#{state.ticket_id}"
+
+
 def parse_ticket_key(text: str) -> str | None:
     """The key of the ticket `text` names (digits are a Zendesk ticket, a 15- or 18-character
     record id a Salesforce case, keyed by its 18), or None: `ticket`, `ack` and `/escalate`
@@ -61,7 +100,8 @@ def _line(
     extra = f" — {why or sla[0]}" if why or sla else ""
     assignee = describe_assignee(state, rules) if owner else None
     who = f" ({escape(assignee)})" if assignee else ""
-    return f"• #{state.ticket_id} {escape(state.subject or '(no subject)')}{who}{extra}"
+    subject = escape(state.subject or "(no subject)")
+    return f"• {escape(describe_ticket(state))} {subject}{who}{extra}"
 
 
 def _at_risk(state: TicketState, rules: RulesConfig, now: datetime) -> bool:
@@ -123,7 +163,7 @@ def build_ticket_lines(
         return None
     department = rules.departments.get(state.department) if state.department else None
     lines = [
-        f"*#{state.ticket_id}* {escape(state.subject or '(no subject)')}",
+        f"*{escape(describe_ticket(state))}* {escape(state.subject or '(no subject)')}",
         f"Status {state.status.value}, priority {state.priority.value if state.priority else '-'}"
         f", department {department.name if department else '-'}, "
         f"{state.public_agent_replies} public replies",

@@ -70,6 +70,9 @@ class Connector:
     build_ticket_url: BuildTicketUrl
     # Helpdesks with JSON bodies may take them decoded (replay); None: only `parse`.
     parse_object: ParseObject | None = None
+    # A ticket's number (TicketState.number) as the helpdesk's people say it ("Case
+    # 00001042"); None: its tickets are named by their ids (`#48213`).
+    name_number: Callable[[str], str] | None = None
 
 
 def build_json_answer(summary: dict[str, Any]) -> Answer:

@@ -9,7 +9,7 @@ from deskbridge.config.settings import Settings
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.salesforce.connector import CONNECTOR as SALESFORCE
 from deskbridge.connectors.zendesk.connector import CONNECTOR as ZENDESK
-from deskbridge.workflows.model import Source
+from deskbridge.workflows.model import Source, TicketState
 
 CONNECTORS: dict[Source, Connector] = {
     Source.zendesk: ZENDESK,
@@ -30,3 +30,12 @@ def build_ticket_links(settings: Settings) -> Callable[[str], str | None]:
 
 
 _SOURCES = frozenset(source.value for source in Source)
+
+
+def name_ticket(state: TicketState) -> str | None:
+    """The ticket as its helpdesk names it to people, by its number (`Case 00001042`); None
+    when it has no number apart from its id, or none was sent (it is then `#<id>`)."""
+    connector = CONNECTORS.get(state.source)
+    if state.number is None or connector is None or connector.name_number is None:
+        return None
+    return connector.name_number(state.number)

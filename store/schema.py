@@ -109,10 +109,14 @@ tickets = Table(
     # Copied out for Slack's "my tickets" and "team" views.
     Column("assignee", String(128)),
     Column("status", String(16)),
+    # Copied out for `/deskbridge ticket 00001042`: the number people know a ticket by where
+    # it is not its id (TicketState.number).
+    Column("number", String(255)),
     # Covering the digest's repeat-contact count and the related-tickets look-up.
     Index("ix_tickets_requester_created_at", "requester", "created_at", "key"),
     Index("ix_tickets_assignee", "assignee"),
     Index("ix_tickets_created_at_requester", "created_at", "requester", "key"),
+    Index("ix_tickets_number", "number"),
 )
 
 # Side effects to perform exactly once. status: pending | done | dead.

@@ -42,6 +42,7 @@ def save_ticket(connection: Connection, state: TicketState, now: datetime) -> No
             created_at=state.created_at,
             assignee=state.assignee,
             status=state.status.value,
+            number=state.number,
         )
     )
 
@@ -108,6 +109,13 @@ def load_ticket(connection: Connection, key: str) -> TicketState | None:
     return load_state(state) if state else None
 
 
+def find_tickets_by_number(connection: Connection, number: str) -> list[str]:
+    """The keys of the tickets people know by `number` (TicketState.number: a Salesforce
+    case's CaseNumber), in key order: one, unless two helpdesks number alike."""
+    query = select(tickets.c.key).where(tickets.c.number == number).order_by(tickets.c.key)
+    return list(connection.execute(query).scalars())
+
+
 def list_open_tickets(connection: Connection, assignee: str | None = None) -> list[TicketState]:
     """Tickets not solved or closed, optionally only those assigned to `assignee`."""
     done = [status.value for status in Status if status.is_done]
@@ -147,6 +155,7 @@ def _ticket_values(state: TicketState) -> dict:
         "created_at": state.created_at,
         "assignee": state.assignee,
         "status": state.status.value,
+        "number": state.number,
     }
 
 
@@ -161,6 +170,7 @@ _UPDATE_TICKET = (
         created_at=bindparam("created_at"),
         assignee=bindparam("assignee"),
         status=bindparam("status"),
+        number=bindparam("number"),
     )
 )
 

@@ -167,6 +167,9 @@ class TicketSnapshot:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     custom_fields: dict[str, str] = Field(default_factory=dict)
+    # The number people know the ticket by where it is not its id (a Salesforce case's
+    # CaseNumber, "00001042"); None where the id is the number (Zendesk) or it was not sent.
+    number: str | None = None
 
 
 @frozen_model
@@ -385,6 +388,8 @@ class TicketState:
     key: str
     source: Source
     ticket_id: str
+    # The number people know it by, where not its id (TicketSnapshot.number).
+    number: str | None = None
     subject: str | None = None
     description: str | None = None
     status: Status = Status.new

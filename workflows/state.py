@@ -31,6 +31,7 @@ _SNAPSHOT_FIELDS = (
     "organization",
     "channel",
     "created_at",
+    "number",
 )
 
 
@@ -78,6 +79,9 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     else:
         if state.created_at is None and event.ticket.created_at is not None:
             changes["created_at"] = event.ticket.created_at
+        # A case's number never changes: a late snapshot still names it.
+        if state.number is None and event.ticket.number is not None:
+            changes["number"] = event.ticket.number
         # Later snapshots never carry field values (event subscriptions' detail has none): a
         # late field change still fills a field not known yet.
         unknown = {

@@ -11,12 +11,13 @@ from deskbridge.bot.blocks import build_help, build_list
 from deskbridge.bot.listeners.actions import build_slack_event, may_act
 from deskbridge.bot.oncall import acknowledge_by_command, answer_oncall
 from deskbridge.bot.reports import (
+    ask_ticket,
     build_me_lines,
     build_team_lines,
     build_ticket_lines,
-    parse_ticket_key,
+    find_ticket,
+    name_for_title,
 )
-from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import EventKind
 
 
@@ -61,28 +62,25 @@ def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -
                 f"{rules.team.name} right now", build_team_lines(connection, rules, now), ""
             )
         if verb == "ticket":
-            key = parse_ticket_key(words[1]) if len(words) == 2 else None
-            if key is None:
+            ticket = ask_ticket(words[1]) if len(words) == 2 else None
+            if ticket is None:
                 return build_list("Ticket", [TICKET_USAGE], "")
-            ticket = key.partition(":")[2]
             if agent is None:  # before any lookup: strangers learn nothing, not even existence
                 return build_list(f"Ticket {ticket}", ["Ticket views are for the team roster."], "")
-            state = load_ticket(connection, key)
+            state = find_ticket(connection, words[1])
             if state is None:
                 return build_list(f"Ticket {ticket}", [], "deskbridge has no such ticket.")
+            title = name_for_title(state)
             if not may_view(rules, agent, state):
-                return build_list(
-                    f"Ticket {ticket}", ["You can see your own tickets and your team's."], ""
-                )
-            return build_list(
-                f"Ticket {ticket}", build_ticket_lines(connection, rules, key, now), ""
-            )
+                return build_list(title, ["You can see your own tickets and your team's."], "")
+            return build_list(title, build_ticket_lines(connection, rules, state.key, now), "")
     return build_help()
 
 
 TICKET_USAGE = (
-    "Usage: `/deskbridge ticket <ticket id>`, the id as its alerts show it (`#48213`) or its "
-    "key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAV`)"
+    "Usage: `/deskbridge ticket <ticket id>`, the id as its alerts show it (`#48213`, a "
+    "Salesforce case's number `00001042`) or its key (`zendesk:48213`, "
+    "`salesforce:5005j00000AbCdEAAV`)"
 )
 
 
@@ -90,13 +88,14 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
     """`/escalate <ticket> <why>`: the assignee, a lead or the person paged sends a ticket to
     the specialist tier; it goes through the same risk rule, listed as escalated by hand."""
     words = text.strip().split(maxsplit=1)
-    key = parse_ticket_key(words[0]) if words else None
-    if key is None:
+    ticket = ask_ticket(words[0]) if words else None
+    if ticket is None:
         return build_list("Escalate", ["Usage: `/escalate <ticket id> <why>`"], "")
     with runtime.engine.connect() as connection:
-        state = load_ticket(connection, key)
+        state = find_ticket(connection, words[0])
     if state is None:
-        return build_list(f"Ticket {key.partition(':')[2]}", [], "deskbridge has no such ticket.")
+        return build_list(f"Ticket {ticket}", [], "deskbridge has no such ticket.")
+    key = state.key
     allowed, agent = may_act(runtime, user_id, state)
     if not allowed:
         # The people paged for it may too (may_act), as they may press its buttons.
@@ -123,7 +122,7 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
         if done
         else "Already escalated for these reasons; nothing new to do."
     )
-    return build_list(f"Ticket {state.ticket_id}", [message], "")
+    return build_list(name_for_title(state), [message], "")
 
 
 def register_commands(app: App, runtime) -> None:

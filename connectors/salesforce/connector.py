@@ -182,6 +182,11 @@ def build_ticket_url(ticket_id: str, settings: Settings) -> str | None:
     return f"https://{url.hostname}/lightning/r/Case/{ticket_id}/view"
 
 
+def name_case(number: str) -> str:
+    """A case as Salesforce shows it to agents: by its CaseNumber."""
+    return f"Case {number}"
+
+
 CONNECTOR = Connector(
     source=Source.salesforce,
     verify=verify,
@@ -190,4 +195,5 @@ CONNECTOR = Connector(
     build_writer=build_writer,
     find_missing_webhook_settings=find_missing_webhook_settings,
     build_ticket_url=build_ticket_url,
+    name_number=name_case,
 )

@@ -324,6 +324,7 @@ def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> Ticket
         created_at=created,
         updated_at=modified,
         custom_fields=custom,
+        number=fields.get("CaseNumber") or None,
     )
     kind = EventKind.created if created is not None and created == modified else EventKind.updated
     return TicketEvent(

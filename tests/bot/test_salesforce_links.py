@@ -21,7 +21,7 @@ CASE = "5005j00000ZzZ1aAAF"
 CASE_URL = f"https://acme.my.salesforce.com/lightning/r/Case/{CASE}/view"
 
 
-def flow_case(case: str = CASE) -> bytes:
+def flow_case(case: str = CASE, number: str | None = None) -> bytes:
     at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
     fields = {
         "Id": case,
@@ -34,11 +34,13 @@ def flow_case(case: str = CASE) -> bytes:
         "CreatedDate": at,
         "LastModifiedDate": at,
     }
+    if number is not None:
+        fields["CaseNumber"] = number
     notification = {"id": f"flow-{case}", "type": "Case", "fields": fields}
     return json.dumps({"organizationId": ORG, "notifications": [notification]}).encode()
 
 
-def send_case(fake, sqlite_engine, rules, monkeypatch, **extra: str):  # noqa: F811
+def send_case(fake, sqlite_engine, rules, monkeypatch, number: str | None = None, **extra: str):  # noqa: F811
     for name in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     settings = slack_settings(
@@ -48,7 +50,7 @@ def send_case(fake, sqlite_engine, rules, monkeypatch, **extra: str):  # noqa: F
     client = create_app(runtime=runtime).test_client()
     response = client.post(
         "/webhooks/salesforce",
-        data=flow_case(),
+        data=flow_case(number=number),
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
     )
     assert response.json == {"events": 1, "status": "accepted"}
@@ -60,25 +62,34 @@ def send_case(fake, sqlite_engine, rules, monkeypatch, **extra: str):  # noqa: F
     return route
 
 
+@pytest.mark.parametrize(
+    ("number", "name"),
+    # Named as Salesforce shows the case when its notifications carry its CaseNumber (they
+    # said `#5005j…` then too), by its record id when they do not.
+    [("00001042", "Case 00001042"), (None, f"#{CASE}")],
+)
 def test_a_salesforce_case_alert_links_to_the_case_on_the_instance(
     fake,  # noqa: F811
     sqlite_engine,
     rules,
     monkeypatch,
+    number,
+    name,
 ):
     route = send_case(
         fake,
         sqlite_engine,
         rules,
         monkeypatch,
+        number,
         SALESFORCE_INSTANCE_URL="https://acme.my.salesforce.com",
     )
     assert route.args["blocks"][0]["text"]["text"] == (
-        f":package: New ticket for Logistics\n*<{CASE_URL}|#{CASE}>* "
+        f":package: New ticket for Logistics\n*<{CASE_URL}|{name}>* "
         "My tracking has not moved for a week"
     )
     assert route.args["text"] == (
-        f"New ticket for Logistics: <{CASE_URL}|#{CASE}> My tracking has not moved for a week"
+        f"New ticket for Logistics: <{CASE_URL}|{name}> My tracking has not moved for a week"
     )
     assert ("deskbridge.open", "Open ticket", CASE_URL) in buttons(route.args["blocks"])
 

@@ -624,8 +624,9 @@ def slash(client, name: str, text: str, user: str = PRIYA) -> str:
     return response.json["text"]
 
 
-def save_case(engine) -> None:
-    """A Salesforce case assigned to Priya, as its Outbound Messages leave it."""
+def save_case(engine, number: str | None = None) -> None:
+    """A Salesforce case assigned to Priya, as its Outbound Messages leave it (with its
+    CaseNumber, `number`, when they carry it)."""
     key = f"salesforce:{CASE}"
     now = datetime.now(UTC)
     with engine.begin() as connection:
@@ -634,6 +635,7 @@ def save_case(engine) -> None:
             key=key,
             source=Source.salesforce,
             ticket_id=CASE,
+            number=number,
             subject="Wardrobe door hinge snapped",
             status=Status.open,
             assignee=PRIYA_SALESFORCE,
@@ -706,7 +708,8 @@ def test_ticket_reads_a_zendesk_ticket_as_zendesk_writes_it(runtime, client):
 def test_ticket_without_an_id_says_how_to_ask(client):
     usage = (
         "*Ticket*\nUsage: `/deskbridge ticket <ticket id>`, the id as its alerts show it "
-        "(`#48213`) or its key (`zendesk:48213`, `salesforce:5005j00000AbCdEAAV`)"
+        "(`#48213`, a Salesforce case's number `00001042`) or its key (`zendesk:48213`, "
+        "`salesforce:5005j00000AbCdEAAV`)"
     )
     assert slash(client, "/deskbridge", "ticket") == usage
     assert slash(client, "/deskbridge", "ticket 48300 48301") == usage

@@ -109,6 +109,7 @@ def test_fixture_maps_into_deskbridges_terms():
         "created_at": datetime(2025, 3, 4, 9, 15, 22, tzinfo=UTC),
         "updated_at": datetime(2025, 3, 4, 10, 21, 40, tzinfo=UTC),
         "custom_fields": {"CaseNumber": "00001042", "Type": "Problem", "Reason": "Performance"},
+        "number": "00001042",
     }
     assert (first["source"], first["ticket_id"], first["dedupe_key"], first["kind"]) == (
         Source.salesforce,

@@ -93,6 +93,7 @@ def snapshot(**overrides: Any) -> dict[str, Any]:
         "created_at": at(2025, 3, 4, 9, 15, 22),
         "updated_at": None,
         "custom_fields": {},
+        "number": None,
     }
     base.update(overrides)
     return base
@@ -418,6 +419,7 @@ def trigger_snapshot(**overrides: Any) -> dict[str, Any]:
         "created_at": at(2025, 3, 4, 9, 15),
         "updated_at": at(2025, 3, 4, 10, 2),
         "custom_fields": {},
+        "number": None,
     }
     base.update(overrides)
     return base
