@@ -316,6 +316,18 @@ def describe_assignee(state: TicketState, rules: RulesConfig) -> str | None:
     return agent.name if agent else (f"user {state.assignee}" if state.assignee else None)
 
 
+# A ticket known only by its comments so far (one delivered before its case's first
+# notification, or a case whose own notifications never come): said, not an empty subject.
+NOT_DESCRIBED = "(its subject and description have not arrived, only its comments)"
+
+
+def describe_subject(state: TicketState) -> str:
+    """The subject as messages show it; "" for a ticket the helpdesk sent without one."""
+    if state.subject is None and state.snapshot_at is None:  # only comments on it so far
+        return NOT_DESCRIBED
+    return state.subject or ""
+
+
 def build_view(
     state: TicketState, rules: RulesConfig, now: datetime, url: str | None = None
 ) -> TicketView:
@@ -326,7 +338,7 @@ def build_view(
         number=state.number or state.ticket_id,
         name=name_ticket(state),
         url=url,
-        subject=state.subject or "",
+        subject=describe_subject(state),
         customer=f"requester {state.requester}" if state.requester else None,
         assignee=describe_assignee(state, rules),
         priority=state.priority.value if state.priority else None,

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from deskbridge.bot.blocks import escape
 from deskbridge.bot.digest import agent_lines, summary_lines
-from deskbridge.bot.notifier import describe_assignee
+from deskbridge.bot.notifier import describe_assignee, describe_subject
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.connectors.registry import name_ticket
 from deskbridge.store.activity import read_period, read_period_replies
@@ -100,7 +100,7 @@ def _line(
     extra = f" — {why or sla[0]}" if why or sla else ""
     assignee = describe_assignee(state, rules) if owner else None
     who = f" ({escape(assignee)})" if assignee else ""
-    subject = escape(state.subject or "(no subject)")
+    subject = escape(describe_subject(state) or "(no subject)")
     return f"• {escape(describe_ticket(state))} {subject}{who}{extra}"
 
 
@@ -163,7 +163,7 @@ def build_ticket_lines(
         return None
     department = rules.departments.get(state.department) if state.department else None
     lines = [
-        f"*{escape(describe_ticket(state))}* {escape(state.subject or '(no subject)')}",
+        f"*{escape(describe_ticket(state))}* {escape(describe_subject(state) or '(no subject)')}",
         f"Status {state.status.value}, priority {state.priority.value if state.priority else '-'}"
         f", department {department.name if department else '-'}, "
         f"{state.public_agent_replies} public replies",

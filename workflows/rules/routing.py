@@ -55,6 +55,12 @@ def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
     return _classified.put(rules, inputs, result)
 
 
+def _known(state: TicketState) -> bool:
+    """Whether any of the ticket's own notifications has come (its fields: subject,
+    description, status …), not only comments on it."""
+    return state.snapshot_at is not None or state.subject is not None
+
+
 def _department_acted(state: TicketState, event: TicketEvent, ctx: Context) -> bool:
     """A reply (public or internal) from one of the department's members, or a group change
     that deskbridge did not make."""
@@ -104,6 +110,11 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         decision.updates["routed_by_hand"] = True  # a person decided: no automatic re-routing
         return decision
 
+    if not _known(state):
+        # Only comments so far: one delivered before its case's first notification
+        # (Salesforce's retries come out of order) says nothing of the case to route it by
+        # or to ask about. It is decided when the case's own notification comes, as in order.
+        return decision
     result = classify_state(state, rules)
     if result.department is None:
         # Ask when nothing named a problem or two departments scored too close to choose;
