@@ -142,6 +142,29 @@ def classify_ticket(
     sure of another answer, and given to the model's department when it is at least
     routing.model_overrides_from sure of that."""
     names = department_names or DEPARTMENT_NAMES
+    found = classify_by_field_or_tag(config, tags=tags, fields=fields, department_names=names)
+    if found is not None:
+        return found
+    return classify_texts(
+        config,
+        subject=subject,
+        description=description,
+        customer_messages=customer_messages,
+        department_names=names,
+        model=model,
+    )
+
+
+def classify_by_field_or_tag(
+    config: RoutingConfig,
+    *,
+    tags: Iterable[str] = (),
+    fields: dict[str, str] | None = None,
+    department_names: dict[str, str] | None = None,
+) -> Classification | None:
+    """`classify_ticket`'s answer when the category field or a category's tag decides it,
+    else None (the texts decide: `classify_texts`)."""
+    names = department_names or DEPARTMENT_NAMES
     fields = fields or {}
     for key in (config.category_field, config.category_field_id):
         if not key or not fields.get(key):
@@ -171,7 +194,21 @@ def classify_ticket(
         category = config.categories[name]
         reason = f'tag "{tag}" → ' + _label(config, name, names[category.department])
         return Classification(name, category.department, reason, "tag")
+    return None
 
+
+def classify_texts(
+    config: RoutingConfig,
+    *,
+    subject: str | None,
+    description: str | None,
+    customer_messages: Iterable[str] = (),
+    department_names: dict[str, str] | None = None,
+    model: RoutingModel | None = None,
+) -> Classification:
+    """`classify_ticket`'s answer when neither the category field nor a tag decides: by the
+    phrases of the texts (and the learned `model`), which read neither tags nor fields."""
+    names = department_names or DEPARTMENT_NAMES
     threshold = config.model_min_confidence
     plan = _plan(config)
     config, sign_offs = plan.config, plan.sign_offs

@@ -724,3 +724,46 @@ def test_a_classification_kept_for_a_tickets_inputs_is_not_given_for_other_input
     assert classify_state(wrong_item, edited).reason == worked_out(wrong_item, edited)
     assert classify_state(wrong_item, edited).department is None
     assert classify_state(wrong_item, RULES).department == "logistics"
+
+
+def test_a_tag_or_field_no_category_names_does_not_read_the_texts_again(monkeypatch):
+    """An agent's tag ("vip_followup") or a field other than the category's changes no
+    phrase's answer: classify_state gives the answer the texts gave, without scanning them
+    again; a tag or field value that names a category still decides (classify_ticket's)."""
+    from deskbridge.workflows import classify
+    from deskbridge.workflows.rules.routing import classify_state
+
+    scans = []
+    scan_texts = classify._scan_texts
+    monkeypatch.setattr(classify, "_scan_texts", lambda *args: scans.append(1) or scan_texts(*args))
+    texts = {
+        "subject": "Sofa delivery",
+        "description": "The parcel never arrived and the tracking has not moved in a week.",
+    }
+    base = classify_state(state(**texts), RULES)
+    assert scans, "the texts are read the first time"
+    scans.clear()
+    for ticket in (
+        state(**texts, tags=["vip_followup"]),
+        state(**texts, tags=["vip_followup", "callback"]),
+        state(**texts, custom_fields={"order_number": "A-1001"}),
+        state(**texts, tags=["callback"], custom_fields={"order_number": "A-1002"}),
+    ):
+        assert classify_state(ticket, RULES) == base
+    assert scans == []
+    assert base.department == "logistics"
+    assert base.source == "phrase"
+    tagged = classify_state(state(**texts, tags=["vip_followup", "missing_parts"]), RULES)
+    assert (tagged.category, tagged.department, tagged.source) == (
+        "missing_parts",
+        "quality",
+        "tag",
+    )
+    filled = classify_state(
+        state(**texts, custom_fields={"problem_category": "missing_parts"}), RULES
+    )
+    assert (filled.category, filled.department, filled.source) == (
+        "missing_parts",
+        "quality",
+        "field",
+    )

@@ -8,7 +8,11 @@ from datetime import datetime
 from deskbridge.config.rules import DepartmentConfig, RulesConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.business_hours import BusinessCalendar
-from deskbridge.workflows.classify import Classification, classify_ticket
+from deskbridge.workflows.classify import (
+    Classification,
+    classify_by_field_or_tag,
+    classify_texts,
+)
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, owner_for
@@ -25,6 +29,10 @@ def handoff_timer_id(ticket: str) -> str:
 # change) change none of them, and the classifier is the costliest step of the rules.
 CLASSIFIED_KEPT = 8192
 _classified = Memo(CLASSIFIED_KEPT)
+# The phrases' (and the model's) answers by the texts alone: a tag or field edited that no
+# category names leaves them as they were (2,070 of 6,994 classifications on the generated
+# week), and the field and tags are checked first, in a few look-ups.
+_read = Memo(CLASSIFIED_KEPT)
 
 # Named once: on 3.11 `EventKind.x` goes through EnumType.__getattr__, on every event.
 _DEPARTMENT_PICKED = EventKind.department_picked
@@ -32,26 +40,30 @@ _DEPARTMENT_PICKED = EventKind.department_picked
 
 def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
     """The ticket's classification, worked out again only when one of its inputs changed."""
-    inputs = (
-        state.subject,
-        state.description,
-        tuple(state.tags),
-        tuple(state.custom_fields.items()),
-        tuple(state.customer_messages),
-    )
+    texts = (state.subject, state.description, tuple(state.customer_messages))
+    inputs = (*texts, tuple(state.tags), tuple(state.custom_fields.items()))
     found = _classified.get(rules, inputs)
     if found is not None:
         return found
-    result = classify_ticket(
-        rules.routing,
-        subject=state.subject,
-        description=state.description,
-        tags=state.tags,
-        fields=state.custom_fields,
-        customer_messages=state.customer_messages,
-        department_names={k: d.name for k, d in rules.departments.items()},
-        model=rules.routing_model,
+    names = {k: d.name for k, d in rules.departments.items()}
+    result = classify_by_field_or_tag(
+        rules.routing, tags=state.tags, fields=state.custom_fields, department_names=names
     )
+    if result is None:
+        result = _read.get(rules, texts)
+    if result is None:
+        result = _read.put(
+            rules,
+            texts,
+            classify_texts(
+                rules.routing,
+                subject=state.subject,
+                description=state.description,
+                customer_messages=state.customer_messages,
+                department_names=names,
+                model=rules.routing_model,
+            ),
+        )
     return _classified.put(rules, inputs, result)
 
 
