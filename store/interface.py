@@ -16,6 +16,7 @@ from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import Period, PeriodData
+from deskbridge.workflows.frozen import quick_init
 from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rotation import Override
 
@@ -51,6 +52,7 @@ COUNTED = (
 AUDIT_SUBJECT = "oncall"
 
 
+@quick_init
 @dataclass(frozen=True)
 class StoredEvent:
     id: int
@@ -62,6 +64,7 @@ class StoredEvent:
     event: str | TicketEvent | None
 
 
+@quick_init
 @dataclass(frozen=True)
 class DueTimer:
     timer: Timer

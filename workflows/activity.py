@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.frozen import quick_init
 from deskbridge.workflows.model import (
     EventKind,
     SlaClock,
@@ -50,6 +51,7 @@ _ROUTE, _ESCALATE, _CALL_CUSTOMER, _SLA_BREACH, _NOTIFY = (
 _FACT_KINDS = frozenset({_ROUTE, _ESCALATE, _CALL_CUSTOMER, _SLA_BREACH, _NOTIFY})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Fact:
     key: str

@@ -8,10 +8,12 @@ from typing import Any
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action
+from deskbridge.workflows.frozen import quick_init
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rotation import Override
 
 
+@quick_init
 @dataclass(frozen=True)
 class Timer:
     """A deadline on a ticket. `id` is deterministic (ticket + purpose), so setting it again
@@ -32,6 +34,7 @@ class Timer:
         return now if known is None else max(now, datetime.fromisoformat(known))
 
 
+@quick_init
 @dataclass(frozen=True)
 class RelatedTicket:
     """Another ticket from the same requester (for repeat-contact detection), with the signals
@@ -42,6 +45,7 @@ class RelatedTicket:
     escalation_signals: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Context:
     now: datetime
@@ -57,12 +61,26 @@ class Context:
     decided_at: datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     actions: list[Action] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     cancel: list[str] = field(default_factory=list)
     updates: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        actions: list[Action] | None = None,
+        timers: list[Timer] | None = None,
+        cancel: list[str] | None = None,
+        updates: dict[str, Any] | None = None,
+    ) -> None:
+        # The generated __init__ calls a factory per field: every rule makes one or more per
+        # event (nine an event on a replayed week, most of them left empty).
+        self.actions = [] if actions is None else actions
+        self.timers = [] if timers is None else timers
+        self.cancel = [] if cancel is None else cancel
+        self.updates = {} if updates is None else updates
 
     def extend(self, other: Decision) -> None:
         self.actions += other.actions
