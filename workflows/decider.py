@@ -475,13 +475,15 @@ class Decider:
             key = event.ticket_key
             previous = batch.states.get(key)
             state, _stale = apply_event(previous or new_state(event), event)
+            # Context(now, rules, previous, related, oncall_overrides, decided_at), by position:
+            # one per event and timer, and keywords cost as much as making it.
             ctx = Context(
-                now=row.received_at,
-                rules=self.rules,
-                previous=previous,
-                related=self._related(session, batch, state),
-                oncall_overrides=batch.oncall_overrides,
-                decided_at=batch.decided_at,
+                row.received_at,
+                self.rules,
+                previous,
+                self._related(session, batch, state),
+                batch.oncall_overrides,
+                batch.decided_at,
             )
             decision, after = evaluate_rules_to_state(state, event, ctx)
         except Exception as exc:  # a poison event must not stop the others
@@ -666,13 +668,9 @@ class Decider:
             decision, after = evaluate_timer_to_state(
                 state,
                 timer,
-                Context(
-                    now=now,
-                    rules=self.rules,
-                    previous=state,
-                    oncall_overrides=batch.oncall_overrides,
-                    decided_at=batch.decided_at,
-                ),
+                # By position, as for an event: (now, rules, previous, related,
+                # oncall_overrides, decided_at).
+                Context(now, self.rules, state, (), batch.oncall_overrides, batch.decided_at),
             )
         except Exception as exc:
             # The failed row keeps the message (`deskbridge timers --failed`); the log line
