@@ -170,10 +170,18 @@ def build_ticket_lines(
     ]
     lines += [f"• {line}" for line in describe_sla(state, rules, now)]
     lines.append("*Decisions:*")
-    decisions = list_decisions(connection, key)
-    for row in decisions[-15:]:
-        when = row["at"].astimezone(ZoneInfo(rules.team.timezone)).strftime("%a %H:%M")
-        lines.append(f"• {when} {row['action']} — {escape(row['reason'])}")
-    if not decisions:
+    zone = ZoneInfo(rules.team.timezone)
+    # One line per decision: the actions decided together for one reason (an escalation's
+    # escalate, set_priority, assign and note) share it, rather than repeat it four times.
+    grouped: list[tuple[str, list[str], str]] = []
+    for row in list_decisions(connection, key):
+        when = row["at"].astimezone(zone).strftime("%a %H:%M")
+        if grouped and grouped[-1][0] == when and grouped[-1][2] == row["reason"]:
+            grouped[-1][1].append(row["action"])
+        else:
+            grouped.append((when, [row["action"]], row["reason"]))
+    for when, actions, reason in grouped[-15:]:
+        lines.append(f"• {when} {', '.join(actions)} — {escape(reason)}")
+    if not grouped:
         lines.append("• none yet")
     return lines

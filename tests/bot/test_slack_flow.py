@@ -714,3 +714,20 @@ def test_ticket_without_an_id_says_how_to_ask(client):
     assert slash(client, "/deskbridge", "ticket") == usage
     assert slash(client, "/deskbridge", "ticket 48300 48301") == usage
     assert slash(client, "/deskbridge", "ticket what?") == usage
+
+
+def test_ticket_lists_each_decision_once_with_its_actions(runtime, client):
+    # An escalation decides escalate, set_priority, assign and note for one reason: the view
+    # listed four lines repeating it, and the routing's four likewise.
+    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    slash(client, "/escalate", "48300 customer threatens the ombudsman")
+    view = slash(client, "/deskbridge", "ticket 48300").split("\n")
+    decisions = view[view.index("*Decisions:*") + 1 :]
+    # "• Sun 04:21 route, …": the day and time are the test's clock's.
+    assert [line.split(" ", 3)[3] for line in decisions] == [
+        'route, assign, tag, note — subject mentions "wrong rug" → wrong item delivered → '
+        "Logistics",
+        "escalate, set_priority, assign, note — risk 3 ≥ 3: escalated in Slack by Priya Raman: "
+        "customer threatens the ombudsman (by hand, 3)",
+        "page_oncall, pager — escalated to the specialist tier after hours",
+    ]
