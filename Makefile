@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# An editable install leaves the package's own modules uncompiled, and where
+	# PYTHONDONTWRITEBYTECODE is set every command compiles them again (0.15-0.25 s a start).
+	$(BIN)/python -m compileall -q *.py bot config connectors store workflows > /dev/null
 	touch $(STAMP)
 
 run: $(STAMP)
