@@ -98,6 +98,22 @@ def test_handoff_post_names_who_is_on_call_next_and_what_is_open():
     )
 
 
+def test_handoff_names_a_salesforce_case_by_its_case_number():
+    from deskbridge.workflows.model import evolve
+
+    # It named the case by its record id ("#5005j00000TqW8hAAF"), which nobody on call knows;
+    # the alerts and /deskbridge ticket use the CaseNumber.
+    case = evolve(
+        paged("5005j00000TqW8hAAF", Status.open),
+        {"key": "salesforce:5005j00000TqW8hAAF", "source": "salesforce", "number": "00001042"},
+    )
+    (action,) = build_handoff(utc("2026-01-12T09:00:00"), load_rules(EXAMPLE), Reader([case]))
+    assert action.params["text"].splitlines()[3] == (
+        "#00001042 Sofa delivery failed: open, paged Sat 10 Jan 2026 23:10 GMT, not acknowledged"
+    )
+    assert action.params["open"][0]["number"] == "00001042"
+
+
 def handoff_names(at: str, overrides=(), rules=None) -> tuple:
     """Who the hand-off at `at` (UTC) names: the person on call, who is next, until when (its
     params), and its line saying so."""

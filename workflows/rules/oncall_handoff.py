@@ -46,7 +46,8 @@ def describe_open(state: TicketState, rotation: Rotation) -> dict[str, Any]:
     chain = state.oncall
     return {
         "ticket": state.key,
-        "number": state.ticket_id,
+        # A case by the number its agents know (CaseNumber), not its record id.
+        "number": state.number or state.ticket_id,
         "subject": state.subject or "",
         "status": state.status.value,
         "priority": state.priority.value if state.priority else None,
