@@ -14,12 +14,15 @@ from typing import Any
 
 import requests
 
+from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.workflows.actions import Action
+from deskbridge.workflows.model import Source
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
 SUMMARY_LIMIT = 1024
 SEVERITY = "critical"
+_SOURCES = frozenset(source.value for source in Source)
 
 
 def build_pager_event(
@@ -35,9 +38,14 @@ def build_pager_event(
     }
     if event_action != "trigger":
         return body
-    source, _, number = action.ticket.partition(":")
+    source, _, ticket_id = action.ticket.partition(":")
+    # A case by its CaseNumber ("Case 00001042"), as its Slack alerts name it; else `#<id>`.
+    number = params.get("number") or ticket_id
+    connector = CONNECTORS.get(Source(source)) if source in _SOURCES else None
+    named = connector.name_number if connector is not None and params.get("number") else None
+    title = named(number) if named is not None else f"Ticket #{number}"
     body["payload"] = {
-        "summary": f"Ticket #{number} after hours: {action.reason}"[:SUMMARY_LIMIT],
+        "summary": f"{title} after hours: {action.reason}"[:SUMMARY_LIMIT],
         "source": "deskbridge",
         "severity": SEVERITY,
         "timestamp": params.get("paged_at"),

@@ -57,6 +57,30 @@ def test_trigger_body_follows_the_events_api():
     }
 
 
+def test_a_salesforce_case_is_named_by_its_case_number():
+    # It was "Ticket #5005j00000TqW8hAAF after hours", a record id nobody on call knows, while
+    # the case's Slack alerts say "Case 00001042" and /deskbridge ack takes that number.
+    action = build_action(
+        "salesforce:5005j00000TqW8hAAF",
+        "oncall",
+        ActionKind.pager,
+        "2026-03-07T23:10:00+00:00",
+        "trigger",
+        reason="urgent ticket created after hours",
+        event_action="trigger",
+        dedup_key="salesforce:5005j00000TqW8hAAF",
+        trigger="urgent_created",
+        number="00001042",
+        step=0,
+    )
+    payload = build_pager_event(action, KEY)["payload"]
+    assert payload["summary"] == "Case 00001042 after hours: urgent ticket created after hours"
+    assert payload["custom_details"]["acknowledge"] == (
+        "in Slack: the page's Acknowledge button or `/deskbridge ack 00001042`; acknowledging "
+        "in PagerDuty does not stop deskbridge's next pages"
+    )
+
+
 @pytest.mark.parametrize("event_action", ["acknowledge", "resolve"])
 def test_acknowledge_and_resolve_carry_only_the_key(event_action):
     assert build_pager_event(pager_action(event_action), KEY) == {
@@ -167,3 +191,18 @@ def test_connection_error_is_retried():
     with pytest.raises(RetryableError) as info:
         PagerDutyPager(KEY, URL).perform(pager_action("acknowledge"))
     assert str(info.value) == "PagerDuty unreachable: ConnectionError"
+
+
+def test_the_on_call_rule_gives_the_pager_the_cases_number():
+    from deskbridge.workflows.model import Status, evolve
+    from deskbridge.workflows.rules.oncall import build_pager
+    from tests.workflows.test_oncall_handoff import paged
+
+    case = evolve(
+        paged("5005j00000TqW8hAAF", Status.open),
+        {"key": "salesforce:5005j00000TqW8hAAF", "source": "salesforce", "number": "00001042"},
+    )
+    trigger = build_pager(case, case.oncall, "trigger", "0", reason="r", step=0)
+    assert build_pager_event(trigger, KEY)["payload"]["summary"] == "Case 00001042 after hours: r"
+    # Acknowledge and resolve carry only the incident's key.
+    assert "number" not in build_pager(case, case.oncall, "resolve", reason="r").params

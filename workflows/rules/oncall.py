@@ -443,6 +443,9 @@ def build_pager(
         event_action=event_action,
         dedup_key=state.key,
         trigger=chain.trigger,
+        # The helpdesk's number for it where it is not its id (a Salesforce CaseNumber): the
+        # pager's summary names it so.
+        **({"number": state.number} if state.number and event_action == "trigger" else {}),
         **params,
     )
 
