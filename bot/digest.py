@@ -195,12 +195,15 @@ COACH_TITLES = {
 }
 
 
-def build_coach_message(record: dict[str, Any], ticket_url: str | None) -> dict[str, Any]:
-    """A short, friendly DM: what, and the one thing that helps."""
+def build_coach_message(
+    record: dict[str, Any], ticket_url: str | None, name: str | None = None
+) -> dict[str, Any]:
+    """A short, friendly DM: what, and the one thing that helps. `name`: the ticket as its
+    helpdesk names it to people ("Case 00001042"), when it is not `ticket <id>`."""
     title = COACH_TITLES.get(record.get("kind", ""), "Coaching")
     source, _, number = record["ticket"].partition(":")
     if source in ("zendesk", "salesforce"):  # a nudge about one ticket names it
-        title += f" (ticket {number})"
+        title += f" ({name or f'ticket {number}'})"
     text = f"*{title}* — {record['reason']}"
     blocks: list[dict[str, Any]] = [_section(text)]
     if ticket_url:

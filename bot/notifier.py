@@ -78,7 +78,7 @@ from deskbridge.store.slack import (
 from deskbridge.store.tickets import load_ticket, load_ticket_states
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.digest import describe_period
-from deskbridge.workflows.model import TicketState
+from deskbridge.workflows.model import Source, TicketState
 from deskbridge.workflows.ports import Paced, PermanentError, RetryableError
 from deskbridge.workflows.rules.sla import describe_sla
 
@@ -87,6 +87,8 @@ log = logging.getLogger("deskbridge.slack")
 SLACK_API = "https://slack.com/api/"
 # The `ticket` of a scheduled job's actions (workflows.schedule.subject).
 JOB_SUBJECT = "job:"
+# An action's `ticket` that is a helpdesk's ticket (not a job's or a person's subject).
+_TICKET_SOURCES = frozenset(source.value for source in Source)
 # Errors that the same request will always get: dead-letter, do not retry.
 PERMANENT_ERRORS = frozenset(
     {
@@ -541,7 +543,11 @@ class SlackNotifier:
     def _send_plain(self, action: Action) -> dict[str, Any]:
         if action.kind is ActionKind.coach:
             channel = action.params["person"]  # a DM, never a channel
-            message = build_coach_message(action.to_record(), self._link(action.ticket))
+            # A nudge about one ticket names it as its alerts do (a case by its CaseNumber).
+            about_ticket = action.ticket.partition(":")[0] in _TICKET_SOURCES
+            state = self._load_ticket(action.ticket) if about_ticket else None
+            name = name_ticket(state) if state is not None else None
+            message = build_coach_message(action.to_record(), self._link(action.ticket), name)
         else:
             channel = action.params.get("channel") or self.rules.team.lead_channel
             message = build_digest_message(

@@ -87,3 +87,22 @@ def test_the_case_number_is_kept_from_any_notification_of_the_case():
     assert (stale, state.number) == (True, "00001042")
     state, _ = apply_event(state, newer)
     assert state.number == "00001042"
+
+
+def test_a_coaching_nudge_names_the_case_by_its_number(runtime, client, fake):  # noqa: F811
+    # "A call might help (ticket 5005j00000…)": the record id, which the agent does not know.
+    from deskbridge.workflows.actions import ActionKind, build_action
+
+    save_case(runtime.engine, number="00001042")
+    nudge = build_action(
+        f"salesforce:{NUMBERED}",
+        "coaching",
+        ActionKind.coach,
+        "missed_call",
+        reason="three replies and no call yet — a call often settles it",
+        kind="missed_call",
+        person="U02PRIYA01",
+    )
+    runtime.dispatcher.performers[ActionKind.coach].perform(nudge)
+    [post] = fake.ok_calls("chat.postMessage")
+    assert post.args["text"].startswith("A call might help (Case 00001042)")
