@@ -85,3 +85,30 @@ def test_a_step_after_the_hand_off_pages_the_new_shift(engine, rules):
         ("2", [PRIYA]),
         ("3", [SAM]),
     ]
+
+
+def test_next_steps_after_the_hand_off_page_the_new_shift_first(engine, tmp_path):
+    # Steps on call, next, next, the leads, paged at 08:50 on Monday: at 09:00 Tom's week
+    # begins. The `next` steps page Tom, then Priya: the rotation's order from the shift the
+    # chain began in. Counted from the step's own shift, Tom (on call from 09:00) was skipped
+    # as "the person on call" and never paged, and the second `next` said everyone had been.
+    import yaml
+
+    from deskbridge.config.rules import load_rules
+    from deskbridge.config.settings import EXAMPLE_CONFIG
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["oncall"]["escalation"] = [
+        {"after": "0m", "notify": "oncall"},
+        {"after": "10m", "notify": "next"},
+        {"after": "20m", "notify": "next"},
+        {"after": "30m", "notify": "lead"},
+    ]
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert run_chain(engine, load_rules(path), MONDAY_0850) == [
+        ("0", [LENA]),
+        ("1", [TOM]),
+        ("2", [PRIYA]),
+        ("3", [SAM]),
+    ]

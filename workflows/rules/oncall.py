@@ -181,14 +181,17 @@ def snapshot_chain(
 
 
 def build_resolver(
-    rules: RulesConfig, ctx: Context, at: datetime
+    rules: RulesConfig, ctx: Context, at: datetime, began: datetime | None = None
 ) -> Callable[[str, Collection[str]], list[str]]:
     """Who a step notifying `notify` pages at `at`, given the people the chain has paged:
     the rotation with the overrides known to `ctx` (Grafana OnCall's "notify on-call from
-    schedule", read when the step runs)."""
+    schedule", read when the step runs). `began`: the chain's start (default `at`), from
+    which `next` counts the rotation's order."""
     rotation = Rotation(rules.oncall, rules.team.timezone, ctx.oncall_overrides)
     leads = [a.slack_id for a in rules.agents if a.role == "lead"]
     on_call = rotation.who_is_on_call(at)
+    began = at if began is None else began
+    first = on_call if began == at else rotation.who_is_on_call(began)
 
     def resolve(notify: str, paged: Collection[str]) -> list[str]:
         if notify == "lead":
@@ -196,9 +199,11 @@ def build_resolver(
         if notify == "oncall":
             # Nobody on call (before the rotation starts): the leads hear instead of nobody.
             return [on_call] if on_call else leads
-        # `next` is someone this chain has not paged yet, nor the person on call (whoever
-        # pages first): paging the same person again "as the next" reaches nobody new.
-        person = rotation.next_on_call(at, {*paged, on_call} if on_call else paged)
+        # `next` is the first one on call after the shift the chain began in whom it has not
+        # paged yet (nor the person on call then, whoever pages first): paging the same person
+        # again "as the next" reaches nobody new. Counted from the chain's start, a `next`
+        # after the hand-off is the new shift's person, not the one after them.
+        person = rotation.next_on_call(began, {*paged, first} if first else paged)
         return [person] if person else []  # nobody else: told in the thread when due
 
     return resolve
@@ -247,7 +252,7 @@ def page_due_steps(
     when it has nobody to page the latest due step that has someone; in business hours none
     does."""
     rules = ctx.rules
-    resolve = build_resolver(rules, ctx, now)
+    resolve = build_resolver(rules, ctx, now, chain.started_at)
     decision = Decision()
     elapsed = (now - chain.started_at).total_seconds()
     index = chain.next_step
