@@ -82,6 +82,8 @@ class TicketView:
     acknowledged_by: str | None = None
     # Who acknowledged the on-call page (its chain), not an earlier alert.
     page_acknowledged_by: str | None = None
+    # The ticket's page was a false alarm (the reply that met its target came late).
+    page_withdrawn: bool = False
     call_logged_by: str | None = None
     departments: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # How its helpdesk names it to people ("Case 00001042"); None: `#<number>`.
@@ -143,7 +145,7 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
     elements: list[dict[str, Any]] = []
     if action["action"] == "page_oncall":
         # A page asks for one thing: someone owning the ticket now. No snoozing a page.
-        if view.page_acknowledged_by is None:
+        if view.page_acknowledged_by is None and not view.page_withdrawn:
             elements.append(_button("Acknowledge", ACK, view.key, "danger"))
         return _with_open_ticket(elements, view)
     if action["action"] == "call_customer":
@@ -191,6 +193,8 @@ def _status_line(view: TicketView) -> str | None:
     acknowledged = view.page_acknowledged_by or view.acknowledged_by
     if acknowledged:
         parts.append(f":white_check_mark: Acknowledged by {escape(acknowledged)}")
+    elif view.page_withdrawn:
+        parts.append(":leftwards_arrow_with_hook: Page withdrawn: answered before it")
     if view.call_logged_by:
         parts.append(f":telephone_receiver: Call logged by {escape(view.call_logged_by)}")
     if view.status in ("solved", "closed"):

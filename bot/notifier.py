@@ -349,6 +349,7 @@ def build_view(
         status=state.status.value,
         acknowledged_by=state.acknowledged_by,
         page_acknowledged_by=state.oncall.acknowledged_by if state.oncall else None,
+        page_withdrawn=state.oncall is not None and state.oncall.withdrawn_at is not None,
         call_logged_by=state.call_logged_by,
         departments=tuple((key, d.name) for key, d in rules.departments.items()),
     )

@@ -149,3 +149,69 @@ def test_deskbridge_ack_of_a_withdrawn_chain_says_it_was_a_false_alarm(ticket):
         "Nothing to acknowledge: the page was withdrawn at Fri 16 Jan 2026 18:00 GMT, the "
         "customer having been answered before it; no more pages for it."
     )
+
+
+def test_a_chain_that_pages_for_more_than_the_wait_is_not_withdrawn(ticket):
+    # Paged at 18:00 for the reply target; at 18:05 the customer threatens legal action: the
+    # escalation is told in the chain's thread ("Also: …"). The reply written at 17:59 then
+    # arrives: the wait was a false alarm, the escalation is not, and the chain goes on
+    # (before, it was withdrawn and nobody further heard of the escalation).
+    said = "my lawyer will take legal action"
+    comment = Comment(id="7-c3", public=True, author_id="111", author_is_agent=False, body=said)
+    threat = urgent(
+        3, CLOSING + timedelta(minutes=5), EventKind.comment_added, comment=comment, created=CREATED
+    )
+    assert ticket.fire(WATCH) == page(RAN_OUT)
+    assert ticket.event(threat)[-1] == (
+        "notify",
+        f"{CHAIN}:also:escalated:zendesk:7:risk:legal:escalate",
+        "escalated to the specialist tier after hours",
+    )
+    assert ticket.event(answer(CLOSING - timedelta(minutes=1))) == []
+    assert ticket.state.oncall.withdrawn_at is None
+    assert "zendesk:7:oncall.step" in ticket.timers
+
+
+def test_a_withdrawn_page_offers_no_acknowledge_and_says_why(ticket):
+    # The refreshed page kept its red Acknowledge button and said nothing of the withdrawal;
+    # a click recorded an acknowledgement of a false alarm.
+    from deskbridge.bot.blocks import TicketView, build_alert
+
+    def buttons(view: TicketView) -> list[str]:
+        page = {"action": "page_oncall", "reason": RAN_OUT, "ticket": "zendesk:7"}
+        blocks = build_alert(page, view)["blocks"]
+        return [
+            e["text"]["text"]
+            for b in blocks
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["type"] == "button"
+        ] + [str(blocks)]
+
+    from deskbridge.bot.notifier import build_view
+
+    ticket.fire(WATCH)
+    assert "Acknowledge" in buttons(build_view(ticket.state, ticket.rules, CLOSING))
+    ticket.event(answer())
+    assert build_view(ticket.state, ticket.rules, CLOSING).page_withdrawn
+    view = TicketView(key="zendesk:7", number="7", url=None, subject="Sofa")
+    assert "Acknowledge" in buttons(view)
+    withdrawn = buttons(TicketView(**{**view.__dict__, "page_withdrawn": True}))
+    assert "Acknowledge" not in withdrawn
+    assert "Page withdrawn: answered before it" in withdrawn[-1]
+
+
+def test_the_hand_off_says_a_withdrawn_page_was_withdrawn(ticket):
+    # It said "not acknowledged": the new shift read a false alarm as a page left unowned.
+    from deskbridge.workflows.rules.oncall_handoff import build_handoff
+    from tests.workflows.test_oncall_handoff import Reader
+
+    ticket.fire(WATCH)
+    ticket.event(answer())
+    at = datetime(2026, 1, 19, 9, 0, tzinfo=UTC)
+    (action,) = build_handoff(at, ticket.rules, Reader([ticket.state]))
+    assert (
+        action.params["text"]
+        .splitlines()[3]
+        .endswith("paged Fri 16 Jan 2026 18:00 GMT, page withdrawn, answered before it")
+    )

@@ -500,6 +500,10 @@ def _decide_paging(
             return stopped
         withdrawn = withdraw_chain(state, chain, ctx)
         if withdrawn is not None:
+            # What else this event decided (an escalation, a VIP tag) still pages: a new
+            # chain, the withdrawn one being over.
+            after = evolve(state, {"oncall": withdrawn.updates["oncall"]})
+            withdrawn.extend(_decide_paging(after, ctx, decided, None))
             return withdrawn
     triggers = find_triggers(state, event, decided, ctx)
     if not triggers or state.status.is_done:
@@ -537,8 +541,8 @@ def withdraw_chain(state: TicketState, chain: OncallChain, ctx: Context) -> Deci
     zone = ZoneInfo(ctx.rules.team.timezone)
     answered = format_local(clock.fulfilled_at, zone)
     text = (
-        f"Withdrawn: the customer was answered at {answered}, before the first page; the reply "
-        "reached deskbridge after it. No more pages for this chain."
+        f"Withdrawn: the customer was answered at {answered}, before the first page. No more "
+        "pages for this chain."
     )
     reason = f"false alarm: answered at {answered}, before the first page ({chain.reason})"
     return Decision(
@@ -577,8 +581,10 @@ def _page(
     if chain is not None and chain.pending:
         # One chain at a time: a paging event while its steps still page is told in its
         # thread. An acknowledged chain, or one whose steps have all paged, pages no more:
-        # the event starts a new chain below (who is on call now, a week later maybe).
+        # the event starts a new chain below (who is on call now, a week later maybe). Paging
+        # now for more than the customer's wait, it is no longer withdrawn by the reply.
         return Decision(
+            updates={"oncall": evolve(chain, {"metric": None})} if chain.metric else {},
             actions=[
                 build_action(
                     state.key,

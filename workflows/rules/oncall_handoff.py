@@ -53,6 +53,7 @@ def describe_open(state: TicketState, rotation: Rotation) -> dict[str, Any]:
         "priority": state.priority.value if state.priority else None,
         "paged_at": format_local(chain.started_at, rotation.zone) if chain else None,
         "acknowledged_by": chain.acknowledged_by if chain else None,
+        "withdrawn": chain is not None and chain.withdrawn_at is not None,
     }
 
 
@@ -84,9 +85,15 @@ def build_handoff(at: datetime, rules: RulesConfig, reader: HandoffReader) -> li
         lines.append(f"Still open from the last shift ({len(still_open)}):")
         for item in still_open:
             who = item["acknowledged_by"]
+            if who:
+                state_of_page = f"acknowledged by {who}"
+            elif item["withdrawn"]:  # a false alarm: nothing for the new shift to pick up
+                state_of_page = "page withdrawn, answered before it"
+            else:
+                state_of_page = "not acknowledged"
             lines.append(
                 f"#{item['number']} {item['subject']}: {item['status']}, paged {item['paged_at']}, "
-                + (f"acknowledged by {who}" if who else "not acknowledged")
+                + state_of_page
             )
     else:
         lines.append("Nothing paged in the last shift is still open.")
