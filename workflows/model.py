@@ -315,17 +315,18 @@ class SlaClock:
 
 @frozen_model
 class OncallStep:
-    """One step of an on-call chain as snapshotted when the chain started."""
+    """One step of an on-call chain as snapshotted when the chain started: when, and whom
+    (`oncall`, `next`, `lead`), the people being read when it pages. Chains stored before
+    kept the people too (`people`, ignored when read)."""
 
     after_s: float
     notify: str
-    people: list[str]
 
 
 @frozen_model
 class OncallChain:
-    """The ticket's on-call escalation: the chain's steps and who they page, copied when the
-    first page went out (later config edits do not change a running chain). `id` (the first
+    """The ticket's on-call escalation: the chain's steps, copied when the first page went out
+    (later config edits do not change a running chain), and whom it has paged. `id` (the first
     page's time) names its actions and is the token its timer carries: a timer of an older
     chain is stale."""
 

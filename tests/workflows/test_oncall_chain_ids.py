@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from deskbridge.config.rules import load_rules
-from deskbridge.workflows.decision import Context
 from deskbridge.workflows.model import OncallChain
 from deskbridge.workflows.rules.oncall import snapshot_chain
 from tests.test_replay_oncall import EXAMPLE
@@ -23,9 +22,7 @@ def start_chains(*times: datetime) -> list[OncallChain]:
     chains: list[OncallChain] = []
     for now in times:
         previous = chains[-1] if chains else None
-        chains.append(
-            snapshot_chain(rules, Context(now=now, rules=rules), "escalated", "r", now, previous)
-        )
+        chains.append(snapshot_chain(rules, "escalated", "r", now, previous))
     return chains
 
 
@@ -63,5 +60,24 @@ def test_a_chain_stored_before_chains_were_numbered_counts_from_its_id():
         started_at=T1,
         steps=[],
     )
-    new = snapshot_chain(rules, Context(now=T1, rules=rules), "escalated", "r", T1, stored)
+    new = snapshot_chain(rules, "escalated", "r", T1, stored)
     assert (new.id, new.number, new.latest_started_at) == ("2026-01-17T23:00:00+00:00#4", 4, T1)
+
+
+def test_a_chain_stored_with_its_steps_people_still_loads():
+    # Stored before who a step pages was read when it pages: each step kept its people.
+    from pydantic import TypeAdapter
+
+    from deskbridge.workflows.model import OncallStep
+
+    stored = {
+        "id": "2026-01-17T23:00:00+00:00",
+        "trigger": "escalated",
+        "reason": "r",
+        "started_at": "2026-01-17T23:00:00+00:00",
+        "steps": [{"after_s": 0.0, "notify": "oncall", "people": ["U02LENAF01"]}],
+        "paged": ["U02LENAF01"],
+    }
+    chain = TypeAdapter(OncallChain).validate_python(stored)
+    assert chain.steps == [OncallStep(after_s=0.0, notify="oncall")]
+    assert chain.paged == ["U02LENAF01"]

@@ -1,9 +1,10 @@
 """After-hours paging: page the person on call, keep paging up the chain until someone owns it.
 
 Outside business hours (the team calendar, holidays included) an event listed under
-`oncall.page_when` starts the ticket's chain: the chain's steps and the people they page are
-snapshotted on the ticket (Grafana OnCall's escalation snapshot), the steps due at once page
-now, and one timer waits for the next step, carrying the chain's id as its token. Acknowledge
+`oncall.page_when` starts the ticket's chain: the chain's steps are snapshotted on the ticket
+(Grafana OnCall's escalation snapshot; who each step pages is read when it pages), the steps
+due at once page now, and one timer waits for the next step, carrying the chain's id as its
+token. Acknowledge
 or solving stops the later steps; a second paging event while steps are still to page is told
 in the chain's thread instead of paging again, and once none are (acknowledged, or every step
 paged) it starts a new chain with who is on call then. During business hours nothing is paged:
@@ -151,24 +152,18 @@ def paged_during_wait(state: TicketState, metric: str | None) -> bool:
 
 def snapshot_chain(
     rules: RulesConfig,
-    ctx: Context,
     trigger: str,
     reason: str,
     now: datetime,
     previous: OncallChain | None = None,
 ) -> OncallChain:
-    """The chain as configured now, with the people each step will page. `previous` is the
-    ticket's chain this one replaces (acknowledged, solved, or every step paged)."""
-    oncall = rules.oncall
-    resolve = build_resolver(rules, ctx, now)
-    paging: set[str] = set()
-    steps = []
-    for step in oncall.escalation:
-        people = resolve(step.notify, paging)
-        paging.update(people)
-        steps.append(
-            OncallStep(after_s=step.after.total_seconds(), notify=step.notify, people=people)
-        )
+    """The chain's steps as configured now (who each pages is read when it pages:
+    build_resolver). `previous` is the ticket's chain this one replaces (acknowledged, solved,
+    or every step paged)."""
+    steps = [
+        OncallStep(after_s=step.after.total_seconds(), notify=step.notify)
+        for step in rules.oncall.escalation
+    ]
     return OncallChain(
         id=new_chain_id(previous, now),
         trigger=trigger,
@@ -602,10 +597,10 @@ def _page(
                     reply_in="channels",
                 )
                 for trigger, discriminator in triggers
-            ]
+            ],
         )
     trigger = triggers[0][0]
-    new = snapshot_chain(rules, ctx, trigger, reason or TRIGGER_REASONS[trigger], at, chain)
+    new = snapshot_chain(rules, trigger, reason or TRIGGER_REASONS[trigger], at, chain)
     if metric in _REPLY_METRICS:
         new = evolve(new, {"metric": metric})
     decision = page_due_steps(state, new, at, ctx)
