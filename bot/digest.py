@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from deskbridge.bot.blocks import escape
+from deskbridge.connectors.registry import find_source
 from deskbridge.workflows.digest import describe_period
 
 SLA_LABELS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
@@ -201,8 +202,8 @@ def build_coach_message(
     """A short, friendly DM: what, and the one thing that helps. `name`: the ticket as its
     helpdesk names it to people ("Case 00001042"), when it is not `ticket <id>`."""
     title = COACH_TITLES.get(record.get("kind", ""), "Coaching")
-    source, _, number = record["ticket"].partition(":")
-    if source in ("zendesk", "salesforce"):  # a nudge about one ticket names it
+    number = record["ticket"].partition(":")[2]
+    if find_source(record["ticket"]) is not None:  # a nudge about one ticket names it
         title += f" ({name or f'ticket {number}'})"
     text = f"*{title}* — {record['reason']}"
     blocks: list[dict[str, Any]] = [_section(text)]

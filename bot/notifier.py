@@ -54,7 +54,7 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
-from deskbridge.connectors.registry import name_ticket
+from deskbridge.connectors.registry import find_source, name_ticket
 from deskbridge.store.db import connect_for_reading
 from deskbridge.store.outbox import (
     LOOKUP_MARGIN,
@@ -78,7 +78,7 @@ from deskbridge.store.slack import (
 from deskbridge.store.tickets import load_ticket, load_ticket_states
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.digest import describe_period
-from deskbridge.workflows.model import Source, TicketState
+from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.ports import Paced, PermanentError, RetryableError
 from deskbridge.workflows.rules.sla import describe_sla
 
@@ -87,8 +87,6 @@ log = logging.getLogger("deskbridge.slack")
 SLACK_API = "https://slack.com/api/"
 # The `ticket` of a scheduled job's actions (workflows.schedule.subject).
 JOB_SUBJECT = "job:"
-# An action's `ticket` that is a helpdesk's ticket (not a job's or a person's subject).
-_TICKET_SOURCES = frozenset(source.value for source in Source)
 # Errors that the same request will always get: dead-letter, do not retry.
 PERMANENT_ERRORS = frozenset(
     {
@@ -545,7 +543,7 @@ class SlackNotifier:
         if action.kind is ActionKind.coach:
             channel = action.params["person"]  # a DM, never a channel
             # A nudge about one ticket names it as its alerts do (a case by its CaseNumber).
-            about_ticket = action.ticket.partition(":")[0] in _TICKET_SOURCES
+            about_ticket = find_source(action.ticket) is not None
             state = self._load_ticket(action.ticket) if about_ticket else None
             name = name_ticket(state) if state is not None else None
             message = build_coach_message(action.to_record(), self._link(action.ticket), name)

@@ -14,15 +14,13 @@ from typing import Any
 
 import requests
 
-from deskbridge.connectors.registry import CONNECTORS
+from deskbridge.connectors.registry import find_source, name_number
 from deskbridge.workflows.actions import Action
-from deskbridge.workflows.model import Source
 from deskbridge.workflows.ports import PermanentError, RetryableError
 
 TIMEOUT_SECONDS = 10
 SUMMARY_LIMIT = 1024
 SEVERITY = "critical"
-_SOURCES = frozenset(source.value for source in Source)
 
 
 def build_pager_event(
@@ -41,9 +39,7 @@ def build_pager_event(
     source, _, ticket_id = action.ticket.partition(":")
     # A case by its CaseNumber ("Case 00001042"), as its Slack alerts name it; else `#<id>`.
     number = params.get("number") or ticket_id
-    connector = CONNECTORS.get(Source(source)) if source in _SOURCES else None
-    named = connector.name_number if connector is not None and params.get("number") else None
-    title = named(number) if named is not None else f"Ticket #{number}"
+    title = name_number(find_source(action.ticket), params.get("number")) or f"Ticket #{number}"
     body["payload"] = {
         "summary": f"{title} after hours: {action.reason}"[:SUMMARY_LIMIT],
         "source": "deskbridge",

@@ -22,9 +22,9 @@ def build_ticket_links(settings: Settings) -> Callable[[str], str | None]:
     connector builds it from the settings; None for a helpdesk that cannot say where."""
 
     def link(ticket: str) -> str | None:
-        source, _, ticket_id = ticket.partition(":")
-        connector = CONNECTORS.get(Source(source)) if source in _SOURCES else None
-        return connector.build_ticket_url(ticket_id, settings) if connector else None
+        source = find_source(ticket)
+        ticket_id = ticket.partition(":")[2]
+        return CONNECTORS[source].build_ticket_url(ticket_id, settings) if source else None
 
     return link
 
@@ -32,10 +32,22 @@ def build_ticket_links(settings: Settings) -> Callable[[str], str | None]:
 _SOURCES = frozenset(source.value for source in Source)
 
 
-def name_ticket(state: TicketState) -> str | None:
-    """The ticket as its helpdesk names it to people, by its number (`Case 00001042`); None
+def find_source(ticket: str) -> Source | None:
+    """The helpdesk a ticket key (`zendesk:48213`) is of; None for another action subject (a
+    scheduled job's, `job:daily_digest`)."""
+    source = ticket.partition(":")[0]
+    return Source(source) if source in _SOURCES else None
+
+
+def name_number(source: Source | None, number: str | None) -> str | None:
+    """A ticket as its helpdesk names it to people, by its number (`Case 00001042`); None
     when it has no number apart from its id, or none was sent (it is then `#<id>`)."""
-    connector = CONNECTORS.get(state.source)
-    if state.number is None or connector is None or connector.name_number is None:
+    connector = CONNECTORS.get(source) if source is not None else None
+    if number is None or connector is None or connector.name_number is None:
         return None
-    return connector.name_number(state.number)
+    return connector.name_number(number)
+
+
+def name_ticket(state: TicketState) -> str | None:
+    """`name_number` of a ticket's state."""
+    return name_number(state.source, state.number)
