@@ -156,11 +156,9 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
 
 
 def build_ticket_lines(
-    connection: Connection, rules: RulesConfig, key: str, now: datetime
-) -> list[str] | None:
-    state = load_ticket(connection, key)
-    if state is None:
-        return None
+    connection: Connection, rules: RulesConfig, state: TicketState, now: datetime
+) -> list[str]:
+    """`/deskbridge ticket`'s view of a ticket found (find_ticket): its state and decisions."""
     department = rules.departments.get(state.department) if state.department else None
     lines = [
         f"*{escape(describe_ticket(state))}* {escape(describe_subject(state) or '(no subject)')}",
@@ -174,7 +172,7 @@ def build_ticket_lines(
     # One line per decision: the actions decided together for one reason (an escalation's
     # escalate, set_priority, assign and note) share it, rather than repeat it four times.
     grouped: list[tuple[str, list[str], str]] = []
-    for row in list_decisions(connection, key):
+    for row in list_decisions(connection, state.key):
         when = row["at"].astimezone(zone).strftime("%a %H:%M")
         if grouped and grouped[-1][0] == when and grouped[-1][2] == row["reason"]:
             grouped[-1][1].append(row["action"])

@@ -73,7 +73,7 @@ def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -
             title = name_for_title(state)
             if not may_view(rules, agent, state):
                 return build_list(title, ["You can see your own tickets and your team's."], "")
-            return build_list(title, build_ticket_lines(connection, rules, state.key, now), "")
+            return build_list(title, build_ticket_lines(connection, rules, state, now), "")
     return build_help()
 
 
