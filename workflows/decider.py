@@ -90,6 +90,9 @@ ACK_BATCH_CLAIM = 50
 TIMERS_ASIDE_MAX = 0.05
 # Overrides that ended this long before a batch are not read for it.
 OVERRIDE_SLACK = timedelta(days=1)
+# Past the repeat-contact window's later edge: the store's `until` is exclusive, and a ticket
+# opened exactly a window after another is in it, as one exactly a window before is.
+WINDOW_EDGE = timedelta(microseconds=1)
 
 
 @dataclass
@@ -463,8 +466,7 @@ class Decider:
         risk = self.rules.risk
         if requesters and risk is not None and risk.enabled:
             window = risk.repeat_contact_window
-            edge = timedelta(microseconds=1)  # `until` is exclusive, the window's edge is in
-            batch.related_window = (min(opened) - window, max(opened) + window + edge)
+            batch.related_window = (min(opened) - window, max(opened) + window + WINDOW_EDGE)
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
 
     def _decide_event(self, session: StoreSession, batch: _Batch, row: StoredEvent) -> None:
@@ -532,11 +534,10 @@ class Decider:
             return ()
         # The window on both sides of this ticket: the earlier ticket's events may come last,
         # and then the later ones are its repeat contacts (risk.later_contacts). Both edges
-        # are in it (`until` is exclusive: a microsecond past the edge), as an earlier ticket
-        # exactly a window before is.
+        # are in it (WINDOW_EDGE).
         window = risk.repeat_contact_window
         since = state.created_at - window
-        until = state.created_at + window + timedelta(microseconds=1)
+        until = state.created_at + window + WINDOW_EDGE
         read = batch.related_window
         if read is not None and read[0] <= since and until <= read[1]:
             prefix = f"{state.source._value_}:"
