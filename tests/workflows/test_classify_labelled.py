@@ -60,6 +60,7 @@ HELD_OUT_16 = Path(__file__).with_name("data") / "routing_heldout_16.yaml"
 HELD_OUT_17 = Path(__file__).with_name("data") / "routing_heldout_17.yaml"
 HELD_OUT_18 = Path(__file__).with_name("data") / "routing_heldout_18.yaml"
 HELD_OUT_19 = Path(__file__).with_name("data") / "routing_heldout_19.yaml"
+HELD_OUT_20 = Path(__file__).with_name("data") / "routing_heldout_20.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -214,8 +215,9 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 # (written blind in the sixteenth session, before any change to routing in it), held-out 16
 # (written blind on 2026-12-03 after held-out 15 was evaluated; never evaluated by its author)
 # held-out 17 (written blind on 2026-12-05, before any routing tuning in its session),
-# held-out 18 (written blind on 2026-12-05, to land before any routing change of its session)
-# and held-out 19 (written blind on 2026-12-06, the same way).
+# held-out 18 (written blind on 2026-12-05, to land before any routing change of its session),
+# held-out 19 (written blind on 2026-12-06, the same way)
+# and held-out 20 (written blind on 2026-12-06 by another helper, the same way).
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -231,6 +233,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (HELD_OUT_17, "H17", 36, 12),
         (HELD_OUT_18, "H18", 36, 12),
         (HELD_OUT_19, "H19", 36, 12),
+        (HELD_OUT_20, "H20", 36, 12),
     ],
     ids=[
         "tuning_11",
@@ -245,6 +248,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         "heldout_17",
         "heldout_18",
         "heldout_19",
+        "heldout_20",
     ],
 )
 def test_blind_written_set_loads_with_its_labels(
