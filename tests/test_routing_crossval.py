@@ -47,6 +47,9 @@ def test_the_default_sets_leave_the_blind_ones_out():
     # The set never tuned on since the fifteenth round: left out by name, never opened; the
     # sets that round retired to tuning are read.
     assert "routing_heldout_19.yaml" not in names
+    # Held-out 20 is being written blind: named before it lands, so no glob ever reads it.
+    assert "routing_heldout_20.yaml" in BLIND_SETS
+    assert "routing_heldout_20.yaml" not in names
     assert {"routing_heldout_17.yaml", "routing_heldout_18.yaml"} <= names
     assert not {f"routing_{name}.yaml" for name in BLIND_AT} & BLIND_SETS
 
