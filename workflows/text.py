@@ -637,15 +637,16 @@ class PhraseIndex:
         }
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
-        # One edit changes the length by at most one: a word of n letters is compared only with
-        # the forms of n-1 to n+1 letters (in the same alphabetical order as one list, so the
-        # same form wins a tie).
-        self._typo_forms_near: dict[int, list[str]] = {}
-        for form in typo_targets:
-            for n in (len(form) - 1, len(form), len(form) + 1):
-                self._typo_forms_near.setdefault(n, []).append(form)
-        for forms in self._typo_forms_near.values():
-            forms.sort()
+        # Forms one edit from a word share one of their "deletion keys" (itself, or itself less
+        # one letter: "recieve" and "receive" both give "receve"), so a word is compared only
+        # with the few forms that share one, where rapidfuzz's extractOne over every form of
+        # n-1 to n+1 letters converted each of some 2,000 strings per word: 0.5 M instructions
+        # a new word. The candidates keep the forms' alphabetical order, so the same form wins
+        # a tie.
+        self._typo_forms_by_key: dict[str, list[str]] = {}
+        for form in sorted(typo_targets):
+            for key in _deletion_keys(form):
+                self._typo_forms_by_key.setdefault(key, []).append(form)
         self._readings = _Memo(self.read_as)
         # Scans of texts already seen: the decider classifies a ticket again on every event,
         # and most events change none of its texts.
@@ -666,9 +667,11 @@ class PhraseIndex:
             or token in NEGATORS  # "keine" is no typo of "meine"
         ):
             return token
-        forms = self._typo_forms_near.get(len(token))
-        if not forms:
+        by_key = self._typo_forms_by_key
+        candidates = [form for key in _deletion_keys(token) for form in by_key.get(key, ())]
+        if not candidates:
             return token
+        forms = sorted(set(candidates))
         # The dictionary look-up last: most words near no phrase word (names, places) skip it.
         best = extractOne(token, forms, scorer=OSA.distance, score_cutoff=1)
         if best is None or is_known_word(token):
@@ -1088,6 +1091,12 @@ def _negated_with(
             if _NEGATION_STOPS.isdisjoint(between) and THREAT_NEGATION_ENDS.isdisjoint(between):
                 return negator
     return None
+
+
+def _deletion_keys(word: str) -> set[str]:
+    """The word and the word less each one of its letters: two words at most one edit apart
+    (insertion, deletion, substitution, swap of neighbours) share at least one of these."""
+    return {word, *(word[:at] + word[at + 1 :] for at in range(len(word)))}
 
 
 # Variants of one phrase at most (a phrase with several varied words multiplies them).
