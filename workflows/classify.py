@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import NamedTuple, Protocol
 
 from deskbridge.config.rules import RoutingConfig
+from deskbridge.workflows.frozen import quick_init
 from deskbridge.workflows.text import (
     BREAK,
     NEGATORS,
@@ -77,6 +78,7 @@ class Hit(NamedTuple):
         return self.points > 0
 
 
+@quick_init  # one made per ticket classified: its fields written at once, not one call each
 @dataclass(frozen=True)
 class Classification:
     category: str | None
@@ -811,10 +813,12 @@ def _scan_texts(
         taken: dict[int, list[tuple]] = {}  # PhraseMatch fields by clause
         skipped: dict[int, list[tuple]] = {}
         tokens = tokenize(text)
+        matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
+        if not matches:
+            continue  # what follows only reads the matches ("Order 88213 - oak sideboard")
         # The text's words as a set, for the whole-text tests below: a frozenset's isdisjoint
         # with a set walks the smaller of the two, with a tuple every token.
         present = set(tokens)
-        matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
         groups_found = set(map(_GROUP, matches))  # one C-level pass
         if INQUIRY in groups_found:
             for m in matches:
@@ -1764,11 +1768,18 @@ def decide(
     plan = _plan(config)
     remedy = plan.remedies
     scores: dict[str, float] = {}
+    # Each category's hits that count, in order: what _strongest picks from (it read them all).
+    kept: dict[str, list[Hit]] = {}
     for hit in hits:
         points = hit[3]  # Hit.points, without a property call or an unpacking per hit
         if points > 0:
             category = hit[0]
-            scores[category] = scores.get(category, 0.0) + points
+            if category in scores:
+                scores[category] += points
+                kept[category].append(hit)
+            else:
+                scores[category] = points
+                kept[category] = [hit]
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
     # General words count only when no phrase of a category names the problem and nothing
     # says it is no order problem, and then only with enough of them.
@@ -1789,7 +1800,7 @@ def decide(
     # "my refund was put on a gift card" names a refund, a follow-up and the bank as well.
     if best is None or calm >= sum(scores.values()):
         if calm > 0:
-            hit = _strongest(config, hits, NOT_A_PROBLEM)
+            hit = _strongest(config, kept, NOT_A_PROBLEM)
             reason = f"{_quote(hit)} → not an order problem"
             return Classification(None, None, reason, "phrase", **common)
         return Classification(
@@ -1800,11 +1811,11 @@ def decide(
         name = remedies[0]
         problem = problems[0] if problems else None
         category = config.categories[name]
-        reason = f"{_quote(_strongest(config, hits, name))} (a remedy request"
+        reason = f"{_quote(_strongest(config, kept, name))} (a remedy request"
         if problem is not None:
             reason += (
                 f"; the problem: {config.categories[problem].label},"
-                f" {_quote(_strongest(config, hits, problem), short=True)}"
+                f" {_quote(_strongest(config, kept, problem), short=True)}"
             )
         reason += ") → " + _label(config, name, names[category.department])
         return Classification(
@@ -1824,9 +1835,9 @@ def decide(
     if runner_up is not None and scores[runner_up] >= config.ask_when_close * scores[name]:
         other = config.categories[runner_up]
         reason = (
-            f"{names[category.department]} ({_quote(_strongest(config, hits, name), short=True)},"
+            f"{names[category.department]} ({_quote(_strongest(config, kept, name), short=True)},"
             f" {scores[name]:g}) and {names[other.department]}"
-            f" ({_quote(_strongest(config, hits, runner_up), short=True)}, {scores[runner_up]:g})"
+            f" ({_quote(_strongest(config, kept, runner_up), short=True)}, {scores[runner_up]:g})"
             " score too close to choose"
         )
         return Classification(
@@ -1838,13 +1849,13 @@ def decide(
         # One bare word of the description names the topic, not a problem someone must fix
         # ("veneer" alone; "the veneer is peeling" names a fault, "cracked" alone does too).
         reason = (
-            f"only {_quote(_strongest(config, hits, name), short=True)} ({scores[name]:g})"
+            f"only {_quote(_strongest(config, kept, name), short=True)} ({scores[name]:g})"
             f" names a problem, too little to choose {names[category.department]}"
         )
         return Classification(
             None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
         )
-    reason = f"{_quote(_strongest(config, hits, name))} → " + _label(
+    reason = f"{_quote(_strongest(config, kept, name))} → " + _label(
         config, name, names[category.department]
     )
     return Classification(
@@ -1891,12 +1902,13 @@ def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | N
     )
 
 
-def _strongest(config: RoutingConfig, hits: list[Hit], category: str) -> Hit:
-    """The category's hit worth most (among equals, the phrase listed first)."""
+def _strongest(config: RoutingConfig, kept: dict[str, list[Hit]], category: str) -> Hit:
+    """The category's hit worth most (among equals, the phrase listed first), of the hits
+    that count by category (`kept`)."""
     # Hit's fields by position (category, phrase, where, points…): no property call per hit.
-    counted = [h for h in hits if h[0] == category and h[3] > 0]
-    top = max(map(_POINTS, counted))
-    best = [h for h in counted if h[3] == top]
+    mine = kept[category]
+    top = max(map(_POINTS, mine))
+    best = [h for h in mine if h[3] == top]
     if len(best) == 1:
         return best[0]
     key = category if category in config.categories else None
