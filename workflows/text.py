@@ -637,16 +637,22 @@ class PhraseIndex:
         }
         self.vocabulary = frozenset(vocabulary)
         self._typo_targets = typo_targets
-        # Forms one edit from a word share one of their "deletion keys" (itself, or itself less
-        # one letter: "recieve" and "receive" both give "receve"), so a word is compared only
-        # with the few forms that share one, where rapidfuzz's extractOne over every form of
-        # n-1 to n+1 letters converted each of some 2,000 strings per word: 0.5 M instructions
-        # a new word. The candidates keep the forms' alphabetical order, so the same form wins
-        # a tie.
-        self._typo_forms_by_key: dict[str, list[str]] = {}
-        for form in sorted(typo_targets):
-            for key in _deletion_keys(form):
-                self._typo_forms_by_key.setdefault(key, []).append(form)
+        # One edit changes the length by at most one: a word of n letters is compared only with
+        # the forms of n-1 to n+1 letters (in the same alphabetical order as one list, so the
+        # same form wins a tie), and of those only with the ones that begin with its first
+        # n // 2 letters or end with its last n - n // 2 - 1 (one edit leaves one of the two
+        # as it was), found by bisection in the list and in a sorted list of the forms
+        # reversed. rapidfuzz's extractOne over all of them converted some 2,000 strings a
+        # new word (0.5 M instructions); a few dozen now.
+        self._typo_forms_near: dict[int, list[str]] = {}
+        for form in typo_targets:
+            for n in (len(form) - 1, len(form), len(form) + 1):
+                self._typo_forms_near.setdefault(n, []).append(form)
+        for forms in self._typo_forms_near.values():
+            forms.sort()
+        self._typo_reversed_near = {
+            n: sorted(form[::-1] for form in forms) for n, forms in self._typo_forms_near.items()
+        }
         self._readings = _Memo(self.read_as)
         # Scans of texts already seen: the decider classifies a ticket again on every event,
         # and most events change none of its texts.
@@ -667,11 +673,11 @@ class PhraseIndex:
             or token in NEGATORS  # "keine" is no typo of "meine"
         ):
             return token
-        by_key = self._typo_forms_by_key
-        candidates = [form for key in _deletion_keys(token) for form in by_key.get(key, ())]
-        if not candidates:
+        forms = _typo_candidates(
+            token, self._typo_forms_near.get(len(token)), self._typo_reversed_near.get(len(token))
+        )
+        if not forms:
             return token
-        forms = sorted(set(candidates))
         # The dictionary look-up last: most words near no phrase word (names, places) skip it.
         best = extractOne(token, forms, scorer=OSA.distance, score_cutoff=1)
         if best is None or is_known_word(token):
@@ -1093,10 +1099,29 @@ def _negated_with(
     return None
 
 
-def _deletion_keys(word: str) -> set[str]:
-    """The word and the word less each one of its letters: two words at most one edit apart
-    (insertion, deletion, substitution, swap of neighbours) share at least one of these."""
-    return {word, *(word[:at] + word[at + 1 :] for at in range(len(word)))}
+# Above every character: the end of the range of the strings that begin with a prefix.
+_LAST = "\U0010ffff"
+
+
+def _typo_candidates(
+    word: str, forms: list[str] | None, reversed_forms: list[str] | None
+) -> list[str]:
+    """Of `forms` (sorted; `reversed_forms` the same reversed, sorted), the ones that begin with
+    the word's first n // 2 letters or end with its last n - n // 2 - 1, in their order: every
+    form one edit (insertion, deletion, substitution, swap of neighbours) from the word is
+    among them. The edit leaves the letters before it as they were, and those after it; an
+    edit at or after n // 2 leaves the first half, one before it (two letters at most, with a
+    swap) the last n - n // 2 - 1."""
+    if not forms or not reversed_forms:
+        return []
+    head = word[: len(word) // 2]
+    tail = word[::-1][: len(word) - len(word) // 2 - 1]
+    found = set(forms[bisect_left(forms, head) : bisect_left(forms, head + _LAST)])
+    ends = reversed_forms[
+        bisect_left(reversed_forms, tail) : bisect_left(reversed_forms, tail + _LAST)
+    ]
+    found.update(form[::-1] for form in ends)
+    return sorted(found)
 
 
 # Variants of one phrase at most (a phrase with several varied words multiplies them).

@@ -1,5 +1,6 @@
-"""A text word is compared only with the phrase words one edit could make of it (their deletion
-keys), and reads as the same word as when it was compared with every phrase word."""
+"""A text word is compared only with the phrase words that keep its first or its last letters
+(one edit leaves one of the two halves), and reads as the same word as when it was compared with
+every phrase word."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows import classify, text
 
 
-def test_a_word_is_compared_only_with_the_forms_sharing_a_deletion_key(monkeypatch):
+def test_a_word_is_compared_only_with_the_forms_sharing_its_head_or_tail(monkeypatch):
     index = text.phrase_index(("receive", "recover", "deliver", "delivery"))
     compared: list[list[str]] = []
 
@@ -26,7 +27,8 @@ def test_a_word_is_compared_only_with_the_forms_sharing_a_deletion_key(monkeypat
     assert index.read_as("recieve") == "receive"
     assert index.read_as("delivry") == "delivery"
     assert index.read_as("parcels") == "parcels"  # no form near it: nothing compared
-    assert compared == [["receive"], ["deliver", "delivery"]]
+    # "rec…" (not "…eve"), "del…" (not "…vry"); "par…" and "…els" begin and end no form.
+    assert compared == [["receive", "recover"], ["deliver", "delivery"]]
 
 
 def _all_forms_reading(index: text.PhraseIndex, token: str) -> str:
