@@ -12,6 +12,8 @@ SNOOZE_120 = "deskbridge.snooze_120"
 CALL_LOGGED = "deskbridge.call_logged"
 PICK_DEPARTMENT = "deskbridge.pick_department"
 OPEN_TICKET = "deskbridge.open"
+# A page's buttons block: its block_id is this and the chain's id.
+PAGE_BLOCK = "deskbridge.page:"
 
 CALL_SCRIPT = (
     "*Call script*\n"
@@ -84,6 +86,9 @@ class TicketView:
     page_acknowledged_by: str | None = None
     # The ticket's page was a false alarm (the reply that met its target came late).
     page_withdrawn: bool = False
+    # The ticket's latest on-call chain: its page's buttons name it (PAGE_BLOCK), so a click
+    # on a stale copy of a page whose chain is over is told why instead of recorded.
+    page_chain: str | None = None
     call_logged_by: str | None = None
     departments: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # How its helpdesk names it to people ("Case 00001042"); None: `#<number>`.
@@ -147,7 +152,10 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         # A page asks for one thing: someone owning the ticket now. No snoozing a page.
         if view.page_acknowledged_by is None and not view.page_withdrawn:
             elements.append(_button("Acknowledge", ACK, view.key, "danger"))
-        return _with_open_ticket(elements, view)
+        block = _with_open_ticket(elements, view)
+        if block is not None and view.page_chain is not None:
+            block["block_id"] = PAGE_BLOCK + view.page_chain
+        return block
     if action["action"] == "call_customer":
         elements += _call_logged_button(view)
     if action.get("ask") == "pick_department" and view.departments:

@@ -348,6 +348,7 @@ def build_view(
         acknowledged_by=state.acknowledged_by,
         page_acknowledged_by=state.oncall.acknowledged_by if state.oncall else None,
         page_withdrawn=state.oncall is not None and state.oncall.withdrawn_at is not None,
+        page_chain=state.oncall.id if state.oncall else None,
         call_logged_by=state.call_logged_by,
         departments=tuple((key, d.name) for key, d in rules.departments.items()),
     )

@@ -8,14 +8,12 @@ import json
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from deskbridge.bot.blocks import build_list, escape
-from deskbridge.bot.listeners.actions import build_slack_event, may_act
+from deskbridge.bot.listeners.actions import build_slack_event, describe_stopped_chain, may_act
 from deskbridge.bot.reports import ask_ticket, find_ticket, name_for_title
-from deskbridge.config.rules import RulesConfig
 from deskbridge.store.oncall import insert_override, list_overrides
-from deskbridge.workflows.model import EventKind, OncallChain
+from deskbridge.workflows.model import EventKind
 from deskbridge.workflows.rotation import (
     Override,
     build_rotation,
@@ -145,26 +143,3 @@ def acknowledge_by_command(runtime, user_id: str, words: list[str], body: dict) 
             "pages were due; the page is marked acknowledged."
         )
     return build_list(title, [message], "")
-
-
-def describe_stopped_chain(rules: RulesConfig, chain: OncallChain) -> str:
-    """Why `/deskbridge ack` has nothing to stop: who acknowledged the chain and when, or when
-    it ended with the ticket solved (in the team's timezone)."""
-    zone = ZoneInfo(rules.team.timezone)
-    if chain.acknowledged_at is not None:
-        return (
-            f"Already acknowledged by {escape(chain.acknowledged_by or 'someone')} at "
-            f"{format_local(chain.acknowledged_at, zone)}: the on-call chain is stopped, "
-            "no more pages for it."
-        )
-    if chain.withdrawn_at is not None:
-        return (
-            f"Nothing to acknowledge: the page was withdrawn at "
-            f"{format_local(chain.withdrawn_at, zone)}, the customer having been answered "
-            "before it; no more pages for it."
-        )
-    # Solved ends a chain for good, even if the ticket is open again since.
-    return (
-        f"Nothing to acknowledge: the ticket was solved at {format_local(chain.solved_at, zone)}, "
-        "which ended its on-call chain; no more pages for it."
-    )

@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 from slack_sdk.errors import SlackClientError
@@ -18,13 +19,17 @@ from deskbridge.bot.blocks import (
     ACK,
     CALL_LOGGED,
     OPEN_TICKET,
+    PAGE_BLOCK,
     PICK_DEPARTMENT,
     SNOOZE_30,
     SNOOZE_120,
+    escape,
 )
 from deskbridge.config.logging import log_event
+from deskbridge.config.rules import RulesConfig
 from deskbridge.store.tickets import load_ticket
-from deskbridge.workflows.model import EventKind, TicketEvent
+from deskbridge.workflows.model import EventKind, OncallChain, TicketEvent
+from deskbridge.workflows.rotation import format_local
 
 log = logging.getLogger("deskbridge.slack")
 
@@ -65,6 +70,29 @@ def build_slack_event(
         actor_id=user_id,
         vendor_type=vendor_type,
         meta=meta,
+    )
+
+
+def describe_stopped_chain(rules: RulesConfig, chain: OncallChain) -> str:
+    """Why `/deskbridge ack` has nothing to stop: who acknowledged the chain and when, or when
+    it ended with the ticket solved (in the team's timezone)."""
+    zone = ZoneInfo(rules.team.timezone)
+    if chain.acknowledged_at is not None:
+        return (
+            f"Already acknowledged by {escape(chain.acknowledged_by or 'someone')} at "
+            f"{format_local(chain.acknowledged_at, zone)}: the on-call chain is stopped, "
+            "no more pages for it."
+        )
+    if chain.withdrawn_at is not None:
+        return (
+            f"Nothing to acknowledge: the page was withdrawn at "
+            f"{format_local(chain.withdrawn_at, zone)}, the customer having been answered "
+            "before it; no more pages for it."
+        )
+    # Solved ends a chain for good, even if the ticket is open again since.
+    return (
+        f"Nothing to acknowledge: the ticket was solved at {format_local(chain.solved_at, zone)}, "
+        "which ended its on-call chain; no more pages for it."
     )
 
 
@@ -114,6 +142,19 @@ def handle_click(
             + fix,
         )
         return "refused"
+    chain = state.oncall
+    if (
+        action_id == ACK
+        and chain is not None
+        and not chain.running
+        and action.get("block_id") == PAGE_BLOCK + chain.id
+    ):
+        # A page shown before its chain ended (acknowledged, withdrawn, solved; the edit that
+        # took its button away not yet seen): say why, as `/deskbridge ack` does, and record
+        # nothing (a withdrawn page's click was an acknowledgement of a false alarm).
+        log_event(log, logging.INFO, "slack.page_over", ticket=ticket_key, user=user_id)
+        tell(channel, user_id, describe_stopped_chain(runtime.rules, chain))
+        return "page_over"
     if action_id == PICK_DEPARTMENT and department not in runtime.rules.departments:
         # An old message's choice, from before the config changed: said, not stored.
         log_event(log, logging.INFO, "slack.unknown_department", ticket=ticket_key)

@@ -15,13 +15,15 @@ from deskbridge.app import create_app, create_runtime
 from deskbridge.bot.blocks import ACK, CALL_LOGGED, SNOOZE_30
 from deskbridge.config.settings import Settings
 from deskbridge.store.audit import list_decisions
+from deskbridge.store.events import count_events
 from deskbridge.store.oncall import list_overrides
-from deskbridge.store.outbox import list_actions
-from deskbridge.store.tickets import load_ticket
+from deskbridge.store.outbox import count_actions, list_actions
+from deskbridge.store.tickets import load_ticket, save_ticket
 from deskbridge.store.timers import list_timers
+from deskbridge.workflows.model import evolve
 from tests.bot.test_slack_flow import SIGNING_SECRET, TEAM, click, slack_headers, slack_settings
 from tests.conftest import TEST_SECRET, decide_all, signed_headers
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import FakeSlack, wait_until
 
 PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
 LENA_ZENDESK = "9013300112027"
@@ -184,7 +186,8 @@ def test_page_dms_the_person_and_posts_in_the_oncall_channel(runtime, client, fa
 
     ack_buttons = {
         "type": "actions",
-        "block_id": "deskbridge.actions",
+        # The page's buttons name its chain: a click on a stale copy is told the chain is over.
+        "block_id": "deskbridge.page:2026-01-10T23:10:00+00:00",
         "elements": pages[0].args["blocks"][-1]["elements"],
     }
     # A re-page replies in the DM and channel threads (by the conversation ids Slack gave);
@@ -248,6 +251,101 @@ def test_the_paged_person_acknowledges_and_later_steps_stop(runtime, client, fak
     for minutes in (20, 30, 40):
         fire(runtime, clock, SATURDAY_2310 + timedelta(minutes=minutes))
     assert len(fake.ok_calls("chat.postMessage")) == sent
+
+
+def page_block(message) -> str:
+    """The block_id of a posted page's buttons."""
+    return next(b["block_id"] for b in message.args["blocks"] if b["type"] == "actions")
+
+
+def click_ack(client, user: str, page, block_id: str):
+    """`user` clicks an Acknowledge of ticket 48400 on the on-call channel's `page`, in the
+    block `block_id`."""
+    return click(
+        client, ACK, user, "zendesk:48400", page.ts, "#resolution-oncall", block_id=block_id
+    )
+
+
+def told_in_oncall_channel(fake) -> list[tuple[str, str]]:
+    """The ephemeral notes in the on-call channel (whom, what), once one was posted (after
+    the click's answer)."""
+    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))
+    notes = fake.ok_calls("chat.postEphemeral")
+    assert {e.args["channel"] for e in notes} == {"#resolution-oncall"}
+    return [(e.args["user"], e.args["text"]) for e in notes]
+
+
+def test_a_click_on_an_acknowledged_pages_stale_copy_says_who_took_it(runtime, client, fake, clock):
+    """Lena's copy of the page still showed Acknowledge after Priya's click: hers changed
+    nothing and said nothing."""
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    root = next(
+        p for p in fake.ok_calls("chat.postMessage") if p.args["channel"] == "#resolution-oncall"
+    )
+    block = page_block(root)
+    assert block == "deskbridge.page:2026-01-10T23:10:00+00:00"
+    clock.at = SATURDAY_2310 + timedelta(minutes=2)
+    click_ack(client, PRIYA, root, block)
+    dispatch(runtime)
+    with runtime.engine.connect() as connection:
+        before = (count_events(connection), count_actions(connection))
+    clock.at = SATURDAY_2310 + timedelta(minutes=4)
+    response = click_ack(client, LENA, root, block)
+    assert (response.status_code, response.data) == (200, b"")
+    already = "Already acknowledged by Priya Raman at Sat 10 Jan 2026 23:12 GMT: the on-call "
+    assert told_in_oncall_channel(fake) == [
+        (LENA, already + "chain is stopped, no more pages for it.")
+    ]
+    with runtime.engine.connect() as connection:
+        assert (count_events(connection), count_actions(connection)) == before
+
+
+def page_then_withdraw(runtime, client, fake, at: datetime):
+    """Ticket 48400 paged at 23:10, its chain withdrawn `at` (as a late reply that met the
+    target withdraws it: workflows/rules/oncall.py, tested there); returns the page posted in
+    the on-call channel."""
+    post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
+    dispatch(runtime)
+    with runtime.engine.begin() as connection:
+        state = load_ticket(connection, "zendesk:48400")
+        chain = evolve(state.oncall, {"withdrawn_at": at})
+        save_ticket(connection, evolve(state, {"oncall": chain}), at)
+    return next(
+        p for p in fake.ok_calls("chat.postMessage") if p.args["channel"] == "#resolution-oncall"
+    )
+
+
+def test_a_click_on_a_withdrawn_page_is_told_so_and_acknowledges_nothing(
+    runtime, client, fake, clock
+):
+    """A page withdrawn (the reply that met the target came late) whose copy still showed
+    Acknowledge: the click recorded an acknowledgement of a false alarm, a note on the ticket
+    and "Acknowledged by Lena" in its threads."""
+    root = page_then_withdraw(runtime, client, fake, SATURDAY_2310 + timedelta(minutes=3))
+    with runtime.engine.connect() as connection:
+        before = (count_events(connection), count_actions(connection))
+    clock.at = SATURDAY_2310 + timedelta(minutes=5)
+    click_ack(client, LENA, root, page_block(root))
+    withdrawn = "Nothing to acknowledge: the page was withdrawn at Sat 10 Jan 2026 23:13 GMT, "
+    said = withdrawn + "the customer having been answered before it; no more pages for it."
+    assert told_in_oncall_channel(fake) == [(LENA, said)]
+    with runtime.engine.connect() as connection:
+        assert (count_events(connection), count_actions(connection)) == before
+        assert load_ticket(connection, "zendesk:48400").acknowledged_by is None
+
+
+def test_a_click_on_another_alerts_acknowledge_is_recorded_after_a_chain_ended(
+    runtime, client, fake, clock
+):
+    """Only the page's own buttons are turned away: an alert's Acknowledge (another block)
+    is the alert's acknowledgement, whatever became of the ticket's chain."""
+    root = page_then_withdraw(runtime, client, fake, SATURDAY_2310)
+    clock.at = SATURDAY_2310 + timedelta(minutes=5)
+    click_ack(client, LENA, root, "deskbridge.actions")
+    decide_all(runtime)
+    with runtime.engine.connect() as connection:
+        assert load_ticket(connection, "zendesk:48400").acknowledged_by == "Lena Fischer"
 
 
 def test_deskbridge_ack_command_stops_the_chain(runtime, client, fake, clock):

@@ -136,15 +136,18 @@ def click(
     message_ts: str,
     channel: str,
     action_ts: str = "1741083790.123456",
+    block_id: str | None = None,
 ):
     """A click as Slack sends it; `action_ts` is the click's own time (the same in a
-    redelivery of that click)."""
+    redelivery of that click); `block_id` the clicked button's block's (the fixture's else)."""
     payload = json.loads(fixture_bytes("block_actions__acknowledge.json"))
     payload["user"]["id"] = user
     payload["container"].update(message_ts=message_ts, channel_id=channel)
     payload["channel"]["id"] = channel
     payload["message"]["ts"] = message_ts
     payload["actions"][0].update(action_id=action_id, value=ticket, action_ts=action_ts)
+    if block_id is not None:
+        payload["actions"][0]["block_id"] = block_id
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return client.post("/slack/events", data=body, headers=slack_headers(body))
 
