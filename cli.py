@@ -1089,7 +1089,7 @@ def _without_collecting() -> Iterator[None]:
 @click.option(
     "--at",
     type=ISO_TIME,
-    help="the time to ask about (ISO; UTC when no offset; default now)",
+    help="the time to ask about (ISO; the team's timezone when no offset; default now)",
 )
 @click.option(
     "--shifts", type=IntegerInRange(0, 520), help="how many shifts ahead [3; 12 for --ical]"
@@ -1097,15 +1097,19 @@ def _without_collecting() -> Iterator[None]:
 @click.option("--ical", is_flag=True, help="write the schedule as an iCalendar feed to stdout")
 def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
     """Who is on call (at --at) and the next shifts, overrides made in Slack included."""
+    from zoneinfo import ZoneInfo
+
     from deskbridge.store.oncall import list_overrides
-    from deskbridge.workflows.rotation import build_rotation, describe_schedule
+    from deskbridge.workflows.rotation import build_rotation, describe_schedule, localize
 
     settings = _settings()
     rules = _load_or_exit(settings.config_path)
     if rules.oncall is None:
         click.echo(f"{settings.config_path}: no oncall section, so no rotation", err=True)
         sys.exit(1)
-    at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at) if at else datetime.now(UTC)
+    # A time without an offset is the team's, as the schedule prints times and as `/deskbridge
+    # oncall override` reads them: "who is on call Saturday 23:10" means 23:10 at the office.
+    at = localize(at, ZoneInfo(rules.team.timezone)) if at else datetime.now(UTC)
     # The rotation is in the rules file: without the store it is still printed, with the
     # store's problem worded as the other commands word it.
     unshown = "overrides made in Slack are not shown"

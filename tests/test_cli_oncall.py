@@ -63,6 +63,18 @@ def test_a_rotation_shift_and_a_stored_override_ahead(database):
     )
 
 
+def test_a_time_without_an_offset_is_the_teams(database):
+    """23:10 on a summer Saturday in London was read as 23:10 UTC, and the answer spoke of
+    00:10 BST on the Sunday."""
+    assert run("--at", "2026-07-04T23:10:00", "--shifts", "0") == (
+        "On call at Sat 04 Jul 2026 23:10 BST: Lena Fischer (U02LENAF01), rotation until "
+        "Mon 06 Jul 2026 09:00 BST\n"
+    )
+    assert run("--at", "2026-07-04T23:10:00", "--shifts", "0") == run(
+        "--at", "2026-07-04T22:10:00Z", "--shifts", "0"
+    )
+
+
 def test_before_the_rotation_starts_nobody_is_on_call(database):
     assert run("--at", "2025-12-07T23:10:00Z", "--shifts", "1") == (
         "Nobody is on call at Sun 07 Dec 2025 23:10 GMT: the rotation starts "
