@@ -224,6 +224,17 @@ def _id_of(value: Any, path: str, required: bool = False) -> str | None:
     return check_id(value, ZENDESK_ID, "a Zendesk id (digits)", path)
 
 
+# Zendesk names its own business rules (triggers, automations) as user -1 where a change has no
+# person behind it (the audits' author_id of a trigger's change). Refusing it with a 400 would
+# lose the event (Zendesk does not retry a 400); it is no person, so no actor.
+_SYSTEM_USER = ("-1", -1)
+
+
+def _actor_of(value: Any, path: str) -> str | None:
+    """Who made the change: a Zendesk user id, or None for nobody named or Zendesk itself."""
+    return None if value in _SYSTEM_USER else _id_of(value, path)
+
+
 def _time_of(value: Any, path: str) -> datetime | None:
     return None if value in (None, "") else parse_time(value, path)
 
@@ -510,7 +521,7 @@ def parse_event_subscription(data: dict[str, Any], received_at: datetime) -> Tic
             "occurred_at": occurred_at,  # aware: parse_time gives UTC
             "ticket": snapshot,
             "comment": comment,
-            "actor_id": _id_of(detail.get("actor_id"), "detail.actor_id"),
+            "actor_id": _actor_of(detail.get("actor_id"), "detail.actor_id"),
             "vendor_type": event_type,
         },
     )
@@ -641,6 +652,6 @@ def parse_trigger_body(
         occurred_at=occurred_at,
         ticket=snapshot,
         comment=comment,
-        actor_id=_id(data, "updated_by_id"),
+        actor_id=_actor_of(_get(data, "updated_by_id", False), "updated_by_id"),
         vendor_type=f"trigger:{_string(data, 'trigger') or 'unnamed'}",
     )

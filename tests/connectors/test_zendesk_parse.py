@@ -366,6 +366,26 @@ def test_missing_optional_detail_fields_become_none():
     assert (ticket.created_at, ticket.updated_at, ticket.subject) == (None, None, None)
 
 
+@pytest.mark.parametrize("system", ["-1", -1])
+def test_a_change_by_zendesk_itself_has_no_actor_and_is_not_refused(system):
+    """Zendesk names its triggers and automations as user -1: the event was refused 400
+    ("not a Zendesk id"), which Zendesk does not retry, so the change was lost."""
+    event = parse_one(mutated("ticket_priority_changed.json", {"detail.actor_id": system}))
+    assert (event.kind, event.actor_id) == (EventKind.priority_changed, None)
+    trigger = json.loads(fixture_bytes("trigger_ticket_updated.json"))
+    trigger["updated_by_id"] = system
+    assert parse_one(json.dumps(trigger).encode()).actor_id is None
+
+
+def test_any_other_negative_actor_is_still_refused_with_its_path():
+    with pytest.raises(PayloadError) as refused:
+        parse_one(mutated("ticket_priority_changed.json", {"detail.actor_id": "-2"}))
+    assert refused.value.to_json() == {
+        "error": "expected a Zendesk id (digits)",
+        "field": "detail.actor_id",
+    }
+
+
 def test_empty_tag_list_is_an_empty_tuple_not_unknown():
     raw = mutated("ticket_created.json", {"detail.tags": []})
     assert parse_one(raw).ticket.tags == ()
