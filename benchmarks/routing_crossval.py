@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/routing_crossval.py [--folds K] [--jobs N] [--per-set] [--then]
                                              [--cache DIR] [--sets FILE ...] [--abstain T ...]
+                                             [--trainer MODULE:FUNCTION] [--grid N]
 
 Each labelled set in tests/workflows/data/ (or each --sets FILE) is a group: the model
 (config/routing_model.py's `train_routing_model`, as `deskbridge routing train` fits it) is
@@ -23,7 +24,10 @@ sent anywhere; unclassified is left to a person although it names a problem):
   these figures are OPTIMISTIC;
 - with --then, the same three on the phrases as they were while each set was still blind
   (BLIND_AT: the rules of the last commit before anyone tuned on it, run from a `git archive`
-  of it): an honest measure of the phrases with the model, on the 21 sets that were blind once.
+  of it): an honest measure of the phrases with the model, on the 26 sets that were blind once;
+  with --grid N, the N best thresholds on them (correct - 3 x misrouted).
+
+--trainer MODULE:FUNCTION cross-validates another pipeline (benchmarks/routing_variants.py).
 
 The use of the model with the phrases is computed from each ticket's phrase and model answers
 (`combine`), checked ticket for ticket against classify_ticket on today's phrases every run.
@@ -33,6 +37,7 @@ The lead's blind sets (BLIND_SETS) are never read: not globbed, and refused by n
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -253,6 +258,10 @@ BLIND_AT = {
     "heldout_11": "66b8aca",  # the lead's, after the tenth round
     "heldout_12": "49e76c2",  # after the eleventh
     "heldout_13": "8de3a08",  # after the twelfth
+    # blind until the fourteenth round (dc31b02): the last commit before it
+    **dict.fromkeys(["heldout_14", "heldout_15", "heldout_16"], "cb9c658"),
+    # blind until the fifteenth (fad503b): the last commit before it
+    **dict.fromkeys(["heldout_17", "heldout_18"], "e1a6314"),
 }
 
 _THEN = """
@@ -537,6 +546,51 @@ def report(
     return lines
 
 
+# The thresholds tried by --grid: model_min_confidence, ask_when_model_disagrees (None: off)
+# and model_overrides_from (None: off), overruling never below the other two (the rules file's
+# check).
+GRID_FILL = (0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
+GRID_DOUBT = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, None)
+GRID_OVERRULE = (0.8, 0.85, 0.9, 0.95, None)
+
+
+def threshold_grid(
+    sets: Sequence[LabelledSet],
+    predictions: dict[str, list[Prediction]],
+    departments: Any,
+    then: dict[str, list[PhraseAnswer]],
+    best: int,
+) -> list[str]:
+    """The `best` thresholds on the blind phrases, pooled, by correct - 3 x misrouted
+    (precision first: a misroute costs a hand-off, a question a click)."""
+    blind = [s for s in sets if s.name in then]
+    scored = []
+    for fill in GRID_FILL:
+        for doubt in GRID_DOUBT:
+            for overrule in GRID_OVERRULE:
+                if overrule is not None and overrule < max(fill, doubt or 0.0):
+                    continue
+                policy = Policy(fill, doubt, overrule)
+                pooled = Tally()
+                for s in blind:
+                    pooled += with_phrases(
+                        s.tickets, then[s.name], predictions[s.name], departments, policy
+                    )
+                scored.append((pooled.correct - 3 * pooled.misrouted, policy, pooled))
+    scored.sort(key=lambda row: -row[0])
+    lines = [
+        "",
+        f"THRESHOLDS ON THE BLIND PHRASES ({len(blind)} sets), best {best} of {len(scored)}"
+        " by correct - 3 x misrouted: fill / ask / overrule",
+    ]
+    for score, policy, pooled in scored[:best]:
+        lines.append(
+            f"  {policy.fill:g} / {policy.doubt} / {policy.overrule}".ljust(26)
+            + f"{score:>6}  {pooled.percentages():>18}  ({pooled.counts()})"
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", type=Path, help="labelled sets (default: all)")
@@ -559,6 +613,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also the phrases as they were while each set was blind (BLIND_AT; git archive)",
     )
     parser.add_argument("--cache", type=Path, help="keep --then's phrase answers here")
+    parser.add_argument(
+        "--trainer",
+        help="MODULE:FUNCTION, another pipeline (e.g. benchmarks.routing_variants:previous);"
+        " default: `deskbridge routing train`'s",
+    )
+    parser.add_argument(
+        "--grid",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --then: the N best thresholds on the blind phrases (correct - 3 x misrouted)",
+    )
     args = parser.parse_args(argv)
     try:
         paths = labelled_sets(args.sets)
@@ -578,7 +644,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         " combined ones are optimistic; the model-alone figures are honest (no set's model saw"
         " it), and so are --then's (the phrases as they were while each set was blind)."
     )
-    predictions, cpu = cross_validate(sets, folds=args.folds, jobs=args.jobs)
+    trainer = project_trainer
+    if args.trainer:
+        module, _, name = args.trainer.partition(":")
+        trainer = getattr(importlib.import_module(module), name)
+    predictions, cpu = cross_validate(sets, trainer, folds=args.folds, jobs=args.jobs)
     fold_name = "leave one set out" if args.folds <= 0 else f"{args.folds} folds of whole sets"
     print(f"{fold_name}: training and prediction {cpu:.0f} s of CPU")
     now = phrases_now(rules.routing, rules.departments, sets)
@@ -598,6 +668,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.per_set,
     ):
         print(line)
+    if then and args.grid:
+        for line in threshold_grid(sets, predictions, rules.departments, then, args.grid):
+            print(line)
     return 0
 
 

@@ -14,11 +14,14 @@ from benchmarks.routing_crossval import (
     BlindSetError,
     LabelledSet,
     Policy,
+    Prediction,
     combine,
     folds_of,
     labelled_sets,
     main,
+    threshold_grid,
 )
+from deskbridge.workflows.accuracy import LabelledTicket
 
 DEPARTMENTS = ("logistics", "quality", "post_sales")
 
@@ -97,3 +100,35 @@ def test_without_a_second_opinion_a_phrase_department_stands():
 def test_the_sets_blind_at_a_commit_exist():
     assert all((DATA / f"routing_{name}.yaml").is_file() for name in BLIND_AT)
     assert Path(DATA).name == "data"
+
+
+def test_the_threshold_grid_ranks_precision_first():
+    tickets = [
+        LabelledTicket(id="A", subject="a", department="logistics"),
+        LabelledTicket(id="B", subject="b", department="quality"),
+    ]
+    sets = [LabelledSet("s", tickets)]
+    predictions = {
+        "s": [
+            Prediction({"logistics": 0.95, "quality": 0.05}),
+            Prediction({"quality": 0.62, "logistics": 0.38}),
+        ]
+    }
+    # The phrases, blind: A misrouted to Quality, B left to a person.
+    then = {"s": [("quality", "phrase"), (None, "none")]}
+    lines = threshold_grid(sets, predictions, DEPARTMENTS, then, 300)
+    assert lines[1] == (
+        "THRESHOLDS ON THE BLIND PHRASES (1 sets), best 300 of 270 by correct - 3 x misrouted:"
+        " fill / ask / overrule"
+    )
+    rows = lines[2:]
+    assert len(rows) == 270
+    # Overruled from 0.95 or lower (A right) and filled from 0.62 or lower (B right) first;
+    # last, the misroute kept and B left to a person: 0 right, 1 misrouted.
+    assert rows[0] == "  0.5 / 0.4 / 0.8              2   100.0 / 0.0 / 0.0  (2 / 0 / 0 of 2)"
+    assert rows[-1] == "  0.8 / None / None           -3   0.0 / 50.0 / 50.0  (0 / 1 / 1 of 2)"
+    # Never overruling below filling or asking (the rules file refuses it).
+    for row in rows:
+        fill, _, doubt, _, overrule = row.split()[:5]
+        if overrule != "None":
+            assert float(overrule) >= max(float(fill), float(doubt) if doubt != "None" else 0)

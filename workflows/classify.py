@@ -122,6 +122,14 @@ def model_text(
     return "\n".join(part for part in parts if part)
 
 
+def model_lemmas(text: str) -> str:
+    """A second view of `model_text` for the learned model: the words as the phrases read them
+    (folded, lemmatised, amounts read as "money", negative contractions spelt out), so a new
+    author's "arrived", "arriving" and "arrives" are one feature. A module-level function, so
+    a model file names it (config/routing_model.py trusts it by that name)."""
+    return " ".join(word for word in tokenize(text) if word != BREAK)
+
+
 def _label(config: RoutingConfig, category: str, department_name: str) -> str:
     return f"{config.categories[category].label} → {department_name}"
 

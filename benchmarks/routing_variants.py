@@ -1,0 +1,132 @@
+"""Other pipelines for routing's learned model, to compare with `deskbridge routing train`'s in
+benchmarks/routing_crossval.py (`--trainer benchmarks.routing_variants:NAME`).
+
+Each is a trainer: labelled tickets → an object with `labels` and `probabilities(texts)`. The
+ones measured in the model16 session (benchmarks/README.md has their figures):
+
+- `previous`: the pipeline `routing train` fitted before it (words 1-2 + char_wb 2-5 tf-idf,
+  LogisticRegression C=10);
+- `lemmas`: that, plus word 1-2 grams of `model_lemmas` (the phrases' reading of the text);
+- `balanced`: `previous` with C=30 and balanced class weights;
+- `accents`: `previous` with accents stripped from both views;
+- `svm`: `previous` averaged with a calibrated linear SVM on the same features;
+- `nb`: `previous` averaged with complement naive Bayes;
+- `lemmas_svm`, `lemmas_balanced_svm`: the lemma view in both members of the `svm` average.
+
+`routing train`'s own (`lemmas` and `balanced` together) is routing_crossval's default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deskbridge.workflows.accuracy import LabelledTicket
+from deskbridge.workflows.classify import model_lemmas, model_text
+
+
+class Average:
+    """Fitted pipelines whose probabilities are averaged (their labels are in one order:
+    scikit-learn sorts them)."""
+
+    def __init__(self, *pipelines: Any):
+        self.pipelines = pipelines
+        self.labels = tuple(str(c) for c in pipelines[0].classes_)
+
+    def probabilities(self, texts: list[str]) -> Any:
+        return sum(p.predict_proba(texts) for p in self.pipelines) / len(self.pipelines)
+
+
+def _features(lemmas: bool = False, strip_accents: str | None = None) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    views = [
+        (
+            "words",
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents=strip_accents),
+        ),
+        (
+            "chars",
+            TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                sublinear_tf=True,
+                strip_accents=strip_accents,
+            ),
+        ),
+    ]
+    if lemmas:
+        views.append(
+            (
+                "lemmas",
+                TfidfVectorizer(preprocessor=model_lemmas, ngram_range=(1, 2), sublinear_tf=True),
+            )
+        )
+    return FeatureUnion(views)
+
+
+def _logistic(c: float = 10.0, class_weight: str | None = None) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, class_weight=class_weight, max_iter=2000)
+
+
+def _svm() -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
+    return CalibratedClassifierCV(LinearSVC(C=0.3), method="sigmoid", cv=5)
+
+
+def _complement_nb() -> Any:
+    from sklearn.naive_bayes import ComplementNB
+
+    return ComplementNB(alpha=0.3)
+
+
+def _fit(features: Any, classifier: Any, tickets: list[LabelledTicket]) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    pipeline = Pipeline([("features", features), ("classifier", classifier)])
+    texts = [model_text(t.subject, t.description, t.customer_messages) for t in tickets]
+    return pipeline.fit(texts, [t.department for t in tickets])
+
+
+def previous(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_features(), _logistic(), tickets))
+
+
+def lemmas(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_features(lemmas=True), _logistic(), tickets))
+
+
+def balanced(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_features(), _logistic(30.0, "balanced"), tickets))
+
+
+def accents(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_features(strip_accents="unicode"), _logistic(), tickets))
+
+
+def svm(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_features(), _logistic(), tickets), _fit(_features(), _svm(), tickets))
+
+
+def nb(tickets: list[LabelledTicket]) -> Average:
+    return Average(
+        _fit(_features(), _logistic(), tickets), _fit(_features(), _complement_nb(), tickets)
+    )
+
+
+def lemmas_svm(tickets: list[LabelledTicket]) -> Average:
+    return Average(
+        _fit(_features(lemmas=True), _logistic(), tickets),
+        _fit(_features(lemmas=True), _svm(), tickets),
+    )
+
+
+def lemmas_balanced_svm(tickets: list[LabelledTicket]) -> Average:
+    return Average(
+        _fit(_features(lemmas=True), _logistic(30.0, "balanced"), tickets),
+        _fit(_features(lemmas=True), _svm(), tickets),
+    )
