@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,18 +15,26 @@ import yaml
 from click.testing import CliRunner
 
 from deskbridge.cli import main
-from deskbridge.config.routing_model import LearnedModel, build_pipeline, save_routing_model
+from deskbridge.config.routing_model import (
+    TRUSTED_TYPES,
+    LearnedModel,
+    ModelFileError,
+    build_pipeline,
+    load_routing_model,
+    save_routing_model,
+    train_routing_model,
+)
 from deskbridge.config.rules import ConfigError, load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
-from deskbridge.workflows.accuracy import evaluate_accuracy, parse_labelled
-from deskbridge.workflows.classify import classify_ticket
+from deskbridge.workflows.accuracy import LabelledTicket, evaluate_accuracy, parse_labelled
+from deskbridge.workflows.classify import classify_ticket, model_lemmas, model_text
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rules.routing import classify_state
 
 LABELLED = Path(__file__).parent / "workflows" / "data" / "routing_labelled.yaml"
 # Words no phrase of the example rules names: the phrases leave both tickets to a person.
-ASKED_FOR_MONEY = "Money for the order please"  # the model: Post-Sales, 89%
-NO_IDEA_WHERE = "Parcel whereabouts unknown"  # the model: Logistics, 50%
+ASKED_FOR_MONEY = "Money for the order please"  # the model: Post-Sales, 95%
+NO_IDEA_WHERE = "Parcel whereabouts unknown"  # the model: Logistics, 55%
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +79,11 @@ def test_the_model_routes_a_wording_the_phrases_leave_unclassified(model_file, t
     result = classify_state(state, rules)
     assert (result.source, result.department, result.category) == ("model", "post_sales", None)
     assert result.reason == (
-        "the learned model: Post-Sales (89% sure);"
+        "the learned model: Post-Sales (95% sure);"
         " the phrases: no field, tag or phrase names an order problem"
     )
     assert explain(config, ASKED_FOR_MONEY)[:2] == [
-        "department: Post-Sales  (the learned model, 89% sure)",
+        "department: Post-Sales  (the learned model, 95% sure)",
         "reason: " + result.reason,
     ]
 
@@ -82,20 +91,20 @@ def test_the_model_routes_a_wording_the_phrases_leave_unclassified(model_file, t
 def test_the_threshold_holds_back_a_less_sure_answer(model_file, tmp_path):
     config = rules_file(tmp_path, model=str(model_file))
     rules = load_rules(config)
-    assert rules.routing.model_min_confidence == 0.6
+    assert rules.routing.model_min_confidence == 0.7
     result = classify_ticket(
         rules.routing, subject=NO_IDEA_WHERE, description="", model=rules.routing_model
     )
     assert (result.source, result.department) == ("none", None)
     assert result.model_answer is not None
     assert result.model_answer[0] == "logistics"
-    assert 0.5 <= result.model_answer[1] < 0.6
+    assert 0.5 <= result.model_answer[1] < 0.7
     assert explain(config, NO_IDEA_WHERE) == [
         "department: none — nothing names a problem, the assignee is asked to pick",
         "reason: no field, tag or phrase names an order problem",
         "matched (points = words x 1.5 in the subject x category weight):",
         '    1.5  delivery problem (general words): "parcel" in subject',
-        "learned model: Logistics (50% sure), below routing.model_min_confidence 60%",
+        "learned model: Logistics (55% sure), below routing.model_min_confidence 70%",
     ]
     # A lower threshold lets it answer.
     lower = load_rules(rules_file(tmp_path, model=str(model_file), model_min_confidence=0.5))
@@ -111,7 +120,7 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
     plain = load_rules(EXAMPLE_CONFIG)
     never = load_rules(rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None))
     with_model = load_rules(rules_file(tmp_path, model=str(model_file)))
-    assert with_model.routing.ask_when_model_disagrees == 0.6
+    assert with_model.routing.ask_when_model_disagrees == 0.4
     tickets = parse_labelled(LABELLED.read_text(encoding="utf-8"), False, plain.departments)
     without = evaluate_accuracy(plain.routing, tickets, plain.departments)
     off = evaluate_accuracy(never.routing, tickets, never.departments, model=never.routing_model)
@@ -135,15 +144,15 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
         elif c.result.source == "model":  # ... unless it is 90% sure of another department
             assert c.result.department == label != c.result.disputed == a.result.department
             assert probability >= 0.9
-        else:  # ... or at least 60% sure of another answer: a person picks
+        else:  # ... or at least 40% sure of another answer: a person picks
             assert (c.result.source, c.result.department) == ("ambiguous", None)
             assert c.result.disputed == a.result.department != label
-            assert probability >= 0.6
+            assert probability >= 0.4
     assert decided >= 100
 
 
 # The phrases route it to Post-Sales (a charge); the model learned on the labelled set reads
-# "delivery" and says Logistics, 73% sure.
+# "delivery" and says Logistics, 77% sure.
 CHARGED_DELIVERY = "Delivery charged but it was free"
 
 
@@ -160,21 +169,21 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     assert (result.source, result.department, result.category) == ("ambiguous", None, None)
     assert result.disputed == "post_sales"
     assert result.reason == (
-        f"the phrases: {phrases.reason}; the learned model: Logistics (73% sure): they disagree"
+        f"the phrases: {phrases.reason}; the learned model: Logistics (77% sure): they disagree"
     )
     assert explain(config, CHARGED_DELIVERY)[:2] == [
         "department: none — the phrases chose Post-Sales, the learned model disagrees:"
         " the assignee is asked to pick",
         "reason: " + result.reason,
     ]
-    assert "learned model: Logistics (73% sure), at least routing.ask_when_model_disagrees 70%" in (
+    assert "learned model: Logistics (77% sure), at least routing.ask_when_model_disagrees 70%" in (
         explain(config, CHARGED_DELIVERY)
     )
     # The routing rule asks the assignee to pick, as for a ticket too close to call.
     state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=CHARGED_DELIVERY)
     assert classify_state(state, rules) == result
 
-    # The default (60%) asks too.
+    # The default (40%) asks too.
     default = rules_file(tmp_path, model=str(model_file))
     asked = classify_ticket(
         load_rules(default).routing,
@@ -193,11 +202,11 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     )
     assert (kept.source, kept.department, kept.disputed) == ("phrase", "post_sales", None)
     assert (
-        "learned model: Logistics (73% sure), below routing.ask_when_model_disagrees 80%"
+        "learned model: Logistics (77% sure), below routing.ask_when_model_disagrees 80%"
         in explain(higher, CHARGED_DELIVERY)
     )
     off = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None)
-    assert "learned model: Logistics (73% sure) (routing.ask_when_model_disagrees is off)" in (
+    assert "learned model: Logistics (77% sure) (routing.ask_when_model_disagrees is off)" in (
         explain(off, CHARGED_DELIVERY)
     )
 
@@ -205,7 +214,7 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
 def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_file, tmp_path):
     plain = load_rules(EXAMPLE_CONFIG)
     phrases = classify_ticket(plain.routing, subject=CHARGED_DELIVERY, description="")
-    # The default (90%) only asks, at 73%.
+    # The default (90%) only asks, at 77%.
     rules = load_rules(rules_file(tmp_path, model=str(model_file)))
     assert rules.routing.model_overrides_from == 0.9
     asked = classify_ticket(
@@ -224,10 +233,10 @@ def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_f
     assert result.disputed == "post_sales"
     assert (
         result.reason
-        == f"the learned model: Logistics (73% sure) over the phrases: {phrases.reason}"
+        == f"the learned model: Logistics (77% sure) over the phrases: {phrases.reason}"
     )
     assert explain(config, CHARGED_DELIVERY)[:2] == [
-        "department: Logistics  (the learned model, 73% sure, at least"
+        "department: Logistics  (the learned model, 77% sure, at least"
         " routing.model_overrides_from 70%: over the phrases' Post-Sales)",
         "reason: " + result.reason,
     ]
@@ -380,7 +389,7 @@ def test_the_models_labels_wait_for_valid_departments(tmp_path):
         ),
         # Overruling below where it asks: it would route where the model is less sure.
         (
-            {"model_overrides_from": 0.5},
+            {"ask_when_model_disagrees": 0.6, "model_overrides_from": 0.5},
             "model_overrides_from: must be at least routing.ask_when_model_disagrees (0.6)",
         ),
         # Left at its default (0.9) under a stricter question: checked too.
@@ -391,7 +400,7 @@ def test_the_models_labels_wait_for_valid_departments(tmp_path):
         # Never asking, it still may not route where the model is not trusted to fill a gap.
         (
             {"ask_when_model_disagrees": None, "model_overrides_from": 0.3},
-            "model_overrides_from: must be at least routing.model_min_confidence (0.6)",
+            "model_overrides_from: must be at least routing.model_min_confidence (0.7)",
         ),
     ],
 )
@@ -400,8 +409,8 @@ def test_the_models_thresholds_are_checked(tmp_path, settings, problem):
 
 
 def test_overruling_is_checked_against_asking_only_when_the_model_asks(tmp_path):
-    never_asks = rules_file(tmp_path, model_overrides_from=0.6, ask_when_model_disagrees=None)
-    assert load_rules(never_asks).routing.model_overrides_from == 0.6
+    never_asks = rules_file(tmp_path, model_overrides_from=0.7, ask_when_model_disagrees=None)
+    assert load_rules(never_asks).routing.model_overrides_from == 0.7
     off = rules_file(tmp_path, model_overrides_from=None)
     assert load_rules(off).routing.model_overrides_from is None
 
@@ -455,3 +464,121 @@ def test_check_config_names_the_model_in_its_summary(model_file, tmp_path):
         "on-call (3 members, weekly, 4 steps)\n"
     )
     assert result.stderr == ""
+
+
+def previous_trainers_pipeline():
+    """What `deskbridge routing train` fitted before the lemma view (model16): word 1-2 and
+    char_wb 2-5 grams, LogisticRegression C=10. Team model files written by it are in use."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    return Pipeline(
+        [
+            ("features", FeatureUnion([("words", words), ("chars", chars)])),
+            ("classifier", LogisticRegression(C=10.0, max_iter=2000)),
+        ]
+    )
+
+
+def test_a_model_file_written_by_the_previous_trainer_still_loads_and_routes(tmp_path):
+    rules = load_rules(EXAMPLE_CONFIG)
+    tickets = parse_labelled(LABELLED.read_text(encoding="utf-8"), False, rules.departments)
+    old = previous_trainers_pipeline()
+    old.fit(
+        [model_text(t.subject, t.description) for t in tickets], [t.department for t in tickets]
+    )
+    out = tmp_path / "old.skops"
+    save_routing_model(LearnedModel(old), out)
+
+    loaded = load_routing_model(out, [*rules.departments, "none"])
+
+    assert loaded.labels == ("logistics", "none", "post_sales", "quality")
+    text = "Parcel lost, tracking has not moved in 10 days"
+    label, probability = loaded.predict(text)
+    assert (label, probability) == LearnedModel(old).predict(text)
+    assert label == "logistics"
+    # In the rules file, as before.
+    routing_model = load_rules(rules_file(tmp_path, model="old.skops")).routing_model
+    assert routing_model is not None
+    assert routing_model.predict(text) == (label, probability)
+
+
+def test_the_trainer_reads_the_text_and_its_lemmas():
+    model = train_routing_model(
+        [
+            LabelledTicket(id="A", subject="The chairs arrived damaged", department="quality"),
+            LabelledTicket(id="B", subject="Where is my parcel", department="logistics"),
+        ]
+    )
+    features = model.pipeline.named_steps["features"]
+    assert [name for name, _ in features.transformer_list] == ["words", "chars", "lemmas"]
+    # The lemma view reads "arrived" as "arrive", "chairs" as "chair": a new author's "arrives"
+    # or "chair" meets what was trained on.
+    lemmas = dict(features.transformer_list)["lemmas"]
+    assert sorted(lemmas.vocabulary_) == [
+        "arrive",
+        "arrive damage",
+        "chair",
+        "chair arrive",
+        "damage",
+        "is",
+        "is my",
+        "my",
+        "my parcel",
+        "parcel",
+        "the",
+        "the chair",
+        "where",
+        "where is",
+    ]
+    classifier = model.pipeline.named_steps["classifier"]
+    assert (classifier.C, classifier.class_weight) == (30.0, "balanced")
+
+
+def test_model_lemmas_are_the_phrases_reading_of_the_text():
+    assert model_lemmas("The chairs arrived DAMAGED, we can't use them. Refund £40 please") == (
+        "the chair arrive damage we can not use they refund money please"
+    )
+
+
+def test_a_model_file_naming_another_function_is_refused(tmp_path):
+    # The lemma view's reader is trusted by its name; any other function a file names (here a
+    # harmless one, in an attacker's file any) is not called, not even loaded.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    pipeline = Pipeline(
+        [
+            ("features", TfidfVectorizer(preprocessor=textwrap.dedent)),
+            ("classifier", LogisticRegression()),
+        ]
+    )
+    pipeline.fit(["late parcel", "broken chair"], ["logistics", "quality"])
+    out = tmp_path / "other.skops"
+    save_routing_model(LearnedModel(pipeline), out)
+    with pytest.raises(ModelFileError) as refused:
+        load_routing_model(out, None)
+    assert str(refused.value) == (
+        f"{out} holds types `deskbridge routing train` does not write: textwrap.dedent"
+    )
+
+
+def test_the_trusted_types_are_those_the_trainer_writes(tmp_path):
+    out = tmp_path / "m.skops"
+    save_routing_model(
+        train_routing_model(
+            [
+                LabelledTicket(id="A", subject="The chairs arrived damaged", department="quality"),
+                LabelledTicket(id="B", subject="Where is my parcel", department="logistics"),
+            ]
+        ),
+        out,
+    )
+    import skops.io
+
+    assert set(skops.io.get_untrusted_types(file=out)) <= TRUSTED_TYPES
+    assert "deskbridge.workflows.classify.model_lemmas" in skops.io.get_untrusted_types(file=out)
