@@ -96,6 +96,20 @@ def describe_stopped_chain(rules: RulesConfig, chain: OncallChain) -> str:
     )
 
 
+def describe_older_page(current: OncallChain | None) -> str:
+    """Why an Acknowledge on a page of an earlier chain of the ticket records nothing."""
+    if current is not None and current.running:
+        return (
+            "Nothing acknowledged: this page is from an earlier on-call chain of this ticket, "
+            "which has ended. A newer page for it is running: acknowledge that one, or use "
+            "`/deskbridge ack`."
+        )
+    return (
+        "Nothing acknowledged: this page is from an earlier on-call chain of this ticket, "
+        "which has ended; no more pages for it."
+    )
+
+
 def handle_click(
     runtime, tell: Callable[[str | None, str, str], None], body: dict[str, Any], action: dict
 ) -> str:
@@ -143,18 +157,20 @@ def handle_click(
         )
         return "refused"
     chain = state.oncall
-    if (
-        action_id == ACK
-        and chain is not None
-        and not chain.running
-        and action.get("block_id") == PAGE_BLOCK + chain.id
-    ):
-        # A page shown before its chain ended (acknowledged, withdrawn, solved; the edit that
-        # took its button away not yet seen): say why, as `/deskbridge ack` does, and record
-        # nothing (a withdrawn page's click was an acknowledgement of a false alarm).
-        log_event(log, logging.INFO, "slack.page_over", ticket=ticket_key, user=user_id)
-        tell(channel, user_id, describe_stopped_chain(runtime.rules, chain))
-        return "page_over"
+    block_id = action.get("block_id") or ""
+    if action_id == ACK and block_id.startswith(PAGE_BLOCK):
+        # A page's button names its chain. A copy shown before that chain ended (acknowledged,
+        # withdrawn, solved; the edit that took its button away not yet seen) records nothing:
+        # a withdrawn page's click would acknowledge a false alarm, and a newer chain of the
+        # same ticket, which the clicker has not seen, must not be stopped by an old page.
+        if chain is None or block_id != PAGE_BLOCK + chain.id:
+            log_event(log, logging.INFO, "slack.page_over", ticket=ticket_key, user=user_id)
+            tell(channel, user_id, describe_older_page(chain))
+            return "page_over"
+        if not chain.running:
+            log_event(log, logging.INFO, "slack.page_over", ticket=ticket_key, user=user_id)
+            tell(channel, user_id, describe_stopped_chain(runtime.rules, chain))
+            return "page_over"
     if action_id == PICK_DEPARTMENT and department not in runtime.rules.departments:
         # An old message's choice, from before the config changed: said, not stored.
         log_event(log, logging.INFO, "slack.unknown_department", ticket=ticket_key)

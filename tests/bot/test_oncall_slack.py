@@ -335,6 +335,39 @@ def test_a_click_on_a_withdrawn_page_is_told_so_and_acknowledges_nothing(
         assert load_ticket(connection, "zendesk:48400").acknowledged_by is None
 
 
+def test_a_click_on_an_earlier_chains_page_does_not_stop_the_newer_chain(
+    runtime, client, fake, clock
+):
+    """Chain A withdrawn, and the withdrawing event's own escalation started chain B (ee5b410):
+    Lena's copy of A's page, not yet refreshed, stopped B, which nobody had seen."""
+    root = page_then_withdraw(runtime, client, fake, SATURDAY_2310 + timedelta(minutes=3))
+    later = SATURDAY_2310 + timedelta(minutes=30)
+    with runtime.engine.begin() as connection:
+        state = load_ticket(connection, "zendesk:48400")
+        chain_b = evolve(
+            state.oncall,
+            {"id": later.isoformat(), "started_at": later, "withdrawn_at": None, "number": 2},
+        )
+        save_ticket(connection, evolve(state, {"oncall": chain_b}), later)
+    with runtime.engine.connect() as connection:
+        before = (count_events(connection), count_actions(connection))
+    clock.at = later + timedelta(minutes=1)
+    click_ack(client, LENA, root, page_block(root))
+    assert told_in_oncall_channel(fake) == [
+        (
+            LENA,
+            "Nothing acknowledged: this page is from an earlier on-call chain of this ticket, "
+            "which has ended. A newer page for it is running: acknowledge that one, or use "
+            "`/deskbridge ack`.",
+        )
+    ]
+    decide_all(runtime)
+    with runtime.engine.connect() as connection:
+        assert (count_events(connection), count_actions(connection)) == before
+        chain = load_ticket(connection, "zendesk:48400").oncall
+    assert (chain.id, chain.running, chain.acknowledged_by) == (later.isoformat(), True, None)
+
+
 def test_a_click_on_another_alerts_acknowledge_is_recorded_after_a_chain_ended(
     runtime, client, fake, clock
 ):
