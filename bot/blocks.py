@@ -108,7 +108,7 @@ def _title(action: dict[str, Any], view: TicketView) -> str:
 
 
 def _link(view: TicketView) -> str:
-    label = view.name or f"#{view.number}"
+    label = escape(view.name or f"#{view.number}")
     return f"<{view.url}|{label}>" if view.url else label
 
 

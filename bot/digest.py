@@ -204,7 +204,7 @@ def build_coach_message(
     title = COACH_TITLES.get(record.get("kind", ""), "Coaching")
     number = record["ticket"].partition(":")[2]
     if find_source(record["ticket"]) is not None:  # a nudge about one ticket names it
-        title += f" ({name or f'ticket {number}'})"
+        title += f" ({escape(name) if name else f'ticket {number}'})"
     text = f"*{title}* — {record['reason']}"
     blocks: list[dict[str, Any]] = [_section(text)]
     if ticket_url:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from deskbridge.bot.digest import build_coach_message
 from deskbridge.connectors.salesforce.parse import parse_salesforce
 from deskbridge.workflows.model import evolve
 from deskbridge.workflows.state import apply_event, new_state
@@ -106,3 +107,22 @@ def test_a_coaching_nudge_names_the_case_by_its_number(runtime, client, fake):  
     runtime.dispatcher.performers[ActionKind.coach].perform(nudge)
     [post] = fake.ok_calls("chat.postMessage")
     assert post.args["text"].startswith("A call might help (Case 00001042)")
+
+
+def test_a_case_number_with_mrkdwn_characters_is_escaped_in_a_nudge():
+    """An Auto Number's display format may hold any literal ("R&D-<42>"): in the DM's mrkdwn
+    it is shown as written, not read as a link or an entity."""
+    record = {
+        "ticket": f"salesforce:{NUMBERED}",
+        "kind": "missed_call",
+        "reason": "three replies and no call yet — a call often settles it",
+    }
+    message = build_coach_message(record, None, "Case R&D-<42>")
+    title = "A call might help (Case R&amp;D-&lt;42&gt;)"
+    reason = "three replies and no call yet — a call often settles it"
+    assert message == {
+        "text": f"{title} — {reason}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}* — {reason}"}}
+        ],
+    }

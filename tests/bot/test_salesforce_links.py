@@ -66,7 +66,12 @@ def send_case(fake, sqlite_engine, rules, monkeypatch, number: str | None = None
     ("number", "name"),
     # Named as Salesforce shows the case when its notifications carry its CaseNumber (they
     # said `#5005j…` then too), by its record id when they do not.
-    [("00001042", "Case 00001042"), (None, f"#{CASE}")],
+    # An Auto Number's display format may hold any literal: escaped, it cannot end the link.
+    [
+        ("00001042", "Case 00001042"),
+        (None, f"#{CASE}"),
+        ("R&D-<42>", "Case R&amp;D-&lt;42&gt;"),
+    ],
 )
 def test_a_salesforce_case_alert_links_to_the_case_on_the_instance(
     fake,  # noqa: F811
