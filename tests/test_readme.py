@@ -5,6 +5,7 @@ lines shown under it, so the README cannot drift from the code unnoticed."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -70,6 +71,13 @@ def test_check_config_of_the_example(checkout):
 
 def test_routing_explain(checkout):
     args, env, output = shown("deskbridge routing explain")
+
+    assert run(args, env) == output
+
+
+def test_routing_evaluate(checkout):
+    """The labelled file the README evaluates is in the checkout (it named one that was not)."""
+    args, env, output = shown("deskbridge routing evaluate")
 
     assert run(args, env) == output
 
@@ -166,3 +174,53 @@ def test_the_webhook_fixture_sent_as_a_new_ticket_opened_now(checkout, tmp_path)
         ("risk", "assign"),
         ("risk", "note"),
     ]
+
+
+# What the README says the two webhook fixtures bring, sent by hand long after their dates.
+SENT_AT = "2026-12-06T17:41:00Z"
+COUNTS = {"no": 0, "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def claimed_alerts(start: str, end: str) -> dict[str, int]:
+    """The SLA alerts the README's passage from `start` to `end` says come out: each
+    "<count> `sla_warning`s" or "<count> `sla_breach`es" in it (a kind it does not name: none)."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    passage = readme.split(start, 1)[1].split(end, 1)[0]
+    claimed = {"sla_warning": 0, "sla_breach": 0}
+    for count, kind in re.findall(r"(\w+) `(sla_warning|sla_breach)`", passage):
+        claimed[kind] = COUNTS[count.lower()]
+    return claimed
+
+
+def alerts_of(source: str, body: object) -> dict[str, dict[str, int]]:
+    """The SLA alerts each ticket of `body` gets when it arrives at SENT_AT, replayed."""
+    line = json.dumps({"at": SENT_AT, "source": source, "body": body}) + "\n"
+    result = CliRunner().invoke(main, ["replay", "-", "--until", SENT_AT], input=line)
+    assert result.exit_code == 0, result.stderr
+    alerts: dict[str, dict[str, int]] = {}
+    for decided in map(json.loads, result.stdout.splitlines()):
+        counts = alerts.setdefault(decided["ticket"], {"sla_warning": 0, "sla_breach": 0})
+        if decided["action"] in counts:
+            counts[decided["action"]] += 1
+    return alerts
+
+
+def test_the_zendesk_fixtures_sla_alerts_are_the_readmes(checkout):
+    """It said four warnings and two breaches: a warning due after its deadline is not sent."""
+    claimed = claimed_alerts("The fixture is dated 2025-03-04", "escalates it")
+    body = json.loads((ROOT / "tests" / "fixtures" / "ticket_created.json").read_text())
+
+    assert alerts_of("zendesk", body) == {"zendesk:48213": claimed}
+    assert claimed["sla_breach"] > 0
+
+
+def test_the_salesforce_fixtures_sla_alerts_are_the_readmes(checkout):
+    """It said six alerts for each case, "as the Zendesk fixture has"."""
+    claimed = claimed_alerts("Both cases, of 2025-03-04", "as the Zendesk fixture has")
+    body = (ROOT / "tests" / "fixtures" / "outbound_message__two_cases.xml").read_text()
+
+    alerts = alerts_of("salesforce", body)
+
+    assert len(alerts) == 2
+    assert all(counts == claimed for counts in alerts.values()), alerts
+    assert claimed["sla_breach"] > 0
