@@ -85,10 +85,7 @@ def find_store_url_problem(url: str) -> str | None:
     # SQLAlchemy knows more databases than deskbridge has drivers and SQL for: another one
     # (mysql://, Heroku's postgres://) was a traceback about a missing module or plugin.
     if driver not in STORE_DRIVERS:
-        return (
-            f"names a database deskbridge cannot use ({driver}): "
-            f"it stores in SQLite or PostgreSQL ({STORE_URL_EXAMPLES})"
-        )
+        return _describe_other_driver(driver)
     if driver.startswith("sqlite"):
         return None
     from sqlalchemy.engine import make_url
@@ -102,6 +99,32 @@ def find_store_url_problem(url: str) -> str | None:
 
 
 _DRIVER_NAME = re.compile(r"[\w+]+")  # sqlalchemy.engine.url's pattern for it
+
+
+def _describe_other_driver(driver: str) -> str:
+    """Why a database URL's driver is refused, and what to write instead: PostgreSQL or
+    SQLite named another way (Heroku's and many hosts' postgres://, a psycopg2 or asyncpg URL
+    from another project) is one word away from a URL deskbridge reads."""
+    database, _, named = driver.partition("+")
+    if database in ("postgres", "postgresql"):
+        way = (
+            "PostgreSQL's short name, which SQLAlchemy does not read"
+            if database == "postgres"
+            else f"the {named or 'empty'} driver, which deskbridge does not install"
+        )
+        return (
+            f"names {driver}://, {way}: write postgresql+psycopg:// (psycopg 3, the driver "
+            "deskbridge uses; postgresql:// is read as that) with the rest of the URL as it is"
+        )
+    if database == "sqlite":
+        return (
+            f"names the {named or 'empty'} driver, which deskbridge does not use: write "
+            "sqlite:/// and the file's path (Python's own sqlite3)"
+        )
+    return (
+        f"names a database deskbridge cannot use ({driver}): "
+        f"it stores in SQLite or PostgreSQL ({STORE_URL_EXAMPLES})"
+    )
 
 
 def _unset(name: str, info: ValidationInfo) -> bool:

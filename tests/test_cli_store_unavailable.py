@@ -71,22 +71,59 @@ def test_a_url_that_is_no_url(args, url):
 
 
 @pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)
+def test_a_database_deskbridge_has_no_driver_for(args):
+    """Was a traceback: "No module named 'MySQLdb'"."""
+    result = _run(args, "mysql://deskbridge@127.0.0.1/db")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        _stdout(args),
+        "environment: invalid settings\n" + _no_driver("mysql"),
+    )
+
+
+# PostgreSQL named as other tools name it: the error says what to write instead (it said
+# "a database deskbridge cannot use (postgres): it stores in SQLite or PostgreSQL").
+WRITE_PSYCOPG = (
+    "write postgresql+psycopg:// (psycopg 3, the driver deskbridge uses; postgresql:// is "
+    "read as that) with the rest of the URL as it is\n"
+)
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)
 @pytest.mark.parametrize(
-    ("url", "driver"),
+    ("url", "named"),
     [
-        ("postgres://deskbridge@127.0.0.1:5432/db", "postgres"),
-        ("mysql://deskbridge@127.0.0.1/db", "mysql"),
-        ("postgresql+psycopg2://deskbridge@127.0.0.1:5432/db", "postgresql+psycopg2"),
+        # Heroku's and other hosts' URL; was "Can't load plugin: sqlalchemy.dialects:postgres"
+        (
+            "postgres://deskbridge:s3cret@127.0.0.1:5432/db",
+            "postgres://, PostgreSQL's short name, which SQLAlchemy does not read",
+        ),
+        # Another project's URL; was "No module named 'psycopg2'"
+        (
+            "postgresql+psycopg2://deskbridge:s3cret@127.0.0.1:5432/db",
+            "postgresql+psycopg2://, the psycopg2 driver, which deskbridge does not install",
+        ),
+        (
+            "postgresql+asyncpg://deskbridge@127.0.0.1/db",
+            "postgresql+asyncpg://, the asyncpg driver, which deskbridge does not install",
+        ),
     ],
 )
-def test_a_database_deskbridge_has_no_driver_for(args, url, driver):
-    """Were tracebacks: "Can't load plugin: sqlalchemy.dialects:postgres", "No module named
-    'MySQLdb'", "No module named 'psycopg2'"."""
+def test_postgresql_named_another_way_says_what_to_write(args, url, named):
     result = _run(args, url)
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
         _stdout(args),
-        "environment: invalid settings\n" + _no_driver(driver),
+        f"environment: invalid settings\n  DATABASE_URL: names {named}: {WRITE_PSYCOPG}",
+    )
+
+
+def test_sqlite_with_another_driver_says_what_to_write():
+    result = _run(["check-config"], "sqlite+aiosqlite:///deskbridge.db")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "environment: invalid settings\n  DATABASE_URL: names the aiosqlite driver, which "
+        "deskbridge does not use: write sqlite:/// and the file's path (Python's own sqlite3)\n",
     )
 
 
