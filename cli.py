@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 from collections import Counter
@@ -1019,8 +1020,12 @@ def replay(
     store_url = None  # in memory
     if store_path is not None:
         if store_path.exists():
-            click.echo(f"{store_path}: already exists (replay writes a new store)", err=True)
-            sys.exit(1)
+            # Said with what to do: replaying the README's walkthrough again into its demo.db
+            # is how most meet this.
+            raise click.ClickException(
+                f"{store_path} already exists, and replay writes a new store, never into one: "
+                f"remove it (rm {shlex.quote(str(store_path))}) or give --store a new path"
+            )
         store_url = f"sqlite:///{store_path}"
     # A --store that cannot be made (no such folder, no write access) is one line, as for
     # DATABASE_URL: it was sqlite3's traceback.

@@ -300,6 +300,24 @@ def test_replay_store_in_a_folder_that_does_not_exist(tmp_path):
     assert not store.parent.exists()
 
 
+def test_replay_store_that_exists_says_what_to_do(tmp_path):
+    """It said "demo.db: already exists (replay writes a new store)", and not what to do. The
+    file is left as it was."""
+    store = tmp_path / "demo.db"
+    store.write_bytes(b"kept")
+    events = Path(__file__).parents[1] / "examples" / "scenario.jsonl"
+
+    result = _run(["replay", str(events), "--store", str(store)], "sqlite:///unused.db")
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: {store} already exists, and replay writes a new store, never into one: "
+        f"remove it (rm {store}) or give --store a new path\n",
+    )
+    assert store.read_bytes() == b"kept"
+
+
 def _migrated_to(url: str, revision: str) -> None:
     """A store as an older deskbridge left it: its migrations up to `revision` only."""
     from deskbridge.store.db import create_store_engine, migrate_store
