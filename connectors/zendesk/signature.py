@@ -48,7 +48,9 @@ def _parse_timestamp(value: str) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise SignatureError(
-            "signature timestamp is not an ISO-8601 time", TIMESTAMP_HEADER
+            "signature timestamp is not an ISO-8601 time (Zendesk sends one like "
+            "2021-03-25T05:09:27Z)",
+            TIMESTAMP_HEADER,
         ) from None
     if parsed.tzinfo is None:
         raise SignatureError("signature timestamp has no timezone", TIMESTAMP_HEADER)
@@ -73,9 +75,11 @@ def verify_signature(
             "connector, so no webhook can be verified and every one is refused, signed or not"
         )
     if not signature:
-        raise SignatureError("signature header is missing", SIGNATURE_HEADER)
+        raise SignatureError(f"signature header is missing: {_BOTH_HEADERS}", SIGNATURE_HEADER)
     if not timestamp:
-        raise SignatureError("signature timestamp header is missing", TIMESTAMP_HEADER)
+        raise SignatureError(
+            f"signature timestamp header is missing: {_BOTH_HEADERS}", TIMESTAMP_HEADER
+        )
     age = now - _parse_timestamp(timestamp)
     if abs(age) > tolerance:
         raise SignatureError(_describe_outside_window(age, tolerance), TIMESTAMP_HEADER)
@@ -85,7 +89,21 @@ def verify_signature(
     for secret in secrets:
         matched |= hmac.compare_digest(build_signature(secret, timestamp, body).encode(), given)
     if not matched:
-        raise SignatureError("signature does not match the body", SIGNATURE_HEADER)
+        raise SignatureError(_NOT_MATCHED, SIGNATURE_HEADER)
+
+
+# What a 401 tells the admin to check (Zendesk shows the answer in the webhook's activity),
+# never the secret itself nor the signature expected: the settings and headers by name.
+_BOTH_HEADERS = (
+    f"Zendesk sends {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} with every webhook (check that "
+    "a proxy on the way passes both on); by hand, `deskbridge sign BODY` makes them"
+)
+_NOT_MATCHED = (
+    "signature does not match the body: check that ZENDESK_WEBHOOK_SECRET is this webhook's "
+    "signing secret (Admin Center → Webhooks → the webhook → Signing secret; a test sent before "
+    "the webhook is saved is signed with Zendesk's test secret), and that nothing on the way "
+    f"changes the body or {TIMESTAMP_HEADER}, which is signed with it"
+)
 
 
 def _describe_outside_window(age: timedelta, tolerance: timedelta) -> str:
@@ -96,5 +114,5 @@ def _describe_outside_window(age: timedelta, tolerance: timedelta) -> str:
     return (
         f"signature timestamp is {when}, outside the replay window of "
         f"{round(tolerance.total_seconds())} s (ZENDESK_SIGNATURE_TOLERANCE_SECONDS): a delivery "
-        "sent again later, or a clock that is wrong"
+        "sent again later, or a clock that is wrong; check this server's clock (NTP)"
     )

@@ -83,17 +83,58 @@ def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, runtime, en
         assert len(list_actions(connection)) == 5
 
 
+# What a 401 for a signature that does not match says to check (it said only "signature
+# does not match the body"): the secret's setting, what Zendesk signs it with, the header.
+NOT_MATCHED = (
+    "signature does not match the body: check that ZENDESK_WEBHOOK_SECRET is this webhook's "
+    "signing secret (Admin Center → Webhooks → the webhook → Signing secret; a test sent before "
+    "the webhook is saved is signed with Zendesk's test secret), and that nothing on the way "
+    "changes the body or X-Zendesk-Webhook-Signature-Timestamp, which is signed with it"
+)
+
+
 def test_tampered_body_is_401_and_not_stored(client, engine):
     body = fixture_bytes("ticket_created.json")
     headers = signed_headers(body, NOW)
     response = post(client, body.replace(b"HIGH", b"LOW!"), headers=headers)
     assert response.status_code == 401
-    assert response.json == {
-        "error": "signature does not match the body",
-        "field": "X-Zendesk-Webhook-Signature",
-    }
+    assert response.json == {"error": NOT_MATCHED, "field": "X-Zendesk-Webhook-Signature"}
     with engine.connect() as connection:
         assert count_events(connection) == 0
+
+
+def test_a_401_says_what_to_check_in_the_answer_and_the_log_never_the_secret(client, caplog):
+    """Signed with another secret (a webhook whose secret was reset, or the wrong one
+    copied): the answer Zendesk shows and the log line both say what to check."""
+    caplog.set_level("INFO", logger="deskbridge.webhooks")
+    body = fixture_bytes("ticket_created.json")
+    response = post(client, body, headers=signed_headers(body, NOW, secret="another-secret"))
+
+    assert (response.status_code, response.json["error"]) == (401, NOT_MATCHED)
+    assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        (
+            "webhook.unauthorized",
+            {"source": "zendesk", "error": NOT_MATCHED, "field": "X-Zendesk-Webhook-Signature"},
+        )
+    ]
+    said = response.get_data(as_text=True) + caplog.text
+    assert TEST_SECRET not in said and "another-secret" not in said
+
+
+@pytest.mark.parametrize(
+    "missing", ["X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp"]
+)
+def test_a_missing_signature_header_says_both_headers_and_how_to_sign_by_hand(client, missing):
+    body = fixture_bytes("ticket_created.json")
+    headers = {k: v for k, v in signed_headers(body, NOW).items() if k != missing}
+    response = post(client, body, headers=headers)
+    assert response.status_code == 401
+    assert response.json["field"] == missing
+    assert response.json["error"].endswith(
+        "is missing: Zendesk sends X-Zendesk-Webhook-Signature and "
+        "X-Zendesk-Webhook-Signature-Timestamp with every webhook (check that a proxy on the way "
+        "passes both on); by hand, `deskbridge sign BODY` makes them"
+    )
 
 
 def test_stale_signature_timestamp_is_401(client):
@@ -103,7 +144,7 @@ def test_stale_signature_timestamp_is_401(client):
     assert response.json == {
         "error": "signature timestamp is 301 s old, outside the replay window of 300 s "
         "(ZENDESK_SIGNATURE_TOLERANCE_SECONDS): a delivery sent again later, or a clock that is "
-        "wrong",
+        "wrong; check this server's clock (NTP)",
         "field": "X-Zendesk-Webhook-Signature-Timestamp",
     }
 

@@ -296,7 +296,7 @@ def test_a_timestamp_outside_the_window_says_how_far_and_which_way(seconds, when
     assert caught.value.message == (
         f"signature timestamp is {when}, outside the replay window of 300 s "
         "(ZENDESK_SIGNATURE_TOLERANCE_SECONDS): a delivery sent again later, or a clock that is "
-        "wrong"
+        "wrong; check this server's clock (NTP)"
     )
 
 
@@ -381,9 +381,13 @@ def test_error_body_names_the_header():
     with pytest.raises(SignatureError) as caught:
         verify("AAAA")
     assert caught.value.to_json() == {
-        "error": "signature does not match the body",
+        "error": caught.value.message,
         "field": SIGNATURE_HEADER,
     }
+    assert caught.value.message.startswith(
+        "signature does not match the body: check that ZENDESK_WEBHOOK_SECRET is this webhook's "
+        "signing secret"
+    )
 
 
 @pytest.mark.parametrize("openssl", [True, False])
