@@ -120,6 +120,7 @@ def load_json_text(text: str, raw: bytes | None = None) -> Any:
 def parse_json_object_exactly(raw: bytes) -> dict[str, Any]:
     """`parse_json_object` by the standard library's json alone: the reference for its values
     and errors."""
+    check_not_empty(raw)
     try:
         # Decode strictly ourselves: json.loads(bytes) would also accept UTF-16/32 and
         # UTF-8-encoded surrogates, which the rest of the pipeline cannot store as UTF-8.
@@ -140,6 +141,17 @@ def parse_json_object_exactly(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object", "body")
     return data
+
+
+def check_not_empty(raw: bytes) -> None:
+    """A body with nothing in it is said to be empty: the parsers' "Expecting value at line 1
+    column 1" or "no element found" sent admins looking for a typo in a body never sent (a
+    trigger or a test with no body)."""
+    if not raw.strip(_WHITESPACE):
+        raise PayloadError("body is empty", "body")
+
+
+_WHITESPACE = b" \t\r\n"  # JSON's and XML's: what their parsers skip around a document
 
 
 def check_label(value: str, limit: int, path: str) -> str:

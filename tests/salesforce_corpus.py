@@ -138,7 +138,10 @@ def envelope_error() -> dict:
 
 CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
     # -- not XML at all, or not all of it -------------------------------------------------
-    ("empty body", b"", SOAP, 400, whole_body("invalid XML: no element found: line 1, column 0")),
+    # Said as what it is: it was "invalid XML: no element found: line 1, column 0".
+    ("empty body", b"", SOAP, 400, whole_body("body is empty")),
+    ("blank lines", b"\r\n\r\n", SOAP, 400, whole_body("body is empty")),
+    ("empty callout", b" ", JSON, 400, whole_body("body is empty")),
     (
         "truncated mid-element",
         XML[: XML.index("<sf:Subject>") + 20].encode(),

@@ -188,6 +188,19 @@ def test_bad_zendesk_values_are_400_naming_the_field(runtime, client, body, fiel
     assert _stored(runtime) == (0, 0)
 
 
+@pytest.mark.parametrize("body", [b"", b"\n", b" \t\r\n"], ids=["empty", "newline", "blanks"])
+def test_an_empty_zendesk_body_is_said_to_be_empty(runtime, client, body):
+    """A webhook with no body (a trigger whose JSON body was left empty): it was "invalid
+    JSON: Expecting value at line 1 column 1", sending the admin after a typo."""
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert (response.status_code, response.json) == (
+        400,
+        {"error": "body is empty", "field": "body"},
+    )
+    assert _stored(runtime) == (0, 0)
+
+
 # What a sender may put where a status, priority or time belongs: the 400 names the field
 # and what it takes, not the value, since its error is also the `webhook.malformed` log line.
 PERSONAL = "jane.doe@example.com +44 7700 900123"

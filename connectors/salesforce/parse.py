@@ -28,6 +28,7 @@ from deskbridge.connectors.parsing import (
     NOT_A_TIME,
     check_id,
     check_label,
+    check_not_empty,
     check_not_future,
     fit_text,
     parse_json_object,
@@ -523,4 +524,5 @@ def parse_salesforce(
 
 def read_message(raw: bytes) -> OutboundMessage:
     """An Outbound Message (XML) or a Flow callout (JSON) body, as `is_json_callout` decides."""
+    check_not_empty(raw)
     return read_json_callout(raw) if is_json_callout(raw) else read_outbound_message(raw)

@@ -777,7 +777,6 @@ def test_trigger_ids_win_over_display_names():
     [
         (b'{"type": ', "line 1 column 10"),
         (b'{\n  "type": "zen:event-type:ticket.created",\n  oops\n}', "line 3 column 3"),
-        (b"", "line 1 column 1"),
         (b"{'type': 'x'}", "line 1 column 2"),
         (b'{"a": 1} trailing', "line 1 column 10"),
         (b'{"a": NaN-ish}', "line 1 column"),
@@ -788,6 +787,18 @@ def test_invalid_json_names_line_and_column(raw, where):
     assert error.message.startswith("invalid JSON: ")
     assert where in error.message
     assert error.field == "body"
+
+
+@pytest.mark.parametrize("raw", [b"", b"\r\n", b"  "])
+def test_an_empty_body_is_said_to_be_empty_not_invalid_json(raw):
+    # It was "invalid JSON: Expecting value at line 1 column 1".
+    error = parse_error(raw)
+    assert (error.message, error.field) == ("body is empty", "body")
+
+
+def test_a_body_of_other_blanks_is_invalid_json_still():
+    # A form feed is no JSON whitespace: json refuses it, so it is no empty body either.
+    assert parse_error(b"\x0c").message.startswith("invalid JSON: ")
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'[{"type": "x"}]', b'"text"', b"42", b"null", b"true"])
