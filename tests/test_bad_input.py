@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from tests.conftest import Clock, fixture_bytes, signed_headers
 # MAX_CLOCK_SKEW of the time received, so a well-formed one is taken.
 NOW = datetime(2025, 3, 4, 10, 25, 23, tzinfo=UTC)
 ORG = "00D5j00000HqZtxEAF"  # the Salesforce fixture's organization
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -199,6 +201,85 @@ def test_an_empty_zendesk_body_is_said_to_be_empty(runtime, client, body):
         {"error": "body is empty", "field": "body"},
     )
     assert _stored(runtime) == (0, 0)
+
+
+def _unfilled(placeholder: str) -> str:
+    return (
+        f"holds the placeholder {placeholder}, not filled in by Zendesk: check its name in the "
+        "trigger's JSON body (placeholders are case-sensitive; README, Connecting Zendesk); "
+        'Zendesk\'s "Test webhook" sends the body with its placeholders as written'
+    )
+
+
+def test_the_readmes_trigger_body_sent_unfilled_names_its_first_placeholder(runtime, client):
+    """The README's trigger template as "Test webhook" sends it, its placeholders as written:
+    it said "expected a Zendesk id (digits)", and the admin looked for a bad ticket."""
+    readme = (ROOT / "README.md").read_text()
+    template = readme.split("`360012345678` stands for your field's id):\n\n```json\n", 1)[1]
+    body = template.split("```", 1)[0].encode()
+    assert json.loads(body)["ticket_id"] == "{{ticket.id}}"
+
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert (response.status_code, response.json) == (
+        400,
+        {"error": _unfilled("{{ticket.id}}"), "field": "ticket_id"},
+    )
+    assert _stored(runtime) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "placeholder"),
+    [
+        ({"updated_at": "{{ticket.updated_at_with_timestamp}}"}, "updated_at", None),
+        ({"status": "{{Ticket.Status}}"}, "status", None),  # the wrong case: left as written
+        (
+            {"comment_id": "7", "comment_public": "{{ticket.latest_comment.is_public}}"},
+            "comment_public",
+            None,
+        ),
+        ({"assignee_id": "{{ticket.assignee.id}}"}, "assignee_id", None),
+        # Not a bare name: not quoted.
+        ({"priority": "{{ ticket.priority | upcase }}"}, "priority", "{{…}}"),
+    ],
+    ids=["updated_at", "status", "comment_public", "assignee_id", "a filter"],
+)
+def test_an_unfilled_placeholder_is_named_with_its_field(
+    runtime, client, changes, field, placeholder
+):
+    """One placeholder Zendesk did not fill in, in a field whose value it makes unreadable:
+    the 400 names the field and says so."""
+    body = _trigger(**changes)
+
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert (response.status_code, response.json) == (
+        400,
+        {"error": _unfilled(placeholder or changes[field]), "field": field},
+    )
+    assert _stored(runtime) == (0, 0)
+
+
+def test_an_unfilled_placeholder_in_a_custom_field_is_accepted(runtime, client):
+    """A custom field's value is any text: a body deskbridge can take is not refused (Zendesk
+    does not send a 400 again), whatever it holds."""
+    body = _trigger(fields={"category": "{{ticket.ticket_field_360012345678}}"})
+
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert (response.status_code, response.json) == (200, {"status": "accepted", "events": 1})
+
+
+def test_replay_names_an_unfilled_placeholder_as_the_webhook_does(rules):
+    from deskbridge.connectors.registry import CONNECTORS
+    from deskbridge.workflows.replay import run_replay
+
+    body = json.loads(_trigger(ticket_id="{{ticket.id}}"))
+    line = json.dumps({"at": "2025-03-04T10:25:00Z", "source": "zendesk", "body": body})
+
+    (result,) = list(run_replay([line], rules, CONNECTORS))
+
+    assert (result.line, result.message) == (1, f"ticket_id: {_unfilled('{{ticket.id}}')}")
 
 
 # What a sender may put where a status, priority or time belongs: the 400 names the field

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -119,10 +120,13 @@ def parse_zendesk_object(
     lines whole): the same events and the same errors, every value checked here as for a
     webhook. `raw` gives the body's bytes, asked for only by a trigger body without an
     event_id (its dedupe key is their hash)."""
-    if "type" in data or "detail" in data:
-        return [parse_event_subscription(data, received_at)]
-    if "ticket_id" in data:
-        return [parse_trigger_body(data, raw, received_at)]
+    try:
+        if "type" in data or "detail" in data:
+            return [parse_event_subscription(data, received_at)]
+        if "ticket_id" in data:
+            return [parse_trigger_body(data, raw, received_at)]
+    except PayloadError as error:
+        raise _unfilled_placeholder(error, data) from None
     raise PayloadError(
         "not a Zendesk ticket event: expected an event-subscription body (type, detail) "
         "or a trigger body with ticket_id",
@@ -131,6 +135,46 @@ def parse_zendesk_object(
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+# A Liquid placeholder as a trigger's JSON body writes it. Zendesk fills each in when it sends
+# the body; one still there was not (a name misspelt, in the wrong case, or a "Test webhook"
+# sending the body as written), and is what made the value unreadable.
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+_PLACEHOLDER_NAME = re.compile(r"\s*([A-Za-z_][\w.]{0,99})\s*")
+
+
+def _unfilled_placeholder(error: PayloadError, data: dict[str, Any]) -> PayloadError:
+    """`error` said as an unfilled placeholder when its field holds one: the admin then fixes
+    the trigger's JSON body, where "expected a Zendesk id (digits)" of `{{ticket.id}}` left them
+    wondering. The placeholder is quoted only when it is a name (a template's words, never the
+    ticket's); any other refused value is still not repeated (check_id)."""
+    value = _value_at(data, error.field) if error.field else None
+    found = _PLACEHOLDER.search(value) if isinstance(value, str) else None
+    if found is None:
+        return error
+    name = _PLACEHOLDER_NAME.fullmatch(found.group(1))
+    shown = f"{{{{{name.group(1)}}}}}" if name else "{{…}}"
+    return PayloadError(
+        f"holds the placeholder {shown}, not filled in by Zendesk: check its name in the "
+        "trigger's JSON body (placeholders are case-sensitive; README, Connecting Zendesk); "
+        'Zendesk\'s "Test webhook" sends the body with its placeholders as written',
+        error.field,
+    )
+
+
+def _value_at(data: dict[str, Any], path: str) -> Any:
+    """The value an error's field path (`ticket_id`, `fields.category`, `tags[2]`) names, or
+    None where the path does not lead to one."""
+    value: Any = data
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        value = value.get(name) if isinstance(value, dict) else None
+        if index and isinstance(value, str):
+            value = value.split()  # tags sent as one space-separated string
+        if index and isinstance(value, list) and index[:-1].isdigit():
+            position = int(index[:-1])
+            value = value[position] if position < len(value) else None
+    return value
 
 
 # Dotted paths split once (the same few dozen paths for every event).
