@@ -139,7 +139,7 @@ def parse_zendesk_object(
 # A Liquid placeholder as a trigger's JSON body writes it. Zendesk fills each in when it sends
 # the body; one still there was not (a name misspelt, in the wrong case, or a "Test webhook"
 # sending the body as written), and is what made the value unreadable.
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+_PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")  # no braces inside: linear on any text
 _PLACEHOLDER_NAME = re.compile(r"\s*([A-Za-z_][\w.]{0,99})\s*")
 
 
