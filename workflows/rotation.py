@@ -56,6 +56,7 @@ class Rotation:
         self.members = list(config.rotation.members)
         weekday, self.handoff_time = config.rotation.handoff
         self.period_days = 7 if config.rotation.shift == "weekly" else 1
+        self.period = timedelta(days=self.period_days)  # made once: see business_hours._ONE_DAY
         first = config.rotation.start
         if weekday is not None:
             first += timedelta(days=(weekday - first.weekday()) % 7)
@@ -77,7 +78,7 @@ class Rotation:
         first = self.handoff_at(0)
         if at < first:
             return None
-        index = int((at - first) / timedelta(days=self.period_days))
+        index = int((at - first) / self.period)
         # The estimate is off by one at most, around a DST change.
         while self.handoff_at(index + 1) <= at:
             index += 1

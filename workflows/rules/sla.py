@@ -109,10 +109,17 @@ _STAGES = Memo(16)
 
 
 def _used(clock: SlaClock, at: datetime, time_base) -> timedelta:
-    used = timedelta(seconds=clock.used_s)
+    used = _used_before(clock)
     if clock.running_since is not None and at > clock.running_since:
         used += time_base.business_time_between(clock.running_since, at)
     return used
+
+
+def _used_before(clock: SlaClock) -> timedelta:
+    """The time the clock used before `running_since`: most clocks used none (a reply clock
+    never pauses), and `timedelta(seconds=…)` parses its keyword each time."""
+    used_s = clock.used_s
+    return timedelta(seconds=used_s) if used_s else _NONE_LEFT
 
 
 def _plan(
@@ -194,7 +201,7 @@ def _next_timer(
     late, a raised priority shortened the target) fires at its time, as the rules decide it
     in writing order, and its payload says when it became known (`known_at`): its breach
     cannot go out before then, and says how late it is (`late_by_s`)."""
-    used = timedelta(seconds=clock.used_s)
+    used = _used_before(clock)
     found = next((c for c in chain if c[2] - used > _NONE_LEFT or c[0] == "breach"), None)
     if found is None:
         return None
@@ -674,7 +681,7 @@ def _fire_stage(
     business = metric not in policy.calendar_time and rules.business_hours is not None
     time_base: BusinessCalendar | CalendarTime = _clock_time(policy, metric, rules)
     due = time_base.add_business_time(
-        clock.running_since, max(target - timedelta(seconds=clock.used_s), timedelta(0))
+        clock.running_since, max(target - _used_before(clock), _NONE_LEFT)
     )
     label = LABELS[metric]
     described = _describe_target(target, business)
