@@ -57,6 +57,10 @@ class Rotation:
         weekday, self.handoff_time = config.rotation.handoff
         self.period_days = 7 if config.rotation.shift == "weekly" else 1
         self.period = timedelta(days=self.period_days)  # made once: see business_hours._ONE_DAY
+        # Each shift's start once worked out, by index: who is on call is asked on every
+        # paging decision, and a local date made a UTC instant costs a timedelta, a combine
+        # and a conversion (the rotation itself never changes).
+        self._handoffs: dict[int, datetime] = {}
         first = config.rotation.start
         if weekday is not None:
             first += timedelta(days=(weekday - first.weekday()) % 7)
@@ -70,8 +74,12 @@ class Rotation:
 
     def handoff_at(self, index: int) -> datetime:
         """The UTC instant shift `index` starts (0 is the first member's first shift)."""
-        day = self.first_day + timedelta(days=index * self.period_days)
-        return datetime.combine(day, self.handoff_time, tzinfo=self.zone).astimezone(UTC)
+        found = self._handoffs.get(index)
+        if found is None:
+            day = self.first_day + timedelta(days=index * self.period_days)
+            found = datetime.combine(day, self.handoff_time, tzinfo=self.zone).astimezone(UTC)
+            self._handoffs[index] = found
+        return found
 
     def shift_index(self, at: datetime) -> int | None:
         """The rotation shift running at `at`; None before the rotation starts."""

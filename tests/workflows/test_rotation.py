@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from deskbridge.config.rules import OverrideConfig, load_rules
+from deskbridge.workflows.decision import Context
 from deskbridge.workflows.rotation import Override, Rotation, Shift, who_is_on_call
+from deskbridge.workflows.rules import oncall
+from deskbridge.workflows.rules.oncall import build_resolver
 
 EXAMPLE = "config/example.yaml"
 PRIYA, LENA, TOM, SAM = "U02PRIYA01", "U02LENAF01", "U02TOMOK01", "U02SAMWL01"
@@ -203,3 +206,26 @@ def test_no_oncall_section_means_nobody(rules):
         who_is_on_call(rules.model_copy(update={"oncall": None}), utc("2026-01-10T00:00:00"))
         is None
     )
+
+
+def test_paging_makes_the_rotation_once_per_rules_and_overrides(rules, monkeypatch):
+    """Who is on call is asked on every paging decision: the rotation (and the shifts it
+    worked out) is made once per rules and overrides, and other overrides get their own."""
+    made = []
+
+    class Counting(Rotation):
+        def __init__(self, *args) -> None:
+            made.append(args)
+            super().__init__(*args)
+
+    monkeypatch.setattr(oncall, "Rotation", Counting)
+    oncall._ROTATIONS.clear()
+    saturday = utc("2026-01-10T23:10:00")  # Priya's week
+    resolvers = [build_resolver(rules, Context(saturday, rules), saturday) for _ in range(3)]
+    assert [resolve("oncall", set()) for resolve in resolvers] == [[PRIYA]] * 3
+    assert len(made) == 1
+    covers = Override(LENA, utc("2026-01-10T18:00:00"), utc("2026-01-11T08:00:00"))
+    covered = Context(saturday, rules, oncall_overrides=(covers,))
+    assert build_resolver(rules, covered, saturday)("oncall", set()) == [LENA]
+    assert build_resolver(rules, Context(saturday, rules), saturday)("oncall", set()) == [PRIYA]
+    assert len(made) == 2

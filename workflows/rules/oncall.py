@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
 from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     EventKind,
     OncallChain,
@@ -43,7 +44,7 @@ from deskbridge.workflows.model import (
     TicketState,
     evolve,
 )
-from deskbridge.workflows.rotation import Rotation, format_local
+from deskbridge.workflows.rotation import Override, Rotation, format_local
 from deskbridge.workflows.rules.sla import LABELS, describe_ago, describe_span, policy_named
 
 RULE = "oncall"
@@ -182,18 +183,17 @@ def build_resolver(
     the rotation with the overrides known to `ctx` (Grafana OnCall's "notify on-call from
     schedule", read when the step runs). `began`: the chain's start (default `at`), from
     which `next` counts the rotation's order."""
-    rotation = Rotation(rules.oncall, rules.team.timezone, ctx.oncall_overrides)
-    leads = [a.slack_id for a in rules.agents if a.role == "lead"]
+    rotation, leads = _rotation_and_leads(rules, tuple(ctx.oncall_overrides))
     on_call = rotation.who_is_on_call(at)
     began = at if began is None else began
     first = on_call if began == at else rotation.who_is_on_call(began)
 
     def resolve(notify: str, paged: Collection[str]) -> list[str]:
         if notify == "lead":
-            return leads
+            return list(leads)
         if notify == "oncall":
             # Nobody on call (before the rotation starts): the leads hear instead of nobody.
-            return [on_call] if on_call else leads
+            return [on_call] if on_call else list(leads)
         # `next` is the first one on call after the shift the chain began in whom it has not
         # paged yet (nor the person on call then, whoever pages first): paging the same person
         # again "as the next" reaches nobody new. Counted from the chain's start, a `next`
@@ -202,6 +202,23 @@ def build_resolver(
         return [person] if person else []  # nobody else: told in the thread when due
 
     return resolve
+
+
+def _rotation_and_leads(
+    rules: RulesConfig, overrides: tuple[Override, ...]
+) -> tuple[Rotation, tuple[str, ...]]:
+    """The rotation with these overrides, and the leads' Slack ids, made once per rules and
+    overrides (a rotation keeps the shifts it worked out: paging asks on every decision)."""
+    found = _ROTATIONS.get(rules, overrides)
+    if found is None:
+        rotation = Rotation(rules.oncall, rules.team.timezone, overrides)
+        leads = tuple(a.slack_id for a in rules.agents if a.role == "lead")
+        found = _ROTATIONS.put(rules, overrides, (rotation, leads))
+    return found
+
+
+# By rules and the overrides made in Slack (a batch's, the same for all its events).
+_ROTATIONS = Memo(16)
 
 
 def new_chain_id(previous: OncallChain | None, now: datetime) -> str:
