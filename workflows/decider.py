@@ -6,10 +6,12 @@ own arrival time as `now`, and write outbox rows, timers, audit rows, replies, t
 the events' decided mark with executemany. Events and timers are decided in one time order
 whichever finds them first: a batch of events fires its tickets' timers due before each
 event's arrival (the sweep behind), and the sweep decides its timers' tickets' events that
-arrived before them (the decider behind), each as replay would. Ticket states stay in
-memory between batches and are used again only while the stored row still has the version we
-wrote; a row changed by someone else (another decider, a timer sweep in another process) is
-read again.
+arrived before them (the decider behind), each as replay would. A timer caught up on long
+after its time (an outage: decision_time) is fired on what is stored by then: its ticket's
+events written before its due time are decided first, though they arrived after it. Ticket
+states stay in memory between batches and are used again only while the stored row still has
+the version we wrote; a row changed by someone else (another decider, a timer sweep in another
+process) is read again.
 
 Per-ticket order with several deciders on PostgreSQL: a batch first takes some of the ticket
 partitions (transaction advisory locks, SKIP-LOCKED style: partitions another decider holds
@@ -48,7 +50,13 @@ from deskbridge.store.interface import (
 )
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import Fact, build_action_facts, build_event_facts
-from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
+from deskbridge.workflows.decision import (
+    Context,
+    Decision,
+    RelatedTicket,
+    Timer,
+    decision_time,
+)
 from deskbridge.workflows.model import TicketEvent, TicketState, load_event_json
 from deskbridge.workflows.rotation import Override
 from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
@@ -165,6 +173,11 @@ class _Batch:
     # Timers set and fired within this batch, by id: each with None when it fired, its
     # error when its rule raised (stored failed).
     done_here: dict[str, tuple[Timer, str | None]] = field(default_factory=dict)
+    # A live batch's events not decided yet, by ticket, then stored id (arrival order): a
+    # timer caught up on decides those written before its due time first (_decide_known_by).
+    waiting: dict[str, dict[int, StoredEvent]] = field(default_factory=dict)
+    # Events decided ahead of their turn for such a timer: passed over in their turn.
+    ahead: set[int] = field(default_factory=set)
 
 
 class _Acknowledging:
@@ -324,6 +337,7 @@ class Decider:
             batch = self._start(session, tickets, now)
             batch.decided_at = batch.now
             self._parse_events(batch, rows)
+            self._read_known(session, batch, stored, most)
             self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
@@ -344,7 +358,8 @@ class Decider:
                     aside_at = time.monotonic() + STEP_EVERY
             else:
                 if n < len(rows):  # stopped at a full claim's last timer: fire up to it
-                    self._fire_due_in_batch(batch, stored[-1].timer.due_at, stored[-1].timer.id)
+                    last = stored[-1].timer
+                    self._fire_due_in_batch(session, batch, last.due_at, last.id)
                     self._cut_short = True
                 else:  # a claim made small for acknowledgements, and full: more may wait
                     self._cut_short = len(rows) == most < (limit or self.batch)
@@ -384,7 +399,7 @@ class Decider:
             for _row in self._in_time_order(session, batch, rows, cutoff):
                 pass
             if cutoff is not None:
-                self._fire_due_in_batch(batch, cutoff, stored[-1].timer.id)
+                self._fire_due_in_batch(session, batch, cutoff, stored[-1].timer.id)
             return batch
 
         return self._run_batch(fill)
@@ -404,15 +419,18 @@ class Decider:
         the next). With a `cutoff` (a full claim of timers, the last due then), the events
         from that time on are left undecided for the next batch, after the rest of those
         timers."""
+        ahead = batch.ahead
         for row in rows:
             if cutoff is not None and row.received_at >= cutoff:
                 return
-            self._fire_due_in_batch(batch, row.received_at, now=now)
-            self._decide_event(session, batch, row)
+            self._fire_due_in_batch(session, batch, row.received_at, now=now)
+            if not ahead or row.id not in ahead:  # else decided already, before a timer
+                self._decide_event(session, batch, row)
             yield row
 
     def _fire_due_in_batch(
         self,
+        session: StoreSession,
         batch: _Batch,
         until: datetime,
         last_id: str | None = None,
@@ -428,15 +446,45 @@ class Decider:
             if last_id is not None and due[0][0] == until and due[0][1] > last_id:
                 break
             item = heapq.heappop(due)[3]
+            timer = item.timer if isinstance(item, DueTimer) else item
+            at = now or timer.due_at
+            if batch.waiting:
+                self._decide_known_by(session, batch, timer, at)
             if isinstance(item, DueTimer):
-                self._fire(batch, item, now or item.timer.due_at)
+                self._fire(batch, item, at)
             elif batch.timers.get(item.id) is item:  # still this batch's last word on it
                 del batch.timers[item.id]
-                self._fire(batch, None, now or item.due_at, set_here=item)
+                self._fire(batch, None, at, set_here=item)
+
+    def _decide_known_by(
+        self, session: StoreSession, batch: _Batch, timer: Timer, now: datetime
+    ) -> None:
+        """A timer caught up on (decided more than CATCH_UP_AFTER after its due time:
+        decision_time) is fired on what is stored by then: its ticket's events written before
+        its due time are decided first, though they arrived after it (the webhook down too,
+        the helpdesk retrying), as one stored before it would have been. Else the catch-up
+        pages on call for a ticket whose reply is stored, and the reply withdraws the page in
+        the same batch. One written at the due time or after stays after it, as one arriving
+        then does (at one instant the timer goes first); on time (replay, a sweep a little
+        late) nothing that arrived after a timer is decided before it."""
+        waiting = batch.waiting.get(timer.ticket)
+        due = timer.due_at
+        if not waiting or decision_time(due, now, batch.decided_at) == due:
+            return
+        for row in list(waiting.values()):
+            event = batch.events.get(row.id)
+            # One that cannot be read waits for its turn, and fails then.
+            if isinstance(event, TicketEvent) and event.occurred_at < due:
+                batch.ahead.add(row.id)
+                self._decide_event(session, batch, row)
 
     def _parse_events(self, batch: _Batch, rows: list[StoredEvent]) -> None:
         """The batch's events, parsed once; one that cannot be is kept as its error, and
-        fails in its turn (`_decide_event`)."""
+        fails in its turn (`_decide_event`). A live batch (`decided_at`) keeps them by ticket
+        until decided (`waiting`)."""
+        if batch.decided_at is not None:
+            for row in rows:
+                batch.waiting.setdefault(row.ticket, {})[row.id] = row
         for row in rows:
             try:
                 event = row.event
@@ -447,6 +495,21 @@ class Decider:
                 batch.events[row.id] = event
             except Exception as exc:
                 batch.events[row.id] = exc
+
+    def _read_known(
+        self, session: StoreSession, batch: _Batch, due: list[DueTimer], most: int
+    ) -> None:
+        """The events stored after the batch's own (up to `most`, by its `now`) of the tickets
+        whose claimed timers it catches up on: one written before such a timer's due time
+        is decided before it (_decide_known_by); the others wait for their turn, undecided."""
+        tickets = {
+            d.timer.ticket
+            for d in due
+            if decision_time(d.timer.due_at, d.timer.due_at, batch.decided_at) != d.timer.due_at
+        }
+        if tickets:  # the batch's own come first (arrival order): read `most` past them
+            rows = session.claim_ticket_events(tickets, batch.now, most + len(batch.events))
+            self._parse_events(batch, [r for r in rows if r.id not in batch.events])
 
     def _read_related(self, session: StoreSession, batch: _Batch) -> None:
         """The stored tickets of the batch's requesters (repeat contacts), in one query over
@@ -470,6 +533,9 @@ class Decider:
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
 
     def _decide_event(self, session: StoreSession, batch: _Batch, row: StoredEvent) -> None:
+        waiting = batch.waiting.get(row.ticket)
+        if waiting:
+            waiting.pop(row.id, None)
         try:
             event = batch.events[row.id]
             if isinstance(event, Exception):
@@ -614,15 +680,18 @@ class Decider:
             # `_in_time_order`): replay decides that event before any due later. The rest
             # wait, with it, for the next sweep or decider batch.
             fire_until, last_id = until, last and last.id
-            if len(rows) > most_events:
+            left_behind = len(rows) > most_events
+            if left_behind:
                 first_left = rows.pop().received_at
                 if first_left < until:
                     fire_until, last_id = first_left, None
             batch = self._start(session, tickets, at)
             if not at_due_time:
                 batch.decided_at = at
-            if rows:
-                self._parse_events(batch, rows)
+            self._parse_events(batch, rows)
+            if left_behind:  # else every event stored by `at` is the batch's already
+                self._read_known(session, batch, due, most_events)
+            if batch.events:
                 self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in due]
             heapq.heapify(batch.due)
@@ -630,7 +699,7 @@ class Decider:
             fire_at = None if at_due_time else at
             for _row in self._in_time_order(session, batch, rows, last and until, fire_at):
                 pass
-            self._fire_due_in_batch(batch, fire_until, last_id, fire_at)
+            self._fire_due_in_batch(session, batch, fire_until, last_id, fire_at)
             return batch
 
         with self.firing():

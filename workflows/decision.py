@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from deskbridge.config.rules import RulesConfig
@@ -11,6 +11,23 @@ from deskbridge.workflows.actions import Action
 from deskbridge.workflows.frozen import quick_init
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rotation import Override
+
+# A decision made more than this after its time is catching up on a backlog (the decider or
+# the timer loop was down, a failed step was redecided). Made sooner (the decider seconds or
+# minutes behind under load, a restart) it decides as replay does, by the event's or the
+# timer's own time, under replay's keys; a lag shorter than the example's 10 minutes between
+# on-call steps never has two of them due at once.
+CATCH_UP_AFTER = timedelta(minutes=10)
+
+
+def decision_time(at: datetime, now: datetime, decided_at: datetime | None) -> datetime:
+    """When a decision about `at` (an event's arrival, a timer's due time) is made: `at`
+    itself, as replay decides it, unless the shell decides it more than CATCH_UP_AFTER later
+    (`decided_at`, or `now` for a timer the sweep fires late): then the decision's own time.
+    Catching up, a page goes by the hour and the rotation then (rules/oncall.py
+    paging_time), and a timer is fired on what is stored by then (workflows/decider.py)."""
+    decided = now if decided_at is None else max(now, decided_at)
+    return decided if decided - at > CATCH_UP_AFTER else at
 
 
 @quick_init

@@ -460,3 +460,114 @@ def test_a_chain_begun_before_opening_and_caught_up_in_office_hours_says_its_nex
     ]
     leads = TUESDAY_0855 + timedelta(minutes=30)
     assert_the_leads_are_paged_at(engine, rules, TUESDAY_0855.isoformat(), leads)
+
+
+FRIDAY_1700 = datetime(2026, 1, 16, 17, 0, tzinfo=UTC)  # an hour's first reply: 18:00
+CLOSING = datetime(2026, 1, 16, 18, 0, tzinfo=UTC)
+
+
+def answered_at(written: datetime, opened: datetime) -> TicketEvent:
+    """The agent's reply to ticket 7 (opened at `opened`), written at `written`."""
+    return urgent(2, written, EventKind.comment_added, created=opened, comment=AGENT_REPLY)
+
+
+def decided_on_time(engine: Engine, rules, opened: datetime) -> None:
+    """Urgent ticket 7 opened and decided at `opened`, in office hours: nobody paged."""
+    store(engine, created(opened), opened)
+    assert paging(Decider(engine, rules, lambda: opened).decide_pending()) == []
+
+
+def said_on_7(decided: list[Decided]) -> list[tuple[str, str]]:
+    """What the SLA and on-call rules decided for ticket 7: (action, key's last part)."""
+    return [
+        (a.kind.value, a.key.rsplit(":", 1)[1])
+        for d in decided
+        for a in d.actions
+        if a.ticket == "zendesk:7" and a.rule in ("sla", "oncall")
+    ]
+
+
+def timer_status(engine: Engine, timer_id: str) -> str:
+    with engine.connect() as connection:
+        return next(t["status"] for t in list_timers(connection) if t["id"] == timer_id)
+
+
+def pending_timers(engine: Engine) -> list[str]:
+    """Ticket 7's timers still to fire."""
+    with engine.connect() as connection:
+        return [
+            t["id"]
+            for t in list_timers(connection)
+            if t["status"] == "pending" and t["ticket"] == "zendesk:7"
+        ]
+
+
+WATCH = "zendesk:7:oncall.unanswered"
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize(
+    "stored",
+    [CLOSING - timedelta(minutes=10), CLOSING + timedelta(minutes=20)],
+    ids=["stored before the deadline", "stored after it"],
+)
+def test_a_reply_written_before_the_deadline_pages_nobody_in_the_catch_up(
+    engine, rules, order, stored
+):
+    # Ticket 7, urgent, opened at 17:00 on Friday: its hour's first reply target runs out at
+    # 18:00, as the office closes (the breach, and the watch that pages on call). The agent
+    # answered at 17:50. Deskbridge was down from 17:30 to 03:00 on Saturday; the reply was
+    # stored at 17:50, or at 18:20 when the webhook was down too and Zendesk retried. Stored
+    # after the deadline, the catch-up fired the 18:00 timers before it: Lena was paged at
+    # 03:00 and the leads told the target was missed, then the reply, decided next in the
+    # same batch, withdrew the page and corrected the breach.
+    decided_on_time(engine, rules, FRIDAY_1700)
+    store(engine, answered_at(CLOSING - timedelta(minutes=10), FRIDAY_1700), stored)
+
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    assert said_on_7(decided) == []  # no page, no breach, nothing withdrawn or corrected
+    assert "zendesk:event:7-2" in [d.cause for d in decided]
+    # The reply stopped the clock: the watch is cancelled, and only the resolution's timer
+    # (Monday's business hours) is left.
+    assert timer_status(engine, WATCH) == "cancelled"
+    assert pending_timers(engine) == ["zendesk:7:sla:resolution:warn1"]
+
+
+@pytest.mark.parametrize("who", ["decider", "sweep"])
+def test_a_reply_stored_after_the_batchs_events_is_still_decided_before_the_deadline(
+    engine, rules, who
+):
+    # As above, the reply written at 17:50 and stored at 18:20; an update of the ticket was
+    # stored at 18:05, and two replies on ticket 9 at 18:10 and 18:15. The decider's batch of
+    # three (or the sweep's one event) ends before the reply: it is read all the same, as
+    # written before the 18:00 deadline, and decided before the timers; the update after
+    # them, in its turn.
+    decided_on_time(engine, rules, FRIDAY_1700)
+    update = CLOSING + timedelta(minutes=5)
+    store(engine, urgent(3, update, EventKind.updated, created=FRIDAY_1700), update)
+    for n, minutes in enumerate((10, 15), 1):
+        store(
+            engine,
+            reply(9, n, CLOSING + timedelta(minutes=minutes)),
+            CLOSING + timedelta(minutes=minutes),
+        )
+    store(
+        engine,
+        answered_at(CLOSING - timedelta(minutes=10), FRIDAY_1700),
+        CLOSING + timedelta(minutes=20),
+    )
+    decider = Decider(engine, rules, lambda: SATURDAY_0300)
+
+    if who == "decider":
+        first = decider.decide_pending(limit=3)
+    else:
+        first = decider.fire_due_timers(SATURDAY_0300, event_limit=1)
+    decided = first + decider.decide_pending() + decider.fire_due_timers(SATURDAY_0300)
+
+    assert [d.cause for d in first if d.ticket == "zendesk:7" and not d.is_timer] == [
+        "zendesk:event:7-2",
+        "zendesk:event:7-3",
+    ]
+    assert said_on_7(decided) == []
+    assert pending_timers(engine) == ["zendesk:7:sla:resolution:warn1"]

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
-from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.decision import Context, Decision, Timer, decision_time
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     EventKind,
@@ -61,12 +61,6 @@ WATCH_KIND = "oncall.unanswered"
 # The clocks of a customer waiting for a reply (resolution is the team's work, not a wait).
 _REPLY_METRICS = ("first_reply", "next_reply")
 NEW_TICKET_WINDOW = timedelta(hours=1)
-# A paging decision made more than this after its time is catching up on a backlog (the
-# decider or the timer loop was down, a failed step was redecided). Made sooner (the decider
-# seconds or minutes behind under load, a restart) it decides as replay does, by the event's
-# or the step's own time, under replay's keys; a lag shorter than the example's 10 minutes
-# between steps never has two of them due at once.
-CATCH_UP_AFTER = timedelta(minutes=10)
 
 # Members named once here: on 3.11 naming one on its class (`ActionKind.escalate`) goes through
 # EnumType.__getattr__'s slow attribute path, and these are checked for every event or action.
@@ -98,12 +92,10 @@ def is_after_hours(rules: RulesConfig, at: datetime) -> bool:
 
 def paging_time(ctx: Context, at: datetime) -> datetime:
     """When a paging decision about `at` (an event's arrival, a step's or a deadline's due
-    time) is made: `at` itself, as replay decides it, unless the shell decides it more than
-    CATCH_UP_AFTER later (`ctx.decided_at`, or `ctx.now` for a timer the sweep fires late):
-    then the decision's own time. A page is for a person who must act now: whether it is
+    time) is made (decision_time): `at` itself, as replay decides it, unless the shell decides
+    it more than CATCH_UP_AFTER later. A page is for a person who must act now: whether it is
     after hours, and who is on call, are read then, not at a time long past."""
-    decided = ctx.now if ctx.decided_at is None else max(ctx.now, ctx.decided_at)
-    return decided if decided - at > CATCH_UP_AFTER else at
+    return decision_time(at, ctx.now, ctx.decided_at)
 
 
 def find_triggers(
