@@ -240,7 +240,7 @@ def test_the_readmes_trigger_body_sent_unfilled_names_its_first_placeholder(runt
         ),
         ({"assignee_id": "{{ticket.assignee.id}}"}, "assignee_id", None),
         # Not a bare name: not quoted.
-        ({"priority": "{{ ticket.priority | upcase }}"}, "priority", "{{…}}"),
+        ({"priority": "{{ ticket.priority | upcase }}"}, "priority", "{{...}}"),
     ],
     ids=["updated_at", "status", "comment_public", "assignee_id", "a filter"],
 )

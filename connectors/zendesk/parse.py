@@ -153,7 +153,7 @@ def _unfilled_placeholder(error: PayloadError, data: dict[str, Any]) -> PayloadE
     if found is None:
         return error
     name = _PLACEHOLDER_NAME.fullmatch(found.group(1))
-    shown = f"{{{{{name.group(1)}}}}}" if name else "{{…}}"
+    shown = f"{{{{{name.group(1)}}}}}" if name else "{{...}}"
     return PayloadError(
         f"holds the placeholder {shown}, not filled in by Zendesk: check its name in the "
         "trigger's JSON body (placeholders are case-sensitive; README, Connecting Zendesk); "

@@ -93,14 +93,15 @@ def verify_signature(
 
 
 # What a 401 tells the admin to check (Zendesk shows the answer in the webhook's activity),
-# never the secret itself nor the signature expected: the settings and headers by name.
+# never the secret itself nor the signature expected: the settings and headers by name. ASCII:
+# jsonify writes any other character as an escape, which Zendesk's activity shows as it is.
 _BOTH_HEADERS = (
     f"Zendesk sends {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} with every webhook (check that "
     "a proxy on the way passes both on); by hand, `deskbridge sign BODY` makes them"
 )
 _NOT_MATCHED = (
     "signature does not match the body: check that ZENDESK_WEBHOOK_SECRET is this webhook's "
-    "signing secret (Admin Center → Webhooks → the webhook → Signing secret; a test sent before "
+    "signing secret (Admin Center > Webhooks > the webhook > Signing secret; a test sent before "
     "the webhook is saved is signed with Zendesk's test secret), and that nothing on the way "
     f"changes the body or {TIMESTAMP_HEADER}, which is signed with it"
 )

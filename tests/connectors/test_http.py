@@ -87,7 +87,7 @@ def test_same_delivery_again_is_a_duplicate_and_adds_nothing(client, runtime, en
 # does not match the body"): the secret's setting, what Zendesk signs it with, the header.
 NOT_MATCHED = (
     "signature does not match the body: check that ZENDESK_WEBHOOK_SECRET is this webhook's "
-    "signing secret (Admin Center → Webhooks → the webhook → Signing secret; a test sent before "
+    "signing secret (Admin Center > Webhooks > the webhook > Signing secret; a test sent before "
     "the webhook is saved is signed with Zendesk's test secret), and that nothing on the way "
     "changes the body or X-Zendesk-Webhook-Signature-Timestamp, which is signed with it"
 )
