@@ -89,23 +89,23 @@ def _text_reasons(state: TicketState, config: RiskConfig) -> dict[str, str | Non
 def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> list[Signal]:
     said = _text_reasons(state, config)
     signals: list[Signal] = []
-    for name, signal in config.signals.items():
+    for name, weight, channels, tags, organizations in _signal_settings(config):
         reason = None
         if name == "legal":
             phrase = said[name]
             reason = f'mentions "{phrase}"' if phrase else None
         elif name == "social_media":
             channel = (state.channel or "").lower()
-            if channel and channel in (c.lower() for c in signal.channels):
+            if channel and channel in channels:
                 reason = f"came in through {state.channel}"
             elif phrase := said[name]:
                 reason = f'mentions "{phrase}"'
         elif name == "vip":
             given = state.tags  # read once (has_tag reads it per configured tag)
-            tags = [t for t in signal.tags if t in given]
-            if tags:
-                reason = f'tagged "{tags[0]}"'
-            elif state.organization and state.organization in signal.organizations:
+            tag = next((t for t in tags if t in given), None) if given else None
+            if tag is not None:
+                reason = f'tagged "{tag}"'
+            elif state.organization and state.organization in organizations:
                 reason = f"organization {state.organization} is a key account"
         elif name == "reopened":
             reason = "reopened after it was solved" if state.reopened else None
@@ -118,8 +118,36 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
             elif phrase == "":
                 reason = "shouting (capitals or !!!)"
         if reason:
-            signals.append(Signal(name, signal.weight, reason))
+            signals.append(Signal(name, weight, reason))
     return signals
+
+
+def _signal_settings(
+    config: RiskConfig,
+) -> tuple[tuple[str, float, frozenset[str], tuple[str, ...], tuple[str, ...]], ...]:
+    """Each configured signal as (name, weight, channels lower-cased, tags, organizations), in
+    the configured order: read from the config once, as the rule collects them on every event
+    (each read of a config model's field is pydantic's slow attribute path on 3.11)."""
+    settings = _SETTINGS.get(config, ())
+    if settings is None:
+        settings = _SETTINGS.put(
+            config,
+            (),
+            tuple(
+                (
+                    name,
+                    signal.weight,
+                    frozenset(c.lower() for c in signal.channels),
+                    tuple(signal.tags),
+                    tuple(signal.organizations),
+                )
+                for name, signal in config.signals.items()
+            ),
+        )
+    return settings
+
+
+_SETTINGS = Memo(16)
 
 
 def _repeat_contact(state: TicketState, ctx: Context, config: RiskConfig) -> str | None:
@@ -129,7 +157,7 @@ def _repeat_contact(state: TicketState, ctx: Context, config: RiskConfig) -> str
     last, `later_contacts` has the later one decided again. A third contact is a repeat too
     (B escalated as A's repeat is C's earlier contact); the nearest earlier one is named."""
     created = state.created_at
-    if created is None:
+    if created is None or not ctx.related:  # most requesters have no other ticket
         return None
     window = config.repeat_contact_window
     earlier = [r for r in ctx.related if created - window <= r.created_at < created]
@@ -231,6 +259,8 @@ def _escalate(
     state: TicketState, signals: list[Signal], ctx: Context, config: RiskConfig
 ) -> Decision:
     """Escalated at the threshold, with every reason listed; once per level."""
+    if not signals:  # most events: no score, under any threshold (it is above 0)
+        return Decision()
     score = sum(s.weight for s in signals)
     if score < config.threshold:
         return Decision()
