@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from deskbridge.config.logging import OutageLog, describe_exception, log_event
@@ -101,6 +102,8 @@ OVERRIDE_SLACK = timedelta(days=1)
 # Past the repeat-contact window's later edge: the store's `until` is exclusive, and a ticket
 # opened exactly a window after another is in it, as one exactly a window before is.
 WINDOW_EDGE = timedelta(microseconds=1)
+# Related tickets in the order they were opened.
+_created_at = attrgetter("created_at")
 
 
 @dataclass
@@ -212,6 +215,16 @@ class Decider:
     ):
         self.store = as_store(store)
         self.rules = rules
+        # What the hot loop reads of the rules on every event, read once (the rules never
+        # change under a decider; each read of a config model's field is pydantic's slow
+        # attribute path on 3.11): the repeat-contact window (None: risk is off), and the
+        # settings the event's facts are counted by.
+        risk = rules.risk
+        self._related_window = (
+            risk.repeat_contact_window if risk is not None and risk.enabled else None
+        )
+        self._csat_field = rules.coaching.csat_field
+        self._call_logged_tag = rules.three_responses.call_logged_tag
         self.clock = clock
         self.metrics = metrics
         self.batch = batch
@@ -526,9 +539,8 @@ class Decider:
                 if requester and created_at:
                     requesters.add(requester)
                     opened.append(created_at)
-        risk = self.rules.risk
-        if requesters and risk is not None and risk.enabled:
-            window = risk.repeat_contact_window
+        window = self._related_window
+        if requesters and window is not None:
             batch.related_window = (min(opened) - window, max(opened) + window + WINDOW_EDGE)
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
 
@@ -577,8 +589,8 @@ class Decider:
             previous,
             decided,
             event,
-            self.rules.coaching.csat_field,
-            self.rules.three_responses.call_logged_tag,
+            self._csat_field,
+            self._call_logged_tag,
         )
         batch.facts += build_action_facts(actions, event.occurred_at)
         comment = event.comment
@@ -595,13 +607,12 @@ class Decider:
     ) -> tuple[RelatedTicket, ...]:
         """The requester's other tickets opened in the repeat-contact window around this one:
         stored rows, corrected by the states this batch has changed but not yet written."""
-        risk = self.rules.risk
-        if not (state.requester and state.created_at and risk is not None and risk.enabled):
+        window = self._related_window
+        if not (state.requester and state.created_at and window is not None):
             return ()
         # The window on both sides of this ticket: the earlier ticket's events may come last,
         # and then the later ones are its repeat contacts (risk.later_contacts). Both edges
         # are in it (WINDOW_EDGE).
-        window = risk.repeat_contact_window
         since = state.created_at - window
         until = state.created_at + window + WINDOW_EDGE
         read = batch.related_window
@@ -616,7 +627,7 @@ class Decider:
             stored = session.list_requester_tickets(
                 state.source.value, state.requester, state.key, since, until
             )
-        found = {r.key: r for r in stored if r.key not in batch.dirty}
+        found = {r.key: r for r in stored if r.key not in batch.dirty} if stored else {}
         for key in batch.by_requester.get((state.source, state.requester), ()):
             other = batch.states.get(key)
             if (
@@ -632,7 +643,9 @@ class Decider:
                     created_at=other.created_at,
                     escalation_signals=tuple(other.escalation_signals),
                 )
-        return tuple(sorted(found.values(), key=lambda r: r.created_at))
+        if not found:  # most requesters have no other ticket
+            return ()
+        return tuple(sorted(found.values(), key=_created_at))
 
     # -- timers --------------------------------------------------------------------------
 
