@@ -7,7 +7,7 @@ silently never happened. It now keeps its error, `deskbridge timers --failed` li
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
@@ -64,6 +64,22 @@ def sla_actions(engine) -> list[tuple[str, str]]:
         ]
 
 
+# When `deskbridge redecide` runs in these tests: a Sunday evening, after hours.
+REDECIDED_AT = datetime(2026, 12, 6, 19, 0, tzinfo=UTC)
+
+
+def redecide_on_sunday_evening(monkeypatch) -> None:
+    """The command's clock (it reads the real one) at REDECIDED_AT: what a catch-up pages,
+    and how many timers it fires for that, depends on the hour."""
+
+    class SundayEvening(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return REDECIDED_AT.astimezone(tz)
+
+    monkeypatch.setattr("deskbridge.cli.datetime", SundayEvening)
+
+
 def where(store_url: str) -> str:
     return make_url(store_url).render_as_string(hide_password=True)
 
@@ -117,16 +133,21 @@ def test_redecide_fires_a_failed_timer_once_after_the_fix(engine, store_url, rul
     Decider(engine, rules, lambda: T0).fire_due_timers(T0 + timedelta(minutes=50))
     assert sla_actions(engine) == []
     monkeypatch.undo()  # the fix
+    redecide_on_sunday_evening(monkeypatch)
     env = {"DATABASE_URL": store_url}
 
     fixed = CliRunner().invoke(main, ["redecide"], env=env)
 
     # Put back due at 09:45, it fires now, and sets the next stage, overdue too, which fires
     # in turn up to the breach; no sweep ran since 09:50, so the resolution clock's three
-    # stages and the on-call watch (18:00) were due as well: seven fired.
+    # stages and the on-call watch (18:00) were due as well: seven fired. Caught up after
+    # hours, the two breaches and the watch each page on call by a timer due now, fired in
+    # the same run after what was stored by then (the first pages; the others find the
+    # chain paging): ten.
     assert (fixed.exit_code, fixed.stdout, fixed.stderr) == (
         0,
-        "0 events put back; 0 decided, 0 failed again\n1 timer put back; 7 fired, 0 failed again\n",
+        "0 events put back; 0 decided, 0 failed again\n"
+        "1 timer put back; 10 fired, 0 failed again\n",
         "",
     )
     first_reply = [FIRST_WARN, *(FIRST_WARN.replace("warn1", s) for s in ("warn2", "breach"))]
@@ -161,6 +182,7 @@ def test_redecide_timer_puts_back_only_the_timers_given(engine, store_url, rules
         RESOLUTION_WARN: ("failed", ERROR),
     }
     monkeypatch.undo()  # the fix
+    redecide_on_sunday_evening(monkeypatch)
 
     result = CliRunner().invoke(
         main,
@@ -168,10 +190,11 @@ def test_redecide_timer_puts_back_only_the_timers_given(engine, store_url, rules
         env={"DATABASE_URL": store_url},
     )
 
-    # The resolution warning, its next stage and the breach, and the on-call watch (18:00).
+    # The resolution warning, its next stage and the breach, and the on-call watch (18:00);
+    # caught up after hours, the breach's and the watch's pages, timers due now: six.
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
-        "0 events put back; 0 decided, 0 failed again\n1 timer put back; 4 fired, 0 failed again\n",
+        "0 events put back; 0 decided, 0 failed again\n1 timer put back; 6 fired, 0 failed again\n",
         "1 of the 2 timer ids given is not a failed timer (see deskbridge timers --failed)\n",
     )
     assert statuses(engine)[RESOLUTION_WARN] == ("fired", None)

@@ -133,10 +133,13 @@ def test_an_urgent_ticket_stored_on_friday_night_and_decided_at_three_pages_lena
     store(engine, created(), FRIDAY_NIGHT)
     decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
 
+    # The page is a timer due at 03:00, when the catch-up decides it: it fires after what
+    # was stored by then (a solve would page nobody).
     chain = SATURDAY_0300.isoformat()
+    cause = "timer:zendesk:7:oncall.page:2026-01-16T23:00:00.000000:urgent_created:created"
     assert paging(decided) == [
-        ("zendesk:event:7-1", "page_oncall", f"oncall:{chain}:0", [LENA]),
-        ("zendesk:event:7-1", "pager", f"oncall:{chain}:trigger:0", chain),
+        (cause, "page_oncall", f"oncall:{chain}:0", [LENA]),
+        (cause, "pager", f"oncall:{chain}:trigger:0", chain),
     ]
     page = next(a for d in decided for a in d.actions if a.kind.value == "page_oncall")
     assert page.reason == "urgent ticket created after hours"
@@ -571,3 +574,92 @@ def test_a_reply_stored_after_the_batchs_events_is_still_decided_before_the_dead
     ]
     assert said_on_7(decided) == []
     assert pending_timers(engine) == ["zendesk:7:sla:resolution:warn1"]
+
+
+FRIDAY_1600 = datetime(2026, 1, 16, 16, 0, tzinfo=UTC)  # an hour's first reply: 17:00
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize(
+    "stored",
+    [FRIDAY_1700 + timedelta(minutes=30), CLOSING + timedelta(minutes=20)],
+    ids=["stored at once", "stored after closing"],
+)
+def test_a_reply_after_the_deadline_but_before_the_page_reports_the_breach_and_pages_nobody(
+    engine, rules, order, stored
+):
+    # Ticket 7, urgent, opened at 16:00 on Friday: its hour's first reply target ran out at
+    # 17:00, in office hours (the breach goes to the leads), and the watch would page on call
+    # at closing, 18:00. The agent answered at 17:30. Deskbridge was down from 16:30 to 03:00
+    # on Saturday. Caught up after hours, the 17:00 breach paged Lena at 03:00, then the
+    # reply, decided next in the same batch, withdrew the page: the customer was answered
+    # hours before anyone was paged.
+    decided_on_time(engine, rules, FRIDAY_1600)
+    store(engine, answered_at(FRIDAY_1700 + timedelta(minutes=30), FRIDAY_1600), stored)
+
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    # The breach was true (the reply came after it): the leads hear of it, late.
+    assert said_on_7(decided) == [("sla_breach", "breach")]
+    breach = next(a for d in decided for a in d.actions if a.kind.value == "sla_breach")
+    assert breach.reason == (
+        "first reply target of 1h business-hours missed at Fri 16 Jan 17:00, 10h ago"
+    )
+    assert pending_timers(engine) == ["zendesk:7:sla:resolution:warn1"]
+
+
+def solved(n: int, at: datetime, opened: datetime = FRIDAY_NIGHT) -> TicketEvent:
+    return urgent(n, at, EventKind.status_changed, Status.solved, created=opened)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_ticket_created_and_solved_while_deskbridge_was_down_pages_nobody(engine, rules, order):
+    # Ticket 7, urgent, created at 23:00 on Friday and solved at 23:30; both stored, decided
+    # when deskbridge came back at 03:00. The catch-up paged Lena at 03:00 for a ticket
+    # solved hours before, then resolved the page at once.
+    store(engine, created(), FRIDAY_NIGHT)
+    store(
+        engine,
+        solved(2, FRIDAY_NIGHT + timedelta(minutes=30)),
+        FRIDAY_NIGHT + timedelta(minutes=30),
+    )
+
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    assert paging(decided) == []
+    assert pending_step(engine) is None
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_chain_caught_up_after_hours_pages_nobody_for_a_ticket_solved_meanwhile(
+    engine, rules, order
+):
+    # Lena was paged at 23:00; deskbridge went down at 23:05, the ticket was solved at 23:15
+    # (after the step due at 23:10), and deskbridge came back at 03:00. The catch-up paged
+    # the leads at 03:00 for a ticket solved hours before, then resolved the page at once.
+    chain = paged_on_friday(engine, rules)
+    solve = solved(2, FRIDAY_NIGHT + timedelta(minutes=15))
+    store(engine, solve, solve.occurred_at)
+
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    # Only Lena's page of 23:00 is resolved, as the solve does on time.
+    assert paging(decided) == [("zendesk:event:7-2", "pager", f"oncall:{chain}:resolve", None)]
+    assert pending_step(engine) is None
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_chain_caught_up_after_hours_still_pages_for_a_ticket_answered_after_its_page(
+    engine, rules, order
+):
+    # As above, answered at 23:15 instead: a reply after the first page stops no step (an
+    # acknowledgement, a solve, or a reply written before the first page do): the catch-up
+    # pages the step the chain has reached, the leads, once.
+    chain = paged_on_friday(engine, rules)
+    reply_7 = answered_at(FRIDAY_NIGHT + timedelta(minutes=15), FRIDAY_NIGHT)
+    store(engine, reply_7, reply_7.occurred_at)
+
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    assert steps_paged(decided, chain) == CAUGHT_UP[1][1]
+    assert pending_step(engine) is None

@@ -15,13 +15,15 @@ from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules import coaching
 from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
-from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
 from deskbridge.workflows.rules.oncall import (
+    PAGE_KIND,
     WATCH_KIND,
     evaluate_paging,
+    fire_page,
     fire_step,
     fire_unanswered,
 )
+from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
 from deskbridge.workflows.rules.oncall_handoff import HANDOFF_JOB
 from deskbridge.workflows.rules.risk import REPEAT_KIND, evaluate_risk, fire_repeat_contact
 from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
@@ -54,6 +56,7 @@ TIMER_RULES: dict[str, TimerRule] = {
     ONCALL_TIMER: fire_step,
     LEAD_TIMER: fire_lead,
     WATCH_KIND: fire_unanswered,
+    PAGE_KIND: fire_page,
     REPEAT_KIND: fire_repeat_contact,
 }
 
@@ -130,7 +133,8 @@ def evaluate_timer_to_state(
     # chain is named by it. Long behind, paging_time goes by the decision's time instead.
     known = timer.known_by(timer.due_at)
     paging = ctx if known == ctx.now else replace(ctx, now=known)
-    return _merge_to_state(state, [decision, evaluate_paging(state, paging, decided)])
+    paged = evaluate_paging(state, paging, decided, since=timer.due_at)
+    return _merge_to_state(state, [decision, paged])
 
 
 def _merge_to_state(state: TicketState, decisions: list[Decision]) -> tuple[Decision, TicketState]:

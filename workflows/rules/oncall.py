@@ -10,7 +10,9 @@ in the chain's thread instead of paging again, and once none are (acknowledged, 
 paged) it starts a new chain with who is on call then. During business hours nothing is paged:
 the usual alerts go to the team. Decided long after its time (catching up after an outage, a
 failed step redecided), a page goes by the decision's time (`paging_time`): in business hours
-none, after hours one, to whoever is on call then or the step the chain has reached.
+none, after hours one, to whoever is on call then or the step the chain has reached. That
+page is a timer due at the decision's time (`defer_page`, a step set again): it fires after
+what was stored by then, so a ticket answered, acknowledged or solved meanwhile pages nobody.
 
 It runs after the other rules (it pages on what they decided: an escalation, an SLA breach).
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig
@@ -58,6 +60,7 @@ def build_chain_key_prefix(ticket: str, chain: str | None = None) -> str:
 
 TIMER_KIND = "oncall.step"
 WATCH_KIND = "oncall.unanswered"
+PAGE_KIND = "oncall.page"
 # The clocks of a customer waiting for a reply (resolution is the team's work, not a wait).
 _REPLY_METRICS = ("first_reply", "next_reply")
 NEW_TICKET_WINDOW = timedelta(hours=1)
@@ -481,18 +484,27 @@ def stop_chain(state: TicketState, chain: OncallChain, event: TicketEvent, ctx: 
 
 
 def evaluate_paging(
-    state: TicketState, ctx: Context, decided: list[Action], event: TicketEvent | None = None
+    state: TicketState,
+    ctx: Context,
+    decided: list[Action],
+    event: TicketEvent | None = None,
+    since: datetime | None = None,
 ) -> Decision:
     """The on-call rule for an event (or a fired timer, `event` None), given the actions the
-    other rules decided for it; on an event, the unanswered watch is set, moved or cancelled."""
-    decision = _decide_paging(state, ctx, decided, event)
+    other rules decided for it; on an event, the unanswered watch is set, moved or cancelled.
+    `since`: when what decided them happened (a timer's due time; default `ctx.now`)."""
+    decision = _decide_paging(state, ctx, decided, event, since)
     if event is not None:
         _plan_watch(state, ctx, decision)
     return decision
 
 
 def _decide_paging(
-    state: TicketState, ctx: Context, decided: list[Action], event: TicketEvent | None
+    state: TicketState,
+    ctx: Context,
+    decided: list[Action],
+    event: TicketEvent | None,
+    since: datetime | None = None,
 ) -> Decision:
     rules = ctx.rules
     if rules.oncall is None:
@@ -507,7 +519,7 @@ def _decide_paging(
             # What else this event decided (an escalation, a VIP tag) still pages: a new
             # chain, the withdrawn one being over.
             after = evolve(state, {"oncall": withdrawn.updates["oncall"]})
-            withdrawn.extend(_decide_paging(after, ctx, decided, None))
+            withdrawn.extend(_decide_paging(after, ctx, decided, None, since))
             return withdrawn
     triggers = find_triggers(state, event, decided, ctx)
     if not triggers or state.status.is_done:
@@ -522,7 +534,7 @@ def _decide_paging(
         (a.params.get("metric") for a in decided if a.key == discriminator),
         None,
     )
-    return _page(state, ctx, triggers, at, metric=metric)
+    return _page(state, ctx, triggers, at, metric=metric, since=since or ctx.now)
 
 
 def withdraw_chain(state: TicketState, chain: OncallChain, ctx: Context) -> Decision | None:
@@ -577,10 +589,13 @@ def _page(
     at: datetime,
     reason: str | None = None,
     metric: str | None = None,
+    since: datetime | None = None,
 ) -> Decision:
     """Page for `triggers` (after hours at `at`, the ticket open): a new chain starting at
     `at`, or a line in the thread of the chain still paging. `reason`: the first page's, if
-    not the trigger's own; `metric`: the SLA clock whose breach pages."""
+    not the trigger's own; `metric`: the SLA clock whose breach pages. `since`: when what
+    pages happened. The shell deciding it later (a catch-up: `at`, paging_time; a deadline
+    known only after it), the new chain's page is a timer due at `at` (defer_page)."""
     rules, chain = ctx.rules, state.oncall
     if chain is not None and chain.pending:
         # One chain at a time: a paging event while its steps still page is told in its
@@ -608,6 +623,8 @@ def _page(
                 for trigger, discriminator in triggers
             ],
         )
+    if since is not None and at != since and ctx.decided_at is not None:
+        return Decision(timers=[defer_page(state, triggers[0], at, reason, metric, since)])
     trigger = triggers[0][0]
     new = snapshot_chain(rules, trigger, reason or TRIGGER_REASONS[trigger], at, chain)
     if metric in _REPLY_METRICS:
@@ -626,8 +643,54 @@ def _page(
     return decision
 
 
+def defer_page(
+    state: TicketState,
+    trigger: tuple[str, str],
+    at: datetime,
+    reason: str | None,
+    metric: str | None,
+    since: datetime,
+) -> Timer:
+    """A page a catch-up decides at `at` for what happened at `since` (an event's arrival, a
+    deadline, hours ago), as a timer due at `at`: it fires after the ticket's events stored
+    by then (a reply, a solve), and pages only if they leave someone needed (fire_page). One
+    a trigger, named by `since` first: two in one catch-up page in the order they happened,
+    once, the second told in the chain's thread (or nothing, for the same wait), as on time."""
+    payload = {"trigger": trigger[0], "discriminator": trigger[1], "reason": reason}
+    clock = state.sla_clocks.get(metric) if metric in _REPLY_METRICS else None
+    if clock is not None:  # the wait it pages for: a reply to it by `at` pages nobody
+        payload.update(metric=metric, instance=clock.instance)
+    # Fixed width, so that ids due at one time sort (and fire) by `since`.
+    when = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    timer_id = f"{state.key}:{PAGE_KIND}:{when}:{trigger[0]}:{trigger[1]}"
+    return Timer(timer_id, state.key, PAGE_KIND, at, payload)
+
+
+def fire_page(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """A catch-up's page (defer_page) is due: page, unless what was stored by then leaves
+    nobody needed: the ticket is solved, the reply wait it pages for was answered (or on
+    call paged for it since), or the office is open."""
+    rules, payload = ctx.rules, timer.payload
+    if rules.oncall is None or state.status.is_done:
+        return Decision()
+    metric = payload.get("metric")
+    if metric is not None:
+        clock = state.sla_clocks.get(metric)
+        waiting = clock is not None and clock.active and clock.instance == payload["instance"]
+        if not waiting or paged_during_wait(state, metric):
+            return Decision()
+    at = paging_time(ctx, timer.due_at)
+    if not is_after_hours(rules, at):
+        return Decision()
+    trigger = (payload["trigger"], payload["discriminator"])
+    return _page(state, ctx, [trigger], at, payload.get("reason"), metric)
+
+
 def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
-    """The chain's next step is due: page it unless the chain was stopped or replaced."""
+    """The chain's next step is due: page it unless the chain was stopped or replaced. A
+    catch-up after hours sets it again at its own time, `behind` (its page fires after what
+    was stored by then: an acknowledgement, a solve); in business hours it pages nobody, and
+    says so at once."""
     chain = state.oncall
     current = (
         chain is not None
@@ -639,7 +702,11 @@ def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if not current or ctx.rules.oncall is None:
         return Decision()
     at = paging_time(ctx, timer.due_at)
-    return page_due_steps(state, chain, at, ctx, behind=at != timer.due_at)
+    set_again = timer.payload.get("behind", False)
+    if at != timer.due_at and not set_again and is_after_hours(ctx.rules, at):
+        payload = {**timer.payload, "behind": True}
+        return Decision(timers=[Timer(timer.id, timer.ticket, TIMER_KIND, at, payload)])
+    return page_due_steps(state, chain, at, ctx, behind=at != timer.due_at or set_again)
 
 
 def watch_timer_id(ticket: str) -> str:
@@ -723,4 +790,4 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         "target ran out"
     )
     trigger = ("sla_breach_urgent", f"unanswered:{metric}:{watch.payload['instance']}")
-    return _page(state, ctx, [trigger], at, reason, metric)
+    return _page(state, ctx, [trigger], at, reason, metric, since=timer.due_at)
