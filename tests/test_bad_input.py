@@ -239,10 +239,16 @@ def test_the_readmes_trigger_body_sent_unfilled_names_its_first_placeholder(runt
             None,
         ),
         ({"assignee_id": "{{ticket.assignee.id}}"}, "assignee_id", None),
+        # Any text is a role, but unfilled every agent's reply would count as the customer's.
+        (
+            {"comment_id": "7", "comment_author_role": "{{current_user.role}}"},
+            "comment_author_role",
+            None,
+        ),
         # Not a bare name: not quoted.
         ({"priority": "{{ ticket.priority | upcase }}"}, "priority", "{{...}}"),
     ],
-    ids=["updated_at", "status", "comment_public", "assignee_id", "a filter"],
+    ids=["updated_at", "status", "comment_public", "assignee_id", "author role", "a filter"],
 )
 def test_an_unfilled_placeholder_is_named_with_its_field(
     runtime, client, changes, field, placeholder

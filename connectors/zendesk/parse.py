@@ -649,6 +649,11 @@ def parse_trigger_body(
     comment_id = _string(data, "comment_id", limit=MAX_ID)
     if comment_id:
         role = (_string(data, "comment_author_role") or "").lower()
+        if "{{" in role:
+            # Unfilled, every reply would count as the customer's (the 3-response rule and the
+            # reply targets silently wrong): refused, so the trigger is mended (named as such
+            # by parse_zendesk_object).
+            raise PayloadError("expected the comment author's role", "comment_author_role")
         # `via` ({{ticket.via}}) is how the *ticket* arrived, as detail.via.channel is for
         # event subscriptions: a phone-born ticket's written replies are not calls.
         comment_via = (_string(data, "comment_via") or "").lower()
