@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
@@ -30,10 +31,21 @@ class Signal:
     reason: str
 
 
+@lru_cache(maxsize=4096)
 def _shouting(subject: str | None) -> bool:
-    words = [w for w in (subject or "").split() if any(c.isalpha() for c in w)]
-    letters = [c for w in words for c in w if c.isalpha()]
-    return len(words) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+    """Three words or more with letters, and four letters in five capitals. By the subject,
+    kept (a ticket's texts are read again for each new message; its subject is the same),
+    and letter by letter in C (map and filter): the capitals first, as most subjects have
+    few. The letters of the words with letters are all the subject's letters."""
+    if not subject:
+        return False
+    letters = list(filter(_IS_LETTER, subject))
+    if sum(map(_IS_CAPITAL, letters)) < 0.8 * len(letters):
+        return False
+    return sum(any(map(_IS_LETTER, word)) for word in subject.split()) >= 3
+
+
+_IS_LETTER, _IS_CAPITAL = str.isalpha, str.isupper
 
 
 # What a ticket's texts say, by the texts: most events change none of them.
