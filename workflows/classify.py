@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol
 
 from deskbridge.config.rules import RoutingConfig
 from deskbridge.workflows.frozen import quick_init
+from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.text import (
     BREAK,
     NEGATORS,
@@ -189,12 +190,7 @@ def classify_by_field_or_tag(
 
     tag_set = {t.lower() for t in tags}
     tagged = (
-        [
-            (name, tag)
-            for name, category in config.categories.items()
-            for tag in category.tags
-            if tag.lower() in tag_set
-        ]
+        [(name, tag) for lowered, name, tag in _category_tags(config) if lowered in tag_set]
         if tag_set
         else []
     )
@@ -205,6 +201,27 @@ def classify_by_field_or_tag(
         reason = f'tag "{tag}" → ' + _label(config, name, names[category.department])
         return Classification(name, category.department, reason, "tag")
     return None
+
+
+def _category_tags(config: RoutingConfig) -> tuple[tuple[str, str, str], ...]:
+    """(tag lower-cased, category, tag) of every category's tags, in the categories' order:
+    read from the config once (the tags are checked whenever a ticket's tags or texts
+    changed, and each read of a config model's field is pydantic's slow path on 3.11)."""
+    found = _CATEGORY_TAGS.get(config, ())
+    if found is None:
+        found = _CATEGORY_TAGS.put(
+            config,
+            (),
+            tuple(
+                (tag.lower(), name, tag)
+                for name, category in config.categories.items()
+                for tag in category.tags
+            ),
+        )
+    return found
+
+
+_CATEGORY_TAGS = Memo(16)
 
 
 def classify_texts(
