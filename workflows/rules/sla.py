@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig, SlaPolicy
@@ -49,13 +50,11 @@ MET_BY_DEFAULT = "the solve made"
 
 def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
     """The first policy whose conditions all hold."""
-    conditions = _CONDITIONS.get(rules.sla, ())
-    if conditions is None:
-        conditions = tuple(
-            (p.priority, p.channel and p.channel.lower(), tuple(p.tags), p.organization, p)
-            for p in rules.sla.policies
-        )
-        _CONDITIONS.put(rules.sla, (), conditions)
+    return _select(state, _settings(rules).conditions)
+
+
+def _select(state: TicketState, conditions: tuple) -> SlaPolicy | None:
+    """`select_policy` by the policies' conditions as plain values (`_Settings.conditions`)."""
     priority, channel, tags = state.priority, (state.channel or "").lower(), state.tags
     for wanted_priority, wanted_channel, wanted_tags, organization, policy in conditions:
         if wanted_priority is not None and wanted_priority != priority:
@@ -70,9 +69,42 @@ def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
     return None
 
 
-# Each SLA config's policy conditions as plain values, read once: the rule selects a policy on
-# every event, and reading them from the models each time was 16 attribute reads per event.
-_CONDITIONS = Memo(16)
+class _Settings(NamedTuple):
+    """What the rule reads of the rules' SLA section on every event, as plain values."""
+
+    on: bool  # enabled, with policies
+    # Each policy's (priority, channel lower-cased, tags, organization, the policy), in order.
+    conditions: tuple[tuple, ...]
+    # (stage, share of the target): each warning's, then the breach's.
+    stages: tuple[tuple[str, float], ...]
+    pause_resolution_when: tuple[Status, ...]
+
+
+def _settings(rules: RulesConfig) -> _Settings:
+    """The rules' `_Settings`, read from the config once: each read of a config model's field
+    is pydantic's slow attribute path on 3.11, and the rule made a dozen per event (the
+    policies' conditions alone were 16 before they were kept as plain values)."""
+    found = _SETTINGS.get(rules, ())
+    if found is None:
+        sla = rules.sla
+        warnings = enumerate(sla.warnings, 1)
+        found = _SETTINGS.put(
+            rules,
+            (),
+            _Settings(
+                on=sla.enabled and bool(sla.policies),
+                conditions=tuple(
+                    (p.priority, p.channel and p.channel.lower(), tuple(p.tags), p.organization, p)
+                    for p in sla.policies
+                ),
+                stages=(*((f"warn{i}", w.at) for i, w in warnings), ("breach", 1.0)),
+                pause_resolution_when=tuple(sla.pause_resolution_when),
+            ),
+        )
+    return found
+
+
+_SETTINGS = Memo(16)
 
 
 def policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
@@ -96,16 +128,7 @@ def timer_id(ticket: str, metric: str, stage: str) -> str:
 
 
 def _stages(rules: RulesConfig) -> tuple[tuple[str, float], ...]:
-    stages = _STAGES.get(rules.sla, ())
-    if stages is None:
-        warnings = enumerate(rules.sla.warnings, 1)
-        stages = (*((f"warn{i}", w.at) for i, w in warnings), ("breach", 1.0))
-        _STAGES.put(rules.sla, (), stages)
-    return stages
-
-
-# Each SLA config's stages, worked out once (the rule plans several clocks per event).
-_STAGES = Memo(16)
+    return _settings(rules).stages
 
 
 def _used(clock: SlaClock, at: datetime, time_base) -> timedelta:
@@ -243,9 +266,10 @@ _STARTED = SlaClock(
 def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     rules = ctx.rules
     decision = Decision()
-    if not rules.sla.enabled or not rules.sla.policies:
+    settings = _settings(rules)
+    if not settings.on:
         return decision
-    policy = select_policy(state, rules)
+    policy = _select(state, settings.conditions)
     clocks = dict(state.sla_clocks)
     changed: set[str] = set()
     at = event.occurred_at
@@ -381,7 +405,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
             update("resolution", running_since=redone.running_since, used_s=redone.used_s)
             resolution = clocks["resolution"]
     if resolution.active and policy is not None:
-        paused = status in rules.sla.pause_resolution_when
+        paused = status in settings.pause_resolution_when
         if paused and resolution.running_since is not None:
             base = _clock_time(policy, "resolution", rules)
             update(
@@ -400,7 +424,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         changed.update(clocks)  # a new policy re-plans every clock
         decision.updates["sla_policy"] = policy_name
     if changed:
-        stages = _stages(rules)
+        stages = settings.stages
         timer_stages = dict(state.sla_timer_stages)
         for metric in sorted(changed):
             timer_stages[metric] = _plan(
