@@ -1043,6 +1043,31 @@ def test_a_ticket_made_urgent_in_office_hours_after_its_target_ran_out_pages_nob
     ]
 
 
+def test_a_ticket_made_urgent_in_office_hours_after_its_target_ran_out_pages_at_closing():
+    # Ticket 751 as above (its 1h business-time target ran out at Friday's closing), made
+    # urgent on Monday at 10:00 and paging nobody then; nobody answers all day. As a ticket
+    # whose target runs out in office hours, it pages Tom, on call, at closing, up the chain
+    # from 18:00. Its watch, due at 10:00 when it was made urgent, paged nobody (the office
+    # was open) and was used up: nobody was paged at closing, nor all night.
+    created = "2026-01-16T17:00:00Z"
+    steps = [
+        body("created", "751", created, 1, status="NEW", priority="NORMAL"),
+        made_urgent("751", created, "2026-01-19T10:00:00Z", 2),
+    ]
+    out = replay(steps, "2026-01-19T19:00:00Z")
+    reason = "urgent ticket unanswered after hours: its 1h first reply target ran out"
+    found = oncall_and_breaches(out, "751")
+    # The breaches, in office hours, go to the leads' channel: the first reply's (known at
+    # 10:00) and the resolution's at 17:00.
+    assert [b[2].split(":")[1] for b in found if b[1] == "sla_breach"] == [
+        "first_reply",
+        "resolution",
+    ]
+    oncall = [o for o in found if o[1] != "sla_breach"]
+    assert oncall == chain_of("2026-01-19T18:00:00+00:00", reason)
+    assert [p[1:3] for p in pages(out)] == [(0, TOM), (1, TOM), (2, PRIYA), (3, SAM)]
+
+
 def test_a_breach_due_in_office_hours_known_only_at_night_pages_when_it_is_known(engine):
     # Ticket 752, normal priority, created on Thursday at 12:00 and answered at 12:10, is made
     # urgent on Monday at 10:00; that change reaches deskbridge at 23:00 (an outage). Its

@@ -663,3 +663,84 @@ def test_a_chain_caught_up_after_hours_still_pages_for_a_ticket_answered_after_i
 
     assert steps_paged(decided, chain) == CAUGHT_UP[1][1]
     assert pending_step(engine) is None
+
+
+FRIDAY_1200 = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)  # Lena's week; Tom's from Monday 09:00
+SATURDAY_2300 = datetime(2026, 1, 17, 23, 0, tzinfo=UTC)
+MONDAY_CLOSING = datetime(2026, 1, 19, 18, 0, tzinfo=UTC)
+CUSTOMER = Comment(
+    id="7-customer", public=True, author_id="500", author_is_agent=False, body="Any news?"
+)
+
+
+def waiting_again(engine: Engine, rules, written: datetime, decided: bool) -> None:
+    """Urgent ticket 7, opened at 12:00 on Friday and answered at 12:30 (its resolution
+    target, 9h of business time, runs out at 12:00 on Monday, in office hours); the customer
+    writes again at `written`, stored then (and decided then, if `decided`): a wait for the
+    next reply, a target of 2 hours."""
+    decided_on_time(engine, rules, FRIDAY_1200)
+    answer = FRIDAY_1200 + timedelta(minutes=30)
+    store(engine, answered_at(answer, FRIDAY_1200), answer)
+    Decider(engine, rules, lambda: answer).decide_pending()
+    again = urgent(3, written, EventKind.comment_added, created=FRIDAY_1200, comment=CUSTOMER)
+    store(engine, again, written)
+    if decided:
+        assert paging(Decider(engine, rules, lambda: written).decide_pending()) == []
+
+
+def fire_on_time(engine: Engine, rules, until: datetime) -> list[Decided]:
+    """The timer loop up and on time until `until`: each timer fired at its due time."""
+    decided = []
+    while True:
+        with engine.connect() as connection:
+            due = [
+                t["due_at"]
+                for t in list_timers(connection)
+                if t["status"] == "pending" and t["due_at"] <= until
+            ]
+        if not due:
+            return decided
+        at = min(due)
+        decided += Decider(engine, rules, lambda at=at: at).fire_due_timers(at)
+
+
+TOM_AT_CLOSING = [
+    (f"timer:{WATCH}", "page_oncall", f"oncall:{MONDAY_CLOSING.isoformat()}:0", [TOM]),
+    (
+        f"timer:{WATCH}",
+        "pager",
+        f"oncall:{MONDAY_CLOSING.isoformat()}:trigger:0",
+        MONDAY_CLOSING.isoformat(),
+    ),
+]
+
+
+def test_an_urgent_ticket_waiting_since_monday_morning_pages_at_closing(engine, rules):
+    # What the catch-ups below are held to: the customer writes again at 10:00 on Monday;
+    # the 2-hour target runs out at 12:00, in office hours (the leads hear of the breach).
+    # Nobody answers all day: at closing, 18:00, the watch pages Tom, on call.
+    waiting_again(engine, rules, MONDAY_1000, decided=True)
+    assert fire_on_time(engine, rules, MONDAY_CLOSING - timedelta(seconds=1)) != []
+
+    assert paging(fire_on_time(engine, rules, MONDAY_CLOSING)) == TOM_AT_CLOSING
+
+
+@pytest.mark.parametrize("order", ["decider first", "sweep first"])
+@pytest.mark.parametrize("decided", [True, False], ids=["decided then", "stored then"])
+def test_an_urgent_ticket_waiting_since_saturday_and_caught_up_on_monday_still_pages_at_closing(
+    engine, rules, order, decided
+):
+    # The customer wrote again at 23:00 on Saturday: the watch would page Lena at 01:00 on
+    # Sunday. Deskbridge was down from before then (from 22:00, or from 23:30) to 10:00 on
+    # Monday. Caught up in office hours, the watch pages nobody (the team is there), and was
+    # used up: nobody answered all Monday, and nobody was paged at closing, nor all night,
+    # for a customer waiting since Saturday. As on time (waiting since Monday 10:00), the
+    # watch now pages Tom at closing.
+    waiting_again(engine, rules, SATURDAY_2300, decided)
+
+    caught_up = catch_up(engine, rules, MONDAY_1000, order)
+
+    assert f"timer:{WATCH}" in [d.cause for d in caught_up]
+    assert paging(caught_up) == []
+    assert paging(fire_on_time(engine, rules, MONDAY_CLOSING - timedelta(seconds=1))) == []
+    assert paging(fire_on_time(engine, rules, MONDAY_CLOSING)) == TOM_AT_CLOSING

@@ -21,7 +21,8 @@ reply target counted in business hours only would run out when the office opens 
 ticket opened at 17:01 on Friday: Monday 09:01), so nobody would be paged all weekend. For
 paging, the target goes on counting after hours: the watch timer pages when it has run out
 and the office is closed (at closing, for a target that ran out in business hours and is
-still unanswered then). The SLA's own warnings, breaches and the review stay on business time.
+still unanswered then; for one fired with the office open, a catch-up's, at the next closing).
+The SLA's own warnings, breaches and the review stay on business time.
 A reply target running out pages once, and not when on call was paged during that wait
 already (`paged_during_wait`), whether the watch or the target's own breach sees it.
 """
@@ -772,18 +773,25 @@ def _plan_watch(state: TicketState, ctx: Context, decision: Decision) -> None:
 
 def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     """The urgent ticket's reply target has run out after hours: page, unless it was answered
-    (or changed) since the watch was set, the office is open, or on call was paged already
-    during this wait (that chain went up its steps, or someone acknowledged it: they own it)."""
+    (or changed) since the watch was set, or on call was paged already during this wait (that
+    chain went up its steps, or someone acknowledged it: they own it). With the office open
+    (a catch-up, a ticket made urgent late) it pages nobody, and watches again from closing."""
     rules = ctx.rules
     watch = unanswered_watch(state, rules)
     # By its due time, as replay fires it, not the sweep's clock (`now`): a sweep seconds
     # late would name the chain, and its keys, by when it came.
     at = paging_time(ctx, timer.due_at)
-    if watch is None or watch.payload != timer.payload or not is_after_hours(rules, at):
+    if watch is None or watch.payload != timer.payload:
         return Decision()
     metric = watch.payload["metric"]
     if paged_during_wait(state, metric):
         return Decision()
+    if not is_after_hours(rules, at):
+        # Fired with the office open (a catch-up in business hours, a ticket made urgent
+        # late): nobody is paged now, the team is there; the wait goes on, so the watch is
+        # set again for the office's closing, as for a target running out in business hours.
+        closing = rules.calendar.closed_from(at)  # a calendar: the office is open
+        return Decision(timers=[replace(watch, due_at=closing)] if closing else [])
     target = timedelta(seconds=watch.payload["target_s"])
     reason = (
         f"urgent ticket unanswered after hours: its {describe_span(target)} {LABELS[metric]} "
