@@ -702,7 +702,10 @@ class Decider:
             if not at_due_time:
                 batch.decided_at = at
             self._parse_events(batch, rows)
-            if left_behind:  # else every event stored by `at` is the batch's already
+            # Else every event stored by `at` is the batch's already. A full claim reads
+            # only up to its last timer's due time: a reply written before a deadline it
+            # catches up on may have been stored after that.
+            if left_behind or until < at:
                 self._read_known(session, batch, due, most_events)
             if batch.events:
                 self._read_related(session, batch)

@@ -26,7 +26,7 @@ from deskbridge.store.outbox import list_actions
 from deskbridge.store.timers import list_timers, requeue_failed_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decided, Decider
-from deskbridge.workflows.model import Comment, EventKind, Status, TicketEvent
+from deskbridge.workflows.model import Comment, EventKind, Status, TicketEvent, evolve
 from tests.workflows.test_decider import reply
 from tests.workflows.test_sla_timers import event as urgent
 
@@ -663,6 +663,32 @@ def test_a_chain_caught_up_after_hours_still_pages_for_a_ticket_answered_after_i
 
     assert steps_paged(decided, chain) == CAUGHT_UP[1][1]
     assert pending_step(engine) is None
+
+
+def test_a_sweep_claiming_its_full_limit_of_timers_still_decides_the_reply_first(engine, rules):
+    # The reply to ticket 7 written at 17:50 and stored at 18:20, as in the tests above
+    # (opened at 17:00, first reply due at 18:00); ticket 9 (urgent, opened at 17:05) has its
+    # timers due too. After the outage the timer loop's first sweep claimed as many as its
+    # limit (the first four due) and read the events stored only up to its last one's due
+    # time: the reply was not among them, so the leads were told of 7's breach and, in the
+    # same catch-up, that it was withdrawn.
+    decided_on_time(engine, rules, FRIDAY_1700)
+    opened_9 = FRIDAY_1700 + timedelta(minutes=5)
+    nine = urgent(1, opened_9, EventKind.created, Status.new, created=opened_9)
+    store(engine, evolve(nine, {"ticket_id": "9", "dedupe_key": "zendesk:event:9-1"}), opened_9)
+    Decider(engine, rules, lambda: opened_9).decide_pending()
+    store(
+        engine,
+        answered_at(CLOSING - timedelta(minutes=10), FRIDAY_1700),
+        CLOSING + timedelta(minutes=20),
+    )
+    decider = Decider(engine, rules, lambda: SATURDAY_0300)
+
+    first = decider.fire_due_timers(SATURDAY_0300, limit=4)
+    decided = first + decider.decide_pending() + decider.fire_due_timers(SATURDAY_0300)
+
+    assert "zendesk:event:7-2" in [d.cause for d in first]
+    assert said_on_7(decided) == []  # as with a claim that is not full: no breach
 
 
 FRIDAY_1200 = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)  # Lena's week; Tom's from Monday 09:00
