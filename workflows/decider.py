@@ -862,10 +862,11 @@ class Decider:
         actions = decision.actions
         # `before`'s fired keys were compacted by the decision that made it.
         state = mark_fired(after, [a.key for a in actions], compacted=before)
-        scheduled = {t.id for t in decision.timers}
-        for timer_id in decision.cancel:
-            if timer_id not in scheduled and timer_id not in batch.done_here:
-                batch.timers[timer_id] = None
+        if decision.cancel:  # most decisions cancel nothing: no set of the ids set
+            scheduled = {t.id for t in decision.timers}
+            for timer_id in decision.cancel:
+                if timer_id not in scheduled and timer_id not in batch.done_here:
+                    batch.timers[timer_id] = None
         for timer in decision.timers:
             batch.timers[timer.id] = timer
             batch.done_here.pop(timer.id, None)
@@ -880,7 +881,13 @@ class Decider:
         batch.states[state.key] = state
         batch.dirty.add(state.key)
         if state.requester:
-            batch.by_requester.setdefault((state.source, state.requester), set()).add(state.key)
+            # Not setdefault: its new empty set was made for every decision.
+            requester = (state.source, state.requester)
+            tickets = batch.by_requester.get(requester)
+            if tickets is None:
+                batch.by_requester[requester] = {state.key}
+            else:
+                tickets.add(state.key)
         if actions:
             batch.actions += actions
             batch.audit += build_decision_rows(actions, cause, batch.now)
