@@ -181,6 +181,12 @@ class _Batch:
     waiting: dict[str, dict[int, StoredEvent]] = field(default_factory=dict)
     # Events decided ahead of their turn for such a timer: passed over in their turn.
     ahead: set[int] = field(default_factory=set)
+    # The tickets whose events stored after the batch's own (by its `now`) are in `waiting`
+    # (_read_known), and how many past the batch's own such a read takes.
+    read_ahead: set[str] = field(default_factory=set)
+    read_most: int = 0
+    # The requesters whose tickets `related` holds (read once, before any later read_ahead).
+    related_requesters: set[str] = field(default_factory=set)
 
 
 class _Acknowledging:
@@ -350,7 +356,8 @@ class Decider:
             batch = self._start(session, tickets, now)
             batch.decided_at = batch.now
             self._parse_events(batch, rows)
-            self._read_known(session, batch, stored, most)
+            batch.read_most = most
+            self._read_known(session, batch, self._caught_up(batch, stored))
             self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in stored]
             heapq.heapify(batch.due)
@@ -461,7 +468,7 @@ class Decider:
             item = heapq.heappop(due)[3]
             timer = item.timer if isinstance(item, DueTimer) else item
             at = now or timer.due_at
-            if batch.waiting:
+            if batch.decided_at is not None:  # live: it may be caught up on
                 self._decide_known_by(session, batch, timer, at)
             if isinstance(item, DueTimer):
                 self._fire(batch, item, at)
@@ -479,10 +486,17 @@ class Decider:
         pages on call for a ticket whose reply is stored, and the reply withdraws the page in
         the same batch. One written at the due time or after stays after it, as one arriving
         then does (at one instant the timer goes first); on time (replay, a sweep a little
-        late) nothing that arrived after a timer is decided before it."""
-        waiting = batch.waiting.get(timer.ticket)
+        late) nothing that arrived after a timer is decided before it. The first time one of
+        a ticket's timers is caught up on, its events stored after the batch's are read, if
+        not read already: a deadline set in this batch (a ticket created while the decider
+        was down) may wait for a reply stored after the batch's last event."""
         due = timer.due_at
-        if not waiting or decision_time(due, now, batch.decided_at) == due:
+        if decision_time(due, now, batch.decided_at) == due:
+            return
+        if timer.ticket not in batch.read_ahead:
+            self._read_known(session, batch, {timer.ticket})
+        waiting = batch.waiting.get(timer.ticket)
+        if not waiting:
             return
         for row in list(waiting.values()):
             event = batch.events.get(row.id)
@@ -509,19 +523,27 @@ class Decider:
             except Exception as exc:
                 batch.events[row.id] = exc
 
-    def _read_known(
-        self, session: StoreSession, batch: _Batch, due: list[DueTimer], most: int
-    ) -> None:
-        """The events stored after the batch's own (up to `most`, by its `now`) of the tickets
-        whose claimed timers it catches up on: one written before such a timer's due time
-        is decided before it (_decide_known_by); the others wait for their turn, undecided."""
-        tickets = {
+    @staticmethod
+    def _caught_up(batch: _Batch, due: list[DueTimer]) -> set[str]:
+        """The tickets of the claimed timers that this batch catches up on (decision_time)."""
+        return {
             d.timer.ticket
             for d in due
             if decision_time(d.timer.due_at, d.timer.due_at, batch.decided_at) != d.timer.due_at
         }
-        if tickets:  # the batch's own come first (arrival order): read `most` past them
-            rows = session.claim_ticket_events(tickets, batch.now, most + len(batch.events))
+
+    def _read_known(self, session: StoreSession, batch: _Batch, tickets: set[str]) -> None:
+        """The events of `tickets` stored after the batch's own (up to `read_most` past them,
+        by its `now`), for timers caught up on: one written before such a timer's due time
+        is decided before it (_decide_known_by); the others wait for their turn, undecided.
+        Read once a ticket: the claimed timers' tickets together, before deciding, and a
+        ticket whose deadline this batch set when that deadline is caught up on. All are the
+        batch's own tickets, so on PostgreSQL in its own partitions."""
+        tickets = tickets - batch.read_ahead
+        if tickets:  # the batch's own come first (arrival order): read past them
+            batch.read_ahead |= tickets
+            limit = batch.read_most + len(batch.events)
+            rows = session.claim_ticket_events(tickets, batch.now, limit)
             self._parse_events(batch, [r for r in rows if r.id not in batch.events])
 
     def _read_related(self, session: StoreSession, batch: _Batch) -> None:
@@ -541,6 +563,7 @@ class Decider:
                     opened.append(created_at)
         window = self._related_window
         if requesters and window is not None:
+            batch.related_requesters = requesters
             batch.related_window = (min(opened) - window, max(opened) + window + WINDOW_EDGE)
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
 
@@ -616,14 +639,20 @@ class Decider:
         since = state.created_at - window
         until = state.created_at + window + WINDOW_EDGE
         read = batch.related_window
-        if read is not None and read[0] <= since and until <= read[1]:
+        if (
+            read is not None
+            and read[0] <= since
+            and until <= read[1]
+            and state.requester in batch.related_requesters
+        ):
             prefix = f"{state.source._value_}:"
             stored = [
                 r
                 for r in batch.related.get(state.requester, ())
                 if r.key != state.key and r.key.startswith(prefix) and since <= r.created_at < until
             ][:RELATED_MOST]
-        else:  # outside what the batch read (a requester or date the event changed)
+        else:  # outside what the batch read (a requester or date the event changed, or an
+            # event read after it: _read_known)
             stored = session.list_requester_tickets(
                 state.source.value, state.requester, state.key, since, until
             )
@@ -702,11 +731,15 @@ class Decider:
             if not at_due_time:
                 batch.decided_at = at
             self._parse_events(batch, rows)
-            # Else every event stored by `at` is the batch's already. A full claim reads
-            # only up to its last timer's due time: a reply written before a deadline it
-            # catches up on may have been stored after that.
+            # A full claim reads events only up to its last timer's due time, and the event
+            # limit may leave some behind: a reply written before a deadline the sweep
+            # catches up on may have been stored after them. Else every event stored by `at`
+            # is the batch's already.
+            batch.read_most = most_events
             if left_behind or until < at:
-                self._read_known(session, batch, due, most_events)
+                self._read_known(session, batch, self._caught_up(batch, due))
+            else:
+                batch.read_ahead |= tickets
             if batch.events:
                 self._read_related(session, batch)
             batch.due = [(d.timer.due_at, d.timer.id, next(batch.sequence), d) for d in due]

@@ -691,6 +691,38 @@ def test_a_sweep_claiming_its_full_limit_of_timers_still_decides_the_reply_first
     assert said_on_7(decided) == []  # as with a claim that is not full: no breach
 
 
+@pytest.mark.parametrize("limit", [None, 3], ids=["one batch", "batch ends before the reply"])
+def test_a_deadline_set_in_the_catch_up_batch_waits_for_the_reply_stored_after_it(
+    engine, rules, limit
+):
+    # The decider was down from 16:30 to 03:00 on Saturday: the webhook stored urgent ticket 7
+    # at 17:00, two replies on ticket 9 at 18:05 and 18:10, and the reply to 7 written at
+    # 17:50 at 18:20 (Zendesk retried). The catch-up's batch decided 7's creation, which set
+    # its 18:00 first-reply deadline, due inside the batch; when the batch ended before the
+    # reply (its limit), the deadline fired before it: the leads were told of a breach, then
+    # that it was withdrawn.
+    store(engine, created(FRIDAY_1700), FRIDAY_1700)
+    for n, minutes in enumerate((5, 10), 1):
+        at = CLOSING + timedelta(minutes=minutes)
+        store(engine, reply(9, n, at), at)
+    store(
+        engine,
+        answered_at(CLOSING - timedelta(minutes=10), FRIDAY_1700),
+        CLOSING + timedelta(minutes=20),
+    )
+    decider = Decider(engine, rules, lambda: SATURDAY_0300)
+
+    first = decider.decide_pending(limit=limit)
+    decided = first + decider.decide_pending() + decider.fire_due_timers(SATURDAY_0300)
+
+    assert "zendesk:event:7-2" in [d.cause for d in first]
+    assert [d.cause for d in decided].count("zendesk:event:7-2") == 1
+    # No breach reported, nothing withdrawn, in one batch or two. (The page for the urgent
+    # ticket's creation, caught up on after hours, goes out at 03:00 either way: 997c303.)
+    sla = [s for s in said_on_7(decided) if s[0].startswith("sla") or "breach" in s[1]]
+    assert sla == []
+
+
 FRIDAY_1200 = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)  # Lena's week; Tom's from Monday 09:00
 SATURDAY_2300 = datetime(2026, 1, 17, 23, 0, tzinfo=UTC)
 MONDAY_CLOSING = datetime(2026, 1, 19, 18, 0, tzinfo=UTC)
