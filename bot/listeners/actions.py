@@ -164,12 +164,14 @@ def handle_click(
         # a withdrawn page's click would acknowledge a false alarm, and a newer chain of the
         # same ticket, which the clicker has not seen, must not be stopped by an old page.
         if chain is None or block_id != PAGE_BLOCK + chain.id:
+            over = describe_older_page(chain)
+        elif not chain.running:
+            over = describe_stopped_chain(runtime.rules, chain)
+        else:
+            over = None
+        if over is not None:
             log_event(log, logging.INFO, "slack.page_over", ticket=ticket_key, user=user_id)
-            tell(channel, user_id, describe_older_page(chain))
-            return "page_over"
-        if not chain.running:
-            log_event(log, logging.INFO, "slack.page_over", ticket=ticket_key, user=user_id)
-            tell(channel, user_id, describe_stopped_chain(runtime.rules, chain))
+            tell(channel, user_id, over)
             return "page_over"
     if action_id == PICK_DEPARTMENT and department not in runtime.rules.departments:
         # An old message's choice, from before the config changed: said, not stored.
