@@ -631,6 +631,23 @@ def test_a_ticket_created_and_solved_while_deskbridge_was_down_pages_nobody(engi
 
 
 @pytest.mark.parametrize("order", ORDERS)
+def test_a_ticket_created_and_answered_while_deskbridge_was_down_pages_nobody(engine, rules, order):
+    # Ticket 7, urgent, created at 23:00 on Friday and answered by an agent working late at
+    # 23:50; both stored, decided when deskbridge came back at 03:00. The catch-up paged Lena
+    # at 03:00 for a customer answered three hours before anyone was paged (a reply before
+    # the first page is a false alarm on time too: withdraw_chain).
+    store(engine, created(), FRIDAY_NIGHT)
+    reply_7 = answered_at(FRIDAY_NIGHT + timedelta(minutes=50), FRIDAY_NIGHT)
+    store(engine, reply_7, reply_7.occurred_at)
+
+    decided = catch_up(engine, rules, SATURDAY_0300, store_backlog(engine, order, SATURDAY_0300))
+
+    assert paging(decided) == []
+    assert pending_step(engine) is None
+    assert "zendesk:event:7-2" in [d.cause for d in decided]
+
+
+@pytest.mark.parametrize("order", ORDERS)
 def test_a_chain_caught_up_after_hours_pages_nobody_for_a_ticket_solved_meanwhile(
     engine, rules, order
 ):

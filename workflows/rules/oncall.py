@@ -528,12 +528,13 @@ def _decide_paging(
     at = paging_time(ctx, ctx.now)
     if not is_after_hours(rules, at):
         return Decision()
-    discriminator = triggers[0][1]
+    trigger, discriminator = triggers[0]
     # The reply wait a breach pages for, so that a reply written before the page, delivered
-    # after it, withdraws the chain (withdraw_chain).
+    # after it, withdraws the chain (withdraw_chain); for a new urgent ticket, its first
+    # reply: answered before a catch-up's page (defer_page), it pages nobody.
     metric = next(
         (a.params.get("metric") for a in decided if a.key == discriminator),
-        None,
+        "first_reply" if trigger == "urgent_created" else None,
     )
     return _page(state, ctx, triggers, at, metric=metric, since=since or ctx.now)
 
