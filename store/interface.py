@@ -125,6 +125,10 @@ class StoreSession(Protocol):
     def list_tickets_of_requesters(
         self, requesters: Collection[str], since: datetime, until: datetime
     ) -> dict[str, list[RelatedTicket]]: ...
+    def lock_requesters(self, requesters: Collection[str]) -> None: ...
+    def list_requester_ticket_keys(
+        self, requesters: Collection[str], since: datetime, until: datetime
+    ) -> list[tuple[str, str, datetime]]: ...
     def list_requester_tickets(
         self, source: str, requester: str, exclude: str, since: datetime, until: datetime
     ) -> list[RelatedTicket]: ...
@@ -171,6 +175,9 @@ class Store(Protocol):
     # Whether insert_ticket_events keeps the request bodies (the memory store does not, so
     # replay need not write them out).
     keeps_bodies: bool
+    # Whether other deciders (another process, serve's timer sweep) may write tickets while
+    # a batch decides: a database, not replay's memory store.
+    shared: bool
     # What a write raises when a row it relies on changed meanwhile (a unique key taken by
     # another decider): the decider rolls back and decides the batch again.
     conflicts: tuple[type[Exception], ...]

@@ -76,6 +76,7 @@ class MemoryStore:
     writer = nullcontext()
     split_reads = False
     keeps_bodies = False
+    shared = False
     conflicts: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
@@ -308,6 +309,19 @@ class MemoryStore:
                 opened.sort(key=lambda item: (item[0], item[1]))
                 found[requester] = [RelatedTicket(k, at, signals) for at, k, signals in opened]
         return found
+
+    def lock_requesters(self, requesters: Collection[str]) -> None:
+        return None  # one decider: nothing to share
+
+    def list_requester_ticket_keys(
+        self, requesters: Collection[str], since: datetime, until: datetime
+    ) -> list[tuple[str, str, datetime]]:
+        return [
+            (requester, key, item[0])
+            for requester in sorted(requesters)
+            for key in self._by_requester.get(requester, ())
+            if (item := self._opened(key, since, until)) is not None
+        ]
 
     def list_requester_tickets(
         self,

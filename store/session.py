@@ -83,6 +83,14 @@ class SqlSession:
     ) -> dict[str, list[RelatedTicket]]:
         return tickets.list_tickets_of_requesters(self.connection, requesters, since, until)
 
+    def lock_requesters(self, requesters: Collection[str]) -> None:
+        tickets.lock_requesters(self.connection, requesters)
+
+    def list_requester_ticket_keys(
+        self, requesters: Collection[str], since: datetime, until: datetime
+    ) -> list[tuple[str, str, datetime]]:
+        return tickets.list_requester_ticket_keys(self.connection, requesters, since, until)
+
     def list_requester_tickets(
         self, source: str, requester: str, exclude: str, since: datetime, until: datetime
     ) -> list[RelatedTicket]:
@@ -166,6 +174,7 @@ class SqlStore:
         self.writer: AbstractContextManager = threading.Lock() if sqlite else nullcontext()
         self.split_reads = sqlite
         self.keeps_bodies = True
+        self.shared = True
         self.conflicts: tuple[type[Exception], ...] = (IntegrityError,)
 
     @contextmanager

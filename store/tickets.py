@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from deskbridge.store.interface import RELATED_MOST
 from deskbridge.store.schema import tickets
@@ -102,6 +102,43 @@ def list_tickets_of_requesters(
             )
         )
     return found
+
+
+# The advisory lock namespace of requesters (first key of pg_advisory_xact_lock(int, int)),
+# per schema as the decider partitions' (store/events.py).
+_REQUESTER_LOCK_CLASS = (
+    "('x' || substr(md5('deskbridge.requester:' || current_schema()), 1, 8))::bit(32)::int"
+)
+
+
+def lock_requesters(connection: Connection, requesters: Collection[str]) -> None:
+    """PostgreSQL: hold these requesters until commit, waiting for a decider writing a batch
+    with one of them to commit it (in sorted order, so two never deadlock on each other). On
+    SQLite the one writer already writes alone."""
+    if not requesters or not is_postgres(connection):
+        return
+    connection.execute(
+        text(
+            f"SELECT pg_advisory_xact_lock({_REQUESTER_LOCK_CLASS}, hashtext(r)) "
+            "FROM unnest(CAST(:requesters AS text[])) WITH ORDINALITY AS u(r, n) ORDER BY n"
+        ),
+        {"requesters": sorted(requesters)},
+    ).all()
+
+
+def list_requester_ticket_keys(
+    connection: Connection, requesters: Collection[str], since: datetime, until: datetime
+) -> list[tuple[str, str, datetime]]:
+    """(requester, key, created_at) of every ticket of these requesters opened in
+    [since, until): list_tickets_of_requesters without the states, to see which are new."""
+    if not requesters:
+        return []
+    query = select(tickets.c.requester, tickets.c.key, tickets.c.created_at).where(
+        tickets.c.requester.in_(sorted(requesters)),
+        tickets.c.created_at >= since,
+        tickets.c.created_at < until,
+    )
+    return [tuple(row) for row in connection.execute(query)]
 
 
 def load_ticket(connection: Connection, key: str) -> TicketState | None:

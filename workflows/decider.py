@@ -187,6 +187,13 @@ class _Batch:
     read_most: int = 0
     # The requesters whose tickets `related` holds (read once, before any later read_ahead).
     related_requesters: set[str] = field(default_factory=set)
+    # What the batch's repeat-contact lookups saw, checked again before it is written
+    # (_check_related): the stored tickets' keys, and each lookup outside `related` as
+    # (requester, key prefix, since, until); a requester whose lookup hit its limit is not
+    # checked (it has enough tickets to be a repeat contact whatever else came).
+    related_seen: set[str] = field(default_factory=set)
+    related_reads: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
+    related_full: set[str] = field(default_factory=set)
 
 
 class _Acknowledging:
@@ -566,6 +573,8 @@ class Decider:
             batch.related_requesters = requesters
             batch.related_window = (min(opened) - window, max(opened) + window + WINDOW_EDGE)
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
+            for found in batch.related.values():
+                batch.related_seen.update(r.key for r in found)
 
     def _decide_event(self, session: StoreSession, batch: _Batch, row: StoredEvent) -> None:
         waiting = batch.waiting.get(row.ticket)
@@ -653,9 +662,14 @@ class Decider:
             ][:RELATED_MOST]
         else:  # outside what the batch read (a requester or date the event changed, or an
             # event read after it: _read_known)
+            source = state.source.value
             stored = session.list_requester_tickets(
-                state.source.value, state.requester, state.key, since, until
+                source, state.requester, state.key, since, until
             )
+            batch.related_seen.update(r.key for r in stored)
+            batch.related_reads.append((state.requester, f"{source}:", since, until))
+            if len(stored) >= RELATED_MOST:
+                batch.related_full.add(state.requester)
         found = {r.key: r for r in stored if r.key not in batch.dirty} if stored else {}
         for key in batch.by_requester.get((state.source, state.requester), ()):
             other = batch.states.get(key)
@@ -938,6 +952,8 @@ class Decider:
         return actions
 
     def _write(self, session: StoreSession, batch: _Batch) -> None:
+        if self.store.shared and (batch.related_requesters or batch.related_reads):
+            self._check_related(session, batch)
         saves = [(batch.states[k], batch.versions[k]) for k in batch.dirty]
         if not session.save_tickets(saves, batch.now):
             raise _Conflict()
@@ -957,6 +973,35 @@ class Decider:
         if not session.mark_events_decided(batch.decided_events, batch.now):
             raise _Conflict()  # decided meanwhile by another decider
         session.mark_events_failed(batch.failed_events, batch.now)
+
+    @staticmethod
+    def _check_related(session: StoreSession, batch: _Batch) -> None:
+        """A ticket of one of the batch's requesters written by another decider since the
+        batch read them (two of a customer's tickets decided at once, in two partitions on
+        PostgreSQL): neither saw the other, and the later would never be found a repeat
+        contact. The requesters are held until commit, so of two such batches the second
+        sees the first's ticket here, and is decided again with it."""
+        requesters = (batch.related_requesters | {r[0] for r in batch.related_reads}) - (
+            batch.related_full
+        )
+        if not requesters:
+            return
+        windows = [*batch.related_reads]
+        if batch.related_window is not None:
+            windows += [(r, "", *batch.related_window) for r in batch.related_requesters]
+        since = min(w[2] for w in windows)
+        until = max(w[3] for w in windows)
+        session.lock_requesters(requesters)
+        for requester, key, created_at in session.list_requester_ticket_keys(
+            requesters, since, until
+        ):
+            if key in batch.related_seen or key in batch.states:
+                continue
+            if any(
+                r == requester and key.startswith(prefix) and start <= created_at < end
+                for r, prefix, start, end in windows
+            ):
+                raise _Conflict()
 
     def _finish(self, batch: _Batch) -> None:
         """After commit: remember the states written, count what was decided."""

@@ -4,12 +4,16 @@ and the leads' review counts it on the same day either way."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from deskbridge.connectors.salesforce.parse import parse_salesforce
+from deskbridge.store.events import shard_of
 from deskbridge.store.outbox import list_actions
+from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.digest import build_digest, build_period, repeat_window
 from deskbridge.workflows.model import (
     EventKind,
@@ -143,3 +147,44 @@ def test_the_readmes_salesforce_delivery_escalates_the_case_opened_later(engine,
         (later, "page_oncall", paged),
         (later, "pager", paged),
     ]
+
+
+def test_two_deciders_deciding_a_customers_two_tickets_at_once_find_the_repeat(engine, rules):
+    """Two deciders on PostgreSQL (two workers) decide 700 and 701, in two partitions, at
+    the same time: each read the requester's tickets before the other's was written, so
+    neither saw the other, and 701 was never escalated as 700's repeat. The one writing
+    second now sees the other's ticket and decides its batch again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("two deciders decide two partitions at once only on PostgreSQL")
+    assert shard_of("zendesk:700") != shard_of("zendesk:701")
+    first = WorkflowService(engine, rules)
+    second = Decider(engine, rules, lambda: LATER)
+    read, go_on = threading.Event(), threading.Event()
+    read_related = first.decider._read_related
+
+    def read_then_wait(session, batch):
+        read_related(session, batch)
+        if not read.is_set():  # its first attempt: the other decides meanwhile
+            read.set()
+            assert go_on.wait(10)
+
+    first.decider._read_related = read_then_wait
+    first.store_events([created("700", T0)], "{}", T0)
+    deciding = threading.Thread(target=first.decider.decide_pending, kwargs={"now": T0})
+    deciding.start()
+    assert read.wait(10)  # 700's partition held, its batch read, not written
+    first.store_events([created("701", LATER)], "{}", LATER)
+    decided = second.decide_pending(now=LATER)
+    assert [d.ticket for d in decided] == ["zendesk:701"]
+    go_on.set()
+    deciding.join(10)
+    assert not deciding.is_alive()
+    first.fire_due_timers(LATER + timedelta(seconds=1))
+
+    with engine.connect() as connection:
+        queued = [
+            (r["ticket"], r["idempotency_key"], r["payload"]["reason"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "risk"
+        ]
+    assert queued == EXPECTED[:-1]
