@@ -56,6 +56,16 @@ def served(engine: Engine, rules, arrivals: list[tuple[TicketEvent, datetime]]) 
     return served_in_batches(engine, rules, [[arrival] for arrival in arrivals])
 
 
+def queued_risk_actions(engine: Engine) -> list[tuple[str, str, str]]:
+    """The risk rule's actions in the outbox: (ticket, idempotency key, reason)."""
+    with engine.connect() as connection:
+        return [
+            (r["ticket"], r["idempotency_key"], r["payload"]["reason"])
+            for r in list_actions(connection)
+            if r["payload"]["rule"] == "risk"
+        ]
+
+
 def served_in_batches(
     engine: Engine, rules, batches: list[list[tuple[TicketEvent, datetime]]]
 ) -> list[tuple]:
@@ -68,12 +78,7 @@ def served_in_batches(
         at = batch[-1][1]
         service.decider.decide_pending(now=at)
         service.fire_due_timers(at + timedelta(seconds=1))
-    with engine.connect() as connection:
-        queued = [
-            (r["ticket"], r["idempotency_key"], r["payload"]["reason"])
-            for r in list_actions(connection)
-            if r["payload"]["rule"] == "risk"
-        ]
+    queued = queued_risk_actions(engine)
     period = build_period(rules, T0.date())
     data = service.decider.store
     with data.reading() as session:
@@ -181,10 +186,4 @@ def test_two_deciders_deciding_a_customers_two_tickets_at_once_find_the_repeat(e
     assert not deciding.is_alive()
     first.fire_due_timers(LATER + timedelta(seconds=1))
 
-    with engine.connect() as connection:
-        queued = [
-            (r["ticket"], r["idempotency_key"], r["payload"]["reason"])
-            for r in list_actions(connection)
-            if r["payload"]["rule"] == "risk"
-        ]
-    assert queued == EXPECTED[:-1]
+    assert queued_risk_actions(engine) == EXPECTED[:-1]
