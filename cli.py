@@ -503,6 +503,12 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         import deskbridge.config.gunicorn  # noqa: F401 (reads WEB_CONCURRENCY as gunicorn will)
     except SystemExit as problem:
         raise click.ClickException(str(problem)) from None
+    # The environment and the rules file, checked once here as serve and worker check them:
+    # left to gunicorn's workers, each stopped on a mistake with a traceback in pydantic's
+    # words (the list twice), and systemd restarted the unit in a loop.
+    settings, rules, _warnings, _path = _read_settings_and_rules()
+    if settings is None or rules is None:
+        sys.exit(1)
     from gunicorn.app.wsgiapp import WSGIApplication
 
     sys.argv = [

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -78,3 +79,34 @@ def test_web_starts_with_an_empty_web_concurrency(tmp_path):
 
     assert status == b"HTTP/1.1 200 OK"
     assert "Traceback" not in (tmp_path / "web.log").read_text()
+
+
+@pytest.mark.slow
+def test_web_lists_the_rules_file_and_environment_mistakes_once_without_a_traceback(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    example = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+    rules.write_text(
+        example.read_text()
+        .replace("  threshold: 3\n", "  treshold: 3\n", 1)
+        .replace("timezone: Europe/London\n  # Slack", "timezone: Europe/Londn\n  # Slack", 1)
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_CONFIG": str(rules),
+        "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
+        "WEB_CONCURRENCY": "1",
+        "SLACK_BOT_TOKEN": "xoxb-1-2-fake",  # without SLACK_TEAM_ID: a settings mistake
+    }
+
+    result = subprocess.run(
+        [str(DESKBRIDGE), "web"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.count("SLACK_TEAM_ID: required when SLACK_BOT_TOKEN") == 1
+    assert result.stderr.count(f"{rules}: 2 problems\n") == 1
+    assert "  three_responses.treshold: unknown setting" in result.stderr
+    assert "  team.timezone: unknown timezone" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Booting worker" not in result.stderr
