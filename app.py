@@ -494,7 +494,7 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
         from slack_bolt.adapter.flask.handler import to_flask_response
         from werkzeug.exceptions import RequestEntityTooLarge
 
-        from deskbridge.bot.app import is_signed_by_slack
+        from deskbridge.bot.app import slack_signature_problem
         from deskbridge.connectors.http import answer_too_large, read_body
 
         try:
@@ -504,16 +504,24 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
         except RequestEntityTooLarge:
             return answer_too_large(request, runtime.metrics, "slack", limit)
         metrics = runtime.metrics.webhooks
-        signed = is_signed_by_slack(
+        problem = slack_signature_problem(
             secret.get_secret_value().encode(),
             raw,
             request.headers.get("X-Slack-Request-Timestamp"),
             request.headers.get("X-Slack-Signature"),
             time.time(),
         )
-        if not signed:  # the body of a refused request is never logged
+        if problem is not None:  # the body of a refused request is never logged
+            error, field = problem
             metrics.labels("slack", "unauthorized").inc()
-            log_event(log, logging.WARNING, "webhook.unauthorized", source="slack")
+            log_event(
+                log,
+                logging.WARNING,
+                "webhook.unauthorized",
+                source="slack",
+                error=error,
+                field=field,
+            )
             return jsonify(error="invalid or expired Slack signature"), 401
         try:
             # Listener errors are answered by bolt's error handler (bot.app); what escapes

@@ -23,6 +23,7 @@ from deskbridge.bot.listeners.home import register_home
 from deskbridge.bot.notifier import build_web_client
 from deskbridge.config.logging import describe_exception, log_event
 from deskbridge.store.db import describe_store_error
+from deskbridge.workflows.metrics import Metrics
 
 log = logging.getLogger("deskbridge.slack")
 
@@ -54,7 +55,7 @@ def create_bolt_app(runtime, client: WebClient | None = None) -> App:
             logger=bolt_log,
             # Before bolt's authorization: another workspace's request is refused with a 403 before
             # anything is authorised for it.
-            before_authorize=build_workspace_check(settings.slack_team_id),
+            before_authorize=build_workspace_check(settings.slack_team_id, runtime.metrics),
         )
     finally:
         bolt_log.setLevel(level)
@@ -71,19 +72,49 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 TOLERANCE_SECONDS = 300
 
 
-def is_signed_by_slack(
+SIGNATURE_HEADER = "X-Slack-Signature"
+TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
+# What the log's webhook.unauthorized says to check (never the secret nor the signature
+# expected), as the Zendesk connector's lines do. ASCII, as theirs.
+_BOTH_HEADERS = (
+    f"Slack sends {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} with every request (check that a "
+    "proxy on the way passes both on)"
+)
+_NOT_MATCHED = (
+    "signature does not match the body: check that SLACK_SIGNING_SECRET is the app's Signing "
+    "Secret (api.slack.com/apps > the app > Basic Information > App Credentials; not its Client "
+    f"Secret nor a token), and that nothing on the way changes the body or {TIMESTAMP_HEADER}"
+)
+
+
+def slack_signature_problem(
     secret: bytes, body: bytes, timestamp: str | None, signature: str | None, now: float
-) -> bool:
-    """Checked before bolt sees the request: bolt parses the body (and int()s the timestamp)
+) -> tuple[str, str] | None:
+    """None for a request Slack signed; else what is wrong and the header it is about.
+    Checked before bolt sees the request: bolt parses the body (and int()s the timestamp)
     before it verifies, so an unsigned malformed request crashed it, and it logs the body of
-    every forged request. Any header value, however odd, is a plain False here."""
-    if not timestamp or not signature or not _TIMESTAMP.fullmatch(timestamp):
-        return False
-    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
-        return False
+    every forged request. Any header value, however odd, is a plain answer here."""
+    if not signature:
+        return f"signature header is missing: {_BOTH_HEADERS}", SIGNATURE_HEADER
+    if not timestamp:
+        return f"signature timestamp header is missing: {_BOTH_HEADERS}", TIMESTAMP_HEADER
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return "signature timestamp is not a time in Unix seconds", TIMESTAMP_HEADER
+    age = now - int(timestamp)
+    if abs(age) > TOLERANCE_SECONDS:
+        seconds = round(abs(age))
+        when = f"{seconds} s old" if age > 0 else f"{seconds} s ahead of this server's clock"
+        return (
+            f"signature timestamp is {when}, outside Slack's window of {TOLERANCE_SECONDS} s: "
+            "a request sent again later, or a clock that is wrong; check this server's clock "
+            "(NTP)",
+            TIMESTAMP_HEADER,
+        )
     base = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+    if hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return None
+    return _NOT_MATCHED, SIGNATURE_HEADER
 
 
 def build_local_authorize(token: str | None, team_id: str | None) -> Callable:
@@ -99,9 +130,11 @@ def build_local_authorize(token: str | None, team_id: str | None) -> Callable:
     return authorize
 
 
-def build_workspace_check(team_id: str | None) -> Callable:
+def build_workspace_check(team_id: str | None, metrics: Metrics) -> Callable:
     """Bolt middleware: requests from another Slack workspace than SLACK_TEAM_ID get 403
-    (a signing secret is per app, and an app can be installed in several workspaces).
+    (a signing secret is per app, and an app can be installed in several workspaces), logged
+    as `webhook.forbidden` and counted, as the helpdesks' are: a mistyped SLACK_TEAM_ID
+    refuses every click and command, which the operator finds in the log.
     ssl_check is answered by bolt before this runs; url_verification (which names no
     workspace) after it, so it is let through."""
 
@@ -109,10 +142,31 @@ def build_workspace_check(team_id: str | None) -> Callable:
         if req.body.get("type") == "url_verification":
             return next()
         if team_id is None or req.context.team_id != team_id:
+            metrics.webhooks.labels("slack", "forbidden").inc()
+            log_event(
+                log,
+                logging.WARNING,
+                "webhook.forbidden",
+                source="slack",
+                error=_describe_other_workspace(req.context.team_id, team_id),
+                field="team_id",
+            )
             return BoltResponse(status=403, body={"error": "not this deskbridge's workspace"})
         return next()
 
     return same_workspace
+
+
+def _describe_other_workspace(got: object, team_id: str | None) -> str:
+    """Which workspace the request came from and which one deskbridge serves: workspace ids
+    are no secret, and a SLACK_TEAM_ID copied from another workspace shows at once."""
+    if not isinstance(got, str) or not got:
+        return f"the request names no workspace; this deskbridge serves SLACK_TEAM_ID={team_id}"
+    return (
+        f"the request comes from workspace {got[:32]!r}, not SLACK_TEAM_ID={team_id}: set "
+        "SLACK_TEAM_ID to the id of the workspace the app is installed in (its T... id), or "
+        "the app is installed in another workspace too"
+    )
 
 
 def answer_listener_error(error: Exception) -> BoltResponse:
