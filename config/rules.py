@@ -130,10 +130,25 @@ def _known_timezone(value: str) -> str:
     return value
 
 
+def _slack_channel(value: str) -> str:
+    """A channel as the bot posts to it: "#name", "name" or its id. Slack's channel names have
+    no spaces: one written with a space is never found, and every alert to it would be
+    dead-lettered (channel_not_found) while check-config said the file was ok."""
+    if not value.removeprefix("#").strip() or any(c.isspace() for c in value):
+        raise ValueError(
+            'expected a Slack channel like "#resolution-leads" (its name has no spaces; Slack '
+            f'writes them as "-"), or its id, got "{value}"'
+        )
+    return value
+
+
+SlackChannel = Annotated[str, AfterValidator(_slack_channel)]
+
+
 class TeamConfig(_Model):
     name: str = "Resolution team"
     timezone: str = "UTC"
-    lead_channel: str = Field(description="Slack channel where team leads are told things")
+    lead_channel: SlackChannel = Field(description="Slack channel where team leads are told things")
 
     @field_validator("timezone")
     @classmethod
@@ -151,6 +166,7 @@ def _slack_user_id(value: str) -> str:
 
 
 SlackUserId = Annotated[str, AfterValidator(_slack_user_id)]
+
 
 # A queue's record id: key prefix 00G, 15 characters, or 18 with the case-checksum suffix.
 _SALESFORCE_QUEUE = re.compile(r"00G[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
@@ -221,7 +237,7 @@ class DepartmentConfig(_Model):
     # The Zendesk group and the Salesforce queue (00G…) that own the department's work.
     group: str
     salesforce_queue: str | None = None
-    slack_channel: str
+    slack_channel: SlackChannel
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
     handoff_within: Duration = timedelta(hours=4)
@@ -477,7 +493,7 @@ class RiskConfig(_Model):
     raise_priority_to: Priority = Priority.urgent
     specialist_group: str
     specialist_queue: str | None = None
-    specialist_channel: str
+    specialist_channel: SlackChannel
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
         SignalConfig,
@@ -700,7 +716,7 @@ PageTrigger = Literal["urgent_created", "escalated", "sla_breach_urgent"]
 
 
 class OncallConfig(_Model):
-    channel: str
+    channel: SlackChannel
     rotation: RotationConfig
     overrides: list[OverrideConfig] = Field(default_factory=list)
     escalation: Annotated[list[EscalationStepConfig], _check_entries(_find_step_out_of_order)] = (

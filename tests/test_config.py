@@ -1020,3 +1020,33 @@ def test_no_warning_is_guessed_from_a_setting_with_a_mistake(tmp_path):
         'sla.policies[0].first_reply: expected a duration like "4h"',
     ]
     assert info.value.warnings == []
+
+
+def test_a_slack_channel_written_with_a_space_is_a_problem_with_the_others(tmp_path):
+    """Slack's channel names have no spaces: "#resolution leads" is never found, so every alert
+    to it was dead-lettered (channel_not_found) after check-config had said ok. Each channel
+    setting is checked, in the same run as the file's other mistakes; a name with or without
+    "#", and a channel id, are taken."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["team"]["lead_channel"] = "#resolution leads"
+    data["departments"]["quality"]["slack_channel"] = "dept quality"
+    data["departments"]["logistics"]["slack_channel"] = "dept-logistics"  # no "#": taken
+    data["risk"]["specialist_channel"] = "C0123ABCD"  # an id: taken
+    data["oncall"]["channel"] = "#"
+    data["three_responses"]["treshold"] = data["three_responses"].pop("threshold")
+    path = tmp_path / "team.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    expected = (
+        'expected a Slack channel like "#resolution-leads" (its name has no spaces; Slack '
+        'writes them as "-"), or its id, got "{}"'
+    )
+    assert raised.value.problems == [
+        "team.lead_channel: " + expected.format("#resolution leads"),
+        "three_responses.treshold: unknown setting (check the spelling)",
+        "departments.quality.slack_channel: " + expected.format("dept quality"),
+        "oncall.channel: " + expected.format("#"),
+    ]
