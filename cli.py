@@ -509,6 +509,7 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
     settings, rules, _warnings, _path = _read_settings_and_rules()
     if settings is None or rules is None:
         sys.exit(1)
+    _refuse_a_store_not_migrated(settings.database_url)
     from gunicorn.app.wsgiapp import WSGIApplication
 
     sys.argv = [
@@ -519,6 +520,39 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         "deskbridge.app:create_app()",
     ]
     WSGIApplication("%(prog)s [GUNICORN OPTIONS]", prog="deskbridge web").run()
+
+
+def _refuse_a_store_not_migrated(url: str) -> None:
+    """`deskbridge web` migrates nothing (`deskbridge migrate` does, as the web unit's
+    ExecStartPre): a store that answers without deskbridge's tables, or at an older revision
+    of this version's, is refused with what to run. Started on one, the web answered every
+    webhook 503 "event store unavailable" and /readyz "store down" while the database was up,
+    and logged only `error=ProgrammingError`. A store that does not answer is left to the
+    running web, which answers 503 until it does (docs/deploy.md §2)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from deskbridge.store.db import create_store_engine, has_schema, newer_revision, store_revision
+
+    with _opening_store(url):
+        engine = create_store_engine(url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        _refuse_a_missing_file(engine)
+        with engine.connect() as connection:
+            revision = store_revision(connection) if has_schema(connection) else None
+            migrated = revision is not None
+    except SQLAlchemyError:
+        return
+    finally:
+        engine.dispose()
+    if not migrated:
+        raise _never_migrated(where)
+    head = newer_revision(revision)
+    if head is not None:
+        raise click.ClickException(
+            f"the store at {where} is at revision {revision}, this deskbridge needs {head}: run "
+            "`deskbridge migrate` first"
+        )
 
 
 def _stop_on_sigterm() -> None:

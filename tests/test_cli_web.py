@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,53 @@ def test_web_lists_the_rules_file_and_environment_mistakes_once_without_a_traceb
     assert "  team.timezone: unknown timezone" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Booting worker" not in result.stderr
+
+
+def _web_refusal(tmp_path, url: str) -> tuple[int | None, str]:
+    """`deskbridge web` on `url`: its exit code and output, or None when it was still running
+    (serving) after 20 s, then stopped."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        "DATABASE_URL": url,
+        "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
+        "WEB_CONCURRENCY": "1",
+    }
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        web = subprocess.Popen([str(DESKBRIDGE), "web"], env=env, stdout=out, stderr=out)
+    try:
+        code = web.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        web.terminate()
+        web.wait(timeout=40)
+        code = None
+    return code, log.read_text()
+
+
+@pytest.mark.slow
+def test_web_refuses_a_store_never_migrated_naming_the_command(tmp_path):
+    """It served, answering every webhook 503 "event store unavailable" and /readyz "store
+    down" with the database up, and logged only error=ProgrammingError."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database, none of deskbridge's tables
+
+    assert _web_refusal(tmp_path, url) == (
+        1,
+        f"Error: the store at {url} has no deskbridge tables: run `deskbridge migrate` first\n",
+    )
+
+
+@pytest.mark.slow
+def test_web_refuses_a_store_an_older_version_left_naming_the_command(tmp_path):
+    from deskbridge.store.db import create_store_engine, migrate_store, newer_revision
+
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    engine = create_store_engine(url)
+    migrate_store(engine, "0013")
+    engine.dispose()
+
+    assert _web_refusal(tmp_path, url) == (
+        1,
+        f"Error: the store at {url} is at revision 0013, this deskbridge needs "
+        f"{newer_revision('0013')}: run `deskbridge migrate` first\n",
+    )
