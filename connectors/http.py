@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Request, Response, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from deskbridge.config.logging import log_event
 from deskbridge.connectors.connector import Outcome
@@ -40,13 +40,43 @@ log = logging.getLogger("deskbridge.webhooks")
 def read_body(req: Request, limit: int) -> bytes:
     """The request body, or RequestEntityTooLarge. A body of stated length over the limit is
     refused before reading; a chunked one (no length; the server ends the stream) is read up to
-    the limit, where werkzeug stops without complaint, so one byte more means it was larger."""
+    the limit, where werkzeug stops without complaint, so one byte more means it was larger.
+    `limit` is the app's MAX_CONTENT_LENGTH (create_app), which werkzeug's reading enforces."""
+    environ = req.environ
+    length = environ.get("CONTENT_LENGTH")
+    # The usual body: a plain stated length within the limit, not chunked.
+    if length and length.isascii() and length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+        size = int(length)
+        if size <= limit:
+            return _read_stated_length(environ, size)
     raw = req.get_data(cache=False)
     # The length first: the usual body is far under the limit, and content_length reads
     # two headers.
     if len(raw) >= limit and req.content_length is None and req.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
     return raw
+
+
+def _read_stated_length(environ: dict, length: int) -> bytes:
+    """The body of stated length, as werkzeug's `get_data` reads it: the stream's first `length`
+    bytes; a stream that ends early is a client gone (400), unless the server ends the stream
+    itself (`wsgi.input_terminated`: what it gave is the body). Read without werkzeug's stream
+    wrapper, whose reads fill two 64 KB buffers for a body of 1 KB (callgrind: ~50k
+    instructions a request). A server that ends the stream ends it at the stated length
+    (waitress, gunicorn), where werkzeug would read on to the end."""
+    stream = environ["wsgi.input"]
+    raw = stream.read(length)
+    while len(raw) < length:
+        more = stream.read(length - len(raw))
+        if not more:
+            if "wsgi.input_terminated" in environ:
+                break
+            raise ClientDisconnected()
+        raw += more
+    # A bytes object of its own, as werkzeug's reading gives: io.BytesIO (the test client's
+    # input) hands back the very bytes it was made from, and the Salesforce connector knows
+    # the body it read last by that object (connectors/salesforce/connector.py).
+    return bytes(memoryview(raw))
 
 
 def record_too_large(metrics, source: str, limit: int, field: str) -> None:
