@@ -647,6 +647,52 @@ def test_a_ticket_created_and_answered_while_deskbridge_was_down_pages_nobody(en
     assert "zendesk:event:7-2" in [d.cause for d in decided]
 
 
+def vip(event: TicketEvent) -> TicketEvent:
+    """The event with ticket 7 tagged vip: the risk rule escalates it when it is opened."""
+    return evolve(event, {"ticket": evolve(event.ticket, {"tags": ("vip",)})})
+
+
+LENA_PAGED = [("page_oncall", "0"), ("pager", "0")]
+
+
+@pytest.mark.parametrize("caught_up", [False, True], ids=["on time", "caught up at 03:00"])
+def test_an_urgent_ticket_escalated_when_opened_still_pages_once_answered(engine, rules, caught_up):
+    # Ticket 7, urgent and tagged vip (the risk rule escalates it to the specialists), opened
+    # at 23:00 on Friday; an agent's reply written at 23:00:30. An escalation pages on call
+    # whether or not the customer was answered (a VIP ticket that is not urgent pages, and
+    # its reply withdraws nothing). 285092b gave the page the first reply's wait: on time
+    # the reply, delivered at 23:02 after the page of 23:01, withdrew it as a false alarm;
+    # caught up at 03:00 nobody was paged.
+    written = FRIDAY_NIGHT + timedelta(seconds=30)
+    reply_7 = vip(answered_at(written, FRIDAY_NIGHT))
+    if caught_up:
+        store(engine, vip(created()), FRIDAY_NIGHT)
+        store(engine, reply_7, written)
+        decided = catch_up(engine, rules, SATURDAY_0300, "decider first")
+    else:
+        decided = []
+        for event, at in ((vip(created()), 1), (reply_7, 2)):
+            arrived = FRIDAY_NIGHT + timedelta(minutes=at)
+            store(engine, event, arrived)
+            decided += Decider(engine, rules, lambda at=arrived: at).decide_pending()
+    assert [(a, k) for a, k in said_on_7(decided) if a != "notify"] == LENA_PAGED
+    assert pending_step(engine) is not None  # the chain goes on until acknowledged
+
+
+def test_an_urgent_ticket_answered_when_opened_is_not_withdrawn_by_its_next_event(engine, rules):
+    # Ticket 7, urgent, opened at 23:00 on Friday by an agent with a public comment (answered
+    # as it was opened), paged on time; its next event came at 23:03. 285092b withdrew the
+    # page then as "answered at 23:00, before the first page": a reply the page knew of, not
+    # one delivered after it, withdrawn by whichever event came next.
+    store(engine, evolve(created(), {"comment": AGENT_REPLY}), FRIDAY_NIGHT)
+    decided = Decider(engine, rules, lambda: FRIDAY_NIGHT).decide_pending()
+    again = FRIDAY_NIGHT + timedelta(minutes=3)
+    store(engine, urgent(2, again, EventKind.comment_added, created=FRIDAY_NIGHT), again)
+    decided += Decider(engine, rules, lambda: again).decide_pending()
+    assert said_on_7(decided) == LENA_PAGED
+    assert pending_step(engine) is not None
+
+
 @pytest.mark.parametrize("order", ORDERS)
 def test_a_chain_caught_up_after_hours_pages_nobody_for_a_ticket_solved_meanwhile(
     engine, rules, order

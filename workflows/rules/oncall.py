@@ -531,11 +531,15 @@ def _decide_paging(
     trigger, discriminator = triggers[0]
     # The reply wait a breach pages for, so that a reply written before the page, delivered
     # after it, withdraws the chain (withdraw_chain); for a new urgent ticket, its first
-    # reply: answered before a catch-up's page (defer_page), it pages nobody.
-    metric = next(
-        (a.params.get("metric") for a in decided if a.key == discriminator),
-        "first_reply" if trigger == "urgent_created" else None,
-    )
+    # reply: answered before a catch-up's page (defer_page), it pages nobody. Not when it
+    # pages for more than the wait (escalated too, as the "also" line in _page), nor for a
+    # ticket answered already (the page knows of the reply: no later event withdraws it).
+    if trigger == "urgent_created":
+        clock = state.sla_clocks.get("first_reply")
+        waiting = len(triggers) == 1 and clock is not None and clock.active
+        metric = "first_reply" if waiting else None
+    else:
+        metric = next((a.params.get("metric") for a in decided if a.key == discriminator), None)
     return _page(state, ctx, triggers, at, metric=metric, since=since or ctx.now)
 
 
