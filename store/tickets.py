@@ -113,16 +113,18 @@ _REQUESTER_LOCK_CLASS = (
 
 def lock_requesters(connection: Connection, requesters: Collection[str]) -> None:
     """PostgreSQL: hold these requesters until commit, waiting for a decider writing a batch
-    with one of them to commit it (in sorted order, so two never deadlock on each other). On
+    with one of them to commit it. Taken in the order of their lock keys, so two never
+    deadlock on each other: not of the names, as two names may have one key (hashtext). On
     SQLite the one writer already writes alone."""
     if not requesters or not is_postgres(connection):
         return
     connection.execute(
         text(
-            f"SELECT pg_advisory_xact_lock({_REQUESTER_LOCK_CLASS}, hashtext(r)) "
-            "FROM unnest(CAST(:requesters AS text[])) WITH ORDINALITY AS u(r, n) ORDER BY n"
+            f"SELECT pg_advisory_xact_lock({_REQUESTER_LOCK_CLASS}, k) FROM unnest(ARRAY("
+            "SELECT DISTINCT hashtext(r) FROM unnest(CAST(:requesters AS text[])) AS r "
+            "ORDER BY 1)) WITH ORDINALITY AS u(k, n) ORDER BY n"
         ),
-        {"requesters": sorted(requesters)},
+        {"requesters": list(requesters)},
     ).all()
 
 
