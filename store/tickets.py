@@ -106,7 +106,7 @@ def list_tickets_of_requesters(
 
 # The advisory lock namespace of requesters (first key of pg_advisory_xact_lock(int, int)),
 # per schema as the decider partitions' (store/events.py).
-_REQUESTER_LOCK_CLASS = (
+REQUESTER_LOCK_CLASS = (
     "('x' || substr(md5('deskbridge.requester:' || current_schema()), 1, 8))::bit(32)::int"
 )
 
@@ -120,7 +120,7 @@ def lock_requesters(connection: Connection, requesters: Collection[str]) -> None
         return
     connection.execute(
         text(
-            f"SELECT pg_advisory_xact_lock({_REQUESTER_LOCK_CLASS}, k) FROM unnest(ARRAY("
+            f"SELECT pg_advisory_xact_lock({REQUESTER_LOCK_CLASS}, k) FROM unnest(ARRAY("
             "SELECT DISTINCT hashtext(r) FROM unnest(CAST(:requesters AS text[])) AS r "
             "ORDER BY 1)) WITH ORDINALITY AS u(k, n) ORDER BY n"
         ),

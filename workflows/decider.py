@@ -127,6 +127,11 @@ class _Conflict(Exception):
     """A ticket row changed under this batch: roll back and decide again from the store."""
 
 
+class _RelatedConflict(_Conflict):
+    """A ticket of one of the batch's requesters was written by another decider meanwhile
+    (_check_related)."""
+
+
 @dataclass
 class _Batch:
     """Everything one transaction writes, gathered in memory first."""
@@ -259,6 +264,9 @@ class Decider:
         # The last batch ended early, or claimed less, for acknowledgements: more may be
         # waiting, decide again at once.
         self._cut_short = False
+        # The last attempt rolled back for a requester's new ticket (_RelatedConflict): the
+        # next holds its requesters from before it reads their tickets (_read_related).
+        self._hold_requesters = False
         # How long before the batch's `now` the last event decided arrived (seconds).
         self._behind = 0.0
         # Set when a batch commits a timer: the timer loop (app.Runtime.run_timers) sleeps
@@ -570,6 +578,11 @@ class Decider:
                     opened.append(created_at)
         window = self._related_window
         if requesters and window is not None:
+            if self._hold_requesters:
+                # Decided again after another decider wrote one of these requesters' tickets
+                # (one opening many at once, an integration): wait for such a writer now,
+                # rather than be rolled back by the next one at the write, time after time.
+                session.lock_requesters(requesters)
             batch.related_requesters = requesters
             batch.related_window = (min(opened) - window, max(opened) + window + WINDOW_EDGE)
             batch.related = session.list_tickets_of_requesters(requesters, *batch.related_window)
@@ -866,8 +879,10 @@ class Decider:
                                 return []
                             self._write(session, batch)
                     self._finish(batch)
+                self._hold_requesters = False
                 return batch.results
-            except (_Conflict, *self.store.conflicts):
+            except (_Conflict, *self.store.conflicts) as exc:
+                self._hold_requesters = isinstance(exc, _RelatedConflict)
                 self._cache.clear()
                 log_event(log, logging.INFO, "decider.conflict", attempt=attempt)
         raise RuntimeError("ticket rows kept changing under the decider")
@@ -1001,7 +1016,7 @@ class Decider:
                 r == requester and key.startswith(prefix) and start <= created_at < end
                 for r, prefix, start, end in windows
             ):
-                raise _Conflict()
+                raise _RelatedConflict()
 
     def _finish(self, batch: _Batch) -> None:
         """After commit: remember the states written, count what was decided."""
