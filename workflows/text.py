@@ -756,8 +756,27 @@ class PhraseIndex:
         # a text's words costs far more than sorting out the few it finds (some fifteen
         # phrase words, twenty breaks and a handful of others).
         alone = self._starts_alone
-        marked = list(compress(count(), map(self._marked.__contains__, read)))
-        starts: list[tuple[int, tuple]] = [(i, alone[read[i]]) for i in marked if read[i] in alone]
+        starts: list[tuple[int, tuple]] = []
+        breaks: list[int] = []
+        conditionals: list[int] = []
+        # Negators are rare: only a match with one in the few words before it is looked at.
+        negators: list[int] = []
+        either = False  # an "or" or "nor"
+        # One loop sorts out the words found (a comprehension per kind read each of them
+        # again). BREAK starts no phrase.
+        for at in compress(count(), map(self._marked.__contains__, read)):
+            word = read[at]
+            if word == BREAK:
+                breaks.append(at)
+                continue
+            if word in alone:
+                starts.append((at, alone[word]))
+            if word in NEGATORS:
+                negators.append(at)
+            elif word in CONDITIONALS:
+                conditionals.append(at)
+            if word in _ALTERNATIVES:
+                either = True
         pairs = self._starts_pair
         longer: list[tuple[int, tuple]] = []
         read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
@@ -768,15 +787,11 @@ class PhraseIndex:
         starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
-        breaks = [at for at in marked if read[at] == BREAK]
-        conditionals = [at for at in marked if read[at] in CONDITIONALS]
         hypothetical = _hypothetical_from(read, breaks, conditionals) if conditionals else None
-        # Negators are rare: only a match with one in the few words before it is looked at.
-        negators = [at for at in marked if read[at] in NEGATORS]
         declined = _declined_ends(read, negators) if negators else None
         asides = _aside_negations(read, negators) if negators and breaks else None
         # Lists of alternatives after a negator ("not a refund or a voucher"): rare.
-        alternatives = bool(negators) and any(read[at] in _ALTERNATIVES for at in marked)
+        alternatives = bool(negators) and either
         matches: list[_MatchFields] = []
         for start, found in starts:
             clause = bisect_right(breaks, start)
