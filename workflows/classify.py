@@ -358,6 +358,9 @@ class _Plan(NamedTuple):
     listed: dict[str | None, tuple[dict[str, int], int]]
     remedies: frozenset[str]  # the remedy categories
     fallbacks: frozenset[str]  # the fallback categories
+    # Every word _scan_texts asks whether a text has (cues, not_after words, resolved words,
+    # comparatives, contrasts, "do"): a text's own set of them is all those tests need.
+    asked_words: frozenset[str]
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -428,6 +431,19 @@ def _plan(config: RoutingConfig) -> _Plan:
         lemma(verb): frozenset(w for p in words for w in compile_phrase(p)[:1])
         for verb, words in config.particles.items()
     }
+    all_cues = frozenset().union(
+        *(cues for _, cues in cued.values()),
+        # An after-cue's last word ("arrival", "delivery"): the quick test for any cue.
+        *(
+            frozenset(cue[-1] for cues in by_first.values() for cue in cues)
+            for by_first in cues_after.values()
+        ),
+    )
+    all_not_after = frozenset().union(*not_after.values())
+    # Each entry's first word: "turned up" is "turn" ("up" alone says nothing).
+    resolved_words = frozenset(
+        compile_phrase(w)[0] for w in config.resolved_words if compile_phrase(w)
+    )
     plan = _Plan(
         index,
         qualifiers,
@@ -438,20 +454,12 @@ def _plan(config: RoutingConfig) -> _Plan:
         {name: frozenset(c.needs) for name, c in categories if c.needs},
         config,
         cued,
-        frozenset().union(
-            *(cues for _, cues in cued.values()),
-            # An after-cue's last word ("arrival", "delivery"): the quick test for any cue.
-            *(
-                frozenset(cue[-1] for cues in by_first.values() for cue in cues)
-                for by_first in cues_after.values()
-            ),
-        ),
-        frozenset().union(*not_after.values()),
+        all_cues,
+        all_not_after,
         frozenset(lemma(w) for stop in config.cue_stops for w in compile_phrase(stop)),
         frozenset(lemma(w) for word in config.receipt_words for w in compile_phrase(word)),
         build_sign_offs(config.sign_offs),
-        # Each entry's first word: "turned up" is "turn" ("up" alone says nothing).
-        frozenset(compile_phrase(w)[0] for w in config.resolved_words if compile_phrase(w)),
+        resolved_words,
         frozenset(lemma(w) for word in config.absent_words for w in compile_phrase(word)),
         frozenset(lemma(w) for word in config.things for w in compile_phrase(word)),
         frozenset(
@@ -487,6 +495,7 @@ def _plan(config: RoutingConfig) -> _Plan:
         },
         frozenset(name for name, c in categories if c.remedy),
         frozenset(name for name, c in categories if c.fallback),
+        frozenset({"do"}).union(_COMPARATIVES, _CONTRASTS, all_cues, all_not_after, resolved_words),
     )
     if len(_PLANS) >= 64:
         _PLANS.clear()
@@ -841,9 +850,9 @@ def _scan_texts(
         matches = list(index.scan_fields(tokens))  # PhraseMatch's fields, by position
         if not matches:
             continue  # what follows only reads the matches ("Order 88213 - oak sideboard")
-        # The text's words as a set, for the whole-text tests below: a frozenset's isdisjoint
-        # with a set walks the smaller of the two, with a tuple every token.
-        present = set(tokens)
+        # The text's words that the whole-text tests below ask for, as a set: each test then
+        # reads a few, and the set is cheaper to make than one of all the text's words.
+        present = plan.asked_words.intersection(tokens)
         groups_found = set(map(_GROUP, matches))  # one C-level pass
         if INQUIRY in groups_found:
             for m in matches:
