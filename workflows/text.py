@@ -777,11 +777,12 @@ class PhraseIndex:
                 conditionals.append(at)
             if word in _ALTERNATIVES:
                 either = True
-        pairs = self._starts_pair
         longer: list[tuple[int, tuple]] = []
         read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
-        for i in compress(count(), map(pairs.__contains__, read_pairs)):
-            sized, thirds = pairs[read[i], read[i + 1]]
+        # What each pair starts (None for most), so a pair found is not looked up again.
+        by_pair = list(map(self._starts_pair.get, read_pairs))
+        for i in compress(count(), by_pair):
+            sized, thirds = by_pair[i]
             if thirds is None or (i + 2 < len(read) and read[i + 2] in thirds):
                 longer.append((i, sized))
         starts += longer  # one-word phrases first, as they always came
