@@ -249,8 +249,8 @@ def classify_texts(
         for message in customer_messages
     ]
     question = _only_yes_no_questions(texts)
-    hits = _find_hits(config, texts, question)
-    result = decide(config, hits, names, question=question)
+    hits = _find_hits(plan, texts, question)
+    result = _decide(plan, config, hits, names, question)
     if model is None:
         return result
     label, probability = model.predict(model_text(subject, description, customer_messages))
@@ -580,7 +580,7 @@ _POINTS = itemgetter(3)  # Hit.points
 
 
 def _find_hits(
-    config: RoutingConfig, texts: list[tuple[str, str, float]], question: bool = False
+    plan: _Plan, texts: list[tuple[str, str, float]], question: bool = False
 ) -> list[Hit]:
     """Every phrase occurrence with its points: its number of words, times where it is (the
     subject weighs more), times the category's weight. A phrase inside a longer one found at
@@ -588,7 +588,6 @@ def _find_hits(
     overlapping another of its own category; each phrase counts once. A category with `needs`
     counts only when one of them is found; the general words of fallback categories are looked
     for only when no other phrase counts."""
-    plan = _plan(config)
     qualifiers = _Qualifiers(plan.qualifiers)
     hits = _scan_texts(plan, plan.index, texts, qualifiers)
     needs = plan.needs
@@ -1797,9 +1796,15 @@ def decide(
     """The department from the phrases found (see the module's docstring for the order). In
     a ticket that only asks a yes-or-no question (`question`), topic words never decide
     alone: "Do you accept Klarna?" names a topic, not a problem."""
+    return _decide(_plan(config), config, hits, names, question)
+
+
+def _decide(
+    plan: _Plan, config: RoutingConfig, hits: list[Hit], names: dict[str, str], question: bool
+) -> Classification:
+    """`decide` with the config's plan (looked up once: the helpers below are given it)."""
     # A category's remedy, fallback and department are the config's (its synonyms vary only
     # phrases): looked up in the plan's sets, not in the category's model.
-    plan = _plan(config)
     remedy = plan.remedies
     scores: dict[str, float] = {}
     # Each category's hits that count, in order: what _strongest picks from (it read them all).
@@ -1834,7 +1839,7 @@ def decide(
     # "my refund was put on a gift card" names a refund, a follow-up and the bank as well.
     if best is None or calm >= sum(scores.values()):
         if calm > 0:
-            hit = _strongest(config, kept, NOT_A_PROBLEM)
+            hit = _strongest(plan, config, kept, NOT_A_PROBLEM)
             reason = f"{_quote(hit)} → not an order problem"
             return Classification(None, None, reason, "phrase", **common)
         return Classification(
@@ -1845,11 +1850,11 @@ def decide(
         name = remedies[0]
         problem = problems[0] if problems else None
         category = config.categories[name]
-        reason = f"{_quote(_strongest(config, kept, name))} (a remedy request"
+        reason = f"{_quote(_strongest(plan, config, kept, name))} (a remedy request"
         if problem is not None:
             reason += (
                 f"; the problem: {config.categories[problem].label},"
-                f" {_quote(_strongest(config, kept, problem), short=True)}"
+                f" {_quote(_strongest(plan, config, kept, problem), short=True)}"
             )
         reason += ") → " + _label(config, name, names[category.department])
         return Classification(
@@ -1858,38 +1863,39 @@ def decide(
             reason,
             "phrase",
             scores[name],
-            runner_up=_runner_up(config, ranked, name),
+            runner_up=_runner_up(plan, ranked, name),
             problem=problem,
             **common,
         )
 
     name = problems[0]
     category = config.categories[name]
-    runner_up = _runner_up(config, ranked, name)
+    runner_up = _runner_up(plan, ranked, name)
     if runner_up is not None and scores[runner_up] >= config.ask_when_close * scores[name]:
         other = config.categories[runner_up]
+        mine = _quote(_strongest(plan, config, kept, name), short=True)
+        theirs = _quote(_strongest(plan, config, kept, runner_up), short=True)
         reason = (
-            f"{names[category.department]} ({_quote(_strongest(config, kept, name), short=True)},"
-            f" {scores[name]:g}) and {names[other.department]}"
-            f" ({_quote(_strongest(config, kept, runner_up), short=True)}, {scores[runner_up]:g})"
-            " score too close to choose"
+            f"{names[category.department]} ({mine}, {scores[name]:g}) and"
+            f" {names[other.department]} ({theirs}, {scores[runner_up]:g}) score too close to"
+            " choose"
         )
         return Classification(
             None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
         )
     if config.min_score and _only_topics(
-        config, hits, scores, problems, category.department, question
+        plan, config, hits, scores, problems, category.department, question
     ):
         # One bare word of the description names the topic, not a problem someone must fix
         # ("veneer" alone; "the veneer is peeling" names a fault, "cracked" alone does too).
         reason = (
-            f"only {_quote(_strongest(config, kept, name), short=True)} ({scores[name]:g})"
+            f"only {_quote(_strongest(plan, config, kept, name), short=True)} ({scores[name]:g})"
             f" names a problem, too little to choose {names[category.department]}"
         )
         return Classification(
             None, None, reason, "ambiguous", scores[name], runner_up=runner_up, **common
         )
-    reason = f"{_quote(_strongest(config, kept, name))} → " + _label(
+    reason = f"{_quote(_strongest(plan, config, kept, name))} → " + _label(
         config, name, names[category.department]
     )
     return Classification(
@@ -1898,6 +1904,7 @@ def decide(
 
 
 def _only_topics(
+    plan: _Plan,
     config: RoutingConfig,
     hits: list[Hit],
     scores: dict[str, float],
@@ -1912,7 +1919,7 @@ def _only_topics(
     phrase."""
     mine = {n for n in problems if config.categories[n].department == department}
     counted = [h for h in hits if h.points > 0 and h.category in mine]
-    topics = _topics(config)
+    topics = plan.topics
     if not all(h.phrase in topics for h in counted):
         return False
     if question:
@@ -1921,13 +1928,8 @@ def _only_topics(
     return weight < config.min_score
 
 
-def _topics(config: RoutingConfig) -> frozenset[str]:
-    return _plan(config).topics
-
-
-def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | None:
+def _runner_up(plan: _Plan, ranked: list[str], winner: str) -> str | None:
     """The best category of another department (remedies compete only with problems)."""
-    plan = _plan(config)
     departments, remedies = plan.departments, plan.remedies
     department = departments[winner]
     return next(
@@ -1936,7 +1938,9 @@ def _runner_up(config: RoutingConfig, ranked: list[str], winner: str) -> str | N
     )
 
 
-def _strongest(config: RoutingConfig, kept: dict[str, list[Hit]], category: str) -> Hit:
+def _strongest(
+    plan: _Plan, config: RoutingConfig, kept: dict[str, list[Hit]], category: str
+) -> Hit:
     """The category's hit worth most (among equals, the phrase listed first), of the hits
     that count by category (`kept`)."""
     # Hit's fields by position (category, phrase, where, points…): no property call per hit.
@@ -1946,7 +1950,6 @@ def _strongest(config: RoutingConfig, kept: dict[str, list[Hit]], category: str)
     if len(best) == 1:
         return best[0]
     key = category if category in config.categories else None
-    plan = _plan(config)
     if plan.config is config:  # the config the phrases were found with (classify_ticket's)
         places, size = plan.listed[key]
     else:
