@@ -883,7 +883,10 @@ def _scan_texts(
         # Remedies declined ("she declined"): (start, end, the words).
         declines: list[tuple[int, int, str]] = []
         if not _SCOPE_GROUPS.isdisjoint(groups_found):  # (INQUIRY, taken out above, is none)
-            for m in matches:
+            # The few matches of these groups read apart from the rest, in one look each.
+            scoped = [m for m in matches if m[1] in _SCOPE_GROUPS]
+            matches = [m for m in matches if m[1] not in _SCOPE_GROUPS]
+            for m in scoped:
                 if m[1] == THANKED and m[5] is None:
                     thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
                 elif m[1] == COURTESY:
@@ -910,7 +913,6 @@ def _scan_texts(
                     before_ordering = (where, m[0], m[2])
             if courtesies and thanked:
                 courteous = _courtesy_spans(thanked, courtesies)
-            matches = [m for m in matches if m[1] not in _SCOPE_GROUPS]
         # Not-a-problem words inside thanks for the conversation: (index in hits, start, what
         # for); and where the last problem or remedy that counts starts.
         courtesy_calm: list[tuple[int, int, str]] = []
