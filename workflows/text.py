@@ -10,7 +10,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
-from itertools import compress, count, filterfalse
+from itertools import compress, count, repeat
 from operator import not_
 from typing import Any, NamedTuple
 
@@ -664,8 +664,9 @@ class PhraseIndex:
             n: sorted(form[::-1] for form in forms) for n, forms in self._typo_forms_near.items()
         }
         self._readings = _Memo(self.read_as)
-        # Words known to read as themselves (nearly all a text's words): see _read.
-        self._as_themselves: set[str] = set()
+        # Words known to read as themselves and to be none of the words _scan marks (nearly
+        # all a text's words), each → False: see _scan.
+        self._plain: dict[str, bool] = {}
         # Scans of texts already seen: the decider classifies a ticket again on every event,
         # and most events change none of its texts.
         self._scans: dict[tuple[str, ...], tuple[_MatchFields, ...]] = {}
@@ -673,7 +674,7 @@ class PhraseIndex:
     def forget_words(self) -> None:
         """Clear what was learnt about the words of texts (for benchmarks of a cold start)."""
         self._readings.clear()
-        self._as_themselves.clear()
+        self._plain.clear()
         self._scans.clear()
 
     def read_as(self, token: str) -> str:
@@ -717,56 +718,39 @@ class PhraseIndex:
             found = self._scans[tokens] = tuple(self._scan(tokens))
         return found
 
-    def _read(self, tokens: tuple[str, ...]) -> tuple[tuple[str, ...], list[int]]:
-        """The tokens as this index reads them (`read_as`: a typo as the phrase word), and
-        the places where that is another word. Nearly every word reads as itself: one C-level
-        pass finds the words not yet known to, and only those are looked up (a look-up of every
-        word, then a comparison of every word for the typos' places, cost a fifth more)."""
-        known = self._as_themselves
-        new = set(filterfalse(known.__contains__, tokens))
-        if not new:
-            return tokens, []
-        moved: dict[str, str] = {}
-        for word in new:
-            reading = self._readings[word]
-            if reading != word:
-                moved[word] = reading
-            elif len(known) < _WORDS_KEPT:
-                known.add(word)
-        if not moved:
-            return tokens, []
-        read = list(tokens)
-        fixed: list[int] = []
-        for word, reading in moved.items():
-            at = -1
-            for _ in range(tokens.count(word)):
-                at = tokens.index(word, at + 1)
-                read[at] = reading
-                fixed.append(at)
-        fixed.sort()
-        return tuple(read), fixed
-
     def _scan(self, tokens: tuple[str, ...]) -> list[_MatchFields]:
-        read, fixed = self._read(tokens)
         # Where phrases start (see __init__): one-word phrases by the word, longer ones by the
         # word and the next, each found in a C-level pass (map, compress; zip, not pairwise:
         # zip reuses its pair where pairwise makes one a word). A phrase spans two clauses only
-        # across a contrast word of its own ("delivered but not"). The pass for one-word
-        # phrases also finds clause breaks, conditional words, negators and "or"s: a pass over
-        # a text's words costs far more than sorting out the few it finds (some fifteen
-        # phrase words, twenty breaks and a handful of others).
+        # across a contrast word of its own ("delivered but not"). A pass over a text's words
+        # costs far more than sorting out the few it finds, so the first pass finds every word
+        # that is not a known plain one (see _plain): new words, typos read as a phrase word
+        # (read_as), one-word phrases' words, clause breaks, conditional words, negators and
+        # "or"s (some fifteen phrase words, twenty breaks and a handful of others); one loop
+        # reads and sorts them out.
+        readings, marked, plain = self._readings, self._marked, self._plain
         alone = self._starts_alone
+        read_list: list[str] | None = None  # the tokens as read, when a typo is read otherwise
+        fixed: list[int] = []  # where a typo was read as a phrase word (most texts: nowhere)
         starts: list[tuple[int, tuple]] = []
         breaks: list[int] = []
         conditionals: list[int] = []
         # Negators are rare: only a match with one in the few words before it is looked at.
         negators: list[int] = []
         either = False  # an "or" or "nor"
-        # One loop sorts out the words found (a comprehension per kind read each of them
-        # again). BREAK starts no phrase.
-        for at in compress(count(), map(self._marked.__contains__, read)):
-            word = read[at]
-            if word == BREAK:
+        for at in compress(count(), map(plain.get, tokens, repeat(True))):
+            token = tokens[at]
+            word = readings[token]
+            if word != token:
+                if read_list is None:
+                    read_list = list(tokens)
+                read_list[at] = word
+                fixed.append(at)
+            if word not in marked:
+                if word == token and len(plain) < _WORDS_KEPT:
+                    plain[token] = False  # a new plain word
+                continue
+            if word == BREAK:  # (it starts no phrase)
                 breaks.append(at)
                 continue
             if word in alone:
@@ -777,6 +761,7 @@ class PhraseIndex:
                 conditionals.append(at)
             if word in _ALTERNATIVES:
                 either = True
+        read = tokens if read_list is None else tuple(read_list)
         longer: list[tuple[int, tuple]] = []
         read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
         # What each pair starts (None for most), so a pair found is not looked up again.
