@@ -169,7 +169,6 @@ _NOT_WORD_BREAK_OR_SCRIPT = re.compile(f"[^a-z0-9{re.escape(_BREAK_CHARACTERS)}{
 _WORD = re.compile(r"[a-z0-9]+")
 # An amount of money ("£1,299", "€ 35", "$60.50") reads as the word "money": "give me my £1,299
 # back" asks for "my money back", as "give me my money back" does.
-_CURRENCIES = frozenset("£$€")
 _AMOUNT = re.compile(r"[£$€] ?\d+(?:[.,]\d+)*")
 # The same with the currency's word after the number ("229 euro", "45 pounds", "60 quid"),
 # looked for only in a text with one of the words' beginnings.
@@ -475,7 +474,8 @@ def tokenize(text: str) -> tuple[str, ...]:
     """Text → lemmas, one flat sequence with BREAK between clauses (punctuation, line breaks,
     contrast words): a few C-level passes over the whole text instead of a loop per clause."""
     text = fold(text)
-    if ("$" in text or not text.isascii()) and not _CURRENCIES.isdisjoint(text):
+    # Substring tests: an isdisjoint with the text made a string of each of its characters.
+    if "$" in text or (not text.isascii() and ("£" in text or "€" in text)):
         text = _AMOUNT.sub(" money ", text)
     if (  # substring tests, no generator: most texts have none of them
         "eur" in text
