@@ -573,7 +573,6 @@ _ROUNDED = _Rounded()
 
 # A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
 _new_hit = partial(tuple.__new__, Hit)
-_START = itemgetter(4)  # PhraseMatch.start
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
 _GROUP = itemgetter(1)  # PhraseMatch.group
 _POINTS = itemgetter(3)  # Hit.points
@@ -932,8 +931,8 @@ def _scan_texts(
         # "Re: Your replacement is on its way": the shop's subject, replied to; a remedy in it
         # is the shop's word, as in quoted mail, not the customer's request.
         shops = in_subject and _shop_subject(tokens)
-        # Longest first, then in reading order (two stable C-level sorts).
-        matches.sort(key=_START)
+        # Longest first, then in reading order: the scan's order (see PhraseIndex.scan) with
+        # the longest first, by a stable sort.
         matches.sort(key=_SIZE, reverse=True)
         # Clauses that ask for something (worked out when a weak remedy needs it): a weak
         # remedy elsewhere is only mentioned. The subject is a request by itself ("Exchange").

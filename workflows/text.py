@@ -705,7 +705,8 @@ class PhraseIndex:
 
     def scan(self, tokens: tuple[str, ...]) -> list[PhraseMatch]:
         """Every occurrence of every phrase in a token sequence (see `tokenize`), negated or
-        conditional ones included (marked)."""
+        conditional ones included (marked): the one-word phrases in reading order, then the
+        longer ones in reading order (by where they start, then by length)."""
         return list(map(_new_match, self.scan_fields(tokens)))
 
     def scan_fields(self, tokens: tuple[str, ...]) -> tuple[_MatchFields, ...]:

@@ -4,6 +4,7 @@ with results as before."""
 from __future__ import annotations
 
 import dataclasses
+import random
 
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
@@ -70,3 +71,22 @@ def test_decide_reads_the_hits_once_whatever_it_quotes():
         ' issue, "chipped paint") → refund request → Post-Sales'
     )
     assert _CountedReads.reads == 2  # the scores, and the result's tuple of hits
+
+
+def test_a_scan_lists_one_word_phrases_then_longer_ones_each_in_reading_order():
+    """_scan_texts sorts a scan's matches by length alone (longest first): within a length,
+    the scan's order is reading order."""
+    index = classify._plan(RULES.routing).index
+    rng = random.Random(5)
+    vocabulary = sorted(index.vocabulary)
+    for _ in range(2000):
+        tokens = tuple(
+            rng.choice(vocabulary) if rng.random() < 0.7 else rng.choice((".", "not", "if", "or"))
+            for _ in range(rng.randrange(40))
+        )
+        matches = index.scan(tokens)
+        ones = [m for m in matches if m.tokens == 1]
+        assert matches[: len(ones)] == ones
+        assert ones == sorted(ones, key=lambda m: m.start)
+        longer = matches[len(ones) :]
+        assert longer == sorted(longer, key=lambda m: (m.start, m.tokens))
