@@ -733,7 +733,7 @@ class PhraseIndex:
         alone = self._starts_alone
         read_list: list[str] | None = None  # the tokens as read, when a typo is read otherwise
         fixed: list[int] = []  # where a typo was read as a phrase word (most texts: nowhere)
-        starts: list[tuple[int, tuple]] = []
+        starts: list[tuple[int, int, tuple]] = []  # (where, its clause, the phrases)
         breaks: list[int] = []
         conditionals: list[int] = []
         # Negators are rare: only a match with one in the few words before it is looked at.
@@ -755,7 +755,7 @@ class PhraseIndex:
                 breaks.append(at)
                 continue
             if word in alone:
-                starts.append((at, alone[word]))
+                starts.append((at, len(breaks), alone[word]))  # (the breaks before it)
             if word in NEGATORS:
                 negators.append(at)
             elif word in CONDITIONALS:
@@ -763,14 +763,14 @@ class PhraseIndex:
             if word in _ALTERNATIVES:
                 either = True
         read = tokens if read_list is None else tuple(read_list)
-        longer: list[tuple[int, tuple]] = []
+        longer: list[tuple[int, int, tuple]] = []
         read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
         # What each pair starts (None for most), so a pair found is not looked up again.
         by_pair = list(map(self._starts_pair.get, read_pairs))
         for i in compress(count(), by_pair):
             sized, thirds = by_pair[i]
             if thirds is None or (i + 2 < len(read) and read[i + 2] in thirds):
-                longer.append((i, sized))
+                longer.append((i, bisect_right(breaks, i), sized))
         starts += longer  # one-word phrases first, as they always came
         if not starts:
             return []
@@ -780,8 +780,7 @@ class PhraseIndex:
         # Lists of alternatives after a negator ("not a refund or a voucher"): rare.
         alternatives = bool(negators) and either
         matches: list[_MatchFields] = []
-        for start, found in starts:
-            clause = bisect_right(breaks, start)
+        for start, clause, found in starts:
             negated_by = None
             if negators:
                 before = bisect_left(negators, start)
