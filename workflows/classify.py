@@ -574,7 +574,6 @@ _ROUNDED = _Rounded()
 # A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
 _new_hit = partial(tuple.__new__, Hit)
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
-_GROUP = itemgetter(1)  # PhraseMatch.group
 _POINTS = itemgetter(3)  # Hit.points
 
 
@@ -851,25 +850,27 @@ def _scan_texts(
         # The text's words that the whole-text tests below ask for, as a set: each test then
         # reads a few, and the set is cheaper to make than one of all the text's words.
         present = plan.asked_words.intersection(tokens)
-        groups_found = set(map(_GROUP, matches))  # one C-level pass
-        if INQUIRY in groups_found:
-            for m in matches:
-                if (
-                    m[1] == INQUIRY
-                    and m[4] < inquiring.get(m[3], len(tokens))
-                    and not _polite_request(tokens, m[4] + m[2])
-                    # "How do I get my money back?": the way to one's own remedy, asked.
-                    and not (m[4] and tokens[m[4] - 1] == "how")
-                ):
-                    inquiring[m[3]] = m[4]
-                    # "Just out of interest, if something arrives damaged…": inquiry words
-                    # that are a whole clause ask about the next one.
-                    if _alone(tokens, m[4], m[4] + m[2]):
-                        after = m[4] + m[2]
-                        while after < len(tokens) and tokens[after] == BREAK:
-                            after += 1
-                        inquiring.setdefault(tokens[:after].count(BREAK), after)
-            matches = [m for m in matches if m[1] != INQUIRY]
+        # The matches of the groups read apart from the rest (inquiry words and the scope
+        # groups below): a few, picked out at once.
+        apart = [m for m in matches if m[1] in _APART_GROUPS]
+        if apart:
+            matches = [m for m in matches if m[1] not in _APART_GROUPS]
+        for m in apart:
+            if (
+                m[1] == INQUIRY
+                and m[4] < inquiring.get(m[3], len(tokens))
+                and not _polite_request(tokens, m[4] + m[2])
+                # "How do I get my money back?": the way to one's own remedy, asked.
+                and not (m[4] and tokens[m[4] - 1] == "how")
+            ):
+                inquiring[m[3]] = m[4]
+                # "Just out of interest, if something arrives damaged…": inquiry words
+                # that are a whole clause ask about the next one.
+                if _alone(tokens, m[4], m[4] + m[2]):
+                    after = m[4] + m[2]
+                    while after < len(tokens) and tokens[after] == BREAK:
+                        after += 1
+                    inquiring.setdefault(tokens[:after].count(BREAK), after)
         # Where thanks for something end ("thanks for | refunding the mirror"), and where
         # the first quote of a shop page starts ("your FAQ mentions"), by clause.
         thanked: dict[int, list[tuple[int, str]]] = {}
@@ -881,37 +882,33 @@ def _scan_texts(
         dismissals: list[tuple[int, str]] = []
         # Remedies declined ("she declined"): (start, end, the words).
         declines: list[tuple[int, int, str]] = []
-        if not _SCOPE_GROUPS.isdisjoint(groups_found):  # (INQUIRY, taken out above, is none)
-            # The few matches of these groups read apart from the rest, in one look each.
-            scoped = [m for m in matches if m[1] in _SCOPE_GROUPS]
-            matches = [m for m in matches if m[1] not in _SCOPE_GROUPS]
-            for m in scoped:
-                if m[1] == THANKED and m[5] is None:
-                    thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
-                elif m[1] == COURTESY:
-                    courtesies.append(m)
-                elif m[1] == PAGE and m[4] < quoting.get(m[3], len(tokens)):
-                    quoting[m[3]] = m[4]
-                elif m[1] == DISMISSED and m[5] is None:
-                    end = m[4] + m[2]
-                    if (
-                        m[0] not in plan.clause_end_dismissals
-                        or end == len(tokens)
-                        or tokens[end] == BREAK
-                    ):
-                        dismissals.append((m[4], m[0]))
-                elif m[1] == DECLINED and (
-                    # Negated only by a word before it: "she declined, doesn't want to…"
-                    # declines all the same.
-                    m[5] is None
-                    or NEGATORS.isdisjoint(tokens[_clause_around(tokens, m[4], m[4])[0] : m[4]])
+        for m in apart:
+            if m[1] == THANKED and m[5] is None:
+                thanked.setdefault(m[3], []).append((m[4] + m[2], m[0]))
+            elif m[1] == COURTESY:
+                courtesies.append(m)
+            elif m[1] == PAGE and m[4] < quoting.get(m[3], len(tokens)):
+                quoting[m[3]] = m[4]
+            elif m[1] == DISMISSED and m[5] is None:
+                end = m[4] + m[2]
+                if (
+                    m[0] not in plan.clause_end_dismissals
+                    or end == len(tokens)
+                    or tokens[end] == BREAK
                 ):
-                    declines.append((m[4], m[4] + m[2], m[0]))
-                elif m[1] == BEFORE and m[5] is None and before_ordering is None:
-                    # Its own "if" makes it conditional: "if I buy" says so all the same.
-                    before_ordering = (where, m[0], m[2])
-            if courtesies and thanked:
-                courteous = _courtesy_spans(thanked, courtesies)
+                    dismissals.append((m[4], m[0]))
+            elif m[1] == DECLINED and (
+                # Negated only by a word before it: "she declined, doesn't want to…"
+                # declines all the same.
+                m[5] is None
+                or NEGATORS.isdisjoint(tokens[_clause_around(tokens, m[4], m[4])[0] : m[4]])
+            ):
+                declines.append((m[4], m[4] + m[2], m[0]))
+            elif m[1] == BEFORE and m[5] is None and before_ordering is None:
+                # Its own "if" makes it conditional: "if I buy" says so all the same.
+                before_ordering = (where, m[0], m[2])
+        if courtesies and thanked:
+            courteous = _courtesy_spans(thanked, courtesies)
         # Not-a-problem words inside thanks for the conversation: (index in hits, start, what
         # for); and where the last problem or remedy that counts starts.
         courtesy_calm: list[tuple[int, int, str]] = []
@@ -1564,6 +1561,8 @@ def _resolved_by(
 
 # Groups of the index that only qualify the phrases of their clause or text.
 _SCOPE_GROUPS = frozenset({THANKED, COURTESY, PAGE, BEFORE, DISMISSED, DECLINED})
+# The groups whose matches _scan_texts reads apart from the rest.
+_APART_GROUPS = _SCOPE_GROUPS | {INQUIRY}
 # A dismissal ("never mind that") reaches the last problem told, in its clause or up to this
 # many clauses before it: "The delivery was a day late, fine, not bothered about that".
 _DISMISSED_CLAUSES = 2
