@@ -364,10 +364,10 @@ def fold(text: str) -> str:
         if _MAY_COMBINE.search(text):
             text = "".join(compress(text, map(not_, map(unicodedata.combining, text))))
     text = text.lower()
-    if "'t" in text:
-        for short, long in _CONTRACTIONS:
-            text = text.replace(short, long)
-    if "'" in text:
+    if "'" in text:  # (many texts have none: no search for "'t")
+        if "'t" in text:
+            for short, long in _CONTRACTIONS:
+                text = text.replace(short, long)
         for short, long in _AUXILIARIES:
             text = text.replace(short, long)
     if "cannot" in text:  # no other word holds it
