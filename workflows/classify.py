@@ -177,7 +177,7 @@ def classify_by_field_or_tag(
     else None (the texts decide: `classify_texts`)."""
     names = department_names or DEPARTMENT_NAMES
     fields = fields or {}
-    for key in (config.category_field, config.category_field_id):
+    for key in (config.category_field, config.category_field_id) if fields else ():
         if not key or not fields.get(key):
             continue
         value = fields[key].strip().lower()
