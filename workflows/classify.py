@@ -697,8 +697,14 @@ _GREETINGS = frozenset({"hi", "hello", "hey", "dear", "morning", "afternoon", "e
 def _only_yes_no_questions(texts: list[tuple[str, str, float]]) -> bool:
     """Whether the description is nothing but questions, the first opening with an
     auxiliary (after a greeting), and no later text says more."""
-    description = texts[1][1].strip() if len(texts) > 1 else ""
-    if len(texts) > 2 or "?" not in description or any(c in description for c in ".!\n"):
+    description = texts[1][1] if len(texts) > 1 else ""
+    if (  # substring tests, most descriptions stop here (a line break only inside counts)
+        len(texts) > 2
+        or "?" not in description
+        or "." in description
+        or "!" in description
+        or "\n" in description.strip()
+    ):
         return False
     words = [w for w in description.lower().replace(",", " ").split() if w not in _GREETINGS]
     return (
