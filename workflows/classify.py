@@ -1135,7 +1135,7 @@ def _scan_texts(
                     if resolved is not None:
                         counts = False
                         resolved_categories[weights_category(plan, group)] = resolved
-            if counts and (group, phrase) in counted:
+            if counts and (said := (group, phrase)) in counted:
                 if dismissals and not remedy and group != NOT_A_PROBLEM and not in_subject:
                     # Told again ("Late delivery" over "it was late, already sorted"): what
                     # a dismissal lets go here is the subject's too.
@@ -1153,7 +1153,7 @@ def _scan_texts(
             else:
                 same_place.append(match)
                 if counts:
-                    counted.add((group, phrase))
+                    counted.add(said)
                 if group == NOT_A_PROBLEM and counts:
                     calm.append((len(hits), where, clause))
                     calm_here.append((len(hits), start))
