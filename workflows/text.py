@@ -741,6 +741,9 @@ class PhraseIndex:
         either = False  # an "or" or "nor"
         for at in compress(count(), map(plain.get, tokens, repeat(True))):
             token = tokens[at]
+            if token == BREAK:  # the commonest (it reads as itself and starts no phrase)
+                breaks.append(at)
+                continue
             word = readings[token]
             if word != token:
                 if read_list is None:
@@ -750,9 +753,6 @@ class PhraseIndex:
             if word not in marked:
                 if word == token and len(plain) < _WORDS_KEPT:
                     plain[token] = False  # a new plain word
-                continue
-            if word == BREAK:  # (it starts no phrase)
-                breaks.append(at)
                 continue
             if word in alone:
                 starts.append((at, len(breaks), alone[word]))  # (the breaks before it)
