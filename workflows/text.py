@@ -545,11 +545,15 @@ def _without_intensifiers(words: list[str]) -> list[str]:
 # the cache was thrashed, 20,400 misses where 7,600 are distinct).
 @lru_cache(maxsize=16384)
 def compile_phrase(phrase: str) -> tuple[str, ...]:
-    # Words, and BREAK before a contrast word as in a text ("delivered but not received").
-    return tuple(
-        w if w == BREAK else lemma(w)
-        for w in _break_before_contrast(_words(to_latin(fold(phrase))))
-    )
+    # The lemmas of its words (BREAK is its own lemma).
+    return tuple(map(_LEMMAS.__getitem__, phrase_words(phrase)))
+
+
+@lru_cache(maxsize=16384)
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    """A phrase's words as written (folded), and BREAK before a contrast word as in a text
+    ("delivered but not received"): `compile_phrase` gives their lemmas."""
+    return tuple(_break_before_contrast(_words(to_latin(fold(phrase)))))
 
 
 class PhraseMatch(NamedTuple):  # a tuple: made by the thousand per second
@@ -599,13 +603,16 @@ class PhraseIndex:
         vocabulary: set[str] = set()
         typo_targets: dict[str, str] = {}  # a phrase word as written or as its lemma → lemma
         seen: set[tuple[str, tuple[str, ...]]] = set()
+        # Each word as written once (its lemma is always the same), in the order first met:
+        # synonyms' variants repeat most words of the thousands of phrases.
+        words_met: set[str] = set()
         for group, phrases in groups:
             for phrase in phrases:
                 tokens = compile_phrase(phrase)
                 if not tokens or (group, tokens) in seen:
                     continue  # "refunded" after "refund": the same lemmas, found once
                 seen.add((group, tokens))
-                negative = any(t in NEGATORS for t in tokens)
+                negative = not NEGATORS.isdisjoint(tokens)
                 entry = (group, phrase, tokens, negative)
                 if len(tokens) == 1:
                     self._single.setdefault(tokens[0], []).append(entry)
@@ -613,9 +620,10 @@ class PhraseIndex:
                     by_length = by_pair.setdefault(tokens[:2], {})
                     by_length.setdefault(len(tokens), {}).setdefault(tokens, []).append(entry)
                 vocabulary.update(tokens)
-                for word, word_lemma in zip(
-                    _break_before_contrast(_words(to_latin(fold(phrase)))), tokens, strict=True
-                ):
+                for word, word_lemma in zip(phrase_words(phrase), tokens, strict=True):
+                    if word in words_met:
+                        continue
+                    words_met.add(word)
                     for form in (word, word_lemma):
                         if len(form) >= MIN_TYPO_LENGTH:
                             typo_targets.setdefault(form, word_lemma)
