@@ -156,6 +156,8 @@ _TEXT_TABLE = str.maketrans(
 # character up (about a third of the instructions).
 _TEXT_BYTES = bytes(ord(_TEXT_TABLE.get(c, chr(c))) for c in range(256))
 _BREAK_BYTES, _SPACED_BREAK_BYTES = BREAK.encode(), _SPACED_BREAK.encode()
+# _NOT_WORD for bytes, for an ASCII clause's words (_words) the same way.
+_NOT_WORD_BYTES = bytes(ord(_NOT_WORD.get(c, chr(c))) for c in range(256))
 _NEGATION_STOPS = SCOPE_BREAKS | {BREAK}
 # The words PhraseIndex._scan finds the places of in a text, in its pass for one-word phrases.
 _MARKED = frozenset({BREAK}) | CONDITIONALS | NEGATORS | _ALTERNATIVES
@@ -377,7 +379,10 @@ def fold(text: str) -> str:
 
 def _words(clause: str) -> list[str]:
     # Outside ASCII (£, —, ß…) the slower regex keeps only letters and digits.
-    words = clause.translate(_NOT_WORD).split() if clause.isascii() else _WORD.findall(clause)
+    if clause.isascii():
+        words = clause.encode().translate(_NOT_WORD_BYTES).decode().split()  # see _TEXT_BYTES
+    else:
+        words = _WORD.findall(clause)
     if not _BARE_NEGATIVE_WORDS.isdisjoint(words):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
     return words
