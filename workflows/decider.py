@@ -1031,14 +1031,17 @@ class Decider:
             self.timers_set.set()
         if batch.fired_log and log.isEnabledFor(logging.INFO):
             # After the commit: the line's own time is when the firing really took effect.
+            # Live, how late is by the shell's clock: a timer a batch behind fires at its due
+            # time (its `now`), hours after it.
             for timer, now, count in batch.fired_log:
+                late = (batch.decided_at or now) - timer.due_at
                 log_event(
                     log,
                     logging.INFO,
                     "timer.fired",
                     ticket=timer.ticket,
                     kind=timer.kind,
-                    late_ms=int((now - timer.due_at).total_seconds() * 1000),
+                    late_ms=max(0, int(late.total_seconds() * 1000)),
                     actions=count,
                 )
         if self.metrics is not None:

@@ -13,6 +13,7 @@ starts on Monday 19 January at 09:00; steps at 0 (on call), +10 (again), +20 (ne
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -865,3 +866,37 @@ def test_an_urgent_ticket_waiting_since_saturday_and_caught_up_on_monday_still_p
     assert paging(caught_up) == []
     assert paging(fire_on_time(engine, rules, MONDAY_CLOSING - timedelta(seconds=1))) == []
     assert paging(fire_on_time(engine, rules, MONDAY_CLOSING)) == TOM_AT_CLOSING
+
+
+def test_timers_fired_at_their_due_times_by_a_batch_behind_log_how_late_they_went_out(
+    engine, rules, caplog
+):
+    # Ticket 7, urgent, opened at 17:00 on Friday (its first reply's warnings at 17:45 and
+    # 17:54, its breach at 18:00); an update stored at 18:20; the decider down until 03:00.
+    # Its batch fires the timers due before the update at their due times, as replay does:
+    # the log said they went out on time (late_ms=0), nine hours late.
+    store(engine, created(FRIDAY_1700), FRIDAY_1700)
+    update = CLOSING + timedelta(minutes=20)
+    store(engine, urgent(2, update, EventKind.updated, created=FRIDAY_1700), update)
+
+    with caplog.at_level(logging.INFO, logger="deskbridge.decider"):
+        Decider(engine, rules, lambda: SATURDAY_0300).decide_pending()
+
+    fired = [
+        (r.deskbridge_fields["kind"], r.deskbridge_fields["late_ms"])
+        for r in caplog.records
+        if r.getMessage() == "timer.fired"
+    ]
+    behind = SATURDAY_0300 - FRIDAY_1700
+    # The warnings at 17:45 and 17:54 (not sent beside the breach), the unanswered watch and
+    # the breach at 18:00.
+    assert fired == [
+        ("sla", ms(behind - timedelta(minutes=45))),
+        ("sla", ms(behind - timedelta(minutes=54))),
+        ("oncall.unanswered", ms(behind - timedelta(hours=1))),
+        ("sla", ms(behind - timedelta(hours=1))),
+    ]
+
+
+def ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)
