@@ -996,25 +996,30 @@ class Decider:
         PostgreSQL): neither saw the other, and the later would never be found a repeat
         contact. The requesters are held until commit, so of two such batches the second
         sees the first's ticket here, and is decided again with it."""
-        requesters = (batch.related_requesters | {r[0] for r in batch.related_reads}) - (
-            batch.related_full
-        )
+        reads = batch.related_reads
+        requesters = (batch.related_requesters | {r[0] for r in reads}) - batch.related_full
         if not requesters:
             return
-        windows = [*batch.related_reads]
+        # The batch's one read (every source, one window) and its few lookups besides.
+        windows = [w[2:] for w in reads]
         if batch.related_window is not None:
-            windows += [(r, "", *batch.related_window) for r in batch.related_requesters]
-        since = min(w[2] for w in windows)
-        until = max(w[3] for w in windows)
+            windows.append(batch.related_window)
+        since = min(w[0] for w in windows)
+        until = max(w[1] for w in windows)
         session.lock_requesters(requesters)
         for requester, key, created_at in session.list_requester_ticket_keys(
             requesters, since, until
         ):
             if key in batch.related_seen or key in batch.states:
                 continue
-            if any(
+            read = batch.related_window
+            if (
+                read is not None
+                and requester in batch.related_requesters
+                and read[0] <= created_at < read[1]
+            ) or any(
                 r == requester and key.startswith(prefix) and start <= created_at < end
-                for r, prefix, start, end in windows
+                for r, prefix, start, end in reads
             ):
                 raise _RelatedConflict()
 
