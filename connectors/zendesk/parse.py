@@ -89,12 +89,13 @@ _STATUSES = {
 }
 
 # Channels whose comments are phone calls (VoiceComment); a call satisfies the 3-response rule.
+# A voicemail is not one: the customer called and nobody answered, so nobody has talked to
+# them yet (Talk marks it `via.source.rel` "voicemail", {{ticket.via}} "Voicemail").
 VOICE_CHANNELS = frozenset(
     {
         "voice",
         "phone_call_inbound",
         "phone_call_outbound",
-        "voicemail",
         "phone call",
         "phone call (incoming)",
         "phone call (outgoing)",
@@ -400,10 +401,15 @@ def _is_voice_comment(data: dict[str, Any]) -> bool:
 
 
 def _is_voice(comment: dict[str, Any]) -> bool:
+    via = comment.get("via")
+    if not isinstance(via, dict):
+        via = {}
+    source = via.get("source")
+    if isinstance(source, dict) and str(source.get("rel", "")).lower() == "voicemail":
+        return False  # a message left, not a call anyone took (VOICE_CHANNELS)
     if str(comment.get("type", "")).lower() == "voicecomment":
         return True
-    via = comment.get("via")
-    return isinstance(via, dict) and str(via.get("channel", "")).lower() in VOICE_CHANNELS
+    return str(via.get("channel", "")).lower() in VOICE_CHANNELS
 
 
 def _changed_field(data: dict[str, Any]) -> dict[str, str]:

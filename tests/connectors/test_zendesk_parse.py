@@ -631,7 +631,18 @@ def test_trigger_event_id_is_the_dedupe_key_when_given():
         ("true", "End-user", None, {"public": True, "author_is_agent": False, "is_voice": False}),
         ("true", "", None, {"public": True, "author_is_agent": False, "is_voice": False}),
         ("true", "agent", "voice", {"public": True, "author_is_agent": True, "is_voice": True}),
-        ("true", "agent", "Voicemail", {"public": True, "author_is_agent": True, "is_voice": True}),
+        (
+            "true",
+            "end-user",
+            "Voicemail",
+            {"public": True, "author_is_agent": False, "is_voice": False},
+        ),
+        (
+            "true",
+            "agent",
+            "Phone call (outgoing)",
+            {"public": True, "author_is_agent": True, "is_voice": True},
+        ),
         ("true", "agent", "Web Form", {"public": True, "author_is_agent": True, "is_voice": False}),
         (True, "agent", None, {"public": True, "author_is_agent": True, "is_voice": False}),
     ],
@@ -1149,6 +1160,23 @@ def test_comment_level_voice_marker_is_a_call(marker):
     event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
     assert event.comment.is_voice is True
     assert event.comment.is_public_agent_reply is False
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        {"type": "VoiceComment", "via": {"channel": "voice", "source": {"rel": "voicemail"}}},
+        {"via": {"channel": "voice", "source": {"rel": "Voicemail"}}},
+        {"via": {"channel": "voicemail"}},
+    ],
+)
+def test_a_voicemail_is_not_a_call(marker):
+    # The customer called and nobody answered: nobody has talked to them yet, so the
+    # 3-response rule's call is still owed.
+    data = fixture_json("ticket_comment_added__public_agent.json")
+    data["event"]["comment"].update(marker)
+    event = parse_zendesk(json.dumps(data).encode(), RECEIVED)[0]
+    assert event.comment.is_voice is False
 
 
 # -- custom_field_changed (issue 13) ---------------------------------------------------------
