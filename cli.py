@@ -531,14 +531,22 @@ def _refuse_a_store_not_migrated(url: str) -> None:
     running web, which answers 503 until it does (docs/deploy.md §2)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from deskbridge.store.db import create_store_engine, has_schema, newer_revision, store_revision
+    from deskbridge.store.db import (
+        connect_for_reading,
+        create_store_engine,
+        has_schema,
+        newer_revision,
+        store_revision,
+    )
 
     with _opening_store(url):
         engine = create_store_engine(url)
     where = engine.url.render_as_string(hide_password=True)
     try:
         _refuse_a_missing_file(engine)
-        with engine.connect() as connection:
+        # A read: on SQLite not the writer's BEGIN IMMEDIATE, which waited up to 30 s for a
+        # running worker's batch, then let an unread store through as one not answering.
+        with connect_for_reading(engine) as connection:
             revision = store_revision(connection) if has_schema(connection) else None
             migrated = revision is not None
     except SQLAlchemyError:

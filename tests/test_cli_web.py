@@ -9,12 +9,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from deskbridge.cli import main
+from deskbridge.cli import _refuse_a_store_not_migrated, main
 from tests.acceptance.test_crash_restart import DESKBRIDGE, free_port
 from tests.acceptance.test_slow_clients import start_web
 
@@ -161,3 +163,27 @@ def test_web_refuses_a_store_an_older_version_left_naming_the_command(tmp_path):
         f"Error: the store at {url} is at revision 0013, this deskbridge needs "
         f"{newer_revision('0013')}: run `deskbridge migrate` first\n",
     )
+
+
+def test_the_web_store_check_reads_beside_a_writer_at_once(tmp_path):
+    """`deskbridge web` beside a running worker on SQLite: the check that the store is migrated
+    asked for the write lock, waited the 30 s busy timeout for the worker's batch, then took
+    "database is locked" for a store not answering and let an unmigrated store through."""
+    path = tmp_path / "empty.db"
+    url = f"sqlite:///{path}"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")  # as every deskbridge process opens it
+    writer.execute("CREATE TABLE other (id INTEGER)")  # a database, none of deskbridge's tables
+    writer.execute("BEGIN IMMEDIATE")  # a worker's batch, writing
+    started = time.monotonic()
+    try:
+        with pytest.raises(click.ClickException) as refused:
+            _refuse_a_store_not_migrated(url)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    assert refused.value.message == (
+        f"the store at {url} has no deskbridge tables: run `deskbridge migrate` first"
+    )
+    assert time.monotonic() - started < 10
