@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from deskbridge.store import activity, audit, events, jobs, oncall, outbox, replies, tickets
 from deskbridge.store import timers as timer_rows
@@ -163,6 +163,17 @@ class SqlSession:
         return activity.read_latest_dated(self.connection)
 
 
+# PostgreSQL's answers that a transaction was given up for another's sake, not for the
+# store's health: deadlock_detected (two deciders' batches locking requesters in different
+# orders, one having held some at its read) and serialization_failure. Done again, it passes.
+_GIVEN_UP = frozenset({"40P01", "40001"})
+
+
+class TransactionGivenUp(Exception):
+    """A write transaction PostgreSQL rolled back for another's sake (_GIVEN_UP): a conflict
+    the decider decides again at once, not a store that is down."""
+
+
 class SqlStore:
     """The store on a database (SQLite or PostgreSQL), through SQLAlchemy."""
 
@@ -175,7 +186,7 @@ class SqlStore:
         self.split_reads = sqlite
         self.keeps_bodies = True
         self.shared = True
-        self.conflicts: tuple[type[Exception], ...] = (IntegrityError,)
+        self.conflicts: tuple[type[Exception], ...] = (IntegrityError, TransactionGivenUp)
 
     @contextmanager
     def reading(self) -> Iterator[SqlSession]:
@@ -188,5 +199,10 @@ class SqlStore:
 
     @contextmanager
     def writing(self) -> Iterator[SqlSession]:
-        with self.writer, self.engine.begin() as connection:
-            yield SqlSession(connection)
+        try:
+            with self.writer, self.engine.begin() as connection:
+                yield SqlSession(connection)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) in _GIVEN_UP:
+                raise TransactionGivenUp(exc.orig.sqlstate) from exc
+            raise

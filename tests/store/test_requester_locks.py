@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import text
 
+from deskbridge.store.session import SqlStore, TransactionGivenUp
 from deskbridge.store.tickets import lock_requesters
 
 # Two requesters whose lock keys (hashtext) are equal, and one between them by name.
@@ -65,3 +66,41 @@ def test_two_batches_never_deadlock_on_requesters_whose_keys_collide(engine):
     for thread in (first, second):
         thread.join(30)
     assert errors == []
+
+
+def test_a_deadlock_between_two_batches_is_a_conflict_decided_again_not_a_store_down(engine):
+    """A batch decided again holds its requesters from its read; at its write it may add one
+    a later lookup found, out of the keys' order, while another batch holds that one and
+    waits for the first's. PostgreSQL aborts one of them: that is a conflict the decider
+    decides again at once (`Store.conflicts`), not an OperationalError logged as the store
+    being down and retried only at the next poll."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the requester locks are PostgreSQL's (SQLite has one writer)")
+    store = SqlStore(engine)
+    both = threading.Barrier(2, timeout=30)
+    raised: list[BaseException] = []
+    committed: list[str] = []
+
+    def batch(first: str, later: str) -> None:
+        try:
+            with store.writing() as session:
+                session.lock_requesters([first])  # held from the read
+                both.wait()
+                session.lock_requesters([first, later])  # the write's, one more
+            committed.append(first)
+        except BaseException as exc:  # reported below
+            raised.append(exc)
+
+    threads = [
+        threading.Thread(target=batch, args=("requester-a", "requester-b")),
+        threading.Thread(target=batch, args=("requester-b", "requester-a")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(committed) == 1
+    assert len(raised) == 1
+    assert isinstance(raised[0], store.conflicts)
+    assert isinstance(raised[0], TransactionGivenUp)
+    assert str(raised[0]) == "40P01"  # deadlock_detected
