@@ -31,16 +31,17 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
     ]
     bars = axes.barh(names, responses, color=colours, height=0.6, label="responses")
     with_target = [(t, n) for t, n in zip(targets, names, strict=True) if t > 0]
-    axes.scatter(
-        [t for t, _ in with_target],
-        [n for _, n in with_target],
-        marker="|",
-        s=400,
-        linewidths=2.5,
-        color="#263238",
-        zorder=3,
-        label="target",
-    )
+    if with_target:  # else no "target" in the legend: there is none to see
+        axes.scatter(
+            [t for t, _ in with_target],
+            [n for _, n in with_target],
+            marker="|",
+            s=400,
+            linewidths=2.5,
+            color="#263238",
+            zorder=3,
+            label="target",
+        )
     for bar, agent in zip(bars, agents, strict=True):
         value, target, due = agent["responses"], agent["target"], agent.get("expected_by_now")
         label = f"{value} / {target}" if target else f"{value} (no target today)"
@@ -57,7 +58,16 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
     axes.set_xlabel("written responses")
     axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(loc="lower right", frameon=False, fontsize=8)
+    # Above the plot, right of the title: inside it, the legend covered the label of a bottom
+    # bar that ran to the right (the agent with the most replies listed last).
+    axes.legend(
+        loc="lower right",
+        bbox_to_anchor=(1, 1),
+        ncols=2,
+        frameon=False,
+        fontsize=8,
+        borderaxespad=0,
+    )
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")
