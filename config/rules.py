@@ -601,8 +601,26 @@ class SlaPolicy(_Model):
     calendar_time: list[Metric] = Field(default_factory=list)
 
 
+def parse_fraction(value: Any) -> float:
+    """A warning's `at`: the fraction of the target used, 0.75. The README says "at 75%", so
+    "75%" and 75 are told how to write it, not "expected a number, got a string" or "Input
+    should be less than 1"."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(
+            "expected the fraction of the target used, between 0 and 1 (0.75 for 75%), got "
+            + (
+                describe_kind(value)
+                if isinstance(value, bool) or not isinstance(value, int | float | str)
+                else repr(value)
+            )
+        )
+    return float(value)
+
+
 class SlaWarning(_Model):
-    at: float = Field(gt=0, lt=1, description="fraction of the target used")
+    at: Annotated[float, BeforeValidator(parse_fraction)] = Field(
+        description="fraction of the target used"
+    )
     notify: Literal["assignee", "lead"]
 
 

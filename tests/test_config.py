@@ -1050,3 +1050,22 @@ def test_a_slack_channel_written_with_a_space_is_a_problem_with_the_others(tmp_p
         "departments.quality.slack_channel: " + expected.format("dept quality"),
         "oncall.channel: " + expected.format("#"),
     ]
+
+
+def test_an_sla_warning_written_as_a_percentage_is_told_the_fraction(tmp_path):
+    """The README says "warnings at 75%": written so, or as 75, the problem says to write 0.75."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["sla"]["warnings"] = [
+        {"at": "75%", "notify": "assignee"},
+        {"at": 90, "notify": "lead"},
+        {"at": 0.5, "notify": "lead"},
+        {"at": True, "notify": "lead"},
+    ]
+    assert problems_of(tmp_path, yaml.safe_dump(data)) == [
+        "sla.warnings[0].at: expected the fraction of the target used, between 0 and 1 "
+        "(0.75 for 75%), got '75%'",
+        "sla.warnings[1].at: expected the fraction of the target used, between 0 and 1 "
+        "(0.75 for 75%), got 90",
+        "sla.warnings[3].at: expected the fraction of the target used, between 0 and 1 "
+        "(0.75 for 75%), got true/false",
+    ]
