@@ -293,3 +293,23 @@ def _parse_iso(value: str) -> datetime | str:
     if not EARLIEST <= parsed < LATEST:
         return f"time out of range ({EARLIEST.year}-{LATEST.year - 1})"
     return parsed
+
+
+def unfilled_template_field(
+    error: PayloadError, value: Any, field: re.Pattern[str], shown: str, advice: str
+) -> PayloadError:
+    """`error` said as a template's field that arrived as written, not filled in by the
+    helpdesk (a Zendesk placeholder `{{ticket.id}}`, a Salesforce merge field `{!$Record.Id}`),
+    when the refused value holds one: the admin then fixes the template, where "expected a
+    Zendesk id (digits)" left them wondering. `field` finds one (its group 1, the name);
+    `shown` writes it, `{}` for the name. The name is quoted only when it is one (the
+    template's words, never the ticket's); any other refused value is still not repeated."""
+    found = field.search(value) if isinstance(value, str) else None
+    if found is None:
+        return error
+    name = _TEMPLATE_NAME.fullmatch(found.group(1))
+    what = shown.format(name.group(1) if name else "...")
+    return PayloadError(f"holds {what}, not filled in by {advice}", error.field)
+
+
+_TEMPLATE_NAME = re.compile(r"\s*(\$?[A-Za-z_][\w.$]{0,99})\s*")

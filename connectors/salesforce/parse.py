@@ -33,6 +33,7 @@ from deskbridge.connectors.parsing import (
     fit_text,
     parse_json_object,
     parse_time,
+    unfilled_template_field,
 )
 from deskbridge.workflows.model import (
     SALESFORCE_ID,
@@ -171,7 +172,10 @@ def read_json_callout(raw: bytes) -> OutboundMessage:
     "fields": {"Id": "500…", …}}]}` from a Flow HTTP callout."""
     data = parse_json_object(raw)
     org = data.get("organizationId")
-    _check_org(org, "organizationId")
+    try:
+        _check_org(org, "organizationId")
+    except PayloadError as exc:
+        raise _unfilled_merge_field(exc, org) from None
     items = data.get("notifications")
     if not isinstance(items, list) or not items:
         raise PayloadError("expected a non-empty list", "notifications")
@@ -460,7 +464,7 @@ def build_events(
         try:
             event = _notification_event(n, index, seen, message.paths, mapping, received_at)
         except PayloadError as exc:
-            error = error or exc
+            error = error or _unfilled_merge_field(exc, _value_at(n, exc.field, message, index))
             continue
         if isinstance(event, str):
             skipped.append(event)
@@ -475,6 +479,35 @@ def build_events(
     if not events:
         raise UnsupportedEvent("salesforce:" + ",".join(sorted(set(skipped))))
     return events
+
+
+# A Flow merge field as the README's callout body writes it ({!$Record.Id}). Salesforce fills
+# each in where the body is built (a Text Template); one still there was not (a misspelt name,
+# a body typed as plain text, or the README's body sent by hand), and made the value unreadable.
+_MERGE_FIELD = re.compile(r"\{!([^{}]*)\}")  # no braces inside: linear on any text
+
+
+def _unfilled_merge_field(error: PayloadError, value: Any) -> PayloadError:
+    """`error` said as an unfilled merge field when the refused value holds one."""
+    return unfilled_template_field(
+        error,
+        value,
+        _MERGE_FIELD,
+        "the merge field {{!{}}}",
+        "Salesforce: check its name and that the Flow builds the callout's body where merge "
+        "fields are filled in, such as a Text Template (README, Connecting Salesforce Service "
+        "Cloud)",
+    )
+
+
+def _value_at(n: Notification, field: str, message: OutboundMessage, index: int) -> Any:
+    """The value of notification `n` that an error's field path names, or None."""
+    _, id_path, type_path, fields = message.paths.at(index)
+    if field == id_path:
+        return n.id
+    if field == type_path:
+        return n.sobject
+    return n.fields.get(field.removeprefix(fields + ".")) if field.startswith(fields) else None
 
 
 def _notification_event(

@@ -31,6 +31,7 @@ from deskbridge.connectors.parsing import (
     is_clean_label,
     parse_json_object,
     parse_time,
+    unfilled_template_field,
 )
 from deskbridge.workflows.model import (
     ZENDESK_ID,
@@ -141,25 +142,18 @@ def parse_zendesk_object(
 # the body; one still there was not (a name misspelt, in the wrong case, or a "Test webhook"
 # sending the body as written), and is what made the value unreadable.
 _PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")  # no braces inside: linear on any text
-_PLACEHOLDER_NAME = re.compile(r"\s*([A-Za-z_][\w.]{0,99})\s*")
 
 
 def _unfilled_placeholder(error: PayloadError, data: dict[str, Any]) -> PayloadError:
-    """`error` said as an unfilled placeholder when its field holds one: the admin then fixes
-    the trigger's JSON body, where "expected a Zendesk id (digits)" of `{{ticket.id}}` left them
-    wondering. The placeholder is quoted only when it is a name (a template's words, never the
-    ticket's); any other refused value is still not repeated (check_id)."""
-    value = _value_at(data, error.field) if error.field else None
-    found = _PLACEHOLDER.search(value) if isinstance(value, str) else None
-    if found is None:
-        return error
-    name = _PLACEHOLDER_NAME.fullmatch(found.group(1))
-    shown = f"{{{{{name.group(1)}}}}}" if name else "{{...}}"
-    return PayloadError(
-        f"holds the placeholder {shown}, not filled in by Zendesk: check its name in the "
-        "trigger's JSON body (placeholders are case-sensitive; README, Connecting Zendesk); "
-        'Zendesk\'s "Test webhook" sends the body with its placeholders as written',
-        error.field,
+    """`error` said as an unfilled placeholder when its field holds one."""
+    return unfilled_template_field(
+        error,
+        _value_at(data, error.field) if error.field else None,
+        _PLACEHOLDER,
+        "the placeholder {{{{{}}}}}",
+        "Zendesk: check its name in the trigger's JSON body (placeholders are case-sensitive; "
+        'README, Connecting Zendesk); Zendesk\'s "Test webhook" sends the body with its '
+        "placeholders as written",
     )
 
 
