@@ -1086,10 +1086,12 @@ def _describe(error: dict[str, Any]) -> str:
     return message
 
 
-def parse_rules(data: Any, path: Path | str = "<rules>") -> RulesConfig:
+def parse_rules(data: Any, path: Path | str = "<rules>", found: list[str] = ()) -> RulesConfig:
+    """The rules in `data`, or a ConfigError listing every problem: `found`, those met while
+    reading the file (a key set twice), then the settings'."""
     if not isinstance(data, dict):
-        raise ConfigError(path, ["(top level): expected a mapping of settings"])
-    problems: list[str] = []
+        raise ConfigError(path, [*found, "(top level): expected a mapping of settings"])
+    problems: list[str] = list(found)
     broken: set[Location] = set()
     try:
         rules = valid = RulesConfig.model_validate(data)
@@ -1374,17 +1376,72 @@ for _loader in (_RulesLoader, _FastRulesLoader):
         _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
-def _load_yaml(text: str) -> Any:
-    """libyaml's safe loader (ten times faster: every CLI command and app start reads the
-    file); a file it refuses is read again by the Python loader, whose messages name the
-    problem's line and column and which refuses deep nesting early."""
+def _load_yaml(text: str) -> tuple[Any, list[str]]:
+    """The file's data, and its keys set twice as problems. libyaml's safe loader (ten times
+    faster: every CLI command and app start reads the file); a file it refuses is read again
+    by the Python loader, whose messages name the problem's line and column and which refuses
+    deep nesting early."""
     fast = _FastRulesLoader
     if fast is not None:
         try:
-            return yaml.load(text, Loader=fast)
+            return _read_yaml(fast, text)
         except (yaml.YAMLError, RecursionError):
             pass
-    return yaml.load(text, Loader=_RulesLoader)  # a SafeLoader
+    return _read_yaml(_RulesLoader, text)  # a SafeLoader
+
+
+def _read_yaml(loader_class: type, text: str) -> tuple[Any, list[str]]:
+    """yaml.load, with the composed document looked at for keys set twice on the way."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        twice = _keys_set_twice(node)  # first: constructing merges `<<` keys into the node
+        return loader.construct_document(node), twice
+    finally:
+        loader.dispose()
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _keys_set_twice(root: yaml.Node) -> list[str]:
+    """Each key a mapping sets twice, as a problem at its path, in the file's order: YAML
+    keeps the last without a word, so a section pasted twice (a second `three_responses:` at
+    the end of the file) or an entry's setting written twice silently dropped the first."""
+    found: list[tuple[int, str]] = []
+    seen: set[int] = set()  # a node reached again through an alias is looked at once
+    stack: list[tuple[yaml.Node, Location]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(
+                (item, (*loc, i))
+                for i, item in enumerate(node.value)
+                if not isinstance(item, yaml.ScalarNode)  # phrases: thousands, no keys
+            )
+        elif isinstance(node, yaml.MappingNode):
+            keys: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
+                    continue  # `<<: *defaults` is meant to be overridden
+                if not isinstance(value, yaml.ScalarNode):
+                    stack.append((value, (*loc, key.value)))
+                first = keys.setdefault((key.tag, key.value), key)
+                if first is not key:
+                    line, where = key.start_mark.line + 1, format_location((*loc, key.value))
+                    found.append(
+                        (
+                            key.start_mark.index,
+                            f"{where}: set twice, on lines {first.start_mark.line + 1} and "
+                            f"{line}: only the one on line {line} would be read; write it once",
+                        )
+                    )
+    return [problem for _, problem in sorted(found)]
 
 
 def describe_yaml_error(exc: yaml.YAMLError) -> str:
@@ -1422,14 +1479,14 @@ def load_rules(path: Path | str) -> RulesConfig:
             path, [f"(file): {describe_not_utf8(exc)}; is this the rules file?"]
         ) from None
     try:
-        data = _load_yaml(text)
+        data, twice = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(path, [describe_yaml_error(exc)]) from None
     except RecursionError:
         # PyYAML composes nested nodes recursively; thousands of levels exhaust the stack.
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
     try:
-        return parse_rules(data, path)
+        return parse_rules(data, path, twice)
     except RecursionError:
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
 

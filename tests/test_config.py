@@ -1069,3 +1069,40 @@ def test_an_sla_warning_written_as_a_percentage_is_told_the_fraction(tmp_path):
         "sla.warnings[3].at: expected the fraction of the target used, between 0 and 1 "
         "(0.75 for 75%), got true/false",
     ]
+
+
+def test_a_key_set_twice_is_a_problem_at_its_path_with_both_lines(tmp_path):
+    """YAML keeps the last of a key set twice without a word: a second `three_responses:`
+    pasted at the end of the file dropped the first section, an agent's setting written twice
+    its first value. Each is listed with the file's other problems, in the file's order."""
+    text = EXAMPLE_CONFIG.read_text()
+    lines = text.count("\n")
+    text = text.replace(
+        "  threshold: 3\n  call_required_tag", "  threshold: 3\n  threshold: 4\n  call_required_tag"
+    )
+    text = text.replace("lead_channel:", "lead_channel: 5\n  lead_channel:")
+    oncall = text.splitlines().index("oncall:") + 1
+    text += "three_responses:\n  enabled: false\noncall: {channel: '#a', channel: '#b'}\n"
+    assert problems_of(tmp_path, text) == [
+        "team.lead_channel: set twice, on lines 10 and 11: only the one on line 11 would be "
+        "read; write it once",
+        "three_responses.threshold: set twice, on lines 18 and 19: only the one on line 19 "
+        "would be read; write it once",
+        f"three_responses: set twice, on lines 16 and {lines + 3}: only the one on line "
+        f"{lines + 3} would be read; write it once",
+        f"oncall: set twice, on lines {oncall} and {lines + 5}: only the one on line "
+        f"{lines + 5} would be read; write it once",
+        f"oncall.channel: set twice, on lines {lines + 5} and {lines + 5}: only the one on line "
+        f"{lines + 5} would be read; write it once",
+        "oncall.rotation: required setting is missing",
+    ]
+
+
+def test_a_merge_key_overridden_is_no_key_set_twice(tmp_path):
+    text = EXAMPLE_CONFIG.read_text().replace(
+        "retention:\n", "defaults: &keep {events: 90d, audit: 365d}\nretention:\n  <<: *keep\n"
+    )
+    text = text.replace("defaults: &keep", "x-defaults: &keep")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(write(tmp_path, text))
+    assert caught.value.problems == ["x-defaults: unknown setting (check the spelling)"]
