@@ -7,6 +7,7 @@ its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import types
 import typing
@@ -1021,6 +1022,8 @@ def describe_kind(value: object) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, date):  # YAML reads 2026-12-24 unquoted as a date
+        return "a date"
     return type(value).__name__
 
 
@@ -1051,6 +1054,20 @@ _EXPECTED_WHEN = {
 }
 
 
+def _as_list(error: dict[str, Any]) -> str:
+    """How the one value given is written as a list, when it is one value on a line."""
+    given = error.get("input")
+    if isinstance(given, dict):
+        return ': write each item on a line of its own, starting "- "'
+    if isinstance(given, bool) or not isinstance(given, str | int | float | date):
+        return ""
+    text = given if isinstance(given, str) else str(given)
+    if "\n" in text or len(text) > 60:
+        return ""
+    item = json.dumps(text) if isinstance(given, str) else text
+    return f"; for one item, write it in brackets: [{item}]"
+
+
 def _describe(error: dict[str, Any]) -> str:
     message = error["msg"]
     if error["type"] in ("model_type", "dict_type"):
@@ -1065,6 +1082,10 @@ def _describe(error: dict[str, Any]) -> str:
             # An id or a code YAML read as a number or true/false (group: 360010000001,
             # country: NO): written as text, in quotes, it is read as written.
             message += ": write it in quotes"
+    elif error["type"] == "list_type":
+        # pydantic's "Input should be a valid list", for `page_when: escalated` or
+        # `closures: 2026-12-24`: a single item is a list too, in brackets.
+        message = f"expected a list, got {describe_kind(error.get('input'))}{_as_list(error)}"
     elif error["type"] in _EXPECTED_WHEN:
         # pydantic's "Input should be a valid date or datetime, invalid character in year"
         # for "12.01.2026"; a date that does not exist keeps its reason ("day value is

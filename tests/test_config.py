@@ -1016,7 +1016,8 @@ def test_no_warning_is_guessed_from_a_setting_with_a_mistake(tmp_path):
 
     assert info.value.problems == [
         "three_responses.enabled: expected true or false, got a string",
-        "routing.categories.late.cues: Input should be a valid list",
+        "routing.categories.late.cues: expected a list, got a number; for one item, write it in "
+        "brackets: [3]",
         'sla.policies[0].first_reply: expected a duration like "4h"',
     ]
     assert info.value.warnings == []
@@ -1106,3 +1107,23 @@ def test_a_merge_key_overridden_is_no_key_set_twice(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_rules(write(tmp_path, text))
     assert caught.value.problems == ["x-defaults: unknown setting (check the spelling)"]
+
+
+def test_one_value_where_a_list_is_expected_is_told_the_brackets(tmp_path):
+    """`page_when: escalated`, `closures: 2026-12-24`: YAML reads one value, not a list of one,
+    and pydantic's "Input should be a valid list" did not say how to write it."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["oncall"]["page_when"] = "escalated"
+    data["business_hours"]["closures"] = "CLOSURES"
+    data["sla"]["warnings"] = {"at": 0.75, "notify": "assignee"}
+    data["salesforce"]["new_statuses"] = "x" * 61
+    text = yaml.safe_dump(data).replace("CLOSURES", "2026-12-24")
+    assert problems_of(tmp_path, text) == [
+        "business_hours.closures: expected a list, got a date; for one item, write it in "
+        "brackets: [2026-12-24]",
+        "sla.warnings: expected a list, got a mapping: write each item on a line of its own, "
+        'starting "- "',
+        "salesforce.new_statuses: expected a list, got a string",
+        "oncall.page_when: expected a list, got a string; for one item, write it in brackets: "
+        '["escalated"]',
+    ]
