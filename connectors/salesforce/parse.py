@@ -545,6 +545,8 @@ def _notification_event(
     else:
         return n.sobject or "unknown"
     check_not_future(event.occurred_at, received_at, f"{path}.{field}")
+    if event.ticket.created_at is not None:  # a case opened in the future starts its clocks then
+        check_not_future(event.ticket.created_at, received_at, f"{path}.CreatedDate")
     return event
 
 

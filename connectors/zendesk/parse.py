@@ -274,6 +274,13 @@ def _actor_of(value: Any, path: str) -> str | None:
     return None if value in _SYSTEM_USER else _id_of(value, path)
 
 
+def _created_at(value: Any, path: str, received_at: datetime) -> datetime | None:
+    """A ticket's creation time, refused as an event's time is when it is after the event
+    arrived: its SLA clocks would start then, and it would be the later of two contacts."""
+    at = _time_of(value, path)
+    return None if at is None else check_not_future(at, received_at, path)
+
+
 def _time_of(value: Any, path: str) -> datetime | None:
     return None if value in (None, "") else parse_time(value, path)
 
@@ -516,7 +523,7 @@ def parse_event_subscription(data: dict[str, Any], received_at: datetime) -> Tic
             "requester": _id_of(field("requester_id"), "detail.requester_id"),
             "organization": _id_of(field("organization_id"), "detail.organization_id"),
             "channel": channel,
-            "created_at": _time_of(field("created_at"), "detail.created_at"),
+            "created_at": _created_at(field("created_at"), "detail.created_at", received_at),
             "updated_at": _time_of(field("updated_at"), "detail.updated_at"),
         },
     )
@@ -688,7 +695,7 @@ def parse_trigger_body(
         requester=_id(data, "requester_id"),
         organization=_id(data, "organization_id") or _string(data, "organization"),
         channel=via,
-        created_at=_optional_time(data, "created_at"),
+        created_at=_created_at(_get(data, "created_at", required=False), "created_at", received_at),
         updated_at=updated_at,
         custom_fields=_fields(data),
     )

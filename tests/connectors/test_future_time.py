@@ -140,3 +140,81 @@ def test_replay_measures_each_line_from_its_own_time(rules):
     assert [r for r in results if isinstance(r, ReplayError)] == [
         ReplayError(1, f"time: {REFUSED}")
     ]
+
+
+# -- a ticket opened in the future: its SLA clocks would start then, and it would be the
+# -- later of two contacts whatever it said
+
+
+def test_a_zendesk_ticket_created_in_the_future_is_refused_naming_its_creation_time(runtime):
+    client = create_app(runtime=runtime).test_client()
+    data = fixture_json("ticket_created.json")
+    data["time"] = data["detail"]["updated_at"] = "2026-03-03T09:59:00Z"
+    data["detail"]["created_at"] = "2030-01-01T00:00:00Z"
+
+    response = post(client, data)
+
+    assert (response.status_code, response.json) == (
+        400,
+        {"error": REFUSED, "field": "detail.created_at"},
+    )
+    with runtime.engine.connect() as connection:
+        assert count_events(connection) == 0
+
+
+@pytest.mark.parametrize(
+    ("created", "refused"),
+    [
+        (iso(NOW + MAX_CLOCK_SKEW), False),
+        ("2030-01-01T00:00Z", True),
+    ],
+)
+def test_a_trigger_body_created_in_the_future_is_refused(created, refused):
+    raw = json.dumps(
+        {
+            "ticket_id": "48213",
+            "event_id": "t-1",
+            "updated_at": "2026-03-03T09:58Z",
+            "created_at": created,
+        }
+    ).encode()
+    if not refused:
+        [event] = parse_zendesk(raw, NOW)
+        assert event.ticket.created_at == NOW + MAX_CLOCK_SKEW
+        return
+    with pytest.raises(PayloadError) as caught:
+        parse_zendesk(raw, NOW)
+    assert (caught.value.field, caught.value.message) == ("created_at", REFUSED)
+
+
+def test_a_salesforce_case_created_in_the_future_is_refused_and_the_others_stored(runtime):
+    def case(notification: str, case_id: str, created: str) -> str:
+        return (
+            f"<Notification><Id>{notification}</Id>"
+            '<sObject xsi:type="sf:Case" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+            f"<sf:Id>{case_id}</sf:Id><sf:Status>New</sf:Status>"
+            f"<sf:CreatedDate>{created}</sf:CreatedDate>"
+            "<sf:LastModifiedDate>2026-03-03T09:00:00.000Z</sf:LastModifiedDate>"
+            "</sObject></Notification>"
+        )
+
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        '<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+        f"<OrganizationId>{ORG}</OrganizationId>"
+        + case("04l5j00001Mzd3KAAR", "5005j00000TqW8hAAF", "2026-03-03T08:55:00.000Z")
+        + case("04l5j00001Mzd3LAAR", "5005j00000TqW9aAAF", "2030-01-01T00:00:00.000Z")
+        + "</notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+    client = create_app(runtime=runtime).test_client()
+
+    response = client.post("/webhooks/salesforce", data=body, headers={"Content-Type": "text/xml"})
+
+    assert (response.status_code, response.json) == (
+        400,
+        {"error": REFUSED, "field": "notifications.Notification[1].sObject.CreatedDate"},
+    )
+    with runtime.engine.connect() as connection:
+        assert count_events(connection) == 1
