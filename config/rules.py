@@ -235,8 +235,9 @@ DepartmentKey = Literal["logistics", "quality", "post_sales"]
 
 class DepartmentConfig(_Model):
     name: str
-    # The Zendesk group and the Salesforce queue (00G…) that own the department's work.
-    group: str
+    # The Zendesk group and the Salesforce queue (00G…) that own the department's work: a
+    # team on one helpdesk gives that one's (at least one of the two).
+    group: str | None = None
     salesforce_queue: str | None = None
     slack_channel: SlackChannel
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
@@ -245,6 +246,15 @@ class DepartmentConfig(_Model):
     # The window runs in the team's business hours; a desk that works around the clock (a
     # warehouse on night shifts) is overdue on the clock, as an SLA policy's calendar_time.
     handoff_calendar_time: bool = False
+
+    @model_validator(mode="after")
+    def _has_an_owner(self) -> DepartmentConfig:
+        if self.group is None and self.salesforce_queue is None:
+            raise ValueError(
+                "needs its Zendesk group (group), its Salesforce queue (salesforce_queue), or "
+                "both: a team on one helpdesk gives that one's"
+            )
+        return self
 
     def has_member(self, source: str, user_id: str | None) -> bool:
         """Whether `user_id`, a user of helpdesk `source`, is one of `members`, matched as the
@@ -492,13 +502,23 @@ class RiskConfig(_Model):
     threshold: float = Field(default=3, gt=0)
     repeat_contact_window: Duration = timedelta(days=14)
     raise_priority_to: Priority = Priority.urgent
-    specialist_group: str
+    # As a department's group and queue: at least one of the two.
+    specialist_group: str | None = None
     specialist_queue: str | None = None
     specialist_channel: SlackChannel
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
         SignalConfig,
     ] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_an_owner(self) -> RiskConfig:
+        if self.specialist_group is None and self.specialist_queue is None:
+            raise ValueError(
+                "needs the specialist tier's Zendesk group (specialist_group), its Salesforce "
+                "queue (specialist_queue), or both: a team on one helpdesk gives that one's"
+            )
+        return self
 
 
 class HolidaysConfig(_Model):
@@ -1629,7 +1649,7 @@ def _find_zendesk_id_warnings(
         f"({_GROUP_ID_HELP}): a Zendesk ticket routed to {department.name} is not "
         "moved to the group (its assign action is dead-lettered)"
         for key, department in departments.items()
-        if not ZENDESK_ID.fullmatch(department.group)
+        if department.group is not None and not ZENDESK_ID.fullmatch(department.group)
     ]
     if field is not None and not ZENDESK_ID.fullmatch(field):
         warnings.append(
@@ -1637,7 +1657,7 @@ def _find_zendesk_id_warnings(
             "the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
             "ticket.custom_field_changed event names it"
         )
-    group = risk.specialist_group if risk is not None else "0"
+    group = (risk.specialist_group if risk is not None else None) or "0"
     if usable(("risk", "specialist_group")) and not ZENDESK_ID.fullmatch(group):
         warnings.append(
             f"risk.specialist_group: {group} is not a Zendesk group id ({_GROUP_ID_HELP}): "

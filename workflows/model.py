@@ -277,11 +277,12 @@ def ticket_key(source: Source | str, ticket_id: str) -> str:
     return f"{member._value_}:{ticket_id}"
 
 
-def owner_for(source: Source, group: str, salesforce_queue: str | None) -> str:
-    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to. A queue in the
-    18-character form Salesforce sends back as the case's OwnerId: the echo of deskbridge's
-    own move is then recognised as its own (`assigned_groups`), whichever form the rules file
-    gives."""
+def owner_for(source: Source, group: str | None, salesforce_queue: str | None) -> str | None:
+    """The group (Zendesk) or queue (Salesforce) to hand a ticket of `source` to; None for a
+    Zendesk ticket where the rules give only a queue (a Salesforce-only team's), which is not
+    moved. A queue in the 18-character form Salesforce sends back as the case's OwnerId: the
+    echo of deskbridge's own move is then recognised as its own (`assigned_groups`), whichever
+    form the rules file gives."""
     if source is Source.salesforce and salesforce_queue:
         return salesforce_id_18(salesforce_queue)
     return group

@@ -303,16 +303,6 @@ def _escalate(
         build_action(
             ticket,
             RULE,
-            ActionKind.assign,
-            signals_key,
-            "assign",
-            reason=reason,
-            group=owner,
-            escalated=True,
-        ),
-        build_action(
-            ticket,
-            RULE,
             ActionKind.note,
             signals_key,
             "note",
@@ -320,6 +310,20 @@ def _escalate(
             body=f"deskbridge escalated this ticket to the specialist tier: {reason}.",
         ),
     ]
+    if owner is not None:  # a Zendesk ticket of a team that gave only the queue stays put
+        actions.insert(
+            1,
+            build_action(
+                ticket,
+                RULE,
+                ActionKind.assign,
+                signals_key,
+                "assign",
+                reason=reason,
+                group=owner,
+                escalated=True,
+            ),
+        )
     priority = _raised(state.priority, config.raise_priority_to)
     if priority is not None:
         actions.insert(
@@ -339,6 +343,6 @@ def _escalate(
         updates={
             "escalation_signals": names,
             "escalation_score": score,
-            "assigned_groups": [*state.assigned_groups, owner],
+            "assigned_groups": [*state.assigned_groups, *([owner] if owner else [])],
         },
     )

@@ -181,8 +181,20 @@ def _route(
             channel=department.slack_channel,
             source=source,
         ),
-        build_action(
-            ticket, RULE, ActionKind.assign, department_key, "assign", reason=reason, group=owner
+        *(
+            ()  # a Zendesk ticket of a team that gave only the department's queue stays put
+            if owner is None
+            else [
+                build_action(
+                    ticket,
+                    RULE,
+                    ActionKind.assign,
+                    department_key,
+                    "assign",
+                    reason=reason,
+                    group=owner,
+                )
+            ]
         ),
         build_action(
             ticket,
@@ -215,7 +227,7 @@ def _route(
     decision.updates.update(
         department=department_key,
         routed_departments=[*state.routed_departments, department_key],
-        assigned_groups=[*state.assigned_groups, owner],
+        assigned_groups=[*state.assigned_groups, *([owner] if owner else [])],
         department_acted=False,
     )
     return decision
