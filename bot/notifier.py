@@ -124,6 +124,8 @@ PREPARED_FOR = 1.0
 # (other channels' actions go on in the others); further off, the action is Paced and claimed
 # again when its slot comes, which costs a claim, reads and two writes.
 BOOK_WITHIN = timedelta(seconds=0.1)
+# Thread updates whose edits so far are kept while they go on (SlackNotifier._edited).
+MAX_EDITS_KEPT = 1000
 CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -432,6 +434,11 @@ class SlackNotifier:
         # Messages sent for prepared actions, recorded with their outcomes (`record`).
         self._unrecorded: list[tuple[PostedMessage, datetime]] = []
         self._unrecorded_lock = threading.Lock()
+        # The thread roots (ts) a thread update has edited so far, by action key, while it is
+        # performed over several attempts: one paced at a channel's turn (Paced, no attempt
+        # used) continues where it stopped, and does not edit every earlier root again (an
+        # acknowledgement said in five threads made eleven edits, each in its channel's turn).
+        self._edited: dict[str, set[str]] = {}
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -861,15 +868,20 @@ class SlackNotifier:
             return {"dry_run": True, "threads": len(roots)}
         channels_only = action.params.get("reply_in") == "channels"
         dms = action.params.get("reply_dm") or ()
+        if len(self._edited) > MAX_EDITS_KEPT:  # those of actions that never finished
+            self._edited.clear()
+        edited = self._edited.setdefault(action.key, set())
         for at, root in enumerate(roots):
             with naming_unreached([r.channel for r in roots[at:]]):
                 if not (channels_only and root.in_dm and root.channel not in dms):
                     self._post(action, view, root.channel, known)
-                if action.params.get("refresh"):
+                if action.params.get("refresh") and root.ts not in edited:
                     message = build_alert(root.payload.get("action", {}), view)
                     self._call(
                         root.channel, "chat_update", channel=root.channel_id, ts=root.ts, **message
                     )
+                    edited.add(root.ts)
+        self._edited.pop(action.key, None)
         return {"threads": len(roots)}
 
     def _reserve(self, lane: str) -> bool:
