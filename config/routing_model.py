@@ -50,6 +50,15 @@ TRUSTED_TYPES = frozenset(
 MODEL_EXTRA = "install deskbridge's model extra: pip install '/path/to/deskbridge[model]'"
 
 
+# How deskbridge reads a text's words for the model's lemma view (`model_lemmas`: the phrases'
+# folding, lemmas and spellings). A model weighs the lemma features it was trained on: trained
+# while deskbridge read words otherwise (an upgrade's lexicon or tokenizer), it meets features
+# it never learned and misses some it did, silently less sure. Saved with the model and
+# compared when it is loaded (check-config warns); bumped when the reading changes
+# (tests/test_routing_model.py pins the labelled sets' reading for each number).
+LEMMA_VIEW = 1
+
+
 class ModelFileError(ValueError):
     """A model file that cannot be used, and why."""
 
@@ -58,9 +67,26 @@ class LearnedModel:
     """A fitted pipeline (text → department key or "none") with the `RoutingModel` interface
     of workflows.classify: the most probable label and its probability."""
 
-    def __init__(self, pipeline: Any):
+    def __init__(self, pipeline: Any, lemma_view: int | None = LEMMA_VIEW):
         self.pipeline = pipeline
         self.labels: tuple[str, ...] = tuple(str(c) for c in pipeline.classes_)
+        # The reading of words it was trained with (LEMMA_VIEW then; None: not recorded, a
+        # file written before the number was saved with it).
+        self.lemma_view = lemma_view
+
+    def describe_stale_reading(self) -> str | None:
+        """Why the model should be trained again, when its lemma view was read otherwise
+        than deskbridge reads it now; None when it is the same, or it has no lemma view."""
+        features = self.pipeline.named_steps.get("features")
+        views = [name for name, _ in getattr(features, "transformer_list", ())]
+        if "lemmas" not in views or self.lemma_view == LEMMA_VIEW:
+            return None
+        trained = "an earlier one" if self.lemma_view is None else f"reading {self.lemma_view}"
+        return (
+            f"trained when deskbridge read words differently ({trained}; now reading "
+            f"{LEMMA_VIEW}): some of the word forms it learned no longer reach it; train it "
+            "again with deskbridge routing train"
+        )
 
     def predict(self, text: str) -> tuple[str, float]:
         probabilities = self.pipeline.predict_proba([text])[0]
@@ -126,7 +152,7 @@ def train_routing_model(tickets: Iterable[Any]) -> LearnedModel:
 def save_routing_model(model: LearnedModel, path: Path) -> None:
     import skops.io
 
-    skops.io.dump(model.pipeline, path)
+    skops.io.dump({"pipeline": model.pipeline, "lemma_view": LEMMA_VIEW}, path)
 
 
 def load_routing_model(path: Path, labels: Sequence[str] | None) -> LearnedModel:
@@ -149,8 +175,13 @@ def load_routing_model(path: Path, labels: Sequence[str] | None) -> LearnedModel
             + ", ".join(unexpected[:5])
         )
     try:
-        pipeline = skops.io.load(path, trusted=sorted(untrusted))
-        model = LearnedModel(pipeline)
+        saved = skops.io.load(path, trusted=sorted(untrusted))
+        # A file written before the reading was saved with the model holds the pipeline alone.
+        if isinstance(saved, dict):
+            view = saved.get("lemma_view")
+            model = LearnedModel(saved["pipeline"], view if isinstance(view, int) else None)
+        else:
+            model = LearnedModel(saved, None)
     except Exception as exc:
         raise ModelFileError(f"{path} is not a model file ({type(exc).__name__})") from None
     unknown = [label for label in model.labels if labels is not None and label not in labels]

@@ -1535,8 +1535,14 @@ def load_rules(path: Path | str) -> RulesConfig:
 def find_rules_warnings(rules: RulesConfig) -> list[str]:
     """Sections enabled with nothing in them: valid (left empty on purpose, perhaps), but
     summarize_rules leaves them out of the workflows, so check-config says why; and ids and
-    tags no helpdesk event will carry."""
-    return _find_warnings(rules, set(), list(enumerate(rules.agents)), rules.departments)
+    tags no helpdesk event will carry; and a learned routing model trained on another reading
+    of words than deskbridge's now."""
+    warnings = _find_warnings(rules, set(), list(enumerate(rules.agents)), rules.departments)
+    model = rules.routing_model
+    stale = model.describe_stale_reading() if model is not None else None
+    if stale is not None:
+        warnings.append(f"routing.model: {rules.routing.model} was {stale}")
+    return warnings
 
 
 def _find_warnings(
