@@ -130,7 +130,7 @@ def agent_lines(digest: dict[str, Any]) -> list[str]:
             + (f" · {note}" if note else "")
             + (f" · first reply {first:g} min" if first is not None else "")
             + (f" · {unneeded} unneeded" if unneeded else "")
-            + f" · calls {agent['calls_requested']}/{agent['calls_logged']}"
+            + f" · calls asked/made {agent['calls_requested']}/{agent['calls_logged']}"
             + f" · solved {agent['solved']}"
         )
     return rows

@@ -775,9 +775,9 @@ def test_the_review_judges_a_shift_still_running_on_its_hours_so_far(tmp_path):
     lines = build_digest_message(review, rules.team.name)["blocks"][1]["text"]["text"]
     assert lines.splitlines() == [
         "⏳ *Agent 00* 1/32 · on shift to 18:00, 31 due by now · first reply 30 min"
-        " · calls 0/0 · solved 0",
+        " · calls asked/made 0/0 · solved 0",
         "✅ *Rita Late* 22/32 · on shift to 20:00, 22 due by now · first reply 15 min"
-        " · calls 1/0 · solved 0",
+        " · calls asked/made 1/0 · solved 0",
     ]
     from deskbridge.workflows.digest import judge_agent
 
@@ -825,7 +825,9 @@ def test_a_night_shift_no_posted_review_covered_is_judged_in_the_next_one(tmp_pa
     engine.dispose()
     assert daily_reviews(records) == [("2026-03-09T17:30:00Z", [(3, 32, "2026-03-06")])]
     [monday] = [r["digest"] for r in records if r["ticket"] == "job:daily_digest"]
-    assert agent_lines(monday) == ["⏳ *Nadia Night* 3/32 · Fri's shift · calls 0/0 · solved 0"]
+    assert agent_lines(monday) == [
+        "⏳ *Nadia Night* 3/32 · Fri's shift · calls asked/made 0/0 · solved 0"
+    ]
 
 
 def test_after_a_holiday_the_review_looks_back_to_the_last_one_posted(tmp_path):

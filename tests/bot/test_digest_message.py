@@ -43,7 +43,8 @@ def test_a_roster_list_longer_than_a_section_is_cut_at_an_item_saying_how_many_a
 
     agents, summary, roster = texts(message)
     assert agents == (
-        "✅ *Agent 000* 40/32 · calls 0/0 · solved 3\n✅ *Agent 001* 40/32 · calls 0/0 · solved 3"
+        "✅ *Agent 000* 40/32 · calls asked/made 0/0 · solved 3\n"
+        "✅ *Agent 001* 40/32 · calls asked/made 0/0 · solved 3"
     )
     assert summary.splitlines() == [
         "SLA: first reply 5 met / 1 breached",
@@ -70,7 +71,8 @@ def test_a_team_too_big_for_one_message_says_where_to_read_the_rest():
         "… the rest does not fit in one Slack message: `deskbridge digest` shows it all"
     )
     rows = [row for t in texts(message)[:-1] for row in t.splitlines()]
-    assert rows == [f"✅ *Agent {n:03}* 40/32 · calls 0/0 · solved 3" for n in range(len(rows))]
+    expected = "✅ *Agent {:03}* 40/32 · calls asked/made 0/0 · solved 3"
+    assert rows == [expected.format(n) for n in range(len(rows))]
 
 
 def test_names_from_the_rules_file_and_the_helpdesk_are_shown_as_written():
@@ -84,5 +86,5 @@ def test_names_from_the_rules_file_and_the_helpdesk_are_shown_as_written():
 
     agents, summary = texts(build_digest_message(digest, "Resolution team"))
 
-    assert agents == "✅ *Sam &lt;lead&gt;* 40/32 · calls 0/0 · solved 3"
+    assert agents == "✅ *Sam &lt;lead&gt;* 40/32 · calls asked/made 0/0 · solved 3"
     assert summary.splitlines()[1] == "Departments: R&amp;D &lt;Returns&gt; 2 routed (0 overdue)"

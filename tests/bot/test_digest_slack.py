@@ -90,11 +90,11 @@ def test_the_daily_digest_and_its_chart_reach_the_lead_channel(
     # 28 x 8.5 / 9, rounded up), the pace checks' straight line.
     assert agents_text.splitlines() == [
         "⏳ *Lena Fischer* 4/32 · on shift to 18:00, 31 due by now · first reply 0 min"
-        " · calls 1/1 · solved 0",
+        " · calls asked/made 1/1 · solved 0",
         "⏳ *Priya Raman* 4/32 · on shift to 18:00, 31 due by now · first reply 0 min"
-        " · calls 1/0 · solved 0",
+        " · calls asked/made 1/0 · solved 0",
         "⏳ *Tom Okafor* 5/28 · on shift to 18:00, 27 due by now · first reply 8.5 min"
-        " · calls 1/0 · solved 1",
+        " · calls asked/made 1/0 · solved 1",
     ]
     # Departments by the names the team gave them (the review showed `post_sales`).
     assert blocks[-1]["text"]["text"].splitlines() == [
@@ -179,10 +179,10 @@ def test_team_view_shows_todays_figures_live(demo_engine, rules):
     start = lines.index("*Today so far (responses/target):*")
     assert lines[start + 1 : start + 4] == [
         "✅ *Lena Fischer* 2/32 · on shift to 18:00, 2 due by now · first reply 0 min"
-        " · calls 0/0 · solved 0",
+        " · calls asked/made 0/0 · solved 0",
         "✅ *Priya Raman* 2/32 · on shift to 18:00, 2 due by now · first reply 0 min"
-        " · calls 0/0 · solved 0",
+        " · calls asked/made 0/0 · solved 0",
         "✅ *Tom Okafor* 2/28 · on shift to 18:00, 2 due by now · first reply 8.5 min"
-        " · calls 0/0 · solved 0",
+        " · calls asked/made 0/0 · solved 0",
     ]
     assert lines[start + 4].startswith("SLA: first reply 4 met / 0 breached")
