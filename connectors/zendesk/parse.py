@@ -632,6 +632,45 @@ def _group_id_or_none(group: str | None, ticket_id: str, trigger: str | None) ->
     return None
 
 
+# A trigger body's text fields that are taken as they come: a placeholder left unfilled in
+# one (a misspelt name) is read as the ticket's text, a type or an organization, and nothing is
+# refused, so every ticket of that trigger is quietly read wrong (asked to pick a department,
+# matched by no SLA policy for its organization). Ids, times and the role are refused instead.
+_FREE_TEXT = (
+    "subject",
+    "description",
+    "comment_body",
+    "ticket_type",
+    "organization",
+    "assignee_email",
+    "via",
+    "comment_via",
+)
+
+
+def _log_unfilled_text(data: dict[str, Any], ticket_id: str) -> None:
+    """Log the free-text fields that hold one whole unfilled placeholder, by name only (what
+    they hold is not logged: a field's text is the customer's)."""
+    unfilled = [
+        name
+        for name in _FREE_TEXT
+        if (value := data.get(name)).__class__ is str
+        and "{{" in value
+        and _PLACEHOLDER.fullmatch(value.strip())
+    ]
+    if unfilled:
+        log_event(
+            log,
+            logging.WARNING,
+            "webhook.unfilled_placeholder",
+            ticket=f"zendesk:{ticket_id}",
+            trigger=_string(data, "trigger") or "unnamed",
+            fields=",".join(unfilled),
+            hint="a placeholder there was not filled in: check its name in the trigger's JSON "
+            "body (placeholders are case-sensitive; README, Connecting Zendesk)",
+        )
+
+
 def parse_trigger_body(
     data: dict[str, Any], raw: Callable[[], bytes], received_at: datetime
 ) -> TicketEvent:
@@ -699,6 +738,7 @@ def parse_trigger_body(
         updated_at=updated_at,
         custom_fields=_fields(data),
     )
+    _log_unfilled_text(data, ticket_id)
     event_id = _string(data, "event_id", limit=200) or hashlib.sha256(raw()).hexdigest()
     return TicketEvent(
         source=Source.zendesk,

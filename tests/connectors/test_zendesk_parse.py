@@ -1240,3 +1240,36 @@ def test_a_custom_field_value_that_cannot_be_stored_is_refused_naming_it(current
     # As a trigger body's `fields` are checked: the event could not be stored (a 500).
     error = parse_error(mutated(FIELD_CHANGED, {"event.current": current}))
     assert (error.field, error.message) == (path, message)
+
+
+def test_a_trigger_with_an_unfilled_placeholder_in_its_text_is_taken_and_logged(caplog):
+    # A misspelt placeholder in a text field is not refused (the ticket's other fields are
+    # good), but every ticket of that trigger would be read wrong without a word: the fields
+    # are named in a warning, what they hold is not (a field's text is the customer's).
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    changes = {
+        "group": DELETE,
+        "group_id": "360010000001",
+        "subject": "{{ticket.titel}}",
+        "organization": " {{ticket.organisation.name}} ",
+        "description": "The {{ticket.title}} sofa arrived torn",  # a text that names one
+    }
+    event = parse_one(mutated("trigger_ticket_updated.json", changes))
+    assert event.ticket.subject == "{{ticket.titel}}"
+    assert [(r.levelno, r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            "webhook.unfilled_placeholder",
+            {
+                "ticket": "zendesk:48213",
+                "trigger": "notify-escalation-service",
+                "fields": "subject,organization",
+                "hint": "a placeholder there was not filled in: check its name in the "
+                "trigger's JSON body (placeholders are case-sensitive; README, Connecting "
+                "Zendesk)",
+            },
+        )
+    ]
+    caplog.clear()
+    parse_one(mutated("trigger_ticket_updated.json", {"group": DELETE, "group_id": "1"}))
+    assert caplog.records == []
