@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import threading
@@ -14,7 +15,7 @@ from deskbridge.app import create_app, create_runtime
 from deskbridge.config.settings import Settings
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
-from deskbridge.store.schema import audit
+from deskbridge.store.schema import audit, events
 from tests.conftest import TEST_SECRET, Clock, fixture_bytes, signed_headers
 
 NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
@@ -147,6 +148,105 @@ def test_stale_signature_timestamp_is_401(client):
         "wrong; check this server's clock (NTP)",
         "field": "X-Zendesk-Webhook-Signature-Timestamp",
     }
+
+
+@pytest.mark.parametrize(
+    ("seconds", "status"),
+    [(-360, 401), (-301, 401), (-240, 200), (240, 200), (301, 401), (360, 401)],
+    ids=["6min-early", "301s-early", "4min-early", "4min-late", "301s-late", "6min-late"],
+)
+def test_a_timestamp_outside_the_window_is_401_stores_nothing_and_is_logged(
+    client, engine, caplog, seconds, status
+):
+    """reliability.md §6 A5 and D23: a correctly signed delivery whose timestamp is 301 s or
+    6 min away from our clock, either way (a captured request replayed, or a sender's clock
+    skewed), is refused and stores nothing; 4 min either way is inside the window."""
+    caplog.set_level("INFO", logger="deskbridge.webhooks")
+    body = fixture_bytes("ticket_created.json")
+    response = post(client, body, at=NOW - timedelta(seconds=seconds))
+    assert response.status_code == status
+    with engine.connect() as connection:
+        assert count_events(connection) == (1 if status == 200 else 0)
+    refused = [
+        r.deskbridge_fields for r in caplog.records if r.getMessage() == "webhook.unauthorized"
+    ]
+    if status == 200:
+        assert response.json == {"status": "accepted", "events": 1}
+        assert refused == []
+        return
+    how_far = f"{abs(seconds)} s " + ("old" if seconds > 0 else "ahead of this server's clock")
+    assert response.json["field"] == "X-Zendesk-Webhook-Signature-Timestamp"
+    assert response.json["error"].startswith(f"signature timestamp is {how_far}, outside the")
+    assert refused == [
+        {
+            "source": "zendesk",
+            "error": response.json["error"],
+            "field": "X-Zendesk-Webhook-Signature-Timestamp",
+        }
+    ]
+
+
+def _rotation_client(engine, rules, secrets: str):
+    settings = Settings(ZENDESK_WEBHOOK_SECRET=secrets)
+    runtime = create_runtime(settings, rules, clock=Clock(NOW), engine=engine)
+    return create_app(runtime=runtime).test_client()
+
+
+def test_during_rotation_both_secrets_verify_and_after_it_only_the_new_one(engine, rules):
+    """reliability.md §6 B7: ZENDESK_WEBHOOK_SECRET="old,new" while Zendesk's secret is
+    rotated takes deliveries signed with either; once the old one is removed from the
+    setting, a delivery signed with it is 401 and stores nothing."""
+    old, new = "old-signing-secret-before-the-reset", "new-signing-secret-after-the-reset"
+    overlap = _rotation_client(engine, rules, f"{old},{new}")
+    for n, secret in enumerate((old, new), start=1):
+        body = comment_event(n)
+        response = post(overlap, body, headers=signed_headers(body, NOW, secret=secret))
+        assert (response.status_code, response.json) == (200, {"status": "accepted", "events": 1})
+
+    after = _rotation_client(engine, rules, new)
+    refused = comment_event(3)
+    response = post(after, refused, headers=signed_headers(refused, NOW, secret=old))
+    assert (response.status_code, response.json) == (
+        401,
+        {"error": NOT_MATCHED, "field": "X-Zendesk-Webhook-Signature"},
+    )
+    taken = comment_event(4)
+    response = post(after, taken, headers=signed_headers(taken, NOW, secret=new))
+    assert response.status_code == 200
+    with engine.connect() as connection:
+        stored = set(connection.execute(select(events.c.dedupe_key)).scalars())
+    assert stored == {f"zendesk:event:evt-48213-{n}" for n in (1, 2, 4)}
+
+
+def test_the_signature_is_compared_in_constant_time_against_every_secret(
+    engine, rules, monkeypatch
+):
+    """reliability.md §6 B6: the comparison is hmac.compare_digest's (its time does not
+    depend on how long a prefix matches), made for each configured secret whether or not an
+    earlier one matched, so the timing tells neither."""
+    from deskbridge.connectors.zendesk import signature
+
+    compared = []
+    constant_time = hmac.compare_digest
+
+    def compare_digest(a, b):
+        compared.append((a, b))
+        return constant_time(a, b)
+
+    monkeypatch.setattr(signature.hmac, "compare_digest", compare_digest)
+    client = _rotation_client(engine, rules, "first-secret,second-secret")
+    body = comment_event(1)
+    headers = signed_headers(body, NOW, secret="first-secret")
+    assert post(client, body, headers=headers).status_code == 200
+    given = headers["X-Zendesk-Webhook-Signature"].encode()
+    assert [b for _, b in compared] == [given, given]
+    assert [a == given for a, _ in compared] == [True, False]
+
+    compared.clear()
+    forged = given[:-4] + (b"AAA=" if not given.endswith(b"AAA=") else b"BBB=")
+    headers["X-Zendesk-Webhook-Signature"] = forged.decode()
+    assert post(client, comment_event(2), headers=headers).status_code == 401
+    assert [b for _, b in compared] == [forged, forged]
 
 
 def test_invalid_json_is_400_naming_the_problem(client):

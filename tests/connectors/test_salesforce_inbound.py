@@ -19,7 +19,7 @@ from deskbridge.connectors.errors import PayloadError
 from deskbridge.connectors.salesforce.parse import parse_salesforce, same_org
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
-from deskbridge.store.schema import tickets
+from deskbridge.store.schema import events, tickets
 from deskbridge.workflows.model import EventKind, Priority, Source, Status, salesforce_id_18
 from tests.conftest import TEST_SECRET, Clock, decide_all, fixture_bytes
 
@@ -562,3 +562,45 @@ def test_a_callouts_id_type_or_org_of_another_json_type_is_named_as_such(change,
     with pytest.raises(PayloadError) as caught:
         parse_salesforce(json.dumps(body).encode(), NOW)
     assert (str(caught.value), caught.value.field) == (error, field)
+
+
+def test_a_message_of_100_with_3_seen_stores_97_and_its_redelivery_a_day_later_none(engine, rules):
+    """reliability.md §6 A3: one Outbound Message carries up to 100 notifications, and
+    Salesforce retries a message for 24 h. A message of 100 of which 3 came before in another
+    message stores the 97 others and is acknowledged; the same message redelivered 24 h later
+    (after the hourly retention purge has run) is acknowledged and stores and decides
+    nothing."""
+    clock = Clock(NOW)
+    runtime = create_runtime(Settings(SALESFORCE_ORG_ID=ORG), rules, clock=clock, engine=engine)
+    client = create_app(runtime=runtime).test_client()
+    ack = fixture_bytes("notifications_response__ack.xml")
+    batch = [_case(n, f"5005j0000{n:09d}", n % 60) for n in range(100)]
+    seen = [batch[7], batch[42], batch[99]]
+
+    def stored() -> set[str]:
+        with engine.connect() as connection:
+            return set(connection.execute(select(events.c.dedupe_key)).scalars())
+
+    first = client.post("/webhooks/salesforce", data=envelope(seen), headers=SOAP)
+    assert (first.status_code, first.data) == (200, ack)
+    decide_all(runtime)
+    before = stored()
+    assert before == {f"salesforce:notification:04l{n:015d}" for n in (7, 42, 99)}
+
+    response = client.post("/webhooks/salesforce", data=envelope(batch), headers=SOAP)
+    assert (response.status_code, response.data) == (200, ack)
+    assert len(decide_all(runtime)) == 97
+    every = stored()
+    assert every == {f"salesforce:notification:04l{n:015d}" for n in range(100)}
+    with engine.connect() as connection:
+        actions = list_actions(connection)
+    assert len(actions) > 97  # every case decided something (an owner asked to route it)
+
+    clock.now = NOW + timedelta(hours=24)
+    runtime.purge_retention()
+    again = client.post("/webhooks/salesforce", data=envelope(batch), headers=SOAP)
+    assert (again.status_code, again.data) == (200, ack)
+    assert decide_all(runtime) == []
+    assert stored() == every
+    with engine.connect() as connection:
+        assert list_actions(connection) == actions
