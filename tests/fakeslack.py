@@ -1,6 +1,6 @@
 """A fake Slack Web API on 127.0.0.1 for tests: records every call, answers like Slack, and can
 be told to answer 429 (with Retry-After) or 5xx, or a Slack error for a channel, or to lose the
-answer to a call it has handled (`lost_answers`).
+answer to a call it has handled (`lost_answers`), or never to answer it (NO_ANSWER).
 
 It keeps the messages posted, as Slack does, for the methods that read them back:
 - a channel named in chat.postMessage (`#name` or `name`) exists, with an id of its own (C…)
@@ -28,6 +28,11 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+# In `lost_answers`: the call is handled (a message posted) and the connection then held open
+# with no answer, as a server that hangs does, until the fake stops (or HUNG_FOR seconds).
+NO_ANSWER = -1
+HUNG_FOR = 30.0
 
 
 @dataclass
@@ -75,8 +80,9 @@ class FakeSlack:
     # (a kept-alive connection dropped as the request arrived): how many still to drop.
     drop_reused: int = 0
     # Calls Slack handles (a message posted) and then does not answer ok, by method, in turn:
-    # 0 closes the connection unanswered (dropped while the client reads the answer), a status
-    # (500, 503) is answered instead, as Slack may after it has posted.
+    # 0 closes the connection unanswered (dropped while the client reads the answer), NO_ANSWER
+    # holds it open unanswered, a status (500, 503) is answered instead, as Slack may after it
+    # has posted.
     lost_answers: dict[str, list[int]] = field(default_factory=dict)
     # Close every connection after this many answers without saying so (no Connection: close),
     # as a server closing idle connections does; 0: never.
@@ -86,6 +92,7 @@ class FakeSlack:
     # The port to listen on; 0: any free one.
     port: int = 0
     _open: set = field(default_factory=set)
+    _stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
     _last_ts: Decimal = Decimal(0)
@@ -164,7 +171,9 @@ class FakeSlack:
                 with fake.lock:
                     lost = fake.lost_answers.get(path.strip("/").removeprefix("api/"))
                     instead = lost.pop(0) if lost else None
-                if instead == 0:
+                if instead == NO_ANSWER:
+                    fake._stopping.wait(HUNG_FOR)
+                if instead in (0, NO_ANSWER):
                     self.close_connection = True
                     return
                 if instead is not None:
@@ -191,6 +200,7 @@ class FakeSlack:
         return f"{scheme}://127.0.0.1:{self.server.server_address[1]}/api/"
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
         with self.lock:  # kept-alive connections too: a stopped Slack answers nobody

@@ -7,6 +7,7 @@ instead of posting again."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,7 +28,7 @@ from tests.bot.test_slack_flow import (
     zendesk_event,
 )
 from tests.conftest import Clock
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import NO_ANSWER, FakeSlack
 
 ROUTE_KEY = "zendesk:48300:routing:logistics:route"
 ACK_KEY = "zendesk:48300:interactions:ack"
@@ -304,20 +305,35 @@ def outcome(runtime, key: str) -> tuple[str, int, str | None]:
     [
         (0, "Slack unreachable: RemoteDisconnected"),
         (500, "Slack chat_postMessage failed: internal_error"),
+        (NO_ANSWER, "Slack unreachable: TimeoutError"),
     ],
-    ids=["connection dropped", "500"],
+    ids=["connection dropped", "500", "no answer"],
 )
 def test_a_post_slack_made_without_answering_ok_is_found_by_the_next_attempt(
-    start, fake, clock, lost, error
+    start, fake, clock, monkeypatch, lost, error
 ):
     """Slack posts the message, then the connection drops before its answer (or it answers
-    500): the client does not send the post again at once, which would post it twice; the
+    500, or never: reliability.md §6 C18, given up after the client's timeout, 10 s, 0.5 s
+    here): the client does not send the post again at once, which would post it twice; the
     dispatcher tries again after its back-off, finds the message by its key and records it."""
+    built, timeouts = notifier.build_web_client, []
+
+    def short_timeout(*args, **kwargs):
+        client = built(*args, **kwargs)
+        timeouts.append(client.timeout)
+        client.timeout = 0.5
+        return client
+
+    monkeypatch.setattr(notifier, "build_web_client", short_timeout)
     runtime, _client = receive_ticket(start)
+    assert timeouts == [10]
     first_attempt = clock()
     fake.lost_answers["chat.postMessage"] = [lost]
 
+    started = time.monotonic()
     runtime.dispatcher.dispatch_due()
+    if lost == NO_ANSWER:  # given up at the timeout, not retried in the call
+        assert 0.5 <= time.monotonic() - started < 3
 
     [sent] = posts_with_key(fake, ROUTE_KEY)
     assert [c.method for c in fake.calls] == ["chat.postMessage"]
