@@ -3,10 +3,12 @@ also from two sweeps at the same moment (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
@@ -457,4 +459,55 @@ def test_two_sweeps_at_the_same_moment_never_fire_a_timer_twice(engine, store_ur
             text("SELECT count(*) FROM audit WHERE idempotency_key LIKE '%handoff_overdue'")
         ).scalar_one()
     assert audited == len(handoffs)
+    assert {r["status"] for k, r in rows(engine).items() if k in handoffs} == {"fired"}
+
+
+def test_a_sweeper_killed_holding_due_timers_leaves_every_one_to_the_other_once(
+    engine, store_url, rules
+):
+    """reliability.md §6 D22: two processes sweep the same store; the one that claimed the
+    due timers dies before committing (its connection ends, as SIGKILL ends it). The other,
+    waiting meanwhile rather than firing them too, takes them over: each fires exactly
+    once. There is no leader to elect: a claim is a row lock (SKIP LOCKED) under the
+    tickets' partition locks, held until commit. PostgreSQL only: on SQLite one process
+    writes at a time (one sweeping process, DESIGN §7)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: one writer, and a claim is that process's transaction")
+    tickets = range(70101, 70151)
+    service = WorkflowService(engine, rules)
+    for number in tickets:
+        service.accept_event(wrong_item_created(number), "{}", T0)
+    now = DEADLINE + timedelta(minutes=10)
+    handoffs = {f"zendesk:{n}:routing.handoff" for n in tickets}
+
+    dying, standby_engine = create_store_engine(store_url), create_store_engine(store_url)
+    connection = dying.connect()
+    try:
+        connection.begin()
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert {d.timer.id for d in claim_due_timers(connection, now, 1000)} >= handoffs
+
+        fired: list = []
+        standby = threading.Thread(
+            target=lambda: fired.extend(WorkflowService(standby_engine, rules).fire_due_timers(now))
+        )
+        standby.start()
+        standby.join(timeout=1.0)
+        assert standby.is_alive()  # waiting for the claim, not firing beside it
+        assert handoff_rows(engine) == []
+
+        with engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        standby.join(timeout=30)
+        assert not standby.is_alive()
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+        dying.dispose()
+        standby_engine.dispose()
+
+    assert sorted(o.timer_id for o in fired) == sorted(handoffs)
+    assert [r["idempotency_key"] for r in handoff_rows(engine)] == [
+        f"zendesk:{n}:routing:logistics:handoff_overdue" for n in tickets
+    ]
     assert {r["status"] for k, r in rows(engine).items() if k in handoffs} == {"fired"}

@@ -97,3 +97,55 @@ def test_a_sweep_that_raises_does_not_stop_the_loop(engine, rules, monkeypatch, 
 
     assert timer_status(engine) == "fired"
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["timers.error"]
+
+
+def test_fifty_deadlines_passed_while_stopped_fire_once_each_at_the_restart(
+    engine, rules, monkeypatch
+):
+    """reliability.md §6 D21: no process ran for the 10 minutes in which 50 hand-off
+    deadlines passed (APScheduler 3's date jobs would drop them, misfire_grace_time=1). The
+    deadlines are rows: the timer loop's first sweep after the restart fires every one, once,
+    each with its own due time, and later sweeps fire none again."""
+    tickets = range(48300, 48350)
+    runtime = start_runtime(engine, rules, monkeypatch, interval=0.2)
+    for n, number in enumerate(tickets):  # received 12 s apart: due 13:00:00 to 13:09:48
+        runtime.service.accept_event(
+            wrong_item_created(number), "{}", T0 + timedelta(seconds=12 * n)
+        )
+    runtime.clock.offset += timedelta(minutes=10, seconds=1)  # restarted at 13:10:00
+    handoffs = [f"zendesk:{number}:routing.handoff" for number in tickets]
+
+    def fired() -> dict[str, datetime]:
+        with engine.connect() as connection:
+            return dict(
+                connection.execute(
+                    select(timers.c.id, timers.c.due_at).where(
+                        timers.c.id.in_(handoffs), timers.c.status == "fired"
+                    )
+                ).all()
+            )
+
+    runtime.start_background()
+    try:
+        started = time.monotonic()
+        while len(fired()) < len(handoffs) and time.monotonic() - started < 30:
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        time.sleep(0.5)  # two more sweeps
+    finally:
+        runtime.stop_background()
+
+    assert took < 5  # the first sweeps, not one deadline per interval (10 s)
+    assert fired() == {
+        f"zendesk:{number}:routing.handoff": DEADLINE + timedelta(seconds=12 * n)
+        for n, number in enumerate(tickets)
+    }
+    with engine.connect() as connection:
+        alerts = connection.execute(
+            select(outbox.c.idempotency_key).where(
+                outbox.c.idempotency_key.like("%handoff_overdue")
+            )
+        ).scalars()
+        assert sorted(alerts) == [
+            f"zendesk:{number}:routing:logistics:handoff_overdue" for number in tickets
+        ]
