@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
 import pytest
@@ -12,15 +13,19 @@ import requests
 import responses
 from requests.adapters import HTTPAdapter
 
+from deskbridge.app import create_runtime
+from deskbridge.config.settings import Settings
 from deskbridge.connectors.salesforce.client import (
     TIMEOUT_SECONDS,
     SalesforceWriter,
     TimeoutSession,
     build_session,
 )
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.store.outbox import insert_actions, list_actions
+from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.model import Source, evolve
 from deskbridge.workflows.ports import DryRunPerformer, PermanentError, RetryableError
+from tests.conftest import TEST_SECRET, Clock
 
 CASE_ID = "5003000000D8cuIAAR"
 LOGIN_URL = "https://login.salesforce.com/services/Soap/u/59.0"
@@ -684,3 +689,85 @@ def test_the_dry_run_says_which_case_fields_each_write_would_set(dry_run_writer)
             "IsEscalated": True,
         },
     ]
+
+
+# --- through the dispatcher (reliability.md §6 C16) -------------------------------------
+
+
+def test_the_api_limit_waits_an_hour_and_warns_while_a_permission_403_is_dead_at_once(
+    api, writer, sqlite_engine, rules, caplog
+):
+    """REQUEST_LIMIT_EXCEEDED (the org's daily API requests used up) and a 403 for missing
+    rights arrive the same way (403, JSON errors). The first is retried an hour later, with
+    a warning, and nothing is sent to Salesforce meanwhile; the second is a dead letter
+    after its one attempt (an ERROR, and `deskbridge outbox --dead` lists it)."""
+    limited, forbidden = "5003000000D8cuIAAR", "5003000000D8cuJAAR"
+    api.post(LOGIN_URL, body=login_response("SESSION-1"), content_type="text/xml")
+    api.patch(
+        f"{DATA}/sobjects/Case/{limited}",
+        status=403,
+        json=[{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+    )
+    api.patch(
+        f"{DATA}/sobjects/Case/{forbidden}",
+        status=403,
+        json=[
+            {
+                "message": "insufficient access rights on object id",
+                "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY",
+            }
+        ],
+    )
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    clock = Clock(now)
+    runtime = create_runtime(
+        Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET),
+        rules,
+        clock=clock,
+        engine=sqlite_engine,
+        performers={kind: writer for kind in ActionKind},
+    )
+    with sqlite_engine.begin() as connection:
+        insert_actions(
+            connection,
+            [
+                build_action(
+                    f"salesforce:{case}",
+                    "risk",
+                    ActionKind.assign,
+                    reason="test",
+                    group="00G5e000001AbCdEAK",
+                )
+                for case in (limited, forbidden)
+            ],
+            now,
+        )
+    caplog.set_level("INFO", logger="deskbridge")
+
+    runtime.dispatcher.dispatch_due()
+
+    with sqlite_engine.connect() as connection:
+        rows = {r["ticket"]: r for r in list_actions(connection)}
+    waiting, dead = rows[f"salesforce:{limited}"], rows[f"salesforce:{forbidden}"]
+    assert (waiting["status"], waiting["attempts"]) == ("pending", 1)
+    assert waiting["next_attempt_at"] == now + timedelta(hours=1)
+    assert "REQUEST_LIMIT_EXCEEDED" in waiting["last_error"]
+    assert (dead["status"], dead["attempts"]) == ("dead", 1)
+    assert "403 INSUFFICIENT_ACCESS_OR_READONLY" in dead["last_error"]
+    said = {
+        (r.levelname, r.getMessage(), r.deskbridge_fields.get("ticket"))
+        for r in caplog.records
+        if r.getMessage().startswith("outbox.")
+    }
+    assert said == {
+        ("WARNING", "outbox.retry", f"salesforce:{limited}"),
+        ("ERROR", "outbox.dead_letter", f"salesforce:{forbidden}"),
+    }
+    assert [
+        r.deskbridge_fields["delay_s"] for r in caplog.records if r.getMessage() == "outbox.retry"
+    ] == [3600.0]
+
+    calls = len(api.calls)
+    clock.now = now + timedelta(minutes=59)
+    runtime.dispatcher.dispatch_due()
+    assert len(api.calls) == calls  # nothing sent before the hour
