@@ -95,3 +95,29 @@ def test_python_dash_m_deskbridge_cli_knows_every_command() -> None:
     ).stdout
     commands = listed.split("Commands:\n", 1)[1].split()
     assert sorted(set(commands) & set(main.commands)) == sorted(main.commands)
+
+
+def _requirement(name: str) -> str:
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    [found] = [d for d in dependencies if d.split(">")[0].split("<")[0].split("[")[0] == name]
+    return found
+
+
+def test_the_pins_reliability_md_asks_for(settings):
+    """reliability.md §6 F29: APScheduler below 4 (4 is a pre-release whose stores and
+    scheduling differ; its jobs drive serve's scheduled jobs and the purge), defusedxml
+    present and what parses Salesforce's XML, and Flask's MAX_CONTENT_LENGTH set (Flask's
+    default is no limit) to DESKBRIDGE_MAX_BODY_BYTES."""
+    from importlib.metadata import version
+
+    import defusedxml.ElementTree
+
+    from deskbridge.app import create_app, create_runtime
+    from deskbridge.connectors.salesforce import parse
+
+    assert _requirement("apscheduler").endswith(",<4")
+    assert int(version("apscheduler").split(".")[0]) == 3
+    assert _requirement("defusedxml") == "defusedxml>=0.7"
+    assert parse.fromstring is defusedxml.ElementTree.fromstring
+    app = create_app(runtime=create_runtime(settings))
+    assert app.config["MAX_CONTENT_LENGTH"] == settings.max_body_bytes == 1024 * 1024
