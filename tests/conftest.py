@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,3 +162,102 @@ def fire_timers_until(service, limit: datetime) -> Iterator[tuple[datetime, obje
             return
         for outcome in service.fire_due_timers(due):
             yield due, outcome
+
+
+# -- the log audit (reliability.md §6 F28) ---------------------------------------------------
+# Every line a test logs, as deskbridge's formatter writes it (exception messages left out as in
+# production), and every *.log file a test's processes wrote under its tmp_path, is read for
+# what must never be logged: the test suite's secrets and tokens, Salesforce session ids,
+# email addresses and the fixtures' free text. A test whose logs hold one fails at teardown.
+_SECRETS = (
+    TEST_SECRET,
+    "0123456789abcdef0123456789abcdef",  # the Slack signing secret the Slack tests use
+    "callout-token-for-",
+    "flow-callout-token-for-tests",
+    "flow-token-for-tests",
+    "R0UT1NGKEY0000000000000000000001",  # the PagerDuty routing key
+    "p&ss<word>",  # the Salesforce password and token the client tests log in with
+    "TOKEN123",
+)
+_NEVER_LOGGED = re.compile(
+    r"xox[abpr]-|xapp-"  # Slack tokens
+    r"|SESSION-\d"  # Salesforce session ids in the client tests
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"  # email addresses
+    r"|" + "|".join(re.escape(s) for s in _SECRETS)
+)
+# Loggers whose records are read (besides the root's): their own handlers see a record even
+# while a test has replaced the root's handlers (the `logs` fixture).
+_AUDITED_LOGGERS = ("", "deskbridge", "zenpy", "urllib3", "waitress", "werkzeug", "alembic")
+
+
+_FREE_TEXT = ("subject", "description", "body")
+
+
+def _customers_words(value: str) -> bool:
+    """Not an event's own subject (zen:ticket:N, the ticket's name) nor a JSON body."""
+    return len(value) > 15 and not value.startswith(("zen:", "{"))
+
+
+def _fixture_texts() -> list[str]:
+    """Free text in the fixtures (subjects, descriptions, comment bodies): customers' words."""
+    texts = []
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and key in _FREE_TEXT and _customers_words(value):
+            texts.append(value)
+
+    for path in sorted(FIXTURES.glob("*.json")):
+        walk(json.loads(path.read_text()))
+    return sorted(set(texts))
+
+
+_BODIES = _fixture_texts()
+
+
+class _Audit(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.NOTSET)
+        from deskbridge.config.logging import FieldFormatter
+
+        self.setFormatter(FieldFormatter("%(levelname)s %(name)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.__dict__.get("_audited_by") is self:  # seen through another audited logger
+            return
+        record._audited_by = self
+        # A record the formatter cannot write is no secret written.
+        with contextlib.suppress(Exception):
+            self.lines.append(self.format(record))
+
+
+def _leaks(text: str) -> list[str]:
+    found = [m.group(0) for m in _NEVER_LOGGED.finditer(text)]
+    return found + [body[:40] for body in _BODIES if body in text]
+
+
+@pytest.fixture(autouse=True)
+def _log_audit(request):
+    audit = _Audit()
+    loggers = [logging.getLogger(name) for name in _AUDITED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(audit)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(audit)
+    leaked = [(line[:300], _leaks(line)) for line in audit.lines if _leaks(line)]
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is not None:
+        for path in Path(tmp).rglob("*.log"):
+            text = path.read_text(errors="replace")
+            leaked += [(line[:300], _leaks(line)) for line in text.splitlines() if _leaks(line)]
+    if leaked:
+        pytest.fail(f"the log holds what must never be logged: {leaked[:5]}", pytrace=False)
