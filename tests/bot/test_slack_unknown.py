@@ -175,3 +175,37 @@ def test_the_app_home_event_is_answered_at_once_while_slack_rate_limits_the_view
         ("views.publish", 429, SAM),
         ("views.publish", 200, SAM),
     ]
+
+
+@pytest.mark.parametrize("reason", ["http_timeout", "http_error"])
+def test_an_event_and_slacks_retries_of_it_are_each_answered_at_once_and_taken(
+    runtime, client, fake, reason
+):
+    """reliability.md §6 A2: Slack's retries (X-Slack-Retry-Num 1 to 3) are never dropped for
+    being retries: after an http_error the retry may be the only copy that arrives. The one
+    event deskbridge acts on, app_home_opened, is answered before its work (so a slow first
+    handler does not make Slack retry) and its work is idempotent: each delivery publishes
+    the same Home view, which replaces the last; nothing is stored, nothing else is sent."""
+    body, ctype = event("app_home_opened")
+    payload = json.loads(body)
+    payload["event"] = {"type": "app_home_opened", "user": SAM, "channel": "D07HOME001"}
+    body = json.dumps(payload).encode()
+    retries = [{}] if reason == "http_timeout" else []  # after an http_error: no first copy
+    retries += [{"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": reason} for n in (1, 2, 3)]
+
+    for headers in retries:
+        started = time.monotonic()
+        response = client.post(
+            "/slack/events",
+            data=body,
+            headers={**slack_headers(body), "Content-Type": ctype, **headers},
+        )
+        assert (response.status_code, time.monotonic() - started < 1.0) == (200, True)
+
+    wait_until(lambda: len(fake.ok_calls("views.publish")) == len(retries), seconds=10)
+    published = fake.ok_calls("views.publish")
+    assert {(p.args["user_id"], json.dumps(p.args["view"])) for p in published} == {
+        (SAM, json.dumps(published[0].args["view"]))
+    }
+    assert {c.method for c in fake.calls} == {"views.publish"}
+    assert _stored(runtime) == (0, 0)
