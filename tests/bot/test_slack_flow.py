@@ -14,10 +14,11 @@ from urllib.parse import urlencode
 import pytest
 
 from deskbridge.app import create_app, create_runtime
+from deskbridge.config.logging import FieldFormatter
 from deskbridge.config.settings import Settings
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import count_actions, insert_actions, list_actions
-from deskbridge.store.tickets import lock_ticket, save_ticket
+from deskbridge.store.tickets import load_ticket, lock_ticket, save_ticket
 from deskbridge.store.timers import list_timers
 from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
@@ -734,3 +735,28 @@ def test_ticket_lists_each_decision_once_with_its_actions(runtime, client):
         "customer threatens the ombudsman (by hand, 3)",
         "page_oncall, pager — escalated to the specialist tier after hours",
     ]
+
+
+def test_mentions_and_control_characters_in_ticket_text_reach_slack_as_text(
+    runtime, client, fake, caplog
+):
+    """reliability.md §6 B13: a subject with Slack's mention syntax (<!channel>, <!here>,
+    <@U…>), &, CR/LF and an ANSI escape is stored as written and sent escaped, so Slack shows
+    it and no mass mention fires; the log lines of its way through carry no raw CR/LF."""
+    subject = "Refund <!channel> <!here> ask <@U07PRIYA01> & co\r\nline two \x1b[31mred\x1b[0m 🚨"
+    caplog.set_level("DEBUG", logger="deskbridge")
+    post_zendesk(client, zendesk_event("created", 1, status="NEW", subject=subject))
+    runtime.dispatcher.dispatch_due()
+
+    with runtime.engine.connect() as connection:
+        assert load_ticket(connection, "zendesk:48300").subject == subject
+    posts = fake.ok_calls("chat.postMessage")
+    assert posts
+    for post in posts:
+        sent = json.dumps(post.args, ensure_ascii=False)
+        assert "<!channel>" not in sent and "<!here>" not in sent and "<@U07PRIYA01>" not in sent
+    said = "\n".join(json.dumps(p.args, ensure_ascii=False) for p in posts)
+    assert "&lt;!channel&gt; &lt;!here&gt; ask &lt;@U07PRIYA01&gt; &amp; co" in said
+    formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
+    lines = [formatter.format(r) for r in caplog.records]
+    assert lines and not any("\r" in line or "\n" in line for line in lines)
