@@ -73,6 +73,9 @@ class Connector:
     # A ticket's number (TicketState.number) as the helpdesk's people say it ("Case
     # 00001042"); None: its tickets are named by their ids (`#48213`).
     name_number: Callable[[str], str] | None = None
+    # The inbox's copy of a body (events.body), for a helpdesk whose bodies may carry what must
+    # not be kept (a live session id); None: the body as it came, decoded.
+    stored_body: Callable[[bytes], str] | None = None
 
 
 def build_json_answer(summary: dict[str, Any]) -> Answer:

@@ -174,7 +174,8 @@ def create_webhooks_blueprint(runtime) -> Blueprint:
                 # The well-formed events are stored, then the malformed one answered: the
                 # sender redelivers the body, and the stored ones come back as duplicates.
                 events, refused = exc.events, exc.error
-            body = raw.decode("utf-8")
+            keep = connector.stored_body
+            body = raw.decode("utf-8") if keep is None else keep(raw)
             try:
                 stored = runtime.service.store_events(events, body, now)
             except DataError:

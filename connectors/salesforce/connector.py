@@ -7,6 +7,7 @@ Which of the two a request is, is decided once, by `is_json_callout` on the body
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -187,6 +188,21 @@ def name_case(number: str) -> str:
     return f"Case {number}"
 
 
+# An Outbound Message's SessionId (its element's text, whatever the namespace prefix): a live
+# API session when the message's "Send Session ID" is on. reliability.md §4.1: never logged;
+# nor kept in the inbox's copy of the body, where it would outlive the request by the events'
+# retention (90 days by default). Nothing reads it: write-back logs in with its own user.
+_SESSION_ID = re.compile(rb"(<(?:[\w.-]+:)?SessionId\b[^>]*>)[^<]*(</(?:[\w.-]+:)?SessionId\s*>)")
+
+
+def stored_body(raw: bytes) -> str:
+    """The body as the inbox keeps it: as it came, but a SessionId's text left out (the
+    element kept, empty)."""
+    if b"SessionId" in raw:
+        raw = _SESSION_ID.sub(rb"\1\2", raw)
+    return raw.decode("utf-8")
+
+
 CONNECTOR = Connector(
     source=Source.salesforce,
     verify=verify,
@@ -196,4 +212,5 @@ CONNECTOR = Connector(
     find_missing_webhook_settings=find_missing_webhook_settings,
     build_ticket_url=build_ticket_url,
     name_number=name_case,
+    stored_body=stored_body,
 )

@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from deskbridge.app import create_app, create_runtime
+from deskbridge.config.logging import FieldFormatter
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.errors import PayloadError
+from deskbridge.connectors.salesforce.connector import stored_body
 from deskbridge.connectors.salesforce.parse import parse_salesforce, same_org
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
@@ -604,3 +606,44 @@ def test_a_message_of_100_with_3_seen_stores_97_and_its_redelivery_a_day_later_n
     assert stored() == every
     with engine.connect() as connection:
         assert list_actions(connection) == actions
+
+
+def test_a_session_id_sent_with_the_message_is_neither_logged_nor_stored(
+    client, runtime, engine, caplog
+):
+    """reliability.md §6 B9: with "Send Session ID" on, each message carries a live API
+    session id. It is read past: not in any log line (DEBUG included) nor in what is stored."""
+    session = "00D5j00000HqZtx!AQ4AQLive.Session.Value.For.The.Test.Only"
+    body = envelope([_case(1, "5005j0000000000001", 5)]).replace(
+        b'<SessionId xsi:nil="true"/>', f"<SessionId>{session}</SessionId>".encode()
+    )
+    caplog.set_level("DEBUG")
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert (response.status_code, response.data) == (
+        200,
+        fixture_bytes("notifications_response__ack.xml"),
+    )
+    assert len(decide_all(runtime)) == 1
+    formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
+    logged = "\n".join(formatter.format(r) for r in caplog.records)
+    assert caplog.records and session not in logged and "!AQ4AQ" not in logged
+    with engine.connect() as connection:
+        rows = [str(tuple(r)) for r in connection.execute(select(events))]
+        [kept] = connection.execute(select(events.c.body)).scalars()
+    assert len(rows) == 1 and "!AQ4AQ" not in rows[0]
+    # The rest of the body is kept as it came: only the session's text is left out.
+    assert kept == body.decode().replace(session, "")
+
+
+@pytest.mark.parametrize(
+    ("element", "kept"),
+    [
+        ("<SessionId>00D!AQ.x</SessionId>", "<SessionId></SessionId>"),
+        ("<out:SessionId>00D!AQ.x</out:SessionId >", "<out:SessionId></out:SessionId >"),
+        ('<SessionId xsi:nil="true"/>', '<SessionId xsi:nil="true"/>'),
+        ("<SessionId/>", "<SessionId/>"),
+    ],
+)
+def test_the_inbox_keeps_a_session_ids_element_without_its_text(element, kept):
+    body = f"<a>{element}<Notification><Id>1</Id></Notification></a>"
+    assert stored_body(body.encode()) == body.replace(element, kept)
