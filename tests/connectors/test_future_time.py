@@ -15,7 +15,9 @@ from deskbridge.connectors.errors import PayloadError
 from deskbridge.connectors.parsing import MAX_CLOCK_SKEW
 from deskbridge.connectors.registry import CONNECTORS
 from deskbridge.connectors.zendesk.parse import parse_zendesk
+from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.events import count_events
+from deskbridge.store.outbox import list_actions
 from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import Priority
 from deskbridge.workflows.replay import ReplayError, run_replay
@@ -218,3 +220,47 @@ def test_a_salesforce_case_created_in_the_future_is_refused_and_the_others_store
     )
     with runtime.engine.connect() as connection:
         assert count_events(connection) == 1
+
+
+def test_a_newer_update_delivered_before_an_older_one_ends_as_delivered_in_order(
+    rules, tmp_path, monkeypatch
+):
+    """reliability.md §6 A4: the ticket's update of 09:59 (URGENT) arrives before its update
+    of 09:58 (HIGH). The older snapshot does not overwrite the newer (the priority stays
+    URGENT), and the actions are those of the two in order but the priority the newer already
+    had: nothing decided twice."""
+    older = priority_changed("e-4", "2026-03-03T09:58:00Z", "HIGH")
+    newer = priority_changed("e-5", "2026-03-03T09:59:00Z", "URGENT")
+    results = []
+    for name, order in (("in-order", [older, newer]), ("newer-first", [newer, older])):
+        engine = create_store_engine(f"sqlite:///{tmp_path / name}.db")
+        migrate_store(engine)
+        runtime = create_runtime(
+            Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET), rules, clock=Clock(NOW), engine=engine
+        )
+        client = create_app(runtime=runtime).test_client()
+        for data in order:
+            assert post(client, data).status_code == 200
+            decide_all(runtime)
+        with engine.connect() as connection:
+            state = load_ticket(connection, "zendesk:48213")
+            keys = sorted(r["idempotency_key"] for r in list_actions(connection))
+        engine.dispose()
+        results.append((state.priority, state.snapshot_at, keys))
+
+    (in_order, newer_first) = results
+    assert (
+        newer_first[:2]
+        == in_order[:2]
+        == (
+            Priority.urgent,
+            datetime(2026, 3, 3, 9, 59, tzinfo=UTC),
+        )
+    )
+    # The VIP's escalation once either way; in order it also raised the priority (HIGH then),
+    # which the newer snapshot, seen first, already had.
+    assert set(newer_first[2]) < set(in_order[2])
+    assert set(in_order[2]) - set(newer_first[2]) == {"zendesk:48213:risk:vip:priority"}
+    assert [k for k in newer_first[2] if k.endswith(":escalate")] == [
+        "zendesk:48213:risk:vip:escalate"
+    ]
