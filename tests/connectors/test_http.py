@@ -6,6 +6,7 @@ import hmac
 import io
 import json
 import threading
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -295,6 +296,41 @@ def test_chunked_body_over_the_limit_is_413(client):
     # No header stated its length: the body grew past the limit (only the body counts here,
     # unlike waitress, which counts the chunk framing too).
     assert response.data == b'{"error":"body is larger than 1048576 bytes","field":"body"}\n'
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_ten_mebibytes_are_refused_reading_at_most_the_limit_and_the_next_request_is_taken(
+    client, engine, chunked
+):
+    """reliability.md §6 B10: 10 MiB, stated in Content-Length or sent chunked, is a 413;
+    what the request holds in memory stays far under the 20 MB allowed (a stated length is
+    refused unread, a chunked body is read only up to the limit), and the next delivery is
+    taken."""
+    body = b"x" * (10 * 1024 * 1024)
+    headers = signed_headers(body, NOW)
+    # Chunked: no length stated, the stream ended by the server (as waitress and gunicorn do).
+    environ = {"wsgi.input_terminated": True} if chunked else {"CONTENT_LENGTH": str(len(body))}
+    if chunked:
+        headers["Transfer-Encoding"] = "chunked"
+    stream = io.BytesIO(body)
+    tracemalloc.start()
+    try:
+        response = client.post(
+            "/webhooks/zendesk",
+            input_stream=stream,
+            headers=headers,
+            environ_overrides=environ,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413
+    assert response.json["field"] == ("body" if chunked else "Content-Length")
+    assert peak < 4 * 1024 * 1024  # the limit (1 MiB) read, and its copies
+    assert stream.tell() <= 1024 * 1024 + 1  # read up to the limit at most
+    assert post(client, fixture_bytes("ticket_created.json")).status_code == 200
+    with engine.connect() as connection:
+        assert count_events(connection) == 1
 
 
 def test_chunked_body_at_the_limit_is_read_whole(client):
