@@ -271,6 +271,14 @@ class RepeatSafeServerErrorRetry(_PostsOnce, ServerErrorRetryHandler):
     5xx after it has posted the message)."""
 
 
+class RateLimitRetryNotForPosts(_PostsOnce, RateLimitErrorRetryHandler):
+    """slack_sdk's wait out a 429's Retry-After and call again, in the calling thread; never
+    for a post. The dispatcher sends posts: a 429 goes back to it at once, which holds the
+    channel for the Retry-After (no action of any lane starts on it meanwhile) and tries again
+    then, the lane free for other channels' messages. Slept here, the wait (30 s is common)
+    held the lane, and the other lanes went on asking the channel Slack had just refused."""
+
+
 # What slack_sdk's client logs at ERROR for each try of a call that failed to get an answer.
 SEND_FAILED = "Failed to send a request to Slack API server"
 
@@ -305,7 +313,7 @@ def build_web_client(token: str | None, base_url: str | None = None) -> WebClien
         logger=sdk_log,
         retry_handlers=[
             RepeatSafeConnectionRetry(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=1),
+            RateLimitRetryNotForPosts(max_retry_count=1),
             RepeatSafeServerErrorRetry(max_retry_count=1),
         ],
     )

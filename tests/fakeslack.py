@@ -62,6 +62,9 @@ class FakeSlack:
     failure: tuple[int, dict[str, str], dict[str, Any]] | None = None
     fail_until: float = 0.0
     channel_errors: dict[str, str] = field(default_factory=dict)
+    # Channels rate limited: until (monotonic seconds), each call naming one is answered 429
+    # with this Retry-After (seconds, as text); other channels are answered as usual.
+    channel_limits: dict[str, tuple[float, str]] = field(default_factory=dict)
     # Channels where a message with blocks is refused (invalid_blocks), plain text accepted.
     blocks_refused: set[str] = field(default_factory=set)
     # Bytes posted to upload URLs (files_upload_v2's second step), by file id.
@@ -226,6 +229,10 @@ class FakeSlack:
                 self.calls.append(Call(method, args, status, time.monotonic()))
                 return status, headers, body
             channel = str(args.get("channel", ""))
+            limit = self.channel_limits.get(channel)
+            if limit is not None and time.monotonic() < limit[0]:
+                self.calls.append(Call(method, args, 429, time.monotonic()))
+                return 429, {"Retry-After": limit[1]}, {"ok": False, "error": "ratelimited"}
             error = self.channel_errors.get(channel)
             blocks = args.get("blocks")
             if isinstance(blocks, str):
