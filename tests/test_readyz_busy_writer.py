@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from deskbridge.app import READY_TIMEOUT_S, create_app, create_runtime
-from tests.conftest import Clock
+from deskbridge.store.events import count_events
+from tests.conftest import Clock, fixture_bytes, signed_headers
 
 NOW = datetime(2025, 3, 4, 9, 15, 23, tzinfo=UTC)
 READY = {
@@ -85,3 +86,36 @@ def test_readyz_answers_ready_while_another_process_holds_the_write_lock(runtime
         other.dispose()
     assert (status, body) == (200, READY)
     assert took < 1.0
+
+
+def test_a_webhook_waits_for_another_processs_write_and_is_stored(runtime, tmp_path):
+    """reliability.md §6 D20, SQLite: another process holds the write lock for 1.5 s (a
+    purge batch, `outbox retry`) as a webhook arrives. The webhook's write waits for it, within
+    the busy timeout (30 s), and is acknowledged stored: no "database is locked", no 503."""
+    from deskbridge.store.db import create_store_engine
+
+    other = create_store_engine(f"sqlite:///{tmp_path / 'deskbridge.db'}")
+    client = create_app(runtime=runtime).test_client()
+    body = fixture_bytes("ticket_created.json")
+    held = threading.Event()
+
+    def hold() -> None:
+        with other.begin() as connection:  # BEGIN IMMEDIATE: the write lock, taken
+            connection.exec_driver_sql("DELETE FROM events WHERE 1 = 0")
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+        took = time.monotonic() - started
+    finally:
+        holder.join(10)
+        other.dispose()
+    assert (response.status_code, response.json) == (200, {"status": "accepted", "events": 1})
+    assert 1.0 < took < 10
+    with runtime.engine.connect() as connection:
+        assert count_events(connection) == 1
