@@ -123,6 +123,45 @@ class OutageLog:
         log_event(self.logger, logging.INFO, self.recovered_name, **fields)
 
 
+class RepeatingLog:
+    """A warning about a sender's set-up that every delivery repeats (a trigger template's
+    mistake): logged the first time for each key, then at most once every `every` seconds
+    for it (`repeated`: how many since its last line), not a line per webhook. Keys are kept
+    for at most `keys` of them (then forgotten and said again)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        name: str,
+        every: float = 3600.0,
+        keys: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.logger, self.name, self.every, self.keys, self.clock = logger, name, every, keys, clock
+        self._lock = threading.Lock()
+        self._seen: dict[Any, tuple[float, int]] = {}  # key: (last line, unlogged since)
+
+    def warn(self, key: Any, **fields: Any) -> None:
+        with self._lock:
+            now = self.clock()
+            seen = self._seen.get(key)
+            if seen is not None:
+                last, unlogged = seen
+                if now - last < self.every:
+                    self._seen[key] = (last, unlogged + 1)
+                    return
+                fields["repeated"] = unlogged + 1
+            elif len(self._seen) >= self.keys:
+                self._seen.clear()
+            self._seen[key] = (now, 0)
+        log_event(self.logger, logging.WARNING, self.name, **fields)
+
+    def forget(self) -> None:
+        """Say every key again from its next occurrence (tests)."""
+        with self._lock:
+            self._seen.clear()
+
+
 class FieldFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # Another handler (pytest's, a tracker's) may have cached its own traceback text, with

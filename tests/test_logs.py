@@ -27,6 +27,7 @@ from deskbridge.config.logging import (
     SLACK_SDK_LOGGER,
     WAITRESS_QUEUE_LOGGER,
     FieldFormatter,
+    RepeatingLog,
     configure_logging,
 )
 from deskbridge.config.settings import Settings
@@ -706,4 +707,31 @@ def test_slack_sdks_warnings_that_deskbridge_does_not_report_are_kept(logs, fake
 
     assert [(r.name, r.levelname, r.getMessage()) for r in collect.records] == [
         (SLACK_SDK_LOGGER, "WARNING", "As the auth: 7: <class 'int'> is unsupported, skipped")
+    ]
+
+
+def test_a_repeating_warning_is_said_once_per_key_then_once_per_interval(caplog):
+    # A trigger template's mistake comes with every delivery: one line for each trigger,
+    # then one an hour with how many went unsaid, not a line per webhook.
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    now = [0.0]
+    said = RepeatingLog(
+        logging.getLogger("deskbridge.test"), "webhook.x", every=60, keys=2, clock=lambda: now[0]
+    )
+    for _ in range(3):
+        said.warn("a", n=1)
+    said.warn("b", n=2)
+    now[0] = 59.0
+    said.warn("a", n=3)
+    now[0] = 60.0
+    said.warn("a", n=4)
+    said.warn("a", n=5)
+    said.warn("c", n=6)  # a third key: the two kept are forgotten, said again next time
+    said.warn("b", n=7)
+    assert [(r.levelno, r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        (logging.WARNING, "webhook.x", {"n": 1}),
+        (logging.WARNING, "webhook.x", {"n": 2}),
+        (logging.WARNING, "webhook.x", {"n": 4, "repeated": 4}),
+        (logging.WARNING, "webhook.x", {"n": 6}),
+        (logging.WARNING, "webhook.x", {"n": 7}),
     ]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import RepeatingLog
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
 from deskbridge.connectors.parsing import (
     MAX_ID,
@@ -105,6 +105,9 @@ VOICE_CHANNELS = frozenset(
 )
 
 log = logging.getLogger("deskbridge.webhooks")
+# A trigger template's mistakes, said once an hour per trigger, not on every delivery.
+GROUP_NAME_IGNORED = RepeatingLog(log, "webhook.group_name_ignored")
+UNFILLED_PLACEHOLDER = RepeatingLog(log, "webhook.unfilled_placeholder")
 
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0", ""}
@@ -621,10 +624,8 @@ def _group_id_or_none(group: str | None, ticket_id: str, trigger: str | None) ->
     goes unseen: logged, so a team on the README's earlier template learns to send group_id."""
     if group is None or ZENDESK_ID.fullmatch(group):
         return group
-    log_event(
-        log,
-        logging.WARNING,
-        "webhook.group_name_ignored",
+    GROUP_NAME_IGNORED.warn(
+        trigger,
         ticket=f"zendesk:{ticket_id}",
         trigger=trigger or "unnamed",
         hint='send "group_id": "{{ticket.group.id}}" (README, Connecting Zendesk)',
@@ -659,12 +660,11 @@ def _log_unfilled_text(data: dict[str, Any], ticket_id: str) -> None:
         and _PLACEHOLDER.fullmatch(value.strip())
     ]
     if unfilled:
-        log_event(
-            log,
-            logging.WARNING,
-            "webhook.unfilled_placeholder",
+        trigger = _string(data, "trigger")
+        UNFILLED_PLACEHOLDER.warn(
+            (trigger, *unfilled),
             ticket=f"zendesk:{ticket_id}",
-            trigger=_string(data, "trigger") or "unnamed",
+            trigger=trigger or "unnamed",
             fields=",".join(unfilled),
             hint="a placeholder there was not filled in: check its name in the trigger's JSON "
             "body (placeholders are case-sensitive; README, Connecting Zendesk)",

@@ -17,7 +17,11 @@ from typing import Any
 import pytest
 
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
-from deskbridge.connectors.zendesk.parse import parse_zendesk
+from deskbridge.connectors.zendesk.parse import (
+    GROUP_NAME_IGNORED,
+    UNFILLED_PLACEHOLDER,
+    parse_zendesk,
+)
 from deskbridge.workflows.model import (
     EventKind,
     Priority,
@@ -706,6 +710,7 @@ def test_a_trigger_sending_its_groups_name_is_told_to_send_its_id(caplog):
     # The README's earlier template sent "group": "{{ticket.group.name}}": not read now, so a
     # person moving the ticket goes unseen; the team is told which field to send instead.
     caplog.set_level(logging.INFO, logger="deskbridge")
+    GROUP_NAME_IGNORED.forget()
     old_template = parse_one(fixture_bytes("trigger_ticket_updated.json"))
     assert old_template.ticket.group is None
     assert [(r.levelno, r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
@@ -719,6 +724,9 @@ def test_a_trigger_sending_its_groups_name_is_told_to_send_its_id(caplog):
             },
         )
     ]
+    # Said once an hour per trigger, not on every delivery.
+    parse_one(mutated("trigger_ticket_updated.json", {"ticket_id": "48214"}))
+    assert len(caplog.records) == 1
     caplog.clear()
     for changes in ({"group": "360010000001"}, {"group_id": "360010000001"}, {"group": ""}):
         parse_one(mutated("trigger_ticket_updated.json", {"group": DELETE, **changes}))
@@ -1247,6 +1255,7 @@ def test_a_trigger_with_an_unfilled_placeholder_in_its_text_is_taken_and_logged(
     # good), but every ticket of that trigger would be read wrong without a word: the fields
     # are named in a warning, what they hold is not (a field's text is the customer's).
     caplog.set_level(logging.INFO, logger="deskbridge")
+    UNFILLED_PLACEHOLDER.forget()
     changes = {
         "group": DELETE,
         "group_id": "360010000001",
@@ -1271,5 +1280,6 @@ def test_a_trigger_with_an_unfilled_placeholder_in_its_text_is_taken_and_logged(
         )
     ]
     caplog.clear()
+    parse_one(mutated("trigger_ticket_updated.json", {**changes, "ticket_id": "48214"}))
     parse_one(mutated("trigger_ticket_updated.json", {"group": DELETE, "group_id": "1"}))
-    assert caplog.records == []
+    assert caplog.records == []  # said once an hour per trigger and fields
