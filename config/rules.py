@@ -6,6 +6,7 @@ its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -625,8 +626,13 @@ class SlaPolicy(_Model):
 def parse_fraction(value: Any) -> float:
     """A warning's `at`: the fraction of the target used, 0.75. The README says "at 75%", so
     "75%" and 75 are told how to write it, not "expected a number, got a string" or "Input
-    should be less than 1"."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+    should be less than 1". A number in quotes ("0.75") is read as the number, as the other
+    numbers' settings read it."""
+    number = value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number < 1:
         raise ValueError(
             "expected the fraction of the target used, between 0 and 1 (0.75 for 75%), got "
             + (
@@ -635,7 +641,7 @@ def parse_fraction(value: Any) -> float:
                 else repr(value)
             )
         )
-    return float(value)
+    return float(number)
 
 
 class SlaWarning(_Model):

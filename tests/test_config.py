@@ -1127,3 +1127,16 @@ def test_one_value_where_a_list_is_expected_is_told_the_brackets(tmp_path):
         "oncall.page_when: expected a list, got a string; for one item, write it in brackets: "
         '["escalated"]',
     ]
+
+
+def test_an_sla_warning_at_written_in_quotes_is_read_as_the_number(tmp_path):
+    """`at: "0.75"` was read as 0.75, as a quoted number is in the other settings; the
+    percentage's message refused it, saying it must be between 0 and 1."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["sla"]["warnings"] = [{"at": "0.75", "notify": "assignee"}]
+    assert load_rules(write(tmp_path, yaml.safe_dump(data))).sla.warnings[0].at == 0.75
+    data["sla"]["warnings"].append({"at": "75", "notify": "lead"})
+    assert problems_of(tmp_path, yaml.safe_dump(data)) == [
+        "sla.warnings[1].at: expected the fraction of the target used, between 0 and 1 "
+        "(0.75 for 75%), got '75'",
+    ]
