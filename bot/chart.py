@@ -14,6 +14,7 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: servers and tests render to memory
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     agents = list(reversed(digest["agents"]))  # first agent at the top
@@ -56,11 +57,11 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
         )
     axes.set_xlim(0, max([*targets, *responses, 1]) * 1.25)
     axes.set_xlabel("written responses")
-    axes.set_title(title, loc="left", fontsize=11)
+    heading = axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
     # Above the plot, right of the title: inside it, the legend covered the label of a bottom
     # bar that ran to the right (the agent with the most replies listed last).
-    axes.legend(
+    legend = axes.legend(
         loc="lower right",
         bbox_to_anchor=(1, 1),
         ncols=2,
@@ -69,6 +70,14 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
         borderaxespad=0,
     )
     figure.tight_layout()
+    # A long name narrows the plot, and a week's title then ran under the legend: the title
+    # is raised above the legend's line instead.
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    above = legend.get_window_extent(renderer)
+    if heading.get_window_extent(renderer).overlaps(above):
+        pad = above.height * 72 / figure.dpi + 6  # points, as the title's own pad (6)
+        axes.set_title(title, loc="left", fontsize=11, pad=pad)
+        figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()

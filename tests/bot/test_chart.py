@@ -15,7 +15,11 @@ def agent(name: str, responses: int, target: int, due: int | None = None) -> dic
     return {"name": name, "responses": responses, "target": target, "expected_by_now": due}
 
 
-def drawn(monkeypatch: pytest.MonkeyPatch, digest: dict[str, Any]) -> Figure:
+def drawn(
+    monkeypatch: pytest.MonkeyPatch,
+    digest: dict[str, Any],
+    title: str = "Responses against target, 2026-03-02",
+) -> Figure:
     """The figure build_chart saves, kept as it was drawn."""
     figures: list[Figure] = []
     save = Figure.savefig
@@ -25,7 +29,7 @@ def drawn(monkeypatch: pytest.MonkeyPatch, digest: dict[str, Any]) -> Figure:
         save(self, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", keep)
-    png = build_chart(digest, "Responses against target, 2026-03-02")
+    png = build_chart(digest, title)
     assert png.startswith(b"\x89PNG")
     (figure,) = figures
     return figure
@@ -70,3 +74,24 @@ def test_the_legend_and_the_title_share_the_top_line_apart(monkeypatch: pytest.M
     legend = axes.get_legend().get_window_extent(renderer)
     title = axes._left_title.get_window_extent(renderer)
     assert not title.overlaps(legend)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Responses against target, week of Mon 30 Nov 2026",
+        "Responses against target, Wed 02 Dec 2026",
+    ],
+)
+def test_a_long_name_does_not_put_the_legend_over_the_title(
+    monkeypatch: pytest.MonkeyPatch, title: str
+) -> None:
+    """A long name narrows the plot: the review's title (a week's the longer) ran under the
+    legend's target marker."""
+    agents = [agent("María Fernanda González Rodríguez", 30, 28), agent("Tom Okafor", 3, 0)]
+    figure = drawn(monkeypatch, {"agents": agents}, title)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    (axes,) = figure.axes
+    legend = axes.get_legend().get_window_extent(renderer)
+    assert axes._left_title.get_text() == title
+    assert not axes._left_title.get_window_extent(renderer).overlaps(legend)
