@@ -234,12 +234,25 @@ class ThreeResponsesConfig(_Model):
 DepartmentKey = Literal["logistics", "quality", "post_sales"]
 
 
+def check_an_owner(queue: str | None, info: ValidationInfo, group: str, needs: str) -> str | None:
+    """A Salesforce queue, refused when left out with the Zendesk `group` before it (given as
+    null or not at all; a group with a problem of its own is listed as that)."""
+    if queue is None and group in info.data and info.data[group] is None:
+        raise ValueError(
+            f"missing, and so is {group}: {needs} ({group}), its Salesforce queue, or both; a "
+            "team on one helpdesk gives that one's"
+        )
+    return queue
+
+
 class DepartmentConfig(_Model):
     name: str
     # The Zendesk group and the Salesforce queue (00G…) that own the department's work: a
     # team on one helpdesk gives that one's (at least one of the two).
     group: str | None = None
-    salesforce_queue: str | None = None
+    # Checked when left out too (neither given); a field's check, so the entry's other
+    # problems are listed in the same run.
+    salesforce_queue: str | None = Field(default=None, validate_default=True)
     slack_channel: SlackChannel
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
     members: list[str] = Field(default_factory=list)
@@ -248,14 +261,10 @@ class DepartmentConfig(_Model):
     # warehouse on night shifts) is overdue on the clock, as an SLA policy's calendar_time.
     handoff_calendar_time: bool = False
 
-    @model_validator(mode="after")
-    def _has_an_owner(self) -> DepartmentConfig:
-        if self.group is None and self.salesforce_queue is None:
-            raise ValueError(
-                "needs its Zendesk group (group), its Salesforce queue (salesforce_queue), or "
-                "both: a team on one helpdesk gives that one's"
-            )
-        return self
+    @field_validator("salesforce_queue")
+    @classmethod
+    def _has_an_owner(cls, queue: str | None, info: ValidationInfo) -> str | None:
+        return check_an_owner(queue, info, "group", "a department needs its Zendesk group")
 
     def has_member(self, source: str, user_id: str | None) -> bool:
         """Whether `user_id`, a user of helpdesk `source`, is one of `members`, matched as the
@@ -505,21 +514,19 @@ class RiskConfig(_Model):
     raise_priority_to: Priority = Priority.urgent
     # As a department's group and queue: at least one of the two.
     specialist_group: str | None = None
-    specialist_queue: str | None = None
+    specialist_queue: str | None = Field(default=None, validate_default=True)
     specialist_channel: SlackChannel
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
         SignalConfig,
     ] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _has_an_owner(self) -> RiskConfig:
-        if self.specialist_group is None and self.specialist_queue is None:
-            raise ValueError(
-                "needs the specialist tier's Zendesk group (specialist_group), its Salesforce "
-                "queue (specialist_queue), or both: a team on one helpdesk gives that one's"
-            )
-        return self
+    @field_validator("specialist_queue")
+    @classmethod
+    def _has_an_owner(cls, queue: str | None, info: ValidationInfo) -> str | None:
+        return check_an_owner(
+            queue, info, "specialist_group", "the specialist tier needs its Zendesk group"
+        )
 
 
 class HolidaysConfig(_Model):

@@ -44,12 +44,38 @@ def test_a_department_and_the_specialists_need_a_group_or_a_queue(tmp_path):
         rules_without(tmp_path, queues=True)
 
     assert caught.value.problems == [
-        f"departments.{key}: needs its Zendesk group (group), its Salesforce queue "
-        "(salesforce_queue), or both: a team on one helpdesk gives that one's"
+        f"departments.{key}.salesforce_queue: missing, and so is group: a department needs its "
+        "Zendesk group (group), its Salesforce queue, or both; a team on one helpdesk gives "
+        "that one's"
         for key in ("logistics", "quality", "post_sales")
     ] + [
-        "risk: needs the specialist tier's Zendesk group (specialist_group), its Salesforce "
-        "queue (specialist_queue), or both: a team on one helpdesk gives that one's"
+        "risk.specialist_queue: missing, and so is specialist_group: the specialist tier needs "
+        "its Zendesk group (specialist_group), its Salesforce queue, or both; a team on one "
+        "helpdesk gives that one's"
+    ]
+
+
+def test_a_missing_group_and_queue_is_listed_with_the_entry_s_other_problems(tmp_path):
+    """Checked as a setting, not after the whole entry validated: one run lists it beside a
+    mistake elsewhere in the same department or risk section (a model check was skipped)."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    logistics = data["departments"]["logistics"]
+    del logistics["group"], logistics["salesforce_queue"]
+    logistics["handoff_within"] = "soon"
+    del data["risk"]["specialist_group"], data["risk"]["specialist_queue"]
+    data["risk"]["threshold"] = 0
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+
+    where = [problem.split(":")[0] for problem in caught.value.problems]
+    assert where == [
+        "departments.logistics.salesforce_queue",
+        "departments.logistics.handoff_within",
+        "risk.threshold",
+        "risk.specialist_queue",
     ]
 
 
