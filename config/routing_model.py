@@ -57,6 +57,9 @@ MODEL_EXTRA = "install deskbridge's model extra: pip install '/path/to/deskbridg
 # compared when it is loaded (check-config warns); bumped when the reading changes
 # (tests/test_routing_model.py pins the labelled sets' reading for each number).
 LEMMA_VIEW = 1
+# The reading of a file saved before the number was (the pipeline alone): the lemma view was
+# added reading the labelled sets as reading 1 does, and read them so until the number came.
+UNRECORDED_LEMMA_VIEW = 1
 
 
 class ModelFileError(ValueError):
@@ -70,8 +73,8 @@ class LearnedModel:
     def __init__(self, pipeline: Any, lemma_view: int | None = LEMMA_VIEW):
         self.pipeline = pipeline
         self.labels: tuple[str, ...] = tuple(str(c) for c in pipeline.classes_)
-        # The reading of words it was trained with (LEMMA_VIEW then; None: not recorded, a
-        # file written before the number was saved with it).
+        # The reading of words it was trained with (LEMMA_VIEW then; UNRECORDED_LEMMA_VIEW
+        # for a file written before the number was saved with it; None: unreadable).
         self.lemma_view = lemma_view
 
     def describe_stale_reading(self) -> str | None:
@@ -81,7 +84,7 @@ class LearnedModel:
         views = [name for name, _ in getattr(features, "transformer_list", ())]
         if "lemmas" not in views or self.lemma_view == LEMMA_VIEW:
             return None
-        trained = "an earlier one" if self.lemma_view is None else f"reading {self.lemma_view}"
+        trained = "an unknown one" if self.lemma_view is None else f"reading {self.lemma_view}"
         return (
             f"trained when deskbridge read words differently ({trained}; now reading "
             f"{LEMMA_VIEW}): some of the word forms it learned no longer reach it; train it "
@@ -181,7 +184,7 @@ def load_routing_model(path: Path, labels: Sequence[str] | None) -> LearnedModel
             view = saved.get("lemma_view")
             model = LearnedModel(saved["pipeline"], view if isinstance(view, int) else None)
         else:
-            model = LearnedModel(saved, None)
+            model = LearnedModel(saved, UNRECORDED_LEMMA_VIEW)
     except Exception as exc:
         raise ModelFileError(f"{path} is not a model file ({type(exc).__name__})") from None
     unknown = [label for label in model.labels if labels is not None and label not in labels]
