@@ -1467,24 +1467,27 @@ def _keys_set_twice(root: yaml.Node) -> list[str]:
     found: list[tuple[int, str]] = []
     seen: set[int] = set()  # a node reached again through an alias is looked at once
     stack: list[tuple[yaml.Node, Location]] = [(root, ())]
+    # Taken in the file's order (each node's children pushed last first), so a node that has
+    # an anchor is reached first where it is written, and named by that path, not an alias's.
     while stack:
         node, loc = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
+        nested: list[tuple[yaml.Node, Location]] = []
         if isinstance(node, yaml.SequenceNode):
-            stack.extend(
+            nested = [
                 (item, (*loc, i))
                 for i, item in enumerate(node.value)
                 if not isinstance(item, yaml.ScalarNode)  # phrases: thousands, no keys
-            )
+            ]
         elif isinstance(node, yaml.MappingNode):
             keys: dict[tuple[str, str], yaml.Node] = {}
             for key, value in node.value:
                 if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
                     continue  # `<<: *defaults` is meant to be overridden
                 if not isinstance(value, yaml.ScalarNode):
-                    stack.append((value, (*loc, key.value)))
+                    nested.append((value, (*loc, key.value)))
                 first = keys.setdefault((key.tag, key.value), key)
                 if first is not key:
                     line, where = key.start_mark.line + 1, format_location((*loc, key.value))
@@ -1495,6 +1498,7 @@ def _keys_set_twice(root: yaml.Node) -> list[str]:
                             f"{line}: only the one on line {line} would be read; write it once",
                         )
                     )
+        stack.extend(reversed(nested))
     return [problem for _, problem in sorted(found)]
 
 

@@ -1140,3 +1140,20 @@ def test_an_sla_warning_at_written_in_quotes_is_read_as_the_number(tmp_path):
         "sla.warnings[1].at: expected the fraction of the target used, between 0 and 1 "
         "(0.75 for 75%), got '75'",
     ]
+
+
+def test_a_key_set_twice_under_an_anchor_is_named_where_it_is_written(tmp_path):
+    """A mapping with an anchor, reached again by an alias later in the file: its key set
+    twice is named at the anchor's path, where the two lines are, not at the alias's."""
+    text = EXAMPLE_CONFIG.read_text().replace(
+        "  logistics:\n    name: Logistics\n",
+        "  logistics: &logistics\n    name: Logistics\n    name: Logistics\n",
+    )
+    start = text.index("  post_sales:\n")
+    end = text.index("\n\n", start)
+    text = text[:start] + "  post_sales: *logistics" + text[end:]
+    line = text.splitlines().index("    name: Logistics") + 1
+    assert problems_of(tmp_path, text)[0] == (
+        f"departments.logistics.name: set twice, on lines {line} and {line + 1}: only the one "
+        f"on line {line + 1} would be read; write it once"
+    )
