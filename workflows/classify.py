@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
+from itertools import compress
 from operator import itemgetter
 from typing import NamedTuple, Protocol
 
@@ -575,6 +576,7 @@ _ROUNDED = _Rounded()
 _new_hit = partial(tuple.__new__, Hit)
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
 _POINTS = itemgetter(3)  # Hit.points
+_PHRASE = itemgetter(1)  # Hit.phrase
 
 
 def _find_hits(
@@ -598,11 +600,8 @@ def _find_hits(
         name
         for name in gated
         if not any(
-            h.negated_by is None
-            and not h.unasked
-            and h.about is None
-            and h.phrase in plan.needs[name]
-            for h in hits
+            h.negated_by is None and not h.unasked and h.about is None
+            for h in _hits_of(hits, needs[name])
         )
         and not qualifiers.named(texts).get(NEEDS + name, set())
         - {h.phrase for h in hits if h.unasked or h.about is not None}
@@ -613,10 +612,9 @@ def _find_hits(
     unmet = unmet and {
         name
         for name in unmet
-        if not any(h.unasked and h.phrase in plan.needs[name] for h in hits)
+        if not any(h.unasked for h in _hits_of(hits, needs[name]))
         or not any(
-            h.category == name and h.counts and _names_one_of(h.phrase, plan.needs[name])
-            for h in hits
+            h.category == name and h.counts and _names_one_of(h.phrase, needs[name]) for h in hits
         )
     }
     if unmet:
@@ -662,6 +660,11 @@ def _whether_clauses(tokens: tuple[str, ...]) -> dict[int, int]:
         if begin == 0 or tokens[begin - 1] == BREAK:
             found.setdefault(tokens[:at].count(BREAK), at + 1)
     return found
+
+
+def _hits_of(hits: list[Hit], phrases: frozenset[str]) -> Iterable[Hit]:
+    """The hits of one of `phrases`, picked out by C-level passes (most hits are of none)."""
+    return compress(hits, map(phrases.__contains__, map(_PHRASE, hits)))
 
 
 def _ends_inside_topic(matches: list[tuple], start: int, end: int, topics: frozenset[str]) -> bool:
