@@ -676,7 +676,9 @@ class PhraseIndex:
         self._typo_reversed_near = {
             n: sorted(form[::-1] for form in forms) for n, forms in self._typo_forms_near.items()
         }
-        self._readings = _Memo(self.read_as)
+        # Each text word seen → read_as's reading (bounded): a plain dict, whose look-up costs
+        # half a _Memo's (a dict subclass's [] goes through a Python-level slot).
+        self._readings: dict[str, str] = {}
         # Words known to read as themselves and to be none of the words _scan marks (nearly
         # all a text's words), each → False: see _scan.
         self._plain: dict[str, bool] = {}
@@ -689,6 +691,13 @@ class PhraseIndex:
         self._readings.clear()
         self._plain.clear()
         self._scans.clear()
+
+    def _read_new(self, token: str) -> str:
+        """read_as for a word not read before, kept while there is room."""
+        word = self.read_as(token)
+        if len(self._readings) < _WORDS_KEPT:
+            self._readings[token] = word
+        return word
 
     def read_as(self, token: str) -> str:
         """The phrase word a text word stands for: itself, or the vocabulary word it is a typo
@@ -757,7 +766,10 @@ class PhraseIndex:
             if token == BREAK:  # the commonest (it reads as itself and starts no phrase)
                 breaks.append(at)
                 continue
-            word = readings[token]
+            try:
+                word = readings[token]
+            except KeyError:
+                word = self._read_new(token)
             if word != token:
                 if read_list is None:
                     read_list = list(tokens)
