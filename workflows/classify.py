@@ -572,8 +572,10 @@ class _Rounded(dict):
 
 _ROUNDED = _Rounded()
 
-# A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple.
+# A Hit from a tuple of all its fields without the Python-level __new__ of a NamedTuple:
+# _new_hit(fields), or _TUPLE_NEW(Hit, fields) in the hot loop (no partial's call between).
 _new_hit = partial(tuple.__new__, Hit)
+_TUPLE_NEW = tuple.__new__
 _SIZE = itemgetter(2)  # PhraseMatch.tokens
 _POINTS = itemgetter(3)  # Hit.points
 _PHRASE = itemgetter(1)  # Hit.phrase
@@ -1187,7 +1189,8 @@ def _scan_texts(
                     ):
                         refused_here.add(group)
                 hits.append(
-                    _new_hit(
+                    _TUPLE_NEW(
+                        Hit,
                         (
                             group,
                             phrase,
@@ -1200,7 +1203,7 @@ def _scan_texts(
                             unasked,
                             about,
                             resolved,
-                        )
+                        ),
                     )
                 )
         # "A voucher? I don't want a voucher, I want my bed", "My employer reimburses
