@@ -362,6 +362,10 @@ class _Plan(NamedTuple):
     # Every word _scan_texts asks whether a text has (cues, not_after words, resolved words,
     # comparatives, contrasts, "do"): a text's own set of them is all those tests need.
     asked_words: frozenset[str]
+    # A text's weight → a group → the points of a phrase of n words (n the index), rounded as
+    # _ROUNDED rounds them: a hit's points by two look-ups, not by multiplying two floats and
+    # rounding the product (see _points_by_group). The subject's weight and 1.0 from the start.
+    points: dict[float, dict[str, tuple[float, ...]]]
 
 
 # The compiled phrases of the configs in use, by identity (a config is not hashable; the entry
@@ -497,11 +501,37 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(name for name, c in categories if c.remedy),
         frozenset(name for name, c in categories if c.fallback),
         frozenset({"do"}).union(_COMPARATIVES, _CONTRASTS, all_cues, all_not_after, resolved_words),
+        {},
     )
+    for weight in (config.subject_weight, 1.0):
+        _points_by_group(plan, weight)
     if len(_PLANS) >= 64:
         _PLANS.clear()
     _PLANS[id(config)] = (config, plan)
     return plan
+
+
+def _points_by_group(plan: _Plan, weight: float) -> dict[str, tuple[float, ...]]:
+    """plan.points[weight], worked out the first time: for each group, the points of a phrase of
+    n words (n from 0 to the longest phrase's words + 1, for a cue's word) in a text of that
+    weight, `(n * weight) * factor` rounded as _scan_texts rounded it for each hit."""
+    found = plan.points.get(weight)
+    if found is None:
+        longest = max(
+            (
+                len(compile_phrase(phrase))
+                for index in (plan.index, plan.fallback)
+                if index is not None
+                for _, phrases in index.groups
+                for phrase in phrases
+            ),
+            default=0,
+        )
+        found = plan.points[weight] = {
+            group: tuple(_ROUNDED[n * weight * factor] for n in range(longest + 2))
+            for group, (factor, _, _, _) in plan.groups.items()
+        }
+    return found
 
 
 def _places(phrases: list[str]) -> tuple[dict[str, int], int]:
@@ -841,6 +871,7 @@ def _scan_texts(
     remedy_said_of_else = False
     let_go: dict[str, str] = {}  # problems let go outside the subject → the dismissal
     for where, text, weight in texts:
+        points = _points_by_group(plan, weight)  # a hit's points by group and words
         if where != "subject" and subject_hits is None:
             subject_hits = len(hits)
         if not text.strip():
@@ -995,7 +1026,7 @@ def _scan_texts(
                     continue
             if size > 2 and BREAK in tokens[start : start + size]:
                 extra -= 1  # the clause break before a phrase's own "but" is no word
-            factor, remedy, not_after, resolvable = groups[group]
+            _, remedy, not_after, resolvable = groups[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic,
             # unless the clause only asks about it ("just out of interest, if something
             # arrives damaged, should I refuse it?").
@@ -1195,7 +1226,7 @@ def _scan_texts(
                             group,
                             phrase,
                             where,
-                            _ROUNDED[(size + extra) * weight * factor] if counts else 0.0,
+                            points[group][size + extra] if counts else 0.0,
                             negated_by,
                             conditional,
                             corrected,
