@@ -362,6 +362,9 @@ class _Plan(NamedTuple):
     # Every word _scan_texts asks whether a text has (cues, not_after words, resolved words,
     # comparatives, contrasts, "do"): a text's own set of them is all those tests need.
     asked_words: frozenset[str]
+    # The phrases of open_objects, remedy_nouns, phrasal, weak and objects, in one set: the
+    # per-match checks of those kinds are asked only of its phrases.
+    specials: frozenset[str]
     # A text's weight → a group → the points of a phrase of n words (n the index), rounded as
     # _ROUNDED rounds them: a hit's points by two look-ups, not by multiplying two floats and
     # rounding the product (see _points_by_group). The subject's weight and 1.0 from the start.
@@ -501,7 +504,11 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(name for name, c in categories if c.remedy),
         frozenset(name for name, c in categories if c.fallback),
         frozenset({"do"}).union(_COMPARATIVES, _CONTRASTS, all_cues, all_not_after, resolved_words),
+        frozenset(),  # specials, below
         {},
+    )
+    plan = plan._replace(
+        specials=plan.open_objects.union(plan.remedy_nouns, plan.phrasal, plan.weak, plan.objects)
     )
     for weight in (config.subject_weight, 1.0):
         _points_by_group(plan, weight)
@@ -849,6 +856,7 @@ def _scan_texts(
 ) -> list[Hit]:
     groups, weak, objects, cued = plan.groups, plan.weak, plan.objects, plan.cued
     open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
+    specials = plan.specials
     particles, phrasal = plan.particles, plan.phrasal
     cue_window = plan.config.cue_window
     hits: list[Hit] = []
@@ -1034,52 +1042,58 @@ def _scan_texts(
             conditional = remedy and conditional
             end = start + size
             unasked = False
-            if phrase in open_objects and not _thing_follows(tokens, end, plan.things):
-                continue  # "a new …" of no thing: "a new date", "another week"
-            if (
-                phrase in remedy_nouns
-                and end < len(tokens)
-                and tokens[end] in plan.remedied_things
-                and not (where == "subject" and _opens_subject(tokens, start))
-            ):
-                # A remedy naming a thing ("the replacement door arrived", "do you sell
-                # replacement covers?") is asked for only in a clause that asks, as a weak
-                # remedy is, in the subject too ("Warped replacement door"); a subject that
-                # opens with it asks ("Replacement chair").
-                if asking is None:
-                    asking = qualifiers.asking(text)
-                # The thing told as bought right after it ("the replacement slats kit I
-                # ordered is still processing"): a product's name, asked for or not.
-                unasked = clause not in asking or (
-                    not_after is not None
-                    and _position_after(tokens, end, not_after, _BOUGHT_WITHIN) is not None
-                )
-            elif remedy and phrase in weak and where != "subject":
-                if asking is None:
-                    asking = qualifiers.asking(text)
-                # "Exchange?" alone in its clause is a request too.
-                unasked = clause not in asking and not _alone(tokens, start, end)
-            elif remedy and phrase in objects:
-                # "I'd like a new chair", "I need another one": wished for, no verb needed.
-                # An object whose last word starts a thing's name ("my debit | card") names
-                # the thing.
-                unasked = (
-                    (
-                        end < len(tokens)
-                        and tokens[end] in plan.topic_tails
-                        and _ends_inside_topic(matches, start, end, plan.topics)
+            # Phrases of a kind the checks below ask about (open objects, remedy nouns, weak
+            # remedies, objects, phrasal verbs): most matches are of none, one look-up.
+            special = phrase in specials
+            if special:
+                if phrase in open_objects and not _thing_follows(tokens, end, plan.things):
+                    continue  # "a new …" of no thing: "a new date", "another week"
+                if (
+                    phrase in remedy_nouns
+                    and end < len(tokens)
+                    and tokens[end] in plan.remedied_things
+                    and not (where == "subject" and _opens_subject(tokens, start))
+                ):
+                    # A remedy naming a thing ("the replacement door arrived", "do you sell
+                    # replacement covers?") is asked for only in a clause that asks, as a weak
+                    # remedy is, in the subject too ("Warped replacement door"); a subject that
+                    # opens with it asks ("Replacement chair").
+                    if asking is None:
+                        asking = qualifiers.asking(text)
+                    # The thing told as bought right after it ("the replacement slats kit I
+                    # ordered is still processing"): a product's name, asked for or not.
+                    unasked = clause not in asking or (
+                        not_after is not None
+                        and _position_after(tokens, end, not_after, _BOUGHT_WITHIN) is not None
                     )
-                    or (
-                        # "Could you send someone to repair the arm": a bare word after "to" is
-                        # a verb, the work asked for, not what it costs.
-                        size == 1 and start and tokens[start - 1] == "to"
+                elif remedy and phrase in weak and where != "subject":
+                    if asking is None:
+                        asking = qualifiers.asking(text)
+                    # "Exchange?" alone in its clause is a request too.
+                    unasked = clause not in asking and not _alone(tokens, start, end)
+                elif remedy and phrase in objects:
+                    # "I'd like a new chair", "I need another one": wished for, no verb needed.
+                    # An object whose last word starts a thing's name ("my debit | card") names
+                    # the thing.
+                    unasked = (
+                        (
+                            end < len(tokens)
+                            and tokens[end] in plan.topic_tails
+                            and _ends_inside_topic(matches, start, end, plan.topics)
+                        )
+                        or (
+                            # "Could you send someone to repair the arm": a bare word after "to" is
+                            # a verb, the work asked for, not what it costs.
+                            size == 1 and start and tokens[start - 1] == "to"
+                        )
+                        or (
+                            not _wished(tokens, start)
+                            and not _please_after(tokens, start, end, plan.things)
+                            and not qualifiers.gives(
+                                tokens, start, size, subject=where == "subject"
+                            )
+                        )
                     )
-                    or (
-                        not _wished(tokens, start)
-                        and not _please_after(tokens, start, end, plan.things)
-                        and not qualifiers.gives(tokens, start, size, subject=where == "subject")
-                    )
-                )
             if shops and remedy:
                 unasked = True
             # The question comes first: "do you offer any compensation?" asks about one,
@@ -1120,7 +1134,8 @@ def _scan_texts(
                 unasked = True
             about = None
             if (
-                phrase in phrasal
+                special
+                and phrase in phrasal
                 and end < len(tokens)
                 and tokens[end] in particles.get(tokens[end - 1], ())
             ):
@@ -1138,6 +1153,7 @@ def _scan_texts(
                 if (
                     about is None
                     and about_words
+                    and special
                     and phrase in remedy_nouns
                     and not _BOUGHT.isdisjoint(not_after)
                 ):
