@@ -1606,6 +1606,11 @@ def _resolved_by(
     """The word of `words` up to three words after or before tokens[start:end] in its clause
     ("the missing screws arrived", "I received my refund"), when nothing in the clause keeps
     it open (_OPEN, a question)."""
+    # Most matches have none of the words near them: one test of the words around first.
+    if words.isdisjoint(
+        tokens[start - _RESOLVED_WITHIN if start > _RESOLVED_WITHIN else 0 : end + _RESOLVED_WITHIN]
+    ):
+        return None
     found = _position_after(tokens, end, words, _RESOLVED_WITHIN)
     if found is None:
         found = _position_before(tokens, start, words, _CLAUSE_END, _RESOLVED_WITHIN)
