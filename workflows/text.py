@@ -801,6 +801,11 @@ class PhraseIndex:
             return []
         hypothetical = _hypothetical_from(read, breaks, conditionals) if conditionals else None
         declined = _declined_ends(read, negators) if negators else None
+        # The places a negator's window reaches (up to WISH_NEGATION_WINDOW words after it):
+        # a start there is looked at by _negator, one set look-up a start, not a bisection.
+        reached: set[int] = set()
+        for at in negators:
+            reached.update(range(at + 1, at + 1 + WISH_NEGATION_WINDOW))
         asides = _aside_negations(read, negators) if negators and breaks else None
         # Lists of alternatives after a negator ("not a refund or a voucher"): rare.
         alternatives = bool(negators) and either
@@ -808,13 +813,12 @@ class PhraseIndex:
         for start, clause, found in starts:
             negated_by = None
             if negators:
-                before = bisect_left(negators, start)
-                if before and negators[before - 1] >= start - WISH_NEGATION_WINDOW:
+                if start in reached:
                     negated_by = _negator(read, start)
                 if (
                     alternatives
                     and negated_by is None
-                    and before
+                    and (before := bisect_left(negators, start))
                     and negators[before - 1] >= start - 2 * WISH_NEGATION_WINDOW
                     and not _ALTERNATIVES.isdisjoint(read[max(0, start - NEGATION_WINDOW) : start])
                 ):
