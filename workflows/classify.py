@@ -365,6 +365,9 @@ class _Plan(NamedTuple):
     # The phrases of open_objects, remedy_nouns, phrasal, weak and objects, in one set: the
     # per-match checks of those kinds are asked only of its phrases.
     specials: frozenset[str]
+    # The phrases with a clause break of their own (before their "but": "delivered but not
+    # received"), the break a match of theirs holds.
+    broken: frozenset[str]
     # A text's weight → a group → the points of a phrase of n words (n the index), rounded as
     # _ROUNDED rounds them: a hit's points by two look-ups, not by multiplying two floats and
     # rounding the product (see _points_by_group). The subject's weight and 1.0 from the start.
@@ -411,6 +414,7 @@ def _plan(config: RoutingConfig) -> _Plan:
         )
     )
     general = tuple((name, tuple(c.phrases)) for name, c in categories if c.fallback)
+    fallback = grouped_index(general) if general else None
     weights = {name: (c.weight, c.remedy) for name, c in categories}
     weights[NOT_A_PROBLEM] = (1.0, False)
     cued = {
@@ -455,7 +459,7 @@ def _plan(config: RoutingConfig) -> _Plan:
     plan = _Plan(
         index,
         qualifiers,
-        grouped_index(general) if general else None,
+        fallback,
         frozenset(config.weak_remedies),
         frozenset(o for c in config.categories.values() for o in c.objects),
         frozenset(config.topic_words),
@@ -505,6 +509,14 @@ def _plan(config: RoutingConfig) -> _Plan:
         frozenset(name for name, c in categories if c.fallback),
         frozenset({"do"}).union(_COMPARATIVES, _CONTRASTS, all_cues, all_not_after, resolved_words),
         frozenset(),  # specials, below
+        frozenset(
+            phrase
+            for found in (index, fallback)
+            if found is not None
+            for _, phrases in found.groups
+            for phrase in phrases
+            if BREAK in compile_phrase(phrase)
+        ),
         {},
     )
     plan = plan._replace(
@@ -856,7 +868,7 @@ def _scan_texts(
 ) -> list[Hit]:
     groups, weak, objects, cued = plan.groups, plan.weak, plan.objects, plan.cued
     open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
-    specials = plan.specials
+    specials, broken = plan.specials, plan.broken
     particles, phrasal = plan.particles, plan.phrasal
     cue_window = plan.config.cue_window
     hits: list[Hit] = []
@@ -1032,7 +1044,7 @@ def _scan_texts(
                     told = (group, phrase, where, 0.0, negated_by, False, corrected)
                     hits.append(_new_hit((*told, False, False, cue, None)))
                     continue
-            if size > 2 and BREAK in tokens[start : start + size]:
+            if size > 2 and match[0] in broken:  # (the phrase as listed: a cue's is not)
                 extra -= 1  # the clause break before a phrase's own "but" is no word
             _, remedy, not_after, resolvable = groups[group]
             # A hypothetical remedy is not asked for; a hypothetical problem is still the topic,
