@@ -131,6 +131,8 @@ _BARE_NEGATIVES = {
 _BARE_NEGATIVES |= {"cant": ("can", "not"), "wont": ("will", "not")}
 # Their words as a frozenset: its isdisjoint with a list of words costs less than a dict's keys'.
 _BARE_NEGATIVE_WORDS = frozenset(_BARE_NEGATIVES)
+# The words tokenize's steps after splitting look for: bare negatives, "even", "actually".
+_TOKENIZE_WORDS = _BARE_NEGATIVE_WORDS | {"even", "actually"}
 # Clause breaks: punctuation, line breaks and before contrast words ("not damaged, but
 # late"). In a token sequence a clause break is the token BREAK (not a space: str.split would
 # drop it), which a phrase contains only before a contrast word of its own.
@@ -504,11 +506,14 @@ def tokenize(text: str) -> tuple[str, ...]:
         if word in text:
             text = f" {text} ".replace(spaced, f" {BREAK}{spaced}")
     words = text.split()
-    if not _BARE_NEGATIVE_WORDS.isdisjoint(words):
+    # The words the steps below look for, found in one C-level pass over the words (each
+    # step then one set look-up, not a search of the text).
+    found = _TOKENIZE_WORDS.intersection(words)
+    if not _BARE_NEGATIVE_WORDS.isdisjoint(found):
         words = [part for w in words for part in _BARE_NEGATIVES.get(w, (w,))]
-    if " even " in text and _even_after_negator(text):  # most texts have no such "even"
+    if "even" in found and _even_after_negator(text):  # most texts have no such "even"
         words = _without_intensifiers(words)
-    if "actually" in text:
+    if "actually" in found:
         # A filler adverb: "when is it actually coming" asks "when is it coming".
         words = [w for w in words if w != "actually"]
     return tuple(filter(None, map(_TEXT_LEMMAS.__getitem__, words)))
