@@ -858,10 +858,11 @@ class PhraseIndex:
                     if bucket is None:
                         continue
                 typos = ()
-                if (
+                if (  # a typo inside the match: most matches are before or after them all
                     fixed
-                    and (at := bisect_left(fixed, start)) < len(fixed)
-                    and (fixed[at] < start + size)
+                    and fixed[-1] >= start
+                    and fixed[0] < start + size
+                    and fixed[bisect_left(fixed, start)] < start + size
                 ):
                     at_typos = [i for i in range(start, start + size) if tokens[i] != read[i]]
                     # A typo read only among words the dictionaries know (see
