@@ -818,9 +818,10 @@ class PhraseIndex:
         read_pairs = zip(read, read[1:], strict=False)  # noqa: RUF007 (see above)
         # What each pair starts (None for most), so a pair found is not looked up again.
         by_pair = list(map(self._starts_pair.get, read_pairs))
+        last = len(read) - 1  # the last place a pair's next word can be
         for i in compress(count(), by_pair):
             sized, thirds = by_pair[i]
-            if thirds is None or (i + 2 < len(read) and read[i + 2] in thirds):
+            if thirds is None or (i + 1 < last and read[i + 2] in thirds):
                 longer.append((i, bisect_right(breaks, i), sized))
         starts += longer  # one-word phrases first, as they always came
         if not starts:
@@ -870,9 +871,10 @@ class PhraseIndex:
                     if not all(_among_known_words(tokens, i) for i in at_typos):
                         continue
                     typos = tuple(f"{tokens[i]}→{read[i]}" for i in at_typos)
-                declined_by = declined.get(start + size) if declined else None
+                # What negates the phrases here that hold no negator themselves.
+                negation_here = negated_by or (declined.get(start + size) if declined else None)
                 for group, phrase, _, negative in bucket:
-                    negation = None if negative else (negated_by or declined_by)
+                    negation = None if negative else negation_here
                     matches.append(
                         (phrase, group, size, clause, start, negation, conditional, typos)
                     )
