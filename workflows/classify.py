@@ -642,7 +642,7 @@ def _find_hits(
     qualifiers = _Qualifiers(plan.qualifiers)
     hits = _scan_texts(plan, plan.index, texts, qualifiers)
     needs = plan.needs
-    gated = {h[0] for h in hits if h[3] > 0 and h[0] in needs}  # category, points
+    gated = {h[0] for h in hits if h[0] in needs and h[3] > 0}  # category, points
     # Most follow-ups name the remedy with a phrase of a remedy category too ("refund"): then
     # the qualifying words need no scan of their own.
     # A remedy only asked about or mentioned ("do you have any compensation policy?") names
