@@ -836,12 +836,13 @@ class PhraseIndex:
         asides = _aside_negations(read, negators) if negators and breaks else None
         # Lists of alternatives after a negator ("not a refund or a voucher"): rare.
         alternatives = bool(negators) and either
+        rare = alternatives or bool(asides)
         matches: list[_MatchFields] = []
         for start, clause, found in starts:
             negated_by = None
-            if negators:
-                if start in reached:
-                    negated_by = _negator(read, start)
+            if start in reached:  # (empty without negators)
+                negated_by = _negator(read, start)
+            if rare:  # a list of alternatives or an aside after a negator
                 if (
                     alternatives
                     and negated_by is None
