@@ -868,7 +868,7 @@ def _scan_texts(
 ) -> list[Hit]:
     groups, weak, objects, cued = plan.groups, plan.weak, plan.objects, plan.cued
     open_objects, remedy_nouns = plan.open_objects, plan.remedy_nouns
-    specials, broken = plan.specials, plan.broken
+    specials, broken, absent = plan.specials, plan.broken, plan.absent
     particles, phrasal = plan.particles, plan.phrasal
     cue_window = plan.config.cue_window
     hits: list[Hit] = []
@@ -1191,7 +1191,7 @@ def _scan_texts(
             # A remedy is over when received ("I received my refund", "refund received"), a
             # problem when what was absent arrives or is found ("the missing screws arrived",
             # "found the missing screws"; "the wrong screws arrived" is a problem arriving).
-            if counts and resolvable and (remedy or tokens[start] in plan.absent):
+            if counts and resolvable and (remedy or tokens[start] in absent):
                 if resolvers is None:
                     resolvers = not plan.resolved_words.isdisjoint(present)
                 if resolvers:
