@@ -841,7 +841,7 @@ class PhraseIndex:
         for start, clause, found in starts:
             negated_by = None
             if start in reached:  # (empty without negators)
-                negated_by = _negator(read, start)
+                negated_by = _negator(read, start, negators)
             if rare:  # a list of alternatives or an aside after a negator
                 if (
                     alternatives
@@ -850,7 +850,7 @@ class PhraseIndex:
                     and negators[before - 1] >= start - 2 * WISH_NEGATION_WINDOW
                     and not _ALTERNATIVES.isdisjoint(read[max(0, start - NEGATION_WINDOW) : start])
                 ):
-                    negated_by = _negated_alternative(read, start)
+                    negated_by = _negated_alternative(read, start, negators)
                 if asides and negated_by is None:
                     negated_by = _negated_past_aside(read, start, asides)
             conditional = hypothetical is not None and start > hypothetical[clause]
@@ -1081,20 +1081,28 @@ def _negated_past_aside(tokens: Sequence[str], start: int, asides: dict[int, str
     return None
 
 
-def _negator(tokens: Sequence[str], start: int) -> str | None:
-    for at in range(start - 1, max(-1, start - 1 - WISH_NEGATION_WINDOW), -1):
-        token = tokens[at]
-        if token in _NEGATION_STOPS:
+def _negator(tokens: Sequence[str], start: int, negators: list[int]) -> str | None:
+    """The negator that reaches tokens[start] (`negators`: where the tokens' negators are, in
+    order): the nearest up to NEGATION_WINDOW words before it, or up to WISH_NEGATION_WINDOW
+    before it with a wish right after it ("not want … a refund"), with no SCOPE_BREAK word or
+    BREAK between (going back from the start, the first stop ends the search). The words
+    between are tested by one isdisjoint a negator, not one by one."""
+    nearest = bisect_left(negators, start)
+    end = start
+    while nearest:
+        nearest -= 1
+        at = negators[nearest]
+        if at < start - WISH_NEGATION_WINDOW:
+            break
+        if not _NEGATION_STOPS.isdisjoint(tokens[at + 1 : end]):
             return None
-        if token in NEGATORS:
-            if start - at <= NEGATION_WINDOW:
-                return token
-            if at + 1 < start and tokens[at + 1] in _WISHES:
-                return token
+        if start - at <= NEGATION_WINDOW or (at + 1 < start and tokens[at + 1] in _WISHES):
+            return tokens[at]
+        end = at
     return None
 
 
-def _negated_alternative(tokens: Sequence[str], start: int) -> str | None:
+def _negated_alternative(tokens: Sequence[str], start: int, negators: list[int]) -> str | None:
     """The negator that reaches an "or" (or "nor") up to NEGATION_WINDOW words before
     tokens[start], in its clause and not across a SCOPE_BREAK word: "not a replacement or a
     refund" declines both."""
@@ -1103,7 +1111,7 @@ def _negated_alternative(tokens: Sequence[str], start: int) -> str | None:
         if token in _NEGATION_STOPS:
             return None
         if token in _ALTERNATIVES:
-            return _negator(tokens, at)
+            return _negator(tokens, at, negators)
     return None
 
 
