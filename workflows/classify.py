@@ -2012,10 +2012,10 @@ def _runner_up(plan: _Plan, ranked: list[str], winner: str) -> str | None:
     """The best category of another department (remedies compete only with problems)."""
     departments, remedies = plan.departments, plan.remedies
     department = departments[winner]
-    return next(
-        (n for n in ranked if departments[n] != department and n not in remedies),
-        None,
-    )
+    for name in ranked:  # a loop, not a generator: one made per ticket cost more than this
+        if departments[name] != department and name not in remedies:
+            return name
+    return None
 
 
 def _strongest(
@@ -2025,6 +2025,8 @@ def _strongest(
     that count by category (`kept`)."""
     # Hit's fields by position (category, phrase, where, points…): no property call per hit.
     mine = kept[category]
+    if len(mine) == 1:  # most categories: one hit
+        return mine[0]
     top = max(map(_POINTS, mine))
     best = [h for h in mine if h[3] == top]
     if len(best) == 1:
