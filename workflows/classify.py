@@ -240,15 +240,19 @@ def classify_texts(
     threshold = config.model_min_confidence
     plan = _plan(config)
     config, sign_offs = plan.config, plan.sign_offs
-    customer_messages = [message for message in customer_messages if message]
+    # (Comprehensions only for a ticket with later messages: each is a call of its own.)
+    customer_messages = (
+        [message for message in customer_messages if message] if customer_messages else []
+    )
     texts = [
         ("subject", subject or "", config.subject_weight),
         ("description", without_signature(own_words(description or ""), sign_offs), 1.0),
     ]
-    texts += [
-        ("customer wrote", without_signature(own_words(message), sign_offs), 1.0)
-        for message in customer_messages
-    ]
+    if customer_messages:
+        texts += [
+            ("customer wrote", without_signature(own_words(message), sign_offs), 1.0)
+            for message in customer_messages
+        ]
     question = _only_yes_no_questions(texts)
     hits = _find_hits(plan, texts, question)
     result = _decide(plan, config, hits, names, question)
@@ -1910,8 +1914,10 @@ def _decide(
                 del scores[name]
     scores = {name: _ROUNDED[score] for name, score in scores.items()}
     ranked = sorted(scores, key=scores.__getitem__, reverse=True)  # stable: ties keep their order
-    remedies = [n for n in ranked if n in remedy]
-    problems = [n for n in ranked if n not in remedy]
+    remedies: list[str] = []
+    problems: list[str] = []
+    for name in ranked:
+        (remedies if name in remedy else problems).append(name)
     common = {"hits": tuple(hits), "scores": scores}
 
     best = ranked[0] if ranked else None
