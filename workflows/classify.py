@@ -680,15 +680,12 @@ def _find_hits(
     # A problem or remedy said to be over is no call for general words either, nor is a
     # yes-or-no question ("Does the wardrobe need two people to assemble?"), nor a problem
     # only asked about ("do the legs come off?").
-    if (
-        plan.fallback is not None
-        and not question
-        and not any(
-            h.points > 0 or h.resolved or (h.unasked and not plan.groups[h.category][1])
-            for h in hits
-        )
-    ):
-        hits += _scan_texts(plan, plan.fallback, texts, qualifiers)
+    if plan.fallback is not None and not question:
+        for h in hits:  # (a loop, not a generator: most tickets stop at their first hit)
+            if h.points > 0 or h.resolved or (h.unasked and not plan.groups[h.category][1]):
+                break
+        else:
+            hits += _scan_texts(plan, plan.fallback, texts, qualifiers)
     return hits
 
 
