@@ -646,7 +646,10 @@ def _find_hits(
     qualifiers = _Qualifiers(plan.qualifiers)
     hits = _scan_texts(plan, plan.index, texts, qualifiers)
     needs = plan.needs
-    gated = {h[0] for h in hits if h[0] in needs and h[3] > 0}  # category, points
+    gated: set[str] = set()  # (a loop, not a comprehension: most tickets add nothing)
+    for h in hits:
+        if h[0] in needs and h[3] > 0:  # category, points
+            gated.add(h[0])
     # Most follow-ups name the remedy with a phrase of a remedy category too ("refund"): then
     # the qualifying words need no scan of their own.
     # A remedy only asked about or mentioned ("do you have any compensation policy?") names
@@ -1903,8 +1906,9 @@ def _decide(
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
     # General words count only when no phrase of a category names the problem and nothing
     # says it is no order problem, and then only with enough of them.
-    general = [n for n in scores if n in plan.fallbacks]
-    if general:
+    # (Most tickets: no fallback category scores, one C-level test.)
+    if not plan.fallbacks.isdisjoint(scores):
+        general = [n for n in scores if n in plan.fallbacks]
         specific = calm > 0 or len(general) < len(scores)
         for name in general:
             if specific or scores[name] < config.fallback_min_score:
