@@ -189,7 +189,7 @@ def classify_by_field_or_tag(
                 )
                 return Classification(name, category.department, reason, "field")
 
-    tag_set = {t.lower() for t in tags}
+    tag_set = {t.lower() for t in tags} if tags else set()  # (no comprehension for no tags)
     tagged = (
         [(name, tag) for lowered, name, tag in _category_tags(config) if lowered in tag_set]
         if tag_set
@@ -654,7 +654,7 @@ def _find_hits(
     # the qualifying words need no scan of their own.
     # A remedy only asked about or mentioned ("do you have any compensation policy?") names
     # none: "the old sofa to be collected" beside it is no follow-up.
-    unmet = {
+    unmet = gated and {
         name
         for name in gated
         if not any(
