@@ -1157,3 +1157,40 @@ def test_a_key_set_twice_under_an_anchor_is_named_where_it_is_written(tmp_path):
         f"departments.logistics.name: set twice, on lines {line} and {line + 1}: only the one "
         f"on line {line + 1} would be read; write it once"
     )
+
+
+def test_the_fast_yaml_loader_reads_what_the_safe_loader_reads():
+    """libyaml's loader with strings taken from their nodes (config/rules.py) gives the data
+    PyYAML's safe loader gives, aliases included (the same object where the file repeats
+    one), for the example and for a file with every kind of scalar, merge keys and aliases."""
+    from deskbridge.config.rules import _FastRulesLoader, _load_yaml
+
+    if _FastRulesLoader is None:
+        pytest.skip("PyYAML without libyaml")
+    text = """
+base: &base
+  name: "quoted"
+  plain: plain words
+  literal: |
+    two
+    lines
+  number: 12
+  float: 1.5
+  yes_word: yes
+  none: ~
+  day: 2026-03-02
+  explicit: !!str 12
+tagged: &name shared text
+copy: *name
+merged:
+  <<: *base
+  plain: overridden
+list: [a, *name, 'single', 1, true]
+"""
+    for source in (text, EXAMPLE_CONFIG.read_text()):
+        fast, twice = _load_yaml(source)
+        assert (fast, twice) == (yaml.safe_load(source), [])
+    fast, _ = _load_yaml(text)
+    assert fast["tagged"] is fast["copy"] is fast["list"][1]
+    assert fast["merged"]["plain"] == "overridden" and fast["merged"]["name"] == "quoted"
+    assert fast["base"]["explicit"] == "12" and fast["base"]["yes_word"] is True
