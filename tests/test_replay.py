@@ -560,3 +560,38 @@ def test_replay_on_its_memory_store_does_not_import_sqlalchemy():
         [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
     )
     assert done.stderr == "0 False\n"
+
+
+def test_replays_json_lines_are_what_the_standard_encoder_writes():
+    """The encoder replay makes once writes each record as
+    json.JSONEncoder(ensure_ascii=False).encode does: the same separators, non-ASCII text
+    as it is, escapes, numbers, nested values and key order."""
+    from deskbridge.cli import _record_encoder
+    from deskbridge.workflows.actions import ActionKind, build_action
+
+    encode = _record_encoder()
+    action = build_action(
+        "zendesk:1",
+        "risk",
+        ActionKind.escalate,
+        "legal",
+        reason='risk 3 ≥ 3: mentions "ombudsman" (legal, 3)\nsecond line\t\\ "quoted"',
+        signals=["legal", "vip"],
+        score=3.5,
+        count=2,
+        escalated=True,
+        group=None,
+        nested={"b": [1, 2.0, None], "a": "café — ☕"},
+        at="params' own at",
+    )
+    for record in (
+        action.to_record("2026-03-02T08:00:27Z"),
+        action.to_record(),
+        {"at": "x", "big": 10**30, "tiny": 1e-300, "ctrl": "\x00\x1f\x7f\u2028"},
+    ):
+        assert encode(record) == json.dumps(record, ensure_ascii=False)
+    # `at` leads the record, as `{"at": at, **to_record()}` put it; params cannot move it.
+    record = action.to_record("2026-03-02T08:00:27Z")
+    assert record == {"at": "2026-03-02T08:00:27Z", **action.to_record()}
+    assert list(record)[:3] == ["at", "ticket", "action"]
+    assert record["at"] == "params' own at"

@@ -69,14 +69,14 @@ class Action:
             return f"coach:{self.params.get('person')}"
         return f"people:{self.ticket}"
 
-    def to_record(self) -> dict[str, Any]:
-        """The flat JSON shape used by `replay` output and the audit trail."""
-        record: dict[str, Any] = {
-            "ticket": self.ticket,
-            "action": self.kind._value_,  # `.value` is a Python-level property call on 3.11
-            "rule": self.rule,
-            "reason": self.reason,
-        }
+    def to_record(self, at: str | None = None) -> dict[str, Any]:
+        """The flat JSON shape used by `replay` output and the audit trail; `at` first when
+        given (replay's lines: one dict made per line, not two)."""
+        record: dict[str, Any] = {} if at is None else {"at": at}
+        record["ticket"] = self.ticket
+        record["action"] = self.kind._value_  # `.value` is a Python-level property call on 3.11
+        record["rule"] = self.rule
+        record["reason"] = self.reason
         record.update(self.params)
         record["key"] = self.key
         return record

@@ -154,7 +154,7 @@ def _records(decided) -> Iterator[dict]:
         if d.actions:  # most events and timers decide nothing: no time to write
             at = _iso(d.at)
             for action in d.actions:
-                yield {"at": at, **action.to_record()}
+                yield action.to_record(at)
 
 
 class ReplayFeed:
@@ -245,7 +245,7 @@ class ReplayFeed:
             if job is not None:
                 outcome = self.jobs.run_occurrence(job, at, at)
                 for action in outcome.actions if outcome else ():
-                    yield {"at": _iso(at), **action.to_record()}
+                    yield action.to_record(_iso(at))
         self.done = until if self.done is None else max(self.done, until)
         self._update_horizon()
 
