@@ -41,6 +41,8 @@ from deskbridge.workflows.model import (
     ZENDESK_ID,
     Priority,
     Status,
+    new_dict,
+    new_list,
     salesforce_id_key,
 )
 from deskbridge.workflows.wording import describe_not_utf8, describe_problems
@@ -255,7 +257,7 @@ class DepartmentConfig(_Model):
     salesforce_queue: str | None = Field(default=None, validate_default=True)
     slack_channel: SlackChannel
     # Helpdesk user ids of the department's members: a reply from one of them is the hand-off.
-    members: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=new_list)
     handoff_within: Duration = timedelta(hours=4)
     # The window runs in the team's business hours; a desk that works around the clock (a
     # warehouse on night shifts) is overdue on the clock, as an SLA policy's calendar_time.
@@ -305,16 +307,16 @@ class SalesforceConfig(_Model):
         }
     )
     # Case Origin → channel name used by SLA policies and risk signals.
-    origins: dict[str, str] = Field(default_factory=dict)
+    origins: dict[str, str] = Field(default_factory=new_dict)
 
 
 class CategoryConfig(_Model):
     department: DepartmentKey
     label: str
     # Values of the explicit category field (e.g. a Zendesk dropdown's tag values).
-    field_values: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    phrases: list[str] = Field(default_factory=list)
+    field_values: list[str] = Field(default_factory=new_list)
+    tags: list[str] = Field(default_factory=new_list)
+    phrases: list[str] = Field(default_factory=new_list)
     # Scales phrase scores against other categories of its kind.
     weight: float = Field(default=1.0, gt=0)
     # A remedy (refund, replacement, compensation…): a customer asking for it is routed here
@@ -323,7 +325,7 @@ class CategoryConfig(_Model):
     # When set, the category's phrases count only if the ticket also mentions one of these
     # (not negated): a follow-up's "you promised" or "has it been approved" is about a remedy
     # only when a refund, replacement, voucher… is named, not when it is a delivery date.
-    needs: list[str] = Field(default_factory=list)
+    needs: list[str] = Field(default_factory=new_list)
     # General words of a department's domain ("courier", "parcel"; "hinge", "fabric"): weak
     # evidence, counted only when no other category's phrase is found, and only from
     # routing.fallback_min_score on.
@@ -332,21 +334,21 @@ class CategoryConfig(_Model):
     # "another one", "the cost"): counted as asked for only in a clause that has both one of
     # routing.request_words and one of routing.remedy_verbs ("please send another one", "I
     # want my money returned"), or that opens with a remedy verb ("send a working one").
-    objects: list[str] = Field(default_factory=list)
+    objects: list[str] = Field(default_factory=new_list)
     # Phrases that name this category's problem only when one of `cues` (words) comes a few
     # words before them (routing.cue_window) with none of routing.cue_stops between: "it
     # arrived yesterday and one leg is broken" is damage in transit, "broken" alone a defect.
     # A cued phrase counts one word more than its length; elsewhere it keeps its own meaning.
-    cued: list[str] = Field(default_factory=list)
-    cues: list[str] = Field(default_factory=list)
+    cued: list[str] = Field(default_factory=new_list)
+    cues: list[str] = Field(default_factory=new_list)
     # Phrases that, right after a cued phrase, cue it too: "chipped on arrival", "snapped off
     # in delivery", "scratches after delivery". A cued phrase found so counts for this
     # category only: the same words are not also another department's problem.
-    cues_after: list[str] = Field(default_factory=list)
+    cues_after: list[str] = Field(default_factory=new_list)
     # Words that, up to four words before one of this category's phrases in its clause, make
     # it about something else: "the tracking link is broken", "the website is not working"
     # are no product defect.
-    not_after: list[str] = Field(default_factory=list)
+    not_after: list[str] = Field(default_factory=new_list)
     # A problem of something absent (late, lost, missing) or a remedy: one of
     # routing.resolved_words said of it ("the missing screws arrived", "refund received")
     # means it is over, and its phrases, there and in the subject, do not count.
@@ -361,23 +363,23 @@ class RoutingConfig(_Model):
     category_field_id: str | None = None
     # Words in the subject count this much more than words in the description.
     subject_weight: float = Field(default=1.5, gt=0)
-    categories: dict[str, CategoryConfig] = Field(default_factory=dict)
+    categories: dict[str, CategoryConfig] = Field(default_factory=new_dict)
     # Phrases that say a ticket is not an order problem (thanks, questions before buying);
     # when they weigh at least as much as all categories found together, none is chosen.
-    not_a_problem: list[str] = Field(default_factory=list)
+    not_a_problem: list[str] = Field(default_factory=new_list)
     # Remedy phrases that also describe things ("replace", "new one", "swap", "discount"):
     # in the description they count as asked for only in a clause with one of the
     # request_words ("want", "please", "could you"…), otherwise they are only mentioned ("I
     # had to replace the bulb"). Other remedy phrases always count.
-    weak_remedies: list[str] = Field(default_factory=list)
-    request_words: list[str] = Field(default_factory=list)
+    weak_remedies: list[str] = Field(default_factory=new_list)
+    request_words: list[str] = Field(default_factory=new_list)
     # Verbs of giving something back ("send", "give", "return", "reverse", "cover"): with a
     # request word they turn a category's `objects` into a remedy request.
-    remedy_verbs: list[str] = Field(default_factory=list)
+    remedy_verbs: list[str] = Field(default_factory=new_list)
     # Words of a question about a remedy that asks for none ("do you offer compensation when
     # a delivery is late?", "just wondering how refunds work"): a remedy in their clause, and
     # the same remedy in the subject, is not asked for.
-    inquiry_words: list[str] = Field(default_factory=list)
+    inquiry_words: list[str] = Field(default_factory=new_list)
     # A fallback category decides only with at least this score (two general words).
     fallback_min_score: float = Field(default=2.0, ge=0)
     # Ask a person to pick when another department's problem scores at least this share of
@@ -387,79 +389,79 @@ class RoutingConfig(_Model):
     # topic: "veneer", "recliner", "courier", "VAT", not a fault like "cracked") decide only
     # from this score on: below it a person is asked. 0 routes on any phrase.
     min_score: float = Field(default=0.0, ge=0)
-    topic_words: list[str] = Field(default_factory=list)
+    topic_words: list[str] = Field(default_factory=new_list)
     # Words that may stand for a word of a phrase of two or more words (a thesaurus): with
     # {arrive: [come, turn up]}, "should have arrived" also matches "should have come" and
     # "should have turned up". One-word phrases are not varied (alone, a synonym is too
     # loose), nor is a variant that is already a phrase of its own somewhere.
-    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    synonyms: dict[str, list[str]] = Field(default_factory=new_dict)
     # How far before a category's `cued` phrase its cue may be (in words), and words that end
     # the search ("it arrived fine, after a month the leg broke").
     # A remedy negated with one of these between ("I never got my refund", "we have not
     # received the replacement") is still a remedy's business: a follow-up, not a refusal.
-    receipt_words: list[str] = Field(default_factory=list)
+    receipt_words: list[str] = Field(default_factory=new_list)
     cue_window: int = Field(default=8, ge=1)
-    cue_stops: list[str] = Field(default_factory=list)
+    cue_stops: list[str] = Field(default_factory=new_list)
     # Lines that close a message ("Best regards", "Thanks,", "Cordialement"): from the last
     # such line among the final few on, the text is a signature, not the customer's request
     # ("Claims Handler | Refunds & Compensation Team" asks for no refund).
-    sign_offs: list[str] = Field(default_factory=list)
+    sign_offs: list[str] = Field(default_factory=new_list)
     # Words that mean a problem or a remedy is over when said of it in its clause ("the
     # missing screws arrived", "refund received", "the refund came through"), for categories
     # with `resolvable: true`; not with a negation, a wish, a modal or a question in the
     # clause ("when will the missing screws arrive", "I want to receive my refund").
-    resolved_words: list[str] = Field(default_factory=list)
+    resolved_words: list[str] = Field(default_factory=new_list)
     # Phrases that say there is no order yet ("I haven't ordered yet", "thinking about
     # ordering", "if I buy"): the ticket is a question before buying, and no category's phrase
     # counts ("if I buy it and the price drops, do you refund the difference?").
-    before_ordering: list[str] = Field(default_factory=list)
+    before_ordering: list[str] = Field(default_factory=new_list)
     # Words that quote the shop's own pages ("your FAQ mentions", "the website says", "your
     # terms") or report its people suggesting something ("your colleague mentioned", "said I
     # could have"): a remedy after them in their clause is the shop's, asked about, not asked
     # for (nor the same remedy in the subject), unless the clause has a request word ("your
     # terms say I am entitled to a refund").
-    page_words: list[str] = Field(default_factory=list)
+    page_words: list[str] = Field(default_factory=new_list)
     # Thanks for a remedy ("thanks for refunding the mirror", "thank you for the
     # replacement"): a remedy up to two words after one of these, in a clause that keeps
     # nothing open (as resolved_words), was given, and is not asked for there or in the
     # subject.
-    thanked_words: list[str] = Field(default_factory=list)
+    thanked_words: list[str] = Field(default_factory=new_list)
     # What customers thank for in a conversation ("the reply", "your help", "getting back"):
     # thanks for one of these (up to two words after one of thanked_words) said before a
     # problem or a remedy request in the same text do not say the ticket is no order problem
     # ("Thanks for the reply, I still want a refund").
-    courtesy_words: list[str] = Field(default_factory=list)
+    courtesy_words: list[str] = Field(default_factory=new_list)
     # Words that let a problem go ("never mind that", "not bothered about that", "but
     # whatever"): a problem told in their clause or the two before it, before them, does not
     # count ("the delivery was late, but never mind that; the chairs wobble" is the chairs).
-    dismissals: list[str] = Field(default_factory=list)
+    dismissals: list[str] = Field(default_factory=new_list)
     # Shorter words that let a problem go only where they end their clause ("a tiny scuff,
     # honestly not bothered, you can't see it"); before more words they may be said of
     # something else ("not bothered about a refund, I want it fixed").
-    clause_end_dismissals: list[str] = Field(default_factory=list)
+    clause_end_dismissals: list[str] = Field(default_factory=new_list)
     # Words that decline a remedy offered ("she declined", "why would I want that"): a remedy
     # told before them in their clause or the one before does not count.
-    declines: list[str] = Field(default_factory=list)
+    declines: list[str] = Field(default_factory=new_list)
     # A problem is over only when its phrase opens with one of these (what was absent):
     # "the missing screws arrived", not "the wrong screws arrived".
-    absent_words: list[str] = Field(default_factory=list)
+    absent_words: list[str] = Field(default_factory=new_list)
     # The shop's things (product types, parts): one of `remedy_nouns` right before one names
     # it ("the replacement door", "replacement covers") and counts as asked for only in a
     # clause with a request word, subject included unless it opens the subject.
     # An object of a remedy ending in "…" ("a new …", "another …") counts only before one of
     # `things` ("please send a new glass top"): "a new date" asks for no replacement.
-    things: list[str] = Field(default_factory=list)
+    things: list[str] = Field(default_factory=new_list)
     # Parcels and carriers: named by a remedy word as things are ("the replacement courier"),
     # never an object ("send it with a new courier" asks for no replacement).
-    delivery_things: list[str] = Field(default_factory=list)
+    delivery_things: list[str] = Field(default_factory=new_list)
     # Remedy phrases that are only nouns ("replacement", "compensation", "voucher"): before a
     # thing they describe it. Not words that are verbs too: "Refund sofa" asks for a refund.
-    remedy_nouns: list[str] = Field(default_factory=list)
+    remedy_nouns: list[str] = Field(default_factory=new_list)
     # Phrasal verbs: a phrase ending in one of these verbs (as a lemma), followed by one of
     # its particles, is the phrasal verb, another verb ("the money has not come back", "it
     # keeps coming up in handfuls" are not "has not come", "still coming"); the phrase does
     # not count. A phrase that holds the particle itself ("came apart") is unaffected.
-    particles: dict[str, list[str]] = Field(default_factory=dict)
+    particles: dict[str, list[str]] = Field(default_factory=new_dict)
     # Optional: a classifier learned from the team's own labelled tickets (`deskbridge routing
     # train`), relative to this file. The phrases decide first; the model routes the tickets
     # they leave for a person to pick only from model_min_confidence on.
@@ -501,10 +503,10 @@ class RoutingConfig(_Model):
 
 class SignalConfig(_Model):
     weight: float = Field(ge=0)
-    phrases: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    channels: list[str] = Field(default_factory=list)
-    organizations: list[str] = Field(default_factory=list)
+    phrases: list[str] = Field(default_factory=new_list)
+    tags: list[str] = Field(default_factory=new_list)
+    channels: list[str] = Field(default_factory=new_list)
+    organizations: list[str] = Field(default_factory=new_list)
 
 
 class RiskConfig(_Model):
@@ -519,7 +521,7 @@ class RiskConfig(_Model):
     signals: dict[
         Literal["legal", "social_media", "vip", "reopened", "repeat_contact", "anger"],
         SignalConfig,
-    ] = Field(default_factory=dict)
+    ] = Field(default_factory=new_dict)
 
     @field_validator("specialist_queue")
     @classmethod
@@ -566,7 +568,7 @@ class BusinessHoursConfig(_Model):
     timezone: str | None = None
     week: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[OpeningHours]]
     holidays: HolidaysConfig | None = None
-    closures: list[date] = Field(default_factory=list)
+    closures: list[date] = Field(default_factory=new_list)
 
     @field_validator("timezone")
     @classmethod
@@ -621,13 +623,13 @@ class SlaPolicy(_Model):
     # Conditions, all optional, all must hold: the first matching policy applies.
     priority: Priority | None = None
     channel: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=new_list)
     organization: str | None = None
     first_reply: Duration | None = None
     next_reply: Duration | None = None
     resolution: Duration | None = None
     # Targets are business time unless their metric is listed here.
-    calendar_time: list[Metric] = Field(default_factory=list)
+    calendar_time: list[Metric] = Field(default_factory=new_list)
 
 
 def parse_fraction(value: Any) -> float:
@@ -673,7 +675,7 @@ class SlaConfig(_Model):
     # Checked on the list (not on RulesConfig) so the problem carries the path `sla.policies`.
     policies: Annotated[
         list[SlaPolicy], _check_entries(_find_reused_name, _find_unreachable_policy)
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=new_list)
 
 
 # YAML 1.1 reads 11:00 without quotes as a number in base 60 (660): the time it was meant
@@ -770,7 +772,7 @@ PageTrigger = Literal["urgent_created", "escalated", "sla_breach_urgent"]
 class OncallConfig(_Model):
     channel: SlackChannel
     rotation: RotationConfig
-    overrides: list[OverrideConfig] = Field(default_factory=list)
+    overrides: list[OverrideConfig] = Field(default_factory=new_list)
     escalation: Annotated[list[EscalationStepConfig], _check_entries(_find_step_out_of_order)] = (
         Field(
             default_factory=lambda: [EscalationStepConfig(after=timedelta(0), notify="oncall")],
@@ -886,7 +888,7 @@ class CoachingConfig(_Model):
     check_every: Duration = timedelta(minutes=5)
     unnecessary_window: Duration = timedelta(minutes=10)
     unnecessary_nudge_after: int = Field(default=3, ge=0)
-    nudges: dict[NudgeKind, bool] = Field(default_factory=dict)
+    nudges: dict[NudgeKind, bool] = Field(default_factory=new_dict)
     # The trigger body field (under "fields") carrying Zendesk's satisfaction rating.
     csat_field: str | None = "satisfaction"
     digest: DigestConfig = Field(default_factory=DigestConfig)
@@ -910,12 +912,12 @@ class RulesConfig(_Model):
     version: int = RULES_VERSION
     team: TeamConfig
     three_responses: ThreeResponsesConfig = Field(default_factory=ThreeResponsesConfig)
-    departments: dict[DepartmentKey, DepartmentConfig] = Field(default_factory=dict)
+    departments: dict[DepartmentKey, DepartmentConfig] = Field(default_factory=new_dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     risk: RiskConfig | None = None
     business_hours: BusinessHoursConfig | None = None
     sla: SlaConfig = Field(default_factory=SlaConfig)
-    agents: list[AgentConfig] = Field(default_factory=list)
+    agents: list[AgentConfig] = Field(default_factory=new_list)
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
     oncall: OncallConfig | None = None
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
