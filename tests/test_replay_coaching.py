@@ -962,3 +962,38 @@ def test_a_pace_check_goes_by_the_shift_a_holiday_night_belongs_to(tmp_path):
             32,
         )
     ]
+
+
+def test_the_checks_figures_are_the_reviews_responses_and_unnecessary_replies():
+    """The coaching checks read each agent's responses and unnecessary replies from
+    build_reply_figures, without the review's judgements: the same counts as the review's
+    build_agent_figures gives, own windows, unmapped authors and both helpdesks included."""
+    from deskbridge.workflows.digest import (
+        PeriodData,
+        RepeatedReply,
+        build_agent_figures,
+        build_reply_figures,
+    )
+
+    rules = parse_rules(yaml.safe_load(EXAMPLE_CONFIG.read_text()))
+    period = build_period(rules, DAY)
+    agents = [a for a in rules.agents if a.zendesk_id][:3]
+    first, second, third = (a.zendesk_id for a in agents)
+    at = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    data = PeriodData(
+        responses={("zendesk", first): 7, ("zendesk", second): 3, ("zendesk", "999"): 5},
+        own_responses={agents[2].slack_id: {("zendesk", third): 4, ("zendesk", first): 9}},
+        repeated_replies=[
+            RepeatedReply("zendesk:1", first, at - timedelta(minutes=5), at),
+            RepeatedReply("zendesk:2", first, at - timedelta(hours=5), at),
+            RepeatedReply("zendesk:3", second, at - timedelta(minutes=1), at),
+        ],
+    )
+    review, _ = build_agent_figures(rules, period, data)
+    checks = build_reply_figures(rules, data)
+    assert set(checks) == {a.slack_id for a in rules.agents}
+    for row in review:
+        mine = checks[row.agent.slack_id]
+        assert (mine.responses, mine.unnecessary) == (row.responses, row.unnecessary)
+    assert [checks[a.slack_id].responses for a in agents] == [7, 3, 4]
+    assert checks[agents[0].slack_id].unnecessary == ["zendesk:1"]

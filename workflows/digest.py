@@ -500,12 +500,18 @@ def coached_agents(rules: RulesConfig) -> list[AgentConfig]:
     ]
 
 
-def build_agent_figures(
-    rules: RulesConfig, period: Period, data: PeriodData
-) -> tuple[list[AgentFigures], dict[str, int]]:
-    """Figures per coached agent (and anyone else on the roster who replied), and responses
-    by authors not on the roster (`source:id` → count)."""
-    # The roster's one look-up (a Salesforce user id in either form, config/rules.py).
+def build_reply_figures(rules: RulesConfig, data: PeriodData) -> dict[str, AgentFigures]:
+    """Each roster agent's responses and unnecessary replies (by Slack id), as
+    `build_agent_figures` counts them: all the coaching checks read, every few minutes,
+    without the review's judgements, first replies and facts."""
+    return _reply_figures(rules, data)[0]
+
+
+def _reply_figures(
+    rules: RulesConfig, data: PeriodData
+) -> tuple[dict[str, AgentFigures], Counter[str]]:
+    """Figures by Slack id for the whole roster with their responses and unnecessary
+    replies, and responses by authors not on the roster."""
     roster = rules.agent_by_helpdesk_id
     figures = {a.slack_id: AgentFigures(a) for a in rules.agents}
     unmapped: Counter[str] = Counter()
@@ -524,18 +530,29 @@ def build_agent_figures(
             agent = roster(source, author)
             if agent is not None and agent.slack_id == slack_id:
                 figures[slack_id].responses += count
-    calendar = rules.calendar or CALENDAR_TIME
-    firsts = find_first_replies(data.first_replies, calendar)
-    for (source, author), values in firsts.items():
-        agent = roster(source, author)
-        if agent is not None:
-            figures[agent.slack_id].first_replies += values
     window = rules.coaching.unnecessary_window
     extra = find_unnecessary(data.repeated_replies, window)
     for (source, author), tickets in extra.items():
         agent = roster(source, author)
         if agent is not None:
             figures[agent.slack_id].unnecessary += tickets
+    return figures, unmapped
+
+
+def build_agent_figures(
+    rules: RulesConfig, period: Period, data: PeriodData
+) -> tuple[list[AgentFigures], dict[str, int]]:
+    """Figures per coached agent (and anyone else on the roster who replied), and responses
+    by authors not on the roster (`source:id` → count)."""
+    # The roster's one look-up (a Salesforce user id in either form, config/rules.py).
+    roster = rules.agent_by_helpdesk_id
+    figures, unmapped = _reply_figures(rules, data)
+    calendar = rules.calendar or CALENDAR_TIME
+    firsts = find_first_replies(data.first_replies, calendar)
+    for (source, author), values in firsts.items():
+        agent = roster(source, author)
+        if agent is not None:
+            figures[agent.slack_id].first_replies += values
     counted = {
         facts.CALL_REQUESTED: "calls_requested",
         facts.CALL_LOGGED: "calls_logged",

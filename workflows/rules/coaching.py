@@ -19,9 +19,9 @@ from deskbridge.workflows.business_hours import merge_intervals
 from deskbridge.workflows.decision import Context, Decision
 from deskbridge.workflows.digest import (
     AgentFigures,
-    build_agent_figures,
     build_digest,
     build_period,
+    build_reply_figures,
     coached_agents,
     count_csat,
     daily_target,
@@ -188,10 +188,9 @@ def _minutes(minutes: int) -> str:
 
 def _day_figures(rules: RulesConfig, day: date, at: datetime, reader) -> dict[str, AgentFigures]:
     """Each agent's responses and unnecessary replies for local `day` so far (up to `at`);
-    the checks need nothing else (first replies and the rest stay empty)."""
+    the checks need nothing else (first replies, judgements and the rest stay empty)."""
     period = build_period(rules, day, now=at)
-    figures, _ = build_agent_figures(rules, period, reader.read_period_replies(period))
-    return {f.agent.slack_id: f for f in figures}
+    return build_reply_figures(rules, reader.read_period_replies(period))
 
 
 class _DayFigures:
