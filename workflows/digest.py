@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.workflows import activity as facts
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
+from deskbridge.workflows.memo import Memo
 
 METRICS = ("first_reply", "next_reply", "resolution")
 TRAILING_WEEKS = 4
@@ -485,19 +486,32 @@ def _round(value: float) -> float:
     return round(value, 1)
 
 
-def coached_agents(rules: RulesConfig) -> list[AgentConfig]:
+def coached_agents(rules: RulesConfig) -> tuple[AgentConfig, ...]:
     """The resolution agents: role `agent`, and not a member of a department (Logistics and
-    the others answer routed tickets; they have no response target)."""
-    departments = rules.departments.values()
-    return [
-        a
-        for a in rules.agents
-        if a.role == "agent"
-        and not any(
-            d.has_member("zendesk", a.zendesk_id) or d.has_member("salesforce", a.salesforce_id)
-            for d in departments
+    the others answer routed tickets; they have no response target). Found once per rules
+    (their roster and departments do not change): the coaching checks ask every few
+    minutes, each time over the whole roster and every department's members."""
+    found = _COACHED.get(rules, ())
+    if found is None:
+        departments = rules.departments.values()
+        found = _COACHED.put(
+            rules,
+            (),
+            tuple(
+                a
+                for a in rules.agents
+                if a.role == "agent"
+                and not any(
+                    d.has_member("zendesk", a.zendesk_id)
+                    or d.has_member("salesforce", a.salesforce_id)
+                    for d in departments
+                )
+            ),
         )
-    ]
+    return found
+
+
+_COACHED = Memo(8)
 
 
 def build_reply_figures(rules: RulesConfig, data: PeriodData) -> dict[str, AgentFigures]:

@@ -10,6 +10,7 @@ in public, only during the agent's working days and hours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,7 +49,7 @@ def _zone(rules: RulesConfig) -> ZoneInfo:
 
 
 def working_windows(
-    rules: RulesConfig, agents: list[AgentConfig], day: date
+    rules: RulesConfig, agents: Sequence[AgentConfig], day: date
 ) -> tuple[tuple[datetime, datetime], ...]:
     """When any of `agents` works on local `day` (their hours of that day and the day before,
     which may run past midnight), as merged UTC intervals."""
