@@ -246,6 +246,9 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         + "\n"
         + json.dumps({"at": good[1]["at"], "source": "zendesk"})
         + "\n"
+        # A labelled ticket, `routing evaluate`'s line (examples/team.jsonl), given to replay.
+        + json.dumps({"id": "T1", "subject": "Where is my parcel?", "department": "logistics"})
+        + "\n"
         + json.dumps(good[1])
         + "\n"
         + json.dumps(good[2])
@@ -263,6 +266,8 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
             "line 8: at: required field is missing",
             "line 9: source: required field is missing",
             "line 10: body: required field is missing",
+            "line 11: at: required field is missing: this line is a labelled ticket, for "
+            '`deskbridge routing evaluate`; replay reads events, {"at", "source", "body"} a line',
         ],
     )
 

@@ -39,6 +39,13 @@ def _read_field(item: dict, name: str) -> object:
     """A line's `at`, `source` or `body`; one it lacks is said as a webhook's missing field is,
     not as a value of the wrong kind."""
     if name not in item:
+        if "department" in item and ("subject" in item or "description" in item):
+            # A labelled ticket (examples/team.jsonl): the other command's file, said so.
+            raise InboundError(
+                "required field is missing: this line is a labelled ticket, for `deskbridge "
+                'routing evaluate`; replay reads events, {"at", "source", "body"} a line',
+                name,
+            )
         raise InboundError("required field is missing", name)
     return item[name]
 
