@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from deskbridge.connectors.outbound import describe_unreachable
 from deskbridge.connectors.registry import find_source, name_number
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.ports import PermanentError, RetryableError
@@ -87,7 +88,7 @@ class PagerDutyPager:
         try:
             response = self.session.post(self.api_url, json=body, timeout=TIMEOUT_SECONDS)
         except requests.RequestException as exc:
-            raise RetryableError(f"PagerDuty unreachable: {type(exc).__name__}") from None
+            raise RetryableError(describe_unreachable("PagerDuty", exc)) from None
         if response.status_code == 202 or response.ok:
             return {"pager": body["event_action"], "status": response.status_code}
         if response.status_code == 429:

@@ -50,6 +50,7 @@ from urllib3.util.retry import Retry
 
 from deskbridge.config.settings import salesforce_login_domain
 from deskbridge.connectors.notes import is_note_of
+from deskbridge.connectors.outbound import describe_unreachable
 from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS, build_case_write
 from deskbridge.workflows.actions import Action
 from deskbridge.workflows.model import SALESFORCE_ID
@@ -298,7 +299,7 @@ class SalesforceWriter:
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            raise RetryableError(f"Salesforce unreachable: {type(exc).__name__}") from None
+            raise RetryableError(describe_unreachable("Salesforce", exc)) from None
         finally:
             self._local.expired_sessions = 0
 

@@ -27,6 +27,7 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from deskbridge.connectors.errors import PayloadError
 from deskbridge.connectors.notes import is_note_of, written_note
+from deskbridge.connectors.outbound import describe_unreachable
 from deskbridge.connectors.parsing import parse_time
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.ports import PermanentError, RetryableError
@@ -199,7 +200,7 @@ def _zendesk_errors(refused: str) -> Iterator[None]:
             raise RetryableError(f"Zendesk answered {label}", detail=detail) from None
         raise PermanentError(f"Zendesk {refused} ({label})", detail=detail) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise RetryableError(f"Zendesk unreachable: {type(exc).__name__}") from None
+        raise RetryableError(describe_unreachable("Zendesk", exc)) from None
     except ZenpyException as exc:
         # zenpy's own complaints; "Could not handle response" quotes the whole answer.
         raise PermanentError(f"zenpy: {type(exc).__name__}", detail=str(exc)) from None

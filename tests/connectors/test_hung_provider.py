@@ -14,6 +14,7 @@ import pytest
 import requests
 import responses
 
+from deskbridge.connectors.outbound import describe_unreachable
 from deskbridge.connectors.salesforce import client as salesforce
 from deskbridge.connectors.zendesk import client as zendesk
 from deskbridge.connectors.zendesk.client import ZendeskWriter
@@ -101,6 +102,25 @@ def test_a_provider_that_never_answers_times_out_once_and_nothing_is_resent(sile
     assert 0.3 <= waited < 2
     time.sleep(0.1)  # a resend, if any, would have arrived by now
     assert (len(silent.connections), silent.requests) == (1, 1)
+
+
+@pytest.mark.parametrize("build", [salesforce.build_session, zendesk.build_session])
+def test_a_provider_that_never_answers_is_said_to_be_slow_not_unreachable(silent, build):
+    # The outbox's error (logged, and the dead letter's) tells a helpdesk that took the
+    # request and never answered from one that refused the connection.
+    session = build()
+    session.mount("http://", session.get_adapter("https://example.invalid"))
+    with pytest.raises(requests.ConnectionError) as hung:
+        session.put(f"{silent.url}/api/v2/tickets/48213.json", data="{}", timeout=0.3)
+    assert describe_unreachable("Zendesk", hung.value) == (
+        "Zendesk did not answer within its timeout (ConnectionError)"
+    )
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens on the port now: the connection is refused
+    with pytest.raises(requests.ConnectionError) as refused:
+        session.put(f"http://127.0.0.1:{port}/api/v2/tickets/48213.json", data="{}", timeout=0.3)
+    assert describe_unreachable("Zendesk", refused.value) == "Zendesk unreachable: ConnectionError"
 
 
 def test_every_zendesk_request_carries_the_timeout():
