@@ -134,6 +134,16 @@ USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 UNREACHABLE = (URLError, TimeoutError, ConnectionError, OSError)
 
 
+def describe_unreachable(exc: BaseException) -> str:
+    """A call Slack took and never answered (the response's read timed out: a bare
+    TimeoutError from urllib) is said to be slow, as the helpdesks' writers say theirs; a
+    connection refused, lost or never made (urllib's URLError, a connect timeout included) is
+    unreachable."""
+    if isinstance(exc, TimeoutError):
+        return f"Slack did not answer within its timeout ({type(exc).__name__})"
+    return f"Slack unreachable: {type(exc).__name__}"
+
+
 class LookupRefused(Exception):
     """Slack will not let us read a channel (scopes, membership): the check is skipped."""
 
@@ -838,7 +848,7 @@ class SlackNotifier:
                 raise LookupRefused(f"{method}: {error}") from None
             raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
         except UNREACHABLE as exc:
-            raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
+            raise RetryableError(describe_unreachable(exc)) from None
 
     def _post_job(self, action: Action) -> dict[str, Any]:
         """A scheduled job's post (a hand-off, a digest): about no one ticket, so no thread."""
@@ -929,7 +939,7 @@ class SlackNotifier:
                 raise PermanentError(f"Slack refused {method} to {channel}: {error}") from None
             raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
         except UNREACHABLE as exc:
-            raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from None
+            raise RetryableError(describe_unreachable(exc)) from None
 
     def _send_or_plain(self, lane: str, method: str, kwargs: dict[str, Any]) -> Any:
         """Send; if Slack refuses the blocks, send once more as plain text (the message's

@@ -305,7 +305,7 @@ def outcome(runtime, key: str) -> tuple[str, int, str | None]:
     [
         (0, "Slack unreachable: RemoteDisconnected"),
         (500, "Slack chat_postMessage failed: internal_error"),
-        (NO_ANSWER, "Slack unreachable: TimeoutError"),
+        (NO_ANSWER, "Slack did not answer within its timeout (TimeoutError)"),
     ],
     ids=["connection dropped", "500", "no answer"],
 )
