@@ -54,6 +54,7 @@ from deskbridge.bot.blocks import (
 from deskbridge.bot.digest import build_coach_message, build_digest_message
 from deskbridge.config.logging import SLACK_SDK_LOGGER, log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.connectors.outbound import describe_unreachable
 from deskbridge.connectors.registry import find_source, name_ticket
 from deskbridge.store.db import connect_for_reading
 from deskbridge.store.outbox import (
@@ -132,16 +133,6 @@ USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 # A Slack call that never got an answer: retried later, sends and lookups alike.
 UNREACHABLE = (URLError, TimeoutError, ConnectionError, OSError)
-
-
-def describe_unreachable(exc: BaseException) -> str:
-    """A call Slack took and never answered (the response's read timed out: a bare
-    TimeoutError from urllib) is said to be slow, as the helpdesks' writers say theirs; a
-    connection refused, lost or never made (urllib's URLError, a connect timeout included) is
-    unreachable."""
-    if isinstance(exc, TimeoutError):
-        return f"Slack did not answer within its timeout ({type(exc).__name__})"
-    return f"Slack unreachable: {type(exc).__name__}"
 
 
 class LookupRefused(Exception):
@@ -848,7 +839,7 @@ class SlackNotifier:
                 raise LookupRefused(f"{method}: {error}") from None
             raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
         except UNREACHABLE as exc:
-            raise RetryableError(describe_unreachable(exc)) from None
+            raise RetryableError(describe_unreachable("Slack", exc)) from None
 
     def _post_job(self, action: Action) -> dict[str, Any]:
         """A scheduled job's post (a hand-off, a digest): about no one ticket, so no thread."""
@@ -939,7 +930,7 @@ class SlackNotifier:
                 raise PermanentError(f"Slack refused {method} to {channel}: {error}") from None
             raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
         except UNREACHABLE as exc:
-            raise RetryableError(describe_unreachable(exc)) from None
+            raise RetryableError(describe_unreachable("Slack", exc)) from None
 
     def _send_or_plain(self, lane: str, method: str, kwargs: dict[str, Any]) -> Any:
         """Send; if Slack refuses the blocks, send once more as plain text (the message's
