@@ -145,6 +145,12 @@ def parse_zendesk_object(
 # the body; one still there was not (a name misspelt, in the wrong case, or a "Test webhook"
 # sending the body as written), and is what made the value unreadable.
 _PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")  # no braces inside: linear on any text
+# What to do about one, said in the 400 of a value it made unreadable and in the warning of
+# a text field it took the place of (_log_unfilled_text).
+_CHECK_PLACEHOLDER = (
+    "check its name in the trigger's JSON body (placeholders are case-sensitive; README, "
+    "Connecting Zendesk)"
+)
 
 
 def _unfilled_placeholder(error: PayloadError, data: dict[str, Any]) -> PayloadError:
@@ -154,8 +160,7 @@ def _unfilled_placeholder(error: PayloadError, data: dict[str, Any]) -> PayloadE
         _value_at(data, error.field) if error.field else None,
         _PLACEHOLDER,
         "the placeholder {{{{{}}}}}",
-        "Zendesk: check its name in the trigger's JSON body (placeholders are case-sensitive; "
-        'README, Connecting Zendesk); Zendesk\'s "Test webhook" sends the body with its '
+        f'Zendesk: {_CHECK_PLACEHOLDER}; Zendesk\'s "Test webhook" sends the body with its '
         "placeholders as written",
     )
 
@@ -666,8 +671,7 @@ def _log_unfilled_text(data: dict[str, Any], ticket_id: str) -> None:
             ticket=f"zendesk:{ticket_id}",
             trigger=trigger or "unnamed",
             fields=",".join(unfilled),
-            hint="a placeholder there was not filled in: check its name in the trigger's JSON "
-            "body (placeholders are case-sensitive; README, Connecting Zendesk)",
+            hint=f"a placeholder there was not filled in: {_CHECK_PLACEHOLDER}",
         )
 
 
