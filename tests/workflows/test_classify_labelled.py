@@ -61,6 +61,7 @@ HELD_OUT_17 = Path(__file__).with_name("data") / "routing_heldout_17.yaml"
 HELD_OUT_18 = Path(__file__).with_name("data") / "routing_heldout_18.yaml"
 HELD_OUT_19 = Path(__file__).with_name("data") / "routing_heldout_19.yaml"
 HELD_OUT_20 = Path(__file__).with_name("data") / "routing_heldout_20.yaml"
+HELD_OUT_21 = Path(__file__).with_name("data") / "routing_heldout_21.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -216,8 +217,9 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 # (written blind on 2026-12-03 after held-out 15 was evaluated; never evaluated by its author)
 # held-out 17 (written blind on 2026-12-05, before any routing tuning in its session),
 # held-out 18 (written blind on 2026-12-05, to land before any routing change of its session),
-# held-out 19 (written blind on 2026-12-06, the same way)
-# and held-out 20 (written blind on 2026-12-06 by another helper, the same way).
+# held-out 19 (written blind on 2026-12-06, the same way),
+# held-out 20 (written blind on 2026-12-06 by another helper, the same way)
+# and held-out 21 (written blind on 2026-12-07 by another helper, the same way).
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -234,6 +236,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (HELD_OUT_18, "H18", 36, 12),
         (HELD_OUT_19, "H19", 36, 12),
         (HELD_OUT_20, "H20", 36, 12),
+        (HELD_OUT_21, "H21", 36, 12),
     ],
     ids=[
         "tuning_11",
@@ -249,6 +252,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         "heldout_18",
         "heldout_19",
         "heldout_20",
+        "heldout_21",
     ],
 )
 def test_blind_written_set_loads_with_its_labels(
@@ -282,10 +286,13 @@ def test_held_out_set_does_not_regress():
 # (written blind on 2026-12-06 before the fifteenth round's changes landed, never opened by the
 # engineer tuning) is the set never tuned on, with floors under the lead's figures after the
 # round (75.0 / 12.5; the same before it). Held-out 20 (written blind on 2026-12-06 after the
-# fifteenth round) is the second, with floors under the lead's figures (81.7 / 6.7).
+# fifteenth round) is the second, with floors under the lead's figures (81.7 / 6.7). Held-out 21
+# (written blind on 2026-12-07, never evaluated by its author) is the third, with no floor yet
+# (0% correct, 100% misrouted allowed) until the lead has measured it.
 NEVER_TUNED_ON: list[tuple[Path, int, float, float]] = [
     (HELD_OUT_19, 120, 0.749, 0.126),
     (HELD_OUT_20, 120, 0.816, 0.067),
+    (HELD_OUT_21, 120, 0.0, 1.0),
 ]
 
 
