@@ -550,15 +550,64 @@ def missed_call_nudges(lines: list[dict]) -> list[tuple[str, str]]:
     ]
 
 
+MISSED_CALL_NUDGE = {
+    "ticket": "zendesk:651",
+    "action": "coach",
+    "rule": "coaching",
+    "reason": "Another written reply went out after a call was suggested — a quick call usually "
+    "settles it faster; press Call logged when you have called",
+    "person": "U02PRIYA01",
+    "kind": "missed_call",
+    "responses": None,
+    "target": 32,
+    "key": "zendesk:651:coaching:missed_call",
+}
+
+
+def test_a_fourth_reply_with_no_call_nudges_its_writer_with_the_lead_alert():
+    # The nudge goes by the lead's timer: 10:00 plus the grace, beside the lead's alert.
+    out = replay_all(replies_and_call(None, None), "2026-03-09T14:00:00Z")
+    told = [o for o in out if o["ticket"] == "zendesk:651" and o["at"] > "2026-03-09T09:59"]
+    assert told == [
+        {"at": "2026-03-09T10:05:00Z", **LEAD_ALERT},
+        {"at": "2026-03-09T10:05:00Z", **MISSED_CALL_NUDGE},
+    ]
+
+
+def test_the_missed_call_nudge_goes_to_the_fourth_replys_writer():
+    # Lena wrote the 4th reply on Priya's ticket: the nudge is hers (the writer the timer
+    # kept), not the assignee's.
+    lines = replies_and_call(None, None)
+    lines[4]["body"]["event"]["comment"]["author"]["id"] = "9013300112027"
+    out = replay_all(lines, "2026-03-09T14:00:00Z")
+    nudges = [o for o in out if o["action"] == "coach" and o["ticket"] == "zendesk:651"]
+    assert nudges == [{"at": "2026-03-09T10:05:00Z", **MISSED_CALL_NUDGE, "person": "U02LENAF01"}]
+
+
+@pytest.mark.parametrize(
+    ("call", "arrived"),
+    [("09:58", "10:02"), ("10:03", None)],
+    ids=["call made before the 4th reply, delivered after it", "call made within the grace"],
+)
+def test_a_call_made_by_the_end_of_the_grace_spares_the_agent_as_the_lead(call, arrived):
+    # Before, the nudge was decided as the 4th reply (10:00) arrived: a call made at 09:58
+    # whose Talk comment came at 10:02, or one made at 10:03, left the agent nudged for a call
+    # they had made, while the lead (who waits the grace) was rightly not told.
+    lines = replies_and_call(call, arrived)
+    assert missed_call_nudges(in_arrival_order(lines)) == []
+    assert lead_alerts(in_arrival_order(lines)) == []
+
+
 @pytest.mark.parametrize("late", [False, True], ids=["in order", "reply delivered late"])
-def test_a_call_made_after_the_fourth_reply_leaves_its_nudge_however_the_reply_comes(late):
-    # The 4th written reply (10:00) went out with no call made: the agent is nudged, in
-    # writing order at once. Delivered after the call of 10:10 (at 10:20), that call was
-    # taken for one made before it, and the nudge was lost.
+def test_a_call_made_after_the_grace_leaves_its_nudge_however_the_reply_comes(late):
+    # The 4th written reply (10:00) went out with no call made by the grace's end: the agent
+    # is nudged, in writing order at 10:05, with the lead. Delivered after the call of 10:10
+    # (at 10:20), that call was once taken for one made before it, and the nudge was lost;
+    # now it goes out as the reply arrives (past its grace), as the lead's alert.
     lines = replies_and_call("10:10", None)
     if late:
         lines[4] = delivered(lines[4], "2026-03-09T10:20:00Z")
-    at = "2026-03-09T10:20:00Z" if late else "2026-03-09T10:00:00Z"
+    at = "2026-03-09T10:20:00Z" if late else "2026-03-09T10:05:00Z"
     assert missed_call_nudges(in_arrival_order(lines)) == [(at, "zendesk:651:coaching:missed_call")]
 
 

@@ -48,13 +48,24 @@ RULES: dict[str, Rule] = {
     "coaching": coaching.evaluate_coaching,
 }
 
+
+def _fire_lead_and_nudge(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """The 3-response rule's grace is over: the lead's alert and the agent's `missed_call`
+    nudge, by the one call check."""
+    lead = fire_lead(state, timer, ctx)
+    nudge = coaching.fire_missed_call(
+        evolve(state, lead.updates) if lead.updates else state, timer, ctx
+    )
+    return _merge(state, [lead, nudge])
+
+
 TIMER_RULES: dict[str, TimerRule] = {
     HANDOFF: fire_handoff,
     SLA_TIMER: fire_sla,
     SNOOZE: fire_snooze,
     "slack.snooze": fire_snooze,  # snoozes stored before the rule was named "interactions"
     ONCALL_TIMER: fire_step,
-    LEAD_TIMER: fire_lead,
+    LEAD_TIMER: _fire_lead_and_nudge,
     WATCH_KIND: fire_unanswered,
     PAGE_KIND: fire_page,
     REPEAT_KIND: fire_repeat_contact,

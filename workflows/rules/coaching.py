@@ -1,8 +1,11 @@
 """Coaching (pure): friendly, specific nudges to agents as Slack DMs (`coach` actions), never
 in public, only during the agent's working days and hours.
 
-- On events: `missed_call` (a written reply after the 3-response rule asked for a call, with no
-  call logged) and `slow_first_reply` (a first reply later than the SLA policy's target).
+- On events: `slow_first_reply` (a first reply later than the SLA policy's target).
+- On the 3-response rule's lead timer: `missed_call` (a written reply after the rule asked for
+  a call, and no call made by the end of `three_responses.lead_grace`), beside the lead's
+  alert and by the same check: a call made just before the reply whose event comes after it
+  spares the agent as it spares the lead.
 - Scheduled (workflows/schedule.py jobs): `pace` at each `coaching.pace_checks` time,
   `target_reached` and `unnecessary_replies` at the `coaching.check_every` checks (each once a
   day), and the leads' daily and weekly digest posted to `team.lead_channel`.
@@ -17,7 +20,7 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import AgentConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.business_hours import merge_intervals
-from deskbridge.workflows.decision import Context, Decision
+from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.digest import (
     AgentFigures,
     build_digest,
@@ -34,7 +37,7 @@ from deskbridge.workflows.digest import (
     working_intervals,
 )
 from deskbridge.workflows.model import TicketEvent, TicketState
-from deskbridge.workflows.rules.three_responses import call_made_by, call_requested
+from deskbridge.workflows.rules.three_responses import call_made_by, call_requested, lead_check_by
 from deskbridge.workflows.schedule import Job, build_job_action, local_occurrences, subject
 
 RULE = "coaching"
@@ -100,6 +103,18 @@ def _coach(
     )
 
 
+def _coached_writer(
+    rules: RulesConfig, state: TicketState, author: str | None, at: datetime
+) -> AgentConfig | None:
+    """The coached agent who wrote a reply on `state`'s ticket, if working at `at`. No author
+    id (a Salesforce EmailMessage): the ticket owner wrote it (as counted)."""
+    # `_value_`: StrEnum's `.value` is a Python-level property call on 3.11 (every agent reply).
+    agent = rules.agent_by_helpdesk_id(state.source._value_, author or state.assignee)
+    if agent is None or agent not in coached_agents(rules) or not is_working(rules, agent, at):
+        return None
+    return agent
+
+
 # -- on events --------------------------------------------------------------------------
 
 
@@ -108,42 +123,11 @@ def evaluate_coaching(state: TicketState, event: TicketEvent, ctx: Context) -> D
     comment = event.comment
     if not rules.coaching.enabled or comment is None or not comment.is_public_agent_reply:
         return Decision()
-    # No author id (a Salesforce EmailMessage): the ticket owner wrote it (as counted).
-    # `_value_`: StrEnum's `.value` is a Python-level property call on 3.11 (every agent reply).
-    agent = rules.agent_by_helpdesk_id(state.source._value_, comment.author_id or state.assignee)
-    if (
-        agent is None
-        or agent not in coached_agents(rules)
-        or not is_working(rules, agent, event.occurred_at)
-    ):
+    agent = _coached_writer(rules, state, comment.author_id, event.occurred_at)
+    if agent is None:
         return Decision()
-    day = event.occurred_at.astimezone(_zone(rules)).date()
-    target = daily_target(rules, agent, day)
+    target = daily_target(rules, agent, event.occurred_at.astimezone(_zone(rules)).date())
     actions = []
-    threshold = rules.three_responses.threshold
-    asked = call_requested(state)
-    if (
-        rules.coaching.nudge_on("missed_call")
-        and asked
-        and state.public_agent_replies > threshold
-        and not state.status.is_done
-        # By when the call was made, not when its event came (out of order, as the lead's).
-        and not call_made_by(state, rules, event.occurred_at)
-    ):
-        actions.append(
-            _coach(
-                state.key,
-                agent,
-                "missed_call",
-                "missed_call",
-                reason=(
-                    "Another written reply went out after a call was suggested — a quick call "
-                    "usually settles it faster; press Call logged when you have called"
-                ),
-                responses=None,
-                target=target,
-            )
-        )
     clock = state.sla_clocks.get("first_reply")
     before = ctx.previous.sla_clocks.get("first_reply") if ctx.previous else None
     policy = next((p for p in rules.sla.policies if p.name == state.sla_policy), None)
@@ -176,6 +160,40 @@ def evaluate_coaching(state: TicketState, event: TicketEvent, ctx: Context) -> D
             )
         )
     return Decision(actions=actions)
+
+
+def fire_missed_call(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """The 3-response rule's lead timer is due (the grace after the written reply past its
+    threshold): nudge the reply's writer when no call was made by then, as the lead is told
+    (`fire_lead`), if they are working at the timer's time."""
+    rules = ctx.rules
+    if (
+        not rules.coaching.enabled
+        or not rules.coaching.nudge_on("missed_call")
+        or state.status.is_done
+        or not call_requested(state)
+        or call_made_by(state, rules, lead_check_by(timer))
+    ):
+        return Decision()
+    # No writer kept (a timer set before it was, or by an event other than the reply): the
+    # ticket's assignee, as for a reply with no author id.
+    agent = _coached_writer(rules, state, timer.payload.get("author"), timer.due_at)
+    if agent is None:
+        return Decision()
+    day = timer.due_at.astimezone(_zone(rules)).date()
+    nudge = _coach(
+        state.key,
+        agent,
+        "missed_call",
+        "missed_call",
+        reason=(
+            "Another written reply went out after a call was suggested — a quick call "
+            "usually settles it faster; press Call logged when you have called"
+        ),
+        responses=None,
+        target=daily_target(rules, agent, day),
+    )
+    return Decision(actions=[nudge])
 
 
 def _minutes(minutes: int) -> str:

@@ -6,7 +6,9 @@ made before the reply whose event comes a little later (a Zendesk Talk comment d
 after the reply, a retried webhook) still counts, as it does in writing order. Whether the
 call counts goes by when it was made, not when its event came: a call made after the grace
 tells the lead even when its event came before the reply's. A grace ending outside the
-team's business hours is held to the next opening, and a call made by then counts."""
+team's business hours is held to the next opening, and a call made by then counts.
+The agent's `missed_call` nudge (workflows/rules/coaching.py) goes by the same timer and
+check."""
 
 from __future__ import annotations
 
@@ -50,6 +52,21 @@ def call_requested(state: TicketState) -> bool:
 
 def lead_timer_id(ticket: str) -> str:
     return f"{ticket}:{RULE}:lead"
+
+
+def _lead_payload(by: datetime, replies: int, event: TicketEvent) -> dict:
+    payload: dict = {"by": by.isoformat(), "replies": replies}
+    comment = event.comment
+    if comment is not None and comment.is_public_agent_reply and comment.author_id:
+        # Whom the coaching rule's missed_call nudge goes to when the grace is over: the
+        # reply's writer (a helpdesk id), not whoever holds the ticket by then.
+        payload["author"] = comment.author_id
+    return payload
+
+
+def lead_check_by(timer: Timer) -> datetime:
+    """By when a call must have been made, for the lead timer `timer`."""
+    return datetime.fromisoformat(timer.payload["by"])
 
 
 def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
@@ -119,7 +136,7 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
                     ticket,
                     LEAD_TIMER,
                     due,
-                    {"by": by.isoformat(), "replies": replies},
+                    _lead_payload(by, replies, event),
                 )
             )
             decision.updates["lead_check_by"] = by
@@ -130,7 +147,7 @@ def fire_lead(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     """The grace after the reply past the threshold is over: tell the team lead, unless a
     call was made by then, the ticket is solved or the lead was told already."""
     rules = ctx.rules
-    by = datetime.fromisoformat(timer.payload["by"])
+    by = lead_check_by(timer)
     told = build_key(state.key, RULE, "lead") in state.fired
     if state.status.is_done and state.lead_check_by is not None and not told:
         # Solved within the grace: checked again if it is reopened, as before the grace.
