@@ -693,16 +693,37 @@ _HANDOFF = re.compile(r"^\s*(?:([a-z]+)\s+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECAS
 
 def parse_handoff(value: Any) -> tuple[int | None, time]:
     """'monday 09:00' → (0, 09:00); '09:00' → (None, 09:00) (daily shifts)."""
+    parsed = _parse_day_and_time(value)
+    if parsed is None:
+        raise ValueError(
+            'expected a hand-off like "monday 09:00" (or "09:00" for daily shifts)'
+            + _quoting_hint(value)
+        )
+    return parsed
+
+
+def parse_weekly_time(value: Any) -> tuple[int | None, time]:
+    """A weekly job's day and time ('friday 16:00' → (4, 16:00)). Said as such, not as an
+    on-call hand-off: `weekly_on: "freitag 16:00"` was told to write a hand-off, or "09:00"
+    for daily shifts, which it may not."""
+    parsed = _parse_day_and_time(value)
+    if parsed is None or parsed[0] is None:
+        raise ValueError(
+            'expected a day and a time like "friday 16:00" (the day in English, or its first '
+            "three letters)" + _quoting_hint(value)
+        )
+    return parsed
+
+
+def _parse_day_and_time(value: Any) -> tuple[int | None, time] | None:
+    """'monday 09:00' → (0, 09:00), '09:00' → (None, 09:00); None when it is neither."""
     match = _HANDOFF.match(value) if isinstance(value, str) else None
     if match:
         day, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
         names = [n for n in _WEEKDAY_NAMES if day and n.startswith(day.lower()) and len(day) >= 3]
         if hour < 24 and minute < 60 and (day is None or len(names) == 1):
             return (_WEEKDAY_NAMES.index(names[0]) if day else None), time(hour, minute)
-    raise ValueError(
-        'expected a hand-off like "monday 09:00" (or "09:00" for daily shifts)'
-        + _quoting_hint(value)
-    )
+    return None
 
 
 class RotationConfig(_Model):
@@ -837,7 +858,7 @@ def parse_local_time(value: Any) -> time:
 
 
 LocalTime = Annotated[time, BeforeValidator(parse_local_time)]
-WeeklyTime = Annotated[tuple[int | None, time], BeforeValidator(parse_handoff)]
+WeeklyTime = Annotated[tuple[int | None, time], BeforeValidator(parse_weekly_time)]
 
 NudgeKind = Literal[
     "pace", "target_reached", "missed_call", "slow_first_reply", "unnecessary_replies"
@@ -850,13 +871,6 @@ class DigestConfig(_Model):
     # "friday 16:00"
     weekly_on: WeeklyTime = (4, time(16, 0))
     top_categories: int = Field(default=5, ge=1)
-
-    @field_validator("weekly_on")
-    @classmethod
-    def _has_day(cls, value: tuple[int | None, time]) -> tuple[int | None, time]:
-        if value[0] is None:
-            raise ValueError('expected a day and a time like "friday 16:00"')
-        return value
 
 
 def _find_repeated_tier(targets: list[tuple[int, CoachingTarget]]) -> str | None:

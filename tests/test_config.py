@@ -877,6 +877,25 @@ def test_times_and_ids_yaml_reads_as_numbers_are_asked_in_quotes(tmp_path):
     ]
 
 
+def test_the_weekly_review_time_is_asked_as_a_day_and_a_time_not_as_a_hand_off(tmp_path):
+    """`weekly_on` in the team's language ("freitag") was told to write "a hand-off like
+    "monday 09:00" (or "09:00" for daily shifts)": no hand-off, and a time alone is refused."""
+    text = "team:\n  lead_channel: '#leads'\ncoaching:\n  digest: {weekly_on: 'freitag 15:00'}\n"
+    day_and_time = (
+        'expected a day and a time like "friday 16:00" (the day in English, or its first '
+        "three letters)"
+    )
+    assert problems_of(tmp_path, text) == [f"coaching.digest.weekly_on: {day_and_time}"]
+    assert problems_of(tmp_path, text.replace("freitag 15:00", "15:00")) == [
+        f"coaching.digest.weekly_on: {day_and_time}"
+    ]
+    assert problems_of(tmp_path, text.replace("'freitag 15:00'", "15:00")) == [
+        f"coaching.digest.weekly_on: {day_and_time} in quotes (without them YAML reads 11:00 "
+        "as a number)"
+    ]
+    assert problems_of(tmp_path, text.replace("freitag", "fri")) == []
+
+
 def test_department_members_that_are_no_helpdesk_user_id_are_warned_of(runner, tmp_path):
     # An email where the member's user id belongs: check-config said ok, and the member's
     # replies never stopped the hand-off clock, so the lead heard of every routed ticket.
