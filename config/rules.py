@@ -1632,6 +1632,7 @@ def _find_warnings(
     warnings += _find_tag_warnings(rules, usable, risk)
     warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
+    warnings += _find_salesforce_priority_warnings(rules.salesforce, usable)
     if routing and usable(("routing", "categories")) and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
     sla = usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled
@@ -1741,6 +1742,28 @@ def _find_salesforce_queue_warnings(
         f"case {what} is not given to the queue (Salesforce refuses the owner)"
         for path, queue, what in queues
         if queue is not None and not _SALESFORCE_QUEUE.fullmatch(queue)
+    ]
+
+
+def _find_salesforce_priority_warnings(
+    salesforce: SalesforceConfig, usable: Callable[..., bool]
+) -> list[str]:
+    """A priority written back that the org's picklist, as `priorities` reads it, does not
+    have: a team that put its own values under `priorities` ("Hoch") and kept the default
+    `write_priorities` ("High") had a case deskbridge raised read back with no priority (its
+    urgent SLA policy and pages lost) or refused by a restricted picklist, and check-config
+    said ok. A warning, as for the queues: a Zendesk-only team's section is not checked
+    against an org."""
+    if not usable(("salesforce", "priorities"), ("salesforce", "write_priorities")):
+        return []
+    known = salesforce.priorities
+    default = "" if "write_priorities" in salesforce.model_fields_set else " (the default)"
+    return [
+        f'salesforce.write_priorities.{level.value}: "{value}"{default} is not among '
+        f"salesforce.priorities ({', '.join(known) or 'none'}): a case deskbridge sets to "
+        f"{level.value} is read back with no priority, or refused by a restricted picklist"
+        for level, value in salesforce.write_priorities.items()
+        if value not in known
     ]
 
 

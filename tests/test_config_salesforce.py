@@ -79,3 +79,67 @@ def test_a_15_character_queue_id_is_taken(tmp_path, monkeypatch):
     )
     result = CliRunner().invoke(main, ["check-config", str(path)])
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_priority_written_back_that_the_picklist_does_not_read_is_a_warning(
+    tmp_path, monkeypatch
+):
+    # An org with its own Priority values: the team listed them under `priorities` and left
+    # `write_priorities` at the default (High / Medium / Low): check-config said ok, and a
+    # case deskbridge raised to urgent was written "High", which the org's picklist has not.
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = example_with(
+        tmp_path,
+        (
+            "  priorities: {Critical: urgent, High: high, Medium: normal, Low: low}\n"
+            "  write_priorities: {urgent: High, high: High, normal: Medium, low: Low}\n",
+            "  priorities: {Kritisch: urgent, Hoch: high, Mittel: normal, Niedrig: low}\n",
+        ),
+    )
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0
+    known = "salesforce.priorities (Kritisch, Hoch, Mittel, Niedrig)"
+    after = "is read back with no priority, or refused by a restricted picklist"
+    assert result.stderr.splitlines() == [
+        f'warning: salesforce.write_priorities.{level}: "{value}" (the default) is not among '
+        f"{known}: a case deskbridge sets to {level} {after}"
+        for level, value in [
+            ("urgent", "High"),
+            ("high", "High"),
+            ("normal", "Medium"),
+            ("low", "Low"),
+        ]
+    ]
+
+    # Written in the file, one value misspelt: that one, without "(the default)".
+    path = example_with(
+        tmp_path,
+        ("write_priorities: {urgent: High,", "write_priorities: {urgent: Hihg,"),
+    )
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        'warning: salesforce.write_priorities.urgent: "Hihg" is not among salesforce.priorities '
+        f"(Critical, High, Medium, Low): a case deskbridge sets to urgent {after}"
+    ]
+
+
+def test_a_priority_mapping_with_a_mistake_is_not_also_warned_of(tmp_path, monkeypatch):
+    # A mistake under `priorities` is the one thing said: the values it would be compared
+    # with are not known yet.
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = example_with(
+        tmp_path,
+        ("priorities: {Critical: urgent,", "priorities: {Critical: Urgent, Kritisch: urgent,"),
+        ("write_priorities: {urgent: High,", "write_priorities: {urgent: Kritisch,"),
+    )
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: 1 problem",
+        "  salesforce.priorities.Critical: Input should be 'low', 'normal', 'high' or 'urgent'",
+    ]
