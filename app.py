@@ -28,7 +28,7 @@ from deskbridge.config.logging import (
 from deskbridge.config.rules import RulesConfig, load_rules
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.http import create_webhooks_blueprint
-from deskbridge.connectors.registry import CONNECTORS, build_ticket_links
+from deskbridge.connectors.registry import CONNECTORS, build_ticket_links, find_helpdesks_in_use
 from deskbridge.connectors.writers import HelpdeskRouter, build_writers
 from deskbridge.store.db import describe_store_error
 from deskbridge.workflows.actions import HELPDESK_ACTIONS, ActionKind
@@ -401,12 +401,12 @@ def create_runtime(
     )
 
 
-def log_missing_webhook_secret(settings: Settings) -> None:
+def log_missing_webhook_secret(settings: Settings, rules: RulesConfig) -> None:
     """Said at start-up by each process that takes webhooks (`serve`, gunicorn's workers), for
-    each helpdesk whose settings leave every webhook of it refused, and for Slack's requests
-    refused the same way."""
-    for source, connector in CONNECTORS.items():
-        if hint := connector.find_missing_webhook_settings(settings):
+    each helpdesk in use whose settings leave every webhook of it refused, and for Slack's
+    requests refused the same way."""
+    for source in find_helpdesks_in_use(settings, rules):
+        if hint := CONNECTORS[source].find_missing_webhook_settings(settings):
             log_event(
                 log, logging.WARNING, "webhook.secret_missing", source=source.value, hint=hint
             )
@@ -421,7 +421,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # this, INFO lines were dropped and warnings printed bare, without their fields.
         configure_logging(runtime.settings.log_level)
         # serve says it itself; under gunicorn only the web log can say why every webhook is 401.
-        log_missing_webhook_secret(runtime.settings)
+        log_missing_webhook_secret(runtime.settings, runtime.rules)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["deskbridge"] = runtime

@@ -320,6 +320,7 @@ def build_listen_url(host: str, port: int) -> str:
 
 def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
+    from deskbridge.connectors.registry import CONNECTORS, find_helpdesks_in_use
     from deskbridge.store.db import migrate_store
 
     settings, rules, warnings, path = _read_settings_and_rules(log_with_settings=True)
@@ -353,9 +354,13 @@ def _prepare_runtime(takes_webhooks: bool):
         )
     # A worker takes no webhooks: the warning belongs in the log of the process that does.
     if takes_webhooks:
-        log_missing_webhook_secret(settings)
+        log_missing_webhook_secret(settings, rules)
+    # A helpdesk the team does not use is in dry-run by design: nothing to warn of.
+    unused = {source.value for source in CONNECTORS} - {
+        source.value for source in find_helpdesks_in_use(settings, rules)
+    }
     for system, dry in runtime.dry_run.items():
-        if dry:
+        if dry and system not in unused:
             log_event(
                 log,
                 logging.WARNING,

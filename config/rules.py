@@ -1015,6 +1015,24 @@ class RulesConfig(_Model):
     def agent_by_slack_id(self, slack_id: str) -> AgentConfig | None:
         return self.__pydantic_private__["_agents_by_id"].get(("slack", slack_id))
 
+    def find_helpdesks_named(self) -> frozenset[str]:
+        """The helpdesks ("zendesk", "salesforce") whose owners (a department's group or queue,
+        the specialist tier's) or user ids (the roster's) the rules give: a team on one
+        helpdesk gives only that one's."""
+        owners = [
+            (department.group, department.salesforce_queue)
+            for department in self.departments.values()
+        ]
+        if self.risk is not None:
+            owners.append((self.risk.specialist_group, self.risk.specialist_queue))
+        owners += [(agent.zendesk_id, agent.salesforce_id) for agent in self.agents]
+        return frozenset(
+            helpdesk
+            for pair in owners
+            for helpdesk, owner in zip(("zendesk", "salesforce"), pair, strict=True)
+            if owner is not None
+        )
+
     def agent_by_helpdesk_id(self, source: str, user_id: str | None) -> AgentConfig | None:
         if not user_id:
             return None

@@ -372,6 +372,16 @@ class Settings(RulesPathSetting):
             if not getattr(self, fields[variable])
         )
 
+    def find_helpdesks_named(self) -> frozenset[str]:
+        """The helpdesks ("zendesk", "salesforce") any of whose variables is set (to other
+        than its default): a team on one helpdesk sets only that one's."""
+        return frozenset(
+            name.partition("_")[0]
+            for name, field in type(self).model_fields.items()
+            if name.startswith(("zendesk_", "salesforce_"))
+            and getattr(self, name) not in (None, field.default)
+        )
+
     def find_missing_slack_signing_secret(self) -> str | None:
         """What a bot token without its signing secret leaves broken, or None: the alerts go
         out with their buttons, and every click and command is refused (503), which nothing

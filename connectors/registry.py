@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from deskbridge.config.rules import RulesConfig
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.salesforce.connector import CONNECTOR as SALESFORCE
@@ -15,6 +16,16 @@ CONNECTORS: dict[Source, Connector] = {
     Source.zendesk: ZENDESK,
     Source.salesforce: SALESFORCE,
 }
+
+
+def find_helpdesks_in_use(settings: Settings, rules: RulesConfig) -> tuple[Source, ...]:
+    """The helpdesks a team uses, for the start-up warnings about a helpdesk not set up (its
+    webhooks refused, its write-back in dry-run): those its environment or rules file names.
+    A team on Salesforce alone was told every start that Zendesk's secret was missing. When
+    neither names any (a first trial, `make run`), every helpdesk is in use: each one's
+    warning says what it would need."""
+    named = settings.find_helpdesks_named() | rules.find_helpdesks_named()
+    return tuple(source for source in CONNECTORS if not named or source.value in named)
 
 
 def build_ticket_links(settings: Settings) -> Callable[[str], str | None]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 import pytest
+import yaml
 
 from deskbridge.app import create_runtime, log_missing_webhook_secret
 from deskbridge.bot.notifier import SEND_FAILED, build_web_client
@@ -30,7 +31,8 @@ from deskbridge.config.logging import (
     RepeatingLog,
     configure_logging,
 )
-from deskbridge.config.settings import Settings
+from deskbridge.config.rules import load_rules
+from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.store.outbox import insert_actions, list_actions
 from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
@@ -224,11 +226,12 @@ def _start_and_stop(
     database: Path,
     secret: str | None = TEST_SECRET,
     config: Path | None = None,
+    extra: dict[str, str] | None = None,
 ) -> list[str]:
     """`deskbridge ARGS` started on `database` with no credentials (but the webhook `secret` and
-    the Salesforce org id, unless `secret` is None) and the rules file `config` (the example's),
-    stopped (SIGTERM) once it says it runs: what it wrote to stderr, the log lines without their
-    timestamps."""
+    the Salesforce org id, unless `secret` is None; and the variables `extra`) and the rules file
+    `config` (the example's), stopped (SIGTERM) once it says it runs: what it wrote to stderr,
+    the log lines without their timestamps."""
     env = {
         **{
             k: v
@@ -242,6 +245,7 @@ def _start_and_stop(
     if secret is not None:
         env["ZENDESK_WEBHOOK_SECRET"] = secret
         env["SALESFORCE_ORG_ID"] = SALESFORCE_ORG
+    env.update(extra or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "deskbridge.cli", *args], env=env, stderr=subprocess.PIPE, text=True
     )
@@ -277,6 +281,16 @@ SECRET_MISSING = [
     "SALESFORCE_WEBHOOK_TOKEN for Flow callouts; until then outbound messages are refused with "
     '403 and Flow callouts with 401"',
 ]
+SECRET_MISSING_TOKEN_ONLY = (
+    'WARNING deskbridge webhook.secret_missing source=salesforce hint="set SALESFORCE_ORG_ID; '
+    "until then every request is refused with 403, Flow callouts too (their organization id "
+    'is checked after the token)"'
+)
+HELPDESK_VARIABLES = [
+    alias
+    for name, field in Settings.model_fields.items()
+    if name.startswith(("zendesk_", "salesforce_")) and (alias := field.alias)
+]
 
 
 @pytest.mark.parametrize(
@@ -299,7 +313,7 @@ SECRET_MISSING = [
     ],
 )
 def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
-    logs, monkeypatch, settings, sources
+    logs, monkeypatch, rules, settings, sources
 ):
     """Salesforce set up with neither its org id nor its token was not said at all; a token
     without the org id lets nothing in, as the org id is checked in Flow callouts too."""
@@ -314,14 +328,10 @@ def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
     ):
         monkeypatch.delenv(name, raising=False)
     collect = logs("INFO")
-    log_missing_webhook_secret(Settings(**settings))
+    log_missing_webhook_secret(Settings(**settings), rules)
     formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
     warned = dict(zip(["zendesk", "salesforce"], SECRET_MISSING, strict=True))
-    warned["salesforce_token_only"] = (
-        'WARNING deskbridge webhook.secret_missing source=salesforce hint="set SALESFORCE_ORG_ID; '
-        "until then every request is refused with 403, Flow callouts too (their organization id "
-        'is checked after the token)"'
-    )
+    warned["salesforce_token_only"] = SECRET_MISSING_TOKEN_ONLY
     # A bot token without its signing secret: the alerts' buttons are posted, and refused.
     warned["slack"] = (
         'WARNING deskbridge webhook.secret_missing source=slack hint="SLACK_SIGNING_SECRET is '
@@ -330,6 +340,85 @@ def test_each_helpdesk_left_without_webhook_settings_is_warned_of(
         'Basic Information page)"'
     )
     assert [formatter.format(r) for r in collect.records] == [warned[s] for s in sources]
+
+
+def one_helpdesk_rules(tmp_path: Path, helpdesk: str | None) -> Path:
+    """The example rules file as a team on `helpdesk` alone writes it (None: on neither, no
+    owner or roster id given): the other's groups or queues, and roster ids, left out."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    other = {
+        "zendesk": ("salesforce_queue", "salesforce_id"),
+        "salesforce": ("group", "zendesk_id"),
+    }
+    owner, roster_id = other.get(helpdesk, ("", ""))
+    for department in data["departments"].values():
+        department.pop(owner, None)
+    data["risk"].pop(f"specialist_{owner.removeprefix('salesforce_')}", None)
+    for agent in data["agents"]:
+        agent.pop(roster_id, None)
+    if helpdesk is None:
+        del data["departments"], data["risk"], data["agents"], data["oncall"]
+        data["routing"]["enabled"] = False
+        data["coaching"]["enabled"] = False
+    path = tmp_path / f"{helpdesk}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("helpdesk", "settings", "sources"),
+    [
+        ("salesforce", {}, ["salesforce"]),
+        ("salesforce", {"SALESFORCE_ORG_ID": SALESFORCE_ORG}, []),
+        ("zendesk", {}, ["zendesk"]),
+        ("zendesk", {"ZENDESK_WEBHOOK_SECRET": TEST_SECRET}, []),
+        # The rules name neither: the environment says which (a trial, neither: both).
+        (None, {}, ["zendesk", "salesforce"]),
+        (None, {"SALESFORCE_WEBHOOK_TOKEN": "t"}, ["salesforce_token_only"]),
+        (None, {"ZENDESK_SUBDOMAIN": "acme"}, ["zendesk"]),
+        # Rules on one helpdesk, the environment setting up the other: both are used.
+        ("salesforce", {"ZENDESK_EMAIL": "bot@example.com"}, ["zendesk", "salesforce"]),
+    ],
+)
+def test_only_the_helpdesks_a_team_uses_are_warned_of(
+    logs, monkeypatch, tmp_path, helpdesk, settings, sources
+):
+    """A team on Salesforce alone was told at every start that ZENDESK_WEBHOOK_SECRET was
+    missing, as if its Zendesk webhooks were being refused."""
+    for name in (*HELPDESK_VARIABLES, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    rules = load_rules(one_helpdesk_rules(tmp_path, helpdesk))
+    collect = logs("INFO")
+
+    log_missing_webhook_secret(Settings(**settings), rules)
+
+    formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
+    warned = dict(zip(["zendesk", "salesforce"], SECRET_MISSING, strict=True))
+    warned["salesforce_token_only"] = SECRET_MISSING_TOKEN_ONLY
+    assert [formatter.format(r) for r in collect.records] == [warned[s] for s in sources]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_team_on_salesforce_alone_hears_nothing_of_zendesk_at_start_up(command, tmp_path):
+    """Neither the Zendesk secret nor Zendesk's dry-run: a team on Salesforce alone has no
+    Zendesk to set up. Salesforce's write-back left unset is still said."""
+    config = one_helpdesk_rules(tmp_path, "salesforce")
+    args = _command_args(command)
+
+    lines = _start_and_stop(
+        args,
+        tmp_path / "new.db",
+        secret=None,
+        config=config,
+        extra={"SALESFORCE_ORG_ID": SALESFORCE_ORG},
+    )
+
+    assert [line for line in lines if "WARNING" in line] == [
+        f'WARNING deskbridge dry_run.enabled system={system} hint="no credentials set: actions '
+        'are recorded and logged, not sent"'
+        for system in ("salesforce", "slack", "pager")
+    ], lines
 
 
 @pytest.mark.slow
