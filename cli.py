@@ -508,13 +508,6 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         import deskbridge.config.gunicorn  # noqa: F401 (reads WEB_CONCURRENCY as gunicorn will)
     except SystemExit as problem:
         raise click.ClickException(str(problem)) from None
-    # The environment and the rules file, checked once here as serve and worker check them:
-    # left to gunicorn's workers, each stopped on a mistake with a traceback in pydantic's
-    # words (the list twice), and systemd restarted the unit in a loop.
-    settings, rules, _warnings, _path = _read_settings_and_rules()
-    if settings is None or rules is None:
-        sys.exit(1)
-    _refuse_a_store_not_migrated(settings.database_url)
     from gunicorn.app.wsgiapp import WSGIApplication
 
     sys.argv = [
@@ -524,7 +517,25 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         *gunicorn_options,
         "deskbridge.app:create_app()",
     ]
-    WSGIApplication("%(prog)s [GUNICORN OPTIONS]", prog="deskbridge web").run()
+    # gunicorn reads its options (and GUNICORN_CMD_ARGS, and a config file's) as it is made,
+    # and moves to --chdir; its -e/--env variables it sets as it starts, before any worker.
+    # Both are applied before the checks, which then read the environment and the rules file
+    # and store (relative paths too) as the workers will: they ran in the shell's directory
+    # and environment, passing a store or file the workers did not use, or refusing one they
+    # would have used.
+    application = WSGIApplication("%(prog)s [GUNICORN OPTIONS]", prog="deskbridge web")
+    try:
+        os.environ.update(application.cfg.env)
+    except RuntimeError as problem:  # -e without "=", which gunicorn would stop on too
+        raise click.ClickException(f"{problem}: -e takes NAME=value") from None
+    # The environment and the rules file, checked once here as serve and worker check them:
+    # left to gunicorn's workers, each stopped on a mistake with a traceback in pydantic's
+    # words (the list twice), and systemd restarted the unit in a loop.
+    settings, rules, _warnings, _path = _read_settings_and_rules()
+    if settings is None or rules is None:
+        sys.exit(1)
+    _refuse_a_store_not_migrated(settings.database_url)
+    application.run()
 
 
 def _refuse_a_store_not_migrated(url: str) -> None:

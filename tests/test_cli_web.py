@@ -115,18 +115,28 @@ def test_web_lists_the_rules_file_and_environment_mistakes_once_without_a_traceb
     assert "Booting worker" not in result.stderr
 
 
-def _web_refusal(tmp_path, url: str) -> tuple[int | None, str]:
-    """`deskbridge web` on `url`: its exit code and output, or None when it was still running
-    (serving) after 20 s, then stopped."""
+def _web_refusal(
+    tmp_path, url: str, options: tuple[str, ...] = (), **variables: str
+) -> tuple[int | None, str]:
+    """`deskbridge web OPTIONS` on `url` (and the environment's `variables`), started in
+    `tmp_path`: its exit code and output, or None when it was still running (serving) after
+    20 s, then stopped."""
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "ZENDESK_", "DESKBRIDGE_"))
+        },
         "DATABASE_URL": url,
         "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
         "WEB_CONCURRENCY": "1",
+        **variables,
     }
     log = tmp_path / "web.log"
     with log.open("wb") as out:
-        web = subprocess.Popen([str(DESKBRIDGE), "web"], env=env, stdout=out, stderr=out)
+        web = subprocess.Popen(
+            [str(DESKBRIDGE), "web", *options], env=env, stdout=out, stderr=out, cwd=tmp_path
+        )
     try:
         code = web.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -187,3 +197,75 @@ def test_the_web_store_check_reads_beside_a_writer_at_once(tmp_path):
         f"the store at {url} has no deskbridge tables: run `deskbridge migrate` first"
     )
     assert time.monotonic() - started < 10
+
+
+def _migrated_store(path: Path) -> str:
+    from deskbridge.store.db import create_store_engine, migrate_store
+
+    url = f"sqlite:///{path}"
+    engine = create_store_engine(url)
+    migrate_store(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.mark.slow
+def test_web_checks_the_store_its_env_option_names(tmp_path):
+    """gunicorn's -e sets the workers' environment: the check read the shell's DATABASE_URL
+    (a migrated store) and let through the one the workers used, never migrated."""
+    url = _migrated_store(tmp_path / "deskbridge.db")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+
+    refusal = _web_refusal(tmp_path, url, ("-e", f"DATABASE_URL=sqlite:///{empty}"))
+
+    assert refusal == (
+        1,
+        f"Error: the store at sqlite:///{empty} has no deskbridge tables: run `deskbridge "
+        "migrate` first\n",
+    )
+
+
+@pytest.mark.slow
+def test_web_serves_the_store_its_env_option_names(tmp_path):
+    """The other way round: the shell's store never migrated, the workers' (-e) migrated. It
+    was refused for a store it would not use; it now starts (still running after 20 s)."""
+    url = _migrated_store(tmp_path / "deskbridge.db")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+
+    code, output = _web_refusal(tmp_path, f"sqlite:///{empty}", ("-e", f"DATABASE_URL={url}"))
+
+    assert code is None, output
+    assert "Booting worker" in output and "Traceback" not in output, output
+
+
+@pytest.mark.slow
+def test_web_reads_the_rules_file_from_its_chdir_option(tmp_path):
+    """DESKBRIDGE_CONFIG relative, --chdir to the site's folder: the check read the file of
+    that name in the shell's folder (here a valid one), and the workers the site's, with a
+    mistake, each stopping on it with a traceback."""
+    url = _migrated_store(tmp_path / "deskbridge.db")
+    example = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+    (tmp_path / "rules.yaml").write_text(example.read_text())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "rules.yaml").write_text(
+        example.read_text().replace("  threshold: 3\n", "  treshold: 3\n", 1)
+    )
+
+    refusal = _web_refusal(tmp_path, url, ("--chdir", str(site)), DESKBRIDGE_CONFIG="rules.yaml")
+
+    assert refusal == (
+        1,
+        "rules.yaml: 1 problem\n  three_responses.treshold: unknown setting (check the spelling)\n",
+    )
+
+
+def test_web_refuses_an_env_option_without_a_value_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["web", "-e", "DATABASE_URL"])
+
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: environment setting 'DATABASE_URL' invalid: -e takes NAME=value\n",
+    )
