@@ -9,6 +9,7 @@ no entities, no external references; the body size is capped before parsing (Fla
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from deskbridge.config.logging import RepeatingLog
 from deskbridge.config.rules import SalesforceConfig
 from deskbridge.connectors.errors import PartlyMalformed, PayloadError, UnsupportedEvent
 from deskbridge.connectors.parsing import (
@@ -55,6 +57,12 @@ MAX_NOTIFICATIONS = 100
 DEFAULT_MAPPING = SalesforceConfig()
 
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+
+# A Priority value the rules file's salesforce.priorities does not list is read as no priority:
+# said once an hour per value, not on every notification, so the team adds it there.
+UNMAPPED_PRIORITY = RepeatingLog(
+    logging.getLogger("deskbridge.webhooks"), "webhook.unmapped_priority"
+)
 # EmailMessage.Status picklist values: 0 New, 1 Read, 2 Replied, 3 Sent, 4 Forwarded, 5 Draft.
 EMAIL_DRAFT = "5"
 
@@ -313,13 +321,24 @@ def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> Ticket
     # the 15 through a text formula.
     owner = salesforce_id_18(fields["OwnerId"]) if fields.get("OwnerId") else None
     priority = fields.get("Priority")
+    level = mapping.priorities.get(priority) if priority else None
+    if priority and level is None:
+        # A picklist value, not the customer's words: named, so the mapping can be written.
+        UNMAPPED_PRIORITY.warn(
+            priority,
+            ticket=f"salesforce:{case_id}",
+            field="Priority",
+            value=priority,
+            hint="not in the rules file's salesforce.priorities: read as no priority (SLA "
+            "policies and on-call pages by priority miss the case) until it is added there",
+        )
     origin = fields.get("Origin")
     custom = {k: fields[k] for k in ("CaseNumber", "Type", "Reason") if fields.get(k)}
     snapshot = TicketSnapshot(
         subject=fields.get("Subject"),
         description=fields.get("Description"),
         status=_status(fields, mapping, path),
-        priority=mapping.priorities.get(priority) if priority else None,
+        priority=level,
         type=(fields.get("Type") or "").lower() or None,
         group=owner if owner and owner.startswith(QUEUE_PREFIX) else None,
         assignee=owner if owner and owner.startswith(USER_PREFIX) else None,

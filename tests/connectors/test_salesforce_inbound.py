@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import random
 import time
 import tracemalloc
@@ -18,7 +19,7 @@ from deskbridge.config.logging import FieldFormatter
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.errors import PayloadError
 from deskbridge.connectors.salesforce.connector import stored_body
-from deskbridge.connectors.salesforce.parse import parse_salesforce, same_org
+from deskbridge.connectors.salesforce.parse import UNMAPPED_PRIORITY, parse_salesforce, same_org
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events, tickets
@@ -179,6 +180,51 @@ def test_case_comments_and_emails_count_as_replies():
         (EventKind.comment_added, False, False, True),
         (EventKind.comment_added, True, True, True),
         (EventKind.comment_added, False, True, False),
+    ]
+
+
+def test_a_priority_the_rules_do_not_map_is_read_as_none_and_named_once_an_hour(caplog):
+    # An org with its own Priority values ("Sehr hoch") and a rules file that does not list
+    # them: each case was read with no priority, its urgent SLA policy and pages lost, and
+    # nothing said so anywhere.
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    UNMAPPED_PRIORITY.forget()
+
+    def case(nid: str, case_id: str, priority: str) -> str:
+        return notification(
+            nid,
+            "Case",
+            Id=case_id,
+            Subject="Lieferung fehlt",
+            Priority=priority,
+            LastModifiedDate="2025-03-04T10:20:00.000Z",
+        )
+
+    events = parse_salesforce(
+        envelope(
+            [
+                case("04l000000000011AAA", "5005j00000TqW8hAAF", "Sehr hoch"),
+                case("04l000000000012AAA", "5005j00000TqW9hAAF", "Sehr hoch"),
+                case("04l000000000013AAA", "5005j00000TqWAhAAF", "High"),
+            ]
+        ),
+        NOW,
+    )
+
+    assert [e.ticket.priority for e in events] == [None, None, Priority.high]
+    assert [(r.levelno, r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            "webhook.unmapped_priority",
+            {
+                "ticket": "salesforce:5005j00000TqW8hAAF",
+                "field": "Priority",
+                "value": "Sehr hoch",
+                "hint": "not in the rules file's salesforce.priorities: read as no priority "
+                "(SLA policies and on-call pages by priority miss the case) until it is added "
+                "there",
+            },
+        )
     ]
 
 
