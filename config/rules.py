@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -1500,7 +1501,8 @@ def _read_yaml(loader_class: type, text: str) -> tuple[Any, list[str]]:
         node = loader.get_single_node()
         if node is None:
             return None, []
-        twice = _keys_set_twice(node)  # first: constructing merges `<<` keys into the node
+        # First: constructing merges `<<` keys into the node.
+        twice = _keys_set_twice(node, partial(_read_key, loader))
         return loader.construct_document(node), twice
     finally:
         loader.dispose()
@@ -1509,10 +1511,26 @@ def _read_yaml(loader_class: type, text: str) -> tuple[Any, list[str]]:
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _keys_set_twice(root: yaml.Node) -> list[str]:
+def _read_key(loader: Any, key: yaml.ScalarNode) -> Any:
+    """A mapping's key as the loader reads it: its constructor for the tag the loader resolved
+    the key to (`0x1` an int, 1, and `on` a bool, True). One it cannot read (an unknown tag,
+    `!!int abc`) is kept as written: constructing the document says what is wrong with it.
+    Called on the constructor's table, not construct_object, which would record a key that
+    fails as under construction and then call it recursive."""
+    construct = loader.yaml_constructors.get(key.tag)
+    if construct is not None:
+        with contextlib.suppress(Exception):  # whatever it raises, it raises again later
+            return construct(loader, key)
+    return (key.tag, key.value)
+
+
+def _keys_set_twice(root: yaml.Node, read_key: Callable[[yaml.ScalarNode], Any]) -> list[str]:
     """Each key a mapping sets twice, as a problem at its path, in the file's order: YAML
     keeps the last without a word, so a section pasted twice (a second `three_responses:` at
-    the end of the file) or an entry's setting written twice silently dropped the first."""
+    the end of the file) or an entry's setting written twice silently dropped the first.
+    Keys are compared as `read_key` reads them, so as the mapping the loader builds keeps
+    them: `1` and `0x1`, `on`, `yes` and `true`, `~` and `null` are one key each (YAML 1.1),
+    `"1"` and `1` two."""
     found: list[tuple[int, str]] = []
     seen: set[int] = set()  # a node reached again through an alias is looked at once
     stack: list[tuple[yaml.Node, Location]] = [(root, ())]
@@ -1531,20 +1549,26 @@ def _keys_set_twice(root: yaml.Node) -> list[str]:
                 if not isinstance(item, yaml.ScalarNode)  # phrases: thousands, no keys
             ]
         elif isinstance(node, yaml.MappingNode):
-            keys: dict[tuple[str, str], yaml.Node] = {}
+            keys: dict[Any, yaml.Node] = {}
             for key, value in node.value:
                 if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
                     continue  # `<<: *defaults` is meant to be overridden
                 if not isinstance(value, yaml.ScalarNode):
                     nested.append((value, (*loc, key.value)))
-                first = keys.setdefault((key.tag, key.value), key)
+                first = keys.setdefault(read_key(key), key)
                 if first is not key:
                     line, where = key.start_mark.line + 1, format_location((*loc, key.value))
+                    spelt = (
+                        f' (as "{first.value}" and "{key.value}", one key to YAML)'
+                        if first.value != key.value
+                        else ""
+                    )
                     found.append(
                         (
                             key.start_mark.index,
                             f"{where}: set twice, on lines {first.start_mark.line + 1} and "
-                            f"{line}: only the one on line {line} would be read; write it once",
+                            f"{line}{spelt}: only the one on line {line} would be read; write "
+                            "it once",
                         )
                     )
         stack.extend(reversed(nested))

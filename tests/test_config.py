@@ -1118,6 +1118,30 @@ def test_a_key_set_twice_is_a_problem_at_its_path_with_both_lines(tmp_path):
     ]
 
 
+def test_keys_yaml_reads_as_one_are_a_key_set_twice(tmp_path):
+    """YAML 1.1 reads `1` and `0x1` as one number, `on`, `yes` and `true` as one true (and
+    `off`, `no`, `false` as one false), so the loader kept the last of each without a word,
+    as it does a key written twice the same way. A quoted "1" is another key: no problem."""
+    text = EXAMPLE_CONFIG.read_text().replace(
+        "  priorities: {Critical: urgent,", '  priorities: {1: urgent, 0x1: high, "1": low,'
+    )
+    text = text.replace(
+        "  origins: {Email: email,", "  origins: {on: email, Yes: web, off: x, no: y,"
+    )
+    line = text.splitlines().index("salesforce:") + 7
+    problems = problems_of(tmp_path, text)
+    assert [p for p in problems if "set twice" in p] == [
+        f"salesforce.{mapping}.{key}: set twice, on lines {at} and {at} (as "
+        f'"{first}" and "{key}", one key to YAML): only the one on line {at} would be read; '
+        "write it once"
+        for mapping, at, first, key in (
+            ("priorities", line, "1", "0x1"),
+            ("origins", line + 2, "on", "Yes"),
+            ("origins", line + 2, "off", "no"),
+        )
+    ]
+
+
 def test_a_merge_key_overridden_is_no_key_set_twice(tmp_path):
     text = EXAMPLE_CONFIG.read_text().replace(
         "retention:\n", "defaults: &keep {events: 90d, audit: 365d}\nretention:\n  <<: *keep\n"
