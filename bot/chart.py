@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskbridge.bot.digest import is_behind
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not with the bot
+    from matplotlib.axes import Axes
+    from matplotlib.backend_bases import RendererBase
+    from matplotlib.figure import Figure
+    from matplotlib.text import Annotation
 
 
 def build_chart(digest: dict[str, Any], title: str) -> bytes:
@@ -38,24 +44,27 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
             [n for _, n in with_target],
             marker="|",
             s=400,
-            linewidths=2.5,
+            linewidths=TICK_WIDTH_PT,
             color="#263238",
             zorder=3,
             label="target",
         )
+    labels = []
     for bar, agent in zip(bars, agents, strict=True):
         value, target, due = agent["responses"], agent["target"], agent.get("expected_by_now")
         label = f"{value} / {target}" if target else f"{value} (no target today)"
         if due is not None and value < target:  # the shift still runs
             label += f" ({due} due by now)"
-        axes.text(
-            bar.get_width() + max([*targets, *responses, 1]) * 0.01,
-            bar.get_y() + bar.get_height() / 2,
-            label,
-            va="center",
-            fontsize=9,
+        labels.append(
+            axes.annotate(
+                label,
+                (value, bar.get_y() + bar.get_height() / 2),
+                xytext=(LABEL_GAP_PT, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
         )
-    axes.set_xlim(0, max([*targets, *responses, 1]) * 1.25)
     axes.set_xlabel("written responses")
     heading = axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
@@ -69,10 +78,10 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
         fontsize=8,
         borderaxespad=0,
     )
-    figure.tight_layout()
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    _fit_labels(figure, axes, labels, targets, max([*targets, *responses, 1]) * 1.25, renderer)
     # A long name narrows the plot, and a week's title then ran under the legend: the title
     # is raised above the legend's line instead.
-    renderer = FigureCanvasAgg(figure).get_renderer()
     above = legend.get_window_extent(renderer)
     if heading.get_window_extent(renderer).overlaps(above):
         pad = above.height * 72 / figure.dpi + 6  # points, as the title's own pad (6)
@@ -81,3 +90,43 @@ def build_chart(digest: dict[str, Any], title: str) -> bytes:
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()
+
+
+# The target tick's line width, and the room between a bar's end (or a tick) and its label.
+TICK_WIDTH_PT = 2.5
+LABEL_GAP_PT = 4
+
+
+def _fit_labels(
+    figure: Figure,
+    axes: Axes,
+    labels: list[Annotation],
+    targets: list[int],
+    least: float,
+    renderer: RendererBase,
+) -> None:
+    """Lays the figure out with each label clear of its row's target tick and ending inside
+    the plot, the x axis at least `least` long. A label goes at its bar's end, or past the
+    tick when it would reach it there: a long one from a bar short of its target ("12 / 32
+    (20 due by now)") ran over the tick. A label moved past it needs a longer axis, which
+    brings the ticks nearer the bars: looked at again until nothing moves."""
+    axes.set_xlim(0, least)
+    px = figure.dpi / 72
+    for _ in range(len(labels) + 3):  # labels only move right and the axis only grows
+        figure.tight_layout()
+        moved = False
+        for label, target in zip(labels, targets, strict=True):
+            value, row = label.xy
+            tick = axes.transData.transform((target, row))[0] - TICK_WIDTH_PT / 2 * px
+            if value < target and label.get_window_extent(renderer).x1 + LABEL_GAP_PT * px > tick:
+                label.xy = (target, row)
+                moved = True
+        plot = axes.get_window_extent(renderer)
+        needed = axes.get_xlim()[1]
+        for label in labels:
+            room = plot.width - LABEL_GAP_PT * px - label.get_window_extent(renderer).width
+            if label.xy[0] > 0 and room > 0:
+                needed = max(needed, label.xy[0] * plot.width / room)
+        if not moved and needed <= axes.get_xlim()[1]:
+            return
+        axes.set_xlim(0, needed)

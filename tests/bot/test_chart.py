@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from deskbridge.bot.chart import build_chart
 
@@ -95,3 +96,61 @@ def test_a_long_name_does_not_put_the_legend_over_the_title(
     legend = axes.get_legend().get_window_extent(renderer)
     assert axes._left_title.get_text() == title
     assert not axes._left_title.get_window_extent(renderer).overlaps(legend)
+
+
+def tick_boxes(figure: Figure) -> list[Bbox]:
+    """Each target tick as drawn: a vertical line `sqrt(s)` points tall and its line width
+    wide, centred on its offset."""
+    (axes,) = figure.axes
+    (ticks,) = axes.collections
+    (size,), (width,) = ticks.get_sizes(), ticks.get_linewidths()
+    half_width, half_height = (width / 2 * figure.dpi / 72, size**0.5 / 2 * figure.dpi / 72)
+    return [
+        Bbox.from_extents(x - half_width, y - half_height, x + half_width, y + half_height)
+        for x, y in axes.transData.transform(ticks.get_offsets())
+    ]
+
+
+@pytest.mark.parametrize(
+    "agents",
+    [
+        [agent("Lena Fischer", 12, 32, due=20), agent("Tom Okafor", 30, 28)],
+        # A week's targets, nobody started yet: the longest labels from the shortest bars.
+        [agent("Priya Raman", 0, 160, due=158), agent("Tom Okafor", 3, 140, due=139)],
+        [agent("María Fernanda González Rodríguez", 1, 1000, due=999), agent("Sam", 2000, 32)],
+        [agent("Lena Fischer", 4, 0), agent("Tom Okafor", 31, 32, due=32)],
+    ],
+)
+def test_a_label_is_drawn_clear_of_the_target_ticks_and_inside_the_image(
+    monkeypatch: pytest.MonkeyPatch, agents: list[dict[str, Any]]
+) -> None:
+    """A label started at its bar's end, so a bar short of its target had its "(N due by
+    now)" label run over the target's tick."""
+    figure = drawn(monkeypatch, {"agents": agents})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    (axes,) = figure.axes
+    labels = [text.get_window_extent(renderer) for text in axes.texts if text.get_text()]
+    bars = [bar.get_window_extent(renderer) for bar in axes.patches]
+    plot = axes.get_window_extent(renderer)
+    assert len(labels) == len(bars) == len(agents)
+    for label, bar in zip(labels, bars, strict=True):
+        assert not any(label.overlaps(tick) for tick in tick_boxes(figure)), label
+        assert bar.x1 < label.x0 and plot.x0 < label.x0 and label.x1 <= plot.x1, (label, plot)
+
+
+def test_a_label_that_ends_before_the_tick_stays_at_its_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a label that would reach the tick goes past it: a short one is read with its bar."""
+    agents = [agent("Olu Adeyemi", 4, 32), agent("Lena Fischer", 25, 32, due=30)]
+    figure = drawn(monkeypatch, {"agents": agents})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    (axes,) = figure.axes
+    labels = [text.get_window_extent(renderer) for text in axes.texts]
+    bars = [bar.get_window_extent(renderer) for bar in axes.patches]
+    tick = tick_boxes(figure)[0]  # Lena's: the rows are drawn bottom up
+    gap = 4 * figure.dpi / 72
+    assert [label.x0 for label in labels] == [
+        pytest.approx((tick.x0 + tick.x1) / 2 + gap, abs=0.5),  # past the tick
+        pytest.approx(bars[1].x1 + gap, abs=0.5),  # at the bar
+    ]
