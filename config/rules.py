@@ -1136,7 +1136,9 @@ def _as_list(error: dict[str, Any]) -> str:
     return f"; for one item, write it in brackets: [{item}]"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def describe_error(error: dict[str, Any]) -> str:
+    """A pydantic error of a file a person writes, in the rules file's words: what was
+    expected and what was found, and how to write it (in quotes, in brackets)."""
     message = error["msg"]
     if error["type"] in ("model_type", "dict_type"):
         # pydantic's "Input should be a valid dictionary or instance of SlaPolicy" names a class.
@@ -1197,7 +1199,7 @@ def parse_rules(data: Any, path: Path | str = "<rules>", found: list[str] = ()) 
         for loc, error in errors:
             if loc[-1:] != ("[key]",) and any(loc[: len(key)] == key for key in unknown):
                 continue
-            problems.append(f"{format_location(loc)}: {_describe(error)}")
+            problems.append(f"{format_location(loc)}: {describe_error(error)}")
             broken.add(loc[:2])
         # The checks across sections run on the settings that did validate, so one run lists
         # every problem; a check reading a broken setting is skipped, not guessed.

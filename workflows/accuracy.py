@@ -3,7 +3,7 @@
 (a person is asked to pick), and the confusion table. `deskbridge routing evaluate` prints it.
 
 A labelled ticket (YAML list or JSON Lines, one object per ticket):
-    id: L001                      # any unique text
+    id: L001                      # any unique text (or number)
     subject: "Order 100482 — tracking hasn't moved"
     description: "…"              # optional
     tags: []                      # optional
@@ -20,12 +20,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from deskbridge.config.rules import (
     RoutingConfig,
+    describe_error,
     describe_kind,
     describe_yaml_error,
     format_location,
@@ -36,11 +38,17 @@ from deskbridge.workflows.classify import Classification, RoutingModel, classify
 NONE = "none"
 
 
+def _number_as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class LabelledTicket(BaseModel):
     # A misspelt field ("subjet") is refused, not read as a ticket without a subject.
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1)
+    # A ticket's number is a natural id (`id: 48213`, which YAML and JSON read as a number):
+    # taken as its text, not refused as "Input should be a valid string".
+    id: Annotated[str, BeforeValidator(_number_as_text)] = Field(min_length=1)
     subject: str = ""
     description: str = ""
     tags: list[str] = Field(default_factory=list)
@@ -136,9 +144,13 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
 
 
 def _describe(error) -> str:
+    """As the rules file's mistakes are said ("expected a list, got a string; for one item,
+    write it in brackets: ["late"]"), not pydantic's "Input should be a valid list"."""
     if error["type"] == "extra_forbidden":
         return f"unknown field (check the spelling; a ticket has {_FIELDS})"
-    return error["msg"]
+    if error["type"] == "missing":
+        return "required field is missing"
+    return describe_error(error)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def test_json_lines_mistakes_are_listed_in_line_order(tmp_path):
     assert evaluate(path) == (
         1,
         f"{path}: 4 problems\n"
-        "  line 2.department: Field required\n"
+        "  line 2.department: required field is missing\n"
         f"  line 3.department: unknown department 'refunds' (expected one of {KNOWN})\n"
         "  line 4: invalid JSON: Expecting value\n"
         "  line 5.id: 'T1' appears twice\n",
@@ -71,8 +71,41 @@ def test_every_mistake_of_a_ticket_is_listed_at_once(tmp_path):
     assert evaluate(path) == (
         1,
         f"{path}: 2 problems\n"
-        "  [1].id: Field required\n"
+        "  [1].id: required field is missing\n"
         f"  [1].department: unknown department 'shipping' (expected one of {KNOWN})\n",
+    )
+
+
+def test_a_tickets_number_is_an_id_and_other_values_are_asked_as_the_rules_file_asks(tmp_path):
+    # A team's export has its ticket numbers as ids (`id: 48213`, a number to YAML): each was
+    # refused, "Input should be a valid string"; one tag without brackets was "Input should
+    # be a valid list", and a subject that is a number the same string error.
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "- {id: 48213, subject: Where is my parcel, department: logistics}\n"
+        "- {id: 48214, subject: 404, tags: late_delivery, department: logistics}\n"
+        "- {id: '48213', subject: Late again, department: logistics}\n"
+        "- {id: 1.5, subject: Broken, customer_messages: Still broken, department: quality}\n"
+    )
+
+    as_list = "expected a list, got a string; for one item, write it in brackets: "
+    assert evaluate(path) == (
+        1,
+        f"{path}: 5 problems\n"
+        "  [1].subject: expected text, got a number: write it in quotes\n"
+        f'  [1].tags: {as_list}["late_delivery"]\n'
+        "  [2].id: '48213' appears twice\n"
+        "  [3].id: expected text, got a number: write it in quotes\n"
+        f'  [3].customer_messages: {as_list}["Still broken"]\n',
+    )
+
+    path.write_text("- {id: 48213, subject: Where is my parcel, department: logistics}\n")
+    result = CliRunner().invoke(
+        main, ["routing", "evaluate", str(path), "--config", str(EXAMPLE_CONFIG)]
+    )
+    assert (result.exit_code, result.stdout.splitlines()[0]) == (
+        0,
+        "1 ticket: 1 correct (100.0%), 0 misrouted (0.0%), 0 unclassified (0.0%)",
     )
 
 
