@@ -327,7 +327,8 @@ def _prepare_runtime(takes_webhooks: bool):
     if settings is None or rules is None:
         sys.exit(1)
     # The warnings themselves are check-config's: they quote the values they are about (an
-    # email pasted as an id), which the log must not hold. The log says there are some.
+    # email pasted as an id), which the log must not hold. The log says how many, and the
+    # settings they are about (each warning's path, before its ": "; no value).
     if warnings:
         log_event(
             log,
@@ -335,6 +336,7 @@ def _prepare_runtime(takes_webhooks: bool):
             "rules.warnings",
             path=str(path),
             count=len(warnings),
+            settings=",".join(warning.partition(": ")[0] for warning in warnings),
             hint=f"deskbridge check-config {path} lists them",
         )
     with _opening_store(settings.database_url):

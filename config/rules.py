@@ -1627,8 +1627,8 @@ def load_rules(path: Path | str) -> RulesConfig:
 def find_rules_warnings(rules: RulesConfig) -> list[str]:
     """Sections enabled with nothing in them: valid (left empty on purpose, perhaps), but
     summarize_rules leaves them out of the workflows, so check-config says why; and ids and
-    tags no helpdesk event will carry; and a learned routing model trained on another reading
-    of words than deskbridge's now."""
+    tags no helpdesk event will carry; opening hours that overlap; and a learned routing model
+    trained on another reading of words than deskbridge's now."""
     warnings = _find_warnings(rules, set(), list(enumerate(rules.agents)), rules.departments)
     model = rules.routing_model
     stale = model.describe_stale_reading() if model is not None else None
@@ -1665,6 +1665,7 @@ def _find_warnings(
                 f"agents[{index}].zendesk_id: {user} is not a Zendesk user id (digits, as in "
                 "the user's profile address): no reply or call of theirs is credited to them"
             )
+        warnings += _find_overlapping_hours(f"agents[{index}].works", agent.works or {})
     # The departments and the risk section are read only when their workflow runs.
     routing = usable(("routing", "enabled")) and rules.routing.enabled
     routed = departments if routing else {}
@@ -1682,7 +1683,35 @@ def _find_warnings(
     sla = usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled
     if sla and not rules.sla.policies:
         warnings.append("sla: enabled, no policies: no SLA clock will run")
+    if rules.business_hours is not None and usable(("business_hours", "week")):
+        warnings += _find_overlapping_hours("business_hours.week", rules.business_hours.week)
     return warnings
+
+
+def _find_overlapping_hours(where: str, week: dict[str, list[tuple[time, time]]]) -> list[str]:
+    """Opening hours of a day that overlap others of that day: the calendar counts them once
+    (business_hours.py merges them), so they are harmless, but two spans where one was meant
+    (a typo, 19:00 for 13:00; a shift pasted twice) were taken without a word."""
+    warnings = []
+    for day, hours in week.items():
+        furthest: tuple[time, int] | None = None  # the latest close so far, and its entry
+        for index, (opens, closes) in sorted(enumerate(hours), key=lambda entry: entry[1]):
+            if furthest is not None and opens < furthest[0]:
+                # Named at the one written later, the other in brackets.
+                later, other = max(index, furthest[1]), min(index, furthest[1])
+                warnings.append(
+                    f"{where}.{day}[{later}]: {_format_hours(hours[later])} overlaps "
+                    f"{_format_hours(hours[other])} ({day}[{other}]): the time in both is "
+                    "counted once, as one span; write them as one"
+                )
+            if furthest is None or closes > furthest[0]:
+                furthest = (closes, index)
+    return warnings
+
+
+def _format_hours(hours: tuple[time, time]) -> str:
+    """Opening hours as the rules file writes them, 09:00-18:00 (a close of 24:00 is time.max)."""
+    return "-".join("24:00" if at == time.max else f"{at:%H:%M}" for at in hours)
 
 
 def _find_member_warnings(departments: dict[str, DepartmentConfig]) -> list[str]:

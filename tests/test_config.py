@@ -970,6 +970,45 @@ def test_tags_no_zendesk_ticket_carries_are_warned_of(runner, tmp_path):
     ]
 
 
+def test_overlapping_opening_hours_are_warned_of_at_their_path(runner, tmp_path):
+    """Merged without a word (the calendar counts the time in both once): harmless, but two
+    spans where one was meant (13:00 typed 19:00, a shift pasted twice) went unseen. Hours that
+    only touch (13:00 to 13:00) do not overlap; an agent's own week is read the same way."""
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["business_hours"]["week"]["mon"] = ["12:00-18:00", "09:00-13:00"]
+    rules["business_hours"]["week"]["tue"] = ["09:00-13:00", "13:00-18:00"]
+    rules["business_hours"]["week"]["wed"] = ["09:00-18:00", "10:00-11:00", "17:00-24:00"]
+    rules["business_hours"]["week"]["sat"] = ["10:00-14:00", "10:00-14:00"]
+    rules["agents"][2]["works"] = {"mon": ["09:00-19:00", "18:00-20:00"], "tue": ["09:00-17:00"]}
+    assert warnings_of(runner, tmp_path, rules) == [
+        "warning: agents[2].works.mon[1]: 18:00-20:00 overlaps 09:00-19:00 (mon[0]): the time "
+        "in both is counted once, as one span; write them as one",
+        *(
+            f"warning: business_hours.week.{day}[{later}]: {hours} overlaps {other} "
+            f"({day}[{at}]): the time in both is counted once, as one span; write them as one"
+            for day, later, hours, other, at in (
+                # In the file's order (safe_dump writes the days sorted).
+                ("mon", 1, "09:00-13:00", "12:00-18:00", 0),
+                ("sat", 1, "10:00-14:00", "10:00-14:00", 0),
+                ("wed", 1, "10:00-11:00", "09:00-18:00", 0),
+                ("wed", 2, "17:00-24:00", "09:00-18:00", 0),
+            )
+        ),
+    ]
+
+
+def test_overlapping_opening_hours_are_warned_of_beside_the_file_s_mistakes(tmp_path):
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["business_hours"]["week"]["fri"] = ["09:00-18:00", "08:00-10:00"]
+    rules["sla"]["enabled"] = "sometimes"
+    with pytest.raises(ConfigError) as caught:
+        load_rules(write(tmp_path, yaml.safe_dump(rules)))
+    assert caught.value.warnings == [
+        "business_hours.week.fri[1]: 08:00-10:00 overlaps 09:00-18:00 (fri[0]): the time in "
+        "both is counted once, as one span; write them as one"
+    ]
+
+
 def test_two_coaching_targets_from_the_same_tenure_are_reported(tmp_path):
     # A tier added to change a target, the old one left in: the one listed last applied.
     text = (

@@ -487,12 +487,17 @@ def test_start_up_logs_deskbridges_events_only_with_the_migration_as_one(command
 def test_start_up_says_the_rules_file_has_warnings_without_quoting_them(command, tmp_path):
     """A group's name where its id belongs, an email pasted as a Salesforce id: the process
     started and said nothing, so the operator learnt of it from dead-lettered actions. It now
-    says how many and where to read them; the warnings themselves quote the values."""
+    says how many, the settings they are about (overlapping opening hours were not reported
+    at all) and where to read them; the warnings themselves quote the values."""
     example = (Path(__file__).parent.parent / "config" / "example.yaml").read_text()
     mistaken = example.replace('group: "360010000002"', "group: Quality", 1).replace(
         'salesforce_id: "0055j00000F3x9QAAR"', "salesforce_id: priya.raman@example.com", 1
     )
+    mistaken = mistaken.replace(
+        '    fri: ["09:00-18:00"]', '    fri: ["09:00-18:00", "08:00-10:00"]'
+    )
     assert "group: Quality\n" in mistaken and "priya.raman@example.com" in mistaken
+    assert "08:00-10:00" in mistaken
     config = tmp_path / "team.yaml"
     config.write_text(mistaken)
     args = _command_args(command)
@@ -500,7 +505,8 @@ def test_start_up_says_the_rules_file_has_warnings_without_quoting_them(command,
     lines = _start_and_stop(args, tmp_path / "new.db", config=config)
 
     assert [line for line in lines if "rules." in line] == [
-        f"WARNING deskbridge rules.warnings path={config} count=2 "
+        f"WARNING deskbridge rules.warnings path={config} count=3 "
+        'settings=agents[0].salesforce_id,departments.quality.group,business_hours.week.fri[1] '
         f'hint="deskbridge check-config {config} lists them"'
     ], lines
     assert not [line for line in lines if "priya.raman" in line or "Quality" in line], lines
