@@ -1166,14 +1166,31 @@ def describe_error(error: dict[str, Any]) -> str:
             message += f": {reason}"
     elif error["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
-    elif error["loc"][-1:] == ("[key]",) and error["type"] in ("enum", "literal_error"):
-        # A mapping's key (a department's name): pydantic's "Input should be 'logistics', …"
-        # would read as if about a value under it.
-        message = f"unknown name: expected {error['ctx']['expected']}"
+    elif error["type"] in ("enum", "literal_error"):
+        message = _describe_choice(error)
     elif error["type"] == "missing":
         message = "required setting is missing"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
+    return message
+
+
+def _describe_choice(error: dict[str, Any]) -> str:
+    """A value (or a mapping's key) that is none of the names it may be: pydantic's "Input
+    should be 'low', 'normal', 'high' or 'urgent'" did not say what was written, and a name
+    in capitals ("Urgent", "Weekly", a day "Wed") read as an unknown word."""
+    expected = error["ctx"]["expected"]
+    given = error.get("input")
+    if error["loc"][-1:] == ("[key]",):
+        # A mapping's key (a department's name, a weekday): the path shows what was written,
+        # and "expected …" alone would read as if about a value under it.
+        message = f"unknown name: expected {expected}"
+    elif isinstance(given, str) and "\n" not in given and len(given) <= 60:
+        message = f"expected {expected}, got {json.dumps(given, ensure_ascii=False)}"
+    else:
+        message = f"expected {expected}, got {describe_kind(given)}"
+    if isinstance(given, str) and f"'{given.lower()}'" in expected:
+        message += f": write it in lowercase, {given.lower()}"
     return message
 
 

@@ -611,7 +611,7 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
     data["oncall"]["overrides"][0]["person"] = "U02GHOST01"
 
     assert problems_of(tmp_path, yaml.safe_dump(data)) == [
-        "sla.warnings[0].notify: Input should be 'assignee' or 'lead'",
+        "sla.warnings[0].notify: expected 'assignee' or 'lead', got \"boss\"",
         'oncall.escalation[1].after: expected a duration like "4h"',
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
@@ -619,8 +619,8 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
     ]
     data["oncall"]["rotation"]["shift"] = "fortnightly"
     assert problems_of(tmp_path, yaml.safe_dump(data)) == [
-        "sla.warnings[0].notify: Input should be 'assignee' or 'lead'",
-        "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
+        "sla.warnings[0].notify: expected 'assignee' or 'lead', got \"boss\"",
+        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
         'oncall.escalation[1].after: expected a duration like "4h"',
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
@@ -923,7 +923,31 @@ def test_an_unknown_name_in_a_mapping_is_one_problem_whatever_is_under_it(tmp_pa
     assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
         "departments.handoff_within: unknown name: expected 'logistics', 'quality' or 'post_sales'",
         "business_hours.week.Sat: unknown name: expected 'mon', 'tue', 'wed', 'thu', 'fri', "
-        "'sat' or 'sun'",
+        "'sat' or 'sun': write it in lowercase, sat",
+    ]
+
+
+def test_a_name_that_is_none_of_its_choices_says_what_was_written_and_its_case(tmp_path):
+    # pydantic's "Input should be 'low', 'normal', 'high' or 'urgent'" did not quote the
+    # value, and a name in capitals, as the Salesforce picklists and Zendesk's labels write
+    # them ("Urgent", "Weekly"), read as an unknown word.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["sla"]["policies"][1]["priority"] = "Urgent"
+    rules["risk"]["raise_priority_to"] = "critical"
+    rules["oncall"]["rotation"]["shift"] = "Weekly"
+    rules["oncall"]["page_when"] = ["escalated", 3]
+    rules["salesforce"]["write_priorities"] = {"Urgent": "High"}
+
+    levels = "'low', 'normal', 'high' or 'urgent'"
+    assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
+        f'risk.raise_priority_to: expected {levels}, got "critical"',
+        f'sla.policies[1].priority: expected {levels}, got "Urgent": write it in lowercase, urgent',
+        f"salesforce.write_priorities.Urgent: unknown name: expected {levels}: write it in "
+        "lowercase, urgent",
+        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"Weekly\": write it in "
+        "lowercase, weekly",
+        "oncall.page_when[1]: expected 'urgent_created', 'escalated' or 'sla_breach_urgent', "
+        "got a number",
     ]
 
 

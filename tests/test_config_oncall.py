@@ -72,16 +72,17 @@ def test_every_oncall_problem_is_reported_with_its_path(tmp_path):
     problems = info.value.problems
     assert set(problems) == {
         'oncall.rotation.members[1]: expected a Slack user id like "U012AB3CD", got "nobody"',
-        "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
+        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
         'oncall.rotation.handoff: expected a hand-off like "monday 09:00" (or "09:00" for '
         "daily shifts)",
         'oncall.rotation.start: expected a date like "2026-03-02" (year-month-day): day value '
         "is outside expected range",
         'oncall.overrides[0].to: must be after "from"',
         "oncall.overrides[1].from: write a local time without an offset (the team's timezone)",
-        "oncall.escalation[1].notify: Input should be 'oncall', 'next' or 'lead'",
+        "oncall.escalation[1].notify: expected 'oncall', 'next' or 'lead', got \"boss\"",
         'oncall.escalation[2].after: expected a duration like "4h"',
-        "oncall.page_when[1]: Input should be 'urgent_created', 'escalated' or 'sla_breach_urgent'",
+        "oncall.page_when[1]: expected 'urgent_created', 'escalated' or 'sla_breach_urgent', "
+        'got "full_moon"',
     }
 
 
@@ -106,7 +107,7 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
                 'oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got '
                 '"alice"',
                 'oncall.overrides[0].to: must be after "from"',
-                "oncall.escalation[1].notify: Input should be 'oncall', 'next' or 'lead'",
+                "oncall.escalation[1].notify: expected 'oncall', 'next' or 'lead', got \"boss\"",
                 "oncall.escalation: step 3 waits less than step 2: list the steps in order",
             ],
         ),
@@ -118,7 +119,7 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
             {"person": "U02TOMOK01", "from": "soon", "to": "2026-03-07T18:00"},
             _steps(("20m", "oncall"), ("ten", "next"), ("10m", "lead")),
             [
-                "oncall.rotation.shift: Input should be 'weekly' or 'daily'",
+                "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
                 'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
                 'oncall.escalation[1].after: expected a duration like "4h"',
                 "oncall.escalation: step 2 waits less than step 0: list the steps in order",

@@ -141,5 +141,6 @@ def test_a_priority_mapping_with_a_mistake_is_not_also_warned_of(tmp_path, monke
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{path}: 1 problem",
-        "  salesforce.priorities.Critical: Input should be 'low', 'normal', 'high' or 'urgent'",
+        "  salesforce.priorities.Critical: expected 'low', 'normal', 'high' or 'urgent', got "
+        '"Urgent": write it in lowercase, urgent',
     ]
