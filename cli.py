@@ -1369,7 +1369,8 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
         answer, probability = result.model_answer
         over = (
             f", at least routing.model_overrides_from"
-            f" {rules.routing.model_overrides_from:.0%}: over the phrases' {names[result.disputed]}"
+            f" {rules.routing.model_overrides_from:.0%}: over the phrases' "
+            + names.get(result.disputed, "not an order problem")
             if result.disputed is not None
             else ""
         )
@@ -1445,7 +1446,13 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
                 else f"learned model: {said} (routing.ask_when_model_disagrees is off)"
             )
         elif not result.asks:
-            yield f"learned model: {said}; not an order problem, as the phrases say, stands"
+            overrule = rules.routing.model_overrides_from
+            yield (
+                f"learned model: {said}, below routing.model_overrides_from {overrule:.0%};"
+                " not an order problem, as the phrases say, stands"
+                if answer in names and overrule is not None
+                else f"learned model: {said}; not an order problem, as the phrases say, stands"
+            )
         else:
             yield (
                 f"learned model: {said}, below routing.model_min_confidence"

@@ -353,17 +353,20 @@ def combine(
 ) -> str:
     """classify_ticket's use of the model, on a phrase answer (checked against it on today's
     phrases by `check_combine`): the model fills what the phrases leave to a person from
-    `fill` on; a department the phrases chose goes to the model's other department from
-    `overrule` on, and to a person when it is `doubt` sure of another answer."""
+    `fill` on; a department the phrases chose, or their "not an order problem", goes to the
+    model's department from `overrule` on, and a department to a person when it is `doubt`
+    sure of another answer (below `overrule`, "not an order problem" stands)."""
     department, source = phrases
     if answer is None or source in ("field", "tag"):  # never questioned, the model not asked
         return department or NONE
     label, probability = answer
     if source not in ("none", "ambiguous"):
-        if department is None or label == department:  # not an order problem stands
-            return department or NONE
+        if label == department:
+            return department
         if policy.overrule is not None and label in departments and probability >= policy.overrule:
             return label
+        if department is None:
+            return NONE
         if policy.doubt is None or probability < policy.doubt:
             return department
         return NONE
@@ -425,16 +428,18 @@ def second_opinions(
     departments: Any,
     policy: Policy,
 ) -> Counter[str]:
-    """What became of the departments the phrases chose and the model changed: asked (a
-    misroute caught, or a right answer lost) or overruled (the model right, or not)."""
+    """What became of the answers the phrases gave (a department, or not an order problem)
+    and the model changed: asked (a misroute caught, or a right answer lost) or overruled
+    (the model right, or not; "phrases none": a problem they said was none)."""
     found: Counter[str] = Counter()
     for ticket, phrase, prediction in zip(tickets, phrases, predictions, strict=True):
-        if phrase[0] is None:
+        if phrase[1] in ("none", "ambiguous", "field", "tag"):
             continue
+        chose = phrase[0] or NONE  # a department, or not an order problem
         got = combine(phrase, prediction.answer, departments, policy._replace(fill=1.0))
-        if got == phrase[0]:
+        if got == chose:
             continue
-        was = "right" if phrase[0] == ticket.department else "misroute"
+        was = "right" if chose == ticket.department else "misroute" if chose != NONE else "none"
         if got == NONE:
             found[f"asked, phrases {was}"] += 1
         else:

@@ -53,6 +53,9 @@ def test_the_default_sets_leave_the_blind_ones_out():
     # Held-out 20 is being written blind: named before it lands, so no glob ever reads it.
     assert "routing_heldout_20.yaml" in BLIND_SETS
     assert "routing_heldout_20.yaml" not in names
+    # So is held-out 21 (the twenty-ninth session).
+    assert "routing_heldout_21.yaml" in BLIND_SETS
+    assert "routing_heldout_21.yaml" not in names
     assert {"routing_heldout_17.yaml", "routing_heldout_18.yaml"} <= names
     assert not {f"routing_{name}.yaml" for name in BLIND_AT} & BLIND_SETS
 
@@ -80,8 +83,12 @@ def test_folds_hold_whole_sets_of_about_equal_size():
         (("logistics", "phrase"), ("quality", 0.85), "none"),
         (("logistics", "phrase"), ("quality", 0.75), "logistics"),
         (("logistics", "phrase"), ("logistics", 0.99), "logistics"),
-        # not an order problem, a field or a tag: never questioned
-        ((None, "phrase"), ("quality", 0.99), "none"),
+        # not an order problem: overruled by a department from the same threshold, never
+        # questioned below it
+        ((None, "phrase"), ("quality", 0.99), "quality"),
+        ((None, "phrase"), ("quality", 0.85), "none"),
+        ((None, "phrase"), ("none", 0.99), "none"),
+        # a field or a tag: never questioned
         (("logistics", "tag"), ("quality", 0.99), "logistics"),
         (("logistics", "field"), ("quality", 0.99), "logistics"),
     ],

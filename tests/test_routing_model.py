@@ -152,7 +152,9 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
         if c.result.disputed is None:
             assert c.result == b.result
         elif c.result.source == "model":  # ... unless it is 90% sure of another department
-            assert c.result.department == label != c.result.disputed == a.result.department
+            # (or of a department where the phrases said not an order problem)
+            assert c.result.department == label != c.result.disputed
+            assert c.result.disputed == (a.result.department or "none")
             assert probability >= 0.9
         else:  # ... or at least 40% sure of another answer: a person picks
             assert (c.result.source, c.result.department) == ("ambiguous", None)
@@ -221,6 +223,29 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     )
 
 
+def assert_overruled(
+    config: Path, subject: str, phrases, disputed: str, sure: str, threshold: str, over: str
+) -> None:
+    """The model's Logistics, `sure`, overrules the phrases' answer (`over`), in
+    classify_ticket, the routing rule and explain alike."""
+    rules = load_rules(config)
+    result = classify_ticket(
+        rules.routing, subject=subject, description="", model=rules.routing_model
+    )
+    assert (result.source, result.department, result.category) == ("model", "logistics", None)
+    assert result.disputed == disputed
+    assert result.reason == (
+        f"the learned model: Logistics ({sure} sure) over the phrases: {phrases.reason}"
+    )
+    assert explain(config, subject)[:2] == [
+        f"department: Logistics  (the learned model, {sure} sure, at least"
+        f" routing.model_overrides_from {threshold}: over the phrases' {over})",
+        "reason: " + result.reason,
+    ]
+    state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=subject)
+    assert classify_state(state, rules) == result
+
+
 def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_file, tmp_path):
     plain = load_rules(EXAMPLE_CONFIG)
     phrases = classify_ticket(plain.routing, subject=CHARGED_DELIVERY, description="")
@@ -235,23 +260,7 @@ def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_f
     config = rules_file(
         tmp_path, model=str(model_file), ask_when_model_disagrees=0.7, model_overrides_from=0.7
     )
-    rules = load_rules(config)
-    result = classify_ticket(
-        rules.routing, subject=CHARGED_DELIVERY, description="", model=rules.routing_model
-    )
-    assert (result.source, result.department, result.category) == ("model", "logistics", None)
-    assert result.disputed == "post_sales"
-    assert (
-        result.reason
-        == f"the learned model: Logistics (77% sure) over the phrases: {phrases.reason}"
-    )
-    assert explain(config, CHARGED_DELIVERY)[:2] == [
-        "department: Logistics  (the learned model, 77% sure, at least"
-        " routing.model_overrides_from 70%: over the phrases' Post-Sales)",
-        "reason: " + result.reason,
-    ]
-    state = TicketState(key="zendesk:1", source="zendesk", ticket_id="1", subject=CHARGED_DELIVERY)
-    assert classify_state(state, rules) == result
+    assert_overruled(config, CHARGED_DELIVERY, phrases, "post_sales", "77%", "70%", "Post-Sales")
     # Off: a person picks, as before.
     off = load_rules(
         rules_file(
@@ -262,6 +271,54 @@ def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_f
         off.routing, subject=CHARGED_DELIVERY, description="", model=off.routing_model
     )
     assert (kept.source, kept.disputed) == ("ambiguous", "post_sales")
+
+
+# The phrases read "do you deliver" (a question before ordering) and say the ticket is no
+# order problem; the model learned on the labelled set says Logistics, 55% sure.
+DO_YOU_DELIVER = "Do you deliver? My parcel never came"
+
+
+def test_a_model_sure_enough_of_a_department_overrules_not_an_order_problem(model_file, tmp_path):
+    plain = load_rules(EXAMPLE_CONFIG)
+    phrases = classify_ticket(plain.routing, subject=DO_YOU_DELIVER, description="")
+    assert (phrases.source, phrases.department) == ("phrase", None)
+    # The default (90%): it stands, and explain says how sure the model would have to be.
+    default = rules_file(tmp_path, model=str(model_file))
+    rules = load_rules(default)
+    kept = classify_ticket(
+        rules.routing, subject=DO_YOU_DELIVER, description="", model=rules.routing_model
+    )
+    assert (kept.source, kept.department, kept.disputed) == ("phrase", None, None)
+    assert kept.model_answer is not None and kept.model_answer[0] == "logistics"
+    assert (
+        "learned model: Logistics (55% sure), below routing.model_overrides_from 90%;"
+        " not an order problem, as the phrases say, stands"
+    ) in explain(default, DO_YOU_DELIVER)
+
+    config = rules_file(
+        tmp_path,
+        model=str(model_file),
+        model_min_confidence=0.5,
+        ask_when_model_disagrees=0.5,
+        model_overrides_from=0.5,
+    )
+    assert_overruled(config, DO_YOU_DELIVER, phrases, "none", "55%", "50%", "not an order problem")
+    # Overruling off: not an order problem stands.
+    off_config = rules_file(
+        tmp_path,
+        model=str(model_file),
+        model_min_confidence=0.5,
+        ask_when_model_disagrees=0.5,
+        model_overrides_from=None,
+    )
+    off = load_rules(off_config)
+    stands = classify_ticket(
+        off.routing, subject=DO_YOU_DELIVER, description="", model=off.routing_model
+    )
+    assert (stands.source, stands.department, stands.disputed) == ("phrase", None, None)
+    assert (
+        "learned model: Logistics (55% sure); not an order problem, as the phrases say, stands"
+    ) in explain(off_config, DO_YOU_DELIVER)
 
 
 def test_a_model_that_agrees_is_said_to(model_file, tmp_path):

@@ -97,7 +97,8 @@ class Classification:
     # The learned model's answer (label, probability) when it was asked (routing.model).
     model_answer: tuple[str, float] | None = None
     # The department the phrases chose, when the model's disagreement left it to a person
-    # (source ambiguous) or the model overruled it (source model).
+    # (source ambiguous) or the model overruled it (source model; "none", the model's own
+    # label for it, when the phrases said the ticket is no order problem).
     disputed: str | None = None
 
     @property
@@ -262,14 +263,14 @@ def classify_texts(
     answer = (label, probability)
     if not result.asks:
         # A second opinion on a department: the phrases' one misreading is a confident
-        # misroute, and a model sure of another answer makes it a question instead. ("Not an
-        # order problem" stands, as a field or tag does.)
-        if result.department is None or label == result.department:
+        # misroute, and a model sure of another answer makes it a question instead.
+        if label == result.department:
             return replace(result, model_answer=answer)
         overrule = config.model_overrides_from
         if overrule is not None and label in names and probability >= overrule:
-            # Surer still, of another department: on blind phrases it is the model that is
-            # right there (docs/routing-accuracy.md, "The model's thresholds").
+            # Surer still, of a department: on blind phrases it is the model that is right
+            # there, over another department and over "not an order problem" alike
+            # (docs/routing-accuracy.md, "The model's thresholds" and model29's section).
             reason = (
                 f"the learned model: {names[label]} ({probability:.0%} sure) over the phrases:"
                 f" {result.reason}"
@@ -283,8 +284,10 @@ def classify_texts(
                 score=round(probability, 3),
                 problem=None,
                 model_answer=answer,
-                disputed=result.department,
+                disputed=result.department or "none",
             )
+        if result.department is None:  # below that, "not an order problem" stands
+            return replace(result, model_answer=answer)
         doubt = config.ask_when_model_disagrees
         if doubt is None or probability < doubt:
             return replace(result, model_answer=answer)
