@@ -101,8 +101,29 @@ def _read_settings() -> Settings | None:
             # A checked default is reported by field name, a given value by its variable.
             fields = Settings.model_fields
             loc = tuple(fields[p].alias if p in fields else p for p in error["loc"])
+            if error["type"] in _NOT_A_NUMBER and loc:
+                message = _describe_not_a_number(str(loc[-1]), error["type"])
             click.echo(f"  {format_location(loc)}: {message}", err=True)
         return None
+
+
+# pydantic's "Input should be a valid integer, unable to parse string as an integer" for a
+# setting written as the rules file writes durations (ZENDESK_SIGNATURE_TOLERANCE_SECONDS=5m)
+# or sizes (DESKBRIDGE_MAX_BODY_BYTES=1MB): said with the setting's unit, the value never
+# repeated (it may be a secret put in the wrong variable).
+_NOT_A_NUMBER = {"int_parsing": "a whole number", "float_parsing": "a number"}
+_UNITS = (
+    (("_SECONDS", "_INTERVAL", "_TIMEOUT"), 'seconds, without a unit ("5m" is 300)'),
+    (("_BYTES",), 'bytes, without a unit ("1MB" is 1048576)'),
+)
+
+
+def _describe_not_a_number(variable: str, kind: str) -> str:
+    expected = _NOT_A_NUMBER[kind]
+    for suffixes, unit in _UNITS:
+        if variable.endswith(suffixes):
+            return f"expected {expected} of {unit}"
+    return f"expected {expected}"
 
 
 class IsoTime(click.ParamType):

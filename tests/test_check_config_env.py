@@ -110,8 +110,8 @@ def test_serves_connection_limit_and_channel_timeout_are_checked_with_the_settin
         1,
         "environment: invalid settings\n"
         "  DESKBRIDGE_CONNECTION_LIMIT: Input should be greater than or equal to 1\n"
-        "  DESKBRIDGE_CHANNEL_TIMEOUT: Input should be a valid integer, unable to parse string "
-        "as an integer\n",
+        "  DESKBRIDGE_CHANNEL_TIMEOUT: expected a whole number of seconds, without a unit "
+        '("5m" is 300)\n',
     )
 
 

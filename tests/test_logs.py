@@ -506,7 +506,7 @@ def test_start_up_says_the_rules_file_has_warnings_without_quoting_them(command,
 
     assert [line for line in lines if "rules." in line] == [
         f"WARNING deskbridge rules.warnings path={config} count=3 "
-        'settings=agents[0].salesforce_id,departments.quality.group,business_hours.week.fri[1] '
+        "settings=agents[0].salesforce_id,departments.quality.group,business_hours.week.fri[1] "
         f'hint="deskbridge check-config {config} lists them"'
     ], lines
     assert not [line for line in lines if "priya.raman" in line or "Quality" in line], lines

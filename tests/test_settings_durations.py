@@ -60,6 +60,43 @@ def test_infinity_and_nan_are_refused(variable, value):
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # Written as the rules file writes durations, or as sizes are said: pydantic's "Input
+        # should be a valid integer, unable to parse string as an integer" did not say what
+        # was wanted. The value is never repeated (it may be a secret in the wrong variable).
+        (
+            "ZENDESK_SIGNATURE_TOLERANCE_SECONDS",
+            "5m",
+            'expected a whole number of seconds, without a unit ("5m" is 300)',
+        ),
+        (
+            "DESKBRIDGE_DISPATCH_INTERVAL",
+            "500ms",
+            'expected a number of seconds, without a unit ("5m" is 300)',
+        ),
+        (
+            "DESKBRIDGE_MAX_BODY_BYTES",
+            "1MB",
+            'expected a whole number of bytes, without a unit ("1MB" is 1048576)',
+        ),
+        ("DESKBRIDGE_MAX_ATTEMPTS", "eight", "expected a whole number"),
+        ("DESKBRIDGE_CONNECTION_LIMIT", "1.5", "expected a whole number"),
+    ],
+)
+def test_a_number_written_with_a_unit_or_in_words_is_asked_for_with_its_unit(
+    variable, value, message
+):
+    result = _check_config(variable, value)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        OK,
+        f"environment: invalid settings\n  {variable}: {message}\n",
+    )
+
+
 def test_a_day_is_allowed(monkeypatch):
     for variable in SECONDS:
         monkeypatch.setenv(variable, "86400")
