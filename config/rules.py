@@ -1494,9 +1494,41 @@ _FastRulesLoader = (
     if hasattr(yaml, "CSafeLoader")
     else None
 )
+
+
+def _refuse_unreadable(
+    construct: Callable[[Any, yaml.ScalarNode], Any], kind: str
+) -> Callable[[Any, yaml.ScalarNode], Any]:
+    """`construct`, with a value its explicit tag cannot be (`!!int abc`, `!!bool maybe`,
+    `!!timestamp soon`) a YAML error at its line: PyYAML's constructors raised ValueError,
+    KeyError or AttributeError, a traceback in check-config. Plain values never get here
+    unread: the loader resolves `abc` to a string, and only int-looking text to !!int."""
+
+    def read(loader: Any, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError, AttributeError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                problem=f'"{node.value}" is not {kind}, as its tag {tag} says',
+                problem_mark=node.start_mark,
+            ) from None
+
+    return read
+
+
+_SCALAR_CONSTRUCTORS = {
+    "int": (yaml.constructor.SafeConstructor.construct_yaml_int, "a whole number"),
+    "float": (yaml.constructor.SafeConstructor.construct_yaml_float, "a number"),
+    "bool": (yaml.constructor.SafeConstructor.construct_yaml_bool, "true or false"),
+    "timestamp": (_construct_timestamp, "a date or time"),
+}
 for _loader in (_RulesLoader, _FastRulesLoader):
     if _loader is not None:
-        _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+        for _name, (_construct, _kind) in _SCALAR_CONSTRUCTORS.items():
+            _loader.add_constructor(
+                f"tag:yaml.org,2002:{_name}", _refuse_unreadable(_construct, _kind)
+            )
 
 
 def _load_yaml(text: str) -> tuple[Any, list[str]]:

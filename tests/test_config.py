@@ -306,6 +306,28 @@ def test_a_tab_in_the_indentation_is_named_as_such(runner, tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("!!int abc", '"abc" is not a whole number, as its tag !!int says'),
+        ("!!int 0b2", '"0b2" is not a whole number, as its tag !!int says'),
+        ("!!float x", '"x" is not a number, as its tag !!float says'),
+        ("!!bool maybe", '"maybe" is not true or false, as its tag !!bool says'),
+        ("!!timestamp soon", '"soon" is not a date or time, as its tag !!timestamp says'),
+    ],
+)
+def test_a_value_its_explicit_tag_cannot_read_is_a_yaml_problem_at_its_line(
+    runner, tmp_path, value, says
+):
+    """PyYAML's constructors raised ValueError, KeyError or AttributeError on these: a
+    traceback from check-config. A key so tagged is read the same way."""
+    for text, column in ((f"team:\n  name: {value}\n", 9), (f"team:\n  {value}: X\n", 3)):
+        result = runner.invoke(main, ["check-config", str(write(tmp_path, text))])
+
+        assert result.exit_code == 1, result.output
+        assert problem_lines(result.stderr) == [f"line 2, column {column}: not valid YAML: {says}"]
+
+
 def test_a_missing_file_is_reported(runner, tmp_path):
     path = tmp_path / "nowhere.yaml"
 
