@@ -31,6 +31,7 @@ from deskbridge.config.rules import (
     describe_kind,
     describe_yaml_error,
     format_location,
+    read_yaml,
 )
 from deskbridge.connectors.parsing import describe_json_error
 from deskbridge.workflows.classify import Classification, RoutingModel, classify_ticket
@@ -89,7 +90,7 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
                 problems.append((number, f"line {number}: invalid JSON: {reason}"))
     else:
         try:
-            data = yaml.safe_load(text)
+            data = read_yaml(text)
         except yaml.YAMLError as exc:
             problem = describe_yaml_error(exc)
             if text.lstrip().startswith("{"):  # JSON Lines in a file not named so

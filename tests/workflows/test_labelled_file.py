@@ -161,6 +161,19 @@ def test_yaml_that_does_not_parse_is_one_line_with_its_place(tmp_path):
     )
 
 
+def test_a_value_its_yaml_tag_cannot_read_is_one_line_with_its_place(tmp_path):
+    """Was a traceback: yaml.safe_load raised ValueError on `!!int abc`."""
+    path = tmp_path / "team.yaml"
+    path.write_text("- id: T1\n  subject: !!int abc\n  department: logistics\n")
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 1 problem\n"
+        '  line 2, column 12: not valid YAML: "abc" is not a whole number, as its tag !!int '
+        "says\n",
+    )
+
+
 def test_json_lines_in_a_file_not_named_so_say_which_names_are_read_so(tmp_path):
     path = tmp_path / "team.txt"
     path.write_text(
