@@ -25,7 +25,8 @@ sent anywhere; unclassified is left to a person although it names a problem):
 - with --then, the same three on the phrases as they were while each set was still blind
   (BLIND_AT: the rules of the last commit before anyone tuned on it, run from a `git archive`
   of it): an honest measure of the phrases with the model, on the 26 sets that were blind once;
-  with --grid N, the N best thresholds on them (correct - 3 x misrouted).
+  with --grid N, the N best thresholds on them (correct - 3 x misrouted), and the figures of
+  thresholds chosen by cross-validation (each set's from the grid's best on the other sets).
 
 --trainer MODULE:FUNCTION cross-validates another pipeline (benchmarks/routing_variants.py).
 
@@ -558,8 +559,13 @@ def report(
 # and model_overrides_from (None: off), overruling never below the other two (the rules file's
 # check).
 GRID_FILL = (0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
-GRID_DOUBT = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, None)
+GRID_DOUBT = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, None)
 GRID_OVERRULE = (0.8, 0.85, 0.9, 0.95, None)
+
+
+def _score(tally: Tally) -> int:
+    """Precision first: a misroute costs a hand-off, a question a click."""
+    return tally.correct - 3 * tally.misrouted
 
 
 def threshold_grid(
@@ -569,33 +575,60 @@ def threshold_grid(
     then: dict[str, list[PhraseAnswer]],
     best: int,
 ) -> list[str]:
-    """The `best` thresholds on the blind phrases, pooled, by correct - 3 x misrouted
-    (precision first: a misroute costs a hand-off, a question a click)."""
+    """The `best` thresholds on the blind phrases, pooled, by correct - 3 x misrouted; and
+    the thresholds chosen by cross-validation: for each set in turn, the best cell on the
+    other sets, applied to it (an honest measure of choosing them on these sets)."""
     blind = [s for s in sets if s.name in then]
-    scored = []
+    cells: list[tuple[Policy, dict[str, Tally]]] = []
     for fill in GRID_FILL:
         for doubt in GRID_DOUBT:
             for overrule in GRID_OVERRULE:
                 if overrule is not None and overrule < max(fill, doubt or 0.0):
                     continue
                 policy = Policy(fill, doubt, overrule)
-                pooled = Tally()
-                for s in blind:
-                    pooled += with_phrases(
+                per_set = {
+                    s.name: with_phrases(
                         s.tickets, then[s.name], predictions[s.name], departments, policy
                     )
-                scored.append((pooled.correct - 3 * pooled.misrouted, policy, pooled))
-    scored.sort(key=lambda row: -row[0])
+                    for s in blind
+                }
+                cells.append((policy, per_set))
+
+    def pooled(per_set: dict[str, Tally], names: Sequence[str]) -> Tally:
+        total = Tally()
+        for name in names:
+            total += per_set[name]
+        return total
+
+    names = [s.name for s in blind]
+    scored = sorted(
+        ((pooled(per_set, names), policy) for policy, per_set in cells),
+        key=lambda row: -_score(row[0]),
+    )
     lines = [
         "",
         f"THRESHOLDS ON THE BLIND PHRASES ({len(blind)} sets), best {best} of {len(scored)}"
         " by correct - 3 x misrouted: fill / ask / overrule",
     ]
-    for score, policy, pooled in scored[:best]:
+    for total, policy in scored[:best]:
         lines.append(
             f"  {policy.fill:g} / {policy.doubt} / {policy.overrule}".ljust(26)
-            + f"{score:>6}  {pooled.percentages():>18}  ({pooled.counts()})"
+            + f"{_score(total):>6}  {total.percentages():>18}  ({total.counts()})"
         )
+    nested = Tally()
+    chosen: Counter[str] = Counter()
+    for name in names:
+        others = [n for n in names if n != name]
+        # The first best cell in the grid's order: ties go the same way every run.
+        policy, per_set = max(cells, key=lambda cell: _score(pooled(cell[1], others)))
+        nested += per_set[name]
+        chosen[f"{policy.fill:g} / {policy.doubt} / {policy.overrule}"] += 1
+    lines.append(
+        "  chosen on the other sets, each set in turn:".ljust(26)
+        + f"{_score(nested):>6}  {nested.percentages():>18}  ({nested.counts()});"
+        + " chosen: "
+        + ", ".join(f"{cell} x {n}" for cell, n in chosen.most_common())
+    )
     return lines
 
 

@@ -123,19 +123,45 @@ def test_the_threshold_grid_ranks_precision_first():
     }
     # The phrases, blind: A misrouted to Quality, B left to a person.
     then = {"s": [("quality", "phrase"), (None, "none")]}
-    lines = threshold_grid(sets, predictions, DEPARTMENTS, then, 300)
+    lines = threshold_grid(sets, predictions, DEPARTMENTS, then, 400)
     assert lines[1] == (
-        "THRESHOLDS ON THE BLIND PHRASES (1 sets), best 300 of 270 by correct - 3 x misrouted:"
+        "THRESHOLDS ON THE BLIND PHRASES (1 sets), best 400 of 330 by correct - 3 x misrouted:"
         " fill / ask / overrule"
     )
-    rows = lines[2:]
-    assert len(rows) == 270
+    rows = lines[2:-1]
+    assert len(rows) == 330
     # Overruled from 0.95 or lower (A right) and filled from 0.62 or lower (B right) first;
     # last, the misroute kept and B left to a person: 0 right, 1 misrouted.
-    assert rows[0] == "  0.5 / 0.4 / 0.8              2   100.0 / 0.0 / 0.0  (2 / 0 / 0 of 2)"
+    assert rows[0] == "  0.5 / 0.3 / 0.8              2   100.0 / 0.0 / 0.0  (2 / 0 / 0 of 2)"
     assert rows[-1] == "  0.8 / None / None           -3   0.0 / 50.0 / 50.0  (0 / 1 / 1 of 2)"
     # Never overruling below filling or asking (the rules file refuses it).
     for row in rows:
         fill, _, doubt, _, overrule = row.split()[:5]
         if overrule != "None":
             assert float(overrule) >= max(float(fill), float(doubt) if doubt != "None" else 0)
+
+
+def test_the_thresholds_chosen_on_the_other_sets_are_measured_on_each_in_turn():
+    one = [
+        LabelledTicket(id="A", subject="a", department="logistics"),
+        LabelledTicket(id="B", subject="b", department="quality"),
+    ]
+    other = [LabelledTicket(id="C", subject="c", department="logistics")]
+    sets = [LabelledSet("s", one), LabelledSet("t", other)]
+    predictions = {
+        "s": [
+            Prediction({"logistics": 0.95, "quality": 0.05}),
+            Prediction({"quality": 0.62, "logistics": 0.38}),
+        ],
+        "t": [Prediction({"quality": 0.85, "logistics": 0.15})],
+    }
+    # s wants overruling (A) and filling (B); t's phrases are right and the model, 85% sure of
+    # Quality, wrong: only never asking and overruling from 0.9 keeps C right.
+    then = {"s": [("quality", "phrase"), (None, "none")], "t": [("logistics", "phrase")]}
+    lines = threshold_grid(sets, predictions, DEPARTMENTS, then, 1)
+    # s left out: t's best cell (the first, 0.5 / None / 0.9) gets A and B right; t left
+    # out: s's best (0.5 / 0.3 / 0.8) overrules C to Quality, a misroute.
+    assert lines[-1] == (
+        "  chosen on the other sets, each set in turn:    -1   66.7 / 33.3 / 0.0  (2 / 1 / 0 of 3);"
+        " chosen: 0.5 / None / 0.9 x 1, 0.5 / 0.3 / 0.8 x 1"
+    )
