@@ -258,7 +258,7 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         text,
         [
             "line 2: invalid JSON: Expecting property name enclosed in double quotes",
-            "line 3: at: expected an ISO-8601 time",
+            f"line 3: at: expected an ISO-8601 time: {WRITE_AT}",
             "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
             "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
             "line 6: source: None is not one of zendesk, salesforce",
@@ -268,6 +268,32 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
             "line 10: body: required field is missing",
             "line 11: at: required field is missing: this line is a labelled ticket, for "
             '`deskbridge routing evaluate`; replay reads events, {"at", "source", "body"} a line',
+        ],
+    )
+
+
+WRITE_AT = (
+    'write it like "2026-03-02T09:55:00Z" (UTC), or with its offset ("2026-03-02T10:55:00+01:00")'
+)
+
+
+def test_a_time_without_its_zone_or_a_source_in_capitals_says_how_to_write_it():
+    # A person writes a scenario's `at` and `source`: "time has no timezone" did not say what
+    # to add, and "'Zendesk' is not one of zendesk, salesforce" looked like a riddle.
+    good = [subscription_comment(n) for n in (1, 2, 3)]
+    lines = [
+        {**good[0], "at": "2026-03-02T09:55:00"},
+        {**good[1], "source": "Zendesk"},
+        {**good[1], "at": "1999-03-02T09:55:00Z"},
+        *good,
+    ]
+    assert_reported_and_the_rest_run(
+        "".join(json.dumps(line) + "\n" for line in lines),
+        [
+            f"line 1: at: time has no timezone: {WRITE_AT}",
+            "line 2: source: 'Zendesk' is not one of zendesk, salesforce: write it in lowercase, "
+            "zendesk",
+            "line 3: at: time out of range (2000-2099)",
         ],
     )
 

@@ -18,7 +18,13 @@ from operator import itemgetter
 from deskbridge.config.rules import RulesConfig
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.errors import InboundError, PartlyMalformed, UnsupportedEvent
-from deskbridge.connectors.parsing import describe_json_error, load_json_text, parse_time
+from deskbridge.connectors.parsing import (
+    NO_TIMEZONE,
+    NOT_A_TIME,
+    describe_json_error,
+    load_json_text,
+    parse_time,
+)
 from deskbridge.store.interface import Store
 from deskbridge.store.memory import MemoryStore
 from deskbridge.workflows.decider import CACHE_TICKETS, Decider
@@ -85,11 +91,11 @@ def run_replay(
             item = _decode_line(line, line_bytes)
             if not isinstance(item, dict):
                 raise InboundError("expected a JSON object per line")
-            at = parse_time(_read_field(item, "at"), "at")
+            at = _read_at(item)
             named = _read_field(item, "source")
             source = named.__class__ is str and _SOURCES.get(named)
             if not source:
-                raise InboundError(f"{named!r} is not one of {', '.join(_SOURCES)}", "source")
+                raise InboundError(_describe_source(named), "source")
             body = _read_field(item, "body")
             if isinstance(body, dict):
                 raw = _Encoded(body)
@@ -121,6 +127,29 @@ def run_replay(
             yield ReplayError(number, _describe(refused))
         yield from feed.add(events, text, at)
     yield from feed.finish(until)
+
+
+def _read_at(item: dict) -> datetime:
+    """A line's `at`. A person writes it (a webhook's times come from the helpdesk): one
+    without its zone ("2026-03-02T09:55:00", was "time has no timezone") or in another form
+    is told the form to write."""
+    try:
+        return parse_time(_read_field(item, "at"), "at")
+    except InboundError as exc:
+        if exc.message not in (NO_TIMEZONE, NOT_A_TIME):
+            raise
+        raise InboundError(
+            f'{exc.message}: write it like "2026-03-02T09:55:00Z" (UTC), or with its offset '
+            '("2026-03-02T10:55:00+01:00")',
+            "at",
+        ) from None
+
+
+def _describe_source(named: object) -> str:
+    message = f"{named!r} is not one of {', '.join(_SOURCES)}"
+    if named.__class__ is str and named.lower() in _SOURCES:
+        message += f": write it in lowercase, {named.lower()}"
+    return message
 
 
 def _describe(exc: InboundError) -> str:
