@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import multiprocessing
 import sqlite3
@@ -86,6 +87,8 @@ class Sender:
         self.timeline: list[tuple[float, float]] = []
         self.statuses: dict[int, int] = {}
         self.accepted: set[int] = set()
+        # The latest a request went out after its due time, s: the sender's own shortfall.
+        self.late = 0.0
         self.start = 0.0
 
     def run(self) -> None:
@@ -127,6 +130,7 @@ class Sender:
                 status, payload = 0, b""
             elapsed = time.monotonic() - sent
             with self.lock:
+                self.late = max(self.late, sent - due)
                 self.latencies.append(elapsed)
                 self.timeline.append((sent - self.start, elapsed))
                 self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -172,13 +176,14 @@ def write_spread_rules(path: Path, agents: int) -> list[tuple[str, str]]:
     return extra
 
 
-def serve_fake_slack(connection) -> None:
-    """A child process: the test suite's fake Slack on 127.0.0.1 (its URL sent first); on any
-    message, what it received is summarised and sent back."""
+def serve_fake_slack(connection, post_interval: float = 0.0) -> None:
+    """A child process: the test suite's fake Slack on 127.0.0.1 (its URL sent first), capped
+    at one post per `post_interval` s per conversation (0: no cap); on any message, what it
+    received is summarised and sent back."""
     sys.path.insert(0, str(ROOT))
     from tests.fakeslack import FakeSlack
 
-    fake = FakeSlack().start()
+    fake = FakeSlack(post_interval=post_interval).start()
     connection.send(fake.url)
     connection.recv()
     with fake.lock:
@@ -188,6 +193,14 @@ def serve_fake_slack(connection) -> None:
             methods[call.method] = methods.get(call.method, 0) + 1
         sent: dict[tuple[str, str], int] = {}
         where: dict[str, int] = {}
+        # Per conversation: when each post was accepted, each update made, each 429 answered
+        # (monotonic seconds, the same clock as this process's parent on Linux).
+        timing: dict[str, dict[str, list[float]]] = {}
+        for call in fake.calls:
+            if call.method in ("chat.postMessage", "chat.update"):
+                channel = fake.conversation(str(call.args.get("channel")))
+                kind = "429" if call.status == 429 else call.method
+                timing.setdefault(channel, {}).setdefault(kind, []).append(call.at)
         for post in posts:
             metadata = post.args.get("metadata") or {}
             if isinstance(metadata, str):
@@ -204,6 +217,7 @@ def serve_fake_slack(connection) -> None:
             "threaded": sum(1 for p in posts if p.args.get("thread_ts")),
             "doubled": sum(1 for n in sent.values() if n > 1),
             "conversations": where,
+            "timing": timing,
         }
     )
     fake.stop()
@@ -282,6 +296,83 @@ def print_windows(
     return flat
 
 
+def print_conversations(
+    timing: dict[str, dict[str, list[float]]], cap: float, start: float
+) -> tuple[bool, int]:
+    """One line per conversation of the fake Slack: posts accepted, updates, 429s answered; the
+    first and last post (s since the load began); posts per second over that span and as a
+    share of the cap; the gaps between posts. Returns whether every conversation with 10 posts
+    or more posted at 0.95 of the cap or faster over its span, and the 429s in all."""
+    print(
+        f"per conversation (cap: 1 post per {cap:g} s): posts  updates  429s  first_s  last_s  "
+        "posts_per_s  of_cap  gap_min_s  gap_p50_s  gap_max_s"
+    )
+    at_cap = True
+    throttled = 0
+    rows = sorted(timing.items(), key=lambda item: -len(item[1].get("chat.postMessage", [])))
+    for channel, kinds in rows:
+        posts = sorted(kinds.get("chat.postMessage", []))
+        throttled += len(kinds.get("429", []))
+        gaps = [b - a for a, b in itertools.pairwise(posts)]
+        span = posts[-1] - posts[0] if len(posts) > 1 else 0.0
+        rate = (len(posts) - 1) / span if span else float("nan")
+        if len(posts) >= 10 and not rate * cap >= 0.95:
+            at_cap = False
+        print(
+            f"  {channel:12s} {len(posts):6d} {len(kinds.get('chat.update', [])):6d} "
+            f"{len(kinds.get('429', [])):5d} "
+            f"{(posts[0] - start) if posts else float('nan'):8.1f} "
+            f"{(posts[-1] - start) if posts else float('nan'):8.1f} "
+            f"{rate:8.3f} {rate * cap:7.3f} {min(gaps, default=float('nan')):9.3f} "
+            f"{percentile(gaps, 50):9.3f} {max(gaps, default=float('nan')):9.3f}"
+        )
+    return at_cap, throttled
+
+
+def print_drain(
+    samples: list[tuple[float, float, int, float]],
+    timing: dict[str, dict[str, list[float]]],
+    start: float,
+    load_end: float,
+    drained: float,
+    window: float,
+) -> bool:
+    """One line per window from the start of the load to the end of the drain: outbox backlog
+    and RSS at the window's end, posts accepted by the fake Slack in it (per second) and the
+    conversations they went to. Returns whether the RSS stayed flat over the drain (its
+    highest in the drain's last quarter no more than 10 MB over its highest in the first)."""
+    posts = sorted(
+        (t - start, channel)
+        for channel, kinds in timing.items()
+        for t in kinds.get("chat.postMessage", [])
+    )
+    print(f"per {window:g} s window: t  outbox_pending  rss_mb  posts_per_s  conversations")
+    begin = 0.0
+    while begin < drained:
+        end = begin + window
+        inside = [s for s in samples if begin <= s[0] < end]
+        sent = [c for t, c in posts if begin <= t < end]
+        print(
+            f"  {begin:6.0f}  {inside[-1][2] if inside else 0:8d}  "
+            f"{inside[-1][3] if inside else float('nan'):7.1f}  {len(sent) / window:8.2f}  "
+            f"{len(set(sent)):4d}"
+        )
+        begin = end
+    during = [s for s in samples if load_end <= s[0] <= drained]
+    quarter = (drained - load_end) / 4
+    first = [s[3] for s in during if s[0] < load_end + quarter]
+    last = [s[3] for s in during if s[0] >= drained - quarter]
+    flat = bool(first and last) and max(last) <= max(first) + 10
+    print(
+        f"RSS over the drain ({load_end:.0f}-{drained:.0f} s): first quarter max "
+        f"{max(first, default=float('nan')):.1f} MB, last quarter max "
+        f"{max(last, default=float('nan')):.1f} MB, slope "
+        f"{slope_per_minute([(s[0], s[3]) for s in during]):+.2f} MB a minute: "
+        f"{'flat' if flat else 'GROWING'}"
+    )
+    return flat
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=500, help="events per second offered")
@@ -296,8 +387,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--slack-interval", type=float, default=0.01, help="--slack fake: per-channel pacing, s"
     )
+    parser.add_argument(
+        "--slack-cap",
+        type=float,
+        default=0,
+        help="--slack fake: the fake answers 429 + Retry-After to a second post within this "
+        "many seconds in one conversation, as Slack does (0: no cap); backlog drain verdict",
+    )
+    parser.add_argument(
+        "--ack-limit",
+        type=float,
+        default=0,
+        help="burst verdict: no request slower than this many seconds, and none lost (0: the "
+        "sustained verdict, decide lag under 1 s)",
+    )
     parser.add_argument("--window", type=float, default=0, help="seconds per window (0: auto)")
     args = parser.parse_args(argv)
+    if args.slack_cap and args.slack != "fake":
+        parser.error("--slack-cap needs --slack fake")
 
     count = int(args.rate * args.duration)
     workdir = Path(tempfile.mkdtemp(prefix="deskbridge-sustained-"))
@@ -309,7 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.slack == "fake":
         agents = write_spread_rules(workdir / "rules.yaml", args.agents)
         fake_slack, child = multiprocessing.Pipe()
-        multiprocessing.Process(target=serve_fake_slack, args=(child,), daemon=True).start()
+        multiprocessing.Process(
+            target=serve_fake_slack, args=(child, args.slack_cap), daemon=True
+        ).start()
         env.update(fake_slack_env(fake_slack.recv(), workdir / "rules.yaml", args.slack_interval))
     bodies = make_events(count, agents=agents)
     server = Server(
@@ -328,7 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     if fake_slack is not None:
         print(
             f"slack: fake Web API on 127.0.0.1 ({env['SLACK_API_URL']}), {args.agents} agents "
-            f"added to the roster, pacing {args.slack_interval:g} s per channel"
+            f"added to the roster, pacing {args.slack_interval:g} s per channel; "
+            + (
+                f"capped at 1 post per {args.slack_cap:g} s per conversation (429 beyond)"
+                if args.slack_cap
+                else "no cap"
+            )
         )
     else:
         print("slack: dry run")
@@ -355,12 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     sender.run()
     sent_for = time.monotonic() - began
+    load_end = time.monotonic() - sender.start
     drained_at = None
     deadline = time.monotonic() + args.drain
     while time.monotonic() < deadline:
         ready = read_readyz(port)
         if ready["decide_lag_seconds"] == 0 and ready["outbox_pending"] == 0:
-            drained_at = time.monotonic() - began
+            drained_at = time.monotonic() - sender.start
             break
         time.sleep(0.5)
     done.set()
@@ -410,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ack = [x * 1000 for x in sender.latencies]
     print(
-        f"sent in {sent_for:.1f} s ({len(bodies) / sent_for:.0f}/s achieved); "
+        f"sent in {sent_for:.1f} s ({len(bodies) / sent_for:.0f}/s achieved; the latest "
+        f"request went {sender.late:.3f} s after its due time); "
         f"answers {dict(sorted(sender.statuses.items()))}"
     )
     print(
@@ -420,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     lost = sum(
         1 for i in sender.accepted if f"zendesk:event:{json.loads(bodies[i])['id']}" not in keys
     )
+    over = sum(1 for x in sender.latencies if args.ack_limit and x > args.ack_limit)
+    if args.ack_limit:
+        print(f"requests over {args.ack_limit:g} s: {over}")
     print(f"events: {len(sender.accepted)} accepted, {stored} stored {by_status}; lost {lost}")
     print(
         f"decide delay s (decided_at - received_at): p50 {percentile(decide, 50):.3f}  "
@@ -438,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {percentile(slack_end_to_end, 99):.3f}"
         )
     print(f"  dead letters: {dead}")
+    got = None
     if fake_slack is not None:
         fake_slack.send("stop")
         got = fake_slack.recv()
@@ -448,7 +568,11 @@ def main(argv: list[str] | None = None) -> int:
             f"calls {dict(sorted(got['methods'].items()))}"
         )
         print("  by conversation: " + ", ".join(f"{c} {n}" for c, n in busiest))
-    drained = f"at {drained_at:.1f} s" if drained_at else "NOT within the drain limit"
+    drained = (
+        f"at {drained_at:.1f} s ({drained_at - load_end:.1f} s after the load)"
+        if drained_at
+        else "NOT within the drain limit"
+    )
     print(f"drained {drained}")
     print(f"store: {size / 1e6:.1f} MB, {size / max(stored, 1):.0f} bytes per event")
     biggest = sorted(per_table.items(), key=lambda item: -item[1])
@@ -457,15 +581,38 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{t} {b / max(stored, 1):.0f}" for t, b in biggest if b / max(stored, 1) >= 1)
     )
     print(f"  tickets: {tickets[0]} rows, state JSON {tickets[1] or 0:.0f} bytes on average")
-    print("per second: t  decide_lag_s  outbox_pending  rss_mb")
-    for t, lag, backlog, rss in samples:
-        print(f"  {t:6.1f}  {lag:8.3f}  {backlog:8d}  {rss:7.1f}")
+    if len(samples) <= 600:
+        print("per second: t  decide_lag_s  outbox_pending  rss_mb")
+        for t, lag, backlog, rss in samples:
+            print(f"  {t:6.1f}  {lag:8.3f}  {backlog:8d}  {rss:7.1f}")
     window = args.window or (60 if args.duration >= 300 else 10)
     print_windows(sender.timeline, samples, args.duration, window)
     flat = all(lag < 1.0 for t, lag, _, _ in samples if t <= args.duration)
     decided_once = by_status.get("decided", 0) == stored and stored >= len(sender.accepted)
-    print(f"verdict: lag under 1 s throughout: {flat}; every event decided once: {decided_once}")
-    return 0 if flat and decided_once else 1
+    # Which criteria: reliability.md §6 E25 (burst), E26 (backlog drain), else issue 12's.
+    verdict: dict[str, bool] = {"every event decided once": decided_once}
+    if args.ack_limit:
+        verdict[f"no request over {args.ack_limit:g} s"] = over == 0
+        verdict["none lost (every request answered accepted, and stored)"] = (
+            sender.statuses == {200: count} and len(sender.accepted) == count and lost == 0
+        )
+    elif not args.slack_cap:
+        verdict["lag under 1 s throughout"] = flat
+    if args.slack_cap and got is not None:
+        at_cap, throttled = print_conversations(got["timing"], args.slack_cap, sender.start)
+        end = drained_at or (time.monotonic() - sender.start)
+        drain_window = args.window or (60 if end >= 600 else 10)
+        rss_flat = print_drain(samples, got["timing"], sender.start, load_end, end, drain_window)
+        verdict["no 429 (each one self-inflicted: the cap is reached only by sending too fast)"] = (
+            throttled == 0
+        )
+        verdict["each conversation with 10 posts or more drained at 0.95 of the cap or more"] = (
+            at_cap
+        )
+        verdict["RSS flat over the drain"] = rss_flat
+        verdict["drained within --drain"] = drained_at is not None
+    print("verdict: " + "; ".join(f"{name}: {ok}" for name, ok in verdict.items()))
+    return 0 if all(verdict.values()) else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import socket
 import threading
 import time
@@ -65,6 +66,13 @@ class FakeSlack:
     # Channels rate limited: until (monotonic seconds), each call naming one is answered 429
     # with this Retry-After (seconds, as text); other channels are answered as usual.
     channel_limits: dict[str, tuple[float, str]] = field(default_factory=dict)
+    # Slack's own limit on chat.postMessage, about one message a second in a conversation
+    # (reliability.md §1.5): a post arriving sooner than this many seconds after the last one
+    # accepted in its conversation is answered 429 with Retry-After (whole seconds, as Slack
+    # sends it) and not posted; 0: no limit.
+    post_interval: float = 0.0
+    # When the last post was accepted (monotonic seconds), by conversation id.
+    last_post: dict[str, float] = field(default_factory=dict)
     # Channels where a message with blocks is refused (invalid_blocks), plain text accepted.
     blocks_refused: set[str] = field(default_factory=set)
     # Bytes posted to upload URLs (files_upload_v2's second step), by file id.
@@ -244,6 +252,13 @@ class FakeSlack:
                 return 200, {}, {"ok": False, "error": error}
             if method == "chat.postMessage":
                 conversation = self.conversation(channel)
+                now = time.monotonic()
+                last = self.last_post.get(conversation)
+                if self.post_interval and last is not None and now - last < self.post_interval:
+                    self.calls.append(Call(method, args, 429, now))
+                    wait = math.ceil(self.post_interval - (now - last))
+                    return 429, {"Retry-After": str(wait)}, {"ok": False, "error": "ratelimited"}
+                self.last_post[conversation] = now
                 ts = self._next_ts()
                 self.calls.append(Call(method, args, 200, time.monotonic(), ts))
                 message: dict[str, Any] = {
