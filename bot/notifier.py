@@ -448,6 +448,11 @@ class SlackNotifier:
         # used) continues where it stopped, and does not edit every earlier root again (an
         # acknowledgement said in five threads made eleven edits, each in its channel's turn).
         self._edited: dict[str, set[str]] = {}
+        # When Slack answered this process's last call to each channel (lane): its next turn
+        # is no sooner than a pace after it. A call that went out late (the process busy
+        # between booking the slot and sending) would otherwise reach Slack less than a pace
+        # before the next one, booked from the slot, and meet a 429 of our own making.
+        self._answered: dict[str, datetime] = {}
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -896,9 +901,11 @@ class SlackNotifier:
     def _reserve(self, lane: str) -> bool:
         """Take the channel's next send slot (`lane`, the channel as configured), waiting for
         it when it is within BOOK_WITHIN, or raise Paced with how long until it is free."""
+        answered = self._answered.get(lane)
+        not_before = answered + self.interval if answered is not None else None
         with self._writing() as connection:
             wait, booked = book_send_slot(
-                connection, lane, self.clock(), self.interval, BOOK_WITHIN
+                connection, lane, self.clock(), self.interval, BOOK_WITHIN, not_before
             )
         if not booked:
             raise Paced(f"pacing {lane}", wait.total_seconds())
@@ -913,8 +920,9 @@ class SlackNotifier:
         if not reserved:
             self._reserve(lane)
         try:
-            return self._send_or_plain(lane, method, kwargs)
+            response = self._send_or_plain(lane, method, kwargs)
         except SlackApiError as exc:
+            self._answered[lane] = self.clock()
             error = _slack_error(exc)
             if _is_rate_limit(exc):
                 retry_after = _retry_after(exc.response)
@@ -931,6 +939,8 @@ class SlackNotifier:
             raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
         except UNREACHABLE as exc:
             raise RetryableError(describe_unreachable("Slack", exc)) from None
+        self._answered[lane] = self.clock()
+        return response
 
     def _send_or_plain(self, lane: str, method: str, kwargs: dict[str, Any]) -> Any:
         """Send; if Slack refuses the blocks, send once more as plain text (the message's

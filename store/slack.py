@@ -169,10 +169,16 @@ _BOOK = (
 
 
 def book_send_slot(
-    connection: Connection, channel: str, now: datetime, interval: timedelta, within: timedelta
+    connection: Connection,
+    channel: str,
+    now: datetime,
+    interval: timedelta,
+    within: timedelta,
+    not_before: datetime | None = None,
 ) -> tuple[timedelta, bool]:
-    """Book the channel's next send slot if it is free within `within` of now: (how long
-    until it, True). Further off: nothing is booked, (how long until it is free, False)."""
+    """Book the channel's next send slot, no sooner than `not_before`, if it is free within
+    `within` of now: (how long until it, True). Further off: nothing is booked, (how long
+    until it is free, False)."""
     query = _SLOT_LOCKED if is_postgres(connection) else _SLOT
     slot = connection.execute(query, {"lane": channel}).scalar()
     if slot is None:  # the channel's first message: its row, then read it as any other
@@ -181,7 +187,7 @@ def book_send_slot(
         )
         connection.execute(statement, {"channel": channel, "next_send_at": now})
         slot = connection.execute(query, {"lane": channel}).scalar_one()
-    slot = max(slot, now)
+    slot = max(slot, now, not_before or now)
     if slot - now > within:
         return slot - now, False
     connection.execute(_BOOK, {"lane": channel, "at": slot + interval})
