@@ -6,6 +6,7 @@ later); after `max_attempts` the row is dead-lettered and reported, never droppe
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
@@ -134,6 +135,10 @@ class Dispatcher:
         self.concurrency = concurrency
         self.throttle_patience = throttle_patience
         self._pool: ThreadPoolExecutor | None = None
+        # When the rows this dispatcher held back (paced to their channel's turn, throttled,
+        # retried) are due, soonest first: the loop looks again then, not a whole idle
+        # interval later (a paced channel's turn is a second away, the interval half of one).
+        self._held: list[datetime] = []
 
     def dispatch_due(self, stop: threading.Event | None = None) -> int:
         """Perform every action due now, one claim of `batch` rows at a time; returns how many
@@ -325,6 +330,8 @@ class Dispatcher:
             dead_letter_actions(
                 connection, [(r.id, at, e, where) for r, at, e, _, where in outcomes.dead_letters]
             )
+        for _id, at, _error, _refund in outcomes.retries:
+            heapq.heappush(self._held, at)
         for row, _at, result, fields in outcomes.done:
             outcome = "dry_run" if result.get("dry_run") else "done"
             self.metrics.actions.labels(row.action.kind.value, outcome).inc()
@@ -364,4 +371,13 @@ class Dispatcher:
             else:
                 outage.succeeded()
                 failing.succeeded()
-            stop.wait(min(interval, BUSY_INTERVAL) if performed else interval)
+            stop.wait(self._until_held_due(min(interval, BUSY_INTERVAL) if performed else interval))
+
+    def _until_held_due(self, wait: float) -> float:
+        """`wait` seconds, or fewer: until the soonest row this dispatcher held back is due."""
+        now = self.clock()
+        while self._held and self._held[0] <= now:
+            heapq.heappop(self._held)
+        if self._held:
+            wait = min(wait, (self._held[0] - now).total_seconds())
+        return wait
