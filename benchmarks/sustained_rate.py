@@ -36,6 +36,7 @@ import http.client
 import itertools
 import json
 import multiprocessing
+import os
 import sqlite3
 import sys
 import tempfile
@@ -73,6 +74,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Sender:
@@ -331,6 +338,7 @@ def print_conversations(
 
 def print_drain(
     samples: list[tuple[float, float, int, float]],
+    cpu: list[tuple[float, float]],
     timing: dict[str, dict[str, list[float]]],
     start: float,
     load_end: float,
@@ -346,16 +354,25 @@ def print_drain(
         for channel, kinds in timing.items()
         for t in kinds.get("chat.postMessage", [])
     )
-    print(f"per {window:g} s window: t  outbox_pending  rss_mb  posts_per_s  conversations")
+    print(
+        f"per {window:g} s window: t  outbox_pending  rss_mb  posts_per_s  conversations  "
+        "serve_cpu_%"
+    )
     begin = 0.0
     while begin < drained:
         end = begin + window
         inside = [s for s in samples if begin <= s[0] < end]
         sent = [c for t, c in posts if begin <= t < end]
+        used = [c for c in cpu if begin <= c[0] < end]
+        busy = (
+            100 * (used[-1][1] - used[0][1]) / (used[-1][0] - used[0][0])
+            if len(used) > 1
+            else float("nan")
+        )
         print(
             f"  {begin:6.0f}  {inside[-1][2] if inside else 0:8d}  "
             f"{inside[-1][3] if inside else float('nan'):7.1f}  {len(sent) / window:8.2f}  "
-            f"{len(set(sent)):4d}"
+            f"{len(set(sent)):4d}  {busy:6.0f}"
         )
         begin = end
     during = [s for s in samples if load_end <= s[0] <= drained]
@@ -448,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         print("slack: dry run")
     server.start()
     samples: list[tuple[float, float, int, float]] = []
+    cpu: list[tuple[float, float]] = []
     sender = Sender(port, bodies, args.rate, args.clients)
     done = threading.Event()
 
@@ -463,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
                         rss_mb(server.process.pid),
                     )
                 )
+                cpu.append((time.monotonic() - sender.start, cpu_seconds(server.process.pid)))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -602,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
         at_cap, throttled = print_conversations(got["timing"], args.slack_cap, sender.start)
         end = drained_at or (time.monotonic() - sender.start)
         drain_window = args.window or (60 if end >= 600 else 10)
-        rss_flat = print_drain(samples, got["timing"], sender.start, load_end, end, drain_window)
+        rss_flat = print_drain(
+            samples, cpu, got["timing"], sender.start, load_end, end, drain_window
+        )
         verdict["no 429 (each one self-inflicted: the cap is reached only by sending too fast)"] = (
             throttled == 0
         )
