@@ -127,6 +127,9 @@ PREPARED_FOR = 1.0
 BOOK_WITHIN = timedelta(seconds=0.1)
 # Thread updates whose edits so far are kept while they go on (SlackNotifier._edited).
 MAX_EDITS_KEPT = 1000
+# Actions held back with a turn of their own (SlackNotifier._given) kept before those whose
+# turn has passed are forgotten (performed by another process, dead-lettered).
+MAX_TURNS_KEPT = 50_000
 CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -453,6 +456,19 @@ class SlackNotifier:
         # between booking the slot and sending) would otherwise reach Slack less than a pace
         # before the next one, booked from the slot, and meet a 429 of our own making.
         self._answered: dict[str, datetime] = {}
+        # How far apart Slack's answers on a busy channel come (a pace, plus the way there and
+        # back): the spacing of the turns given to actions held back there.
+        self._spacing: dict[str, timedelta] = {}
+        # The last turn given to an action held back (Paced) on each channel: the next one held
+        # back comes a spacing after it, so the actions waiting for a busy channel come back
+        # one a turn. Given the channel's next turn all at once, every one of them was claimed
+        # and held back again at each turn: work in proportion to the backlog, every second.
+        self._turns: dict[str, datetime] = {}
+        # The turn given to each action held back (by key) until it takes a slot: one back at
+        # its turn that finds the slot taken keeps its place (the channel's next free slot),
+        # rather than going behind every action held back since.
+        self._given: dict[str, datetime] = {}
+        self._turns_lock = threading.Lock()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -617,6 +633,7 @@ class SlackNotifier:
             response = self._call(
                 message.channel,
                 "files_upload_v2",
+                action_key=action.key,
                 channel=message.channel_id,
                 file=build_chart(digest, title),
                 filename=filename,
@@ -695,7 +712,7 @@ class SlackNotifier:
         reserved = False
         if since is not None:
             # The channel's turn first: a paced retry does not read the history again and again.
-            reserved = self._reserve(channel)
+            reserved = self._reserve(channel, action.key)
             posted = self._find_sent(action, channel, root, since)
         found = posted is not None
         if posted is None:
@@ -704,6 +721,7 @@ class SlackNotifier:
                 channel,
                 "chat_postMessage",
                 reserved=reserved,
+                action_key=action.key,
                 **{"channel": channel, **where},
                 metadata=build_metadata(action.key),
                 **message,
@@ -892,15 +910,21 @@ class SlackNotifier:
                 if action.params.get("refresh") and root.ts not in edited:
                     message = build_alert(root.payload.get("action", {}), view)
                     self._call(
-                        root.channel, "chat_update", channel=root.channel_id, ts=root.ts, **message
+                        root.channel,
+                        "chat_update",
+                        action_key=action.key,
+                        channel=root.channel_id,
+                        ts=root.ts,
+                        **message,
                     )
                     edited.add(root.ts)
         self._edited.pop(action.key, None)
         return {"threads": len(roots)}
 
-    def _reserve(self, lane: str) -> bool:
+    def _reserve(self, lane: str, action_key: str | None = None) -> bool:
         """Take the channel's next send slot (`lane`, the channel as configured), waiting for
-        it when it is within BOOK_WITHIN, or raise Paced with how long until it is free."""
+        it when it is within BOOK_WITHIN, or raise Paced with how long until the action's turn
+        (`_give_turn`)."""
         answered = self._answered.get(lane)
         not_before = answered + self.interval if answered is not None else None
         with self._writing() as connection:
@@ -908,21 +932,61 @@ class SlackNotifier:
                 connection, lane, self.clock(), self.interval, BOOK_WITHIN, not_before
             )
         if not booked:
-            raise Paced(f"pacing {lane}", wait.total_seconds())
+            raise Paced(f"pacing {lane}", self._give_turn(lane, wait, action_key))
+        if action_key is not None:
+            with self._turns_lock:
+                self._given.pop(action_key, None)
         if wait > timedelta(0):  # the slot is ours, a moment away: wait for it here
             time.sleep(wait.total_seconds())
         return True
 
-    def _call(self, lane: str, method: str, reserved: bool = False, **kwargs: Any) -> Any:
+    def _give_turn(self, lane: str, free_in: timedelta, action_key: str | None) -> float:
+        """Seconds until the turn of an action held back on `lane`, whose next slot is free in
+        `free_in`: that slot, or the channel's spacing after the turn given to the last one
+        held back there, whichever is later. An action back at the turn it was given, whose
+        slot was taken (answers a little late push the slots), has the next free slot."""
+        now = self.clock()
+        turn = now + free_in
+        with self._turns_lock:
+            last = self._turns.get(lane)
+            if action_key not in self._given and last is not None:
+                spacing = max(self.interval, self._spacing.get(lane, self.interval))
+                turn = max(turn, last + spacing)
+            self._turns[lane] = max(turn, last or turn)
+            if action_key is not None:
+                if len(self._given) >= MAX_TURNS_KEPT:
+                    self._given = {k: t for k, t in self._given.items() if t > now}
+                self._given[action_key] = turn
+        return (turn - now).total_seconds()
+
+    def _note_answer(self, lane: str) -> None:
+        """Slack answered a call on `lane` now: the channel's next turn is a pace after it, and
+        while it is busy its answers' spacing is followed."""
+        now = self.clock()
+        with self._turns_lock:
+            last = self._answered.get(lane)
+            self._answered[lane] = now
+            if last is not None and now - last < 2 * self.interval:
+                spacing = self._spacing.get(lane, self.interval)
+                self._spacing[lane] = spacing * 0.8 + (now - last) * 0.2
+
+    def _call(
+        self,
+        lane: str,
+        method: str,
+        reserved: bool = False,
+        action_key: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """One Slack call, paced per channel (`lane`; `reserved` when its slot is already
-        taken); Slack's answer mapped to retry or dead letter."""
+        taken, for the action `action_key`); Slack's answer mapped to retry or dead letter."""
         channel = lane
         if not reserved:
-            self._reserve(lane)
+            self._reserve(lane, action_key)
         try:
             response = self._send_or_plain(lane, method, kwargs)
         except SlackApiError as exc:
-            self._answered[lane] = self.clock()
+            self._note_answer(lane)
             error = _slack_error(exc)
             if _is_rate_limit(exc):
                 retry_after = _retry_after(exc.response)
@@ -939,7 +1003,7 @@ class SlackNotifier:
             raise RetryableError(f"Slack {method} failed: {_describe_failure(exc)}") from None
         except UNREACHABLE as exc:
             raise RetryableError(describe_unreachable("Slack", exc)) from None
-        self._answered[lane] = self.clock()
+        self._note_answer(lane)
         return response
 
     def _send_or_plain(self, lane: str, method: str, kwargs: dict[str, Any]) -> Any:

@@ -312,9 +312,7 @@ def test_the_loop_looks_again_soon_after_a_pass_that_found_work(engine, metrics,
     assert [r["status"] for r in rows(engine)] == [DONE, DONE]
 
 
-def test_the_loop_wakes_when_a_row_it_held_back_is_due_not_after_its_idle_interval(
-    engine, metrics
-):
+def test_the_loop_wakes_when_a_row_it_held_back_is_due(engine, metrics):
     # reliability.md §6 E26: a channel's next message, paced to its turn 0.5 s away, went out
     # only at the next idle pass (up to DESKBRIDGE_DISPATCH_INTERVAL, 0.5 s, later): a backlog
     # drained at about 0.8 of Slack's one message a second per channel. The loop looks again
