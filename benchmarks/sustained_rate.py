@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from webhook_throughput import (
     BIN,
+    PG_URL,
     ROOT,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -59,6 +60,7 @@ from webhook_throughput import (
     code_revision,
     free_port,
     make_events,
+    postgres_database,
 )
 
 
@@ -305,35 +307,67 @@ def print_windows(
 
 def print_conversations(
     timing: dict[str, dict[str, list[float]]], cap: float, start: float
-) -> tuple[bool, int]:
+) -> tuple[float, float, int]:
     """One line per conversation of the fake Slack: posts accepted, updates, 429s answered; the
     first and last post (s since the load began); posts per second over that span and as a
-    share of the cap; the gaps between posts. Returns whether every conversation with 10 posts
-    or more posted at 0.95 of the cap or faster over its span, and the 429s in all."""
+    share of the cap (turns: posts and updates, which deskbridge paces alike); the gaps
+    between posts. Returns the busiest conversation's turns per second as a share of the cap
+    (the one that bounds the drain), the whole drain's share of the time that one alone
+    needs at the cap, and the 429s in all."""
     print(
         f"per conversation (cap: 1 post per {cap:g} s): posts  updates  429s  first_s  last_s  "
-        "posts_per_s  of_cap  gap_min_s  gap_p50_s  gap_max_s"
+        "posts_per_s  of_cap  turns_of_cap  gap_min_s  gap_p50_s  gap_max_s"
     )
-    at_cap = True
     throttled = 0
-    rows = sorted(timing.items(), key=lambda item: -len(item[1].get("chat.postMessage", [])))
+    rows = sorted(
+        timing.items(),
+        key=lambda item: -len(item[1].get("chat.postMessage", []) + item[1].get("chat.update", [])),
+    )
+    shares = []
     for channel, kinds in rows:
         posts = sorted(kinds.get("chat.postMessage", []))
+        turns = sorted(posts + kinds.get("chat.update", []))
         throttled += len(kinds.get("429", []))
         gaps = [b - a for a, b in itertools.pairwise(posts)]
         span = posts[-1] - posts[0] if len(posts) > 1 else 0.0
         rate = (len(posts) - 1) / span if span else float("nan")
-        if len(posts) >= 10 and not rate * cap >= 0.95:
-            at_cap = False
+        turn_span = turns[-1] - turns[0] if len(turns) > 1 else 0.0
+        share = (len(turns) - 1) / turn_span * cap if turn_span else float("nan")
+        shares.append(share)
         print(
             f"  {channel:12s} {len(posts):6d} {len(kinds.get('chat.update', [])):6d} "
             f"{len(kinds.get('429', [])):5d} "
             f"{(posts[0] - start) if posts else float('nan'):8.1f} "
             f"{(posts[-1] - start) if posts else float('nan'):8.1f} "
-            f"{rate:8.3f} {rate * cap:7.3f} {min(gaps, default=float('nan')):9.3f} "
+            f"{rate:8.3f} {rate * cap:7.3f} {share:7.3f} {min(gaps, default=float('nan')):9.3f} "
             f"{percentile(gaps, 50):9.3f} {max(gaps, default=float('nan')):9.3f}"
         )
-    return at_cap, throttled
+    busiest = max(
+        (len(k.get("chat.postMessage", []) + k.get("chat.update", [])) for k in timing.values()),
+        default=0,
+    )
+    last = max(
+        (
+            t
+            for k in timing.values()
+            for t in k.get("chat.postMessage", []) + k.get("chat.update", [])
+        ),
+        default=start,
+    )
+    first = min(
+        (
+            t
+            for k in timing.values()
+            for t in k.get("chat.postMessage", []) + k.get("chat.update", [])
+        ),
+        default=start,
+    )
+    whole = busiest * cap / (last - first) if last > first else float("nan")
+    print(
+        f"busiest conversation: {busiest} turns, {busiest * cap:.0f} s at the cap; all "
+        f"conversations' turns took {last - first:.0f} s: {whole:.3f} of the cap's pace"
+    )
+    return shares[0] if shares else float("nan"), whole, throttled
 
 
 def print_drain(
@@ -347,8 +381,10 @@ def print_drain(
 ) -> bool:
     """One line per window from the start of the load to the end of the drain: outbox backlog
     and RSS at the window's end, posts accepted by the fake Slack in it (per second) and the
-    conversations they went to. Returns whether the RSS stayed flat over the drain (its
-    highest in the drain's last quarter no more than 10 MB over its highest in the first)."""
+    conversations they went to. Returns whether the RSS stayed flat over the drain: no trend
+    over its second half (least-squares slope within 0.5 MB a minute), where a leak in
+    proportion to the work would show; a step once (an allocator arena) is reported, not
+    failed."""
     posts = sorted(
         (t - start, channel)
         for channel, kinds in timing.items()
@@ -376,18 +412,123 @@ def print_drain(
         )
         begin = end
     during = [s for s in samples if load_end <= s[0] <= drained]
-    quarter = (drained - load_end) / 4
-    first = [s[3] for s in during if s[0] < load_end + quarter]
-    last = [s[3] for s in during if s[0] >= drained - quarter]
-    flat = bool(first and last) and max(last) <= max(first) + 10
+    half = (load_end + drained) / 2
+    second = [(s[0], s[3]) for s in during if s[0] >= half]
+    trend = slope_per_minute(second)
+    flat = abs(trend) <= 0.5
+    rss = [s[3] for s in during]
     print(
-        f"RSS over the drain ({load_end:.0f}-{drained:.0f} s): first quarter max "
-        f"{max(first, default=float('nan')):.1f} MB, last quarter max "
-        f"{max(last, default=float('nan')):.1f} MB, slope "
-        f"{slope_per_minute([(s[0], s[3]) for s in during]):+.2f} MB a minute: "
-        f"{'flat' if flat else 'GROWING'}"
+        f"RSS over the drain ({load_end:.0f}-{drained:.0f} s): at its start "
+        f"{rss[0] if rss else float('nan'):.1f} MB, highest {max(rss, default=float('nan')):.1f}, "
+        f"at its end {rss[-1] if rss else float('nan'):.1f}; slope over the whole drain "
+        f"{slope_per_minute([(s[0], s[3]) for s in during]):+.2f} MB a minute, over its second "
+        f"half {trend:+.2f}: {'flat' if flat else 'GROWING'}"
     )
     return flat
+
+
+def read_sqlite(database: Path) -> dict:
+    """What the run left in the SQLite store (after a checkpoint)."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        by_status = dict(db.execute("SELECT status, count(*) FROM events GROUP BY status"))
+        decide = [
+            r[0]
+            for r in db.execute(
+                "SELECT (julianday(decided_at) - julianday(received_at)) * 86400 FROM events "
+                "WHERE decided_at IS NOT NULL"
+            )
+        ]
+        end_to_end = [
+            r[0]
+            for r in db.execute(
+                "SELECT (julianday(o.done_at) - julianday(e.received_at)) * 86400 "
+                "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
+                "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL"
+            )
+        ]
+        slack_end_to_end = [
+            r[0]
+            for r in db.execute(
+                "SELECT (julianday(o.done_at) - julianday(e.received_at)) * 86400 "
+                "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
+                "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL "
+                "AND o.status = 'done' AND json_extract(o.result, '$.dry_run') IS NULL"
+            )
+        ]
+        dead = db.execute("SELECT count(*) FROM outbox WHERE status = 'dead'").fetchone()[0]
+        keys = {r[0] for r in db.execute("SELECT dedupe_key FROM events")}
+        actions = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        pending = db.execute("SELECT count(*) FROM outbox WHERE status != 'done'").fetchone()[0]
+        # Bytes per table with its indexes (SQLite's dbstat: pages in use, per b-tree).
+        indexes = dict(db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'"))
+        per_table: dict[str, int] = {}
+        for name, pages in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = indexes.get(name, name)
+            per_table[table] = per_table.get(table, 0) + pages
+        tickets = db.execute("SELECT count(*), avg(length(state)) FROM tickets").fetchone()
+    size = database.stat().st_size
+    return {
+        "by_status": by_status,
+        "decide": decide,
+        "end_to_end": end_to_end,
+        "slack_end_to_end": slack_end_to_end,
+        "dead": dead,
+        "keys": keys,
+        "actions": actions,
+        "pending": pending,
+        "per_table": per_table,
+        "tickets": tickets,
+        "size": size,
+    }
+
+
+# Seconds between two timestamps, and JSON fields, as PostgreSQL writes them.
+_PG_READS = {
+    "decide": "SELECT extract(epoch FROM decided_at - received_at) FROM events "
+    "WHERE decided_at IS NOT NULL",
+    "end_to_end": "SELECT extract(epoch FROM o.done_at - e.received_at) "
+    "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
+    "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL",
+    "slack_end_to_end": "SELECT extract(epoch FROM o.done_at - e.received_at) "
+    "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
+    "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL "
+    "AND o.status = 'done' AND o.result ->> 'dry_run' IS NULL",
+}
+
+
+def read_postgres(url: str) -> dict:
+    """What the run left in its PostgreSQL database, as read_sqlite reads SQLite's."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as db:
+
+            def column(sql: str) -> list:
+                return [r[0] for r in db.execute(text(sql))]
+
+            def one(sql: str):
+                return db.execute(text(sql)).one()
+
+            found = {name: [float(v) for v in column(sql)] for name, sql in _PG_READS.items()}
+            found["by_status"] = dict(
+                db.execute(text("SELECT status, count(*) FROM events GROUP BY status")).all()
+            )
+            found["dead"] = one("SELECT count(*) FROM outbox WHERE status = 'dead'")[0]
+            found["keys"] = set(column("SELECT dedupe_key FROM events"))
+            found["actions"] = one("SELECT count(*) FROM outbox")[0]
+            found["pending"] = one("SELECT count(*) FROM outbox WHERE status != 'done'")[0]
+            found["per_table"] = dict(
+                db.execute(
+                    text("SELECT relname, pg_total_relation_size(relid) FROM pg_statio_user_tables")
+                ).all()
+            )
+            found["tickets"] = one("SELECT count(*), avg(length(state::text)) FROM tickets")
+            found["size"] = one("SELECT pg_database_size(current_database())")[0]
+    finally:
+        engine.dispose()
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,16 +559,31 @@ def main(argv: list[str] | None = None) -> int:
         help="burst verdict: no request slower than this many seconds, and none lost (0: the "
         "sustained verdict, decide lag under 1 s)",
     )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=PG_URL,
+        metavar="ADMIN_URL",
+        help="serve on PostgreSQL instead of SQLite: a database made for the run on this "
+        f"server (default {PG_URL}), dropped after it",
+    )
     parser.add_argument("--window", type=float, default=0, help="seconds per window (0: auto)")
     args = parser.parse_args(argv)
     if args.slack_cap and args.slack != "fake":
         parser.error("--slack-cap needs --slack fake")
+    if args.postgres:
+        with postgres_database(args.postgres) as url:
+            return run(args, url)
+    return run(args, None)
 
+
+def run(args: argparse.Namespace, store_url: str | None) -> int:
+    """The run `main` was asked for, on SQLite (a new file) or at `store_url` (PostgreSQL)."""
     count = int(args.rate * args.duration)
     workdir = Path(tempfile.mkdtemp(prefix="deskbridge-sustained-"))
     database = workdir / "deskbridge.db"
     port = free_port()
-    env = base_env(database, "WARNING")
+    env = base_env(store_url or database, "WARNING")
     agents = None
     fake_slack = None
     if args.slack == "fake":
@@ -444,12 +600,13 @@ def main(argv: list[str] | None = None) -> int:
         env,
         port,
         workdir / "serve.log",
-        database,
+        store_url or database,
     )
     print(f"code: {code_revision()}")
     print(
         f"offered: {args.rate:g} events/s for {args.duration:g} s ({count} events), "
-        f"{args.clients} client threads; store {database}"
+        f"{args.clients} client threads; store "
+        f"{database if store_url is None else 'PostgreSQL, a database made for the run'}"
     )
     if fake_slack is not None:
         print(
@@ -501,46 +658,16 @@ def main(argv: list[str] | None = None) -> int:
     sampler.join()
     server.stop()
 
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        by_status = dict(db.execute("SELECT status, count(*) FROM events GROUP BY status"))
-        stored = sum(by_status.values())
-        decide = [
-            r[0]
-            for r in db.execute(
-                "SELECT (julianday(decided_at) - julianday(received_at)) * 86400 FROM events "
-                "WHERE decided_at IS NOT NULL"
-            )
-        ]
-        end_to_end = [
-            r[0]
-            for r in db.execute(
-                "SELECT (julianday(o.done_at) - julianday(e.received_at)) * 86400 "
-                "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
-                "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL"
-            )
-        ]
-        slack_end_to_end = [
-            r[0]
-            for r in db.execute(
-                "SELECT (julianday(o.done_at) - julianday(e.received_at)) * 86400 "
-                "FROM outbox o JOIN audit a ON a.idempotency_key = o.idempotency_key "
-                "JOIN events e ON e.dedupe_key = a.event_key WHERE o.done_at IS NOT NULL "
-                "AND o.status = 'done' AND json_extract(o.result, '$.dry_run') IS NULL"
-            )
-        ]
-        dead = db.execute("SELECT count(*) FROM outbox WHERE status = 'dead'").fetchone()[0]
-        keys = {r[0] for r in db.execute("SELECT dedupe_key FROM events")}
-        actions = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-        pending = db.execute("SELECT count(*) FROM outbox WHERE status != 'done'").fetchone()[0]
-        # Bytes per table with its indexes (SQLite's dbstat: pages in use, per b-tree).
-        indexes = dict(db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'"))
-        per_table: dict[str, int] = {}
-        for name, pages in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
-            table = indexes.get(name, name)
-            per_table[table] = per_table.get(table, 0) + pages
-        tickets = db.execute("SELECT count(*), avg(length(state)) FROM tickets").fetchone()
-    size = database.stat().st_size
+    found = read_sqlite(database) if store_url is None else read_postgres(store_url)
+    by_status, decide, end_to_end, slack_end_to_end = (
+        found["by_status"],
+        found["decide"],
+        found["end_to_end"],
+        found["slack_end_to_end"],
+    )
+    dead, keys, actions, pending = found["dead"], found["keys"], found["actions"], found["pending"]
+    per_table, tickets, size = found["per_table"], found["tickets"], found["size"]
+    stored = sum(by_status.values())
 
     ack = [x * 1000 for x in sender.latencies]
     print(
@@ -618,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.slack_cap:
         verdict["lag under 1 s throughout"] = flat
     if args.slack_cap and got is not None:
-        at_cap, throttled = print_conversations(got["timing"], args.slack_cap, sender.start)
+        busiest, whole, throttled = print_conversations(got["timing"], args.slack_cap, sender.start)
         end = drained_at or (time.monotonic() - sender.start)
         drain_window = args.window or (60 if end >= 600 else 10)
         rss_flat = print_drain(
@@ -627,9 +754,13 @@ def main(argv: list[str] | None = None) -> int:
         verdict["no 429 (each one self-inflicted: the cap is reached only by sending too fast)"] = (
             throttled == 0
         )
-        verdict["each conversation with 10 posts or more drained at 0.95 of the cap or more"] = (
-            at_cap
-        )
+        verdict[
+            "the busiest conversation (it bounds the drain) took its turns at 0.95 of the cap "
+            "or faster"
+        ] = busiest >= 0.95
+        verdict[
+            "the whole drain at 0.95 of the pace the busiest conversation alone sets, or faster"
+        ] = whole >= 0.95
         verdict["RSS flat over the drain"] = rss_flat
         verdict["drained within --drain"] = drained_at is not None
     print("verdict: " + "; ".join(f"{name}: {ok}" for name, ok in verdict.items()))
