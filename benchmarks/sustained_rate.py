@@ -23,9 +23,26 @@ channels (lead, three departments, specialists, on-call); per-channel pacing is
 fake Slack is asked afterwards how many messages it got, where, and whether any action's
 message arrived twice. Helpdesk write-back and the pager stay dry runs.
 
+`--ack-limit 3`: the burst's verdict (reliability.md §6 E25) instead of the lag's: no request
+answered in more than 3 s, and none lost (every request answered "accepted", and stored).
+
+`--slack-cap 1` (with `--slack fake`): the backlog drain (reliability.md §6 E26). The fake Slack
+answers 429 with Retry-After (whole seconds) to a second post within 1 s in one conversation,
+as Slack's one message a second per channel does; every 429 is then self-inflicted. Reported:
+per conversation the posts, updates and 429s, the posts' pace as a share of the cap and their
+gaps; per window the outbox backlog, RSS, posts a second and serve's CPU; the time to drain.
+Verdict: no 429, the busiest conversation (it bounds the drain) at 0.95 of the cap or more, the
+whole drain at 0.95 of the pace that one sets, RSS without a trend over the drain's second half.
+
+`--postgres [ADMIN_URL]`: `deskbridge serve` on PostgreSQL, in a database made for the run.
+
     .venv/bin/python benchmarks/sustained_rate.py --rate 500 --duration 60
     .venv/bin/python benchmarks/sustained_rate.py --rate 200 --duration 120   # end to end
     .venv/bin/python benchmarks/sustained_rate.py --rate 200 --duration 600 --slack fake  # soak
+    .venv/bin/python benchmarks/sustained_rate.py --rate 2000 --duration 30 --clients 32 \
+        --ack-limit 3 --drain 600                                            # burst (E25)
+    .venv/bin/python benchmarks/sustained_rate.py --rate 1000 --duration 20 --slack fake \
+        --agents 14 --slack-interval 1 --slack-cap 1 --drain 3600 --window 60  # drain (E26)
 """
 
 from __future__ import annotations
