@@ -1735,6 +1735,7 @@ def _find_warnings(
     warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
     warnings += _find_salesforce_priority_warnings(rules.salesforce, usable)
+    warnings += _find_timezone_warnings(rules, usable)
     if routing and usable(("routing", "categories")) and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
     sla = usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled
@@ -1894,6 +1895,25 @@ def _find_salesforce_priority_warnings(
         f"{level.value} is read back with no priority, or refused by a restricted picklist"
         for level, value in salesforce.write_priorities.items()
         if value not in known
+    ]
+
+
+def _find_timezone_warnings(rules: RulesConfig, usable: Callable[..., bool]) -> list[str]:
+    """Opening hours on another clock than the team's: the example file names its timezone
+    twice, 2,000 lines apart, and a team that changed `team.timezone` alone had its opening
+    hours, holidays and SLA clocks on the old one (an hour off from Berlin) while its reviews,
+    nudges and on-call hand-offs moved, and check-config said ok. A warning: a team may mean
+    it (a desk that keeps another office's hours)."""
+    hours = rules.business_hours if usable(("business_hours", "timezone")) else None
+    if hours is None or hours.timezone is None or not usable(("team", "timezone")):
+        return []
+    team = rules.team.timezone
+    if hours.timezone == team:
+        return []
+    return [
+        f"business_hours.timezone: {hours.timezone} is not team.timezone ({team}): opening "
+        f"hours, holidays and SLA clocks run on {hours.timezone}'s clock, the reviews, nudges "
+        f"and on-call hand-offs on {team}'s (leave it out to use the team's)"
     ]
 
 

@@ -918,6 +918,24 @@ def test_the_weekly_review_time_is_asked_as_a_day_and_a_time_not_as_a_hand_off(t
     assert problems_of(tmp_path, text.replace("freitag", "fri")) == []
 
 
+def test_opening_hours_on_another_clock_than_the_teams_are_warned_of(runner, tmp_path):
+    # The example names its timezone twice, 2,000 lines apart: a team that changed
+    # team.timezone alone had its opening hours on London's clock (an hour off from Berlin's)
+    # while its reviews and hand-offs moved, and check-config said ok.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["team"]["timezone"] = "Europe/Berlin"
+    assert warnings_of(runner, tmp_path, rules) == [
+        "warning: business_hours.timezone: Europe/London is not team.timezone (Europe/Berlin): "
+        "opening hours, holidays and SLA clocks run on Europe/London's clock, the reviews, "
+        "nudges and on-call hand-offs on Europe/Berlin's (leave it out to use the team's)"
+    ]
+
+    del rules["business_hours"]["timezone"]  # the team's, as the warning says
+    assert warnings_of(runner, tmp_path, rules) == []
+    rules["business_hours"]["timezone"] = "Europe/Berlin"
+    assert warnings_of(runner, tmp_path, rules) == []
+
+
 def test_department_members_that_are_no_helpdesk_user_id_are_warned_of(runner, tmp_path):
     # An email where the member's user id belongs: check-config said ok, and the member's
     # replies never stopped the hand-off clock, so the lead heard of every routed ticket.
