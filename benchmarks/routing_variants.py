@@ -13,7 +13,14 @@ ones measured in the model16 session (benchmarks/README.md has their figures):
 - `nb`: `previous` averaged with complement naive Bayes;
 - `lemmas_svm`, `lemmas_balanced_svm`: the lemma view in both members of the `svm` average.
 
-`routing train`'s own (`lemmas` and `balanced` together) is routing_crossval's default.
+`routing train`'s own (`lemmas` and `balanced` together) is routing_crossval's default. The
+ones measured in the model29 session (2026-12-07), each on `routing train`'s three views:
+
+- `calibrated`: its logistic regression calibrated by CalibratedClassifierCV (sigmoid, 5
+  inner folds);
+- `per_view`: one logistic regression per view (words, characters, lemmas), averaged;
+- `balanced_lr_svm`: its logistic regression averaged with a calibrated linear SVM, both with
+  balanced class weights.
 """
 
 from __future__ import annotations
@@ -71,11 +78,13 @@ def _logistic(c: float = 10.0, class_weight: str | None = None) -> Any:
     return LogisticRegression(C=c, class_weight=class_weight, max_iter=2000)
 
 
-def _svm() -> Any:
+def _svm(class_weight: str | None = None) -> Any:
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import LinearSVC
 
-    return CalibratedClassifierCV(LinearSVC(C=0.3), method="sigmoid", cv=5)
+    return CalibratedClassifierCV(
+        LinearSVC(C=0.3, class_weight=class_weight), method="sigmoid", cv=5
+    )
 
 
 def _complement_nb() -> Any:
@@ -129,4 +138,27 @@ def lemmas_balanced_svm(tickets: list[LabelledTicket]) -> Average:
     return Average(
         _fit(_features(lemmas=True), _logistic(30.0, "balanced"), tickets),
         _fit(_features(lemmas=True), _svm(), tickets),
+    )
+
+
+def calibrated(tickets: list[LabelledTicket]) -> Average:
+    from sklearn.calibration import CalibratedClassifierCV
+
+    classifier = CalibratedClassifierCV(_logistic(30.0, "balanced"), method="sigmoid", cv=5)
+    return Average(_fit(_features(lemmas=True), classifier, tickets))
+
+
+def per_view(tickets: list[LabelledTicket]) -> Average:
+    from sklearn.pipeline import FeatureUnion
+
+    views = _features(lemmas=True).transformer_list
+    return Average(
+        *(_fit(FeatureUnion([view]), _logistic(30.0, "balanced"), tickets) for view in views)
+    )
+
+
+def balanced_lr_svm(tickets: list[LabelledTicket]) -> Average:
+    return Average(
+        _fit(_features(lemmas=True), _logistic(30.0, "balanced"), tickets),
+        _fit(_features(lemmas=True), _svm("balanced"), tickets),
     )
