@@ -1743,6 +1743,14 @@ def _find_warnings(
         warnings.append("sla: enabled, no policies: no SLA clock will run")
     if rules.business_hours is not None and usable(("business_hours", "week")):
         warnings += _find_overlapping_hours("business_hours.week", rules.business_hours.week)
+    oncall = rules.oncall if usable(("oncall", "page_when")) else None
+    if oncall is not None and not oncall.page_when:
+        # As a section enabled with nothing in it: `page_when: []` left from an edit pages
+        # nobody, whatever comes in at night, while the hand-offs are still posted.
+        warnings.append(
+            "oncall.page_when: empty: nobody is ever paged (the hand-offs are still posted; "
+            "the default is [urgent_created, escalated, sla_breach_urgent])"
+        )
     return warnings
 
 

@@ -207,3 +207,34 @@ def test_check_config_prints_oncall_problems(tmp_path, monkeypatch):
         "  oncall.rotation.members: List should have at least 1 item after validation, not 0"
         in (result.stderr.splitlines())
     )
+
+
+def test_an_empty_page_when_is_a_warning_and_a_broken_one_a_problem_alone(tmp_path):
+    # `page_when: []` (left from an edit, or every trigger deleted) paged nobody whatever
+    # came in at night, and check-config said ok, as for a section with nothing in it.
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    oncall = {**data["oncall"], "page_when": []}
+    path = with_oncall(tmp_path, oncall)
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        0,
+        [
+            "warning: oncall.page_when: empty: nobody is ever paged (the hand-offs are still "
+            "posted; the default is [urgent_created, escalated, sla_breach_urgent])"
+        ],
+    )
+
+    path = with_oncall(tmp_path, {**oncall, "page_when": ["full_moon"]})
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert (result.exit_code, result.stderr.splitlines()[1:]) == (
+        1,
+        [
+            "  oncall.page_when[0]: expected 'urgent_created', 'escalated' or "
+            "'sla_breach_urgent', got \"full_moon\""
+        ],
+    )
+    path = with_oncall(tmp_path, {key: v for key, v in oncall.items() if key != "page_when"})
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert (result.exit_code, result.stderr) == (0, "")
