@@ -1199,7 +1199,10 @@ def parse_rules(data: Any, path: Path | str = "<rules>", found: list[str] = ()) 
     """The rules in `data`, or a ConfigError listing every problem: `found`, those met while
     reading the file (a key set twice), then the settings'."""
     if not isinstance(data, dict):
-        raise ConfigError(path, [*found, "(top level): expected a mapping of settings"])
+        # Said with what was found: an empty file (a copy that failed, the wrong path's
+        # placeholder) was "expected a mapping of settings", as if it held something else.
+        got = "nothing (the file is empty)" if data is None else describe_kind(data)
+        raise ConfigError(path, [*found, f"(top level): expected a mapping of settings, got {got}"])
     problems: list[str] = list(found)
     broken: set[Location] = set()
     try:

@@ -339,14 +339,24 @@ def test_a_missing_file_is_reported(runner, tmp_path):
     )
 
 
-@pytest.mark.parametrize("text", ["", "- just\n- a list\n", "hello\n"])
-def test_a_file_that_is_not_a_mapping_is_reported(runner, tmp_path, text):
+@pytest.mark.parametrize(
+    ("text", "got"),
+    [
+        ("", "nothing (the file is empty)"),
+        ("# only comments\n\n", "nothing (the file is empty)"),
+        ("- just\n- a list\n", "a list"),
+        ("hello\n", "a string"),
+    ],
+)
+def test_a_file_that_is_not_a_mapping_is_reported(runner, tmp_path, text, got):
     path = write(tmp_path, text)
 
     result = runner.invoke(main, ["check-config", str(path)])
 
     assert result.exit_code == 1
-    assert problem_lines(result.stderr) == ["(top level): expected a mapping of settings"]
+    assert problem_lines(result.stderr) == [
+        f"(top level): expected a mapping of settings, got {got}"
+    ]
 
 
 @pytest.mark.parametrize(
