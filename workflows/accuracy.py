@@ -96,8 +96,10 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
             if text.lstrip().startswith("{"):  # JSON Lines in a file not named so
                 problem += " (JSON Lines are read from a .jsonl or .ndjson file)"
             raise LabelledSetError([problem]) from None
+        if data is None:  # empty, or only comments: said as an empty JSON Lines file is
+            raise LabelledSetError(["no tickets (the file is empty)"])
         if not isinstance(data, list):
-            raise LabelledSetError(["expected a list of tickets"])
+            raise LabelledSetError([f"expected a list of tickets, got {describe_kind(data)}"])
         raw = [(i, f"[{i}]", item) for i, item in enumerate(data)]
     allowed = {*departments, NONE}
 
@@ -140,7 +142,7 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
     if problems:
         raise LabelledSetError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
     if not tickets:
-        raise LabelledSetError(["no tickets"])
+        raise LabelledSetError(["no tickets" + ("" if text.strip() else " (the file is empty)")])
     return tickets
 
 

@@ -3,6 +3,7 @@ its place, in the file's order, exit code 1."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -237,3 +238,22 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
 
     assert result.exit_code == 0, result.stderr
     assert "1 ticket" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        # An empty YAML file was "expected a list of tickets", as if it held something else.
+        ("team.yaml", "", "no tickets (the file is empty)"),
+        ("team.yaml", "# labelled by Mia\n\n", "no tickets (the file is empty)"),
+        ("team.jsonl", "", "no tickets (the file is empty)"),
+        ("team.jsonl", "\n\n", "no tickets (the file is empty)"),
+        ("team.yaml", "[]\n", "no tickets"),
+        ("team.yaml", "id: A\nsubject: Late\n", "expected a list of tickets, got a mapping"),
+    ],
+)
+def test_a_file_without_tickets_says_what_it_holds(tmp_path, name, text, problem):
+    path = tmp_path / name
+    path.write_text(text)
+
+    assert evaluate(path) == (1, f"{path}: 1 problem\n  {problem}\n")
