@@ -265,8 +265,10 @@ def _text_of(
 
 
 def _id_of(value: Any, path: str, required: bool = False) -> str | None:
-    if value.__class__ is str and ZENDESK_ID.fullmatch(value):
-        return value  # digits only: short, printable, nothing to strip
+    # What ZENDESK_ID.fullmatch passes (1 to 20 ASCII digits: short, printable, nothing to
+    # strip), told by str's own tests: the regex engine cost twice as much, seven ids an event.
+    if value.__class__ is str and value.isascii() and len(value) <= 20 and value.isdigit():
+        return value
     value = _label_of(value, path, required, MAX_ID)
     return check_id(value, ZENDESK_ID, "a Zendesk id (digits)", path)
 
