@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import datetime
+from itertools import repeat
 
 from deskbridge.workflows.model import (
     KEEP_STATUS_POINTS,
@@ -231,7 +232,8 @@ def compact_fired(state: TicketState, fired: list[str]) -> list[str]:
     back anyway would still be queued once: the outbox skips a known idempotency key."""
     sla = build_clock_key_prefix(state.key)
     oncall = build_chain_key_prefix(state.key)
-    if not any(key.startswith((sla, oncall)) for key in fired):
+    # Each key tested in C (map), not by a generator's frame: 143,000 keys on the week.
+    if not any(map(str.startswith, fired, repeat((sla, oncall)))):
         return list(fired)  # no SLA or on-call key (most new keys): nothing to look up
     live_sla = tuple(
         build_clock_key_prefix(state.key, m, c.instance) for m, c in state.sla_clocks.items()
