@@ -593,6 +593,20 @@ def test_replay_on_its_memory_store_does_not_import_sqlalchemy():
     assert done.stderr == "0 False\n"
 
 
+def test_replays_json_lines_carry_a_colour_code_as_json_escapes_it(capsys):
+    """Replay's lines are written without click's scan for colour codes (`color=True`): a
+    JSON line holds no escape character for it to strip, so what is written, terminal or
+    not, is each line as the encoder made it."""
+    from deskbridge.cli import _record_encoder, _write_lines
+
+    line = _record_encoder()({"reason": "\x1b[31mRefund\x1b[0m now"})
+    assert line == '{"reason": "\\u001b[31mRefund\\u001b[0m now"}'
+    lines = [line, line]
+    _write_lines(lines)
+    assert capsys.readouterr().out == f"{line}\n{line}\n"
+    assert lines == []
+
+
 def test_replays_json_lines_are_what_the_standard_encoder_writes():
     """The encoder replay makes once writes each record as
     json.JSONEncoder(ensure_ascii=False).encode does: the same separators, non-ASCII text
