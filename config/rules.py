@@ -1725,6 +1725,14 @@ def _find_warnings(
                 f"agents[{index}].zendesk_id: {user} is not a Zendesk user id (digits, as in "
                 "the user's profile address): no reply or call of theirs is credited to them"
             )
+        if agent.role == "agent" and agent.zendesk_id is None and agent.salesforce_id is None:
+            # Both ids left out (a Salesforce team removing the example's Zendesk ids, a new
+            # starter added by Slack id alone): the agent is counted and judged, never credited.
+            warnings.append(
+                f"agents[{index}]: {agent.name} has neither zendesk_id nor salesforce_id: no "
+                "reply or call of theirs is credited to them (the review shows them at 0 "
+                "responses) and alerts about their tickets go to the lead channel"
+            )
         warnings += _find_overlapping_hours(f"agents[{index}].works", agent.works or {})
     # The departments and the risk section are read only when their workflow runs.
     routing = usable(("routing", "enabled")) and rules.routing.enabled

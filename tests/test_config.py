@@ -946,6 +946,23 @@ def test_opening_hours_on_another_clock_than_the_teams_are_warned_of(runner, tmp
     assert warnings_of(runner, tmp_path, rules) == []
 
 
+def test_an_agent_with_no_helpdesk_id_is_warned_of(runner, tmp_path):
+    # A Salesforce team that took the example's Zendesk ids out, or a starter added by Slack
+    # id alone: counted and judged in the review every day, never credited with a reply, and
+    # check-config said ok. A lead is not coached: one in Slack alone is no mistake.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    for agent in rules["agents"]:
+        if agent["name"] in ("Tom Okafor", "Sam Whitaker"):
+            del agent["zendesk_id"]
+    assert warnings_of(runner, tmp_path, rules) == [
+        "warning: agents[1]: Tom Okafor has neither zendesk_id nor salesforce_id: no reply or "
+        "call of theirs is credited to them (the review shows them at 0 responses) and alerts "
+        "about their tickets go to the lead channel"
+    ]
+    rules["agents"][1]["salesforce_id"] = "0055j00000F3x9RAAR"
+    assert warnings_of(runner, tmp_path, rules) == []
+
+
 def test_department_members_that_are_no_helpdesk_user_id_are_warned_of(runner, tmp_path):
     # An email where the member's user id belongs: check-config said ok, and the member's
     # replies never stopped the hand-off clock, so the lead heard of every routed ticket.
