@@ -611,6 +611,35 @@ def test_a_call_made_after_the_grace_leaves_its_nudge_however_the_reply_comes(la
     assert missed_call_nudges(in_arrival_order(lines)) == [(at, "zendesk:651:coaching:missed_call")]
 
 
+@pytest.mark.parametrize(
+    ("switched", "write"),
+    [
+        ("missed_call: true", "missed_call: false"),
+        ("coaching:\n  enabled: true", "coaching:\n  enabled: false"),
+    ],
+    ids=["missed_call nudge off", "coaching off"],
+)
+def test_the_lead_timer_nudges_nobody_when_the_nudge_is_switched_off(tmp_path, switched, write):
+    # The nudge moved onto the lead's timer (274aaf6): switched off, the lead is still told at
+    # 10:05 and the agent is not nudged (no test held the timer's nudge to these switches).
+    config = tmp_path / "rules.yaml"
+    text = EXAMPLE_CONFIG.read_text()
+    assert text.count(switched) == 1
+    config.write_text(text.replace(switched, write))
+    out = replay_all(replies_and_call(None, None), "2026-03-09T14:00:00Z", config)
+    told = [o for o in out if o["ticket"] == "zendesk:651" and o["at"] > "2026-03-09T09:59"]
+    assert told == [{"at": "2026-03-09T10:05:00Z", **LEAD_ALERT}]
+
+
+def test_a_ticket_solved_within_the_grace_nudges_nobody():
+    # Solved at 10:03, within the grace of the 4th reply (10:00): neither the lead nor the
+    # agent hears of the call at 10:05 (the nudge checks the ticket as the lead's alert does).
+    lines = replies_and_call(None, None)
+    lines.append(status("651", "2026-03-09T10:03:00Z", 10, "SOLVED", "OPEN", lines[0]["at"]))
+    assert lead_alerts(lines) == []
+    assert missed_call_nudges(lines) == []
+
+
 # -- 5. a reply written in time and delivered after its breach alert ------------------------
 
 FIRST_REPLY = "zendesk:681:sla:first_reply:2026-03-09T11:00:00+00:00"
