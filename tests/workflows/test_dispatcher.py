@@ -335,6 +335,22 @@ def test_the_loop_wakes_when_a_row_it_held_back_is_due(engine, metrics):
     assert 0.5 <= took < 10.0
 
 
+def test_a_row_held_back_stops_shortening_the_loops_wait_once_it_is_due(engine, metrics):
+    # The loop's wait is cut to when the row it held back is due; once that time has passed,
+    # the wait is the interval it was given again. Kept as the soonest, a time past would
+    # give a wait below zero at every pass: the loop polling the store without a pause.
+    clock = Clock(T0)
+    performer = FakePerformer(Paced("pacing #leads", 0.3), OK)
+    d = dispatcher(engine, performer, metrics, clock)
+    queue(engine, make_action("first"))
+    assert d.dispatch_due() == 1
+    assert d._until_held_due(1.0) == 0.3
+    clock.now = T0 + timedelta(seconds=0.5)
+    assert [d._until_held_due(1.0), d._until_held_due(1.0)] == [1.0, 1.0]
+    assert d.dispatch_due() == 1
+    assert (d._until_held_due(1.0), [r["status"] for r in rows(engine)]) == (1.0, [DONE])
+
+
 def _wait_for(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
