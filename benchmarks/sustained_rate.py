@@ -660,8 +660,13 @@ def run(args: argparse.Namespace, store_url: str | None) -> int:
     sampler = threading.Thread(target=sample)
     sampler.start()
     began = time.monotonic()
+    began_cpu = time.process_time()
+    served_cpu = cpu_seconds(server.process.pid)
     sender.run()
     sent_for = time.monotonic() - began
+    # The sender shares the machine with serve: what each used while it sent.
+    sender_cpu = time.process_time() - began_cpu
+    served_cpu = cpu_seconds(server.process.pid) - served_cpu
     load_end = time.monotonic() - sender.start
     drained_at = None
     deadline = time.monotonic() + args.drain
@@ -691,6 +696,11 @@ def run(args: argparse.Namespace, store_url: str | None) -> int:
         f"sent in {sent_for:.1f} s ({len(bodies) / sent_for:.0f}/s achieved; the latest "
         f"request went {sender.late:.3f} s after its due time); "
         f"answers {dict(sorted(sender.statuses.items()))}"
+    )
+    print(
+        f"CPU while sending: this sender (and its samplers) {sender_cpu:.1f} s, serve "
+        f"{served_cpu:.1f} s, of {(os.cpu_count() or 1) * sent_for:.0f} s on "
+        f"{os.cpu_count()} cores"
     )
     print(
         f"ack latency ms: p50 {percentile(ack, 50):.1f}  p95 {percentile(ack, 95):.1f}  "
