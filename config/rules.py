@@ -12,7 +12,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -1747,6 +1747,7 @@ def _find_warnings(
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
     warnings += _find_salesforce_priority_warnings(rules.salesforce, usable)
     warnings += _find_timezone_warnings(rules, usable)
+    warnings += _find_idle_pace_checks(rules, usable, agents, departments)
     if routing and usable(("routing", "categories")) and not rules.routing.categories:
         warnings.append("routing: enabled, no categories: no ticket is routed by its words")
     sla = usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled
@@ -1933,6 +1934,49 @@ def _find_timezone_warnings(rules: RulesConfig, usable: Callable[..., bool]) -> 
         f"business_hours.timezone: {hours.timezone} is not team.timezone ({team}): opening "
         f"hours, holidays and SLA clocks run on {hours.timezone}'s clock, the reviews, nudges "
         f"and on-call hand-offs on {team}'s (leave it out to use the team's)"
+    ]
+
+
+def is_coached(agent: AgentConfig, departments: Iterable[DepartmentConfig]) -> bool:
+    """A resolution agent: role `agent`, and no department's member (Logistics and the others
+    answer routed tickets; they have no response target)."""
+    return agent.role == "agent" and not any(
+        d.has_member("zendesk", agent.zendesk_id) or d.has_member("salesforce", agent.salesforce_id)
+        for d in departments
+    )
+
+
+def _find_idle_pace_checks(
+    rules: RulesConfig,
+    usable: Callable[..., bool],
+    agents: list[tuple[int, AgentConfig]],
+    departments: dict[str, DepartmentConfig],
+) -> list[str]:
+    """Pace checks at a time of day no coached agent works on any day of the week (their
+    roster `works`, else business_hours.week): such a check finds nobody to nudge, every day,
+    without a word (23:00 written for 13:00, checks kept from another shift pattern)."""
+    reads = (("coaching", "enabled"), ("coaching", "nudges"), ("coaching", "pace_checks"))
+    if not usable(*reads, ("business_hours",), ("team", "timezone")):
+        return []
+    if not rules.coaching.nudge_on("pace") or not rules.coaching.pace_checks:
+        return []
+    hours = rules.business_hours
+    if hours is not None and hours.timezone not in (None, rules.team.timezone):
+        return []  # the hours are on another clock than the checks (warned of above)
+    weeks = [
+        agent.works if agent.works is not None else (hours.week if hours else {})
+        for _, agent in agents
+        if is_coached(agent, departments.values())
+    ]
+    spans = [span for week in weeks for day in week.values() for span in day]
+    if not spans:
+        return []  # nobody coached, or no hours at all: nothing to compare with
+    return [
+        f"coaching.pace_checks[{index}]: {at:%H:%M} is outside every coached agent's working "
+        "hours on every day (business_hours.week, the roster's works): this check never "
+        "nudges anyone"
+        for index, at in enumerate(rules.coaching.pace_checks)
+        if not any(opens <= at < closes for opens, closes in spans)
     ]
 
 

@@ -1391,3 +1391,28 @@ def test_no_model_field_has_a_builtin_default_factory():
     assert checked >= 60
     assert model.new_list() == [] and model.new_list() is not model.new_list()
     assert model.new_dict() == {} and model.new_dict() is not model.new_dict()
+
+
+def test_a_pace_check_outside_every_coached_agents_hours_is_warned_of(runner, tmp_path):
+    # 23:00 written for 13:00: the check found no agent working, every day, and check-config
+    # said ok. The example's hours are 09:00-18:00 on weekdays; a roster `works` counts too.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["coaching"]["pace_checks"] = ["11:00", "23:00", "18:00", "08:59"]
+    never = (
+        "is outside every coached agent's working hours on every day (business_hours.week, "
+        "the roster's works): this check never nudges anyone"
+    )
+    assert warnings_of(runner, tmp_path, rules) == [
+        f"warning: coaching.pace_checks[1]: 23:00 {never}",
+        f"warning: coaching.pace_checks[2]: 18:00 {never}",
+        f"warning: coaching.pace_checks[3]: 08:59 {never}",
+    ]
+
+    rules["agents"][0]["works"] = {"sat": ["20:00-24:00"]}  # a coached agent works at 23:00
+    assert warnings_of(runner, tmp_path, rules) == [
+        f"warning: coaching.pace_checks[2]: 18:00 {never}",
+        f"warning: coaching.pace_checks[3]: 08:59 {never}",
+    ]
+
+    rules["coaching"]["nudges"]["pace"] = False  # no pace nudges: nothing to warn of
+    assert warnings_of(runner, tmp_path, rules) == []

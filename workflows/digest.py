@@ -42,7 +42,7 @@ from statistics import median
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from deskbridge.config.rules import AgentConfig, RulesConfig
+from deskbridge.config.rules import AgentConfig, RulesConfig, is_coached
 from deskbridge.workflows import activity as facts
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
 from deskbridge.workflows.memo import Memo
@@ -497,16 +497,7 @@ def coached_agents(rules: RulesConfig) -> tuple[AgentConfig, ...]:
         found = _COACHED.put(
             rules,
             (),
-            tuple(
-                a
-                for a in rules.agents
-                if a.role == "agent"
-                and not any(
-                    d.has_member("zendesk", a.zendesk_id)
-                    or d.has_member("salesforce", a.salesforce_id)
-                    for d in departments
-                )
-            ),
+            tuple(a for a in rules.agents if is_coached(a, departments)),
         )
     return found
 
