@@ -998,3 +998,45 @@ def test_the_checks_figures_are_the_reviews_responses_and_unnecessary_replies():
         assert (mine.responses, mine.unnecessary) == (row.responses, row.unnecessary)
     assert [checks[a.slack_id].responses for a in agents] == [7, 3, 4]
     assert checks[agents[0].slack_id].unnecessary == ["zendesk:1"]
+
+
+def test_the_weekly_review_on_a_holiday_posts_the_business_day_before_it():
+    # Good Friday (3 April 2026) and Christmas Day (a Friday, the 24th a closure in the
+    # example): the Friday 16:00 review went to the lead channel while nobody was in. It
+    # posts on the team's last business day before it in the same week, at the same time,
+    # about the same Monday-to-Sunday week; an ordinary week keeps its Friday.
+    from deskbridge.config.rules import load_rules
+    from deskbridge.config.settings import EXAMPLE_CONFIG
+    from deskbridge.workflows.rules.coaching import weekly_digest_occurrences
+
+    rules = load_rules(EXAMPLE_CONFIG)
+
+    def weekly(first: str, last: str) -> list[str]:
+        start = datetime.fromisoformat(first + "T00:00:00+00:00")
+        end = datetime.fromisoformat(last + "T00:00:00+00:00")
+        return [at.isoformat() for at in weekly_digest_occurrences(rules, start, end)]
+
+    assert weekly("2026-03-23", "2026-04-13") == [
+        "2026-03-27T16:00:00+00:00",  # Friday (GMT)
+        "2026-04-02T15:00:00+00:00",  # Thursday before Good Friday, 16:00 BST
+        "2026-04-10T15:00:00+00:00",  # Friday again (Easter Monday does not move it)
+    ]
+    assert weekly("2026-12-21", "2026-12-28") == ["2026-12-23T16:00:00+00:00"]
+
+
+def test_a_weekly_review_on_a_day_the_team_never_works_keeps_its_day(tmp_path):
+    from deskbridge.config.rules import load_rules
+    from deskbridge.config.settings import EXAMPLE_CONFIG
+    from deskbridge.workflows.rules.coaching import weekly_digest_occurrences
+
+    text = EXAMPLE_CONFIG.read_text().replace(
+        'weekly_on: "friday 16:00"', 'weekly_on: "sunday 18:00"'
+    )
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    rules = load_rules(path)
+    start = datetime.fromisoformat("2026-03-30T00:00:00+00:00")
+    end = datetime.fromisoformat("2026-04-06T00:00:00+00:00")
+    assert [at.isoformat() for at in weekly_digest_occurrences(rules, start, end)] == [
+        "2026-04-05T17:00:00+00:00"  # Easter Sunday, 18:00 BST: the day the team chose
+    ]

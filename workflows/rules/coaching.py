@@ -366,7 +366,24 @@ def weekly_digest_occurrences(rules: RulesConfig, start: datetime, end: datetime
         return []
     weekday, at = digest.weekly_on
     return local_occurrences(
-        rules.team.timezone, start, end, [at], lambda day: day.weekday() == weekday
+        rules.team.timezone, start, end, [at], lambda day: posts_weekly_review(rules, day, weekday)
+    )
+
+
+def posts_weekly_review(rules: RulesConfig, day: date, weekday: int) -> bool:
+    """Whether the weekly review posts on local `day`: on its weekday; when that day is a
+    holiday or closure of a day the team works (Good Friday), on the team's last business day
+    before it in the same week instead, so the leads have it while they are in and it covers
+    the same Monday-to-Sunday week. A weekday the team never works keeps it (the team chose it)."""
+    if day.weekday() > weekday:
+        return False
+    chosen = day + timedelta(days=weekday - day.weekday())
+    calendar = rules.calendar
+    worked = calendar is not None and calendar.weekly_intervals_on(chosen)
+    if not worked or calendar.intervals_on(chosen):
+        return day == chosen
+    return posts_review(rules, day) and not any(
+        posts_review(rules, day + timedelta(days=n)) for n in range(1, (chosen - day).days)
     )
 
 
