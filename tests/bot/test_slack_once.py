@@ -13,6 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deskbridge.app import create_app, create_runtime
+
+# Imported before any test patches notifier.build_web_client: bot.app binds the name when it
+# is first imported, and a first import under the patch counted the Slack app's own client
+# too (a test run alone, or first in its worker, failed on [10, 10]).
+from deskbridge.bot import app as _bolt_app  # noqa: F401
 from deskbridge.bot import notifier
 from deskbridge.store.outbox import insert_actions, list_actions
 from deskbridge.store.slack import find_posted, hold_channel
