@@ -472,10 +472,12 @@ def serve(
             why = error.strerror or str(error)
             hint = "another process has it? choose a port with --port, or make run PORT=…"
         raise click.ClickException(f"cannot listen on {host}:{port}: {why} ({hint})") from None
-    runtime.start_background()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
+            # Before the loops start: a SIGTERM as they start (systemd stopping a service it
+            # has just started) killed the process mid-dispatch, the signal's default.
             _stop_on_sigterm()
+            runtime.start_background()
             click.echo(
                 f"deskbridge listening on {build_listen_url(host, port)} "
                 f"(webhooks: POST {webhooks}; health: GET /healthz)",
@@ -506,10 +508,10 @@ def _count_too_large(runtime):
 def worker() -> None:
     """Decider, dispatcher and timers; run the web part with `deskbridge web` (docs/deploy.md)."""
     runtime = _prepare_runtime(takes_webhooks=False)
-    runtime.start_background()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
-            _stop_on_sigterm()
+            _stop_on_sigterm()  # before the loops start, as serve's
+            runtime.start_background()
             click.echo("deskbridge worker running (Ctrl-C to stop)", err=True)
             while not runtime.stop.wait(1):
                 pass

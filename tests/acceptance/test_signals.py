@@ -171,3 +171,36 @@ def test_sigterm_mid_dispatch_finishes_and_records_the_actions_under_way(tmp_pat
     # Said once the dispatcher had recorded them, not while it was still sending.
     assert said.count("outbox.done") == 4
     assert said.index("runtime.stopped") > max(i for i, e in enumerate(said) if e == "outbox.done")
+
+
+def test_sigterm_is_a_clean_stop_from_before_the_loops_start(monkeypatch):
+    # The dispatcher started before the handler was set: a SIGTERM in between (systemd
+    # stopping a service just started; seen under load in this file's test above, exit -15)
+    # killed the worker mid-dispatch instead of stopping it cleanly.
+    import threading
+
+    from click.testing import CliRunner
+
+    from deskbridge import cli
+
+    seen = []
+
+    class Runtime:
+        stop = threading.Event()
+
+        def start_background(self) -> None:
+            seen.append(signal.getsignal(signal.SIGTERM))
+            self.stop.set()
+
+        def stop_background(self) -> None:
+            seen.append("stopped")
+
+    monkeypatch.setattr(cli, "_prepare_runtime", lambda takes_webhooks: Runtime())
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        result = CliRunner().invoke(cli.main, ["worker"])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+    assert result.exit_code == 0, result.output
+    assert seen == [signal.default_int_handler, "stopped"]
