@@ -1742,8 +1742,10 @@ def _find_warnings(
     risk = rules.risk if usable(("risk", "enabled")) else None
     risk = risk if risk is not None and risk.enabled else None
     warnings += _find_member_warnings(routed)
-    warnings += _find_tag_warnings(rules, usable, risk)
-    warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
+    # A team whose rules name Salesforce alone: Zendesk's tags and ids are never read.
+    if rules.find_helpdesks_named() != {"salesforce"}:
+        warnings += _find_tag_warnings(rules, usable, risk)
+        warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
     warnings += _find_salesforce_priority_warnings(rules.salesforce, usable)
     warnings += _find_timezone_warnings(rules, usable)

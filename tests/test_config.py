@@ -1416,3 +1416,23 @@ def test_a_pace_check_outside_every_coached_agents_hours_is_warned_of(runner, tm
 
     rules["coaching"]["nudges"]["pace"] = False  # no pace nudges: nothing to warn of
     assert warnings_of(runner, tmp_path, rules) == []
+
+
+def test_a_salesforce_only_team_is_not_warned_of_zendesk_tags_and_ids(runner, tmp_path):
+    # Tags and Zendesk ids are Zendesk's: a team whose rules name Salesforce alone was told
+    # "VIP" never matches a Zendesk tag and a category field id is no Zendesk id.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["risk"]["signals"]["vip"]["tags"] = ["VIP"]
+    rules["routing"]["category_field_id"] = "Problem_Category__c"
+    zendesk_warnings = warnings_of(runner, tmp_path, rules)
+    assert len(zendesk_warnings) == 2, zendesk_warnings
+    assert zendesk_warnings[0].startswith('warning: risk.signals.vip.tags[0]: "VIP" never matches')
+    assert zendesk_warnings[1].startswith("warning: routing.category_field_id: Problem_Category__c")
+
+    for department in rules["departments"].values():
+        department.pop("group", None)
+    rules["risk"].pop("specialist_group", None)
+    for n, agent in enumerate(rules["agents"]):
+        agent.pop("zendesk_id", None)
+        agent.setdefault("salesforce_id", f"0055j00000F3x{n % 10}QAAR")
+    assert warnings_of(runner, tmp_path, rules) == []
