@@ -131,6 +131,22 @@ def posts_review(rules: RulesConfig, day: date) -> bool:
     return calendar is None or bool(calendar.intervals_on(day))
 
 
+def posts_weekly_review(rules: RulesConfig, day: date, weekday: int) -> bool:
+    """Whether the weekly review posts on local `day`: on its weekday; when that day is a
+    holiday or closure of a day the team works (Good Friday), on the team's last business day
+    before it in the same week instead, so the leads have it while they are in and it covers
+    the same Monday-to-Sunday week. A weekday the team never works keeps it (the team chose it)."""
+    if day.weekday() > weekday:
+        return False
+    chosen = day + timedelta(days=weekday - day.weekday())
+    calendar = rules.calendar
+    if calendar is None or not calendar.weekly_intervals_on(chosen) or posts_review(rules, chosen):
+        return day == chosen
+    return posts_review(rules, day) and not any(
+        posts_review(rules, day + timedelta(days=n)) for n in range(1, (chosen - day).days)
+    )
+
+
 # How far back the last posted review is looked for (a long closure, a calendar with no hours).
 REVIEW_LOOKBACK = timedelta(days=31)
 

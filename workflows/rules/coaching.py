@@ -32,6 +32,7 @@ from deskbridge.workflows.digest import (
     describe_period,
     expected_by,
     posts_review,
+    posts_weekly_review,
     repeat_window,
     shift_progress,
     working_intervals,
@@ -168,8 +169,7 @@ def fire_missed_call(state: TicketState, timer: Timer, ctx: Context) -> Decision
     (`fire_lead`), if they are working at the timer's time."""
     rules = ctx.rules
     if (
-        not rules.coaching.enabled
-        or not rules.coaching.nudge_on("missed_call")
+        not rules.coaching.nudge_on("missed_call")  # off too when coaching is
         or state.status.is_done
         or not call_requested(state)
         or call_made_by(state, rules, lead_check_by(timer))
@@ -367,23 +367,6 @@ def weekly_digest_occurrences(rules: RulesConfig, start: datetime, end: datetime
     weekday, at = digest.weekly_on
     return local_occurrences(
         rules.team.timezone, start, end, [at], lambda day: posts_weekly_review(rules, day, weekday)
-    )
-
-
-def posts_weekly_review(rules: RulesConfig, day: date, weekday: int) -> bool:
-    """Whether the weekly review posts on local `day`: on its weekday; when that day is a
-    holiday or closure of a day the team works (Good Friday), on the team's last business day
-    before it in the same week instead, so the leads have it while they are in and it covers
-    the same Monday-to-Sunday week. A weekday the team never works keeps it (the team chose it)."""
-    if day.weekday() > weekday:
-        return False
-    chosen = day + timedelta(days=weekday - day.weekday())
-    calendar = rules.calendar
-    worked = calendar is not None and calendar.weekly_intervals_on(chosen)
-    if not worked or calendar.intervals_on(chosen):
-        return day == chosen
-    return posts_review(rules, day) and not any(
-        posts_review(rules, day + timedelta(days=n)) for n in range(1, (chosen - day).days)
     )
 
 
