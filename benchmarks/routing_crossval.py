@@ -63,9 +63,15 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "data"
 # fourteenth round, held-out 17 and 18 in the fifteenth; held-out 19, written blind during the
 # fifteenth, is never tuned on; held-out 20, written blind during the sixteenth, is the lead's
 # alone, named here before the file exists so that no glob ever picks it up; held-out 21,
-# written blind in the twenty-ninth session, likewise.)
+# written blind in the twenty-ninth session, likewise; held-out 22, written blind in the
+# thirtieth, likewise.)
 BLIND_SETS = frozenset(
-    {"routing_heldout_19.yaml", "routing_heldout_20.yaml", "routing_heldout_21.yaml"}
+    {
+        "routing_heldout_19.yaml",
+        "routing_heldout_20.yaml",
+        "routing_heldout_21.yaml",
+        "routing_heldout_22.yaml",
+    }
 )
 NONE = "none"
 
