@@ -297,6 +297,7 @@ NEVER_TUNED_ON: list[tuple[Path, int, float, float]] = [
     (HELD_OUT_19, 120, 0.749, 0.126),
     (HELD_OUT_20, 120, 0.816, 0.067),
     (HELD_OUT_21, 120, 0.866, 0.059),
+    (HELD_OUT_22, 120, 0.874, 0.026),
 ]
 
 
