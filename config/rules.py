@@ -1741,7 +1741,7 @@ def _find_warnings(
     field = rules.routing.category_field_id if reads_field else None
     risk = rules.risk if usable(("risk", "enabled")) else None
     risk = risk if risk is not None and risk.enabled else None
-    warnings += _find_member_warnings(routed)
+    warnings += _find_member_warnings(routed, rules.find_helpdesks_named())
     # A team whose rules name Salesforce alone: Zendesk's tags and ids are never read.
     if rules.find_helpdesks_named() != {"salesforce"}:
         warnings += _find_tag_warnings(rules, usable, risk)
@@ -1794,18 +1794,38 @@ def _format_hours(hours: tuple[time, time]) -> str:
     return "-".join("24:00" if at == time.max else f"{at:%H:%M}" for at in hours)
 
 
-def _find_member_warnings(departments: dict[str, DepartmentConfig]) -> list[str]:
-    """Members of the departments routed to that are no helpdesk user id (an email, a name):
-    no event carries one, so their replies never count as the department acting and the lead
-    is told at every hand-off deadline."""
-    return [
-        f"departments.{key}.members[{index}]: {member} is neither a Zendesk user id (digits) "
-        "nor a Salesforce user id (15 or 18 letters and digits): a reply of theirs does not "
-        f"count as {department.name} acting on a hand-off"
-        for key, department in departments.items()
-        for index, member in enumerate(department.members)
-        if not (ZENDESK_ID.fullmatch(member) or SALESFORCE_ID.fullmatch(member))
-    ]
+def _find_member_warnings(
+    departments: dict[str, DepartmentConfig], helpdesks: frozenset[str]
+) -> list[str]:
+    """Members of the departments routed to that are no helpdesk user id (an email, a name), or
+    only the other helpdesk's where the rules name one alone (the example's Zendesk ids kept by
+    a team on Salesforce): no event carries one, so their replies never count as the department
+    acting and the lead is told at every hand-off deadline."""
+    warnings = []
+    for key, department in departments.items():
+        for index, member in enumerate(department.members):
+            path = f"departments.{key}.members[{index}]: {member}"
+            acting = f"a reply of theirs does not count as {department.name} acting on a hand-off"
+            zendesk = ZENDESK_ID.fullmatch(member) is not None
+            salesforce = SALESFORCE_ID.fullmatch(member) is not None
+            if not (zendesk or salesforce):
+                warnings.append(
+                    f"{path} is neither a Zendesk user id (digits) nor a Salesforce user id "
+                    f"(15 or 18 letters and digits): {acting}"
+                )
+            elif helpdesks == {"salesforce"} and not salesforce:
+                warnings.append(
+                    f"{path} is a Zendesk user id, and the rules name Salesforce alone (queues, "
+                    f"roster salesforce_id): {acting} on a case (a Salesforce user id is 15 or "
+                    "18 letters and digits, starting 005: Setup → Users, in the user's address)"
+                )
+            elif helpdesks == {"zendesk"} and not zendesk:
+                warnings.append(
+                    f"{path} is a Salesforce user id, and the rules name Zendesk alone (groups, "
+                    f"roster zendesk_id): {acting} on a ticket (a Zendesk user id is digits, "
+                    "the number in the user's address in Zendesk)"
+                )
+    return warnings
 
 
 def _find_tag_warnings(

@@ -1418,6 +1418,16 @@ def test_a_pace_check_outside_every_coached_agents_hours_is_warned_of(runner, tm
     assert warnings_of(runner, tmp_path, rules) == []
 
 
+def drop_zendesk(rules: dict) -> None:
+    """The example's rules as a team on Salesforce alone writes them: no Zendesk group or id."""
+    for department in rules["departments"].values():
+        department.pop("group", None)
+    rules["risk"].pop("specialist_group", None)
+    for n, agent in enumerate(rules["agents"]):
+        agent.pop("zendesk_id", None)
+        agent.setdefault("salesforce_id", f"0055j00000F3x{n % 10}QAAR")
+
+
 def test_a_salesforce_only_team_is_not_warned_of_zendesk_tags_and_ids(runner, tmp_path):
     # Tags and Zendesk ids are Zendesk's: a team whose rules name Salesforce alone was told
     # "VIP" never matches a Zendesk tag and a category field id is no Zendesk id.
@@ -1429,10 +1439,39 @@ def test_a_salesforce_only_team_is_not_warned_of_zendesk_tags_and_ids(runner, tm
     assert zendesk_warnings[0].startswith('warning: risk.signals.vip.tags[0]: "VIP" never matches')
     assert zendesk_warnings[1].startswith("warning: routing.category_field_id: Problem_Category__c")
 
-    for department in rules["departments"].values():
-        department.pop("group", None)
-    rules["risk"].pop("specialist_group", None)
-    for n, agent in enumerate(rules["agents"]):
-        agent.pop("zendesk_id", None)
-        agent.setdefault("salesforce_id", f"0055j00000F3x{n % 10}QAAR")
+    drop_zendesk(rules)
+    for n, department in enumerate(rules["departments"].values()):
+        department["members"] = [f"0055j00000G4y{n}QAAR"]
     assert warnings_of(runner, tmp_path, rules) == []
+
+
+def test_a_team_on_one_helpdesk_is_warned_of_members_given_as_the_other_ones_ids(runner, tmp_path):
+    # The example's departments with their Zendesk groups swapped for Salesforce queues alone:
+    # check-config said ok while the members kept the example's Zendesk ids, which no case's
+    # reply carries, so every routed case's hand-off deadline told the lead.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    drop_zendesk(rules)
+    rules["departments"]["quality"]["members"] = ["9013300114001", "0055j00000G4y1Q"]
+    for key in ("logistics", "post_sales"):
+        rules["departments"][key]["members"] = []
+    assert warnings_of(runner, tmp_path, rules) == [
+        "warning: departments.quality.members[0]: 9013300114001 is a Zendesk user id, and the "
+        "rules name Salesforce alone (queues, roster salesforce_id): a reply of theirs does not "
+        "count as Quality/Production acting on a hand-off on a case (a Salesforce user id is 15 "
+        "or 18 letters and digits, starting 005: Setup → Users, in the user's address)"
+    ]
+
+    # And the other way round: a team on Zendesk alone with a Salesforce user id.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    for department in rules["departments"].values():
+        department.pop("salesforce_queue", None)
+    rules["risk"].pop("specialist_queue", None)
+    for agent in rules["agents"]:
+        agent.pop("salesforce_id", None)
+    rules["departments"]["logistics"]["members"] = ["9013300113001", "0055j00000G4y1QAAR"]
+    assert warnings_of(runner, tmp_path, rules) == [
+        "warning: departments.logistics.members[1]: 0055j00000G4y1QAAR is a Salesforce user "
+        "id, and the rules name Zendesk alone (groups, roster zendesk_id): a reply of theirs "
+        "does not count as Logistics acting on a hand-off on a ticket (a Zendesk user id is "
+        "digits, the number in the user's address in Zendesk)"
+    ]
