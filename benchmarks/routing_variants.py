@@ -162,3 +162,63 @@ def balanced_lr_svm(tickets: list[LabelledTicket]) -> Average:
         _fit(_features(lemmas=True), _logistic(30.0, "balanced"), tickets),
         _fit(_features(lemmas=True), _svm("balanced"), tickets),
     )
+
+
+# The thirtieth session's (2026-12-07): `routing train`'s three views and balanced logistic
+# regression, with the vocabulary pruned or the regularisation changed.
+def _views(
+    min_df: int = 1, chars: tuple[int, int] = (2, 5), words: tuple[int, int] = (1, 2)
+) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            ("words", TfidfVectorizer(ngram_range=words, sublinear_tf=True, min_df=min_df)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=chars, sublinear_tf=True, min_df=min_df
+                ),
+            ),
+            (
+                "lemmas",
+                TfidfVectorizer(
+                    preprocessor=model_lemmas, ngram_range=words, sublinear_tf=True, min_df=min_df
+                ),
+            ),
+        ]
+    )
+
+
+def min_df2(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(min_df=2), _logistic(30.0, "balanced"), tickets))
+
+
+def min_df3(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(min_df=3), _logistic(30.0, "balanced"), tickets))
+
+
+def c10(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(), _logistic(10.0, "balanced"), tickets))
+
+
+def c100(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(), _logistic(100.0, "balanced"), tickets))
+
+
+def chars_1_4(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(chars=(1, 4)), _logistic(30.0, "balanced"), tickets))
+
+
+def chars_3_6(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(chars=(3, 6)), _logistic(30.0, "balanced"), tickets))
+
+
+def words_1_3(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_views(words=(1, 3)), _logistic(30.0, "balanced"), tickets))
+
+
+def unpruned(tickets: list[LabelledTicket]) -> Average:
+    """`routing train`'s pipeline before the thirtieth session: every n-gram kept."""
+    return Average(_fit(_views(), _logistic(30.0, "balanced"), tickets))

@@ -97,6 +97,10 @@ class LearnedModel:
         return self.labels[best], float(probabilities[best])
 
 
+# An n-gram is learned from when at least this many training tickets have it.
+MIN_TICKETS = 2
+
+
 def build_pipeline() -> Any:
     """Word 1-2 grams and character 2-5 grams (they carry typos and word forms the phrases
     miss) of the text, and word 1-2 grams of its lemmas as the phrases read them
@@ -104,7 +108,9 @@ def build_pipeline() -> Any:
     into a multinomial logistic regression: the field's standard small text classifier, whose
     probabilities serve as the thresholds' scale. C=30 and balanced class weights: the few
     "none" tickets weigh as much as a department's (chosen by leaving one labelled set out,
-    benchmarks/README.md)."""
+    benchmarks/README.md). Each view keeps only the n-grams of at least MIN_TICKETS tickets:
+    one ticket's names, order numbers and typos teach nothing about the next author's, and
+    were most of the file and the training (the thirtieth session, benchmarks/README.md)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
@@ -115,17 +121,28 @@ def build_pipeline() -> Any:
                 "features",
                 FeatureUnion(
                     [
-                        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+                        (
+                            "words",
+                            TfidfVectorizer(
+                                ngram_range=(1, 2), sublinear_tf=True, min_df=MIN_TICKETS
+                            ),
+                        ),
                         (
                             "chars",
                             TfidfVectorizer(
-                                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True
+                                analyzer="char_wb",
+                                ngram_range=(2, 5),
+                                sublinear_tf=True,
+                                min_df=MIN_TICKETS,
                             ),
                         ),
                         (
                             "lemmas",
                             TfidfVectorizer(
-                                preprocessor=model_lemmas, ngram_range=(1, 2), sublinear_tf=True
+                                preprocessor=model_lemmas,
+                                ngram_range=(1, 2),
+                                sublinear_tf=True,
+                                min_df=MIN_TICKETS,
                             ),
                         ),
                     ]
@@ -146,16 +163,32 @@ def train_routing_model(tickets: Iterable[Any]) -> LearnedModel:
     if len(set(labels)) < 2:
         raise ModelFileError("the labelled tickets name fewer than two departments (or none)")
     pipeline = build_pipeline()
-    pipeline.fit(
-        [model_text(t.subject, t.description, t.customer_messages) for t in tickets], labels
-    )
+    try:
+        pipeline.fit(
+            [model_text(t.subject, t.description, t.customer_messages) for t in tickets], labels
+        )
+    except ValueError as exc:  # a view with no n-gram in two tickets: too few to learn from
+        if "no terms remain" not in str(exc) and "empty vocabulary" not in str(exc):
+            raise
+        raise ModelFileError(
+            f"the {len(tickets)} labelled tickets share too few words to learn from"
+            " (label a few hundred)"
+        ) from None
     return LearnedModel(pipeline)
 
 
 def save_routing_model(model: LearnedModel, path: Path) -> None:
+    import zipfile
+
     import skops.io
 
-    skops.io.dump({"pipeline": model.pipeline, "lemma_view": LEMMA_VIEW}, path)
+    # Deflated: skops writes the vocabularies as JSON, most of the file, which compresses about
+    # twentyfold (70 MB to 3.5 MB for 3,984 tickets); loading takes no longer.
+    skops.io.dump(
+        {"pipeline": model.pipeline, "lemma_view": LEMMA_VIEW},
+        path,
+        compression=zipfile.ZIP_DEFLATED,
+    )
 
 
 def load_routing_model(path: Path, labels: Sequence[str] | None) -> LearnedModel:

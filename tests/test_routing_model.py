@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,8 +37,8 @@ from deskbridge.workflows.rules.routing import classify_state
 
 LABELLED = Path(__file__).parent / "workflows" / "data" / "routing_labelled.yaml"
 # Words no phrase of the example rules names: the phrases leave both tickets to a person.
-ASKED_FOR_MONEY = "Money for the order please"  # the model: Post-Sales, 95%
-NO_IDEA_WHERE = "Parcel whereabouts unknown"  # the model: Logistics, 55%
+ASKED_FOR_MONEY = "Money for the order please"  # the model: Post-Sales, 98%
+NO_IDEA_WHERE = "Parcel whereabouts unknown"  # the model: Logistics, 53%
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +90,11 @@ def test_the_model_routes_a_wording_the_phrases_leave_unclassified(model_file, t
     result = classify_state(state, rules)
     assert (result.source, result.department, result.category) == ("model", "post_sales", None)
     assert result.reason == (
-        "the learned model: Post-Sales (95% sure);"
+        "the learned model: Post-Sales (98% sure);"
         " the phrases: no field, tag or phrase names an order problem"
     )
     assert explain(config, ASKED_FOR_MONEY)[:2] == [
-        "department: Post-Sales  (the learned model, 95% sure)",
+        "department: Post-Sales  (the learned model, 98% sure)",
         "reason: " + result.reason,
     ]
 
@@ -114,7 +115,7 @@ def test_the_threshold_holds_back_a_less_sure_answer(model_file, tmp_path):
         "reason: no field, tag or phrase names an order problem",
         "matched (points = words x 1.5 in the subject x category weight):",
         '    1.5  delivery problem (general words): "parcel" in subject',
-        "learned model: Logistics (55% sure), below routing.model_min_confidence 70%",
+        "learned model: Logistics (53% sure), below routing.model_min_confidence 70%",
     ]
     # A lower threshold lets it answer.
     lower = load_rules(rules_file(tmp_path, model=str(model_file), model_min_confidence=0.5))
@@ -164,8 +165,8 @@ def test_tickets_the_phrases_decide_keep_their_department_unless_the_model_is_su
 
 
 # The phrases route it to Post-Sales (a charge); the model learned on the labelled set reads
-# "delivery" and says Logistics, 77% sure.
-CHARGED_DELIVERY = "Delivery charged but it was free"
+# "delivery" and says Logistics, 82% sure.
+CHARGED_DELIVERY = "Delivery charged"
 
 
 def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, tmp_path):
@@ -181,14 +182,14 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     assert (result.source, result.department, result.category) == ("ambiguous", None, None)
     assert result.disputed == "post_sales"
     assert result.reason == (
-        f"the phrases: {phrases.reason}; the learned model: Logistics (77% sure): they disagree"
+        f"the phrases: {phrases.reason}; the learned model: Logistics (82% sure): they disagree"
     )
     assert explain(config, CHARGED_DELIVERY)[:2] == [
         "department: none — the phrases chose Post-Sales, the learned model disagrees:"
         " the assignee is asked to pick",
         "reason: " + result.reason,
     ]
-    assert "learned model: Logistics (77% sure), at least routing.ask_when_model_disagrees 70%" in (
+    assert "learned model: Logistics (82% sure), at least routing.ask_when_model_disagrees 70%" in (
         explain(config, CHARGED_DELIVERY)
     )
     # The routing rule asks the assignee to pick, as for a ticket too close to call.
@@ -205,7 +206,7 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     )
     assert (asked.source, asked.disputed) == ("ambiguous", "post_sales")
     # Below the threshold the phrases' department stands; explain says why.
-    higher = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=0.8)
+    higher = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=0.85)
     kept = classify_ticket(
         load_rules(higher).routing,
         subject=CHARGED_DELIVERY,
@@ -214,11 +215,11 @@ def test_a_sure_model_that_disagrees_leaves_the_ticket_to_a_person(model_file, t
     )
     assert (kept.source, kept.department, kept.disputed) == ("phrase", "post_sales", None)
     assert (
-        "learned model: Logistics (77% sure), below routing.ask_when_model_disagrees 80%"
+        "learned model: Logistics (82% sure), below routing.ask_when_model_disagrees 85%"
         in explain(higher, CHARGED_DELIVERY)
     )
     off = rules_file(tmp_path, model=str(model_file), ask_when_model_disagrees=None)
-    assert "learned model: Logistics (77% sure) (routing.ask_when_model_disagrees is off)" in (
+    assert "learned model: Logistics (82% sure) (routing.ask_when_model_disagrees is off)" in (
         explain(off, CHARGED_DELIVERY)
     )
 
@@ -249,7 +250,7 @@ def assert_overruled(
 def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_file, tmp_path):
     plain = load_rules(EXAMPLE_CONFIG)
     phrases = classify_ticket(plain.routing, subject=CHARGED_DELIVERY, description="")
-    # The default (90%) only asks, at 77%.
+    # The default (90%) only asks, at 82%.
     rules = load_rules(rules_file(tmp_path, model=str(model_file)))
     assert rules.routing.model_overrides_from == 0.9
     asked = classify_ticket(
@@ -260,7 +261,7 @@ def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_f
     config = rules_file(
         tmp_path, model=str(model_file), ask_when_model_disagrees=0.7, model_overrides_from=0.7
     )
-    assert_overruled(config, CHARGED_DELIVERY, phrases, "post_sales", "77%", "70%", "Post-Sales")
+    assert_overruled(config, CHARGED_DELIVERY, phrases, "post_sales", "82%", "70%", "Post-Sales")
     # Off: a person picks, as before.
     off = load_rules(
         rules_file(
@@ -274,8 +275,8 @@ def test_a_model_sure_enough_of_another_department_overrules_the_phrases(model_f
 
 
 # The phrases read "do you deliver" (a question before ordering) and say the ticket is no
-# order problem; the model learned on the labelled set says Logistics, 55% sure.
-DO_YOU_DELIVER = "Do you deliver? My parcel never came"
+# order problem; the model learned on the labelled set says Logistics, 68% sure.
+DO_YOU_DELIVER = "Do you deliver? My parcel never arrived"
 
 
 def test_a_model_sure_enough_of_a_department_overrules_not_an_order_problem(model_file, tmp_path):
@@ -291,7 +292,7 @@ def test_a_model_sure_enough_of_a_department_overrules_not_an_order_problem(mode
     assert (kept.source, kept.department, kept.disputed) == ("phrase", None, None)
     assert kept.model_answer is not None and kept.model_answer[0] == "logistics"
     assert (
-        "learned model: Logistics (55% sure), below routing.model_overrides_from 90%;"
+        "learned model: Logistics (68% sure), below routing.model_overrides_from 90%;"
         " not an order problem, as the phrases say, stands"
     ) in explain(default, DO_YOU_DELIVER)
 
@@ -302,7 +303,7 @@ def test_a_model_sure_enough_of_a_department_overrules_not_an_order_problem(mode
         ask_when_model_disagrees=0.5,
         model_overrides_from=0.5,
     )
-    assert_overruled(config, DO_YOU_DELIVER, phrases, "none", "55%", "50%", "not an order problem")
+    assert_overruled(config, DO_YOU_DELIVER, phrases, "none", "68%", "50%", "not an order problem")
     # Overruling off: not an order problem stands.
     off_config = rules_file(
         tmp_path,
@@ -317,7 +318,7 @@ def test_a_model_sure_enough_of_a_department_overrules_not_an_order_problem(mode
     )
     assert (stands.source, stands.department, stands.disputed) == ("phrase", None, None)
     assert (
-        "learned model: Logistics (55% sure); not an order problem, as the phrases say, stands"
+        "learned model: Logistics (68% sure); not an order problem, as the phrases say, stands"
     ) in explain(off_config, DO_YOU_DELIVER)
 
 
@@ -390,7 +391,12 @@ def billing_model(tmp_path: Path) -> Path:
     """A model trained by a team whose labels name a Billing department; the example has none."""
     model = build_pipeline()
     model.fit(
-        ["Invoice shows the wrong VAT", "Charged twice", "Tracking has not moved", "Courier late"],
+        [
+            "Invoice shows the wrong VAT",
+            "The invoice was charged twice",
+            "Tracking has not moved",
+            "Tracking late, courier late",
+        ],
         ["billing", "billing", "logistics", "logistics"],
     )
     out = tmp_path / "billing.skops"
@@ -507,6 +513,30 @@ def test_training_needs_two_departments(tmp_path):
     assert not (tmp_path / "m.skops").exists()
 
 
+def test_tickets_sharing_no_word_are_too_few_to_train_on(tmp_path):
+    labelled = tmp_path / "two.yaml"
+    labelled.write_text(
+        yaml.safe_dump(
+            [
+                {"id": "A", "subject": "chairs damaged", "department": "quality"},
+                {"id": "B", "subject": "parcel late", "department": "logistics"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "m.skops"
+    result = CliRunner().invoke(
+        main,
+        ["routing", "train", str(labelled), "--out", str(out), "--config", str(EXAMPLE_CONFIG)],
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "cannot train: the 2 labelled tickets share too few words to learn from"
+        " (label a few hundred)\n"
+    )
+    assert not out.exists()
+
+
 def test_a_model_file_in_a_folder_that_does_not_exist(tmp_path):
     """Was skops' FileNotFoundError traceback, after the training."""
     out = tmp_path / "missing" / "m.skops"
@@ -580,13 +610,17 @@ def test_the_trainer_reads_the_text_and_its_lemmas():
     model = train_routing_model(
         [
             LabelledTicket(id="A", subject="The chairs arrived damaged", department="quality"),
-            LabelledTicket(id="B", subject="Where is my parcel", department="logistics"),
+            LabelledTicket(id="B", subject="The chair arrives damaged", department="quality"),
+            LabelledTicket(id="C", subject="Where is my parcel", department="logistics"),
+            LabelledTicket(
+                id="D", subject="Where is my parcel, order 4471", department="logistics"
+            ),
         ]
     )
     features = model.pipeline.named_steps["features"]
     assert [name for name, _ in features.transformer_list] == ["words", "chars", "lemmas"]
-    # The lemma view reads "arrived" as "arrive", "chairs" as "chair": a new author's "arrives"
-    # or "chair" meets what was trained on.
+    # The lemma view reads "arrived" and "arrives" as "arrive", "chairs" as "chair": a new
+    # author's word forms meet what was trained on.
     lemmas = dict(features.transformer_list)["lemmas"]
     assert sorted(lemmas.vocabulary_) == [
         "arrive",
@@ -604,6 +638,23 @@ def test_the_trainer_reads_the_text_and_its_lemmas():
         "where",
         "where is",
     ]
+    # An n-gram of one ticket alone is not learned from (its order number, "chairs" and
+    # "arrived" in the words view): it tells nothing of the next ticket, and filled the file.
+    words = dict(features.transformer_list)["words"]
+    assert sorted(words.vocabulary_) == [
+        "damaged",
+        "is",
+        "is my",
+        "my",
+        "my parcel",
+        "parcel",
+        "the",
+        "where",
+        "where is",
+    ]
+    chars = dict(features.transformer_list)["chars"]
+    assert " 44" not in chars.vocabulary_
+    assert "rcel" in chars.vocabulary_
     classifier = model.pipeline.named_steps["classifier"]
     assert (classifier.C, classifier.class_weight) == (30.0, "balanced")
 
@@ -643,7 +694,8 @@ def test_the_trusted_types_are_those_the_trainer_writes(tmp_path):
         train_routing_model(
             [
                 LabelledTicket(id="A", subject="The chairs arrived damaged", department="quality"),
-                LabelledTicket(id="B", subject="Where is my parcel", department="logistics"),
+                LabelledTicket(id="B", subject="The chair is damaged", department="quality"),
+                LabelledTicket(id="C", subject="Where is my parcel", department="logistics"),
             ]
         ),
         out,
@@ -679,6 +731,16 @@ def test_the_lemma_view_reads_the_labelled_sets_as_its_number_says():
         "model_lemmas reads words differently: give LEMMA_VIEW a new number and its reading "
         "here (check-config then asks teams to train their models again)"
     )
+
+
+def test_the_model_file_is_deflated(model_file):
+    """skops writes the vocabularies as JSON, most of the file: stored as is and with every
+    n-gram kept, these 120 tickets made a file of 14 MB (3,984 tickets 168 MB); 0.2 MB now."""
+    with zipfile.ZipFile(model_file) as archive:
+        schema = archive.getinfo("schema.json")
+    assert schema.compress_type == zipfile.ZIP_DEFLATED
+    assert schema.compress_size < schema.file_size / 10
+    assert model_file.stat().st_size < 400_000
 
 
 def test_a_trained_model_keeps_the_reading_it_was_trained_with(model_file, tmp_path):
