@@ -284,8 +284,11 @@ class DepartmentConfig(_Model):
 class SalesforceConfig(_Model):
     """How a Salesforce org's picklists read in deskbridge's terms."""
 
-    # Case statuses by meaning; anything else is open. IsClosed also counts as solved.
+    # Case statuses by meaning; anything else is open (and logged, webhook.unmapped_status, so
+    # the team lists it). IsClosed also counts as solved.
     new_statuses: list[str] = Field(default_factory=lambda: ["New"])
+    # Salesforce's own picklist has Working and Escalated: open, said so, not logged.
+    open_statuses: list[str] = Field(default_factory=lambda: ["Working", "Escalated"])
     pending_statuses: list[str] = Field(default_factory=lambda: ["Waiting on Customer"])
     hold_statuses: list[str] = Field(default_factory=lambda: ["On Hold"])
     solved_statuses: list[str] = Field(default_factory=lambda: ["Resolved"])
@@ -1368,6 +1371,7 @@ def check_references(rules: RulesConfig, skip: set[Location] = frozenset()) -> l
 
 _STATUS_LISTS = (
     "new_statuses",
+    "open_statuses",
     "pending_statuses",
     "hold_statuses",
     "solved_statuses",
@@ -1377,7 +1381,7 @@ _STATUS_LISTS = (
 
 def _check_salesforce_statuses(mapping: SalesforceConfig) -> list[str]:
     """A Status value under two meanings: the case would silently take one of them (closed,
-    solved, pending, hold, new, first found), so a new case listed as solved too stops every
+    solved, pending, hold, new, open, first found), so a new case listed as solved too stops every
     clock and rule for it."""
     problems = []
     seen: dict[str, str] = {}

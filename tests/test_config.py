@@ -1258,7 +1258,7 @@ def test_keys_yaml_reads_as_one_are_a_key_set_twice(tmp_path):
     text = text.replace(
         "  origins: {Email: email,", "  origins: {on: email, Yes: web, off: x, no: y,"
     )
-    line = text.splitlines().index("salesforce:") + 7
+    line = text.splitlines().index("salesforce:") + 8
     problems = problems_of(tmp_path, text)
     assert [p for p in problems if "set twice" in p] == [
         f"salesforce.{mapping}.{key}: set twice, on lines {at} and {at} (as "

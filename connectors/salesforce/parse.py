@@ -63,6 +63,15 @@ USER_PREFIX, QUEUE_PREFIX = "005", "00G"
 UNMAPPED_PRIORITY = RepeatingLog(
     logging.getLogger("deskbridge.webhooks"), "webhook.unmapped_priority"
 )
+# A Status value the rules file's salesforce section does not list is read as open (solved when
+# the case's IsClosed is true): said once an hour per value, naming where to list it, so an org
+# whose "Gelöst" is not listed hears why its cases never solve.
+UNMAPPED_STATUS = RepeatingLog(logging.getLogger("deskbridge.webhooks"), "webhook.unmapped_status")
+UNMAPPED_STATUS_HINT = (
+    "not in the rules file's salesforce.new_statuses, open_statuses, pending_statuses, "
+    "hold_statuses, solved_statuses or closed_statuses: {reading} until it is added to the "
+    "one it means"
+)
 # EmailMessage.Status picklist values: 0 New, 1 Read, 2 Replied, 3 Sent, 4 Forwarded, 5 Draft.
 EMAIL_DRAFT = "5"
 
@@ -292,18 +301,39 @@ def _bool(fields: dict[str, str], name: str, path: str) -> bool | None:
     raise PayloadError("expected true or false", f"{path}.{name}")
 
 
-def _status(fields: dict[str, str], mapping: SalesforceConfig, path: str) -> Status | None:
+def _status(
+    fields: dict[str, str], mapping: SalesforceConfig, path: str, case: str
+) -> Status | None:
     value = fields.get("Status")
+    # Read first: a malformed IsClosed is refused whatever the Status says.
+    closed = _bool(fields, "IsClosed", path)
     for statuses, status in (
         (mapping.closed_statuses, Status.closed),
         (mapping.solved_statuses, Status.solved),
         (mapping.pending_statuses, Status.pending),
         (mapping.hold_statuses, Status.hold),
         (mapping.new_statuses, Status.new),
+        (mapping.open_statuses, Status.open),
     ):
         if value is not None and value in statuses:
             return status
-    if _bool(fields, "IsClosed", path):
+    if value:
+        # Open is the safe reading of a value not listed (its clocks and rules keep running;
+        # a case wrongly read as solved would go silent), but it may mean solved or waiting.
+        reading = (
+            "read as solved, as the case's IsClosed is true,"
+            if closed
+            else "read as open (its clocks and rules run; it never solves unless IsClosed is "
+            "sent true)"
+        )
+        UNMAPPED_STATUS.warn(
+            (value, bool(closed)),
+            ticket=f"salesforce:{case}",
+            field="Status",
+            value=value,
+            hint=UNMAPPED_STATUS_HINT.format(reading=reading),
+        )
+    if closed:
         return Status.solved
     return Status.open if value else None
 
@@ -337,7 +367,7 @@ def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> Ticket
     snapshot = TicketSnapshot(
         subject=fields.get("Subject"),
         description=fields.get("Description"),
-        status=_status(fields, mapping, path),
+        status=_status(fields, mapping, path, case_id),
         priority=level,
         type=(fields.get("Type") or "").lower() or None,
         group=owner if owner and owner.startswith(QUEUE_PREFIX) else None,

@@ -19,7 +19,12 @@ from deskbridge.config.logging import FieldFormatter
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.errors import PayloadError
 from deskbridge.connectors.salesforce.connector import stored_body
-from deskbridge.connectors.salesforce.parse import UNMAPPED_PRIORITY, parse_salesforce, same_org
+from deskbridge.connectors.salesforce.parse import (
+    UNMAPPED_PRIORITY,
+    UNMAPPED_STATUS,
+    parse_salesforce,
+    same_org,
+)
 from deskbridge.store.events import count_events
 from deskbridge.store.outbox import list_actions
 from deskbridge.store.schema import events, tickets
@@ -225,6 +230,76 @@ def test_a_priority_the_rules_do_not_map_is_read_as_none_and_named_once_an_hour(
                 "there",
             },
         )
+    ]
+
+
+def test_a_status_the_rules_do_not_list_is_read_as_open_and_named_once_an_hour(caplog):
+    # A German org whose "Gelöst" the rules file does not list, sending no IsClosed: its cases
+    # were read as open for ever (never solved, every clock running) and nothing said why.
+    # Salesforce's own Working and Escalated are listed (open_statuses): read, not logged.
+    caplog.set_level(logging.INFO, logger="deskbridge")
+    UNMAPPED_STATUS.forget()
+
+    def case(nid: str, case_id: str, status: str, **closed: str) -> str:
+        return notification(
+            nid,
+            "Case",
+            Id=case_id,
+            Subject="Lieferung fehlt",
+            Status=status,
+            LastModifiedDate="2025-03-04T10:20:00.000Z",
+            **closed,
+        )
+
+    events = parse_salesforce(
+        envelope(
+            [
+                case("04l000000000021AAA", "5005j00000TqW8hAAF", "Gelöst"),
+                case("04l000000000022AAA", "5005j00000TqW9hAAF", "Gelöst"),
+                case("04l000000000023AAA", "5005j00000TqWAhAAF", "Gelöst", IsClosed="true"),
+                case("04l000000000024AAA", "5005j00000TqWBhAAF", "Working"),
+                case("04l000000000025AAA", "5005j00000TqWChAAF", "Escalated"),
+                case("04l000000000026AAA", "5005j00000TqWDhAAF", "Resolved"),
+            ]
+        ),
+        NOW,
+    )
+
+    assert [e.ticket.status for e in events] == [
+        Status.open,
+        Status.open,
+        Status.solved,
+        Status.open,
+        Status.open,
+        Status.solved,
+    ]
+    lists = (
+        "not in the rules file's salesforce.new_statuses, open_statuses, pending_statuses, "
+        "hold_statuses, solved_statuses or closed_statuses: "
+    )
+    assert [(r.levelno, r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            "webhook.unmapped_status",
+            {
+                "ticket": "salesforce:5005j00000TqW8hAAF",
+                "field": "Status",
+                "value": "Gelöst",
+                "hint": lists + "read as open (its clocks and rules run; it never solves "
+                "unless IsClosed is sent true) until it is added to the one it means",
+            },
+        ),
+        (
+            logging.WARNING,
+            "webhook.unmapped_status",
+            {
+                "ticket": "salesforce:5005j00000TqWAhAAF",
+                "field": "Status",
+                "value": "Gelöst",
+                "hint": lists + "read as solved, as the case's IsClosed is true, until it is "
+                "added to the one it means",
+            },
+        ),
     ]
 
 
