@@ -325,8 +325,11 @@ def build_performers(
     clock: Callable[[], datetime],
     writer: AbstractContextManager | None = None,
 ) -> tuple[dict[ActionKind, Performer], dict[str, bool]]:
-    """Real performers where credentials are set, dry-run performers elsewhere. `writer`:
-    the process's SQLite writer lock, which the Slack performer's writes take in turn."""
+    """Real performers where credentials are set, dry-run performers elsewhere; and which
+    systems are in dry-run, of Slack, the pager and the helpdesks in use (a team on Salesforce
+    alone saw `zendesk: true` in /readyz, which a monitor reads as a write-back not sending).
+    `writer`: the process's SQLite writer lock, which the Slack performer's writes take in
+    turn."""
     from deskbridge.bot.notifier import SlackNotifier, build_web_client
 
     writers = build_writers(settings, rules)
@@ -352,7 +355,12 @@ def build_performers(
             ticket_link=build_ticket_links(settings),
         )
     performers[ActionKind.pager] = pager
-    dry_run = {source.value: isinstance(w, DryRunPerformer) for source, w in writers.items()}
+    in_use = find_helpdesks_in_use(settings, rules)
+    dry_run = {
+        source.value: isinstance(w, DryRunPerformer)
+        for source, w in writers.items()
+        if source in in_use
+    }
     dry_run["slack"] = token is None
     dry_run["pager"] = settings.pagerduty_routing_key is None
     return performers, dry_run

@@ -24,7 +24,10 @@ from deskbridge.config.logging import configure_logging, log_event
 from deskbridge.config.rules import (
     ConfigError,
     RulesConfig,
+    describe_helpdesks_in_use,
+    describe_salesforce_statuses,
     find_rules_warnings,
+    judge_helpdesks_in_use,
     load_rules,
     summarize_rules,
 )
@@ -51,15 +54,18 @@ def _load_or_exit(path: Path) -> RulesConfig:
     return rules
 
 
-def _read_rules(path: Path) -> tuple[RulesConfig | None, list[str]]:
+def _read_rules(
+    path: Path, env_helpdesks: frozenset[str] = frozenset()
+) -> tuple[RulesConfig | None, list[str]]:
     """The rules file, or None once its problems are on stderr; and its warnings, for a file
-    with problems those of its settings that validated (check-config lists both in one run)."""
+    with problems those of its settings that validated (check-config lists both in one run),
+    judged with the helpdesks the environment names (`env_helpdesks`), as start-up judges."""
     try:
-        rules = load_rules(path)
+        rules = load_rules(path, env_helpdesks)
     except ConfigError as exc:
         click.echo(str(exc), err=True)  # the path, how many problems, each on its own line
         return None, exc.warnings
-    return rules, find_rules_warnings(rules)
+    return rules, find_rules_warnings(rules, env_helpdesks)
 
 
 def _read_settings_and_rules(
@@ -75,7 +81,8 @@ def _read_settings_and_rules(
     if settings is not None and log_with_settings:
         configure_logging(settings.log_level)
     path = path or (settings or RulesPathSetting()).config_path
-    rules, warnings = _read_rules(path)
+    env_helpdesks = settings.find_helpdesks_named() if settings is not None else frozenset()
+    rules, warnings = _read_rules(path, env_helpdesks)
     return settings, rules, warnings, path
 
 
@@ -197,6 +204,12 @@ def check_config(path: Path | None) -> None:
     settings, rules, warnings, path = _read_settings_and_rules(path)
     if rules is not None:
         click.echo(f"{path}: ok — {summarize_rules(rules)}")
+        # Which helpdesks its warnings were judged for, and why: serve judges the same way.
+        env_named = settings.find_helpdesks_named() if settings is not None else None
+        rules_named = rules.find_helpdesks_named()
+        click.echo(describe_helpdesks_in_use(rules_named, env_named))
+        if "salesforce" in judge_helpdesks_in_use(rules_named, env_named or frozenset()):
+            click.echo(describe_salesforce_statuses(rules.salesforce))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     # A system given some of its credentials was meant to send: the rest were forgotten or
@@ -341,7 +354,6 @@ def build_listen_url(host: str, port: int) -> str:
 
 def _prepare_runtime(takes_webhooks: bool):
     from deskbridge.app import create_runtime, log_missing_webhook_secret
-    from deskbridge.connectors.registry import CONNECTORS, find_helpdesks_in_use
     from deskbridge.store.db import migrate_store
 
     settings, rules, warnings, path = _read_settings_and_rules(log_with_settings=True)
@@ -378,12 +390,9 @@ def _prepare_runtime(takes_webhooks: bool):
     # A worker takes no webhooks: the warning belongs in the log of the process that does.
     if takes_webhooks:
         log_missing_webhook_secret(settings, rules)
-    # A helpdesk the team does not use is in dry-run by design: nothing to warn of.
-    unused = {source.value for source in CONNECTORS} - {
-        source.value for source in find_helpdesks_in_use(settings, rules)
-    }
+    # A helpdesk the team does not use is in dry-run by design, and left out: nothing to say.
     for system, dry in runtime.dry_run.items():
-        if dry and system not in unused:
+        if dry:
             log_event(
                 log,
                 logging.WARNING,

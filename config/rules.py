@@ -1198,9 +1198,15 @@ def _describe_choice(error: dict[str, Any]) -> str:
     return message
 
 
-def parse_rules(data: Any, path: Path | str = "<rules>", found: list[str] = ()) -> RulesConfig:
+def parse_rules(
+    data: Any,
+    path: Path | str = "<rules>",
+    found: list[str] = (),
+    env_helpdesks: frozenset[str] = frozenset(),
+) -> RulesConfig:
     """The rules in `data`, or a ConfigError listing every problem: `found`, those met while
-    reading the file (a key set twice), then the settings'."""
+    reading the file (a key set twice), then the settings'; its warnings judge the helpdesks in
+    use with those the environment names, `env_helpdesks` (judge_helpdesks_in_use)."""
     if not isinstance(data, dict):
         # Said with what was found: an empty file (a copy that failed, the wrong path's
         # placeholder) was "expected a mapping of settings", as if it held something else.
@@ -1245,7 +1251,8 @@ def parse_rules(data: Any, path: Path | str = "<rules>", found: list[str] = ()) 
             problems.append(f"routing.model: {exc}")
     if rules is None or problems:
         departments = dict(_valid_entries(data, valid, broken, "departments"))
-        raise ConfigError(path, problems, _find_warnings(valid, broken, agents, departments))
+        warnings = _find_warnings(valid, broken, agents, departments, env_helpdesks)
+        raise ConfigError(path, problems, warnings)
     rules._routing_model = model
     return rules
 
@@ -1656,9 +1663,10 @@ def describe_yaml_error(exc: yaml.YAMLError) -> str:
 _TAB_PROBLEM = "found character '\\t' that cannot start any token"
 
 
-def load_rules(path: Path | str) -> RulesConfig:
+def load_rules(path: Path | str, env_helpdesks: frozenset[str] = frozenset()) -> RulesConfig:
     """Read and validate a rules file. Any file, however broken (binary, huge, nested
-    thousands of levels deep), gives a ConfigError with its problems, never a traceback."""
+    thousands of levels deep), gives a ConfigError with its problems, never a traceback.
+    `env_helpdesks`: as parse_rules'."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -1683,17 +1691,21 @@ def load_rules(path: Path | str) -> RulesConfig:
         # PyYAML composes nested nodes recursively; thousands of levels exhaust the stack.
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
     try:
-        return parse_rules(data, path, twice)
+        return parse_rules(data, path, twice, env_helpdesks)
     except RecursionError:
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
 
 
-def find_rules_warnings(rules: RulesConfig) -> list[str]:
+def find_rules_warnings(
+    rules: RulesConfig, env_helpdesks: frozenset[str] = frozenset()
+) -> list[str]:
     """Sections enabled with nothing in them: valid (left empty on purpose, perhaps), but
     summarize_rules leaves them out of the workflows, so check-config says why; and ids and
     tags no helpdesk event will carry; opening hours that overlap; and a learned routing model
-    trained on another reading of words than deskbridge's now."""
-    warnings = _find_warnings(rules, set(), list(enumerate(rules.agents)), rules.departments)
+    trained on another reading of words than deskbridge's now. `env_helpdesks`: the helpdesks
+    the environment names, with which those in use are judged (judge_helpdesks_in_use)."""
+    agents = list(enumerate(rules.agents))
+    warnings = _find_warnings(rules, set(), agents, rules.departments, env_helpdesks)
     model = rules.routing_model
     stale = model.describe_stale_reading() if model is not None else None
     if stale is not None:
@@ -1706,6 +1718,7 @@ def _find_warnings(
     broken: set[Location],
     agents: list[tuple[int, AgentConfig]],
     departments: dict[str, DepartmentConfig],
+    env_helpdesks: frozenset[str] = frozenset(),
 ) -> list[str]:
     """find_rules_warnings, also for a file with mistakes: `rules` holds the settings that
     validated, `agents` and `departments` the entries that did. A warning that reads a setting
@@ -1746,8 +1759,9 @@ def _find_warnings(
     risk = rules.risk if usable(("risk", "enabled")) else None
     risk = risk if risk is not None and risk.enabled else None
     warnings += _find_member_warnings(routed, rules.find_helpdesks_named())
-    # A team whose rules name Salesforce alone: Zendesk's tags and ids are never read.
-    if rules.find_helpdesks_named() != {"salesforce"}:
+    # A team on Salesforce alone: Zendesk's tags and ids are never read. Judged as start-up
+    # judges it, so the two never disagree (Zendesk's variables set: it is in use).
+    if "zendesk" in judge_helpdesks_in_use(rules.find_helpdesks_named(), env_helpdesks):
         warnings += _find_tag_warnings(rules, usable, risk)
         warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
@@ -2004,6 +2018,68 @@ def _find_idle_pace_checks(
         for index, at in enumerate(rules.coaching.pace_checks)
         if not any(opens <= at < closes for opens, closes in spans)
     ]
+
+
+HELPDESKS = ("zendesk", "salesforce")
+
+
+def judge_helpdesks_in_use(
+    rules_named: frozenset[str], env_named: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """The helpdesks a team uses, in HELPDESKS' order: those its rules file (find_helpdesks_
+    named) or its environment (Settings.find_helpdesks_named) names; every one when neither
+    names any (a first trial, `make run`), so each one's warnings say what it would need. The
+    one predicate for start-up's warnings, check-config's and /readyz's."""
+    named = rules_named | env_named
+    return tuple(helpdesk for helpdesk in HELPDESKS if not named or helpdesk in named)
+
+
+def describe_helpdesks_in_use(rules_named: frozenset[str], env_named: frozenset[str] | None) -> str:
+    """check-config's line on the helpdesks it judged in use and why (`env_named` None: the
+    environment has mistakes and was not read), so a warning left out is not a mystery."""
+    in_use = judge_helpdesks_in_use(rules_named, env_named or frozenset())
+    if not rules_named and not env_named:
+        why = (
+            "neither the rules file (a department's group or queue, the specialist tier's, a "
+            "roster id) nor the environment (a ZENDESK_… or SALESFORCE_… variable) names one, "
+            "so each is checked"
+        )
+    else:
+        sources = (("the rules file", rules_named), ("the environment", env_named))
+        by: dict[str, list[str]] = {}  # who names them: the helpdesks, in their order
+        for helpdesk in in_use:
+            whom = " and ".join(where for where, named in sources if named and helpdesk in named)
+            by.setdefault(whom, []).append(helpdesk)
+        if len(by) == 1:
+            why = f"named by {next(iter(by))}"
+        else:
+            why = "; ".join(f"{' and '.join(names)} named by {whom}" for whom, names in by.items())
+    if env_named is None:
+        why += "; the environment has mistakes and was not read"
+    return f"helpdesks in use: {', '.join(in_use)} ({why})"
+
+
+_STATUS_MEANINGS = (
+    ("new", "new_statuses"),
+    ("open", "open_statuses"),
+    ("pending", "pending_statuses"),
+    ("on hold", "hold_statuses"),
+    ("solved", "solved_statuses"),
+    ("closed", "closed_statuses"),
+)
+
+
+def describe_salesforce_statuses(mapping: SalesforceConfig) -> str:
+    """check-config's line on how a case's Status is read, for a team on Salesforce: a value
+    listed nowhere is read as open, so an org's own ("Gelöst") must be listed to solve."""
+    meanings = "; ".join(
+        f"{meaning}: {', '.join(getattr(mapping, name)) or '(none)'}"
+        for meaning, name in _STATUS_MEANINGS
+    )
+    return (
+        f"salesforce statuses: {meanings}; any other: open, or solved when the case's IsClosed "
+        "is true (logged as webhook.unmapped_status: list it under the one it means)"
+    )
 
 
 def summarize_rules(rules: RulesConfig) -> str:

@@ -133,6 +133,11 @@ def _unset(name: str, info: ValidationInfo) -> bool:
     return name in info.data and info.data[name] is None
 
 
+def _given(value: object) -> object:
+    """A setting's value, a secret's read out, for telling whether it is set at all."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 @lru_cache(maxsize=8)
 def _split_secrets(raw: str) -> tuple[bytes, ...]:
     """A comma-separated secret list as bytes, split once per value (read by every webhook;
@@ -374,12 +379,14 @@ class Settings(RulesPathSetting):
 
     def find_helpdesks_named(self) -> frozenset[str]:
         """The helpdesks ("zendesk", "salesforce") any of whose variables is set (to other
-        than its default): a team on one helpdesk sets only that one's."""
+        than its default, and not empty: `ZENDESK_EMAIL=` left in an env file, as
+        find_unset_credentials reads it, names nothing): a team on one helpdesk sets only
+        that one's."""
         return frozenset(
             name.partition("_")[0]
             for name, field in type(self).model_fields.items()
             if name.startswith(("zendesk_", "salesforce_"))
-            and getattr(self, name) not in (None, field.default)
+            and _given(getattr(self, name)) not in (None, "", field.default)
         )
 
     def find_missing_slack_signing_secret(self) -> str | None:

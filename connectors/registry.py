@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deskbridge.config.rules import RulesConfig
+from deskbridge.config.rules import RulesConfig, judge_helpdesks_in_use
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.connector import Connector
 from deskbridge.connectors.salesforce.connector import CONNECTOR as SALESFORCE
@@ -24,8 +24,8 @@ def find_helpdesks_in_use(settings: Settings, rules: RulesConfig) -> tuple[Sourc
     A team on Salesforce alone was told every start that Zendesk's secret was missing. When
     neither names any (a first trial, `make run`), every helpdesk is in use: each one's
     warning says what it would need."""
-    named = settings.find_helpdesks_named() | rules.find_helpdesks_named()
-    return tuple(source for source in CONNECTORS if not named or source.value in named)
+    in_use = judge_helpdesks_in_use(rules.find_helpdesks_named(), settings.find_helpdesks_named())
+    return tuple(source for source in CONNECTORS if source.value in in_use)
 
 
 def build_ticket_links(settings: Settings) -> Callable[[str], str | None]:

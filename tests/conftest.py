@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from deskbridge.config.rules import RulesConfig, load_rules
+from deskbridge.config.rules import RulesConfig, load_rules, summarize_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.connectors.zendesk.signature import (
     SIGNATURE_HEADER,
@@ -29,6 +29,26 @@ from deskbridge.store.db import postgres_available as store_postgres_available
 # Payloads named after the real events they are (copied from the project's shared fixtures,
 # byte for byte: signatures are computed over them), so a clone tests with nothing beside it.
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# check-config's lines after its "ok" on a file naming Salesforce: how a case's Status reads.
+SALESFORCE_STATUSES = (
+    "salesforce statuses: new: New; open: Working, Escalated; pending: Waiting on Customer; "
+    "on hold: On Hold; solved: Resolved; closed: Closed; any other: open, or solved when the "
+    "case's IsClosed is true (logged as webhook.unmapped_status: list it under the one it "
+    "means)"
+)
+ENVIRONMENT_NOT_READ = "; the environment has mistakes and was not read"
+
+
+def check_config_ok(path: Path = EXAMPLE_CONFIG, environment: str = "") -> str:
+    """check-config's stdout for a valid rules file naming both helpdesks (the example), the
+    environment naming none; `environment`: ENVIRONMENT_NOT_READ when it has mistakes."""
+    return (
+        f"{path}: ok — {summarize_rules(load_rules(path))}\n"
+        f"helpdesks in use: zendesk, salesforce (named by the rules file{environment})\n"
+        f"{SALESFORCE_STATUSES}\n"
+    )
+
 
 TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

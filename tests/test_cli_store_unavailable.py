@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from deskbridge.cli import main
-from deskbridge.config.rules import load_rules, summarize_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from tests.conftest import ENVIRONMENT_NOT_READ, check_config_ok
 
 
 def _closed_port() -> int:
@@ -53,7 +53,7 @@ def _stdout(args: list[str]) -> str:
     """check-config reads the rules file too, whatever the environment's mistakes."""
     if args != ["check-config"]:
         return ""
-    return f"{EXAMPLE_CONFIG}: ok — {summarize_rules(load_rules(EXAMPLE_CONFIG))}\n"
+    return check_config_ok(environment=ENVIRONMENT_NOT_READ)
 
 
 @pytest.mark.parametrize("args", [*COMMANDS, ["digest"], *SETTINGS_READERS], ids=" ".join)

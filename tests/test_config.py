@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from deskbridge.cli import main
 from deskbridge.config.rules import ConfigError, load_rules, parse_duration
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from tests.conftest import SALESFORCE_STATUSES
 
 # One file, five mistakes: every one must be reported, each with its path.
 BROKEN = """\
@@ -97,6 +98,8 @@ def test_example_config_is_valid_with_a_one_line_summary(runner):
         "5 SLA policies; workflows: 3-response rule, routing (3 departments, 17 categories), "
         "risk escalation (6 signals), SLA (business hours Europe/London), "
         "on-call (3 members, weekly, 4 steps)\n"
+        "helpdesks in use: zendesk, salesforce (named by the rules file)\n"
+        f"{SALESFORCE_STATUSES}\n"
     )
     assert result.stderr == ""
 
@@ -115,6 +118,10 @@ def test_enabled_sections_left_empty_are_warned_of_not_refused(runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f'{path}: ok — team "X" (UTC); 0 SLA policies; workflows: 3-response rule\n'
+        "helpdesks in use: zendesk, salesforce (neither the rules file (a department's group "
+        "or queue, the specialist tier's, a roster id) nor the environment (a ZENDESK_… or "
+        "SALESFORCE_… variable) names one, so each is checked)\n"
+        f"{SALESFORCE_STATUSES}\n"
     )
     assert result.stderr == EMPTY_SECTIONS_WARNINGS
 
@@ -1475,3 +1482,67 @@ def test_a_team_on_one_helpdesk_is_warned_of_members_given_as_the_other_ones_ids
         "does not count as Logistics acting on a hand-off on a ticket (a Zendesk user id is "
         "digits, the number in the user's address in Zendesk)"
     ]
+
+
+def salesforce_only_rules() -> dict:
+    """The example with a "VIP" tag and a custom category field, its rules naming Salesforce
+    alone (no Zendesk group, specialist group or roster id)."""
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["risk"]["signals"]["vip"]["tags"] = ["VIP"]
+    rules["routing"]["category_field_id"] = "Problem_Category__c"
+    drop_zendesk(rules)
+    for n, department in enumerate(rules["departments"].values()):
+        department["members"] = [f"0055j00000G4y{n}QAAR"]
+    return rules
+
+
+def test_check_config_judges_the_helpdesks_in_use_as_start_up_does_and_says_why(
+    runner, tmp_path, monkeypatch
+):
+    # check-config judged "Salesforce alone" from the rules file, start-up from the rules and
+    # the environment: a team whose environment sets Zendesk's variables had Zendesk's webhooks
+    # and write-back warned of at start-up but its Zendesk tags never checked, and nothing
+    # said which helpdesks either had judged in use.
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    path = write(tmp_path, yaml.safe_dump(salesforce_only_rules(), allow_unicode=True))
+
+    alone = runner.invoke(main, ["check-config", str(path)])
+    assert (alone.exit_code, alone.stderr) == (0, "")
+    assert alone.stdout.splitlines()[1:] == [
+        "helpdesks in use: salesforce (named by the rules file)",
+        SALESFORCE_STATUSES,
+    ]
+
+    env = {
+        "ZENDESK_SUBDOMAIN": "acme",
+        "ZENDESK_EMAIL": "bot@acme.example",
+        "ZENDESK_API_TOKEN": "token",
+    }
+    both = runner.invoke(main, ["check-config", str(path)], env=env)
+    assert both.exit_code == 0, both.output
+    assert both.stdout.splitlines()[1:] == [
+        "helpdesks in use: zendesk, salesforce (zendesk named by the environment; salesforce "
+        "named by the rules file)",
+        SALESFORCE_STATUSES,
+    ]
+    warnings = both.stderr.splitlines()
+    assert [line.partition(": ")[2].partition(":")[0] for line in warnings] == [
+        "risk.signals.vip.tags[0]",
+        "routing.category_field_id",
+    ]
+
+
+def test_check_config_on_a_zendesk_only_team_says_nothing_of_salesforce_statuses(runner, tmp_path):
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    for department in rules["departments"].values():
+        department.pop("salesforce_queue", None)
+    rules["risk"].pop("specialist_queue", None)
+    for agent in rules["agents"]:
+        agent.pop("salesforce_id", None)
+    path = write(tmp_path, yaml.safe_dump(rules, allow_unicode=True))
+
+    result = runner.invoke(main, ["check-config", str(path)], env={"SALESFORCE_ORG_ID": ""})
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == ["helpdesks in use: zendesk (named by the rules file)"]

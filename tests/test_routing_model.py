@@ -34,6 +34,7 @@ from deskbridge.workflows.accuracy import LabelledTicket, evaluate_accuracy, par
 from deskbridge.workflows.classify import classify_ticket, model_lemmas, model_text
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rules.routing import classify_state
+from tests.conftest import SALESFORCE_STATUSES
 
 LABELLED = Path(__file__).parent / "workflows" / "data" / "routing_labelled.yaml"
 # Words no phrase of the example rules names: the phrases leave both tickets to a person.
@@ -558,6 +559,8 @@ def test_check_config_names_the_model_in_its_summary(model_file, tmp_path):
         f"3-response rule, routing (3 departments, 17 categories, model {model_file}), "
         "risk escalation (6 signals), SLA (business hours Europe/London), "
         "on-call (3 members, weekly, 4 steps)\n"
+        "helpdesks in use: zendesk, salesforce (named by the rules file)\n"
+        f"{SALESFORCE_STATUSES}\n"
     )
     assert result.stderr == ""
 
