@@ -1758,10 +1758,12 @@ def _find_warnings(
     field = rules.routing.category_field_id if reads_field else None
     risk = rules.risk if usable(("risk", "enabled")) else None
     risk = risk if risk is not None and risk.enabled else None
-    warnings += _find_member_warnings(routed, rules.find_helpdesks_named())
-    # A team on Salesforce alone: Zendesk's tags and ids are never read. Judged as start-up
-    # judges it, so the two never disagree (Zendesk's variables set: it is in use).
-    if "zendesk" in judge_helpdesks_in_use(rules.find_helpdesks_named(), env_helpdesks):
+    # Judged as start-up judges it, so the two never disagree (a helpdesk's variables set: it
+    # is in use, and its user ids among a department's members are no mistake).
+    in_use = frozenset(judge_helpdesks_in_use(rules.find_helpdesks_named(), env_helpdesks))
+    warnings += _find_member_warnings(routed, in_use)
+    # A team on Salesforce alone: Zendesk's tags and ids are never read.
+    if "zendesk" in in_use:
         warnings += _find_tag_warnings(rules, usable, risk)
         warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
@@ -1816,8 +1818,8 @@ def _find_member_warnings(
     departments: dict[str, DepartmentConfig], helpdesks: frozenset[str]
 ) -> list[str]:
     """Members of the departments routed to that are no helpdesk user id (an email, a name), or
-    only the other helpdesk's where the rules name one alone (the example's Zendesk ids kept by
-    a team on Salesforce): no event carries one, so their replies never count as the department
+    only the other helpdesk's where one alone is in use (the example's Zendesk ids kept by a
+    team on Salesforce): no event carries one, so their replies never count as the department
     acting and the lead is told at every hand-off deadline."""
     warnings = []
     for key, department in departments.items():
@@ -1833,14 +1835,14 @@ def _find_member_warnings(
                 )
             elif helpdesks == {"salesforce"} and not salesforce:
                 warnings.append(
-                    f"{path} is a Zendesk user id, and the rules name Salesforce alone (queues, "
-                    f"roster salesforce_id): {acting} on a case (a Salesforce user id is 15 or "
+                    f"{path} is a Zendesk user id, and Salesforce alone is in use (check-config's "
+                    f'"helpdesks in use" line): {acting} on a case (a Salesforce user id is 15 or '
                     "18 letters and digits, starting 005: Setup → Users, in the user's address)"
                 )
             elif helpdesks == {"zendesk"} and not zendesk:
                 warnings.append(
-                    f"{path} is a Salesforce user id, and the rules name Zendesk alone (groups, "
-                    f"roster zendesk_id): {acting} on a ticket (a Zendesk user id is digits, "
+                    f"{path} is a Salesforce user id, and Zendesk alone is in use (check-config's "
+                    f'"helpdesks in use" line): {acting} on a ticket (a Zendesk user id is digits, '
                     "the number in the user's address in Zendesk)"
                 )
     return warnings

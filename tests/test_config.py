@@ -1462,10 +1462,10 @@ def test_a_team_on_one_helpdesk_is_warned_of_members_given_as_the_other_ones_ids
     for key in ("logistics", "post_sales"):
         rules["departments"][key]["members"] = []
     assert warnings_of(runner, tmp_path, rules) == [
-        "warning: departments.quality.members[0]: 9013300114001 is a Zendesk user id, and the "
-        "rules name Salesforce alone (queues, roster salesforce_id): a reply of theirs does not "
-        "count as Quality/Production acting on a hand-off on a case (a Salesforce user id is 15 "
-        "or 18 letters and digits, starting 005: Setup → Users, in the user's address)"
+        "warning: departments.quality.members[0]: 9013300114001 is a Zendesk user id, and "
+        'Salesforce alone is in use (check-config\'s "helpdesks in use" line): a reply of theirs '
+        "does not count as Quality/Production acting on a hand-off on a case (a Salesforce user "
+        "id is 15 or 18 letters and digits, starting 005: Setup → Users, in the user's address)"
     ]
 
     # And the other way round: a team on Zendesk alone with a Salesforce user id.
@@ -1478,9 +1478,35 @@ def test_a_team_on_one_helpdesk_is_warned_of_members_given_as_the_other_ones_ids
     rules["departments"]["logistics"]["members"] = ["9013300113001", "0055j00000G4y1QAAR"]
     assert warnings_of(runner, tmp_path, rules) == [
         "warning: departments.logistics.members[1]: 0055j00000G4y1QAAR is a Salesforce user "
-        "id, and the rules name Zendesk alone (groups, roster zendesk_id): a reply of theirs "
-        "does not count as Logistics acting on a hand-off on a ticket (a Zendesk user id is "
-        "digits, the number in the user's address in Zendesk)"
+        'id, and Zendesk alone is in use (check-config\'s "helpdesks in use" line): a reply of '
+        "theirs does not count as Logistics acting on a hand-off on a ticket (a Zendesk user id "
+        "is digits, the number in the user's address in Zendesk)"
+    ]
+
+
+def test_a_member_of_the_other_helpdesk_is_no_mistake_when_the_environment_names_it(
+    runner, tmp_path, monkeypatch
+):
+    # The member check judged "Salesforce alone" from the rules file while start-up and the
+    # other checks judge by the rules and the environment: a team whose rules name Salesforce
+    # alone but whose environment sets Zendesk's variables uses both, so a Zendesk agent in a
+    # department is right, and check-config told it to replace them.
+    for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    rules = salesforce_only_rules()
+    rules["departments"]["quality"]["members"] = ["9013300114001"]
+    path = write(tmp_path, yaml.safe_dump(rules, allow_unicode=True))
+
+    def warned_paths(env: dict[str, str]) -> list[str]:
+        result = runner.invoke(main, ["check-config", str(path)], env=env)
+        assert result.exit_code == 0, result.output
+        return [line.partition(": ")[2].partition(":")[0] for line in result.stderr.splitlines()]
+
+    assert warned_paths({}) == ["departments.quality.members[0]"]
+    zendesk = {"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@acme.example"}
+    assert warned_paths({**zendesk, "ZENDESK_API_TOKEN": "token"}) == [
+        "risk.signals.vip.tags[0]",
+        "routing.category_field_id",
     ]
 
 
