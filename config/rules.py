@@ -287,7 +287,8 @@ class SalesforceConfig(_Model):
     # Case statuses by meaning; anything else is open (and logged, webhook.unmapped_status, so
     # the team lists it). IsClosed also counts as solved.
     new_statuses: list[str] = Field(default_factory=lambda: ["New"])
-    # Salesforce's own picklist has Working and Escalated: open, said so, not logged.
+    # Salesforce's own picklist has Working and Escalated: open, said so, not logged (read
+    # through find_open_statuses: the default yields to another list naming them).
     open_statuses: list[str] = Field(default_factory=lambda: ["Working", "Escalated"])
     pending_statuses: list[str] = Field(default_factory=lambda: ["Waiting on Customer"])
     hold_statuses: list[str] = Field(default_factory=lambda: ["On Hold"])
@@ -312,6 +313,20 @@ class SalesforceConfig(_Model):
     )
     # Case Origin → channel name used by SLA policies and risk signals.
     origins: dict[str, str] = Field(default_factory=new_dict)
+
+    def find_open_statuses(self) -> list[str]:
+        """open_statuses; left unset, its default less the values another list names: a file
+        written before it existed that lists Escalated as on hold means on hold, and loads (it
+        was refused as a Status under two meanings, and serve did not start)."""
+        if "open_statuses" in self.model_fields_set:
+            return self.open_statuses
+        listed = {
+            value
+            for name in _STATUS_LISTS
+            if name != "open_statuses"
+            for value in getattr(self, name)
+        }
+        return [value for value in self.open_statuses if value not in listed]
 
 
 class CategoryConfig(_Model):
@@ -1386,6 +1401,12 @@ _STATUS_LISTS = (
 )
 
 
+def _find_statuses(mapping: SalesforceConfig, name: str) -> list[str]:
+    """The values of the salesforce list `name` as a case's Status is read (open_statuses'
+    default yields to the others: parse reads it last)."""
+    return mapping.find_open_statuses() if name == "open_statuses" else getattr(mapping, name)
+
+
 def _check_salesforce_statuses(mapping: SalesforceConfig) -> list[str]:
     """A Status value under two meanings: the case would silently take one of them (closed,
     solved, pending, hold, new, open, first found), so a new case listed as solved too stops every
@@ -1393,7 +1414,7 @@ def _check_salesforce_statuses(mapping: SalesforceConfig) -> list[str]:
     problems = []
     seen: dict[str, str] = {}
     for name in _STATUS_LISTS:
-        for value in getattr(mapping, name):
+        for value in _find_statuses(mapping, name):
             if value in seen and seen[value] != name:
                 problems.append(
                     f"salesforce.{name}: {value} is also in salesforce.{seen[value]} "
@@ -2075,7 +2096,7 @@ def describe_salesforce_statuses(mapping: SalesforceConfig) -> str:
     """check-config's line on how a case's Status is read, for a team on Salesforce: a value
     listed nowhere is read as open, so an org's own ("Gelöst") must be listed to solve."""
     meanings = "; ".join(
-        f"{meaning}: {', '.join(getattr(mapping, name)) or '(none)'}"
+        f"{meaning}: {', '.join(_find_statuses(mapping, name)) or '(none)'}"
         for meaning, name in _STATUS_MEANINGS
     )
     return (

@@ -144,3 +144,39 @@ def test_a_priority_mapping_with_a_mistake_is_not_also_warned_of(tmp_path, monke
         "  salesforce.priorities.Critical: expected 'low', 'normal', 'high' or 'urgent', got "
         '"Urgent": write it in lowercase, urgent',
     ]
+
+
+def test_a_file_listing_escalated_elsewhere_and_no_open_statuses_loads(tmp_path, monkeypatch):
+    # open_statuses came with an upgrade, defaulting to Salesforce's Working and Escalated: a
+    # file written before it, reading Escalated as on hold, was refused (a Status under two
+    # meanings, though it named open_statuses nowhere) and serve did not start.
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = example_with(
+        tmp_path,
+        ("  open_statuses: [Working, Escalated]\n", ""),
+        ("hold_statuses: [On Hold]", "hold_statuses: [On Hold, Escalated]"),
+    )
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-1] == (
+        "salesforce statuses: new: New; open: Working; pending: Waiting on Customer; on hold: "
+        "On Hold, Escalated; solved: Resolved; closed: Closed; any other: open, or solved when "
+        "the case's IsClosed is true (logged as webhook.unmapped_status: list it under the one "
+        "it means)"
+    )
+
+
+def test_open_statuses_written_out_are_checked_against_the_other_lists(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = example_with(tmp_path, ("hold_statuses: [On Hold]", "hold_statuses: [On Hold, Working]"))
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: 1 problem",
+        "  salesforce.hold_statuses: Working is also in salesforce.open_statuses (a Status value "
+        "has one meaning)",
+    ]
