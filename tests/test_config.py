@@ -1435,6 +1435,20 @@ def drop_zendesk(rules: dict) -> None:
         agent.setdefault("salesforce_id", f"0055j00000F3x{n % 10}QAAR")
 
 
+def drop_salesforce(rules: dict) -> None:
+    """The example's rules as a team on Zendesk alone writes them: no Salesforce queue or id."""
+    for department in rules["departments"].values():
+        department.pop("salesforce_queue", None)
+    rules["risk"].pop("specialist_queue", None)
+    for agent in rules["agents"]:
+        agent.pop("salesforce_id", None)
+
+
+def warned_paths(stderr: str) -> list[str]:
+    """The paths check-config's warnings name, in order."""
+    return [line.partition(": ")[2].partition(":")[0] for line in stderr.splitlines()]
+
+
 def test_a_salesforce_only_team_is_not_warned_of_zendesk_tags_and_ids(runner, tmp_path):
     # Tags and Zendesk ids are Zendesk's: a team whose rules name Salesforce alone was told
     # "VIP" never matches a Zendesk tag and a category field id is no Zendesk id.
@@ -1470,11 +1484,7 @@ def test_a_team_on_one_helpdesk_is_warned_of_members_given_as_the_other_ones_ids
 
     # And the other way round: a team on Zendesk alone with a Salesforce user id.
     rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
-    for department in rules["departments"].values():
-        department.pop("salesforce_queue", None)
-    rules["risk"].pop("specialist_queue", None)
-    for agent in rules["agents"]:
-        agent.pop("salesforce_id", None)
+    drop_salesforce(rules)
     rules["departments"]["logistics"]["members"] = ["9013300113001", "0055j00000G4y1QAAR"]
     assert warnings_of(runner, tmp_path, rules) == [
         "warning: departments.logistics.members[1]: 0055j00000G4y1QAAR is a Salesforce user "
@@ -1497,14 +1507,14 @@ def test_a_member_of_the_other_helpdesk_is_no_mistake_when_the_environment_names
     rules["departments"]["quality"]["members"] = ["9013300114001"]
     path = write(tmp_path, yaml.safe_dump(rules, allow_unicode=True))
 
-    def warned_paths(env: dict[str, str]) -> list[str]:
+    def warned_with(env: dict[str, str]) -> list[str]:
         result = runner.invoke(main, ["check-config", str(path)], env=env)
         assert result.exit_code == 0, result.output
-        return [line.partition(": ")[2].partition(":")[0] for line in result.stderr.splitlines()]
+        return warned_paths(result.stderr)
 
-    assert warned_paths({}) == ["departments.quality.members[0]"]
+    assert warned_with({}) == ["departments.quality.members[0]"]
     zendesk = {"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@acme.example"}
-    assert warned_paths({**zendesk, "ZENDESK_API_TOKEN": "token"}) == [
+    assert warned_with({**zendesk, "ZENDESK_API_TOKEN": "token"}) == [
         "risk.signals.vip.tags[0]",
         "routing.category_field_id",
     ]
@@ -1552,8 +1562,7 @@ def test_check_config_judges_the_helpdesks_in_use_as_start_up_does_and_says_why(
         "named by the rules file)",
         SALESFORCE_STATUSES,
     ]
-    warnings = both.stderr.splitlines()
-    assert [line.partition(": ")[2].partition(":")[0] for line in warnings] == [
+    assert warned_paths(both.stderr) == [
         "risk.signals.vip.tags[0]",
         "routing.category_field_id",
     ]
@@ -1561,11 +1570,7 @@ def test_check_config_judges_the_helpdesks_in_use_as_start_up_does_and_says_why(
 
 def test_check_config_on_a_zendesk_only_team_says_nothing_of_salesforce_statuses(runner, tmp_path):
     rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
-    for department in rules["departments"].values():
-        department.pop("salesforce_queue", None)
-    rules["risk"].pop("specialist_queue", None)
-    for agent in rules["agents"]:
-        agent.pop("salesforce_id", None)
+    drop_salesforce(rules)
     path = write(tmp_path, yaml.safe_dump(rules, allow_unicode=True))
 
     result = runner.invoke(main, ["check-config", str(path)], env={"SALESFORCE_ORG_ID": ""})
