@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from click.testing import CliRunner
+
 from deskbridge.bot.blocks import build_alert
 from deskbridge.bot.notifier import build_view
+from deskbridge.cli import main
+from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.connectors.salesforce.parse import parse_salesforce
 from deskbridge.workflows.state import apply_event, new_state
 from tests.test_replay_out_of_order import replay_all
@@ -99,3 +103,78 @@ def test_a_case_known_only_by_its_comments_says_so_rather_than_show_no_subject(r
 
 def _body(line: dict) -> bytes:
     return json.dumps(line["body"]).encode()
+
+
+# A case known by its comments alone an hour after the first came (no Outbound Message or Flow
+# on Case, or its notification lost): the lead channel is asked, as nobody owns it yet.
+MISSING = (
+    "unclassified: the case's own notification has not come within 1h of its first comment "
+    "(is the Outbound Message or Flow on Case set up?) — pick a department"
+)
+
+
+def test_a_case_whose_own_notification_never_comes_is_asked_about_after_an_hour():
+    lines = [comment("2026-03-09T10:06:00Z"), comment("2026-03-09T10:40:00Z")]
+
+    asked, logged = replay_logged(lines, "2026-03-09T14:00:00Z")
+
+    assert asked == [("2026-03-09T11:06:00Z", "notify", MISSING)]
+    # Once, naming the case (no text of it), not once per comment.
+    assert [line.split(" ", 4)[2:] for line in logged] == [
+        [
+            "WARNING",
+            "deskbridge.decider",
+            f"salesforce.case_notification_missing ticket=salesforce:{CASE} waited_s=3600",
+        ]
+    ]
+
+
+def test_a_case_arriving_within_the_hour_is_asked_about_once_and_by_what_it_says():
+    lines = [comment("2026-03-09T10:06:00Z"), case("2026-03-09T10:30:00Z")]
+
+    asked, logged = replay_logged(lines, "2026-03-09T14:00:00Z")
+
+    assert asked == [("2026-03-09T10:30:00Z", "notify", ASK)]
+    assert logged == []
+
+
+def test_a_case_arriving_after_the_ask_is_not_asked_about_again():
+    lines = [comment("2026-03-09T10:06:00Z"), case("2026-03-09T11:30:00Z")]
+
+    assert routing_until(lines, "2026-03-09T14:00:00Z") == [
+        ("2026-03-09T11:06:00Z", "notify", MISSING)
+    ]
+
+
+def test_a_case_known_by_its_customers_email_alone_is_routed_on_it_after_an_hour():
+    fields = {
+        "Id": "02s5j00000SCEN1AAA",
+        "ParentId": CASE,
+        "Incoming": True,
+        "MessageDate": "2026-03-09T10:05:00Z",
+        "TextBody": "My parcel never arrived and the tracking has not moved for ten days.",
+    }
+    email = flow("2026-03-09T10:06:00Z", "n-email", "EmailMessage", fields)
+
+    (route,) = [a for a in routing_until([email], "2026-03-09T14:00:00Z") if a[1] == "route"]
+
+    assert route[0] == "2026-03-09T11:06:00Z"
+    assert route[2].endswith(
+        "(the case's own notification has not come within 1h of its first comment)"
+    )
+
+
+def routing_until(lines: list[dict], until: str) -> list[tuple[str, str, str]]:
+    return replay_logged(lines, until)[0]
+
+
+def replay_logged(lines: list[dict], until: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Routing's actions replaying `lines`, and the case_notification_missing log lines."""
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    command = ["replay", "-", "--until", until, "--config", str(EXAMPLE_CONFIG)]
+    result = CliRunner().invoke(main, command, input=text)
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    asked = [(r["at"], r["action"], r["reason"]) for r in records if r["rule"] == "routing"]
+    logged = [line for line in result.stderr.splitlines() if "case_notification_missing" in line]
+    return asked, logged

@@ -153,6 +153,8 @@ class _Batch:
     failed_timers: list[tuple[DueTimer, str]] = field(default_factory=list)
     # `timer.fired` log lines, written after the commit (the timer, its `now`, its actions).
     fired_log: list[tuple[Timer, datetime, int]] = field(default_factory=list)
+    # The decisions' warnings (Decision.warnings), logged after the commit.
+    warnings: list[tuple[str, dict]] = field(default_factory=list)
     results: list[Decided] = field(default_factory=list)
     # On-call overrides made in Slack (paging reads them with the rotation).
     oncall_overrides: tuple[Override, ...] = ()
@@ -922,6 +924,8 @@ class Decider:
         """Fold a decision into the batch: the ticket's new state (`after`: `before` with the
         decision's updates, as the rules worked it out), its actions, timers."""
         actions = decision.actions
+        if decision.warnings:
+            batch.warnings += decision.warnings
         # `before`'s fired keys were compacted by the decision that made it.
         state = mark_fired(after, [a.key for a in actions], compacted=before)
         if decision.cancel:  # most decisions cancel nothing: no set of the ids set
@@ -1034,6 +1038,8 @@ class Decider:
                 self._cache.popitem(last=False)
         if any(t is not None for t in batch.timers.values()):
             self.timers_set.set()
+        for name, fields in batch.warnings:
+            log_event(log, logging.WARNING, name, **fields)
         if batch.fired_log and log.isEnabledFor(logging.INFO):
             # After the commit: the line's own time is when the firing really took effect.
             # Live, how late is by the shell's clock: a timer a batch behind fires at its due

@@ -84,6 +84,10 @@ class Decision:
     timers: list[Timer] = field(default_factory=list)
     cancel: list[str] = field(default_factory=list)
     updates: dict[str, Any] = field(default_factory=dict)
+    # Log lines for the shell to write after the commit, (event name, fields): a team's
+    # set-up that a rule found wanting (a case whose own notification never came). Never
+    # personal data. A tuple, shared empty: almost no decision has one.
+    warnings: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def __init__(
         self,
@@ -91,6 +95,7 @@ class Decision:
         timers: list[Timer] | None = None,
         cancel: list[str] | None = None,
         updates: dict[str, Any] | None = None,
+        warnings: tuple[tuple[str, dict[str, Any]], ...] = (),
     ) -> None:
         # The generated __init__ calls a factory per field: every rule makes one or more per
         # event (nine an event on a replayed week, most of them left empty).
@@ -98,9 +103,11 @@ class Decision:
         self.timers = [] if timers is None else timers
         self.cancel = [] if cancel is None else cancel
         self.updates = {} if updates is None else updates
+        self.warnings = warnings
 
     def extend(self, other: Decision) -> None:
         self.actions += other.actions
         self.timers += other.timers
         self.cancel += other.cancel
         self.updates.update(other.updates)
+        self.warnings += other.warnings

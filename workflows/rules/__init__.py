@@ -26,7 +26,13 @@ from deskbridge.workflows.rules.oncall import (
 from deskbridge.workflows.rules.oncall import TIMER_KIND as ONCALL_TIMER
 from deskbridge.workflows.rules.oncall_handoff import HANDOFF_JOB
 from deskbridge.workflows.rules.risk import REPEAT_KIND, evaluate_risk, fire_repeat_contact
-from deskbridge.workflows.rules.routing import HANDOFF, evaluate_routing, fire_handoff
+from deskbridge.workflows.rules.routing import (
+    HANDOFF,
+    UNDESCRIBED,
+    evaluate_routing,
+    fire_handoff,
+    fire_undescribed,
+)
 from deskbridge.workflows.rules.sla import TIMER_KIND as SLA_TIMER
 from deskbridge.workflows.rules.sla import evaluate_sla, fire_sla
 from deskbridge.workflows.rules.three_responses import (
@@ -61,6 +67,7 @@ def _fire_lead_and_nudge(state: TicketState, timer: Timer, ctx: Context) -> Deci
 
 TIMER_RULES: dict[str, TimerRule] = {
     HANDOFF: fire_handoff,
+    UNDESCRIBED: fire_undescribed,
     SLA_TIMER: fire_sla,
     SNOOZE: fire_snooze,
     "slack.snooze": fire_snooze,  # snoozes stored before the rule was named "interactions"
@@ -93,6 +100,8 @@ def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
             merged.cancel += decision.cancel
         if decision.updates:
             merged.updates.update(decision.updates)
+        if decision.warnings:
+            merged.warnings += decision.warnings
     if not state.alerted and any(not a.is_helpdesk for a in merged.actions):
         merged.updates["alerted"] = True
     return merged

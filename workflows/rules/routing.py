@@ -3,10 +3,10 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from deskbridge.config.rules import DepartmentConfig, RulesConfig
-from deskbridge.workflows.actions import ActionKind, build_action
+from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.business_hours import BusinessCalendar
 from deskbridge.workflows.classify import (
     Classification,
@@ -15,14 +15,24 @@ from deskbridge.workflows.classify import (
 )
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.memo import Memo
-from deskbridge.workflows.model import EventKind, TicketEvent, TicketState, owner_for
+from deskbridge.workflows.model import EventKind, Source, TicketEvent, TicketState, owner_for
 
 RULE = "routing"
 HANDOFF = "routing.handoff"
+# A Salesforce case known only by its comments this long after the first: its own notification
+# is missing (no Outbound Message or Flow on Case), not late, and nothing would ever ask about
+# it. Salesforce delivers out of order, but a case's notification late by more than an hour
+# is itself worth a look.
+UNDESCRIBED = "routing.undescribed"
+DESCRIBED_WITHIN = timedelta(hours=1)
 
 
 def handoff_timer_id(ticket: str) -> str:
     return f"{ticket}:{HANDOFF}"
+
+
+def undescribed_timer_id(ticket: str) -> str:
+    return f"{ticket}:{UNDESCRIBED}"
 
 
 # Classifications by the ticket's text inputs: most events (an agent's reply, a status
@@ -125,25 +135,26 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
     if not _known(state):
         # Only comments so far: one delivered before its case's first notification
         # (Salesforce's retries come out of order) says nothing of the case to route it by
-        # or to ask about. It is decided when the case's own notification comes, as in order.
+        # or to ask about. It is decided when the case's own notification comes, as in order,
+        # or, if that never comes, DESCRIBED_WITHIN after the first comment (fire_undescribed).
+        if ctx.previous is None and state.source is Source.salesforce:
+            decision.timers.append(
+                Timer(
+                    id=undescribed_timer_id(state.key),
+                    ticket=state.key,
+                    kind=UNDESCRIBED,
+                    due_at=ctx.now + DESCRIBED_WITHIN,
+                )
+            )
         return decision
+    if ctx.previous is not None and not _known(ctx.previous):
+        decision.cancel.append(undescribed_timer_id(state.key))  # it came: decided below
     result = classify_state(state, rules)
     if result.department is None:
         # Ask when nothing named a problem or two departments scored too close to choose;
         # "thanks, all arrived" needs no department.
         if state.department is None and result.asks:
-            decision.actions.append(
-                build_action(
-                    state.key,
-                    RULE,
-                    ActionKind.notify,
-                    "unclassified",
-                    reason=f"unclassified: {result.reason} — pick a department",
-                    target="assignee",
-                    assignee=state.assignee,
-                    ask="pick_department",
-                )
-            )
+            decision.actions.append(_ask(state, result.reason))
         return decision
     if result.department == state.department or result.department in state.routed_departments:
         return decision  # already there, or been there: no ping-pong
@@ -278,4 +289,59 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
                 department=department_key,
             )
         ]
+    )
+
+
+def fire_undescribed(state: TicketState, timer: Timer, ctx: Context) -> Decision:
+    """A Salesforce case is still known only by its comments DESCRIBED_WITHIN after the first:
+    route it on what they say, or ask (its owner is not known either: the lead channel), and
+    log it once, so the missing Case notification is heard of. The ask is the one the case's
+    own notification would make (one key): a late one does not ask again."""
+    rules = ctx.rules
+    if (
+        _known(state)
+        or not rules.routing.enabled
+        or not rules.routing.categories
+        or state.status.is_done
+        or state.routed_by_hand
+        or state.department is not None
+    ):
+        return Decision()
+    waited = DESCRIBED_WITHIN.total_seconds()
+    missing = (
+        f"the case's own notification has not come within {waited / 3600:g}h of its first comment"
+    )
+    decision = Decision(
+        warnings=(
+            (
+                "salesforce.case_notification_missing",
+                {"ticket": state.key, "waited_s": int(waited)},
+            ),
+        )
+    )
+    result = classify_state(state, rules)
+    if result.department is not None:
+        reason = f"{result.reason} ({missing})"
+        decision.extend(
+            _route(state, result.department, result.category, reason, result.source, ctx)
+        )
+        return decision
+    decision.actions.append(
+        _ask(state, f"{missing} (is the Outbound Message or Flow on Case set up?)")
+    )
+    return decision
+
+
+def _ask(state: TicketState, why: str) -> Action:
+    """The ticket's owner (else the lead channel) asked to pick a department, once a ticket:
+    one key, whatever asked."""
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        "unclassified",
+        reason=f"unclassified: {why} — pick a department",
+        target="assignee",
+        assignee=state.assignee,
+        ask="pick_department",
     )
