@@ -115,6 +115,13 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
 
     tickets: list[LabelledTicket] = []
     seen: set[str] = set()
+
+    def check_id(position: int, where: str, ticket_id: object) -> None:
+        if isinstance(ticket_id, str) and ticket_id:
+            if ticket_id in seen:
+                problems.append((position, f"{where}.id: {ticket_id!r} appears twice"))
+            seen.add(ticket_id)
+
     for position, where, item in raw:
         if not isinstance(item, dict):
             # Said plainly here: pydantic's "(top level): Input should be a valid dictionary or
@@ -133,11 +140,10 @@ def parse_labelled(text: str, jsonl: bool, departments: Iterable[str]) -> list[L
             ]
             # The ticket's other mistakes are listed too, not one at a time per run.
             check_department(position, where, item.get("department"))
+            check_id(position, where, _number_as_text(item.get("id")))
             continue
         check_department(position, where, ticket.department)
-        if ticket.id in seen:
-            problems.append((position, f"{where}.id: {ticket.id!r} appears twice"))
-        seen.add(ticket.id)
+        check_id(position, where, ticket.id)
         tickets.append(ticket)
     if problems:
         raise LabelledSetError([problem for _, problem in sorted(problems, key=lambda p: p[0])])

@@ -77,6 +77,28 @@ def test_every_mistake_of_a_ticket_is_listed_at_once(tmp_path):
     )
 
 
+def test_a_repeated_id_is_listed_with_the_entrys_other_mistakes(tmp_path):
+    # An entry with a misspelt field was passed over whole: its id, repeated from the entry
+    # above or below, was said only once the field was mended, on the next run.
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "- {id: A, subject: Late, department: logistics}\n"
+        "- {id: A, subjet: Late again, department: logistics}\n"
+        "- {id: B, subject: Broken, department: shipping}\n"
+        "- {id: B, subject: Broken again, department: quality}\n"
+    )
+
+    assert evaluate(path) == (
+        1,
+        f"{path}: 4 problems\n"
+        "  [1].subjet: unknown field (check the spelling; a ticket has id, subject, description,"
+        " tags, customer_messages, department, category, why)\n"
+        "  [1].id: 'A' appears twice\n"
+        f"  [2].department: unknown department 'shipping' (expected one of {KNOWN})\n"
+        "  [3].id: 'B' appears twice\n",
+    )
+
+
 def test_a_tickets_number_is_an_id_and_other_values_are_asked_as_the_rules_file_asks(tmp_path):
     # A team's export has its ticket numbers as ids (`id: 48213`, a number to YAML): each was
     # refused, "Input should be a valid string"; one tag without brackets was "Input should
