@@ -29,6 +29,7 @@ from deskbridge.config.rules import (
     find_rules_warnings,
     judge_helpdesks_in_use,
     load_rules,
+    sort_as_written,
     summarize_rules,
 )
 from deskbridge.config.settings import (
@@ -210,7 +211,8 @@ def check_config(path: Path | None) -> None:
         click.echo(describe_helpdesks_in_use(rules_named, env_named))
         if "salesforce" in judge_helpdesks_in_use(rules_named, env_named or frozenset()):
             click.echo(describe_salesforce_statuses(rules.salesforce))
-    for warning in warnings:
+    # In the file's order, where each is (found by kind, they came grouped by kind).
+    for warning in sort_as_written(warnings, path):
         click.echo(f"warning: {warning}", err=True)
     # A system given some of its credentials was meant to send: the rest were forgotten or
     # misspelt, and the service would only say so in its start-up log (dry_run.enabled). None

@@ -1669,6 +1669,49 @@ def _keys_set_twice(root: yaml.Node, read_key: Callable[[yaml.ScalarNode], Any])
     return [problem for _, problem in sorted(found)]
 
 
+def sort_as_written(messages: list[str], path: Path) -> list[str]:
+    """Messages that name a place in the rules file at `path` ("agents[0].salesforce_id: …",
+    check-config's warnings) in the order the file writes those places, so a user working down
+    the file meets them in turn; each is placed at the longest part of its path the file
+    writes. Those naming no place in it (a default's) follow, as they came; so do all of them
+    if the file cannot be read again."""
+    try:
+        text = path.read_bytes()[: MAX_RULES_BYTES + 1].decode("utf-8")
+        root = yaml.compose(text, Loader=yaml.CSafeLoader if _FastRulesLoader else yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return messages
+    places: dict[str, int] = {}
+    seen: set[int] = set()  # a node reached again through an alias is placed where written
+    stack: list[tuple[yaml.Node | None, Location]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            children = [(item, (*loc, i)) for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            children = [(value, (*loc, key.value)) for key, value in node.value]
+            for key, _value in node.value:
+                places.setdefault(format_location((*loc, key.value)), key.start_mark.index)
+        else:
+            continue
+        for child, child_loc in children:
+            places.setdefault(format_location(child_loc), child.start_mark.index)
+            stack.append((child, child_loc))
+
+    def place(message: str) -> tuple[int, int]:
+        where = message.partition(": ")[0]
+        while where:
+            if where in places:
+                return 0, places[where]
+            cut = max(where.rfind("."), where.rfind("["))
+            where = where[:cut] if cut > 0 else ""
+        return 1, 0
+
+    return sorted(messages, key=place)
+
+
 def describe_yaml_error(exc: yaml.YAMLError) -> str:
     """Where and why a file is not YAML, on one line (PyYAML's own text spans several and
     quotes the line)."""

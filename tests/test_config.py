@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from deskbridge.cli import main
-from deskbridge.config.rules import ConfigError, load_rules, parse_duration
+from deskbridge.config.rules import ConfigError, load_rules, parse_duration, sort_as_written
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from tests.conftest import SALESFORCE_STATUSES
 
@@ -123,7 +123,8 @@ def test_enabled_sections_left_empty_are_warned_of_not_refused(runner, tmp_path)
         "SALESFORCE_… variable) names one, so each is checked)\n"
         f"{SALESFORCE_STATUSES}\n"
     )
-    assert result.stderr == EMPTY_SECTIONS_WARNINGS
+    # In the file's order: sla is written first here.
+    assert result.stderr.splitlines() == EMPTY_SECTIONS_WARNINGS.splitlines()[::-1]
 
 
 def test_disabled_empty_sections_are_not_warned_of(runner, tmp_path):
@@ -818,12 +819,12 @@ def test_zendesk_ids_that_are_not_numbers_are_warned_of(runner, tmp_path):
         f"warning: departments.logistics.group: Logistics is not a Zendesk group id ({group_help}"
         "): a Zendesk ticket routed to Logistics is not moved to the group (its assign action "
         "is dead-lettered)",
-        "warning: routing.category_field_id: problem_category is not a Zendesk ticket field id "
-        "(digits: the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
-        "ticket.custom_field_changed event names it",
         f"warning: risk.specialist_group: Specialists is not a Zendesk group id ({group_help}): "
         "an escalated Zendesk ticket is not moved to the group (its assign action is "
         "dead-lettered)",
+        "warning: routing.category_field_id: problem_category is not a Zendesk ticket field id "
+        "(digits: the field's ID in Admin Center → Objects and rules → Tickets → Fields): no "
+        "ticket.custom_field_changed event names it",
     ]
 
 
@@ -1059,12 +1060,12 @@ def test_tags_no_zendesk_ticket_carries_are_warned_of(runner, tmp_path):
     rules["three_responses"]["call_logged_tag"] = "Call_Logged"
     rules["routing"]["categories"]["delivery_delay"]["tags"].append("Late_Delivery")
     assert warnings_of(runner, tmp_path, rules) == [
-        'warning: three_responses.call_logged_tag: "Call_Logged" never matches: Zendesk tags '
-        'are lowercase, without spaces ("call_logged")',
-        'warning: sla.policies[0].tags[0]: "VIP" never matches: Zendesk tags are lowercase, '
-        'without spaces ("vip")',
         'warning: risk.signals.vip.tags[1]: "key account" never matches: Zendesk tags are '
         "lowercase, without spaces",
+        'warning: sla.policies[0].tags[0]: "VIP" never matches: Zendesk tags are lowercase, '
+        'without spaces ("vip")',
+        'warning: three_responses.call_logged_tag: "Call_Logged" never matches: Zendesk tags '
+        'are lowercase, without spaces ("call_logged")',
     ]
 
 
@@ -1148,11 +1149,11 @@ def test_warnings_are_listed_with_the_problems_in_one_run(runner, tmp_path):
         "  agents[0].slack_id: required setting is missing",
         "warning: agents[1].zendesk_id: tom@acme.example is not a Zendesk user id (digits, as "
         "in the user's profile address): no reply or call of theirs is credited to them",
-        'warning: three_responses.call_required_tag: "Call Required" never matches: Zendesk '
-        "tags are lowercase, without spaces",
         f"warning: departments.quality.group: Quality is not a Zendesk group id ({group_help}): "
         "a Zendesk ticket routed to Quality/Production is not moved to the group (its assign "
         "action is dead-lettered)",
+        'warning: three_responses.call_required_tag: "Call Required" never matches: Zendesk '
+        "tags are lowercase, without spaces",
     ]
 
 
@@ -1577,3 +1578,40 @@ def test_check_config_on_a_zendesk_only_team_says_nothing_of_salesforce_statuses
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:] == ["helpdesks in use: zendesk (named by the rules file)"]
+
+
+def test_check_config_warnings_follow_the_files_order(runner, tmp_path):
+    # They came grouped by kind (the agents' first, though the roster is near the end), so a
+    # user working down the file met them out of turn.
+    text = EXAMPLE_CONFIG.read_text()
+    text = text.replace('category_field_id: "360012345678"', "category_field_id: Problem__c")
+    text = text.replace('specialist_group: "360010000009"', "specialist_group: Specialists")
+    text = text.replace('salesforce_id: "0055j00000F3x9QAAR"', "salesforce_id: priya@example.com")
+    text = text.replace(
+        "page_when: [urgent_created, escalated, sla_breach_urgent]", "page_when: []"
+    )
+    path = write(tmp_path, text)
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert warned_paths(result.stderr) == [
+        "routing.category_field_id",
+        "risk.specialist_group",
+        "agents[0].salesforce_id",
+        "oncall.page_when",
+    ]
+
+
+def test_a_warning_is_placed_at_the_most_of_its_path_the_file_writes(tmp_path):
+    # A default's warning (a section the file leaves out) follows those the file places.
+    path = write(tmp_path, "sla:\n  enabled: true\nagents:\n  - {name: A}\n  - {name: B}\n")
+    warnings = ["routing: default", "agents[1].works.mon[0]: b", "sla: s", "agents[0]: a"]
+
+    assert sort_as_written(warnings, path) == [
+        "sla: s",
+        "agents[0]: a",
+        "agents[1].works.mon[0]: b",
+        "routing: default",
+    ]
+    assert sort_as_written(warnings, tmp_path / "gone.yaml") == warnings
