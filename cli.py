@@ -1507,7 +1507,9 @@ def format_explanation(result, rules: RulesConfig, names: dict[str, str]) -> Ite
 @routing.command("evaluate")
 @click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_CONFIG_OPTION
-@click.option("--misses/--no-misses", default=True, help="list every ticket routed wrongly")
+@click.option(
+    "--misses/--no-misses", default=True, show_default=True, help="list every ticket routed wrongly"
+)
 def routing_evaluate(labelled: Path, config_path: Path | None, misses: bool) -> None:
     """Accuracy, misroutes, unclassified tickets and the confusion table on a labelled set
     (YAML list or .jsonl; format in the README)."""

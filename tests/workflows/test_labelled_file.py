@@ -279,3 +279,10 @@ def test_a_file_without_tickets_says_what_it_holds(tmp_path, name, text, problem
     path.write_text(text)
 
     assert evaluate(path) == (1, f"{path}: 1 problem\n  {problem}\n")
+
+
+def test_the_help_says_misses_are_listed_unless_asked_not_to():
+    # "--misses / --no-misses  list every ticket routed wrongly" left which one holds unsaid.
+    result = CliRunner().invoke(main, ["routing", "evaluate", "--help"])
+
+    assert "list every ticket routed wrongly [default: misses]" in " ".join(result.stdout.split())
