@@ -303,7 +303,8 @@ def phrases_then(
     repo = Path(__file__).resolve().parent.parent
     answers: dict[str, list[PhraseAnswer]] = {}
     for commit, names in by_commit.items():
-        files = [paths[name] for name in names]
+        # Absolute: the snapshot runs in its own folder, where a relative --sets path is not.
+        files = [paths[name].resolve() for name in names]
         if any(f.name in BLIND_SETS for f in files):  # never: BLIND_AT names none
             raise BlindSetError(f"refused, a blind set: {files}")
         key = cache / f"{commit}-{'-'.join(names)}.json" if cache else None

@@ -18,7 +18,9 @@ from benchmarks.routing_crossval import (
     combine,
     folds_of,
     labelled_sets,
+    load_sets,
     main,
+    phrases_then,
     threshold_grid,
 )
 from deskbridge.workflows.accuracy import LabelledTicket
@@ -110,6 +112,25 @@ def test_without_a_second_opinion_a_phrase_department_stands():
 def test_the_sets_blind_at_a_commit_exist():
     assert all((DATA / f"routing_{name}.yaml").is_file() for name in BLIND_AT)
     assert Path(DATA).name == "data"
+
+
+def test_then_reads_a_set_given_by_a_relative_path(monkeypatch, tmp_path):
+    # The snapshot's phrases run in a temporary folder: a relative --sets path, its answers
+    # not cached, was looked for there (FileNotFoundError, the subprocess failed).
+    monkeypatch.chdir(DATA.parent.parent.parent)
+    path = Path("tests/workflows/data/routing_check_3.yaml")
+    sets = load_sets([path], DEPARTMENTS)
+
+    answers = phrases_then(sets, {"check_3": path}, tmp_path / "cache")
+
+    assert len(answers["check_3"]) == len(sets[0].tickets)
+    assert {source for _, source in answers["check_3"]} <= {
+        "field",
+        "tag",
+        "phrase",
+        "none",
+        "ambiguous",
+    }
 
 
 def test_the_threshold_grid_ranks_precision_first():
