@@ -1795,10 +1795,16 @@ def _find_warnings(
     warnings = []
     for index, agent in agents:
         user = agent.salesforce_id
-        if user is not None and not SALESFORCE_ID.fullmatch(user):  # an email, a typo
+        if user is not None and not is_salesforce_id(user):  # an email, a typo, a Zendesk id
+            said = (
+                "is all digits, a Zendesk user id, not a Salesforce id (15 or 18 letters and "
+                "digits, starting 005 for a user)"
+                if user.isdigit()
+                else "is not a Salesforce id (15 or 18 letters and digits)"
+            )
             warnings.append(
-                f"agents[{index}].salesforce_id: {user} is not a Salesforce id (15 or 18 "
-                "letters and digits): no reply or call of theirs is credited to them"
+                f"agents[{index}].salesforce_id: {user} {said}: no reply or call of theirs is "
+                "credited to them"
             )
         user = agent.zendesk_id
         if user is not None and not ZENDESK_ID.fullmatch(user):  # an email or name pasted in
@@ -1878,6 +1884,14 @@ def _format_hours(hours: tuple[time, time]) -> str:
     return "-".join("24:00" if at == time.max else f"{at:%H:%M}" for at in hours)
 
 
+def is_salesforce_id(value: str) -> bool:
+    """A Salesforce record id as a person copies one: 15 or 18 letters and digits, but not all
+    digits, which is a Zendesk id of that length: the 18-character form of an all-digit id
+    ends in letters (AAA), and a user's id starts 005 and then letters and digits (its pod's
+    and its record number's, in base 62)."""
+    return SALESFORCE_ID.fullmatch(value) is not None and not value.isdigit()
+
+
 def _find_member_warnings(
     departments: dict[str, DepartmentConfig], helpdesks: frozenset[str]
 ) -> list[str]:
@@ -1891,7 +1905,7 @@ def _find_member_warnings(
             path = f"departments.{key}.members[{index}]: {member}"
             acting = f"a reply of theirs does not count as {department.name} acting on a hand-off"
             zendesk = ZENDESK_ID.fullmatch(member) is not None
-            salesforce = SALESFORCE_ID.fullmatch(member) is not None
+            salesforce = is_salesforce_id(member)
             if not (zendesk or salesforce):
                 warnings.append(
                     f"{path} is neither a Zendesk user id (digits) nor a Salesforce user id "

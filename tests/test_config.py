@@ -1495,6 +1495,30 @@ def test_a_team_on_one_helpdesk_is_warned_of_members_given_as_the_other_ones_ids
     ]
 
 
+def test_a_zendesk_id_as_long_as_a_salesforce_one_is_still_a_zendesk_id(runner, tmp_path):
+    # 15 or 18 digits also fit "15 or 18 letters and digits": a team on Salesforce alone was
+    # not told of such a Zendesk member or roster id. No Salesforce id is all digits: its
+    # 18-character form ends in letters, and a user's starts 005 followed by letters.
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    drop_zendesk(rules)
+    rules["departments"]["quality"]["members"] = ["901330011400123", "901330011400123456"]
+    for key in ("logistics", "post_sales"):
+        rules["departments"][key]["members"] = ["0055j00000G4y1Q"]
+    rules["agents"][1]["salesforce_id"] = "901330011201945"
+
+    warned = warnings_of(runner, tmp_path, rules)
+    assert warned_paths("\n".join(warned)) == [
+        "agents[1].salesforce_id",
+        "departments.quality.members[0]",
+        "departments.quality.members[1]",
+    ]
+    assert warned[0] == (
+        "warning: agents[1].salesforce_id: 901330011201945 is all digits, a Zendesk user id, "
+        "not a Salesforce id (15 or 18 letters and digits, starting 005 for a user): no reply "
+        "or call of theirs is credited to them"
+    )
+
+
 def test_a_member_of_the_other_helpdesk_is_no_mistake_when_the_environment_names_it(
     runner, tmp_path, monkeypatch
 ):
