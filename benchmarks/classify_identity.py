@@ -38,6 +38,7 @@ BLIND = frozenset(
         "routing_heldout_20.yaml",
         "routing_heldout_21.yaml",
         "routing_heldout_22.yaml",
+        "routing_heldout_23.yaml",
     }
 )
 GENERATED = 3000

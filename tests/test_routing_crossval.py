@@ -61,6 +61,9 @@ def test_the_default_sets_leave_the_blind_ones_out():
     # And held-out 22 (the thirtieth session).
     assert "routing_heldout_22.yaml" in BLIND_SETS
     assert "routing_heldout_22.yaml" not in names
+    # And held-out 23 (the thirty-first session).
+    assert "routing_heldout_23.yaml" in BLIND_SETS
+    assert "routing_heldout_23.yaml" not in names
     assert {"routing_heldout_17.yaml", "routing_heldout_18.yaml"} <= names
     assert not {f"routing_{name}.yaml" for name in BLIND_AT} & BLIND_SETS
 
