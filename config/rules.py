@@ -249,6 +249,8 @@ def check_an_owner(queue: str | None, info: ValidationInfo, group: str, needs: s
 
 
 class DepartmentConfig(_Model):
+    # Shown wherever a person meets the department: route alerts, the reasons, the Pick
+    # department menu, the review.
     name: str
     # The Zendesk group and the Salesforce queue (00G…) that own the department's work: a
     # team on one helpdesk gives that one's (at least one of the two).
@@ -263,6 +265,16 @@ class DepartmentConfig(_Model):
     # The window runs in the team's business hours; a desk that works around the clock (a
     # warehouse on night shifts) is overdue on the clock, as an SLA policy's calendar_time.
     handoff_calendar_time: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _is_named(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError(
+                "a department needs a name: its alerts, reasons and the Pick department menu "
+                "show it"
+            )
+        return name
 
     @field_validator("salesforce_queue")
     @classmethod
@@ -1251,6 +1263,8 @@ def parse_rules(
         valid = _build_valid_sections(data, broken)
     agents = _valid_entries(data, valid, broken, "agents")
     problems += _find_shared_ids(agents)
+    departments = dict(_valid_entries(data, valid, broken, "departments"))
+    problems += _find_shared_department_names(departments)
     problems += check_references(valid, skip=broken)
     model = None
     # A routing section with mistakes is read without them: its model is None if it is one.
@@ -1265,7 +1279,6 @@ def parse_rules(
         except ModelFileError as exc:
             problems.append(f"routing.model: {exc}")
     if rules is None or problems:
-        departments = dict(_valid_entries(data, valid, broken, "departments"))
         warnings = _find_warnings(valid, broken, agents, departments, env_helpdesks)
         raise ConfigError(path, problems, warnings)
     rules._routing_model = model
@@ -1351,6 +1364,23 @@ def _find_shared_ids(agents: list[tuple[int, AgentConfig]]) -> list[str]:
             if key in seen:
                 problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[key]}]'s")
             seen.setdefault(key, index)
+    return problems
+
+
+def _find_shared_department_names(departments: dict[str, DepartmentConfig]) -> list[str]:
+    """A name on two departments (ignoring case and spaces around it): the Pick department
+    menu, the alerts and the review would show them as one, and an agent picking one of the
+    two could hand the ticket to the wrong desk."""
+    problems = []
+    seen: dict[str, str] = {}
+    for key, department in departments.items():
+        name = department.name.strip().casefold()
+        if name in seen:
+            problems.append(
+                f'departments.{key}.name: "{department.name}" is also departments.{seen[name]}\'s '
+                "name: the Pick department menu and the review would show the two as one"
+            )
+        seen.setdefault(name, key)
     return problems
 
 

@@ -639,6 +639,28 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
     ]
 
 
+def test_a_department_needs_a_name_of_its_own(tmp_path, runner):
+    """Two departments of one name (case and spaces aside) would be one entry in the Pick
+    department menu and the review, and a blank name shows nothing: both are problems, listed
+    with the other departments' mistakes (the names of the valid entries are compared)."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["departments"]["post_sales"]["name"] = " logistics "
+    data["departments"]["quality"].update(name="  ", handoff_within="soon")
+    path = write(tmp_path, yaml.safe_dump(data, sort_keys=False))
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: 3 problems",
+        "  departments.quality.name: a department needs a name: its alerts, reasons and the "
+        "Pick department menu show it",
+        '  departments.quality.handoff_within: expected a duration like "4h"',
+        '  departments.post_sales.name: " logistics " is also departments.logistics\'s name: '
+        "the Pick department menu and the review would show the two as one",
+    ]
+
+
 def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path):
     """A bad SLA warning hides neither the policies' need of business hours nor a bad
     escalation step the on-call people's need to be on the roster. Without its rotation
