@@ -1750,7 +1750,46 @@ def describe_yaml_error(exc: yaml.YAMLError) -> str:
     problem = " ".join(str(getattr(exc, "problem", exc)).split())
     if problem == _TAB_PROBLEM:  # the usual cause: an editor's tab among the indentation
         problem = "a tab, where YAML takes spaces only (indent with spaces)"
+    opened = getattr(exc, "context_mark", None)
+    if getattr(exc, "context", None) == "while scanning a quoted scalar" and opened:
+        # Said at the end of the file, far from the mistake: where the quote was opened.
+        return (
+            f"line {opened.line + 1}, column {opened.column + 1}: not valid YAML: a quoted "
+            "value begins here and is never closed (its closing quote is missing)"
+        )
+    runaway = _find_runaway_quote(mark) if mark else None
+    if runaway is not None:
+        # A quote left open pairs with the next value's opening quote, and the error falls
+        # on the text after that, lines below the mistake.
+        problem += (
+            f" (a quoted value runs from line {runaway.line + 1}, column {runaway.column + 1}"
+            f" to here: is its closing quote missing on line {runaway.line + 1}?)"
+        )
     return f"{where}: not valid YAML: {problem}"
+
+
+def _find_runaway_quote(at: yaml.Mark) -> yaml.Mark | None:
+    """Where a quoted value spanning lines began, when it is what the parser read just before
+    `at` (its error). Read from the text the Python loader kept in its marks (the loader whose
+    errors are described); None without it."""
+    text = at.buffer
+    if not text:
+        return None
+    last = None
+    try:
+        for token in yaml.scan(text.rstrip("\0"), Loader=yaml.SafeLoader):
+            if token.start_mark.index >= at.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if (
+        isinstance(last, yaml.ScalarToken)
+        and last.style in ('"', "'")
+        and last.start_mark.line < last.end_mark.line
+    ):
+        return last.start_mark
+    return None
 
 
 # PyYAML's words for a tab that begins a token (an indentation, a list entry's).

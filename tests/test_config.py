@@ -315,6 +315,34 @@ def test_a_tab_in_the_indentation_is_named_as_such(runner, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # Paired with the next value's opening quote: PyYAML stops lines below, at "Logistics".
+        (
+            'team:\n  name: X\n  lead_channel: "#leads\ndepartments:\n  logistics:\n'
+            '    name: "Logistics"\n',
+            "line 6, column 12: not valid YAML: expected <block end>, but found '<scalar>' (a "
+            "quoted value runs from line 3, column 17 to here: is its closing quote missing on "
+            "line 3?)",
+        ),
+        # Never closed: PyYAML said "line 4, column 1: … found unexpected end of stream".
+        (
+            "team:\n  name: 'X\n  lead_channel: x\n",
+            "line 2, column 9: not valid YAML: a quoted value begins here and is never closed "
+            "(its closing quote is missing)",
+        ),
+    ],
+)
+def test_a_quote_left_open_is_named_where_it_was_opened(runner, tmp_path, text, says):
+    path = write(tmp_path, text)
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert problem_lines(result.stderr) == [says]
+
+
+@pytest.mark.parametrize(
     ("value", "says"),
     [
         ("!!int abc", '"abc" is not a whole number, as its tag !!int says'),
