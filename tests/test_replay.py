@@ -259,6 +259,8 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_still_runs():
         [
             "line 2: invalid JSON: Expecting property name enclosed in double quotes",
             f"line 3: at: expected an ISO-8601 time: {WRITE_AT}",
+            "line 3: source: required field is missing",
+            "line 3: body: required field is missing",
             "line 4: source: 'freshdesk' is not one of zendesk, salesforce",
             "line 5: source: ['zendesk'] is not one of zendesk, salesforce",
             "line 6: source: None is not one of zendesk, salesforce",
@@ -294,6 +296,20 @@ def test_a_time_without_its_zone_or_a_source_in_capitals_says_how_to_write_it():
             "line 2: source: 'Zendesk' is not one of zendesk, salesforce: write it in lowercase, "
             "zendesk",
             "line 3: at: time out of range (2000-2099)",
+        ],
+    )
+
+
+def test_every_mistake_of_a_lines_at_source_and_body_is_reported_at_once():
+    # Was the first alone ("at"): the source, then the body, each after the one before was fixed.
+    good = [subscription_comment(n) for n in (1, 2, 3)]
+    lines = [{"at": "2026-03-02T09:55:00", "source": "zendsk", "body": 3}, *good]
+    assert_reported_and_the_rest_run(
+        "".join(json.dumps(line) + "\n" for line in lines),
+        [
+            f"line 1: at: time has no timezone: {WRITE_AT}",
+            "line 1: source: 'zendsk' is not one of zendesk, salesforce",
+            "line 1: body: expected a JSON object or an XML string",
         ],
     )
 

@@ -41,11 +41,52 @@ class ReplayError:
     message: str
 
 
+class _LineMistakes(Exception):
+    """Every mistake of a line's `at`, `source` and `body`, each an InboundError."""
+
+    def __init__(self, errors: list[InboundError]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _is_labelled_ticket(item: dict) -> bool:
+    return "department" in item and ("subject" in item or "description" in item)
+
+
+def _read_envelope(item: dict) -> tuple[datetime, Source, object]:
+    """A line's `at`, `source` and `body`, or _LineMistakes naming each one that is wrong: a
+    line with a time without its zone and a misspelt source was told of its time alone, and
+    of its source only once the time was fixed."""
+    errors = []
+    try:
+        at = _read_at(item)
+    except InboundError as exc:
+        if _is_labelled_ticket(item):
+            raise  # the other command's file: one sentence says so
+        errors.append(exc)
+    try:
+        named = _read_field(item, "source")
+        source = named.__class__ is str and _SOURCES.get(named)
+        if not source:
+            raise InboundError(_describe_source(named), "source")
+    except InboundError as exc:
+        errors.append(exc)
+    try:
+        body = _read_field(item, "body")
+        if not isinstance(body, dict | str):
+            raise InboundError("expected a JSON object or an XML string", "body")
+    except InboundError as exc:
+        errors.append(exc)
+    if errors:
+        raise _LineMistakes(errors)
+    return at, source, body
+
+
 def _read_field(item: dict, name: str) -> object:
     """A line's `at`, `source` or `body`; one it lacks is said as a webhook's missing field is,
     not as a value of the wrong kind."""
     if name not in item:
-        if "department" in item and ("subject" in item or "description" in item):
+        if _is_labelled_ticket(item):
             # A labelled ticket (examples/team.jsonl): the other command's file, said so.
             raise InboundError(
                 "required field is missing: this line is a labelled ticket, for `deskbridge "
@@ -91,18 +132,8 @@ def run_replay(
             item = _decode_line(line, line_bytes)
             if not isinstance(item, dict):
                 raise InboundError("expected a JSON object per line")
-            at = _read_at(item)
-            named = _read_field(item, "source")
-            source = named.__class__ is str and _SOURCES.get(named)
-            if not source:
-                raise InboundError(_describe_source(named), "source")
-            body = _read_field(item, "body")
-            if isinstance(body, dict):
-                raw = _Encoded(body)
-            elif isinstance(body, str):
-                raw = body.encode
-            else:
-                raise InboundError("expected a JSON object or an XML string", "body")
+            at, source, body = _read_envelope(item)
+            raw = _Encoded(body) if isinstance(body, dict) else body.encode
             if source not in connectors:
                 raise InboundError(f"source {source.value} is not supported yet", "source")
             connector = connectors[source]
@@ -119,6 +150,10 @@ def run_replay(
             text = raw().decode() if feed.store.keeps_bodies else ""
         except InboundError as exc:
             yield ReplayError(number, _describe(exc))
+            continue
+        except _LineMistakes as mistakes:
+            for exc in mistakes.errors:
+                yield ReplayError(number, _describe(exc))
             continue
         except UnsupportedEvent as exc:
             yield ReplayError(number, f"ignored event type {exc.event_type}")
