@@ -325,6 +325,23 @@ class SalesforceConfig(_Model):
     )
     # Case Origin → channel name used by SLA policies and risk signals.
     origins: dict[str, str] = Field(default_factory=new_dict)
+    # Each listed Status value's meaning (read_status), built once.
+    _status_by_value: dict[str, Status] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _map_statuses(self) -> SalesforceConfig:
+        self._status_by_value = {
+            value: _STATUS_OF_LIST[name]
+            for name in _STATUS_LISTS
+            for value in _find_statuses(self, name)
+        }
+        return self
+
+    def read_status(self, value: str) -> Status | None:
+        """What a Case Status value means by the lists; None for one they do not list. A
+        value has one meaning (a file listing one under two is refused, and open_statuses'
+        default yields to the others), so the lists are read in no order."""
+        return self.__pydantic_private__["_status_by_value"].get(value)
 
     def find_open_statuses(self) -> list[str]:
         """open_statuses; left unset, its default less the values another list names: a file
@@ -1429,18 +1446,24 @@ _STATUS_LISTS = (
     "solved_statuses",
     "closed_statuses",
 )
+_STATUS_OF_LIST = dict(
+    zip(
+        _STATUS_LISTS,
+        (Status.new, Status.open, Status.pending, Status.hold, Status.solved, Status.closed),
+        strict=True,
+    )
+)
 
 
 def _find_statuses(mapping: SalesforceConfig, name: str) -> list[str]:
     """The values of the salesforce list `name` as a case's Status is read (open_statuses'
-    default yields to the others: parse reads it last)."""
+    default yields to the others)."""
     return mapping.find_open_statuses() if name == "open_statuses" else getattr(mapping, name)
 
 
 def _check_salesforce_statuses(mapping: SalesforceConfig) -> list[str]:
-    """A Status value under two meanings: the case would silently take one of them (closed,
-    solved, pending, hold, new, open, first found), so a new case listed as solved too stops every
-    clock and rule for it."""
+    """A Status value under two meanings: the case would silently take one of them, so a new
+    case listed as solved too stops every clock and rule for it."""
     problems = []
     seen: dict[str, str] = {}
     for name in _STATUS_LISTS:

@@ -8,7 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from deskbridge.cli import main
+from deskbridge.config.rules import SalesforceConfig
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from deskbridge.workflows.model import Status
 
 QUEUE_HELP = (
     "15 or 18 letters and digits starting 00G: the id in the queue's address, Setup → Queues"
@@ -180,3 +182,23 @@ def test_open_statuses_written_out_are_checked_against_the_other_lists(tmp_path,
         "  salesforce.hold_statuses: Working is also in salesforce.open_statuses (a Status value "
         "has one meaning)",
     ]
+
+
+def test_a_status_is_read_by_the_one_list_that_has_it_not_by_the_lists_order():
+    # Escalated listed as on hold, open_statuses left to its default (Working, Escalated):
+    # read as on hold because the default yields, not because parse happened to look at the
+    # open list last.
+    mapping = SalesforceConfig(hold_statuses=["On Hold", "Escalated"])
+    values = ["New", "Working", "Escalated", "Waiting on Customer", "On Hold", "Resolved", "Closed"]
+
+    assert [mapping.read_status(value) for value in [*values, "Gelöst"]] == [
+        Status.new,
+        Status.open,
+        Status.hold,
+        Status.pending,
+        Status.hold,
+        Status.solved,
+        Status.closed,
+        None,
+    ]
+    assert SalesforceConfig().read_status("Escalated") is Status.open

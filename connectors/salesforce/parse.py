@@ -307,16 +307,9 @@ def _status(
     value = fields.get("Status")
     # Read first: a malformed IsClosed is refused whatever the Status says.
     closed = _bool(fields, "IsClosed", path)
-    for statuses, status in (
-        (mapping.closed_statuses, Status.closed),
-        (mapping.solved_statuses, Status.solved),
-        (mapping.pending_statuses, Status.pending),
-        (mapping.hold_statuses, Status.hold),
-        (mapping.new_statuses, Status.new),
-        (mapping.open_statuses, Status.open),
-    ):
-        if value is not None and value in statuses:
-            return status
+    status = mapping.read_status(value) if value is not None else None
+    if status is not None:
+        return status
     if value:
         # Open is the safe reading of a value not listed (its clocks and rules keep running;
         # a case wrongly read as solved would go silent), but it may mean solved or waiting.
