@@ -7,6 +7,7 @@ its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import itertools
 import json
 import re
@@ -1273,7 +1274,10 @@ def parse_rules(
         for loc, error in errors:
             if loc[-1:] != ("[key]",) and any(loc[: len(key)] == key for key in unknown):
                 continue
-            problems.append(f"{format_location(loc)}: {describe_error(error)}")
+            message = describe_error(error)
+            if error["type"] == "extra_forbidden" and (meant := _find_meant_setting(loc)):
+                message = f"unknown setting (did you mean {meant}?)"
+            problems.append(f"{format_location(loc)}: {message}")
             broken.add(loc[:2])
         # The checks across sections run on the settings that did validate, so one run lists
         # every problem; a check reading a broken setting is skipped, not guessed.
@@ -1300,6 +1304,50 @@ def parse_rules(
         raise ConfigError(path, problems, warnings)
     rules._routing_model = model
     return rules
+
+
+def _find_meant_setting(loc: tuple[Any, ...]) -> str | None:
+    """The setting an unknown one at `loc` most likely misspells (`three_respones`:
+    three_responses), among those its section has; None without a close one."""
+    annotation: Any = RulesConfig
+    for part in loc[:-1]:
+        annotation = _find_entry_type(annotation, part)
+    model = _unwrap_type(annotation)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _find_entry_type(annotation: Any, part: int | str) -> Any:
+    """The type of `part` (a setting, a mapping's key, a list's index) in `annotation`;
+    None when it has none."""
+    annotation = _unwrap_type(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = annotation.model_fields.items()
+        return next((f.annotation for n, f in fields if part in (n, f.alias)), None)
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is dict and not isinstance(part, int):
+        return args[1]
+    if typing.get_origin(annotation) is list and isinstance(part, int):
+        return args[0]
+    return None
+
+
+def _unwrap_type(annotation: Any) -> Any:
+    """`annotation` without its Annotated metadata and, when it may be left out, its None."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
 
 
 # Where a setting is: a section and a setting in it ("oncall", "escalation"), or a section.

@@ -35,7 +35,7 @@ def test_the_environment_and_the_rules_file_of_deskbridge_config(tmp_path: Path)
         "environment: invalid settings\n"
         + LOG_LEVEL
         + f"{path}: 1 problem\n"
-        + "  three_respones: unknown setting (check the spelling)\n"
+        + "  three_respones: unknown setting (did you mean three_responses?)\n"
         # The file's warnings with its problem, as for a file without one.
         + "warning: routing: enabled, no categories: no ticket is routed by its words\n"
         + "warning: sla: enabled, no policies: no SLA clock will run\n",
@@ -193,7 +193,7 @@ def test_a_helpdesk_given_only_some_of_its_credentials_is_warned_of_beside_rules
         1,
         "",
         f"{path}: 1 problem\n"
-        "  three_respones: unknown setting (check the spelling)\n"
+        "  three_respones: unknown setting (did you mean three_responses?)\n"
         "warning: salesforce: SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN are not set, "
         "SALESFORCE_USERNAME is (sending needs all 3): actions are recorded and logged, not "
         "sent\n",

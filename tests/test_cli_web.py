@@ -258,7 +258,8 @@ def test_web_reads_the_rules_file_from_its_chdir_option(tmp_path):
 
     assert refusal == (
         1,
-        "rules.yaml: 1 problem\n  three_responses.treshold: unknown setting (check the spelling)\n",
+        "rules.yaml: 1 problem\n"
+        "  three_responses.treshold: unknown setting (did you mean threshold?)\n",
     )
 
 

@@ -40,7 +40,7 @@ BROKEN_PROBLEMS = {
     'team.timezone: unknown timezone "Mars/Base" (use an IANA name like "Europe/London")',
     "team.lead_channel: required setting is missing",
     "three_responses.threshold: Input should be greater than or equal to 1",
-    "three_respones: unknown setting (check the spelling)",
+    "three_respones: unknown setting (did you mean three_responses?)",
     'sla.policies[2].first_reply: expected a duration like "4h"',
 }
 
@@ -597,7 +597,7 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
         f"{path}: 13 problems",
         "  three_responses.threshold: Input should be greater than or equal to 1",
         '  sla.policies[1].first_reply: expected a duration like "4h"',
-        "  three_respones: unknown setting (check the spelling)",
+        "  three_respones: unknown setting (did you mean three_responses?)",
         "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         "  oncall.rotation.members[1]: U02NOBODY1 is not in agents",
         "  oncall.overrides[0].person: U02GHOST01 is not in agents",
@@ -625,7 +625,7 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
         "three_responses.threshold: Input should be greater than or equal to 1",
         'sla.policies[1].first_reply: expected a duration like "4h"',
         'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"',
-        "three_respones: unknown setting (check the spelling)",
+        "three_respones: unknown setting (did you mean three_responses?)",
         "agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
     ]
     assert len(raised.value.problems) == 5 + 7
@@ -664,6 +664,32 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
         '  oncall.overrides[0].to: must be after "from"',
         "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
+    ]
+
+
+def test_a_misspelt_setting_is_told_the_setting_it_most_likely_means(tmp_path, runner):
+    """In a section, a list's entry, a department, an optional section and an alias (an
+    override's `to`); a key like no setting keeps the plain "check the spelling"."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["team"]["timezon"] = data["team"].pop("timezone")
+    data["sla"]["policies"][0]["firstreply"] = data["sla"]["policies"][0].pop("first_reply")
+    data["departments"]["logistics"]["grup"] = data["departments"]["logistics"].pop("group")
+    data["oncall"]["overrides"][0]["too"] = data["oncall"]["overrides"][0].pop("to")
+    data["agents"][0]["zendeskid"] = data["agents"][0].pop("zendesk_id")
+    data["business_hours"]["colour"] = "blue"
+    path = write(tmp_path, yaml.safe_dump(data, sort_keys=False))
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert sorted(problem_lines(result.stderr)) == [
+        "agents[0].zendeskid: unknown setting (did you mean zendesk_id?)",
+        "business_hours.colour: unknown setting (check the spelling)",
+        "departments.logistics.grup: unknown setting (did you mean group?)",
+        "oncall.overrides[0].to: required setting is missing",
+        "oncall.overrides[0].too: unknown setting (did you mean to?)",
+        "sla.policies[0].firstreply: unknown setting (did you mean first_reply?)",
+        "team.timezon: unknown setting (did you mean timezone?)",
     ]
 
 
@@ -938,7 +964,7 @@ def test_a_date_that_does_not_exist_written_without_quotes_is_a_problem_not_a_tr
     assert problem_lines(result.stderr) == [
         f"business_hours.closures[1]: {date}: month value is outside expected range of 1-12",
         f"agents[0].started_on: {date}: day value is outside expected range",
-        "three_respones: unknown setting (check the spelling)",
+        "three_respones: unknown setting (did you mean three_responses?)",
     ]
 
 
@@ -1254,7 +1280,7 @@ def test_a_slack_channel_written_with_a_space_is_a_problem_with_the_others(tmp_p
     )
     assert raised.value.problems == [
         "team.lead_channel: " + expected.format("#resolution leads"),
-        "three_responses.treshold: unknown setting (check the spelling)",
+        "three_responses.treshold: unknown setting (did you mean threshold?)",
         "departments.quality.slack_channel: " + expected.format("dept quality"),
         "oncall.channel: " + expected.format("#"),
     ]
