@@ -130,10 +130,24 @@ def _known_timezone(value: str) -> str:
         ZoneInfo(value)
     # OSError: zoneinfo opens the name as a file of the tz database ("Europe" is a folder).
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f'unknown timezone "{value}" (use an IANA name like "Europe/London")'
-        ) from None
+        import zoneinfo
+
+        # Spellings only among the regions' names: "GMT+1" is no misspelt "GMT+0", and
+        # "Etc/GMT+1" is an hour behind UTC.
+        zones = zoneinfo.available_timezones()
+        spelt = [] if re.search(r"\d", value) else [z for z in zones if "/" in z]
+        hint = _find_meant_name(value, zones, spelt) or ' (use an IANA name like "Europe/London")'
+        raise ValueError(f'unknown timezone "{value}"{hint}') from None
     return value
+
+
+def _find_meant_name(value: str, names: Iterable[str], spelt: Iterable[str] = ()) -> str:
+    """' (did you mean "X"?)' for the name `value` most likely means: one of `names` but for
+    its case, else the closest spelling among `spelt`; "" without one."""
+    folded = value.casefold()
+    meant = [n for n in names if n.casefold() == folded]
+    meant = meant or difflib.get_close_matches(value, list(spelt), n=1, cutoff=0.85)
+    return f' (did you mean "{meant[0]}"?)' if meant else ""
 
 
 def _slack_channel(value: str) -> str:
@@ -593,7 +607,9 @@ class HolidaysConfig(_Model):
         try:
             holidays.country_holidays(country, years=2026)
         except NotImplementedError:
-            raise ValueError(f'unknown holiday country "{country}"') from None
+            codes = holidays.list_supported_countries()
+            hint = _find_meant_name(country, codes)
+            raise ValueError(f'unknown holiday country "{country}"{hint}') from None
         return country
 
     @field_validator("subdivision")
@@ -607,7 +623,12 @@ class HolidaysConfig(_Model):
         try:
             holidays.country_holidays(country, subdiv=subdivision, years=2026)
         except NotImplementedError:
-            raise ValueError(f'"{country}" has no holiday subdivision "{subdivision}"') from None
+            known = holidays.country_holidays(country, years=2026)
+            names = [*known.subdivisions, *getattr(known, "subdivisions_aliases", {})]
+            hint = _find_meant_name(subdivision, names, names)
+            raise ValueError(
+                f'"{country}" has no holiday subdivision "{subdivision}"{hint}'
+            ) from None
         except Exception as exc:  # a subdivision holidays knows but cannot compute, and similar
             raise ValueError(str(exc).splitlines()[0]) from None
         return subdivision

@@ -196,6 +196,57 @@ def test_an_unknown_business_hours_timezone_is_reported_with_its_path(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("holidays", "timezone", "problem"),
+    [
+        (
+            {"country": "GB"},
+            "europe/london",
+            'team.timezone: unknown timezone "europe/london" (did you mean "Europe/London"?)',
+        ),
+        (
+            {"country": "GB"},
+            "America/New York",
+            'team.timezone: unknown timezone "America/New York" (did you mean "America/New_York"?)',
+        ),
+        # An offset is not spelt like a region: "GMT+0" is not what "GMT+1" meant.
+        (
+            {"country": "GB"},
+            "GMT+1",
+            'team.timezone: unknown timezone "GMT+1" (use an IANA name like "Europe/London")',
+        ),
+        (
+            {"country": "gb"},
+            "Europe/London",
+            'business_hours.holidays.country: unknown holiday country "gb" (did you mean "GB"?)',
+        ),
+        (
+            {"country": "GB", "subdivision": "eng"},
+            "Europe/London",
+            'business_hours.holidays.subdivision: "GB" has no holiday subdivision "eng" '
+            '(did you mean "ENG"?)',
+        ),
+        (
+            {"country": "GB", "subdivision": "Englnd"},
+            "Europe/London",
+            'business_hours.holidays.subdivision: "GB" has no holiday subdivision "Englnd" '
+            '(did you mean "England"?)',
+        ),
+    ],
+)
+def test_a_timezone_or_holiday_name_in_other_letters_is_told_the_name_meant(
+    tmp_path, holidays, timezone, problem
+):
+    text = yaml.safe_dump(
+        {
+            "team": {"lead_channel": "#leads", "timezone": timezone},
+            "business_hours": {"week": {"mon": ["09:00-17:00"]}, "holidays": holidays},
+        }
+    )
+
+    assert problems_of(tmp_path, text) == [problem]
+
+
 @pytest.mark.parametrize("zone", ["Europe", "America/", "Europe/" + "x" * 300])
 def test_a_timezone_that_names_a_folder_or_no_file_is_unknown(tmp_path, zone):
     """Were tracebacks from zoneinfo reading the tz database's files: IsADirectoryError for a
