@@ -159,6 +159,42 @@ class Prediction:
         label = max(self.probabilities, key=self.probabilities.__getitem__)
         return label, self.probabilities[label]
 
+    @property
+    def margin(self) -> float:
+        """How much more probable its answer is than its second most probable label."""
+        first, second = sorted(self.probabilities.values(), reverse=True)[:2]
+        return first - second
+
+
+def load_or_cross_validate(
+    sets: Sequence[LabelledSet],
+    trainer: Trainer,
+    folds: int,
+    jobs: int,
+    saved: Path | None,
+    trainer_name: str = "routing train",
+) -> tuple[dict[str, list[Prediction]], float]:
+    """`cross_validate`, or its predictions as saved in `saved` by an earlier run of the same
+    trainer and folds on the same sets' tickets (their ids, set by set); anything else is
+    trained again and saved over."""
+    key = {
+        "trainer": trainer_name,
+        "folds": folds,
+        "ids": {s.name: [t.id for t in s.tickets] for s in sets},
+    }
+    if saved is not None and saved.exists():
+        found = json.loads(saved.read_text(encoding="utf-8"))
+        if found.get("key") == key:
+            return {
+                name: [Prediction(row) for row in rows]
+                for name, rows in found["predictions"].items()
+            }, 0.0
+    predictions, cpu = cross_validate(sets, trainer, folds=folds, jobs=jobs)
+    if saved is not None:
+        rows = {name: [p.probabilities for p in found] for name, found in predictions.items()}
+        saved.write_text(json.dumps({"key": key, "predictions": rows}), encoding="utf-8")
+    return predictions, cpu
+
 
 def cross_validate(
     sets: Sequence[LabelledSet], trainer: Trainer = project_trainer, folds: int = 0, jobs: int = 1
@@ -342,11 +378,15 @@ def phrases_then(
 
 class Policy(NamedTuple):
     """How the model is used with the phrases: routing.model_min_confidence (fill),
-    ask_when_model_disagrees (doubt) and model_overrides_from (overrule); None is off."""
+    ask_when_model_disagrees (doubt) and model_overrides_from (overrule); None is off. And
+    `margin`, tried in the thirty-first session and no setting (docs/routing-accuracy.md): the
+    model fills or overrules only when its answer is at least this much more probable than
+    its second."""
 
     fill: float
     doubt: float | None = None
     overrule: float | None = None
+    margin: float | None = None
 
     @classmethod
     def of(cls, config: RoutingConfig) -> Policy:
@@ -358,28 +398,40 @@ class Policy(NamedTuple):
 
 
 def combine(
-    phrases: PhraseAnswer, answer: tuple[str, float] | None, departments: Any, policy: Policy
+    phrases: PhraseAnswer,
+    answer: tuple[str, float] | None,
+    departments: Any,
+    policy: Policy,
+    margin: float = 1.0,
 ) -> str:
     """classify_ticket's use of the model, on a phrase answer (checked against it on today's
     phrases by `check_combine`): the model fills what the phrases leave to a person from
     `fill` on; a department the phrases chose, or their "not an order problem", goes to the
     model's department from `overrule` on, and a department to a person when it is `doubt`
-    sure of another answer (below `overrule`, "not an order problem" stands)."""
+    sure of another answer (below `overrule`, "not an order problem" stands). With
+    `policy.margin`, the model fills or overrules only when its answer leads its second by
+    at least that (`margin`: the ticket's lead)."""
     department, source = phrases
     if answer is None or source in ("field", "tag"):  # never questioned, the model not asked
         return department or NONE
     label, probability = answer
+    decisive = policy.margin is None or margin >= policy.margin
     if source not in ("none", "ambiguous"):
         if label == department:
             return department
-        if policy.overrule is not None and label in departments and probability >= policy.overrule:
+        if (
+            policy.overrule is not None
+            and label in departments
+            and probability >= policy.overrule
+            and decisive
+        ):
             return label
         if department is None:
             return NONE
         if policy.doubt is None or probability < policy.doubt:
             return department
         return NONE
-    if label not in departments or probability < policy.fill:
+    if label not in departments or probability < policy.fill or not decisive:
         return NONE
     return label
 
@@ -425,8 +477,12 @@ def with_phrases(
 ) -> Tally:
     tally = Tally()
     for i, ticket in enumerate(tickets):
-        answer = predictions[i].answer if predictions is not None else None
-        tally.add(ticket.department, combine(phrases[i], answer, departments, policy))
+        if predictions is None:
+            tally.add(ticket.department, combine(phrases[i], None, departments, policy))
+            continue
+        prediction = predictions[i]
+        got = combine(phrases[i], prediction.answer, departments, policy, prediction.margin)
+        tally.add(ticket.department, got)
     return tally
 
 
@@ -576,6 +632,81 @@ def _score(tally: Tally) -> int:
     return tally.correct - 3 * tally.misrouted
 
 
+def _pooled(per_set: dict[str, Tally], names: Sequence[str]) -> Tally:
+    total = Tally()
+    for name in names:
+        total += per_set[name]
+    return total
+
+
+def _chosen_on_the_others(
+    cells: list[tuple[Policy, dict[str, Tally]]],
+    names: Sequence[str],
+    describe: Callable[[Policy], str],
+) -> str:
+    """The line of each set's figures under the cell best on the other sets (correct - 3 x
+    misrouted), pooled, and of how often each cell was chosen."""
+    nested = Tally()
+    chosen: Counter[str] = Counter()
+    for name in names:
+        others = [n for n in names if n != name]
+        # The first best cell in the grid's order: ties go the same way every run.
+        policy, per_set = max(cells, key=lambda cell: _score(_pooled(cell[1], others)))
+        nested += per_set[name]
+        chosen[describe(policy)] += 1
+    return (
+        "  chosen on the other sets, each set in turn:".ljust(26)
+        + f"{_score(nested):>6}  {nested.percentages():>18}  ({nested.counts()});"
+        + " chosen: "
+        + ", ".join(f"{cell} x {n}" for cell, n in chosen.most_common())
+    )
+
+
+def margin_curve(
+    sets: Sequence[LabelledSet],
+    predictions: dict[str, list[Prediction]],
+    departments: Any,
+    then: dict[str, list[PhraseAnswer]],
+    policy: Policy,
+    margins: Sequence[float],
+) -> list[str]:
+    """The blind phrases with the model at `policy`'s thresholds, the model filling or
+    overruling only with each lead over its second answer (none: any lead), and the margin
+    chosen by cross-validation (each set's from the best on the other sets)."""
+    blind = [s for s in sets if s.name in then]
+    names = [s.name for s in blind]
+    cells = [
+        (
+            policy._replace(margin=margin),
+            {
+                s.name: with_phrases(
+                    s.tickets,
+                    then[s.name],
+                    predictions[s.name],
+                    departments,
+                    policy._replace(margin=margin),
+                )
+                for s in blind
+            },
+        )
+        for margin in (None, *margins)
+    ]
+    lines = [
+        "",
+        f"THE MODEL'S MARGIN ON THE BLIND PHRASES ({len(blind)} sets), at {policy.fill:g} /"
+        f" {policy.doubt} / {policy.overrule}: it fills or overrules only when its answer leads"
+        " its second by at least",
+    ]
+    for chosen_policy, per_set in cells:
+        total = _pooled(per_set, names)
+        lines.append(
+            f"  {chosen_policy.margin}".ljust(26)
+            + f"{_score(total):>6}  {total.percentages():>18}  ({total.counts()})"
+        )
+    lines.append(_chosen_on_the_others(cells, names, lambda p: str(p.margin)))
+    return lines
+
+
 def threshold_grid(
     sets: Sequence[LabelledSet],
     predictions: dict[str, list[Prediction]],
@@ -602,15 +733,9 @@ def threshold_grid(
                 }
                 cells.append((policy, per_set))
 
-    def pooled(per_set: dict[str, Tally], names: Sequence[str]) -> Tally:
-        total = Tally()
-        for name in names:
-            total += per_set[name]
-        return total
-
     names = [s.name for s in blind]
     scored = sorted(
-        ((pooled(per_set, names), policy) for policy, per_set in cells),
+        ((_pooled(per_set, names), policy) for policy, per_set in cells),
         key=lambda row: -_score(row[0]),
     )
     lines = [
@@ -623,19 +748,8 @@ def threshold_grid(
             f"  {policy.fill:g} / {policy.doubt} / {policy.overrule}".ljust(26)
             + f"{_score(total):>6}  {total.percentages():>18}  ({total.counts()})"
         )
-    nested = Tally()
-    chosen: Counter[str] = Counter()
-    for name in names:
-        others = [n for n in names if n != name]
-        # The first best cell in the grid's order: ties go the same way every run.
-        policy, per_set = max(cells, key=lambda cell: _score(pooled(cell[1], others)))
-        nested += per_set[name]
-        chosen[f"{policy.fill:g} / {policy.doubt} / {policy.overrule}"] += 1
     lines.append(
-        "  chosen on the other sets, each set in turn:".ljust(26)
-        + f"{_score(nested):>6}  {nested.percentages():>18}  ({nested.counts()});"
-        + " chosen: "
-        + ", ".join(f"{cell} x {n}" for cell, n in chosen.most_common())
+        _chosen_on_the_others(cells, names, lambda p: f"{p.fill:g} / {p.doubt} / {p.overrule}")
     )
     return lines
 
@@ -663,6 +777,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cache", type=Path, help="keep --then's phrase answers here")
     parser.add_argument(
+        "--predictions",
+        type=Path,
+        help="a JSON file keeping the folds' predictions: read when it holds these sets' tickets"
+        " by the same trainer and folds (no training), else written",
+    )
+    parser.add_argument(
         "--trainer",
         help="MODULE:FUNCTION, another pipeline (e.g. benchmarks.routing_variants:previous);"
         " default: `deskbridge routing train`'s",
@@ -673,6 +793,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         metavar="N",
         help="with --then: the N best thresholds on the blind phrases (correct - 3 x misrouted)",
+    )
+    parser.add_argument(
+        "--margins",
+        type=float,
+        nargs="*",
+        metavar="M",
+        help="with --then: the blind phrases with the model filling or overruling only when its"
+        " answer leads its second by M (the rules file's thresholds)",
     )
     args = parser.parse_args(argv)
     try:
@@ -697,7 +825,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.trainer:
         module, _, name = args.trainer.partition(":")
         trainer = getattr(importlib.import_module(module), name)
-    predictions, cpu = cross_validate(sets, trainer, folds=args.folds, jobs=args.jobs)
+    predictions, cpu = load_or_cross_validate(
+        sets, trainer, args.folds, args.jobs, args.predictions, args.trainer or "routing train"
+    )
     fold_name = "leave one set out" if args.folds <= 0 else f"{args.folds} folds of whole sets"
     print(f"{fold_name}: training and prediction {cpu:.0f} s of CPU")
     now = phrases_now(rules.routing, rules.departments, sets)
@@ -719,6 +849,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     if then and args.grid:
         for line in threshold_grid(sets, predictions, rules.departments, then, args.grid):
+            print(line)
+    if then and args.margins:
+        policy = Policy.of(rules.routing)
+        for line in margin_curve(sets, predictions, rules.departments, then, policy, args.margins):
             print(line)
     return 0
 

@@ -18,8 +18,10 @@ from benchmarks.routing_crossval import (
     combine,
     folds_of,
     labelled_sets,
+    load_or_cross_validate,
     load_sets,
     main,
+    margin_curve,
     phrases_then,
     threshold_grid,
 )
@@ -192,3 +194,104 @@ def test_the_thresholds_chosen_on_the_other_sets_are_measured_on_each_in_turn():
         "  chosen on the other sets, each set in turn:    -1   66.7 / 33.3 / 0.0  (2 / 1 / 0 of 3);"
         " chosen: 0.5 / None / 0.9 x 1, 0.5 / 0.3 / 0.8 x 1"
     )
+
+
+@pytest.mark.parametrize(
+    ("phrases", "answer", "margin", "expected"),
+    [
+        # left to a person: filled only when the answer leads its second by the margin
+        ((None, "none"), ("quality", 0.75), 0.55, "quality"),
+        ((None, "none"), ("quality", 0.75), 0.5, "quality"),
+        ((None, "none"), ("quality", 0.75), 0.45, "none"),
+        # overruling the phrases likewise; below the margin, the disagreement asks
+        (("logistics", "phrase"), ("quality", 0.95), 0.9, "quality"),
+        (("logistics", "phrase"), ("quality", 0.95), 0.4, "none"),
+        ((None, "phrase"), ("quality", 0.95), 0.4, "none"),
+        # agreeing with the phrases is no routing of the model's: the margin does not apply
+        (("logistics", "phrase"), ("logistics", 0.4), 0.05, "logistics"),
+    ],
+)
+def test_the_model_routes_only_with_its_margin(phrases, answer, margin, expected):
+    policy = Policy(0.7, 0.8, 0.9, margin=0.5)
+    assert combine(phrases, answer, DEPARTMENTS, policy, margin) == expected
+    # Without the setting, any lead will do.
+    assert combine(phrases, answer, DEPARTMENTS, policy._replace(margin=None), margin) == (
+        "logistics" if phrases[0] == "logistics" and answer[1] < 0.9 else answer[0]
+    )
+
+
+def test_a_predictions_margin_is_its_lead_over_the_second():
+    assert Prediction({"logistics": 0.6, "quality": 0.3, "none": 0.1}).margin == pytest.approx(0.3)
+
+
+def test_the_margin_curve_and_the_margin_chosen_on_the_other_sets():
+    one = [
+        LabelledTicket(id="A", subject="a", department="logistics"),
+        LabelledTicket(id="B", subject="b", department="none"),
+    ]
+    other = [LabelledTicket(id="C", subject="c", department="quality")]
+    sets = [LabelledSet("s", one), LabelledSet("t", other)]
+    predictions = {
+        # A: 0.8 sure, a lead of 0.6 (right); B: 0.75 sure, a lead of 0.5 (wrong, a non-problem)
+        "s": [
+            Prediction({"logistics": 0.8, "quality": 0.2}),
+            Prediction({"quality": 0.75, "none": 0.25}),
+        ],
+        # C: 0.72 sure, a lead of 0.44 (right)
+        "t": [Prediction({"quality": 0.72, "logistics": 0.28})],
+    }
+    then = {"s": [(None, "none"), (None, "none")], "t": [(None, "none")]}
+    lines = margin_curve(
+        sets, predictions, DEPARTMENTS, then, Policy(0.7, 0.4, 0.9), [0.4, 0.55, 0.7]
+    )
+    assert lines[1:] == [
+        "THE MODEL'S MARGIN ON THE BLIND PHRASES (2 sets), at 0.7 / 0.4 / 0.9: it fills or"
+        " overrules only when its answer leads its second by at least",
+        "  None                        -1   66.7 / 33.3 / 0.0  (2 / 1 / 0 of 3)",
+        "  0.4                         -1   66.7 / 33.3 / 0.0  (2 / 1 / 0 of 3)",
+        # B, a non-problem, is right when asked
+        "  0.55                         2   66.7 / 0.0 / 33.3  (2 / 0 / 1 of 3)",
+        "  0.7                          1   33.3 / 0.0 / 66.7  (1 / 0 / 2 of 3)",
+        # s left out: t's best is the first of None and 0.4 (C right), which misroutes B; t
+        # left out: s's best is 0.55 (A right, B asked: both right), which asks for C.
+        "  chosen on the other sets, each set in turn:    -2  33.3 / 33.3 / 33.3  (1 / 1 / 1 of"
+        " 3); chosen: None x 1, 0.55 x 1",
+    ]
+
+
+def test_the_folds_predictions_are_kept_for_the_same_sets_and_trainer(tmp_path):
+    tickets = [
+        LabelledTicket(id="A", subject="parcel late", department="logistics"),
+        LabelledTicket(id="B", subject="chair broken", department="quality"),
+    ]
+    sets = [LabelledSet("s", tickets[:1]), LabelledSet("t", tickets[1:])]
+    trained = []
+
+    class Fixed:
+        labels = ("logistics", "quality")
+
+        def probabilities(self, texts):
+            return [[0.25, 0.75] for _ in texts]
+
+    def trainer(train):
+        trained.append([t.id for t in train])
+        return Fixed()
+
+    saved = tmp_path / "predictions.json"
+    first, _ = load_or_cross_validate(sets, trainer, 0, 1, saved, "fixed")
+    assert trained == [["B"], ["A"]]
+    again, cpu = load_or_cross_validate(sets, trainer, 0, 1, saved, "fixed")
+    assert trained == [["B"], ["A"]] and cpu == 0.0
+    assert (
+        again
+        == first
+        == {
+            "s": [Prediction({"logistics": 0.25, "quality": 0.75})],
+            "t": [Prediction({"logistics": 0.25, "quality": 0.75})],
+        }
+    )
+    # Another trainer's name, or other tickets, train again.
+    load_or_cross_validate(sets, trainer, 0, 1, saved, "another")
+    assert len(trained) == 4
+    load_or_cross_validate(sets[:1], trainer, 0, 1, saved, "another")
+    assert len(trained) == 5
