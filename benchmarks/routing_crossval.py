@@ -173,10 +173,10 @@ def load_or_cross_validate(
     jobs: int,
     saved: Path | None,
     trainer_name: str = "routing train",
-) -> tuple[dict[str, list[Prediction]], float]:
+) -> tuple[dict[str, list[Prediction]], float | None]:
     """`cross_validate`, or its predictions as saved in `saved` by an earlier run of the same
-    trainer and folds on the same sets' tickets (their ids, set by set); anything else is
-    trained again and saved over."""
+    trainer and folds on the same sets' tickets (their ids, set by set; no CPU seconds then,
+    None); anything else is trained again and saved over."""
     key = {
         "trainer": trainer_name,
         "folds": folds,
@@ -188,7 +188,7 @@ def load_or_cross_validate(
             return {
                 name: [Prediction(row) for row in rows]
                 for name, rows in found["predictions"].items()
-            }, 0.0
+            }, None
     predictions, cpu = cross_validate(sets, trainer, folds=folds, jobs=jobs)
     if saved is not None:
         rows = {name: [p.probabilities for p in found] for name, found in predictions.items()}
@@ -312,18 +312,29 @@ BLIND_AT = {
 }
 
 _THEN = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 import deskbridge
 from deskbridge.config.rules import load_rules
 from deskbridge.workflows.accuracy import evaluate_accuracy, parse_labelled
 rules = load_rules(Path(list(deskbridge.__path__)[0]) / "config" / "example.yaml")
-out = {}
-for path in map(Path, sys.argv[1:]):
-    tickets = parse_labelled(path.read_text(encoding="utf-8"), False, rules.departments)
-    report = evaluate_accuracy(rules.routing, tickets, rules.departments)
-    out[path.name] = [[o.ticket.id, o.result.department, o.result.source] for o in report.outcomes]
-print(json.dumps(out))
+def classified(routing):
+    out = {}
+    for path in map(Path, sys.argv[1:]):
+        tickets = parse_labelled(path.read_text(encoding="utf-8"), False, rules.departments)
+        report = evaluate_accuracy(routing, tickets, rules.departments)
+        out[path.name] = [
+            [o.ticket.id, o.result.department, o.result.source] for o in report.outcomes
+        ]
+    return out
+values = os.environ.get("ASK_WHEN_CLOSE")
+if not values:
+    print(json.dumps(classified(rules.routing)))
+else:  # the commit's rules at each routing.ask_when_close given
+    print(json.dumps({
+        value: classified(rules.routing.model_copy(update={"ask_when_close": float(value)}))
+        for value in values.split(",")
+    }))
 """
 
 
@@ -333,18 +344,41 @@ def phrases_then(
     """BLIND_AT's sets, each classified by the phrases of its commit: `git archive` of the
     commit as deskbridge/ first on PYTHONPATH, run by this interpreter (the package is a
     namespace one: the snapshot's modules come first). Cached by commit and set in `cache`."""
+    return _snapshots_answer(sets, paths, cache, ())[""]
+
+
+def phrases_then_at(
+    sets: Sequence[LabelledSet],
+    paths: dict[str, Path],
+    cache: Path | None,
+    ask_when_close: Sequence[float],
+) -> dict[float, dict[str, list[PhraseAnswer]]]:
+    """`phrases_then` with each commit's rules at each routing.ask_when_close instead of
+    their own (0.75 until the fourth round, 0.65 since): one snapshot run per commit."""
+    found = _snapshots_answer(sets, paths, cache, tuple(f"{v:g}" for v in ask_when_close))
+    return {value: found[f"{value:g}"] for value in ask_when_close}
+
+
+def _snapshots_answer(
+    sets: Sequence[LabelledSet],
+    paths: dict[str, Path],
+    cache: Path | None,
+    values: tuple[str, ...],
+) -> dict[str, dict[str, list[PhraseAnswer]]]:
+    """Each value's answers (the commit's own rules: "", when `values` is empty)."""
     by_commit: dict[str, list[str]] = {}
     for s in sets:
         if s.name in BLIND_AT:
             by_commit.setdefault(BLIND_AT[s.name], []).append(s.name)
     repo = Path(__file__).resolve().parent.parent
-    answers: dict[str, list[PhraseAnswer]] = {}
+    answers: dict[str, dict[str, list[PhraseAnswer]]] = {value: {} for value in values or ("",)}
     for commit, names in by_commit.items():
         # Absolute: the snapshot runs in its own folder, where a relative --sets path is not.
         files = [paths[name].resolve() for name in names]
         if any(f.name in BLIND_SETS for f in files):  # never: BLIND_AT names none
             raise BlindSetError(f"refused, a blind set: {files}")
-        key = cache / f"{commit}-{'-'.join(names)}.json" if cache else None
+        close = f"-close{'_'.join(values)}" if values else ""
+        key = cache / f"{commit}-{'-'.join(names)}{close}.json" if cache else None
         if key is not None and key.exists():
             found = json.loads(key.read_text(encoding="utf-8"))
         else:
@@ -357,7 +391,7 @@ def phrases_then(
                     capture_output=True,
                 ).stdout
                 subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive, check=True)
-                env = {**os.environ, "PYTHONPATH": tmp}
+                env = {**os.environ, "PYTHONPATH": tmp, "ASK_WHEN_CLOSE": ",".join(values)}
                 found = json.loads(
                     subprocess.run(
                         [sys.executable, "-c", _THEN, *map(str, files)],
@@ -371,8 +405,10 @@ def phrases_then(
             if key is not None:
                 cache.mkdir(parents=True, exist_ok=True)
                 key.write_text(json.dumps(found), encoding="utf-8")
-        for name, f in zip(names, files, strict=True):
-            answers[name] = [(d, source) for _, d, source in found[f.name]]
+        by_value = found if values else {"": found}
+        for value, classified in by_value.items():
+            for name, f in zip(names, files, strict=True):
+                answers[value][name] = [(d, source) for _, d, source in classified[f.name]]
     return answers
 
 
@@ -640,9 +676,9 @@ def _pooled(per_set: dict[str, Tally], names: Sequence[str]) -> Tally:
 
 
 def _chosen_on_the_others(
-    cells: list[tuple[Policy, dict[str, Tally]]],
+    cells: Sequence[tuple[Any, dict[str, Tally]]],
     names: Sequence[str],
-    describe: Callable[[Policy], str],
+    describe: Callable[[Any], str],
 ) -> str:
     """The line of each set's figures under the cell best on the other sets (correct - 3 x
     misrouted), pooled, and of how often each cell was chosen."""
@@ -704,6 +740,51 @@ def margin_curve(
             + f"{_score(total):>6}  {total.percentages():>18}  ({total.counts()})"
         )
     lines.append(_chosen_on_the_others(cells, names, lambda p: str(p.margin)))
+    return lines
+
+
+def close_curve(
+    sets: Sequence[LabelledSet],
+    predictions: dict[str, list[Prediction]],
+    departments: Any,
+    then_at: dict[float, dict[str, list[PhraseAnswer]]],
+    policy: Policy,
+) -> list[str]:
+    """The blind phrases at each routing.ask_when_close (`then_at`: their answers at each),
+    alone and with the model at `policy`, and the value chosen by cross-validation."""
+    blind = [s for s in sets if all(s.name in then for then in then_at.values())]
+    names = [s.name for s in blind]
+    lines = [
+        "",
+        f"THE BLIND PHRASES ({len(blind)} sets) AT EACH routing.ask_when_close (a person is"
+        " asked when another department scores at least that share of the best)",
+    ]
+    thresholds = f"{policy.fill:g} / {policy.doubt} / {policy.overrule}"
+    for title, model in (("alone", False), (f"with the model at {thresholds}", True)):
+        cells = [
+            (
+                value,
+                {
+                    s.name: with_phrases(
+                        s.tickets,
+                        then[s.name],
+                        predictions[s.name] if model else None,
+                        departments,
+                        policy,
+                    )
+                    for s in blind
+                },
+            )
+            for value, then in sorted(then_at.items())
+        ]
+        lines.append(f" {title}:")
+        for value, per_set in cells:
+            total = _pooled(per_set, names)
+            lines.append(
+                f"  {value:g}".ljust(26)
+                + f"{_score(total):>6}  {total.percentages():>18}  ({total.counts()})"
+            )
+        lines.append(_chosen_on_the_others(cells, names, lambda value: f"{value:g}"))
     return lines
 
 
@@ -802,6 +883,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --then: the blind phrases with the model filling or overruling only when its"
         " answer leads its second by M (the rules file's thresholds)",
     )
+    parser.add_argument(
+        "--ask-when-close",
+        type=float,
+        nargs="*",
+        metavar="V",
+        help="with --then: the blind phrases at each routing.ask_when_close V, alone and with"
+        " the model, and V chosen on the other sets (one snapshot run per commit and V)",
+    )
     args = parser.parse_args(argv)
     try:
         paths = labelled_sets(args.sets)
@@ -829,7 +918,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets, trainer, args.folds, args.jobs, args.predictions, args.trainer or "routing train"
     )
     fold_name = "leave one set out" if args.folds <= 0 else f"{args.folds} folds of whole sets"
-    print(f"{fold_name}: training and prediction {cpu:.0f} s of CPU")
+    print(
+        f"{fold_name}: training and prediction {cpu:.0f} s of CPU"
+        if cpu is not None
+        else f"{fold_name}: the predictions kept in {args.predictions}"
+    )
     now = phrases_now(rules.routing, rules.departments, sets)
     check_combine(rules.routing, rules.departments, sets, predictions, now)
     then = None
@@ -849,6 +942,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     if then and args.grid:
         for line in threshold_grid(sets, predictions, rules.departments, then, args.grid):
+            print(line)
+    if then and args.ask_when_close:
+        then_at = phrases_then_at(sets, by_name, args.cache, args.ask_when_close)
+        for line in close_curve(
+            sets, predictions, rules.departments, then_at, Policy.of(rules.routing)
+        ):
             print(line)
     if then and args.margins:
         policy = Policy.of(rules.routing)

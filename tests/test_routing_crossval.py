@@ -15,6 +15,7 @@ from benchmarks.routing_crossval import (
     LabelledSet,
     Policy,
     Prediction,
+    close_curve,
     combine,
     folds_of,
     labelled_sets,
@@ -281,7 +282,7 @@ def test_the_folds_predictions_are_kept_for_the_same_sets_and_trainer(tmp_path):
     first, _ = load_or_cross_validate(sets, trainer, 0, 1, saved, "fixed")
     assert trained == [["B"], ["A"]]
     again, cpu = load_or_cross_validate(sets, trainer, 0, 1, saved, "fixed")
-    assert trained == [["B"], ["A"]] and cpu == 0.0
+    assert trained == [["B"], ["A"]] and cpu is None
     assert (
         again
         == first
@@ -295,3 +296,41 @@ def test_the_folds_predictions_are_kept_for_the_same_sets_and_trainer(tmp_path):
     assert len(trained) == 4
     load_or_cross_validate(sets[:1], trainer, 0, 1, saved, "another")
     assert len(trained) == 5
+
+
+def test_the_phrases_ask_when_close_curve_alone_and_with_the_model():
+    tickets = [
+        LabelledTicket(id="A", subject="a", department="logistics"),
+        LabelledTicket(id="B", subject="b", department="quality"),
+    ]
+    sets = [LabelledSet("s", tickets[:1]), LabelledSet("t", tickets[1:])]
+    predictions = {
+        "s": [Prediction({"logistics": 0.8, "quality": 0.2})],
+        "t": [Prediction({"quality": 0.6, "logistics": 0.4})],
+    }
+    # At 0.5 both runners-up are close enough to ask; at 0.9 neither is: A is right, B
+    # misrouted to Logistics.
+    then_at = {
+        0.5: {"s": [(None, "ambiguous")], "t": [(None, "ambiguous")]},
+        0.9: {"s": [("logistics", "phrase")], "t": [("logistics", "phrase")]},
+    }
+    lines = close_curve(sets, predictions, DEPARTMENTS, then_at, Policy(0.7, 0.4, 0.9))
+    assert lines[1:] == [
+        "THE BLIND PHRASES (2 sets) AT EACH routing.ask_when_close (a person is asked when"
+        " another department scores at least that share of the best)",
+        " alone:",
+        "  0.5                          0   0.0 / 0.0 / 100.0  (0 / 0 / 2 of 2)",
+        "  0.9                         -2   50.0 / 50.0 / 0.0  (1 / 1 / 0 of 2)",
+        # s left out: t's best is 0.5 (asking: 0 against -3), which asks for A; t left out:
+        # s's best is 0.9 (A right), which misroutes B.
+        "  chosen on the other sets, each set in turn:    -3   0.0 / 50.0 / 50.0  (0 / 1 / 1 of"
+        " 2); chosen: 0.5 x 1, 0.9 x 1",
+        " with the model at 0.7 / 0.4 / 0.9:",
+        # The model fills A (80% sure) when asked and leaves B (60%) to a person; at 0.9 it
+        # is 60% sure of Quality against the phrases' Logistics: asked.
+        "  0.5                          1   50.0 / 0.0 / 50.0  (1 / 0 / 1 of 2)",
+        "  0.9                          1   50.0 / 0.0 / 50.0  (1 / 0 / 1 of 2)",
+        # Ties go to the first value in order: 0.5 each time.
+        "  chosen on the other sets, each set in turn:     1   50.0 / 0.0 / 50.0  (1 / 0 / 1 of"
+        " 2); chosen: 0.5 x 2",
+    ]
