@@ -40,7 +40,12 @@ from deskbridge.config.settings import (
     find_store_url_problem,
 )
 from deskbridge.connectors.parsing import EARLIEST, LATEST
-from deskbridge.workflows.wording import count_noun, describe_not_utf8, describe_problems
+from deskbridge.workflows.wording import (
+    count_noun,
+    decode_file_text,
+    describe_not_utf8,
+    describe_problems,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -1534,7 +1539,7 @@ def _labelled_or_exit(labelled: Path, rules: RulesConfig) -> list:
 
     try:
         return parse_labelled(
-            labelled.read_text(encoding="utf-8-sig"),  # a byte order mark is no character
+            decode_file_text(labelled.read_bytes()),
             jsonl=labelled.suffix.lower() in (".jsonl", ".ndjson"),
             departments=rules.departments,
         )

@@ -47,7 +47,11 @@ from deskbridge.workflows.model import (
     new_list,
     salesforce_id_key,
 )
-from deskbridge.workflows.wording import describe_not_utf8, describe_problems
+from deskbridge.workflows.wording import (
+    decode_file_text,
+    describe_not_utf8,
+    describe_problems,
+)
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -1903,7 +1907,7 @@ def load_rules(path: Path | str, env_helpdesks: frozenset[str] = frozenset()) ->
             path, [f"(file): larger than {MAX_RULES_BYTES // 1024} KiB; is this the rules file?"]
         )
     try:
-        text = raw.decode("utf-8")
+        text = decode_file_text(raw)
     except UnicodeDecodeError as exc:
         raise ConfigError(
             path, [f"(file): {describe_not_utf8(exc)}; is this the rules file?"]

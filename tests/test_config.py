@@ -744,6 +744,23 @@ def test_a_misspelt_setting_is_told_the_setting_it_most_likely_means(tmp_path, r
     ]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_rules_file_saved_as_utf16_with_its_mark_is_read(runner, tmp_path, encoding):
+    """Windows PowerShell's `>` (Get-Content example.yaml > my-team.yaml) and Notepad's
+    "Unicode" save UTF-16 with a byte order mark: was "not UTF-8 text (byte 0)"."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    raw = text.encode(encoding)
+    if encoding != "utf-16":  # the plain codec writes its mark; these two do not
+        raw = "\ufeff".encode(encoding) + raw
+    path = tmp_path / "my-team.yaml"
+    path.write_bytes(raw)
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f'{path}: ok — team "Resolution team"')
+
+
 def test_a_department_needs_a_name_of_its_own(tmp_path, runner):
     """Two departments of one name (case and spaces aside) would be one entry in the Pick
     department menu and the review, and a blank name shows nothing: both are problems, listed

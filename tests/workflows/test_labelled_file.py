@@ -221,6 +221,23 @@ def test_a_file_that_is_not_utf8_says_so_as_check_config_does(tmp_path):
     assert evaluate(path) == (1, f"{path}: 1 problem\n  (file): not UTF-8 text (byte 22)\n")
 
 
+def test_labelled_tickets_saved_as_utf16_with_its_mark_are_read(tmp_path):
+    # As Windows PowerShell's `>` writes them: was "not UTF-8 text (byte 0)".
+    path = tmp_path / "team.jsonl"
+    path.write_bytes(
+        '{"id": "T1", "subject": "Where is my parcel?", "department": "logistics"}\n'.encode(
+            "utf-16"
+        )
+    )
+
+    result = CliRunner().invoke(
+        main, ["routing", "evaluate", str(path), "--config", str(EXAMPLE_CONFIG)]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("1 ticket: 1 correct (100.0%)")
+
+
 def test_a_misspelt_field_is_refused_not_read_as_missing(tmp_path):
     # "subjet" was read as a ticket without a subject: scored unclassified, exit 0.
     fields = "id, subject, description, tags, customer_messages, department, category, why"
