@@ -185,7 +185,13 @@ _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 def _slack_user_id(value: str) -> str:
     if not _SLACK_USER.match(value):
-        raise ValueError(f'expected a Slack user id like "U012AB3CD", got "{value}"')
+        message = f'expected a Slack user id like "U012AB3CD", got "{value}"'
+        meant = value.strip().strip("<@>").upper()  # "u02priya01", a mention "<@U02PRIYA01>"
+        if _SLACK_USER.match(meant):
+            message += f": write it as {meant}"
+        else:  # a name or a handle ("tom", "@priya"): where the id is found
+            message += " (a member ID: in Slack, the person's profile → ⋮ → Copy member ID)"
+        raise ValueError(message)
     return value
 
 

@@ -14,6 +14,9 @@ from deskbridge.config.rules import ConfigError, load_rules, parse_duration, sor
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from tests.conftest import SALESFORCE_STATUSES
 
+# What a Slack user id that is a name or a handle is told: where the id is found.
+MEMBER_ID = " (a member ID: in Slack, the person's profile → ⋮ → Copy member ID)"
+
 # One file, five mistakes: every one must be reported, each with its path.
 BROKEN = """\
 version: 1
@@ -675,7 +678,7 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
     assert raised.value.problems[:5] == [
         "three_responses.threshold: Input should be greater than or equal to 1",
         'sla.policies[1].first_reply: expected a duration like "4h"',
-        'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"',
+        f'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"{MEMBER_ID}',
         "three_respones: unknown setting (did you mean three_responses?)",
         "agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
     ]
@@ -711,7 +714,8 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
         "value is outside expected range",
         '  sla.policies[1].first_reply: expected a duration like "4h"',
         '  sla.policies: policy name "vip" is used twice',
-        '  oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "tom"',
+        '  oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "tom"'
+        f"{MEMBER_ID}",
         '  oncall.overrides[0].to: must be after "from"',
         "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
@@ -759,6 +763,29 @@ def test_a_rules_file_saved_as_utf16_with_its_mark_is_read(runner, tmp_path, enc
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f'{path}: ok — team "Resolution team"')
+
+
+@pytest.mark.parametrize(
+    ("slack_id", "told"),
+    [
+        ("u02priya01", ": write it as U02PRIYA01"),
+        ("<@U02PRIYA01>", ": write it as U02PRIYA01"),
+        ("@priya", MEMBER_ID),
+    ],
+)
+def test_a_slack_user_id_in_small_letters_or_given_as_a_name_says_what_to_write(
+    tmp_path, slack_id, told
+):
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["agents"][0]["slack_id"] = slack_id
+    path = write(tmp_path, yaml.safe_dump(data, sort_keys=False))
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    assert raised.value.problems == [
+        f'agents[0].slack_id: expected a Slack user id like "U012AB3CD", got "{slack_id}"{told}'
+    ]
 
 
 def test_a_department_needs_a_name_of_its_own(tmp_path, runner):

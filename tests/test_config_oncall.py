@@ -12,6 +12,9 @@ from click.testing import CliRunner
 from deskbridge.cli import main
 from deskbridge.config.rules import ConfigError, load_rules
 
+# What a Slack user id that is a name or a handle is told: where the id is found.
+MEMBER_ID = " (a member ID: in Slack, the person's profile → ⋮ → Copy member ID)"
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
 
@@ -71,7 +74,8 @@ def test_every_oncall_problem_is_reported_with_its_path(tmp_path):
         load_rules(path)
     problems = info.value.problems
     assert set(problems) == {
-        'oncall.rotation.members[1]: expected a Slack user id like "U012AB3CD", got "nobody"',
+        'oncall.rotation.members[1]: expected a Slack user id like "U012AB3CD", got "nobody"'
+        f"{MEMBER_ID}",
         "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
         'oncall.rotation.handoff: expected a hand-off like "monday 09:00" (or "09:00" for '
         "daily shifts)",
@@ -102,10 +106,10 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
             _steps(("0m", "oncall"), ("20m", "boss"), ("30m", "next"), ("10m", "lead")),
             [
                 'oncall.rotation.members[0]: expected a Slack user id like "U012AB3CD", got '
-                '"nobody"',
+                f'"nobody"{MEMBER_ID}',
                 'oncall.rotation.handoff: a daily shift hands off at a time only, like "09:00"',
                 'oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got '
-                '"alice"',
+                f'"alice"{MEMBER_ID}',
                 'oncall.overrides[0].to: must be after "from"',
                 "oncall.escalation[1].notify: expected 'oncall', 'next' or 'lead', got \"boss\"",
                 "oncall.escalation: step 3 waits less than step 2: list the steps in order",
