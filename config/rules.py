@@ -1808,7 +1808,7 @@ def sort_as_written(messages: list[str], path: Path) -> list[str]:
     writes. Those naming no place in it (a default's) follow, as they came; so do all of them
     if the file cannot be read again."""
     try:
-        text = path.read_bytes()[: MAX_RULES_BYTES + 1].decode("utf-8")
+        text = decode_file_text(path.read_bytes()[: MAX_RULES_BYTES + 1])  # as load_rules reads it
         root = yaml.compose(text, Loader=yaml.CSafeLoader if _FastRulesLoader else yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return messages

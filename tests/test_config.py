@@ -1810,3 +1810,13 @@ def test_a_warning_is_placed_at_the_most_of_its_path_the_file_writes(tmp_path):
         "routing: default",
     ]
     assert sort_as_written(warnings, tmp_path / "gone.yaml") == warnings
+
+
+def test_warnings_of_a_utf16_rules_file_follow_its_order_too(tmp_path):
+    # check-config reads such a file (decode_file_text); placing its warnings read it as
+    # UTF-8, failed, and left them grouped by kind.
+    path = tmp_path / "rules.yaml"
+    path.write_text("sla:\n  enabled: true\nagents:\n  - {name: A}\n", encoding="utf-16")
+    warnings = ["agents[0]: a", "sla: s"]
+
+    assert sort_as_written(warnings, path) == ["sla: s", "agents[0]: a"]
