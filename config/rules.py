@@ -291,16 +291,6 @@ class DepartmentConfig(_Model):
     # warehouse on night shifts) is overdue on the clock, as an SLA policy's calendar_time.
     handoff_calendar_time: bool = False
 
-    @field_validator("name")
-    @classmethod
-    def _is_named(cls, name: str) -> str:
-        if not name.strip():
-            raise ValueError(
-                "a department needs a name: its alerts, reasons and the Pick department menu "
-                "show it"
-            )
-        return name
-
     @field_validator("salesforce_queue")
     @classmethod
     def _has_an_owner(cls, queue: str | None, info: ValidationInfo) -> str | None:
@@ -1316,7 +1306,6 @@ def parse_rules(
     agents = _valid_entries(data, valid, broken, "agents")
     problems += _find_shared_ids(agents)
     departments = dict(_valid_entries(data, valid, broken, "departments"))
-    problems += _find_shared_department_names(departments)
     problems += check_references(valid, skip=broken)
     model = None
     # A routing section with mistakes is read without them: its model is None if it is one.
@@ -1460,23 +1449,6 @@ def _find_shared_ids(agents: list[tuple[int, AgentConfig]]) -> list[str]:
             if key in seen:
                 problems.append(f"agents[{index}].{field}: {value} is also agents[{seen[key]}]'s")
             seen.setdefault(key, index)
-    return problems
-
-
-def _find_shared_department_names(departments: dict[str, DepartmentConfig]) -> list[str]:
-    """A name on two departments (ignoring case and spaces around it): the Pick department
-    menu, the alerts and the review would show them as one, and an agent picking one of the
-    two could hand the ticket to the wrong desk."""
-    problems = []
-    seen: dict[str, str] = {}
-    for key, department in departments.items():
-        name = department.name.strip().casefold()
-        if name in seen:
-            problems.append(
-                f'departments.{key}.name: "{department.name}" is also departments.{seen[name]}\'s '
-                "name: the Pick department menu and the review would show the two as one"
-            )
-        seen.setdefault(name, key)
     return problems
 
 
@@ -2003,6 +1975,7 @@ def _find_warnings(
     # is in use, and its user ids among a department's members are no mistake).
     in_use = frozenset(judge_helpdesks_in_use(rules.find_helpdesks_named(), env_helpdesks))
     warnings += _find_member_warnings(routed, in_use)
+    warnings += _find_department_name_warnings(departments)
     # A team on Salesforce alone: Zendesk's tags and ids are never read.
     if "zendesk" in in_use:
         warnings += _find_tag_warnings(rules, usable, risk)
@@ -2061,6 +2034,29 @@ def is_salesforce_id(value: str) -> bool:
     ends in letters (AAA), and a user's id starts 005 and then letters and digits (its pod's
     and its record number's, in base 62)."""
     return SALESFORCE_ID.fullmatch(value) is not None and not value.isdigit()
+
+
+def _find_department_name_warnings(departments: dict[str, DepartmentConfig]) -> list[str]:
+    """A department's name left blank, or another's (case and spaces aside): the Pick
+    department menu, the alerts and the review would show the two as one, and an agent
+    picking one could hand the ticket to the wrong desk. Warnings, not problems: such a file
+    loaded before the check, and serve must still start with it after an upgrade."""
+    warnings = []
+    seen: dict[str, str] = {}
+    for key, department in departments.items():
+        name = department.name.strip().casefold()
+        if not name:
+            warnings.append(
+                f"departments.{key}.name: blank: its alerts, reasons and the Pick department "
+                "menu show no name for it"
+            )
+        elif name in seen:
+            warnings.append(
+                f'departments.{key}.name: "{department.name}" is also departments.{seen[name]}\'s '
+                "name: the Pick department menu and the review would show the two as one"
+            )
+        seen.setdefault(name, key)
+    return warnings
 
 
 def _find_member_warnings(
