@@ -187,7 +187,9 @@ def _slack_user_id(value: str) -> str:
     if not _SLACK_USER.match(value):
         message = f'expected a Slack user id like "U012AB3CD", got "{value}"'
         meant = value.strip().strip("<@>").upper()  # "u02priya01", a mention "<@U02PRIYA01>"
-        if _SLACK_USER.match(meant):
+        # A digit, as every member ID has: a name in small letters ("wendy", "@ursula") fits
+        # the pattern once in capitals, and was told to be written as WENDY.
+        if _SLACK_USER.match(meant) and any(c.isdigit() for c in meant):
             message += f": write it as {meant}"
         else:  # a name or a handle ("tom", "@priya"): where the id is found
             message += " (a member ID: in Slack, the person's profile → ⋮ → Copy member ID)"

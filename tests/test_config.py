@@ -771,6 +771,8 @@ def test_a_rules_file_saved_as_utf16_with_its_mark_is_read(runner, tmp_path, enc
         ("u02priya01", ": write it as U02PRIYA01"),
         ("<@U02PRIYA01>", ": write it as U02PRIYA01"),
         ("@priya", MEMBER_ID),
+        ("wendy", MEMBER_ID),  # not "write it as WENDY": a name, though it fits once capital
+        ("@ursula", MEMBER_ID),
     ],
 )
 def test_a_slack_user_id_in_small_letters_or_given_as_a_name_says_what_to_write(
