@@ -604,11 +604,13 @@ class HolidaysConfig(_Model):
     @field_validator("country")
     @classmethod
     def _known_country(cls, country: str) -> str:
-        import holidays
+        from deskbridge.workflows.lazy_imports import country_holidays
 
         try:
-            holidays.country_holidays(country, years=2026)
+            country_holidays(country, years=2026)
         except NotImplementedError:
+            import holidays  # every country's subdivisions: only for a country it does not know
+
             codes = holidays.list_supported_countries()
             hint = _find_meant_name(country, codes)
             raise ValueError(f'unknown holiday country "{country}"{hint}') from None
@@ -617,15 +619,15 @@ class HolidaysConfig(_Model):
     @field_validator("subdivision")
     @classmethod
     def _known_subdivision(cls, subdivision: str | None, info: ValidationInfo) -> str | None:
-        import holidays
+        from deskbridge.workflows.lazy_imports import country_holidays
 
         country = info.data.get("country")
         if subdivision is None or country is None:
             return subdivision
         try:
-            holidays.country_holidays(country, subdiv=subdivision, years=2026)
+            country_holidays(country, subdiv=subdivision, years=2026)
         except NotImplementedError:
-            known = holidays.country_holidays(country, years=2026)
+            known = country_holidays(country, years=2026)
             names = [*known.subdivisions, *getattr(known, "subdivisions_aliases", {})]
             hint = _find_meant_name(subdivision, names, names)
             raise ValueError(

@@ -313,9 +313,10 @@ def build_calendar(config: BusinessHoursConfig, default_timezone: str) -> Busine
     they name their own)."""
     holiday_calendar = None
     if config.holidays is not None:
-        import holidays  # only teams with public holidays pay for loading it
+        # Only teams with public holidays pay for loading it, and for their country alone.
+        from deskbridge.workflows.lazy_imports import country_holidays
 
-        holiday_calendar = holidays.country_holidays(
+        holiday_calendar = country_holidays(
             config.holidays.country, subdiv=config.holidays.subdivision
         )
     week = [

@@ -35,19 +35,28 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_cache_dir
-from simplemma import Lemmatizer
-from simplemma.__metadata__ import __version__ as SIMPLEMMA_VERSION
-from simplemma.strategies import DefaultStrategy, DictionaryLookupStrategy
-from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
-from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
-from simplemma.strategies.dictionaries.trie_dictionary_factory import (
+
+from deskbridge.workflows.lazy_imports import import_simplemma_rules_lazily
+
+# Before simplemma is first imported (below): the rules of the 17 languages the classifier
+# never reads are not compiled (see lazy_imports).
+import_simplemma_rules_lazily()
+
+from simplemma import Lemmatizer  # noqa: E402
+from simplemma.__metadata__ import __version__ as SIMPLEMMA_VERSION  # noqa: E402
+from simplemma.strategies import DefaultStrategy, DictionaryLookupStrategy  # noqa: E402
+from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY  # noqa: E402
+from simplemma.strategies.dictionaries.dictionary_factory import (  # noqa: E402
+    SUPPORTED_LANGUAGES,
+)
+from simplemma.strategies.dictionaries.trie_dictionary_factory import (  # noqa: E402
     BytesTrie,
     TrieDictionaryFactory,
     TrieWrapDict,
 )
-from simplemma.utils import normalize_token
+from simplemma.utils import normalize_token  # noqa: E402
 
-from deskbridge.config.logging import log_event
+from deskbridge.config.logging import log_event  # noqa: E402
 
 log = logging.getLogger("deskbridge.lexicon")
 

@@ -15,7 +15,6 @@ from itertools import compress, count, repeat
 from operator import not_
 from typing import Any, NamedTuple
 
-import quotequail
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
@@ -246,6 +245,10 @@ def split_quoted(text: str) -> tuple[str, str]:
         or not _QUOTE_SIGNS.search(text)
     ):
         return text, ""
+    # Imported when a text first quotes email: its 48 regular expressions are compiled on
+    # import, which most replays and many days of serve never need.
+    import quotequail
+
     own: list[str] = []
     quoted: list[str] = []
     for mine, part in quotequail.quote(text):
