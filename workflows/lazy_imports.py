@@ -22,6 +22,7 @@ import ast
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +30,8 @@ from typing import Any
 
 SIMPLEMMA_RULES = "simplemma.strategies.defaultrules"
 HOLIDAY_COUNTRIES = "holidays.countries"
+# serve's threads may make a calendar at once: one of them installs the package.
+_INSTALLING = threading.Lock()
 
 
 class _RulesByLanguage(dict):
@@ -150,6 +153,12 @@ def import_holiday_countries_lazily() -> None:
     (see the module's doc). Without effect once it is imported."""
     if HOLIDAY_COUNTRIES in sys.modules:
         return
+    with _INSTALLING:
+        if HOLIDAY_COUNTRIES not in sys.modules:
+            _install_holiday_countries()
+
+
+def _install_holiday_countries() -> None:
     import holidays  # its __init__ does not import the countries
     from holidays.registry import COUNTRIES
 
