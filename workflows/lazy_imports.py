@@ -160,13 +160,20 @@ def import_holiday_countries_lazily() -> None:
 
 def _install_holiday_countries() -> None:
     import holidays  # its __init__ does not import the countries
-    from holidays.registry import COUNTRIES
 
+    try:
+        from holidays.registry import COUNTRIES
+
+        attribute, names = _country_attribute(COUNTRIES.items())
+    except (ImportError, AttributeError, TypeError, ValueError):
+        # Another layout (holidays>=0.50 is all pyproject asks): its own country_holidays
+        # imports the package as shipped, rather than every calendar failing to load.
+        return
     spec = importlib.util.find_spec(HOLIDAY_COUNTRIES)
     if spec is None or not spec.submodule_search_locations or spec.origin is None:
         return
     package = _unexecuted_package(HOLIDAY_COUNTRIES, Path(spec.submodule_search_locations[0]))
-    package.__getattr__, package.__all__ = _country_attribute(COUNTRIES.items())
+    package.__getattr__, package.__all__ = attribute, names
     sys.modules[HOLIDAY_COUNTRIES] = package
     holidays.countries = package
 

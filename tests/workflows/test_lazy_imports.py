@@ -93,6 +93,22 @@ def test_holiday_countries_loaded_one_by_one_are_the_packages_own():
 
 
 @pytest.mark.parametrize(
+    "change",
+    ["del registry.COUNTRIES", "registry.COUNTRIES = {'united_kingdom': 1}"],
+)
+def test_holidays_of_another_layout_are_imported_as_shipped(change):
+    # A registry without the countries' table as this reads it (pyproject asks holidays>=0.50
+    # only): a calendar is still made, not ImportError or TypeError at every start.
+    code = (
+        f"import holidays.registry as registry\n{change}\n"
+        "from deskbridge.workflows.lazy_imports import country_holidays\n"
+        "print(sorted(str(d) for d in country_holidays('GB', subdiv='ENG', years=2026))[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "2026-01-01\n"), done.stderr
+
+
+@pytest.mark.parametrize(
     "source, problem",
     [
         ("RULES = {}", "RULE_FUNCTIONS not found"),
