@@ -54,7 +54,7 @@ def test_wheel_installs_only_the_deskbridge_package(tmp_path: Path) -> None:
 
 
 # Folders that are not part of the installed package: the checkout's own tooling and tests.
-NOT_INSTALLED = {"tests", "benchmarks", "examples", "docs", "deploy", "build"}
+NOT_INSTALLED = {"tests", "benchmarks", "examples", "docs", "deploy", "build", "tools"}
 
 
 def test_packages_list_every_folder_holding_python_files() -> None:

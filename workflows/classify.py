@@ -12,12 +12,12 @@ a second department scores close to the best one the ticket is left for a person
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import compress
 from operator import itemgetter
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from deskbridge.config.rules import RoutingConfig
 from deskbridge.workflows.frozen import quick_init
@@ -327,7 +327,7 @@ class _Plan(NamedTuple):
     words (scanned only when nothing else counts), each group's checks (`groups`), the weak
     remedies and each gated category's `needs` phrases."""
 
-    index: PhraseIndex
+    index: PhraseIndex  # type: ignore[assignment]  # shadows tuple.index, never called
     qualifiers: PhraseIndex
     fallback: PhraseIndex | None
     weak: frozenset[str]
@@ -1402,7 +1402,7 @@ def _polite_request(tokens: tuple[str, ...], end: int) -> bool:
     return end < len(tokens) and tokens[end] in _POLITE_REQUESTS
 
 
-def _contrast_after(tokens: tuple[str, ...], start: int, end: int, present: set[str]) -> str | None:
+def _contrast_after(tokens: tuple[str, ...], start: int, end: int, present: Set[str]) -> str | None:
     """The contrast word ("but", "however", "though") that opens a clause after tokens[start]
     and before tokens[end], if any. Only the text's own contrast words (`present`, the text's
     words _Plan.asked_words asks for) are searched for, and only between the two: a count of
@@ -1502,7 +1502,7 @@ def _declined_in_subject(
     return _subject_as_the_rest(hits, declined, "negated_by")
 
 
-def _subject_as_the_rest(hits: list[Hit], said: dict[str, object], field: str) -> list[Hit]:
+def _subject_as_the_rest(hits: list[Hit], said: dict[str, Any], field: str) -> list[Hit]:
     """The subject's hits of the categories the rest says `said` of (declined, let go, only
     a condition) and nowhere counts: said of in the subject too, in the Hit's `field`."""
     for h in hits:
@@ -1899,13 +1899,13 @@ def _decide(
     for hit in hits:
         points = hit[3]  # Hit.points, without a property call or an unpacking per hit
         if points > 0:
-            category = hit[0]
-            if category in scores:
-                scores[category] += points
-                kept[category].append(hit)
+            named = hit[0]
+            if named in scores:
+                scores[named] += points
+                kept[named].append(hit)
             else:
-                scores[category] = points
-                kept[category] = [hit]
+                scores[named] = points
+                kept[named] = [hit]
     calm = scores.pop(NOT_A_PROBLEM, 0.0)
     # General words count only when no phrase of a category names the problem and nothing
     # says it is no order problem, and then only with enough of them.
@@ -1922,7 +1922,7 @@ def _decide(
     problems: list[str] = []
     for name in ranked:
         (remedies if name in remedy else problems).append(name)
-    common = {"hits": tuple(hits), "scores": scores}
+    common: dict[str, Any] = {"hits": tuple(hits), "scores": scores}
 
     best = ranked[0] if ranked else None
     # Not an order problem only when that outweighs every problem and remedy found together:

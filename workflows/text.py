@@ -306,8 +306,8 @@ def _without_signature(text: str, sign_offs: frozenset[str]) -> str:
             if " ".join(words[:size]) in sign_offs and len(words) - size <= _NAME_AFTER_SIGN_OFF:
                 mine = "\n".join(lines[:at])
                 return mine if mine.strip() else text
-    at = _name_block(lines)
-    return text if at is None else "\n".join(lines[:at])
+    block = _name_block(lines)
+    return text if block is None else "\n".join(lines[:block])
 
 
 def _name_block(lines: list[str]) -> int | None:
@@ -633,7 +633,7 @@ class PhraseIndex:
         # (synonym variants: "where is my order", "… parcel", "… sofa") costs one look-up
         # per length, not one comparison per phrase.
         self._single: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {}
-        by_pair: dict[tuple[str, str], dict[int, dict]] = {}
+        by_pair: dict[tuple[str, ...], dict[int, dict]] = {}
         vocabulary: set[str] = set()
         typo_targets: dict[str, str] = {}  # a phrase word as written or as its lemma → lemma
         seen: set[tuple[str, tuple[str, ...]]] = set()
@@ -823,7 +823,7 @@ class PhraseIndex:
         by_pair = list(map(self._starts_pair.get, read_pairs))
         last = len(read) - 1  # the last place a pair's next word can be
         for i in compress(count(), by_pair):
-            sized, thirds = by_pair[i]
+            sized, thirds = by_pair[i]  # type: ignore[misc]  # compress: never None
             if thirds is None or (i + 1 < last and read[i + 2] in thirds):
                 longer.append((i, bisect_right(breaks, i), sized))
         starts += longer  # one-word phrases first, as they always came
@@ -862,7 +862,7 @@ class PhraseIndex:
                     bucket = bucket.get(read[start : start + size])
                     if bucket is None:
                         continue
-                typos = ()
+                typos: tuple[str, ...] = ()
                 if (  # a typo inside the match: most matches are before or after them all
                     fixed
                     and fixed[-1] >= start
@@ -1245,7 +1245,7 @@ def vary_phrase(phrase: str, synonyms: dict[str, tuple[str, ...]]) -> list[str]:
     words = _words(fold(phrase))
     if len(words) < 2:
         return [phrase]
-    variants = [[]]
+    variants: list[list[str]] = [[]]
     for word in words:
         choices = (word, *synonyms.get(lemma(word), ()))
         variants = [[*v, c] for v in variants for c in choices][:MAX_VARIANTS]

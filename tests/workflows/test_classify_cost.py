@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows import classify
@@ -29,6 +31,7 @@ def test_a_classification_is_made_without_a_call_per_field():
     )
 
 
+@pytest.mark.source_only
 def test_a_text_without_a_phrase_goes_through_no_per_text_check(monkeypatch):
     asked: list[tuple[str, ...]] = []
     shop_subject = classify._shop_subject
@@ -55,6 +58,7 @@ class _CountedReads(list):
         return super().__iter__()
 
 
+@pytest.mark.source_only
 def test_decide_reads_the_hits_once_whatever_it_quotes():
     hits = _CountedReads(
         [

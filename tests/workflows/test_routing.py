@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from deskbridge.config.rules import load_rules
 from deskbridge.config.settings import EXAMPLE_CONFIG
 from deskbridge.workflows.actions import dump_action
@@ -726,6 +728,7 @@ def test_a_classification_kept_for_a_tickets_inputs_is_not_given_for_other_input
     assert classify_state(wrong_item, RULES).department == "logistics"
 
 
+@pytest.mark.source_only
 def test_a_tag_or_field_no_category_names_does_not_read_the_texts_again(monkeypatch):
     """An agent's tag ("vip_followup") or a field other than the category's changes no
     phrase's answer: classify_state gives the answer the texts gave, without scanning them

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from deskbridge.store.db import create_store_engine, migrate_store
@@ -157,6 +158,7 @@ def test_a_ticket_with_500_replies_keeps_a_bounded_row_and_decides_the_same(rule
     assert state["earlier_public_agent_replies"] + len(state["public_agent_reply_ids"]) == 500
 
 
+@pytest.mark.source_only  # patches the state module's constant and function
 def test_compacting_changes_no_decision(rules, monkeypatch):
     replies = 120  # past KEEP_COMMENT_IDS, with 120 closed next reply clocks
     decided, sizes, _, _ = live_a_long_ticket(rules, replies)
