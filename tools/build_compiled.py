@@ -49,7 +49,8 @@ def remove_built() -> list[str]:
 
 def find_compiler() -> str | None:
     """Why the modules cannot be compiled here, or None when they can."""
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    # setuptools compiles with $CC when set, else the one Python was built with.
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         return f"no C compiler ({compiler})"
     try:
