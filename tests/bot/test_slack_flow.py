@@ -73,8 +73,9 @@ def zendesk_event(
     subject="Wrong rug delivered",
     description="I ordered the wool rug in rust and got a grey runner instead.",
     ticket="48300",
+    now: datetime | None = None,
 ) -> bytes:
-    at = datetime.now(UTC) - timedelta(minutes=30) + timedelta(seconds=n)
+    at = (now or datetime.now(UTC)) - timedelta(minutes=30) + timedelta(seconds=n)
     return json.dumps(
         {
             "type": f"zen:event-type:ticket.{kind}",
@@ -97,11 +98,11 @@ def zendesk_event(
     ).encode()
 
 
-def post_zendesk(client, body: bytes):
-    """Deliver a webhook and let the decider decide it (as serve's thread does after the
-    acknowledgement)."""
+def post_zendesk(client, body: bytes, now: datetime | None = None):
+    """Deliver a webhook signed at `now` (the runtime's clock's) and let the decider decide it
+    (as serve's thread does after the acknowledgement)."""
     response = client.post(
-        "/webhooks/zendesk", data=body, headers=signed_headers(body, datetime.now(UTC))
+        "/webhooks/zendesk", data=body, headers=signed_headers(body, now or datetime.now(UTC))
     )
     assert response.status_code == 200, response.json
     decide_all(client.application.extensions["deskbridge"])
@@ -776,21 +777,36 @@ def test_ticket_without_an_id_says_how_to_ask(client):
     assert slash(client, "/deskbridge", "ticket what?") == usage
 
 
-def test_ticket_lists_each_decision_once_with_its_actions(runtime, client):
+@pytest.mark.parametrize(
+    ("now", "paged"),
+    [
+        # Sunday before dawn in London: an escalation pages the on-call rotation.
+        (datetime(2026, 12, 6, 4, 21, tzinfo=UTC), True),
+        # A Tuesday morning in business hours: the specialist tier is at work, nobody is paged.
+        (datetime(2026, 12, 8, 10, 15, tzinfo=UTC), False),
+    ],
+)
+def test_ticket_lists_each_decision_once_with_its_actions(
+    fake, sqlite_engine, rules, monkeypatch, now, paged
+):
     # An escalation decides escalate, set_priority, assign and note for one reason: the view
-    # listed four lines repeating it, and the routing's four likewise.
-    post_zendesk(client, zendesk_event("created", 1, status="NEW"))
+    # listed four lines repeating it, and the routing's four likewise. The clock is pinned: on
+    # the wall clock the page line came and went with the hour CI ran at.
+    runtime = create_runtime(
+        slack_settings(fake, monkeypatch), rules, clock=Clock(now), engine=sqlite_engine
+    )
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(client, zendesk_event("created", 1, status="NEW", now=now), now=now)
     slash(client, "/escalate", "48300 customer threatens the ombudsman")
     view = slash(client, "/deskbridge", "ticket 48300").split("\n")
     decisions = view[view.index("*Decisions:*") + 1 :]
-    # "• Sun 04:21 route, …": the day and time are the test's clock's.
+    # "• Sun 04:21 route, …": the day and time are the clock's, in the team's time zone.
     assert [line.split(" ", 3)[3] for line in decisions] == [
         'route, assign, tag, note — subject mentions "wrong rug" → wrong item delivered → '
         "Logistics",
         "escalate, set_priority, assign, note — risk 3 ≥ 3: escalated in Slack by Priya Raman: "
         "customer threatens the ombudsman (by hand, 3)",
-        "page_oncall, pager — escalated to the specialist tier after hours",
-    ]
+    ] + (["page_oncall, pager — escalated to the specialist tier after hours"] if paged else [])
 
 
 def test_mentions_and_control_characters_in_ticket_text_reach_slack_as_text(
