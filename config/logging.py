@@ -9,13 +9,15 @@ only (`FieldFormatter.formatException`), so `exc_info` is safe whoever logs it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sysconfig
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -27,6 +29,26 @@ def log_event(
 ) -> None:
     """`exc_info`: with the traceback of the exception being handled (frames and types only)."""
     logger.log(level, name, exc_info=exc_info or None, extra={_FIELDS: fields})
+
+
+def describe_unlisted(value: str, listed: Iterable[str]) -> dict[str, Any]:
+    """The log fields of a value a rules-file list lacks (a Status or Priority picklist value)
+    without the value: it may come from a Flow or a custom picklist and carry free text, a
+    customer's name or words. `value_length` and `value_sha256` (the first 8 hex digits of the
+    SHA-256 of its UTF-8) let an operator confirm a candidate (`printf %s 'Gelöst' | sha256sum`);
+    `listed_as` names the listed value it matches but for case, spaces or Unicode form, when
+    one does (the rules file's words, not the sender's)."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    fields: dict[str, Any] = {"value_length": len(value), "value_sha256": digest}
+    key = _loose(value)
+    match = next((known for known in listed if _loose(known) == key), None)
+    if match is not None:
+        fields["listed_as"] = match
+    return fields
+
+
+def _loose(value: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
 
 
 def describe_exception(exc: BaseException) -> dict[str, str]:

@@ -360,6 +360,10 @@ class SalesforceConfig(_Model):
         default yields to the others), so the lists are read in no order."""
         return self.__pydantic_private__["_status_by_value"].get(value)
 
+    def listed_statuses(self) -> list[str]:
+        """Every Status value the lists give a meaning (read_status reads them)."""
+        return list(self.__pydantic_private__["_status_by_value"])
+
     def find_open_statuses(self) -> list[str]:
         """open_statuses; left unset, its default less the values another list names: a file
         written before it existed that lists Escalated as on hold means on hold, and loads (it

@@ -15,8 +15,10 @@ import responses
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from deskbridge.app import create_app
+from deskbridge.app import create_app, create_runtime
 from deskbridge.cli import main
+from deskbridge.config.settings import Settings
+from deskbridge.connectors.salesforce.parse import UNMAPPED_PRIORITY, UNMAPPED_STATUS
 from deskbridge.connectors.zendesk.client import ZendeskWriter
 from deskbridge.store.schema import events as events_table
 from deskbridge.store.timers import schedule_timers
@@ -26,7 +28,7 @@ from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.decision import Timer
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.metrics import Metrics
-from tests.conftest import Clock
+from tests.conftest import TEST_SECRET, Clock
 from tests.test_logs import logs  # noqa: F401 (a fixture: debug_logs uses it)
 from tests.workflows.test_decider import T0, reply, store
 
@@ -283,3 +285,72 @@ def test_an_unexpected_error_in_a_request_is_logged_without_its_message(settings
     assert said == [f"ERROR deskbridge http.unexpected_error error=ValueError at={RAISED_AT}"]
     assert lines[-1] == "ValueError"
     assert_private(debug_logs.text)
+
+
+def flow_callout(number: int, status: str, priority: str) -> bytes:
+    fields = {
+        "Id": f"5005j00000TqW{number}hAAF",
+        "Subject": "Lieferung fehlt",
+        "Status": status,
+        "Priority": priority,
+        "LastModifiedDate": "2026-03-02T08:55:00Z",
+    }
+    notification = {"id": f"flow-{number}", "type": "Case", "fields": fields}
+    return json.dumps({"organizationId": SF_ORG, "notifications": [notification]}).encode()
+
+
+SF_ORG, SF_TOKEN = "00D5j00000HqZtxEAF", "flow-token-for-privacy-tests"
+UNLISTED_STATUS = (
+    "not in the rules file's salesforce.new_statuses, open_statuses, pending_statuses, "
+    "hold_statuses, solved_statuses or closed_statuses: read as open (its clocks and rules run; "
+    "it never solves unless IsClosed is sent true) until it is added to the one it means"
+)
+UNLISTED_PRIORITY = (
+    "not in the rules file's salesforce.priorities: read as no priority (SLA policies and "
+    "on-call pages by priority miss the case) until it is added there"
+)
+
+
+def test_an_unlisted_salesforce_status_or_priority_is_logged_by_length_and_hash_not_as_sent(
+    engine, rules, monkeypatch, debug_logs
+):
+    # A Flow filling Status from a text field, a custom picklist of free words: the warning
+    # quoted the value, so the customer's address and words reached the log.
+    UNMAPPED_STATUS.forget()
+    UNMAPPED_PRIORITY.forget()
+    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+        SALESFORCE_ORG_ID=SF_ORG,
+        SALESFORCE_WEBHOOK_TOKEN=SF_TOKEN,
+    )
+    runtime = create_runtime(settings, rules, clock=Clock(T0), engine=engine)
+    client = create_app(runtime=runtime).test_client()
+    free = f"{SENTENCE}, {EMAIL}"
+    bodies = [flow_callout(8, free, free), flow_callout(9, " waiting on CUSTOMER", "high")]
+    for body in bodies:
+        answer = client.post(
+            "/webhooks/salesforce",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {SF_TOKEN}"},
+        )
+        assert (answer.status_code, answer.json) == (200, {"events": 1, "status": "accepted"})
+
+    assert_private(debug_logs.text)
+    said = [line for line in debug_logs.text.splitlines() if "webhook.unmapped" in line]
+    # printf %s '<the value>' | sha256sum: the operator confirms a candidate by its hash; a
+    # value listed but for its case or spaces is named as the rules file spells it.
+    assert said == [
+        "WARNING deskbridge.webhooks webhook.unmapped_priority ticket=salesforce:5005j00000TqW8hAAF"
+        f' field=Priority value_length=76 value_sha256=549844e1 hint="{UNLISTED_PRIORITY}"',
+        "WARNING deskbridge.webhooks webhook.unmapped_status ticket=salesforce:5005j00000TqW8hAAF"
+        f' field=Status value_length=76 value_sha256=549844e1 hint="{UNLISTED_STATUS}"',
+        "WARNING deskbridge.webhooks webhook.unmapped_priority ticket=salesforce:5005j00000TqW9hAAF"
+        " field=Priority value_length=4 value_sha256=6ef7c9b1 listed_as=High"
+        f' hint="{UNLISTED_PRIORITY}"',
+        "WARNING deskbridge.webhooks webhook.unmapped_status ticket=salesforce:5005j00000TqW9hAAF"
+        ' field=Status value_length=20 value_sha256=5766f2b8 listed_as="Waiting on Customer"'
+        f' hint="{UNLISTED_STATUS}"',
+    ]

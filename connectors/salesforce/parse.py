@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from deskbridge.config.logging import RepeatingLog
+from deskbridge.config.logging import RepeatingLog, describe_unlisted
 from deskbridge.config.rules import SalesforceConfig
 from deskbridge.connectors.errors import PartlyMalformed, PayloadError, UnsupportedEvent
 from deskbridge.connectors.parsing import (
@@ -59,7 +59,9 @@ DEFAULT_MAPPING = SalesforceConfig()
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
 
 # A Priority value the rules file's salesforce.priorities does not list is read as no priority:
-# said once an hour per value, not on every notification, so the team adds it there.
+# said once an hour per value, not on every notification, so the team adds it there. Neither
+# this nor an unlisted Status is logged as written: a Flow or a custom picklist may fill it
+# with free text (describe_unlisted: its length, a short hash, a listed value it resembles).
 UNMAPPED_PRIORITY = RepeatingLog(
     logging.getLogger("deskbridge.webhooks"), "webhook.unmapped_priority"
 )
@@ -323,7 +325,7 @@ def _status(
             (value, bool(closed)),
             ticket=f"salesforce:{case}",
             field="Status",
-            value=value,
+            **describe_unlisted(value, mapping.listed_statuses()),
             hint=UNMAPPED_STATUS_HINT.format(reading=reading),
         )
     if closed:
@@ -346,12 +348,11 @@ def _case_event(n: Notification, mapping: SalesforceConfig, path: str) -> Ticket
     priority = fields.get("Priority")
     level = mapping.priorities.get(priority) if priority else None
     if priority and level is None:
-        # A picklist value, not the customer's words: named, so the mapping can be written.
         UNMAPPED_PRIORITY.warn(
             priority,
             ticket=f"salesforce:{case_id}",
             field="Priority",
-            value=priority,
+            **describe_unlisted(priority, mapping.priorities),
             hint="not in the rules file's salesforce.priorities: read as no priority (SLA "
             "policies and on-call pages by priority miss the case) until it is added there",
         )
