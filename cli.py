@@ -360,9 +360,13 @@ def build_listen_url(host: str, port: int) -> str:
 
 
 def _prepare_runtime(takes_webhooks: bool):
-    from deskbridge.app import create_runtime, log_missing_webhook_secret
-    from deskbridge.store.db import migrate_store
+    settings, rules = _read_config()
+    return _open_runtime(settings, rules, takes_webhooks)
 
+
+def _read_config() -> tuple[Settings, RulesConfig]:
+    """The settings and the rules file, or exit 1 once their mistakes are listed; their
+    warnings logged by setting (no value)."""
     settings, rules, warnings, path = _read_settings_and_rules(log_with_settings=True)
     if settings is None or rules is None:
         sys.exit(1)
@@ -379,6 +383,14 @@ def _prepare_runtime(takes_webhooks: bool):
             settings=",".join(warning.partition(": ")[0] for warning in warnings),
             hint=f"deskbridge check-config {path} lists them",
         )
+    return settings, rules
+
+
+def _open_runtime(settings: Settings, rules: RulesConfig, takes_webhooks: bool):
+    """The runtime on a store created or migrated to this version's revision."""
+    from deskbridge.app import create_runtime, log_missing_webhook_secret
+    from deskbridge.store.db import migrate_store
+
     with _opening_store(settings.database_url):
         runtime = create_runtime(settings, rules)
         before, after = migrate_store(runtime.engine)
@@ -448,21 +460,28 @@ def serve(
 ) -> None:
     """Web, decider, dispatcher and timers in one process (for production, see docs/deploy.md)."""
     from deskbridge.app import create_app
-    from deskbridge.config.waitress_server import build_server
+    from deskbridge.config.waitress_server import bind_server, close_server, set_app
     from deskbridge.connectors.registry import CONNECTORS
 
-    runtime = _prepare_runtime(takes_webhooks=True)
-    connection_limit = connection_limit or runtime.settings.connection_limit
-    channel_timeout = channel_timeout or runtime.settings.channel_timeout
-    app = create_app(runtime=runtime)
+    settings, rules = _read_config()
+    connection_limit = connection_limit or settings.connection_limit
+    channel_timeout = channel_timeout or settings.channel_timeout
     webhooks = ", ".join(f"/webhooks/{source.value}" for source in CONNECTORS)
+    # A body too large is counted in the runtime's metrics, made after the port is bound (and
+    # before any request is taken).
+    counters: list[Callable[[str, int, str], None]] = []
+
+    def on_too_large(path: str, limit: int, field: str) -> None:
+        for count in counters:
+            count(path, limit, field)
+
     try:
-        # Bound before the background threads start and before "listening" is said, so a busy
-        # port is one plain error, not a traceback after a claim that it listens.
-        server = build_server(
-            app,
-            max_body_bytes=runtime.settings.max_body_bytes,
-            on_too_large=_count_too_large(runtime),
+        # Bound before the store is opened (created or migrated), the background threads
+        # start and "listening" is said: a busy port is one plain error, with nothing created,
+        # not a traceback after a claim that it listens.
+        server = bind_server(
+            max_body_bytes=settings.max_body_bytes,
+            on_too_large=on_too_large,
             host=host,
             port=port,
             threads=threads,
@@ -488,6 +507,13 @@ def serve(
             why = error.strerror or str(error)
             hint = "another process has it? choose a port with --port, or make run PORT=…"
         raise click.ClickException(f"cannot listen on {host}:{port}: {why} ({hint})") from None
+    try:
+        runtime = _open_runtime(settings, rules, takes_webhooks=True)
+    except BaseException:  # a store that cannot be opened: the port is let go as the CLI exits
+        close_server(server)
+        raise
+    counters.append(_count_too_large(runtime))
+    set_app(server, create_app(runtime=runtime))
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: a clean stop
             # Before the loops start: a SIGTERM as they start (systemd stopping a service it

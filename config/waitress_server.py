@@ -16,7 +16,7 @@ from typing import Any
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.task import ErrorTask
 from waitress.utilities import RequestEntityTooLarge
 
@@ -94,3 +94,48 @@ def build_server(
         if isinstance(dispatcher, BaseWSGIServer):
             dispatcher.channel_class = channel
     return server
+
+
+def _starting(environ: dict, start_response: Callable) -> list[bytes]:
+    """The app of a server bound before its app exists (`serve` binds before it opens the
+    store): nothing is accepted until `.run()`, which comes after `set_app`, so no request
+    should meet it; one that did is told to retry."""
+    body = b'{"error":"starting, retry shortly"}\n'
+    start_response(
+        "503 Service Unavailable",
+        [("Content-Type", "application/json"), ("Retry-After", "1")],
+    )
+    return [body]
+
+
+def bind_server(*, max_body_bytes: int, on_too_large: TooLargeHook, **adjustments: Any) -> Any:
+    """build_server's server, bound, before its app exists: `set_app` gives it, then `.run()`.
+    A port another process holds, an address not of this machine, is then said before anything
+    else is set up (serve created and migrated the store first, then said the port was taken);
+    `close_server` lets the port go when what follows fails."""
+    return build_server(
+        _starting, max_body_bytes=max_body_bytes, on_too_large=on_too_large, **adjustments
+    )
+
+
+def _listeners(server: Any) -> list[BaseWSGIServer]:
+    # One address: the server is its one listener; several (localhost: 127.0.0.1 and ::1):
+    # each registered itself in the map the MultiSocketServer runs.
+    if isinstance(server, MultiSocketServer):
+        return [d for d in server.map.values() if isinstance(d, BaseWSGIServer)]
+    return [server]
+
+
+def set_app(server: Any, app: Any) -> None:
+    """The WSGI app every listener of a `bind_server` server calls from now on."""
+    for listener in _listeners(server):
+        listener.application = app
+
+
+def close_server(server: Any) -> None:
+    """Stop a server that never ran: its request threads, then its listening sockets."""
+    if isinstance(server, MultiSocketServer):
+        server.close()  # the task threads, then every socket in its map
+        return
+    server.task_dispatcher.shutdown()
+    server.close()

@@ -19,9 +19,12 @@ from deskbridge.config.settings import EXAMPLE_CONFIG
 
 @pytest.mark.slow
 def test_serve_on_a_busy_port_says_so(tmp_path: Path):
+    # The store was created and migrated first (store.migrated logged, deskbridge.db left
+    # behind), then the port was found taken: the user met the error with a store made.
+    store = tmp_path / "deskbridge.db"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DATABASE_URL": f"sqlite:///{store}",
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
     }
     with socket.socket() as holder:
@@ -43,6 +46,28 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path):
     assert "Traceback" not in done.stderr
     assert "listening on" not in done.stderr
     assert "decider.started" not in done.stderr
+    assert "store.migrated" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_serve_lets_the_port_go_when_the_store_cannot_be_opened(tmp_path: Path):
+    # Bound first, then the store: a store that cannot be opened must not leave the port held
+    # (in one process, as a supervisor restarting serve in a loop, the next start found it busy).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    missing = tmp_path / "no-such-directory" / "deskbridge.db"
+    env = {"DATABASE_URL": f"sqlite:///{missing}", "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+
+    result = CliRunner().invoke(main, ["serve", "--port", str(port)], env=env)
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: cannot open the store at sqlite:///{missing}"
+    )
+    assert "listening on" not in result.output
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
 
 
 @pytest.mark.parametrize(
