@@ -26,6 +26,11 @@ EXPECTED_TIME = (
 )
 
 
+def flow_formula(name: str) -> str:
+    """What a Flow callout's refused time adds: the formula that writes the field."""
+    return f"; in the Flow, set it to a formula resource of type Text, TEXT({{!$Record.{name}}})"
+
+
 def xml_with(old: str, new: str, count: int = 1) -> bytes:
     assert old in XML, old
     return XML.replace(old, new, count).encode()
@@ -474,7 +479,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            EXPECTED_TIME,
+            EXPECTED_TIME + flow_formula("LastModifiedDate"),
             "notifications[0].fields.LastModifiedDate",
         ),
     ),
@@ -486,7 +491,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         400,
         bad(
             EXPECTED_TIME + ", not as a user's locale shows it (12/5/2026 9:57 PM), which "
-            "names no time zone",
+            "names no time zone" + flow_formula("LastModifiedDate"),
             "notifications[0].fields.LastModifiedDate",
         ),
     ),
@@ -495,7 +500,10 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         callout(fields__CreatedDate="2025-03-04 09:00:00"),
         JSON,
         400,
-        bad(f"time has no timezone: {EXPECTED_TIME}", "notifications[0].fields.CreatedDate"),
+        bad(
+            f"time has no timezone: {EXPECTED_TIME}" + flow_formula("CreatedDate"),
+            "notifications[0].fields.CreatedDate",
+        ),
     ),
     (
         "callout date a number",
@@ -503,7 +511,7 @@ CASES: list[tuple[str, bytes, dict[str, str], int, dict]] = [
         JSON,
         400,
         bad(
-            EXPECTED_TIME,
+            EXPECTED_TIME + flow_formula("LastModifiedDate"),
             "notifications[0].fields.LastModifiedDate",
         ),
     ),

@@ -266,6 +266,50 @@ def test_an_unfilled_placeholder_is_named_with_its_field(
     assert _stored(runtime) == (0, 0)
 
 
+def _written_by(placeholder: str) -> str:
+    return (
+        f'send "{placeholder}" there, which Zendesk fills with an ISO 8601 time such as '
+        "2026-12-05T21:57Z (README, Connecting Zendesk)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "error"),
+    [
+        # Another placeholder than _with_timestamp, or a date as a person reads it: no zone.
+        (
+            {"created_at": "December 05, 2026 21:57"},
+            "created_at",
+            "expected an ISO-8601 time: " + _written_by("{{ticket.created_at_with_timestamp}}"),
+        ),
+        (
+            {"updated_at": "2026-12-05T21:57"},
+            "updated_at",
+            "time has no timezone: " + _written_by("{{ticket.updated_at_with_timestamp}}"),
+        ),
+        (
+            {"event_time": "05/12/2026 21:57"},
+            "event_time",
+            "expected an ISO-8601 time: an ISO 8601 time with its zone, such as "
+            "2026-12-05T21:57:00Z, or leave event_time out: updated_at "
+            "({{ticket.updated_at_with_timestamp}}) is then the event's time",
+        ),
+    ],
+    ids=["created_at", "updated_at", "event_time"],
+)
+def test_a_trigger_time_that_is_not_iso_names_the_placeholder_that_writes_one(
+    runtime, client, changes, field, error
+):
+    """A trigger body's time in another form: "expected an ISO-8601 time" left the admin to
+    find which placeholder writes one. The value is still not repeated."""
+    body = _trigger(**changes)
+
+    response = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, NOW))
+
+    assert (response.status_code, response.json) == (400, {"error": error, "field": field})
+    assert _stored(runtime) == (0, 0)
+
+
 def test_an_unfilled_placeholder_in_a_custom_field_is_accepted(runtime, client):
     """A custom field's value is any text: a body deskbridge can take is not refused (Zendesk
     does not send a 400 again), whatever it holds."""
@@ -301,6 +345,11 @@ UNKNOWN_EVENT = (
     "group_assignment_changed, group_changed, priority_changed, status_changed, "
     "subject_changed, tags_changed, type_changed, updated"
 )
+# A trigger body's time is said with the placeholder that writes it (README's template).
+TRIGGER_UPDATED_AT = (
+    'expected an ISO-8601 time: send "{{ticket.updated_at_with_timestamp}}" there, which '
+    "Zendesk fills with an ISO 8601 time such as 2026-12-05T21:57Z (README, Connecting Zendesk)"
+)
 UNKNOWN_PRIORITY = (
     "unknown priority: expected one of low, normal, high, urgent (any case), or - or nothing "
     "for none"
@@ -314,7 +363,7 @@ UNKNOWN_PRIORITY = (
         (_event(detail__priority=PERSONAL), "detail.priority", UNKNOWN_PRIORITY),
         (_event(detail__created_at=PERSONAL), "detail.created_at", "expected an ISO-8601 time"),
         (_trigger(status=PERSONAL), "status", UNKNOWN_STATUS),
-        (_trigger(updated_at=PERSONAL), "updated_at", "expected an ISO-8601 time"),
+        (_trigger(updated_at=PERSONAL), "updated_at", TRIGGER_UPDATED_AT),
         (_trigger(event=PERSONAL), "event", UNKNOWN_EVENT),
     ],
     ids=["status", "priority", "created_at", "trigger status", "trigger updated_at", "event"],

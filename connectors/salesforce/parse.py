@@ -281,17 +281,27 @@ def _time(fields: dict[str, str], name: str, path: str) -> datetime | None:
         return parse_time(value, f"{path}.{name}")
     except PayloadError as exc:
         # Said with the format expected: a Flow's author cannot see which they sent wrong.
+        # A Flow callout's is also said with the formula that writes it: the author fixes
+        # the body there (an Outbound Message's times are Salesforce's own).
+        formula = _flow_formula(name) if path.endswith(FLOW_PATHS.fields) else ""
         if exc.message == NOT_A_TIME and _LOCALE_DATE.match(value.strip()):
             raise PayloadError(
                 EXPECTED_TIME + ", not as a user's locale shows it (12/5/2026 9:57 PM), "
-                "which names no time zone",
+                "which names no time zone" + formula,
                 exc.field,
             ) from None
         if exc.message == NOT_A_TIME:
-            raise PayloadError(EXPECTED_TIME, exc.field) from None
+            raise PayloadError(EXPECTED_TIME + formula, exc.field) from None
         if exc.message == NO_TIMEZONE:
-            raise PayloadError(f"{NO_TIMEZONE}: {EXPECTED_TIME}", exc.field) from None
+            raise PayloadError(f"{NO_TIMEZONE}: {EXPECTED_TIME}{formula}", exc.field) from None
         raise
+
+
+def _flow_formula(name: str) -> str:
+    """How a Flow writes the record's Date/Time `name` as this takes it: a Text formula
+    resource (README, Connecting Salesforce Service Cloud); a merge field in a text template
+    writes it as the running user's locale shows it."""
+    return f"; in the Flow, set it to a formula resource of type Text, TEXT({{!$Record.{name}}})"
 
 
 def _bool(fields: dict[str, str], name: str, path: str) -> bool | None:

@@ -23,6 +23,8 @@ from deskbridge.connectors.parsing import (
     MAX_LABEL,
     MAX_SUBJECT,
     MAX_TEXT,
+    NO_TIMEZONE,
+    NOT_A_TIME,
     check_id,
     check_label,
     check_not_future,
@@ -129,7 +131,10 @@ def parse_zendesk_object(
         if "type" in data or "detail" in data:
             return [parse_event_subscription(data, received_at)]
         if "ticket_id" in data:
-            return [parse_trigger_body(data, raw, received_at)]
+            try:
+                return [parse_trigger_body(data, raw, received_at)]
+            except PayloadError as error:
+                raise _with_time_placeholder(error) from None
     except PayloadError as error:
         raise _unfilled_placeholder(error, data) from None
     raise PayloadError(
@@ -151,6 +156,36 @@ _CHECK_PLACEHOLDER = (
     "check its name in the trigger's JSON body (placeholders are case-sensitive; README, "
     "Connecting Zendesk)"
 )
+
+
+# The placeholders that write a trigger body's times as ISO 8601 (to the minute, with the zone:
+# 2026-12-05T21:57Z, protocols.md §1.5), named in the 400 of a time in another form.
+_TIME_PLACEHOLDERS = {
+    "created_at": "{{ticket.created_at_with_timestamp}}",
+    "updated_at": "{{ticket.updated_at_with_timestamp}}",
+}
+_EVENT_TIME_HINT = (
+    "an ISO 8601 time with its zone, such as 2026-12-05T21:57:00Z, or leave event_time out: "
+    "updated_at ({{ticket.updated_at_with_timestamp}}) is then the event's time"
+)
+
+
+def _with_time_placeholder(error: PayloadError) -> PayloadError:
+    """A trigger body's time that is not ISO 8601 (or names no zone), said with the placeholder
+    that writes one: the admin who wrote the body fixes it there. Still not the value."""
+    if error.message not in (NOT_A_TIME, NO_TIMEZONE):
+        return error
+    placeholder = _TIME_PLACEHOLDERS.get(error.field or "")
+    if placeholder is not None:
+        hint = (
+            f'send "{placeholder}" there, which Zendesk fills with an ISO 8601 time such as '
+            "2026-12-05T21:57Z (README, Connecting Zendesk)"
+        )
+    elif error.field == "event_time":
+        hint = _EVENT_TIME_HINT
+    else:
+        return error
+    return PayloadError(f"{error.message}: {hint}", error.field)
 
 
 def _unfilled_placeholder(error: PayloadError, data: dict[str, Any]) -> PayloadError:

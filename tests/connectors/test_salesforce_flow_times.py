@@ -1,6 +1,6 @@
 """A Flow callout's times: ISO 8601, or a Date/Time as a Flow formula's TEXT() writes it
 ("2026-12-05 21:57:00Z", GMT); a time as a user's locale shows it names no time zone and is
-refused, saying which format is expected."""
+refused, saying which format is expected and, for the field, the formula that writes it."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def test_a_time_as_a_users_locale_shows_it_is_refused_naming_the_format(engine, 
         400,
         {
             "error": EXPECTED + ", not as a user's locale shows it (12/5/2026 9:57 PM), which "
-            "names no time zone",
+            "names no time zone; in the Flow, set it to a formula resource of type Text, "
+            "TEXT({!$Record.LastModifiedDate})",
             "field": "notifications[0].fields.LastModifiedDate",
         },
     )
@@ -88,5 +89,10 @@ def test_a_time_that_is_no_time_says_the_format_expected(engine, rules, monkeypa
 
     assert (response.status_code, response.json) == (
         400,
-        {"error": EXPECTED, "field": "notifications[0].fields.CreatedDate"},
+        {
+            # The formula that writes it, named for the field: the Flow's author fixes it there.
+            "error": EXPECTED + "; in the Flow, set it to a formula resource of type Text, "
+            "TEXT({!$Record.CreatedDate})",
+            "field": "notifications[0].fields.CreatedDate",
+        },
     )
