@@ -39,6 +39,7 @@ BLIND = frozenset(
         "routing_heldout_21.yaml",
         "routing_heldout_22.yaml",
         "routing_heldout_23.yaml",
+        "routing_heldout_24.yaml",
     }
 )
 GENERATED = 3000

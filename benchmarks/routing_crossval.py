@@ -64,7 +64,8 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "data"
 # fifteenth, is never tuned on; held-out 20, written blind during the sixteenth, is the lead's
 # alone, named here before the file exists so that no glob ever picks it up; held-out 21,
 # written blind in the twenty-ninth session, likewise; held-out 22, written blind in the
-# thirtieth, likewise; held-out 23, written blind in the thirty-first, likewise.)
+# thirtieth, likewise; held-out 23, written blind in the thirty-first, likewise; held-out 24,
+# written blind in the thirty-second, likewise.)
 BLIND_SETS = frozenset(
     {
         "routing_heldout_19.yaml",
@@ -72,6 +73,7 @@ BLIND_SETS = frozenset(
         "routing_heldout_21.yaml",
         "routing_heldout_22.yaml",
         "routing_heldout_23.yaml",
+        "routing_heldout_24.yaml",
     }
 )
 NONE = "none"

@@ -64,6 +64,7 @@ HELD_OUT_20 = Path(__file__).with_name("data") / "routing_heldout_20.yaml"
 HELD_OUT_21 = Path(__file__).with_name("data") / "routing_heldout_21.yaml"
 HELD_OUT_22 = Path(__file__).with_name("data") / "routing_heldout_22.yaml"
 HELD_OUT_23 = Path(__file__).with_name("data") / "routing_heldout_23.yaml"
+HELD_OUT_24 = Path(__file__).with_name("data") / "routing_heldout_24.yaml"
 TUNING_2 = Path(__file__).with_name("data") / "routing_tuning_2.yaml"
 CHECK_3 = Path(__file__).with_name("data") / "routing_check_3.yaml"
 TUNING_4 = Path(__file__).with_name("data") / "routing_tuning_4.yaml"
@@ -223,7 +224,8 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
 # held-out 20 (written blind on 2026-12-06 by another helper, the same way)
 # held-out 21 (written blind on 2026-12-07 by another helper, the same way)
 # held-out 22 (written blind on 2026-12-07 by another helper, the same way)
-# and held-out 23 (written blind on 2026-12-07 by another helper, the same way).
+# held-out 23 (written blind on 2026-12-07 by another helper, the same way)
+# and held-out 24 (written blind on 2026-12-07 by another helper, the same way).
 @pytest.mark.parametrize(
     ("path", "prefix", "per_department", "none"),
     [
@@ -243,6 +245,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         (HELD_OUT_21, "H21", 36, 12),
         (HELD_OUT_22, "H22", 36, 12),
         (HELD_OUT_23, "H23", 36, 12),
+        (HELD_OUT_24, "H24", 36, 12),
     ],
     ids=[
         "tuning_11",
@@ -261,6 +264,7 @@ def test_tuned_sets_stay_routed(path: Path, tickets: int, correct: float, misrou
         "heldout_21",
         "heldout_22",
         "heldout_23",
+        "heldout_24",
     ],
 )
 def test_blind_written_set_loads_with_its_labels(
