@@ -534,15 +534,18 @@ def test_a_429_storm_delays_but_never_drops_doubles_or_reorders(runtime, fake):
     assert refused, "the storm met no request"
 
     # reliability.md §6 C14: once a 429 is back, its channel is asked nothing until the
-    # Retry-After has passed. The fake notes each call as it answers it, at once: a call
-    # answered within 50 ms of the 429 was already on its way (another ticket's, in the same
-    # channel); 50 ms are left at the end for the way there and back.
+    # Retry-After has passed. The fake notes each call as it answers it: a call answered soon
+    # after the 429 was already on its way (another ticket's, in the same channel), and how soon
+    # is the scheduler's to say: on a loaded machine one came 81 ms after. A dispatcher that
+    # ignored the Retry-After would ask again within the poll's 50 ms and every 50 ms after, so
+    # calls from 0.3 s to 0.95 s after the 429 still catch it; 50 ms are left at the end for the
+    # way there and back.
     for no in refused:
         channel = no.args["channel"]
         soon = [
             round(call.at - no.at, 3)
             for call in fake.calls
-            if call.args.get("channel") == channel and no.at + 0.05 < call.at < no.at + 0.95
+            if call.args.get("channel") == channel and no.at + 0.3 < call.at < no.at + 0.95
         ]
         assert soon == [], channel
     posts = fake.ok_calls("chat.postMessage")
