@@ -1789,8 +1789,16 @@ def sort_as_written(messages: list[str], path: Path) -> list[str]:
     if the file cannot be read again."""
     try:
         text = decode_file_text(path.read_bytes()[: MAX_RULES_BYTES + 1])  # as load_rules reads it
+    except (OSError, UnicodeDecodeError):
+        return messages
+    return _sort_as_in(messages, text)
+
+
+def _sort_as_in(messages: list[str], text: str) -> list[str]:
+    """sort_as_written for a file already read: `text`, as load_rules decoded it."""
+    try:
         root = yaml.compose(text, Loader=yaml.CSafeLoader if _FastRulesLoader else yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+    except (yaml.YAMLError, RecursionError):
         return messages
     places: dict[str, int] = {}
     seen: set[int] = set()  # a node reached again through an alias is placed where written
@@ -1909,6 +1917,11 @@ def load_rules(path: Path | str, env_helpdesks: frozenset[str] = frozenset()) ->
         return parse_rules(data, path, twice, env_helpdesks)
     except RecursionError:
         raise ConfigError(path, ["(file): nested too deeply to be a rules file"]) from None
+    except ConfigError as exc:
+        # In the file's order, as check-config lists the warnings: they came by kind (keys set
+        # twice, then each section's settings in the model's order, then the checks across
+        # sections), so a user working down the file met line 50's before line 17's.
+        raise ConfigError(path, _sort_as_in(exc.problems, text), exc.warnings) from None
 
 
 def find_rules_warnings(

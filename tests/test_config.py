@@ -283,8 +283,8 @@ def test_a_policy_name_used_twice_is_found_among_the_policies_that_validate(tmp_
     )
 
     assert problems_of(tmp_path, text) == [
-        'sla.policies[1].first_reply: expected a duration like "4h"',
         'sla.policies: policy name "a" is used twice',
+        'sla.policies[1].first_reply: expected a duration like "4h"',
     ]
 
 
@@ -295,8 +295,9 @@ def test_a_policy_name_used_twice_is_found_among_the_policies_that_validate(tmp_
         (
             {"country": "GB", "subdivision": "Narnia", "regoin": "x"},
             [
-                'business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
+                # In the file's order (safe_dump writes the keys sorted).
                 "business_hours.holidays.regoin: unknown setting (check the spelling)",
+                'business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
             ],
         ),
         # The subdivision cannot be looked up in a country that is not known.
@@ -649,16 +650,17 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
     )
     assert result.stderr.splitlines() == [
         f"{path}: 13 problems",
+        # In the file's order, whatever found them (a setting's check or one across sections).
         "  three_responses.threshold: Input should be greater than or equal to 1",
-        '  sla.policies[1].first_reply: expected a duration like "4h"',
-        "  three_respones: unknown setting (did you mean three_responses?)",
-        "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
-        "  oncall.rotation.members[1]: U02NOBODY1 is not in agents",
-        "  oncall.overrides[0].person: U02GHOST01 is not in agents",
         *(
             f'  routing.categories.{name}.department: "post_sales" is not defined under departments'
             for name in departed
         ),
+        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
+        "  oncall.rotation.members[1]: U02NOBODY1 is not in agents",
+        "  oncall.overrides[0].person: U02GHOST01 is not in agents",
+        "  three_respones: unknown setting (did you mean three_responses?)",
     ]
 
 
@@ -675,15 +677,17 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
     path = _broken_example(tmp_path, agents=agents)
     with pytest.raises(ConfigError) as raised:
         load_rules(path)
-    assert raised.value.problems[:5] == [
+    problems = raised.value.problems
+    assert [p for p in problems if ".department: " not in p] == [
         "three_responses.threshold: Input should be greater than or equal to 1",
         'sla.policies[1].first_reply: expected a duration like "4h"',
         f'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"{MEMBER_ID}',
-        "three_respones: unknown setting (did you mean three_responses?)",
         "agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
+        "three_respones: unknown setting (did you mean three_responses?)",
     ]
-    assert len(raised.value.problems) == 5 + 7
-    assert all(".department: " in p for p in raised.value.problems[5:])
+    # The routing section comes after three_responses and before sla in the file.
+    assert len(problems) == 5 + 7
+    assert all(".department: " in p for p in problems[1:8])
 
 
 def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_problem(
@@ -709,16 +713,16 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
     assert result.stderr.splitlines() == [
         f"{path}: 9 problems",
         "  routing.cue_window: Input should be greater than or equal to 1",
+        f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
         '  business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
         '  business_hours.closures[0]: expected a date like "2026-03-02" (year-month-day): day '
         "value is outside expected range",
-        '  sla.policies[1].first_reply: expected a duration like "4h"',
         '  sla.policies: policy name "vip" is used twice',
+        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         '  oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "tom"'
         f"{MEMBER_ID}",
         '  oncall.overrides[0].to: must be after "from"',
-        "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
-        f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
     ]
 
 
@@ -830,19 +834,19 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
     data["oncall"]["overrides"][0]["person"] = "U02GHOST01"
 
     assert problems_of(tmp_path, yaml.safe_dump(data)) == [
-        "sla.warnings[0].notify: expected 'assignee' or 'lead', got \"boss\"",
         'oncall.escalation[1].after: expected a duration like "4h"',
+        "oncall.overrides[0].person: U02GHOST01 is not in agents",
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
-        "oncall.overrides[0].person: U02GHOST01 is not in agents",
+        "sla.warnings[0].notify: expected 'assignee' or 'lead', got \"boss\"",
     ]
     data["oncall"]["rotation"]["shift"] = "fortnightly"
     assert problems_of(tmp_path, yaml.safe_dump(data)) == [
-        "sla.warnings[0].notify: expected 'assignee' or 'lead', got \"boss\"",
-        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
         'oncall.escalation[1].after: expected a duration like "4h"',
+        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
+        "sla.warnings[0].notify: expected 'assignee' or 'lead', got \"boss\"",
     ]
 
 
@@ -934,9 +938,9 @@ def test_a_setting_of_the_wrong_kind_says_what_it_takes_without_repeating_the_va
     )
 
     assert problems_of(tmp_path, text) == [
-        "three_responses.enabled: expected true or false, got a string",
         "coaching.targets[0].responses: expected a whole number, got a string",
         "coaching.targets[1].from_months: expected a whole number, got a fraction",
+        "three_responses.enabled: expected true or false, got a string",
     ]
 
 
@@ -1065,8 +1069,8 @@ def test_a_date_that_does_not_exist_written_without_quotes_is_a_problem_not_a_tr
     assert result.exception is None or isinstance(result.exception, SystemExit)
     date = 'expected a date like "2026-03-02" (year-month-day)'
     assert problem_lines(result.stderr) == [
-        f"business_hours.closures[1]: {date}: month value is outside expected range of 1-12",
         f"agents[0].started_on: {date}: day value is outside expected range",
+        f"business_hours.closures[1]: {date}: month value is outside expected range of 1-12",
         "three_respones: unknown setting (did you mean three_responses?)",
     ]
 
@@ -1175,9 +1179,9 @@ def test_an_unknown_name_in_a_mapping_is_one_problem_whatever_is_under_it(tmp_pa
     rules["business_hours"]["week"]["Sat"] = "10:00-14:00"
 
     assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
-        "departments.handoff_within: unknown name: expected 'logistics', 'quality' or 'post_sales'",
         "business_hours.week.Sat: unknown name: expected 'mon', 'tue', 'wed', 'thu', 'fri', "
         "'sat' or 'sun': write it in lowercase, sat",
+        "departments.handoff_within: unknown name: expected 'logistics', 'quality' or 'post_sales'",
     ]
 
 
@@ -1194,14 +1198,14 @@ def test_a_name_that_is_none_of_its_choices_says_what_was_written_and_its_case(t
 
     levels = "'low', 'normal', 'high' or 'urgent'"
     assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
-        f'risk.raise_priority_to: expected {levels}, got "critical"',
-        f'sla.policies[1].priority: expected {levels}, got "Urgent": write it in lowercase, urgent',
-        f"salesforce.write_priorities.Urgent: unknown name: expected {levels}: write it in "
-        "lowercase, urgent",
-        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"Weekly\": write it in "
-        "lowercase, weekly",
         "oncall.page_when[1]: expected 'urgent_created', 'escalated' or 'sla_breach_urgent', "
         "got a number",
+        "oncall.rotation.shift: expected 'weekly' or 'daily', got \"Weekly\": write it in "
+        "lowercase, weekly",
+        f'risk.raise_priority_to: expected {levels}, got "critical"',
+        f"salesforce.write_priorities.Urgent: unknown name: expected {levels}: write it in "
+        "lowercase, urgent",
+        f'sla.policies[1].priority: expected {levels}, got "Urgent": write it in lowercase, urgent',
     ]
 
 
@@ -1224,9 +1228,9 @@ def test_an_sla_policy_that_never_applies_is_reported_with_the_other_problems(tm
     policies.insert(5, {"name": "social-key", "channel": "Twitter", "tags": ["key_account"]})
     policies[3]["first_reply"] = "soon"
     assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
-        'sla.policies[3].first_reply: expected a duration like "4h"',
         'sla.policies: policy "social-key" never applies: "social" before it matches every '
         "ticket it would (the first match wins: list the narrower one first)",
+        'sla.policies[3].first_reply: expected a duration like "4h"',
     ]
 
 
@@ -1299,8 +1303,8 @@ def test_two_coaching_targets_from_the_same_tenure_are_reported(tmp_path):
     )
 
     assert problems_of(tmp_path, text) == [
-        "coaching.targets[2].responses: expected a whole number, got a string",
         "coaching.targets: two targets from 3 months (28 and 30 responses): keep one",
+        "coaching.targets[2].responses: expected a whole number, got a string",
     ]
 
 
@@ -1323,9 +1327,9 @@ def test_warnings_are_listed_with_the_problems_in_one_run(runner, tmp_path):
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
         f"{path}: 3 problems",
+        "  agents[0].slack_id: required setting is missing",
         "  departments.logistics.slack_channel: required setting is missing",
         '  sla.policies[1].first_reply: expected a duration like "4h"',
-        "  agents[0].slack_id: required setting is missing",
         "warning: agents[1].zendesk_id: tom@acme.example is not a Zendesk user id (digits, as "
         "in the user's profile address): no reply or call of theirs is credited to them",
         f"warning: departments.quality.group: Quality is not a Zendesk group id ({group_help}): "
@@ -1352,9 +1356,9 @@ def test_no_warning_is_guessed_from_a_setting_with_a_mistake(tmp_path):
 
     assert info.value.problems == [
         "three_responses.enabled: expected true or false, got a string",
+        'sla.policies[0].first_reply: expected a duration like "4h"',
         "routing.categories.late.cues: expected a list, got a number; for one item, write it in "
         "brackets: [3]",
-        'sla.policies[0].first_reply: expected a duration like "4h"',
     ]
     assert info.value.warnings == []
 
@@ -1423,15 +1427,16 @@ def test_a_key_set_twice_is_a_problem_at_its_path_with_both_lines(tmp_path):
     assert problems_of(tmp_path, text) == [
         "team.lead_channel: set twice, on lines 10 and 11: only the one on line 11 would be "
         "read; write it once",
-        "three_responses.threshold: set twice, on lines 18 and 19: only the one on line 19 "
-        "would be read; write it once",
+        # A key set twice is placed at its first line, what is under it too.
         f"three_responses: set twice, on lines 16 and {lines + 3}: only the one on line "
         f"{lines + 3} would be read; write it once",
+        "three_responses.threshold: set twice, on lines 18 and 19: only the one on line 19 "
+        "would be read; write it once",
         f"oncall: set twice, on lines {oncall} and {lines + 5}: only the one on line "
         f"{lines + 5} would be read; write it once",
+        "oncall.rotation: required setting is missing",
         f"oncall.channel: set twice, on lines {lines + 5} and {lines + 5}: only the one on line "
         f"{lines + 5} would be read; write it once",
-        "oncall.rotation: required setting is missing",
     ]
 
 
@@ -1481,11 +1486,11 @@ def test_one_value_where_a_list_is_expected_is_told_the_brackets(tmp_path):
     assert problems_of(tmp_path, text) == [
         "business_hours.closures: expected a list, got a date; for one item, write it in "
         "brackets: [2026-12-24]",
-        "sla.warnings: expected a list, got a mapping: write each item on a line of its own, "
-        'starting "- "',
-        "salesforce.new_statuses: expected a list, got a string",
         "oncall.page_when: expected a list, got a string; for one item, write it in brackets: "
         '["escalated"]',
+        "salesforce.new_statuses: expected a list, got a string",
+        "sla.warnings: expected a list, got a mapping: write each item on a line of its own, "
+        'starting "- "',
     ]
 
 
@@ -1828,3 +1833,33 @@ def test_warnings_of_a_utf16_rules_file_follow_its_order_too(tmp_path):
     warnings = ["agents[0]: a", "sla: s"]
 
     assert sort_as_written(warnings, path) == ["sla: s", "agents[0]: a"]
+
+
+def test_check_config_lists_the_problems_in_the_files_order(runner, tmp_path):
+    # They came by kind: a key set twice (line 6) first, then each setting of the wrong value
+    # in the model's order (line 4, then line 14), then the checks across sections (line 10),
+    # so a user working down the file met line 6's before line 4's.
+    path = write(
+        tmp_path,
+        "team:\n  lead_channel: '#leads'\n"
+        "three_responses:\n  threshold: 0\n"
+        "departments:\n  logistics: {name: Logistics, group: '1', slack_channel: '#logistics',"
+        " handoff_within: 4h, handoff_within: 5h}\n"
+        "routing:\n  categories:\n"
+        "    late: {department: logistics, label: late, phrases: [late]}\n"
+        "    refund: {department: post_sales, label: refund, phrases: [refund]}\n"
+        "sla:\n  enabled: false\n"
+        "retention:\n  events: 0d\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: 4 problems",
+        "  three_responses.threshold: Input should be greater than or equal to 1",
+        "  departments.logistics.handoff_within: set twice, on lines 6 and 6: only the one on "
+        "line 6 would be read; write it once",
+        '  routing.categories.refund.department: "post_sales" is not defined under departments',
+        '  retention.events: expected a duration like "4h"',
+    ]

@@ -104,15 +104,16 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
             "daily",
             {"person": "alice", "from": "2026-03-09T09:00", "to": "2026-03-07T18:00"},
             _steps(("0m", "oncall"), ("20m", "boss"), ("30m", "next"), ("10m", "lead")),
+            # In the file's order (safe_dump writes the keys sorted).
             [
-                'oncall.rotation.members[0]: expected a Slack user id like "U012AB3CD", got '
-                f'"nobody"{MEMBER_ID}',
-                'oncall.rotation.handoff: a daily shift hands off at a time only, like "09:00"',
+                "oncall.escalation: step 3 waits less than step 2: list the steps in order",
+                "oncall.escalation[1].notify: expected 'oncall', 'next' or 'lead', got \"boss\"",
                 'oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got '
                 f'"alice"{MEMBER_ID}',
                 'oncall.overrides[0].to: must be after "from"',
-                "oncall.escalation[1].notify: expected 'oncall', 'next' or 'lead', got \"boss\"",
-                "oncall.escalation: step 3 waits less than step 2: list the steps in order",
+                'oncall.rotation.handoff: a daily shift hands off at a time only, like "09:00"',
+                'oncall.rotation.members[0]: expected a Slack user id like "U012AB3CD", got '
+                f'"nobody"{MEMBER_ID}',
             ],
         ),
         # With the shift or "from" wrong there is nothing to compare the hand-off or "to"
@@ -123,10 +124,10 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
             {"person": "U02TOMOK01", "from": "soon", "to": "2026-03-07T18:00"},
             _steps(("20m", "oncall"), ("ten", "next"), ("10m", "lead")),
             [
-                "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
-                'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
-                'oncall.escalation[1].after: expected a duration like "4h"',
                 "oncall.escalation: step 2 waits less than step 0: list the steps in order",
+                'oncall.escalation[1].after: expected a duration like "4h"',
+                'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
+                "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
             ],
         ),
     ],
@@ -171,9 +172,9 @@ def test_people_must_be_on_the_roster_and_steps_in_order(tmp_path):
     # The steps' order is no reason to wait with the people: one run lists all.
     assert info.value.problems == [
         "oncall.escalation: step 2 waits less than step 1: list the steps in order",
-        "oncall.rotation.members[1]: U09UNKNOWN is not in agents",
         "oncall.overrides[0].person: U09NOBODY1 is not in agents",
         "oncall.rotation.members: a member is listed twice",
+        "oncall.rotation.members[1]: U09UNKNOWN is not in agents",
     ]
 
 

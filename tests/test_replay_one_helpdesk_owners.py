@@ -74,8 +74,8 @@ def test_a_missing_group_and_queue_is_listed_with_the_entry_s_other_problems(tmp
     assert where == [
         "departments.logistics.salesforce_queue",
         "departments.logistics.handoff_within",
+        "risk.specialist_queue",  # missing: placed where its section starts
         "risk.threshold",
-        "risk.specialist_queue",
     ]
 
 

@@ -423,13 +423,14 @@ def test_the_model_file_is_checked_with_the_rest_of_the_file(tmp_path):
     del data["departments"]["quality"]
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
+    # In the file's order: the categories are written before cue_window and the model.
     assert problems(config) == [
-        "routing.cue_window: Input should be greater than or equal to 1",
         *(
             f'routing.categories.{name}.department: "quality" is not defined under departments'
             for name, category in data["routing"]["categories"].items()
             if category["department"] == "quality"
         ),
+        "routing.cue_window: Input should be greater than or equal to 1",
         f"routing.model: {tmp_path / 'notes.skops'} is not a model file (BadZipFile)",
     ]
 
