@@ -224,3 +224,32 @@ def test_the_salesforce_fixtures_sla_alerts_are_the_readmes(checkout):
     assert len(alerts) == 2
     assert all(counts == claimed for counts in alerts.values()), alerts
     assert claimed["sla_breach"] > 0
+
+
+def test_the_zendesk_fixtures_review_days_are_the_readmes(checkout):
+    """The leads' review dates the fixture's figures as the README says: its escalation and
+    first reply breach on its own day, its resolution breach on the next (9h of business time
+    from 09:15), not all on 2025-03-04 as it said."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    said = readme.split("The leads' review counts by the ticket's dates instead", 1)[1]
+    said = said.split("That is", 1)[0]
+    body = json.loads((ROOT / "tests" / "fixtures" / "ticket_created.json").read_text())
+    line = json.dumps({"at": body["time"], "source": "zendesk", "body": body}) + "\n"
+    store = checkout / "fixture.db"
+    result = CliRunner().invoke(
+        main,
+        ["replay", "-", "--until", "2025-03-06T00:00:00Z", "--store", str(store)],
+        input=line,
+    )
+    assert result.exit_code == 0, result.stderr
+    env = {"DATABASE_URL": f"sqlite:///{store}"}
+
+    def counted(day: str) -> tuple[int, int, int]:
+        review = json.loads(run(["digest", "--date", day, "--format", "json"], env))
+        sla = review["sla"]
+        return review["escalations"], sla["first_reply"]["breached"], sla["resolution"]["breached"]
+
+    assert "its escalation and first reply breach count on 2025-03-04" in said
+    assert "its resolution breach on 2025-03-05" in said
+    assert counted("2025-03-04") == (1, 1, 0)
+    assert counted("2025-03-05") == (0, 0, 1)
