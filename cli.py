@@ -329,13 +329,16 @@ def _join_names(names: tuple[str, ...]) -> str:
 
 
 def describe_dry_run(settings: Settings, system: str) -> str:
-    """Why a system runs in dry-run: nothing set, or which of its variables are missing when
-    some are set (a partial set, a mistyped name, was told "no credentials set")."""
+    """Why a system runs in dry-run: which of its variables are missing, and when some are set,
+    which are (a partial set, a mistyped name, was told "no credentials set"; and with none
+    set, a first trial was not told which variables to set)."""
     unset = settings.find_unset_credentials(system)
     given = tuple(name for name in WRITE_CREDENTIALS[system] if name not in unset)
     effect = "actions are recorded and logged, not sent"
-    if not given or not unset:
+    if not unset:
         return f"no credentials set: {effect}"
+    if not given:
+        return f"{_join_names(unset)} {'is' if len(unset) == 1 else 'are'} not set: {effect}"
     return (
         f"{_join_names(unset)} {'is' if len(unset) == 1 else 'are'} not set, "
         f"{_join_names(given)} {'is' if len(given) == 1 else 'are'} "

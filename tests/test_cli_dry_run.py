@@ -21,9 +21,18 @@ def _no_credentials(monkeypatch):
 @pytest.mark.parametrize(
     ("env", "system", "hint"),
     [
-        ({}, "zendesk", f"no credentials set: {EFFECT}"),
-        ({}, "pager", f"no credentials set: {EFFECT}"),
-        ({"ZENDESK_SUBDOMAIN": ""}, "zendesk", f"no credentials set: {EFFECT}"),
+        (
+            {},
+            "zendesk",
+            f"ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN are not set: {EFFECT}",
+        ),
+        ({}, "pager", f"PAGERDUTY_ROUTING_KEY is not set: {EFFECT}"),
+        ({}, "slack", f"SLACK_BOT_TOKEN is not set: {EFFECT}"),
+        (
+            {"ZENDESK_SUBDOMAIN": ""},
+            "zendesk",
+            f"ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN are not set: {EFFECT}",
+        ),
         (
             {"ZENDESK_SUBDOMAIN": "acme"},
             "zendesk",
