@@ -308,15 +308,22 @@ def _never_migrated(where: str) -> click.ClickException:
     )
 
 
-def _refuse_a_missing_file(engine) -> None:
+def _refuse_a_missing_file(engine, then: str | None = None) -> None:
     """A SQLite store's file must exist: SQLite would create it, empty, where a mistyped or
-    unset DATABASE_URL points, and a command's "0 rows" would pass for the service's store."""
+    unset DATABASE_URL points, and a command's "0 rows" would pass for the service's store. A
+    relative path is named as the folder the command runs in makes it (the default
+    sqlite:///deskbridge.db, read from another folder than the service's, was only "no such
+    file"); `then` says what to do, where that is not to set DATABASE_URL."""
     file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     # A `file:` URI (?uri=true) names its file inside the URI; SQLite reads it itself.
     uri = engine.url.query.get("uri") in ("true", "1")
     if file and file != ":memory:" and not uri and not Path(file).exists():
         where = engine.url.render_as_string(hide_password=True)
-        raise click.ClickException(f"cannot open the store at {where}: no such file")
+        message = f"cannot open the store at {where}: no such file"
+        if not Path(file).is_absolute():
+            message += f" {Path(file).resolve()} (a relative path is read from the current folder"
+            message += ")" if then else ": run this where the service runs, or set DATABASE_URL)"
+        raise click.ClickException(message + (f": {then}" if then else ""))
 
 
 def _reason(exc: Exception) -> str:
@@ -629,7 +636,7 @@ def _refuse_a_store_not_migrated(url: str) -> None:
         engine = create_store_engine(url)
     where = engine.url.render_as_string(hide_password=True)
     try:
-        _refuse_a_missing_file(engine)
+        _refuse_a_missing_file(engine, "run `deskbridge migrate` first, which creates it")
         # A read: on SQLite not the writer's BEGIN IMMEDIATE, which waited up to 30 s for a
         # running worker's batch, then let an unread store through as one not answering.
         with connect_for_reading(engine) as connection:

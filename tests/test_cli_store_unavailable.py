@@ -224,6 +224,23 @@ def test_a_sqlite_file_that_does_not_exist_is_refused_and_none_left_behind(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [*READERS, ["redecide"]], ids=" ".join)
+def test_a_relative_sqlite_path_that_does_not_exist_is_named_where_it_was_looked_for(
+    args, tmp_path: Path, monkeypatch
+):
+    """The default sqlite:///deskbridge.db read from another folder than the service's was "no
+    such file", which named neither the folder nor what to do."""
+    monkeypatch.chdir(tmp_path)
+    result = _run(args, "sqlite:///deskbridge.db")
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: cannot open the store at sqlite:///deskbridge.db: no such file "
+        f"{tmp_path / 'deskbridge.db'} (a relative path is read from the current folder: run "
+        "this where the service runs, or set DATABASE_URL)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", READERS, ids=" ".join)
 def test_a_read_of_a_store_never_migrated(args, tmp_path: Path):
     path = tmp_path / "deskbridge.db"

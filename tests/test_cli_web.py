@@ -199,6 +199,25 @@ def test_the_web_store_check_reads_beside_a_writer_at_once(tmp_path):
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.parametrize("relative", [False, True])
+def test_web_refuses_a_missing_sqlite_file_saying_to_migrate(relative, tmp_path, monkeypatch):
+    """A store never made (serve makes it; web does not): "no such file" alone did not say that
+    `deskbridge migrate` makes it, nor, for the default sqlite:///deskbridge.db, where it was
+    looked for."""
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///deskbridge.db" if relative else f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    where = f" {tmp_path / 'deskbridge.db'} (a relative path is read from the current folder)"
+
+    with pytest.raises(click.ClickException) as refused:
+        _refuse_a_store_not_migrated(url)
+
+    assert refused.value.message == (
+        f"cannot open the store at {url}: no such file{where if relative else ''}: run "
+        "`deskbridge migrate` first, which creates it"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def _migrated_store(path: Path) -> str:
     from deskbridge.store.db import create_store_engine, migrate_store
 
