@@ -870,8 +870,8 @@ def redecide(ids: tuple[int, ...], timer_ids: tuple[str, ...]) -> None:
     """Put failed events and timers back (after a fix) and decide them now: the events in the
     decider's queue, the timers pending at their own due times, so they fire at once (late, as
     their reasons say). With --id or --timer, only those."""
-    from deskbridge.store.events import requeue_failed_events
-    from deskbridge.store.timers import requeue_failed_timers
+    from deskbridge.store.events import failed_event_keys, requeue_failed_events
+    from deskbridge.store.timers import failed_timer_ids, requeue_failed_timers
     from deskbridge.workflows.decider import Decider
 
     _configure_classifying_logs()
@@ -879,15 +879,19 @@ def redecide(ids: tuple[int, ...], timer_ids: tuple[str, ...]) -> None:
     rules = _load_or_exit(_settings().config_path)
     picked = bool(ids or timer_ids)
     with engine.begin() as connection:
+        put_back = failed_event_keys(connection, list(ids) if picked else None)
+        timers_put_back = failed_timer_ids(connection, list(timer_ids) if picked else None)
         queued = requeue_failed_events(connection, list(ids) if picked else None)
         timers_queued = requeue_failed_timers(connection, list(timer_ids) if picked else None)
     decider = Decider(engine, rules, lambda: datetime.now(UTC))
     # The events' batches fire their tickets' timers due before them; the sweep after them
     # fires the timers still due (those put back among them), as the service's timer loop.
     outcomes: Counter[tuple[bool, bool]] = Counter()  # (a timer?, failed?)
+    here: set[str] = set()
     for decide in (decider.decide_pending, decider.fire_due_timers):
         while batch := decide():
             outcomes.update((d.is_timer, d.error is not None) for d in batch)
+            here.update(d.cause for d in batch)
     decided, failed = outcomes[False, False], outcomes[False, True]
     fired, timers_failed = outcomes[True, False], outcomes[True, True]
     click.echo(f"{count_noun(queued, 'event')} put back; {decided} decided, {failed} failed again")
@@ -913,7 +917,39 @@ def redecide(ids: tuple[int, ...], timer_ids: tuple[str, ...]) -> None:
             "(see deskbridge timers --failed)",
             err=True,
         )
-    sys.exit(1 if failed or timers_failed or missed or timers_missed else 0)
+    failed_elsewhere = _report_decided_elsewhere(
+        engine,
+        [n for n, key in put_back.items() if key not in here],
+        [n for n in timers_put_back if f"timer:{n}" not in here],
+    )
+    sys.exit(1 if failed or timers_failed or missed or timers_missed or failed_elsewhere else 0)
+
+
+def _report_decided_elsewhere(engine, event_ids: list[int], timer_ids: list[str]) -> bool:
+    """Say what became of the events and timers `redecide` put back that a running serve or
+    worker took before its own decider (theirs poll every 0.5 s): "0 decided, 0 failed again"
+    and exit 0 was said of an event that failed again there. True when any failed again."""
+    from deskbridge.store.events import DECIDED, FAILED, UNDECIDED, event_statuses
+    from deskbridge.store.timers import FIRED, PENDING, timer_statuses
+
+    with engine.connect() as connection:
+        events_now = Counter(event_statuses(connection, event_ids).values()) if event_ids else None
+        timers_now = Counter(timer_statuses(connection, timer_ids).values()) if timer_ids else None
+    for noun, now, done, waiting in (
+        ("event", events_now, DECIDED, UNDECIDED),
+        ("timer", timers_now, FIRED, PENDING),
+    ):
+        if now:
+            click.echo(
+                f"{count_noun(sum(now.values()), noun)} put back "
+                f"{'was' if sum(now.values()) == 1 else 'were'} taken by a running serve or "
+                f"worker, not here: {now[done]} {'decided' if noun == 'event' else 'fired'}, "
+                f"{now[FAILED]} failed again, {now[waiting]} still to "
+                f"{'decide' if noun == 'event' else 'fire'} (deskbridge {noun}s --failed lists "
+                "those that failed)",
+                err=True,
+            )
+    return bool((events_now and events_now[FAILED]) or (timers_now and timers_now[FAILED]))
 
 
 @main.group(invoke_without_command=True)

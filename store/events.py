@@ -708,6 +708,20 @@ def list_failed_events(connection: Connection, limit: int = 1000) -> list[dict[s
     return rows_as_dicts(connection.execute(query))
 
 
+def failed_event_keys(connection: Connection, ids: Sequence[int] | None = None) -> dict[int, str]:
+    """The failed events (all, or those ids): id → dedupe key (`redecide` follows them)."""
+    query = select(events.c.id, events.c.dedupe_key).where(events.c.status == FAILED)
+    if ids is not None:
+        query = query.where(events.c.id.in_(list(ids)))
+    return {n: v for n, v in connection.execute(query)}
+
+
+def event_statuses(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """The status of each of these events."""
+    query = select(events.c.id, events.c.status).where(events.c.id.in_(list(ids)))
+    return {n: v for n, v in connection.execute(query)}
+
+
 def requeue_failed_events(connection: Connection, ids: Sequence[int] | None = None) -> int:
     """Put failed events (all, or those ids) back in the decider's queue."""
     statement = update(events).where(events.c.status == FAILED)

@@ -199,6 +199,20 @@ def list_failed_timers(connection: Connection, limit: int = 1000) -> list[dict[s
     return rows_as_dicts(connection.execute(query))
 
 
+def failed_timer_ids(connection: Connection, ids: Sequence[str] | None = None) -> list[str]:
+    """The failed timers' ids (all, or those of `ids`): `redecide` follows them."""
+    query = select(timers.c.id).where(timers.c.status == FAILED)
+    if ids is not None:
+        query = query.where(timers.c.id.in_(list(ids)))
+    return list(connection.execute(query).scalars())
+
+
+def timer_statuses(connection: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of these timers."""
+    query = select(timers.c.id, timers.c.status).where(timers.c.id.in_(list(ids)))
+    return {n: v for n, v in connection.execute(query)}
+
+
 def requeue_failed_timers(connection: Connection, ids: Sequence[str] | None = None) -> int:
     """Put failed timers (all, or those ids) back: pending at the due time they had, so the
     sweep fires them at once, as late as they are (a new generation, their error gone)."""

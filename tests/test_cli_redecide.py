@@ -97,3 +97,47 @@ def test_a_word_for_a_number_is_said_to_be_no_integer(args):
     assert result.stderr.splitlines()[-1] == (
         f"Error: Invalid value for '{option}': 'x' is not a valid integer."
     )
+
+
+@pytest.mark.parametrize("poisoned", [True, False])
+def test_redecide_says_what_a_running_service_made_of_what_it_put_back(
+    engine, store_url, rules, monkeypatch, poisoned
+):
+    """serve's decider polls every 0.5 s: it took the event put back before redecide's own
+    decider did, and redecide said "0 decided, 0 failed again" and exited 0, also when the
+    event failed again there."""
+    from deskbridge.workflows import decider as decider_module
+    from deskbridge.workflows import rules as rules_module
+    from tests.workflows.test_decider import T0, reply, statuses, store
+
+    def poison(state, event, ctx):
+        raise ValueError("poison")
+
+    monkeypatch.setitem(rules_module.RULES, "poison", poison)
+    store(engine, reply(9, 1))
+    Real = decider_module.Decider
+    Real(engine, rules, lambda: T0).decide_pending()
+    assert statuses(engine)["zendesk:event:9-1"] == ("failed", "ValueError: poison")
+    if not poisoned:
+        monkeypatch.delitem(rules_module.RULES, "poison")  # the fix
+
+    def service_first(*args, **kwargs):
+        Real(engine, rules, lambda: T0).decide_pending()  # the running serve, between the two
+        return Real(*args, **kwargs)
+
+    monkeypatch.setattr(decider_module, "Decider", service_first)
+    result = CliRunner().invoke(main, ["redecide"], env={"DATABASE_URL": store_url})
+
+    # Before it, on stderr: the service's own event.failed line when it failed again there.
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()[-1]) == (
+        1 if poisoned else 0,
+        # Decided there, its ticket's resolution clock's three stages, long overdue, fire here.
+        "1 event put back; 0 decided, 0 failed again\n"
+        f"0 timers put back; {0 if poisoned else 3} fired, 0 failed again\n",
+        "1 event put back was taken by a running serve or worker, not here: "
+        f"{0 if poisoned else 1} decided, {1 if poisoned else 0} failed again, 0 still to "
+        "decide (deskbridge events --failed lists those that failed)",
+    )
+    assert statuses(engine)["zendesk:event:9-1"] == (
+        ("failed", "ValueError: poison") if poisoned else ("decided", None)
+    )
