@@ -749,6 +749,8 @@ def events(failed: bool, output: str) -> None:
         list_failed_events if failed else None,
         lines,
         output,
+        "after the fix, deskbridge redecide decides them again (--id N, the first column: only "
+        "those given)",
     )
 
 
@@ -858,7 +860,7 @@ def timers(failed: bool, output: str) -> None:
     "ids",
     type=IntegerInRange(1, 2**63 - 1),
     multiple=True,
-    help="only these event ids (repeatable)",
+    help="only these event ids (repeatable; deskbridge events --failed lists them)",
 )
 @click.option(
     "--timer",

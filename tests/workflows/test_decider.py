@@ -335,7 +335,14 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
     assert "zendesk:66" in listed.output
     assert "ValueError: cannot handle ticket 66" in listed.output
     assert "zendesk:7" not in listed.output
-    assert listed.stderr == f"1 failed event in {store_url}\n"
+    assert listed.stderr == (
+        f"1 failed event in {store_url}\n"
+        "after the fix, deskbridge redecide decides them again (--id N, the first column: only "
+        "those given)\n"
+    )
+    with engine.connect() as connection:  # the first column is the id redecide --id takes
+        query = select(events_table.c.id).where(events_table.c.dedupe_key == "zendesk:event:66-1")
+        assert listed.stdout.split()[0] == str(connection.execute(query).scalar_one())
     counted = CliRunner().invoke(main, ["events"], env=env)
     assert (counted.exit_code, counted.stdout, counted.stderr) == (
         0,
