@@ -64,3 +64,13 @@ def test_the_manifests_scopes_are_the_ones_readme_lists():
     section = readme.split("## Connecting Slack", 1)[1].split("install it", 1)[0]
     listed = re.findall(r"`([a-z.]+:[a-z.]+|commands)`", section)
     assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == sorted(listed)
+
+
+def test_the_deskbridge_commands_usage_hint_names_every_subcommand_of_its_help():
+    """Slack shows the hint as the command is typed: it left out `oncall override`, which a
+    lead looking for how to cover a shift would not find there."""
+    hint = MANIFEST["features"]["slash_commands"][0]["usage_hint"]
+    helped = re.findall(r"`/deskbridge ([a-z]+(?: [a-z]+)?)", build_help()["text"])
+
+    assert helped == ["me", "team", "ticket", "ack", "oncall", "oncall override", "help"]
+    assert [word for words in helped for word in words.split() if word not in hint] == []
