@@ -75,7 +75,8 @@ class Metrics:
         )
         self.events_failed_stored = Gauge(
             "deskbridge_events_failed_stored",
-            "Events marked failed and not yet re-decided",
+            "Events the rules raised on, marked failed and not yet put back (deskbridge events "
+            "--failed lists them)",
             registry=self.registry,
         )
         self.timers_failed_stored = Gauge(
