@@ -443,13 +443,30 @@ class IntegerInRange(click.IntRange):
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="the address to listen on (0.0.0.0: every interface of this machine)",
+)
 # Checked here, before anything starts: waitress takes a port past 65535 modulo 65536 (70000
 # listened on 4464) and 0 as "any free port", and with 0 threads listens but never answers.
-@click.option("--port", default=8080, show_default=True, type=IntegerInRange(1, 65535))
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=IntegerInRange(1, 65535),
+    help="the port to listen on",
+)
 # Waitress starts every thread at once; past a few dozen they only wait, for the one SQLite
 # writer or PostgreSQL's connections, so a bound turns a typo (80000) into a clear error.
-@click.option("--threads", default=8, show_default=True, type=IntegerInRange(1, MAX_THREADS))
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=IntegerInRange(1, MAX_THREADS),
+    help="requests answered at once (webhooks, Slack, health checks)",
+)
 # Their defaults are the settings' (DESKBRIDGE_CONNECTION_LIMIT, DESKBRIDGE_CHANNEL_TIMEOUT).
 @click.option(
     "--connection-limit",
@@ -703,17 +720,24 @@ def _open_store():
     return engine
 
 
+def _format_option(listing: str) -> Callable:
+    """--format text|json of a command that counts, or lists with `listing` (--failed, --dead)."""
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=f"text: the counts, or with {listing} a row each, its id first; json: one object "
+        f"of counts, or with {listing} one object a line",
+    )
+
+
 def _failed_and_format_options(failed_help: str) -> Callable:
     """`deskbridge events` and `timers`: --failed (`failed_help`) and --format text|json."""
 
     def decorate(command: Callable) -> Callable:
-        command = click.option(
-            "--format",
-            "output",
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-        )(command)
+        command = _format_option("--failed")(command)
         return click.option("--failed", is_flag=True, help=failed_help)(command)
 
     return decorate
@@ -960,9 +984,7 @@ def _report_decided_elsewhere(engine, event_ids: list[int], timer_ids: list[str]
     is_flag=True,
     help="list the dead-lettered actions, with their last error (for `deskbridge outbox retry`)",
 )
-@click.option(
-    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@_format_option("--dead")
 @click.pass_context
 def outbox(ctx: click.Context, dead: bool, output: str) -> None:
     """How many actions are pending, done and dead-lettered; with --dead, the dead letters
@@ -1369,8 +1391,13 @@ def oncall(at: datetime | None, shifts: int | None, ical: bool) -> None:
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
+    help="text: the tables the leads see; json: one object (its keys are in the README)",
 )
-@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), help="write the PNG here")
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the chart of responses against target, a PNG, here",
+)
 def digest(day: date | None, week: bool, output: str, chart: Path | None) -> None:
     """The leads' review of a day or a week, from the store at DATABASE_URL."""
     from zoneinfo import ZoneInfo
