@@ -253,3 +253,23 @@ def test_the_zendesk_fixtures_review_days_are_the_readmes(checkout):
     assert "its resolution breach on 2025-03-05" in said
     assert counted("2025-03-04") == (1, 1, 0)
     assert counted("2025-03-05") == (0, 0, 1)
+
+
+def test_the_zendesk_fixture_asks_its_assignee_to_pick_a_department_as_the_readme_says(checkout):
+    """The log of a first trial showed a `notify` by the routing rule the README did not
+    mention; it says so now, and that, with no assignee, it goes to the lead channel."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    said = readme.split("its `vip` tag escalates it;", 1)[1].split("The escalation pages", 1)[0]
+    body = json.loads((ROOT / "tests" / "fixtures" / "ticket_created.json").read_text())
+    line = json.dumps({"at": SENT_AT, "source": "zendesk", "body": body}) + "\n"
+    result = CliRunner().invoke(main, ["replay", "-", "--until", SENT_AT], input=line)
+    assert result.exit_code == 0, result.stderr
+    routing = [d for d in map(json.loads, result.stdout.splitlines()) if d["rule"] == "routing"]
+
+    assert said.strip() == (
+        "and as it names no order problem, its assignee is asked to pick a department "
+        "(`notify`, in the lead channel: it has none)."
+    )
+    assert [(d["action"], d["target"], d["assignee"], d["ask"]) for d in routing] == [
+        ("notify", "assignee", None, "pick_department")
+    ]
