@@ -103,7 +103,7 @@ def _read_settings() -> Settings | None:
     """The settings, or None once every mistake in them is listed on stderr."""
     from pydantic import ValidationError
 
-    from deskbridge.config.rules import format_location
+    from deskbridge.config.rules import describe_limit, format_location
 
     try:
         return Settings()
@@ -116,8 +116,26 @@ def _read_settings() -> Settings | None:
             loc = tuple(fields[p].alias if p in fields else p for p in error["loc"])
             if error["type"] in _NOT_A_NUMBER and loc:
                 message = _describe_not_a_number(str(loc[-1]), error["type"])
+            elif not _is_secret(error["loc"]):
+                # A limit with the number that broke it (DESKBRIDGE_CONNECTION_LIMIT=0).
+                message = describe_limit(error) or message
             click.echo(f"  {format_location(loc)}: {message}", err=True)
         return None
+
+
+def _is_secret(loc: tuple) -> bool:
+    """Whether a settings error is about a secret (a token, a password), whose value is never
+    repeated."""
+    name = str(loc[0]) if loc else ""
+    fields = Settings.model_fields
+    field = fields.get(name) or next((f for f in fields.values() if f.alias == name), None)
+    if field is None:
+        return True
+    from typing import get_args
+
+    from pydantic import SecretStr
+
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
 
 
 # pydantic's "Input should be a valid integer, unable to parse string as an integer" for a

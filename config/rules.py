@@ -48,6 +48,7 @@ from deskbridge.workflows.model import (
     salesforce_id_key,
 )
 from deskbridge.workflows.wording import (
+    count_noun,
     decode_file_text,
     describe_not_utf8,
     describe_problems,
@@ -1250,7 +1251,31 @@ def describe_error(error: dict[str, Any]) -> str:
         message = "required setting is missing"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
+    else:
+        message = describe_limit(error) or message
     return message
+
+
+# pydantic's limits ("Input should be greater than 0", "String should have at most 60
+# characters"), which do not say what broke them.
+_NUMBER_LIMITS = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "multiple_of"}
+)
+_TEXT_LIMITS = frozenset({"string_too_short", "string_too_long"})
+
+
+def describe_limit(error: dict[str, Any]) -> str | None:
+    """pydantic's message of a limit, with what broke it: the number as written (0, "-1" from
+    the environment), or, for text, its length (the text is not repeated); None for another
+    error. The caller leaves out a secret's (the environment's tokens)."""
+    given = error.get("input")
+    if error["type"] in _NUMBER_LIMITS and isinstance(given, int | float | str):
+        if isinstance(given, bool):
+            return None
+        return f"{error['msg']}, got {given}"
+    if error["type"] in _TEXT_LIMITS and isinstance(given, str):
+        return f"{error['msg']}, got {count_noun(len(given), 'character')}"
+    return None
 
 
 def _describe_choice(error: dict[str, Any]) -> str:

@@ -109,7 +109,7 @@ def test_serves_connection_limit_and_channel_timeout_are_checked_with_the_settin
     assert (result.exit_code, result.stderr) == (
         1,
         "environment: invalid settings\n"
-        "  DESKBRIDGE_CONNECTION_LIMIT: Input should be greater than or equal to 1\n"
+        "  DESKBRIDGE_CONNECTION_LIMIT: Input should be greater than or equal to 1, got 0\n"
         "  DESKBRIDGE_CHANNEL_TIMEOUT: expected a whole number of seconds, without a unit "
         '("5m" is 300)\n',
     )

@@ -42,7 +42,7 @@ sla:
 BROKEN_PROBLEMS = {
     'team.timezone: unknown timezone "Mars/Base" (use an IANA name like "Europe/London")',
     "team.lead_channel: required setting is missing",
-    "three_responses.threshold: Input should be greater than or equal to 1",
+    "three_responses.threshold: Input should be greater than or equal to 1, got 0",
     "three_respones: unknown setting (did you mean three_responses?)",
     'sla.policies[2].first_reply: expected a duration like "4h"',
 }
@@ -651,7 +651,7 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
     assert result.stderr.splitlines() == [
         f"{path}: 13 problems",
         # In the file's order, whatever found them (a setting's check or one across sections).
-        "  three_responses.threshold: Input should be greater than or equal to 1",
+        "  three_responses.threshold: Input should be greater than or equal to 1, got 0",
         *(
             f'  routing.categories.{name}.department: "post_sales" is not defined under departments'
             for name in departed
@@ -679,7 +679,7 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
         load_rules(path)
     problems = raised.value.problems
     assert [p for p in problems if ".department: " not in p] == [
-        "three_responses.threshold: Input should be greater than or equal to 1",
+        "three_responses.threshold: Input should be greater than or equal to 1, got 0",
         'sla.policies[1].first_reply: expected a duration like "4h"',
         f'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"{MEMBER_ID}',
         "agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
@@ -712,7 +712,7 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{path}: 9 problems",
-        "  routing.cue_window: Input should be greater than or equal to 1",
+        "  routing.cue_window: Input should be greater than or equal to 1, got 0",
         f"  routing.model: cannot read {tmp_path / 'team-model.skops'}: No such file or directory",
         '  business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
         '  business_hours.closures[0]: expected a date like "2026-03-02" (year-month-day): day '
@@ -1857,9 +1857,45 @@ def test_check_config_lists_the_problems_in_the_files_order(runner, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{path}: 4 problems",
-        "  three_responses.threshold: Input should be greater than or equal to 1",
+        "  three_responses.threshold: Input should be greater than or equal to 1, got 0",
         "  departments.logistics.handoff_within: set twice, on lines 6 and 6: only the one on "
         "line 6 would be read; write it once",
         '  routing.categories.refund.department: "post_sales" is not defined under departments',
         '  retention.events: expected a duration like "4h"',
     ]
+
+
+def test_a_limit_broken_is_said_with_the_value_that_broke_it(tmp_path):
+    # pydantic's "Input should be greater than 0" did not say what the file had: with a
+    # section's worth of numbers, the user looked for the one meant. Text is said by its
+    # length, not repeated.
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["routing"]["ask_when_close"] = 1.5
+    data["routing"]["model"] = ""
+    data["risk"]["threshold"] = -2
+    data["coaching"]["unnecessary_nudge_after"] = -1
+
+    assert problems_of(tmp_path, yaml.safe_dump(data, sort_keys=False)) == [
+        "routing.ask_when_close: Input should be less than or equal to 1, got 1.5",
+        "routing.model: String should have at least 1 character, got 0 characters",
+        "risk.threshold: Input should be greater than 0, got -2",
+        "coaching.unnecessary_nudge_after: Input should be greater than or equal to 0, got -1",
+    ]
+
+
+def test_a_secrets_limit_would_not_repeat_its_value():
+    from deskbridge.cli import _is_secret
+
+    # The environment's tokens and passwords (by variable, as pydantic-settings names them,
+    # or by field); a variable that is no setting is kept back too.
+    assert [
+        _is_secret((name,))
+        for name in (
+            "SLACK_BOT_TOKEN",
+            "salesforce_password",
+            "PAGERDUTY_ROUTING_KEY",
+            "DESKBRIDGE_CONNECTION_LIMIT",
+            "max_body_bytes",
+            "NOT_A_SETTING",
+        )
+    ] == [True, True, True, False, False, True]

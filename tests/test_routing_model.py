@@ -430,7 +430,7 @@ def test_the_model_file_is_checked_with_the_rest_of_the_file(tmp_path):
             for name, category in data["routing"]["categories"].items()
             if category["department"] == "quality"
         ),
-        "routing.cue_window: Input should be greater than or equal to 1",
+        "routing.cue_window: Input should be greater than or equal to 1, got 0",
         f"routing.model: {tmp_path / 'notes.skops'} is not a model file (BadZipFile)",
     ]
 
@@ -452,15 +452,15 @@ def test_the_models_labels_wait_for_valid_departments(tmp_path):
     [
         (
             {"model_min_confidence": 1.5},
-            "model_min_confidence: Input should be less than or equal to 1",
+            "model_min_confidence: Input should be less than or equal to 1, got 1.5",
         ),
         (
             {"ask_when_model_disagrees": 0},
-            "ask_when_model_disagrees: Input should be greater than 0",
+            "ask_when_model_disagrees: Input should be greater than 0, got 0",
         ),
         (
             {"model_overrides_from": 1.2},
-            "model_overrides_from: Input should be less than or equal to 1",
+            "model_overrides_from: Input should be less than or equal to 1, got 1.2",
         ),
         # Overruling below where it asks: it would route where the model is less sure.
         (
