@@ -285,9 +285,15 @@ def build_job_message(record: dict[str, Any]) -> dict[str, Any]:
     return {"text": clip(text, MESSAGE_TEXT), "blocks": [section]}
 
 
-def build_help() -> dict[str, Any]:
+def build_help(unknown: str | None = None) -> dict[str, Any]:
+    """The commands; with `unknown`, the word typed that is none of them, said first (the help
+    alone, after `/deskbridge tema`, did not say the word was not understood)."""
+    said = ""
+    if unknown is not None:
+        word = clip(escape(unknown.replace("`", "'")), 40)
+        said = f"`{word}` is not a deskbridge command.\n"
     text = (
-        "*deskbridge*\n"
+        f"{said}*deskbridge*\n"
         "`/deskbridge me` your open tickets, SLA risk and replies today\n"
         "`/deskbridge team` (leads) tickets at risk, open escalations, calls due, replies per "
         "agent\n"

@@ -1,5 +1,6 @@
 """`/deskbridge me | team | ticket <id> | help`: answered in the acknowledgement itself, well
-inside Slack's 3 seconds. Unknown input gets the help text, not an error."""
+inside Slack's 3 seconds. Unknown input gets the help text, saying which word was not
+understood, not an error."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def answer_command(runtime, user_id: str, text: str, body: dict | None = None) -
             if not may_view(rules, agent, state):
                 return build_list(title, ["You can see your own tickets and your team's."], "")
             return build_list(title, build_ticket_lines(connection, rules, state, now), "")
-    return build_help()
+    return build_help(None if verb == "help" else words[0])
 
 
 TICKET_USAGE = (
