@@ -1213,8 +1213,19 @@ def sign(body) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="keep the replayed store in this SQLite file (for `deskbridge digest`); must not exist",
 )
+@click.option(
+    "--one-process",
+    is_flag=True,
+    help="read the file in this process too (by default a second one reads and parses it "
+    "ahead where there are two CPUs; the output is the same)",
+)
 def replay(
-    events, config_path: Path | None, until: datetime | None, output: str, store_path: Path | None
+    events,
+    config_path: Path | None,
+    until: datetime | None,
+    output: str,
+    store_path: Path | None,
+    one_process: bool,
 ) -> None:
     """Feed recorded events (JSONL) through the real parsers and workflows, offline, on a
     simulated clock, and print every decided action."""
@@ -1222,16 +1233,22 @@ def replay(
     # its imports and the rules file make objects that all live to the end, and the
     # collector's passes over them were 3% of the start's instructions.
     with _without_collecting():
-        _replay(events, config_path, until, output, store_path)
+        _replay(events, config_path, until, output, store_path, not one_process)
 
 
 def _replay(
-    events, config_path: Path | None, until: datetime | None, output: str, store_path: Path | None
+    events,
+    config_path: Path | None,
+    until: datetime | None,
+    output: str,
+    store_path: Path | None,
+    read_ahead: bool = True,
 ) -> None:
     from zoneinfo import ZoneInfo
 
     from deskbridge.connectors.registry import CONNECTORS
     from deskbridge.workflows.replay import ReplayError, format_timeline, run_replay
+    from deskbridge.workflows.replay_reader import ReaderFailed
     from deskbridge.workflows.schedule import subject
 
     _configure_classifying_logs()
@@ -1261,7 +1278,10 @@ def _replay(
     opening = _opening_store(store_url) if store_url else contextlib.nullcontext()
     try:
         with opening:
-            for item in run_replay(events, rules, CONNECTORS, until=until, store=store_url):
+            replayed = run_replay(
+                events, rules, CONNECTORS, until=until, store=store_url, read_ahead=read_ahead
+            )
+            for item in replayed:
                 if isinstance(item, ReplayError):
                     failures += 1
                     _write_lines(pending)  # what came before it, first
@@ -1275,6 +1295,9 @@ def _replay(
     except KeyboardInterrupt:
         _write_lines(pending)
         sys.exit(130)
+    except ReaderFailed as exc:  # killed from outside, or out of memory: what came before
+        _write_lines(pending)
+        raise click.ClickException(str(exc)) from None
     _write_lines(pending)
     if output == "text":
         for line in format_timeline(decided, ZoneInfo(rules.team.timezone)):

@@ -104,14 +104,41 @@ def run_replay(
     until: datetime | None = None,
     store: Store | str | None = None,
     batch: int = 500,
+    read_ahead: bool = False,
 ) -> Iterator[dict | ReplayError]:
     """Replay JSONL events on a store, each body read by its helpdesk's entry in `connectors`
     (the registry); yield each new action as a record (`at` + Action.to_record()) or a
     ReplayError for a line that could not be used. `store`: a database URL (migrated, then
     written as `serve` would), a Store, or None for one in memory. `batch`: the most events
     (and stored timers) one transaction takes. `lines` as bytes (a file read as such) are
-    decoded one by one, so a line that is not UTF-8 is reported as any bad line is."""
+    decoded one by one, so a line that is not UTF-8 is reported as any bad line is.
+    `read_ahead`: read and parse the lines in a second process while this one decides
+    (workflows/replay_reader.py), where `lines` is a file and one can start; the same
+    records and errors, in the same order."""
     feed = ReplayFeed(rules, JOBS, batch=batch, store=store)
+    read = read_lines(lines, rules, connectors, feed.store.keeps_bodies)
+    if read_ahead:
+        from deskbridge.workflows.replay_reader import read_in_second_process
+
+        read = read_in_second_process(lines, read) or read
+    add = feed.add
+    for item in read:
+        if item.__class__ is ReplayError:
+            yield item
+        else:
+            yield from add(*item)
+    yield from feed.finish(until)
+
+
+def read_lines(
+    lines: Iterable[str | bytes],
+    rules: RulesConfig,
+    connectors: Mapping[Source, Connector],
+    keeps_bodies: bool,
+) -> Iterator[ReplayError | tuple[list[TicketEvent], str, datetime]]:
+    """Each line's errors (ReplayError) and its events with the body's text (for a store that
+    keeps bodies, else "") and its time, in the order of the lines: what `run_replay` feeds
+    the decider, apart from deciding (pure: the same lines give the same items)."""
     for number, line in enumerate(lines, start=1):
         if number == 1:
             # A file saved with a byte order mark (Windows editors, Excel's "UTF-8 CSV"):
@@ -147,7 +174,7 @@ def run_replay(
                 # As `serve` does: the well-formed events are taken, the malformed one said.
                 events, refused = exc.events, exc.error
             # The memory store keeps no bodies: a JSON body is not written out for it.
-            text = raw().decode() if feed.store.keeps_bodies else ""
+            text = raw().decode() if keeps_bodies else ""
         except InboundError as exc:
             yield ReplayError(number, _describe(exc))
             continue
@@ -160,8 +187,7 @@ def run_replay(
             continue
         if refused is not None:
             yield ReplayError(number, _describe(refused))
-        yield from feed.add(events, text, at)
-    yield from feed.finish(until)
+        yield events, text, at
 
 
 def _read_at(item: dict) -> datetime:

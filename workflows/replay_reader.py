@@ -1,0 +1,373 @@
+"""Replay's second process: the lines read and parsed ahead while the first decides.
+
+Reading a line into events (JSON, the envelope, the helpdesk's parser with its models) is
+pure and about a quarter of a replay's work; deciding is one ordered fold that cannot be
+split. With two CPUs, a child forked at the start runs `read_lines` over the file and sends
+each item to the parent through a pipe, in order; the parent decides as it would have,
+item by item. What the parent gets is equal, item for item, to what it would have read
+itself: errors with their line numbers, the events (rebuilt as `evolve` copies a model: its
+fields, not validated again), and the log records the parsing made, handled in the parent
+where the line's turn comes, so stderr reads as it did.
+
+The events travel as plain values (`marshal`): pickling them cost the parent a third of
+parsing them (a class look-up, `__reduce__` and `__setstate__` a model, an enum member
+through `EnumType.__call__`); rebuilt from their fields, about a tenth. A value the plain
+form does not cover goes pickled.
+
+No second process (one process, as before) where `os.fork` is missing, the input is not a
+file (a test's `CliRunner` input), the process has another thread (a fork would copy a lock
+held by it), fewer than two CPUs are usable, or the fork or the pipe fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import marshal
+import os
+import pickle
+import signal
+import struct
+import sys
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+from deskbridge.workflows.model import _FROZEN_MODELS
+from deskbridge.workflows.replay import ReplayError
+
+log = logging.getLogger(__name__)
+
+# Items per message: large enough that a message costs little beside its items, small
+# enough that the parent starts deciding at once.
+ITEMS_PER_MESSAGE = 64
+# Asked of the pipe (Linux: F_SETPIPE_SZ, up to /proc/sys/fs/pipe-max-size): the child
+# runs ahead by this much before it waits.
+PIPE_BYTES = 1 << 20
+
+_LENGTH = struct.Struct("<I")
+# Message kinds: items (marshalled), then the end; or what went wrong in the child.
+_ITEMS, _END, _RAISED = 0, 1, 2
+# Item kinds within a message.
+_EVENTS, _ERROR, _PICKLED, _LOGGED, _WARNED = 0, 1, 2, 3, 4
+# Value tags (a list: no field of an event holds one).
+_MODEL, _ENUM, _TIME = 0, 1, 2
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class ReaderFailed(RuntimeError):
+    """The second process ended before the end of the input."""
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def read_in_second_process(
+    lines: Iterable[str | bytes], items: Iterator[Any]
+) -> Iterator[Any] | None:
+    """`items` (a generator over `lines`, not started) run in a forked child, or None where no
+    second process can start (then the caller runs `items` itself)."""
+    if not _can_fork(lines):
+        return None
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    _widen(write_end)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # nothing buffered is written twice
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _run_child(write_end, items)
+    os.close(write_end)
+    return _receive(pid, read_end)
+
+
+def _can_fork(lines: Iterable[str | bytes]) -> bool:
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return False
+    try:
+        lines.fileno()  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        return False  # in memory (tests, CliRunner): nothing to gain, and nothing to read
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    return usable >= 2
+
+
+def _widen(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system (os.fork is missing there anyway)
+        return
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is not None:
+        # Refused: the default (64 KiB), and the child waits sooner; nothing else.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, setpipe, PIPE_BYTES)
+
+
+# The parent.
+
+
+def _receive(pid: int, fd: int) -> Iterator[Any]:
+    pipe = os.fdopen(fd, "rb", buffering=PIPE_BYTES)
+    done = False
+    status = None  # the child's, once reaped
+    try:
+        while True:
+            head = pipe.read(4)
+            if len(head) < 4:
+                break
+            (size,) = _LENGTH.unpack(head)
+            kind, payload = marshal.loads(pipe.read(size))
+            if kind == _END:
+                done = True
+                return
+            if kind == _RAISED:
+                done = True
+                raise pickle.loads(payload)
+            for item in payload:
+                tag = item[0]
+                if tag == _EVENTS:
+                    yield [_unpack(e) for e in item[1]], item[2], _unpack(item[3])
+                elif tag == _ERROR:
+                    yield ReplayError(item[1], item[2])
+                elif tag == _PICKLED:
+                    yield pickle.loads(item[1])
+                elif tag == _LOGGED:
+                    record = pickle.loads(item[1])
+                    logging.getLogger(record.name).handle(record)
+                else:
+                    warnings.showwarning(*pickle.loads(item[1]))
+        # The pipe's end without the end's message: the child closed it by ending.
+        status = os.waitpid(pid, 0)[1]
+        raise ReaderFailed(
+            f"the process reading the events ended before the end of the file ({_how(status)})"
+        )
+    finally:
+        pipe.close()  # a child still writing gets EPIPE and ends
+        if status is None:
+            if not done:
+                _stop(pid)
+            os.waitpid(pid, 0)
+
+
+def _how(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+_TIMES: dict[tuple, datetime] = {}
+_ZONES: dict[int, timezone] = {}
+
+
+def _unpack(value: Any) -> Any:
+    if value.__class__ is not list:
+        return value
+    tag = value[0]
+    if tag == _MODEL:
+        cls, names = _MODELS[value[1]]
+        values = value[2]
+        if value[3]:
+            values = list(values)
+            for i in value[3]:
+                values[i] = _unpack(values[i])
+        made = _new_object(cls)
+        _set_attribute(made, "__dict__", dict(zip(names, values)))  # noqa: B905 (as long by construction)
+        return made
+    if tag == _ENUM:
+        return _MEMBERS[value[1]][value[2]]
+    key = value[1]
+    found = _TIMES.get(key)
+    if found is None:
+        if len(_TIMES) >= 65536:
+            _TIMES.clear()
+        *parts, offset = key
+        zone = UTC if offset is None else _zone(offset)
+        found = _TIMES[key] = datetime(*parts, tzinfo=zone)
+    return found
+
+
+def _zone(seconds: int) -> timezone:
+    zone = _ZONES.get(seconds)
+    if zone is None:
+        zone = _ZONES[seconds] = timezone(timedelta(seconds=seconds))
+    return zone
+
+
+# The child.
+
+
+def _run_child(fd: int, items: Iterator[Any]) -> None:
+    status = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
+        pipe = os.fdopen(fd, "wb", buffering=PIPE_BYTES)
+        out: list = []
+        _capture_logs(out)
+        try:
+            for item in items:
+                out.append(_pack_item(item))
+                if len(out) >= ITEMS_PER_MESSAGE:
+                    _send(pipe, _ITEMS, out)
+                    out.clear()
+            _send(pipe, _ITEMS, out)
+            _send(pipe, _END, None)
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # said in the parent, where the line's turn comes
+            _send(pipe, _ITEMS, out)
+            _send(pipe, _RAISED, _pickled_exception(exc))
+        pipe.flush()
+    except BrokenPipeError:
+        pass  # the parent stopped reading (an error of its own, Ctrl-C): nothing to say
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _send(pipe: Any, kind: int, payload: Any) -> None:
+    data = marshal.dumps((kind, payload))
+    pipe.write(_LENGTH.pack(len(data)))
+    pipe.write(data)
+
+
+def _pickled_exception(exc: BaseException) -> bytes:
+    try:
+        return pickle.dumps(exc)
+    except Exception:
+        return pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+
+
+def _capture_logs(out: list) -> None:
+    """Log records and warnings made while a line is read go to the parent, before that line's
+    items, to be handled there (its handlers, its order on stderr)."""
+
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        if self.disabled:
+            return
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        out.append((_LOGGED, pickle.dumps(record)))
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+        out.append((_WARNED, pickle.dumps((str(message), category, filename, lineno))))
+
+    logging.Logger.handle = handle  # type: ignore[method-assign]
+    warnings.showwarning = show
+
+
+def _pack_item(item: Any) -> tuple:
+    cls = item.__class__
+    if cls is tuple:
+        events, text, at = item
+        try:
+            return _EVENTS, [_pack(e) for e in events], text, _pack(at)
+        except _NotPlain:
+            pass
+    elif cls is ReplayError:
+        return _ERROR, item.line, item.message
+    return _PICKLED, pickle.dumps(item)
+
+
+def _pack(value: Any) -> Any:
+    cls = value.__class__
+    if cls in _PLAIN:
+        return value
+    if cls is tuple:
+        if all(v.__class__ in _PLAIN for v in value):
+            return value
+        raise _NotPlain
+    if cls is dict:
+        if all(k.__class__ is str and v.__class__ in _PLAIN for k, v in value.items()):
+            return value
+        raise _NotPlain
+    index = _MODEL_INDEX.get(cls)
+    if index is not None:
+        names = _MODELS[index][1]
+        values = value.__dict__
+        if tuple(values) != names:
+            raise _NotPlain
+        packed, special = [], []
+        for i, v in enumerate(values.values()):
+            p = _pack(v)
+            if p.__class__ is list:
+                special.append(i)
+            packed.append(p)
+        return [_MODEL, index, tuple(packed), tuple(special)]
+    index = _ENUM_INDEX.get(cls)
+    if index is not None:
+        return [_ENUM, index, value.value]
+    if cls is datetime:
+        zone = value.tzinfo
+        offset = None
+        if zone is not UTC:
+            # A fixed offset of whole seconds, unnamed (as ISO times are read); else pickled.
+            if zone.__class__ is not timezone:
+                raise _NotPlain
+            offset = zone.utcoffset(None) // timedelta(seconds=1)
+            if _zone(offset).__reduce__() != zone.__reduce__():
+                raise _NotPlain
+        return [
+            _TIME,
+            (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+                offset,
+            ),
+        ]
+    raise _NotPlain
+
+
+def _models() -> list[tuple[type, tuple[str, ...]]]:
+    # In a fixed order (by name), the same in both processes: the child is a fork.
+    return [
+        (cls, tuple(cls.__dataclass_fields__))
+        for cls in sorted(_FROZEN_MODELS, key=lambda c: (c.__module__, c.__qualname__))
+    ]
+
+
+def _enums() -> list[tuple[type[Enum], dict[Any, Enum]]]:
+    from deskbridge.workflows import model
+
+    found = [v for v in vars(model).values() if isinstance(v, type) and issubclass(v, Enum)]
+    found.sort(key=lambda c: c.__qualname__)
+    return [(cls, {m.value: m for m in cls}) for cls in found if cls.__module__ == model.__name__]
+
+
+_MODELS = _models()
+_MODEL_INDEX = {cls: i for i, (cls, _) in enumerate(_MODELS)}
+_ENUM_LIST = _enums()
+_ENUM_INDEX = {cls: i for i, (cls, _) in enumerate(_ENUM_LIST)}
+_MEMBERS = [members for _, members in _ENUM_LIST]
