@@ -100,12 +100,16 @@ def _can_fork(lines: Iterable[str | bytes]) -> bool:
     try:
         lines.fileno()  # type: ignore[union-attr]
     except (AttributeError, OSError, ValueError):
-        return False  # in memory (tests, CliRunner): nothing to gain, and nothing to read
+        return False  # in memory (a list, CliRunner's stdin): no file for a child to read
+    return usable_cpus() >= 2
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells it)."""
     try:
-        usable = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        usable = os.cpu_count() or 1
-    return usable >= 2
+        return os.cpu_count() or 1
 
 
 def _widen(fd: int) -> None:
@@ -250,9 +254,11 @@ def _run_child(fd: int, items: Iterator[Any]) -> None:
 
 
 def _send(pipe: Any, kind: int, payload: Any) -> None:
+    """One message, at once: the parent decides from it while the next is read."""
     data = marshal.dumps((kind, payload))
     pipe.write(_LENGTH.pack(len(data)))
     pipe.write(data)
+    pipe.flush()
 
 
 def _pickled_exception(exc: BaseException) -> bytes:
