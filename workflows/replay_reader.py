@@ -52,9 +52,9 @@ _LENGTH = struct.Struct("<I")
 # Message kinds: items (marshalled), then the end; or what went wrong in the child.
 _ITEMS, _END, _RAISED = 0, 1, 2
 # Item kinds within a message.
-_EVENTS, _ERROR, _PICKLED, _LOGGED, _WARNED = 0, 1, 2, 3, 4
-# Value tags (a list: no field of an event holds one).
-_MODEL, _ENUM, _TIME = 0, 1, 2
+_EVENTS, _DEFINED, _ERROR, _PICKLED, _LOGGED, _WARNED = 0, 1, 2, 3, 4, 5
+# What a number in the table stands for.
+_ENUM, _TIME = 0, 1
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -147,7 +147,9 @@ def _receive(pid: int, fd: int) -> Iterator[Any]:
             for item in payload:
                 tag = item[0]
                 if tag == _EVENTS:
-                    yield [_unpack(e) for e in item[1]], item[2], _unpack(item[3])
+                    yield [_unpack(e) for e in item[1]], item[2], _TABLE[item[3]]
+                elif tag == _DEFINED:
+                    _define(item[1])
                 elif tag == _ERROR:
                     yield ReplayError(item[1], item[2])
                 elif tag == _PICKLED:
@@ -183,35 +185,31 @@ def _stop(pid: int) -> None:
 
 _new_object = object.__new__
 _set_attribute = object.__setattr__
-_TIMES: dict[tuple, datetime] = {}
+# The enum members and times sent so far, by their number: each is sent once, then named by
+# its number (a ticket's times and the few members come again in each of its events).
+_TABLE: list[Any] = []
 _ZONES: dict[int, timezone] = {}
 
 
-def _unpack(value: Any) -> Any:
-    if value.__class__ is not list:
-        return value
-    tag = value[0]
-    if tag == _MODEL:
-        cls, names = _MODELS[value[1]]
-        values = value[2]
-        if value[3]:
-            values = list(values)
-            for i in value[3]:
-                values[i] = _unpack(values[i])
-        made = _new_object(cls)
-        _set_attribute(made, "__dict__", dict(zip(names, values)))  # noqa: B905 (as long by construction)
-        return made
-    if tag == _ENUM:
-        return _MEMBERS[value[1]][value[2]]
-    key = value[1]
-    found = _TIMES.get(key)
-    if found is None:
-        if len(_TIMES) >= 65536:
-            _TIMES.clear()
-        *parts, offset = key
+def _unpack(packed: list) -> Any:
+    """A model from its class's number, its fields (a dict, as its `__dict__`) and, for the
+    fields that are not plain values, each one's number in _TABLE or its own packed model."""
+    values = packed[1]
+    table = _TABLE
+    for name, ref in packed[2]:
+        values[name] = table[ref] if ref.__class__ is int else _unpack(ref)
+    made = _new_object(_MODELS[packed[0]][0])
+    _set_attribute(made, "__dict__", values)
+    return made
+
+
+def _define(definition: tuple) -> None:
+    if definition[0] == _ENUM:
+        _TABLE.append(_MEMBERS[definition[1]][definition[2]])
+    else:
+        *parts, offset = definition[1]
         zone = UTC if offset is None else _zone(offset)
-        found = _TIMES[key] = datetime(*parts, tzinfo=zone)
-    return found
+        _TABLE.append(datetime(*parts, tzinfo=zone))
 
 
 def _zone(seconds: int) -> timezone:
@@ -231,9 +229,10 @@ def _run_child(fd: int, items: Iterator[Any]) -> None:
         pipe = os.fdopen(fd, "wb", buffering=PIPE_BYTES)
         out: list = []
         _capture_logs(out)
+        packer = _Packer(out)
         try:
             for item in items:
-                out.append(_pack_item(item))
+                out.append(packer.item(item))
                 if len(out) >= ITEMS_PER_MESSAGE:
                     _send(pipe, _ITEMS, out)
                     out.clear()
@@ -289,71 +288,95 @@ def _capture_logs(out: list) -> None:
     warnings.showwarning = show
 
 
-def _pack_item(item: Any) -> tuple:
-    cls = item.__class__
-    if cls is tuple:
-        events, text, at = item
-        try:
-            return _EVENTS, [_pack(e) for e in events], text, _pack(at)
-        except _NotPlain:
-            pass
-    elif cls is ReplayError:
-        return _ERROR, item.line, item.message
-    return _PICKLED, pickle.dumps(item)
+class _Packer:
+    """The child's side of _unpack: models as lists, and enum members and times by their
+    number in the parent's table, defined (an item of their own) before their first use."""
 
+    def __init__(self, out: list) -> None:
+        self.out = out
+        self.numbers: dict[tuple, int] = {}
 
-def _pack(value: Any) -> Any:
-    cls = value.__class__
-    if cls in _PLAIN:
-        return value
-    if cls is tuple:
-        if all(v.__class__ in _PLAIN for v in value):
-            return value
-        raise _NotPlain
-    if cls is dict:
-        if all(k.__class__ is str and v.__class__ in _PLAIN for k, v in value.items()):
-            return value
-        raise _NotPlain
-    index = _MODEL_INDEX.get(cls)
-    if index is not None:
+    def item(self, item: Any) -> tuple:
+        cls = item.__class__
+        if cls is tuple:
+            events, text, at = item
+            try:
+                return _EVENTS, [self.model(e) for e in events], text, self.number(at)
+            except _NotPlain:
+                pass
+        elif cls is ReplayError:
+            return _ERROR, item.line, item.message
+        return _PICKLED, pickle.dumps(item)
+
+    def model(self, value: Any) -> list:
+        index = _MODEL_INDEX.get(value.__class__)
+        if index is None:
+            raise _NotPlain
         names = _MODELS[index][1]
         values = value.__dict__
         if tuple(values) != names:
             raise _NotPlain
-        packed, special = [], []
-        for i, v in enumerate(values.values()):
-            p = _pack(v)
-            if p.__class__ is list:
-                special.append(i)
-            packed.append(p)
-        return [_MODEL, index, tuple(packed), tuple(special)]
+        special = []
+        for name, v in values.items():
+            if v.__class__ not in _PLAIN and not _is_plain(v):
+                if v.__class__ in _MODEL_INDEX:
+                    special.append((name, self.model(v)))
+                else:
+                    special.append((name, self.number(v)))
+        packed = dict(values)
+        for name, _ in special:
+            packed[name] = None  # made again in the parent
+        return [index, packed, tuple(special)]
+
+    def number(self, value: Any) -> int:
+        """`value`'s number in the table, defined first if new."""
+        key = _key(value)
+        found = self.numbers.get(key)
+        if found is None:
+            found = self.numbers[key] = len(self.numbers)
+            self.out.append((_DEFINED, key))
+        return found
+
+
+def _is_plain(value: Any) -> bool:
+    cls = value.__class__
+    if cls is tuple:
+        return all(v.__class__ in _PLAIN for v in value)
+    if cls is dict:
+        return all(k.__class__ is str and v.__class__ in _PLAIN for k, v in value.items())
+    return False
+
+
+def _key(value: Any) -> tuple:
+    """What the parent makes `value` again from: an enum member by its class and value, a
+    time by its fields and offset (two times at one instant in two zones are equal, and
+    hash alike, but do not print alike)."""
+    cls = value.__class__
     index = _ENUM_INDEX.get(cls)
     if index is not None:
-        return [_ENUM, index, value.value]
-    if cls is datetime:
-        zone = value.tzinfo
-        offset = None
-        if zone is not UTC:
-            # A fixed offset of whole seconds, unnamed (as ISO times are read); else pickled.
-            if zone.__class__ is not timezone:
-                raise _NotPlain
-            offset = zone.utcoffset(None) // timedelta(seconds=1)
-            if _zone(offset).__reduce__() != zone.__reduce__():
-                raise _NotPlain
-        return [
-            _TIME,
-            (
-                value.year,
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond,
-                offset,
-            ),
-        ]
-    raise _NotPlain
+        return _ENUM, index, value.value
+    if cls is not datetime:
+        raise _NotPlain
+    zone = value.tzinfo
+    offset = None
+    if zone is not UTC:
+        # A fixed offset of whole seconds, unnamed (as ISO times are read); else pickled.
+        if zone.__class__ is not timezone:
+            raise _NotPlain
+        offset = zone.utcoffset(None) // timedelta(seconds=1)
+        if _zone(offset).__reduce__() != zone.__reduce__():
+            raise _NotPlain
+    fields = (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        offset,
+    )
+    return _TIME, fields
 
 
 def _models() -> list[tuple[type, tuple[str, ...]]]:
