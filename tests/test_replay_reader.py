@@ -132,6 +132,21 @@ def test_the_second_process_gives_the_decider_what_one_process_reads(mixed, rule
     assert len(two) - len(errors) > 20  # the scenario's actions
 
 
+def test_a_second_replay_in_the_same_process_reads_its_own_file(mixed, rules, forks, tmp_path):
+    """Each reader's enum members and times are numbered afresh: a second file whose times
+    come in another order gets its own, not the first file's by the same numbers."""
+    lines = mixed.read_bytes().splitlines()
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b"\n".join(lines[20:] + lines[1:20]) + b"\n")
+    expected = _replay(other, rules, read_ahead=False)
+
+    _replay(mixed, rules, read_ahead=True)
+    second = _replay(other, rules, read_ahead=True)
+
+    assert len(forks) == 2
+    assert second == expected
+
+
 def test_the_parsers_warnings_are_logged_by_the_first_process_in_the_lines_order(
     mixed, rules, forks, caplog
 ):

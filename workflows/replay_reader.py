@@ -129,6 +129,9 @@ def _widen(fd: int) -> None:
 
 def _receive(pid: int, fd: int) -> Iterator[Any]:
     pipe = os.fdopen(fd, "rb", buffering=PIPE_BYTES)
+    # The enum members and times this child has sent, by their number: each is sent once,
+    # then named by its number (a ticket's times and the few members come in each event).
+    table: list[Any] = []
     done = False
     status = None  # the child's, once reaped
     try:
@@ -147,9 +150,9 @@ def _receive(pid: int, fd: int) -> Iterator[Any]:
             for item in payload:
                 tag = item[0]
                 if tag == _EVENTS:
-                    yield [_unpack(e) for e in item[1]], item[2], _TABLE[item[3]]
+                    yield [_unpack(e, table) for e in item[1]], item[2], table[item[3]]
                 elif tag == _DEFINED:
-                    _define(item[1])
+                    table.append(_define(item[1]))
                 elif tag == _ERROR:
                     yield ReplayError(item[1], item[2])
                 elif tag == _PICKLED:
@@ -185,31 +188,26 @@ def _stop(pid: int) -> None:
 
 _new_object = object.__new__
 _set_attribute = object.__setattr__
-# The enum members and times sent so far, by their number: each is sent once, then named by
-# its number (a ticket's times and the few members come again in each of its events).
-_TABLE: list[Any] = []
 _ZONES: dict[int, timezone] = {}
 
 
-def _unpack(packed: list) -> Any:
+def _unpack(packed: list, table: list[Any]) -> Any:
     """A model from its class's number, its fields (a dict, as its `__dict__`) and, for the
-    fields that are not plain values, each one's number in _TABLE or its own packed model."""
+    fields that are not plain values, each one's number in `table` or its own packed model."""
     values = packed[1]
-    table = _TABLE
     for name, ref in packed[2]:
-        values[name] = table[ref] if ref.__class__ is int else _unpack(ref)
+        values[name] = table[ref] if ref.__class__ is int else _unpack(ref, table)
     made = _new_object(_MODELS[packed[0]][0])
     _set_attribute(made, "__dict__", values)
     return made
 
 
-def _define(definition: tuple) -> None:
+def _define(definition: tuple) -> Any:
+    """An enum member or a time from its definition (`_key`)."""
     if definition[0] == _ENUM:
-        _TABLE.append(_MEMBERS[definition[1]][definition[2]])
-    else:
-        *parts, offset = definition[1]
-        zone = UTC if offset is None else _zone(offset)
-        _TABLE.append(datetime(*parts, tzinfo=zone))
+        return _MEMBERS[definition[1]][definition[2]]
+    *parts, offset = definition[1]
+    return datetime(*parts, tzinfo=UTC if offset is None else _zone(offset))
 
 
 def _zone(seconds: int) -> timezone:
