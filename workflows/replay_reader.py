@@ -1,21 +1,21 @@
 """Replay's second process: the lines read and parsed ahead while the first decides.
 
 Reading a line into events (JSON, the envelope, the helpdesk's parser with its models) is
-pure and about a quarter of a replay's work; deciding is one ordered fold that cannot be
-split. With two CPUs, a child forked at the start runs `read_lines` over the file and sends
-each item to the parent through a pipe, in order; the parent decides as it would have,
-item by item. What the parent gets is equal, item for item, to what it would have read
-itself: errors with their line numbers, the events (rebuilt as `evolve` copies a model: its
-fields, not validated again), and the log records the parsing made, handled in the parent
-where the line's turn comes, so stderr reads as it did.
+pure and 15% of the generated week's instructions; deciding is one ordered fold that cannot
+be split (benchmarks/README.md, thirty-second session). With two CPUs, a child forked at
+the start runs `read_lines` over the file and sends each item to the parent through a pipe,
+in order; the parent decides as it would have, item by item. What the parent gets is equal,
+item for item, to what it would have read itself: errors with their line numbers, the events
+(rebuilt as `evolve` copies a model: its fields, not validated again), and the log records
+the parsing made, handled in the parent where the line's turn comes, so stderr reads as it
+did.
 
-The events travel as plain values (`marshal`): pickling them cost the parent a third of
-parsing them (a class look-up, `__reduce__` and `__setstate__` a model, an enum member
-through `EnumType.__call__`); rebuilt from their fields, about a tenth. A value the plain
-form does not cover goes pickled.
+The events travel as plain values (`marshal`), rebuilt from their fields as `evolve` copies
+a model: about 52,000 instructions a line in the parent against 150,000 to read it. A value
+the plain form does not cover goes pickled.
 
 No second process (one process, as before) where `os.fork` is missing, the input is not a
-file (a test's `CliRunner` input), the process has another thread (a fork would copy a lock
+file (a list, `CliRunner`'s stdin), the process has another thread (a fork would copy a lock
 held by it), fewer than two CPUs are usable, or the fork or the pipe fails.
 """
 
