@@ -112,12 +112,14 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
 
     assert "readyz" in answers, f"/readyz gave no answer in {2 * READY_TIMEOUT_S + 2} s"
     assert answers["readyz"][:2] == (503, {"status": "unavailable", "store": "down"})
-    assert READY_TIMEOUT_S <= answers["readyz"][2] < READY_TIMEOUT_S + 1
+    # It waits its timeout, then answers: 2.5 s more are the scheduler's (at load 18 on two
+    # cores 1 s was not enough), still short of a second wait of its own.
+    assert READY_TIMEOUT_S <= answers["readyz"][2] < READY_TIMEOUT_S + 2.5
     status, text, at = answers["metrics"]
     assert status == 200 and "deskbridge_webhooks" in text
     # Read as 0 before the freeze (/readyz above): unknown now, not the last figure read.
     assert "deskbridge_decide_lag_seconds NaN" in text and "deskbridge_store_up 0.0" in text
-    assert at < 2 * READY_TIMEOUT_S + 1
+    assert at - answers["readyz"][2] < READY_TIMEOUT_S + 2.5
     # The dispatcher's next connection is given up after connect_timeout (5 s).
     assert sorted(logged()) == [
         ("dispatcher.store_unavailable", "OperationalError"),
