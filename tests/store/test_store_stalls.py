@@ -101,7 +101,7 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
             if r.getMessage().endswith("store_unavailable")
         ]
 
-    while time.monotonic() - started < 15 and len(logged()) < 3:
+    while time.monotonic() - started < 30 and len(logged()) < 3:
         time.sleep(0.2)
     proxy.frozen.clear()  # the held queries go through
     stop.set()
@@ -121,11 +121,17 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
     assert "deskbridge_decide_lag_seconds NaN" in text and "deskbridge_store_up 0.0" in text
     assert at - answers["readyz"][2] < READY_TIMEOUT_S + 2.5
     # The dispatcher's next connection is given up after connect_timeout (5 s).
-    assert sorted(logged()) == [
-        ("dispatcher.store_unavailable", "OperationalError"),
-        ("metrics.store_unavailable", "TimeoutError"),
-        ("readyz.store_unavailable", "TimeoutError"),
+    # Each of the three says the store is unavailable, once. How a probe found out is the
+    # pool's timing: a kept connection's query runs out of time (TimeoutError), a new one is
+    # refused at connect_timeout (OperationalError); under load 18 /metrics met the second.
+    outage = {"OperationalError", "TimeoutError"}
+    assert sorted(name for name, _ in logged()) == [
+        "dispatcher.store_unavailable",
+        "metrics.store_unavailable",
+        "readyz.store_unavailable",
     ]
+    assert dict(logged())["dispatcher.store_unavailable"] == "OperationalError"
+    assert {error for _, error in logged()} <= outage
     assert not loop.is_alive() and after == 200
 
 
