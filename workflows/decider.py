@@ -1051,6 +1051,7 @@ class Decider:
                     logging.INFO,
                     "timer.fired",
                     ticket=timer.ticket,
+                    timer=timer.id,  # one ticket's timers of a kind told apart
                     kind=timer.kind,
                     late_ms=max(0, int(late.total_seconds() * 1000)),
                     actions=count,

@@ -883,18 +883,19 @@ def test_timers_fired_at_their_due_times_by_a_batch_behind_log_how_late_they_wen
         Decider(engine, rules, lambda: SATURDAY_0300).decide_pending()
 
     fired = [
-        (r.deskbridge_fields["kind"], r.deskbridge_fields["late_ms"])
+        (r.deskbridge_fields["timer"], r.deskbridge_fields["kind"], r.deskbridge_fields["late_ms"])
         for r in caplog.records
         if r.getMessage() == "timer.fired"
     ]
     behind = SATURDAY_0300 - FRIDAY_1700
     # The warnings at 17:45 and 17:54 (not sent beside the breach), the unanswered watch and
     # the breach at 18:00.
+    # Each line names its timer: the two warnings' lines were alike but for late_ms.
     assert fired == [
-        ("sla", ms(behind - timedelta(minutes=45))),
-        ("sla", ms(behind - timedelta(minutes=54))),
-        ("oncall.unanswered", ms(behind - timedelta(hours=1))),
-        ("sla", ms(behind - timedelta(hours=1))),
+        ("zendesk:7:sla:first_reply:warn1", "sla", ms(behind - timedelta(minutes=45))),
+        ("zendesk:7:sla:first_reply:warn2", "sla", ms(behind - timedelta(minutes=54))),
+        ("zendesk:7:oncall.unanswered", "oncall.unanswered", ms(behind - timedelta(hours=1))),
+        ("zendesk:7:sla:first_reply:breach", "sla", ms(behind - timedelta(hours=1))),
     ]
 
 
