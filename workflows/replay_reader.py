@@ -6,13 +6,13 @@ be split (benchmarks/README.md, thirty-second session). With two CPUs, a child f
 the start runs `read_lines` over the file and sends each item to the parent through a pipe,
 in order; the parent decides as it would have, item by item. What the parent gets is equal,
 item for item, to what it would have read itself: errors with their line numbers, the events
-(rebuilt as `evolve` copies a model: its fields, not validated again), and the log records
-the parsing made, handled in the parent where the line's turn comes, so stderr reads as it
-did.
+(unpickled, not validated again), and the log records the parsing made, handled in the parent
+where the line's turn comes, so stderr reads as it did.
 
-The events travel as plain values (`marshal`), rebuilt from their fields as `evolve` copies
-a model: about 52,000 instructions a line in the parent against 150,000 to read it. A value
-the plain form does not cover goes pickled.
+The items travel pickled, a message of ITEMS_PER_MESSAGE at a time. A format of their own
+(models as their fields, enum members and times numbered once each) was tried and cost the
+parent as much (52,000 instructions a line against pickle's 46,500, against 150,000 to read
+the line) and the child twice as much (benchmarks/README.md, thirty-second session).
 
 No second process (one process, as before) where `os.fork` is missing, the input is not a
 file (a list, `CliRunner`'s stdin), the process has another thread (a fork would copy a lock
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import marshal
 import os
 import pickle
 import signal
@@ -32,12 +31,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
-from enum import Enum
 from typing import Any
-
-from deskbridge.workflows.model import _FROZEN_MODELS
-from deskbridge.workflows.replay import ReplayError
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +43,14 @@ ITEMS_PER_MESSAGE = 64
 PIPE_BYTES = 1 << 20
 
 _LENGTH = struct.Struct("<I")
-# Message kinds: items (marshalled), then the end; or what went wrong in the child.
+# Message kinds: items, then the end; or what went wrong in the child.
 _ITEMS, _END, _RAISED = 0, 1, 2
-# Item kinds within a message.
-_EVENTS, _DEFINED, _ERROR, _PICKLED, _LOGGED, _WARNED = 0, 1, 2, 3, 4, 5
-# What a number in the table stands for.
-_ENUM, _TIME = 0, 1
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+# Entry kinds within a message: an item of `read_lines`, a log record, a warning.
+_ITEM, _LOGGED, _WARNED = 0, 1, 2
 
 
 class ReaderFailed(RuntimeError):
     """The second process ended before the end of the input."""
-
-
-class _NotPlain(Exception):
-    pass
 
 
 def read_in_second_process(
@@ -129,9 +115,6 @@ def _widen(fd: int) -> None:
 
 def _receive(pid: int, fd: int) -> Iterator[Any]:
     pipe = os.fdopen(fd, "rb", buffering=PIPE_BYTES)
-    # The enum members and times this child has sent, by their number: each is sent once,
-    # then named by its number (a ticket's times and the few members come in each event).
-    table: list[Any] = []
     done = False
     status = None  # the child's, once reaped
     try:
@@ -140,28 +123,20 @@ def _receive(pid: int, fd: int) -> Iterator[Any]:
             if len(head) < 4:
                 break
             (size,) = _LENGTH.unpack(head)
-            kind, payload = marshal.loads(pipe.read(size))
+            kind, payload = pickle.loads(pipe.read(size))
             if kind == _END:
                 done = True
                 return
             if kind == _RAISED:
                 done = True
-                raise pickle.loads(payload)
-            for item in payload:
-                tag = item[0]
-                if tag == _EVENTS:
-                    yield [_unpack(e, table) for e in item[1]], item[2], table[item[3]]
-                elif tag == _DEFINED:
-                    table.append(_define(item[1]))
-                elif tag == _ERROR:
-                    yield ReplayError(item[1], item[2])
-                elif tag == _PICKLED:
-                    yield pickle.loads(item[1])
+                raise payload
+            for tag, value in payload:
+                if tag == _ITEM:
+                    yield value
                 elif tag == _LOGGED:
-                    record = pickle.loads(item[1])
-                    logging.getLogger(record.name).handle(record)
+                    logging.getLogger(value.name).handle(value)
                 else:
-                    warnings.showwarning(*pickle.loads(item[1]))
+                    warnings.showwarning(*value)
         # The pipe's end without the end's message: the child closed it by ending.
         status = os.waitpid(pid, 0)[1]
         raise ReaderFailed(
@@ -186,37 +161,6 @@ def _stop(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
 
 
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-_ZONES: dict[int, timezone] = {}
-
-
-def _unpack(packed: list, table: list[Any]) -> Any:
-    """A model from its class's number, its fields (a dict, as its `__dict__`) and, for the
-    fields that are not plain values, each one's number in `table` or its own packed model."""
-    values = packed[1]
-    for name, ref in packed[2]:
-        values[name] = table[ref] if ref.__class__ is int else _unpack(ref, table)
-    made = _new_object(_MODELS[packed[0]][0])
-    _set_attribute(made, "__dict__", values)
-    return made
-
-
-def _define(definition: tuple) -> Any:
-    """An enum member or a time from its definition (`_key`)."""
-    if definition[0] == _ENUM:
-        return _MEMBERS[definition[1]][definition[2]]
-    *parts, offset = definition[1]
-    return datetime(*parts, tzinfo=UTC if offset is None else _zone(offset))
-
-
-def _zone(seconds: int) -> timezone:
-    zone = _ZONES.get(seconds)
-    if zone is None:
-        zone = _ZONES[seconds] = timezone(timedelta(seconds=seconds))
-    return zone
-
-
 # The child.
 
 
@@ -227,10 +171,9 @@ def _run_child(fd: int, items: Iterator[Any]) -> None:
         pipe = os.fdopen(fd, "wb", buffering=PIPE_BYTES)
         out: list = []
         _capture_logs(out)
-        packer = _Packer(out)
         try:
             for item in items:
-                out.append(packer.item(item))
+                out.append((_ITEM, item))
                 if len(out) >= ITEMS_PER_MESSAGE:
                     _send(pipe, _ITEMS, out)
                     out.clear()
@@ -252,17 +195,19 @@ def _run_child(fd: int, items: Iterator[Any]) -> None:
 
 def _send(pipe: Any, kind: int, payload: Any) -> None:
     """One message, at once: the parent decides from it while the next is read."""
-    data = marshal.dumps((kind, payload))
+    data = pickle.dumps((kind, payload), pickle.HIGHEST_PROTOCOL)
     pipe.write(_LENGTH.pack(len(data)))
     pipe.write(data)
     pipe.flush()
 
 
-def _pickled_exception(exc: BaseException) -> bytes:
+def _pickled_exception(exc: BaseException) -> BaseException:
+    """`exc`, or where it does not pickle, a RuntimeError that says it."""
     try:
-        return pickle.dumps(exc)
+        pickle.dumps(exc)
     except Exception:
-        return pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _capture_logs(out: list) -> None:
@@ -277,124 +222,10 @@ def _capture_logs(out: list) -> None:
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-        out.append((_LOGGED, pickle.dumps(record)))
+        out.append((_LOGGED, record))
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
-        out.append((_WARNED, pickle.dumps((str(message), category, filename, lineno))))
+        out.append((_WARNED, (str(message), category, filename, lineno)))
 
     logging.Logger.handle = handle  # type: ignore[method-assign]
     warnings.showwarning = show
-
-
-class _Packer:
-    """The child's side of _unpack: models as lists, and enum members and times by their
-    number in the parent's table, defined (an item of their own) before their first use."""
-
-    def __init__(self, out: list) -> None:
-        self.out = out
-        self.numbers: dict[tuple, int] = {}
-
-    def item(self, item: Any) -> tuple:
-        cls = item.__class__
-        if cls is tuple:
-            events, text, at = item
-            try:
-                return _EVENTS, [self.model(e) for e in events], text, self.number(at)
-            except _NotPlain:
-                pass
-        elif cls is ReplayError:
-            return _ERROR, item.line, item.message
-        return _PICKLED, pickle.dumps(item)
-
-    def model(self, value: Any) -> list:
-        index = _MODEL_INDEX.get(value.__class__)
-        if index is None:
-            raise _NotPlain
-        names = _MODELS[index][1]
-        values = value.__dict__
-        if tuple(values) != names:
-            raise _NotPlain
-        special = []
-        for name, v in values.items():
-            if v.__class__ not in _PLAIN and not _is_plain(v):
-                if v.__class__ in _MODEL_INDEX:
-                    special.append((name, self.model(v)))
-                else:
-                    special.append((name, self.number(v)))
-        packed = dict(values)
-        for name, _ in special:
-            packed[name] = None  # made again in the parent
-        return [index, packed, tuple(special)]
-
-    def number(self, value: Any) -> int:
-        """`value`'s number in the table, defined first if new."""
-        key = _key(value)
-        found = self.numbers.get(key)
-        if found is None:
-            found = self.numbers[key] = len(self.numbers)
-            self.out.append((_DEFINED, key))
-        return found
-
-
-def _is_plain(value: Any) -> bool:
-    cls = value.__class__
-    if cls is tuple:
-        return all(v.__class__ in _PLAIN for v in value)
-    if cls is dict:
-        return all(k.__class__ is str and v.__class__ in _PLAIN for k, v in value.items())
-    return False
-
-
-def _key(value: Any) -> tuple:
-    """What the parent makes `value` again from: an enum member by its class and value, a
-    time by its fields and offset (two times at one instant in two zones are equal, and
-    hash alike, but do not print alike)."""
-    cls = value.__class__
-    index = _ENUM_INDEX.get(cls)
-    if index is not None:
-        return _ENUM, index, value.value
-    if cls is not datetime:
-        raise _NotPlain
-    zone = value.tzinfo
-    offset = None
-    if zone is not UTC:
-        # A fixed offset of whole seconds, unnamed (as ISO times are read); else pickled.
-        if zone.__class__ is not timezone:
-            raise _NotPlain
-        offset = zone.utcoffset(None) // timedelta(seconds=1)
-        if _zone(offset).__reduce__() != zone.__reduce__():
-            raise _NotPlain
-    fields = (
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-        offset,
-    )
-    return _TIME, fields
-
-
-def _models() -> list[tuple[type, tuple[str, ...]]]:
-    # In a fixed order (by name), the same in both processes: the child is a fork.
-    return [
-        (cls, tuple(cls.__dataclass_fields__))
-        for cls in sorted(_FROZEN_MODELS, key=lambda c: (c.__module__, c.__qualname__))
-    ]
-
-
-def _enums() -> list[tuple[type[Enum], dict[Any, Enum]]]:
-    from deskbridge.workflows import model
-
-    found = [v for v in vars(model).values() if isinstance(v, type) and issubclass(v, Enum)]
-    found.sort(key=lambda c: c.__qualname__)
-    return [(cls, {m.value: m for m in cls}) for cls in found if cls.__module__ == model.__name__]
-
-
-_MODELS = _models()
-_MODEL_INDEX = {cls: i for i, (cls, _) in enumerate(_MODELS)}
-_ENUM_LIST = _enums()
-_ENUM_INDEX = {cls: i for i, (cls, _) in enumerate(_ENUM_LIST)}
-_MEMBERS = [members for _, members in _ENUM_LIST]
