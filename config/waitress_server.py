@@ -83,16 +83,12 @@ def build_server(
 ) -> Any:
     """A waitress server (not yet running: call `.run()`) that refuses bodies over
     `max_body_bytes` with a JSON 413; `adjustments` are waitress' own settings."""
-    sockets: dict = {}
-    server = create_server(
-        app, map=sockets, max_request_body_size=max_body_bytes + 1, **adjustments
-    )
+    server = create_server(app, max_request_body_size=max_body_bytes + 1, **adjustments)
     channel = _channel_class(max_body_bytes, on_too_large)
-    # Each listening socket registered itself in the map; a server makes a channel of
-    # `channel_class` for each connection it accepts, from the first one on.
-    for dispatcher in sockets.values():
-        if isinstance(dispatcher, BaseWSGIServer):
-            dispatcher.channel_class = channel
+    # A server makes a channel of `channel_class` for each connection it accepts, from the
+    # first one on.
+    for listener in _listeners(server):
+        listener.channel_class = channel
     return server
 
 
@@ -119,8 +115,8 @@ def bind_server(*, max_body_bytes: int, on_too_large: TooLargeHook, **adjustment
 
 
 def _listeners(server: Any) -> list[BaseWSGIServer]:
-    # One address: the server is its one listener; several (localhost: 127.0.0.1 and ::1):
-    # each registered itself in the map the MultiSocketServer runs.
+    """A waitress server's listeners: one address, the server itself; several (localhost:
+    127.0.0.1 and ::1), each registered itself in the map the MultiSocketServer runs."""
     if isinstance(server, MultiSocketServer):
         return [d for d in server.map.values() if isinstance(d, BaseWSGIServer)]
     return [server]
