@@ -746,8 +746,8 @@ def _format_option(listing: str) -> Callable:
         type=click.Choice(["text", "json"]),
         default="text",
         show_default=True,
-        help=f"text: the counts, or with {listing} a row each, its id first; json: one object "
-        f"of counts, or with {listing} one object a line",
+        help=f"text: the counts, or with {listing} a heading line and a row each, its id "
+        f"first; json: one object of counts, or with {listing} one object a line",
     )
 
 
@@ -777,12 +777,20 @@ def events(failed: bool, output: str) -> None:
     )
 
     def lines(rows: list[dict]) -> Iterator[str]:
-        ticket_w = _width((row["ticket"] for row in rows), 24)
-        for row in rows:
-            yield (
-                f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
-                f"{_iso_default(row['failed_at'])}  {_one_line(row['error'])}"
-            )
+        return _table(
+            (("id", 8, ">"), ("ticket", 24, "<"), ("kind", 18, "<"), ("failed_at", 0, "<")),
+            "error",
+            [
+                (
+                    str(row["id"]),
+                    row["ticket"],
+                    row["kind"],
+                    _iso_default(row["failed_at"]),
+                    _one_line(row["error"]),
+                )
+                for row in rows
+            ],
+        )
 
     # `events` alone listed the failed ones too, so --failed changed nothing.
     _show_counts_or_failed(
@@ -832,11 +840,32 @@ def _show_counts_or_failed(
         click.echo(hint, err=True)
 
 
-def _width(values, least: int) -> int:
-    """A listing's column width: its longest value, at least `least`, so a Salesforce case
+def _table(
+    columns: tuple[tuple[str, int, str], ...], last: str, rows: list[tuple[str, ...]]
+) -> Iterator[str]:
+    """A text listing's lines: a heading line naming the columns (as --format json names the
+    fields), then a row each. `columns` are (heading, least width, "<" or ">"); each is as wide
+    as its longest value or heading, at least its least width, so a Salesforce case
     (`salesforce:` and 18 characters) or a target with its channel does not push the columns
-    after it out of line."""
-    return max([least, *map(len, values)])
+    after it out of line. `last` (an error) is left as long as it is. No rows, no heading:
+    stdout stays empty, and stderr says how many."""
+    if not rows:
+        return
+    widths = [
+        max(least, len(heading), *(len(row[n]) for row in rows))
+        for n, (heading, least, _) in enumerate(columns)
+    ]
+
+    def line(cells: tuple[str, ...]) -> str:
+        padded = (
+            f"{cell:{align}{width}}"
+            for cell, width, (_, _, align) in zip(cells, widths, columns, strict=False)
+        )
+        return "  ".join((*padded, cells[-1]))
+
+    yield line((*(heading for heading, _, _ in columns), last))
+    for row in rows:
+        yield line(row)
 
 
 def _iso_default(value):
@@ -873,16 +902,22 @@ def timers(failed: bool, output: str) -> None:
     )
 
     def lines(rows: list[dict]) -> Iterator[str]:
-        id_w = _width((row["id"] for row in rows), 24)
-        ticket_w = _width((row["ticket"] for row in rows), 24)
-        for row in rows:
-            # A timer that failed before migration 0014 has no error stored: "None" read as
-            # if the error were the word None.
-            error = row["error"] if row["error"] is not None else _ERROR_NOT_KEPT
-            yield (
-                f"{row['id']:<{id_w}}  {row['ticket']:<{ticket_w}} {row['kind']:<18} "
-                f"{_iso_default(row['due_at'])}  {_one_line(error)}"
-            )
+        # A timer that failed before migration 0014 has no error stored: "None" read as if
+        # the error were the word None.
+        return _table(
+            (("id", 24, "<"), ("ticket", 24, "<"), ("kind", 18, "<"), ("due_at", 0, "<")),
+            "error",
+            [
+                (
+                    row["id"],
+                    row["ticket"],
+                    row["kind"],
+                    _iso_default(row["due_at"]),
+                    _one_line(row["error"] if row["error"] is not None else _ERROR_NOT_KEPT),
+                )
+                for row in rows
+            ],
+        )
 
     statuses = (PENDING, FIRED, CANCELLED, FAILED)
     _show_counts_or_failed(
@@ -1037,16 +1072,35 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
         or "-"
         for row in rows
     ]
-    ticket_w, to_w = _width((row["ticket"] for row in rows), 24), _width(tos, 24)
-    for row, to in zip(rows, tos, strict=True):
-        if output == "json":
+    if output == "json":
+        for row in rows:
             click.echo(json.dumps(row, default=_iso_default))
-        else:
-            click.echo(
-                f"{row['id']:>8}  {row['ticket']:<{ticket_w}} {row['kind']:<14} {to:<{to_w}} "
-                f"{row['attempts']:>3}  {_iso_default(row['dead_at'])}  "
-                f"{_one_line(row['last_error'])}"
-            )
+    else:
+        columns = (
+            ("id", 8, ">"),
+            ("ticket", 24, "<"),
+            ("kind", 14, "<"),
+            ("to", 24, "<"),
+            ("attempts", 0, ">"),
+            ("dead_at", 0, "<"),
+        )
+        for line in _table(
+            columns,
+            "last_error",
+            [
+                (
+                    str(row["id"]),
+                    row["ticket"],
+                    row["kind"],
+                    to,
+                    str(row["attempts"]),
+                    _iso_default(row["dead_at"]),
+                    _one_line(row["last_error"]),
+                )
+                for row, to in zip(rows, tos, strict=True)
+            ],
+        ):
+            click.echo(line)
     if output == "text":
         click.echo(f"{count_noun(len(rows), 'dead-lettered action')} in {where}", err=True)
         if rows:

@@ -78,11 +78,15 @@ def test_failed_events_stay_in_columns_for_a_salesforce_case(engine, store_url):
 
     result = CliRunner().invoke(main, ["events", "--failed"], env=env)
 
+    # Headed as --format json names the fields: the rows alone left "1", "created" and a
+    # time to guess at.
     assert (result.exit_code, result.stdout) == (
         0,
-        f"       1  salesforce:5005j00000AbCdEAAV created            {at.isoformat()}  "
+        "      id  ticket                         kind                failed_at                  "
+        "error\n"
+        f"       1  salesforce:5005j00000AbCdEAAV  created             {at.isoformat()}  "
         "ValueError: x\n"
-        f"       2  zendesk:7                     created            {at.isoformat()}  "
+        f"       2  zendesk:7                      created             {at.isoformat()}  "
         "ValueError: y\n",
     )
 
@@ -119,7 +123,8 @@ def test_a_multi_line_error_stays_on_its_row(engine, store_url):
 
     assert (text.exit_code, text.stdout) == (
         0,
-        f"       1  zendesk:7                created            {at.isoformat()}  "
+        "      id  ticket                    kind                failed_at                  error\n"
+        f"       1  zendesk:7                 created             {at.isoformat()}  "
         "ValidationError: 1 validation error for TicketSnapshot ⏎ priority ⏎ Input should be "
         "'low', 'normal', 'high' or 'urgent' [type=enum]\n",
     )

@@ -96,7 +96,9 @@ def test_a_failed_timer_keeps_its_error_and_is_listed(engine, store_url, rules, 
     listed = CliRunner().invoke(main, ["timers", "--failed"], env=env)
     assert (listed.exit_code, listed.stdout, listed.stderr) == (
         0,
-        f"{FIRST_WARN}  zendesk:7                sla                2026-03-02T09:45:00+00:00  "
+        "id                               ticket                    kind                due_at"
+        "                     error\n"
+        f"{FIRST_WARN}  zendesk:7                 sla                 2026-03-02T09:45:00+00:00  "
         f"{ERROR}\n",
         f"1 failed timer in {where(store_url)}\n"
         "after the fix, deskbridge redecide fires them (--timer ID: only those given)\n",
@@ -244,7 +246,9 @@ def test_a_timer_that_failed_before_errors_were_kept_says_so(store_url, rules):
     listed = CliRunner().invoke(main, ["timers", "--failed"], env=env)
     assert (listed.exit_code, listed.stdout) == (
         0,
-        f"{FIRST_WARN}  zendesk:7                sla                2026-03-02T09:45:00+00:00  "
+        "id                               ticket                    kind                due_at"
+        "                     error\n"
+        f"{FIRST_WARN}  zendesk:7                 sla                 2026-03-02T09:45:00+00:00  "
         "(not kept: it failed before deskbridge kept timers' errors; the log's timer.failed "
         "line names its type)\n",
     )

@@ -139,9 +139,11 @@ def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store
     died = NOW.isoformat()
     assert (listing.exit_code, listing.stdout, listing.stderr) == (
         0,
-        f"       1  zendesk:1                notify         lead #resolution-leads     "
+        "      id  ticket                    kind            to                        attempts  "
+        "dead_at                    last_error\n"
+        f"       1  zendesk:1                 notify          lead #resolution-leads           "
         f"1  {died}  invalid_auth\n"
-        f"       2  zendesk:2                notify         assignee                   "
+        f"       2  zendesk:2                 notify          assignee                         "
         f"1  {died}  invalid_auth\n",
         f"2 dead-lettered actions in {where}\n"
         "once the cause is fixed, deskbridge outbox retry --id N (or --all-dead) sends them "
@@ -184,10 +186,12 @@ def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_c
     died = NOW.isoformat()
     assert (listing.exit_code, listing.stdout) == (
         0,
-        f"       1  salesforce:5005j00000AbCdEAAV escalate       "
-        f"specialists #resolution-specialists   1  {died}  invalid_auth\n"
-        f"       2  zendesk:2                     notify         "
-        f"assignee                              1  {died}  invalid_auth\n",
+        "      id  ticket                         kind            "
+        "to                                   attempts  dead_at                    last_error\n"
+        f"       1  salesforce:5005j00000AbCdEAAV  escalate        "
+        f"specialists #resolution-specialists         1  {died}  invalid_auth\n"
+        f"       2  zendesk:2                      notify          "
+        f"assignee                                    1  {died}  invalid_auth\n",
     )
 
 
@@ -430,6 +434,8 @@ def test_outbox_dead_listing_keeps_a_multi_line_error_on_its_row(store_url, monk
 
     assert (listing.exit_code, listing.stdout) == (
         0,
-        f"       1  zendesk:3                tag            -                          1  "
+        "      id  ticket                    kind            to                        attempts  "
+        "dead_at                    last_error\n"
+        f"       1  zendesk:3                 tag             -                                1  "
         f"{NOW.isoformat()}  Zendesk answered 422: RecordInvalid ⏎ assignee: not in the group\n",
     )
