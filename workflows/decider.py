@@ -1053,7 +1053,8 @@ class Decider:
                     ticket=timer.ticket,
                     timer=timer.id,  # one ticket's timers of a kind told apart
                     kind=timer.kind,
-                    late_ms=max(0, int(late.total_seconds() * 1000)),
+                    # Seconds, as every duration in the log (`delay_s`, `down_s`); to the ms.
+                    late_s=round(max(0.0, late.total_seconds()), 3),
                     actions=count,
                 )
         if self.metrics is not None:

@@ -125,7 +125,7 @@ class JobRunner:
             "job.ran",
             job=job.name,
             occurrence=format_instant(at),
-            late_ms=int((now - at).total_seconds() * 1000),
+            late_s=round((now - at).total_seconds(), 3),  # seconds, as timer.fired's
             actions=len(actions),
         )
         return JobOutcome(job.name, at, actions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -64,6 +65,21 @@ def test_a_restart_catches_up_only_within_the_window(engine, rules):
     assert caught_up[0].occurrence_at == datetime(2026, 3, 2, 14, 1, tzinfo=UTC)
     assert caught_up[-1].occurrence_at == datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
     assert len(caught_up) == 180
+
+
+def test_a_job_run_late_logs_its_lateness_in_seconds(engine, rules, caplog):
+    """`job.ran` said late_ms where every other line's durations are seconds (`delay_s`,
+    `down_s`, timer.fired's `late_s`)."""
+    record_earlier_run(engine)
+    with caplog.at_level(logging.INFO, logger="deskbridge.jobs"):
+        JobRunner(engine, rules, {"minute": MINUTE_JOB}).run_due(NOW + timedelta(milliseconds=250))
+
+    ran = [r.deskbridge_fields for r in caplog.records if r.getMessage() == "job.ran"]
+    assert (len(ran), ran[0], ran[-1]) == (
+        180,
+        {"job": "minute", "occurrence": "2026-03-02T09:01:00Z", "late_s": 10770.25, "actions": 1},
+        {"job": "minute", "occurrence": "2026-03-02T12:00:00Z", "late_s": 30.25, "actions": 1},
+    )
 
 
 def test_a_failing_job_leaves_nothing_and_is_retried_later(engine, rules):

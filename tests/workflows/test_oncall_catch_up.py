@@ -874,7 +874,7 @@ def test_timers_fired_at_their_due_times_by_a_batch_behind_log_how_late_they_wen
     # Ticket 7, urgent, opened at 17:00 on Friday (its first reply's warnings at 17:45 and
     # 17:54, its breach at 18:00); an update stored at 18:20; the decider down until 03:00.
     # Its batch fires the timers due before the update at their due times, as replay does:
-    # the log said they went out on time (late_ms=0), nine hours late.
+    # the log said they went out on time (late_ms=0, now late_s), nine hours late.
     store(engine, created(FRIDAY_1700), FRIDAY_1700)
     update = CLOSING + timedelta(minutes=20)
     store(engine, urgent(2, update, EventKind.updated, created=FRIDAY_1700), update)
@@ -883,21 +883,18 @@ def test_timers_fired_at_their_due_times_by_a_batch_behind_log_how_late_they_wen
         Decider(engine, rules, lambda: SATURDAY_0300).decide_pending()
 
     fired = [
-        (r.deskbridge_fields["timer"], r.deskbridge_fields["kind"], r.deskbridge_fields["late_ms"])
+        (r.deskbridge_fields["timer"], r.deskbridge_fields["kind"], r.deskbridge_fields["late_s"])
         for r in caplog.records
         if r.getMessage() == "timer.fired"
     ]
-    behind = SATURDAY_0300 - FRIDAY_1700
     # The warnings at 17:45 and 17:54 (not sent beside the breach), the unanswered watch and
     # the breach at 18:00.
-    # Each line names its timer: the two warnings' lines were alike but for late_ms.
+    # Each line names its timer: the two warnings' lines were alike but for their lateness.
+    # In seconds to the ms (the decider woke at 03:00:00.25), as every other line's
+    # durations (delay_s, down_s): it was late_ms.
     assert fired == [
-        ("zendesk:7:sla:first_reply:warn1", "sla", ms(behind - timedelta(minutes=45))),
-        ("zendesk:7:sla:first_reply:warn2", "sla", ms(behind - timedelta(minutes=54))),
-        ("zendesk:7:oncall.unanswered", "oncall.unanswered", ms(behind - timedelta(hours=1))),
-        ("zendesk:7:sla:first_reply:breach", "sla", ms(behind - timedelta(hours=1))),
+        ("zendesk:7:sla:first_reply:warn1", "sla", 33300.25),
+        ("zendesk:7:sla:first_reply:warn2", "sla", 32760.25),
+        ("zendesk:7:oncall.unanswered", "oncall.unanswered", 32400.25),
+        ("zendesk:7:sla:first_reply:breach", "sla", 32400.25),
     ]
-
-
-def ms(span: timedelta) -> int:
-    return int(span.total_seconds() * 1000)
