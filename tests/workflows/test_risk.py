@@ -192,6 +192,39 @@ def test_vip_organization():
     assert collect_signals(state(organization="17"), context(rules=rules), rules.risk) == []
 
 
+def test_vip_account_of_a_case_in_either_id_form():
+    """A key account copied from a report export or a Classic URL (15 characters) is the
+    AccountId Salesforce sends (18): the two forms are one account, as for the roster's user
+    ids. A 15-character id differing in a letter's case is another record."""
+
+    def vip(organizations: list[str], organization: str) -> list[Signal]:
+        signal = RISK.signals["vip"].model_copy(update={"organizations": organizations})
+        rules = RULES.model_copy(
+            update={"risk": RISK.model_copy(update={"signals": {**RISK.signals, "vip": signal}})}
+        )
+        case = state(
+            key="salesforce:5005j00000TqW8hAAF",
+            source=Source.salesforce,
+            ticket_id="5005j00000TqW8hAAF",
+            organization=organization,
+        )
+        return collect_signals(case, context(rules=rules), rules.risk)
+
+    sent = "0015j00000LmN2rAAF"
+    key_account = [Signal("vip", 3, f"organization {sent} is a key account")]
+    assert vip(["0015j00000LmN2r"], sent) == key_account
+    assert vip(["0015j00000LmN2rAAF"], sent) == key_account
+    assert vip(["0015J00000LMN2R"], sent) == []
+    assert vip(["0015j00000LmN2s"], sent) == []
+    # A Zendesk organization's id is a number: its first 15 digits are another organization.
+    zendesk = RISK.signals["vip"].model_copy(update={"organizations": ["360012345678901"]})
+    rules = RULES.model_copy(
+        update={"risk": RISK.model_copy(update={"signals": {**RISK.signals, "vip": zendesk}})}
+    )
+    ticket = state(organization="360012345678901234")
+    assert collect_signals(ticket, context(rules=rules), rules.risk) == []
+
+
 def test_reopened():
     assert signals(state(reopened=True)) == [Signal("reopened", 2, "reopened after it was solved")]
 

@@ -59,6 +59,30 @@ def test_the_policy_picked_is_the_first_whose_conditions_hold(rules: RulesConfig
     assert select_policy(state, rules) is _defined(state, rules.sla.policies)
 
 
+def test_a_case_account_matches_its_policy_in_either_id_form(rules: RulesConfig):
+    """A policy's organization copied from a report export (15 characters) applies to the
+    case whose AccountId Salesforce sends (18), as the roster's user ids do."""
+    policies = [
+        SlaPolicy(name="key account", organization="0015j00000LmN2r", first_reply="30m"),
+        SlaPolicy(name="default", first_reply="8h"),
+    ]
+    config = rules.model_copy(update={"sla": rules.sla.model_copy(update={"policies": policies})})
+
+    def picked(organization: str) -> str | None:
+        case = TicketState(
+            key="salesforce:5005j00000TqW8hAAF",
+            source=Source.salesforce,
+            ticket_id="5005j00000TqW8hAAF",
+            organization=organization,
+        )
+        policy = select_policy(case, config)
+        return policy.name if policy else None
+
+    assert picked("0015j00000LmN2rAAF") == "key account"
+    assert picked("0015j00000LmN2r") == "key account"
+    assert picked("0015j00000LmN2sAAF") == "default"
+
+
 def test_clocks_differ_as_their_values_do():
     """`_clocks_differ` answers `!=` on two dicts of clocks (by the clocks' values)."""
     from datetime import UTC, datetime

@@ -13,7 +13,14 @@ from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.memo import Memo
-from deskbridge.workflows.model import EventKind, Priority, TicketEvent, TicketState, owner_for
+from deskbridge.workflows.model import (
+    EventKind,
+    Priority,
+    TicketEvent,
+    TicketState,
+    owner_for,
+    same_organization,
+)
 from deskbridge.workflows.text import phrase_index, tokenize
 
 RULE = "risk"
@@ -117,7 +124,9 @@ def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> lis
             tag = next((t for t in tags if t in given), None) if given else None
             if tag is not None:
                 reason = f'tagged "{tag}"'
-            elif state.organization and state.organization in organizations:
+            elif state.organization and same_organization(
+                state.source, state.organization, organizations
+            ):
                 reason = f"organization {state.organization} is a key account"
         elif name == "reopened":
             reason = "reopened after it was solved" if state.reopened else None

@@ -25,6 +25,7 @@ from deskbridge.workflows.model import (
     TicketEvent,
     TicketState,
     evolve,
+    same_organization,
     status_point_time,
 )
 
@@ -63,7 +64,10 @@ def _select(state: TicketState, conditions: tuple) -> SlaPolicy | None:
             continue
         if wanted_tags and not any(t in tags for t in wanted_tags):
             continue
-        if organization is not None and state.organization != organization:
+        if organization is not None and not (
+            state.organization is not None
+            and same_organization(state.source, state.organization, (organization,))
+        ):
             continue
         return policy
     return None
