@@ -1,7 +1,7 @@
 """The rules file: the team's playbook as YAML, validated by pydantic.
 
 `load_rules(path)` returns a `RulesConfig` or raises `ConfigError` listing every problem with
-its path (`sla.policies[2].first_reply: expected a duration like "4h"`).
+its path (`sla.policies[2].first_reply: expected a duration like "4h" (…), got "4 hours"`).
 """
 
 from __future__ import annotations
@@ -57,6 +57,23 @@ from deskbridge.workflows.wording import (
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
 
+class DurationError(ValueError):
+    """A value that is no duration. The rules file's problem says what was given and what is
+    taken (describe_error): `example`, a duration the setting might hold, and `least`, the
+    shortest it takes when it has a floor. Its text alone (`outbox retry --since`) is short."""
+
+    def __init__(self, example: str = "4h", least: timedelta | None = None):
+        super().__init__('expected a duration like "4h"')
+        self.example, self.least = example, least
+
+    def describe(self, given: Any) -> str:
+        floor = f" of at least {self.least.days}d," if self.least else ""
+        return (
+            f'expected a duration{floor} like "{self.example}" (whole numbers of days d, hours '
+            f'h, minutes m, seconds s: "1d 12h"), got {describe_given(given)}'
+        )
+
+
 def parse_duration(value: Any) -> timedelta:
     """'4h', '30m', '1d 2h', '90s' → timedelta. Plain numbers are refused: units must be said."""
     if isinstance(value, timedelta):
@@ -68,7 +85,7 @@ def parse_duration(value: Any) -> timedelta:
             result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
             if result > timedelta(0):
                 return result
-    raise ValueError('expected a duration like "4h"')
+    raise DurationError
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -896,13 +913,21 @@ class RetentionConfig(_Model):
     # Coaching and review history: the facts and the public replies the digest counts.
     activity: Duration = timedelta(days=365)
 
-    @field_validator("events", "activity")
+    @field_validator("events", "outbox_done", "audit", "activity", mode="before")
     @classmethod
-    def _at_least(cls, value: timedelta, info: ValidationInfo) -> timedelta:
-        shortest, why = _SHORTEST_RETENTION[info.field_name]
-        if value < shortest:
-            raise ValueError(f"at least {shortest.days}d: {why}")
-        return value
+    def _at_least(cls, value: Any, info: ValidationInfo) -> timedelta:
+        """A retention as written, said back with what is taken (`events: -3`, `soon`): its
+        default as the example and, for a history that must stay some time, its floor."""
+        name = info.field_name or ""
+        shortest, why = _SHORTEST_RETENTION.get(name, (None, ""))
+        try:
+            kept = parse_duration(value)
+        except DurationError:
+            example = f"{cls.model_fields[name].default.days}d"
+            raise DurationError(example, shortest) from None
+        if shortest is not None and kept < shortest:
+            raise ValueError(f"at least {shortest.days}d, got {describe_given(value)}: {why}")
+        return kept
 
 
 # What each kept history must still answer, so it cannot be purged sooner.
@@ -1215,11 +1240,23 @@ def _as_list(error: dict[str, Any]) -> str:
     return f"; for one item, write it in brackets: [{item}]"
 
 
+def describe_given(value: Any) -> str:
+    """A value of the rules file as an error says it was given: a number or a short line of
+    text as written, anything else by its kind."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value and "\n" not in value and len(value) <= 60:
+        return json.dumps(value, ensure_ascii=False)
+    return "nothing" if value == "" else describe_kind(value)
+
+
 def describe_error(error: dict[str, Any]) -> str:
     """A pydantic error of a file a person writes, in the rules file's words: what was
     expected and what was found, and how to write it (in quotes, in brackets)."""
     message = error["msg"]
-    if error["type"] in ("model_type", "dict_type"):
+    if isinstance(cause := (error.get("ctx") or {}).get("error"), DurationError):
+        message = cause.describe(error.get("input"))
+    elif error["type"] in ("model_type", "dict_type"):
         # pydantic's "Input should be a valid dictionary or instance of SlaPolicy" names a class.
         message = f"expected a mapping of settings, got {describe_kind(error.get('input'))}"
     elif error["type"] in _EXPECTED:
@@ -1329,8 +1366,8 @@ def parse_rules(
             if loc[-1:] != ("[key]",) and any(loc[: len(key)] == key for key in unknown):
                 continue
             message = describe_error(error)
-            if error["type"] == "extra_forbidden" and (meant := _find_meant_setting(loc)):
-                message = f"unknown setting (did you mean {meant}?)"
+            if error["type"] == "extra_forbidden":
+                message = _describe_unknown_setting(loc) or message
             problems.append(f"{format_location(loc)}: {message}")
             broken.add(loc[:2])
         # The checks across sections run on the settings that did validate, so one run lists
@@ -1359,9 +1396,21 @@ def parse_rules(
     return rules
 
 
-def _find_meant_setting(loc: tuple[Any, ...]) -> str | None:
-    """The setting an unknown one at `loc` most likely misspells (`three_respones`:
-    three_responses), among those its section has; None without a close one."""
+# A section with at most this many settings names them all after an unknown one that is no
+# misspelling of one (`retention.replies`); a longer list would bury the line.
+_NAMED_SETTINGS = 8
+
+# Names a user meets elsewhere that are no setting, and what to write instead: `purge` counts
+# the replies apart, as the digest reads them, but they are kept as the rest of its history.
+_NOT_SETTINGS = {
+    ("retention", "replies"): "the replies the review counts are kept for `activity`",
+}
+
+
+def _describe_unknown_setting(loc: tuple[Any, ...]) -> str | None:
+    """What an unknown setting at `loc` is likely meant to be: the one it misspells
+    (`three_respones`: three_responses), or else, in a section of a few settings, all of them
+    (`retention.replies`); None for pydantic's words (a section of many)."""
     annotation: Any = RulesConfig
     for part in loc[:-1]:
         annotation = _find_entry_type(annotation, part)
@@ -1370,7 +1419,14 @@ def _find_meant_setting(loc: tuple[Any, ...]) -> str | None:
         return None
     names = [field.alias or name for name, field in model.model_fields.items()]
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.75)
-    return close[0] if close else None
+    if close:
+        return f"unknown setting (did you mean {close[0]}?)"
+    if not loc[:-1] or len(names) > _NAMED_SETTINGS:
+        return None
+    note = _NOT_SETTINGS.get((*(p for p in loc[:-1] if not isinstance(p, int)), loc[-1]))
+    return f"unknown setting: {format_location(loc[:-1])} has {', '.join(names)}" + (
+        f" ({note})" if note else ""
+    )
 
 
 def _find_entry_type(annotation: Any, part: int | str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,12 +40,18 @@ sla:
       first_reply: 4 hours
 """
 
+# A duration's problem says what is taken and what was given (then the value).
+DURATION = (
+    'expected a duration like "4h" (whole numbers of days d, hours h, minutes m, seconds s: '
+    '"1d 12h"), got'
+)
+
 BROKEN_PROBLEMS = {
     'team.timezone: unknown timezone "Mars/Base" (use an IANA name like "Europe/London")',
     "team.lead_channel: required setting is missing",
     "three_responses.threshold: Input should be greater than or equal to 1, got 0",
     "three_respones: unknown setting (did you mean three_responses?)",
-    'sla.policies[2].first_reply: expected a duration like "4h"',
+    f'sla.policies[2].first_reply: {DURATION} "4 hours"',
 }
 
 
@@ -284,7 +291,7 @@ def test_a_policy_name_used_twice_is_found_among_the_policies_that_validate(tmp_
 
     assert problems_of(tmp_path, text) == [
         'sla.policies: policy name "a" is used twice',
-        'sla.policies[1].first_reply: expected a duration like "4h"',
+        f'sla.policies[1].first_reply: {DURATION} "soon"',
     ]
 
 
@@ -296,7 +303,8 @@ def test_a_policy_name_used_twice_is_found_among_the_policies_that_validate(tmp_
             {"country": "GB", "subdivision": "Narnia", "regoin": "x"},
             [
                 # In the file's order (safe_dump writes the keys sorted).
-                "business_hours.holidays.regoin: unknown setting (check the spelling)",
+                "business_hours.holidays.regoin: unknown setting: business_hours.holidays has "
+                "country, subdivision",
                 'business_hours.holidays.subdivision: "GB" has no holiday subdivision "Narnia"',
             ],
         ),
@@ -323,9 +331,9 @@ def test_holiday_country_and_subdivision_are_checked_each_with_its_path(
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ("4", 'sla.policies[0].first_reply: expected a duration like "4h"'),
-        ('"0h"', 'sla.policies[0].first_reply: expected a duration like "4h"'),
-        ('""', 'sla.policies[0].first_reply: expected a duration like "4h"'),
+        ("4", f"sla.policies[0].first_reply: {DURATION} 4"),
+        ('"0h"', f'sla.policies[0].first_reply: {DURATION} "0h"'),
+        ('""', f"sla.policies[0].first_reply: {DURATION} nothing"),
     ],
 )
 def test_a_duration_without_units_or_length_is_refused(runner, tmp_path, value, problem):
@@ -595,9 +603,41 @@ def test_activity_retention_shorter_than_the_weekly_review_reads_is_refused(tmp_
         load_rules(path)
 
     assert info.value.problems == [
-        "retention.activity: at least 42d: the weekly review, run on any day of the week after, "
-        "compares its week with the four weeks before it"
+        'retention.activity: at least 42d, got "41d": the weekly review, run on any day of the '
+        "week after, compares its week with the four weeks before it"
     ]
+
+
+def test_retention_problems_say_the_value_given_and_what_is_taken(runner, tmp_path):
+    """`retention.events: -3` and `soon` were "expected a duration like "4h"" (for a setting
+    that keeps 7 days at least), and `retention.replies` (which `purge` counts) "unknown
+    setting (check the spelling)": each now says what was given and what is taken, and the
+    settings that exist, all in one run."""
+    path = write(
+        tmp_path,
+        "team:\n  lead_channel: '#leads'\n"
+        "retention:\n  events: -3\n  outbox_done: soon\n  audit: 90\n  activity: 10d\n"
+        "  replies: 30d\n",
+    )
+
+    result = runner.invoke(main, ["check-config", str(path)])
+
+    assert (result.exit_code, result.stdout, problem_lines(result.stderr)) == (
+        1,
+        "",
+        [
+            'retention.events: expected a duration of at least 7d, like "90d" (whole numbers of '
+            'days d, hours h, minutes m, seconds s: "1d 12h"), got -3',
+            'retention.outbox_done: expected a duration like "30d" (whole numbers of days d, '
+            'hours h, minutes m, seconds s: "1d 12h"), got "soon"',
+            'retention.audit: expected a duration like "365d" (whole numbers of days d, hours h, '
+            'minutes m, seconds s: "1d 12h"), got 90',
+            'retention.activity: at least 42d, got "10d": the weekly review, run on any day of '
+            "the week after, compares its week with the four weeks before it",
+            "retention.replies: unknown setting: retention has events, outbox_done, audit, "
+            "activity (the replies the review counts are kept for `activity`)",
+        ],
+    )
 
 
 @pytest.mark.parametrize(("events", "refused"), [("6d", True), ("1h", True), ("7d", False)])
@@ -607,8 +647,9 @@ def test_event_retention_covers_a_helpdesks_redelivery(tmp_path, events, refused
 
     assert problems_of(tmp_path, text) == (
         [
-            "retention.events: at least 7d: a helpdesk's redelivery must still find the event "
-            "it repeats (Salesforce retries for 24 h; a backlog may be re-sent after an outage)"
+            f"retention.events: at least 7d, got {json.dumps(events)}: a helpdesk's redelivery "
+            "must still find the event it repeats (Salesforce retries for 24 h; a backlog may be "
+            "re-sent after an outage)"
         ]
         if refused
         else []
@@ -656,7 +697,7 @@ def test_field_and_cross_section_problems_are_reported_in_one_run(tmp_path, monk
             f'  routing.categories.{name}.department: "post_sales" is not defined under departments'
             for name in departed
         ),
-        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        f'  sla.policies[1].first_reply: {DURATION} "soon"',
         "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         "  oncall.rotation.members[1]: U02NOBODY1 is not in agents",
         "  oncall.overrides[0].person: U02GHOST01 is not in agents",
@@ -680,7 +721,7 @@ def test_checks_reading_a_broken_section_are_left_out(tmp_path):
     problems = raised.value.problems
     assert [p for p in problems if ".department: " not in p] == [
         "three_responses.threshold: Input should be greater than or equal to 1, got 0",
-        'sla.policies[1].first_reply: expected a duration like "4h"',
+        f'sla.policies[1].first_reply: {DURATION} "soon"',
         f'agents[1].slack_id: expected a Slack user id like "U012AB3CD", got "tom"{MEMBER_ID}',
         "agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         "three_respones: unknown setting (did you mean three_responses?)",
@@ -718,7 +759,7 @@ def test_checks_within_entries_and_the_model_file_are_listed_with_every_other_pr
         '  business_hours.closures[0]: expected a date like "2026-03-02" (year-month-day): day '
         "value is outside expected range",
         '  sla.policies: policy name "vip" is used twice',
-        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        f'  sla.policies[1].first_reply: {DURATION} "soon"',
         "  agents[4].slack_id: U02PRIYA01 is also agents[0]'s",
         '  oncall.overrides[0].person: expected a Slack user id like "U012AB3CD", got "tom"'
         f"{MEMBER_ID}",
@@ -743,7 +784,8 @@ def test_a_misspelt_setting_is_told_the_setting_it_most_likely_means(tmp_path, r
     assert result.exit_code == 1
     assert sorted(problem_lines(result.stderr)) == [
         "agents[0].zendeskid: unknown setting (did you mean zendesk_id?)",
-        "business_hours.colour: unknown setting (check the spelling)",
+        "business_hours.colour: unknown setting: business_hours has timezone, week, holidays, "
+        "closures",
         "departments.logistics.grup: unknown setting (did you mean group?)",
         "oncall.overrides[0].to: required setting is missing",
         "oncall.overrides[0].too: unknown setting (did you mean to?)",
@@ -834,7 +876,7 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
     data["oncall"]["overrides"][0]["person"] = "U02GHOST01"
 
     assert problems_of(tmp_path, yaml.safe_dump(data)) == [
-        'oncall.escalation[1].after: expected a duration like "4h"',
+        f'oncall.escalation[1].after: {DURATION} "soon"',
         "oncall.overrides[0].person: U02GHOST01 is not in agents",
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
@@ -842,7 +884,7 @@ def test_a_section_with_a_mistake_is_still_read_for_its_valid_settings(tmp_path)
     ]
     data["oncall"]["rotation"]["shift"] = "fortnightly"
     assert problems_of(tmp_path, yaml.safe_dump(data)) == [
-        'oncall.escalation[1].after: expected a duration like "4h"',
+        f'oncall.escalation[1].after: {DURATION} "soon"',
         "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
         "sla.policies[0].first_reply: a business-time target needs a business_hours section "
         "(or list it under calendar_time)",
@@ -884,16 +926,16 @@ def test_the_error_reads_as_check_config_prints_it_one_problem_or_more(tmp_path)
         load_rules(one)
     assert str(info.value) == (
         f"{one}: 1 problem\n"
-        "  retention.activity: at least 42d: the weekly review, run on any day of the week "
-        "after, compares its week with the four weeks before it"
+        '  retention.activity: at least 42d, got "28d": the weekly review, run on any day of the '
+        "week after, compares its week with the four weeks before it"
     )
     two = write(tmp_path, "team:\n  lead_channel: '#leads'\nretention:\n  activity: 28d\nfoo: 1\n")
     with pytest.raises(ConfigError) as info:
         load_rules(two)
     assert str(info.value) == (
         f"{two}: 2 problems\n"
-        "  retention.activity: at least 42d: the weekly review, run on any day of the week "
-        "after, compares its week with the four weeks before it\n"
+        '  retention.activity: at least 42d, got "28d": the weekly review, run on any day of the '
+        "week after, compares its week with the four weeks before it\n"
         "  foo: unknown setting (check the spelling)"
     )
     result = CliRunner().invoke(main, ["check-config", str(two)])
@@ -1230,7 +1272,7 @@ def test_an_sla_policy_that_never_applies_is_reported_with_the_other_problems(tm
     assert problems_of(tmp_path, yaml.safe_dump(rules, allow_unicode=True)) == [
         'sla.policies: policy "social-key" never applies: "social" before it matches every '
         "ticket it would (the first match wins: list the narrower one first)",
-        'sla.policies[3].first_reply: expected a duration like "4h"',
+        f'sla.policies[3].first_reply: {DURATION} "soon"',
     ]
 
 
@@ -1329,7 +1371,7 @@ def test_warnings_are_listed_with_the_problems_in_one_run(runner, tmp_path):
         f"{path}: 3 problems",
         "  agents[0].slack_id: required setting is missing",
         "  departments.logistics.slack_channel: required setting is missing",
-        '  sla.policies[1].first_reply: expected a duration like "4h"',
+        f'  sla.policies[1].first_reply: {DURATION} "soon"',
         "warning: agents[1].zendesk_id: tom@acme.example is not a Zendesk user id (digits, as "
         "in the user's profile address): no reply or call of theirs is credited to them",
         f"warning: departments.quality.group: Quality is not a Zendesk group id ({group_help}): "
@@ -1356,7 +1398,7 @@ def test_no_warning_is_guessed_from_a_setting_with_a_mistake(tmp_path):
 
     assert info.value.problems == [
         "three_responses.enabled: expected true or false, got a string",
-        'sla.policies[0].first_reply: expected a duration like "4h"',
+        f'sla.policies[0].first_reply: {DURATION} "soon"',
         "routing.categories.late.cues: expected a list, got a number; for one item, write it in "
         "brackets: [3]",
     ]
@@ -1861,7 +1903,8 @@ def test_check_config_lists_the_problems_in_the_files_order(runner, tmp_path):
         "  departments.logistics.handoff_within: set twice, on lines 6 and 6: only the one on "
         "line 6 would be read; write it once",
         '  routing.categories.refund.department: "post_sales" is not defined under departments',
-        '  retention.events: expected a duration like "4h"',
+        '  retention.events: expected a duration of at least 7d, like "90d" (whole numbers of days '
+        'd, hours h, minutes m, seconds s: "1d 12h"), got "0d"',
     ]
 
 

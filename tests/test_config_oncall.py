@@ -84,7 +84,8 @@ def test_every_oncall_problem_is_reported_with_its_path(tmp_path):
         'oncall.overrides[0].to: must be after "from"',
         "oncall.overrides[1].from: write a local time without an offset (the team's timezone)",
         "oncall.escalation[1].notify: expected 'oncall', 'next' or 'lead', got \"boss\"",
-        'oncall.escalation[2].after: expected a duration like "4h"',
+        'oncall.escalation[2].after: expected a duration like "4h" (whole numbers of days d, '
+        'hours h, minutes m, seconds s: "1d 12h"), got "ten"',
         "oncall.page_when[1]: expected 'urgent_created', 'escalated' or 'sla_breach_urgent', "
         'got "full_moon"',
     }
@@ -125,7 +126,8 @@ def _steps(*steps: tuple[str, str]) -> list[dict[str, str]]:
             _steps(("20m", "oncall"), ("ten", "next"), ("10m", "lead")),
             [
                 "oncall.escalation: step 2 waits less than step 0: list the steps in order",
-                'oncall.escalation[1].after: expected a duration like "4h"',
+                'oncall.escalation[1].after: expected a duration like "4h" (whole numbers of '
+                'days d, hours h, minutes m, seconds s: "1d 12h"), got "ten"',
                 'oncall.overrides[0].from: expected a local date and time like "2026-03-07T18:00"',
                 "oncall.rotation.shift: expected 'weekly' or 'daily', got \"fortnightly\"",
             ],
