@@ -38,13 +38,21 @@ def describe_unlisted(value: str, listed: Iterable[str]) -> dict[str, Any]:
     SHA-256 of its UTF-8) let an operator confirm a candidate (`printf %s 'Gelöst' | sha256sum`);
     `listed_as` names the listed value it matches but for case, spaces or Unicode form, when
     one does (the rules file's words, not the sender's)."""
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    fields: dict[str, Any] = {"value_length": len(value), "value_sha256": digest}
+    fields = describe_text(value)
     key = _loose(value)
     match = next((known for known in listed if _loose(known) == key), None)
     if match is not None:
         fields["listed_as"] = match
     return fields
+
+
+def describe_text(value: str, field: str = "value") -> dict[str, Any]:
+    """The log fields of a text that may hold anything (a value a sender writes freely, a name
+    an admin gives a Zendesk trigger) without the text: `<field>_length` and `<field>_sha256`,
+    the first 8 hex digits of the SHA-256 of its UTF-8, which tell such texts apart and let an
+    operator confirm a candidate (`printf %s 'Gelöst' | sha256sum | cut -c1-8`)."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return {f"{field}_length": len(value), f"{field}_sha256": digest}
 
 
 def _loose(value: str) -> str:

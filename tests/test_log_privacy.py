@@ -6,6 +6,7 @@ an operator reads it on purpose (`deskbridge events --failed`, `deskbridge timer
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import timedelta
@@ -20,6 +21,7 @@ from deskbridge.cli import main
 from deskbridge.config.settings import Settings
 from deskbridge.connectors.salesforce.parse import UNMAPPED_PRIORITY, UNMAPPED_STATUS
 from deskbridge.connectors.zendesk.client import ZendeskWriter
+from deskbridge.connectors.zendesk.parse import GROUP_NAME_IGNORED, UNFILLED_PLACEHOLDER
 from deskbridge.store.schema import events as events_table
 from deskbridge.store.timers import schedule_timers
 from deskbridge.workflows import rules as rules_module
@@ -28,7 +30,7 @@ from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.decision import Timer
 from deskbridge.workflows.dispatcher import Dispatcher
 from deskbridge.workflows.metrics import Metrics
-from tests.conftest import TEST_SECRET, Clock
+from tests.conftest import TEST_SECRET, Clock, fixture_bytes, signed_headers
 from tests.test_logs import logs  # noqa: F401 (a fixture: debug_logs uses it)
 from tests.workflows.test_decider import T0, reply, store
 
@@ -311,22 +313,34 @@ UNLISTED_PRIORITY = (
 )
 
 
+def webhook_client(engine, rules, monkeypatch, warnings, **settings):
+    """The service's webhooks in dry-run, its once-an-hour `warnings` said afresh."""
+    for warning in warnings:
+        warning.forget()
+    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "ZENDESK_API_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runtime = create_runtime(
+        Settings(ZENDESK_WEBHOOK_SECRET=TEST_SECRET, **settings),
+        rules,
+        clock=Clock(T0),
+        engine=engine,
+    )
+    return create_app(runtime=runtime).test_client()
+
+
 def test_an_unlisted_salesforce_status_or_priority_is_logged_by_length_and_hash_not_as_sent(
     engine, rules, monkeypatch, debug_logs
 ):
     # A Flow filling Status from a text field, a custom picklist of free words: the warning
     # quoted the value, so the customer's address and words reached the log.
-    UNMAPPED_STATUS.forget()
-    UNMAPPED_PRIORITY.forget()
-    for name in ("SLACK_BOT_TOKEN", "SALESFORCE_USERNAME", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(
-        ZENDESK_WEBHOOK_SECRET=TEST_SECRET,
+    client = webhook_client(
+        engine,
+        rules,
+        monkeypatch,
+        (UNMAPPED_STATUS, UNMAPPED_PRIORITY),
         SALESFORCE_ORG_ID=SF_ORG,
         SALESFORCE_WEBHOOK_TOKEN=SF_TOKEN,
     )
-    runtime = create_runtime(settings, rules, clock=Clock(T0), engine=engine)
-    client = create_app(runtime=runtime).test_client()
     free = f"{SENTENCE}, {EMAIL}"
     bodies = [flow_callout(8, free, free), flow_callout(9, " waiting on CUSTOMER", "high")]
     for body in bodies:
@@ -353,4 +367,33 @@ def test_an_unlisted_salesforce_status_or_priority_is_logged_by_length_and_hash_
         "WARNING deskbridge.webhooks webhook.unmapped_status ticket=salesforce:5005j00000TqW9hAAF"
         ' field=Status value_length=20 value_sha256=5766f2b8 listed_as="Waiting on Customer"'
         f' hint="{UNLISTED_STATUS}"',
+    ]
+
+
+def test_a_zendesk_trigger_named_with_an_email_is_logged_by_length_and_hash_not_by_name(
+    engine, rules, monkeypatch, debug_logs
+):
+    # A trigger body's `trigger` is the name an admin gave the trigger, which can be anything
+    # ("Escalate for jane.roe@…"): its warnings (a group's name sent, a placeholder left
+    # unfilled) logged it as written.
+    client = webhook_client(engine, rules, monkeypatch, (GROUP_NAME_IGNORED, UNFILLED_PLACEHOLDER))
+    trigger = f"Escalate for {EMAIL}"
+    data = json.loads(fixture_bytes("trigger_ticket_updated.json"))
+    body = json.dumps({**data, "trigger": trigger, "subject": "{{ticket.titel}}"}).encode()
+
+    answer = client.post("/webhooks/zendesk", data=body, headers=signed_headers(body, T0))
+
+    assert (answer.status_code, answer.json) == (200, {"events": 1, "status": "accepted"})
+    assert_private(debug_logs.text)
+    # printf %s 'Escalate for jane.roe@example.com' | sha256sum | cut -c1-8
+    assert (len(trigger), hashlib.sha256(trigger.encode()).hexdigest()[:8]) == (33, "ab7125ec")
+    said = [line for line in debug_logs.text.splitlines() if "trigger_" in line]
+    assert said == [
+        "WARNING deskbridge.webhooks webhook.group_name_ignored ticket=zendesk:48213 "
+        "trigger_length=33 trigger_sha256=ab7125ec "
+        'hint="send \\"group_id\\": \\"{{ticket.group.id}}\\" (README, Connecting Zendesk)"',
+        "WARNING deskbridge.webhooks webhook.unfilled_placeholder ticket=zendesk:48213 "
+        "trigger_length=33 trigger_sha256=ab7125ec fields=subject "
+        "hint=\"a placeholder there was not filled in: check its name in the trigger's JSON "
+        'body (placeholders are case-sensitive; README, Connecting Zendesk)"',
     ]

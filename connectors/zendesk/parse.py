@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from deskbridge.config.logging import RepeatingLog
+from deskbridge.config.logging import RepeatingLog, describe_text
 from deskbridge.connectors.errors import PayloadError, UnsupportedEvent
 from deskbridge.connectors.parsing import (
     MAX_ID,
@@ -658,6 +658,14 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _describe_trigger(trigger: str | None) -> dict[str, Any]:
+    """A trigger body's `trigger` (the trigger's name) as its warnings log it: by length and
+    hash (`trigger_length`, `trigger_sha256`), as an unlisted Salesforce Status is. An admin
+    names a trigger as they like ("Escalate Dana Whitfield <dana@…>"), so the name is not
+    logged; `trigger=unnamed` when the body has none."""
+    return describe_text(trigger, "trigger") if trigger else {"trigger": "unnamed"}
+
+
 def _group_id_or_none(group: str | None, ticket_id: str, trigger: str | None) -> str | None:
     """A trigger's `group` if it is a group id. A name ({{ticket.group.name}}) cannot be told
     apart from the ids deskbridge writes back (the rules file's groups): read as a group, its
@@ -669,7 +677,7 @@ def _group_id_or_none(group: str | None, ticket_id: str, trigger: str | None) ->
     GROUP_NAME_IGNORED.warn(
         trigger,
         ticket=f"zendesk:{ticket_id}",
-        trigger=trigger or "unnamed",
+        **_describe_trigger(trigger),
         hint='send "group_id": "{{ticket.group.id}}" (README, Connecting Zendesk)',
     )
     return None
@@ -706,7 +714,7 @@ def _log_unfilled_text(data: dict[str, Any], ticket_id: str) -> None:
         UNFILLED_PLACEHOLDER.warn(
             (trigger, *unfilled),
             ticket=f"zendesk:{ticket_id}",
-            trigger=trigger or "unnamed",
+            **_describe_trigger(trigger),
             fields=",".join(unfilled),
             hint=f"a placeholder there was not filled in: {_CHECK_PLACEHOLDER}",
         )
