@@ -2082,6 +2082,8 @@ def _find_warnings(
     if "zendesk" in in_use:
         warnings += _find_tag_warnings(rules, usable, risk)
         warnings += _find_zendesk_id_warnings(routed, field, risk, usable)
+    else:
+        warnings += _find_case_match_warnings(rules, usable, risk)
     warnings += _find_salesforce_queue_warnings(routed, risk, usable)
     warnings += _find_salesforce_priority_warnings(rules.salesforce, usable)
     warnings += _find_timezone_warnings(rules, usable)
@@ -2225,6 +2227,54 @@ def _find_tag_warnings(
         for path, tag in tags
         if tag != tag.lower() or tag.split() != [tag]
     ]
+
+
+_ALONE = 'Salesforce alone is in use (check-config\'s "helpdesks in use" line)'
+_ACCOUNT_HELP = (
+    "the case's AccountId: 15 or 18 letters and digits starting 001, in the account's address"
+)
+
+
+def _find_case_match_warnings(
+    rules: RulesConfig, usable: Callable[..., bool], risk: RiskConfig | None
+) -> list[str]:
+    """For a team on Salesforce alone, what picks out a VIP that no case can match: tags (a
+    case has none) and an organization that is no account id (a name, a Contact's id). The
+    example's vip policy and signal are tags, so such a team's key accounts got the default
+    SLA and no escalation, and check-config said ok."""
+    warnings = []
+    if usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled:
+        for index, policy in enumerate(rules.sla.policies):
+            never = f'the "{policy.name}" policy never applies to a case'
+            if policy.tags:
+                warnings.append(
+                    f"sla.policies[{index}].tags: a case has no tags and {_ALONE}: {never}; "
+                    f"name its account under organization ({_ACCOUNT_HELP})"
+                )
+            if policy.organization is not None and not _is_account_id(policy.organization):
+                warnings.append(
+                    f'sla.policies[{index}].organization: "{policy.organization}" is not a '
+                    f"Salesforce account id ({_ACCOUNT_HELP}) and {_ALONE}: {never}"
+                )
+    if risk is not None and usable(("risk", "signals")):
+        for name, signal in risk.signals.items():
+            if signal.tags:
+                warnings.append(
+                    f"risk.signals.{name}.tags: a case has no tags and {_ALONE}: no case is "
+                    f"escalated by them; list key accounts under risk.signals.vip.organizations "
+                    f"({_ACCOUNT_HELP})"
+                )
+            warnings += [
+                f'risk.signals.{name}.organizations[{at}]: "{organization}" is not a Salesforce '
+                f"account id ({_ACCOUNT_HELP}) and {_ALONE}: no case matches it"
+                for at, organization in enumerate(signal.organizations)
+                if not _is_account_id(organization)
+            ]
+    return warnings
+
+
+def _is_account_id(value: str) -> bool:
+    return is_salesforce_id(value) and value.startswith("001")
 
 
 _GROUP_ID_HELP = "digits: the number ending the group's address in Admin Center → People → Groups"

@@ -67,6 +67,18 @@ def check_config_ok(path: Path = EXAMPLE_CONFIG, environment: str = "") -> str:
 
 
 TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+
+
+def name_key_accounts(rules: dict) -> None:
+    """The example's VIPs as a team on Salesforce alone names them: a case has no tags, so by
+    its account (the fixture's AccountId) in the risk signal and the vip SLA policy."""
+    account = "0015j00000LmN2rAAF"
+    rules["risk"]["signals"]["vip"] |= {"tags": [], "organizations": [account]}
+    policy = rules["sla"]["policies"][0]
+    del policy["tags"]
+    policy["organization"] = account
+
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from deskbridge.cli import main
@@ -202,3 +203,80 @@ def test_a_status_is_read_by_the_one_list_that_has_it_not_by_the_lists_order():
         None,
     ]
     assert SalesforceConfig().read_status("Escalated") is Status.open
+
+
+def salesforce_alone(tmp_path: Path, monkeypatch, edit=None) -> Path:
+    """The example as a team on Salesforce alone writes it: the Zendesk groups and user ids
+    taken out, no Zendesk variable set."""
+    for name in ("ZENDESK_WEBHOOK_SECRET", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ZENDESK_API_TOKEN", raising=False)
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    data = yaml.safe_load(Path(EXAMPLE_CONFIG).read_text(encoding="utf-8"))
+    for department in data["departments"].values():
+        del department["group"]
+        department["members"] = ["0055j00000F3xLGAAZ"]
+    del data["risk"]["specialist_group"]
+    data["agents"] = [
+        {k: v for k, v in agent.items() if k != "zendesk_id"}
+        | {"salesforce_id": f"0055j0000{n}F3x9QAAR"}
+        for n, agent in enumerate(data["agents"])
+    ]
+    if edit is not None:
+        edit(data)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+ACCOUNT_HELP = (
+    "the case's AccountId: 15 or 18 letters and digits starting 001, in the account's address"
+)
+ALONE = 'Salesforce alone is in use (check-config\'s "helpdesks in use" line)'
+
+
+def test_salesforce_alone_is_warned_that_tags_never_pick_out_a_case(tmp_path, monkeypatch):
+    # The example's VIPs are a tag: a team on Salesforce alone kept it, and its key accounts
+    # got the default SLA and no escalation while check-config said ok.
+    path = salesforce_alone(tmp_path, monkeypatch)
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1] == "helpdesks in use: salesforce (named by the rules file)"
+    assert result.stderr.splitlines() == [
+        f"warning: risk.signals.vip.tags: a case has no tags and {ALONE}: no case is escalated "
+        f"by them; list key accounts under risk.signals.vip.organizations ({ACCOUNT_HELP})",
+        f'warning: sla.policies[0].tags: a case has no tags and {ALONE}: the "vip" policy '
+        f"never applies to a case; name its account under organization ({ACCOUNT_HELP})",
+    ]
+
+
+def test_salesforce_alone_is_warned_of_an_account_that_is_not_an_account_id(tmp_path, monkeypatch):
+    def by_account(data):
+        data["risk"]["signals"]["vip"] = {
+            "weight": 3,
+            "organizations": ["0015j00000LmN2rAAF", "Acme Ltd", "0035j00000HiJ7kAAF"],
+        }
+        data["sla"]["policies"][0] = {
+            "name": "vip",
+            "organization": "Acme Ltd",
+            "first_reply": "30m",
+        }
+        data["sla"]["policies"].insert(
+            1, {"name": "key", "organization": "0015j00000LmN2r", "first_reply": "1h"}
+        )
+
+    path = salesforce_alone(tmp_path, monkeypatch, by_account)
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f'warning: risk.signals.vip.organizations[1]: "Acme Ltd" is not a Salesforce account '
+        f"id ({ACCOUNT_HELP}) and {ALONE}: no case matches it",
+        f'warning: risk.signals.vip.organizations[2]: "0035j00000HiJ7kAAF" is not a '
+        f"Salesforce account id ({ACCOUNT_HELP}) and {ALONE}: no case matches it",
+        f'warning: sla.policies[0].organization: "Acme Ltd" is not a Salesforce account id '
+        f'({ACCOUNT_HELP}) and {ALONE}: the "vip" policy never applies to a case',
+    ]

@@ -38,7 +38,7 @@ from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
 from tests.acceptance.test_crash_restart import free_port
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, name_key_accounts
 from tests.fakeslack import FakeSlack
 from tests.salesforce_corpus import ORG as SALESFORCE_ORG
 
@@ -363,6 +363,8 @@ def one_helpdesk_rules(tmp_path: Path, helpdesk: str | None) -> Path:
             # Each agent is on the team's helpdesk: without an id there, check-config (and the
             # start-up's rules.warnings) says no reply of theirs is credited.
             agent.setdefault("salesforce_id", f"0055j00000F3y{number}QAAR")
+    if helpdesk == "salesforce":
+        name_key_accounts(data)
     if helpdesk is None:
         del data["departments"], data["risk"], data["agents"], data["oncall"]
         data["routing"]["enabled"] = False
