@@ -2051,6 +2051,13 @@ def _find_warnings(
                 f"agents[{index}].salesforce_id: {user} {said}: no reply or call of theirs is "
                 "credited to them"
             )
+        elif user is not None and not user.startswith(SALESFORCE_USER_PREFIX):
+            # A Contact's id (003…) copied from the wrong page: no case's owner or comment's
+            # author is ever one, and check-config said ok.
+            warnings.append(
+                f"agents[{index}].salesforce_id: {user} is {_record_kind(user)}, not a user's "
+                f"({SALESFORCE_USER_HELP}): no reply or call of theirs is credited to them"
+            )
         user = agent.zendesk_id
         if user is not None and not ZENDESK_ID.fullmatch(user):  # an email or name pasted in
             warnings.append(
@@ -2140,6 +2147,20 @@ def is_salesforce_id(value: str) -> bool:
     return SALESFORCE_ID.fullmatch(value) is not None and not value.isdigit()
 
 
+SALESFORCE_USER_PREFIX = "005"
+SALESFORCE_USER_HELP = (
+    "15 or 18 letters and digits starting 005: Setup → Users, in the user's address"
+)
+# The key prefixes of the records whose ids are most often pasted in a user's place.
+_RECORD_KINDS = {"001": "an Account", "003": "a Contact", "00G": "a queue", "00Q": "a Lead"}
+
+
+def _record_kind(value: str) -> str:
+    """What a Salesforce id that is no user's is the id of, by its key prefix."""
+    kind = _RECORD_KINDS.get(value[:3])
+    return f"{kind}'s id" if kind else f"the id of a record of another kind ({value[:3]}…)"
+
+
 def _find_department_name_warnings(departments: dict[str, DepartmentConfig]) -> list[str]:
     """A department's name left blank, or another's (case and spaces aside): the Pick
     department menu, the alerts and the review would show the two as one, and an agent
@@ -2181,6 +2202,11 @@ def _find_member_warnings(
                 warnings.append(
                     f"{path} is neither a Zendesk user id (digits) nor a Salesforce user id "
                     f"(15 or 18 letters and digits): {acting}"
+                )
+            elif salesforce and not member.startswith(SALESFORCE_USER_PREFIX):
+                warnings.append(
+                    f"{path} is {_record_kind(member)}, not a user's ({SALESFORCE_USER_HELP}): "
+                    f"{acting}"
                 )
             elif helpdesks == {"salesforce"} and not salesforce:
                 warnings.append(

@@ -280,3 +280,30 @@ def test_salesforce_alone_is_warned_of_an_account_that_is_not_an_account_id(tmp_
         f'warning: sla.policies[0].organization: "Acme Ltd" is not a Salesforce account id '
         f'({ACCOUNT_HELP}) and {ALONE}: the "vip" policy never applies to a case',
     ]
+
+
+USER_HELP = "15 or 18 letters and digits starting 005: Setup → Users, in the user's address"
+
+
+def test_a_salesforce_id_of_another_record_than_a_user_is_a_warning(tmp_path, monkeypatch):
+    # A Contact's id copied for an agent (both are people in Salesforce) was taken: no case's
+    # owner nor comment's author is ever one, so the agent was never credited with a reply.
+    monkeypatch.delenv("DESKBRIDGE_CONFIG", raising=False)
+    path = example_with(
+        tmp_path,
+        ('salesforce_id: "0055j00000F3x9QAAR"', 'salesforce_id: "0035j00000HiJ7kAAF"'),
+        ('members: ["9013300115001"]', 'members: ["00G5j000004Pst1EAC", "5005j00000TqW8h"]'),
+    )
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0
+    acting = "a reply of theirs does not count as Post-Sales acting on a hand-off"
+    assert result.stderr.splitlines() == [
+        f"warning: departments.post_sales.members[0]: 00G5j000004Pst1EAC is a queue's id, not "
+        f"a user's ({USER_HELP}): {acting}",
+        "warning: departments.post_sales.members[1]: 5005j00000TqW8h is the id of a record of "
+        f"another kind (500…), not a user's ({USER_HELP}): {acting}",
+        "warning: agents[0].salesforce_id: 0035j00000HiJ7kAAF is a Contact's id, not a user's "
+        f"({USER_HELP}): no reply or call of theirs is credited to them",
+    ]
