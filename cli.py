@@ -642,12 +642,58 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         raise click.ClickException(f"{problem}: -e takes NAME=value") from None
     # The environment and the rules file, checked once here as serve and worker check them:
     # left to gunicorn's workers, each stopped on a mistake with a traceback in pydantic's
-    # words (the list twice), and systemd restarted the unit in a loop.
-    settings, rules, _warnings, _path = _read_settings_and_rules()
+    # words (the list twice), and systemd restarted the unit in a loop. Logging is set up
+    # first, as serve's: the web's own start-up lines are written with their fields, and the
+    # workers, forked from here, write as it does.
+    settings, rules, _warnings, _path = _read_settings_and_rules(log_with_settings=True)
     if settings is None or rules is None:
         sys.exit(1)
     _refuse_a_store_not_migrated(settings.database_url)
+    _size_for_the_store(application, settings.database_url)
     application.run()
+
+
+def _size_for_the_store(application, url: str) -> None:
+    """The workers for the store, said in the log: unless WEB_CONCURRENCY or gunicorn's options
+    (-w, GUNICORN_CMD_ARGS, a config file of one's own) give a number, one on SQLite, whose one
+    writer more workers would only queue for (config/gunicorn.py, default_workers); more than
+    one given on SQLite are run as given, with a warning saying what to do. Sized here, not
+    only in the settings module: gunicorn's -e options are applied after it was read (an -e
+    DATABASE_URL=… names the store the workers use)."""
+    from deskbridge.config.gunicorn import is_sqlite, read_workers
+
+    parser = application.cfg.parser()
+    given = [
+        parser.parse_args(sys.argv[1:]),
+        parser.parse_args(application.cfg.get_cmd_args_from_env()),
+    ]
+    sqlite = is_sqlite(url)
+    if not any(
+        args.workers is not None or args.config not in (None, "python:deskbridge.config.gunicorn")
+        for args in given
+    ):
+        try:
+            application.cfg.set("workers", read_workers(os.environ.get("WEB_CONCURRENCY"), sqlite))
+        except SystemExit as problem:  # an -e WEB_CONCURRENCY=… option's
+            raise click.ClickException(str(problem)) from None
+    workers = application.cfg.workers
+    if sqlite and workers > 1:
+        log_event(
+            log,
+            logging.WARNING,
+            "web.sqlite_workers",
+            workers=workers,
+            hint="SQLite has one writer: the workers queue for it (a webhook may wait its "
+            "commit out); run one (WEB_CONCURRENCY=1) or use PostgreSQL (docs/deploy.md)",
+        )
+    elif sqlite:
+        log_event(
+            log,
+            logging.INFO,
+            "web.sqlite_one_worker",
+            hint="one worker on SQLite, which has one writer; for more, use PostgreSQL "
+            "(docs/deploy.md)",
+        )
 
 
 def _refuse_a_store_not_migrated(url: str) -> None:

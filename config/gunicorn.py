@@ -5,7 +5,8 @@
 Sync workers behind a buffering reverse proxy (nginx): the proxy reads slow clients' requests
 whole, so a worker only ever sees complete requests. Without the proxy, a client that sends
 half a request holds a sync worker until `timeout`, when gunicorn replaces the worker.
-Environment: DESKBRIDGE_BIND (default 127.0.0.1:8000) and WEB_CONCURRENCY (workers).
+Environment: DESKBRIDGE_BIND (default 127.0.0.1:8000) and WEB_CONCURRENCY (workers; by default
+2 x cores + 1, one on SQLite).
 """
 
 from __future__ import annotations
@@ -14,13 +15,27 @@ import multiprocessing
 import os
 
 
-def read_workers(value: str | None) -> int:
+def is_sqlite(database_url: str | None) -> bool:
+    """Whether DATABASE_URL (unset: deskbridge's default, sqlite:///deskbridge.db) is SQLite."""
+    scheme = (database_url or "sqlite:").partition(":")[0]
+    return scheme.partition("+")[0].strip().lower() == "sqlite"
+
+
+def default_workers(sqlite: bool) -> int:
+    """The workers when WEB_CONCURRENCY is not set: gunicorn's own starting point, 2 x cores +
+    1, but one on SQLite. SQLite has one writer, so more processes only queue for it (each
+    acknowledgement waiting up to 30 s for the others' commits) and lose what one process
+    does: acknowledgements arriving together committed together. One worker keeps a try-out
+    or one small host as `serve` runs it; more are PostgreSQL's (docs/deploy.md)."""
+    return 1 if sqlite else 2 * multiprocessing.cpu_count() + 1
+
+
+def read_workers(value: str | None, sqlite: bool = False) -> int:
     """WEB_CONCURRENCY as a number of worker processes. Unset or empty (an env file's
-    `WEB_CONCURRENCY=`) is gunicorn's own starting point, 2 x cores + 1; anything but a whole
-    number of 1 or more stops the start with one line naming the variable."""
-    default = 2 * multiprocessing.cpu_count() + 1
+    `WEB_CONCURRENCY=`) is the default (default_workers); anything but a whole number of 1 or
+    more stops the start with one line naming the variable."""
     if value is None or not value.strip():
-        return default
+        return default_workers(sqlite)
     try:
         workers = int(value)
     except ValueError:
@@ -28,13 +43,14 @@ def read_workers(value: str | None) -> int:
     if workers < 1:
         raise SystemExit(
             f"WEB_CONCURRENCY={value!r} is not a number of worker processes: give a whole "
-            f"number, 1 or more, or leave it empty for 2 x cores + 1 ({default} here)"
+            f"number, 1 or more, or leave it empty for 2 x cores + 1 "
+            f"({default_workers(False)} here; 1 on SQLite)"
         )
     return workers
 
 
 bind = os.environ.get("DESKBRIDGE_BIND", "127.0.0.1:8000")
-workers = read_workers(os.environ.get("WEB_CONCURRENCY"))
+workers = read_workers(os.environ.get("WEB_CONCURRENCY"), is_sqlite(os.environ.get("DATABASE_URL")))
 worker_class = "sync"
 
 # A worker silent for 30 s (stuck on a request, or on a client sending half of one) is killed

@@ -23,20 +23,35 @@ from tests.acceptance.test_slow_clients import start_web
 DEFAULT_WORKERS = 2 * multiprocessing.cpu_count() + 1
 
 
-def _settings_workers(value: str) -> subprocess.CompletedProcess:
-    """The gunicorn settings module imported fresh with WEB_CONCURRENCY=value."""
+POSTGRESQL = "postgresql+psycopg://deskbridge@127.0.0.1/deskbridge"
+
+
+def _settings_workers(value: str, url: str = POSTGRESQL) -> subprocess.CompletedProcess:
+    """The gunicorn settings module imported fresh with WEB_CONCURRENCY=value, DATABASE_URL=url
+    (empty: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.run(
         [sys.executable, "-c", "import deskbridge.config.gunicorn as g; print(g.workers)"],
-        env={**os.environ, "WEB_CONCURRENCY": value},
+        env={**env, "WEB_CONCURRENCY": value, **({"DATABASE_URL": url} if url else {})},
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-@pytest.mark.parametrize(("value", "workers"), [("", DEFAULT_WORKERS), ("  ", DEFAULT_WORKERS)])
-def test_an_empty_web_concurrency_is_the_default_worker_count(value, workers):
-    result = _settings_workers(value)
+@pytest.mark.parametrize(
+    ("value", "url", "workers"),
+    [
+        ("", POSTGRESQL, DEFAULT_WORKERS),
+        ("  ", POSTGRESQL, DEFAULT_WORKERS),
+        # SQLite has one writer: more workers would only queue for it.
+        ("", "sqlite:///deskbridge.db", 1),
+        ("", "", 1),  # unset: deskbridge's default store, sqlite:///deskbridge.db
+        ("3", "sqlite:///deskbridge.db", 3),
+    ],
+)
+def test_an_empty_web_concurrency_is_the_default_worker_count(value, url, workers):
+    result = _settings_workers(value, url)
 
     assert (result.returncode, result.stdout, result.stderr) == (0, f"{workers}\n", "")
 
@@ -53,7 +68,7 @@ def test_a_web_concurrency_that_is_not_a_worker_count_is_one_line(value):
         1,
         "",
         f"WEB_CONCURRENCY={value!r} is not a number of worker processes: give a whole number, "
-        f"1 or more, or leave it empty for 2 x cores + 1 ({DEFAULT_WORKERS} here)\n",
+        f"1 or more, or leave it empty for 2 x cores + 1 ({DEFAULT_WORKERS} here; 1 on SQLite)\n",
     )
 
 
@@ -63,7 +78,8 @@ def test_web_refuses_a_web_concurrency_that_is_not_a_number_in_one_line():
     assert (result.exit_code, result.output) == (
         1,
         "Error: WEB_CONCURRENCY='five' is not a number of worker processes: give a whole "
-        f"number, 1 or more, or leave it empty for 2 x cores + 1 ({DEFAULT_WORKERS} here)\n",
+        "number, 1 or more, or leave it empty for 2 x cores + 1 "
+        f"({DEFAULT_WORKERS} here; 1 on SQLite)\n",
     )
 
 
@@ -289,3 +305,86 @@ def test_web_refuses_an_env_option_without_a_value_in_one_line(tmp_path):
         1,
         "Error: environment setting 'DATABASE_URL' invalid: -e takes NAME=value\n",
     )
+
+
+def _web_workers(tmp_path, monkeypatch, url: str, *options: str, **variables: str):
+    """`deskbridge web OPTIONS` on `url` (a SQLite store migrated first) up to gunicorn's
+    start, which is not made: the workers it would run, and its output."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    started: list[int] = []
+    monkeypatch.setattr(WSGIApplication, "run", lambda self: started.append(self.cfg.workers))
+    for name in ("WEB_CONCURRENCY", "GUNICORN_CMD_ARGS", "DESKBRIDGE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    env = {"DATABASE_URL": url, **variables}
+    if url.startswith("sqlite"):
+        assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+    result = CliRunner().invoke(main, ["web", *options], env=env)
+    assert result.exit_code == 0, result.output
+    return started, [line.split(" ", 2)[2] for line in result.stderr.splitlines()]
+
+
+SQLITE_WORKERS = (
+    'hint="SQLite has one writer: the workers queue for it (a webhook may wait its commit '
+    'out); run one (WEB_CONCURRENCY=1) or use PostgreSQL (docs/deploy.md)"'
+)
+
+
+def test_web_on_sqlite_runs_one_worker_unless_told_otherwise(tmp_path, monkeypatch):
+    """`deskbridge web` on SQLite started 2 x cores + 1 workers without a word, all queueing
+    for its one writer: it runs one, and says why; a number given is run, with a warning."""
+    url = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+
+    assert _web_workers(tmp_path, monkeypatch, url) == (
+        [1],
+        [
+            'INFO deskbridge web.sqlite_one_worker hint="one worker on SQLite, which has one '
+            'writer; for more, use PostgreSQL (docs/deploy.md)"'
+        ],
+    )
+    assert _web_workers(tmp_path, monkeypatch, url, WEB_CONCURRENCY="3") == (
+        [3],
+        [f"WARNING deskbridge web.sqlite_workers workers=3 {SQLITE_WORKERS}"],
+    )
+    assert _web_workers(tmp_path, monkeypatch, url, "--workers", "2") == (
+        [2],
+        [f"WARNING deskbridge web.sqlite_workers workers=2 {SQLITE_WORKERS}"],
+    )
+    assert _web_workers(tmp_path, monkeypatch, url, GUNICORN_CMD_ARGS="-w 4") == (
+        [4],
+        [f"WARNING deskbridge web.sqlite_workers workers=4 {SQLITE_WORKERS}"],
+    )
+
+
+def test_web_on_postgresql_runs_the_default_workers_quietly(tmp_path, monkeypatch):
+    # Not answering: the web would start and answer 503 until it does (docs/deploy.md §2).
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/deskbridge"
+
+    assert _web_workers(tmp_path, monkeypatch, url) == ([DEFAULT_WORKERS], [])
+    # The store gunicorn's -e option names is the one sized for, not the shell's.
+    sqlite = f"sqlite:///{tmp_path / 'deskbridge.db'}"
+    assert CliRunner().invoke(main, ["migrate"], env={"DATABASE_URL": sqlite}).exit_code == 0
+    assert _web_workers(tmp_path, monkeypatch, sqlite, "-e", f"DATABASE_URL={url}") == (
+        [DEFAULT_WORKERS],
+        [],
+    )
+
+
+@pytest.mark.slow
+def test_web_on_sqlite_boots_one_worker(tmp_path):
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "ZENDESK_", "WEB_CONCURRENCY", "GUNICORN_"))
+        },
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
+    }
+    server, status = start_web([str(DESKBRIDGE), "web"], env, tmp_path)
+    server.terminate()
+    server.wait(timeout=40)
+
+    log = (tmp_path / "web.log").read_text()
+    assert status == b"HTTP/1.1 200 OK"
+    assert (log.count("Booting worker"), log.count(" web.sqlite_one_worker ")) == (1, 1)
