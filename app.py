@@ -457,7 +457,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             log_event(
                 log, logging.WARNING, "metrics.store_unavailable", **describe_store_error(exc)
             )
-        return generate_latest(runtime.metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+        return (
+            generate_latest(runtime.metrics.scrape_registry),
+            200,
+            {"Content-Type": CONTENT_TYPE_LATEST},
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

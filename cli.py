@@ -10,8 +10,10 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -645,12 +647,40 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
     # words (the list twice), and systemd restarted the unit in a loop. Logging is set up
     # first, as serve's: the web's own start-up lines are written with their fields, and the
     # workers, forked from here, write as it does.
-    settings, rules, _warnings, _path = _read_settings_and_rules(log_with_settings=True)
-    if settings is None or rules is None:
-        sys.exit(1)
-    _refuse_a_store_not_migrated(settings.database_url)
-    _size_for_the_store(application, settings.database_url)
-    application.run()
+    folder, master = _metrics_folder(), os.getpid()
+    try:
+        settings, rules, _warnings, _path = _read_settings_and_rules(log_with_settings=True)
+        if settings is None or rules is None:
+            sys.exit(1)
+        _refuse_a_store_not_migrated(settings.database_url)
+        _size_for_the_store(application, settings.database_url)
+        application.run()
+    finally:
+        # Ours, made for this run: removed as gunicorn stops (or a check refuses), by the
+        # master only: a worker is forked inside application.run() and leaves by SystemExit
+        # through here too, which removed the folder under its siblings.
+        if folder is not None and os.getpid() == master:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a caller in-process (tests)
+
+
+def _metrics_folder() -> str | None:
+    """Where gunicorn's workers write their metrics, so /metrics, answered by any one of
+    them, counts every worker's webhooks (deskbridge.workflows.metrics). Set before gunicorn
+    starts its workers, and before anything here imports prometheus_client, which reads it as
+    it is imported. The operator's PROMETHEUS_MULTIPROC_DIR if set (left as it is: empty it
+    between runs), else a new private folder, returned to be removed when gunicorn stops."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        if not os.path.isdir(given) or not os.access(given, os.W_OK | os.X_OK):
+            raise click.ClickException(
+                f"PROMETHEUS_MULTIPROC_DIR={given!r} is not a folder this user can write to: "
+                "create it (empty), or unset it for a private one per run"
+            )
+        return None
+    folder = tempfile.mkdtemp(prefix="deskbridge-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 def _size_for_the_store(application, url: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from typing import Any
 
 
 def is_sqlite(database_url: str | None) -> bool:
@@ -75,6 +76,18 @@ forwarded_allow_ips = "127.0.0.1"
 # Access lines carry method, path and status, never bodies.
 accesslog = "-"
 errorlog = "-"
+
+
+def child_exit(_server: object, worker: Any) -> None:
+    """A worker has ended (replaced after max_requests, killed at its timeout): its store
+    figures leave /metrics (their "live" gauges' file is removed); its counts stay in the sum.
+    Only where the workers write their metrics to files (`deskbridge web` sets that up)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which
 # two instances on one host would share; deskbridge needs none of its commands.
 control_socket_disable = True

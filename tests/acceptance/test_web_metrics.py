@@ -1,0 +1,178 @@
+"""`deskbridge web` runs several gunicorn workers and /metrics is answered by whichever one the
+request reaches: its counters are every worker's (prometheus_client's multiprocess mode, in a
+folder `deskbridge web` makes for the run and removes as it stops), and the store's figures
+are read once, not multiplied by the workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.acceptance.test_crash_restart import DESKBRIDGE, comment_body, deliver, free_port
+from tests.acceptance.test_slow_clients import start_web
+from tests.conftest import TEST_SECRET, signed_headers
+
+pytestmark = pytest.mark.slow
+
+STORE_FIGURES = (
+    "deskbridge_decide_lag_seconds",
+    "deskbridge_outbox_pending",
+    "deskbridge_outbox_oldest_seconds",
+    "deskbridge_outbox_dead",
+    "deskbridge_events_failed_stored",
+    "deskbridge_timers_failed_stored",
+    "deskbridge_store_up",
+)
+
+
+def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """/metrics as {sample name: [(labels, value), ...]}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def accepted(samples: dict) -> float:
+    return sum(
+        value
+        for labels, value in samples.get("deskbridge_webhooks_total", [])
+        if labels == {"source": "zendesk", "outcome": "accepted"}
+    )
+
+
+class HeldWorker:
+    """A connection that has sent only a request line: the sync worker that accepted it waits
+    for the rest, and takes no other request, until `finish` sends a whole signed webhook."""
+
+    def __init__(self, port: int):
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.socket.sendall(b"POST /webhooks/zendesk HTTP/1.1\r\n")
+
+    def finish(self, body: bytes) -> bytes:
+        headers = {
+            **signed_headers(body, datetime.now(UTC)),
+            "Host": "x",
+            "Content-Length": str(len(body)),
+            "Connection": "close",
+        }
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.socket.sendall(head.encode() + b"\r\n" + body)
+        answer = b""
+        while chunk := self.socket.recv(65536):
+            answer += chunk
+        self.socket.close()
+        return answer.split(b"\r\n", 1)[0]
+
+
+def web_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "ZENDESK_", "PROMETHEUS_"))
+        },
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
+        "DESKBRIDGE_BIND": f"127.0.0.1:{port}",
+        "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
+        "WEB_CONCURRENCY": "2",
+        # The private metrics folder is made here, where the test can see it.
+        "TMPDIR": str(tmp_path / "tmp"),
+        **extra,
+    }
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return env
+
+
+def stop(server) -> int:
+    server.send_signal(signal.SIGTERM)
+    return server.wait(timeout=40)
+
+
+def test_every_worker_answers_metrics_with_every_workers_webhooks(tmp_path):
+    port = free_port()
+    server, status = start_web([str(DESKBRIDGE), "web"], web_env(tmp_path, port), tmp_path)
+    try:
+        folders = [p.name for p in (tmp_path / "tmp").iterdir()]
+        # The two workers are told apart by holding one: each half-sent request keeps the
+        # worker that took it from taking any other, so the other answers everything.
+        first = HeldWorker(port)  # worker A waits
+        to_b = [deliver(port, comment_body(1, n)) for n in range(5)]
+        only_b = accepted(scrape(port))
+        second = HeldWorker(port)  # worker B waits (A still does)
+        from_a = [first.finish(comment_body(2, 0))]  # A answers it, then takes the rest
+        from_a += [deliver(port, comment_body(2, n)) for n in range(1, 4)]
+        only_a = scrape(port)  # B still waits: A answers, with B's five
+        from_b = second.finish(comment_body(3, 0))
+        scrapes = [scrape(port) for _ in range(6)]
+    finally:
+        code = stop(server)
+
+    assert status == b"HTTP/1.1 200 OK"
+    assert (to_b, from_a, from_b) == (
+        [200] * 5,
+        [b"HTTP/1.1 200 OK"] + [200] * 3,
+        b"HTTP/1.1 200 OK",
+    )
+    assert (only_b, accepted(only_a), [accepted(s) for s in scrapes]) == (5, 9, [10] * 6)
+    # The store's figures: one series each, read by the answering worker (no worker runs
+    # here to decide the ten events, and the outbox is empty), not one per worker or summed.
+    for samples in (only_a, *scrapes):
+        figures = {name: samples[name] for name in STORE_FIGURES}
+        assert {name: len(series) for name, series in figures.items()} == dict.fromkeys(
+            STORE_FIGURES, 1
+        )
+        assert all(labels == {} for series in figures.values() for labels, _ in series)
+        assert figures["deskbridge_decide_lag_seconds"][0][1] > 0
+        assert {name: series[0][1] for name, series in figures.items()} | {
+            "deskbridge_decide_lag_seconds": 0
+        } == dict.fromkeys(STORE_FIGURES, 0) | {"deskbridge_store_up": 1}
+    # Made for the run, and gone with it.
+    assert (code, len(folders), folders[0].startswith("deskbridge-metrics-")) == (0, 1, True)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_operators_metrics_folder_is_used_and_kept(tmp_path):
+    port = free_port()
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = web_env(tmp_path, port, PROMETHEUS_MULTIPROC_DIR=str(folder))
+    server, _status = start_web([str(DESKBRIDGE), "web"], env, tmp_path)
+    try:
+        codes = [deliver(port, comment_body(4, n)) for n in range(3)]
+        counts = [accepted(scrape(port)) for _ in range(3)]
+    finally:
+        code = stop(server)
+
+    assert (codes, counts, code) == ([200] * 3, [3] * 3, 0)
+    # Kept, with the workers' counts; their store figures went as each worker ended.
+    assert {p.name.split("_")[0] for p in folder.iterdir()} == {"counter", "histogram"}
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_web_refuses_a_metrics_folder_that_is_not_one(tmp_path):
+    missing = tmp_path / "nowhere"
+    env = web_env(tmp_path, free_port(), PROMETHEUS_MULTIPROC_DIR=str(missing))
+
+    # A process of its own: `web` imports gunicorn's settings, which read WEB_CONCURRENCY once.
+    result = subprocess.run(
+        [str(DESKBRIDGE), "web"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: PROMETHEUS_MULTIPROC_DIR={str(missing)!r} is not a folder this user can "
+        "write to: create it (empty), or unset it for a private one per run\n",
+    )
