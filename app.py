@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -430,6 +430,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         configure_logging(runtime.settings.log_level)
         # serve says it itself; under gunicorn only the web log can say why every webhook is 401.
         log_missing_webhook_secret(runtime.settings, runtime.rules)
+    # prometheus_client adds a `*_created` sample (the series' start time) to each counter and
+    # histogram: noise an operator read as figures, and nothing Prometheus needs. Off for the
+    # process (the library's switch is global), set here as every command that serves
+    # /metrics (serve, web's workers, gunicorn alone) makes its app.
+    disable_created_metrics()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["deskbridge"] = runtime

@@ -83,6 +83,7 @@ def test_a_body_over_the_limit_gets_a_json_413_naming_the_limit(tmp_path):
         },
     )
     assert 'deskbridge_webhooks_total{outcome="too_large",source="zendesk"} 3.0' in metrics
+    assert [line for line in metrics.splitlines() if "_created" in line] == []
     logged = [line for line in log.read_text().splitlines() if "webhook.too_large" in line]
     assert [line.split("webhook.too_large ", 1)[1] for line in logged] == [
         "source=zendesk limit=100 field=Content-Length",

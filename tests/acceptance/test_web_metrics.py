@@ -126,6 +126,7 @@ def test_every_worker_answers_metrics_with_every_workers_webhooks(tmp_path):
         b"HTTP/1.1 200 OK",
     )
     assert (only_b, accepted(only_a), [accepted(s) for s in scrapes]) == (5, 9, [10] * 6)
+    assert [name for name in scrapes[0] if name.endswith("_created")] == []
     # The store's figures: one series each, read by the answering worker (no worker runs
     # here to decide the ten events, and the outbox is empty), not one per worker or summed.
     for samples in (only_a, *scrapes):

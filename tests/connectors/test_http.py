@@ -588,6 +588,32 @@ def test_metrics_count_outcomes(client):
     assert 'deskbridge_webhooks_total{outcome="duplicate",source="zendesk"} 1.0' in text
 
 
+def test_metrics_carry_no_created_samples(client, runtime):
+    """prometheus_client wrote a `*_created` line (each series' start time) beside each counter
+    and histogram series: a new user read them as figures."""
+    post(client, comment_event(1))
+    decide(runtime)
+    lines = client.get("/metrics").get_data(as_text=True).splitlines()
+
+    assert [line for line in lines if "_created" in line] == []
+    assert sorted({line.split("{")[0].split()[0] for line in lines if line[0] != "#"}) == [
+        "deskbridge_decide_lag_seconds",
+        "deskbridge_decisions_total",
+        "deskbridge_events_decided_total",
+        "deskbridge_events_failed_stored",
+        "deskbridge_events_failed_total",
+        "deskbridge_outbox_dead",
+        "deskbridge_outbox_oldest_seconds",
+        "deskbridge_outbox_pending",
+        "deskbridge_store_up",
+        "deskbridge_timers_failed_stored",
+        "deskbridge_webhook_seconds_bucket",
+        "deskbridge_webhook_seconds_count",
+        "deskbridge_webhook_seconds_sum",
+        "deskbridge_webhooks_total",
+    ]
+
+
 def test_logs_carry_no_personal_data_or_secrets(client, caplog):
     caplog.set_level("DEBUG")
     trigger = fixture_bytes("trigger_ticket_updated.json")
