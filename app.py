@@ -63,6 +63,15 @@ def utc_now() -> datetime:
 READY_TIMEOUT_S = 3.0
 
 
+def describe_unread_store(exc: BaseException) -> dict[str, str]:
+    """Why the store's figures could not be read: describe_store_error's fields (the error's
+    type, an operational error's first line: no server, a refused password, no such table),
+    and for a store that gave no answer at all, that it did not within READY_TIMEOUT_S."""
+    if isinstance(exc, TimeoutError):
+        return {"error": "TimeoutError", "reason": f"no answer within {READY_TIMEOUT_S:g} s"}
+    return describe_store_error(exc)
+
+
 def _age(now: datetime, since: datetime | None) -> float:
     return round(max(0.0, (now - since).total_seconds()), 3) if since is not None else 0.0
 
@@ -450,8 +459,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             backlog = runtime.read_backlog_within()
         except Exception as exc:  # TimeoutError: the store did not answer in READY_TIMEOUT_S
-            log_event(log, logging.WARNING, "readyz.store_unavailable", **describe_store_error(exc))
-            return jsonify(status="unavailable", store="down"), 503
+            problem = describe_unread_store(exc)
+            log_event(log, logging.WARNING, "readyz.store_unavailable", **problem)
+            # Which check failed and why, as the log says it (no statement, no ticket data),
+            # so a load balancer's or a monitor's record of the 503 says what to look at.
+            return jsonify(status="unavailable", store="down", failed="store", **problem), 503
         return jsonify(status="ready", store="up", dry_run=runtime.dry_run, **backlog)
 
     @app.get("/metrics")
@@ -460,7 +472,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             runtime.read_backlog_within()
         except (SQLAlchemyError, TimeoutError) as exc:  # the counters are still worth serving
             log_event(
-                log, logging.WARNING, "metrics.store_unavailable", **describe_store_error(exc)
+                log, logging.WARNING, "metrics.store_unavailable", **describe_unread_store(exc)
             )
         return (
             generate_latest(runtime.metrics.scrape_registry),

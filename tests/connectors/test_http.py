@@ -433,9 +433,20 @@ def test_a_store_that_cannot_be_reached_is_logged_with_its_cause(rules, caplog):
     client = create_app(runtime=runtime).test_client()
     caplog.set_level("INFO", logger="deskbridge")
     assert post(client, fixture_bytes("ticket_created.json")).status_code == 503
-    assert client.get("/readyz").status_code == 503
+    ready = client.get("/readyz")
     cause = (
         'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
+    )
+    # The 503 says which check failed and why, as the log line does.
+    assert (ready.status_code, ready.json) == (
+        503,
+        {
+            "status": "unavailable",
+            "store": "down",
+            "failed": "store",
+            "error": "OperationalError",
+            "reason": cause,
+        },
     )
     assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
         (
@@ -472,6 +483,26 @@ def test_metrics_say_the_stores_figures_are_unknown_while_it_is_down(rules, tmp_
         "deskbridge_timers_failed_stored NaN",
         "deskbridge_store_up 0.0",
     ]
+
+
+def test_readyz_says_the_store_was_never_migrated(rules, tmp_path):
+    """A SQLite store without deskbridge's tables (a new file, a wrong path): the 503 said
+    only "down", as for a stopped server."""
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'new.db'}")
+    client = create_app(runtime=create_runtime(settings, rules, clock=Clock(NOW))).test_client()
+
+    ready = client.get("/readyz")
+
+    assert (ready.status_code, ready.json) == (
+        503,
+        {
+            "status": "unavailable",
+            "store": "down",
+            "failed": "store",
+            "error": "OperationalError",
+            "reason": "no such table: events",
+        },
+    )
 
 
 class _CommitFails:

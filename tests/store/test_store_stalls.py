@@ -111,7 +111,16 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
     runtime.engine.dispose()
 
     assert "readyz" in answers, f"/readyz gave no answer in {2 * READY_TIMEOUT_S + 2} s"
-    assert answers["readyz"][:2] == (503, {"status": "unavailable", "store": "down"})
+    assert answers["readyz"][:2] == (
+        503,
+        {
+            "status": "unavailable",
+            "store": "down",
+            "failed": "store",
+            "error": "TimeoutError",
+            "reason": f"no answer within {READY_TIMEOUT_S:g} s",
+        },
+    )
     # It waits its timeout, then answers: 2.5 s more are the scheduler's (at load 18 on two
     # cores 1 s was not enough), still short of a second wait of its own.
     assert READY_TIMEOUT_S <= answers["readyz"][2] < READY_TIMEOUT_S + 2.5
