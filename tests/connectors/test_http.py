@@ -45,6 +45,17 @@ def comment_event(n: int, ticket: str = "48213") -> bytes:
     return json.dumps(data).encode()
 
 
+def store_down(error: str, reason: str) -> dict[str, str]:
+    """/readyz's 503 body: the check that failed, and why."""
+    return {
+        "status": "unavailable",
+        "store": "down",
+        "failed": "store",
+        "error": error,
+        "reason": reason,
+    }
+
+
 def decide(runtime) -> list[str]:
     """Run the decider over what the webhook stored; the kinds of the actions it decided."""
     return [a.kind.value for d in runtime.service.decider.decide_pending() for a in d.actions]
@@ -438,16 +449,7 @@ def test_a_store_that_cannot_be_reached_is_logged_with_its_cause(rules, caplog):
         'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
     )
     # The 503 says which check failed and why, as the log line does.
-    assert (ready.status_code, ready.json) == (
-        503,
-        {
-            "status": "unavailable",
-            "store": "down",
-            "failed": "store",
-            "error": "OperationalError",
-            "reason": cause,
-        },
-    )
+    assert (ready.status_code, ready.json) == (503, store_down("OperationalError", cause))
     assert [(r.getMessage(), r.deskbridge_fields) for r in caplog.records] == [
         (
             "webhook.store_unavailable",
@@ -495,13 +497,7 @@ def test_readyz_says_the_store_was_never_migrated(rules, tmp_path):
 
     assert (ready.status_code, ready.json) == (
         503,
-        {
-            "status": "unavailable",
-            "store": "down",
-            "failed": "store",
-            "error": "OperationalError",
-            "reason": "no such table: events",
-        },
+        store_down("OperationalError", "no such table: events"),
     )
 
 

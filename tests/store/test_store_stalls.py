@@ -20,6 +20,7 @@ from deskbridge.app import READY_TIMEOUT_S, create_app, create_runtime
 from deskbridge.config.settings import Settings
 from deskbridge.store.db import migrate_store
 from tests.conftest import TEST_SECRET, postgres_available, postgres_schema
+from tests.connectors.test_http import store_down
 
 
 class FreezableProxy:
@@ -113,13 +114,7 @@ def test_readyz_and_the_dispatcher_notice_a_store_that_stops_answering(proxied_u
     assert "readyz" in answers, f"/readyz gave no answer in {2 * READY_TIMEOUT_S + 2} s"
     assert answers["readyz"][:2] == (
         503,
-        {
-            "status": "unavailable",
-            "store": "down",
-            "failed": "store",
-            "error": "TimeoutError",
-            "reason": f"no answer within {READY_TIMEOUT_S:g} s",
-        },
+        store_down("TimeoutError", f"no answer within {READY_TIMEOUT_S:g} s"),
     )
     # It waits its timeout, then answers: 2.5 s more are the scheduler's (at load 18 on two
     # cores 1 s was not enough), still short of a second wait of its own.
