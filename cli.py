@@ -1116,10 +1116,11 @@ def _report_decided_elsewhere(engine, event_ids: list[int], timer_ids: list[str]
 @_format_option("--dead")
 @click.pass_context
 def outbox(ctx: click.Context, dead: bool, output: str) -> None:
-    """How many actions are pending, done and dead-lettered; with --dead, the dead letters
-    (given up after their last attempt or a permanent error: a revoked token, a channel the
-    bot left), each with its error. `deskbridge outbox retry` sends them again."""
-    from deskbridge.store.outbox import DEAD, DONE, PENDING, count_actions, list_dead_actions
+    """How many actions are pending, done, done in dry-run (logged, not sent) and
+    dead-lettered; with --dead, the dead letters (given up after their last attempt or a
+    permanent error: a revoked token, a channel the bot left), each with its error.
+    `deskbridge outbox retry` sends them again."""
+    from deskbridge.store.outbox import DEAD, DRY_RUN, count_by_state, list_dead_actions
 
     if ctx.invoked_subcommand is not None:
         return
@@ -1127,7 +1128,7 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
     with _reading_store(_settings().database_url) as connection:
         where = connection.engine.url.render_as_string(hide_password=True)
         if not dead:
-            counts = {s: count_actions(connection, s) for s in (PENDING, DONE, DEAD)}
+            counts = count_by_state(connection)
         else:
             rows = list_dead_actions(connection)
     if not dead:
@@ -1136,6 +1137,12 @@ def outbox(ctx: click.Context, dead: bool, output: str) -> None:
             return
         total = count_noun(sum(counts.values()), "action")
         click.echo(f"{total} in {where}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        if counts[DRY_RUN]:
+            click.echo(
+                "the dry-run ones were logged, not sent: their system's credentials were "
+                "unset (at start-up, serve and worker name them: dry_run.enabled)",
+                err=True,
+            )
         if counts[DEAD]:
             click.echo("deskbridge outbox --dead lists the dead ones", err=True)
         return

@@ -25,6 +25,8 @@ from deskbridge.store.sql import (
 from deskbridge.workflows.actions import Action, ActionKind, dump_action, load_action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
+# Not a stored status: a done action whose result says it was performed in dry-run.
+DRY_RUN = "dry-run"
 
 # The claim is the dispatcher's: what it says is said under the dispatcher's name.
 log = logging.getLogger("deskbridge.dispatcher")
@@ -348,6 +350,24 @@ def dead_letter_actions(
 
 def _unreached(where: Sequence[str]) -> dict[str, Any] | None:
     return {"unreached": list(where)} if where else None
+
+
+def count_by_state(connection: Connection) -> dict[str, int]:
+    """The actions by state: pending, done, dry-run, dead. A dry-run action (its system's
+    credentials unset: decided, stored and logged, not sent) is stored done, and counted done
+    it told an operator without credentials that everything had been sent."""
+    counts = dict.fromkeys((PENDING, DONE, DRY_RUN, DEAD), 0)
+    counts.update(
+        connection.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+    )
+    dry_run = connection.execute(
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.status == DONE, outbox.c.result["dry_run"].as_boolean().is_(True))
+    ).scalar_one()
+    counts[DONE] -= dry_run
+    counts[DRY_RUN] = dry_run
+    return counts
 
 
 def count_actions(connection: Connection, status: str | None = None) -> int:

@@ -5,6 +5,7 @@ them back once the cause (a revoked token, a channel the bot left) is fixed. Rev
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,7 +134,7 @@ def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store
 
     assert (counts.exit_code, counts.stdout, counts.stderr) == (
         0,
-        f"3 actions in {where}: 0 pending, 1 done, 2 dead\n",
+        f"3 actions in {where}: 0 pending, 1 done, 0 dry-run, 2 dead\n",
         "deskbridge outbox --dead lists the dead ones\n",
     )
     died = NOW.isoformat()
@@ -157,6 +158,56 @@ def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store
     )
     for secret in ("Dana", "U0AGENT"):
         assert secret not in listing.output + as_json.output
+
+
+def test_outbox_counts_actions_performed_in_dry_run_apart_from_those_sent(store_url, monkeypatch):
+    """Without a system's credentials its actions are logged, not sent, and stored done: the
+    summary counted them done, and told an operator without credentials they had gone out."""
+    for name in ("SLACK_BOT_TOKEN", "ZENDESK_API_TOKEN", "SALESFORCE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    settings, worker = _worker(store_url, monkeypatch, RevokedSlack())
+    dry = create_runtime(settings, clock=Clock(NOW))  # the real performers: all in dry-run
+    assert dry.dry_run == {"zendesk": True, "salesforce": True, "slack": True, "pager": True}
+    worker.dispatcher.performers[ActionKind.tag] = Slack(worker.engine)
+    with worker.engine.begin() as connection:
+        insert_actions(
+            connection,
+            [
+                build_action("zendesk:1", "risk", ActionKind.tag, reason="test", tags=["vip"]),
+                build_action("zendesk:3", "risk", ActionKind.tag, reason="test", tags=["vip"]),
+            ],
+            NOW - timedelta(minutes=2),
+        )
+    dry.dispatcher.dispatch_due()
+    with worker.engine.begin() as connection:
+        insert_actions(
+            connection,
+            [
+                _notify(2, target="assignee"),
+                build_action("zendesk:4", "risk", ActionKind.tag, reason="test", tags=["vip"]),
+            ],
+            NOW - timedelta(minutes=1),
+        )
+        insert_actions(connection, [_notify(5, target="assignee")], NOW + timedelta(hours=1))
+    worker.dispatcher.dispatch_due()  # the notify dead-lettered, the tag sent
+    where = worker.engine.url.render_as_string(hide_password=True)
+    dry.engine.dispose()
+    worker.engine.dispose()
+
+    counts = _cli(settings, "outbox")
+    as_json = _cli(settings, "outbox", "--format", "json")
+
+    assert (counts.exit_code, counts.stdout, counts.stderr) == (
+        0,
+        f"5 actions in {where}: 1 pending, 1 done, 2 dry-run, 1 dead\n",
+        "the dry-run ones were logged, not sent: their system's credentials were unset (at "
+        "start-up, serve and worker name them: dry_run.enabled)\n"
+        "deskbridge outbox --dead lists the dead ones\n",
+    )
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (
+        0,
+        {"pending": 1, "done": 1, "dry-run": 2, "dead": 1},
+    )
 
 
 def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_channel(
