@@ -340,9 +340,11 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
         "after the fix, deskbridge redecide decides them again (--id N, the first column: only "
         "those given)\n"
     )
+    heading, row = listed.stdout.splitlines()
+    assert heading.split()[:2] == ["id", "ticket"]
     with engine.connect() as connection:  # the first column is the id redecide --id takes
         query = select(events_table.c.id).where(events_table.c.dedupe_key == "zendesk:event:66-1")
-        assert listed.stdout.split()[0] == str(connection.execute(query).scalar_one())
+        assert row.split()[0] == str(connection.execute(query).scalar_one())
     counted = CliRunner().invoke(main, ["events"], env=env)
     assert (counted.exit_code, counted.stdout, counted.stderr) == (
         0,
