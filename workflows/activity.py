@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from deskbridge.workflows.actions import Action, ActionKind
 from deskbridge.workflows.frozen import quick_init
@@ -119,21 +120,23 @@ def build_event_facts(
         if not newly:
             if old is None or old.instance == clock.instance:
                 continue  # most events: no clock met, so no need to look for its breach
-            clock = _met_and_replaced(old, event) or _solved_and_replaced(old, clock, state)
-            if clock is None:
+            replaced = _met_and_replaced(old, event) or _solved_and_replaced(old, clock, state)
+            if replaced is None:
                 continue
+            clock = replaced
         breach = f"{ticket}:sla:{metric}:{clock.instance}:breach"
         told = [k for k in state.fired if k.startswith(breach)]
         # Met, unless its breach went out; a breach withdrawn (the SLA rule's correction: met
         # in time, what met it known only after the alert) is met too.
         if not told or f"{breach}_withdrawn" in told:
             key = f"{ticket}:sla_met:{metric}:{clock.instance}"
-            facts.append(Fact(key, clock.fulfilled_at, SLA_MET, ticket, state.assignee, metric))
+            met_at = cast(datetime, clock.fulfilled_at)  # newly met, or met as replaced
+            facts.append(Fact(key, met_at, SLA_MET, ticket, state.assignee, metric))
     value = state.custom_fields.get(csat_field) if csat_field else None
     earlier = previous.custom_fields.get(csat_field) if csat_field and previous else None
     if value != earlier:  # the same text rates the same: most events change no rating
-        rating, before = _rating(value), _rating(earlier)
-        if rating is not None and rating != before:
+        rating = _rating(value)
+        if rating is not None and rating != _rating(earlier):
             kind = CSAT_GOOD if rating == "good" else CSAT_BAD
             facts.append(
                 Fact(f"{ticket}:csat:{event.dedupe_key}", at, kind, ticket, state.assignee)

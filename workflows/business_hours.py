@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import accumulate, islice, pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class BusinessCalendar:
         self.week = [sorted(day) for day in week]
         self._closures = holidays or frozenset()
         # A `holidays` package calendar: membership expands to new years on demand.
-        self._holiday_calendar = holiday_calendar
+        self._holiday_calendar: Any = holiday_calendar
         # The opening intervals of a stretch of days, for bisection (see _timeline).
         self._kept: _Timeline | None = None
 

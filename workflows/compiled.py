@@ -22,9 +22,13 @@ from types import ModuleType
 
 # Paths from the package's root (the checkout), without ".py". The classifier's pure
 # functions on strings, dicts and tuples (mypyc's best case) and the memo they keep results
-# in; replay's ticket state, risk rule and in-memory store. Not the modules tests patch
-# (rules/__init__'s RULES, the decider's constants) nor those mypyc refuses (lexicon.py's
-# subclass of simplemma's factory; frozen.py's generated __init__).
+# in; replay's ticket state, rules (risk, SLA, routing, on call, three responses,
+# interactions), their decisions, business hours, the review's facts and the in-memory
+# store. Not the modules tests patch (rules/__init__'s RULES, the decider's constants and
+# methods) nor those mypyc refuses (lexicon.py's subclass of simplemma's factory;
+# frozen.py's generated __init__; a module defining a model with a pydantic `Field`
+# default, actions.py and model.py: mypy types `Field(default_factory=dict)` as the dict it
+# makes, and compiled code checks the FieldInfo it gets against that at import).
 COMPILED = (
     "workflows/memo",
     "workflows/text",
@@ -32,6 +36,14 @@ COMPILED = (
     "workflows/state",
     "workflows/rules/risk",
     "store/memory",
+    "workflows/rules/sla",
+    "workflows/activity",
+    "workflows/decision",
+    "workflows/rules/three_responses",
+    "workflows/rules/interactions",
+    "workflows/business_hours",
+    "workflows/rules/routing",
+    "workflows/rules/oncall",
 )
 # The group's shared library (the modules' code; each module's extension is a small shim).
 SHARED_LIBRARY = "workflows/_mypyc__mypyc"

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 from pydantic import Field, TypeAdapter, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -140,6 +140,7 @@ ModelT = TypeVar("ModelT")
 _FROZEN_MODELS: set[type] = set()
 
 
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(Field,))
 def frozen_model(cls: type[ModelT]) -> type[ModelT]:
     """A model the decider's hot loop reads attribute by attribute (a ticket's state and its
     parts, kept in memory for many tickets at once; the actions the rules decide): a frozen,

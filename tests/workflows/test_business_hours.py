@@ -716,6 +716,7 @@ def test_measuring_by_bisection_equals_walking_the_intervals(cal, a, to_b):
     assert cal.business_time_between(a, b) == expected
 
 
+@pytest.mark.source_only  # replaces a calendar's method: a compiled calendar's is read-only
 def test_a_timeline_is_not_used_where_days_overlap():
     # A day's intervals never overlap once merged, and touching ones (Saturday to 24:00,
     # Sunday from 00:00) are fine; overlapping days could only come from a zone's clock going

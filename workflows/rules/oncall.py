@@ -32,10 +32,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from deskbridge.config.rules import RulesConfig
+from deskbridge.config.rules import OncallConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
+from deskbridge.workflows.business_hours import BusinessCalendar
 from deskbridge.workflows.decision import Context, Decision, Timer, decision_time
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
@@ -159,7 +161,7 @@ def snapshot_chain(
     or every step paged)."""
     steps = [
         OncallStep(after_s=step.after.total_seconds(), notify=step.notify)
-        for step in rules.oncall.escalation
+        for step in cast(OncallConfig, rules.oncall).escalation  # paging: on call is set up
     ]
     return OncallChain(
         id=new_chain_id(previous, now),
@@ -207,7 +209,7 @@ def _rotation_and_leads(
     overrides (a rotation keeps the shifts it worked out: paging asks on every decision)."""
     found = _ROTATIONS.get(rules, overrides)
     if found is None:
-        rotation = Rotation(rules.oncall, rules.team.timezone, overrides)
+        rotation = Rotation(cast(OncallConfig, rules.oncall), rules.team.timezone, overrides)
         leads = tuple(a.slack_id for a in rules.agents if a.role == "lead")
         found = _ROTATIONS.put(rules, overrides, (rotation, leads))
     return found
@@ -316,7 +318,7 @@ def page_due_steps(
                 f"not acknowledged {minutes} min after the first page ({chain.reason}): "
                 f"paging {NOTIFY_WORDS[step.notify]}"
             )
-        channels = [rules.oncall.channel]
+        channels = [cast(OncallConfig, rules.oncall).channel]
         if step.notify == "lead":
             channels.append(rules.team.lead_channel)
         decision.actions.append(
@@ -712,7 +714,10 @@ def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     if at != timer.due_at and not set_again and is_after_hours(ctx.rules, at):
         payload = {**timer.payload, "behind": True}
         return Decision(timers=[Timer(timer.id, timer.ticket, TIMER_KIND, at, payload)])
-    return page_due_steps(state, chain, at, ctx, behind=at != timer.due_at or set_again)
+    # `current`: the ticket's chain is there.
+    return page_due_steps(
+        state, cast(OncallChain, chain), at, ctx, behind=at != timer.due_at or set_again
+    )
 
 
 def watch_timer_id(ticket: str) -> str:
@@ -795,7 +800,8 @@ def fire_unanswered(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         # Fired with the office open (a catch-up in business hours, a ticket made urgent
         # late): nobody is paged now, the team is there; the wait goes on, so the watch is
         # set again for the office's closing, as for a target running out in business hours.
-        closing = rules.calendar.closed_from(at)  # a calendar: the office is open
+        # A calendar: the office is open.
+        closing = cast(BusinessCalendar, rules.calendar).closed_from(at)
         return Decision(timers=[replace(watch, due_at=closing)] if closing else [])
     target = timedelta(seconds=watch.payload["target_s"])
     reason = (

@@ -4,6 +4,7 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from deskbridge.config.rules import DepartmentConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action
@@ -55,7 +56,7 @@ def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
     found = _classified.get(rules, inputs)
     if found is not None:
         return found
-    names = {k: d.name for k, d in rules.departments.items()}
+    names: dict[str, str] = {k: d.name for k, d in rules.departments.items()}
     result = classify_by_field_or_tag(
         rules.routing, tags=state.tags, fields=state.custom_fields, department_names=names
     )
@@ -83,12 +84,18 @@ def _known(state: TicketState) -> bool:
     return state.snapshot_at is not None or state.subject is not None
 
 
+def _departments(rules: RulesConfig) -> dict[str, DepartmentConfig]:
+    """The rules' departments by key: the keys the rules and states name them by are the
+    config's (checked when it loads), typed there as its literal names."""
+    return cast(dict[str, DepartmentConfig], rules.departments)
+
+
 def _department_acted(state: TicketState, event: TicketEvent, ctx: Context) -> bool:
     """A reply (public or internal) from one of the department's members, or a group change
     that deskbridge did not make."""
     if state.department is None:
         return False
-    department = ctx.rules.departments[state.department]
+    department = _departments(ctx.rules)[state.department]
     comment = event.comment
     if comment is not None and department.has_member(state.source, comment.author_id):
         return True
@@ -161,7 +168,7 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
 
     reason = result.reason
     if state.department is not None:
-        reason += f" (re-routed from {rules.departments[state.department].name})"
+        reason += f" (re-routed from {_departments(rules)[state.department].name})"
     decision.extend(_route(state, result.department, result.category, reason, result.source, ctx))
     return decision
 
@@ -175,7 +182,7 @@ def _route(
     ctx: Context,
 ) -> Decision:
     """Route to a department: Slack message, group, tag, note, and the hand-off deadline."""
-    department = ctx.rules.departments[department_key]
+    department = _departments(ctx.rules)[department_key]
     owner = owner_for(state.source, department.group, department.salesforce_queue)
     ticket = state.key
     decision = Decision()
@@ -261,7 +268,7 @@ def _handoff_calendar(rules: RulesConfig, department: DepartmentConfig) -> Busin
 def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     """The hand-off deadline passed: tell the lead, unless the department acted or the ticket
     moved on (solved, re-routed, routed by hand)."""
-    department_key = timer.payload.get("department")
+    department_key: Any = timer.payload.get("department")  # as the route set it
     if (
         state.department != department_key
         or state.department_acted
@@ -270,7 +277,7 @@ def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         or state.escalation_signals  # escalated: the specialist tier owns it now
     ):
         return Decision()
-    department = ctx.rules.departments[department_key]
+    department = _departments(ctx.rules)[department_key]
     waited = department.handoff_within
     hours = waited.total_seconds() / 3600
     span = f"{hours:g}h" if hours >= 1 else f"{waited.total_seconds() / 60:g}m"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import RulesConfig, SlaPolicy
@@ -217,7 +217,7 @@ def _chain(
 def _next_timer(
     key: str,
     clock: SlaClock,
-    policy: SlaPolicy,
+    policy: SlaPolicy | None,
     rules: RulesConfig,
     target: timedelta,
     chain: tuple[tuple[str, float, timedelta], ...],
@@ -333,7 +333,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         for metric in ("first_reply", "next_reply"):
             stopped = clocks.get(metric)
             met_late = _met_before_stop(stopped, at, policy, rules)
-            if met_late is not None:
+            if met_late is not None and stopped is not None:  # met late: it was there
                 if metric == "first_reply":
                     first_stopped_at = stopped.stopped_at
                 clocks[metric] = met_late
@@ -397,8 +397,9 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         # A solve and a reopen delivered late: in writing order the solve met the clock and
         # the reopen started a new one (the leads' review counts the first met: activity).
         reopened_at = _reopened_at(state.status_points)
-        restarted = reopened_at is not None and reopened_at != resolution.started_at
-        if restarted:
+        restarted = False
+        if reopened_at is not None and reopened_at != resolution.started_at:
+            restarted = True
             resolution = clocks["resolution"] = _start("resolution", reopened_at)
             changed.add("resolution")
     else:
@@ -468,7 +469,7 @@ def _pause_by_points(
     for at, status in points[first:]:
         now_running = not _pauses(status, paused)
         if running and not now_running:
-            used += base.business_time_between(since, at)
+            used += base.business_time_between(cast(datetime, since), at)  # set while running
             since = None
         elif now_running and not running:
             since = at
@@ -640,11 +641,12 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     """A warning or breach time came: act only if that very clock is still running and this
     is the stage whose timer it set last; then set the next stage's timer."""
     rules = ctx.rules
-    metric = timer.payload.get("metric")
+    # Any: the stored timer's payload, as it was set (`_next_timer`).
+    metric: Any = timer.payload.get("metric")
     clock = state.sla_clocks.get(metric)
     policy = policy_named(rules, state.sla_policy)
     target = _target(policy, metric)
-    stage = timer.payload.get("stage")
+    stage: Any = timer.payload.get("stage")
     if (
         clock is None
         or clock.instance != timer.payload.get("instance")
@@ -670,7 +672,10 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         decision = Decision()
     else:
         rest = chain[at + 1 :]
-        decision = _fire_stage(state, clock, policy, rules, ctx, stage, target, known)
+        # A target comes from a policy (_target): there is one.
+        decision = _fire_stage(
+            state, clock, cast(SlaPolicy, policy), rules, ctx, stage, target, known
+        )
     # The next stage's timer: the clock is as it was when this one was set, so it falls due
     # when it would have, had every stage been set at once.
     following = _next_timer(state.key, clock, policy, rules, target, rest, known)
@@ -713,8 +718,8 @@ def _fire_stage(
     metric = clock.metric
     business = metric not in policy.calendar_time and rules.business_hours is not None
     time_base: BusinessCalendar | CalendarTime = _clock_time(policy, metric, rules)
-    due = time_base.add_business_time(
-        clock.running_since, max(target - _used_before(clock), _NONE_LEFT)
+    due = time_base.add_business_time(  # a running clock's (fire_sla)
+        cast(datetime, clock.running_since), max(target - _used_before(clock), _NONE_LEFT)
     )
     label = LABELS[metric]
     described = _describe_target(target, business)
@@ -753,7 +758,7 @@ def _fire_stage(
         # "due at 10:00" beside the breach alert is noise; the breach says it.
         return Decision()
     warning = rules.sla.warnings[int(stage.removeprefix("warn")) - 1]
-    audience = {"target": warning.notify}
+    audience: dict[str, str] = {"target": warning.notify}
     if warning.notify == "lead":
         audience["channel"] = rules.team.lead_channel
     return Decision(
@@ -790,7 +795,9 @@ def sla_due_times(state: TicketState, rules: RulesConfig) -> list[tuple[str, dat
             continue
         time_base = _clock_time(policy, metric, rules)
         left = max(target - timedelta(seconds=clock.used_s), timedelta(0))
-        business = metric not in policy.calendar_time and rules.business_hours is not None
+        # A target comes from a policy (_target): there is one.
+        calendar_time = cast(SlaPolicy, policy).calendar_time
+        business = metric not in calendar_time and rules.business_hours is not None
         out.append((metric, time_base.add_business_time(clock.running_since, left), business))
     return sorted(out, key=lambda item: item[1])
 
@@ -799,7 +806,8 @@ def describe_sla(state: TicketState, rules: RulesConfig, now: datetime) -> list[
     """'First reply due Mon 09 Mar 09:55 (in 40m of business hours)' lines for messages."""
     lines = []
     for metric, due, business in sla_due_times(state, rules):
-        time_base = rules.calendar if business else CALENDAR_TIME
+        # Business hours only where the rules have them (sla_due_times).
+        time_base = cast(BusinessCalendar, rules.calendar) if business else CALENDAR_TIME
         left = time_base.business_time_between(now, due) if due > now else timedelta(0)
         minutes = int(left.total_seconds() // 60)
         span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
