@@ -372,6 +372,13 @@ class SalesforceConfig(_Model):
         }
         return self
 
+    def read_back(self, level: Priority) -> Priority | None:
+        """The level a case set to `level` reads back as: its `write_priorities` value as
+        `priorities` reads it (None: not written, or not read). Urgent written High (the
+        standard picklist's highest) reads back as high."""
+        value = self.write_priorities.get(level)
+        return None if value is None else self.priorities.get(value)
+
     def read_status(self, value: str) -> Status | None:
         """What a Case Status value means by the lists; None for one they do not list. A
         value has one meaning (a file listing one under two is refused, and open_statuses'

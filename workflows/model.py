@@ -492,6 +492,15 @@ class TicketState:
     # Risk: the signals and score of the last escalation.
     escalation_signals: list[str] = Field(default_factory=new_list)
     escalation_score: float = 0.0
+    # The priority the risk rule raised the ticket to, where the helpdesk takes it as a value
+    # that reads back as another level (`raised_priority_echo`): Salesforce's standard picklist
+    # has no urgent, so urgent is written High, read high. While snapshots carry only that
+    # echo, the ticket keeps the raised level (workflows/state.py); `raised_priority_from` is
+    # its priority when raised, until the echo comes: a snapshot still carrying it was made
+    # before the write landed. Another value is a person's change: taken, and these cleared.
+    raised_priority: Priority | None = None
+    raised_priority_echo: Priority | None = None
+    raised_priority_from: Priority | None = None
     # Whether people were told about the ticket in Slack (so there are threads to update).
     alerted: bool = False
     # After-hours on-call chain (None: never paged).

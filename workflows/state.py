@@ -10,6 +10,7 @@ from itertools import repeat
 from deskbridge.workflows.model import (
     KEEP_STATUS_POINTS,
     EventKind,
+    Priority,
     Status,
     TicketEvent,
     TicketState,
@@ -75,6 +76,8 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
             changes["tags"] = list(snapshot.tags)
         if snapshot.custom_fields:
             changes["custom_fields"] = {**state.custom_fields, **snapshot.custom_fields}
+        if state.raised_priority is not None and "priority" in changes:
+            changes.update(_read_raised_priority(state, changes["priority"]))
         if changes:  # deskbridge's own events (Slack clicks) carry no snapshot
             changes["snapshot_at"] = event.occurred_at
     else:
@@ -147,6 +150,22 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
                 waiting = sorted([*state.unanswered_customer_message_at, event.occurred_at])
                 changes["unanswered_customer_message_at"] = waiting[-KEEP_COMMENT_IDS:]
     return evolve(state, changes), stale
+
+
+def _read_raised_priority(state: TicketState, read: Priority) -> dict[str, Priority | None]:
+    """What a snapshot's priority `read` changes on a ticket the risk rule raised to a level
+    its helpdesk writes as a value that reads back as another (TicketState.raised_priority:
+    urgent, written High on a Salesforce case). That value echoed keeps the raised level (the
+    case said High because deskbridge wrote High); the priority the ticket had, before the echo
+    came, was read before the write landed (read as it is, as a Zendesk ticket's would be); any
+    other is a person's change: taken, and the raise forgotten (High after that is high)."""
+    if read is state.raised_priority_echo:
+        if state.raised_priority_from is None:
+            return {"priority": state.raised_priority}
+        return {"priority": state.raised_priority, "raised_priority_from": None}
+    if read is state.raised_priority_from:
+        return {}
+    return {"raised_priority": None, "raised_priority_echo": None, "raised_priority_from": None}
 
 
 def _add_status_point(

@@ -16,6 +16,7 @@ from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     EventKind,
     Priority,
+    Source,
     TicketEvent,
     TicketState,
     owner_for,
@@ -333,8 +334,14 @@ def _escalate(
                 escalated=True,
             ),
         )
+    updates = {
+        "escalation_signals": names,
+        "escalation_score": score,
+        "assigned_groups": [*state.assigned_groups, *([owner] if owner else [])],
+    }
     priority = _raised(state.priority, config.raise_priority_to)
     if priority is not None:
+        updates.update(_remember_raise(state, priority, ctx))
         actions.insert(
             1,
             build_action(
@@ -347,11 +354,24 @@ def _escalate(
                 priority=priority.value,
             ),
         )
-    return Decision(
-        actions=actions,
-        updates={
-            "escalation_signals": names,
-            "escalation_score": score,
-            "assigned_groups": [*state.assigned_groups, *([owner] if owner else [])],
-        },
-    )
+    return Decision(actions=actions, updates=updates)
+
+
+def _remember_raise(state: TicketState, priority: Priority, ctx: Context) -> dict:
+    """What the ticket's state keeps of raising it to `priority` (TicketState.raised_priority):
+    for a case whose written value reads back as another level (urgent written High, read
+    high), that level, so the helpdesk's echo of it keeps `priority` (the fold, in
+    workflows/state.py). Without it every escalated case lost urgent, its urgent SLA policy
+    and pages, at its next notification. Nothing where the value reads back as written
+    (Zendesk's priorities are deskbridge's), nor where it is not read at all (check-config
+    warns of that)."""
+    echo = ctx.rules.salesforce.read_back(priority) if state.source is Source.salesforce else None
+    if echo is None or echo is priority:
+        if state.raised_priority is None:
+            return {}
+        return {"raised_priority": None, "raised_priority_echo": None, "raised_priority_from": None}
+    return {
+        "raised_priority": priority,
+        "raised_priority_echo": echo,
+        "raised_priority_from": state.priority,
+    }
