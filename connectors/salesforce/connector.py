@@ -63,6 +63,15 @@ def verify(headers: Mapping[str, str], raw: bytes, now: datetime, settings: Sett
         raise ForbiddenError("organization id is not this deskbridge's Salesforce org", field)
 
 
+# What to check, as Zendesk's 401 says (never the token given or expected).
+_NOT_MATCHED = (
+    "bearer token does not match: check that SALESFORCE_WEBHOOK_TOKEN is the token the Named "
+    'Credential sends (its External Credential\'s custom header Authorization, value "Bearer " '
+    "and the token, nothing else around it), and that nothing on the way replaces the "
+    "Authorization header"
+)
+
+
 def _verify_bearer(authorization: str, settings: Settings) -> None:
     expected = settings.salesforce_webhook_token
     if expected is None:
@@ -82,7 +91,7 @@ def _verify_bearer(authorization: str, settings: Settings) -> None:
             "Authorization",
         )
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise SignatureError("bearer token does not match", "Authorization")
+        raise SignatureError(_NOT_MATCHED, "Authorization")
 
 
 def parse(raw: bytes, now: datetime, rules: RulesConfig) -> list[TicketEvent]:

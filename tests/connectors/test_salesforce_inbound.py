@@ -421,7 +421,13 @@ def test_json_flow_callout_needs_the_bearer_token(client, runtime, engine):
     )
     assert (wrong.status_code, wrong.json) == (
         401,
-        {"error": "bearer token does not match", "field": "Authorization"},
+        {
+            "error": "bearer token does not match: check that SALESFORCE_WEBHOOK_TOKEN is the "
+            "token the Named Credential sends (its External Credential's custom header "
+            'Authorization, value "Bearer " and the token, nothing else around it), and that '
+            "nothing on the way replaces the Authorization header",
+            "field": "Authorization",
+        },
     )
     missing = {
         "error": "missing bearer token: a Flow callout must send Authorization: Bearer "
