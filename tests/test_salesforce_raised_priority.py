@@ -182,6 +182,19 @@ def test_the_fold_keeps_the_raised_level_while_the_case_echoes_what_was_written(
     assert priorities_read(case, [Priority.low, HIGH]) == [Priority.low, HIGH]
 
 
+def test_a_persons_change_forgets_the_raise_entirely():
+    case = escalate(state(key=KEY, source=Source.salesforce, ticket_id=CASE, description=THREAT))
+    echoed = apply_event(case, snapshot(case, 1, HIGH))[0]
+    assert (echoed.priority, echoed.raised_priority_from) == (URGENT, None)
+    changed = apply_event(echoed, snapshot(echoed, 2, Priority.low))[0]
+    assert (
+        changed.priority,
+        changed.raised_priority,
+        changed.raised_priority_echo,
+        changed.raised_priority_from,
+    ) == (Priority.low, None, None, None)
+
+
 def test_a_case_high_already_reads_its_high_as_urgent_once_raised():
     # Salesforce sends no change for a value written as it was: any later notification
     # carrying High (the owner change) is the echo.

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, TypeVar, dataclass_transform
 
 from pydantic import Field, TypeAdapter, field_validator
@@ -515,6 +516,13 @@ class TicketState:
     def has_tag(self, tag: str) -> bool:
         return tag in self.tags
 
+
+# A ticket's state changes that forget a raise (TicketState.raised_priority and its two
+# companions): one place, so the rule that lowers a raise and the fold that sees a person's
+# change can never clear different fields. Read-only: callers merge it into their changes.
+RAISE_FORGOTTEN: Mapping[str, None] = MappingProxyType(
+    {"raised_priority": None, "raised_priority_echo": None, "raised_priority_from": None}
+)
 
 _STATE_ADAPTER = TypeAdapter(TicketState)
 

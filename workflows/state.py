@@ -4,11 +4,13 @@ event time; replies are counted by comment id, so redeliveries and late arrivals
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 from datetime import datetime
 from itertools import repeat
 
 from deskbridge.workflows.model import (
     KEEP_STATUS_POINTS,
+    RAISE_FORGOTTEN,
     EventKind,
     Priority,
     Status,
@@ -152,7 +154,7 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
     return evolve(state, changes), stale
 
 
-def _read_raised_priority(state: TicketState, read: Priority) -> dict[str, Priority | None]:
+def _read_raised_priority(state: TicketState, read: Priority) -> Mapping[str, Priority | None]:
     """What a snapshot's priority `read` changes on a ticket the risk rule raised to a level
     its helpdesk writes as a value that reads back as another (TicketState.raised_priority:
     urgent, written High on a Salesforce case). That value echoed keeps the raised level (the
@@ -165,7 +167,7 @@ def _read_raised_priority(state: TicketState, read: Priority) -> dict[str, Prior
         return {"priority": state.raised_priority, "raised_priority_from": None}
     if read is state.raised_priority_from:
         return {}
-    return {"raised_priority": None, "raised_priority_echo": None, "raised_priority_from": None}
+    return RAISE_FORGOTTEN
 
 
 def _add_status_point(

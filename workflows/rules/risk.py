@@ -5,15 +5,18 @@ new signals lift the score to the next multiple of the threshold."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
+    RAISE_FORGOTTEN,
     EventKind,
     Priority,
     Source,
@@ -334,7 +337,7 @@ def _escalate(
                 escalated=True,
             ),
         )
-    updates = {
+    updates: dict[str, Any] = {
         "escalation_signals": names,
         "escalation_score": score,
         "assigned_groups": [*state.assigned_groups, *([owner] if owner else [])],
@@ -357,7 +360,9 @@ def _escalate(
     return Decision(actions=actions, updates=updates)
 
 
-def _remember_raise(state: TicketState, priority: Priority, ctx: Context) -> dict:
+def _remember_raise(
+    state: TicketState, priority: Priority, ctx: Context
+) -> Mapping[str, Priority | None]:
     """What the ticket's state keeps of raising it to `priority` (TicketState.raised_priority):
     for a case whose written value reads back as another level (urgent written High, read
     high), that level, so the helpdesk's echo of it keeps `priority` (the fold, in
@@ -369,7 +374,7 @@ def _remember_raise(state: TicketState, priority: Priority, ctx: Context) -> dic
     if echo is None or echo is priority:
         if state.raised_priority is None:
             return {}
-        return {"raised_priority": None, "raised_priority_echo": None, "raised_priority_from": None}
+        return RAISE_FORGOTTEN
     return {
         "raised_priority": priority,
         "raised_priority_echo": echo,
