@@ -25,8 +25,9 @@ from deskbridge.store.sql import (
 from deskbridge.workflows.actions import Action, ActionKind, dump_action, load_action
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
-# Not a stored status: a done action whose result says it was performed in dry-run.
-DRY_RUN = "dry-run"
+# Not a stored status: a done action whose result says it was performed in dry-run (as the
+# dispatcher's outcome, `outbox.dry_run` and /metrics' outcome="dry_run" name it).
+DRY_RUN = "dry_run"
 
 # The claim is the dispatcher's: what it says is said under the dispatcher's name.
 log = logging.getLogger("deskbridge.dispatcher")
@@ -357,16 +358,20 @@ def count_by_state(connection: Connection) -> dict[str, int]:
     credentials unset: decided, stored and logged, not sent) is stored done, and counted done
     it told an operator without credentials that everything had been sent."""
     counts = dict.fromkeys((PENDING, DONE, DRY_RUN, DEAD), 0)
-    counts.update(
-        connection.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+    dry_run = outbox.c.result["dry_run"].as_boolean().is_(True)
+    # One statement, so the counts are of one moment: read apart (PostgreSQL's statements
+    # each see their own), an action done in dry-run between the two was taken from a done
+    # count that had not counted it, and done could read below 0 while a dry-run serve works.
+    rows = connection.execute(
+        select(outbox.c.status, func.count(), func.sum(case((dry_run, 1), else_=0))).group_by(
+            outbox.c.status
+        )
     )
-    dry_run = connection.execute(
-        select(func.count())
-        .select_from(outbox)
-        .where(outbox.c.status == DONE, outbox.c.result["dry_run"].as_boolean().is_(True))
-    ).scalar_one()
-    counts[DONE] -= dry_run
-    counts[DRY_RUN] = dry_run
+    for status, count, dry in rows:
+        if status == DONE:
+            counts[DONE], counts[DRY_RUN] = count - dry, dry
+        else:
+            counts[status] = count
     return counts
 
 

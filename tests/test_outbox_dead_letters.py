@@ -10,13 +10,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from deskbridge.app import create_app, create_runtime
 from deskbridge.cli import main
 from deskbridge.config.settings import EXAMPLE_CONFIG, Settings
 from deskbridge.store.db import create_store_engine, migrate_store
-from deskbridge.store.outbox import find_attempts, insert_actions, retried_since
+from deskbridge.store.outbox import (
+    complete_actions,
+    count_by_state,
+    find_attempts,
+    insert_actions,
+    retried_since,
+)
 from deskbridge.store.schema import outbox
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.ports import PermanentError
@@ -134,7 +140,7 @@ def test_outbox_lists_the_dead_letters_without_message_text_or_people(dead_store
 
     assert (counts.exit_code, counts.stdout, counts.stderr) == (
         0,
-        f"3 actions in {where}: 0 pending, 1 done, 0 dry-run, 2 dead\n",
+        f"3 actions in {where}: 0 pending, 1 done, 0 dry_run, 2 dead\n",
         "deskbridge outbox --dead lists the dead ones\n",
     )
     died = NOW.isoformat()
@@ -199,15 +205,38 @@ def test_outbox_counts_actions_performed_in_dry_run_apart_from_those_sent(store_
 
     assert (counts.exit_code, counts.stdout, counts.stderr) == (
         0,
-        f"5 actions in {where}: 1 pending, 1 done, 2 dry-run, 1 dead\n",
+        f"5 actions in {where}: 1 pending, 1 done, 2 dry_run, 1 dead\n",
         "the dry-run ones were logged, not sent: their system's credentials were unset (at "
         "start-up, serve and worker name them: dry_run.enabled)\n"
         "deskbridge outbox --dead lists the dead ones\n",
     )
     assert (as_json.exit_code, json.loads(as_json.stdout)) == (
         0,
-        {"pending": 1, "done": 1, "dry-run": 2, "dead": 1},
+        {"pending": 1, "done": 1, "dry_run": 2, "dead": 1},
     )
+
+
+def test_outbox_counts_are_read_in_one_statement(store_url, monkeypatch):
+    """Read by two statements (each state's count, then the dry-run ones among the done), an
+    action done in dry-run between the two was taken from a done count that had not counted
+    it: on PostgreSQL each statement sees its own moment."""
+    _settings, worker = _worker(store_url, monkeypatch, RevokedSlack())
+    with worker.engine.begin() as connection:
+        insert_actions(connection, [_notify(n) for n in range(1, 4)], NOW)
+        ids = connection.execute(select(outbox.c.id).order_by(outbox.c.id)).scalars().all()
+        complete_actions(connection, [(ids[0], NOW, {"dry_run": True}), (ids[1], NOW, {})])
+    selects: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(worker.engine, "before_cursor_execute", record)
+    with worker.engine.connect() as connection:
+        counts = count_by_state(connection)
+    worker.engine.dispose()
+
+    assert (counts, len(selects)) == ({"pending": 1, "done": 1, "dry_run": 1, "dead": 0}, 1)
 
 
 def test_outbox_dead_listing_stays_in_columns_for_a_salesforce_case_and_a_long_channel(

@@ -25,6 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from deskbridge.config.logging import OutageLog, describe_exception, log_event
 from deskbridge.store.db import describe_store_error
 from deskbridge.store.outbox import (
+    DONE,
+    DRY_RUN,
     OutboxRow,
     claim_due_actions,
     complete_actions,
@@ -333,7 +335,7 @@ class Dispatcher:
         for _id, at, _error, _refund in outcomes.retries:
             heapq.heappush(self._held, at)
         for row, _at, result, fields in outcomes.done:
-            outcome = "dry_run" if result.get("dry_run") else "done"
+            outcome = DRY_RUN if result.get("dry_run") else DONE
             self.metrics.actions.labels(row.action.kind.value, outcome).inc()
             log_event(
                 log,
