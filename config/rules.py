@@ -712,13 +712,18 @@ def _find_unreachable_policy(policies: list[tuple[int, SlaPolicy]]) -> str | Non
 
 def _covers(earlier: SlaPolicy, later: SlaPolicy) -> bool:
     """Whether every ticket `later` matches, `earlier` matches too (as select_policy matches:
-    all conditions hold; any one of the tags; the channel in any case)."""
+    all conditions hold; any one of the tags or organizations; the channel in any case).
+    Organizations are compared as written: a 15-character account id does not cover its
+    18-character form, which a Zendesk organization of that name would not match."""
     channel = (earlier.channel or "").lower()
     return (
         earlier.priority in (None, later.priority)
         and (earlier.channel is None or channel == (later.channel or "").lower())
         and (not earlier.tags or (bool(later.tags) and set(later.tags) <= set(earlier.tags)))
-        and earlier.organization in (None, later.organization)
+        and (
+            not earlier.accounts
+            or (bool(later.accounts) and set(later.accounts) <= set(earlier.accounts))
+        )
     )
 
 
@@ -728,12 +733,32 @@ class SlaPolicy(_Model):
     priority: Priority | None = None
     channel: str | None = None
     tags: list[str] = Field(default_factory=new_list)
+    # One account, or a team's key accounts under one policy: either, not both.
     organization: str | None = None
+    organizations: list[str] = Field(default_factory=new_list)
     first_reply: Duration | None = None
     next_reply: Duration | None = None
     resolution: Duration | None = None
     # Targets are business time unless their metric is listed here.
     calendar_time: list[Metric] = Field(default_factory=new_list)
+
+    @field_validator("organizations")
+    @classmethod
+    def _one_way_to_name_accounts(cls, organizations: list[str], info: ValidationInfo) -> list[str]:
+        # Both given, a reader could not tell whether the policy is for their union or a
+        # mistake; one list says it.
+        if organizations and info.data.get("organization") is not None:
+            raise ValueError(
+                "give organization (one) or organizations (a list), not both: "
+                "list every account under organizations"
+            )
+        return organizations
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """The organizations the policy is for (its `organization` or its `organizations`);
+        () when it is for any."""
+        return (self.organization,) if self.organization is not None else tuple(self.organizations)
 
 
 def parse_fraction(value: Any) -> float:
@@ -2282,13 +2307,22 @@ def _find_case_match_warnings(
             if policy.tags:
                 warnings.append(
                     f"sla.policies[{index}].tags: a case has no tags and {_ALONE}: {never}; "
-                    f"name its account under organization ({_ACCOUNT_HELP})"
+                    f"list its accounts under organizations ({_ACCOUNT_HELP})"
                 )
-            if policy.organization is not None and not _is_account_id(policy.organization):
-                warnings.append(
-                    f'sla.policies[{index}].organization: "{policy.organization}" is not a '
-                    f"Salesforce account id ({_ACCOUNT_HELP}) and {_ALONE}: {never}"
-                )
+            named = (
+                [("organization", policy.organization)]
+                if policy.organization is not None
+                else [(f"organizations[{at}]", o) for at, o in enumerate(policy.organizations)]
+            )
+            # Of a list, the policy still applies to the accounts that are ids.
+            some = any(_is_account_id(organization) for _, organization in named)
+            never_for = "no case matches it" if some else never
+            warnings += [
+                f'sla.policies[{index}].{path}: "{organization}" is not a Salesforce account '
+                f"id ({_ACCOUNT_HELP}) and {_ALONE}: {never_for}"
+                for path, organization in named
+                if not _is_account_id(organization)
+            ]
     if risk is not None and usable(("risk", "signals")):
         for name, signal in risk.signals.items():
             if signal.tags:

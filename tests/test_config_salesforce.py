@@ -248,7 +248,7 @@ def test_salesforce_alone_is_warned_that_tags_never_pick_out_a_case(tmp_path, mo
         f"warning: risk.signals.vip.tags: a case has no tags and {ALONE}: no case is escalated "
         f"by them; list key accounts under risk.signals.vip.organizations ({ACCOUNT_HELP})",
         f'warning: sla.policies[0].tags: a case has no tags and {ALONE}: the "vip" policy '
-        f"never applies to a case; name its account under organization ({ACCOUNT_HELP})",
+        f"never applies to a case; list its accounts under organizations ({ACCOUNT_HELP})",
     ]
 
 
@@ -279,6 +279,68 @@ def test_salesforce_alone_is_warned_of_an_account_that_is_not_an_account_id(tmp_
         f"Salesforce account id ({ACCOUNT_HELP}) and {ALONE}: no case matches it",
         f'warning: sla.policies[0].organization: "Acme Ltd" is not a Salesforce account id '
         f'({ACCOUNT_HELP}) and {ALONE}: the "vip" policy never applies to a case',
+    ]
+
+
+def test_each_of_a_policys_organizations_is_warned_of_by_its_path(tmp_path, monkeypatch):
+    # A team's key accounts under one policy: an entry that is no account id (a name, a
+    # Contact's id) is named by its place in the list; the others still apply.
+    def by_accounts(data):
+        data["sla"]["policies"][0] = {
+            "name": "key accounts",
+            "organizations": ["0015j00000LmN2rAAF", "Acme Ltd", "0015j00000KeY9a"],
+            "first_reply": "30m",
+        }
+        data["sla"]["policies"].insert(
+            1, {"name": "partners", "organizations": ["Globex", "0035j00000HiJ7kAAF"]}
+        )
+        del data["risk"]["signals"]["vip"]["tags"]
+
+    path = salesforce_alone(tmp_path, monkeypatch, by_accounts)
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f'warning: sla.policies[0].organizations[1]: "Acme Ltd" is not a Salesforce account id '
+        f"({ACCOUNT_HELP}) and {ALONE}: no case matches it",
+        f'warning: sla.policies[1].organizations[0]: "Globex" is not a Salesforce account id '
+        f'({ACCOUNT_HELP}) and {ALONE}: the "partners" policy never applies to a case',
+        f'warning: sla.policies[1].organizations[1]: "0035j00000HiJ7kAAF" is not a Salesforce '
+        f'account id ({ACCOUNT_HELP}) and {ALONE}: the "partners" policy never applies to a '
+        "case",
+    ]
+
+
+def test_a_policy_names_its_accounts_one_way(tmp_path, monkeypatch):
+    # organization (one) and organizations (a list) both given: a problem at the list's path,
+    # listed with the file's others; a policy whose accounts an earlier one's include never
+    # applies.
+    def both(data):
+        data["sla"]["policies"][0] = {
+            "name": "key accounts",
+            "organization": "0015j00000LmN2rAAF",
+            "organizations": ["0015j00000KeY9aAAB"],
+            "first_reply": "30m",
+        }
+        data["sla"]["policies"][1:1] = [
+            {"name": "gold", "organizations": ["0015j00000LmN2rAAF", "0015j00000KeY9aAAB"]},
+            {"name": "gold-one", "organization": "0015j00000KeY9aAAB", "first_reply": "1h"},
+        ]
+        data["sla"]["policies"][3]["first_reply"] = "soon"
+
+    path = salesforce_alone(tmp_path, monkeypatch, both)
+
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+
+    assert result.exit_code == 1
+    assert [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")] == [
+        'sla.policies: policy "gold-one" never applies: "gold" before it matches every ticket '
+        "it would (the first match wins: list the narrower one first)",
+        "sla.policies[0].organizations: give organization (one) or organizations (a list), "
+        "not both: list every account under organizations",
+        'sla.policies[3].first_reply: expected a duration like "4h" (whole numbers of days d, '
+        'hours h, minutes m, seconds s: "1d 12h"), got "soon"',
     ]
 
 

@@ -54,9 +54,10 @@ def salesforce_id_18(value: str) -> str:
 
 def same_organization(source: Source, organization: str, wanted: tuple[str, ...]) -> bool:
     """Whether a ticket's organization is one of the rules file's (`risk.signals.vip.
-    organizations`, an SLA policy's `organization`). A case's AccountId is compared by its
-    15-character form, as the roster's user ids are: Salesforce sends 18 characters, while a
-    report export or a Classic URL shows 15, and a key account copied from one never matched."""
+    organizations`, an SLA policy's `organization` or `organizations`). A case's AccountId
+    is compared by its 15-character form, as the roster's user ids are: Salesforce sends 18
+    characters, while a report export or a Classic URL shows 15, and a key account copied
+    from one never matched."""
     if organization in wanted:
         return True
     if source is not Source.salesforce or SALESFORCE_ID.fullmatch(organization) is None:

@@ -19,7 +19,8 @@ def _defined(state: TicketState, policies: list[SlaPolicy]) -> SlaPolicy | None:
             continue
         if policy.tags and not any(t in state.tags for t in policy.tags):
             continue
-        if policy.organization is not None and state.organization != policy.organization:
+        wanted = [policy.organization] if policy.organization else policy.organizations
+        if wanted and state.organization not in wanted:
             continue
         return policy
     return None
@@ -31,6 +32,7 @@ def test_the_policy_picked_is_the_first_whose_conditions_hold(rules: RulesConfig
         SlaPolicy(name="urgent social", priority="urgent", channel="Twitter", first_reply="1h"),
         SlaPolicy(name="urgent", priority="urgent", first_reply="1h"),
         SlaPolicy(name="acme", organization="77", first_reply="2h"),
+        SlaPolicy(name="key accounts", organizations=["78", "79"], first_reply="2h"),
         SlaPolicy(name="empty channel", channel="", first_reply="3h"),
         SlaPolicy(name="web", channel="web", first_reply="4h"),
     ]
@@ -40,7 +42,7 @@ def test_the_policy_picked_is_the_first_whose_conditions_hold(rules: RulesConfig
         [None, *Priority],
         [None, "", "twitter", "TWITTER", "web", "email"],
         [[], ["vip"], ["other", "key"], ["vipx"]],
-        [None, "77", "78"],
+        [None, "77", "78", "79", "80"],
     ):
         state = TicketState(
             key="zendesk:1",
@@ -81,6 +83,44 @@ def test_a_case_account_matches_its_policy_in_either_id_form(rules: RulesConfig)
     assert picked("0015j00000LmN2rAAF") == "key account"
     assert picked("0015j00000LmN2r") == "key account"
     assert picked("0015j00000LmN2sAAF") == "default"
+
+
+def test_one_policy_names_a_teams_key_accounts_in_either_id_form(rules: RulesConfig):
+    """A team with 20 key accounts wrote 20 copies of its policy, one per `organization`:
+    `organizations` lists them in one, each in either id form."""
+    policies = [
+        SlaPolicy(
+            name="key accounts",
+            organizations=["0015j00000LmN2r", "0015j00000KeY9aAAB", "Acme Ltd"],
+            first_reply="30m",
+        ),
+        SlaPolicy(name="default", first_reply="8h"),
+    ]
+    config = rules.model_copy(update={"sla": rules.sla.model_copy(update={"policies": policies})})
+
+    def picked(source: Source, organization: str | None) -> str | None:
+        ticket = TicketState(
+            key=f"{source}:1", source=source, ticket_id="1", organization=organization
+        )
+        policy = select_policy(ticket, config)
+        return policy.name if policy else None
+
+    case = Source.salesforce
+    assert [
+        picked(case, account)
+        for account in (
+            "0015j00000LmN2rAAF",  # the first's 18-character form
+            "0015j00000KeY9a",  # the second's 15
+            "0015j00000KeY9aAAB",
+            "0015j00000LmN2sAAF",  # another account
+            None,
+        )
+    ] == ["key accounts", "key accounts", "key accounts", "default", "default"]
+    # A Zendesk organization matches as written: a name, not another form of an id.
+    assert [picked(Source.zendesk, o) for o in ("Acme Ltd", "0015j00000LmN2rAAF")] == [
+        "key accounts",
+        "default",
+    ]
 
 
 def test_clocks_differ_as_their_values_do():

@@ -57,16 +57,16 @@ def select_policy(state: TicketState, rules: RulesConfig) -> SlaPolicy | None:
 def _select(state: TicketState, conditions: tuple) -> SlaPolicy | None:
     """`select_policy` by the policies' conditions as plain values (`_Settings.conditions`)."""
     priority, channel, tags = state.priority, (state.channel or "").lower(), state.tags
-    for wanted_priority, wanted_channel, wanted_tags, organization, policy in conditions:
+    for wanted_priority, wanted_channel, wanted_tags, organizations, policy in conditions:
         if wanted_priority is not None and wanted_priority != priority:
             continue
         if wanted_channel is not None and channel != wanted_channel:
             continue
         if wanted_tags and not any(t in tags for t in wanted_tags):
             continue
-        if organization is not None and not (
+        if organizations and not (
             state.organization is not None
-            and same_organization(state.source, state.organization, (organization,))
+            and same_organization(state.source, state.organization, organizations)
         ):
             continue
         return policy
@@ -77,7 +77,7 @@ class _Settings(NamedTuple):
     """What the rule reads of the rules' SLA section on every event, as plain values."""
 
     on: bool  # enabled, with policies
-    # Each policy's (priority, channel lower-cased, tags, organization, the policy), in order.
+    # Each policy's (priority, channel lower-cased, tags, organizations, the policy), in order.
     conditions: tuple[tuple, ...]
     # (stage, share of the target): each warning's, then the breach's.
     stages: tuple[tuple[str, float], ...]
@@ -98,7 +98,7 @@ def _settings(rules: RulesConfig) -> _Settings:
             _Settings(
                 on=sla.enabled and bool(sla.policies),
                 conditions=tuple(
-                    (p.priority, p.channel and p.channel.lower(), tuple(p.tags), p.organization, p)
+                    (p.priority, p.channel and p.channel.lower(), tuple(p.tags), p.accounts, p)
                     for p in sla.policies
                 ),
                 stages=(*((f"warn{i}", w.at) for i, w in warnings), ("breach", 1.0)),
