@@ -62,6 +62,9 @@ def utc_now() -> datetime:
 # (no error, no reply) is a 503 within this, not a probe that hangs until the kernel gives up.
 READY_TIMEOUT_S = 3.0
 
+# The first retention purge, this long after serve or worker starts (then hourly).
+RETENTION_FIRST_RUN = timedelta(minutes=1)
+
 
 def describe_unread_store(exc: BaseException) -> dict[str, str]:
     """Why the store's figures could not be read: describe_store_error's fields (the error's
@@ -259,14 +262,21 @@ class Runtime:
         # APScheduler drives the scheduled jobs and the purge; deadlines live as rows in our
         # store (DESIGN §7) and have a loop of their own (run_timers), which sleeps until the
         # soonest of them.
+        # Both jobs run however late they start (misfire_grace_time=None): at APScheduler's
+        # default grace of 1 s a run started later than that under load was skipped with a
+        # warning, and the hourly purge waited another hour. Runs missed meanwhile are one
+        # (coalesce), never two at once (max_instances=1). How late an occurrence of a
+        # scheduled job ran is job.ran's late_s; the tick itself being late is not news.
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        logging.getLogger("apscheduler.scheduler").addFilter(_not_a_tick_still_running)
         self.scheduler.add_job(
             self.run_jobs,
             "interval",
             seconds=max(self.settings.timer_interval, 1.0),  # occurrences are minute-precise
-            id="jobs",
+            id=JOBS_TICK,
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=None,
         )
         self.scheduler.add_job(
             self.purge_retention,
@@ -275,9 +285,10 @@ class Runtime:
             id="retention",
             max_instances=1,
             coalesce=True,
-            # APScheduler fires on the wall clock, not on self.clock: a runtime on another
-            # clock (a test's quiet night) would otherwise start with a "missed" warning.
-            next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+            misfire_grace_time=None,
+            # On the wall clock APScheduler fires on, not on self.clock (a test's quiet
+            # night would be a run hours late).
+            next_run_time=datetime.now(UTC) + RETENTION_FIRST_RUN,
         )
         self.scheduler.start()
         loops = {
@@ -325,6 +336,24 @@ class Runtime:
             log_event(log, logging.WARNING, "runtime.stopped", still_running=",".join(running))
         else:
             log_event(log, logging.INFO, "runtime.stopped")
+
+
+# The scheduled jobs' tick (Runtime.run_jobs) as APScheduler knows it.
+JOBS_TICK = "jobs"
+# APScheduler 3's warning that a run was skipped as the job's previous run had not ended.
+_STILL_RUNNING = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
+
+
+def _not_a_tick_still_running(record: logging.LogRecord) -> bool:
+    """False for APScheduler's warning that the jobs' tick was skipped: a tick takes longer than
+    the second while a digest is built or the store is slow, and the next tick after it finds
+    what fell due meanwhile (a warning every second said nothing an operator acts on). A purge
+    still running an hour later is still warned of."""
+    return not (
+        record.msg == _STILL_RUNNING
+        and isinstance(record.args, tuple)
+        and getattr(record.args[0], "id", None) == JOBS_TICK
+    )
 
 
 def build_performers(
