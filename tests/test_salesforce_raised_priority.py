@@ -127,9 +127,11 @@ def test_replay_holds_what_serve_holds_after_each_notification(rules):
     for end in range(1, len(lines) + 1):
         store = MemoryStore()
         records = list(run_replay(lines[:end], rules, CONNECTORS, store=store))
-        assert all(isinstance(r, dict) for r in records)
         seen.append(held(store.load_ticket_states([KEY])[KEY][1]))
     assert seen == EXPECTED
+    # As serve: raised once, at the first notification; never again on the echo.
+    raised = [(r["at"], r["priority"]) for r in records if r["action"] == "set_priority"]
+    assert raised == [("2025-03-04T10:00:00Z", "urgent")]
 
 
 def snapshot(ticket: TicketState, minute: int, priority: Priority) -> TicketEvent:
