@@ -647,11 +647,20 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
     # words (the list twice), and systemd restarted the unit in a loop. Logging is set up
     # first, as serve's: the web's own start-up lines are written with their fields, and the
     # workers, forked from here, write as it does.
-    folder, master = _metrics_folder(), os.getpid()
+    (folder, lock, removed), master = _metrics_folder(), os.getpid()
     try:
         settings, rules, _warnings, _path = _read_settings_and_rules(log_with_settings=True)
         if settings is None or rules is None:
             sys.exit(1)
+        if removed:
+            log_event(
+                log,
+                logging.INFO,
+                "web.metrics_folders_removed",
+                count=len(removed),
+                folders=",".join(removed),
+                reason="left by runs that ended without stopping (killed)",
+            )
         _refuse_a_store_not_migrated(settings.database_url)
         _size_for_the_store(application, settings.database_url)
         application.run()
@@ -661,15 +670,25 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         # through here too, which removed the folder under its siblings.
         if folder is not None and os.getpid() == master:
             shutil.rmtree(folder, ignore_errors=True)
+            os.close(lock)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a caller in-process (tests)
 
 
-def _metrics_folder() -> str | None:
+# The private metrics folders `deskbridge web` makes in $TMPDIR, one a run.
+METRICS_FOLDER_PREFIX = "deskbridge-metrics-"
+# In each: a file its run holds locked (flock) while any of its processes lives (the workers
+# inherit the lock from the master that took it), so a run killed with SIGKILL, which never
+# removed its folder, is known by its lock being free, whichever PID namespace it ran in.
+METRICS_FOLDER_LOCK = "owner.lock"
+
+
+def _metrics_folder() -> tuple[str | None, int, list[str]]:
     """Where gunicorn's workers write their metrics, so /metrics, answered by any one of
     them, counts every worker's webhooks (deskbridge.workflows.metrics). Set before gunicorn
     starts its workers, and before anything here imports prometheus_client, which reads it as
     it is imported. The operator's PROMETHEUS_MULTIPROC_DIR if set (left as it is: empty it
-    between runs), else a new private folder, returned to be removed when gunicorn stops."""
+    between runs), else a new private folder, returned with its lock (held: close it once the
+    folder is removed, as gunicorn stops); and the folders of dead runs removed first."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         if not os.path.isdir(given) or not os.access(given, os.W_OK | os.X_OK):
@@ -677,10 +696,53 @@ def _metrics_folder() -> str | None:
                 f"PROMETHEUS_MULTIPROC_DIR={given!r} is not a folder this user can write to: "
                 "create it (empty), or unset it for a private one per run"
             )
-        return None
-    folder = tempfile.mkdtemp(prefix="deskbridge-metrics-")
+        return None, -1, []
+    import fcntl  # gunicorn's platforms only (serve runs where there is none)
+
+    removed = remove_dead_runs_metrics_folders(tempfile.gettempdir())
+    folder = tempfile.mkdtemp(prefix=METRICS_FOLDER_PREFIX)
+    # Locked under another name, then named: a folder's lock file, once there, is held, so
+    # another start never takes a run's folder for a dead one while it is being made.
+    making = os.path.join(folder, METRICS_FOLDER_LOCK + ".new")
+    lock = os.open(making, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.rename(making, os.path.join(folder, METRICS_FOLDER_LOCK))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    return folder
+    return folder, lock, removed
+
+
+def remove_dead_runs_metrics_folders(parent: str) -> list[str]:
+    """Remove from `parent` the private metrics folders of `deskbridge web` runs none of whose
+    processes lives (killed, they never removed theirs: a folder and a file per worker each,
+    left in $TMPDIR for good); their names. Only folders named as `deskbridge web` names
+    them, owned by this user, whose lock file is free; one without a lock file (made by an
+    older version) is left, as is anything else."""
+    import fcntl
+
+    removed = []
+    with os.scandir(parent) as entries:
+        for entry in entries:
+            if not entry.name.startswith(METRICS_FOLDER_PREFIX):
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            try:
+                lock = os.open(
+                    os.path.join(entry.path, METRICS_FOLDER_LOCK), os.O_RDONLY | os.O_NOFOLLOW
+                )
+            except OSError:
+                continue
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # held: a process of that run still lives
+                os.close(lock)
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            os.close(lock)
+            removed.append(entry.name)
+    return removed
 
 
 def _size_for_the_store(application, url: str) -> None:

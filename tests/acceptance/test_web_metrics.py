@@ -1,7 +1,7 @@
 """`deskbridge web` runs several gunicorn workers and /metrics is answered by whichever one the
 request reaches: its counters are every worker's (prometheus_client's multiprocess mode, in a
-folder `deskbridge web` makes for the run and removes as it stops), and the store's figures
-are read once, not multiplied by the workers."""
+folder `deskbridge web` makes for the run and removes as it stops, or, when the run was killed,
+at the next start), and the store's figures are read once, not multiplied by the workers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,6 +143,84 @@ def test_every_worker_answers_metrics_with_every_workers_webhooks(tmp_path):
     # Made for the run, and gone with it.
     assert (code, len(folders), folders[0].startswith("deskbridge-metrics-")) == (0, 1, True)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers of a master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_killed_runs_metrics_folder_is_removed_at_the_next_start(tmp_path):
+    """`deskbridge web` killed (SIGKILL: it never stops, never removes its private folder) left
+    the folder and its workers' files in $TMPDIR for good, one more for each such run. The next
+    start removes the folders of runs none of whose processes lives, and only those: a running
+    web's is kept, as are a folder of that name without the lock file (an older version's) and
+    anything else there."""
+    tmp = tmp_path / "tmp"
+    names = lambda: {p.name for p in tmp.iterdir()}  # noqa: E731
+    live_env = web_env(tmp_path, free_port(), WEB_CONCURRENCY="1")
+    live, _status = start_web([str(DESKBRIDGE), "web"], live_env, tmp_path)
+    try:
+        (live_folder,) = names()
+        killed_port = free_port()
+        killed_env = web_env(tmp_path, killed_port, WEB_CONCURRENCY="1")
+        killed, _status = start_web([str(DESKBRIDGE), "web"], killed_env, tmp_path)
+        (killed_folder,) = names() - {live_folder}
+        delivered = deliver(killed_port, comment_body(5, 0))
+        workers = _children(killed.pid)
+        killed.kill()
+        killed.wait(timeout=40)
+        until = time.monotonic() + 30
+        while not all(_ended(pid) for pid in workers) and time.monotonic() < until:
+            time.sleep(0.1)
+        left = {p.name.split("_")[0] for p in (tmp / killed_folder).iterdir()}
+        (tmp / "deskbridge-metrics-older").mkdir()
+        (tmp / "other").mkdir()
+        before = names()
+        next_env = web_env(tmp_path, free_port(), WEB_CONCURRENCY="1")
+        following, _status = start_web([str(DESKBRIDGE), "web"], next_env, tmp_path)
+        try:
+            after = names()
+        finally:
+            following_code = stop(following)
+    finally:
+        live_code = stop(live)
+
+    assert (delivered, len(workers), left) == (
+        200,
+        1,
+        {"owner.lock", "counter", "gauge", "histogram"},
+    )
+    assert before == {live_folder, killed_folder, "deskbridge-metrics-older", "other"}
+    (next_folder,) = after - before
+    assert after == {live_folder, next_folder, "deskbridge-metrics-older", "other"}
+    removals = [
+        line.split(" ", 4)[4]
+        for line in (tmp_path / "web.log").read_text().splitlines()
+        if "web.metrics_folders_removed" in line
+    ]
+    assert removals == [
+        f"web.metrics_folders_removed count=1 folders={killed_folder} "
+        'reason="left by runs that ended without stopping (killed)"'
+    ]
+    assert (live_code, following_code) == (0, 0)
+    assert names() == {"deskbridge-metrics-older", "other"}
 
 
 def test_an_operators_metrics_folder_is_used_and_kept(tmp_path):
