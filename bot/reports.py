@@ -161,7 +161,8 @@ def build_ticket_lines(
     """`/deskbridge ticket`'s view of a ticket found (find_ticket): its state and decisions."""
     department = rules.departments.get(state.department) if state.department else None
     lines = [
-        f"*{escape(describe_ticket(state))}* {escape(describe_subject(state) or '(no subject)')}",
+        # The answer's title names the ticket (name_for_title): this line is its subject.
+        escape(describe_subject(state) or "(no subject)"),
         f"Status {state.status.value}, priority {state.priority.value if state.priority else '-'}"
         f", department {department.name if department else '-'}, "
         f"{state.public_agent_replies} public replies",

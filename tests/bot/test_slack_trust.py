@@ -370,7 +370,7 @@ def test_ticket_view_is_for_the_assignee_their_team_and_leads(runtime, client, u
     text = _ticket_command(client, user, "ticket 48300")
 
     if sees:
-        assert text.startswith("*Ticket 48300*\n*#48300* Wrong rug delivered\n")
+        assert text.startswith("*Ticket 48300*\nWrong rug delivered\n")
         assert "*Decisions:*" in text
     elif user == STRANGER:
         assert text == "*Ticket 48300*\nTicket views are for the team roster."
