@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, TypeAdapter
 
-from deskbridge.workflows.model import frozen_model
+from deskbridge.workflows.model import Source, frozen_model
 
 
 class ActionKind(StrEnum):
@@ -34,6 +34,14 @@ class ActionKind(StrEnum):
 HELPDESK_ACTIONS = frozenset(
     {ActionKind.tag, ActionKind.note, ActionKind.assign, ActionKind.set_priority}
 )
+
+# What a helpdesk's tickets cannot carry, and why: such an action is never decided for them
+# (the rules' decisions leave it out, workflows/rules `_merge`), so none is stored, logged or
+# listed as a decision; the helpdesk's writer skips any queued before (connectors/). A case
+# has an owner, a priority, the escalated flag and comments, no tags.
+UNCARRIED: dict[Source, dict[ActionKind, str]] = {
+    Source.salesforce: {ActionKind.tag: "salesforce cases have no tags"},
+}
 
 
 @frozen_model

@@ -28,7 +28,7 @@ from deskbridge.connectors.salesforce.parse import (
     read_message,
     same_org,
 )
-from deskbridge.workflows.actions import Action, ActionKind
+from deskbridge.workflows.actions import UNCARRIED, Action, ActionKind
 from deskbridge.workflows.model import Source, TicketEvent
 from deskbridge.workflows.ports import DryRunPerformer, Performer, PermanentError
 
@@ -106,8 +106,9 @@ def respond(outcome: Outcome) -> Answer:
     return Answer(build_ack(), ACK_CONTENT_TYPE)
 
 
-# What the writer skips, and why: the same in a dry run (its log says so) as live.
-SKIPPED_ACTIONS: Mapping[ActionKind, str] = {ActionKind.tag: "salesforce cases have no tags"}
+# What the writer skips, and why: the same in a dry run (its log says so) as live. The rules
+# no longer decide these for a case (UNCARRIED): only rows queued by an earlier version.
+SKIPPED_ACTIONS: Mapping[ActionKind, str] = UNCARRIED[Source.salesforce]
 
 
 def build_case_write(action: Action, priorities: Mapping[str, str]) -> tuple[str, dict[str, Any]]:

@@ -39,10 +39,12 @@ def test_build_action_keeps_the_params_in_the_order_given():
     }
 
 
-def _clicked(kind: EventKind, n: int, **meta: str) -> TicketEvent:
+def _clicked(
+    kind: EventKind, n: int, source: Source = Source.zendesk, ticket: str = "48213", **meta: str
+) -> TicketEvent:
     return TicketEvent(
-        source=Source.zendesk,
-        ticket_id="48213",
+        source=source,
+        ticket_id=ticket,
         dedupe_key=f"slack:{n}",
         kind=kind,
         occurred_at=T0 + timedelta(minutes=n),
@@ -94,6 +96,44 @@ def test_a_logged_call_tags_notes_and_tells_the_thread(rules):
     assert records[0]["tags"] == [tag]
     assert records[1]["body"] == "deskbridge: Priya called the customer (logged in Slack)."
     assert records[2]["text"] == "Customer call logged by Priya"
+
+
+def test_a_call_logged_on_a_case_decides_no_tag_it_cannot_carry(rules):
+    # A case has no tags: the call_logged tag was decided, queued and logged for it, then
+    # skipped by the Salesforce writer. The note and the thread's line are the same.
+    case = "5005j00000SCEN1AAA"
+    records = _decide(_clicked(EventKind.call_logged, 2, Source.salesforce, case), rules)
+    assert records == [
+        {
+            "ticket": f"salesforce:{case}",
+            "action": "note",
+            "rule": "interactions",
+            "reason": "customer call logged in Slack by Priya",
+            "body": "deskbridge: Priya called the customer (logged in Slack).",
+            "key": f"salesforce:{case}:interactions:call_logged:note",
+        },
+        {
+            "ticket": f"salesforce:{case}",
+            "action": "notify",
+            "rule": "interactions",
+            "reason": "customer call logged in Slack by Priya",
+            "target": "thread",
+            "refresh": True,
+            "text": "Customer call logged by Priya",
+            "reply_in": "channels",
+            "key": f"salesforce:{case}:interactions:call_logged",
+        },
+    ]
+
+
+def test_the_salesforce_writer_skips_what_the_rules_no_longer_decide_for_a_case():
+    # Rows queued by an earlier deskbridge, which decided tags for cases: one declaration.
+    from deskbridge.connectors.salesforce.connector import SKIPPED_ACTIONS
+    from deskbridge.workflows.actions import UNCARRIED
+
+    uncarried = dict(UNCARRIED)
+    assert uncarried == {Source.salesforce: {ActionKind.tag: "salesforce cases have no tags"}}
+    assert SKIPPED_ACTIONS is UNCARRIED[Source.salesforce]
 
 
 def _snooze_timer(kind: str, **person: str) -> Timer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from deskbridge.workflows.actions import UNCARRIED
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules import coaching
@@ -87,11 +88,12 @@ JOBS: dict[str, Job] = {
 def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
     merged = Decision()
     seen: set[str] | None = None  # made for the first action: most events decide none
+    uncarried = UNCARRIED.get(state.source, {})  # a case's tags: decided only where kept
     for decision in decisions:
         for action in decision.actions:
             if seen is None:
                 seen = set(state.fired)
-            if action.key not in seen:
+            if action.key not in seen and action.kind not in uncarried:
                 seen.add(action.key)
                 merged.actions.append(action)
         if decision.timers:  # most rules decide nothing on most events
