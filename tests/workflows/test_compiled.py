@@ -57,6 +57,83 @@ def test_a_build_older_than_a_source_or_missing_a_module_is_stale(tmp_path: Path
     assert compiled.judge_build(str(tmp_path), names) == "stale"
 
 
+# What mypyc printed in a build of every compiled module (two of its nineteen notes), with
+# another warning and an error of the kind it prints.
+MYPYC_NOTES = [
+    "deskbridge/store/memory.py:76: warning: Unsupported default attribute value",
+    "deskbridge/workflows/text.py:159: warning: Treating generator comprehension as list",
+]
+MYPYC_OTHERS = [
+    "deskbridge/workflows/state.py:12: warning: Some other warning",
+    'deskbridge/workflows/state.py:40: error: Name "x" is not defined  [name-defined]',
+]
+
+
+@pytest.fixture
+def build_tool(tmp_path, monkeypatch):
+    """tools/build_compiled.py with mypyc and setuptools' setup replaced (nothing compiled),
+    in a build folder of the test's, never touching the checkout's extensions."""
+    mypyc_build = pytest.importorskip("mypyc.build")
+    import setuptools
+
+    tool = _build_tool()
+    monkeypatch.setattr(tool, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(tool, "remove_built", lambda: [])
+    monkeypatch.setattr(tool, "find_compiler", lambda: None)
+    monkeypatch.setattr(tool.compiled, "find_built", lambda *args: [])
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: None)
+
+    def use(mypycify):
+        monkeypatch.setattr(mypyc_build, "mypycify", mypycify)
+        return tool
+
+    return use
+
+
+def _mypycify_printing(lines: list[str], exit_code: int | None = None):
+    def mypycify(*args, **kwargs):
+        print("\n".join(lines))
+        if exit_code is not None:
+            sys.exit(exit_code)  # as mypyc does after an error
+        return []
+
+    return mypycify
+
+
+@pytest.mark.parametrize(
+    ("options", "out", "said"),
+    [
+        ([], [], " (2 of mypyc's notes left out, none a problem: --verbose shows them)"),
+        (["--verbose"], MYPYC_NOTES, ""),
+    ],
+)
+def test_the_build_counts_mypycs_notes_without_showing_them(build_tool, capsys, options, out, said):
+    """mypyc says how it compiled some lines ("Treating generator comprehension as list", 18
+    times, and a class default it sets on each instance) as "warning:" lines, which a new user
+    read in `make`'s output as a failure: they are counted, shown with --verbose."""
+    tool = build_tool(_mypycify_printing(MYPYC_NOTES))
+
+    assert tool.main(options) == 0
+    assert capsys.readouterr() == (
+        "".join(line + "\n" for line in out),
+        f"build_compiled: compiling {len(compiled.COMPILED)} modules with mypyc (several "
+        "minutes: mypyc, then the C compiler)\n"
+        "build_compiled: compiled " + ", ".join(compiled.COMPILED) + said + "\n",
+    )
+
+
+def test_the_build_shows_what_else_mypyc_says_when_it_fails(build_tool, capsys):
+    tool = build_tool(_mypycify_printing([*MYPYC_NOTES, *MYPYC_OTHERS], exit_code=1))
+
+    assert tool.main([]) == 0
+    assert capsys.readouterr() == (
+        "".join(line + "\n" for line in MYPYC_OTHERS),
+        f"build_compiled: compiling {len(compiled.COMPILED)} modules with mypyc (several "
+        "minutes: mypyc, then the C compiler)\n"
+        "build_compiled: mypyc failed (1): the Python sources run\n",
+    )
+
+
 def test_make_rebuilds_when_any_compiled_modules_source_changes() -> None:
     """The Makefile's COMPILED_SOURCES (what `make` rebuilds after) lists the modules by hand,
     apart from COMPILED: a module added to one alone was either never rebuilt by `make` after
