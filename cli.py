@@ -1362,9 +1362,18 @@ def purge(dry_run: bool) -> None:
 
 @main.command("sign")
 @click.argument("body", type=click.File("rb"))
-def sign(body) -> None:
+@click.option(
+    "--slack",
+    is_flag=True,
+    help="sign as Slack would, with SLACK_SIGNING_SECRET (for POST /slack/events)",
+)
+def sign(body, slack: bool) -> None:
     """Print curl header options that sign BODY as Zendesk would, with ZENDESK_WEBHOOK_SECRET
-    (for trying the webhook by hand: curl --data-binary @BODY $(deskbridge sign BODY) …)."""
+    (for trying the webhook by hand: curl --data-binary @BODY $(deskbridge sign BODY) …);
+    with --slack, as Slack signs a request to /slack/events, with SLACK_SIGNING_SECRET."""
+    if slack:
+        _sign_for_slack(body.read())
+        return
     from deskbridge.connectors.zendesk.signature import (
         SIGNATURE_HEADER,
         TIMESTAMP_HEADER,
@@ -1381,6 +1390,23 @@ def sign(body) -> None:
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     signature = build_signature(secrets[0], stamp, body.read())
+    click.echo(f"-H {TIMESTAMP_HEADER}:{stamp} -H {SIGNATURE_HEADER}:{signature}")
+
+
+def _sign_for_slack(body: bytes) -> None:
+    """`sign --slack`: Slack's two headers over `body`, signed now (Slack's window is five
+    minutes: sign just before sending)."""
+    from deskbridge.bot.app import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_slack_signature
+
+    secret = _settings().slack_signing_secret
+    if secret is None or not secret.get_secret_value():
+        raise click.ClickException(
+            "SLACK_SIGNING_SECRET is not set: export it with the secret the service checks "
+            "Slack's requests with (export SLACK_SIGNING_SECRET=dev-slack-secret for the "
+            "README's `SLACK_SIGNING_SECRET=dev-slack-secret … make run`)"
+        )
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    signature = build_slack_signature(secret.get_secret_value().encode(), stamp, body)
     click.echo(f"-H {TIMESTAMP_HEADER}:{stamp} -H {SIGNATURE_HEADER}:{signature}")
 
 

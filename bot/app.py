@@ -87,6 +87,12 @@ _NOT_MATCHED = (
 )
 
 
+def build_slack_signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The X-Slack-Signature Slack sends with `body` at `timestamp` (Unix seconds)."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+
+
 def slack_signature_problem(
     secret: bytes, body: bytes, timestamp: str | None, signature: str | None, now: float
 ) -> tuple[str, str] | None:
@@ -110,8 +116,7 @@ def slack_signature_problem(
             "(NTP)",
             TIMESTAMP_HEADER,
         )
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    expected = build_slack_signature(secret, timestamp, body)
     if hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         return None
     return _NOT_MATCHED, SIGNATURE_HEADER

@@ -174,7 +174,8 @@ def build_ticket_lines(
     # escalate, set_priority, assign and note) share it, rather than repeat it four times.
     grouped: list[tuple[str, list[str], str]] = []
     for row in list_decisions(connection, state.key):
-        when = row["at"].astimezone(zone).strftime("%a %H:%M")
+        # With its date, as the SLA lines above: a ticket's decisions span days and weeks.
+        when = row["at"].astimezone(zone).strftime("%a %d %b %H:%M")
         if grouped and grouped[-1][0] == when and grouped[-1][2] == row["reason"]:
             grouped[-1][1].append(row["action"])
         else:

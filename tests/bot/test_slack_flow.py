@@ -803,8 +803,8 @@ def test_ticket_lists_each_decision_once_with_its_actions(
     slash(client, "/escalate", "48300 customer threatens the ombudsman")
     view = slash(client, "/deskbridge", "ticket 48300").split("\n")
     decisions = view[view.index("*Decisions:*") + 1 :]
-    # "• Sun 04:21 route, …": the day and time are the clock's, in the team's time zone.
-    assert [line.split(" ", 3)[3] for line in decisions] == [
+    # "• Sun 04 Jan 04:21 route, …": the day and time are the clock's, in the team's time zone.
+    assert [line.split(" ", 5)[5] for line in decisions] == [
         'route, assign, tag, note — subject mentions "wrong rug" → wrong item delivered → '
         "Logistics",
         "escalate, set_priority, assign, note — risk 3 ≥ 3: escalated in Slack by Priya Raman: "
