@@ -93,6 +93,8 @@ class TicketView:
     departments: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # How its helpdesk names it to people ("Case 00001042"); None: `#<number>`.
     name: str | None = None
+    # The risk signals it was escalated for to the specialist tier; () when it was not.
+    escalated: tuple[str, ...] = ()
 
 
 def _title(action: dict[str, Any], view: TicketView) -> str:
@@ -104,7 +106,22 @@ def _title(action: dict[str, Any], view: TicketView) -> str:
         return ":white_check_mark: SLA breach withdrawn"
     if kind == "notify" and action.get("target") == "lead":
         return ":eyes: Team lead needed"
+    if kind == "route" and view.escalated:
+        # Not "new ticket for" them: the specialist tier owns it (_escalated_too).
+        return f":package: Order problem for {view.department or 'you'}, escalated"
     return TITLES.get(kind, ":bell: deskbridge").format(department=view.department or "you")
+
+
+def _escalated_too(view: TicketView) -> dict[str, Any]:
+    """A department's alert about a ticket the specialist tier owns (escalated with or after
+    its routing): what is theirs to do, and that no hand-off deadline chases them. Without
+    it, "New ticket for Logistics" read as theirs to own, beside the specialists' alert."""
+    text = (
+        f":rotating_light: *Escalated to the specialist tier* ({', '.join(view.escalated)}): "
+        "they own the ticket and the customer; the order problem is still yours to look into, "
+        "with no hand-off deadline"
+    )
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(text)}]}
 
 
 def _link(view: TicketView) -> str:
@@ -218,6 +235,8 @@ def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
         {"type": "section", "text": {"type": "mrkdwn", "text": _ticket_line(view, title)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _why(action)}},
     ]
+    if action["action"] == "route" and view.escalated:
+        blocks.append(_escalated_too(view))
     fields = _fields(view)
     if fields:
         blocks.append({"type": "section", "fields": fields})

@@ -365,6 +365,7 @@ def build_view(
         page_chain=state.oncall.id if state.oncall else None,
         call_logged_by=state.call_logged_by,
         departments=tuple((key, d.name) for key, d in rules.departments.items()),
+        escalated=tuple(state.escalation_signals),
     )
 
 

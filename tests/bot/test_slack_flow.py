@@ -835,3 +835,52 @@ def test_mentions_and_control_characters_in_ticket_text_reach_slack_as_text(
     formatter = FieldFormatter("%(levelname)s %(name)s %(message)s")
     lines = [formatter.format(r) for r in caplog.records]
     assert lines and not any("\r" in line or "\n" in line for line in lines)
+
+
+def test_a_ticket_escalated_as_it_is_routed_tells_its_department_who_owns_it(runtime, client, fake):
+    """An order problem escalated on arrival: the department's alert said "New ticket for
+    Logistics" beside the specialists' and the leads' escalation, as if Logistics owned it,
+    while the specialist tier does and no hand-off deadline chases Logistics. One message a
+    channel, each carrying both: the department's says it was escalated and what is theirs;
+    the escalation names the department."""
+    post_zendesk(
+        client,
+        zendesk_event(
+            "created",
+            1,
+            status="NEW",
+            description="Wrong rug again. If this is not fixed I am going to the ombudsman.",
+        ),
+    )
+    while runtime.dispatcher.dispatch_due():  # a ticket's messages go one after another
+        pass
+    # Out of business hours the escalation pages too (on-call channel, DMs): not these.
+    channels = ("#dept-logistics", "#resolution-specialists", "#resolution-leads")
+    posts = [p for p in fake.ok_calls("chat.postMessage") if p.args["channel"] in channels]
+    assert [(p.args["channel"], p.args["text"]) for p in posts] == [
+        ("#dept-logistics", "Order problem for Logistics, escalated: #48300 Wrong rug delivered"),
+        (
+            "#resolution-specialists",
+            "Escalated to the specialist tier: #48300 Wrong rug delivered",
+        ),
+        ("#resolution-leads", "Escalated to the specialist tier: #48300 Wrong rug delivered"),
+    ]
+    department = posts[0].args["blocks"]
+    assert department[1]["text"]["text"] == (
+        '*Why:* subject mentions "wrong rug" → wrong item delivered → Logistics'
+    )
+    assert department[2] == {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": ":rotating_light: *Escalated to the specialist tier* (legal): they own "
+                "the ticket and the customer; the order problem is still yours to look into, "
+                "with no hand-off deadline",
+            }
+        ],
+    }
+    # The escalation shows the department the order problem went to.
+    for post in posts[1:]:
+        [fields] = [b["fields"] for b in post.args["blocks"] if "fields" in b]
+        assert "*Department*\nLogistics" in [f["text"] for f in fields]
