@@ -354,7 +354,7 @@ def _unreached(where: Sequence[str]) -> dict[str, Any] | None:
 
 
 def count_by_state(connection: Connection) -> dict[str, int]:
-    """The actions by state: pending, done, dry-run, dead. A dry-run action (its system's
+    """The actions by state: pending, done, dry_run, dead. A dry-run action (its system's
     credentials unset: decided, stored and logged, not sent) is stored done, and counted done
     it told an operator without credentials that everything had been sent."""
     counts = dict.fromkeys((PENDING, DONE, DRY_RUN, DEAD), 0)
