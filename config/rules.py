@@ -2175,8 +2175,11 @@ def is_salesforce_id(value: str) -> bool:
     """A Salesforce record id as a person copies one: 15 or 18 letters and digits, but not all
     digits, which is a Zendesk id of that length: the 18-character form of an all-digit id
     ends in letters (AAA), and a user's id starts 005 and then letters and digits (its pod's
-    and its record number's, in base 62)."""
-    return SALESFORCE_ID.fullmatch(value) is not None and not value.isdigit()
+    and its record number's, in base 62). Every id has a digit (its key prefix's or its
+    record number's zeros), so 15 letters are a name (QualityTeamLead), not an id."""
+    return (
+        SALESFORCE_ID.fullmatch(value) is not None and not value.isdigit() and not value.isalpha()
+    )
 
 
 SALESFORCE_USER_PREFIX = "005"

@@ -354,7 +354,10 @@ def test_a_salesforce_id_of_another_record_than_a_user_is_a_warning(tmp_path, mo
     path = example_with(
         tmp_path,
         ('salesforce_id: "0055j00000F3x9QAAR"', 'salesforce_id: "0035j00000HiJ7kAAF"'),
-        ('members: ["9013300115001"]', 'members: ["00G5j000004Pst1EAC", "5005j00000TqW8h"]'),
+        (
+            'members: ["9013300115001"]',
+            'members: ["00G5j000004Pst1EAC", "5005j00000TqW8h", "QualityTeamLead"]',
+        ),
     )
 
     result = CliRunner().invoke(main, ["check-config", str(path)])
@@ -366,6 +369,10 @@ def test_a_salesforce_id_of_another_record_than_a_user_is_a_warning(tmp_path, mo
         f"a user's ({USER_HELP}): {acting}",
         "warning: departments.post_sales.members[1]: 5005j00000TqW8h is the id of a record of "
         f"another kind (500…), not a user's ({USER_HELP}): {acting}",
+        # Fifteen letters are a name, not an id of another record: no id is without a digit.
+        "warning: departments.post_sales.members[2]: QualityTeamLead is neither a Zendesk "
+        "user id (digits) nor a Salesforce user id (15 or 18 letters and digits): "
+        f"{acting}",
         "warning: agents[0].salesforce_id: 0035j00000HiJ7kAAF is a Contact's id, not a user's "
         f"({USER_HELP}): no reply or call of theirs is credited to them",
     ]
