@@ -62,6 +62,18 @@ def utc_now() -> datetime:
 # (no error, no reply) is a 503 within this, not a probe that hangs until the kernel gives up.
 READY_TIMEOUT_S = 3.0
 
+# When /readyz says the service is behind (`behind`, the figures past theirs): the thresholds
+# of docs/deploy.md §7's alerts, the decider for a minute, deliveries for ten. Still a 200: a
+# decider behind has every webhook it was sent stored, and a 503 would take the web out of the
+# load balancer and make senders retry what is already taken.
+BEHIND_AFTER_S = {"decide_lag_seconds": 60.0, "outbox_oldest_seconds": 600.0}
+
+
+def evaluate_behind(backlog: dict[str, float | int]) -> list[str]:
+    """The backlog's figures past their BEHIND_AFTER_S, in that order (none: not behind)."""
+    return [name for name, limit in BEHIND_AFTER_S.items() if backlog[name] > limit]
+
+
 # The first retention purge, this long after serve or worker starts (then hourly).
 RETENTION_FIRST_RUN = timedelta(minutes=1)
 
@@ -493,7 +505,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             # Which check failed and why, as the log says it (no statement, no ticket data),
             # so a load balancer's or a monitor's record of the 503 says what to look at.
             return jsonify(status="unavailable", store="down", failed="store", **problem), 503
-        return jsonify(status="ready", store="up", dry_run=runtime.dry_run, **backlog)
+        return jsonify(
+            status="ready",
+            store="up",
+            dry_run=runtime.dry_run,
+            **backlog,
+            behind=evaluate_behind(backlog),
+            behind_after_seconds=BEHIND_AFTER_S,
+        )
 
     @app.get("/metrics")
     def metrics():

@@ -27,6 +27,8 @@ READY = {
     "outbox_dead": 0,
     "events_failed": 0,
     "timers_failed": 0,
+    "behind": [],
+    "behind_after_seconds": {"decide_lag_seconds": 60.0, "outbox_oldest_seconds": 600.0},
 }
 
 

@@ -693,6 +693,48 @@ def test_lag_and_backlog_are_in_metrics_and_readyz(client, runtime):
     assert "deskbridge_store_up 1.0" in text
 
 
+def test_readyz_names_the_figures_past_their_alert_thresholds_and_stays_200(client, runtime):
+    """/readyz gave the backlog's figures without saying whether they were too high: whoever
+    read a probe's answer had to know docs/deploy.md's alert thresholds. `behind` names the
+    figures past them (`behind_after_seconds`); still 200: a decider behind has every webhook
+    stored, and a 503 would only make senders retry and take the web out of the balancer."""
+    clock = runtime.clock
+    for n in (1, 2, 3):
+        post(client, comment_event(n))
+    answers = []
+    for seconds in (60, 61):
+        clock.now = NOW + timedelta(seconds=seconds)
+        answers.append(client.get("/readyz"))
+    decide(runtime)  # seven actions queued at +61 s, none performed
+    for seconds in (61 + 600, 61 + 601):
+        clock.now = NOW + timedelta(seconds=seconds)
+        answers.append(client.get("/readyz"))
+
+    assert [(a.status_code, a.json["behind"]) for a in answers] == [
+        (200, []),
+        (200, ["decide_lag_seconds"]),
+        (200, []),
+        (200, ["outbox_oldest_seconds"]),
+    ]
+    assert answers[1].json == {
+        "status": "ready",
+        "store": "up",
+        "dry_run": {"zendesk": True, "salesforce": True, "slack": True, "pager": True},
+        "decide_lag_seconds": 61.0,
+        "outbox_pending": 0,
+        "outbox_oldest_seconds": 0.0,
+        "outbox_dead": 0,
+        "events_failed": 0,
+        "timers_failed": 0,
+        "behind": ["decide_lag_seconds"],
+        "behind_after_seconds": {"decide_lag_seconds": 60.0, "outbox_oldest_seconds": 600.0},
+    }
+    assert (answers[3].json["outbox_pending"], answers[3].json["outbox_oldest_seconds"]) == (
+        7,
+        601.0,
+    )
+
+
 def test_each_200_is_answered_as_the_first_of_its_kind(client):
     """The usual 200s are made once and then answered as they are (connectors/http.py): every
     answer has the status, headers and body of a new one, nothing left by the answers before
