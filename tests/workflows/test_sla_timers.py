@@ -462,3 +462,35 @@ def test_a_breach_known_late_says_how_long_ago_as_a_lead_reads_it():
         "2 days ago",
         "640 days ago",
     ]
+
+
+def test_the_sla_lines_of_alerts_write_time_left_as_the_reasons_write_targets(rules):
+    # Urgent ticket 7 created Mon 09:00: first reply due 10:00 (1 business hour), resolution
+    # Mon 18:00 (9h). Whole hours read "in 8h", as "8h business-hours target" does, not
+    # "8h00m"; under a minute "in under 1m", not "in 0m".
+    from deskbridge.workflows.rules.sla import describe_sla
+
+    created = event(1, T0, EventKind.created, Status.new)
+    state = _fold(new_state(created), created, rules, T0)
+    lines = {
+        minutes: describe_sla(state, rules, T0 + timedelta(minutes=minutes))
+        for minutes in (0, 15, 59.5, 61)
+    }
+    assert lines == {
+        0: [
+            "First reply due Mon 02 Mar 10:00 (in 1h of business hours)",
+            "Resolution due Mon 02 Mar 18:00 (in 9h of business hours)",
+        ],
+        15: [
+            "First reply due Mon 02 Mar 10:00 (in 45m of business hours)",
+            "Resolution due Mon 02 Mar 18:00 (in 8h45m of business hours)",
+        ],
+        59.5: [
+            "First reply due Mon 02 Mar 10:00 (in under 1m of business hours)",
+            "Resolution due Mon 02 Mar 18:00 (in 8h of business hours)",
+        ],
+        61: [
+            "First reply due Mon 02 Mar 10:00 (overdue)",
+            "Resolution due Mon 02 Mar 18:00 (in 7h59m of business hours)",
+        ],
+    }

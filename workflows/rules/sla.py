@@ -809,8 +809,8 @@ def describe_sla(state: TicketState, rules: RulesConfig, now: datetime) -> list[
         # Business hours only where the rules have them (sla_due_times).
         time_base = cast(BusinessCalendar, rules.calendar) if business else CALENDAR_TIME
         left = time_base.business_time_between(now, due) if due > now else timedelta(0)
-        minutes = int(left.total_seconds() // 60)
-        span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+        # As the reasons write a target ("8h business-hours target"): "in 8h", not "8h00m".
+        span = describe_span(left) if left >= timedelta(minutes=1) else "under 1m"
         kind = "business hours" if business else "calendar time"
         when = f"in {span} of {kind}" if due > now else "overdue"
         lines.append(f"{LABELS[metric].capitalize()} due {_local(due, rules)} ({when})")
