@@ -214,6 +214,10 @@ def test_vip_account_of_a_case_in_either_id_form():
     key_account = [Signal("vip", 3, f"organization {sent} is a key account")]
     assert vip(["0015j00000LmN2r"], sent) == key_account
     assert vip(["0015j00000LmN2rAAF"], sent) == key_account
+    # An 18-character id is one record whatever its case (a spreadsheet's upper or lower):
+    # its suffix spells the letters' case; 15 characters in another case are another record.
+    assert vip(["0015J00000LMN2RAAF"], sent) == key_account
+    assert vip(["0015j00000lmn2raaf"], sent) == key_account
     assert vip(["0015J00000LMN2R"], sent) == []
     assert vip(["0015j00000LmN2s"], sent) == []
     # A Zendesk organization's id is a number: its first 15 digits are another organization.
