@@ -995,6 +995,16 @@ def parse_local_time(value: Any) -> time:
 
 
 LocalTime = Annotated[time, BeforeValidator(parse_local_time)]
+
+
+def _refuse_one_unquoted_time(value: Any) -> Any:
+    """`pace_checks: 11:00` is a base-60 number to YAML (660): said as such, not as the list
+    hint, which would repeat 660 as the item to write."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError('expected a list of local times like ["11:00", "15:30"]' + _UNQUOTED_TIME)
+    return value
+
+
 WeeklyTime = Annotated[tuple[int | None, time], BeforeValidator(parse_weekly_time)]
 
 NudgeKind = Literal[
@@ -1032,7 +1042,7 @@ class CoachingConfig(_Model):
             CoachingTarget(from_months=3, responses=32),
         ]
     )
-    pace_checks: list[LocalTime] = Field(
+    pace_checks: Annotated[list[LocalTime], BeforeValidator(_refuse_one_unquoted_time)] = Field(
         default_factory=lambda: [time(11, 0), time(13, 0), time(15, 30)]
     )
     # How often the day's counts are checked for target_reached and unnecessary_replies.
@@ -1268,8 +1278,11 @@ def _as_list(error: dict[str, Any]) -> str:
     text = given if isinstance(given, str) else str(given)
     if "\n" in text or len(text) > 60:
         return ""
-    item = json.dumps(text) if isinstance(given, str) else text
-    return f"; for one item, write it in brackets: [{item}]"
+    if isinstance(given, date):
+        return f"; for one item, write it in brackets: [{text}]"
+    # Every list of the file holds text (or dates): a number in brackets alone would be
+    # refused next as "expected text" (organizations: 360001234567), so it is quoted too.
+    return f"; for one item, write it in brackets: [{json.dumps(text)}]"
 
 
 def describe_given(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -1400,7 +1400,7 @@ def test_no_warning_is_guessed_from_a_setting_with_a_mistake(tmp_path):
         "three_responses.enabled: expected true or false, got a string",
         f'sla.policies[0].first_reply: {DURATION} "soon"',
         "routing.categories.late.cues: expected a list, got a number; for one item, write it in "
-        "brackets: [3]",
+        'brackets: ["3"]',  # cues are phrases: [3] would be refused as "expected text"
     ]
     assert info.value.warnings == []
 
@@ -1534,6 +1534,27 @@ def test_one_value_where_a_list_is_expected_is_told_the_brackets(tmp_path):
         "sla.warnings: expected a list, got a mapping: write each item on a line of its own, "
         'starting "- "',
     ]
+
+
+def test_one_number_where_a_list_is_expected_is_told_the_brackets_and_the_quotes(tmp_path):
+    """`organizations: 360001234567` was told to write [360001234567], which the next run
+    refused as "expected text, got a number"; `pace_checks: 11:00`, which YAML reads as 660
+    (base 60), was told to write [660]. The hint's own value now passes."""
+    vip = "    - name: vip\n      tags: [vip]\n"
+    pace = 'pace_checks: ["11:00", "13:00", "15:30"]'
+    text = EXAMPLE_CONFIG.read_text()
+    assert vip in text and pace in text
+    text = text.replace(vip, vip + "      organizations: 360001234567\n")
+    assert problems_of(tmp_path, text.replace(pace, "pace_checks: 11:00")) == [
+        "sla.policies[0].organizations: expected a list, got a number; for one item, write it "
+        'in brackets: ["360001234567"]',
+        'coaching.pace_checks: expected a list of local times like ["11:00", "15:30"] in quotes '
+        "(without them YAML reads 11:00 as a number)",
+    ]
+    fixed = text.replace("organizations: 360001234567", 'organizations: ["360001234567"]')
+    rules = load_rules(write(tmp_path, fixed.replace(pace, 'pace_checks: ["11:00"]')))
+    assert rules.sla.policies[0].organizations == ["360001234567"]
+    assert rules.coaching.pace_checks == [time(11, 0)]
 
 
 def test_an_sla_warning_at_written_in_quotes_is_read_as_the_number(tmp_path):
