@@ -29,14 +29,27 @@ ZENDESK_ID = re.compile(r"[0-9]{1,20}")
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
+_CASE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
 def salesforce_id_key(value: str) -> str:
     """A Salesforce record id (org, user) in the form ids are compared on: 15 characters. The
-    18-character form Salesforce sends (API, outbound messages, Flow) only adds a checksum of
-    the letters' case; report exports and Classic URLs show the 15, and people copy either."""
-    return value[:15] if len(value) == 18 else value
-
-
-_CASE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+    18-character form Salesforce sends (API, outbound messages, Flow) only adds the letters'
+    case, five at a time; report exports and Classic URLs show the 15, and people copy either.
+    An 18-character id is meant to be compared whatever its case, and a spreadsheet may have
+    upper- or lower-cased it: such an id's 15 are given the case its suffix spells. Mixed
+    case is taken as written (a typo in the suffix must not change the letters)."""
+    if len(value) != 18:
+        return value
+    head, suffix = value[:15], value[15:].upper()
+    if not (head.isupper() or head.islower()) or any(c not in _CASE_SUFFIX for c in suffix):
+        return head
+    restored = []
+    for block, code in enumerate(suffix):
+        capitals = _CASE_SUFFIX.index(code)
+        for i, c in enumerate(head[block * 5 : block * 5 + 5]):
+            restored.append(c.upper() if capitals >> i & 1 else c.lower())
+    return "".join(restored)
 
 
 def salesforce_id_18(value: str) -> str:
