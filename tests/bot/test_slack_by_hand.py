@@ -75,6 +75,16 @@ def test_the_readmes_slash_command_and_acknowledgement(fake, sqlite_engine, rule
         "Wed 05 Mar 09:15, 642 days ago",
     ]
 
+    # What curl prints, as the README's comment shows it (… for what it leaves out): it
+    # showed • and — where the JSON has \u2022 and \u2014.
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("BODY=examples/slack_slash_command__ticket.txt", 1)[1]
+    shown = block.split("--data-binary @$BODY\n# ", 1)[1].split("\n", 1)[0]
+    printed = answer.get_data(as_text=True)
+    for part in shown.split("…"):
+        assert part in printed, part
+        printed = printed[printed.index(part) + len(part) :]
+
     body, headers = signed("examples/slack_block_actions__acknowledge.txt")
     answer = client.post("/slack/events", data=body, headers=headers)
     # Slack's acknowledgement: 200, empty; the click is the lead's, Sam Whitaker's.
