@@ -21,9 +21,12 @@ def claim_job_run(connection: Connection, job: str, occurrence_at: datetime, now
     return connection.execute(statement.returning(job_runs.c.job)).first() is not None
 
 
-def read_first_job_run_at(connection: Connection) -> datetime | None:
-    """When the first job occurrence still on record was run (None: never)."""
-    return connection.execute(select(func.min(job_runs.c.run_at))).scalar()
+def read_job_run_span(connection: Connection) -> tuple[datetime, datetime] | None:
+    """When the first and the last job occurrence still on record were run (None: never)."""
+    first, last = connection.execute(
+        select(func.min(job_runs.c.run_at), func.max(job_runs.c.run_at))
+    ).one()
+    return None if first is None else (first, last)
 
 
 def record_job_actions(

@@ -666,8 +666,9 @@ class MemoryStore:
             row[1] = actions
             self._undo(lambda: row.__setitem__(1, before))
 
-    def read_first_job_run_at(self) -> datetime | None:
-        return min((run_at for run_at, _ in self._job_runs.values()), default=None)
+    def read_job_run_span(self) -> tuple[datetime, datetime] | None:
+        runs = [run_at for run_at, _ in self._job_runs.values()]
+        return (min(runs), max(runs)) if runs else None
 
     def list_job_runs(self) -> list[dict[str, Any]]:
         """Every job occurrence run (store.jobs.list_job_runs, for tests)."""

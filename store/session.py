@@ -150,8 +150,8 @@ class SqlSession:
     def record_job_actions(self, job: str, occurrence_at: datetime, actions: int) -> None:
         jobs.record_job_actions(self.connection, job, occurrence_at, actions)
 
-    def read_first_job_run_at(self) -> datetime | None:
-        return jobs.read_first_job_run_at(self.connection)
+    def read_job_run_span(self) -> tuple[datetime, datetime] | None:
+        return jobs.read_job_run_span(self.connection)
 
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
         return activity.read_period(self.connection, period, repeat_window)

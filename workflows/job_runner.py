@@ -67,7 +67,10 @@ class JobRunner:
         otherwise post that day's 17:30 review at once)."""
         if self._running_since is None:
             with self.store.reading() as session:
-                self._running_since = session.read_first_job_run_at() or now
+                span = session.read_job_run_span()
+            self._running_since = now if span is None else span[0]
+            if span is not None:
+                self._log_skipped(span[1], now)
         due = []
         for job in self.jobs.values():
             for at in job.occurrences(self.rules, now - job.catch_up, now):
@@ -78,6 +81,25 @@ class JobRunner:
                 if key not in self._done and (retry is None or retry <= now):
                     due.append((at, job))
         return sorted(due, key=lambda item: (item[0], item[1].name))
+
+    def _log_skipped(self, last_run: datetime, now: datetime) -> None:
+        """Say what a start will not catch up: each job's occurrences between the store's last
+        job run (the service was running jobs until then) and its catch-up window, skipped
+        without a word before (a digest of a day the service was down)."""
+        for job in self.jobs.values():
+            skipped = list(job.occurrences(self.rules, last_run, now - job.catch_up))
+            if skipped:
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "job.skipped",
+                    job=job.name,
+                    occurrences=len(skipped),
+                    first=format_instant(skipped[0]),
+                    last=format_instant(skipped[-1]),
+                    catch_up_s=round(job.catch_up.total_seconds()),
+                    last_run=format_instant(last_run),
+                )
 
     def run_due(self, now: datetime) -> list[JobOutcome]:
         outcomes = []

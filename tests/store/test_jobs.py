@@ -55,16 +55,42 @@ def test_each_occurrence_runs_once_and_queues_its_actions(engine, rules):
     assert len(queued) == 180
 
 
-def test_a_restart_catches_up_only_within_the_window(engine, rules):
+def test_a_restart_catches_up_only_within_the_window(engine, rules, caplog):
     record_earlier_run(engine)
     runner = JobRunner(engine, rules, {"minute": MINUTE_JOB})
     runner.run_due(NOW)
-    # Down for 5 hours: the 3 hours before the restart are caught up, the 2 before that not.
+    # Down for 5 hours: the 3 hours before the restart are caught up, the 2 before that not,
+    # and the start says so (they were skipped without a word: a digest of a day down).
     later = NOW + timedelta(hours=5)
-    caught_up = JobRunner(engine, rules, {"minute": MINUTE_JOB}).run_due(later)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deskbridge.jobs"):
+        caught_up = JobRunner(engine, rules, {"minute": MINUTE_JOB}).run_due(later)
     assert caught_up[0].occurrence_at == datetime(2026, 3, 2, 14, 1, tzinfo=UTC)
     assert caught_up[-1].occurrence_at == datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
     assert len(caught_up) == 180
+    skipped = [
+        (r.levelname, r.deskbridge_fields)
+        for r in caplog.records
+        if r.getMessage() == "job.skipped"
+    ]
+    assert skipped == [
+        (
+            "WARNING",
+            {
+                "job": "minute",
+                "occurrences": 120,
+                "first": "2026-03-02T12:01:00Z",
+                "last": "2026-03-02T14:00:00Z",
+                "catch_up_s": 10800,
+                "last_run": "2026-03-02T12:00:30Z",
+            },
+        )
+    ]
+    # Running on, nothing more is said: a tick skips nothing.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deskbridge.jobs"):
+        JobRunner(engine, rules, {"minute": MINUTE_JOB}).run_due(later + timedelta(minutes=1))
+    assert [r for r in caplog.records if r.getMessage() == "job.skipped"] == []
 
 
 def test_a_job_run_late_logs_its_lateness_in_seconds(engine, rules, caplog):

@@ -283,7 +283,7 @@ def test_a_transaction_that_raises_leaves_nothing(store):
         assert session.claim_undecided_events(10) == []
         assert session.load_ticket_versions(["zendesk:1"]) == {}
         assert session.next_due_at() is None
-        assert session.read_first_job_run_at() is None
+        assert session.read_job_run_span() is None
         assert session.read_latest_dated() in (None, T0)  # memory: only reused less
         period = Period(
             "day", T0.date(), T0.date(), T0 - timedelta(hours=9), T0 + timedelta(hours=9)
@@ -332,12 +332,12 @@ def test_a_failing_job_leaves_no_run_and_is_run_again(store, rules):
     job = runner.jobs["minute"]
     assert runner.run_occurrence(job, at, at) is None
     with store.reading() as session:
-        assert session.read_first_job_run_at() is None
+        assert session.read_job_run_span() is None
     outcome = runner.run_occurrence(job, at, at + timedelta(minutes=1))
     assert [a.key for a in outcome.actions] == ["job:minute:test:2026-03-02T12:00:00Z"]
     assert runner.run_occurrence(job, at, at + timedelta(minutes=2)) is None  # run once
     with store.reading() as session:
-        assert session.read_first_job_run_at() == at + timedelta(minutes=1)
+        assert session.read_job_run_span() == (at + timedelta(minutes=1), at + timedelta(minutes=1))
 
 
 def test_overrides_and_paged_tickets(store):
