@@ -584,7 +584,9 @@ def test_a_salesforce_user_id_in_either_form_credits_the_agent(listed, sent):
     period = build_period(rules, DAY)
     replies = {
         ("salesforce", sent): 30,
-        ("salesforce", SF_USER_18.lower()): 2,  # another user: the case is the id
+        # Another user: 15 characters in another case are another record (an 18-character
+        # id in one case is Sofia's: its suffix spells the case, c857c39).
+        ("salesforce", SF_USER_15.lower()): 2,
         ("zendesk", "901330011299901777"): 4,
     }
     figures, unmapped = build_agent_figures(rules, period, PeriodData(responses=replies))
@@ -592,7 +594,7 @@ def test_a_salesforce_user_id_in_either_form_credits_the_agent(listed, sent):
     assert (row.responses, row.target, unmapped) == (
         30,
         32,
-        {"salesforce:0055j00000f3x9zaar": 2, "zendesk:901330011299901777": 4},
+        {"salesforce:0055j00000f3x9z": 2, "zendesk:901330011299901777": 4},
     )
 
 
