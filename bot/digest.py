@@ -82,6 +82,16 @@ def render_table(
     return console.export_text()
 
 
+def _describe_escalations(digest: dict[str, Any]) -> str:
+    """ "3 (2 tickets)" where a ticket was raised twice (to the specialists, then the leads): a
+    lead read "Escalations: 3" as three tickets. A review decided before the count was kept
+    has no ticket count."""
+    escalations, tickets = digest["escalations"], digest.get("escalated_tickets")
+    if tickets is None or tickets == escalations:
+        return str(escalations)
+    return f"{escalations} ({tickets} ticket{'' if tickets == 1 else 's'})"
+
+
 def summary_lines(digest: dict[str, Any], csat: dict[str, int] | None = None) -> list[str]:
     sla = ", ".join(
         f"{SLA_LABELS[m]} {v['met']} met / {v['breached']} breached"
@@ -95,7 +105,8 @@ def summary_lines(digest: dict[str, Any], csat: dict[str, int] | None = None) ->
     lines = [
         f"SLA: {sla}",
         f"Departments: {departments or 'none'}",
-        f"Escalations: {digest['escalations']}   Repeat contacts: {digest['repeat_contacts']}",
+        f"Escalations: {_describe_escalations(digest)}   "
+        f"Repeat contacts: {digest['repeat_contacts']}",
     ]
     if csat is not None:
         lines.append(f"CSAT: {csat['good']} good / {csat['bad']} bad")

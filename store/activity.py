@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Connection, FromClause, and_, exists, func
 from deskbridge.store.interface import COUNTED
 from deskbridge.store.schema import activity, replies, tickets
 from deskbridge.store.sql import insert_ignoring_conflicts, ticket_source
-from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
+from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, ESCALATE, Fact
 from deskbridge.workflows.digest import (
     FactGroup,
     FirstReply,
@@ -168,6 +168,11 @@ def read_period(connection: Connection, period: Period, repeat_window: timedelta
         repeated_replies=_list_repeated_replies(connection, start, end),
         facts=_count_facts(connection, start, end),
         repeat_contacts=_count_repeat_contacts(connection, start, end, repeat_window),
+        escalated_tickets=connection.execute(
+            select(func.count(activity.c.ticket.distinct())).where(
+                activity.c.at >= start, activity.c.at < end, activity.c.kind == ESCALATE
+            )
+        ).scalar_one(),
         categories=_count_categories(connection, start, end),
         trailing_categories=_count_categories(connection, period.trailing_start, start),
         categories_since=connection.execute(

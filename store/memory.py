@@ -34,7 +34,7 @@ from deskbridge.store.interface import (
     clip_error,
 )
 from deskbridge.workflows.actions import Action
-from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, Fact
+from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, ESCALATE, Fact
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import FirstReply, Period, PeriodData, RepeatedReply
 from deskbridge.workflows.model import TicketEvent, TicketState
@@ -711,7 +711,9 @@ class MemoryStore:
     def read_period(self, period: Period, repeat_window: timedelta) -> PeriodData:
         start, end = period.start, period.end
         replies = self._replies_in(start, end)
-        facts = Counter(map(_tally, _slice(self._counted_order, start, end)))
+        counted = _slice(self._counted_order, start, end)
+        facts = Counter(map(_tally, counted))
+        escalated = {self._facts[key].ticket for _, key, tally in counted if tally[0] == ESCALATE}
         return PeriodData(
             responses=self._count_responses(start, end),
             own_responses=period.read_windows(self._count_responses),
@@ -719,6 +721,7 @@ class MemoryStore:
             repeated_replies=self._list_repeated(start, end),
             facts=dict(sorted(facts.items(), key=lambda item: _null_first(item[0]))),
             repeat_contacts=self._count_repeat_contacts(start, end, repeat_window),
+            escalated_tickets=len(escalated),
             categories=self._count_categories(start, end),
             trailing_categories=self._count_categories(period.trailing_start, start),
             categories_since=self._category_order[0][0] if self._category_order else None,

@@ -231,6 +231,9 @@ class PeriodData:
     # Tickets opened in the period whose requester opened another on the same helpdesk within
     # the repeat window before.
     repeat_contacts: int = 0
+    # Tickets escalated in the period (a ticket raised to the leads after the specialists is
+    # two escalations, one ticket).
+    escalated_tickets: int = 0
     # Category counts in the period and in the four weeks before it.
     categories: dict[str, int] = field(default_factory=dict)
     trailing_categories: dict[str, int] = field(default_factory=dict)
@@ -673,6 +676,7 @@ def build_digest(rules: RulesConfig, period: Period, data: PeriodData) -> dict[s
         "sla": sla,
         "departments": departments,
         "escalations": data.count_facts(facts.ESCALATE),
+        "escalated_tickets": data.escalated_tickets,
         "repeat_contacts": data.repeat_contacts,
         "categories": categories[: rules.coaching.digest.top_categories],
         "unmapped_authors": [{"id": k, "responses": v} for k, v in unmapped.items()],

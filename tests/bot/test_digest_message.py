@@ -88,3 +88,23 @@ def test_names_from_the_rules_file_and_the_helpdesk_are_shown_as_written():
 
     assert agents == "✅ *Sam &lt;lead&gt;* 40/32 · calls asked/made 0/0 · solved 3"
     assert summary.splitlines()[1] == "Departments: R&amp;D &lt;Returns&gt; 2 routed (0 overdue)"
+
+
+def test_escalations_say_how_many_tickets_when_a_ticket_was_raised_twice():
+    """A lead read "Escalations: 3" as three tickets where one was raised twice (to the
+    specialists, then the leads). A review decided before the count was kept has none."""
+    from deskbridge.bot.digest import summary_lines
+
+    def line(escalations: int, tickets: int | None) -> str:
+        digest = {**review(0, 0), "escalations": escalations}
+        if tickets is not None:
+            digest["escalated_tickets"] = tickets
+        return summary_lines(digest)[2]
+
+    assert [line(3, 2), line(2, 1), line(2, 2), line(1, None), line(0, 0)] == [
+        "Escalations: 3 (2 tickets)   Repeat contacts: 0",
+        "Escalations: 2 (1 ticket)   Repeat contacts: 0",
+        "Escalations: 2   Repeat contacts: 0",
+        "Escalations: 1   Repeat contacts: 0",
+        "Escalations: 0   Repeat contacts: 0",
+    ]

@@ -71,6 +71,9 @@ def generate(rng: random.Random, start: datetime, end: datetime):
                 person = rng.choice(AUTHORS)
                 at = created + timedelta(minutes=rng.randrange(0, 3000))
                 facts.append(Fact(f"{key}:{kind}:{k}", at, kind, key, person, detail))
+                if kind == kinds.ESCALATE and rng.random() < 0.4:  # raised again, to the leads
+                    later = at + timedelta(minutes=rng.randrange(1, 600))
+                    facts.append(Fact(f"{key}:{kind}:{k}:again", later, kind, key, person, detail))
     return tickets, replies, facts
 
 
@@ -152,6 +155,9 @@ def expected_data(tickets, replies, facts, start, end, trailing_start, window) -
         repeated_replies=repeated,
         facts=dict(counted),
         repeat_contacts=repeats,
+        escalated_tickets=len(
+            {f.ticket for f in facts if f.kind == kinds.ESCALATE and start <= f.at < end}
+        ),
         categories=dict(categories(start, end)),
         trailing_categories=dict(categories(trailing_start, start)),
         categories_since=min((f.at for f in facts if f.kind == kinds.CATEGORY), default=None),
@@ -168,6 +174,7 @@ def normalised(data: PeriodData) -> PeriodData:
         repeated_replies=sorted(data.repeated_replies, key=key),
         facts=data.facts,
         repeat_contacts=data.repeat_contacts,
+        escalated_tickets=data.escalated_tickets,
         categories=data.categories,
         trailing_categories=data.trailing_categories,
         categories_since=data.categories_since,
@@ -198,6 +205,8 @@ def test_the_figures_counted_in_sql_equal_the_ones_counted_in_python(engine, rul
     ]
     assert unnecessary and len(unnecessary) < len(expected.repeated_replies)
     assert expected.first_replies and expected.repeat_contacts
+    escalations = sum(n for (k, *_), n in expected.facts.items() if k == kinds.ESCALATE)
+    assert 0 < expected.escalated_tickets < escalations  # some ticket raised twice
     assert {a for _, a in expected.responses} == set(AUTHORS)
     assert {s for _, _, s, _ in expected.facts} == {"zendesk", "salesforce"}
     assert expected.categories and expected.trailing_categories

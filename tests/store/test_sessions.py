@@ -12,7 +12,7 @@ from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.memory import MemoryStore
 from deskbridge.store.session import SqlStore
 from deskbridge.store.timers import FAILED, FIRED, DueTimer, list_timers
-from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, SOLVED, Fact
+from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, ESCALATE, SOLVED, Fact
 from deskbridge.workflows.decider import Decider
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import FirstReply, Period, RepeatedReply
@@ -413,6 +413,12 @@ def test_period_reads(store):
                 Fact("s2", T0 + timedelta(minutes=46), SOLVED, "zendesk:1", person="a"),
                 Fact("c1", T0, CATEGORY, "zendesk:1", detail="damage"),
                 Fact("c2", T0 - timedelta(days=7), CATEGORY, "zendesk:2", detail="damage"),
+                # Ticket 1 raised twice (the specialists, then the leads), 3 once, 2 the day
+                # before: three escalations in the day, two tickets.
+                Fact("e1", T0 + timedelta(minutes=5), ESCALATE, "zendesk:1"),
+                Fact("e2", T0 + timedelta(minutes=55), ESCALATE, "zendesk:1"),
+                Fact("e3", T0 + timedelta(minutes=6), ESCALATE, "zendesk:3"),
+                Fact("e4", T0 - timedelta(days=1), ESCALATE, "zendesk:2"),
             ]
         )
     with store.reading() as session:
@@ -425,7 +431,11 @@ def test_period_reads(store):
             RepeatedReply("zendesk:1", "a", T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)),
             RepeatedReply("zendesk:3", "a", T0 + timedelta(minutes=5), T0 + timedelta(minutes=5)),
         ]
-        assert data.facts == {(SOLVED, None, "zendesk", "a"): 2}
+        assert data.facts == {
+            (ESCALATE, None, "zendesk", None): 3,
+            (SOLVED, None, "zendesk", "a"): 2,
+        }
+        assert data.escalated_tickets == 2
         assert data.repeat_contacts == 1
         assert data.categories == {"damage": 1}
         assert data.trailing_categories == {"damage": 1}
@@ -433,7 +443,7 @@ def test_period_reads(store):
         assert replies_only.responses == data.responses
         assert replies_only.repeated_replies == data.repeated_replies
         assert replies_only.first_replies == [] and replies_only.facts == {}
-        assert session.read_latest_dated() == T0 + timedelta(minutes=50)
+        assert session.read_latest_dated() == T0 + timedelta(minutes=55)
 
 
 def test_a_timer_cancelled_and_set_again_in_a_rolled_back_transaction_is_pending_as_before(store):
