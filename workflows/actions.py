@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, TypeAdapter
 
-from deskbridge.workflows.model import Source, frozen_model
+from deskbridge.workflows.model import Source, frozen_model, new_dict
 
 
 class ActionKind(StrEnum):
@@ -44,6 +44,14 @@ UNCARRIED: dict[Source, dict[ActionKind, str]] = {
 }
 
 
+def _default_factory(factory: Any) -> Any:
+    """`Field(default_factory=factory)` as a value of no particular type. mypy types the
+    Field as what its factory makes (a dict), and this module compiled by mypyc checked the
+    FieldInfo it got against that at import and refused it; a field's default given as this
+    call's value is not checked."""
+    return Field(default_factory=factory)
+
+
 @frozen_model
 class Action:
     """One side effect to perform, exactly once, identified by `key`.
@@ -58,7 +66,7 @@ class Action:
     rule: str
     reason: str
     key: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = _default_factory(new_dict)
 
     @property
     def is_helpdesk(self) -> bool:
@@ -99,28 +107,34 @@ def build_key(ticket: str, rule: str, *discriminator: str) -> str:
 
 
 def build_action(
-    ticket: str,
-    rule: str,
-    kind: ActionKind,
+    for_ticket: str,
+    by_rule: str,
+    of_kind: ActionKind | str,
     /,
     *discriminator: str,
-    reason: str,
+    reason: str | None,
     **params: Any,
 ) -> Action:
     """The one way to make an action: its key comes from (ticket, rule, discriminator).
     The first three are positional-only, so an action field may be called `kind` too (the
-    `coach` action's kind of nudge)."""
+    `coach` action's kind of nudge). Their names are none a field takes: compiled by mypyc,
+    a keyword of the same name as a positional-only parameter is refused as given twice.
+    A kind given by its value, or a reason that is not a string, goes to the model's
+    validation (a member, or refused): compiled code checks each argument against its
+    type before the body runs, so the types let those through."""
+    ticket, rule, kind = for_ticket, by_rule, of_kind
     key = build_key(ticket, rule, *discriminator)
+    values: dict[str, Any] = {"kind": kind, "ticket": ticket, "rule": rule, "reason": reason}
+    values["key"] = key
+    values["params"] = params
     if kind.__class__ is not ActionKind or not (
         ticket.__class__ is rule.__class__ is reason.__class__ is str
     ):  # anything unusual is validated (and refused) as the model does
-        return Action(kind=kind, ticket=ticket, rule=rule, reason=reason, key=key, params=params)
+        return Action(**values)
     # The values are what validation would give back (`params` is this call's own dict), so
     # the model is made without validating them again: the rules make 58,000 actions on a
     # replayed week, and validating was two thirds of making one.
     action = _new_object(Action)
-    values = {"kind": kind, "ticket": ticket, "rule": rule, "reason": reason, "key": key}
-    values["params"] = params
     _set_attribute(action, "__dict__", values)
     return action
 

@@ -23,12 +23,15 @@ from types import ModuleType
 # Paths from the package's root (the checkout), without ".py". The classifier's pure
 # functions on strings, dicts and tuples (mypyc's best case) and the memo they keep results
 # in; replay's ticket state, rules (risk, SLA, routing, on call, three responses,
-# interactions), their decisions, business hours, the review's facts and the in-memory
-# store. Not the modules tests patch (rules/__init__'s RULES, the decider's constants and
-# methods) nor those mypyc refuses (lexicon.py's subclass of simplemma's factory;
-# frozen.py's generated __init__; a module defining a model with a pydantic `Field`
-# default, actions.py and model.py: mypy types `Field(default_factory=dict)` as the dict it
-# makes, and compiled code checks the FieldInfo it gets against that at import).
+# interactions), their decisions and actions, business hours, the review's facts and the
+# in-memory store. Not the modules tests patch (rules/__init__'s RULES, the decider's
+# constants and methods) nor those mypyc refuses (lexicon.py's subclass of simplemma's
+# factory; frozen.py's generated __init__) nor model.py: a compiled module's classes carry
+# their annotations as bare classes (`dict`, not `dict[str, SlaClock]`), so pydantic would
+# no longer validate what the ticket state's fields hold. actions.py loses nothing that
+# matters: `params` is validated as a dict, its keys no longer checked to be strings (JSON's
+# always are); its default is given as a value mypy does not type as a dict (compiled code
+# checked the FieldInfo against that at import).
 COMPILED = (
     "workflows/memo",
     "workflows/text",
@@ -44,6 +47,7 @@ COMPILED = (
     "workflows/business_hours",
     "workflows/rules/routing",
     "workflows/rules/oncall",
+    "workflows/actions",
 )
 # The group's shared library (the modules' code; each module's extension is a small shim).
 SHARED_LIBRARY = "workflows/_mypyc__mypyc"

@@ -36,7 +36,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from deskbridge.config.rules import OncallConfig, RulesConfig
-from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
+from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.business_hours import BusinessCalendar
 from deskbridge.workflows.decision import Context, Decision, Timer, decision_time
 from deskbridge.workflows.memo import Memo
@@ -58,7 +58,10 @@ RULE = "oncall"
 def build_chain_key_prefix(ticket: str, chain: str | None = None) -> str:
     """The start of the keys of this rule's actions on `ticket` (of one chain, when given):
     every on-call key is `build_key(ticket, RULE, chain id, …)`."""
-    return build_key(ticket, RULE, *(() if chain is None else (chain,)), "")
+    # `build_key`'s text, joined here: see sla.build_clock_key_prefix.
+    if chain is None:
+        return ":".join((ticket, RULE, ""))
+    return ":".join((ticket, RULE, chain, ""))
 
 
 TIMER_KIND = "oncall.step"
