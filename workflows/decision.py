@@ -30,7 +30,16 @@ def decision_time(at: datetime, now: datetime, decided_at: datetime | None) -> d
     return decided if decided - at > CATCH_UP_AFTER else at
 
 
-@quick_init
+# Timer, RelatedTicket and Context are made for every event and timer and read attribute by
+# attribute by the compiled rules. Compiled (mypyc), each is a native class: its fields read
+# from compiled code as C struct members (a dataclass instance's, through Python's generic
+# attribute look-up, about 230 instructions each) and written by its own `__init__`, whose
+# assignments go to the struct, not through the frozen `__setattr__` (mypy is told so with
+# `type: ignore[misc]`). From the Python sources they are frozen dataclasses with
+# `quick_init`'s `__init__` (instances with a `__dict__`: `__dictoffset__` is not 0), as
+# before. Either way: frozen, compared and hashed by their fields, `dataclasses.replace`.
+
+
 @dataclass(frozen=True)
 class Timer:
     """A deadline on a ticket. `id` is deterministic (ticket + purpose), so setting it again
@@ -42,6 +51,20 @@ class Timer:
     due_at: datetime
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        id: str,
+        ticket: str,
+        kind: str,
+        due_at: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id  # type: ignore[misc]
+        self.ticket = ticket  # type: ignore[misc]
+        self.kind = kind  # type: ignore[misc]
+        self.due_at = due_at  # type: ignore[misc]
+        self.payload = {} if payload is None else payload  # type: ignore[misc]
+
     def known_by(self, now: datetime) -> datetime:
         """When what the timer decides, fired at `now`, goes out: `now`, or later when its
         time had passed before it became known (`known_at`: the event that made it due came
@@ -51,7 +74,6 @@ class Timer:
         return now if known is None else max(now, datetime.fromisoformat(known))
 
 
-@quick_init
 @dataclass(frozen=True)
 class RelatedTicket:
     """Another ticket from the same requester (for repeat-contact detection), with the signals
@@ -61,8 +83,14 @@ class RelatedTicket:
     created_at: datetime
     escalation_signals: tuple[str, ...] = ()
 
+    def __init__(
+        self, key: str, created_at: datetime, escalation_signals: tuple[str, ...] = ()
+    ) -> None:
+        self.key = key  # type: ignore[misc]
+        self.created_at = created_at  # type: ignore[misc]
+        self.escalation_signals = escalation_signals  # type: ignore[misc]
 
-@quick_init
+
 @dataclass(frozen=True)
 class Context:
     now: datetime
@@ -76,6 +104,28 @@ class Context:
     # does, reports how late it went out (an SLA breach's `late_by_s`), and pages as the
     # hour and the rotation are then (rules/oncall.py paging_time). None: at `now`.
     decided_at: datetime | None = None
+
+    def __init__(
+        self,
+        now: datetime,
+        rules: RulesConfig,
+        previous: TicketState | None = None,
+        related: tuple[RelatedTicket, ...] = (),
+        oncall_overrides: tuple[Override, ...] = (),
+        decided_at: datetime | None = None,
+    ) -> None:
+        self.now = now  # type: ignore[misc]
+        self.rules = rules  # type: ignore[misc]
+        self.previous = previous  # type: ignore[misc]
+        self.related = related  # type: ignore[misc]
+        self.oncall_overrides = oncall_overrides  # type: ignore[misc]
+        self.decided_at = decided_at  # type: ignore[misc]
+
+
+if Timer.__dictoffset__:  # the Python sources: see Timer
+    quick_init(Timer)
+    quick_init(RelatedTicket)
+    quick_init(Context)
 
 
 @dataclass(slots=True)
