@@ -22,7 +22,14 @@ from deskbridge.store.sql import (
     prepare_insert_ignoring_conflicts,
     rows_as_dicts,
 )
-from deskbridge.workflows.actions import Action, ActionKind, dump_action, load_action
+from deskbridge.workflows.actions import (
+    PAGE_LANE,
+    PEOPLE_LANE,
+    Action,
+    ActionKind,
+    dump_action,
+    load_action,
+)
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 # Not a stored status: a done action whose result says it was performed in dry-run (as the
@@ -102,7 +109,12 @@ def claim_due_actions(
     again in UNKNOWN_KIND_WAIT, its attempts untouched, for a worker that knows it (its lane
     waits behind it, in order). A row of a known kind that cannot be read (edited by hand) is
     dead-lettered here with the reason. Neither is returned: one such row must not fail the
-    claim of the rows beside it."""
+    claim of the rows beside it.
+
+    A ticket's on-call page has a lane of its own (Action.lane: it does not wait behind the
+    ticket's failing channel posts), but it is not performed at the same time as the ticket's
+    other messages: both may post first in one channel (the leads'), and each would start a
+    thread there. A page claimed beside its ticket's message is left for the next claim."""
     earlier = outbox.alias("earlier")
     blocked = (
         select(earlier.c.id)
@@ -121,6 +133,7 @@ def claim_due_actions(
             outbox.c.attempts,
             outbox.c.first_attempt_at,
             outbox.c.requeued_at,
+            outbox.c.lane,
         )
         # Only the head of each lane: later rows wait for it (in flight or retrying).
         .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked)
@@ -132,6 +145,13 @@ def claim_due_actions(
     rows = connection.execute(query).all()
     if not rows:
         return []
+    messaged = {r.lane for r in rows if r.lane is not None}
+    rows = [
+        r
+        for r in rows
+        if not (r.lane and r.lane.startswith(PAGE_LANE))
+        or PEOPLE_LANE + r.lane.removeprefix(PAGE_LANE) not in messaged
+    ]
     claimed: list[OutboxRow] = []
     unreadable: list[tuple[int, datetime, str, Sequence[str]]] = []
     newer: list[int] = []

@@ -35,6 +35,11 @@ HELPDESK_ACTIONS = frozenset(
     {ActionKind.tag, ActionKind.note, ActionKind.assign, ActionKind.set_priority}
 )
 
+# The lanes (outbox ordering keys) of a ticket's on-call pages and of its other messages to
+# people, each followed by the ticket's key.
+PAGE_LANE = "page:"
+PEOPLE_LANE = "people:"
+
 # What a helpdesk's tickets cannot carry, and why: such an action is never decided for them
 # (the rules' decisions leave it out, workflows/rules `_merge`), so none is stored, logged or
 # listed as a decision; the helpdesk's writer skips any queued before (connectors/). A case
@@ -76,14 +81,21 @@ class Action:
     def lane(self) -> str | None:
         """Messages to people about one ticket are sent in the order decided (their Slack
         thread reads in order); helpdesk writes need no order. Coaching DMs are ordered per
-        person: a pace check's nudges to 200 agents do not queue behind each other."""
+        person: a pace check's nudges to 200 agents do not queue behind each other. A ticket's
+        on-call pages are ordered among themselves (first page, then each later step) but not
+        behind its other messages: a page must not wait out a failing channel post's retries
+        (8 attempts, about 5 minutes) to wake someone. The claim still never performs a page
+        together with a due message of its ticket (they may open the same channel's thread:
+        `claim_due_actions`)."""
         if self.kind is ActionKind.pager:  # trigger → acknowledge → resolve, in order
             return f"pager:{self.ticket}"
+        if self.kind is ActionKind.page_oncall:
+            return f"{PAGE_LANE}{self.ticket}"
         if self.is_helpdesk:
             return None
         if self.kind is ActionKind.coach:
             return f"coach:{self.params.get('person')}"
-        return f"people:{self.ticket}"
+        return f"{PEOPLE_LANE}{self.ticket}"
 
     def to_record(self, at: str | None = None) -> dict[str, Any]:
         """The flat JSON shape used by `replay` output and the audit trail; `at` first when

@@ -396,6 +396,73 @@ def test_a_tickets_messages_stay_in_order_when_performed_concurrently(engine, me
     assert sorted(a.key for a in performer.calls) == ["a0", "a1", "a2", "b0", "b1", "b2"]
 
 
+def test_a_page_is_sent_at_once_behind_its_tickets_failing_post(engine, metrics, clock, jitter):
+    # The trial's Slack outage: the ticket's notify failing, its page decided after it went out
+    # only once the notify had used up its 8 attempts. The page's lane is its own: it waits
+    # for no failing post, only never goes out beside a due message of its ticket (both may
+    # open the leads' thread), and the ticket's later message still follows the failing one.
+    notify = FakePerformer(RetryableError("Slack chat.postMessage failed: 503"), OK)
+    pages = FakePerformer(OK)
+    first, page, later = (
+        make_action("n0", ActionKind.notify),
+        make_action("p0", ActionKind.page_oncall),
+        make_action("n1", ActionKind.notify),
+    )
+    assert (first.lane, page.lane, later.lane) == (
+        "people:zendesk:48213",
+        "page:zendesk:48213",
+        "people:zendesk:48213",
+    )
+    queue(engine, first, page, later)
+    d = Dispatcher(
+        engine,
+        {ActionKind.notify: notify, ActionKind.page_oncall: pages},
+        metrics,
+        clock,
+        lease=LEASE,
+        concurrency=4,
+    )
+
+    # The notify's first attempt alone (the page left for the next claim), then the page at
+    # once, while the notify waits for its retry and the later message waits behind it.
+    assert [d.dispatch_due() for _ in range(3)] == [1, 1, 0]
+    assert [a.key for a in notify.calls + pages.calls] == ["n0", "p0"]
+    retry_at = T0 + timedelta(seconds=BASE_DELAY)
+    assert [
+        (r["idempotency_key"], r["status"], r["attempts"], r["next_attempt_at"], r["last_error"])
+        for r in rows(engine)
+    ] == [
+        ("n0", PENDING, 1, retry_at, "Slack chat.postMessage failed: 503"),
+        ("p0", DONE, 1, T0 + LEASE, None),
+        ("n1", PENDING, 0, T0, None),
+    ]
+
+    clock.now = retry_at
+    assert [d.dispatch_due() for _ in range(3)] == [1, 1, 0]
+    assert [a.key for a in notify.calls] == ["n0", "n0", "n1"]
+    assert [(r["idempotency_key"], r["status"]) for r in rows(engine)] == [
+        ("n0", DONE),
+        ("p0", DONE),
+        ("n1", DONE),
+    ]
+
+
+def test_a_page_waits_for_its_tickets_earlier_page(engine, metrics, clock, jitter):
+    # A chain's later step follows its first page (its reply names whom it pages next).
+    pages = FakePerformer(RetryableError("Slack chat.postMessage failed: 503"), OK)
+    queue(
+        engine,
+        make_action("p0", ActionKind.page_oncall),
+        make_action("p1", ActionKind.page_oncall),
+    )
+    d = Dispatcher(engine, {ActionKind.page_oncall: pages}, metrics, clock, lease=LEASE)
+
+    assert [d.dispatch_due() for _ in range(2)] == [1, 0]
+    clock.now = T0 + timedelta(seconds=BASE_DELAY)
+    assert [d.dispatch_due() for _ in range(3)] == [1, 1, 0]
+    assert [a.key for a in pages.calls] == ["p0", "p0", "p1"]
+
+
 def test_one_claim_records_every_kind_of_outcome_together(engine, metrics, clock, jitter):
     # Outcomes of one claim are written together: each row still gets its own.
     performer = FakePerformer(
