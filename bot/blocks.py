@@ -95,6 +95,9 @@ class TicketView:
     name: str | None = None
     # The risk signals it was escalated for to the specialist tier; () when it was not.
     escalated: tuple[str, ...] = ()
+    # A person chose its department (picked in Slack, or moved in the helpdesk): a pick
+    # changes nothing any more, so the question's menu is gone.
+    routed_by_hand: bool = False
 
 
 def _title(action: dict[str, Any], view: TicketView) -> str:
@@ -175,7 +178,7 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         return block
     if action["action"] == "call_customer":
         elements += _call_logged_button(view)
-    if action.get("ask") == "pick_department" and view.departments:
+    if action.get("ask") == "pick_department" and view.departments and not view.routed_by_hand:
         elements.append(
             {
                 "type": "static_select",

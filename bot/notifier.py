@@ -366,6 +366,7 @@ def build_view(
         call_logged_by=state.call_logged_by,
         departments=tuple((key, d.name) for key, d in rules.departments.items()),
         escalated=tuple(state.escalation_signals),
+        routed_by_hand=state.routed_by_hand,
     )
 
 
@@ -882,7 +883,8 @@ class SlackNotifier:
         self, action: Action, view: TicketView | None, known: _Prepared | None = None
     ) -> dict[str, Any]:
         """Reply in every thread about the ticket (`reply_in` "channels": only in channels'
-        threads, and the DMs of the people in `reply_dm`) and edit each thread's first message
+        threads, and the DMs of the people in `reply_dm`; none in the channels of
+        `reply_not_in`) and edit each thread's first message
         (a dry run, `view` None, counts the threads)."""
         if known is not None:
             roots = list(known.roots)
@@ -901,12 +903,15 @@ class SlackNotifier:
             return {"dry_run": True, "threads": len(roots)}
         channels_only = action.params.get("reply_in") == "channels"
         dms = action.params.get("reply_dm") or ()
+        # Threads whose first message says it already (a pick's department): edited only.
+        skipped = action.params.get("reply_not_in") or ()
         if len(self._edited) > MAX_EDITS_KEPT:  # those of actions that never finished
             self._edited.clear()
         edited = self._edited.setdefault(action.key, set())
         for at, root in enumerate(roots):
             with naming_unreached([r.channel for r in roots[at:]]):
-                if not (channels_only and root.in_dm and root.channel not in dms):
+                dm_skipped = channels_only and root.in_dm and root.channel not in dms
+                if not dm_skipped and root.channel not in skipped:
                     self._post(action, view, root.channel, known)
                 if action.params.get("refresh") and root.ts not in edited:
                     message = build_alert(root.payload.get("action", {}), view)

@@ -276,6 +276,14 @@ def find_attempts(connection: Connection, key: str) -> Attempts | None:
     return Attempts(row.attempts, row.first_attempt_at) if row else None
 
 
+def find_action(connection: Connection, key: str) -> tuple[Action, datetime] | None:
+    """The action queued under `key` and when it was queued, or None."""
+    row = connection.execute(
+        select(outbox.c.payload, outbox.c.created_at).where(outbox.c.idempotency_key == key)
+    ).first()
+    return (load_action(row.payload), row.created_at) if row else None
+
+
 def find_attempts_of(connection: Connection, keys: Collection[str]) -> dict[str, Attempts]:
     """find_attempts for each of `keys` that is queued, in one query."""
     if not keys:

@@ -27,9 +27,11 @@ from deskbridge.bot.blocks import (
 )
 from deskbridge.config.logging import log_event
 from deskbridge.config.rules import RulesConfig
+from deskbridge.store.outbox import find_action
 from deskbridge.store.tickets import load_ticket
 from deskbridge.workflows.model import EventKind, OncallChain, TicketEvent
 from deskbridge.workflows.rotation import format_local
+from deskbridge.workflows.rules.routing import picked_key
 
 log = logging.getLogger("deskbridge.slack")
 
@@ -110,6 +112,35 @@ def describe_older_page(current: OncallChain | None) -> str:
     )
 
 
+def describe_routed(runtime, state, department: str) -> str | None:
+    """Why a department picked on the question's menu changes nothing, or None when it
+    would route the ticket: a department chosen by a person stands (picked in Slack first:
+    by whom and when, as a page's Acknowledge says who acknowledged first), and one the
+    ticket is with already."""
+    departments = runtime.rules.departments
+    current = departments.get(state.department) if state.department else None
+    if state.routed_by_hand:
+        picked = None
+        if current is not None:
+            with runtime.engine.connect() as connection:
+                picked = find_action(connection, picked_key(state.key, state.department))
+        if picked is None:
+            return (
+                "Nothing changed: the ticket was moved by hand in the helpdesk, and its "
+                "routing there stands."
+            )
+        line, at = picked
+        zone = ZoneInfo(runtime.rules.team.timezone)
+        return (
+            f"Nothing changed: already sent to {escape(current.name)} by "
+            f"{escape(line.params.get('by') or 'someone')} at {format_local(at, zone)}. "
+            "To send it elsewhere, move it to that group in the helpdesk."
+        )
+    if current is not None and department == state.department:
+        return f"Nothing changed: the ticket is with {escape(current.name)} already."
+    return None
+
+
 def handle_click(
     runtime, tell: Callable[[str | None, str, str], None], body: dict[str, Any], action: dict
 ) -> str:
@@ -183,6 +214,12 @@ def handle_click(
             f"That department is no longer in deskbridge's config. Pick one of: {names}.",
         )
         return "unknown_department"
+    if action_id == PICK_DEPARTMENT:
+        over = describe_routed(runtime, state, department)
+        if over is not None:
+            log_event(log, logging.INFO, "slack.pick_over", ticket=ticket_key, user=user_id)
+            tell(channel, user_id, over)
+            return "pick_over"
     meta["by"] = agent.name
     now = runtime.clock()
     # The same person clicking the same button on the same message is one event. A snooze is

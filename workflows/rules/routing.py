@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from deskbridge.config.rules import DepartmentConfig, RulesConfig
-from deskbridge.workflows.actions import Action, ActionKind, build_action
+from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import BusinessCalendar
 from deskbridge.workflows.classify import (
     Classification,
@@ -26,6 +26,15 @@ HANDOFF = "routing.handoff"
 # is itself worth a look.
 UNDESCRIBED = "routing.undescribed"
 DESCRIBED_WITHIN = timedelta(hours=1)
+
+
+# The discriminator of the line saying who picked a department in Slack (_tell_picked).
+PICKED = "picked"
+
+
+def picked_key(ticket: str, department: str) -> str:
+    """The key of the line saying who picked `department` for `ticket` in Slack."""
+    return build_key(ticket, RULE, department, PICKED)
 
 
 def handoff_timer_id(ticket: str) -> str:
@@ -132,10 +141,10 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         if picked not in rules.departments or picked == state.department:
             return decision
         by = event.meta.get("by", "someone")
-        label = rules.departments[picked].name
-        decision.extend(
-            _route(state, picked, None, f"picked in Slack by {by} → {label}", "slack", ctx)
-        )
+        department = rules.departments[picked]
+        reason = f"picked in Slack by {by} → {department.name}"
+        decision.extend(_route(state, picked, None, reason, "slack", ctx))
+        decision.actions.append(_tell_picked(state, picked, department, by, reason))
         decision.updates["routed_by_hand"] = True  # a person decided: no automatic re-routing
         return decision
 
@@ -171,6 +180,30 @@ def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> De
         reason += f" (re-routed from {_departments(rules)[state.department].name})"
     decision.extend(_route(state, result.department, result.category, reason, result.source, ctx))
     return decision
+
+
+def _tell_picked(
+    state: TicketState, key: str, department: DepartmentConfig, by: str, reason: str
+) -> Action:
+    """Who picked which department, said in the ticket's threads (the question's among
+    them) whose first messages are edited: the question's menu goes, as a pick after the
+    first changes nothing (routed by hand). Not in the department's own thread: its alert
+    says it already. `by` is kept for the Slack listener, which tells a later picker who
+    picked first (picked_key)."""
+    return build_action(
+        state.key,
+        RULE,
+        ActionKind.notify,
+        key,
+        PICKED,
+        reason=reason,
+        target="thread",
+        refresh=True,
+        text=f"Sent to {department.name} by {by}",
+        reply_in="channels",
+        reply_not_in=[department.slack_channel],
+        by=by,
+    )
 
 
 def _route(

@@ -1,0 +1,155 @@
+"""Pick department on the leads' question about an unclassified ticket, picked twice: the
+first pick routes the ticket, says who picked what in the question's thread and edits the
+question (its menu gone); a later pick on the same message changes nothing and is told who
+picked first, as a page's Acknowledge clicked after another's is. A new user's trial: the
+second pick answered 200 with actions=0, told the clicker nothing, and the question kept its
+menu."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from deskbridge.app import create_app, create_runtime
+from deskbridge.config.rules import load_rules
+from deskbridge.store.events import count_events
+from deskbridge.store.outbox import count_actions
+from deskbridge.workflows.rotation import format_local
+from tests.bot.test_slack_flow import (  # noqa: F401
+    SAM,
+    TOM,
+    click,
+    fake,
+    post_zendesk,
+    slack_settings,
+    zendesk_event,
+)
+from tests.conftest import EXAMPLE_CONFIG, Clock
+from tests.fakeslack import wait_until
+
+NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday morning, in business hours
+PICK = "deskbridge.pick_department"
+
+
+def two_leads(tmp_path):
+    """The example rules with Tom Okafor a lead too (Sam Whitaker is the example's one)."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    tom = next(a for a in data["agents"] if a["slack_id"] == TOM)
+    tom["role"] = "lead"
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_rules(path)
+
+
+def unassigned(body: bytes) -> bytes:
+    event = json.loads(body)
+    event["detail"]["assignee_id"] = None
+    return json.dumps(event).encode()
+
+
+def drain(runtime) -> None:
+    """Perform every queued action: a ticket's messages one claim at a time, in order."""
+    while runtime.dispatcher.dispatch_due():
+        pass
+
+
+def selects(blocks: list[dict]) -> list[str]:
+    return [
+        e["action_id"]
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "static_select"
+    ]
+
+
+def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
+    fake,  # noqa: F811
+    sqlite_engine,
+    tmp_path,
+    monkeypatch,
+):
+    rules = two_leads(tmp_path)
+    clock = Clock(NOW)
+    runtime = create_runtime(
+        slack_settings(fake, monkeypatch), rules, clock=clock, engine=sqlite_engine
+    )
+    client = create_app(runtime=runtime).test_client()
+    post_zendesk(
+        client,
+        unassigned(
+            zendesk_event(
+                "created",
+                1,
+                status="NEW",
+                subject="Invoice export returns 502",
+                description="The export page shows an error since this morning.",
+                now=NOW,
+            )
+        ),
+        now=NOW,
+    )
+    runtime.dispatcher.dispatch_due()
+    (question,) = fake.ok_calls("chat.postMessage")
+    assert (question.args["channel"], question.args.get("thread_ts")) == (
+        "#resolution-leads",
+        None,
+    )
+    assert (
+        question.args["text"]
+        == "Which department should take this?: #48300 Invoice export returns 502"
+    )
+    assert selects(question.args["blocks"]) == [PICK]
+    leads = fake.channel_id("#resolution-leads")
+
+    clock.now = NOW.replace(minute=5)
+    first = click(client, PICK, SAM, "zendesk:48300|quality", question.ts, leads)
+    assert first.status_code == 200
+    drain(runtime)
+    posts = fake.ok_calls("chat.postMessage")[1:]
+    assert [(p.args["channel"], p.args.get("thread_ts"), p.args["text"]) for p in posts] == [
+        (
+            "#dept-quality",
+            None,
+            "New ticket for Quality/Production: #48300 Invoice export returns 502",
+        ),
+        # In the question's thread only: the department's alert says who picked it already.
+        (leads, question.ts, "Sent to Quality/Production by Sam Whitaker"),
+    ]
+    quality = fake.channel_id("#dept-quality")
+    updates = fake.ok_calls("chat.update")
+    assert [(u.args["channel"], u.args["ts"]) for u in updates] == [
+        (leads, question.ts),
+        (quality, posts[0].ts),
+    ]
+    edited = updates[0].args["blocks"]
+    assert selects(edited) == []  # the menu is gone: a pick would change nothing now
+    fields = next(b["fields"] for b in edited if "fields" in b)
+    assert {"type": "mrkdwn", "text": "*Department*\nQuality/Production"} in fields
+
+    with runtime.engine.connect() as connection:
+        before = (count_events(connection), count_actions(connection))
+    clock.now = NOW.replace(minute=9)
+    second = click(client, PICK, TOM, "zendesk:48300|logistics", question.ts, leads)
+    assert (second.status_code, second.data) == (200, b"")
+    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))  # posted after the answer
+    picked_at = format_local(NOW.replace(minute=5), ZoneInfo("Europe/London"))
+    assert [
+        (e.args["channel"], e.args["user"], e.args["text"])
+        for e in fake.ok_calls("chat.postEphemeral")
+    ] == [
+        (
+            leads,
+            TOM,
+            f"Nothing changed: already sent to Quality/Production by Sam Whitaker at {picked_at}. "
+            "To send it elsewhere, move it to that group in the helpdesk.",
+        )
+    ]
+    assert picked_at == "Wed 04 Mar 2026 10:05 GMT"
+    drain(runtime)
+    with runtime.engine.connect() as connection:
+        assert (count_events(connection), count_actions(connection)) == before
+    assert len(fake.ok_calls("chat.postMessage")) == 3
