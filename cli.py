@@ -671,7 +671,8 @@ def web(gunicorn_options: tuple[str, ...]) -> None:
         if folder is not None and os.getpid() == master:
             shutil.rmtree(folder, ignore_errors=True)
             os.close(lock)
-            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a caller in-process (tests)
+            for name in ("PROMETHEUS_MULTIPROC_DIR", PRIVATE_METRICS_FOLDER):
+                os.environ.pop(name, None)  # a caller in-process (tests)
 
 
 # The private metrics folders `deskbridge web` makes in $TMPDIR, one a run.
@@ -680,6 +681,9 @@ METRICS_FOLDER_PREFIX = "deskbridge-metrics-"
 # inherit the lock from the master that took it), so a run killed with SIGKILL, which never
 # removed its folder, is known by its lock being free, whichever PID namespace it ran in.
 METRICS_FOLDER_LOCK = "owner.lock"
+# Which PROMETHEUS_MULTIPROC_DIR a run of ours set (its private folder), as its environment
+# passes it on.
+PRIVATE_METRICS_FOLDER = "DESKBRIDGE_PRIVATE_METRICS_FOLDER"
 
 
 def _metrics_folder() -> tuple[str | None, int, list[str]]:
@@ -688,8 +692,13 @@ def _metrics_folder() -> tuple[str | None, int, list[str]]:
     starts its workers, and before anything here imports prometheus_client, which reads it as
     it is imported. The operator's PROMETHEUS_MULTIPROC_DIR if set (left as it is: empty it
     between runs), else a new private folder, returned with its lock (held: close it once the
-    folder is removed, as gunicorn stops); and the folders of dead runs removed first."""
+    folder is removed, as gunicorn stops); and the folders of dead runs removed first. A
+    folder a run of ours made is not the operator's: gunicorn's USR2 upgrade executes this
+    command again with the old master's environment, and the old master removes its folder
+    as it stops, under the new run's workers."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given and given == os.environ.get(PRIVATE_METRICS_FOLDER):
+        given = None
     if given:
         if not os.path.isdir(given) or not os.access(given, os.W_OK | os.X_OK):
             raise click.ClickException(
@@ -707,7 +716,7 @@ def _metrics_folder() -> tuple[str | None, int, list[str]]:
     lock = os.open(making, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)
     os.rename(making, os.path.join(folder, METRICS_FOLDER_LOCK))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[PRIVATE_METRICS_FOLDER] = folder
     return folder, lock, removed
 
 

@@ -256,3 +256,39 @@ def test_web_refuses_a_metrics_folder_that_is_not_one(tmp_path):
         f"Error: PROMETHEUS_MULTIPROC_DIR={str(missing)!r} is not a folder this user can "
         "write to: create it (empty), or unset it for a private one per run\n",
     )
+
+
+def test_a_folder_a_run_of_ours_made_is_not_taken_for_the_operators(tmp_path, monkeypatch):
+    """gunicorn's USR2 upgrade executes `deskbridge web` again with the old master's
+    environment, PROMETHEUS_MULTIPROC_DIR included: the new run took the old run's private
+    folder for the operator's and kept it, and the old master removed it as it stopped, under
+    the new run's workers. The new run makes its own; an operator's folder is still used."""
+    import shutil
+    import tempfile
+
+    from deskbridge import cli
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for name in ("PROMETHEUS_MULTIPROC_DIR", cli.PRIVATE_METRICS_FOLDER):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)  # restored (unset) after the test
+    old, old_lock, _ = cli._metrics_folder()
+    try:
+        new, new_lock, removed = cli._metrics_folder()  # the upgrade's run
+        try:
+            assert (new is not None, new != old, removed) == (True, True, [])
+            assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == new
+            assert os.environ[cli.PRIVATE_METRICS_FOLDER] == new
+            assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+                [Path(old).name, Path(new).name]
+            )
+            operators = tmp_path / "operators"
+            operators.mkdir()
+            monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(operators))
+            assert cli._metrics_folder() == (None, -1, [])
+        finally:
+            shutil.rmtree(new)
+            os.close(new_lock)
+    finally:
+        shutil.rmtree(old)
+        os.close(old_lock)
