@@ -145,7 +145,9 @@ def test_a_second_paging_event_goes_to_the_chain_thread(tmp_path):
         (
             "2026-01-10T23:12:00Z",
             "thread",
-            "Also: escalated to the specialist tier after hours (already paged)",
+            # Why, as the escalation says it: the on-call channel is told nothing else of it.
+            "Also: escalated to the specialist tier after hours — risk 3 ≥ 3: mentions "
+            '"ombudsman" (legal, 3) (already paged)',
         )
     ]
 

@@ -794,8 +794,9 @@ def test_lines_for_the_chain_and_its_people_go_to_channels_and_to_paged_people_n
     assignee, in DMs and the on-call channel; made VIP at 23:22 it is escalated to the
     specialists and the leads. Its 'Also:' line, Sam's snooze, Lena's logged call and Priya's
     acknowledgement were each replied in all six threads, two of them DMs. They are now said
-    in the four channels' threads; the acknowledgement also in Lena's DM: paged and woken, she
-    learns someone took it (Priya, who acknowledged, does not hear it from herself)."""
+    in the four channels' threads, the 'Also:' line, the chain's, in all but the department's;
+    the acknowledgement also in Lena's DM: paged and woken, she learns someone took it (Priya,
+    who acknowledged, does not hear it from herself)."""
     post(client, urgent_ticket(SATURDAY_2310), SATURDAY_2310)
     dispatch(runtime)
     for minutes in (10, 20):
@@ -826,10 +827,15 @@ def test_lines_for_the_chain_and_its_people_go_to_channels_and_to_paged_people_n
         fake.channel_id(name)
         for name in ("#dept-logistics", "#resolution-oncall", specialists, "#resolution-leads")
     ]
-    also = "Also: escalated to the specialist tier after hours (already paged)"
+    also = (
+        'Also: escalated to the specialist tier after hours — risk 3 ≥ 3: tagged "vip" '
+        "(vip, 3) (already paged)"
+    )
     acknowledged = "Acknowledged by Priya Raman"
     assert replies == [
-        *((c, also) for c in channels),
+        # Not in the department's thread: the chain's lines are not for it (its alert says
+        # the specialist tier owns the ticket), and the line says why, as the escalation does.
+        *((c, also) for c in channels[1:]),
         *((c, "Snoozed for 30 min by Sam Whitaker") for c in channels),
         *((c, "Customer call logged by Lena Fischer") for c in channels),
         *((c, acknowledged) for c in channels[:2]),

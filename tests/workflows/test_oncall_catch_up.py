@@ -434,11 +434,13 @@ def test_a_chain_caught_up_at_a_next_step_with_nobody_left_pages_the_latest_step
         "hours): paging the person on call"
     )
     # The line is the chain's: the channels' threads and the DM of the one it paged (Priya),
-    # not every DM about the ticket.
+    # not every DM about the ticket, nor the departments' threads.
     with engine.connect() as connection:
         rows = [r["payload"] for r in list_actions(connection)]
         told = [p["params"] for p in rows if p["rule"] == "oncall" and p["kind"] == "notify"]
-    assert [(t["reply_in"], t["reply_dm"]) for t in told] == [("channels", [PRIYA])]
+    assert [(t["reply_in"], t["reply_dm"], t["reply_not_in"]) for t in told] == [
+        ("channels", [PRIYA], ["#dept-logistics", "#dept-post-sales", "#dept-quality"])
+    ]
     leads = SATURDAY_2310 + timedelta(minutes=30)
     assert_the_leads_are_paged_at(engine, priya_alone, SATURDAY_2310.isoformat(), leads)
 

@@ -294,20 +294,22 @@ def page_due_steps(
             fallback = next((i for i in earlier if resolve(chain.steps[i].notify, paged)), None)
         if fallback is not None:
             to_page = (fallback,)
-            told = tell_skipped(state, chain, range(skipped, due), after_hours, fallback)
+            told = tell_skipped(state, chain, range(skipped, due), after_hours, rules, fallback)
             decision.actions.append(told)
         elif index > skipped:
             # In business hours the steps still to come page at their times, as a chain begun
             # before the office opens goes on after it opens: the line says so.
             later = due if due < total and not after_hours else None
-            told = tell_skipped(state, chain, range(skipped, index), after_hours, following=later)
+            told = tell_skipped(
+                state, chain, range(skipped, index), after_hours, rules, following=later
+            )
             decision.actions.append(told)
     for index in to_page:
         step = chain.steps[index]
         people = resolve(step.notify, paged)
         minutes = int(step.after_s // 60)
         if not people and step.notify == "next":
-            decision.actions.append(tell_nobody_else(state, chain, index, minutes, paged))
+            decision.actions.append(tell_nobody_else(state, chain, index, minutes, paged, rules))
             continue
         if index == 0:
             reason = chain.reason
@@ -368,7 +370,12 @@ def page_due_steps(
 
 
 def tell_nobody_else(
-    state: TicketState, chain: OncallChain, index: int, minutes: int, paged: list[str]
+    state: TicketState,
+    chain: OncallChain,
+    index: int,
+    minutes: int,
+    paged: list[str],
+    rules: RulesConfig,
 ) -> Action:
     """The `next` step with nobody on the rotation left to page (everyone on it is paged
     already): said in the chain's thread, rather than paging someone paged already as if
@@ -389,15 +396,33 @@ def tell_nobody_else(
         notify="next",
         text=f"Not acknowledged {minutes} min after the first page, and nobody else on the "
         "rotation to page: everyone on it has been paged for this ticket.",
-        **_chain_audience(paged),
+        **_chain_audience(paged, rules),
     )
 
 
-def _chain_audience(paged: list[str]) -> dict[str, str | list[str]]:
+def _chain_audience(paged: list[str], rules: RulesConfig) -> dict[str, str | list[str]]:
     """Where a line about the chain itself goes: the channels' threads and the DMs of the
     people it paged (they hold it until someone acknowledges), not every DM about the ticket
-    (the assignee's 3-response DM)."""
-    return {"reply_in": "channels", "reply_dm": list(paged)}
+    (the assignee's 3-response DM), nor a department's thread (_not_for_departments)."""
+    return {
+        "reply_in": "channels",
+        "reply_dm": list(paged),
+        "reply_not_in": _not_for_departments(rules),
+    }
+
+
+def _not_for_departments(rules: RulesConfig) -> list[str]:
+    """The departments' channels, where the on-call chain's lines are not said: the specialist
+    tier owns an escalated ticket, and a department's alert says so (the order problem still
+    theirs); a later escalation's reason goes to the specialists and the leads, and a line
+    about paging ("Also: escalated …, already paged") told the department only that something
+    it was not told of had happened. A department channel that is also the on-call, the leads'
+    or the specialists' channel hears them there."""
+    oncall = cast(OncallConfig, rules.oncall)
+    chain = {oncall.channel, rules.team.lead_channel}
+    if rules.risk is not None:
+        chain.add(rules.risk.specialist_channel)
+    return sorted({d.slack_channel for d in rules.departments.values()} - chain)
 
 
 def tell_skipped(
@@ -405,6 +430,7 @@ def tell_skipped(
     chain: OncallChain,
     skipped: range,
     after_hours: bool,
+    rules: RulesConfig,
     fallback: int | None = None,
     following: int | None = None,
 ) -> Action:
@@ -441,7 +467,7 @@ def tell_skipped(
         text=f"Not acknowledged, and deskbridge was down or behind when the chain's "
         f"{'step' if len(steps) == 1 else 'steps'} at {listed} after the first page fell due: "
         f"{then}.",
-        **_chain_audience(chain.paged),
+        **_chain_audience(chain.paged, rules),
     )
 
 
@@ -545,7 +571,8 @@ def _decide_paging(
         metric = "first_reply" if waiting else None
     else:
         metric = next((a.params.get("metric") for a in decided if a.key == discriminator), None)
-    return _page(state, ctx, triggers, at, metric=metric, since=since or ctx.now)
+    why = {a.key: a.reason for a in decided}
+    return _page(state, ctx, triggers, at, metric=metric, since=since or ctx.now, why=why)
 
 
 def withdraw_chain(state: TicketState, chain: OncallChain, ctx: Context) -> Decision | None:
@@ -584,7 +611,7 @@ def withdraw_chain(state: TicketState, chain: OncallChain, ctx: Context) -> Deci
                 target="thread",
                 refresh=True,
                 text=text,
-                **_chain_audience(chain.paged),
+                **_chain_audience(chain.paged, ctx.rules),
             ),
             build_pager(state, chain, "resolve", reason=reason),
         ],
@@ -601,12 +628,15 @@ def _page(
     reason: str | None = None,
     metric: str | None = None,
     since: datetime | None = None,
+    why: dict[str, str] | None = None,
 ) -> Decision:
     """Page for `triggers` (after hours at `at`, the ticket open): a new chain starting at
     `at`, or a line in the thread of the chain still paging. `reason`: the first page's, if
     not the trigger's own; `metric`: the SLA clock whose breach pages. `since`: when what
-    pages happened. The shell deciding it later (a catch-up: `at`, paging_time; a deadline
-    known only after it), the new chain's page is a timer due at `at` (defer_page)."""
+    pages happened. `why`: the reasons of the actions that page, by key (a trigger's
+    discriminator), said in the chain's line. The shell deciding it later (a catch-up: `at`,
+    paging_time; a deadline known only after it), the new chain's page is a timer due at
+    `at` (defer_page)."""
     rules, chain = ctx.rules, state.oncall
     if chain is not None and chain.pending:
         # One chain at a time: a paging event while its steps still page is told in its
@@ -626,10 +656,12 @@ def _page(
                     discriminator,
                     reason=TRIGGER_REASONS[trigger],
                     target="thread",
-                    text=f"Also: {TRIGGER_REASONS[trigger]} (already paged)",
+                    text=_also(trigger, (why or {}).get(discriminator)),
                     # For the chain's audience, the on-call channel (and the others that have
-                    # the ticket), not every DM: the assignee's 3-response DM, a page's DM.
+                    # the ticket but the departments'), not every DM: the assignee's
+                    # 3-response DM, a page's DM.
                     reply_in="channels",
+                    reply_not_in=_not_for_departments(rules),
                 )
                 for trigger, discriminator in triggers
             ],
@@ -652,6 +684,13 @@ def _page(
             ),
         )
     return decision
+
+
+def _also(trigger: str, why: str | None) -> str:
+    """The chain's line for a paging event while it pages: what happened and why (an
+    escalation's signals: the on-call channel is told nothing else of it)."""
+    said = f" — {why}" if why else ""
+    return f"Also: {TRIGGER_REASONS[trigger]}{said} (already paged)"
 
 
 def defer_page(
