@@ -752,6 +752,13 @@ class SlaPolicy(_Model):
                 "give organization (one) or organizations (a list), not both: "
                 "list every account under organizations"
             )
+        # Written empty (a placeholder, as risk.signals.vip.organizations: [] means no key
+        # account), the policy had no account condition and applied to every ticket.
+        if not organizations:
+            raise ValueError(
+                "an empty list: the policy would apply to every ticket; list at least one "
+                "account, or remove organizations"
+            )
         return organizations
 
     @property

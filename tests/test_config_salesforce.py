@@ -328,6 +328,7 @@ def test_a_policy_names_its_accounts_one_way(tmp_path, monkeypatch):
             {"name": "gold-one", "organization": "0015j00000KeY9aAAB", "first_reply": "1h"},
         ]
         data["sla"]["policies"][3]["first_reply"] = "soon"
+        data["sla"]["policies"].insert(4, {"name": "placeholder", "organizations": []})
 
     path = salesforce_alone(tmp_path, monkeypatch, both)
 
@@ -341,6 +342,9 @@ def test_a_policy_names_its_accounts_one_way(tmp_path, monkeypatch):
         "not both: list every account under organizations",
         'sla.policies[3].first_reply: expected a duration like "4h" (whole numbers of days d, '
         'hours h, minutes m, seconds s: "1d 12h"), got "soon"',
+        # Written empty, it applied to every ticket (a 15-minute target on all of them).
+        "sla.policies[4].organizations: an empty list: the policy would apply to every "
+        "ticket; list at least one account, or remove organizations",
     ]
 
 
