@@ -114,7 +114,9 @@ def claim_due_actions(
     A ticket's on-call page has a lane of its own (Action.lane: it does not wait behind the
     ticket's failing channel posts), but it is not performed at the same time as the ticket's
     other messages: both may post first in one channel (the leads'), and each would start a
-    thread there. A page claimed beside its ticket's message is left for the next claim."""
+    thread there. A page claimed beside its ticket's message is left for the next claim.
+    Only within one claim: another worker's claim of the ticket's message (leased, so no
+    longer due; on PostgreSQL locked) is not seen here (README, Delivery, says so)."""
     earlier = outbox.alias("earlier")
     blocked = (
         select(earlier.c.id)
