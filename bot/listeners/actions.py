@@ -120,14 +120,20 @@ def describe_routed(runtime, state, department: str) -> str | None:
     departments = runtime.rules.departments
     current = departments.get(state.department) if state.department else None
     if state.routed_by_hand:
-        picked = None
-        if current is not None:
-            with runtime.engine.connect() as connection:
-                picked = find_action(connection, picked_key(state.key, state.department))
-        if picked is None:
+        if current is None:  # a group that is no department's
             return (
                 "Nothing changed: the ticket was moved by hand in the helpdesk, and its "
                 "routing there stands."
+            )
+        with runtime.engine.connect() as connection:
+            picked = find_action(connection, picked_key(state.key, state.department))
+        if picked is None:
+            # Moved in the helpdesk, or picked here and the line since purged
+            # (retention.outbox_done): not said which.
+            return (
+                f"Nothing changed: a person already chose {escape(current.name)} for it, "
+                "here or in the helpdesk, and that stands. To send it elsewhere, move it to "
+                "that group in the helpdesk."
             )
         line, at = picked
         zone = ZoneInfo(runtime.rules.team.timezone)

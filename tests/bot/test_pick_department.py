@@ -153,3 +153,43 @@ def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
     with runtime.engine.connect() as connection:
         assert (count_events(connection), count_actions(connection)) == before
     assert len(fake.ok_calls("chat.postMessage")) == 3
+
+
+def test_a_pick_after_a_person_chose_is_told_what_stands_without_guessing_who(sqlite_engine):
+    """A pick on a ticket a person routed with no "Sent to" line on record (moved in the
+    helpdesk, or picked in Slack and the line purged after retention.outbox_done) is told the
+    department that stands; it said "moved by hand in the helpdesk", untrue of a purged pick.
+    A group that is no department's, and the department the ticket is with, say so."""
+    from types import SimpleNamespace
+
+    from deskbridge.bot.listeners.actions import describe_routed
+    from deskbridge.workflows.model import Source, TicketState
+
+    runtime = SimpleNamespace(rules=load_rules(EXAMPLE_CONFIG), engine=sqlite_engine)
+
+    def said(department: str | None, by_hand: bool, picked: str) -> str | None:
+        state = TicketState(
+            key="zendesk:48300",
+            source=Source.zendesk,
+            ticket_id="48300",
+            department=department,
+            routed_by_hand=by_hand,
+        )
+        return describe_routed(runtime, state, picked)
+
+    assert [
+        said("quality", True, "logistics"),
+        said(None, True, "logistics"),
+        said("quality", False, "quality"),
+        said("quality", False, "logistics"),
+        said(None, False, "logistics"),
+    ] == [
+        "Nothing changed: a person already chose Quality/Production for it, here or in the "
+        "helpdesk, and that stands. To send it elsewhere, move it to that group in the "
+        "helpdesk.",
+        "Nothing changed: the ticket was moved by hand in the helpdesk, and its routing there "
+        "stands.",
+        "Nothing changed: the ticket is with Quality/Production already.",
+        None,
+        None,
+    ]
