@@ -280,7 +280,7 @@ class Runtime:
         # (coalesce), never two at once (max_instances=1). How late an occurrence of a
         # scheduled job ran is job.ran's late_s; the tick itself being late is not news.
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        logging.getLogger("apscheduler.scheduler").addFilter(_not_a_tick_still_running)
+        logging.getLogger("apscheduler.scheduler").addFilter(TICK_STILL_RUNNING)
         self.scheduler.add_job(
             self.run_jobs,
             "interval",
@@ -356,16 +356,53 @@ JOBS_TICK = "jobs"
 _STILL_RUNNING = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
 
 
-def _not_a_tick_still_running(record: logging.LogRecord) -> bool:
-    """False for APScheduler's warning that the jobs' tick was skipped: a tick takes longer than
+# A tick skipped for this long, one skip after another, is stuck (a store lock, a call with no
+# time-out): digests and pace checks have stopped, and that is said once.
+TICK_STUCK_AFTER_S = 300.0
+# Skips further apart than this are not one stall (the tick runs every second).
+_STALL_GAP_S = 10.0
+
+
+class _TickStillRunning(logging.Filter):
+    """Drops APScheduler's warning that the jobs' tick was skipped: a tick takes longer than
     the second while a digest is built or the store is slow, and the next tick after it finds
-    what fell due meanwhile (a warning every second said nothing an operator acts on). A purge
-    still running an hour later is still warned of."""
-    return not (
-        record.msg == _STILL_RUNNING
-        and isinstance(record.args, tuple)
-        and getattr(record.args[0], "id", None) == JOBS_TICK
-    )
+    what fell due meanwhile (a warning every second said nothing an operator acts on). A tick
+    skipped for TICK_STUCK_AFTER_S on end is said once, as `job.tick_stuck`: with the warning
+    gone, a tick hung for good stopped every digest without a word. A purge still running an
+    hour later is still warned of."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._clock = clock
+        self._since: float | None = None  # the stall's first skip
+        self._last = 0.0
+        self._told = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (
+            record.msg == _STILL_RUNNING
+            and isinstance(record.args, tuple)
+            and getattr(record.args[0], "id", None) == JOBS_TICK
+        ):
+            return True
+        now = self._clock()
+        if self._since is None or now - self._last > _STALL_GAP_S:
+            self._since, self._told = now, False
+        self._last = now
+        if not self._told and now - self._since >= TICK_STUCK_AFTER_S:
+            self._told = True
+            log_event(
+                log,
+                logging.WARNING,
+                "job.tick_stuck",
+                skipped_for_s=round(now - self._since),
+                hint="the scheduled jobs' tick has not ended: digests and pace checks wait "
+                "until it does (a store lock, a call that never answers); restart if it stays",
+            )
+        return False
+
+
+TICK_STILL_RUNNING = _TickStillRunning()
 
 
 def build_performers(

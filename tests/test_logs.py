@@ -928,3 +928,39 @@ def test_a_repeating_warning_is_said_once_per_key_then_once_per_interval(caplog)
         (logging.WARNING, "webhook.x", {"n": 6}),
         (logging.WARNING, "webhook.x", {"n": 7}),
     ]
+
+
+def test_a_tick_skipped_for_five_minutes_on_end_is_said_once(caplog):
+    """With APScheduler's every-second warning dropped, a tick hung for good (a store lock, a
+    call that never answers) stopped every digest and pace check without a word: a stall of
+    TICK_STUCK_AFTER_S is said once, as job.tick_stuck; a new stall after a gap, once again."""
+    from types import SimpleNamespace
+
+    from deskbridge.app import _STILL_RUNNING, JOBS_TICK, TICK_STUCK_AFTER_S, _TickStillRunning
+
+    now = [0.0]
+    keep = _TickStillRunning(clock=lambda: now[0])
+
+    def skipped(job: str) -> bool:
+        record = logging.LogRecord(
+            "apscheduler.scheduler", logging.WARNING, __file__, 1, _STILL_RUNNING,
+            (SimpleNamespace(id=job), 1), None,
+        )  # fmt: skip
+        return keep.filter(record)
+
+    kept, told = [], []
+    with caplog.at_level(logging.INFO):
+        for second in [*range(0, 400), *range(1000, 1310)]:  # two stalls, a gap between
+            now[0] = float(second)
+            kept.append(skipped(JOBS_TICK))
+            told += [
+                (second, r.levelname, r.deskbridge_fields["skipped_for_s"])
+                for r in caplog.records
+                if r.getMessage() == "job.tick_stuck"
+            ]
+            caplog.clear()
+        kept.append(skipped("retention"))  # a purge still running is still warned of
+
+    assert kept == [False] * 710 + [True]
+    assert TICK_STUCK_AFTER_S == 300
+    assert told == [(300, "WARNING", 300), (1300, "WARNING", 300)]
