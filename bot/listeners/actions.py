@@ -254,6 +254,16 @@ def handle_click(
         duplicate=outcome.duplicate,
         actions=len(outcome.actions),
     )
+    if action_id == PICK_DEPARTMENT and not outcome.duplicate and not outcome.actions:
+        # Another lead's pick was decided between this one's check above and its decision
+        # (two picks at once): this one changed nothing, and its person is told so.
+        with runtime.engine.connect() as connection:
+            now_state = load_ticket(connection, ticket_key)
+        over = describe_routed(runtime, now_state, department) if now_state else None
+        if over is not None:
+            log_event(log, logging.INFO, "slack.pick_over", ticket=ticket_key, user=user_id)
+            tell(channel, user_id, over)
+            return "pick_over"
     return "duplicate" if outcome.duplicate else "accepted"
 
 

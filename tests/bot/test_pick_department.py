@@ -66,12 +66,9 @@ def selects(blocks: list[dict]) -> list[str]:
     ]
 
 
-def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
-    fake,  # noqa: F811
-    sqlite_engine,
-    tmp_path,
-    monkeypatch,
-):
+def ask(fake, sqlite_engine, tmp_path, monkeypatch):  # noqa: F811
+    """An unclassified ticket at NOW, its leads' question posted: the runtime, its app's
+    client, its clock and the question's post."""
     rules = two_leads(tmp_path)
     clock = Clock(NOW)
     runtime = create_runtime(
@@ -94,6 +91,16 @@ def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
     )
     runtime.dispatcher.dispatch_due()
     (question,) = fake.ok_calls("chat.postMessage")
+    return runtime, client, clock, question
+
+
+def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
+    fake,  # noqa: F811
+    sqlite_engine,
+    tmp_path,
+    monkeypatch,
+):
+    runtime, client, clock, question = ask(fake, sqlite_engine, tmp_path, monkeypatch)
     assert (question.args["channel"], question.args.get("thread_ts")) == (
         "#resolution-leads",
         None,
@@ -192,4 +199,53 @@ def test_a_pick_after_a_person_chose_is_told_what_stands_without_guessing_who(sq
         "Nothing changed: the ticket is with Quality/Production already.",
         None,
         None,
+    ]
+
+
+def test_two_picks_at_once_the_later_decided_is_told_who_picked_first(
+    fake,  # noqa: F811
+    sqlite_engine,
+    tmp_path,
+    monkeypatch,
+):
+    """Two leads picking at once: the second pick was checked before the first was decided
+    (two web processes, a decider behind), then decided against the person's choice, and
+    answered 200 with actions=0, telling nothing. It is told once its decision changed
+    nothing."""
+    from deskbridge.bot.listeners import actions as listener
+
+    runtime, client, clock, question = ask(fake, sqlite_engine, tmp_path, monkeypatch)
+    leads = fake.channel_id("#resolution-leads")
+    with runtime.engine.connect() as connection:
+        before_any_pick = listener.load_ticket(connection, "zendesk:48300")
+    clock.now = NOW.replace(minute=5)
+    click(client, PICK, SAM, "zendesk:48300|quality", question.ts, leads)
+    drain(runtime)
+    # Tom's check reads the ticket as it was before Sam's pick was decided.
+    stale = [before_any_pick]
+    real = listener.load_ticket
+    monkeypatch.setattr(
+        listener, "load_ticket", lambda c, key: stale.pop() if stale else real(c, key)
+    )
+    clock.now = NOW.replace(minute=6)
+    second = click(client, PICK, TOM, "zendesk:48300|logistics", question.ts, leads)
+
+    assert (second.status_code, stale) == (200, [])
+    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))
+    picked_at = format_local(NOW.replace(minute=5), ZoneInfo("Europe/London"))
+    assert [
+        (e.args["channel"], e.args["user"], e.args["text"])
+        for e in fake.ok_calls("chat.postEphemeral")
+    ] == [
+        (
+            leads,
+            TOM,
+            f"Nothing changed: already sent to Quality/Production by Sam Whitaker at {picked_at}. "
+            "To send it elsewhere, move it to that group in the helpdesk.",
+        )
+    ]
+    drain(runtime)
+    assert [p.args["text"] for p in fake.ok_calls("chat.postMessage")][1:] == [
+        "New ticket for Quality/Production: #48300 Invoice export returns 502",
+        "Sent to Quality/Production by Sam Whitaker",
     ]
