@@ -66,6 +66,19 @@ def selects(blocks: list[dict]) -> list[str]:
     ]
 
 
+def told_tom(fake, leads: str) -> list[tuple[str, str, str]]:  # noqa: F811
+    """The ephemeral answers posted (after the click's answer), once there is one; the time
+    in them is Sam's pick's, in the team's zone (format_local)."""
+    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))
+    assert format_local(NOW.replace(minute=5), ZoneInfo("Europe/London")) == (
+        "Wed 04 Mar 2026 10:05 GMT"
+    )
+    return [
+        (e.args["channel"], e.args["user"], e.args["text"])
+        for e in fake.ok_calls("chat.postEphemeral")
+    ]
+
+
 def ask(fake, sqlite_engine, tmp_path, monkeypatch):  # noqa: F811
     """An unclassified ticket at NOW, its leads' question posted: the runtime, its app's
     client, its clock and the question's post."""
@@ -142,20 +155,15 @@ def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
     clock.now = NOW.replace(minute=9)
     second = click(client, PICK, TOM, "zendesk:48300|logistics", question.ts, leads)
     assert (second.status_code, second.data) == (200, b"")
-    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))  # posted after the answer
-    picked_at = format_local(NOW.replace(minute=5), ZoneInfo("Europe/London"))
-    assert [
-        (e.args["channel"], e.args["user"], e.args["text"])
-        for e in fake.ok_calls("chat.postEphemeral")
-    ] == [
+    assert told_tom(fake, leads) == [
         (
             leads,
             TOM,
-            f"Nothing changed: already sent to Quality/Production by Sam Whitaker at {picked_at}. "
-            "To send it elsewhere, move it to that group in the helpdesk.",
+            "Nothing changed: already sent to Quality/Production by Sam Whitaker at "
+            "Wed 04 Mar 2026 10:05 GMT. To send it elsewhere, move it to that group in the "
+            "helpdesk.",
         )
     ]
-    assert picked_at == "Wed 04 Mar 2026 10:05 GMT"
     drain(runtime)
     with runtime.engine.connect() as connection:
         assert (count_events(connection), count_actions(connection)) == before
@@ -231,17 +239,13 @@ def test_two_picks_at_once_the_later_decided_is_told_who_picked_first(
     second = click(client, PICK, TOM, "zendesk:48300|logistics", question.ts, leads)
 
     assert (second.status_code, stale) == (200, [])
-    wait_until(lambda: fake.ok_calls("chat.postEphemeral"))
-    picked_at = format_local(NOW.replace(minute=5), ZoneInfo("Europe/London"))
-    assert [
-        (e.args["channel"], e.args["user"], e.args["text"])
-        for e in fake.ok_calls("chat.postEphemeral")
-    ] == [
+    assert told_tom(fake, leads) == [
         (
             leads,
             TOM,
-            f"Nothing changed: already sent to Quality/Production by Sam Whitaker at {picked_at}. "
-            "To send it elsewhere, move it to that group in the helpdesk.",
+            "Nothing changed: already sent to Quality/Production by Sam Whitaker at "
+            "Wed 04 Mar 2026 10:05 GMT. To send it elsewhere, move it to that group in the "
+            "helpdesk.",
         )
     ]
     drain(runtime)
