@@ -525,6 +525,9 @@ def test_the_clean_scenario_decides_what_the_issue_asks_for():
         ("zendesk:651", "notify", "zendesk:651:routing:logistics:handoff_overdue"),
         ("zendesk:653", "notify", "zendesk:653:routing:logistics:handoff_overdue"),
     }
+    # 654 is routed and escalated by one event (a legal threat in a new ticket): one owner
+    # write, the specialists'; it was assigned to Post-Sales' group, then at once moved on.
+    expected.remove(("zendesk:654", "assign", "zendesk:654:routing:post_sales:assign"))
     assert decided == expected
 
 

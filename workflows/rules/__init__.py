@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from deskbridge.workflows.actions import UNCARRIED
+from deskbridge.workflows.actions import UNCARRIED, Action, ActionKind
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules import coaching
@@ -104,9 +104,21 @@ def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
             merged.updates.update(decision.updates)
         if decision.warnings:
             merged.warnings += decision.warnings
+    _keep_last_owner_write(merged.actions)
     if not state.alerted and any(not a.is_helpdesk for a in merged.actions):
         merged.updates["alerted"] = True
     return merged
+
+
+def _keep_last_owner_write(actions: list[Action]) -> None:
+    """One owner write a decision: a ticket routed and escalated by one event (a legal threat
+    in a new ticket) was assigned to the department's group, then at once to the
+    specialists' (two helpdesk writes; on Salesforce the first may email the queue's
+    members). The last rule's owner stands: the routing's is left out, its alert, tag and
+    note kept (the department still looks into the order problem)."""
+    owners = [i for i, a in enumerate(actions) if a.kind is ActionKind.assign]
+    for i in reversed(owners[:-1]):
+        del actions[i]
 
 
 def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
