@@ -175,7 +175,10 @@ def build_ticket_lines(
     grouped: list[tuple[str, list[str], str]] = []
     for row in list_decisions(connection, state.key):
         # With its date, as the SLA lines above: a ticket's decisions span days and weeks.
-        when = row["at"].astimezone(zone).strftime("%a %d %b %H:%M")
+        at = row["at"].astimezone(zone)
+        when = at.strftime(
+            "%a %d %b %H:%M" if at.year == now.astimezone(zone).year else "%a %d %b %Y %H:%M"
+        )
         if grouped and grouped[-1][0] == when and grouped[-1][2] == row["reason"]:
             grouped[-1][1].append(row["action"])
         else:

@@ -61,8 +61,9 @@ def test_the_readmes_slash_command_and_acknowledgement(fake, sqlite_engine, rule
         "*Ticket 48213*",
         "Invoice export returns 502",
         "Status new, priority high, department -, 0 public replies",
-        "• First reply due Tue 04 Mar 09:45 (overdue)",
-        "• Resolution due Wed 05 Mar 09:15 (overdue)",
+        # With their year: 2025's deadlines beside this year's decisions read as this year's.
+        "• First reply due Tue 04 Mar 2025 09:45 (overdue)",
+        "• Resolution due Wed 05 Mar 2025 09:15 (overdue)",
         "*Decisions:*",
         "• Mon 07 Dec 18:35 notify — unclassified: no field, tag or phrase names an order "
         "problem — pick a department",

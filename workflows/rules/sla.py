@@ -643,13 +643,18 @@ def _zone(rules: RulesConfig) -> ZoneInfo:
     return ZoneInfo((rules.business_hours and rules.business_hours.timezone) or rules.team.timezone)
 
 
-def _local(moment: datetime, rules: RulesConfig) -> str:
+def _local(moment: datetime, rules: RulesConfig, now: datetime | None = None) -> str:
     """`moment` in the team's zone as `strftime("%a %d %b %H:%M")` writes it in the C locale
     (Python's own: deskbridge sets none), "Mon 02 Mar 09:30", written out: strftime cost
-    8,000 instructions a call, and each SLA alert names a time or two."""
+    8,000 instructions a call, and each SLA alert names a time or two. With its year when
+    `now` is in another ("Tue 04 Mar 2025 09:45": beside this year's times, a date of last
+    year read as this year's)."""
     local = moment.astimezone(_zone(rules))
     day, month = _DAY_NAMES[local.weekday()], _MONTH_NAMES[local.month - 1]
-    return f"{day} {local.day:02d} {month} {local.hour:02d}:{local.minute:02d}"
+    year = ""
+    if now is not None and now.astimezone(local.tzinfo).year != local.year:
+        year = f" {local.year}"
+    return f"{day} {local.day:02d} {month}{year} {local.hour:02d}:{local.minute:02d}"
 
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -855,5 +860,5 @@ def describe_sla(state: TicketState, rules: RulesConfig, now: datetime) -> list[
         span = describe_span(left) if left >= timedelta(minutes=1) else "under 1m"
         kind = "business hours" if business else "calendar time"
         when = f"in {span} of {kind}" if due > now else "overdue"
-        lines.append(f"{LABELS[metric].capitalize()} due {_local(due, rules)} ({when})")
+        lines.append(f"{LABELS[metric].capitalize()} due {_local(due, rules, now)} ({when})")
     return lines
