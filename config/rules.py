@@ -2152,6 +2152,16 @@ def _find_warnings(
     sla = usable(("sla", "enabled"), ("sla", "policies")) and rules.sla.enabled
     if sla and not rules.sla.policies:
         warnings.append("sla: enabled, no policies: no SLA clock will run")
+    if sla:
+        # Written empty, as a placeholder: no tag condition, where organizations: [] is
+        # refused. A warning, not a problem: a file that loaded before must still start.
+        warnings += [
+            f"sla.policies[{index}].tags: an empty list is no tag condition: the "
+            f'"{policy.name}" policy applies to every ticket its other conditions allow; '
+            "list a tag, or remove tags"
+            for index, policy in enumerate(rules.sla.policies)
+            if "tags" in policy.model_fields_set and not policy.tags
+        ]
     if rules.business_hours is not None and usable(("business_hours", "week")):
         warnings += _find_overlapping_hours("business_hours.week", rules.business_hours.week)
     oncall = rules.oncall if usable(("oncall", "page_when")) else None

@@ -1965,3 +1965,16 @@ def test_a_secrets_limit_would_not_repeat_its_value():
             "NOT_A_SETTING",
         )
     ] == [True, True, True, False, False, True]
+
+
+def test_a_policys_tags_written_empty_is_warned_of(runner, tmp_path):
+    """`tags: []` left as a placeholder is no tag condition: the policy applies to every
+    ticket its other conditions allow (organizations: [] is refused; tags stay a warning, as
+    a file that loaded before must still start)."""
+    rules = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    rules["sla"]["policies"].insert(0, {"name": "soon vip", "priority": "low", "tags": []})
+
+    assert warnings_of(runner, tmp_path, rules) == [
+        'warning: sla.policies[0].tags: an empty list is no tag condition: the "soon vip" '
+        "policy applies to every ticket its other conditions allow; list a tag, or remove tags"
+    ]
