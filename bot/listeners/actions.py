@@ -223,9 +223,7 @@ def handle_click(
     if action_id == PICK_DEPARTMENT:
         over = describe_routed(runtime, state, department)
         if over is not None:
-            log_event(log, logging.INFO, "slack.pick_over", ticket=ticket_key, user=user_id)
-            tell(channel, user_id, over)
-            return "pick_over"
+            return _tell_pick_over(tell, channel, user_id, ticket_key, over)
     meta["by"] = agent.name
     now = runtime.clock()
     # The same person clicking the same button on the same message is one event. A snooze is
@@ -261,10 +259,21 @@ def handle_click(
             now_state = load_ticket(connection, ticket_key)
         over = describe_routed(runtime, now_state, department) if now_state else None
         if over is not None:
-            log_event(log, logging.INFO, "slack.pick_over", ticket=ticket_key, user=user_id)
-            tell(channel, user_id, over)
-            return "pick_over"
+            return _tell_pick_over(tell, channel, user_id, ticket_key, over)
     return "duplicate" if outcome.duplicate else "accepted"
+
+
+def _tell_pick_over(
+    tell: Callable[[str | None, str, str], None],
+    channel: str | None,
+    user_id: str,
+    ticket_key: str,
+    over: str,
+) -> str:
+    """A pick that changes nothing (describe_routed's `over`): logged and told its person."""
+    log_event(log, logging.INFO, "slack.pick_over", ticket=ticket_key, user=user_id)
+    tell(channel, user_id, over)
+    return "pick_over"
 
 
 # Where a click's listener leaves the note for its person, for tell_clicker (bolt copies the

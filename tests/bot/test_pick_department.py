@@ -32,6 +32,11 @@ from tests.fakeslack import wait_until
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday morning, in business hours
 PICK = "deskbridge.pick_department"
+# What Tom is told of his pick after Sam's (10:05, in the team's zone).
+SAM_PICKED_FIRST = (
+    "Nothing changed: already sent to Quality/Production by Sam Whitaker at "
+    "Wed 04 Mar 2026 10:05 GMT. To send it elsewhere, move it to that group in the helpdesk."
+)
 
 
 def two_leads(tmp_path):
@@ -159,9 +164,7 @@ def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
         (
             leads,
             TOM,
-            "Nothing changed: already sent to Quality/Production by Sam Whitaker at "
-            "Wed 04 Mar 2026 10:05 GMT. To send it elsewhere, move it to that group in the "
-            "helpdesk.",
+            SAM_PICKED_FIRST,
         )
     ]
     drain(runtime)
@@ -243,9 +246,7 @@ def test_two_picks_at_once_the_later_decided_is_told_who_picked_first(
         (
             leads,
             TOM,
-            "Nothing changed: already sent to Quality/Production by Sam Whitaker at "
-            "Wed 04 Mar 2026 10:05 GMT. To send it elsewhere, move it to that group in the "
-            "helpdesk.",
+            SAM_PICKED_FIRST,
         )
     ]
     drain(runtime)
