@@ -40,6 +40,7 @@ BLIND = frozenset(
         "routing_heldout_22.yaml",
         "routing_heldout_23.yaml",
         "routing_heldout_24.yaml",
+        "routing_heldout_25.yaml",
     }
 )
 GENERATED = 3000

@@ -65,7 +65,8 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "data"
 # alone, named here before the file exists so that no glob ever picks it up; held-out 21,
 # written blind in the twenty-ninth session, likewise; held-out 22, written blind in the
 # thirtieth, likewise; held-out 23, written blind in the thirty-first, likewise; held-out 24,
-# written blind in the thirty-second, likewise.)
+# written blind in the thirty-second, likewise; held-out 25, written blind in the
+# thirty-fifth, likewise.)
 BLIND_SETS = frozenset(
     {
         "routing_heldout_19.yaml",
@@ -74,6 +75,7 @@ BLIND_SETS = frozenset(
         "routing_heldout_22.yaml",
         "routing_heldout_23.yaml",
         "routing_heldout_24.yaml",
+        "routing_heldout_25.yaml",
     }
 )
 NONE = "none"

@@ -70,6 +70,9 @@ def test_the_default_sets_leave_the_blind_ones_out():
     # And held-out 24 (the thirty-second session).
     assert "routing_heldout_24.yaml" in BLIND_SETS
     assert "routing_heldout_24.yaml" not in names
+    # And held-out 25 (the thirty-fifth session).
+    assert "routing_heldout_25.yaml" in BLIND_SETS
+    assert "routing_heldout_25.yaml" not in names
     assert {"routing_heldout_17.yaml", "routing_heldout_18.yaml"} <= names
     assert not {f"routing_{name}.yaml" for name in BLIND_AT} & BLIND_SETS
 
