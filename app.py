@@ -87,6 +87,20 @@ def describe_unread_store(exc: BaseException) -> dict[str, str]:
     return describe_store_error(exc)
 
 
+# /readyz's 503 reason for a store that answered with an error. The driver's first line names
+# the database's host, port, user and database ('connection to server at "10.0.0.5", port 5432
+# failed'), which an endpoint asking for no credentials should not tell; the log line has it.
+STORE_UNREADABLE = "the store could not be read; the log line readyz.store_unavailable says why"
+
+
+def describe_unread_store_publicly(exc: BaseException) -> dict[str, str]:
+    """describe_unread_store's fields as /readyz may answer them: the error's type, and the
+    reason only for a store that gave no answer (its wait, nothing of the connection)."""
+    if isinstance(exc, TimeoutError):
+        return describe_unread_store(exc)
+    return {"error": type(exc).__name__, "reason": STORE_UNREADABLE}
+
+
 def _age(now: datetime, since: datetime | None) -> float:
     return round(max(0.0, (now - since).total_seconds()), 3) if since is not None else 0.0
 
@@ -537,10 +551,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             backlog = runtime.read_backlog_within()
         except Exception as exc:  # TimeoutError: the store did not answer in READY_TIMEOUT_S
-            problem = describe_unread_store(exc)
-            log_event(log, logging.WARNING, "readyz.store_unavailable", **problem)
-            # Which check failed and why, as the log says it (no statement, no ticket data),
-            # so a load balancer's or a monitor's record of the 503 says what to look at.
+            log_event(
+                log, logging.WARNING, "readyz.store_unavailable", **describe_unread_store(exc)
+            )
+            # Which check failed and the error's type, so a load balancer's or a monitor's
+            # record of the 503 says what to look at; the connection's details stay in the log.
+            problem = describe_unread_store_publicly(exc)
             return jsonify(status="unavailable", store="down", failed="store", **problem), 503
         return jsonify(
             status="ready",
