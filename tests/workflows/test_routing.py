@@ -21,7 +21,7 @@ from deskbridge.workflows.model import (
     TicketState,
     evolve,
 )
-from deskbridge.workflows.rules import evaluate_rules, evaluate_timer
+from deskbridge.workflows.rules import evaluate_rules, evaluate_rules_to_state, evaluate_timer
 from deskbridge.workflows.rules.routing import (
     HANDOFF,
     evaluate_routing,
@@ -538,6 +538,34 @@ def test_moving_a_ticket_back_to_an_earlier_departments_group_is_a_person_routin
     )
     assert decision.updates == {"department_acted": True, "routed_by_hand": True}
     assert decision.cancel == [HANDOFF_ID]
+
+
+SPECIALISTS_GROUP = "360010000009"
+
+
+def test_a_ticket_routed_and_escalated_at_once_records_only_the_owner_written():
+    """The rules' merge keeps one owner write a decision (the specialists', the last rule's):
+    the department's group, never written, stayed in the groups the state says deskbridge
+    assigned."""
+    threat = {**WRONG_ITEM, "description": WRONG_ITEM["description"] + " My lawyer will hear."}
+    created = event(0, EventKind.created, **threat)
+    folded, _ = apply_event(new_state(created), created)
+
+    decision, after = evaluate_rules_to_state(folded, created, context())
+
+    owners = [
+        (a.kind.value, a.rule, a.params.get("group"))
+        for a in decision.actions
+        if a.kind.value in ("route", "escalate", "assign")
+    ]
+    assert owners == [
+        ("route", "routing", None),
+        ("escalate", "risk", None),
+        ("assign", "risk", SPECIALISTS_GROUP),
+    ]
+    assert decision.updates["assigned_groups"] == [SPECIALISTS_GROUP]
+    assert after.assigned_groups == [SPECIALISTS_GROUP]
+    assert after == evolve(folded, decision.updates)
 
 
 def test_a_thank_you_note_is_not_asked_for_a_department():

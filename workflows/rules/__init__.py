@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from deskbridge.workflows.actions import UNCARRIED, Action, ActionKind
 from deskbridge.workflows.decision import Context, Decision, Timer
@@ -104,21 +105,31 @@ def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
             merged.updates.update(decision.updates)
         if decision.warnings:
             merged.warnings += decision.warnings
-    _keep_last_owner_write(merged.actions)
+    _keep_last_owner_write(merged.actions, merged.updates)
     if not state.alerted and any(not a.is_helpdesk for a in merged.actions):
         merged.updates["alerted"] = True
     return merged
 
 
-def _keep_last_owner_write(actions: list[Action]) -> None:
+def _keep_last_owner_write(actions: list[Action], updates: dict[str, Any]) -> None:
     """One owner write a decision: a ticket routed and escalated by one event (a legal threat
     in a new ticket) was assigned to the department's group, then at once to the
     specialists' (two helpdesk writes; on Salesforce the first may email the queue's
     members). The last rule's owner stands: the routing's is left out, its alert, tag and
-    note kept (the department still looks into the order problem)."""
+    note kept (the department still looks into the order problem). A group left out is taken
+    out of the groups the ticket's state says deskbridge assigned, where its rule put it."""
     owners = [i for i, a in enumerate(actions) if a.kind is ActionKind.assign]
+    if len(owners) < 2:  # nearly every decision
+        return
+    assigned = updates.get("assigned_groups")
+    assigned = None if assigned is None else list(assigned)
     for i in reversed(owners[:-1]):
+        group = actions[i].params.get("group")
+        if assigned is not None and group in assigned:  # its last: the one its rule appended
+            del assigned[len(assigned) - 1 - assigned[::-1].index(group)]
         del actions[i]
+    if assigned is not None:
+        updates["assigned_groups"] = assigned
 
 
 def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
@@ -178,4 +189,7 @@ def _merge_to_state(state: TicketState, decisions: list[Decision]) -> tuple[Deci
     rest = dict(decisions[-1].updates)
     if "alerted" in merged.updates and not state.alerted:
         rest["alerted"] = merged.updates["alerted"]
+    groups = merged.updates.get("assigned_groups")
+    if groups is not None and groups != state.assigned_groups:  # an owner write left out
+        rest["assigned_groups"] = groups
     return merged, evolve(state, rest) if rest else state
