@@ -30,7 +30,7 @@ from deskbridge.workflows.model import (
     salesforce_id_18,
     ticket_key,
 )
-from deskbridge.workflows.rules.sla import describe_sla, sla_due_times
+from deskbridge.workflows.rules.sla import describe_local_time, describe_sla, sla_due_times
 from deskbridge.workflows.rules.three_responses import call_logged, call_requested
 
 AT_RISK_WITHIN = timedelta(hours=1)
@@ -175,10 +175,7 @@ def build_ticket_lines(
     grouped: list[tuple[str, list[str], str]] = []
     for row in list_decisions(connection, state.key):
         # With its date, as the SLA lines above: a ticket's decisions span days and weeks.
-        at = row["at"].astimezone(zone)
-        when = at.strftime(
-            "%a %d %b %H:%M" if at.year == now.astimezone(zone).year else "%a %d %b %Y %H:%M"
-        )
+        when = describe_local_time(row["at"].astimezone(zone), now)
         if grouped and grouped[-1][0] == when and grouped[-1][2] == row["reason"]:
             grouped[-1][1].append(row["action"])
         else:

@@ -644,12 +644,16 @@ def _zone(rules: RulesConfig) -> ZoneInfo:
 
 
 def _local(moment: datetime, rules: RulesConfig, now: datetime | None = None) -> str:
-    """`moment` in the team's zone as `strftime("%a %d %b %H:%M")` writes it in the C locale
-    (Python's own: deskbridge sets none), "Mon 02 Mar 09:30", written out: strftime cost
-    8,000 instructions a call, and each SLA alert names a time or two. With its year when
-    `now` is in another ("Tue 04 Mar 2025 09:45": beside this year's times, a date of last
-    year read as this year's)."""
-    local = moment.astimezone(_zone(rules))
+    """`moment` in the team's zone, as describe_local_time writes it."""
+    return describe_local_time(moment.astimezone(_zone(rules)), now)
+
+
+def describe_local_time(local: datetime, now: datetime | None = None) -> str:
+    """`local` (a time in the zone it is read in) as `strftime("%a %d %b %H:%M")` writes it in
+    the C locale (Python's own: deskbridge sets none), "Mon 02 Mar 09:30", written out:
+    strftime cost 8,000 instructions a call, and each SLA alert names a time or two. With its
+    year when `now` is in another ("Tue 04 Mar 2025 09:45": beside this year's times, a date
+    of last year read as this year's). The SLA lines' and /deskbridge ticket's decisions'."""
     day, month = _DAY_NAMES[local.weekday()], _MONTH_NAMES[local.month - 1]
     year = ""
     if now is not None and now.astimezone(local.tzinfo).year != local.year:
