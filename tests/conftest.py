@@ -82,6 +82,14 @@ def name_key_accounts(rules: dict) -> None:
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def process_env(*also: str) -> dict[str, str]:
+    """The environment of a deskbridge command a test starts (serve, worker, web, gunicorn),
+    before the test's own variables: this process's without the Slack and Zendesk variables (a
+    developer's real credentials would reach real services) nor those starting with `also`."""
+    unset = ("SLACK_", "ZENDESK_", *also)
+    return {k: v for k, v in os.environ.items() if not k.startswith(unset)}
+
+
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 

@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 import deskbridge.store.db
+from tests.conftest import process_env
 
 # Runs the real command: its log lines go where an operator sees them.
 pytestmark = pytest.mark.slow
@@ -30,11 +31,7 @@ def head_revision() -> str:
 
 def migrate(url: str, **extra: str) -> subprocess.CompletedProcess:
     """`deskbridge migrate` with no credentials or secret set (and `extra`)."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("ZENDESK_", "SLACK_", "SALESFORCE_", "PAGERDUTY_", "DESKBRIDGE_"))
-    }
+    env = process_env("SALESFORCE_", "PAGERDUTY_", "DESKBRIDGE_")
     env |= {"DATABASE_URL": url, "DESKBRIDGE_LOG_LEVEL": "INFO", **extra}
     return subprocess.run(
         [str(DESKBRIDGE), "migrate"], env=env, capture_output=True, text=True, timeout=120

@@ -4,7 +4,6 @@ range: click's usage error, exit 2, before anything starts."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 
 from deskbridge.cli import main
 from deskbridge.config.settings import EXAMPLE_CONFIG
+from tests.conftest import process_env
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path):
     # behind), then the port was found taken: the user met the error with a store made.
     store = tmp_path / "deskbridge.db"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **process_env(),
         "DATABASE_URL": f"sqlite:///{store}",
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
     }

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from deskbridge.cli import _refuse_a_store_not_migrated, main
 from tests.acceptance.test_crash_restart import DESKBRIDGE, free_port
 from tests.acceptance.test_slow_clients import start_web
+from tests.conftest import process_env
 
 DEFAULT_WORKERS = 2 * multiprocessing.cpu_count() + 1
 
@@ -86,7 +87,7 @@ def test_web_refuses_a_web_concurrency_that_is_not_a_number_in_one_line():
 @pytest.mark.slow
 def test_web_starts_with_an_empty_web_concurrency(tmp_path):
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **process_env(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
         "WEB_CONCURRENCY": "",
@@ -110,7 +111,7 @@ def test_web_lists_the_rules_file_and_environment_mistakes_once_without_a_traceb
         .replace("timezone: Europe/London\n  # Slack", "timezone: Europe/Londn\n  # Slack", 1)
     )
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **process_env(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_CONFIG": str(rules),
         "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
@@ -138,11 +139,7 @@ def _web_refusal(
     `tmp_path`: its exit code and output, or None when it was still running (serving) after
     20 s, then stopped."""
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "ZENDESK_", "DESKBRIDGE_"))
-        },
+        **process_env("DESKBRIDGE_"),
         "DATABASE_URL": url,
         "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
         "WEB_CONCURRENCY": "1",
@@ -373,11 +370,7 @@ def test_web_on_postgresql_runs_the_default_workers_quietly(tmp_path, monkeypatc
 @pytest.mark.slow
 def test_web_on_sqlite_boots_one_worker(tmp_path):
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "ZENDESK_", "WEB_CONCURRENCY", "GUNICORN_"))
-        },
+        **process_env("WEB_CONCURRENCY", "GUNICORN_"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_BIND": f"127.0.0.1:{free_port()}",
     }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -38,7 +37,7 @@ from deskbridge.store.tickets import lock_ticket, save_ticket
 from deskbridge.workflows.actions import ActionKind, build_action
 from deskbridge.workflows.model import Source, Status, TicketState
 from tests.acceptance.test_crash_restart import free_port
-from tests.conftest import TEST_SECRET, name_key_accounts
+from tests.conftest import TEST_SECRET, name_key_accounts, process_env
 from tests.fakeslack import FakeSlack
 from tests.salesforce_corpus import ORG as SALESFORCE_ORG
 
@@ -312,11 +311,7 @@ def _start_and_stop(
     `config` (the example's), stopped (SIGTERM) once it says it runs: what it wrote to stderr,
     the log lines without their timestamps."""
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SLACK_", "SALESFORCE_", "PAGERDUTY_"))
-        },
+        **process_env("DESKBRIDGE_", "SALESFORCE_", "PAGERDUTY_"),
         "DATABASE_URL": f"sqlite:///{database}",
     }
     if config is not None:
@@ -703,11 +698,7 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
     kept and every line has its time, level, logger and fields (a store never migrated makes
     /readyz warn)."""
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SALESFORCE_"))
-        },
+        **process_env("DESKBRIDGE_", "SALESFORCE_"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
         "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
         "SALESFORCE_ORG_ID": SALESFORCE_ORG,
@@ -739,11 +730,7 @@ def test_the_app_sets_up_logging_when_a_wsgi_server_is_the_entry_point(tmp_path)
 def test_under_a_wsgi_server_a_missing_webhook_secret_is_said_at_start_up(tmp_path):
     """serve said it, gunicorn's web processes did not: their log had only the 401s."""
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DESKBRIDGE_", "ZENDESK_", "SALESFORCE_"))
-        },
+        **process_env("DESKBRIDGE_", "SALESFORCE_"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
     }
     script = "from deskbridge.app import create_app\ncreate_app()\n"

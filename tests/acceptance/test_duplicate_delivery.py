@@ -7,7 +7,6 @@ and Slack gets one message per action and channel."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,13 @@ from deskbridge.store.schema import events, outbox, slack_messages
 from tests.acceptance.test_crash_restart import DESKBRIDGE, free_port, open_around_the_clock
 from tests.acceptance.test_slow_clients import start_web
 from tests.bot.test_slack_flow import SIGNING_SECRET, TEAM, zendesk_event
-from tests.conftest import TEST_SECRET, postgres_available, postgres_schema, signed_headers
+from tests.conftest import (
+    TEST_SECRET,
+    postgres_available,
+    postgres_schema,
+    process_env,
+    signed_headers,
+)
 from tests.fakeslack import FakeSlack
 
 pytestmark = pytest.mark.slow
@@ -56,7 +61,7 @@ def test_one_event_sent_ten_times_to_two_web_workers_is_stored_and_performed_onc
     body = zendesk_event("created", 1, status="NEW", ticket="48401")
     with postgres_schema() as url:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+            **process_env(),
             "DATABASE_URL": url,
             "DESKBRIDGE_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": "2",

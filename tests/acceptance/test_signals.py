@@ -3,7 +3,6 @@ Ctrl-C does: background threads finish, `runtime.stopped` is logged, the exit st
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from deskbridge.store.db import create_store_engine, migrate_store
 from deskbridge.store.outbox import DONE, PENDING, insert_actions
 from deskbridge.store.schema import outbox
 from deskbridge.workflows.actions import ActionKind, build_action
+from tests.conftest import process_env
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def _free_port() -> int:
 @pytest.mark.parametrize("command", ["worker", "serve"])
 def test_sigterm_stops_like_ctrl_c(command, tmp_path: Path):
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **process_env(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
     }
@@ -124,7 +124,7 @@ def test_sigterm_mid_dispatch_finishes_and_records_the_actions_under_way(tmp_pat
         )
     pagerduty = SlowPagerDuty(delay=1.5)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **process_env(),
         "DATABASE_URL": url,
         "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG),
         "PAGERDUTY_ROUTING_KEY": "R0UT1NGKEY0000000000000000000001",

@@ -4,7 +4,6 @@ have been idle for the configured channel timeout."""
 
 from __future__ import annotations
 
-import os
 import selectors
 import shutil
 import socket
@@ -23,7 +22,7 @@ from tests.acceptance.test_crash_restart import (
     free_port,
     start_server,
 )
-from tests.conftest import signed_headers
+from tests.conftest import process_env, signed_headers
 
 GUNICORN = DESKBRIDGE.with_name("gunicorn")
 HALF_OPEN = 500
@@ -152,7 +151,7 @@ def start_web(command: list[str], env: dict[str, str], tmp_path: Path):
 def test_the_shipped_gunicorn_config_bounds_request_heads(tmp_path):
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZENDESK_"))},
+        **process_env(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",

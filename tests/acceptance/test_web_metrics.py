@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.acceptance.test_crash_restart import DESKBRIDGE, comment_body, deliver, free_port
 from tests.acceptance.test_slow_clients import start_web
-from tests.conftest import TEST_SECRET, signed_headers
+from tests.conftest import TEST_SECRET, process_env, signed_headers
 
 pytestmark = pytest.mark.slow
 
@@ -79,11 +79,7 @@ class HeldWorker:
 
 def web_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "ZENDESK_", "PROMETHEUS_"))
-        },
+        **process_env("PROMETHEUS_"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deskbridge.db'}",
         "DESKBRIDGE_BIND": f"127.0.0.1:{port}",
         "ZENDESK_WEBHOOK_SECRET": TEST_SECRET,
