@@ -81,7 +81,10 @@ errorlog = "-"
 def child_exit(_server: object, worker: Any) -> None:
     """A worker has ended (replaced after max_requests, killed at its timeout): its store
     figures leave /metrics (their "live" gauges' file is removed); its counts stay in the sum.
-    Only where the workers write their metrics to files (`deskbridge web` sets that up)."""
+    Only where the workers write their metrics to files (`deskbridge web` sets that up). Its
+    counter and histogram files stay until the run stops (its folder removed, or emptied by the
+    operator before the next start): they hold its counts, and prometheus_client has no public
+    way to fold them into one file (a worker is replaced every 10,000 requests or so)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

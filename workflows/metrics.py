@@ -27,6 +27,9 @@ STORE_FIGURE = "livemostrecent"
 def multiprocess_dir() -> str | None:
     """The folder this process's series are written to, or None when they are kept in memory
     (prometheus_client chose as it was first imported, by PROMETHEUS_MULTIPROC_DIR)."""
+    # A private attribute: prometheus_client (0.26) has no public way to ask which it chose,
+    # and the variable alone may have been set after the import (a test process running
+    # `deskbridge web`'s set-up). getattr: a version without it reads as in memory.
     if getattr(values.ValueClass, "_multiprocess", False):
         return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
     return None

@@ -325,7 +325,7 @@ def test_a_poison_event_is_marked_failed_and_blocks_no_other_ticket(
         "ValueError: cannot handle ticket 66",
     )
     assert call_customer_keys(engine) == ["zendesk:7:three_responses:call_customer"]
-    assert metrics.events_failed._value.get() == 1
+    assert metrics.registry.get_sample_value("deskbridge_events_failed_total") == 1
     with engine.connect() as connection:
         assert load_ticket(connection, "zendesk:66") is None  # the failed fold left no trace
 
