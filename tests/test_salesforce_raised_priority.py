@@ -230,3 +230,27 @@ def test_an_org_whose_picklist_has_critical_writes_it_and_keeps_nothing(tmp_path
     assert (case.raised_priority, case.raised_priority_echo) == (None, None)
     # Critical is urgent as read; High is then a person's high.
     assert priorities_read(case, [URGENT, HIGH]) == [URGENT, HIGH]
+
+
+def test_a_raise_never_written_is_raised_again_at_the_next_level_one_written_is_not():
+    """A set_priority dead-lettered never reaches the case: its notifications keep the priority
+    it had, which the fold takes as read before the write landed, and the risk rule raises from
+    the priority read, so a stronger escalation raises it again (review of 27890c6..2ee4baf
+    thought the raise, still remembered, stopped that). Once echoed, the case is urgent: a
+    stronger escalation does not raise it."""
+    case = escalate(state(key=KEY, source=Source.salesforce, ticket_id=CASE, description=THREAT))
+    never_written = apply_event(case, snapshot(case, 1, NORMAL))[0]
+    written = apply_event(case, snapshot(case, 1, HIGH))[0]
+    stronger = {"description": THREAT + " I will post this on twitter."}
+    raised = [
+        (
+            ticket.priority,
+            [
+                a.params
+                for a in evaluate_risk(evolve(ticket, stronger), EVENT, context()).actions
+                if a.kind is ActionKind.set_priority
+            ],
+        )
+        for ticket in (never_written, written)
+    ]
+    assert raised == [(NORMAL, [{"priority": "urgent"}]), (URGENT, [])]
