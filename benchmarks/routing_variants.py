@@ -21,6 +21,10 @@ ones measured in the model29 session (2026-12-07), each on `routing train`'s thr
 - `per_view`: one logistic regression per view (words, characters, lemmas), averaged;
 - `balanced_lr_svm`: its logistic regression averaged with a calibrated linear SVM, both with
   balanced class weights.
+
+The ones measured in the thirty-fifth session (2026-12-07), cheaper to score without
+scikit-learn (benchmarks/pure_model_cost.py): `no_chars`, `routing train`'s pipeline without
+its character view; `words_only`, its word view alone.
 """
 
 from __future__ import annotations
@@ -222,3 +226,31 @@ def words_1_3(tickets: list[LabelledTicket]) -> Average:
 def unpruned(tickets: list[LabelledTicket]) -> Average:
     """`routing train`'s pipeline before the thirtieth session: every n-gram kept."""
     return Average(_fit(_views(), _logistic(30.0, "balanced"), tickets))
+
+
+# The thirty-fifth session's (2026-12-07): cheaper views for a model scored without
+# scikit-learn (a starter model in the default install): `routing train`'s pipeline without
+# the character view (its 2-5 grams are most of the scoring's cost), and words alone.
+def _word_views(lemmas: bool = True) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    views = [("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2))]
+    if lemmas:
+        views.append(
+            (
+                "lemmas",
+                TfidfVectorizer(
+                    preprocessor=model_lemmas, ngram_range=(1, 2), sublinear_tf=True, min_df=2
+                ),
+            )
+        )
+    return FeatureUnion(views)
+
+
+def no_chars(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_word_views(), _logistic(30.0, "balanced"), tickets))
+
+
+def words_only(tickets: list[LabelledTicket]) -> Average:
+    return Average(_fit(_word_views(lemmas=False), _logistic(30.0, "balanced"), tickets))
