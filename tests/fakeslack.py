@@ -16,11 +16,13 @@ It keeps the messages posted, as Slack does, for the methods that read them back
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
 import math
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -102,6 +104,8 @@ class FakeSlack:
     tls: Any = None
     # The port to listen on; 0: any free one.
     port: int = 0
+    # Print each call answered as a line of JSON on stdout (run by itself: `main`).
+    print_calls: bool = False
     _open: set = field(default_factory=set)
     _stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -179,6 +183,11 @@ class FakeSlack:
 
             def reply(self, path: str, args: dict[str, Any]) -> None:
                 status, headers, body = fake.answer(path.strip("/"), args)
+                if fake.print_calls:
+                    print(
+                        json.dumps(build_call_line(path, args, status), ensure_ascii=False),
+                        flush=True,
+                    )
                 with fake.lock:
                     lost = fake.lost_answers.get(path.strip("/").removeprefix("api/"))
                     instead = lost.pop(0) if lost else None
@@ -430,9 +439,60 @@ def _page(items: list, args: dict[str, Any], default: int, most: int) -> tuple[l
     return items[start:end], {"next_cursor": str(end) if end < len(items) else ""}
 
 
+def build_call_line(path: str, args: dict[str, Any], status: int) -> dict[str, Any]:
+    """One call as `main` prints it: the method, where it went, and what a reader sees: each
+    block's text and fields, a button as [its label], a menu as [its placeholder ▾]."""
+    blocks = args.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    shown: list[str] = []
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            shown.append(text.get("text", ""))
+        shown.extend(f.get("text", "") for f in block.get("fields") or [])
+        for element in block.get("elements") or []:
+            label = element.get("text")
+            if element.get("type") == "button" and isinstance(label, dict):
+                shown.append(f"[{label.get('text', '')}]")
+            elif isinstance(label, str):  # a context block's text
+                shown.append(label)
+            elif isinstance(element.get("placeholder"), dict):  # a menu (Pick department)
+                shown.append(f"[{element['placeholder'].get('text', '')} ▾]")
+    return {
+        "method": path.strip("/").removeprefix("api/"),
+        "status": status,
+        "channel": args.get("channel"),
+        "thread_ts": args.get("thread_ts"),
+        "text": args.get("text"),
+        "shown": shown,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fake Slack by itself, for trying the bot by hand (README, Try Slack by hand):
+    point SLACK_API_URL at it and read what each message would show."""
+    parser = argparse.ArgumentParser(description="A fake Slack Web API on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=9001, help="0: any free one")
+    args = parser.parse_args(argv)
+    fake = FakeSlack(port=args.port, print_calls=True).start()
+    print(f"fake Slack at {fake.url} (set SLACK_API_URL to it); Ctrl-C stops it", flush=True)
+    try:
+        fake._stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
 def wait_until(condition: Callable[[], Any], seconds: float = 5.0) -> None:
     """Wait for what a background thread does (a lazy listener's note, a kept-alive socket)."""
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.001)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
