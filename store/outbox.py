@@ -114,7 +114,9 @@ def claim_due_actions(
     A ticket's on-call page has a lane of its own (Action.lane: it does not wait behind the
     ticket's failing channel posts), but it is not performed at the same time as the ticket's
     other messages: both may post first in one channel (the leads'), and each would start a
-    thread there. A page claimed beside its ticket's message is left for the next claim.
+    thread there. A page claimed beside its ticket's message (one this claim returns) is
+    left for the next claim, which the dispatcher's loop makes BUSY_INTERVAL after a pass
+    that performed something.
     Only within one claim: another worker's claim of the ticket's message (leased, so no
     longer due; on PostgreSQL locked) is not seen here (README, Delivery, says so)."""
     earlier = outbox.alias("earlier")
@@ -147,13 +149,6 @@ def claim_due_actions(
     rows = connection.execute(query).all()
     if not rows:
         return []
-    messaged = {r.lane for r in rows if r.lane is not None}
-    rows = [
-        r
-        for r in rows
-        if not (r.lane and r.lane.startswith(PAGE_LANE))
-        or PEOPLE_LANE + r.lane.removeprefix(PAGE_LANE) not in messaged
-    ]
     claimed: list[OutboxRow] = []
     unreadable: list[tuple[int, datetime, str, Sequence[str]]] = []
     newer: list[int] = []
@@ -189,6 +184,17 @@ def claim_due_actions(
                 throttled_since=max(first_attempt_at, r.requeued_at or first_attempt_at),
             )
         )
+    # Against the messages claimed: one of a newer kind (left for a newer worker) or unreadable
+    # (dead-lettered) is not performed now, and would have held the page a whole idle interval
+    # of the dispatcher's loop, as no row of the claim was performed.
+    lanes = {r.id: r.lane or "" for r in rows}
+    messaged = {lanes[r.id] for r in claimed}
+    claimed = [
+        r
+        for r in claimed
+        if not lanes[r.id].startswith(PAGE_LANE)
+        or PEOPLE_LANE + lanes[r.id].removeprefix(PAGE_LANE) not in messaged
+    ]
     if claimed:
         first = literal(now, outbox.c.first_attempt_at.type)
         connection.execute(
