@@ -356,7 +356,7 @@ def test_a_read_of_a_store_an_older_version_left_says_to_migrate(tmp_path: Path)
         1,
         "",
         f"Error: cannot read the store at {url}: no such column: timers.error (the store is at "
-        "revision 0013, this deskbridge needs 0015: run `deskbridge migrate`, or restart serve "
+        "revision 0013, this deskbridge needs 0016: run `deskbridge migrate`, or restart serve "
         "or worker, which migrate when they start)\n",
     )
     assert _run(["migrate"], url).exit_code == 0
