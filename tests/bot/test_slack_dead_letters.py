@@ -50,6 +50,14 @@ def _save_tickets(engine, *numbers: int) -> None:
             save_ticket(connection, state, now)
 
 
+def _start(fake: FakeSlack, store_url: str, monkeypatch, *tickets: int):
+    """A runtime on the fake Slack and a migrated store holding `tickets`."""
+    runtime = create_runtime(slack_settings(fake, monkeypatch, DATABASE_URL=store_url))
+    migrate_store(runtime.engine)
+    _save_tickets(runtime.engine, *tickets)
+    return runtime
+
+
 def _queue(engine, *actions: Action) -> None:
     with engine.begin() as connection:
         insert_actions(connection, list(actions), datetime.now(UTC))
@@ -75,11 +83,8 @@ def _statuses(engine) -> list[tuple[int, str, str]]:
 def test_retry_leaves_dead_only_what_a_later_message_to_its_channel_passed(
     fake: FakeSlack, store_url, monkeypatch
 ):
-    settings = slack_settings(fake, monkeypatch, DATABASE_URL=store_url)
-    runtime = create_runtime(settings)
-    migrate_store(runtime.engine)
+    runtime = _start(fake, store_url, monkeypatch, 48501, 48502)
     engine = runtime.engine
-    _save_tickets(engine, 48501, 48502)
     # The bot is in neither the quality department's channel nor the leads'.
     fake.channel_errors.update({QUALITY: "not_in_channel", LEADS: "not_in_channel"})
     route = build_action(
@@ -173,3 +178,68 @@ def _posts(fake: FakeSlack) -> list[tuple[str, str | None]]:
         for call in fake.ok_calls("chat.postMessage")
         if call.ts is not None
     ]
+
+
+ONCALL = "#resolution-oncall"
+
+
+def _page(number: int, step: int) -> Action:
+    return build_action(
+        f"zendesk:{number}",
+        "oncall",
+        ActionKind.page_oncall,
+        str(step),
+        reason="r",
+        step=step,
+        people=[],
+        channels=[ONCALL],
+    )
+
+
+def test_retry_checks_a_dead_page_against_the_later_pages_of_its_ticket(
+    fake: FakeSlack, store_url, monkeypatch
+):
+    # A ticket's pages have a lane of their own (page:<ticket>): a dead page is left dead once
+    # the chain's later page has been posted where it had still to go (sent now, the first
+    # page would come after its next step), and is not held back by a later message of the
+    # ticket's other lane (people:<ticket>), which it is never ordered with.
+    runtime = _start(fake, store_url, monkeypatch, 48601, 48602)
+    engine = runtime.engine
+    fake.channel_errors[ONCALL] = "not_in_channel"
+    _queue(engine, _page(48601, 0), _page(48602, 0))
+    _dispatch(runtime)
+    fake.channel_errors.pop(ONCALL)
+    # Invited: 48601's next step is paged there; 48602's alert (not a page) is posted there.
+    _queue(engine, _page(48601, 1), _notify(48602, "later", target="lead", channel=ONCALL))
+    _dispatch(runtime)
+    assert _statuses(engine) == [
+        (1, "page_oncall", "dead"),
+        (2, "page_oncall", "dead"),
+        (3, "page_oncall", "done"),
+        (4, "notify", "done"),
+    ]
+    with engine.connect() as connection:
+        assert [r["lane"] for r in list_actions(connection)] == [
+            "page:zendesk:48601",
+            "page:zendesk:48602",
+            "page:zendesk:48601",
+            "people:zendesk:48602",
+        ]
+
+    env = {"DATABASE_URL": store_url, "DESKBRIDGE_CONFIG": str(EXAMPLE_CONFIG)}
+    retried = CliRunner().invoke(main, ["outbox", "retry", "--all-dead"], env=env)
+
+    assert (retried.exit_code, retried.stdout, retried.stderr) == (
+        0,
+        "1 action put back in the queue; the dispatcher (serve or worker) performs it now\n",
+        "1 dead-lettered action left dead, a later Slack message having been posted since to "
+        "a channel it has still to reach (or a later pager event of its incident performed): "
+        "sent now, it would arrive after it (id 1; --out-of-order sends it anyway)\n",
+    )
+    before = _posts(fake)
+    _dispatch(runtime)
+    engine.dispose()
+    assert [s for _, _, s in _statuses(engine)] == ["dead", "done", "done", "done"]
+    # 48602's page in the thread its alert began; 48601's first page never after its second.
+    assert before == [(ONCALL, None), (ONCALL, None)]
+    assert _posts(fake)[len(before) :] == [(fake.channel_id(ONCALL), "thread")]
