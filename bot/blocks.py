@@ -178,18 +178,7 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         return block
     if action["action"] == "call_customer":
         elements += _call_logged_button(view)
-    if action.get("ask") == "pick_department" and view.departments and not view.routed_by_hand:
-        elements.append(
-            {
-                "type": "static_select",
-                "action_id": PICK_DEPARTMENT,
-                "placeholder": {"type": "plain_text", "text": "Pick department"},
-                "options": [
-                    {"text": {"type": "plain_text", "text": name}, "value": f"{view.key}|{key}"}
-                    for key, name in view.departments
-                ],
-            }
-        )
+    elements += _pick_menu(action, view)
     if view.acknowledged_by is None:
         elements.append(_button("Acknowledge", ACK, view.key))
     elements += [
@@ -197,6 +186,23 @@ def _actions(action: dict[str, Any], view: TicketView) -> dict[str, Any] | None:
         _button("Snooze 2 h", SNOOZE_120, view.key),
     ]
     return _with_open_ticket(elements, view)
+
+
+def _pick_menu(action: dict[str, Any], view: TicketView) -> list[dict[str, Any]]:
+    """The question's department menu, until a person has chosen the department."""
+    if action.get("ask") != "pick_department" or not view.departments or view.routed_by_hand:
+        return []
+    return [
+        {
+            "type": "static_select",
+            "action_id": PICK_DEPARTMENT,
+            "placeholder": {"type": "plain_text", "text": "Pick department"},
+            "options": [
+                {"text": {"type": "plain_text", "text": name}, "value": f"{view.key}|{key}"}
+                for key, name in view.departments
+            ],
+        }
+    ]
 
 
 def _call_logged_button(view: TicketView) -> list[dict[str, Any]]:
@@ -287,6 +293,10 @@ def build_thread_reply(action: dict[str, Any], view: TicketView) -> dict[str, An
         # script and Call logged button come with the call's own message, wherever it is.
         blocks.append(_call_script(view))
         buttons = _with_open_ticket(_call_logged_button(view), view)
+    elif action.get("ask") == "pick_department" and view.status not in ("solved", "closed"):
+        # The question asked in a thread begun before (an escalation in the leads' channel, an
+        # SLA warning in the assignee's DM) brings its menu: the thread's first message has none.
+        buttons = _with_open_ticket(_pick_menu(action, view), view)
     elif action["action"] == "page_oncall" and action.get("step") == 0:
         # A chain's first page in a thread begun before (an earlier chain's page, since
         # acknowledged, or another alert) brings its Acknowledge: the thread's first message

@@ -254,3 +254,102 @@ def test_two_picks_at_once_the_later_decided_is_told_who_picked_first(
         "New ticket for Quality/Production: #48300 Invoice export returns 502",
         "Sent to Quality/Production by Sam Whitaker",
     ]
+
+
+def test_the_question_asked_in_a_thread_begun_before_brings_its_menu(
+    fake,  # noqa: F811
+    sqlite_engine,
+    tmp_path,
+    monkeypatch,
+):
+    """The question posted as a reply in the ticket's thread (the leads' channel had an alert
+    about it already) came without its menu: nothing in the thread to pick with, the root's
+    buttons being the alert's. A pick on the reply's menu routes the ticket."""
+    from deskbridge.store.outbox import insert_actions
+    from deskbridge.store.tickets import lock_ticket, save_ticket
+    from deskbridge.workflows.actions import ActionKind, build_action
+    from deskbridge.workflows.model import Source, Status, TicketState
+
+    rules = two_leads(tmp_path)
+    clock = Clock(NOW)
+    runtime = create_runtime(
+        slack_settings(fake, monkeypatch), rules, clock=clock, engine=sqlite_engine
+    )
+    client = create_app(runtime=runtime).test_client()
+    key = "zendesk:48300"
+    state = TicketState(
+        key=key,
+        source=Source.zendesk,
+        ticket_id="48300",
+        status=Status.open,
+        subject="Invoice export returns 502",
+    )
+    with runtime.engine.begin() as connection:
+        lock_ticket(connection, key, NOW)
+        save_ticket(connection, state, NOW)
+        insert_actions(
+            connection,
+            [
+                build_action(
+                    key,
+                    "sla",
+                    ActionKind.notify,
+                    "lead",
+                    reason="first reply overdue",
+                    target="lead",
+                ),
+                build_action(
+                    key,
+                    "routing",
+                    ActionKind.notify,
+                    "unclassified",
+                    reason="unclassified: nothing names a problem — pick a department",
+                    target="assignee",
+                    assignee=None,
+                    ask="pick_department",
+                ),
+            ],
+            NOW,
+        )
+    drain(runtime)
+    alert, question = fake.ok_calls("chat.postMessage")
+    leads = fake.channel_id("#resolution-leads")
+    assert (question.args["channel"], question.args["thread_ts"]) == (leads, alert.ts)
+    assert question.args["text"] == (
+        ":question: Which department should take this?\n*Why:* unclassified: nothing names a "
+        "problem — pick a department"
+    )
+    assert question.args["blocks"][1:] == [
+        {
+            "type": "actions",
+            "block_id": "deskbridge.actions",
+            "elements": [
+                {
+                    "type": "static_select",
+                    "action_id": PICK,
+                    "placeholder": {"type": "plain_text", "text": "Pick department"},
+                    "options": [
+                        {"text": {"type": "plain_text", "text": name}, "value": f"{key}|{dept}"}
+                        for dept, name in (
+                            ("logistics", "Logistics"),
+                            ("quality", "Quality/Production"),
+                            ("post_sales", "Post-Sales"),
+                        )
+                    ],
+                }
+            ],
+        }
+    ]
+
+    clock.now = NOW.replace(minute=5)
+    assert click(client, PICK, SAM, f"{key}|quality", question.ts, leads).status_code == 200
+    drain(runtime)
+    posts = fake.ok_calls("chat.postMessage")[2:]
+    assert [(p.args["channel"], p.args.get("thread_ts"), p.args["text"]) for p in posts] == [
+        (
+            "#dept-quality",
+            None,
+            "New ticket for Quality/Production: #48300 Invoice export returns 502",
+        ),
+        (leads, alert.ts, "Sent to Quality/Production by Sam Whitaker"),
+    ]
