@@ -27,7 +27,16 @@ from deskbridge.store.outbox import list_actions
 from deskbridge.store.timers import list_timers, requeue_failed_timers
 from deskbridge.workflows import rules as rules_module
 from deskbridge.workflows.decider import Decided, Decider
-from deskbridge.workflows.model import Comment, EventKind, Status, TicketEvent, evolve
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Priority,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+    evolve,
+)
 from tests.workflows.test_decider import reply
 from tests.workflows.test_sla_timers import event as urgent
 
@@ -900,3 +909,93 @@ def test_timers_fired_at_their_due_times_by_a_batch_behind_log_how_late_they_wen
         ("zendesk:7:oncall.unanswered", "oncall.unanswered", 32400.25),
         ("zendesk:7:sla:first_reply:breach", "sla", 32400.25),
     ]
+
+
+# A backlog of business hours delivered after hours (Zendesk's retries after an outage, an
+# evening catch-up): the team was there when these tickets came and saw them in the helpdesk.
+# The new-trial operator's backlog of one day's tickets, delivered at 21:46, started 82 chains
+# ("urgent ticket created after hours" for a ticket created at 09:39 and answered at 11:14).
+FRIDAY_1500 = datetime(2026, 1, 16, 15, 0, tzinfo=UTC)
+FRIDAY_2000 = datetime(2026, 1, 16, 20, 0, 0, 250_000, tzinfo=UTC)
+
+
+def test_an_urgent_ticket_of_the_afternoon_delivered_in_the_evening_is_not_paged_as_new(
+    engine, rules
+):
+    # Created and answered in the afternoon; both events reach deskbridge at 20:00.
+    store(engine, created(FRIDAY_1500), FRIDAY_2000)
+    answered = urgent(
+        2,
+        FRIDAY_1500 + timedelta(minutes=20),
+        EventKind.comment_added,
+        created=FRIDAY_1500,
+        comment=AGENT_REPLY,
+    )
+    store(engine, answered, FRIDAY_2000)
+    decided = catch_up(engine, rules, FRIDAY_2000, "decider first")
+
+    print(repr(paging(decided)))
+    assert paging(decided) == []
+    assert pending_step(engine) is None
+
+
+def test_an_urgent_ticket_of_the_afternoon_still_unanswered_in_the_evening_pages_for_the_wait(
+    engine, rules
+):
+    # Not as a new ticket: for its first reply target, run out at 16:00 and still waiting.
+    store(engine, created(FRIDAY_1500), FRIDAY_2000)
+    decided = catch_up(engine, rules, FRIDAY_2000, "decider first")
+
+    cause = (
+        "timer:zendesk:7:oncall.page:2026-01-16T16:00:00.000000:sla_breach_urgent:"
+        "zendesk:7:sla:first_reply:2026-01-16T15:00:00+00:00:breach"
+    )
+    chain = "oncall:2026-01-16T20:00:00.250000+00:00"
+    assert paging(decided) == [
+        (cause, "page_oncall", f"{chain}:0", [LENA]),
+        (cause, "pager", f"{chain}:trigger:0", FRIDAY_2000.isoformat()),
+    ]
+
+
+def lawyer(at: datetime, stored: datetime, engine: Engine) -> None:
+    """A normal-priority ticket whose customer threatens legal action: escalated."""
+    store(
+        engine,
+        TicketEvent(
+            source=Source.zendesk,
+            ticket_id="8",
+            dedupe_key="zendesk:event:8-1",
+            kind=EventKind.created,
+            occurred_at=at,
+            ticket=TicketSnapshot(
+                status=Status.new,
+                priority=Priority.normal,
+                subject="Order 100311 never arrived",
+                description="If this is not sorted by Monday my lawyer will be in touch.",
+                created_at=at,
+                updated_at=at,
+            ),
+        ),
+        stored,
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "paged"),
+    [(FRIDAY_1500, []), (FRIDAY_2000 - timedelta(minutes=30), [[LENA]])],
+    ids=["written in the afternoon", "written after hours"],
+)
+def test_an_escalation_delivered_late_after_hours_pages_only_if_written_after_hours(
+    engine, rules, at, paged
+):
+    lawyer(at, FRIDAY_2000, engine)
+    decided = catch_up(engine, rules, FRIDAY_2000, "decider first")
+
+    assert [a.kind.value for d in decided for a in d.actions if a.rule == "risk"] == [
+        "escalate",
+        "set_priority",
+        "assign",
+        "note",
+    ]
+    pages = [a for d in decided for a in d.actions if a.kind.value == "page_oncall"]
+    assert [a.params["people"] for a in pages] == paged

@@ -13,6 +13,9 @@ failed step redecided), a page goes by the decision's time (`paging_time`): in b
 none, after hours one, to whoever is on call then or the step the chain has reached. That
 page is a timer due at the decision's time (`defer_page`, a step set again): it fires after
 what was stored by then, so a ticket answered, acknowledged or solved meanwhile pages nobody.
+A new urgent ticket or an escalation written in business hours pages nobody when it is decided
+late after hours: the team saw the ticket in the helpdesk (a customer still waiting is paged
+for by the reply target's breach).
 
 It runs after the other rules (it pages on what they decided: an escalation, an SLA breach).
 
@@ -38,7 +41,7 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import OncallConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.business_hours import BusinessCalendar
-from deskbridge.workflows.decision import Context, Decision, Timer, decision_time
+from deskbridge.workflows.decision import CATCH_UP_AFTER, Context, Decision, Timer, decision_time
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     EventKind,
@@ -559,6 +562,18 @@ def _decide_paging(
     at = paging_time(ctx, ctx.now)
     if not is_after_hours(rules, at):
         return Decision()
+    if (
+        event is not None
+        and at - event.occurred_at > CATCH_UP_AFTER
+        and not is_after_hours(rules, event.occurred_at)
+    ):
+        # An event of business hours delivered or decided late, after hours (a backlog after an
+        # outage): the team was there and saw the ticket in the helpdesk then; paging now for
+        # its creation or escalation would wake on-call for a day's tickets, most of them
+        # answered. A customer still waiting is paged for by the unanswered watch.
+        triggers = [t for t in triggers if t[0] == "sla_breach_urgent"]
+        if not triggers:
+            return Decision()
     trigger, discriminator = triggers[0]
     # The reply wait a breach pages for, so that a reply written before the page, delivered
     # after it, withdraws the chain (withdraw_chain); for a new urgent ticket, its first
