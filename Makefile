@@ -11,7 +11,7 @@ COMPILED_SOURCES := workflows/compiled.py tools/build_compiled.py workflows/memo
 	store/memory.py workflows/rules/sla.py workflows/activity.py workflows/decision.py \
 	workflows/rules/three_responses.py workflows/rules/interactions.py \
 	workflows/business_hours.py workflows/rules/routing.py workflows/rules/oncall.py \
-	workflows/actions.py
+	workflows/actions.py workflows/rules/combine.py
 # `make run PORT=8081` when 8080 is taken.
 PORT ?= 8080
 # Two test workers per core: many tests wait on real processes and sockets, not the CPU.

@@ -41,7 +41,7 @@ PAGE_LANE = "page:"
 PEOPLE_LANE = "people:"
 
 # What a helpdesk's tickets cannot carry, and why: such an action is never decided for them
-# (the rules' decisions leave it out, workflows/rules `_merge`), so none is stored, logged or
+# (the rules' decisions leave it out, workflows/rules/combine.py), so none is stored, logged or
 # listed as a decision; the helpdesk's writer skips any queued before (connectors/). A case
 # has an owner, a priority, the escalated flag and comments, no tags.
 UNCARRIED: dict[Source, dict[ActionKind, str]] = {

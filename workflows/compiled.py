@@ -23,10 +23,11 @@ from types import ModuleType
 # Paths from the package's root (the checkout), without ".py". The classifier's pure
 # functions on strings, dicts and tuples (mypyc's best case) and the memo they keep results
 # in; replay's ticket state, rules (risk, SLA, routing, on call, three responses,
-# interactions), their decisions and actions, business hours, the review's facts and the
-# in-memory store. Not the modules tests patch (rules/__init__'s RULES, the decider's
-# constants and methods) nor those mypyc refuses (lexicon.py's subclass of simplemma's
-# factory; frozen.py's generated __init__) nor model.py: a compiled module's classes carry
+# interactions), the loop that runs them and merges their decisions (rules/combine), their
+# decisions and actions, business hours, the review's facts and the in-memory store. Not
+# the modules tests patch (rules/__init__'s RULES, the decider's constants and methods) nor
+# those mypyc refuses (lexicon.py's subclass of simplemma's factory; frozen.py's generated
+# __init__) nor model.py: a compiled module's classes carry
 # their annotations as bare classes (`dict`, not `dict[str, SlaClock]`), so pydantic would
 # no longer validate what the ticket state's fields hold. actions.py loses nothing that
 # matters: `params` is validated as a dict, its keys no longer checked to be strings (JSON's
@@ -48,6 +49,7 @@ COMPILED = (
     "workflows/rules/routing",
     "workflows/rules/oncall",
     "workflows/actions",
+    "workflows/rules/combine",
 )
 # The group's shared library (the modules' code; each module's extension is a small shim).
 SHARED_LIBRARY = "workflows/_mypyc__mypyc"

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
-from deskbridge.workflows.actions import UNCARRIED, Action, ActionKind
 from deskbridge.workflows.decision import Context, Decision, Timer
 from deskbridge.workflows.model import TicketEvent, TicketState, evolve
 from deskbridge.workflows.rules import coaching
+from deskbridge.workflows.rules.combine import evaluate_in_turn, merge_decisions, merge_to_state
 from deskbridge.workflows.rules.interactions import SNOOZE, evaluate_interactions, fire_snooze
 from deskbridge.workflows.rules.oncall import (
     PAGE_KIND,
@@ -64,7 +63,7 @@ def _fire_lead_and_nudge(state: TicketState, timer: Timer, ctx: Context) -> Deci
     nudge = coaching.fire_missed_call(
         evolve(state, lead.updates) if lead.updates else state, timer, ctx
     )
-    return _merge(state, [lead, nudge])
+    return merge_decisions(state, [lead, nudge])
 
 
 TIMER_RULES: dict[str, TimerRule] = {
@@ -86,52 +85,6 @@ JOBS: dict[str, Job] = {
 }
 
 
-def _merge(state: TicketState, decisions: list[Decision]) -> Decision:
-    merged = Decision()
-    seen: set[str] | None = None  # made for the first action: most events decide none
-    uncarried = UNCARRIED.get(state.source, {})  # a case's tags: decided only where kept
-    for decision in decisions:
-        for action in decision.actions:
-            if seen is None:
-                seen = set(state.fired)
-            if action.key not in seen and action.kind not in uncarried:
-                seen.add(action.key)
-                merged.actions.append(action)
-        if decision.timers:  # most rules decide nothing on most events
-            merged.timers += decision.timers
-        if decision.cancel:
-            merged.cancel += decision.cancel
-        if decision.updates:
-            merged.updates.update(decision.updates)
-        if decision.warnings:
-            merged.warnings += decision.warnings
-    _keep_last_owner_write(merged.actions, merged.updates)
-    if not state.alerted and any(not a.is_helpdesk for a in merged.actions):
-        merged.updates["alerted"] = True
-    return merged
-
-
-def _keep_last_owner_write(actions: list[Action], updates: dict[str, Any]) -> None:
-    """One owner write a decision: a ticket routed and escalated by one event (a legal threat
-    in a new ticket) was assigned to the department's group, then at once to the
-    specialists' (two helpdesk writes; on Salesforce the first may email the queue's
-    members). The last rule's owner stands: the routing's is left out, its alert, tag and
-    note kept (the department still looks into the order problem). A group left out is taken
-    out of the groups the ticket's state says deskbridge assigned, where its rule put it."""
-    owners = [i for i, a in enumerate(actions) if a.kind is ActionKind.assign]
-    if len(owners) < 2:  # nearly every decision
-        return
-    assigned = updates.get("assigned_groups")
-    assigned = None if assigned is None else list(assigned)
-    for i in reversed(owners[:-1]):
-        group = actions[i].params.get("group")
-        if assigned is not None and group in assigned:  # its last: the one its rule appended
-            del assigned[len(assigned) - 1 - assigned[::-1].index(group)]
-        del actions[i]
-    if assigned is not None:
-        updates["assigned_groups"] = assigned
-
-
 def evaluate_rules(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     """Every rule's decision for this event, minus actions already decided for the ticket.
     Each rule sees the state as updated by the rules before it."""
@@ -144,16 +97,7 @@ def evaluate_rules_to_state(
     """`evaluate_rules`, and the state with the decision's `updates` applied (what
     `evolve(state, decision.updates)` gives, worked out on the way: the decider need not copy
     the state once more)."""
-    decisions = []
-    for rule in RULES.values():
-        decision = rule(state, event, ctx)
-        if decision.updates:
-            state = evolve(state, decision.updates)
-        decisions.append(decision)
-    # On-call paging runs last: it pages on what the rules above decided.
-    decided = [a for d in decisions for a in d.actions if a.key not in state.fired]
-    decisions.append(evaluate_paging(state, ctx, decided, event))
-    return _merge_to_state(state, decisions)
+    return evaluate_in_turn(RULES.values(), state, event, ctx)
 
 
 def evaluate_timer(state: TicketState, timer: Timer, ctx: Context) -> Decision:
@@ -179,17 +123,4 @@ def evaluate_timer_to_state(
     known = timer.known_by(timer.due_at)
     paging = ctx if known == ctx.now else replace(ctx, now=known)
     paged = evaluate_paging(state, paging, decided, since=timer.due_at)
-    return _merge_to_state(state, [decision, paged])
-
-
-def _merge_to_state(state: TicketState, decisions: list[Decision]) -> tuple[Decision, TicketState]:
-    """`_merge`, and `state` (which has every decision's updates but the last's) with the
-    rest of the merged updates: the last decision's (paging) and `alerted`."""
-    merged = _merge(state, decisions)
-    rest = dict(decisions[-1].updates)
-    if "alerted" in merged.updates and not state.alerted:
-        rest["alerted"] = merged.updates["alerted"]
-    groups = merged.updates.get("assigned_groups")
-    if groups is not None and groups != state.assigned_groups:  # an owner write left out
-        rest["assigned_groups"] = groups
-    return merged, evolve(state, rest) if rest else state
+    return merge_to_state(state, [decision, paged])
