@@ -69,7 +69,7 @@ def test_the_readmes_slash_command_and_acknowledgement(fake, sqlite_engine, rule
         "problem — pick a department",
         '• Mon 07 Dec 18:35 escalate, set_priority, assign, note — risk 3 ≥ 3: tagged "vip" '
         "(vip, 3)",
-        "• Mon 07 Dec 18:35 page_oncall, pager — escalated to the specialist tier after hours",
+        # No page at 18:35: the ticket was written on a Tuesday at 09:15, in business hours.
         "• Mon 07 Dec 18:35 sla_breach — first reply target of 30m business-hours missed at "
         "Tue 04 Mar 09:45, 643 days ago",
         "• Mon 07 Dec 18:35 sla_breach — resolution target of 9h business-hours missed at "
