@@ -142,6 +142,11 @@ def test_coaching_nudges_are_direct_messages(fake, tmp_path, rules, monkeypatch)
     engine.dispose()
 
 
+# The team view's heading of today's figures, its marks explained (after the shift every agent
+# under target is ⏳, newuser35).
+TODAY = "*Today so far (responses/target; ⏳ behind the pace due by now, ✅ on it):*"
+
+
 def test_team_view_names_whose_tickets_need_the_lead(demo_engine, rules):
     # A lead's lists named the tickets but not whose they were (and an escalation's signals
     # by their config names, "repeat_contact"): the lead had to open each ticket to know whom
@@ -152,13 +157,13 @@ def test_team_view_names_whose_tickets_need_the_lead(demo_engine, rules):
 
     with demo_engine.connect() as connection:
         lines = build_team_lines(connection, rules, datetime(2026, 3, 2, 16, 20, tzinfo=UTC))
-    assert lines[: lines.index("*Today so far (responses/target):*")] == [
+    assert lines[: lines.index(TODAY)] == [
         "*Tickets at risk (2):*",
         "• #48218 Missing screws for the bookcase (Tom Okafor) — First reply due Mon 02 Mar"
         " 17:00 (in 40m of business hours)",
         "• #48217 Recliner mechanism broke after two weeks (Priya Raman) — First reply due"
         " Mon 02 Mar 17:03 (in 43m of business hours)",
-        "*Open escalations (2):*",
+        "*Open escalated tickets, any day (2):*",
         "• #48217 Recliner mechanism broke after two weeks (Priya Raman) — legal",
         "• #48219 Still no screws (Tom Okafor) — repeat contact",
         "*Calls due (2):*",
@@ -176,7 +181,7 @@ def test_team_view_shows_todays_figures_live(demo_engine, rules):
     # Half an hour into a 9-hour shift, 2 are due (32 or 28 x 0.5 / 9, rounded up): on pace.
     with demo_engine.connect() as connection:
         lines = build_team_lines(connection, rules, datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
-    start = lines.index("*Today so far (responses/target):*")
+    start = lines.index(TODAY)
     assert lines[start + 1 : start + 4] == [
         "✅ *Lena Fischer* 2/32 · on shift to 18:00, 2 due by now · first reply 0 min"
         " · calls asked/made 0/0 · solved 0",
