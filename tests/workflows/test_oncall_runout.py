@@ -12,9 +12,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deskbridge.workflows.decision import Context, Timer
-from deskbridge.workflows.model import Comment, EventKind, Status, TicketEvent, TicketState
+from deskbridge.workflows.model import (
+    Comment,
+    EventKind,
+    Priority,
+    Source,
+    Status,
+    TicketEvent,
+    TicketSnapshot,
+    TicketState,
+)
 from deskbridge.workflows.rules import evaluate_rules_to_state, evaluate_timer_to_state
 from deskbridge.workflows.state import apply_event, mark_fired, new_state
+from tests.workflows.test_sla_timers import AGENT
 from tests.workflows.test_sla_timers import event as urgent
 
 CREATED = datetime(2026, 1, 16, 17, 0, tzinfo=UTC)  # Friday 17:00
@@ -215,3 +225,48 @@ def test_the_hand_off_says_a_withdrawn_page_was_withdrawn(ticket):
         .splitlines()[3]
         .endswith("paged Fri 16 Jan 2026 18:00 GMT, page withdrawn, answered before it")
     )
+
+
+def test_a_late_reply_that_withdraws_the_chain_does_not_page_for_its_business_hours_escalation(
+    ticket,
+):
+    # The agent's reply at 17:59, tagging the customer "vip" as they answered, reaches
+    # deskbridge at 18:30 (Zendesk's retries): the 18:00 page was a false alarm and is
+    # withdrawn. The escalation it carries was written in business hours, seen by the team
+    # then: it pages nobody, as it would not have without a chain to withdraw (1b5d578).
+    # Before, what the withdrawn chain's event decided besides was paged without that check:
+    # a new chain paged Lena at 18:30.
+    assert ticket.fire(WATCH) == page(RAN_OUT)
+    written = CLOSING - timedelta(minutes=1)
+    reply = TicketEvent(
+        source=Source.zendesk,
+        ticket_id="7",
+        dedupe_key="zendesk:event:7-2",
+        kind=EventKind.comment_added,
+        occurred_at=written,
+        ticket=TicketSnapshot(
+            status=Status.open,
+            priority=Priority.urgent,
+            assignee=AGENT,
+            tags=["vip"],
+            created_at=CREATED,
+            updated_at=written,
+        ),
+        comment=Comment(id="7-2", public=True, author_id="900", author_is_agent=True),
+    )
+    previous = ticket.state
+    state, _ = apply_event(previous, reply)
+    ctx = Context(now=CLOSING + timedelta(minutes=30), rules=ticket.rules, previous=previous)
+    decision, _ = evaluate_rules_to_state(state, reply, ctx)
+
+    escalated = 'risk 3 ≥ 3: tagged "vip" (vip, 3)'
+    false_alarm = (
+        f"false alarm: answered at Fri 16 Jan 2026 17:59 GMT, before the first page ({RAN_OUT})"
+    )
+    assert [(a.kind.value, a.key, a.reason) for a in decision.actions] == [
+        ("escalate", "zendesk:7:risk:vip:escalate", escalated),
+        ("assign", "zendesk:7:risk:vip:assign", escalated),
+        ("note", "zendesk:7:risk:vip:note", escalated),
+        ("notify", f"{CHAIN}:withdrawn", false_alarm),
+        ("pager", f"{CHAIN}:resolve", false_alarm),
+    ]

@@ -540,11 +540,16 @@ def _decide_paging(
     decided: list[Action],
     event: TicketEvent | None,
     since: datetime | None = None,
+    written: datetime | None = None,
 ) -> Decision:
+    """`written`: when the event that decided `decided` was written in the helpdesk, for a
+    call without the event (what the event withdrawing a chain decided besides)."""
     rules = ctx.rules
     if rules.oncall is None:
         return Decision()
     chain = state.oncall
+    if event is not None:
+        written = event.occurred_at
     if chain is not None and event is not None:
         stopped = stop_chain(state, chain, event, ctx)
         if stopped.updates:
@@ -554,7 +559,7 @@ def _decide_paging(
             # What else this event decided (an escalation, a VIP tag) still pages: a new
             # chain, the withdrawn one being over.
             after = evolve(state, {"oncall": withdrawn.updates["oncall"]})
-            withdrawn.extend(_decide_paging(after, ctx, decided, None, since))
+            withdrawn.extend(_decide_paging(after, ctx, decided, None, since, written))
             return withdrawn
     triggers = find_triggers(state, event, decided, ctx)
     if not triggers or state.status.is_done:
@@ -562,11 +567,7 @@ def _decide_paging(
     at = paging_time(ctx, ctx.now)
     if not is_after_hours(rules, at):
         return Decision()
-    if (
-        event is not None
-        and at - event.occurred_at > CATCH_UP_AFTER
-        and not is_after_hours(rules, event.occurred_at)
-    ):
+    if written is not None and at - written > CATCH_UP_AFTER and not is_after_hours(rules, written):
         # An event of business hours delivered or decided late, after hours (a backlog after an
         # outage): the team was there and saw the ticket in the helpdesk then; paging now for
         # its creation or escalation would wake on-call for a day's tickets, most of them
