@@ -404,7 +404,9 @@ def test_an_old_urgent_ticket_seen_for_the_first_time_is_not_paged_as_new():
     first = next(o for o in out if o["action"] == "page_oncall")
     assert (first["trigger"], first["reason"], first["key"]) == (
         "sla_breach_urgent",
-        "urgent ticket breached its SLA after hours",
+        # Which target ran out, and when, said in the page (the SLA rule's reason).
+        "urgent ticket breached its SLA after hours — first reply target of 1h business-hours "
+        "missed at Thu 08 Jan 11:00, 2 days ago",
         "zendesk:740:oncall:2026-01-10T23:10:00+00:00:0",
     )
     paged_at = [o["paged_at"] for o in out if o["action"] == "pager"]
@@ -436,7 +438,7 @@ def test_the_readme_webhook_fixture_pages_only_when_written_and_sent_after_hours
     page = next(o for o in after if o["action"] == "page_oncall")
     assert (page["trigger"], page["reason"], page["person"]) == (
         "escalated",
-        "escalated to the specialist tier after hours",
+        'escalated to the specialist tier after hours — risk 3 ≥ 3: tagged "vip" (vip, 3)',
         TOM,
     )
 
@@ -881,7 +883,7 @@ def test_a_calendar_time_target_pages_once_through_its_own_breach(tmp_path):
     )
     assert oncall_and_breaches(out, "745") == [
         breach,
-        *chain_of("2026-01-16T18:30:00+00:00", BREACHED),
+        *chain_of("2026-01-16T18:30:00+00:00", f"{BREACHED} — {breach[3]}"),
     ]
 
 
@@ -969,7 +971,6 @@ def test_a_new_wait_after_the_chain_pages_when_its_target_runs_out(tmp_path, tim
         )
         breach = []
     else:
-        second = chain_of(chain2, BREACHED)
         breach = [
             (
                 "2026-01-11T01:30:00Z",
@@ -978,6 +979,7 @@ def test_a_new_wait_after_the_chain_pages_when_its_target_runs_out(tmp_path, tim
                 "next reply target of 2h calendar missed at Sun 11 Jan 01:30",
             )
         ]
+        second = chain_of(chain2, f"{BREACHED} — {breach[0][3]}")
     first = chain_of(chain1, "urgent ticket created after hours")[:2]
     assert oncall_and_breaches(out, "748") == [*first, acked, *breach, replaced, *second]
 
@@ -1089,7 +1091,7 @@ def test_a_breach_due_in_office_hours_known_only_at_night_pages_when_it_is_known
         "sla:resolution:2026-01-15T12:00:00+00:00:breach",
         "resolution target of 9h business-hours missed at Fri 16 Jan 12:00, 3 days ago",
     )
-    chain = chain_of("2026-01-19T23:00:00+00:00", BREACHED)
+    chain = chain_of("2026-01-19T23:00:00+00:00", f"{BREACHED} — {breach[3]}")
     # The first page is decided with the breach, by its timer: replay dates both at the
     # deadline (as the leads' review does); the page went out at 23:00 (its chain's id, the
     # pager's paged_at), and the later steps count from then.

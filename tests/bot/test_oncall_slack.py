@@ -728,7 +728,9 @@ def test_a_new_chains_page_in_an_acknowledged_thread_brings_its_own_acknowledge(
         p
         for p in fake.ok_calls("chat.postMessage")
         if p.args["text"]
-        == ":pager: On-call page\n*Why:* escalated to the specialist tier after hours\n"
+        # What the risk rule found, said in the page: the person woken reads why it pages.
+        == ":pager: On-call page\n*Why:* escalated to the specialist tier after hours — risk 3 "
+        '≥ 3: mentions "ombudsman" (legal, 3)\n'
         f"*Paged:* <@{PRIYA}>"
     ]
     assert [p.args["thread_ts"] for p in pages] == [roots[PRIYA], roots["#resolution-oncall"]]

@@ -809,7 +809,14 @@ def test_ticket_lists_each_decision_once_with_its_actions(
         "Logistics",
         "escalate, set_priority, assign, note — risk 3 ≥ 3: escalated in Slack by Priya Raman: "
         "customer threatens the ombudsman (by hand, 3)",
-    ] + (["page_oncall, pager — escalated to the specialist tier after hours"] if paged else [])
+    ] + (
+        [
+            "page_oncall, pager — escalated to the specialist tier after hours — risk 3 ≥ 3: "
+            "escalated in Slack by Priya Raman: customer threatens the ombudsman (by hand, 3)"
+        ]
+        if paged
+        else []
+    )
 
 
 def test_mentions_and_control_characters_in_ticket_text_reach_slack_as_text(

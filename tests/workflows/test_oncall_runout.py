@@ -33,8 +33,9 @@ WATCH, BREACH = "zendesk:7:oncall.unanswered", "zendesk:7:sla:first_reply:breach
 CHAIN = "zendesk:7:oncall:2026-01-16T18:00:00+00:00"
 SLA_KEY = "zendesk:7:sla:first_reply:2026-01-16T17:00:00+00:00"
 RAN_OUT = "urgent ticket unanswered after hours: its 1h first reply target ran out"
-BREACHED = "urgent ticket breached its SLA after hours"
 MISSED = "first reply target of 1h business-hours missed at Fri 16 Jan 18:00"
+# The breach's page says which target ran out (the SLA rule's reason).
+BREACHED = f"urgent ticket breached its SLA after hours — {MISSED}"
 CORRECTED = (
     "correction: first reply target met — the reply written Fri 16 Jan 18:00, at the 18:00 "
     "deadline, reached deskbridge after the breach alert"

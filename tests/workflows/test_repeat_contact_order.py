@@ -145,7 +145,7 @@ def test_the_readmes_salesforce_delivery_escalates_the_case_opened_later(engine,
         ]
     later, earlier = "salesforce:5005j00000TqW9aAAF", "salesforce:5005j00000TqW8hAAF"
     reason = f"risk 3 ≥ 3: the requester opened {earlier} too, within 14 days (repeat contact, 3)"
-    paged = "escalated to the specialist tier after hours"
+    paged = f"escalated to the specialist tier after hours — {reason}"
     assert risk == [
         (later, "escalate", reason),
         (later, "set_priority", reason),

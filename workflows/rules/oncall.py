@@ -588,7 +588,11 @@ def _decide_paging(
     else:
         metric = next((a.params.get("metric") for a in decided if a.key == discriminator), None)
     why = {a.key: a.reason for a in decided}
-    return _page(state, ctx, triggers, at, metric=metric, since=since or ctx.now, why=why)
+    # The page says what the rule that pages found (an escalation's signals, the target that
+    # ran out), not only the trigger's name: the person woken reads why in the page itself.
+    found = why.get(discriminator)
+    reason = describe_trigger(trigger, found) if found else None
+    return _page(state, ctx, triggers, at, reason, metric, since or ctx.now, why)
 
 
 def withdraw_chain(state: TicketState, chain: OncallChain, ctx: Context) -> Decision | None:
@@ -702,11 +706,17 @@ def _page(
     return decision
 
 
+def describe_trigger(trigger: str, why: str | None) -> str:
+    """What pages and why: the trigger's words, and the reason of the rule's action that
+    pages (an escalation's signals, the SLA target missed), when there is one."""
+    said = f" — {why}" if why else ""
+    return f"{TRIGGER_REASONS[trigger]}{said}"
+
+
 def _also(trigger: str, why: str | None) -> str:
     """The chain's line for a paging event while it pages: what happened and why (an
     escalation's signals: the on-call channel is told nothing else of it)."""
-    said = f" — {why}" if why else ""
-    return f"Also: {TRIGGER_REASONS[trigger]}{said} (already paged)"
+    return f"Also: {describe_trigger(trigger, why)} (already paged)"
 
 
 def defer_page(
