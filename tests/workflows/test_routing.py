@@ -798,3 +798,61 @@ def test_a_tag_or_field_no_category_names_does_not_read_the_texts_again(monkeypa
         "quality",
         "field",
     )
+
+
+def fold(previous: TicketState | None, e: TicketEvent) -> tuple[TicketState, Decision]:
+    """Fold one event through every rule, as the decider does (pure)."""
+    folded, _ = apply_event(previous or new_state(e), e)
+    decision, after = evaluate_rules_to_state(folded, e, context(e.occurred_at, previous))
+    return mark_fired(after, [a.key for a in decision.actions]), decision
+
+
+def handoffs(decision: Decision) -> tuple[list[str], list[str]]:
+    """The hand-off timers a decision sets, and those it cancels."""
+    return (
+        [t.id for t in decision.timers if t.kind == HANDOFF],
+        [i for i in decision.cancel if i == HANDOFF_ID],
+    )
+
+
+# An escalated ticket has no hand-off deadline (fire_handoff: the specialist tier owns it; the
+# department's alert says "no hand-off deadline"): its timer was kept all the same and fired
+# for nothing, routed and escalated by one event, escalated after its routing, or routed after
+# its escalation.
+
+
+def test_a_ticket_routed_and_escalated_at_once_keeps_no_hand_off_timer():
+    threat = {**WRONG_ITEM, "description": WRONG_ITEM["description"] + " My lawyer will hear."}
+    _, decision = fold(None, event(0, EventKind.created, **threat))
+
+    assert [a.kind.value for a in decision.actions if a.kind.value in ("route", "escalate")] == [
+        "route",
+        "escalate",
+    ]
+    assert handoffs(decision) == ([], [HANDOFF_ID])
+
+
+def test_escalating_a_routed_ticket_cancels_its_hand_off_timer():
+    routed, decision = fold(None, event(0, EventKind.created, **WRONG_ITEM))
+    assert handoffs(decision) == ([HANDOFF_ID], [])
+
+    _, decision = fold(routed, customer_says(1, "My lawyer will hear of this.", **WRONG_ITEM))
+
+    assert next(a.kind.value for a in decision.actions if a.rule == "risk") == "escalate"
+    assert handoffs(decision) == ([], [HANDOFF_ID])
+
+
+def test_a_department_picked_for_an_escalated_ticket_sets_no_hand_off_timer():
+    unclear = {**UNCLEAR, "description": UNCLEAR["description"] + " My lawyer will hear."}
+    escalated, decision = fold(None, event(0, EventKind.created, **unclear))
+    assert escalated.escalation_signals == ["legal"]
+    assert handoffs(decision) == ([], [])
+
+    picked = evolve(
+        event(1, **unclear),
+        {"kind": EventKind.department_picked, "meta": {"department": "logistics", "by": "Lena"}},
+    )
+    _, decision = fold(escalated, picked)
+
+    assert next(a.kind.value for a in decision.actions if a.rule == "routing") == "route"
+    assert handoffs(decision) == ([], [])

@@ -50,10 +50,16 @@ def merge_decisions(state: TicketState, decisions: list[Decision]) -> Decision:
             if action.key not in seen and action.kind not in uncarried:
                 seen.add(action.key)
                 merged.actions.append(action)
+        if decision.cancel:
+            if merged.timers:
+                # A later rule's cancel outdoes an earlier rule's timer of that id (the
+                # routing's hand-off deadline for a ticket the risk rule escalates at once); a
+                # rule's own cancel and timer of one id still set it (the timer comes after).
+                cancelled = set(decision.cancel)
+                merged.timers = [t for t in merged.timers if t.id not in cancelled]
+            merged.cancel += decision.cancel
         if decision.timers:  # most rules decide nothing on most events
             merged.timers += decision.timers
-        if decision.cancel:
-            merged.cancel += decision.cancel
         if decision.updates:
             merged.updates.update(decision.updates)
         if decision.warnings:

@@ -25,6 +25,7 @@ from deskbridge.workflows.model import (
     owner_for,
     same_organization,
 )
+from deskbridge.workflows.rules.routing import handoff_timer_id
 from deskbridge.workflows.text import phrase_index, tokenize
 
 RULE = "risk"
@@ -357,7 +358,13 @@ def _escalate(
                 priority=priority.value,
             ),
         )
-    return Decision(actions=actions, updates=updates)
+    # The department's hand-off deadline, if one runs, chases nobody now (fire_handoff: the
+    # specialist tier owns an escalated ticket): its timer goes, not left to fire for nothing.
+    # One the routing sets in this same event is dropped by the merge (combine.py).
+    handoff = state.department is not None and not state.department_acted
+    return Decision(
+        actions=actions, cancel=[handoff_timer_id(ticket)] if handoff else None, updates=updates
+    )
 
 
 def _remember_raise(

@@ -266,15 +266,16 @@ def _route(
             body=f"deskbridge routed this ticket to {department.name}: {reason}.",
         ),
     ]
-    decision.timers.append(
-        Timer(
-            id=handoff_timer_id(ticket),
-            ticket=ticket,
-            kind=HANDOFF,
-            due_at=handoff_due(ctx.rules, ctx.now, department),
-            payload={"department": department_key},
+    if not state.escalation_signals:  # escalated: no hand-off deadline (fire_handoff)
+        decision.timers.append(
+            Timer(
+                id=handoff_timer_id(ticket),
+                ticket=ticket,
+                kind=HANDOFF,
+                due_at=handoff_due(ctx.rules, ctx.now, department),
+                payload={"department": department_key},
+            )
         )
-    )
     decision.updates.update(
         department=department_key,
         routed_departments=[*state.routed_departments, department_key],
