@@ -46,19 +46,18 @@ from deskbridge.workflows.classify import classify_ticket, model_lemmas, model_t
 SCORER = Path(__file__).with_name("pure_scorer.py")
 
 
-def load_scorer(compiled: bool) -> ModuleType:
-    """benchmarks/pure_scorer.py as it is, or built by mypyc in a scratch folder."""
+def load_scorer(compiled: bool, source: Path = SCORER) -> ModuleType:
+    """benchmarks/pure_scorer.py (or another scorer, `source`) as it is, or built by mypyc in
+    a scratch folder."""
     if not compiled:
-        from benchmarks import pure_scorer
-
-        return pure_scorer
-    folder = Path(tempfile.mkdtemp(prefix="pure_scorer"))
-    shutil.copy(SCORER, folder / SCORER.name)
+        return importlib.import_module(f"benchmarks.{source.stem}")
+    folder = Path(tempfile.mkdtemp(prefix=source.stem))
+    shutil.copy(source, folder / source.name)
     subprocess.run(
-        [sys.executable, "-m", "mypyc", SCORER.name], cwd=folder, check=True, capture_output=True
+        [sys.executable, "-m", "mypyc", source.name], cwd=folder, check=True, capture_output=True
     )
-    built = next(folder.glob("pure_scorer.*.so"))
-    spec = importlib.util.spec_from_file_location("pure_scorer", built)
+    built = next(folder.glob(f"{source.stem}.*.so"))
+    spec = importlib.util.spec_from_file_location(source.stem, built)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

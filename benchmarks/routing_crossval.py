@@ -128,8 +128,10 @@ def folds_of(sets: Sequence[LabelledSet], folds: int) -> list[list[int]]:
     return [sorted(g) for g in groups]
 
 
-# A trainer: labelled tickets -> an object with `labels` and `probabilities(texts)` rows. The
-# default is the project's own (`deskbridge routing train`); experiments pass others.
+# A trainer: labelled tickets -> an object with `labels` and `probabilities(texts)` rows (or
+# `ticket_probabilities(tickets)`, for a model that reads the tickets' texts itself, as the
+# thirty-sixth session's lemma model reads the phrase scan's). The default is the project's
+# own (`deskbridge routing train`); experiments pass others.
 Trainer = Callable[[list[LabelledTicket]], Any]
 
 
@@ -145,7 +147,9 @@ def _fold(
     started = time.process_time()
     model = trainer(train)
     texts = [model_text(t.subject, t.description, t.customer_messages) for t in test]
-    if hasattr(model, "probabilities"):
+    if hasattr(model, "ticket_probabilities"):  # a model that reads the tickets' texts itself
+        rows = model.ticket_probabilities(test)
+    elif hasattr(model, "probabilities"):
         rows = model.probabilities(texts)
     else:  # config/routing_model.py's LearnedModel: the pipeline its predict() asks
         rows = model.pipeline.predict_proba(texts)

@@ -25,6 +25,10 @@ ones measured in the model29 session (2026-12-07), each on `routing train`'s thr
 The ones measured in the thirty-fifth session (2026-12-07), cheaper to score without
 scikit-learn (benchmarks/pure_model_cost.py): `no_chars`, `routing train`'s pipeline without
 its character view; `words_only`, its word view alone.
+
+The ones measured in the thirty-sixth session (2026-12-08), a lemma model scored on the phrase
+scan's tokens (benchmarks/lemma_model.py): `lemma_pairs`, words and pairs of neighbouring
+words; `lemma_words`, words alone.
 """
 
 from __future__ import annotations
@@ -254,3 +258,22 @@ def no_chars(tickets: list[LabelledTicket]) -> Average:
 
 def words_only(tickets: list[LabelledTicket]) -> Average:
     return Average(_fit(_word_views(lemmas=False), _logistic(30.0, "balanced"), tickets))
+
+
+# The thirty-sixth session's (2026-12-08): a lemma model (benchmarks/lemma_model.py), a linear
+# model over the lemmas the phrases read, asked about the tickets as the scan reads them
+# (`ticket_probabilities`): words and pairs of neighbouring words, and words alone.
+def _lemma_model(tickets: list[LabelledTicket], pairs: bool) -> Any:
+    from benchmarks.lemma_model import LemmaModel
+    from deskbridge.config.rules import load_rules
+    from deskbridge.config.settings import EXAMPLE_CONFIG
+
+    return LemmaModel(tickets, load_rules(EXAMPLE_CONFIG).routing, pairs)
+
+
+def lemma_pairs(tickets: list[LabelledTicket]) -> Any:
+    return _lemma_model(tickets, True)
+
+
+def lemma_words(tickets: list[LabelledTicket]) -> Any:
+    return _lemma_model(tickets, False)
