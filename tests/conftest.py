@@ -317,3 +317,27 @@ def _log_audit(request):
             leaked += [(line[:300], _leaks(line)) for line in text.splitlines() if _leaks(line)]
     if leaked:
         pytest.fail(f"the log holds what must never be logged: {leaked[:5]}", pytrace=False)
+
+
+@pytest.fixture
+def forks(monkeypatch) -> list[int]:
+    """The children forked (replay's reader process, workflows/replay_reader.py). A second
+    process may start here though the test runner has threads of its own (pytest-xdist's):
+    the child only reads and ends by os._exit."""
+    import threading
+
+    from deskbridge.workflows import replay_reader
+
+    made: list[int] = []
+    fork = os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(replay_reader, "usable_cpus", lambda: 2)
+    return made

@@ -68,25 +68,6 @@ def mixed(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def forks(monkeypatch) -> list[int]:
-    """The children forked. A second process may start here though the test runner has
-    threads of its own (pytest-xdist's): the child only reads and ends by os._exit."""
-    made: list[int] = []
-    fork = os.fork
-
-    def counted() -> int:
-        pid = fork()
-        if pid:
-            made.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setattr(replay_reader, "usable_cpus", lambda: 2)
-    return made
-
-
 def _replay(path: Path, rules, read_ahead: bool) -> list:
     for warning in (GROUP_NAME_IGNORED, UNFILLED_PLACEHOLDER):
         warning.forget()

@@ -118,9 +118,24 @@ def run_replay(
     feed = ReplayFeed(rules, JOBS, batch=batch, store=store)
     read = read_lines(lines, rules, connectors, feed.store.keeps_bodies)
     if read_ahead:
+        from deskbridge.workflows.replay_ahead import WorkedOut, work_out_ahead
         from deskbridge.workflows.replay_reader import read_in_second_process
 
-        read = read_in_second_process(lines, read) or read
+        # The reader also works out what the rules will ask of the tickets' texts (pure):
+        # WorkedOut items, kept in the rules' memos before the events after them.
+        ahead = read_in_second_process(lines, work_out_ahead(read, rules))
+        if ahead is not None:
+            add = feed.add
+            for item in ahead:
+                kind = item.__class__
+                if kind is tuple:
+                    yield from add(*item)
+                elif kind is WorkedOut:
+                    item.keep(rules)
+                else:
+                    yield item
+            yield from feed.finish(until)
+            return
     add = feed.add
     for item in read:
         if item.__class__ is ReplayError:

@@ -92,12 +92,24 @@ def _text_reasons(state: TicketState, config: RiskConfig) -> dict[str, str | Non
     """Each phrase signal's first phrase (in the configured order) that the subject, the
     description or a customer message mentions ("" for anger's shouting: capitals or !!!),
     by those texts."""
-    texts = (state.subject, state.description, *state.customer_messages)
+    texts = said_key(state)
     found = _said.get(config, texts)
     if found is not None:
         return found
+    return _said.put(config, texts, read_texts(texts, config))
+
+
+def said_key(state: TicketState) -> tuple[str | None, ...]:
+    """The texts `_text_reasons` reads, as its answers are kept by: the subject, the
+    description and the customer's messages."""
+    return (state.subject, state.description, *state.customer_messages)
+
+
+def read_texts(texts: tuple[str | None, ...], config: RiskConfig) -> dict[str, str | None]:
+    """`_text_reasons`' answer for `texts` (`said_key`'s), worked out (pure: replay's reader
+    works it out ahead, `keep_read_texts`)."""
     mentions = [_mentions(t, config) for t in texts if t]
-    found = {}
+    found: dict[str, str | None] = {}
     for name, signal in config.signals.items():
         if name in _PHRASE_SIGNALS:
             # The phrases any text mentions, then the first of them in the configured order:
@@ -106,8 +118,17 @@ def _text_reasons(state: TicketState, config: RiskConfig) -> dict[str, str | Non
             found[name] = next((p for p in signal.phrases if p in said), None) if said else None
     if found.get("anger", "") is None:
         raw_text = " ".join(t for t in texts if t)
-        found["anger"] = "" if "!!!" in raw_text or _shouting(state.subject) else None
-    return _said.put(config, texts, found)
+        found["anger"] = "" if "!!!" in raw_text or _shouting(texts[0]) else None
+    return found
+
+
+def keep_read_texts(
+    config: RiskConfig, texts: tuple[str | None, ...], found: dict[str, str | None]
+) -> None:
+    """Keep `read_texts(texts, config)`'s answer, worked out elsewhere, for `_text_reasons`
+    (an answer kept already stays as it is)."""
+    if _said.get(config, texts) is None:
+        _said.put(config, texts, found)
 
 
 def collect_signals(state: TicketState, ctx: Context, config: RiskConfig) -> list[Signal]:

@@ -60,31 +60,67 @@ _DEPARTMENT_PICKED = EventKind.department_picked
 
 def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
     """The ticket's classification, worked out again only when one of its inputs changed."""
-    texts = (state.subject, state.description, tuple(state.customer_messages))
+    texts = texts_of(state)
     inputs = (*texts, tuple(state.tags), tuple(state.custom_fields.items()))
     found = _classified.get(rules, inputs)
     if found is not None:
         return found
-    names: dict[str, str] = {k: d.name for k, d in rules.departments.items()}
+    names = _department_names(rules)
     result = classify_by_field_or_tag(
         rules.routing, tags=state.tags, fields=state.custom_fields, department_names=names
     )
     if result is None:
         result = _read.get(rules, texts)
     if result is None:
-        result = _read.put(
-            rules,
-            texts,
-            classify_texts(
-                rules.routing,
-                subject=state.subject,
-                description=state.description,
-                customer_messages=state.customer_messages,
-                department_names=names,
-                model=rules.routing_model,
-            ),
-        )
+        result = _read.put(rules, texts, _read_texts(texts, rules, names))
     return _classified.put(rules, inputs, result)
+
+
+def texts_of(state: TicketState) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """The ticket's texts the phrases (and the model) read, as their answers are kept by."""
+    return (state.subject, state.description, tuple(state.customer_messages))
+
+
+def _department_names(rules: RulesConfig) -> dict[str, str]:
+    return {k: d.name for k, d in rules.departments.items()}
+
+
+def _read_texts(
+    texts: tuple[str | None, str | None, tuple[str, ...]],
+    rules: RulesConfig,
+    names: dict[str, str],
+) -> Classification:
+    subject, description, customer_messages = texts
+    return classify_texts(
+        rules.routing,
+        subject=subject,
+        description=description,
+        customer_messages=customer_messages,
+        department_names=names,
+        model=rules.routing_model,
+    )
+
+
+def read_texts(
+    texts: tuple[str | None, str | None, tuple[str, ...]], rules: RulesConfig
+) -> Classification | None:
+    """What `classify_state` finds by the texts (`texts_of`'s) when neither the category field
+    nor a tag decides, worked out; None where routing classifies nothing (off, no
+    categories). Pure: replay's reader works it out ahead (`keep_read_texts`)."""
+    if not rules.routing.enabled or not rules.routing.categories:
+        return None
+    return _read_texts(texts, rules, _department_names(rules))
+
+
+def keep_read_texts(
+    rules: RulesConfig,
+    texts: tuple[str | None, str | None, tuple[str, ...]],
+    result: Classification,
+) -> None:
+    """Keep `read_texts(texts, rules)`'s answer, worked out elsewhere, for `classify_state`
+    (an answer kept already stays as it is)."""
+    if _read.get(rules, texts) is None:
+        _read.put(rules, texts, result)
 
 
 def _known(state: TicketState) -> bool:
