@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, cast
 
-from deskbridge.config.rules import RulesConfig
+from deskbridge.config.rules import (
+    DepartmentConfig,
+    OncallConfig,
+    RiskConfig,
+    RoutingConfig,
+    RulesConfig,
+    SlaPolicy,
+    ThreeResponsesConfig,
+)
 from deskbridge.workflows.actions import Action
+from deskbridge.workflows.business_hours import BusinessCalendar
 from deskbridge.workflows.frozen import quick_init
 from deskbridge.workflows.model import TicketState
 from deskbridge.workflows.rotation import Override
@@ -161,3 +170,73 @@ class Decision:
         self.cancel += other.cancel
         self.updates.update(other.updates)
         self.warnings += other.warnings
+
+
+class RulesView:
+    """What the compiled rules read of the rules file on every event and timer, read from its
+    pydantic models once (`view_of`). Each read of a config model's attribute is pydantic's
+    slow path on 3.11 (BaseModel defines `__getattr__`: about 540 instructions from compiled
+    code) and `RulesConfig.calendar` a property call besides: the rules made some 48 such
+    reads an event on the generated week (benchmarks/README.md, "Thirty-sixth session:
+    replay (perf36s)"). Compiled, a native class: its fields are C struct members. The config
+    is frozen, so the values cannot go stale."""
+
+    def __init__(self, rules: RulesConfig) -> None:
+        self.rules = rules
+        self.calendar: BusinessCalendar | None = rules.calendar
+        self.has_business_hours = rules.business_hours is not None
+        routing = rules.routing
+        self.routing: RoutingConfig = routing
+        # Enabled, with categories: what routing needs to decide anything.
+        self.routing_on = routing.enabled and bool(routing.categories)
+        # Keyed by the config's literal names (checked when it loads).
+        departments = cast(dict[str, DepartmentConfig], rules.departments)
+        self.departments = departments
+        self.department_names: dict[str, str] = {k: d.name for k, d in departments.items()}
+        risk = rules.risk
+        self.risk: RiskConfig | None = risk if risk is not None and risk.enabled else None
+        self.repeat_contact = self.risk is not None and "repeat_contact" in self.risk.signals
+        three = rules.three_responses
+        self.three_responses: ThreeResponsesConfig = three
+        self.three_responses_on: bool = three.enabled
+        self.three_responses_threshold: int = three.threshold
+        self.oncall: OncallConfig | None = rules.oncall
+        # SLA policies: the first of each name, and each policy's (metrics it counts in
+        # calendar time, targets by metric, name), by the policy's id (the view keeps the rules,
+        # and so the policies, alive).
+        policies: dict[str, SlaPolicy] = {}
+        terms: dict[int, tuple[frozenset[str], dict[str, timedelta | None], str]] = {}
+        for policy in rules.sla.policies:
+            policies.setdefault(policy.name, policy)
+            targets = {metric: getattr(policy, metric) for metric in _SLA_METRICS}
+            terms[id(policy)] = (frozenset(policy.calendar_time), targets, policy.name)
+        self.sla_policies = policies
+        self.sla_terms = terms
+        self.page_when: frozenset[str] = frozenset(
+            rules.oncall.page_when if rules.oncall is not None else ()
+        )
+
+
+# The metrics an SLA policy sets targets for (rules/sla.py METRICS).
+_SLA_METRICS = ("first_reply", "next_reply", "resolution")
+
+
+class _LastView:
+    """The latest `RulesView` made: one rules file is read for every event (replay, `serve`
+    between reloads); another rules object (a reload, a test's) makes its own."""
+
+    def __init__(self) -> None:
+        self.view: RulesView | None = None
+
+
+_LAST: Final = _LastView()
+
+
+def view_of(rules: RulesConfig) -> RulesView:
+    """The `RulesView` of `rules` (made once for the latest rules object seen). Threads may
+    race to make one: each gets a view of the rules it asked for."""
+    view = _LAST.view
+    if view is None or view.rules is not rules:
+        view = RulesView(rules)
+        _LAST.view = view
+    return view

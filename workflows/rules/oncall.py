@@ -41,7 +41,14 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import OncallConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action
 from deskbridge.workflows.business_hours import BusinessCalendar
-from deskbridge.workflows.decision import CATCH_UP_AFTER, Context, Decision, Timer, decision_time
+from deskbridge.workflows.decision import (
+    CATCH_UP_AFTER,
+    Context,
+    Decision,
+    Timer,
+    decision_time,
+    view_of,
+)
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     EventKind,
@@ -98,7 +105,7 @@ def timer_id(ticket: str) -> str:
 def is_after_hours(rules: RulesConfig, at: datetime) -> bool:
     """Outside the team's business hours (holidays and closures count as outside). Without a
     business_hours section every hour is after hours."""
-    calendar = rules.calendar
+    calendar = view_of(rules).calendar
     return calendar is None or not calendar.is_open(at)
 
 
@@ -117,8 +124,7 @@ def find_triggers(
     urgent = state.priority is _URGENT
     if not decided and not urgent:
         return []  # most events and timers: nothing to page for, no settings to read
-    oncall = ctx.rules.oncall
-    wanted = oncall.page_when if oncall is not None else []
+    wanted = view_of(ctx.rules).page_when
     found = []
     # A ticket first seen now counts as new only if it was created lately (not an old ticket
     # deskbridge meets for the first time).
@@ -545,7 +551,7 @@ def _decide_paging(
     """`written`: when the event that decided `decided` was written in the helpdesk, for a
     call without the event (what the event withdrawing a chain decided besides)."""
     rules = ctx.rules
-    if rules.oncall is None:
+    if view_of(rules).oncall is None:
         return Decision()
     chain = state.oncall
     if event is not None:
@@ -747,7 +753,7 @@ def fire_page(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     nobody needed: the ticket is solved, the reply wait it pages for was answered (or on
     call paged for it since), or the office is open."""
     rules, payload = ctx.rules, timer.payload
-    if rules.oncall is None or state.status.is_done:
+    if view_of(rules).oncall is None or state.status.is_done:
         return Decision()
     metric = payload.get("metric")
     if metric is not None:
@@ -775,7 +781,7 @@ def fire_step(state: TicketState, timer: Timer, ctx: Context) -> Decision:
         and chain.running
         and not state.status.is_done
     )
-    if not current or ctx.rules.oncall is None:
+    if not current or view_of(ctx.rules).oncall is None:
         return Decision()
     at = paging_time(ctx, timer.due_at)
     set_again = timer.payload.get("behind", False)
@@ -798,13 +804,14 @@ def unanswered_watch(state: TicketState, rules: RulesConfig) -> Timer | None:
     calendar time, has run out (the soonest of its waits). None without one, or when
     `page_when` has no `sla_breach_urgent`, or a target already on calendar time (its own
     breach pages after hours)."""
-    oncall, calendar = rules.oncall, rules.calendar
+    view = view_of(rules)
+    calendar = view.calendar
     if (
-        oncall is None
+        view.oncall is None
         or calendar is None
         or state.priority is not _URGENT
         or state.status.is_done
-        or "sla_breach_urgent" not in oncall.page_when
+        or "sla_breach_urgent" not in view.page_when
     ):
         return None
     policy = policy_named(rules, state.sla_policy)

@@ -13,7 +13,7 @@ from typing import Any
 
 from deskbridge.config.rules import RiskConfig
 from deskbridge.workflows.actions import ActionKind, build_action
-from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer
+from deskbridge.workflows.decision import Context, Decision, RelatedTicket, Timer, view_of
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     RAISE_FORGOTTEN,
@@ -222,15 +222,10 @@ def later_contacts(state: TicketState, event: TicketEvent, ctx: Context) -> list
     creation time become known, so its later events set nothing again. Due when the later
     ticket was opened, or at this event if that came after (the review dates an escalation by
     the helpdesk's time); `known_at` says when deskbridge learned of it (paging goes by it)."""
-    config = ctx.rules.risk
+    view = view_of(ctx.rules)
+    config = view.risk  # None when disabled
     created = state.created_at
-    if (
-        config is None
-        or not config.enabled
-        or "repeat_contact" not in config.signals
-        or created is None
-        or not state.requester
-    ):
+    if config is None or not view.repeat_contact or created is None or not state.requester:
         return []
     previous = ctx.previous
     if (
@@ -258,8 +253,8 @@ def later_contacts(state: TicketState, event: TicketEvent, ctx: Context) -> list
 def fire_repeat_contact(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     """A later ticket found to be a repeat contact once its earlier one's events came
     (`later_contacts`): its risk decided again with the earlier ticket known."""
-    config = ctx.rules.risk
-    if config is None or not config.enabled or state.status.is_done:
+    config = view_of(ctx.rules).risk  # None when disabled
+    if config is None or state.status.is_done:
         return Decision()
     earlier = RelatedTicket(
         timer.payload["earlier"], datetime.fromisoformat(timer.payload["earlier_created_at"])
@@ -279,8 +274,8 @@ def _raised(current: Priority | None, target: Priority) -> Priority | None:
 
 
 def evaluate_risk(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
-    config = ctx.rules.risk
-    if config is None or not config.enabled:
+    config = view_of(ctx.rules).risk  # None when disabled
+    if config is None:
         return Decision()
     # A ticket solved before its events came is still the earlier contact of a later one.
     later = later_contacts(state, event, ctx)

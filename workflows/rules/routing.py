@@ -4,7 +4,7 @@ hand-off deadline: if the department has not acted in time, the team lead is tol
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from deskbridge.config.rules import DepartmentConfig, RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
@@ -14,7 +14,7 @@ from deskbridge.workflows.classify import (
     classify_by_field_or_tag,
     classify_texts,
 )
-from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.decision import Context, Decision, Timer, view_of
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import EventKind, Source, TicketEvent, TicketState, owner_for
 
@@ -65,9 +65,10 @@ def classify_state(state: TicketState, rules: RulesConfig) -> Classification:
     found = _classified.get(rules, inputs)
     if found is not None:
         return found
-    names = _department_names(rules)
+    view = view_of(rules)
+    names = view.department_names
     result = classify_by_field_or_tag(
-        rules.routing, tags=state.tags, fields=state.custom_fields, department_names=names
+        view.routing, tags=state.tags, fields=state.custom_fields, department_names=names
     )
     if result is None:
         result = _read.get(rules, texts)
@@ -132,7 +133,7 @@ def _known(state: TicketState) -> bool:
 def _departments(rules: RulesConfig) -> dict[str, DepartmentConfig]:
     """The rules' departments by key: the keys the rules and states name them by are the
     config's (checked when it loads), typed there as its literal names."""
-    return cast(dict[str, DepartmentConfig], rules.departments)
+    return view_of(rules).departments
 
 
 def _department_acted(state: TicketState, event: TicketEvent, ctx: Context) -> bool:
@@ -159,7 +160,7 @@ def _group_changed_by_a_person(state: TicketState, ctx: Context) -> bool:
 def evaluate_routing(state: TicketState, event: TicketEvent, ctx: Context) -> Decision:
     rules = ctx.rules
     decision = Decision()
-    if not rules.routing.enabled or not rules.routing.categories or state.status.is_done:
+    if not view_of(rules).routing_on or state.status.is_done:
         return decision
 
     if not state.department_acted and _department_acted(state, event, ctx):
@@ -332,7 +333,7 @@ def handoff_due(rules: RulesConfig, routed_at: datetime, department: DepartmentC
 
 
 def _handoff_calendar(rules: RulesConfig, department: DepartmentConfig) -> BusinessCalendar | None:
-    return None if department.handoff_calendar_time else rules.calendar
+    return None if department.handoff_calendar_time else view_of(rules).calendar
 
 
 def fire_handoff(state: TicketState, timer: Timer, ctx: Context) -> Decision:
@@ -377,8 +378,7 @@ def fire_undescribed(state: TicketState, timer: Timer, ctx: Context) -> Decision
     rules = ctx.rules
     if (
         _known(state)
-        or not rules.routing.enabled
-        or not rules.routing.categories
+        or not view_of(rules).routing_on
         or state.status.is_done
         or state.routed_by_hand
         or state.department is not None

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from deskbridge.config.rules import RulesConfig, SlaPolicy
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
 from deskbridge.workflows.business_hours import CALENDAR_TIME, BusinessCalendar, CalendarTime
-from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.decision import Context, Decision, Timer, view_of
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     KEEP_STATUS_POINTS,
@@ -116,19 +116,45 @@ _SETTINGS = Memo(16)
 
 
 def policy_named(rules: RulesConfig, name: str | None) -> SlaPolicy | None:
-    return next((p for p in rules.sla.policies if p.name == name), None)
+    """The first policy of that name (`RulesView.sla_policies`)."""
+    return None if name is None else view_of(rules).sla_policies.get(name)
 
 
 def _clock_time(policy: SlaPolicy | None, metric: str, rules: RulesConfig):
     """What a clock's time is measured in: the team's business hours, or calendar time for a
     metric its policy counts so, or for a ticket no policy covers."""
-    if policy is None or metric in policy.calendar_time:
+    if policy is None:
         return CALENDAR_TIME
-    return rules.calendar or CALENDAR_TIME
+    view = view_of(rules)
+    terms = view.sla_terms.get(id(policy))
+    if metric in (terms[0] if terms is not None else policy.calendar_time):
+        return CALENDAR_TIME
+    return view.calendar or CALENDAR_TIME
 
 
-def _target(policy: SlaPolicy | None, metric: str) -> timedelta | None:
-    return getattr(policy, metric) if policy is not None else None
+def _target(policy: SlaPolicy | None, metric: str, rules: RulesConfig) -> timedelta | None:
+    if policy is None:
+        return None
+    terms = view_of(rules).sla_terms.get(id(policy))
+    if terms is not None and metric in terms[1]:
+        return terms[1][metric]
+    return getattr(policy, metric)
+
+
+def _business(policy: SlaPolicy, metric: str, rules: RulesConfig) -> bool:
+    """Whether the policy's `metric` counts business hours (the rules have them, and the
+    policy does not list the metric under calendar_time)."""
+    view = view_of(rules)
+    terms = view.sla_terms.get(id(policy))
+    calendar_time = terms[0] if terms is not None else policy.calendar_time
+    return metric not in calendar_time and view.has_business_hours
+
+
+def _policy_name(policy: SlaPolicy | None, rules: RulesConfig) -> str | None:
+    if policy is None:
+        return None
+    terms = view_of(rules).sla_terms.get(id(policy))
+    return terms[2] if terms is not None else policy.name
 
 
 def timer_id(ticket: str, metric: str, stage: str) -> str:
@@ -169,7 +195,7 @@ def _plan(
     after (`fire_sla`). Returns the stage set, if any."""
     key, metric = state.key, clock.metric
     was = _stage_set(state, metric) if metric in state.sla_clocks else None
-    target = _target(policy, metric)
+    target = _target(policy, metric, rules)
     if target is None or clock.running_since is None or not _active(clock):
         _cancel(decision, key, metric, was, stages)
         return None
@@ -420,7 +446,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
         if correction is not None:
             decision.actions.append(correction)
 
-    policy_name = policy.name if policy else None
+    policy_name = _policy_name(policy, rules)
     if policy_name != state.sla_policy:
         changed.update(clocks)  # a new policy re-plans every clock
         decision.updates["sla_policy"] = policy_name
@@ -696,7 +722,7 @@ def fire_sla(state: TicketState, timer: Timer, ctx: Context) -> Decision:
     metric: Any = timer.payload.get("metric")
     clock = state.sla_clocks.get(metric)
     policy = policy_named(rules, state.sla_policy)
-    target = _target(policy, metric)
+    target = _target(policy, metric, rules)
     stage: Any = timer.payload.get("stage")
     if (
         clock is None
@@ -767,7 +793,7 @@ def _fire_stage(
     """The warning or breach of a running clock's stage, known at `known` (its time, or
     later when what made it due came late)."""
     metric = clock.metric
-    business = metric not in policy.calendar_time and rules.business_hours is not None
+    business = _business(policy, metric, rules)
     time_base: BusinessCalendar | CalendarTime = _clock_time(policy, metric, rules)
     due = time_base.add_business_time(  # a running clock's (fire_sla)
         cast(datetime, clock.running_since), max(target - _used_before(clock), _NONE_LEFT)
@@ -841,14 +867,13 @@ def sla_due_times(state: TicketState, rules: RulesConfig) -> list[tuple[str, dat
     policy = policy_named(rules, state.sla_policy)
     out = []
     for metric, clock in state.sla_clocks.items():
-        target = _target(policy, metric)
+        target = _target(policy, metric, rules)
         if target is None or not _active(clock) or clock.running_since is None:
             continue
         time_base = _clock_time(policy, metric, rules)
         left = max(target - timedelta(seconds=clock.used_s), timedelta(0))
         # A target comes from a policy (_target): there is one.
-        calendar_time = cast(SlaPolicy, policy).calendar_time
-        business = metric not in calendar_time and rules.business_hours is not None
+        business = _business(cast(SlaPolicy, policy), metric, rules)
         out.append((metric, time_base.add_business_time(clock.running_since, left), business))
     return sorted(out, key=lambda item: item[1])
 

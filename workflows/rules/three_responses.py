@@ -16,7 +16,7 @@ from datetime import datetime
 
 from deskbridge.config.rules import RulesConfig
 from deskbridge.workflows.actions import Action, ActionKind, build_action, build_key
-from deskbridge.workflows.decision import Context, Decision, Timer
+from deskbridge.workflows.decision import Context, Decision, Timer, view_of
 from deskbridge.workflows.model import TicketEvent, TicketState
 
 RULE = "three_responses"
@@ -73,13 +73,14 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
     """Level-triggered on the folded state, so out-of-order events decide the same thing;
     `state.fired` keeps each decision to once per ticket."""
     rules = ctx.rules
-    config = rules.three_responses
-    if not config.enabled or state.status.is_done:
+    view = view_of(rules)
+    if not view.three_responses_on or state.status.is_done:
         return Decision()
     replies = state.public_agent_replies
     # Most events: too few replies to ask anything, so no call or keys to look for.
-    if replies < config.threshold:
+    if replies < view.three_responses_threshold:
         return Decision()
+    config = view.three_responses
     ticket = state.key
     decision = Decision()
     actions: list[Action] = decision.actions
@@ -123,11 +124,12 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
         written = state.last_public_agent_reply_at
         by = max(event.occurred_at, written or event.occurred_at) + grace
         due = ctx.now + grace if ctx.now < by else ctx.now
-        if rules.calendar is not None and not rules.calendar.is_open(by):
+        calendar = view.calendar
+        if calendar is not None and not calendar.is_open(by):
             # As the hand-off and business-hours SLA alerts, the lead hears in business
             # hours: a reply at night is theirs at the next opening (not dropped), and a
             # call made by then spares them.
-            by = rules.calendar.open_from(by)
+            by = calendar.open_from(by)
             due = max(due, by)
         if not call_made_by(state, rules, by):
             decision.timers.append(
