@@ -37,7 +37,7 @@ from deskbridge.workflows.actions import Action
 from deskbridge.workflows.activity import CATEGORY, CUSTOMER_MESSAGE, ESCALATE, Fact
 from deskbridge.workflows.decision import RelatedTicket, Timer
 from deskbridge.workflows.digest import FirstReply, Period, PeriodData, RepeatedReply
-from deskbridge.workflows.model import TicketEvent, TicketState
+from deskbridge.workflows.model import TicketEvent, TicketState, ticket_key
 from deskbridge.workflows.rotation import Override
 
 _COUNTED = frozenset(COUNTED)
@@ -169,7 +169,12 @@ class MemoryStore:
                 continue
             self._dedupe_keys.add(key)
             stored = StoredEvent(
-                next(self._event_ids), key, event.ticket_key, _utc(received_at), event
+                next(self._event_ids),
+                key,
+                # `event.ticket_key` without its property (from here a call into Python).
+                ticket_key(event.source, event.ticket_id),
+                _utc(received_at),
+                event,
             )
             self._undecided[stored.id] = stored
             added.append(stored)

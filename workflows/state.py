@@ -21,7 +21,7 @@ from deskbridge.workflows.model import (
     status_point_time,
 )
 from deskbridge.workflows.rules.oncall import build_chain_key_prefix
-from deskbridge.workflows.rules.sla import build_clock_key_prefix
+from deskbridge.workflows.rules.sla import build_clock_key_prefix, is_public_agent_reply
 
 _SNAPSHOT_FIELDS = (
     "subject",
@@ -116,7 +116,7 @@ def apply_event(state: TicketState, event: TicketEvent) -> tuple[TicketState, bo
 
     comment = event.comment
     if comment is not None:
-        if comment.is_public_agent_reply and comment.id not in state.public_agent_reply_ids:
+        if is_public_agent_reply(comment) and comment.id not in state.public_agent_reply_ids:
             ids = [*state.public_agent_reply_ids, comment.id]
             if len(ids) > KEEP_COMMENT_IDS:
                 earlier = len(ids) - KEEP_COMMENT_IDS

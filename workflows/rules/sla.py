@@ -20,6 +20,7 @@ from deskbridge.workflows.decision import Context, Decision, Timer, view_of
 from deskbridge.workflows.memo import Memo
 from deskbridge.workflows.model import (
     KEEP_STATUS_POINTS,
+    Comment,
     SlaClock,
     Status,
     TicketEvent,
@@ -317,7 +318,7 @@ def evaluate_sla(state: TicketState, event: TicketEvent, ctx: Context) -> Decisi
     # again (the same comment through a trigger and an event subscription, a redelivery).
     agent_reply = (
         comment is not None
-        and comment.is_public_agent_reply
+        and is_public_agent_reply(comment)
         and (previous is None or comment.id not in previous.public_agent_reply_ids)
     )
     customer_message = (
@@ -498,6 +499,11 @@ def _stop(
     else:
         changes = {"stopped": True, "running_since": None, "used_s": used, "stopped_at": at}
         _update(clocks, changed, metric, changes)
+
+
+def is_public_agent_reply(comment: Comment) -> bool:
+    """`comment.is_public_agent_reply`, read here for compiled code (see `_active`)."""
+    return comment.public and comment.author_is_agent and not comment.is_voice
 
 
 def _active(clock: SlaClock) -> bool:

@@ -76,7 +76,9 @@ def evaluate_three_responses(state: TicketState, event: TicketEvent, ctx: Contex
     view = view_of(rules)
     if not view.three_responses_on or state.status.is_done:
         return Decision()
-    replies = state.public_agent_replies
+    # `state.public_agent_replies`, its two fields read (from compiled code the property is a
+    # call into Python, on every event).
+    replies = state.earlier_public_agent_replies + len(state.public_agent_reply_ids)
     # Most events: too few replies to ask anything, so no call or keys to look for.
     if replies < view.three_responses_threshold:
         return Decision()
