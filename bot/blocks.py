@@ -119,8 +119,11 @@ def _escalated_too(view: TicketView) -> dict[str, Any]:
     """A department's alert about a ticket the specialist tier owns (escalated with or after
     its routing): what is theirs to do, and that no hand-off deadline chases them. Without
     it, "New ticket for Logistics" read as theirs to own, beside the specialists' alert."""
+    # The signals as the escalation's reason and /deskbridge team name them ("social media"),
+    # not as the rules file's keys ("social_media").
+    signals = ", ".join(signal.replace("_", " ") for signal in view.escalated)
     text = (
-        f":rotating_light: *Escalated to the specialist tier* ({', '.join(view.escalated)}): "
+        f":rotating_light: *Escalated to the specialist tier* ({signals}): "
         "they own the ticket and the customer; the order problem is still yours to look into, "
         "with no hand-off deadline"
     )
@@ -258,9 +261,10 @@ def build_alert(action: dict[str, Any], view: TicketView) -> dict[str, Any]:
     if status:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
     # The notification text, and the whole message if Slack refuses the blocks: keeps the link.
-    fallback = clip_escaped(
-        f"{title.split(' ', 1)[-1]}: {_link(view)} ", view.subject or "", MESSAGE_TEXT
-    )
+    # A question's title ends in its own mark ("Which department should take this? #48213").
+    heading = title.split(" ", 1)[-1]
+    heading += "" if heading.endswith("?") else ":"
+    fallback = clip_escaped(f"{heading} {_link(view)} ", view.subject or "", MESSAGE_TEXT)
     return {"text": fallback.rstrip(), "blocks": blocks}
 
 

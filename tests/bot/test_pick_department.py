@@ -125,7 +125,7 @@ def test_a_second_pick_on_the_same_question_is_told_who_picked_first(
     )
     assert (
         question.args["text"]
-        == "Which department should take this?: #48300 Invoice export returns 502"
+        == "Which department should take this? #48300 Invoice export returns 502"
     )
     assert selects(question.args["blocks"]) == [PICK]
     leads = fake.channel_id("#resolution-leads")
