@@ -124,9 +124,9 @@ def build_me_lines(
         lines.append("*SLA at risk:*")
         lines += [_line(s, rules, now) for s in risky]
     others = [s for s in mine if s not in risky]
-    if others:
+    if others and risky:  # "Other" than the ones at risk; none at risk, they follow the count
         lines.append("*Other open tickets:*")
-        lines += [_line(s, rules, now) for s in others[:20]]
+    lines += [_line(s, rules, now) for s in others[:20]]
     return lines
 
 

@@ -174,6 +174,39 @@ def test_team_view_names_whose_tickets_need_the_lead(demo_engine, rules):
     ]
 
 
+def test_me_view_lists_other_open_tickets_only_beside_those_at_risk(demo_engine, rules):
+    # newuser36: with none at risk, `/deskbridge me` said "*Other open tickets:*" under the
+    # count, other than nothing. At 16:20 Tom's first reply on 48218 is due within the hour,
+    # Lena has nothing due that soon.
+    from deskbridge.bot.reports import build_me_lines
+
+    tom, lena = (
+        next(a for a in rules.agents if a.name == n) for n in ("Tom Okafor", "Lena Fischer")
+    )
+    at = datetime(2026, 3, 2, 16, 20, tzinfo=UTC)
+    with demo_engine.connect() as connection:
+        assert build_me_lines(connection, rules, tom, at) == [
+            "*Replies today:* 5",
+            "*Open tickets:* 3",
+            "*SLA at risk:*",
+            "• #48218 Missing screws for the bookcase — First reply due Mon 02 Mar 17:00 (in 40m"
+            " of business hours)",
+            "*Other open tickets:*",
+            "• #48216 Mattress delivered without the protective cover — Resolution due Mon 09"
+            " Mar 09:08 (in 37h48m of business hours)",
+            "• #48219 Still no screws — First reply due Tue 03 Mar 10:12 (in 2h52m of business"
+            " hours)",
+        ]
+        assert build_me_lines(connection, rules, lena, at) == [
+            "*Replies today:* 4",
+            "*Open tickets:* 2",
+            "• #48215 Table leg arrived cracked — Resolution due Fri 06 Mar 18:00 (in 37h40m of"
+            " business hours)",
+            "• #48220 Wrong rug delivered — First reply due Tue 03 Mar 10:40 (in 3h20m of"
+            " business hours)",
+        ]
+
+
 def test_team_view_shows_todays_figures_live(demo_engine, rules):
     from deskbridge.bot.reports import build_team_lines
 
