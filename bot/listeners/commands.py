@@ -92,6 +92,17 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
     ticket = ask_ticket(words[0]) if words else None
     if ticket is None:
         return build_list("Escalate", ["Usage: `/escalate <ticket id> <why>`"], "")
+    if len(words) < 2:
+        # The reason is what the specialists and the person paged read ("escalated in Slack
+        # by Sam" alone tells them nothing); asked for before anything is looked up or decided.
+        return build_list(
+            "Escalate",
+            [
+                f"Say why: `/escalate {words[0]} <why>`; the specialists and the person paged "
+                "read it."
+            ],
+            "",
+        )
     with runtime.engine.connect() as connection:
         state = find_ticket(connection, words[0])
     if state is None:
@@ -106,7 +117,7 @@ def escalate_by_hand(runtime, user_id: str, text: str, body: dict) -> dict:
             "",
         )
     now = runtime.clock()
-    note = words[1] if len(words) > 1 else ""
+    note = words[1]
     event = build_slack_event(
         state,
         EventKind.escalation_requested,

@@ -732,6 +732,17 @@ def test_a_salesforce_case_is_escalated_by_hand_as_its_alerts_show_it(runtime, c
     )
 
 
+def test_escalating_by_hand_without_a_reason_asks_for_one_and_decides_nothing(runtime, client):
+    # The usage says <why>, but "/escalate #CASE" was taken: the escalation's reason and the
+    # page then read only "escalated in Slack by Priya Raman" (newuser36).
+    save_case(runtime.engine)
+    assert slash(client, "/escalate", f"#{CASE}  ") == (
+        f"*Escalate*\nSay why: `/escalate #{CASE} <why>`; the specialists and the person paged "
+        "read it."
+    )
+    assert escalations(runtime) == []
+
+
 def test_escalating_by_hand_someone_elses_case_is_refused_naming_who_may(runtime, client):
     # The refusal named the assignee and the leads only, though the people paged may too.
     save_case(runtime.engine)
