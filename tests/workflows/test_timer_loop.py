@@ -24,6 +24,10 @@ class ShiftedClock:
     """Real time moving at its real pace, shifted so that it reads `at` now."""
 
     def __init__(self, at: datetime):
+        self.set(at)
+
+    def set(self, at: datetime) -> None:
+        """Read `at` from now on."""
         self.offset = at - datetime.now(UTC)
 
     def __call__(self) -> datetime:
@@ -57,7 +61,10 @@ def test_a_timer_set_while_the_loop_sleeps_fires_at_its_due_time(engine, rules, 
     runtime.start_background()
     try:
         time.sleep(0.2)  # the loop has swept (nothing pending) and sleeps for the interval
-        # Decided at T0: the hand-off timer is set for DEADLINE, about a second from now.
+        # Decided at T0: the hand-off timer is set for DEADLINE, two seconds from now. Set
+        # here, not when the runtime was made: a slow start (CI's first imports) had eaten the
+        # one second the clock once gave, and the timer was due before it was set.
+        runtime.clock.set(DEADLINE - timedelta(seconds=2))
         runtime.service.accept_event(wrong_item_created(48290), "{}", T0)
         assert timer_status(engine) == "pending"
         wait_while_pending(engine)
