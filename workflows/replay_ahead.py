@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from deskbridge.config.rules import RulesConfig
+from deskbridge.workflows.decision import view_of
 from deskbridge.workflows.model import TicketEvent, TicketState
 from deskbridge.workflows.rules import risk, routing
 from deskbridge.workflows.state import apply_event, new_state
@@ -58,8 +59,9 @@ class WorkedOut:
 def work_out_ahead(items: Iterable[T], rules: RulesConfig) -> Iterator[T | WorkedOut]:
     """`items` (`read_lines`'), each line's events preceded by a WorkedOut where they give a
     ticket texts whose answers were not sent lately. Run in the reader process."""
-    by_routing = bool(rules.routing.enabled and rules.routing.categories)
-    risk_config = rules.risk if rules.risk is not None and rules.risk.enabled else None
+    view = view_of(rules)
+    by_routing = view.routing_on
+    risk_config = view.risk  # None when disabled
     if not by_routing and risk_config is None:
         yield from items
         return

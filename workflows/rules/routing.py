@@ -82,10 +82,6 @@ def texts_of(state: TicketState) -> tuple[str | None, str | None, tuple[str, ...
     return (state.subject, state.description, tuple(state.customer_messages))
 
 
-def _department_names(rules: RulesConfig) -> dict[str, str]:
-    return {k: d.name for k, d in rules.departments.items()}
-
-
 def _read_texts(
     texts: tuple[str | None, str | None, tuple[str, ...]],
     rules: RulesConfig,
@@ -108,9 +104,10 @@ def read_texts(
     """What `classify_state` finds by the texts (`texts_of`'s) when neither the category field
     nor a tag decides, worked out; None where routing classifies nothing (off, no
     categories). Pure: replay's reader works it out ahead (`keep_read_texts`)."""
-    if not rules.routing.enabled or not rules.routing.categories:
+    view = view_of(rules)
+    if not view.routing_on:
         return None
-    return _read_texts(texts, rules, _department_names(rules))
+    return _read_texts(texts, rules, view.department_names)
 
 
 def keep_read_texts(
