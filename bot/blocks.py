@@ -3,6 +3,7 @@ thinks so, how much SLA time is left, and offers the next step as a button."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,13 +116,17 @@ def _title(action: dict[str, Any], view: TicketView) -> str:
     return TITLES.get(kind, ":bell: deskbridge").format(department=view.department or "you")
 
 
+def describe_signals(signals: Iterable[str]) -> str:
+    """Risk signals as people read them ("social media, repeat contact"), as the escalation's
+    reason names them, not as the rules file's keys ("social_media")."""
+    return ", ".join(signal.replace("_", " ") for signal in signals)
+
+
 def _escalated_too(view: TicketView) -> dict[str, Any]:
     """A department's alert about a ticket the specialist tier owns (escalated with or after
     its routing): what is theirs to do, and that no hand-off deadline chases them. Without
     it, "New ticket for Logistics" read as theirs to own, beside the specialists' alert."""
-    # The signals as the escalation's reason and /deskbridge team name them ("social media"),
-    # not as the rules file's keys ("social_media").
-    signals = ", ".join(signal.replace("_", " ") for signal in view.escalated)
+    signals = describe_signals(view.escalated)
     text = (
         f":rotating_light: *Escalated to the specialist tier* ({signals}): "
         "they own the ticket and the customer; the order problem is still yours to look into, "

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from deskbridge.bot.blocks import escape
+from deskbridge.bot.blocks import describe_signals, escape
 from deskbridge.bot.digest import agent_lines, summary_lines
 from deskbridge.bot.notifier import describe_assignee, describe_subject
 from deskbridge.config.rules import AgentConfig, RulesConfig
@@ -147,9 +147,7 @@ def build_team_lines(connection: Connection, rules: RulesConfig, now: datetime) 
     # Open tickets escalated on any day: the review's "Escalations" below counts today's only
     # (newuser35: "Open escalations (3)" beside "Escalations: 1" read as a contradiction).
     lines += [f"*Open escalated tickets, any day ({len(escalated)}):*"]
-    lines += [
-        listed(s, ", ".join(n.replace("_", " ") for n in s.escalation_signals)) for s in escalated
-    ]
+    lines += [listed(s, describe_signals(s.escalation_signals)) for s in escalated]
     lines += [f"*Calls due ({len(calls_due)}):*", *map(listed, calls_due)]
     # Today's review so far: the figures of the daily digest, live.
     period = build_period(rules, now.astimezone(ZoneInfo(rules.team.timezone)).date(), now=now)
